@@ -1,0 +1,72 @@
+// A labelled data set held in memory: one float32 feature vector per sample (row-major, shaped by
+// SampleShape) and an integer class label. Loaders (IDX, CSV, NPY) all produce this.
+using Condense.Tensors;
+
+namespace Condense.Data;
+
+/// <summary>Samples as a dense (Count × FeatureSize) float matrix plus class labels.</summary>
+public sealed class Dataset
+{
+    /// <summary>Creates a data set. <paramref name="labels"/> may be null for unlabelled data.</summary>
+    public Dataset(float[] features, int[]? labels, int[] sampleShape, string name = "data")
+    {
+        int featureSize = Shape.Size(sampleShape);
+        if (featureSize == 0 || features.Length % featureSize != 0)
+            throw new ArgumentException($"{features.Length} features do not divide into samples of shape {Shape.Format(sampleShape)}");
+        Count = features.Length / featureSize;
+        if (labels is not null && labels.Length != Count)
+            throw new ArgumentException($"{Count} samples but {labels.Length} labels");
+        Features = features;
+        Labels = labels;
+        SampleShape = (int[])sampleShape.Clone();
+        FeatureSize = featureSize;
+        Name = name;
+        NumClasses = labels is { Length: > 0 } ? labels.Max() + 1 : 0;
+    }
+
+    /// <summary>All features, sample after sample.</summary>
+    public float[] Features { get; }
+
+    /// <summary>Class labels, one per sample, or null when the data is unlabelled.</summary>
+    public int[]? Labels { get; }
+
+    /// <summary>The shape of one sample, e.g. [1, 28, 28] for MNIST images.</summary>
+    public int[] SampleShape { get; }
+
+    /// <summary>Elements per sample.</summary>
+    public int FeatureSize { get; }
+
+    /// <summary>Number of samples.</summary>
+    public int Count { get; }
+
+    /// <summary>One more than the largest label (0 when unlabelled).</summary>
+    public int NumClasses { get; }
+
+    /// <summary>Where the data came from, for reports.</summary>
+    public string Name { get; }
+
+    /// <summary>The features of the given samples as a (n × FeatureSize) tensor.</summary>
+    public Tensor Batch(ReadOnlySpan<int> indices)
+    {
+        var batch = Tensor.Uninitialized(indices.Length, FeatureSize);
+        for (int i = 0; i < indices.Length; i++)
+            Features.AsSpan(indices[i] * FeatureSize, FeatureSize).CopyTo(batch.Data.AsSpan(i * FeatureSize, FeatureSize));
+        return batch;
+    }
+
+    /// <summary>The labels of the given samples.</summary>
+    public int[] BatchLabels(ReadOnlySpan<int> indices)
+    {
+        if (Labels is null) throw new CondenseException($"{Name} has no labels");
+        var result = new int[indices.Length];
+        for (int i = 0; i < indices.Length; i++) result[i] = Labels[indices[i]];
+        return result;
+    }
+
+    /// <summary>The first <paramref name="count"/> samples (or all, if fewer).</summary>
+    public Dataset Take(int count)
+    {
+        int n = Math.Min(count, Count);
+        return new Dataset(Features[..(n * FeatureSize)], Labels?[..n], SampleShape, Name);
+    }
+}
