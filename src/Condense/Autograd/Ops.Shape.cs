@@ -1,0 +1,60 @@
+// Shape ops. Reshape and Flatten share the data buffer (tensors are contiguous), so they cost nothing;
+// their gradient is the output gradient viewed in the input's shape.
+namespace Condense.Tensors;
+
+public partial class Tensor
+{
+    /// <summary>The same data viewed with a new shape; one dimension may be −1 (inferred).</summary>
+    public Tensor Reshape(params int[] shape)
+    {
+        shape = (int[])shape.Clone();
+        int infer = Array.IndexOf(shape, -1);
+        if (infer >= 0)
+        {
+            int known = 1;
+            for (int i = 0; i < shape.Length; i++) if (i != infer) known *= shape[i];
+            if (known == 0 || Size % known != 0)
+                throw new CondenseException($"cannot reshape {Tensors.Shape.Format(Shape)} to {Tensors.Shape.Format(shape)}");
+            shape[infer] = Size / known;
+        }
+        if (Tensors.Shape.Size(shape) != Size)
+            throw new CondenseException($"cannot reshape {Tensors.Shape.Format(Shape)} ({Size} elements) to {Tensors.Shape.Format(shape)}");
+        var y = new Tensor(Data, shape);
+        return Record(y, g => AccumulateGrad((float[])g.Data.Clone()), this);
+    }
+
+    /// <summary>Collapses dimensions from <paramref name="axis"/> on into one (ONNX Flatten: 2-D result).</summary>
+    public Tensor Flatten(int axis = 1)
+    {
+        if (axis < 0) axis += Rank;
+        if (axis < 0 || axis > Rank) throw new CondenseException($"Flatten axis {axis} out of range for rank {Rank}");
+        int outer = 1;
+        for (int i = 0; i < axis; i++) outer *= Shape[i];
+        return Reshape(outer, outer == 0 ? 0 : Size / outer);
+    }
+
+    /// <summary>The transpose of a 2-D tensor.</summary>
+    public Tensor Transpose()
+    {
+        if (Rank != 2) throw new CondenseException($"Transpose() needs a 2-D tensor, got {Tensors.Shape.Format(Shape)}");
+        int rows = Shape[0], cols = Shape[1];
+        var y = Uninitialized(cols, rows);
+        Transpose2D(Data, y.Data, rows, cols);
+        return Record(y, g =>
+        {
+            var gx = GC.AllocateUninitializedArray<float>(Size);
+            Transpose2D(g.Data, gx, cols, rows);
+            AccumulateGrad(gx);
+        }, this);
+    }
+
+    private static void Transpose2D(float[] src, float[] dst, int rows, int cols)
+    {
+        const int block = 32;
+        for (int i0 = 0; i0 < rows; i0 += block)
+            for (int j0 = 0; j0 < cols; j0 += block)
+                for (int i = i0; i < Math.Min(i0 + block, rows); i++)
+                    for (int j = j0; j < Math.Min(j0 + block, cols); j++)
+                        dst[j * rows + i] = src[i * cols + j];
+    }
+}

@@ -1,0 +1,80 @@
+// A module that executes a ModelGraph: initializers become its parameters and buffers (under their
+// graph names), and Forward runs the nodes in order. Tracing it gives back the same graph, so a model
+// imported from ONNX or loaded from a checkpoint trains, prunes and exports like any other.
+using Condense.Nn;
+using Condense.Tensors;
+
+namespace Condense.Graph;
+
+/// <summary>An executable, trainable module built from a graph.</summary>
+public sealed class GraphModule : Module
+{
+    private readonly Rng _rng;
+
+    /// <summary>Wraps <paramref name="graph"/>; its trainable initializers become parameters (data shared).</summary>
+    public GraphModule(ModelGraph graph, ulong seed = 0)
+    {
+        graph.Validate();
+        foreach (var node in graph.Nodes)
+            if (!GraphOps.IsSupported(node.OpType)) throw GraphOps.Unsupported(node);
+        if (graph.Inputs.Count != 1 || graph.Outputs.Count < 1)
+            throw new CondenseException($"a graph module needs one input and at least one output; the graph has {graph.Inputs.Count} inputs and {graph.Outputs.Count} outputs");
+        Graph = graph;
+        _rng = new Rng(seed);
+        foreach (var name in graph.Initializers.Keys.ToList())
+        {
+            var value = graph.Initializers[name];
+            if (graph.Trainable.Contains(name))
+            {
+                var parameter = value as Parameter ?? new Parameter(value);
+                graph.Initializers[name] = parameter;
+                RegisterParameter(name, parameter);
+            }
+            else RegisterBuffer(name, value);
+        }
+    }
+
+    /// <summary>The graph this module runs. Its initializers are this module's parameters and buffers.</summary>
+    public ModelGraph Graph { get; }
+
+    /// <summary>The declared shape of one input sample (the input shape without the batch dimension).</summary>
+    public int[] SampleShape => Graph.Inputs[0].Shape[1..];
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input) => Run(input)[Graph.Outputs[0].Name];
+
+    /// <summary>Runs the graph and returns every value it computed, by name.</summary>
+    public Dictionary<string, Tensor> Run(Tensor input)
+    {
+        var values = new Dictionary<string, Tensor>(Graph.Initializers.Count + Graph.Nodes.Count + 1);
+        foreach (var (name, t) in Graph.Initializers) values[name] = t;
+        values[Graph.Inputs[0].Name] = ShapeToInput(input);
+        var context = new OpContext(Training, _rng);
+        foreach (var node in Graph.Nodes)
+        {
+            var inputs = new Tensor?[node.Inputs.Count];
+            for (int i = 0; i < inputs.Length; i++)
+                inputs[i] = node.Inputs[i].Length == 0 ? null : values[node.Inputs[i]];
+            var outputs = GraphOps.Run(node, inputs, context);
+            for (int i = 0; i < node.Outputs.Count && i < outputs.Length; i++) values[node.Outputs[i]] = outputs[i];
+        }
+        return values;
+    }
+
+    // Data loaders hand out flat rows; a graph that declares (N, 1, 28, 28) gets them in that shape.
+    private Tensor ShapeToInput(Tensor input)
+    {
+        var declared = Graph.Inputs[0].Shape;
+        if (declared.Length == input.Rank && Enumerable.Range(1, declared.Length - 1).All(i => declared[i] < 0 || declared[i] == input.Shape[i]))
+            return input;
+        int sample = 1;
+        foreach (int d in declared.AsSpan(1)) sample *= d;
+        if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && input.Rank >= 1 && input.Size == input.Shape[0] * sample)
+            return input.Reshape([input.Shape[0], .. declared[1..]]);
+        throw new CondenseException($"input of shape {Shape.Format(input.Shape)} does not fit the model's input '{Graph.Inputs[0].Name}' of shape {Shape.Format(declared)}");
+    }
+
+    /// <inheritdoc />
+    public override string Trace(TraceContext context, string input) =>
+        throw new CondenseException("a GraphModule is already a graph: use its Graph property");
+}

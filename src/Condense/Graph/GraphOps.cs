@@ -1,0 +1,68 @@
+// How each ONNX op type runs in the engine: a table from op type to a function of the node and its
+// input tensors. Every entry is built from autograd ops, so a graph module trains like any module.
+using Condense.Tensors;
+
+namespace Condense.Graph;
+
+/// <summary>What an op needs besides its inputs: the mode and a generator for dropout.</summary>
+public sealed record OpContext(bool Training, Rng Rng);
+
+/// <summary>The ops a <see cref="GraphModule"/> can execute.</summary>
+public static class GraphOps
+{
+    private delegate Tensor[] OpFunction(Node node, Tensor?[] inputs, OpContext context);
+
+    private static readonly Dictionary<string, OpFunction> Table = new()
+    {
+        ["Gemm"] = (n, x, _) => [Tensor.Gemm(Required(n, x, 0), Required(n, x, 1), Optional(x, 2),
+            n.Float("alpha", 1f), n.Float("beta", 1f), n.Int("transA", 0) != 0, n.Int("transB", 0) != 0)],
+        ["MatMul"] = (n, x, _) => [Required(n, x, 0).MatMul(Required(n, x, 1))],
+        ["Add"] = (n, x, _) => [Required(n, x, 0).Add(Required(n, x, 1))],
+        ["Sub"] = (n, x, _) => [Required(n, x, 0).Sub(Required(n, x, 1))],
+        ["Mul"] = (n, x, _) => [Required(n, x, 0).Mul(Required(n, x, 1))],
+        ["Div"] = (n, x, _) => [Required(n, x, 0).Div(Required(n, x, 1))],
+        ["Relu"] = (n, x, _) => [Required(n, x, 0).Relu()],
+        ["LeakyRelu"] = (n, x, _) => [Required(n, x, 0).LeakyRelu(n.Float("alpha", 0.01f))],
+        ["Sigmoid"] = (n, x, _) => [Required(n, x, 0).Sigmoid()],
+        ["Tanh"] = (n, x, _) => [Required(n, x, 0).Tanh()],
+        ["Exp"] = (n, x, _) => [Required(n, x, 0).Exp()],
+        ["Log"] = (n, x, _) => [Required(n, x, 0).Log()],
+        ["Softmax"] = (n, x, _) => [Required(n, x, 0).Softmax((int)n.Int("axis", -1))],
+        ["LogSoftmax"] = (n, x, _) => [Required(n, x, 0).LogSoftmax((int)n.Int("axis", -1))],
+        ["Flatten"] = (n, x, _) => [Required(n, x, 0).Flatten((int)n.Int("axis", 1))],
+        ["Reshape"] = (n, x, _) => [Reshape(Required(n, x, 0), Required(n, x, 1))],
+        ["Identity"] = (n, x, _) => [Required(n, x, 0)],
+        ["Dropout"] = (n, x, c) => [c.Training ? Required(n, x, 0).Dropout(n.Float("ratio", 0.5f), c.Rng) : Required(n, x, 0)],
+    };
+
+    /// <summary>The op types the engine runs.</summary>
+    public static IReadOnlyCollection<string> Supported => Table.Keys;
+
+    /// <summary>True when <paramref name="opType"/> can run.</summary>
+    public static bool IsSupported(string opType) => Table.ContainsKey(opType);
+
+    /// <summary>Runs one node on its inputs (null for omitted optional inputs).</summary>
+    public static Tensor[] Run(Node node, Tensor?[] inputs, OpContext context)
+    {
+        if (!Table.TryGetValue(node.OpType, out var op)) throw Unsupported(node);
+        return op(node, inputs, context);
+    }
+
+    /// <summary>The error for an op the engine cannot run: names the op, the node and the supported set.</summary>
+    public static CondenseException Unsupported(Node node) =>
+        new($"unsupported op '{node.OpType}' in node '{node.Name}'; supported: {string.Join(", ", Table.Keys.Order(StringComparer.Ordinal))}");
+
+    private static Tensor Required(Node node, Tensor?[] inputs, int index) =>
+        index < inputs.Length && inputs[index] is { } t ? t
+            : throw new CondenseException($"node '{node.Name}' ({node.OpType}) is missing input {index}");
+
+    private static Tensor? Optional(Tensor?[] inputs, int index) => index < inputs.Length ? inputs[index] : null;
+
+    // ONNX Reshape: 0 copies the input's dimension, −1 is inferred.
+    private static Tensor Reshape(Tensor x, Tensor shape)
+    {
+        var dims = shape.Data.Select(v => (int)v).ToArray();
+        for (int i = 0; i < dims.Length; i++) if (dims[i] == 0) dims[i] = x.Shape[i];
+        return x.Reshape(dims);
+    }
+}

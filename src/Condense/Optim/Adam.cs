@@ -1,0 +1,73 @@
+// Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019), as torch.optim.Adam/AdamW:
+// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; w −= lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε).
+// Adam adds wd·w to g (L2); AdamW decays the weights directly: w −= lr·wd·w.
+using Condense.Nn;
+
+namespace Condense.Optim;
+
+/// <summary>Adam with L2 weight decay; see <see cref="AdamW"/> for decoupled decay.</summary>
+public class Adam : Optimizer
+{
+    private readonly float[]?[] _m, _v;
+    private readonly int[] _steps;
+
+    /// <summary>Creates the optimizer.</summary>
+    public Adam(IEnumerable<Parameter> parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
+        float epsilon = 1e-8f, float weightDecay = 0f) : base(parameters, learningRate)
+    {
+        if (beta1 is < 0f or >= 1f || beta2 is < 0f or >= 1f) throw new CondenseException("Adam betas must be in [0, 1)");
+        if (weightDecay < 0f) throw new CondenseException("weight decay must not be negative");
+        Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; WeightDecay = weightDecay;
+        _m = new float[]?[Params.Count]; _v = new float[]?[Params.Count]; _steps = new int[Params.Count];
+    }
+
+    /// <summary>Decay of the first moment.</summary>
+    public float Beta1 { get; }
+    /// <summary>Decay of the second moment.</summary>
+    public float Beta2 { get; }
+    /// <summary>Added to the denominator for stability.</summary>
+    public float Epsilon { get; }
+    /// <summary>Weight decay coefficient.</summary>
+    public float WeightDecay { get; }
+
+    /// <summary>True for AdamW's decoupled weight decay.</summary>
+    protected virtual bool DecoupledDecay => false;
+
+    /// <inheritdoc />
+    protected override void Update(int index, Span<float> w, ReadOnlySpan<float> grad)
+    {
+        var m = _m[index] ??= new float[w.Length];
+        var v = _v[index] ??= new float[w.Length];
+        int t = ++_steps[index];
+        float lr = LearningRate;
+        float c1 = 1f - MathF.Pow(Beta1, t), c2 = 1f - MathF.Pow(Beta2, t);
+        float stepSize = lr / c1, rootC2 = MathF.Sqrt(c2);
+        float decay = DecoupledDecay ? 1f - lr * WeightDecay : 1f;
+        float l2 = DecoupledDecay ? 0f : WeightDecay;
+        for (int i = 0; i < w.Length; i++)
+        {
+            float g = grad[i] + l2 * w[i];
+            m[i] = Beta1 * m[i] + (1f - Beta1) * g;
+            v[i] = Beta2 * v[i] + (1f - Beta2) * g * g;
+            w[i] = w[i] * decay - stepSize * m[i] / (MathF.Sqrt(v[i]) / rootC2 + Epsilon);
+        }
+    }
+
+    /// <inheritdoc />
+    public override IEnumerable<float[]> State(int index)
+    {
+        if (_m[index] is { } m) yield return m;
+        if (_v[index] is { } v) yield return v;
+    }
+}
+
+/// <summary>Adam with decoupled weight decay.</summary>
+public sealed class AdamW : Adam
+{
+    /// <summary>Creates the optimizer (PyTorch's default weight decay is 0.01).</summary>
+    public AdamW(IEnumerable<Parameter> parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
+        float epsilon = 1e-8f, float weightDecay = 0.01f) : base(parameters, learningRate, beta1, beta2, epsilon, weightDecay) { }
+
+    /// <inheritdoc />
+    protected override bool DecoupledDecay => true;
+}

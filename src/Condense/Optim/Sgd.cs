@@ -1,0 +1,61 @@
+// Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay, exactly as
+// torch.optim.SGD: g += wd·w; v = μ·v + (1 − dampening)·g (v = g on the first step);
+// step = g + μ·v (Nesterov) or v; w −= lr·step.
+using System.Numerics.Tensors;
+using Condense.Nn;
+
+namespace Condense.Optim;
+
+/// <summary>SGD with optional momentum, Nesterov and weight decay.</summary>
+public sealed class Sgd : Optimizer
+{
+    private readonly float[]?[] _velocity;
+    private float[] _scratch = [];
+
+    /// <summary>Creates the optimizer.</summary>
+    public Sgd(IEnumerable<Parameter> parameters, float learningRate, float momentum = 0f, float weightDecay = 0f,
+        bool nesterov = false, float dampening = 0f) : base(parameters, learningRate)
+    {
+        if (momentum < 0f || weightDecay < 0f) throw new CondenseException("momentum and weight decay must not be negative");
+        if (nesterov && (momentum <= 0f || dampening != 0f)) throw new CondenseException("Nesterov momentum needs momentum > 0 and no dampening");
+        Momentum = momentum; WeightDecay = weightDecay; Nesterov = nesterov; Dampening = dampening;
+        _velocity = new float[]?[Params.Count];
+    }
+
+    /// <summary>Momentum factor μ.</summary>
+    public float Momentum { get; }
+    /// <summary>L2 penalty added to the gradient.</summary>
+    public float WeightDecay { get; }
+    /// <summary>Whether Nesterov momentum is used.</summary>
+    public bool Nesterov { get; }
+    /// <summary>Dampening of the momentum.</summary>
+    public float Dampening { get; }
+
+    /// <inheritdoc />
+    protected override void Update(int index, Span<float> w, ReadOnlySpan<float> grad)
+    {
+        if (_scratch.Length < w.Length) _scratch = new float[w.Length];
+        var g = _scratch.AsSpan(0, w.Length);
+        grad.CopyTo(g);
+        if (WeightDecay != 0f) TensorPrimitives.MultiplyAdd(w, WeightDecay, g, g);
+        if (Momentum != 0f)
+        {
+            var v = _velocity[index];
+            if (v is null) { v = _velocity[index] = g.ToArray(); }
+            else
+            {
+                TensorPrimitives.Multiply(v, Momentum, v);
+                TensorPrimitives.MultiplyAdd(g, 1f - Dampening, v, v);
+            }
+            if (Nesterov) TensorPrimitives.MultiplyAdd(v, Momentum, g, g);
+            else v.CopyTo(g);
+        }
+        TensorPrimitives.MultiplyAdd(g, -LearningRate, w, w);
+    }
+
+    /// <inheritdoc />
+    public override IEnumerable<float[]> State(int index)
+    {
+        if (_velocity[index] is { } v) yield return v;
+    }
+}
