@@ -58,9 +58,10 @@ public sealed class DataLoader : IEnumerable<Batch>
     }
 
     /// <summary>The batches of epoch <paramref name="epoch"/>; the same (seed, epoch) always gives the same batches.</summary>
-    public IEnumerable<Batch> Epoch(int epoch)
+    public IEnumerable<Batch> Epoch(int epoch) => Batches(Order(epoch)); // validates epoch eagerly
+
+    private IEnumerable<Batch> Batches(int[] order)
     {
-        int[] order = Order(epoch);
         for (int b = 0; b < BatchCount; b++)
         {
             int[] indices = order[(b * BatchSize)..Math.Min(order.Length, (b + 1) * BatchSize)];
@@ -76,8 +77,8 @@ public sealed class DataLoader : IEnumerable<Batch>
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
-    // Epoch seeds must differ even for adjacent (seed, epoch) pairs, so hash rather than add:
-    // the SplitMix64 finaliser of seed, xored with that of the epoch.
+    // Epoch seeds must differ even for adjacent (seed, epoch) pairs, so hash rather than add: mix the
+    // seed with the SplitMix64 finaliser, xor in the epoch, and mix again.
     private static ulong EpochSeed(ulong seed, int epoch) => Mix(Mix(seed) ^ (ulong)epoch);
 
     private static ulong Mix(ulong z)
