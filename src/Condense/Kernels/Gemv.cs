@@ -1,0 +1,138 @@
+// The m == 1 fast path of Gemm (batch-1 inference, one row of a backward pass): y = alpha·x·op(B) + beta·y.
+// Packing would cost as much as the math here, so B is read in place: with transB (the Linear weight
+// layout [out, in]) each output is a dot product of two contiguous rows; without it, a strip of columns
+// accumulates x[p]·B[p, :] row by row. Threads split the outputs; each output's sum never depends on the split.
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Condense.Kernels;
+
+/// <summary>Matrix-vector product for one-row GEMMs.</summary>
+internal static unsafe partial class Gemv
+{
+    /// <summary>Below this many multiply-adds one thread is faster than waking another (measured with the bench).</summary>
+    private const long ParallelMacs = 1L << 18;
+
+    [ThreadStatic] private static Job? t_job;
+
+    /// <summary>c[0, :] = alpha·op(A)[0, :]·op(B) + beta·c[0, :] where op(A) is 1×K.</summary>
+    public static void Run(KernelPath path, bool transA, bool transB, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c)
+    {
+        // x is op(A)'s only row; when transA it is a strided column of A, so gather it.
+        float* x = a;
+        if (transA && lda != 1)
+        {
+            x = PackBuffers.ForThisThread.X(k);
+            for (int p = 0; p < k; p++) x[p] = a[(long)p * lda];
+        }
+        int parts = (long)n * k >= ParallelMacs ? Math.Min(Cpu.Threads, n / 16) : 1;
+        if (parts <= 1)
+        {
+            Columns(path, transB, 0, n, k, alpha, x, b, ldb, beta, c);
+            return;
+        }
+        var job = t_job ??= new Job();
+        (job.Path, job.TransB, job.N, job.K, job.Alpha, job.Ldb, job.Beta, job.Parts) =
+            (path, transB, n, k, alpha, ldb, beta, parts);
+        job.X = x; job.B = b; job.C = c;
+        try { WorkerPool.Run(job, parts); }
+        finally { job.X = job.B = job.C = null; }
+    }
+
+    /// <summary>Outputs j0 .. j1-1.</summary>
+    private static void Columns(KernelPath path, bool transB, int j0, int j1, int k, float alpha,
+        float* x, float* b, int ldb, float beta, float* c)
+    {
+        if (transB)
+        {
+            // B is (N, K): output j is dot(x, B[j, :]).
+            for (int j = j0; j < j1; j++)
+            {
+                float* row = b + (long)j * ldb;
+                float d = path switch
+                {
+                    KernelPath.Avx512 => DotAvx512(x, row, k),
+                    KernelPath.Avx2 => DotAvx2(x, row, k),
+                    _ => DotScalar(x, row, k),
+                };
+                c[j] = Merge(path, d, alpha, beta, c[j]);
+            }
+            return;
+        }
+        // B is (K, N): outputs j0..j1 accumulate x[p]·B[p, j0..j1].
+        switch (path)
+        {
+            case KernelPath.Avx512: AxpyAvx512(j0, j1, k, alpha, x, b, ldb, beta, c); break;
+            case KernelPath.Avx2: AxpyAvx2(j0, j1, k, alpha, x, b, ldb, beta, c); break;
+            default: AxpyScalar(j0, j1, k, alpha, x, b, ldb, beta, c); break;
+        }
+    }
+
+    /// <summary>The final store, rounded as the micro-kernels round it (fused on the FMA paths).</summary>
+    private static float Merge(KernelPath path, float sum, float alpha, float beta, float c) =>
+        beta == 0f ? alpha * sum
+        : path == KernelPath.Scalar ? alpha * sum + beta * c
+        : MathF.FusedMultiplyAdd(c, beta, alpha * sum);
+
+    private static float DotScalar(float* x, float* y, int k)
+    {
+        float s = 0f;
+        for (int p = 0; p < k; p++) s += x[p] * y[p];
+        return s;
+    }
+
+    private static float DotAvx512(float* x, float* y, int k)
+    {
+        // Four accumulators hide the FMA latency; the reduction order is fixed for a given k.
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        int p = 0;
+        for (; p <= k - 64; p += 64)
+        {
+            s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(x + p), Vector512.Load(y + p), s0);
+            s1 = Avx512F.FusedMultiplyAdd(Vector512.Load(x + p + 16), Vector512.Load(y + p + 16), s1);
+            s2 = Avx512F.FusedMultiplyAdd(Vector512.Load(x + p + 32), Vector512.Load(y + p + 32), s2);
+            s3 = Avx512F.FusedMultiplyAdd(Vector512.Load(x + p + 48), Vector512.Load(y + p + 48), s3);
+        }
+        for (; p <= k - 16; p += 16)
+            s0 = Avx512F.FusedMultiplyAdd(Vector512.Load(x + p), Vector512.Load(y + p), s0);
+        float s = Vector512.Sum((s0 + s1) + (s2 + s3));
+        for (; p < k; p++) s = MathF.FusedMultiplyAdd(x[p], y[p], s);
+        return s;
+    }
+
+    private static float DotAvx2(float* x, float* y, int k)
+    {
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        int p = 0;
+        for (; p <= k - 32; p += 32)
+        {
+            s0 = Fma.MultiplyAdd(Vector256.Load(x + p), Vector256.Load(y + p), s0);
+            s1 = Fma.MultiplyAdd(Vector256.Load(x + p + 8), Vector256.Load(y + p + 8), s1);
+            s2 = Fma.MultiplyAdd(Vector256.Load(x + p + 16), Vector256.Load(y + p + 16), s2);
+            s3 = Fma.MultiplyAdd(Vector256.Load(x + p + 24), Vector256.Load(y + p + 24), s3);
+        }
+        for (; p <= k - 8; p += 8)
+            s0 = Fma.MultiplyAdd(Vector256.Load(x + p), Vector256.Load(y + p), s0);
+        float s = Vector256.Sum((s0 + s1) + (s2 + s3));
+        for (; p < k; p++) s = MathF.FusedMultiplyAdd(x[p], y[p], s);
+        return s;
+    }
+
+    /// <summary>Outputs j0..j1 of one threaded call: part p owns a run of 16-column groups.</summary>
+    private sealed class Job : IParallelJob
+    {
+        public KernelPath Path;
+        public bool TransB;
+        public int N, K, Ldb, Parts;
+        public float Alpha, Beta;
+        public float* X, B, C;
+
+        public void Execute(int part)
+        {
+            int groups = (N + 15) / 16;
+            int j0 = (int)((long)groups * part / Parts) * 16, j1 = Math.Min(N, (int)((long)groups * (part + 1) / Parts) * 16);
+            Columns(Path, TransB, j0, j1, K, Alpha, X, B, Ldb, Beta, C);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+// The instruction-set paths a kernel can run on. Cpu.cs picks one; kernels switch on it and never
+// query the hardware themselves.
+namespace Condense.Kernels;
+
+/// <summary>Which micro-kernels the kernels use.</summary>
+public enum KernelPath
+{
+    /// <summary>Plain C# loops; runs everywhere and is the reference for the others.</summary>
+    Scalar,
+
+    /// <summary>256-bit vectors with fused multiply-add (AVX2 + FMA3).</summary>
+    Avx2,
+
+    /// <summary>512-bit vectors with fused multiply-add (AVX-512F).</summary>
+    Avx512,
+}

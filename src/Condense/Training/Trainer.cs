@@ -1,0 +1,86 @@
+// The supervised training loop: shuffled mini-batches, forward, loss, backward, optimizer step,
+// schedule per epoch, evaluation after each epoch. Deterministic: the seed fixes the shuffles and
+// augmentations, and every kernel is deterministic, so two runs give bit-identical weights.
+using System.Diagnostics;
+using Condense.Data;
+using Condense.Nn;
+using Condense.Optim;
+using Condense.Tensors;
+
+namespace Condense.Training;
+
+/// <summary>Progress of a training run, reported after each batch.</summary>
+public sealed record TrainProgress(int Epoch, int Epochs, int Batch, int Batches, float RunningLoss, float RunningAccuracy);
+
+/// <summary>What one epoch achieved.</summary>
+public sealed record EpochResult(int Epoch, float LearningRate, float TrainLoss, float TrainAccuracy, EvalResult? Validation, double Seconds);
+
+/// <summary>The outcome of <see cref="Trainer.Fit"/>.</summary>
+public sealed record TrainReport(IReadOnlyList<EpochResult> Epochs, double Seconds, double SamplesPerSecond);
+
+/// <summary>Trains classifiers with cross-entropy (or a custom loss).</summary>
+public static class Trainer
+{
+    /// <summary>
+    /// Trains <paramref name="model"/> on <paramref name="train"/>; evaluates on <paramref name="validation"/> after each epoch.
+    /// <paramref name="loss"/> replaces cross-entropy (it gets the logits and the batch);
+    /// <paramref name="afterStep"/> runs after every optimizer step (e.g. to re-apply pruning masks).
+    /// </summary>
+    public static TrainReport Fit(Module model, Dataset train, Dataset? validation, TrainOptions options,
+        IProgress<TrainProgress>? progress = null, Func<Tensor, Batch, Tensor>? loss = null, Action<Optimizer>? afterStep = null)
+    {
+        options.Validate();
+        if (train.Labels is null && loss is null) throw new CondenseException($"{train.Name} has no labels to train on");
+        var optimizer = CreateOptimizer(model, options);
+        LrScheduler? scheduler = options.Schedule switch
+        {
+            ScheduleKind.Step => new StepLR(optimizer, options.StepSize, options.Gamma),
+            ScheduleKind.Cosine => new CosineAnnealingLR(optimizer, options.Epochs),
+            _ => null,
+        };
+        var loader = new DataLoader(train, options.BatchSize, shuffle: true, options.Seed);
+        var augmentRng = new Rng(options.Seed ^ 0xA5A5_5A5A_1234_5678UL);
+        var epochs = new List<EpochResult>();
+        var total = Stopwatch.StartNew();
+        long samples = 0;
+        for (int epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            var watch = Stopwatch.StartNew();
+            model.Train();
+            float learningRate = optimizer.LearningRate;
+            double lossSum = 0; long correct = 0, seen = 0; int batchIndex = 0;
+            foreach (var batch in loader.Epoch(epoch))
+            {
+                var x = options.AugmentShift > 0 ? Augment.RandomShift(batch.Features, train.SampleShape, options.AugmentShift, augmentRng) : batch.Features;
+                var logits = model.Forward(x);
+                var value = loss is null ? Losses.CrossEntropy(logits, batch.Labels) : loss(logits, batch);
+                optimizer.ZeroGrad();
+                value.Backward();
+                optimizer.Step();
+                afterStep?.Invoke(optimizer);
+                lossSum += value.Item() * batch.Count;
+                if (batch.Labels.Length > 0) correct += Metrics.CountCorrect(logits, batch.Labels);
+                seen += batch.Count;
+                progress?.Report(new TrainProgress(epoch + 1, options.Epochs, ++batchIndex, loader.BatchCount,
+                    (float)(lossSum / seen), (float)correct / seen));
+            }
+            samples += seen;
+            scheduler?.Step();
+            var validationResult = validation is null ? null : Evaluator.Evaluate(model, validation);
+            epochs.Add(new EpochResult(epoch + 1, learningRate, (float)(lossSum / Math.Max(1, seen)), (float)correct / Math.Max(1, seen),
+                validationResult, watch.Elapsed.TotalSeconds));
+        }
+        model.Eval();
+        double seconds = total.Elapsed.TotalSeconds;
+        return new TrainReport(epochs, seconds, seconds > 0 ? samples / seconds : 0);
+    }
+
+    /// <summary>The optimizer the options ask for, over the model's parameters.</summary>
+    public static Optimizer CreateOptimizer(Module model, TrainOptions options) => options.Optimizer switch
+    {
+        OptimizerKind.Adam => new Adam(model.Parameters(), options.LearningRate, weightDecay: options.WeightDecay),
+        OptimizerKind.AdamW => new AdamW(model.Parameters(), options.LearningRate, weightDecay: options.WeightDecay),
+        _ => new Sgd(model.Parameters(), options.LearningRate, options.Momentum, options.WeightDecay,
+            nesterov: options.Nesterov && options.Momentum > 0f),
+    };
+}
