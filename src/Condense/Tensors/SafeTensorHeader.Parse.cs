@@ -97,7 +97,7 @@ public sealed partial class SafeTensorHeader
         if (shape.Any(d => d < 0)) throw Fault(path, $"tensor {q} has a negative dimension in shape [{string.Join(", ", shape)}]");
         if (offsets.Any(o => o < 0)) throw Fault(path, $"tensor {q} has a negative data offset");
         long begin = offsets[0], end = offsets[1];
-        if (begin > end) throw Fault(path, $"tensor {q}: data_offsets [{begin}, {end}] begin after they end");
+        if (begin > end) throw Fault(path, $"tensor {q}: data_offsets [{begin}, {end}] begin after their end");
         if (end > dataLength)
             throw Fault(path, $"tensor {q} ends at byte {end} but the data section has {dataLength} bytes (file truncated?)");
         long[] dims = shape.ToArray();
