@@ -105,8 +105,28 @@ public sealed class SafeTensorsRoundTripTests : IDisposable
 
         byte[] actual = File.ReadAllBytes(path);
         Assert.Equal(expected, actual);
-        Assert.Equal(64, actual[0]);
-        Assert.Equal(0, (8 + 64) % 8);
+        Assert.Equal(new byte[] { 64, 0, 0, 0, 0, 0, 0, 0 }, actual[..8]);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    public void DataStartsAligned(int nameLength)
+    {
+        string path = _dir.File("aligned.safetensors");
+        SafeTensors.WriteFloat(path, new Dictionary<string, Tensor> { [new string('n', nameLength)] = Tensor.Zeros(1) }, null);
+
+        byte[] bytes = File.ReadAllBytes(path);
+        long n = 0;
+        for (int i = 7; i >= 0; i--) n = (n << 8) | bytes[i];
+        Assert.Equal(0, (8 + n) % 8);
+        Assert.Equal(8 + n + 4, bytes.Length);
+        int close = Array.LastIndexOf(bytes, (byte)'}', 8 + (int)n - 1); // the padding is spaces only
+        Assert.All(bytes[(close + 1)..(8 + (int)n)], b => Assert.Equal((byte)' ', b));
     }
 
     [Fact]
