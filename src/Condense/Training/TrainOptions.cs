@@ -1,5 +1,6 @@
 // The options of a training run, validated once. The defaults are the recipe that reaches the
-// issue's accuracy bar on the embedded MNIST (see README): SGD with Nesterov momentum and a cosine schedule.
+// issue's accuracy bar on the embedded MNIST (see README): SGD with Nesterov momentum 0.9, lr 0.1,
+// weight decay 5e-4, a cosine schedule and random ±1 pixel shifts.
 namespace Condense.Training;
 
 /// <summary>Which optimizer trains the model.</summary>
@@ -18,7 +19,7 @@ public sealed record TrainOptions
     /// <summary>The optimizer.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
     /// <summary>The initial learning rate.</summary>
-    public float LearningRate { get; init; } = 0.05f;
+    public float LearningRate { get; init; } = 0.1f;
     /// <summary>SGD momentum.</summary>
     public float Momentum { get; init; } = 0.9f;
     /// <summary>Nesterov momentum for SGD.</summary>
@@ -32,7 +33,7 @@ public sealed record TrainOptions
     /// <summary>For the step schedule: the decay factor.</summary>
     public float Gamma { get; init; } = 0.1f;
     /// <summary>Random shifts of image samples by up to this many pixels (0: none).</summary>
-    public int AugmentShift { get; init; }
+    public int AugmentShift { get; init; } = 1;
     /// <summary>Seed of the shuffling, augmentation and dropout order.</summary>
     public ulong Seed { get; init; }
 

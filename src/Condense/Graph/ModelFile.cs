@@ -1,0 +1,65 @@
+// Saving and loading models. A checkpoint is a safetensors file: the parameters and buffers under
+// their state-dict names (so PyTorch and Hugging Face tools read the weights), and the graph's
+// structure as JSON in the metadata (so Condense can rebuild any model from the file alone).
+using Condense.Nn;
+using Condense.Tensors;
+
+namespace Condense.Graph;
+
+/// <summary>Reads and writes model files.</summary>
+public static class ModelFile
+{
+    /// <summary>Metadata key holding the graph JSON.</summary>
+    public const string GraphKey = "condense.graph";
+
+    /// <summary>Metadata key holding the model spec, when the model was built from one.</summary>
+    public const string SpecKey = "condense.spec";
+
+    /// <summary>
+    /// Saves <paramref name="model"/> (traced for samples of <paramref name="sampleShape"/>) to a
+    /// .safetensors file, atomically. Returns the graph that was saved.
+    /// </summary>
+    public static ModelGraph Save(Module model, string path, int[] sampleShape, string? spec = null)
+    {
+        var graph = GraphTracer.Trace(model, sampleShape);
+        Save(graph, path, spec);
+        return graph;
+    }
+
+    /// <summary>Saves a graph and its initializers to a .safetensors file, atomically.</summary>
+    public static void Save(ModelGraph graph, string path, string? spec = null)
+    {
+        CheckExtension(path);
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            ["producer"] = "condense " + typeof(ModelFile).Assembly.GetName().Version?.ToString(3),
+            [GraphKey] = GraphJson.Serialize(graph),
+        };
+        if (spec is not null) metadata[SpecKey] = spec;
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, value) in graph.Initializers) tensors[name] = value;
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir)) throw new CondenseException($"output folder {dir} does not exist");
+        SafeTensors.WriteFloat(path, tensors, metadata);
+    }
+
+    /// <summary>Loads a model saved by <see cref="Save(Module, string, int[], string?)"/> as an executable graph module.</summary>
+    public static GraphModule Load(string path)
+    {
+        CheckExtension(path);
+        if (!File.Exists(path)) throw new CondenseException($"model file {path} does not exist");
+        var file = SafeTensors.Read(path);
+        if (!file.Metadata.TryGetValue(GraphKey, out var json))
+            throw new InvalidFileException(path, $"no '{GraphKey}' metadata: not a Condense model (the file holds weights only)");
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var entry in file.Tensors) tensors[entry.Name] = entry.ToFloatTensor();
+        return new GraphModule(GraphJson.Deserialize(json, tensors, path));
+    }
+
+    private static void CheckExtension(string path)
+    {
+        if (!path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            throw new CondenseException($"{Path.GetFileName(path)}: unsupported model format '{Path.GetExtension(path)}' (supported: .safetensors)");
+    }
+}

@@ -1,0 +1,24 @@
+// The figures every command reports for a model, measured, never assumed: accuracy and loss on a
+// labelled set, parameter counts, the file's size on disk, batch-1 latency and batch-256 throughput.
+using Condense.Data;
+using Condense.Nn;
+using Condense.Training;
+
+namespace Condense.Reports;
+
+/// <summary>Measured quality, size and speed of a model. JSON names are the CLI's documented keys.</summary>
+public sealed record ModelMetrics(
+    float Accuracy, float Loss, long Parameters, long NonzeroParameters, long FileBytes,
+    double LatencyMsBatch1, double ThroughputBatch256)
+{
+    /// <summary>Evaluates <paramref name="model"/> on <paramref name="test"/> and times it; <paramref name="file"/> is its saved form (or null).</summary>
+    public static ModelMetrics Measure(Module model, Dataset test, int[] sampleShape, string? file, double timingSeconds = 0.5)
+    {
+        var eval = Evaluator.Evaluate(model, test);
+        var summary = ModelSummary.Of(model);
+        var latency = Evaluator.MeasureSpeed(model, sampleShape, 1, timingSeconds);
+        var throughput = Evaluator.MeasureSpeed(model, sampleShape, 256, timingSeconds);
+        return new ModelMetrics(eval.Accuracy, eval.Loss, summary.Parameters, summary.NonzeroParameters,
+            file is null ? 0 : new FileInfo(file).Length, latency.MedianMilliseconds, throughput.SamplesPerSecond);
+    }
+}
