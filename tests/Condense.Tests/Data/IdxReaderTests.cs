@@ -100,7 +100,16 @@ public class IdxReaderTests
         byte[] gz = File.ReadAllBytes(Path.Combine(TestFiles.MnistDir, "test-labels-idx1-ubyte.gz"));
         File.WriteAllBytes(tmp.File("cut.gz"), gz[..(gz.Length / 2)]);
         var e = Assert.Throws<InvalidFileException>(() => IdxReader.Read(tmp.File("cut.gz")));
-        TestFiles.AssertOneLine(e, "cut.gz: ");
+        TestFiles.AssertOneLine(e, "cut.gz: truncated: expected 2000 bytes of data, found");
+    }
+
+    [Fact]
+    public void CorruptGzipIsRejected()
+    {
+        using var tmp = new TempDir();
+        File.WriteAllBytes(tmp.File("junk.gz"), [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        var e = Assert.Throws<InvalidFileException>(() => IdxReader.Read(tmp.File("junk.gz")));
+        TestFiles.AssertOneLine(e, "junk.gz: corrupt gzip data");
     }
 
     [Theory]
