@@ -71,7 +71,7 @@ internal static class DataFile
         if (remaining is long left && left < expected)
             throw new InvalidFileException(path, $"truncated: expected {expected} bytes of data, found {left}");
 
-        byte[] data = new byte[Math.Min(expected, remaining is null ? FirstChunk : expected)];
+        byte[] data = new byte[remaining is null ? Math.Min(expected, FirstChunk) : expected];
         int filled = 0;
         while (true)
         {

@@ -39,7 +39,7 @@ public class IdxReaderTests
             Assert.Equal(expected[i], read.ToFloat());
         }
         Assert.Equal([-5, 0, int.MaxValue, 42, 1, 2, 3], IdxReader.Read(tmp.File("a3.idx")).ToInt());
-        Assert.Single(Directory.GetFiles(tmp.Path), f => f.EndsWith("a0.idx")); // no temp files left behind
+        Assert.Equal(arrays.Length, Directory.GetFiles(tmp.Path).Length); // atomic writes leave no temp files
     }
 
     [Fact]
@@ -100,7 +100,16 @@ public class IdxReaderTests
         byte[] gz = File.ReadAllBytes(Path.Combine(TestFiles.MnistDir, "test-labels-idx1-ubyte.gz"));
         File.WriteAllBytes(tmp.File("cut.gz"), gz[..(gz.Length / 2)]);
         var e = Assert.Throws<InvalidFileException>(() => IdxReader.Read(tmp.File("cut.gz")));
-        TestFiles.AssertOneLine(e, "cut.gz: ");
+        TestFiles.AssertOneLine(e, "cut.gz: truncated: expected 2000 bytes of data, found");
+    }
+
+    [Fact]
+    public void CorruptGzipIsRejected()
+    {
+        using var tmp = new TempDir();
+        File.WriteAllBytes(tmp.File("junk.gz"), [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        var e = Assert.Throws<InvalidFileException>(() => IdxReader.Read(tmp.File("junk.gz")));
+        TestFiles.AssertOneLine(e, "junk.gz: corrupt gzip data");
     }
 
     [Theory]
