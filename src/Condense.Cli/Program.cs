@@ -1,1 +1,22 @@
-return 0;
+// The `condense` command: registers the commands and nothing else. Each command is a settings class
+// plus a short handler calling the library; CliErrors turns bad input into a one-line message.
+using Condense.Cli;
+using Condense.Cli.Commands;
+using Spectre.Console.Cli;
+
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("condense");
+    config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.1.0");
+    config.SetExceptionHandler((exception, _) => CliErrors.Report(exception));
+    config.AddCommand<DemoCommand>("demo").WithDescription("Train the seed MLP on the embedded MNIST and report accuracy, size and speed.")
+        .WithExample("demo").WithExample("demo", "--quick", "--out", "runs/demo");
+    config.AddCommand<TrainCommand>("train").WithDescription("Train a model from a spec and save it.")
+        .WithExample("train", "--model", "mlp:784-300-100-10", "--epochs", "15", "-o", "lenet300.safetensors");
+    config.AddCommand<EvalCommand>("eval").WithDescription("Accuracy, loss, size and speed of a saved model.")
+        .WithExample("eval", "model.safetensors");
+    config.AddCommand<InfoCommand>("info").WithDescription("Layers, shapes, parameters and sparsity of a saved model.")
+        .WithExample("info", "model.safetensors");
+});
+return app.Run(args);

@@ -108,27 +108,6 @@ internal static class DataFile
         }
     }
 
-    /// <summary>Writes a file atomically: into a temp file beside it, then renamed over the target.</summary>
-    public static void WriteAtomic(string path, Action<Stream> write)
-    {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? ".";
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
-
     /// <summary>Keeps an inner message to one line, so the error stays printable as is.</summary>
     public static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 }

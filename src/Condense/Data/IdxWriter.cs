@@ -12,7 +12,7 @@ public static class IdxWriter
     public static void Write(string path, IdxArray array, bool gzip = false)
     {
         ArgumentNullException.ThrowIfNull(array);
-        DataFile.WriteAtomic(path, file =>
+        AtomicFile.Write(path, file =>
         {
             if (!gzip) { WriteTo(file, array); return; }
             using var zip = new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true);

@@ -105,7 +105,7 @@ public static class Npy
         Magic.CopyTo(prefix);
         prefix[6] = 1;
         BinaryPrimitives.WriteUInt16LittleEndian(prefix.AsSpan(8), checked((ushort)header.Length));
-        DataFile.WriteAtomic(path, file =>
+        AtomicFile.Write(path, file =>
         {
             file.Write(prefix);
             file.Write(Encoding.Latin1.GetBytes(header));

@@ -39,26 +39,14 @@ public static partial class SafeTensors
         }
         byte[] header = BuildHeader(list, metadata);
 
-        string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                foreach (var t in list) stream.Write(t.Data);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            foreach (var t in list) stream.Write(t.Data);
+        });
     }
 
     /// <summary>Writes float32 tensors as F32, in the dictionary's enumeration order.</summary>
@@ -108,12 +96,5 @@ public static partial class SafeTensors
         buffer.WrittenSpan.CopyTo(header);
         header.AsSpan(buffer.WrittenCount).Fill((byte)' ');
         return header;
-    }
-
-    private static void TryDelete(string path)
-    {
-        try { File.Delete(path); }
-        catch (IOException) { } // best effort: the original exception is the one worth reporting
-        catch (UnauthorizedAccessException) { }
     }
 }

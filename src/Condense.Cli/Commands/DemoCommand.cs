@@ -1,0 +1,59 @@
+// `condense demo`: the main job — train the seed MLP on the embedded MNIST, save, measure, report.
+using System.ComponentModel;
+using Condense.Data;
+using Condense.Demo;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Condense.Cli.Commands;
+
+internal sealed class DemoCommand : Command<DemoCommand.Settings>
+{
+    public sealed class Settings : DataSettings
+    {
+        [CommandOption("--quick")] [Description("A short smoke run (2 epochs, short timings).")]
+        public bool Quick { get; init; }
+
+        [CommandOption("-o|--out <DIR>")] [Description("Folder for models and reports (default condense-demo).")]
+        public string Out { get; init; } = "condense-demo";
+
+        [CommandOption("-s|--seed <S>")] [Description("Seed (default 0).")]
+        public ulong Seed { get; init; }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var output = new Output(settings.Json);
+        var (train, test) = DataSets.Load(settings.Data);
+        var options = new DemoOptions { OutputDirectory = settings.Out, Quick = settings.Quick, Seed = settings.Seed };
+        DemoReport? report = null;
+        TrainingProgress.Run(output, "baseline", p =>
+        {
+            report = DemoRun.Run(train, test, options, p);
+            return new Training.TrainReport([], report.TrainSeconds, report.TrainSamplesPerSecond);
+        });
+        var table = new Table().Title("[bold]Condense demo[/]")
+            .AddColumns("variant", "accuracy", "parameters", "non-zero", "size on disk", "latency (b=1)", "throughput (b=256)", "compression");
+        foreach (var v in report!.Variants)
+        {
+            var m = v.Metrics;
+            table.AddRow(v.Name, $"{m.Accuracy:P2}", $"{m.Parameters:N0}", $"{m.NonzeroParameters:N0}", Output.FormatBytes(m.FileBytes),
+                $"{m.LatencyMsBatch1 * 1000:F1} µs", $"{m.ThroughputBatch256:N0}/s", $"{v.CompressionRatio:F1}×");
+        }
+        output.Console.Write(table);
+        output.Console.MarkupLine($"models and reports in [bold]{Markup.Escape(settings.Out)}[/] ({Markup.Escape(Path.GetFileName(report.JsonReport))}, {Markup.Escape(Path.GetFileName(report.MarkdownReport))})");
+        output.Result(new
+        {
+            output = settings.Out,
+            report.JsonReport, report.MarkdownReport,
+            train_seconds = report.TrainSeconds,
+            variants = report.Variants.Select(v => new
+            {
+                name = v.Name, description = v.Description, file = v.File,
+                v.Metrics.Accuracy, v.Metrics.Loss, v.Metrics.Parameters, v.Metrics.NonzeroParameters, v.Metrics.FileBytes,
+                v.Metrics.LatencyMsBatch1, v.Metrics.ThroughputBatch256, compression_ratio = v.CompressionRatio,
+            }),
+        });
+        return 0;
+    }
+}

@@ -1,0 +1,34 @@
+// `condense eval MODEL`: accuracy, loss, parameters, file size, latency and throughput of a saved model.
+using System.ComponentModel;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Reports;
+using Spectre.Console.Cli;
+
+namespace Condense.Cli.Commands;
+
+internal sealed class EvalCommand : Command<EvalCommand.Settings>
+{
+    public sealed class Settings : DataSettings
+    {
+        [CommandArgument(0, "<MODEL>")] [Description("A saved model (.safetensors).")]
+        public string Model { get; init; } = "";
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var output = new Output(settings.Json);
+        var model = ModelFile.Load(settings.Model);
+        var (_, test) = DataSets.Load(settings.Data);
+        var metrics = ModelMetrics.Measure(model, test, Inputs.SampleShape(model, test), settings.Model);
+        Tables.Metrics(output, settings.Model, metrics);
+        output.Result(new
+        {
+            model = settings.Model,
+            metrics.Accuracy, metrics.Loss, metrics.Parameters, metrics.NonzeroParameters, metrics.FileBytes,
+            metrics.LatencyMsBatch1, metrics.ThroughputBatch256,
+            test_samples = test.Count,
+        });
+        return 0;
+    }
+}

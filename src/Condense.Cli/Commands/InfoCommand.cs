@@ -1,0 +1,54 @@
+// `condense info MODEL`: the graph's layers and the parameter tensors with shapes and sparsity.
+using System.ComponentModel;
+using Condense.Graph;
+using Condense.Reports;
+using Condense.Tensors;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Condense.Cli.Commands;
+
+internal sealed class InfoCommand : Command<InfoCommand.Settings>
+{
+    public sealed class Settings : CommonSettings
+    {
+        [CommandArgument(0, "<MODEL>")] [Description("A saved model (.safetensors).")]
+        public string Model { get; init; } = "";
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var output = new Output(settings.Json);
+        var model = ModelFile.Load(settings.Model);
+        var graph = model.Graph;
+        var summary = ModelSummary.Of(model);
+        long fileBytes = new FileInfo(settings.Model).Length;
+
+        var layers = new Table().Title($"[bold]{Markup.Escape(Path.GetFileName(settings.Model))}[/]")
+            .AddColumns("node", "op", "inputs", "output");
+        foreach (var node in graph.Nodes)
+            layers.AddRow(Markup.Escape(node.Name), node.OpType, Markup.Escape(string.Join(", ", node.Inputs)), Markup.Escape(string.Join(", ", node.Outputs)));
+        output.Console.Write(layers);
+
+        var tensors = new Table().AddColumns("tensor", "shape", "parameters", "non-zero", "sparsity");
+        foreach (var t in summary.Tensors)
+            tensors.AddRow(Markup.Escape(t.Name) + (t.Trainable ? "" : " (buffer)"), Shape.Format(t.Shape), $"{t.Elements:N0}", $"{t.Nonzero:N0}", $"{t.Sparsity:P1}");
+        tensors.AddRow("[bold]total[/]", "", $"[bold]{summary.Parameters:N0}[/]", $"[bold]{summary.NonzeroParameters:N0}[/]", $"[bold]{summary.Sparsity:P1}[/]");
+        output.Console.Write(tensors);
+        output.Console.MarkupLine($"input {Markup.Escape(graph.Inputs[0].Name)} {Shape.Format(graph.Inputs[0].Shape)} → output {Markup.Escape(graph.Outputs[0].Name)} {Shape.Format(graph.Outputs[0].Shape)}; file {Output.FormatBytes(fileBytes)}");
+
+        output.Result(new
+        {
+            model = settings.Model,
+            inputs = graph.Inputs.Select(i => new { name = i.Name, shape = i.Shape }),
+            outputs = graph.Outputs.Select(o => new { name = o.Name, shape = o.Shape }),
+            nodes = graph.Nodes.Select(n => new { name = n.Name, op = n.OpType, inputs = n.Inputs, outputs = n.Outputs }),
+            tensors = summary.Tensors.Select(t => new { name = t.Name, shape = t.Shape, trainable = t.Trainable, parameters = t.Elements, nonzero_parameters = t.Nonzero, sparsity = t.Sparsity }),
+            parameters = summary.Parameters,
+            nonzero_parameters = summary.NonzeroParameters,
+            sparsity = summary.Sparsity,
+            file_bytes = fileBytes,
+        });
+        return 0;
+    }
+}

@@ -1,0 +1,82 @@
+// `condense train`: build a model from a spec, train it, save it, report its metrics.
+using System.ComponentModel;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Nn;
+using Condense.Reports;
+using Condense.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Condense.Cli.Commands;
+
+internal sealed class TrainCommand : Command<TrainCommand.Settings>
+{
+    public sealed class Settings : DataSettings
+    {
+        [CommandOption("-m|--model <SPEC>")]
+        [Description("Model spec, e.g. mlp:784-128-10 or mlp:784-300-100-10,dropout=0.5. Default: mlp:784-128-10.")]
+        public string Model { get; init; } = ModelSpec.Default;
+
+        [CommandOption("-e|--epochs <N>")] [Description("Epochs (default 15).")]
+        public int Epochs { get; init; } = new TrainOptions().Epochs;
+
+        [CommandOption("-b|--batch-size <B>")] [Description("Mini-batch size (default 64).")]
+        public int BatchSize { get; init; } = new TrainOptions().BatchSize;
+
+        [CommandOption("--lr <X>")] [Description("Learning rate (default 0.1 for SGD, 0.001 for Adam/AdamW).")]
+        public float? LearningRate { get; init; }
+
+        [CommandOption("--optimizer <NAME>")] [Description("sgd, adam or adamw (default sgd, Nesterov momentum 0.9).")]
+        public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
+
+        [CommandOption("--weight-decay <X>")] [Description("Weight decay (default 5e-4).")]
+        public float? WeightDecay { get; init; }
+
+        [CommandOption("--schedule <NAME>")] [Description("constant, step or cosine (default cosine).")]
+        public ScheduleKind Schedule { get; init; } = ScheduleKind.Cosine;
+
+        [CommandOption("--augment-shift <PIXELS>")] [Description("Random shifts of up to this many pixels (default 1; 0 turns it off).")]
+        public int AugmentShift { get; init; } = new TrainOptions().AugmentShift;
+
+        [CommandOption("-s|--seed <S>")] [Description("Seed of initialisation, shuffling and augmentation (default 0).")]
+        public ulong Seed { get; init; }
+
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save the model (.safetensors). Default: model.safetensors.")]
+        public string Out { get; init; } = "model.safetensors";
+
+        public TrainOptions ToOptions() => new TrainOptions
+        {
+            Epochs = Epochs, BatchSize = BatchSize, Optimizer = Optimizer, Schedule = Schedule, AugmentShift = AugmentShift, Seed = Seed,
+            LearningRate = LearningRate ?? (Optimizer == OptimizerKind.Sgd ? 0.1f : 1e-3f),
+            WeightDecay = WeightDecay ?? new TrainOptions().WeightDecay,
+        }.Validate();
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var output = new Output(settings.Json);
+        var spec = ModelSpec.Parse(settings.Model);
+        var options = settings.ToOptions();
+        var (train, test) = DataSets.Load(settings.Data);
+        if (train.FeatureSize != spec.InFeatures)
+            throw new CondenseException($"model {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
+        var model = spec.Build(options.Seed);
+        var report = TrainingProgress.Run(output, "train", p => Trainer.Fit(model, train, test, options, p));
+        ModelFile.Save(model, settings.Out, train.SampleShape, spec.ToString());
+        var metrics = ModelMetrics.Measure(model, test, train.SampleShape, settings.Out);
+        Tables.Epochs(output, report);
+        Tables.Metrics(output, settings.Out, metrics);
+        output.Result(new
+        {
+            output = settings.Out,
+            model = spec.ToString(),
+            metrics.Accuracy, metrics.Loss, metrics.Parameters, metrics.NonzeroParameters, metrics.FileBytes,
+            metrics.LatencyMsBatch1, metrics.ThroughputBatch256,
+            train_seconds = report.Seconds,
+            train_samples_per_second = report.SamplesPerSecond,
+            epochs = report.Epochs.Select(e => new { epoch = e.Epoch, learning_rate = e.LearningRate, train_loss = e.TrainLoss, train_accuracy = e.TrainAccuracy, test_accuracy = e.Validation?.Accuracy, test_loss = e.Validation?.Loss }),
+        });
+        return 0;
+    }
+}

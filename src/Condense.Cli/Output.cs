@@ -1,0 +1,50 @@
+// Where a command writes: tables and progress go to stdout for people, or to stderr when --json asks
+// for one JSON object on stdout. JSON keys are snake_case (documented in the README).
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Spectre.Console;
+
+namespace Condense.Cli;
+
+internal sealed class Output
+{
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public Output(bool json)
+    {
+        Json = json;
+        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(json ? System.Console.Error : System.Console.Out),
+        });
+        // Redirected output (logs, CI) would otherwise be cut to 80 columns and wrap every table.
+        if (!Console.Profile.Capabilities.Interactive) Console.Profile.Width = Math.Max(Console.Profile.Width, 140);
+    }
+
+    /// <summary>True when the result goes to stdout as JSON.</summary>
+    public bool Json { get; }
+
+    /// <summary>The console for people: tables, progress, messages.</summary>
+    public IAnsiConsole Console { get; }
+
+    /// <summary>Whether a live progress bar can be drawn.</summary>
+    public bool Interactive => Console.Profile.Capabilities.Interactive;
+
+    /// <summary>Prints the command's result as one JSON object on stdout when --json was given.</summary>
+    public void Result(object result)
+    {
+        if (Json) System.Console.Out.WriteLine(JsonSerializer.Serialize(result, JsonOptions));
+    }
+
+    public static string FormatBytes(long bytes) => bytes switch
+    {
+        >= 1 << 20 => $"{bytes / 1048576.0:F2} MiB",
+        >= 1 << 10 => $"{bytes / 1024.0:F1} KiB",
+        _ => $"{bytes} B",
+    };
+}

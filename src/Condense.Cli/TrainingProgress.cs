@@ -1,0 +1,48 @@
+// Shows training progress: a live bar (epoch, batch, ETA, running loss and accuracy) on a terminal,
+// or one line per epoch when output is redirected (CI logs).
+using Condense.Training;
+using Spectre.Console;
+
+namespace Condense.Cli;
+
+internal static class TrainingProgress
+{
+    /// <summary>Runs <paramref name="train"/> while showing its progress on <paramref name="output"/>.</summary>
+    public static TrainReport Run(Output output, string title, Func<IProgress<TrainProgress>, TrainReport> train)
+    {
+        if (!output.Interactive)
+        {
+            int lastEpoch = 0;
+            var lines = new SyncProgress(p =>
+            {
+                if (p.Batch != p.Batches || p.Epoch == lastEpoch) return;
+                lastEpoch = p.Epoch;
+                output.Console.WriteLine($"{title}: epoch {p.Epoch}/{p.Epochs}  loss {p.RunningLoss:F4}  train acc {p.RunningAccuracy:P2}");
+            });
+            return train(lines);
+        }
+        TrainReport? report = null;
+        output.Console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(title);
+                var bar = new SyncProgress(p =>
+                {
+                    task.MaxValue = (double)p.Epochs * p.Batches;
+                    task.Value = (double)(p.Epoch - 1) * p.Batches + p.Batch;
+                    task.Description = $"{title} epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.RunningLoss:F4} acc {p.RunningAccuracy:P1}";
+                });
+                report = train(bar);
+                task.Value = task.MaxValue;
+            });
+        return report!;
+    }
+
+    // IProgress that reports synchronously on the training thread (Progress<T> would post to the thread pool).
+    private sealed class SyncProgress(Action<TrainProgress> report) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress value) => report(value);
+    }
+}

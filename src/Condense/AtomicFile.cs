@@ -1,0 +1,35 @@
+// Files are written atomically everywhere in Condense: into a temp file beside the target, flushed,
+// then renamed over it, so a crash or a bad input never leaves a half-written file.
+namespace Condense;
+
+/// <summary>Atomic file writes.</summary>
+public static class AtomicFile
+{
+    /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>; the target appears complete or not at all.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        string full = Path.GetFullPath(path);
+        string dir = Path.GetDirectoryName(full) ?? ".";
+        if (!Directory.Exists(dir)) throw new CondenseException($"output folder {dir} does not exist");
+        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            try { if (File.Exists(temp)) File.Delete(temp); }
+            catch (IOException) { } // best effort: the original exception is the one worth reporting
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Writes text (UTF-8) atomically.</summary>
+    public static void WriteText(string path, string text) =>
+        Write(path, s => { using var w = new StreamWriter(s, new System.Text.UTF8Encoding(false), leaveOpen: true); w.Write(text); });
+}
