@@ -32,10 +32,10 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
 
         var tensors = new Table().AddColumns("tensor", "shape", "parameters", "non-zero", "sparsity");
         foreach (var t in summary.Tensors)
-            tensors.AddRow(Markup.Escape(t.Name) + (t.Trainable ? "" : " (buffer)"), Shape.Format(t.Shape), $"{t.Elements:N0}", $"{t.Nonzero:N0}", $"{t.Sparsity:P1}");
+            tensors.AddRow(Markup.Escape(t.Name) + (t.Trainable ? "" : " (buffer)"), Markup.Escape(Shape.Format(t.Shape)), $"{t.Elements:N0}", $"{t.Nonzero:N0}", $"{t.Sparsity:P1}");
         tensors.AddRow("[bold]total[/]", "", $"[bold]{summary.Parameters:N0}[/]", $"[bold]{summary.NonzeroParameters:N0}[/]", $"[bold]{summary.Sparsity:P1}[/]");
         output.Console.Write(tensors);
-        output.Console.MarkupLine($"input {Markup.Escape(graph.Inputs[0].Name)} {Shape.Format(graph.Inputs[0].Shape)} → output {Markup.Escape(graph.Outputs[0].Name)} {Shape.Format(graph.Outputs[0].Shape)}; file {Output.FormatBytes(fileBytes)}");
+        output.Console.MarkupLine($"input {Markup.Escape(graph.Inputs[0].Name)} {Markup.Escape(Shape.Format(graph.Inputs[0].Shape))} → output {Markup.Escape(graph.Outputs[0].Name)} {Markup.Escape(Shape.Format(graph.Outputs[0].Shape))}; file {Output.FormatBytes(fileBytes)}");
 
         output.Result(new
         {
