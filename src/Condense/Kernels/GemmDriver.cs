@@ -3,6 +3,8 @@
 // block of rows, pack op(A); then sweep MR×NR micro-tiles. A packed B micro-panel (KC×NR) stays in L1
 // while the A block (MC×KC) streams from L2. Threads split C's rows or columns, never K, and the K
 // blocking is fixed, so each C element is the same FMA chain whatever the thread count.
+using System.Runtime.CompilerServices;
+
 namespace Condense.Kernels;
 
 /// <summary>Blocked, packed, optionally multi-threaded GEMM over one micro-kernel.</summary>
@@ -42,6 +44,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
     }
 
     /// <summary>Computes rows [m0, m1) × columns [n0, n1) of C on the calling thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(bool transA, bool transB, int k, float alpha, float* a, int lda,
         float* b, int ldb, float beta, float* c, int ldc, int m0, int m1, int n0, int n1)
     {

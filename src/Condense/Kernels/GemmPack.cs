@@ -12,6 +12,7 @@ internal static unsafe class GemmPack
     /// Packs op(A)[row0 .. row0+mc, col0 .. col0+kc] into ceil(mc/mr) panels of mr rows;
     /// panel r holds dst[r·mr·kc + p·mr + i] = op(A)[row0 + r·mr + i, col0 + p], zero past mc.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(bool transA, float* a, int lda, int row0, int col0, int mc, int kc, int mr, float* dst)
     {
         for (int r = 0; r < mc; r += mr, dst += mr * kc)
@@ -42,6 +43,7 @@ internal static unsafe class GemmPack
     /// Packs op(B)[row0 .. row0+kc, col0 .. col0+nc] into ceil(nc/nr) panels of nr columns;
     /// panel s holds dst[s·nr·kc + p·nr + j] = op(B)[row0 + p, col0 + s·nr + j], zero past nc.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(bool transB, float* b, int ldb, int row0, int col0, int kc, int nc, int nr, float* dst)
     {
         for (int s = 0; s < nc; s += nr, dst += nr * kc)

@@ -5,6 +5,8 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
+using System.Runtime.CompilerServices;
+
 namespace Condense.Kernels;
 
 /// <summary>Matrix-vector product for one-row GEMMs.</summary>
@@ -41,6 +43,7 @@ internal static unsafe partial class Gemv
     }
 
     /// <summary>Outputs j0 .. j1-1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Columns(KernelPath path, bool transB, int j0, int j1, int k, float alpha,
         float* x, float* b, int ldb, float beta, float* c)
     {
@@ -75,6 +78,7 @@ internal static unsafe partial class Gemv
         : path == KernelPath.Scalar ? alpha * sum + beta * c
         : MathF.FusedMultiplyAdd(c, beta, alpha * sum);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float DotScalar(float* x, float* y, int k)
     {
         float s = 0f;
@@ -82,6 +86,7 @@ internal static unsafe partial class Gemv
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float DotAvx512(float* x, float* y, int k)
     {
         // Four accumulators hide the FMA latency; the reduction order is fixed for a given k.
@@ -101,6 +106,7 @@ internal static unsafe partial class Gemv
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float DotAvx2(float* x, float* y, int k)
     {
         Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;

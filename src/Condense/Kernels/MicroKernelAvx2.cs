@@ -13,6 +13,7 @@ internal unsafe struct MicroKernelAvx2 : IMicroKernel
     public static int MR => 6;
     public static int NR => 16;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         if (mr < 6 || nr < 16) { RunEdge(kc, a, b, c, ldc, mr, nr, alpha, beta); return; }
