@@ -6,7 +6,7 @@ using System.Runtime.CompilerServices;
 namespace Condense.Kernels;
 
 /// <summary>Copies blocks of A and B into micro-kernel panels.</summary>
-internal static unsafe class GemmPack
+internal static unsafe partial class GemmPack
 {
     /// <summary>
     /// Packs op(A)[row0 .. row0+mc, col0 .. col0+kc] into ceil(mc/mr) panels of mr rows;
@@ -42,15 +42,20 @@ internal static unsafe class GemmPack
     /// <summary>
     /// Packs op(B)[row0 .. row0+kc, col0 .. col0+nc] into ceil(nc/nr) panels of nr columns;
     /// panel s holds dst[s·nr·kc + p·nr + j] = op(B)[row0 + p, col0 + s·nr + j], zero past nc.
+    /// <paramref name="avx"/> allows AVX register transposes (the caller's kernel path has AVX).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackB(bool transB, float* b, int ldb, int row0, int col0, int kc, int nc, int nr, float* dst)
+    public static void PackB(bool transB, bool avx, float* b, int ldb, int row0, int col0, int kc, int nc, int nr, float* dst)
     {
         for (int s = 0; s < nc; s += nr, dst += nr * kc)
         {
             int cols = Math.Min(nr, nc - s);
             if (cols < nr) new Span<float>(dst, nr * kc).Clear();
-            if (transB)
+            if (transB && avx)
+            {
+                TransposePanelAvx(b + (long)(col0 + s) * ldb + row0, ldb, kc, cols, nr, dst);
+            }
+            else if (transB)
             {
                 // B is (N, K): each row of B becomes a column of the panel.
                 for (int j = 0; j < cols; j++)

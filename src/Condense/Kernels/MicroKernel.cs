@@ -8,6 +8,9 @@ namespace Condense.Kernels;
 /// <summary>One register-blocked MR×NR tile kernel over packed panels.</summary>
 internal unsafe interface IMicroKernel
 {
+    /// <summary>The instruction set the kernel needs; packing may use it too.</summary>
+    static abstract KernelPath Path { get; }
+
     /// <summary>Rows of C per tile.</summary>
     static abstract int MR { get; }
 

@@ -10,6 +10,7 @@ namespace Condense.Kernels;
 /// <summary>6×16 fp32 tile kernel with Vector256 and FMA.</summary>
 internal unsafe struct MicroKernelAvx2 : IMicroKernel
 {
+    public static KernelPath Path => KernelPath.Avx2;
     public static int MR => 6;
     public static int NR => 16;
 

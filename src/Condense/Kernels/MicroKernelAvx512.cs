@@ -10,6 +10,7 @@ namespace Condense.Kernels;
 /// <summary>12×32 fp32 tile kernel with Vector512 and FMA.</summary>
 internal unsafe struct MicroKernelAvx512 : IMicroKernel
 {
+    public static KernelPath Path => KernelPath.Avx512;
     public static int MR => 12;
     public static int NR => 32;
 

@@ -8,6 +8,7 @@ namespace Condense.Kernels;
 /// <summary>4×4 fp32 tile kernel without vector instructions.</summary>
 internal unsafe struct MicroKernelScalar : IMicroKernel
 {
+    public static KernelPath Path => KernelPath.Scalar;
     public static int MR => 4;
     public static int NR => 4;
 
