@@ -1,1 +1,15 @@
-return 0;
+// Condense benchmarks: `dotnet run -c Release --project bench/Condense.Bench -- <name>`.
+// This file only maps a name to a benchmark.
+using Condense.Bench;
+
+return args.FirstOrDefault() switch
+{
+    "gemm" => GemmBench.Run(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm");
+    return 2;
+}

@@ -10,8 +10,9 @@ public static unsafe class Gemm
     /// C[M,N] = alpha · op(A)[M,K] · op(B)[K,N] + beta · C, all row-major. op(A) = A (A is M×K, lda ≥ K), or
     /// Aᵀ when <paramref name="transA"/> (A stored K×M, lda ≥ M); likewise op(B) = B (K×N, ldb ≥ N) or Bᵀ
     /// (B stored N×K, ldb ≥ K). beta == 0 overwrites C without reading it, so NaNs already in C are
-    /// ignored; alpha == 0 or k == 0 reads neither A nor B. Results are bit-identical from call to call and
-    /// for any <see cref="Cpu.Threads"/>; they differ (within rounding) between kernel paths.
+    /// ignored; alpha == 0 or k == 0 reads neither A nor B. C must not overlap A or B. Results are
+    /// bit-identical from call to call and for any <see cref="Cpu.Threads"/>; they differ (within
+    /// rounding) between kernel paths.
     /// </summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)

@@ -3,6 +3,8 @@
 // block of rows, pack op(A); then sweep MR×NR micro-tiles. A packed B micro-panel (KC×NR) stays in L1
 // while the A block (MC×KC) streams from L2. Threads split C's rows or columns, never K, and the K
 // blocking is fixed, so each C element is the same FMA chain whatever the thread count.
+using System.Runtime.CompilerServices;
+
 namespace Condense.Kernels;
 
 /// <summary>Blocked, packed, optionally multi-threaded GEMM over one micro-kernel.</summary>
@@ -14,8 +16,8 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
     /// <summary>Columns per B block: KC×NC floats (2 MiB) of packed B.</summary>
     private const int NC = 2048;
 
-    /// <summary>Below this many flops the fork-join handshake costs more than it saves.</summary>
-    private const long ParallelFlops = 2_000_000;
+    /// <summary>Below this many flops (~100 µs on one core) waking a second thread costs more than it saves (measured: 128³ ran slower on 2 threads).</summary>
+    private const long ParallelFlops = 10_000_000;
 
     /// <summary>Rows per A block: about 240 (a 240 KiB block at KC = 256, well inside L2).</summary>
     private static int MC => 240 / TKernel.MR * TKernel.MR;
@@ -42,6 +44,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
     }
 
     /// <summary>Computes rows [m0, m1) × columns [n0, n1) of C on the calling thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(bool transA, bool transB, int k, float alpha, float* a, int lda,
         float* b, int ldb, float beta, float* c, int ldc, int m0, int m1, int n0, int n1)
     {
@@ -58,7 +61,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
                 int kc = Math.Min(KC, k - pc);
                 // Only the first K block applies beta; later blocks add onto what it wrote.
                 float betaBlock = pc == 0 ? beta : 1f;
-                GemmPack.PackB(transB, b, ldb, pc, jc, kc, nc, nr, pb);
+                GemmPack.PackB(transB, TKernel.Path != KernelPath.Scalar, b, ldb, pc, jc, kc, nc, nr, pb);
                 for (int ic = m0; ic < m1; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m1 - ic);

@@ -4,10 +4,13 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
+using System.Runtime.CompilerServices;
+
 namespace Condense.Kernels;
 
 internal static unsafe partial class Gemv
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AxpyAvx512(int j0, int j1, int k, float alpha, float* x, float* b, int ldb, float beta, float* c)
     {
         int j = j0;
@@ -38,6 +41,7 @@ internal static unsafe partial class Gemv
         AxpyTailFused(KernelPath.Avx512, j, j1, k, alpha, x, b, ldb, beta, c);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AxpyAvx2(int j0, int j1, int k, float alpha, float* x, float* b, int ldb, float beta, float* c)
     {
         int j = j0;
@@ -68,6 +72,7 @@ internal static unsafe partial class Gemv
         AxpyTailFused(KernelPath.Avx2, j, j1, k, alpha, x, b, ldb, beta, c);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AxpyTailFused(KernelPath path, int j0, int j1, int k, float alpha, float* x, float* b, int ldb, float beta, float* c)
     {
         for (int j = j0; j < j1; j++)
@@ -79,6 +84,7 @@ internal static unsafe partial class Gemv
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AxpyScalar(int j0, int j1, int k, float alpha, float* x, float* b, int ldb, float beta, float* c)
     {
         for (int j = j0; j < j1; j++)

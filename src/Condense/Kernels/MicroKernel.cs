@@ -1,11 +1,16 @@
 // The contract between the GEMM driver (GemmDriver.cs) and its per-instruction-set micro-kernels, plus
 // the edge-tile store they share. A micro-kernel multiplies one packed MR-row panel of A by one packed
 // NR-column panel of B (see GemmPack.cs for the layouts) and merges the MR×NR tile into C.
+using System.Runtime.CompilerServices;
+
 namespace Condense.Kernels;
 
 /// <summary>One register-blocked MR×NR tile kernel over packed panels.</summary>
 internal unsafe interface IMicroKernel
 {
+    /// <summary>The instruction set the kernel needs; packing may use it too.</summary>
+    static abstract KernelPath Path { get; }
+
     /// <summary>Rows of C per tile.</summary>
     static abstract int MR { get; }
 
@@ -28,6 +33,7 @@ internal static unsafe class MicroTile
     /// for full and ragged tiles keeps a C element's bits independent of where the tile boundaries fall,
     /// which is what makes results identical for any thread count.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void StoreFused(float* tile, int tileStride, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         for (int i = 0; i < mr; i++)

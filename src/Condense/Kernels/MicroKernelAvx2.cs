@@ -10,9 +10,11 @@ namespace Condense.Kernels;
 /// <summary>6×16 fp32 tile kernel with Vector256 and FMA.</summary>
 internal unsafe struct MicroKernelAvx2 : IMicroKernel
 {
+    public static KernelPath Path => KernelPath.Avx2;
     public static int MR => 6;
     public static int NR => 16;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         if (mr < 6 || nr < 16) { RunEdge(kc, a, b, c, ldc, mr, nr, alpha, beta); return; }

@@ -10,9 +10,11 @@ namespace Condense.Kernels;
 /// <summary>12×32 fp32 tile kernel with Vector512 and FMA.</summary>
 internal unsafe struct MicroKernelAvx512 : IMicroKernel
 {
+    public static KernelPath Path => KernelPath.Avx512;
     public static int MR => 12;
     public static int NR => 32;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         if (mr < 12 || nr < 32) { RunEdge(kc, a, b, c, ldc, mr, nr, alpha, beta); return; }

@@ -1,14 +1,18 @@
 // Scalar micro-kernel: a 4×4 tile in plain C# for CPUs without AVX2/FMA. It runs under the same driver
 // as the vector kernels, so blocking and packing are tested on every path. No FMA here: on a CPU
 // without FMA hardware MathF.FusedMultiplyAdd would fall back to slow software emulation.
+using System.Runtime.CompilerServices;
+
 namespace Condense.Kernels;
 
 /// <summary>4×4 fp32 tile kernel without vector instructions.</summary>
 internal unsafe struct MicroKernelScalar : IMicroKernel
 {
+    public static KernelPath Path => KernelPath.Scalar;
     public static int MR => 4;
     public static int NR => 4;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         float* acc = stackalloc float[16];
