@@ -5,11 +5,12 @@ using Condense.Bench;
 return args.FirstOrDefault() switch
 {
     "gemm" => GemmBench.Run(args[1..]),
+    "train" => TrainBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, train");
     return 2;
 }

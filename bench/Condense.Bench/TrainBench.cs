@@ -12,7 +12,7 @@ namespace Condense.Bench;
 
 internal static class TrainBench
 {
-    public static void Run(string[] args)
+    public static int Run(string[] args)
     {
         var (train, _) = Mnist.LoadEmbedded();
         var spec = ModelSpec.Parse("mlp:784-300-100-10");
@@ -32,6 +32,7 @@ internal static class TrainBench
         Console.WriteLine($"| inference latency, batch 1 | {latency.MedianMilliseconds * 1000:F1} µs | 36 µs (PyTorch), 22 µs (ORT) | {22 / (latency.MedianMilliseconds * 1000):F2}× of ORT speed |");
         var throughput = Evaluator.MeasureSpeed(model, [784], 256, minSeconds: 2);
         Console.WriteLine($"| inference throughput, batch 256 | {throughput.SamplesPerSecond:N0} samples/s | – | |");
+        return 0;
     }
 
     // One warm-up epoch, then the best of three timed epochs (the machine is shared and noisy).

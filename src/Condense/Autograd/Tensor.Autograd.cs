@@ -14,6 +14,17 @@ public partial class Tensor
     public Tensor? Grad { get; set; }
 
     internal Tensor[]? Parents { get; private set; }
+
+    // A cleared gradient's buffer, kept so the next backward pass overwrites it instead of allocating
+    // (a 300×784 gradient would otherwise be a fresh large-object-heap allocation every step).
+    private float[]? _spareGrad;
+
+    /// <summary>Clears the gradient (as PyTorch's set_to_none) but keeps its memory for the next backward pass.</summary>
+    public void ClearGrad()
+    {
+        if (Grad is { } g && g.Size == Size) _spareGrad = g.Data;
+        Grad = null;
+    }
     internal Action<Tensor>? BackwardFn { get; private set; }
 
     /// <summary>True for tensors created by the user (not the result of a recorded op).</summary>
@@ -84,7 +95,12 @@ public partial class Tensor
     /// </summary>
     internal (float[] Buffer, float Beta) GradTarget()
     {
-        if (Grad is null) { Grad = Uninitialized(Shape); return (Grad.Data, 0f); }
+        if (Grad is null)
+        {
+            Grad = _spareGrad is { } spare && spare.Length == Size ? new Tensor(spare, Shape) : Uninitialized(Shape);
+            _spareGrad = null;
+            return (Grad.Data, 0f);
+        }
         return (Grad.Data, 1f);
     }
 
@@ -92,7 +108,7 @@ public partial class Tensor
     internal void AccumulateGrad(float[] g)
     {
         if (!RequiresGrad) return;
-        if (Grad is null) Grad = new Tensor(g, Shape);
+        if (Grad is null) { Grad = new Tensor(g, Shape); _spareGrad = null; }
         else System.Numerics.Tensors.TensorPrimitives.Add(Grad.Data, g, Grad.Data);
     }
 }

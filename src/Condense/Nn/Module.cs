@@ -148,7 +148,7 @@ public abstract class Module
     /// <summary>Clears the gradients of all parameters.</summary>
     public void ZeroGrad()
     {
-        foreach (var p in Parameters()) p.Grad = null;
+        foreach (var p in Parameters()) p.ClearGrad();
     }
 
     /// <summary>The number of parameter elements.</summary>

@@ -35,7 +35,7 @@ public abstract class Optimizer
     /// <summary>Clears the gradients.</summary>
     public void ZeroGrad()
     {
-        foreach (var p in Params) p.Grad = null;
+        foreach (var p in Params) p.ClearGrad();
     }
 
     /// <summary>Updates parameter <paramref name="index"/>'s <paramref name="weights"/> from <paramref name="grad"/>.</summary>

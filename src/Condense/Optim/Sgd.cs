@@ -1,7 +1,6 @@
 // Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay, exactly as
 // torch.optim.SGD: g += wd·w; v = μ·v + (1 − dampening)·g (v = g on the first step);
 // step = g + μ·v (Nesterov) or v; w −= lr·step.
-using System.Numerics.Tensors;
 using Condense.Nn;
 
 namespace Condense.Optim;
@@ -10,7 +9,6 @@ namespace Condense.Optim;
 public sealed class Sgd : Optimizer
 {
     private readonly float[]?[] _velocity;
-    private float[] _scratch = [];
 
     /// <summary>Creates the optimizer.</summary>
     public Sgd(IEnumerable<Parameter> parameters, float learningRate, float momentum = 0f, float weightDecay = 0f,
@@ -34,23 +32,23 @@ public sealed class Sgd : Optimizer
     /// <inheritdoc />
     protected override void Update(int index, Span<float> w, ReadOnlySpan<float> grad)
     {
-        if (_scratch.Length < w.Length) _scratch = new float[w.Length];
-        var g = _scratch.AsSpan(0, w.Length);
-        grad.CopyTo(g);
-        if (WeightDecay != 0f) TensorPrimitives.MultiplyAdd(w, WeightDecay, g, g);
-        if (Momentum != 0f)
+        float lr = LearningRate, wd = WeightDecay, mu = Momentum, damp = 1f - Dampening;
+        if (mu == 0f)
         {
-            var v = _velocity[index];
-            if (v is null) { v = _velocity[index] = g.ToArray(); }
-            else
-            {
-                TensorPrimitives.Multiply(v, Momentum, v);
-                TensorPrimitives.MultiplyAdd(g, 1f - Dampening, v, v);
-            }
-            if (Nesterov) TensorPrimitives.MultiplyAdd(v, Momentum, g, g);
-            else v.CopyTo(g);
+            for (int i = 0; i < w.Length; i++) w[i] -= lr * (grad[i] + wd * w[i]);
+            return;
         }
-        TensorPrimitives.MultiplyAdd(g, -LearningRate, w, w);
+        var v = _velocity[index];
+        bool first = v is null;
+        v ??= _velocity[index] = new float[w.Length];
+        // One fused pass per parameter: the update is memory-bound, so each array is read once.
+        for (int i = 0; i < w.Length; i++)
+        {
+            float g = grad[i] + wd * w[i];
+            float vi = first ? g : mu * v[i] + damp * g;
+            v[i] = vi;
+            w[i] -= lr * (Nesterov ? g + mu * vi : vi);
+        }
     }
 
     /// <inheritdoc />
