@@ -55,7 +55,9 @@ public static class GraphJson
             graph.Validate();
             return graph;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException or ArgumentException)
+        // Validate's CondenseException (an undefined value, a value defined twice) is a malformed graph too.
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException or ArgumentException
+            or CondenseException and not InvalidFileException)
         {
             throw new InvalidFileException(source, $"the model graph in the file's metadata is malformed ({e.Message.Split('\n')[0]})");
         }

@@ -62,17 +62,25 @@ public sealed class GraphModule : Module
     }
 
     // Data loaders hand out flat rows; a graph that declares (N, 1, 28, 28) gets them in that shape.
+    // An input of the declared rank is never reshaped: (N, 1, 5, 3) for a declared (N, 1, 3, 5) is a
+    // different layout, and reinterpreting it would silently scramble the data.
     private Tensor ShapeToInput(Tensor input)
     {
         var declared = Graph.Inputs[0].Shape;
-        if (declared.Length == input.Rank && Enumerable.Range(1, declared.Length - 1).All(i => declared[i] < 0 || declared[i] == input.Shape[i]))
-            return input;
+        if (declared.Length == input.Rank)
+        {
+            if (Enumerable.Range(1, declared.Length - 1).All(i => declared[i] < 0 || declared[i] == input.Shape[i])) return input;
+            throw Mismatch(input, declared);
+        }
         int sample = 1;
         foreach (int d in declared.AsSpan(1)) sample *= d;
         if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && input.Rank >= 1 && input.Size == input.Shape[0] * sample)
             return input.Reshape([input.Shape[0], .. declared[1..]]);
-        throw new CondenseException($"input of shape {Shape.Format(input.Shape)} does not fit the model's input '{Graph.Inputs[0].Name}' of shape {Shape.Format(declared)}");
+        throw Mismatch(input, declared);
     }
+
+    private CondenseException Mismatch(Tensor input, int[] declared) =>
+        new($"input of shape {Shape.Format(input.Shape)} does not fit the model's input '{Graph.Inputs[0].Name}' of shape {Shape.Format(declared)}");
 
     /// <inheritdoc />
     public override string Trace(TraceContext context, string input) =>

@@ -54,7 +54,13 @@ public static class ModelFile
             throw new InvalidFileException(path, $"no '{GraphKey}' metadata: not a Condense model (the file holds weights only)");
         var tensors = new Dictionary<string, Tensor>();
         foreach (var entry in file.Tensors) tensors[entry.Name] = entry.ToFloatTensor();
-        return new GraphModule(GraphJson.Deserialize(json, tensors, path));
+        var graph = GraphJson.Deserialize(json, tensors, path);
+        try { return new GraphModule(graph); }
+        catch (CondenseException e) when (e is not InvalidFileException)
+        {
+            // An op the engine cannot run, or a graph with several inputs: say which file holds it.
+            throw new InvalidFileException(path, e.Message);
+        }
     }
 
     private static void CheckExtension(string path)
