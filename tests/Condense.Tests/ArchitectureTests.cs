@@ -147,6 +147,15 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void NnAndTrainingDoNotReferenceTheGraph()
+    {
+        var found = Violations("Condense.Nn", "Condense.Graph", "Condense.Training", "Condense.Demo", "Condense.Reports")
+            .Concat(Violations("Condense.Training", "Condense.Graph", "Condense.Demo", "Condense.Reports"))
+            .Concat(Violations("Condense.Data", "Condense.Nn", "Condense.Graph", "Condense.Training", "Condense.Optim")).ToList();
+        Assert.True(found.Count == 0, string.Join("; ", found));
+    }
+
+    [Fact]
     public void LibraryDoesNotReferenceTheCli()
     {
         var cli = Assembly.Load("Condense.Cli");

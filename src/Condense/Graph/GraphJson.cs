@@ -40,13 +40,13 @@ public static class GraphJson
                 var attributes = new Dictionary<string, AttributeValue>();
                 if (node["attributes"] is JsonObject attrs)
                     foreach (var (name, value) in attrs) attributes[name] = AttributeFromJson(value!.AsObject());
-                graph.Nodes.Add(new Node((string)node["name"]!, (string)node["op"]!,
-                    Array(node, "inputs").Select(i => (string)i!), Array(node, "outputs").Select(o => (string)o!), attributes));
+                graph.Nodes.Add(new Node(Text(node["name"]), Text(node["op"]),
+                    Array(node, "inputs").Select(Text), Array(node, "outputs").Select(Text), attributes));
             }
             var trainable = Array(root, "trainable").Select(t => (string)t!).ToHashSet();
             foreach (var i in Array(root, "initializers"))
             {
-                string name = (string)i!;
+                string name = Text(i);
                 if (!tensors.TryGetValue(name, out var value))
                     throw new InvalidFileException(source, $"the model's graph needs tensor '{name}', which the file does not hold");
                 graph.Initializers.Add(name, value);
@@ -73,7 +73,9 @@ public static class GraphJson
     };
 
     private static ValueInfo ValueFromJson(JsonNode? v) =>
-        new((string)v!["name"]!, Array(v, "shape").Select(d => (int)d!).ToArray());
+        new(Text(v?["name"]), Array(v!, "shape").Select(d => (int)d!).ToArray());
+
+    private static string Text(JsonNode? node) => node?.GetValue<string>() ?? throw new JsonException("missing name");
 
     private static JsonNode NodeToJson(Node n)
     {

@@ -61,7 +61,8 @@ public sealed class GraphModule : Module
         return values;
     }
 
-    // Data loaders hand out flat rows; a graph that declares (N, 1, 28, 28) gets them in that shape.
+    // Data loaders hand out flat rows; a graph that declares (N, 1, 28, 28) gets them in that shape, and a
+    // graph that declares flat rows gets images flattened. Other rank changes are refused.
     // An input of the declared rank is never reshaped: (N, 1, 5, 3) for a declared (N, 1, 3, 5) is a
     // different layout, and reinterpreting it would silently scramble the data.
     private Tensor ShapeToInput(Tensor input)
@@ -74,15 +75,11 @@ public sealed class GraphModule : Module
         }
         int sample = 1;
         foreach (int d in declared.AsSpan(1)) sample *= d;
-        if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && input.Rank >= 1 && input.Size == input.Shape[0] * sample)
+        if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && (input.Rank == 2 || declared.Length == 2) && input.Size == input.Shape[0] * sample)
             return input.Reshape([input.Shape[0], .. declared[1..]]);
         throw Mismatch(input, declared);
     }
 
     private CondenseException Mismatch(Tensor input, int[] declared) =>
         new($"input of shape {Shape.Format(input.Shape)} does not fit the model's input '{Graph.Inputs[0].Name}' of shape {Shape.Format(declared)}");
-
-    /// <inheritdoc />
-    public override string Trace(TraceContext context, string input) =>
-        throw new CondenseException("a GraphModule is already a graph: use its Graph property");
 }

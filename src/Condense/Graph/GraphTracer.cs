@@ -1,4 +1,4 @@
-// Turns a module into its graph view by letting each module emit its ops (Module.Trace), then names
+// Turns a module into its graph view by letting each module emit its ops (ModuleTracers), then names
 // the graph input "input" and output "logits", as the project's PyTorch exports do.
 using Condense.Autograd;
 using Condense.Nn;
@@ -17,7 +17,7 @@ public static class GraphTracer
         var graph = new ModelGraph();
         graph.Inputs.Add(new ValueInfo(inputName, [-1, .. sampleShape]));
         var context = new TraceContext(graph, "", []);
-        string result = module.Trace(context, inputName);
+        string result = ModuleTracers.Trace(module, context, inputName);
         if (result == inputName) result = context.Node("Identity", [inputName]);
         foreach (var node in graph.Nodes)
             for (int i = 0; i < node.Outputs.Count; i++)

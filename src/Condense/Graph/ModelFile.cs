@@ -55,12 +55,29 @@ public static class ModelFile
         var tensors = new Dictionary<string, Tensor>();
         foreach (var entry in file.Tensors) tensors[entry.Name] = entry.ToFloatTensor();
         var graph = GraphJson.Deserialize(json, tensors, path);
-        try { return new GraphModule(graph); }
-        catch (CondenseException e) when (e is not InvalidFileException)
+        try
         {
-            // An op the engine cannot run, or a graph with several inputs: say which file holds it.
-            throw new InvalidFileException(path, e.Message);
+            var model = new GraphModule(graph);
+            DryRun(model);
+            return model;
         }
+        catch (Exception e) when (e is CondenseException or ArgumentException or IndexOutOfRangeException && e is not InvalidFileException)
+        {
+            // An op the engine cannot run, a graph with several inputs, weights whose shapes do not fit
+            // the graph: say which file holds it.
+            throw new InvalidFileException(path, e.Message.ReplaceLineEndings(" "));
+        }
+    }
+
+    // One zero sample through the graph, so a file whose weights do not fit its graph fails at load
+    // time, naming the file, rather than at the first real forward pass.
+    private static void DryRun(GraphModule model)
+    {
+        var sample = model.SampleShape;
+        if (sample.Any(d => d <= 0)) return;
+        model.Eval();
+        using var _ = Autograd.GradMode.NoGrad();
+        model.Forward(Tensor.Zeros([1, .. sample]));
     }
 
     private static void CheckExtension(string path)

@@ -1,6 +1,5 @@
-// The basic layers. Each is a thin composition of autograd ops plus its graph form (ONNX op names),
-// so tracing a model of these layers gives an ONNX-shaped graph without special cases.
-using Condense.Graph;
+// The basic layers, each a thin composition of autograd ops. Their graph forms (ONNX op names) are
+// in Graph/ModuleTracers.cs, so Nn does not depend on Graph.
 using Condense.Tensors;
 
 namespace Condense.Nn;
@@ -33,13 +32,6 @@ public sealed class Linear : Module
     /// <inheritdoc />
     public override Tensor Forward(Tensor input) => Tensor.Linear(input, Weight, Bias);
 
-    /// <inheritdoc />
-    public override string Trace(TraceContext context, string input)
-    {
-        var inputs = new List<string> { input, context.Parameter("weight", Weight) };
-        if (Bias is not null) inputs.Add(context.Parameter("bias", Bias));
-        return context.Node("Gemm", inputs, new() { ["transB"] = AttributeValue.Int(1) });
-    }
 }
 
 /// <summary>max(x, 0).</summary>
@@ -47,8 +39,6 @@ public sealed class ReLU : Module
 {
     /// <inheritdoc />
     public override Tensor Forward(Tensor input) => input.Relu();
-    /// <inheritdoc />
-    public override string Trace(TraceContext context, string input) => context.Node("Relu", [input]);
 }
 
 /// <summary>Logistic sigmoid.</summary>
@@ -56,8 +46,6 @@ public sealed class Sigmoid : Module
 {
     /// <inheritdoc />
     public override Tensor Forward(Tensor input) => input.Sigmoid();
-    /// <inheritdoc />
-    public override string Trace(TraceContext context, string input) => context.Node("Sigmoid", [input]);
 }
 
 /// <summary>Hyperbolic tangent.</summary>
@@ -65,8 +53,6 @@ public sealed class Tanh : Module
 {
     /// <inheritdoc />
     public override Tensor Forward(Tensor input) => input.Tanh();
-    /// <inheritdoc />
-    public override string Trace(TraceContext context, string input) => context.Node("Tanh", [input]);
 }
 
 /// <summary>Collapses all dimensions after the first: (N, …) → (N, ∏…).</summary>
@@ -74,9 +60,6 @@ public sealed class Flatten : Module
 {
     /// <inheritdoc />
     public override Tensor Forward(Tensor input) => input.Flatten(1);
-    /// <inheritdoc />
-    public override string Trace(TraceContext context, string input) =>
-        context.Node("Flatten", [input], new() { ["axis"] = AttributeValue.Int(1) });
 }
 
 /// <summary>Inverted dropout, active only in training mode; its mask comes from its own seeded generator.</summary>
@@ -98,9 +81,6 @@ public sealed class Dropout : Module
     /// <inheritdoc />
     public override Tensor Forward(Tensor input) => Training ? input.Dropout(P, _rng) : input;
 
-    /// <inheritdoc />
-    public override string Trace(TraceContext context, string input) =>
-        context.Node("Dropout", [input], new() { ["ratio"] = AttributeValue.Float(P) });
 }
 
 /// <summary>Runs sub-modules one after the other; they are named "0", "1", ….</summary>
@@ -131,11 +111,4 @@ public sealed class Sequential : Module
         return input;
     }
 
-    /// <inheritdoc />
-    public override string Trace(TraceContext context, string input)
-    {
-        for (int i = 0; i < _layers.Count; i++)
-            input = _layers[i].Trace(context.Child(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), input);
-        return input;
-    }
 }

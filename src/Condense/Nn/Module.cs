@@ -1,7 +1,6 @@
 // The base of every layer and model, after torch.nn.Module: sub-modules, parameters and buffers are
 // registered explicitly by name, which gives the dotted names ("1.weight") used by state dicts,
 // checkpoints, the graph view and every compression pass.
-using Condense.Graph;
 using Condense.Tensors;
 
 namespace Condense.Nn;
@@ -18,13 +17,6 @@ public abstract class Module
 
     /// <summary>Computes the module's output.</summary>
     public abstract Tensor Forward(Tensor input);
-
-    /// <summary>Emits this module's computation into a graph (see <see cref="GraphTracer"/>).</summary>
-    /// <param name="context">Where to add nodes; knows this module's name prefix.</param>
-    /// <param name="input">The name of the graph value this module reads.</param>
-    /// <returns>The name of the graph value holding the module's output.</returns>
-    public virtual string Trace(TraceContext context, string input) =>
-        throw new CondenseException($"{GetType().Name} has no graph form: override Module.Trace to emit its ops");
 
     /// <summary>Registers a trainable parameter under <paramref name="name"/>.</summary>
     protected Parameter RegisterParameter(string name, Parameter parameter)

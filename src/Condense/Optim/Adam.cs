@@ -17,6 +17,7 @@ public class Adam : Optimizer
     {
         if (beta1 is < 0f or >= 1f || beta2 is < 0f or >= 1f) throw new CondenseException("Adam betas must be in [0, 1)");
         if (weightDecay < 0f) throw new CondenseException("weight decay must not be negative");
+        if (!(epsilon > 0f)) throw new CondenseException($"Adam epsilon must be positive, got {epsilon}");
         Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; WeightDecay = weightDecay;
         _m = new float[]?[Params.Count]; _v = new float[]?[Params.Count]; _steps = new int[Params.Count];
     }

@@ -28,17 +28,22 @@ public abstract class LrScheduler
 /// <summary>Multiplies the rate by <c>gamma</c> every <c>stepSize</c> epochs.</summary>
 public sealed class StepLR(Optimizer optimizer, int stepSize, float gamma = 0.1f) : LrScheduler(optimizer)
 {
+    private readonly int _stepSize = stepSize > 0 ? stepSize : throw new CondenseException($"step size must be positive, got {stepSize}");
+
     /// <inheritdoc />
-    public override float RateAt(int epoch) => Optimizer.InitialLearningRate * MathF.Pow(gamma, epoch / Math.Max(1, stepSize));
+    public override float RateAt(int epoch) => Optimizer.InitialLearningRate * MathF.Pow(gamma, epoch / _stepSize);
 }
 
 /// <summary>Cosine annealing from the initial rate to <c>minRate</c> over <c>totalEpochs</c>.</summary>
+/// <remarks>After <c>totalEpochs</c> the rate stays at <c>minRate</c> (PyTorch's closed form would rise again).</remarks>
 public sealed class CosineAnnealingLR(Optimizer optimizer, int totalEpochs, float minRate = 0f) : LrScheduler(optimizer)
 {
+    private readonly int _total = totalEpochs >= 0 ? totalEpochs : throw new CondenseException($"total epochs must not be negative, got {totalEpochs}");
+
     /// <inheritdoc />
     public override float RateAt(int epoch)
     {
-        float t = Math.Min(epoch, totalEpochs) / (float)Math.Max(1, totalEpochs);
+        float t = Math.Min(epoch, _total) / (float)Math.Max(1, _total);
         return minRate + (Optimizer.InitialLearningRate - minRate) * (1f + MathF.Cos(MathF.PI * t)) / 2f;
     }
 }

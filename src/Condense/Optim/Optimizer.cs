@@ -29,7 +29,12 @@ public abstract class Optimizer
     public void Step()
     {
         for (int i = 0; i < Params.Count; i++)
-            if (Params[i].Grad is { } grad) Update(i, Params[i].Data, grad.Data);
+            if (Params[i].Grad is { } grad)
+            {
+                if (grad.Size != Params[i].Size)
+                    throw new InvalidOperationException($"parameter {i} has {Params[i].Size} elements but its gradient {grad.Size}");
+                Update(i, Params[i].Data, grad.Data);
+            }
     }
 
     /// <summary>Clears the gradients.</summary>

@@ -15,6 +15,7 @@ public sealed class Sgd : Optimizer
         bool nesterov = false, float dampening = 0f) : base(parameters, learningRate)
     {
         if (momentum < 0f || weightDecay < 0f) throw new CondenseException("momentum and weight decay must not be negative");
+        if (dampening is < 0f or > 1f) throw new CondenseException($"dampening must be in [0, 1], got {dampening}");
         if (nesterov && (momentum <= 0f || dampening != 0f)) throw new CondenseException("Nesterov momentum needs momentum > 0 and no dampening");
         Momentum = momentum; WeightDecay = weightDecay; Nesterov = nesterov; Dampening = dampening;
         _velocity = new float[]?[Params.Count];

@@ -152,6 +152,21 @@ public sealed class ModelFileTests : IDisposable
         Assert.Contains("3.weight", e.Message);
     }
 
+    [Fact]
+    public void WeightsThatDoNotFitTheGraphAreRejectedAtLoad()
+    {
+        var model = ModelSpec.Parse("mlp:7-5-3").Build();
+        string full = _dir.File("fits.safetensors");
+        ModelFile.Save(model, full, [7]);
+        var file = SafeTensors.Read(full);
+
+        // 3.weight stored as (3 × 4) instead of (3 × 5): the file is valid safetensors, the model is not.
+        string path = _dir.File("misfit.safetensors");
+        var wrong = file.Tensors.Select(t => t.Name == "3.weight" ? SafeTensorEntry.FromFloat(t.Name, Tensor.Zeros(3, 4)) : t);
+        SafeTensors.Write(path, wrong, file.Metadata);
+        AssertInvalidFile(path, () => ModelFile.Load(path));
+    }
+
     [Theory]
     [InlineData("model.onnx")]
     [InlineData("model.pt")]

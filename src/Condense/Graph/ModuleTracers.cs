@@ -1,0 +1,50 @@
+// How each kind of module appears in a graph: a table from module type to a function that emits its
+// ONNX ops (Linear → Gemm with transB = 1, ReLU → Relu, …). Keeping the table here, not on the
+// layers, lets Graph depend on Nn and not the reverse. Register your own modules with Register.
+using System.Collections.Concurrent;
+using System.Globalization;
+using Condense.Nn;
+
+namespace Condense.Graph;
+
+/// <summary>Emits a module's ops into a graph; returns the name of the module's output value.</summary>
+public delegate string ModuleTracer<in T>(T module, TraceContext context, string input) where T : Module;
+
+/// <summary>The graph forms of module types.</summary>
+public static class ModuleTracers
+{
+    private static readonly ConcurrentDictionary<Type, ModuleTracer<Module>> Table = new();
+
+    static ModuleTracers()
+    {
+        Register<Linear>((m, c, x) =>
+        {
+            var inputs = new List<string> { x, c.Parameter("weight", m.Weight) };
+            if (m.Bias is not null) inputs.Add(c.Parameter("bias", m.Bias));
+            return c.Node("Gemm", inputs, new() { ["transB"] = AttributeValue.Int(1) });
+        });
+        Register<ReLU>((_, c, x) => c.Node("Relu", [x]));
+        Register<Sigmoid>((_, c, x) => c.Node("Sigmoid", [x]));
+        Register<Tanh>((_, c, x) => c.Node("Tanh", [x]));
+        Register<Flatten>((_, c, x) => c.Node("Flatten", [x], new() { ["axis"] = AttributeValue.Int(1) }));
+        Register<Dropout>((m, c, x) => c.Node("Dropout", [x], new() { ["ratio"] = AttributeValue.Float(m.P) }));
+        Register<Sequential>((m, c, x) =>
+        {
+            for (int i = 0; i < m.Layers.Count; i++)
+                x = Trace(m.Layers[i], c.Child(i.ToString(CultureInfo.InvariantCulture)), x);
+            return x;
+        });
+    }
+
+    /// <summary>Declares how modules of type <typeparamref name="T"/> appear in a graph.</summary>
+    public static void Register<T>(ModuleTracer<T> tracer) where T : Module =>
+        Table[typeof(T)] = (module, context, input) => tracer((T)module, context, input);
+
+    /// <summary>Emits <paramref name="module"/>'s ops; an error names a module type that has no graph form.</summary>
+    public static string Trace(Module module, TraceContext context, string input)
+    {
+        for (var type = module.GetType(); type is not null; type = type.BaseType)
+            if (Table.TryGetValue(type, out var tracer)) return tracer(module, context, input);
+        throw new CondenseException($"{module.GetType().Name} has no graph form: register one with ModuleTracers.Register");
+    }
+}
