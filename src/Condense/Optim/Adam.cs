@@ -1,6 +1,8 @@
 // Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019), as torch.optim.Adam/AdamW:
 // m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; w −= lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε).
 // Adam adds wd·w to g (L2); AdamW decays the weights directly: w −= lr·wd·w.
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Condense.Nn;
 
 namespace Condense.Optim;
@@ -45,12 +47,30 @@ public class Adam : Optimizer
         float stepSize = lr / c1, rootC2 = MathF.Sqrt(c2);
         float decay = DecoupledDecay ? 1f - lr * WeightDecay : 1f;
         float l2 = DecoupledDecay ? 0f : WeightDecay;
-        for (int i = 0; i < w.Length; i++)
+        float b1 = Beta1, b2 = Beta2, eps = Epsilon, invRootC2 = 1f / rootC2;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var wv = MemoryMarshal.Cast<float, Vector<float>>(w);
+            var gv = MemoryMarshal.Cast<float, Vector<float>>(grad);
+            var mv = MemoryMarshal.Cast<float, Vector<float>>(m.AsSpan());
+            var vv = MemoryMarshal.Cast<float, Vector<float>>(v.AsSpan());
+            for (int j = 0; j < wv.Length; j++)
+            {
+                var g = gv[j] + new Vector<float>(l2) * wv[j];
+                var mj = new Vector<float>(b1) * mv[j] + new Vector<float>(1f - b1) * g;
+                var vj = new Vector<float>(b2) * vv[j] + new Vector<float>(1f - b2) * g * g;
+                mv[j] = mj; vv[j] = vj;
+                wv[j] = wv[j] * new Vector<float>(decay) - new Vector<float>(stepSize) * mj / (Vector.SquareRoot(vj) * new Vector<float>(invRootC2) + new Vector<float>(eps));
+            }
+            i = wv.Length * Vector<float>.Count;
+        }
+        for (; i < w.Length; i++)
         {
             float g = grad[i] + l2 * w[i];
-            m[i] = Beta1 * m[i] + (1f - Beta1) * g;
-            v[i] = Beta2 * v[i] + (1f - Beta2) * g * g;
-            w[i] = w[i] * decay - stepSize * m[i] / (MathF.Sqrt(v[i]) / rootC2 + Epsilon);
+            m[i] = b1 * m[i] + (1f - b1) * g;
+            v[i] = b2 * v[i] + (1f - b2) * g * g;
+            w[i] = w[i] * decay - stepSize * m[i] / (MathF.Sqrt(v[i]) * invRootC2 + eps);
         }
     }
 

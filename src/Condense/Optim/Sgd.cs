@@ -1,6 +1,9 @@
 // Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay, exactly as
 // torch.optim.SGD: g += wd·w; v = μ·v + (1 − dampening)·g (v = g on the first step);
 // step = g + μ·v (Nesterov) or v; w −= lr·step.
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Condense.Nn;
 
 namespace Condense.Optim;
@@ -36,14 +39,32 @@ public sealed class Sgd : Optimizer
         float lr = LearningRate, wd = WeightDecay, mu = Momentum, damp = 1f - Dampening;
         if (mu == 0f)
         {
-            for (int i = 0; i < w.Length; i++) w[i] -= lr * (grad[i] + wd * w[i]);
+            // w −= lr·(g + wd·w)  ⇔  w = (1 − lr·wd)·w − lr·g
+            if (wd != 0f) TensorPrimitives.Multiply(w, 1f - lr * wd, w);
+            TensorPrimitives.MultiplyAdd(grad, -lr, w, w);
             return;
         }
         var v = _velocity[index];
         bool first = v is null;
         v ??= _velocity[index] = new float[w.Length];
-        // One fused pass per parameter: the update is memory-bound, so each array is read once.
-        for (int i = 0; i < w.Length; i++)
+        // One fused, vectorised pass per parameter: the update is memory-bound, so each array is read once.
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vLr = new Vector<float>(lr); var vWd = new Vector<float>(wd); var vMu = new Vector<float>(mu); var vDamp = new Vector<float>(damp);
+            var wv = MemoryMarshal.Cast<float, Vector<float>>(w);
+            var gv = MemoryMarshal.Cast<float, Vector<float>>(grad);
+            var vv = MemoryMarshal.Cast<float, Vector<float>>(v.AsSpan());
+            for (int j = 0; j < wv.Length; j++)
+            {
+                var g = gv[j] + vWd * wv[j];
+                var velocity = first ? g : vMu * vv[j] + vDamp * g;
+                vv[j] = velocity;
+                wv[j] -= vLr * (Nesterov ? g + vMu * velocity : velocity);
+            }
+            i = wv.Length * Vector<float>.Count;
+        }
+        for (; i < w.Length; i++)
         {
             float g = grad[i] + wd * w[i];
             float vi = first ? g : mu * v[i] + damp * g;
