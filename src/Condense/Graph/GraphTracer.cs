@@ -25,6 +25,11 @@ public static class GraphTracer
         foreach (var node in graph.Nodes)
             for (int i = 0; i < node.Inputs.Count; i++)
                 if (node.Inputs[i] == result) node.Inputs[i] = outputName;
+        // Buffers (masks, running statistics) and parameters that no op reads still belong to the model:
+        // keep them as initializers so they are saved and loaded with the weights.
+        foreach (var (name, parameter) in module.NamedParameters())
+            if (graph.Initializers.TryAdd(name, parameter)) graph.Trainable.Add(name);
+        foreach (var (name, buffer) in module.NamedBuffers()) graph.Initializers.TryAdd(name, buffer);
         graph.Outputs.Add(new ValueInfo(outputName, OutputShape(module, sampleShape)));
         graph.Validate();
         return graph;

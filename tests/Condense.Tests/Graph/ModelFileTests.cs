@@ -204,3 +204,38 @@ public sealed class ModelFileTests : IDisposable
         Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.Path));
     }
 }
+
+/// <summary>A layer with a buffer (a mask), as pruning will add: y = x · mask.</summary>
+internal sealed class MaskedIdentity : Condense.Nn.Module
+{
+    public MaskedIdentity(int features) => Mask = RegisterBuffer("mask", Tensor.Full(1f, features));
+    public Tensor Mask { get; }
+    public override Tensor Forward(Tensor input) => input.Mul(Mask);
+
+    static MaskedIdentity() =>
+        ModuleTracers.Register<MaskedIdentity>((m, c, x) => c.Node("Mul", [x, c.Buffer("mask", m.Mask)]));
+}
+
+public sealed class BufferTests : IDisposable
+{
+    private readonly ScratchDir _dir = new();
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void BuffersAreSavedAndLoadedWithTheWeights()
+    {
+        var masked = new MaskedIdentity(4);
+        masked.Mask.Data[1] = 0f;
+        var model = new Sequential(new Linear(3, 4, rng: new Rng(2)), masked);
+        string path = _dir.File("masked.safetensors");
+        ModelFile.Save(model, path, [3]);
+
+        var loaded = ModelFile.Load(path);
+        var state = loaded.StateDict();
+        Assert.Equal([1f, 0f, 1f, 1f], state["1.mask"].Data);
+        Assert.DoesNotContain(loaded.NamedParameters(), p => p.Name == "1.mask");
+        var x = Tensor.Uniform(new Rng(3), -1f, 1f, 2, 3);
+        Assert.Equal(model.Forward(x).Data, loaded.Forward(x).Data);
+        Assert.All(new[] { 1, 5 }, i => Assert.Equal(0f, loaded.Forward(x).Data[i]));
+    }
+}
