@@ -45,9 +45,16 @@ internal static class WorkerPool
 
     private sealed class Worker
     {
-        private readonly ManualResetEventSlim _go = new(false, SpinCount);
+        // A worker keeps spinning this long after its last part before it blocks: training issues a
+        // parallel kernel every few hundred microseconds, and waking a sleeping thread costs tens of
+        // microseconds (more in a virtual machine), so staying awake briefly is what makes small
+        // parallel GEMMs pay. OpenMP runtimes and MLAS's thread pool spin for the same reason.
+        private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 2000; // 0.5 ms
+
+        private readonly ManualResetEventSlim _go = new(false, 0);
         private IParallelJob? _job;
         private int _part;
+        private volatile int _sequence;
 
         public Worker(int index) =>
             new Thread(Loop) { IsBackground = true, Name = $"Condense kernel worker {index}" }.Start();
@@ -55,15 +62,23 @@ internal static class WorkerPool
         public void Start(IParallelJob job, int part)
         {
             _job = job; _part = part;
-            _go.Set();
+            _sequence++; // volatile write: publishes _job and _part to a spinning worker
+            _go.Set();   // wakes a blocked worker
         }
 
         private void Loop()
         {
+            int seen = 0;
             while (true)
             {
-                _go.Wait();
-                _go.Reset();
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                while (_sequence == seen)
+                {
+                    if (System.Diagnostics.Stopwatch.GetTimestamp() - start < SpinTicks) { Thread.SpinWait(16); continue; }
+                    _go.Wait();
+                    _go.Reset(); // Start bumps the sequence before Set, so the re-check cannot miss a job
+                }
+                seen = _sequence;
                 try { _job!.Execute(_part); }
                 catch (Exception e) { s_error = e; }
                 finally

@@ -37,11 +37,19 @@ public class Adam : Optimizer
     protected virtual bool DecoupledDecay => false;
 
     /// <inheritdoc />
-    protected override void Update(int index, Span<float> w, ReadOnlySpan<float> grad)
+    protected override void BeginStep(int index, int size)
     {
-        var m = _m[index] ??= new float[w.Length];
-        var v = _v[index] ??= new float[w.Length];
-        int t = ++_steps[index];
+        _m[index] ??= new float[size];
+        _v[index] ??= new float[size];
+        _steps[index]++;
+    }
+
+    /// <inheritdoc />
+    protected override void Update(int index, Span<float> w, ReadOnlySpan<float> grad, int offset)
+    {
+        var m = _m[index]!.AsSpan(offset, w.Length);
+        var v = _v[index]!.AsSpan(offset, w.Length);
+        int t = _steps[index];
         float lr = LearningRate;
         float c1 = 1f - MathF.Pow(Beta1, t), c2 = 1f - MathF.Pow(Beta2, t);
         float stepSize = lr / c1, rootC2 = MathF.Sqrt(c2);
@@ -53,8 +61,8 @@ public class Adam : Optimizer
         {
             var wv = MemoryMarshal.Cast<float, Vector<float>>(w);
             var gv = MemoryMarshal.Cast<float, Vector<float>>(grad);
-            var mv = MemoryMarshal.Cast<float, Vector<float>>(m.AsSpan());
-            var vv = MemoryMarshal.Cast<float, Vector<float>>(v.AsSpan());
+            var mv = MemoryMarshal.Cast<float, Vector<float>>(m);
+            var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
             for (int j = 0; j < wv.Length; j++)
             {
                 var g = gv[j] + new Vector<float>(l2) * wv[j];

@@ -12,6 +12,7 @@ namespace Condense.Optim;
 public sealed class Sgd : Optimizer
 {
     private readonly float[]?[] _velocity;
+    private readonly bool[] _first;
 
     /// <summary>Creates the optimizer.</summary>
     public Sgd(IEnumerable<Parameter> parameters, float learningRate, float momentum = 0f, float weightDecay = 0f,
@@ -22,6 +23,7 @@ public sealed class Sgd : Optimizer
         if (nesterov && (momentum <= 0f || dampening != 0f)) throw new CondenseException("Nesterov momentum needs momentum > 0 and no dampening");
         Momentum = momentum; WeightDecay = weightDecay; Nesterov = nesterov; Dampening = dampening;
         _velocity = new float[]?[Params.Count];
+        _first = new bool[Params.Count];
     }
 
     /// <summary>Momentum factor μ.</summary>
@@ -34,7 +36,14 @@ public sealed class Sgd : Optimizer
     public float Dampening { get; }
 
     /// <inheritdoc />
-    protected override void Update(int index, Span<float> w, ReadOnlySpan<float> grad)
+    protected override void BeginStep(int index, int size)
+    {
+        _first[index] = Momentum != 0f && _velocity[index] is null;
+        if (_first[index]) _velocity[index] = new float[size];
+    }
+
+    /// <inheritdoc />
+    protected override void Update(int index, Span<float> w, ReadOnlySpan<float> grad, int offset)
     {
         float lr = LearningRate, wd = WeightDecay, mu = Momentum, damp = 1f - Dampening;
         if (mu == 0f)
@@ -44,9 +53,8 @@ public sealed class Sgd : Optimizer
             TensorPrimitives.MultiplyAdd(grad, -lr, w, w);
             return;
         }
-        var v = _velocity[index];
-        bool first = v is null;
-        v ??= _velocity[index] = new float[w.Length];
+        var v = _velocity[index]!.AsSpan(offset, w.Length);
+        bool first = _first[index];
         // One fused, vectorised pass per parameter: the update is memory-bound, so each array is read once.
         int i = 0;
         if (Vector.IsHardwareAccelerated)
@@ -54,7 +62,7 @@ public sealed class Sgd : Optimizer
             var vLr = new Vector<float>(lr); var vWd = new Vector<float>(wd); var vMu = new Vector<float>(mu); var vDamp = new Vector<float>(damp);
             var wv = MemoryMarshal.Cast<float, Vector<float>>(w);
             var gv = MemoryMarshal.Cast<float, Vector<float>>(grad);
-            var vv = MemoryMarshal.Cast<float, Vector<float>>(v.AsSpan());
+            var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
             for (int j = 0; j < wv.Length; j++)
             {
                 var g = gv[j] + vWd * wv[j];

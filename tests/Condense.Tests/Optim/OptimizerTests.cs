@@ -258,3 +258,37 @@ public sealed class OptimizerTests
         Assert.Equal(lr0, schedule.RateAt(0), 6);
     }
 }
+
+public class ParallelStepTests
+{
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adamw")]
+    public void SlicedUpdateOfALargeTensorIsBitIdenticalToOneThread(string kind)
+    {
+        // 100,003 elements: above the parallel threshold and not a multiple of the slice alignment.
+        float[] Run(int threads)
+        {
+            int previous = Condense.Kernels.Cpu.Threads;
+            Condense.Kernels.Cpu.Threads = threads;
+            try
+            {
+                var p = new Condense.Nn.Parameter(Condense.Tensors.Tensor.Uniform(new Condense.Tensors.Rng(1), -1f, 1f, 100_003));
+                Condense.Optim.Optimizer opt = kind == "sgd"
+                    ? new Condense.Optim.Sgd([p], 0.1f, momentum: 0.9f, weightDecay: 1e-3f, nesterov: true)
+                    : new Condense.Optim.AdamW([p], 1e-3f);
+                for (int step = 0; step < 3; step++)
+                {
+                    p.Grad = Condense.Tensors.Tensor.Uniform(new Condense.Tensors.Rng((ulong)step + 7), -1f, 1f, 100_003);
+                    opt.Step();
+                }
+                return p.Data;
+            }
+            finally { Condense.Kernels.Cpu.Threads = previous; }
+        }
+        var one = Run(1);
+        var two = Run(2);
+        Assert.Equal(one, two);
+        Assert.Equal(one, Run(3));
+    }
+}
