@@ -14,6 +14,11 @@ app.Configure(config =>
         .WithExample("demo").WithExample("demo", "--quick", "--out", "runs/demo");
     config.AddCommand<TrainCommand>("train").WithDescription("Train a model from a spec and save it.")
         .WithExample("train", "--model", "mlp:784-300-100-10", "--epochs", "15", "-o", "lenet300.safetensors");
+    config.AddCommand<PruneCommand>("prune").WithDescription("Prune a model: threshold, magnitude, random, N:M or structured; one shot, AGP or iterative; with masked fine-tuning.")
+        .WithExample("prune", "model.safetensors", "--sparsity", "0.9", "--global", "--finetune-epochs", "3", "-o", "pruned.safetensors")
+        .WithExample("prune", "model.safetensors", "--structured", "--ratio", "0.5", "--finetune-epochs", "3");
+    config.AddCommand<SensitivityCommand>("sensitivity").WithDescription("Accuracy of the model with each tensor pruned alone over a sparsity sweep.")
+        .WithExample("sensitivity", "model.safetensors", "--budget", "0.9");
     config.AddCommand<EvalCommand>("eval").WithDescription("Accuracy, loss, size and speed of a saved model.")
         .WithExample("eval", "model.safetensors");
     config.AddCommand<InfoCommand>("info").WithDescription("Layers, shapes, parameters and sparsity of a saved model.")

@@ -7,13 +7,13 @@ namespace Condense.Cli;
 
 internal static class TrainingProgress
 {
-    /// <summary>Runs <paramref name="train"/> while showing its progress on <paramref name="output"/>.</summary>
-    public static TrainReport Run(Output output, string title, Func<IProgress<TrainProgress>, TrainReport> train)
+    /// <summary>Runs <paramref name="train"/> while showing its training progress on <paramref name="output"/>.</summary>
+    public static T Run<T>(Output output, string title, Func<IProgress<TrainProgress>, T> train)
     {
         if (!output.Interactive)
         {
             int lastEpoch = 0;
-            var lines = new SyncProgress(p =>
+            var lines = new SyncProgress<TrainProgress>(p =>
             {
                 if (p.Batch != p.Batches || p.Epoch == lastEpoch) return;
                 lastEpoch = p.Epoch;
@@ -21,14 +21,14 @@ internal static class TrainingProgress
             });
             return train(lines);
         }
-        TrainReport? report = null;
+        T report = default!;
         output.Console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
                 var task = ctx.AddTask(title);
-                var bar = new SyncProgress(p =>
+                var bar = new SyncProgress<TrainProgress>(p =>
                 {
                     task.MaxValue = (double)p.Epochs * p.Batches;
                     task.Value = (double)(p.Epoch - 1) * p.Batches + p.Batch;
@@ -37,12 +37,13 @@ internal static class TrainingProgress
                 report = train(bar);
                 task.Value = task.MaxValue;
             });
-        return report!;
+        return report;
     }
 
-    // IProgress that reports synchronously on the training thread (Progress<T> would post to the thread pool).
-    private sealed class SyncProgress(Action<TrainProgress> report) : IProgress<TrainProgress>
-    {
-        public void Report(TrainProgress value) => report(value);
-    }
+}
+
+/// <summary>An IProgress that reports synchronously on the working thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
 }

@@ -26,15 +26,10 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         var output = new Output(settings.Json);
         var (train, test) = DataSets.Load(settings.Data);
         var options = new DemoOptions { OutputDirectory = settings.Out, Quick = settings.Quick, Seed = settings.Seed };
-        DemoReport? report = null;
-        TrainingProgress.Run(output, "baseline", p =>
-        {
-            report = DemoRun.Run(train, test, options, p);
-            return new Training.TrainReport([], report.TrainSeconds, report.TrainSamplesPerSecond);
-        });
+        var report = TrainingProgress.Run(output, "baseline", p => DemoRun.Run(train, test, options, p));
         var table = new Table().Title("[bold]Condense demo[/]")
             .AddColumns("variant", "accuracy", "parameters", "non-zero", "size on disk", "latency (b=1)", "throughput (b=256)", "compression");
-        foreach (var v in report!.Variants)
+        foreach (var v in report.Variants)
         {
             var m = v.Metrics;
             table.AddRow(v.Name, $"{m.Accuracy:P2}", $"{m.Parameters:N0}", $"{m.NonzeroParameters:N0}", Output.FormatBytes(m.FileBytes),

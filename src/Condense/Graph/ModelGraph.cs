@@ -62,6 +62,18 @@ public sealed class ModelGraph
     /// <summary>The nodes that read <paramref name="value"/>.</summary>
     public IEnumerable<Node> Consumers(string value) => Nodes.Where(n => n.Inputs.Contains(value));
 
+    /// <summary>A deep copy: new nodes and new tensors, so changing the copy leaves this graph as it was.</summary>
+    public ModelGraph Clone()
+    {
+        var graph = new ModelGraph();
+        graph.Inputs.AddRange(Inputs);
+        graph.Outputs.AddRange(Outputs);
+        foreach (var n in Nodes) graph.Nodes.Add(new Node(n.Name, n.OpType, n.Inputs, n.Outputs, n.Attributes));
+        foreach (var (name, t) in Initializers) graph.Initializers.Add(name, t.Clone());
+        foreach (var name in Trainable) graph.Trainable.Add(name);
+        return graph;
+    }
+
     /// <summary>Checks names: every node input is defined earlier (input, initializer or node output), outputs are unique.</summary>
     public void Validate()
     {

@@ -124,6 +124,7 @@ public abstract class Module
             if (!Shape.Equal(source.Shape, target.Shape))
                 throw new CondenseException($"'{name}' has shape {Shape.Format(source.Shape)} in the state dict but {Shape.Format(target.Shape)} in the model");
             source.Data.CopyTo(target.Data, 0);
+            target.MarkModified();
         }
     }
 

@@ -43,6 +43,7 @@ public abstract class Optimizer
                 int parts = Params[i].Size >= ParallelThreshold ? Math.Max(1, Kernels.Cpu.Threads) : 1;
                 _job.Start(i, parts);
                 Kernels.WorkerPool.Run(_job, parts);
+                Params[i].MarkModified();
             }
     }
 

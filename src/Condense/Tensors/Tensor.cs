@@ -88,6 +88,16 @@ public partial class Tensor
         return offset;
     }
 
+    /// <summary>
+    /// Counts in-place changes of <see cref="Data"/> made through the library (optimizer steps, pruning,
+    /// loading weights). Caches derived from the values (a sparse copy for inference) compare it.
+    /// Call <see cref="MarkModified"/> after writing to <see cref="Data"/> yourself.
+    /// </summary>
+    public int Version { get; private set; }
+
+    /// <summary>Records that <see cref="Data"/> was changed in place.</summary>
+    public void MarkModified() => Version++;
+
     /// <summary>A copy of the values with no autograd history.</summary>
     public Tensor Clone() => new((float[])Data.Clone(), Shape);
 

@@ -18,17 +18,32 @@ public sealed record EpochResult(int Epoch, float LearningRate, float TrainLoss,
 /// <summary>The outcome of <see cref="Trainer.Fit"/>.</summary>
 public sealed record TrainReport(IReadOnlyList<EpochResult> Epochs, double Seconds, double SamplesPerSecond);
 
+/// <summary>
+/// Ways to change the training loop without copying it: a loss other than cross-entropy (distillation),
+/// and actions around each optimizer step (pruning masks, gradual schedules).
+/// </summary>
+public sealed record TrainHooks
+{
+    /// <summary>Replaces cross-entropy: gets the logits and the batch, returns a scalar loss.</summary>
+    public Func<Tensor, Batch, Tensor>? Loss { get; init; }
+
+    /// <summary>Runs after the backward pass, before the optimizer step (e.g. to mask gradients).</summary>
+    public Action<Optimizer>? BeforeStep { get; init; }
+
+    /// <summary>Runs after every optimizer step with the number of steps taken so far (e.g. to re-apply masks).</summary>
+    public Action<Optimizer, int>? AfterStep { get; init; }
+}
+
 /// <summary>Trains classifiers with cross-entropy (or a custom loss).</summary>
 public static class Trainer
 {
     /// <summary>
     /// Trains <paramref name="model"/> on <paramref name="train"/>; evaluates on <paramref name="validation"/> after each epoch.
-    /// <paramref name="loss"/> replaces cross-entropy (it gets the logits and the batch);
-    /// <paramref name="afterStep"/> runs after every optimizer step (e.g. to re-apply pruning masks).
     /// </summary>
     public static TrainReport Fit(Module model, Dataset train, Dataset? validation, TrainOptions options,
-        IProgress<TrainProgress>? progress = null, Func<Tensor, Batch, Tensor>? loss = null, Action<Optimizer>? afterStep = null)
+        IProgress<TrainProgress>? progress = null, TrainHooks? hooks = null)
     {
+        var loss = hooks?.Loss;
         options.Validate();
         if (train.Labels is null && loss is null) throw new CondenseException($"{train.Name} has no labels to train on");
         var optimizer = CreateOptimizer(model, options);
@@ -43,6 +58,7 @@ public static class Trainer
         var epochs = new List<EpochResult>();
         var total = Stopwatch.StartNew();
         long samples = 0;
+        int steps = 0;
         for (int epoch = 0; epoch < options.Epochs; epoch++)
         {
             var watch = Stopwatch.StartNew();
@@ -56,8 +72,9 @@ public static class Trainer
                 var value = loss is null ? Losses.CrossEntropy(logits, batch.Labels) : loss(logits, batch);
                 optimizer.ZeroGrad();
                 value.Backward();
+                hooks?.BeforeStep?.Invoke(optimizer);
                 optimizer.Step();
-                afterStep?.Invoke(optimizer);
+                hooks?.AfterStep?.Invoke(optimizer, ++steps);
                 lossSum += value.Item() * batch.Count;
                 if (batch.Labels.Length > 0) correct += Metrics.CountCorrect(logits, batch.Labels);
                 seen += batch.Count;

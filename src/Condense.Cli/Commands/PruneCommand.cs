@@ -1,0 +1,169 @@
+// `condense prune MODEL`: threshold, magnitude (per tensor or global), random, N:M or structured
+// pruning, optionally gradual (AGP) or iterative, with masked fine-tuning; prints and saves the report.
+using System.ComponentModel;
+using System.Text.Json;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Pruning;
+using Condense.Tensors;
+using Condense.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Condense.Cli.Commands;
+
+internal sealed class PruneCommand : Command<PruneCommand.Settings>
+{
+    public sealed class Settings : DataSettings
+    {
+        [CommandArgument(0, "<MODEL>")] [Description("The model to prune (.safetensors).")]
+        public string Model { get; init; } = "";
+
+        [CommandOption("--threshold <T>")] [Description("The classic rule: w = 0 where |w| < T.")]
+        public float? Threshold { get; init; }
+
+        [CommandOption("--sparsity <S>")] [Description("Fraction of weights to remove by magnitude (default 0.5); the final sparsity for --schedule agp.")]
+        public double? Sparsity { get; init; }
+
+        [CommandOption("--end <S>")] [Description("Same as --sparsity (the AGP schedule's final sparsity).")]
+        public double? End { get; init; }
+
+        [CommandOption("--global")] [Description("Rank weights of all chosen tensors together.")]
+        public bool Global { get; init; }
+
+        [CommandOption("--random")] [Description("Remove random weights instead of the smallest (a baseline).")]
+        public bool Random { get; init; }
+
+        [CommandOption("--nm <N:M>")] [Description("Semi-structured: keep N of every M consecutive input weights, e.g. 2:4.")]
+        public string? NM { get; init; }
+
+        [CommandOption("--structured")] [Description("Remove whole neurons (and the next layer's matching inputs).")]
+        public bool Structured { get; init; }
+
+        [CommandOption("--ratio <R>")] [Description("With --structured: fraction of neurons removed per layer (default 0.5).")]
+        public double Ratio { get; init; } = 0.5;
+
+        [CommandOption("--norm <NORM>")] [Description("With --structured: l1 or l2 (default l2).")]
+        public NeuronNorm Norm { get; init; } = NeuronNorm.L2;
+
+        [CommandOption("--include <PATTERN>")] [Description("Only tensors whose name matches ('*', '?'); repeatable.")]
+        public string[] Include { get; init; } = [];
+
+        [CommandOption("--exclude <PATTERN>")] [Description("Leave tensors whose name matches; repeatable.")]
+        public string[] Exclude { get; init; } = [];
+
+        [CommandOption("--include-biases")] [Description("Prune biases too.")]
+        public bool IncludeBiases { get; init; }
+
+        [CommandOption("--sensitivity <FILE>")] [Description("A JSON written by `condense sensitivity`: per-tensor sparsities meeting --sparsity as a budget.")]
+        public string? SensitivityFile { get; init; }
+
+        [CommandOption("--schedule <NAME>")] [Description("oneshot (default), agp (gradual, during fine-tuning) or iterative (prune-retrain rounds).")]
+        public PruneSchedule Schedule { get; init; } = PruneSchedule.OneShot;
+
+        [CommandOption("--start <S>")] [Description("AGP: initial sparsity (default 0).")]
+        public double Start { get; init; }
+
+        [CommandOption("--steps <N>")] [Description("AGP: number of pruning steps (default 10).")]
+        public int Steps { get; init; } = 10;
+
+        [CommandOption("--rounds <R>")] [Description("Iterative: prune-retrain rounds (default 3).")]
+        public int Rounds { get; init; } = 3;
+
+        [CommandOption("--finetune-epochs <E>")] [Description("Epochs of fine-tuning with the masks held (default 0).")]
+        public int FinetuneEpochs { get; init; }
+
+        [CommandOption("--lr <X>")] [Description("Fine-tuning learning rate (default 0.1, or 0.01 with --structured).")]
+        public float? LearningRate { get; init; }
+
+        [CommandOption("-s|--seed <S>")] [Description("Seed of random pruning and fine-tuning (default 0).")]
+        public ulong Seed { get; init; }
+
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save the pruned model (default: MODEL.pruned.safetensors).")]
+        public string? Out { get; init; }
+
+        public PruneRun ToRun()
+        {
+            double sparsity = End ?? Sparsity ?? 0.5;
+            var method = Threshold is not null ? PruneMethod.Threshold : NM is not null ? PruneMethod.NM : Random ? PruneMethod.Random : PruneMethod.Magnitude;
+            var (n, m) = NM is null ? (2, 4) : ParseNM(NM);
+            var options = new PruneOptions
+            {
+                Method = method, Threshold = Threshold ?? 0f, Sparsity = sparsity, Global = Global, N = n, M = m,
+                Include = Include, Exclude = Exclude, IncludeBiases = IncludeBiases, Seed = Seed,
+            };
+            return new PruneRun
+            {
+                Options = options, Structured = Structured, Ratio = Ratio, Norm = Norm, Schedule = Schedule,
+                AgpInitialSparsity = Start, AgpPruningSteps = Steps, Rounds = Rounds, FinetuneEpochs = FinetuneEpochs,
+                Finetune = new TrainOptions { LearningRate = LearningRate ?? (Structured ? 0.01f : 0.1f), Seed = Seed },
+            };
+        }
+
+        private static (int, int) ParseNM(string text)
+        {
+            var parts = text.Split(':');
+            if (parts.Length == 2 && int.TryParse(parts[0], out int n) && int.TryParse(parts[1], out int m)) return (n, m);
+            throw new CondenseException($"--nm expects N:M such as 2:4, got '{text}'");
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var output = new Output(settings.Json);
+        var run = settings.ToRun();
+        string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
+        if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
+            throw new CondenseException("the output would overwrite the input model; choose another --out");
+        var model = ModelFile.Load(settings.Model);
+        var (train, test) = DataSets.Load(settings.Data);
+        if (settings.SensitivityFile is not null)
+        {
+            var report = JsonSerializer.Deserialize<SensitivityReport>(File.ReadAllText(settings.SensitivityFile), Output.JsonOptions)
+                ?? throw new CondenseException($"{settings.SensitivityFile}: empty sensitivity report");
+            var perTensor = Sensitivity.AllocateBudget(report, run.Options.Sparsity);
+            run = run with { Options = run.Options with { PerTensorSparsity = perTensor, Global = false } };
+        }
+        var (_, result) = TrainingProgress.Run(output, "fine-tune",
+            progress => PrunePipeline.Run(model, train, test, run, outPath, new FileInfo(settings.Model).Length, progress));
+
+        var table = new Table().Title($"[bold]{Markup.Escape(result.Method)}[/]")
+            .AddColumns("tensor", "shape", "parameters", "non-zero before", "non-zero after", "sparsity");
+        foreach (var t in result.Tensors)
+            table.AddRow(Markup.Escape(t.Name),
+                Markup.Escape(Shape.Equal(t.ShapeBefore, t.ShapeAfter) ? Shape.Format(t.ShapeAfter) : $"{Shape.Format(t.ShapeBefore)} → {Shape.Format(t.ShapeAfter)}"),
+                $"{t.Parameters:N0}", $"{t.NonzeroBefore:N0}", $"{t.NonzeroAfter:N0}", $"{t.Sparsity:P2}");
+        table.AddRow("[bold]total[/]", "", $"[bold]{result.ParametersAfter:N0}[/]", $"{result.NonzeroBefore:N0}", $"[bold]{result.NonzeroAfter:N0}[/]", $"[bold]{result.TotalSparsity:P2}[/]");
+        output.Console.Write(table);
+        var summary = new Table().AddColumns("", "before", "after pruning", "after fine-tuning");
+        summary.AddRow("accuracy", $"{result.AccuracyBefore:P2}", float.IsNaN(result.AccuracyAfterPruning) ? "" : $"{result.AccuracyAfterPruning:P2}",
+            result.AccuracyAfterFinetuning is { } f ? $"{f:P2} ({result.FinetuneEpochs} epochs)" : "–");
+        summary.AddRow("parameters", $"{result.ParametersBefore:N0}", $"{result.ParametersAfter:N0}", "");
+        summary.AddRow("non-zero", $"{result.NonzeroBefore:N0}", $"{result.NonzeroAfter:N0}", "");
+        summary.AddRow("file size", Output.FormatBytes(result.FileBytesBefore), Output.FormatBytes(result.FileBytesAfter), "");
+        output.Console.Write(summary);
+        foreach (var s in result.Skipped ?? []) output.Console.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s)}");
+        output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {result.Seconds:F1}s");
+        output.Result(new
+        {
+            output = outPath,
+            method = result.Method,
+            accuracy = result.FinalAccuracy,
+            accuracy_before = result.AccuracyBefore,
+            accuracy_after_pruning = float.IsNaN(result.AccuracyAfterPruning) ? (float?)null : result.AccuracyAfterPruning,
+            accuracy_after_finetuning = result.AccuracyAfterFinetuning,
+            finetune_epochs = result.FinetuneEpochs,
+            parameters = result.ParametersAfter,
+            parameters_before = result.ParametersBefore,
+            nonzero_parameters = result.NonzeroAfter,
+            nonzero_parameters_before = result.NonzeroBefore,
+            sparsity = result.TotalSparsity,
+            file_bytes = result.FileBytesAfter,
+            file_bytes_before = result.FileBytesBefore,
+            seconds = result.Seconds,
+            tensors = result.Tensors.Select(t => new { name = t.Name, shape_before = t.ShapeBefore, shape = t.ShapeAfter, parameters = t.Parameters, nonzero_before = t.NonzeroBefore, nonzero_parameters = t.NonzeroAfter, sparsity = t.Sparsity }),
+            skipped = result.Skipped,
+        });
+        return 0;
+    }
+}

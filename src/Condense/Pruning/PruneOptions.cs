@@ -1,0 +1,63 @@
+// The options of a pruning pass, validated once. Each method only decides which weights to zero
+// (a mask); holding the mask during fine-tuning and saving the result are shared by all methods.
+namespace Condense.Pruning;
+
+/// <summary>How weights are chosen for removal.</summary>
+public enum PruneMethod
+{
+    /// <summary>The classic rule: w = 0 where |w| &lt; threshold.</summary>
+    Threshold,
+    /// <summary>The smallest |w| up to a target sparsity (L1 magnitude), per tensor or globally.</summary>
+    Magnitude,
+    /// <summary>Random weights at the target sparsity: the baseline that shows magnitude matters.</summary>
+    Random,
+    /// <summary>N:M semi-structured: in every group of M consecutive input weights keep the N largest.</summary>
+    NM,
+}
+
+/// <summary>The norm that ranks whole neurons in structured pruning.</summary>
+public enum NeuronNorm { L1, L2 }
+
+/// <summary>Options of unstructured and semi-structured pruning.</summary>
+public sealed record PruneOptions
+{
+    /// <summary>The method.</summary>
+    public PruneMethod Method { get; init; } = PruneMethod.Magnitude;
+    /// <summary>For <see cref="PruneMethod.Threshold"/>: weights with |w| below it become zero.</summary>
+    public float Threshold { get; init; }
+    /// <summary>For magnitude and random pruning: the fraction of weights to zero (0–1).</summary>
+    public double Sparsity { get; init; } = 0.5;
+    /// <summary>Rank all chosen tensors together (one threshold) instead of each tensor alone.</summary>
+    public bool Global { get; init; }
+    /// <summary>For N:M: weights kept per group.</summary>
+    public int N { get; init; } = 2;
+    /// <summary>For N:M: group size.</summary>
+    public int M { get; init; } = 4;
+    /// <summary>Name patterns of tensors to prune ('*' and '?' wildcards); empty means every weight.</summary>
+    public IReadOnlyList<string> Include { get; init; } = [];
+    /// <summary>Name patterns of tensors to leave alone.</summary>
+    public IReadOnlyList<string> Exclude { get; init; } = [];
+    /// <summary>Also prune biases (off by default, as in the literature).</summary>
+    public bool IncludeBiases { get; init; }
+    /// <summary>Per-tensor sparsities overriding <see cref="Sparsity"/> (e.g. chosen by sensitivity analysis).</summary>
+    public IReadOnlyDictionary<string, double>? PerTensorSparsity { get; init; }
+    /// <summary>Seed of random pruning.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Throws a one-line error for out-of-range options.</summary>
+    public PruneOptions Validate()
+    {
+        if (Method == PruneMethod.Threshold && !(Threshold >= 0f && float.IsFinite(Threshold)))
+            throw new CondenseException($"threshold must be a non-negative number, got {Threshold}");
+        if (Method is PruneMethod.Magnitude or PruneMethod.Random && !(Sparsity >= 0 && Sparsity <= 1))
+            throw new CondenseException($"sparsity must be in [0, 1], got {Sparsity}");
+        if (Method == PruneMethod.NM && (N < 0 || M <= 0 || N > M))
+            throw new CondenseException($"N:M pattern needs 0 ≤ N ≤ M and M > 0, got {N}:{M}");
+        if (Method is PruneMethod.NM or PruneMethod.Threshold && Global)
+            throw new CondenseException($"--global applies to magnitude and random pruning, not {Method}");
+        if (PerTensorSparsity is not null)
+            foreach (var (name, s) in PerTensorSparsity)
+                if (!(s >= 0 && s <= 1)) throw new CondenseException($"sparsity for {name} must be in [0, 1], got {s}");
+        return this;
+    }
+}

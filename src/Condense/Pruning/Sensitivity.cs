@@ -1,0 +1,87 @@
+// Sensitivity analysis (Han et al. 2015, §4): prune each tensor alone at rising sparsity, measure
+// accuracy, restore it. Layers that lose little can be pruned harder; AllocateBudget turns the sweep
+// into per-tensor sparsities that meet a global budget with the smallest worst-case accuracy drop.
+using Condense.Data;
+using Condense.Graph;
+using Condense.Training;
+
+namespace Condense.Pruning;
+
+/// <summary>Accuracy of the model with one tensor pruned at each swept sparsity.</summary>
+public sealed record SensitivityRow(string Tensor, long Parameters, IReadOnlyList<double> Sparsities, IReadOnlyList<float> Accuracies);
+
+/// <summary>The outcome of <see cref="Sensitivity.Analyze"/>.</summary>
+public sealed record SensitivityReport(float BaselineAccuracy, IReadOnlyList<SensitivityRow> Rows, int Samples);
+
+/// <summary>Per-tensor pruning sensitivity.</summary>
+public static class Sensitivity
+{
+    /// <summary>Sparsities 0, 5, …, 95 %.</summary>
+    public static IReadOnlyList<double> DefaultSweep { get; } = Enumerable.Range(0, 20).Select(i => i * 0.05).ToArray();
+
+    /// <summary>
+    /// For each prunable tensor of <paramref name="model"/> (per <paramref name="options"/>'s patterns), prunes
+    /// it alone by magnitude at each of <paramref name="sparsities"/> and evaluates on <paramref name="data"/>.
+    /// The model's weights are restored afterwards.
+    /// </summary>
+    public static SensitivityReport Analyze(GraphModule model, Dataset data, IReadOnlyList<double>? sparsities = null,
+        PruneOptions? options = null, IProgress<(int Done, int Total)>? progress = null)
+    {
+        sparsities ??= DefaultSweep;
+        if (sparsities.Any(s => !(s >= 0 && s <= 1))) throw new CondenseException("sensitivity sparsities must be in [0, 1]");
+        var targets = Prunable.Find(model, options ?? new PruneOptions());
+        float baseline = Evaluator.Evaluate(model, data).Accuracy;
+        var rows = new List<SensitivityRow>();
+        int done = 0, total = targets.Count * sparsities.Count;
+        foreach (var t in targets)
+        {
+            var original = (float[])t.Parameter.Data.Clone();
+            var accuracies = new List<float>();
+            try
+            {
+                foreach (var s in sparsities)
+                {
+                    var mask = Masks.Magnitude(original, s);
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(original, mask, t.Parameter.Data);
+                    t.Parameter.MarkModified();
+                    accuracies.Add(Evaluator.Evaluate(model, data).Accuracy);
+                    progress?.Report((++done, total));
+                }
+            }
+            finally
+            {
+                original.CopyTo(t.Parameter.Data, 0);
+                t.Parameter.MarkModified();
+            }
+            rows.Add(new SensitivityRow(t.Name, t.Parameter.Size, sparsities.ToArray(), accuracies));
+        }
+        return new SensitivityReport(baseline, rows, data.Count);
+    }
+
+    /// <summary>
+    /// Per-tensor sparsities whose parameter-weighted mean is at least <paramref name="budget"/>: finds the
+    /// smallest accuracy drop δ such that pruning every tensor to the largest swept sparsity losing at most δ
+    /// meets the budget. Sparsities come from the sweep, so the result may exceed the budget slightly.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> AllocateBudget(SensitivityReport report, double budget)
+    {
+        if (!(budget >= 0 && budget <= 1)) throw new CondenseException($"budget must be in [0, 1], got {budget}");
+        long total = report.Rows.Sum(r => r.Parameters);
+        var drops = report.Rows.SelectMany(r => r.Accuracies.Select(a => report.BaselineAccuracy - a)).Append(0f).Distinct().Order().ToList();
+        foreach (var delta in drops)
+        {
+            var choice = report.Rows.ToDictionary(r => r.Tensor, r => LargestWithin(r, report.BaselineAccuracy, delta));
+            double achieved = report.Rows.Sum(r => choice[r.Tensor] * r.Parameters) / Math.Max(1, total);
+            if (achieved >= budget - 1e-9) return choice;
+        }
+        throw new CondenseException($"a global sparsity of {budget:P0} is beyond the swept range (max {report.Rows.Max(r => r.Sparsities.Max()):P0} per tensor)");
+    }
+
+    private static double LargestWithin(SensitivityRow row, float baseline, float delta)
+    {
+        double best = 0;
+        for (int i = 0; i < row.Sparsities.Count; i++)
+            if (baseline - row.Accuracies[i] <= delta + 1e-6f) best = Math.Max(best, row.Sparsities[i]);
+        return best;
+    }
+}
