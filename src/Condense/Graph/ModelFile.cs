@@ -1,6 +1,7 @@
 // Saving and loading models. A checkpoint is a safetensors file: the parameters and buffers under
 // their state-dict names (so PyTorch and Hugging Face tools read the weights), and the graph's
 // structure as JSON in the metadata (so Condense can rebuild any model from the file alone).
+// Mostly-zero tensors (pruned weights) are stored in a sparse form when that is smaller (SparseStorage).
 using Condense.Nn;
 using Condense.Tensors;
 
@@ -37,11 +38,11 @@ public static class ModelFile
             [GraphKey] = GraphJson.Serialize(graph),
         };
         if (spec is not null) metadata[SpecKey] = spec;
-        var tensors = new Dictionary<string, Tensor>();
-        foreach (var (name, value) in graph.Initializers) tensors[name] = value;
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CondenseException($"output folder {dir} does not exist");
-        SafeTensors.WriteFloat(path, tensors, metadata);
+        var (entries, sparse) = SparseStorage.Encode(graph.Initializers);
+        if (sparse is not null) metadata[SparseStorage.MetadataKey] = sparse;
+        SafeTensors.Write(path, entries, metadata);
     }
 
     /// <summary>Loads a model saved by <see cref="Save(Module, string, int[], string?)"/> as an executable graph module.</summary>
@@ -52,9 +53,7 @@ public static class ModelFile
         var file = SafeTensors.Read(path);
         if (!file.Metadata.TryGetValue(GraphKey, out var json))
             throw new InvalidFileException(path, $"no '{GraphKey}' metadata: not a Condense model (the file holds weights only)");
-        var tensors = new Dictionary<string, Tensor>();
-        foreach (var entry in file.Tensors) tensors[entry.Name] = entry.ToFloatTensor();
-        var graph = GraphJson.Deserialize(json, tensors, path);
+        var graph = GraphJson.Deserialize(json, SparseStorage.Decode(file), path);
         try
         {
             var model = new GraphModule(graph);
