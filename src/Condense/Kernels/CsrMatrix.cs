@@ -38,6 +38,19 @@ public sealed class CsrMatrix
     /// <summary>NonZeros / (Rows · Cols); 0 for an empty matrix.</summary>
     public double Density { get; }
 
+    private CsrBlocks? _blocks;
+
+    /// <summary>The layout of the AVX-512 batch-1 kernel, built on first use (the arrays above are not to be changed after that).</summary>
+    internal CsrBlocks Blocks
+    {
+        get
+        {
+            if (_blocks is { } b) return b;
+            Interlocked.CompareExchange(ref _blocks, new CsrBlocks(this), null);
+            return _blocks;
+        }
+    }
+
     /// <summary>Keeps the entries of the row-major <paramref name="dense"/> (rows × cols) that are not zero (v != 0, so NaNs stay).</summary>
     public static CsrMatrix FromDense(ReadOnlySpan<float> dense, int rows, int cols)
     {

@@ -26,7 +26,8 @@ public static unsafe partial class SparseGemm
             fixed (int* columns = w.ColumnIndices, starts = w.RowStarts)
             {
                 k.Values = values; k.Columns = columns; k.Starts = starts;
-                if (m == 1) RunRows(ref k, px, py);
+                if (m == 1 && path == KernelPath.Avx512) RunBlocks(ref k, w.Blocks, px, py);
+                else if (m == 1) RunRows(ref k, px, py);
                 else RunBatch(ref k, px, m, py);
             }
         }

@@ -159,6 +159,12 @@ public class SparseGemmTests
         using (Cpu.Force(path)) SparseGemm.LinearForward(csr, x, 1, [], y);
         Assert.Equal(6f, y[0]);
         Assert.Equal(float.PositiveInfinity, y[1]);
+
+        // Padding lanes (row 0 has one entry, row 1 four) point at column 0, whose input is infinite but unused.
+        var padded = CsrMatrix.FromDense([0, 0, 0, 0, 0, 2, 0, 1, 1, 1, 1, 0], 2, 6);
+        float[] x2 = [float.PositiveInfinity, 1, 1, 1, 1, 1];
+        using (Cpu.Force(path)) SparseGemm.LinearForward(padded, x2, 1, [], y);
+        Assert.Equal(new[] { 2f, 4f }, y);
     }
 
     [Fact]
