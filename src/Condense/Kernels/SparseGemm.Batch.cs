@@ -21,7 +21,7 @@ public static unsafe partial class SparseGemm
     {
         int mp = (m + 15) & ~15;
         float* xt = PackBuffers.ForThisThread.TransposedX(k.Cols * mp);
-        Transpose(x, m, k.Cols, xt, mp);
+        Transpose(k.Path, x, m, k.Cols, xt, mp);
         int parts = (long)k.NonZeros * m >= ParallelBatchMacs ? Math.Min(Cpu.Threads, Math.Max(1, k.Rows / 4)) : 1;
         if (parts <= 1) { Outputs(in k, 0, k.Rows, xt, m, mp, y); return; }
         var job = t_batchJob ??= new BatchJob();
@@ -31,45 +31,72 @@ public static unsafe partial class SparseGemm
     }
 
     /// <summary>xt (cols × mp) = x (m × cols)ᵀ, columns m .. mp-1 zero.</summary>
-    private static void Transpose(float* x, int m, int cols, float* xt, int mp)
+    private static void Transpose(KernelPath path, float* x, int m, int cols, float* xt, int mp)
     {
-        // 16 × 16 tiles keep both the rows read and the rows written in L1.
-        for (int i0 = 0; i0 < m; i0 += 16)
+        int i0 = 0;
+        if (path != KernelPath.Scalar)
         {
-            int i1 = Math.Min(m, i0 + 16);
-            for (int j0 = 0; j0 < cols; j0 += 16)
+            // 8 × 8 tiles transposed in registers: scalar strided stores cost several times more.
+            for (; i0 <= m - 8; i0 += 8)
             {
-                int j1 = Math.Min(cols, j0 + 16);
-                for (int i = i0; i < i1; i++)
-                {
-                    float* row = x + (long)i * cols;
-                    for (int j = j0; j < j1; j++) xt[(long)j * mp + i] = row[j];
-                }
+                int j0 = 0;
+                for (; j0 <= cols - 8; j0 += 8) Transpose8x8(x + (long)i0 * cols + j0, cols, xt + (long)j0 * mp + i0, mp);
+                TransposeScalar(x, cols, xt, mp, i0, i0 + 8, j0, cols);
             }
         }
+        TransposeScalar(x, cols, xt, mp, i0, m, 0, cols);
         if (mp > m)
             for (int j = 0; j < cols; j++) new Span<float>(xt + (long)j * mp + m, mp - m).Clear();
+    }
+
+    private static void TransposeScalar(float* x, int cols, float* xt, int mp, int i0, int i1, int j0, int j1)
+    {
+        for (int i = i0; i < i1; i++)
+            for (int j = j0; j < j1; j++) xt[(long)j * mp + i] = x[(long)i * cols + j];
+    }
+
+    /// <summary>The 8 × 8 tile at a (row stride lda) transposed into b (row stride ldb), with AVX shuffles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* a, int lda, float* b, int ldb)
+    {
+        var r0 = Vector256.Load(a); var r1 = Vector256.Load(a + lda);
+        var r2 = Vector256.Load(a + 2 * lda); var r3 = Vector256.Load(a + 3 * lda);
+        var r4 = Vector256.Load(a + 4 * lda); var r5 = Vector256.Load(a + 5 * lda);
+        var r6 = Vector256.Load(a + 6 * lda); var r7 = Vector256.Load(a + 7 * lda);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Permute2x128(u0, u4, 0x20).Store(b); Avx.Permute2x128(u1, u5, 0x20).Store(b + ldb);
+        Avx.Permute2x128(u2, u6, 0x20).Store(b + 2 * ldb); Avx.Permute2x128(u3, u7, 0x20).Store(b + 3 * ldb);
+        Avx.Permute2x128(u0, u4, 0x31).Store(b + 4 * ldb); Avx.Permute2x128(u1, u5, 0x31).Store(b + 5 * ldb);
+        Avx.Permute2x128(u2, u6, 0x31).Store(b + 6 * ldb); Avx.Permute2x128(u3, u7, 0x31).Store(b + 7 * ldb);
     }
 
     /// <summary>Outputs (columns of Y) o0 .. o1-1 for the whole batch.</summary>
     private static void Outputs(in Operands k, int o0, int o1, float* xt, int m, int mp, float* y)
     {
         float* strip = stackalloc float[64];
-        for (int o = o0; o < o1; o++)
+        int width = k.Path == KernelPath.Avx2 ? 32 : 64;
+        // Strips outermost: all outputs then read the same `width` columns of Xᵀ (cols·width floats), which
+        // stay in L2, rather than sweeping all of Xᵀ once per output.
+        for (int i0 = 0; i0 < mp; i0 += width)
         {
-            int start = k.Starts[o], end = k.Starts[o + 1];
-            float b = k.BiasOf(o);
-            int width = k.Path == KernelPath.Avx2 ? 32 : 64;
-            for (int i0 = 0; i0 < mp; i0 += width)
+            int w = Math.Min(width, mp - i0), n = Math.Min(w, m - i0);
+            for (int o = o0; o < o1; o++)
             {
-                int w = Math.Min(width, mp - i0);
+                int start = k.Starts[o], end = k.Starts[o + 1];
                 switch (k.Path)
                 {
                     case KernelPath.Avx512: StripAvx512(k.Values, k.Columns, start, end, xt + i0, mp, w, strip); break;
                     case KernelPath.Avx2: StripAvx2(k.Values, k.Columns, start, end, xt + i0, mp, w, strip); break;
                     default: StripScalar(k.Values, k.Columns, start, end, xt + i0, mp, w, strip); break;
                 }
-                int n = Math.Min(w, m - i0);
+                float b = k.BiasOf(o);
                 float* yo = y + (long)i0 * k.Rows + o;
                 for (int i = 0; i < n; i++) yo[(long)i * k.Rows] = strip[i] + b;
             }
