@@ -6,11 +6,12 @@ return args.FirstOrDefault() switch
 {
     "gemm" => GemmBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
+    "sparse" => SparseBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, train");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, train, sparse");
     return 2;
 }

@@ -11,7 +11,7 @@ internal sealed unsafe class PackBuffers
 {
     [ThreadStatic] private static PackBuffers? t_current;
 
-    private float[] _a = [], _b = [], _x = [];
+    private float[] _a = [], _b = [], _x = [], _xt = [];
 
     /// <summary>The buffers of the calling thread.</summary>
     public static PackBuffers ForThisThread => t_current ??= new PackBuffers();
@@ -24,6 +24,9 @@ internal sealed unsafe class PackBuffers
 
     /// <summary>Room for at least <paramref name="count"/> floats of a gathered vector.</summary>
     public float* X(int count) => Aligned(ref _x, count);
+
+    /// <summary>Room for at least <paramref name="count"/> floats of a transposed batch (SparseGemm).</summary>
+    public float* TransposedX(int count) => Aligned(ref _xt, count);
 
     private static float* Aligned(ref float[] buffer, int count)
     {
