@@ -7,11 +7,13 @@ return args.FirstOrDefault() switch
     "gemm" => GemmBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
     "sparse" => SparseBench.Run(args[1..]),
+    "prune" => PruneBench.Run(args[1..]),
+    "prune-accuracy" => PruneAccuracyBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, train, sparse");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, train, sparse, prune, prune-accuracy");
     return 2;
 }

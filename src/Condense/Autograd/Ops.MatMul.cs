@@ -1,5 +1,6 @@
 // Matrix products on the GEMM kernel. Gemm follows ONNX: Y = α·op(A)·op(B) + β·C with C broadcast;
 // Linear is Gemm with B = W stored (out × in), as PyTorch and ONNX exporters lay it out.
+// Inference with a pruned weight (no gradients) uses the sparse kernel (Kernels/SparseInference.cs).
 // Gradients (row-major, G = dY): d op(A) = α·G·op(B)ᵀ, d op(B) = α·op(A)ᵀ·G, dC = β·Σ_broadcast G.
 using Condense.Kernels;
 
@@ -35,6 +36,13 @@ public partial class Tensor
         if (k != kb)
             throw new CondenseException($"Gemm inner dimensions differ: {Tensors.Shape.Format(a.Shape)}{(transA ? "ᵀ" : "")} × {Tensors.Shape.Format(b.Shape)}{(transB ? "ᵀ" : "")}");
         var y = Uninitialized(m, n);
+        if (!Autograd.GradMode.Enabled && !transA && transB && alpha == 1f && (c is null || (beta == 1f && c.Size == n))
+            && SparseInference.For(b, m) is { } sparse)
+        {
+            // Inference with a pruned weight: the sparse kernel, chosen by the weight's own sparsity.
+            SparseGemm.LinearForward(sparse, a.Data, m, c is null ? [] : c.Data, y.Data);
+            return y;
+        }
         float cBeta = 0f;
         if (c is not null && beta != 0f)
         {

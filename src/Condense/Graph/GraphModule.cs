@@ -41,22 +41,60 @@ public sealed class GraphModule : Module
     public int[] SampleShape => Graph.Inputs[0].Shape[1..];
 
     /// <inheritdoc />
-    public override Tensor Forward(Tensor input) => Run(input)[Graph.Outputs[0].Name];
+    public override Tensor Forward(Tensor input)
+    {
+        var plan = CurrentPlan();
+        return Execute(plan, input)[plan.Output]!;
+    }
 
     /// <summary>Runs the graph and returns every value it computed, by name.</summary>
     public Dictionary<string, Tensor> Run(Tensor input)
     {
-        var values = new Dictionary<string, Tensor>(Graph.Initializers.Count + Graph.Nodes.Count + 1);
-        foreach (var (name, t) in Graph.Initializers) values[name] = t;
-        values[Graph.Inputs[0].Name] = ShapeToInput(input);
-        var context = new OpContext(Training, _rng);
-        foreach (var node in Graph.Nodes)
+        var plan = CurrentPlan();
+        var slots = Execute(plan, input);
+        var values = new Dictionary<string, Tensor>(plan.Names.Length);
+        for (int i = 0; i < slots.Length; i++) if (slots[i] is { } t) values[plan.Names[i]] = t;
+        return values;
+    }
+
+    // The graph compiled to slots: every value gets an index, so a forward pass does no name lookups.
+    // Initializers take the first slots in graph order and are re-read on every pass (they may be replaced).
+    private sealed record Plan(string[] Names, int InitializerCount, int Input, int Output, Step[] Steps, int NodeCount);
+
+    private sealed record Step(Node Node, GraphOps.Kernel Kernel, int[] Inputs, int[] Outputs);
+
+    private Plan? _plan;
+
+    private Plan CurrentPlan()
+    {
+        if (_plan is { } p && p.NodeCount == Graph.Nodes.Count && p.InitializerCount == Graph.Initializers.Count) return p;
+        var slots = new Dictionary<string, int>();
+        var names = new List<string>();
+        int Slot(string name)
         {
-            var inputs = new Tensor?[node.Inputs.Count];
-            for (int i = 0; i < inputs.Length; i++)
-                inputs[i] = node.Inputs[i].Length == 0 ? null : values[node.Inputs[i]];
-            var outputs = GraphOps.Run(node, inputs, context);
-            for (int i = 0; i < node.Outputs.Count && i < outputs.Length; i++) values[node.Outputs[i]] = outputs[i];
+            if (!slots.TryGetValue(name, out int i)) { i = names.Count; slots[name] = i; names.Add(name); }
+            return i;
+        }
+        foreach (var name in Graph.Initializers.Keys) Slot(name);
+        int input = Slot(Graph.Inputs[0].Name);
+        var steps = Graph.Nodes.Select(n => new Step(n, GraphOps.Resolve(n),
+            n.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(), n.Outputs.Select(Slot).ToArray())).ToArray();
+        return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, input, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
+    }
+
+    private Tensor?[] Execute(Plan plan, Tensor input)
+    {
+        var values = new Tensor?[plan.Names.Length];
+        int k = 0;
+        foreach (var t in Graph.Initializers.Values) values[k++] = t;
+        values[plan.Input] = ShapeToInput(input);
+        var context = new OpContext(Training, _rng);
+        foreach (var step in plan.Steps)
+        {
+            var inputs = new Tensor?[step.Inputs.Length];
+            for (int i = 0; i < inputs.Length; i++) inputs[i] = step.Inputs[i] < 0 ? null : values[step.Inputs[i]];
+            var outputs = step.Kernel(step.Node, inputs, context);
+            for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++) values[step.Outputs[i]] = outputs[i];
         }
         return values;
     }

@@ -10,9 +10,10 @@ public sealed record OpContext(bool Training, Rng Rng);
 /// <summary>The ops a <see cref="GraphModule"/> can execute.</summary>
 public static class GraphOps
 {
-    private delegate Tensor[] OpFunction(Node node, Tensor?[] inputs, OpContext context);
+    /// <summary>How one op type runs: its output tensors from the node and its inputs.</summary>
+    public delegate Tensor[] Kernel(Node node, Tensor?[] inputs, OpContext context);
 
-    private static readonly Dictionary<string, OpFunction> Table = new()
+    private static readonly Dictionary<string, Kernel> Table = new()
     {
         ["Gemm"] = (n, x, _) => [Tensor.Gemm(Required(n, x, 0), Required(n, x, 1), Optional(x, 2),
             n.Float("alpha", 1f), n.Float("beta", 1f), n.Int("transA", 0) != 0, n.Int("transB", 0) != 0)],
@@ -42,11 +43,10 @@ public static class GraphOps
     public static bool IsSupported(string opType) => Table.ContainsKey(opType);
 
     /// <summary>Runs one node on its inputs (null for omitted optional inputs).</summary>
-    public static Tensor[] Run(Node node, Tensor?[] inputs, OpContext context)
-    {
-        if (!Table.TryGetValue(node.OpType, out var op)) throw Unsupported(node);
-        return op(node, inputs, context);
-    }
+    public static Tensor[] Run(Node node, Tensor?[] inputs, OpContext context) => Resolve(node)(node, inputs, context);
+
+    /// <summary>The function that runs <paramref name="node"/>'s op type.</summary>
+    public static Kernel Resolve(Node node) => Table.TryGetValue(node.OpType, out var op) ? op : throw Unsupported(node);
 
     /// <summary>The error for an op the engine cannot run: names the op, the node and the supported set.</summary>
     public static CondenseException Unsupported(Node node) =>
