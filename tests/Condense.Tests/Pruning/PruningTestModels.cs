@@ -65,3 +65,20 @@ internal static class PruningTestModels
     /// <summary>A batch of inputs drawn from U(-1, 1).</summary>
     public static Tensor RandomInput(int batch, int features, ulong seed) => Tensor.Uniform(new Rng(seed), -1f, 1f, batch, features);
 }
+
+/// <summary>A small MLP trained briefly on the embedded MNIST subset, shared by the slower tests; clone before changing.</summary>
+internal static class TrainedMlp
+{
+    private static readonly Lazy<(Condense.Graph.ModelGraph Graph, Condense.Data.Dataset Train, Condense.Data.Dataset Test)> s_model = new(() =>
+    {
+        var (train, test) = Condense.Data.Mnist.LoadEmbedded();
+        var model = PruningTestModels.Mlp("mlp:784-32-10", seed: 7);
+        var small = train.Take(600);
+        Condense.Training.Trainer.Fit(model, small, null, new Condense.Training.TrainOptions { Epochs = 2, Seed = 7 });
+        return (model.Graph, small, test.Take(300));
+    });
+
+    public static Condense.Graph.GraphModule Fresh() => new(s_model.Value.Graph.Clone());
+    public static Condense.Data.Dataset Train => s_model.Value.Train;
+    public static Condense.Data.Dataset Test => s_model.Value.Test;
+}
