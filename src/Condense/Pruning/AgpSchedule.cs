@@ -30,8 +30,14 @@ public sealed record AgpSchedule(double InitialSparsity, double FinalSparsity, i
 
     /// <summary>
     /// A schedule that prunes <paramref name="pruningSteps"/> times over the first two thirds of
-    /// <paramref name="totalSteps"/>, leaving the last third to recover at the final sparsity.
+    /// <paramref name="totalSteps"/>, leaving the last third to recover at the final sparsity. A run
+    /// shorter than that prunes once per step instead, so the final sparsity is always reached.
     /// </summary>
-    public static AgpSchedule Spread(double initial, double final, int totalSteps, int pruningSteps = 10) =>
-        new AgpSchedule(initial, final, 0, pruningSteps, Math.Max(1, 2 * totalSteps / 3 / Math.Max(1, pruningSteps))).Validate();
+    public static AgpSchedule Spread(double initial, double final, int totalSteps, int pruningSteps = 10)
+    {
+        // The trainer counts steps from 1, so the last pruning step t0 + n·Δt must be ≤ the span.
+        int span = Math.Max(1, 2 * totalSteps / 3);
+        int steps = Math.Min(pruningSteps, span);
+        return new AgpSchedule(initial, final, 0, steps, Math.Max(1, span / Math.Max(1, steps))).Validate();
+    }
 }
