@@ -1,4 +1,5 @@
-// `condense demo`: the main job — train the seed MLP on the embedded MNIST, save, measure, report.
+// `condense demo`: the main job — train the seed MLP on the embedded MNIST, prune it, measure every
+// saved model, and report.
 using System.ComponentModel;
 using Condense.Data;
 using Condense.Demo;
@@ -26,7 +27,7 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         var output = new Output(settings.Json);
         var (train, test) = DataSets.Load(settings.Data);
         var options = new DemoOptions { OutputDirectory = settings.Out, Quick = settings.Quick, Seed = settings.Seed };
-        var report = TrainingProgress.Run(output, "baseline", p => DemoRun.Run(train, test, options, p));
+        var report = TrainingProgress.Run(output, "demo", p => DemoRun.Run(train, test, options, p));
         var table = new Table().Title("[bold]Condense demo[/]")
             .AddColumns("variant", "accuracy", "parameters", "non-zero", "size on disk", "latency (b=1)", "throughput (b=256)", "compression");
         foreach (var v in report.Variants)

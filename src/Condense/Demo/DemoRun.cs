@@ -1,10 +1,12 @@
-// The `condense demo` pipeline as a library call: train the seed model on the data, save it,
-// measure it, and write a JSON and Markdown report. Later compressions add their variants here.
+// The `condense demo` pipeline as a library call: train the seed model on the data, save it, prune it
+// three ways, measure every saved model, and write a JSON and Markdown report. Later compressions
+// (quantization, distillation) add their variants here.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Nn;
+using Condense.Pruning;
 using Condense.Reports;
 using Condense.Training;
 
@@ -51,12 +53,33 @@ public static class DemoRun
 
         string file = Path.Combine(options.OutputDirectory, "baseline.safetensors");
         ModelFile.Save(model, file, train.SampleShape, spec.ToString());
-        var reloaded = ModelFile.Load(file);
-        var metrics = ModelMetrics.Measure(reloaded, test, train.SampleShape, file, options.Quick ? 0.05 : 0.5);
+        double timing = options.Quick ? 0.05 : 0.5;
+        var baseline = ModelFile.Load(file);
+        var metrics = ModelMetrics.Measure(baseline, test, train.SampleShape, file, timing);
         var variants = new List<DemoVariant>
         {
             new("baseline", $"{spec}, {trainOptions.Epochs} epochs SGD", file, metrics, 1.0),
         };
+
+        // Pruning, each from the saved baseline: the classic threshold rule as is, then 90% global
+        // magnitude and 50% structured removal, each with masked fine-tuning.
+        int finetune = options.Quick ? 1 : 3;
+        var pruned = new (string Name, PruneRun Run)[]
+        {
+            ("threshold", new PruneRun { Options = new PruneOptions { Method = PruneMethod.Threshold, Threshold = 0.05f } }),
+            ("pruned-90", new PruneRun { Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = finetune,
+                Finetune = trainOptions with { Epochs = finetune } }),
+            ("structured-50", new PruneRun { Structured = true, Ratio = 0.5, FinetuneEpochs = finetune,
+                Finetune = trainOptions with { Epochs = finetune, LearningRate = 0.01f } }),
+        };
+        foreach (var (name, run) in pruned)
+        {
+            string path = Path.Combine(options.OutputDirectory, name + ".safetensors");
+            var (_, pruneReport) = PrunePipeline.Run(ModelFile.Load(file), train, test, run, path, metrics.FileBytes, progress);
+            var m = ModelMetrics.Measure(ModelFile.Load(path), test, train.SampleShape, path, timing);
+            string epochs = run.FinetuneEpochs > 0 ? $", {run.FinetuneEpochs} epochs fine-tuning" : ", no fine-tuning";
+            variants.Add(new(name, pruneReport.Method + epochs, path, m, (double)metrics.FileBytes / m.FileBytes));
+        }
 
         string json = Path.Combine(options.OutputDirectory, "report.json");
         string markdown = Path.Combine(options.OutputDirectory, "report.md");
