@@ -23,6 +23,15 @@ public sealed class ReadmeExampleTests : IDisposable
         ModelFile.Save(model, path, train.SampleShape);
         GraphModule loaded = ModelFile.Load(path);
         Assert.Equal(Evaluator.Evaluate(model, test).Accuracy, Evaluator.Evaluate(loaded, test).Accuracy);
+
+        GraphModule pruned = ModelFile.Load(path);
+        Condense.Pruning.MaskSet masks = Condense.Pruning.Pruner.Prune(pruned, new Condense.Pruning.PruneOptions { Sparsity = 0.9, Global = true });
+        Trainer.Fit(pruned, train, test, new TrainOptions { Epochs = 1 }, hooks: masks.Hooks());
+        string prunedPath = Path.Combine(_dir, "mlp.pruned.safetensors");
+        ModelFile.Save(pruned.Graph, prunedPath);
+        Assert.True(new FileInfo(prunedPath).Length < new FileInfo(path).Length / 4);
+        var summary = Condense.Reports.ModelSummary.Of(ModelFile.Load(prunedPath));
+        Assert.InRange(summary.Sparsity, 0.89, 0.9);
     }
 
     [Fact]
