@@ -17,7 +17,9 @@ internal static class CliErrors
             _ => $"internal error ({exception.GetType().Name}): {exception.Message}",
         };
         Console.Error.WriteLine("error: " + OneLine(message));
-        return exception is CondenseException or CommandParseException or CommandRuntimeException ? 1 : 2;
+        bool badInput = exception is CondenseException or CommandParseException or CommandRuntimeException
+            or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException;
+        return badInput ? 1 : 2;
     }
 
     private static string OneLine(string message) =>

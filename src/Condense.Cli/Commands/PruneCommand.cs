@@ -119,8 +119,11 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var (train, test) = DataSets.Load(settings.Data);
         if (settings.SensitivityFile is not null)
         {
-            var report = JsonSerializer.Deserialize<SensitivityReport>(File.ReadAllText(settings.SensitivityFile), Output.JsonOptions)
-                ?? throw new CondenseException($"{settings.SensitivityFile}: empty sensitivity report");
+            if (!File.Exists(settings.SensitivityFile)) throw new CondenseException($"sensitivity report {settings.SensitivityFile} does not exist");
+            SensitivityReport? report;
+            try { report = JsonSerializer.Deserialize<SensitivityReport>(File.ReadAllText(settings.SensitivityFile), Output.JsonOptions); }
+            catch (JsonException e) { throw new InvalidFileException(settings.SensitivityFile, $"not a sensitivity report ({e.Message.Split('\n')[0]})"); }
+            if (report?.Rows is not { Count: > 0 }) throw new InvalidFileException(settings.SensitivityFile, "not a sensitivity report (no rows)");
             var perTensor = Sensitivity.AllocateBudget(report, run.Options.Sparsity);
             run = run with { Options = run.Options with { PerTensorSparsity = perTensor, Global = false } };
         }

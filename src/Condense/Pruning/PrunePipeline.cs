@@ -159,7 +159,7 @@ public static class PrunePipeline
         };
         return run.Schedule switch
         {
-            PruneSchedule.Agp => $"{what}, AGP from {run.AgpInitialSparsity:P0} in {run.AgpPruningSteps} steps",
+            PruneSchedule.Agp => $"{what}, AGP from {run.AgpInitialSparsity:P0}",
             PruneSchedule.Iterative => $"{what}, {run.Rounds} prune-retrain rounds",
             _ => what,
         };

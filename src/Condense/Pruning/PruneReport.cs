@@ -11,7 +11,11 @@ public sealed record PrunedTensor(string Name, int[] ShapeBefore, int[] ShapeAft
     public double Sparsity => Parameters == 0 ? 0 : 1.0 - (double)NonzeroAfter / Parameters;
 }
 
-/// <summary>The outcome of a pruning run.</summary>
+/// <summary>
+/// The outcome of a pruning run. <see cref="AccuracyAfterPruning"/> is measured before any fine-tuning:
+/// for AGP, with the final sparsity applied in one shot to a copy; for iterative pruning, after the
+/// first round's pruning.
+/// </summary>
 public sealed record PruneReport(
     string Method,
     IReadOnlyList<PrunedTensor> Tensors,

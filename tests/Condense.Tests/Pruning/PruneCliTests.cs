@@ -117,6 +117,26 @@ public sealed class PruneCliTests : IDisposable
     }
 
     [Fact]
+    public void PruneSpendsASensitivityBudget()
+    {
+        string report = Path.Combine(_dir, "sens.json");
+        Assert.Equal(0, CliRunner.Run("sensitivity", _model, "--sparsities", "0,0.5,0.8,0.9,0.95", "--samples", "100", "--data", _data, "-o", report).ExitCode);
+        string output = Path.Combine(_dir, "budget.safetensors");
+        var r = CliRunner.Run("prune", _model, "--sensitivity", report, "--sparsity", "0.8", "--data", _data, "-o", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var printed = JsonDocument.Parse(r.Stdout);
+        var weights = printed.RootElement.GetProperty("tensors").EnumerateArray().Where(t => t.GetProperty("shape").GetArrayLength() == 2).ToList();
+        long total = weights.Sum(t => t.GetProperty("parameters").GetInt64());
+        long nonzero = weights.Sum(t => t.GetProperty("nonzero_parameters").GetInt64());
+        Assert.True(1.0 - (double)nonzero / total >= 0.8 - 1e-4, $"weight sparsity {1.0 - (double)nonzero / total}");
+
+        string broken = Path.Combine(_dir, "broken.json");
+        File.WriteAllText(broken, "{ not json");
+        AssertOneLineError(CliRunner.Run("prune", _model, "--sensitivity", broken, "--data", _data, "-o", output), "broken.json");
+        AssertOneLineError(CliRunner.Run("prune", _model, "--sensitivity", Path.Combine(_dir, "none.json"), "--data", _data, "-o", output), "does not exist");
+    }
+
+    [Fact]
     public void BadArgumentsAreOneLineErrors()
     {
         string output = Path.Combine(_dir, "never.safetensors");
