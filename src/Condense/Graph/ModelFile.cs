@@ -40,7 +40,7 @@ public static class ModelFile
         if (spec is not null) metadata[SpecKey] = spec;
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CondenseException($"output folder {dir} does not exist");
-        var (entries, sparse) = SparseStorage.Encode(graph.Initializers);
+        var (entries, sparse) = SparseStorage.Encode(graph.Initializers, graph.ElementTypes);
         if (sparse is not null) metadata[SparseStorage.MetadataKey] = sparse;
         SafeTensors.Write(path, entries, metadata);
     }
@@ -54,6 +54,8 @@ public static class ModelFile
         if (!file.Metadata.TryGetValue(GraphKey, out var json))
             throw new InvalidFileException(path, $"no '{GraphKey}' metadata: not a Condense model (the file holds weights only)");
         var graph = GraphJson.Deserialize(json, SparseStorage.Decode(file), path);
+        foreach (var (name, type) in SparseStorage.Types(file))
+            if (type != ElementType.Float32 && graph.Initializers.ContainsKey(name)) graph.ElementTypes[name] = type;
         try
         {
             var model = new GraphModule(graph);

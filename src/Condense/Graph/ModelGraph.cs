@@ -55,6 +55,11 @@ public sealed class ModelGraph
     public OrderedDictionary<string, Tensor> Initializers { get; } = [];
     /// <summary>Names of the initializers that training updates (the rest are buffers).</summary>
     public HashSet<string> Trainable { get; } = [];
+    /// <summary>Initializers holding integers (quantized weights, zero points); absent means float32.</summary>
+    public Dictionary<string, ElementType> ElementTypes { get; } = [];
+
+    /// <summary>The stored element type of initializer <paramref name="name"/>.</summary>
+    public ElementType TypeOf(string name) => ElementTypes.TryGetValue(name, out var t) ? t : ElementType.Float32;
 
     /// <summary>The node that writes <paramref name="value"/>, or null for inputs and initializers.</summary>
     public Node? Producer(string value) => Nodes.FirstOrDefault(n => n.Outputs.Contains(value));
@@ -71,6 +76,7 @@ public sealed class ModelGraph
         foreach (var n in Nodes) graph.Nodes.Add(new Node(n.Name, n.OpType, n.Inputs, n.Outputs, n.Attributes));
         foreach (var (name, t) in Initializers) graph.Initializers.Add(name, t.Clone());
         foreach (var name in Trainable) graph.Trainable.Add(name);
+        foreach (var (name, type) in ElementTypes) graph.ElementTypes[name] = type;
         return graph;
     }
 

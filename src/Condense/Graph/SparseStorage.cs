@@ -17,19 +17,26 @@ public static class SparseStorage
 
     private sealed record Entry(string Format, int[] Shape);
 
-    /// <summary>The safetensors entries for all tensors, and the metadata describing the sparse ones (null if none).</summary>
-    public static (List<SafeTensorEntry> Entries, string? Metadata) Encode(IEnumerable<KeyValuePair<string, Tensor>> tensors)
+    /// <summary>
+    /// The safetensors entries for all tensors, and the metadata describing the sparse ones (null if none).
+    /// Integer tensors (<paramref name="types"/>) are stored in their own type, their non-zero values too.
+    /// </summary>
+    public static (List<SafeTensorEntry> Entries, string? Metadata) Encode(IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, ElementType>? types = null)
     {
         var entries = new List<SafeTensorEntry>();
         var sparse = new Dictionary<string, Entry>();
         foreach (var (name, t) in tensors)
         {
+            var type = types is not null && types.TryGetValue(name, out var declared) ? declared : ElementType.Float32;
+            type.CheckValues(name, t.Data);
+            long size = type switch { ElementType.Int8 or ElementType.UInt8 => 1, _ => 4 };
             int nnz = t.Size - CountZeros(t.Data);
-            long dense = 4L * t.Size;
-            long bitmap = (t.Size + 7) / 8 + 4L * nnz;
+            long dense = size * t.Size;
+            long bitmap = (t.Size + 7) / 8 + size * nnz;
             int cols = t.Rank >= 2 ? t.Shape[^1] : t.Size, rows = t.Size / Math.Max(1, cols);
-            long csr = t.Rank >= 2 ? 4L * nnz + (cols <= ushort.MaxValue + 1 ? 2L : 4L) * nnz + 4L * (rows + 1) : long.MaxValue;
-            if (dense <= Math.Min(bitmap, csr)) { entries.Add(SafeTensorEntry.FromFloat(name, t)); continue; }
+            long csr = t.Rank >= 2 ? size * nnz + (cols <= ushort.MaxValue + 1 ? 2L : 4L) * nnz + 4L * (rows + 1) : long.MaxValue;
+            if (dense <= Math.Min(bitmap, csr)) { entries.Add(Values(name, t.Data, t.Shape, type)); continue; }
             if (bitmap <= csr)
             {
                 var bits = new byte[(t.Size + 7) / 8];
@@ -37,7 +44,7 @@ public static class SparseStorage
                 for (int i = 0, k = 0; i < t.Size; i++)
                     if (t.Data[i] != 0f) { bits[i >> 3] |= (byte)(1 << (i & 7)); values[k++] = t.Data[i]; }
                 entries.Add(SafeTensorEntry.FromUInt8(name + ".__bitmap", bits, bits.Length));
-                entries.Add(SafeTensorEntry.FromFloat(name + ".__values", new Tensor(values, nnz)));
+                entries.Add(Values(name + ".__values", values, [nnz], type));
                 sparse[name] = new Entry("bitmap", t.Shape);
             }
             else
@@ -53,7 +60,7 @@ public static class SparseStorage
                         if (t.Data[r * cols + c] is var v && v != 0f) { values[k] = v; columns[k++] = c; }
                 }
                 rowStarts[rows] = k;
-                entries.Add(SafeTensorEntry.FromFloat(name + ".__csr_values", new Tensor(values, nnz)));
+                entries.Add(Values(name + ".__csr_values", values, [nnz], type));
                 entries.Add(cols <= ushort.MaxValue + 1
                     ? SafeTensorEntry.FromBytes(name + ".__csr_indices", SafeTensorDType.U16, [nnz], MemoryMarshal.AsBytes(columns.Select(c => (ushort)c).ToArray().AsSpan()).ToArray())
                     : SafeTensorEntry.FromInt32(name + ".__csr_indices", columns, nnz));
@@ -63,6 +70,44 @@ public static class SparseStorage
         }
         return (entries, sparse.Count == 0 ? null : JsonSerializer.Serialize(sparse));
     }
+
+    // Values in their stored type: F32, or I8, U8, I32 for integer tensors (checked to be exact before).
+    private static SafeTensorEntry Values(string name, float[] values, int[] shape, ElementType type)
+    {
+        long[] dims = shape.Select(d => (long)d).ToArray();
+        return type switch
+        {
+            ElementType.Float32 => SafeTensorEntry.FromFloat(name, new Tensor(values, shape)),
+            ElementType.Int8 => SafeTensorEntry.FromInt8(name, values.Select(v => (sbyte)v).ToArray(), dims),
+            ElementType.UInt8 => SafeTensorEntry.FromUInt8(name, values.Select(v => (byte)v).ToArray(), dims),
+            _ => SafeTensorEntry.FromInt32(name, values.Select(v => (int)v).ToArray(), dims),
+        };
+    }
+
+    /// <summary>The element type of every tensor in the file, sparse ones by the type of their stored values.</summary>
+    public static Dictionary<string, ElementType> Types(SafeTensorFile file)
+    {
+        var types = new Dictionary<string, ElementType>();
+        foreach (var entry in file.Tensors)
+        {
+            string name = entry.Name;
+            foreach (var suffix in (string[])[".__values", ".__csr_values"])
+                if (name.EndsWith(suffix, StringComparison.Ordinal)) name = name[..^suffix.Length];
+            if (name.EndsWith(".__bitmap", StringComparison.Ordinal) || name.EndsWith(".__csr_indices", StringComparison.Ordinal)
+                || name.EndsWith(".__csr_rows", StringComparison.Ordinal)) continue;
+            types[name] = TypeOf(entry);
+        }
+        return types;
+    }
+
+    /// <summary>The element type a stored entry stands for (integer dtypes map to their integer type).</summary>
+    public static ElementType TypeOf(SafeTensorEntry entry) => entry.DType switch
+    {
+        SafeTensorDType.I8 => ElementType.Int8,
+        SafeTensorDType.U8 => ElementType.UInt8,
+        SafeTensorDType.I32 => ElementType.Int32,
+        _ => ElementType.Float32,
+    };
 
     /// <summary>Rebuilds dense float tensors from a file's entries and its "condense.sparse" metadata.</summary>
     public static Dictionary<string, Tensor> Decode(SafeTensorFile file)
@@ -82,7 +127,7 @@ public static class SparseStorage
             if (entry.Format == "bitmap")
             {
                 var bits = Part(file, name + ".__bitmap", parts).ToUInt8Array();
-                var values = Part(file, name + ".__values", parts).ToFloatTensor().Data;
+                var values = Part(file, name + ".__values", parts).ToFloatTensor(allowIntegers: true).Data;
                 if (bits.Length != (size + 7) / 8) throw Corrupt(file, name, "bitmap length does not match the shape");
                 int k = 0;
                 for (int i = 0; i < size; i++)
@@ -96,7 +141,7 @@ public static class SparseStorage
             else if (entry.Format == "csr")
             {
                 int cols = entry.Shape.Length >= 2 ? entry.Shape[^1] : size, rows = size / Math.Max(1, cols);
-                var values = Part(file, name + ".__csr_values", parts).ToFloatTensor().Data;
+                var values = Part(file, name + ".__csr_values", parts).ToFloatTensor(allowIntegers: true).Data;
                 var indexEntry = Part(file, name + ".__csr_indices", parts);
                 int[] columns = indexEntry.DType == SafeTensorDType.U16
                     ? MemoryMarshal.Cast<byte, ushort>(indexEntry.Data).ToArray().Select(c => (int)c).ToArray()
@@ -118,7 +163,7 @@ public static class SparseStorage
             tensors[name] = new Tensor(data, entry.Shape);
         }
         foreach (var entry in file.Tensors)
-            if (!parts.Contains(entry.Name)) tensors[entry.Name] = entry.ToFloatTensor();
+            if (!parts.Contains(entry.Name)) tensors[entry.Name] = entry.ToFloatTensor(allowIntegers: TypeOf(entry) != ElementType.Float32);
         return tensors;
     }
 
