@@ -88,7 +88,7 @@ public sealed class GraphModule : Module
         int k = 0;
         foreach (var t in Graph.Initializers.Values) values[k++] = t;
         values[plan.Input] = ShapeToInput(input);
-        var context = new OpContext(Training, _rng);
+        var context = new OpContext(Training, _rng, Graph);
         foreach (var step in plan.Steps)
         {
             var inputs = new Tensor?[step.Inputs.Length];

@@ -5,7 +5,7 @@ using Condense.Tensors;
 namespace Condense.Graph;
 
 /// <summary>What an op needs besides its inputs: the mode and a generator for dropout.</summary>
-public sealed record OpContext(bool Training, Rng Rng);
+public sealed record OpContext(bool Training, Rng Rng, ModelGraph? Graph = null);
 
 /// <summary>The ops a <see cref="GraphModule"/> can execute.</summary>
 public static class GraphOps
@@ -34,6 +34,14 @@ public static class GraphOps
         ["Reshape"] = (n, x, _) => [Reshape(Required(n, x, 0), Required(n, x, 1))],
         ["Identity"] = (n, x, _) => [Required(n, x, 0)],
         ["Dropout"] = (n, x, c) => [c.Training ? Required(n, x, 0).Dropout(n.Float("ratio", 0.5f), c.Rng) : Required(n, x, 0)],
+        ["QuantizeLinear"] = (n, x, c) =>
+        {
+            // The output type is the zero point's type (uint8 when there is none), as ONNX specifies.
+            var type = n.Inputs.Count > 2 && n.Inputs[2].Length > 0 && c.Graph is not null ? c.Graph.TypeOf(n.Inputs[2]) : ElementType.UInt8;
+            var (min, max) = type == ElementType.Float32 ? ElementType.UInt8.Range() : type.Range();
+            return [Required(n, x, 0).QuantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1), min, max)];
+        },
+        ["DequantizeLinear"] = (n, x, _) => [Required(n, x, 0).DequantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1))],
     };
 
     /// <summary>The op types the engine runs.</summary>
