@@ -60,9 +60,9 @@ internal unsafe struct QMicroKernelAvx512 : IQMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Row(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int nValid)
     {
-        // One row: two panels share each broadcast; a lone last panel reads itself twice rather than
-        // the (absent) next one. Two accumulators per panel hide the add latency.
-        sbyte* b1 = nValid > 16 ? b + panelStride : b;
+        // One row: two panels share each broadcast; two accumulators per panel hide the add latency.
+        if (nValid <= 16) { RowOnePanel(kPairs, a, b, offset, c, nValid); return; }
+        sbyte* b1 = b + panelStride;
         Vector512<int> c0 = Vector512<int>.Zero, c1 = Vector512<int>.Zero, d0 = Vector512<int>.Zero, d1 = Vector512<int>.Zero;
         int p = 0;
         for (; p <= kPairs - 2; p += 2)
@@ -89,19 +89,76 @@ internal unsafe struct QMicroKernelAvx512 : IQMicroKernel
         new ReadOnlySpan<int>(t, nValid).CopyTo(new Span<int>(c, nValid));
     }
 
+    /// <summary>One row × one panel (at most 16 valid columns).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowOnePanel(int kPairs, int* a, sbyte* b, int* offset, int* c, int nValid)
+    {
+        Vector512<int> c0 = Vector512<int>.Zero, d0 = Vector512<int>.Zero;
+        int p = 0;
+        for (; p <= kPairs - 2; p += 2, b += 64)
+        {
+            c0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(b)), Vector512.Create(a[p]).AsInt16());
+            d0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(b + 32)), Vector512.Create(a[p + 1]).AsInt16());
+        }
+        if (p < kPairs) c0 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(b)), Vector512.Create(a[p]).AsInt16());
+        c0 += d0 + Vector512.Load(offset);
+        int* t = stackalloc int[16];
+        c0.Store(t);
+        new ReadOnlySpan<int>(t, nValid).CopyTo(new Span<int>(c, nValid));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(int* c, Vector512<int> x0, Vector512<int> x1, Vector512<int> o0, Vector512<int> o1)
     {
         (x0 + o0).Store(c); (x1 + o1).Store(c + 16);
     }
 
-    // A ragged tile (nValid < 32) runs the full kernel into a stack tile and copies the valid columns;
-    // with one valid panel the second panel pointer aliases the first so nothing past the weights is read.
+    // A ragged tile runs a full kernel into a stack tile and copies the valid columns: the two-panel kernel
+    // when 17..31 columns are valid, the one-panel kernel below when at most 16 are (n = 10 layers, say).
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void TileEdge(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int ldc, int nValid)
     {
         int* tile = stackalloc int[12 * 32];
-        Tile(kPairs, a, b, nValid > 16 ? panelStride : 0, offset, tile, 32, 32);
-        for (int i = 0; i < 12; i++) new ReadOnlySpan<int>(tile + i * 32, nValid).CopyTo(new Span<int>(c + i * ldc, nValid));
+        int width = nValid > 16 ? 32 : 16;
+        if (nValid > 16) Tile(kPairs, a, b, panelStride, offset, tile, 32, 32);
+        else TileOnePanel(kPairs, a, b, offset, tile);
+        for (int i = 0; i < 12; i++) new ReadOnlySpan<int>(tile + i * width, nValid).CopyTo(new Span<int>(c + i * ldc, nValid));
+    }
+
+    /// <summary>12 rows × one 16-channel panel into a 12×16 tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileOnePanel(int kPairs, int* a, sbyte* b, int* offset, int* tile)
+    {
+        Vector512<int> c0 = Vector512<int>.Zero, c1 = Vector512<int>.Zero, c2 = Vector512<int>.Zero, c3 = Vector512<int>.Zero, c4 = Vector512<int>.Zero, c5 = Vector512<int>.Zero, c6 = Vector512<int>.Zero, c7 = Vector512<int>.Zero, c8 = Vector512<int>.Zero, c9 = Vector512<int>.Zero, c10 = Vector512<int>.Zero, c11 = Vector512<int>.Zero;
+        for (int p = 0; p < kPairs; p++)
+        {
+            var w0 = Avx512BW.ConvertToVector512Int16(Vector256.Load(b));
+            c0 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[0]).AsInt16());
+            c1 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[1]).AsInt16());
+            c2 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[2]).AsInt16());
+            c3 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[3]).AsInt16());
+            c4 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[4]).AsInt16());
+            c5 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[5]).AsInt16());
+            c6 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[6]).AsInt16());
+            c7 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[7]).AsInt16());
+            c8 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[8]).AsInt16());
+            c9 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[9]).AsInt16());
+            c10 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[10]).AsInt16());
+            c11 += Avx512BW.MultiplyAddAdjacent(w0, Vector512.Create(a[11]).AsInt16());
+            a += 12; b += 32;
+        }
+        var o0 = Vector512.Load(offset);
+        (c0 + o0).Store(tile + 0 * 16);
+        (c1 + o0).Store(tile + 1 * 16);
+        (c2 + o0).Store(tile + 2 * 16);
+        (c3 + o0).Store(tile + 3 * 16);
+        (c4 + o0).Store(tile + 4 * 16);
+        (c5 + o0).Store(tile + 5 * 16);
+        (c6 + o0).Store(tile + 6 * 16);
+        (c7 + o0).Store(tile + 7 * 16);
+        (c8 + o0).Store(tile + 8 * 16);
+        (c9 + o0).Store(tile + 9 * 16);
+        (c10 + o0).Store(tile + 10 * 16);
+        (c11 + o0).Store(tile + 11 * 16);
     }
 }
