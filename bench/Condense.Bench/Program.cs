@@ -5,6 +5,7 @@ using Condense.Bench;
 return args.FirstOrDefault() switch
 {
     "gemm" => GemmBench.Run(args[1..]),
+    "qgemm" => QGemmBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
     "sparse" => SparseBench.Run(args[1..]),
     "prune" => PruneBench.Run(args[1..]),
@@ -14,6 +15,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, train, sparse, prune, prune-accuracy");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, train, sparse, prune, prune-accuracy");
     return 2;
 }

@@ -42,7 +42,8 @@ public static class Cpu
     {
         KernelPath.Scalar => true,
         KernelPath.Avx2 => Avx2.IsSupported && Fma.IsSupported,
-        KernelPath.Avx512 => Avx512F.IsSupported,
+        // The integer kernels (QGemm) need AVX-512BW for 16-bit lanes; every AVX-512 CPU shipped has both.
+        KernelPath.Avx512 => Avx512F.IsSupported && Avx512BW.IsSupported,
         _ => false,
     };
 

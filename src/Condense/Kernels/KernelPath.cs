@@ -11,6 +11,6 @@ public enum KernelPath
     /// <summary>256-bit vectors with fused multiply-add (AVX2 + FMA3).</summary>
     Avx2,
 
-    /// <summary>512-bit vectors with fused multiply-add (AVX-512F).</summary>
+    /// <summary>512-bit vectors with fused multiply-add and 8/16-bit integer lanes (AVX-512F + AVX-512BW).</summary>
     Avx512,
 }

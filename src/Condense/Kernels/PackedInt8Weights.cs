@@ -1,0 +1,79 @@
+// An int8 Linear weight W (n × k, layout [out, in], per-channel symmetric: zero point 0) packed once for
+// QGemm, plus its row sums Σ_k W[o, k], which the zero-point correction needs on every call.
+// Layout: panels of 16 output channels; inside a panel, for each pair of inputs (k, k+1), 32 bytes
+// [ch0 k, ch0 k+1, ch1 k, ch1 k+1, …, ch15 k+1]. Sign-extended to int16 this is exactly what
+// vpmaddwd wants: lane o gets W[o,k]·x[k] + W[o,k+1]·x[k+1]. Missing channels and an odd last k are zeros.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Condense.Kernels;
+
+/// <summary>An int8 weight matrix [out, in] in the panel layout of <see cref="QGemm"/>, with its row sums.</summary>
+public sealed unsafe class PackedInt8Weights
+{
+    /// <summary>Output channels per panel (one zmm of int32 sums, two ymm).</summary>
+    internal const int PanelWidth = 16;
+
+    /// <summary>
+    /// Largest supported <c>k</c>: a pair of products is at most 2·255·128 and vpmaddwd sums k/2 pairs in int32,
+    /// so Σ x·W (with raw uint8 x, before the zero-point correction) stays below 2^31 for k ≤ 65 792.
+    /// </summary>
+    public const int MaxInFeatures = 65_536;
+
+    private readonly sbyte[] _data;
+    private readonly int _offset;
+    private readonly int[] _rowSums;
+
+    /// <summary>Packs <paramref name="weight"/> (outFeatures × inFeatures, row-major int8).</summary>
+    public PackedInt8Weights(ReadOnlySpan<sbyte> weight, int outFeatures, int inFeatures)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(outFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegative(inFeatures);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(inFeatures, MaxInFeatures);
+        if (weight.Length != (long)outFeatures * inFeatures)
+            throw new ArgumentException($"weight holds {weight.Length} values, a {outFeatures}×{inFeatures} matrix needs {(long)outFeatures * inFeatures}", nameof(weight));
+        OutFeatures = outFeatures;
+        InFeatures = inFeatures;
+        KPairs = (inFeatures + 1) / 2;
+        Panels = (outFeatures + PanelWidth - 1) / PanelWidth;
+        PanelStride = KPairs * 2 * PanelWidth;
+        // 64 spare bytes let the start move up to the next cache line; pinned so the kernels may keep pointers.
+        _data = GC.AllocateArray<sbyte>(Panels * PanelStride + 64, pinned: true);
+        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
+        _offset = (int)(((start + 63) & ~(nint)63) - start);
+        _rowSums = new int[outFeatures];
+        var packed = _data.AsSpan(_offset);
+        for (int o = 0; o < outFeatures; o++)
+        {
+            var row = weight.Slice(o * inFeatures, inFeatures);
+            int panel = o / PanelWidth, lane = o % PanelWidth, sum = 0;
+            for (int p = 0; p < inFeatures; p++)
+            {
+                packed[panel * PanelStride + p / 2 * 2 * PanelWidth + lane * 2 + (p & 1)] = row[p];
+                sum += row[p];
+            }
+            _rowSums[o] = sum;
+        }
+    }
+
+    /// <summary>n: rows of W, columns of the output.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>k: columns of W, the length of each input row.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Σ_k W[o, k] for each output channel o.</summary>
+    public ReadOnlySpan<int> RowSums => _rowSums;
+
+    /// <summary>⌈k / 2⌉: input pairs per panel.</summary>
+    internal int KPairs { get; }
+
+    /// <summary>⌈n / 16⌉.</summary>
+    internal int Panels { get; }
+
+    /// <summary>Bytes per panel.</summary>
+    internal int PanelStride { get; }
+
+    /// <summary>The first panel, 64-byte aligned; valid while this object is alive (the array is pinned).</summary>
+    internal sbyte* Data => (sbyte*)Unsafe.AsPointer(ref _data[_offset]);
+}
