@@ -3,6 +3,8 @@
 // The hooks give every weight of cluster k that shared gradient before the optimizer step, so the weights
 // of a cluster (equal before the step, with equal optimizer state) take the same step; after it they are
 // re-tied: C_k = mean of the cluster's updated weights, W_i = C_{I_i}. Pruned weights stay exactly 0.
+// With plain SGD this is exactly C_k ← C_k − lr·Σ g_i; weight decay and momentum act per weight, so on
+// the centroid once (not n_k times), as if the centroid itself were the parameter.
 using Condense.Optim;
 using Condense.Pruning;
 using Condense.Training;
