@@ -27,8 +27,10 @@ public static class Quantizer
     {
         options.Validate();
         var source = model.Graph;
-        var targets = Prunable.Find(model, new PruneOptions { Exclude = options.Exclude })
+        var exclude = options.Exclude.Select(Prunable.Pattern).ToList();
+        var targets = Prunable.Find(model, new PruneOptions())
             .Where(t => !t.IsBias && t.Node.OpType == "Gemm" && t.OutputAxis == 0 && t.Node.Int("transA", 0) == 0)
+            .Where(t => !exclude.Any(r => r.IsMatch(t.Name)))
             .ToDictionary(t => t.Node.Name);
         if (targets.Count == 0) throw new CondenseException("no Linear (Gemm) layer to quantize: all were excluded or the model has none");
         var inputParams = options.Mode == QuantizationMode.Static
