@@ -53,7 +53,7 @@ public static class Quantizer
                 : [AffineQuantizer.PerTensor(weight, weightRange, symmetric: true)];
             var q = options.PerChannel ? AffineQuantizer.QuantizeToSByte(weight, perChannel, 0) : AffineQuantizer.QuantizeToSByte(weight, perChannel[0]);
             int[] scaleShape = options.PerChannel ? [perChannel.Length] : [];
-            Add(graph, w + ".quantized", new Tensor(q.Select(v => (float)v).ToArray(), weight.Shape), ElementType.Int8);
+            Add(graph, w + ".quantized", new Tensor(q.Select(v => (float)v).ToArray(), weight.Shape), options.WeightBits <= 4 ? ElementType.Int4 : ElementType.Int8);
             Add(graph, w + ".scale", new Tensor(perChannel.Select(p => p.Scale).ToArray(), scaleShape), ElementType.Float32);
             Add(graph, w + ".zero_point", new Tensor(new float[perChannel.Length], scaleShape), ElementType.Int8);
             string dequantizedWeight = g + "/weight/DequantizeLinear_output_0";
