@@ -38,6 +38,9 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--exclude <PATTERN>")] [Description("Leave layers whose weight name matches in float; repeatable.")]
         public string[] Exclude { get; init; } = [];
 
+        [CommandOption("--max-accuracy-drop <POINTS>")] [Description("Accuracy-aware: keep the most sensitive layers in float until the loss is at most this many points (e.g. 0.5).")]
+        public double? MaxAccuracyDrop { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
     }
@@ -50,6 +53,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             Mode = settings.Mode, WeightBits = settings.Bits, PerChannel = !settings.PerTensor, Calibration = settings.Method,
             CalibrationSamples = settings.Samples, Exclude = settings.Exclude,
             Observer = new ObserverOptions { Percentile = settings.Percentile },
+            MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
         }.Validate();
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + $".int{settings.Bits}.safetensors";
         if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
@@ -69,6 +73,10 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         summary.AddRow("accuracy", $"{report.AccuracyBefore:P2}", $"{report.AccuracyAfter:P2}");
         summary.AddRow("file size", Output.FormatBytes(report.FileBytesBefore), $"{Output.FormatBytes(report.FileBytesAfter)} ({report.CompressionRatio:F1}× smaller)");
         output.Console.Write(summary);
+        if (report.TargetMet is bool met)
+            output.Console.MarkupLine(met
+                ? $"[green]target met[/]: loss {(report.AccuracyBefore - report.AccuracyAfter) * 100:F2} points ≤ {settings.MaxAccuracyDrop} ({report.FloatLayers.Count} layers kept in float)"
+                : $"[yellow]target not met[/]: best loss {(report.AccuracyBefore - report.AccuracyAfter) * 100:F2} points > {settings.MaxAccuracyDrop}; saved the most accurate model found");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
         output.Result(new
         {
@@ -85,6 +93,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             seconds = report.Seconds,
             layers = report.Layers.Select(l => new { node = l.Node, weight = l.Weight, bits = l.Bits, min_scale = l.MinScale, max_scale = l.MaxScale, input_scale = l.InputScale, input_zero_point = l.InputZeroPoint }),
             float_layers = report.FloatLayers,
+            target_met = report.TargetMet,
+            sensitivities = report.Sensitivities?.Select(x => new { weight = x.Weight, accuracy = x.Accuracy, drop = x.Drop }),
         });
         return 0;
     }

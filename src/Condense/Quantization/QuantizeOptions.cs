@@ -32,12 +32,19 @@ public sealed record QuantizeOptions
     /// <summary>Layers left in float: patterns ('*', '?') matched against weight names.</summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
+    /// <summary>
+    /// Accuracy-aware mode: the largest accepted accuracy loss (a fraction, 0.005 = half a point). Layers
+    /// are left in float, most sensitive first, until the quantized model is within it. Null: off.
+    /// </summary>
+    public double? MaxAccuracyDrop { get; init; }
+
     /// <summary>Throws a one-line error for out-of-range options.</summary>
     public QuantizeOptions Validate()
     {
         if (WeightBits is < 2 or > 8) throw new CondenseException($"weight bits must be in 2..8, got {WeightBits}");
         if (CalibrationSamples < 1) throw new CondenseException($"calibration samples must be positive, got {CalibrationSamples}");
         Observer.Validate();
+        if (MaxAccuracyDrop is double d && !(d >= 0 && d <= 1)) throw new CondenseException($"maximum accuracy drop must be in [0, 1], got {d}");
         return this;
     }
 }

@@ -12,11 +12,15 @@ namespace Condense.Quantization;
 public sealed record QuantizeReport(
     QuantizationMode Mode, int WeightBits, bool PerChannel, string Calibration,
     IReadOnlyList<QuantizedLayer> Layers, IReadOnlyList<string> FloatLayers,
-    float AccuracyBefore, float AccuracyAfter, long FileBytesBefore, long FileBytesAfter, double Seconds)
+    float AccuracyBefore, float AccuracyAfter, long FileBytesBefore, long FileBytesAfter, double Seconds,
+    bool? TargetMet = null, IReadOnlyList<LayerSensitivity>? Sensitivities = null)
 {
     /// <summary>How many times smaller the file became.</summary>
     public double CompressionRatio => FileBytesAfter == 0 ? 0 : (double)FileBytesBefore / FileBytesAfter;
 }
+
+/// <summary>The accuracy of the model with one layer quantized alone.</summary>
+public sealed record LayerSensitivity(string Weight, float Accuracy, float Drop);
 
 /// <summary>Runs post-training quantization end to end.</summary>
 public static class QuantizePipeline
@@ -32,6 +36,14 @@ public static class QuantizePipeline
         float before = Evaluator.Evaluate(model, test).Accuracy;
         var (quantized, layers) = Quantizer.Quantize(model, calibration, options);
         float after = Evaluator.Evaluate(quantized, test).Accuracy;
+        bool? met = null;
+        List<LayerSensitivity>? sensitivities = null;
+        if (options.MaxAccuracyDrop is double maxDrop)
+        {
+            met = before - after <= maxDrop;
+            if (met == false)
+                (quantized, layers, after, met, sensitivities) = KeepSensitiveLayersInFloat(model, calibration, test, options, before, maxDrop, quantized, layers, after);
+        }
         long bytes = 0;
         if (output is not null)
         {
@@ -43,6 +55,34 @@ public static class QuantizePipeline
             .Select(n => n.Inputs[1]).ToList();
         string calibrationName = options.Mode == QuantizationMode.Static ? options.Calibration.ToString() : "none";
         return (quantized, new QuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibrationName, layers, floatLayers,
-            before, after, fileBytesBefore, bytes, watch.Elapsed.TotalSeconds));
+            before, after, fileBytesBefore, bytes, watch.Elapsed.TotalSeconds, met, sensitivities));
+    }
+
+    // Accuracy-aware mode: quantize each layer alone to measure its sensitivity, then leave layers in
+    // float, most sensitive first, until the drop is within budget. Keeps the best model seen: the first
+    // that meets the target (most layers quantized), else the most accurate.
+    private static (GraphModule, IReadOnlyList<QuantizedLayer>, float, bool, List<LayerSensitivity>) KeepSensitiveLayersInFloat(
+        GraphModule model, Dataset calibration, Dataset test, QuantizeOptions options, float before, double maxDrop,
+        GraphModule quantized, IReadOnlyList<QuantizedLayer> layers, float after)
+    {
+        var weights = layers.Select(l => l.Weight).ToList();
+        var sensitivities = weights.Select(w =>
+        {
+            var alone = options with { Exclude = [.. options.Exclude, .. weights.Where(o => o != w)], MaxAccuracyDrop = null };
+            float accuracy = Evaluator.Evaluate(Quantizer.Quantize(model, calibration, alone).Model, test).Accuracy;
+            return new LayerSensitivity(w, accuracy, before - accuracy);
+        }).OrderByDescending(s => s.Drop).ToList();
+
+        var best = (Model: quantized, Layers: layers, Accuracy: after);
+        var excluded = new List<string>(options.Exclude);
+        foreach (var s in sensitivities.Take(sensitivities.Count - 1)) // at least one layer stays quantized
+        {
+            excluded.Add(s.Weight);
+            var (candidate, candidateLayers) = Quantizer.Quantize(model, calibration, options with { Exclude = excluded.ToList(), MaxAccuracyDrop = null });
+            float accuracy = Evaluator.Evaluate(candidate, test).Accuracy;
+            if (before - accuracy <= maxDrop) return (candidate, candidateLayers, accuracy, true, sensitivities);
+            if (accuracy > best.Accuracy) best = (candidate, candidateLayers, accuracy);
+        }
+        return (best.Model, best.Layers, best.Accuracy, false, sensitivities);
     }
 }
