@@ -33,6 +33,13 @@ public sealed record QuantizeOptions
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
     /// <summary>
+    /// Prepare for quantization-aware training: weights stay float and trainable behind a
+    /// QuantizeLinear/DequantizeLinear pair (fake quantization with the straight-through estimator);
+    /// <see cref="Quantizer.Convert"/> turns them into integers after fine-tuning.
+    /// </summary>
+    public bool KeepFloatWeights { get; init; }
+
+    /// <summary>
     /// Accuracy-aware mode: the largest accepted accuracy loss (a fraction, 0.005 = half a point). Layers
     /// are left in float, most sensitive first, until the quantized model is within it. Null: off.
     /// </summary>

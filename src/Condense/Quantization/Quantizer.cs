@@ -53,15 +53,24 @@ public static class Quantizer
                 : [AffineQuantizer.PerTensor(weight, weightRange, symmetric: true)];
             var q = options.PerChannel ? AffineQuantizer.QuantizeToSByte(weight, perChannel, 0) : AffineQuantizer.QuantizeToSByte(weight, perChannel[0]);
             int[] scaleShape = options.PerChannel ? [perChannel.Length] : [];
-            Add(graph, w + ".quantized", new Tensor(q.Select(v => (float)v).ToArray(), weight.Shape), options.WeightBits <= 4 ? ElementType.Int4 : ElementType.Int8);
             Add(graph, w + ".scale", new Tensor(perChannel.Select(p => p.Scale).ToArray(), scaleShape), ElementType.Float32);
             Add(graph, w + ".zero_point", new Tensor(new float[perChannel.Length], scaleShape), ElementType.Int8);
-            string dequantizedWeight = g + "/weight/DequantizeLinear_output_0";
-            nodes.Add(new Node(g + "/weight/DequantizeLinear", "DequantizeLinear", [w + ".quantized", w + ".scale", w + ".zero_point"], [dequantizedWeight],
-                new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) }));
+            var axis = new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) };
+            string dequantizedWeight = g + "/weight/DequantizeLinear_output_0", integers = w + ".quantized";
+            if (options.KeepFloatWeights)
+            {
+                // Fake quantization for QAT: the float weight trains through Q/DQ (straight-through gradient).
+                integers = g + "/weight/QuantizeLinear_output_0";
+                nodes.Add(new Node(g + "/weight/QuantizeLinear", "QuantizeLinear", [w, w + ".scale", w + ".zero_point"], [integers], axis));
+            }
+            else
+            {
+                Add(graph, integers, new Tensor(q.Select(v => (float)v).ToArray(), weight.Shape), options.WeightBits <= 4 ? ElementType.Int4 : ElementType.Int8);
+                graph.Initializers.Remove(w);
+                graph.Trainable.Remove(w);
+            }
+            nodes.Add(new Node(g + "/weight/DequantizeLinear", "DequantizeLinear", [integers, w + ".scale", w + ".zero_point"], [dequantizedWeight], axis));
             node.Inputs[1] = dequantizedWeight;
-            graph.Initializers.Remove(w);
-            graph.Trainable.Remove(w);
 
             // Input: calibrated Q/DQ (static) or per-batch DynamicQuantizeLinear (dynamic).
             float? inputScale = null; int? inputZero = null;
@@ -91,6 +100,36 @@ public static class Quantizer
         graph.Nodes.AddRange(nodes);
         graph.Validate();
         return (new GraphModule(graph), layers);
+    }
+
+    /// <summary>
+    /// After quantization-aware training: replaces each weight's QuantizeLinear (on a float weight) by the
+    /// integers it produces, so the model stores int8/int4 weights. The input model is not changed.
+    /// </summary>
+    public static GraphModule Convert(GraphModule qat)
+    {
+        var graph = qat.Graph.Clone();
+        foreach (var q in graph.Nodes.Where(n => n.OpType == "QuantizeLinear" && graph.Trainable.Contains(n.Inputs[0])).ToList())
+        {
+            string w = q.Inputs[0];
+            var weight = graph.Initializers[w];
+            var zeroPoint = graph.Initializers[q.Inputs[2]];
+            var (min, max) = graph.TypeOf(q.Inputs[2]).Range();
+            Tensor integers;
+            using (GradMode.NoGrad())
+                integers = weight.Detach().QuantizeLinear(graph.Initializers[q.Inputs[1]], zeroPoint, (int)q.Int("axis", 1), min, max);
+            bool fourBits = integers.Data.All(v => v is >= -8 and <= 7) && graph.TypeOf(q.Inputs[2]) == ElementType.Int8
+                && integers.Data.Max(MathF.Abs) <= 7;
+            string name = w + ".quantized";
+            Add(graph, name, integers.Clone(), fourBits ? ElementType.Int4 : graph.TypeOf(q.Inputs[2]));
+            foreach (var consumer in graph.Consumers(q.Outputs[0]).ToList())
+                for (int i = 0; i < consumer.Inputs.Count; i++) if (consumer.Inputs[i] == q.Outputs[0]) consumer.Inputs[i] = name;
+            graph.Nodes.Remove(q);
+            graph.Initializers.Remove(w);
+            graph.Trainable.Remove(w);
+        }
+        graph.Validate();
+        return new GraphModule(graph);
     }
 
     private static void Add(ModelGraph graph, string name, Tensor value, ElementType type)
