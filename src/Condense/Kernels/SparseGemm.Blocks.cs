@@ -98,7 +98,25 @@ public static unsafe partial class SparseGemm
         return Avx512F.FusedMultiplyAdd(Vector512.Load(values + slot * 16), xs, acc);
     }
 
-    /// <summary>Part p of a threaded blocked product owns a run of slices.</summary>
+    /// <summary>
+    /// Part <paramref name="part"/>'s first slice when slices are split into runs of about equal slot counts
+    /// (the work: slices of long rows hold several times the slots of short ones).
+    /// </summary>
+    private static int SplitSlice(in BlockTables t, int slices, int part, int parts)
+    {
+        if (part == 0) return 0;
+        if (part == parts) return slices;
+        long target = (long)t.SlotStarts[t.SliceStarts[slices]] * part / parts;
+        int lo = 0, hi = slices;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (t.SlotStarts[t.SliceStarts[mid]] < target) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>Part p of a threaded blocked product owns a run of slices with about 1/parts of the slots.</summary>
     private sealed class BlocksJob : IParallelJob
     {
         public Operands K;
@@ -107,6 +125,6 @@ public static unsafe partial class SparseGemm
         public int Slices, Parts;
 
         public void Execute(int part) =>
-            SparseGemm.Slices(in K, in T, (int)((long)Slices * part / Parts), (int)((long)Slices * (part + 1) / Parts), X, Y);
+            SparseGemm.Slices(in K, in T, SplitSlice(in T, Slices, part, Parts), SplitSlice(in T, Slices, part + 1, Parts), X, Y);
     }
 }
