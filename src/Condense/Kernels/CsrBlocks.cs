@@ -119,7 +119,11 @@ internal sealed class CsrBlocks
             }
             return total;
         }
-        for (int pass = 0; pass < 4; pass++)
+        // A pass tries 16 × 16 swaps per neighbouring pair, each costing two slices' counts; the swaps are
+        // for LeNet-sized layers (a few ms), so large matrices, which would take seconds, keep the sort alone.
+        long work = (long)(slices - 1) * SliceRows * SliceRows * 2 * blocks * SliceRows;
+        int passes = (int)Math.Min(4, 64_000_000 / work);
+        for (int pass = 0; pass < passes; pass++)
         {
             bool improved = false;
             for (int s = 0; s + 1 < slices; s++)
