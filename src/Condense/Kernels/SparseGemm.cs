@@ -1,8 +1,9 @@
 // Sparse × dense products for pruned Linear layers: Y = X·Wᵀ + b with W in CSR (CsrMatrix.cs). One-row
-// inputs (batch-1 inference) take a gather-based sparse dot product per output (SparseGemm.Row.cs); larger
-// batches transpose X once and accumulate W[o, j]·Xᵀ[j, :] into a batch-long strip per output
-// (SparseGemm.Batch.cs). Threads split the outputs, never a sum, so results do not depend on Cpu.Threads.
-// SparseGemmReference.cs is the specification.
+// inputs (batch-1 inference) run, on AVX-512, 16 rows at a time over a sliced copy of W whose inputs come
+// from permute tables (SparseGemm.Blocks.cs, CsrBlocks.cs), elsewhere a gather-based sparse dot product per
+// output (SparseGemm.Row.cs); larger batches transpose X once and accumulate W[o, j]·Xᵀ[j, :] into a
+// batch-long strip per output (SparseGemm.Batch.cs). Threads split the outputs, never a sum, so results
+// do not depend on Cpu.Threads. SparseGemmReference.cs is the specification.
 namespace Condense.Kernels;
 
 /// <summary>Sparse-weight matrix products.</summary>
