@@ -11,11 +11,12 @@ return args.FirstOrDefault() switch
     "sparse" => SparseBench.Run(args[1..]),
     "prune" => PruneBench.Run(args[1..]),
     "prune-accuracy" => PruneAccuracyBench.Run(args[1..]),
+    "deep-compression" => DeepCompressionBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, quant, train, sparse, prune, prune-accuracy");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, quant, train, sparse, prune, prune-accuracy, deep-compression");
     return 2;
 }

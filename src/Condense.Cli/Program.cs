@@ -17,6 +17,8 @@ app.Configure(config =>
     config.AddCommand<PruneCommand>("prune").WithDescription("Prune a model: threshold, magnitude, random, N:M or structured; one shot, AGP or iterative; with masked fine-tuning.")
         .WithExample("prune", "model.safetensors", "--sparsity", "0.9", "--global", "--finetune-epochs", "3", "-o", "pruned.safetensors")
         .WithExample("prune", "model.safetensors", "--structured", "--ratio", "0.5", "--finetune-epochs", "3");
+    config.AddCommand<QuantizeCommand>("quantize").WithDescription("Post-training quantization: static (calibrated), dynamic or weight-only; 2–8 bit weights.")
+        .WithExample("quantize", "model.safetensors", "--mode", "static", "--calibration-method", "percentile", "-o", "model.int8.safetensors");
     config.AddCommand<SensitivityCommand>("sensitivity").WithDescription("Accuracy of the model with each tensor pruned alone over a sparsity sweep.")
         .WithExample("sensitivity", "model.safetensors", "--budget", "0.9");
     config.AddCommand<EvalCommand>("eval").WithDescription("Accuracy, loss, size and speed of a saved model.")

@@ -14,6 +14,8 @@ public enum ElementType
     UInt8,
     /// <summary>Signed 32-bit integer (exact in float32 only up to 2^24 in magnitude).</summary>
     Int32,
+    /// <summary>Signed 4-bit integer, stored two per byte (low nibble first, as ONNX int4).</summary>
+    Int4,
 }
 
 /// <summary>Ranges and checks of element types.</summary>
@@ -25,6 +27,7 @@ public static class ElementTypes
         ElementType.Int8 => (sbyte.MinValue, sbyte.MaxValue),
         ElementType.UInt8 => (byte.MinValue, byte.MaxValue),
         ElementType.Int32 => (int.MinValue, int.MaxValue),
+        ElementType.Int4 => (-8, 7),
         _ => throw new ArgumentException($"{type} is not an integer type"),
     };
 

@@ -41,6 +41,7 @@ public static class GraphOps
             var (min, max) = type == ElementType.Float32 ? ElementType.UInt8.Range() : type.Range();
             return [Required(n, x, 0).QuantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1), min, max)];
         },
+        ["DynamicQuantizeLinear"] = (n, x, _) => DynamicQuantizeLinear(Required(n, x, 0)),
         ["DequantizeLinear"] = (n, x, _) => [Required(n, x, 0).DequantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1))],
     };
 
@@ -65,6 +66,20 @@ public static class GraphOps
             : throw new CondenseException($"node '{node.Name}' ({node.OpType}) is missing input {index}");
 
     private static Tensor? Optional(Tensor?[] inputs, int index) => index < inputs.Length ? inputs[index] : null;
+
+    // ONNX DynamicQuantizeLinear: uint8 with scale = (max(0, max x) − min(0, min x)) / 255 and
+    // zero point = saturate(round(−min(0, min x) / scale)), from this batch alone.
+    private static Tensor[] DynamicQuantizeLinear(Tensor x)
+    {
+        float min = 0f, max = 0f;
+        foreach (float v in x.Data) { if (v < min) min = v; if (v > max) max = v; }
+        float scale = (max - min) / 255f;
+        if (scale == 0f) scale = 1f; // an all-zero batch: any scale represents it exactly
+        float zero = Math.Clamp(MathF.Round(-min / scale), 0f, 255f);
+        var s = Tensor.Scalar(scale);
+        var z = Tensor.Scalar(zero);
+        return [x.QuantizeLinear(s, z, 1, 0, 255), s, z];
+    }
 
     // ONNX Reshape: 0 copies the input's dimension, −1 is inferred.
     private static Tensor Reshape(Tensor x, Tensor shape)

@@ -40,8 +40,8 @@ public static class ModelFile
         if (spec is not null) metadata[SpecKey] = spec;
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CondenseException($"output folder {dir} does not exist");
-        var (entries, sparse) = SparseStorage.Encode(graph.Initializers, graph.ElementTypes);
-        if (sparse is not null) metadata[SparseStorage.MetadataKey] = sparse;
+        var (entries, storage) = SparseStorage.Encode(graph.Initializers, graph.ElementTypes);
+        foreach (var (key, value) in storage) metadata[key] = value;
         SafeTensors.Write(path, entries, metadata);
     }
 

@@ -15,21 +15,33 @@ public static class SparseStorage
     /// <summary>Metadata key listing the sparse tensors: name → {"format", "shape"}.</summary>
     public const string MetadataKey = "condense.sparse";
 
+    /// <summary>Metadata key listing the int4 tensors (stored packed as U8): name → shape.</summary>
+    public const string Int4Key = "condense.int4";
+
     private sealed record Entry(string Format, int[] Shape);
 
     /// <summary>
     /// The safetensors entries for all tensors, and the metadata describing the sparse ones (null if none).
     /// Integer tensors (<paramref name="types"/>) are stored in their own type, their non-zero values too.
     /// </summary>
-    public static (List<SafeTensorEntry> Entries, string? Metadata) Encode(IEnumerable<KeyValuePair<string, Tensor>> tensors,
+    public static (List<SafeTensorEntry> Entries, Dictionary<string, string> Metadata) Encode(IEnumerable<KeyValuePair<string, Tensor>> tensors,
         IReadOnlyDictionary<string, ElementType>? types = null)
     {
         var entries = new List<SafeTensorEntry>();
         var sparse = new Dictionary<string, Entry>();
+        var int4 = new Dictionary<string, int[]>();
         foreach (var (name, t) in tensors)
         {
             var type = types is not null && types.TryGetValue(name, out var declared) ? declared : ElementType.Float32;
             type.CheckValues(name, t.Data);
+            if (type == ElementType.Int4)
+            {
+                var packed = new byte[Kernels.Int4.PackedLength(t.Size)];
+                Kernels.Int4.Pack(t.Data.Select(v => (sbyte)v).ToArray(), packed);
+                entries.Add(SafeTensorEntry.FromUInt8(name, packed, packed.Length));
+                int4[name] = t.Shape;
+                continue;
+            }
             long size = type switch { ElementType.Int8 or ElementType.UInt8 => 1, _ => 4 };
             int nnz = t.Size - CountZeros(t.Data);
             long dense = size * t.Size;
@@ -68,7 +80,10 @@ public static class SparseStorage
                 sparse[name] = new Entry("csr", t.Shape);
             }
         }
-        return (entries, sparse.Count == 0 ? null : JsonSerializer.Serialize(sparse));
+        var metadata = new Dictionary<string, string>();
+        if (sparse.Count > 0) metadata[MetadataKey] = JsonSerializer.Serialize(sparse);
+        if (int4.Count > 0) metadata[Int4Key] = JsonSerializer.Serialize(int4);
+        return (entries, metadata);
     }
 
     // Values in their stored type: F32, or I8, U8, I32 for integer tensors (checked to be exact before).
@@ -84,10 +99,18 @@ public static class SparseStorage
         };
     }
 
+    private static Dictionary<string, int[]> Int4Shapes(SafeTensorFile file)
+    {
+        if (!file.Metadata.TryGetValue(Int4Key, out var json)) return [];
+        try { return JsonSerializer.Deserialize<Dictionary<string, int[]>>(json) ?? []; }
+        catch (JsonException e) { throw new InvalidFileException(file.Path, $"malformed '{Int4Key}' metadata ({e.Message.Split('\n')[0]})"); }
+    }
+
     /// <summary>The element type of every tensor in the file, sparse ones by the type of their stored values.</summary>
     public static Dictionary<string, ElementType> Types(SafeTensorFile file)
     {
         var types = new Dictionary<string, ElementType>();
+        var int4 = Int4Shapes(file);
         foreach (var entry in file.Tensors)
         {
             string name = entry.Name;
@@ -95,7 +118,7 @@ public static class SparseStorage
                 if (name.EndsWith(suffix, StringComparison.Ordinal)) name = name[..^suffix.Length];
             if (name.EndsWith(".__bitmap", StringComparison.Ordinal) || name.EndsWith(".__csr_indices", StringComparison.Ordinal)
                 || name.EndsWith(".__csr_rows", StringComparison.Ordinal)) continue;
-            types[name] = TypeOf(entry);
+            types[name] = int4.ContainsKey(name) ? ElementType.Int4 : TypeOf(entry);
         }
         return types;
     }
@@ -120,6 +143,15 @@ public static class SparseStorage
             catch (JsonException e) { throw new InvalidFileException(file.Path, $"malformed '{MetadataKey}' metadata ({e.Message.Split('\n')[0]})"); }
         }
         var parts = new HashSet<string>();
+        foreach (var (name, shape) in Int4Shapes(file))
+        {
+            var packed = Part(file, name, parts).ToUInt8Array();
+            int size = Shape.Size(shape);
+            if (packed.Length != Kernels.Int4.PackedLength(size)) throw Corrupt(file, name, "packed int4 length does not match the shape");
+            var values = new sbyte[size];
+            Kernels.Int4.Unpack(packed, values);
+            tensors[name] = new Tensor(values.Select(v => (float)v).ToArray(), shape);
+        }
         foreach (var (name, entry) in sparse ?? [])
         {
             int size = Shape.Size(entry.Shape ?? throw new InvalidFileException(file.Path, $"sparse tensor '{name}' has no shape"));

@@ -58,7 +58,7 @@ public static class Prunable
         return result;
     }
 
-    // '*' matches any run of characters and '?' one character; the whole name must match.
-    private static Regex Pattern(string glob) =>
+    /// <summary>A name pattern: '*' matches any run of characters and '?' one character; the whole name must match.</summary>
+    public static Regex Pattern(string glob) =>
         new("^" + Regex.Escape(glob).Replace("\\*", ".*").Replace("\\?", ".") + "$", RegexOptions.CultureInvariant);
 }

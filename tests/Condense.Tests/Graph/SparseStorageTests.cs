@@ -24,7 +24,7 @@ public sealed class SparseStorageTests : IDisposable
     {
         var (entries, metadata) = SparseStorage.Encode(tensors);
         string path = _dir.File("t.safetensors");
-        SafeTensors.Write(path, entries, metadata is null ? null : new Dictionary<string, string> { [SparseStorage.MetadataKey] = metadata });
+        SafeTensors.Write(path, entries, metadata);
         var file = SafeTensors.Read(path);
         decoded = SparseStorage.Decode(file);
         return file;
@@ -102,7 +102,7 @@ public sealed class SparseStorageTests : IDisposable
         void Expect(IEnumerable<SafeTensorEntry> parts, string fragment)
         {
             string path = _dir.File("bad.safetensors");
-            SafeTensors.Write(path, parts, new Dictionary<string, string> { [SparseStorage.MetadataKey] = metadata! });
+            SafeTensors.Write(path, parts, metadata);
             var e = Assert.Throws<InvalidFileException>(() => SparseStorage.Decode(SafeTensors.Read(path)));
             Assert.Contains("bad.safetensors", e.Message);
             Assert.Contains(fragment, e.Message);

@@ -32,9 +32,11 @@ public sealed class TypedStorageTests : IDisposable
         graph.Initializers.Add("q.weight", Integers(rng, -128, 127, zeros, 16, 20));
         graph.Initializers.Add("q.zero_point", Integers(rng, 0, 255, 0, 1));
         graph.Initializers.Add("q.bias", Integers(rng, -1_000_000, 1_000_000, 0, 16));
+        graph.Initializers.Add("q.int4", Integers(rng, -8, 7, zeros, 5, 7)); // odd count: a half-filled last byte
         graph.ElementTypes["q.weight"] = ElementType.Int8;
         graph.ElementTypes["q.zero_point"] = ElementType.UInt8;
         graph.ElementTypes["q.bias"] = ElementType.Int32;
+        graph.ElementTypes["q.int4"] = ElementType.Int4;
         string path = _dir.File("typed.safetensors");
         ModelFile.Save(graph, path);
 
@@ -42,7 +44,8 @@ public sealed class TypedStorageTests : IDisposable
         long weightBytes = file.Tensors.Where(t => t.Name.StartsWith("q.weight", StringComparison.Ordinal)).Sum(t => (long)t.Data.Length);
         Assert.True(weightBytes <= 16 * 20, $"{weightBytes} bytes for 320 int8 values");
         var loaded = ModelFile.Load(path).Graph;
-        foreach (var name in new[] { "q.weight", "q.zero_point", "q.bias" })
+        Assert.Equal((35 + 1) / 2, file["q.int4"].Data.Length);
+        foreach (var name in new[] { "q.weight", "q.zero_point", "q.bias", "q.int4" })
         {
             Assert.Equal(graph.TypeOf(name), loaded.TypeOf(name));
             Assert.Equal(graph.Initializers[name].Data, loaded.Initializers[name].Data);

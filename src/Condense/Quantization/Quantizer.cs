@@ -1,0 +1,122 @@
+// Post-training quantization as a graph pass (docs/quantized-graph.md): each chosen Linear layer gets
+// its weight replaced by int8 (per-channel symmetric) behind a DequantizeLinear, and — in static mode —
+// its input wrapped in QuantizeLinear/DequantizeLinear with a range calibrated on sample data by an
+// observer (streamed batch by batch), or — in dynamic mode — in DynamicQuantizeLinear. The result is
+// an ordinary graph: run in float it is the exact simulation of the quantization; the integer engine
+// compiles it; ONNX export writes it as QDQ.
+using Condense.Autograd;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Pruning;
+using Condense.Quantization.Observers;
+using Condense.Tensors;
+
+namespace Condense.Quantization;
+
+/// <summary>One quantized layer: its weight's bits and scale range, and its input's range if static.</summary>
+public sealed record QuantizedLayer(string Node, string Weight, int Bits, float MinScale, float MaxScale, float? InputScale, int? InputZeroPoint);
+
+/// <summary>Builds quantized graphs.</summary>
+public static class Quantizer
+{
+    /// <summary>
+    /// A quantized copy of <paramref name="model"/> (the input is not changed). Static mode calibrates on
+    /// the first <see cref="QuantizeOptions.CalibrationSamples"/> samples of <paramref name="calibration"/>.
+    /// </summary>
+    public static (GraphModule Model, IReadOnlyList<QuantizedLayer> Layers) Quantize(GraphModule model, Dataset? calibration, QuantizeOptions options)
+    {
+        options.Validate();
+        var source = model.Graph;
+        var exclude = options.Exclude.Select(Prunable.Pattern).ToList();
+        var targets = Prunable.Find(model, new PruneOptions())
+            .Where(t => !t.IsBias && t.Node.OpType == "Gemm" && t.OutputAxis == 0 && t.Node.Int("transA", 0) == 0)
+            .Where(t => !exclude.Any(r => r.IsMatch(t.Name)))
+            .ToDictionary(t => t.Node.Name);
+        if (targets.Count == 0) throw new CondenseException("no Linear (Gemm) layer to quantize: all were excluded or the model has none");
+        var inputParams = options.Mode == QuantizationMode.Static
+            ? Calibrate(model, calibration ?? throw new CondenseException("static quantization needs calibration data"), targets.Values.Select(t => t.Node).ToList(), options)
+            : null;
+
+        var graph = source.Clone();
+        var nodes = new List<Node>();
+        var layers = new List<QuantizedLayer>();
+        var weightRange = QuantRange.Restricted(options.WeightBits);
+        foreach (var node in graph.Nodes)
+        {
+            if (!targets.TryGetValue(node.Name, out var target)) { nodes.Add(node); continue; }
+            string g = node.Name, w = node.Inputs[1];
+            var weight = graph.Initializers[w];
+
+            // Weight: symmetric int8 (or fewer bits), per output row or per tensor, behind DequantizeLinear.
+            var perChannel = options.PerChannel
+                ? AffineQuantizer.PerChannel(weight, 0, weightRange, symmetric: true)
+                : [AffineQuantizer.PerTensor(weight, weightRange, symmetric: true)];
+            var q = options.PerChannel ? AffineQuantizer.QuantizeToSByte(weight, perChannel, 0) : AffineQuantizer.QuantizeToSByte(weight, perChannel[0]);
+            int[] scaleShape = options.PerChannel ? [perChannel.Length] : [];
+            Add(graph, w + ".quantized", new Tensor(q.Select(v => (float)v).ToArray(), weight.Shape), options.WeightBits <= 4 ? ElementType.Int4 : ElementType.Int8);
+            Add(graph, w + ".scale", new Tensor(perChannel.Select(p => p.Scale).ToArray(), scaleShape), ElementType.Float32);
+            Add(graph, w + ".zero_point", new Tensor(new float[perChannel.Length], scaleShape), ElementType.Int8);
+            string dequantizedWeight = g + "/weight/DequantizeLinear_output_0";
+            nodes.Add(new Node(g + "/weight/DequantizeLinear", "DequantizeLinear", [w + ".quantized", w + ".scale", w + ".zero_point"], [dequantizedWeight],
+                new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) }));
+            node.Inputs[1] = dequantizedWeight;
+            graph.Initializers.Remove(w);
+            graph.Trainable.Remove(w);
+
+            // Input: calibrated Q/DQ (static) or per-batch DynamicQuantizeLinear (dynamic).
+            float? inputScale = null; int? inputZero = null;
+            if (options.Mode == QuantizationMode.Static)
+            {
+                var p = inputParams![g];
+                inputScale = p.Scale; inputZero = p.ZeroPoint;
+                Add(graph, g + ".input_scale", Tensor.Scalar(p.Scale), ElementType.Float32);
+                Add(graph, g + ".input_zero_point", Tensor.Scalar(p.ZeroPoint), ElementType.UInt8);
+                string quantized = g + "/input/QuantizeLinear_output_0", dequantized = g + "/input/DequantizeLinear_output_0";
+                nodes.Add(new Node(g + "/input/QuantizeLinear", "QuantizeLinear", [node.Inputs[0], g + ".input_scale", g + ".input_zero_point"], [quantized]));
+                nodes.Add(new Node(g + "/input/DequantizeLinear", "DequantizeLinear", [quantized, g + ".input_scale", g + ".input_zero_point"], [dequantized]));
+                node.Inputs[0] = dequantized;
+            }
+            else if (options.Mode == QuantizationMode.Dynamic)
+            {
+                string y = g + "/input/DynamicQuantizeLinear_output_0", s = g + "/input/DynamicQuantizeLinear_output_1",
+                    z = g + "/input/DynamicQuantizeLinear_output_2", dequantized = g + "/input/DequantizeLinear_output_0";
+                nodes.Add(new Node(g + "/input/DynamicQuantizeLinear", "DynamicQuantizeLinear", [node.Inputs[0]], [y, s, z]));
+                nodes.Add(new Node(g + "/input/DequantizeLinear", "DequantizeLinear", [y, s, z], [dequantized]));
+                node.Inputs[0] = dequantized;
+            }
+            nodes.Add(node);
+            layers.Add(new QuantizedLayer(g, w, options.WeightBits, perChannel.Min(p => p.Scale), perChannel.Max(p => p.Scale), inputScale, inputZero));
+        }
+        graph.Nodes.Clear();
+        graph.Nodes.AddRange(nodes);
+        graph.Validate();
+        return (new GraphModule(graph), layers);
+    }
+
+    private static void Add(ModelGraph graph, string name, Tensor value, ElementType type)
+    {
+        graph.Initializers[name] = value;
+        if (type != ElementType.Float32) graph.ElementTypes[name] = type;
+    }
+
+    // Runs the float model on the calibration samples, batch by batch, feeding each quantized layer's
+    // input to its own observer; the observers keep bounded statistics, not the activations.
+    private static Dictionary<string, QuantParams> Calibrate(GraphModule model, Dataset data, List<Node> layers, QuantizeOptions options)
+    {
+        var observers = layers.ToDictionary(n => n.Name, _ => Observer.Create(options.Calibration, options.Observer));
+        var sample = data.Take(options.CalibrationSamples);
+        bool training = model.Training;
+        model.Eval();
+        try
+        {
+            using var _ = GradMode.NoGrad();
+            foreach (var batch in new DataLoader(sample, 256, shuffle: false, seed: 0).Epoch(0))
+            {
+                var values = model.Run(batch.Features);
+                foreach (var node in layers) observers[node.Name].Observe(values[node.Inputs[0]].Data);
+            }
+        }
+        finally { model.Train(training); }
+        return observers.ToDictionary(o => o.Key, o => o.Value.Compute(QuantRange.UInt8, symmetric: false));
+    }
+}

@@ -1,0 +1,83 @@
+// The `quantize` command as a user runs it: JSON checked against the saved file and a re-evaluation,
+// and bad input reported as one line on stderr with a non-zero exit code.
+using System.Text.Json;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Tests.Cli;
+using Condense.Tests.Pruning;
+
+namespace Condense.Tests.Quantization;
+
+public sealed class QuantizeCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("condense-quantize-cli-").FullName;
+    private readonly string _data;
+    private readonly string _model;
+
+    public QuantizeCliTests()
+    {
+        _data = SmallData();
+        _model = Path.Combine(_dir, "model.safetensors");
+        ModelFile.Save(TrainedMlp.Fresh().Graph, _model);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    // A small MNIST-format folder (600 train, 200 test), as in CliTests.
+    private string SmallData()
+    {
+        var (train, test) = Mnist.LoadEmbedded();
+        string folder = Path.Combine(_dir, "data");
+        Directory.CreateDirectory(folder);
+        void Write(string prefix, Dataset d, int n)
+        {
+            var pixels = d.Features.Take(n * 784).Select(v => (byte)MathF.Round(v * 255)).ToArray();
+            IdxWriter.Write(Path.Combine(folder, $"{prefix}-images-idx3-ubyte"), IdxArray.FromBytes(pixels, n, 28, 28));
+            IdxWriter.Write(Path.Combine(folder, $"{prefix}-labels-idx1-ubyte"), IdxArray.FromBytes(d.Labels!.Take(n).Select(l => (byte)l).ToArray(), n));
+        }
+        Write("train", train, 600);
+        Write("t10k", test, 200);
+        return folder;
+    }
+
+    private static void AssertOneLineError(CliRunner.Result r, string expectedFragment)
+    {
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Equal("", r.Stdout.Trim());
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line on stderr, got:\n{r.Stderr}");
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expectedFragment, lines[0], StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    [Fact]
+    public void QuantizeWritesASmallerModelAndReportsAsJson()
+    {
+        string output = Path.Combine(_dir, "model.int8.safetensors");
+        var r = CliRunner.Run("quantize", _model, "--calibration-samples", "200", "--data", _data, "-o", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var printed = JsonDocument.Parse(r.Stdout);
+        var root = printed.RootElement;
+        Assert.Equal(new FileInfo(output).Length, root.GetProperty("file_bytes").GetInt64());
+        Assert.True(root.GetProperty("file_bytes").GetInt64() < 0.3 * new FileInfo(_model).Length);
+        Assert.InRange(root.GetProperty("accuracy_before").GetDouble() - root.GetProperty("accuracy").GetDouble(), -0.05, 0.03);
+        Assert.Equal("static", root.GetProperty("mode").GetString());
+        Assert.Equal(2, root.GetProperty("layers").GetArrayLength());
+        var eval = CliRunner.Run("eval", output, "--data", _data, "--json");
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        using var evaluated = JsonDocument.Parse(eval.Stdout);
+        Assert.Equal(root.GetProperty("accuracy").GetDouble(), evaluated.RootElement.GetProperty("accuracy").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void BadArgumentsAreOneLineErrors()
+    {
+        string output = Path.Combine(_dir, "never.safetensors");
+        AssertOneLineError(CliRunner.Run("quantize", _model, "--bits", "9", "--data", _data, "-o", output), "bits");
+        AssertOneLineError(CliRunner.Run("quantize", _model, "--mode", "fancy", "--data", _data, "-o", output), "fancy");
+        AssertOneLineError(CliRunner.Run("quantize", _model, "--exclude", "*", "--data", _data, "-o", output), "quantize");
+        AssertOneLineError(CliRunner.Run("quantize", _model, "--data", _data, "-o", _model), "overwrite");
+        Assert.False(File.Exists(output));
+    }
+}
