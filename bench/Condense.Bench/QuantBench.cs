@@ -1,5 +1,5 @@
 // What static int8 quantization buys at inference, measured in one run: LeNet-300-100 trained 2 epochs on
-// the embedded MNIST, quantized per docs/quantized-graph.md (per-channel symmetric int8 weights, uint8
+// the embedded MNIST, quantized by the library's Quantizer (static, per-channel symmetric int8 weights, uint8
 // activations calibrated by min-max on 512 training images), compiled by IntegerModel, and timed against the
 // fp32 GraphModule at batch 1, 64 and 256, alternately, best of repeated runs. Before timing, the integer
 // model is checked against the QDQ float simulation (argmax agreement, accuracy) on the 2000 test images.
@@ -10,7 +10,6 @@ using Condense.Kernels;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;
-using Condense.Tests.Quantization;
 using Condense.Training;
 
 namespace Condense.Bench;
@@ -24,8 +23,8 @@ internal static class QuantBench
         var model = ModelSpec.Parse("mlp:784-300-100-10").Build(7);
         Trainer.Fit(model, train, null, new TrainOptions { Epochs = 2 });
         var graph = GraphTracer.Trace(model, [784]);
-        var qdq = QdqGraphs.Quantize(graph, train.Batch(Enumerable.Range(0, 512).ToArray()), Condense.Quantization.QuantRange.Restricted(8));
         var fp32 = new GraphModule(graph.Clone()); fp32.Eval();
+        var qdq = Quantizer.Quantize(fp32, train, new QuantizeOptions { CalibrationSamples = 512 }).Model.Graph;
         var simulation = new GraphModule(qdq.Clone()); simulation.Eval();
         var int8 = IntegerModel.Compile(qdq);
 

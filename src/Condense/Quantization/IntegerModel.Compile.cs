@@ -174,12 +174,13 @@ public sealed partial class IntegerModel
         used.Add(wdq);
 
         var w = Initializer(g, wdq, 0, "quantized weight");
-        if (g.TypeOf(wdq.Inputs[0]) != ElementType.Int8 || w.Rank != 2)
-            throw Unsupported($"layer '{gemm.Name}': the weight '{wdq.Inputs[0]}' must be an Int8 [out, in] initializer (it is {g.TypeOf(wdq.Inputs[0])} {Shape.Format(w.Shape)})");
+        var weightType = g.TypeOf(wdq.Inputs[0]);
+        if (weightType is not (ElementType.Int8 or ElementType.Int4) || w.Rank != 2)
+            throw Unsupported($"layer '{gemm.Name}': the weight '{wdq.Inputs[0]}' must be an Int8 (or Int4) [out, in] initializer (it is {weightType} {Shape.Format(w.Shape)})");
         int n = w.Shape[0], k = w.Shape[1];
         if (k > PackedInt8Weights.MaxInFeatures)
             throw Unsupported($"layer '{gemm.Name}' has {k} input features; the int8 kernel takes at most {PackedInt8Weights.MaxInFeatures}");
-        ElementType.Int8.CheckValues(wdq.Inputs[0], w.Data);
+        weightType.CheckValues(wdq.Inputs[0], w.Data);   // int4 values run as int8
         var ws = Initializer(g, wdq, 1, "weight scale");
         if (ws.Size != n && ws.Size != 1)
             throw Unsupported($"layer '{gemm.Name}' has {ws.Size} weight scales for {n} output channels");

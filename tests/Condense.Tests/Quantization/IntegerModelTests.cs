@@ -191,6 +191,19 @@ public class IntegerModelTests
     }
 
     [Fact]
+    public void CompilesTheLibraryQuantizersOutput()
+    {
+        var train = Mnist.LoadEmbedded().Train;
+        var floatModel = new GraphModule(RandomGraph("mlp:784-48-24-10", seed: 6));
+        floatModel.Eval();
+        var options = new QuantizeOptions { CalibrationSamples = 256 };
+        var qdq = Quantizer.Quantize(floatModel, train, options).Model.Graph;
+        CheckAgainstSimulation(qdq, Images(Mnist.LoadEmbedded().Test, 0, 200));
+        foreach (var mode in new[] { QuantizationMode.Dynamic, QuantizationMode.WeightOnly })
+            Assert.False(IntegerModel.CanCompile(Quantizer.Quantize(floatModel, train, options with { Mode = mode }).Model.Graph, out _));
+    }
+
+    [Fact]
     public void BiasBeyondInt32IsAClearError()
     {
         var qdq = Static(RandomGraph("mlp:784-16-10", seed: 3), QuantRange.Restricted(8));

@@ -1,7 +1,7 @@
 // Builds static-quantized QDQ graphs by hand, exactly as docs/quantized-graph.md specifies, from a traced float
 // graph: per-channel symmetric int8 weights, uint8 activation parameters from a MinMaxObserver over a
-// calibration batch. The integer engine's tests use it, and bench/Condense.Bench links this file for the
-// `quant` benchmark. The library's own converter (Quantization/Quantizer) is independent of it.
+// calibration batch. The integer engine's tests use it as an oracle independent of the library's converter
+// (Quantization/Quantizer), and to build graphs the converter does not (hand-set zero points, mixed modes).
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Quantization;
