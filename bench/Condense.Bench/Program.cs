@@ -6,6 +6,7 @@ return args.FirstOrDefault() switch
 {
     "gemm" => GemmBench.Run(args[1..]),
     "qgemm" => QGemmBench.Run(args[1..]),
+    "quant" => QuantBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
     "sparse" => SparseBench.Run(args[1..]),
     "prune" => PruneBench.Run(args[1..]),
@@ -16,6 +17,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, train, sparse, prune, prune-accuracy, deep-compression");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, quant, train, sparse, prune, prune-accuracy, deep-compression");
     return 2;
 }
