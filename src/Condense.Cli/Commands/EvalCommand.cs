@@ -2,6 +2,7 @@
 using System.ComponentModel;
 using Condense.Data;
 using Condense.Graph;
+using Condense.Quantization;
 using Condense.Reports;
 using Spectre.Console.Cli;
 
@@ -20,7 +21,9 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         var output = new Output(settings.Json);
         var model = ModelFile.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
-        var metrics = ModelMetrics.Measure(model, test, Inputs.SampleShape(model, test), settings.Model);
+        // A quantized model runs on the integer engine when its graph compiles to it.
+        var runner = IntegerModel.Runner(model);
+        var metrics = ModelMetrics.Measure(runner, test, Inputs.SampleShape(model, test), settings.Model, summary: ModelSummary.Of(model));
         Tables.Metrics(output, settings.Model, metrics);
         output.Result(new
         {
@@ -28,6 +31,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
             metrics.Accuracy, metrics.Loss, metrics.Parameters, metrics.NonzeroParameters, metrics.FileBytes,
             metrics.LatencyMsBatch1, metrics.ThroughputBatch256,
             test_samples = test.Count,
+            engine = runner is IntegerModel ? "integer" : "float",
         });
         return 0;
     }

@@ -7,6 +7,7 @@ using Condense.Data;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Pruning;
+using Condense.Quantization;
 using Condense.Reports;
 using Condense.Training;
 
@@ -79,6 +80,18 @@ public static class DemoRun
             var m = ModelMetrics.Measure(ModelFile.Load(path), test, train.SampleShape, path, timing);
             string epochs = run.FinetuneEpochs > 0 ? $", {run.FinetuneEpochs} epochs fine-tuning" : ", no fine-tuning";
             variants.Add(new(name, pruneReport.Method + epochs, path, m, (double)metrics.FileBytes / m.FileBytes));
+        }
+
+        // Quantization: static int8 (per-channel weights, calibrated activations), run by the integer engine.
+        {
+            string path = Path.Combine(options.OutputDirectory, "int8.safetensors");
+            var (quantized, _) = Quantizer.Quantize(ModelFile.Load(file), train, new QuantizeOptions());
+            ModelFile.Save(quantized.Graph, path);
+            var saved = ModelFile.Load(path);
+            var engine = IntegerModel.Runner(saved);
+            var m = ModelMetrics.Measure(engine, test, train.SampleShape, path, timing, ModelSummary.Of(saved));
+            variants.Add(new("int8", "static int8, per-channel weights, min-max calibration" + (engine is IntegerModel ? ", integer engine" : ""),
+                path, m, (double)metrics.FileBytes / m.FileBytes));
         }
 
         string json = Path.Combine(options.OutputDirectory, "report.json");

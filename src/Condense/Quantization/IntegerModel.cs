@@ -110,4 +110,10 @@ public sealed partial class IntegerModel : Module
         }
         finally { ArrayPool<int>.Shared.Return(acc); }
     }
+
+    /// <summary>
+    /// What runs a (possibly quantized) model best: the integer engine when <paramref name="model"/>'s graph
+    /// compiles to it, else the model itself (float, or the float simulation of its quantization).
+    /// </summary>
+    public static Module Runner(Condense.Graph.GraphModule model) => CanCompile(model.Graph, out _) ? Compile(model.Graph) : model;
 }

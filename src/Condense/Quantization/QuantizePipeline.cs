@@ -35,7 +35,8 @@ public static class QuantizePipeline
         var watch = Stopwatch.StartNew();
         float before = Evaluator.Evaluate(model, test).Accuracy;
         var (quantized, layers) = Quantizer.Quantize(model, calibration, options);
-        float after = Evaluator.Evaluate(quantized, test).Accuracy;
+        // Measured on what will run it: the integer engine where the graph compiles to it.
+        float after = Evaluator.Evaluate(IntegerModel.Runner(quantized), test).Accuracy;
         bool? met = null;
         List<LayerSensitivity>? sensitivities = null;
         if (options.MaxAccuracyDrop is double maxDrop)
@@ -79,7 +80,7 @@ public static class QuantizePipeline
         {
             excluded.Add(s.Weight);
             var (candidate, candidateLayers) = Quantizer.Quantize(model, calibration, options with { Exclude = excluded.ToList(), MaxAccuracyDrop = null });
-            float accuracy = Evaluator.Evaluate(candidate, test).Accuracy;
+            float accuracy = Evaluator.Evaluate(IntegerModel.Runner(candidate), test).Accuracy;
             if (before - accuracy <= maxDrop) return (candidate, candidateLayers, accuracy, true, sensitivities);
             if (accuracy > best.Accuracy) best = (candidate, candidateLayers, accuracy);
         }

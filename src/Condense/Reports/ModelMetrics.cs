@@ -11,11 +11,15 @@ public sealed record ModelMetrics(
     float Accuracy, float Loss, long Parameters, long NonzeroParameters, long FileBytes,
     double LatencyMsBatch1, double ThroughputBatch256)
 {
-    /// <summary>Evaluates <paramref name="model"/> on <paramref name="test"/> and times it; <paramref name="file"/> is its saved form (or null).</summary>
-    public static ModelMetrics Measure(Module model, Dataset test, int[] sampleShape, string? file, double timingSeconds = 0.5)
+    /// <summary>
+    /// Evaluates <paramref name="model"/> on <paramref name="test"/> and times it; <paramref name="file"/> is its saved form
+    /// (or null). <paramref name="summary"/> gives the parameter counts when the model that runs is not the one that holds
+    /// the weights (an integer engine compiled from a graph).
+    /// </summary>
+    public static ModelMetrics Measure(Module model, Dataset test, int[] sampleShape, string? file, double timingSeconds = 0.5, ModelSummary? summary = null)
     {
         var eval = Evaluator.Evaluate(model, test);
-        var summary = ModelSummary.Of(model);
+        summary ??= ModelSummary.Of(model);
         var latency = Evaluator.MeasureSpeed(model, sampleShape, 1, timingSeconds);
         var throughput = Evaluator.MeasureSpeed(model, sampleShape, 256, timingSeconds);
         return new ModelMetrics(eval.Accuracy, eval.Loss, summary.Parameters, summary.NonzeroParameters,

@@ -18,14 +18,24 @@ public sealed record ModelSummary(IReadOnlyList<TensorSummary> Tensors, long Par
     /// <summary>Fraction of zero parameters (0–1).</summary>
     public double Sparsity => Parameters == 0 ? 0 : 1.0 - (double)NonzeroParameters / Parameters;
 
-    /// <summary>Summarises the parameters and buffers of <paramref name="model"/>.</summary>
+    /// <summary>
+    /// Summarises the parameters and buffers of <paramref name="model"/>. The parameter counts include
+    /// the integer weights of a quantized graph (buffers of an integer element type), which are the
+    /// model's weights even though they no longer train.
+    /// </summary>
     public static ModelSummary Of(Module model)
     {
+        var graph = (model as Graph.GraphModule)?.Graph;
         var tensors = new List<TensorSummary>();
-        foreach (var (name, p) in model.NamedParameters()) tensors.Add(Summarise(name, p, trainable: true));
-        foreach (var (name, b) in model.NamedBuffers()) tensors.Add(Summarise(name, b, trainable: false));
-        var trainable = tensors.Where(t => t.Trainable).ToList();
-        return new ModelSummary(tensors, trainable.Sum(t => t.Elements), trainable.Sum(t => t.Nonzero));
+        var counted = new List<TensorSummary>();
+        foreach (var (name, p) in model.NamedParameters()) { var t = Summarise(name, p, trainable: true); tensors.Add(t); counted.Add(t); }
+        foreach (var (name, b) in model.NamedBuffers())
+        {
+            var t = Summarise(name, b, trainable: false);
+            tensors.Add(t);
+            if (graph is not null && graph.TypeOf(name) != Graph.ElementType.Float32 && b.Rank >= 2) counted.Add(t);
+        }
+        return new ModelSummary(tensors, counted.Sum(t => t.Elements), counted.Sum(t => t.Nonzero));
     }
 
     private static TensorSummary Summarise(string name, Tensor t, bool trainable)
