@@ -7,6 +7,7 @@ return args.FirstOrDefault() switch
     "gemm" => GemmBench.Run(args[1..]),
     "qgemm" => QGemmBench.Run(args[1..]),
     "quant" => QuantBench.Run(args[1..]),
+    "quant-accuracy" => QuantAccuracyBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
     "sparse" => SparseBench.Run(args[1..]),
     "prune" => PruneBench.Run(args[1..]),
@@ -17,6 +18,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, quant, train, sparse, prune, prune-accuracy, deep-compression");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression");
     return 2;
 }
