@@ -32,6 +32,20 @@ public sealed class ReadmeExampleTests : IDisposable
         Assert.True(new FileInfo(prunedPath).Length < new FileInfo(path).Length / 4);
         var summary = Condense.Reports.ModelSummary.Of(ModelFile.Load(prunedPath));
         Assert.InRange(summary.Sparsity, 0.89, 0.9);
+
+        // Quantization, QAT and weight sharing, as in the README (one epoch instead of two).
+        var (int8, layers) = Condense.Quantization.Quantizer.Quantize(loaded, train, new Condense.Quantization.QuantizeOptions { Mode = Condense.Quantization.QuantizationMode.Static });
+        Module engine = Condense.Quantization.IntegerModel.Runner(int8);
+        Assert.IsType<Condense.Quantization.IntegerModel>(engine);
+        Assert.True(Evaluator.Evaluate(engine, test).Accuracy > 0.85f);
+        var (qat, _) = Condense.Quantization.Quantizer.Quantize(loaded, train, new Condense.Quantization.QuantizeOptions { WeightBits = 4, KeepFloatWeights = true });
+        Trainer.Fit(qat, train, test, new TrainOptions { Epochs = 1, LearningRate = 0.01f });
+        GraphModule int4 = Condense.Quantization.Quantizer.Convert(qat);
+        Assert.Equal(ElementType.Int4, int4.Graph.TypeOf("1.weight.quantized"));
+        Condense.Quantization.WeightSharingResult shared = Condense.Quantization.WeightSharing.Apply(pruned, bits: 5);
+        Trainer.Fit(pruned, train, test, new TrainOptions { Epochs = 1, LearningRate = 0.01f }, hooks: shared.Hooks(Condense.Quantization.CentroidGradient.Mean));
+        var sizes = Condense.Quantization.CompressionSizes.Measure(shared);
+        Assert.True(sizes.HuffmanRatio > 20);
     }
 
     [Fact]

@@ -39,6 +39,8 @@ public static class GraphOps
             // The output type is the zero point's type (uint8 when there is none), as ONNX specifies.
             var type = n.Inputs.Count > 2 && n.Inputs[2].Length > 0 && c.Graph is not null ? c.Graph.TypeOf(n.Inputs[2]) : ElementType.UInt8;
             var (min, max) = type == ElementType.Float32 ? ElementType.UInt8.Range() : type.Range();
+            // Fewer bits than the stored type (e.g. 4-bit weights in QAT): a narrower range by attribute.
+            min = n.Int("qmin", min); max = n.Int("qmax", max);
             return [Required(n, x, 0).QuantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1), min, max)];
         },
         ["DynamicQuantizeLinear"] = (n, x, _) => DynamicQuantizeLinear(Required(n, x, 0)),

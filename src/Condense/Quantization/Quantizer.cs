@@ -61,7 +61,8 @@ public static class Quantizer
             {
                 // Fake quantization for QAT: the float weight trains through Q/DQ (straight-through gradient).
                 integers = g + "/weight/QuantizeLinear_output_0";
-                nodes.Add(new Node(g + "/weight/QuantizeLinear", "QuantizeLinear", [w, w + ".scale", w + ".zero_point"], [integers], axis));
+                var range = new Dictionary<string, AttributeValue>(axis) { ["qmin"] = AttributeValue.Int(weightRange.QMin), ["qmax"] = AttributeValue.Int(weightRange.QMax) };
+                nodes.Add(new Node(g + "/weight/QuantizeLinear", "QuantizeLinear", [w, w + ".scale", w + ".zero_point"], [integers], range));
             }
             else
             {
@@ -115,11 +116,11 @@ public static class Quantizer
             var weight = graph.Initializers[w];
             var zeroPoint = graph.Initializers[q.Inputs[2]];
             var (min, max) = graph.TypeOf(q.Inputs[2]).Range();
+            min = q.Int("qmin", min); max = q.Int("qmax", max);
             Tensor integers;
             using (GradMode.NoGrad())
                 integers = weight.Detach().QuantizeLinear(graph.Initializers[q.Inputs[1]], zeroPoint, (int)q.Int("axis", 1), min, max);
-            bool fourBits = integers.Data.All(v => v is >= -8 and <= 7) && graph.TypeOf(q.Inputs[2]) == ElementType.Int8
-                && integers.Data.Max(MathF.Abs) <= 7;
+            bool fourBits = min >= -8 && max <= 7;
             string name = w + ".quantized";
             Add(graph, name, integers.Clone(), fourBits ? ElementType.Int4 : graph.TypeOf(q.Inputs[2]));
             foreach (var consumer in graph.Consumers(q.Outputs[0]).ToList())
