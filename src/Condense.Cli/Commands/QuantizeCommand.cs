@@ -72,6 +72,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         var summary = new Table().AddColumns("", "float", "quantized");
         summary.AddRow("accuracy", $"{report.AccuracyBefore:P2}", $"{report.AccuracyAfter:P2}");
         summary.AddRow("file size", Output.FormatBytes(report.FileBytesBefore), $"{Output.FormatBytes(report.FileBytesAfter)} ({report.CompressionRatio:F1}× smaller)");
+        summary.AddRow("latency (batch 1)", $"{report.LatencyMsBefore * 1000:F1} µs", $"{report.LatencyMsAfter * 1000:F1} µs ({report.Engine})");
         output.Console.Write(summary);
         if (report.TargetMet is bool met)
             output.Console.MarkupLine(met
@@ -90,6 +91,9 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             file_bytes = report.FileBytesAfter,
             file_bytes_before = report.FileBytesBefore,
             compression_ratio = report.CompressionRatio,
+            latency_ms_batch1 = report.LatencyMsAfter,
+            latency_ms_batch1_before = report.LatencyMsBefore,
+            engine = report.Engine,
             seconds = report.Seconds,
             layers = report.Layers.Select(l => new { node = l.Node, weight = l.Weight, bits = l.Bits, min_scale = l.MinScale, max_scale = l.MaxScale, input_scale = l.InputScale, input_zero_point = l.InputZeroPoint }),
             float_layers = report.FloatLayers,

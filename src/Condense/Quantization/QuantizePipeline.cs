@@ -13,7 +13,8 @@ public sealed record QuantizeReport(
     QuantizationMode Mode, int WeightBits, bool PerChannel, string Calibration,
     IReadOnlyList<QuantizedLayer> Layers, IReadOnlyList<string> FloatLayers,
     float AccuracyBefore, float AccuracyAfter, long FileBytesBefore, long FileBytesAfter, double Seconds,
-    bool? TargetMet = null, IReadOnlyList<LayerSensitivity>? Sensitivities = null)
+    bool? TargetMet = null, IReadOnlyList<LayerSensitivity>? Sensitivities = null,
+    double LatencyMsBefore = 0, double LatencyMsAfter = 0, string Engine = "float")
 {
     /// <summary>How many times smaller the file became.</summary>
     public double CompressionRatio => FileBytesAfter == 0 ? 0 : (double)FileBytesBefore / FileBytesAfter;
@@ -55,8 +56,14 @@ public static class QuantizePipeline
         var floatLayers = model.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul" && !quantizedWeights.Contains(n.Inputs[1]))
             .Select(n => n.Inputs[1]).ToList();
         string calibrationName = options.Mode == QuantizationMode.Static ? options.Calibration.ToString() : "none";
+        // Batch-1 latency of the float model and of what runs the quantized one, measured in the same run.
+        var runner = IntegerModel.Runner(quantized);
+        int[] sample = test.SampleShape;
+        double latencyBefore = Evaluator.MeasureSpeed(model, sample, 1, 0.2).MedianMilliseconds;
+        double latencyAfter = Evaluator.MeasureSpeed(runner, sample, 1, 0.2).MedianMilliseconds;
         return (quantized, new QuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibrationName, layers, floatLayers,
-            before, after, fileBytesBefore, bytes, watch.Elapsed.TotalSeconds, met, sensitivities));
+            before, after, fileBytesBefore, bytes, watch.Elapsed.TotalSeconds, met, sensitivities,
+            latencyBefore, latencyAfter, runner is IntegerModel ? "integer" : "float simulation"));
     }
 
     // Accuracy-aware mode: quantize each layer alone to measure its sensitivity, then leave layers in

@@ -64,10 +64,29 @@ public sealed class QuantizeCliTests : IDisposable
         Assert.InRange(root.GetProperty("accuracy_before").GetDouble() - root.GetProperty("accuracy").GetDouble(), -0.05, 0.03);
         Assert.Equal("static", root.GetProperty("mode").GetString());
         Assert.Equal(2, root.GetProperty("layers").GetArrayLength());
+        Assert.Equal("integer", root.GetProperty("engine").GetString());
+        Assert.True(root.GetProperty("latency_ms_batch1").GetDouble() > 0);
         var eval = CliRunner.Run("eval", output, "--data", _data, "--json");
         Assert.True(eval.ExitCode == 0, eval.Stderr);
         using var evaluated = JsonDocument.Parse(eval.Stdout);
         Assert.Equal(root.GetProperty("accuracy").GetDouble(), evaluated.RootElement.GetProperty("accuracy").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void ShareReportsDeepCompressionSizes()
+    {
+        string output = Path.Combine(_dir, "model.shared.safetensors");
+        var r = CliRunner.Run("share", _model, "--bits", "4", "--finetune-epochs", "1", "--data", _data, "-o", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var printed = JsonDocument.Parse(r.Stdout);
+        var root = printed.RootElement;
+        Assert.True(root.GetProperty("huffman_bytes").GetInt64() < root.GetProperty("shared_bytes").GetInt64());
+        Assert.True(root.GetProperty("shared_bytes").GetInt64() < root.GetProperty("dense_bytes").GetInt64() / 6);
+        // Every weight tensor of the saved model holds at most 2^4 distinct values (16 centroids; zeros kept).
+        var saved = ModelFile.Load(output);
+        foreach (var name in new[] { "1.weight", "3.weight" })
+            Assert.True(saved.Graph.Initializers[name].Data.Where(v => v != 0).Distinct().Count() <= 16);
+        AssertOneLineError(CliRunner.Run("share", _model, "--bits", "9", "--data", _data, "-o", output), "bits");
     }
 
     [Fact]

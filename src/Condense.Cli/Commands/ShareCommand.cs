@@ -1,0 +1,75 @@
+// `condense share MODEL`: Deep Compression's weight sharing — k-means per layer into 2^b shared values,
+// centroid fine-tuning — and the sizes it buys: sparse gaps + b-bit indices + codebooks, then Huffman.
+using System.ComponentModel;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Quantization;
+using Condense.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Condense.Cli.Commands;
+
+internal sealed class ShareCommand : Command<ShareCommand.Settings>
+{
+    public sealed class Settings : DataSettings
+    {
+        [CommandArgument(0, "<MODEL>")] [Description("The model (.safetensors), pruned or not.")]
+        public string Model { get; init; } = "";
+
+        [CommandOption("--bits <B>")] [Description("Index bits: 2^B shared values per layer, 2–8 (default 5).")]
+        public int Bits { get; init; } = 5;
+
+        [CommandOption("--finetune-epochs <E>")] [Description("Epochs of centroid fine-tuning (default 2).")]
+        public int FinetuneEpochs { get; init; } = 2;
+
+        [CommandOption("--lr <X>")] [Description("Fine-tuning learning rate (default 0.01).")]
+        public float LearningRate { get; init; } = 0.01f;
+
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save (default: MODEL.shared.safetensors).")]
+        public string? Out { get; init; }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var output = new Output(settings.Json);
+        string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".shared.safetensors";
+        if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
+            throw new CondenseException("the output would overwrite the input model; choose another --out");
+        if (settings.Bits is < WeightSharing.MinBits or > WeightSharing.MaxBits)
+            throw new CondenseException($"bits must be in {WeightSharing.MinBits}..{WeightSharing.MaxBits}, got {settings.Bits}");
+        var model = ModelFile.Load(settings.Model);
+        var (train, test) = DataSets.Load(settings.Data);
+        var report = TrainingProgress.Run(output, "centroids", p => WeightSharingPipeline.Run(model, train, test, settings.Bits,
+            settings.FinetuneEpochs, new TrainOptions { LearningRate = settings.LearningRate }, outPath, p));
+
+        var sizes = report.Sizes;
+        var table = new Table().Title($"[bold]{report.Bits}-bit weight sharing[/]").AddColumns("tensor", "non-zero", "dense", "pruned", "+ shared", "+ Huffman");
+        foreach (var t in sizes.Tensors)
+            table.AddRow(Markup.Escape(t.Name), $"{t.NonZeros:N0}/{t.Parameters:N0}", Output.FormatBytes(t.DenseBytes), Output.FormatBytes(t.PrunedBytes),
+                Output.FormatBytes(t.QuantizedBytes), Output.FormatBytes(t.HuffmanBytes));
+        table.AddRow("[bold]total[/]", "", Output.FormatBytes(sizes.DenseBytes), $"{Output.FormatBytes(sizes.PrunedBytes)} ({sizes.PrunedRatio:F1}×)",
+            $"{Output.FormatBytes(sizes.QuantizedBytes)} ({sizes.QuantizedRatio:F1}×)", $"[bold]{Output.FormatBytes(sizes.HuffmanBytes)} ({sizes.HuffmanRatio:F1}×)[/]");
+        output.Console.Write(table);
+        output.Console.MarkupLine($"accuracy {report.AccuracyBefore:P2} → {report.AccuracyAfterSharing:P2} shared" +
+            (report.AccuracyAfterFinetuning is { } f ? $" → {f:P2} after {report.FinetuneEpochs} epochs of centroid fine-tuning" : ""));
+        output.Console.MarkupLine($"with the float biases: {report.RatioWithBiases:F1}× smaller; saved [bold]{Markup.Escape(outPath)}[/] (float values, for evaluation)");
+        output.Result(new
+        {
+            output = outPath,
+            bits = report.Bits,
+            accuracy = report.FinalAccuracy,
+            accuracy_before = report.AccuracyBefore,
+            accuracy_after_sharing = report.AccuracyAfterSharing,
+            accuracy_after_finetuning = report.AccuracyAfterFinetuning,
+            dense_bytes = sizes.DenseBytes,
+            pruned_bytes = sizes.PrunedBytes,
+            shared_bytes = sizes.QuantizedBytes,
+            huffman_bytes = sizes.HuffmanBytes,
+            compression_ratio = sizes.HuffmanRatio,
+            compression_ratio_with_biases = report.RatioWithBiases,
+            file_bytes = report.FileBytes,
+        });
+        return 0;
+    }
+}
