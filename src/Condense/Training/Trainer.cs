@@ -24,7 +24,7 @@ public sealed record TrainReport(IReadOnlyList<EpochResult> Epochs, double Secon
 /// </summary>
 public sealed record TrainHooks
 {
-    /// <summary>Replaces cross-entropy: gets the logits and the batch, returns a scalar loss.</summary>
+    /// <summary>Replaces cross-entropy: gets the logits and the batch (its features as the model saw them, augmented if on), returns a scalar loss.</summary>
     public Func<Tensor, Batch, Tensor>? Loss { get; init; }
 
     /// <summary>Runs after the backward pass, before the optimizer step (e.g. to mask gradients).</summary>
@@ -69,7 +69,8 @@ public static class Trainer
             {
                 var x = options.AugmentShift > 0 ? Augment.RandomShift(batch.Features, train.SampleShape, options.AugmentShift, augmentRng) : batch.Features;
                 var logits = model.Forward(x);
-                var value = loss is null ? Losses.CrossEntropy(logits, batch.Labels) : loss(logits, batch);
+                // A custom loss sees the batch as the model saw it (augmented features).
+                var value = loss is null ? Losses.CrossEntropy(logits, batch.Labels) : loss(logits, batch with { Features = x });
                 optimizer.ZeroGrad();
                 value.Backward();
                 hooks?.BeforeStep?.Invoke(optimizer);
