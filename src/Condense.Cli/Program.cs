@@ -19,6 +19,8 @@ app.Configure(config =>
         .WithExample("prune", "model.safetensors", "--structured", "--ratio", "0.5", "--finetune-epochs", "3");
     config.AddCommand<QuantizeCommand>("quantize").WithDescription("Post-training quantization: static (calibrated), dynamic or weight-only; 2–8 bit weights.")
         .WithExample("quantize", "model.safetensors", "--mode", "static", "--calibration-method", "percentile", "-o", "model.int8.safetensors");
+    config.AddCommand<DistillCommand>("distill").WithDescription("Knowledge distillation: a small student learns from a teacher's softened predictions; compared with the same student trained on labels.")
+        .WithExample("distill", "--teacher", "teacher.safetensors", "--student", "mlp:784-30-10", "--temperature", "4", "--alpha", "0.9", "-o", "student.safetensors");
     config.AddCommand<ShareCommand>("share").WithDescription("Deep Compression weight sharing: k-means into 2^b values per layer, centroid fine-tuning, Huffman-coded sizes.")
         .WithExample("share", "pruned.safetensors", "--bits", "5", "--finetune-epochs", "2");
     config.AddCommand<SensitivityCommand>("sensitivity").WithDescription("Accuracy of the model with each tensor pruned alone over a sparsity sweep.")

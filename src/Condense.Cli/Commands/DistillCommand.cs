@@ -1,0 +1,118 @@
+// `condense distill --teacher T --student SPEC`: knowledge distillation, shown side by side with the
+// teacher and the same student trained from labels only with the same budget.
+using System.ComponentModel;
+using Condense.Data;
+using Condense.Distillation;
+using Condense.Graph;
+using Condense.Nn;
+using Condense.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Condense.Cli.Commands;
+
+internal sealed class DistillCommand : Command<DistillCommand.Settings>
+{
+    public sealed class Settings : DataSettings
+    {
+        [CommandOption("--teacher <MODEL>")] [Description("The teacher model (.safetensors).")]
+        public string? Teacher { get; init; }
+
+        [CommandOption("--student <SPEC>")] [Description("The student as a spec, e.g. mlp:784-30-10.")]
+        public string? Student { get; init; }
+
+        [CommandOption("--student-width <F>")] [Description("Or: the teacher's MLP with every hidden layer F times as wide (e.g. 0.25).")]
+        public double? StudentWidth { get; init; }
+
+        [CommandOption("--student-prune <R>")] [Description("Or: the teacher itself with the weakest R of its neurons removed.")]
+        public double? StudentPrune { get; init; }
+
+        [CommandOption("--temperature <T>")] [Description("Softmax temperature (default 4).")]
+        public float Temperature { get; init; } = 4f;
+
+        [CommandOption("--alpha <A>")] [Description("Weight of the soft targets; 1 − A goes to the labels (default 0.9; 1 needs no labels).")]
+        public float Alpha { get; init; } = 0.9f;
+
+        [CommandOption("-e|--epochs <N>")] [Description("Epochs for both students (default 20).")]
+        public int Epochs { get; init; } = 20;
+
+        [CommandOption("--lr <X>")] [Description("Learning rate (default 0.05).")]
+        public float LearningRate { get; init; } = 0.05f;
+
+        [CommandOption("--optimizer <NAME>")] [Description("sgd (momentum 0.9, default), adam or adamw.")]
+        public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
+
+        [CommandOption("-b|--batch-size <B>")] [Description("Mini-batch size (default 64).")]
+        public int BatchSize { get; init; } = 64;
+
+        [CommandOption("-s|--seed <S>")] [Description("Seed of both students (default 0).")]
+        public ulong Seed { get; init; }
+
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save the distilled student (default: student.distilled.safetensors).")]
+        public string Out { get; init; } = "student.distilled.safetensors";
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var output = new Output(settings.Json);
+        if (settings.Teacher is null) throw new CondenseException("--teacher MODEL is required");
+        int choices = (settings.Student is null ? 0 : 1) + (settings.StudentWidth is null ? 0 : 1) + (settings.StudentPrune is null ? 0 : 1);
+        if (choices != 1) throw new CondenseException("give exactly one of --student SPEC, --student-width F or --student-prune R");
+        if (Path.GetFullPath(settings.Out) == Path.GetFullPath(settings.Teacher))
+            throw new CondenseException("the output would overwrite the teacher; choose another --out");
+        var teacher = ModelFile.Load(settings.Teacher);
+        var (train, test) = DataSets.Load(settings.Data);
+        var options = new DistillOptions
+        {
+            Temperature = settings.Temperature, Alpha = settings.Alpha,
+            Train = new DistillOptions().Train with
+            {
+                Epochs = settings.Epochs, LearningRate = settings.LearningRate, Optimizer = settings.Optimizer,
+                BatchSize = settings.BatchSize, Seed = settings.Seed,
+            },
+        }.Validate();
+        Func<Module> newStudent;
+        string studentName;
+        if (settings.StudentPrune is double ratio)
+        {
+            newStudent = () => DistillPipeline.PrunedCopy(teacher, ratio);
+            studentName = $"the teacher with {ratio:P0} of its neurons removed";
+        }
+        else
+        {
+            var spec = settings.Student is { } s ? ModelSpec.Parse(s) : DistillPipeline.ShrunkSpec(teacher, settings.StudentWidth!.Value);
+            if (spec.InFeatures != train.FeatureSize)
+                throw new CondenseException($"student {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
+            newStudent = () => spec.Build(settings.Seed);
+            studentName = spec.ToString();
+        }
+        var (_, report) = TrainingProgress.Run(output, "students", p => DistillPipeline.Run(teacher, newStudent, train, test, options, settings.Out, p));
+
+        var table = new Table().Title($"[bold]distillation into {Markup.Escape(studentName)}[/]")
+            .AddColumns("model", "accuracy", "test errors", "parameters", "size on disk", "latency (b=1)", "throughput (b=256)");
+        foreach (var row in report.Rows)
+        {
+            var m = row.Metrics;
+            table.AddRow(row.Name, $"{m.Accuracy:P2}", $"{(int)Math.Round((1 - m.Accuracy) * test.Count)}/{test.Count}", $"{m.Parameters:N0}",
+                Output.FormatBytes(m.FileBytes), $"{m.LatencyMsBatch1 * 1000:F1} µs", $"{m.ThroughputBatch256:N0}/s");
+        }
+        output.Console.Write(table);
+        output.Console.MarkupLine($"T = {report.Temperature}, α = {report.Alpha}, {report.Epochs} epochs; saved [bold]{Markup.Escape(settings.Out)}[/] in {report.Seconds:F1}s");
+        output.Result(new
+        {
+            output = settings.Out,
+            temperature = report.Temperature,
+            alpha = report.Alpha,
+            epochs = report.Epochs,
+            accuracy = report.Rows[^1].Metrics.Accuracy,
+            parameters = report.Rows[^1].Metrics.Parameters,
+            file_bytes = report.Rows[^1].Metrics.FileBytes,
+            models = report.Rows.Select(r => new
+            {
+                name = r.Name, description = r.Description, r.Metrics.Accuracy, r.Metrics.Loss, r.Metrics.Parameters, r.Metrics.NonzeroParameters,
+                r.Metrics.FileBytes, r.Metrics.LatencyMsBatch1, r.Metrics.ThroughputBatch256,
+            }),
+        });
+        return 0;
+    }
+}
