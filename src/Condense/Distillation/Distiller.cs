@@ -7,6 +7,7 @@
 // loop is Trainer's.
 using Condense.Autograd;
 using Condense.Data;
+using Condense.Graph;
 using Condense.Nn;
 using Condense.Tensors;
 using Condense.Training;
@@ -22,6 +23,9 @@ public sealed record DistillOptions
     public float Alpha { get; init; } = 0.9f;
     /// <summary>The training recipe of the student.</summary>
     public TrainOptions Train { get; init; } = new() { Epochs = 20, LearningRate = 0.05f, AugmentShift = 0, WeightDecay = 0f, Nesterov = false, Schedule = ScheduleKind.Constant };
+
+    /// <summary>Optional FitNets hint term: a student and a teacher hidden value (both models must be graphs).</summary>
+    public HintOptions? Hint { get; init; }
 
     /// <summary>Throws a one-line error for out-of-range options.</summary>
     public DistillOptions Validate()
@@ -93,6 +97,26 @@ public static class Distiller
             for (int i = 0; i < batch.Count; i++)
                 cached.Data.AsSpan(batch.Indices[i] * classes, classes).CopyTo(rows.AsSpan(i * classes, classes));
             return new Tensor(rows, batch.Count, classes);
+        }
+        if (options.Hint is { } hint)
+        {
+            if (student is not GraphModule studentGraph || teacher is not GraphModule teacherGraph)
+                throw new CondenseException("hint distillation names hidden values of graphs: load or trace both models as graphs");
+            var hinted = new HintedStudent(studentGraph, teacherGraph, hint, transfer.SampleShape, options.Train.Seed);
+            var hintHooks = new TrainHooks
+            {
+                Loss = (logits, batch) =>
+                {
+                    Tensor target;
+                    using (GradMode.NoGrad()) target = teacherGraph.Run(batch.Features)[hint.TeacherValue].Detach();
+                    var hidden = hinted.Hidden!.Reshape(batch.Count, -1);
+                    var fit = Losses.Mse(hinted.Regressor.Forward(hidden), target.Reshape(batch.Count, -1));
+                    return Loss(logits, TeacherFor(batch), batch.Labels, options.Temperature, options.Alpha) + fit.Mul(hint.Weight);
+                },
+            };
+            var report = Trainer.Fit(hinted, transfer, validation, options.Train, progress, hintHooks);
+            student.Eval();
+            return report;
         }
         var hooks = new TrainHooks
         {
