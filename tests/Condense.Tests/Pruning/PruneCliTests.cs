@@ -23,33 +23,9 @@ public sealed class PruneCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    // A small MNIST-format folder (600 train, 200 test), as in CliTests.
-    private string SmallData()
-    {
-        var (train, test) = Mnist.LoadEmbedded();
-        string folder = Path.Combine(_dir, "data");
-        Directory.CreateDirectory(folder);
-        void Write(string prefix, Dataset d, int n)
-        {
-            var pixels = d.Features.Take(n * 784).Select(v => (byte)MathF.Round(v * 255)).ToArray();
-            IdxWriter.Write(Path.Combine(folder, $"{prefix}-images-idx3-ubyte"), IdxArray.FromBytes(pixels, n, 28, 28));
-            IdxWriter.Write(Path.Combine(folder, $"{prefix}-labels-idx1-ubyte"), IdxArray.FromBytes(d.Labels!.Take(n).Select(l => (byte)l).ToArray(), n));
-        }
-        Write("train", train, 600);
-        Write("t10k", test, 200);
-        return folder;
-    }
+    private string SmallData() => CliRunner.SmallData(_dir);
 
-    private static void AssertOneLineError(CliRunner.Result r, string expectedFragment)
-    {
-        Assert.NotEqual(0, r.ExitCode);
-        Assert.Equal("", r.Stdout.Trim());
-        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length == 1, $"expected one line on stderr, got:\n{r.Stderr}");
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(expectedFragment, lines[0], StringComparison.OrdinalIgnoreCase);
-        Assert.DoesNotContain("   at ", r.Stderr);
-    }
+    private static void AssertOneLineError(CliRunner.Result r, string expectedFragment) => CliRunner.AssertOneLineError(r, expectedFragment);
 
     [Fact]
     public void GlobalPruneJsonMatchesTheSavedFile()
