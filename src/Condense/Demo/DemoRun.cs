@@ -1,9 +1,11 @@
-// The `condense demo` pipeline as a library call: train the seed model on the data, save it, prune it
-// three ways, measure every saved model, and write a JSON and Markdown report. Later compressions
-// (quantization, distillation) add their variants here.
+// The `condense demo` pipeline as a library call, the whole story on one data set: train a teacher;
+// prune it (the classic threshold rule, 90% magnitude, 50% structured); quantize it to int8; distil it
+// into a small student; and combine distil → prune → quantize. Every model is saved, measured again
+// from its file, and reported in one table, as JSON and as Markdown.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Condense.Data;
+using Condense.Distillation;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Pruning;
@@ -20,8 +22,12 @@ public sealed record DemoOptions
     public string OutputDirectory { get; init; } = "condense-demo";
     /// <summary>A short smoke run (few epochs, short timings) for CI.</summary>
     public bool Quick { get; init; }
-    /// <summary>The model trained as the baseline.</summary>
-    public string Model { get; init; } = ModelSpec.Default;
+    /// <summary>The teacher: the large model trained first and compressed (Hinton et al.'s MNIST teacher).</summary>
+    public string Model { get; init; } = "mlp:784-1200-1200-10,dropout=0.5,input-dropout=0.2";
+    /// <summary>The small student distilled from the teacher.</summary>
+    public string Student { get; init; } = "mlp:784-30-10";
+    /// <summary>The student of the combined pipeline (distil → prune → quantize).</summary>
+    public string CombinedStudent { get; init; } = "mlp:784-300-100-10";
     /// <summary>Seed of everything random.</summary>
     public ulong Seed { get; init; }
 }
@@ -43,63 +49,89 @@ public static class DemoRun
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    /// <summary>Trains, saves, measures and reports. <paramref name="progress"/> sees each training batch.</summary>
+    /// <summary>Trains, compresses, saves, measures and reports. <paramref name="progress"/> sees each training batch.</summary>
     public static DemoReport Run(Dataset train, Dataset test, DemoOptions options, IProgress<TrainProgress>? progress = null)
     {
         Directory.CreateDirectory(options.OutputDirectory);
-        var spec = ModelSpec.Parse(options.Model);
-        var trainOptions = new TrainOptions { Epochs = options.Quick ? 2 : 15, Seed = options.Seed };
-        var model = spec.Build(options.Seed);
-        var training = Trainer.Fit(model, train, test, trainOptions, progress);
-
-        string file = Path.Combine(options.OutputDirectory, "baseline.safetensors");
-        ModelFile.Save(model, file, train.SampleShape, spec.ToString());
+        string Path(string name) => System.IO.Path.Combine(options.OutputDirectory, name + ".safetensors");
+        int[] sample = train.SampleShape;
         double timing = options.Quick ? 0.05 : 0.5;
-        var baseline = ModelFile.Load(file);
-        var metrics = ModelMetrics.Measure(baseline, test, train.SampleShape, file, timing);
-        var variants = new List<DemoVariant>
-        {
-            new("baseline", $"{spec}, {trainOptions.Epochs} epochs SGD", file, metrics, 1.0),
-        };
+        int epochs = options.Quick ? 1 : 15, finetune = options.Quick ? 1 : 3, studentEpochs = options.Quick ? 2 : 20;
 
-        // Pruning, each from the saved baseline: the classic threshold rule as is, then 90% global
-        // magnitude and 50% structured removal, each with masked fine-tuning.
-        int finetune = options.Quick ? 1 : 3;
-        var pruned = new (string Name, PruneRun Run)[]
+        // The teacher: the large model everything else is compressed from.
+        var spec = ModelSpec.Parse(options.Model);
+        var recipe = new TrainOptions { Epochs = epochs, Seed = options.Seed };
+        var model = spec.Build(options.Seed);
+        var training = Trainer.Fit(model, train, test, recipe, progress);
+        string teacherFile = Path("teacher");
+        ModelFile.Save(model, teacherFile, sample, spec.ToString());
+        var teacher = ModelFile.Load(teacherFile);
+        var teacherMetrics = ModelMetrics.Measure(teacher, test, sample, teacherFile, timing);
+        var variants = new List<DemoVariant> { new("teacher", $"{spec}, {epochs} epochs SGD", teacherFile, teacherMetrics, 1.0) };
+        void Add(string name, string description, string file, Module runner, ModelSummary? summary = null)
         {
-            ("threshold", new PruneRun { Options = new PruneOptions { Method = PruneMethod.Threshold, Threshold = 0.05f } }),
+            var m = ModelMetrics.Measure(runner, test, sample, file, timing, summary);
+            variants.Add(new(name, description, file, m, (double)teacherMetrics.FileBytes / m.FileBytes));
+        }
+
+        // Pruning: the classic rule w = 0 where |w| < t, with t one standard deviation of the weights
+        // (Han et al. 2015's quality parameter 1), as is; 90% global magnitude and 50% structured, fine-tuned.
+        float threshold = WeightStd(teacher);
+        var pruneRuns = new (string Name, PruneRun Run)[]
+        {
+            ("threshold", new PruneRun { Options = new PruneOptions { Method = PruneMethod.Threshold, Threshold = threshold } }),
             ("pruned-90", new PruneRun { Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = finetune,
-                Finetune = trainOptions with { Epochs = finetune } }),
+                Finetune = recipe with { Epochs = finetune } }),
             ("structured-50", new PruneRun { Structured = true, Ratio = 0.5, FinetuneEpochs = finetune,
-                Finetune = trainOptions with { Epochs = finetune, LearningRate = 0.01f } }),
+                Finetune = recipe with { Epochs = finetune, LearningRate = 0.01f } }),
         };
-        foreach (var (name, run) in pruned)
+        foreach (var (name, run) in pruneRuns)
         {
-            string path = Path.Combine(options.OutputDirectory, name + ".safetensors");
-            var (_, pruneReport) = PrunePipeline.Run(ModelFile.Load(file), train, test, run, path, metrics.FileBytes, progress);
-            var m = ModelMetrics.Measure(ModelFile.Load(path), test, train.SampleShape, path, timing);
-            string epochs = run.FinetuneEpochs > 0 ? $", {run.FinetuneEpochs} epochs fine-tuning" : ", no fine-tuning";
-            variants.Add(new(name, pruneReport.Method + epochs, path, m, (double)metrics.FileBytes / m.FileBytes));
+            var (_, report) = PrunePipeline.Run(ModelFile.Load(teacherFile), train, test, run, Path(name), teacherMetrics.FileBytes, progress);
+            string tuned = run.FinetuneEpochs > 0 ? $", {run.FinetuneEpochs} epochs fine-tuning" : ", no fine-tuning";
+            Add(name, report.Method + tuned, Path(name), ModelFile.Load(Path(name)));
         }
 
         // Quantization: static int8 (per-channel weights, calibrated activations), run by the integer engine.
-        {
-            string path = Path.Combine(options.OutputDirectory, "int8.safetensors");
-            var (quantized, _) = Quantizer.Quantize(ModelFile.Load(file), train, new QuantizeOptions());
-            ModelFile.Save(quantized.Graph, path);
-            var saved = ModelFile.Load(path);
-            var engine = IntegerModel.Runner(saved);
-            var m = ModelMetrics.Measure(engine, test, train.SampleShape, path, timing, ModelSummary.Of(saved));
-            variants.Add(new("int8", "static int8, per-channel weights, min-max calibration" + (engine is IntegerModel ? ", integer engine" : ""),
-                path, m, (double)metrics.FileBytes / m.FileBytes));
-        }
+        SaveQuantized(ModelFile.Load(teacherFile), train, Path("int8"));
+        var int8 = ModelFile.Load(Path("int8"));
+        Add("int8", "static int8, per-channel weights, min-max calibration", Path("int8"), IntegerModel.Runner(int8), ModelSummary.Of(int8));
 
-        string json = Path.Combine(options.OutputDirectory, "report.json");
-        string markdown = Path.Combine(options.OutputDirectory, "report.md");
-        var report = new DemoReport(train.Name, train.Count, test.Count, variants, training.Seconds, training.SamplesPerSecond, json, markdown);
-        AtomicFile.WriteText(json, JsonSerializer.Serialize(report, JsonOptions));
-        AtomicFile.WriteText(markdown, ToMarkdown(report));
-        return report;
+        // Distillation into a small student (Hinton et al. 2015): T = 4, α = 0.9.
+        var distill = new DistillOptions { Train = new DistillOptions().Train with { Epochs = studentEpochs, Seed = options.Seed } };
+        var student = ModelSpec.Parse(options.Student).Build(options.Seed);
+        Distiller.Distill(student, teacher, train, null, distill, progress);
+        ModelFile.Save(student, Path("student"), sample, options.Student);
+        Add("student", $"{options.Student} distilled, T = {distill.Temperature}, α = {distill.Alpha}, {studentEpochs} epochs", Path("student"), ModelFile.Load(Path("student")));
+
+        // All three: distil into a mid-size student, prune it 90% with fine-tuning, quantize it to int8.
+        var combined = ModelSpec.Parse(options.CombinedStudent).Build(options.Seed);
+        Distiller.Distill(combined, teacher, train, null, distill, progress);
+        var graph = new GraphModule(GraphTracer.Trace(combined, sample));
+        var (pruned, _) = PrunePipeline.Run(graph, train, test,
+            new PruneRun { Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = finetune, Finetune = recipe with { Epochs = finetune } },
+            progress: progress);
+        SaveQuantized(pruned, train, Path("combined"));
+        var combinedModel = ModelFile.Load(Path("combined"));
+        Add("combined", $"{options.CombinedStudent} distilled → 90% pruned → int8", Path("combined"), IntegerModel.Runner(combinedModel), ModelSummary.Of(combinedModel));
+
+        string json = System.IO.Path.Combine(options.OutputDirectory, "report.json");
+        string markdown = System.IO.Path.Combine(options.OutputDirectory, "report.md");
+        var result = new DemoReport(train.Name, train.Count, test.Count, variants, training.Seconds, training.SamplesPerSecond, json, markdown);
+        AtomicFile.WriteText(json, JsonSerializer.Serialize(result, JsonOptions));
+        AtomicFile.WriteText(markdown, ToMarkdown(result));
+        return result;
+    }
+
+    private static void SaveQuantized(GraphModule model, Dataset calibration, string path) =>
+        ModelFile.Save(Quantizer.Quantize(model, calibration, new QuantizeOptions()).Model.Graph, path);
+
+    // The standard deviation of all Linear weights: the threshold rule's scale.
+    private static float WeightStd(GraphModule model)
+    {
+        var weights = Prunable.Find(model, new PruneOptions()).SelectMany(t => t.Parameter.Data).ToArray();
+        double mean = weights.Average(v => (double)v);
+        return (float)Math.Sqrt(weights.Average(v => (v - mean) * (v - mean)));
     }
 
     /// <summary>The report as a Markdown table.</summary>
