@@ -2,6 +2,8 @@
 // al. 2015, §3) distilled into a 784-30-10 student on the embedded MNIST subset, against the same
 // student trained from the labels alone with the same recipe (SGD lr 0.05, momentum 0.9, batch 64,
 // 20 epochs), over three seeds, at T = 2, 4, 8 (α = 0.9).
+// Measured (teacher 30 epochs, 97.10%): labels only 94.48 ± 0.47%, distilled T = 2 95.38 ± 0.10%, T = 4
+// 95.47 ± 0.20%, T = 8 94.80 ± 0.13% (reference at T = 4: 95.2 ± 0.4%).
 //   options: --teacher-epochs N (30), --teacher-spec SPEC, --augment (shift 1 for BOTH students), --seeds N (3)
 using System.Diagnostics;
 using Condense.Data;
