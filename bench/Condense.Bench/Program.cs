@@ -13,11 +13,12 @@ return args.FirstOrDefault() switch
     "prune" => PruneBench.Run(args[1..]),
     "prune-accuracy" => PruneAccuracyBench.Run(args[1..]),
     "deep-compression" => DeepCompressionBench.Run(args[1..]),
+    "distill" => DistillBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression, distill");
     return 2;
 }
