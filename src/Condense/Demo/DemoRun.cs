@@ -56,7 +56,7 @@ public static class DemoRun
         string Path(string name) => System.IO.Path.Combine(options.OutputDirectory, name + ".safetensors");
         int[] sample = train.SampleShape;
         double timing = options.Quick ? 0.05 : 0.5;
-        int epochs = options.Quick ? 1 : 15, finetune = options.Quick ? 1 : 3, studentEpochs = options.Quick ? 2 : 20;
+        int epochs = options.Quick ? 1 : 30, finetune = options.Quick ? 1 : 3, studentEpochs = options.Quick ? 2 : 20;
 
         // The teacher: the large model everything else is compressed from.
         var spec = ModelSpec.Parse(options.Model);
