@@ -45,11 +45,26 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("-b|--batch-size <B>")] [Description("Mini-batch size (default 64).")]
         public int BatchSize { get; init; } = 64;
 
+        [CommandOption("--hint <STUDENT:TEACHER>")] [Description("FitNets hint: a student and a teacher hidden value by graph name (see `condense info`), e.g. /2/Relu_output_0:/4/Relu_output_0.")]
+        public string? Hint { get; init; }
+
+        [CommandOption("--hint-weight <W>")] [Description("Weight of the hint term (default 1).")]
+        public float HintWeight { get; init; } = 1f;
+
         [CommandOption("-s|--seed <S>")] [Description("Seed of both students (default 0).")]
         public ulong Seed { get; init; }
 
         [CommandOption("-o|--out <FILE>")] [Description("Where to save the distilled student (default: student.distilled.safetensors).")]
         public string Out { get; init; } = "student.distilled.safetensors";
+    }
+
+    private static HintOptions? ParseHint(string? text, float weight)
+    {
+        if (text is null) return null;
+        var parts = text.Split(':');
+        if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
+            throw new CondenseException($"--hint expects STUDENT_VALUE:TEACHER_VALUE, got '{text}'");
+        return new HintOptions(parts[0], parts[1], weight);
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -70,6 +85,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
                 Epochs = settings.Epochs, LearningRate = settings.LearningRate, Optimizer = settings.Optimizer,
                 BatchSize = settings.BatchSize, Seed = settings.Seed,
             },
+            Hint = ParseHint(settings.Hint, settings.HintWeight),
         }.Validate();
         Func<Module> newStudent;
         string studentName;
@@ -83,7 +99,8 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
             var spec = settings.Student is { } s ? ModelSpec.Parse(s) : DistillPipeline.ShrunkSpec(teacher, settings.StudentWidth!.Value);
             if (spec.InFeatures != train.FeatureSize)
                 throw new CondenseException($"student {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
-            newStudent = () => spec.Build(settings.Seed);
+            // A hint names graph values, so the student runs as a graph when one is asked for.
+            newStudent = options.Hint is null ? () => spec.Build(settings.Seed) : () => new GraphModule(GraphTracer.Trace(spec.Build(settings.Seed), train.SampleShape));
             studentName = spec.ToString();
         }
         var (_, report) = TrainingProgress.Run(output, "students", p => DistillPipeline.Run(teacher, newStudent, train, test, options, settings.Out, p));

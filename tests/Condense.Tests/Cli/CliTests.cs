@@ -53,11 +53,23 @@ public sealed class CliTests : IDisposable
         Assert.True(demo.ExitCode == 0, demo.Stderr);
         Assert.True(File.Exists(Path.Combine(outDir, "report.md")));
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
-        var baseline = report.RootElement.GetProperty("variants")[0];
-        string file = baseline.GetProperty("file").GetString()!;
-        var eval = CliRunner.Run("eval", file, "--data", data, "--json");
-        using var evaluated = JsonDocument.Parse(eval.Stdout);
-        Assert.Equal(baseline.GetProperty("metrics").GetProperty("accuracy").GetDouble(), evaluated.RootElement.GetProperty("accuracy").GetDouble());
+        var variants = report.RootElement.GetProperty("variants").EnumerateArray().ToList();
+        Assert.Equal(["teacher", "threshold", "pruned-90", "structured-50", "int8", "student", "combined"],
+            variants.Select(v => v.GetProperty("name").GetString()!));
+        long teacherBytes = variants[0].GetProperty("metrics").GetProperty("file_bytes").GetInt64();
+        foreach (var variant in variants)
+        {
+            // Every reported figure is what the saved file gives when evaluated again.
+            string file = variant.GetProperty("file").GetString()!;
+            var eval = CliRunner.Run("eval", file, "--data", data, "--json");
+            Assert.True(eval.ExitCode == 0, eval.Stderr);
+            using var evaluated = JsonDocument.Parse(eval.Stdout);
+            var metrics = variant.GetProperty("metrics");
+            Assert.Equal(metrics.GetProperty("accuracy").GetDouble(), evaluated.RootElement.GetProperty("accuracy").GetDouble(), 6);
+            Assert.Equal(new FileInfo(file).Length, metrics.GetProperty("file_bytes").GetInt64());
+            Assert.Equal(metrics.GetProperty("parameters").GetInt64(), evaluated.RootElement.GetProperty("parameters").GetInt64());
+            Assert.Equal((double)teacherBytes / new FileInfo(file).Length, variant.GetProperty("compression_ratio").GetDouble(), 6);
+        }
     }
 
     [Fact]

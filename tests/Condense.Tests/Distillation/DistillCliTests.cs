@@ -86,6 +86,18 @@ public sealed class DistillCliTests : IDisposable
     }
 
     [Fact]
+    public void HintDistillationRunsFromTheCommandLine()
+    {
+        string output = Path.Combine(_dir, "hinted.safetensors");
+        var r = CliRunner.Run("distill", "--teacher", _teacher, "--student", "mlp:784-16-10", "--hint", "/2/Relu_output_0:/2/Relu_output_0",
+            "--hint-weight", "0.5", "--epochs", "1", "--data", _data, "-o", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.True(File.Exists(output));
+        CliRunner.AssertOneLineError(CliRunner.Run("distill", "--teacher", _teacher, "--student", "mlp:784-16-10", "--hint", "nocolon",
+            "--data", _data, "-o", output), "--hint");
+    }
+
+    [Fact]
     public void WidthAndPrunedStudentsWork()
     {
         string width = Path.Combine(_dir, "width.safetensors");
