@@ -8,7 +8,7 @@ namespace Condense.Graph;
 public sealed record OpContext(bool Training, Rng Rng, ModelGraph? Graph = null);
 
 /// <summary>The ops a <see cref="GraphModule"/> can execute.</summary>
-public static class GraphOps
+public static partial class GraphOps
 {
     /// <summary>How one op type runs: its output tensors from the node and its inputs.</summary>
     public delegate Tensor[] Kernel(Node node, Tensor?[] inputs, OpContext context);
@@ -45,6 +45,19 @@ public static class GraphOps
         },
         ["DynamicQuantizeLinear"] = (n, x, _) => DynamicQuantizeLinear(Required(n, x, 0)),
         ["DequantizeLinear"] = (n, x, _) => [Required(n, x, 0).DequantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1))],
+        // What exporters emit besides layers (GraphOps.Onnx.cs): shape arithmetic runs on float tensors holding integers.
+        ["Transpose"] = (n, x, _) => [Transpose(n, Required(n, x, 0))],
+        ["Clip"] = (n, x, _) => [Clip(n, x)],
+        ["Sqrt"] = (n, x, _) => [Required(n, x, 0).Sqrt()],
+        ["Pow"] = (n, x, _) => [Pow(n, x)],
+        ["Erf"] = (n, x, _) => [Erf(Required(n, x, 0))],
+        ["ReduceMean"] = (n, x, _) => [ReduceMean(n, x)],
+        ["Shape"] = (n, x, _) => [ShapeOf(n, Required(n, x, 0))],
+        ["Gather"] = (n, x, _) => [Required(n, x, 0).Gather(Required(n, x, 1), (int)n.Int("axis", 0))],
+        ["Unsqueeze"] = (n, x, _) => [Unsqueeze(n, x)],
+        ["Squeeze"] = (n, x, _) => [Squeeze(n, x)],
+        ["Concat"] = (n, x, _) => [Tensor.Concat(x.Select((t, i) => t ?? Required(n, x, i)).ToArray(), (int)n.Int("axis", 0))],
+        ["Cast"] = (n, x, _) => [Cast(n, Required(n, x, 0))],
     };
 
     /// <summary>The op types the engine runs.</summary>

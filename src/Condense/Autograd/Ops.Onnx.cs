@@ -1,0 +1,143 @@
+// Ops that imported ONNX graphs need beyond the layers Condense builds itself: N-D transpose, clip,
+// sqrt, pow, concat and gather. Each has its gradient here; GraphOps maps the ONNX ops onto them.
+using System.Numerics.Tensors;
+
+namespace Condense.Tensors;
+
+public partial class Tensor
+{
+    /// <summary>Permutes the dimensions: output dimension i is input dimension <paramref name="perm"/>[i] (ONNX Transpose).</summary>
+    public Tensor Permute(params int[] perm)
+    {
+        if (perm.Length != Rank || perm.Order().Where((p, i) => p != i).Any())
+            throw new CondenseException($"Transpose perm [{string.Join(", ", perm)}] is not a permutation of {Rank} dimensions");
+        if (Rank == 2 && perm[0] == 1) return Transpose();
+        var outShape = perm.Select(p => Shape[p]).ToArray();
+        var y = Uninitialized(outShape);
+        PermuteInto(Data, Shape, perm, y.Data);
+        var inverse = new int[perm.Length];
+        for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+        return Record(y, g =>
+        {
+            var gx = GC.AllocateUninitializedArray<float>(Size);
+            PermuteInto(g.Data, outShape, inverse, gx);
+            AccumulateGrad(gx);
+        }, this);
+    }
+
+    // dst (shape inShape permuted) from src (shape inShape): walk dst in order, step src by permuted strides.
+    private static void PermuteInto(float[] src, int[] inShape, int[] perm, float[] dst)
+    {
+        int rank = inShape.Length;
+        var inStrides = new int[rank];
+        for (int i = rank - 1, s = 1; i >= 0; s *= inShape[i], i--) inStrides[i] = s;
+        var outShape = perm.Select(p => inShape[p]).ToArray();
+        var strides = perm.Select(p => inStrides[p]).ToArray();
+        var index = new int[rank];
+        int offset = 0;
+        for (int k = 0; k < dst.Length; k++)
+        {
+            dst[k] = src[offset];
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                offset += strides[d];
+                if (++index[d] < outShape[d]) break;
+                offset -= strides[d] * outShape[d];
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// <summary>min(max(x, <paramref name="min"/>), <paramref name="max"/>); the gradient passes where x is inside.</summary>
+    public Tensor Clip(float min, float max) => Pointwise(
+        (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = Math.Min(Math.Max(x[i], min), max); },
+        (g, x, _, gx) => { for (int i = 0; i < g.Length; i++) gx[i] = x[i] >= min && x[i] <= max ? g[i] : 0f; });
+
+    /// <summary>√x; the derivative is 1 / (2√x).</summary>
+    public Tensor Sqrt() => Pointwise(TensorPrimitives.Sqrt,
+        (g, _, y, gx) => { for (int i = 0; i < g.Length; i++) gx[i] = g[i] * 0.5f / y[i]; });
+
+    /// <summary>x^p for a constant exponent; the derivative is p·x^(p−1).</summary>
+    public Tensor Pow(float p) => Pointwise(
+        (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = MathF.Pow(x[i], p); },
+        (g, x, _, gx) => { for (int i = 0; i < g.Length; i++) gx[i] = g[i] * p * MathF.Pow(x[i], p - 1f); });
+
+    /// <summary>The error function (Abramowitz &amp; Stegun 7.1.26, |error| ≤ 1.5e−7); the derivative is 2/√π · e^(−x²).</summary>
+    public Tensor Erf() => Pointwise(
+        (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = ErfScalar(x[i]); },
+        (g, x, _, gx) => { for (int i = 0; i < g.Length; i++) gx[i] = g[i] * 1.1283791671f * MathF.Exp(-x[i] * x[i]); });
+
+    private static float ErfScalar(float x)
+    {
+        double a = Math.Abs(x), t = 1.0 / (1.0 + 0.3275911 * a);
+        double poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+        return (float)Math.CopySign(1.0 - poly * Math.Exp(-a * a), x);
+    }
+
+    /// <summary>Joins tensors along <paramref name="axis"/>; the others must agree (ONNX Concat).</summary>
+    public static Tensor Concat(IReadOnlyList<Tensor> parts, int axis)
+    {
+        var first = parts[0];
+        if (axis < 0) axis += first.Rank;
+        foreach (var p in parts)
+            if (p.Rank != first.Rank || Enumerable.Range(0, p.Rank).Any(d => d != axis && p.Shape[d] != first.Shape[d]))
+                throw new CondenseException($"Concat: shapes {string.Join(", ", parts.Select(q => Tensors.Shape.Format(q.Shape)))} differ outside axis {axis}");
+        int outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++) outer *= first.Shape[d];
+        for (int d = axis + 1; d < first.Rank; d++) inner *= first.Shape[d];
+        int total = parts.Sum(p => p.Shape[axis]);
+        var shape = (int[])first.Shape.Clone();
+        shape[axis] = total;
+        var y = Uninitialized(shape);
+        // y is (outer, total·inner): part j fills columns [start_j·inner, (start_j + n_j)·inner) of each row.
+        int start = 0;
+        foreach (var p in parts)
+        {
+            int width = p.Shape[axis] * inner;
+            for (int o = 0; o < outer; o++) Array.Copy(p.Data, o * width, y.Data, o * total * inner + start * inner, width);
+            start += p.Shape[axis];
+        }
+        return Record(y, g =>
+        {
+            int at = 0;
+            foreach (var p in parts)
+            {
+                int width = p.Shape[axis] * inner;
+                var gp = GC.AllocateUninitializedArray<float>(p.Size);
+                for (int o = 0; o < outer; o++) Array.Copy(g.Data, o * total * inner + at * inner, gp, o * width, width);
+                p.AccumulateGrad(gp);
+                at += p.Shape[axis];
+            }
+        }, [.. parts]);
+    }
+
+    /// <summary>Picks entries along <paramref name="axis"/> by integer indices (ONNX Gather; negative indices count from the end).</summary>
+    public Tensor Gather(Tensor indices, int axis)
+    {
+        if (axis < 0) axis += Rank;
+        int outer = 1, inner = 1, n = Shape[axis];
+        for (int d = 0; d < axis; d++) outer *= Shape[d];
+        for (int d = axis + 1; d < Rank; d++) inner *= Shape[d];
+        var picks = indices.Data.Select(v =>
+        {
+            int i = (int)v;
+            if (i < 0) i += n;
+            return i >= 0 && i < n ? i : throw new CondenseException($"Gather index {v} out of range for dimension of size {n}");
+        }).ToArray();
+        int[] shape = [.. Shape[..axis], .. indices.Shape, .. Shape[(axis + 1)..]];
+        var y = Uninitialized(shape);
+        // x is (outer, n, inner), y is (outer, picks, inner).
+        for (int o = 0; o < outer; o++)
+            for (int k = 0; k < picks.Length; k++)
+                Array.Copy(Data, (o * n + picks[k]) * inner, y.Data, (o * picks.Length + k) * inner, inner);
+        return Record(y, g =>
+        {
+            var gx = new float[Size];
+            for (int o = 0; o < outer; o++)
+                for (int k = 0; k < picks.Length; k++)
+                    TensorPrimitives.Add(gx.AsSpan((o * n + picks[k]) * inner, inner),
+                        g.Data.AsSpan((o * picks.Length + k) * inner, inner), gx.AsSpan((o * n + picks[k]) * inner, inner));
+            AccumulateGrad(gx);
+        }, this);
+    }
+}

@@ -1,0 +1,97 @@
+// The ops ONNX exporters emit around the layers: Transpose, Clip, Pow, ReduceMean, and the shape
+// arithmetic (Shape → Gather → Unsqueeze → Concat → Reshape) that PyTorch writes for dynamic batches.
+// Shapes and indices are float tensors holding integers, like every integer tensor in the engine.
+using Condense.Tensors;
+
+namespace Condense.Graph;
+
+public static partial class GraphOps
+{
+    // ONNX TensorProto.DataType codes that Cast may target.
+    private const long OnnxFloat = 1, OnnxUInt8 = 2, OnnxInt8 = 3, OnnxInt32 = 6, OnnxInt64 = 7, OnnxBool = 9, OnnxFloat16 = 10, OnnxDouble = 11;
+
+    private static long[]? Ints(Node node, string name) =>
+        node.Attributes.TryGetValue(name, out var a) && a.IntsValue is { } v ? v : null;
+
+    // Axes come from the attribute (older opsets) or from an optional input (Squeeze/Unsqueeze 13+, ReduceMean 18+).
+    private static int[]? Axes(Node node, Tensor?[] inputs, int index) =>
+        Optional(inputs, index) is { } t ? t.Data.Select(v => (int)v).ToArray()
+            : Ints(node, "axes")?.Select(v => (int)v).ToArray();
+
+    private static Tensor Transpose(Node node, Tensor x)
+    {
+        var perm = Ints(node, "perm")?.Select(v => (int)v).ToArray() ?? Enumerable.Range(0, x.Rank).Reverse().ToArray();
+        return x.Permute(perm);
+    }
+
+    // Clip: bounds as inputs 1 and 2 (opset 11+) or attributes min/max (before); absent means unbounded.
+    private static Tensor Clip(Node node, Tensor?[] inputs)
+    {
+        float min = Optional(inputs, 1)?.Item() ?? node.Float("min", float.NegativeInfinity);
+        float max = Optional(inputs, 2)?.Item() ?? node.Float("max", float.PositiveInfinity);
+        return Required(node, inputs, 0).Clip(min, max);
+    }
+
+    private static Tensor Pow(Node node, Tensor?[] inputs)
+    {
+        var exponent = Required(node, inputs, 1);
+        if (exponent.Size != 1) throw new CondenseException($"node '{node.Name}' (Pow): only a single exponent is supported, got shape {Shape.Format(exponent.Shape)}");
+        return Required(node, inputs, 0).Pow(exponent.Data[0]);
+    }
+
+    private static Tensor Erf(Tensor x) => x.Erf();
+
+    private static Tensor ReduceMean(Node node, Tensor?[] inputs)
+    {
+        var x = Required(node, inputs, 0);
+        bool keep = node.Int("keepdims", 1) != 0;
+        var axes = Axes(node, inputs, 1);
+        if (axes is null || axes.Length == 0)
+        {
+            if (node.Int("noop_with_empty_axes", 0) != 0) return x;
+            axes = Enumerable.Range(0, x.Rank).ToArray();
+        }
+        // Reduce the highest axis first so the lower axis numbers stay valid when dimensions are dropped.
+        foreach (int axis in axes.Select(a => a < 0 ? a + x.Rank : a).Distinct().OrderDescending()) x = x.Mean(axis, keep);
+        return x;
+    }
+
+    // Shape (opset 15 adds start/end to slice it): a 1-D tensor of the input's dimensions; no gradient.
+    private static Tensor ShapeOf(Node node, Tensor x)
+    {
+        int start = (int)node.Int("start", 0), end = (int)node.Int("end", x.Rank);
+        if (start < 0) start += x.Rank;
+        if (end < 0) end += x.Rank;
+        start = Math.Clamp(start, 0, x.Rank);
+        end = Math.Clamp(end, start, x.Rank);
+        return new Tensor(x.Shape[start..end].Select(d => (float)d).ToArray(), end - start);
+    }
+
+    private static Tensor Unsqueeze(Node node, Tensor?[] inputs)
+    {
+        var x = Required(node, inputs, 0);
+        var axes = Axes(node, inputs, 1) ?? throw new CondenseException($"node '{node.Name}' (Unsqueeze) has no axes");
+        int rank = x.Rank + axes.Length;
+        var inserted = axes.Select(a => a < 0 ? a + rank : a).ToHashSet();
+        var shape = new int[rank];
+        for (int d = 0, k = 0; d < rank; d++) shape[d] = inserted.Contains(d) ? 1 : x.Shape[k++];
+        return x.Reshape(shape);
+    }
+
+    private static Tensor Squeeze(Node node, Tensor?[] inputs)
+    {
+        var x = Required(node, inputs, 0);
+        var axes = Axes(node, inputs, 1)?.Select(a => a < 0 ? a + x.Rank : a).ToHashSet();
+        var shape = x.Shape.Where((d, i) => axes is null ? d != 1 : !axes.Contains(i)).ToArray();
+        return x.Reshape(shape);
+    }
+
+    // Cast between float types is the identity; to an integer type it truncates toward zero (no gradient).
+    private static Tensor Cast(Node node, Tensor x) => node.Int("to", OnnxFloat) switch
+    {
+        OnnxFloat or OnnxFloat16 or OnnxDouble => x,
+        OnnxUInt8 or OnnxInt8 or OnnxInt32 or OnnxInt64 => new Tensor(x.Data.Select(MathF.Truncate).ToArray(), x.Shape),
+        OnnxBool => new Tensor(x.Data.Select(v => v != 0f ? 1f : 0f).ToArray(), x.Shape),
+        var to => throw new CondenseException($"node '{node.Name}' (Cast): unsupported target type {to}"),
+    };
+}

@@ -1,0 +1,172 @@
+// ONNX import: a ModelProto (opset 7–21, default domain) becomes a ModelGraph that GraphModule runs
+// and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
+// float initializers become trainable, and every fault in the file is a one-line error naming it.
+using Condense.Graph;
+using Condense.Tensors;
+using Google.Protobuf;
+using Onnx;
+
+namespace Condense.Onnx;
+
+/// <summary>Reads ONNX model files into Condense graphs.</summary>
+public static class OnnxImporter
+{
+    /// <summary>The lowest default-domain opset accepted.</summary>
+    public const int MinOpset = 7;
+    /// <summary>The highest default-domain opset accepted.</summary>
+    public const int MaxOpset = 21;
+
+    /// <summary>Reads the model in <paramref name="path"/> as a validated graph.</summary>
+    public static ModelGraph Import(string path)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidFileException(path, "file not found");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidFileException(path, $"cannot read: {e.Message.ReplaceLineEndings(" ")}");
+        }
+        ModelProto model;
+        try { model = ModelProto.Parser.ParseFrom(bytes); }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidFileException(path, $"not a valid ONNX model (truncated or corrupt protobuf: {e.Message.ReplaceLineEndings(" ")})");
+        }
+        if (model.Graph is null || model.IrVersion <= 0)
+            throw new InvalidFileException(path, "not an ONNX model (no graph or IR version)");
+        CheckOpsets(model, path);
+        return ToGraph(model.Graph, path);
+    }
+
+    /// <summary>Reads the model in <paramref name="path"/> as an executable, trainable module.</summary>
+    public static GraphModule Load(string path) => new(Import(path));
+
+    private static void CheckOpsets(ModelProto model, string path)
+    {
+        long? opset = null;
+        foreach (var import in model.OpsetImport)
+        {
+            if (import.Domain is "" or "ai.onnx") opset = import.Version;
+            else throw new InvalidFileException(path, $"opset domain '{import.Domain}' is not supported (only the default ONNX domain)");
+        }
+        if (opset is not { } v) throw new InvalidFileException(path, "declares no default-domain opset");
+        if (v < MinOpset || v > MaxOpset)
+            throw new InvalidFileException(path, $"opset {v} is not supported (supported: {MinOpset}–{MaxOpset})");
+    }
+
+    private static ModelGraph ToGraph(GraphProto proto, string path)
+    {
+        var graph = new ModelGraph();
+        foreach (var init in proto.Initializer)
+        {
+            if (graph.Initializers.ContainsKey(init.Name)) throw new InvalidFileException(path, $"initializer '{init.Name}' is defined twice");
+            var (tensor, type) = OnnxTensors.Read(init, path);
+            graph.Initializers.Add(init.Name, tensor);
+            if (type is { } t) graph.ElementTypes[init.Name] = t;
+            else if (init.DataType is OnnxTensors.Float or OnnxTensors.Double) graph.Trainable.Add(init.Name);
+        }
+        // Before IR version 4, initializers were also listed as inputs; those are not fed by the caller.
+        foreach (var input in proto.Input)
+            if (!graph.Initializers.ContainsKey(input.Name)) graph.Inputs.Add(ToValueInfo(input));
+        foreach (var output in proto.Output) graph.Outputs.Add(ToValueInfo(output));
+
+        var nodes = new List<Node>();
+        for (int i = 0; i < proto.Node.Count; i++)
+        {
+            var n = proto.Node[i];
+            string name = n.Name.Length > 0 ? n.Name : $"{n.OpType}_{i}";
+            if (n.Domain is not ("" or "ai.onnx"))
+                throw new CondenseException($"node '{name}' uses op '{n.OpType}' from domain '{n.Domain}'; only the default ONNX domain is supported");
+            if (n.OpType == "Constant")
+            {
+                AddConstant(graph, n, name, path);
+                continue;
+            }
+            // Omitted optional outputs are written as "": give them names so every value is unique.
+            var outputs = n.Output.Select((o, k) => o.Length > 0 ? o : $"{name}/unused{k}").ToList();
+            var node = new Node(name, n.OpType, n.Input, outputs);
+            if (!GraphOps.IsSupported(node.OpType)) throw GraphOps.Unsupported(node);
+            foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
+            nodes.Add(node);
+        }
+        graph.Nodes.AddRange(TopologicalOrder(nodes));
+        try { graph.Validate(); }
+        catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
+        return graph;
+    }
+
+    private static ValueInfo ToValueInfo(ValueInfoProto value)
+    {
+        var dims = value.Type?.TensorType?.Shape?.Dim;
+        var shape = dims is null ? [] : dims.Select(d => d.HasDimValue && d.DimValue > 0 && d.DimValue <= int.MaxValue ? (int)d.DimValue : -1).ToArray();
+        return new ValueInfo(value.Name, shape);
+    }
+
+    private static AttributeValue ToAttribute(AttributeProto a, Node node) => a.Type switch
+    {
+        AttributeProto.Types.AttributeType.Int => AttributeValue.Int(a.I),
+        AttributeProto.Types.AttributeType.Float => AttributeValue.Float(a.F),
+        AttributeProto.Types.AttributeType.String => AttributeValue.String(a.S.ToStringUtf8()),
+        AttributeProto.Types.AttributeType.Ints => AttributeValue.Ints([.. a.Ints]),
+        AttributeProto.Types.AttributeType.Floats => AttributeValue.Floats([.. a.Floats]),
+        var t => throw new CondenseException($"node '{node.Name}' ({node.OpType}): attribute '{a.Name}' of type {t} is not supported"),
+    };
+
+    // A Constant node is an initializer under its output's name; it is a constant, so not trainable.
+    private static void AddConstant(ModelGraph graph, NodeProto n, string name, string path)
+    {
+        if (n.Output.Count != 1 || n.Attribute.Count != 1)
+            throw new InvalidFileException(path, $"Constant node '{name}' needs one output and one value attribute");
+        var a = n.Attribute[0];
+        (Tensor Tensor, ElementType? Type) value = a.Name switch
+        {
+            "value" when a.T is not null => OnnxTensors.Read(a.T, path),
+            "value_float" => (Tensor.Scalar(a.F), null),
+            "value_int" => (Tensor.Scalar(a.I), null),
+            "value_floats" => (new Tensor([.. a.Floats], a.Floats.Count), null),
+            "value_ints" => (new Tensor(a.Ints.Select(v => (float)v).ToArray(), a.Ints.Count), null),
+            _ => throw new CondenseException($"Constant node '{name}': attribute '{a.Name}' is not supported"),
+        };
+        string output = n.Output[0];
+        if (graph.Initializers.ContainsKey(output)) throw new InvalidFileException(path, $"value '{output}' is defined twice (Constant node '{name}')");
+        graph.Initializers.Add(output, value.Tensor);
+        if (value.Type is { } t) graph.ElementTypes[output] = t;
+    }
+
+    // Nodes as given when already in order; otherwise Kahn's algorithm, keeping the given order among
+    // ready nodes. Inputs nothing produces are left for Validate to report.
+    private static List<Node> TopologicalOrder(List<Node> nodes)
+    {
+        var producer = new Dictionary<string, int>();
+        for (int i = 0; i < nodes.Count; i++)
+            foreach (var o in nodes[i].Outputs) producer.TryAdd(o, i);
+        var dependents = nodes.Select(_ => new List<int>()).ToArray();
+        var waiting = new int[nodes.Count];
+        bool ordered = true;
+        for (int i = 0; i < nodes.Count; i++)
+            foreach (int p in nodes[i].Inputs.Where(producer.ContainsKey).Select(v => producer[v]).Distinct())
+            {
+                if (p >= i) ordered = false;
+                dependents[p].Add(i);
+                waiting[i]++;
+            }
+        if (ordered) return nodes;
+        var ready = new PriorityQueue<int, int>();
+        for (int i = 0; i < nodes.Count; i++) if (waiting[i] == 0) ready.Enqueue(i, i);
+        var order = new List<Node>(nodes.Count);
+        while (ready.TryDequeue(out int i, out _))
+        {
+            order.Add(nodes[i]);
+            foreach (int d in dependents[i]) if (--waiting[d] == 0) ready.Enqueue(d, d);
+        }
+        if (order.Count < nodes.Count)
+        {
+            var stuck = nodes.Where((_, i) => waiting[i] > 0).Select(n => n.Name).Take(5);
+            throw new CondenseException($"the graph has a cycle through nodes {string.Join(", ", stuck)}");
+        }
+        return order;
+    }
+}
