@@ -96,9 +96,39 @@ public class OnnxExportTests(ITestOutputHelper output)
         int[] ortClass = Argmax(ort, 10);
         double agreeSim = ortClass.Zip(Argmax(simulated, 10)).Count(p => p.First == p.Second) / 200.0;
         double agreeInt = ortClass.Zip(Argmax(integer, 10)).Count(p => p.First == p.Second) / 200.0;
-        output.WriteLine($"argmax agreement with ORT: simulation {agreeSim:P1}, integer engine {agreeInt:P1}");
+        float scale = simulated.Max(MathF.Abs);
+        output.WriteLine($"argmax agreement with ORT: simulation {agreeSim:P1}, integer engine {agreeInt:P1}; "
+            + $"max |ORT − simulation| / max |logit| = {ort.Zip(simulated).Max(p => MathF.Abs(p.First - p.Second)) / scale:G3}");
         Assert.True(agreeSim >= 0.99, $"simulation agrees on {agreeSim:P1}");
         Assert.True(agreeInt >= 0.99, $"integer engine agrees on {agreeInt:P1}");
+    }
+
+    [Fact]
+    public void DynamicQuantizedModelRunsInOnnxRuntime()
+    {
+        var (train, test) = Mnist.LoadEmbedded();
+        var graph = GraphTracer.Trace(ModelSpec.Parse("mlp:784-64-32-10").Build(7), [784]);
+        var (quantized, _) = Quantizer.Quantize(new GraphModule(graph), train, new QuantizeOptions { Mode = QuantizationMode.Dynamic });
+        byte[] onnx = OnnxExporter.ToBytes(quantized.Graph);
+        Assert.Contains(ModelProto.Parser.ParseFrom(onnx).Graph.Node, n => n.OpType == "DynamicQuantizeLinear");
+        var x = test.Batch(Enumerable.Range(0, 200).ToArray());
+        int[] ours = Argmax(Ours(quantized, x).Data, 10), ort = Argmax(RunOrt(onnx, x), 10);
+        Assert.True(ours.Zip(ort).Count(p => p.First == p.Second) >= 198);
+    }
+
+    [Fact]
+    public void ReshapeShapeBecomesInt64Initializer()
+    {
+        var model = ModelSpec.Parse("mlp:784-16-10").Build(1);
+        var graph = GraphTracer.Trace(model, [1, 28, 28]).Clone();
+        var flatten = graph.Nodes.Single(n => n.OpType == "Flatten");
+        graph.Initializers.Add("reshape.shape", new Tensor([0f, -1f], 2));
+        graph.Nodes[graph.Nodes.IndexOf(flatten)] = new Node(flatten.Name, "Reshape", [flatten.Inputs[0], "reshape.shape"], flatten.Outputs);
+        byte[] onnx = OnnxExporter.ToBytes(graph);
+        var shape = ModelProto.Parser.ParseFrom(onnx).Graph.Initializer.Single(t => t.Name == "reshape.shape");
+        Assert.Equal((int)TensorProto.Types.DataType.Int64, shape.DataType);
+        var x = RandomBatch(3, [1, 28, 28], 9);
+        AssertClose(Ours(new GraphModule(graph), x).Data, RunOrt(onnx, x), 1e-5f);
     }
 
     [Fact]
