@@ -1,0 +1,133 @@
+// ONNX export: a ModelGraph (float, or quantized in QDQ form) written as an ONNX ModelProto that ONNX
+// Runtime can run. Graph/ already holds the model in ONNX's shape, so export is mostly a change of
+// container: nodes pass through (Dropout is dropped for inference, Condense-only attributes are removed),
+// initializers keep their state-dict names and are written in their element type (OnnxTensors).
+using Condense.Graph;
+using Condense.Nn;
+using Google.Protobuf;
+using Onnx;
+
+namespace Condense.Onnx;
+
+/// <summary>Writes Condense models as ONNX files.</summary>
+public static class OnnxExporter
+{
+    /// <summary>The ONNX opset of float and int8 graphs.</summary>
+    public const int Opset = 13;
+
+    /// <summary>The ONNX opset of graphs with INT4 initializers (DequantizeLinear gained int4 in opset 21).</summary>
+    public const int Int4Opset = 21;
+
+    // Ops that pass through unchanged (with their attributes). Dropout and Reshape are rewritten below.
+    private static readonly HashSet<string> PassThrough =
+    [
+        "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
+        "Softmax", "LogSoftmax", "Flatten", "Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+    ];
+
+    // Attributes Condense adds that ONNX does not define: QuantizeLinear's narrowed range (qmin, qmax).
+    private static readonly Dictionary<string, string[]> CondenseOnlyAttributes = new()
+    {
+        ["QuantizeLinear"] = ["qmin", "qmax"],
+    };
+
+    /// <summary>Writes <paramref name="graph"/> to <paramref name="path"/> as an ONNX model, atomically.</summary>
+    public static void Export(ModelGraph graph, string path, string producer = "condense")
+    {
+        var model = ToModel(graph, producer);
+        AtomicFile.Write(path, stream => model.WriteTo(stream));
+    }
+
+    /// <summary>Traces <paramref name="module"/> for inputs of shape (batch, …sampleShape) and writes it to <paramref name="path"/>.</summary>
+    public static void Export(Module module, int[] sampleShape, string path, string producer = "condense") =>
+        Export(GraphTracer.Trace(module, sampleShape), path, producer);
+
+    /// <summary>The ONNX model of <paramref name="graph"/> as the bytes of a .onnx file.</summary>
+    public static byte[] ToBytes(ModelGraph graph) => ToModel(graph, "condense").ToByteArray();
+
+    /// <summary>The ONNX model of <paramref name="module"/>, traced for inputs of shape (batch, …sampleShape), as bytes.</summary>
+    public static byte[] ToBytes(Module module, int[] sampleShape) => ToBytes(GraphTracer.Trace(module, sampleShape));
+
+    /// <summary>The ONNX ModelProto of <paramref name="graph"/>.</summary>
+    public static ModelProto ToModel(ModelGraph graph, string producer = "condense")
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        graph.Validate();
+        bool int4 = graph.ElementTypes.Values.Contains(ElementType.Int4);
+        var model = new ModelProto
+        {
+            // INT4 tensors arrived with IR version 10 (ONNX 1.16, opset 21); everything else needs only 8.
+            IrVersion = int4 ? 10 : 8,
+            ProducerName = producer,
+            ProducerVersion = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0",
+            Graph = ToGraph(graph),
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = int4 ? Int4Opset : Opset });
+        return model;
+    }
+
+    private static GraphProto ToGraph(ModelGraph graph)
+    {
+        var proto = new GraphProto { Name = "condense" };
+        foreach (var input in graph.Inputs) proto.Input.Add(OnnxTensorWriter.FloatValueInfo(input));
+        foreach (var output in graph.Outputs) proto.Output.Add(OnnxTensorWriter.FloatValueInfo(output));
+
+        // Dropout is the identity at inference: its readers read its input instead. A Dropout that writes
+        // a graph output keeps the output's name through an Identity node.
+        var graphOutputs = graph.Outputs.Select(o => o.Name).ToHashSet();
+        var alias = new Dictionary<string, string>();
+        string Resolve(string value) => alias.TryGetValue(value, out var a) ? a : value;
+        var int64Shapes = new HashSet<string>();
+        var zeroPointTypes = new Dictionary<string, ElementType>();
+
+        foreach (var node in graph.Nodes)
+        {
+            var inputs = node.Inputs.Select(Resolve).ToList();
+            var outputs = node.Outputs;
+            string opType = node.OpType;
+            var attributes = node.Attributes.AsEnumerable();
+            switch (opType)
+            {
+                case "Dropout":
+                    if (!graphOutputs.Contains(node.Outputs[0])) { alias[node.Outputs[0]] = inputs[0]; continue; }
+                    opType = "Identity";
+                    inputs = [inputs[0]];
+                    outputs = [node.Outputs[0]]; // the optional mask output has no reader at inference
+                    attributes = [];
+                    break;
+                case "Reshape":
+                    // ONNX reads the target shape as int64; Condense keeps every initializer in float32.
+                    if (inputs.Count < 2 || !graph.Initializers.ContainsKey(inputs[1]))
+                        throw new CondenseException($"node '{node.Name}' (Reshape): the shape must be an initializer to export");
+                    int64Shapes.Add(inputs[1]);
+                    break;
+                case "DequantizeLinear" or "QuantizeLinear":
+                    // ONNX binds x (or y) and the zero point to one type; Condense may hold an int4 weight's
+                    // zero point as Int8. Export the zero point in the quantized tensor's type.
+                    if (opType == "DequantizeLinear" && inputs.Count > 2 && graph.Initializers.ContainsKey(inputs[0])
+                        && graph.TypeOf(inputs[0]) == ElementType.Int4 && graph.Initializers.ContainsKey(inputs[2]))
+                        zeroPointTypes[inputs[2]] = ElementType.Int4;
+                    break;
+                default:
+                    if (!PassThrough.Contains(opType))
+                        throw new CondenseException($"cannot export op '{opType}' in node '{node.Name}' to ONNX; supported: "
+                            + string.Join(", ", PassThrough.Append("Dropout").Append("Reshape").Order(StringComparer.Ordinal)));
+                    break;
+            }
+            if (CondenseOnlyAttributes.TryGetValue(opType, out var drop)) attributes = attributes.Where(a => !drop.Contains(a.Key));
+
+            var onnxNode = new NodeProto { Name = node.Name, OpType = opType, Domain = "" };
+            onnxNode.Input.AddRange(inputs);
+            onnxNode.Output.AddRange(outputs);
+            foreach (var (name, value) in attributes.OrderBy(a => a.Key, StringComparer.Ordinal))
+                onnxNode.Attribute.Add(OnnxTensorWriter.Attribute(name, value));
+            proto.Node.Add(onnxNode);
+        }
+
+        foreach (var (name, tensor) in graph.Initializers)
+            proto.Initializer.Add(int64Shapes.Contains(name)
+                ? OnnxTensorWriter.Int64Tensor(name, tensor)
+                : OnnxTensorWriter.Tensor(name, tensor, zeroPointTypes.GetValueOrDefault(name, graph.TypeOf(name))));
+        return proto;
+    }
+}
