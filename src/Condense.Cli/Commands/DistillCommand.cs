@@ -1,6 +1,7 @@
 // `condense distill --teacher T --student SPEC`: knowledge distillation, shown side by side with the
 // teacher and the same student trained from labels only with the same budget.
 using System.ComponentModel;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Distillation;
 using Condense.Graph;
@@ -75,7 +76,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         if (choices != 1) throw new CondenseException("give exactly one of --student SPEC, --student-width F or --student-prune R");
         if (Path.GetFullPath(settings.Out) == Path.GetFullPath(settings.Teacher))
             throw new CondenseException("the output would overwrite the teacher; choose another --out");
-        var teacher = ModelFile.Load(settings.Teacher);
+        var teacher = ModelFiles.Load(settings.Teacher);
         var (train, test) = DataSets.Load(settings.Data);
         var options = new DistillOptions
         {

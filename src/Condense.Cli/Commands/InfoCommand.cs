@@ -1,5 +1,6 @@
 // `condense info MODEL`: the graph's layers and the parameter tensors with shapes and sparsity.
 using System.ComponentModel;
+using Condense.Onnx;
 using Condense.Graph;
 using Condense.Reports;
 using Condense.Tensors;
@@ -19,7 +20,7 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var output = new Output(settings.Json);
-        var model = ModelFile.Load(settings.Model);
+        var model = ModelFiles.Load(settings.Model);
         var graph = model.Graph;
         var summary = ModelSummary.Of(model);
         long fileBytes = new FileInfo(settings.Model).Length;

@@ -2,6 +2,7 @@
 // pruning, optionally gradual (AGP) or iterative, with masked fine-tuning; prints and saves the report.
 using System.ComponentModel;
 using System.Text.Json;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Pruning;
@@ -115,7 +116,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
         if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
             throw new CondenseException("the output would overwrite the input model; choose another --out");
-        var model = ModelFile.Load(settings.Model);
+        var model = ModelFiles.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         if (settings.SensitivityFile is not null)
         {

@@ -1,6 +1,7 @@
 // `condense quantize MODEL`: post-training quantization (static with calibration, dynamic, or
 // weight-only; 2–8 bit weights, per channel or per tensor), saved as a QDQ graph with integer weights.
 using System.ComponentModel;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Quantization;
@@ -58,7 +59,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + $".int{settings.Bits}.safetensors";
         if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
             throw new CondenseException("the output would overwrite the input model; choose another --out");
-        var model = ModelFile.Load(settings.Model);
+        var model = ModelFiles.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var (_, report) = QuantizePipeline.Run(model, train, test, options, outPath, new FileInfo(settings.Model).Length);
 

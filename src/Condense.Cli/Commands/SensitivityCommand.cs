@@ -3,6 +3,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Pruning;
@@ -43,7 +44,7 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
         var sweep = settings.Sparsities is null ? Sensitivity.DefaultSweep
             : settings.Sparsities.Split(',').Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
                 : throw new CondenseException($"--sparsities expects numbers such as 0,0.5,0.9, got '{s}'")).ToArray();
-        var model = ModelFile.Load(settings.Model);
+        var model = ModelFiles.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
         if (settings.Samples is int n) test = n > 0 ? test.Take(n) : throw new CondenseException($"--samples must be positive, got {n}");
         var options = new PruneOptions { Include = settings.Include, Exclude = settings.Exclude };

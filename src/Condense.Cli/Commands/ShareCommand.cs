@@ -1,6 +1,7 @@
 // `condense share MODEL`: Deep Compression's weight sharing — k-means per layer into 2^b shared values,
 // centroid fine-tuning — and the sizes it buys: sparse gaps + b-bit indices + codebooks, then Huffman.
 using System.ComponentModel;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Quantization;
@@ -38,7 +39,7 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
             throw new CondenseException("the output would overwrite the input model; choose another --out");
         if (settings.Bits is < WeightSharing.MinBits or > WeightSharing.MaxBits)
             throw new CondenseException($"bits must be in {WeightSharing.MinBits}..{WeightSharing.MaxBits}, got {settings.Bits}");
-        var model = ModelFile.Load(settings.Model);
+        var model = ModelFiles.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var report = TrainingProgress.Run(output, "centroids", p => WeightSharingPipeline.Run(model, train, test, settings.Bits,
             settings.FinetuneEpochs, new TrainOptions { LearningRate = settings.LearningRate }, outPath, p));

@@ -1,5 +1,6 @@
 // `condense train`: build a model from a spec, train it, save it, report its metrics.
 using System.ComponentModel;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Nn;
@@ -63,7 +64,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             throw new CondenseException($"model {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
         var model = spec.Build(options.Seed);
         var report = TrainingProgress.Run(output, "train", p => Trainer.Fit(model, train, test, options, p));
-        ModelFile.Save(model, settings.Out, train.SampleShape, spec.ToString());
+        ModelFiles.Save(model, settings.Out, train.SampleShape, spec.ToString());
         var metrics = ModelMetrics.Measure(model, test, train.SampleShape, settings.Out);
         Tables.Epochs(output, report);
         Tables.Metrics(output, settings.Out, metrics);

@@ -4,6 +4,7 @@
 // from its file, and reported in one table, as JSON and as Markdown.
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Distillation;
 using Condense.Graph;
@@ -64,8 +65,8 @@ public static class DemoRun
         var model = spec.Build(options.Seed);
         var training = Trainer.Fit(model, train, test, recipe, progress);
         string teacherFile = Path("teacher");
-        ModelFile.Save(model, teacherFile, sample, spec.ToString());
-        var teacher = ModelFile.Load(teacherFile);
+        ModelFiles.Save(model, teacherFile, sample, spec.ToString());
+        var teacher = ModelFiles.Load(teacherFile);
         var teacherMetrics = ModelMetrics.Measure(teacher, test, sample, teacherFile, timing);
         var variants = new List<DemoVariant> { new("teacher", $"{spec}, {epochs} epochs SGD", teacherFile, teacherMetrics, 1.0) };
         void Add(string name, string description, string file, Module runner, ModelSummary? summary = null)
@@ -87,22 +88,22 @@ public static class DemoRun
         };
         foreach (var (name, run) in pruneRuns)
         {
-            var (_, report) = PrunePipeline.Run(ModelFile.Load(teacherFile), train, test, run, Path(name), teacherMetrics.FileBytes, progress);
+            var (_, report) = PrunePipeline.Run(ModelFiles.Load(teacherFile), train, test, run, Path(name), teacherMetrics.FileBytes, progress);
             string tuned = run.FinetuneEpochs > 0 ? $", {run.FinetuneEpochs} epochs fine-tuning" : ", no fine-tuning";
-            Add(name, report.Method + tuned, Path(name), ModelFile.Load(Path(name)));
+            Add(name, report.Method + tuned, Path(name), ModelFiles.Load(Path(name)));
         }
 
         // Quantization: static int8 (per-channel weights, calibrated activations), run by the integer engine.
-        SaveQuantized(ModelFile.Load(teacherFile), train, Path("int8"));
-        var int8 = ModelFile.Load(Path("int8"));
+        SaveQuantized(ModelFiles.Load(teacherFile), train, Path("int8"));
+        var int8 = ModelFiles.Load(Path("int8"));
         Add("int8", "static int8, per-channel weights, min-max calibration", Path("int8"), IntegerModel.Runner(int8), ModelSummary.Of(int8));
 
         // Distillation into a small student (Hinton et al. 2015): T = 4, α = 0.9.
         var distill = new DistillOptions { Train = new DistillOptions().Train with { Epochs = studentEpochs, Seed = options.Seed } };
         var student = ModelSpec.Parse(options.Student).Build(options.Seed);
         Distiller.Distill(student, teacher, train, null, distill, progress);
-        ModelFile.Save(student, Path("student"), sample, options.Student);
-        Add("student", $"{options.Student} distilled, T = {distill.Temperature}, α = {distill.Alpha}, {studentEpochs} epochs", Path("student"), ModelFile.Load(Path("student")));
+        ModelFiles.Save(student, Path("student"), sample, options.Student);
+        Add("student", $"{options.Student} distilled, T = {distill.Temperature}, α = {distill.Alpha}, {studentEpochs} epochs", Path("student"), ModelFiles.Load(Path("student")));
 
         // All three: distil into a mid-size student, prune it 90% with fine-tuning, quantize it to int8.
         var combined = ModelSpec.Parse(options.CombinedStudent).Build(options.Seed);
@@ -112,7 +113,7 @@ public static class DemoRun
             new PruneRun { Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = finetune, Finetune = recipe with { Epochs = finetune } },
             progress: progress);
         SaveQuantized(pruned, train, Path("combined"));
-        var combinedModel = ModelFile.Load(Path("combined"));
+        var combinedModel = ModelFiles.Load(Path("combined"));
         Add("combined", $"{options.CombinedStudent} distilled → 90% pruned → int8", Path("combined"), IntegerModel.Runner(combinedModel), ModelSummary.Of(combinedModel));
 
         string json = System.IO.Path.Combine(options.OutputDirectory, "report.json");
@@ -124,7 +125,7 @@ public static class DemoRun
     }
 
     private static void SaveQuantized(GraphModule model, Dataset calibration, string path) =>
-        ModelFile.Save(Quantizer.Quantize(model, calibration, new QuantizeOptions()).Model.Graph, path);
+        ModelFiles.Save(Quantizer.Quantize(model, calibration, new QuantizeOptions()).Model.Graph, path);
 
     // The standard deviation of all Linear weights: the threshold rule's scale.
     private static float WeightStd(GraphModule model)

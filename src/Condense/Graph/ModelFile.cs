@@ -84,6 +84,6 @@ public static class ModelFile
     private static void CheckExtension(string path)
     {
         if (!path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            throw new CondenseException($"{Path.GetFileName(path)}: unsupported model format '{Path.GetExtension(path)}' (supported: .safetensors)");
+            throw new CondenseException($"{Path.GetFileName(path)}: unsupported model format '{Path.GetExtension(path)}' (supported: .safetensors, .onnx)");
     }
 }

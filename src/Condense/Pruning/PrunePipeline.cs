@@ -3,6 +3,7 @@
 // measure again, save, and report. The model passed in is changed in place (structured pruning
 // returns a new, smaller model).
 using System.Diagnostics;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Reports;
@@ -135,7 +136,7 @@ public static class PrunePipeline
         long fileBytesAfter = 0;
         if (output is not null)
         {
-            ModelFile.Save(model.Graph, output);
+            ModelFiles.Save(model.Graph, output);
             fileBytesAfter = new FileInfo(output).Length;
         }
         var after = ModelSummary.Of(model);

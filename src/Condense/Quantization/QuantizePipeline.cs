@@ -2,6 +2,7 @@
 // model, quantize (calibrating on the training data in static mode), measure the quantized model,
 // save it and report per-layer scales, accuracy, size and the compression ratio.
 using System.Diagnostics;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Training;
@@ -49,7 +50,7 @@ public static class QuantizePipeline
         long bytes = 0;
         if (output is not null)
         {
-            ModelFile.Save(quantized.Graph, output);
+            ModelFiles.Save(quantized.Graph, output);
             bytes = new FileInfo(output).Length;
         }
         var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();

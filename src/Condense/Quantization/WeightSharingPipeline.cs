@@ -2,6 +2,7 @@
 // 2^b shared values, fine-tune the centroids, measure, save, and count the Deep Compression sizes
 // (sparse index gaps, b-bit indices and codebooks, and their Huffman codes).
 using System.Diagnostics;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Training;
@@ -45,7 +46,7 @@ public static class WeightSharingPipeline
         long fileBytes = 0;
         if (output is not null)
         {
-            ModelFile.Save(model.Graph, output);
+            ModelFiles.Save(model.Graph, output);
             fileBytes = new FileInfo(output).Length;
         }
         var sharedNames = shared.Entries.Select(e => e.Target.Name).ToHashSet();

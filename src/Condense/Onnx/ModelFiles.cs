@@ -1,0 +1,35 @@
+// Model files by extension: .safetensors (Condense checkpoints: weights + graph) or .onnx (ONNX models,
+// imported into and exported from the same graph). Every command and pass loads and saves through here,
+// so a user can give an ONNX model anywhere a checkpoint is accepted, and get ONNX out.
+using Condense.Graph;
+using Condense.Nn;
+
+namespace Condense.Onnx;
+
+/// <summary>Loads and saves models in the format their file name says.</summary>
+public static class ModelFiles
+{
+    /// <summary>True for a path ending in .onnx.</summary>
+    public static bool IsOnnx(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Loads a .safetensors checkpoint or an .onnx model as an executable, trainable graph module.</summary>
+    public static GraphModule Load(string path)
+    {
+        if (!IsOnnx(path)) return ModelFile.Load(path);
+        if (!File.Exists(path)) throw new CondenseException($"model file {path} does not exist");
+        return OnnxImporter.Load(path);
+    }
+
+    /// <summary>Saves a graph as a .safetensors checkpoint or an .onnx model, atomically.</summary>
+    public static void Save(ModelGraph graph, string path, string? spec = null)
+    {
+        if (!IsOnnx(path)) { ModelFile.Save(graph, path, spec); return; }
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir)) throw new CondenseException($"output folder {dir} does not exist");
+        OnnxExporter.Export(graph, path);
+    }
+
+    /// <summary>Saves a module (traced for samples of <paramref name="sampleShape"/>) in the format the path says.</summary>
+    public static void Save(Module model, string path, int[] sampleShape, string? spec = null) =>
+        Save(GraphTracer.Trace(model, sampleShape), path, spec);
+}
