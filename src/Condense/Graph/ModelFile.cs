@@ -72,7 +72,7 @@ public static class ModelFile
 
     // One zero sample through the graph, so a file whose weights do not fit its graph fails at load
     // time, naming the file, rather than at the first real forward pass.
-    private static void DryRun(GraphModule model)
+    internal static void DryRun(GraphModule model)
     {
         var sample = model.SampleShape;
         if (sample.Any(d => d <= 0)) return;

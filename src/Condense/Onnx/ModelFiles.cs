@@ -17,7 +17,14 @@ public static class ModelFiles
     {
         if (!IsOnnx(path)) return ModelFile.Load(path);
         if (!File.Exists(path)) throw new CondenseException($"model file {path} does not exist");
-        return OnnxImporter.Load(path);
+        var model = OnnxImporter.Load(path);
+        // One zero sample through the graph: weights whose shapes do not fit fail here, naming the file.
+        try { ModelFile.DryRun(model); }
+        catch (Exception e) when (e is CondenseException or ArgumentException or IndexOutOfRangeException && e is not InvalidFileException)
+        {
+            throw new InvalidFileException(path, e.Message.ReplaceLineEndings(" "));
+        }
+        return model;
     }
 
     /// <summary>Saves a graph as a .safetensors checkpoint or an .onnx model, atomically.</summary>
