@@ -73,7 +73,7 @@ public partial class Tensor
     public float this[params int[] index]
     {
         get => Data[Offset(index)];
-        set => Data[Offset(index)] = value;
+        set { Data[Offset(index)] = value; Version++; }
     }
 
     private int Offset(int[] index)
