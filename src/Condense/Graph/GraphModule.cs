@@ -1,6 +1,7 @@
 // A module that executes a ModelGraph: initializers become its parameters and buffers (under their
 // graph names), and Forward runs the nodes in order. Tracing it gives back the same graph, so a model
-// imported from ONNX or loaded from a checkpoint trains, prunes and exports like any other.
+// imported from ONNX or loaded from a checkpoint trains, prunes and exports like any other. Forward takes
+// the single input of a one-input graph; Run with a dictionary feeds graphs of several inputs by name.
 using Condense.Nn;
 using Condense.Tensors;
 
@@ -17,8 +18,8 @@ public sealed class GraphModule : Module
         graph.Validate();
         foreach (var node in graph.Nodes)
             if (!GraphOps.IsSupported(node.OpType)) throw GraphOps.Unsupported(node);
-        if (graph.Inputs.Count != 1 || graph.Outputs.Count < 1)
-            throw new CondenseException($"a graph module needs one input and at least one output; the graph has {graph.Inputs.Count} inputs and {graph.Outputs.Count} outputs");
+        if (graph.Inputs.Count < 1 || graph.Outputs.Count < 1)
+            throw new CondenseException($"a graph module needs at least one input and one output; the graph has {graph.Inputs.Count} inputs and {graph.Outputs.Count} outputs");
         Graph = graph;
         _rng = new Rng(seed);
         foreach (var name in graph.Initializers.Keys.ToList())
@@ -44,14 +45,28 @@ public sealed class GraphModule : Module
     public override Tensor Forward(Tensor input)
     {
         var plan = CurrentPlan();
-        return Execute(plan, input)[plan.Output]!;
+        return Execute(plan, [SingleInput(input)])[plan.Output]!;
     }
 
     /// <summary>Runs the graph and returns every value it computed, by name.</summary>
-    public Dictionary<string, Tensor> Run(Tensor input)
+    public Dictionary<string, Tensor> Run(Tensor input) => Values(CurrentPlan(), [SingleInput(input)]);
+
+    /// <summary>Runs a graph of one or more inputs, fed by input name, and returns every value it computed, by name.</summary>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        var plan = CurrentPlan();
-        var slots = Execute(plan, input);
+        foreach (var name in inputs.Keys)
+            if (!Graph.Inputs.Exists(i => i.Name == name))
+                throw new CondenseException($"'{name}' is not an input of the graph; its inputs are {string.Join(", ", Graph.Inputs.Select(i => $"'{i.Name}'"))}");
+        var fed = new Tensor[Graph.Inputs.Count];
+        for (int i = 0; i < fed.Length; i++)
+            fed[i] = inputs.TryGetValue(Graph.Inputs[i].Name, out var t) ? ShapeToInput(i, t)
+                : throw new CondenseException($"the graph input '{Graph.Inputs[i].Name}' was not given");
+        return Values(CurrentPlan(), fed);
+    }
+
+    private Dictionary<string, Tensor> Values(Plan plan, Tensor[] inputs)
+    {
+        var slots = Execute(plan, inputs);
         var values = new Dictionary<string, Tensor>(plan.Names.Length);
         for (int i = 0; i < slots.Length; i++) if (slots[i] is { } t) values[plan.Names[i]] = t;
         return values;
@@ -59,7 +74,7 @@ public sealed class GraphModule : Module
 
     // The graph compiled to slots: every value gets an index, so a forward pass does no name lookups.
     // Initializers take the first slots in graph order and are re-read on every pass (they may be replaced).
-    private sealed record Plan(string[] Names, int InitializerCount, int Input, int Output, Step[] Steps, int NodeCount);
+    private sealed record Plan(string[] Names, int InitializerCount, int[] Inputs, int Output, Step[] Steps, int NodeCount);
 
     private sealed record Step(Node Node, GraphOps.Kernel Kernel, int[] Inputs, int[] Outputs);
 
@@ -76,18 +91,19 @@ public sealed class GraphModule : Module
             return i;
         }
         foreach (var name in Graph.Initializers.Keys) Slot(name);
-        int input = Slot(Graph.Inputs[0].Name);
+        var inputs = Graph.Inputs.Select(i => Slot(i.Name)).ToArray();
         var steps = Graph.Nodes.Select(n => new Step(n, GraphOps.Resolve(n),
             n.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(), n.Outputs.Select(Slot).ToArray())).ToArray();
-        return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, input, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
+        return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
     }
 
-    private Tensor?[] Execute(Plan plan, Tensor input)
+    // fed holds the inputs already shaped, one per graph input in declared order.
+    private Tensor?[] Execute(Plan plan, Tensor[] fed)
     {
         var values = new Tensor?[plan.Names.Length];
         int k = 0;
         foreach (var t in Graph.Initializers.Values) values[k++] = t;
-        values[plan.Input] = ShapeToInput(input);
+        for (int i = 0; i < fed.Length; i++) values[plan.Inputs[i]] = fed[i];
         var context = new OpContext(Training, _rng, Graph);
         foreach (var step in plan.Steps)
         {
@@ -99,25 +115,29 @@ public sealed class GraphModule : Module
         return values;
     }
 
+    private Tensor SingleInput(Tensor input) => Graph.Inputs.Count == 1 ? ShapeToInput(0, input)
+        : throw new CondenseException($"the graph has {Graph.Inputs.Count} inputs; feed them by name with Run(IReadOnlyDictionary<string, Tensor>)");
+
     // Data loaders hand out flat rows; a graph that declares (N, 1, 28, 28) gets them in that shape, and a
     // graph that declares flat rows gets images flattened. Other rank changes are refused.
     // An input of the declared rank is never reshaped: (N, 1, 5, 3) for a declared (N, 1, 3, 5) is a
     // different layout, and reinterpreting it would silently scramble the data.
-    private Tensor ShapeToInput(Tensor input)
+    private Tensor ShapeToInput(int index, Tensor input)
     {
-        var declared = Graph.Inputs[0].Shape;
+        var declared = Graph.Inputs[index].Shape;
         if (declared.Length == input.Rank)
         {
-            if (Enumerable.Range(1, declared.Length - 1).All(i => declared[i] < 0 || declared[i] == input.Shape[i])) return input;
-            throw Mismatch(input, declared);
+            for (int i = 1; i < declared.Length; i++)
+                if (declared[i] >= 0 && declared[i] != input.Shape[i]) throw Mismatch(index, input, declared);
+            return input;
         }
         int sample = 1;
         foreach (int d in declared.AsSpan(1)) sample *= d;
         if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && (input.Rank == 2 || declared.Length == 2) && input.Size == input.Shape[0] * sample)
             return input.Reshape([input.Shape[0], .. declared[1..]]);
-        throw Mismatch(input, declared);
+        throw Mismatch(index, input, declared);
     }
 
-    private CondenseException Mismatch(Tensor input, int[] declared) =>
-        new($"input of shape {Shape.Format(input.Shape)} does not fit the model's input '{Graph.Inputs[0].Name}' of shape {Shape.Format(declared)}");
+    private CondenseException Mismatch(int index, Tensor input, int[] declared) =>
+        new($"input of shape {Shape.Format(input.Shape)} does not fit the model's input '{Graph.Inputs[index].Name}' of shape {Shape.Format(declared)}");
 }
