@@ -61,3 +61,23 @@ public class OnnxConformanceTests
         return OnnxTensors.Read(TensorProto.Parser.ParseFrom(File.ReadAllBytes(path)), path).Tensor;
     }
 }
+
+public class MultiInputGraphTests
+{
+    [Fact]
+    public void RunFeedsInputsByNameAndForwardRefusesAMultiInputGraph()
+    {
+        var graph = new Condense.Graph.ModelGraph();
+        graph.Inputs.Add(new Condense.Graph.ValueInfo("a", [-1, 3]));
+        graph.Inputs.Add(new Condense.Graph.ValueInfo("b", [-1, 3]));
+        graph.Nodes.Add(new Condense.Graph.Node("add", "Add", ["a", "b"], ["sum"]));
+        graph.Outputs.Add(new Condense.Graph.ValueInfo("sum", [-1, 3]));
+        var model = new Condense.Graph.GraphModule(graph);
+        var a = new Condense.Tensors.Tensor([1f, 2f, 3f], 1, 3);
+        var b = new Condense.Tensors.Tensor([10f, 20f, 30f], 1, 3);
+        Assert.Equal([11f, 22f, 33f], model.Run(new Dictionary<string, Condense.Tensors.Tensor> { ["a"] = a, ["b"] = b })["sum"].Data);
+        var e = Assert.Throws<CondenseException>(() => model.Forward(a));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Throws<CondenseException>(() => model.Run(new Dictionary<string, Condense.Tensors.Tensor> { ["a"] = a }));
+    }
+}
