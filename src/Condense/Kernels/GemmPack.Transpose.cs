@@ -38,7 +38,7 @@ internal static unsafe partial class GemmPack
 
     /// <summary>Writes the transpose of the 8×8 block at s (row stride ls) to d (row stride ld).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* s, int ls, float* d, int ld)
+    internal static void Transpose8x8(float* s, int ls, float* d, int ld)
     {
         var r0 = Vector256.Load(s); var r1 = Vector256.Load(s + ls);
         var r2 = Vector256.Load(s + 2 * ls); var r3 = Vector256.Load(s + 3 * ls);

@@ -40,7 +40,7 @@ public static unsafe partial class SparseGemm
             for (; i0 <= m - 8; i0 += 8)
             {
                 int j0 = 0;
-                for (; j0 <= cols - 8; j0 += 8) Transpose8x8(x + (long)i0 * cols + j0, cols, xt + (long)j0 * mp + i0, mp);
+                for (; j0 <= cols - 8; j0 += 8) GemmPack.Transpose8x8(x + (long)i0 * cols + j0, cols, xt + (long)j0 * mp + i0, mp);
                 TransposeScalar(x, cols, xt, mp, i0, i0 + 8, j0, cols);
             }
         }
@@ -53,28 +53,6 @@ public static unsafe partial class SparseGemm
     {
         for (int i = i0; i < i1; i++)
             for (int j = j0; j < j1; j++) xt[(long)j * mp + i] = x[(long)i * cols + j];
-    }
-
-    /// <summary>The 8 × 8 tile at a (row stride lda) transposed into b (row stride ldb), with AVX shuffles.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* a, int lda, float* b, int ldb)
-    {
-        var r0 = Vector256.Load(a); var r1 = Vector256.Load(a + lda);
-        var r2 = Vector256.Load(a + 2 * lda); var r3 = Vector256.Load(a + 3 * lda);
-        var r4 = Vector256.Load(a + 4 * lda); var r5 = Vector256.Load(a + 5 * lda);
-        var r6 = Vector256.Load(a + 6 * lda); var r7 = Vector256.Load(a + 7 * lda);
-        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Permute2x128(u0, u4, 0x20).Store(b); Avx.Permute2x128(u1, u5, 0x20).Store(b + ldb);
-        Avx.Permute2x128(u2, u6, 0x20).Store(b + 2 * ldb); Avx.Permute2x128(u3, u7, 0x20).Store(b + 3 * ldb);
-        Avx.Permute2x128(u0, u4, 0x31).Store(b + 4 * ldb); Avx.Permute2x128(u1, u5, 0x31).Store(b + 5 * ldb);
-        Avx.Permute2x128(u2, u6, 0x31).Store(b + 6 * ldb); Avx.Permute2x128(u3, u7, 0x31).Store(b + 7 * ldb);
     }
 
     /// <summary>Outputs (columns of Y) o0 .. o1-1 for the whole batch.</summary>
