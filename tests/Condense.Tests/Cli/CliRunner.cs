@@ -4,7 +4,7 @@ using Condense.Data;
 namespace Condense.Tests.Cli;
 
 /// <summary>Runs the real `condense` executable (built beside the tests) and captures what a user would see.</summary>
-internal static class CliRunner
+public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 

@@ -9,52 +9,11 @@ using Condense.Tests.Pruning;
 
 namespace Condense.Tests.Distillation;
 
-public sealed class DistillCliTests : IDisposable
+public sealed class DistillCliTests() : CliWorkspace("condense-distill-cli-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("condense-distill-cli-").FullName;
-    private readonly string _data;
-    private readonly string _teacher;
-
-    public DistillCliTests()
-    {
-        _data = SmallData();
-        _teacher = Path.Combine(_dir, "teacher.safetensors");
-        ModelFile.Save(TrainedMlp.Fresh().Graph, _teacher); // mlp:784-32-10, trained briefly
-    }
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    // A small MNIST-format folder (600 train, 200 test), as in the pruning CLI tests.
-    private string SmallData()
-    {
-        var (train, test) = Mnist.LoadEmbedded();
-        string folder = Path.Combine(_dir, "data");
-        Directory.CreateDirectory(folder);
-        void Write(string prefix, Dataset d, int n)
-        {
-            var pixels = d.Features.Take(n * 784).Select(v => (byte)MathF.Round(v * 255)).ToArray();
-            IdxWriter.Write(Path.Combine(folder, $"{prefix}-images-idx3-ubyte"), IdxArray.FromBytes(pixels, n, 28, 28));
-            IdxWriter.Write(Path.Combine(folder, $"{prefix}-labels-idx1-ubyte"), IdxArray.FromBytes(d.Labels!.Take(n).Select(l => (byte)l).ToArray(), n));
-        }
-        Write("train", train, 600);
-        Write("t10k", test, 200);
-        return folder;
-    }
-
-    private static void AssertOneLineError(CliRunner.Result r, string expectedFragment)
-    {
-        Assert.NotEqual(0, r.ExitCode);
-        Assert.Equal("", r.Stdout.Trim());
-        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length == 1, $"expected one line on stderr, got:\n{r.Stderr}");
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(expectedFragment, lines[0], StringComparison.OrdinalIgnoreCase);
-        Assert.DoesNotContain("   at ", r.Stderr);
-    }
-
     private JsonElement RunJson(string output, params string[] student)
     {
-        var r = CliRunner.Run(["distill", "--teacher", _teacher, .. student, "--epochs", "1", "--data", _data, "-o", output, "--json"]);
+        var r = CliRunner.Run(["distill", "--teacher", Model, .. student, "--epochs", "1", "--data", Data, "-o", output, "--json"]);
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var json = JsonDocument.Parse(r.Stdout);
         return json.RootElement.Clone();
@@ -65,7 +24,7 @@ public sealed class DistillCliTests : IDisposable
     [Fact]
     public void SpecStudentJsonListsTheThreeModels()
     {
-        string output = Path.Combine(_dir, "student.safetensors");
+        string output = Path.Combine(Dir, "student.safetensors");
         var root = RunJson(output, "--student", "mlp:784-16-10");
         var models = root.GetProperty("models").EnumerateArray().ToList();
         Assert.Equal(["teacher", "student (labels)", "student (distilled)"], models.Select(m => m.GetProperty("name").GetString()));
@@ -79,7 +38,7 @@ public sealed class DistillCliTests : IDisposable
         Assert.Equal(784 * 16 + 16 + 16 * 10 + 10, models[1].GetProperty("parameters").GetInt64());
         Assert.Equal(784 * 16 + 16 + 16 * 10 + 10, models[2].GetProperty("parameters").GetInt64());
         Assert.Equal(new FileInfo(output).Length, models[2].GetProperty("file_bytes").GetInt64());
-        Assert.Equal(new FileInfo(_teacher).Length, models[0].GetProperty("file_bytes").GetInt64());
+        Assert.Equal(new FileInfo(Model).Length, models[0].GetProperty("file_bytes").GetInt64());
         Assert.Equal(Parameters(output), root.GetProperty("parameters").GetInt64());
         Assert.Equal(4.0, root.GetProperty("temperature").GetDouble());
         Assert.Equal(0.9, root.GetProperty("alpha").GetDouble(), 6);
@@ -88,24 +47,24 @@ public sealed class DistillCliTests : IDisposable
     [Fact]
     public void HintDistillationRunsFromTheCommandLine()
     {
-        string output = Path.Combine(_dir, "hinted.safetensors");
-        var r = CliRunner.Run("distill", "--teacher", _teacher, "--student", "mlp:784-16-10", "--hint", "/2/Relu_output_0:/2/Relu_output_0",
-            "--hint-weight", "0.5", "--epochs", "1", "--data", _data, "-o", output, "--json");
+        string output = Path.Combine(Dir, "hinted.safetensors");
+        var r = CliRunner.Run("distill", "--teacher", Model, "--student", "mlp:784-16-10", "--hint", "/2/Relu_output_0:/2/Relu_output_0",
+            "--hint-weight", "0.5", "--epochs", "1", "--data", Data, "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.True(File.Exists(output));
-        CliRunner.AssertOneLineError(CliRunner.Run("distill", "--teacher", _teacher, "--student", "mlp:784-16-10", "--hint", "nocolon",
-            "--data", _data, "-o", output), "--hint");
+        CliRunner.AssertOneLineError(CliRunner.Run("distill", "--teacher", Model, "--student", "mlp:784-16-10", "--hint", "nocolon",
+            "--data", Data, "-o", output), "--hint");
     }
 
     [Fact]
     public void WidthAndPrunedStudentsWork()
     {
-        string width = Path.Combine(_dir, "width.safetensors");
+        string width = Path.Combine(Dir, "width.safetensors");
         var root = RunJson(width, "--student-width", "0.5");
         Assert.Equal(784 * 16 + 16 + 16 * 10 + 10, root.GetProperty("parameters").GetInt64());
         Assert.Equal(root.GetProperty("parameters").GetInt64(), Parameters(width));
 
-        string pruned = Path.Combine(_dir, "pruned.safetensors");
+        string pruned = Path.Combine(Dir, "pruned.safetensors");
         root = RunJson(pruned, "--student-prune", "0.5");
         Assert.Equal(784 * 16 + 16 + 16 * 10 + 10, root.GetProperty("parameters").GetInt64());
         Assert.Equal(root.GetProperty("parameters").GetInt64(), Parameters(pruned));
@@ -114,12 +73,12 @@ public sealed class DistillCliTests : IDisposable
     [Fact]
     public void BadInputIsOneLine()
     {
-        string output = Path.Combine(_dir, "x.safetensors");
-        AssertOneLineError(CliRunner.Run("distill", "--student", "mlp:784-16-10", "--data", _data, "-o", output), "--teacher");
-        AssertOneLineError(CliRunner.Run("distill", "--teacher", _teacher, "--student", "mlp:784-16-10", "--student-width", "0.5", "--data", _data, "-o", output),
+        string output = Path.Combine(Dir, "x.safetensors");
+        AssertOneLineError(CliRunner.Run("distill", "--student", "mlp:784-16-10", "--data", Data, "-o", output), "--teacher");
+        AssertOneLineError(CliRunner.Run("distill", "--teacher", Model, "--student", "mlp:784-16-10", "--student-width", "0.5", "--data", Data, "-o", output),
             "exactly one");
-        AssertOneLineError(CliRunner.Run("distill", "--teacher", _teacher, "--student", "mlp:784-16-10", "--alpha", "1.5", "--data", _data, "-o", output), "alpha");
-        AssertOneLineError(CliRunner.Run("distill", "--teacher", _teacher, "--student", "mlp:784-16-10", "--data", _data, "-o", _teacher), "overwrite the teacher");
+        AssertOneLineError(CliRunner.Run("distill", "--teacher", Model, "--student", "mlp:784-16-10", "--alpha", "1.5", "--data", Data, "-o", output), "alpha");
+        AssertOneLineError(CliRunner.Run("distill", "--teacher", Model, "--student", "mlp:784-16-10", "--data", Data, "-o", Model), "overwrite the teacher");
         Assert.False(File.Exists(output));
     }
 }

@@ -8,30 +8,13 @@ using static Condense.Tests.Pruning.PruningTestModels;
 
 namespace Condense.Tests.Pruning;
 
-public sealed class PruneCliTests : IDisposable
+public sealed class PruneCliTests() : CliWorkspace("condense-prune-cli-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("condense-prune-cli-").FullName;
-    private readonly string _data;
-    private readonly string _model;
-
-    public PruneCliTests()
-    {
-        _data = SmallData();
-        _model = Path.Combine(_dir, "model.safetensors");
-        ModelFile.Save(TrainedMlp.Fresh().Graph, _model);
-    }
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string SmallData() => CliRunner.SmallData(_dir);
-
-    private static void AssertOneLineError(CliRunner.Result r, string expectedFragment) => CliRunner.AssertOneLineError(r, expectedFragment);
-
     [Fact]
     public void GlobalPruneJsonMatchesTheSavedFile()
     {
-        string output = Path.Combine(_dir, "pruned.safetensors");
-        var r = CliRunner.Run("prune", _model, "--sparsity", "0.8", "--global", "--finetune-epochs", "1", "--data", _data, "-o", output, "--json");
+        string output = Path.Combine(Dir, "pruned.safetensors");
+        var r = CliRunner.Run("prune", Model, "--sparsity", "0.8", "--global", "--finetune-epochs", "1", "--data", Data, "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var json = JsonDocument.Parse(r.Stdout);
         var root = json.RootElement;
@@ -45,7 +28,7 @@ public sealed class PruneCliTests : IDisposable
         Assert.Equal(nonzero, root.GetProperty("nonzero_parameters").GetInt64());
         Assert.Equal(1.0 - (double)nonzero / parameters, root.GetProperty("sparsity").GetDouble(), 12);
         Assert.Equal(new FileInfo(output).Length, root.GetProperty("file_bytes").GetInt64());
-        Assert.Equal(new FileInfo(_model).Length, root.GetProperty("file_bytes_before").GetInt64());
+        Assert.Equal(new FileInfo(Model).Length, root.GetProperty("file_bytes_before").GetInt64());
         var tensors = root.GetProperty("tensors").EnumerateArray().ToList();
         Assert.Equal(saved.NamedParameters().Count(), tensors.Count);
         foreach (var t in tensors)
@@ -60,22 +43,22 @@ public sealed class PruneCliTests : IDisposable
     [Fact]
     public void StructuredPruneShrinksTheModel()
     {
-        string output = Path.Combine(_dir, "structured.safetensors");
-        var r = CliRunner.Run("prune", _model, "--structured", "--ratio", "0.5", "--data", _data, "-o", output, "--json");
+        string output = Path.Combine(Dir, "structured.safetensors");
+        var r = CliRunner.Run("prune", Model, "--structured", "--ratio", "0.5", "--data", Data, "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var json = JsonDocument.Parse(r.Stdout);
         long after = json.RootElement.GetProperty("parameters").GetInt64();
         Assert.Equal(784 * 32 + 32 + 32 * 10 + 10, json.RootElement.GetProperty("parameters_before").GetInt64());
         Assert.Equal(784 * 16 + 16 + 16 * 10 + 10, after);
         Assert.Equal(after, ModelFile.Load(output).Parameters().Sum(p => (long)p.Size));
-        Assert.True(new FileInfo(output).Length < new FileInfo(_model).Length);
+        Assert.True(new FileInfo(output).Length < new FileInfo(Model).Length);
     }
 
     [Fact]
     public void SensitivityWritesOneRowPerTensor()
     {
-        string output = Path.Combine(_dir, "sens.json");
-        var r = CliRunner.Run("sensitivity", _model, "--sparsities", "0,0.5,0.9", "--samples", "100", "--data", _data, "-o", output, "--json");
+        string output = Path.Combine(Dir, "sens.json");
+        var r = CliRunner.Run("sensitivity", Model, "--sparsities", "0,0.5,0.9", "--samples", "100", "--data", Data, "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var printed = JsonDocument.Parse(r.Stdout);
         Assert.Equal(100, printed.RootElement.GetProperty("samples").GetInt32());
@@ -95,10 +78,10 @@ public sealed class PruneCliTests : IDisposable
     [Fact]
     public void PruneSpendsASensitivityBudget()
     {
-        string report = Path.Combine(_dir, "sens.json");
-        Assert.Equal(0, CliRunner.Run("sensitivity", _model, "--sparsities", "0,0.5,0.8,0.9,0.95", "--samples", "100", "--data", _data, "-o", report).ExitCode);
-        string output = Path.Combine(_dir, "budget.safetensors");
-        var r = CliRunner.Run("prune", _model, "--sensitivity", report, "--sparsity", "0.8", "--data", _data, "-o", output, "--json");
+        string report = Path.Combine(Dir, "sens.json");
+        Assert.Equal(0, CliRunner.Run("sensitivity", Model, "--sparsities", "0,0.5,0.8,0.9,0.95", "--samples", "100", "--data", Data, "-o", report).ExitCode);
+        string output = Path.Combine(Dir, "budget.safetensors");
+        var r = CliRunner.Run("prune", Model, "--sensitivity", report, "--sparsity", "0.8", "--data", Data, "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var printed = JsonDocument.Parse(r.Stdout);
         var weights = printed.RootElement.GetProperty("tensors").EnumerateArray().Where(t => t.GetProperty("shape").GetArrayLength() == 2).ToList();
@@ -106,26 +89,26 @@ public sealed class PruneCliTests : IDisposable
         long nonzero = weights.Sum(t => t.GetProperty("nonzero_parameters").GetInt64());
         Assert.True(1.0 - (double)nonzero / total >= 0.8 - 1e-4, $"weight sparsity {1.0 - (double)nonzero / total}");
 
-        string broken = Path.Combine(_dir, "broken.json");
+        string broken = Path.Combine(Dir, "broken.json");
         File.WriteAllText(broken, "{ not json");
-        AssertOneLineError(CliRunner.Run("prune", _model, "--sensitivity", broken, "--data", _data, "-o", output), "broken.json");
-        AssertOneLineError(CliRunner.Run("prune", _model, "--sensitivity", Path.Combine(_dir, "none.json"), "--data", _data, "-o", output), "does not exist");
+        AssertOneLineError(CliRunner.Run("prune", Model, "--sensitivity", broken, "--data", Data, "-o", output), "broken.json");
+        AssertOneLineError(CliRunner.Run("prune", Model, "--sensitivity", Path.Combine(Dir, "none.json"), "--data", Data, "-o", output), "does not exist");
     }
 
     [Fact]
     public void BadArgumentsAreOneLineErrors()
     {
-        string output = Path.Combine(_dir, "never.safetensors");
-        AssertOneLineError(CliRunner.Run("prune", _model, "--nm", "2-4", "--data", _data, "-o", output), "2:4");
-        AssertOneLineError(CliRunner.Run("prune", _model, "--schedule", "agp", "--data", _data, "-o", output), "finetune-epochs");
-        AssertOneLineError(CliRunner.Run("prune", _model, "--sparsity", "1.5", "--data", _data, "-o", output), "sparsity");
+        string output = Path.Combine(Dir, "never.safetensors");
+        AssertOneLineError(CliRunner.Run("prune", Model, "--nm", "2-4", "--data", Data, "-o", output), "2:4");
+        AssertOneLineError(CliRunner.Run("prune", Model, "--schedule", "agp", "--data", Data, "-o", output), "finetune-epochs");
+        AssertOneLineError(CliRunner.Run("prune", Model, "--sparsity", "1.5", "--data", Data, "-o", output), "sparsity");
         Assert.False(File.Exists(output));
 
-        var bytes = File.ReadAllBytes(_model);
-        var written = File.GetLastWriteTimeUtc(_model);
-        AssertOneLineError(CliRunner.Run("prune", _model, "--data", _data, "-o", _model), "overwrite");
-        AssertOneLineError(CliRunner.Run("prune", _model, "--data", _data, "-o", Path.Combine(_dir, ".", "model.safetensors")), "overwrite");
-        Assert.Equal(bytes, File.ReadAllBytes(_model));
-        Assert.Equal(written, File.GetLastWriteTimeUtc(_model));
+        var bytes = File.ReadAllBytes(Model);
+        var written = File.GetLastWriteTimeUtc(Model);
+        AssertOneLineError(CliRunner.Run("prune", Model, "--data", Data, "-o", Model), "overwrite");
+        AssertOneLineError(CliRunner.Run("prune", Model, "--data", Data, "-o", Path.Combine(Dir, ".", "model.safetensors")), "overwrite");
+        Assert.Equal(bytes, File.ReadAllBytes(Model));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(Model));
     }
 }

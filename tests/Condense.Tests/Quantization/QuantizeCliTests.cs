@@ -8,41 +8,24 @@ using Condense.Tests.Pruning;
 
 namespace Condense.Tests.Quantization;
 
-public sealed class QuantizeCliTests : IDisposable
+public sealed class QuantizeCliTests() : CliWorkspace("condense-quantize-cli-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("condense-quantize-cli-").FullName;
-    private readonly string _data;
-    private readonly string _model;
-
-    public QuantizeCliTests()
-    {
-        _data = SmallData();
-        _model = Path.Combine(_dir, "model.safetensors");
-        ModelFile.Save(TrainedMlp.Fresh().Graph, _model);
-    }
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string SmallData() => CliRunner.SmallData(_dir);
-
-    private static void AssertOneLineError(CliRunner.Result r, string expectedFragment) => CliRunner.AssertOneLineError(r, expectedFragment);
-
     [Fact]
     public void QuantizeWritesASmallerModelAndReportsAsJson()
     {
-        string output = Path.Combine(_dir, "model.int8.safetensors");
-        var r = CliRunner.Run("quantize", _model, "--calibration-samples", "200", "--data", _data, "-o", output, "--json");
+        string output = Path.Combine(Dir, "model.int8.safetensors");
+        var r = CliRunner.Run("quantize", Model, "--calibration-samples", "200", "--data", Data, "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var printed = JsonDocument.Parse(r.Stdout);
         var root = printed.RootElement;
         Assert.Equal(new FileInfo(output).Length, root.GetProperty("file_bytes").GetInt64());
-        Assert.True(root.GetProperty("file_bytes").GetInt64() < 0.3 * new FileInfo(_model).Length);
+        Assert.True(root.GetProperty("file_bytes").GetInt64() < 0.3 * new FileInfo(Model).Length);
         Assert.InRange(root.GetProperty("accuracy_before").GetDouble() - root.GetProperty("accuracy").GetDouble(), -0.05, 0.03);
         Assert.Equal("static", root.GetProperty("mode").GetString());
         Assert.Equal(2, root.GetProperty("layers").GetArrayLength());
         Assert.Equal("integer", root.GetProperty("engine").GetString());
         Assert.True(root.GetProperty("latency_ms_batch1").GetDouble() > 0);
-        var eval = CliRunner.Run("eval", output, "--data", _data, "--json");
+        var eval = CliRunner.Run("eval", output, "--data", Data, "--json");
         Assert.True(eval.ExitCode == 0, eval.Stderr);
         using var evaluated = JsonDocument.Parse(eval.Stdout);
         Assert.Equal(root.GetProperty("accuracy").GetDouble(), evaluated.RootElement.GetProperty("accuracy").GetDouble(), 6);
@@ -51,8 +34,8 @@ public sealed class QuantizeCliTests : IDisposable
     [Fact]
     public void ShareReportsDeepCompressionSizes()
     {
-        string output = Path.Combine(_dir, "model.shared.safetensors");
-        var r = CliRunner.Run("share", _model, "--bits", "4", "--finetune-epochs", "1", "--data", _data, "-o", output, "--json");
+        string output = Path.Combine(Dir, "model.shared.safetensors");
+        var r = CliRunner.Run("share", Model, "--bits", "4", "--finetune-epochs", "1", "--data", Data, "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var printed = JsonDocument.Parse(r.Stdout);
         var root = printed.RootElement;
@@ -62,17 +45,17 @@ public sealed class QuantizeCliTests : IDisposable
         var saved = ModelFile.Load(output);
         foreach (var name in new[] { "1.weight", "3.weight" })
             Assert.True(saved.Graph.Initializers[name].Data.Where(v => v != 0).Distinct().Count() <= 16);
-        AssertOneLineError(CliRunner.Run("share", _model, "--bits", "9", "--data", _data, "-o", output), "bits");
+        AssertOneLineError(CliRunner.Run("share", Model, "--bits", "9", "--data", Data, "-o", output), "bits");
     }
 
     [Fact]
     public void BadArgumentsAreOneLineErrors()
     {
-        string output = Path.Combine(_dir, "never.safetensors");
-        AssertOneLineError(CliRunner.Run("quantize", _model, "--bits", "9", "--data", _data, "-o", output), "bits");
-        AssertOneLineError(CliRunner.Run("quantize", _model, "--mode", "fancy", "--data", _data, "-o", output), "fancy");
-        AssertOneLineError(CliRunner.Run("quantize", _model, "--exclude", "*", "--data", _data, "-o", output), "quantize");
-        AssertOneLineError(CliRunner.Run("quantize", _model, "--data", _data, "-o", _model), "overwrite");
+        string output = Path.Combine(Dir, "never.safetensors");
+        AssertOneLineError(CliRunner.Run("quantize", Model, "--bits", "9", "--data", Data, "-o", output), "bits");
+        AssertOneLineError(CliRunner.Run("quantize", Model, "--mode", "fancy", "--data", Data, "-o", output), "fancy");
+        AssertOneLineError(CliRunner.Run("quantize", Model, "--exclude", "*", "--data", Data, "-o", output), "quantize");
+        AssertOneLineError(CliRunner.Run("quantize", Model, "--data", Data, "-o", Model), "overwrite");
         Assert.False(File.Exists(output));
     }
 }
