@@ -1,5 +1,6 @@
 // `condense quantize MODEL`: post-training quantization (static with calibration, dynamic, or
-// weight-only; 2–8 bit weights, per channel or per tensor), saved as a QDQ graph with integer weights.
+// weight-only; 2–8 bit weights, per channel, per tensor or per block), saved as a QDQ graph with integer
+// weights, or as .onnx in QDQ, QOperator or MatMulNBits form (--onnx-format).
 using System.ComponentModel;
 using Condense.Onnx;
 using Condense.Data;
@@ -42,6 +43,12 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--max-accuracy-drop <POINTS>")] [Description("Accuracy-aware: keep the most sensitive layers in float until the loss is at most this many points (e.g. 0.5).")]
         public double? MaxAccuracyDrop { get; init; }
 
+        [CommandOption("--block-size <N>")] [Description("Weight-only: one weight scale per N input features of a row (a power of two ≥ 16; default 32 with --onnx-format matmulnbits).")]
+        public int? BlockSize { get; init; }
+
+        [CommandOption("--onnx-format <FORMAT>")] [Description("For .onnx output: qdq (default; Q/DQ pairs), qoperator (QGemm / MatMulInteger, static or dynamic int8) or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]
+        public QuantizedOnnxFormat OnnxFormat { get; init; } = QuantizedOnnxFormat.Qdq;
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
     }
@@ -49,19 +56,21 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var output = new Output(settings.Json);
+        string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + $".int{settings.Bits}.safetensors";
+        CheckOnnxFormat(settings, outPath);
         var options = new QuantizeOptions
         {
+            BlockSize = settings.BlockSize ?? (settings.OnnxFormat == QuantizedOnnxFormat.MatMulNBits ? 32 : null),
             Mode = settings.Mode, WeightBits = settings.Bits, PerChannel = !settings.PerTensor, Calibration = settings.Method,
             CalibrationSamples = settings.Samples, Exclude = settings.Exclude,
             Observer = new ObserverOptions { Percentile = settings.Percentile },
             MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
         }.Validate();
-        string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + $".int{settings.Bits}.safetensors";
         if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
             throw new CondenseException("the output would overwrite the input model; choose another --out");
         var model = ModelFiles.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
-        var (_, report) = QuantizePipeline.Run(model, train, test, options, outPath, new FileInfo(settings.Model).Length);
+        var (_, report) = QuantizePipeline.Run(model, train, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat);
 
         var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
             .AddColumns("layer", "weight", "bits", "weight scales", "input scale", "input zero point");
@@ -86,6 +95,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             mode = report.Mode.ToString().ToLowerInvariant(),
             bits = report.WeightBits,
             per_channel = report.PerChannel,
+            block_size = options.BlockSize,
+            onnx_format = settings.OnnxFormat.ToString().ToLowerInvariant(),
             calibration = report.Calibration,
             accuracy = report.AccuracyAfter,
             accuracy_before = report.AccuracyBefore,
@@ -102,5 +113,18 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             sensitivities = report.Sensitivities?.Select(x => new { weight = x.Weight, accuracy = x.Accuracy, drop = x.Drop }),
         });
         return 0;
+    }
+
+    // Combinations the chosen ONNX operator set cannot express, refused before any work is done.
+    private static void CheckOnnxFormat(Settings settings, string outPath)
+    {
+        string format = settings.OnnxFormat.ToString().ToLowerInvariant();
+        if (settings.OnnxFormat == QuantizedOnnxFormat.Qdq) return;
+        if (!ModelFiles.IsOnnx(outPath))
+            throw new CondenseException($"--onnx-format {format} needs an .onnx output (--out), not {Path.GetFileName(outPath)}");
+        if (settings.OnnxFormat == QuantizedOnnxFormat.QOperator && (settings.Mode == QuantizationMode.WeightOnly || settings.Bits != 8))
+            throw new CondenseException($"--onnx-format qoperator needs --mode static or dynamic with --bits 8 (got {settings.Mode.ToString().ToLowerInvariant()}, {settings.Bits} bits)");
+        if (settings.OnnxFormat == QuantizedOnnxFormat.MatMulNBits && (settings.Mode != QuantizationMode.WeightOnly || settings.Bits > 4))
+            throw new CondenseException($"--onnx-format matmulnbits needs --mode weightonly with --bits 4 or fewer (got {settings.Mode.ToString().ToLowerInvariant()}, {settings.Bits} bits)");
     }
 }

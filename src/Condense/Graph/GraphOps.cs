@@ -44,7 +44,9 @@ public static partial class GraphOps
             return [Required(n, x, 0).QuantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1), min, max)];
         },
         ["DynamicQuantizeLinear"] = (n, x, _) => DynamicQuantizeLinear(Required(n, x, 0)),
-        ["DequantizeLinear"] = (n, x, _) => [Required(n, x, 0).DequantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1))],
+        ["DequantizeLinear"] = (n, x, _) => [n.Int("block_size", 0) > 0
+            ? Required(n, x, 0).DequantizeLinearBlocked(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1), (int)n.Int("block_size", 0))
+            : Required(n, x, 0).DequantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1))],
         // What exporters emit besides layers (GraphOps.Onnx.cs): shape arithmetic runs on float tensors holding integers.
         ["Transpose"] = (n, x, _) => [Transpose(n, Required(n, x, 0))],
         ["Clip"] = (n, x, _) => [Clip(n, x)],

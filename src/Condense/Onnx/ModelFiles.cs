@@ -36,6 +36,17 @@ public static class ModelFiles
         OnnxExporter.Export(graph, path);
     }
 
+    /// <summary>
+    /// Saves a quantized graph: .safetensors as it is, .onnx in <paramref name="format"/> (QDQ, QOperator or
+    /// MatMulNBits). A non-QDQ format with a non-.onnx path is an error.
+    /// </summary>
+    public static void Save(ModelGraph graph, string path, QuantizedOnnxFormat format)
+    {
+        if (format == QuantizedOnnxFormat.Qdq) { Save(graph, path); return; }
+        if (!IsOnnx(path)) throw new CondenseException($"the {format.ToString().ToLowerInvariant()} format is for .onnx files, not {Path.GetFileName(path)}");
+        Save(OnnxExporter.Convert(graph, format), path);
+    }
+
     /// <summary>Saves a module (traced for samples of <paramref name="sampleShape"/>) in the format the path says.</summary>
     public static void Save(Module model, string path, int[] sampleShape, string? spec = null) =>
         Save(GraphTracer.Trace(model, sampleShape), path, spec);

@@ -23,7 +23,11 @@ public static class OnnxExporter
     [
         "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
         "Softmax", "LogSoftmax", "Flatten", "Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+        "MatMulInteger", "Cast",
     ];
+
+    // ONNX Runtime contrib ops that QOperator and MatMulNBits export write (QOperatorExport, MatMulNBitsExport).
+    private static readonly HashSet<string> MicrosoftOps = ["QGemm", "MatMulNBits"];
 
     // Attributes Condense adds that ONNX does not define: QuantizeLinear's narrowed range (qmin, qmax).
     private static readonly Dictionary<string, string[]> CondenseOnlyAttributes = new()
@@ -41,6 +45,19 @@ public static class OnnxExporter
     /// <summary>Traces <paramref name="module"/> for inputs of shape (batch, …sampleShape) and writes it to <paramref name="path"/>.</summary>
     public static void Export(Module module, int[] sampleShape, string path, string producer = "condense") =>
         Export(GraphTracer.Trace(module, sampleShape), path, producer);
+
+    /// <summary>Writes a quantized <paramref name="graph"/> (QDQ form) to <paramref name="path"/> in <paramref name="format"/>, atomically.</summary>
+    public static void Export(ModelGraph graph, string path, QuantizedOnnxFormat format, string producer = "condense") =>
+        Export(Convert(graph, format), path, producer);
+
+    /// <summary>A quantized graph (QDQ form, as Quantizer makes it) rewritten into <paramref name="format"/>'s operators.</summary>
+    public static ModelGraph Convert(ModelGraph qdq, QuantizedOnnxFormat format) => format switch
+    {
+        QuantizedOnnxFormat.Qdq => qdq,
+        QuantizedOnnxFormat.QOperator => QOperatorExport.Convert(qdq),
+        QuantizedOnnxFormat.MatMulNBits => MatMulNBitsExport.Convert(qdq),
+        _ => throw new ArgumentOutOfRangeException(nameof(format)),
+    };
 
     /// <summary>The ONNX model of <paramref name="graph"/> as the bytes of a .onnx file.</summary>
     public static byte[] ToBytes(ModelGraph graph) => ToModel(graph, "condense").ToByteArray();
@@ -63,6 +80,8 @@ public static class OnnxExporter
             Graph = ToGraph(graph),
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = int4 ? Int4Opset : Opset });
+        if (graph.Nodes.Any(n => MicrosoftOps.Contains(n.OpType)))
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = QOperatorExport.MicrosoftDomain, Version = 1 });
         return model;
     }
 
@@ -109,14 +128,14 @@ public static class OnnxExporter
                         zeroPointTypes[inputs[2]] = ElementType.Int4;
                     break;
                 default:
-                    if (!PassThrough.Contains(opType))
+                    if (!PassThrough.Contains(opType) && !MicrosoftOps.Contains(opType))
                         throw new CondenseException($"cannot export op '{opType}' in node '{node.Name}' to ONNX; supported: "
                             + string.Join(", ", PassThrough.Append("Dropout").Append("Reshape").Order(StringComparer.Ordinal)));
                     break;
             }
             if (CondenseOnlyAttributes.TryGetValue(opType, out var drop)) attributes = attributes.Where(a => !drop.Contains(a.Key));
 
-            var onnxNode = new NodeProto { Name = node.Name, OpType = opType, Domain = "" };
+            var onnxNode = new NodeProto { Name = node.Name, OpType = opType, Domain = MicrosoftOps.Contains(opType) ? QOperatorExport.MicrosoftDomain : "" };
             onnxNode.Input.AddRange(inputs);
             onnxNode.Output.AddRange(outputs);
             foreach (var (name, value) in attributes.OrderBy(a => a.Key, StringComparer.Ordinal))

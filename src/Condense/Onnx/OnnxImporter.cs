@@ -49,8 +49,8 @@ public static class OnnxImporter
         long? opset = null;
         foreach (var import in model.OpsetImport)
         {
+            // Other domains (e.g. com.microsoft) are refused where a node uses them, naming the op.
             if (import.Domain is "" or "ai.onnx") opset = import.Version;
-            else throw new InvalidFileException(path, $"opset domain '{import.Domain}' is not supported (only the default ONNX domain)");
         }
         if (opset is not { } v) throw new InvalidFileException(path, "declares no default-domain opset");
         if (v < MinOpset || v > MaxOpset)

@@ -23,6 +23,11 @@ public sealed record QuantizeOptions
     public int WeightBits { get; init; } = 8;
     /// <summary>One scale per output channel (row) of each weight, or one per tensor.</summary>
     public bool PerChannel { get; init; } = true;
+    /// <summary>
+    /// Weight-only mode: one scale per this many consecutive input features of each row (block-wise, as ONNX
+    /// Runtime's MatMulNBits stores int4 weights), instead of one per row. A power of two ≥ 16; null: off.
+    /// </summary>
+    public int? BlockSize { get; init; }
     /// <summary>How static mode turns observed activations into ranges.</summary>
     public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
     /// <summary>Observer settings (bins, percentile).</summary>
@@ -49,6 +54,13 @@ public sealed record QuantizeOptions
     public QuantizeOptions Validate()
     {
         if (WeightBits is < 2 or > 8) throw new CondenseException($"weight bits must be in 2..8, got {WeightBits}");
+        if (BlockSize is int b)
+        {
+            // MatMulNBits' constraint (ORT contrib op spec): block_size is a power of two, at least 16.
+            if (b < 16 || (b & (b - 1)) != 0) throw new CondenseException($"block size must be a power of two ≥ 16, got {b}");
+            if (Mode != QuantizationMode.WeightOnly) throw new CondenseException($"block-wise weight scales need weight-only mode (got {Mode.ToString().ToLowerInvariant()}); the integer engine takes one scale per output channel");
+            if (KeepFloatWeights) throw new CondenseException("block-wise weight scales are not supported for quantization-aware training");
+        }
         if (CalibrationSamples < 1) throw new CondenseException($"calibration samples must be positive, got {CalibrationSamples}");
         Observer.Validate();
         if (MaxAccuracyDrop is double d && !(d >= 0 && d <= 1)) throw new CondenseException($"maximum accuracy drop must be in [0, 1], got {d}");

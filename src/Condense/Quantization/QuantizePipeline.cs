@@ -29,10 +29,10 @@ public static class QuantizePipeline
 {
     /// <summary>
     /// Quantizes <paramref name="model"/> (calibrating on <paramref name="calibration"/>), evaluates on
-    /// <paramref name="test"/>, saves to <paramref name="output"/> if given, and reports.
+    /// <paramref name="test"/>, saves to <paramref name="output"/> if given (an .onnx file in <paramref name="format"/>), and reports.
     /// </summary>
     public static (GraphModule Model, QuantizeReport Report) Run(GraphModule model, Dataset calibration, Dataset test,
-        QuantizeOptions options, string? output = null, long fileBytesBefore = 0)
+        QuantizeOptions options, string? output = null, long fileBytesBefore = 0, QuantizedOnnxFormat format = QuantizedOnnxFormat.Qdq)
     {
         var watch = Stopwatch.StartNew();
         float before = Evaluator.Evaluate(model, test).Accuracy;
@@ -50,7 +50,7 @@ public static class QuantizePipeline
         long bytes = 0;
         if (output is not null)
         {
-            ModelFiles.Save(quantized.Graph, output);
+            ModelFiles.Save(quantized.Graph, output, format);
             bytes = new FileInfo(output).Length;
         }
         var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();

@@ -47,6 +47,13 @@ public static class Quantizer
             string g = node.Name, w = node.Inputs[1];
             var weight = graph.Initializers[w];
 
+            if (options.BlockSize is int blockSize)
+            {
+                layers.Add(QuantizeBlockwise(graph, nodes, node, blockSize, weightRange, options.WeightBits));
+                nodes.Add(node);
+                continue;
+            }
+
             // Weight: symmetric int8 (or fewer bits), per output row or per tensor, behind DequantizeLinear.
             var perChannel = options.PerChannel
                 ? AffineQuantizer.PerChannel(weight, 0, weightRange, symmetric: true)
@@ -131,6 +138,27 @@ public static class Quantizer
         }
         graph.Validate();
         return new GraphModule(graph);
+    }
+
+    // Weight-only, block-wise: DequantizeLinear(W_q, scale [out, blocks], 0, axis = 1, block_size) — ONNX's
+    // blocked quantization (opset 21), the QDQ form of what MatMulNBits stores (Onnx/MatMulNBitsExport.cs).
+    private static QuantizedLayer QuantizeBlockwise(ModelGraph graph, List<Node> nodes, Node node, int blockSize, QuantRange range, int bits)
+    {
+        string g = node.Name, w = node.Inputs[1];
+        if (node.Int("transB", 0) != 1)
+            throw new CondenseException($"layer '{g}': block-wise quantization needs a Linear weight [out, in] (Gemm transB = 1)");
+        var (integers, scales) = BlockwiseQuantizer.Quantize(graph.Initializers[w], blockSize, range);
+        var integerType = bits <= 4 ? ElementType.Int4 : ElementType.Int8;
+        Add(graph, w + ".quantized", integers, integerType);
+        Add(graph, w + ".scale", scales, ElementType.Float32);
+        Add(graph, w + ".zero_point", new Tensor(new float[scales.Size], scales.Shape), integerType);
+        graph.Initializers.Remove(w);
+        graph.Trainable.Remove(w);
+        string dequantized = g + "/weight/DequantizeLinear_output_0";
+        var attributes = new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(1), ["block_size"] = AttributeValue.Int(blockSize) };
+        nodes.Add(new Node(g + "/weight/DequantizeLinear", "DequantizeLinear", [w + ".quantized", w + ".scale", w + ".zero_point"], [dequantized], attributes));
+        node.Inputs[1] = dequantized;
+        return new QuantizedLayer(g, w, bits, scales.Data.Min(), scales.Data.Max(), null, null);
     }
 
     private static void Add(ModelGraph graph, string name, Tensor value, ElementType type)

@@ -1,0 +1,108 @@
+// QDQ → MatMulNBits: 4-bit weight-only layers written as ONNX Runtime's com.microsoft MatMulNBits contrib op
+// (onnxruntime/docs/ContribOperators.md): Y = A · dequant(B)ᵀ, with B block-quantized along K:
+//   B       uint8 [N, k_blocks, block_size/2]  two 4-bit codes a byte, low nibble first, along K
+//   scales  float [N · k_blocks]               one per (row n, block)
+//   zero_points omitted                         → 2^(bits−1) = 8, so a code is q + 8 for our symmetric q ∈ [−7, 7]
+// with k_blocks = ceil(K / block_size). A Linear Gemm's weight W (transB = 1) is already [N = out, K = in],
+// row n's block j holding W[n, j·bs … j·bs + bs − 1]: the layout maps over directly, no transpose. A weight
+// quantized per row (or per tensor) is one block per row: block_size = the next power of two ≥ K.
+using Condense.Graph;
+using Condense.Tensors;
+
+namespace Condense.Onnx;
+
+/// <summary>Converts 4-bit weight-only QDQ graphs to ONNX Runtime's MatMulNBits.</summary>
+public static class MatMulNBitsExport
+{
+    private const int Bits = 4;
+    private const int ZeroPoint = 1 << (Bits - 1);
+
+    private static readonly Dictionary<string, Func<QdqGraphRewrite, Node, List<Node>?>> Rewriters = new()
+    {
+        ["Gemm"] = RewriteGemm,
+    };
+
+    /// <summary>
+    /// The MatMulNBits form of <paramref name="qdq"/> (not changed): every 4-bit weight-only Linear becomes
+    /// MatMulNBits (+ Add for the bias); float layers pass through. One-line error for other quantized layers.
+    /// </summary>
+    public static ModelGraph Convert(ModelGraph qdq)
+    {
+        ArgumentNullException.ThrowIfNull(qdq);
+        return QdqGraphRewrite.Apply(qdq, "MatMulNBits export", Rewriters);
+    }
+
+    private static List<Node>? RewriteGemm(QdqGraphRewrite r, Node gemm)
+    {
+        var weight = r.QuantizedWeight(gemm);
+        if (weight is null) return null;
+        if (r.Graph.Producer(gemm.Inputs[0]) is { OpType: "DequantizeLinear" })
+            throw r.Error($"layer '{gemm.Name}' quantizes its input too; MatMulNBits takes weight-only layers (use --mode weightonly)");
+        r.CheckLinear(gemm);
+        var w = r.Graph.Initializers[weight.Inputs[0]];
+        if (w.Data.Any(v => v < -8 || v > 7))
+            throw r.Error($"layer '{gemm.Name}' has weights beyond 4 bits; MatMulNBits takes 4-bit weights (quantize with --bits 4)");
+        if (weight.Inputs.Count > 2 && weight.Inputs[2].Length > 0 && r.Graph.Initializers[weight.Inputs[2]].Data.Any(v => v != 0f))
+            throw r.Error($"layer '{gemm.Name}' has nonzero weight zero points; MatMulNBits export takes symmetric weights");
+        int n = w.Shape[0], k = w.Shape[1];
+        int blockSize = (int)weight.Int("block_size", 0);
+        var scales = blockSize > 0 ? BlockScales(r, weight, n, k, blockSize) : RowScales(r, weight, n, k, out blockSize);
+
+        string g = gemm.Name, name = weight.Inputs[0];
+        var packed = Pack(w, blockSize);
+        string b = r.AddInitializer(name + ".nbits", packed, ElementType.UInt8);
+        string s = r.AddInitializer(name + ".nbits_scale", new Tensor(scales, [scales.Length]), ElementType.Float32);
+        var attributes = new Dictionary<string, AttributeValue>
+        {
+            ["K"] = AttributeValue.Int(k), ["N"] = AttributeValue.Int(n),
+            ["bits"] = AttributeValue.Int(Bits), ["block_size"] = AttributeValue.Int(blockSize),
+        };
+        bool hasBias = gemm.Inputs.Count > 2 && gemm.Inputs[2].Length > 0;
+        string product = hasBias ? g + "/MatMulNBits_output_0" : gemm.Outputs[0];
+        var nodes = new List<Node> { new(g + "/MatMulNBits", "MatMulNBits", [gemm.Inputs[0], b, s], [product], attributes) };
+        if (hasBias) nodes.Add(new Node(g + "/Add", "Add", [product, gemm.Inputs[2]], [gemm.Outputs[0]]));
+        return nodes;
+    }
+
+    // Blocked DequantizeLinear (axis 1): scales [N, k_blocks] flatten row-major to MatMulNBits' [N · k_blocks].
+    private static float[] BlockScales(QdqGraphRewrite r, Node dq, int n, int k, int blockSize)
+    {
+        var scale = r.Graph.Initializers[dq.Inputs[1]];
+        int blocks = (k + blockSize - 1) / blockSize;
+        if (dq.Int("axis", 1) != 1 || scale.Size != n * blocks)
+            throw r.Error($"'{dq.Name}' has {scale.Size} block scales; expected [{n}, {blocks}] along the input axis");
+        if (blockSize < 16 || (blockSize & (blockSize - 1)) != 0)
+            throw r.Error($"'{dq.Name}' has block size {blockSize}; MatMulNBits needs a power of two ≥ 16");
+        return (float[])scale.Data.Clone();
+    }
+
+    // Per row or per tensor: one block spanning the whole row (K rounded up to a power of two ≥ 16).
+    private static float[] RowScales(QdqGraphRewrite r, Node dq, int n, int k, out int blockSize)
+    {
+        blockSize = 16;
+        while (blockSize < k) blockSize *= 2;
+        var scale = r.Graph.Initializers[dq.Inputs[1]];
+        if (scale.Size == 1) return Enumerable.Repeat(scale.Data[0], n).ToArray();
+        if (scale.Size != n || dq.Int("axis", 1) != 0)
+            throw r.Error($"'{dq.Name}' has {scale.Size} weight scales; expected one per tensor, per output channel or per block");
+        return (float[])scale.Data.Clone();
+    }
+
+    // W [N, K] of integers in [−8, 7] → uint8 [N, k_blocks, blockSize/2]; element k of a block sits in byte k/2,
+    // the low nibble for even k. Padding past K holds the zero point (dequantizes to 0).
+    private static Tensor Pack(Tensor w, int blockSize)
+    {
+        int n = w.Shape[0], k = w.Shape[1], blocks = (k + blockSize - 1) / blockSize, blob = blockSize * Bits / 8;
+        var bytes = new float[n * blocks * blob];
+        for (int row = 0; row < n; row++)
+            for (int block = 0; block < blocks; block++)
+                for (int j = 0; j < blob; j++)
+                {
+                    int k0 = block * blockSize + 2 * j, k1 = k0 + 1;
+                    int low = (k0 < k ? (int)w.Data[row * k + k0] : 0) + ZeroPoint;
+                    int high = (k1 < k ? (int)w.Data[row * k + k1] : 0) + ZeroPoint;
+                    bytes[(row * blocks + block) * blob + j] = low | (high << 4);
+                }
+        return new Tensor(bytes, [n, blocks, blob]);
+    }
+}
