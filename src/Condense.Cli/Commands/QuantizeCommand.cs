@@ -43,7 +43,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--max-accuracy-drop <POINTS>")] [Description("Accuracy-aware: keep the most sensitive layers in float until the loss is at most this many points (e.g. 0.5).")]
         public double? MaxAccuracyDrop { get; init; }
 
-        [CommandOption("--block-size <N>")] [Description("Weight-only: one weight scale per N input features of a row (a power of two ≥ 16; default 32 with --onnx-format matmulnbits).")]
+        [CommandOption("--block-size <N>")] [Description("Weight-only: one weight scale per N input features of a row (16, 32, 64, 128 or 256; default 32 with --onnx-format matmulnbits).")]
         public int? BlockSize { get; init; }
 
         [CommandOption("--onnx-format <FORMAT>")] [Description("For .onnx output: qdq (default; Q/DQ pairs), qoperator (QGemm / MatMulInteger, static or dynamic int8) or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]

@@ -5,7 +5,7 @@
 //   zero_points omitted                         → 2^(bits−1) = 8, so a code is q + 8 for our symmetric q ∈ [−7, 7]
 // with k_blocks = ceil(K / block_size). A Linear Gemm's weight W (transB = 1) is already [N = out, K = in],
 // row n's block j holding W[n, j·bs … j·bs + bs − 1]: the layout maps over directly, no transpose. A weight
-// quantized per row (or per tensor) is one block per row: block_size = the next power of two ≥ K.
+// quantized per row (or per tensor) repeats the row's scale over its blocks.
 using Condense.Graph;
 using Condense.Tensors;
 
@@ -16,6 +16,11 @@ public static class MatMulNBitsExport
 {
     private const int Bits = 4;
     private const int ZeroPoint = 1 << (Bits - 1);
+
+    /// <summary>The smallest block size ONNX Runtime's CPU MatMulNBits kernel accepts.</summary>
+    public const int MinBlockSize = 16;
+    /// <summary>The largest block size ONNX Runtime's CPU MatMulNBits kernel accepts (1.31: 16, 32, 64, 128, 256).</summary>
+    public const int MaxBlockSize = 256;
 
     private static readonly Dictionary<string, Func<QdqGraphRewrite, Node, List<Node>?>> Rewriters = new()
     {
@@ -71,21 +76,24 @@ public static class MatMulNBitsExport
         int blocks = (k + blockSize - 1) / blockSize;
         if (dq.Int("axis", 1) != 1 || scale.Size != n * blocks)
             throw r.Error($"'{dq.Name}' has {scale.Size} block scales; expected [{n}, {blocks}] along the input axis");
-        if (blockSize < 16 || (blockSize & (blockSize - 1)) != 0)
-            throw r.Error($"'{dq.Name}' has block size {blockSize}; MatMulNBits needs a power of two ≥ 16");
+        if (blockSize < MinBlockSize || blockSize > MaxBlockSize || (blockSize & (blockSize - 1)) != 0)
+            throw r.Error($"'{dq.Name}' has block size {blockSize}; ONNX Runtime's MatMulNBits takes 16, 32, 64, 128 or 256");
         return (float[])scale.Data.Clone();
     }
 
-    // Per row or per tensor: one block spanning the whole row (K rounded up to a power of two ≥ 16).
+    // Per row or per tensor: the row's scale repeated over its blocks (K rounded up to a power of two, at most
+    // MaxBlockSize, per block) — the same dequantized weights.
     private static float[] RowScales(QdqGraphRewrite r, Node dq, int n, int k, out int blockSize)
     {
-        blockSize = 16;
-        while (blockSize < k) blockSize *= 2;
+        blockSize = MinBlockSize;
+        while (blockSize < k && blockSize < MaxBlockSize) blockSize *= 2;
+        int blocks = (k + blockSize - 1) / blockSize;
         var scale = r.Graph.Initializers[dq.Inputs[1]];
-        if (scale.Size == 1) return Enumerable.Repeat(scale.Data[0], n).ToArray();
-        if (scale.Size != n || dq.Int("axis", 1) != 0)
+        if (scale.Size != 1 && (scale.Size != n || dq.Int("axis", 1) != 0))
             throw r.Error($"'{dq.Name}' has {scale.Size} weight scales; expected one per tensor, per output channel or per block");
-        return (float[])scale.Data.Clone();
+        var scales = new float[n * blocks];
+        for (int i = 0; i < scales.Length; i++) scales[i] = scale.Data[scale.Size == 1 ? 0 : i / blocks];
+        return scales;
     }
 
     // W [N, K] of integers in [−8, 7] → uint8 [N, k_blocks, blockSize/2]; element k of a block sits in byte k/2,

@@ -25,7 +25,7 @@ public sealed record QuantizeOptions
     public bool PerChannel { get; init; } = true;
     /// <summary>
     /// Weight-only mode: one scale per this many consecutive input features of each row (block-wise, as ONNX
-    /// Runtime's MatMulNBits stores int4 weights), instead of one per row. A power of two ≥ 16; null: off.
+    /// Runtime's MatMulNBits stores int4 weights), instead of one per row. 16, 32, 64, 128 or 256; null: off.
     /// </summary>
     public int? BlockSize { get; init; }
     /// <summary>How static mode turns observed activations into ranges.</summary>
@@ -56,8 +56,8 @@ public sealed record QuantizeOptions
         if (WeightBits is < 2 or > 8) throw new CondenseException($"weight bits must be in 2..8, got {WeightBits}");
         if (BlockSize is int b)
         {
-            // MatMulNBits' constraint (ORT contrib op spec): block_size is a power of two, at least 16.
-            if (b < 16 || (b & (b - 1)) != 0) throw new CondenseException($"block size must be a power of two ≥ 16, got {b}");
+            // What ONNX Runtime's CPU MatMulNBits kernel accepts (1.31): block_size 16, 32, 64, 128 or 256.
+            if (b < 16 || b > 256 || (b & (b - 1)) != 0) throw new CondenseException($"block size must be 16, 32, 64, 128 or 256, got {b}");
             if (Mode != QuantizationMode.WeightOnly) throw new CondenseException($"block-wise weight scales need weight-only mode (got {Mode.ToString().ToLowerInvariant()}); the integer engine takes one scale per output channel");
             if (KeepFloatWeights) throw new CondenseException("block-wise weight scales are not supported for quantization-aware training");
         }
