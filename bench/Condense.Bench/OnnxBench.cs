@@ -1,8 +1,9 @@
 // Our engine against ONNX Runtime, measured in one run: LeNet-300-100 trained 2 epochs on the embedded MNIST,
-// exported to ONNX as fp32 and as the static int8 QDQ model, and run by ORT (ORT_ENABLE_ALL) beside our
-// GraphModule and IntegerModel. Agreement is checked first (fp32 logits within 1e-4 relative, int8 argmax on
-// 256 test images); then each pair is timed alternately at batch 1 and 256, best of repeated runs, with all
-// cores and with one thread on both sides.
+// exported to ONNX as fp32, as the static int8 model in QDQ and QOperator (QGemm) form, and as the weight-only
+// int4 model in MatMulNBits form (block 32), and run by ORT (ORT_ENABLE_ALL) beside our GraphModule and
+// IntegerModel. Agreement is checked first (fp32 logits within 1e-4 relative, int8 argmax on 256 test images,
+// int4 logits within 1e-4 of our simulation); then each pair is timed alternately at batch 1 and 256, best of
+// repeated runs, with all cores and with one thread on both sides.
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
@@ -29,17 +30,28 @@ internal static class OnnxBench
         var fp32 = new GraphModule(graph.Clone()); fp32.Eval();
         var qdq = Quantizer.Quantize(new GraphModule(graph.Clone()), train, new QuantizeOptions()).Model.Graph;
         var int8 = IntegerModel.Compile(qdq);
+        // Weight-only int4: ours runs the QDQ graph (weights dequantized each forward), ORT runs MatMulNBits.
+        var int4 = Quantizer.Quantize(new GraphModule(graph.Clone()), train,
+            new QuantizeOptions { Mode = QuantizationMode.WeightOnly, WeightBits = 4, BlockSize = 32 }).Model;
+        int4.Eval();
 
         string dir = Directory.CreateTempSubdirectory("condense-onnxbench").FullName;
         try
         {
             string fp32Path = Path.Combine(dir, "lenet-fp32.onnx"), int8Path = Path.Combine(dir, "lenet-int8-qdq.onnx");
             OnnxExporter.Export(graph, fp32Path);
+            string qopPath = Path.Combine(dir, "lenet-int8-qoperator.onnx"), int4Path = Path.Combine(dir, "lenet-int4-matmulnbits.onnx");
             OnnxExporter.Export(qdq, int8Path);
+            OnnxExporter.Export(qdq, qopPath, QuantizedOnnxFormat.QOperator);
+            OnnxExporter.Export(int4.Graph, int4Path, QuantizedOnnxFormat.MatMulNBits);
             using var ortFp32 = new Ort(fp32Path, Environment.ProcessorCount, spin);
             using var ortInt8 = new Ort(int8Path, Environment.ProcessorCount, spin);
+            using var ortQop = new Ort(qopPath, Environment.ProcessorCount, spin);
+            using var ortInt4 = new Ort(int4Path, Environment.ProcessorCount, spin);
             using var ortFp32One = new Ort(fp32Path, 1, spin);
             using var ortInt8One = new Ort(int8Path, 1, spin);
+            using var ortQopOne = new Ort(qopPath, 1, spin);
+            using var ortInt4One = new Ort(int4Path, 1, spin);
 
             // Agreement before speed.
             var x = test.Batch(Enumerable.Range(0, 256).ToArray());
@@ -51,10 +63,21 @@ internal static class OnnxBench
             var oursInt = int8.Forward(x);
             float[] theirsInt = ortInt8.Run(x);
             int agree = Enumerable.Range(0, 256).Count(i => ArgMax(oursInt.Data, i) == ArgMax(theirsInt, i));
+            float[] theirsQop = ortQop.Run(x);
+            int agreeQop = Enumerable.Range(0, 256).Count(i => ArgMax(oursInt.Data, i) == ArgMax(theirsQop, i));
+            double maxRelQop = oursInt.Data.Zip(theirsQop, (a, b) => Math.Abs(a - b)).Max() / Math.Max(1f, oursInt.Data.Max(MathF.Abs));
+            Tensor oursInt4;
+            using (GradMode.NoGrad()) oursInt4 = int4.Forward(x);
+            double maxRelInt4 = oursInt4.Data.Zip(ortInt4.Run(x), (a, b) => Math.Abs(a - b)).Max() / Math.Max(1f, oursInt4.Data.Max(MathF.Abs));
             Console.WriteLine($"LeNet-300-100, 2 epochs on the embedded MNIST; ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
             Console.WriteLine($"fp32 vs ORT: max |Δlogit| / max(1, max |logit|) = {maxRel:G3}; int8 vs ORT QDQ: argmax agrees on {agree}/256");
+            Console.WriteLine($"int8 vs ORT QOperator: argmax agrees on {agreeQop}/256, max |Δlogit| / max(1, max |logit|) = {maxRelQop:G3}; "
+                + $"int4 vs ORT MatMulNBits: {maxRelInt4:G3}");
+            Console.WriteLine($"file bytes: fp32 {new FileInfo(fp32Path).Length}, int8 QDQ {new FileInfo(int8Path).Length}, "
+                + $"int8 QOperator {new FileInfo(qopPath).Length}, int4 MatMulNBits {new FileInfo(int4Path).Length}");
             if (maxRel > 1e-4) { Console.WriteLine("MISMATCH: fp32 logits differ from ONNX Runtime"); return 1; }
-            if (agree < 0.99 * 256) { Console.WriteLine("MISMATCH: the integer model disagrees with ONNX Runtime"); return 1; }
+            if (agree < 0.99 * 256 || agreeQop < 0.99 * 256) { Console.WriteLine("MISMATCH: the integer model disagrees with ONNX Runtime"); return 1; }
+            if (maxRelInt4 > 1e-4) { Console.WriteLine("MISMATCH: int4 logits differ from ONNX Runtime's MatMulNBits"); return 1; }
 
             // What is timed: ours, Forward on a prebuilt input Tensor (allocating the output, as in use), eval mode,
             // no autograd. ORT, session.Run on a prebuilt OrtValue that wraps (pins) the same float[] and
@@ -69,16 +92,22 @@ internal static class OnnxBench
             {
                 int saved = Cpu.Threads;
                 Cpu.Threads = threads;
-                var (f, i8) = threads == 1 ? (ortFp32One, ortInt8One) : (ortFp32, ortInt8);
+                var (f, i8, qop, i4) = threads == 1 ? (ortFp32One, ortInt8One, ortQopOne, ortInt4One) : (ortFp32, ortInt8, ortQop, ortInt4);
                 foreach (int batch in new[] { 1, 256 })
                 {
                     var input = test.Batch(Enumerable.Range(0, batch).ToArray());
                     using var bound = f.Bind(input);
                     using var boundInt = i8.Bind(input);
+                    using var boundQop = qop.Bind(input);
+                    using var boundInt4 = i4.Bind(input);
                     var (tOurs, tOrt) = Alternate(() => { using (GradMode.NoGrad()) fp32.Forward(input); }, () => bound.Run());
                     Row("fp32", threads, batch, tOurs, tOrt);
                     (tOurs, tOrt) = Alternate(() => int8.Forward(input), () => boundInt.Run());
-                    Row("int8", threads, batch, tOurs, tOrt);
+                    Row("int8 (ORT: QDQ)", threads, batch, tOurs, tOrt);
+                    (tOurs, tOrt) = Alternate(() => int8.Forward(input), () => boundQop.Run());
+                    Row("int8 (ORT: QOperator QGemm)", threads, batch, tOurs, tOrt);
+                    (tOurs, tOrt) = Alternate(() => { using (GradMode.NoGrad()) int4.Forward(input); }, () => boundInt4.Run());
+                    Row("int4 weight-only (ours: QDQ simulation; ORT: MatMulNBits)", threads, batch, tOurs, tOrt);
                 }
                 Cpu.Threads = saved;
             }
