@@ -72,7 +72,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         var (train, test) = DataSets.Load(settings.Data);
         var (_, report) = QuantizePipeline.Run(model, train, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat);
 
-        var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
+        var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(options.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
             .AddColumns("layer", "weight", "bits", "weight scales", "input scale", "input zero point");
         foreach (var l in report.Layers)
             table.AddRow(Markup.Escape(l.Node), Markup.Escape(l.Weight), $"{l.Bits}", $"{l.MinScale:G3} … {l.MaxScale:G3}",

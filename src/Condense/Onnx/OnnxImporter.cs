@@ -49,8 +49,11 @@ public static class OnnxImporter
         long? opset = null;
         foreach (var import in model.OpsetImport)
         {
-            // Other domains (e.g. com.microsoft) are refused where a node uses them, naming the op.
-            if (import.Domain is "" or "ai.onnx") opset = import.Version;
+            if (import.Domain is "" or "ai.onnx") { opset = import.Version; continue; }
+            // e.g. com.microsoft (ONNX Runtime's QGemm, MatMulNBits): name the ops, so the user knows what to change.
+            var ops = model.Graph?.Node.Where(n => n.Domain == import.Domain).Select(n => n.OpType).Distinct().ToList() ?? [];
+            throw new InvalidFileException(path, $"opset domain '{import.Domain}' is not supported (only the default ONNX domain)"
+                + (ops.Count > 0 ? $"; its ops here: {string.Join(", ", ops)}" : ""));
         }
         if (opset is not { } v) throw new InvalidFileException(path, "declares no default-domain opset");
         if (v < MinOpset || v > MaxOpset)

@@ -134,6 +134,21 @@ public class QOperatorExportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ReluBeforeANonzeroZeroPointStaysInFloat()
+    {
+        // A ReLU is fused into QGemm only when the next input's zero point is 0; give layer 2 a zero point of 10.
+        var quantized = Quantize(SeededMlp(), new QuantizeOptions());
+        var second = quantized.Graph.Nodes.Where(n => n.OpType == "Gemm").ElementAt(1);
+        quantized.Graph.Initializers[second.Name + ".input_zero_point"].Data[0] = 10f;
+        var qop = QOperatorExport.Convert(quantized.Graph);
+        var ops = qop.Nodes.Select(n => n.OpType).ToList();
+        Assert.Equal(["QuantizeLinear", "QGemm", "Relu", "QuantizeLinear", "QGemm", "QGemm"], ops.Where(o => o is not ("Flatten" or "Identity")));
+        var x = TestBatch(128);
+        var engine = IntegerModel.Compile(quantized.Graph);
+        Assert.True(RelativeError(Ours(engine, x), RunOrt(OnnxExporter.ToBytes(qop), x)) <= 2e-3f);
+    }
+
+    [Fact]
     public void DynamicMatMulIntegerMatchesSimulation()
     {
         var quantized = Quantize(SeededMlp(), new QuantizeOptions { Mode = QuantizationMode.Dynamic });
