@@ -6,6 +6,7 @@ return args.FirstOrDefault() switch
 {
     "gemm" => GemmBench.Run(args[1..]),
     "qgemm" => QGemmBench.Run(args[1..]),
+    "conv" => ConvBench.Run(args[1..]),
     "quant" => QuantBench.Run(args[1..]),
     "quant-accuracy" => QuantAccuracyBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
@@ -20,6 +21,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx");
     return 2;
 }

@@ -18,6 +18,7 @@ public static partial class GraphOps
         ["Gemm"] = (n, x, _) => [Tensor.Gemm(Required(n, x, 0), Required(n, x, 1), Optional(x, 2),
             n.Float("alpha", 1f), n.Float("beta", 1f), n.Int("transA", 0) != 0, n.Int("transB", 0) != 0)],
         ["MatMul"] = (n, x, _) => [Required(n, x, 0).MatMul(Required(n, x, 1))],
+        ["Conv"] = (n, x, _) => [Conv(n, x)],
         ["Add"] = (n, x, _) => [Required(n, x, 0).Add(Required(n, x, 1))],
         ["Sub"] = (n, x, _) => [Required(n, x, 0).Sub(Required(n, x, 1))],
         ["Mul"] = (n, x, _) => [Required(n, x, 0).Mul(Required(n, x, 1))],

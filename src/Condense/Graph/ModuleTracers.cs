@@ -23,6 +23,12 @@ public static class ModuleTracers
             if (m.Bias is not null) inputs.Add(c.Parameter("bias", m.Bias));
             return c.Node("Gemm", inputs, new() { ["transB"] = AttributeValue.Int(1) });
         });
+        Register<Conv2d>((m, c, x) =>
+        {
+            var inputs = new List<string> { x, c.Parameter("weight", m.Weight) };
+            if (m.Bias is not null) inputs.Add(c.Parameter("bias", m.Bias));
+            return c.Node("Conv", inputs, GraphOps.ConvAttributes(m.Options, m.KernelH, m.KernelW));
+        });
         Register<ReLU>((_, c, x) => c.Node("Relu", [x]));
         Register<Sigmoid>((_, c, x) => c.Node("Sigmoid", [x]));
         Register<Tanh>((_, c, x) => c.Node("Tanh", [x]));

@@ -21,21 +21,32 @@ public static unsafe class Gemm
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
         {
-            if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); return; }
-            var path = Cpu.Active;
-            if (m == 1) { Gemv.Run(path, transA, transB, n, k, alpha, pa, lda, pb, ldb, beta, pc); return; }
-            switch (path)
-            {
-                case KernelPath.Avx512:
-                    GemmDriver<MicroKernelAvx512>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                    break;
-                case KernelPath.Avx2:
-                    GemmDriver<MicroKernelAvx2>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                    break;
-                default:
-                    GemmDriver<MicroKernelScalar>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                    break;
-            }
+            Run(Cpu.Active, transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+
+    /// <summary>
+    /// The unchecked core of <see cref="Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>
+    /// on a given path, for kernels built on GEMM (convolution) that call it from worker threads, where
+    /// <see cref="Cpu.Active"/> may differ from the caller's.
+    /// </summary>
+    internal static void Run(KernelPath path, bool transA, bool transB, int m, int n, int k, float alpha,
+        float* pa, int lda, float* pb, int ldb, float beta, float* pc, int ldc)
+    {
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); return; }
+        if (m == 1) { Gemv.Run(path, transA, transB, n, k, alpha, pa, lda, pb, ldb, beta, pc); return; }
+        switch (path)
+        {
+            case KernelPath.Avx512:
+                GemmDriver<MicroKernelAvx512>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                break;
+            case KernelPath.Avx2:
+                GemmDriver<MicroKernelAvx2>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                break;
+            default:
+                GemmDriver<MicroKernelScalar>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                break;
         }
     }
 

@@ -21,7 +21,7 @@ public static class OnnxExporter
     // Ops that pass through unchanged (with their attributes). Dropout and Reshape are rewritten below.
     private static readonly HashSet<string> PassThrough =
     [
-        "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
+        "Gemm", "MatMul", "Conv", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
         "Softmax", "LogSoftmax", "Flatten", "Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
         "MatMulInteger", "Cast",
     ];

@@ -129,13 +129,13 @@ public sealed class ModelFileTests : IDisposable
         graph.Inputs.Add(new ValueInfo("x", [-1, 1, 8, 8]));
         graph.Initializers.Add("w", Tensor.Zeros(4, 1, 3, 3));
         graph.Trainable.Add("w");
-        graph.Nodes.Add(new Node("/conv1/Conv", "Conv", ["x", "w"], ["y"]));
+        graph.Nodes.Add(new Node("/up1/ConvTranspose", "ConvTranspose", ["x", "w"], ["y"]));
         graph.Outputs.Add(new ValueInfo("y", [-1, 4, 6, 6]));
         string path = _dir.File("conv.safetensors");
         ModelFile.Save(graph, path);
         var e = AssertInvalidFile(path, () => ModelFile.Load(path));
-        Assert.Contains("'Conv'", e.Message);
-        Assert.Contains("/conv1/Conv", e.Message);
+        Assert.Contains("'ConvTranspose'", e.Message);
+        Assert.Contains("/up1/ConvTranspose", e.Message);
     }
 
     [Fact]

@@ -1,0 +1,199 @@
+// Conv2dKernel (im2col + GEMM) against the naive seven-loop Conv2dReference on every kernel path: forward,
+// input gradient, weight gradient and bias gradient over stride, asymmetric padding, dilation, groups
+// (including depthwise and a channel multiplier), 1×1 kernels, kernels wider than the input, batches
+// spanning several weight-gradient chunks, and shapes large enough to run on several threads; plus
+// accumulation, bit-identical results for any thread count, and the generic im2col on bytes.
+using Condense.Kernels;
+using Condense.Tensors;
+
+namespace Condense.Tests.Kernels;
+
+public class Conv2dKernelTests
+{
+    /// <summary>One convolution problem: sizes as (N, C, H, W) → M with a kH × kW kernel.</summary>
+    public sealed record Case(string Name, int N, int C, int H, int W, int M, int KH, int KW, Conv2dOptions Options, bool Bias)
+    {
+        public Conv2dGeometry Geometry => new(N, C, H, W, M, KH, KW, Options);
+        public override string ToString() => Name;
+    }
+
+    private static Conv2dOptions O(int sh = 1, int sw = 1, int pt = 0, int pl = 0, int pb = 0, int pr = 0, int dh = 1, int dw = 1, int g = 1) =>
+        new(sh, sw, pt, pl, pb, pr, dh, dw, g);
+
+    private static readonly Case[] Cases =
+    [
+        new("lenet conv1", 3, 1, 28, 28, 6, 5, 5, O(pt: 2, pl: 2, pb: 2, pr: 2), true),
+        new("lenet conv2", 2, 6, 14, 14, 16, 5, 5, O(), true),
+        new("stride 2 pad 1", 2, 3, 9, 7, 4, 3, 3, O(2, 2, 1, 1, 1, 1), true),
+        new("asymmetric pads and strides", 1, 2, 6, 5, 3, 3, 2, O(1, 2, 0, 1, 2, 0), false),
+        new("dilation", 2, 3, 10, 9, 4, 3, 3, O(pt: 2, pl: 2, pb: 2, pr: 2, dh: 2, dw: 3), true),
+        new("groups 2", 2, 4, 7, 7, 6, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1, g: 2), true),
+        new("depthwise", 2, 5, 8, 8, 5, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1, g: 5), true),
+        new("depthwise multiplier 2, strided", 1, 3, 6, 6, 6, 3, 3, O(2, 1, 1, 0, 1, 0, g: 3), false),
+        new("pointwise", 3, 8, 5, 4, 7, 1, 1, O(), true),
+        new("1x1 stride 2", 2, 4, 7, 7, 5, 1, 1, O(2, 2), false),
+        new("stride wider than kernel", 1, 2, 11, 11, 3, 2, 2, O(3, 3), true),
+        new("kernel wider than input", 1, 1, 2, 2, 2, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
+        new("non-square kernel and input", 2, 2, 5, 9, 3, 2, 4, O(1, 1, 1, 0, 0, 2), true),
+        new("batch of several chunks, ragged channels", 17, 3, 6, 5, 33, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
+        new("threaded resnet 3x3", 20, 16, 16, 16, 32, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
+        new("threaded pointwise", 9, 32, 16, 16, 32, 1, 1, O(), false),
+    ];
+
+    public static TheoryData<string> AllCases()
+    {
+        var data = new TheoryData<string>();
+        foreach (var c in Cases) data.Add(c.Name);
+        return data;
+    }
+
+    private static float[] Random(ulong seed, long count)
+    {
+        var rng = new Rng(seed);
+        var v = new float[count];
+        for (long i = 0; i < count; i++) v[i] = rng.NextFloat() * 2f - 1f;
+        return v;
+    }
+
+    // |actual − expected| ≤ 1e-4 · max(1, max |expected|): both sum the same products in a different order.
+    private static void AssertClose(float[] expected, float[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        float scale = Math.Max(1f, expected.Max(MathF.Abs));
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(MathF.Abs(expected[i] - actual[i]) <= 1e-4f * scale, $"{what}[{i}]: expected {expected[i]}, got {actual[i]}");
+    }
+
+    [Theory]
+    [MemberData(nameof(AllCases))]
+    public void MatchesTheNaiveLoopsOnEveryPath(string name)
+    {
+        var c = Cases.Single(c => c.Name == name);
+        var g = c.Geometry;
+        var x = Random(1, g.Batch * g.InChannels * g.InPixels);
+        var w = Random(2, g.OutChannels * g.ColumnRows);
+        var b = c.Bias ? Random(3, g.OutChannels) : [];
+        var dy = Random(4, g.Batch * g.OutChannels * g.OutPixels);
+        var y = new float[dy.Length];
+        var dx = new float[x.Length];
+        var dw = new float[w.Length];
+        var yRef = new float[dy.Length];
+        var dxRef = new float[x.Length];
+        var dwRef = new float[w.Length];
+        Conv2dReference.Forward(g, x, w, b, yRef);
+        Conv2dReference.BackwardInput(g, w, dy, dxRef);
+        Conv2dReference.BackwardWeight(g, x, dy, dwRef);
+        var dbRef = new float[g.OutChannels];
+        for (int n = 0; n < g.Batch; n++)
+            for (int m = 0; m < g.OutChannels; m++)
+                for (int p = 0; p < g.OutPixels; p++) dbRef[m] += dy[(n * g.OutChannels + m) * g.OutPixels + p];
+
+        foreach (var path in Cpu.SupportedPaths)
+        {
+            using var _ = Cpu.Force(path);
+            Array.Fill(y, float.NaN); Array.Fill(dx, float.NaN); Array.Fill(dw, float.NaN); // overwritten, never read
+            var db = new float[g.OutChannels]; Array.Fill(db, float.NaN);
+            Conv2dKernel.Forward(g, x, w, b, y);
+            Conv2dKernel.BackwardInput(g, w, dy, dx, accumulate: false);
+            Conv2dKernel.BackwardWeight(g, x, dy, dw, accumulate: false);
+            Conv2dKernel.BackwardBias(g, dy, db, accumulate: false);
+            AssertClose(yRef, y, $"{path} y");
+            AssertClose(dxRef, dx, $"{path} dx");
+            AssertClose(dwRef, dw, $"{path} dw");
+            AssertClose(dbRef, db, $"{path} db");
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]   // im2col path
+    [InlineData(14)]  // pointwise path (dx written by the GEMM's beta)
+    [InlineData(13)]  // several weight chunks
+    public void AccumulateAddsToTheGradientsAlreadyThere(int caseIndex)
+    {
+        var g = Cases[caseIndex].Geometry;
+        var x = Random(5, g.Batch * g.InChannels * g.InPixels);
+        var w = Random(6, g.OutChannels * g.ColumnRows);
+        var dy = Random(7, g.Batch * g.OutChannels * g.OutPixels);
+        var dx = new float[x.Length]; var dw = new float[w.Length]; var db = new float[g.OutChannels];
+        Conv2dKernel.BackwardInput(g, w, dy, dx, false);
+        Conv2dKernel.BackwardWeight(g, x, dy, dw, false);
+        Conv2dKernel.BackwardBias(g, dy, db, false);
+        var dx2 = Random(8, dx.Length); var dw2 = Random(9, dw.Length); var db2 = Random(10, db.Length);
+        var (dxStart, dwStart, dbStart) = ((float[])dx2.Clone(), (float[])dw2.Clone(), (float[])db2.Clone());
+        Conv2dKernel.BackwardInput(g, w, dy, dx2, true);
+        Conv2dKernel.BackwardWeight(g, x, dy, dw2, true);
+        Conv2dKernel.BackwardBias(g, dy, db2, true);
+        AssertClose(dx.Select((v, i) => v + dxStart[i]).ToArray(), dx2, "dx");
+        AssertClose(dw.Select((v, i) => v + dwStart[i]).ToArray(), dw2, "dw");
+        AssertClose(db.Select((v, i) => v + dbStart[i]).ToArray(), db2, "db");
+    }
+
+    [Fact]
+    public void ResultsAreBitIdenticalForAnyThreadCount()
+    {
+        int saved = Cpu.Threads;
+        try
+        {
+            foreach (int index in new[] { 14, 13 })
+            {
+                var g = Cases[index].Geometry;
+                var x = Random(11, g.Batch * g.InChannels * g.InPixels);
+                var w = Random(12, g.OutChannels * g.ColumnRows);
+                var b = Random(13, g.OutChannels);
+                var dy = Random(14, g.Batch * g.OutChannels * g.OutPixels);
+                var runs = new List<float[]>();
+                foreach (int threads in new[] { 2, 1, 3, 2 })
+                {
+                    Cpu.Threads = threads;
+                    var y = new float[dy.Length]; var dx = new float[x.Length]; var dw = new float[w.Length];
+                    Conv2dKernel.Forward(g, x, w, b, y);
+                    Conv2dKernel.BackwardInput(g, w, dy, dx, false);
+                    Conv2dKernel.BackwardWeight(g, x, dy, dw, false);
+                    runs.Add([.. y, .. dx, .. dw]);
+                }
+                foreach (var r in runs) Assert.Equal(runs[0], r);
+            }
+        }
+        finally { Cpu.Threads = saved; }
+    }
+
+    [Fact]
+    public unsafe void Im2ColOnBytesPadsWithTheGivenValue()
+    {
+        // The integer convolution packs uint8 activations with the zero point as padding: same matrix as
+        // the float pack, with the padding value where the float pack has zeros.
+        var g = new Conv2dGeometry(1, 2, 4, 5, 1, 3, 2, O(2, 1, 1, 2, 1, 0, 1, 2));
+        var rng = new Rng(15);
+        var bytes = new byte[g.InChannels * g.InPixels];
+        for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)(1 + rng.NextInt(255));
+        var floats = bytes.Select(v => (float)v).ToArray();
+        var colBytes = new byte[g.ColumnRows * g.OutPixels];
+        var colFloats = new float[colBytes.Length];
+        fixed (byte* pb = bytes, cb = colBytes)
+        fixed (float* pf = floats, cf = colFloats)
+        {
+            Im2Col.Pack(g, pb, cb, (byte)0);
+            Im2Col.Pack(g, pf, cf, 0f);
+        }
+        Assert.Contains((byte)0, colBytes); // some positions are padding
+        Assert.Equal(colFloats, colBytes.Select(v => (float)v).ToArray());
+        fixed (byte* pb = bytes, cb = colBytes) Im2Col.Pack(g, pb, cb, (byte)128);
+        Assert.Equal(colFloats.Select(v => v == 0f ? 128f : v).ToArray(), colBytes.Select(v => (float)v).ToArray());
+    }
+
+    [Fact]
+    public void GeometryFollowsOnnxOutputSizeAndRejectsBadShapes()
+    {
+        // out = floor((in + pads − dilation·(k − 1) − 1) / stride) + 1
+        var g = new Conv2dGeometry(1, 4, 10, 7, 6, 3, 2, O(3, 2, 1, 0, 2, 1, 2, 3, g: 2));
+        Assert.Equal((10 + 3 - 5) / 3 + 1, g.OutHeight);
+        Assert.Equal((7 + 1 - 4) / 2 + 1, g.OutWidth);
+        Assert.Equal([6, 2, 3, 2], g.WeightShape);
+        Assert.Throws<CondenseException>(() => Conv2dGeometry.Of([1, 3, 8, 8], [4, 2, 3, 3], Conv2dOptions.Default));
+        Assert.Throws<CondenseException>(() => Conv2dGeometry.Of([1, 4, 8, 8], [3, 2, 3, 3], Conv2dOptions.Square(groups: 2)));
+        Assert.Throws<CondenseException>(() => Conv2dGeometry.Of([1, 1, 2, 2], [1, 1, 3, 3], Conv2dOptions.Default));
+        Assert.Throws<CondenseException>(() => Conv2dGeometry.Of([1, 1, 8], [1, 1, 3], Conv2dOptions.Default));
+        Assert.Throws<CondenseException>(() => Conv2dGeometry.Of([1, 1, 8, 8], [1, 1, 3, 3], Conv2dOptions.Square(stride: 0)));
+        Assert.Throws<CondenseException>(() => Conv2dGeometry.Of([1, 1, 8, 8], [1, 1, 3, 3], Conv2dOptions.Square(padding: -1)));
+    }
+}
