@@ -115,6 +115,9 @@ public static class OnnxImporter
         AttributeProto.Types.AttributeType.String => AttributeValue.String(a.S.ToStringUtf8()),
         AttributeProto.Types.AttributeType.Ints => AttributeValue.Ints([.. a.Ints]),
         AttributeProto.Types.AttributeType.Floats => AttributeValue.Floats([.. a.Floats]),
+        // A one-element tensor attribute (ConstantOfShape's value) is held as its number.
+        AttributeProto.Types.AttributeType.Tensor when a.T is { } t && t.Dims.Aggregate(1L, (p, d) => p * d) == 1 =>
+            AttributeValue.Float(OnnxTensors.Read(t, node.Name).Tensor.Data[0]),
         var t => throw new CondenseException($"node '{node.Name}' ({node.OpType}): attribute '{a.Name}' of type {t} is not supported"),
     };
 
