@@ -15,7 +15,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 {
     public sealed class Settings : DataSettings
     {
-        [CommandArgument(0, "<MODEL>")] [Description("The model to quantize (.safetensors).")]
+        [CommandArgument(0, "<MODEL>")] [Description("The model to quantize (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
 
         [CommandOption("--mode <MODE>")] [Description("static (default; calibrated activations), dynamic (per batch) or weightonly.")]
@@ -30,6 +30,9 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--calibration-method <M>")] [Description("minmax (default), movingaverage, percentile, entropy or mse.")]
         public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
+        [CommandOption("--calibration <FILE|DIR>")] [Description("Calibration data: a .npy file of inputs (N×784, N×1×28×28, … as the model declares) or a folder of IDX files. Default: the training set of --data.")]
+        public string? Calibration { get; init; }
+
         [CommandOption("--calibration-samples <N>")] [Description("Training samples used to calibrate (default 1000).")]
         public int Samples { get; init; } = 1000;
 
@@ -42,7 +45,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--max-accuracy-drop <POINTS>")] [Description("Accuracy-aware: keep the most sensitive layers in float until the loss is at most this many points (e.g. 0.5).")]
         public double? MaxAccuracyDrop { get; init; }
 
-        [CommandOption("-o|--out <FILE>")] [Description("Where to save (default: MODEL.int8.safetensors).")]
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (QDQ), anything else a checkpoint (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
     }
 
@@ -61,7 +64,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             throw new CondenseException("the output would overwrite the input model; choose another --out");
         var model = ModelFiles.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
-        var (_, report) = QuantizePipeline.Run(model, train, test, options, outPath, new FileInfo(settings.Model).Length);
+        var calibration = settings.Calibration is { } c ? DataSets.LoadCalibration(c) : train;
+        var (_, report) = QuantizePipeline.Run(model, calibration, test, options, outPath, new FileInfo(settings.Model).Length);
 
         var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
             .AddColumns("layer", "weight", "bits", "weight scales", "input scale", "input zero point");

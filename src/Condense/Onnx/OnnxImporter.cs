@@ -92,7 +92,8 @@ public static class OnnxImporter
             foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
             nodes.Add(node);
         }
-        graph.Nodes.AddRange(TopologicalOrder(nodes));
+        try { graph.Nodes.AddRange(TopologicalOrder(nodes)); }
+        catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
         foreach (var node in graph.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear"))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
