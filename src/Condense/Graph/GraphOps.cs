@@ -51,6 +51,7 @@ public static partial class GraphOps
         ["Sqrt"] = (n, x, _) => [Required(n, x, 0).Sqrt()],
         ["Pow"] = (n, x, _) => [Pow(n, x)],
         ["Erf"] = (n, x, _) => [Erf(Required(n, x, 0))],
+        ["Gelu"] = (n, x, _) => [Required(n, x, 0).Gelu(n.Attributes.TryGetValue("approximate", out var a) && a.StringValue == "tanh")],
         ["ReduceMean"] = (n, x, _) => [ReduceMean(n, x)],
         ["ReduceSum"] = (n, x, _) => [ReduceSum(n, x)],
         ["ReduceSumSquare"] = (n, x, _) => [ReduceSumSquare(n, x)],

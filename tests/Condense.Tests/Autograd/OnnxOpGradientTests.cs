@@ -1,5 +1,5 @@
 // Finite-difference checks of the gradients of the ops added for ONNX import: batched and 1-D MatMul,
-// Pow with a broadcast tensor exponent, Max/Min along an axis, and Pad in every mode.
+// Pow with a broadcast tensor exponent, Max/Min along an axis, Pad in every mode, and GELU.
 using Condense.Tensors;
 
 namespace Condense.Tests.Autograd;
@@ -70,4 +70,10 @@ public class OnnxOpGradientTests
         Assert.Equal([2f, 3f, 1f, 2f, 3f, 1f, 2f], x.Pad([2, 2], PadMode.Wrap).Data);
         Assert.Equal([2f], x.Pad([-1, -1]).Data);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GeluGradients(bool tanh) =>
+        GradCheck.Check(t => t[0].Gelu(tanh), [Tensor.Uniform(new Rng(10), -3f, 3f, 4, 5)], eps: 1e-3f);
 }

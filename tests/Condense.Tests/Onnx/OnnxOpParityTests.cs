@@ -48,6 +48,8 @@ public class OnnxOpParityTests
         ["Log"] = new([Node("Log", ["x"], "y")], [("x", [3, 7])], [], Low: 0.1f, High: 3f),
         ["Sqrt"] = new([Node("Sqrt", ["x"], "y")], [("x", [3, 7])], [], Low: 0.1f, High: 3f),
         ["Erf"] = Unary("Erf"),
+        ["Gelu exact"] = new([Node("Gelu", ["x"], "y")], [("x", [3, 7])], [], Opset: 20, Low: -4f, High: 4f),
+        ["Gelu tanh"] = new([Node("Gelu", ["x"], "y", StringAttr("approximate", "tanh"))], [("x", [3, 7])], [], Opset: 20, Low: -4f, High: 4f),
         ["Identity"] = Unary("Identity"),
         ["Softmax axis 1 of 3-D"] = new([Node("Softmax", ["x"], "y", Int("axis", 1))], [("x", [2, 5, 3])], []),
         ["LogSoftmax axis 0"] = new([Node("LogSoftmax", ["x"], "y", Int("axis", 0))], [("x", [4, 3])], []),
