@@ -16,7 +16,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
 {
     public sealed class Settings : DataSettings
     {
-        [CommandOption("--teacher <MODEL>")] [Description("The teacher model (.safetensors).")]
+        [CommandOption("--teacher <MODEL>")] [Description("The teacher model (.safetensors or .onnx).")]
         public string? Teacher { get; init; }
 
         [CommandOption("--student <SPEC>")] [Description("The student as a spec, e.g. mlp:784-30-10.")]
@@ -55,7 +55,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("-s|--seed <S>")] [Description("Seed of both students (default 0).")]
         public ulong Seed { get; init; }
 
-        [CommandOption("-o|--out <FILE>")] [Description("Where to save the distilled student (default: student.distilled.safetensors).")]
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save the distilled student; .onnx writes ONNX (default: student.distilled.safetensors).")]
         public string Out { get; init; } = "student.distilled.safetensors";
     }
 

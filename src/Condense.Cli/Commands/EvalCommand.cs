@@ -13,7 +13,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
 {
     public sealed class Settings : DataSettings
     {
-        [CommandArgument(0, "<MODEL>")] [Description("A saved model (.safetensors).")]
+        [CommandArgument(0, "<MODEL>")] [Description("A saved model (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
     }
 

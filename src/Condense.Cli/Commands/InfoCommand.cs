@@ -13,7 +13,7 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
 {
     public sealed class Settings : CommonSettings
     {
-        [CommandArgument(0, "<MODEL>")] [Description("A saved model (.safetensors).")]
+        [CommandArgument(0, "<MODEL>")] [Description("A saved model (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
     }
 

@@ -17,7 +17,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
 {
     public sealed class Settings : DataSettings
     {
-        [CommandArgument(0, "<MODEL>")] [Description("The model to prune (.safetensors).")]
+        [CommandArgument(0, "<MODEL>")] [Description("The model to prune (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
 
         [CommandOption("--threshold <T>")] [Description("The classic rule: w = 0 where |w| < T.")]
@@ -80,7 +80,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("-s|--seed <S>")] [Description("Seed of random pruning and fine-tuning (default 0).")]
         public ulong Seed { get; init; }
 
-        [CommandOption("-o|--out <FILE>")] [Description("Where to save the pruned model (default: MODEL.pruned.safetensors).")]
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save the pruned model; .onnx writes ONNX (default: MODEL.pruned.safetensors).")]
         public string? Out { get; init; }
 
         public PruneRun ToRun()

@@ -16,7 +16,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 {
     public sealed class Settings : DataSettings
     {
-        [CommandArgument(0, "<MODEL>")] [Description("The model to quantize (.safetensors).")]
+        [CommandArgument(0, "<MODEL>")] [Description("The model to quantize (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
 
         [CommandOption("--mode <MODE>")] [Description("static (default; calibrated activations), dynamic (per batch) or weightonly.")]
@@ -30,6 +30,9 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 
         [CommandOption("--calibration-method <M>")] [Description("minmax (default), movingaverage, percentile, entropy or mse.")]
         public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
+
+        [CommandOption("--calibration <FILE|DIR>")] [Description("Calibration data: a .npy file of inputs (N×784, N×1×28×28, … as the model declares) or a folder of IDX files. Default: the training set of --data.")]
+        public string? Calibration { get; init; }
 
         [CommandOption("--calibration-samples <N>")] [Description("Training samples used to calibrate (default 1000).")]
         public int Samples { get; init; } = 1000;
@@ -49,7 +52,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--onnx-format <FORMAT>")] [Description("For .onnx output: qdq (default; Q/DQ pairs), qoperator (QGemm / MatMulInteger, static or dynamic int8) or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]
         public QuantizedOnnxFormat OnnxFormat { get; init; } = QuantizedOnnxFormat.Qdq;
 
-        [CommandOption("-o|--out <FILE>")] [Description("Where to save (default: MODEL.int8.safetensors).")]
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (see --onnx-format), anything else a checkpoint (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
     }
 
@@ -70,7 +73,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             throw new CondenseException("the output would overwrite the input model; choose another --out");
         var model = ModelFiles.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
-        var (_, report) = QuantizePipeline.Run(model, train, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat);
+        var calibration = settings.Calibration is { } c ? DataSets.LoadCalibration(c) : train;
+        var (_, report) = QuantizePipeline.Run(model, calibration, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat);
 
         var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(options.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
             .AddColumns("layer", "weight", "bits", "weight scales", "input scale", "input zero point");

@@ -8,9 +8,11 @@ namespace Condense.Tensors;
 
 public partial class Tensor
 {
-    /// <summary>Matrix product. A tensor of rank &gt; 2 on the left is treated as a stack of rows.</summary>
+    /// <summary>Matrix product with NumPy semantics (ONNX MatMul): a tensor of rank &gt; 2 on the left with a
+    /// 2-D right operand is a stack of rows; 1-D operands and broadcast batch dimensions go to <see cref="BatchedMatMul"/>.</summary>
     public Tensor MatMul(Tensor other)
     {
+        if (other.Rank != 2 && Rank >= 1 && other.Rank >= 1) return BatchedMatMul(other);
         if (other.Rank != 2 || Rank < 1)
             throw new CondenseException($"MatMul supports (…, K) × (K, N); got {Tensors.Shape.Format(Shape)} × {Tensors.Shape.Format(other.Shape)}");
         int k = Shape[^1];

@@ -8,7 +8,8 @@ namespace Condense.Graph;
 public static partial class GraphOps
 {
     // ONNX TensorProto.DataType codes that Cast may target.
-    private const long OnnxFloat = 1, OnnxUInt8 = 2, OnnxInt8 = 3, OnnxInt32 = 6, OnnxInt64 = 7, OnnxBool = 9, OnnxFloat16 = 10, OnnxDouble = 11;
+    private const long OnnxFloat = 1, OnnxUInt8 = 2, OnnxInt8 = 3, OnnxUInt16 = 4, OnnxInt16 = 5, OnnxInt32 = 6, OnnxInt64 = 7,
+        OnnxBool = 9, OnnxFloat16 = 10, OnnxDouble = 11, OnnxUInt32 = 12, OnnxUInt64 = 13, OnnxBFloat16 = 16;
 
     private static long[]? Ints(Node node, string name) =>
         node.Attributes.TryGetValue(name, out var a) && a.IntsValue is { } v ? v : null;
@@ -32,29 +33,15 @@ public static partial class GraphOps
         return Required(node, inputs, 0).Clip(min, max);
     }
 
+    // Pow: a one-element exponent (the common x² of exporters) uses the scalar kernel; others broadcast.
     private static Tensor Pow(Node node, Tensor?[] inputs)
     {
+        var x = Required(node, inputs, 0);
         var exponent = Required(node, inputs, 1);
-        if (exponent.Size != 1) throw new CondenseException($"node '{node.Name}' (Pow): only a single exponent is supported, got shape {Shape.Format(exponent.Shape)}");
-        return Required(node, inputs, 0).Pow(exponent.Data[0]);
+        return exponent.Size == 1 && exponent.Rank <= x.Rank && !exponent.RequiresGrad ? x.Pow(exponent.Data[0]) : x.Pow(exponent);
     }
 
     private static Tensor Erf(Tensor x) => x.Erf();
-
-    private static Tensor ReduceMean(Node node, Tensor?[] inputs)
-    {
-        var x = Required(node, inputs, 0);
-        bool keep = node.Int("keepdims", 1) != 0;
-        var axes = Axes(node, inputs, 1);
-        if (axes is null || axes.Length == 0)
-        {
-            if (node.Int("noop_with_empty_axes", 0) != 0) return x;
-            axes = Enumerable.Range(0, x.Rank).ToArray();
-        }
-        // Reduce the highest axis first so the lower axis numbers stay valid when dimensions are dropped.
-        foreach (int axis in axes.Select(a => a < 0 ? a + x.Rank : a).Distinct().OrderDescending()) x = x.Mean(axis, keep);
-        return x;
-    }
 
     // Shape (opset 15 adds start/end to slice it): a 1-D tensor of the input's dimensions; no gradient.
     private static Tensor ShapeOf(Node node, Tensor x)
@@ -86,12 +73,26 @@ public static partial class GraphOps
         return x.Reshape(shape);
     }
 
-    // Cast between float types is the identity; to an integer type it truncates toward zero (no gradient).
+    // Cast to float32 or double is the identity (the engine computes in float32); to float16 or bfloat16 it
+    // rounds to that precision with a straight-through gradient; to an integer type it truncates toward
+    // zero and to bool it tests for non-zero (no gradient).
     private static Tensor Cast(Node node, Tensor x) => node.Int("to", OnnxFloat) switch
     {
-        OnnxFloat or OnnxFloat16 or OnnxDouble => x,
-        OnnxUInt8 or OnnxInt8 or OnnxInt32 or OnnxInt64 => new Tensor(x.Data.Select(MathF.Truncate).ToArray(), x.Shape),
+        OnnxFloat or OnnxDouble => x,
+        OnnxFloat16 => x.Add(new Tensor(x.Data.Select(v => (float)(Half)v - v).ToArray(), x.Shape)),
+        OnnxBFloat16 => x.Add(new Tensor(x.Data.Select(v => BFloat16(v) - v).ToArray(), x.Shape)),
+        OnnxUInt8 or OnnxInt8 or OnnxUInt16 or OnnxInt16 or OnnxInt32 or OnnxInt64 or OnnxUInt32 or OnnxUInt64 =>
+            new Tensor(x.Data.Select(MathF.Truncate).ToArray(), x.Shape),
         OnnxBool => new Tensor(x.Data.Select(v => v != 0f ? 1f : 0f).ToArray(), x.Shape),
-        var to => throw new CondenseException($"node '{node.Name}' (Cast): unsupported target type {to}"),
+        var to => throw new CondenseException($"node '{node.Name}' (Cast): unsupported target type {to} (string and the float8 types are not supported)"),
     };
+
+    // bfloat16 is the upper half of a float32; keep it with round-to-nearest-even on the dropped 16 bits.
+    private static float BFloat16(float v)
+    {
+        if (float.IsNaN(v)) return v;
+        uint bits = BitConverter.SingleToUInt32Bits(v);
+        bits += 0x7FFFu + ((bits >> 16) & 1u);
+        return BitConverter.UInt32BitsToSingle(bits & 0xFFFF0000u);
+    }
 }

@@ -32,9 +32,9 @@ public static partial class GraphOps
         ["Softmax"] = (n, x, _) => [Required(n, x, 0).Softmax((int)n.Int("axis", -1))],
         ["LogSoftmax"] = (n, x, _) => [Required(n, x, 0).LogSoftmax((int)n.Int("axis", -1))],
         ["Flatten"] = (n, x, _) => [Required(n, x, 0).Flatten((int)n.Int("axis", 1))],
-        ["Reshape"] = (n, x, _) => [Reshape(Required(n, x, 0), Required(n, x, 1))],
+        ["Reshape"] = (n, x, _) => [Reshape(Required(n, x, 0), Required(n, x, 1), n.Int("allowzero", 0) != 0)],
         ["Identity"] = (n, x, _) => [Required(n, x, 0)],
-        ["Dropout"] = (n, x, c) => [c.Training ? Required(n, x, 0).Dropout(n.Float("ratio", 0.5f), c.Rng) : Required(n, x, 0)],
+        ["Dropout"] = Dropout,
         ["QuantizeLinear"] = (n, x, c) =>
         {
             // The output type is the zero point's type (uint8 when there is none), as ONNX specifies.
@@ -54,13 +54,21 @@ public static partial class GraphOps
         ["Sqrt"] = (n, x, _) => [Required(n, x, 0).Sqrt()],
         ["Pow"] = (n, x, _) => [Pow(n, x)],
         ["Erf"] = (n, x, _) => [Erf(Required(n, x, 0))],
+        ["Gelu"] = (n, x, _) => [Required(n, x, 0).Gelu(n.Attributes.TryGetValue("approximate", out var a) && a.StringValue == "tanh")],
         ["ReduceMean"] = (n, x, _) => [ReduceMean(n, x)],
+        ["ReduceSum"] = (n, x, _) => [ReduceSum(n, x)],
+        ["ReduceSumSquare"] = (n, x, _) => [ReduceSumSquare(n, x)],
+        ["ReduceMax"] = (n, x, _) => [ReduceMax(n, x)],
+        ["ReduceMin"] = (n, x, _) => [ReduceMin(n, x)],
         ["Shape"] = (n, x, _) => [ShapeOf(n, Required(n, x, 0))],
         ["Gather"] = (n, x, _) => [Required(n, x, 0).Gather(Required(n, x, 1), (int)n.Int("axis", 0))],
         ["Unsqueeze"] = (n, x, _) => [Unsqueeze(n, x)],
         ["Squeeze"] = (n, x, _) => [Squeeze(n, x)],
         ["Concat"] = (n, x, _) => [Tensor.Concat(x.Select((t, i) => t ?? Required(n, x, i)).ToArray(), (int)n.Int("axis", 0))],
         ["Cast"] = (n, x, _) => [Cast(n, Required(n, x, 0))],
+        ["ConstantOfShape"] = (n, x, _) => [ConstantOfShape(n, Required(n, x, 0))],
+        ["Expand"] = (n, x, _) => [Expand(n, x)],
+        ["Pad"] = (n, x, _) => [Pad(n, x)],
     };
 
     /// <summary>The op types the engine runs.</summary>
@@ -99,11 +107,11 @@ public static partial class GraphOps
         return [x.QuantizeLinear(s, z, 1, 0, 255), s, z];
     }
 
-    // ONNX Reshape: 0 copies the input's dimension, −1 is inferred.
-    private static Tensor Reshape(Tensor x, Tensor shape)
+    // ONNX Reshape: 0 copies the input's dimension (unless allowzero, opset 14+, makes it a real 0), −1 is inferred.
+    private static Tensor Reshape(Tensor x, Tensor shape, bool allowZero)
     {
         var dims = shape.Data.Select(v => (int)v).ToArray();
-        for (int i = 0; i < dims.Length; i++) if (dims[i] == 0) dims[i] = x.Shape[i];
+        if (!allowZero) for (int i = 0; i < dims.Length; i++) if (dims[i] == 0) dims[i] = x.Shape[i];
         return x.Reshape(dims);
     }
 }

@@ -95,7 +95,8 @@ public static class OnnxImporter
             foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
             nodes.Add(node);
         }
-        graph.Nodes.AddRange(TopologicalOrder(nodes));
+        try { graph.Nodes.AddRange(TopologicalOrder(nodes)); }
+        catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
         foreach (var node in graph.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear"))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
@@ -118,6 +119,9 @@ public static class OnnxImporter
         AttributeProto.Types.AttributeType.String => AttributeValue.String(a.S.ToStringUtf8()),
         AttributeProto.Types.AttributeType.Ints => AttributeValue.Ints([.. a.Ints]),
         AttributeProto.Types.AttributeType.Floats => AttributeValue.Floats([.. a.Floats]),
+        // A one-element tensor attribute (ConstantOfShape's value) is held as its number.
+        AttributeProto.Types.AttributeType.Tensor when a.T is { } t && t.Dims.Aggregate(1L, (p, d) => p * d) == 1 =>
+            AttributeValue.Float(OnnxTensors.Read(t, node.Name).Tensor.Data[0]),
         var t => throw new CondenseException($"node '{node.Name}' ({node.OpType}): attribute '{a.Name}' of type {t} is not supported"),
     };
 

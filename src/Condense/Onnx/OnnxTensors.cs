@@ -11,7 +11,8 @@ namespace Condense.Onnx;
 internal static class OnnxTensors
 {
     // ONNX TensorProto.DataType codes.
-    internal const int Float = 1, UInt8 = 2, Int8 = 3, Int32 = 6, Int64 = 7, Double = 11;
+    internal const int Float = 1, UInt8 = 2, Int8 = 3, UInt16 = 4, Int16 = 5, Int32 = 6, Int64 = 7, Bool = 9, Float16 = 10,
+        Double = 11, UInt32 = 12, UInt64 = 13, BFloat16 = 16;
 
     /// <summary>The tensor and, for integer types, the element type it stands for (null: float32 or int64).</summary>
     internal static (Tensor Tensor, ElementType? Type) Read(TensorProto proto, string path)
@@ -23,15 +24,19 @@ internal static class OnnxTensors
             : throw new InvalidFileException(path, $"tensor '{name}' has invalid dimension {d}")).ToArray();
         long count = proto.Dims.Aggregate(1L, (a, d) => a * d);
         if (count > Array.MaxLength) throw new InvalidFileException(path, $"tensor '{name}' is too large ({count} elements)");
+        // Types without an ElementType of their own (float16, bool, 16/32/64-bit integers) are read as
+        // float32 values: the engine computes in float32 (integers beyond 2^24 lose precision).
         var (elementSize, type) = proto.DataType switch
         {
             Float => (4, (ElementType?)null),
             UInt8 => (1, ElementType.UInt8),
             Int8 => (1, ElementType.Int8),
             Int32 => (4, ElementType.Int32),
-            Int64 => (8, null),
-            Double => (8, null),
-            var t => throw new InvalidFileException(path, $"tensor '{name}' has data type {t}, which is not supported (FLOAT, DOUBLE, INT8, UINT8, INT32, INT64)"),
+            Int64 or Double or UInt64 => (8, null),
+            Bool => (1, null),
+            UInt16 or Int16 or Float16 or BFloat16 => (2, null),
+            UInt32 => (4, null),
+            var t => throw new InvalidFileException(path, $"tensor '{name}' has data type {t}, which is not supported (FLOAT, DOUBLE, FLOAT16, BFLOAT16, BOOL and the integer types)"),
         };
         var data = new float[count];
         if (!proto.RawData.IsEmpty)
@@ -47,17 +52,28 @@ internal static class OnnxTensors
                     Int8 => (sbyte)raw[i],
                     Int32 => BinaryPrimitives.ReadInt32LittleEndian(raw[(4 * i)..]),
                     Int64 => BinaryPrimitives.ReadInt64LittleEndian(raw[(8 * i)..]),
+                    Bool => raw[i] != 0 ? 1f : 0f,
+                    UInt16 => BinaryPrimitives.ReadUInt16LittleEndian(raw[(2 * i)..]),
+                    Int16 => BinaryPrimitives.ReadInt16LittleEndian(raw[(2 * i)..]),
+                    Float16 => (float)BinaryPrimitives.ReadHalfLittleEndian(raw[(2 * i)..]),
+                    BFloat16 => FromBFloat16(BinaryPrimitives.ReadUInt16LittleEndian(raw[(2 * i)..])),
+                    UInt32 => BinaryPrimitives.ReadUInt32LittleEndian(raw[(4 * i)..]),
+                    UInt64 => BinaryPrimitives.ReadUInt64LittleEndian(raw[(8 * i)..]),
                     _ => (float)BinaryPrimitives.ReadDoubleLittleEndian(raw[(8 * i)..]),
                 };
         }
         else
         {
-            // Typed fields: int8/uint8/int32 all travel in int32_data, as the ONNX spec says.
+            // Typed fields: the small integer types, bool and the 16-bit floats (as their bits) travel in
+            // int32_data, uint32/uint64 in uint64_data, as the ONNX spec says.
             IReadOnlyList<float> values = proto.DataType switch
             {
                 Float => proto.FloatData,
                 Int64 => proto.Int64Data.Select(v => (float)v).ToList(),
                 Double => proto.DoubleData.Select(v => (float)v).ToList(),
+                UInt32 or UInt64 => proto.Uint64Data.Select(v => (float)v).ToList(),
+                Float16 => proto.Int32Data.Select(v => (float)BitConverter.UInt16BitsToHalf((ushort)v)).ToList(),
+                BFloat16 => proto.Int32Data.Select(v => FromBFloat16((ushort)v)).ToList(),
                 _ => proto.Int32Data.Select(v => (float)v).ToList(),
             };
             if (values.Count != count)
@@ -66,4 +82,7 @@ internal static class OnnxTensors
         }
         return (new Tensor(data, shape), type);
     }
+
+    // bfloat16 is the upper 16 bits of a float32.
+    private static float FromBFloat16(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
 }

@@ -1,0 +1,61 @@
+// ONNX ops that make or reshape whole tensors: ConstantOfShape, Expand, Pad, and Dropout with its
+// optional ratio / training_mode inputs (opset 12+) and keep-mask output.
+using Condense.Tensors;
+
+namespace Condense.Graph;
+
+public static partial class GraphOps
+{
+    // ConstantOfShape: a tensor of the given shape filled with the one-element value attribute (0 when absent).
+    private static Tensor ConstantOfShape(Node node, Tensor shape) =>
+        Tensor.Full(node.Float("value", 0f), shape.Data.Select(d => (int)d).ToArray());
+
+    // Expand broadcasts x and the shape against each other (so a 1 in the shape keeps x's dimension);
+    // adding zeros of that shape does exactly that, with the broadcasting gradient for free.
+    private static Tensor Expand(Node node, Tensor?[] inputs)
+    {
+        var x = Required(node, inputs, 0);
+        var target = Required(node, inputs, 1).Data.Select(d => (int)d).ToArray();
+        var shape = Shape.Broadcast(x.Shape, target);
+        return Shape.Equal(shape, x.Shape) ? x : x.Add(Tensor.Zeros(shape));
+    }
+
+    // Pad: pads from the attribute (before opset 11) or input 1, the constant from the value attribute or
+    // input 2, and (opset 18) an optional axes input naming the dimensions the pads apply to.
+    private static Tensor Pad(Node node, Tensor?[] inputs)
+    {
+        var x = Required(node, inputs, 0);
+        var given = Optional(inputs, 1)?.Data.Select(v => (int)v).ToArray()
+            ?? Ints(node, "pads")?.Select(v => (int)v).ToArray()
+            ?? throw new CondenseException($"node '{node.Name}' (Pad) has no pads");
+        var pads = given;
+        if (Optional(inputs, 3) is { } axesTensor)
+        {
+            var axes = axesTensor.Data.Select(a => a < 0 ? (int)a + x.Rank : (int)a).ToArray();
+            pads = new int[2 * x.Rank];
+            for (int i = 0; i < axes.Length; i++) { pads[axes[i]] = given[i]; pads[x.Rank + axes[i]] = given[axes.Length + i]; }
+        }
+        float value = Optional(inputs, 2) is { Size: > 0 } v ? v.Data[0] : node.Float("value", 0f);
+        string modeName = node.Attributes.TryGetValue("mode", out var attribute) && attribute.StringValue is { } name ? name : "constant";
+        var mode = modeName switch
+        {
+            "constant" => PadMode.Constant,
+            "reflect" => PadMode.Reflect,
+            "edge" => PadMode.Edge,
+            "wrap" => PadMode.Wrap,
+            var m => throw new CondenseException($"node '{node.Name}' (Pad): unknown mode '{m}'"),
+        };
+        return x.Pad(pads, mode, value);
+    }
+
+    // Dropout: the ratio is input 1 (opset 12+) or the attribute; training_mode (input 2) overrides the
+    // module's mode when given. Outside training the output is the input and the mask all ones.
+    private static Tensor[] Dropout(Node node, Tensor?[] inputs, OpContext context)
+    {
+        var x = Required(node, inputs, 0);
+        float ratio = Optional(inputs, 1)?.Item() ?? node.Float("ratio", 0.5f);
+        bool training = Optional(inputs, 2) is { } mode ? mode.Item() != 0f : context.Training;
+        var (y, mask) = training ? x.DropoutWithMask(ratio, context.Rng) : (x, Tensor.Full(1f, x.Shape));
+        return node.Outputs.Count > 1 ? [y, mask] : [y];
+    }
+}
