@@ -58,6 +58,12 @@ public static partial class GraphOps
         ["Squeeze"] = (n, x, _) => [Squeeze(n, x)],
         ["Concat"] = (n, x, _) => [Tensor.Concat(x.Select((t, i) => t ?? Required(n, x, i)).ToArray(), (int)n.Int("axis", 0))],
         ["Cast"] = (n, x, _) => [Cast(n, Required(n, x, 0))],
+        // Pooling and batch norm (GraphOps.Pool.cs).
+        ["MaxPool"] = (n, x, _) => MaxPool(n, x),
+        ["AveragePool"] = (n, x, _) => [AveragePool(n, x)],
+        ["GlobalAveragePool"] = (n, x, _) => [Required(n, x, 0).GlobalAvgPool()],
+        ["GlobalMaxPool"] = (n, x, _) => [Required(n, x, 0).GlobalMaxPool()],
+        ["BatchNormalization"] = BatchNormalization,
     };
 
     /// <summary>The op types the engine runs.</summary>

@@ -23,6 +23,7 @@ public static class OnnxExporter
     [
         "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
         "Softmax", "LogSoftmax", "Flatten", "Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+        "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
     ];
 
     // Attributes Condense adds that ONNX does not define: QuantizeLinear's narrowed range (qmin, qmax).
@@ -95,6 +96,9 @@ public static class OnnxExporter
                     outputs = [node.Outputs[0]]; // the optional mask output has no reader at inference
                     attributes = [];
                     break;
+                case "BatchNormalization" when node.Int("training_mode", 0) != 0 || node.Outputs.Count > 1:
+                    // Opset 13 has only the inference form; a traced model trains through OpContext.Training instead.
+                    throw new CondenseException($"node '{node.Name}' (BatchNormalization): the training form (training_mode, running-statistic outputs) cannot be exported at opset {Opset}");
                 case "Reshape":
                     // ONNX reads the target shape as int64; Condense keeps every initializer in float32.
                     if (inputs.Count < 2 || !graph.Initializers.ContainsKey(inputs[1]))

@@ -96,6 +96,9 @@ public static class OnnxImporter
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
         foreach (var node in graph.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear"))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
+        // Batch norm's running statistics are buffers, updated by the op in training mode, not by an optimizer.
+        foreach (var node in graph.Nodes.Where(n => n.OpType == "BatchNormalization"))
+            foreach (var name in node.Inputs.Skip(3)) graph.Trainable.Remove(name);
         try { graph.Validate(); }
         catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
         return graph;
