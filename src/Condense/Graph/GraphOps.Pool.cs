@@ -13,13 +13,17 @@ public static partial class GraphOps
     {
         var (x, window, restore) = PoolInput(node, Required(node, inputs, 0), allowDilation: true);
         if (node.Outputs.Count < 2) return [restore(x.MaxPool2d(window))];
-        if (node.Int("storage_order", 0) != 0)
-            throw new CondenseException($"node '{node.Name}' (MaxPool): column-major indices (storage_order 1) are not supported");
         var (y, argmax) = x.MaxPool2dWithIndices(window);
-        // ONNX Indices flatten over the whole input tensor: plane · H·W + h·W + w.
-        int planeIn = x.Shape[2] * x.Shape[3], planeOut = y.Shape[2] * y.Shape[3];
+        // ONNX Indices flatten over the whole input tensor: plane · H·W + h·W + w, or + w·H + h with
+        // storage_order 1 (column-major). A 1-D input has H = 1 here, so both orders give its position.
+        bool columnMajor = node.Int("storage_order", 0) != 0;
+        int height = x.Shape[2], width = x.Shape[3], planeOut = y.Shape[2] * y.Shape[3];
         var indices = new float[argmax.Length];
-        for (int i = 0; i < argmax.Length; i++) indices[i] = (float)((long)(i / planeOut) * planeIn + argmax[i]);
+        for (int i = 0; i < argmax.Length; i++)
+        {
+            int a = argmax[i], within = columnMajor ? a % width * height + a / width : a;
+            indices[i] = (float)((long)(i / planeOut) * height * width + within);
+        }
         return [restore(y), restore(new Tensor(indices, y.Shape))];
     }
 

@@ -53,7 +53,9 @@ public static class OnnxImporter
             else throw new InvalidFileException(path, $"opset domain '{import.Domain}' is not supported (only the default ONNX domain)");
         }
         if (opset is not { } v) throw new InvalidFileException(path, "declares no default-domain opset");
-        if (v < MinOpset || v > MaxOpset)
+        // Ops with a single version since opset 1 mean the same in any opset, so such a graph may be older.
+        bool timeless = model.Graph.Node.All(n => n.OpType is "GlobalAveragePool" or "GlobalMaxPool");
+        if ((v < MinOpset && !timeless) || v > MaxOpset)
             throw new InvalidFileException(path, $"opset {v} is not supported (supported: {MinOpset}–{MaxOpset})");
     }
 
