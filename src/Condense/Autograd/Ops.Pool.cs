@@ -12,26 +12,41 @@ public partial class Tensor
         MaxPool2d(PoolWindow.Square(kernelSize, stride, padding, dilation, ceilMode));
 
     /// <summary>2-D max pooling of an (N, C, H, W) tensor with any window (rectangular, asymmetric padding).</summary>
-    public Tensor MaxPool2d(PoolWindow window) => MaxPool2dWithIndices(window).Output;
+    public Tensor MaxPool2d(PoolWindow window)
+    {
+        var (n, c, h, w) = Dims4("MaxPool2d");
+        var (outH, outW) = window.OutputSize(h, w);
+        var y = Uninitialized(n, c, outH, outW);
+        Pooling.MaxForward(Data, y.Data, n * c, h, w, window);
+        return MaxPoolRecord(y, null, window);
+    }
 
     /// <summary>
     /// 2-D max pooling that also returns, for each output, the flat index h·W + w of its maximum within
-    /// its (n, c) plane (−1 for a window over padding only), as PyTorch's return_indices.
+    /// its (n, c) plane (−1 for a window over padding only; the first maximum on ties), as PyTorch's return_indices.
     /// </summary>
     public (Tensor Output, int[] Indices) MaxPool2dWithIndices(PoolWindow window)
     {
         var (n, c, h, w) = Dims4("MaxPool2d");
         var (outH, outW) = window.OutputSize(h, w);
         var y = Uninitialized(n, c, outH, outW);
+        Pooling.MaxForward(Data, y.Data, n * c, h, w, window);
         var argmax = new int[y.Size];
-        Pooling.MaxForward(Data, y.Data, argmax, n * c, h, w, window);
-        var result = Record(y, g =>
+        Pooling.MaxArgmax(Data, y.Data, argmax, n * c, h, w, window);
+        return (MaxPoolRecord(y, argmax, window), argmax);
+    }
+
+    // The backward pass routes each output's gradient to its argmax, found when first needed (inference skips it).
+    private Tensor MaxPoolRecord(Tensor y, int[]? argmax, PoolWindow window)
+    {
+        var (n, c, h, w) = Dims4("MaxPool2d");
+        return Record(y, g =>
         {
+            if (argmax is null) Pooling.MaxArgmax(Data, y.Data, argmax = new int[y.Size], n * c, h, w, window);
             var gx = new float[Size];
             Pooling.MaxBackward(g.Data, argmax, gx, n * c, h * w);
             AccumulateGrad(gx);
         }, this);
-        return (result, argmax);
     }
 
     /// <summary>

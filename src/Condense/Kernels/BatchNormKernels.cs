@@ -1,30 +1,42 @@
 // Batch normalisation over (N, C, S) float32 data, S the product of the spatial dimensions (1 for a
 // (N, C) input): per-channel statistics, the per-channel affine y = x·scale + shift that both modes
 // reduce to, and the backward passes. Formulas from Ioffe & Szegedy 2015 ("Batch Normalization"), §3.
+using System.Numerics.Tensors;
+
 namespace Condense.Kernels;
 
 /// <summary>Per-channel kernels for batch normalisation on (N, C, S) data.</summary>
 public static class BatchNormKernels
 {
     /// <summary>
-    /// The mean and biased variance (divided by N·S) of each channel of x, (N, C, S). Sums run in
-    /// double and the variance is taken about the mean (two passes), so a large mean costs no precision.
+    /// The mean and biased variance (divided by N·S) of each channel of x, (N, C, S). The variance is
+    /// taken about the mean (two passes), so a large mean costs no precision; each (n, c) row is summed
+    /// with TensorPrimitives and the rows' sums are added in double.
     /// </summary>
     public static void Statistics(ReadOnlySpan<float> x, int n, int c, int s, Span<float> mean, Span<float> variance)
     {
         CheckShape(x.Length, n, c, s);
         double count = (double)n * s;
-        for (int ch = 0; ch < c; ch++)
+        var centered = System.Buffers.ArrayPool<float>.Shared.Rent(s);
+        try
         {
-            double sum = 0;
-            for (int b = 0; b < n; b++)
-                foreach (float v in x.Slice((b * c + ch) * s, s)) sum += v;
-            double m = sum / count, squares = 0;
-            for (int b = 0; b < n; b++)
-                foreach (float v in x.Slice((b * c + ch) * s, s)) { double d = v - m; squares += d * d; }
-            mean[ch] = (float)m;
-            variance[ch] = (float)(squares / count);
+            for (int ch = 0; ch < c; ch++)
+            {
+                double sum = 0;
+                for (int b = 0; b < n; b++) sum += TensorPrimitives.Sum(x.Slice((b * c + ch) * s, s));
+                float m = (float)(sum / count);
+                double squares = 0;
+                for (int b = 0; b < n; b++)
+                {
+                    var row = centered.AsSpan(0, s);
+                    TensorPrimitives.Subtract(x.Slice((b * c + ch) * s, s), m, row);
+                    squares += TensorPrimitives.SumOfSquares(row);
+                }
+                mean[ch] = m;
+                variance[ch] = (float)(squares / count);
+            }
         }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(centered); }
     }
 
     /// <summary>y[b, ch, :] = x[b, ch, :] · scale[ch] + shift[ch]; x and y are (N, C, S) and may be the same.</summary>
@@ -36,8 +48,8 @@ public static class BatchNormKernels
             {
                 int offset = (b * c + ch) * s;
                 var dst = y.Slice(offset, s);
-                System.Numerics.Tensors.TensorPrimitives.Multiply(x.Slice(offset, s), scale[ch], dst);
-                System.Numerics.Tensors.TensorPrimitives.Add(dst, shift[ch], dst);
+                TensorPrimitives.Multiply(x.Slice(offset, s), scale[ch], dst);
+                TensorPrimitives.Add(dst, shift[ch], dst);
             }
     }
 

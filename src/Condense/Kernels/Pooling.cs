@@ -51,46 +51,86 @@ public static class Pooling
     private const long ParallelThreshold = 1 << 16;
 
     /// <summary>
-    /// Max pooling: y[p, oh, ow] = max over the window of x[p]; x is (planes, h, w), y and
-    /// <paramref name="argmax"/> are (planes, outH, outW). argmax receives the index h·w + w, within its
-    /// plane, of the maximum (the first one on ties; a NaN wins, as in PyTorch), or −1 for a window that
-    /// covers only padding (its output is −∞).
+    /// Max pooling: y[p, oh, ow] = max over the window of x[p]; x is (planes, h, w), y is (planes, outH, outW).
+    /// A NaN in a window makes its output NaN (as PyTorch); a window over padding only gives −∞.
     /// </summary>
-    public static void MaxForward(float[] x, float[] y, int[] argmax, int planes, int height, int width, PoolWindow window)
+    public static void MaxForward(float[] x, float[] y, int planes, int height, int width, PoolWindow window)
+    {
+        var (outH, outW) = Check(x.Length, y.Length, planes, height, width, window);
+        ForPlanes(planes, (long)y.Length * window.KernelH * window.KernelW, (first, last) =>
+        {
+            for (int p = first; p < last; p++)
+                MaxPlane(x.AsSpan(p * height * width, height * width), y.AsSpan(p * outH * outW, outH * outW), height, width, outH, outW, window);
+        });
+    }
+
+    /// <summary>
+    /// The argmax of each window of a max pooling whose output is <paramref name="y"/>: the index h·w + w,
+    /// within its plane, of the first tap (row-major) equal to the output (for a NaN output, the first NaN),
+    /// or −1 for a window over padding only. This is where the backward pass routes the gradient; it is found
+    /// after the fact so that inference does not pay for it.
+    /// </summary>
+    public static void MaxArgmax(float[] x, float[] y, int[] argmax, int planes, int height, int width, PoolWindow window)
     {
         var (outH, outW) = Check(x.Length, y.Length, planes, height, width, window);
         if (argmax.Length != y.Length) throw new ArgumentException("argmax must have the output's size");
         ForPlanes(planes, (long)y.Length * window.KernelH * window.KernelW, (first, last) =>
         {
             for (int p = first; p < last; p++)
-            {
-                int xBase = p * height * width, yBase = p * outH * outW;
-                for (int oh = 0; oh < outH; oh++)
-                {
-                    int h0 = oh * window.StrideH - window.PadTop;
-                    for (int ow = 0; ow < outW; ow++)
-                    {
-                        int w0 = ow * window.StrideW - window.PadLeft;
-                        float best = float.NegativeInfinity;
-                        int bestIndex = -1;
-                        for (int kh = 0; kh < window.KernelH; kh++)
-                        {
-                            int ih = h0 + kh * window.DilationH;
-                            if ((uint)ih >= (uint)height) continue;
-                            for (int kw = 0; kw < window.KernelW; kw++)
-                            {
-                                int iw = w0 + kw * window.DilationW;
-                                if ((uint)iw >= (uint)width) continue;
-                                float v = x[xBase + ih * width + iw];
-                                if (bestIndex < 0 || v > best || (float.IsNaN(v) && !float.IsNaN(best))) { best = v; bestIndex = ih * width + iw; }
-                            }
-                        }
-                        y[yBase + oh * outW + ow] = best;
-                        argmax[yBase + oh * outW + ow] = bestIndex;
-                    }
-                }
-            }
+                ArgmaxPlane(x.AsSpan(p * height * width, height * width), y.AsSpan(p * outH * outW, outH * outW),
+                    argmax.AsSpan(p * outH * outW, outH * outW), height, width, outH, outW, window);
         });
+    }
+
+    // One plane: x is (h, w), y is (outH, outW). The window is clipped to the input first, so the taps need
+    // no bounds tests, and MathF.Max (IEEE maximum: NaN-propagating) has no data-dependent branch to mispredict.
+    private static void MaxPlane(ReadOnlySpan<float> x, Span<float> y, int height, int width, int outH, int outW, PoolWindow window)
+    {
+        for (int oh = 0; oh < outH; oh++)
+        {
+            var (h0, kh0, kh1) = Taps(oh, window.StrideH, window.PadTop, window.KernelH, window.DilationH, height);
+            for (int ow = 0; ow < outW; ow++)
+            {
+                var (w0, kw0, kw1) = Taps(ow, window.StrideW, window.PadLeft, window.KernelW, window.DilationW, width);
+                float best = float.NegativeInfinity;
+                for (int kh = kh0; kh < kh1; kh++)
+                {
+                    var row = x.Slice((h0 + kh * window.DilationH) * width);
+                    for (int kw = kw0; kw < kw1; kw++) best = MathF.Max(best, row[w0 + kw * window.DilationW]);
+                }
+                y[oh * outW + ow] = best;
+            }
+        }
+    }
+
+    private static void ArgmaxPlane(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<int> argmax, int height, int width, int outH, int outW, PoolWindow window)
+    {
+        for (int oh = 0; oh < outH; oh++)
+        {
+            var (h0, kh0, kh1) = Taps(oh, window.StrideH, window.PadTop, window.KernelH, window.DilationH, height);
+            for (int ow = 0; ow < outW; ow++)
+            {
+                var (w0, kw0, kw1) = Taps(ow, window.StrideW, window.PadLeft, window.KernelW, window.DilationW, width);
+                float best = y[oh * outW + ow];
+                int found = -1;
+                for (int kh = kh0; kh < kh1 && found < 0; kh++)
+                    for (int kw = kw0; kw < kw1; kw++)
+                    {
+                        int i = (h0 + kh * window.DilationH) * width + w0 + kw * window.DilationW;
+                        if (x[i] == best || (float.IsNaN(best) && float.IsNaN(x[i]))) { found = i; break; }
+                    }
+                argmax[oh * outW + ow] = found;
+            }
+        }
+    }
+
+    // The window of output o along one axis: its first input position and the taps [k0, k1) inside the input.
+    private static (int Start, int K0, int K1) Taps(int o, int stride, int padBegin, int kernel, int dilation, int length)
+    {
+        int start = o * stride - padBegin;
+        int k0 = start < 0 ? (-start + dilation - 1) / dilation : 0;
+        int k1 = start > length - 1 ? 0 : Math.Min(kernel, (length - 1 - start) / dilation + 1);
+        return (start, k0, Math.Max(k1, k0));
     }
 
     /// <summary>Max pooling backward: adds each output gradient into <paramref name="gx"/> at its window's argmax.</summary>

@@ -50,7 +50,8 @@ public class PoolingTests
         var x = Tensor.Normal(new Rng(3), 0f, 1f, planes, h, w).Data;
         var y = new float[planes * outH * outW];
         var argmax = new int[y.Length];
-        Pooling.MaxForward(x, y, argmax, planes, h, w, window);
+        Pooling.MaxForward(x, y, planes, h, w, window);
+        Pooling.MaxArgmax(x, y, argmax, planes, h, w, window);
         for (int p = 0; p < planes; p++)
             for (int oh = 0; oh < outH; oh++)
                 for (int ow = 0; ow < outW; ow++)
@@ -67,6 +68,21 @@ public class PoolingTests
                     Assert.Equal(best, y[o]);
                     Assert.Equal(best, x[p * h * w + argmax[o]]);
                 }
+    }
+
+    [Fact]
+    public void MaxPoolPropagatesNaNAndRoutesToIt()
+    {
+        // One 2 × 4 plane, two 2 × 2 windows: the first holds a NaN, the second ties at 5.
+        float[] x = [1f, float.NaN, 5f, 2f, 3f, 0f, 5f, 4f];
+        var y = new float[2];
+        var argmax = new int[2];
+        var window = PoolWindow.Square(2);
+        Pooling.MaxForward(x, y, 1, 2, 4, window);
+        Pooling.MaxArgmax(x, y, argmax, 1, 2, 4, window);
+        Assert.True(float.IsNaN(y[0]));
+        Assert.Equal(5f, y[1]);
+        Assert.Equal([1, 2], argmax); // the NaN, then the first of the tied maxima (row-major)
     }
 
     public static TheoryData<int, int, int, int, int, bool, bool> AvgCases() => new()
@@ -128,7 +144,8 @@ public class PoolingTests
             {
                 var y = new float[planes * 14 * 14];
                 argmax = new int[y.Length];
-                Pooling.MaxForward(x, y, argmax, planes, 28, 28, window);
+                Pooling.MaxForward(x, y, planes, 28, 28, window);
+                Pooling.MaxArgmax(x, y, argmax, planes, 28, 28, window);
                 var avg = new float[y.Length];
                 Pooling.AvgForward(x, avg, planes, 28, 28, window, true);
                 return [.. y, .. avg];
