@@ -54,7 +54,7 @@ public static class OnnxImporter
         }
         if (opset is not { } v) throw new InvalidFileException(path, "declares no default-domain opset");
         // Ops with a single version since opset 1 mean the same in any opset, so such a graph may be older.
-        bool timeless = model.Graph.Node.All(n => n.OpType is "GlobalAveragePool" or "GlobalMaxPool");
+        bool timeless = model.Graph.Node.Count > 0 && model.Graph.Node.All(n => n.OpType is "GlobalAveragePool" or "GlobalMaxPool");
         if ((v < MinOpset && !timeless) || v > MaxOpset)
             throw new InvalidFileException(path, $"opset {v} is not supported (supported: {MinOpset}–{MaxOpset})");
     }
