@@ -96,6 +96,17 @@ public sealed class PoolBatchNormOnnxTests : IDisposable
         AssertClose(ours, Ort(OnnxExporter.ToBytes(graph), x), 1e-4f);
     }
 
+    [Fact]
+    public void BatchNorm1dAfterALinearMatchesOnnxRuntime()
+    {
+        var bn = new BatchNorm1d(5);
+        var model = new Sequential(new Linear(7, 5, rng: new Rng(8)), bn);
+        bn.Train();
+        bn.Forward(Tensor.Normal(new Rng(9), 1f, 2f, 16, 5)); // running statistics away from (0, 1)
+        var x = Tensor.Normal(new Rng(10), 0f, 1f, 3, 7);
+        AssertClose(Ours(model, x), Ort(OnnxExporter.ToBytes(model, [7]), x), 1e-5f);
+    }
+
     [Theory]
     [InlineData("bn.onnx")]
     [InlineData("bn.safetensors")] // the checkpoint format keeps the running statistics as buffers too
