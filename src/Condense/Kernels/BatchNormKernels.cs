@@ -61,18 +61,26 @@ public static class BatchNormKernels
         Span<float> sumG, Span<float> sumGCentered)
     {
         CheckShape(x.Length, n, c, s);
-        for (int ch = 0; ch < c; ch++)
+        var centered = System.Buffers.ArrayPool<float>.Shared.Rent(s);
+        try
         {
-            double g = 0, gx = 0;
-            float m = mean[ch];
-            for (int b = 0; b < n; b++)
+            var row = centered.AsSpan(0, s);
+            for (int ch = 0; ch < c; ch++)
             {
-                int offset = (b * c + ch) * s;
-                for (int i = offset; i < offset + s; i++) { g += gy[i]; gx += gy[i] * (x[i] - m); }
+                double g = 0, gx = 0;
+                for (int b = 0; b < n; b++)
+                {
+                    int offset = (b * c + ch) * s;
+                    var gyRow = gy.Slice(offset, s);
+                    TensorPrimitives.Subtract(x.Slice(offset, s), mean[ch], row);
+                    g += TensorPrimitives.Sum(gyRow);
+                    gx += TensorPrimitives.Dot(gyRow, row);
+                }
+                sumG[ch] = (float)g;
+                sumGCentered[ch] = (float)gx;
             }
-            sumG[ch] = (float)g;
-            sumGCentered[ch] = (float)gx;
         }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(centered); }
     }
 
     /// <summary>
@@ -91,11 +99,15 @@ public static class BatchNormKernels
             float meanG = sumG[ch] / count;
             // x̂ · Σ(gy·x̂)/M = (x − μ) · σ⁻² · sumGCentered / M
             float slope = invStd[ch] * invStd[ch] * sumGCentered[ch] / count;
-            float m = mean[ch];
+            // gx = k·gy − k·slope·x + k·(μ·slope − meanG), one multiply and one fused multiply-add per row.
+            float xScale = -k * slope, constant = k * (mean[ch] * slope - meanG);
             for (int b = 0; b < n; b++)
             {
                 int offset = (b * c + ch) * s;
-                for (int i = offset; i < offset + s; i++) gx[i] = k * (gy[i] - meanG - (x[i] - m) * slope);
+                var row = gx.Slice(offset, s);
+                TensorPrimitives.Multiply(gy.Slice(offset, s), k, row);
+                TensorPrimitives.MultiplyAdd(x.Slice(offset, s), xScale, row, row);
+                TensorPrimitives.Add(row, constant, row);
             }
         }
     }
