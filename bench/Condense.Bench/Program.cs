@@ -16,11 +16,12 @@ return args.FirstOrDefault() switch
     "deep-compression" => DeepCompressionBench.Run(args[1..]),
     "distill" => DistillBench.Run(args[1..]),
     "onnx" => OnnxBench.Run(args[1..]),
+    "pool" => PoolBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx, pool");
     return 2;
 }

@@ -69,6 +69,12 @@ public static partial class GraphOps
         ["ConstantOfShape"] = (n, x, _) => [ConstantOfShape(n, Required(n, x, 0))],
         ["Expand"] = (n, x, _) => [Expand(n, x)],
         ["Pad"] = (n, x, _) => [Pad(n, x)],
+        // Pooling and batch norm (GraphOps.Pool.cs).
+        ["MaxPool"] = (n, x, _) => MaxPool(n, x),
+        ["AveragePool"] = (n, x, _) => [AveragePool(n, x)],
+        ["GlobalAveragePool"] = (n, x, _) => [Required(n, x, 0).GlobalAvgPool()],
+        ["GlobalMaxPool"] = (n, x, _) => [Required(n, x, 0).GlobalMaxPool()],
+        ["BatchNormalization"] = BatchNormalization,
     };
 
     /// <summary>The op types the engine runs.</summary>

@@ -34,12 +34,38 @@ public static class ModuleTracers
         Register<Tanh>((_, c, x) => c.Node("Tanh", [x]));
         Register<Flatten>((_, c, x) => c.Node("Flatten", [x], new() { ["axis"] = AttributeValue.Int(1) }));
         Register<Dropout>((m, c, x) => c.Node("Dropout", [x], new() { ["ratio"] = AttributeValue.Float(m.P) }));
+        Register<MaxPool2d>((m, c, x) => c.Node("MaxPool", [x], PoolAttributes(m.Window, dilations: true)));
+        Register<AvgPool2d>((m, c, x) =>
+        {
+            var attributes = PoolAttributes(m.Window, dilations: false);
+            attributes["count_include_pad"] = AttributeValue.Int(m.CountIncludePad ? 1 : 0);
+            return c.Node("AveragePool", [x], attributes);
+        });
+        Register<GlobalAvgPool2d>((_, c, x) => c.Node("GlobalAveragePool", [x]));
+        // ONNX momentum weighs the old running value: onnx = 1 − PyTorch momentum.
+        Register<BatchNorm>((m, c, x) => c.Node("BatchNormalization",
+            [x, c.Parameter("weight", m.Weight), c.Parameter("bias", m.Bias), c.Buffer("running_mean", m.RunningMean), c.Buffer("running_var", m.RunningVar)],
+            new() { ["epsilon"] = AttributeValue.Float(m.Eps), ["momentum"] = AttributeValue.Float(1f - m.Momentum) }));
         Register<Sequential>((m, c, x) =>
         {
             for (int i = 0; i < m.Layers.Count; i++)
                 x = Trace(m.Layers[i], c.Child(i.ToString(CultureInfo.InvariantCulture)), x);
             return x;
         });
+    }
+
+    // ONNX pooling attributes; pads are [top, left, bottom, right]. AveragePool has dilations only from opset 19.
+    private static Dictionary<string, AttributeValue> PoolAttributes(Kernels.PoolWindow w, bool dilations)
+    {
+        var attributes = new Dictionary<string, AttributeValue>
+        {
+            ["kernel_shape"] = AttributeValue.Ints(w.KernelH, w.KernelW),
+            ["strides"] = AttributeValue.Ints(w.StrideH, w.StrideW),
+            ["pads"] = AttributeValue.Ints(w.PadTop, w.PadLeft, w.PadBottom, w.PadRight),
+            ["ceil_mode"] = AttributeValue.Int(w.CeilMode ? 1 : 0),
+        };
+        if (dilations) attributes["dilations"] = AttributeValue.Ints(w.DilationH, w.DilationW);
+        return attributes;
     }
 
     /// <summary>Declares how modules of type <typeparamref name="T"/> appear in a graph.</summary>

@@ -24,6 +24,7 @@ public static class OnnxExporter
         "Gemm", "MatMul", "Conv", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
         "Softmax", "LogSoftmax", "Flatten", "Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
         "MatMulInteger", "Cast",
+        "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
     ];
 
     // ONNX Runtime contrib ops that QOperator and MatMulNBits export write (QOperatorExport, MatMulNBitsExport).
@@ -114,6 +115,9 @@ public static class OnnxExporter
                     outputs = [node.Outputs[0]]; // the optional mask output has no reader at inference
                     attributes = [];
                     break;
+                case "BatchNormalization" when node.Int("training_mode", 0) != 0 || node.Outputs.Count > 1:
+                    // Opset 13 has only the inference form; a traced model trains through OpContext.Training instead.
+                    throw new CondenseException($"node '{node.Name}' (BatchNormalization): the training form (training_mode, running-statistic outputs) cannot be exported at opset {Opset}");
                 case "Reshape":
                     // ONNX reads the target shape as int64; Condense keeps every initializer in float32.
                     if (inputs.Count < 2 || !graph.Initializers.ContainsKey(inputs[1]))

@@ -56,7 +56,9 @@ public static class OnnxImporter
                 + (ops.Count > 0 ? $"; its ops here: {string.Join(", ", ops)}" : ""));
         }
         if (opset is not { } v) throw new InvalidFileException(path, "declares no default-domain opset");
-        if (v < MinOpset || v > MaxOpset)
+        // Ops with a single version since opset 1 mean the same in any opset, so such a graph may be older.
+        bool timeless = model.Graph.Node.Count > 0 && model.Graph.Node.All(n => n.OpType is "GlobalAveragePool" or "GlobalMaxPool");
+        if ((v < MinOpset && !timeless) || v > MaxOpset)
             throw new InvalidFileException(path, $"opset {v} is not supported (supported: {MinOpset}–{MaxOpset})");
     }
 
@@ -100,6 +102,9 @@ public static class OnnxImporter
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
         foreach (var node in graph.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear"))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
+        // Batch norm's running statistics are buffers, updated by the op in training mode, not by an optimizer.
+        foreach (var node in graph.Nodes.Where(n => n.OpType == "BatchNormalization"))
+            foreach (var name in node.Inputs.Skip(3)) graph.Trainable.Remove(name);
         try { graph.Validate(); }
         catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
         return graph;

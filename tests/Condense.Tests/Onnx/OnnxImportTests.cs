@@ -78,13 +78,25 @@ public class OnnxImportTests
     }
 
     [Fact]
-    public void Lenet5NamesTheFirstUnsupportedOp()
+    public void Lenet5ReproducesPyTorchLogits()
     {
-        // Conv runs; MaxPool is the first op of LeNet-5 the engine lacks.
-        var e = Assert.Throws<CondenseException>(() => OnnxImporter.Import(Fixture("lenet5.onnx")));
-        Assert.Contains("'MaxPool'", e.Message);
-        Assert.Contains("supported:", e.Message);
-        Assert.DoesNotContain('\n', e.Message);
+        var model = OnnxImporter.Load(Fixture("lenet5.onnx"));
+        model.Eval();
+        Assert.Equal([1, 28, 28], model.SampleShape);
+        var expected = ReadNpy("lenet5.expected.npy");
+        var logits = model.Forward(ReadNpy("lenet5.input.npy"));
+        Assert.Equal(expected.Shape, logits.Shape);
+        for (int i = 0; i < expected.Size; i++) Assert.True(Math.Abs(expected.Data[i] - logits.Data[i]) <= 1e-4f, $"logit {i}: {logits.Data[i]} vs PyTorch {expected.Data[i]}");
+    }
+
+    [Fact]
+    public void Lenet5MatchesPyTorchAccuracyOnEmbeddedMnist()
+    {
+        // The fixture README gives PyTorch's accuracy on the 2,000 test images: 97.40 %.
+        var model = OnnxImporter.Load(Fixture("lenet5.onnx"));
+        model.Eval();
+        var result = Evaluator.Evaluate(model, Mnist.LoadEmbedded().Test);
+        Assert.InRange(result.Accuracy * 100, 97.35, 97.45);
     }
 
     [Fact]
