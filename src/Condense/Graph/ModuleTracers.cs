@@ -4,6 +4,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Condense.Nn;
+using Condense.Tensors;
 
 namespace Condense.Graph;
 
@@ -46,6 +47,15 @@ public static class ModuleTracers
         Register<BatchNorm>((m, c, x) => c.Node("BatchNormalization",
             [x, c.Parameter("weight", m.Weight), c.Parameter("bias", m.Bias), c.Buffer("running_mean", m.RunningMean), c.Buffer("running_var", m.RunningVar)],
             new() { ["epsilon"] = AttributeValue.Float(m.Eps), ["momentum"] = AttributeValue.Float(1f - m.Momentum) }));
+        Register<Unflatten>((m, c, x) =>
+            c.Node("Reshape", [x, c.Buffer("shape", new Tensor([-1f, .. m.SampleShape.Select(d => (float)d)], m.SampleShape.Length + 1))]));
+        Register<ResidualBlock>((m, c, x) =>
+        {
+            var main = c.Node("Relu", [Trace(m.Bn1, c.Child("bn1"), Trace(m.Conv1, c.Child("conv1"), x))]);
+            main = Trace(m.Bn2, c.Child("bn2"), Trace(m.Conv2, c.Child("conv2"), main));
+            var skip = m.Shortcut is null ? x : Trace(m.Shortcut, c.Child("shortcut"), x);
+            return c.Node("Relu", [c.Node("Add", [main, skip])]);
+        });
         Register<Sequential>((m, c, x) =>
         {
             for (int i = 0; i < m.Layers.Count; i++)
