@@ -120,7 +120,7 @@ internal static class OnnxBench
         Console.WriteLine($"| {model} | {threads} | {batch} | {ours * 1e6:0.0} | {ort * 1e6:0.0} | {ort / ours:0.00} |");
 
     // Best seconds per call of each action over several alternating rounds, so both see the same machine load.
-    private static (double A, double B) Alternate(Action a, Action b, int rounds = 5)
+    internal static (double A, double B) Alternate(Action a, Action b, int rounds = 5)
     {
         double bestA = double.MaxValue, bestB = double.MaxValue;
         for (int r = 0; r < rounds; r++)
@@ -135,7 +135,7 @@ internal static class OnnxBench
         logits.AsSpan(row * classes, classes).IndexOf(System.Numerics.Tensors.TensorPrimitives.Max(logits.AsSpan(row * classes, classes)));
 
     // One ORT session on a model file with input "input", fully optimised, on a fixed number of intra-op threads.
-    private sealed class Ort : IDisposable
+    internal sealed class Ort : IDisposable
     {
         private readonly InferenceSession session;
         private readonly RunOptions runOptions = new();

@@ -17,11 +17,12 @@ return args.FirstOrDefault() switch
     "distill" => DistillBench.Run(args[1..]),
     "onnx" => OnnxBench.Run(args[1..]),
     "pool" => PoolBench.Run(args[1..]),
+    "cnn" => CnnBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx, pool");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx, pool, cnn");
     return 2;
 }

@@ -14,6 +14,6 @@ internal class CommonSettings : CommandSettings
 internal class DataSettings : CommonSettings
 {
     [CommandOption("--data <DIR>")]
-    [Description("Folder with MNIST-format IDX files (train-images-idx3-ubyte[.gz], …). Default: the embedded MNIST subset.")]
+    [Description("Folder with MNIST-format IDX files (train-images-idx3-ubyte[[.gz]], …). Default: the embedded MNIST subset.")]
     public string? Data { get; init; }
 }

@@ -37,8 +37,8 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("-e|--epochs <N>")] [Description("Epochs for both students (default 20).")]
         public int Epochs { get; init; } = 20;
 
-        [CommandOption("--lr <X>")] [Description("Learning rate (default 0.05).")]
-        public float LearningRate { get; init; } = 0.05f;
+        [CommandOption("--lr <X>")] [Description("Learning rate (default 0.05; 0.02 for a convolutional student such as lenet5).")]
+        public float? LearningRate { get; init; }
 
         [CommandOption("--optimizer <NAME>")] [Description("sgd (momentum 0.9, default), adam or adamw.")]
         public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
@@ -78,12 +78,13 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
             throw new CondenseException("the output would overwrite the teacher; choose another --out");
         var teacher = ModelFiles.Load(settings.Teacher);
         var (train, test) = DataSets.Load(settings.Data);
+        var studentSpec = settings.Student is { } text ? ModelSpec.Parse(text) : null;
         var options = new DistillOptions
         {
             Temperature = settings.Temperature, Alpha = settings.Alpha,
             Train = new DistillOptions().Train with
             {
-                Epochs = settings.Epochs, LearningRate = settings.LearningRate, Optimizer = settings.Optimizer,
+                Epochs = settings.Epochs, LearningRate = settings.LearningRate ?? DistillOptions.DefaultLearningRate(studentSpec), Optimizer = settings.Optimizer,
                 BatchSize = settings.BatchSize, Seed = settings.Seed,
             },
             Hint = ParseHint(settings.Hint, settings.HintWeight),
@@ -97,7 +98,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         }
         else
         {
-            var spec = settings.Student is { } s ? ModelSpec.Parse(s) : DistillPipeline.ShrunkSpec(teacher, settings.StudentWidth!.Value);
+            var spec = studentSpec ?? DistillPipeline.ShrunkSpec(teacher, settings.StudentWidth!.Value);
             if (spec.InFeatures != train.FeatureSize)
                 throw new CondenseException($"student {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
             // A hint names graph values, so the student runs as a graph when one is asked for.

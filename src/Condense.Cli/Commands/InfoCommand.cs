@@ -25,10 +25,14 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
         var summary = ModelSummary.Of(model);
         long fileBytes = new FileInfo(settings.Model).Length;
 
+        var layerRows = LayerSummary.Of(model);
+
+        // Initializers are not listed as inputs: the parameters column counts them and the tensor table names them.
         var layers = new Table().Title($"[bold]{Markup.Escape(Path.GetFileName(settings.Model))}[/]")
-            .AddColumns("node", "op", "inputs", "output");
-        foreach (var node in graph.Nodes)
-            layers.AddRow(Markup.Escape(node.Name), node.OpType, Markup.Escape(string.Join(", ", node.Inputs)), Markup.Escape(string.Join(", ", node.Outputs)));
+            .AddColumns("node", "op", "inputs", "attributes", "output shape", "parameters");
+        foreach (var row in layerRows)
+            layers.AddRow(Markup.Escape(row.Name), row.OpType, Markup.Escape(string.Join(", ", row.Inputs)), Markup.Escape(row.Attributes),
+                row.OutputShape is null ? "" : Markup.Escape(Shape.Format(row.OutputShape)), row.Parameters == 0 ? "" : $"{row.Parameters:N0}");
         output.Console.Write(layers);
 
         var tensors = new Table().AddColumns("tensor", "shape", "parameters", "non-zero", "sparsity");
@@ -43,7 +47,11 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
             model = settings.Model,
             inputs = graph.Inputs.Select(i => new { name = i.Name, shape = i.Shape }),
             outputs = graph.Outputs.Select(o => new { name = o.Name, shape = o.Shape }),
-            nodes = graph.Nodes.Select(n => new { name = n.Name, op = n.OpType, inputs = n.Inputs, outputs = n.Outputs }),
+            nodes = graph.Nodes.Zip(layerRows, (n, row) => new
+            {
+                name = n.Name, op = n.OpType, inputs = n.Inputs, outputs = n.Outputs, attributes = row.Attributes,
+                output_shape = row.OutputShape, parameters = row.Parameters,
+            }),
             tensors = summary.Tensors.Select(t => new { name = t.Name, shape = t.Shape, trainable = t.Trainable, parameters = t.Elements, nonzero_parameters = t.Nonzero, sparsity = t.Sparsity }),
             parameters = summary.Parameters,
             nonzero_parameters = summary.NonzeroParameters,

@@ -25,7 +25,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("-b|--batch-size <B>")] [Description("Mini-batch size (default 64).")]
         public int BatchSize { get; init; } = new TrainOptions().BatchSize;
 
-        [CommandOption("--lr <X>")] [Description("Learning rate (default 0.1 for SGD, 0.001 for Adam/AdamW).")]
+        [CommandOption("--lr <X>")] [Description("Learning rate (default 0.1 for SGD, 0.05 for lenet5; 0.001 for Adam/AdamW).")]
         public float? LearningRate { get; init; }
 
         [CommandOption("--optimizer <NAME>")] [Description("sgd, adam or adamw (default sgd, Nesterov momentum 0.9).")]
@@ -46,19 +46,19 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("-o|--out <FILE>")] [Description("Where to save the model (.safetensors). Default: model.safetensors.")]
         public string Out { get; init; } = "model.safetensors";
 
-        public TrainOptions ToOptions() => new TrainOptions
+        public TrainOptions ToOptions(ModelSpec spec) => (TrainOptions.For(spec) with
         {
             Epochs = Epochs, BatchSize = BatchSize, Optimizer = Optimizer, Schedule = Schedule, AugmentShift = AugmentShift, Seed = Seed,
-            LearningRate = LearningRate ?? (Optimizer == OptimizerKind.Sgd ? 0.1f : 1e-3f),
+            LearningRate = LearningRate ?? (Optimizer == OptimizerKind.Sgd ? TrainOptions.For(spec).LearningRate : 1e-3f),
             WeightDecay = WeightDecay ?? new TrainOptions().WeightDecay,
-        }.Validate();
+        }).Validate();
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var output = new Output(settings.Json);
         var spec = ModelSpec.Parse(settings.Model);
-        var options = settings.ToOptions();
+        var options = settings.ToOptions(spec);
         var (train, test) = DataSets.Load(settings.Data);
         if (train.FeatureSize != spec.InFeatures)
             throw new CondenseException($"model {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
