@@ -49,6 +49,19 @@ public sealed class ReadmeExampleTests : IDisposable
     }
 
     [Fact]
+    public void ConvolutionalExampleRuns()
+    {
+        var (train, test) = Mnist.LoadEmbedded();
+        var spec = ModelSpec.Parse("lenet5");
+        var lenet = spec.Build(seed: 0);
+        var report = Trainer.Fit(lenet, train, test, TrainOptions.For(spec) with { Epochs = 1 });
+        Assert.True(report.Epochs[^1].Validation!.Accuracy > 0.85f);
+        string path = Path.Combine(_dir, "lenet5.safetensors");
+        ModelFile.Save(lenet, path, train.SampleShape);
+        Assert.Equal(Evaluator.Evaluate(lenet, test).Accuracy, Evaluator.Evaluate(ModelFile.Load(path), test).Accuracy);
+    }
+
+    [Fact]
     public void HandWrittenLoopExampleRuns()
     {
         var (train, test) = Mnist.LoadEmbedded();
