@@ -15,7 +15,7 @@ internal static unsafe partial class GemmPack
     /// Needs AVX; only the vector paths call it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposePanelAvx(float* src, int ldb, int kc, int cols, int nr, float* dst)
+    internal static void TransposePanelAvx(float* src, int ldb, int kc, int cols, int nr, float* dst)
     {
         int j = 0;
         for (; j <= cols - 8; j += 8)

@@ -9,7 +9,7 @@ using System.Runtime.InteropServices;
 namespace Condense.Kernels;
 
 /// <summary>Per-call state of one QGemm, run on one micro-kernel.</summary>
-internal static unsafe class QGemmDriver<TKernel> where TKernel : struct, IQMicroKernel
+internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct, IQMicroKernel
 {
     /// <summary>Rows per block: 96·k·2 bytes of packed X (150 KiB at k = 784) stays in L2.</summary>
     private static int MC => 96 / TKernel.MR * TKernel.MR;
@@ -52,25 +52,6 @@ internal static unsafe class QGemmDriver<TKernel> where TKernel : struct, IQMicr
         job.Set(m, n, kPairs, packedX, weights, w.PanelStride, offset, acc, requant, splitN, tiles, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
-    }
-
-    /// <summary>
-    /// X (m × k uint8) as int16 pairs, one int32 per pair (low half x[i, 2p], high half x[i, 2p+1], 0 past k).
-    /// Rows of the full MR-row tiles are interleaved, pair p of tile row r at [tile·MR·kPairs + p·MR + r]; the
-    /// m mod MR rows after them are one-row tiles, row i at [i·kPairs + p]. Either way row i starts at i·kPairs.
-    /// </summary>
-    private static void PackX(int m, int k, int kPairs, byte* x, int* packed)
-    {
-        int mr = TKernel.MR, full = m / mr * mr;
-        for (int i = 0; i < m; i++)
-        {
-            byte* row = x + (long)i * k;
-            int height = i < full ? mr : 1;
-            int* dst = i < full ? packed + (long)(i / mr * mr) * kPairs + i % mr : packed + (long)i * kPairs;
-            int p = 0;
-            for (; p < k / 2; p++) dst[p * height] = row[2 * p] | row[2 * p + 1] << 16;
-            if (p < kPairs) dst[p * height] = row[2 * p];
-        }
     }
 
     /// <summary>Rows [m0, m1) × channels [n0, n1): int32 into acc, or requantized into requant.Y.</summary>
@@ -160,7 +141,7 @@ internal sealed unsafe class QBuffers
 {
     [ThreadStatic] private static QBuffers? t_current;
 
-    private int[] _x = [], _offset = [], _acc = [];
+    private int[] _x = [], _offset = [], _acc = [], _rows = [];
 
     /// <summary>The buffers of the calling thread.</summary>
     public static QBuffers ForThisThread => t_current ??= new QBuffers();
@@ -170,6 +151,9 @@ internal sealed unsafe class QBuffers
 
     /// <summary>Per-channel offsets: at least <paramref name="count"/> ints.</summary>
     public int* Offset(int count) => Aligned(ref _offset, count);
+
+    /// <summary>Rows of X widened to int16 pairs before their transpose (PackX): at least <paramref name="count"/> ints.</summary>
+    public int* Rows(int count) => Aligned(ref _rows, count);
 
     /// <summary>An int32 accumulator block of the fused path: at least <paramref name="count"/> ints.</summary>
     public int* Acc(int count) => Aligned(ref _acc, count);
