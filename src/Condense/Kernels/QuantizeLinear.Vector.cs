@@ -16,7 +16,8 @@ internal static partial class QuantizeLinear
     {
         if (q.Length != x.Length) throw new ArgumentException($"x holds {x.Length} values, q {q.Length}", nameof(q));
         int i = 0;
-        if (Cpu.Active != KernelPath.Scalar) i = QuantizeToByteAvx(x, scale, zeroPoint, q);
+        if (Cpu.Active == KernelPath.Avx512) i = QuantizeToByteAvx512(x, scale, zeroPoint, q);
+        else if (Cpu.Active != KernelPath.Scalar) i = QuantizeToByteAvx(x, scale, zeroPoint, q);
         for (; i < x.Length; i++) q[i] = (byte)Quantize(x[i], scale, zeroPoint, byte.MinValue, byte.MaxValue);
     }
 
