@@ -13,15 +13,16 @@ internal static unsafe partial class QGemmDriver<TKernel>
     /// <summary>
     /// X (m × k uint8) as int16 pairs, one int32 per pair (low half x[i, 2p], high half x[i, 2p+1], 0 past k).
     /// Rows of the full MR-row tiles are interleaved, pair p of tile row r at [tile·MR·kPairs + p·MR + r]; the
-    /// m mod MR rows after them are one-row tiles, row i at [i·kPairs + p]. Either way row i starts at i·kPairs.
+    /// m mod MR rows after them are one-row tiles, row i at [i·kPairs + p]. Either way row i starts at i·kPairs,
+    /// so rows [m0, m1) (m0 a multiple of MR) can be packed separately, by the thread that multiplies them.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackX(int m, int k, int kPairs, byte* x, int* packed)
+    internal static void PackX(int m, int k, int kPairs, byte* x, int* packed, int m0, int m1)
     {
         int mr = TKernel.MR, full = m / mr * mr;
         if (TKernel.Path == KernelPath.Scalar)
         {
-            for (int i = 0; i < m; i++)
+            for (int i = m0; i < m1; i++)
             {
                 int height = i < full ? mr : 1;
                 int* dst = i < full ? packed + (long)(i / mr * mr) * kPairs + i % mr : packed + (long)i * kPairs;
@@ -30,12 +31,13 @@ internal static unsafe partial class QGemmDriver<TKernel>
             return;
         }
         int* rows = QBuffers.ForThisThread.Rows(mr * kPairs);
-        for (int t = 0; t < full; t += mr)
+        int t = m0;
+        for (; t + mr <= Math.Min(m1, full); t += mr)
         {
             for (int r = 0; r < mr; r++) WidenRow(x + (long)(t + r) * k, k, kPairs, rows + r * kPairs);
             GemmPack.TransposePanelAvx((float*)rows, kPairs, kPairs, mr, mr, (float*)(packed + (long)t * kPairs));
         }
-        for (int i = full; i < m; i++) WidenRow(x + (long)i * k, k, kPairs, packed + (long)i * kPairs);
+        for (int i = t; i < m1; i++) WidenRow(x + (long)i * k, k, kPairs, packed + (long)i * kPairs);
     }
 
     /// <summary>dst[p] = row[2p] | row[2p+1] &lt;&lt; 16 for p &lt; kPairs (0 past k), with AVX2 or AVX-512BW.</summary>

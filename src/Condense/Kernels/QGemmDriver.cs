@@ -28,7 +28,6 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
         int n = w.OutFeatures, kPairs = w.KPairs;
         var buffers = QBuffers.ForThisThread;
         int* packedX = buffers.X(m * kPairs);
-        PackX(m, w.InFeatures, kPairs, x, packedX);
 
         // Zero-point algebra (Jacob et al. 2018, eq. 7, with weight zero point 0):
         //   Σ_k (x[i,k] − zx)·W[o,k] = Σ_k x[i,k]·W[o,k] − zx·Σ_k W[o,k].
@@ -43,13 +42,15 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
         bool splitN = colTiles >= rowTiles;
         int tiles = splitN ? colTiles : rowTiles;
         int parts = (long)m * n * w.InFeatures >= ParallelMacs ? Math.Min(Cpu.Threads, tiles) : 1;
+        // Split by rows, each part packs the rows it multiplies; split by columns, every part needs all of X.
+        if (parts <= 1 || splitN) PackX(m, w.InFeatures, kPairs, x, packedX, 0, m);
         if (parts <= 1)
         {
             Part(m, n, kPairs, packedX, weights, w.PanelStride, offset, acc, requant, 0, m, 0, n);
             return;
         }
         var job = t_job ??= new Job();
-        job.Set(m, n, kPairs, packedX, weights, w.PanelStride, offset, acc, requant, splitN, tiles, parts);
+        job.Set(m, n, w.InFeatures, kPairs, x, packedX, weights, w.PanelStride, offset, acc, requant, splitN, tiles, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
@@ -101,20 +102,21 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
     /// <summary>One threaded call: part p owns a contiguous run of whole tiles along the split dimension.</summary>
     private sealed class Job : IParallelJob
     {
-        private int _m, _n, _kPairs, _panelStride, _tiles, _parts;
+        private int _m, _n, _k, _kPairs, _panelStride, _tiles, _parts;
         private bool _splitN;
+        private byte* _x;
         private int* _packedX, _offset, _acc;
         private sbyte* _w;
         private QOutput _requant;
 
-        public void Set(int m, int n, int kPairs, int* packedX, sbyte* w, int panelStride, int* offset, int* acc,
+        public void Set(int m, int n, int k, int kPairs, byte* x, int* packedX, sbyte* w, int panelStride, int* offset, int* acc,
             in QOutput requant, bool splitN, int tiles, int parts)
         {
-            (_m, _n, _kPairs, _panelStride, _splitN, _tiles, _parts) = (m, n, kPairs, panelStride, splitN, tiles, parts);
-            _packedX = packedX; _w = w; _offset = offset; _acc = acc; _requant = requant;
+            (_m, _n, _k, _kPairs, _panelStride, _splitN, _tiles, _parts) = (m, n, k, kPairs, panelStride, splitN, tiles, parts);
+            _x = x; _packedX = packedX; _w = w; _offset = offset; _acc = acc; _requant = requant;
         }
 
-        public void Clear() { _packedX = _offset = _acc = null; _w = null; _requant = default; }
+        public void Clear() { _packedX = _offset = _acc = null; _x = null; _w = null; _requant = default; }
 
         public void Execute(int part)
         {
@@ -122,7 +124,11 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
             if (_splitN)
                 Part(_m, _n, _kPairs, _packedX, _w, _panelStride, _offset, _acc, _requant, 0, _m, t0 * NR, Math.Min(_n, t1 * NR));
             else
-                Part(_m, _n, _kPairs, _packedX, _w, _panelStride, _offset, _acc, _requant, t0 * TKernel.MR, Math.Min(_m, t1 * TKernel.MR), 0, _n);
+            {
+                int m0 = t0 * TKernel.MR, m1 = Math.Min(_m, t1 * TKernel.MR);
+                PackX(_m, _k, _kPairs, _x, _packedX, m0, m1);
+                Part(_m, _n, _kPairs, _packedX, _w, _panelStride, _offset, _acc, _requant, m0, m1, 0, _n);
+            }
         }
     }
 }
