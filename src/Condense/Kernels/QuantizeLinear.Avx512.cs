@@ -12,7 +12,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Condense.Kernels;
 
-internal static partial class QuantizeLinear
+internal static unsafe partial class QuantizeLinear
 {
     // Returns how many values it wrote (a multiple of 16); the caller's scalar loop does the rest.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

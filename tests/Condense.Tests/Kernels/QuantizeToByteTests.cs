@@ -44,4 +44,27 @@ public class QuantizeToByteTests
                         $"{path}: x = {x[i]:R}, scale {scale:R}, z {z}: {q[i]}, scalar {QuantizeLinear.Quantize(x[i], scale, z, 0, 255)}");
             }
     }
+
+    [Fact]
+    public void ThreadedQuantizationMatchesTheScalarFormula()
+    {
+        // 40 copies of the near-tie values (88,720, above the threading threshold, not a multiple of 64).
+        const float scale = 0.0392157f;
+        var one = NearTies(scale, new Rng(12));
+        var x = Enumerable.Repeat(one, 40).SelectMany(v => v).ToArray();
+        int saved = Cpu.Threads;
+        try
+        {
+            foreach (var path in Cpu.SupportedPaths)
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    Cpu.Threads = threads;
+                    var q = new byte[x.Length];
+                    using (Cpu.Force(path)) QuantizeLinear.QuantizeToByteParallel(x, scale, 7, q);
+                    for (int i = 0; i < x.Length; i++)
+                        Assert.True(QuantizeLinear.Quantize(x[i], scale, 7, 0, 255) == q[i], $"{path}, {threads} threads: x[{i}] = {x[i]:R} gave {q[i]}");
+                }
+        }
+        finally { Cpu.Threads = saved; }
+    }
 }
