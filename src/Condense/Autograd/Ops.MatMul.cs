@@ -1,7 +1,6 @@
 // Matrix products on the GEMM kernel. Gemm follows ONNX: Y = α·op(A)·op(B) + β·C with C broadcast;
 // Linear is Gemm with B = W stored (out × in), as PyTorch and ONNX exporters lay it out.
-// Inference with a pruned weight (no gradients) uses the sparse kernel (Kernels/SparseInference.cs), and a
-// dense weight used again is packed once (Kernels/PackedWeightCache.cs).
+// Inference with a pruned weight (no gradients) uses the sparse kernel (Kernels/SparseInference.cs).
 // Gradients (row-major, G = dY): d op(A) = α·G·op(B)ᵀ, d op(B) = α·op(A)ᵀ·G, dC = β·Σ_broadcast G.
 using Condense.Kernels;
 
@@ -53,10 +52,7 @@ public partial class Tensor
             FillBroadcast(c, y, beta);
             cBeta = 1f;
         }
-        if (!Autograd.GradMode.Enabled && m > 1 && PackedWeightCache.For(b, transB) is { } packed)
-            Kernels.Gemm.MultiplyPacked(transA, m, alpha, a.Data, a.Shape[1], packed, cBeta, y.Data, n); // a weight seen before: packed once
-        else
-            Kernels.Gemm.Multiply(transA, transB, m, n, k, alpha, a.Data, a.Shape[1], b.Data, b.Shape[1], cBeta, y.Data, n);
+        Kernels.Gemm.Multiply(transA, transB, m, n, k, alpha, a.Data, a.Shape[1], b.Data, b.Shape[1], cBeta, y.Data, n);
         return Record(y, g => GemmBackward(a, b, c, alpha, beta, transA, transB, m, n, k, g), c is null ? [a, b] : [a, b, c]);
     }
 

@@ -39,41 +39,6 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>
-    /// C[M,N] = alpha · op(A) · B + beta · C with B packed beforehand (<see cref="PackedGemmB"/>, for the active
-    /// kernel path); the same bits as <see cref="Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>
-    /// on the unpacked B. For m ≥ 2 (one row goes to Gemv, which reads B unpacked; use Multiply for it).
-    /// </summary>
-    internal static void MultiplyPacked(bool transA, int m, float alpha, ReadOnlySpan<float> a, int lda,
-        PackedGemmB b, float beta, Span<float> c, int ldc)
-    {
-        ArgumentNullException.ThrowIfNull(b);
-        if (b.Path != Cpu.Active) throw new ArgumentException($"b is packed for {b.Path}, the active path is {Cpu.Active}", nameof(b));
-        int n = b.N, k = b.K;
-        ArgumentOutOfRangeException.ThrowIfLessThan(m, 2);
-        (int rowsA, int colsA) = transA ? (k, m) : (m, k);
-        CheckMatrix("a", rowsA, colsA, lda, a.Length, nameof(lda));
-        CheckMatrix("c", m, n, ldc, c.Length, nameof(ldc));
-        if (n == 0) return;
-        fixed (float* pa = a, pc = c)
-        {
-            if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); return; }
-            switch (b.Path)
-            {
-                case KernelPath.Avx512:
-                    GemmDriver<MicroKernelAvx512>.Run(transA, b.TransB, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b.Data);
-                    break;
-                case KernelPath.Avx2:
-                    GemmDriver<MicroKernelAvx2>.Run(transA, b.TransB, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b.Data);
-                    break;
-                default:
-                    GemmDriver<MicroKernelScalar>.Run(transA, b.TransB, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b.Data);
-                    break;
-            }
-            GC.KeepAlive(b); // its pinned array must outlive the raw pointer the driver used
-        }
-    }
-
     /// <summary>C = op(A) · op(B) with tight leading dimensions (alpha = 1, beta = 0).</summary>
     public static void Multiply(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c) =>

@@ -24,41 +24,21 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
 
     [ThreadStatic] private static Job? t_job;
 
-    /// <summary>Floats of a whole op(B) (k × n) packed by <see cref="PackWhole"/>.</summary>
-    public static long PackedLength(int k, int n) => (long)k * ((n + TKernel.NR - 1) / TKernel.NR * TKernel.NR);
-
-    /// <summary>
-    /// Packs all of op(B) (k × n) once, K block after K block, each holding all ⌈n/NR⌉ panels: the panel of
-    /// columns jc.. in the block starting at row pc is at dst + pc·nPadded + jc·kc, as <see cref="Block"/> reads it.
-    /// </summary>
-    public static void PackWhole(bool transB, float* b, int ldb, int k, int n, float* dst)
-    {
-        int nPadded = (n + TKernel.NR - 1) / TKernel.NR * TKernel.NR;
-        for (int pc = 0; pc < k; pc += KC)
-            GemmPack.PackB(transB, TKernel.Path != KernelPath.Scalar, b, ldb, pc, 0, Math.Min(KC, k - pc), n, TKernel.NR, dst + (long)pc * nPadded);
-    }
-
-    /// <summary>
-    /// C = alpha·op(A)·op(B) + beta·C; all pointers stay valid for the call. <paramref name="packedB"/>, when not
-    /// null, is op(B) already packed by <see cref="PackWhole"/> (b is then not read).
-    /// </summary>
+    /// <summary>C = alpha·op(A)·op(B) + beta·C; all pointers stay valid for the call.</summary>
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* packedB = null)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
-        // Split the larger output dimension into whole micro-tiles. With B packed beforehand, splitting rows
-        // shares B and packs each row of A once, while splitting columns makes every thread pack all of A;
-        // so rows are split whenever there are enough row tiles to go round.
-        int rowTiles = (m + TKernel.MR - 1) / TKernel.MR, colTiles = (n + TKernel.NR - 1) / TKernel.NR;
-        bool splitN = packedB != null ? rowTiles < 2 * Cpu.Threads : n >= m;
-        int tiles = splitN ? colTiles : rowTiles;
+        // Split the larger output dimension into whole micro-tiles.
+        bool splitN = n >= m;
+        int tiles = splitN ? (n + TKernel.NR - 1) / TKernel.NR : (m + TKernel.MR - 1) / TKernel.MR;
         int parts = 2L * m * n * k >= ParallelFlops ? Math.Min(Cpu.Threads, tiles) : 1;
         if (parts <= 1)
         {
-            Block(transA, transB, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, m, 0, n, packedB, n);
+            Block(transA, transB, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, m, 0, n);
             return;
         }
         var job = t_job ??= new Job();
-        job.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, splitN, tiles, parts, packedB);
+        job.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, splitN, tiles, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
@@ -66,14 +46,13 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
     /// <summary>Computes rows [m0, m1) × columns [n0, n1) of C on the calling thread.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(bool transA, bool transB, int k, float alpha, float* a, int lda,
-        float* b, int ldb, float beta, float* c, int ldc, int m0, int m1, int n0, int n1, float* packedB, int n)
+        float* b, int ldb, float beta, float* c, int ldc, int m0, int m1, int n0, int n1)
     {
         int mr = TKernel.MR, nr = TKernel.NR, mcMax = MC;
         var buffers = PackBuffers.ForThisThread;
         int ncMax = Math.Min(NC, (n1 - n0 + nr - 1) / nr * nr);
         float* pa = buffers.A(Math.Min(mcMax, (m1 - m0 + mr - 1) / mr * mr) * KC);
-        float* pb = packedB != null ? null : buffers.B(ncMax * KC);
-        long nPadded = (n + nr - 1) / nr * nr;
+        float* pb = buffers.B(ncMax * KC);
         for (int jc = n0; jc < n1; jc += NC)
         {
             int nc = Math.Min(NC, n1 - jc);
@@ -82,8 +61,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
                 int kc = Math.Min(KC, k - pc);
                 // Only the first K block applies beta; later blocks add onto what it wrote.
                 float betaBlock = pc == 0 ? beta : 1f;
-                if (packedB != null) pb = packedB + pc * nPadded + (long)jc * kc;
-                else GemmPack.PackB(transB, TKernel.Path != KernelPath.Scalar, b, ldb, pc, jc, kc, nc, nr, pb);
+                GemmPack.PackB(transB, TKernel.Path != KernelPath.Scalar, b, ldb, pc, jc, kc, nc, nr, pb);
                 for (int ic = m0; ic < m1; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m1 - ic);
@@ -109,29 +87,28 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
         private bool _transA, _transB, _splitN;
         private int _m, _n, _k, _lda, _ldb, _ldc, _tiles, _parts;
         private float _alpha, _beta;
-        private float* _a, _b, _c, _packedB;
+        private float* _a, _b, _c;
 
         public void Set(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda,
-            float* b, int ldb, float beta, float* c, int ldc, bool splitN, int tiles, int parts, float* packedB)
+            float* b, int ldb, float beta, float* c, int ldc, bool splitN, int tiles, int parts)
         {
-            _packedB = packedB;
             (_transA, _transB, _m, _n, _k, _alpha, _lda, _ldb, _beta, _ldc) =
                 (transA, transB, m, n, k, alpha, lda, ldb, beta, ldc);
             _a = a; _b = b; _c = c;
             (_splitN, _tiles, _parts) = (splitN, tiles, parts);
         }
 
-        public void Clear() { _a = _b = _c = _packedB = null; }
+        public void Clear() { _a = _b = _c = null; }
 
         public void Execute(int part)
         {
             int t0 = (int)((long)_tiles * part / _parts), t1 = (int)((long)_tiles * (part + 1) / _parts);
             if (_splitN)
                 Block(_transA, _transB, _k, _alpha, _a, _lda, _b, _ldb, _beta, _c, _ldc,
-                    0, _m, t0 * TKernel.NR, Math.Min(_n, t1 * TKernel.NR), _packedB, _n);
+                    0, _m, t0 * TKernel.NR, Math.Min(_n, t1 * TKernel.NR));
             else
                 Block(_transA, _transB, _k, _alpha, _a, _lda, _b, _ldb, _beta, _c, _ldc,
-                    t0 * TKernel.MR, Math.Min(_m, t1 * TKernel.MR), 0, _n, _packedB, _n);
+                    t0 * TKernel.MR, Math.Min(_m, t1 * TKernel.MR), 0, _n);
         }
     }
 }
