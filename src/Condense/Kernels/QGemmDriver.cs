@@ -37,7 +37,8 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
         var rowSums = w.RowSums;
         for (int o = 0; o < n; o++) offset[o] = (bias == null ? 0 : bias[o]) - xZeroPoint * rowSums[o];
 
-        sbyte* weights = w.Data;
+        sbyte* weights = TKernel.WideWeights ? (sbyte*)w.Wide : w.Data;
+        int panelStride = TKernel.WideWeights ? 2 * w.PanelStride : w.PanelStride;   // bytes
         int rowTiles = (m + TKernel.MR - 1) / TKernel.MR, colTiles = (n + NR - 1) / NR;
         bool splitN = colTiles >= rowTiles;
         int tiles = splitN ? colTiles : rowTiles;
@@ -46,11 +47,11 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
         if (parts <= 1 || splitN) PackX(m, w.InFeatures, kPairs, x, packedX, 0, m);
         if (parts <= 1)
         {
-            Part(m, n, kPairs, packedX, weights, w.PanelStride, offset, acc, requant, 0, m, 0, n);
+            Part(m, n, kPairs, packedX, weights, panelStride, offset, acc, requant, 0, m, 0, n);
             return;
         }
         var job = t_job ??= new Job();
-        job.Set(m, n, w.InFeatures, kPairs, x, packedX, weights, w.PanelStride, offset, acc, requant, splitN, tiles, parts);
+        job.Set(m, n, w.InFeatures, kPairs, x, packedX, weights, panelStride, offset, acc, requant, splitN, tiles, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
