@@ -17,7 +17,7 @@ namespace Condense.Kernels;
 internal static unsafe class Conv2dFused<TKernel> where TKernel : struct, IConvKernel
 {
     /// <summary>K block: a KC×NR panel (36 KiB at NR = 48) stays in the 48 KiB L1 while the rows sweep it.</summary>
-    private const int KC = 192;
+    internal const int KC = 192;
 
     [ThreadStatic] private static ForwardJob? t_forward;
     [ThreadStatic] private static WeightJob? t_weight;
@@ -28,16 +28,7 @@ internal static unsafe class Conv2dFused<TKernel> where TKernel : struct, IConvK
     /// </summary>
     public static void Forward(Conv2dGeometry g, float* x, float* w, float* bias, float* y, bool accumulate, int threads)
     {
-        int k = g.ColumnRows, mg = g.OutPerGroup;
-        // Each group's weight (M/g × K) as row panels of up to MaxRows channels: panel at row r holds
-        // a[p·rows + i] = w[r + i, p], so the K block at pc starts at r·K + pc·rows.
-        float* packed = Buffer(ref t_packedWeights, (long)g.OutChannels * k);
-        for (int group = 0; group < g.Groups; group++)
-            for (int r = 0; r < mg; r += TKernel.MaxRows)
-            {
-                int rows = Math.Min(TKernel.MaxRows, mg - r);
-                GemmPack.PackA(false, w + (long)group * mg * k, k, r, 0, rows, k, rows, packed + ((long)group * mg + r) * k);
-            }
+        float* packed = PackWeights(g, w);
         int tiles = (g.OutPixels + TKernel.NR - 1) / TKernel.NR;
         long items = (long)g.Batch * g.Groups * tiles;
         if (items == 0) return;
@@ -46,6 +37,23 @@ internal static unsafe class Conv2dFused<TKernel> where TKernel : struct, IConvK
         job.Set(g, x, packed, bias, y, accumulate, items, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
+    }
+
+    /// <summary>
+    /// Each group's weight (M/g × K) as row panels of up to MaxRows channels: the panel at row r holds
+    /// a[p·rows + i] = w[r + i, p], so its K block at pc starts at r·K + pc·rows. Valid until the thread's next call.
+    /// </summary>
+    public static float* PackWeights(Conv2dGeometry g, float* w)
+    {
+        int k = g.ColumnRows, mg = g.OutPerGroup;
+        float* packed = Buffer(ref t_packedWeights, (long)g.OutChannels * k);
+        for (int group = 0; group < g.Groups; group++)
+            for (int r = 0; r < mg; r += TKernel.MaxRows)
+            {
+                int rows = Math.Min(TKernel.MaxRows, mg - r);
+                GemmPack.PackA(false, w + (long)group * mg * k, k, r, 0, rows, k, rows, packed + ((long)group * mg + r) * k);
+            }
+        return packed;
     }
 
     /// <summary>
@@ -87,7 +95,7 @@ internal static unsafe class Conv2dFused<TKernel> where TKernel : struct, IConvK
         for (int i = 0; i < rows; i++) Unsafe.CopyBlockUnaligned(c + (long)i * ldc, tile + i * nr, (uint)(cols * sizeof(float)));
     }
 
-    private static float* Buffer(ref float[]? buffer, long count)
+    internal static float* Buffer(ref float[]? buffer, long count)
     {
         // 16 spare floats let the start move up to the next cache line.
         if (buffer is null || buffer.Length < count + 16)

@@ -108,10 +108,17 @@ public static unsafe class Conv2dKernel
     {
         switch (path)
         {
-            case KernelPath.Avx512: Conv2dFused<ConvKernelAvx512>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
-            case KernelPath.Avx2: Conv2dFused<ConvKernelAvx2>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
-            default: Conv2dFused<ConvKernelScalar>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
+            case KernelPath.Avx512: Forward<ConvKernelAvx512>(g, x, w, b, y, accumulate); break;
+            case KernelPath.Avx2: Forward<ConvKernelAvx2>(g, x, w, b, y, accumulate); break;
+            default: Forward<ConvKernelScalar>(g, x, w, b, y, accumulate); break;
         }
+    }
+
+    // Stride 1 reads the taps straight from a padded image; strided convolutions gather im2col panels.
+    private static void Forward<TKernel>(Conv2dGeometry g, float* x, float* w, float* b, float* y, bool accumulate) where TKernel : struct, IConvKernel
+    {
+        if (Conv2dDirect<TKernel>.Applies(g)) Conv2dDirect<TKernel>.Forward(g, x, w, b, y, accumulate, Cpu.Threads);
+        else Conv2dFused<TKernel>.Forward(g, x, w, b, y, accumulate, Cpu.Threads);
     }
 
     private static void FusedWeightGrad(KernelPath path, Conv2dGeometry g, float* x, float* dy, float* dw, float* partials, bool accumulate)

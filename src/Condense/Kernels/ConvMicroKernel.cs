@@ -43,6 +43,12 @@ internal unsafe interface IConvKernel
     /// be null: 0).
     /// </summary>
     static abstract void Run(int rows, int k, float* a, float* b, float* c, int ldc, float* bias, bool accumulate);
+
+    /// <summary>
+    /// As <see cref="Run"/> with B read straight from memory: row p of B is the NR floats at x + offsets[p]
+    /// (the direct convolution's tap p over a run of padded-image positions, Conv2dDirect.cs).
+    /// </summary>
+    static abstract void RunDirect(int rows, int k, float* a, float* x, int* offsets, float* c, int ldc, float* bias, bool accumulate);
 }
 
 /// <summary>Plain C# tile kernel (4 × 8) for CPUs without AVX2/FMA; no FMA, as MicroKernelScalar.</summary>
@@ -58,14 +64,29 @@ internal unsafe struct ConvKernelScalar : IConvKernel
         float* acc = stackalloc float[4 * 8];
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < 8; j++) acc[i * 8 + j] = accumulate ? c[i * ldc + j] : bias is null ? 0f : bias[i];
-        for (int p = 0; p < k; p++, a += rows, b += 8)
-            for (int i = 0; i < rows; i++)
-            {
-                float ai = a[i];
-                float* t = acc + i * 8;
-                for (int j = 0; j < 8; j++) t[j] += ai * b[j];
-            }
+        for (int p = 0; p < k; p++, a += rows, b += 8) Step(rows, a, b, acc);
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < 8; j++) c[i * ldc + j] = acc[i * 8 + j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunDirect(int rows, int k, float* a, float* x, int* offsets, float* c, int ldc, float* bias, bool accumulate)
+    {
+        float* acc = stackalloc float[4 * 8];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < 8; j++) acc[i * 8 + j] = accumulate ? c[i * ldc + j] : bias is null ? 0f : bias[i];
+        for (int p = 0; p < k; p++, a += rows) Step(rows, a, x + offsets[p], acc);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < 8; j++) c[i * ldc + j] = acc[i * 8 + j];
+    }
+
+    private static void Step(int rows, float* a, float* b, float* acc)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            float ai = a[i];
+            float* t = acc + i * 8;
+            for (int j = 0; j < 8; j++) t[j] += ai * b[j];
+        }
     }
 }

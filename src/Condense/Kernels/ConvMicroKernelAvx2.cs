@@ -1,6 +1,6 @@
 // AVX2 convolution tile: up to 6 channel rows × 16 columns (two ymm) in 12 accumulators, the shape of the
 // GEMM's AVX2 micro-kernel (MicroKernelAvx2.cs) but with the row count fixed at JIT time to the channels
-// there are, so no FMA multiplies zero padding. Rows beyond TRows vanish at JIT time.
+// there are, so no FMA multiplies zero padding. B is a packed panel or the padded image at a tap's offset.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -19,18 +19,18 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
     {
         switch (rows)
         {
-            case 1: Tile<Rows1>(k, a, b, c, ldc, bias, accumulate); break;
-            case 2: Tile<Rows2>(k, a, b, c, ldc, bias, accumulate); break;
-            case 3: Tile<Rows3>(k, a, b, c, ldc, bias, accumulate); break;
-            case 4: Tile<Rows4>(k, a, b, c, ldc, bias, accumulate); break;
-            case 5: Tile<Rows5>(k, a, b, c, ldc, bias, accumulate); break;
-            case 6: Tile<Rows6>(k, a, b, c, ldc, bias, accumulate); break;
+            case 1: Packed<Rows1>(k, a, b, c, ldc, bias, accumulate); break;
+            case 2: Packed<Rows2>(k, a, b, c, ldc, bias, accumulate); break;
+            case 3: Packed<Rows3>(k, a, b, c, ldc, bias, accumulate); break;
+            case 4: Packed<Rows4>(k, a, b, c, ldc, bias, accumulate); break;
+            case 5: Packed<Rows5>(k, a, b, c, ldc, bias, accumulate); break;
+            case 6: Packed<Rows6>(k, a, b, c, ldc, bias, accumulate); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TRows>(int k, float* a, float* b, float* c, int ldc, float* bias, bool accumulate) where TRows : struct, IRows
+    private static void Packed<TRows>(int k, float* a, float* b, float* c, int ldc, float* bias, bool accumulate) where TRows : struct, IRows
     {
         int r = TRows.Count;
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
@@ -43,13 +43,59 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
         for (int p = 0; p < k; p++)
         {
             var b0 = Vector256.Load(b + 0); var b1 = Vector256.Load(b + 8);
-            { var x = Vector256.Create(a[0]); c0a = Fma.MultiplyAdd(x, b0, c0a); c0b = Fma.MultiplyAdd(x, b1, c0b); }
-            if (r > 1) { var x = Vector256.Create(a[1]); c1a = Fma.MultiplyAdd(x, b0, c1a); c1b = Fma.MultiplyAdd(x, b1, c1b); }
-            if (r > 2) { var x = Vector256.Create(a[2]); c2a = Fma.MultiplyAdd(x, b0, c2a); c2b = Fma.MultiplyAdd(x, b1, c2b); }
-            if (r > 3) { var x = Vector256.Create(a[3]); c3a = Fma.MultiplyAdd(x, b0, c3a); c3b = Fma.MultiplyAdd(x, b1, c3b); }
-            if (r > 4) { var x = Vector256.Create(a[4]); c4a = Fma.MultiplyAdd(x, b0, c4a); c4b = Fma.MultiplyAdd(x, b1, c4b); }
-            if (r > 5) { var x = Vector256.Create(a[5]); c5a = Fma.MultiplyAdd(x, b0, c5a); c5b = Fma.MultiplyAdd(x, b1, c5b); }
+            { var s = Vector256.Create(a[0]); c0a = Fma.MultiplyAdd(s, b0, c0a); c0b = Fma.MultiplyAdd(s, b1, c0b); }
+            if (r > 1) { var s = Vector256.Create(a[1]); c1a = Fma.MultiplyAdd(s, b0, c1a); c1b = Fma.MultiplyAdd(s, b1, c1b); }
+            if (r > 2) { var s = Vector256.Create(a[2]); c2a = Fma.MultiplyAdd(s, b0, c2a); c2b = Fma.MultiplyAdd(s, b1, c2b); }
+            if (r > 3) { var s = Vector256.Create(a[3]); c3a = Fma.MultiplyAdd(s, b0, c3a); c3b = Fma.MultiplyAdd(s, b1, c3b); }
+            if (r > 4) { var s = Vector256.Create(a[4]); c4a = Fma.MultiplyAdd(s, b0, c4a); c4b = Fma.MultiplyAdd(s, b1, c4b); }
+            if (r > 5) { var s = Vector256.Create(a[5]); c5a = Fma.MultiplyAdd(s, b0, c5a); c5b = Fma.MultiplyAdd(s, b1, c5b); }
             a += r; b += 16;
+        }
+        { c0a.Store(c + 0 * ldc + 0); c0b.Store(c + 0 * ldc + 8); }
+        if (r > 1) { c1a.Store(c + 1 * ldc + 0); c1b.Store(c + 1 * ldc + 8); }
+        if (r > 2) { c2a.Store(c + 2 * ldc + 0); c2b.Store(c + 2 * ldc + 8); }
+        if (r > 3) { c3a.Store(c + 3 * ldc + 0); c3b.Store(c + 3 * ldc + 8); }
+        if (r > 4) { c4a.Store(c + 4 * ldc + 0); c4b.Store(c + 4 * ldc + 8); }
+        if (r > 5) { c5a.Store(c + 5 * ldc + 0); c5b.Store(c + 5 * ldc + 8); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunDirect(int rows, int k, float* a, float* x, int* offsets, float* c, int ldc, float* bias, bool accumulate)
+    {
+        switch (rows)
+        {
+            case 1: Direct<Rows1>(k, a, x, offsets, c, ldc, bias, accumulate); break;
+            case 2: Direct<Rows2>(k, a, x, offsets, c, ldc, bias, accumulate); break;
+            case 3: Direct<Rows3>(k, a, x, offsets, c, ldc, bias, accumulate); break;
+            case 4: Direct<Rows4>(k, a, x, offsets, c, ldc, bias, accumulate); break;
+            case 5: Direct<Rows5>(k, a, x, offsets, c, ldc, bias, accumulate); break;
+            case 6: Direct<Rows6>(k, a, x, offsets, c, ldc, bias, accumulate); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Direct<TRows>(int k, float* a, float* x, int* offsets, float* c, int ldc, float* bias, bool accumulate) where TRows : struct, IRows
+    {
+        int r = TRows.Count;
+        Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
+        { c0a = Start(c + 0 * ldc + 0, bias, 0, accumulate); c0b = Start(c + 0 * ldc + 8, bias, 0, accumulate); }
+        if (r > 1) { c1a = Start(c + 1 * ldc + 0, bias, 1, accumulate); c1b = Start(c + 1 * ldc + 8, bias, 1, accumulate); }
+        if (r > 2) { c2a = Start(c + 2 * ldc + 0, bias, 2, accumulate); c2b = Start(c + 2 * ldc + 8, bias, 2, accumulate); }
+        if (r > 3) { c3a = Start(c + 3 * ldc + 0, bias, 3, accumulate); c3b = Start(c + 3 * ldc + 8, bias, 3, accumulate); }
+        if (r > 4) { c4a = Start(c + 4 * ldc + 0, bias, 4, accumulate); c4b = Start(c + 4 * ldc + 8, bias, 4, accumulate); }
+        if (r > 5) { c5a = Start(c + 5 * ldc + 0, bias, 5, accumulate); c5b = Start(c + 5 * ldc + 8, bias, 5, accumulate); }
+        for (int p = 0; p < k; p++)
+        {
+            float* b = x + offsets[p];
+            var b0 = Vector256.Load(b + 0); var b1 = Vector256.Load(b + 8);
+            { var s = Vector256.Create(a[0]); c0a = Fma.MultiplyAdd(s, b0, c0a); c0b = Fma.MultiplyAdd(s, b1, c0b); }
+            if (r > 1) { var s = Vector256.Create(a[1]); c1a = Fma.MultiplyAdd(s, b0, c1a); c1b = Fma.MultiplyAdd(s, b1, c1b); }
+            if (r > 2) { var s = Vector256.Create(a[2]); c2a = Fma.MultiplyAdd(s, b0, c2a); c2b = Fma.MultiplyAdd(s, b1, c2b); }
+            if (r > 3) { var s = Vector256.Create(a[3]); c3a = Fma.MultiplyAdd(s, b0, c3a); c3b = Fma.MultiplyAdd(s, b1, c3b); }
+            if (r > 4) { var s = Vector256.Create(a[4]); c4a = Fma.MultiplyAdd(s, b0, c4a); c4b = Fma.MultiplyAdd(s, b1, c4b); }
+            if (r > 5) { var s = Vector256.Create(a[5]); c5a = Fma.MultiplyAdd(s, b0, c5a); c5b = Fma.MultiplyAdd(s, b1, c5b); }
+            a += r;
         }
         { c0a.Store(c + 0 * ldc + 0); c0b.Store(c + 0 * ldc + 8); }
         if (r > 1) { c1a.Store(c + 1 * ldc + 0); c1b.Store(c + 1 * ldc + 8); }
