@@ -4,18 +4,18 @@
 //   input grad   dx[n, g] = col2im(w_gᵀ · dy[n, g])
 //   weight grad  dw_g    += dy[n, g] · colᵀ
 //   bias grad    db[m]    = Σ_n Σ_pixels dy[n, m]
-// The forward pass and the weight gradient run on Conv2dFused.cs (channel-rows × pixel tiles, im2col fused
-// into the packing). The input gradient of a stride-1 convolution is itself a forward convolution — of dy
-// with the kernel flipped and its in/out channels swapped, padded by dilation·(k − 1) − pad (the
-// "transposed convolution" identity, Dumoulin & Visin 2016, "A guide to convolution arithmetic", §4) — so
-// it runs on the same driver; strided convolutions keep im2col + GEMM + col2im below. Results are
-// bit-identical for any thread count (see Conv2dFused.cs). Conv2dReference.cs is the specification.
+// The forward pass and the weight gradient run on Conv2dDirect.cs (channel rows × output positions read
+// straight from a padded copy of the image; no im2col matrix). The input gradient of a stride-1 convolution
+// is itself a forward convolution — of dy with the kernel flipped and its in/out channels swapped, padded by
+// dilation·(k − 1) − pad (the "transposed convolution" identity, Dumoulin & Visin 2016, "A guide to
+// convolution arithmetic", §4) — so it runs on the same kernel; strided ones keep im2col + GEMM + col2im. Results are
+// bit-identical for any thread count (see Conv2dDirect.cs). Conv2dReference.cs is the specification.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Condense.Kernels;
 
-/// <summary>2-D convolution over NCHW float32 tensors via im2col and <see cref="Gemm"/>.</summary>
+/// <summary>2-D convolution over NCHW float32 tensors: direct tile kernels, and im2col with <see cref="Gemm"/> for strided input gradients.</summary>
 public static unsafe class Conv2dKernel
 {
     /// <summary>Below this many flops one thread beats waking another (the GEMM driver's threshold).</summary>
@@ -38,7 +38,7 @@ public static unsafe class Conv2dKernel
         if (!bias.IsEmpty) Check(g, bias.Length, "bias", g.OutChannels);
         Check(g, y.Length, "output", (long)g.Batch * g.OutChannels * g.OutPixels);
         fixed (float* px = x, pw = weight, pb = bias, py = y)
-            FusedForward(Cpu.Active, g, px, pw, bias.IsEmpty ? null : pb, py, accumulate: false);
+            DirectForward(Cpu.Active, g, px, pw, bias.IsEmpty ? null : pb, py, accumulate: false);
     }
 
     /// <summary>
@@ -56,7 +56,7 @@ public static unsafe class Conv2dKernel
             var flipped = Scratch(ref t_flipped, weight.Length);
             FlipWeight(g, weight, flipped);
             fixed (float* pw = flipped, pdy = dy, pdx = dx)
-                FusedForward(Cpu.Active, t, pdy, pw, null, pdx, accumulate);
+                DirectForward(Cpu.Active, t, pdy, pw, null, pdx, accumulate);
             return;
         }
         fixed (float* pw = weight, pdy = dy, pdx = dx)
@@ -79,7 +79,7 @@ public static unsafe class Conv2dKernel
         var partials = Scratch(ref t_partials, (chunks - 1) * size);
         fixed (float* px = x, pdy = dy, pdw = dWeight, pp = partials)
         {
-            FusedWeightGrad(Cpu.Active, g, px, pdy, pdw, pp, accumulate);
+            DirectWeightGrad(Cpu.Active, g, px, pdy, pdw, pp, accumulate);
             var total = new Span<float>(pdw, size);
             for (int c = 1; c < chunks; c++)
                 System.Numerics.Tensors.TensorPrimitives.Add(total, new ReadOnlySpan<float>(pp + (long)(c - 1) * size, size), total);
@@ -104,32 +104,26 @@ public static unsafe class Conv2dKernel
             throw new ArgumentException($"Conv2d {what} holds {length} floats; {string.Join('×', g.InputShape)} input, {string.Join('×', g.WeightShape)} weight needs {expected}");
     }
 
-    private static void FusedForward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, bool accumulate)
+    private static void DirectForward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, bool accumulate)
     {
         switch (path)
         {
-            case KernelPath.Avx512: Forward<ConvKernelAvx512>(g, x, w, b, y, accumulate); break;
-            case KernelPath.Avx2: Forward<ConvKernelAvx2>(g, x, w, b, y, accumulate); break;
-            default: Forward<ConvKernelScalar>(g, x, w, b, y, accumulate); break;
+            case KernelPath.Avx512: Conv2dDirect<ConvKernelAvx512>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
+            case KernelPath.Avx2: Conv2dDirect<ConvKernelAvx2>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
+            default: Conv2dDirect<ConvKernelScalar>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
         }
     }
 
-    // Stride 1 reads the taps straight from a padded image; strided convolutions gather im2col panels.
-    private static void Forward<TKernel>(Conv2dGeometry g, float* x, float* w, float* b, float* y, bool accumulate) where TKernel : struct, IConvKernel
-    {
-        if (Conv2dDirect<TKernel>.Applies(g)) Conv2dDirect<TKernel>.Forward(g, x, w, b, y, accumulate, Cpu.Threads);
-        else Conv2dFused<TKernel>.Forward(g, x, w, b, y, accumulate, Cpu.Threads);
-    }
-
-    private static void FusedWeightGrad(KernelPath path, Conv2dGeometry g, float* x, float* dy, float* dw, float* partials, bool accumulate)
+    private static void DirectWeightGrad(KernelPath path, Conv2dGeometry g, float* x, float* dy, float* dw, float* partials, bool accumulate)
     {
         switch (path)
         {
-            case KernelPath.Avx512: Conv2dFused<ConvKernelAvx512>.WeightGrad(g, x, dy, dw, partials, accumulate, Cpu.Threads); break;
-            case KernelPath.Avx2: Conv2dFused<ConvKernelAvx2>.WeightGrad(g, x, dy, dw, partials, accumulate, Cpu.Threads); break;
-            default: Conv2dFused<ConvKernelScalar>.WeightGrad(g, x, dy, dw, partials, accumulate, Cpu.Threads); break;
+            case KernelPath.Avx512: Conv2dDirect<ConvKernelAvx512>.WeightGrad(g, x, dy, dw, partials, accumulate, Cpu.Threads); break;
+            case KernelPath.Avx2: Conv2dDirect<ConvKernelAvx2>.WeightGrad(g, x, dy, dw, partials, accumulate, Cpu.Threads); break;
+            default: Conv2dDirect<ConvKernelScalar>.WeightGrad(g, x, dy, dw, partials, accumulate, Cpu.Threads); break;
         }
     }
+
 
     /// <summary>
     /// For a stride-1 convolution, the forward problem whose output is dx: input dy (N, M, OH, OW), output

@@ -90,7 +90,7 @@ internal static unsafe class Im2Col
     /// <summary>
     /// The output columns [lo, hi) whose input column x·stride + offset lies inside [0, width); the rest read padding.
     /// </summary>
-    internal static (int Lo, int Hi) ValidRange(int offset, int stride, int width, int outWidth)
+    private static (int Lo, int Hi) ValidRange(int offset, int stride, int width, int outWidth)
     {
         // x·s + offset ≥ 0  ⇔  x ≥ ceil(−offset / s);  x·s + offset ≤ width − 1  ⇔  x ≤ floor((width − 1 − offset) / s).
         int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
