@@ -143,10 +143,12 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
                 int py = iy + o.PadTop;
                 float* planeRow = padded + (long)(c * sh + py % sh) * sw * hq * wq + py / sh * wq;
                 if (sw == 1) { Unsafe.CopyBlockUnaligned(planeRow + o.PadLeft, src, (uint)(w * sizeof(float))); continue; }
-                for (int ix = 0; ix < w; ix++)
+                // Column phase by phase: input columns ix ≡ phase − padLeft (mod sW) land side by side in one plane.
+                for (int phase = 0; phase < sw; phase++)
                 {
-                    int px = ix + o.PadLeft;
-                    planeRow[(long)(px % sw) * hq * wq + px / sw] = src[ix];
+                    int ix = ((phase - o.PadLeft) % sw + sw) % sw;
+                    float* dst = planeRow + (long)phase * hq * wq + (ix + o.PadLeft) / sw;
+                    for (; ix < w; ix += sw) *dst++ = src[ix];
                 }
             }
     }
