@@ -132,23 +132,29 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
     }
 
     /// <summary>Copies the group's image (C/g, H, W) into its padded, phase-split copy; the zero border is left alone.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CopyImage(Conv2dGeometry g, Layout l, float* image, float* padded)
     {
         var o = g.Options;
-        int h = g.Height, w = g.Width, sh = l.StrideH, sw = l.StrideW, hq = l.Hq, wq = l.Wq;
+        int h = g.Height, w = g.Width, sh = l.StrideH, sw = l.StrideW;
+        long plane = (long)l.Hq * l.Wq;
+        // Phase by phase, so that no division runs per row or pixel: input rows iy ≡ phase − padTop (mod sH) are
+        // consecutive rows of one plane, and likewise columns within a plane row.
         for (int c = 0; c < g.InPerGroup; c++)
-            for (int iy = 0; iy < h; iy++)
+            for (int rowPhase = 0; rowPhase < sh; rowPhase++)
             {
-                float* src = image + ((long)c * h + iy) * w;
-                int py = iy + o.PadTop;
-                float* planeRow = padded + (long)(c * sh + py % sh) * sw * hq * wq + py / sh * wq;
-                if (sw == 1) { Unsafe.CopyBlockUnaligned(planeRow + o.PadLeft, src, (uint)(w * sizeof(float))); continue; }
-                // Column phase by phase: input columns ix ≡ phase − padLeft (mod sW) land side by side in one plane.
-                for (int phase = 0; phase < sw; phase++)
+                int iy = ((rowPhase - o.PadTop) % sh + sh) % sh;
+                float* planeRow = padded + (c * sh + rowPhase) * sw * plane + (long)(iy + o.PadTop) / sh * l.Wq;
+                for (; iy < h; iy += sh, planeRow += l.Wq)
                 {
-                    int ix = ((phase - o.PadLeft) % sw + sw) % sw;
-                    float* dst = planeRow + (long)phase * hq * wq + (ix + o.PadLeft) / sw;
-                    for (; ix < w; ix += sw) *dst++ = src[ix];
+                    float* src = image + ((long)c * h + iy) * w;
+                    if (sw == 1) { Unsafe.CopyBlockUnaligned(planeRow + o.PadLeft, src, (uint)(w * sizeof(float))); continue; }
+                    for (int colPhase = 0; colPhase < sw; colPhase++)
+                    {
+                        int ix = ((colPhase - o.PadLeft) % sw + sw) % sw;
+                        float* dst = planeRow + colPhase * plane + (ix + o.PadLeft) / sw;
+                        for (; ix < w; ix += sw) *dst++ = src[ix];
+                    }
                 }
             }
     }
@@ -183,6 +189,7 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
 
         public void Clear() { _x = _w = _bias = _y = null; _offsets = null; _g = null!; }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part)
         {
             var (g, l) = (_g, _layout);
@@ -241,6 +248,7 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
 
         public void Clear() { _x = _dy = _dw = _partials = null; _offsets = null; _g = null!; }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part)
         {
             var (g, l) = (_g, _layout);
