@@ -108,10 +108,22 @@ public static unsafe class Conv2dKernel
     {
         switch (path)
         {
+            case KernelPath.Avx512 when NarrowTilesFit(g): Conv2dDirect<ConvKernelAvx512Narrow>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
             case KernelPath.Avx512: Conv2dDirect<ConvKernelAvx512>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
             case KernelPath.Avx2: Conv2dDirect<ConvKernelAvx2>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
             default: Conv2dDirect<ConvKernelScalar>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
         }
+    }
+
+    /// <summary>
+    /// True when 32-wide tiles cover the padded output positions (OH · ⌈(W + pads)/sW⌉, Conv2dDirect.cs) with
+    /// fewer wasted lanes than 48-wide ones.
+    /// </summary>
+    private static bool NarrowTilesFit(Conv2dGeometry g)
+    {
+        var o = g.Options;
+        int positions = g.OutHeight * ((g.Width + o.PadLeft + o.PadRight + o.StrideW - 1) / o.StrideW);
+        return (positions + 31) / 32 * 32 < (positions + 47) / 48 * 48;
     }
 
     private static void DirectWeightGrad(KernelPath path, Conv2dGeometry g, float* x, float* dy, float* dw, float* partials, bool accumulate)

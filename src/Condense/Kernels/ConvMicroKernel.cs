@@ -23,6 +23,10 @@ internal struct Rows5 : IRows { public static int Count => 5; }
 internal struct Rows6 : IRows { public static int Count => 6; }
 internal struct Rows7 : IRows { public static int Count => 7; }
 internal struct Rows8 : IRows { public static int Count => 8; }
+internal struct Rows9 : IRows { public static int Count => 9; }
+internal struct Rows10 : IRows { public static int Count => 10; }
+internal struct Rows11 : IRows { public static int Count => 11; }
+internal struct Rows12 : IRows { public static int Count => 12; }
 #pragma warning restore CS1591
 
 /// <summary>A rows × NR tile kernel over a packed weight panel and taps read from the padded image, and the weight-gradient dots.</summary>

@@ -1,20 +1,20 @@
-// AVX2 convolution tile: up to 6 channel rows × 16 columns (two ymm) in 12 accumulators, the shape of the
-// GEMM's AVX2 micro-kernel (MicroKernelAvx2.cs) but with the row count fixed at JIT time to the channels
-// there are, so no FMA multiplies zero padding. B is read from the padded image at each tap's offset.
+// AVX2 convolution tiles. Direct: up to 6 channel rows × 16 output positions (two ymm) in 12 accumulators,
+// the shape of the GEMM's AVX2 micro-kernel (MicroKernelAvx2.cs) with the row count fixed at JIT time to the
+// channels there are. Dot (weight gradient): up to 4 dy rows × 3 taps in 12 accumulators, 8 positions a step.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Condense.Kernels;
 
-/// <summary>Up to 6 channel rows × 16 pixels with Vector256 and FMA.</summary>
+/// <summary>Up to 6 channel rows × 16 output positions with Vector256 and FMA.</summary>
 internal unsafe struct ConvKernelAvx2 : IConvKernel
 {
     public static KernelPath Path => KernelPath.Avx2;
     public static int MaxRows => 6;
+    public static int NR => 16;
     public static int MaxDotRows => 4;
     public static int Lanes => 8;
-    public static int NR => 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunDirect(int rows, int k, float* a, float* x, int* offsets, float* c, int ldc, float* bias, bool accumulate)
@@ -35,7 +35,8 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
     private static void Direct<TRows>(int k, float* a, float* x, int* offsets, float* c, int ldc, float* bias, bool accumulate) where TRows : struct, IRows
     {
         int r = TRows.Count;
-        Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
+        Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default;
+        Vector256<float> c4a = default, c4b = default, c5a = default, c5b = default;
         { c0a = Start(c + 0 * ldc + 0, bias, 0, accumulate); c0b = Start(c + 0 * ldc + 8, bias, 0, accumulate); }
         if (r > 1) { c1a = Start(c + 1 * ldc + 0, bias, 1, accumulate); c1b = Start(c + 1 * ldc + 8, bias, 1, accumulate); }
         if (r > 2) { c2a = Start(c + 2 * ldc + 0, bias, 2, accumulate); c2b = Start(c + 2 * ldc + 8, bias, 2, accumulate); }
@@ -62,6 +63,10 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
         if (r > 5) { c5a.Store(c + 5 * ldc + 0); c5b.Store(c + 5 * ldc + 8); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Start(float* c, float* bias, int row, bool accumulate) =>
+        accumulate ? Vector256.Load(c) : bias is null ? Vector256<float>.Zero : Vector256.Create(bias[row]);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq, float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate)
     {
@@ -79,7 +84,8 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
     private static void Dot<TRows>(int taps, int images, float* dy, int dyImageStride, int ldq, float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate) where TRows : struct, IRows
     {
         int r = TRows.Count;
-        Vector256<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default, a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
+        Vector256<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default, a20 = default, a21 = default;
+        Vector256<float> a22 = default, a30 = default, a31 = default, a32 = default;
         int o0 = offsets[0], o1 = offsets[1], o2 = offsets[2];
         for (int image = 0; image < images; image++, dy += dyImageStride, x += xImageStride)
         {
@@ -105,8 +111,4 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
         if (taps > 1) dw[1] = (accumulate ? dw[1] : 0f) + Vector256.Sum(s1);
         if (taps > 2) dw[2] = (accumulate ? dw[2] : 0f) + Vector256.Sum(s2);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Start(float* c, float* bias, int row, bool accumulate) =>
-        accumulate ? Vector256.Load(c) : bias is null ? Vector256<float>.Zero : Vector256.Create(bias[row]);
 }

@@ -1,22 +1,23 @@
-// AVX-512 convolution tile: up to 8 channel rows × 48 columns (three zmm) in 24 accumulators. Each step
-// loads 48 floats of the padded image at a tap's offset (Conv2dDirect.cs) and
-// broadcasts one weight per channel row: 24 FMAs per 11 loads at 8 rows, leaving 4 of the 32 zmm registers
-// spare. Every row is written out so the JIT keeps all accumulators in registers; rows beyond TRows vanish
-// at JIT time.
+// AVX-512 convolution tiles. Direct: up to 8 channel rows × 48 output positions (three zmm) in 24
+// accumulators; each step loads 48 floats of the padded image at a tap's offset (Conv2dDirect.cs) and
+// broadcasts one weight per row: 24 FMAs per 11 loads at 8 rows, leaving 4 of the 32 zmm registers spare.
+// Dot (weight gradient): up to 8 dy rows × 3 taps in 24 accumulators over 16 positions a step, reduced at
+// the end. Every row is written out so the JIT keeps the accumulators in registers; rows beyond TRows
+// vanish at JIT time.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Condense.Kernels;
 
-/// <summary>Up to 8 channel rows × 48 pixels with Vector512 and FMA.</summary>
+/// <summary>Up to 8 channel rows × 48 output positions with Vector512 and FMA.</summary>
 internal unsafe struct ConvKernelAvx512 : IConvKernel
 {
     public static KernelPath Path => KernelPath.Avx512;
     public static int MaxRows => 8;
+    public static int NR => 48;
     public static int MaxDotRows => 8;
     public static int Lanes => 16;
-    public static int NR => 48;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunDirect(int rows, int k, float* a, float* x, int* offsets, float* c, int ldc, float* bias, bool accumulate)
@@ -39,7 +40,9 @@ internal unsafe struct ConvKernelAvx512 : IConvKernel
     private static void Direct<TRows>(int k, float* a, float* x, int* offsets, float* c, int ldc, float* bias, bool accumulate) where TRows : struct, IRows
     {
         int r = TRows.Count;
-        Vector512<float> c0a = default, c0b = default, c0c = default, c1a = default, c1b = default, c1c = default, c2a = default, c2b = default, c2c = default, c3a = default, c3b = default, c3c = default, c4a = default, c4b = default, c4c = default, c5a = default, c5b = default, c5c = default, c6a = default, c6b = default, c6c = default, c7a = default, c7b = default, c7c = default;
+        Vector512<float> c0a = default, c0b = default, c0c = default, c1a = default, c1b = default, c1c = default, c2a = default, c2b = default;
+        Vector512<float> c2c = default, c3a = default, c3b = default, c3c = default, c4a = default, c4b = default, c4c = default, c5a = default;
+        Vector512<float> c5b = default, c5c = default, c6a = default, c6b = default, c6c = default, c7a = default, c7b = default, c7c = default;
         { c0a = Start(c + 0 * ldc + 0, bias, 0, accumulate); c0b = Start(c + 0 * ldc + 16, bias, 0, accumulate); c0c = Start(c + 0 * ldc + 32, bias, 0, accumulate); }
         if (r > 1) { c1a = Start(c + 1 * ldc + 0, bias, 1, accumulate); c1b = Start(c + 1 * ldc + 16, bias, 1, accumulate); c1c = Start(c + 1 * ldc + 32, bias, 1, accumulate); }
         if (r > 2) { c2a = Start(c + 2 * ldc + 0, bias, 2, accumulate); c2b = Start(c + 2 * ldc + 16, bias, 2, accumulate); c2c = Start(c + 2 * ldc + 32, bias, 2, accumulate); }
@@ -72,6 +75,10 @@ internal unsafe struct ConvKernelAvx512 : IConvKernel
         if (r > 7) { c7a.Store(c + 7 * ldc + 0); c7b.Store(c + 7 * ldc + 16); c7c.Store(c + 7 * ldc + 32); }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Start(float* c, float* bias, int row, bool accumulate) =>
+        accumulate ? Vector512.Load(c) : bias is null ? Vector512<float>.Zero : Vector512.Create(bias[row]);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq, float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate)
     {
@@ -93,7 +100,9 @@ internal unsafe struct ConvKernelAvx512 : IConvKernel
     private static void Dot<TRows>(int taps, int images, float* dy, int dyImageStride, int ldq, float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate) where TRows : struct, IRows
     {
         int r = TRows.Count;
-        Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default, a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default, a40 = default, a41 = default, a42 = default, a50 = default, a51 = default, a52 = default, a60 = default, a61 = default, a62 = default, a70 = default, a71 = default, a72 = default;
+        Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default, a20 = default, a21 = default;
+        Vector512<float> a22 = default, a30 = default, a31 = default, a32 = default, a40 = default, a41 = default, a42 = default, a50 = default;
+        Vector512<float> a51 = default, a52 = default, a60 = default, a61 = default, a62 = default, a70 = default, a71 = default, a72 = default;
         int o0 = offsets[0], o1 = offsets[1], o2 = offsets[2];
         for (int image = 0; image < images; image++, dy += dyImageStride, x += xImageStride)
         {
@@ -127,8 +136,4 @@ internal unsafe struct ConvKernelAvx512 : IConvKernel
         if (taps > 1) dw[1] = (accumulate ? dw[1] : 0f) + Vector512.Sum(s1);
         if (taps > 2) dw[2] = (accumulate ? dw[2] : 0f) + Vector512.Sum(s2);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Start(float* c, float* bias, int row, bool accumulate) =>
-        accumulate ? Vector512.Load(c) : bias is null ? Vector512<float>.Zero : Vector512.Create(bias[row]);
 }
