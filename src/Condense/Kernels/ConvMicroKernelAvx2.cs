@@ -107,8 +107,16 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(float* dw, int taps, Vector256<float> s0, Vector256<float> s1, Vector256<float> s2, bool accumulate)
     {
-        dw[0] = (accumulate ? dw[0] : 0f) + Vector256.Sum(s0);
-        if (taps > 1) dw[1] = (accumulate ? dw[1] : 0f) + Vector256.Sum(s1);
-        if (taps > 2) dw[2] = (accumulate ? dw[2] : 0f) + Vector256.Sum(s2);
+        dw[0] = (accumulate ? dw[0] : 0f) + Sum(s0);
+        if (taps > 1) dw[1] = (accumulate ? dw[1] : 0f) + Sum(s1);
+        if (taps > 2) dw[2] = (accumulate ? dw[2] : 0f) + Sum(s2);
+    }
+
+    // Halving adds down to 4 lanes, then pairs: a fixed order, so the bits do not depend on anything but the inputs.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Sum(Vector256<float> v)
+    {
+        var q = v.GetLower() + v.GetUpper();
+        return (q.GetElement(0) + q.GetElement(2)) + (q.GetElement(1) + q.GetElement(3));
     }
 }
