@@ -126,7 +126,7 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
             for (int r = 0; r < mg; r += TKernel.MaxRows)
             {
                 int rows = Math.Min(TKernel.MaxRows, mg - r);
-                GemmPack.PackA(false, w + (long)group * mg * k, k, r, 0, rows, k, rows, packed + ((long)group * mg + r) * k);
+                GemmPack.PackA(false, TKernel.Path != KernelPath.Scalar, w + (long)group * mg * k, k, r, 0, rows, k, rows, packed + ((long)group * mg + r) * k);
             }
         return packed;
     }
