@@ -74,7 +74,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--finetune-epochs <E>")] [Description("Epochs of fine-tuning with the masks held (default 0).")]
         public int FinetuneEpochs { get; init; }
 
-        [CommandOption("--lr <X>")] [Description("Fine-tuning learning rate (default 0.1, or 0.01 with --structured).")]
+        [CommandOption("--lr <X>")] [Description("Fine-tuning learning rate (default 0.1, or 0.01 with --structured or for a model with convolutions).")]
         public float? LearningRate { get; init; }
 
         [CommandOption("-s|--seed <S>")] [Description("Seed of random pruning and fine-tuning (default 0).")]
@@ -117,6 +117,10 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
             throw new CondenseException("the output would overwrite the input model; choose another --out");
         var model = ModelFiles.Load(settings.Model);
+        // A trained convolutional network loses accuracy when fine-tuned from lr 0.1 (LeNet-5, 50% magnitude,
+        // 2 epochs: 97.75% at 0.1, 98.35% at 0.01, from 98.45%), so its default is the structured one.
+        if (settings.LearningRate is null && model.Graph.Nodes.Any(n => n.OpType == "Conv"))
+            run = run with { Finetune = run.Finetune with { LearningRate = 0.01f } };
         var (train, test) = DataSets.Load(settings.Data);
         if (settings.SensitivityFile is not null)
         {
