@@ -11,7 +11,7 @@ using System.Buffers;
 namespace Condense.Kernels;
 
 /// <summary>Integer 2-D convolution (groups = 1) and max pooling on NHWC uint8 images.</summary>
-public static class QConv2d
+public static unsafe class QConv2d
 {
     // The im2col rows of one batch chunk stay below this many bytes; larger batches run in chunks.
     private const int MaxRowBytes = 8 << 20;
@@ -124,30 +124,44 @@ public static class QConv2d
     }
 
     // rows[(n − n0)·OH·OW + oy·OW + ox, (kh·kW + kw)·C + c] = x[n, iy, ix, c], or z_x outside the image.
-    private static void PackRows(Conv2dGeometry g, ReadOnlySpan<byte> x, int n0, int images, byte pad, Span<byte> rows)
+    // Channels-last puts a patch row's kW taps side by side in x when the dilation is 1 and the row lies
+    // inside the image: one copy of kW·C bytes per kernel row instead of kW copies of C.
+    private static unsafe void PackRows(Conv2dGeometry g, ReadOnlySpan<byte> x, int n0, int images, byte pad, Span<byte> rows)
     {
         var o = g.Options;
-        int c = g.InChannels, k = g.ColumnRows;
-        int r = 0;
-        for (int n = n0; n < n0 + images; n++)
+        int c = g.InChannels, tapBytes = g.KernelW * c, rowBytes = g.Width * c;
+        bool contiguous = o.DilationW == 1;
+        fixed (byte* px = x, pr = rows)
         {
-            var image = x.Slice(n * g.InPixels * c, g.InPixels * c);
-            for (int oy = 0; oy < g.OutHeight; oy++)
-                for (int ox = 0; ox < g.OutWidth; ox++, r++)
-                {
-                    var row = rows.Slice(r * k, k);
-                    for (int kh = 0, t = 0; kh < g.KernelH; kh++)
+            byte* dst = pr;
+            for (int n = n0; n < n0 + images; n++)
+            {
+                byte* image = px + (long)n * g.InPixels * c;
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                    for (int ox = 0; ox < g.OutWidth; ox++)
                     {
-                        int iy = oy * o.StrideH - o.PadTop + kh * o.DilationH;
-                        for (int kw = 0; kw < g.KernelW; kw++, t++)
+                        int ix0 = ox * o.StrideW - o.PadLeft;
+                        bool inside = contiguous && ix0 >= 0 && ix0 + g.KernelW <= g.Width;
+                        for (int kh = 0; kh < g.KernelH; kh++, dst += tapBytes)
                         {
-                            int ix = ox * o.StrideW - o.PadLeft + kw * o.DilationW;
-                            var dst = row.Slice(t * c, c);
-                            if ((uint)iy < (uint)g.Height && (uint)ix < (uint)g.Width) image.Slice((iy * g.Width + ix) * c, c).CopyTo(dst);
-                            else dst.Fill(pad);
+                            int iy = oy * o.StrideH - o.PadTop + kh * o.DilationH;
+                            if ((uint)iy >= (uint)g.Height) { new Span<byte>(dst, tapBytes).Fill(pad); continue; }
+                            byte* src = image + (long)iy * rowBytes;
+                            if (inside)
+                            {
+                                Buffer.MemoryCopy(src + (long)ix0 * c, dst, tapBytes, tapBytes);
+                                continue;
+                            }
+                            for (int kw = 0; kw < g.KernelW; kw++)
+                            {
+                                int ix = ix0 + kw * o.DilationW;
+                                if ((uint)ix < (uint)g.Width) Buffer.MemoryCopy(src + (long)ix * c, dst + kw * c, c, c);
+                                else new Span<byte>(dst + kw * c, c).Fill(pad);
+                            }
                         }
                     }
-                }
+            }
+            if (dst - pr != rows.Length) throw new InvalidOperationException($"packed {dst - pr} bytes of {rows.Length}");
         }
     }
 
