@@ -7,6 +7,7 @@
 // is QGemm's X·Wᵀ with X = the rows and W the weight reordered to (M, kH, kW, C), and its (N·OH·OW, M)
 // output is the next layer's NHWC input as it stands. QConv2dReference.cs is the spec (naive loops, NCHW).
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace Condense.Kernels;
 
@@ -149,13 +150,13 @@ public static unsafe class QConv2d
                             byte* src = image + (long)iy * rowBytes;
                             if (inside)
                             {
-                                Buffer.MemoryCopy(src + (long)ix0 * c, dst, tapBytes, tapBytes);
+                                Copy(src + (long)ix0 * c, dst, tapBytes);
                                 continue;
                             }
                             for (int kw = 0; kw < g.KernelW; kw++)
                             {
                                 int ix = ix0 + kw * o.DilationW;
-                                if ((uint)ix < (uint)g.Width) Buffer.MemoryCopy(src + (long)ix * c, dst + kw * c, c, c);
+                                if ((uint)ix < (uint)g.Width) Copy(src + (long)ix * c, dst + kw * c, c);
                                 else new Span<byte>(dst + kw * c, c).Fill(pad);
                             }
                         }
@@ -163,6 +164,13 @@ public static unsafe class QConv2d
             }
             if (dst - pr != rows.Length) throw new InvalidOperationException($"packed {dst - pr} bytes of {rows.Length}");
         }
+    }
+
+    // A few bytes (a 5-wide kernel row of one channel) copy faster in a loop than through a memmove call.
+    private static unsafe void Copy(byte* src, byte* dst, int count)
+    {
+        if (count > 16) { Unsafe.CopyBlockUnaligned(dst, src, (uint)count); return; }
+        for (int i = 0; i < count; i++) dst[i] = src[i];
     }
 
     private static int ImagesPerChunk(Conv2dGeometry g) =>
