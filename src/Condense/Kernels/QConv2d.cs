@@ -129,40 +129,62 @@ public static unsafe class QConv2d
     // inside the image: one copy of kW·C bytes per kernel row instead of kW copies of C.
     private static unsafe void PackRows(Conv2dGeometry g, ReadOnlySpan<byte> x, int n0, int images, byte pad, Span<byte> rows)
     {
+        long bytes = (long)images * g.OutPixels * g.ColumnRows;
+        int parts = bytes < ParallelBytes ? 1 : Math.Min(Cpu.Threads, images);
+        fixed (byte* px = x, pr = rows)
+        {
+            if (parts <= 1) PackImages(g, px, n0, images, pad, pr);
+            else WorkerPool.Run(new PackJob(g, px, pr, n0, images, pad, parts), parts);
+        }
+    }
+
+    // Below this many bytes of rows the packing runs on the calling thread.
+    private const long ParallelBytes = 1 << 16;
+
+    // One contiguous range of images per thread, each writing its own rows.
+    private sealed unsafe class PackJob(Conv2dGeometry g, byte* x, byte* rows, int n0, int images, byte pad, int parts) : IParallelJob
+    {
+        private readonly byte* _x = x, _rows = rows;
+
+        public void Execute(int part)
+        {
+            int first = (int)((long)images * part / parts), last = (int)((long)images * (part + 1) / parts);
+            PackImages(g, _x, n0 + first, last - first, pad, _rows + (long)first * g.OutPixels * g.ColumnRows);
+        }
+    }
+
+    private static unsafe void PackImages(Conv2dGeometry g, byte* px, int n0, int images, byte pad, byte* pr)
+    {
         var o = g.Options;
         int c = g.InChannels, tapBytes = g.KernelW * c, rowBytes = g.Width * c;
         bool contiguous = o.DilationW == 1;
-        fixed (byte* px = x, pr = rows)
+        byte* dst = pr;
+        for (int n = n0; n < n0 + images; n++)
         {
-            byte* dst = pr;
-            for (int n = n0; n < n0 + images; n++)
-            {
-                byte* image = px + (long)n * g.InPixels * c;
-                for (int oy = 0; oy < g.OutHeight; oy++)
-                    for (int ox = 0; ox < g.OutWidth; ox++)
+            byte* image = px + (long)n * g.InPixels * c;
+            for (int oy = 0; oy < g.OutHeight; oy++)
+                for (int ox = 0; ox < g.OutWidth; ox++)
+                {
+                    int ix0 = ox * o.StrideW - o.PadLeft;
+                    bool inside = contiguous && ix0 >= 0 && ix0 + g.KernelW <= g.Width;
+                    for (int kh = 0; kh < g.KernelH; kh++, dst += tapBytes)
                     {
-                        int ix0 = ox * o.StrideW - o.PadLeft;
-                        bool inside = contiguous && ix0 >= 0 && ix0 + g.KernelW <= g.Width;
-                        for (int kh = 0; kh < g.KernelH; kh++, dst += tapBytes)
+                        int iy = oy * o.StrideH - o.PadTop + kh * o.DilationH;
+                        if ((uint)iy >= (uint)g.Height) { new Span<byte>(dst, tapBytes).Fill(pad); continue; }
+                        byte* src = image + (long)iy * rowBytes;
+                        if (inside)
                         {
-                            int iy = oy * o.StrideH - o.PadTop + kh * o.DilationH;
-                            if ((uint)iy >= (uint)g.Height) { new Span<byte>(dst, tapBytes).Fill(pad); continue; }
-                            byte* src = image + (long)iy * rowBytes;
-                            if (inside)
-                            {
-                                Copy(src + (long)ix0 * c, dst, tapBytes);
-                                continue;
-                            }
-                            for (int kw = 0; kw < g.KernelW; kw++)
-                            {
-                                int ix = ix0 + kw * o.DilationW;
-                                if ((uint)ix < (uint)g.Width) Copy(src + (long)ix * c, dst + kw * c, c);
-                                else new Span<byte>(dst + kw * c, c).Fill(pad);
-                            }
+                            Copy(src + (long)ix0 * c, dst, tapBytes);
+                            continue;
+                        }
+                        for (int kw = 0; kw < g.KernelW; kw++)
+                        {
+                            int ix = ix0 + kw * o.DilationW;
+                            if ((uint)ix < (uint)g.Width) Copy(src + (long)ix * c, dst + kw * c, c);
+                            else new Span<byte>(dst + kw * c, c).Fill(pad);
                         }
                     }
-            }
-            if (dst - pr != rows.Length) throw new InvalidOperationException($"packed {dst - pr} bytes of {rows.Length}");
+                }
         }
     }
 

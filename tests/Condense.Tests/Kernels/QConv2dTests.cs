@@ -14,6 +14,7 @@ public sealed class QConv2dTests
     [
         (1, 1, 7, 7, 3, 3, 1, 1, 1, 0), (2, 3, 9, 11, 5, 3, 2, 1, 1, 128), (3, 6, 12, 12, 16, 5, 1, 0, 1, 7),
         (2, 4, 8, 7, 7, 3, 1, 2, 2, 255), (1, 33, 5, 5, 17, 1, 1, 0, 1, 13), (2, 1, 28, 28, 6, 5, 1, 2, 1, 31),
+        (9, 1, 28, 28, 6, 5, 1, 2, 1, 3),   // enough rows to pack on several threads
     ];
 
     public static TheoryData<KernelPath, int> PathCases()
