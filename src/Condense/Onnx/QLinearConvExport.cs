@@ -30,20 +30,25 @@ internal static class QLinearConvExport
         var (inputScale, inputZeroPoint) = r.ActivationParams(input);
         var weightScale = r.PerChannelScales(weight, r.Graph.Initializers[weight.Inputs[0]].Shape[0]);
         string bias = r.Int32Bias(conv, inputScale, weightScale);
-        var kept = chain.Where(n => n.OpType != "Relu").ToList();
+        var kept = chain.Where(n => n.OpType is not ("Relu" or "QuantizeLinear" or "DequantizeLinear")).ToList();
         string output = kept.Count == 0 ? q.Outputs[0] : conv.Name + "/QLinearConv_output_0";
         for (int i = 0; i < kept.Count; i++)
         {
             kept[i].Inputs[0] = i == 0 ? output : kept[i - 1].Outputs[0];
             if (i == kept.Count - 1) kept[i].Outputs[0] = q.Outputs[0];
         }
-        foreach (var relu in chain.Where(n => n.OpType == "Relu")) r.Absorb(relu);
+        foreach (var absorbed in chain.Where(n => n.OpType is "Relu" or "QuantizeLinear" or "DequantizeLinear")) r.Absorb(absorbed);
         r.Absorb(q);
         var inputs = new List<string> { input.Inputs[0], input.Inputs[1], inputZeroPoint, weight.Inputs[0], weight.Inputs[1], r.WeightZeroPoint(weight), q.Inputs[1], q.Inputs[2] };
         if (bias.Length > 0) inputs.Add(bias);
         var attributes = conv.Attributes.ToDictionary(a => a.Key, a => a.Value);
         return [new Node(conv.Name + "/QLinearConv", "QLinearConv", inputs, [output], attributes)];
     }
+
+    private static bool SameParameters(ModelGraph g, Node a, Node b) =>
+        a.Inputs.Count >= 3 && b.Inputs.Count >= 3
+        && g.Initializers.TryGetValue(a.Inputs[1], out var sa) && g.Initializers.TryGetValue(b.Inputs[1], out var sb) && sa.Data.SequenceEqual(sb.Data)
+        && g.Initializers.TryGetValue(a.Inputs[2], out var za) && g.Initializers.TryGetValue(b.Inputs[2], out var zb) && za.Data.SequenceEqual(zb.Data);
 
     // conv → (Relu | MaxPool | Flatten | Reshape | Identity)* → QuantizeLinear (uint8, per tensor): the ops
     // between and the Q, or null. Each value on the way has one reader and is no graph output; a Relu needs z_y = 0.
@@ -58,13 +63,23 @@ internal static class QLinearConvExport
             if (consumers.Count != 1 || outputs.Contains(value)) return null;
             var next = consumers[0];
             if (next.Inputs[0] != value || next.Outputs.Count != 1) return null;
+            // A Q → DQ pair with the final (s, z) before a code-preserving op (Quantization/QuantizedPooling.cs) is an identity.
+            if (next.OpType == "QuantizeLinear" && g.Consumers(next.Outputs[0]).ToList() is [{ OpType: "DequantizeLinear" } dq]
+                && g.Consumers(dq.Outputs[0]).ToList() is [{ } after] && (after.OpType == "Relu" || CodePreserving.Contains(after.OpType)))
+            {
+                chain.Add(next);
+                chain.Add(dq);
+                value = dq.Outputs[0];
+                continue;
+            }
             if (next.OpType == "QuantizeLinear")
             {
                 if (next.Attributes.ContainsKey("qmin") || next.Attributes.ContainsKey("qmax") || next.Inputs.Count < 3
                     || !g.Initializers.TryGetValue(next.Inputs[1], out var scale) || scale.Size != 1
                     || !g.Initializers.TryGetValue(next.Inputs[2], out var zeroPoint) || zeroPoint.Size != 1
                     || g.TypeOf(next.Inputs[2]) != ElementType.UInt8
-                    || (chain.Any(n => n.OpType == "Relu") && zeroPoint.Data[0] != 0f))
+                    || (chain.Any(n => n.OpType == "Relu") && zeroPoint.Data[0] != 0f)
+                    || chain.Any(n => n.OpType == "QuantizeLinear" && !SameParameters(g, n, next)))
                     return null;
                 return (chain, next);
             }

@@ -1,5 +1,5 @@
 // Compiling a static QDQ graph with convolutions into the integer engine: recognise
-//   input → [Reshape/Flatten] → Q → DQ → (Conv | Gemm)(DQ(W_q), b) → [Relu | MaxPool | Flatten]* → Q → DQ → … → last layer → [Flatten] → output
+//   input → [Reshape/Flatten] → Q → DQ → (Conv | Gemm)(DQ(W_q), b) → [Relu | MaxPool | Flatten | Q → DQ]* → Q → DQ → … → last layer → [Flatten] → output
 // and precompute per layer, as IntegerModel does for Gemm (x_q uint8 (s_x, z_x), w_q int8 per output channel):
 //   bias32[o] = round(b[o] / (s_x·s_w[o])),  M[o] = s_x·s_w[o] / s_y as (multiplier, shift),  qmin = z_y with a ReLU.
 // A ReLU anywhere among the ops between two layers is fused (it commutes with max pooling and reshaping);
@@ -97,9 +97,14 @@ public sealed partial class IntegerConvModel
         }
         int[] sampleShape = shape;
         bool anyConv = false;
+        var passed = new List<(Node Q, float Scale, byte ZeroPoint)>();   // Q → DQ pairs between layers (QuantizedPooling)
         while (true)
         {
             var (scale, zeroPoint, dq, quantized) = InputQuantization(g, value, used);
+            foreach (var p in passed)
+                if (p.Scale != scale || p.ZeroPoint != zeroPoint)
+                    throw Unsupported($"'{p.Q.Name}' quantizes with (scale {p.Scale}, zero point {p.ZeroPoint}) between layers, not the next layer's (scale {scale}, zero point {zeroPoint})");
+            passed.Clear();
             var layer = SoleConsumer(g, dq) ?? throw Unsupported($"the DequantizeLinear output '{dq}' is not read by a layer");
             var spec = ReadLayer(g, layer, dq, quantized, scale, zeroPoint, shape, used);
             anyConv |= spec.Conv is not null;
@@ -109,9 +114,18 @@ public sealed partial class IntegerConvModel
             value = layer.Outputs[0];
             int index = items.Count;
             items.Add(spec);
-            // Between layers: ReLU (fused), MaxPool on the codes, Flatten/Reshape to rows.
-            while (SoleConsumer(g, value) is { OpType: "Relu" or "MaxPool" or "Flatten" or "Reshape" or "Identity" or "Dropout" } node)
+            // Between layers: ReLU (fused), MaxPool on the codes, Flatten/Reshape to rows, and Q → DQ pairs
+            // with the next layer's (s, z) around them (identities on the codes).
+            while (SoleConsumer(g, value) is { OpType: "Relu" or "MaxPool" or "Flatten" or "Reshape" or "Identity" or "Dropout" or "QuantizeLinear" } node)
             {
+                if (node.OpType == "QuantizeLinear")
+                {
+                    if (!BetweenLayers(g, node)) break;
+                    var (s, z, dequantized, _) = InputQuantization(g, value, used);
+                    passed.Add((node, s, z));
+                    value = dequantized;
+                    continue;
+                }
                 switch (node.OpType)
                 {
                     case "Relu": spec = spec with { Relu = true }; break;
@@ -135,6 +149,7 @@ public sealed partial class IntegerConvModel
             items[index] = spec;
             if (value == output)
             {
+                if (passed.Count > 0) throw Unsupported($"'{passed[0].Q.Name}' quantizes the output of the last layer '{spec.Node.Name}'");
                 if (g.Consumers(value).Any()) throw Unsupported($"the graph output '{value}' is also read by other nodes");
                 if (items.Skip(index + 1).Any(i => i is MaxPoolStep))
                     throw Unsupported($"max pooling after the last layer '{spec.Node.Name}' (its output is float)");
@@ -147,6 +162,11 @@ public sealed partial class IntegerConvModel
                 throw Unsupported($"node '{node.Name}' ({node.OpType}) is not part of the Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten] chain");
         return new Plan(items, sampleShape);
     }
+
+    // A Q → DQ pair whose dequantized value goes on to a pass-through op rather than a layer.
+    private static bool BetweenLayers(ModelGraph g, Node q) =>
+        SoleConsumer(g, q.Outputs[0]) is { OpType: "DequantizeLinear" } dq
+        && SoleConsumer(g, dq.Outputs[0]) is { OpType: "Relu" or "MaxPool" or "Flatten" or "Reshape" or "Identity" or "Dropout" };
 
     // The sample shape after a Reshape (constant shape; 0 copies, −1 infers) or a Flatten (axis 1).
     private static int[] Reshaped(ModelGraph g, Node node, int[] shape)

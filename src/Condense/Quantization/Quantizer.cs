@@ -108,6 +108,7 @@ public static class Quantizer
         }
         graph.Nodes.Clear();
         graph.Nodes.AddRange(nodes);
+        if (options.Mode == QuantizationMode.Static) QuantizedPooling.Propagate(graph);
         graph.Validate();
         return (new GraphModule(graph), layers);
     }

@@ -49,6 +49,15 @@ public sealed class ConvQuantizationTests
             Assert.All(w.Data, v => Assert.True(v == MathF.Round(v) && v >= -127 && v <= 127));
             Assert.Equal("DequantizeLinear", qdq.Graph.Producer(conv.Inputs[0])!.OpType);   // static input Q/DQ
         }
+        // ORT's convention: MaxPool and Flatten between DQ and Q with the next layer's (s, z), so they run on uint8.
+        foreach (var op in qdq.Graph.Nodes.Where(n => n.OpType is "MaxPool" or "Flatten"))
+        {
+            var dq = qdq.Graph.Producer(op.Inputs[0])!;
+            Assert.Equal("DequantizeLinear", dq.OpType);
+            var q = qdq.Graph.Consumers(op.Outputs[0]).Single();
+            Assert.Equal("QuantizeLinear", q.OpType);
+            Assert.Equal(qdq.Graph.Initializers[q.Inputs[1]].Data, qdq.Graph.Initializers[dq.Inputs[1]].Data);
+        }
     }
 
     public static TheoryData<string> Models() => new() { "lenet5", "stack" };
