@@ -9,6 +9,7 @@ return args.FirstOrDefault() switch
     "conv" => ConvBench.Run(args[1..]),
     "quant" => QuantBench.Run(args[1..]),
     "quant-accuracy" => QuantAccuracyBench.Run(args[1..]),
+    "quant-cnn" => QuantCnnBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
     "sparse" => SparseBench.Run(args[1..]),
     "prune" => PruneBench.Run(args[1..]),
@@ -22,6 +23,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx, pool");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx, pool");
     return 2;
 }
