@@ -40,7 +40,6 @@ public static class StructuredPruning
         var graph = model.Graph.Clone();
         var chosen = Prunable.Find(new GraphModule(graph), new PruneOptions { Include = include ?? [], Exclude = exclude ?? [] })
             .Select(t => t.Name).ToHashSet();
-        var changes = new List<LayerChange>();
         var skipped = new List<string>();
         var plan = new List<(ChannelGroup Group, int[] Keep)>();
         foreach (var group in ChannelGroups.Find(graph))
@@ -57,7 +56,10 @@ public static class StructuredPruning
         // Every group is ranked on the original weights before anything is cut: Li et al.'s "independent"
         // strategy (§3.2). The greedy one, which ignores inputs already removed, has no order to follow
         // once residual joins tie later layers to earlier ones.
-        foreach (var (group, keep) in plan) changes.Add(Cut(graph, group, keep));
+        var cuts = plan.Select(p => Cut(graph, p.Group, p.Keep)).ToList();
+        // A tensor may be cut by two groups (a conv's filters and its input channels): report its final shape.
+        var changes = plan.Zip(cuts, (p, cut) => new LayerChange(p.Group.Producers.Select(q => q.Weight).ToList(), p.Group.Channels, p.Keep.Length,
+            cut.Select(name => new TensorChange(name, model.Graph.Initializers[name].Shape, graph.Initializers[name].Shape)).ToList())).ToList();
         return new StructuredResult(new GraphModule(graph), changes, skipped);
     }
 
@@ -81,21 +83,21 @@ public static class StructuredPruning
         return Enumerable.Range(0, group.Channels).OrderByDescending(c => score[c]).ThenBy(c => c).Take(count).Order().ToArray();
     }
 
-    private static LayerChange Cut(ModelGraph graph, ChannelGroup group, int[] keep)
+    // Cuts every tensor axis the group indexes down to the channels in `keep`; returns the tensors cut.
+    private static List<string> Cut(ModelGraph graph, ChannelGroup group, int[] keep)
     {
-        var before = new Dictionary<string, int[]>();
+        var names = new List<string>();
         foreach (var slice in group.Slices.Distinct())
         {
             var t = graph.Initializers[slice.Initializer];
-            before.TryAdd(slice.Initializer, t.Shape);
             if (t.Shape[slice.Axis] != group.Channels * slice.Block)
                 throw new CondenseException($"{slice.Initializer} has {t.Shape[slice.Axis]} entries on axis {slice.Axis}, expected {group.Channels * slice.Block} for the channels of {group.Name}");
             graph.Initializers[slice.Initializer] = Select(t, slice.Axis, slice.Block, keep);
+            if (!names.Contains(slice.Initializer)) names.Add(slice.Initializer);
         }
         // A depthwise conv has one group per channel.
         foreach (var node in group.Depthwise) node.Attributes["group"] = AttributeValue.Int(keep.Length);
-        var tensors = before.Select(b => new TensorChange(b.Key, b.Value, graph.Initializers[b.Key].Shape)).ToList();
-        return new LayerChange(group.Producers.Select(p => p.Weight).ToList(), group.Channels, keep.Length, tensors);
+        return names;
     }
 
     // Sizes before and after `axis`: a tensor is (outer, shape[axis], inner) in row-major order.
