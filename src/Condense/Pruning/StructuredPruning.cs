@@ -14,10 +14,14 @@ public sealed record TensorChange(string Name, int[] OldShape, int[] NewShape);
 
 /// <summary>
 /// One group of channels removed: the layers writing them (one, or several joined by residual Adds), how
-/// many channels they had and kept, and every tensor that was cut (filters, biases, batch norm, readers).
+/// many channels they had, which stayed (ascending original indices), and every tensor that was cut
+/// (filters, biases, batch norm, the readers' input channels).
 /// </summary>
-public sealed record LayerChange(IReadOnlyList<string> Layers, int ChannelsBefore, int ChannelsAfter, IReadOnlyList<TensorChange> Tensors)
+public sealed record LayerChange(IReadOnlyList<string> Layers, int ChannelsBefore, IReadOnlyList<int> Kept, IReadOnlyList<TensorChange> Tensors)
 {
+    /// <summary>Channels (filters or neurons) left.</summary>
+    public int ChannelsAfter => Kept.Count;
+
     /// <summary>Channels (filters or neurons) removed.</summary>
     public int Removed => ChannelsBefore - ChannelsAfter;
 }
@@ -58,7 +62,7 @@ public static class StructuredPruning
         // once residual joins tie later layers to earlier ones.
         var cuts = plan.Select(p => Cut(graph, p.Group, p.Keep)).ToList();
         // A tensor may be cut by two groups (a conv's filters and its input channels): report its final shape.
-        var changes = plan.Zip(cuts, (p, cut) => new LayerChange(p.Group.Producers.Select(q => q.Weight).ToList(), p.Group.Channels, p.Keep.Length,
+        var changes = plan.Zip(cuts, (p, cut) => new LayerChange(p.Group.Producers.Select(q => q.Weight).ToList(), p.Group.Channels, p.Keep,
             cut.Select(name => new TensorChange(name, model.Graph.Initializers[name].Shape, graph.Initializers[name].Shape)).ToList())).ToList();
         return new StructuredResult(new GraphModule(graph), changes, skipped);
     }

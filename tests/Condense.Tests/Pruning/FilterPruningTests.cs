@@ -56,6 +56,7 @@ public sealed class FilterPruningTests
         Assert.Equal([f2, f1], Shape(result.Model, "10.weight"));
         Assert.Equal([10, f2], Shape(result.Model, "12.weight"));
         Assert.Equal(4, result.Changes.Count);
+        for (int g = 0; g < kept.Length; g++) Assert.Equal(kept[g], result.Changes[g].Kept);
         Assert.Contains(result.Skipped, s => s.StartsWith("12.weight:", StringComparison.Ordinal) && s.Contains("model output"));
 
         // Flatten: conv2's channel c is fc1's 25 consecutive columns [25c, 25c + 25).
