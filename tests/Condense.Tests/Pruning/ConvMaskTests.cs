@@ -101,6 +101,23 @@ public sealed class ConvMaskTests
     }
 
     [Fact]
+    public void SensitivityCoversConvWeights()
+    {
+        var model = Spec("lenet5", seed: 8);
+        var (_, test) = Condense.Data.Mnist.LoadEmbedded();
+        var data = test.Take(100);
+        var report = Sensitivity.Analyze(model, data, [0, 0.9], new PruneOptions { Include = ["1.weight", "4.weight"] });
+        Assert.Equal(["1.weight", "4.weight"], report.Rows.Select(r => r.Tensor));
+        Assert.Equal([6L * 25, 16L * 150], report.Rows.Select(r => r.Parameters));
+        foreach (var row in report.Rows)
+        {
+            var copy = Spec("lenet5", seed: 8);
+            Pruner.Prune(copy, new PruneOptions { Sparsity = 0.9, Include = [row.Tensor] });
+            Assert.Equal(Evaluator.Evaluate(copy, data).Accuracy, row.Accuracies[1]);
+        }
+    }
+
+    [Fact]
     public void PrunedConvNetIsStoredSparse()
     {
         var dir = Directory.CreateTempSubdirectory("condense-convmask-");
