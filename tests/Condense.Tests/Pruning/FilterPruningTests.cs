@@ -72,6 +72,19 @@ public sealed class FilterPruningTests
     }
 
     [Fact]
+    public void PyTorchLeNet5MatchesTheZeroMaskedModel()
+    {
+        // PyTorch's export: its own names, and whatever form its flatten takes in ONNX.
+        var model = Condense.Onnx.OnnxImporter.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "lenet5.onnx"));
+        var original = model.Graph.Clone();
+        var result = StructuredPruning.Remove(model, 0.5, NeuronNorm.L1);
+        Group[] groups = [.. new[] { "conv1", "conv2", "fc1", "fc2" }.Select(l => new Group([$"{l}.weight"], [$"{l}.weight", $"{l}.bias"]))];
+        var kept = groups.Select(g => Kept(original, g, 0.5, NeuronNorm.L1)).ToArray();
+        Assert.Equal([60, 8 * 25], Shape(result.Model, "fc1.weight"));
+        AssertMatchesOracle(original, result.Model, groups, kept, 784);
+    }
+
+    [Fact]
     public void ResNetMiniPrunesJoinedLayersTogether()
     {
         var model = Spec("resnet-mini,width=8,input=1x12x12", seed: 6);
