@@ -65,7 +65,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IMicroK
                 for (int ic = m0; ic < m1; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m1 - ic);
-                    GemmPack.PackA(transA, a, lda, ic, pc, mc, kc, mr, pa);
+                    GemmPack.PackA(transA, TKernel.Path != KernelPath.Scalar, a, lda, ic, pc, mc, kc, mr, pa);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int nrValid = Math.Min(nr, nc - jr);

@@ -1,7 +1,7 @@
 // The transposing half of B packing with AVX: with transB (the Linear weight layout [out, in]) each
 // packed column is a contiguous row of B, so the pack is a transpose. Doing it as 8×8 register
 // transposes (the _MM_TRANSPOSE8_PS sequence) instead of element by element keeps the pack from
-// costing as much as the multiply when M is a small batch.
+// costing as much as the multiply when M is a small batch. PackA uses the same transposes for A (M, K).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -15,7 +15,7 @@ internal static unsafe partial class GemmPack
     /// Needs AVX; only the vector paths call it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposePanelAvx(float* src, int ldb, int kc, int cols, int nr, float* dst)
+    internal static void TransposePanelAvx(float* src, int ldb, int kc, int cols, int nr, float* dst)
     {
         int j = 0;
         for (; j <= cols - 8; j += 8)
@@ -29,11 +29,35 @@ internal static unsafe partial class GemmPack
             for (; p < kc; p++)
                 for (int jj = 0; jj < 8; jj++) dst[p * nr + j + jj] = s[(long)jj * ldb + p];
         }
+        for (; j <= cols - 4; j += 4)
+        {
+            // Four remaining rows (the last third of a 12-row A panel): 4×4 transposes.
+            float* s = src + (long)j * ldb;
+            int p = 0;
+            for (; p <= kc - 4; p += 4)
+                Transpose4x4(s + p, ldb, dst + p * nr + j, nr);
+            for (; p < kc; p++)
+                for (int jj = 0; jj < 4; jj++) dst[p * nr + j + jj] = s[(long)jj * ldb + p];
+        }
         for (; j < cols; j++)
         {
             float* s = src + (long)j * ldb;
             for (int p = 0; p < kc; p++) dst[p * nr + j] = s[p];
         }
+    }
+
+    /// <summary>Writes the transpose of the 4×4 block at s (row stride ls) to d (row stride ld): _MM_TRANSPOSE4_PS.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4x4(float* s, int ls, float* d, int ld)
+    {
+        var r0 = Vector128.Load(s); var r1 = Vector128.Load(s + ls);
+        var r2 = Vector128.Load(s + 2 * ls); var r3 = Vector128.Load(s + 3 * ls);
+        var t0 = Sse.UnpackLow(r0, r1); var t1 = Sse.UnpackLow(r2, r3);
+        var t2 = Sse.UnpackHigh(r0, r1); var t3 = Sse.UnpackHigh(r2, r3);
+        Sse.MoveLowToHigh(t0, t1).Store(d);
+        Sse.MoveHighToLow(t1, t0).Store(d + ld);
+        Sse.MoveLowToHigh(t2, t3).Store(d + 2 * ld);
+        Sse.MoveHighToLow(t3, t2).Store(d + 3 * ld);
     }
 
     /// <summary>Writes the transpose of the 8×8 block at s (row stride ls) to d (row stride ld).</summary>

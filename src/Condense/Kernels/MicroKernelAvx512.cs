@@ -82,11 +82,47 @@ internal unsafe struct MicroKernelAvx512 : IMicroKernel
 
     // Ragged tiles run the full kernel into a stack tile and copy the valid corner out; packing padded
     // the missing rows and columns with zeros, so the valid sums are the same FMA chain as a full tile.
+    // At most 16 valid columns (the last panel of n = 300, 100 or 10) need only the left half of the tile.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void RunEdge(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
+        if (nr <= 16)
+        {
+            float* half = stackalloc float[12 * 16];
+            RunLeftHalf(kc, a, b, half);
+            MicroTile.StoreFused(half, 16, c, ldc, mr, nr, alpha, beta);
+            return;
+        }
         float* tile = stackalloc float[12 * 32];
         Run(kc, a, b, tile, 32, 12, 32, 1f, 0f);
         MicroTile.StoreFused(tile, 32, c, ldc, mr, nr, alpha, beta);
+    }
+
+    /// <summary>Columns 0..15 of the 12×32 tile (alpha = 1, beta = 0) into a 12×16 tile: the same FMA chains as <see cref="Run"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunLeftHalf(int kc, float* a, float* b, float* tile)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default,
+            c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c7);
+            c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[8]), b0, c8);
+            c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[9]), b0, c9);
+            c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[10]), b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), b0, c11);
+            a += 12; b += 32;
+        }
+        c0.Store(tile); c1.Store(tile + 16); c2.Store(tile + 32); c3.Store(tile + 48);
+        c4.Store(tile + 64); c5.Store(tile + 80); c6.Store(tile + 96); c7.Store(tile + 112);
+        c8.Store(tile + 128); c9.Store(tile + 144); c10.Store(tile + 160); c11.Store(tile + 176);
     }
 }

@@ -23,6 +23,8 @@ public sealed unsafe class PackedInt8Weights
     private readonly sbyte[] _data;
     private readonly int _offset;
     private readonly int[] _rowSums;
+    private readonly short[]? _wide;
+    private readonly int _wideOffset;
 
     /// <summary>Packs <paramref name="weight"/> (outFeatures × inFeatures, row-major int8).</summary>
     public PackedInt8Weights(ReadOnlySpan<sbyte> weight, int outFeatures, int inFeatures)
@@ -54,6 +56,17 @@ public sealed unsafe class PackedInt8Weights
             }
             _rowSums[o] = sum;
         }
+        // The AVX-512 kernel reads a copy widened to int16: sign-extending in the kernel took a vpmovsxbw per
+        // panel and pair on port 5, which the kernel's vpaddd also need (vpmaddwd has port 0 alone).
+        if (Cpu.Supports(KernelPath.Avx512))
+        {
+            _wide = GC.AllocateArray<short>(Panels * PanelStride + 32, pinned: true);
+            nint wideStart = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_wide));
+            _wideOffset = (int)((((wideStart + 63) & ~(nint)63) - wideStart) / sizeof(short));
+            var source = _data.AsSpan(_offset, Panels * PanelStride);
+            var wide = _wide.AsSpan(_wideOffset, Panels * PanelStride);
+            for (int i = 0; i < source.Length; i++) wide[i] = source[i];
+        }
     }
 
     /// <summary>n: rows of W, columns of the output.</summary>
@@ -76,4 +89,7 @@ public sealed unsafe class PackedInt8Weights
 
     /// <summary>The first panel, 64-byte aligned; valid while this object is alive (the array is pinned).</summary>
     internal sbyte* Data => (sbyte*)Unsafe.AsPointer(ref _data[_offset]);
+
+    /// <summary>The panels widened to int16, same layout (2·PanelStride bytes per panel), 64-byte aligned; null without AVX-512.</summary>
+    internal short* Wide => _wide is null ? null : (short*)Unsafe.AsPointer(ref _wide[_wideOffset]);
 }

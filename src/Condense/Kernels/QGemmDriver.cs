@@ -9,7 +9,7 @@ using System.Runtime.InteropServices;
 namespace Condense.Kernels;
 
 /// <summary>Per-call state of one QGemm, run on one micro-kernel.</summary>
-internal static unsafe class QGemmDriver<TKernel> where TKernel : struct, IQMicroKernel
+internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct, IQMicroKernel
 {
     /// <summary>Rows per block: 96·k·2 bytes of packed X (150 KiB at k = 784) stays in L2.</summary>
     private static int MC => 96 / TKernel.MR * TKernel.MR;
@@ -28,7 +28,6 @@ internal static unsafe class QGemmDriver<TKernel> where TKernel : struct, IQMicr
         int n = w.OutFeatures, kPairs = w.KPairs;
         var buffers = QBuffers.ForThisThread;
         int* packedX = buffers.X(m * kPairs);
-        PackX(m, w.InFeatures, kPairs, x, packedX);
 
         // Zero-point algebra (Jacob et al. 2018, eq. 7, with weight zero point 0):
         //   Σ_k (x[i,k] − zx)·W[o,k] = Σ_k x[i,k]·W[o,k] − zx·Σ_k W[o,k].
@@ -38,39 +37,23 @@ internal static unsafe class QGemmDriver<TKernel> where TKernel : struct, IQMicr
         var rowSums = w.RowSums;
         for (int o = 0; o < n; o++) offset[o] = (bias == null ? 0 : bias[o]) - xZeroPoint * rowSums[o];
 
-        sbyte* weights = w.Data;
+        sbyte* weights = TKernel.WideWeights ? (sbyte*)w.Wide : w.Data;
+        int panelStride = TKernel.WideWeights ? 2 * w.PanelStride : w.PanelStride;   // bytes
         int rowTiles = (m + TKernel.MR - 1) / TKernel.MR, colTiles = (n + NR - 1) / NR;
         bool splitN = colTiles >= rowTiles;
         int tiles = splitN ? colTiles : rowTiles;
         int parts = (long)m * n * w.InFeatures >= ParallelMacs ? Math.Min(Cpu.Threads, tiles) : 1;
+        // Split by rows, each part packs the rows it multiplies; split by columns, every part needs all of X.
+        if (parts <= 1 || splitN) PackX(m, w.InFeatures, kPairs, x, packedX, 0, m);
         if (parts <= 1)
         {
-            Part(m, n, kPairs, packedX, weights, w.PanelStride, offset, acc, requant, 0, m, 0, n);
+            Part(m, n, kPairs, packedX, weights, panelStride, offset, acc, requant, 0, m, 0, n);
             return;
         }
         var job = t_job ??= new Job();
-        job.Set(m, n, kPairs, packedX, weights, w.PanelStride, offset, acc, requant, splitN, tiles, parts);
+        job.Set(m, n, w.InFeatures, kPairs, x, packedX, weights, panelStride, offset, acc, requant, splitN, tiles, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
-    }
-
-    /// <summary>
-    /// X (m × k uint8) as int16 pairs, one int32 per pair (low half x[i, 2p], high half x[i, 2p+1], 0 past k).
-    /// Rows of the full MR-row tiles are interleaved, pair p of tile row r at [tile·MR·kPairs + p·MR + r]; the
-    /// m mod MR rows after them are one-row tiles, row i at [i·kPairs + p]. Either way row i starts at i·kPairs.
-    /// </summary>
-    private static void PackX(int m, int k, int kPairs, byte* x, int* packed)
-    {
-        int mr = TKernel.MR, full = m / mr * mr;
-        for (int i = 0; i < m; i++)
-        {
-            byte* row = x + (long)i * k;
-            int height = i < full ? mr : 1;
-            int* dst = i < full ? packed + (long)(i / mr * mr) * kPairs + i % mr : packed + (long)i * kPairs;
-            int p = 0;
-            for (; p < k / 2; p++) dst[p * height] = row[2 * p] | row[2 * p + 1] << 16;
-            if (p < kPairs) dst[p * height] = row[2 * p];
-        }
     }
 
     /// <summary>Rows [m0, m1) × channels [n0, n1): int32 into acc, or requantized into requant.Y.</summary>
@@ -120,20 +103,21 @@ internal static unsafe class QGemmDriver<TKernel> where TKernel : struct, IQMicr
     /// <summary>One threaded call: part p owns a contiguous run of whole tiles along the split dimension.</summary>
     private sealed class Job : IParallelJob
     {
-        private int _m, _n, _kPairs, _panelStride, _tiles, _parts;
+        private int _m, _n, _k, _kPairs, _panelStride, _tiles, _parts;
         private bool _splitN;
+        private byte* _x;
         private int* _packedX, _offset, _acc;
         private sbyte* _w;
         private QOutput _requant;
 
-        public void Set(int m, int n, int kPairs, int* packedX, sbyte* w, int panelStride, int* offset, int* acc,
+        public void Set(int m, int n, int k, int kPairs, byte* x, int* packedX, sbyte* w, int panelStride, int* offset, int* acc,
             in QOutput requant, bool splitN, int tiles, int parts)
         {
-            (_m, _n, _kPairs, _panelStride, _splitN, _tiles, _parts) = (m, n, kPairs, panelStride, splitN, tiles, parts);
-            _packedX = packedX; _w = w; _offset = offset; _acc = acc; _requant = requant;
+            (_m, _n, _k, _kPairs, _panelStride, _splitN, _tiles, _parts) = (m, n, k, kPairs, panelStride, splitN, tiles, parts);
+            _x = x; _packedX = packedX; _w = w; _offset = offset; _acc = acc; _requant = requant;
         }
 
-        public void Clear() { _packedX = _offset = _acc = null; _w = null; _requant = default; }
+        public void Clear() { _packedX = _offset = _acc = null; _x = null; _w = null; _requant = default; }
 
         public void Execute(int part)
         {
@@ -141,7 +125,11 @@ internal static unsafe class QGemmDriver<TKernel> where TKernel : struct, IQMicr
             if (_splitN)
                 Part(_m, _n, _kPairs, _packedX, _w, _panelStride, _offset, _acc, _requant, 0, _m, t0 * NR, Math.Min(_n, t1 * NR));
             else
-                Part(_m, _n, _kPairs, _packedX, _w, _panelStride, _offset, _acc, _requant, t0 * TKernel.MR, Math.Min(_m, t1 * TKernel.MR), 0, _n);
+            {
+                int m0 = t0 * TKernel.MR, m1 = Math.Min(_m, t1 * TKernel.MR);
+                PackX(_m, _k, _kPairs, _x, _packedX, m0, m1);
+                Part(_m, _n, _kPairs, _packedX, _w, _panelStride, _offset, _acc, _requant, m0, m1, 0, _n);
+            }
         }
     }
 }
@@ -160,7 +148,7 @@ internal sealed unsafe class QBuffers
 {
     [ThreadStatic] private static QBuffers? t_current;
 
-    private int[] _x = [], _offset = [], _acc = [];
+    private int[] _x = [], _offset = [], _acc = [], _rows = [];
 
     /// <summary>The buffers of the calling thread.</summary>
     public static QBuffers ForThisThread => t_current ??= new QBuffers();
@@ -170,6 +158,9 @@ internal sealed unsafe class QBuffers
 
     /// <summary>Per-channel offsets: at least <paramref name="count"/> ints.</summary>
     public int* Offset(int count) => Aligned(ref _offset, count);
+
+    /// <summary>Rows of X widened to int16 pairs before their transpose (PackX): at least <paramref name="count"/> ints.</summary>
+    public int* Rows(int count) => Aligned(ref _rows, count);
 
     /// <summary>An int32 accumulator block of the fused path: at least <paramref name="count"/> ints.</summary>
     public int* Acc(int count) => Aligned(ref _acc, count);

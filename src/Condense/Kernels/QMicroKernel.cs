@@ -17,6 +17,9 @@ internal unsafe interface IQMicroKernel
     /// <summary>16-channel weight panels per tile.</summary>
     static abstract int Panels { get; }
 
+    /// <summary>Whether the kernel reads the weights widened to int16 (<see cref="PackedInt8Weights"/>.Wide) rather than int8.</summary>
+    static abstract bool WideWeights { get; }
+
     /// <summary>
     /// c[i, j] = offset[j] + Σ_p x(p, i) · w(p, j) for i &lt; MR, j &lt; nValid, where x(p, i) is the int16 pair
     /// a[p·MR + i] and w(p, j) the two int8 weights of channel j at pair p of panel j / 16 (panels are
@@ -33,6 +36,7 @@ internal unsafe struct QMicroKernelScalar : IQMicroKernel
 {
     public static KernelPath Path => KernelPath.Scalar;
     public static int MR => 4;
+    public static bool WideWeights => false;
     public static int Panels => 1;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

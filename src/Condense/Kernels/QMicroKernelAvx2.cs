@@ -12,6 +12,7 @@ internal unsafe struct QMicroKernelAvx2 : IQMicroKernel
 {
     public static KernelPath Path => KernelPath.Avx2;
     public static int MR => 6;
+    public static bool WideWeights => false;
     public static int Panels => 1;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

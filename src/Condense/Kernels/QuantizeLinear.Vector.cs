@@ -9,14 +9,21 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Condense.Kernels;
 
-internal static partial class QuantizeLinear
+internal static unsafe partial class QuantizeLinear
 {
     /// <summary>q[i] = Quantize(x[i], scale, zeroPoint, 0, 255) for every i, on the active kernel path.</summary>
     public static void QuantizeToByte(ReadOnlySpan<float> x, float scale, byte zeroPoint, Span<byte> q)
     {
         if (q.Length != x.Length) throw new ArgumentException($"x holds {x.Length} values, q {q.Length}", nameof(q));
+        QuantizeToByte(Cpu.Active, x, scale, zeroPoint, q);
+    }
+
+    // Worker threads take the path as an argument: Cpu.Active may be a per-thread override (Cpu.Force).
+    private static void QuantizeToByte(KernelPath path, ReadOnlySpan<float> x, float scale, byte zeroPoint, Span<byte> q)
+    {
         int i = 0;
-        if (Cpu.Active != KernelPath.Scalar) i = QuantizeToByteAvx(x, scale, zeroPoint, q);
+        if (path == KernelPath.Avx512) i = QuantizeToByteAvx512(x, scale, zeroPoint, q);
+        else if (path != KernelPath.Scalar) i = QuantizeToByteAvx(x, scale, zeroPoint, q);
         for (; i < x.Length; i++) q[i] = (byte)Quantize(x[i], scale, zeroPoint, byte.MinValue, byte.MaxValue);
     }
 

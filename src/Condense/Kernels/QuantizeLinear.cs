@@ -6,7 +6,7 @@
 namespace Condense.Kernels;
 
 /// <summary>ONNX QuantizeLinear / DequantizeLinear on scalars and spans; the reference every path must match.</summary>
-internal static partial class QuantizeLinear
+internal static unsafe partial class QuantizeLinear
 {
     /// <summary>clamp(round_half_even(x / scale) + zeroPoint, qMin, qMax); NaN maps to the zero point.</summary>
     public static int Quantize(float x, float scale, int zeroPoint, int qMin, int qMax)

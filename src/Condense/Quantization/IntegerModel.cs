@@ -71,7 +71,7 @@ public sealed partial class IntegerModel : Module
         try
         {
             var xs = x.AsSpan(0, m * InFeatures);
-            QuantizeLinear.QuantizeToByte(input.Data, _inputScale, _inputZeroPoint, xs);
+            QuantizeLinear.QuantizeToByteParallel(input.Data, _inputScale, _inputZeroPoint, xs);
             activations?.Add(xs.ToArray());
             for (int l = 0; l < _layers.Length - 1; l++)
             {

@@ -1,5 +1,5 @@
-// Conv2dKernel (im2col + GEMM) against the naive seven-loop Conv2dReference on every kernel path: forward,
-// input gradient, weight gradient and bias gradient over stride, asymmetric padding, dilation, groups
+// Conv2dKernel (direct tile kernels; im2col + GEMM for strided input gradients) against the naive
+// seven-loop Conv2dReference on every kernel path: forward, input gradient, weight gradient and bias gradient over stride, asymmetric padding, dilation, groups
 // (including depthwise and a channel multiplier), 1×1 kernels, kernels wider than the input, batches
 // spanning several weight-gradient chunks, and shapes large enough to run on several threads; plus
 // accumulation, bit-identical results for any thread count, and the generic im2col on bytes.
@@ -38,6 +38,13 @@ public class Conv2dKernelTests
         new("batch of several chunks, ragged channels", 17, 3, 6, 5, 33, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
         new("threaded resnet 3x3", 20, 16, 16, 16, 32, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
         new("threaded pointwise", 9, 32, 16, 16, 32, 1, 1, O(), false),
+        // The direct kernel's edges: several K blocks (K = 24·3·3 = 216 > 192) and channel-row panels, a 7×7
+        // image (63 padded positions: a ragged tile), stride 3 with dilation (stride-phase planes), padding wider
+        // than dilation·(k − 1) (the input gradient cannot be a flipped convolution), and an odd tap count.
+        new("deep K, 7x7, several row panels", 3, 24, 7, 7, 20, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
+        new("stride 3 with dilation 2", 2, 3, 13, 11, 5, 3, 2, O(3, 3, 2, 1, 0, 2, 2, 2), true),
+        new("1x1 with padding", 2, 3, 5, 6, 4, 1, 1, O(pt: 1, pl: 2, pb: 0, pr: 1), true),
+        new("stride 2 grouped, ragged width", 3, 4, 9, 13, 6, 3, 3, O(2, 2, 1, 1, 1, 1, g: 2), false),
     ];
 
     public static TheoryData<string> AllCases()
@@ -108,6 +115,8 @@ public class Conv2dKernelTests
     [InlineData(0)]   // im2col path
     [InlineData(14)]  // pointwise path (dx written by the GEMM's beta)
     [InlineData(13)]  // several weight chunks
+    [InlineData(2)]   // strided: the input gradient through im2col + GEMM + col2im
+    [InlineData(18)]  // padding wider than the kernel: the same, at stride 1
     public void AccumulateAddsToTheGradientsAlreadyThere(int caseIndex)
     {
         var g = Cases[caseIndex].Geometry;
@@ -134,7 +143,7 @@ public class Conv2dKernelTests
         int saved = Cpu.Threads;
         try
         {
-            foreach (int index in new[] { 14, 13 })
+            foreach (int index in new[] { 14, 13, 16, 17 })
             {
                 var g = Cases[index].Geometry;
                 var x = Random(11, g.Batch * g.InChannels * g.InPixels);
