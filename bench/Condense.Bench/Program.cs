@@ -14,6 +14,7 @@ return args.FirstOrDefault() switch
     "sparse" => SparseBench.Run(args[1..]),
     "prune" => PruneBench.Run(args[1..]),
     "prune-accuracy" => PruneAccuracyBench.Run(args[1..]),
+    "prune-cnn" => PruneCnnBench.Run(args[1..]),
     "deep-compression" => DeepCompressionBench.Run(args[1..]),
     "distill" => DistillBench.Run(args[1..]),
     "onnx" => OnnxBench.Run(args[1..]),
@@ -23,6 +24,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx, pool");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool");
     return 2;
 }
