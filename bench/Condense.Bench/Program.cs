@@ -9,10 +9,12 @@ return args.FirstOrDefault() switch
     "conv" => ConvBench.Run(args[1..]),
     "quant" => QuantBench.Run(args[1..]),
     "quant-accuracy" => QuantAccuracyBench.Run(args[1..]),
+    "quant-cnn" => QuantCnnBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
     "sparse" => SparseBench.Run(args[1..]),
     "prune" => PruneBench.Run(args[1..]),
     "prune-accuracy" => PruneAccuracyBench.Run(args[1..]),
+    "prune-cnn" => PruneCnnBench.Run(args[1..]),
     "deep-compression" => DeepCompressionBench.Run(args[1..]),
     "distill" => DistillBench.Run(args[1..]),
     "onnx" => OnnxBench.Run(args[1..]),
@@ -23,6 +25,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, train, sparse, prune, prune-accuracy, deep-compression, distill, onnx, pool, cnn");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn");
     return 2;
 }

@@ -33,7 +33,7 @@ internal static class PruneBench
         }
         var sparse = Pruned(global: true);
         var uniform = Pruned(global: false);
-        var structured = StructuredPruning.RemoveNeurons(dense, 0.5).Model;
+        var structured = StructuredPruning.Remove(dense, 0.5).Model;
         structured.Eval();
 
         Console.WriteLine("LeNet-300-100 inference, µs per forward (best of repeated runs, measured alternately in one run)");

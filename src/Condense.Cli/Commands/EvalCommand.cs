@@ -32,7 +32,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
             metrics.Accuracy, metrics.Loss, metrics.Parameters, metrics.NonzeroParameters, metrics.FileBytes,
             metrics.LatencyMsBatch1, metrics.ThroughputBatch256,
             test_samples = test.Count,
-            engine = runner is IntegerModel ? "integer" : "float",
+            engine = runner is IntegerModel or IntegerConvModel ? "integer" : "float",
         });
         return 0;
     }

@@ -38,10 +38,13 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--nm <N:M>")] [Description("Semi-structured: keep N of every M consecutive input weights, e.g. 2:4.")]
         public string? NM { get; init; }
 
-        [CommandOption("--structured")] [Description("Remove whole neurons (and the next layer's matching inputs).")]
+        [CommandOption("--structured")] [Description("Remove whole conv filters and linear neurons, with their biases, batch-norm channels and the next layers' matching inputs.")]
         public bool Structured { get; init; }
 
-        [CommandOption("--ratio <R>")] [Description("With --structured: fraction of neurons removed per layer (default 0.5).")]
+        [CommandOption("--skip-residual")] [Description("With --structured: leave layers joined by a residual Add alone instead of pruning them together.")]
+        public bool SkipResidual { get; init; }
+
+        [CommandOption("--ratio <R>")] [Description("With --structured: fraction of filters/neurons removed per layer (default 0.5).")]
         public double Ratio { get; init; } = 0.5;
 
         [CommandOption("--norm <NORM>")] [Description("With --structured: l1 or l2 (default l2).")]
@@ -95,7 +98,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             };
             return new PruneRun
             {
-                Options = options, Structured = Structured, Ratio = Ratio, Norm = Norm, Schedule = Schedule,
+                Options = options, Structured = Structured, PruneJoined = !SkipResidual, Ratio = Ratio, Norm = Norm, Schedule = Schedule,
                 AgpInitialSparsity = Start, AgpPruningSteps = Steps, Rounds = Rounds, FinetuneEpochs = FinetuneEpochs,
                 Finetune = new TrainOptions { LearningRate = LearningRate ?? (Structured ? 0.01f : 0.1f), Seed = Seed },
             };
@@ -150,6 +153,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         summary.AddRow("non-zero", $"{result.NonzeroBefore:N0}", $"{result.NonzeroAfter:N0}", "");
         summary.AddRow("file size", Output.FormatBytes(result.FileBytesBefore), Output.FormatBytes(result.FileBytesAfter), "");
         output.Console.Write(summary);
+        foreach (var c in result.StructuralChanges ?? [])
+            output.Console.MarkupLine($"[green]pruned[/] {Markup.Escape(string.Join(" + ", c.Layers))}: {c.ChannelsBefore} → {c.ChannelsAfter} {(c.Layers.Count > 1 ? "channels (joined by a residual Add)" : "filters/neurons")}");
         foreach (var s in result.Skipped ?? []) output.Console.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s)}");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {result.Seconds:F1}s");
         output.Result(new
@@ -170,6 +175,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             file_bytes_before = result.FileBytesBefore,
             seconds = result.Seconds,
             tensors = result.Tensors.Select(t => new { name = t.Name, shape_before = t.ShapeBefore, shape = t.ShapeAfter, parameters = t.Parameters, nonzero_before = t.NonzeroBefore, nonzero_parameters = t.NonzeroAfter, sparsity = t.Sparsity }),
+            structural_changes = result.StructuralChanges?.Select(c => new { layers = c.Layers, channels_before = c.ChannelsBefore, channels_after = c.ChannelsAfter, kept = c.Kept }),
             skipped = result.Skipped,
         });
         return 0;

@@ -49,7 +49,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--block-size <N>")] [Description("Weight-only: one weight scale per N input features of a row (16, 32, 64, 128 or 256; default 32 with --onnx-format matmulnbits).")]
         public int? BlockSize { get; init; }
 
-        [CommandOption("--onnx-format <FORMAT>")] [Description("For .onnx output: qdq (default; Q/DQ pairs), qoperator (QGemm / MatMulInteger, static or dynamic int8) or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]
+        [CommandOption("--onnx-format <FORMAT>")] [Description("For .onnx output: qdq (default; Q/DQ pairs), qoperator (QGemm / QLinearConv / MatMulInteger, static or dynamic int8) or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]
         public QuantizedOnnxFormat OnnxFormat { get; init; } = QuantizedOnnxFormat.Qdq;
 
         [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (see --onnx-format), anything else a checkpoint (default: MODEL.int8.safetensors).")]
@@ -92,6 +92,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             output.Console.MarkupLine(met
                 ? $"[green]target met[/]: loss {(report.AccuracyBefore - report.AccuracyAfter) * 100:F2} points ≤ {settings.MaxAccuracyDrop} ({report.FloatLayers.Count} layers kept in float)"
                 : $"[yellow]target not met[/]: best loss {(report.AccuracyBefore - report.AccuracyAfter) * 100:F2} points > {settings.MaxAccuracyDrop}; saved the most accurate model found");
+        if (report.FoldedBatchNorms > 0)
+            output.Console.MarkupLine($"folded {report.FoldedBatchNorms} batch norm(s) into the preceding Conv/Linear layers before quantizing");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
         output.Result(new
         {
@@ -110,6 +112,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             latency_ms_batch1 = report.LatencyMsAfter,
             latency_ms_batch1_before = report.LatencyMsBefore,
             engine = report.Engine,
+            folded_batch_norms = report.FoldedBatchNorms,
             seconds = report.Seconds,
             layers = report.Layers.Select(l => new { node = l.Node, weight = l.Weight, bits = l.Bits, min_scale = l.MinScale, max_scale = l.MaxScale, input_scale = l.InputScale, input_zero_point = l.InputZeroPoint }),
             float_layers = report.FloatLayers,

@@ -45,7 +45,7 @@ public static class DistillPipeline
     }
 
     /// <summary>A student made of the teacher itself with the weakest <paramref name="ratio"/> of its neurons removed.</summary>
-    public static GraphModule PrunedCopy(GraphModule teacher, double ratio) => StructuredPruning.RemoveNeurons(teacher, ratio).Model;
+    public static GraphModule PrunedCopy(GraphModule teacher, double ratio) => StructuredPruning.Remove(teacher, ratio).Model;
 
     /// <summary>
     /// Trains one student from labels only and another (built the same way) by distillation, measures both

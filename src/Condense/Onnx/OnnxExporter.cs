@@ -23,7 +23,7 @@ public static class OnnxExporter
     [
         "Gemm", "MatMul", "Conv", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
         "Softmax", "LogSoftmax", "Flatten", "Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
-        "MatMulInteger", "Cast",
+        "MatMulInteger", "Cast", "QLinearConv",
         "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
     ];
 

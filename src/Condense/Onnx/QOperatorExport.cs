@@ -17,7 +17,7 @@ public enum QuantizedOnnxFormat
 {
     /// <summary>QuantizeLinear/DequantizeLinear pairs around float ops (the graph as Condense holds it).</summary>
     Qdq,
-    /// <summary>Integer operators: QGemm (static) or MatMulInteger with float scaling (dynamic).</summary>
+    /// <summary>Integer operators: QGemm / QLinearConv (static) or MatMulInteger with float scaling (dynamic).</summary>
     QOperator,
     /// <summary>ONNX Runtime's MatMulNBits for 4-bit weight-only layers (block-wise scales along K).</summary>
     MatMulNBits,
@@ -29,11 +29,11 @@ public static class QOperatorExport
     /// <summary>The ONNX Runtime contrib domain (QGemm, MatMulNBits).</summary>
     public const string MicrosoftDomain = "com.microsoft";
 
-    // One rewrite per float op a quantized layer is built on. A Conv case (→ QLinearConv, with the same
-    // activation/weight/bias32/fused-output helpers below, weight axis 0 = output channels) slots in here.
+    // One rewrite per float op a quantized layer is built on (Conv → QLinearConv: QLinearConvExport.cs).
     private static readonly Dictionary<string, Func<QdqGraphRewrite, Node, List<Node>?>> Rewriters = new()
     {
         ["Gemm"] = RewriteGemm,
+        ["Conv"] = QLinearConvExport.Rewrite,
     };
 
     /// <summary>

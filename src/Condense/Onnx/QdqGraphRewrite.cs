@@ -143,6 +143,9 @@ internal sealed class QdqGraphRewrite
         return (q.Outputs[0], q);
     }
 
+    /// <summary>Marks <paramref name="node"/> as taken over by a rewrite: it is dropped from the rebuilt graph.</summary>
+    public void Absorb(Node node) => _absorbed.Add(node);
+
     /// <summary>Adds an initializer under a fresh name derived from <paramref name="name"/> and returns that name.</summary>
     public string AddInitializer(string name, Tensor value, ElementType type)
     {

@@ -27,9 +27,11 @@ public sealed record PruneRun
 {
     /// <summary>How to choose weights (unstructured and N:M).</summary>
     public PruneOptions Options { get; init; } = new();
-    /// <summary>Remove whole neurons instead of zeroing weights.</summary>
+    /// <summary>Remove whole conv filters and linear neurons instead of zeroing weights.</summary>
     public bool Structured { get; init; }
-    /// <summary>For structured pruning: the fraction of neurons removed per layer.</summary>
+    /// <summary>For structured pruning: prune layers joined by a residual Add together (one shared channel set) rather than leave them alone.</summary>
+    public bool PruneJoined { get; init; } = true;
+    /// <summary>For structured pruning: the fraction of filters (neurons) removed per layer.</summary>
     public double Ratio { get; init; } = 0.5;
     /// <summary>For structured pruning: the norm that ranks neurons.</summary>
     public NeuronNorm Norm { get; init; } = NeuronNorm.L2;
@@ -82,7 +84,7 @@ public static class PrunePipeline
         switch (run.Schedule)
         {
             case PruneSchedule.OneShot when run.Structured:
-                var structured = StructuredPruning.RemoveNeurons(model, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude);
+                var structured = StructuredPruning.Remove(model, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude, run.PruneJoined);
                 model = structured.Model;
                 changes = structured.Changes;
                 skipped = structured.Skipped;
@@ -150,7 +152,7 @@ public static class PrunePipeline
     private static string Describe(PruneRun run)
     {
         var o = run.Options;
-        if (run.Structured) return $"structured, {run.Ratio:P0} of neurons by {run.Norm}";
+        if (run.Structured) return $"structured, {run.Ratio:P0} of filters/neurons by {run.Norm}{(run.PruneJoined ? "" : ", residual joins left alone")}";
         string what = o.Method switch
         {
             PruneMethod.Threshold => $"threshold |w| < {o.Threshold}",

@@ -1,115 +1,127 @@
-// Structured pruning with physical removal (Li et al. 2017, "Pruning Filters for Efficient ConvNets",
-// applied to neurons): rank each layer's output neurons by the L1 or L2 norm of their weights, remove
-// the weakest rows — with their biases — and the matching input columns of the next layer. The result
-// is a smaller dense model, not a dense model full of zeros. A layer qualifies when its output reaches
-// exactly one next linear layer through ops that keep zero at zero (ReLU, tanh, dropout), so removing
-// a neuron is the same as zeroing it.
+// Structured pruning with physical removal (Li et al. 2017, "Pruning Filters for Efficient ConvNets"):
+// rank the filters of a conv (or the neurons of a linear layer) by the L1 or L2 norm of their weights,
+// remove the weakest — with their biases and batch-norm channels — and the matching input channels of
+// every layer that reads them. The result is a smaller dense model, not a dense model full of zeros.
+// Which tensors move together comes from ChannelGroups; layers joined by a residual Add share one
+// channel set, scored by the sum of their filters' norms (Li et al. §4.1 prune such layers together).
 using Condense.Graph;
 using Condense.Tensors;
 
 namespace Condense.Pruning;
 
-/// <summary>How one layer shrank.</summary>
-public sealed record LayerChange(string Weight, int[] OldShape, int[] NewShape, string NextWeight, int[] NextOldShape, int[] NextNewShape, int NeuronsRemoved);
+/// <summary>One tensor's shape before and after structured pruning.</summary>
+public sealed record TensorChange(string Name, int[] OldShape, int[] NewShape);
 
-/// <summary>The smaller model and what changed.</summary>
+/// <summary>
+/// One group of channels removed: the layers writing them (one, or several joined by residual Adds), how
+/// many channels they had, which stayed (ascending original indices), and every tensor that was cut
+/// (filters, biases, batch norm, the readers' input channels).
+/// </summary>
+public sealed record LayerChange(IReadOnlyList<string> Layers, int ChannelsBefore, IReadOnlyList<int> Kept, IReadOnlyList<TensorChange> Tensors)
+{
+    /// <summary>Channels (filters or neurons) left.</summary>
+    public int ChannelsAfter => Kept.Count;
+
+    /// <summary>Channels (filters or neurons) removed.</summary>
+    public int Removed => ChannelsBefore - ChannelsAfter;
+}
+
+/// <summary>The smaller model, what changed, and the layers left alone with the reason.</summary>
 public sealed record StructuredResult(GraphModule Model, IReadOnlyList<LayerChange> Changes, IReadOnlyList<string> Skipped);
 
-/// <summary>Removes whole neurons from linear layers.</summary>
+/// <summary>Removes whole filters of convolutions and whole neurons of linear layers.</summary>
 public static class StructuredPruning
 {
-    private static readonly HashSet<string> ZeroPreserving = ["Relu", "LeakyRelu", "Tanh", "Dropout", "Identity"];
-
     /// <summary>
-    /// Removes round(<paramref name="ratio"/> · n) neurons of every qualifying layer (at least one neuron
-    /// stays). The input model is not changed; the result shares no tensors with it.
+    /// Removes round(<paramref name="ratio"/> · n) channels of every qualifying group (at least one stays).
+    /// <paramref name="pruneJoined"/> false leaves layers joined by a residual Add alone instead of pruning
+    /// them together. The input model is not changed; the result shares no tensors with it.
     /// </summary>
-    public static StructuredResult RemoveNeurons(GraphModule model, double ratio, NeuronNorm norm = NeuronNorm.L2,
-        IReadOnlyList<string>? include = null, IReadOnlyList<string>? exclude = null)
+    public static StructuredResult Remove(GraphModule model, double ratio, NeuronNorm norm = NeuronNorm.L2,
+        IReadOnlyList<string>? include = null, IReadOnlyList<string>? exclude = null, bool pruneJoined = true)
     {
         if (!(ratio >= 0 && ratio < 1)) throw new CondenseException($"structured pruning ratio must be in [0, 1), got {ratio}");
         var graph = model.Graph.Clone();
         var chosen = Prunable.Find(new GraphModule(graph), new PruneOptions { Include = include ?? [], Exclude = exclude ?? [] })
             .Select(t => t.Name).ToHashSet();
-        var changes = new List<LayerChange>();
         var skipped = new List<string>();
-        foreach (var node in graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul").ToList())
+        var plan = new List<(ChannelGroup Group, int[] Keep)>();
+        foreach (var group in ChannelGroups.Find(graph))
         {
-            string weightName = node.Inputs[1];
-            if (!chosen.Contains(weightName)) continue;
-            var next = NextLinear(graph, node, out string? reason);
-            if (next is null) { skipped.Add($"{weightName}: {reason}"); continue; }
-            var w = graph.Initializers[weightName];
-            int outAxis = OutputAxis(node);
-            int outputs = w.Shape[outAxis];
-            int remove = (int)Math.Min(outputs - 1, Math.Round(ratio * outputs, MidpointRounding.AwayFromZero));
-            if (remove <= 0) { skipped.Add($"{weightName}: nothing to remove at ratio {ratio}"); continue; }
-            var keep = Strongest(w, outAxis, outputs - remove, norm);
-
-            string nextName = next.Inputs[1];
-            var nextW = graph.Initializers[nextName];
-            int nextInAxis = 1 - OutputAxis(next);
-            graph.Initializers[weightName] = Select(w, outAxis, keep);
-            if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0 && graph.Initializers.TryGetValue(node.Inputs[2], out var bias) && bias.Size == outputs)
-                graph.Initializers[node.Inputs[2]] = Select(bias.Reshape(outputs), 0, keep);
-            graph.Initializers[nextName] = Select(nextW, nextInAxis, keep);
-            changes.Add(new LayerChange(weightName, w.Shape, graph.Initializers[weightName].Shape, nextName, nextW.Shape, graph.Initializers[nextName].Shape, remove));
+            if (group.Producers.Count == 0) continue;
+            string? reason = group.Blocked
+                ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by --include/--exclude" : null)
+                ?? (group.Joined && !pruneJoined ? "its channels are joined by a residual Add (pruning joined layers together is off)" : null);
+            if (reason is not null) { skipped.Add($"{group.Name}: {reason}"); continue; }
+            int remove = (int)Math.Min(group.Channels - 1, Math.Round(ratio * group.Channels, MidpointRounding.AwayFromZero));
+            if (remove <= 0) { skipped.Add($"{group.Name}: nothing to remove at ratio {ratio}"); continue; }
+            plan.Add((group, Strongest(graph, group, group.Channels - remove, norm)));
         }
+        // Every group is ranked on the original weights before anything is cut: Li et al.'s "independent"
+        // strategy (§3.2). The greedy one, which ignores inputs already removed, has no order to follow
+        // once residual joins tie later layers to earlier ones.
+        var cuts = plan.Select(p => Cut(graph, p.Group, p.Keep)).ToList();
+        // A tensor may be cut by two groups (a conv's filters and its input channels): report its final shape.
+        var changes = plan.Zip(cuts, (p, cut) => new LayerChange(p.Group.Producers.Select(q => q.Weight).ToList(), p.Group.Channels, p.Keep,
+            cut.Select(name => new TensorChange(name, model.Graph.Initializers[name].Shape, graph.Initializers[name].Shape)).ToList())).ToList();
         return new StructuredResult(new GraphModule(graph), changes, skipped);
     }
 
-    private static int OutputAxis(Node node) => node.OpType == "Gemm" && node.Int("transB", 0) != 0 ? 0 : 1;
-
-    // Follows the layer's output through zero-preserving ops to the single linear layer that reads it.
-    private static Node? NextLinear(ModelGraph graph, Node node, out string? reason)
+    // Indices (ascending) of the `count` channels with the largest summed filter norms.
+    private static int[] Strongest(ModelGraph graph, ChannelGroup group, int count, NeuronNorm norm)
     {
-        string value = node.Outputs[0];
-        while (true)
+        var score = new double[group.Channels];
+        foreach (var producer in group.Producers)
         {
-            if (graph.Outputs.Any(o => o.Name == value)) { reason = "its output is a model output"; return null; }
-            var consumers = graph.Consumers(value).ToList();
-            if (consumers.Count != 1) { reason = $"its output feeds {consumers.Count} ops"; return null; }
-            var c = consumers[0];
-            if (ZeroPreserving.Contains(c.OpType)) { value = c.Outputs[0]; continue; }
-            if (c.OpType is "Gemm" or "MatMul" && c.Inputs[0] == value && graph.Initializers.ContainsKey(c.Inputs[1])
-                && c.Int("transA", 0) == 0)
-            {
-                reason = null;
-                return c;
-            }
-            reason = $"its output goes through {c.OpType}, which does not keep removed neurons at zero";
-            return null;
+            var w = graph.Initializers[producer.Weight];
+            var sums = new double[group.Channels];
+            var (outer, inner) = Around(w.Shape, producer.Axis);
+            for (int o = 0; o < outer; o++)
+                for (int c = 0; c < group.Channels; c++)
+                {
+                    var filter = w.Data.AsSpan((o * group.Channels + c) * inner, inner);
+                    foreach (float v in filter) sums[c] += norm == NeuronNorm.L1 ? Math.Abs(v) : (double)v * v;
+                }
+            for (int c = 0; c < sums.Length; c++) score[c] += norm == NeuronNorm.L1 ? sums[c] : Math.Sqrt(sums[c]);
         }
+        return Enumerable.Range(0, group.Channels).OrderByDescending(c => score[c]).ThenBy(c => c).Take(count).Order().ToArray();
     }
 
-    // Indices (ascending) of the `count` neurons with the largest weight norms.
-    private static int[] Strongest(Tensor w, int outAxis, int count, NeuronNorm norm)
+    // Cuts every tensor axis the group indexes down to the channels in `keep`; returns the tensors cut.
+    private static List<string> Cut(ModelGraph graph, ChannelGroup group, int[] keep)
     {
-        int outputs = w.Shape[outAxis], inputs = w.Size / outputs;
-        var score = new double[outputs];
-        for (int o = 0; o < outputs; o++)
-            for (int i = 0; i < inputs; i++)
-            {
-                float v = outAxis == 0 ? w.Data[o * inputs + i] : w.Data[i * outputs + o];
-                score[o] += norm == NeuronNorm.L1 ? Math.Abs(v) : (double)v * v;
-            }
-        return Enumerable.Range(0, outputs).OrderByDescending(o => score[o]).ThenBy(o => o).Take(count).Order().ToArray();
+        var names = new List<string>();
+        foreach (var slice in group.Slices.Distinct())
+        {
+            var t = graph.Initializers[slice.Initializer];
+            if (t.Shape[slice.Axis] != group.Channels * slice.Block)
+                throw new CondenseException($"{slice.Initializer} has {t.Shape[slice.Axis]} entries on axis {slice.Axis}, expected {group.Channels * slice.Block} for the channels of {group.Name}");
+            graph.Initializers[slice.Initializer] = Select(t, slice.Axis, slice.Block, keep);
+            if (!names.Contains(slice.Initializer)) names.Add(slice.Initializer);
+        }
+        // A depthwise conv has one group per channel.
+        foreach (var node in group.Depthwise) node.Attributes["group"] = AttributeValue.Int(keep.Length);
+        return names;
     }
 
-    // The rows (axis 0) or columns (axis 1) of a 2-D tensor, or entries of a 1-D one, listed in `keep`.
-    private static Tensor Select(Tensor t, int axis, int[] keep)
+    // Sizes before and after `axis`: a tensor is (outer, shape[axis], inner) in row-major order.
+    private static (int Outer, int Inner) Around(int[] shape, int axis) => (Shape.Size(shape[..axis]), Shape.Size(shape[(axis + 1)..]));
+
+    // The blocks of `block` consecutive entries along `axis` listed in `keep`.
+    private static Tensor Select(Tensor t, int axis, int block, int[] keep)
     {
-        if (t.Rank == 1) return new Tensor(keep.Select(i => t.Data[i]).ToArray(), keep.Length);
-        int rows = t.Shape[0], cols = t.Shape[1];
-        if (axis == 0)
-        {
-            var data = new float[keep.Length * cols];
-            for (int r = 0; r < keep.Length; r++) t.Data.AsSpan(keep[r] * cols, cols).CopyTo(data.AsSpan(r * cols, cols));
-            return new Tensor(data, keep.Length, cols);
-        }
-        var result = new float[rows * keep.Length];
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < keep.Length; c++) result[r * keep.Length + c] = t.Data[r * cols + keep[c]];
-        return new Tensor(result, rows, keep.Length);
+        var (outer, inner) = Around(t.Shape, axis);
+        int length = t.Shape[axis], run = block * inner;
+        var data = new float[outer * keep.Length * run];
+        int at = 0;
+        for (int o = 0; o < outer; o++)
+            foreach (int c in keep)
+            {
+                t.Data.AsSpan((o * length + c * block) * inner, run).CopyTo(data.AsSpan(at, run));
+                at += run;
+            }
+        var shape = (int[])t.Shape.Clone();
+        shape[axis] = keep.Length * block;
+        return new Tensor(data, shape);
     }
 }

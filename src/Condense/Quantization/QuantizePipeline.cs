@@ -15,7 +15,7 @@ public sealed record QuantizeReport(
     IReadOnlyList<QuantizedLayer> Layers, IReadOnlyList<string> FloatLayers,
     float AccuracyBefore, float AccuracyAfter, long FileBytesBefore, long FileBytesAfter, double Seconds,
     bool? TargetMet = null, IReadOnlyList<LayerSensitivity>? Sensitivities = null,
-    double LatencyMsBefore = 0, double LatencyMsAfter = 0, string Engine = "float")
+    double LatencyMsBefore = 0, double LatencyMsAfter = 0, string Engine = "float", int FoldedBatchNorms = 0)
 {
     /// <summary>How many times smaller the file became.</summary>
     public double CompressionRatio => FileBytesAfter == 0 ? 0 : (double)FileBytesBefore / FileBytesAfter;
@@ -36,6 +36,9 @@ public static class QuantizePipeline
     {
         var watch = Stopwatch.StartNew();
         float before = Evaluator.Evaluate(model, test).Accuracy;
+        // Batch norm is folded into the layer before it first, so the quantized weights are the folded ones.
+        var (folded, folding) = BatchNormFolding.Fold(model);
+        if (folding.Folded.Count > 0) model = folded;
         var (quantized, layers) = Quantizer.Quantize(model, calibration, options);
         // Measured on what will run it: the integer engine where the graph compiles to it.
         float after = Evaluator.Evaluate(IntegerModel.Runner(quantized), test).Accuracy;
@@ -54,7 +57,7 @@ public static class QuantizePipeline
             bytes = new FileInfo(output).Length;
         }
         var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();
-        var floatLayers = model.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul" && !quantizedWeights.Contains(n.Inputs[1]))
+        var floatLayers = model.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul" or "Conv" && !quantizedWeights.Contains(n.Inputs[1]))
             .Select(n => n.Inputs[1]).ToList();
         string calibrationName = options.Mode == QuantizationMode.Static ? options.Calibration.ToString() : "none";
         // Batch-1 latency of the float model and of what runs the quantized one, measured in the same run.
@@ -64,7 +67,7 @@ public static class QuantizePipeline
         double latencyAfter = Evaluator.MeasureSpeed(runner, sample, 1, 0.2).MedianMilliseconds;
         return (quantized, new QuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibrationName, layers, floatLayers,
             before, after, fileBytesBefore, bytes, watch.Elapsed.TotalSeconds, met, sensitivities,
-            latencyBefore, latencyAfter, runner is IntegerModel ? "integer" : "float simulation"));
+            latencyBefore, latencyAfter, runner is IntegerModel or IntegerConvModel ? "integer" : "float simulation", folding.Folded.Count));
     }
 
     // Accuracy-aware mode: quantize each layer alone to measure its sensitivity, then leave layers in

@@ -1,5 +1,5 @@
-// Post-training quantization as a graph pass (docs/quantized-graph.md): each chosen Linear layer gets
-// its weight replaced by int8 (per-channel symmetric) behind a DequantizeLinear, and — in static mode —
+// Post-training quantization as a graph pass (docs/quantized-graph.md): each chosen Linear or Conv layer
+// gets its weight replaced by int8 (per-channel symmetric, axis 0 = output rows/channels) behind a DequantizeLinear, and — in static mode —
 // its input wrapped in QuantizeLinear/DequantizeLinear with a range calibrated on sample data by an
 // observer (streamed batch by batch), or — in dynamic mode — in DynamicQuantizeLinear. The result is
 // an ordinary graph: run in float it is the exact simulation of the quantization; the integer engine
@@ -26,13 +26,15 @@ public static class Quantizer
     public static (GraphModule Model, IReadOnlyList<QuantizedLayer> Layers) Quantize(GraphModule model, Dataset? calibration, QuantizeOptions options)
     {
         options.Validate();
+        // Batch norm first: the weight that gets quantized is the one inference multiplies by (BatchNormFolding).
+        if (model.Graph.Nodes.Any(n => n.OpType == "BatchNormalization")) model = BatchNormFolding.Fold(model).Model;
         var source = model.Graph;
         var exclude = options.Exclude.Select(Prunable.Pattern).ToList();
         var targets = Prunable.Find(model, new PruneOptions())
-            .Where(t => !t.IsBias && t.Node.OpType == "Gemm" && t.OutputAxis == 0 && t.Node.Int("transA", 0) == 0)
+            .Where(t => !t.IsBias && t.OutputAxis == 0 && (t.Node.OpType == "Conv" || (t.Node.OpType == "Gemm" && t.Node.Int("transA", 0) == 0)))
             .Where(t => !exclude.Any(r => r.IsMatch(t.Name)))
             .ToDictionary(t => t.Node.Name);
-        if (targets.Count == 0) throw new CondenseException("no Linear (Gemm) layer to quantize: all were excluded or the model has none");
+        if (targets.Count == 0) throw new CondenseException("no Linear (Gemm) or Conv layer to quantize: all were excluded or the model has none");
         var inputParams = options.Mode == QuantizationMode.Static
             ? Calibrate(model, calibration ?? throw new CondenseException("static quantization needs calibration data"), targets.Values.Select(t => t.Node).ToList(), options)
             : null;
@@ -106,6 +108,7 @@ public static class Quantizer
         }
         graph.Nodes.Clear();
         graph.Nodes.AddRange(nodes);
+        if (options.Mode == QuantizationMode.Static) QuantizedPooling.Propagate(graph);
         graph.Validate();
         return (new GraphModule(graph), layers);
     }
@@ -145,7 +148,7 @@ public static class Quantizer
     private static QuantizedLayer QuantizeBlockwise(ModelGraph graph, List<Node> nodes, Node node, int blockSize, QuantRange range, int bits)
     {
         string g = node.Name, w = node.Inputs[1];
-        if (node.Int("transB", 0) != 1)
+        if (node.OpType != "Gemm" || node.Int("transB", 0) != 1)
             throw new CondenseException($"layer '{g}': block-wise quantization needs a Linear weight [out, in] (Gemm transB = 1)");
         var (integers, scales) = BlockwiseQuantizer.Quantize(graph.Initializers[w], blockSize, range);
         var integerType = bits <= 4 ? ElementType.Int4 : ElementType.Int8;

@@ -55,6 +55,25 @@ public sealed class PruneCliTests() : CliWorkspace("condense-prune-cli-")
     }
 
     [Fact]
+    public void StructuredPruneOfLeNet5WritesASmallerOnnx()
+    {
+        string lenet = Path.Combine(Dir, "lenet.safetensors"), output = Path.Combine(Dir, "small.onnx");
+        Condense.Onnx.ModelFiles.Save(Condense.Nn.ModelSpec.Parse("lenet5").Build(3), lenet, [784], "lenet5");
+        var r = CliRunner.Run("prune", lenet, "--structured", "--ratio", "0.5", "--include", "1.weight", "--include", "4.weight", "--data", Data, "-o", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var json = JsonDocument.Parse(r.Stdout);
+        var changes = json.RootElement.GetProperty("structural_changes").EnumerateArray().ToList();
+        Assert.Equal([6, 16], changes.Select(c => c.GetProperty("channels_before").GetInt32()));
+        Assert.Equal([3, 8], changes.Select(c => c.GetProperty("channels_after").GetInt32()));
+        var saved = Condense.Onnx.ModelFiles.Load(output);
+        Assert.Equal([3, 1, 5, 5], saved.Graph.Initializers["1.weight"].Shape);
+        Assert.Equal([8, 3, 5, 5], saved.Graph.Initializers["4.weight"].Shape);
+        Assert.Equal([120, 200], saved.Graph.Initializers["8.weight"].Shape);
+        Assert.Equal(61_706 - (75 + 3) - (16 * 150 + 16 - 8 * 75 - 8) - 120 * 200, json.RootElement.GetProperty("parameters").GetInt64());
+        Assert.Contains(json.RootElement.GetProperty("skipped").EnumerateArray(), s => s.GetString()!.StartsWith("8.weight", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void SensitivityWritesOneRowPerTensor()
     {
         string output = Path.Combine(Dir, "sens.json");

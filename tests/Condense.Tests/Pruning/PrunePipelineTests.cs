@@ -115,7 +115,7 @@ public sealed class PrunePipelineTests : IDisposable
         Assert.Equal(784 * 16 + 16 + 16 * 10 + 10, report.ParametersAfter);
         Assert.Equal([16, 784], Param(saved, "1.weight").Shape);
         var change = Assert.Single(report.StructuralChanges!);
-        Assert.Equal(16, change.NeuronsRemoved);
+        Assert.Equal(16, change.Removed);
         Assert.Equal([32, 784], report.Tensors.Single(t => t.Name == "1.weight").ShapeBefore);
     }
 

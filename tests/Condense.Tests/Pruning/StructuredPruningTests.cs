@@ -21,7 +21,7 @@ public sealed class StructuredPruningTests
         var shapes = model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Shape.ToArray());
         int[] sizes = ModelSpec.Parse(spec).Sizes;
 
-        var result = StructuredPruning.RemoveNeurons(model, ratio, norm);
+        var result = StructuredPruning.Remove(model, ratio, norm);
 
         // The input model is untouched, and the result shares no tensor with it.
         foreach (var (name, p) in model.NamedParameters())
@@ -45,10 +45,11 @@ public sealed class StructuredPruningTests
         for (int l = 1; l <= hidden; l++)
         {
             var c = result.Changes[l - 1];
-            Assert.Equal($"{2 * l - 1}.weight", c.Weight);
-            Assert.Equal($"{2 * l + 1}.weight", c.NextWeight);
-            Assert.Equal(removed[l], c.NeuronsRemoved);
-            Assert.Equal(Param(result.Model, c.Weight).Shape, c.NewShape);
+            Assert.Equal([$"{2 * l - 1}.weight"], c.Layers);
+            Assert.Equal(removed[l], c.Removed);
+            // The layer's weight and bias, and the next layer's weight, each listed once with its new shape.
+            Assert.Equal(new[] { $"{2 * l - 1}.weight", $"{2 * l - 1}.bias", $"{2 * l + 1}.weight" }.Order(), c.Tensors.Select(t => t.Name).Order());
+            Assert.All(c.Tensors, t => Assert.Equal(Param(result.Model, t.Name).Shape, t.NewShape));
         }
         Assert.Contains(result.Skipped, s => s.StartsWith($"{2 * sizes.Length - 3}.weight", StringComparison.Ordinal) && s.Contains("model output"));
 
@@ -62,8 +63,8 @@ public sealed class StructuredPruningTests
             var kept = KeptRows(original[w], rows, cols, keptInputs, Param(result.Model, w).Data);
             Assert.Equal(rows - removed[l + 1], kept.Length);
             Assert.Equal(kept.Select(r => original[b][r]), Param(result.Model, b).Data);
-            // The kept neurons are the strongest by the chosen norm (of the weights the ranking saw).
-            var score = Enumerable.Range(0, rows).Select(r => keptInputs.Sum(c => norm == NeuronNorm.L1
+            // The kept neurons are the strongest by the chosen norm of their original weights.
+            var score = Enumerable.Range(0, rows).Select(r => Enumerable.Range(0, cols).Sum(c => norm == NeuronNorm.L1
                 ? Math.Abs((double)original[w][r * cols + c]) : (double)original[w][r * cols + c] * original[w][r * cols + c])).ToArray();
             double minKept = kept.Min(r => score[r]);
             Assert.All(Enumerable.Range(0, rows).Except(kept), r => Assert.True(score[r] <= minKept));
@@ -118,7 +119,7 @@ public sealed class StructuredPruningTests
         float[] w = [3, 0, 0, 0, 1, 1, 1, -1];
         SetData(model, "1.weight", w);
         var next = (float[])Param(model, "3.weight").Data.Clone();
-        var result = StructuredPruning.RemoveNeurons(model, 0.5, norm);
+        var result = StructuredPruning.Remove(model, 0.5, norm);
         Assert.Equal(w[(keptRow * 4)..(keptRow * 4 + 4)], Param(result.Model, "1.weight").Data);
         Assert.Equal([Param(model, "1.bias").Data[keptRow]], Param(result.Model, "1.bias").Data);
         Assert.Equal([next[keptRow], next[2 + keptRow], next[4 + keptRow]], Param(result.Model, "3.weight").Data);
@@ -129,11 +130,11 @@ public sealed class StructuredPruningTests
     {
         var rng = new Rng(4);
         var model = From(new Sequential(new Flatten(), new Linear(8, 6, rng: rng), new ReLU(), new Linear(6, 5, rng: rng), new Sigmoid(), new Linear(5, 3, rng: rng)), 8);
-        var result = StructuredPruning.RemoveNeurons(model, 0.5);
+        var result = StructuredPruning.Remove(model, 0.5);
         var change = Assert.Single(result.Changes);
-        Assert.Equal("1.weight", change.Weight);
-        Assert.Equal([3, 8], change.NewShape);
-        Assert.Equal([5, 3], change.NextNewShape);
+        Assert.Equal(["1.weight"], change.Layers);
+        Assert.Equal([3, 8], change.Tensors.Single(t => t.Name == "1.weight").NewShape);
+        Assert.Equal([5, 3], change.Tensors.Single(t => t.Name == "3.weight").NewShape);
         Assert.Contains(result.Skipped, s => s.StartsWith("3.weight", StringComparison.Ordinal) && s.Contains("Sigmoid"));
         Assert.Equal([5, 3], Param(result.Model, "3.weight").Shape);
         Assert.Equal([3, 5], Param(result.Model, "5.weight").Shape);
@@ -142,11 +143,11 @@ public sealed class StructuredPruningTests
     [Fact]
     public void RatioValidationAndAtLeastOneNeuronStays()
     {
-        Assert.Throws<CondenseException>(() => StructuredPruning.RemoveNeurons(Mlp("mlp:4-2-3"), 1.0));
-        Assert.Throws<CondenseException>(() => StructuredPruning.RemoveNeurons(Mlp("mlp:4-2-3"), -0.1));
-        var result = StructuredPruning.RemoveNeurons(Mlp("mlp:4-3-3"), 0.99);
+        Assert.Throws<CondenseException>(() => StructuredPruning.Remove(Mlp("mlp:4-2-3"), 1.0));
+        Assert.Throws<CondenseException>(() => StructuredPruning.Remove(Mlp("mlp:4-2-3"), -0.1));
+        var result = StructuredPruning.Remove(Mlp("mlp:4-3-3"), 0.99);
         Assert.Equal([1, 4], Param(result.Model, "1.weight").Shape);
-        var none = StructuredPruning.RemoveNeurons(Mlp("mlp:4-3-3"), 0.1);
+        var none = StructuredPruning.Remove(Mlp("mlp:4-3-3"), 0.1);
         Assert.Empty(none.Changes);
         Assert.Contains(none.Skipped, s => s.Contains("nothing to remove"));
     }

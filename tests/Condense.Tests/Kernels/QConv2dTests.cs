@@ -1,0 +1,86 @@
+// The int8 convolution (channels-last im2col rows × packed int8 weights through QGemm) against its spec, the
+// naive NCHW loops of QConv2dReference: equal integers, before and after requantization, on ragged shapes
+// with stride, padding, dilation and several zero points, on every kernel path; the uint8 max pooling
+// against the float kernel on the same codes.
+using Condense.Kernels;
+using Condense.Tensors;
+
+namespace Condense.Tests.Kernels;
+
+public sealed class QConv2dTests
+{
+    // (batch, C, H, W, M, kernel, stride, pad, dilation, z_x)
+    private static readonly (int N, int C, int H, int W, int M, int K, int S, int P, int D, byte Zx)[] Cases =
+    [
+        (1, 1, 7, 7, 3, 3, 1, 1, 1, 0), (2, 3, 9, 11, 5, 3, 2, 1, 1, 128), (3, 6, 12, 12, 16, 5, 1, 0, 1, 7),
+        (2, 4, 8, 7, 7, 3, 1, 2, 2, 255), (1, 33, 5, 5, 17, 1, 1, 0, 1, 13), (2, 1, 28, 28, 6, 5, 1, 2, 1, 31),
+        (9, 1, 28, 28, 6, 5, 1, 2, 1, 3),   // enough rows to pack on several threads
+    ];
+
+    public static TheoryData<KernelPath, int> PathCases()
+    {
+        var data = new TheoryData<KernelPath, int>();
+        foreach (var path in Cpu.SupportedPaths)
+            for (int i = 0; i < Cases.Length; i++) data.Add(path, i);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(PathCases))]
+    public void MatchesTheNaiveLoopsExactly(KernelPath path, int index)
+    {
+        var c = Cases[index];
+        var g = new Conv2dGeometry(c.N, c.C, c.H, c.W, c.M, c.K, c.K, Conv2dOptions.Square(c.S, c.P, c.D));
+        var rng = new Rng((ulong)(index + 1));
+        var x = new byte[c.N * c.C * c.H * c.W];
+        for (int i = 0; i < x.Length; i++) x[i] = (byte)rng.NextInt(256);
+        var w = new sbyte[c.M * c.C * c.K * c.K];
+        for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(rng.NextInt(255) - 127);
+        var bias = new int[c.M];
+        for (int o = 0; o < c.M; o++) bias[o] = rng.NextInt(20001) - 10000;
+        var multiplier = new int[c.M]; var shift = new int[c.M];
+        for (int o = 0; o < c.M; o++) Requantize.QuantizeMultiplier(0.0005 + 0.001 * rng.NextDouble(), out multiplier[o], out shift[o]);
+
+        var expected = QConv2dReference.Forward(g, x, c.Zx, w, bias);
+        var packed = new PackedInt8Weights(QConv2d.ChannelsLastWeight(w, c.M, c.C, c.K, c.K), c.M, g.ColumnRows);
+        var nhwc = new byte[x.Length];
+        QConv2d.Transpose<byte>(x, c.N, c.C, c.H * c.W, toChannelsLast: true, nhwc);
+        var acc = new int[expected.Length];
+        var y = new byte[expected.Length];
+        using (Cpu.Force(path))
+        {
+            QConv2d.Forward(g, nhwc, c.Zx, packed, bias, acc);
+            QConv2d.ForwardRequantized(g, nhwc, c.Zx, packed, bias, multiplier, shift, 100, 100, 255, y);
+        }
+        var actual = new int[acc.Length];
+        QConv2d.Transpose<int>(acc, c.N, c.M, g.OutPixels, toChannelsLast: false, actual);
+        Assert.Equal(expected, actual);
+        var requantized = new byte[y.Length];
+        QConv2d.Transpose<byte>(y, c.N, c.M, g.OutPixels, toChannelsLast: false, requantized);
+        Assert.Equal(QConv2dReference.Requantized(g, expected, multiplier, shift, 100, 100, 255), requantized);
+    }
+
+    [Theory]
+    [InlineData(2, 0, 1, false)]
+    [InlineData(3, 1, 1, false)]
+    [InlineData(3, 1, 2, true)]
+    public void MaxPoolOnCodesEqualsFloatMaxPool(int kernel, int pad, int stride, bool ceil)
+    {
+        int n = 2, c = 5, h = 9, w = 7;
+        var window = PoolWindow.Square(kernel, stride, pad, 1, ceil);
+        var (oh, ow) = window.OutputSize(h, w);
+        var rng = new Rng(3);
+        var codes = new byte[n * c * h * w];
+        for (int i = 0; i < codes.Length; i++) codes[i] = (byte)rng.NextInt(256);
+        var expected = new float[n * c * oh * ow];
+        Pooling.MaxForward(codes.Select(v => (float)v).ToArray(), expected, n * c, h, w, window);
+
+        var nhwc = new byte[codes.Length];
+        QConv2d.Transpose<byte>(codes, n, c, h * w, toChannelsLast: true, nhwc);
+        var pooled = new byte[expected.Length];
+        QConv2d.MaxPool(nhwc, n, h, w, c, window, pooled);
+        var actual = new byte[pooled.Length];
+        QConv2d.Transpose<byte>(pooled, n, c, oh * ow, toChannelsLast: false, actual);
+        Assert.Equal(expected.Select(v => (byte)v), actual);
+    }
+}
