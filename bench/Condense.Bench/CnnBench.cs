@@ -122,6 +122,7 @@ internal static class CnnBench
         OnnxExporter.Export(int8.Graph, path);
         var engine = IntegerModel.Runner(int8);
         engine.Eval();
+        Console.WriteLine($"{name}: our engine is {engine.GetType().Name}");
         return new Variant(name, input => { using (GradMode.NoGrad()) return engine.Forward(input); }, path, Tolerance: 0.02);
     }
 
