@@ -36,9 +36,15 @@ internal static class PoolingTiles
                 if (path == KernelPath.Avx512)
                     for (; j + 16 <= outW; j += 16)
                         RowAvx512(ref top, ref bottom, ref output, j, average);
-                else if (path == KernelPath.Avx2)
+                if (path != KernelPath.Scalar && outW >= 8)
+                {
                     for (; j + 8 <= outW; j += 8)
                         RowAvx2(ref top, ref bottom, ref output, j, average);
+                    // The last outputs as one block ending at outW, overlapping the previous one: the
+                    // recomputed outputs get the same bits (14 wide, LeNet's first pool, needs no scalar tail).
+                    if (j < outW) RowAvx2(ref top, ref bottom, ref output, j = outW - 8, average);
+                    j = outW;
+                }
                 for (; j < outW; j++)
                 {
                     float a = Unsafe.Add(ref top, 2 * j), b = Unsafe.Add(ref top, 2 * j + 1);
@@ -91,9 +97,14 @@ internal static class PoolingTiles
             {
                 int top = (p * height + 2 * oh) * width, bottom = top + width, o = (p * outH + oh) * outW;
                 int j = 0;
-                if (path != KernelPath.Scalar)
+                if (path != KernelPath.Scalar && outW >= 4)
+                {
                     for (; j + 4 <= outW; j += 4)
                         MaxBackwardAvx2(ref x[top], ref x[bottom], ref y[o], ref gy[o], ref gx[top], ref gx[bottom], j);
+                    // Overlapping last block: gx is written, not added to, so writing it twice is harmless.
+                    if (j < outW) MaxBackwardAvx2(ref x[top], ref x[bottom], ref y[o], ref gy[o], ref gx[top], ref gx[bottom], outW - 4);
+                    j = outW;
+                }
                 for (; j < outW; j++)
                 {
                     float best = y[o + j], g = gy[o + j];
@@ -118,13 +129,12 @@ internal static class PoolingTiles
             {
                 int top = (p * height + 2 * oh) * width, bottom = top + width, o = (p * outH + oh) * outW;
                 int j = 0;
-                if (path != KernelPath.Scalar)
-                    for (; j + 4 <= outW; j += 4)
-                    {
-                        var share = Pairs(ref gy[o], j) * 0.25f;
-                        share.StoreUnsafe(ref gx[top], (nuint)(2 * j));
-                        share.StoreUnsafe(ref gx[bottom], (nuint)(2 * j));
-                    }
+                if (path != KernelPath.Scalar && outW >= 4)
+                {
+                    for (; j + 4 <= outW; j += 4) AvgBackwardAvx2(ref gy[o], ref gx[top], ref gx[bottom], j);
+                    if (j < outW) AvgBackwardAvx2(ref gy[o], ref gx[top], ref gx[bottom], outW - 4);
+                    j = outW;
+                }
                 for (; j < outW; j++)
                 {
                     float share = gy[o + j] * 0.25f;
@@ -135,6 +145,14 @@ internal static class PoolingTiles
             }
             if (height % 2 == 1) Array.Clear(gx, (p * height + height - 1) * width, width);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AvgBackwardAvx2(ref float gy, ref float gxTop, ref float gxBottom, int j)
+    {
+        var share = Pairs(ref gy, j) * 0.25f;
+        share.StoreUnsafe(ref gxTop, (nuint)(2 * j));
+        share.StoreUnsafe(ref gxBottom, (nuint)(2 * j));
     }
 
     private static void ClearOddColumn(float[] gx, int top, int bottom, int width)
