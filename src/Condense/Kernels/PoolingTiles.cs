@@ -1,7 +1,8 @@
 // The common pooling window, 2 × 2 at stride 2 without padding (LeNet-5, VGG, most CNNs), whose windows
 // tile the input: each output row reads two input rows. The vertical step is an element-wise max/sum of
 // the two rows; the horizontal step splits the result into its even and odd lanes with permutes and takes
-// their max/sum, 16 (AVX-512) or 8 (AVX2) outputs at a time. The max is IEEE 754-2019 maximum
+// their max/sum, 16 (AVX-512) or 8 (AVX2) outputs at a time, 4 (SSE) for rows under 16 wide; a row's last
+// block overlaps the one before it instead of leaving a scalar tail. The max is IEEE 754-2019 maximum
 // (Vector512.Max as MathF.Max: NaN-propagating, +0 above −0), so NaN outputs are unchanged from the
 // general loop. The backward pass finds each window's argmax again from x and y (first tap row-major equal
 // to the output, or the first NaN) instead of storing indices, as the general path's MaxArgmax does.
@@ -45,6 +46,13 @@ internal static class PoolingTiles
                     if (j < outW) RowAvx2(ref top, ref bottom, ref output, j = outW - 8, average);
                     j = outW;
                 }
+                else if (path != KernelPath.Scalar && outW >= 4) // 8 to 15 wide input rows (LeNet's second pool: 10)
+                {
+                    for (; j + 4 <= outW; j += 4)
+                        RowSse(ref top, ref bottom, ref output, j, average);
+                    if (j < outW) RowSse(ref top, ref bottom, ref output, outW - 4, average);
+                    j = outW;
+                }
                 for (; j < outW; j++)
                 {
                     float a = Unsafe.Add(ref top, 2 * j), b = Unsafe.Add(ref top, 2 * j + 1);
@@ -81,6 +89,18 @@ internal static class PoolingTiles
         var pairs = average ? (even + odd) * 0.25f : Vector256.Max(even, odd);
         // Swap the middle 64-bit quarters to put the outputs in order.
         Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle().StoreUnsafe(ref output, (nuint)j);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowSse(ref float top, ref float bottom, ref float output, int j, bool average)
+    {
+        var t0 = Vector128.LoadUnsafe(ref top, (nuint)(2 * j)); var t1 = Vector128.LoadUnsafe(ref top, (nuint)(2 * j + 4));
+        var b0 = Vector128.LoadUnsafe(ref bottom, (nuint)(2 * j)); var b1 = Vector128.LoadUnsafe(ref bottom, (nuint)(2 * j + 4));
+        var v0 = average ? t0 + b0 : Vector128.Max(t0, b0);
+        var v1 = average ? t1 + b1 : Vector128.Max(t1, b1);
+        var even = Sse.Shuffle(v0, v1, 0b10_00_10_00); // lanes 0, 2 of v0 then of v1: already in output order
+        var odd = Sse.Shuffle(v0, v1, 0b11_01_11_01);
+        (average ? (even + odd) * 0.25f : Vector128.Max(even, odd)).StoreUnsafe(ref output, (nuint)j);
     }
 
     /// <summary>
