@@ -64,8 +64,7 @@ public partial class Tensor
             {
                 var gx = GC.AllocateUninitializedArray<float>(input.Size);
                 if (training)
-                    BatchNormKernels.TrainingInputGradient(g.Data, input.Data, gx, n, c, s, mean, invStd,
-                        weight?.Data ?? Enumerable.Repeat(1f, c).ToArray(), sumG, sumGCentered);
+                    BatchNormKernels.TrainingInputGradient(g.Data, input.Data, gx, n, c, s, mean, invStd, weight?.Data, sumG, sumGCentered);
                 else BatchNormKernels.Affine(g.Data, gx, n, c, s, scale, new float[c]); // a fixed affine: ∂y/∂x = scale
                 input.AccumulateGrad(gx);
             }

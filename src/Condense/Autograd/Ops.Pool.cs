@@ -1,6 +1,6 @@
 // Pooling ops on (N, C, H, W) tensors, after torch.nn.functional: max pooling (its backward routes the
-// gradient to the argmax saved by the forward pass), average pooling, and global average / max pooling
-// to (N, C, 1, 1). The loops are in Kernels/Pooling.cs.
+// gradient to each window's argmax, found again from the input and output), average pooling, and global
+// average / max pooling to (N, C, 1, 1). The loops are in Kernels/Pooling.cs.
 using Condense.Kernels;
 
 namespace Condense.Tensors;
@@ -42,9 +42,9 @@ public partial class Tensor
         var (n, c, h, w) = Dims4("MaxPool2d");
         return Record(y, g =>
         {
-            if (argmax is null) Pooling.MaxArgmax(Data, y.Data, argmax = new int[y.Size], n * c, h, w, window);
-            var gx = new float[Size];
-            Pooling.MaxBackward(g.Data, argmax, gx, n * c, h * w);
+            var gx = argmax is null ? GC.AllocateUninitializedArray<float>(Size) : new float[Size];
+            if (argmax is null) Pooling.MaxBackward(Data, y.Data, g.Data, gx, n * c, h, w, window);
+            else Pooling.MaxBackward(g.Data, argmax, gx, n * c, h * w);
             AccumulateGrad(gx);
         }, this);
     }
@@ -65,7 +65,7 @@ public partial class Tensor
         Pooling.AvgForward(Data, y.Data, n * c, h, w, window, countIncludePad);
         return Record(y, g =>
         {
-            var gx = new float[Size];
+            var gx = GC.AllocateUninitializedArray<float>(Size);
             Pooling.AvgBackward(g.Data, gx, n * c, h, w, window, countIncludePad);
             AccumulateGrad(gx);
         }, this);

@@ -57,6 +57,12 @@ public static class Pooling
     public static void MaxForward(float[] x, float[] y, int planes, int height, int width, PoolWindow window)
     {
         var (outH, outW) = Check(x.Length, y.Length, planes, height, width, window);
+        if (PoolingTiles.Fits(window, height, width))
+        {
+            var path = Cpu.Active;
+            ForPlanes(planes, x.Length, (first, last) => PoolingTiles.Forward(x, y, first, last, height, width, average: false, path));
+            return;
+        }
         ForPlanes(planes, (long)y.Length * window.KernelH * window.KernelW, (first, last) =>
         {
             for (int p = first; p < last; p++)
@@ -133,6 +139,27 @@ public static class Pooling
         return (start, k0, Math.Max(k1, k0));
     }
 
+    /// <summary>
+    /// Max pooling backward without stored indices: writes (not adds) into <paramref name="gx"/> each output
+    /// gradient at its window's argmax (as <see cref="MaxArgmax"/> finds it) and zero elsewhere.
+    /// <paramref name="y"/> is the forward output for <paramref name="x"/>.
+    /// </summary>
+    public static void MaxBackward(float[] x, float[] y, float[] gy, float[] gx, int planes, int height, int width, PoolWindow window)
+    {
+        Check(x.Length, y.Length, planes, height, width, window);
+        if (gx.Length != x.Length || gy.Length != y.Length) throw new ArgumentException("gradients must have the input's and the output's sizes");
+        if (PoolingTiles.Fits(window, height, width))
+        {
+            var path = Cpu.Active;
+            ForPlanes(planes, x.Length, (first, last) => PoolingTiles.MaxBackward(x, y, gy, gx, first, last, height, width, path));
+            return;
+        }
+        var argmax = new int[y.Length];
+        MaxArgmax(x, y, argmax, planes, height, width, window);
+        Array.Clear(gx);
+        MaxBackward(gy, argmax, gx, planes, height * width);
+    }
+
     /// <summary>Max pooling backward: adds each output gradient into <paramref name="gx"/> at its window's argmax.</summary>
     public static void MaxBackward(float[] gy, int[] argmax, float[] gx, int planes, int inputPlaneSize)
     {
@@ -154,6 +181,12 @@ public static class Pooling
     {
         var (outH, outW) = Check(x.Length, y.Length, planes, height, width, window);
         CheckNoDilation(window);
+        if (PoolingTiles.Fits(window, height, width)) // no padding: the divisor is 4 either way
+        {
+            var path = Cpu.Active;
+            ForPlanes(planes, x.Length, (first, last) => PoolingTiles.Forward(x, y, first, last, height, width, average: true, path));
+            return;
+        }
         ForPlanes(planes, (long)y.Length * window.KernelH * window.KernelW, (first, last) =>
         {
             for (int p = first; p < last; p++)
@@ -172,11 +205,18 @@ public static class Pooling
         });
     }
 
-    /// <summary>Average pooling backward: adds gy / divisor into every input element of each window.</summary>
+    /// <summary>Average pooling backward: writes into <paramref name="gx"/> the sum of gy / divisor over the windows holding each input element.</summary>
     public static void AvgBackward(float[] gy, float[] gx, int planes, int height, int width, PoolWindow window, bool countIncludePad)
     {
         var (outH, outW) = Check(gx.Length, gy.Length, planes, height, width, window);
         CheckNoDilation(window);
+        if (PoolingTiles.Fits(window, height, width))
+        {
+            var path = Cpu.Active;
+            ForPlanes(planes, gx.Length, (first, last) => PoolingTiles.AvgBackward(gy, gx, first, last, height, width, path));
+            return;
+        }
+        Array.Clear(gx);
         ForPlanes(planes, (long)gy.Length * window.KernelH * window.KernelW, (first, last) =>
         {
             for (int p = first; p < last; p++)
@@ -223,15 +263,5 @@ public static class Pooling
     }
 
     // Splits planes [0, planes) into one contiguous range per thread when the call is large enough.
-    private static void ForPlanes(int planes, long work, Action<int, int> body)
-    {
-        int parts = work < ParallelThreshold ? 1 : Math.Min(Cpu.Threads, planes);
-        if (parts <= 1) { body(0, planes); return; }
-        WorkerPool.Run(new PlaneJob(body, planes, parts), parts);
-    }
-
-    private sealed class PlaneJob(Action<int, int> body, int planes, int parts) : IParallelJob
-    {
-        public void Execute(int part) => body((int)((long)planes * part / parts), (int)((long)planes * (part + 1) / parts));
-    }
+    private static void ForPlanes(int planes, long work, Action<int, int> body) => ParallelRanges.For(planes, work, ParallelThreshold, body);
 }
