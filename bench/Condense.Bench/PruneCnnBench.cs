@@ -24,7 +24,7 @@ internal static class PruneCnnBench
         var spec = Condense.Nn.ModelSpec.Parse("lenet5");
         var trained = spec.Build(0);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        Trainer.Fit(trained, train, null, new TrainOptions { Epochs = epochs });
+        Trainer.Fit(trained, train, null, TrainOptions.For(spec) with { Epochs = epochs });
         var dense = new GraphModule(GraphTracer.Trace(trained, [spec.InFeatures]));
         dense.Eval();
         float baseline = Evaluator.Evaluate(dense, test).Accuracy;

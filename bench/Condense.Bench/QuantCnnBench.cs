@@ -21,9 +21,10 @@ internal static class QuantCnnBench
     {
         int epochs = Option(args, "--epochs", 15), resnetEpochs = Option(args, "--resnet-epochs", 1);
         var (train, test) = Mnist.LoadEmbedded();
-        var net = Condense.Nn.ModelSpec.Parse("lenet5").Build(0);
+        var spec = Condense.Nn.ModelSpec.Parse("lenet5");
+        var net = spec.Build(0);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        Trainer.Fit(net, train, null, new TrainOptions { Epochs = epochs });
+        Trainer.Fit(net, train, null, TrainOptions.For(spec) with { Epochs = epochs });
         Console.WriteLine($"LeNet-5, {epochs} epochs of the default recipe on {train.Count:N0} images: {watch.Elapsed.TotalSeconds:F0} s");
         var model = new GraphModule(GraphTracer.Trace(net, train.SampleShape));
         model.Eval();
