@@ -7,8 +7,7 @@ using System.Text.Json;
 using Condense.Data;
 using Condense.Onnx;
 using Condense.Reports;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
+using static Condense.Tests.Onnx.OnnxTestModels;
 
 namespace Condense.Tests.Cli;
 
@@ -90,25 +89,5 @@ public sealed class ConvCliTests : IDisposable
         Assert.Equal(61_706, root.GetProperty("parameters").GetInt64());
         var (_, test) = DataSets.Load(_data);
         Assert.Equal(root.GetProperty("accuracy").GetDouble(), OrtAccuracy(student, test), 6);
-    }
-
-    // Accuracy of an ONNX file run by ONNX Runtime on every test image, in one batch.
-    private static double OrtAccuracy(string onnx, Dataset data)
-    {
-        using var session = new InferenceSession(onnx);
-        var indices = Enumerable.Range(0, data.Count).ToArray();
-        var declared = session.InputMetadata.Values.Single().Dimensions;
-        int[] shape = [data.Count, .. declared[1..]];
-        var input = NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), new DenseTensor<float>(data.Batch(indices).Data, shape));
-        using var results = session.Run([input]);
-        var logits = results.First().AsEnumerable<float>().ToArray();
-        int classes = logits.Length / data.Count, correct = 0;
-        var labels = data.BatchLabels(indices);
-        for (int i = 0; i < data.Count; i++)
-        {
-            var row = logits.AsSpan(i * classes, classes);
-            if (row.IndexOf(System.Numerics.Tensors.TensorPrimitives.Max(row)) == labels[i]) correct++;
-        }
-        return correct / (double)data.Count;
     }
 }

@@ -4,9 +4,8 @@
 using Condense.Data;
 using Condense.Onnx;
 using Condense.Quantization;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using Xunit.Abstractions;
+using static Condense.Tests.Onnx.OnnxTestModels;
 
 namespace Condense.Tests.Onnx;
 
@@ -23,8 +22,8 @@ public class OnnxFixtureQuantizationTests(ITestOutputHelper output)
         byte[] int8 = OnnxExporter.ToBytes(quantized.Graph);
         Assert.Contains(global::Onnx.ModelProto.Parser.ParseFrom(int8).Graph.Node, n => n.OpType == "QuantizeLinear");
 
-        double floatAccuracy = OrtAccuracy(File.ReadAllBytes(Fixture("mlp128.onnx")), test, model.Graph.Inputs[0].Shape);
-        double int8Accuracy = OrtAccuracy(int8, test, quantized.Graph.Inputs[0].Shape);
+        double floatAccuracy = OrtAccuracy(File.ReadAllBytes(Fixture("mlp128.onnx")), test);
+        double int8Accuracy = OrtAccuracy(int8, test);
         output.WriteLine($"ONNX Runtime accuracy on {test.Count} embedded MNIST test images: float {floatAccuracy:P2}, int8 QDQ {int8Accuracy:P2}");
         Assert.Equal(2000, test.Count);
         Assert.InRange(floatAccuracy, 0.9560, 0.9570); // PyTorch's own accuracy of this model on these images
@@ -40,8 +39,8 @@ public class OnnxFixtureQuantizationTests(ITestOutputHelper output)
         Assert.Equal(2, layers.Count(l => quantized.Graph.Nodes.Any(n => n.Name == l.Node && n.OpType == "Conv")));
         byte[] int8 = OnnxExporter.ToBytes(quantized.Graph);
 
-        double floatAccuracy = OrtAccuracy(File.ReadAllBytes(Fixture("lenet5.onnx")), test, model.Graph.Inputs[0].Shape);
-        double int8Accuracy = OrtAccuracy(int8, test, quantized.Graph.Inputs[0].Shape);
+        double floatAccuracy = OrtAccuracy(File.ReadAllBytes(Fixture("lenet5.onnx")), test);
+        double int8Accuracy = OrtAccuracy(int8, test);
         // Our integer engine on the same QDQ graph, when it compiles (PyTorch's graph: Conv/Relu/MaxPool/Flatten/Gemm).
         bool compiles = IntegerConvModel.CanCompile(quantized.Graph, out var reason);
         double engineAccuracy = compiles ? Condense.Training.Evaluator.Evaluate(IntegerConvModel.Compile(quantized.Graph), test).Accuracy : double.NaN;
@@ -50,24 +49,5 @@ public class OnnxFixtureQuantizationTests(ITestOutputHelper output)
         Assert.True(int8Accuracy >= floatAccuracy - 0.005, $"int8 {int8Accuracy:P2} vs float {floatAccuracy:P2}");
         Assert.True(compiles, reason);
         Assert.True(Math.Abs(engineAccuracy - int8Accuracy) <= 0.002, $"engine {engineAccuracy:P2} vs ORT {int8Accuracy:P2}");
-    }
-
-    // The model run by ONNX Runtime on the whole dataset, rows shaped to its declared input (N×784 or N×1×28×28).
-    private static double OrtAccuracy(byte[] onnx, Dataset data, int[] declared)
-    {
-        using var session = new InferenceSession(onnx);
-        var indices = Enumerable.Range(0, data.Count).ToArray();
-        int[] shape = [data.Count, .. declared[1..]];
-        var input = NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), new DenseTensor<float>(data.Batch(indices).Data, shape));
-        using var results = session.Run([input]);
-        var logits = results.First().AsEnumerable<float>().ToArray();
-        int classes = logits.Length / data.Count, correct = 0;
-        var labels = data.BatchLabels(indices);
-        for (int i = 0; i < data.Count; i++)
-        {
-            var row = logits.AsSpan(i * classes, classes);
-            if (row.IndexOf(System.Numerics.Tensors.TensorPrimitives.Max(row)) == labels[i]) correct++;
-        }
-        return correct / (double)data.Count;
     }
 }

@@ -81,4 +81,29 @@ internal static class OnnxTestModels
         using var results = session.Run([value]);
         return results.First().AsEnumerable<float>().ToArray();
     }
+
+    /// <summary>
+    /// Accuracy of an ONNX model run by ONNX Runtime on every sample of <paramref name="data"/> in one batch,
+    /// the rows shaped to the model's declared input (N×784, N×1×28×28, …).
+    /// </summary>
+    public static double OrtAccuracy(byte[] onnx, Condense.Data.Dataset data)
+    {
+        using var session = new InferenceSession(onnx);
+        var indices = Enumerable.Range(0, data.Count).ToArray();
+        int[] shape = [data.Count, .. session.InputMetadata.Values.Single().Dimensions[1..]];
+        var input = NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), new DenseTensor<float>(data.Batch(indices).Data, shape));
+        using var results = session.Run([input]);
+        var logits = results.First().AsEnumerable<float>().ToArray();
+        int classes = logits.Length / data.Count, correct = 0;
+        var labels = data.BatchLabels(indices);
+        for (int i = 0; i < data.Count; i++)
+        {
+            var row = logits.AsSpan(i * classes, classes);
+            if (row.IndexOf(System.Numerics.Tensors.TensorPrimitives.Max(row)) == labels[i]) correct++;
+        }
+        return correct / (double)data.Count;
+    }
+
+    /// <summary>The same for a model file.</summary>
+    public static double OrtAccuracy(string onnxPath, Condense.Data.Dataset data) => OrtAccuracy(File.ReadAllBytes(onnxPath), data);
 }
