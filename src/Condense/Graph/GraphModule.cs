@@ -76,9 +76,15 @@ public sealed class GraphModule : Module
     // Initializers take the first slots in graph order and are re-read on every pass (they may be replaced).
     private sealed record Plan(string[] Names, int InitializerCount, int[] Inputs, int Output, Step[] Steps, int NodeCount);
 
-    private sealed record Step(Node Node, GraphOps.Kernel Kernel, int[] Inputs, int[] Outputs);
+    // Constant: every input is an initializer that training does not change (e.g. the DequantizeLinear of
+    // int8/int4 weights); in eval mode its outputs are computed once and reused while those inputs stay the same.
+    private sealed record Step(Node Node, GraphOps.Kernel Kernel, int[] Inputs, int[] Outputs, bool Constant);
+
+    // A constant step's outputs and the inputs (tensor and version) they were computed from.
+    private sealed record Folded(Tensor?[] Inputs, int[] Versions, Tensor[] Outputs);
 
     private Plan? _plan;
+    private Folded?[] _folded = [];
 
     private Plan CurrentPlan()
     {
@@ -93,7 +99,9 @@ public sealed class GraphModule : Module
         foreach (var name in Graph.Initializers.Keys) Slot(name);
         var inputs = Graph.Inputs.Select(i => Slot(i.Name)).ToArray();
         var steps = Graph.Nodes.Select(n => new Step(n, GraphOps.Resolve(n),
-            n.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(), n.Outputs.Select(Slot).ToArray())).ToArray();
+            n.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(), n.Outputs.Select(Slot).ToArray(),
+            n.Inputs.Any(i => i.Length > 0) && n.Inputs.All(i => i.Length == 0 || Graph.Initializers.ContainsKey(i) && !Graph.Trainable.Contains(i)))).ToArray();
+        _folded = new Folded?[steps.Length];
         return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
     }
 
@@ -105,14 +113,30 @@ public sealed class GraphModule : Module
         foreach (var t in Graph.Initializers.Values) values[k++] = t;
         for (int i = 0; i < fed.Length; i++) values[plan.Inputs[i]] = fed[i];
         var context = new OpContext(Training, _rng, Graph);
-        foreach (var step in plan.Steps)
+        for (int s = 0; s < plan.Steps.Length; s++)
         {
+            var step = plan.Steps[s];
             var inputs = new Tensor?[step.Inputs.Length];
             for (int i = 0; i < inputs.Length; i++) inputs[i] = step.Inputs[i] < 0 ? null : values[step.Inputs[i]];
-            var outputs = step.Kernel(step.Node, inputs, context);
+            var outputs = step.Constant && !Training ? ConstantOutputs(s, step, inputs, context) : step.Kernel(step.Node, inputs, context);
             for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++) values[step.Outputs[i]] = outputs[i];
         }
         return values;
+    }
+
+    private Tensor[] ConstantOutputs(int index, Step step, Tensor?[] inputs, OpContext context)
+    {
+        var folded = _folded[index];
+        if (folded is not null && folded.Inputs.Length == inputs.Length)
+        {
+            bool same = true;
+            for (int i = 0; i < inputs.Length && same; i++)
+                same = ReferenceEquals(folded.Inputs[i], inputs[i]) && (inputs[i] is null || inputs[i]!.Version == folded.Versions[i]);
+            if (same) return folded.Outputs;
+        }
+        var outputs = step.Kernel(step.Node, inputs, context);
+        _folded[index] = new Folded(inputs, inputs.Select(t => t?.Version ?? 0).ToArray(), outputs);
+        return outputs;
     }
 
     private Tensor SingleInput(Tensor input) => Graph.Inputs.Count == 1 ? ShapeToInput(0, input)
