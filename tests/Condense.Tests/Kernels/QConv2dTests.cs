@@ -1,4 +1,4 @@
-// The int8 convolution (channels-last im2col rows × packed int8 weights through QGemm) against its spec, the
+// The int8 convolution (the direct kernel of QConv2dDirect on channels-last images) against its spec, the
 // naive NCHW loops of QConv2dReference: equal integers, before and after requantization, on ragged shapes
 // with stride, padding, dilation and several zero points, on every kernel path; the uint8 max pooling
 // against the float kernel on the same codes.
