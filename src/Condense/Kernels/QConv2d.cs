@@ -1,23 +1,24 @@
-// The int8 convolution of quantized inference, channels-last (NHWC): uint8 activations with a zero point,
+// The int8 convolution of quantized inference on NCHW images: uint8 activations with a zero point,
 // per-channel symmetric int8 weights, int32 accumulators, fixed-point requantization:
-//   acc[n, oy, ox, o] = Σ_{kh,kw,c} (x[n, iy, ix, c] − z_x) · w[o, kh, kw, c] + bias32[o]
+//   acc[n, o, oy, ox] = Σ_{c,kh,kw} (x[n, c, iy, ix] − z_x) · w[o, c, kh, kw] + bias32[o]
 // with x − z_x = 0 where the patch leaves the image (a float conv pads with 0.0, which quantizes to z_x). The
-// (N·OH·OW, M) output is the next layer's NHWC input as it stands. The work runs in QConv2dDirect.cs (taps read
+// output is the next layer's input as it stands. The weight is packed once in the (kh, kw, c) tap order of
+// ChannelsLastWeight (any fixed order gives the same exact sums). The work runs in QConv2dDirect.cs (taps read
 // from a padded planar int16 image, channels as tile rows, pixels in vector lanes): an im2col matrix fed to
 // QGemm did the same sums but spent most of LeNet's conv1 (6 channels, 25 taps) on packing and on a GEMM
-// shape built for many output columns. QConv2dReference.cs is the spec (naive loops, NCHW).
+// shape built for many output columns. QConv2dReference.cs is the spec (naive loops).
 
 namespace Condense.Kernels;
 
-/// <summary>Integer 2-D convolution (groups = 1) and max pooling on NHWC uint8 images.</summary>
+/// <summary>Integer 2-D convolution (groups = 1) and max pooling on NCHW uint8 images.</summary>
 public static unsafe class QConv2d
 {
     // The im2col rows of one batch chunk stay below this many bytes; larger batches run in chunks.
     private const int MaxRowBytes = 8 << 20;
 
     /// <summary>
-    /// The weight (M, C, kH, kW) of an NCHW convolution as QGemm's (M, kH·kW·C) matrix in the channels-last
-    /// patch order (kh, kw, c).
+    /// The weight (M, C, kH, kW) of a convolution as the (M, kH·kW·C) matrix, taps in the order (kh, kw, c), that
+    /// <see cref="PackedInt8Weights"/> packs for <see cref="ForwardRequantized"/>.
     /// </summary>
     public static sbyte[] ChannelsLastWeight(ReadOnlySpan<sbyte> weight, int outChannels, int inChannels, int kernelH, int kernelW)
     {
@@ -31,7 +32,7 @@ public static unsafe class QConv2d
     }
 
     /// <summary>
-    /// y (N, OH, OW, M) uint8 = clamp(z_y + requant(acc, multiplier[o], shift[o]), qmin, qmax) for x (N, H, W, C)
+    /// y (N, M, OH, OW) uint8 = clamp(z_y + requant(acc, multiplier[o], shift[o]), qmin, qmax) for x (N, C, H, W)
     /// uint8 with zero point <paramref name="xZeroPoint"/> and <paramref name="weight"/> packed from
     /// <see cref="ChannelsLastWeight"/>; <paramref name="g"/> gives the sizes (groups must be 1).
     /// </summary>
@@ -48,7 +49,7 @@ public static unsafe class QConv2d
             Run(g, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py, null);
     }
 
-    /// <summary>The int32 accumulators acc (N, OH, OW, M) of <see cref="ForwardRequantized"/>, before requantization.</summary>
+    /// <summary>The int32 accumulators acc (N, M, OH, OW) of <see cref="ForwardRequantized"/>, before requantization.</summary>
     public static void Forward(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, PackedInt8Weights weight, ReadOnlySpan<int> bias, Span<int> acc)
     {
         Check(g, x.Length, weight, acc.Length);
@@ -70,7 +71,7 @@ public static unsafe class QConv2d
     }
 
     /// <summary>
-    /// Max pooling of x (N, H, W, C) uint8 into y (N, OH, OW, C); padded positions are skipped (never the max,
+    /// Max pooling of x (N, C, H, W) uint8 into y (N, C, OH, OW); padded positions are skipped (never the max,
     /// as the −∞ padding of float max pooling). Max commutes with a monotone dequantization, so this is the
     /// float MaxPool of the dequantized image, quantized with the same (s, z).
     /// </summary>
@@ -80,25 +81,8 @@ public static unsafe class QConv2d
         var (oh, ow) = window.OutputSize(height, width);
         if (x.Length != batch * height * width * channels || y.Length != batch * oh * ow * channels)
             throw new ArgumentException($"max pool buffers hold {x.Length} and {y.Length} values; the shapes need {batch * height * width * channels} and {batch * oh * ow * channels}");
-        for (int n = 0; n < batch; n++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                {
-                    var dst = y.Slice(((n * oh + oy) * ow + ox) * channels, channels);
-                    dst.Clear();
-                    for (int kh = 0; kh < window.KernelH; kh++)
-                    {
-                        int iy = oy * window.StrideH - window.PadTop + kh * window.DilationH;
-                        if ((uint)iy >= (uint)height) continue;
-                        for (int kw = 0; kw < window.KernelW; kw++)
-                        {
-                            int ix = ox * window.StrideW - window.PadLeft + kw * window.DilationW;
-                            if ((uint)ix >= (uint)width) continue;
-                            var src = x.Slice(((n * height + iy) * width + ix) * channels, channels);
-                            System.Numerics.Tensors.TensorPrimitives.Max(dst, src, dst);
-                        }
-                    }
-                }
+        fixed (byte* px = x, py = y)
+            QMaxPool.Forward(px, batch * channels, height, width, window, oh, ow, py);
     }
 
     /// <summary>NCHW → NHWC (<paramref name="toChannelsLast"/>) or back, for <paramref name="batch"/> images of C × (H·W).</summary>

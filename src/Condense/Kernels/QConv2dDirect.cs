@@ -1,15 +1,17 @@
 // The direct int8 convolution: the integer analogue of Conv2dDirect.cs, with no im2col rows. Each image is
-// copied once from NHWC uint8 into a zero-bordered, stride-phase-split planar int16 image holding x − z_x
+// copied once from NCHW uint8 into a zero-bordered, stride-phase-split planar int16 image holding x − z_x
 // (so the padding is 0 and the zero point never reaches the inner loop), laid out exactly as Conv2dDirect's:
 // tap (kh, kw, c) of padded output position q = oy·Wq + ox reads offset(tap) + q, so NR consecutive q are one
 // contiguous load. A tile is rows output channels × NR positions in int32 lanes; taps go in pairs (t0, t1):
 // the two loads are interleaved into (x[q + o0], x[q + o1]) int16 pairs and vpmaddwd against the broadcast
 // weight pair (w[m, t0], w[m, t1]) adds both products per lane. |x − z_x| ≤ 255 and |w| ≤ 128, so a pair is at
 // most 65,280 and the int32 sums are exact (mod 2^32, as the reference's cast), equal bit for bit on every path.
-// The accumulators are requantized per channel row and transposed back to NHWC. Images are independent, so
+// The accumulators are requantized per channel row and their OW useful positions per output row copied out
+// (NCHW, as the input). Images are independent, so
 // any split over threads gives the same bits.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Condense.Kernels;
 
@@ -32,14 +34,14 @@ internal unsafe interface IQConvKernel
     static abstract void Run(int rows, int pairs, int* w, short* x, int* offsets, int* bias, int* c, int ldc);
 }
 
-/// <summary>Forward int8 convolution of NHWC images through a padded planar int16 copy and <typeparamref name="TKernel"/> tiles.</summary>
+/// <summary>Forward int8 convolution of NCHW images through a padded planar int16 copy and <typeparamref name="TKernel"/> tiles.</summary>
 internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQConvKernel
 {
     [ThreadStatic] private static Job? t_job;
 
     /// <summary>
-    /// Requantized output y (N, OH, OW, M) when <paramref name="y"/> is not null (then <paramref name="multiplier"/>,
-    /// <paramref name="shift"/> per channel), else the int32 accumulators into <paramref name="acc"/> (N, OH, OW, M).
+    /// Requantized output y (N, M, OH, OW) when <paramref name="y"/> is not null (then <paramref name="multiplier"/>,
+    /// <paramref name="shift"/> per channel), else the int32 accumulators into <paramref name="acc"/> (N, M, OH, OW).
     /// </summary>
     public static void Forward(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
@@ -188,22 +190,16 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
                 {
                     Requantize.RowCore(path, acc, _multipliers, _shifts, m * stride, _yZero, _qmin, _qmax, bytes);
                     byte* y = _y + (long)n * pixels * m;
-                    for (int oy = 0; oy < oh; oy++)
-                        for (int ox = 0; ox < ow; ox++, y += m)
-                        {
-                            byte* src = bytes + oy * wq + ox;
-                            for (int o = 0; o < m; o++) y[o] = src[o * stride];
-                        }
+                    for (int o = 0; o < m; o++)
+                        for (int oy = 0; oy < oh; oy++, y += ow)
+                            Unsafe.CopyBlockUnaligned(y, bytes + o * stride + oy * wq, (uint)ow);
                 }
                 else
                 {
                     int* y = _acc + (long)n * pixels * m;
-                    for (int oy = 0; oy < oh; oy++)
-                        for (int ox = 0; ox < ow; ox++, y += m)
-                        {
-                            int* src = acc + oy * wq + ox;
-                            for (int o = 0; o < m; o++) y[o] = src[o * stride];
-                        }
+                    for (int o = 0; o < m; o++)
+                        for (int oy = 0; oy < oh; oy++, y += ow)
+                            Unsafe.CopyBlockUnaligned(y, acc + o * stride + oy * wq, (uint)(ow * sizeof(int)));
                 }
             }
         }
@@ -229,24 +225,25 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CopyImage(Conv2dGeometry g, Layout l, byte* image, byte zero, int* rowBase, int* colBase, short* padded)
     {
-        int c = g.InChannels, w = g.Width, channelStride = l.StrideH * l.StrideW * l.Hq * l.Wq;
-        if (c == 1 && l.StrideW == 1)
-        {
+        int w = g.Width, channelStride = l.StrideH * l.StrideW * l.Hq * l.Wq;
+        for (int c = 0; c < g.InChannels; c++)
             for (int iy = 0; iy < g.Height; iy++, image += w)
             {
-                short* dst = padded + rowBase[iy] + colBase[0];
-                for (int ix = 0; ix < w; ix++) dst[ix] = (short)(image[ix] - zero);
+                short* row = padded + (long)c * channelStride + rowBase[iy];
+                if (l.StrideW == 1)
+                {
+                    short* dst = row + colBase[0];
+                    int ix = 0;
+                    if (Vector128.IsHardwareAccelerated)
+                        for (var z = Vector128.Create((short)zero); ix <= w - 8; ix += 8)
+                        {
+                            var (low, high) = Vector64.Widen(Vector64.Load(image + ix));
+                            (Vector128.Create(low, high).AsInt16() - z).Store(dst + ix);
+                        }
+                    for (; ix < w; ix++) dst[ix] = (short)(image[ix] - zero);
+                }
+                else
+                    for (int ix = 0; ix < w; ix++) row[colBase[ix]] = (short)(image[ix] - zero);
             }
-            return;
-        }
-        for (int iy = 0; iy < g.Height; iy++)
-        {
-            short* row = padded + rowBase[iy];
-            for (int ix = 0; ix < w; ix++, image += c)
-            {
-                short* dst = row + colBase[ix];
-                for (int ch = 0; ch < c; ch++) dst[ch * channelStride] = (short)(image[ch] - zero);
-            }
-        }
     }
 }
