@@ -6,8 +6,7 @@
 // the two loads are interleaved into (x[q + o0], x[q + o1]) int16 pairs and vpmaddwd against the broadcast
 // weight pair (w[m, t0], w[m, t1]) adds both products per lane. |x − z_x| ≤ 255 and |w| ≤ 128, so a pair is at
 // most 65,280 and the int32 sums are exact (mod 2^32, as the reference's cast), equal bit for bit on every path.
-// The accumulators are requantized per channel row and their OW useful positions per output row copied out
-// (NCHW, as the input). Images are independent, so
+// The OW useful positions of each output row are copied out (NCHW, as the input) and requantized. Images are independent, so
 // any split over threads gives the same bits.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -29,7 +28,7 @@ internal unsafe interface IQConvKernel
 
     /// <summary>
     /// c[i·ldc + j] = bias[i] + Σ_p Σ_{s=0,1} x[offsets[2p + s] + j]·w_s, j &lt; NR, where w[p·rows + i] packs the weight
-    /// pair of row i (tap 2p in the low 16 bits, tap 2p + 1 in the high).
+    /// pair of row i (tap 2p in the low 16 bits, tap 2p + 1 in the high); pairs ≥ 1.
     /// </summary>
     static abstract void Run(int rows, int pairs, int* w, short* x, int* offsets, int* bias, int* c, int ldc);
 }
@@ -53,16 +52,17 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         var offsets = GC.AllocateUninitializedArray<int>(2 * pairs, pinned: true);
         var weights = GC.AllocateUninitializedArray<int>(m * pairs, pinned: true);
         var biases = new int[m];
-        var rowMultipliers = y is null ? [] : GC.AllocateUninitializedArray<int>(m * layout.Stride, pinned: true);
-        var rowShifts = y is null ? [] : GC.AllocateUninitializedArray<int>(m * layout.Stride, pinned: true);
+        int pixels = g.OutPixels;
+        var rowMultipliers = y is null ? [] : GC.AllocateUninitializedArray<int>(m * pixels, pinned: true);
+        var rowShifts = y is null ? [] : GC.AllocateUninitializedArray<int>(m * pixels, pinned: true);
         TapOffsets(g, layout, offsets);
         PackWeights(g, weight, weights);
         for (int o = 0; o < m; o++)
         {
             biases[o] = bias is null ? 0 : bias[o];
             if (y is null) continue;
-            rowMultipliers.AsSpan(o * layout.Stride, layout.Stride).Fill(multiplier[o]);
-            rowShifts.AsSpan(o * layout.Stride, layout.Stride).Fill(shift[o]);
+            rowMultipliers.AsSpan(o * pixels, pixels).Fill(multiplier[o]);
+            rowShifts.AsSpan(o * pixels, pixels).Fill(shift[o]);
         }
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? Cpu.Threads : 1, g.Batch);
         var job = t_job ??= new Job();
@@ -147,8 +147,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
     private sealed class Job : IParallelJob
     {
         [ThreadStatic] private static short[]? t_padded;
-        [ThreadStatic] private static int[]? t_acc, t_rowBase, t_colBase;
-        [ThreadStatic] private static byte[]? t_bytes;
+        [ThreadStatic] private static int[]? t_acc, t_compact, t_rowBase, t_colBase;
 
         private Conv2dGeometry _g = null!;
         private Layout _layout;
@@ -174,7 +173,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
             int oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq, pixels = g.OutPixels;
             short* padded = Buffer(ref t_padded, l.Count);
             int* acc = Buffer(ref t_acc, m * stride);
-            byte* bytes = _y is null ? null : Buffer(ref t_bytes, m * stride);
+            int* compact = _y is null ? null : Buffer(ref t_compact, m * pixels);
             int* rowBase = Buffer(ref t_rowBase, g.Height), colBase = Buffer(ref t_colBase, g.Width);
             Bases(g, l, rowBase, colBase);
             new Span<short>(padded, l.Count).Clear(); // every image writes the same interior: the border stays zero
@@ -186,23 +185,34 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
                 for (int q = 0; q < l.Positions; q += nr)
                     for (int r = 0; r < m; r += TKernel.MaxRows)
                         TKernel.Run(Math.Min(TKernel.MaxRows, m - r), pairs, _w + r * pairs, padded + q, _offsets, _bias + r, acc + r * stride + q, stride);
+                // The OW useful positions of each output row, packed into NCHW accumulators; requantized in one row.
+                int* y = _y is null ? _acc + (long)n * pixels * m : compact;
+                for (int o = 0; o < m; o++)
+                    for (int oy = 0; oy < oh; oy++)
+                        CopyRow((byte*)(acc + o * stride + oy * wq), (byte*)(y + (o * oh + oy) * ow), ow * sizeof(int));
                 if (_y is not null)
-                {
-                    Requantize.RowCore(path, acc, _multipliers, _shifts, m * stride, _yZero, _qmin, _qmax, bytes);
-                    byte* y = _y + (long)n * pixels * m;
-                    for (int o = 0; o < m; o++)
-                        for (int oy = 0; oy < oh; oy++, y += ow)
-                            Unsafe.CopyBlockUnaligned(y, bytes + o * stride + oy * wq, (uint)ow);
-                }
-                else
-                {
-                    int* y = _acc + (long)n * pixels * m;
-                    for (int o = 0; o < m; o++)
-                        for (int oy = 0; oy < oh; oy++, y += ow)
-                            Unsafe.CopyBlockUnaligned(y, acc + o * stride + oy * wq, (uint)(ow * sizeof(int)));
-                }
+                    Requantize.RowCore(path, compact, _multipliers, _shifts, m * pixels, _yZero, _qmin, _qmax, _y + (long)n * pixels * m);
             }
         }
+    }
+
+    // An output row of a few dozen int32: 16-byte chunks, the last one moved back to end at the row's end (it
+    // overlaps, never passes it). CopyBlockUnaligned calls memmove for a variable length: 6 · 28 calls per
+    // LeNet image cost about as much as the convolution.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(byte* src, byte* dst, int count)
+    {
+        if (count >= 16)
+        {
+            for (int i = 0; i < count - 16; i += 16) Vector128.Store(Vector128.Load(src + i), dst + i);
+            Vector128.Store(Vector128.Load(src + count - 16), dst + count - 16);
+        }
+        else if (count >= 8)
+        {
+            *(ulong*)dst = *(ulong*)src;
+            *(ulong*)(dst + count - 8) = *(ulong*)(src + count - 8);
+        }
+        else for (int i = 0; i < count; i++) dst[i] = src[i];
     }
 
     // Where input row iy and column ix of channel 0 land in the planar image: rowBase[iy] + colBase[ix].
@@ -236,10 +246,8 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
                     int ix = 0;
                     if (Vector128.IsHardwareAccelerated)
                         for (var z = Vector128.Create((short)zero); ix <= w - 8; ix += 8)
-                        {
-                            var (low, high) = Vector64.Widen(Vector64.Load(image + ix));
-                            (Vector128.Create(low, high).AsInt16() - z).Store(dst + ix);
-                        }
+                            // An 8-byte scalar load widened (movq + pmovzxbw): Vector64 is not accelerated on x64.
+                            (Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)(image + ix)).AsByte()).AsInt16() - z).Store(dst + ix);
                     for (; ix < w; ix++) dst[ix] = (short)(image[ix] - zero);
                 }
                 else

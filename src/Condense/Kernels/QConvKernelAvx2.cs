@@ -35,9 +35,17 @@ internal unsafe struct QConvKernelAvx2 : IQConvKernel
     {
         int r = TRows.Count;
         Vector256<int> a0l = default, a0h = default, a1l = default, a1h = default, a2l = default, a2h = default, a3l = default, a3h = default, a4l = default, a4h = default, a5l = default, a5h = default;
-        for (int p = 0; p < pairs; p++, w += r)
+        // Both halves start at the bias: every lane is one output position.
+        { a0l = Vector256.Create(bias[0]); a0h = a0l; }
+        if (r > 1) { a1l = Vector256.Create(bias[1]); a1h = a1l; }
+        if (r > 2) { a2l = Vector256.Create(bias[2]); a2h = a2l; }
+        if (r > 3) { a3l = Vector256.Create(bias[3]); a3h = a3l; }
+        if (r > 4) { a4l = Vector256.Create(bias[4]); a4h = a4l; }
+        if (r > 5) { a5l = Vector256.Create(bias[5]); a5h = a5l; }
+        int* end = offsets + 2 * pairs;
+        do
         {
-            var x0 = Vector256.Load(x + offsets[2 * p]); var x1 = Vector256.Load(x + offsets[2 * p + 1]);
+            var x0 = Vector256.Load(x + offsets[0]); var x1 = Vector256.Load(x + offsets[1]);
             var lo = Avx2.UnpackLow(x0, x1); var hi = Avx2.UnpackHigh(x0, x1);
             { var s = Vector256.Create(w[0]).AsInt16(); a0l += Avx2.MultiplyAddAdjacent(lo, s); a0h += Avx2.MultiplyAddAdjacent(hi, s); }
             if (r > 1) { var s = Vector256.Create(w[1]).AsInt16(); a1l += Avx2.MultiplyAddAdjacent(lo, s); a1h += Avx2.MultiplyAddAdjacent(hi, s); }
@@ -45,20 +53,22 @@ internal unsafe struct QConvKernelAvx2 : IQConvKernel
             if (r > 3) { var s = Vector256.Create(w[3]).AsInt16(); a3l += Avx2.MultiplyAddAdjacent(lo, s); a3h += Avx2.MultiplyAddAdjacent(hi, s); }
             if (r > 4) { var s = Vector256.Create(w[4]).AsInt16(); a4l += Avx2.MultiplyAddAdjacent(lo, s); a4h += Avx2.MultiplyAddAdjacent(hi, s); }
             if (r > 5) { var s = Vector256.Create(w[5]).AsInt16(); a5l += Avx2.MultiplyAddAdjacent(lo, s); a5h += Avx2.MultiplyAddAdjacent(hi, s); }
+            offsets += 2;
+            w += r;
         }
-        Store(c + 0 * ldc, bias[0], a0l, a0h);
-        if (r > 1) Store(c + 1 * ldc, bias[1], a1l, a1h);
-        if (r > 2) Store(c + 2 * ldc, bias[2], a2l, a2h);
-        if (r > 3) Store(c + 3 * ldc, bias[3], a3l, a3h);
-        if (r > 4) Store(c + 4 * ldc, bias[4], a4l, a4h);
-        if (r > 5) Store(c + 5 * ldc, bias[5], a5l, a5h);
+        while (offsets < end);
+        Store(c + 0 * ldc, a0l, a0h);
+        if (r > 1) Store(c + 1 * ldc, a1l, a1h);
+        if (r > 2) Store(c + 2 * ldc, a2l, a2h);
+        if (r > 3) Store(c + 3 * ldc, a3l, a3h);
+        if (r > 4) Store(c + 4 * ldc, a4l, a4h);
+        if (r > 5) Store(c + 5 * ldc, a5l, a5h);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(int* c, int bias, Vector256<int> low, Vector256<int> high)
+    private static void Store(int* c, Vector256<int> low, Vector256<int> high)
     {
-        var b = Vector256.Create(bias);
-        (Avx2.Permute2x128(low, high, 0x20) + b).Store(c);
-        (Avx2.Permute2x128(low, high, 0x31) + b).Store(c + 8);
+        (Avx2.Permute2x128(low, high, 0x20)).Store(c);
+        (Avx2.Permute2x128(low, high, 0x31)).Store(c + 8);
     }
 }
