@@ -37,6 +37,7 @@ internal unsafe interface IQConvKernel
 internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQConvKernel
 {
     [ThreadStatic] private static Job? t_job;
+    [ThreadStatic] private static int[]? t_offsets, t_weights, t_biases, t_multipliers, t_shifts;
 
     /// <summary>
     /// Requantized output y (N, M, OH, OW) when <paramref name="y"/> is not null (then <paramref name="multiplier"/>,
@@ -47,31 +48,25 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
     {
         if (g.Batch == 0) return;
         var layout = new Layout(g);
-        int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2;
-        // Pinned per call: a few thousand values next to the convolution's millions of multiply-adds.
-        var offsets = GC.AllocateUninitializedArray<int>(2 * pairs, pinned: true);
-        var weights = GC.AllocateUninitializedArray<int>(m * pairs, pinned: true);
-        var biases = new int[m];
-        int pixels = g.OutPixels;
-        var rowMultipliers = y is null ? [] : GC.AllocateUninitializedArray<int>(m * pixels, pinned: true);
-        var rowShifts = y is null ? [] : GC.AllocateUninitializedArray<int>(m * pixels, pinned: true);
+        int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2, pixels = g.OutPixels;
+        // The calling thread's buffers (valid until its next call): allocating them pinned per call cost more than a
+        // batch-1 LeNet convolution.
+        int* offsets = Buffer(ref t_offsets, 2 * pairs), weights = Buffer(ref t_weights, m * pairs), biases = Buffer(ref t_biases, m);
+        int* rowMultipliers = y is null ? null : Buffer(ref t_multipliers, m * pixels), rowShifts = y is null ? null : Buffer(ref t_shifts, m * pixels);
         TapOffsets(g, layout, offsets);
         PackWeights(g, weight, weights);
         for (int o = 0; o < m; o++)
         {
             biases[o] = bias is null ? 0 : bias[o];
             if (y is null) continue;
-            rowMultipliers.AsSpan(o * pixels, pixels).Fill(multiplier[o]);
-            rowShifts.AsSpan(o * pixels, pixels).Fill(shift[o]);
+            new Span<int>(rowMultipliers + o * pixels, pixels).Fill(multiplier[o]);
+            new Span<int>(rowShifts + o * pixels, pixels).Fill(shift[o]);
         }
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? Cpu.Threads : 1, g.Batch);
         var job = t_job ??= new Job();
-        fixed (int* po = offsets, pw = weights, pb = biases, pm = rowMultipliers, ps = rowShifts)
-        {
-            job.Set(g, layout, x, xZeroPoint, pw, po, pb, pm, ps, yZeroPoint, qmin, qmax, y, acc, parts);
-            try { WorkerPool.Run(job, parts); }
-            finally { job.Clear(); }
-        }
+        job.Set(g, layout, x, xZeroPoint, weights, offsets, biases, rowMultipliers, rowShifts, yZeroPoint, qmin, qmax, y, acc, parts);
+        try { WorkerPool.Run(job, parts); }
+        finally { job.Clear(); }
     }
 
     /// <summary>The padded, phase-split planar image of one image, as Conv2dDirect's Layout, in int16.</summary>
@@ -103,7 +98,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
 
     // offsets[t] for the taps in channels-last order t = (kh·kW + kw)·C + c (the order of the packed weight),
     // then one more (0, with weight 0) when the count is odd.
-    private static void TapOffsets(Conv2dGeometry g, Layout l, int[] offsets)
+    private static void TapOffsets(Conv2dGeometry g, Layout l, int* offsets)
     {
         var o = g.Options;
         int t = 0;
@@ -115,11 +110,11 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
                     int plane = (c * l.StrideH + dh % l.StrideH) * l.StrideW + dw % l.StrideW;
                     offsets[t++] = plane * l.Hq * l.Wq + dh / l.StrideH * l.Wq + dw / l.StrideW;
                 }
-        if (t < offsets.Length) offsets[t] = 0;
+        if (t % 2 == 1) offsets[t] = 0;
     }
 
     // Row blocks of up to MaxRows channels: the block at r holds w[r·pairs + p·rows + i] = pair p of channel r + i.
-    private static void PackWeights(Conv2dGeometry g, PackedInt8Weights weight, int[] packed)
+    private static void PackWeights(Conv2dGeometry g, PackedInt8Weights weight, int* packed)
     {
         int m = g.OutChannels, k = g.ColumnRows, pairs = (k + 1) / 2;
         for (int r = 0; r < m; r += TKernel.MaxRows)

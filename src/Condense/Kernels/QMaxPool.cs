@@ -9,7 +9,30 @@ namespace Condense.Kernels;
 /// <summary>uint8 max pooling over planes of H × W.</summary>
 internal static unsafe class QMaxPool
 {
+    // Below this many input bytes the pooling runs on the calling thread.
+    private const long ParallelBytes = 1 << 18;
+
+    /// <summary>Pools <paramref name="planes"/> planes; large calls split the planes over Cpu.Threads.</summary>
     public static void Forward(byte* x, int planes, int height, int width, PoolWindow window, int oh, int ow, byte* y)
+    {
+        int parts = (int)Math.Min((long)planes * height * width >= ParallelBytes ? Cpu.Threads : 1, planes);
+        if (parts <= 1) { Planes(x, planes, height, width, window, oh, ow, y); return; }
+        WorkerPool.Run(new Job(x, planes, height, width, window, oh, ow, y, parts), parts);
+    }
+
+    // A contiguous run of planes per part.
+    private sealed class Job(byte* x, int planes, int height, int width, PoolWindow window, int oh, int ow, byte* y, int parts) : IParallelJob
+    {
+        private readonly byte* _x = x, _y = y;
+
+        public void Execute(int part)
+        {
+            int first = (int)((long)planes * part / parts), last = (int)((long)planes * (part + 1) / parts);
+            Planes(_x + (long)first * height * width, last - first, height, width, window, oh, ow, _y + (long)first * oh * ow);
+        }
+    }
+
+    private static void Planes(byte* x, int planes, int height, int width, PoolWindow window, int oh, int ow, byte* y)
     {
         bool pairs = window is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadTop: 0, PadLeft: 0, DilationH: 1, DilationW: 1 }
             && 2 * oh <= height && 2 * ow <= width;

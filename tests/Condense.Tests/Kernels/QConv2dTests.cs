@@ -74,4 +74,29 @@ public sealed class QConv2dTests
         QConv2d.MaxPool(codes, n, h, w, c, window, pooled);
         Assert.Equal(expected.Select(v => (byte)v), pooled);
     }
+
+    [Fact]
+    public void MaxPoolSplitOverThreadsEqualsFloatMaxPool()
+    {
+        // 64 LeNet conv1 outputs (6 × 28 × 28): above the parallel threshold, so two threads take 192 planes each.
+        int n = 64, c = 6, h = 28, w = 28;
+        var window = PoolWindow.Square(2, 2, 0, 1, false);
+        var rng = new Rng(4);
+        var codes = new byte[n * c * h * w];
+        for (int i = 0; i < codes.Length; i++) codes[i] = (byte)rng.NextInt(256);
+        var expected = new float[n * c * 14 * 14];
+        Pooling.MaxForward(codes.Select(v => (float)v).ToArray(), expected, n * c, h, w, window);
+        int saved = Cpu.Threads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Cpu.Threads = threads;
+                var pooled = new byte[expected.Length];
+                QConv2d.MaxPool(codes, n, h, w, c, window, pooled);
+                Assert.Equal(expected.Select(v => (byte)v), pooled);
+            }
+        }
+        finally { Cpu.Threads = saved; }
+    }
 }
