@@ -37,7 +37,7 @@ internal unsafe interface IQConvKernel
 internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQConvKernel
 {
     [ThreadStatic] private static Job? t_job;
-    [ThreadStatic] private static int[]? t_offsets, t_weights, t_biases, t_multipliers, t_shifts;
+    [ThreadStatic] private static int[]? t_offsets, t_biases, t_multipliers, t_shifts;
 
     /// <summary>
     /// Requantized output y (N, M, OH, OW) when <paramref name="y"/> is not null (then <paramref name="multiplier"/>,
@@ -51,10 +51,14 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2, pixels = g.OutPixels;
         // The calling thread's buffers (valid until its next call): allocating them pinned per call cost more than a
         // batch-1 LeNet convolution.
-        int* offsets = Buffer(ref t_offsets, 2 * pairs), weights = Buffer(ref t_weights, m * pairs), biases = Buffer(ref t_biases, m);
+        int* offsets = Buffer(ref t_offsets, 2 * pairs), biases = Buffer(ref t_biases, m);
         int* rowMultipliers = y is null ? null : Buffer(ref t_multipliers, m * pixels), rowShifts = y is null ? null : Buffer(ref t_shifts, m * pixels);
         TapOffsets(g, layout, offsets);
-        PackWeights(g, weight, weights);
+        // Packed once per weight and tile height (the tests switch paths), kept on the weight: repacking read 2,400
+        // values per LeNet conv2 call, as long as the batch-1 convolution itself.
+        if (weight.DerivedLayout is not PairedWeights paired || paired.MaxRows != TKernel.MaxRows)
+            weight.DerivedLayout = paired = new PairedWeights(TKernel.MaxRows, PackWeights(g, weight));
+        int* weights = paired.Pointer;
         for (int o = 0; o < m; o++)
         {
             biases[o] = bias is null ? 0 : bias[o];
@@ -113,10 +117,17 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         if (t % 2 == 1) offsets[t] = 0;
     }
 
+    /// <summary>The weight pairs of <see cref="PackWeights"/> for tiles of <paramref name="MaxRows"/> rows, pinned.</summary>
+    private sealed record PairedWeights(int MaxRows, int[] Pairs)
+    {
+        public int* Pointer => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Pairs));
+    }
+
     // Row blocks of up to MaxRows channels: the block at r holds w[r·pairs + p·rows + i] = pair p of channel r + i.
-    private static void PackWeights(Conv2dGeometry g, PackedInt8Weights weight, int* packed)
+    private static int[] PackWeights(Conv2dGeometry g, PackedInt8Weights weight)
     {
         int m = g.OutChannels, k = g.ColumnRows, pairs = (k + 1) / 2;
+        var packed = GC.AllocateArray<int>(Math.Max(1, m * pairs), pinned: true);
         for (int r = 0; r < m; r += TKernel.MaxRows)
         {
             int rows = Math.Min(TKernel.MaxRows, m - r);
@@ -127,6 +138,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
                     packed[r * pairs + p * rows + i] = (ushort)(short)low | high << 16;
                 }
         }
+        return packed;
     }
 
     private static T* Buffer<T>(ref T[]? buffer, int count) where T : unmanaged
