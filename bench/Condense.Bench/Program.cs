@@ -10,6 +10,7 @@ return args.FirstOrDefault() switch
     "quant" => QuantBench.Run(args[1..]),
     "quant-accuracy" => QuantAccuracyBench.Run(args[1..]),
     "quant-cnn" => QuantCnnBench.Run(args[1..]),
+    "qconv" => QConvBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
     "sparse" => SparseBench.Run(args[1..]),
     "prune" => PruneBench.Run(args[1..]),
@@ -25,6 +26,6 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn");
     return 2;
 }

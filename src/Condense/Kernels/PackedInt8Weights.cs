@@ -87,6 +87,12 @@ public sealed unsafe class PackedInt8Weights
     /// <summary>Bytes per panel.</summary>
     internal int PanelStride { get; }
 
+    /// <summary>A layout of this weight another kernel derived and keeps (QConv2dDirect's tap pairs); set by that kernel.</summary>
+    internal object? DerivedLayout { get; set; }
+
+    /// <summary>W[o, k] read back from the panels.</summary>
+    internal sbyte At(int o, int k) => _data[_offset + o / PanelWidth * PanelStride + k / 2 * 2 * PanelWidth + o % PanelWidth * 2 + (k & 1)];
+
     /// <summary>The first panel, 64-byte aligned; valid while this object is alive (the array is pinned).</summary>
     internal sbyte* Data => (sbyte*)Unsafe.AsPointer(ref _data[_offset]);
 

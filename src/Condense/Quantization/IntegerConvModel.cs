@@ -1,9 +1,9 @@
 // The integer-only engine for static-quantized convolutional networks (Jacob et al. 2018): a QDQ graph
 // (docs/quantized-graph.md) of Conv and Gemm layers with ReLU, MaxPool and Flatten between them, compiled
 // (IntegerConvModel.Compile.cs) into int8 steps that keep the activations uint8 from the first
-// QuantizeLinear to the last layer's int32 accumulators. Images are held channels-last (NHWC) so that a
-// convolution is one QGemm over im2col rows (Kernels/QConv2d); Flatten reorders to the float graph's
-// NCHW order. MaxPool runs on the uint8 codes: max commutes with the monotone dequantization, so a layer
+// QuantizeLinear to the last layer's int32 accumulators. Images stay NCHW, the float graph's layout, so
+// Flatten and the recorded activations need no reordering and a convolution (Kernels/QConv2d, direct) reads
+// and writes whole image rows. MaxPool runs on the uint8 codes: max commutes with the monotone dequantization, so a layer
 // requantizes straight to the (s, z) of the QuantizeLinear after the pooling. MLPs go to IntegerModel.
 using System.Buffers;
 using Condense.Kernels;
@@ -59,7 +59,7 @@ public sealed partial class IntegerConvModel : Module
         return (Run(input, activations), activations);
     }
 
-    // Where the activations are between steps: an NHWC image (C, H, W) or flat rows of Features.
+    // Where the activations are between steps: an NCHW image (C, H, W) or flat rows of Features.
     private record struct State(bool Image, int C, int H, int W)
     {
         public readonly int Size => Image ? C * H * W : C;
@@ -80,7 +80,6 @@ public sealed partial class IntegerConvModel : Module
         try
         {
             QuantizeLinear.QuantizeToByte(input.Data, _inputScale, _inputZeroPoint, x.AsSpan(0, n * sample));
-            if (state.Image) x = Swap(pool, x, n, state, toChannelsLast: true);
             foreach (var step in _steps)
             {
                 switch (step)
@@ -100,7 +99,6 @@ public sealed partial class IntegerConvModel : Module
                         (x, state) = (pooled, state with { H = oh, W = ow });
                         break;
                     case FlattenStep:
-                        if (state.Image) x = Swap(pool, x, n, state, toChannelsLast: false);
                         state = new State(false, state.Size, 1, 1);
                         break;
                 }
@@ -130,7 +128,7 @@ public sealed partial class IntegerConvModel : Module
         return (rows, new State(false, outFeatures, 1, 1));
     }
 
-    // The last layer: y = acc · s_x·s_w[o] (ReLU as acc ≥ 0), in float; a conv's NHWC output goes back to NCHW.
+    // The last layer: y = acc · s_x·s_w[o] (ReLU as acc ≥ 0), in float; a conv's output is NCHW already.
     private static Tensor Output(LayerStep layer, byte[] x, int n, State state, bool flatten)
     {
         int m = layer.Weight.OutFeatures;
@@ -142,35 +140,21 @@ public sealed partial class IntegerConvModel : Module
             var accs = acc.AsSpan(0, n * pixels * m);
             if (g is not null) QConv2d.Forward(g, x.AsSpan(0, n * state.Size), layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
             else QGemm.LinearForward(n, x.AsSpan(0, n * state.Size), layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
-            var channelsLast = new float[n * pixels * m];
-            for (int r = 0; r < n * pixels; r++)
-                for (int o = 0; o < m; o++)
-                {
-                    int v = accs[r * m + o];
-                    channelsLast[r * m + o] = (layer.Relu ? Math.Max(v, 0) : v) * layer.OutputScale[o];
-                }
-            if (g is null) return new Tensor(channelsLast, [n, m]);
-            var y = new float[channelsLast.Length];
-            QConv2d.Transpose<float>(channelsLast, n, m, pixels, toChannelsLast: false, y);
+            var y = new float[n * pixels * m];
+            for (int i = 0; i < y.Length; i++)
+            {
+                int v = accs[i];
+                y[i] = (layer.Relu ? Math.Max(v, 0) : v) * layer.OutputScale[i / pixels % m];
+            }
+            if (g is null) return new Tensor(y, [n, m]);
             return flatten ? new Tensor(y, [n, m * pixels]) : new Tensor(y, [n, m, g.OutHeight, g.OutWidth]);
         }
         finally { ArrayPool<int>.Shared.Return(acc); }
     }
 
-    private static byte[] Swap(ArrayPool<byte> pool, byte[] x, int n, State state, bool toChannelsLast)
-    {
-        byte[] y = pool.Rent(n * state.Size);
-        QConv2d.Transpose<byte>(x.AsSpan(0, n * state.Size), n, state.C, state.H * state.W, toChannelsLast, y.AsSpan(0, n * state.Size));
-        pool.Return(x);
-        return y;
-    }
-
     private static void Record(Dictionary<string, byte[]>? activations, LayerStep layer, byte[] x, int n, State state)
     {
         if (activations is null) return;
-        var copy = new byte[n * state.Size];
-        if (state.Image) QConv2d.Transpose<byte>(x.AsSpan(0, copy.Length), n, state.C, state.H * state.W, toChannelsLast: false, copy);
-        else x.AsSpan(0, copy.Length).CopyTo(copy);
-        activations[layer.InputValue] = copy;
+        activations[layer.InputValue] = x.AsSpan(0, n * state.Size).ToArray();
     }
 }

@@ -1,5 +1,4 @@
-// The int8 convolution (channels-last im2col rows × packed int8 weights through QGemm) against its spec, the
-// naive NCHW loops of QConv2dReference: equal integers, before and after requantization, on ragged shapes
+// The int8 convolution (the direct kernel of QConv2dDirect) against its spec, the naive loops of QConv2dReference: equal integers, before and after requantization, on ragged shapes
 // with stride, padding, dilation and several zero points, on every kernel path; the uint8 max pooling
 // against the float kernel on the same codes.
 using Condense.Kernels;
@@ -43,30 +42,26 @@ public sealed class QConv2dTests
 
         var expected = QConv2dReference.Forward(g, x, c.Zx, w, bias);
         var packed = new PackedInt8Weights(QConv2d.ChannelsLastWeight(w, c.M, c.C, c.K, c.K), c.M, g.ColumnRows);
-        var nhwc = new byte[x.Length];
-        QConv2d.Transpose<byte>(x, c.N, c.C, c.H * c.W, toChannelsLast: true, nhwc);
         var acc = new int[expected.Length];
         var y = new byte[expected.Length];
         using (Cpu.Force(path))
         {
-            QConv2d.Forward(g, nhwc, c.Zx, packed, bias, acc);
-            QConv2d.ForwardRequantized(g, nhwc, c.Zx, packed, bias, multiplier, shift, 100, 100, 255, y);
+            QConv2d.Forward(g, x, c.Zx, packed, bias, acc);
+            QConv2d.ForwardRequantized(g, x, c.Zx, packed, bias, multiplier, shift, 100, 100, 255, y);
         }
-        var actual = new int[acc.Length];
-        QConv2d.Transpose<int>(acc, c.N, c.M, g.OutPixels, toChannelsLast: false, actual);
-        Assert.Equal(expected, actual);
-        var requantized = new byte[y.Length];
-        QConv2d.Transpose<byte>(y, c.N, c.M, g.OutPixels, toChannelsLast: false, requantized);
-        Assert.Equal(QConv2dReference.Requantized(g, expected, multiplier, shift, 100, 100, 255), requantized);
+        Assert.Equal(expected, acc);
+        Assert.Equal(QConv2dReference.Requantized(g, expected, multiplier, shift, 100, 100, 255), y);
     }
 
     [Theory]
     [InlineData(2, 0, 1, false)]
     [InlineData(3, 1, 1, false)]
     [InlineData(3, 1, 2, true)]
+    [InlineData(2, 0, 2, false)]   // the vector path (8 outputs a step) and its scalar tail
+    [InlineData(2, 0, 2, true)]    // ceil mode: the last column's window leaves the image, so the plain loops
     public void MaxPoolOnCodesEqualsFloatMaxPool(int kernel, int pad, int stride, bool ceil)
     {
-        int n = 2, c = 5, h = 9, w = 7;
+        int n = 2, c = 5, h = 9, w = 37;
         var window = PoolWindow.Square(kernel, stride, pad, 1, ceil);
         var (oh, ow) = window.OutputSize(h, w);
         var rng = new Rng(3);
@@ -75,12 +70,33 @@ public sealed class QConv2dTests
         var expected = new float[n * c * oh * ow];
         Pooling.MaxForward(codes.Select(v => (float)v).ToArray(), expected, n * c, h, w, window);
 
-        var nhwc = new byte[codes.Length];
-        QConv2d.Transpose<byte>(codes, n, c, h * w, toChannelsLast: true, nhwc);
         var pooled = new byte[expected.Length];
-        QConv2d.MaxPool(nhwc, n, h, w, c, window, pooled);
-        var actual = new byte[pooled.Length];
-        QConv2d.Transpose<byte>(pooled, n, c, oh * ow, toChannelsLast: false, actual);
-        Assert.Equal(expected.Select(v => (byte)v), actual);
+        QConv2d.MaxPool(codes, n, h, w, c, window, pooled);
+        Assert.Equal(expected.Select(v => (byte)v), pooled);
+    }
+
+    [Fact]
+    public void MaxPoolSplitOverThreadsEqualsFloatMaxPool()
+    {
+        // 64 LeNet conv1 outputs (6 × 28 × 28): above the parallel threshold, so two threads take 192 planes each.
+        int n = 64, c = 6, h = 28, w = 28;
+        var window = PoolWindow.Square(2, 2, 0, 1, false);
+        var rng = new Rng(4);
+        var codes = new byte[n * c * h * w];
+        for (int i = 0; i < codes.Length; i++) codes[i] = (byte)rng.NextInt(256);
+        var expected = new float[n * c * 14 * 14];
+        Pooling.MaxForward(codes.Select(v => (float)v).ToArray(), expected, n * c, h, w, window);
+        int saved = Cpu.Threads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Cpu.Threads = threads;
+                var pooled = new byte[expected.Length];
+                QConv2d.MaxPool(codes, n, h, w, c, window, pooled);
+                Assert.Equal(expected.Select(v => (byte)v), pooled);
+            }
+        }
+        finally { Cpu.Threads = saved; }
     }
 }

@@ -1,0 +1,93 @@
+// The direct int8 convolution (QConv2dDirect: padded planar int16 image, tap pairs through vpmaddwd) against
+// the naive NCHW loops of QConv2dReference on what QConv2dTests' square cases leave out: rectangular kernels,
+// unequal strides and dilations, asymmetric padding, odd tap counts, extreme codes (x = 0/255, w = −128/127
+// with z_x at both ends), channel counts past every tile's row limit, and images split over 1 and 2 threads.
+using Condense.Kernels;
+using Condense.Tensors;
+
+namespace Condense.Tests.Kernels;
+
+public sealed class QConv2dDirectTests
+{
+    // (N, C, H, W, M, kH, kW, options, z_x)
+    private static readonly (int N, int C, int H, int W, int M, int KH, int KW, Conv2dOptions O, byte Zx)[] Cases =
+    [
+        (2, 2, 11, 13, 9, 3, 2, new Conv2dOptions(StrideH: 2, StrideW: 3, PadTop: 1, PadLeft: 0, PadBottom: 2, PadRight: 1), 17),
+        (1, 3, 10, 9, 13, 2, 3, new Conv2dOptions(PadTop: 0, PadLeft: 2, PadBottom: 1, PadRight: 0, DilationH: 2, DilationW: 1), 255),
+        (2, 1, 17, 5, 25, 5, 1, new Conv2dOptions(StrideH: 3, StrideW: 1, PadTop: 3, PadLeft: 1, PadBottom: 0, PadRight: 2, DilationH: 1, DilationW: 2), 0),
+        (1, 7, 4, 40, 4, 1, 1, new Conv2dOptions(), 128),
+        (3, 5, 6, 6, 8, 3, 3, new Conv2dOptions(StrideH: 2, StrideW: 2, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationH: 2, DilationW: 2), 1),
+    ];
+
+    public static TheoryData<KernelPath, int> PathCases()
+    {
+        var data = new TheoryData<KernelPath, int>();
+        foreach (var path in Cpu.SupportedPaths)
+            for (int i = 0; i < Cases.Length; i++) data.Add(path, i);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(PathCases))]
+    public void MatchesTheNaiveLoopsExactly(KernelPath path, int index)
+    {
+        var c = Cases[index];
+        var g = new Conv2dGeometry(c.N, c.C, c.H, c.W, c.M, c.KH, c.KW, c.O);
+        var rng = new Rng((ulong)(index + 100));
+        // Mostly the extreme codes, so the largest pair products (255·−128) and sums are hit.
+        var x = new byte[c.N * c.C * c.H * c.W];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextInt(3) switch { 0 => 0, 1 => 255, _ => (byte)rng.NextInt(256) };
+        var w = new sbyte[c.M * c.C * c.KH * c.KW];
+        for (int i = 0; i < w.Length; i++) w[i] = rng.NextInt(3) switch { 0 => -128, 1 => 127, _ => (sbyte)(rng.NextInt(256) - 128) };
+        var (actual, requantized, expected, expectedY) = Run(g, x, c.Zx, w, rng, path);
+        Assert.Equal(expected, actual);
+        Assert.Equal(expectedY, requantized);
+    }
+
+    [Fact]
+    public void ImagesSplitOverThreadsGiveTheSameBits()
+    {
+        // LeNet's conv1 on 64 images: above the parallel threshold, so two threads take 32 images each.
+        var g = new Conv2dGeometry(64, 1, 28, 28, 6, 5, 5, Conv2dOptions.Square(1, 2, 1));
+        var rng = new Rng(7);
+        var x = new byte[64 * 28 * 28];
+        for (int i = 0; i < x.Length; i++) x[i] = (byte)rng.NextInt(256);
+        var w = new sbyte[6 * 25];
+        for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(rng.NextInt(256) - 128);
+        int saved = Cpu.Threads;
+        try
+        {
+            Cpu.Threads = 1;
+            var (one, oneY, expected, expectedY) = Run(g, x, 9, w, new Rng(8), Cpu.Best);
+            Cpu.Threads = 2;
+            var (two, twoY, _, _) = Run(g, x, 9, w, new Rng(8), Cpu.Best);
+            Assert.Equal(expected, one);
+            Assert.Equal(one, two);
+            Assert.Equal(expectedY, oneY);
+            Assert.Equal(oneY, twoY);
+        }
+        finally { Cpu.Threads = saved; }
+    }
+
+    // The accumulators and requantized codes, next to the reference's.
+    private static (int[] Acc, byte[] Y, int[] ExpectedAcc, byte[] ExpectedY) Run(Conv2dGeometry g, byte[] x, byte zx, sbyte[] w, Rng rng, KernelPath path)
+    {
+        int m = g.OutChannels;
+        var bias = new int[m];
+        for (int o = 0; o < m; o++) bias[o] = rng.NextInt(200001) - 100000;
+        var multiplier = new int[m]; var shift = new int[m];
+        for (int o = 0; o < m; o++) Requantize.QuantizeMultiplier(0.0001 + 0.001 * rng.NextDouble(), out multiplier[o], out shift[o]);
+        var expected = QConv2dReference.Forward(g, x, zx, w, bias);
+        var expectedY = QConv2dReference.Requantized(g, expected, multiplier, shift, 90, 90, 250);
+
+        var packed = new PackedInt8Weights(QConv2d.ChannelsLastWeight(w, m, g.InChannels, g.KernelH, g.KernelW), m, g.ColumnRows);
+        var acc = new int[expected.Length];
+        var y = new byte[expected.Length];
+        using (Cpu.Force(path))
+        {
+            QConv2d.Forward(g, x, zx, packed, bias, acc);
+            QConv2d.ForwardRequantized(g, x, zx, packed, bias, multiplier, shift, 90, 90, 250, y);
+        }
+        return (acc, y, expected, expectedY);
+    }
+}
