@@ -85,22 +85,6 @@ public static unsafe class QConv2d
             QMaxPool.Forward(px, batch * channels, height, width, window, oh, ow, py);
     }
 
-    /// <summary>NCHW → NHWC (<paramref name="toChannelsLast"/>) or back, for <paramref name="batch"/> images of C × (H·W).</summary>
-    public static void Transpose<T>(ReadOnlySpan<T> x, int batch, int channels, int pixels, bool toChannelsLast, Span<T> y)
-    {
-        for (int n = 0; n < batch; n++)
-        {
-            var src = x.Slice(n * channels * pixels, channels * pixels);
-            var dst = y.Slice(n * channels * pixels, channels * pixels);
-            for (int c = 0; c < channels; c++)
-                for (int p = 0; p < pixels; p++)
-                {
-                    if (toChannelsLast) dst[p * channels + c] = src[c * pixels + p];
-                    else dst[c * pixels + p] = src[p * channels + c];
-                }
-        }
-    }
-
     private static void Check(Conv2dGeometry g, int xLength, PackedInt8Weights weight, int yLength)
     {
         ArgumentNullException.ThrowIfNull(g);
