@@ -19,21 +19,8 @@ public sealed partial class IntegerConvModel
     private sealed record Plan(List<object> Items, int[] SampleShape);   // items: LayerSpec, MaxPoolStep, FlattenStep
 
     /// <summary>True when <paramref name="qdq"/> compiles (see <see cref="Compile"/>); otherwise false with the one-line reason.</summary>
-    public static bool CanCompile(ModelGraph qdq, out string reason)
-    {
-        ArgumentNullException.ThrowIfNull(qdq);
-        try
-        {
-            Build(Analyze(qdq), pack: false);
-            reason = "";
-            return true;
-        }
-        catch (CondenseException e)
-        {
-            reason = e.Message;
-            return false;
-        }
-    }
+    public static bool CanCompile(ModelGraph qdq, out string reason) =>
+        QdqLayerReader.CanCompile(qdq, g => Build(Analyze(g), pack: false), out reason);
 
     /// <summary>
     /// Compiles a static-quantized QDQ graph of Conv/Gemm layers (docs/quantized-graph.md) into an integer
@@ -56,32 +43,20 @@ public sealed partial class IntegerConvModel
             if (item is not LayerSpec s) { steps.Add((Step)item); continue; }
             int l = layers.IndexOf(s), n = s.WeightShape[0];
             var next = l + 1 < layers.Count ? layers[l + 1] : null;
-            var bias = new int[n]; var multiplier = new int[n]; var shift = new int[n]; var outputScale = new float[n];
-            for (int o = 0; o < n; o++)
-            {
-                double accScale = (double)s.InputScale * s.WeightScale[o];
-                double b = Math.Round(s.Bias[o] / accScale, MidpointRounding.ToEven);
-                if (!(Math.Abs(b) <= int.MaxValue))
-                    throw Unsupported($"layer '{s.Node.Name}': bias[{o}] = {s.Bias[o]:G6} is {b:G3} steps of s_x·s_w = {accScale:G3}, beyond int32; the input or weight scale is too small");
-                bias[o] = (int)b;
-                outputScale[o] = (float)accScale;
-                if (next is not null) Requantize.QuantizeMultiplier(accScale / next.InputScale, out multiplier[o], out shift[o]);
-            }
+            var constants = QdqLayerReader.Constants(s.Node.Name, s.InputScale, s.WeightScale, s.Bias, next?.InputScale);
             int k = s.Weight.Length / n;
             var matrix = s.Conv is null ? s.Weight : QConv2d.ChannelsLastWeight(s.Weight, n, s.WeightShape[1], s.WeightShape[2], s.WeightShape[3]);
             var weight = pack ? new PackedInt8Weights(matrix, n, k) : null!;
             byte zy = next?.InputZeroPoint ?? 0;
             steps.Add(new LayerStep(s.Node.Name, s.InputValue, s.Conv, s.Conv is null ? 1 : s.WeightShape[2], s.Conv is null ? 1 : s.WeightShape[3],
-                weight, s.InputZeroPoint, bias, multiplier, shift, zy, next is not null && s.Relu ? zy : (byte)0, outputScale, s.Relu, next is null));
+                weight, s.InputZeroPoint, constants.Bias, constants.Multiplier, constants.Shift, zy, next is not null && s.Relu ? zy : (byte)0, constants.OutputScale, s.Relu, next is null));
         }
         return [.. steps];
     }
 
     private static Plan Analyze(ModelGraph g)
     {
-        g.Validate();
-        if (g.Inputs.Count != 1 || g.Outputs.Count != 1)
-            throw Unsupported($"the graph has {g.Inputs.Count} inputs and {g.Outputs.Count} outputs; one of each is needed");
+        QdqLayerReader.CheckOneInputOneOutput(g);
         var used = new HashSet<Node>();
         var items = new List<object>();
         string output = g.Outputs[0].Name;
@@ -157,9 +132,7 @@ public sealed partial class IntegerConvModel
             }
         }
         if (!anyConv) throw Unsupported("the graph has no Conv layer (Linear chains compile to IntegerModel)");
-        foreach (var node in g.Nodes)
-            if (!used.Contains(node))
-                throw Unsupported($"node '{node.Name}' ({node.OpType}) is not part of the Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten] chain");
+        QdqLayerReader.CheckAllUsed(g, used, "Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten]");
         return new Plan(items, sampleShape);
     }
 
@@ -210,42 +183,16 @@ public sealed partial class IntegerConvModel
     // value → QuantizeLinear(s, z) → DequantizeLinear(s, z): (s, z, the DQ output, the Q output).
     private static (float Scale, byte ZeroPoint, string Output, string Quantized) InputQuantization(ModelGraph g, string value, HashSet<Node> used)
     {
-        var q = SoleConsumer(g, value) ?? throw Unsupported($"value '{value}' is neither the graph output nor read by a node");
-        switch (q.OpType)
-        {
-            case "QuantizeLinear": break;
-            case "DynamicQuantizeLinear":
-                throw Unsupported($"node '{q.Name}' quantizes dynamically; the integer engine runs static quantization only (fixed input scales)");
-            case "Gemm" or "Conv":
-                throw Unsupported($"layer '{q.Name}' is left in float (its input is not quantized); the integer engine needs every layer quantized statically");
-            case "Add" or "GlobalAveragePool" or "AveragePool" or "BatchNormalization":
-                throw Unsupported($"node '{q.Name}' ({q.OpType}) runs in float only (residual additions, average pooling and unfolded batch norm are not in the integer engine; the QDQ graph still runs as float simulation and in ONNX Runtime)");
-            default:
-                throw Unsupported($"node '{q.Name}' ({q.OpType}) reads '{value}'; the integer engine supports only Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten] chains");
-        }
-        var (scale, zeroPoint) = ActivationParams(g, q);
-        var dq = SoleConsumer(g, q.Outputs[0]);
-        if (dq is not { OpType: "DequantizeLinear" }) throw Unsupported($"QuantizeLinear '{q.Name}' is not followed by a DequantizeLinear");
-        var (dqScale, dqZeroPoint) = ActivationParams(g, dq);
-        if (dqScale != scale || dqZeroPoint != zeroPoint)
-            throw Unsupported($"'{dq.Name}' dequantizes with (scale {dqScale}, zero point {dqZeroPoint}), not the (scale {scale}, zero point {zeroPoint}) of '{q.Name}'");
-        used.Add(q);
-        used.Add(dq);
+        var (scale, zeroPoint, q, dq) = QdqLayerReader.InputQuantization(g, value, used, NotQuantized, BranchNote);
         return (scale, zeroPoint, dq.Outputs[0], q.Outputs[0]);
     }
 
-    private static (float Scale, byte ZeroPoint) ActivationParams(ModelGraph g, Node node)
+    private static CondenseException NotQuantized(Node reader, string value) => reader.OpType switch
     {
-        var scale = Initializer(g, node, 1, "scale");
-        if (scale.Size != 1 || !(scale.Data[0] > 0f)) throw Unsupported($"'{node.Name}' needs one positive activation scale (per tensor)");
-        if (node.Inputs.Count < 3 || node.Inputs[2].Length == 0) return (scale.Data[0], 0);
-        var zeroPoint = Initializer(g, node, 2, "zero point");
-        var type = g.TypeOf(node.Inputs[2]);
-        if (type != ElementType.UInt8) throw Unsupported($"'{node.Name}' quantizes to {type}; the integer engine takes uint8 activations");
-        if (zeroPoint.Size != 1) throw Unsupported($"'{node.Name}' has {zeroPoint.Size} zero points; activations must be quantized per tensor");
-        type.CheckValues(node.Inputs[2], zeroPoint.Data);
-        return (scale.Data[0], (byte)zeroPoint.Data[0]);
-    }
+        "Gemm" or "Conv" => Unsupported($"layer '{reader.Name}' is left in float (its input is not quantized); the integer engine needs every layer quantized statically"),
+        "Add" or "GlobalAveragePool" or "AveragePool" or "BatchNormalization" => Unsupported($"node '{reader.Name}' ({reader.OpType}) runs in float only (residual additions, average pooling and unfolded batch norm are not in the integer engine; the QDQ graph still runs as float simulation and in ONNX Runtime)"),
+        _ => Unsupported($"node '{reader.Name}' ({reader.OpType}) reads '{value}'; the integer engine supports only Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten] chains"),
+    };
 
     // Conv(dq, DQ(W_q (M, C, kH, kW)), b) with one group, or Gemm(dq, DQ(W_q [out, in]), b, transB = 1).
     private static LayerSpec ReadLayer(ModelGraph g, Node layer, string dq, string quantized, float scale, byte zeroPoint, int[] shape, HashSet<Node> used)
@@ -254,65 +201,27 @@ public sealed partial class IntegerConvModel
             throw Unsupported($"node '{layer.Name}' ({layer.OpType}) reads a dequantized activation; only Conv and Gemm are supported there");
         if (layer.OpType == "Gemm" && (layer.Int("transA", 0) != 0 || layer.Int("transB", 0) != 1 || layer.Float("alpha", 1f) != 1f || layer.Float("beta", 1f) != 1f))
             throw Unsupported($"layer '{layer.Name}' is not a Linear Gemm (needs transA = 0, transB = 1, alpha = beta = 1)");
-        var wdq = layer.Inputs.Count > 1 ? g.Producer(layer.Inputs[1]) : null;
-        if (wdq is not { OpType: "DequantizeLinear" } || !g.Initializers.ContainsKey(wdq.Inputs[0]))
-            throw Unsupported($"layer '{layer.Name}' has a float weight; the integer engine needs DequantizeLinear(int8 weight)");
-        if (g.Consumers(wdq.Outputs[0]).Count() != 1) throw Unsupported($"the dequantized weight '{wdq.Outputs[0]}' is shared by several nodes");
-        used.Add(layer);
-        used.Add(wdq);
-
-        var w = g.Initializers[wdq.Inputs[0]];
-        var weightType = g.TypeOf(wdq.Inputs[0]);
-        int rank = layer.OpType == "Conv" ? 4 : 2;
-        if (weightType is not (ElementType.Int8 or ElementType.Int4) || w.Rank != rank)
-            throw Unsupported($"layer '{layer.Name}': the weight '{wdq.Inputs[0]}' must be an Int8 (or Int4) initializer of rank {rank} (it is {weightType} {Shape.Format(w.Shape)})");
-        weightType.CheckValues(wdq.Inputs[0], w.Data);
-        int n = w.Shape[0], k = w.Size / n;
-        if (k > PackedInt8Weights.MaxInFeatures) throw Unsupported($"layer '{layer.Name}' has {k} inputs per output; the int8 kernel takes at most {PackedInt8Weights.MaxInFeatures}");
-        var ws = Initializer(g, wdq, 1, "weight scale");
-        if (ws.Size != n && ws.Size != 1) throw Unsupported($"layer '{layer.Name}' has {ws.Size} weight scales for {n} output channels");
-        if (ws.Size > 1 && wdq.Int("axis", 1) != 0) throw Unsupported($"layer '{layer.Name}': per-channel weight scales must run along axis 0 (output channels)");
-        if (wdq.Int("block_size", 0) > 0) throw Unsupported($"layer '{layer.Name}' has block-wise weight scales");
-        foreach (float s in ws.Data)
-            if (!(s > 0f) || !float.IsFinite(s)) throw Unsupported($"layer '{layer.Name}' has weight scale {s}");
-        if (wdq.Inputs.Count > 2 && wdq.Inputs[2].Length > 0 && Initializer(g, wdq, 2, "weight zero point").Data.Any(v => v != 0f))
-            throw Unsupported($"layer '{layer.Name}' has nonzero weight zero points; the integer engine takes symmetric weights only");
+        var weight = QdqLayerReader.ReadWeight(g, layer, rank: layer.OpType == "Conv" ? 4 : 2, used);
+        int n = weight.Shape[0], k = weight.Values.Length / n;
 
         Conv2dOptions? conv = null;
         if (layer.OpType == "Conv")
         {
             if (shape.Length != 3) throw Unsupported($"Conv '{layer.Name}' reads flat rows of {Shape.Format(shape)}; it needs (C, H, W) images");
-            conv = GraphOps.ConvOptions(layer, [1, .. shape], w.Shape);
+            conv = GraphOps.ConvOptions(layer, [1, .. shape], weight.Shape);
             if (conv.Groups != 1) throw Unsupported($"Conv '{layer.Name}' has {conv.Groups} groups; the int8 convolution takes one");
-            Conv2dGeometry.Of([1, .. shape], w.Shape, conv);   // checks channels and sizes
+            Conv2dGeometry.Of([1, .. shape], weight.Shape, conv);   // checks channels and sizes
         }
         else if (shape.Length != 1 || shape[0] != k)
             throw Unsupported($"layer '{layer.Name}' takes {k} features but receives {Shape.Format(shape)} per sample");
 
-        var bias = new float[n];
-        if (layer.Inputs.Count > 2 && layer.Inputs[2].Length > 0)
-        {
-            if (!g.Initializers.TryGetValue(layer.Inputs[2], out var b) || g.TypeOf(layer.Inputs[2]) != ElementType.Float32 || b.Size != n)
-                throw Unsupported($"layer '{layer.Name}': the bias must be a float initializer with {n} values");
-            b.Data.CopyTo(bias, 0);
-        }
-        var weight = new sbyte[w.Size];
-        for (int i = 0; i < weight.Length; i++) weight[i] = (sbyte)w.Data[i];
-        var weightScale = ws.Size == n ? (float[])ws.Data.Clone() : Enumerable.Repeat(ws.Data[0], n).ToArray();
-        return new LayerSpec(layer, quantized, scale, zeroPoint, weight, weightScale, bias, w.Shape, conv, Relu: false);
+        var bias = QdqLayerReader.ReadBias(g, layer, n);
+        return new LayerSpec(layer, quantized, scale, zeroPoint, weight.Values, weight.Scale, bias, weight.Shape, conv, Relu: false);
     }
 
-    private static Node? SoleConsumer(ModelGraph g, string value)
-    {
-        var consumers = g.Consumers(value).ToList();
-        if (consumers.Count > 1)
-            throw Unsupported($"value '{value}' is read by {consumers.Count} nodes ({string.Join(", ", consumers.Select(c => c.Name))}); only a simple chain is supported (residual branches run as float simulation)");
-        return consumers.Count == 1 ? consumers[0] : null;
-    }
+    private const string BranchNote = " (residual branches run as float simulation)";
 
-    private static Tensor Initializer(ModelGraph g, Node node, int index, string what) =>
-        index < node.Inputs.Count && g.Initializers.TryGetValue(node.Inputs[index], out var t) ? t
-            : throw Unsupported($"the {what} of '{node.Name}' is not a constant initializer");
+    private static Node? SoleConsumer(ModelGraph g, string value) => QdqLayerReader.SoleConsumer(g, value, BranchNote);
 
-    private static CondenseException Unsupported(string what) => new($"integer engine: {what}");
+    private static CondenseException Unsupported(string what) => QdqLayerReader.Unsupported(what);
 }
