@@ -149,6 +149,13 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
                 {
                     float* src = image + ((long)c * h + iy) * w;
                     if (sw == 1) { Unsafe.CopyBlockUnaligned(planeRow + o.PadLeft, src, (uint)(w * sizeof(float))); continue; }
+                    if (sw == 2)
+                    {
+                        // Column ix goes to phase (ix + padLeft) mod 2 at (ix + padLeft) div 2.
+                        int evenPhase = o.PadLeft % 2, oddPhase = 1 - evenPhase;
+                        StrideTwoSplit.Split(src, w, planeRow + evenPhase * plane + o.PadLeft / 2, planeRow + oddPhase * plane + (1 + o.PadLeft) / 2);
+                        continue;
+                    }
                     for (int colPhase = 0; colPhase < sw; colPhase++)
                     {
                         int ix = ((colPhase - o.PadLeft) % sw + sw) % sw;

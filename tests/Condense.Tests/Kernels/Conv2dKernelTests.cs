@@ -45,6 +45,10 @@ public class Conv2dKernelTests
         new("stride 3 with dilation 2", 2, 3, 13, 11, 5, 3, 2, O(3, 3, 2, 1, 0, 2, 2, 2), true),
         new("1x1 with padding", 2, 3, 5, 6, 4, 1, 1, O(pt: 1, pl: 2, pb: 0, pr: 1), true),
         new("stride 2 grouped, ragged width", 3, 4, 9, 13, 6, 3, 3, O(2, 2, 1, 1, 1, 1, g: 2), false),
+        // Rows of 16 floats and more: the stride-2 image copy splits them eight pairs at a time (StrideTwoSplit),
+        // after an odd and an even left pad.
+        new("stride 2, wide odd rows", 2, 3, 6, 37, 4, 3, 3, O(2, 2, 1, 1, 1, 1), true),
+        new("stride 2, wide rows, no left pad", 1, 2, 5, 40, 3, 3, 3, O(2, 2, 0, 0, 1, 1), false),
     ];
 
     public static TheoryData<string> AllCases()
