@@ -33,7 +33,7 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
     {
         long items = (long)g.Batch * g.Groups;
         if (items == 0) return;
-        var layout = new Layout(g);
+        var layout = new PhaseSplitImage(g, g.InPerGroup);
         float* packed = PackWeights(g, w);
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? threads : 1, items);
         var job = t_forward ??= new ForwardJob();
@@ -54,7 +54,7 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
         int chunks = (g.Batch + Conv2dKernel.WeightChunk - 1) / Conv2dKernel.WeightChunk;
         long items = (long)chunks * g.Groups;
         if (items == 0) return;
-        var layout = new Layout(g);
+        var layout = new PhaseSplitImage(g, g.InPerGroup);
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? threads : 1, items);
         var job = t_weight ??= new WeightJob();
         fixed (int* offsets = TapOffsets(g, layout))
@@ -65,51 +65,19 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
         }
     }
 
-    /// <summary>The padded, phase-split image of one group: Planes planes of Hq × Wq, then Slack zero floats.</summary>
-    private readonly struct Layout
-    {
-        public Layout(Conv2dGeometry g)
-        {
-            var o = g.Options;
-            (StrideH, StrideW) = (o.StrideH, o.StrideW);
-            Hq = (g.Height + o.PadTop + o.PadBottom + StrideH - 1) / StrideH;
-            Wq = (g.Width + o.PadLeft + o.PadRight + StrideW - 1) / StrideW;
-            Planes = g.InPerGroup * StrideH * StrideW;
-            Positions = g.OutHeight * Wq;
-        }
-
-        public int StrideH { get; }
-        public int StrideW { get; }
-        public int Hq { get; }
-        public int Wq { get; }
-        public int Planes { get; }
-        /// <summary>Padded output positions OH · Wq.</summary>
-        public int Positions { get; }
-        /// <summary>
-        /// Reads run past the last plane by less than NR + Wq floats: position q &lt; Positions rounded up to NR, plus
-        /// the largest offset, ends before Planes·Hq·Wq + NR + Wq (the row and column shifts stay inside a plane).
-        /// </summary>
-        public long Count => (long)Planes * Hq * Wq + TKernel.NR + Wq;
-    }
-
     /// <summary>
     /// offsets[(c·kH + kh)·kW + kw] = where tap (c, kh, kw) of padded output position 0 lies, then zeros up to a
     /// multiple of 3 (RunDot takes taps in threes). Valid until the thread's next call.
     /// </summary>
-    private static int[] TapOffsets(Conv2dGeometry g, Layout l)
+    private static int[] TapOffsets(Conv2dGeometry g, PhaseSplitImage l)
     {
-        var o = g.Options;
         int count = (g.ColumnRows + 2) / 3 * 3;
         if (t_offsets is null || t_offsets.Length < count) t_offsets = GC.AllocateUninitializedArray<int>(count, pinned: true);
         int row = 0;
         for (int c = 0; c < g.InPerGroup; c++)
             for (int kh = 0; kh < g.KernelH; kh++)
                 for (int kw = 0; kw < g.KernelW; kw++)
-                {
-                    int dh = kh * o.DilationH, dw = kw * o.DilationW;
-                    int plane = (c * l.StrideH + dh % l.StrideH) * l.StrideW + dw % l.StrideW;
-                    t_offsets[row++] = plane * l.Hq * l.Wq + dh / l.StrideH * l.Wq + dw / l.StrideW;
-                }
+                    t_offsets[row++] = l.TapOffset(c, kh, kw);
         while (row < count) t_offsets[row++] = 0;
         return t_offsets;
     }
@@ -133,7 +101,7 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
 
     /// <summary>Copies the group's image (C/g, H, W) into its padded, phase-split copy; the zero border is left alone.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void CopyImage(Conv2dGeometry g, Layout l, float* image, float* padded)
+    private static void CopyImage(Conv2dGeometry g, PhaseSplitImage l, float* image, float* padded)
     {
         var o = g.Options;
         int h = g.Height, w = g.Width, sh = l.StrideH, sw = l.StrideW;
@@ -181,14 +149,14 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
         [ThreadStatic] private static float[]? t_padded, t_out;
 
         private Conv2dGeometry _g = null!;
-        private Layout _layout;
+        private PhaseSplitImage _layout;
         private int _parts;
         private long _items;
         private bool _accumulate;
         private float* _x, _w, _bias, _y;
         private int* _offsets;
 
-        public void Set(Conv2dGeometry g, Layout layout, float* x, float* w, int* offsets, float* bias, float* y, bool accumulate, long items, int parts)
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, int* offsets, float* bias, float* y, bool accumulate, long items, int parts)
         {
             (_g, _layout, _accumulate, _items, _parts) = (g, layout, accumulate, items, parts);
             _x = x; _w = w; _offsets = offsets; _bias = bias; _y = y;
@@ -202,9 +170,9 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
             var (g, l) = (_g, _layout);
             int nr = TKernel.NR, k = g.ColumnRows, mg = g.OutPerGroup, oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq;
             int positions = l.Positions, stride = (positions + nr - 1) / nr * nr;
-            float* padded = Buffer(ref t_padded, l.Count);
+            float* padded = Buffer(ref t_padded, l.Length(TKernel.NR));
             float* output = Buffer(ref t_out, (long)mg * stride);
-            new Span<float>(padded, checked((int)l.Count)).Clear(); // every item writes the same interior: the border stays zero
+            new Span<float>(padded, checked((int)l.Length(TKernel.NR))).Clear(); // every item writes the same interior: the border stays zero
             long i0 = _items * part / _parts, i1 = _items * (part + 1) / _parts;
             for (long item = i0; item < i1; item++)
             {
@@ -240,14 +208,14 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
         [ThreadStatic] private static float[]? t_padded, t_dy;
 
         private Conv2dGeometry _g = null!;
-        private Layout _layout;
+        private PhaseSplitImage _layout;
         private int _parts;
         private long _items;
         private bool _accumulate;
         private float* _x, _dy, _dw, _partials;
         private int* _offsets;
 
-        public void Set(Conv2dGeometry g, Layout layout, float* x, float* dy, float* dw, float* partials, int* offsets, bool accumulate, long items, int parts)
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* dy, float* dw, float* partials, int* offsets, bool accumulate, long items, int parts)
         {
             (_g, _layout, _accumulate, _items, _parts) = (g, layout, accumulate, items, parts);
             _x = x; _dy = dy; _dw = dw; _partials = partials; _offsets = offsets;
@@ -263,7 +231,7 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
             int oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq;
             // RunDot's length is the positions rounded up to whole vectors; dy is zero past them and at the dropped ones.
             int ldq = (l.Positions + TKernel.Lanes - 1) / TKernel.Lanes * TKernel.Lanes;
-            int xStride = (int)((l.Count + 15) / 16 * 16), dyStride = mg * ldq;
+            int xStride = (int)((l.Length(TKernel.NR) + 15) / 16 * 16), dyStride = mg * ldq;
             float* padded = Buffer(ref t_padded, (long)chunk * xStride);
             float* paddedDy = Buffer(ref t_dy, (long)chunk * dyStride);
             new Span<float>(padded, chunk * xStride).Clear();

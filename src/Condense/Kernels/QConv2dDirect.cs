@@ -47,7 +47,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
     {
         if (g.Batch == 0) return;
-        var layout = new Layout(g);
+        var layout = new PhaseSplitImage(g, g.InChannels);
         int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2, pixels = g.OutPixels;
         // The calling thread's buffers (valid until its next call): allocating them pinned per call cost more than a
         // batch-1 LeNet convolution.
@@ -73,47 +73,18 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         finally { job.Clear(); }
     }
 
-    /// <summary>The padded, phase-split planar image of one image, as Conv2dDirect's Layout, in int16.</summary>
-    private readonly struct Layout
-    {
-        public Layout(Conv2dGeometry g)
-        {
-            var o = g.Options;
-            (StrideH, StrideW) = (o.StrideH, o.StrideW);
-            Hq = (g.Height + o.PadTop + o.PadBottom + StrideH - 1) / StrideH;
-            Wq = (g.Width + o.PadLeft + o.PadRight + StrideW - 1) / StrideW;
-            Planes = g.InChannels * StrideH * StrideW;
-            Positions = g.OutHeight * Wq;
-            Stride = (Positions + TKernel.NR - 1) / TKernel.NR * TKernel.NR;
-        }
-
-        public int StrideH { get; }
-        public int StrideW { get; }
-        public int Hq { get; }
-        public int Wq { get; }
-        public int Planes { get; }
-        /// <summary>Padded output positions OH · Wq.</summary>
-        public int Positions { get; }
-        /// <summary>Positions rounded up to whole tiles: the row stride of the accumulator buffer.</summary>
-        public int Stride { get; }
-        /// <summary>Tiles read up to NR + Wq values past the last plane (see Conv2dDirect's Layout); 64 more for the vector width.</summary>
-        public int Count => Planes * Hq * Wq + TKernel.NR + Wq + 64;
-    }
+    // Tiles read up to NR + Wq values past the last plane (PhaseSplitImage.Length); 64 more for the vector width.
+    private static int PaddedLength(PhaseSplitImage l) => checked((int)l.Length(TKernel.NR) + 64);
 
     // offsets[t] for the taps in channels-last order t = (kh·kW + kw)·C + c (the order of the packed weight),
     // then one more (0, with weight 0) when the count is odd.
-    private static void TapOffsets(Conv2dGeometry g, Layout l, int* offsets)
+    private static void TapOffsets(Conv2dGeometry g, PhaseSplitImage l, int* offsets)
     {
-        var o = g.Options;
         int t = 0;
         for (int kh = 0; kh < g.KernelH; kh++)
             for (int kw = 0; kw < g.KernelW; kw++)
                 for (int c = 0; c < g.InChannels; c++)
-                {
-                    int dh = kh * o.DilationH, dw = kw * o.DilationW;
-                    int plane = (c * l.StrideH + dh % l.StrideH) * l.StrideW + dw % l.StrideW;
-                    offsets[t++] = plane * l.Hq * l.Wq + dh / l.StrideH * l.Wq + dw / l.StrideW;
-                }
+                    offsets[t++] = l.TapOffset(c, kh, kw);
         if (t % 2 == 1) offsets[t] = 0;
     }
 
@@ -157,13 +128,13 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         [ThreadStatic] private static int[]? t_acc, t_compact, t_rowBase, t_colBase;
 
         private Conv2dGeometry _g = null!;
-        private Layout _layout;
+        private PhaseSplitImage _layout;
         private int _parts;
         private byte _xZero, _yZero, _qmin, _qmax;
         private byte* _x, _y;
         private int* _w, _offsets, _bias, _multipliers, _shifts, _acc;
 
-        public void Set(Conv2dGeometry g, Layout layout, byte* x, byte xZero, int* w, int* offsets, int* bias, int* multipliers, int* shifts,
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, byte* x, byte xZero, int* w, int* offsets, int* bias, int* multipliers, int* shifts,
             byte yZero, byte qmin, byte qmax, byte* y, int* acc, int parts)
         {
             (_g, _layout, _xZero, _yZero, _qmin, _qmax, _parts) = (g, layout, xZero, yZero, qmin, qmax, parts);
@@ -176,14 +147,14 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         public void Execute(int part)
         {
             var (g, l) = (_g, _layout);
-            int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2, nr = TKernel.NR, stride = l.Stride;
+            int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2, nr = TKernel.NR, stride = l.PaddedPositions(nr);
             int oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq, pixels = g.OutPixels;
-            short* padded = Buffer(ref t_padded, l.Count);
+            short* padded = Buffer(ref t_padded, PaddedLength(l));
             int* acc = Buffer(ref t_acc, m * stride);
             int* compact = _y is null ? null : Buffer(ref t_compact, m * pixels);
             int* rowBase = Buffer(ref t_rowBase, g.Height), colBase = Buffer(ref t_colBase, g.Width);
             Bases(g, l, rowBase, colBase);
-            new Span<short>(padded, l.Count).Clear(); // every image writes the same interior: the border stays zero
+            new Span<short>(padded, PaddedLength(l)).Clear(); // every image writes the same interior: the border stays zero
             int n0 = (int)((long)g.Batch * part / _parts), n1 = (int)((long)g.Batch * (part + 1) / _parts);
             var path = TKernel.Path;
             for (int n = n0; n < n1; n++)
@@ -223,7 +194,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
     }
 
     // Where input row iy and column ix of channel 0 land in the planar image: rowBase[iy] + colBase[ix].
-    private static void Bases(Conv2dGeometry g, Layout l, int* rowBase, int* colBase)
+    private static void Bases(Conv2dGeometry g, PhaseSplitImage l, int* rowBase, int* colBase)
     {
         var o = g.Options;
         int plane = l.Hq * l.Wq;
@@ -240,7 +211,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void CopyImage(Conv2dGeometry g, Layout l, byte* image, byte zero, int* rowBase, int* colBase, short* padded)
+    private static void CopyImage(Conv2dGeometry g, PhaseSplitImage l, byte* image, byte zero, int* rowBase, int* colBase, short* padded)
     {
         int w = g.Width, channelStride = l.StrideH * l.StrideW * l.Hq * l.Wq;
         for (int c = 0; c < g.InChannels; c++)
