@@ -26,25 +26,30 @@ internal sealed class StrictCommandLine
             app.Run(["--help"]);
             return 1;
         }
-        try { Check(args); }
+        IReadOnlyList<string> checkedArgs;
+        try { checkedArgs = Check(args); }
         catch (CondenseException e) { return CliErrors.Report(e); }
-        return app.Run(args);
+        return app.Run(checkedArgs);
     }
 
-    /// <summary>Throws a one-line <see cref="CondenseException"/> for the first problem in <paramref name="args"/>.</summary>
-    public void Check(IReadOnlyList<string> args)
+    /// <summary>
+    /// Throws a one-line <see cref="CondenseException"/> for the first problem in <paramref name="args"/>; returns the
+    /// arguments for Spectre (a command's help alone when it is asked for, whatever else was typed).
+    /// </summary>
+    public IReadOnlyList<string> Check(IReadOnlyList<string> args)
     {
         string first = args[0];
-        if (IsHelp(first) || first is "-v" or "--version") return;
+        if (IsHelp(first) || first is "-v" or "--version") return args;
         string commands = OptionValues.OrList([.. _commands.Keys]);
         if (IsOption(first)) throw new CondenseException($"expected a command before '{first}': {commands}");
         if (!_commands.TryGetValue(first, out var command))
             throw new CondenseException(Suggestions.Closest(first, _commands.Keys) is { } near
                 ? $"unknown command '{first}'; did you mean '{near}'?"
                 : $"unknown command '{first}'; the commands are {commands}");
-        if (args.Skip(1).Any(IsHelp)) return; // Spectre prints the command's help.
+        if (args.Skip(1).Any(IsHelp)) return [first, "--help"];
         var given = ReadOptions(command, args);
         foreach (var option in given.Keys) CheckRules(command, option, given);
+        return args;
     }
 
     // Walks the arguments after the command: each option known and its value valid, the positionals counted.

@@ -83,11 +83,16 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         var (_, report) = QuantizePipeline.Run(model, calibration, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat);
 
         var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(options.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
-            .AddColumns("layer", "weight", "bits", "weight scales", "input scale", "input zero point");
+            .AddColumns("layer", "weight", "bits", "weight scales");
+        // Weight-only layers leave their inputs in float: no input scale to show.
+        bool inputsQuantized = report.Mode != QuantizationMode.WeightOnly;
+        if (inputsQuantized) table.AddColumns("input scale", "input zero point");
         foreach (var l in report.Layers)
-            table.AddRow(Markup.Escape(l.Node), Markup.Escape(l.Weight), $"{l.Bits}", $"{l.MinScale:G3} … {l.MaxScale:G3}",
-                l.InputScale is { } s ? $"{s:G4}" : "per batch", l.InputZeroPoint is { } z ? $"{z}" : "–");
-        foreach (var f in report.FloatLayers) table.AddRow("", Markup.Escape(f), "float", "", "", "");
+        {
+            string[] cells = [Markup.Escape(l.Node), Markup.Escape(l.Weight), $"{l.Bits}", $"{l.MinScale:G3} … {l.MaxScale:G3}"];
+            table.AddRow(inputsQuantized ? [.. cells, l.InputScale is { } s ? $"{s:G4}" : "per batch", l.InputZeroPoint is { } z ? $"{z}" : "–"] : cells);
+        }
+        foreach (var f in report.FloatLayers) table.AddRow(inputsQuantized ? ["", Markup.Escape(f), "float", "", "", ""] : ["", Markup.Escape(f), "float", ""]);
         output.Console.Write(table);
         var summary = new Table().AddColumns("", "float", "quantized");
         summary.AddRow("accuracy", $"{report.AccuracyBefore:P2}", $"{report.AccuracyAfter:P2}");

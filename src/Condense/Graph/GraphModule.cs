@@ -41,6 +41,11 @@ public sealed class GraphModule : Module
     /// <summary>The declared shape of one input sample (the input shape without the batch dimension).</summary>
     public int[] SampleShape => Graph.Inputs[0].Shape[1..];
 
+    /// <summary>One zero sample (batch 1) for each input, by name; null when an input's sample shape is not fully declared.</summary>
+    public Dictionary<string, Tensor>? ZeroSample() =>
+        Graph.Inputs.Any(i => i.Shape.Length == 0 || i.Shape[1..].Any(d => d <= 0)) ? null
+            : Graph.Inputs.ToDictionary(i => i.Name, i => Tensor.Zeros([1, .. i.Shape[1..]]));
+
     /// <inheritdoc />
     public override Tensor Forward(Tensor input)
     {
