@@ -145,7 +145,8 @@ public sealed class GraphModule : Module
     }
 
     private Tensor SingleInput(Tensor input) => Graph.Inputs.Count == 1 ? ShapeToInput(0, input)
-        : throw new CondenseException($"the graph has {Graph.Inputs.Count} inputs; feed them by name with Run(IReadOnlyDictionary<string, Tensor>)");
+        : throw new CondenseException($"the model has {Graph.Inputs.Count} inputs ({string.Join(", ", Graph.Inputs.Select(i => i.Name))}) "
+            + "but was fed one tensor: this works on single-input models only (Run with a dictionary feeds several by name)");
 
     // Data loaders hand out flat rows; a graph that declares (N, 1, 28, 28) gets them in that shape, and a
     // graph that declares flat rows gets images flattened. Other rank changes are refused.

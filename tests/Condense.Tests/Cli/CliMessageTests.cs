@@ -54,6 +54,8 @@ public sealed partial class CliMessageTests() : CliWorkspace("condense-messages-
         var inputs = doc.RootElement.GetProperty("inputs").EnumerateArray().ToList();
         Assert.Equal(["a", "b"], inputs.Select(i => i.GetProperty("name").GetString()));
         Assert.Equal(["float", "int64"], inputs.Select(i => i.GetProperty("type").GetString()));
+        // The commands that feed one input say so in one line, naming the inputs.
+        CliRunner.AssertOneLineError(CliRunner.Run("eval", path, "--data", Data), "the model has 2 inputs (a, b) but was fed one tensor");
     }
 
     private static TypeProto TensorType(int elementType, params (string? Name, long Size)[] dims)
