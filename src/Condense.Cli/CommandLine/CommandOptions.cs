@@ -1,6 +1,7 @@
 // One command's options and positional arguments as its settings class declares them (Spectre's
 // [CommandOption] and [CommandArgument] attributes, found by reflection), with each option's value type,
 // default and rules: what StrictCommandLine checks a command line against.
+using System.Globalization;
 using System.Reflection;
 using Spectre.Console.Cli;
 
@@ -25,7 +26,8 @@ internal sealed class OptionInfo(PropertyInfo property, CommandOptionAttribute a
     public Type ValueType { get; } = OptionValues.ElementType(property.PropertyType);
 
     /// <summary>The value when the option is not given, as a lower-case string ("oneshot", "8", "false"); null when none.</summary>
-    public string? Default { get; } = defaultValue is null or Array ? null : Convert.ToString(defaultValue, System.Globalization.CultureInfo.InvariantCulture)?.ToLowerInvariant();
+    public string? Default { get; } =
+        defaultValue is null or Array ? null : Convert.ToString(defaultValue, CultureInfo.InvariantCulture)?.ToLowerInvariant();
 
     /// <summary>Options this one needs.</summary>
     public IReadOnlyList<RequiresAttribute> Requires { get; } = [.. property.GetCustomAttributes<RequiresAttribute>()];

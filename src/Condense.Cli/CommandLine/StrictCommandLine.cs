@@ -121,7 +121,8 @@ internal sealed class StrictCommandLine
                 : rule.Values.Contains(otherGiven ? value! : other.Default ?? "", StringComparer.OrdinalIgnoreCase);
             if (met) continue;
             string needed = rule.Values.Count == 0 ? other.Name : $"{other.Name} {OptionValues.OrList(rule.Values)}";
-            throw new CondenseException($"{option.Name} only applies with {needed}" + (otherGiven && rule.Values.Count > 0 ? $", not {other.Name} {value}" : ""));
+            string instead = otherGiven && rule.Values.Count > 0 ? $", not {other.Name} {value}" : "";
+            throw new CondenseException($"{option.Name} only applies with {needed}{instead}");
         }
         foreach (var rule in option.Conflicts)
         {
