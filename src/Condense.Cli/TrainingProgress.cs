@@ -1,5 +1,6 @@
 // Shows training progress: a live bar (epoch, batch, ETA, running loss and accuracy) on a terminal,
-// or one line per epoch when output is redirected (CI logs).
+// or one line per epoch when output is redirected (CI logs); a pipeline of several runs (the demo) names
+// the model each line is about.
 using Condense.Training;
 using Spectre.Console;
 
@@ -12,12 +13,13 @@ internal static class TrainingProgress
     {
         if (!output.Interactive)
         {
-            int lastEpoch = 0;
+            (string? Task, int Epoch) last = (null, 0);
             var lines = new SyncProgress<TrainProgress>(p =>
             {
-                if (p.Batch != p.Batches || p.Epoch == lastEpoch) return;
-                lastEpoch = p.Epoch;
-                output.Console.WriteLine($"{title}: epoch {p.Epoch}/{p.Epochs}  loss {p.RunningLoss:F4}  train acc {p.RunningAccuracy:P2}");
+                // One line per epoch, and a new run (the demo's next model) starts its own epochs.
+                if (p.Batch != p.Batches || (p.Task, p.Epoch) == last) return;
+                last = (p.Task, p.Epoch);
+                output.Console.WriteLine($"{p.Task ?? title}: epoch {p.Epoch}/{p.Epochs}  loss {p.RunningLoss:F4}  train acc {p.RunningAccuracy:P2}");
             });
             return train(lines);
         }
@@ -32,7 +34,8 @@ internal static class TrainingProgress
                 {
                     task.MaxValue = (double)p.Epochs * p.Batches;
                     task.Value = (double)(p.Epoch - 1) * p.Batches + p.Batch;
-                    task.Description = $"{title} epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.RunningLoss:F4} acc {p.RunningAccuracy:P1}";
+                    string state = $"epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.RunningLoss:F4} acc {p.RunningAccuracy:P1}";
+                    task.Description = Markup.Escape($"{p.Task ?? title} {state}");
                 });
                 report = train(bar);
                 task.Value = task.MaxValue;

@@ -1,6 +1,7 @@
 // `condense distill --teacher T --student SPEC`: knowledge distillation, shown side by side with the
 // teacher and the same student trained from labels only with the same budget.
 using System.ComponentModel;
+using Condense.Cli.CommandLine;
 using Condense.Onnx;
 using Condense.Data;
 using Condense.Distillation;
@@ -19,9 +20,11 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("--teacher <MODEL>")] [Description("The teacher model (.safetensors or .onnx).")]
         public string? Teacher { get; init; }
 
+        [ConflictsWith("--student-width"), ConflictsWith("--student-prune")]
         [CommandOption("--student <SPEC>")] [Description("The student as a spec, e.g. mlp:784-30-10.")]
         public string? Student { get; init; }
 
+        [ConflictsWith("--student-prune")]
         [CommandOption("--student-width <F>")] [Description("Or: the teacher's MLP with every hidden layer F times as wide (e.g. 0.25).")]
         public double? StudentWidth { get; init; }
 
@@ -49,6 +52,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("--hint <STUDENT:TEACHER>")] [Description("FitNets hint: a student and a teacher hidden value by graph name (see `condense info`), e.g. /2/Relu_output_0:/4/Relu_output_0.")]
         public string? Hint { get; init; }
 
+        [Requires("--hint")]
         [CommandOption("--hint-weight <W>")] [Description("Weight of the hint term (default 1).")]
         public float HintWeight { get; init; } = 1f;
 

@@ -40,12 +40,23 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
             tensors.AddRow(Markup.Escape(t.Name) + (t.Trainable ? "" : " (buffer)"), Markup.Escape(Shape.Format(t.Shape)), $"{t.Elements:N0}", $"{t.Nonzero:N0}", $"{t.Sparsity:P1}");
         tensors.AddRow("[bold]total[/]", "", $"[bold]{summary.Parameters:N0}[/]", $"[bold]{summary.NonzeroParameters:N0}[/]", $"[bold]{summary.Sparsity:P1}[/]");
         output.Console.Write(tensors);
-        output.Console.MarkupLine($"input {Markup.Escape(graph.Inputs[0].Name)} {Markup.Escape(Shape.Format(graph.Inputs[0].Shape))} → output {Markup.Escape(graph.Outputs[0].Name)} {Markup.Escape(Shape.Format(graph.Outputs[0].Shape))}; file {Output.FormatBytes(fileBytes)}");
+        // A graph of several inputs lists each (name, element type, shape); one input fits on the summary line.
+        if (graph.Inputs.Count > 1)
+        {
+            var inputs = new Table().AddColumns("input", "type", "shape");
+            foreach (var i in graph.Inputs) inputs.AddRow(Markup.Escape(i.Name), Markup.Escape(i.DataType), Markup.Escape(i.FormatShape()));
+            output.Console.Write(inputs);
+        }
+        string inputText = graph.Inputs.Count == 1
+            ? $"input {graph.Inputs[0].Name} {Shape.Format(graph.Inputs[0].Shape)}"
+            : $"inputs {string.Join(", ", graph.Inputs.Select(i => i.Name))}";
+        string outputText = $"output {graph.Outputs[0].Name} {Shape.Format(graph.Outputs[0].Shape)}";
+        output.Console.MarkupLine($"{Markup.Escape(inputText)} → {Markup.Escape(outputText)}; file {Output.FormatBytes(fileBytes)}");
 
         output.Result(new
         {
             model = settings.Model,
-            inputs = graph.Inputs.Select(i => new { name = i.Name, shape = i.Shape }),
+            inputs = graph.Inputs.Select(i => new { name = i.Name, type = i.DataType, shape = i.Shape }),
             outputs = graph.Outputs.Select(o => new { name = o.Name, shape = o.Shape }),
             nodes = graph.Nodes.Zip(layerRows, (n, row) => new
             {

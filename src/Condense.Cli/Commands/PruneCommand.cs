@@ -2,6 +2,7 @@
 // pruning, optionally gradual (AGP) or iterative, with masked fine-tuning; prints and saves the report.
 using System.ComponentModel;
 using System.Text.Json;
+using Condense.Cli.CommandLine;
 using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
@@ -20,33 +21,47 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandArgument(0, "<MODEL>")] [Description("The model to prune (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
 
+        // One method at a time: the threshold rule has no sparsity, no ranking and no schedule.
+        [ConflictsWith("--sparsity"), ConflictsWith("--end"), ConflictsWith("--random"), ConflictsWith("--nm"), ConflictsWith("--structured")]
+        [ConflictsWith("--global"), ConflictsWith("--sensitivity"), ConflictsWith("--schedule", "agp", "iterative")]
         [CommandOption("--threshold <T>")] [Description("The classic rule: w = 0 where |w| < T.")]
         public float? Threshold { get; init; }
 
         [CommandOption("--sparsity <S>")] [Description("Fraction of weights to remove by magnitude (default 0.5); the final sparsity for --schedule agp.")]
         public double? Sparsity { get; init; }
 
+        [ConflictsWith("--sparsity")]
         [CommandOption("--end <S>")] [Description("Same as --sparsity (the AGP schedule's final sparsity).")]
         public double? End { get; init; }
 
+        [ConflictsWith("--sensitivity")]
         [CommandOption("--global")] [Description("Rank weights of all chosen tensors together.")]
         public bool Global { get; init; }
 
+        [ConflictsWith("--structured")]
         [CommandOption("--random")] [Description("Remove random weights instead of the smallest (a baseline).")]
         public bool Random { get; init; }
 
+        [ConflictsWith("--sparsity"), ConflictsWith("--end"), ConflictsWith("--random"), ConflictsWith("--structured"), ConflictsWith("--global")]
+        [ConflictsWith("--sensitivity"), ConflictsWith("--schedule", "agp", "iterative")]
         [CommandOption("--nm <N:M>")] [Description("Semi-structured: keep N of every M consecutive input weights, e.g. 2:4.")]
         public string? NM { get; init; }
 
+        // Structured pruning removes a ratio of neurons per layer, once: no sparsity target, ranking or schedule.
+        [ConflictsWith("--sparsity"), ConflictsWith("--end"), ConflictsWith("--global"), ConflictsWith("--include-biases"), ConflictsWith("--sensitivity")]
+        [ConflictsWith("--schedule", "agp", "iterative")]
         [CommandOption("--structured")] [Description("Remove whole conv filters and linear neurons, with their biases, batch-norm channels and the next layers' matching inputs.")]
         public bool Structured { get; init; }
 
+        [Requires("--structured")]
         [CommandOption("--skip-residual")] [Description("With --structured: leave layers joined by a residual Add alone instead of pruning them together.")]
         public bool SkipResidual { get; init; }
 
+        [Requires("--structured")]
         [CommandOption("--ratio <R>")] [Description("With --structured: fraction of filters/neurons removed per layer (default 0.5).")]
         public double Ratio { get; init; } = 0.5;
 
+        [Requires("--structured")]
         [CommandOption("--norm <NORM>")] [Description("With --structured: l1 or l2 (default l2).")]
         public NeuronNorm Norm { get; init; } = NeuronNorm.L2;
 
@@ -65,18 +80,22 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--schedule <NAME>")] [Description("oneshot (default), agp (gradual, during fine-tuning) or iterative (prune-retrain rounds).")]
         public PruneSchedule Schedule { get; init; } = PruneSchedule.OneShot;
 
+        [Requires("--schedule", "agp")]
         [CommandOption("--start <S>")] [Description("AGP: initial sparsity (default 0).")]
         public double Start { get; init; }
 
+        [Requires("--schedule", "agp")]
         [CommandOption("--steps <N>")] [Description("AGP: number of pruning steps (default 10).")]
         public int Steps { get; init; } = 10;
 
+        [Requires("--schedule", "iterative")]
         [CommandOption("--rounds <R>")] [Description("Iterative: prune-retrain rounds (default 3).")]
         public int Rounds { get; init; } = 3;
 
         [CommandOption("--finetune-epochs <E>")] [Description("Epochs of fine-tuning with the masks held (default 0).")]
         public int FinetuneEpochs { get; init; }
 
+        [Requires("--finetune-epochs")]
         [CommandOption("--lr <X>")] [Description("Fine-tuning learning rate (default 0.1, or 0.01 with --structured or for a model with convolutions).")]
         public float? LearningRate { get; init; }
 

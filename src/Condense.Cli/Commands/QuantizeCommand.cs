@@ -2,6 +2,7 @@
 // weight-only; 2–8 bit weights, per channel, per tensor or per block), saved as a QDQ graph with integer
 // weights, or as .onnx in QDQ, QOperator or MatMulNBits form (--onnx-format).
 using System.ComponentModel;
+using Condense.Cli.CommandLine;
 using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
@@ -28,15 +29,19 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--per-tensor")] [Description("One weight scale per tensor instead of per output channel.")]
         public bool PerTensor { get; init; }
 
+        [Requires("--mode", "static")]
         [CommandOption("--calibration-method <M>")] [Description("minmax (default), movingaverage, percentile, entropy or mse.")]
         public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
+        [Requires("--mode", "static")]
         [CommandOption("--calibration <FILE|DIR>")] [Description("Calibration data: a .npy file of inputs (N×784, N×1×28×28, … as the model declares) or a folder of IDX files. Default: the training set of --data.")]
         public string? Calibration { get; init; }
 
+        [Requires("--mode", "static")]
         [CommandOption("--calibration-samples <N>")] [Description("Training samples used to calibrate (default 1000).")]
         public int Samples { get; init; } = 1000;
 
+        [Requires("--mode", "static"), Requires("--calibration-method", "percentile")]
         [CommandOption("--percentile <P>")] [Description("For --calibration-method percentile (default 99.99).")]
         public double Percentile { get; init; } = 99.99;
 
@@ -46,6 +51,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--max-accuracy-drop <POINTS>")] [Description("Accuracy-aware: keep the most sensitive layers in float until the loss is at most this many points (e.g. 0.5).")]
         public double? MaxAccuracyDrop { get; init; }
 
+        [Requires("--mode", "weightonly"), ConflictsWith("--per-tensor")]
         [CommandOption("--block-size <N>")] [Description("Weight-only: one weight scale per N input features of a row (16, 32, 64, 128 or 256; default 32 with --onnx-format matmulnbits).")]
         public int? BlockSize { get; init; }
 
@@ -77,11 +83,16 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         var (_, report) = QuantizePipeline.Run(model, calibration, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat);
 
         var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(options.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
-            .AddColumns("layer", "weight", "bits", "weight scales", "input scale", "input zero point");
+            .AddColumns("layer", "weight", "bits", "weight scales");
+        // Weight-only layers leave their inputs in float: no input scale to show.
+        bool inputsQuantized = report.Mode != QuantizationMode.WeightOnly;
+        if (inputsQuantized) table.AddColumns("input scale", "input zero point");
         foreach (var l in report.Layers)
-            table.AddRow(Markup.Escape(l.Node), Markup.Escape(l.Weight), $"{l.Bits}", $"{l.MinScale:G3} … {l.MaxScale:G3}",
-                l.InputScale is { } s ? $"{s:G4}" : "per batch", l.InputZeroPoint is { } z ? $"{z}" : "–");
-        foreach (var f in report.FloatLayers) table.AddRow("", Markup.Escape(f), "float", "", "", "");
+        {
+            string[] cells = [Markup.Escape(l.Node), Markup.Escape(l.Weight), $"{l.Bits}", $"{l.MinScale:G3} … {l.MaxScale:G3}"];
+            table.AddRow(inputsQuantized ? [.. cells, l.InputScale is { } s ? $"{s:G4}" : "per batch", l.InputZeroPoint is { } z ? $"{z}" : "–"] : cells);
+        }
+        foreach (var f in report.FloatLayers) table.AddRow(inputsQuantized ? ["", Markup.Escape(f), "float", "", "", ""] : ["", Markup.Escape(f), "float", ""]);
         output.Console.Write(table);
         var summary = new Table().AddColumns("", "float", "quantized");
         summary.AddRow("accuracy", $"{report.AccuracyBefore:P2}", $"{report.AccuracyAfter:P2}");

@@ -69,7 +69,7 @@ public static class DemoRun
         var spec = ModelSpec.Parse(options.Model);
         var recipe = new TrainOptions { Epochs = epochs, Seed = options.Seed };
         var model = spec.Build(options.Seed);
-        var training = Trainer.Fit(model, train, test, recipe, progress);
+        var training = Trainer.Fit(model, train, test, recipe, TrainProgress.Named(progress, $"training teacher {spec}"));
         string teacherFile = Path("teacher");
         ModelFiles.Save(model, teacherFile, sample, spec.ToString());
         var teacher = ModelFiles.Load(teacherFile);
@@ -94,7 +94,8 @@ public static class DemoRun
         };
         foreach (var (name, run) in pruneRuns)
         {
-            var (_, report) = PrunePipeline.Run(ModelFiles.Load(teacherFile), train, test, run, Path(name), teacherMetrics.FileBytes, progress);
+            var (_, report) = PrunePipeline.Run(ModelFiles.Load(teacherFile), train, test, run, Path(name), teacherMetrics.FileBytes,
+                TrainProgress.Named(progress, $"fine-tuning {name} (teacher {spec})"));
             string tuned = run.FinetuneEpochs > 0 ? $", {run.FinetuneEpochs} epochs fine-tuning" : ", no fine-tuning";
             Add(name, report.Method + tuned, Path(name), ModelFiles.Load(Path(name)));
         }
@@ -107,17 +108,17 @@ public static class DemoRun
         // Distillation into a small student (Hinton et al. 2015): T = 4, α = 0.9.
         var distill = new DistillOptions { Train = new DistillOptions().Train with { Epochs = studentEpochs, Seed = options.Seed } };
         var student = ModelSpec.Parse(options.Student).Build(options.Seed);
-        Distiller.Distill(student, teacher, train, null, distill, progress);
+        Distiller.Distill(student, teacher, train, null, distill, TrainProgress.Named(progress, $"distilling student {options.Student}"));
         ModelFiles.Save(student, Path("student"), sample, options.Student);
         Add("student", $"{options.Student} distilled, T = {distill.Temperature}, α = {distill.Alpha}, {studentEpochs} epochs", Path("student"), ModelFiles.Load(Path("student")));
 
         // All three: distil into a mid-size student, prune it 90% with fine-tuning, quantize it to int8.
         var combined = ModelSpec.Parse(options.CombinedStudent).Build(options.Seed);
-        Distiller.Distill(combined, teacher, train, null, distill, progress);
+        Distiller.Distill(combined, teacher, train, null, distill, TrainProgress.Named(progress, $"distilling combined {options.CombinedStudent}"));
         var graph = new GraphModule(GraphTracer.Trace(combined, sample));
         var (pruned, _) = PrunePipeline.Run(graph, train, test,
             new PruneRun { Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = finetune, Finetune = recipe with { Epochs = finetune } },
-            progress: progress);
+            progress: TrainProgress.Named(progress, $"fine-tuning combined {options.CombinedStudent}"));
         SaveQuantized(pruned, train, Path("combined"));
         var combinedModel = ModelFiles.Load(Path("combined"));
         Add("combined", $"{options.CombinedStudent} distilled → 90% pruned → int8", Path("combined"), IntegerModel.Runner(combinedModel), ModelSummary.Of(combinedModel));
@@ -128,7 +129,7 @@ public static class DemoRun
             var convSpec = ModelSpec.Parse(convText);
             var convRecipe = TrainOptions.For(convSpec) with { Seed = options.Seed };
             var conv = convSpec.Build(options.Seed);
-            Trainer.Fit(conv, train, null, convRecipe, progress);
+            Trainer.Fit(conv, train, null, convRecipe, TrainProgress.Named(progress, $"training conv {convSpec}"));
             ModelFiles.Save(conv, Path("conv"), sample, convSpec.ToString());
             Add("conv", $"{convSpec} trained from the labels, {convRecipe.Epochs} epochs SGD (lr {convRecipe.LearningRate}): another architecture, not a compression",
                 Path("conv"), ModelFiles.Load(Path("conv")));

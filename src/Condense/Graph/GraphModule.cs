@@ -41,6 +41,11 @@ public sealed class GraphModule : Module
     /// <summary>The declared shape of one input sample (the input shape without the batch dimension).</summary>
     public int[] SampleShape => Graph.Inputs[0].Shape[1..];
 
+    /// <summary>One zero sample (batch 1) for each input, by name; null when an input's sample shape is not fully declared.</summary>
+    public Dictionary<string, Tensor>? ZeroSample() =>
+        Graph.Inputs.Any(i => i.Shape.Length == 0 || i.Shape[1..].Any(d => d <= 0)) ? null
+            : Graph.Inputs.ToDictionary(i => i.Name, i => Tensor.Zeros([1, .. i.Shape[1..]]));
+
     /// <inheritdoc />
     public override Tensor Forward(Tensor input)
     {
@@ -140,7 +145,8 @@ public sealed class GraphModule : Module
     }
 
     private Tensor SingleInput(Tensor input) => Graph.Inputs.Count == 1 ? ShapeToInput(0, input)
-        : throw new CondenseException($"the graph has {Graph.Inputs.Count} inputs; feed them by name with Run(IReadOnlyDictionary<string, Tensor>)");
+        : throw new CondenseException($"the model has {Graph.Inputs.Count} inputs ({string.Join(", ", Graph.Inputs.Select(i => i.Name))}) "
+            + "but was fed one tensor: this works on single-input models only (Run with a dictionary feeds several by name)");
 
     // Data loaders hand out flat rows; a graph that declares (N, 1, 28, 28) gets them in that shape, and a
     // graph that declares flat rows gets images flattened. Other rank changes are refused.

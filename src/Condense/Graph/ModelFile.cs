@@ -48,6 +48,7 @@ public static class ModelFile
     /// <summary>Loads a model saved by <see cref="Save(Module, string, int[], string?)"/> as an executable graph module.</summary>
     public static GraphModule Load(string path)
     {
+        CheckIsFile(path);
         CheckExtension(path);
         if (!File.Exists(path)) throw new CondenseException($"model file {path} does not exist");
         var file = SafeTensors.Read(path);
@@ -72,13 +73,21 @@ public static class ModelFile
 
     // One zero sample through the graph, so a file whose weights do not fit its graph fails at load
     // time, naming the file, rather than at the first real forward pass.
+    // A graph of several inputs gets one zero sample in each, by name.
     internal static void DryRun(GraphModule model)
     {
-        var sample = model.SampleShape;
-        if (sample.Any(d => d <= 0)) return;
+        if (model.ZeroSample() is not { } sample) return;
         model.Eval();
         using var _ = Autograd.GradMode.NoGrad();
-        model.Forward(Tensor.Zeros([1, .. sample]));
+        model.Run(sample);
+    }
+
+    /// <summary>A one-line error when <paramref name="path"/> names a folder, or ends in a separator, rather than a file.</summary>
+    internal static void CheckIsFile(string path)
+    {
+        if (Directory.Exists(path)) throw new CondenseException($"{path} is a folder, not a model file");
+        if (path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar))
+            throw new CondenseException($"{path} is not a file (a path ending in '{path[^1]}' names a folder)");
     }
 
     private static void CheckExtension(string path)

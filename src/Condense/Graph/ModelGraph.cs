@@ -1,12 +1,24 @@
 // The model as a graph, shaped like ONNX: named inputs and outputs, nodes (op type, input and output
 // value names, attributes) in topological order, and named initializers (parameters and buffers).
 // ONNX import/export, pruning and quantization all read and rewrite this one structure.
+using System.Globalization;
 using Condense.Tensors;
 
 namespace Condense.Graph;
 
 /// <summary>A graph input or output: a name and a shape, −1 marking a dynamic dimension (the batch).</summary>
-public sealed record ValueInfo(string Name, int[] Shape);
+public sealed record ValueInfo(string Name, int[] Shape)
+{
+    /// <summary>The element type as ONNX names it ("float", "int64", …): float unless an imported file declares another.</summary>
+    public string DataType { get; init; } = "float";
+
+    /// <summary>Names of dynamic dimensions by position (ONNX dim_param, e.g. "batch"); null or missing where none was given.</summary>
+    public IReadOnlyList<string?> DimensionNames { get; init; } = [];
+
+    /// <summary>The shape for people: "[batch, 1, 28, 28]", each dynamic dimension by its name, or '?'.</summary>
+    public string FormatShape() =>
+        "[" + string.Join(", ", Shape.Select((d, k) => d >= 0 ? d.ToString(CultureInfo.InvariantCulture) : DimensionNames.ElementAtOrDefault(k) ?? "?")) + "]";
+}
 
 /// <summary>One operation: reads named values, writes named values.</summary>
 public sealed class Node

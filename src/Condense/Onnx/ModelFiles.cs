@@ -15,6 +15,7 @@ public static class ModelFiles
     /// <summary>Loads a .safetensors checkpoint or an .onnx model as an executable, trainable graph module.</summary>
     public static GraphModule Load(string path)
     {
+        ModelFile.CheckIsFile(path);
         if (!IsOnnx(path)) return ModelFile.Load(path);
         if (!File.Exists(path)) throw new CondenseException($"model file {path} does not exist");
         var model = OnnxImporter.Load(path);

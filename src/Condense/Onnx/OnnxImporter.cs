@@ -114,7 +114,11 @@ public static class OnnxImporter
     {
         var dims = value.Type?.TensorType?.Shape?.Dim;
         var shape = dims is null ? [] : dims.Select(d => d.HasDimValue && d.DimValue > 0 && d.DimValue <= int.MaxValue ? (int)d.DimValue : -1).ToArray();
-        return new ValueInfo(value.Name, shape);
+        return new ValueInfo(value.Name, shape)
+        {
+            DataType = value.Type?.TensorType is { } tensor ? OnnxTensors.TypeName(tensor.ElemType) : "?",
+            DimensionNames = dims is null ? [] : [.. dims.Select(d => d.HasDimParam && d.DimParam.Length > 0 ? d.DimParam : null)],
+        };
     }
 
     private static AttributeValue ToAttribute(AttributeProto a, Node node) => a.Type switch

@@ -14,6 +14,14 @@ internal static class OnnxTensors
     internal const int Float = 1, UInt8 = 2, Int8 = 3, UInt16 = 4, Int16 = 5, Int32 = 6, Int64 = 7, Bool = 9, Float16 = 10,
         Double = 11, UInt32 = 12, UInt64 = 13, BFloat16 = 16;
 
+    /// <summary>The name ONNX gives an element type code ("float", "int64", …).</summary>
+    internal static string TypeName(int code) => code switch
+    {
+        Float => "float", UInt8 => "uint8", Int8 => "int8", UInt16 => "uint16", Int16 => "int16", Int32 => "int32", Int64 => "int64",
+        8 => "string", Bool => "bool", Float16 => "float16", Double => "double", UInt32 => "uint32", UInt64 => "uint64", BFloat16 => "bfloat16",
+        _ => $"type {code}",
+    };
+
     /// <summary>The tensor and, for integer types, the element type it stands for (null: float32 or int64).</summary>
     internal static (Tensor Tensor, ElementType? Type) Read(TensorProto proto, string path)
     {

@@ -40,14 +40,13 @@ public sealed record LayerSummary(string Name, string OpType, IReadOnlyList<stri
 
     private static Dictionary<string, int[]>? OutputShapes(GraphModule model)
     {
-        int[] sample = model.SampleShape;
-        if (sample.Any(d => d <= 0) || model.Graph.Inputs.Count != 1) return null;
+        if (model.ZeroSample() is not { } sample) return null;
         bool training = model.Training;
         model.Eval();
         try
         {
             using var _ = GradMode.NoGrad();
-            var values = model.Run(Tensor.Zeros([1, .. sample]));
+            var values = model.Run(sample);
             return values.ToDictionary(kv => kv.Key, kv => kv.Value.Shape);
         }
         finally { model.Train(training); }

@@ -10,7 +10,20 @@ using Condense.Tensors;
 namespace Condense.Training;
 
 /// <summary>Progress of a training run, reported after each batch.</summary>
-public sealed record TrainProgress(int Epoch, int Epochs, int Batch, int Batches, float RunningLoss, float RunningAccuracy);
+public sealed record TrainProgress(int Epoch, int Epochs, int Batch, int Batches, float RunningLoss, float RunningAccuracy)
+{
+    /// <summary>What is being trained, when a pipeline of several runs says (e.g. "training teacher mlp:784-300-100-10").</summary>
+    public string? Task { get; init; }
+
+    /// <summary>Passes <paramref name="progress"/>'s reports on with <see cref="Task"/> set to <paramref name="task"/>.</summary>
+    public static IProgress<TrainProgress>? Named(IProgress<TrainProgress>? progress, string task) =>
+        progress is null ? null : new NamedProgress(progress, task);
+
+    private sealed class NamedProgress(IProgress<TrainProgress> inner, string task) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress value) => inner.Report(value with { Task = task });
+    }
+}
 
 /// <summary>What one epoch achieved.</summary>
 public sealed record EpochResult(int Epoch, float LearningRate, float TrainLoss, float TrainAccuracy, EvalResult? Validation, double Seconds);

@@ -8,7 +8,10 @@ public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunIn(null, args);
+
+    /// <summary>Runs condense in <paramref name="workingDirectory"/> (null: this process's).</summary>
+    public static Result RunIn(string? workingDirectory, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "Condense.Cli.dll");
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -16,6 +19,7 @@ public static class CliRunner
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
         };
         info.ArgumentList.Add(dll);
         foreach (var a in args) info.ArgumentList.Add(a);

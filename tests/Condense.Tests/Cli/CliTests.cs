@@ -51,6 +51,9 @@ public sealed class CliTests : IDisposable
         string outDir = Path.Combine(_dir, "demo");
         var demo = CliRunner.Run("demo", "--quick", "--data", data, "--out", outDir, "--json");
         Assert.True(demo.ExitCode == 0, demo.Stderr);
+        // The progress lines (on stderr with --json) name the model each run trains.
+        Assert.Contains("training teacher mlp:784-1200-1200-10", demo.Stderr);
+        Assert.Contains("distilling student mlp:784-30-10: epoch 2/2", demo.Stderr);
         Assert.True(File.Exists(Path.Combine(outDir, "report.md")));
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
         var variants = report.RootElement.GetProperty("variants").EnumerateArray().ToList();

@@ -76,7 +76,7 @@ public sealed class DistillCliTests() : CliWorkspace("condense-distill-cli-")
         string output = Path.Combine(Dir, "x.safetensors");
         AssertOneLineError(CliRunner.Run("distill", "--student", "mlp:784-16-10", "--data", Data, "-o", output), "--teacher");
         AssertOneLineError(CliRunner.Run("distill", "--teacher", Model, "--student", "mlp:784-16-10", "--student-width", "0.5", "--data", Data, "-o", output),
-            "exactly one");
+            "--student cannot be combined with --student-width");
         AssertOneLineError(CliRunner.Run("distill", "--teacher", Model, "--student", "mlp:784-16-10", "--alpha", "1.5", "--data", Data, "-o", output), "alpha");
         AssertOneLineError(CliRunner.Run("distill", "--teacher", Model, "--student", "mlp:784-16-10", "--data", Data, "-o", Model), "overwrite the teacher");
         Assert.False(File.Exists(output));
