@@ -75,7 +75,11 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
                 Markup.Escape(string.Join(", ", allocation.Select(a => $"{a.Key} {a.Value:P0}"))));
         }
         output.Console.MarkupLine($"wrote [bold]{Markup.Escape(outPath)}[/]");
-        output.Result(new { output = outPath, model_sha256 = report.ModelSha256, baseline_accuracy = report.BaselineAccuracy, samples = report.Samples, rows = report.Rows, allocation });
+        output.Result(new
+        {
+            output = outPath, model_sha256 = report.ModelSha256, baseline_accuracy = report.BaselineAccuracy,
+            samples = report.Samples, rows = report.Rows, allocation,
+        });
         return 0;
     }
 }

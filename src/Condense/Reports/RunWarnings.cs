@@ -27,7 +27,7 @@ public static class RunWarnings
         double chance = 1.0 / Math.Max(2, classes);
         if (!(accuracy > ChanceFactor * chance))
         {
-            string advice = "the run failed, most likely diverged (try a lower learning rate)";
+            string advice = "the model does no better than a guess (training diverged, or too much was removed)";
             warnings.Add(Invariant($"accuracy {accuracy * 100:F2} % is at chance level ({Math.Max(2, classes)} classes: {chance * 100:F2} %); {advice}"));
         }
         if (baseline is double b && (double.IsNaN(accuracy) || b - accuracy > MaxDrop))
