@@ -50,6 +50,8 @@ public static class OutputPaths
             if (File.Exists(existing)) throw new CondenseException($"cannot create the output folder {folder}: {existing} is a file");
             existing = Path.GetDirectoryName(existing) ?? throw new CondenseException($"cannot create the output folder {folder}");
         }
+        if (existing != Path.GetFullPath(folder) && ProbeFailure(existing) is { } reason)
+            throw new CondenseException($"cannot create the output folder {folder} in {existing} ({reason})");
         CheckFolderWritable(existing);
     }
 
@@ -58,14 +60,21 @@ public static class OutputPaths
     {
         if (File.Exists(folder)) throw new CondenseException($"output folder {folder} is a file, not a folder");
         if (!Directory.Exists(folder)) throw new CondenseException($"output folder {folder} does not exist");
+        if (ProbeFailure(folder) is { } reason) throw new CondenseException($"cannot write to the output folder {folder} ({reason})");
+    }
+
+    // Why no new file can be created in folder, or null when one can: tried with a probe file, removed at once.
+    private static string? ProbeFailure(string folder)
+    {
         string probe = Path.Combine(folder, $".condense-probe-{Guid.NewGuid():N}");
         try
         {
             using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+            return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CondenseException($"cannot write to the output folder {folder} ({Reason(e, probe, folder)})");
+            return Reason(e, probe, folder);
         }
         finally
         {

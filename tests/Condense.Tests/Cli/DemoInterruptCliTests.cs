@@ -51,9 +51,10 @@ public sealed class DemoInterruptCliTests : IDisposable
         string data = CliRunner.SmallData(_dir);
         string outDir = Directory.CreateDirectory(Path.Combine(_dir, "mine")).FullName;
         File.WriteAllText(Path.Combine(outDir, "notes.txt"), "keep me");
-        // The first fine-tuning epoch of pruned-90: by then the teacher and the threshold-pruned model are saved.
+        // The first fine-tuning epoch of pruned-90 ("1/3 ", not the teacher's "1/30"): by then the teacher and the
+        // threshold-pruned model are saved.
         string teacher = Path.Combine(outDir, "teacher.safetensors");
-        var r = Interrupt("demo: epoch 1/3", () => Assert.True(File.Exists(teacher)), "--data", data, "--out", outDir);
+        var r = Interrupt("demo: epoch 1/3 ", () => Assert.True(File.Exists(teacher)), "--data", data, "--out", outDir);
         Assert.Equal(130, r.ExitCode);
         Assert.Contains("interrupted; nothing written", r.Stderr, StringComparison.Ordinal);
         Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(outDir).Select(Path.GetFileName));

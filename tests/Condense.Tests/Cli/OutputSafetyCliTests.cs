@@ -48,7 +48,7 @@ public sealed class OutputSafetyCliTests() : CliWorkspace("condense-safety-cli-"
         string images = Path.Combine(Data, "train-images-idx3-ubyte");
         AssertOneLineError(CliRunner.Run("train", "--data", Data, "-o", images), "would overwrite the data");
         Assert.Equal(before, File.ReadAllBytes(Model));
-        Assert.Equal(new FileInfo(Model).Length, new FileInfo(link).Length);
+        Assert.Equal(before, File.ReadAllBytes(link));
     }
 
     [Fact]
@@ -64,7 +64,7 @@ public sealed class OutputSafetyCliTests() : CliWorkspace("condense-safety-cli-"
             (["share", Model, "--finetune-epochs", "50", "--data", Data, "-o", "/proc/q.safetensors"], "output folder /proc"),
             (["quantize", Model, "--data", Data, "-o", "/proc/q.safetensors"], "output folder /proc"),
             (["sensitivity", Model, "--data", Data, "-o", "/proc/q.json"], "output folder /proc"),
-            (["demo", "--data", Data, "--out", "/proc/demo"], "output folder /proc/demo"),
+            (["demo", "--data", Data, "--out", "/proc/demo"], "cannot create the output folder /proc/demo"),
             (["demo", "--data", Data, "--out", Path.Combine(Model, "demo")], "is a file"),
         };
         foreach (var (args, fragment) in cases)
