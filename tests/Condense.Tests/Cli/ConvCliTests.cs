@@ -2,7 +2,7 @@
 // (the layer table's output shapes are LeNet-5's arithmetic), unstructured pruning of the convolutions
 // with masked fine-tuning into an ONNX file that ONNX Runtime scores exactly as `eval` does, and
 // distillation into a LeNet-5 student and into the teacher's own pruned copy. Small data (600 training,
-// 200 test images; the embedded MNIST where a teacher must really learn) and few epochs keep it fast.
+// 200 test images) and one or two epochs keep it fast.
 using System.Text.Json;
 using Condense.Data;
 using Condense.Onnx;
@@ -94,16 +94,14 @@ public sealed class ConvCliTests : IDisposable
     [Fact]
     public void DistilLeNet5IntoItsOwnPrunedCopyWithTheConvLearningRate()
     {
-        // The small data set is too small for LeNet-5 to learn from in a few epochs, so this one runs on the embedded
-        // MNIST (10,000 images; 3 epochs give a 97 % teacher). From that teacher, the student with half its neurons
-        // removed diverged at the MLP default learning rate (0.05: 9.75 % after 1 epoch, at chance); the
-        // convolutional default (0.02) gives 96.35 %. It must stay well above chance, with no warning.
-        string teacher = Path.Combine(_dir, "teacher.safetensors");
-        RunJson("train", "--model", "lenet5", "--epochs", "3", "-o", teacher);
+        // The teacher is the PyTorch-trained LeNet-5 fixture (96 % on these 200 images). Its copy with half the neurons
+        // removed, distilled for 2 epochs, fell to 32 % at the MLP default learning rate (0.05; 9.75 % on the whole
+        // embedded MNIST); the convolutional default (0.02) gives 94.5 %, next to 95.5 % from the labels alone.
+        string teacher = Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "lenet5.onnx");
         string student = Path.Combine(_dir, "half.safetensors");
-        var root = RunJson("distill", "--teacher", teacher, "--student-prune", "0.5", "--epochs", "1", "-o", student);
+        var root = RunJson("distill", "--teacher", teacher, "--student-prune", "0.5", "--epochs", "2", "--data", _data, "-o", student);
         var rows = root.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("accuracy").GetDouble()).ToArray();
-        Assert.True(rows[1] > 0.9 && rows[2] > 0.9, $"labels-only {rows[1]:P2}, distilled {rows[2]:P2}");
+        Assert.True(rows[2] > 0.8 && rows[1] - rows[2] < 0.1, $"labels-only {rows[1]:P2}, distilled {rows[2]:P2}");
         Assert.False(root.TryGetProperty("warnings", out _));
     }
 }
