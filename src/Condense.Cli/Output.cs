@@ -41,6 +41,16 @@ internal sealed class Output
         if (Json) System.Console.Out.WriteLine(JsonSerializer.Serialize(result, JsonOptions));
     }
 
+    /// <summary>
+    /// Prints each warning as a `warning: …` line and returns them for the JSON result (null when there are none,
+    /// so the key is left out).
+    /// </summary>
+    public IReadOnlyList<string>? Warnings(IReadOnlyList<string> warnings)
+    {
+        foreach (var w in warnings) Console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(w)}");
+        return warnings.Count > 0 ? warnings : null;
+    }
+
     public static string FormatBytes(long bytes) => bytes switch
     {
         >= 1 << 20 => $"{bytes / 1048576.0:F2} MiB",

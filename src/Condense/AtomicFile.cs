@@ -1,5 +1,6 @@
 // Files are written atomically everywhere in Condense: into a temp file beside the target, flushed,
-// then renamed over it, so a crash or a bad input never leaves a half-written file.
+// then renamed over it, so a crash or a bad input never leaves a half-written file. A failure names the
+// target, never the temp file, which the user did not ask for and which is gone by then.
 namespace Condense;
 
 /// <summary>Atomic file writes.</summary>
@@ -20,6 +21,10 @@ public static class AtomicFile
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CondenseException($"cannot write {path} ({OutputPaths.Reason(e, temp, full)})", e);
         }
         finally
         {

@@ -1,5 +1,5 @@
 // `condense demo`: the main job — train the seed MLP on the embedded MNIST, prune it, measure every
-// saved model, and report.
+// saved model, and report. Ctrl-C stops it cleanly: what the run wrote is removed, and it says so.
 using System.ComponentModel;
 using Condense.Data;
 using Condense.Demo;
@@ -25,9 +25,27 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var output = new Output(settings.Json);
+        OutputPaths.CheckFolder(settings.Out, new RunInput("data", settings.Data));
         var (train, test) = DataSets.Load(settings.Data);
         var options = new DemoOptions { OutputDirectory = settings.Out, Quick = settings.Quick, Seed = settings.Seed };
-        var report = TrainingProgress.Run(output, "demo", p => DemoRun.Run(train, test, options, p));
+        // Ctrl-C stops the run at the next training batch or step, which removes what it wrote; a second Ctrl-C ends
+        // the process at once, as usual.
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (interrupt.IsCancellationRequested) return;
+            e.Cancel = true;
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        DemoReport report;
+        try { report = TrainingProgress.Run(output, "demo", p => DemoRun.Run(train, test, options, p, interrupt.Token)); }
+        catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("interrupted; nothing written");
+            return 130;   // 128 + SIGINT, what a shell reports for a run stopped by Ctrl-C
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
         var table = new Table().Title("[bold]Condense demo[/]")
             .AddColumns("variant", "accuracy", "parameters", "non-zero", "size on disk", "latency (b=1)", "throughput (b=256)", "compression");
         foreach (var v in report.Variants)

@@ -7,6 +7,7 @@ using Condense.Data;
 using Condense.Distillation;
 using Condense.Graph;
 using Condense.Nn;
+using Condense.Reports;
 using Condense.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -78,8 +79,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         if (settings.Teacher is null) throw new CondenseException("--teacher MODEL is required");
         int choices = (settings.Student is null ? 0 : 1) + (settings.StudentWidth is null ? 0 : 1) + (settings.StudentPrune is null ? 0 : 1);
         if (choices != 1) throw new CondenseException("give exactly one of --student SPEC, --student-width F or --student-prune R");
-        if (Path.GetFullPath(settings.Out) == Path.GetFullPath(settings.Teacher))
-            throw new CondenseException("the output would overwrite the teacher; choose another --out");
+        OutputPaths.CheckFile(settings.Out, new RunInput("teacher", settings.Teacher), new RunInput("data", settings.Data));
         var teacher = ModelFiles.Load(settings.Teacher);
         var (train, test) = DataSets.Load(settings.Data);
         var studentSpec = settings.Student is { } text ? ModelSpec.Parse(text) : null;
@@ -88,7 +88,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
             Temperature = settings.Temperature, Alpha = settings.Alpha,
             Train = new DistillOptions().Train with
             {
-                Epochs = settings.Epochs, LearningRate = settings.LearningRate ?? DistillOptions.DefaultLearningRate(studentSpec), Optimizer = settings.Optimizer,
+                Epochs = settings.Epochs, LearningRate = settings.LearningRate ?? DistillOptions.DefaultLearningRate(studentSpec, teacher), Optimizer = settings.Optimizer,
                 BatchSize = settings.BatchSize, Seed = settings.Seed,
             },
             Hint = ParseHint(settings.Hint, settings.HintWeight),
@@ -121,9 +121,13 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         }
         output.Console.Write(table);
         output.Console.MarkupLine($"T = {report.Temperature}, α = {report.Alpha}, {report.Epochs} epochs; saved [bold]{Markup.Escape(settings.Out)}[/] in {report.Seconds:F1}s");
+        // The distilled student should come close to the same student trained on the labels; far below it, the run failed.
+        var warnings = output.Warnings(RunWarnings.Check(report.Rows[^1].Metrics.Accuracy, test.NumClasses, report.Rows[^2].Metrics.Accuracy,
+            "the same student trained on labels only"));
         output.Result(new
         {
             output = settings.Out,
+            warnings,
             temperature = report.Temperature,
             alpha = report.Alpha,
             epochs = report.Epochs,

@@ -7,6 +7,7 @@ using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Pruning;
+using Condense.Reports;
 using Condense.Tensors;
 using Condense.Training;
 using Spectre.Console;
@@ -136,14 +137,13 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var output = new Output(settings.Json);
         var run = settings.ToRun();
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
-        if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
-            throw new CondenseException("the output would overwrite the input model; choose another --out");
+        OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
+            new RunInput("sensitivity report", settings.SensitivityFile));
         var model = ModelFiles.Load(settings.Model);
         // A trained convolutional network loses accuracy when fine-tuned from lr 0.1 (LeNet-5, 50% magnitude,
         // 2 epochs: 97.75% at 0.1, 98.35% at 0.01, from 98.45%), so its default is the structured one.
         if (settings.LearningRate is null && model.Graph.Nodes.Any(n => n.OpType == "Conv"))
             run = run with { Finetune = run.Finetune with { LearningRate = 0.01f } };
-        var (train, test) = DataSets.Load(settings.Data);
         if (settings.SensitivityFile is not null)
         {
             if (!File.Exists(settings.SensitivityFile)) throw new CondenseException($"sensitivity report {settings.SensitivityFile} does not exist");
@@ -151,9 +151,11 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             try { report = JsonSerializer.Deserialize<SensitivityReport>(File.ReadAllText(settings.SensitivityFile), Output.JsonOptions); }
             catch (JsonException e) { throw new InvalidFileException(settings.SensitivityFile, $"not a sensitivity report ({e.Message.Split('\n')[0]})"); }
             if (report?.Rows is not { Count: > 0 }) throw new InvalidFileException(settings.SensitivityFile, "not a sensitivity report (no rows)");
+            Sensitivity.CheckModel(report, model, settings.SensitivityFile);
             var perTensor = Sensitivity.AllocateBudget(report, run.Options.Sparsity);
             run = run with { Options = run.Options with { PerTensorSparsity = perTensor, Global = false } };
         }
+        var (train, test) = DataSets.Load(settings.Data);
         var (_, result) = TrainingProgress.Run(output, "fine-tune",
             progress => PrunePipeline.Run(model, train, test, run, outPath, new FileInfo(settings.Model).Length, progress));
 
@@ -176,9 +178,11 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             output.Console.MarkupLine($"[green]pruned[/] {Markup.Escape(string.Join(" + ", c.Layers))}: {c.ChannelsBefore} → {c.ChannelsAfter} {(c.Layers.Count > 1 ? "channels (joined by a residual Add)" : "filters/neurons")}");
         foreach (var s in result.Skipped ?? []) output.Console.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s)}");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {result.Seconds:F1}s");
+        var warnings = output.Warnings(RunWarnings.Check(result.FinalAccuracy, test.NumClasses, result.AccuracyBefore, "the model before pruning"));
         output.Result(new
         {
             output = outPath,
+            warnings,
             method = result.Method,
             accuracy = result.FinalAccuracy,
             accuracy_before = result.AccuracyBefore,

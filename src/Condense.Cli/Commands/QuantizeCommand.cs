@@ -8,6 +8,7 @@ using Condense.Data;
 using Condense.Graph;
 using Condense.Quantization;
 using Condense.Quantization.Observers;
+using Condense.Reports;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -75,8 +76,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             Observer = new ObserverOptions { Percentile = settings.Percentile },
             MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
         }.Validate();
-        if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
-            throw new CondenseException("the output would overwrite the input model; choose another --out");
+        OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
+            new RunInput("calibration data", settings.Calibration));
         var model = ModelFiles.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var calibration = settings.Calibration is { } c ? DataSets.LoadCalibration(c) : train;
@@ -106,9 +107,11 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         if (report.FoldedBatchNorms > 0)
             output.Console.MarkupLine($"folded {report.FoldedBatchNorms} batch norm(s) into the preceding Conv/Linear layers before quantizing");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
+        var warnings = output.Warnings(RunWarnings.Check(report.AccuracyAfter, test.NumClasses, report.AccuracyBefore, "the float model"));
         output.Result(new
         {
             output = outPath,
+            warnings,
             mode = report.Mode.ToString().ToLowerInvariant(),
             bits = report.WeightBits,
             per_channel = report.PerChannel,

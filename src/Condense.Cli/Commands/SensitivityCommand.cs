@@ -1,5 +1,6 @@
 // `condense sensitivity MODEL`: prune each tensor alone over a sparsity sweep, print the accuracy
-// table, write it as JSON (which `prune --sensitivity` reads to spend a global budget per layer).
+// table, write it as JSON (which `prune --sensitivity` reads to spend a global budget per layer), with
+// the model's fingerprint so the report cannot be applied to another model.
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
@@ -34,8 +35,8 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
         [CommandOption("--budget <S>")] [Description("Also print per-tensor sparsities meeting this global sparsity.")]
         public double? Budget { get; init; }
 
-        [CommandOption("-o|--out <FILE>")] [Description("Where to write the JSON report (default sensitivity.json).")]
-        public string Out { get; init; } = "sensitivity.json";
+        [CommandOption("-o|--out <FILE>")] [Description("Where to write the JSON report (default: MODEL.sensitivity.json).")]
+        public string? Out { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -44,6 +45,9 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
         var sweep = settings.Sparsities is null ? Sensitivity.DefaultSweep
             : settings.Sparsities.Split(',').Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
                 : throw new CondenseException($"--sparsities expects numbers such as 0,0.5,0.9, got '{s}'")).ToArray();
+        // Beside the model and named after it, so two models in one folder keep their own reports.
+        string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".sensitivity.json";
+        OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data));
         var model = ModelFiles.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
         if (settings.Samples is int n) test = n > 0 ? test.Take(n) : throw new CondenseException($"--samples must be positive, got {n}");
@@ -56,7 +60,7 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
                 report = Sensitivity.Analyze(model, test, sweep, options, new SyncProgress<(int Done, int Total)>(p => { task.MaxValue = p.Total; task.Value = p.Done; }));
             });
         else report = Sensitivity.Analyze(model, test, sweep, options);
-        AtomicFile.WriteText(settings.Out, JsonSerializer.Serialize(report, Output.JsonOptions));
+        AtomicFile.WriteText(outPath, JsonSerializer.Serialize(report, Output.JsonOptions));
 
         var table = new Table().Title($"[bold]accuracy with one tensor pruned (baseline {report.BaselineAccuracy:P2})[/]").AddColumn("sparsity");
         foreach (var row in report.Rows) table.AddColumn(Markup.Escape($"{row.Tensor} ({row.Parameters:N0})"));
@@ -70,8 +74,12 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
             output.Console.MarkupLine($"for a global sparsity of {budget:P0}: " +
                 Markup.Escape(string.Join(", ", allocation.Select(a => $"{a.Key} {a.Value:P0}"))));
         }
-        output.Console.MarkupLine($"wrote [bold]{Markup.Escape(settings.Out)}[/]");
-        output.Result(new { output = settings.Out, baseline_accuracy = report.BaselineAccuracy, samples = report.Samples, rows = report.Rows, allocation });
+        output.Console.MarkupLine($"wrote [bold]{Markup.Escape(outPath)}[/]");
+        output.Result(new
+        {
+            output = outPath, model_sha256 = report.ModelSha256, baseline_accuracy = report.BaselineAccuracy,
+            samples = report.Samples, rows = report.Rows, allocation,
+        });
         return 0;
     }
 }

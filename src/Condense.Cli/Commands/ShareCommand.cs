@@ -5,6 +5,7 @@ using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Quantization;
+using Condense.Reports;
 using Condense.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -35,10 +36,9 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
     {
         var output = new Output(settings.Json);
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".shared.safetensors";
-        if (Path.GetFullPath(outPath) == Path.GetFullPath(settings.Model))
-            throw new CondenseException("the output would overwrite the input model; choose another --out");
         if (settings.Bits is < WeightSharing.MinBits or > WeightSharing.MaxBits)
             throw new CondenseException($"bits must be in {WeightSharing.MinBits}..{WeightSharing.MaxBits}, got {settings.Bits}");
+        OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data));
         var model = ModelFiles.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var report = TrainingProgress.Run(output, "centroids", p => WeightSharingPipeline.Run(model, train, test, settings.Bits,
@@ -55,9 +55,11 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         output.Console.MarkupLine($"accuracy {report.AccuracyBefore:P2} → {report.AccuracyAfterSharing:P2} shared" +
             (report.AccuracyAfterFinetuning is { } f ? $" → {f:P2} after {report.FinetuneEpochs} epochs of centroid fine-tuning" : ""));
         output.Console.MarkupLine($"with the float biases: {report.RatioWithBiases:F1}× smaller; saved [bold]{Markup.Escape(outPath)}[/] (float values, for evaluation)");
+        var warnings = output.Warnings(RunWarnings.Check(report.FinalAccuracy, test.NumClasses, report.AccuracyBefore, "the model before sharing"));
         output.Result(new
         {
             output = outPath,
+            warnings,
             bits = report.Bits,
             accuracy = report.FinalAccuracy,
             accuracy_before = report.AccuracyBefore,

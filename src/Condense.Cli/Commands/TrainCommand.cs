@@ -59,6 +59,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var output = new Output(settings.Json);
         var spec = ModelSpec.Parse(settings.Model);
         var options = settings.ToOptions(spec);
+        OutputPaths.CheckFile(settings.Out, new RunInput("data", settings.Data));
         var (train, test) = DataSets.Load(settings.Data);
         if (train.FeatureSize != spec.InFeatures)
             throw new CondenseException($"model {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
@@ -68,9 +69,11 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var metrics = ModelMetrics.Measure(model, test, train.SampleShape, settings.Out);
         Tables.Epochs(output, report);
         Tables.Metrics(output, settings.Out, metrics);
+        var warnings = output.Warnings(RunWarnings.Check(metrics.Accuracy, test.NumClasses));
         output.Result(new
         {
             output = settings.Out,
+            warnings,
             model = spec.ToString(),
             metrics.Accuracy, metrics.Loss, metrics.Parameters, metrics.NonzeroParameters, metrics.FileBytes,
             metrics.LatencyMsBatch1, metrics.ThroughputBatch256,

@@ -2,7 +2,7 @@
 // prune it (the classic threshold rule, 90% magnitude, 50% structured); quantize it to int8; distil it
 // into a small student; and combine distil → prune → quantize; beside them (full run only), LeNet-5
 // trained from the labels. Every model is saved, measured again from its file, and reported in one
-// table, as JSON and as Markdown.
+// table, as JSON and as Markdown. An interrupted run takes back what it wrote.
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Condense.Onnx;
@@ -56,10 +56,30 @@ public static class DemoRun
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    /// <summary>Trains, compresses, saves, measures and reports. <paramref name="progress"/> sees each training batch.</summary>
-    public static DemoReport Run(Dataset train, Dataset test, DemoOptions options, IProgress<TrainProgress>? progress = null)
+    /// <summary>
+    /// Trains, compresses, saves, measures and reports. <paramref name="progress"/> sees each training batch. When
+    /// <paramref name="cancellationToken"/> fires (checked at every training batch and between steps), the files
+    /// written and the folders created so far are removed and <see cref="OperationCanceledException"/> is thrown.
+    /// </summary>
+    public static DemoReport Run(Dataset train, Dataset test, DemoOptions options, IProgress<TrainProgress>? progress = null,
+        CancellationToken cancellationToken = default)
     {
-        Directory.CreateDirectory(options.OutputDirectory);
+        var created = new CreatedFiles();
+        try
+        {
+            created.CreateFolder(options.OutputDirectory);
+            return Run(train, test, options, new CancellingProgress(progress, cancellationToken), created, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            created.RemoveAll();
+            throw;
+        }
+    }
+
+    private static DemoReport Run(Dataset train, Dataset test, DemoOptions options, IProgress<TrainProgress> progress, CreatedFiles created,
+        CancellationToken cancellationToken)
+    {
         string Path(string name) => System.IO.Path.Combine(options.OutputDirectory, name + ".safetensors");
         int[] sample = train.SampleShape;
         double timing = options.Quick ? 0.05 : 0.5;
@@ -72,11 +92,17 @@ public static class DemoRun
         var training = Trainer.Fit(model, train, test, recipe, TrainProgress.Named(progress, $"training teacher {spec}"));
         string teacherFile = Path("teacher");
         ModelFiles.Save(model, teacherFile, sample, spec.ToString());
+        created.Wrote(teacherFile);
         var teacher = ModelFiles.Load(teacherFile);
+        cancellationToken.ThrowIfCancellationRequested();
         var teacherMetrics = ModelMetrics.Measure(teacher, test, sample, teacherFile, timing);
         var variants = new List<DemoVariant> { new("teacher", $"{spec}, {epochs} epochs SGD", teacherFile, teacherMetrics, 1.0) };
+        // Each variant is added right after its file is saved: the file is recorded as the run's, and the next step
+        // starts only if the run was not interrupted meanwhile (training batches check as well).
         void Add(string name, string description, string file, Module runner, ModelSummary? summary = null)
         {
+            created.Wrote(file);
+            cancellationToken.ThrowIfCancellationRequested();
             var m = ModelMetrics.Measure(runner, test, sample, file, timing, summary);
             variants.Add(new(name, description, file, m, (double)teacherMetrics.FileBytes / m.FileBytes));
         }
@@ -138,8 +164,9 @@ public static class DemoRun
         string json = System.IO.Path.Combine(options.OutputDirectory, "report.json");
         string markdown = System.IO.Path.Combine(options.OutputDirectory, "report.md");
         var result = new DemoReport(train.Name, train.Count, test.Count, variants, training.Seconds, training.SamplesPerSecond, json, markdown);
-        AtomicFile.WriteText(json, JsonSerializer.Serialize(result, JsonOptions));
-        AtomicFile.WriteText(markdown, ToMarkdown(result));
+        cancellationToken.ThrowIfCancellationRequested();
+        AtomicFile.WriteText(created.Wrote(json), JsonSerializer.Serialize(result, JsonOptions));
+        AtomicFile.WriteText(created.Wrote(markdown), ToMarkdown(result));
         return result;
     }
 
@@ -171,5 +198,15 @@ public static class DemoRun
                 $"| {v.Name} | {m.Accuracy * 100:F2} % | {m.Parameters:N0} | {m.NonzeroParameters:N0} | {m.FileBytes:N0} B | {m.LatencyMsBatch1 * 1000:F1} µs | {m.ThroughputBatch256:N0}/s | {v.CompressionRatio:F1}× |"));
         }
         return w.ToString();
+    }
+
+    // Passes training progress on and stops the run at the next batch once cancellation is asked for.
+    private sealed class CancellingProgress(IProgress<TrainProgress>? inner, CancellationToken cancellationToken) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress value)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            inner?.Report(value);
+        }
     }
 }

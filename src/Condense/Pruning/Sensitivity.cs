@@ -1,6 +1,7 @@
 // Sensitivity analysis (Han et al. 2015, §4): prune each tensor alone at rising sparsity, measure
 // accuracy, restore it. Layers that lose little can be pruned harder; AllocateBudget turns the sweep
 // into per-tensor sparsities that meet a global budget with the smallest worst-case accuracy drop.
+// A report carries its model's fingerprint: a budget spread by another model's sweep is refused.
 using Condense.Data;
 using Condense.Graph;
 using Condense.Training;
@@ -11,7 +12,11 @@ namespace Condense.Pruning;
 public sealed record SensitivityRow(string Tensor, long Parameters, IReadOnlyList<double> Sparsities, IReadOnlyList<float> Accuracies);
 
 /// <summary>The outcome of <see cref="Sensitivity.Analyze"/>.</summary>
-public sealed record SensitivityReport(float BaselineAccuracy, IReadOnlyList<SensitivityRow> Rows, int Samples);
+public sealed record SensitivityReport(float BaselineAccuracy, IReadOnlyList<SensitivityRow> Rows, int Samples)
+{
+    /// <summary>The <see cref="ModelFingerprint"/> of the model analysed (null in reports written before it was recorded).</summary>
+    public string? ModelSha256 { get; init; }
+}
 
 /// <summary>Per-tensor pruning sensitivity.</summary>
 public static class Sensitivity
@@ -55,8 +60,26 @@ public static class Sensitivity
             }
             rows.Add(new SensitivityRow(t.Name, t.Parameter.Size, sparsities.ToArray(), accuracies));
         }
-        return new SensitivityReport(baseline, rows, data.Count);
+        return new SensitivityReport(baseline, rows, data.Count) { ModelSha256 = ModelFingerprint.Of(model) };
     }
+
+    /// <summary>
+    /// Throws unless <paramref name="report"/> (read from <paramref name="reportPath"/>) was made for the weights of
+    /// <paramref name="model"/>: another model's sweep names other tensors or other sensitivities, and spending a
+    /// budget by it silently misses the sparsity asked for. A report without a fingerprint is refused too.
+    /// </summary>
+    public static void CheckModel(SensitivityReport report, GraphModule model, string reportPath)
+    {
+        string name = Path.GetFileName(reportPath);
+        if (report.ModelSha256 is null)
+            throw new CondenseException($"sensitivity report {name} does not record which model it was made for; run the sensitivity analysis again");
+        string actual = ModelFingerprint.Of(model);
+        if (!string.Equals(report.ModelSha256, actual, StringComparison.OrdinalIgnoreCase))
+            throw new CondenseException($"sensitivity report {name} was made for another model (weights {Short(report.ModelSha256)}…, " +
+                $"this model's {Short(actual)}…); run the sensitivity analysis on this model");
+    }
+
+    private static string Short(string hash) => hash[..Math.Min(12, hash.Length)];
 
     /// <summary>
     /// Per-tensor sparsities whose parameter-weighted mean is at least <paramref name="budget"/>: finds the

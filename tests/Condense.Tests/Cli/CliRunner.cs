@@ -13,6 +13,16 @@ public static class CliRunner
     /// <summary>Runs condense in <paramref name="workingDirectory"/> (null: this process's).</summary>
     public static Result RunIn(string? workingDirectory, params string[] args)
     {
+        using var process = Start(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(180_000)) { process.Kill(true); throw new TimeoutException("condense did not finish"); }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts `condense` with <paramref name="args"/>, stdout and stderr redirected, for tests that talk to the running process.</summary>
+    public static Process Start(params string[] args)
+    {
         string dll = Path.Combine(AppContext.BaseDirectory, "Condense.Cli.dll");
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -23,11 +33,7 @@ public static class CliRunner
         };
         info.ArgumentList.Add(dll);
         foreach (var a in args) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(180_000)) { process.Kill(true); throw new TimeoutException("condense did not finish"); }
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+        return Process.Start(info)!;
     }
 
     /// <summary>Writes a small MNIST-format folder (600 train, 200 test images) under <paramref name="dir"/>, for fast runs.</summary>

@@ -1,5 +1,5 @@
 // SafeTensors.Write replaces files atomically: no temp file survives, and a failed write leaves the
-// previous file exactly as it was.
+// previous file exactly as it was; a failure names the target, not the temp file.
 using Condense.Tensors;
 
 namespace Condense.Tests.Tensors;
@@ -44,8 +44,11 @@ public sealed class SafeTensorsAtomicWriteTests : IDisposable
         string path = _dir.File("taken");
         Directory.CreateDirectory(path);
 
-        Assert.ThrowsAny<IOException>(() => SafeTensors.WriteFloat(path, One(1f), null));
+        var e = Assert.Throws<CondenseException>(() => SafeTensors.WriteFloat(path, One(1f), null));
 
+        // The message names the target the caller asked for, never the temp file that no longer exists.
+        Assert.StartsWith($"cannot write {path} (", e.Message);
+        Assert.DoesNotContain(".tmp", e.Message);
         Assert.Empty(Directory.GetFiles(_dir.Path));
         Assert.True(Directory.Exists(path));
     }
