@@ -13,7 +13,7 @@ public static class CliRunner
     /// <summary>Runs condense in <paramref name="workingDirectory"/> (null: this process's).</summary>
     public static Result RunIn(string? workingDirectory, params string[] args)
     {
-        using var process = Start(args);
+        using var process = StartIn(workingDirectory, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(180_000)) { process.Kill(true); throw new TimeoutException("condense did not finish"); }
@@ -21,7 +21,9 @@ public static class CliRunner
     }
 
     /// <summary>Starts `condense` with <paramref name="args"/>, stdout and stderr redirected, for tests that talk to the running process.</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => StartIn(null, args);
+
+    private static Process StartIn(string? workingDirectory, string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "Condense.Cli.dll");
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
