@@ -22,6 +22,7 @@ public static class OutputPaths
     /// </summary>
     public static void CheckFile(string output, params RunInput[] inputs)
     {
+        CheckInputPaths(inputs);
         string real = RealPath(output);
         if (Directory.Exists(real)) throw new CondenseException($"the output {output} is a folder; give a file name");
         foreach (var input in inputs)
@@ -39,6 +40,7 @@ public static class OutputPaths
     /// </summary>
     public static void CheckFolder(string folder, params RunInput[] inputs)
     {
+        CheckInputPaths(inputs);
         string real = RealPath(folder);
         if (File.Exists(real)) throw new CondenseException($"the output folder {folder} is a file");
         foreach (var input in inputs)
@@ -53,6 +55,15 @@ public static class OutputPaths
         if (existing != Path.GetFullPath(folder) && ProbeFailure(existing) is { } reason)
             throw new CondenseException($"cannot create the output folder {folder} in {existing} ({reason})");
         CheckFolderWritable(existing);
+    }
+
+    // An input named with a trailing '/' that is not a folder is a mistyped file: say so before any output
+    // path derived from it (MODEL/ + ".pruned.safetensors") sends the user looking for a folder.
+    private static void CheckInputPaths(RunInput[] inputs)
+    {
+        foreach (var input in inputs)
+            if (input.Path is { Length: > 1 } p && (p.EndsWith('/') || p.EndsWith(Path.DirectorySeparatorChar)) && !Directory.Exists(p))
+                throw new CondenseException($"{p} is not a file (a path ending in '{p[^1]}' names a folder)");
     }
 
     /// <summary>Throws unless <paramref name="folder"/> exists and a new file can be created in it (tried, then removed).</summary>
