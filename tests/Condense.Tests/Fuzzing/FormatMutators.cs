@@ -49,7 +49,8 @@ public static class FormatMutators
         (rng, d) => d.Length < 10 ? d : WithU16(d, 8, (ushort)Mutators.PickNumber(rng)),
         (rng, d) => InNpyHeader(rng, d, (h, s, e) => Mutators.ReplaceNumber(rng, h, s, e, Mutators.PickNumber(rng).ToString())),
         (rng, d) => InNpyHeader(rng, d, (h, s, e) => Mutators.ReplaceWord(rng, h, s, e, NpyDescrs, [.. NpyDescrs, "<f2", ">f4", "|b1", "<U8", "|O", "<c8"])),
-        (rng, d) => InNpyHeader(rng, d, (h, s, e) => Mutators.ReplaceWord(rng, h, s, e, ["False", "shape", "descr", "(", ")"], ["True", "Fals", "1", "shapes", "", "(("])),
+        (rng, d) => InNpyHeader(rng, d, (h, s, e) =>
+            Mutators.ReplaceWord(rng, h, s, e, ["False", "shape", "descr", "(", ")"], ["True", "Fals", "1", "shapes", "", "(("])),
     ];
 
     /// <summary>CSV: numbers turned into odd tokens, separators and line breaks added or removed.</summary>

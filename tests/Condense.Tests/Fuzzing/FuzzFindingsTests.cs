@@ -39,10 +39,11 @@ public sealed class FuzzFindingsTests : IDisposable
     public void OnnxImportFaultsWithoutAFileNameBecomeFileErrors()
     {
         // Found as CondenseException: an op name with one byte flipped, a graph with its inputs and outputs cut off.
-        AssertFileError(() => ModelFiles.Load(Onnx(m => m.Graph.Node.First(n => n.OpType == "Gemm").OpType = "GeMm")), "model.onnx: unsupported op 'GeMm'");
+        AssertFileError(() => ModelFiles.Load(Onnx(m => m.Graph.Node.First(n => n.OpType == "Gemm").OpType = "GeMm")),
+            "model.onnx: unsupported op 'GeMm'");
         AssertFileError(() => ModelFiles.Load(Onnx(m => { m.Graph.Input.Clear(); m.Graph.Output.Clear(); m.Graph.Node.Clear(); })), "at least one input");
-        AssertFileError(() => ModelFiles.Load(Onnx(m => m.Graph.Node.First(n => n.OpType == "Gemm").Attribute[0].Type = AttributeProto.Types.AttributeType.Undefined)),
-            "is not supported");
+        var undefined = AttributeProto.Types.AttributeType.Undefined;
+        AssertFileError(() => ModelFiles.Load(Onnx(m => m.Graph.Node.First(n => n.OpType == "Gemm").Attribute[0].Type = undefined)), "is not supported");
     }
 
     [Fact]
@@ -51,7 +52,8 @@ public sealed class FuzzFindingsTests : IDisposable
         // One dimension made huge: 2^30 floats (4 GiB) were allocated before the raw data length was compared.
         AssertFileError(() => ModelFiles.Load(Onnx(m => { var t = m.Graph.Initializer[0]; t.Dims.Clear(); t.Dims.Add(1 << 30); })), "bytes of raw data");
         // Four dimensions of 2^16 multiply to 2^64, which wrapped to 0 elements.
-        AssertFileError(() => ModelFiles.Load(Onnx(m => { var t = m.Graph.Initializer[0]; t.Dims.Clear(); t.Dims.Add([65536, 65536, 65536, 65536]); })), "too large");
+        AssertFileError(() => ModelFiles.Load(Onnx(m => { var t = m.Graph.Initializer[0]; t.Dims.Clear(); t.Dims.Add([65536, 65536, 65536, 65536]); })),
+            "too large");
     }
 
     [Fact]

@@ -57,11 +57,12 @@ public sealed class ReaderFuzzTests : IDisposable
     public void TheHarnessReportsEachKindOfFailure()
     {
         FuzzTarget Target(Action<string> read) => new("test", ".bin", [("x", [1, 2, 3])], read, Mutators.Generic);
-        string path = _dir.File("case.bin");
-        Assert.Equal(FuzzOutcome.WrongException, FuzzHarness.RunCase(Target(_ => throw new IndexOutOfRangeException()), [1], path, TimeSpan.FromSeconds(60)).Outcome);
-        Assert.Equal(FuzzOutcome.Rejected, FuzzHarness.RunCase(Target(p => throw new InvalidFileException(p, "bad")), [1], path, TimeSpan.FromSeconds(60)).Outcome);
-        Assert.Equal(FuzzOutcome.OverAllocation, FuzzHarness.RunCase(Target(_ => GC.KeepAlive(new byte[200 << 20])), [1], path, TimeSpan.FromSeconds(60)).Outcome);
-        Assert.Equal(FuzzOutcome.Timeout, FuzzHarness.RunCase(Target(_ => Thread.Sleep(Timeout.Infinite)), [1], _dir.File("hang.bin"), TimeSpan.FromMilliseconds(200)).Outcome);
-        Assert.Equal(FuzzOutcome.Parsed, FuzzHarness.RunCase(Target(_ => { }), [1], path, TimeSpan.FromSeconds(60)).Outcome);
+        FuzzOutcome Run(Action<string> read, string file = "case.bin", double seconds = 60) =>
+            FuzzHarness.RunCase(Target(read), [1], _dir.File(file), TimeSpan.FromSeconds(seconds)).Outcome;
+        Assert.Equal(FuzzOutcome.WrongException, Run(_ => throw new IndexOutOfRangeException()));
+        Assert.Equal(FuzzOutcome.Rejected, Run(p => throw new InvalidFileException(p, "bad")));
+        Assert.Equal(FuzzOutcome.OverAllocation, Run(_ => GC.KeepAlive(new byte[200 << 20])));
+        Assert.Equal(FuzzOutcome.Timeout, Run(_ => Thread.Sleep(Timeout.Infinite), "hang.bin", 0.2));
+        Assert.Equal(FuzzOutcome.Parsed, Run(_ => { }));
     }
 }
