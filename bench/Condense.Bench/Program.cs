@@ -21,11 +21,12 @@ return args.FirstOrDefault() switch
     "onnx" => OnnxBench.Run(args[1..]),
     "pool" => PoolBench.Run(args[1..]),
     "cnn" => CnnBench.Run(args[1..]),
+    "fuzz" => FuzzBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, fuzz");
     return 2;
 }

@@ -16,8 +16,16 @@ public class CondenseException : Exception
 public sealed class InvalidFileException : CondenseException
 {
     /// <summary>Creates the error for <paramref name="path"/> with a short description of the fault.</summary>
+    /// <remarks>
+    /// Line breaks in <paramref name="fault"/> become spaces: faults often quote names and text from the file
+    /// itself, and the message must stay one line whatever the file holds.
+    /// </remarks>
     public InvalidFileException(string path, string fault)
-        : base($"{Path.GetFileName(path)}: {fault}") { FilePath = path; Fault = fault; }
+        : base($"{Path.GetFileName(path).ReplaceLineEndings(" ")}: {fault.ReplaceLineEndings(" ")}")
+    {
+        FilePath = path;
+        Fault = fault.ReplaceLineEndings(" ");
+    }
 
     /// <summary>The file that could not be read.</summary>
     public string FilePath { get; }

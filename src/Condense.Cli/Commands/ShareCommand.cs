@@ -1,5 +1,6 @@
 // `condense share MODEL`: Deep Compression's weight sharing — k-means per layer into 2^b shared values,
-// centroid fine-tuning — and the sizes it buys: sparse gaps + b-bit indices + codebooks, then Huffman.
+// centroid fine-tuning. It reports the size of the file it wrote (b-bit indices + codebooks, bit-packed)
+// and, as a separate computed figure, Deep Compression's accounting: sparse gaps + indices + codebooks, then Huffman.
 using System.ComponentModel;
 using Condense.Onnx;
 using Condense.Data;
@@ -45,7 +46,7 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
             settings.FinetuneEpochs, new TrainOptions { LearningRate = settings.LearningRate }, outPath, p));
 
         var sizes = report.Sizes;
-        var table = new Table().Title($"[bold]{report.Bits}-bit weight sharing[/]").AddColumns("tensor", "non-zero", "dense", "pruned", "+ shared", "+ Huffman");
+        var table = new Table().Title($"[bold]{report.Bits}-bit weight sharing: Deep Compression sizes (computed)[/]").AddColumns("tensor", "non-zero", "dense", "pruned", "+ shared", "+ Huffman");
         foreach (var t in sizes.Tensors)
             table.AddRow(Markup.Escape(t.Name), $"{t.NonZeros:N0}/{t.Parameters:N0}", Output.FormatBytes(t.DenseBytes), Output.FormatBytes(t.PrunedBytes),
                 Output.FormatBytes(t.QuantizedBytes), Output.FormatBytes(t.HuffmanBytes));
@@ -54,7 +55,10 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         output.Console.Write(table);
         output.Console.MarkupLine($"accuracy {report.AccuracyBefore:P2} → {report.AccuracyAfterSharing:P2} shared" +
             (report.AccuracyAfterFinetuning is { } f ? $" → {f:P2} after {report.FinetuneEpochs} epochs of centroid fine-tuning" : ""));
-        output.Console.MarkupLine($"with the float biases: {report.RatioWithBiases:F1}× smaller; saved [bold]{Markup.Escape(outPath)}[/] (float values, for evaluation)");
+        output.Console.MarkupLine($"Deep Compression with the float biases: {report.RatioWithBiases:F1}× smaller than float32");
+        string packed = ModelFiles.IsOnnx(outPath) ? "float32 values" : $"bit-packed {report.Bits}-bit indices + float32 codebooks";
+        output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/]: [bold]{Output.FormatBytes(report.FileBytes)}[/] on disk ({packed}), " +
+            $"{report.FileRatio:F1}× smaller than the float32 parameters ({Output.FormatBytes(report.Float32Bytes)})");
         var warnings = output.Warnings(RunWarnings.Check(report.FinalAccuracy, test.NumClasses, report.AccuracyBefore, "the model before sharing"));
         output.Result(new
         {
@@ -72,6 +76,8 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
             compression_ratio = sizes.HuffmanRatio,
             compression_ratio_with_biases = report.RatioWithBiases,
             file_bytes = report.FileBytes,
+            float32_bytes = report.Float32Bytes,
+            file_compression_ratio = report.FileRatio,
         });
         return 0;
     }

@@ -27,8 +27,11 @@ public static class ModelFile
         return graph;
     }
 
-    /// <summary>Saves a graph and its initializers to a .safetensors file, atomically.</summary>
-    public static void Save(ModelGraph graph, string path, string? spec = null)
+    /// <summary>
+    /// Saves a graph and its initializers to a .safetensors file, atomically. Initializers named in
+    /// <paramref name="codebook"/> (weight-shared tensors) are stored as a codebook plus bit-packed indices when smaller.
+    /// </summary>
+    public static void Save(ModelGraph graph, string path, string? spec = null, IReadOnlyCollection<string>? codebook = null)
     {
         CheckExtension(path);
         var metadata = new Dictionary<string, string>
@@ -40,7 +43,7 @@ public static class ModelFile
         if (spec is not null) metadata[SpecKey] = spec;
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CondenseException($"output folder {dir} does not exist");
-        var (entries, storage) = SparseStorage.Encode(graph.Initializers, graph.ElementTypes);
+        var (entries, storage) = SparseStorage.Encode(graph.Initializers, graph.ElementTypes, codebook);
         foreach (var (key, value) in storage) metadata[key] = value;
         SafeTensors.Write(path, entries, metadata);
     }
@@ -55,10 +58,10 @@ public static class ModelFile
         if (!file.Metadata.TryGetValue(GraphKey, out var json))
             throw new InvalidFileException(path, $"no '{GraphKey}' metadata: not a Condense model (the file holds weights only)");
         var graph = GraphJson.Deserialize(json, SparseStorage.Decode(file), path);
-        foreach (var (name, type) in SparseStorage.Types(file))
-            if (type != ElementType.Float32 && graph.Initializers.ContainsKey(name)) graph.ElementTypes[name] = type;
         try
         {
+            foreach (var (name, type) in SparseStorage.Types(file))
+                if (type != ElementType.Float32 && graph.Initializers.ContainsKey(name)) graph.ElementTypes[name] = type;
             var model = new GraphModule(graph);
             DryRun(model);
             return model;
@@ -71,12 +74,17 @@ public static class ModelFile
         }
     }
 
+    /// <summary>The largest sample the load-time dry run feeds (2^22 elements, 16 MiB); a larger input is not dry-run.</summary>
+    internal const long MaxDryRunElements = 1L << 22;
+
     // One zero sample through the graph, so a file whose weights do not fit its graph fails at load
-    // time, naming the file, rather than at the first real forward pass.
-    // A graph of several inputs gets one zero sample in each, by name.
+    // time, naming the file, rather than at the first real forward pass. A graph of several inputs gets one
+    // zero sample in each, by name. The input shapes come from the file, so huge ones are skipped, not allocated.
     internal static void DryRun(GraphModule model)
     {
-        if (model.ZeroSample() is not { } sample) return;
+        bool huge = model.Graph.Inputs.Any(i => i.Shape.Length > 0
+            && i.Shape[1..].Aggregate(1L, (n, d) => Math.Min(n * Math.Max(d, 1), MaxDryRunElements + 1)) > MaxDryRunElements);
+        if (huge || model.ZeroSample() is not { } sample) return;
         model.Eval();
         using var _ = Autograd.GradMode.NoGrad();
         model.Run(sample);

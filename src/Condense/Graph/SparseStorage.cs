@@ -2,15 +2,18 @@
 // whichever form is smallest: dense F32 (4n bytes); a bitmap of non-zeros plus their values
 // (n/8 + 4·nnz); or compressed sparse rows (4·nnz values + 2 or 4 bytes per column index + 4 per row).
 // Sparse forms are safetensors entries "NAME.__bitmap"/"NAME.__values" or "NAME.__csr_values"/
-// "NAME.__csr_indices"/"NAME.__csr_rows", described in the metadata key "condense.sparse".
+// "NAME.__csr_indices"/"NAME.__csr_rows", described in the metadata key "condense.sparse". Tensors the
+// caller names as shared (few distinct values) may take the codebook form (SparseStorage.Codebook.cs);
+// decoding is in SparseStorage.Decode.cs.
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Condense.Tensors;
 
 namespace Condense.Graph;
 
 /// <summary>Encodes and decodes tensors in the smallest of dense, bitmap and CSR form.</summary>
-public static class SparseStorage
+public static partial class SparseStorage
 {
     /// <summary>Metadata key listing the sparse tensors: name → {"format", "shape"}.</summary>
     public const string MetadataKey = "condense.sparse";
@@ -18,14 +21,18 @@ public static class SparseStorage
     /// <summary>Metadata key listing the int4 tensors (stored packed as U8): name → shape.</summary>
     public const string Int4Key = "condense.int4";
 
-    private sealed record Entry(string Format, int[] Shape);
+    // Bits: bits per codebook index (codebook forms only, so left out of the JSON of the others).
+    private sealed record Entry(string Format, int[] Shape,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Bits = 0);
 
     /// <summary>
     /// The safetensors entries for all tensors, and the metadata describing the sparse ones (null if none).
-    /// Integer tensors (<paramref name="types"/>) are stored in their own type, their non-zero values too.
+    /// Integer tensors (<paramref name="types"/>) are stored in their own type, their non-zero values too. Float tensors
+    /// named in <paramref name="codebook"/> (weight-shared ones) are stored as a float32 codebook of their distinct
+    /// values plus bit-packed indices when they have at most 256 distinct values and that form is the smallest.
     /// </summary>
     public static (List<SafeTensorEntry> Entries, Dictionary<string, string> Metadata) Encode(IEnumerable<KeyValuePair<string, Tensor>> tensors,
-        IReadOnlyDictionary<string, ElementType>? types = null)
+        IReadOnlyDictionary<string, ElementType>? types = null, IReadOnlyCollection<string>? codebook = null)
     {
         var entries = new List<SafeTensorEntry>();
         var sparse = new Dictionary<string, Entry>();
@@ -48,6 +55,13 @@ public static class SparseStorage
             long bitmap = (t.Size + 7) / 8 + size * nnz;
             int cols = t.Rank >= 2 ? t.Shape[^1] : t.Size, rows = t.Size / Math.Max(1, cols);
             long csr = t.Rank >= 2 ? size * nnz + (cols <= ushort.MaxValue + 1 ? 2L : 4L) * nnz + 4L * (rows + 1) : long.MaxValue;
+            if (type == ElementType.Float32 && codebook is not null && codebook.Contains(name)
+                && TryCodebook(name, t, Math.Min(dense, Math.Min(bitmap, csr))) is { } coded)
+            {
+                entries.AddRange(coded.Entries);
+                sparse[name] = new Entry(coded.Format, t.Shape, coded.Bits);
+                continue;
+            }
             if (dense <= Math.Min(bitmap, csr)) { entries.Add(Values(name, t.Data, t.Shape, type)); continue; }
             if (bitmap <= csr)
             {
@@ -114,10 +128,10 @@ public static class SparseStorage
         foreach (var entry in file.Tensors)
         {
             string name = entry.Name;
-            foreach (var suffix in (string[])[".__values", ".__csr_values"])
+            foreach (var suffix in (string[])[".__values", ".__csr_values", CodebookSuffix])
                 if (name.EndsWith(suffix, StringComparison.Ordinal)) name = name[..^suffix.Length];
             if (name.EndsWith(".__bitmap", StringComparison.Ordinal) || name.EndsWith(".__csr_indices", StringComparison.Ordinal)
-                || name.EndsWith(".__csr_rows", StringComparison.Ordinal)) continue;
+                || name.EndsWith(".__csr_rows", StringComparison.Ordinal) || name.EndsWith(CodesSuffix, StringComparison.Ordinal)) continue;
             types[name] = int4.ContainsKey(name) ? ElementType.Int4 : TypeOf(entry);
         }
         return types;
@@ -131,83 +145,6 @@ public static class SparseStorage
         SafeTensorDType.I32 => ElementType.Int32,
         _ => ElementType.Float32,
     };
-
-    /// <summary>Rebuilds dense float tensors from a file's entries and its "condense.sparse" metadata.</summary>
-    public static Dictionary<string, Tensor> Decode(SafeTensorFile file)
-    {
-        var tensors = new Dictionary<string, Tensor>();
-        Dictionary<string, Entry>? sparse = null;
-        if (file.Metadata.TryGetValue(MetadataKey, out var json))
-        {
-            try { sparse = JsonSerializer.Deserialize<Dictionary<string, Entry>>(json); }
-            catch (JsonException e) { throw new InvalidFileException(file.Path, $"malformed '{MetadataKey}' metadata ({e.Message.Split('\n')[0]})"); }
-        }
-        var parts = new HashSet<string>();
-        foreach (var (name, shape) in Int4Shapes(file))
-        {
-            var packed = Part(file, name, parts).ToUInt8Array();
-            int size = Shape.Size(shape);
-            if (packed.Length != Kernels.Int4.PackedLength(size)) throw Corrupt(file, name, "packed int4 length does not match the shape");
-            var values = new sbyte[size];
-            Kernels.Int4.Unpack(packed, values);
-            tensors[name] = new Tensor(values.Select(v => (float)v).ToArray(), shape);
-        }
-        foreach (var (name, entry) in sparse ?? [])
-        {
-            int size = Shape.Size(entry.Shape ?? throw new InvalidFileException(file.Path, $"sparse tensor '{name}' has no shape"));
-            var data = new float[size];
-            if (entry.Format == "bitmap")
-            {
-                var bits = Part(file, name + ".__bitmap", parts).ToUInt8Array();
-                var values = Part(file, name + ".__values", parts).ToFloatTensor(allowIntegers: true).Data;
-                if (bits.Length != (size + 7) / 8) throw Corrupt(file, name, "bitmap length does not match the shape");
-                int k = 0;
-                for (int i = 0; i < size; i++)
-                    if ((bits[i >> 3] & (1 << (i & 7))) != 0)
-                    {
-                        if (k >= values.Length) throw Corrupt(file, name, "more bits set than values stored");
-                        data[i] = values[k++];
-                    }
-                if (k != values.Length) throw Corrupt(file, name, "fewer bits set than values stored");
-            }
-            else if (entry.Format == "csr")
-            {
-                int cols = entry.Shape.Length >= 2 ? entry.Shape[^1] : size, rows = size / Math.Max(1, cols);
-                var values = Part(file, name + ".__csr_values", parts).ToFloatTensor(allowIntegers: true).Data;
-                var indexEntry = Part(file, name + ".__csr_indices", parts);
-                int[] columns = indexEntry.DType == SafeTensorDType.U16
-                    ? MemoryMarshal.Cast<byte, ushort>(indexEntry.Data).ToArray().Select(c => (int)c).ToArray()
-                    : indexEntry.ToInt32Array();
-                var rowStarts = Part(file, name + ".__csr_rows", parts).ToInt32Array();
-                if (rowStarts.Length != rows + 1 || columns.Length != values.Length || rowStarts[0] != 0 || rowStarts[rows] != values.Length)
-                    throw Corrupt(file, name, "CSR arrays do not fit together");
-                for (int r = 0; r < rows; r++)
-                {
-                    if (rowStarts[r + 1] < rowStarts[r]) throw Corrupt(file, name, "CSR row starts decrease");
-                    for (int k = rowStarts[r]; k < rowStarts[r + 1]; k++)
-                    {
-                        if ((uint)columns[k] >= (uint)cols) throw Corrupt(file, name, $"column index {columns[k]} outside {cols} columns");
-                        data[r * cols + columns[k]] = values[k];
-                    }
-                }
-            }
-            else throw Corrupt(file, name, $"unknown sparse format '{entry.Format}'");
-            tensors[name] = new Tensor(data, entry.Shape);
-        }
-        foreach (var entry in file.Tensors)
-            if (!parts.Contains(entry.Name)) tensors[entry.Name] = entry.ToFloatTensor(allowIntegers: TypeOf(entry) != ElementType.Float32);
-        return tensors;
-    }
-
-    private static SafeTensorEntry Part(SafeTensorFile file, string name, HashSet<string> parts)
-    {
-        if (!file.TryGet(name, out var entry)) throw new InvalidFileException(file.Path, $"sparse tensor part '{name}' is missing");
-        parts.Add(name);
-        return entry;
-    }
-
-    private static InvalidFileException Corrupt(SafeTensorFile file, string name, string fault) =>
-        new(file.Path, $"sparse tensor '{name}': {fault}");
 
     private static int CountZeros(float[] data)
     {

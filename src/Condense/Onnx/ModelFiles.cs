@@ -18,14 +18,18 @@ public static class ModelFiles
         ModelFile.CheckIsFile(path);
         if (!IsOnnx(path)) return ModelFile.Load(path);
         if (!File.Exists(path)) throw new CondenseException($"model file {path} does not exist");
-        var model = OnnxImporter.Load(path);
-        // One zero sample through the graph: weights whose shapes do not fit fail here, naming the file.
-        try { ModelFile.DryRun(model); }
+        // Import faults the importer reports without the file (an unsupported op or attribute, a graph without
+        // inputs) and weights whose shapes do not fit, found by one zero sample through the graph, all name the file.
+        try
+        {
+            var model = OnnxImporter.Load(path);
+            ModelFile.DryRun(model);
+            return model;
+        }
         catch (Exception e) when (e is CondenseException or ArgumentException or IndexOutOfRangeException && e is not InvalidFileException)
         {
-            throw new InvalidFileException(path, e.Message.ReplaceLineEndings(" "));
+            throw new InvalidFileException(path, e.Message);
         }
-        return model;
     }
 
     /// <summary>Saves a graph as a .safetensors checkpoint or an .onnx model, atomically.</summary>

@@ -30,8 +30,9 @@ internal static class OnnxTensors
             throw new InvalidFileException(path, $"tensor '{name}' is stored outside the file: external data is not supported (save the model with its weights inside the .onnx file)");
         var shape = proto.Dims.Select(d => d is >= 0 and <= int.MaxValue ? (int)d
             : throw new InvalidFileException(path, $"tensor '{name}' has invalid dimension {d}")).ToArray();
-        long count = proto.Dims.Aggregate(1L, (a, d) => a * d);
-        if (count > Array.MaxLength) throw new InvalidFileException(path, $"tensor '{name}' is too large ({count} elements)");
+        // Clamped as it goes, so a product of huge dimensions cannot overflow back into range.
+        long count = proto.Dims.Aggregate(1L, (a, d) => Math.Min(a * d, (long)Array.MaxLength + 1));
+        if (count > Array.MaxLength) throw new InvalidFileException(path, $"tensor '{name}' of shape {Shape.Format(shape)} is too large");
         // Types without an ElementType of their own (float16, bool, 16/32/64-bit integers) are read as
         // float32 values: the engine computes in float32 (integers beyond 2^24 lose precision).
         var (elementSize, type) = proto.DataType switch
@@ -46,12 +47,16 @@ internal static class OnnxTensors
             UInt32 => (4, null),
             var t => throw new InvalidFileException(path, $"tensor '{name}' has data type {t}, which is not supported (FLOAT, DOUBLE, FLOAT16, BFLOAT16, BOOL and the integer types)"),
         };
+        // The values are counted against the shape before the tensor is allocated: the dims alone are untrusted.
+        int stored = proto.RawData.IsEmpty ? TypedCount(proto) : proto.RawData.Length / elementSize;
+        if (stored != count || proto.RawData.Length % elementSize != 0)
+            throw new InvalidFileException(path, proto.RawData.IsEmpty
+                ? $"tensor '{name}' has {stored} values, its shape {Shape.Format(shape)} needs {count}"
+                : $"tensor '{name}' has {proto.RawData.Length} bytes of raw data, its shape {Shape.Format(shape)} needs {count * elementSize}");
         var data = new float[count];
         if (!proto.RawData.IsEmpty)
         {
             var raw = proto.RawData.Span;
-            if (raw.Length != count * elementSize)
-                throw new InvalidFileException(path, $"tensor '{name}' has {raw.Length} bytes of raw data, its shape {Shape.Format(shape)} needs {count * elementSize}");
             for (int i = 0; i < data.Length; i++)
                 data[i] = proto.DataType switch
                 {
@@ -84,12 +89,20 @@ internal static class OnnxTensors
                 BFloat16 => proto.Int32Data.Select(v => FromBFloat16((ushort)v)).ToList(),
                 _ => proto.Int32Data.Select(v => (float)v).ToList(),
             };
-            if (values.Count != count)
-                throw new InvalidFileException(path, $"tensor '{name}' has {values.Count} values, its shape {Shape.Format(shape)} needs {count}");
             for (int i = 0; i < data.Length; i++) data[i] = values[i];
         }
         return (new Tensor(data, shape), type);
     }
+
+    // The values held in the typed field that carries this data type.
+    private static int TypedCount(TensorProto proto) => proto.DataType switch
+    {
+        Float => proto.FloatData.Count,
+        Int64 => proto.Int64Data.Count,
+        Double => proto.DoubleData.Count,
+        UInt32 or UInt64 => proto.Uint64Data.Count,
+        _ => proto.Int32Data.Count,
+    };
 
     // bfloat16 is the upper 16 bits of a float32.
     private static float FromBFloat16(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);

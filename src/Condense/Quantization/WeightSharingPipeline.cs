@@ -1,6 +1,7 @@
 // Weight sharing as a run, as the CLI's `share` command does it: cluster each layer's weights into
 // 2^b shared values, fine-tune the centroids, measure, save, and count the Deep Compression sizes
-// (sparse index gaps, b-bit indices and codebooks, and their Huffman codes).
+// (sparse index gaps, b-bit indices and codebooks, and their Huffman codes). A .safetensors output stores
+// the shared tensors packed (codebook + b-bit indices, SparseStorage), so the file really shrinks.
 using System.Diagnostics;
 using Condense.Onnx;
 using Condense.Data;
@@ -18,6 +19,12 @@ public sealed record WeightSharingReport(int Bits, float AccuracyBefore, float A
 
     /// <summary>fp32 size over Huffman-coded size, counting the float biases on both sides.</summary>
     public double RatioWithBiases => (double)(Sizes.DenseBytes + BiasBytes) / (Sizes.HuffmanBytes + BiasBytes);
+
+    /// <summary>Every parameter as float32: the shared weights' dense size plus the other parameters.</summary>
+    public long Float32Bytes => Sizes.DenseBytes + BiasBytes;
+
+    /// <summary>Float32 parameters over the bytes of the saved file (0 when nothing was saved).</summary>
+    public double FileRatio => FileBytes == 0 ? 0 : (double)Float32Bytes / FileBytes;
 }
 
 /// <summary>Runs weight sharing end to end.</summary>
@@ -26,7 +33,8 @@ public static class WeightSharingPipeline
     /// <summary>
     /// Shares <paramref name="model"/>'s weights (in place) among 2^<paramref name="bits"/> values per layer,
     /// fine-tunes the centroids for <paramref name="finetuneEpochs"/> epochs (mean cluster gradient, as
-    /// <paramref name="finetune"/> says), evaluates, and saves to <paramref name="output"/> if given.
+    /// <paramref name="finetune"/> says), evaluates, and saves to <paramref name="output"/> if given: a .safetensors
+    /// file with each shared tensor as its codebook and bit-packed indices, an .onnx file with float weights.
     /// </summary>
     public static WeightSharingReport Run(GraphModule model, Dataset train, Dataset test, int bits, int finetuneEpochs,
         TrainOptions? finetune = null, string? output = null, IProgress<TrainProgress>? progress = null)
@@ -43,13 +51,14 @@ public static class WeightSharingPipeline
             Trainer.Fit(model, train, null, options, progress, shared.Hooks(CentroidGradient.Mean));
             afterFinetuning = Evaluator.Evaluate(model, test).Accuracy;
         }
+        var sharedNames = shared.Entries.Select(e => e.Target.Name).ToHashSet();
         long fileBytes = 0;
         if (output is not null)
         {
-            ModelFiles.Save(model.Graph, output);
+            if (ModelFiles.IsOnnx(output)) ModelFiles.Save(model.Graph, output);
+            else ModelFile.Save(model.Graph, output, codebook: sharedNames);
             fileBytes = new FileInfo(output).Length;
         }
-        var sharedNames = shared.Entries.Select(e => e.Target.Name).ToHashSet();
         long biasBytes = model.NamedParameters().Where(p => !sharedNames.Contains(p.Name)).Sum(p => 4L * p.Parameter.Size);
         return new WeightSharingReport(bits, before, afterSharing, afterFinetuning, finetuneEpochs, CompressionSizes.Measure(shared),
             biasBytes, fileBytes, watch.Elapsed.TotalSeconds);

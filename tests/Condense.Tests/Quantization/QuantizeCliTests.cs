@@ -41,6 +41,11 @@ public sealed class QuantizeCliTests() : CliWorkspace("condense-quantize-cli-")
         var root = printed.RootElement;
         Assert.True(root.GetProperty("huffman_bytes").GetInt64() < root.GetProperty("shared_bytes").GetInt64());
         Assert.True(root.GetProperty("shared_bytes").GetInt64() < root.GetProperty("dense_bytes").GetInt64() / 6);
+        // The file written is the packed form (4-bit indices + codebooks), and file_bytes is its size on disk.
+        long fileBytes = root.GetProperty("file_bytes").GetInt64();
+        Assert.Equal(new FileInfo(output).Length, fileBytes);
+        Assert.True(fileBytes * 4 < new FileInfo(Model).Length, $"{fileBytes} bytes written");
+        Assert.Equal((double)root.GetProperty("float32_bytes").GetInt64() / fileBytes, root.GetProperty("file_compression_ratio").GetDouble(), 6);
         // Every weight tensor of the saved model holds at most 2^4 distinct values (16 centroids; zeros kept).
         var saved = ModelFile.Load(output);
         foreach (var name in new[] { "1.weight", "3.weight" })

@@ -1,7 +1,7 @@
 // Fixed-width bit packing of small non-negative integers (cluster indices, index gaps): value i occupies
 // bits [i·b, (i+1)·b) of the stream, least significant bit first, and the stream fills each byte from its
 // least significant bit. n values of b bits take ⌈n·b / 8⌉ bytes; the unused high bits of the last byte are 0.
-namespace Condense.Quantization;
+namespace Condense.Kernels;
 
 /// <summary>Packs integers into b bits each.</summary>
 public static class BitPacking
