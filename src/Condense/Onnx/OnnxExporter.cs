@@ -23,7 +23,7 @@ public static class OnnxExporter
     [
         "Gemm", "MatMul", "Conv", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
         "Softmax", "LogSoftmax", "Flatten", "Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
-        "MatMulInteger", "Cast", "QLinearConv",
+        "MatMulInteger", "ConvInteger", "Cast", "QLinearConv",
         "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
     ];
 
@@ -131,6 +131,8 @@ public static class OnnxExporter
                         && graph.TypeOf(inputs[0]) == ElementType.Int4 && graph.Initializers.ContainsKey(inputs[2]))
                         zeroPointTypes[inputs[2]] = ElementType.Int4;
                     break;
+                case "Add" or "Sub" or "Mul" or "Div" or "Pow" when node.Attributes.ContainsKey("broadcast"):
+                    throw new CondenseException($"node '{node.Name}' ({opType}) broadcasts along an axis as opset 1–6 did; it cannot be written at opset {Opset}");
                 default:
                     if (!PassThrough.Contains(opType) && !MicrosoftOps.Contains(opType))
                         throw new CondenseException($"cannot export op '{opType}' in node '{node.Name}' to ONNX; supported: "
