@@ -53,7 +53,8 @@ public static partial class GraphOps
         if (axis < 0) axis += rank;
         int trailing = rank - axis - b.Rank;
         if (axis < 0 || trailing < 0)
-            throw new CondenseException($"node '{node.Name}' ({node.OpType}): B {Shape.Format(b.Shape)} cannot broadcast from axis {axis} of a rank-{rank} input");
+            throw new CondenseException(
+                $"node '{node.Name}' ({node.OpType}): B {Shape.Format(b.Shape)} cannot broadcast from axis {axis} of a rank-{rank} input");
         return trailing == 0 ? b : b.Reshape([.. b.Shape, .. Enumerable.Repeat(1, trailing)]);
     }
 

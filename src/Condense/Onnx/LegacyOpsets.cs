@@ -85,5 +85,6 @@ internal static class LegacyOpsets
     }
 
     private static CondenseException Refuse(Node node, long opset, string why) =>
-        new($"node '{node.Name}': op '{node.OpType}' at opset {opset} is not supported ({why}); supported: opset {Current}–{OnnxImporter.MaxOpset}, and older opsets for ops whose meaning did not change");
+        new($"node '{node.Name}': op '{node.OpType}' at opset {opset} is not supported ({why}); supported: opset {Current}–{OnnxImporter.MaxOpset}, "
+            + "and older opsets for ops whose meaning did not change");
 }

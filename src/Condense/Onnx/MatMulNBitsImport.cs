@@ -28,7 +28,8 @@ internal static partial class QOperatorImport
         int rows = (int)count, columns = (int)k, block = (int)blockSize, width = (int)bits;
         int blocks = (columns + block - 1) / block, blob = block * width / 8;
         var packed = r.Constant(n, 1, "B");
-        if (packed.Size != (long)rows * blocks * blob) throw r.Error(n, $"B has {packed.Size} bytes; N = {rows}, K = {columns}, block_size = {block} need {rows * blocks * blob}");
+        if (packed.Size != (long)rows * blocks * blob)
+            throw r.Error(n, $"B has {packed.Size} bytes; N = {rows}, K = {columns}, block_size = {block} need {rows * blocks * blob}");
         var scales = r.Constant(n, 2, "scales");
         if (scales.Size != rows * blocks) throw r.Error(n, $"scales has {scales.Size} values; expected N · k_blocks = {rows * blocks}");
 
@@ -70,7 +71,8 @@ internal static partial class QOperatorImport
         }
         string layer = QOperatorRewrite.LayerName(n, "MatMul");
         string transposed = r.Fresh(layer + "/Transpose_output_0"), product = bias is null ? n.Outputs[0] : r.Fresh(layer + "_output_0");
-        nodes.Add(new Node(layer + "/Transpose", "Transpose", [weight], [transposed], new Dictionary<string, AttributeValue> { ["perm"] = AttributeValue.Ints(1, 0) }));
+        var perm = new Dictionary<string, AttributeValue> { ["perm"] = AttributeValue.Ints(1, 0) };
+        nodes.Add(new Node(layer + "/Transpose", "Transpose", [weight], [transposed], perm));
         nodes.Add(new Node(layer, "MatMul", [n.Inputs[0], transposed], [product]));
         if (bias is not null) nodes.Add(new Node(layer + "/Add", "Add", [product, bias], [n.Outputs[0]]));
         return nodes;

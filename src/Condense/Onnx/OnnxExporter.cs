@@ -133,7 +133,8 @@ public static class OnnxExporter
                         zeroPointTypes[inputs[2]] = ElementType.Int4;
                     break;
                 case "Add" or "Sub" or "Mul" or "Div" or "Pow" when node.Attributes.ContainsKey("broadcast"):
-                    throw new CondenseException($"node '{node.Name}' ({opType}) broadcasts along an axis as opset 1–6 did; it cannot be written at opset {Opset}");
+                    throw new CondenseException(
+                        $"node '{node.Name}' ({opType}) broadcasts along an axis as opset 1–6 did; it cannot be written at opset {Opset}");
                 default:
                     if (!PassThrough.Contains(opType) && !MicrosoftOps.Contains(opType))
                         throw new CondenseException($"cannot export op '{opType}' in node '{node.Name}' to ONNX; supported: "

@@ -1,5 +1,6 @@
-// ONNX import: a ModelProto (opset 1–21 — below 7 as LegacyOpsets allows — default domain, and the com.microsoft QOperator ops Condense writes,
-// rewritten into QDQ form by QOperatorImport) becomes a ModelGraph that GraphModule runs and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
+// ONNX import: a ModelProto (opset 1–21 — below 7 as LegacyOpsets allows — default domain, and the com.microsoft
+// QOperator ops Condense writes, rewritten into QDQ form by QOperatorImport) becomes a ModelGraph that GraphModule
+// runs and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
 // float initializers become trainable, and every fault in the file is a one-line error naming it.
 using Condense.Graph;
 using Condense.Tensors;

@@ -138,7 +138,8 @@ internal static partial class QOperatorImport
             if (!CodePreserving.Contains(node.OpType) || node.Outputs.Count != 1 || !carriers.TryGetValue(node.Inputs[0], out var q)) continue;
             var parameters = q.Inputs.Skip(1).Take(2).Where(i => i.Length > 0).ToList();
             string dequantized = Fresh(node.Name + "/input/DequantizeLinear_output_0"), y = node.Outputs[0];
-            result.Insert(result.Count - 1, new Node(node.Name + "/input/DequantizeLinear", "DequantizeLinear", [node.Inputs[0], .. parameters], [dequantized]));
+            var dequantize = new Node(node.Name + "/input/DequantizeLinear", "DequantizeLinear", [node.Inputs[0], .. parameters], [dequantized]);
+            result.Insert(result.Count - 1, dequantize);
             node.Inputs[0] = dequantized;
             node.Outputs[0] = Fresh(node.Name + "_output_0");
             var requantize = new Node(node.Name + "/output/QuantizeLinear", "QuantizeLinear", [node.Outputs[0], .. parameters], [y], q.Attributes);

@@ -84,7 +84,8 @@ public sealed class QuantizedRoundTripTests(ITestOutputHelper output)
                 var ort = RunOrt(path, x);
                 var (same, largest) = Compare(before, after);
                 var (ortSame, ortLargest) = Compare(before, ort);
-                output.WriteLine($"{model} {mode} {bits} bits block {blockSize} {format}: engine {(runner is IntegerModel or IntegerConvModel ? "integer" : "float")}, "
+                string engine = runner is IntegerModel or IntegerConvModel ? "integer" : "float";
+                output.WriteLine($"{model} {mode} {bits} bits block {blockSize} {format}: engine {engine}, "
                     + $"read back: argmax {same}/{Images}, max |Δlogit| {largest:G3}; ORT: argmax {ortSame}/{Images}, max |Δlogit| {ortLargest:G3}");
                 Assert.Equal(Images, same);
                 // Where the same engine runs the same numbers again the logits are identical. MatMulNBits adds its bias after
