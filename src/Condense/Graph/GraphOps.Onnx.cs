@@ -37,11 +37,26 @@ public static partial class GraphOps
     private static Tensor Pow(Node node, Tensor?[] inputs)
     {
         var x = Required(node, inputs, 0);
-        var exponent = Required(node, inputs, 1);
+        var exponent = Second(node, inputs);
         return exponent.Size == 1 && exponent.Rank <= x.Rank && !exponent.RequiresGrad ? x.Pow(exponent.Data[0]) : x.Pow(exponent);
     }
 
     private static Tensor Erf(Tensor x) => x.Erf();
+
+    // B of a binary op. Opset 1–6's broadcast = 1 with axis aligns B's dimensions with A's from that axis on (B [3]
+    // against A [2, 3, 4] at axis 1 acts as B [3, 1] under numpy's rule); otherwise B broadcasts the numpy way.
+    private static Tensor Second(Node node, Tensor?[] inputs)
+    {
+        var b = Required(node, inputs, 1);
+        if (node.Int("broadcast", 0) == 0 || !node.Attributes.ContainsKey("axis")) return b;
+        int rank = Required(node, inputs, 0).Rank, axis = (int)node.Int("axis", 0);
+        if (axis < 0) axis += rank;
+        int trailing = rank - axis - b.Rank;
+        if (axis < 0 || trailing < 0)
+            throw new CondenseException(
+                $"node '{node.Name}' ({node.OpType}): B {Shape.Format(b.Shape)} cannot broadcast from axis {axis} of a rank-{rank} input");
+        return trailing == 0 ? b : b.Reshape([.. b.Shape, .. Enumerable.Repeat(1, trailing)]);
+    }
 
     // Shape (opset 15 adds start/end to slice it): a 1-D tensor of the input's dimensions; no gradient.
     private static Tensor ShapeOf(Node node, Tensor x)

@@ -19,10 +19,10 @@ public static partial class GraphOps
             n.Float("alpha", 1f), n.Float("beta", 1f), n.Int("transA", 0) != 0, n.Int("transB", 0) != 0)],
         ["MatMul"] = (n, x, _) => [Required(n, x, 0).MatMul(Required(n, x, 1))],
         ["Conv"] = (n, x, _) => [Conv(n, x)],
-        ["Add"] = (n, x, _) => [Required(n, x, 0).Add(Required(n, x, 1))],
-        ["Sub"] = (n, x, _) => [Required(n, x, 0).Sub(Required(n, x, 1))],
-        ["Mul"] = (n, x, _) => [Required(n, x, 0).Mul(Required(n, x, 1))],
-        ["Div"] = (n, x, _) => [Required(n, x, 0).Div(Required(n, x, 1))],
+        ["Add"] = (n, x, _) => [Required(n, x, 0).Add(Second(n, x))],
+        ["Sub"] = (n, x, _) => [Required(n, x, 0).Sub(Second(n, x))],
+        ["Mul"] = (n, x, _) => [Required(n, x, 0).Mul(Second(n, x))],
+        ["Div"] = (n, x, _) => [Required(n, x, 0).Div(Second(n, x))],
         ["Relu"] = (n, x, _) => [Required(n, x, 0).Relu()],
         ["LeakyRelu"] = (n, x, _) => [Required(n, x, 0).LeakyRelu(n.Float("alpha", 0.01f))],
         ["Sigmoid"] = (n, x, _) => [Required(n, x, 0).Sigmoid()],
@@ -48,6 +48,9 @@ public static partial class GraphOps
         ["DequantizeLinear"] = (n, x, _) => [n.Int("block_size", 0) > 0
             ? Required(n, x, 0).DequantizeLinearBlocked(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1), (int)n.Int("block_size", 0))
             : Required(n, x, 0).DequantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1))],
+        // Integer products of dynamic QOperator graphs, exact (GraphOps.Integer.cs).
+        ["MatMulInteger"] = (n, x, _) => [MatMulInteger(n, x)],
+        ["ConvInteger"] = (n, x, _) => [ConvInteger(n, x)],
         // What exporters emit besides layers (GraphOps.Onnx.cs): shape arithmetic runs on float tensors holding integers.
         ["Transpose"] = (n, x, _) => [Transpose(n, Required(n, x, 0))],
         ["Clip"] = (n, x, _) => [Clip(n, x)],

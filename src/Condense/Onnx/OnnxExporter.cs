@@ -15,7 +15,7 @@ public static class OnnxExporter
     /// <summary>The ONNX opset of float and int8 graphs.</summary>
     public const int Opset = 13;
 
-    /// <summary>The ONNX opset of graphs with INT4 initializers (DequantizeLinear gained int4 in opset 21).</summary>
+    /// <summary>The ONNX opset of graphs with INT4 initializers or block-wise scales (DequantizeLinear gained both in opset 21).</summary>
     public const int Int4Opset = 21;
 
     // Ops that pass through unchanged (with their attributes). Dropout and Reshape are rewritten below.
@@ -23,7 +23,7 @@ public static class OnnxExporter
     [
         "Gemm", "MatMul", "Conv", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
         "Softmax", "LogSoftmax", "Flatten", "Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
-        "MatMulInteger", "Cast", "QLinearConv",
+        "MatMulInteger", "ConvInteger", "Cast", "QLinearConv",
         "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
     ];
 
@@ -71,10 +71,11 @@ public static class OnnxExporter
     {
         ArgumentNullException.ThrowIfNull(graph);
         graph.Validate();
-        bool int4 = graph.ElementTypes.Values.Contains(ElementType.Int4);
+        // INT4 tensors and block-wise DequantizeLinear arrived with IR version 10 (ONNX 1.16, opset 21); the rest needs only 8.
+        bool int4 = graph.ElementTypes.Values.Contains(ElementType.Int4)
+            || graph.Nodes.Any(n => n.OpType == "DequantizeLinear" && n.Int("block_size", 0) > 0);
         var model = new ModelProto
         {
-            // INT4 tensors arrived with IR version 10 (ONNX 1.16, opset 21); everything else needs only 8.
             IrVersion = int4 ? 10 : 8,
             ProducerName = producer,
             ProducerVersion = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0",
@@ -131,6 +132,9 @@ public static class OnnxExporter
                         && graph.TypeOf(inputs[0]) == ElementType.Int4 && graph.Initializers.ContainsKey(inputs[2]))
                         zeroPointTypes[inputs[2]] = ElementType.Int4;
                     break;
+                case "Add" or "Sub" or "Mul" or "Div" or "Pow" when node.Attributes.ContainsKey("broadcast"):
+                    throw new CondenseException(
+                        $"node '{node.Name}' ({opType}) broadcasts along an axis as opset 1–6 did; it cannot be written at opset {Opset}");
                 default:
                     if (!PassThrough.Contains(opType) && !MicrosoftOps.Contains(opType))
                         throw new CondenseException($"cannot export op '{opType}' in node '{node.Name}' to ONNX; supported: "

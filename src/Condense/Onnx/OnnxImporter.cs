@@ -1,5 +1,6 @@
-// ONNX import: a ModelProto (opset 7–21, default domain) becomes a ModelGraph that GraphModule runs
-// and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
+// ONNX import: a ModelProto (opset 1–21 — below 7 as LegacyOpsets allows — default domain, and the com.microsoft
+// QOperator ops Condense writes, rewritten into QDQ form by QOperatorImport) becomes a ModelGraph that GraphModule
+// runs and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
 // float initializers become trainable, and every fault in the file is a one-line error naming it.
 using Condense.Graph;
 using Condense.Tensors;
@@ -11,8 +12,8 @@ namespace Condense.Onnx;
 /// <summary>Reads ONNX model files into Condense graphs.</summary>
 public static class OnnxImporter
 {
-    /// <summary>The lowest default-domain opset accepted.</summary>
-    public const int MinOpset = 7;
+    /// <summary>The lowest default-domain opset accepted (below opset 7, only for ops whose meaning did not change: LegacyOpsets).</summary>
+    public const int MinOpset = 1;
     /// <summary>The highest default-domain opset accepted.</summary>
     public const int MaxOpset = 21;
 
@@ -37,38 +38,40 @@ public static class OnnxImporter
         }
         if (model.Graph is null || model.IrVersion <= 0)
             throw new InvalidFileException(path, "not an ONNX model (no graph or IR version)");
-        CheckOpsets(model, path);
-        return ToGraph(model.Graph, path);
+        long opset = CheckOpsets(model, path);
+        return ToGraph(model.Graph, opset, path);
     }
 
     /// <summary>Reads the model in <paramref name="path"/> as an executable, trainable module.</summary>
     public static GraphModule Load(string path) => new(Import(path));
 
-    private static void CheckOpsets(ModelProto model, string path)
+    private static long CheckOpsets(ModelProto model, string path)
     {
         long? opset = null;
         foreach (var import in model.OpsetImport)
         {
             if (import.Domain is "" or "ai.onnx") { opset = import.Version; continue; }
-            // e.g. com.microsoft (ONNX Runtime's QGemm, MatMulNBits): name the ops, so the user knows what to change.
+            // e.g. com.microsoft beyond the QOperator ops read here: name the ops, so the user knows what to change.
             var ops = model.Graph?.Node.Where(n => n.Domain == import.Domain).Select(n => n.OpType).Distinct().ToList() ?? [];
+            if (import.Domain == QOperatorExport.MicrosoftDomain && ops.All(QOperatorImport.MicrosoftOps.Contains)) continue;
             throw new InvalidFileException(path, $"opset domain '{import.Domain}' is not supported (only the default ONNX domain)"
                 + (ops.Count > 0 ? $"; its ops here: {string.Join(", ", ops)}" : ""));
         }
         if (opset is not { } v) throw new InvalidFileException(path, "declares no default-domain opset");
-        // Ops with a single version since opset 1 mean the same in any opset, so such a graph may be older.
-        bool timeless = model.Graph.Node.Count > 0 && model.Graph.Node.All(n => n.OpType is "GlobalAveragePool" or "GlobalMaxPool");
-        if ((v < MinOpset && !timeless) || v > MaxOpset)
+        if (v < MinOpset || v > MaxOpset)
             throw new InvalidFileException(path, $"opset {v} is not supported (supported: {MinOpset}–{MaxOpset})");
+        return v;
     }
 
-    private static ModelGraph ToGraph(GraphProto proto, string path)
+    private static ModelGraph ToGraph(GraphProto proto, long opset, string path)
     {
         var graph = new ModelGraph();
+        var uint4 = new HashSet<string>();
         foreach (var init in proto.Initializer)
         {
             if (graph.Initializers.ContainsKey(init.Name)) throw new InvalidFileException(path, $"initializer '{init.Name}' is defined twice");
             var (tensor, type) = OnnxTensors.Read(init, path);
+            if (init.DataType == OnnxTensors.UInt4) uint4.Add(init.Name);
             graph.Initializers.Add(init.Name, tensor);
             if (type is { } t) graph.ElementTypes[init.Name] = t;
             else if (init.DataType is OnnxTensors.Float or OnnxTensors.Double) graph.Trainable.Add(init.Name);
@@ -83,7 +86,7 @@ public static class OnnxImporter
         {
             var n = proto.Node[i];
             string name = n.Name.Length > 0 ? n.Name : $"{n.OpType}_{i}";
-            if (n.Domain is not ("" or "ai.onnx"))
+            if (n.Domain is not ("" or "ai.onnx") && !(n.Domain == QOperatorExport.MicrosoftDomain && QOperatorImport.MicrosoftOps.Contains(n.OpType)))
                 throw new CondenseException($"node '{name}' uses op '{n.OpType}' from domain '{n.Domain}'; only the default ONNX domain is supported");
             if (n.OpType == "Constant")
             {
@@ -93,12 +96,17 @@ public static class OnnxImporter
             // Omitted optional outputs are written as "": give them names so every value is unique.
             var outputs = n.Output.Select((o, k) => o.Length > 0 ? o : $"{name}/unused{k}").ToList();
             var node = new Node(name, n.OpType, n.Input, outputs);
-            if (!GraphOps.IsSupported(node.OpType)) throw GraphOps.Unsupported(node);
+            if (!GraphOps.IsSupported(node.OpType) && !QOperatorImport.Rewrites(node.OpType)) throw GraphOps.Unsupported(node);
             foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
+            LegacyOpsets.Adapt(graph, node, opset);
             nodes.Add(node);
         }
+        // QOperator files (QGemm, QLinearConv, MatMulNBits, …) become the QDQ graph they stand for.
+        nodes = QOperatorImport.Rewrite(graph, nodes);
         try { graph.Nodes.AddRange(TopologicalOrder(nodes)); }
         catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
+        QOperatorImport.DequantizeAroundCodeOps(graph);
+        NarrowUInt4Quantization(graph, uint4);
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
         foreach (var node in graph.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear"))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
@@ -108,6 +116,17 @@ public static class OnnxImporter
         try { graph.Validate(); }
         catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
         return graph;
+    }
+
+    // UINT4 tensors are held as UInt8 (OnnxTensors); a QuantizeLinear writing UINT4 keeps its range [0, 15] by the
+    // engine's qmin/qmax attributes (the narrower-range mechanism of 4-bit QAT).
+    private static void NarrowUInt4Quantization(ModelGraph graph, HashSet<string> uint4)
+    {
+        foreach (var node in graph.Nodes.Where(n => n.OpType == "QuantizeLinear" && n.Inputs.Count > 2 && uint4.Contains(n.Inputs[2])))
+        {
+            node.Attributes["qmin"] = AttributeValue.Int(0);
+            node.Attributes["qmax"] = AttributeValue.Int(15);
+        }
     }
 
     private static ValueInfo ToValueInfo(ValueInfoProto value)

@@ -1,6 +1,8 @@
 // ONNX TensorProto → Condense tensor. Values come from raw_data (little-endian) or the typed fields
 // (float_data, int32_data, int64_data, double_data); integers become float32 tensors holding exact
-// integers, with their ElementType where Condense has one (int8, uint8, int32).
+// integers, with their ElementType where Condense has one (int8, uint8, int32, int4). INT4 and UINT4 are
+// packed two a byte, low nibble first (INT4 sign-extended); UINT4 (0..15) is held as UInt8, a wider type
+// that keeps every value (a QuantizeLinear writing UINT4 gets the narrower range from the importer).
 using System.Buffers.Binary;
 using Condense.Graph;
 using Condense.Tensors;
@@ -12,7 +14,7 @@ internal static class OnnxTensors
 {
     // ONNX TensorProto.DataType codes.
     internal const int Float = 1, UInt8 = 2, Int8 = 3, UInt16 = 4, Int16 = 5, Int32 = 6, Int64 = 7, Bool = 9, Float16 = 10,
-        Double = 11, UInt32 = 12, UInt64 = 13, BFloat16 = 16;
+        Double = 11, UInt32 = 12, UInt64 = 13, BFloat16 = 16, UInt4 = 21, Int4 = 22;
 
     /// <summary>The name ONNX gives an element type code ("float", "int64", …).</summary>
     internal static string TypeName(int code) => code switch
@@ -45,6 +47,8 @@ internal static class OnnxTensors
             Bool => (1, null),
             UInt16 or Int16 or Float16 or BFloat16 => (2, null),
             UInt32 => (4, null),
+            Int4 => (0, ElementType.Int4),
+            UInt4 => (0, ElementType.UInt8),
             var t => throw new InvalidFileException(path, $"tensor '{name}' has data type {t}, which is not supported (FLOAT, DOUBLE, FLOAT16, BFLOAT16, BOOL and the integer types)"),
         };
         // The values are counted against the shape before the tensor is allocated: the dims alone are untrusted.
@@ -54,7 +58,20 @@ internal static class OnnxTensors
                 ? $"tensor '{name}' has {stored} values, its shape {Shape.Format(shape)} needs {count}"
                 : $"tensor '{name}' has {proto.RawData.Length} bytes of raw data, its shape {Shape.Format(shape)} needs {count * elementSize}");
         var data = new float[count];
-        if (!proto.RawData.IsEmpty)
+        if (proto.DataType is Int4 or UInt4)
+        {
+            // Packed nibbles: raw_data bytes, or one byte per int32_data element.
+            var packed = !proto.RawData.IsEmpty ? proto.RawData.ToByteArray() : proto.Int32Data.Select(v => (byte)v).ToArray();
+            if (packed.Length != Kernels.Int4.PackedLength((int)count))
+                throw new InvalidFileException(path,
+                    $"tensor '{name}' has {packed.Length} bytes of 4-bit data, its shape {Shape.Format(shape)} needs {Kernels.Int4.PackedLength((int)count)}");
+            for (int i = 0; i < data.Length; i++)
+            {
+                int nibble = packed[i >> 1] >> 4 * (i & 1) & 0xF;
+                data[i] = proto.DataType == Int4 ? (nibble ^ 8) - 8 : nibble;   // INT4 sign-extends bit 3
+            }
+        }
+        else if (!proto.RawData.IsEmpty)
         {
             var raw = proto.RawData.Span;
             for (int i = 0; i < data.Length; i++)

@@ -34,6 +34,7 @@ public static class Sensitivity
     {
         sparsities ??= DefaultSweep;
         if (sparsities.Any(s => !(s >= 0 && s <= 1))) throw new CondenseException("sensitivity sparsities must be in [0, 1]");
+        QuantizedWeights.ThrowIfQuantized(model.Graph);
         var targets = Prunable.Find(model, options ?? new PruneOptions());
         float baseline = Evaluator.Evaluate(model, data).Accuracy;
         var rows = new List<SensitivityRow>();

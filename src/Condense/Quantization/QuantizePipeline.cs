@@ -34,6 +34,7 @@ public static class QuantizePipeline
     public static (GraphModule Model, QuantizeReport Report) Run(GraphModule model, Dataset calibration, Dataset test,
         QuantizeOptions options, string? output = null, long fileBytesBefore = 0, QuantizedOnnxFormat format = QuantizedOnnxFormat.Qdq)
     {
+        QuantizedWeights.ThrowIfQuantized(model.Graph);   // before measuring: say so at once
         var watch = Stopwatch.StartNew();
         float before = Evaluator.Evaluate(model, test).Accuracy;
         // Batch norm is folded into the layer before it first, so the quantized weights are the folded ones.

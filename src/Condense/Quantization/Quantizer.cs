@@ -26,6 +26,7 @@ public static class Quantizer
     public static (GraphModule Model, IReadOnlyList<QuantizedLayer> Layers) Quantize(GraphModule model, Dataset? calibration, QuantizeOptions options)
     {
         options.Validate();
+        QuantizedWeights.ThrowIfQuantized(model.Graph);
         // Batch norm first: the weight that gets quantized is the one inference multiplies by (BatchNormFolding).
         if (model.Graph.Nodes.Any(n => n.OpType == "BatchNormalization")) model = BatchNormFolding.Fold(model).Model;
         var source = model.Graph;

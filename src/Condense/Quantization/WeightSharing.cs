@@ -43,6 +43,7 @@ public static class WeightSharing
     public static WeightSharingResult Apply(GraphModule model, int bits, IReadOnlyList<string>? include = null)
     {
         ValidateBits(bits);
+        QuantizedWeights.ThrowIfQuantized(model.Graph);
         var targets = Prunable.Find(model, new PruneOptions { Include = include ?? [] });
         var entries = new List<(PrunableTensor, SharedWeights)>(targets.Count);
         foreach (var target in targets)

@@ -40,6 +40,7 @@ public static class WeightSharingPipeline
         TrainOptions? finetune = null, string? output = null, IProgress<TrainProgress>? progress = null)
     {
         if (finetuneEpochs < 0) throw new CondenseException($"fine-tune epochs must not be negative, got {finetuneEpochs}");
+        QuantizedWeights.ThrowIfQuantized(model.Graph);   // before measuring: say so at once
         var watch = Stopwatch.StartNew();
         float before = Evaluator.Evaluate(model, test).Accuracy;
         var shared = WeightSharing.Apply(model, bits);

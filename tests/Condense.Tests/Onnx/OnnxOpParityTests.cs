@@ -91,9 +91,27 @@ public class OnnxOpParityTests
         ["Pad edge opset 2 attributes"] = new([Node("Pad", ["x"], "y", StringAttr("mode", "edge"), Ints("pads", 1, 1, 0, 2))], [("x", [3, 4])], [], Opset: 7),
         ["QuantizeLinear → DequantizeLinear"] = new([Node("QuantizeLinear", ["x", "s", "z"], "q"), Node("DequantizeLinear", ["q", "s", "z"], "y")], [("x", [3, 7])], [Floats("s", [0.02f]), UInt8("z", 120)]),
         ["DynamicQuantizeLinear → DequantizeLinear"] = new([DynamicQuantize(), Node("DequantizeLinear", ["q", "qs", "qz"], "y")], [("x", [3, 7])], [], Opset: 11),
+        // Integer products of uint8 codes (Cast truncates the float input to them), per-column and per-tensor zero points.
+        ["MatMulInteger per-column zero points"] = new(
+            [Node("Cast", ["x"], "xq", Int("to", 2)), Node("MatMulInteger", ["xq", "w", "xz", "wz"], "acc"), Node("Cast", ["acc"], "y", Int("to", 1))],
+            [("x", [3, 7])], [Int8s("w", 35, 7, 5), UInt8("xz", 131), Int8s("wz", 5, 5)], Low: 0f, High: 255f),
+        ["ConvInteger strided, padded"] = new(
+            [Node("Cast", ["x"], "xq", Int("to", 2)), Node("ConvInteger", ["xq", "w", "xz"], "acc", Ints("pads", 1, 0, 1, 2), Ints("strides", 2, 1)),
+                Node("Cast", ["acc"], "y", Int("to", 1))],
+            [("x", [2, 3, 6, 5])], [Int8s("w", 108, 4, 3, 3, 3), UInt8("xz", 7)], Low: 0f, High: 255f),
     };
 
     private static TensorProto UInt8(string name, byte value) => new() { Name = name, DataType = 2, RawData = Google.Protobuf.ByteString.CopyFrom(value) };
+
+    // Seeded int8 values in [−128, 127].
+    private static TensorProto Int8s(string name, int count, params long[] dims)
+    {
+        var rng = new Rng((ulong)count);
+        var bytes = Enumerable.Range(0, count).Select(_ => (byte)(rng.NextDouble() * 256)).ToArray();
+        var t = new TensorProto { Name = name, DataType = 3, RawData = ByteString.CopyFrom(bytes) };
+        t.Dims.AddRange(dims);
+        return t;
+    }
 
     private static NodeProto DynamicQuantize()
     {
