@@ -99,7 +99,7 @@ public static class OnnxImporter
             if (!GraphOps.IsSupported(node.OpType) && !QOperatorImport.Rewrites(node.OpType)) throw GraphOps.Unsupported(node);
             foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
             LegacyOpsets.Adapt(graph, node, opset);
-            nodes.Add(node);
+            nodes.AddRange(LegacySoftmax.Expand(node, opset));
         }
         // QOperator files (QGemm, QLinearConv, MatMulNBits, …) become the QDQ graph they stand for.
         nodes = QOperatorImport.Rewrite(graph, nodes);

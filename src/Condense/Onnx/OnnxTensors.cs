@@ -52,8 +52,15 @@ internal static class OnnxTensors
             var t => throw new InvalidFileException(path, $"tensor '{name}' has data type {t}, which is not supported (FLOAT, DOUBLE, FLOAT16, BFLOAT16, BOOL and the integer types)"),
         };
         // The values are counted against the shape before the tensor is allocated: the dims alone are untrusted.
-        int stored = proto.RawData.IsEmpty ? TypedCount(proto) : proto.RawData.Length / elementSize;
-        if (stored != count || proto.RawData.Length % elementSize != 0)
+        if (elementSize == 0)
+        {
+            // 4-bit values, two to a byte: raw_data bytes, or one byte per int32_data element.
+            long bytes = proto.RawData.IsEmpty ? proto.Int32Data.Count : proto.RawData.Length;
+            if (bytes != (count + 1) / 2)
+                throw new InvalidFileException(path, $"tensor '{name}' has {bytes} bytes of 4-bit data, its shape {Shape.Format(shape)} needs {(count + 1) / 2}");
+        }
+        else if ((proto.RawData.IsEmpty ? TypedCount(proto) : proto.RawData.Length / elementSize) is var stored
+            && (stored != count || proto.RawData.Length % elementSize != 0))
             throw new InvalidFileException(path, proto.RawData.IsEmpty
                 ? $"tensor '{name}' has {stored} values, its shape {Shape.Format(shape)} needs {count}"
                 : $"tensor '{name}' has {proto.RawData.Length} bytes of raw data, its shape {Shape.Format(shape)} needs {count * elementSize}");

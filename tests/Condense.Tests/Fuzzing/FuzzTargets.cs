@@ -46,6 +46,15 @@ public static class FuzzTargets
             ("qdq mlp:16-12-4.onnx", OnnxExporter.ToBytes(Quantizer.Quantize(Mlp("mlp:16-12-4", 16), Calibration(16), new QuantizeOptions()).Model.Graph)),
             ("lenet5,input=1x12x12.onnx", OnnxExporter.ToBytes(GraphTracer.Trace(ModelSpec.Parse("lenet5,input=1x12x12").Build(7), [1, 12, 12]))),
         };
+        // The quantized forms the importer reads back: QOperator (QGemm), dynamic MatMulInteger, int4 QDQ and MatMulNBits.
+        var mlp = Mlp("mlp:16-12-4", 16);
+        var int8 = Quantizer.Quantize(mlp, Calibration(16), new QuantizeOptions()).Model.Graph;
+        var dynamic = Quantizer.Quantize(mlp, null, new QuantizeOptions { Mode = QuantizationMode.Dynamic }).Model.Graph;
+        var int4 = Quantizer.Quantize(mlp, null, new QuantizeOptions { Mode = QuantizationMode.WeightOnly, WeightBits = 4, BlockSize = 16 }).Model.Graph;
+        seeds.Add(("qoperator mlp.onnx", OnnxExporter.ToBytes(OnnxExporter.Convert(int8, QuantizedOnnxFormat.QOperator))));
+        seeds.Add(("dynamic qoperator mlp.onnx", OnnxExporter.ToBytes(OnnxExporter.Convert(dynamic, QuantizedOnnxFormat.QOperator))));
+        seeds.Add(("int4 qdq mlp.onnx", OnnxExporter.ToBytes(int4)));
+        seeds.Add(("matmulnbits mlp.onnx", OnnxExporter.ToBytes(OnnxExporter.Convert(int4, QuantizedOnnxFormat.MatMulNBits))));
         // The PyTorch exports are larger, so they are picked as often as the others but cost more per case.
         foreach (var fixture in new[] { "lenet5.onnx", "mlp128.onnx" })
             seeds.Add((fixture, File.ReadAllBytes(Path.Combine(FixtureDirectory(), fixture))));

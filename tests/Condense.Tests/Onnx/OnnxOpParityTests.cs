@@ -65,6 +65,11 @@ public class OnnxOpParityTests
         ["Identity"] = Unary("Identity"),
         ["Softmax axis 1 of 3-D"] = new([Node("Softmax", ["x"], "y", Int("axis", 1))], [("x", [2, 5, 3])], []),
         ["LogSoftmax axis 0"] = new([Node("LogSoftmax", ["x"], "y", Int("axis", 0))], [("x", [4, 3])], []),
+        // Before opset 13 the input is coerced to 2-D at axis (default 1) and normalized over all trailing axes.
+        ["Softmax opset 11, axis 1 of 3-D (coerced)"] = new([Node("Softmax", ["x"], "y", Int("axis", 1))], [("x", [2, 5, 3])], [], Opset: 11),
+        ["Softmax opset 12, default axis of 4-D"] = new([Node("Softmax", ["x"], "y")], [("x", [2, 3, 2, 4])], [], Opset: 12),
+        ["LogSoftmax opset 11, axis 0"] = new([Node("LogSoftmax", ["x"], "y", Int("axis", 0))], [("x", [3, 2, 4])], [], Opset: 11),
+        ["Softmax opset 11, axis -1"] = new([Node("Softmax", ["x"], "y", Int("axis", -1))], [("x", [2, 3, 4])], [], Opset: 11),
         ["Flatten axis 2"] = new([Node("Flatten", ["x"], "y", Int("axis", 2))], [("x", [2, 3, 4, 5])], []),
         ["Reshape 0 and -1"] = new([Node("Reshape", ["x", "s"], "y")], [("x", [2, 3, 4])], [Longs("s", [0, -1, 2], 3)]),
         ["Transpose perm"] = new([Node("Transpose", ["x"], "y", Ints("perm", 1, 2, 0))], [("x", [2, 3, 4])], []),
