@@ -20,7 +20,7 @@ internal static class QuantAccuracyBench
         var model = new GraphModule(GraphTracer.Trace(net, train.SampleShape));
         string dir = Directory.CreateTempSubdirectory("condense-quant-").FullName;
         string floatFile = Path.Combine(dir, "fp32.safetensors");
-        ModelFile.Save(model.Graph, floatFile);
+        Checkpoint.Save(model.Graph, floatFile);
         long floatBytes = new FileInfo(floatFile).Length;
         float baseline = Evaluator.Evaluate(model, test).Accuracy;
         Console.WriteLine($"LeNet-300-100, default recipe: {baseline:P2}; fp32 file {floatBytes:N0} B");
@@ -31,8 +31,8 @@ internal static class QuantAccuracyBench
         {
             var (quantized, _) = Quantizer.Quantize(model, train, options);
             string path = Path.Combine(dir, "q.safetensors");
-            ModelFile.Save(quantized.Graph, path);
-            var runner = IntegerModel.Runner(ModelFile.Load(path));
+            Checkpoint.Save(quantized.Graph, path);
+            var runner = IntegerModel.Runner(Checkpoint.Load(path));
             float accuracy = Evaluator.Evaluate(runner, test).Accuracy;
             long bytes = new FileInfo(path).Length;
             Console.WriteLine($"| {name} | {(runner is IntegerModel ? "integer" : "float simulation")} | {accuracy:P2} | {(accuracy - baseline) * 100:+0.00;−0.00;0.00} pt | {bytes:N0} B | {100.0 * bytes / floatBytes:F1} % |");

@@ -4,6 +4,7 @@
 // sizes, and fp32 vs int8 latency at batch 1 and throughput at batch 256 on both sides, measured in the same
 // run. Then batch-norm folding on a trained resnet-mini (`--resnet-epochs`, 0 skips it): predictions of
 // the folded and unfolded models on the test set must be identical.
+using Condense.Formats;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
@@ -33,11 +34,11 @@ internal static class QuantCnnBench
 
         string dir = Directory.CreateTempSubdirectory("condense-quant-cnn-").FullName;
         string fp32File = Path.Combine(dir, "lenet5.onnx"), qdqFile = Path.Combine(dir, "lenet5.int8.qdq.onnx"), qopFile = Path.Combine(dir, "lenet5.int8.qop.onnx");
-        ModelFiles.Save(model.Graph, fp32File);
-        ModelFiles.Save(int8.Graph, qdqFile);
-        ModelFiles.Save(int8.Graph, qopFile, QuantizedOnnxFormat.QOperator);
+        ModelFile.Save(model.Graph, fp32File);
+        ModelFile.Save(int8.Graph, qdqFile);
+        ModelFile.Save(int8.Graph, qopFile, QuantizedOnnxFormat.QOperator);
         string safetensors = Path.Combine(dir, "lenet5.int8.safetensors");
-        ModelFile.Save(int8.Graph, safetensors);
+        Checkpoint.Save(int8.Graph, safetensors);
 
         using var ortFp32 = Session(fp32File);
         using var ortQdq = Session(qdqFile);

@@ -156,6 +156,15 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void TheFileFrontDoorSitsAboveGraphAndOnnx()
+    {
+        // Formats dispatches to the checkpoint (Graph) and ONNX readers; neither may call back into it.
+        var found = Violations("Condense.Graph", "Condense.Formats").Concat(Violations("Condense.Onnx", "Condense.Formats")).ToList();
+        Assert.True(found.Count == 0, string.Join("; ", found));
+        Assert.NotEmpty(Violations("Condense.Formats", "Condense.Onnx"));   // the rule is not vacuous
+    }
+
+    [Fact]
     public void LibraryDoesNotReferenceTheCli()
     {
         var cli = Assembly.Load("Condense.Cli");

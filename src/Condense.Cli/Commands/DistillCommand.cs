@@ -1,5 +1,6 @@
 // `condense distill --teacher T --student SPEC`: knowledge distillation, shown side by side with the
 // teacher and the same student trained from labels only with the same budget.
+using Condense.Formats;
 using System.ComponentModel;
 using Condense.Cli.CommandLine;
 using Condense.Onnx;
@@ -80,7 +81,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         int choices = (settings.Student is null ? 0 : 1) + (settings.StudentWidth is null ? 0 : 1) + (settings.StudentPrune is null ? 0 : 1);
         if (choices != 1) throw new CondenseException("give exactly one of --student SPEC, --student-width F or --student-prune R");
         OutputPaths.CheckFile(settings.Out, new RunInput("teacher", settings.Teacher), new RunInput("data", settings.Data));
-        var teacher = ModelFiles.Load(settings.Teacher);
+        var teacher = ModelFile.Load(settings.Teacher);
         var (train, test) = DataSets.Load(settings.Data);
         var studentSpec = settings.Student is { } text ? ModelSpec.Parse(text) : null;
         var options = new DistillOptions

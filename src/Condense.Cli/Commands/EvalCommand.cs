@@ -1,4 +1,5 @@
 // `condense eval MODEL`: accuracy, loss, parameters, file size, latency and throughput of a saved model.
+using Condense.Formats;
 using System.ComponentModel;
 using Condense.Onnx;
 using Condense.Data;
@@ -20,7 +21,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var output = new Output(settings.Json);
-        var model = ModelFiles.Load(settings.Model);
+        var model = ModelFile.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
         // A quantized model runs on the integer engine when its graph compiles to it.
         var runner = IntegerModel.Runner(model);

@@ -1,4 +1,5 @@
 // `condense info MODEL`: the graph's layers and the parameter tensors with shapes and sparsity.
+using Condense.Formats;
 using System.ComponentModel;
 using Condense.Onnx;
 using Condense.Graph;
@@ -20,7 +21,7 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var output = new Output(settings.Json);
-        var model = ModelFiles.Load(settings.Model);
+        var model = ModelFile.Load(settings.Model);
         var graph = model.Graph;
         var summary = ModelSummary.Of(model);
         long fileBytes = new FileInfo(settings.Model).Length;

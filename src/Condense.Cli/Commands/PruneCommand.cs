@@ -1,5 +1,6 @@
 // `condense prune MODEL`: threshold, magnitude (per tensor or global), random, N:M or structured
 // pruning, optionally gradual (AGP) or iterative, with masked fine-tuning; prints and saves the report.
+using Condense.Formats;
 using System.ComponentModel;
 using System.Text.Json;
 using Condense.Cli.CommandLine;
@@ -139,7 +140,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("sensitivity report", settings.SensitivityFile));
-        var model = ModelFiles.Load(settings.Model);
+        var model = ModelFile.Load(settings.Model);
         // A trained convolutional network loses accuracy when fine-tuned from lr 0.1 (LeNet-5, 50% magnitude,
         // 2 epochs: 97.75% at 0.1, 98.35% at 0.01, from 98.45%), so its default is the structured one.
         if (settings.LearningRate is null && model.Graph.Nodes.Any(n => n.OpType == "Conv"))

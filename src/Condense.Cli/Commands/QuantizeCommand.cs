@@ -1,6 +1,7 @@
 // `condense quantize MODEL`: post-training quantization (static with calibration, dynamic, or
 // weight-only; 2–8 bit weights, per channel, per tensor or per block), saved as a QDQ graph with integer
 // weights, or as .onnx in QDQ, QOperator or MatMulNBits form (--onnx-format).
+using Condense.Formats;
 using System.ComponentModel;
 using Condense.Cli.CommandLine;
 using Condense.Onnx;
@@ -78,7 +79,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         }.Validate();
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("calibration data", settings.Calibration));
-        var model = ModelFiles.Load(settings.Model);
+        var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var calibration = settings.Calibration is { } c ? DataSets.LoadCalibration(c) : train;
         var (_, report) = QuantizePipeline.Run(model, calibration, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat);
@@ -141,7 +142,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
     {
         string format = settings.OnnxFormat.ToString().ToLowerInvariant();
         if (settings.OnnxFormat == QuantizedOnnxFormat.Qdq) return;
-        if (!ModelFiles.IsOnnx(outPath))
+        if (!ModelFile.IsOnnx(outPath))
             throw new CondenseException($"--onnx-format {format} needs an .onnx output (--out), not {Path.GetFileName(outPath)}");
         if (settings.OnnxFormat == QuantizedOnnxFormat.QOperator && (settings.Mode == QuantizationMode.WeightOnly || settings.Bits != 8))
             throw new CondenseException($"--onnx-format qoperator needs --mode static or dynamic with --bits 8 (got {settings.Mode.ToString().ToLowerInvariant()}, {settings.Bits} bits)");

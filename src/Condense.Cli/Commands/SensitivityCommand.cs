@@ -1,6 +1,7 @@
 // `condense sensitivity MODEL`: prune each tensor alone over a sparsity sweep, print the accuracy
 // table, write it as JSON (which `prune --sensitivity` reads to spend a global budget per layer), with
 // the model's fingerprint so the report cannot be applied to another model.
+using Condense.Formats;
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
@@ -48,7 +49,7 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
         // Beside the model and named after it, so two models in one folder keep their own reports.
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".sensitivity.json";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data));
-        var model = ModelFiles.Load(settings.Model);
+        var model = ModelFile.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
         if (settings.Samples is int n) test = n > 0 ? test.Take(n) : throw new CondenseException($"--samples must be positive, got {n}");
         var options = new PruneOptions { Include = settings.Include, Exclude = settings.Exclude };

@@ -1,6 +1,7 @@
 // `condense share MODEL`: Deep Compression's weight sharing — k-means per layer into 2^b shared values,
 // centroid fine-tuning. It reports the size of the file it wrote (b-bit indices + codebooks, bit-packed)
 // and, as a separate computed figure, Deep Compression's accounting: sparse gaps + indices + codebooks, then Huffman.
+using Condense.Formats;
 using System.ComponentModel;
 using Condense.Onnx;
 using Condense.Data;
@@ -40,7 +41,7 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         if (settings.Bits is < WeightSharing.MinBits or > WeightSharing.MaxBits)
             throw new CondenseException($"bits must be in {WeightSharing.MinBits}..{WeightSharing.MaxBits}, got {settings.Bits}");
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data));
-        var model = ModelFiles.Load(settings.Model);
+        var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var report = TrainingProgress.Run(output, "centroids", p => WeightSharingPipeline.Run(model, train, test, settings.Bits,
             settings.FinetuneEpochs, new TrainOptions { LearningRate = settings.LearningRate }, outPath, p));
@@ -56,7 +57,7 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         output.Console.MarkupLine($"accuracy {report.AccuracyBefore:P2} → {report.AccuracyAfterSharing:P2} shared" +
             (report.AccuracyAfterFinetuning is { } f ? $" → {f:P2} after {report.FinetuneEpochs} epochs of centroid fine-tuning" : ""));
         output.Console.MarkupLine($"Deep Compression with the float biases: {report.RatioWithBiases:F1}× smaller than float32");
-        string packed = ModelFiles.IsOnnx(outPath) ? "float32 values" : $"bit-packed {report.Bits}-bit indices + float32 codebooks";
+        string packed = ModelFile.IsOnnx(outPath) ? "float32 values" : $"bit-packed {report.Bits}-bit indices + float32 codebooks";
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/]: [bold]{Output.FormatBytes(report.FileBytes)}[/] on disk ({packed}), " +
             $"{report.FileRatio:F1}× smaller than the float32 parameters ({Output.FormatBytes(report.Float32Bytes)})");
         var warnings = output.Warnings(RunWarnings.Check(report.FinalAccuracy, test.NumClasses, report.AccuracyBefore, "the model before sharing"));

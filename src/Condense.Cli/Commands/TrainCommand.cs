@@ -1,4 +1,5 @@
 // `condense train`: build a model from a spec, train it, save it, report its metrics.
+using Condense.Formats;
 using System.ComponentModel;
 using Condense.Onnx;
 using Condense.Data;
@@ -65,7 +66,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             throw new CondenseException($"model {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
         var model = spec.Build(options.Seed);
         var report = TrainingProgress.Run(output, "train", p => Trainer.Fit(model, train, test, options, p));
-        ModelFiles.Save(model, settings.Out, train.SampleShape, spec.ToString());
+        ModelFile.Save(model, settings.Out, train.SampleShape, spec.ToString());
         var metrics = ModelMetrics.Measure(model, test, train.SampleShape, settings.Out);
         Tables.Epochs(output, report);
         Tables.Metrics(output, settings.Out, metrics);

@@ -3,6 +3,7 @@
 // into a small student; and combine distil → prune → quantize; beside them (full run only), LeNet-5
 // trained from the labels. Every model is saved, measured again from its file, and reported in one
 // table, as JSON and as Markdown. An interrupted run takes back what it wrote.
+using Condense.Formats;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Condense.Onnx;
@@ -91,9 +92,9 @@ public static class DemoRun
         var model = spec.Build(options.Seed);
         var training = Trainer.Fit(model, train, test, recipe, TrainProgress.Named(progress, $"training teacher {spec}"));
         string teacherFile = Path("teacher");
-        ModelFiles.Save(model, teacherFile, sample, spec.ToString());
+        ModelFile.Save(model, teacherFile, sample, spec.ToString());
         created.Wrote(teacherFile);
-        var teacher = ModelFiles.Load(teacherFile);
+        var teacher = ModelFile.Load(teacherFile);
         cancellationToken.ThrowIfCancellationRequested();
         var teacherMetrics = ModelMetrics.Measure(teacher, test, sample, teacherFile, timing);
         var variants = new List<DemoVariant> { new("teacher", $"{spec}, {epochs} epochs SGD", teacherFile, teacherMetrics, 1.0) };
@@ -120,23 +121,23 @@ public static class DemoRun
         };
         foreach (var (name, run) in pruneRuns)
         {
-            var (_, report) = PrunePipeline.Run(ModelFiles.Load(teacherFile), train, test, run, Path(name), teacherMetrics.FileBytes,
+            var (_, report) = PrunePipeline.Run(ModelFile.Load(teacherFile), train, test, run, Path(name), teacherMetrics.FileBytes,
                 TrainProgress.Named(progress, $"fine-tuning {name} (teacher {spec})"));
             string tuned = run.FinetuneEpochs > 0 ? $", {run.FinetuneEpochs} epochs fine-tuning" : ", no fine-tuning";
-            Add(name, report.Method + tuned, Path(name), ModelFiles.Load(Path(name)));
+            Add(name, report.Method + tuned, Path(name), ModelFile.Load(Path(name)));
         }
 
         // Quantization: static int8 (per-channel weights, calibrated activations), run by the integer engine.
-        SaveQuantized(ModelFiles.Load(teacherFile), train, Path("int8"));
-        var int8 = ModelFiles.Load(Path("int8"));
+        SaveQuantized(ModelFile.Load(teacherFile), train, Path("int8"));
+        var int8 = ModelFile.Load(Path("int8"));
         Add("int8", "static int8, per-channel weights, min-max calibration", Path("int8"), IntegerModel.Runner(int8), ModelSummary.Of(int8));
 
         // Distillation into a small student (Hinton et al. 2015): T = 4, α = 0.9.
         var distill = new DistillOptions { Train = new DistillOptions().Train with { Epochs = studentEpochs, Seed = options.Seed } };
         var student = ModelSpec.Parse(options.Student).Build(options.Seed);
         Distiller.Distill(student, teacher, train, null, distill, TrainProgress.Named(progress, $"distilling student {options.Student}"));
-        ModelFiles.Save(student, Path("student"), sample, options.Student);
-        Add("student", $"{options.Student} distilled, T = {distill.Temperature}, α = {distill.Alpha}, {studentEpochs} epochs", Path("student"), ModelFiles.Load(Path("student")));
+        ModelFile.Save(student, Path("student"), sample, options.Student);
+        Add("student", $"{options.Student} distilled, T = {distill.Temperature}, α = {distill.Alpha}, {studentEpochs} epochs", Path("student"), ModelFile.Load(Path("student")));
 
         // All three: distil into a mid-size student, prune it 90% with fine-tuning, quantize it to int8.
         var combined = ModelSpec.Parse(options.CombinedStudent).Build(options.Seed);
@@ -146,7 +147,7 @@ public static class DemoRun
             new PruneRun { Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = finetune, Finetune = recipe with { Epochs = finetune } },
             progress: TrainProgress.Named(progress, $"fine-tuning combined {options.CombinedStudent}"));
         SaveQuantized(pruned, train, Path("combined"));
-        var combinedModel = ModelFiles.Load(Path("combined"));
+        var combinedModel = ModelFile.Load(Path("combined"));
         Add("combined", $"{options.CombinedStudent} distilled → 90% pruned → int8", Path("combined"), IntegerModel.Runner(combinedModel), ModelSummary.Of(combinedModel));
 
         // A convolutional network of the same task, trained with its default recipe (README "Convolutional networks").
@@ -156,9 +157,9 @@ public static class DemoRun
             var convRecipe = TrainOptions.For(convSpec) with { Seed = options.Seed };
             var conv = convSpec.Build(options.Seed);
             Trainer.Fit(conv, train, null, convRecipe, TrainProgress.Named(progress, $"training conv {convSpec}"));
-            ModelFiles.Save(conv, Path("conv"), sample, convSpec.ToString());
+            ModelFile.Save(conv, Path("conv"), sample, convSpec.ToString());
             Add("conv", $"{convSpec} trained from the labels, {convRecipe.Epochs} epochs SGD (lr {convRecipe.LearningRate}): another architecture, not a compression",
-                Path("conv"), ModelFiles.Load(Path("conv")));
+                Path("conv"), ModelFile.Load(Path("conv")));
         }
 
         string json = System.IO.Path.Combine(options.OutputDirectory, "report.json");
@@ -171,7 +172,7 @@ public static class DemoRun
     }
 
     private static void SaveQuantized(GraphModule model, Dataset calibration, string path) =>
-        ModelFiles.Save(Quantizer.Quantize(model, calibration, new QuantizeOptions()).Model.Graph, path);
+        ModelFile.Save(Quantizer.Quantize(model, calibration, new QuantizeOptions()).Model.Graph, path);
 
     // The standard deviation of all Linear weights: the threshold rule's scale.
     private static float WeightStd(GraphModule model)

@@ -1,6 +1,7 @@
 // A whole distillation run, as the CLI's `distill` command does it: the student trained from the
 // labels alone and the same student distilled from the teacher, with the same epochs, optimizer and
 // seed, measured side by side with the teacher (accuracy, parameters, file size, latency).
+using Condense.Formats;
 using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
@@ -75,8 +76,8 @@ public static class DistillPipeline
 
     private static ModelMetrics Measure(Module model, Dataset test, int[] sample, string path, double timingSeconds)
     {
-        if (model is GraphModule g) ModelFiles.Save(g.Graph, path);
-        else ModelFiles.Save(model, path, sample);
+        if (model is GraphModule g) ModelFile.Save(g.Graph, path);
+        else ModelFile.Save(model, path, sample);
         return ModelMetrics.Measure(model, test, sample, path, timingSeconds);
     }
 }

@@ -2,6 +2,7 @@
 // gradually with AGP, in prune-retrain rounds, or structurally), fine-tune with the masks held,
 // measure again, save, and report. The model passed in is changed in place (structured pruning
 // returns a new, smaller model).
+using Condense.Formats;
 using System.Diagnostics;
 using Condense.Onnx;
 using Condense.Data;
@@ -138,7 +139,7 @@ public static class PrunePipeline
         long fileBytesAfter = 0;
         if (output is not null)
         {
-            ModelFiles.Save(model.Graph, output);
+            ModelFile.Save(model.Graph, output);
             fileBytesAfter = new FileInfo(output).Length;
         }
         var after = ModelSummary.Of(model);

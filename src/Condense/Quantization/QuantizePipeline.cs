@@ -1,6 +1,7 @@
 // A whole post-training quantization run, as the CLI's `quantize` command does it: measure the float
 // model, quantize (calibrating on the training data in static mode), measure the quantized model,
 // save it and report per-layer scales, accuracy, size and the compression ratio.
+using Condense.Formats;
 using System.Diagnostics;
 using Condense.Onnx;
 using Condense.Data;
@@ -54,7 +55,7 @@ public static class QuantizePipeline
         long bytes = 0;
         if (output is not null)
         {
-            ModelFiles.Save(quantized.Graph, output, format);
+            ModelFile.Save(quantized.Graph, output, format);
             bytes = new FileInfo(output).Length;
         }
         var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();

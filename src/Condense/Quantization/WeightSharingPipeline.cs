@@ -2,6 +2,7 @@
 // 2^b shared values, fine-tune the centroids, measure, save, and count the Deep Compression sizes
 // (sparse index gaps, b-bit indices and codebooks, and their Huffman codes). A .safetensors output stores
 // the shared tensors packed (codebook + b-bit indices, SparseStorage), so the file really shrinks.
+using Condense.Formats;
 using System.Diagnostics;
 using Condense.Onnx;
 using Condense.Data;
@@ -56,8 +57,8 @@ public static class WeightSharingPipeline
         long fileBytes = 0;
         if (output is not null)
         {
-            if (ModelFiles.IsOnnx(output)) ModelFiles.Save(model.Graph, output);
-            else ModelFile.Save(model.Graph, output, codebook: sharedNames);
+            if (ModelFile.IsOnnx(output)) ModelFile.Save(model.Graph, output);
+            else Checkpoint.Save(model.Graph, output, codebook: sharedNames);
             fileBytes = new FileInfo(output).Length;
         }
         long biasBytes = model.NamedParameters().Where(p => !sharedNames.Contains(p.Name)).Sum(p => 4L * p.Parameter.Size);

@@ -14,7 +14,7 @@ public abstract class CliWorkspace : IDisposable
         Dir = Directory.CreateTempSubdirectory(prefix).FullName;
         Data = CliRunner.SmallData(Dir);
         Model = Path.Combine(Dir, "model.safetensors");
-        ModelFile.Save(TrainedMlp.Fresh().Graph, Model);
+        Checkpoint.Save(TrainedMlp.Fresh().Graph, Model);
     }
 
     /// <summary>The temp folder.</summary>

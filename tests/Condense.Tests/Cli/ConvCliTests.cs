@@ -3,6 +3,7 @@
 // with masked fine-tuning into an ONNX file that ONNX Runtime scores exactly as `eval` does, and
 // distillation into a LeNet-5 student and into the teacher's own pruned copy. Small data (600 training,
 // 200 test images) and one or two epochs keep it fast.
+using Condense.Formats;
 using System.Text.Json;
 using Condense.Data;
 using Condense.Onnx;
@@ -69,7 +70,7 @@ public sealed class ConvCliTests : IDisposable
         var report = RunJson("prune", model, "--sparsity", "0.5", "--finetune-epochs", "1", "--data", _data, "-o", pruned);
         Assert.Equal(1, report.GetProperty("finetune_epochs").GetInt32());
 
-        var loaded = ModelFiles.Load(pruned);
+        var loaded = ModelFile.Load(pruned);
         foreach (var name in new[] { "1.weight", "4.weight" })   // the masks held through fine-tuning
         {
             var weight = ModelSummary.Of(loaded).Tensors.Single(t => t.Name == name);

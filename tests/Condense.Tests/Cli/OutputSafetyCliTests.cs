@@ -3,6 +3,7 @@
 // that cannot be written fails before any training, naming the folder and never a temp file. The tests run
 // as root, for whom a chmod 555 folder is still writable, so the unwritable folders here are /proc (no new
 // files, even for root) and a "folder" that is a regular file.
+using Condense.Formats;
 using System.Text.Json;
 using Condense.Graph;
 using Condense.Nn;
@@ -81,7 +82,7 @@ public sealed class OutputSafetyCliTests() : CliWorkspace("condense-safety-cli-"
     public void TwoModelsKeepTheirOwnDefaultSensitivityReports()
     {
         string other = Path.Combine(Dir, "other.safetensors");
-        ModelFiles.Save(ModelSpec.Parse("mlp:784-16-10").Build(1), other, [784], "mlp:784-16-10");
+        ModelFile.Save(ModelSpec.Parse("mlp:784-16-10").Build(1), other, [784], "mlp:784-16-10");
         foreach (var model in new[] { Model, other })
         {
             var r = CliRunner.Run("sensitivity", model, "--sparsities", "0,0.5", "--samples", "50", "--data", Data, "--json");
@@ -91,7 +92,7 @@ public sealed class OutputSafetyCliTests() : CliWorkspace("condense-safety-cli-"
             Assert.Equal(expected, json.RootElement.GetProperty("output").GetString());
             // The report on disk records the fingerprint of the weights it was made from.
             using var saved = JsonDocument.Parse(File.ReadAllText(expected));
-            Assert.Equal(ModelFingerprint.Of(ModelFiles.Load(model)), saved.RootElement.GetProperty("model_sha256").GetString());
+            Assert.Equal(ModelFingerprint.Of(ModelFile.Load(model)), saved.RootElement.GetProperty("model_sha256").GetString());
         }
         Assert.NotEqual(File.ReadAllText(Path.Combine(Dir, "model.sensitivity.json")), File.ReadAllText(Path.Combine(Dir, "other.sensitivity.json")));
     }
@@ -101,7 +102,7 @@ public sealed class OutputSafetyCliTests() : CliWorkspace("condense-safety-cli-"
     {
         string other = Path.Combine(Dir, "other.safetensors");
         // Same architecture and tensor names, other weights: only the fingerprint tells them apart.
-        ModelFiles.Save(ModelSpec.Parse("mlp:784-32-10").Build(5), other, [784], "mlp:784-32-10");
+        ModelFile.Save(ModelSpec.Parse("mlp:784-32-10").Build(5), other, [784], "mlp:784-32-10");
         Assert.Equal(0, CliRunner.Run("sensitivity", other, "--sparsities", "0,0.5,0.9", "--samples", "50", "--data", Data).ExitCode);
         string report = Path.Combine(Dir, "other.sensitivity.json");
         string output = Path.Combine(Dir, "pruned.safetensors");

@@ -19,7 +19,7 @@ public sealed class DistillCliTests() : CliWorkspace("condense-distill-cli-")
         return json.RootElement.Clone();
     }
 
-    private static long Parameters(string file) => ModelFile.Load(file).Parameters().Sum(p => (long)p.Size);
+    private static long Parameters(string file) => Checkpoint.Load(file).Parameters().Sum(p => (long)p.Size);
 
     [Fact]
     public void SpecStudentJsonListsTheThreeModels()

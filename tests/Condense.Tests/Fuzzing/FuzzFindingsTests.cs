@@ -1,5 +1,6 @@
 // The faults the reader fuzzer found, each as its smallest file: every one must now be a one-line
 // InvalidFileException naming the file, allocating nothing near what a corrupt header claims.
+using Condense.Formats;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Nn;
@@ -39,20 +40,20 @@ public sealed class FuzzFindingsTests : IDisposable
     public void OnnxImportFaultsWithoutAFileNameBecomeFileErrors()
     {
         // Found as CondenseException: an op name with one byte flipped, a graph with its inputs and outputs cut off.
-        AssertFileError(() => ModelFiles.Load(Onnx(m => m.Graph.Node.First(n => n.OpType == "Gemm").OpType = "GeMm")),
+        AssertFileError(() => ModelFile.Load(Onnx(m => m.Graph.Node.First(n => n.OpType == "Gemm").OpType = "GeMm")),
             "model.onnx: unsupported op 'GeMm'");
-        AssertFileError(() => ModelFiles.Load(Onnx(m => { m.Graph.Input.Clear(); m.Graph.Output.Clear(); m.Graph.Node.Clear(); })), "at least one input");
+        AssertFileError(() => ModelFile.Load(Onnx(m => { m.Graph.Input.Clear(); m.Graph.Output.Clear(); m.Graph.Node.Clear(); })), "at least one input");
         var undefined = AttributeProto.Types.AttributeType.Undefined;
-        AssertFileError(() => ModelFiles.Load(Onnx(m => m.Graph.Node.First(n => n.OpType == "Gemm").Attribute[0].Type = undefined)), "is not supported");
+        AssertFileError(() => ModelFile.Load(Onnx(m => m.Graph.Node.First(n => n.OpType == "Gemm").Attribute[0].Type = undefined)), "is not supported");
     }
 
     [Fact]
     public void OnnxTensorDimsAreCheckedAgainstItsDataBeforeAllocating()
     {
         // One dimension made huge: 2^30 floats (4 GiB) were allocated before the raw data length was compared.
-        AssertFileError(() => ModelFiles.Load(Onnx(m => { var t = m.Graph.Initializer[0]; t.Dims.Clear(); t.Dims.Add(1 << 30); })), "bytes of raw data");
+        AssertFileError(() => ModelFile.Load(Onnx(m => { var t = m.Graph.Initializer[0]; t.Dims.Clear(); t.Dims.Add(1 << 30); })), "bytes of raw data");
         // Four dimensions of 2^16 multiply to 2^64, which wrapped to 0 elements.
-        AssertFileError(() => ModelFiles.Load(Onnx(m => { var t = m.Graph.Initializer[0]; t.Dims.Clear(); t.Dims.Add([65536, 65536, 65536, 65536]); })),
+        AssertFileError(() => ModelFile.Load(Onnx(m => { var t = m.Graph.Initializer[0]; t.Dims.Clear(); t.Dims.Add([65536, 65536, 65536, 65536]); })),
             "too large");
     }
 

@@ -1,7 +1,8 @@
 // The readers under fuzzing and their valid seed files: ONNX (PyTorch-exported fixtures and models Condense
 // exports, float and QDQ), safetensors checkpoints (dense, pruned to bitmap and CSR form, int8 and int4
 // quantized, weight-shared in codebook form), IDX (plain and gzipped), NPY and CSV written here. Each read
-// is what a command does with the file: models load and dry-run through ModelFiles.Load.
+// is what a command does with the file: models load and dry-run through ModelFile.Load.
+using Condense.Formats;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Nn;
@@ -20,8 +21,8 @@ public static class FuzzTargets
     /// <summary>The reader <paramref name="name"/>, its seeds written to and read back from <paramref name="scratch"/>.</summary>
     public static FuzzTarget Create(string name, string scratch) => name switch
     {
-        "onnx" => new("onnx", ".onnx", OnnxSeeds(scratch), p => ModelFiles.Load(p), FormatMutators.Onnx),
-        "safetensors" => new("safetensors", ".safetensors", SafeTensorsSeeds(scratch), p => ModelFiles.Load(p), FormatMutators.SafeTensors),
+        "onnx" => new("onnx", ".onnx", OnnxSeeds(scratch), p => ModelFile.Load(p), FormatMutators.Onnx),
+        "safetensors" => new("safetensors", ".safetensors", SafeTensorsSeeds(scratch), p => ModelFile.Load(p), FormatMutators.SafeTensors),
         "idx" => new("idx", ".idx", IdxSeeds(scratch), p => IdxReader.Read(p), FormatMutators.Idx),
         "npy" => new("npy", ".npy", NpySeeds(scratch), p => Npy.Read(p), FormatMutators.Npy),
         "csv" => new("csv", ".csv", CsvSeeds(scratch), p => CsvLoader.Load(p), FormatMutators.Csv),
@@ -68,7 +69,7 @@ public static class FuzzTargets
         void Add(string name, ModelGraph graph, IReadOnlyCollection<string>? codebook = null)
         {
             string path = Path.Combine(scratch, "seed.safetensors");
-            ModelFile.Save(graph, path, codebook: codebook);
+            Checkpoint.Save(graph, path, codebook: codebook);
             seeds.Add((name, File.ReadAllBytes(path)));
         }
         Add("dense mlp", Mlp("mlp:16-12-4", 16).Graph);

@@ -30,8 +30,8 @@ public sealed class ModelFileTests : IDisposable
         const string spec = "mlp:31-33-7,dropout=0.25";
         var model = ModelSpec.Parse(spec).Build(seed: 5);
         string path = _dir.File("m.safetensors");
-        var saved = ModelFile.Save(model, path, [31], spec);
-        var loaded = ModelFile.Load(path);
+        var saved = Checkpoint.Save(model, path, [31], spec);
+        var loaded = Checkpoint.Load(path);
 
         model.Eval();
         loaded.Eval();
@@ -58,7 +58,7 @@ public sealed class ModelFileTests : IDisposable
         const string spec = "mlp:13-9-3";
         var model = ModelSpec.Parse(spec).Build();
         string path = _dir.File("m.safetensors");
-        ModelFile.Save(model, path, [13], spec);
+        Checkpoint.Save(model, path, [13], spec);
 
         var file = SafeTensors.Read(path);
         Assert.Equal(model.StateDict().Keys.Order(StringComparer.Ordinal), file.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));
@@ -69,9 +69,9 @@ public sealed class ModelFileTests : IDisposable
             Assert.Equal(t.Data, file[name].ToFloatTensor().Data);
         }
         Assert.Equal("pt", file.Metadata["format"]);
-        Assert.Equal(spec, file.Metadata[ModelFile.SpecKey]);
-        Assert.Equal("condense.graph", ModelFile.GraphKey);
-        string graphJson = file.Metadata[ModelFile.GraphKey];
+        Assert.Equal(spec, file.Metadata[Checkpoint.SpecKey]);
+        Assert.Equal("condense.graph", Checkpoint.GraphKey);
+        string graphJson = file.Metadata[Checkpoint.GraphKey];
         Assert.Equal(GraphJson.Serialize(GraphTracer.Trace(model, [13])), graphJson);
     }
 
@@ -80,8 +80,8 @@ public sealed class ModelFileTests : IDisposable
     {
         var model = ModelSpec.Parse("mlp:7-5-3").Build(seed: 2);
         string a = _dir.File("a.safetensors"), b = _dir.File("b.safetensors");
-        ModelFile.Save(model, a, [7]);
-        ModelFile.Save(ModelFile.Load(a), b, [7]);
+        Checkpoint.Save(model, a, [7]);
+        Checkpoint.Save(Checkpoint.Load(a), b, [7]);
         Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
     }
 
@@ -90,8 +90,8 @@ public sealed class ModelFileTests : IDisposable
     {
         string path = _dir.File("weights.safetensors");
         SafeTensors.WriteFloat(path, ModelSpec.Parse("mlp:7-5-3").Build().StateDict(), new Dictionary<string, string> { ["format"] = "pt" });
-        var e = AssertInvalidFile(path, () => ModelFile.Load(path));
-        Assert.Contains(ModelFile.GraphKey, e.Message);
+        var e = AssertInvalidFile(path, () => Checkpoint.Load(path));
+        Assert.Contains(Checkpoint.GraphKey, e.Message);
     }
 
     [Theory]
@@ -107,8 +107,8 @@ public sealed class ModelFileTests : IDisposable
     {
         string path = _dir.File("bad.safetensors");
         SafeTensors.WriteFloat(path, new Dictionary<string, Tensor> { ["w"] = Tensor.Zeros(2) },
-            new Dictionary<string, string> { [ModelFile.GraphKey] = json });
-        AssertInvalidFile(path, () => ModelFile.Load(path));
+            new Dictionary<string, string> { [Checkpoint.GraphKey] = json });
+        AssertInvalidFile(path, () => Checkpoint.Load(path));
     }
 
     [Theory]
@@ -118,8 +118,8 @@ public sealed class ModelFileTests : IDisposable
     {
         string path = _dir.File("broken.safetensors");
         SafeTensors.WriteFloat(path, new Dictionary<string, Tensor> { ["w"] = Tensor.Zeros(2) },
-            new Dictionary<string, string> { [ModelFile.GraphKey] = json });
-        AssertInvalidFile(path, () => ModelFile.Load(path));
+            new Dictionary<string, string> { [Checkpoint.GraphKey] = json });
+        AssertInvalidFile(path, () => Checkpoint.Load(path));
     }
 
     [Fact]
@@ -132,8 +132,8 @@ public sealed class ModelFileTests : IDisposable
         graph.Nodes.Add(new Node("/up1/ConvTranspose", "ConvTranspose", ["x", "w"], ["y"]));
         graph.Outputs.Add(new ValueInfo("y", [-1, 4, 6, 6]));
         string path = _dir.File("conv.safetensors");
-        ModelFile.Save(graph, path);
-        var e = AssertInvalidFile(path, () => ModelFile.Load(path));
+        Checkpoint.Save(graph, path);
+        var e = AssertInvalidFile(path, () => Checkpoint.Load(path));
         Assert.Contains("'ConvTranspose'", e.Message);
         Assert.Contains("/up1/ConvTranspose", e.Message);
     }
@@ -143,12 +143,12 @@ public sealed class ModelFileTests : IDisposable
     {
         var model = ModelSpec.Parse("mlp:7-5-3").Build();
         string full = _dir.File("full.safetensors");
-        ModelFile.Save(model, full, [7]);
+        Checkpoint.Save(model, full, [7]);
         var file = SafeTensors.Read(full);
 
         string path = _dir.File("partial.safetensors");
         SafeTensors.Write(path, file.Tensors.Where(t => t.Name != "3.weight"), file.Metadata);
-        var e = AssertInvalidFile(path, () => ModelFile.Load(path));
+        var e = AssertInvalidFile(path, () => Checkpoint.Load(path));
         Assert.Contains("3.weight", e.Message);
     }
 
@@ -157,14 +157,14 @@ public sealed class ModelFileTests : IDisposable
     {
         var model = ModelSpec.Parse("mlp:7-5-3").Build();
         string full = _dir.File("fits.safetensors");
-        ModelFile.Save(model, full, [7]);
+        Checkpoint.Save(model, full, [7]);
         var file = SafeTensors.Read(full);
 
         // 3.weight stored as (3 × 4) instead of (3 × 5): the file is valid safetensors, the model is not.
         string path = _dir.File("misfit.safetensors");
         var wrong = file.Tensors.Select(t => t.Name == "3.weight" ? SafeTensorEntry.FromFloat(t.Name, Tensor.Zeros(3, 4)) : t);
         SafeTensors.Write(path, wrong, file.Metadata);
-        AssertInvalidFile(path, () => ModelFile.Load(path));
+        AssertInvalidFile(path, () => Checkpoint.Load(path));
     }
 
     [Theory]
@@ -175,11 +175,11 @@ public sealed class ModelFileTests : IDisposable
     {
         string path = _dir.File(name);
         var model = ModelSpec.Parse("mlp:7-5-3").Build();
-        var save = Assert.Throws<CondenseException>(() => ModelFile.Save(model, path, [7]));
+        var save = Assert.Throws<CondenseException>(() => Checkpoint.Save(model, path, [7]));
         Assert.Contains(".safetensors", save.Message);
         Assert.False(File.Exists(path));
         File.WriteAllText(path, "x");
-        var load = Assert.Throws<CondenseException>(() => ModelFile.Load(path));
+        var load = Assert.Throws<CondenseException>(() => Checkpoint.Load(path));
         Assert.Contains(".safetensors", load.Message);
         Assert.DoesNotContain('\n', load.Message);
     }
@@ -188,7 +188,7 @@ public sealed class ModelFileTests : IDisposable
     public void LoadingAMissingFileThrowsCondenseException()
     {
         string path = _dir.File("absent.safetensors");
-        var e = Assert.Throws<CondenseException>(() => ModelFile.Load(path));
+        var e = Assert.Throws<CondenseException>(() => Checkpoint.Load(path));
         Assert.Contains("absent.safetensors", e.Message);
     }
 
@@ -197,7 +197,7 @@ public sealed class ModelFileTests : IDisposable
     {
         string folder = _dir.File("no-such-folder");
         string path = Path.Combine(folder, "m.safetensors");
-        var e = Assert.Throws<CondenseException>(() => ModelFile.Save(ModelSpec.Parse("mlp:7-5-3").Build(), path, [7]));
+        var e = Assert.Throws<CondenseException>(() => Checkpoint.Save(ModelSpec.Parse("mlp:7-5-3").Build(), path, [7]));
         Assert.Contains("no-such-folder", e.Message);
         Assert.DoesNotContain('\n', e.Message);
         Assert.False(Directory.Exists(folder));
@@ -228,9 +228,9 @@ public sealed class BufferTests : IDisposable
         masked.Mask.Data[1] = 0f;
         var model = new Sequential(new Linear(3, 4, rng: new Rng(2)), masked);
         string path = _dir.File("masked.safetensors");
-        ModelFile.Save(model, path, [3]);
+        Checkpoint.Save(model, path, [3]);
 
-        var loaded = ModelFile.Load(path);
+        var loaded = Checkpoint.Load(path);
         var state = loaded.StateDict();
         Assert.Equal([1f, 0f, 1f, 1f], state["1.mask"].Data);
         Assert.DoesNotContain(loaded.NamedParameters(), p => p.Name == "1.mask");

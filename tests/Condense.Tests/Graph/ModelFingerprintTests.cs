@@ -1,6 +1,7 @@
 // ModelFingerprint: the same weights give the same hash whatever the file format or storage, and any
 // change to a value, a name or a shape gives another; the learning-rate default of a student made from a
 // convolutional teacher follows the teacher.
+using Condense.Formats;
 using Condense.Distillation;
 using Condense.Graph;
 using Condense.Nn;
@@ -24,10 +25,10 @@ public sealed class ModelFingerprintTests : IDisposable
         string fingerprint = ModelFingerprint.Of(graph);
         Assert.Matches("^[0-9a-f]{64}$", fingerprint);
         string safetensors = _dir.File("m.safetensors"), onnx = _dir.File("m.onnx");
-        ModelFiles.Save(graph, safetensors);
-        ModelFiles.Save(graph, onnx);
-        Assert.Equal(fingerprint, ModelFingerprint.Of(ModelFiles.Load(safetensors)));
-        Assert.Equal(fingerprint, ModelFingerprint.Of(ModelFiles.Load(onnx)));
+        ModelFile.Save(graph, safetensors);
+        ModelFile.Save(graph, onnx);
+        Assert.Equal(fingerprint, ModelFingerprint.Of(ModelFile.Load(safetensors)));
+        Assert.Equal(fingerprint, ModelFingerprint.Of(ModelFile.Load(onnx)));
 
         Assert.NotEqual(fingerprint, ModelFingerprint.Of(Traced("mlp:784-16-10", 2)));   // same names and shapes, other values
         var nudged = graph.Clone();

@@ -84,8 +84,8 @@ public sealed class SparseStorageTests : IDisposable
                 for (int i = 0; i < p.Size; i++) p.Data[i] *= mask[i];
             }
             string path = _dir.File($"m{sparsity}.safetensors");
-            ModelFile.Save(model, path, [784]);
-            var loaded = ModelFile.Load(path);
+            Checkpoint.Save(model, path, [784]);
+            var loaded = Checkpoint.Load(path);
             foreach (var (name, t) in model.StateDict()) Assert.Equal(t.Data, loaded.StateDict()[name].Data);
             return new FileInfo(path).Length;
         }

@@ -38,12 +38,12 @@ public sealed class TypedStorageTests : IDisposable
         graph.ElementTypes["q.bias"] = ElementType.Int32;
         graph.ElementTypes["q.int4"] = ElementType.Int4;
         string path = _dir.File("typed.safetensors");
-        ModelFile.Save(graph, path);
+        Checkpoint.Save(graph, path);
 
         var file = SafeTensors.Read(path);
         long weightBytes = file.Tensors.Where(t => t.Name.StartsWith("q.weight", StringComparison.Ordinal)).Sum(t => (long)t.Data.Length);
         Assert.True(weightBytes <= 16 * 20, $"{weightBytes} bytes for 320 int8 values");
-        var loaded = ModelFile.Load(path).Graph;
+        var loaded = Checkpoint.Load(path).Graph;
         Assert.Equal((35 + 1) / 2, file["q.int4"].Data.Length);
         foreach (var name in new[] { "q.weight", "q.zero_point", "q.bias", "q.int4" })
         {
@@ -59,10 +59,10 @@ public sealed class TypedStorageTests : IDisposable
         var graph = Model().Graph;
         graph.Initializers.Add("q.weight", new Tensor([1f, 2.5f], 2));
         graph.ElementTypes["q.weight"] = ElementType.Int8;
-        var e = Assert.Throws<CondenseException>(() => ModelFile.Save(graph, _dir.File("bad.safetensors")));
+        var e = Assert.Throws<CondenseException>(() => Checkpoint.Save(graph, _dir.File("bad.safetensors")));
         Assert.Contains("q.weight", e.Message);
         graph.Initializers["q.weight"] = new Tensor([1f, 200f], 2);
-        Assert.Throws<CondenseException>(() => ModelFile.Save(graph, _dir.File("bad.safetensors")));
+        Assert.Throws<CondenseException>(() => Checkpoint.Save(graph, _dir.File("bad.safetensors")));
         Assert.False(File.Exists(_dir.File("bad.safetensors")));
     }
 }

@@ -43,7 +43,7 @@ public sealed class OnnxCliFormatTests() : CliWorkspace("condense-onnx-cli-forma
         string fromFolder = Path.Combine(Dir, "q-folder.safetensors");
         r = CliRunner.Run("quantize", model, "--calibration", Data, "--data", Data, "-o", fromFolder, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Contains(ModelFile.Load(fromFolder).Graph.Nodes, n => n.OpType == "QuantizeLinear");
+        Assert.Contains(Checkpoint.Load(fromFolder).Graph.Nodes, n => n.OpType == "QuantizeLinear");
         Assert.Throws<Google.Protobuf.InvalidProtocolBufferException>(() => ModelProto.Parser.ParseFrom(File.ReadAllBytes(fromFolder)));
 
         // Samples that cannot take the model's input shape: one line, nothing written.

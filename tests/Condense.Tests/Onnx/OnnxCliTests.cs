@@ -1,5 +1,6 @@
 // ONNX through the command line, as a .NET developer uses it: quantize a PyTorch-exported model into
 // an int8 ONNX file, and evaluate, inspect and prune ONNX files like checkpoints.
+using Condense.Formats;
 using System.Text.Json;
 using Condense.Onnx;
 using Condense.Tests.Cli;
@@ -38,7 +39,7 @@ public sealed class OnnxCliTests : IDisposable
         string output = Path.Combine(_dir, "mlp128.pruned.onnx");
         var r = CliRunner.Run("prune", Fixture("mlp128.onnx"), "--sparsity", "0.8", "--global", "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        var pruned = ModelFiles.Load(output);
+        var pruned = ModelFile.Load(output);
         var summary = Condense.Reports.ModelSummary.Of(pruned);
         Assert.InRange(summary.Sparsity, 0.79, 0.80);
         var info = CliRunner.Run("info", output, "--json");

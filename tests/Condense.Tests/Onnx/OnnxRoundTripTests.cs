@@ -1,5 +1,6 @@
 // Round trips: import(export(m)) is the same model (same outputs, same parameter names), and
 // export(import(f)) of PyTorch's fixture runs in ONNX Runtime with the fixture's outputs.
+using Condense.Formats;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
@@ -30,8 +31,8 @@ public sealed class OnnxRoundTripTests : IDisposable
     {
         var model = new GraphModule(GraphTracer.Trace(ModelSpec.Parse(spec).Build(4), [784]));
         string path = Path.Combine(_dir, "m.onnx");
-        ModelFiles.Save(model.Graph, path);
-        var back = ModelFiles.Load(path);
+        ModelFile.Save(model.Graph, path);
+        var back = ModelFile.Load(path);
         Assert.Equal(model.NamedParameters().Select(p => p.Name), back.NamedParameters().Select(p => p.Name));
         var x = Tensor.Uniform(new Rng(5), 0f, 1f, 3, 784);
         Assert.Equal(Run(model, x), Run(back, x));
@@ -40,9 +41,9 @@ public sealed class OnnxRoundTripTests : IDisposable
     [Fact]
     public void ExportOfImportRunsInOnnxRuntimeLikeTheFixture()
     {
-        var imported = ModelFiles.Load(Fixture("mlp128.onnx"));
+        var imported = ModelFile.Load(Fixture("mlp128.onnx"));
         string path = Path.Combine(_dir, "again.onnx");
-        ModelFiles.Save(imported.Graph, path);
+        ModelFile.Save(imported.Graph, path);
         var input = Npy.Read(Fixture("mlp128.input.npy"));
         var expected = Npy.Read(Fixture("mlp128.expected.npy")).ToFloat();
         using var session = new InferenceSession(path);
@@ -66,7 +67,7 @@ public sealed class OnnxShapeMismatchTests : IDisposable
         graph.Initializers["3.weight"] = Tensor.Zeros(10, 15); // the layer before gives 16 features
         string path = Path.Combine(_dir, "misfit.onnx");
         OnnxExporter.Export(graph, path);
-        var e = Assert.Throws<InvalidFileException>(() => ModelFiles.Load(path));
+        var e = Assert.Throws<InvalidFileException>(() => ModelFile.Load(path));
         Assert.Contains("misfit.onnx", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }

@@ -3,6 +3,7 @@
 // BatchNorm2d that trains in a GraphModule exactly as the module does, and the refused 3-D pooling.
 // The ONNX node tests test_maxpool_3d_default and test_averagepool_3d_default are not in
 // Fixtures/onnx-node: 3-D pooling is not supported (3-D convnets are not in scope); 1-D runs as 2-D.
+using Condense.Formats;
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Nn;
@@ -114,8 +115,8 @@ public sealed class PoolBatchNormOnnxTests : IDisposable
     {
         var model = BnPoolModel();
         string path = Path.Combine(_dir, file);
-        ModelFiles.Save(model, path, [3, 13, 11]);
-        var back = ModelFiles.Load(path);
+        ModelFile.Save(model, path, [3, 13, 11]);
+        var back = ModelFile.Load(path);
         Assert.Equal(model.NamedParameters().Select(p => p.Name), back.NamedParameters().Select(p => p.Name));
         Assert.Equal(model.NamedBuffers().Select(p => p.Name), back.NamedBuffers().Select(p => p.Name));
         var x = Tensor.Normal(new Rng(4), 0f, 1f, 2, 3, 13, 11);

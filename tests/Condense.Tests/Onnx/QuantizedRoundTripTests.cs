@@ -1,8 +1,9 @@
 // Every quantized file Condense writes, Condense reads back (issue 11, part 3): for each quantization mode × weight
 // bits × block-wise or not × ONNX operator set (QDQ, QOperator, MatMulNBits) × model (MLP, LeNet-5), the .onnx file
-// loaded with ModelFiles.Load must predict what the in-memory quantized model predicted before saving (argmax on
+// loaded with ModelFile.Load must predict what the in-memory quantized model predicted before saving (argmax on
 // every image, logits close: exactly where the same integer engine or float graph runs again), and ONNX Runtime
 // running the same file must agree too. Combinations the writer cannot express are refused in one line, no file left.
+using Condense.Formats;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
@@ -73,12 +74,12 @@ public sealed class QuantizedRoundTripTests(ITestOutputHelper output)
             {
                 if (!Expressible(model, mode, bits, blockSize, format))
                 {
-                    AssertOneLine(Assert.ThrowsAny<CondenseException>(() => ModelFiles.Save(quantized.Graph, path, format)));
+                    AssertOneLine(Assert.ThrowsAny<CondenseException>(() => ModelFile.Save(quantized.Graph, path, format)));
                     Assert.False(File.Exists(path));
                     continue;
                 }
-                ModelFiles.Save(quantized.Graph, path, format);
-                var loaded = ModelFiles.Load(path);
+                ModelFile.Save(quantized.Graph, path, format);
+                var loaded = ModelFile.Load(path);
                 var runner = IntegerModel.Runner(loaded);
                 var after = Logits(runner, x);
                 var ort = RunOrt(path, x);

@@ -125,10 +125,10 @@ public sealed class ConvMaskTests
         {
             var model = Spec("lenet5", seed: 7);
             string dense = Path.Combine(dir.FullName, "dense.safetensors"), sparse = Path.Combine(dir.FullName, "sparse.safetensors");
-            ModelFile.Save(model.Graph, dense);
+            Checkpoint.Save(model.Graph, dense);
             Pruner.Prune(model, new PruneOptions { Sparsity = 0.9, Global = true });
-            ModelFile.Save(model.Graph, sparse);
-            var loaded = ModelFile.Load(sparse);
+            Checkpoint.Save(model.Graph, sparse);
+            var loaded = Checkpoint.Load(sparse);
             foreach (var (name, t) in model.Graph.Initializers)
             {
                 Assert.Equal(t.Shape, loaded.Graph.Initializers[name].Shape);

@@ -1,5 +1,6 @@
 // The `prune` and `sensitivity` commands as a user runs them: JSON checked against the saved files,
 // and bad input reported as one line on stderr with a non-zero exit code.
+using Condense.Formats;
 using System.Text.Json;
 using Condense.Data;
 using Condense.Graph;
@@ -21,7 +22,7 @@ public sealed class PruneCliTests() : CliWorkspace("condense-prune-cli-")
         foreach (var key in new[] { "accuracy", "accuracy_before", "accuracy_after_pruning", "parameters", "nonzero_parameters", "sparsity", "file_bytes", "output", "tensors" })
             Assert.True(root.TryGetProperty(key, out _), $"missing key {key}");
         Assert.Equal(output, root.GetProperty("output").GetString());
-        var saved = ModelFile.Load(output);
+        var saved = Checkpoint.Load(output);
         long parameters = saved.Parameters().Sum(p => (long)p.Size);
         long nonzero = saved.Parameters().Sum(p => p.Size - Zeros(p.Data));
         Assert.Equal(parameters, root.GetProperty("parameters").GetInt64());
@@ -50,7 +51,7 @@ public sealed class PruneCliTests() : CliWorkspace("condense-prune-cli-")
         long after = json.RootElement.GetProperty("parameters").GetInt64();
         Assert.Equal(784 * 32 + 32 + 32 * 10 + 10, json.RootElement.GetProperty("parameters_before").GetInt64());
         Assert.Equal(784 * 16 + 16 + 16 * 10 + 10, after);
-        Assert.Equal(after, ModelFile.Load(output).Parameters().Sum(p => (long)p.Size));
+        Assert.Equal(after, Checkpoint.Load(output).Parameters().Sum(p => (long)p.Size));
         Assert.True(new FileInfo(output).Length < new FileInfo(Model).Length);
     }
 
@@ -58,14 +59,14 @@ public sealed class PruneCliTests() : CliWorkspace("condense-prune-cli-")
     public void StructuredPruneOfLeNet5WritesASmallerOnnx()
     {
         string lenet = Path.Combine(Dir, "lenet.safetensors"), output = Path.Combine(Dir, "small.onnx");
-        Condense.Onnx.ModelFiles.Save(Condense.Nn.ModelSpec.Parse("lenet5").Build(3), lenet, [784], "lenet5");
+        Condense.Formats.ModelFile.Save(Condense.Nn.ModelSpec.Parse("lenet5").Build(3), lenet, [784], "lenet5");
         var r = CliRunner.Run("prune", lenet, "--structured", "--ratio", "0.5", "--include", "1.weight", "--include", "4.weight", "--data", Data, "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var json = JsonDocument.Parse(r.Stdout);
         var changes = json.RootElement.GetProperty("structural_changes").EnumerateArray().ToList();
         Assert.Equal([6, 16], changes.Select(c => c.GetProperty("channels_before").GetInt32()));
         Assert.Equal([3, 8], changes.Select(c => c.GetProperty("channels_after").GetInt32()));
-        var saved = Condense.Onnx.ModelFiles.Load(output);
+        var saved = Condense.Formats.ModelFile.Load(output);
         Assert.Equal([3, 1, 5, 5], saved.Graph.Initializers["1.weight"].Shape);
         Assert.Equal([8, 3, 5, 5], saved.Graph.Initializers["4.weight"].Shape);
         Assert.Equal([120, 200], saved.Graph.Initializers["8.weight"].Shape);

@@ -20,7 +20,7 @@ public sealed class PrunePipelineTests : IDisposable
     {
         string path = _dir.File(file);
         var (_, report) = PrunePipeline.Run(TrainedMlp.Fresh(), TrainedMlp.Train.Take(trainSamples), TrainedMlp.Test, run, path, fileBytesBefore: 1234);
-        var saved = ModelFile.Load(path);
+        var saved = Checkpoint.Load(path);
 
         Assert.Equal(new FileInfo(path).Length, report.FileBytesAfter);
         Assert.Equal(1234, report.FileBytesBefore);

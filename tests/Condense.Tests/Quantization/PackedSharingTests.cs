@@ -40,8 +40,8 @@ public sealed class PackedSharingTests : IDisposable
         var shared = WeightSharing.Apply(model, 5);
         var names = shared.Entries.Select(e => e.Target.Name).ToList();
         string dense = _dir.File("dense.safetensors"), packed = _dir.File("packed.safetensors");
-        ModelFile.Save(model.Graph, dense);
-        ModelFile.Save(model.Graph, packed, codebook: names);
+        Checkpoint.Save(model.Graph, dense);
+        Checkpoint.Save(model.Graph, packed, codebook: names);
 
         long denseBytes = new FileInfo(dense).Length, packedBytes = new FileInfo(packed).Length;
         Assert.True(packedBytes * 3 < denseBytes, $"packed {packedBytes} bytes, dense {denseBytes}");
@@ -55,7 +55,7 @@ public sealed class PackedSharingTests : IDisposable
             Assert.Equal("codebook", storage[name].GetProperty("Format").GetString());
             Assert.Equal(5, storage[name].GetProperty("Bits").GetInt32());
         }
-        AssertSameModel(model, ModelFile.Load(packed));
+        AssertSameModel(model, Checkpoint.Load(packed));
     }
 
     [Fact]
@@ -70,12 +70,12 @@ public sealed class PackedSharingTests : IDisposable
         }
         var shared = WeightSharing.Apply(model, 4);
         string plain = _dir.File("pruned.safetensors"), packed = _dir.File("pruned-packed.safetensors");
-        ModelFile.Save(model.Graph, plain);
-        ModelFile.Save(model.Graph, packed, codebook: shared.Entries.Select(e => e.Target.Name).ToList());
+        Checkpoint.Save(model.Graph, plain);
+        Checkpoint.Save(model.Graph, packed, codebook: shared.Entries.Select(e => e.Target.Name).ToList());
         Assert.Equal("bitmap_codebook", StorageOf(packed)["1.weight"].GetProperty("Format").GetString());
         // Sparse float storage already drops the zeros; the codebook still saves the values' 32 → 4 bits.
         Assert.True(new FileInfo(packed).Length * 2 < new FileInfo(plain).Length);
-        AssertSameModel(model, ModelFile.Load(packed));
+        AssertSameModel(model, Checkpoint.Load(packed));
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public sealed class QuantizeCliTests() : CliWorkspace("condense-quantize-cli-")
         Assert.True(fileBytes * 4 < new FileInfo(Model).Length, $"{fileBytes} bytes written");
         Assert.Equal((double)root.GetProperty("float32_bytes").GetInt64() / fileBytes, root.GetProperty("file_compression_ratio").GetDouble(), 6);
         // Every weight tensor of the saved model holds at most 2^4 distinct values (16 centroids; zeros kept).
-        var saved = ModelFile.Load(output);
+        var saved = Checkpoint.Load(output);
         foreach (var name in new[] { "1.weight", "3.weight" })
             Assert.True(saved.Graph.Initializers[name].Data.Where(v => v != 0).Distinct().Count() <= 16);
         AssertOneLineError(CliRunner.Run("share", Model, "--bits", "9", "--data", Data, "-o", output), "bits");

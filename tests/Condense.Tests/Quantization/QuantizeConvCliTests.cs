@@ -1,6 +1,7 @@
 // `condense quantize` on convolutional checkpoints as a user runs it: LeNet-5 to an int8 .onnx that
 // `condense eval` runs on the integer engine with the accuracy quantize reported; batch norm folded first
 // and said so.
+using Condense.Formats;
 using System.Text.Json;
 using Condense.Onnx;
 using Condense.Tests.Cli;
@@ -13,7 +14,7 @@ public sealed class QuantizeConvCliTests() : CliWorkspace("condense-quantize-con
     public void LeNet5QuantizesToOnnxAndEvaluatesOnTheIntegerEngine()
     {
         string lenet = Path.Combine(Dir, "lenet.safetensors"), int8 = Path.Combine(Dir, "lenet.int8.onnx");
-        ModelFiles.Save(Condense.Nn.ModelSpec.Parse("lenet5").Build(1), lenet, [784], "lenet5");
+        ModelFile.Save(Condense.Nn.ModelSpec.Parse("lenet5").Build(1), lenet, [784], "lenet5");
         var r = CliRunner.Run("quantize", lenet, "-o", int8, "--calibration-samples", "200", "--data", Data, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var printed = JsonDocument.Parse(r.Stdout);
@@ -35,7 +36,7 @@ public sealed class QuantizeConvCliTests() : CliWorkspace("condense-quantize-con
     public void BatchNormIsFoldedFirstAndReported()
     {
         string model = Path.Combine(Dir, "bn.safetensors"), int8 = Path.Combine(Dir, "bn.int8.safetensors");
-        ModelFiles.Save(Graph.BatchNormFoldingTests.LeNet5WithBatchNorm(2), model, [784]);
+        ModelFile.Save(Graph.BatchNormFoldingTests.LeNet5WithBatchNorm(2), model, [784]);
         var r = CliRunner.Run("quantize", model, "-o", int8, "--calibration-samples", "100", "--data", Data, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var printed = JsonDocument.Parse(r.Stdout);

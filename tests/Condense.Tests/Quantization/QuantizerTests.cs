@@ -81,13 +81,13 @@ public sealed class QuantizerTests : IDisposable
         Assert.True(before - after <= maxDrop, $"{mode} int{bits}: {before:P2} → {after:P2}");
 
         string path = _dir.File("q.safetensors");
-        ModelFile.Save(q.Graph, path);
-        var loaded = ModelFile.Load(path);
+        Checkpoint.Save(q.Graph, path);
+        var loaded = Checkpoint.Load(path);
         var x = test.Batch([0, 1, 2, 3]);
         q.Eval(); loaded.Eval();
         Assert.Equal(q.Forward(x).Data, loaded.Forward(x).Data);
         var floatPath = _dir.File("f.safetensors");
-        ModelFile.Save(model.Graph, floatPath);
+        Checkpoint.Save(model.Graph, floatPath);
         Assert.True(new FileInfo(path).Length < 0.3 * new FileInfo(floatPath).Length);
     }
 

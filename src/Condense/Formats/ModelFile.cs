@@ -2,12 +2,13 @@
 // imported into and exported from the same graph). Every command and pass loads and saves through here,
 // so a user can give an ONNX model anywhere a checkpoint is accepted, and get ONNX out.
 using Condense.Graph;
+using Condense.Onnx;
 using Condense.Nn;
 
-namespace Condense.Onnx;
+namespace Condense.Formats;
 
 /// <summary>Loads and saves models in the format their file name says.</summary>
-public static class ModelFiles
+public static class ModelFile
 {
     /// <summary>True for a path ending in .onnx.</summary>
     public static bool IsOnnx(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
@@ -15,15 +16,15 @@ public static class ModelFiles
     /// <summary>Loads a .safetensors checkpoint or an .onnx model as an executable, trainable graph module.</summary>
     public static GraphModule Load(string path)
     {
-        ModelFile.CheckIsFile(path);
-        if (!IsOnnx(path)) return ModelFile.Load(path);
+        Checkpoint.CheckIsFile(path);
+        if (!IsOnnx(path)) return Checkpoint.Load(path);
         if (!File.Exists(path)) throw new CondenseException($"model file {path} does not exist");
         // Import faults the importer reports without the file (an unsupported op or attribute, a graph without
         // inputs) and weights whose shapes do not fit, found by one zero sample through the graph, all name the file.
         try
         {
             var model = OnnxImporter.Load(path);
-            ModelFile.DryRun(model);
+            Checkpoint.DryRun(model);
             return model;
         }
         catch (Exception e) when (e is CondenseException or ArgumentException or IndexOutOfRangeException && e is not InvalidFileException)
@@ -35,7 +36,7 @@ public static class ModelFiles
     /// <summary>Saves a graph as a .safetensors checkpoint or an .onnx model, atomically.</summary>
     public static void Save(ModelGraph graph, string path, string? spec = null)
     {
-        if (!IsOnnx(path)) { ModelFile.Save(graph, path, spec); return; }
+        if (!IsOnnx(path)) { Checkpoint.Save(graph, path, spec); return; }
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null && !Directory.Exists(dir)) throw new CondenseException($"output folder {dir} does not exist");
         OnnxExporter.Export(graph, path);

@@ -8,7 +8,7 @@ using Condense.Tensors;
 namespace Condense.Graph;
 
 /// <summary>Reads and writes model files.</summary>
-public static class ModelFile
+public static class Checkpoint
 {
     /// <summary>Metadata key holding the graph JSON.</summary>
     public const string GraphKey = "condense.graph";
@@ -37,7 +37,7 @@ public static class ModelFile
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
-            ["producer"] = "condense " + typeof(ModelFile).Assembly.GetName().Version?.ToString(3),
+            ["producer"] = "condense " + typeof(Checkpoint).Assembly.GetName().Version?.ToString(3),
             [GraphKey] = GraphJson.Serialize(graph),
         };
         if (spec is not null) metadata[SpecKey] = spec;
