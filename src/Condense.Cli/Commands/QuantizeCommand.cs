@@ -58,7 +58,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         public int? BlockSize { get; init; }
 
         [CommandOption("--onnx-format <FORMAT>")] [Description("For .onnx output: qdq (default; Q/DQ pairs), qoperator (QGemm / QLinearConv / MatMulInteger, static or dynamic int8) or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]
-        public QuantizedOnnxFormat OnnxFormat { get; init; } = QuantizedOnnxFormat.Qdq;
+        public QuantizedOnnxFormat? OnnxFormat { get; init; }
 
         [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (see --onnx-format), anything else a checkpoint (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
@@ -82,7 +82,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var calibration = settings.Calibration is { } c ? DataSets.LoadCalibration(c) : train;
-        var (_, report) = QuantizePipeline.Run(model, calibration, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat);
+        var (_, report) = QuantizePipeline.Run(model, calibration, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq);
 
         var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(options.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
             .AddColumns("layer", "weight", "bits", "weight scales");
@@ -117,7 +117,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             bits = report.WeightBits,
             per_channel = report.PerChannel,
             block_size = options.BlockSize,
-            onnx_format = settings.OnnxFormat.ToString().ToLowerInvariant(),
+            onnx_format = (settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq).ToString().ToLowerInvariant(),
             calibration = report.Calibration,
             accuracy = report.AccuracyAfter,
             accuracy_before = report.AccuracyBefore,
@@ -140,8 +140,9 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
     // Combinations the chosen ONNX operator set cannot express, refused before any work is done.
     private static void CheckOnnxFormat(Settings settings, string outPath)
     {
-        string format = settings.OnnxFormat.ToString().ToLowerInvariant();
-        if (settings.OnnxFormat == QuantizedOnnxFormat.Qdq) return;
+        if (settings.OnnxFormat is not { } chosen) return;
+        string format = chosen.ToString().ToLowerInvariant();
+        // Given explicitly, even the default format is a promise about an .onnx file: never ignore it silently.
         if (!ModelFile.IsOnnx(outPath))
             throw new CondenseException($"--onnx-format {format} needs an .onnx output (--out), not {Path.GetFileName(outPath)}");
         if (settings.OnnxFormat == QuantizedOnnxFormat.QOperator && (settings.Mode == QuantizationMode.WeightOnly || settings.Bits != 8))

@@ -72,6 +72,7 @@ public static class PrunePipeline
         string? output = null, long fileBytesBefore = 0, IProgress<TrainProgress>? progress = null)
     {
         run.Validate();
+        QuantizedWeights.ThrowIfQuantized(model.Graph);   // integer weights have no magnitudes to rank: say so at once
         var watch = Stopwatch.StartNew();
         var before = ModelSummary.Of(model);
         float accuracyBefore = Evaluator.Evaluate(model, test).Accuracy;

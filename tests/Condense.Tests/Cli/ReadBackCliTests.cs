@@ -30,7 +30,7 @@ public sealed class ReadBackCliTests() : CliWorkspace("condense-readback-cli-")
     }
 
     [Fact]
-    public void QuantizeShareAndSensitivityRefuseAnAlreadyQuantizedModel()
+    public void QuantizeShareSensitivityAndPruneRefuseAnAlreadyQuantizedModel()
     {
         string int8 = Path.Combine(Dir, "int8.safetensors");
         var r = CliRunner.Run("quantize", Model, "--data", Data, "--calibration-samples", "200", "-o", int8);
@@ -39,7 +39,9 @@ public sealed class ReadBackCliTests() : CliWorkspace("condense-readback-cli-")
         AssertOneLineError(CliRunner.Run("quantize", int8, "--data", Data, "-o", Path.Combine(Dir, "again.safetensors")), Message);
         AssertOneLineError(CliRunner.Run("share", int8, "--data", Data, "-o", Path.Combine(Dir, "shared.safetensors")), Message);
         AssertOneLineError(CliRunner.Run("sensitivity", int8, "--data", Data), Message);
+        AssertOneLineError(CliRunner.Run("prune", int8, "--data", Data, "-o", Path.Combine(Dir, "pruned.safetensors")), Message);
         Assert.False(File.Exists(Path.Combine(Dir, "again.safetensors")));
         Assert.False(File.Exists(Path.Combine(Dir, "shared.safetensors")));
+        Assert.False(File.Exists(Path.Combine(Dir, "pruned.safetensors")));
     }
 }

@@ -67,6 +67,10 @@ public sealed class OnnxFormatCliTests : IDisposable
     {
         CliRunner.AssertOneLineError(CliRunner.Run("quantize", Fixture("mlp128.onnx"), "--onnx-format", "qoperator",
             "-o", Path.Combine(_dir, "m.safetensors")), ".onnx");
+        // The default format, given explicitly, is not silently ignored for a checkpoint either.
+        CliRunner.AssertOneLineError(CliRunner.Run("quantize", Fixture("mlp128.onnx"), "--onnx-format", "qdq",
+            "-o", Path.Combine(_dir, "m.safetensors")), "--onnx-format qdq needs an .onnx output");
+        Assert.False(File.Exists(Path.Combine(_dir, "m.safetensors")));
         CliRunner.AssertOneLineError(CliRunner.Run("quantize", Fixture("mlp128.onnx"), "--mode", "weightonly", "--bits", "4",
             "--block-size", "48", "-o", Path.Combine(_dir, "m.onnx")), "block size");
     }
