@@ -10,6 +10,7 @@
 //   Pad (1)                   the attribute is called 'paddings': renamed to 'pads'
 // and ops that did not exist yet (QuantizeLinear, Erf, …) are refused, naming the op and the opset it arrived in.
 using Condense.Graph;
+using Condense.Graph.Ops;
 using Condense.Tensors;
 
 namespace Condense.Onnx;
@@ -19,14 +20,6 @@ internal static class LegacyOpsets
 {
     /// <summary>The first opset whose op definitions the engine follows without adaptation.</summary>
     public const int Current = 7;
-
-    // Supported ops that arrived after opset 1: the opset each first appeared in.
-    private static readonly Dictionary<string, int> Introduced = new()
-    {
-        ["Expand"] = 8, ["Erf"] = 9, ["ConstantOfShape"] = 9, ["QuantizeLinear"] = 10, ["DequantizeLinear"] = 10,
-        ["MatMulInteger"] = 10, ["ConvInteger"] = 10, ["QLinearConv"] = 10, ["QLinearMatMul"] = 10,
-        ["DynamicQuantizeLinear"] = 11, ["Gelu"] = 20,
-    };
 
     private static readonly Dictionary<string, long> CastTypes = new()
     {
@@ -38,8 +31,9 @@ internal static class LegacyOpsets
     public static void Adapt(ModelGraph graph, Node node, long opset)
     {
         if (opset >= Current) return;
-        if (Introduced.TryGetValue(node.OpType, out int since) && opset < since)
-            throw Refuse(node, opset, $"the op arrived in opset {since}");
+        // Ops that arrived after opset 1 say so in their registry entry.
+        if (OpRegistry.Find(node.OpType) is { } op && opset < op.Since)
+            throw Refuse(node, opset, $"the op arrived in opset {op.Since}");
         node.Attributes.Remove("consumed_inputs");
         switch (node.OpType)
         {

@@ -3,6 +3,7 @@
 // runs and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
 // float initializers become trainable, and every fault in the file is a one-line error naming it.
 using Condense.Graph;
+using Condense.Graph.Ops;
 using Condense.Tensors;
 using Google.Protobuf;
 using Onnx;
@@ -96,7 +97,7 @@ public static class OnnxImporter
             // Omitted optional outputs are written as "": give them names so every value is unique.
             var outputs = n.Output.Select((o, k) => o.Length > 0 ? o : $"{name}/unused{k}").ToList();
             var node = new Node(name, n.OpType, n.Input, outputs);
-            if (!GraphOps.IsSupported(node.OpType) && !QOperatorImport.Rewrites(node.OpType)) throw GraphOps.Unsupported(node);
+            if (!OpRegistry.CanImport(node.OpType)) throw GraphOps.Unsupported(node);
             foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
             LegacyOpsets.Adapt(graph, node, opset);
             nodes.AddRange(LegacySoftmax.Expand(node, opset));
