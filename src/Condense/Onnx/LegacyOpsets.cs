@@ -37,26 +37,26 @@ internal static class LegacyOpsets
         node.Attributes.Remove("consumed_inputs");
         switch (node.OpType)
         {
-            case "Add" or "Sub" or "Mul" or "Div" or "Pow":
+            case OpTypes.Add or OpTypes.Sub or OpTypes.Mul or OpTypes.Div or OpTypes.Pow:
                 if (node.Int("broadcast", 0) == 0 || !node.Attributes.ContainsKey("axis"))
                 {
                     node.Attributes.Remove("broadcast");
                     node.Attributes.Remove("axis");
                 }
                 break;
-            case "Gemm":
+            case OpTypes.Gemm:
                 node.Attributes.Remove("broadcast");
                 break;
-            case "Dropout":
+            case OpTypes.Dropout:
                 node.Attributes.Remove("is_test");
                 break;
-            case "BatchNormalization":
+            case OpTypes.BatchNormalization:
                 if (node.Int("is_test", 0) != 1) throw Refuse(node, opset, "without is_test = 1 it normalizes with the batch's own statistics");
                 if (node.Int("spatial", 1) != 1) throw Refuse(node, opset, "spatial = 0 (statistics per activation) is not supported");
                 node.Attributes.Remove("is_test");
                 node.Attributes.Remove("spatial");
                 break;
-            case "Reshape" when opset < 5:
+            case OpTypes.Reshape when opset < 5:
                 if (!node.Attributes.Remove("shape", out var shape) || shape.IntsValue is not { } dims || node.Inputs.Count != 1)
                     throw Refuse(node, opset, "its shape must be an attribute");
                 string name = node.Name + "/shape";
@@ -64,15 +64,15 @@ internal static class LegacyOpsets
                 graph.Initializers[name] = new Tensor(dims.Select(d => (float)d).ToArray(), dims.Length);
                 node.Inputs.Add(name);
                 break;
-            case "Cast" when opset < 6:
+            case OpTypes.Cast when opset < 6:
                 if (!node.Attributes.TryGetValue("to", out var to) || to.StringValue is not { } typeName || !CastTypes.TryGetValue(typeName, out long code))
                     throw Refuse(node, opset, "its 'to' must name a numeric type");
                 node.Attributes["to"] = AttributeValue.Int(code);
                 break;
-            case "Concat" when opset < 4:
+            case OpTypes.Concat when opset < 4:
                 node.Attributes.TryAdd("axis", AttributeValue.Int(1));
                 break;
-            case "Pad" when opset < 2:
+            case OpTypes.Pad when opset < 2:
                 if (node.Attributes.Remove("paddings", out var paddings)) node.Attributes["pads"] = paddings;
                 break;
         }

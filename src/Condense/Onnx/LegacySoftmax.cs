@@ -16,7 +16,7 @@ internal static class LegacySoftmax
     /// <summary>The nodes that compute <paramref name="node"/> of an opset-<paramref name="opset"/> model.</summary>
     public static IEnumerable<Node> Expand(Node node, long opset)
     {
-        if (opset >= SingleAxisOpset || node.OpType is not ("Softmax" or "LogSoftmax" or "Hardmax"))
+        if (opset >= SingleAxisOpset || node.OpType is not (OpTypes.Softmax or OpTypes.LogSoftmax or "Hardmax"))
             return [node];
         long axis = node.Int("axis", 1);
         if (axis == -1)
@@ -25,12 +25,12 @@ internal static class LegacySoftmax
             return [node];
         }
         string x = node.Inputs[0], y = node.Outputs[0], prefix = node.Name + "/coerced";
-        var shape = new Node(prefix + "/Shape", "Shape", [x], [prefix + "/shape"]);
-        var flatten = new Node(prefix + "/Flatten", "Flatten", [x], [prefix + "/2d"],
+        var shape = new Node(prefix + "/Shape", OpTypes.Shape, [x], [prefix + "/shape"]);
+        var flatten = new Node(prefix + "/Flatten", OpTypes.Flatten, [x], [prefix + "/2d"],
             new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(axis) });
         var op = new Node(node.Name, node.OpType, [prefix + "/2d"], [prefix + "/y2d"],
             new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(-1L) });
-        var reshape = new Node(prefix + "/Reshape", "Reshape", [prefix + "/y2d", prefix + "/shape"], [y]);
+        var reshape = new Node(prefix + "/Reshape", OpTypes.Reshape, [prefix + "/y2d", prefix + "/shape"], [y]);
         return [shape, flatten, op, reshape];
     }
 }

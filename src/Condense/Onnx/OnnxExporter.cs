@@ -61,7 +61,7 @@ public static class OnnxExporter
         graph.Validate();
         // INT4 tensors and block-wise DequantizeLinear arrived with IR version 10 (ONNX 1.16, opset 21); the rest needs only 8.
         bool int4 = graph.ElementTypes.Values.Contains(ElementType.Int4)
-            || graph.Nodes.Any(n => n.OpType == "DequantizeLinear" && n.Int("block_size", 0) > 0);
+            || graph.Nodes.Any(n => n.OpType == OpTypes.DequantizeLinear && n.Int("block_size", 0) > 0);
         var model = new ModelProto
         {
             IrVersion = int4 ? 10 : 8,
@@ -97,30 +97,30 @@ public static class OnnxExporter
             var attributes = node.Attributes.AsEnumerable();
             switch (opType)
             {
-                case "Dropout":
+                case OpTypes.Dropout:
                     if (!graphOutputs.Contains(node.Outputs[0])) { alias[node.Outputs[0]] = inputs[0]; continue; }
-                    opType = "Identity";
+                    opType = OpTypes.Identity;
                     inputs = [inputs[0]];
                     outputs = [node.Outputs[0]]; // the optional mask output has no reader at inference
                     attributes = [];
                     break;
-                case "BatchNormalization" when node.Int("training_mode", 0) != 0 || node.Outputs.Count > 1:
+                case OpTypes.BatchNormalization when node.Int("training_mode", 0) != 0 || node.Outputs.Count > 1:
                     // Opset 13 has only the inference form; a traced model trains through OpContext.Training instead.
                     throw new CondenseException($"node '{node.Name}' (BatchNormalization): the training form (training_mode, running-statistic outputs) cannot be exported at opset {Opset}");
-                case "Reshape":
+                case OpTypes.Reshape:
                     // ONNX reads the target shape as int64; Condense keeps every initializer in float32.
                     if (inputs.Count < 2 || !graph.Initializers.ContainsKey(inputs[1]))
                         throw new CondenseException($"node '{node.Name}' (Reshape): the shape must be an initializer to export");
                     int64Shapes.Add(inputs[1]);
                     break;
-                case "DequantizeLinear" or "QuantizeLinear":
+                case OpTypes.DequantizeLinear or OpTypes.QuantizeLinear:
                     // ONNX binds x (or y) and the zero point to one type; Condense may hold an int4 weight's
                     // zero point as Int8. Export the zero point in the quantized tensor's type.
-                    if (opType == "DequantizeLinear" && inputs.Count > 2 && graph.Initializers.ContainsKey(inputs[0])
+                    if (opType == OpTypes.DequantizeLinear && inputs.Count > 2 && graph.Initializers.ContainsKey(inputs[0])
                         && graph.TypeOf(inputs[0]) == ElementType.Int4 && graph.Initializers.ContainsKey(inputs[2]))
                         zeroPointTypes[inputs[2]] = ElementType.Int4;
                     break;
-                case "Add" or "Sub" or "Mul" or "Div" or "Pow" when node.Attributes.ContainsKey("broadcast"):
+                case OpTypes.Add or OpTypes.Sub or OpTypes.Mul or OpTypes.Div or OpTypes.Pow when node.Attributes.ContainsKey("broadcast"):
                     throw new CondenseException(
                         $"node '{node.Name}' ({opType}) broadcasts along an axis as opset 1–6 did; it cannot be written at opset {Opset}");
                 default:

@@ -89,7 +89,7 @@ public static class OnnxImporter
             string name = n.Name.Length > 0 ? n.Name : $"{n.OpType}_{i}";
             if (n.Domain is not ("" or "ai.onnx") && !(n.Domain == QOperatorExport.MicrosoftDomain && QOperatorImport.MicrosoftOps.Contains(n.OpType)))
                 throw new CondenseException($"node '{name}' uses op '{n.OpType}' from domain '{n.Domain}'; only the default ONNX domain is supported");
-            if (n.OpType == "Constant")
+            if (n.OpType == OpTypes.Constant)
             {
                 AddConstant(graph, n, name, path);
                 continue;
@@ -109,10 +109,10 @@ public static class OnnxImporter
         QOperatorImport.DequantizeAroundCodeOps(graph);
         NarrowUInt4Quantization(graph, uint4);
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
-        foreach (var node in graph.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear"))
+        foreach (var node in graph.Nodes.Where(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DequantizeLinear))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
         // Batch norm's running statistics are buffers, updated by the op in training mode, not by an optimizer.
-        foreach (var node in graph.Nodes.Where(n => n.OpType == "BatchNormalization"))
+        foreach (var node in graph.Nodes.Where(n => n.OpType == OpTypes.BatchNormalization))
             foreach (var name in node.Inputs.Skip(3)) graph.Trainable.Remove(name);
         try { graph.Validate(); }
         catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
@@ -123,7 +123,7 @@ public static class OnnxImporter
     // engine's qmin/qmax attributes (the narrower-range mechanism of 4-bit QAT).
     private static void NarrowUInt4Quantization(ModelGraph graph, HashSet<string> uint4)
     {
-        foreach (var node in graph.Nodes.Where(n => n.OpType == "QuantizeLinear" && n.Inputs.Count > 2 && uint4.Contains(n.Inputs[2])))
+        foreach (var node in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && n.Inputs.Count > 2 && uint4.Contains(n.Inputs[2])))
         {
             node.Attributes["qmin"] = AttributeValue.Int(0);
             node.Attributes["qmax"] = AttributeValue.Int(15);
