@@ -1,4 +1,4 @@
-// ONNX import: a ModelProto (opset 1–21 — below 7 as LegacyOpsets allows — default domain, and the com.microsoft
+// ONNX import: a ModelProto (opset 1–21 — older opsets adapted by Graph/Ops/OpsetUpgrades — default domain, and the com.microsoft
 // QOperator ops Condense writes, rewritten into QDQ form by QOperatorImport) becomes a ModelGraph that GraphModule
 // runs and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
 // float initializers become trainable, and every fault in the file is a one-line error naming it.
@@ -13,10 +13,10 @@ namespace Condense.Onnx;
 /// <summary>Reads ONNX model files into Condense graphs.</summary>
 public static class OnnxImporter
 {
-    /// <summary>The lowest default-domain opset accepted (below opset 7, only for ops whose meaning did not change: LegacyOpsets).</summary>
+    /// <summary>The lowest default-domain opset accepted (below opset 7, only for ops whose meaning did not change or OpsetUpgrades adapts).</summary>
     public const int MinOpset = 1;
     /// <summary>The highest default-domain opset accepted.</summary>
-    public const int MaxOpset = 21;
+    public const int MaxOpset = OpsetUpgrades.Latest;
 
     /// <summary>Reads the model in <paramref name="path"/> as a validated graph.</summary>
     public static ModelGraph Import(string path)
@@ -99,8 +99,7 @@ public static class OnnxImporter
             var node = new Node(name, n.OpType, n.Input, outputs);
             if (!OpRegistry.CanImport(node.OpType)) throw GraphOps.Unsupported(node);
             foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
-            LegacyOpsets.Adapt(graph, node, opset);
-            nodes.AddRange(LegacySoftmax.Expand(node, opset));
+            nodes.AddRange(OpsetUpgrades.Upgrade(graph, node, opset));
         }
         // QOperator files (QGemm, QLinearConv, MatMulNBits, …) become the QDQ graph they stand for.
         nodes = QOperatorImport.Rewrite(graph, nodes);

@@ -8,11 +8,11 @@ internal static class ElementwiseOps
 {
     public static OpDef[] Defs =>
     [
-        new(OpTypes.Add, (n, x, _) => [Required(n, x, 0).Add(Second(n, x))], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Sub, (n, x, _) => [Required(n, x, 0).Sub(Second(n, x))], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Mul, (n, x, _) => [Required(n, x, 0).Mul(Second(n, x))], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Div, (n, x, _) => [Required(n, x, 0).Div(Second(n, x))], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Pow, (n, x, _) => [Pow(n, x)], OpGradient.Autograd, OpExport.None),
+        new(OpTypes.Add, (n, x, _) => [Required(n, x, 0).Add(Second(n, x))], OpGradient.Autograd, OpExport.AsIs) { Upgrade = OpsetUpgrades.AxisBroadcast },
+        new(OpTypes.Sub, (n, x, _) => [Required(n, x, 0).Sub(Second(n, x))], OpGradient.Autograd, OpExport.AsIs) { Upgrade = OpsetUpgrades.AxisBroadcast },
+        new(OpTypes.Mul, (n, x, _) => [Required(n, x, 0).Mul(Second(n, x))], OpGradient.Autograd, OpExport.AsIs) { Upgrade = OpsetUpgrades.AxisBroadcast },
+        new(OpTypes.Div, (n, x, _) => [Required(n, x, 0).Div(Second(n, x))], OpGradient.Autograd, OpExport.AsIs) { Upgrade = OpsetUpgrades.AxisBroadcast },
+        new(OpTypes.Pow, (n, x, _) => [Pow(n, x)], OpGradient.Autograd, OpExport.None) { Upgrade = OpsetUpgrades.AxisBroadcast },
         new(OpTypes.Relu, (n, x, _) => [Required(n, x, 0).Relu()], OpGradient.Autograd, OpExport.AsIs),
         new(OpTypes.LeakyRelu, (n, x, _) => [Required(n, x, 0).LeakyRelu(n.Float("alpha", 0.01f))], OpGradient.Autograd, OpExport.AsIs),
         new(OpTypes.Sigmoid, (n, x, _) => [Required(n, x, 0).Sigmoid()], OpGradient.Autograd, OpExport.AsIs),
@@ -24,9 +24,11 @@ internal static class ElementwiseOps
         new(OpTypes.Gelu, (n, x, _) => [Required(n, x, 0).Gelu(n.Attributes.TryGetValue("approximate", out var a) && a.StringValue == "tanh")],
             OpGradient.Autograd, OpExport.None) { Since = 20 },
         new(OpTypes.Clip, (n, x, _) => [Clip(n, x)], OpGradient.Autograd, OpExport.None),
-        new(OpTypes.Softmax, (n, x, _) => [Required(n, x, 0).Softmax((int)n.Int("axis", -1))], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.LogSoftmax, (n, x, _) => [Required(n, x, 0).LogSoftmax((int)n.Int("axis", -1))], OpGradient.Autograd, OpExport.AsIs),
+        new(OpTypes.Softmax, (n, x, _) => [Required(n, x, 0).Softmax((int)n.Int("axis", -1))], OpGradient.Autograd, OpExport.AsIs)
+            { Upgrade = OpsetUpgrades.CoercedSoftmax },
+        new(OpTypes.LogSoftmax, (n, x, _) => [Required(n, x, 0).LogSoftmax((int)n.Int("axis", -1))], OpGradient.Autograd, OpExport.AsIs)
+            { Upgrade = OpsetUpgrades.CoercedSoftmax },
         new(OpTypes.Identity, (n, x, _) => [Required(n, x, 0)], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Dropout, Dropout, OpGradient.Autograd, OpExport.Rewritten),
+        new(OpTypes.Dropout, Dropout, OpGradient.Autograd, OpExport.Rewritten) { Upgrade = OpsetUpgrades.DropoutIsTest },
     ];
 }

@@ -18,7 +18,7 @@ public enum OpGradient
 /// <summary>How the ONNX importer reads an op.</summary>
 public enum OpImport
 {
-    /// <summary>As the node it is (opset 1–6 adaptations aside: Onnx/LegacyOpsets).</summary>
+    /// <summary>As the node it is (after its entry's <see cref="OpDef.Upgrade"/> for models of older opsets).</summary>
     AsIs,
     /// <summary>Rewritten into the QDQ graph it stands for (Onnx/QOperatorImport); the engine never runs it.</summary>
     RewrittenToQdq,
@@ -39,6 +39,9 @@ public enum OpExport
     None,
 }
 
+/// <summary>Rewrites a node of an older opset's model into the nodes that mean the same at the opsets the engine follows.</summary>
+public delegate IReadOnlyList<Node> OpUpgrade(ModelGraph graph, Node node, long opset);
+
 /// <summary>One operator: its name, execution, gradient, import and export.</summary>
 /// <param name="Name">The ONNX op type (an <see cref="OpTypes"/> constant).</param>
 /// <param name="Execute">How the engine runs it; null for ops the importer rewrites away.</param>
@@ -48,6 +51,9 @@ public sealed record OpDef(string Name, GraphOps.Kernel? Execute, OpGradient Gra
 {
     /// <summary>The ONNX opset the op arrived in; older models using it are refused on import.</summary>
     public int Since { get; init; } = 1;
+
+    /// <summary>How a node of an older opset is read when the op's meaning changed since (null: it did not); see OpsetUpgrades.</summary>
+    public OpUpgrade? Upgrade { get; init; }
 
     /// <summary>How the importer reads it.</summary>
     public OpImport Import { get; init; } = OpImport.AsIs;
