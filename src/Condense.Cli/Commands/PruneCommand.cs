@@ -143,7 +143,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var model = ModelFile.Load(settings.Model);
         // A trained convolutional network loses accuracy when fine-tuned from lr 0.1 (LeNet-5, 50% magnitude,
         // 2 epochs: 97.75% at 0.1, 98.35% at 0.01, from 98.45%), so its default is the structured one.
-        if (settings.LearningRate is null && model.Graph.Nodes.Any(n => n.OpType == "Conv"))
+        if (settings.LearningRate is null && model.Graph.Nodes.Any(n => n.OpType == OpTypes.Conv))
             run = run with { Finetune = run.Finetune with { LearningRate = 0.01f } };
         if (settings.SensitivityFile is not null)
         {

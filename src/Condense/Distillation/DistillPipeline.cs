@@ -28,8 +28,8 @@ public static class DistillPipeline
     public static ModelSpec ShrunkSpec(GraphModule teacher, double width)
     {
         if (!(width > 0 && width <= 1)) throw new CondenseException($"student width must be in (0, 1], got {width}");
-        var gemms = teacher.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul").ToList();
-        var allowed = new HashSet<string> { "Gemm", "MatMul", "Relu", "Tanh", "Sigmoid", "Dropout", "Flatten", "Identity" };
+        var gemms = teacher.Graph.Nodes.Where(n => n.OpType is OpTypes.Gemm or OpTypes.MatMul).ToList();
+        var allowed = new HashSet<string> { OpTypes.Gemm, OpTypes.MatMul, OpTypes.Relu, OpTypes.Tanh, OpTypes.Sigmoid, OpTypes.Dropout, OpTypes.Flatten, OpTypes.Identity };
         var other = teacher.Graph.Nodes.FirstOrDefault(n => !allowed.Contains(n.OpType));
         if (gemms.Count == 0 || other is not null)
             throw new CondenseException($"--student-width needs an MLP teacher (Linear layers and activations); found {other?.OpType ?? "no Linear layer"}");
@@ -37,7 +37,7 @@ public static class DistillPipeline
         foreach (var (node, i) in gemms.Select((n, i) => (n, i)))
         {
             var w = teacher.Graph.Initializers[node.Inputs[1]];
-            bool outFirst = node.OpType == "Gemm" && node.Int("transB", 0) != 0;
+            bool outFirst = node.OpType == OpTypes.Gemm && node.Int("transB", 0) != 0;
             int inputs = outFirst ? w.Shape[1] : w.Shape[0], outputs = outFirst ? w.Shape[0] : w.Shape[1];
             if (i == 0) sizes.Add(inputs);
             sizes.Add(i == gemms.Count - 1 ? outputs : Math.Max(1, (int)Math.Round(outputs * width)));

@@ -33,7 +33,7 @@ public sealed record DistillOptions
     /// </summary>
     public static float DefaultLearningRate(ModelSpec? student, GraphModule? teacher = null)
     {
-        bool convolutional = student is not null ? student.Kind != ModelKind.Mlp : teacher?.Graph.Nodes.Any(n => n.OpType == "Conv") == true;
+        bool convolutional = student is not null ? student.Kind != ModelKind.Mlp : teacher?.Graph.Nodes.Any(n => n.OpType == OpTypes.Conv) == true;
         return convolutional ? 0.02f : 0.05f;
     }
 

@@ -53,7 +53,7 @@ internal sealed class HintedStudent : Module
         {
             var values = model.Run(Tensor.Zeros([1, .. sampleShape]));
             if (!values.TryGetValue(value, out var t))
-                throw new CondenseException($"the {role} has no value named '{value}'; its values include {string.Join(", ", values.Keys.Where(k => k.Contains("Relu") || k.Contains("Gemm")).Take(6))}");
+                throw new CondenseException($"the {role} has no value named '{value}'; its values include {string.Join(", ", values.Keys.Where(k => k.Contains(OpTypes.Relu) || k.Contains(OpTypes.Gemm)).Take(6))}");
             return t.Size;
         }
         finally { model.Train(training); }

@@ -31,7 +31,7 @@ public static class BatchNormFolding
         var graph = model.Graph.Clone();
         var folded = new List<FoldedBatchNorm>();
         var left = new List<UnfoldedBatchNorm>();
-        foreach (var bn in graph.Nodes.Where(n => n.OpType == "BatchNormalization").ToList())
+        foreach (var bn in graph.Nodes.Where(n => n.OpType == OpTypes.BatchNormalization).ToList())
         {
             string? reason = Check(graph, bn, out var layer);
             if (reason is not null) { left.Add(new UnfoldedBatchNorm(bn.Name, reason)); continue; }
@@ -52,9 +52,9 @@ public static class BatchNormFolding
             if (i >= bn.Inputs.Count || !g.Initializers.ContainsKey(bn.Inputs[i])) return $"its input {i} is not a constant initializer";
         string x = bn.Inputs[0];
         var producer = g.Producer(x);
-        if (producer is null || producer.OpType is not ("Conv" or "Gemm")) return $"its input is not written by a Conv or Gemm";
+        if (producer is null || producer.OpType is not (OpTypes.Conv or OpTypes.Gemm)) return $"its input is not written by a Conv or Gemm";
         if (g.Consumers(x).Count() != 1 || g.Outputs.Any(o => o.Name == x)) return $"the output of '{producer.Name}' has other consumers";
-        if (producer.OpType == "Gemm" && (producer.Int("transA", 0) != 0 || producer.Float("alpha", 1f) != 1f || producer.Float("beta", 1f) != 1f))
+        if (producer.OpType == OpTypes.Gemm && (producer.Int("transA", 0) != 0 || producer.Float("alpha", 1f) != 1f || producer.Float("beta", 1f) != 1f))
             return $"'{producer.Name}' is not a Linear Gemm (transA = 0, alpha = beta = 1)";
         if (producer.Inputs.Count < 2 || !g.Initializers.ContainsKey(producer.Inputs[1]) || g.TypeOf(producer.Inputs[1]) != ElementType.Float32)
             return $"the weight of '{producer.Name}' is not a float initializer";
@@ -75,7 +75,7 @@ public static class BatchNormFolding
 
     // Conv weight (M, C/g, kH, kW): M; Gemm with transB = 1: [out, in]; transB = 0: [in, out].
     private static int OutputChannels(Node layer, Tensor weight) =>
-        layer.OpType == "Gemm" && layer.Int("transB", 0) == 0 ? weight.Shape[^1] : weight.Shape[0];
+        layer.OpType == OpTypes.Gemm && layer.Int("transB", 0) == 0 ? weight.Shape[^1] : weight.Shape[0];
 
     private static FoldedBatchNorm FoldInto(ModelGraph g, Node bn, Node layer)
     {
@@ -88,7 +88,7 @@ public static class BatchNormFolding
         string w = layer.Inputs[1];
         var weight = g.Initializers[w];
         var scaled = weight.Clone();
-        bool columns = layer.OpType == "Gemm" && layer.Int("transB", 0) == 0;   // weight [in, out]: scale columns
+        bool columns = layer.OpType == OpTypes.Gemm && layer.Int("transB", 0) == 0;   // weight [in, out]: scale columns
         int inner = columns ? 1 : weight.Size / channels;
         for (int i = 0; i < scaled.Size; i++)
         {

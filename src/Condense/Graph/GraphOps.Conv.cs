@@ -10,7 +10,7 @@ namespace Condense.Graph;
 
 public static partial class GraphOps
 {
-    private static Tensor Conv(Node node, Tensor?[] inputs)
+    internal static Tensor Conv(Node node, Tensor?[] inputs)
     {
         var x = Required(node, inputs, 0);
         var w = Required(node, inputs, 1);

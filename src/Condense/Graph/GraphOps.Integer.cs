@@ -14,7 +14,7 @@ public static partial class GraphOps
     private const double ExactInFloat = 1 << 24;
 
     // Y = (A − a_zp) · (B − b_zp): a_zp per tensor or per row of A, b_zp per tensor or per column (B's last axis).
-    private static Tensor MatMulInteger(Node node, Tensor?[] inputs)
+    internal static Tensor MatMulInteger(Node node, Tensor?[] inputs)
     {
         var a = Required(node, inputs, 0);
         var b = Required(node, inputs, 1);
@@ -45,7 +45,7 @@ public static partial class GraphOps
     }
 
     // Y = Conv(x − x_zp, w − w_zp) with the Conv attributes; x_zp per tensor, w_zp per tensor or per output channel.
-    private static Tensor ConvInteger(Node node, Tensor?[] inputs)
+    internal static Tensor ConvInteger(Node node, Tensor?[] inputs)
     {
         var x = Required(node, inputs, 0);
         var w = Required(node, inputs, 1);

@@ -19,14 +19,14 @@ public static partial class GraphOps
         Optional(inputs, index) is { } t ? t.Data.Select(v => (int)v).ToArray()
             : Ints(node, "axes")?.Select(v => (int)v).ToArray();
 
-    private static Tensor Transpose(Node node, Tensor x)
+    internal static Tensor Transpose(Node node, Tensor x)
     {
         var perm = Ints(node, "perm")?.Select(v => (int)v).ToArray() ?? Enumerable.Range(0, x.Rank).Reverse().ToArray();
         return x.Permute(perm);
     }
 
     // Clip: bounds as inputs 1 and 2 (opset 11+) or attributes min/max (before); absent means unbounded.
-    private static Tensor Clip(Node node, Tensor?[] inputs)
+    internal static Tensor Clip(Node node, Tensor?[] inputs)
     {
         float min = Optional(inputs, 1)?.Item() ?? node.Float("min", float.NegativeInfinity);
         float max = Optional(inputs, 2)?.Item() ?? node.Float("max", float.PositiveInfinity);
@@ -34,18 +34,18 @@ public static partial class GraphOps
     }
 
     // Pow: a one-element exponent (the common x² of exporters) uses the scalar kernel; others broadcast.
-    private static Tensor Pow(Node node, Tensor?[] inputs)
+    internal static Tensor Pow(Node node, Tensor?[] inputs)
     {
         var x = Required(node, inputs, 0);
         var exponent = Second(node, inputs);
         return exponent.Size == 1 && exponent.Rank <= x.Rank && !exponent.RequiresGrad ? x.Pow(exponent.Data[0]) : x.Pow(exponent);
     }
 
-    private static Tensor Erf(Tensor x) => x.Erf();
+    internal static Tensor Erf(Tensor x) => x.Erf();
 
     // B of a binary op. Opset 1–6's broadcast = 1 with axis aligns B's dimensions with A's from that axis on (B [3]
     // against A [2, 3, 4] at axis 1 acts as B [3, 1] under numpy's rule); otherwise B broadcasts the numpy way.
-    private static Tensor Second(Node node, Tensor?[] inputs)
+    internal static Tensor Second(Node node, Tensor?[] inputs)
     {
         var b = Required(node, inputs, 1);
         if (node.Int("broadcast", 0) == 0 || !node.Attributes.ContainsKey("axis")) return b;
@@ -59,7 +59,7 @@ public static partial class GraphOps
     }
 
     // Shape (opset 15 adds start/end to slice it): a 1-D tensor of the input's dimensions; no gradient.
-    private static Tensor ShapeOf(Node node, Tensor x)
+    internal static Tensor ShapeOf(Node node, Tensor x)
     {
         int start = (int)node.Int("start", 0), end = (int)node.Int("end", x.Rank);
         if (start < 0) start += x.Rank;
@@ -69,7 +69,7 @@ public static partial class GraphOps
         return new Tensor(x.Shape[start..end].Select(d => (float)d).ToArray(), end - start);
     }
 
-    private static Tensor Unsqueeze(Node node, Tensor?[] inputs)
+    internal static Tensor Unsqueeze(Node node, Tensor?[] inputs)
     {
         var x = Required(node, inputs, 0);
         var axes = Axes(node, inputs, 1) ?? throw new CondenseException($"node '{node.Name}' (Unsqueeze) has no axes");
@@ -80,7 +80,7 @@ public static partial class GraphOps
         return x.Reshape(shape);
     }
 
-    private static Tensor Squeeze(Node node, Tensor?[] inputs)
+    internal static Tensor Squeeze(Node node, Tensor?[] inputs)
     {
         var x = Required(node, inputs, 0);
         var axes = Axes(node, inputs, 1)?.Select(a => a < 0 ? a + x.Rank : a).ToHashSet();
@@ -91,7 +91,7 @@ public static partial class GraphOps
     // Cast to float32 or double is the identity (the engine computes in float32); to float16 or bfloat16 it
     // rounds to that precision with a straight-through gradient; to an integer type it truncates toward
     // zero and to bool it tests for non-zero (no gradient).
-    private static Tensor Cast(Node node, Tensor x) => node.Int("to", OnnxFloat) switch
+    internal static Tensor Cast(Node node, Tensor x) => node.Int("to", OnnxFloat) switch
     {
         OnnxFloat or OnnxDouble => x,
         OnnxFloat16 => x.Add(new Tensor(x.Data.Select(v => (float)(Half)v - v).ToArray(), x.Shape)),

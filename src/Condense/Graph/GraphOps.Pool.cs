@@ -9,7 +9,7 @@ namespace Condense.Graph;
 
 public static partial class GraphOps
 {
-    private static Tensor[] MaxPool(Node node, Tensor?[] inputs)
+    internal static Tensor[] MaxPool(Node node, Tensor?[] inputs)
     {
         var (x, window, restore) = PoolInput(node, Required(node, inputs, 0), allowDilation: true);
         if (node.Outputs.Count < 2) return [restore(x.MaxPool2d(window))];
@@ -27,7 +27,7 @@ public static partial class GraphOps
         return [restore(y), restore(new Tensor(indices, y.Shape))];
     }
 
-    private static Tensor AveragePool(Node node, Tensor?[] inputs)
+    internal static Tensor AveragePool(Node node, Tensor?[] inputs)
     {
         var (x, window, restore) = PoolInput(node, Required(node, inputs, 0), allowDilation: false);
         return restore(x.AvgPool2d(window, node.Int("count_include_pad", 0) != 0));
@@ -96,7 +96,7 @@ public static partial class GraphOps
     /// initializers updated in place with PyTorch momentum 1 − ONNX momentum and the unbiased variance, so a
     /// traced model trains the same as the module. In evaluation it uses input_mean and input_var.
     /// </summary>
-    private static Tensor[] BatchNormalization(Node node, Tensor?[] inputs, OpContext context)
+    internal static Tensor[] BatchNormalization(Node node, Tensor?[] inputs, OpContext context)
     {
         var x = Required(node, inputs, 0);
         var (scale, bias, mean, variance) = (Required(node, inputs, 1), Required(node, inputs, 2), Required(node, inputs, 3), Required(node, inputs, 4));

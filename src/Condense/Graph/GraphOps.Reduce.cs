@@ -7,16 +7,16 @@ namespace Condense.Graph;
 
 public static partial class GraphOps
 {
-    private static Tensor ReduceMean(Node node, Tensor?[] inputs) => Reduce(node, inputs, (x, axis, keep) => x.Mean(axis, keep));
+    internal static Tensor ReduceMean(Node node, Tensor?[] inputs) => Reduce(node, inputs, (x, axis, keep) => x.Mean(axis, keep));
 
-    private static Tensor ReduceSum(Node node, Tensor?[] inputs) => Reduce(node, inputs, (x, axis, keep) => x.Sum(axis, keep));
+    internal static Tensor ReduceSum(Node node, Tensor?[] inputs) => Reduce(node, inputs, (x, axis, keep) => x.Sum(axis, keep));
 
-    private static Tensor ReduceSumSquare(Node node, Tensor?[] inputs) =>
+    internal static Tensor ReduceSumSquare(Node node, Tensor?[] inputs) =>
         Reduce(node, inputs, (x, axis, keep) => x.Sum(axis, keep), square: true);
 
-    private static Tensor ReduceMax(Node node, Tensor?[] inputs) => Reduce(node, inputs, (x, axis, keep) => x.Max(axis, keep));
+    internal static Tensor ReduceMax(Node node, Tensor?[] inputs) => Reduce(node, inputs, (x, axis, keep) => x.Max(axis, keep));
 
-    private static Tensor ReduceMin(Node node, Tensor?[] inputs) => Reduce(node, inputs, (x, axis, keep) => x.Min(axis, keep));
+    internal static Tensor ReduceMin(Node node, Tensor?[] inputs) => Reduce(node, inputs, (x, axis, keep) => x.Min(axis, keep));
 
     private static Tensor Reduce(Node node, Tensor?[] inputs, Func<Tensor, int, bool, Tensor> alongAxis, bool square = false)
     {

@@ -7,12 +7,12 @@ namespace Condense.Graph;
 public static partial class GraphOps
 {
     // ConstantOfShape: a tensor of the given shape filled with the one-element value attribute (0 when absent).
-    private static Tensor ConstantOfShape(Node node, Tensor shape) =>
+    internal static Tensor ConstantOfShape(Node node, Tensor shape) =>
         Tensor.Full(node.Float("value", 0f), shape.Data.Select(d => (int)d).ToArray());
 
     // Expand broadcasts x and the shape against each other (so a 1 in the shape keeps x's dimension);
     // adding zeros of that shape does exactly that, with the broadcasting gradient for free.
-    private static Tensor Expand(Node node, Tensor?[] inputs)
+    internal static Tensor Expand(Node node, Tensor?[] inputs)
     {
         var x = Required(node, inputs, 0);
         var target = Required(node, inputs, 1).Data.Select(d => (int)d).ToArray();
@@ -22,7 +22,7 @@ public static partial class GraphOps
 
     // Pad: pads from the attribute (before opset 11) or input 1, the constant from the value attribute or
     // input 2, and (opset 18) an optional axes input naming the dimensions the pads apply to.
-    private static Tensor Pad(Node node, Tensor?[] inputs)
+    internal static Tensor Pad(Node node, Tensor?[] inputs)
     {
         var x = Required(node, inputs, 0);
         var given = Optional(inputs, 1)?.Data.Select(v => (int)v).ToArray()
@@ -50,7 +50,7 @@ public static partial class GraphOps
 
     // Dropout: the ratio is input 1 (opset 12+) or the attribute; training_mode (input 2) overrides the
     // module's mode when given. Outside training the output is the input and the mask all ones.
-    private static Tensor[] Dropout(Node node, Tensor?[] inputs, OpContext context)
+    internal static Tensor[] Dropout(Node node, Tensor?[] inputs, OpContext context)
     {
         var x = Required(node, inputs, 0);
         float ratio = Optional(inputs, 1)?.Item() ?? node.Float("ratio", 0.5f);

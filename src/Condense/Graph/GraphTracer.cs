@@ -18,7 +18,7 @@ public static class GraphTracer
         graph.Inputs.Add(new ValueInfo(inputName, [-1, .. sampleShape]));
         var context = new TraceContext(graph, "", []);
         string result = ModuleTracers.Trace(module, context, inputName);
-        if (result == inputName) result = context.Node("Identity", [inputName]);
+        if (result == inputName) result = context.Node(OpTypes.Identity, [inputName]);
         foreach (var node in graph.Nodes)
             for (int i = 0; i < node.Outputs.Count; i++)
                 if (node.Outputs[i] == result) node.Outputs[i] = outputName;

@@ -22,39 +22,39 @@ public static class ModuleTracers
         {
             var inputs = new List<string> { x, c.Parameter("weight", m.Weight) };
             if (m.Bias is not null) inputs.Add(c.Parameter("bias", m.Bias));
-            return c.Node("Gemm", inputs, new() { ["transB"] = AttributeValue.Int(1) });
+            return c.Node(OpTypes.Gemm, inputs, new() { ["transB"] = AttributeValue.Int(1) });
         });
         Register<Conv2d>((m, c, x) =>
         {
             var inputs = new List<string> { x, c.Parameter("weight", m.Weight) };
             if (m.Bias is not null) inputs.Add(c.Parameter("bias", m.Bias));
-            return c.Node("Conv", inputs, GraphOps.ConvAttributes(m.Options, m.KernelH, m.KernelW));
+            return c.Node(OpTypes.Conv, inputs, GraphOps.ConvAttributes(m.Options, m.KernelH, m.KernelW));
         });
-        Register<ReLU>((_, c, x) => c.Node("Relu", [x]));
-        Register<Sigmoid>((_, c, x) => c.Node("Sigmoid", [x]));
-        Register<Tanh>((_, c, x) => c.Node("Tanh", [x]));
-        Register<Flatten>((_, c, x) => c.Node("Flatten", [x], new() { ["axis"] = AttributeValue.Int(1) }));
-        Register<Dropout>((m, c, x) => c.Node("Dropout", [x], new() { ["ratio"] = AttributeValue.Float(m.P) }));
-        Register<MaxPool2d>((m, c, x) => c.Node("MaxPool", [x], PoolAttributes(m.Window, dilations: true)));
+        Register<ReLU>((_, c, x) => c.Node(OpTypes.Relu, [x]));
+        Register<Sigmoid>((_, c, x) => c.Node(OpTypes.Sigmoid, [x]));
+        Register<Tanh>((_, c, x) => c.Node(OpTypes.Tanh, [x]));
+        Register<Flatten>((_, c, x) => c.Node(OpTypes.Flatten, [x], new() { ["axis"] = AttributeValue.Int(1) }));
+        Register<Dropout>((m, c, x) => c.Node(OpTypes.Dropout, [x], new() { ["ratio"] = AttributeValue.Float(m.P) }));
+        Register<MaxPool2d>((m, c, x) => c.Node(OpTypes.MaxPool, [x], PoolAttributes(m.Window, dilations: true)));
         Register<AvgPool2d>((m, c, x) =>
         {
             var attributes = PoolAttributes(m.Window, dilations: false);
             attributes["count_include_pad"] = AttributeValue.Int(m.CountIncludePad ? 1 : 0);
-            return c.Node("AveragePool", [x], attributes);
+            return c.Node(OpTypes.AveragePool, [x], attributes);
         });
-        Register<GlobalAvgPool2d>((_, c, x) => c.Node("GlobalAveragePool", [x]));
+        Register<GlobalAvgPool2d>((_, c, x) => c.Node(OpTypes.GlobalAveragePool, [x]));
         // ONNX momentum weighs the old running value: onnx = 1 − PyTorch momentum.
-        Register<BatchNorm>((m, c, x) => c.Node("BatchNormalization",
+        Register<BatchNorm>((m, c, x) => c.Node(OpTypes.BatchNormalization,
             [x, c.Parameter("weight", m.Weight), c.Parameter("bias", m.Bias), c.Buffer("running_mean", m.RunningMean), c.Buffer("running_var", m.RunningVar)],
             new() { ["epsilon"] = AttributeValue.Float(m.Eps), ["momentum"] = AttributeValue.Float(1f - m.Momentum) }));
         Register<Unflatten>((m, c, x) =>
-            c.Node("Reshape", [x, c.Buffer("shape", new Tensor([-1f, .. m.SampleShape.Select(d => (float)d)], m.SampleShape.Length + 1))]));
+            c.Node(OpTypes.Reshape, [x, c.Buffer("shape", new Tensor([-1f, .. m.SampleShape.Select(d => (float)d)], m.SampleShape.Length + 1))]));
         Register<ResidualBlock>((m, c, x) =>
         {
-            var main = c.Node("Relu", [Trace(m.Bn1, c.Child("bn1"), Trace(m.Conv1, c.Child("conv1"), x))]);
+            var main = c.Node(OpTypes.Relu, [Trace(m.Bn1, c.Child("bn1"), Trace(m.Conv1, c.Child("conv1"), x))]);
             main = Trace(m.Bn2, c.Child("bn2"), Trace(m.Conv2, c.Child("conv2"), main));
             var skip = m.Shortcut is null ? x : Trace(m.Shortcut, c.Child("shortcut"), x);
-            return c.Node("Relu", [c.Node("Add", [main, skip])]);
+            return c.Node(OpTypes.Relu, [c.Node(OpTypes.Add, [main, skip])]);
         });
         Register<Sequential>((m, c, x) =>
         {

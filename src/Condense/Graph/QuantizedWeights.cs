@@ -13,7 +13,7 @@ public static class QuantizedWeights
         ArgumentNullException.ThrowIfNull(graph);
         foreach (var node in graph.Nodes)
         {
-            int index = node.OpType switch { "DequantizeLinear" => 0, "MatMulInteger" or "ConvInteger" => 1, _ => -1 };
+            int index = node.OpType switch { OpTypes.DequantizeLinear => 0, OpTypes.MatMulInteger or OpTypes.ConvInteger => 1, _ => -1 };
             if (index < 0 || index >= node.Inputs.Count) continue;
             string name = node.Inputs[index];
             if (graph.Initializers.ContainsKey(name) && graph.TypeOf(name) != ElementType.Float32) return (name, graph.TypeOf(name));

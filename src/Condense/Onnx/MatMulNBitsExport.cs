@@ -24,7 +24,7 @@ public static class MatMulNBitsExport
 
     private static readonly Dictionary<string, Func<QdqGraphRewrite, Node, List<Node>?>> Rewriters = new()
     {
-        ["Gemm"] = RewriteGemm,
+        [OpTypes.Gemm] = RewriteGemm,
     };
 
     /// <summary>
@@ -41,7 +41,7 @@ public static class MatMulNBitsExport
     {
         var weight = r.QuantizedWeight(gemm);
         if (weight is null) return null;
-        if (r.Graph.Producer(gemm.Inputs[0]) is { OpType: "DequantizeLinear" })
+        if (r.Graph.Producer(gemm.Inputs[0]) is { OpType: OpTypes.DequantizeLinear })
             throw r.Error($"layer '{gemm.Name}' quantizes its input too; MatMulNBits takes weight-only layers (use --mode weightonly)");
         r.CheckLinear(gemm);
         var w = r.Graph.Initializers[weight.Inputs[0]];
@@ -64,8 +64,8 @@ public static class MatMulNBitsExport
         };
         bool hasBias = gemm.Inputs.Count > 2 && gemm.Inputs[2].Length > 0;
         string product = hasBias ? g + "/MatMulNBits_output_0" : gemm.Outputs[0];
-        var nodes = new List<Node> { new(g + "/MatMulNBits", "MatMulNBits", [gemm.Inputs[0], b, s], [product], attributes) };
-        if (hasBias) nodes.Add(new Node(g + "/Add", "Add", [product, gemm.Inputs[2]], [gemm.Outputs[0]]));
+        var nodes = new List<Node> { new(g + "/MatMulNBits", OpTypes.MatMulNBits, [gemm.Inputs[0], b, s], [product], attributes) };
+        if (hasBias) nodes.Add(new Node(g + "/Add", OpTypes.Add, [product, gemm.Inputs[2]], [gemm.Outputs[0]]));
         return nodes;
     }
 

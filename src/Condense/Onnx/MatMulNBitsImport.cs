@@ -14,7 +14,7 @@ internal static partial class QOperatorImport
 {
     // Ops that keep a matrix a matrix: A is known to be 2-D when a chain of them leads to a 2-D graph input.
     private static readonly HashSet<string> RankPreserving =
-        ["Relu", "LeakyRelu", "Sigmoid", "Tanh", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"];
+        [OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Sigmoid, OpTypes.Tanh, OpTypes.Identity, OpTypes.Dropout, OpTypes.QuantizeLinear, OpTypes.DequantizeLinear, OpTypes.DynamicQuantizeLinear];
 
     private static List<Node> MatMulNBits(QOperatorRewrite r, Node n)
     {
@@ -66,15 +66,15 @@ internal static partial class QOperatorImport
         if (IsMatrix(r, n.Inputs[0]))
         {
             var inputs = bias is null ? new List<string> { n.Inputs[0], weight } : [n.Inputs[0], weight, bias];
-            r.Layer(nodes, n, "Gemm", inputs, new() { ["transB"] = AttributeValue.Int(1) }, null, null);
+            r.Layer(nodes, n, OpTypes.Gemm, inputs, new() { ["transB"] = AttributeValue.Int(1) }, null, null);
             return nodes;
         }
-        string layer = QOperatorRewrite.LayerName(n, "MatMul");
+        string layer = QOperatorRewrite.LayerName(n, OpTypes.MatMul);
         string transposed = r.Fresh(layer + "/Transpose_output_0"), product = bias is null ? n.Outputs[0] : r.Fresh(layer + "_output_0");
         var perm = new Dictionary<string, AttributeValue> { ["perm"] = AttributeValue.Ints(1, 0) };
-        nodes.Add(new Node(layer + "/Transpose", "Transpose", [weight], [transposed], perm));
-        nodes.Add(new Node(layer, "MatMul", [n.Inputs[0], transposed], [product]));
-        if (bias is not null) nodes.Add(new Node(layer + "/Add", "Add", [product, bias], [n.Outputs[0]]));
+        nodes.Add(new Node(layer + "/Transpose", OpTypes.Transpose, [weight], [transposed], perm));
+        nodes.Add(new Node(layer, OpTypes.MatMul, [n.Inputs[0], transposed], [product]));
+        if (bias is not null) nodes.Add(new Node(layer + "/Add", OpTypes.Add, [product, bias], [n.Outputs[0]]));
         return nodes;
     }
 
@@ -113,8 +113,8 @@ internal static partial class QOperatorImport
         if (r.Graph.Inputs.FirstOrDefault(i => i.Name == value) is { } input) return input.Shape.Length == 2;
         return r.Producer(value) switch
         {
-            { OpType: "Flatten" or "Gemm" or "QGemm" } => true,
-            { OpType: "MatMulNBits" } p => IsMatrix(r, p.Inputs[0]),
+            { OpType: OpTypes.Flatten or OpTypes.Gemm or OpTypes.QGemm } => true,
+            { OpType: OpTypes.MatMulNBits } p => IsMatrix(r, p.Inputs[0]),
             { } p when RankPreserving.Contains(p.OpType) && p.Inputs.Count > 0 => IsMatrix(r, p.Inputs[0]),
             _ => false,
         };

@@ -3,6 +3,7 @@
 // container: nodes pass through (Dropout is dropped for inference, Condense-only attributes are removed),
 // initializers keep their state-dict names and are written in their element type (OnnxTensors).
 using Condense.Graph;
+using Condense.Graph.Ops;
 using Condense.Nn;
 using Google.Protobuf;
 using Onnx;
@@ -18,23 +19,10 @@ public static class OnnxExporter
     /// <summary>The ONNX opset of graphs with INT4 initializers or block-wise scales (DequantizeLinear gained both in opset 21).</summary>
     public const int Int4Opset = 21;
 
-    // Ops that pass through unchanged (with their attributes). Dropout and Reshape are rewritten below.
-    private static readonly HashSet<string> PassThrough =
-    [
-        "Gemm", "MatMul", "Conv", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log",
-        "Softmax", "LogSoftmax", "Flatten", "Identity", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
-        "MatMulInteger", "ConvInteger", "Cast", "QLinearConv",
-        "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
-    ];
-
-    // ONNX Runtime contrib ops that QOperator and MatMulNBits export write (QOperatorExport, MatMulNBitsExport).
-    private static readonly HashSet<string> MicrosoftOps = ["QGemm", "MatMulNBits"];
-
-    // Attributes Condense adds that ONNX does not define: QuantizeLinear's narrowed range (qmin, qmax).
-    private static readonly Dictionary<string, string[]> CondenseOnlyAttributes = new()
-    {
-        ["QuantizeLinear"] = ["qmin", "qmax"],
-    };
+    // How each op is written is its registry entry's Export (Graph/Ops): as it is, rewritten by the switch in ToGraph
+    // (Dropout, Reshape), in ONNX Runtime's com.microsoft domain (QGemm, MatMulNBits written by QOperatorExport and
+    // MatMulNBitsExport), or not at all.
+    private static bool InContribDomain(string opType) => OpRegistry.Find(opType)?.Export == OpExport.ContribDomain;
 
     /// <summary>Writes <paramref name="graph"/> to <paramref name="path"/> as an ONNX model, atomically.</summary>
     public static void Export(ModelGraph graph, string path, string producer = "condense")
@@ -73,7 +61,7 @@ public static class OnnxExporter
         graph.Validate();
         // INT4 tensors and block-wise DequantizeLinear arrived with IR version 10 (ONNX 1.16, opset 21); the rest needs only 8.
         bool int4 = graph.ElementTypes.Values.Contains(ElementType.Int4)
-            || graph.Nodes.Any(n => n.OpType == "DequantizeLinear" && n.Int("block_size", 0) > 0);
+            || graph.Nodes.Any(n => n.OpType == OpTypes.DequantizeLinear && n.Int("block_size", 0) > 0);
         var model = new ModelProto
         {
             IrVersion = int4 ? 10 : 8,
@@ -82,7 +70,7 @@ public static class OnnxExporter
             Graph = ToGraph(graph),
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = int4 ? Int4Opset : Opset });
-        if (graph.Nodes.Any(n => MicrosoftOps.Contains(n.OpType)))
+        if (graph.Nodes.Any(n => InContribDomain(n.OpType)))
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = QOperatorExport.MicrosoftDomain, Version = 1 });
         return model;
     }
@@ -109,41 +97,41 @@ public static class OnnxExporter
             var attributes = node.Attributes.AsEnumerable();
             switch (opType)
             {
-                case "Dropout":
+                case OpTypes.Dropout:
                     if (!graphOutputs.Contains(node.Outputs[0])) { alias[node.Outputs[0]] = inputs[0]; continue; }
-                    opType = "Identity";
+                    opType = OpTypes.Identity;
                     inputs = [inputs[0]];
                     outputs = [node.Outputs[0]]; // the optional mask output has no reader at inference
                     attributes = [];
                     break;
-                case "BatchNormalization" when node.Int("training_mode", 0) != 0 || node.Outputs.Count > 1:
+                case OpTypes.BatchNormalization when node.Int("training_mode", 0) != 0 || node.Outputs.Count > 1:
                     // Opset 13 has only the inference form; a traced model trains through OpContext.Training instead.
                     throw new CondenseException($"node '{node.Name}' (BatchNormalization): the training form (training_mode, running-statistic outputs) cannot be exported at opset {Opset}");
-                case "Reshape":
+                case OpTypes.Reshape:
                     // ONNX reads the target shape as int64; Condense keeps every initializer in float32.
                     if (inputs.Count < 2 || !graph.Initializers.ContainsKey(inputs[1]))
                         throw new CondenseException($"node '{node.Name}' (Reshape): the shape must be an initializer to export");
                     int64Shapes.Add(inputs[1]);
                     break;
-                case "DequantizeLinear" or "QuantizeLinear":
+                case OpTypes.DequantizeLinear or OpTypes.QuantizeLinear:
                     // ONNX binds x (or y) and the zero point to one type; Condense may hold an int4 weight's
                     // zero point as Int8. Export the zero point in the quantized tensor's type.
-                    if (opType == "DequantizeLinear" && inputs.Count > 2 && graph.Initializers.ContainsKey(inputs[0])
+                    if (opType == OpTypes.DequantizeLinear && inputs.Count > 2 && graph.Initializers.ContainsKey(inputs[0])
                         && graph.TypeOf(inputs[0]) == ElementType.Int4 && graph.Initializers.ContainsKey(inputs[2]))
                         zeroPointTypes[inputs[2]] = ElementType.Int4;
                     break;
-                case "Add" or "Sub" or "Mul" or "Div" or "Pow" when node.Attributes.ContainsKey("broadcast"):
+                case OpTypes.Add or OpTypes.Sub or OpTypes.Mul or OpTypes.Div or OpTypes.Pow when node.Attributes.ContainsKey("broadcast"):
                     throw new CondenseException(
                         $"node '{node.Name}' ({opType}) broadcasts along an axis as opset 1–6 did; it cannot be written at opset {Opset}");
                 default:
-                    if (!PassThrough.Contains(opType) && !MicrosoftOps.Contains(opType))
+                    if (OpRegistry.Find(opType)?.Export is not (OpExport.AsIs or OpExport.ContribDomain))
                         throw new CondenseException($"cannot export op '{opType}' in node '{node.Name}' to ONNX; supported: "
-                            + string.Join(", ", PassThrough.Append("Dropout").Append("Reshape").Order(StringComparer.Ordinal)));
+                            + string.Join(", ", OpRegistry.Exportable));
                     break;
             }
-            if (CondenseOnlyAttributes.TryGetValue(opType, out var drop)) attributes = attributes.Where(a => !drop.Contains(a.Key));
+            if (OpRegistry.Find(opType)?.CondenseAttributes is [_, ..] drop) attributes = attributes.Where(a => !drop.Contains(a.Key));
 
-            var onnxNode = new NodeProto { Name = node.Name, OpType = opType, Domain = MicrosoftOps.Contains(opType) ? QOperatorExport.MicrosoftDomain : "" };
+            var onnxNode = new NodeProto { Name = node.Name, OpType = opType, Domain = InContribDomain(opType) ? QOperatorExport.MicrosoftDomain : "" };
             onnxNode.Input.AddRange(inputs);
             onnxNode.Output.AddRange(outputs);
             foreach (var (name, value) in attributes.OrderBy(a => a.Key, StringComparer.Ordinal))

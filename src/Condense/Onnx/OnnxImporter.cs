@@ -1,8 +1,9 @@
-// ONNX import: a ModelProto (opset 1–21 — below 7 as LegacyOpsets allows — default domain, and the com.microsoft
+// ONNX import: a ModelProto (opset 1–21 — older opsets adapted by Graph/Ops/OpsetUpgrades — default domain, and the com.microsoft
 // QOperator ops Condense writes, rewritten into QDQ form by QOperatorImport) becomes a ModelGraph that GraphModule
 // runs and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
 // float initializers become trainable, and every fault in the file is a one-line error naming it.
 using Condense.Graph;
+using Condense.Graph.Ops;
 using Condense.Tensors;
 using Google.Protobuf;
 using Onnx;
@@ -12,10 +13,10 @@ namespace Condense.Onnx;
 /// <summary>Reads ONNX model files into Condense graphs.</summary>
 public static class OnnxImporter
 {
-    /// <summary>The lowest default-domain opset accepted (below opset 7, only for ops whose meaning did not change: LegacyOpsets).</summary>
+    /// <summary>The lowest default-domain opset accepted (below opset 7, only for ops whose meaning did not change or OpsetUpgrades adapts).</summary>
     public const int MinOpset = 1;
     /// <summary>The highest default-domain opset accepted.</summary>
-    public const int MaxOpset = 21;
+    public const int MaxOpset = OpsetUpgrades.Latest;
 
     /// <summary>Reads the model in <paramref name="path"/> as a validated graph.</summary>
     public static ModelGraph Import(string path)
@@ -88,7 +89,7 @@ public static class OnnxImporter
             string name = n.Name.Length > 0 ? n.Name : $"{n.OpType}_{i}";
             if (n.Domain is not ("" or "ai.onnx") && !(n.Domain == QOperatorExport.MicrosoftDomain && QOperatorImport.MicrosoftOps.Contains(n.OpType)))
                 throw new CondenseException($"node '{name}' uses op '{n.OpType}' from domain '{n.Domain}'; only the default ONNX domain is supported");
-            if (n.OpType == "Constant")
+            if (n.OpType == OpTypes.Constant)
             {
                 AddConstant(graph, n, name, path);
                 continue;
@@ -96,10 +97,9 @@ public static class OnnxImporter
             // Omitted optional outputs are written as "": give them names so every value is unique.
             var outputs = n.Output.Select((o, k) => o.Length > 0 ? o : $"{name}/unused{k}").ToList();
             var node = new Node(name, n.OpType, n.Input, outputs);
-            if (!GraphOps.IsSupported(node.OpType) && !QOperatorImport.Rewrites(node.OpType)) throw GraphOps.Unsupported(node);
+            if (!OpRegistry.CanImport(node.OpType)) throw GraphOps.Unsupported(node);
             foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
-            LegacyOpsets.Adapt(graph, node, opset);
-            nodes.AddRange(LegacySoftmax.Expand(node, opset));
+            nodes.AddRange(OpsetUpgrades.Upgrade(graph, node, opset));
         }
         // QOperator files (QGemm, QLinearConv, MatMulNBits, …) become the QDQ graph they stand for.
         nodes = QOperatorImport.Rewrite(graph, nodes);
@@ -108,10 +108,10 @@ public static class OnnxImporter
         QOperatorImport.DequantizeAroundCodeOps(graph);
         NarrowUInt4Quantization(graph, uint4);
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
-        foreach (var node in graph.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear"))
+        foreach (var node in graph.Nodes.Where(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DequantizeLinear))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
         // Batch norm's running statistics are buffers, updated by the op in training mode, not by an optimizer.
-        foreach (var node in graph.Nodes.Where(n => n.OpType == "BatchNormalization"))
+        foreach (var node in graph.Nodes.Where(n => n.OpType == OpTypes.BatchNormalization))
             foreach (var name in node.Inputs.Skip(3)) graph.Trainable.Remove(name);
         try { graph.Validate(); }
         catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
@@ -122,7 +122,7 @@ public static class OnnxImporter
     // engine's qmin/qmax attributes (the narrower-range mechanism of 4-bit QAT).
     private static void NarrowUInt4Quantization(ModelGraph graph, HashSet<string> uint4)
     {
-        foreach (var node in graph.Nodes.Where(n => n.OpType == "QuantizeLinear" && n.Inputs.Count > 2 && uint4.Contains(n.Inputs[2])))
+        foreach (var node in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && n.Inputs.Count > 2 && uint4.Contains(n.Inputs[2])))
         {
             node.Attributes["qmin"] = AttributeValue.Int(0);
             node.Attributes["qmax"] = AttributeValue.Int(15);

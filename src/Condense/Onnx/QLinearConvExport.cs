@@ -13,16 +13,16 @@ namespace Condense.Onnx;
 /// <summary>The Conv → QLinearConv case of <see cref="QOperatorExport"/>.</summary>
 internal static class QLinearConvExport
 {
-    private static readonly HashSet<string> CodePreserving = ["MaxPool", "Flatten", "Reshape", "Identity"];
+    private static readonly HashSet<string> CodePreserving = [OpTypes.MaxPool, OpTypes.Flatten, OpTypes.Reshape, OpTypes.Identity];
 
     /// <summary>The QLinearConv replacing <paramref name="conv"/>, or null when it stays as it is.</summary>
     public static List<Node>? Rewrite(QdqGraphRewrite r, Node conv)
     {
         var weight = r.QuantizedWeight(conv);
         if (weight is null) return null;   // a layer left in float
-        if (r.Graph.Producer(conv.Inputs[0]) is not { OpType: "DequantizeLinear" } input)
+        if (r.Graph.Producer(conv.Inputs[0]) is not { OpType: OpTypes.DequantizeLinear } input)
             throw r.Error($"layer '{conv.Name}' quantizes only its weights; QOperator needs static quantization (use the qdq format)");
-        if (r.Graph.Producer(input.Inputs[0]) is { OpType: "DynamicQuantizeLinear" }) return null;
+        if (r.Graph.Producer(input.Inputs[0]) is { OpType: OpTypes.DynamicQuantizeLinear }) return null;
         if (r.Graph.TypeOf(weight.Inputs[0]) != ElementType.Int8)
             throw r.Error($"layer '{conv.Name}' has {r.Graph.TypeOf(weight.Inputs[0])} weights; QLinearConv takes int8 (quantize with 8 bits)");
         if (FindOutputQuantization(r.Graph, conv) is not var (chain, q)) return null;
@@ -30,19 +30,19 @@ internal static class QLinearConvExport
         var (inputScale, inputZeroPoint) = r.ActivationParams(input);
         var weightScale = r.PerChannelScales(weight, r.Graph.Initializers[weight.Inputs[0]].Shape[0]);
         string bias = r.Int32Bias(conv, inputScale, weightScale);
-        var kept = chain.Where(n => n.OpType is not ("Relu" or "QuantizeLinear" or "DequantizeLinear")).ToList();
+        var kept = chain.Where(n => n.OpType is not (OpTypes.Relu or OpTypes.QuantizeLinear or OpTypes.DequantizeLinear)).ToList();
         string output = kept.Count == 0 ? q.Outputs[0] : conv.Name + "/QLinearConv_output_0";
         for (int i = 0; i < kept.Count; i++)
         {
             kept[i].Inputs[0] = i == 0 ? output : kept[i - 1].Outputs[0];
             if (i == kept.Count - 1) kept[i].Outputs[0] = q.Outputs[0];
         }
-        foreach (var absorbed in chain.Where(n => n.OpType is "Relu" or "QuantizeLinear" or "DequantizeLinear")) r.Absorb(absorbed);
+        foreach (var absorbed in chain.Where(n => n.OpType is OpTypes.Relu or OpTypes.QuantizeLinear or OpTypes.DequantizeLinear)) r.Absorb(absorbed);
         r.Absorb(q);
         var inputs = new List<string> { input.Inputs[0], input.Inputs[1], inputZeroPoint, weight.Inputs[0], weight.Inputs[1], r.WeightZeroPoint(weight), q.Inputs[1], q.Inputs[2] };
         if (bias.Length > 0) inputs.Add(bias);
         var attributes = conv.Attributes.ToDictionary(a => a.Key, a => a.Value);
-        return [new Node(conv.Name + "/QLinearConv", "QLinearConv", inputs, [output], attributes)];
+        return [new Node(conv.Name + "/QLinearConv", OpTypes.QLinearConv, inputs, [output], attributes)];
     }
 
     private static bool SameParameters(ModelGraph g, Node a, Node b) =>
@@ -64,26 +64,26 @@ internal static class QLinearConvExport
             var next = consumers[0];
             if (next.Inputs[0] != value || next.Outputs.Count != 1) return null;
             // A Q → DQ pair with the final (s, z) before a code-preserving op (Quantization/QuantizedPooling.cs) is an identity.
-            if (next.OpType == "QuantizeLinear" && g.Consumers(next.Outputs[0]).ToList() is [{ OpType: "DequantizeLinear" } dq]
-                && g.Consumers(dq.Outputs[0]).ToList() is [{ } after] && (after.OpType == "Relu" || CodePreserving.Contains(after.OpType)))
+            if (next.OpType == OpTypes.QuantizeLinear && g.Consumers(next.Outputs[0]).ToList() is [{ OpType: OpTypes.DequantizeLinear } dq]
+                && g.Consumers(dq.Outputs[0]).ToList() is [{ } after] && (after.OpType == OpTypes.Relu || CodePreserving.Contains(after.OpType)))
             {
                 chain.Add(next);
                 chain.Add(dq);
                 value = dq.Outputs[0];
                 continue;
             }
-            if (next.OpType == "QuantizeLinear")
+            if (next.OpType == OpTypes.QuantizeLinear)
             {
                 if (next.Attributes.ContainsKey("qmin") || next.Attributes.ContainsKey("qmax") || next.Inputs.Count < 3
                     || !g.Initializers.TryGetValue(next.Inputs[1], out var scale) || scale.Size != 1
                     || !g.Initializers.TryGetValue(next.Inputs[2], out var zeroPoint) || zeroPoint.Size != 1
                     || g.TypeOf(next.Inputs[2]) != ElementType.UInt8
-                    || (chain.Any(n => n.OpType == "Relu") && zeroPoint.Data[0] != 0f)
-                    || chain.Any(n => n.OpType == "QuantizeLinear" && !SameParameters(g, n, next)))
+                    || (chain.Any(n => n.OpType == OpTypes.Relu) && zeroPoint.Data[0] != 0f)
+                    || chain.Any(n => n.OpType == OpTypes.QuantizeLinear && !SameParameters(g, n, next)))
                     return null;
                 return (chain, next);
             }
-            if (next.OpType != "Relu" && !CodePreserving.Contains(next.OpType)) return null;
+            if (next.OpType != OpTypes.Relu && !CodePreserving.Contains(next.OpType)) return null;
             chain.Add(next);
             value = next.Outputs[0];
         }

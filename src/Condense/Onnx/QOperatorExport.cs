@@ -32,8 +32,8 @@ public static class QOperatorExport
     // One rewrite per float op a quantized layer is built on (Conv → QLinearConv: QLinearConvExport.cs).
     private static readonly Dictionary<string, Func<QdqGraphRewrite, Node, List<Node>?>> Rewriters = new()
     {
-        ["Gemm"] = RewriteGemm,
-        ["Conv"] = QLinearConvExport.Rewrite,
+        [OpTypes.Gemm] = RewriteGemm,
+        [OpTypes.Conv] = QLinearConvExport.Rewrite,
     };
 
     /// <summary>
@@ -53,7 +53,7 @@ public static class QOperatorExport
         var weight = r.QuantizedWeight(gemm);
         if (weight is null) return null;   // a layer left in float
         var input = r.Graph.Producer(gemm.Inputs[0]);
-        if (input is not { OpType: "DequantizeLinear" })
+        if (input is not { OpType: OpTypes.DequantizeLinear })
             throw r.Error($"layer '{gemm.Name}' quantizes only its weights; QOperator needs static or dynamic quantization (use the qdq or matmulnbits format)");
         r.CheckLinear(gemm);
         if (r.Graph.TypeOf(weight.Inputs[0]) != ElementType.Int8)
@@ -61,7 +61,7 @@ public static class QOperatorExport
         if (weight.Int("block_size", 0) > 0)
             throw r.Error($"layer '{gemm.Name}' has block-wise weight scales; QOperator takes one scale per tensor or output channel");
         var source = r.Graph.Producer(input.Inputs[0]);
-        return source is { OpType: "DynamicQuantizeLinear" } ? DynamicGemm(r, gemm, weight, source) : StaticGemm(r, gemm, input, weight);
+        return source is { OpType: OpTypes.DynamicQuantizeLinear } ? DynamicGemm(r, gemm, weight, source) : StaticGemm(r, gemm, input, weight);
     }
 
     // QGemm(x_q, s_x, z_x, W_q, s_w, z_w, bias32, [s_y, z_y]), transB = 1 (W_q stays [out, in]).
@@ -74,7 +74,7 @@ public static class QOperatorExport
         var inputs = new List<string> { input.Inputs[0], input.Inputs[1], inputZeroPoint, weight.Inputs[0], weight.Inputs[1], r.WeightZeroPoint(weight), bias };
         if (outputQuantization is not null) inputs.AddRange([outputQuantization.Inputs[1], outputQuantization.Inputs[2]]);
         var attributes = new Dictionary<string, AttributeValue> { ["transB"] = AttributeValue.Int(1) };
-        return [new Node(gemm.Name + "/QGemm", "QGemm", inputs, [output], attributes)];
+        return [new Node(gemm.Name + "/QGemm", OpTypes.QGemm, inputs, [output], attributes)];
     }
 
     // y = Cast(MatMulInteger(x_q, W_qᵀ, z_x)) · (s_x · s_w) + b — MatMulInteger reads B as [in, out].
@@ -87,14 +87,14 @@ public static class QOperatorExport
         var matmulInputs = new List<string> { dynamic.Outputs[0], transposed, dynamic.Outputs[2] };
         if (r.Graph.Initializers.TryGetValue(r.WeightZeroPoint(weight), out var wz) && wz.Data.Any(v => v != 0f))
             matmulInputs.Add(weight.Inputs[2]);
-        nodes.Add(new Node(g + "/MatMulInteger", "MatMulInteger", matmulInputs, [g + "/MatMulInteger_output_0"]));
-        nodes.Add(new Node(g + "/Cast", "Cast", [g + "/MatMulInteger_output_0"], [g + "/Cast_output_0"],
+        nodes.Add(new Node(g + "/MatMulInteger", OpTypes.MatMulInteger, matmulInputs, [g + "/MatMulInteger_output_0"]));
+        nodes.Add(new Node(g + "/Cast", OpTypes.Cast, [g + "/MatMulInteger_output_0"], [g + "/Cast_output_0"],
             new Dictionary<string, AttributeValue> { ["to"] = AttributeValue.Int(1) }));   // TensorProto FLOAT
-        nodes.Add(new Node(g + "/scale/Mul", "Mul", [dynamic.Outputs[1], weight.Inputs[1]], [g + "/scale/Mul_output_0"]));
+        nodes.Add(new Node(g + "/scale/Mul", OpTypes.Mul, [dynamic.Outputs[1], weight.Inputs[1]], [g + "/scale/Mul_output_0"]));
         bool hasBias = gemm.Inputs.Count > 2 && gemm.Inputs[2].Length > 0;
         string scaled = hasBias ? g + "/Mul_output_0" : gemm.Outputs[0];
-        nodes.Add(new Node(g + "/Mul", "Mul", [g + "/Cast_output_0", g + "/scale/Mul_output_0"], [scaled]));
-        if (hasBias) nodes.Add(new Node(g + "/Add", "Add", [scaled, gemm.Inputs[2]], [gemm.Outputs[0]]));
+        nodes.Add(new Node(g + "/Mul", OpTypes.Mul, [g + "/Cast_output_0", g + "/scale/Mul_output_0"], [scaled]));
+        if (hasBias) nodes.Add(new Node(g + "/Add", OpTypes.Add, [scaled, gemm.Inputs[2]], [gemm.Outputs[0]]));
         return nodes;
     }
 }

@@ -15,14 +15,14 @@ namespace Condense.Onnx;
 internal static partial class QOperatorImport
 {
     /// <summary>The ops of ONNX Runtime's com.microsoft domain the importer reads.</summary>
-    public static readonly IReadOnlySet<string> MicrosoftOps = new HashSet<string> { "QGemm", "MatMulNBits", "QLinearConv" };
+    public static readonly IReadOnlySet<string> MicrosoftOps = new HashSet<string> { OpTypes.QGemm, OpTypes.MatMulNBits, OpTypes.QLinearConv };
 
     private static readonly Dictionary<string, Func<QOperatorRewrite, Node, List<Node>>> Rewriters = new()
     {
-        ["QGemm"] = QGemm,
-        ["QLinearConv"] = QLinearConv,
-        ["QLinearMatMul"] = QLinearMatMul,
-        ["MatMulNBits"] = MatMulNBits,
+        [OpTypes.QGemm] = QGemm,
+        [OpTypes.QLinearConv] = QLinearConv,
+        [OpTypes.QLinearMatMul] = QLinearMatMul,
+        [OpTypes.MatMulNBits] = MatMulNBits,
     };
 
     /// <summary>True for an op this pass rewrites (it need not be one the engine runs).</summary>
@@ -71,7 +71,7 @@ internal static partial class QOperatorImport
         {
             ["alpha"] = AttributeValue.Float(alpha), ["transA"] = AttributeValue.Int(n.Int("transA", 0)), ["transB"] = AttributeValue.Int(transB ? 1 : 0),
         };
-        r.Layer(nodes, n, "Gemm", inputs, attributes, r.Optional(n, 7), r.Optional(n, 8));
+        r.Layer(nodes, n, OpTypes.Gemm, inputs, attributes, r.Optional(n, 7), r.Optional(n, 8));
         return nodes;
     }
 
@@ -88,7 +88,7 @@ internal static partial class QOperatorImport
         var inputs = new List<string> { x, w };
         if (r.Optional(n, 8) is { } bias) inputs.Add(r.Bias(n, bias, r.Constant(n, 1, "x_scale").Item(), weightScale));
         var attributes = n.Attributes.Where(kv => kv.Key != "channels_last").ToDictionary(kv => kv.Key, kv => kv.Value);
-        r.Layer(nodes, n, "Conv", inputs, attributes, n.Inputs[6], r.Optional(n, 7));
+        r.Layer(nodes, n, OpTypes.Conv, inputs, attributes, n.Inputs[6], r.Optional(n, 7));
         return nodes;
     }
 
@@ -104,13 +104,13 @@ internal static partial class QOperatorImport
         int bAxis = r.Graph.Initializers.TryGetValue(n.Inputs[3], out var bWeight) ? bWeight.Rank - 1 : 1;
         string a = r.Dequantize(nodes, n, "a", n.Inputs[0], n.Inputs[1], r.Optional(n, 2), aScale.Size > 1 ? 0 : null);
         string b = r.Dequantize(nodes, n, "b", n.Inputs[3], n.Inputs[4], r.Optional(n, 5), bScale.Size > 1 ? bAxis : null);
-        r.Layer(nodes, n, "MatMul", [a, b], [], n.Inputs[6], r.Optional(n, 7));
+        r.Layer(nodes, n, OpTypes.MatMul, [a, b], [], n.Inputs[6], r.Optional(n, 7));
         return nodes;
     }
 
     // Ops that move or select quantized codes without changing their meaning: max commutes with the monotone
     // dequantization, and reshapes move codes unchanged.
-    private static readonly HashSet<string> CodePreserving = ["MaxPool", "Flatten", "Reshape", "Identity", "Transpose", "Squeeze", "Unsqueeze"];
+    private static readonly HashSet<string> CodePreserving = [OpTypes.MaxPool, OpTypes.Flatten, OpTypes.Reshape, OpTypes.Identity, OpTypes.Transpose, OpTypes.Squeeze, OpTypes.Unsqueeze];
 
     /// <summary>
     /// A QOperator graph runs MaxPool / Flatten / Reshape on the codes a QuantizeLinear (or a QLinearConv) wrote; the QDQ
@@ -132,17 +132,17 @@ internal static partial class QOperatorImport
         foreach (var node in graph.Nodes)
         {
             result.Add(node);
-            if (node.OpType == "QuantizeLinear" && graph.Initializers.TryGetValue(node.Inputs[1], out var scale) && scale.Size == 1
+            if (node.OpType == OpTypes.QuantizeLinear && graph.Initializers.TryGetValue(node.Inputs[1], out var scale) && scale.Size == 1
                 && (node.Inputs.Count < 3 || node.Inputs[2].Length == 0 || graph.Initializers.ContainsKey(node.Inputs[2])))
                 carriers[node.Outputs[0]] = node;
             if (!CodePreserving.Contains(node.OpType) || node.Outputs.Count != 1 || !carriers.TryGetValue(node.Inputs[0], out var q)) continue;
             var parameters = q.Inputs.Skip(1).Take(2).Where(i => i.Length > 0).ToList();
             string dequantized = Fresh(node.Name + "/input/DequantizeLinear_output_0"), y = node.Outputs[0];
-            var dequantize = new Node(node.Name + "/input/DequantizeLinear", "DequantizeLinear", [node.Inputs[0], .. parameters], [dequantized]);
+            var dequantize = new Node(node.Name + "/input/DequantizeLinear", OpTypes.DequantizeLinear, [node.Inputs[0], .. parameters], [dequantized]);
             result.Insert(result.Count - 1, dequantize);
             node.Inputs[0] = dequantized;
             node.Outputs[0] = Fresh(node.Name + "_output_0");
-            var requantize = new Node(node.Name + "/output/QuantizeLinear", "QuantizeLinear", [node.Outputs[0], .. parameters], [y], q.Attributes);
+            var requantize = new Node(node.Name + "/output/QuantizeLinear", OpTypes.QuantizeLinear, [node.Outputs[0], .. parameters], [y], q.Attributes);
             result.Add(requantize);
             carriers[y] = requantize;
         }

@@ -78,7 +78,7 @@ internal sealed class QOperatorRewrite
         var attributes = new Dictionary<string, AttributeValue>();
         if (axis is int a) attributes["axis"] = AttributeValue.Int(a);
         if (blockSize > 0) attributes["block_size"] = AttributeValue.Int(blockSize);
-        nodes.Add(new Node(name, "DequantizeLinear", zeroPoint is null ? [x, scale] : [x, scale, zeroPoint], [output], attributes));
+        nodes.Add(new Node(name, OpTypes.DequantizeLinear, zeroPoint is null ? [x, scale] : [x, scale, zeroPoint], [output], attributes));
         return output;
     }
 
@@ -121,6 +121,6 @@ internal sealed class QOperatorRewrite
         string result = Fresh(name + "_output_0");
         nodes.Add(new Node(name, op, inputs, [result], attributes));
         var q = outputZeroPoint is null ? new List<string> { result, outputScale } : [result, outputScale, outputZeroPoint];
-        nodes.Add(new Node(name + "/output/QuantizeLinear", "QuantizeLinear", q, [y]));
+        nodes.Add(new Node(name + "/output/QuantizeLinear", OpTypes.QuantizeLinear, q, [y]));
     }
 }

@@ -52,7 +52,7 @@ internal sealed class QdqGraphRewrite
     /// <summary>The DequantizeLinear of a constant integer weight that <paramref name="layer"/>'s input 1 reads, or null (float weight).</summary>
     public Node? QuantizedWeight(Node layer)
     {
-        if (layer.Inputs.Count < 2 || Graph.Producer(layer.Inputs[1]) is not { OpType: "DequantizeLinear" } dq) return null;
+        if (layer.Inputs.Count < 2 || Graph.Producer(layer.Inputs[1]) is not { OpType: OpTypes.DequantizeLinear } dq) return null;
         if (!Graph.Initializers.ContainsKey(dq.Inputs[0])) return null;   // fake quantization (QAT): a float weight
         foreach (int i in new[] { 1, 2 })
             if (i < dq.Inputs.Count && dq.Inputs[i].Length > 0 && !Graph.Initializers.ContainsKey(dq.Inputs[i]))
@@ -131,8 +131,8 @@ internal sealed class QdqGraphRewrite
         string value = layer.Outputs[0];
         var graphOutputs = Graph.Outputs.Select(o => o.Name).ToHashSet();
         Node? relu = null;
-        if (SoleConsumer(value) is { OpType: "Relu" } r && !graphOutputs.Contains(value)) { relu = r; value = r.Outputs[0]; }
-        if (graphOutputs.Contains(value) || SoleConsumer(value) is not { OpType: "QuantizeLinear" } q
+        if (SoleConsumer(value) is { OpType: OpTypes.Relu } r && !graphOutputs.Contains(value)) { relu = r; value = r.Outputs[0]; }
+        if (graphOutputs.Contains(value) || SoleConsumer(value) is not { OpType: OpTypes.QuantizeLinear } q
             || q.Attributes.ContainsKey("qmin") || q.Attributes.ContainsKey("qmax")
             || q.Inputs.Count < 3 || !Graph.Initializers.TryGetValue(q.Inputs[1], out var scale) || scale.Size != 1
             || !Graph.Initializers.TryGetValue(q.Inputs[2], out var zeroPoint) || zeroPoint.Size != 1 || Graph.TypeOf(q.Inputs[2]) != ElementType.UInt8

@@ -35,9 +35,9 @@ internal sealed class ChannelGroup
 internal static class ChannelGroups
 {
     // y = f(x) per element with f(0) = 0: a removed (zero) channel stays zero.
-    private static readonly HashSet<string> ZeroPreserving = ["Relu", "LeakyRelu", "Tanh", "Dropout", "Identity"];
+    private static readonly HashSet<string> ZeroPreserving = [OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Tanh, OpTypes.Dropout, OpTypes.Identity];
     // Per-channel window ops: channel c of the output depends on channel c of the input only, and a zero channel stays zero.
-    private static readonly HashSet<string> PerChannel = ["MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"];
+    private static readonly HashSet<string> PerChannel = [OpTypes.MaxPool, OpTypes.AveragePool, OpTypes.GlobalAveragePool, OpTypes.GlobalMaxPool];
 
     /// <summary>The groups of <paramref name="graph"/>, in the order of their first layer.</summary>
     public static IReadOnlyList<ChannelGroup> Find(ModelGraph graph)
@@ -74,10 +74,10 @@ internal static class ChannelGroups
             var tracked = node.Inputs.Where(i => i.Length > 0 && Channels.ContainsKey(i)).Distinct().ToList();
             switch (node.OpType)
             {
-                case "Conv": Conv(node); return;
-                case "Gemm" or "MatMul": Linear(node); return;
-                case "Add": Add(node); return;
-                case "BatchNormalization" when tracked.SequenceEqual([node.Inputs[0]]):
+                case OpTypes.Conv: Conv(node); return;
+                case OpTypes.Gemm or OpTypes.MatMul: Linear(node); return;
+                case OpTypes.Add: Add(node); return;
+                case OpTypes.BatchNormalization when tracked.SequenceEqual([node.Inputs[0]]):
                     var (group, block) = Channels[node.Inputs[0]];
                     for (int i = 1; i < Math.Min(5, node.Inputs.Count); i++) Group(group).Slices.Add(new ChannelSlice(node.Inputs[i], 0, block));
                     Pass(node);
@@ -88,7 +88,7 @@ internal static class ChannelGroups
                 case var op when PerChannel.Contains(op) && tracked.SequenceEqual([node.Inputs[0]]) && Channels[node.Inputs[0]].Block == 1:
                     Pass(node);
                     return;
-                case "Flatten" or "Reshape" when tracked.SequenceEqual([node.Inputs[0]]) && IsFlatten(node):
+                case OpTypes.Flatten or OpTypes.Reshape when tracked.SequenceEqual([node.Inputs[0]]) && IsFlatten(node):
                     var (g, b) = Channels[node.Inputs[0]];
                     var shape = shapes[node.Inputs[0]];
                     Channels[node.Outputs[0]] = (g, b * Shape.Size(shape[2..]));
@@ -104,7 +104,7 @@ internal static class ChannelGroups
         private bool IsFlatten(Node node) =>
             shapes.TryGetValue(node.Inputs[0], out var input) && shapes.TryGetValue(node.Outputs[0], out var output)
             && input.Length >= 2 && output.Length == 2 && output[1] == Shape.Size(input[1..])
-            && (node.OpType == "Reshape" || node.Int("axis", 1) == 1);
+            && (node.OpType == OpTypes.Reshape || node.Int("axis", 1) == 1);
 
         private void Conv(Node node)
         {
@@ -144,7 +144,7 @@ internal static class ChannelGroups
         private void Linear(Node node)
         {
             string x = node.Inputs[0], w = node.Inputs[1];
-            bool gemm = node.OpType == "Gemm";
+            bool gemm = node.OpType == OpTypes.Gemm;
             bool hasWeight = graph.Initializers.TryGetValue(w, out var weight) && weight.Rank == 2 && (!gemm || node.Int("transA", 0) == 0);
             int outAxis = gemm && node.Int("transB", 0) != 0 ? 0 : 1;
             foreach (var other in node.Inputs.Skip(1).Where(Channels.ContainsKey)) Block(Channels[other].Group, $"its channels are read as weights or bias by {node.Name}");

@@ -24,7 +24,7 @@ public sealed record PrunableTensor(string Name, Parameter Parameter, Node Node,
 /// <summary>Finds prunable tensors in a model.</summary>
 public static class Prunable
 {
-    private static readonly HashSet<string> LinearOps = ["Gemm", "MatMul", "Conv"];
+    private static readonly HashSet<string> LinearOps = [OpTypes.Gemm, OpTypes.MatMul, OpTypes.Conv];
 
     /// <summary>The weights (and, if asked, biases) of <paramref name="model"/> matching the options' patterns, in graph order.</summary>
     public static IReadOnlyList<PrunableTensor> Find(GraphModule model, PruneOptions options)
@@ -46,8 +46,8 @@ public static class Prunable
                 if (exclude.Any(r => r.IsMatch(name))) continue;
                 int outputAxis = node.OpType switch
                 {
-                    "Gemm" => node.Int("transB", 0) != 0 ? 0 : 1,
-                    "MatMul" => 1,
+                    OpTypes.Gemm => node.Int("transB", 0) != 0 ? 0 : 1,
+                    OpTypes.MatMul => 1,
                     _ => 0, // Conv: (out channels, in channels, kH, kW)
                 };
                 result.Add(new PrunableTensor(name, p, node, isBias, isBias ? 0 : outputAxis));

@@ -64,7 +64,7 @@ public sealed partial class IntegerConvModel
         if (shape.Any(d => d < 0)) throw Unsupported($"the input '{g.Inputs[0].Name}' has a dynamic sample shape {Shape.Format(g.Inputs[0].Shape)}");
         string value = g.Inputs[0].Name;
         // Before the first quantization: reshapes of the float input (an Unflatten to (C, H, W), a Flatten).
-        while (SoleConsumer(g, value) is { OpType: "Reshape" or "Flatten" or "Identity" } node)
+        while (SoleConsumer(g, value) is { OpType: OpTypes.Reshape or OpTypes.Flatten or OpTypes.Identity } node)
         {
             shape = Reshaped(g, node, shape);
             used.Add(node);
@@ -91,9 +91,9 @@ public sealed partial class IntegerConvModel
             items.Add(spec);
             // Between layers: ReLU (fused), MaxPool on the codes, Flatten/Reshape to rows, and Q → DQ pairs
             // with the next layer's (s, z) around them (identities on the codes).
-            while (SoleConsumer(g, value) is { OpType: "Relu" or "MaxPool" or "Flatten" or "Reshape" or "Identity" or "Dropout" or "QuantizeLinear" } node)
+            while (SoleConsumer(g, value) is { OpType: OpTypes.Relu or OpTypes.MaxPool or OpTypes.Flatten or OpTypes.Reshape or OpTypes.Identity or OpTypes.Dropout or OpTypes.QuantizeLinear } node)
             {
-                if (node.OpType == "QuantizeLinear")
+                if (node.OpType == OpTypes.QuantizeLinear)
                 {
                     if (!BetweenLayers(g, node)) break;
                     var (s, z, dequantized, _) = InputQuantization(g, value, used);
@@ -103,15 +103,15 @@ public sealed partial class IntegerConvModel
                 }
                 switch (node.OpType)
                 {
-                    case "Relu": spec = spec with { Relu = true }; break;
-                    case "MaxPool":
+                    case OpTypes.Relu: spec = spec with { Relu = true }; break;
+                    case OpTypes.MaxPool:
                         if (shape.Length != 3) throw Unsupported($"'{node.Name}' (MaxPool) reads flat rows");
                         var window = Window(node);
                         var (oh, ow) = window.OutputSize(shape[1], shape[2]);
                         items.Add(new MaxPoolStep(node.Name, window));
                         shape = [shape[0], oh, ow];
                         break;
-                    case "Flatten" or "Reshape":
+                    case OpTypes.Flatten or OpTypes.Reshape:
                         var flat = Reshaped(g, node, shape);
                         if (flat.Length != 1) throw Unsupported($"'{node.Name}' ({node.OpType}) reshapes to {Shape.Format(flat)} per sample; only flattening to rows is supported between layers");
                         if (shape.Length == 3) items.Add(new FlattenStep(node.Name));
@@ -138,15 +138,15 @@ public sealed partial class IntegerConvModel
 
     // A Q → DQ pair whose dequantized value goes on to a pass-through op rather than a layer.
     private static bool BetweenLayers(ModelGraph g, Node q) =>
-        SoleConsumer(g, q.Outputs[0]) is { OpType: "DequantizeLinear" } dq
-        && SoleConsumer(g, dq.Outputs[0]) is { OpType: "Relu" or "MaxPool" or "Flatten" or "Reshape" or "Identity" or "Dropout" };
+        SoleConsumer(g, q.Outputs[0]) is { OpType: OpTypes.DequantizeLinear } dq
+        && SoleConsumer(g, dq.Outputs[0]) is { OpType: OpTypes.Relu or OpTypes.MaxPool or OpTypes.Flatten or OpTypes.Reshape or OpTypes.Identity or OpTypes.Dropout };
 
     // The sample shape after a Reshape (constant shape; 0 copies, −1 infers) or a Flatten (axis 1).
     private static int[] Reshaped(ModelGraph g, Node node, int[] shape)
     {
         int size = shape.Aggregate(1, (a, b) => a * b);
-        if (node.OpType == "Identity" || node.OpType == "Dropout") return shape;
-        if (node.OpType == "Flatten")
+        if (node.OpType == OpTypes.Identity || node.OpType == OpTypes.Dropout) return shape;
+        if (node.OpType == OpTypes.Flatten)
         {
             if (node.Int("axis", 1) != 1) throw Unsupported($"'{node.Name}' flattens at axis {node.Int("axis", 1)}; only axis 1 keeps the batch");
             return [size];
@@ -189,23 +189,23 @@ public sealed partial class IntegerConvModel
 
     private static CondenseException NotQuantized(Node reader, string value) => reader.OpType switch
     {
-        "Gemm" or "Conv" => Unsupported($"layer '{reader.Name}' is left in float (its input is not quantized); the integer engine needs every layer quantized statically"),
-        "Add" or "GlobalAveragePool" or "AveragePool" or "BatchNormalization" => Unsupported($"node '{reader.Name}' ({reader.OpType}) runs in float only (residual additions, average pooling and unfolded batch norm are not in the integer engine; the QDQ graph still runs as float simulation and in ONNX Runtime)"),
+        OpTypes.Gemm or OpTypes.Conv => Unsupported($"layer '{reader.Name}' is left in float (its input is not quantized); the integer engine needs every layer quantized statically"),
+        OpTypes.Add or OpTypes.GlobalAveragePool or OpTypes.AveragePool or OpTypes.BatchNormalization => Unsupported($"node '{reader.Name}' ({reader.OpType}) runs in float only (residual additions, average pooling and unfolded batch norm are not in the integer engine; the QDQ graph still runs as float simulation and in ONNX Runtime)"),
         _ => Unsupported($"node '{reader.Name}' ({reader.OpType}) reads '{value}'; the integer engine supports only Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten] chains"),
     };
 
     // Conv(dq, DQ(W_q (M, C, kH, kW)), b) with one group, or Gemm(dq, DQ(W_q [out, in]), b, transB = 1).
     private static LayerSpec ReadLayer(ModelGraph g, Node layer, string dq, string quantized, float scale, byte zeroPoint, int[] shape, HashSet<Node> used)
     {
-        if (layer.OpType is not ("Conv" or "Gemm") || layer.Inputs[0] != dq)
+        if (layer.OpType is not (OpTypes.Conv or OpTypes.Gemm) || layer.Inputs[0] != dq)
             throw Unsupported($"node '{layer.Name}' ({layer.OpType}) reads a dequantized activation; only Conv and Gemm are supported there");
-        if (layer.OpType == "Gemm" && (layer.Int("transA", 0) != 0 || layer.Int("transB", 0) != 1 || layer.Float("alpha", 1f) != 1f || layer.Float("beta", 1f) != 1f))
+        if (layer.OpType == OpTypes.Gemm && (layer.Int("transA", 0) != 0 || layer.Int("transB", 0) != 1 || layer.Float("alpha", 1f) != 1f || layer.Float("beta", 1f) != 1f))
             throw Unsupported($"layer '{layer.Name}' is not a Linear Gemm (needs transA = 0, transB = 1, alpha = beta = 1)");
-        var weight = QdqLayerReader.ReadWeight(g, layer, rank: layer.OpType == "Conv" ? 4 : 2, used);
+        var weight = QdqLayerReader.ReadWeight(g, layer, rank: layer.OpType == OpTypes.Conv ? 4 : 2, used);
         int n = weight.Shape[0], k = weight.Values.Length / n;
 
         Conv2dOptions? conv = null;
-        if (layer.OpType == "Conv")
+        if (layer.OpType == OpTypes.Conv)
         {
             if (shape.Length != 3) throw Unsupported($"Conv '{layer.Name}' reads flat rows of {Shape.Format(shape)}; it needs (C, H, W) images");
             conv = GraphOps.ConvOptions(layer, [1, .. shape], weight.Shape);

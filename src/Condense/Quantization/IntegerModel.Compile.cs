@@ -18,7 +18,7 @@ public sealed partial class IntegerModel
         float[] Bias, int OutFeatures, int InFeatures, bool Relu);
 
     // Ops that are the identity on a (N, features) inference batch.
-    private static readonly HashSet<string> PassThrough = ["Flatten", "Identity", "Dropout"];
+    private static readonly HashSet<string> PassThrough = [OpTypes.Flatten, OpTypes.Identity, OpTypes.Dropout];
 
     /// <summary>
     /// True when <paramref name="qdq"/> is a static-quantized chain the integer engine runs; otherwise false with
@@ -71,7 +71,7 @@ public sealed partial class IntegerModel
                 throw Unsupported($"layer '{gemm.Name}' takes {spec.InFeatures} features but receives {features}");
             features = spec.OutFeatures;
             value = gemm.Outputs[0];
-            if (SoleConsumer(g, value) is { OpType: "Relu" } relu)
+            if (SoleConsumer(g, value) is { OpType: OpTypes.Relu } relu)
             {
                 used.Add(relu);
                 value = relu.Outputs[0];
@@ -96,14 +96,14 @@ public sealed partial class IntegerModel
         return (scale, zeroPoint, dq.Outputs[0]);
     }
 
-    private static CondenseException NotQuantized(Node reader, string value) => reader.OpType == "Gemm"
+    private static CondenseException NotQuantized(Node reader, string value) => reader.OpType == OpTypes.Gemm
         ? Unsupported($"layer '{reader.Name}' is left in float (its input is not quantized); the integer engine needs every Gemm quantized statically")
         : Unsupported($"node '{reader.Name}' ({reader.OpType}) reads '{value}'; the integer engine supports only Q → DQ → Gemm → [Relu] chains");
 
     // Gemm(dq, DequantizeLinear(W_q, s_w, 0, axis = 0), b, transB = 1) with W_q int8 [out, in].
     private static LayerSpec ReadGemm(ModelGraph g, Node gemm, string dq, float scale, byte zeroPoint, HashSet<Node> used)
     {
-        if (gemm.OpType != "Gemm" || gemm.Inputs[0] != dq)
+        if (gemm.OpType != OpTypes.Gemm || gemm.Inputs[0] != dq)
             throw Unsupported($"node '{gemm.Name}' ({gemm.OpType}) reads a dequantized activation; only Gemm is supported there");
         if (gemm.Int("transA", 0) != 0 || gemm.Int("transB", 0) != 1 || gemm.Float("alpha", 1f) != 1f || gemm.Float("beta", 1f) != 1f)
             throw Unsupported($"layer '{gemm.Name}' is not a Linear Gemm (needs transA = 0, transB = 1, alpha = beta = 1)");
@@ -118,7 +118,7 @@ public sealed partial class IntegerModel
     {
         while (SoleConsumer(g, value) is { } node && PassThrough.Contains(node.OpType))
         {
-            if (node.OpType == "Flatten" && node.Int("axis", 1) != 1)
+            if (node.OpType == OpTypes.Flatten && node.Int("axis", 1) != 1)
                 throw Unsupported($"'{node.Name}' flattens at axis {node.Int("axis", 1)}; only axis 1 keeps the batch");
             used.Add(node);
             value = node.Outputs[0];

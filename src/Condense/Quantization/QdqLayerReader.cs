@@ -76,12 +76,12 @@ internal static class QdqLayerReader
         Func<Node, string, CondenseException> notQuantized, string branchNote = "")
     {
         var q = SoleConsumer(g, value, branchNote) ?? throw Unsupported($"value '{value}' is neither the graph output nor read by a node");
-        if (q.OpType == "DynamicQuantizeLinear")
+        if (q.OpType == OpTypes.DynamicQuantizeLinear)
             throw Unsupported($"node '{q.Name}' quantizes dynamically; the integer engine runs static quantization only (fixed input scales)");
-        if (q.OpType != "QuantizeLinear") throw notQuantized(q, value);
+        if (q.OpType != OpTypes.QuantizeLinear) throw notQuantized(q, value);
         var (scale, zeroPoint) = ActivationParams(g, q);
         var dq = SoleConsumer(g, q.Outputs[0], branchNote);
-        if (dq is not { OpType: "DequantizeLinear" })
+        if (dq is not { OpType: OpTypes.DequantizeLinear })
             throw Unsupported($"QuantizeLinear '{q.Name}' is not followed by a DequantizeLinear");
         var (dqScale, dqZeroPoint) = ActivationParams(g, dq);
         if (dqScale != scale || dqZeroPoint != zeroPoint)
@@ -112,7 +112,7 @@ internal static class QdqLayerReader
     internal static QuantizedWeight ReadWeight(ModelGraph g, Node layer, int rank, HashSet<Node> used)
     {
         var wdq = layer.Inputs.Count > 1 ? g.Producer(layer.Inputs[1]) : null;
-        if (wdq is not { OpType: "DequantizeLinear" } || !g.Initializers.ContainsKey(wdq.Inputs[0]))
+        if (wdq is not { OpType: OpTypes.DequantizeLinear } || !g.Initializers.ContainsKey(wdq.Inputs[0]))
             throw Unsupported($"layer '{layer.Name}' has a float weight; the integer engine needs DequantizeLinear(int8 weight)");
         if (g.Consumers(wdq.Outputs[0]).Count() != 1) throw Unsupported($"the dequantized weight '{wdq.Outputs[0]}' is shared by several nodes");
         used.Add(layer);

@@ -59,7 +59,7 @@ public static class QuantizePipeline
             bytes = new FileInfo(output).Length;
         }
         var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();
-        var floatLayers = model.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul" or "Conv" && !quantizedWeights.Contains(n.Inputs[1]))
+        var floatLayers = model.Graph.Nodes.Where(n => n.OpType is OpTypes.Gemm or OpTypes.MatMul or OpTypes.Conv && !quantizedWeights.Contains(n.Inputs[1]))
             .Select(n => n.Inputs[1]).ToList();
         string calibrationName = options.Mode == QuantizationMode.Static ? options.Calibration.ToString() : "none";
         // Batch-1 latency of the float model and of what runs the quantized one, measured in the same run.

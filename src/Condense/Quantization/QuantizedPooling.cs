@@ -11,12 +11,12 @@ namespace Condense.Quantization;
 
 internal static class QuantizedPooling
 {
-    private static readonly HashSet<string> CodePreserving = ["MaxPool", "Flatten", "Reshape"];
+    private static readonly HashSet<string> CodePreserving = [OpTypes.MaxPool, OpTypes.Flatten, OpTypes.Reshape];
 
     /// <summary>Adds the Q → DQ pairs before MaxPool/Flatten/Reshape runs that end at a static layer input quantization.</summary>
     public static void Propagate(ModelGraph graph)
     {
-        foreach (var q in graph.Nodes.Where(n => n.OpType == "QuantizeLinear" && !graph.Initializers.ContainsKey(n.Inputs[0])).ToList())
+        foreach (var q in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && !graph.Initializers.ContainsKey(n.Inputs[0])).ToList())
         {
             // The run of code-preserving ops feeding q, each read only by the next.
             var run = new List<Node>();
@@ -27,12 +27,12 @@ internal static class QuantizedPooling
                 run.Insert(0, producer);
                 value = producer.Inputs[0];
             }
-            if (!run.Any(n => n.OpType == "MaxPool") || graph.Inputs.Any(i => i.Name == value)) continue;
+            if (!run.Any(n => n.OpType == OpTypes.MaxPool) || graph.Inputs.Any(i => i.Name == value)) continue;
             foreach (var op in run)
             {
                 string quantized = op.Name + "/input/QuantizeLinear_output_0", dequantized = op.Name + "/input/DequantizeLinear_output_0";
-                var qNode = new Node(op.Name + "/input/QuantizeLinear", "QuantizeLinear", [op.Inputs[0], q.Inputs[1], q.Inputs[2]], [quantized]);
-                var dqNode = new Node(op.Name + "/input/DequantizeLinear", "DequantizeLinear", [quantized, q.Inputs[1], q.Inputs[2]], [dequantized]);
+                var qNode = new Node(op.Name + "/input/QuantizeLinear", OpTypes.QuantizeLinear, [op.Inputs[0], q.Inputs[1], q.Inputs[2]], [quantized]);
+                var dqNode = new Node(op.Name + "/input/DequantizeLinear", OpTypes.DequantizeLinear, [quantized, q.Inputs[1], q.Inputs[2]], [dequantized]);
                 int at = graph.Nodes.IndexOf(op);
                 graph.Nodes.InsertRange(at, [qNode, dqNode]);
                 op.Inputs[0] = dequantized;

@@ -28,11 +28,11 @@ public static class Quantizer
         options.Validate();
         QuantizedWeights.ThrowIfQuantized(model.Graph);
         // Batch norm first: the weight that gets quantized is the one inference multiplies by (BatchNormFolding).
-        if (model.Graph.Nodes.Any(n => n.OpType == "BatchNormalization")) model = BatchNormFolding.Fold(model).Model;
+        if (model.Graph.Nodes.Any(n => n.OpType == OpTypes.BatchNormalization)) model = BatchNormFolding.Fold(model).Model;
         var source = model.Graph;
         var exclude = options.Exclude.Select(Prunable.Pattern).ToList();
         var targets = Prunable.Find(model, new PruneOptions())
-            .Where(t => !t.IsBias && t.OutputAxis == 0 && (t.Node.OpType == "Conv" || (t.Node.OpType == "Gemm" && t.Node.Int("transA", 0) == 0)))
+            .Where(t => !t.IsBias && t.OutputAxis == 0 && (t.Node.OpType == OpTypes.Conv || (t.Node.OpType == OpTypes.Gemm && t.Node.Int("transA", 0) == 0)))
             .Where(t => !exclude.Any(r => r.IsMatch(t.Name)))
             .ToDictionary(t => t.Node.Name);
         if (targets.Count == 0) throw new CondenseException("no Linear (Gemm) or Conv layer to quantize: all were excluded or the model has none");
@@ -72,7 +72,7 @@ public static class Quantizer
                 // Fake quantization for QAT: the float weight trains through Q/DQ (straight-through gradient).
                 integers = g + "/weight/QuantizeLinear_output_0";
                 var range = new Dictionary<string, AttributeValue>(axis) { ["qmin"] = AttributeValue.Int(weightRange.QMin), ["qmax"] = AttributeValue.Int(weightRange.QMax) };
-                nodes.Add(new Node(g + "/weight/QuantizeLinear", "QuantizeLinear", [w, w + ".scale", w + ".zero_point"], [integers], range));
+                nodes.Add(new Node(g + "/weight/QuantizeLinear", OpTypes.QuantizeLinear, [w, w + ".scale", w + ".zero_point"], [integers], range));
             }
             else
             {
@@ -80,7 +80,7 @@ public static class Quantizer
                 graph.Initializers.Remove(w);
                 graph.Trainable.Remove(w);
             }
-            nodes.Add(new Node(g + "/weight/DequantizeLinear", "DequantizeLinear", [integers, w + ".scale", w + ".zero_point"], [dequantizedWeight], axis));
+            nodes.Add(new Node(g + "/weight/DequantizeLinear", OpTypes.DequantizeLinear, [integers, w + ".scale", w + ".zero_point"], [dequantizedWeight], axis));
             node.Inputs[1] = dequantizedWeight;
 
             // Input: calibrated Q/DQ (static) or per-batch DynamicQuantizeLinear (dynamic).
@@ -92,16 +92,16 @@ public static class Quantizer
                 Add(graph, g + ".input_scale", Tensor.Scalar(p.Scale), ElementType.Float32);
                 Add(graph, g + ".input_zero_point", Tensor.Scalar(p.ZeroPoint), ElementType.UInt8);
                 string quantized = g + "/input/QuantizeLinear_output_0", dequantized = g + "/input/DequantizeLinear_output_0";
-                nodes.Add(new Node(g + "/input/QuantizeLinear", "QuantizeLinear", [node.Inputs[0], g + ".input_scale", g + ".input_zero_point"], [quantized]));
-                nodes.Add(new Node(g + "/input/DequantizeLinear", "DequantizeLinear", [quantized, g + ".input_scale", g + ".input_zero_point"], [dequantized]));
+                nodes.Add(new Node(g + "/input/QuantizeLinear", OpTypes.QuantizeLinear, [node.Inputs[0], g + ".input_scale", g + ".input_zero_point"], [quantized]));
+                nodes.Add(new Node(g + "/input/DequantizeLinear", OpTypes.DequantizeLinear, [quantized, g + ".input_scale", g + ".input_zero_point"], [dequantized]));
                 node.Inputs[0] = dequantized;
             }
             else if (options.Mode == QuantizationMode.Dynamic)
             {
                 string y = g + "/input/DynamicQuantizeLinear_output_0", s = g + "/input/DynamicQuantizeLinear_output_1",
                     z = g + "/input/DynamicQuantizeLinear_output_2", dequantized = g + "/input/DequantizeLinear_output_0";
-                nodes.Add(new Node(g + "/input/DynamicQuantizeLinear", "DynamicQuantizeLinear", [node.Inputs[0]], [y, s, z]));
-                nodes.Add(new Node(g + "/input/DequantizeLinear", "DequantizeLinear", [y, s, z], [dequantized]));
+                nodes.Add(new Node(g + "/input/DynamicQuantizeLinear", OpTypes.DynamicQuantizeLinear, [node.Inputs[0]], [y, s, z]));
+                nodes.Add(new Node(g + "/input/DequantizeLinear", OpTypes.DequantizeLinear, [y, s, z], [dequantized]));
                 node.Inputs[0] = dequantized;
             }
             nodes.Add(node);
@@ -121,7 +121,7 @@ public static class Quantizer
     public static GraphModule Convert(GraphModule qat)
     {
         var graph = qat.Graph.Clone();
-        foreach (var q in graph.Nodes.Where(n => n.OpType == "QuantizeLinear" && graph.Trainable.Contains(n.Inputs[0])).ToList())
+        foreach (var q in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && graph.Trainable.Contains(n.Inputs[0])).ToList())
         {
             string w = q.Inputs[0];
             var weight = graph.Initializers[w];
@@ -149,7 +149,7 @@ public static class Quantizer
     private static QuantizedLayer QuantizeBlockwise(ModelGraph graph, List<Node> nodes, Node node, int blockSize, QuantRange range, int bits)
     {
         string g = node.Name, w = node.Inputs[1];
-        if (node.OpType != "Gemm" || node.Int("transB", 0) != 1)
+        if (node.OpType != OpTypes.Gemm || node.Int("transB", 0) != 1)
             throw new CondenseException($"layer '{g}': block-wise quantization needs a Linear weight [out, in] (Gemm transB = 1)");
         var (integers, scales) = BlockwiseQuantizer.Quantize(graph.Initializers[w], blockSize, range);
         var integerType = bits <= 4 ? ElementType.Int4 : ElementType.Int8;
@@ -160,7 +160,7 @@ public static class Quantizer
         graph.Trainable.Remove(w);
         string dequantized = g + "/weight/DequantizeLinear_output_0";
         var attributes = new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(1), ["block_size"] = AttributeValue.Int(blockSize) };
-        nodes.Add(new Node(g + "/weight/DequantizeLinear", "DequantizeLinear", [w + ".quantized", w + ".scale", w + ".zero_point"], [dequantized], attributes));
+        nodes.Add(new Node(g + "/weight/DequantizeLinear", OpTypes.DequantizeLinear, [w + ".quantized", w + ".scale", w + ".zero_point"], [dequantized], attributes));
         node.Inputs[1] = dequantized;
         return new QuantizedLayer(g, w, bits, scales.Data.Min(), scales.Data.Max(), null, null);
     }

@@ -1,4 +1,4 @@
-// Opsets 1–6 (Onnx/LegacyOpsets.cs): the ONNX project's opset-6 PyTorch backend tests run against their expected
+// Opsets 1–6 (Graph/Ops/OpsetUpgrades.cs): the ONNX project's opset-6 PyTorch backend tests run against their expected
 // outputs, and the ops whose meaning changed before opset 7 are either adapted (checked against a hand computation)
 // or refused in one line naming the op.
 using Condense.Autograd;
