@@ -1,19 +1,16 @@
 // Where a command writes: tables and progress go to stdout for people, or to stderr when --json asks
-// for one JSON object on stdout. JSON keys are snake_case (documented in the README).
+// for one JSON object on stdout. JSON keys are snake_case (documented in the README), named by the
+// library's reports and serialised with its options (Reports/ReportJson).
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using System.Text.Json.Nodes;
+using Condense.Reports;
 using Spectre.Console;
 
 namespace Condense.Cli;
 
 internal sealed class Output
 {
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    public static JsonSerializerOptions JsonOptions => ReportJson.Options;
 
     public Output(bool json)
     {
@@ -39,6 +36,20 @@ internal sealed class Output
     public void Result(object result)
     {
         if (Json) System.Console.Out.WriteLine(JsonSerializer.Serialize(result, JsonOptions));
+    }
+
+    /// <summary>
+    /// Prints a pass's report as the command's JSON result when --json was given: the file written and the warnings
+    /// first, then <paramref name="extra"/> keys the command adds (null values left out), then the report's own keys.
+    /// </summary>
+    public void Result(string outputPath, IReadOnlyList<string>? warnings, object report, params (string Key, object? Value)[] extra)
+    {
+        if (!Json) return;
+        var json = new JsonObject { ["output"] = outputPath };
+        foreach (var (key, value) in extra.Prepend(("warnings", warnings)))
+            if (value is not null) json[key] = JsonSerializer.SerializeToNode(value, JsonOptions);
+        foreach (var (key, value) in ReportJson.ToObject(report)) json[key] = value?.DeepClone();
+        System.Console.Out.WriteLine(json.ToJsonString(JsonOptions));
     }
 
     /// <summary>
