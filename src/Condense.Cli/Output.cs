@@ -40,15 +40,21 @@ internal sealed class Output
 
     /// <summary>
     /// Prints a pass's report as the command's JSON result when --json was given: the file written and the warnings
-    /// first, then <paramref name="extra"/> keys the command adds (null values left out), then the report's own keys.
+    /// first, then the report's own keys, with each <paramref name="extra"/> key the command adds (a null value is left out)
+    /// placed before the report key it names.
     /// </summary>
-    public void Result(string outputPath, IReadOnlyList<string>? warnings, object report, params (string Key, object? Value)[] extra)
+    public void Result(string outputPath, IReadOnlyList<string>? warnings, object report, params (string Key, object? Value, string Before)[] extra)
     {
         if (!Json) return;
         var json = new JsonObject { ["output"] = outputPath };
-        foreach (var (key, value) in extra.Prepend(("warnings", warnings)))
-            if (value is not null) json[key] = JsonSerializer.SerializeToNode(value, JsonOptions);
+        if (warnings is not null) json["warnings"] = JsonSerializer.SerializeToNode(warnings, JsonOptions);
         foreach (var (key, value) in ReportJson.ToObject(report)) json[key] = value?.DeepClone();
+        foreach (var (key, value, before) in extra)
+        {
+            if (value is null) continue;
+            int at = json.IndexOf(before);
+            json.Insert(at < 0 ? json.Count : at, key, JsonSerializer.SerializeToNode(value, JsonOptions));
+        }
         System.Console.Out.WriteLine(json.ToJsonString(JsonOptions));
     }
 

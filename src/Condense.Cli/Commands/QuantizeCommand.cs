@@ -112,7 +112,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             output.Console.MarkupLine($"folded {report.FoldedBatchNorms} batch norm(s) into the preceding Conv/Linear layers before quantizing");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
         var warnings = output.Warnings(RunWarnings.Check(report.AccuracyAfter, test.NumClasses, report.AccuracyBefore, "the float model"));
-        output.Result(outPath, warnings, report, ("onnx_format", format.ToString().ToLowerInvariant()));
+        output.Result(outPath, warnings, report, ("onnx_format", format.ToString().ToLowerInvariant(), Before: "calibration"));
         return 0;
     }
 
