@@ -63,7 +63,8 @@ public sealed record PruneRun
     public static float DefaultLearningRate(bool structured, ModelGraph graph) =>
         structured || graph.Nodes.Any(n => n.OpType == "Conv") ? 0.01f : 0.1f;
 
-    internal PruneRun Validate()
+    /// <summary>Throws a one-line error for out-of-range or contradictory options.</summary>
+    public PruneRun Validate()
     {
         Options.Validate();
         if (FinetuneEpochs < 0) throw new CondenseException($"fine-tune epochs must not be negative, got {FinetuneEpochs}");
