@@ -25,7 +25,7 @@ internal static class DeepCompressionBench
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var sparsity in new[] { 0.92, 0.95 })
         {
-            var (model, _) = PrunePipeline.Run(new GraphModule(dense.Graph.Clone()), train, test,
+            var (model, _) = PrunePipeline.Apply(new GraphModule(dense.Graph.Clone()), train, test,
                 new PruneRun { Options = new PruneOptions { Sparsity = sparsity, Global = true }, FinetuneEpochs = 3 });
             var shared = WeightSharing.Apply(model, bits: 5);
             Trainer.Fit(model, train, null, new TrainOptions { Epochs = 2, LearningRate = 0.01f }, hooks: shared.Hooks(CentroidGradient.Mean));

@@ -27,7 +27,7 @@ internal static class PruneAccuracyBench
         Row("global random 90%", new PruneOptions { Method = PruneMethod.Random, Sparsity = 0.9, Global = true }, agp: false);
         Row("2:4 semi-structured", new PruneOptions { Method = PruneMethod.NM, N = 2, M = 4 }, agp: false);
 
-        var structured = PrunePipeline.Run(new GraphModule(dense.Graph.Clone()), train, test,
+        var structured = PrunePipeline.Apply(new GraphModule(dense.Graph.Clone()), train, test,
             new PruneRun { Structured = true, Ratio = 0.5, FinetuneEpochs = 3, Finetune = new TrainOptions { LearningRate = 0.01f } }).Report;
         Console.WriteLine($"| structured, 50% of hidden neurons ({structured.ParametersBefore:N0} → {structured.ParametersAfter:N0} parameters) | – | " +
             $"{structured.AccuracyAfterPruning:P2} | {structured.FinalAccuracy:P2} | {Points(structured.FinalAccuracy - baseline)} | – | – |");
@@ -35,11 +35,11 @@ internal static class PruneAccuracyBench
 
         void Row(string name, PruneOptions options, bool agp)
         {
-            var oneShot = PrunePipeline.Run(new GraphModule(dense.Graph.Clone()), train, test, new PruneRun { Options = options, FinetuneEpochs = 3 }).Report;
+            var oneShot = PrunePipeline.Apply(new GraphModule(dense.Graph.Clone()), train, test, new PruneRun { Options = options, FinetuneEpochs = 3 }).Report;
             string gradual = "–", gradualChange = "–";
             if (agp)
             {
-                var g = PrunePipeline.Run(new GraphModule(dense.Graph.Clone()), train, test,
+                var g = PrunePipeline.Apply(new GraphModule(dense.Graph.Clone()), train, test,
                     new PruneRun { Options = options, Schedule = PruneSchedule.Agp, FinetuneEpochs = 3 }).Report;
                 gradual = $"{g.FinalAccuracy:P2}";
                 gradualChange = Points(g.FinalAccuracy - baseline);

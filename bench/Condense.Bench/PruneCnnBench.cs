@@ -34,17 +34,18 @@ internal static class PruneCnnBench
         string[] convs = ["1.weight", "4.weight"];
         int failures = CheckAgainstZeroMasking(dense, convs);
         var finetune = new TrainOptions { LearningRate = 0.01f };
-        var filters = PrunePipeline.Run(new GraphModule(dense.Graph.Clone()), train, test, new PruneRun
+        var filters = PrunePipeline.Apply(new GraphModule(dense.Graph.Clone()), train, test, new PruneRun
         {
             Structured = true, Ratio = 0.5, Options = new PruneOptions { Include = convs }, FinetuneEpochs = FinetuneEpochs, Finetune = finetune,
         });
-        var everything = PrunePipeline.Run(new GraphModule(dense.Graph.Clone()), train, test, new PruneRun
+        var everything = PrunePipeline.Apply(new GraphModule(dense.Graph.Clone()), train, test, new PruneRun
         {
             Structured = true, Ratio = 0.5, FinetuneEpochs = FinetuneEpochs, Finetune = finetune,
         });
-        var unstructured = PrunePipeline.Run(new GraphModule(dense.Graph.Clone()), train, test, new PruneRun
+        var unstructured = PrunePipeline.Apply(new GraphModule(dense.Graph.Clone()), train, test, new PruneRun
         {
             Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = FinetuneEpochs,
+            Finetune = new TrainOptions(),   // lr 0.1, as measured; the library's default for a conv model is 0.01
         });
 
         Console.WriteLine($"| pruning | parameters | after pruning | after {FinetuneEpochs} epochs fine-tuning | change |");

@@ -1,19 +1,16 @@
 // Where a command writes: tables and progress go to stdout for people, or to stderr when --json asks
-// for one JSON object on stdout. JSON keys are snake_case (documented in the README).
+// for one JSON object on stdout. JSON keys are snake_case (documented in the README), named by the
+// library's reports and serialised with its options (Reports/ReportJson).
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using System.Text.Json.Nodes;
+using Condense.Reports;
 using Spectre.Console;
 
 namespace Condense.Cli;
 
 internal sealed class Output
 {
-    public static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    public static JsonSerializerOptions JsonOptions => ReportJson.Options;
 
     public Output(bool json)
     {
@@ -39,6 +36,26 @@ internal sealed class Output
     public void Result(object result)
     {
         if (Json) System.Console.Out.WriteLine(JsonSerializer.Serialize(result, JsonOptions));
+    }
+
+    /// <summary>
+    /// Prints a pass's report as the command's JSON result when --json was given: the file written and the warnings
+    /// first, then the report's own keys, with each <paramref name="extra"/> key the command adds (a null value is left out)
+    /// placed before the report key it names.
+    /// </summary>
+    public void Result(string outputPath, IReadOnlyList<string>? warnings, object report, params (string Key, object? Value, string Before)[] extra)
+    {
+        if (!Json) return;
+        var json = new JsonObject { ["output"] = outputPath };
+        if (warnings is not null) json["warnings"] = JsonSerializer.SerializeToNode(warnings, JsonOptions);
+        foreach (var (key, value) in ReportJson.ToObject(report)) json[key] = value?.DeepClone();
+        foreach (var (key, value, before) in extra)
+        {
+            if (value is null) continue;
+            int at = json.IndexOf(before);
+            json.Insert(at < 0 ? json.Count : at, key, JsonSerializer.SerializeToNode(value, JsonOptions));
+        }
+        System.Console.Out.WriteLine(json.ToJsonString(JsonOptions));
     }
 
     /// <summary>

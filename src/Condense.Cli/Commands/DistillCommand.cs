@@ -110,7 +110,9 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
             newStudent = options.Hint is null ? () => spec.Build(settings.Seed) : () => new GraphModule(GraphTracer.Trace(spec.Build(settings.Seed), train.SampleShape));
             studentName = spec.ToString();
         }
-        var (_, report) = TrainingProgress.Run(output, "students", p => DistillPipeline.Run(teacher, newStudent, train, test, options, settings.Out, p));
+        var (student, report) = TrainingProgress.Run(output, "students", p => DistillPipeline.Apply(teacher, newStudent, train, test, options, p));
+        ModelFile.Save(student, settings.Out, train.SampleShape);
+        report = report.WithSavedStudent(new FileInfo(settings.Out).Length);
 
         var table = new Table().Title($"[bold]distillation into {Markup.Escape(studentName)}[/]")
             .AddColumns("model", "accuracy", "test errors", "parameters", "size on disk", "latency (b=1)", "throughput (b=256)");
@@ -125,22 +127,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         // The distilled student should come close to the same student trained on the labels; far below it, the run failed.
         var warnings = output.Warnings(RunWarnings.Check(report.Rows[^1].Metrics.Accuracy, test.NumClasses, report.Rows[^2].Metrics.Accuracy,
             "the same student trained on labels only"));
-        output.Result(new
-        {
-            output = settings.Out,
-            warnings,
-            temperature = report.Temperature,
-            alpha = report.Alpha,
-            epochs = report.Epochs,
-            accuracy = report.Rows[^1].Metrics.Accuracy,
-            parameters = report.Rows[^1].Metrics.Parameters,
-            file_bytes = report.Rows[^1].Metrics.FileBytes,
-            models = report.Rows.Select(r => new
-            {
-                name = r.Name, description = r.Description, r.Metrics.Accuracy, r.Metrics.Loss, r.Metrics.Parameters, r.Metrics.NonzeroParameters,
-                r.Metrics.FileBytes, r.Metrics.LatencyMsBatch1, r.Metrics.ThroughputBatch256,
-            }),
-        });
+        output.Result(settings.Out, warnings, report);
         return 0;
     }
 }

@@ -121,7 +121,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             {
                 Options = options, Structured = Structured, PruneJoined = !SkipResidual, Ratio = Ratio, Norm = Norm, Schedule = Schedule,
                 AgpInitialSparsity = Start, AgpPruningSteps = Steps, Rounds = Rounds, FinetuneEpochs = FinetuneEpochs,
-                Finetune = new TrainOptions { LearningRate = LearningRate ?? (Structured ? 0.01f : 0.1f), Seed = Seed },
+                // No --lr: the library's default recipe (PruneRun.DefaultFinetune), seeded the same way.
+                Finetune = LearningRate is { } lr ? new TrainOptions { LearningRate = lr, Seed = Seed } : null,
             };
         }
 
@@ -137,14 +138,12 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
     {
         var output = new Output(settings.Json);
         var run = settings.ToRun();
+        if (run.Schedule == PruneSchedule.Agp && run.FinetuneEpochs == 0)
+            throw new CondenseException("the AGP schedule prunes during fine-tuning: give --finetune-epochs");
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("sensitivity report", settings.SensitivityFile));
         var model = ModelFile.Load(settings.Model);
-        // A trained convolutional network loses accuracy when fine-tuned from lr 0.1 (LeNet-5, 50% magnitude,
-        // 2 epochs: 97.75% at 0.1, 98.35% at 0.01, from 98.45%), so its default is the structured one.
-        if (settings.LearningRate is null && model.Graph.Nodes.Any(n => n.OpType == OpTypes.Conv))
-            run = run with { Finetune = run.Finetune with { LearningRate = 0.01f } };
         if (settings.SensitivityFile is not null)
         {
             if (!File.Exists(settings.SensitivityFile)) throw new CondenseException($"sensitivity report {settings.SensitivityFile} does not exist");
@@ -157,8 +156,9 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             run = run with { Options = run.Options with { PerTensorSparsity = perTensor, Global = false } };
         }
         var (train, test) = DataSets.Load(settings.Data);
-        var (_, result) = TrainingProgress.Run(output, "fine-tune",
-            progress => PrunePipeline.Run(model, train, test, run, outPath, new FileInfo(settings.Model).Length, progress));
+        var (pruned, result) = TrainingProgress.Run(output, "fine-tune", progress => PrunePipeline.Apply(model, train, test, run, progress));
+        ModelFile.Save(pruned.Graph, outPath);
+        result = result with { FileBytesBefore = new FileInfo(settings.Model).Length, FileBytesAfter = new FileInfo(outPath).Length };
 
         var table = new Table().Title($"[bold]{Markup.Escape(result.Method)}[/]")
             .AddColumns("tensor", "shape", "parameters", "non-zero before", "non-zero after", "sparsity");
@@ -180,28 +180,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         foreach (var s in result.Skipped ?? []) output.Console.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s)}");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {result.Seconds:F1}s");
         var warnings = output.Warnings(RunWarnings.Check(result.FinalAccuracy, test.NumClasses, result.AccuracyBefore, "the model before pruning"));
-        output.Result(new
-        {
-            output = outPath,
-            warnings,
-            method = result.Method,
-            accuracy = result.FinalAccuracy,
-            accuracy_before = result.AccuracyBefore,
-            accuracy_after_pruning = float.IsNaN(result.AccuracyAfterPruning) ? (float?)null : result.AccuracyAfterPruning,
-            accuracy_after_finetuning = result.AccuracyAfterFinetuning,
-            finetune_epochs = result.FinetuneEpochs,
-            parameters = result.ParametersAfter,
-            parameters_before = result.ParametersBefore,
-            nonzero_parameters = result.NonzeroAfter,
-            nonzero_parameters_before = result.NonzeroBefore,
-            sparsity = result.TotalSparsity,
-            file_bytes = result.FileBytesAfter,
-            file_bytes_before = result.FileBytesBefore,
-            seconds = result.Seconds,
-            tensors = result.Tensors.Select(t => new { name = t.Name, shape_before = t.ShapeBefore, shape = t.ShapeAfter, parameters = t.Parameters, nonzero_before = t.NonzeroBefore, nonzero_parameters = t.NonzeroAfter, sparsity = t.Sparsity }),
-            structural_changes = result.StructuralChanges?.Select(c => new { layers = c.Layers, channels_before = c.ChannelsBefore, channels_after = c.ChannelsAfter, kept = c.Kept }),
-            skipped = result.Skipped,
-        });
+        output.Result(outPath, warnings, result);
         return 0;
     }
 }

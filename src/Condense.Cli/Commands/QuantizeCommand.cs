@@ -82,7 +82,10 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var calibration = settings.Calibration is { } c ? DataSets.LoadCalibration(c) : train;
-        var (_, report) = QuantizePipeline.Run(model, calibration, test, options, outPath, new FileInfo(settings.Model).Length, settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq);
+        var (quantized, report) = QuantizePipeline.Apply(model, calibration, test, options);
+        var format = settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq;
+        ModelFile.Save(quantized.Graph, outPath, format);
+        report = report with { FileBytesBefore = new FileInfo(settings.Model).Length, FileBytesAfter = new FileInfo(outPath).Length };
 
         var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(options.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
             .AddColumns("layer", "weight", "bits", "weight scales");
@@ -109,31 +112,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             output.Console.MarkupLine($"folded {report.FoldedBatchNorms} batch norm(s) into the preceding Conv/Linear layers before quantizing");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
         var warnings = output.Warnings(RunWarnings.Check(report.AccuracyAfter, test.NumClasses, report.AccuracyBefore, "the float model"));
-        output.Result(new
-        {
-            output = outPath,
-            warnings,
-            mode = report.Mode.ToString().ToLowerInvariant(),
-            bits = report.WeightBits,
-            per_channel = report.PerChannel,
-            block_size = options.BlockSize,
-            onnx_format = (settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq).ToString().ToLowerInvariant(),
-            calibration = report.Calibration,
-            accuracy = report.AccuracyAfter,
-            accuracy_before = report.AccuracyBefore,
-            file_bytes = report.FileBytesAfter,
-            file_bytes_before = report.FileBytesBefore,
-            compression_ratio = report.CompressionRatio,
-            latency_ms_batch1 = report.LatencyMsAfter,
-            latency_ms_batch1_before = report.LatencyMsBefore,
-            engine = report.Engine,
-            folded_batch_norms = report.FoldedBatchNorms,
-            seconds = report.Seconds,
-            layers = report.Layers.Select(l => new { node = l.Node, weight = l.Weight, bits = l.Bits, min_scale = l.MinScale, max_scale = l.MaxScale, input_scale = l.InputScale, input_zero_point = l.InputZeroPoint }),
-            float_layers = report.FloatLayers,
-            target_met = report.TargetMet,
-            sensitivities = report.Sensitivities?.Select(x => new { weight = x.Weight, accuracy = x.Accuracy, drop = x.Drop }),
-        });
+        output.Result(outPath, warnings, report, ("onnx_format", format.ToString().ToLowerInvariant(), Before: "calibration"));
         return 0;
     }
 

@@ -22,13 +22,24 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         public string Model { get; init; } = "";
 
         [CommandOption("--bits <B>")] [Description("Index bits: 2^B shared values per layer, 2–8 (default 5).")]
-        public int Bits { get; init; } = 5;
+        public int? Bits { get; init; }
 
         [CommandOption("--finetune-epochs <E>")] [Description("Epochs of centroid fine-tuning (default 2).")]
-        public int FinetuneEpochs { get; init; } = 2;
+        public int? FinetuneEpochs { get; init; }
 
         [CommandOption("--lr <X>")] [Description("Fine-tuning learning rate (default 0.01).")]
-        public float LearningRate { get; init; } = 0.01f;
+        public float? LearningRate { get; init; }
+
+        // Unset options take the library's defaults (WeightSharingOptions).
+        public WeightSharingOptions ToOptions()
+        {
+            var defaults = new WeightSharingOptions();
+            return new WeightSharingOptions
+            {
+                Bits = Bits ?? defaults.Bits, FinetuneEpochs = FinetuneEpochs ?? defaults.FinetuneEpochs,
+                Finetune = LearningRate is { } lr ? new TrainOptions { LearningRate = lr } : null,
+            }.Validate();
+        }
 
         [CommandOption("-o|--out <FILE>")] [Description("Where to save (default: MODEL.shared.safetensors).")]
         public string? Out { get; init; }
@@ -38,13 +49,13 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
     {
         var output = new Output(settings.Json);
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".shared.safetensors";
-        if (settings.Bits is < WeightSharing.MinBits or > WeightSharing.MaxBits)
-            throw new CondenseException($"bits must be in {WeightSharing.MinBits}..{WeightSharing.MaxBits}, got {settings.Bits}");
+        var options = settings.ToOptions();
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data));
         var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
-        var report = TrainingProgress.Run(output, "centroids", p => WeightSharingPipeline.Run(model, train, test, settings.Bits,
-            settings.FinetuneEpochs, new TrainOptions { LearningRate = settings.LearningRate }, outPath, p));
+        var (shared, report) = TrainingProgress.Run(output, "centroids", p => WeightSharingPipeline.Apply(model, train, test, options, p));
+        ModelFile.SaveShared(shared.Graph, outPath, report.SharedTensors);
+        report = report with { FileBytes = new FileInfo(outPath).Length };
 
         var sizes = report.Sizes;
         var table = new Table().Title($"[bold]{report.Bits}-bit weight sharing: Deep Compression sizes (computed)[/]").AddColumns("tensor", "non-zero", "dense", "pruned", "+ shared", "+ Huffman");
@@ -61,25 +72,7 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/]: [bold]{Output.FormatBytes(report.FileBytes)}[/] on disk ({packed}), " +
             $"{report.FileRatio:F1}× smaller than the float32 parameters ({Output.FormatBytes(report.Float32Bytes)})");
         var warnings = output.Warnings(RunWarnings.Check(report.FinalAccuracy, test.NumClasses, report.AccuracyBefore, "the model before sharing"));
-        output.Result(new
-        {
-            output = outPath,
-            warnings,
-            bits = report.Bits,
-            accuracy = report.FinalAccuracy,
-            accuracy_before = report.AccuracyBefore,
-            accuracy_after_sharing = report.AccuracyAfterSharing,
-            accuracy_after_finetuning = report.AccuracyAfterFinetuning,
-            dense_bytes = sizes.DenseBytes,
-            pruned_bytes = sizes.PrunedBytes,
-            shared_bytes = sizes.QuantizedBytes,
-            huffman_bytes = sizes.HuffmanBytes,
-            compression_ratio = sizes.HuffmanRatio,
-            compression_ratio_with_biases = report.RatioWithBiases,
-            file_bytes = report.FileBytes,
-            float32_bytes = report.Float32Bytes,
-            file_compression_ratio = report.FileRatio,
-        });
+        output.Result(outPath, warnings, report);
         return 0;
     }
 }

@@ -9,7 +9,7 @@ public static class DataSets
     public static (Dataset Train, Dataset Test) Load(string? path)
     {
         if (path is null) return Mnist.LoadEmbedded();
-        if (File.Exists(path)) throw new CondenseException($"--data expects a folder of IDX files (train-images-idx3-ubyte…), got the file {path}");
+        if (File.Exists(path)) throw new CondenseException($"data must be a folder of IDX files (train-images-idx3-ubyte…), got the file {path}");
         if (!Directory.Exists(path)) throw new CondenseException($"data folder {path} does not exist");
         return Mnist.LoadDirectory(path);
     }

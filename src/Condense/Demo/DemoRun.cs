@@ -5,8 +5,6 @@
 // table, as JSON and as Markdown. An interrupted run takes back what it wrote.
 using Condense.Formats;
 using System.Text.Json;
-using System.Text.Json.Serialization;
-using Condense.Onnx;
 using Condense.Data;
 using Condense.Distillation;
 using Condense.Graph;
@@ -50,13 +48,6 @@ public sealed record DemoReport(string Data, int TrainSamples, int TestSamples, 
 /// <summary>Runs the demo.</summary>
 public static class DemoRun
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
-
     /// <summary>
     /// Trains, compresses, saves, measures and reports. <paramref name="progress"/> sees each training batch. When
     /// <paramref name="cancellationToken"/> fires (checked at every training batch and between steps), the files
@@ -121,8 +112,9 @@ public static class DemoRun
         };
         foreach (var (name, run) in pruneRuns)
         {
-            var (_, report) = PrunePipeline.Run(ModelFile.Load(teacherFile), train, test, run, Path(name), teacherMetrics.FileBytes,
+            var (pruned, report) = PrunePipeline.Apply(ModelFile.Load(teacherFile), train, test, run,
                 TrainProgress.Named(progress, $"fine-tuning {name} (teacher {spec})"));
+            ModelFile.Save(pruned.Graph, Path(name));
             string tuned = run.FinetuneEpochs > 0 ? $", {run.FinetuneEpochs} epochs fine-tuning" : ", no fine-tuning";
             Add(name, report.Method + tuned, Path(name), ModelFile.Load(Path(name)));
         }
@@ -143,10 +135,10 @@ public static class DemoRun
         var combined = ModelSpec.Parse(options.CombinedStudent).Build(options.Seed);
         Distiller.Distill(combined, teacher, train, null, distill, TrainProgress.Named(progress, $"distilling combined {options.CombinedStudent}"));
         var graph = new GraphModule(GraphTracer.Trace(combined, sample));
-        var (pruned, _) = PrunePipeline.Run(graph, train, test,
+        var (combinedPruned, _) = PrunePipeline.Apply(graph, train, test,
             new PruneRun { Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = finetune, Finetune = recipe with { Epochs = finetune } },
-            progress: TrainProgress.Named(progress, $"fine-tuning combined {options.CombinedStudent}"));
-        SaveQuantized(pruned, train, Path("combined"));
+            TrainProgress.Named(progress, $"fine-tuning combined {options.CombinedStudent}"));
+        SaveQuantized(combinedPruned, train, Path("combined"));
         var combinedModel = ModelFile.Load(Path("combined"));
         Add("combined", $"{options.CombinedStudent} distilled → 90% pruned → int8", Path("combined"), IntegerModel.Runner(combinedModel), ModelSummary.Of(combinedModel));
 
@@ -166,7 +158,7 @@ public static class DemoRun
         string markdown = System.IO.Path.Combine(options.OutputDirectory, "report.md");
         var result = new DemoReport(train.Name, train.Count, test.Count, variants, training.Seconds, training.SamplesPerSecond, json, markdown);
         cancellationToken.ThrowIfCancellationRequested();
-        AtomicFile.WriteText(created.Wrote(json), JsonSerializer.Serialize(result, JsonOptions));
+        AtomicFile.WriteText(created.Wrote(json), JsonSerializer.Serialize(result, ReportJson.Indented));
         AtomicFile.WriteText(created.Wrote(markdown), ToMarkdown(result));
         return result;
     }

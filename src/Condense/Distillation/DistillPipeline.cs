@@ -1,8 +1,9 @@
-// A whole distillation run, as the CLI's `distill` command does it: the student trained from the
-// labels alone and the same student distilled from the teacher, with the same epochs, optimizer and
-// seed, measured side by side with the teacher (accuracy, parameters, file size, latency).
+// The distillation pass, as the CLI's `distill` command runs it: the student trained from the labels
+// alone and the same student distilled from the teacher, with the same epochs, optimizer and seed,
+// measured side by side with the teacher (accuracy, parameters, checkpoint size, latency). The caller
+// saves the distilled student and puts its file's size in the report (WithSavedStudent).
+using System.Text.Json.Serialization;
 using Condense.Formats;
-using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Nn;
@@ -12,11 +13,39 @@ using Condense.Training;
 
 namespace Condense.Distillation;
 
-/// <summary>One model of the comparison.</summary>
-public sealed record DistillRow(string Name, string Description, ModelMetrics Metrics);
+/// <summary>One model of the comparison; in JSON its metrics sit beside its name.</summary>
+public sealed record DistillRow(string Name, string Description, [property: JsonIgnore] ModelMetrics Metrics)
+{
+    // The JSON keys of a `condense distill --json` model row.
+    [JsonInclude] internal float Accuracy => Metrics.Accuracy;
+    [JsonInclude] internal float Loss => Metrics.Loss;
+    [JsonInclude] internal long Parameters => Metrics.Parameters;
+    [JsonInclude] internal long NonzeroParameters => Metrics.NonzeroParameters;
+    [JsonInclude] internal long FileBytes => Metrics.FileBytes;
+    [JsonInclude] internal double LatencyMsBatch1 => Metrics.LatencyMsBatch1;
+    [JsonInclude] internal double ThroughputBatch256 => Metrics.ThroughputBatch256;
+}
 
-/// <summary>The outcome of <see cref="DistillPipeline.Run"/>.</summary>
-public sealed record DistillReport(IReadOnlyList<DistillRow> Rows, float Temperature, float Alpha, int Epochs, double Seconds);
+/// <summary>
+/// The outcome of <see cref="DistillPipeline.Apply"/>: the teacher, the student trained on labels only and the distilled student, in
+/// that order. Its JSON (ReportJson) is what `condense distill --json` prints.
+/// </summary>
+public sealed record DistillReport([property: JsonPropertyName("models"), JsonPropertyOrder(6)] IReadOnlyList<DistillRow> Rows,
+    float Temperature, float Alpha, int Epochs, [property: JsonIgnore] double Seconds)
+{
+    /// <summary>The distilled student's figures.</summary>
+    [JsonIgnore]
+    public ModelMetrics Student => Rows[^1].Metrics;
+
+    /// <summary>The report with the distilled student's file size replaced by that of the file the caller saved.</summary>
+    public DistillReport WithSavedStudent(long fileBytes) =>
+        this with { Rows = [.. Rows.Take(Rows.Count - 1), Rows[^1] with { Metrics = Student with { FileBytes = fileBytes } }] };
+
+    // The distilled student's figures at the top level, as `condense distill --json` prints them.
+    [JsonInclude, JsonPropertyName("accuracy"), JsonPropertyOrder(3)] internal float StudentAccuracy => Student.Accuracy;
+    [JsonInclude, JsonPropertyName("parameters"), JsonPropertyOrder(4)] internal long StudentParameters => Student.Parameters;
+    [JsonInclude, JsonPropertyName("file_bytes"), JsonPropertyOrder(5)] internal long StudentFileBytes => Student.FileBytes;
+}
 
 /// <summary>Builds students and runs the comparison.</summary>
 public static class DistillPipeline
@@ -32,7 +61,7 @@ public static class DistillPipeline
         var allowed = new HashSet<string> { OpTypes.Gemm, OpTypes.MatMul, OpTypes.Relu, OpTypes.Tanh, OpTypes.Sigmoid, OpTypes.Dropout, OpTypes.Flatten, OpTypes.Identity };
         var other = teacher.Graph.Nodes.FirstOrDefault(n => !allowed.Contains(n.OpType));
         if (gemms.Count == 0 || other is not null)
-            throw new CondenseException($"--student-width needs an MLP teacher (Linear layers and activations); found {other?.OpType ?? "no Linear layer"}");
+            throw new CondenseException($"a narrower student needs an MLP teacher (Linear layers and activations); found {other?.OpType ?? "no Linear layer"}");
         var sizes = new List<int>();
         foreach (var (node, i) in gemms.Select((n, i) => (n, i)))
         {
@@ -49,11 +78,11 @@ public static class DistillPipeline
     public static GraphModule PrunedCopy(GraphModule teacher, double ratio) => StructuredPruning.Remove(teacher, ratio).Model;
 
     /// <summary>
-    /// Trains one student from labels only and another (built the same way) by distillation, measures both
-    /// next to the teacher, and saves the distilled student to <paramref name="output"/> if given.
+    /// Trains one student from labels only and another (built the same way) by distillation, and measures both next to the
+    /// teacher; each model's size is that of its checkpoint, written to a temporary folder and removed.
     /// </summary>
-    public static (Module Student, DistillReport Report) Run(GraphModule teacher, Func<Module> newStudent, Dataset train, Dataset test,
-        DistillOptions options, string? output = null, IProgress<TrainProgress>? progress = null, double timingSeconds = 0.3)
+    public static (Module Student, DistillReport Report) Apply(GraphModule teacher, Func<Module> newStudent, Dataset train, Dataset test,
+        DistillOptions options, IProgress<TrainProgress>? progress = null, double timingSeconds = 0.3)
     {
         options.Validate();
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -64,11 +93,12 @@ public static class DistillPipeline
             var rows = new List<DistillRow> { new("teacher", "the model given", Measure(teacher, test, sample, Path.Combine(dir, "teacher.safetensors"), timingSeconds)) };
             var labelsOnly = newStudent();
             Trainer.Fit(labelsOnly, train, null, options.Train, progress);
-            rows.Add(new("student (labels)", $"trained on labels only, {options.Train.Epochs} epochs", Measure(labelsOnly, test, sample, Path.Combine(dir, "labels.safetensors"), timingSeconds)));
+            var labelsMetrics = Measure(labelsOnly, test, sample, Path.Combine(dir, "labels.safetensors"), timingSeconds);
+            rows.Add(new("student (labels)", $"trained on labels only, {options.Train.Epochs} epochs", labelsMetrics));
             var student = newStudent();
             Distiller.Distill(student, teacher, train, null, options, progress);
-            string path = output ?? Path.Combine(dir, "distilled.safetensors");
-            rows.Add(new("student (distilled)", $"T = {options.Temperature}, α = {options.Alpha}, {options.Train.Epochs} epochs", Measure(student, test, sample, path, timingSeconds)));
+            var metrics = Measure(student, test, sample, Path.Combine(dir, "distilled.safetensors"), timingSeconds);
+            rows.Add(new("student (distilled)", $"T = {options.Temperature}, α = {options.Alpha}, {options.Train.Epochs} epochs", metrics));
             return (student, new DistillReport(rows, options.Temperature, options.Alpha, options.Train.Epochs, watch.Elapsed.TotalSeconds));
         }
         finally { Directory.Delete(dir, recursive: true); }

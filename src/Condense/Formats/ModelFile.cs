@@ -53,6 +53,16 @@ public static class ModelFile
         Save(OnnxExporter.Convert(graph, format), path);
     }
 
+    /// <summary>
+    /// Saves a weight-shared graph: a .safetensors checkpoint stores the tensors named in <paramref name="codebook"/> as
+    /// their codebook and bit-packed indices (so the file really shrinks); an .onnx model holds them as float values.
+    /// </summary>
+    public static void SaveShared(ModelGraph graph, string path, IReadOnlyCollection<string> codebook)
+    {
+        if (IsOnnx(path)) Save(graph, path);
+        else Checkpoint.Save(graph, path, codebook: codebook);
+    }
+
     /// <summary>Saves a module (traced for samples of <paramref name="sampleShape"/>) in the format the path says.</summary>
     public static void Save(Module model, string path, int[] sampleShape, string? spec = null) =>
         Save(GraphTracer.Trace(model, sampleShape), path, spec);

@@ -42,11 +42,11 @@ public static class MatMulNBitsExport
         var weight = r.QuantizedWeight(gemm);
         if (weight is null) return null;
         if (r.Graph.Producer(gemm.Inputs[0]) is { OpType: OpTypes.DequantizeLinear })
-            throw r.Error($"layer '{gemm.Name}' quantizes its input too; MatMulNBits takes weight-only layers (use --mode weightonly)");
+            throw r.Error($"layer '{gemm.Name}' quantizes its input too; MatMulNBits takes weight-only layers (quantize in weight-only mode)");
         r.CheckLinear(gemm);
         var w = r.Graph.Initializers[weight.Inputs[0]];
         if (w.Data.Any(v => v < -8 || v > 7))
-            throw r.Error($"layer '{gemm.Name}' has weights beyond 4 bits; MatMulNBits takes 4-bit weights (quantize with --bits 4)");
+            throw r.Error($"layer '{gemm.Name}' has weights beyond 4 bits; MatMulNBits takes 4-bit weights (quantize with 4 weight bits)");
         if (weight.Inputs.Count > 2 && weight.Inputs[2].Length > 0 && r.Graph.Initializers[weight.Inputs[2]].Data.Any(v => v != 0f))
             throw r.Error($"layer '{gemm.Name}' has nonzero weight zero points; MatMulNBits export takes symmetric weights");
         int n = w.Shape[0], k = w.Shape[1];

@@ -54,7 +54,7 @@ public sealed record PruneOptions
         if (Method == PruneMethod.NM && (N < 0 || M <= 0 || N > M))
             throw new CondenseException($"N:M pattern needs 0 ≤ N ≤ M and M > 0, got {N}:{M}");
         if (Method is PruneMethod.NM or PruneMethod.Threshold && Global)
-            throw new CondenseException($"--global applies to magnitude and random pruning, not {Method}");
+            throw new CondenseException($"global ranking applies to magnitude and random pruning, not {Method}");
         if (PerTensorSparsity is not null)
             foreach (var (name, s) in PerTensorSparsity)
                 if (!(s >= 0 && s <= 1)) throw new CondenseException($"sparsity for {name} must be in [0, 1], got {s}");

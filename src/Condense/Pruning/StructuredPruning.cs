@@ -4,6 +4,7 @@
 // every layer that reads them. The result is a smaller dense model, not a dense model full of zeros.
 // Which tensors move together comes from ChannelGroups; layers joined by a residual Add share one
 // channel set, scored by the sum of their filters' norms (Li et al. §4.1 prune such layers together).
+using System.Text.Json.Serialization;
 using Condense.Graph;
 using Condense.Tensors;
 
@@ -17,12 +18,14 @@ public sealed record TensorChange(string Name, int[] OldShape, int[] NewShape);
 /// many channels they had, which stayed (ascending original indices), and every tensor that was cut
 /// (filters, biases, batch norm, the readers' input channels).
 /// </summary>
-public sealed record LayerChange(IReadOnlyList<string> Layers, int ChannelsBefore, IReadOnlyList<int> Kept, IReadOnlyList<TensorChange> Tensors)
+public sealed record LayerChange(IReadOnlyList<string> Layers, int ChannelsBefore, [property: JsonPropertyOrder(1)] IReadOnlyList<int> Kept,
+    [property: JsonIgnore] IReadOnlyList<TensorChange> Tensors)
 {
     /// <summary>Channels (filters or neurons) left.</summary>
     public int ChannelsAfter => Kept.Count;
 
     /// <summary>Channels (filters or neurons) removed.</summary>
+    [JsonIgnore]
     public int Removed => ChannelsBefore - ChannelsAfter;
 }
 
@@ -50,7 +53,7 @@ public static class StructuredPruning
         {
             if (group.Producers.Count == 0) continue;
             string? reason = group.Blocked
-                ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by --include/--exclude" : null)
+                ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by include/exclude" : null)
                 ?? (group.Joined && !pruneJoined ? "its channels are joined by a residual Add (pruning joined layers together is off)" : null);
             if (reason is not null) { skipped.Add($"{group.Name}: {reason}"); continue; }
             int remove = (int)Math.Min(group.Channels - 1, Math.Round(ratio * group.Channels, MidpointRounding.AwayFromZero));

@@ -1,43 +1,87 @@
-// A whole post-training quantization run, as the CLI's `quantize` command does it: measure the float
-// model, quantize (calibrating on the training data in static mode), measure the quantized model,
-// save it and report per-layer scales, accuracy, size and the compression ratio.
-using Condense.Formats;
-using System.Diagnostics;
-using Condense.Onnx;
+// The post-training quantization pass: measure the float model, quantize (calibrating on sample data
+// in static mode), measure the quantized model on what will run it, and report per-layer scales,
+// accuracy and latency (through the shared CompressionRun). The caller saves the model (in the ONNX
+// form it chooses) and fills in the file sizes, from which the compression ratio follows.
+using System.Text.Json.Serialization;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Training;
 
 namespace Condense.Quantization;
 
-/// <summary>The outcome of a quantization run.</summary>
+/// <summary>
+/// The outcome of a quantization run. The pass leaves the file sizes at 0; the caller that saves sets them.
+/// Its JSON (ReportJson) is what `condense quantize --json` prints.
+/// </summary>
 public sealed record QuantizeReport(
-    QuantizationMode Mode, int WeightBits, bool PerChannel, string Calibration,
-    IReadOnlyList<QuantizedLayer> Layers, IReadOnlyList<string> FloatLayers,
-    float AccuracyBefore, float AccuracyAfter, long FileBytesBefore, long FileBytesAfter, double Seconds,
-    bool? TargetMet = null, IReadOnlyList<LayerSensitivity>? Sensitivities = null,
-    double LatencyMsBefore = 0, double LatencyMsAfter = 0, string Engine = "float", int FoldedBatchNorms = 0)
+    [property: JsonIgnore] QuantizationMode Mode,
+    [property: JsonPropertyName("bits"), JsonPropertyOrder(1)] int WeightBits,
+    [property: JsonPropertyOrder(2)] bool PerChannel,
+    [property: JsonPropertyOrder(4)] string Calibration,
+    [property: JsonPropertyOrder(16)] IReadOnlyList<QuantizedLayer> Layers,
+    [property: JsonPropertyOrder(17)] IReadOnlyList<string> FloatLayers,
+    [property: JsonPropertyOrder(6)] float AccuracyBefore,
+    [property: JsonPropertyName("accuracy"), JsonPropertyOrder(5)] float AccuracyAfter,
+    [property: JsonPropertyOrder(8)] long FileBytesBefore,
+    [property: JsonPropertyName("file_bytes"), JsonPropertyOrder(7)] long FileBytesAfter,
+    [property: JsonPropertyOrder(15)] double Seconds,
+    [property: JsonPropertyOrder(18)] bool? TargetMet = null,
+    [property: JsonPropertyOrder(19)] IReadOnlyList<LayerSensitivity>? Sensitivities = null,
+    [property: JsonPropertyName("latency_ms_batch1_before"), JsonPropertyOrder(11)] double LatencyMsBefore = 0,
+    [property: JsonPropertyName("latency_ms_batch1"), JsonPropertyOrder(10)] double LatencyMsAfter = 0,
+    [property: JsonPropertyOrder(12)] string Engine = "float",
+    [property: JsonPropertyOrder(13)] int FoldedBatchNorms = 0)
 {
+    /// <summary>Weight-only mode's block size (one weight scale per this many input features), or null.</summary>
+    [JsonPropertyOrder(3)]
+    public int? BlockSize { get; init; }
+
     /// <summary>How many times smaller the file became.</summary>
+    [JsonPropertyOrder(9)]
     public double CompressionRatio => FileBytesAfter == 0 ? 0 : (double)FileBytesBefore / FileBytesAfter;
+
+    // The mode as the command line spells it: static, dynamic, weightonly.
+    [JsonInclude, JsonPropertyName("mode"), JsonPropertyOrder(0)]
+    internal string ModeName => Mode.ToString().ToLowerInvariant();
 }
 
 /// <summary>The accuracy of the model with one layer quantized alone.</summary>
 public sealed record LayerSensitivity(string Weight, float Accuracy, float Drop);
 
-/// <summary>Runs post-training quantization end to end.</summary>
+/// <summary>The post-training quantization pass.</summary>
 public static class QuantizePipeline
 {
     /// <summary>
-    /// Quantizes <paramref name="model"/> (calibrating on <paramref name="calibration"/>), evaluates on
-    /// <paramref name="test"/>, saves to <paramref name="output"/> if given (an .onnx file in <paramref name="format"/>), and reports.
+    /// Quantizes <paramref name="model"/> (calibrating on <paramref name="calibration"/>; batch norm folded first) and evaluates
+    /// the float and the quantized model on <paramref name="test"/>. The input model is not changed.
     /// </summary>
-    public static (GraphModule Model, QuantizeReport Report) Run(GraphModule model, Dataset calibration, Dataset test,
-        QuantizeOptions options, string? output = null, long fileBytesBefore = 0, QuantizedOnnxFormat format = QuantizedOnnxFormat.Qdq)
+    public static (GraphModule Model, QuantizeReport Report) Apply(GraphModule model, Dataset calibration, Dataset test, QuantizeOptions options)
     {
+        options.Validate();
         QuantizedWeights.ThrowIfQuantized(model.Graph);   // before measuring: say so at once
-        var watch = Stopwatch.StartNew();
-        float before = Evaluator.Evaluate(model, test).Accuracy;
+        var (quantized, pass, measures) = CompressionRun.Run(model, test, (m, before) => Quantize(m, calibration, test, options, before));
+        var quantizedWeights = pass.Layers.Select(l => l.Weight).ToHashSet();
+        var floatLayers = pass.Float.Graph.Nodes.Where(n => n.OpType is OpTypes.Gemm or OpTypes.MatMul or OpTypes.Conv && !quantizedWeights.Contains(n.Inputs[1]))
+            .Select(n => n.Inputs[1]).ToList();
+        string calibrationName = options.Mode == QuantizationMode.Static ? options.Calibration.ToString() : "none";
+        // Batch-1 latency of the float model and of what runs the quantized one, measured in the same run.
+        var runner = IntegerModel.Runner(quantized);
+        int[] sample = test.SampleShape;
+        double latencyBefore = Evaluator.MeasureSpeed(pass.Float, sample, 1, 0.2).MedianMilliseconds;
+        double latencyAfter = Evaluator.MeasureSpeed(runner, sample, 1, 0.2).MedianMilliseconds;
+        string engine = runner is IntegerModel or IntegerConvModel ? "integer" : "float simulation";
+        var report = new QuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibrationName, pass.Layers, floatLayers,
+            measures.AccuracyBefore, measures.AccuracyAfterPass, 0, 0, measures.Seconds, pass.TargetMet, pass.Sensitivities,
+            latencyBefore, latencyAfter, engine, pass.FoldedBatchNorms) { BlockSize = options.BlockSize };
+        return (quantized, report);
+    }
+
+    // The float model the quantized one came from (batch norm folded), and what the report says about the quantization.
+    private sealed record PassState(GraphModule Float, IReadOnlyList<QuantizedLayer> Layers, int FoldedBatchNorms, bool? TargetMet,
+        List<LayerSensitivity>? Sensitivities);
+
+    private static PassStep<GraphModule, PassState> Quantize(GraphModule model, Dataset calibration, Dataset test, QuantizeOptions options, float before)
+    {
         // Batch norm is folded into the layer before it first, so the quantized weights are the folded ones.
         var (folded, folding) = BatchNormFolding.Fold(model);
         if (folding.Folded.Count > 0) model = folded;
@@ -52,26 +96,8 @@ public static class QuantizePipeline
             if (met == false)
                 (quantized, layers, after, met, sensitivities) = KeepSensitiveLayersInFloat(model, calibration, test, options, before, maxDrop, quantized, layers, after);
         }
-        long bytes = 0;
-        if (output is not null)
-        {
-            ModelFile.Save(quantized.Graph, output, format);
-            bytes = new FileInfo(output).Length;
-        }
-        var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();
-        var floatLayers = model.Graph.Nodes.Where(n => n.OpType is OpTypes.Gemm or OpTypes.MatMul or OpTypes.Conv && !quantizedWeights.Contains(n.Inputs[1]))
-            .Select(n => n.Inputs[1]).ToList();
-        string calibrationName = options.Mode == QuantizationMode.Static ? options.Calibration.ToString() : "none";
-        // Batch-1 latency of the float model and of what runs the quantized one, measured in the same run.
-        var runner = IntegerModel.Runner(quantized);
-        int[] sample = test.SampleShape;
-        double latencyBefore = Evaluator.MeasureSpeed(model, sample, 1, 0.2).MedianMilliseconds;
-        double latencyAfter = Evaluator.MeasureSpeed(runner, sample, 1, 0.2).MedianMilliseconds;
-        return (quantized, new QuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibrationName, layers, floatLayers,
-            before, after, fileBytesBefore, bytes, watch.Elapsed.TotalSeconds, met, sensitivities,
-            latencyBefore, latencyAfter, runner is IntegerModel or IntegerConvModel ? "integer" : "float simulation", folding.Folded.Count));
+        return new(quantized, new PassState(model, layers, folding.Folded.Count, met, sensitivities), after);
     }
-
     // Accuracy-aware mode: quantize each layer alone to measure its sensitivity, then leave layers in
     // float, most sensitive first, until the drop is within budget. Keeps the best model seen: the first
     // that meets the target (most layers quantized), else the most accurate.

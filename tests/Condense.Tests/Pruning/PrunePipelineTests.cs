@@ -1,5 +1,6 @@
 // The whole pruning run: every number in the report recomputed from the saved file — parameters,
 // non-zeros, per-tensor counts, accuracy — for one-shot, AGP, iterative and structured runs.
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Pruning;
 using Condense.Tests.Tensors;
@@ -19,7 +20,9 @@ public sealed class PrunePipelineTests : IDisposable
     private (PruneReport Report, GraphModule Saved) Run(PruneRun run, string file, int trainSamples = 600)
     {
         string path = _dir.File(file);
-        var (_, report) = PrunePipeline.Run(TrainedMlp.Fresh(), TrainedMlp.Train.Take(trainSamples), TrainedMlp.Test, run, path, fileBytesBefore: 1234);
+        var (pruned, report) = PrunePipeline.Apply(TrainedMlp.Fresh(), TrainedMlp.Train.Take(trainSamples), TrainedMlp.Test, run);
+        ModelFile.Save(pruned.Graph, path);   // the caller saves and fills in the file sizes
+        report = report with { FileBytesBefore = 1234, FileBytesAfter = new FileInfo(path).Length };
         var saved = Checkpoint.Load(path);
 
         Assert.Equal(new FileInfo(path).Length, report.FileBytesAfter);
@@ -126,10 +129,10 @@ public sealed class PrunePipelineTests : IDisposable
         var before = Snapshot(model);
         void Fails(PruneRun run, string fragment)
         {
-            var e = Assert.Throws<CondenseException>(() => PrunePipeline.Run(model, TrainedMlp.Train, TrainedMlp.Test, run));
+            var e = Assert.Throws<CondenseException>(() => PrunePipeline.Apply(model, TrainedMlp.Train, TrainedMlp.Test, run));
             Assert.Contains(fragment, e.Message);
         }
-        Fails(new PruneRun { Schedule = PruneSchedule.Agp }, "finetune-epochs");
+        Fails(new PruneRun { Schedule = PruneSchedule.Agp }, "fine-tune epochs");
         Fails(new PruneRun { Options = new PruneOptions { Sparsity = 1.5 } }, "sparsity");
         Fails(new PruneRun { Schedule = PruneSchedule.Iterative, Structured = true, FinetuneEpochs = 1 }, "magnitude or random");
         Fails(new PruneRun { Schedule = PruneSchedule.Iterative, Rounds = 0 }, "rounds");

@@ -24,7 +24,7 @@ public class AccuracyAwareTests
         var (model, train, test) = Model();
         // 2-bit weights lose a lot; a 1-point budget forces some layers back to float.
         var options = new QuantizeOptions { Mode = QuantizationMode.WeightOnly, WeightBits = 2, MaxAccuracyDrop = 0.01 };
-        var (quantized, report) = QuantizePipeline.Run(model, train, test, options);
+        var (quantized, report) = QuantizePipeline.Apply(model, train, test, options);
         Assert.NotNull(report.TargetMet);
         Assert.NotNull(report.Sensitivities);
         Assert.Equal(3, report.Sensitivities!.Count);
@@ -42,7 +42,7 @@ public class AccuracyAwareTests
     public void AGenerousBudgetQuantizesEverything()
     {
         var (model, train, test) = Model();
-        var (_, report) = QuantizePipeline.Run(model, train, test, new QuantizeOptions { MaxAccuracyDrop = 0.05, CalibrationSamples = 300 });
+        var (_, report) = QuantizePipeline.Apply(model, train, test, new QuantizeOptions { MaxAccuracyDrop = 0.05, CalibrationSamples = 300 });
         Assert.True(report.TargetMet);
         Assert.Empty(report.FloatLayers);
         Assert.Null(report.Sensitivities);
