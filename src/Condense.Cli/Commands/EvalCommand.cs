@@ -1,6 +1,7 @@
 // `condense eval MODEL`: accuracy, loss, parameters, file size, latency and throughput of a saved model.
 using Condense.Formats;
 using System.ComponentModel;
+using Condense.Inference;
 using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;

@@ -6,6 +6,7 @@
 using Condense.Formats;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Condense.Inference;
 using Condense.Onnx;
 using Condense.Data;
 using Condense.Distillation;

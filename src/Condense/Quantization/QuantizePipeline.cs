@@ -3,6 +3,7 @@
 // save it and report per-layer scales, accuracy, size and the compression ratio.
 using Condense.Formats;
 using System.Diagnostics;
+using Condense.Inference;
 using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;

@@ -1,5 +1,6 @@
 // Model files: a save/load round trip is exact, the file is plain safetensors with the graph in its
 // metadata, and every way a file can be wrong gives a one-line error naming the file.
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Tensors;

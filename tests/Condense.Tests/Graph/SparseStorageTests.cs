@@ -1,5 +1,6 @@
 // Sparse storage: every form round-trips exactly, the smallest form is chosen, the file shrinks with
 // sparsity, and corrupt sparse parts give one-line errors naming the file.
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Tensors;

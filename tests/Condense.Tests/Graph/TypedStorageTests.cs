@@ -1,5 +1,6 @@
 // Integer initializers (quantized weights, zero points, int32 biases) are stored in their own dtype,
 // densely or sparsely, and come back with their element type.
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Tensors;

@@ -1,5 +1,6 @@
 // The whole pruning run: every number in the report recomputed from the saved file — parameters,
 // non-zeros, per-tensor counts, accuracy — for one-shot, AGP, iterative and structured runs.
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Pruning;
 using Condense.Tests.Tensors;

@@ -2,6 +2,7 @@
 // gradient of its cluster — checked against a hand computation — every weight stays one of its tensor's
 // ≤ 2^b shared values, and pruned weights stay exactly zero, through manual steps and through Trainer.Fit.
 using Condense.Data;
+using Condense.DeepCompression;
 using Condense.Nn;
 using Condense.Optim;
 using Condense.Pruning;

@@ -1,5 +1,6 @@
 // Storage sizes stage by stage: a hand-counted tiny tensor (every stream's bits), a dense tensor that
 // needs no index, and a pruned, shared MLP whose sizes shrink at each stage as in the paper's tables.
+using Condense.DeepCompression;
 using Condense.Pruning;
 using Condense.Quantization;
 using static Condense.Tests.Pruning.PruningTestModels;

@@ -1,5 +1,6 @@
 // Canonical Huffman coding: the CLRS example (lengths and the 224-bit total), canonical codes,
 // prefix-freeness, round trips of skewed streams, and the edge cases — one symbol, empty stream.
+using Condense.DeepCompression;
 using Condense.Quantization;
 using Condense.Tensors;
 

@@ -1,5 +1,6 @@
 // k-means of weight sharing against hand-made data: tight, well separated clusters must be recovered
 // exactly (centroids and assignments); linear initialisation is evenly spaced and deterministic.
+using Condense.DeepCompression;
 using Condense.Quantization;
 
 namespace Condense.Tests.Quantization;

@@ -2,6 +2,8 @@
 // indices (SparseStorage's codebook forms). The oracle is the model in memory before saving: the loaded
 // weights and predictions must be bit for bit the same, and the file several times smaller than dense.
 using System.Text.Json;
+using Condense.DeepCompression;
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Quantization;

@@ -1,5 +1,6 @@
 // Weight sharing of single tensors and of a model: at most 2^b shared values, pruned zeros kept exactly,
 // reconstruction = centroids[index]; Apply writes the shared values into the model and leaves biases alone.
+using Condense.DeepCompression;
 using Condense.Pruning;
 using Condense.Quantization;
 using static Condense.Tests.Pruning.PruningTestModels;

@@ -1,5 +1,6 @@
 // SafeTensors.Write replaces files atomically: no temp file survives, and a failed write leaves the
 // previous file exactly as it was; a failure names the target, not the temp file.
+using Condense.Formats;
 using Condense.Tensors;
 
 namespace Condense.Tests.Tensors;

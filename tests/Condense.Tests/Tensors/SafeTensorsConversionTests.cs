@@ -1,6 +1,7 @@
 // F16, BF16 and F64 conversions checked against bit patterns worked out by hand from IEEE 754 and the
 // bfloat16 definition (top half of a float32, round to nearest even), not against the code under test.
 using System.Buffers.Binary;
+using Condense.Formats;
 using Condense.Tensors;
 
 namespace Condense.Tests.Tensors;

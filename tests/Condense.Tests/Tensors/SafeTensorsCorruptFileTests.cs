@@ -1,5 +1,6 @@
 // Each way a safetensors file can be broken, built by hand, must fail with a one-line
 // InvalidFileException naming the file and the fault, from both Read and ReadHeader.
+using Condense.Formats;
 using Condense.Tensors;
 using static Condense.Tests.Tensors.SafeTensorsTestFiles;
 

@@ -1,6 +1,7 @@
 // Round trips through SafeTensors.Write and Read, and a check against a file laid out by hand from the
 // spec (the independent oracle): reader and writer must both agree with it byte for byte.
 using System.Text;
+using Condense.Formats;
 using Condense.Tensors;
 
 namespace Condense.Tests.Tensors;

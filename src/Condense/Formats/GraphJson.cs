@@ -2,8 +2,9 @@
 // any model — built from a spec, imported from ONNX, shrunk by pruning — loads back as it was.
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Condense.Graph;
 
-namespace Condense.Graph;
+namespace Condense.Formats;
 
 /// <summary>Writes and reads the structure of a <see cref="ModelGraph"/> as JSON.</summary>
 public static class GraphJson

@@ -7,7 +7,7 @@ using System.Numerics;
 using Condense.Kernels;
 using Condense.Tensors;
 
-namespace Condense.Graph;
+namespace Condense.Formats;
 
 public static partial class SparseStorage
 {

@@ -9,7 +9,7 @@ using Condense.Graph;
 using Condense.Kernels;
 using Condense.Tensors;
 
-namespace Condense.Quantization;
+namespace Condense.Inference;
 
 public sealed partial class IntegerModel
 {

@@ -2,7 +2,7 @@
 // by name, and the string metadata.
 using System.Diagnostics.CodeAnalysis;
 
-namespace Condense.Tensors;
+namespace Condense.Formats;
 
 /// <summary>All tensors and metadata of a safetensors file, in memory.</summary>
 public sealed class SafeTensorFile

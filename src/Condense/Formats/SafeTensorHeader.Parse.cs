@@ -4,7 +4,7 @@
 // against the data section. The rules follow the reference implementation's Metadata::validate.
 using System.Text.Json;
 
-namespace Condense.Tensors;
+namespace Condense.Formats;
 
 public sealed partial class SafeTensorHeader
 {

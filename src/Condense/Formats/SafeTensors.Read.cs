@@ -4,7 +4,7 @@
 using System.Buffers.Binary;
 using Microsoft.Win32.SafeHandles;
 
-namespace Condense.Tensors;
+namespace Condense.Formats;
 
 public static partial class SafeTensors
 {

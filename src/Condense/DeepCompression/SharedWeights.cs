@@ -1,7 +1,7 @@
 // One tensor after weight sharing (Deep Compression §3): a codebook of 2^b shared values and, for every
 // kept (non-zero) weight, the b-bit index of its value. Pruned weights (exact zeros) are not clustered:
 // the mask marks them, they have no index, and they reconstruct to exactly 0.
-namespace Condense.Quantization;
+namespace Condense.DeepCompression;
 
 /// <summary>A weight tensor stored as a codebook plus one index per kept weight.</summary>
 public sealed class SharedWeights

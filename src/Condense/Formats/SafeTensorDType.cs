@@ -1,7 +1,7 @@
 // The element types of the Hugging Face safetensors format (https://github.com/huggingface/safetensors)
 // and their on-disk names and sizes. Only whole-byte types are listed; the sub-byte float types
 // (F4, F6_*) are read as unknown dtypes. Conversions to float live in SafeTensorEntry.
-namespace Condense.Tensors;
+namespace Condense.Formats;
 
 /// <summary>An element type of a safetensors tensor. Member names are the format's dtype strings.</summary>
 public enum SafeTensorDType

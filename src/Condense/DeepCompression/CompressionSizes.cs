@@ -2,7 +2,7 @@
 // per-layer Tables 4–7): dense fp32; pruned (fp32 values + relative index gaps); pruned + quantized
 // (b-bit cluster indices + gaps + the fp32 codebook); and + Huffman (both streams Huffman-coded, plus
 // the code-length tables a decoder needs). Sizes are computed from the actual streams, not estimated.
-namespace Condense.Quantization;
+namespace Condense.DeepCompression;
 
 /// <summary>The storage of one shared tensor at each stage, in bits per stream.</summary>
 /// <param name="Name">The tensor's name.</param>

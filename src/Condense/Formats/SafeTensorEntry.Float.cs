@@ -2,8 +2,9 @@
 // exactly and narrowed with round-to-nearest-even, F64 is rounded to float. Integer dtypes convert
 // only when the caller asks, since reading int8 weights as floats is usually a mistake.
 using System.Buffers.Binary;
+using Condense.Tensors;
 
-namespace Condense.Tensors;
+namespace Condense.Formats;
 
 public sealed partial record SafeTensorEntry
 {

@@ -2,7 +2,7 @@
 // §3.1–3.2): minimise Σ_k Σ_{w∈c_k} |w − c_k|² over the scalar weights of one tensor. Centroids start
 // evenly spaced between min and max ("linear initialisation", which the paper found best because it
 // keeps a few centroids on the rare large weights). Fully deterministic: no random start, sums in double.
-namespace Condense.Quantization;
+namespace Condense.DeepCompression;
 
 /// <summary>The outcome of <see cref="KMeans.Fit"/>.</summary>
 /// <param name="Centroids">The k cluster values, in ascending order (1-D Lloyd iterations keep the initial order).</param>

@@ -2,10 +2,11 @@
 // their state-dict names (so PyTorch and Hugging Face tools read the weights), and the graph's
 // structure as JSON in the metadata (so Condense can rebuild any model from the file alone).
 // Mostly-zero tensors (pruned weights) are stored in a sparse form when that is smaller (SparseStorage).
+using Condense.Graph;
 using Condense.Nn;
 using Condense.Tensors;
 
-namespace Condense.Graph;
+namespace Condense.Formats;
 
 /// <summary>Reads and writes model files.</summary>
 public static class Checkpoint

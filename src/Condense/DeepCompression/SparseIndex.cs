@@ -2,7 +2,7 @@
 // instead of absolute column indices, store the distance from the previous kept weight in a few bits
 // (the paper: 8 bits for conv layers, 5 bits for fc layers). Gaps run over the flattened, row-major
 // tensor, so no row pointers are needed. A gap too long for its bits is bridged with filler codes.
-namespace Condense.Quantization;
+namespace Condense.DeepCompression;
 
 /// <summary>Relative-index (gap) coding of sparse positions.</summary>
 /// <remarks>

@@ -6,8 +6,9 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Condense.Tensors;
 
-namespace Condense.Tensors;
+namespace Condense.Formats;
 
 /// <summary>Reads and writes the safetensors format.</summary>
 public static partial class SafeTensors

@@ -9,7 +9,7 @@ using Condense.Optim;
 using Condense.Pruning;
 using Condense.Training;
 
-namespace Condense.Quantization;
+namespace Condense.DeepCompression;
 
 /// <summary>How the shared gradient of a cluster is formed from the gradients of its weights.</summary>
 public enum CentroidGradient

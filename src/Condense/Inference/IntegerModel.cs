@@ -8,7 +8,7 @@ using Condense.Kernels;
 using Condense.Nn;
 using Condense.Tensors;
 
-namespace Condense.Quantization;
+namespace Condense.Inference;
 
 /// <summary>
 /// An int8 inference engine for a static-quantized chain of Linear layers; the same function as the QDQ graph

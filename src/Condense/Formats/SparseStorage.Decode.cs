@@ -4,9 +4,10 @@
 // fault, including a part of the wrong dtype, is an InvalidFileException naming the file.
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Condense.Graph;
 using Condense.Tensors;
 
-namespace Condense.Graph;
+namespace Condense.Formats;
 
 public static partial class SparseStorage
 {

@@ -9,7 +9,7 @@ using Condense.Data;
 using Condense.Graph;
 using Condense.Training;
 
-namespace Condense.Quantization;
+namespace Condense.DeepCompression;
 
 /// <summary>The outcome of a weight-sharing run.</summary>
 public sealed record WeightSharingReport(int Bits, float AccuracyBefore, float AccuracyAfterSharing, float? AccuracyAfterFinetuning,

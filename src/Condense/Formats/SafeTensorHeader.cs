@@ -1,7 +1,7 @@
 // The parsed JSON header of a safetensors file: where each tensor's bytes lie and the string metadata.
 // SafeTensors.ReadHeader returns it without touching the data; SafeTensors.Read uses it to load the
 // tensors. Parsing and validation are in SafeTensorHeader.Parse.cs.
-namespace Condense.Tensors;
+namespace Condense.Formats;
 
 /// <summary>One tensor as the header describes it: dtype, shape and byte range in the data section.</summary>
 /// <param name="Name">The tensor's key in the header.</param>

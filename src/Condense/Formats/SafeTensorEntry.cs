@@ -3,8 +3,9 @@
 // SafeTensorEntry.Float.cs. SafeTensors.Read produces these and SafeTensors.Write consumes them.
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using Condense.Tensors;
 
-namespace Condense.Tensors;
+namespace Condense.Formats;
 
 /// <summary>A named tensor in safetensors form: raw little-endian bytes in row-major (C) order.</summary>
 /// <param name="Name">The tensor's key in the file; must not be <c>__metadata__</c>.</param>

@@ -8,9 +8,10 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Condense.Graph;
 using Condense.Tensors;
 
-namespace Condense.Graph;
+namespace Condense.Formats;
 
 /// <summary>Encodes and decodes tensors in the smallest of dense, bitmap and CSR form.</summary>
 public static partial class SparseStorage

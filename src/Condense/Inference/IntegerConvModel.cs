@@ -10,7 +10,7 @@ using Condense.Kernels;
 using Condense.Nn;
 using Condense.Tensors;
 
-namespace Condense.Quantization;
+namespace Condense.Inference;
 
 /// <summary>
 /// An int8 inference engine for a static-quantized chain of Conv / Linear layers with ReLU, MaxPool and

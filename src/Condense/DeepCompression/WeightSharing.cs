@@ -5,7 +5,7 @@
 using Condense.Graph;
 using Condense.Pruning;
 
-namespace Condense.Quantization;
+namespace Condense.DeepCompression;
 
 /// <summary>k-means weight sharing.</summary>
 public static class WeightSharing

@@ -1,7 +1,7 @@
 // Canonical Huffman coding (Huffman 1952; canonical form as in DEFLATE, RFC 1951 §3.2.2), the last stage
 // of Deep Compression (§4): cluster indices and index gaps are far from uniform, so a variable-length
 // prefix code saves 20–30 % more. Only the code lengths need storing; codes follow from them.
-namespace Condense.Quantization;
+namespace Condense.DeepCompression;
 
 /// <summary>A canonical Huffman code over the symbols 0..n−1.</summary>
 /// <remarks>
