@@ -3,7 +3,6 @@
 // cluster's centroid. Pruned weights (exact zeros, e.g. from Pruning/) stay zero and are not clustered.
 // The result holds the codebooks and indices, and training hooks fine-tune the centroids (§3.3).
 using Condense.Graph;
-using Condense.Pruning;
 
 namespace Condense.DeepCompression;
 
@@ -44,8 +43,10 @@ public static class WeightSharing
     {
         ValidateBits(bits);
         QuantizedWeights.ThrowIfQuantized(model.Graph);
-        var targets = Prunable.Find(model, new PruneOptions { Include = include ?? [] });
-        var entries = new List<(PrunableTensor, SharedWeights)>(targets.Count);
+        var targets = WeightLayers.Find(model, include);
+        if (targets.Count == 0)
+            throw new CondenseException("no tensor to share: the model has no Gemm/MatMul/Conv weights matching the include patterns");
+        var entries = new List<(WeightTensor, SharedWeights)>(targets.Count);
         foreach (var target in targets)
         {
             var shared = Cluster(target.Parameter.Data, bits);

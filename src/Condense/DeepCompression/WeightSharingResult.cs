@@ -5,8 +5,8 @@
 // re-tied: C_k = mean of the cluster's updated weights, W_i = C_{I_i}. Pruned weights stay exactly 0.
 // With plain SGD this is exactly C_k ← C_k − lr·Σ g_i; weight decay and momentum act per weight, so on
 // the centroid once (not n_k times), as if the centroid itself were the parameter.
+using Condense.Graph;
 using Condense.Optim;
-using Condense.Pruning;
 using Condense.Training;
 
 namespace Condense.DeepCompression;
@@ -26,11 +26,11 @@ public enum CentroidGradient
 /// <summary>Weight-shared tensors of a model, with the hooks that fine-tune their centroids.</summary>
 public sealed class WeightSharingResult
 {
-    private readonly List<(PrunableTensor Target, SharedWeights Shared)> _entries;
+    private readonly List<(WeightTensor Target, SharedWeights Shared)> _entries;
     private readonly Dictionary<Optimizer, int[]> _optimizerIndex = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>Wraps the shared tensors.</summary>
-    public WeightSharingResult(IEnumerable<(PrunableTensor Target, SharedWeights Shared)> entries, int bits)
+    public WeightSharingResult(IEnumerable<(WeightTensor Target, SharedWeights Shared)> entries, int bits)
     {
         _entries = entries.ToList();
         foreach (var (target, shared) in _entries)
@@ -40,7 +40,7 @@ public sealed class WeightSharingResult
     }
 
     /// <summary>Each shared tensor with its codebook and indices, in graph order.</summary>
-    public IReadOnlyList<(PrunableTensor Target, SharedWeights Shared)> Entries => _entries;
+    public IReadOnlyList<(WeightTensor Target, SharedWeights Shared)> Entries => _entries;
 
     /// <summary>Bits per index.</summary>
     public int Bits { get; }
@@ -76,7 +76,7 @@ public sealed class WeightSharingResult
         }
     }
 
-    /// <summary>Zeroes the optimizer's state (momentum, moments) at pruned positions, as <see cref="MaskSet"/> does.</summary>
+    /// <summary>Zeroes the optimizer's state (momentum, moments) at pruned positions, as Pruning's MaskSet does.</summary>
     /// <remarks>At kept positions the state needs no tying: the weights of a cluster get equal gradients every step.</remarks>
     public void MaskOptimizerState(Optimizer optimizer)
     {
