@@ -114,8 +114,7 @@ public sealed partial class IntegerModel : Module
     /// <summary>
     /// What runs a (possibly quantized) model best: the integer engine when <paramref name="model"/>'s graph
     /// compiles to it, else the model itself (float, or the float simulation of its quantization).
+    /// <see cref="InferenceEngine.Compile"/> also says which engine and why not.
     /// </summary>
-    public static Module Runner(Condense.Graph.GraphModule model) =>
-        CanCompile(model.Graph, out _) ? Compile(model.Graph)
-        : IntegerConvModel.CanCompile(model.Graph, out _) ? IntegerConvModel.Compile(model.Graph) : model;
+    public static Module Runner(Condense.Graph.GraphModule model) => InferenceEngine.Compile(model).Runner;
 }
