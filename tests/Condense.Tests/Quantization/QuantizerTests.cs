@@ -6,7 +6,7 @@ using Condense.Graph;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;
-using Condense.Tests.Tensors;
+using Condense.Tests.Formats;
 using Condense.Training;
 
 namespace Condense.Tests.Quantization;

@@ -2,7 +2,7 @@
 // a file byte by byte from a JSON string, independently of SafeTensors.Write.
 using System.Text;
 
-namespace Condense.Tests.Tensors;
+namespace Condense.Tests.Formats;
 
 /// <summary>A fresh temporary directory, deleted when the test class is disposed.</summary>
 public sealed class ScratchDir : IDisposable

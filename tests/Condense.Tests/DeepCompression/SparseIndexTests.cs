@@ -5,7 +5,7 @@ using Condense.Kernels;
 using Condense.Quantization;
 using Condense.Tensors;
 
-namespace Condense.Tests.Quantization;
+namespace Condense.Tests.DeepCompression;
 
 public sealed class SparseIndexTests
 {

@@ -3,7 +3,7 @@
 using Condense.Formats;
 using Condense.Tensors;
 
-namespace Condense.Tests.Tensors;
+namespace Condense.Tests.Formats;
 
 public sealed class SafeTensorsAtomicWriteTests : IDisposable
 {

@@ -2,8 +2,9 @@
 // exactly (centroids and assignments); linear initialisation is evenly spaced and deterministic.
 using Condense.DeepCompression;
 using Condense.Quantization;
+using Condense.Tests.Quantization;
 
-namespace Condense.Tests.Quantization;
+namespace Condense.Tests.DeepCompression;
 
 public sealed class KMeansTests
 {

@@ -3,9 +3,10 @@
 using Condense.DeepCompression;
 using Condense.Pruning;
 using Condense.Quantization;
+using Condense.Tests.Quantization;
 using static Condense.Tests.Pruning.PruningTestModels;
 
-namespace Condense.Tests.Quantization;
+namespace Condense.Tests.DeepCompression;
 
 public sealed class CompressionSizesTests
 {

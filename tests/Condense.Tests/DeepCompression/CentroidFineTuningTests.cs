@@ -12,7 +12,7 @@ using Condense.Training;
 using static Condense.Tests.Pruning.PruningTestModels;
 using static Condense.Tests.Quantization.QuantizationTestData;
 
-namespace Condense.Tests.Quantization;
+namespace Condense.Tests.DeepCompression;
 
 public sealed class CentroidFineTuningTests
 {

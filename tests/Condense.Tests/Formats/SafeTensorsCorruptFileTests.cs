@@ -2,9 +2,9 @@
 // InvalidFileException naming the file and the fault, from both Read and ReadHeader.
 using Condense.Formats;
 using Condense.Tensors;
-using static Condense.Tests.Tensors.SafeTensorsTestFiles;
+using static Condense.Tests.Formats.SafeTensorsTestFiles;
 
-namespace Condense.Tests.Tensors;
+namespace Condense.Tests.Formats;
 
 public sealed class SafeTensorsCorruptFileTests : IDisposable
 {

@@ -6,7 +6,7 @@ using Condense.Quantization;
 using static Condense.Tests.Pruning.PruningTestModels;
 using static Condense.Tests.Quantization.QuantizationTestData;
 
-namespace Condense.Tests.Quantization;
+namespace Condense.Tests.DeepCompression;
 
 public sealed class WeightSharingTests
 {

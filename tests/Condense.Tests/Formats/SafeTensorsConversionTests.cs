@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 using Condense.Formats;
 using Condense.Tensors;
 
-namespace Condense.Tests.Tensors;
+namespace Condense.Tests.Formats;
 
 public sealed class SafeTensorsConversionTests
 {

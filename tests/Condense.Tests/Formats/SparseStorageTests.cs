@@ -4,9 +4,8 @@ using Condense.Formats;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Tensors;
-using Condense.Tests.Tensors;
 
-namespace Condense.Tests.Graph;
+namespace Condense.Tests.Formats;
 
 public sealed class SparseStorageTests : IDisposable
 {

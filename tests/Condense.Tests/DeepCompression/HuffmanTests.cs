@@ -4,7 +4,7 @@ using Condense.DeepCompression;
 using Condense.Quantization;
 using Condense.Tensors;
 
-namespace Condense.Tests.Quantization;
+namespace Condense.Tests.DeepCompression;
 
 public sealed class HuffmanTests
 {

@@ -10,9 +10,10 @@ using Condense.Kernels;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;
+using Condense.Tests.Quantization;
 using Condense.Training;
 
-namespace Condense.Tests.Quantization;
+namespace Condense.Tests.Inference;
 
 public class IntegerModelTests
 {

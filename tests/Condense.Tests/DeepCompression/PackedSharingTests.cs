@@ -8,9 +8,9 @@ using Condense.Graph;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;
-using Condense.Tests.Tensors;
+using Condense.Tests.Formats;
 
-namespace Condense.Tests.Quantization;
+namespace Condense.Tests.DeepCompression;
 
 public sealed class PackedSharingTests : IDisposable
 {
