@@ -8,6 +8,7 @@ using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
+using Condense.Inference;
 using Condense.Kernels;
 using Condense.Nn;
 using Condense.Onnx;

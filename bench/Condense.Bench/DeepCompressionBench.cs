@@ -3,6 +3,7 @@
 // weights among 2^5 k-means centroids (linear initialisation) with 2 epochs of centroid fine-tuning,
 // then count the stored bits: sparse index gaps + 5-bit indices + codebooks, and their Huffman codes.
 using Condense.Data;
+using Condense.DeepCompression;
 using Condense.Graph;
 using Condense.Pruning;
 using Condense.Quantization;

@@ -7,6 +7,7 @@
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
+using Condense.Inference;
 using Condense.Kernels;
 using Condense.Nn;
 using Condense.Onnx;

@@ -3,7 +3,9 @@
 // the 2,000 test images measured on what runs the model (the integer engine for static int8), and the
 // size of the saved file against the fp32 file.
 using Condense.Data;
+using Condense.Formats;
 using Condense.Graph;
+using Condense.Inference;
 using Condense.Quantization;
 using Condense.Quantization.Observers;
 using Condense.Training;

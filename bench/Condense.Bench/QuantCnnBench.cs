@@ -8,6 +8,7 @@ using Condense.Formats;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
+using Condense.Inference;
 using Condense.Onnx;
 using Condense.Quantization;
 using Condense.Tensors;

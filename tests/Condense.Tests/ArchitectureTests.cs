@@ -124,44 +124,87 @@ public sealed class ArchitectureTests
         Assert.Contains(typeof(Shape), Methods(typeof(Condense.Nn.Losses)).SelectMany(BodyTypes));
     }
 
+    // The library's layers, lowest first: a layer may reference only the layers before it and the root namespace
+    // Condense (CondenseException, AtomicFile, OutputPaths), which references none. Why this order:
+    // - Kernels are the bottom: spans and arrays in, spans and arrays out.
+    // - Tensors and Autograd are one layer: every tensor op records its gradient (Autograd's GradMode says
+    //   whether to), and backward walks Tensors.
+    // - Data yields tensors; Nn builds modules from tensor ops; Optim steps their parameters; Training runs
+    //   the loop over all three.
+    // - Graph is the IR and its executor (over Nn modules); Onnx reads and writes it; Formats is the file
+    //   front door above both (safetensors, checkpoints, dispatch by extension).
+    // - Reports measure any model; the passes and the demo report, so Reports sits below them.
+    // - Inference compiles graphs to the integer engines; the quantization pass measures with it.
+    // - The passes are ordered too, so a pass never reaches into another one that is not below it:
+    //   Pruning < Quantization < DeepCompression (weight sharing prunes' zeros stay zero) < Distillation
+    //   (a student from a pruned teacher) < Demo (all of them).
+    private static readonly string[][] Layers =
+    [
+        ["Kernels"],
+        ["Tensors", "Autograd"],
+        ["Data"],
+        ["Nn"],
+        ["Optim"],
+        ["Training"],
+        ["Graph"],
+        ["Onnx"],
+        ["Formats"],
+        ["Reports"],
+        ["Inference"],
+        ["Pruning"],
+        ["Quantization"],
+        ["DeepCompression"],
+        ["Distillation"],
+        ["Demo"],
+    ];
+
+    // References against the order that another part of issue 12 removes; allowed until then.
+    // TODO(issue 12, item 5): Kernels use Tensors' Shape (Broadcast, Conv2dGeometry) and Kernels/SparseInference caches
+    // CSR copies on Tensor; Kernels get their own shape helpers and SparseInference moves to Tensors/.
+    // TODO(issue 12, item 2): the passes (Pruning, Quantization, DeepCompression, Distillation) still save files through
+    // Formats/ModelFile; the order allows it (Formats is below them), but once callers save, forbid it here.
+    private static readonly (string From, string To)[] Pending = [("Kernels", "Tensors")];
+
+    private static string Ns(string layer) => "Condense." + layer;
+
     [Fact]
-    public void KernelsDoNotReferenceHigherLayers()
+    public void EveryNamespaceIsALayer()
     {
-        var found = Violations("Condense.Kernels", "Condense.Nn", "Condense.Graph", "Condense.Training", "Condense.Optim", "Condense.Data", "Condense.Demo");
-        Assert.True(found.Count == 0, string.Join("; ", found));
+        var known = Layers.SelectMany(l => l).Select(Ns).ToList();
+        var unlisted = Library.GetTypes()
+            .Where(t => t.Namespace is { } n && n != "Condense" && !known.Any(k => InNamespace(t, k)))
+            .Select(t => t.FullName).ToList();
+        Assert.True(unlisted.Count == 0, "not in any layer: " + string.Join("; ", unlisted));
     }
 
     [Fact]
-    public void TensorsDoNotReferenceHigherLayers()
+    public void EachLayerReferencesOnlyTheLayersBelowIt()
     {
-        var found = Violations("Condense.Tensors", "Condense.Nn", "Condense.Graph", "Condense.Training", "Condense.Optim", "Condense.Data", "Condense.Demo", "Condense.Quantization");
+        var found = new List<string>();
+        for (int low = 0; low < Layers.Length; low++)
+            for (int high = low + 1; high < Layers.Length; high++)
+                foreach (string from in Layers[low])
+                    foreach (string to in Layers[high])
+                        if (!Pending.Contains((from, to))) found.AddRange(Violations(Ns(from), Ns(to)));
         Assert.True(found.Count == 0, string.Join("; ", found));
+        // The rule is not vacuous: the scan sees references downwards between neighbours and across the order.
+        Assert.NotEmpty(Violations("Condense.Formats", "Condense.Onnx"));
+        Assert.NotEmpty(Violations("Condense.Quantization", "Condense.Inference"));
+        Assert.NotEmpty(Violations("Condense.Demo", "Condense.Distillation"));
+        Assert.NotEmpty(Violations("Condense.Tensors", "Condense.Kernels"));
     }
 
     [Fact]
-    public void AutogradAndOptimDoNotReferenceGraphOrTraining()
+    public void TheRootNamespaceReferencesNoLayer()
     {
-        var found = Violations("Condense.Autograd", "Condense.Nn", "Condense.Graph", "Condense.Training", "Condense.Optim")
-            .Concat(Violations("Condense.Optim", "Condense.Graph", "Condense.Training", "Condense.Data")).ToList();
+        var found = new List<string>();
+        foreach (var type in Library.GetTypes().Where(t => t.Namespace == "Condense"))
+        {
+            var referenced = SignatureTypes(type).Concat(Methods(type).SelectMany(BodyTypes)).SelectMany(Expand);
+            foreach (var r in referenced.Distinct())
+                if (r.Namespace is { } n && n.StartsWith("Condense.", StringComparison.Ordinal)) found.Add($"{type.FullName} → {r.FullName}");
+        }
         Assert.True(found.Count == 0, string.Join("; ", found));
-    }
-
-    [Fact]
-    public void NnAndTrainingDoNotReferenceTheGraph()
-    {
-        var found = Violations("Condense.Nn", "Condense.Graph", "Condense.Training", "Condense.Demo", "Condense.Reports", "Condense.Quantization")
-            .Concat(Violations("Condense.Training", "Condense.Graph", "Condense.Demo", "Condense.Reports"))
-            .Concat(Violations("Condense.Data", "Condense.Nn", "Condense.Graph", "Condense.Training", "Condense.Optim")).ToList();
-        Assert.True(found.Count == 0, string.Join("; ", found));
-    }
-
-    [Fact]
-    public void TheFileFrontDoorSitsAboveGraphAndOnnx()
-    {
-        // Formats dispatches to the checkpoint (Graph) and ONNX readers; neither may call back into it.
-        var found = Violations("Condense.Graph", "Condense.Formats").Concat(Violations("Condense.Onnx", "Condense.Formats")).ToList();
-        Assert.True(found.Count == 0, string.Join("; ", found));
-        Assert.NotEmpty(Violations("Condense.Formats", "Condense.Onnx"));   // the rule is not vacuous
     }
 
     [Fact]

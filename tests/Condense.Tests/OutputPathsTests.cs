@@ -1,7 +1,7 @@
 // OutputPaths and CreatedFiles against the file system itself: real paths through file and folder links
 // (the oracle is what the links point at, built by hand), the refusals and their messages, the probe that
 // finds /proc unwritable even for root and leaves nothing behind, and an undo that removes only what a run made.
-using Condense.Tests.Tensors;
+using Condense.Tests.Formats;
 
 namespace Condense.Tests;
 

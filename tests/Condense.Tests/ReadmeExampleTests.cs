@@ -73,7 +73,7 @@ public sealed partial class ReadmeExampleTests : IDisposable
             Assert.InRange((float)after!, (float)before! - 0.01f, 1f);   // static int8 loses at most a point
         if (variables.TryGetValue("report", out var report) && report is Condense.Training.TrainReport r)
             Assert.True(r.Epochs[^1].Validation!.Accuracy > 0.85f);
-        if (variables.TryGetValue("sizes", out var sizes) && sizes is Condense.Quantization.CompressionSizes s)
+        if (variables.TryGetValue("sizes", out var sizes) && sizes is Condense.DeepCompression.CompressionSizes s)
             Assert.True(s.HuffmanRatio > 20, $"Huffman ratio {s.HuffmanRatio}");
     }
 

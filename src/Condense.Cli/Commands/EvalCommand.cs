@@ -1,6 +1,7 @@
 // `condense eval MODEL`: accuracy, loss, parameters, file size, latency and throughput of a saved model.
 using Condense.Formats;
 using System.ComponentModel;
+using Condense.Inference;
 using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
@@ -24,7 +25,8 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         var model = ModelFile.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
         // A quantized model runs on the integer engine when its graph compiles to it.
-        var runner = IntegerModel.Runner(model);
+        var compiled = InferenceEngine.Compile(model);
+        var runner = compiled.Runner;
         var metrics = ModelMetrics.Measure(runner, test, Inputs.SampleShape(model, test), settings.Model, summary: ModelSummary.Of(model));
         Tables.Metrics(output, settings.Model, metrics);
         output.Result(new
@@ -33,7 +35,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
             metrics.Accuracy, metrics.Loss, metrics.Parameters, metrics.NonzeroParameters, metrics.FileBytes,
             metrics.LatencyMsBatch1, metrics.ThroughputBatch256,
             test_samples = test.Count,
-            engine = runner is IntegerModel or IntegerConvModel ? "integer" : "float",
+            engine = compiled.IsInteger ? "integer" : "float",
         });
         return 0;
     }

@@ -1,6 +1,7 @@
 // `condense share MODEL`: Deep Compression's weight sharing — k-means per layer into 2^b shared values,
 // centroid fine-tuning. It reports the size of the file it wrote (b-bit indices + codebooks, bit-packed)
 // and, as a separate computed figure, Deep Compression's accounting: sparse gaps + indices + codebooks, then Huffman.
+using Condense.DeepCompression;
 using Condense.Formats;
 using System.ComponentModel;
 using Condense.Onnx;

@@ -5,6 +5,9 @@
 // table, as JSON and as Markdown. An interrupted run takes back what it wrote.
 using Condense.Formats;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using Condense.Inference;
+using Condense.Onnx;
 using Condense.Data;
 using Condense.Distillation;
 using Condense.Graph;

@@ -2,7 +2,7 @@
 // parameters "weight" (γ, ones) and "bias" (β, zeros), buffers "running_mean" (zeros) and
 // "running_var" (ones), named as in PyTorch state dicts (PyTorch's num_batches_tracked counter is not kept:
 // it only matters with momentum=None). Training mode normalises with batch statistics and updates the
-// running ones; evaluation mode uses the running ones. The op is Tensor.BatchNorm (Autograd/Ops.BatchNorm.cs).
+// running ones; evaluation mode uses the running ones. The op is Tensor.BatchNorm (Tensors/Ops.BatchNorm.cs).
 using Condense.Tensors;
 
 namespace Condense.Nn;

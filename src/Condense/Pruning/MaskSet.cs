@@ -1,6 +1,7 @@
 // Masks that hold: after pruning, fine-tuning must keep pruned weights at exactly zero. The mask is
 // applied to the gradients before each optimizer step, to the weights after it, and to the
 // optimizer's state (momentum, Adam moments), so no pruned weight drifts back (Han et al. 2015).
+using Condense.Graph;
 using Condense.Optim;
 using Condense.Training;
 
@@ -9,14 +10,14 @@ namespace Condense.Pruning;
 /// <summary>Pruning masks for a model's tensors (1 = keep, 0 = pruned).</summary>
 public sealed class MaskSet
 {
-    private readonly List<(PrunableTensor Target, float[] Mask)> _entries = [];
+    private readonly List<(WeightTensor Target, float[] Mask)> _entries = [];
     private readonly Dictionary<Optimizer, int[]> _optimizerIndex = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>The tensors and their masks.</summary>
-    public IReadOnlyList<(PrunableTensor Target, float[] Mask)> Entries => _entries;
+    public IReadOnlyList<(WeightTensor Target, float[] Mask)> Entries => _entries;
 
     /// <summary>Sets (or replaces) the mask of <paramref name="target"/>.</summary>
-    public void Set(PrunableTensor target, float[] mask)
+    public void Set(WeightTensor target, float[] mask)
     {
         if (mask.Length != target.Parameter.Size)
             throw new ArgumentException($"mask of {mask.Length} elements for {target.Name} of {target.Parameter.Size}");

@@ -59,6 +59,6 @@ public static class Pruner
         return masks;
     }
 
-    private static double SparsityOf(PrunableTensor t, PruneOptions options) =>
+    private static double SparsityOf(WeightTensor t, PruneOptions options) =>
         options.PerTensorSparsity is { } map && map.TryGetValue(t.Name, out var s) ? s : options.Sparsity;
 }

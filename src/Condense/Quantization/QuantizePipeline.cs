@@ -3,6 +3,7 @@
 // accuracy and latency (through the shared CompressionRun). The caller saves the model (in the ONNX
 // form it chooses) and fills in the file sizes, from which the compression ratio follows.
 using System.Text.Json.Serialization;
+using Condense.Inference;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Training;
@@ -65,11 +66,11 @@ public static class QuantizePipeline
             .Select(n => n.Inputs[1]).ToList();
         string calibrationName = options.Mode == QuantizationMode.Static ? options.Calibration.ToString() : "none";
         // Batch-1 latency of the float model and of what runs the quantized one, measured in the same run.
-        var runner = IntegerModel.Runner(quantized);
+        var runner = pass.Engine.Runner;   // compiled once, in the pass
         int[] sample = test.SampleShape;
         double latencyBefore = Evaluator.MeasureSpeed(pass.Float, sample, 1, 0.2).MedianMilliseconds;
         double latencyAfter = Evaluator.MeasureSpeed(runner, sample, 1, 0.2).MedianMilliseconds;
-        string engine = runner is IntegerModel or IntegerConvModel ? "integer" : "float simulation";
+        string engine = pass.Engine.IsInteger ? "integer" : "float simulation";
         var report = new QuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibrationName, pass.Layers, floatLayers,
             measures.AccuracyBefore, measures.AccuracyAfterPass, 0, 0, measures.Seconds, pass.TargetMet, pass.Sensitivities,
             latencyBefore, latencyAfter, engine, pass.FoldedBatchNorms) { BlockSize = options.BlockSize };
@@ -78,7 +79,7 @@ public static class QuantizePipeline
 
     // The float model the quantized one came from (batch norm folded), and what the report says about the quantization.
     private sealed record PassState(GraphModule Float, IReadOnlyList<QuantizedLayer> Layers, int FoldedBatchNorms, bool? TargetMet,
-        List<LayerSensitivity>? Sensitivities);
+        List<LayerSensitivity>? Sensitivities, CompiledModel Engine);
 
     private static PassStep<GraphModule, PassState> Quantize(GraphModule model, Dataset calibration, Dataset test, QuantizeOptions options, float before)
     {
@@ -86,24 +87,26 @@ public static class QuantizePipeline
         var (folded, folding) = BatchNormFolding.Fold(model);
         if (folding.Folded.Count > 0) model = folded;
         var (quantized, layers) = Quantizer.Quantize(model, calibration, options);
-        // Measured on what will run it: the integer engine where the graph compiles to it.
-        float after = Evaluator.Evaluate(IntegerModel.Runner(quantized), test).Accuracy;
+        // Measured on what will run it: the integer engine where the graph compiles to it (compiled once, timed below too).
+        var engine = InferenceEngine.Compile(quantized);
+        float after = Evaluator.Evaluate(engine.Runner, test).Accuracy;
         bool? met = null;
         List<LayerSensitivity>? sensitivities = null;
         if (options.MaxAccuracyDrop is double maxDrop)
         {
             met = before - after <= maxDrop;
             if (met == false)
-                (quantized, layers, after, met, sensitivities) = KeepSensitiveLayersInFloat(model, calibration, test, options, before, maxDrop, quantized, layers, after);
+                (quantized, layers, engine, after, met, sensitivities) =
+                    KeepSensitiveLayersInFloat(model, calibration, test, options, before, maxDrop, quantized, layers, engine, after);
         }
-        return new(quantized, new PassState(model, layers, folding.Folded.Count, met, sensitivities), after);
+        return new(quantized, new PassState(model, layers, folding.Folded.Count, met, sensitivities, engine), after);
     }
     // Accuracy-aware mode: quantize each layer alone to measure its sensitivity, then leave layers in
     // float, most sensitive first, until the drop is within budget. Keeps the best model seen: the first
     // that meets the target (most layers quantized), else the most accurate.
-    private static (GraphModule, IReadOnlyList<QuantizedLayer>, float, bool, List<LayerSensitivity>) KeepSensitiveLayersInFloat(
+    private static (GraphModule, IReadOnlyList<QuantizedLayer>, CompiledModel, float, bool, List<LayerSensitivity>) KeepSensitiveLayersInFloat(
         GraphModule model, Dataset calibration, Dataset test, QuantizeOptions options, float before, double maxDrop,
-        GraphModule quantized, IReadOnlyList<QuantizedLayer> layers, float after)
+        GraphModule quantized, IReadOnlyList<QuantizedLayer> layers, CompiledModel engine, float after)
     {
         var weights = layers.Select(l => l.Weight).ToList();
         var sensitivities = weights.Select(w =>
@@ -113,16 +116,17 @@ public static class QuantizePipeline
             return new LayerSensitivity(w, accuracy, before - accuracy);
         }).OrderByDescending(s => s.Drop).ToList();
 
-        var best = (Model: quantized, Layers: layers, Accuracy: after);
+        var best = (Model: quantized, Layers: layers, Engine: engine, Accuracy: after);
         var excluded = new List<string>(options.Exclude);
         foreach (var s in sensitivities.Take(sensitivities.Count - 1)) // at least one layer stays quantized
         {
             excluded.Add(s.Weight);
             var (candidate, candidateLayers) = Quantizer.Quantize(model, calibration, options with { Exclude = excluded.ToList(), MaxAccuracyDrop = null });
-            float accuracy = Evaluator.Evaluate(IntegerModel.Runner(candidate), test).Accuracy;
-            if (before - accuracy <= maxDrop) return (candidate, candidateLayers, accuracy, true, sensitivities);
-            if (accuracy > best.Accuracy) best = (candidate, candidateLayers, accuracy);
+            var candidateEngine = InferenceEngine.Compile(candidate);
+            float accuracy = Evaluator.Evaluate(candidateEngine.Runner, test).Accuracy;
+            if (before - accuracy <= maxDrop) return (candidate, candidateLayers, candidateEngine, accuracy, true, sensitivities);
+            if (accuracy > best.Accuracy) best = (candidate, candidateLayers, candidateEngine, accuracy);
         }
-        return (best.Model, best.Layers, best.Accuracy, false, sensitivities);
+        return (best.Model, best.Layers, best.Engine, best.Accuracy, false, sensitivities);
     }
 }

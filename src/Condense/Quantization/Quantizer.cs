@@ -7,7 +7,6 @@
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
-using Condense.Pruning;
 using Condense.Quantization.Observers;
 using Condense.Tensors;
 
@@ -30,8 +29,8 @@ public static class Quantizer
         // Batch norm first: the weight that gets quantized is the one inference multiplies by (BatchNormFolding).
         if (model.Graph.Nodes.Any(n => n.OpType == OpTypes.BatchNormalization)) model = BatchNormFolding.Fold(model).Model;
         var source = model.Graph;
-        var exclude = options.Exclude.Select(Prunable.Pattern).ToList();
-        var targets = Prunable.Find(model, new PruneOptions())
+        var exclude = options.Exclude.Select(WeightLayers.Pattern).ToList();
+        var targets = WeightLayers.Find(model)
             .Where(t => !t.IsBias && t.OutputAxis == 0 && (t.Node.OpType == OpTypes.Conv || (t.Node.OpType == OpTypes.Gemm && t.Node.Int("transA", 0) == 0)))
             .Where(t => !exclude.Any(r => r.IsMatch(t.Name)))
             .ToDictionary(t => t.Node.Name);

@@ -1,5 +1,5 @@
 // The float32 tensor: a contiguous row-major buffer and a shape. Autograd state (gradient and the
-// function that produced it) lives in Autograd/Tensor.Autograd.cs; the ops in Autograd/Ops*.cs.
+// function that produced it) lives in Tensor.Autograd.cs; the ops in Ops*.cs beside it.
 namespace Condense.Tensors;
 
 /// <summary>A dense float32 tensor in row-major (C) order.</summary>

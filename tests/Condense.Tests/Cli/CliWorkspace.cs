@@ -1,3 +1,4 @@
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Tests.Pruning;
 

@@ -3,6 +3,7 @@
 // as one line on stderr with a non-zero exit code.
 using System.Text.Json;
 using Condense.Data;
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Tests.Cli;
 using Condense.Tests.Pruning;

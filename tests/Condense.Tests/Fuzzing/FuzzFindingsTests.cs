@@ -6,7 +6,7 @@ using Condense.Graph;
 using Condense.Nn;
 using Condense.Onnx;
 using Condense.Tensors;
-using Condense.Tests.Tensors;
+using Condense.Tests.Formats;
 using Google.Protobuf;
 using Onnx;
 

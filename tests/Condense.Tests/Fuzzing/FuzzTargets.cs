@@ -2,6 +2,7 @@
 // exports, float and QDQ), safetensors checkpoints (dense, pruned to bitmap and CSR form, int8 and int4
 // quantized, weight-shared in codebook form), IDX (plain and gzipped), NPY and CSV written here. Each read
 // is what a command does with the file: models load and dry-run through ModelFile.Load.
+using Condense.DeepCompression;
 using Condense.Formats;
 using Condense.Data;
 using Condense.Graph;

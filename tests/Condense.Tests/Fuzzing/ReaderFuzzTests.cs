@@ -3,7 +3,7 @@
 // the case seeds; FuzzHarness.Mutate(FuzzTargets.Create(reader, dir), seed) rebuilds the file.
 // `dotnet run -c Release --project bench/Condense.Bench -- fuzz` runs 100,000 per reader on demand.
 using Condense.Fuzzing;
-using Condense.Tests.Tensors;
+using Condense.Tests.Formats;
 
 namespace Condense.Tests.Fuzzing;
 

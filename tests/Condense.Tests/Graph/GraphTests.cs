@@ -1,5 +1,6 @@
 // The graph view: tracing a model, executing and training the traced graph, input reshaping,
 // unsupported ops, validation, and the JSON form of a graph's structure.
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Optim;

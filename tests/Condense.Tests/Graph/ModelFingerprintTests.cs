@@ -6,7 +6,7 @@ using Condense.Distillation;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Onnx;
-using Condense.Tests.Tensors;
+using Condense.Tests.Formats;
 
 namespace Condense.Tests.Graph;
 

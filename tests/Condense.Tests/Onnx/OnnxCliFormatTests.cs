@@ -2,6 +2,7 @@
 // of its output's extension, calibration data comes from a .npy file or a folder and is shaped to the
 // model's declared input, and every kind of bad ONNX file is one line on stderr with nothing written.
 using Condense.Data;
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Onnx;

@@ -2,6 +2,7 @@
 // the embedded MNIST) and exported as QDQ ONNX, loses at most 0.5 points of accuracy when both the float
 // original and the int8 model are evaluated by ONNX Runtime on the embedded MNIST test set (2,000 images).
 using Condense.Data;
+using Condense.Inference;
 using Condense.Onnx;
 using Condense.Quantization;
 using Xunit.Abstractions;

@@ -6,6 +6,7 @@
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
+using Condense.Inference;
 using Condense.Nn;
 using Condense.Onnx;
 using Condense.Quantization;

@@ -7,6 +7,7 @@ using Condense.Formats;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
+using Condense.Inference;
 using Condense.Nn;
 using Condense.Onnx;
 using Condense.Quantization;

@@ -2,6 +2,7 @@
 // with naive loops: exact counts, the magnitude order across conv and linear tensors, N:M groups of M
 // consecutive weights along each filter's reduction dimension (in/g·kH·kW), masks held while a conv
 // net fine-tunes, and the sparse file form of a pruned conv net.
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Pruning;

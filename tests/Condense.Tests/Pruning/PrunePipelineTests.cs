@@ -3,7 +3,7 @@
 using Condense.Formats;
 using Condense.Graph;
 using Condense.Pruning;
-using Condense.Tests.Tensors;
+using Condense.Tests.Formats;
 using Condense.Training;
 using static Condense.Tests.Pruning.PruningTestModels;
 

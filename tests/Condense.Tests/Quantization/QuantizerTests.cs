@@ -1,11 +1,12 @@
 // The post-training quantization pass: the QDQ graph it builds follows docs/quantized-graph.md, runs as
 // the float simulation of the quantization, saves with integer weights, and leaves excluded layers float.
 using Condense.Data;
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;
-using Condense.Tests.Tensors;
+using Condense.Tests.Formats;
 using Condense.Training;
 
 namespace Condense.Tests.Quantization;

@@ -1,0 +1,51 @@
+// The front door of inference: one look at a (possibly quantized) graph decides what runs it — the integer
+// engine for static QDQ Gemm chains (IntegerModel), the one for Conv/Gemm chains (IntegerConvModel), or the
+// graph itself in float (a float model, or the float simulation of a quantization the engines refuse) — and
+// says which, and why it fell back. Each engine reads the graph at most once: compiling is the analysis.
+using Condense.Graph;
+using Condense.Nn;
+
+namespace Condense.Inference;
+
+/// <summary>What runs a compiled model.</summary>
+public enum EngineKind
+{
+    /// <summary>The graph itself, in float (for a quantized graph: the exact float simulation of its quantization).</summary>
+    Float,
+
+    /// <summary><see cref="IntegerModel"/>: a static int8 chain of Gemm layers.</summary>
+    Integer,
+
+    /// <summary><see cref="IntegerConvModel"/>: a static int8 chain of Conv/Gemm layers with pooling and reshapes.</summary>
+    IntegerConv,
+}
+
+/// <summary>A model ready to run, which engine runs it, and — when it runs in float — why no integer engine took it.</summary>
+/// <param name="Runner">The module to call <c>Forward</c> on.</param>
+/// <param name="Kind">The engine.</param>
+/// <param name="FallbackReason">The integer engine's one-line refusal when <paramref name="Kind"/> is Float; null otherwise.</param>
+public sealed record CompiledModel(Module Runner, EngineKind Kind, string? FallbackReason)
+{
+    /// <summary>True when an integer engine runs the model.</summary>
+    public bool IsInteger => Kind != EngineKind.Float;
+}
+
+/// <summary>Compiles a model for inference.</summary>
+public static class InferenceEngine
+{
+    /// <summary>
+    /// The integer engine for <paramref name="model"/>'s graph when one compiles it (Gemm chains first, then Conv/Gemm chains),
+    /// else <paramref name="model"/> itself with the reason: the Conv engine's refusal for a graph with a Conv, the Gemm engine's otherwise.
+    /// </summary>
+    public static CompiledModel Compile(GraphModule model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        string gemmReason, convReason;
+        try { return new CompiledModel(IntegerModel.Compile(model.Graph), EngineKind.Integer, null); }
+        catch (CondenseException e) { gemmReason = e.Message; }
+        try { return new CompiledModel(IntegerConvModel.Compile(model.Graph), EngineKind.IntegerConv, null); }
+        catch (CondenseException e) { convReason = e.Message; }
+        bool hasConv = model.Graph.Nodes.Any(n => n.OpType == "Conv");
+        return new CompiledModel(model, EngineKind.Float, hasConv ? convReason : gemmReason);
+    }
+}

@@ -1,0 +1,74 @@
+// The inference front door picks the engine each engine's own compiler would: a static int8 MLP runs on
+// IntegerModel, a static int8 conv chain on IntegerConvModel, and a float model or a graph both refuse (a residual
+// network) runs as itself, with the refusal of the engine that fits the graph as the reason. The runners compute
+// exactly what compiling the engine directly computes.
+using Condense.Autograd;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Nn;
+using Condense.Quantization;
+using Condense.Tensors;
+
+namespace Condense.Tests.Inference;
+
+public class InferenceEngineTests
+{
+    private static readonly Lazy<Dataset> Train = new(() => Mnist.LoadEmbedded().Train.Take(256));
+
+    private static GraphModule Traced(string spec, ulong seed) => new(GraphTracer.Trace(ModelSpec.Parse(spec).Build(seed), [784]));
+
+    private static GraphModule Static(GraphModule model) =>
+        Quantizer.Quantize(model, Train.Value, new QuantizeOptions { CalibrationSamples = 256 }).Model;
+
+    private static float[] Run(Module m, Tensor x)
+    {
+        m.Eval();
+        using (GradMode.NoGrad()) return m.Forward(x).Data;
+    }
+
+    private static Tensor Images() => Train.Value.Batch(Enumerable.Range(0, 16).ToArray());
+
+    [Fact]
+    public void StaticMlpRunsOnTheGemmEngine()
+    {
+        var qdq = Static(Traced("mlp:784-32-10", 1));
+        var compiled = InferenceEngine.Compile(qdq);
+        Assert.Equal(EngineKind.Integer, compiled.Kind);
+        Assert.True(compiled.IsInteger);
+        Assert.Null(compiled.FallbackReason);
+        Assert.IsType<IntegerModel>(compiled.Runner);
+        Assert.Equal(Run(IntegerModel.Compile(qdq.Graph), Images()), Run(compiled.Runner, Images()));
+    }
+
+    [Fact]
+    public void StaticConvChainRunsOnTheConvEngine()
+    {
+        var qdq = Static(Traced("lenet5", 2));
+        Assert.False(IntegerModel.CanCompile(qdq.Graph, out _));
+        var compiled = InferenceEngine.Compile(qdq);
+        Assert.Equal(EngineKind.IntegerConv, compiled.Kind);
+        Assert.Null(compiled.FallbackReason);
+        Assert.Equal(Run(IntegerConvModel.Compile(qdq.Graph), Images()), Run(compiled.Runner, Images()));
+    }
+
+    [Fact]
+    public void FloatAndResidualModelsRunAsThemselvesWithTheEnginesReason()
+    {
+        var floatModel = Traced("mlp:784-16-10", 3);
+        var plain = InferenceEngine.Compile(floatModel);
+        Assert.Equal(EngineKind.Float, plain.Kind);
+        Assert.Same(floatModel, plain.Runner);
+        Assert.False(IntegerModel.CanCompile(floatModel.Graph, out string gemmReason));
+        Assert.Equal(gemmReason, plain.FallbackReason);
+
+        var residual = Static(new GraphModule(GraphTracer.Trace(ModelSpec.Parse("resnet-mini,width=4").Build(5), [784])));
+        var compiled = InferenceEngine.Compile(residual);
+        Assert.Equal(EngineKind.Float, compiled.Kind);
+        Assert.Same(residual, compiled.Runner);
+        Assert.False(IntegerConvModel.CanCompile(residual.Graph, out string convReason));
+        Assert.Equal(convReason, compiled.FallbackReason);
+        Assert.StartsWith("integer engine:", compiled.FallbackReason);
+        Assert.DoesNotContain('\n', compiled.FallbackReason!);
+    }
+}
