@@ -24,7 +24,7 @@ public sealed record WeightTensor(string Name, Parameter Parameter, Node Node, b
 /// <summary>Finds the weights of a model's linear layers.</summary>
 public static class WeightLayers
 {
-    private static readonly HashSet<string> LinearOps = ["Gemm", "MatMul", "Conv"];
+    private static readonly HashSet<string> LinearOps = [OpTypes.Gemm, OpTypes.MatMul, OpTypes.Conv];
 
     /// <summary>
     /// The trainable weights (and, if asked, biases) of <paramref name="model"/>'s Gemm/MatMul/Conv nodes whose names match one of
@@ -51,8 +51,8 @@ public static class WeightLayers
                 if (excluded.Any(r => r.IsMatch(name))) continue;
                 int outputAxis = node.OpType switch
                 {
-                    "Gemm" => node.Int("transB", 0) != 0 ? 0 : 1,
-                    "MatMul" => 1,
+                    OpTypes.Gemm => node.Int("transB", 0) != 0 ? 0 : 1,
+                    OpTypes.MatMul => 1,
                     _ => 0, // Conv: (out channels, in channels, kH, kW)
                 };
                 result.Add(new WeightTensor(name, p, node, isBias, isBias ? 0 : outputAxis));

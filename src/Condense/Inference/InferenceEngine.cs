@@ -45,7 +45,7 @@ public static class InferenceEngine
         catch (CondenseException e) { gemmReason = e.Message; }
         try { return new CompiledModel(IntegerConvModel.Compile(model.Graph), EngineKind.IntegerConv, null); }
         catch (CondenseException e) { convReason = e.Message; }
-        bool hasConv = model.Graph.Nodes.Any(n => n.OpType == "Conv");
+        bool hasConv = model.Graph.Nodes.Any(n => n.OpType == OpTypes.Conv);
         return new CompiledModel(model, EngineKind.Float, hasConv ? convReason : gemmReason);
     }
 }
