@@ -8,7 +8,7 @@ using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
-using Condense.Kernels;
+using Condense.Kernels.Platform;
 using Condense.Nn;
 using Condense.Onnx;
 using Condense.Pruning;

@@ -4,7 +4,8 @@
 // with ours so both see the same machine load), input gradient dx, weight gradient dw (with the bias gradient,
 // whose flops are not counted). Every result is first checked against the naive loops (Conv2dReference) and
 // the forward output against ORT's.
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;

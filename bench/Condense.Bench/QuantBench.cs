@@ -6,7 +6,7 @@
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
-using Condense.Kernels;
+using Condense.Kernels.Platform;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;

@@ -4,7 +4,9 @@
 // sparsity above which a Linear layer should run on the sparse kernel. Every chain is first checked
 // against the dense result.
 using System.Numerics.Tensors;
-using Condense.Kernels;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Sparse;
 using Condense.Tensors;
 
 namespace Condense.Bench;

@@ -2,7 +2,7 @@
 // or (N, C) input is normalised by the batch statistics (training) or the running ones (evaluation),
 // then scaled by γ and shifted by β. Both modes are a per-channel affine y = x·scale + shift; training
 // also differentiates through the batch mean and variance (Kernels/BatchNormKernels.cs has the formulas).
-using Condense.Kernels;
+using Condense.Kernels.Normalization;
 
 namespace Condense.Tensors;
 

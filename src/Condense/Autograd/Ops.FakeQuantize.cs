@@ -4,7 +4,6 @@
 // round(x/s) + z fell inside [qmin, qmax] and zeroes it where the value was clamped, as PyTorch's
 // fake_quantize_per_{tensor,channel}_affine do. Scales and zero points are constants (not learned).
 // Condense.Quantization adds the QuantParams overloads; this layer only sees numbers.
-using Condense.Kernels;
 
 namespace Condense.Tensors;
 
@@ -13,13 +12,13 @@ public partial class Tensor
     /// <summary>Per-tensor fake quantization (quantize then dequantize) with a straight-through gradient.</summary>
     public Tensor FakeQuantize(float scale, int zeroPoint, int qMin, int qMax)
     {
-        Kernels.QuantizeLinear.Validate(scale, zeroPoint, qMin, qMax);
+        Kernels.Int8Gemm.QuantizeLinear.Validate(scale, zeroPoint, qMin, qMax);
         var y = Uninitialized(Shape);
-        Kernels.QuantizeLinear.FakeQuantize(Data, scale, zeroPoint, qMin, qMax, y.Data);
+        Kernels.Int8Gemm.QuantizeLinear.FakeQuantize(Data, scale, zeroPoint, qMin, qMax, y.Data);
         return Record(y, g =>
         {
             var gx = GC.AllocateUninitializedArray<float>(Size);
-            Kernels.QuantizeLinear.StraightThrough(g.Data, Data, scale, zeroPoint, qMin, qMax, gx);
+            Kernels.Int8Gemm.QuantizeLinear.StraightThrough(g.Data, Data, scale, zeroPoint, qMin, qMax, gx);
             AccumulateGrad(gx);
         }, this);
     }
@@ -37,7 +36,7 @@ public partial class Tensor
         int channels = Shape[axis];
         if (scales.Length != channels || zeroPoints.Length != channels)
             throw new CondenseException($"axis {axis} has {channels} channels but got {scales.Length} scales and {zeroPoints.Length} zero points");
-        for (int c = 0; c < channels; c++) Kernels.QuantizeLinear.Validate(scales[c], zeroPoints[c], qMin, qMax);
+        for (int c = 0; c < channels; c++) Kernels.Int8Gemm.QuantizeLinear.Validate(scales[c], zeroPoints[c], qMin, qMax);
         scales = (float[])scales.Clone();
         zeroPoints = (int[])zeroPoints.Clone();
         // x viewed as (outer, channels, inner): channel c's elements are the runs [(o·C + c)·inner, +inner).
@@ -49,7 +48,7 @@ public partial class Tensor
             for (int c = 0; c < channels; c++)
             {
                 int start = (o * channels + c) * inner;
-                Kernels.QuantizeLinear.FakeQuantize(Data.AsSpan(start, inner), scales[c], zeroPoints[c], qMin, qMax, y.Data.AsSpan(start, inner));
+                Kernels.Int8Gemm.QuantizeLinear.FakeQuantize(Data.AsSpan(start, inner), scales[c], zeroPoints[c], qMin, qMax, y.Data.AsSpan(start, inner));
             }
         return Record(y, g =>
         {
@@ -58,7 +57,7 @@ public partial class Tensor
                 for (int c = 0; c < channels; c++)
                 {
                     int start = (o * channels + c) * inner;
-                    Kernels.QuantizeLinear.StraightThrough(g.Data.AsSpan(start, inner), Data.AsSpan(start, inner),
+                    Kernels.Int8Gemm.QuantizeLinear.StraightThrough(g.Data.AsSpan(start, inner), Data.AsSpan(start, inner),
                         scales[c], zeroPoints[c], qMin, qMax, gx.AsSpan(start, inner));
                 }
             AccumulateGrad(gx);

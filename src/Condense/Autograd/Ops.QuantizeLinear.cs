@@ -22,8 +22,8 @@ public partial class Tensor
                 int start = (o * channels + c) * inner;
                 for (int i = start; i < start + inner; i++)
                 {
-                    inside[i] = Kernels.QuantizeLinear.InRange(Data[i], s, z, lo, hi);
-                    y.Data[i] = Kernels.QuantizeLinear.Quantize(Data[i], s, z, lo, hi);
+                    inside[i] = Kernels.Int8Gemm.QuantizeLinear.InRange(Data[i], s, z, lo, hi);
+                    y.Data[i] = Kernels.Int8Gemm.QuantizeLinear.Quantize(Data[i], s, z, lo, hi);
                 }
             }
         return Record(y, g =>
@@ -48,7 +48,7 @@ public partial class Tensor
             for (int c = 0; c < channels; c++)
             {
                 int start = (o * channels + c) * inner;
-                for (int i = start; i < start + inner; i++) y.Data[i] = Kernels.QuantizeLinear.Dequantize((int)Data[i], scales[c], (int)zeros[c]);
+                for (int i = start; i < start + inner; i++) y.Data[i] = Kernels.Int8Gemm.QuantizeLinear.Dequantize((int)Data[i], scales[c], (int)zeros[c]);
             }
         return Record(y, g =>
         {

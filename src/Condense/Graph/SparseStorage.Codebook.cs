@@ -4,7 +4,7 @@
 // one more codebook value); "bitmap_codebook" adds "NAME.__bitmap" and indexes only the non-zeros, which
 // is smaller for pruned tensors. Values are compared by their bits, so loading gives back the exact floats.
 using System.Numerics;
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Condense.Tensors;
 
 namespace Condense.Graph;

@@ -1,6 +1,5 @@
 // Pooling layers over (N, C, H, W) inputs, as torch.nn's: thin wrappers of the ops in
 // Autograd/Ops.Pool.cs. Their graph forms (MaxPool, AveragePool, GlobalAveragePool) are in Graph/ModuleTracers.cs.
-using Condense.Kernels;
 using Condense.Tensors;
 
 namespace Condense.Nn;

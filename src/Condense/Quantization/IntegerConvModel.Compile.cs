@@ -6,7 +6,10 @@
 // a conv weight is reordered to the channels-last patch order of Kernels/QConv2d. Anything else (residual
 // Add, average pooling, grouped convolutions, dynamic quantization, float layers) is refused in one line.
 using Condense.Graph;
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Int8Conv;
+using Condense.Kernels.Int8Gemm;
 using Condense.Tensors;
 
 namespace Condense.Quantization;

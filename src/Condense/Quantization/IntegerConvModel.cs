@@ -6,7 +6,9 @@
 // and writes whole image rows. MaxPool runs on the uint8 codes: max commutes with the monotone dequantization, so a layer
 // requantizes straight to the (s, z) of the QuantizeLinear after the pooling. MLPs go to IntegerModel.
 using System.Buffers;
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Conv;
+using Condense.Kernels.Int8Gemm;
 using Condense.Nn;
 using Condense.Tensors;
 

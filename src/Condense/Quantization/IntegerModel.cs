@@ -4,7 +4,7 @@
 // fixed-point requantization (Kernels/QGemm, Kernels/Requantize). Floats appear only at the two ends: the
 // input is quantized with the first layer's (s, z), the last layer's accumulators are scaled back to float.
 using System.Buffers;
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Condense.Nn;
 using Condense.Tensors;
 

@@ -3,7 +3,7 @@
 // with round half to even and w / scale computed in float32, as ONNX Runtime does (Kernels/QuantizeLinear).
 // FromMinMax chooses the parameters from an observed range the way PyTorch's observers do
 // (torch/ao/quantization/observer.py, _calculate_qparams).
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 
 namespace Condense.Quantization;
 

@@ -3,7 +3,8 @@
 // (including depthwise and a channel multiplier), 1×1 kernels, kernels wider than the input, batches
 // spanning several weight-gradient chunks, and shapes large enough to run on several threads; plus
 // accumulation, bit-identical results for any thread count, and the generic im2col on bytes.
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

@@ -7,7 +7,6 @@
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
-using Condense.Kernels;
 using Condense.Nn;
 using Condense.Optim;
 using Condense.Quantization;

@@ -5,7 +5,8 @@
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;

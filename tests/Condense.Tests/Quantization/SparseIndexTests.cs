@@ -1,6 +1,6 @@
 // Relative index gaps (Deep Compression Fig. 2): a hand example with a filler, round trips on random
 // sparse positions with long runs of zeros for every width, and the code count formula.
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Condense.Quantization;
 using Condense.Tensors;
 
