@@ -1,4 +1,4 @@
-// Benchmark of Kernels/Conv2dKernel against ONNX Runtime running a single Conv node of the same shape,
+// Benchmark of Kernels/Conv/Conv2dKernel against ONNX Runtime running a single Conv node of the same shape,
 // measured in the same run: LeNet-5's two convolutions at batch 64 and 256 and ResNet-style 3×3 convolutions
 // (16–64 channels, 7–32 px, one strided). Passes: forward y = conv(x, w) + b (also timed in ORT, alternately
 // with ours so both see the same machine load), input gradient dx, weight gradient dw (with the bias gradient,

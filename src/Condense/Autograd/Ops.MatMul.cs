@@ -1,6 +1,6 @@
 // Matrix products on the GEMM kernel. Gemm follows ONNX: Y = α·op(A)·op(B) + β·C with C broadcast;
 // Linear is Gemm with B = W stored (out × in), as PyTorch and ONNX exporters lay it out.
-// Inference with a pruned weight (no gradients) uses the sparse kernel (Kernels/SparseInference.cs).
+// Inference with a pruned weight (no gradients) uses the sparse kernel (Tensors/SparseInference.cs).
 // Gradients (row-major, G = dY): d op(A) = α·G·op(B)ᵀ, d op(B) = α·op(A)ᵀ·G, dC = β·Σ_broadcast G.
 using Condense.Kernels.Elementwise;
 using Condense.Kernels.FloatGemm;

@@ -1,5 +1,5 @@
 // ONNX QuantizeLinear and DequantizeLinear on float tensors that hold integers (the formula itself is in
-// Kernels/QuantizeLinear.cs): q = saturate(round_half_even(x / scale) + zero_point), x' = (q − zero_point) · scale,
+// Kernels/Int8Gemm/QuantizeLinear.cs): q = saturate(round_half_even(x / scale) + zero_point), x' = (q − zero_point) · scale,
 // per tensor (scalar scale) or per axis (one scale per slice along `axis`). x / scale is computed in
 // float32, as ONNX Runtime does. Gradients follow the straight-through estimator: through Q they are
 // g / scale inside the representable range and 0 outside, through DQ g · scale, so DQ(Q(x)) passes g

@@ -105,11 +105,4 @@ public sealed record Conv2dGeometry
 
     /// <summary>Multiply-adds × 2 of the forward pass (each backward product costs the same).</summary>
     public long Flops => 2L * Batch * OutChannels * OutPixels * ColumnRows;
-
-    /// <summary>
-    /// True when the im2col matrix is the input itself (1×1 kernel, stride 1, no padding): the GEMM reads
-    /// the image directly.
-    /// </summary>
-    public bool IsPointwise => KernelH == 1 && KernelW == 1 && Options.StrideH == 1 && Options.StrideW == 1
-        && Options.PadTop == 0 && Options.PadLeft == 0 && Options.PadBottom == 0 && Options.PadRight == 0;
 }

@@ -18,9 +18,6 @@ namespace Condense.Kernels.Int8Conv;
 /// <summary>Integer 2-D convolution (groups = 1) and max pooling on NCHW uint8 images.</summary>
 public static unsafe class QConv2d
 {
-    // The im2col rows of one batch chunk stay below this many bytes; larger batches run in chunks.
-    private const int MaxRowBytes = 8 << 20;
-
     /// <summary>
     /// The weight (M, C, kH, kW) of a convolution as the (M, kH·kW·C) matrix, taps in the order (kh, kw, c), that
     /// <see cref="PackedInt8Weights"/> packs for <see cref="ForwardRequantized"/>.

@@ -1,7 +1,7 @@
 // Batch normalisation over (N, C, S) float32 data, S the product of the spatial dimensions (1 for a
 // (N, C) input): per-channel statistics, the per-channel affine y = x·scale + shift that both modes
 // reduce to, and the backward passes. Formulas from Ioffe & Szegedy 2015 ("Batch Normalization"), §3.
-// Every pass reads each row once (Kernels/BatchNormRows.cs); the statistics are split between the threads
+// Every pass reads each row once (Kernels/Normalization/BatchNormRows.cs); the statistics are split between the threads
 // by channel and the element-wise passes by (n, c) row, so one thread owns each channel's sums and the
 // bits do not depend on the thread count.
 using System.Numerics.Tensors;
