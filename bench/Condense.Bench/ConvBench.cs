@@ -1,10 +1,11 @@
-// Benchmark of Kernels/Conv2dKernel against ONNX Runtime running a single Conv node of the same shape,
+// Benchmark of Kernels/Conv/Conv2dKernel against ONNX Runtime running a single Conv node of the same shape,
 // measured in the same run: LeNet-5's two convolutions at batch 64 and 256 and ResNet-style 3×3 convolutions
 // (16–64 channels, 7–32 px, one strided). Passes: forward y = conv(x, w) + b (also timed in ORT, alternately
 // with ours so both see the same machine load), input gradient dx, weight gradient dw (with the bias gradient,
 // whose flops are not counted). Every result is first checked against the naive loops (Conv2dReference) and
 // the forward output against ORT's.
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;

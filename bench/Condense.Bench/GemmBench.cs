@@ -1,6 +1,7 @@
-// Benchmark of Kernels/Gemm against the naive triple loop (GemmReference) measured in the same run:
+// Benchmark of Kernels/FloatGemm/Gemm against the naive triple loop (GemmReference) measured in the same run:
 // square sizes and the LeNet-300-100 training shapes. Each shape is first checked against the reference.
-using Condense.Kernels;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Bench;

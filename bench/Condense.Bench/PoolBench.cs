@@ -17,9 +17,9 @@ internal static class PoolBench
     public static int Run(string[] args)
     {
         // `pool [threads] [filter]`: the kernels' thread budget (ORT keeps its default), and the cases whose name contains filter.
-        if (args.Length > 0) Condense.Kernels.Cpu.Threads = int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture);
+        if (args.Length > 0) Condense.Kernels.Platform.Cpu.Threads = int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture);
         string filter = args.Length > 1 ? args[1] : "";
-        Console.WriteLine($"{Condense.Kernels.Cpu.Threads} threads");
+        Console.WriteLine($"{Condense.Kernels.Platform.Cpu.Threads} threads");
         Console.WriteLine($"{"layer",-20} {"input",-16} {"ours ms",9} {"ORT ms",9} {"ours/ORT",9}");
         foreach (var (name, layer, shape) in InferenceCases().Where(c => c.Item1.Contains(filter, StringComparison.Ordinal)))
             Compare(name, layer, shape);

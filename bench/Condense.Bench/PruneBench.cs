@@ -6,7 +6,6 @@
 // are checked against the zero-masked dense computation.
 using Condense.Autograd;
 using Condense.Graph;
-using Condense.Kernels;
 using Condense.Nn;
 using Condense.Pruning;
 using Condense.Tensors;

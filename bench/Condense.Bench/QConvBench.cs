@@ -3,7 +3,11 @@
 // timed requantized to uint8 (what the integer engine runs); fp32 with bias. Then the uint8 max pooling of
 // LeNet's two pools against the float pooling kernel. Every int8 result is first checked against the naive
 // loops (QConv2dReference) on the first two images. `--threads N` sets Cpu.Threads, `--path P` the kernel path; a bare argument keeps the cases whose name contains it.
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Conv;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Pool;
 using Condense.Tensors;
 
 namespace Condense.Bench;

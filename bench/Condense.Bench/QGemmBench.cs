@@ -1,7 +1,9 @@
-// Benchmark of the int8 Linear kernel (Kernels/QGemm, with requantization fused) against the fp32 Gemm the
+// Benchmark of the int8 Linear kernel (Kernels/Int8Gemm/QGemm, with requantization fused) against the fp32 Gemm the
 // float model runs (Gemm.Multiply, transB: Y = X·Wᵀ), both measured in the same run on the LeNet-300-100
 // shapes and two squares. Each int8 result is first checked exactly against QGemmReference.
-using Condense.Kernels;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Bench;

@@ -8,6 +8,7 @@ using Condense.Data;
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Kernels;
+using Condense.Kernels.Platform;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;

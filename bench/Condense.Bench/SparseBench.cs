@@ -1,10 +1,12 @@
-// Benchmark of Kernels/SparseGemm against the dense Gemm on pruned LeNet-300-100 (784→300→100→10) in the same
+// Benchmark of Kernels/Sparse/SparseGemm against the dense Gemm on pruned LeNet-300-100 (784→300→100→10) in the same
 // run: the whole forward (Linear + bias + ReLU chain) and each layer at batch 1 and 256 with 90% of the
 // weights pruned globally by magnitude, then a sweep over sparsity that suggests, per batch size, the
 // sparsity above which a Linear layer should run on the sparse kernel. Every chain is first checked
 // against the dense result.
 using System.Numerics.Tensors;
-using Condense.Kernels;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Sparse;
 using Condense.Tensors;
 
 namespace Condense.Bench;

@@ -4,7 +4,7 @@
 // are printed beside ours, not measured here (neither runs on this machine).
 using System.Diagnostics;
 using Condense.Data;
-using Condense.Kernels;
+using Condense.Kernels.Platform;
 using Condense.Nn;
 using Condense.Training;
 

@@ -1,10 +1,10 @@
 // The codebook form of SparseStorage, for weight-shared tensors (Deep Compression §3): the distinct
 // values as a float32 codebook "NAME.__codebook", and one b-bit index per element, bit-packed, in
-// "NAME.__codes" (Kernels/BitPacking layout). "codebook" indexes every element (a zero, if present, is
+// "NAME.__codes" (Kernels/Int8Gemm/BitPacking layout). "codebook" indexes every element (a zero, if present, is
 // one more codebook value); "bitmap_codebook" adds "NAME.__bitmap" and indexes only the non-zeros, which
 // is smaller for pruned tensors. Values are compared by their bits, so loading gives back the exact floats.
 using System.Numerics;
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Condense.Tensors;
 
 namespace Condense.Formats;

@@ -43,7 +43,7 @@ public static partial class SparseStorage
             var packed = Part(file, name, parts).ToUInt8Array();
             if (packed.Length != (size + 1) / 2) throw Corrupt(file, name, "packed int4 length does not match the shape");
             var values = new sbyte[size];
-            Kernels.Int4.Unpack(packed, values);
+            Kernels.Int8Gemm.Int4.Unpack(packed, values);
             tensors[name] = new Tensor(values.Select(v => (float)v).ToArray(), shape);
         }
         long csrAllowance = CsrAllowance + 8 * file.Tensors.Sum(t => (long)t.Data.Length);

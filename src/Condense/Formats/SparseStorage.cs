@@ -44,8 +44,8 @@ public static partial class SparseStorage
             type.CheckValues(name, t.Data);
             if (type == ElementType.Int4)
             {
-                var packed = new byte[Kernels.Int4.PackedLength(t.Size)];
-                Kernels.Int4.Pack(t.Data.Select(v => (sbyte)v).ToArray(), packed);
+                var packed = new byte[Kernels.Int8Gemm.Int4.PackedLength(t.Size)];
+                Kernels.Int8Gemm.Int4.Pack(t.Data.Select(v => (sbyte)v).ToArray(), packed);
                 entries.Add(SafeTensorEntry.FromUInt8(name, packed, packed.Length));
                 int4[name] = t.Shape;
                 continue;

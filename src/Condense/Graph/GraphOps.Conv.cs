@@ -3,7 +3,6 @@
 // and auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER: out = ceil(in / stride), the odd pad at the end
 // for SAME_UPPER and at the beginning for SAME_LOWER). A 1-D Conv (N, C, L) runs as a 2-D one of height 1.
 // ConvOptions/ConvAttributes convert between a node's attributes and Conv2dOptions for the tracer and passes.
-using Condense.Kernels;
 using Condense.Tensors;
 
 namespace Condense.Graph;

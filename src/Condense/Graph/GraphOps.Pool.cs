@@ -2,7 +2,7 @@
 // BatchNormalization (https://onnx.ai/onnx/operators/). Pooling reads kernel_shape, strides, pads
 // ([begin…, end…]), dilations, ceil_mode, count_include_pad and auto_pad; 1-D pooling runs as 2-D over a
 // height of 1; 3-D pooling is refused. BatchNormalization trains inside a GraphModule: see BatchNormalization.
-using Condense.Kernels;
+using Condense.Kernels.Normalization;
 using Condense.Tensors;
 
 namespace Condense.Graph;

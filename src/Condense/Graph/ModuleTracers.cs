@@ -65,7 +65,7 @@ public static class ModuleTracers
     }
 
     // ONNX pooling attributes; pads are [top, left, bottom, right]. AveragePool has dilations only from opset 19.
-    private static Dictionary<string, AttributeValue> PoolAttributes(Kernels.PoolWindow w, bool dilations)
+    private static Dictionary<string, AttributeValue> PoolAttributes(Tensors.PoolWindow w, bool dilations)
     {
         var attributes = new Dictionary<string, AttributeValue>
         {

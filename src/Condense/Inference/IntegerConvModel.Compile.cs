@@ -3,10 +3,13 @@
 // and precompute per layer, as IntegerModel does for Gemm (x_q uint8 (s_x, z_x), w_q int8 per output channel):
 //   bias32[o] = round(b[o] / (s_x·s_w[o])),  M[o] = s_x·s_w[o] / s_y as (multiplier, shift),  qmin = z_y with a ReLU.
 // A ReLU anywhere among the ops between two layers is fused (it commutes with max pooling and reshaping);
-// a conv weight is reordered to the channels-last patch order of Kernels/QConv2d. Anything else (residual
+// a conv weight is reordered to the channels-last patch order of Kernels/Int8Conv/QConv2d. Anything else (residual
 // Add, average pooling, grouped convolutions, dynamic quantization, float layers) is refused in one line.
 using Condense.Graph;
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Int8Conv;
+using Condense.Kernels.Int8Gemm;
 using Condense.Tensors;
 
 namespace Condense.Inference;

@@ -2,11 +2,13 @@
 // (docs/quantized-graph.md) of Conv and Gemm layers with ReLU, MaxPool and Flatten between them, compiled
 // (IntegerConvModel.Compile.cs) into int8 steps that keep the activations uint8 from the first
 // QuantizeLinear to the last layer's int32 accumulators. Images stay NCHW, the float graph's layout, so
-// Flatten and the recorded activations need no reordering and a convolution (Kernels/QConv2d, direct) reads
+// Flatten and the recorded activations need no reordering and a convolution (Kernels/Int8Conv/QConv2d, direct) reads
 // and writes whole image rows. MaxPool runs on the uint8 codes: max commutes with the monotone dequantization, so a layer
 // requantizes straight to the (s, z) of the QuantizeLinear after the pooling. MLPs go to IntegerModel.
 using System.Buffers;
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Conv;
+using Condense.Kernels.Int8Gemm;
 using Condense.Nn;
 using Condense.Tensors;
 

@@ -6,7 +6,8 @@
 //   qmin = z_y when a ReLU sits between the Gemm and the next Q  (ReLU fused: clamp at the zero point)
 // Anything else (dynamic quantization, a layer left in float, other ops, branches) is refused in one line.
 using Condense.Graph;
-using Condense.Kernels;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Int8Gemm;
 using Condense.Tensors;
 
 namespace Condense.Inference;

@@ -1,10 +1,10 @@
 // The integer-only engine for static-quantized MLPs (Jacob et al. 2018, "Quantization and Training of Neural
 // Networks for Efficient Integer-Arithmetic-Only Inference"): a QDQ graph (docs/quantized-graph.md) compiled
 // into packed int8 layers (IntegerModel.Compile.cs) and run with uint8 activations, int32 accumulators and
-// fixed-point requantization (Kernels/QGemm, Kernels/Requantize). Floats appear only at the two ends: the
+// fixed-point requantization (Kernels/Int8Gemm/QGemm, Kernels/Int8Gemm/Requantize). Floats appear only at the two ends: the
 // input is quantized with the first layer's (s, z), the last layer's accumulators are scaled back to float.
 using System.Buffers;
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Condense.Nn;
 using Condense.Tensors;
 

@@ -6,7 +6,7 @@
 //   M[o] = s_x·s_w[o] / s_y as (multiplier, shift)   ((s_y, z_y) = the next layer's input Q)
 // Every refusal is a one-line CondenseException starting "integer engine:".
 using Condense.Graph;
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Condense.Tensors;
 
 namespace Condense.Inference;

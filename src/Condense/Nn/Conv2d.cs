@@ -1,6 +1,5 @@
 // The 2-D convolution layer (torch.nn.Conv2d): parameters "weight" (out, in/groups, kH, kW) and "bias" (out),
 // as in PyTorch state dicts, over Tensor.Conv2d. Its graph form (an ONNX Conv node) is in Graph/ModuleTracers.cs.
-using Condense.Kernels;
 using Condense.Tensors;
 
 namespace Condense.Nn;

@@ -3,7 +3,7 @@
 // and node attributes.
 using System.Buffers.Binary;
 using Condense.Graph;
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Google.Protobuf;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;

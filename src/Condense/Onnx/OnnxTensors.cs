@@ -69,9 +69,9 @@ internal static class OnnxTensors
         {
             // Packed nibbles: raw_data bytes, or one byte per int32_data element.
             var packed = !proto.RawData.IsEmpty ? proto.RawData.ToByteArray() : proto.Int32Data.Select(v => (byte)v).ToArray();
-            if (packed.Length != Kernels.Int4.PackedLength((int)count))
+            if (packed.Length != Kernels.Int8Gemm.Int4.PackedLength((int)count))
                 throw new InvalidFileException(path,
-                    $"tensor '{name}' has {packed.Length} bytes of 4-bit data, its shape {Shape.Format(shape)} needs {Kernels.Int4.PackedLength((int)count)}");
+                    $"tensor '{name}' has {packed.Length} bytes of 4-bit data, its shape {Shape.Format(shape)} needs {Kernels.Int8Gemm.Int4.PackedLength((int)count)}");
             for (int i = 0; i < data.Length; i++)
             {
                 int nibble = packed[i >> 1] >> 4 * (i & 1) & 0xF;

@@ -40,9 +40,9 @@ public abstract class Optimizer
                 if (grad.Size != Params[i].Size)
                     throw new InvalidOperationException($"parameter {i} has {Params[i].Size} elements but its gradient {grad.Size}");
                 BeginStep(i, Params[i].Size);
-                int parts = Params[i].Size >= ParallelThreshold ? Math.Max(1, Kernels.Cpu.Threads) : 1;
+                int parts = Params[i].Size >= ParallelThreshold ? Math.Max(1, Kernels.Platform.Cpu.Threads) : 1;
                 _job.Start(i, parts);
-                Kernels.WorkerPool.Run(_job, parts);
+                Kernels.Platform.WorkerPool.Run(_job, parts);
                 Params[i].MarkModified();
             }
     }
@@ -63,7 +63,7 @@ public abstract class Optimizer
     protected abstract void Update(int index, Span<float> weights, ReadOnlySpan<float> grad, int offset);
 
     // Splits one parameter's update into slices of whole cache lines for the kernel worker pool.
-    private sealed class UpdateJob(Optimizer optimizer) : Kernels.IParallelJob
+    private sealed class UpdateJob(Optimizer optimizer) : Kernels.Platform.IParallelJob
     {
         private int _index, _parts;
 

@@ -31,7 +31,7 @@ public static class BlockwiseQuantizer
                 float s = Math.Max(maxAbs / range.QMax, QuantParams.MinScale);
                 scales[r * blocks + b] = s;
                 for (int i = start; i < end; i++)
-                    integers[i] = Kernels.QuantizeLinear.Quantize(weight.Data[i], s, 0, -range.QMax, range.QMax);
+                    integers[i] = Kernels.Int8Gemm.QuantizeLinear.Quantize(weight.Data[i], s, 0, -range.QMax, range.QMax);
             }
         return (new Tensor(integers, weight.Shape), new Tensor(scales, [rows, blocks]));
     }

@@ -1,9 +1,9 @@
 // Affine quantization parameters and the formulas of ONNX QuantizeLinear / DequantizeLinear:
 //   q = clamp(round(w / scale) + zeroPoint, qmin, qmax),   w ≈ scale · (q − zeroPoint),
-// with round half to even and w / scale computed in float32, as ONNX Runtime does (Kernels/QuantizeLinear).
+// with round half to even and w / scale computed in float32, as ONNX Runtime does (Kernels/Int8Gemm/QuantizeLinear).
 // FromMinMax chooses the parameters from an observed range the way PyTorch's observers do
 // (torch/ao/quantization/observer.py, _calculate_qparams).
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 
 namespace Condense.Quantization;
 

@@ -1,8 +1,8 @@
 // Batch normalisation as one fused op, after torch.nn.functional.batch_norm: channel 1 of an (N, C, …)
 // or (N, C) input is normalised by the batch statistics (training) or the running ones (evaluation),
 // then scaled by γ and shifted by β. Both modes are a per-channel affine y = x·scale + shift; training
-// also differentiates through the batch mean and variance (Kernels/BatchNormKernels.cs has the formulas).
-using Condense.Kernels;
+// also differentiates through the batch mean and variance (Kernels/Normalization/BatchNormKernels.cs has the formulas).
+using Condense.Kernels.Normalization;
 
 namespace Condense.Tensors;
 

@@ -1,7 +1,7 @@
 // 2-D convolution as an autograd op (ONNX Conv, PyTorch conv2d): NCHW input, weight (M, C/groups, kH, kW),
-// optional bias (M). The forward pass and all three gradients run on Kernels/Conv2dKernel (im2col + GEMM):
+// optional bias (M). The forward pass and all three gradients run on Kernels/Conv/Conv2dKernel (im2col + GEMM):
 // dx = col2im(wᵀ·dy), dw = Σ_n dy·im2col(x)ᵀ, db = Σ_{n, pixels} dy.
-using Condense.Kernels;
+using Condense.Kernels.Conv;
 
 namespace Condense.Tensors;
 

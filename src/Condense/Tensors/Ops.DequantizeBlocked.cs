@@ -31,7 +31,7 @@ public partial class Tensor
                 {
                     int at = (o * length + d) * inner + i, block = (o * blocks + d / blockSize) * inner + i;
                     scaleOf[at] = scale.Data[block];
-                    y.Data[at] = Kernels.QuantizeLinear.Dequantize((int)Data[at], scale.Data[block], zeros is null ? 0 : (int)zeros[block]);
+                    y.Data[at] = Kernels.Int8Gemm.QuantizeLinear.Dequantize((int)Data[at], scale.Data[block], zeros is null ? 0 : (int)zeros[block]);
                 }
         return Record(y, g =>
         {

@@ -1,7 +1,7 @@
 // Elementwise arithmetic with NumPy broadcasting, and its gradients: the gradient of a broadcast
 // operand is the output gradient summed over the broadcast dimensions.
 using System.Numerics.Tensors;
-using Condense.Kernels;
+using Condense.Kernels.Elementwise;
 
 namespace Condense.Tensors;
 

@@ -1,8 +1,10 @@
 // Matrix products on the GEMM kernel. Gemm follows ONNX: Y = α·op(A)·op(B) + β·C with C broadcast;
 // Linear is Gemm with B = W stored (out × in), as PyTorch and ONNX exporters lay it out.
-// Inference with a pruned weight (no gradients) uses the sparse kernel (Kernels/SparseInference.cs).
+// Inference with a pruned weight (no gradients) uses the sparse kernel (Tensors/SparseInference.cs).
 // Gradients (row-major, G = dY): d op(A) = α·G·op(B)ᵀ, d op(B) = α·op(A)ᵀ·G, dC = β·Σ_broadcast G.
-using Condense.Kernels;
+using Condense.Kernels.Elementwise;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Sparse;
 
 namespace Condense.Tensors;
 
@@ -54,7 +56,7 @@ public partial class Tensor
             FillBroadcast(c, y, beta);
             cBeta = 1f;
         }
-        Kernels.Gemm.Multiply(transA, transB, m, n, k, alpha, a.Data, a.Shape[1], b.Data, b.Shape[1], cBeta, y.Data, n);
+        Kernels.FloatGemm.Gemm.Multiply(transA, transB, m, n, k, alpha, a.Data, a.Shape[1], b.Data, b.Shape[1], cBeta, y.Data, n);
         return Record(y, g => GemmBackward(a, b, c, alpha, beta, transA, transB, m, n, k, g), c is null ? [a, b] : [a, b, c]);
     }
 
@@ -77,17 +79,17 @@ public partial class Tensor
         {
             var (buf, bt) = a.GradTarget();
             if (!transA) // dA (M×K) = α·G·op(B)ᵀ
-                Kernels.Gemm.Multiply(false, !transB, m, k, n, alpha, gd, n, b.Data, b.Shape[1], bt, buf, k);
+                Kernels.FloatGemm.Gemm.Multiply(false, !transB, m, k, n, alpha, gd, n, b.Data, b.Shape[1], bt, buf, k);
             else         // dA (K×M) = α·op(B)·Gᵀ
-                Kernels.Gemm.Multiply(transB, true, k, m, n, alpha, b.Data, b.Shape[1], gd, n, bt, buf, m);
+                Kernels.FloatGemm.Gemm.Multiply(transB, true, k, m, n, alpha, b.Data, b.Shape[1], gd, n, bt, buf, m);
         }
         if (b.RequiresGrad)
         {
             var (buf, bt) = b.GradTarget();
             if (!transB) // dB (K×N) = α·op(A)ᵀ·G
-                Kernels.Gemm.Multiply(!transA, false, k, n, m, alpha, a.Data, a.Shape[1], gd, n, bt, buf, n);
+                Kernels.FloatGemm.Gemm.Multiply(!transA, false, k, n, m, alpha, a.Data, a.Shape[1], gd, n, bt, buf, n);
             else         // dB (N×K) = α·Gᵀ·op(A)
-                Kernels.Gemm.Multiply(true, transA, n, k, m, alpha, gd, n, a.Data, a.Shape[1], bt, buf, k);
+                Kernels.FloatGemm.Gemm.Multiply(true, transA, n, k, m, alpha, gd, n, a.Data, a.Shape[1], bt, buf, k);
         }
         if (c is not null && c.RequiresGrad)
         {

@@ -28,7 +28,7 @@ public partial class Tensor
         var offsetsB = BatchOffsets(other.Shape[..^2], batch, k * n);
         var y = Uninitialized([.. batch, m, n]);
         for (int b = 0; b < offsetsA.Length; b++)
-            Kernels.Gemm.Multiply(false, false, m, n, k, 1f, Data.AsSpan(offsetsA[b], m * k), k,
+            Kernels.FloatGemm.Gemm.Multiply(false, false, m, n, k, 1f, Data.AsSpan(offsetsA[b], m * k), k,
                 other.Data.AsSpan(offsetsB[b], k * n), n, 0f, y.Data.AsSpan(b * m * n, m * n), n);
         var a = this;
         return Record(y, g =>
@@ -38,7 +38,7 @@ public partial class Tensor
                 // Batches that share an operand slice add into it, so start from zero.
                 var ga = new float[a.Size];
                 for (int b = 0; b < offsetsA.Length; b++)
-                    Kernels.Gemm.Multiply(false, true, m, k, n, 1f, g.Data.AsSpan(b * m * n, m * n), n,
+                    Kernels.FloatGemm.Gemm.Multiply(false, true, m, k, n, 1f, g.Data.AsSpan(b * m * n, m * n), n,
                         other.Data.AsSpan(offsetsB[b], k * n), n, 1f, ga.AsSpan(offsetsA[b], m * k), k);
                 a.AccumulateGrad(ga);
             }
@@ -46,7 +46,7 @@ public partial class Tensor
             {
                 var gb = new float[other.Size];
                 for (int b = 0; b < offsetsA.Length; b++)
-                    Kernels.Gemm.Multiply(true, false, k, n, m, 1f, a.Data.AsSpan(offsetsA[b], m * k), k,
+                    Kernels.FloatGemm.Gemm.Multiply(true, false, k, n, m, 1f, a.Data.AsSpan(offsetsA[b], m * k), k,
                         g.Data.AsSpan(b * m * n, m * n), n, 1f, gb.AsSpan(offsetsB[b], k * n), n);
                 other.AccumulateGrad(gb);
             }
@@ -57,7 +57,7 @@ public partial class Tensor
     // matrixSize elements); broadcast dimensions repeat the same matrix.
     private static int[] BatchOffsets(int[] shape, int[] batch, int matrixSize)
     {
-        var strides = Kernels.Broadcast.StridesIn(shape, batch);
+        var strides = Kernels.Elementwise.Broadcast.StridesIn(shape, batch);
         int count = Tensors.Shape.Size(batch);
         var offsets = new int[count];
         var index = new int[batch.Length];

@@ -1,7 +1,7 @@
 // Pooling ops on (N, C, H, W) tensors, after torch.nn.functional: max pooling (its backward routes the
 // gradient to each window's argmax, found again from the input and output), average pooling, and global
-// average / max pooling to (N, C, 1, 1). The loops are in Kernels/Pooling.cs.
-using Condense.Kernels;
+// average / max pooling to (N, C, 1, 1). The loops are in Kernels/Pool/Pooling.cs.
+using Condense.Kernels.Pool;
 
 namespace Condense.Tensors;
 

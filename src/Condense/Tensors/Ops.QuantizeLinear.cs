@@ -1,5 +1,5 @@
 // ONNX QuantizeLinear and DequantizeLinear on float tensors that hold integers (the formula itself is in
-// Kernels/QuantizeLinear.cs): q = saturate(round_half_even(x / scale) + zero_point), x' = (q − zero_point) · scale,
+// Kernels/Int8Gemm/QuantizeLinear.cs): q = saturate(round_half_even(x / scale) + zero_point), x' = (q − zero_point) · scale,
 // per tensor (scalar scale) or per axis (one scale per slice along `axis`). x / scale is computed in
 // float32, as ONNX Runtime does. Gradients follow the straight-through estimator: through Q they are
 // g / scale inside the representable range and 0 outside, through DQ g · scale, so DQ(Q(x)) passes g
@@ -22,8 +22,8 @@ public partial class Tensor
                 int start = (o * channels + c) * inner;
                 for (int i = start; i < start + inner; i++)
                 {
-                    inside[i] = Kernels.QuantizeLinear.InRange(Data[i], s, z, lo, hi);
-                    y.Data[i] = Kernels.QuantizeLinear.Quantize(Data[i], s, z, lo, hi);
+                    inside[i] = Kernels.Int8Gemm.QuantizeLinear.InRange(Data[i], s, z, lo, hi);
+                    y.Data[i] = Kernels.Int8Gemm.QuantizeLinear.Quantize(Data[i], s, z, lo, hi);
                 }
             }
         return Record(y, g =>
@@ -48,7 +48,7 @@ public partial class Tensor
             for (int c = 0; c < channels; c++)
             {
                 int start = (o * channels + c) * inner;
-                for (int i = start; i < start + inner; i++) y.Data[i] = Kernels.QuantizeLinear.Dequantize((int)Data[i], scales[c], (int)zeros[c]);
+                for (int i = start; i < start + inner; i++) y.Data[i] = Kernels.Int8Gemm.QuantizeLinear.Dequantize((int)Data[i], scales[c], (int)zeros[c]);
             }
         return Record(y, g =>
         {

@@ -2,7 +2,7 @@
 // differences (with stride, asymmetric padding, dilation, groups and depthwise), the forward against the
 // naive seven-loop reference, PyTorch's parameter names, shapes and initialisation bounds, and one-line
 // errors for bad shapes.
-using Condense.Kernels;
+using Condense.Kernels.Conv;
 using Condense.Nn;
 using Condense.Tensors;
 using static Condense.Tests.Autograd.GradCheck;

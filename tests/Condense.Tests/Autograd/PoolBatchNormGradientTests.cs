@@ -1,6 +1,5 @@
 // Gradients of the pooling and batch-norm ops against central finite differences. Max pooling gets
 // inputs whose values are at least 0.05 apart, so a ±0.01 step never changes a window's argmax.
-using Condense.Kernels;
 using Condense.Tensors;
 using static Condense.Tests.Autograd.GradCheck;
 

@@ -2,6 +2,7 @@
 // sparse positions with long runs of zeros for every width, and the code count formula.
 using Condense.DeepCompression;
 using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Condense.Quantization;
 using Condense.Tensors;
 

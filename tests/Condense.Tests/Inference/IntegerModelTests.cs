@@ -7,6 +7,8 @@ using Condense.Data;
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;

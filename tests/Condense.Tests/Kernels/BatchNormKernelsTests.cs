@@ -2,7 +2,8 @@
 // gradient sums Σgy and Σgy·(x − μ), the training input gradient from its definition
 // γ/σ·(gy − mean(gy) − x̂·mean(gy·x̂)), and the affine pass (bit for bit: no fused multiply-add).
 // Row lengths leave vector tails; the thread count must not change any bit.
-using Condense.Kernels;
+using Condense.Kernels.Normalization;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

@@ -3,7 +3,8 @@
 // (including depthwise and a channel multiplier), 1×1 kernels, kernels wider than the input, batches
 // spanning several weight-gradient chunks, and shapes large enough to run on several threads; plus
 // accumulation, bit-identical results for any thread count, and the generic im2col on bytes.
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;
@@ -168,30 +169,6 @@ public class Conv2dKernelTests
             }
         }
         finally { Cpu.Threads = saved; }
-    }
-
-    [Fact]
-    public unsafe void Im2ColOnBytesPadsWithTheGivenValue()
-    {
-        // The integer convolution packs uint8 activations with the zero point as padding: same matrix as
-        // the float pack, with the padding value where the float pack has zeros.
-        var g = new Conv2dGeometry(1, 2, 4, 5, 1, 3, 2, O(2, 1, 1, 2, 1, 0, 1, 2));
-        var rng = new Rng(15);
-        var bytes = new byte[g.InChannels * g.InPixels];
-        for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)(1 + rng.NextInt(255));
-        var floats = bytes.Select(v => (float)v).ToArray();
-        var colBytes = new byte[g.ColumnRows * g.OutPixels];
-        var colFloats = new float[colBytes.Length];
-        fixed (byte* pb = bytes, cb = colBytes)
-        fixed (float* pf = floats, cf = colFloats)
-        {
-            Im2Col.Pack(g, pb, cb, (byte)0);
-            Im2Col.Pack(g, pf, cf, 0f);
-        }
-        Assert.Contains((byte)0, colBytes); // some positions are padding
-        Assert.Equal(colFloats, colBytes.Select(v => (float)v).ToArray());
-        fixed (byte* pb = bytes, cb = colBytes) Im2Col.Pack(g, pb, cb, (byte)128);
-        Assert.Equal(colFloats.Select(v => v == 0f ? 128f : v).ToArray(), colBytes.Select(v => (float)v).ToArray());
     }
 
     [Fact]

@@ -3,7 +3,8 @@
 // groups, bias and a batch large enough to run on several threads; bit-identical results for any thread
 // count; and Tensor.Conv2d (which takes this path) against the reference, gradients included.
 using Condense.Autograd;
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

@@ -1,7 +1,8 @@
 // Gemm against its specification, GemmReference, on every kernel path this CPU supports: ragged shapes
 // around the tile and block sizes, all four transpose combinations, alpha/beta, wide leading dimensions,
 // NaN garbage in C when beta == 0, and bit-for-bit determinism across calls and thread counts.
-using Condense.Kernels;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

@@ -1,6 +1,6 @@
 // Int4 packing: the ONNX nibble order (first value in the low nibble), sign extension on unpack, round
 // trips of every value at even and odd lengths, and rejection of values outside [-8, 7].
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

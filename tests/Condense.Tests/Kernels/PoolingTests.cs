@@ -1,7 +1,9 @@
 // The pooling and batch-norm kernels against naive loops written from the definitions: a window of
 // kernel taps at stride steps over a −∞ (max) or excluded/counted (average) padding, and per-channel
 // statistics in double. Output sizes are checked on cases worked out by hand from PyTorch's rule.
-using Condense.Kernels;
+using Condense.Kernels.Normalization;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Pool;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

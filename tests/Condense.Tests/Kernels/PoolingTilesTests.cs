@@ -3,7 +3,8 @@
 // gradient goes to the first tap (row-major) equal to the output or to the first NaN. Inputs are drawn
 // from a few values so that ties are common, with NaNs and signed zeros mixed in; widths are chosen to
 // leave vector tails and odd trailing rows/columns.
-using Condense.Kernels;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Pool;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

@@ -2,7 +2,10 @@
 // the naive NCHW loops of QConv2dReference on what QConv2dTests' square cases leave out: rectangular kernels,
 // unequal strides and dilations, asymmetric padding, odd tap counts, extreme codes (x = 0/255, w = −128/127
 // with z_x at both ends), channel counts past every tile's row limit, and images split over 1 and 2 threads.
-using Condense.Kernels;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Conv;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

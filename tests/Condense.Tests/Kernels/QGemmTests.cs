@@ -2,7 +2,8 @@
 // CPU supports: ragged shapes around the tile sizes (MR 4/6/12, 16/32 channels), several zero points, with
 // and without bias, the int16-saturation worst case (255 inputs × −128 weights), the fused requantized
 // output, and identical results for any thread count.
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

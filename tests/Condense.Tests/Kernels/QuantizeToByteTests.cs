@@ -3,7 +3,8 @@
 // value by value, on the inputs where a product by 1/scale and the division can round differently: values
 // whose quotient is a half-integer or one float step either side of one, for scales whose reciprocal is
 // inexact, plus random values, a subnormal scale (infinite reciprocal) and special values.
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

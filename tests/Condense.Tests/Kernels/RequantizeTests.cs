@@ -3,7 +3,8 @@
 // over random and edge accumulators (±2^31 bounds, 0, ±1, exact ties), multipliers below and above 1;
 // plus |r − x·M| < 1 for the real multiplier M, and the vector rows equal to the scalar row on every path.
 using System.Numerics;
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

@@ -2,7 +2,9 @@
 // ragged shapes, LinearForward against the dense product GemmReference computes (x·Wᵀ + b) on every kernel
 // path, bit-for-bit determinism across thread counts, masked tails that must not leak a neighbour's
 // infinities, and argument checks.
-using Condense.Kernels;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Sparse;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

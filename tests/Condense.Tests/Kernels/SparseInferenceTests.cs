@@ -2,7 +2,7 @@
 // gives the dense answer; a change to the weights (through the library) is seen at once; training
 // and weights below the threshold stay dense.
 using Condense.Autograd;
-using Condense.Kernels;
+using Condense.Kernels.FloatGemm;
 using Condense.Tensors;
 
 namespace Condense.Tests.Kernels;

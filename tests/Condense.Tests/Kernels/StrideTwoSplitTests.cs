@@ -1,6 +1,6 @@
 // StrideTwoSplit against a plain loop, for every row length through the vector width and past it (the
 // vectorised steps plus every tail), with and without the odd elements; nothing is written past them.
-using Condense.Kernels;
+using Condense.Kernels.Conv;
 
 namespace Condense.Tests.Kernels;
 

@@ -1,7 +1,7 @@
 // WorkerPool: every part of every job runs exactly once and Run returns only after all of them, whether a
 // worker or the caller (which takes parts no worker has started) runs it; calls from several threads at
 // once, back to back and after the workers have gone to sleep; a failing part surfaces as an exception.
-using Condense.Kernels;
+using Condense.Kernels.Platform;
 
 namespace Condense.Tests.Kernels;
 

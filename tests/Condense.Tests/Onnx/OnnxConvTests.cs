@@ -4,7 +4,6 @@
 // (gradients equal to the original module's).
 using Condense.Autograd;
 using Condense.Graph;
-using Condense.Kernels;
 using Condense.Nn;
 using Condense.Onnx;
 using Condense.Tensors;

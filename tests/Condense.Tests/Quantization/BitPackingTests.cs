@@ -1,6 +1,6 @@
 // Bit packing of indices and gaps: a known byte layout, round trips for every width 1–8 (and wider) at
 // ragged lengths, the exact packed size, and rejection of values that do not fit.
-using Condense.Kernels;
+using Condense.Kernels.Int8Gemm;
 using Condense.Quantization;
 using Condense.Tensors;
 

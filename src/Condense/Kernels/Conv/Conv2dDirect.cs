@@ -1,0 +1,267 @@
+// The direct convolution, forward and weight gradient, with no im2col matrix. The image is copied once into
+// a zero-padded buffer, split by stride phase (space-to-depth): padded pixel (py, px) of channel c goes to
+// plane (c, py mod sH, px mod sW) at (py div sH, px div sW), each plane Hq × Wq = ⌈Hp/sH⌉ × ⌈Wp/sW⌉. Output
+// (oy, ox) reads padded (oy·sH + kh·dH, ox·sW + kw·dW) = plane (c, kh·dH mod sH, kw·dW mod sW) at
+// (oy + kh·dH div sH, ox + kw·dW div sW), so over "padded output positions" q = oy·Wq + ox (ox < Wq) every tap
+// is one offset: offset(c, kh, kw) + q, and a run of NR consecutive q is one contiguous load for any image
+// width and stride. The Wq − OW positions past each output row's end are computed and dropped (useful lanes:
+// 28/32 for LeNet's conv1, 10/14 for conv2, 7/9 for a padded 7×7). With stride 1 there is one plane per
+// channel and the copy is a padded copy.
+//   forward      y[n, g][m, q]   = Σ_tap w[m, tap] · x_padded[n, g][q + offset(tap)]      (tiles: channel rows × NR q)
+//   weight grad  dw[m, tap]     += Σ_n Σ_q dy_padded[n, g][m, q] · x_padded[n, g][q + offset(tap)]  (dy zero at dropped q)
+// Forward items are (image, group), each owning its outputs. The weight gradient sums over images: images are
+// grouped into chunks of Conv2dKernel.WeightChunk whatever the thread count, each chunk sums in a fixed order
+// into its own partial, and the caller adds the partials in order. So the bits never depend on the threads.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Conv;
+
+/// <summary>Forward convolution and weight gradient reading taps straight from a padded, phase-split image.</summary>
+internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConvKernel
+{
+    /// <summary>K block: KC taps of NR floats (36 KiB at NR = 48) stay in the 48 KiB L1 while the channel rows sweep them.</summary>
+    private const int KC = 192;
+
+    [ThreadStatic] private static ForwardJob? t_forward;
+    [ThreadStatic] private static WeightJob? t_weight;
+    [ThreadStatic] private static int[]? t_offsets;
+    [ThreadStatic] private static float[]? t_packedWeights;
+
+    /// <summary>y (N, M, OH, OW) = conv(x, w) + b, or y += conv(x, w) when <paramref name="accumulate"/> (b null).</summary>
+    public static void Forward(Conv2dGeometry g, float* x, float* w, float* bias, float* y, bool accumulate, int threads)
+    {
+        long items = (long)g.Batch * g.Groups;
+        if (items == 0) return;
+        var layout = new PhaseSplitImage(g, g.InPerGroup);
+        float* packed = PackWeights(g, w);
+        int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? threads : 1, items);
+        var job = t_forward ??= new ForwardJob();
+        fixed (int* offsets = TapOffsets(g, layout))
+        {
+            job.Set(g, layout, x, packed, offsets, bias, y, accumulate, items, parts);
+            try { WorkerPool.Run(job, parts); }
+            finally { job.Clear(); }
+        }
+    }
+
+    /// <summary>
+    /// The weight gradient, chunk by chunk: chunk 0 into dw (added to when <paramref name="accumulate"/>), chunk
+    /// c ≥ 1 overwriting partials[(c − 1)·M·K ..]. The caller adds the partials in order.
+    /// </summary>
+    public static void WeightGrad(Conv2dGeometry g, float* x, float* dy, float* dw, float* partials, bool accumulate, int threads)
+    {
+        int chunks = (g.Batch + Conv2dKernel.WeightChunk - 1) / Conv2dKernel.WeightChunk;
+        long items = (long)chunks * g.Groups;
+        if (items == 0) return;
+        var layout = new PhaseSplitImage(g, g.InPerGroup);
+        int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? threads : 1, items);
+        var job = t_weight ??= new WeightJob();
+        fixed (int* offsets = TapOffsets(g, layout))
+        {
+            job.Set(g, layout, x, dy, dw, partials, offsets, accumulate, items, parts);
+            try { WorkerPool.Run(job, parts); }
+            finally { job.Clear(); }
+        }
+    }
+
+    /// <summary>
+    /// offsets[(c·kH + kh)·kW + kw] = where tap (c, kh, kw) of padded output position 0 lies, then zeros up to a
+    /// multiple of 3 (RunDot takes taps in threes). Valid until the thread's next call.
+    /// </summary>
+    private static int[] TapOffsets(Conv2dGeometry g, PhaseSplitImage l)
+    {
+        int count = (g.ColumnRows + 2) / 3 * 3;
+        if (t_offsets is null || t_offsets.Length < count) t_offsets = GC.AllocateUninitializedArray<int>(count, pinned: true);
+        int row = 0;
+        for (int c = 0; c < g.InPerGroup; c++)
+            for (int kh = 0; kh < g.KernelH; kh++)
+                for (int kw = 0; kw < g.KernelW; kw++)
+                    t_offsets[row++] = l.TapOffset(c, kh, kw);
+        while (row < count) t_offsets[row++] = 0;
+        return t_offsets;
+    }
+
+    /// <summary>
+    /// Each group's weight (M/g × K) as row panels of up to MaxRows channels: the panel at row r holds
+    /// a[p·rows + i] = w[r + i, p], so its K block at pc starts at r·K + pc·rows. Valid until the thread's next call.
+    /// </summary>
+    private static float* PackWeights(Conv2dGeometry g, float* w)
+    {
+        int k = g.ColumnRows, mg = g.OutPerGroup;
+        float* packed = Buffer(ref t_packedWeights, (long)g.OutChannels * k);
+        for (int group = 0; group < g.Groups; group++)
+            for (int r = 0; r < mg; r += TKernel.MaxRows)
+            {
+                int rows = Math.Min(TKernel.MaxRows, mg - r);
+                GemmPack.PackA(false, TKernel.Path != KernelPath.Scalar, w + (long)group * mg * k, k, r, 0, rows, k, rows, packed + ((long)group * mg + r) * k);
+            }
+        return packed;
+    }
+
+    /// <summary>Copies the group's image (C/g, H, W) into its padded, phase-split copy; the zero border is left alone.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CopyImage(Conv2dGeometry g, PhaseSplitImage l, float* image, float* padded)
+    {
+        var o = g.Options;
+        int h = g.Height, w = g.Width, sh = l.StrideH, sw = l.StrideW;
+        long plane = (long)l.Hq * l.Wq;
+        // Phase by phase, so that no division runs per row or pixel: input rows iy ≡ phase − padTop (mod sH) are
+        // consecutive rows of one plane, and likewise columns within a plane row.
+        for (int c = 0; c < g.InPerGroup; c++)
+            for (int rowPhase = 0; rowPhase < sh; rowPhase++)
+            {
+                int iy = ((rowPhase - o.PadTop) % sh + sh) % sh;
+                float* planeRow = padded + (c * sh + rowPhase) * sw * plane + (long)(iy + o.PadTop) / sh * l.Wq;
+                for (; iy < h; iy += sh, planeRow += l.Wq)
+                {
+                    float* src = image + ((long)c * h + iy) * w;
+                    if (sw == 1) { Unsafe.CopyBlockUnaligned(planeRow + o.PadLeft, src, (uint)(w * sizeof(float))); continue; }
+                    if (sw == 2)
+                    {
+                        // Column ix goes to phase (ix + padLeft) mod 2 at (ix + padLeft) div 2.
+                        int evenPhase = o.PadLeft % 2, oddPhase = 1 - evenPhase;
+                        StrideTwoSplit.Split(src, w, planeRow + evenPhase * plane + o.PadLeft / 2, planeRow + oddPhase * plane + (1 + o.PadLeft) / 2);
+                        continue;
+                    }
+                    for (int colPhase = 0; colPhase < sw; colPhase++)
+                    {
+                        int ix = ((colPhase - o.PadLeft) % sw + sw) % sw;
+                        float* dst = planeRow + colPhase * plane + (ix + o.PadLeft) / sw;
+                        for (; ix < w; ix += sw) *dst++ = src[ix];
+                    }
+                }
+            }
+    }
+
+    private static float* Buffer(ref float[]? buffer, long count)
+    {
+        // 16 spare floats let the start move up to the next cache line.
+        if (buffer is null || buffer.Length < count + 16)
+            buffer = GC.AllocateUninitializedArray<float>(checked((int)count + 16), pinned: true);
+        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return (float*)((p + 63) & ~(nint)63);
+    }
+
+    /// <summary>Forward items (image, group); part p takes a contiguous run.</summary>
+    private sealed class ForwardJob : IParallelJob
+    {
+        [ThreadStatic] private static float[]? t_padded, t_out;
+
+        private Conv2dGeometry _g = null!;
+        private PhaseSplitImage _layout;
+        private int _parts;
+        private long _items;
+        private bool _accumulate;
+        private float* _x, _w, _bias, _y;
+        private int* _offsets;
+
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, int* offsets, float* bias, float* y, bool accumulate, long items, int parts)
+        {
+            (_g, _layout, _accumulate, _items, _parts) = (g, layout, accumulate, items, parts);
+            _x = x; _w = w; _offsets = offsets; _bias = bias; _y = y;
+        }
+
+        public void Clear() { _x = _w = _bias = _y = null; _offsets = null; _g = null!; }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Execute(int part)
+        {
+            var (g, l) = (_g, _layout);
+            int nr = TKernel.NR, k = g.ColumnRows, mg = g.OutPerGroup, oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq;
+            int positions = l.Positions, stride = (positions + nr - 1) / nr * nr;
+            float* padded = Buffer(ref t_padded, l.Length(TKernel.NR));
+            float* output = Buffer(ref t_out, (long)mg * stride);
+            new Span<float>(padded, checked((int)l.Length(TKernel.NR))).Clear(); // every item writes the same interior: the border stays zero
+            long i0 = _items * part / _parts, i1 = _items * (part + 1) / _parts;
+            for (long item = i0; item < i1; item++)
+            {
+                int group = (int)(item % g.Groups), n = (int)(item / g.Groups);
+                float* y = _y + ((long)n * g.OutChannels + (long)group * mg) * g.OutPixels;
+                CopyImage(g, l, _x + ((long)n * g.InChannels + (long)group * g.InPerGroup) * g.InPixels, padded);
+                if (_accumulate)
+                    for (int m = 0; m < mg; m++)
+                        for (int oy = 0; oy < oh; oy++)
+                            Unsafe.CopyBlockUnaligned(output + (long)m * stride + oy * wq, y + ((long)m * oh + oy) * ow, (uint)(ow * sizeof(float)));
+                for (int q = 0; q < positions; q += nr)
+                    for (int pc = 0; pc < k; pc += KC)
+                    {
+                        int kc = Math.Min(KC, k - pc);
+                        for (int r = 0; r < mg; r += TKernel.MaxRows)
+                        {
+                            int rows = Math.Min(TKernel.MaxRows, mg - r);
+                            float* a = _w + ((long)group * mg + r) * k + (long)pc * rows;
+                            float* bias = _bias is null ? null : _bias + group * mg + r;
+                            TKernel.RunDirect(rows, kc, a, padded + q, _offsets + pc, output + (long)r * stride + q, stride, bias, _accumulate || pc > 0);
+                        }
+                    }
+                for (int m = 0; m < mg; m++)
+                    for (int oy = 0; oy < oh; oy++)
+                        Unsafe.CopyBlockUnaligned(y + ((long)m * oh + oy) * ow, output + (long)m * stride + oy * wq, (uint)(ow * sizeof(float)));
+            }
+        }
+    }
+
+    /// <summary>Weight-gradient items (chunk, group); part p takes a contiguous run.</summary>
+    private sealed class WeightJob : IParallelJob
+    {
+        [ThreadStatic] private static float[]? t_padded, t_dy;
+
+        private Conv2dGeometry _g = null!;
+        private PhaseSplitImage _layout;
+        private int _parts;
+        private long _items;
+        private bool _accumulate;
+        private float* _x, _dy, _dw, _partials;
+        private int* _offsets;
+
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* dy, float* dw, float* partials, int* offsets, bool accumulate, long items, int parts)
+        {
+            (_g, _layout, _accumulate, _items, _parts) = (g, layout, accumulate, items, parts);
+            _x = x; _dy = dy; _dw = dw; _partials = partials; _offsets = offsets;
+        }
+
+        public void Clear() { _x = _dy = _dw = _partials = null; _offsets = null; _g = null!; }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Execute(int part)
+        {
+            var (g, l) = (_g, _layout);
+            int k = g.ColumnRows, mg = g.OutPerGroup, cg = g.InPerGroup, chunk = Conv2dKernel.WeightChunk;
+            int oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq;
+            // RunDot's length is the positions rounded up to whole vectors; dy is zero past them and at the dropped ones.
+            int ldq = (l.Positions + TKernel.Lanes - 1) / TKernel.Lanes * TKernel.Lanes;
+            int xStride = (int)((l.Length(TKernel.NR) + 15) / 16 * 16), dyStride = mg * ldq;
+            float* padded = Buffer(ref t_padded, (long)chunk * xStride);
+            float* paddedDy = Buffer(ref t_dy, (long)chunk * dyStride);
+            new Span<float>(padded, chunk * xStride).Clear();
+            new Span<float>(paddedDy, chunk * dyStride).Clear();
+            long i0 = _items * part / _parts, i1 = _items * (part + 1) / _parts;
+            for (long item = i0; item < i1; item++)
+            {
+                int group = (int)(item % g.Groups), c = (int)(item / g.Groups);
+                int n0 = c * chunk, images = Math.Min(g.Batch, n0 + chunk) - n0;
+                for (int i = 0; i < images; i++)
+                {
+                    int n = n0 + i;
+                    CopyImage(g, l, _x + ((long)n * g.InChannels + (long)group * cg) * g.InPixels, padded + (long)i * xStride);
+                    float* dOut = _dy + ((long)n * g.OutChannels + (long)group * mg) * g.OutPixels;
+                    for (int m = 0; m < mg; m++)
+                        for (int oy = 0; oy < oh; oy++)
+                            Unsafe.CopyBlockUnaligned(paddedDy + (long)i * dyStride + (long)m * ldq + oy * wq, dOut + ((long)m * oh + oy) * ow, (uint)(ow * sizeof(float)));
+                }
+                float* target = (c == 0 ? _dw : _partials + (long)(c - 1) * g.OutChannels * k) + (long)group * mg * k;
+                bool add = c == 0 && _accumulate;
+                for (int r = 0; r < mg; r += TKernel.MaxDotRows)
+                {
+                    int rows = Math.Min(TKernel.MaxDotRows, mg - r);
+                    for (int t = 0; t < k; t += 3)
+                        TKernel.RunDot(rows, Math.Min(3, k - t), images, paddedDy + (long)r * ldq, dyStride, ldq,
+                            padded, xStride, _offsets + t, ldq, target + (long)r * k + t, k, add);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+// AVX2 micro-kernel: a 6×16 tile of C in 12 ymm accumulators, the classic Haswell shape (BLIS, MLAS).
+// Each step loads one 16-wide row of packed B (two ymm) and broadcasts 6 values of packed A, which fits
+// the 16 ymm registers with one to spare.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.FloatGemm;
+
+/// <summary>6×16 fp32 tile kernel with Vector256 and FMA.</summary>
+internal unsafe struct GemmKernelAvx2 : IGemmKernel
+{
+    public static KernelPath Path => KernelPath.Avx2;
+    public static int MR => 6;
+    public static int NR => 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
+    {
+        if (mr < 6 || nr < 16) { RunEdge(kc, a, b, c, ldc, mr, nr, alpha, beta); return; }
+        Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
+            c4a = default, c4b = default, c5a = default, c5b = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+            var a0 = Vector256.Create(a[0]);
+            c0a = Fma.MultiplyAdd(a0, b0, c0a); c0b = Fma.MultiplyAdd(a0, b1, c0b);
+            var a1 = Vector256.Create(a[1]);
+            c1a = Fma.MultiplyAdd(a1, b0, c1a); c1b = Fma.MultiplyAdd(a1, b1, c1b);
+            var a2 = Vector256.Create(a[2]);
+            c2a = Fma.MultiplyAdd(a2, b0, c2a); c2b = Fma.MultiplyAdd(a2, b1, c2b);
+            var a3 = Vector256.Create(a[3]);
+            c3a = Fma.MultiplyAdd(a3, b0, c3a); c3b = Fma.MultiplyAdd(a3, b1, c3b);
+            var a4 = Vector256.Create(a[4]);
+            c4a = Fma.MultiplyAdd(a4, b0, c4a); c4b = Fma.MultiplyAdd(a4, b1, c4b);
+            var a5 = Vector256.Create(a[5]);
+            c5a = Fma.MultiplyAdd(a5, b0, c5a); c5b = Fma.MultiplyAdd(a5, b1, c5b);
+            a += 6; b += 16;
+        }
+        {
+            var va = Vector256.Create(alpha); var vb = Vector256.Create(beta);
+            Store(c + 0 * ldc, c0a, c0b, va, vb, beta);
+            Store(c + 1 * ldc, c1a, c1b, va, vb, beta);
+            Store(c + 2 * ldc, c2a, c2b, va, vb, beta);
+            Store(c + 3 * ldc, c3a, c3b, va, vb, beta);
+            Store(c + 4 * ldc, c4a, c4b, va, vb, beta);
+            Store(c + 5 * ldc, c5a, c5b, va, vb, beta);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> va, Vector256<float> vb, float beta)
+    {
+        // Same rounding as MicroTile.StoreFused: t = alpha·acc, then c = fma(c, beta, t).
+        x0 *= va; x1 *= va;
+        if (beta != 0f)
+        {
+            x0 = Fma.MultiplyAdd(Vector256.Load(c), vb, x0);
+            x1 = Fma.MultiplyAdd(Vector256.Load(c + 8), vb, x1);
+        }
+        x0.Store(c); x1.Store(c + 8);
+    }
+
+    // Ragged tiles: full kernel into a stack tile (zero padding makes the valid sums identical), then copy.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RunEdge(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
+    {
+        float* tile = stackalloc float[6 * 16];
+        Run(kc, a, b, tile, 16, 6, 16, 1f, 0f);
+        MicroTile.StoreFused(tile, 16, c, ldc, mr, nr, alpha, beta);
+    }
+}

@@ -1,0 +1,129 @@
+// AVX-512 micro-kernel: a 12×32 tile of C in 24 zmm accumulators. Each step loads one 32-wide row of
+// packed B (two zmm) and broadcasts 12 values of packed A: 24 FMAs per 14 loads, leaving the 32 zmm
+// registers 3 spare. The layout follows MLAS's SgemmKernelAvx512F, transposed to row-major C.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.FloatGemm;
+
+/// <summary>12×32 fp32 tile kernel with Vector512 and FMA.</summary>
+internal unsafe struct GemmKernelAvx512 : IGemmKernel
+{
+    public static KernelPath Path => KernelPath.Avx512;
+    public static int MR => 12;
+    public static int NR => 32;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
+    {
+        if (mr < 12 || nr < 32) { RunEdge(kc, a, b, c, ldc, mr, nr, alpha, beta); return; }
+        Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
+            c4a = default, c4b = default, c5a = default, c5b = default, c6a = default, c6b = default, c7a = default, c7b = default,
+            c8a = default, c8b = default, c9a = default, c9b = default, c10a = default, c10b = default, c11a = default, c11b = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            c0a = Avx512F.FusedMultiplyAdd(a0, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(a0, b1, c0b);
+            var a1 = Vector512.Create(a[1]);
+            c1a = Avx512F.FusedMultiplyAdd(a1, b0, c1a); c1b = Avx512F.FusedMultiplyAdd(a1, b1, c1b);
+            var a2 = Vector512.Create(a[2]);
+            c2a = Avx512F.FusedMultiplyAdd(a2, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(a2, b1, c2b);
+            var a3 = Vector512.Create(a[3]);
+            c3a = Avx512F.FusedMultiplyAdd(a3, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(a3, b1, c3b);
+            var a4 = Vector512.Create(a[4]);
+            c4a = Avx512F.FusedMultiplyAdd(a4, b0, c4a); c4b = Avx512F.FusedMultiplyAdd(a4, b1, c4b);
+            var a5 = Vector512.Create(a[5]);
+            c5a = Avx512F.FusedMultiplyAdd(a5, b0, c5a); c5b = Avx512F.FusedMultiplyAdd(a5, b1, c5b);
+            var a6 = Vector512.Create(a[6]);
+            c6a = Avx512F.FusedMultiplyAdd(a6, b0, c6a); c6b = Avx512F.FusedMultiplyAdd(a6, b1, c6b);
+            var a7 = Vector512.Create(a[7]);
+            c7a = Avx512F.FusedMultiplyAdd(a7, b0, c7a); c7b = Avx512F.FusedMultiplyAdd(a7, b1, c7b);
+            var a8 = Vector512.Create(a[8]);
+            c8a = Avx512F.FusedMultiplyAdd(a8, b0, c8a); c8b = Avx512F.FusedMultiplyAdd(a8, b1, c8b);
+            var a9 = Vector512.Create(a[9]);
+            c9a = Avx512F.FusedMultiplyAdd(a9, b0, c9a); c9b = Avx512F.FusedMultiplyAdd(a9, b1, c9b);
+            var a10 = Vector512.Create(a[10]);
+            c10a = Avx512F.FusedMultiplyAdd(a10, b0, c10a); c10b = Avx512F.FusedMultiplyAdd(a10, b1, c10b);
+            var a11 = Vector512.Create(a[11]);
+            c11a = Avx512F.FusedMultiplyAdd(a11, b0, c11a); c11b = Avx512F.FusedMultiplyAdd(a11, b1, c11b);
+            a += 12; b += 32;
+        }
+        {
+            var va = Vector512.Create(alpha); var vb = Vector512.Create(beta);
+            Store(c + 0 * ldc, c0a, c0b, va, vb, beta);
+            Store(c + 1 * ldc, c1a, c1b, va, vb, beta);
+            Store(c + 2 * ldc, c2a, c2b, va, vb, beta);
+            Store(c + 3 * ldc, c3a, c3b, va, vb, beta);
+            Store(c + 4 * ldc, c4a, c4b, va, vb, beta);
+            Store(c + 5 * ldc, c5a, c5b, va, vb, beta);
+            Store(c + 6 * ldc, c6a, c6b, va, vb, beta);
+            Store(c + 7 * ldc, c7a, c7b, va, vb, beta);
+            Store(c + 8 * ldc, c8a, c8b, va, vb, beta);
+            Store(c + 9 * ldc, c9a, c9b, va, vb, beta);
+            Store(c + 10 * ldc, c10a, c10b, va, vb, beta);
+            Store(c + 11 * ldc, c11a, c11b, va, vb, beta);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, Vector512<float> vb, float beta)
+    {
+        // Same rounding as MicroTile.StoreFused: t = alpha·acc, then c = fma(c, beta, t).
+        x0 *= va; x1 *= va;
+        if (beta != 0f)
+        {
+            x0 = Avx512F.FusedMultiplyAdd(Vector512.Load(c), vb, x0);
+            x1 = Avx512F.FusedMultiplyAdd(Vector512.Load(c + 16), vb, x1);
+        }
+        x0.Store(c); x1.Store(c + 16);
+    }
+
+    // Ragged tiles run the full kernel into a stack tile and copy the valid corner out; packing padded
+    // the missing rows and columns with zeros, so the valid sums are the same FMA chain as a full tile.
+    // At most 16 valid columns (the last panel of n = 300, 100 or 10) need only the left half of the tile.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RunEdge(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
+    {
+        if (nr <= 16)
+        {
+            float* half = stackalloc float[12 * 16];
+            RunLeftHalf(kc, a, b, half);
+            MicroTile.StoreFused(half, 16, c, ldc, mr, nr, alpha, beta);
+            return;
+        }
+        float* tile = stackalloc float[12 * 32];
+        Run(kc, a, b, tile, 32, 12, 32, 1f, 0f);
+        MicroTile.StoreFused(tile, 32, c, ldc, mr, nr, alpha, beta);
+    }
+
+    /// <summary>Columns 0..15 of the 12×32 tile (alpha = 1, beta = 0) into a 12×16 tile: the same FMA chains as <see cref="Run"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunLeftHalf(int kc, float* a, float* b, float* tile)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default,
+            c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c7);
+            c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[8]), b0, c8);
+            c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[9]), b0, c9);
+            c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[10]), b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), b0, c11);
+            a += 12; b += 32;
+        }
+        c0.Store(tile); c1.Store(tile + 16); c2.Store(tile + 32); c3.Store(tile + 48);
+        c4.Store(tile + 64); c5.Store(tile + 80); c6.Store(tile + 96); c7.Store(tile + 112);
+        c8.Store(tile + 128); c9.Store(tile + 144); c10.Store(tile + 160); c11.Store(tile + 176);
+    }
+}

@@ -1,0 +1,99 @@
+// The int8 convolution of quantized inference on NCHW images: uint8 activations with a zero point,
+// per-channel symmetric int8 weights, int32 accumulators, fixed-point requantization:
+//   acc[n, o, oy, ox] = Σ_{c,kh,kw} (x[n, c, iy, ix] − z_x) · w[o, c, kh, kw] + bias32[o]
+// with x − z_x = 0 where the patch leaves the image (a float conv pads with 0.0, which quantizes to z_x). The
+// output is the next layer's input as it stands. The weight is packed once in the (kh, kw, c) tap order of
+// ChannelsLastWeight (any fixed order gives the same exact sums). The work runs in QConv2dDirect.cs (taps read
+// from a padded planar int16 image, channels as tile rows, pixels in vector lanes): an im2col matrix fed to
+// QGemm did the same sums but spent most of LeNet's conv1 (6 channels, 25 taps) on packing and on a GEMM
+// shape built for many output columns. QConv2dReference.cs is the spec (naive loops).
+
+using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Pool;
+
+namespace Condense.Kernels.Int8Conv;
+
+/// <summary>Integer 2-D convolution (groups = 1) and max pooling on NCHW uint8 images.</summary>
+public static unsafe class QConv2d
+{
+    /// <summary>
+    /// The weight (M, C, kH, kW) of a convolution as the (M, kH·kW·C) matrix, taps in the order (kh, kw, c), that
+    /// <see cref="PackedInt8Weights"/> packs for <see cref="ForwardRequantized"/>.
+    /// </summary>
+    public static sbyte[] ChannelsLastWeight(ReadOnlySpan<sbyte> weight, int outChannels, int inChannels, int kernelH, int kernelW)
+    {
+        var result = new sbyte[weight.Length];
+        int taps = kernelH * kernelW;
+        for (int o = 0; o < outChannels; o++)
+            for (int c = 0; c < inChannels; c++)
+                for (int t = 0; t < taps; t++)
+                    result[(o * taps + t) * inChannels + c] = weight[(o * inChannels + c) * taps + t];
+        return result;
+    }
+
+    /// <summary>
+    /// y (N, M, OH, OW) uint8 = clamp(z_y + requant(acc, multiplier[o], shift[o]), qmin, qmax) for x (N, C, H, W)
+    /// uint8 with zero point <paramref name="xZeroPoint"/> and <paramref name="weight"/> packed from
+    /// <see cref="ChannelsLastWeight"/>; <paramref name="g"/> gives the sizes (groups must be 1).
+    /// </summary>
+    public static void ForwardRequantized(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, PackedInt8Weights weight,
+        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, byte qmax, Span<byte> y)
+    {
+        Check(g, x.Length, weight, y.Length);
+        if (multiplier.Length != g.OutChannels || shift.Length != g.OutChannels || (!bias.IsEmpty && bias.Length != g.OutChannels))
+            throw new ArgumentException($"bias, multiplier and shift need {g.OutChannels} values, got {bias.Length}, {multiplier.Length} and {shift.Length}");
+        Requantize.CheckShifts(shift);
+        if (qmin > qmax) throw new ArgumentException($"qmin {qmin} exceeds qmax {qmax}");
+        fixed (byte* px = x, py = y)
+        fixed (int* pb = bias, pm = multiplier, ps = shift)
+            Run(g, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py, null);
+    }
+
+    /// <summary>The int32 accumulators acc (N, M, OH, OW) of <see cref="ForwardRequantized"/>, before requantization.</summary>
+    public static void Forward(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, PackedInt8Weights weight, ReadOnlySpan<int> bias, Span<int> acc)
+    {
+        Check(g, x.Length, weight, acc.Length);
+        if (!bias.IsEmpty && bias.Length != g.OutChannels) throw new ArgumentException($"bias needs {g.OutChannels} values, got {bias.Length}");
+        fixed (byte* px = x)
+        fixed (int* pb = bias, pa = acc)
+            Run(g, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, null, null, 0, 0, 0, null, pa);
+    }
+
+    private static void Run(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
+    {
+        switch (Cpu.Active)
+        {
+            case KernelPath.Avx512: QConv2dDirect<QConvKernelAvx512>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc); break;
+            case KernelPath.Avx2: QConv2dDirect<QConvKernelAvx2>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc); break;
+            default: QConv2dDirect<QConvKernelScalar>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc); break;
+        }
+    }
+
+    /// <summary>
+    /// Max pooling of x (N, C, H, W) uint8 into y (N, C, OH, OW); padded positions are skipped (never the max,
+    /// as the −∞ padding of float max pooling). Max commutes with a monotone dequantization, so this is the
+    /// float MaxPool of the dequantized image, quantized with the same (s, z).
+    /// </summary>
+    public static void MaxPool(ReadOnlySpan<byte> x, int batch, int height, int width, int channels, PoolParameters window, Span<byte> y)
+    {
+        var (oh, ow) = window.OutputSize(height, width);
+        if (x.Length != batch * height * width * channels || y.Length != batch * oh * ow * channels)
+            throw new ArgumentException($"max pool buffers hold {x.Length} and {y.Length} values; the shapes need {batch * height * width * channels} and {batch * oh * ow * channels}");
+        fixed (byte* px = x, py = y)
+            QMaxPool.Forward(px, batch * channels, height, width, window, oh, ow, py);
+    }
+
+    private static void Check(Conv2dGeometry g, int xLength, PackedInt8Weights weight, int yLength)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        ArgumentNullException.ThrowIfNull(weight);
+        if (g.Groups != 1) throw new ArgumentException($"the int8 convolution takes one group, got {g.Groups}");
+        if (weight.OutFeatures != g.OutChannels || weight.InFeatures != g.ColumnRows)
+            throw new ArgumentException($"the packed weight is {weight.OutFeatures} × {weight.InFeatures}; the convolution needs {g.OutChannels} × {g.ColumnRows}");
+        if (xLength != g.Batch * g.InChannels * g.InPixels) throw new ArgumentException($"x holds {xLength} values, the shape needs {g.Batch * g.InChannels * g.InPixels}");
+        if (yLength != g.Batch * g.OutChannels * g.OutPixels) throw new ArgumentException($"the output holds {yLength} values, the shape needs {g.Batch * g.OutChannels * g.OutPixels}");
+    }
+}

@@ -1,0 +1,102 @@
+// An int8 Linear weight W (n × k, layout [out, in], per-channel symmetric: zero point 0) packed once for
+// QGemm, plus its row sums Σ_k W[o, k], which the zero-point correction needs on every call.
+// Layout: panels of 16 output channels; inside a panel, for each pair of inputs (k, k+1), 32 bytes
+// [ch0 k, ch0 k+1, ch1 k, ch1 k+1, …, ch15 k+1]. Sign-extended to int16 this is exactly what
+// vpmaddwd wants: lane o gets W[o,k]·x[k] + W[o,k+1]·x[k+1]. Missing channels and an odd last k are zeros.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Int8Gemm;
+
+/// <summary>An int8 weight matrix [out, in] in the panel layout of <see cref="QGemm"/>, with its row sums.</summary>
+public sealed unsafe class PackedInt8Weights
+{
+    /// <summary>Output channels per panel (one zmm of int32 sums, two ymm).</summary>
+    internal const int PanelWidth = 16;
+
+    /// <summary>
+    /// Largest supported <c>k</c>: a pair of products is at most 2·255·128 and vpmaddwd sums k/2 pairs in int32,
+    /// so Σ x·W (with raw uint8 x, before the zero-point correction) stays below 2^31 for k ≤ 65 792.
+    /// </summary>
+    public const int MaxInFeatures = 65_536;
+
+    private readonly sbyte[] _data;
+    private readonly int _offset;
+    private readonly int[] _rowSums;
+    private readonly short[]? _wide;
+    private readonly int _wideOffset;
+
+    /// <summary>Packs <paramref name="weight"/> (outFeatures × inFeatures, row-major int8).</summary>
+    public PackedInt8Weights(ReadOnlySpan<sbyte> weight, int outFeatures, int inFeatures)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(outFeatures);
+        ArgumentOutOfRangeException.ThrowIfNegative(inFeatures);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(inFeatures, MaxInFeatures);
+        if (weight.Length != (long)outFeatures * inFeatures)
+            throw new ArgumentException($"weight holds {weight.Length} values, a {outFeatures}×{inFeatures} matrix needs {(long)outFeatures * inFeatures}", nameof(weight));
+        OutFeatures = outFeatures;
+        InFeatures = inFeatures;
+        KPairs = (inFeatures + 1) / 2;
+        Panels = (outFeatures + PanelWidth - 1) / PanelWidth;
+        PanelStride = KPairs * 2 * PanelWidth;
+        // 64 spare bytes let the start move up to the next cache line; pinned so the kernels may keep pointers.
+        _data = GC.AllocateArray<sbyte>(Panels * PanelStride + 64, pinned: true);
+        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
+        _offset = (int)(((start + 63) & ~(nint)63) - start);
+        _rowSums = new int[outFeatures];
+        var packed = _data.AsSpan(_offset);
+        for (int o = 0; o < outFeatures; o++)
+        {
+            var row = weight.Slice(o * inFeatures, inFeatures);
+            int panel = o / PanelWidth, lane = o % PanelWidth, sum = 0;
+            for (int p = 0; p < inFeatures; p++)
+            {
+                packed[panel * PanelStride + p / 2 * 2 * PanelWidth + lane * 2 + (p & 1)] = row[p];
+                sum += row[p];
+            }
+            _rowSums[o] = sum;
+        }
+        // The AVX-512 kernel reads a copy widened to int16: sign-extending in the kernel took a vpmovsxbw per
+        // panel and pair on port 5, which the kernel's vpaddd also need (vpmaddwd has port 0 alone).
+        if (Cpu.Supports(KernelPath.Avx512))
+        {
+            _wide = GC.AllocateArray<short>(Panels * PanelStride + 32, pinned: true);
+            nint wideStart = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_wide));
+            _wideOffset = (int)((((wideStart + 63) & ~(nint)63) - wideStart) / sizeof(short));
+            var source = _data.AsSpan(_offset, Panels * PanelStride);
+            var wide = _wide.AsSpan(_wideOffset, Panels * PanelStride);
+            for (int i = 0; i < source.Length; i++) wide[i] = source[i];
+        }
+    }
+
+    /// <summary>n: rows of W, columns of the output.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>k: columns of W, the length of each input row.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Σ_k W[o, k] for each output channel o.</summary>
+    public ReadOnlySpan<int> RowSums => _rowSums;
+
+    /// <summary>⌈k / 2⌉: input pairs per panel.</summary>
+    internal int KPairs { get; }
+
+    /// <summary>⌈n / 16⌉.</summary>
+    internal int Panels { get; }
+
+    /// <summary>Bytes per panel.</summary>
+    internal int PanelStride { get; }
+
+    /// <summary>A layout of this weight another kernel derived and keeps (QConv2dDirect's tap pairs); set by that kernel.</summary>
+    internal object? DerivedLayout { get; set; }
+
+    /// <summary>W[o, k] read back from the panels.</summary>
+    internal sbyte At(int o, int k) => _data[_offset + o / PanelWidth * PanelStride + k / 2 * 2 * PanelWidth + o % PanelWidth * 2 + (k & 1)];
+
+    /// <summary>The first panel, 64-byte aligned; valid while this object is alive (the array is pinned).</summary>
+    internal sbyte* Data => (sbyte*)Unsafe.AsPointer(ref _data[_offset]);
+
+    /// <summary>The panels widened to int16, same layout (2·PanelStride bytes per panel), 64-byte aligned; null without AVX-512.</summary>
+    internal short* Wide => _wide is null ? null : (short*)Unsafe.AsPointer(ref _wide[_wideOffset]);
+}

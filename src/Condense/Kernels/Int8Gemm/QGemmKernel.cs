@@ -1,0 +1,66 @@
+// The contract between the int8 GEMM driver (QGemmDriver.cs) and its per-instruction-set micro-kernels,
+// and the scalar kernel. Inputs: X packed per call as pairs of uint8 widened to int16, one int32 per pair
+// (see QGemmDriver.PackX), and W packed once as PackedInt8Weights panels. A tile's sums are exact int32.
+using System.Runtime.CompilerServices;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Int8Gemm;
+
+/// <summary>One register-blocked MR-row × (Panels·16)-column int8 tile kernel.</summary>
+internal unsafe interface IQGemmKernel
+{
+    /// <summary>The instruction set the kernel needs.</summary>
+    static abstract KernelPath Path { get; }
+
+    /// <summary>Rows of X per full tile.</summary>
+    static abstract int MR { get; }
+
+    /// <summary>16-channel weight panels per tile.</summary>
+    static abstract int Panels { get; }
+
+    /// <summary>Whether the kernel reads the weights widened to int16 (<see cref="PackedInt8Weights"/>.Wide) rather than int8.</summary>
+    static abstract bool WideWeights { get; }
+
+    /// <summary>
+    /// c[i, j] = offset[j] + Σ_p x(p, i) · w(p, j) for i &lt; MR, j &lt; nValid, where x(p, i) is the int16 pair
+    /// a[p·MR + i] and w(p, j) the two int8 weights of channel j at pair p of panel j / 16 (panels are
+    /// <paramref name="panelStride"/> bytes apart, starting at <paramref name="b"/>). Panels past nValid are not read.
+    /// </summary>
+    static abstract void Tile(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int ldc, int nValid);
+
+    /// <summary>The one-row form of <see cref="Tile"/>: x(p) is a[p].</summary>
+    static abstract void Row(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int nValid);
+}
+
+/// <summary>4 × 16 tile in plain C#: the packed layouts read the obvious way.</summary>
+internal unsafe struct QGemmKernelScalar : IQGemmKernel
+{
+    public static KernelPath Path => KernelPath.Scalar;
+    public static int MR => 4;
+    public static bool WideWeights => false;
+    public static int Panels => 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int ldc, int nValid)
+    {
+        for (int i = 0; i < 4; i++) Rows(kPairs, a + i, 4, b, offset, c + i * ldc, nValid);
+    }
+
+    public static void Row(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int nValid) =>
+        Rows(kPairs, a, 1, b, offset, c, nValid);
+
+    private static void Rows(int kPairs, int* a, int aStride, sbyte* b, int* offset, int* c, int nValid)
+    {
+        for (int j = 0; j < nValid; j++)
+        {
+            int sum = offset[j];
+            sbyte* w = b + 2 * j;
+            for (int p = 0; p < kPairs; p++)
+            {
+                int pair = a[p * aStride];
+                sum += (short)pair * w[p * 32] + (pair >> 16) * w[p * 32 + 1];
+            }
+            c[j] = sum;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+// The one place that asks the hardware what it can do (as MLAS's platform.cpp does): it detects the best
+// KernelPath, holds the active one and the thread budget. Kernels read Cpu.Active and Cpu.Threads only.
+using System.Runtime.Intrinsics.X86;
+
+namespace Condense.Kernels.Platform;
+
+/// <summary>CPU capabilities and the kernel settings derived from them.</summary>
+public static class Cpu
+{
+    // Static initialisers run in text order, so Best must be set before _active copies it.
+    private static readonly KernelPath s_best = Detect();
+    private static KernelPath _active = s_best;
+    private static int _threads = Environment.ProcessorCount;
+
+    // A per-thread override so that a test forcing a path does not change the path of tests running
+    // concurrently on other threads. Worker threads never read it: the caller reads Active once per call.
+    [ThreadStatic] private static KernelPath? t_forced;
+
+    /// <summary>The fastest path this CPU supports.</summary>
+    public static KernelPath Best => s_best;
+
+    /// <summary>The path kernels use; defaults to <see cref="Best"/>. Setting a path the CPU lacks throws.</summary>
+    public static KernelPath Active
+    {
+        get => t_forced ?? _active;
+        set { EnsureSupported(value); _active = value; }
+    }
+
+    /// <summary>How many threads a large kernel call may use; defaults to the processor count.</summary>
+    public static int Threads
+    {
+        get => _threads;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _threads = value;
+        }
+    }
+
+    /// <summary>True when this CPU can run <paramref name="path"/>.</summary>
+    public static bool Supports(KernelPath path) => path switch
+    {
+        KernelPath.Scalar => true,
+        KernelPath.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        // The integer kernels (QGemm) need AVX-512BW for 16-bit lanes; every AVX-512 CPU shipped has both.
+        KernelPath.Avx512 => Avx512F.IsSupported && Avx512BW.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>Every path this CPU can run, slowest first.</summary>
+    public static IReadOnlyList<KernelPath> SupportedPaths { get; } =
+        Enum.GetValues<KernelPath>().Where(Supports).ToArray();
+
+    /// <summary>
+    /// Makes the calling thread use <paramref name="path"/> until the result is disposed (tests use it to
+    /// run every path); the previous setting comes back on dispose.
+    /// </summary>
+    internal static IDisposable Force(KernelPath path)
+    {
+        EnsureSupported(path);
+        var previous = t_forced;
+        t_forced = path;
+        return new Restore(previous);
+    }
+
+    private static KernelPath Detect() =>
+        Supports(KernelPath.Avx512) ? KernelPath.Avx512
+        : Supports(KernelPath.Avx2) ? KernelPath.Avx2
+        : KernelPath.Scalar;
+
+    private static void EnsureSupported(KernelPath path)
+    {
+        if (!Supports(path))
+            throw new PlatformNotSupportedException($"this CPU cannot run the {path} kernel path");
+    }
+
+    private sealed class Restore(KernelPath? previous) : IDisposable
+    {
+        private bool _done;
+
+        public void Dispose()
+        {
+            if (_done) return;
+            _done = true;
+            t_forced = previous;
+        }
+    }
+}
