@@ -79,7 +79,8 @@ public static class BatchNormFolding
 
     private static FoldedBatchNorm FoldInto(ModelGraph g, Node bn, Node layer)
     {
-        var (gamma, beta, mean, variance) = (g.Initializers[bn.Inputs[1]], g.Initializers[bn.Inputs[2]], g.Initializers[bn.Inputs[3]], g.Initializers[bn.Inputs[4]]);
+        var (gamma, beta, mean, variance) =
+            (g.Initializers[bn.Inputs[1]], g.Initializers[bn.Inputs[2]], g.Initializers[bn.Inputs[3]], g.Initializers[bn.Inputs[4]]);
         double eps = bn.Float("epsilon", 1e-5f);
         int channels = gamma.Size;
         var factor = new double[channels];

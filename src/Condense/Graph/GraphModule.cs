@@ -19,7 +19,8 @@ public sealed class GraphModule : Module
         foreach (var node in graph.Nodes)
             if (!GraphOps.IsSupported(node.OpType)) throw GraphOps.Unsupported(node);
         if (graph.Inputs.Count < 1 || graph.Outputs.Count < 1)
-            throw new CondenseException($"a graph module needs at least one input and one output; the graph has {graph.Inputs.Count} inputs and {graph.Outputs.Count} outputs");
+            throw new CondenseException(
+                $"a graph module needs at least one input and one output; the graph has {graph.Inputs.Count} inputs and {graph.Outputs.Count} outputs");
         Graph = graph;
         _rng = new Rng(seed);
         foreach (var name in graph.Initializers.Keys.ToList())
@@ -61,7 +62,8 @@ public sealed class GraphModule : Module
     {
         foreach (var name in inputs.Keys)
             if (!Graph.Inputs.Exists(i => i.Name == name))
-                throw new CondenseException($"'{name}' is not an input of the graph; its inputs are {string.Join(", ", Graph.Inputs.Select(i => $"'{i.Name}'"))}");
+                throw new CondenseException(
+                    $"'{name}' is not an input of the graph; its inputs are {string.Join(", ", Graph.Inputs.Select(i => $"'{i.Name}'"))}");
         var fed = new Tensor[Graph.Inputs.Count];
         for (int i = 0; i < fed.Length; i++)
             fed[i] = inputs.TryGetValue(Graph.Inputs[i].Name, out var t) ? ShapeToInput(i, t)
@@ -105,7 +107,8 @@ public sealed class GraphModule : Module
         var inputs = Graph.Inputs.Select(i => Slot(i.Name)).ToArray();
         var steps = Graph.Nodes.Select(n => new Step(n, GraphOps.Resolve(n),
             n.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(), n.Outputs.Select(Slot).ToArray(),
-            n.Inputs.Any(i => i.Length > 0) && n.Inputs.All(i => i.Length == 0 || Graph.Initializers.ContainsKey(i) && !Graph.Trainable.Contains(i)))).ToArray();
+            n.Inputs.Any(i => i.Length > 0)
+                && n.Inputs.All(i => i.Length == 0 || Graph.Initializers.ContainsKey(i) && !Graph.Trainable.Contains(i)))).ToArray();
         _folded = new Folded?[steps.Length];
         return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
     }

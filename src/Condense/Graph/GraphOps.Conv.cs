@@ -23,7 +23,8 @@ public static partial class GraphOps
             return y.Reshape(y.Shape[0], y.Shape[1], y.Shape[3]);
         }
         if (x.Rank != 4 || w.Rank != 4)
-            throw new CondenseException($"node '{node.Name}' (Conv): only 1-D and 2-D convolutions are supported; input {Shape.Format(x.Shape)}, weight {Shape.Format(w.Shape)}");
+            throw new CondenseException(
+                $"node '{node.Name}' (Conv): only 1-D and 2-D convolutions are supported; input {Shape.Format(x.Shape)}, weight {Shape.Format(w.Shape)}");
         return Tensor.Conv2d(x, w, b, ConvOptions(node, x.Shape, w.Shape));
     }
 
@@ -43,7 +44,8 @@ public static partial class GraphOps
         if (oneD && (inputShape[2] != 1 || kH != 1))
             throw new CondenseException($"node '{node.Name}' (Conv): 1-D attributes on a 2-D input {Shape.Format(inputShape)}");
         if (kernel is not null && (kernel.Length != axes || kernel[^1] != kW || (axes == 2 && kernel[0] != kH)))
-            throw new CondenseException($"node '{node.Name}' (Conv): kernel_shape [{string.Join(", ", kernel)}] does not match the weight {Shape.Format(weightShape)}");
+            throw new CondenseException(
+                $"node '{node.Name}' (Conv): kernel_shape [{string.Join(", ", kernel)}] does not match the weight {Shape.Format(weightShape)}");
         var strides = Axis(node, "strides", axes, 1);
         var dilations = Axis(node, "dilations", axes, 1);
         var pads = Ints(node, "pads") ?? new long[2 * axes];

@@ -43,7 +43,8 @@ public static partial class GraphOps
         var strides = Ints(node, "strides") ?? Enumerable.Repeat(1L, spatial).ToArray();
         var dilations = Ints(node, "dilations") ?? Enumerable.Repeat(1L, spatial).ToArray();
         if (kernel.Length != spatial || strides.Length != spatial || dilations.Length != spatial)
-            throw new CondenseException($"node '{node.Name}' ({node.OpType}): kernel_shape, strides and dilations need {spatial} values for input shape {Shape.Format(x.Shape)}");
+            throw new CondenseException(
+                $"node '{node.Name}' ({node.OpType}): kernel_shape, strides and dilations need {spatial} values for input shape {Shape.Format(x.Shape)}");
         if (!allowDilation && dilations.Any(d => d != 1))
             throw new CondenseException($"node '{node.Name}' ({node.OpType}): dilations are not supported");
         var pads = Pads(node, x.Shape[2..], kernel, strides, dilations);

@@ -52,7 +52,8 @@ public sealed partial class IntegerConvModel
             var weight = pack ? new PackedInt8Weights(matrix, n, k) : null!;
             byte zy = next?.InputZeroPoint ?? 0;
             steps.Add(new LayerStep(s.Node.Name, s.InputValue, s.Conv, s.Conv is null ? 1 : s.WeightShape[2], s.Conv is null ? 1 : s.WeightShape[3],
-                weight, s.InputZeroPoint, constants.Bias, constants.Multiplier, constants.Shift, zy, next is not null && s.Relu ? zy : (byte)0, constants.OutputScale, s.Relu, next is null));
+                weight, s.InputZeroPoint, constants.Bias, constants.Multiplier, constants.Shift,
+                zy, next is not null && s.Relu ? zy : (byte)0, constants.OutputScale, s.Relu, next is null));
         }
         return [.. steps];
     }
@@ -81,7 +82,8 @@ public sealed partial class IntegerConvModel
             var (scale, zeroPoint, dq, quantized) = InputQuantization(g, value, used);
             foreach (var p in passed)
                 if (p.Scale != scale || p.ZeroPoint != zeroPoint)
-                    throw Unsupported($"'{p.Q.Name}' quantizes with (scale {p.Scale}, zero point {p.ZeroPoint}) between layers, not the next layer's (scale {scale}, zero point {zeroPoint})");
+                    throw Unsupported($"'{p.Q.Name}' quantizes with (scale {p.Scale}, zero point {p.ZeroPoint}) between layers, " +
+                        $"not the next layer's (scale {scale}, zero point {zeroPoint})");
             passed.Clear();
             var layer = SoleConsumer(g, dq) ?? throw Unsupported($"the DequantizeLinear output '{dq}' is not read by a layer");
             var spec = ReadLayer(g, layer, dq, quantized, scale, zeroPoint, shape, used);
@@ -94,7 +96,8 @@ public sealed partial class IntegerConvModel
             items.Add(spec);
             // Between layers: ReLU (fused), MaxPool on the codes, Flatten/Reshape to rows, and Q → DQ pairs
             // with the next layer's (s, z) around them (identities on the codes).
-            while (SoleConsumer(g, value) is { OpType: OpTypes.Relu or OpTypes.MaxPool or OpTypes.Flatten or OpTypes.Reshape or OpTypes.Identity or OpTypes.Dropout or OpTypes.QuantizeLinear } node)
+            while (SoleConsumer(g, value) is { OpType: OpTypes.Relu or OpTypes.MaxPool or OpTypes.Flatten or OpTypes.Reshape
+                or OpTypes.Identity or OpTypes.Dropout or OpTypes.QuantizeLinear } node)
             {
                 if (node.OpType == OpTypes.QuantizeLinear)
                 {
@@ -116,7 +119,9 @@ public sealed partial class IntegerConvModel
                         break;
                     case OpTypes.Flatten or OpTypes.Reshape:
                         var flat = Reshaped(g, node, shape);
-                        if (flat.Length != 1) throw Unsupported($"'{node.Name}' ({node.OpType}) reshapes to {Shape.Format(flat)} per sample; only flattening to rows is supported between layers");
+                        if (flat.Length != 1)
+                            throw Unsupported($"'{node.Name}' ({node.OpType}) reshapes to {Shape.Format(flat)} per sample; " +
+                                "only flattening to rows is supported between layers");
                         if (shape.Length == 3) items.Add(new FlattenStep(node.Name));
                         shape = flat;
                         break;
@@ -142,7 +147,8 @@ public sealed partial class IntegerConvModel
     // A Q → DQ pair whose dequantized value goes on to a pass-through op rather than a layer.
     private static bool BetweenLayers(ModelGraph g, Node q) =>
         SoleConsumer(g, q.Outputs[0]) is { OpType: OpTypes.DequantizeLinear } dq
-        && SoleConsumer(g, dq.Outputs[0]) is { OpType: OpTypes.Relu or OpTypes.MaxPool or OpTypes.Flatten or OpTypes.Reshape or OpTypes.Identity or OpTypes.Dropout };
+        && SoleConsumer(g, dq.Outputs[0]) is
+            { OpType: OpTypes.Relu or OpTypes.MaxPool or OpTypes.Flatten or OpTypes.Reshape or OpTypes.Identity or OpTypes.Dropout };
 
     // The sample shape after a Reshape (constant shape; 0 copies, −1 infers) or a Flatten (axis 1).
     private static int[] Reshaped(ModelGraph g, Node node, int[] shape)
@@ -163,7 +169,8 @@ public sealed partial class IntegerConvModel
             if (sample[i] == 0) sample[i] = i < shape.Length ? shape[i] : throw Unsupported($"'{node.Name}' (Reshape) copies a dimension the input lacks");
         int known = sample.Where(d => d > 0).Aggregate(1, (a, b) => a * b);
         for (int i = 0; i < sample.Length; i++) if (sample[i] == -1) sample[i] = size / Math.Max(1, known);
-        if (sample.Aggregate(1, (a, b) => a * b) != size) throw Unsupported($"'{node.Name}' (Reshape) to {Shape.Format(dims)} does not fit {Shape.Format(shape)} per sample");
+        if (sample.Aggregate(1, (a, b) => a * b) != size)
+            throw Unsupported($"'{node.Name}' (Reshape) to {Shape.Format(dims)} does not fit {Shape.Format(shape)} per sample");
         return sample;
     }
 
@@ -192,9 +199,13 @@ public sealed partial class IntegerConvModel
 
     private static CondenseException NotQuantized(Node reader, string value) => reader.OpType switch
     {
-        OpTypes.Gemm or OpTypes.Conv => Unsupported($"layer '{reader.Name}' is left in float (its input is not quantized); the integer engine needs every layer quantized statically"),
-        OpTypes.Add or OpTypes.GlobalAveragePool or OpTypes.AveragePool or OpTypes.BatchNormalization => Unsupported($"node '{reader.Name}' ({reader.OpType}) runs in float only (residual additions, average pooling and unfolded batch norm are not in the integer engine; the QDQ graph still runs as float simulation and in ONNX Runtime)"),
-        _ => Unsupported($"node '{reader.Name}' ({reader.OpType}) reads '{value}'; the integer engine supports only Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten] chains"),
+        OpTypes.Gemm or OpTypes.Conv => Unsupported(
+            $"layer '{reader.Name}' is left in float (its input is not quantized); the integer engine needs every layer quantized statically"),
+        OpTypes.Add or OpTypes.GlobalAveragePool or OpTypes.AveragePool or OpTypes.BatchNormalization => Unsupported(
+            $"node '{reader.Name}' ({reader.OpType}) runs in float only (residual additions, average pooling and unfolded batch norm " +
+            "are not in the integer engine; the QDQ graph still runs as float simulation and in ONNX Runtime)"),
+        _ => Unsupported(
+            $"node '{reader.Name}' ({reader.OpType}) reads '{value}'; the integer engine supports only Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten] chains"),
     };
 
     // Conv(dq, DQ(W_q (M, C, kH, kW)), b) with one group, or Gemm(dq, DQ(W_q [out, in]), b, transB = 1).
@@ -202,7 +213,8 @@ public sealed partial class IntegerConvModel
     {
         if (layer.OpType is not (OpTypes.Conv or OpTypes.Gemm) || layer.Inputs[0] != dq)
             throw Unsupported($"node '{layer.Name}' ({layer.OpType}) reads a dequantized activation; only Conv and Gemm are supported there");
-        if (layer.OpType == OpTypes.Gemm && (layer.Int("transA", 0) != 0 || layer.Int("transB", 0) != 1 || layer.Float("alpha", 1f) != 1f || layer.Float("beta", 1f) != 1f))
+        if (layer.OpType == OpTypes.Gemm
+            && (layer.Int("transA", 0) != 0 || layer.Int("transB", 0) != 1 || layer.Float("alpha", 1f) != 1f || layer.Float("beta", 1f) != 1f))
             throw Unsupported($"layer '{layer.Name}' is not a Linear Gemm (needs transA = 0, transB = 1, alpha = beta = 1)");
         var weight = QdqLayerReader.ReadWeight(g, layer, rank: layer.OpType == OpTypes.Conv ? 4 : 2, used);
         int n = weight.Shape[0], k = weight.Values.Length / n;

@@ -71,10 +71,12 @@ public sealed partial class IntegerConvModel : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         if (Training)
-            throw new CondenseException("an IntegerConvModel runs inference only (integer weights, no gradients); call Eval(), and train the float or QDQ model instead");
+            throw new CondenseException(
+                "an IntegerConvModel runs inference only (integer weights, no gradients); call Eval(), and train the float or QDQ model instead");
         int sample = _sampleShape.Aggregate(1, (a, b) => a * b);
         if (input.Rank < 1 || input.Shape[0] == 0 || input.Size != (long)input.Shape[0] * sample)
-            throw new CondenseException($"input of shape {Shape.Format(input.Shape)} does not fit an integer model with input {Shape.Format(_sampleShape)} per sample");
+            throw new CondenseException(
+                $"input of shape {Shape.Format(input.Shape)} does not fit an integer model with input {Shape.Format(_sampleShape)} per sample");
         int n = input.Shape[0];
         var pool = ArrayPool<byte>.Shared;
         var state = _sampleShape.Length == 3 ? new State(true, _sampleShape[0], _sampleShape[1], _sampleShape[2]) : new State(false, sample, 1, 1);

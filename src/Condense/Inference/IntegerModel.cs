@@ -62,9 +62,11 @@ public sealed partial class IntegerModel : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         if (Training)
-            throw new CondenseException("an IntegerModel runs inference only (integer weights, no gradients); call Eval(), and train the float or QDQ model instead");
+            throw new CondenseException(
+                "an IntegerModel runs inference only (integer weights, no gradients); call Eval(), and train the float or QDQ model instead");
         if (input.Rank < 1 || input.Shape[0] == 0 || input.Size != (long)input.Shape[0] * InFeatures)
-            throw new CondenseException($"input of shape {Shape.Format(input.Shape)} does not fit an integer model with {InFeatures} input features per sample");
+            throw new CondenseException(
+                $"input of shape {Shape.Format(input.Shape)} does not fit an integer model with {InFeatures} input features per sample");
         int m = input.Shape[0];
         var pool = ArrayPool<byte>.Shared;
         byte[] x = pool.Rent(m * InFeatures);

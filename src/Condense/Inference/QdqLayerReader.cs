@@ -59,7 +59,8 @@ internal static class QdqLayerReader
     {
         var consumers = g.Consumers(value).ToList();
         if (consumers.Count > 1)
-            throw Unsupported($"value '{value}' is read by {consumers.Count} nodes ({string.Join(", ", consumers.Select(c => c.Name))}); only a simple chain is supported{branchNote}");
+            throw Unsupported($"value '{value}' is read by {consumers.Count} nodes ({string.Join(", ", consumers.Select(c => c.Name))}); " +
+                $"only a simple chain is supported{branchNote}");
         return consumers.Count == 1 ? consumers[0] : null;
     }
 
@@ -85,7 +86,8 @@ internal static class QdqLayerReader
             throw Unsupported($"QuantizeLinear '{q.Name}' is not followed by a DequantizeLinear");
         var (dqScale, dqZeroPoint) = ActivationParams(g, dq);
         if (dqScale != scale || dqZeroPoint != zeroPoint)
-            throw Unsupported($"'{dq.Name}' dequantizes with (scale {dqScale}, zero point {dqZeroPoint}), not the (scale {scale}, zero point {zeroPoint}) of '{q.Name}'");
+            throw Unsupported(
+                $"'{dq.Name}' dequantizes with (scale {dqScale}, zero point {dqZeroPoint}), not the (scale {scale}, zero point {zeroPoint}) of '{q.Name}'");
         used.Add(q);
         used.Add(dq);
         return (scale, zeroPoint, q, dq);
@@ -121,13 +123,16 @@ internal static class QdqLayerReader
         var w = g.Initializers[wdq.Inputs[0]];
         var weightType = g.TypeOf(wdq.Inputs[0]);
         if (weightType is not (ElementType.Int8 or ElementType.Int4) || w.Rank != rank)
-            throw Unsupported($"layer '{layer.Name}': the weight '{wdq.Inputs[0]}' must be an Int8 (or Int4) initializer of rank {rank} (it is {weightType} {Shape.Format(w.Shape)})");
+            throw Unsupported($"layer '{layer.Name}': the weight '{wdq.Inputs[0]}' must be an Int8 (or Int4) initializer of rank {rank} " +
+                $"(it is {weightType} {Shape.Format(w.Shape)})");
         weightType.CheckValues(wdq.Inputs[0], w.Data);   // int4 values run as int8
         int n = w.Shape[0], k = w.Size / n;
-        if (k > PackedInt8Weights.MaxInFeatures) throw Unsupported($"layer '{layer.Name}' has {k} inputs per output; the int8 kernel takes at most {PackedInt8Weights.MaxInFeatures}");
+        if (k > PackedInt8Weights.MaxInFeatures)
+            throw Unsupported($"layer '{layer.Name}' has {k} inputs per output; the int8 kernel takes at most {PackedInt8Weights.MaxInFeatures}");
         var ws = Initializer(g, wdq, 1, "weight scale");
         if (ws.Size != n && ws.Size != 1) throw Unsupported($"layer '{layer.Name}' has {ws.Size} weight scales for {n} output channels");
-        if (ws.Size > 1 && wdq.Int("axis", 1) != 0) throw Unsupported($"layer '{layer.Name}': per-channel weight scales must run along axis 0 (output channels)");
+        if (ws.Size > 1 && wdq.Int("axis", 1) != 0)
+            throw Unsupported($"layer '{layer.Name}': per-channel weight scales must run along axis 0 (output channels)");
         if (wdq.Int("block_size", 0) > 0) throw Unsupported($"layer '{layer.Name}' has block-wise weight scales");
         foreach (float s in ws.Data)
             if (!(s > 0f) || !float.IsFinite(s)) throw Unsupported($"layer '{layer.Name}' has weight scale {s}");
@@ -166,7 +171,8 @@ internal static class QdqLayerReader
             double accScale = (double)inputScale * weightScale[o];
             double b = Math.Round(bias[o] / accScale, MidpointRounding.ToEven);
             if (!(Math.Abs(b) <= int.MaxValue))
-                throw Unsupported($"layer '{layerName}': bias[{o}] = {bias[o]:G6} is {b:G3} steps of s_x·s_w = {accScale:G3}, beyond int32; the input or weight scale is too small");
+                throw Unsupported($"layer '{layerName}': bias[{o}] = {bias[o]:G6} is {b:G3} steps of s_x·s_w = {accScale:G3}, beyond int32; " +
+                    "the input or weight scale is too small");
             bias32[o] = (int)b;
             outputScale[o] = (float)accScale;
             if (nextInputScale is { } sy) Requantize.QuantizeMultiplier(accScale / sy, out multiplier[o], out shift[o]);

@@ -14,7 +14,8 @@ internal static partial class QOperatorImport
 {
     // Ops that keep a matrix a matrix: A is known to be 2-D when a chain of them leads to a 2-D graph input.
     private static readonly HashSet<string> RankPreserving =
-        [OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Sigmoid, OpTypes.Tanh, OpTypes.Identity, OpTypes.Dropout, OpTypes.QuantizeLinear, OpTypes.DequantizeLinear, OpTypes.DynamicQuantizeLinear];
+        [OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Sigmoid, OpTypes.Tanh, OpTypes.Identity, OpTypes.Dropout,
+            OpTypes.QuantizeLinear, OpTypes.DequantizeLinear, OpTypes.DynamicQuantizeLinear];
 
     private static List<Node> MatMulNBits(QOperatorRewrite r, Node n)
     {

@@ -106,7 +106,8 @@ public static class OnnxExporter
                     break;
                 case OpTypes.BatchNormalization when node.Int("training_mode", 0) != 0 || node.Outputs.Count > 1:
                     // Opset 13 has only the inference form; a traced model trains through OpContext.Training instead.
-                    throw new CondenseException($"node '{node.Name}' (BatchNormalization): the training form (training_mode, running-statistic outputs) cannot be exported at opset {Opset}");
+                    throw new CondenseException($"node '{node.Name}' (BatchNormalization): the training form " +
+                        $"(training_mode, running-statistic outputs) cannot be exported at opset {Opset}");
                 case OpTypes.Reshape:
                     // ONNX reads the target shape as int64; Condense keeps every initializer in float32.
                     if (inputs.Count < 2 || !graph.Initializers.ContainsKey(inputs[1]))

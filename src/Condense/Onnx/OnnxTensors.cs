@@ -29,7 +29,8 @@ internal static class OnnxTensors
     {
         string name = proto.Name;
         if (proto.DataLocation == TensorProto.Types.DataLocation.External || proto.ExternalData.Count > 0)
-            throw new InvalidFileException(path, $"tensor '{name}' is stored outside the file: external data is not supported (save the model with its weights inside the .onnx file)");
+            throw new InvalidFileException(path,
+                $"tensor '{name}' is stored outside the file: external data is not supported (save the model with its weights inside the .onnx file)");
         var shape = proto.Dims.Select(d => d is >= 0 and <= int.MaxValue ? (int)d
             : throw new InvalidFileException(path, $"tensor '{name}' has invalid dimension {d}")).ToArray();
         // Clamped as it goes, so a product of huge dimensions cannot overflow back into range.
@@ -49,7 +50,8 @@ internal static class OnnxTensors
             UInt32 => (4, null),
             Int4 => (0, ElementType.Int4),
             UInt4 => (0, ElementType.UInt8),
-            var t => throw new InvalidFileException(path, $"tensor '{name}' has data type {t}, which is not supported (FLOAT, DOUBLE, FLOAT16, BFLOAT16, BOOL and the integer types)"),
+            var t => throw new InvalidFileException(path,
+                $"tensor '{name}' has data type {t}, which is not supported (FLOAT, DOUBLE, FLOAT16, BFLOAT16, BOOL and the integer types)"),
         };
         // The values are counted against the shape before the tensor is allocated: the dims alone are untrusted.
         if (elementSize == 0)
@@ -57,7 +59,8 @@ internal static class OnnxTensors
             // 4-bit values, two to a byte: raw_data bytes, or one byte per int32_data element.
             long bytes = proto.RawData.IsEmpty ? proto.Int32Data.Count : proto.RawData.Length;
             if (bytes != (count + 1) / 2)
-                throw new InvalidFileException(path, $"tensor '{name}' has {bytes} bytes of 4-bit data, its shape {Shape.Format(shape)} needs {(count + 1) / 2}");
+                throw new InvalidFileException(path,
+                    $"tensor '{name}' has {bytes} bytes of 4-bit data, its shape {Shape.Format(shape)} needs {(count + 1) / 2}");
         }
         else if ((proto.RawData.IsEmpty ? TypedCount(proto) : proto.RawData.Length / elementSize) is var stored
             && (stored != count || proto.RawData.Length % elementSize != 0))
@@ -71,7 +74,8 @@ internal static class OnnxTensors
             var packed = !proto.RawData.IsEmpty ? proto.RawData.ToByteArray() : proto.Int32Data.Select(v => (byte)v).ToArray();
             if (packed.Length != Kernels.Int8Gemm.Int4.PackedLength((int)count))
                 throw new InvalidFileException(path,
-                    $"tensor '{name}' has {packed.Length} bytes of 4-bit data, its shape {Shape.Format(shape)} needs {Kernels.Int8Gemm.Int4.PackedLength((int)count)}");
+                    $"tensor '{name}' has {packed.Length} bytes of 4-bit data, " +
+                    $"its shape {Shape.Format(shape)} needs {Kernels.Int8Gemm.Int4.PackedLength((int)count)}");
             for (int i = 0; i < data.Length; i++)
             {
                 int nibble = packed[i >> 1] >> 4 * (i & 1) & 0xF;

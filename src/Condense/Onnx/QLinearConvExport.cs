@@ -39,7 +39,8 @@ internal static class QLinearConvExport
         }
         foreach (var absorbed in chain.Where(n => n.OpType is OpTypes.Relu or OpTypes.QuantizeLinear or OpTypes.DequantizeLinear)) r.Absorb(absorbed);
         r.Absorb(q);
-        var inputs = new List<string> { input.Inputs[0], input.Inputs[1], inputZeroPoint, weight.Inputs[0], weight.Inputs[1], r.WeightZeroPoint(weight), q.Inputs[1], q.Inputs[2] };
+        var inputs = new List<string> { input.Inputs[0], input.Inputs[1], inputZeroPoint,
+            weight.Inputs[0], weight.Inputs[1], r.WeightZeroPoint(weight), q.Inputs[1], q.Inputs[2] };
         if (bias.Length > 0) inputs.Add(bias);
         var attributes = conv.Attributes.ToDictionary(a => a.Key, a => a.Value);
         return [new Node(conv.Name + "/QLinearConv", OpTypes.QLinearConv, inputs, [output], attributes)];

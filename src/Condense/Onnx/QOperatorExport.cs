@@ -54,7 +54,8 @@ public static class QOperatorExport
         if (weight is null) return null;   // a layer left in float
         var input = r.Graph.Producer(gemm.Inputs[0]);
         if (input is not { OpType: OpTypes.DequantizeLinear })
-            throw r.Error($"layer '{gemm.Name}' quantizes only its weights; QOperator needs static or dynamic quantization (use the qdq or matmulnbits format)");
+            throw r.Error(
+                $"layer '{gemm.Name}' quantizes only its weights; QOperator needs static or dynamic quantization (use the qdq or matmulnbits format)");
         r.CheckLinear(gemm);
         if (r.Graph.TypeOf(weight.Inputs[0]) != ElementType.Int8)
             throw r.Error($"layer '{gemm.Name}' has {r.Graph.TypeOf(weight.Inputs[0])} weights; QGemm and MatMulInteger take int8 (quantize with 8 bits)");

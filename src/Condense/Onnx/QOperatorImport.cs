@@ -110,7 +110,8 @@ internal static partial class QOperatorImport
 
     // Ops that move or select quantized codes without changing their meaning: max commutes with the monotone
     // dequantization, and reshapes move codes unchanged.
-    private static readonly HashSet<string> CodePreserving = [OpTypes.MaxPool, OpTypes.Flatten, OpTypes.Reshape, OpTypes.Identity, OpTypes.Transpose, OpTypes.Squeeze, OpTypes.Unsqueeze];
+    private static readonly HashSet<string> CodePreserving =
+        [OpTypes.MaxPool, OpTypes.Flatten, OpTypes.Reshape, OpTypes.Identity, OpTypes.Transpose, OpTypes.Squeeze, OpTypes.Unsqueeze];
 
     /// <summary>
     /// A QOperator graph runs MaxPool / Flatten / Reshape on the codes a QuantizeLinear (or a QLinearConv) wrote; the QDQ

@@ -174,7 +174,8 @@ public static class AffineQuantizer
         ArgumentNullException.ThrowIfNull(perChannel);
         var (outer, channels, inner) = Split(shape, ref axis);
         if (perChannel.Length != channels)
-            throw new CondenseException($"axis {axis} of shape {Tensors.Shape.Format(shape)} has {channels} channels but got {perChannel.Length} parameter sets");
+            throw new CondenseException(
+                $"axis {axis} of shape {Tensors.Shape.Format(shape)} has {channels} channels but got {perChannel.Length} parameter sets");
         for (int o = 0; o < outer; o++)
             for (int c = 0; c < channels; c++)
                 body(perChannel[c], (o * channels + c) * inner, inner);

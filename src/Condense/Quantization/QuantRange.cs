@@ -41,7 +41,10 @@ public readonly record struct QuantRange(int QMin, int QMax)
     /// <summary>Clamps <paramref name="q"/> into the range.</summary>
     public int Clamp(int q) => Math.Clamp(q, QMin, QMax);
 
-    /// <summary>The integer at the middle of the range, rounded up: 0 for signed ranges, 2^(b−1) for unsigned (PyTorch's symmetric uint8 zero point, 128).</summary>
+    /// <summary>
+    /// The integer at the middle of the range, rounded up: 0 for signed ranges, 2^(b−1) for unsigned
+    /// (PyTorch's symmetric uint8 zero point, 128).
+    /// </summary>
     public int Midpoint => (QMin + QMax + 1) >> 1;
 
     private static int CheckBits(int bits) =>

@@ -58,7 +58,9 @@ public sealed record QuantizeOptions
         {
             // What ONNX Runtime's CPU MatMulNBits kernel accepts (1.31): block_size 16, 32, 64, 128 or 256.
             if (b < 16 || b > 256 || (b & (b - 1)) != 0) throw new CondenseException($"block size must be 16, 32, 64, 128 or 256, got {b}");
-            if (Mode != QuantizationMode.WeightOnly) throw new CondenseException($"block-wise weight scales need weight-only mode (got {Mode.ToString().ToLowerInvariant()}); the integer engine takes one scale per output channel");
+            if (Mode != QuantizationMode.WeightOnly)
+                throw new CondenseException($"block-wise weight scales need weight-only mode (got {Mode.ToString().ToLowerInvariant()}); " +
+                    "the integer engine takes one scale per output channel");
             if (KeepFloatWeights) throw new CondenseException("block-wise weight scales are not supported for quantization-aware training");
         }
         if (CalibrationSamples < 1) throw new CondenseException($"calibration samples must be positive, got {CalibrationSamples}");

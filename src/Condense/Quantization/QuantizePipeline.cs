@@ -62,7 +62,8 @@ public static class QuantizePipeline
         QuantizedWeights.ThrowIfQuantized(model.Graph);   // before measuring: say so at once
         var (quantized, pass, measures) = CompressionRun.Run(model, test, (m, before) => Quantize(m, calibration, test, options, before));
         var quantizedWeights = pass.Layers.Select(l => l.Weight).ToHashSet();
-        var floatLayers = pass.Float.Graph.Nodes.Where(n => n.OpType is OpTypes.Gemm or OpTypes.MatMul or OpTypes.Conv && !quantizedWeights.Contains(n.Inputs[1]))
+        var floatLayers = pass.Float.Graph.Nodes
+            .Where(n => n.OpType is OpTypes.Gemm or OpTypes.MatMul or OpTypes.Conv && !quantizedWeights.Contains(n.Inputs[1]))
             .Select(n => n.Inputs[1]).ToList();
         string calibrationName = options.Mode == QuantizationMode.Static ? options.Calibration.ToString() : "none";
         // Batch-1 latency of the float model and of what runs the quantized one, measured in the same run.

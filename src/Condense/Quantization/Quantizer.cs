@@ -36,7 +36,8 @@ public static class Quantizer
             .ToDictionary(t => t.Node.Name);
         if (targets.Count == 0) throw new CondenseException("no Linear (Gemm) or Conv layer to quantize: all were excluded or the model has none");
         var inputParams = options.Mode == QuantizationMode.Static
-            ? Calibrate(model, calibration ?? throw new CondenseException("static quantization needs calibration data"), targets.Values.Select(t => t.Node).ToList(), options)
+            ? Calibrate(model, calibration ?? throw new CondenseException("static quantization needs calibration data"),
+                targets.Values.Select(t => t.Node).ToList(), options)
             : null;
 
         var graph = source.Clone();
@@ -70,16 +71,19 @@ public static class Quantizer
             {
                 // Fake quantization for QAT: the float weight trains through Q/DQ (straight-through gradient).
                 integers = g + "/weight/QuantizeLinear_output_0";
-                var range = new Dictionary<string, AttributeValue>(axis) { ["qmin"] = AttributeValue.Int(weightRange.QMin), ["qmax"] = AttributeValue.Int(weightRange.QMax) };
+                var range = new Dictionary<string, AttributeValue>(axis)
+                    { ["qmin"] = AttributeValue.Int(weightRange.QMin), ["qmax"] = AttributeValue.Int(weightRange.QMax) };
                 nodes.Add(new Node(g + "/weight/QuantizeLinear", OpTypes.QuantizeLinear, [w, w + ".scale", w + ".zero_point"], [integers], range));
             }
             else
             {
-                Add(graph, integers, new Tensor(q.Select(v => (float)v).ToArray(), weight.Shape), options.WeightBits <= 4 ? ElementType.Int4 : ElementType.Int8);
+                Add(graph, integers, new Tensor(q.Select(v => (float)v).ToArray(), weight.Shape),
+                    options.WeightBits <= 4 ? ElementType.Int4 : ElementType.Int8);
                 graph.Initializers.Remove(w);
                 graph.Trainable.Remove(w);
             }
-            nodes.Add(new Node(g + "/weight/DequantizeLinear", OpTypes.DequantizeLinear, [integers, w + ".scale", w + ".zero_point"], [dequantizedWeight], axis));
+            nodes.Add(new Node(g + "/weight/DequantizeLinear", OpTypes.DequantizeLinear,
+                [integers, w + ".scale", w + ".zero_point"], [dequantizedWeight], axis));
             node.Inputs[1] = dequantizedWeight;
 
             // Input: calibrated Q/DQ (static) or per-batch DynamicQuantizeLinear (dynamic).
@@ -91,8 +95,10 @@ public static class Quantizer
                 Add(graph, g + ".input_scale", Tensor.Scalar(p.Scale), ElementType.Float32);
                 Add(graph, g + ".input_zero_point", Tensor.Scalar(p.ZeroPoint), ElementType.UInt8);
                 string quantized = g + "/input/QuantizeLinear_output_0", dequantized = g + "/input/DequantizeLinear_output_0";
-                nodes.Add(new Node(g + "/input/QuantizeLinear", OpTypes.QuantizeLinear, [node.Inputs[0], g + ".input_scale", g + ".input_zero_point"], [quantized]));
-                nodes.Add(new Node(g + "/input/DequantizeLinear", OpTypes.DequantizeLinear, [quantized, g + ".input_scale", g + ".input_zero_point"], [dequantized]));
+                nodes.Add(new Node(g + "/input/QuantizeLinear", OpTypes.QuantizeLinear,
+                    [node.Inputs[0], g + ".input_scale", g + ".input_zero_point"], [quantized]));
+                nodes.Add(new Node(g + "/input/DequantizeLinear", OpTypes.DequantizeLinear,
+                    [quantized, g + ".input_scale", g + ".input_zero_point"], [dequantized]));
                 node.Inputs[0] = dequantized;
             }
             else if (options.Mode == QuantizationMode.Dynamic)
@@ -159,7 +165,8 @@ public static class Quantizer
         graph.Trainable.Remove(w);
         string dequantized = g + "/weight/DequantizeLinear_output_0";
         var attributes = new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(1), ["block_size"] = AttributeValue.Int(blockSize) };
-        nodes.Add(new Node(g + "/weight/DequantizeLinear", OpTypes.DequantizeLinear, [w + ".quantized", w + ".scale", w + ".zero_point"], [dequantized], attributes));
+        nodes.Add(new Node(g + "/weight/DequantizeLinear", OpTypes.DequantizeLinear,
+            [w + ".quantized", w + ".scale", w + ".zero_point"], [dequantized], attributes));
         node.Inputs[1] = dequantized;
         return new QuantizedLayer(g, w, bits, scales.Data.Min(), scales.Data.Max(), null, null);
     }

@@ -31,7 +31,9 @@ public partial class Tensor
         var variance = new float[c];
         if (training)
         {
-            if ((long)n * s < 2) throw new CondenseException($"batch norm in training mode needs more than one value per channel, got input shape {Tensors.Shape.Format(input.Shape)}");
+            if ((long)n * s < 2)
+                throw new CondenseException(
+                    $"batch norm in training mode needs more than one value per channel, got input shape {Tensors.Shape.Format(input.Shape)}");
             BatchNormKernels.Statistics(input.Data, n, c, s, mean, variance);
             if (runningMean is not null && runningVar is not null) UpdateRunning(runningMean, runningVar, mean, variance, (long)n * s, momentum);
         }

@@ -16,7 +16,9 @@ public partial class Tensor
         var (outer, length, inner) = SplitAt(axis);
         int blocks = (length + blockSize - 1) / blockSize;
         if (scale.Size != (long)outer * blocks * inner || scale.Rank != Rank || scale.Shape[axis] != blocks)
-            throw new CondenseException($"blocked DequantizeLinear of {Tensors.Shape.Format(Shape)} (axis {axis}, block_size {blockSize}) needs scales of {blocks} blocks along the axis, got {Tensors.Shape.Format(scale.Shape)}");
+            throw new CondenseException(
+                $"blocked DequantizeLinear of {Tensors.Shape.Format(Shape)} (axis {axis}, block_size {blockSize}) " +
+                $"needs scales of {blocks} blocks along the axis, got {Tensors.Shape.Format(scale.Shape)}");
         if (zeroPoint is not null && zeroPoint.Size != scale.Size)
             throw new CondenseException($"zero point has {zeroPoint.Size} values but scale has {scale.Size}");
         foreach (float s in scale.Data)

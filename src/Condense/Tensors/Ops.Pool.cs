@@ -109,7 +109,8 @@ public partial class Tensor
 
     private (int Planes, int PlaneSize, int[] OutputShape) GlobalShape(string op)
     {
-        if (Rank < 3 || Size == 0) throw new CondenseException($"{op} needs an (N, C, …) input with spatial dimensions, got shape {Tensors.Shape.Format(Shape)}");
+        if (Rank < 3 || Size == 0)
+            throw new CondenseException($"{op} needs an (N, C, …) input with spatial dimensions, got shape {Tensors.Shape.Format(Shape)}");
         var shape = Shape.Select((d, i) => i < 2 ? d : 1).ToArray();
         int planes = Shape[0] * Shape[1];
         return (planes, Size / planes, shape);

@@ -74,7 +74,9 @@ public partial class Tensor
         if (scale.Size == 1) return (scale.Data, zeros, 1, 1, Size);
         if (axis < 0) axis += Rank;
         if (axis < 0 || axis >= Rank || Shape[axis] != scale.Size)
-            throw new CondenseException($"per-axis quantization of {Tensors.Shape.Format(Shape)} along axis {axis} needs {(axis >= 0 && axis < Rank ? Shape[axis] : 0)} scales, got {scale.Size}");
+            throw new CondenseException(
+                $"per-axis quantization of {Tensors.Shape.Format(Shape)} along axis {axis} " +
+                $"needs {(axis >= 0 && axis < Rank ? Shape[axis] : 0)} scales, got {scale.Size}");
         var (outer, channels, inner) = SplitAt(axis);
         return (scale.Data, zeros, outer, channels, inner);
     }

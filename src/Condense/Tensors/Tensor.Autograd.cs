@@ -56,7 +56,8 @@ public partial class Tensor
     public void Backward(Tensor? gradient = null)
     {
         if (!RequiresGrad) throw new InvalidOperationException("tensor does not require grad");
-        if (gradient is null && Size != 1) throw new InvalidOperationException($"Backward() without a gradient needs a scalar, got shape {Tensors.Shape.Format(Shape)}");
+        if (gradient is null && Size != 1)
+            throw new InvalidOperationException($"Backward() without a gradient needs a scalar, got shape {Tensors.Shape.Format(Shape)}");
         var order = TopologicalOrder();
         Grad = gradient ?? Full(1f, Shape);
         for (int i = order.Count - 1; i >= 0; i--)

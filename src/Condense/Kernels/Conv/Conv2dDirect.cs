@@ -158,7 +158,8 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
         private float* _x, _w, _bias, _y;
         private int* _offsets;
 
-        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, int* offsets, float* bias, float* y, bool accumulate, long items, int parts)
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, int* offsets, float* bias, float* y,
+            bool accumulate, long items, int parts)
         {
             (_g, _layout, _accumulate, _items, _parts) = (g, layout, accumulate, items, parts);
             _x = x; _w = w; _offsets = offsets; _bias = bias; _y = y;
@@ -217,7 +218,8 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
         private float* _x, _dy, _dw, _partials;
         private int* _offsets;
 
-        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* dy, float* dw, float* partials, int* offsets, bool accumulate, long items, int parts)
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* dy, float* dw, float* partials, int* offsets,
+            bool accumulate, long items, int parts)
         {
             (_g, _layout, _accumulate, _items, _parts) = (g, layout, accumulate, items, parts);
             _x = x; _dy = dy; _dw = dw; _partials = partials; _offsets = offsets;
@@ -250,7 +252,8 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
                     float* dOut = _dy + ((long)n * g.OutChannels + (long)group * mg) * g.OutPixels;
                     for (int m = 0; m < mg; m++)
                         for (int oy = 0; oy < oh; oy++)
-                            Unsafe.CopyBlockUnaligned(paddedDy + (long)i * dyStride + (long)m * ldq + oy * wq, dOut + ((long)m * oh + oy) * ow, (uint)(ow * sizeof(float)));
+                            Unsafe.CopyBlockUnaligned(paddedDy + (long)i * dyStride + (long)m * ldq + oy * wq,
+                                dOut + ((long)m * oh + oy) * ow, (uint)(ow * sizeof(float)));
                 }
                 float* target = (c == 0 ? _dw : _partials + (long)(c - 1) * g.OutChannels * k) + (long)group * mg * k;
                 bool add = c == 0 && _accumulate;

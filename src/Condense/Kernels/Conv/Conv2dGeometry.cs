@@ -34,16 +34,19 @@ public sealed record Conv2dGeometry
     {
         options.Validate();
         if (batch < 0 || inChannels < 1 || height < 1 || width < 1 || outChannels < 1 || kernelH < 1 || kernelW < 1)
-            throw new CondenseException($"Conv2d sizes must be positive: input ({batch}, {inChannels}, {height}, {width}), weight ({outChannels}, ·, {kernelH}, {kernelW})");
+            throw new CondenseException(
+                $"Conv2d sizes must be positive: input ({batch}, {inChannels}, {height}, {width}), weight ({outChannels}, ·, {kernelH}, {kernelW})");
         if (inChannels % options.Groups != 0 || outChannels % options.Groups != 0)
-            throw new CondenseException($"Conv2d with {options.Groups} groups needs input channels ({inChannels}) and output channels ({outChannels}) divisible by the groups");
+            throw new CondenseException(
+                $"Conv2d with {options.Groups} groups needs input channels ({inChannels}) and output channels ({outChannels}) divisible by the groups");
         (Batch, InChannels, Height, Width, OutChannels, KernelH, KernelW, Options) =
             (batch, inChannels, height, width, outChannels, kernelH, kernelW, options);
         // ONNX Conv: out = floor((in + pad_begin + pad_end − dilation·(k − 1) − 1) / stride) + 1.
         int spanH = options.DilationH * (kernelH - 1) + 1, spanW = options.DilationW * (kernelW - 1) + 1;
         int paddedH = height + options.PadTop + options.PadBottom, paddedW = width + options.PadLeft + options.PadRight;
         if (paddedH < spanH || paddedW < spanW)
-            throw new CondenseException($"Conv2d kernel {kernelH}×{kernelW} (dilation {options.DilationH}×{options.DilationW}) is larger than the padded input {paddedH}×{paddedW}");
+            throw new CondenseException(
+                $"Conv2d kernel {kernelH}×{kernelW} (dilation {options.DilationH}×{options.DilationW}) is larger than the padded input {paddedH}×{paddedW}");
         OutHeight = (paddedH - spanH) / options.StrideH + 1;
         OutWidth = (paddedW - spanW) / options.StrideW + 1;
     }
@@ -58,7 +61,9 @@ public sealed record Conv2dGeometry
         if (weightShape.Length != 4)
             throw new CondenseException($"Conv2d needs a weight of shape (out, in/groups, kH, kW), got {KernelShape.Format(weightShape)}");
         if (weightShape[1] * options.Groups != inputShape[1])
-            throw new CondenseException($"Conv2d weight {KernelShape.Format(weightShape)} with {options.Groups} group(s) expects {weightShape[1] * options.Groups} input channels, the input {KernelShape.Format(inputShape)} has {inputShape[1]}");
+            throw new CondenseException(
+                $"Conv2d weight {KernelShape.Format(weightShape)} with {options.Groups} group(s) expects {weightShape[1] * options.Groups} input channels, " +
+                $"the input {KernelShape.Format(inputShape)} has {inputShape[1]}");
         return new(inputShape[0], inputShape[1], inputShape[2], inputShape[3], weightShape[0], weightShape[2], weightShape[3], options);
     }
 

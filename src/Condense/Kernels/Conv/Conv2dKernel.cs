@@ -103,7 +103,8 @@ public static unsafe class Conv2dKernel
     private static void Check(Conv2dGeometry g, int length, string what, long expected)
     {
         if (length != expected)
-            throw new ArgumentException($"Conv2d {what} holds {length} floats; {string.Join('×', g.InputShape)} input, {string.Join('×', g.WeightShape)} weight needs {expected}");
+            throw new ArgumentException(
+                $"Conv2d {what} holds {length} floats; {string.Join('×', g.InputShape)} input, {string.Join('×', g.WeightShape)} weight needs {expected}");
     }
 
     private static void DirectForward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, bool accumulate)

@@ -69,7 +69,8 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
         accumulate ? Vector256.Load(c) : bias is null ? Vector256<float>.Zero : Vector256.Create(bias[row]);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq, float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate)
+    public static void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq,
+        float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate)
     {
         switch (rows)
         {
@@ -82,7 +83,8 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot<TRows>(int taps, int images, float* dy, int dyImageStride, int ldq, float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate) where TRows : struct, IRows
+    private static void Dot<TRows>(int taps, int images, float* dy, int dyImageStride, int ldq,
+        float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate) where TRows : struct, IRows
     {
         int r = TRows.Count;
         Vector256<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default, a20 = default, a21 = default;
@@ -93,10 +95,25 @@ internal unsafe struct ConvKernelAvx2 : IConvKernel
             for (int j = 0; j < q; j += 8)
             {
                 var x0 = Vector256.Load(x + o0 + j); var x1 = Vector256.Load(x + o1 + j); var x2 = Vector256.Load(x + o2 + j);
-                { var d = Vector256.Load(dy + 0 * ldq + j); a00 = Fma.MultiplyAdd(d, x0, a00); a01 = Fma.MultiplyAdd(d, x1, a01); a02 = Fma.MultiplyAdd(d, x2, a02); }
-                if (r > 1) { var d = Vector256.Load(dy + 1 * ldq + j); a10 = Fma.MultiplyAdd(d, x0, a10); a11 = Fma.MultiplyAdd(d, x1, a11); a12 = Fma.MultiplyAdd(d, x2, a12); }
-                if (r > 2) { var d = Vector256.Load(dy + 2 * ldq + j); a20 = Fma.MultiplyAdd(d, x0, a20); a21 = Fma.MultiplyAdd(d, x1, a21); a22 = Fma.MultiplyAdd(d, x2, a22); }
-                if (r > 3) { var d = Vector256.Load(dy + 3 * ldq + j); a30 = Fma.MultiplyAdd(d, x0, a30); a31 = Fma.MultiplyAdd(d, x1, a31); a32 = Fma.MultiplyAdd(d, x2, a32); }
+                {
+                    var d = Vector256.Load(dy + 0 * ldq + j);
+                    a00 = Fma.MultiplyAdd(d, x0, a00); a01 = Fma.MultiplyAdd(d, x1, a01); a02 = Fma.MultiplyAdd(d, x2, a02);
+                }
+                if (r > 1)
+                {
+                    var d = Vector256.Load(dy + 1 * ldq + j);
+                    a10 = Fma.MultiplyAdd(d, x0, a10); a11 = Fma.MultiplyAdd(d, x1, a11); a12 = Fma.MultiplyAdd(d, x2, a12);
+                }
+                if (r > 2)
+                {
+                    var d = Vector256.Load(dy + 2 * ldq + j);
+                    a20 = Fma.MultiplyAdd(d, x0, a20); a21 = Fma.MultiplyAdd(d, x1, a21); a22 = Fma.MultiplyAdd(d, x2, a22);
+                }
+                if (r > 3)
+                {
+                    var d = Vector256.Load(dy + 3 * ldq + j);
+                    a30 = Fma.MultiplyAdd(d, x0, a30); a31 = Fma.MultiplyAdd(d, x1, a31); a32 = Fma.MultiplyAdd(d, x2, a32);
+                }
             }
         }
         Store(dw + 0 * ldw, taps, a00, a01, a02, accumulate);

@@ -95,6 +95,7 @@ internal unsafe struct ConvKernelAvx512Narrow : IConvKernel
         accumulate ? Vector512.Load(c) : bias is null ? Vector512<float>.Zero : Vector512.Create(bias[row]);
 
     /// <summary>The weight gradient's dots do not depend on the tile shape: the wide kernel's.</summary>
-    public static void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq, float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate) =>
+    public static void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq,
+        float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate) =>
         ConvKernelAvx512.RunDot(rows, taps, images, dy, dyImageStride, ldq, x, xImageStride, offsets, q, dw, ldw, accumulate);
 }

@@ -61,7 +61,8 @@ internal unsafe interface IConvKernel
     /// x[image·xImageStride + offsets[t] + j], start = dw[i·ldw + t] when <paramref name="accumulate"/>, else 0.
     /// offsets has 3 entries (unused ones must still point at readable memory); q is a multiple of Lanes.
     /// </summary>
-    static abstract void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq, float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate);
+    static abstract void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq,
+        float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate);
 }
 
 /// <summary>Plain C# tile kernel (4 × 8) for CPUs without AVX2/FMA; no FMA, as GemmKernelScalar.</summary>
@@ -85,7 +86,8 @@ internal unsafe struct ConvKernelScalar : IConvKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq, float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate)
+    public static void RunDot(int rows, int taps, int images, float* dy, int dyImageStride, int ldq,
+        float* x, int xImageStride, int* offsets, int q, float* dw, int ldw, bool accumulate)
     {
         for (int i = 0; i < rows; i++)
             for (int t = 0; t < taps; t++)

@@ -46,7 +46,10 @@ internal static class Broadcast
         return offsets;
     }
 
-    /// <summary>Sums <paramref name="grad"/> (of shape <paramref name="outShape"/>) down to <paramref name="shape"/>, accumulating into <paramref name="target"/>.</summary>
+    /// <summary>
+    /// Sums <paramref name="grad"/> (of shape <paramref name="outShape"/>) down to <paramref name="shape"/>,
+    /// accumulating into <paramref name="target"/>.
+    /// </summary>
     public static void SumInto(ReadOnlySpan<float> grad, int[] outShape, int[] shape, Span<float> target)
     {
         var strides = StridesIn(shape, outShape);

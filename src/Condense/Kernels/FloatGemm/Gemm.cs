@@ -28,7 +28,8 @@ public static unsafe class Gemm
     }
 
     /// <summary>
-    /// The unchecked core of <see cref="Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>
+    /// The unchecked core of
+    /// <see cref="Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>
     /// on a given path, for kernels built on GEMM (convolution) that call it from worker threads, where
     /// <see cref="Cpu.Active"/> may differ from the caller's.
     /// </summary>

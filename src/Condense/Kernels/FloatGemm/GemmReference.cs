@@ -2,7 +2,10 @@
 // the benchmark compare every fast path against it.
 namespace Condense.Kernels.FloatGemm;
 
-/// <summary>Naive fp32 GEMM with exactly the contract of <see cref="Gemm.Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>.</summary>
+/// <summary>
+/// Naive fp32 GEMM with exactly the contract of
+/// <see cref="Gemm.Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>.
+/// </summary>
 internal static class GemmReference
 {
     /// <summary>C[M,N] = alpha·op(A)·op(B) + beta·C; beta == 0 overwrites C without reading it.</summary>

@@ -13,7 +13,10 @@ namespace Condense.Kernels.FloatGemm;
 /// <summary>Matrix-vector product for one-row GEMMs.</summary>
 internal static unsafe partial class Gemv
 {
-    /// <summary>Below this many multiply-adds one thread is faster than waking another: the bench measured 300×784 (235K) ~1.7× faster on 2 threads when the machine was quiet, 100×300 (30K) slower.</summary>
+    /// <summary>
+    /// Below this many multiply-adds one thread is faster than waking another: the bench measured 300×784 (235K)
+    /// ~1.7× faster on 2 threads when the machine was quiet, 100×300 (30K) slower.
+    /// </summary>
     private const long ParallelMacs = 1L << 17;
 
     [ThreadStatic] private static Job? t_job;

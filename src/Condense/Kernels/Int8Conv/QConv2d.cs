@@ -66,9 +66,15 @@ public static unsafe class QConv2d
     {
         switch (Cpu.Active)
         {
-            case KernelPath.Avx512: QConv2dDirect<QConvKernelAvx512>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc); break;
-            case KernelPath.Avx2: QConv2dDirect<QConvKernelAvx2>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc); break;
-            default: QConv2dDirect<QConvKernelScalar>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc); break;
+            case KernelPath.Avx512:
+                QConv2dDirect<QConvKernelAvx512>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+                break;
+            case KernelPath.Avx2:
+                QConv2dDirect<QConvKernelAvx2>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+                break;
+            default:
+                QConv2dDirect<QConvKernelScalar>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+                break;
         }
     }
 
@@ -81,7 +87,9 @@ public static unsafe class QConv2d
     {
         var (oh, ow) = window.OutputSize(height, width);
         if (x.Length != batch * height * width * channels || y.Length != batch * oh * ow * channels)
-            throw new ArgumentException($"max pool buffers hold {x.Length} and {y.Length} values; the shapes need {batch * height * width * channels} and {batch * oh * ow * channels}");
+            throw new ArgumentException(
+                $"max pool buffers hold {x.Length} and {y.Length} values; " +
+                $"the shapes need {batch * height * width * channels} and {batch * oh * ow * channels}");
         fixed (byte* px = x, py = y)
             QMaxPool.Forward(px, batch * channels, height, width, window, oh, ow, py);
     }
@@ -92,8 +100,11 @@ public static unsafe class QConv2d
         ArgumentNullException.ThrowIfNull(weight);
         if (g.Groups != 1) throw new ArgumentException($"the int8 convolution takes one group, got {g.Groups}");
         if (weight.OutFeatures != g.OutChannels || weight.InFeatures != g.ColumnRows)
-            throw new ArgumentException($"the packed weight is {weight.OutFeatures} × {weight.InFeatures}; the convolution needs {g.OutChannels} × {g.ColumnRows}");
-        if (xLength != g.Batch * g.InChannels * g.InPixels) throw new ArgumentException($"x holds {xLength} values, the shape needs {g.Batch * g.InChannels * g.InPixels}");
-        if (yLength != g.Batch * g.OutChannels * g.OutPixels) throw new ArgumentException($"the output holds {yLength} values, the shape needs {g.Batch * g.OutChannels * g.OutPixels}");
+            throw new ArgumentException(
+                $"the packed weight is {weight.OutFeatures} × {weight.InFeatures}; the convolution needs {g.OutChannels} × {g.ColumnRows}");
+        if (xLength != g.Batch * g.InChannels * g.InPixels)
+            throw new ArgumentException($"x holds {xLength} values, the shape needs {g.Batch * g.InChannels * g.InPixels}");
+        if (yLength != g.Batch * g.OutChannels * g.OutPixels)
+            throw new ArgumentException($"the output holds {yLength} values, the shape needs {g.Batch * g.OutChannels * g.OutPixels}");
     }
 }

@@ -36,7 +36,8 @@ internal unsafe struct QConvKernelAvx2 : IQConvKernel
     private static void Tile<TRows>(int pairs, int* w, short* x, int* offsets, int* bias, int* c, int ldc) where TRows : struct, IRows
     {
         int r = TRows.Count;
-        Vector256<int> a0l = default, a0h = default, a1l = default, a1h = default, a2l = default, a2h = default, a3l = default, a3h = default, a4l = default, a4h = default, a5l = default, a5h = default;
+        Vector256<int> a0l = default, a0h = default, a1l = default, a1h = default, a2l = default, a2h = default,
+            a3l = default, a3h = default, a4l = default, a4h = default, a5l = default, a5h = default;
         // Both halves start at the bias: every lane is one output position.
         { a0l = Vector256.Create(bias[0]); a0h = a0l; }
         if (r > 1) { a1l = Vector256.Create(bias[1]); a1h = a1l; }

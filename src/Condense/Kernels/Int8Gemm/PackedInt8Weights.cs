@@ -34,7 +34,8 @@ public sealed unsafe class PackedInt8Weights
         ArgumentOutOfRangeException.ThrowIfNegative(inFeatures);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(inFeatures, MaxInFeatures);
         if (weight.Length != (long)outFeatures * inFeatures)
-            throw new ArgumentException($"weight holds {weight.Length} values, a {outFeatures}×{inFeatures} matrix needs {(long)outFeatures * inFeatures}", nameof(weight));
+            throw new ArgumentException(
+                $"weight holds {weight.Length} values, a {outFeatures}×{inFeatures} matrix needs {(long)outFeatures * inFeatures}", nameof(weight));
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         KPairs = (inFeatures + 1) / 2;

@@ -20,7 +20,9 @@ internal unsafe struct QGemmKernelAvx2 : IQGemmKernel
     public static void Tile(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int ldc, int nValid)
     {
         if (nValid < 16) { TileEdge(kPairs, a, b, panelStride, offset, c, ldc, nValid); return; }
-        Vector256<int> c0a = Vector256<int>.Zero, c0b = Vector256<int>.Zero, c1a = Vector256<int>.Zero, c1b = Vector256<int>.Zero, c2a = Vector256<int>.Zero, c2b = Vector256<int>.Zero, c3a = Vector256<int>.Zero, c3b = Vector256<int>.Zero, c4a = Vector256<int>.Zero, c4b = Vector256<int>.Zero, c5a = Vector256<int>.Zero, c5b = Vector256<int>.Zero;
+        Vector256<int> c0a = Vector256<int>.Zero, c0b = Vector256<int>.Zero, c1a = Vector256<int>.Zero, c1b = Vector256<int>.Zero,
+            c2a = Vector256<int>.Zero, c2b = Vector256<int>.Zero, c3a = Vector256<int>.Zero, c3b = Vector256<int>.Zero,
+            c4a = Vector256<int>.Zero, c4b = Vector256<int>.Zero, c5a = Vector256<int>.Zero, c5b = Vector256<int>.Zero;
         for (int p = 0; p < kPairs; p++)
         {
             var w0 = Avx2.ConvertToVector256Int16(Vector128.Load(b));

@@ -27,7 +27,12 @@ internal unsafe struct QGemmKernelAvx512 : IQGemmKernel
     {
         if (nValid < 32) { TileEdge(kPairs, a, b, panelStride, offset, c, ldc, nValid); return; }
         short* w0p = (short*)b, w1p = (short*)(b + panelStride);
-        Vector512<int> c0a = Vector512<int>.Zero, c0b = Vector512<int>.Zero, c1a = Vector512<int>.Zero, c1b = Vector512<int>.Zero, c2a = Vector512<int>.Zero, c2b = Vector512<int>.Zero, c3a = Vector512<int>.Zero, c3b = Vector512<int>.Zero, c4a = Vector512<int>.Zero, c4b = Vector512<int>.Zero, c5a = Vector512<int>.Zero, c5b = Vector512<int>.Zero, c6a = Vector512<int>.Zero, c6b = Vector512<int>.Zero, c7a = Vector512<int>.Zero, c7b = Vector512<int>.Zero, c8a = Vector512<int>.Zero, c8b = Vector512<int>.Zero, c9a = Vector512<int>.Zero, c9b = Vector512<int>.Zero, c10a = Vector512<int>.Zero, c10b = Vector512<int>.Zero, c11a = Vector512<int>.Zero, c11b = Vector512<int>.Zero;
+        Vector512<int> c0a = Vector512<int>.Zero, c0b = Vector512<int>.Zero, c1a = Vector512<int>.Zero, c1b = Vector512<int>.Zero,
+            c2a = Vector512<int>.Zero, c2b = Vector512<int>.Zero, c3a = Vector512<int>.Zero, c3b = Vector512<int>.Zero,
+            c4a = Vector512<int>.Zero, c4b = Vector512<int>.Zero, c5a = Vector512<int>.Zero, c5b = Vector512<int>.Zero,
+            c6a = Vector512<int>.Zero, c6b = Vector512<int>.Zero, c7a = Vector512<int>.Zero, c7b = Vector512<int>.Zero,
+            c8a = Vector512<int>.Zero, c8b = Vector512<int>.Zero, c9a = Vector512<int>.Zero, c9b = Vector512<int>.Zero,
+            c10a = Vector512<int>.Zero, c10b = Vector512<int>.Zero, c11a = Vector512<int>.Zero, c11b = Vector512<int>.Zero;
         for (int p = 0; p < kPairs; p++)
         {
             var w0 = Vector512.Load(w0p);
@@ -134,7 +139,9 @@ internal unsafe struct QGemmKernelAvx512 : IQGemmKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileOnePanel(int kPairs, int* a, short* b, int* offset, int* tile)
     {
-        Vector512<int> c0 = Vector512<int>.Zero, c1 = Vector512<int>.Zero, c2 = Vector512<int>.Zero, c3 = Vector512<int>.Zero, c4 = Vector512<int>.Zero, c5 = Vector512<int>.Zero, c6 = Vector512<int>.Zero, c7 = Vector512<int>.Zero, c8 = Vector512<int>.Zero, c9 = Vector512<int>.Zero, c10 = Vector512<int>.Zero, c11 = Vector512<int>.Zero;
+        Vector512<int> c0 = Vector512<int>.Zero, c1 = Vector512<int>.Zero, c2 = Vector512<int>.Zero, c3 = Vector512<int>.Zero,
+            c4 = Vector512<int>.Zero, c5 = Vector512<int>.Zero, c6 = Vector512<int>.Zero, c7 = Vector512<int>.Zero,
+            c8 = Vector512<int>.Zero, c9 = Vector512<int>.Zero, c10 = Vector512<int>.Zero, c11 = Vector512<int>.Zero;
         for (int p = 0; p < kPairs; p++)
         {
             var w0 = Vector512.Load(b);

@@ -110,7 +110,8 @@ public static unsafe partial class Requantize
         int zeroPoint, int qmin, int qmax, int typeMin, int typeMax)
     {
         if (multiplierLength != accLength || shiftLength != accLength || yLength != accLength)
-            throw new ArgumentException($"acc, multiplier, shift and y must have the same length (got {accLength}, {multiplierLength}, {shiftLength}, {yLength})");
+            throw new ArgumentException(
+                $"acc, multiplier, shift and y must have the same length (got {accLength}, {multiplierLength}, {shiftLength}, {yLength})");
         if (qmin < typeMin || qmax > typeMax || qmin > qmax)
             throw new ArgumentOutOfRangeException(nameof(qmin), $"need {typeMin} ≤ qmin ≤ qmax ≤ {typeMax} (got [{qmin}, {qmax}])");
         if (zeroPoint < typeMin || zeroPoint > typeMax)

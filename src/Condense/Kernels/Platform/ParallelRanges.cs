@@ -6,7 +6,10 @@ namespace Condense.Kernels.Platform;
 /// <summary>Contiguous-range fork-join over <see cref="WorkerPool"/>.</summary>
 internal static class ParallelRanges
 {
-    /// <summary>Runs <paramref name="body"/>(first, last) over [0, count), split between threads when <paramref name="work"/> ≥ <paramref name="threshold"/>.</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/>(first, last) over [0, count), split between threads when
+    /// <paramref name="work"/> ≥ <paramref name="threshold"/>.
+    /// </summary>
     public static void For(int count, long work, long threshold, Action<int, int> body)
     {
         int parts = work < threshold ? 1 : Math.Min(Cpu.Threads, count);

@@ -24,7 +24,9 @@ public readonly record struct PoolParameters(int KernelH, int KernelW, int Strid
     private void Validate()
     {
         if (KernelH < 1 || KernelW < 1 || StrideH < 1 || StrideW < 1 || DilationH < 1 || DilationW < 1)
-            throw new CondenseException($"pooling needs positive kernel, stride and dilation; got kernel {KernelH}×{KernelW}, stride {StrideH}×{StrideW}, dilation {DilationH}×{DilationW}");
+            throw new CondenseException(
+                $"pooling needs positive kernel, stride and dilation; got kernel {KernelH}×{KernelW}, stride {StrideH}×{StrideW}, " +
+                $"dilation {DilationH}×{DilationW}");
         if (PadTop < 0 || PadLeft < 0 || PadBottom < 0 || PadRight < 0)
             throw new CondenseException($"pooling padding must not be negative; got {PadTop}, {PadLeft}, {PadBottom}, {PadRight}");
     }
@@ -106,7 +108,8 @@ public static class Pooling
         }
     }
 
-    private static void ArgmaxPlane(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<int> argmax, int height, int width, int outH, int outW, PoolParameters window)
+    private static void ArgmaxPlane(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<int> argmax,
+        int height, int width, int outH, int outW, PoolParameters window)
     {
         for (int oh = 0; oh < outH; oh++)
         {

@@ -155,7 +155,9 @@ public sealed class StreamingHistogram
             // In units u = x / s + z the quantizer rounds u to the nearest integer in [qmin, qmax],
             // and (x − x̂)² = s² (u − round(u))².
             double u0 = (_lower + i * _width) / s + z, u1 = (_lower + (i + 1) * _width) / s + z;
-            double meanSquare = u1 > u0 ? CellIntegral(u0, u1, p.Range.QMin, p.Range.QMax) / (u1 - u0) : Square(u0 - Math.Clamp(Math.Round(u0), p.Range.QMin, p.Range.QMax));
+            double meanSquare = u1 > u0
+                ? CellIntegral(u0, u1, p.Range.QMin, p.Range.QMax) / (u1 - u0)
+                : Square(u0 - Math.Clamp(Math.Round(u0), p.Range.QMin, p.Range.QMax));
             sum += _counts[i] * s * s * meanSquare;
         }
         return sum / Total;
