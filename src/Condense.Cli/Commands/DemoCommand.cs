@@ -55,7 +55,8 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
                 $"{m.LatencyMsBatch1 * 1000:F1} µs", $"{m.ThroughputBatch256:N0}/s", $"{v.CompressionRatio:F1}×");
         }
         output.Console.Write(table);
-        output.Console.MarkupLine($"models and reports in [bold]{Markup.Escape(settings.Out)}[/] ({Markup.Escape(Path.GetFileName(report.JsonReport))}, {Markup.Escape(Path.GetFileName(report.MarkdownReport))})");
+        output.Console.MarkupLine($"models and reports in [bold]{Markup.Escape(settings.Out)}[/] "
+            + $"({Markup.Escape(Path.GetFileName(report.JsonReport))}, {Markup.Escape(Path.GetFileName(report.MarkdownReport))})");
         output.Result(new
         {
             output = settings.Out,

@@ -51,7 +51,8 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("-b|--batch-size <B>")] [Description("Mini-batch size (default 64).")]
         public int BatchSize { get; init; } = 64;
 
-        [CommandOption("--hint <STUDENT:TEACHER>")] [Description("FitNets hint: a student and a teacher hidden value by graph name (see `condense info`), e.g. /2/Relu_output_0:/4/Relu_output_0.")]
+        [CommandOption("--hint <STUDENT:TEACHER>")] [Description("FitNets hint: a student and a teacher hidden value by graph name (see `condense info`), "
+            + "e.g. /2/Relu_output_0:/4/Relu_output_0.")]
         public string? Hint { get; init; }
 
         [Requires("--hint")]
@@ -89,7 +90,8 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
             Temperature = settings.Temperature, Alpha = settings.Alpha,
             Train = new DistillOptions().Train with
             {
-                Epochs = settings.Epochs, LearningRate = settings.LearningRate ?? DistillOptions.DefaultLearningRate(studentSpec, teacher), Optimizer = settings.Optimizer,
+                Epochs = settings.Epochs, LearningRate = settings.LearningRate ?? DistillOptions.DefaultLearningRate(studentSpec, teacher),
+                Optimizer = settings.Optimizer,
                 BatchSize = settings.BatchSize, Seed = settings.Seed,
             },
             Hint = ParseHint(settings.Hint, settings.HintWeight),
@@ -107,7 +109,9 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
             if (spec.InFeatures != train.FeatureSize)
                 throw new CondenseException($"student {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
             // A hint names graph values, so the student runs as a graph when one is asked for.
-            newStudent = options.Hint is null ? () => spec.Build(settings.Seed) : () => new GraphModule(GraphTracer.Trace(spec.Build(settings.Seed), train.SampleShape));
+            newStudent = options.Hint is null
+                ? () => spec.Build(settings.Seed)
+                : () => new GraphModule(GraphTracer.Trace(spec.Build(settings.Seed), train.SampleShape));
             studentName = spec.ToString();
         }
         var (student, report) = TrainingProgress.Run(output, "students", p => DistillPipeline.Apply(teacher, newStudent, train, test, options, p));
@@ -123,7 +127,8 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
                 Output.FormatBytes(m.FileBytes), $"{m.LatencyMsBatch1 * 1000:F1} µs", $"{m.ThroughputBatch256:N0}/s");
         }
         output.Console.Write(table);
-        output.Console.MarkupLine($"T = {report.Temperature}, α = {report.Alpha}, {report.Epochs} epochs; saved [bold]{Markup.Escape(settings.Out)}[/] in {report.Seconds:F1}s");
+        output.Console.MarkupLine($"T = {report.Temperature}, α = {report.Alpha}, {report.Epochs} epochs; "
+            + $"saved [bold]{Markup.Escape(settings.Out)}[/] in {report.Seconds:F1}s");
         // The distilled student should come close to the same student trained on the labels; far below it, the run failed.
         var warnings = output.Warnings(RunWarnings.Check(report.Rows[^1].Metrics.Accuracy, test.NumClasses, report.Rows[^2].Metrics.Accuracy,
             "the same student trained on labels only"));

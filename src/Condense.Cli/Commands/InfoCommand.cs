@@ -38,8 +38,10 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
 
         var tensors = new Table().AddColumns("tensor", "shape", "parameters", "non-zero", "sparsity");
         foreach (var t in summary.Tensors)
-            tensors.AddRow(Markup.Escape(t.Name) + (t.Trainable ? "" : " (buffer)"), Markup.Escape(Shape.Format(t.Shape)), $"{t.Elements:N0}", $"{t.Nonzero:N0}", $"{t.Sparsity:P1}");
-        tensors.AddRow("[bold]total[/]", "", $"[bold]{summary.Parameters:N0}[/]", $"[bold]{summary.NonzeroParameters:N0}[/]", $"[bold]{summary.Sparsity:P1}[/]");
+            tensors.AddRow(Markup.Escape(t.Name) + (t.Trainable ? "" : " (buffer)"), Markup.Escape(Shape.Format(t.Shape)),
+                $"{t.Elements:N0}", $"{t.Nonzero:N0}", $"{t.Sparsity:P1}");
+        tensors.AddRow("[bold]total[/]", "", $"[bold]{summary.Parameters:N0}[/]", $"[bold]{summary.NonzeroParameters:N0}[/]",
+            $"[bold]{summary.Sparsity:P1}[/]");
         output.Console.Write(tensors);
         // A graph of several inputs lists each (name, element type, shape); one input fits on the summary line.
         if (graph.Inputs.Count > 1)
@@ -64,7 +66,10 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
                 name = n.Name, op = n.OpType, inputs = n.Inputs, outputs = n.Outputs, attributes = row.Attributes,
                 output_shape = row.OutputShape, parameters = row.Parameters,
             }),
-            tensors = summary.Tensors.Select(t => new { name = t.Name, shape = t.Shape, trainable = t.Trainable, parameters = t.Elements, nonzero_parameters = t.Nonzero, sparsity = t.Sparsity }),
+            tensors = summary.Tensors.Select(t => new
+            {
+                name = t.Name, shape = t.Shape, trainable = t.Trainable, parameters = t.Elements, nonzero_parameters = t.Nonzero, sparsity = t.Sparsity,
+            }),
             parameters = summary.Parameters,
             nonzero_parameters = summary.NonzeroParameters,
             sparsity = summary.Sparsity,

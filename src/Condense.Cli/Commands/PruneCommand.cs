@@ -52,7 +52,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         // Structured pruning removes a ratio of neurons per layer, once: no sparsity target, ranking or schedule.
         [ConflictsWith("--sparsity"), ConflictsWith("--end"), ConflictsWith("--global"), ConflictsWith("--include-biases"), ConflictsWith("--sensitivity")]
         [ConflictsWith("--schedule", "agp", "iterative")]
-        [CommandOption("--structured")] [Description("Remove whole conv filters and linear neurons, with their biases, batch-norm channels and the next layers' matching inputs.")]
+        [CommandOption("--structured")] [Description("Remove whole conv filters and linear neurons, with their biases, batch-norm channels "
+            + "and the next layers' matching inputs.")]
         public bool Structured { get; init; }
 
         [Requires("--structured")]
@@ -164,9 +165,12 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             .AddColumns("tensor", "shape", "parameters", "non-zero before", "non-zero after", "sparsity");
         foreach (var t in result.Tensors)
             table.AddRow(Markup.Escape(t.Name),
-                Markup.Escape(Shape.Equal(t.ShapeBefore, t.ShapeAfter) ? Shape.Format(t.ShapeAfter) : $"{Shape.Format(t.ShapeBefore)} → {Shape.Format(t.ShapeAfter)}"),
+                Markup.Escape(Shape.Equal(t.ShapeBefore, t.ShapeAfter)
+                    ? Shape.Format(t.ShapeAfter)
+                    : $"{Shape.Format(t.ShapeBefore)} → {Shape.Format(t.ShapeAfter)}"),
                 $"{t.Parameters:N0}", $"{t.NonzeroBefore:N0}", $"{t.NonzeroAfter:N0}", $"{t.Sparsity:P2}");
-        table.AddRow("[bold]total[/]", "", $"[bold]{result.ParametersAfter:N0}[/]", $"{result.NonzeroBefore:N0}", $"[bold]{result.NonzeroAfter:N0}[/]", $"[bold]{result.TotalSparsity:P2}[/]");
+        table.AddRow("[bold]total[/]", "", $"[bold]{result.ParametersAfter:N0}[/]", $"{result.NonzeroBefore:N0}",
+            $"[bold]{result.NonzeroAfter:N0}[/]", $"[bold]{result.TotalSparsity:P2}[/]");
         output.Console.Write(table);
         var summary = new Table().AddColumns("", "before", "after pruning", "after fine-tuning");
         summary.AddRow("accuracy", $"{result.AccuracyBefore:P2}", float.IsNaN(result.AccuracyAfterPruning) ? "" : $"{result.AccuracyAfterPruning:P2}",
@@ -176,7 +180,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         summary.AddRow("file size", Output.FormatBytes(result.FileBytesBefore), Output.FormatBytes(result.FileBytesAfter), "");
         output.Console.Write(summary);
         foreach (var c in result.StructuralChanges ?? [])
-            output.Console.MarkupLine($"[green]pruned[/] {Markup.Escape(string.Join(" + ", c.Layers))}: {c.ChannelsBefore} → {c.ChannelsAfter} {(c.Layers.Count > 1 ? "channels (joined by a residual Add)" : "filters/neurons")}");
+            output.Console.MarkupLine($"[green]pruned[/] {Markup.Escape(string.Join(" + ", c.Layers))}: {c.ChannelsBefore} → {c.ChannelsAfter} "
+                + (c.Layers.Count > 1 ? "channels (joined by a residual Add)" : "filters/neurons"));
         foreach (var s in result.Skipped ?? []) output.Console.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s)}");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {result.Seconds:F1}s");
         var warnings = output.Warnings(RunWarnings.Check(result.FinalAccuracy, test.NumClasses, result.AccuracyBefore, "the model before pruning"));

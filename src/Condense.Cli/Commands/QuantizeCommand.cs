@@ -36,7 +36,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
         [Requires("--mode", "static")]
-        [CommandOption("--calibration <FILE|DIR>")] [Description("Calibration data: a .npy file of inputs (N×784, N×1×28×28, … as the model declares) or a folder of IDX files. Default: the training set of --data.")]
+        [CommandOption("--calibration <FILE|DIR>")] [Description("Calibration data: a .npy file of inputs (N×784, N×1×28×28, … as the model declares) "
+            + "or a folder of IDX files. Default: the training set of --data.")]
         public string? Calibration { get; init; }
 
         [Requires("--mode", "static")]
@@ -50,17 +51,22 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--exclude <PATTERN>")] [Description("Leave layers whose weight name matches in float; repeatable.")]
         public string[] Exclude { get; init; } = [];
 
-        [CommandOption("--max-accuracy-drop <POINTS>")] [Description("Accuracy-aware: keep the most sensitive layers in float until the loss is at most this many points (e.g. 0.5).")]
+        [CommandOption("--max-accuracy-drop <POINTS>")] [Description("Accuracy-aware: keep the most sensitive layers in float "
+            + "until the loss is at most this many points (e.g. 0.5).")]
         public double? MaxAccuracyDrop { get; init; }
 
         [Requires("--mode", "weightonly"), ConflictsWith("--per-tensor")]
-        [CommandOption("--block-size <N>")] [Description("Weight-only: one weight scale per N input features of a row (16, 32, 64, 128 or 256; default 32 with --onnx-format matmulnbits).")]
+        [CommandOption("--block-size <N>")] [Description("Weight-only: one weight scale per N input features of a row "
+            + "(16, 32, 64, 128 or 256; default 32 with --onnx-format matmulnbits).")]
         public int? BlockSize { get; init; }
 
-        [CommandOption("--onnx-format <FORMAT>")] [Description("For .onnx output: qdq (default; Q/DQ pairs), qoperator (QGemm / QLinearConv / MatMulInteger, static or dynamic int8) or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]
+        [CommandOption("--onnx-format <FORMAT>")] [Description("For .onnx output: qdq (default; Q/DQ pairs), "
+            + "qoperator (QGemm / QLinearConv / MatMulInteger, static or dynamic int8) "
+            + "or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]
         public QuantizedOnnxFormat? OnnxFormat { get; init; }
 
-        [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (see --onnx-format), anything else a checkpoint (default: MODEL.int8.safetensors).")]
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (see --onnx-format), "
+            + "anything else a checkpoint (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
     }
 
@@ -87,7 +93,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         ModelFile.Save(quantized.Graph, outPath, format);
         report = report with { FileBytesBefore = new FileInfo(settings.Model).Length, FileBytesAfter = new FileInfo(outPath).Length };
 
-        var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {(options.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor")}, calibration {report.Calibration}[/]")
+        var granularity = options.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor";
+        var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {granularity}, calibration {report.Calibration}[/]")
             .AddColumns("layer", "weight", "bits", "weight scales");
         // Weight-only layers leave their inputs in float: no input scale to show.
         bool inputsQuantized = report.Mode != QuantizationMode.WeightOnly;
@@ -101,13 +108,16 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         output.Console.Write(table);
         var summary = new Table().AddColumns("", "float", "quantized");
         summary.AddRow("accuracy", $"{report.AccuracyBefore:P2}", $"{report.AccuracyAfter:P2}");
-        summary.AddRow("file size", Output.FormatBytes(report.FileBytesBefore), $"{Output.FormatBytes(report.FileBytesAfter)} ({report.CompressionRatio:F1}× smaller)");
+        summary.AddRow("file size", Output.FormatBytes(report.FileBytesBefore),
+            $"{Output.FormatBytes(report.FileBytesAfter)} ({report.CompressionRatio:F1}× smaller)");
         summary.AddRow("latency (batch 1)", $"{report.LatencyMsBefore * 1000:F1} µs", $"{report.LatencyMsAfter * 1000:F1} µs ({report.Engine})");
         output.Console.Write(summary);
         if (report.TargetMet is bool met)
             output.Console.MarkupLine(met
-                ? $"[green]target met[/]: loss {(report.AccuracyBefore - report.AccuracyAfter) * 100:F2} points ≤ {settings.MaxAccuracyDrop} ({report.FloatLayers.Count} layers kept in float)"
-                : $"[yellow]target not met[/]: best loss {(report.AccuracyBefore - report.AccuracyAfter) * 100:F2} points > {settings.MaxAccuracyDrop}; saved the most accurate model found");
+                ? $"[green]target met[/]: loss {(report.AccuracyBefore - report.AccuracyAfter) * 100:F2} points ≤ {settings.MaxAccuracyDrop} "
+                    + $"({report.FloatLayers.Count} layers kept in float)"
+                : $"[yellow]target not met[/]: best loss {(report.AccuracyBefore - report.AccuracyAfter) * 100:F2} points > {settings.MaxAccuracyDrop}; "
+                    + "saved the most accurate model found");
         if (report.FoldedBatchNorms > 0)
             output.Console.MarkupLine($"folded {report.FoldedBatchNorms} batch norm(s) into the preceding Conv/Linear layers before quantizing");
         output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
@@ -125,8 +135,10 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         if (!ModelFile.IsOnnx(outPath))
             throw new CondenseException($"--onnx-format {format} needs an .onnx output (--out), not {Path.GetFileName(outPath)}");
         if (settings.OnnxFormat == QuantizedOnnxFormat.QOperator && (settings.Mode == QuantizationMode.WeightOnly || settings.Bits != 8))
-            throw new CondenseException($"--onnx-format qoperator needs --mode static or dynamic with --bits 8 (got {settings.Mode.ToString().ToLowerInvariant()}, {settings.Bits} bits)");
+            throw new CondenseException("--onnx-format qoperator needs --mode static or dynamic with --bits 8 "
+                + $"(got {settings.Mode.ToString().ToLowerInvariant()}, {settings.Bits} bits)");
         if (settings.OnnxFormat == QuantizedOnnxFormat.MatMulNBits && (settings.Mode != QuantizationMode.WeightOnly || settings.Bits > 4))
-            throw new CondenseException($"--onnx-format matmulnbits needs --mode weightonly with --bits 4 or fewer (got {settings.Mode.ToString().ToLowerInvariant()}, {settings.Bits} bits)");
+            throw new CondenseException("--onnx-format matmulnbits needs --mode weightonly with --bits 4 or fewer "
+                + $"(got {settings.Mode.ToString().ToLowerInvariant()}, {settings.Bits} bits)");
     }
 }

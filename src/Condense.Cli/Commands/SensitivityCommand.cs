@@ -58,7 +58,8 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
             output.Console.Progress().Start(ctx =>
             {
                 var task = ctx.AddTask("sensitivity");
-                report = Sensitivity.Analyze(model, test, sweep, options, new SyncProgress<(int Done, int Total)>(p => { task.MaxValue = p.Total; task.Value = p.Done; }));
+                report = Sensitivity.Analyze(model, test, sweep, options,
+                    new SyncProgress<(int Done, int Total)>(p => { task.MaxValue = p.Total; task.Value = p.Done; }));
             });
         else report = Sensitivity.Analyze(model, test, sweep, options);
         AtomicFile.WriteText(outPath, JsonSerializer.Serialize(report, Output.JsonOptions));

@@ -59,12 +59,14 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         report = report with { FileBytes = new FileInfo(outPath).Length };
 
         var sizes = report.Sizes;
-        var table = new Table().Title($"[bold]{report.Bits}-bit weight sharing: Deep Compression sizes (computed)[/]").AddColumns("tensor", "non-zero", "dense", "pruned", "+ shared", "+ Huffman");
+        var table = new Table().Title($"[bold]{report.Bits}-bit weight sharing: Deep Compression sizes (computed)[/]")
+            .AddColumns("tensor", "non-zero", "dense", "pruned", "+ shared", "+ Huffman");
         foreach (var t in sizes.Tensors)
             table.AddRow(Markup.Escape(t.Name), $"{t.NonZeros:N0}/{t.Parameters:N0}", Output.FormatBytes(t.DenseBytes), Output.FormatBytes(t.PrunedBytes),
                 Output.FormatBytes(t.QuantizedBytes), Output.FormatBytes(t.HuffmanBytes));
         table.AddRow("[bold]total[/]", "", Output.FormatBytes(sizes.DenseBytes), $"{Output.FormatBytes(sizes.PrunedBytes)} ({sizes.PrunedRatio:F1}×)",
-            $"{Output.FormatBytes(sizes.QuantizedBytes)} ({sizes.QuantizedRatio:F1}×)", $"[bold]{Output.FormatBytes(sizes.HuffmanBytes)} ({sizes.HuffmanRatio:F1}×)[/]");
+            $"{Output.FormatBytes(sizes.QuantizedBytes)} ({sizes.QuantizedRatio:F1}×)",
+            $"[bold]{Output.FormatBytes(sizes.HuffmanBytes)} ({sizes.HuffmanRatio:F1}×)[/]");
         output.Console.Write(table);
         output.Console.MarkupLine($"accuracy {report.AccuracyBefore:P2} → {report.AccuracyAfterSharing:P2} shared" +
             (report.AccuracyAfterFinetuning is { } f ? $" → {f:P2} after {report.FinetuneEpochs} epochs of centroid fine-tuning" : ""));

@@ -80,7 +80,11 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             metrics.LatencyMsBatch1, metrics.ThroughputBatch256,
             train_seconds = report.Seconds,
             train_samples_per_second = report.SamplesPerSecond,
-            epochs = report.Epochs.Select(e => new { epoch = e.Epoch, learning_rate = e.LearningRate, train_loss = e.TrainLoss, train_accuracy = e.TrainAccuracy, test_accuracy = e.Validation?.Accuracy, test_loss = e.Validation?.Loss }),
+            epochs = report.Epochs.Select(e => new
+            {
+                epoch = e.Epoch, learning_rate = e.LearningRate, train_loss = e.TrainLoss, train_accuracy = e.TrainAccuracy,
+                test_accuracy = e.Validation?.Accuracy, test_loss = e.Validation?.Loss,
+            }),
         });
         return 0;
     }

@@ -70,7 +70,8 @@ public static class CsvLoader
         int featureCount = columns - 1;
         int[] sampleShape = options.SampleShape ?? [featureCount];
         if (Shape.Size(sampleShape) != featureCount)
-            throw new InvalidFileException(path, $"sample shape {Shape.Format(sampleShape)} needs {Shape.Size(sampleShape)} features, rows have {featureCount}");
+            throw new InvalidFileException(path,
+                $"sample shape {Shape.Format(sampleShape)} needs {Shape.Size(sampleShape)} features, rows have {featureCount}");
         return new Dataset(features.ToArray(), labels.ToArray(), sampleShape, Path.GetFileNameWithoutExtension(path));
     }
 

@@ -98,7 +98,9 @@ public sealed record IdxArray
             case IdxDataType.Short: for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadInt16BigEndian(d[(2 * i)..]) * scale; break;
             case IdxDataType.Int: for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadInt32BigEndian(d[(4 * i)..]) * scale; break;
             case IdxDataType.Float: for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadSingleBigEndian(d[(4 * i)..]) * scale; break;
-            case IdxDataType.Double: for (int i = 0; i < result.Length; i++) result[i] = (float)(BinaryPrimitives.ReadDoubleBigEndian(d[(8 * i)..]) * scale); break;
+            case IdxDataType.Double:
+                for (int i = 0; i < result.Length; i++) result[i] = (float)(BinaryPrimitives.ReadDoubleBigEndian(d[(8 * i)..]) * scale);
+                break;
         }
         return result;
     }

@@ -108,6 +108,7 @@ public static class Mnist
     {
         if (!Shape.Equal(train.SampleShape, test.SampleShape))
             throw new CondenseException(
-                $"{Path.GetFileName(trainPath)} has images of shape {Shape.Format(train.SampleShape)} but {Path.GetFileName(testPath)} has {Shape.Format(test.SampleShape)}");
+                $"{Path.GetFileName(trainPath)} has images of shape {Shape.Format(train.SampleShape)} "
+                + $"but {Path.GetFileName(testPath)} has {Shape.Format(test.SampleShape)}");
     }
 }

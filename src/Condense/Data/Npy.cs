@@ -68,7 +68,8 @@ public static class Npy
         }
         long bytes = count * NpyArray.ElementSize(dtype);
         if (count > int.MaxValue || bytes > DataFile.MaxBytes)
-            throw new InvalidFileException(path, $"shape {Tensors.Shape.Format(header.Shape)} of {dtype} is too large (at most {DataFile.MaxBytes} bytes of data)");
+            throw new InvalidFileException(path,
+                $"shape {Tensors.Shape.Format(header.Shape)} of {dtype} is too large (at most {DataFile.MaxBytes} bytes of data)");
         byte[] data = DataFile.ReadPayload(stream, bytes, afterPreamble - headerLength, path);
         return new NpyArray(dtype, header.Shape, data);
     }

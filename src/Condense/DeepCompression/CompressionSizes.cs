@@ -61,7 +61,9 @@ public sealed record CompressionSizes(IReadOnlyList<TensorCompressionSizes> Tens
     /// and <paramref name="fcGapBits"/> for Gemm/MatMul weights (the paper's 8 and 5).
     /// </summary>
     public static CompressionSizes Measure(WeightSharingResult result, int fcGapBits = SparseIndex.FcGapBits, int convGapBits = SparseIndex.ConvGapBits) =>
-        new(result.Entries.Select(e => Measure(e.Target.Name, e.Shared, e.Target.Node.OpType == Condense.Graph.OpTypes.Conv ? convGapBits : fcGapBits)).ToList());
+        new(result.Entries
+            .Select(e => Measure(e.Target.Name, e.Shared, e.Target.Node.OpType == Condense.Graph.OpTypes.Conv ? convGapBits : fcGapBits))
+            .ToList());
 
     /// <summary>Measures one shared tensor with <paramref name="gapBits"/> bits per gap code.</summary>
     public static TensorCompressionSizes Measure(string name, SharedWeights shared, int gapBits)

@@ -132,18 +132,23 @@ public static class DemoRun
         var student = ModelSpec.Parse(options.Student).Build(options.Seed);
         Distiller.Distill(student, teacher, train, null, distill, TrainProgress.Named(progress, $"distilling student {options.Student}"));
         ModelFile.Save(student, Path("student"), sample, options.Student);
-        Add("student", $"{options.Student} distilled, T = {distill.Temperature}, α = {distill.Alpha}, {studentEpochs} epochs", Path("student"), ModelFile.Load(Path("student")));
+        Add("student", $"{options.Student} distilled, T = {distill.Temperature}, α = {distill.Alpha}, {studentEpochs} epochs",
+            Path("student"), ModelFile.Load(Path("student")));
 
         // All three: distil into a mid-size student, prune it 90% with fine-tuning, quantize it to int8.
         var combined = ModelSpec.Parse(options.CombinedStudent).Build(options.Seed);
         Distiller.Distill(combined, teacher, train, null, distill, TrainProgress.Named(progress, $"distilling combined {options.CombinedStudent}"));
         var graph = new GraphModule(GraphTracer.Trace(combined, sample));
         var (combinedPruned, _) = PrunePipeline.Apply(graph, train, test,
-            new PruneRun { Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = finetune, Finetune = recipe with { Epochs = finetune } },
+            new PruneRun
+            {
+                Options = new PruneOptions { Sparsity = 0.9, Global = true }, FinetuneEpochs = finetune, Finetune = recipe with { Epochs = finetune },
+            },
             TrainProgress.Named(progress, $"fine-tuning combined {options.CombinedStudent}"));
         SaveQuantized(combinedPruned, train, Path("combined"));
         var combinedModel = ModelFile.Load(Path("combined"));
-        Add("combined", $"{options.CombinedStudent} distilled → 90% pruned → int8", Path("combined"), IntegerModel.Runner(combinedModel), ModelSummary.Of(combinedModel));
+        Add("combined", $"{options.CombinedStudent} distilled → 90% pruned → int8", Path("combined"),
+            IntegerModel.Runner(combinedModel), ModelSummary.Of(combinedModel));
 
         // A convolutional network of the same task, trained with its default recipe (README "Convolutional networks").
         if (options.ConvModel is { } convText && !options.Quick)
@@ -153,7 +158,8 @@ public static class DemoRun
             var conv = convSpec.Build(options.Seed);
             Trainer.Fit(conv, train, null, convRecipe, TrainProgress.Named(progress, $"training conv {convSpec}"));
             ModelFile.Save(conv, Path("conv"), sample, convSpec.ToString());
-            Add("conv", $"{convSpec} trained from the labels, {convRecipe.Epochs} epochs SGD (lr {convRecipe.LearningRate}): another architecture, not a compression",
+            Add("conv", $"{convSpec} trained from the labels, {convRecipe.Epochs} epochs SGD (lr {convRecipe.LearningRate}): "
+                + "another architecture, not a compression",
                 Path("conv"), ModelFile.Load(Path("conv")));
         }
 
@@ -183,15 +189,18 @@ public static class DemoRun
         var w = new System.Text.StringBuilder();
         w.AppendLine("# Condense demo");
         w.AppendLine();
-        w.AppendLine($"Data: {report.Data} ({report.TrainSamples} train, {report.TestSamples} test samples). Training: {report.TrainSeconds:F1} s ({report.TrainSamplesPerSecond:N0} samples/s).");
+        w.AppendLine($"Data: {report.Data} ({report.TrainSamples} train, {report.TestSamples} test samples). "
+            + $"Training: {report.TrainSeconds:F1} s ({report.TrainSamplesPerSecond:N0} samples/s).");
         w.AppendLine();
         w.AppendLine("| variant | accuracy | parameters | non-zero | size on disk | latency (batch 1) | throughput (batch 256) | compression |");
         w.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var v in report.Variants)
         {
             var m = v.Metrics;
-            w.AppendLine(System.FormattableString.Invariant(
-                $"| {v.Name} | {m.Accuracy * 100:F2} % | {m.Parameters:N0} | {m.NonzeroParameters:N0} | {m.FileBytes:N0} B | {m.LatencyMsBatch1 * 1000:F1} µs | {m.ThroughputBatch256:N0}/s | {v.CompressionRatio:F1}× |"));
+            w.Append(System.FormattableString.Invariant(
+                    $"| {v.Name} | {m.Accuracy * 100:F2} % | {m.Parameters:N0} | {m.NonzeroParameters:N0} | {m.FileBytes:N0} B "))
+                .AppendLine(System.FormattableString.Invariant(
+                    $"| {m.LatencyMsBatch1 * 1000:F1} µs | {m.ThroughputBatch256:N0}/s | {v.CompressionRatio:F1}× |"));
         }
         return w.ToString();
     }

@@ -58,7 +58,10 @@ public static class DistillPipeline
     {
         if (!(width > 0 && width <= 1)) throw new CondenseException($"student width must be in (0, 1], got {width}");
         var gemms = teacher.Graph.Nodes.Where(n => n.OpType is OpTypes.Gemm or OpTypes.MatMul).ToList();
-        var allowed = new HashSet<string> { OpTypes.Gemm, OpTypes.MatMul, OpTypes.Relu, OpTypes.Tanh, OpTypes.Sigmoid, OpTypes.Dropout, OpTypes.Flatten, OpTypes.Identity };
+        var allowed = new HashSet<string>
+        {
+            OpTypes.Gemm, OpTypes.MatMul, OpTypes.Relu, OpTypes.Tanh, OpTypes.Sigmoid, OpTypes.Dropout, OpTypes.Flatten, OpTypes.Identity,
+        };
         var other = teacher.Graph.Nodes.FirstOrDefault(n => !allowed.Contains(n.OpType));
         if (gemms.Count == 0 || other is not null)
             throw new CondenseException($"a narrower student needs an MLP teacher (Linear layers and activations); found {other?.OpType ?? "no Linear layer"}");
@@ -90,7 +93,10 @@ public static class DistillPipeline
         string dir = Directory.CreateTempSubdirectory("condense-distill-").FullName;
         try
         {
-            var rows = new List<DistillRow> { new("teacher", "the model given", Measure(teacher, test, sample, Path.Combine(dir, "teacher.safetensors"), timingSeconds)) };
+            var rows = new List<DistillRow>
+            {
+                new("teacher", "the model given", Measure(teacher, test, sample, Path.Combine(dir, "teacher.safetensors"), timingSeconds)),
+            };
             var labelsOnly = newStudent();
             Trainer.Fit(labelsOnly, train, null, options.Train, progress);
             var labelsMetrics = Measure(labelsOnly, test, sample, Path.Combine(dir, "labels.safetensors"), timingSeconds);

@@ -22,7 +22,10 @@ public sealed record DistillOptions
     /// <summary>Weight α of the soft-target term (1 − α goes to the labels).</summary>
     public float Alpha { get; init; } = 0.9f;
     /// <summary>The training recipe of the student.</summary>
-    public TrainOptions Train { get; init; } = new() { Epochs = 20, LearningRate = 0.05f, AugmentShift = 0, WeightDecay = 0f, Nesterov = false, Schedule = ScheduleKind.Constant };
+    public TrainOptions Train { get; init; } = new()
+    {
+        Epochs = 20, LearningRate = 0.05f, AugmentShift = 0, WeightDecay = 0f, Nesterov = false, Schedule = ScheduleKind.Constant,
+    };
 
     /// <summary>
     /// The default learning rate of a student built from <paramref name="student"/>, or (null) made from

@@ -53,7 +53,10 @@ internal sealed class HintedStudent : Module
         {
             var values = model.Run(Tensor.Zeros([1, .. sampleShape]));
             if (!values.TryGetValue(value, out var t))
-                throw new CondenseException($"the {role} has no value named '{value}'; its values include {string.Join(", ", values.Keys.Where(k => k.Contains(OpTypes.Relu) || k.Contains(OpTypes.Gemm)).Take(6))}");
+            {
+                var examples = values.Keys.Where(k => k.Contains(OpTypes.Relu) || k.Contains(OpTypes.Gemm)).Take(6);
+                throw new CondenseException($"the {role} has no value named '{value}'; its values include {string.Join(", ", examples)}");
+            }
             return t.Size;
         }
         finally { model.Train(training); }

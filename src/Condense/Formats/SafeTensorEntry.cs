@@ -115,7 +115,8 @@ public sealed partial record SafeTensorEntry(string Name, SafeTensorDType DType,
         if (bytes < 0)
             throw new ArgumentException($"tensor {Quote(name)}: shape [{string.Join(", ", shape)}] has a negative or overflowing dimension");
         if (bytes != data.Length)
-            throw new ArgumentException($"tensor {Quote(name)}: shape [{string.Join(", ", shape)}] of {dtype.ToCode()} needs {bytes} bytes, data has {data.Length}");
+            throw new ArgumentException(
+                $"tensor {Quote(name)}: shape [{string.Join(", ", shape)}] of {dtype.ToCode()} needs {bytes} bytes, data has {data.Length}");
         return data;
     }
 

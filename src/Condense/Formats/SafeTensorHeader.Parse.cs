@@ -104,7 +104,8 @@ public sealed partial class SafeTensorHeader
         long needed = dtype.ByteLength(dims);
         if (needed < 0) throw Fault(path, $"tensor {q}: shape [{string.Join(", ", dims)}] overflows");
         if (needed != end - begin)
-            throw Fault(path, $"tensor {q}: shape [{string.Join(", ", dims)}] of {dtype.ToCode()} needs {needed} bytes but data_offsets [{begin}, {end}] hold {end - begin}");
+            throw Fault(path, $"tensor {q}: shape [{string.Join(", ", dims)}] of {dtype.ToCode()} needs {needed} bytes "
+                + $"but data_offsets [{begin}, {end}] hold {end - begin}");
         return new SafeTensorInfo(name, dtype, dims, begin, end);
     }
 
@@ -133,7 +134,8 @@ public sealed partial class SafeTensorHeader
         foreach (var t in sorted)
         {
             if (t.Begin < expected)
-                throw Fault(path, $"tensor {SafeTensorEntry.Quote(t.Name)} at data_offsets [{t.Begin}, {t.End}] overlaps the tensor before it (which ends at {expected})");
+                throw Fault(path, $"tensor {SafeTensorEntry.Quote(t.Name)} at data_offsets [{t.Begin}, {t.End}] "
+                    + $"overlaps the tensor before it (which ends at {expected})");
             if (t.Begin > expected)
                 throw Fault(path, $"gap in the data section: bytes [{expected}, {t.Begin}) belong to no tensor");
             expected = t.End;

@@ -89,7 +89,8 @@ public static partial class SparseStorage
                 rowStarts[rows] = k;
                 entries.Add(Values(name + ".__csr_values", values, [nnz], type));
                 entries.Add(cols <= ushort.MaxValue + 1
-                    ? SafeTensorEntry.FromBytes(name + ".__csr_indices", SafeTensorDType.U16, [nnz], MemoryMarshal.AsBytes(columns.Select(c => (ushort)c).ToArray().AsSpan()).ToArray())
+                    ? SafeTensorEntry.FromBytes(name + ".__csr_indices", SafeTensorDType.U16, [nnz],
+                        MemoryMarshal.AsBytes(columns.Select(c => (ushort)c).ToArray().AsSpan()).ToArray())
                     : SafeTensorEntry.FromInt32(name + ".__csr_indices", columns, nnz));
                 entries.Add(SafeTensorEntry.FromInt32(name + ".__csr_rows", rowStarts, rows + 1));
                 sparse[name] = new Entry("csr", t.Shape);

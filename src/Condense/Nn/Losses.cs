@@ -27,7 +27,8 @@ public static class Losses
     {
         if (!(temperature > 0f)) throw new CondenseException($"temperature must be positive, got {temperature}");
         if (!Shape.Equal(studentLogits.Shape, teacherLogits.Shape) || studentLogits.Rank != 2)
-            throw new CondenseException($"KL divergence needs equal (N, C) shapes, got {Shape.Format(studentLogits.Shape)} and {Shape.Format(teacherLogits.Shape)}");
+            throw new CondenseException(
+                $"KL divergence needs equal (N, C) shapes, got {Shape.Format(studentLogits.Shape)} and {Shape.Format(teacherLogits.Shape)}");
         Tensor teacherLogP;
         using (Autograd.GradMode.NoGrad()) teacherLogP = teacherLogits.Detach().Mul(1f / temperature).LogSoftmax();
         var teacherP = teacherLogP.Exp();

@@ -69,7 +69,8 @@ public class Adam : Optimizer
                 var mj = new Vector<float>(b1) * mv[j] + new Vector<float>(1f - b1) * g;
                 var vj = new Vector<float>(b2) * vv[j] + new Vector<float>(1f - b2) * g * g;
                 mv[j] = mj; vv[j] = vj;
-                wv[j] = wv[j] * new Vector<float>(decay) - new Vector<float>(stepSize) * mj / (Vector.SquareRoot(vj) * new Vector<float>(invRootC2) + new Vector<float>(eps));
+                wv[j] = wv[j] * new Vector<float>(decay)
+                    - new Vector<float>(stepSize) * mj / (Vector.SquareRoot(vj) * new Vector<float>(invRootC2) + new Vector<float>(eps));
             }
             i = wv.Length * Vector<float>.Count;
         }

@@ -95,7 +95,8 @@ internal static class ChannelGroups
                     return;
             }
             foreach (var value in tracked)
-                Block(Channels[value].Group, $"its channels go through {node.OpType} ({node.Name}), which mixes channels or does not keep a removed channel at zero");
+                Block(Channels[value].Group,
+                    $"its channels go through {node.OpType} ({node.Name}), which mixes channels or does not keep a removed channel at zero");
         }
 
         private void Pass(Node node) => Channels[node.Outputs[0]] = Channels[node.Inputs[0]];
@@ -112,7 +113,8 @@ internal static class ChannelGroups
             string? bias = node.Inputs.Count > 2 && node.Inputs[2].Length > 0 ? node.Inputs[2] : null;
             bool hasWeight = graph.Initializers.TryGetValue(w, out var weight) && (bias is null || graph.Initializers.ContainsKey(bias));
             long groups = node.Int("group", 1);
-            foreach (var other in node.Inputs.Skip(1).Where(Channels.ContainsKey)) Block(Channels[other].Group, $"its channels are read as weights by {node.Name}");
+            foreach (var other in node.Inputs.Skip(1).Where(Channels.ContainsKey))
+                Block(Channels[other].Group, $"its channels are read as weights by {node.Name}");
             if (Channels.TryGetValue(x, out var input))
             {
                 if (!hasWeight) { Block(input.Group, $"{node.Name} reads it with a weight that is not an initializer"); return; }
@@ -147,10 +149,12 @@ internal static class ChannelGroups
             bool gemm = node.OpType == OpTypes.Gemm;
             bool hasWeight = graph.Initializers.TryGetValue(w, out var weight) && weight.Rank == 2 && (!gemm || node.Int("transA", 0) == 0);
             int outAxis = gemm && node.Int("transB", 0) != 0 ? 0 : 1;
-            foreach (var other in node.Inputs.Skip(1).Where(Channels.ContainsKey)) Block(Channels[other].Group, $"its channels are read as weights or bias by {node.Name}");
+            foreach (var other in node.Inputs.Skip(1).Where(Channels.ContainsKey))
+                Block(Channels[other].Group, $"its channels are read as weights or bias by {node.Name}");
             if (Channels.TryGetValue(x, out var input))
             {
-                if (hasWeight && shapes.TryGetValue(x, out var s) && s.Length == 2) Group(input.Group).Slices.Add(new ChannelSlice(w, 1 - outAxis, input.Block));
+                if (hasWeight && shapes.TryGetValue(x, out var s) && s.Length == 2)
+                    Group(input.Group).Slices.Add(new ChannelSlice(w, 1 - outAxis, input.Block));
                 else Block(input.Group, $"{node.Name} ({node.OpType}) reads it in a layout structured pruning does not follow");
             }
             if (!hasWeight) return;

@@ -98,7 +98,8 @@ public static class Sensitivity
             double achieved = report.Rows.Sum(r => choice[r.Tensor] * r.Parameters) / Math.Max(1, total);
             if (achieved >= budget - 1e-9) return choice;
         }
-        throw new CondenseException($"a global sparsity of {budget:P0} is beyond the swept range (max {report.Rows.Max(r => r.Sparsities.Max()):P0} per tensor)");
+        throw new CondenseException(
+            $"a global sparsity of {budget:P0} is beyond the swept range (max {report.Rows.Max(r => r.Sparsities.Max()):P0} per tensor)");
     }
 
     private static double LargestWithin(SensitivityRow row, float baseline, float delta)

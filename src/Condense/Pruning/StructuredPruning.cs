@@ -98,7 +98,8 @@ public static class StructuredPruning
         {
             var t = graph.Initializers[slice.Initializer];
             if (t.Shape[slice.Axis] != group.Channels * slice.Block)
-                throw new CondenseException($"{slice.Initializer} has {t.Shape[slice.Axis]} entries on axis {slice.Axis}, expected {group.Channels * slice.Block} for the channels of {group.Name}");
+                throw new CondenseException($"{slice.Initializer} has {t.Shape[slice.Axis]} entries on axis {slice.Axis}, "
+                    + $"expected {group.Channels * slice.Block} for the channels of {group.Name}");
             graph.Initializers[slice.Initializer] = Select(t, slice.Axis, slice.Block, keep);
             if (!names.Contains(slice.Initializer)) names.Add(slice.Initializer);
         }

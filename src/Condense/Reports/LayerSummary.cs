@@ -57,5 +57,6 @@ public sealed record LayerSummary(string Name, string OpType, IReadOnlyList<stri
 
     // Compact for a table column: "kernel_shape=[5,5] pads=[2,2,2,2]".
     private static string FormatAttributes(Node node) =>
-        string.Join(" ", node.Attributes.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Key}={a.Value.ToString().Replace(", ", ",", StringComparison.Ordinal)}"));
+        string.Join(" ", node.Attributes.OrderBy(a => a.Key, StringComparer.Ordinal)
+            .Select(a => $"{a.Key}={a.Value.ToString().Replace(", ", ",", StringComparison.Ordinal)}"));
 }

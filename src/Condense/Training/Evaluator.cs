@@ -45,7 +45,8 @@ public static class Evaluator
             {
                 var logits = model.Forward(batch.Features);
                 if (logits.Rank != 2 || logits.Shape[0] != batch.Count)
-                    throw new CondenseException($"the model returns shape {Shape.Format(logits.Shape)} for a batch of {batch.Count}; a classifier returns (N, classes)");
+                    throw new CondenseException(
+                        $"the model returns shape {Shape.Format(logits.Shape)} for a batch of {batch.Count}; a classifier returns (N, classes)");
                 if (data.NumClasses > logits.Shape[1])
                     throw new CondenseException($"{data.Name} has {data.NumClasses} classes but the model predicts {logits.Shape[1]}");
                 correct += Metrics.CountCorrect(logits, batch.Labels);
