@@ -80,7 +80,8 @@ internal static class CnnBench
             }
 
             Console.WriteLine();
-            Console.WriteLine($"Inference, best of repeated runs measured alternately; ORT thread spinning {(spin ? "on" : "off")}; ORT/ours > 1 means we are faster");
+            Console.WriteLine($"Inference, best of repeated runs measured alternately; ORT thread spinning {(spin ? "on" : "off")}; " +
+                "ORT/ours > 1 means we are faster");
             Console.WriteLine();
             Console.WriteLine("| model | threads | batch | ours µs | ORT µs | ours samples/s | ORT samples/s | ORT/ours |");
             Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -96,7 +97,8 @@ internal static class CnnBench
                         var input = test.Batch(Enumerable.Range(0, batch).ToArray());
                         using var bound = ort.Bind(input);
                         var (tOurs, tOrt) = OnnxBench.Alternate(() => v.Ours(input), () => bound.Run());
-                        Console.WriteLine($"| {v.Name} | {threads} | {batch} | {tOurs * 1e6:0.0} | {tOrt * 1e6:0.0} | {batch / tOurs:N0} | {batch / tOrt:N0} | {tOrt / tOurs:0.00} |");
+                        Console.WriteLine($"| {v.Name} | {threads} | {batch} | {tOurs * 1e6:0.0} | {tOrt * 1e6:0.0} | " +
+                            $"{batch / tOurs:N0} | {batch / tOrt:N0} | {tOrt / tOurs:0.00} |");
                     }
                     Cpu.Threads = saved;
                 }

@@ -39,7 +39,8 @@ internal static class ConvBench
     {
         string filter = args.FirstOrDefault() ?? "";
         double peak = FmaPeak.Measure(Environment.ProcessorCount);
-        Console.WriteLine($"Conv2d fp32, path {Cpu.Active}, {Cpu.Threads} threads; measured FMA peak {peak:0.0} GFLOP/s; ONNX Runtime {OrtEnv.Instance().GetVersionString()} ({Environment.ProcessorCount} intra-op threads, no spinning)");
+        Console.WriteLine($"Conv2d fp32, path {Cpu.Active}, {Cpu.Threads} threads; measured FMA peak {peak:0.0} GFLOP/s; " +
+            $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} ({Environment.ProcessorCount} intra-op threads, no spinning)");
         Console.WriteLine("GFLOP/s = 2·N·M·OH·OW·C/g·kH·kW per pass; best of repeated runs; x ORT = ORT time / our time (above 1: we are faster)");
         Console.WriteLine($"{"case",-24} {"pass",-8} {"all thr",8} {"1 thread",8} {"ms",8} {"% peak",7} {"ORT",8} {"x ORT",6}");
         int failures = 0;

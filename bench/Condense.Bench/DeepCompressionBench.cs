@@ -33,8 +33,9 @@ internal static class DeepCompressionBench
             float accuracy = Evaluator.Evaluate(model, test).Accuracy;
             var sizes = CompressionSizes.Measure(shared);
             long biases = model.NamedParameters().Where(p => p.Parameter.Rank == 1).Sum(p => p.Parameter.Size) * 4L;
-            Console.WriteLine($"| {sparsity:P0} | 5 | {accuracy:P2} | {(accuracy - baseline) * 100:+0.00;−0.00} pt | {sizes.PrunedBytes:N0} B | {sizes.QuantizedBytes:N0} B | " +
-                $"{sizes.HuffmanBytes:N0} B | {sizes.HuffmanRatio:F1}× | {(double)(sizes.DenseBytes + biases) / (sizes.HuffmanBytes + biases):F1}× |");
+            Console.WriteLine($"| {sparsity:P0} | 5 | {accuracy:P2} | {(accuracy - baseline) * 100:+0.00;−0.00} pt | " +
+                $"{sizes.PrunedBytes:N0} B | {sizes.QuantizedBytes:N0} B | {sizes.HuffmanBytes:N0} B | {sizes.HuffmanRatio:F1}× | " +
+                $"{(double)(sizes.DenseBytes + biases) / (sizes.HuffmanBytes + biases):F1}× |");
         }
         return 0;
     }

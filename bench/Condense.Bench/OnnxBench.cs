@@ -86,7 +86,8 @@ internal static class OnnxBench
             // prebuilt name arrays, and disposing the returned output OrtValue; no copy of the input or output to
             // managed arrays. Both sides include their per-call dispatch, neither includes loading or compilation.
             Console.WriteLine();
-            Console.WriteLine($"µs per forward, best of repeated runs measured alternately; our path {Cpu.Active}; ORT thread spinning {(spin ? "on" : "off")}; ORT/ours > 1 means we are faster");
+            Console.WriteLine($"µs per forward, best of repeated runs measured alternately; our path {Cpu.Active}; " +
+                $"ORT thread spinning {(spin ? "on" : "off")}; ORT/ours > 1 means we are faster");
             Console.WriteLine();
             Console.WriteLine("| model | threads | batch | ours µs | ORT µs | ORT/ours |");
             Console.WriteLine("|---|---:|---:|---:|---:|---:|");

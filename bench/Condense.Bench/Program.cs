@@ -27,6 +27,7 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, fuzz");
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, " +
+        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, fuzz");
     return 2;
 }

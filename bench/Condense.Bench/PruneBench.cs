@@ -61,7 +61,8 @@ internal static class PruneBench
                 tUniform = Math.Min(tUniform, Timing.MeasureSeconds(() => uniform.Forward(x), 0.1));
                 tStructured = Math.Min(tStructured, Timing.MeasureSeconds(() => structured.Forward(x), 0.1));
             }
-            Console.WriteLine($"| {batch} | {tDense * 1e6:F1} | {tSparse * 1e6:F1} | {tDense / tSparse:F2}× | {tUniform * 1e6:F1} | {tDense / tUniform:F2}× | {tStructured * 1e6:F1} | {tDense / tStructured:F2}× |");
+            Console.WriteLine($"| {batch} | {tDense * 1e6:F1} | {tSparse * 1e6:F1} | {tDense / tSparse:F2}× | " +
+                $"{tUniform * 1e6:F1} | {tDense / tUniform:F2}× | {tStructured * 1e6:F1} | {tDense / tStructured:F2}× |");
         }
         return failures == 0 ? 0 : 1;
     }

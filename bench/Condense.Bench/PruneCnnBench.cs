@@ -76,12 +76,14 @@ internal static class PruneCnnBench
                 tPruned = Math.Min(tPruned, Timing.MeasureSeconds(() => pruned.Forward(x), 0.1));
                 tSmallest = Math.Min(tSmallest, Timing.MeasureSeconds(() => smallest.Forward(x), 0.1));
             }
-            Console.WriteLine($"| {batch} | {tDense * 1e6:F1} | {tPruned * 1e6:F1} | {tDense / tPruned:F2}× | {tSmallest * 1e6:F1} | {tDense / tSmallest:F2}× |");
+            Console.WriteLine($"| {batch} | {tDense * 1e6:F1} | {tPruned * 1e6:F1} | {tDense / tPruned:F2}× | " +
+                $"{tSmallest * 1e6:F1} | {tDense / tSmallest:F2}× |");
         }
         return failures == 0 ? 0 : 1;
 
         void Row(string name, PruneReport r) =>
-            Console.WriteLine($"| {name} | {r.ParametersBefore:N0} → {r.NonzeroAfter:N0} non-zero | {r.AccuracyAfterPruning:P2} | {r.FinalAccuracy:P2} | {(r.FinalAccuracy - baseline) * 100:+0.00;−0.00;0.00} pt |");
+            Console.WriteLine($"| {name} | {r.ParametersBefore:N0} → {r.NonzeroAfter:N0} non-zero | {r.AccuracyAfterPruning:P2} | {r.FinalAccuracy:P2} | " +
+                $"{(r.FinalAccuracy - baseline) * 100:+0.00;−0.00;0.00} pt |");
     }
 
     // Before fine-tuning, the smaller model must compute what the dense one computes with the removed

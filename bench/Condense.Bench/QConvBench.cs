@@ -2,7 +2,8 @@
 // LeNet-5's two convolutions at batch 1, 64 and 256 and ResNet-style 3×3 convolutions, forward only. int8 is
 // timed requantized to uint8 (what the integer engine runs); fp32 with bias. Then the uint8 max pooling of
 // LeNet's two pools against the float pooling kernel. Every int8 result is first checked against the naive
-// loops (QConv2dReference) on the first two images. `--threads N` sets Cpu.Threads, `--path P` the kernel path; a bare argument keeps the cases whose name contains it.
+// loops (QConv2dReference) on the first two images. `--threads N` sets Cpu.Threads, `--path P` the kernel
+// path; a bare argument keeps the cases whose name contains it.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -32,8 +33,10 @@ internal static class QConvBench
         if (at >= 0) Cpu.Threads = int.Parse(args[at + 1], System.Globalization.CultureInfo.InvariantCulture);
         int pathAt = Array.IndexOf(args, "--path");
         if (pathAt >= 0) Cpu.Active = Enum.Parse<KernelPath>(args[pathAt + 1], ignoreCase: true);
-        string filter = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal) && (at < 0 || a != args[at + 1]) && (pathAt < 0 || a != args[pathAt + 1])) ?? "";
-        Console.WriteLine($"int8 vs fp32 convolution forward, path {Cpu.Active}, {Cpu.Threads} threads; best of repeated runs; GOP/s = 2·N·M·OH·OW·C·kH·kW per second");
+        string filter = args.FirstOrDefault(
+            a => !a.StartsWith("--", StringComparison.Ordinal) && (at < 0 || a != args[at + 1]) && (pathAt < 0 || a != args[pathAt + 1])) ?? "";
+        Console.WriteLine($"int8 vs fp32 convolution forward, path {Cpu.Active}, {Cpu.Threads} threads; best of repeated runs; " +
+            "GOP/s = 2·N·M·OH·OW·C·kH·kW per second");
         Console.WriteLine();
         Console.WriteLine("| case | fp32 ms | int8 ms | fp32 GFLOP/s | int8 GOP/s | int8 speed-up |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|");
@@ -59,7 +62,8 @@ internal static class QConvBench
             double fp32 = Timing.MeasureSeconds(() => Conv2dKernel.Forward(g, x, w, b, yf));
             double int8 = Timing.MeasureSeconds(() => QConv2d.ForwardRequantized(g, xq, 128, packed, bias, multiplier, shift, 0, 0, 255, y));
             var accs = new int[y.Length];
-            if (Environment.GetEnvironmentVariable("QCONV_ACC") is not null) Console.WriteLine($"acc only {Timing.MeasureSeconds(() => QConv2d.Forward(g, xq, 128, packed, bias, accs)) * 1e3:F3} ms");
+            if (Environment.GetEnvironmentVariable("QCONV_ACC") is not null)
+                Console.WriteLine($"acc only {Timing.MeasureSeconds(() => QConv2d.Forward(g, xq, 128, packed, bias, accs)) * 1e3:F3} ms");
             Console.WriteLine($"| {name} | {fp32 * 1e3:F3} | {int8 * 1e3:F3} | {g.Flops / fp32 / 1e9:F1} | {g.Flops / int8 / 1e9:F1} | {fp32 / int8:F2}× |");
         }
 

@@ -25,9 +25,12 @@ internal static class QGemmBench
     public static int Run(string[] args)
     {
         string filter = args.FirstOrDefault() ?? "";
-        Console.WriteLine($"QGemm int8 (uint8 x, int8 W, fused requantization to uint8) vs fp32 Gemm.Multiply(transB); path {Cpu.Active}, {Cpu.Threads} threads");
-        Console.WriteLine("GOP/s counts 2·m·n·k; times are the best of repeated runs; 'x fp32' = fp32 time / int8 time; W is packed once (as a model would), X per call");
-        Console.WriteLine($"{"shape",-12} {"m",5} {"n",5} {"k",5}  {"int8",7} {"int32 acc",9} {"fp32",7} {"x fp32",7}  {"1-thr int8",10} {"1-thr fp32",10} {"x fp32",7}");
+        Console.WriteLine("QGemm int8 (uint8 x, int8 W, fused requantization to uint8) vs fp32 Gemm.Multiply(transB); " +
+            $"path {Cpu.Active}, {Cpu.Threads} threads");
+        Console.WriteLine("GOP/s counts 2·m·n·k; times are the best of repeated runs; 'x fp32' = fp32 time / int8 time; " +
+            "W is packed once (as a model would), X per call");
+        Console.WriteLine($"{"shape",-12} {"m",5} {"n",5} {"k",5}  {"int8",7} {"int32 acc",9} {"fp32",7} {"x fp32",7}  " +
+            $"{"1-thr int8",10} {"1-thr fp32",10} {"x fp32",7}");
         int failures = 0;
         foreach (var s in Shapes.Where(s => s.Name.Contains(filter, StringComparison.Ordinal)))
         {
@@ -59,7 +62,8 @@ internal static class QGemmBench
             Cpu.Threads = 1;
             double tInt8One = Timing.MeasureSeconds(Int8), tFp32One = Timing.MeasureSeconds(Fp32);
             Cpu.Threads = saved;
-            Console.WriteLine($"{s.Name,-12} {m,5} {n,5} {k,5}  {ops / tInt8 / 1e9,7:0.0} {ops / tAcc / 1e9,9:0.0} {ops / tFp32 / 1e9,7:0.0} {tFp32 / tInt8,7:0.00}  " +
+            Console.WriteLine($"{s.Name,-12} {m,5} {n,5} {k,5}  " +
+                $"{ops / tInt8 / 1e9,7:0.0} {ops / tAcc / 1e9,9:0.0} {ops / tFp32 / 1e9,7:0.0} {tFp32 / tInt8,7:0.00}  " +
                 $"{ops / tInt8One / 1e9,10:0.0} {ops / tFp32One / 1e9,10:0.0} {tFp32One / tInt8One,7:0.00}");
         }
         return failures == 0 ? 0 : 1;

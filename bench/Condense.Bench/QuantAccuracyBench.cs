@@ -37,7 +37,8 @@ internal static class QuantAccuracyBench
             var runner = IntegerModel.Runner(Checkpoint.Load(path));
             float accuracy = Evaluator.Evaluate(runner, test).Accuracy;
             long bytes = new FileInfo(path).Length;
-            Console.WriteLine($"| {name} | {(runner is IntegerModel ? "integer" : "float simulation")} | {accuracy:P2} | {(accuracy - baseline) * 100:+0.00;−0.00;0.00} pt | {bytes:N0} B | {100.0 * bytes / floatBytes:F1} % |");
+            Console.WriteLine($"| {name} | {(runner is IntegerModel ? "integer" : "float simulation")} | {accuracy:P2} | " +
+                $"{(accuracy - baseline) * 100:+0.00;−0.00;0.00} pt | {bytes:N0} B | {100.0 * bytes / floatBytes:F1} % |");
         }
         foreach (var method in Enum.GetValues<CalibrationMethod>())
             Row($"static int8 per channel, {method} calibration", new QuantizeOptions { Calibration = method });

@@ -34,7 +34,8 @@ internal static class QuantCnnBench
         var engine = IntegerModel.Runner(int8);
 
         string dir = Directory.CreateTempSubdirectory("condense-quant-cnn-").FullName;
-        string fp32File = Path.Combine(dir, "lenet5.onnx"), qdqFile = Path.Combine(dir, "lenet5.int8.qdq.onnx"), qopFile = Path.Combine(dir, "lenet5.int8.qop.onnx");
+        string fp32File = Path.Combine(dir, "lenet5.onnx"), qdqFile = Path.Combine(dir, "lenet5.int8.qdq.onnx"),
+            qopFile = Path.Combine(dir, "lenet5.int8.qop.onnx");
         ModelFile.Save(model.Graph, fp32File);
         ModelFile.Save(int8.Graph, qdqFile);
         ModelFile.Save(int8.Graph, qopFile, QuantizedOnnxFormat.QOperator);
@@ -52,9 +53,11 @@ internal static class QuantCnnBench
         Console.WriteLine("| model | Condense | ONNX Runtime | file |");
         Console.WriteLine("|---|---:|---:|---:|");
         Console.WriteLine($"| fp32 | {floatOurs:P2} | {floatOrt:P2} | {new FileInfo(fp32File).Length:N0} B (.onnx) |");
-        Console.WriteLine($"| int8 static per-channel, QDQ | {int8Ours:P2} | {qdqOrt:P2} | {new FileInfo(qdqFile).Length:N0} B (.onnx), {new FileInfo(safetensors).Length:N0} B (.safetensors) |");
+        Console.WriteLine($"| int8 static per-channel, QDQ | {int8Ours:P2} | {qdqOrt:P2} | " +
+            $"{new FileInfo(qdqFile).Length:N0} B (.onnx), {new FileInfo(safetensors).Length:N0} B (.safetensors) |");
         Console.WriteLine($"| int8 static per-channel, QOperator (QLinearConv/QGemm) | — | {qopOrt:P2} | {new FileInfo(qopFile).Length:N0} B (.onnx) |");
-        Console.WriteLine($"int8 − fp32: Condense {(int8Ours - floatOurs) * 100:+0.00;−0.00;0.00} pt, ORT QDQ {(qdqOrt - floatOrt) * 100:+0.00;−0.00;0.00} pt, ORT QOperator {(qopOrt - floatOrt) * 100:+0.00;−0.00;0.00} pt");
+        Console.WriteLine($"int8 − fp32: Condense {(int8Ours - floatOurs) * 100:+0.00;−0.00;0.00} pt, " +
+            $"ORT QDQ {(qdqOrt - floatOrt) * 100:+0.00;−0.00;0.00} pt, ORT QOperator {(qopOrt - floatOrt) * 100:+0.00;−0.00;0.00} pt");
 
         Console.WriteLine();
         Console.WriteLine("| engine | batch 1 latency | batch 256 throughput |");

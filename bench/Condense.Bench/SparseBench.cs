@@ -37,7 +37,8 @@ internal static class SparseBench
 
         var pruned = Prune(weights, 0.9);
         var csr = Csr(pruned);
-        Console.WriteLine($"90% sparsity: layer densities {string.Join(", ", csr.Select((c, l) => $"fc{l + 1} {c.Rows}×{c.Cols} {100 * c.Density:0.0}% ({c.NonZeros} nz)"))}");
+        string densities = string.Join(", ", csr.Select((c, l) => $"fc{l + 1} {c.Rows}×{c.Cols} {100 * c.Density:0.0}% ({c.NonZeros} nz)"));
+        Console.WriteLine($"90% sparsity: layer densities {densities}");
         Console.WriteLine();
         Console.WriteLine($"{"forward, 90% sparse",-22} {"batch",5} {"dense",10} {"sparse",10} {"dense/sparse",12} {"sparse 1 thr",12}");
         foreach (int m in Batches)

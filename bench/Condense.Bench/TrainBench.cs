@@ -29,7 +29,8 @@ internal static class TrainBench
         }
         var model = spec.Build(0);
         var latency = Evaluator.MeasureSpeed(model, [784], 1, minSeconds: 2);
-        Console.WriteLine($"| inference latency, batch 1 | {latency.MedianMilliseconds * 1000:F1} µs | 36 µs (PyTorch), 22 µs (ORT) | {22 / (latency.MedianMilliseconds * 1000):F2}× of ORT speed |");
+        Console.WriteLine($"| inference latency, batch 1 | {latency.MedianMilliseconds * 1000:F1} µs | 36 µs (PyTorch), 22 µs (ORT) | " +
+            $"{22 / (latency.MedianMilliseconds * 1000):F2}× of ORT speed |");
         var throughput = Evaluator.MeasureSpeed(model, [784], 256, minSeconds: 2);
         Console.WriteLine($"| inference throughput, batch 256 | {throughput.SamplesPerSecond:N0} samples/s | – | |");
         return 0;

@@ -95,7 +95,8 @@ public sealed partial class CliMessageTests() : CliWorkspace("condense-messages-
             if (args[0] != "info" && !args.Contains("--data")) args.AddRange(["--data", "no-data"]);
             var r = CliRunner.RunIn(empty, [.. args]);
             // The README shows one refusal on purpose: an output onto the input model.
-            bool expected = r.Stderr.Contains("does not exist") || line.Contains("-o lenet300.safetensors") && r.Stderr.Contains("would overwrite the input model");
+            bool expected = r.Stderr.Contains("does not exist")
+                || line.Contains("-o lenet300.safetensors") && r.Stderr.Contains("would overwrite the input model");
             Assert.True(r.ExitCode == 1 && expected, $"condense {line}\n{r.Stderr}");
         }
         Assert.Empty(Directory.EnumerateFileSystemEntries(empty));

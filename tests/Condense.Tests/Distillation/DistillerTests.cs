@@ -93,7 +93,8 @@ public sealed class DistillerTests
         Assert.Equal(6, teacher.Inputs.Count);
         Assert.Equal(6, student.Inputs.Count);
         for (int i = 0; i < 6; i++) Assert.Equal(student.Inputs[i], teacher.Inputs[i]); // the same augmented features
-        Assert.Contains(Enumerable.Range(0, 6), i => !data.Features.AsSpan().ToArray().AsSpan(0, 64 * 784).SequenceEqual(teacher.Inputs[i].AsSpan(0, Math.Min(64 * 784, teacher.Inputs[i].Length))));
+        Assert.Contains(Enumerable.Range(0, 6), i => !data.Features.AsSpan().ToArray().AsSpan(0, 64 * 784)
+            .SequenceEqual(teacher.Inputs[i].AsSpan(0, Math.Min(64 * 784, teacher.Inputs[i].Length))));
 
         var cachedTeacher = new Recording(ModelSpec.Parse("mlp:784-16-10").Build(1));
         Distiller.Distill(new Recording(ModelSpec.Parse("mlp:784-8-10").Build(2)), cachedTeacher, data, null, Options(epochs: 2));

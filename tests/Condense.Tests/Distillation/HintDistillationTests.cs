@@ -46,6 +46,7 @@ public class HintDistillationTests
         Assert.Contains("/9/Relu_output_0", e.Message);
         Assert.DoesNotContain('\n', e.Message);
         var sequential = ModelSpec.Parse("mlp:784-16-10").Build(3);
-        Assert.Throws<CondenseException>(() => Distiller.Distill(sequential, teacher, train.Take(100), null, options with { Hint = new HintOptions("a", "b") }));
+        Assert.Throws<CondenseException>(
+            () => Distiller.Distill(sequential, teacher, train.Take(100), null, options with { Hint = new HintOptions("a", "b") }));
     }
 }

@@ -102,7 +102,8 @@ public sealed class ModelFileTests : IDisposable
     [InlineData("{}")]
     [InlineData("{\"inputs\":[],\"outputs\":[],\"nodes\":[{\"name\":\"n\"}],\"initializers\":[],\"trainable\":[]}")]
     [InlineData("{\"inputs\":[{\"name\":\"x\",\"shape\":[\"a\"]}],\"outputs\":[],\"nodes\":[],\"initializers\":[],\"trainable\":[]}")]
-    [InlineData("{\"inputs\":[{\"name\":\"x\",\"shape\":[-1,2]}],\"outputs\":[{\"name\":\"y\",\"shape\":[-1,2]}],\"nodes\":[{\"name\":\"n\",\"op\":\"Relu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"],\"attributes\":{\"a\":{}}}],\"initializers\":[],\"trainable\":[]}")]
+    [InlineData("{\"inputs\":[{\"name\":\"x\",\"shape\":[-1,2]}],\"outputs\":[{\"name\":\"y\",\"shape\":[-1,2]}],\"nodes\":["
+        + "{\"name\":\"n\",\"op\":\"Relu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"],\"attributes\":{\"a\":{}}}],\"initializers\":[],\"trainable\":[]}")]
     public void MalformedGraphJsonIsRejected(string json)
     {
         string path = _dir.File("bad.safetensors");
@@ -112,8 +113,10 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Theory]
-    [InlineData("{\"inputs\":[{\"name\":\"x\",\"shape\":[-1,2]}],\"outputs\":[{\"name\":\"y\",\"shape\":[-1,2]}],\"nodes\":[{\"name\":\"n\",\"op\":\"Add\",\"inputs\":[\"x\",\"nowhere\"],\"outputs\":[\"y\"]}],\"initializers\":[],\"trainable\":[]}")]
-    [InlineData("{\"inputs\":[{\"name\":\"x\",\"shape\":[-1,2]}],\"outputs\":[{\"name\":\"z\",\"shape\":[-1,2]}],\"nodes\":[{\"name\":\"n\",\"op\":\"Relu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}],\"initializers\":[],\"trainable\":[]}")]
+    [InlineData("{\"inputs\":[{\"name\":\"x\",\"shape\":[-1,2]}],\"outputs\":[{\"name\":\"y\",\"shape\":[-1,2]}],\"nodes\":["
+        + "{\"name\":\"n\",\"op\":\"Add\",\"inputs\":[\"x\",\"nowhere\"],\"outputs\":[\"y\"]}],\"initializers\":[],\"trainable\":[]}")]
+    [InlineData("{\"inputs\":[{\"name\":\"x\",\"shape\":[-1,2]}],\"outputs\":[{\"name\":\"z\",\"shape\":[-1,2]}],\"nodes\":["
+        + "{\"name\":\"n\",\"op\":\"Relu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}],\"initializers\":[],\"trainable\":[]}")]
     public void StructurallyInvalidGraphIsRejectedNamingTheFile(string json)
     {
         string path = _dir.File("broken.safetensors");

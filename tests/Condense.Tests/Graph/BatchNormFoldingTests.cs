@@ -79,7 +79,12 @@ public sealed class BatchNormFoldingTests
         graph.Initializers["w"] = conv.Weight.Clone(); graph.Initializers["b"] = conv.Bias!.Clone();
         foreach (var (name, t) in new[] { ("g", bn.Weight), ("beta", bn.Bias), ("m", bn.RunningMean), ("v", bn.RunningVar) })
             graph.Initializers[name] = t.Clone();
-        graph.Nodes.Add(new Node("conv", "Conv", ["x", "w", "b"], ["y"], new Dictionary<string, AttributeValue> { ["pads"] = AttributeValue.Ints(1, 1, 1, 1), ["kernel_shape"] = AttributeValue.Ints(3, 3) }));
+        var convAttributes = new Dictionary<string, AttributeValue>
+        {
+            ["pads"] = AttributeValue.Ints(1, 1, 1, 1),
+            ["kernel_shape"] = AttributeValue.Ints(3, 3),
+        };
+        graph.Nodes.Add(new Node("conv", "Conv", ["x", "w", "b"], ["y"], convAttributes));
         graph.Nodes.Add(new Node("bn", "BatchNormalization", ["y", "g", "beta", "m", "v"], ["z"]));
         graph.Nodes.Add(new Node("add", "Add", ["z", "y"], ["out"]));
         graph.Outputs.Add(new ValueInfo("out", [-1, 3, 6, 6]));

@@ -174,11 +174,13 @@ public class IntegerModelTests
     {
         var floatGraph = RandomGraph("mlp:784-16-12-10", seed: 2);
         var calibration = Images(Mnist.LoadEmbedded().Train, 0, 64);
+        ModelGraph WithLayerInFloat(int layer) => QdqGraphs.Quantize(
+            floatGraph, calibration, QuantRange.Restricted(8), mode: l => l == layer ? QdqLayerMode.Float : QdqLayerMode.Static);
         var cases = new (ModelGraph Graph, string Expected)[]
         {
             (QdqGraphs.Quantize(floatGraph, calibration, QuantRange.Restricted(8), mode: _ => QdqLayerMode.Dynamic), "dynamic"),
-            (QdqGraphs.Quantize(floatGraph, calibration, QuantRange.Restricted(8), mode: l => l == 1 ? QdqLayerMode.Float : QdqLayerMode.Static), "left in float"),
-            (QdqGraphs.Quantize(floatGraph, calibration, QuantRange.Restricted(8), mode: l => l == 2 ? QdqLayerMode.Float : QdqLayerMode.Static), "left in float"),
+            (WithLayerInFloat(1), "left in float"),
+            (WithLayerInFloat(2), "left in float"),
             (floatGraph, "left in float"),
             (QdqGraphs.Quantize(RandomGraph("mlp:784-16-10,act=tanh", seed: 2), calibration, QuantRange.Restricted(8)), "Tanh"),
         };

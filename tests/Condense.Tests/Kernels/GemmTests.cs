@@ -1,6 +1,7 @@
 // Gemm against its specification, GemmReference, on every kernel path this CPU supports: ragged shapes
 // around the tile and block sizes, all four transpose combinations, alpha/beta, wide leading dimensions,
 // NaN garbage in C when beta == 0, and bit-for-bit determinism across calls and thread counts.
+using System.Collections.Concurrent;
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
 using Condense.Tensors;
@@ -75,7 +76,12 @@ public class GemmTests
         try
         {
             // Large enough to be split across threads, in the blocked driver (m > 1) and in GEMV (m == 1).
-            foreach (var (m, n, k, ta, tb) in new[] { (96, 200, 300, false, true), (40, 520, 300, true, false), (300, 64, 300, true, true), (1, 1000, 784, false, true), (1, 1000, 784, false, false) })
+            var shapes = new[]
+            {
+                (96, 200, 300, false, true), (40, 520, 300, true, false), (300, 64, 300, true, true),
+                (1, 1000, 784, false, true), (1, 1000, 784, false, false),
+            };
+            foreach (var (m, n, k, ta, tb) in shapes)
             {
                 var p = Problem.Random(ta, tb, m, n, k, pad: 0, seed: 3);
                 var runs = new List<float[]>();
@@ -147,7 +153,7 @@ public class GemmTests
         public required ulong Seed;
 
         // The reference is the slow part of these tests and does not depend on the kernel path: compute it once per problem.
-        private static readonly System.Collections.Concurrent.ConcurrentDictionary<(bool, bool, int, int, int, int, ulong, float, float), (float[], float[])> s_references = new();
+        private static readonly ConcurrentDictionary<(bool, bool, int, int, int, int, ulong, float, float), (float[], float[])> s_references = new();
 
         public static Problem Random(bool transA, bool transB, int m, int n, int k, int pad, ulong seed)
         {

@@ -1,6 +1,7 @@
-// The int8 convolution (the direct kernel of QConv2dDirect) against its spec, the naive loops of QConv2dReference: equal integers, before and after requantization, on ragged shapes
-// with stride, padding, dilation and several zero points, on every kernel path; the uint8 max pooling
-// against the float kernel on the same codes.
+// The int8 convolution (the direct kernel of QConv2dDirect) against its spec, the naive loops of
+// QConv2dReference: equal integers, before and after requantization, on ragged shapes with stride,
+// padding, dilation and several zero points, on every kernel path; the uint8 max pooling against the
+// float kernel on the same codes.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;

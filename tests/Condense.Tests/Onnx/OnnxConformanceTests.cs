@@ -16,6 +16,9 @@ public class OnnxConformanceTests
 
     private static string Root => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx-node");
 
+    private const string DropoutMaskFromNumPy =
+        "the expected dropout mask comes from NumPy's random generator, which Condense's seeded Rng does not reproduce";
+
     /// <summary>
     /// The node tests of supported ops whose expected behaviour Condense knowingly does not reproduce,
     /// each with the reason. They are kept in the fixtures and must still fail (see below), so this list
@@ -34,10 +37,10 @@ public class OnnxConformanceTests
         ["test_div_uint8"] = "integer (truncating) division: graph inputs are computed as float32, their integer type is not tracked",
         ["test_identity_opt"] = "optional types (ONNX 1.11 Optional): only tensors are supported",
         ["test_identity_sequence"] = "sequence types: only tensors are supported",
-        ["test_training_dropout"] = "the expected dropout mask comes from NumPy's random generator, which Condense's seeded Rng does not reproduce",
-        ["test_training_dropout_default"] = "the expected dropout mask comes from NumPy's random generator, which Condense's seeded Rng does not reproduce",
-        ["test_training_dropout_default_mask"] = "the expected dropout mask comes from NumPy's random generator, which Condense's seeded Rng does not reproduce",
-        ["test_training_dropout_mask"] = "the expected dropout mask comes from NumPy's random generator, which Condense's seeded Rng does not reproduce",
+        ["test_training_dropout"] = DropoutMaskFromNumPy,
+        ["test_training_dropout_default"] = DropoutMaskFromNumPy,
+        ["test_training_dropout_default_mask"] = DropoutMaskFromNumPy,
+        ["test_training_dropout_mask"] = DropoutMaskFromNumPy,
     };
 
     public static TheoryData<string> NodeTests() => Folders(name => !KnowinglySkipped.ContainsKey(name));

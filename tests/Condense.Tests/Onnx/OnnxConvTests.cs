@@ -121,7 +121,8 @@ public class OnnxConvTests
     public void ThreeDimensionalConvIsAOneLineError()
     {
         var node = new Node("conv3d", "Conv", ["x", "w"], ["y"]);
-        var e = Assert.Throws<CondenseException>(() => GraphOps.Run(node, [Tensor.Zeros(1, 1, 4, 4, 4), Tensor.Zeros(1, 1, 2, 2, 2)], new OpContext(false, new Rng(0))));
+        var e = Assert.Throws<CondenseException>(
+            () => GraphOps.Run(node, [Tensor.Zeros(1, 1, 4, 4, 4), Tensor.Zeros(1, 1, 2, 2, 2)], new OpContext(false, new Rng(0))));
         Assert.Contains("conv3d", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }

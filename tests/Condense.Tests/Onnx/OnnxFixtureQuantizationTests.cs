@@ -45,7 +45,8 @@ public class OnnxFixtureQuantizationTests(ITestOutputHelper output)
         // Our integer engine on the same QDQ graph, when it compiles (PyTorch's graph: Conv/Relu/MaxPool/Flatten/Gemm).
         bool compiles = IntegerConvModel.CanCompile(quantized.Graph, out var reason);
         double engineAccuracy = compiles ? Condense.Training.Evaluator.Evaluate(IntegerConvModel.Compile(quantized.Graph), test).Accuracy : double.NaN;
-        output.WriteLine($"ONNX Runtime accuracy on {test.Count} embedded MNIST test images: float {floatAccuracy:P2}, int8 QDQ {int8Accuracy:P2}; integer engine {(compiles ? engineAccuracy.ToString("P2") : reason)}");
+        output.WriteLine($"ONNX Runtime accuracy on {test.Count} embedded MNIST test images: float {floatAccuracy:P2}, int8 QDQ {int8Accuracy:P2}; "
+            + $"integer engine {(compiles ? engineAccuracy.ToString("P2") : reason)}");
         Assert.InRange(floatAccuracy, 0.9735, 0.9745); // PyTorch's own accuracy of this model on these images (97.40%)
         Assert.True(int8Accuracy >= floatAccuracy - 0.005, $"int8 {int8Accuracy:P2} vs float {floatAccuracy:P2}");
         Assert.True(compiles, reason);

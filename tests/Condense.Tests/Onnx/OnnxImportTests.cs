@@ -44,7 +44,8 @@ public class OnnxImportTests
         var expected = ReadNpy("mlp128.expected.npy");
         var logits = model.Forward(ReadNpy("mlp128.input.npy"));
         Assert.Equal(expected.Shape, logits.Shape);
-        for (int i = 0; i < expected.Size; i++) Assert.True(Math.Abs(expected.Data[i] - logits.Data[i]) <= 1e-4f, $"logit {i}: {logits.Data[i]} vs PyTorch {expected.Data[i]}");
+        for (int i = 0; i < expected.Size; i++)
+            Assert.True(Math.Abs(expected.Data[i] - logits.Data[i]) <= 1e-4f, $"logit {i}: {logits.Data[i]} vs PyTorch {expected.Data[i]}");
         var labels = Npy.Read(Fixture("labels16.npy")).ToInt();
         Assert.Equal(16, labels.Length);
     }
@@ -86,7 +87,8 @@ public class OnnxImportTests
         var expected = ReadNpy("lenet5.expected.npy");
         var logits = model.Forward(ReadNpy("lenet5.input.npy"));
         Assert.Equal(expected.Shape, logits.Shape);
-        for (int i = 0; i < expected.Size; i++) Assert.True(Math.Abs(expected.Data[i] - logits.Data[i]) <= 1e-4f, $"logit {i}: {logits.Data[i]} vs PyTorch {expected.Data[i]}");
+        for (int i = 0; i < expected.Size; i++)
+            Assert.True(Math.Abs(expected.Data[i] - logits.Data[i]) <= 1e-4f, $"logit {i}: {logits.Data[i]} vs PyTorch {expected.Data[i]}");
     }
 
     [Fact]

@@ -17,7 +17,8 @@ namespace Condense.Tests.Onnx;
 
 public class OnnxOpParityTests
 {
-    private sealed record Case(NodeProto[] Nodes, (string Name, int[] Shape)[] Inputs, TensorProto[] Initializers, long Opset = 13, float Low = -2f, float High = 2f);
+    private sealed record Case(
+        NodeProto[] Nodes, (string Name, int[] Shape)[] Inputs, TensorProto[] Initializers, long Opset = 13, float Low = -2f, float High = 2f);
 
     private static AttributeProto FloatAttr(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
     private static AttributeProto StringAttr(string name, string value) =>
@@ -28,21 +29,27 @@ public class OnnxOpParityTests
 
     private static readonly Dictionary<string, Case> Cases = new()
     {
-        ["Gemm all attributes, bias broadcast"] = new([Node("Gemm", ["a", "b", "c"], "y", Int("transA", 1), Int("transB", 1), FloatAttr("alpha", 0.7f), FloatAttr("beta", -1.3f))],
+        ["Gemm all attributes, bias broadcast"] = new(
+            [Node("Gemm", ["a", "b", "c"], "y", Int("transA", 1), Int("transB", 1), FloatAttr("alpha", 0.7f), FloatAttr("beta", -1.3f))],
             [("a", [5, 3]), ("b", [4, 5]), ("c", [4])], []),
         ["Gemm default, matrix bias"] = new([Node("Gemm", ["a", "b", "c"], "y")], [("a", [3, 5]), ("b", [5, 4]), ("c", [3, 4])], []),
-        ["Conv groups, stride, asymmetric pads, dilation, bias"] = new([Node("Conv", ["x", "w", "b"], "y", Int("group", 2), Ints("strides", 2, 1), Ints("pads", 1, 0, 2, 1), Ints("dilations", 1, 2))],
+        ["Conv groups, stride, asymmetric pads, dilation, bias"] = new(
+            [Node("Conv", ["x", "w", "b"], "y", Int("group", 2), Ints("strides", 2, 1), Ints("pads", 1, 0, 2, 1), Ints("dilations", 1, 2))],
             [("x", [2, 4, 7, 6]), ("w", [6, 2, 3, 2]), ("b", [6])], []),
         ["Conv auto_pad SAME_LOWER, no kernel_shape"] = new([Node("Conv", ["x", "w"], "y", StringAttr("auto_pad", "SAME_LOWER"), Ints("strides", 2, 2))],
             [("x", [1, 3, 6, 5]), ("w", [4, 3, 4, 3])], []),
-        ["MaxPool 3×2, stride, pads, dilation, ceil"] = new([Node("MaxPool", ["x"], "y", Ints("kernel_shape", 3, 2), Ints("strides", 2, 1), Ints("pads", 1, 0, 1, 1), Ints("dilations", 1, 2), Int("ceil_mode", 1))],
+        ["MaxPool 3×2, stride, pads, dilation, ceil"] = new(
+            [Node("MaxPool", ["x"], "y",
+                Ints("kernel_shape", 3, 2), Ints("strides", 2, 1), Ints("pads", 1, 0, 1, 1), Ints("dilations", 1, 2), Int("ceil_mode", 1))],
             [("x", [2, 3, 8, 7])], [], Opset: 12),
-        ["AveragePool pads, count_include_pad"] = new([Node("AveragePool", ["x"], "y", Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 1, 1), Int("count_include_pad", 1))],
+        ["AveragePool pads, count_include_pad"] = new(
+            [Node("AveragePool", ["x"], "y", Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 1, 1), Int("count_include_pad", 1))],
             [("x", [2, 3, 7, 6])], []),
         ["GlobalAveragePool"] = new([Node("GlobalAveragePool", ["x"], "y")], [("x", [2, 3, 5, 4])], []),
         ["GlobalMaxPool"] = new([Node("GlobalMaxPool", ["x"], "y")], [("x", [2, 3, 5, 4])], []),
         ["BatchNormalization inference"] = new([Node("BatchNormalization", ["x", "g", "b", "m", "v"], "y", FloatAttr("epsilon", 1e-3f))],
-            [("x", [2, 3, 4, 5])], [Floats("g", [0.5f, 1.5f, -1f], 3), Floats("b", [0.1f, -0.2f, 0.3f], 3), Floats("m", [0.2f, -0.1f, 0.05f], 3), Floats("v", [0.8f, 1.3f, 0.4f], 3)]),
+            [("x", [2, 3, 4, 5])],
+            [Floats("g", [0.5f, 1.5f, -1f], 3), Floats("b", [0.1f, -0.2f, 0.3f], 3), Floats("m", [0.2f, -0.1f, 0.05f], 3), Floats("v", [0.8f, 1.3f, 0.4f], 3)]),
         ["MatMul 2-D"] = Binary("MatMul", [7, 5], [5, 3]),
         ["MatMul 3-D × 2-D"] = Binary("MatMul", [2, 7, 5], [5, 3]),
         ["MatMul broadcast batches"] = Binary("MatMul", [2, 1, 3, 4], [3, 4, 5]),
@@ -83,20 +90,34 @@ public class OnnxOpParityTests
         ["ReduceSumSquare all"] = new([Node("ReduceSumSquare", ["x"], "y", Int("keepdims", 0))], [("x", [2, 3, 4])], []),
         ["ReduceMax axis 1"] = new([Node("ReduceMax", ["x"], "y", Ints("axes", 1))], [("x", [2, 3, 4])], []),
         ["ReduceMin axis 0 no keepdims"] = new([Node("ReduceMin", ["x"], "y", Ints("axes", 0), Int("keepdims", 0))], [("x", [2, 3, 4])], []),
-        ["Shape start/end, Cast"] = new([Node("Shape", ["x"], "s", Int("start", 1), Int("end", -1)), Node("Cast", ["s"], "y", Int("to", 1))], [("x", [2, 3, 4, 5])], [], Opset: 15),
+        ["Shape start/end, Cast"] = new(
+            [Node("Shape", ["x"], "s", Int("start", 1), Int("end", -1)), Node("Cast", ["s"], "y", Int("to", 1))],
+            [("x", [2, 3, 4, 5])], [], Opset: 15),
         ["Gather axis 1, negative indices"] = new([Node("Gather", ["x", "i"], "y", Int("axis", 1))], [("x", [3, 5, 2])], [Longs("i", [-1, 0, 3, -2], 2, 2)]),
         ["Unsqueeze two axes"] = new([Node("Unsqueeze", ["x", "ax"], "y")], [("x", [3, 4])], [Longs("ax", [0, -1], 2)]),
         ["Squeeze all ones"] = new([Node("Squeeze", ["x"], "y")], [("x", [1, 3, 1, 4])], []),
-        ["Cast through float16"] = new([Node("Cast", ["x"], "h", Int("to", 10)), Node("Cast", ["h"], "y", Int("to", 1))], [("x", [3, 7])], [], Low: -100f, High: 100f),
+        ["Cast through float16"] = new(
+            [Node("Cast", ["x"], "h", Int("to", 10)), Node("Cast", ["h"], "y", Int("to", 1))],
+            [("x", [3, 7])], [], Low: -100f, High: 100f),
         ["Cast through int32"] = new([Node("Cast", ["x"], "i", Int("to", 6)), Node("Cast", ["i"], "y", Int("to", 1))], [("x", [3, 7])], [], Low: -9f, High: 9f),
-        ["Constant"] = new([Node("Constant", [], "c", TensorValue("value", Floats("c", [1f, -2f, 3f], 3))), Node("Mul", ["x", "c"], "y")], [("x", [2, 3])], []),
-        ["ConstantOfShape"] = new([Node("ConstantOfShape", ["s"], "c", TensorValue("value", Floats("v", [0.25f], 1))), Node("Add", ["x", "c"], "y")], [("x", [2, 3])], [Longs("s", [2, 3], 2)], Opset: 9),
+        ["Constant"] = new(
+            [Node("Constant", [], "c", TensorValue("value", Floats("c", [1f, -2f, 3f], 3))), Node("Mul", ["x", "c"], "y")],
+            [("x", [2, 3])], []),
+        ["ConstantOfShape"] = new(
+            [Node("ConstantOfShape", ["s"], "c", TensorValue("value", Floats("v", [0.25f], 1))), Node("Add", ["x", "c"], "y")],
+            [("x", [2, 3])], [Longs("s", [2, 3], 2)], Opset: 9),
         ["Expand"] = new([Node("Expand", ["x", "s"], "y")], [("x", [3, 1])], [Longs("s", [2, 1, 4], 3)]),
         ["Pad constant"] = new([Node("Pad", ["x", "p", "v"], "y")], [("x", [2, 3])], [Longs("p", [1, 0, 2, 1], 4), Floats("v", [0.5f])]),
         ["Pad reflect"] = new([Node("Pad", ["x", "p"], "y", StringAttr("mode", "reflect"))], [("x", [3, 4])], [Longs("p", [0, 2, 1, 3], 4)]),
-        ["Pad edge opset 2 attributes"] = new([Node("Pad", ["x"], "y", StringAttr("mode", "edge"), Ints("pads", 1, 1, 0, 2))], [("x", [3, 4])], [], Opset: 7),
-        ["QuantizeLinear → DequantizeLinear"] = new([Node("QuantizeLinear", ["x", "s", "z"], "q"), Node("DequantizeLinear", ["q", "s", "z"], "y")], [("x", [3, 7])], [Floats("s", [0.02f]), UInt8("z", 120)]),
-        ["DynamicQuantizeLinear → DequantizeLinear"] = new([DynamicQuantize(), Node("DequantizeLinear", ["q", "qs", "qz"], "y")], [("x", [3, 7])], [], Opset: 11),
+        ["Pad edge opset 2 attributes"] = new(
+            [Node("Pad", ["x"], "y", StringAttr("mode", "edge"), Ints("pads", 1, 1, 0, 2))],
+            [("x", [3, 4])], [], Opset: 7),
+        ["QuantizeLinear → DequantizeLinear"] = new(
+            [Node("QuantizeLinear", ["x", "s", "z"], "q"), Node("DequantizeLinear", ["q", "s", "z"], "y")],
+            [("x", [3, 7])], [Floats("s", [0.02f]), UInt8("z", 120)]),
+        ["DynamicQuantizeLinear → DequantizeLinear"] = new(
+            [DynamicQuantize(), Node("DequantizeLinear", ["q", "qs", "qz"], "y")],
+            [("x", [3, 7])], [], Opset: 11),
         // Integer products of uint8 codes (Cast truncates the float input to them), per-column and per-tensor zero points.
         ["MatMulInteger per-column zero points"] = new(
             [Node("Cast", ["x"], "xq", Int("to", 2)), Node("MatMulInteger", ["xq", "w", "xz", "wz"], "acc"), Node("Cast", ["acc"], "y", Int("to", 1))],

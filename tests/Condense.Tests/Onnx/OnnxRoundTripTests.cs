@@ -51,7 +51,8 @@ public sealed class OnnxRoundTripTests : IDisposable
         using var results = session.Run([NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), x)]);
         var actual = results.Single().AsEnumerable<float>().ToArray();
         Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++) Assert.True(MathF.Abs(expected[i] - actual[i]) <= 1e-4f * (1 + MathF.Abs(expected[i])), $"logit {i}: {expected[i]} vs {actual[i]}");
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(MathF.Abs(expected[i] - actual[i]) <= 1e-4f * (1 + MathF.Abs(expected[i])), $"logit {i}: {expected[i]} vs {actual[i]}");
     }
 }
 

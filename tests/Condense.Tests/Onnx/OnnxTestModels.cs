@@ -51,7 +51,8 @@ internal static class OnnxTestModels
 
     public static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
-    public static AttributeProto TensorValue(string name, TensorProto value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Tensor, T = value };
+    public static AttributeProto TensorValue(string name, TensorProto value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Tensor, T = value };
 
     public static ModelProto Model(IEnumerable<NodeProto> nodes, ValueInfoProto input, ValueInfoProto output,
         IEnumerable<TensorProto>? initializers = null, long opset = 13)

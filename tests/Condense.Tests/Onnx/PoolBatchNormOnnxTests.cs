@@ -37,7 +37,9 @@ public sealed class PoolBatchNormOnnxTests : IDisposable
     {
         Assert.Equal(ort.Shape, ours.Shape);
         for (int i = 0; i < ours.Size; i++)
-            Assert.True(MathF.Abs(ours.Data[i] - ort.Values[i]) <= tolerance * (1 + MathF.Abs(ort.Values[i])), $"[{i}]: ours {ours.Data[i]}, ORT {ort.Values[i]}");
+            Assert.True(
+                MathF.Abs(ours.Data[i] - ort.Values[i]) <= tolerance * (1 + MathF.Abs(ort.Values[i])),
+                $"[{i}]: ours {ours.Data[i]}, ORT {ort.Values[i]}");
     }
 
     // A batch-norm layer with non-trivial parameters and running statistics.

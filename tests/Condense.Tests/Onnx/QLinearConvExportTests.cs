@@ -89,7 +89,8 @@ public sealed class QLinearConvExportTests(ITestOutputHelper output)
             var a = logits.Data.AsSpan(i * 10, 10); var b = ort.AsSpan(i * 10, 10);
             if (a.IndexOf(System.Numerics.Tensors.TensorPrimitives.Max(a)) == b.IndexOf(System.Numerics.Tensors.TensorPrimitives.Max(b))) agree++;
         }
-        output.WriteLine($"{what} LeNet-5 in ORT vs integer engine: hidden max {maxLsb} LSB ({off} of {total} codes differ), logits max relative error {relative:G3}, argmax {agree} of {x.Shape[0]}");
+        output.WriteLine($"{what} LeNet-5 in ORT vs integer engine: hidden max {maxLsb} LSB ({off} of {total} codes differ), "
+            + $"logits max relative error {relative:G3}, argmax {agree} of {x.Shape[0]}");
         // A 1-LSB flip in a hidden layer moves the logits by up to s_x·Σ|w| of the next layers: measured ≈ 3e-3 here.
         Assert.True(relative <= 1e-2f, $"max relative error {relative}");
         Assert.True(agree >= 0.99 * x.Shape[0], $"argmax agrees on {agree}");

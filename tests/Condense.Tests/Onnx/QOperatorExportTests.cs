@@ -117,7 +117,8 @@ public class QOperatorExportTests(ITestOutputHelper output)
         float relative = RelativeError(logits.Data, ort);
         int classes = qdq.Outputs[0].Shape[^1];
         double agree = Argmax(logits.Data, classes).Zip(Argmax(ort, classes)).Count(p => p.First == p.Second) / (double)x.Shape[0];
-        output.WriteLine($"{what}: ORT QGemm vs integer engine, hidden layers max {maxLsb} LSB ({off} of {total} values differ), output max relative error {relative:G3}, argmax agreement {agree:P1}");
+        output.WriteLine($"{what}: ORT QGemm vs integer engine, hidden layers max {maxLsb} LSB ({off} of {total} values differ), "
+            + $"output max relative error {relative:G3}, argmax agreement {agree:P1}");
         Assert.True(relative <= 2e-3f, $"max relative error {relative}");
         Assert.True(agree >= 0.99, $"argmax agreement {agree:P1}");
     }

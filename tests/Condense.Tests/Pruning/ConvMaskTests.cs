@@ -21,7 +21,9 @@ public sealed class ConvMaskTests
     }
 
     private static List<(string Name, float[] Data, int[] Shape)> Weights(GraphModule model) =>
-        model.Graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm").Select(n => (n.Inputs[1], model.Graph.Initializers[n.Inputs[1]].Data, model.Graph.Initializers[n.Inputs[1]].Shape)).ToList();
+        model.Graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm")
+            .Select(n => (n.Inputs[1], model.Graph.Initializers[n.Inputs[1]].Data, model.Graph.Initializers[n.Inputs[1]].Shape))
+            .ToList();
 
     [Fact]
     public void GlobalMagnitudeRanksConvAndLinearWeightsTogether()
@@ -52,9 +54,11 @@ public sealed class ConvMaskTests
         Assert.Equal(9, convs.Count); // stem, 2 per block, 2 projection shortcuts
         foreach (var (name, data, _) in convs) Assert.True(Expected(0.6, data.Length) == Zeros(data), name);
 
-        var a = Pruner.ComputeMasks(Spec("resnet-mini,width=8,input=1x12x12", seed: 4), new PruneOptions { Method = PruneMethod.Random, Sparsity = 0.3, Seed = 5 });
-        var b = Pruner.ComputeMasks(Spec("resnet-mini,width=8,input=1x12x12", seed: 4), new PruneOptions { Method = PruneMethod.Random, Sparsity = 0.3, Seed = 5 });
-        var c = Pruner.ComputeMasks(Spec("resnet-mini,width=8,input=1x12x12", seed: 4), new PruneOptions { Method = PruneMethod.Random, Sparsity = 0.3, Seed = 6 });
+        MaskSet RandomMasks(ulong seed) => Pruner.ComputeMasks(
+            Spec("resnet-mini,width=8,input=1x12x12", seed: 4), new PruneOptions { Method = PruneMethod.Random, Sparsity = 0.3, Seed = seed });
+        var a = RandomMasks(5);
+        var b = RandomMasks(5);
+        var c = RandomMasks(6);
         foreach (var (target, mask) in a.Entries) Assert.Equal(Expected(0.3, mask.Length), Zeros(mask));
         Assert.Equal(a.Entries.Select(e => e.Mask), b.Entries.Select(e => e.Mask));
         Assert.NotEqual(a.Entries.Select(e => e.Mask), c.Entries.Select(e => e.Mask));

@@ -35,8 +35,10 @@ public sealed class FilterPruningTests
     private static readonly Group[] ResNetJoined =
     [
         new(["1.weight", "4.conv2.weight"], ["1.weight", "2.weight", "2.bias", "4.conv2.weight", "4.bn2.weight", "4.bn2.bias"]),
-        new(["5.conv2.weight", "5.shortcut.0.weight"], ["5.conv2.weight", "5.bn2.weight", "5.bn2.bias", "5.shortcut.0.weight", "5.shortcut.1.weight", "5.shortcut.1.bias"]),
-        new(["6.conv2.weight", "6.shortcut.0.weight"], ["6.conv2.weight", "6.bn2.weight", "6.bn2.bias", "6.shortcut.0.weight", "6.shortcut.1.weight", "6.shortcut.1.bias"]),
+        new(["5.conv2.weight", "5.shortcut.0.weight"],
+            ["5.conv2.weight", "5.bn2.weight", "5.bn2.bias", "5.shortcut.0.weight", "5.shortcut.1.weight", "5.shortcut.1.bias"]),
+        new(["6.conv2.weight", "6.shortcut.0.weight"],
+            ["6.conv2.weight", "6.bn2.weight", "6.bn2.bias", "6.shortcut.0.weight", "6.shortcut.1.weight", "6.shortcut.1.bias"]),
     ];
 
     [Theory]
@@ -95,7 +97,8 @@ public sealed class FilterPruningTests
         Group[] groups = [.. ResNetJoined, .. ResNetSingles];
         var kept = groups.Select(g => Kept(original, g, 0.5, NeuronNorm.L2)).ToArray();
         Assert.Equal(6, result.Changes.Count);
-        Assert.Contains(result.Changes, c => c.Layers.SequenceEqual(["5.conv2.weight", "5.shortcut.0.weight"]) && c.ChannelsBefore == 16 && c.ChannelsAfter == 8);
+        Assert.Contains(result.Changes,
+            c => c.Layers.SequenceEqual(["5.conv2.weight", "5.shortcut.0.weight"]) && c.ChannelsBefore == 16 && c.ChannelsAfter == 8);
         Assert.Equal([4, 1, 3, 3], Shape(result.Model, "1.weight"));
         Assert.Equal([4], Shape(result.Model, "2.running_var"));
         Assert.Equal([8, 4, 1, 1], Shape(result.Model, "5.shortcut.0.weight"));
@@ -159,7 +162,8 @@ public sealed class FilterPruningTests
         Assert.Contains(result.Skipped, s => s.StartsWith("3.weight:", StringComparison.Ordinal) && s.Contains("group=2"));
 
         // An identity shortcut straight from the (reshaped) graph input: block 1's second conv is added to it.
-        var residual = From(new Sequential(new Unflatten(2, 5, 5), new ResidualBlock(2, 2, rng: rng), new GlobalAvgPool2d(), new Flatten(), new Linear(2, 3, rng: rng)), 50);
+        var residual = From(
+            new Sequential(new Unflatten(2, 5, 5), new ResidualBlock(2, 2, rng: rng), new GlobalAvgPool2d(), new Flatten(), new Linear(2, 3, rng: rng)), 50);
         result = StructuredPruning.Remove(residual, 0.5);
         var change = Assert.Single(result.Changes);
         Assert.Equal(["1.conv1.weight"], change.Layers);
@@ -184,7 +188,8 @@ public sealed class FilterPruningTests
         using var results = session.Run([Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), input)]);
         var ort = results.Single().AsEnumerable<float>().ToArray();
         Assert.Equal(ort.Length, ours.Length);
-        for (int i = 0; i < ort.Length; i++) Assert.True(MathF.Abs(ort[i] - ours[i]) <= 1e-4f * Math.Max(1f, MathF.Abs(ort[i])), $"[{i}] ORT {ort[i]} ours {ours[i]}");
+        for (int i = 0; i < ort.Length; i++)
+            Assert.True(MathF.Abs(ort[i] - ours[i]) <= 1e-4f * Math.Max(1f, MathF.Abs(ort[i])), $"[{i}] ORT {ort[i]} ours {ours[i]}");
     }
 
     private static GraphModule Spec(string spec, ulong seed)

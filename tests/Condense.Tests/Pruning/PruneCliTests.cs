@@ -19,7 +19,11 @@ public sealed class PruneCliTests() : CliWorkspace("condense-prune-cli-")
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var json = JsonDocument.Parse(r.Stdout);
         var root = json.RootElement;
-        foreach (var key in new[] { "accuracy", "accuracy_before", "accuracy_after_pruning", "parameters", "nonzero_parameters", "sparsity", "file_bytes", "output", "tensors" })
+        string[] keys =
+        [
+            "accuracy", "accuracy_before", "accuracy_after_pruning", "parameters", "nonzero_parameters", "sparsity", "file_bytes", "output", "tensors",
+        ];
+        foreach (var key in keys)
             Assert.True(root.TryGetProperty(key, out _), $"missing key {key}");
         Assert.Equal(output, root.GetProperty("output").GetString());
         var saved = Checkpoint.Load(output);
@@ -60,7 +64,8 @@ public sealed class PruneCliTests() : CliWorkspace("condense-prune-cli-")
     {
         string lenet = Path.Combine(Dir, "lenet.safetensors"), output = Path.Combine(Dir, "small.onnx");
         Condense.Formats.ModelFile.Save(Condense.Nn.ModelSpec.Parse("lenet5").Build(3), lenet, [784], "lenet5");
-        var r = CliRunner.Run("prune", lenet, "--structured", "--ratio", "0.5", "--include", "1.weight", "--include", "4.weight", "--data", Data, "-o", output, "--json");
+        var r = CliRunner.Run(
+            "prune", lenet, "--structured", "--ratio", "0.5", "--include", "1.weight", "--include", "4.weight", "--data", Data, "-o", output, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var json = JsonDocument.Parse(r.Stdout);
         var changes = json.RootElement.GetProperty("structural_changes").EnumerateArray().ToList();
@@ -89,7 +94,8 @@ public sealed class PruneCliTests() : CliWorkspace("condense-prune-cli-")
         float baseline = printed.RootElement.GetProperty("baseline_accuracy").GetSingle();
         foreach (var row in rows)
         {
-            var accuracies = row.EnumerateObject().Single(p => p.Name.Equals("accuracies", StringComparison.OrdinalIgnoreCase)).Value.EnumerateArray().Select(a => a.GetSingle()).ToList();
+            var accuracies = row.EnumerateObject().Single(p => p.Name.Equals("accuracies", StringComparison.OrdinalIgnoreCase)).Value
+                .EnumerateArray().Select(a => a.GetSingle()).ToList();
             Assert.Equal(3, accuracies.Count);
             Assert.Equal(baseline, accuracies[0]);
         }

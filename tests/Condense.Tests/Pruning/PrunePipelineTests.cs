@@ -55,10 +55,13 @@ public sealed class PrunePipelineTests : IDisposable
     [Fact]
     public void OneShotGlobalReportMatchesTheSavedModel()
     {
-        var (report, saved) = Run(new PruneRun { Options = new PruneOptions { Sparsity = 0.8, Global = true }, FinetuneEpochs = 1, Finetune = Finetune }, "global.safetensors");
+        var (report, saved) = Run(
+            new PruneRun { Options = new PruneOptions { Sparsity = 0.8, Global = true }, FinetuneEpochs = 1, Finetune = Finetune }, "global.safetensors");
         // round(s·n) zeros: at least s up to half a weight (20326 of 25408 is 0.79998).
         Assert.True(WeightSparsity(saved) >= 0.8 - 0.5 / 25408, $"weight sparsity {WeightSparsity(saved)}");
-        Assert.Equal(Expected(0.8, 784 * 32 + 32 * 10), saved.NamedParameters().Where(p => p.Name.EndsWith("weight", StringComparison.Ordinal)).Sum(p => Zeros(p.Parameter.Data)));
+        Assert.Equal(
+            Expected(0.8, 784 * 32 + 32 * 10),
+            saved.NamedParameters().Where(p => p.Name.EndsWith("weight", StringComparison.Ordinal)).Sum(p => Zeros(p.Parameter.Data)));
         Assert.NotNull(report.AccuracyAfterFinetuning);
         Assert.Equal(1, report.FinetuneEpochs);
         Assert.InRange(report.FinalAccuracy, 0.5f, 1f);
@@ -114,7 +117,8 @@ public sealed class PrunePipelineTests : IDisposable
     [Fact]
     public void StructuredRunShrinksTheSavedModel()
     {
-        var (report, saved) = Run(new PruneRun { Structured = true, Ratio = 0.5, FinetuneEpochs = 1, Finetune = Finetune with { LearningRate = 0.01f } }, "structured.safetensors");
+        var (report, saved) = Run(
+            new PruneRun { Structured = true, Ratio = 0.5, FinetuneEpochs = 1, Finetune = Finetune with { LearningRate = 0.01f } }, "structured.safetensors");
         Assert.Equal(784 * 16 + 16 + 16 * 10 + 10, report.ParametersAfter);
         Assert.Equal([16, 784], Param(saved, "1.weight").Shape);
         var change = Assert.Single(report.StructuralChanges!);

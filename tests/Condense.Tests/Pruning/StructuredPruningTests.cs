@@ -100,8 +100,9 @@ public sealed class StructuredPruningTests
         var kept = new int[n];
         for (int k = 0; k < n; k++)
         {
-            var matches = Enumerable.Range(0, rows).Where(r =>
-                cols.Select((c, j) => BitConverter.SingleToInt32Bits(original[r * width + c]) == BitConverter.SingleToInt32Bits(pruned[k * cols.Length + j])).All(e => e)).ToList();
+            var matches = Enumerable.Range(0, rows).Where(r => cols
+                .Select((c, j) => BitConverter.SingleToInt32Bits(original[r * width + c]) == BitConverter.SingleToInt32Bits(pruned[k * cols.Length + j]))
+                .All(e => e)).ToList();
             Assert.Single(matches);
             kept[k] = matches[0];
         }
@@ -129,7 +130,8 @@ public sealed class StructuredPruningTests
     public void SigmoidBetweenLayersIsSkipped()
     {
         var rng = new Rng(4);
-        var model = From(new Sequential(new Flatten(), new Linear(8, 6, rng: rng), new ReLU(), new Linear(6, 5, rng: rng), new Sigmoid(), new Linear(5, 3, rng: rng)), 8);
+        var model = From(
+            new Sequential(new Flatten(), new Linear(8, 6, rng: rng), new ReLU(), new Linear(6, 5, rng: rng), new Sigmoid(), new Linear(5, 3, rng: rng)), 8);
         var result = StructuredPruning.Remove(model, 0.5);
         var change = Assert.Single(result.Changes);
         Assert.Equal(["1.weight"], change.Layers);

@@ -138,7 +138,9 @@ public sealed class ConvQuantizationTests
     {
         var model = Traced(ModelSpec.Parse("resnet-mini,width=4").Build(5));
         var qdq = Quantized(model);
-        Assert.Equal(model.Graph.Nodes.Count(n => n.OpType == "Conv"), qdq.Graph.Nodes.Count(n => n.OpType == "Conv" && qdq.Graph.Producer(n.Inputs[1])?.OpType == "DequantizeLinear"));
+        Assert.Equal(
+            model.Graph.Nodes.Count(n => n.OpType == "Conv"),
+            qdq.Graph.Nodes.Count(n => n.OpType == "Conv" && qdq.Graph.Producer(n.Inputs[1])?.OpType == "DequantizeLinear"));
         Assert.False(IntegerConvModel.CanCompile(qdq.Graph, out var reason));
         Assert.StartsWith("integer engine:", reason);
         Assert.DoesNotContain('\n', reason);

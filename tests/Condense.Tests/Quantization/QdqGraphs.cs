@@ -77,7 +77,8 @@ internal static class QdqGraphs
             g.Initializers.Add(wz, Tensor.Zeros(outFeatures));
             g.ElementTypes[wq] = ElementType.Int8;
             g.ElementTypes[wz] = ElementType.Int8;
-            inserted.Add(new Node(wdq, "DequantizeLinear", [wq, ws, wz], [wdq + "_output_0"], new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) }));
+            inserted.Add(new Node(wdq, "DequantizeLinear", [wq, ws, wz], [wdq + "_output_0"],
+                new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) }));
             gemm.Inputs[1] = wdq + "_output_0";
             g.Initializers.Remove(w);
             g.Trainable.Remove(w);

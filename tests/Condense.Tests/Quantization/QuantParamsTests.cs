@@ -104,7 +104,11 @@ public class QuantParamsTests
     public void EveryBitWidthQuantizesWithinHalfAStep(int bits)
     {
         var x = Tensor.Uniform(new Rng((ulong)bits), -3f, 5f, 127);
-        foreach (var (range, symmetric) in new[] { (QuantRange.Signed(bits), false), (QuantRange.Unsigned(bits), false), (QuantRange.Restricted(bits), true), (QuantRange.Signed(bits), true) })
+        var rangesAndSymmetry = new[]
+        {
+            (QuantRange.Signed(bits), false), (QuantRange.Unsigned(bits), false), (QuantRange.Restricted(bits), true), (QuantRange.Signed(bits), true),
+        };
+        foreach (var (range, symmetric) in rangesAndSymmetry)
         {
             var p = AffineQuantizer.PerTensor(x, range, symmetric);
             Assert.Equal(0f, p.FakeQuantize(0f));
@@ -161,7 +165,9 @@ public class QuantParamsTests
                 var p = QuantParams.FromMinMax(min, max, range, symmetric);
                 Assert.Equal(0f, p.FakeQuantize(0f));
                 // The representable range covers [min(min, 0), max(max, 0)] up to the zero point's rounding.
-                Assert.True(p.RepresentableMin <= MathF.Min(min, 0f) + p.Scale && p.RepresentableMax >= MathF.Max(max, 0f) - p.Scale, $"{p} for [{min}, {max}]");
+                Assert.True(
+                    p.RepresentableMin <= MathF.Min(min, 0f) + p.Scale && p.RepresentableMax >= MathF.Max(max, 0f) - p.Scale,
+                    $"{p} for [{min}, {max}]");
             }
     }
 

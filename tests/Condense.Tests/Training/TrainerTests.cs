@@ -43,7 +43,10 @@ public class TrainerTests
         float[][] Run(ulong seed)
         {
             var model = ModelSpec.Parse("mlp:784-33-17-10,dropout=0.2").Build(seed);
-            var options = new TrainOptions { Epochs = 2, Seed = seed, BatchSize = 50, Optimizer = optimizer, LearningRate = optimizer == OptimizerKind.Sgd ? 0.1f : 1e-3f };
+            var options = new TrainOptions
+            {
+                Epochs = 2, Seed = seed, BatchSize = 50, Optimizer = optimizer, LearningRate = optimizer == OptimizerKind.Sgd ? 0.1f : 1e-3f,
+            };
             Trainer.Fit(model, subset, null, options);
             return model.Parameters().Select(p => (float[])p.Data.Clone()).ToArray();
         }
