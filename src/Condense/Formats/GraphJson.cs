@@ -3,6 +3,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Condense.Graph;
+using Condense.Tensors;
 
 namespace Condense.Formats;
 
@@ -88,6 +89,7 @@ public static class GraphJson
                 AttributeKind.Float => new JsonObject { ["float"] = a.FloatValue },
                 AttributeKind.String => new JsonObject { ["string"] = a.StringValue },
                 AttributeKind.Ints => new JsonObject { ["ints"] = new JsonArray(a.IntsValue!.Select(x => (JsonNode)x).ToArray()) },
+                AttributeKind.Tensor => new JsonObject { ["tensor"] = TensorToJson(a.TensorValue!) },
                 _ => new JsonObject { ["floats"] = new JsonArray(a.FloatsValue!.Select(x => (JsonNode)x).ToArray()) },
             };
         return new JsonObject
@@ -107,6 +109,31 @@ public static class GraphJson
         if (o["string"] is { } s) return AttributeValue.String((string)s!);
         if (o["ints"] is JsonArray ints) return AttributeValue.Ints(ints.Select(x => (long)x!).ToArray());
         if (o["floats"] is JsonArray floats) return AttributeValue.Floats(floats.Select(x => (float)x!).ToArray());
+        if (o["tensor"] is JsonObject t) return AttributeValue.Tensor(TensorFromJson(t));
         throw new JsonException("attribute without a value");
+    }
+
+    // A small tensor attribute: its ONNX type name, shape and values (integers as strings, so int64 stays exact).
+    private static JsonObject TensorToJson(Tensor t) => new()
+    {
+        ["type"] = t.DataType.OnnxName(),
+        ["shape"] = new JsonArray(t.Shape.Select(d => (JsonNode)d).ToArray()),
+        ["values"] = new JsonArray(Enumerable.Range(0, t.Size).Select(i => (JsonNode)(t.DataType.Storage() == TensorStorage.Int64
+            ? t.Int64Data[i].ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : t.GetDouble(i).ToString("R", System.Globalization.CultureInfo.InvariantCulture))).ToArray()),
+    };
+
+    private static Tensor TensorFromJson(JsonObject o)
+    {
+        var type = DataTypes.FromOnnxName((string)o["type"]!) ?? throw new JsonException($"unknown tensor type '{o["type"]}'");
+        var shape = o["shape"]!.AsArray().Select(d => (int)d!).ToArray();
+        var values = o["values"]!.AsArray().Select(v => (string)v!).ToArray();
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return type.Storage() switch
+        {
+            TensorStorage.Int64 => Tensor.FromInt64s(values.Select(v => long.Parse(v, inv)).ToArray(), type, shape),
+            TensorStorage.Double => Tensor.FromDoubles(values.Select(v => double.Parse(v, inv)).ToArray(), shape),
+            _ => Tensor.FromFloats(values.Select(v => float.Parse(v, inv)).ToArray(), type, shape),
+        };
     }
 }

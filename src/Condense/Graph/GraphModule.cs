@@ -2,6 +2,7 @@
 // graph names), and Forward runs the nodes in order. Tracing it gives back the same graph, so a model
 // imported from ONNX or loaded from a checkpoint trains, prunes and exports like any other. Forward takes
 // the single input of a one-input graph; Run with a dictionary feeds graphs of several inputs by name.
+using Condense.Graph.Ops;
 using Condense.Nn;
 using Condense.Tensors;
 
@@ -85,7 +86,7 @@ public sealed class GraphModule : Module
 
     // Constant: every input is an initializer that training does not change (e.g. the DequantizeLinear of
     // int8/int4 weights); in eval mode its outputs are computed once and reused while those inputs stay the same.
-    private sealed record Step(Node Node, GraphOps.Kernel Kernel, int[] Inputs, int[] Outputs, bool Constant);
+    private sealed record Step(Node Node, GraphOps.Kernel Kernel, OpDef Def, int[] Inputs, int[] Outputs, bool Constant);
 
     // A constant step's outputs and the inputs (tensor and version) they were computed from.
     private sealed record Folded(Tensor?[] Inputs, int[] Versions, Tensor[] Outputs);
@@ -105,7 +106,7 @@ public sealed class GraphModule : Module
         }
         foreach (var name in Graph.Initializers.Keys) Slot(name);
         var inputs = Graph.Inputs.Select(i => Slot(i.Name)).ToArray();
-        var steps = Graph.Nodes.Select(n => new Step(n, GraphOps.Resolve(n),
+        var steps = Graph.Nodes.Select(n => new Step(n, GraphOps.Resolve(n), OpRegistry.Find(n.OpType)!,
             n.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(), n.Outputs.Select(Slot).ToArray(),
             n.Inputs.Any(i => i.Length > 0)
                 && n.Inputs.All(i => i.Length == 0 || Graph.Initializers.ContainsKey(i) && !Graph.Trainable.Contains(i)))).ToArray();
@@ -125,11 +126,24 @@ public sealed class GraphModule : Module
         {
             var step = plan.Steps[s];
             var inputs = new Tensor?[step.Inputs.Length];
-            for (int i = 0; i < inputs.Length; i++) inputs[i] = step.Inputs[i] < 0 ? null : values[step.Inputs[i]];
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                inputs[i] = step.Inputs[i] < 0 ? null : values[step.Inputs[i]];
+                if (inputs[i] is { DataType: not DataType.Float32 } typed) inputs[i] = Admit(step, i, typed);
+            }
             var outputs = step.Constant && !Training ? ConstantOutputs(s, step, inputs, context) : step.Kernel(step.Node, inputs, context);
             for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++) values[step.Outputs[i]] = outputs[i];
         }
         return values;
+    }
+
+    // A non-float32 input reaches the op when its entry takes that type or reads the input as integer parameters;
+    // ops on the float-held form get integers as float32 values; anything else is refused in one line.
+    private static Tensor Admit(Step step, int index, Tensor input)
+    {
+        if (step.Def.Types.Contains(input.DataType) || step.Def.IntegerInputs.Contains(index)) return input;
+        if (step.Def.FloatHeld && !input.DataType.IsFloat()) return new Tensor(input.Data, input.Shape);
+        throw GraphOps.UnsupportedType(step.Node, index, input.DataType);
     }
 
     private Tensor[] ConstantOutputs(int index, Step step, Tensor?[] inputs, OpContext context)
@@ -157,6 +171,7 @@ public sealed class GraphModule : Module
     // different layout, and reinterpreting it would silently scramble the data.
     private Tensor ShapeToInput(int index, Tensor input)
     {
+        input = TypeToInput(index, input);
         var declared = Graph.Inputs[index].Shape;
         if (declared.Length == input.Rank)
         {
@@ -169,6 +184,21 @@ public sealed class GraphModule : Module
         if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && (input.Rank == 2 || declared.Length == 2) && input.Size == input.Shape[0] * sample)
             return input.Reshape([input.Shape[0], .. declared[1..]]);
         throw Mismatch(index, input, declared);
+    }
+
+    // An input of the declared element type passes; float32 data (what data loaders give) is converted to a
+    // declared integer type when every value is an exact integer of it, and to a declared float type by rounding.
+    private Tensor TypeToInput(int index, Tensor input)
+    {
+        var info = Graph.Inputs[index];
+        if (DataTypes.FromOnnxName(info.DataType) is not { } declared || declared == input.DataType) return input;
+        if (input.DataType == DataType.Float32)
+        {
+            var converted = TypedOps.Cast(input, declared);
+            if (declared.IsFloat() || Enumerable.Range(0, input.Size).All(i => converted.GetDouble(i) == input.Data[i])) return converted;
+            throw new CondenseException($"input '{info.Name}' is {declared.OnnxName()}, but the values given are not all {declared.OnnxName()} integers");
+        }
+        throw new CondenseException($"input '{info.Name}' is {declared.OnnxName()}, but a {input.DataType.OnnxName()} tensor was given");
     }
 
     private CondenseException Mismatch(int index, Tensor input, int[] declared) =>

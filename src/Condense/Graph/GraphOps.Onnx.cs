@@ -7,27 +7,28 @@ namespace Condense.Graph;
 
 public static partial class GraphOps
 {
-    // ONNX TensorProto.DataType codes that Cast may target.
-    private const long OnnxFloat = 1, OnnxUInt8 = 2, OnnxInt8 = 3, OnnxUInt16 = 4, OnnxInt16 = 5, OnnxInt32 = 6, OnnxInt64 = 7,
-        OnnxBool = 9, OnnxFloat16 = 10, OnnxDouble = 11, OnnxUInt32 = 12, OnnxUInt64 = 13, OnnxBFloat16 = 16;
+    // ONNX TensorProto.DataType code of float, Cast's default target.
+    private const long OnnxFloat = 1;
 
     private static long[]? Ints(Node node, string name) =>
         node.Attributes.TryGetValue(name, out var a) && a.IntsValue is { } v ? v : null;
 
     // Axes come from the attribute (older opsets) or from an optional input (Squeeze/Unsqueeze 13+, ReduceMean 18+).
     private static int[]? Axes(Node node, Tensor?[] inputs, int index) =>
-        Optional(inputs, index) is { } t ? t.Data.Select(v => (int)v).ToArray()
+        Optional(inputs, index) is { } t ? t.ToInt64Values().Select(v => (int)v).ToArray()
             : Ints(node, "axes")?.Select(v => (int)v).ToArray();
 
     internal static Tensor Transpose(Node node, Tensor x)
     {
         var perm = Ints(node, "perm")?.Select(v => (int)v).ToArray() ?? Enumerable.Range(0, x.Rank).Reverse().ToArray();
-        return x.Permute(perm);
+        return x.DataType == DataType.Float32 ? x.Permute(perm) : x.Take(IndexMaps.Permute(x.Shape, perm), [.. perm.Select(p => x.Shape[p])]);
     }
 
     // Clip: bounds as inputs 1 and 2 (opset 11+) or attributes min/max (before); absent means unbounded.
     internal static Tensor Clip(Node node, Tensor?[] inputs)
     {
+        if (Required(node, inputs, 0).DataType != DataType.Float32)
+            return TypedOps.Clip(Required(node, inputs, 0), Optional(inputs, 1), Optional(inputs, 2));
         float min = Optional(inputs, 1)?.Item() ?? node.Float("min", float.NegativeInfinity);
         float max = Optional(inputs, 2)?.Item() ?? node.Float("max", float.PositiveInfinity);
         return Required(node, inputs, 0).Clip(min, max);
@@ -38,6 +39,7 @@ public static partial class GraphOps
     {
         var x = Required(node, inputs, 0);
         var exponent = Second(node, inputs);
+        if (x.DataType != DataType.Float32 || exponent.DataType != DataType.Float32) return TypedOps.Pow(x, exponent);
         return exponent.Size == 1 && exponent.Rank <= x.Rank && !exponent.RequiresGrad ? x.Pow(exponent.Data[0]) : x.Pow(exponent);
     }
 
@@ -66,7 +68,7 @@ public static partial class GraphOps
         if (end < 0) end += x.Rank;
         start = Math.Clamp(start, 0, x.Rank);
         end = Math.Clamp(end, start, x.Rank);
-        return new Tensor(x.Shape[start..end].Select(d => (float)d).ToArray(), end - start);
+        return Tensor.FromInt64s(x.Shape[start..end].Select(d => (long)d).ToArray(), DataType.Int64, end - start);
     }
 
     internal static Tensor Unsqueeze(Node node, Tensor?[] inputs)
@@ -88,26 +90,13 @@ public static partial class GraphOps
         return x.Reshape(shape);
     }
 
-    // Cast to float32 or double is the identity (the engine computes in float32); to float16 or bfloat16 it
-    // rounds to that precision with a straight-through gradient; to an integer type it truncates toward
-    // zero and to bool it tests for non-zero (no gradient).
-    internal static Tensor Cast(Node node, Tensor x) => node.Int("to", OnnxFloat) switch
+    // Cast to any element type by ONNX's rules (Tensors/Ops.Cast.cs). Between float32 and float32 the input
+    // passes through, so the gradient flows; every other cast changes the type and has none.
+    internal static Tensor Cast(Node node, Tensor x)
     {
-        OnnxFloat or OnnxDouble => x,
-        OnnxFloat16 => x.Add(new Tensor(x.Data.Select(v => (float)(Half)v - v).ToArray(), x.Shape)),
-        OnnxBFloat16 => x.Add(new Tensor(x.Data.Select(v => BFloat16(v) - v).ToArray(), x.Shape)),
-        OnnxUInt8 or OnnxInt8 or OnnxUInt16 or OnnxInt16 or OnnxInt32 or OnnxInt64 or OnnxUInt32 or OnnxUInt64 =>
-            new Tensor(x.Data.Select(MathF.Truncate).ToArray(), x.Shape),
-        OnnxBool => new Tensor(x.Data.Select(v => v != 0f ? 1f : 0f).ToArray(), x.Shape),
-        var to => throw new CondenseException($"node '{node.Name}' (Cast): unsupported target type {to} (string and the float8 types are not supported)"),
-    };
-
-    // bfloat16 is the upper half of a float32; keep it with round-to-nearest-even on the dropped 16 bits.
-    private static float BFloat16(float v)
-    {
-        if (float.IsNaN(v)) return v;
-        uint bits = BitConverter.SingleToUInt32Bits(v);
-        bits += 0x7FFFu + ((bits >> 16) & 1u);
-        return BitConverter.UInt32BitsToSingle(bits & 0xFFFF0000u);
+        long to = node.Int("to", OnnxFloat);
+        var type = DataTypes.FromOnnxCode(to)
+            ?? throw new CondenseException($"node '{node.Name}' (Cast): unsupported target type {to} (string, float8 and 4-bit types are not supported)");
+        return TypedOps.Cast(x, type);
     }
 }

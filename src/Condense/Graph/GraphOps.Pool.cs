@@ -18,13 +18,13 @@ public static partial class GraphOps
         // storage_order 1 (column-major). A 1-D input has H = 1 here, so both orders give its position.
         bool columnMajor = node.Int("storage_order", 0) != 0;
         int height = x.Shape[2], width = x.Shape[3], planeOut = y.Shape[2] * y.Shape[3];
-        var indices = new float[argmax.Length];
+        var indices = new long[argmax.Length];
         for (int i = 0; i < argmax.Length; i++)
         {
             int a = argmax[i], within = columnMajor ? a % width * height + a / width : a;
-            indices[i] = (float)((long)(i / planeOut) * height * width + within);
+            indices[i] = (long)(i / planeOut) * height * width + within;
         }
-        return [restore(y), restore(new Tensor(indices, y.Shape))];
+        return [restore(y), restore(Tensor.FromInt64s(indices, DataType.Int64, y.Shape))];
     }
 
     internal static Tensor AveragePool(Node node, Tensor?[] inputs)

@@ -31,6 +31,36 @@ public static partial class GraphOps
     public static CondenseException Unsupported(Node node) =>
         new($"unsupported op '{node.OpType}' in node '{node.Name}'; supported: {string.Join(", ", OpRegistry.Executable.Order(StringComparer.Ordinal))}");
 
+    /// <summary>The error for an input of an element type the op does not run on.</summary>
+    public static CondenseException UnsupportedType(Node node, int input, DataType type) =>
+        new($"node '{node.Name}' ({node.OpType}): input {input} is {type.OnnxName()}, a type this op does not support");
+
+    /// <summary>
+    /// Runs a float32 kernel on 8- and 16-bit integers, which float32 holds exactly (MaxPool on uint8 images): the
+    /// inputs are converted, the first output converted back to the first input's type; other outputs keep theirs.
+    /// </summary>
+    internal static Kernel SmallIntegersViaFloat(Kernel kernel) => (node, inputs, context) =>
+    {
+        if (inputs.Length == 0 || inputs[0] is not { DataType: not DataType.Float32 } first) return kernel(node, inputs, context);
+        var floats = inputs.Select(t => t is { DataType: not DataType.Float32 } ? TypedOps.Cast(t, DataType.Float32) : t).ToArray();
+        var outputs = kernel(node, floats, context);
+        outputs[0] = TypedOps.Cast(outputs[0], first.DataType);
+        return outputs;
+    };
+
+    /// <summary>The integer types float32 holds exactly, for <see cref="SmallIntegersViaFloat"/>.</summary>
+    internal static readonly IReadOnlySet<DataType> SmallIntegers =
+        new HashSet<DataType> { DataType.Float32, DataType.Int8, DataType.UInt8, DataType.Int16, DataType.UInt16 };
+
+    // A binary arithmetic op: the autograd float32 kernel when both inputs are float32, else the typed one
+    // (ONNX types: integers wrap, integer division truncates, float16 rounds).
+    internal static Tensor Arithmetic(Node node, Tensor?[] inputs, Func<Tensor, Tensor, Tensor> float32, Func<Tensor, Tensor, Tensor> typed)
+    {
+        var a = Required(node, inputs, 0);
+        var b = Second(node, inputs);
+        return a.DataType == DataType.Float32 && b.DataType == DataType.Float32 ? float32(a, b) : typed(a, b);
+    }
+
     internal static Tensor Required(Node node, Tensor?[] inputs, int index) =>
         index < inputs.Length && inputs[index] is { } t ? t
             : throw new CondenseException($"node '{node.Name}' ({node.OpType}) is missing input {index}");
@@ -48,13 +78,15 @@ public static partial class GraphOps
         float zero = Math.Clamp(MathF.Round(-min / scale), 0f, 255f);
         var s = Tensor.Scalar(scale);
         var z = Tensor.Scalar(zero);
-        return [x.QuantizeLinear(s, z, 1, 0, 255), s, z];
+        var q = x.QuantizeLinear(s, z, 1, 0, 255);
+        // uint8 outputs as ONNX types them, unless a gradient flows through the codes (straight through).
+        return q.RequiresGrad ? [q, s, z] : [TypedOps.Cast(q, DataType.UInt8), s, TypedOps.Cast(z, DataType.UInt8)];
     }
 
     // ONNX Reshape: 0 copies the input's dimension (unless allowzero, opset 14+, makes it a real 0), −1 is inferred.
     internal static Tensor Reshape(Tensor x, Tensor shape, bool allowZero)
     {
-        var dims = shape.Data.Select(v => (int)v).ToArray();
+        var dims = shape.ToInt64Values().Select(v => (int)v).ToArray();
         if (!allowZero) for (int i = 0; i < dims.Length; i++) if (dims[i] == 0) dims[i] = x.Shape[i];
         return x.Reshape(dims);
     }

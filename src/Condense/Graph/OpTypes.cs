@@ -4,7 +4,7 @@
 namespace Condense.Graph;
 
 /// <summary>ONNX operator type names, as they appear in <see cref="Node.OpType"/>.</summary>
-public static class OpTypes
+public static partial class OpTypes
 {
     /// <summary>Add: elementwise sum, broadcasting.</summary>
     public const string Add = "Add";

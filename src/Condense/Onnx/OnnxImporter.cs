@@ -68,10 +68,12 @@ public static class OnnxImporter
     {
         var graph = new ModelGraph();
         var uint4 = new HashSet<string>();
+        var typed = new Dictionary<string, TensorProto>();
         foreach (var init in proto.Initializer)
         {
             if (graph.Initializers.ContainsKey(init.Name)) throw new InvalidFileException(path, $"initializer '{init.Name}' is defined twice");
             var (tensor, type) = OnnxTensors.Read(init, path);
+            if (init.DataType != OnnxTensors.Float) typed[init.Name] = init;
             if (init.DataType == OnnxTensors.UInt4) uint4.Add(init.Name);
             graph.Initializers.Add(init.Name, tensor);
             if (type is { } t) graph.ElementTypes[init.Name] = t;
@@ -91,7 +93,7 @@ public static class OnnxImporter
                 throw new CondenseException($"node '{name}' uses op '{n.OpType}' from domain '{n.Domain}'; only the default ONNX domain is supported");
             if (n.OpType == OpTypes.Constant)
             {
-                AddConstant(graph, n, name, path);
+                AddConstant(graph, n, name, path, typed);
                 continue;
             }
             // Omitted optional outputs are written as "": give them names so every value is unique.
@@ -107,6 +109,7 @@ public static class OnnxImporter
         catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
         QOperatorImport.DequantizeAroundCodeOps(graph);
         NarrowUInt4Quantization(graph, uint4);
+        TypeConstants(graph, typed, path);
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
         foreach (var node in graph.Nodes.Where(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DequantizeLinear))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
@@ -129,6 +132,27 @@ public static class OnnxImporter
         }
     }
 
+    // The ops that read integer initializers as the float-held codes of the quantized-graph form (Graph/ElementType).
+    private static readonly HashSet<string> QuantizationOps =
+        [OpTypes.QuantizeLinear, OpTypes.DequantizeLinear, OpTypes.DynamicQuantizeLinear, OpTypes.MatMulInteger, OpTypes.ConvInteger];
+
+    // Every constant that is not float32 takes its own element type (int64 shapes, bool masks, float64 values),
+    // except the 8-bit, int32 and 4-bit codes that only quantization ops read: those keep the float-held form
+    // the quantized-graph passes and integer engines work on.
+    private static void TypeConstants(ModelGraph graph, Dictionary<string, TensorProto> typed, string path)
+    {
+        foreach (var (name, proto) in typed)
+        {
+            if (!graph.Initializers.ContainsKey(name)) continue;
+            bool codes = graph.ElementTypes.ContainsKey(name)
+                && graph.Nodes.Where(n => n.Inputs.Contains(name)).All(n => QuantizationOps.Contains(n.OpType));
+            if (codes) continue;
+            graph.Initializers[name] = OnnxTensors.ReadTyped(proto, path);
+            graph.ElementTypes.Remove(name);
+            graph.Trainable.Remove(name);
+        }
+    }
+
     private static ValueInfo ToValueInfo(ValueInfoProto value)
     {
         var dims = value.Type?.TensorType?.Shape?.Dim;
@@ -147,14 +171,12 @@ public static class OnnxImporter
         AttributeProto.Types.AttributeType.String => AttributeValue.String(a.S.ToStringUtf8()),
         AttributeProto.Types.AttributeType.Ints => AttributeValue.Ints([.. a.Ints]),
         AttributeProto.Types.AttributeType.Floats => AttributeValue.Floats([.. a.Floats]),
-        // A one-element tensor attribute (ConstantOfShape's value) is held as its number.
-        AttributeProto.Types.AttributeType.Tensor when a.T is { } t && t.Dims.Aggregate(1L, (p, d) => p * d) == 1 =>
-            AttributeValue.Float(OnnxTensors.Read(t, node.Name).Tensor.Data[0]),
+        AttributeProto.Types.AttributeType.Tensor when a.T is { } t => AttributeValue.Tensor(OnnxTensors.ReadTyped(t, node.Name)),
         var t => throw new CondenseException($"node '{node.Name}' ({node.OpType}): attribute '{a.Name}' of type {t} is not supported"),
     };
 
     // A Constant node is an initializer under its output's name; it is a constant, so not trainable.
-    private static void AddConstant(ModelGraph graph, NodeProto n, string name, string path)
+    private static void AddConstant(ModelGraph graph, NodeProto n, string name, string path, Dictionary<string, TensorProto> typed)
     {
         if (n.Output.Count != 1 || n.Attribute.Count != 1)
             throw new InvalidFileException(path, $"Constant node '{name}' needs one output and one value attribute");
@@ -163,15 +185,16 @@ public static class OnnxImporter
         {
             "value" when a.T is not null => OnnxTensors.Read(a.T, path),
             "value_float" => (Tensor.Scalar(a.F), null),
-            "value_int" => (Tensor.Scalar(a.I), null),
+            "value_int" => (Tensor.FromInt64s([a.I], DataType.Int64), null),
             "value_floats" => (new Tensor([.. a.Floats], a.Floats.Count), null),
-            "value_ints" => (new Tensor(a.Ints.Select(v => (float)v).ToArray(), a.Ints.Count), null),
+            "value_ints" => (Tensor.FromInt64s([.. a.Ints], DataType.Int64, a.Ints.Count), null),
             _ => throw new CondenseException($"Constant node '{name}': attribute '{a.Name}' is not supported"),
         };
         string output = n.Output[0];
         if (graph.Initializers.ContainsKey(output)) throw new InvalidFileException(path, $"value '{output}' is defined twice (Constant node '{name}')");
         graph.Initializers.Add(output, value.Tensor);
         if (value.Type is { } t) graph.ElementTypes[output] = t;
+        if (a.Name == "value" && a.T is { DataType: not OnnxTensors.Float } proto) typed[output] = proto;
     }
 
     // Nodes as given when already in order; otherwise Kahn's algorithm, keeping the given order among

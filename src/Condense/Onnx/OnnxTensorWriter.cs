@@ -28,6 +28,7 @@ internal static class OnnxTensorWriter
     /// <summary>An initializer in its stored element type; integer values are checked against the type's range.</summary>
     public static TensorProto Tensor(string name, Tensors.Tensor tensor, ElementType type)
     {
+        if (tensor.DataType != Tensors.DataType.Float32) return Typed(name, tensor);
         var values = tensor.Data;
         type.CheckValues(name, values);
         byte[] raw;
@@ -67,9 +68,36 @@ internal static class OnnxTensorWriter
         return Make(name, tensor.Shape, dataType, raw);
     }
 
+    /// <summary>A tensor of any element type other than float32, in that type (raw little-endian data).</summary>
+    public static TensorProto Typed(string name, Tensors.Tensor tensor)
+    {
+        var type = tensor.DataType;
+        int size = Tensors.DataTypes.ByteSize(type), n = tensor.Size;
+        var raw = new byte[n * size];
+        var span = raw.AsSpan();
+        for (int i = 0; i < n; i++)
+        {
+            var at = span[(i * size)..];
+            switch (type)
+            {
+                case Tensors.DataType.Float32: BinaryPrimitives.WriteSingleLittleEndian(at, tensor.Data[i]); break;
+                case Tensors.DataType.Float16: BinaryPrimitives.WriteHalfLittleEndian(at, (Half)tensor.Data[i]); break;
+                case Tensors.DataType.BFloat16:
+                    BinaryPrimitives.WriteUInt16LittleEndian(at, (ushort)(BitConverter.SingleToUInt32Bits(tensor.Data[i]) >> 16)); break;
+                case Tensors.DataType.Float64: BinaryPrimitives.WriteDoubleLittleEndian(at, tensor.Float64Data[i]); break;
+                default:
+                    long v = tensor.Int64Data[i];
+                    for (int b = 0; b < size; b++) at[b] = (byte)(v >> (8 * b));
+                    break;
+            }
+        }
+        return Make(name, tensor.Shape, (DataType)Tensors.DataTypes.OnnxCode(type), raw);
+    }
+
     /// <summary>An INT64 initializer from a float tensor of exact integers (Reshape's target shape).</summary>
     public static TensorProto Int64Tensor(string name, Tensors.Tensor tensor)
     {
+        if (tensor.DataType == Tensors.DataType.Int64) return Typed(name, tensor);
         var values = tensor.Data;
         var raw = new byte[values.Length * 8];
         for (int i = 0; i < values.Length; i++)
@@ -92,6 +120,7 @@ internal static class OnnxTensorWriter
             case AttributeKind.String: a.Type = AttributeProto.Types.AttributeType.String; a.S = ByteString.CopyFromUtf8(value.StringValue!); break;
             case AttributeKind.Ints: a.Type = AttributeProto.Types.AttributeType.Ints; a.Ints.AddRange(value.IntsValue!); break;
             case AttributeKind.Floats: a.Type = AttributeProto.Types.AttributeType.Floats; a.Floats.AddRange(value.FloatsValue!); break;
+            case AttributeKind.Tensor: a.Type = AttributeProto.Types.AttributeType.Tensor; a.T = Typed("", value.TensorValue!); break;
         }
         return a;
     }

@@ -10,7 +10,7 @@ using Onnx;
 
 namespace Condense.Onnx;
 
-internal static class OnnxTensors
+internal static partial class OnnxTensors
 {
     // ONNX TensorProto.DataType codes.
     internal const int Float = 1, UInt8 = 2, Int8 = 3, UInt16 = 4, Int16 = 5, Int32 = 6, Int64 = 7, Bool = 9, Float16 = 10,

@@ -88,6 +88,7 @@ public partial class Tensor
         int total = parts.Sum(p => p.Shape[axis]);
         var shape = (int[])first.Shape.Clone();
         shape[axis] = total;
+        if (parts.Any(p => p.DataType != DataType.Float32)) return ConcatTyped(parts, shape, outer, inner, total, axis);
         var y = Uninitialized(shape);
         // y is (outer, total·inner): part j fills columns [start_j·inner, (start_j + n_j)·inner) of each row.
         int start = 0;

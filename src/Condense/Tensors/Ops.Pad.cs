@@ -34,6 +34,12 @@ public partial class Tensor
                 throw new CondenseException($"Pad mode {mode} cannot grow an empty dimension of {Tensors.Shape.Format(Shape)}");
         }
         var source = SourceIndices(pads, shape, mode);
+        if (DataType != DataType.Float32)
+        {
+            // Other types: one Take over the values followed by the constant, which −1 sources read.
+            var withFill = Concat([View([Size]), TypedOps.Cast(Scalar(value), DataType).View([1])], 0);
+            return withFill.Take(Array.ConvertAll(source, j => j >= 0 ? j : Size), shape);
+        }
         var y = Uninitialized(shape);
         for (int j = 0; j < source.Length; j++) y.Data[j] = source[j] >= 0 ? Data[source[j]] : value;
         return Record(y, g =>

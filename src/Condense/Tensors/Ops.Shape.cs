@@ -19,6 +19,7 @@ public partial class Tensor
         }
         if (Tensors.Shape.Size(shape) != Size)
             throw new CondenseException($"cannot reshape {Tensors.Shape.Format(Shape)} ({Size} elements) to {Tensors.Shape.Format(shape)}");
+        if (DataType != DataType.Float32) return View(shape);
         var y = new Tensor(Data, shape);
         return Record(y, g => AccumulateGrad((float[])g.Data.Clone()), this);
     }

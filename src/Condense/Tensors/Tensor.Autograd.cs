@@ -31,7 +31,7 @@ public partial class Tensor
     public bool IsLeaf => BackwardFn is null;
 
     /// <summary>A tensor sharing this one's data, cut from the autograd graph.</summary>
-    public Tensor Detach() => new(Data, Shape);
+    public Tensor Detach() => DataType == DataType.Float32 ? new(Data, Shape) : this;
 
     /// <summary>Records how to differentiate <paramref name="result"/> if any parent needs a gradient.</summary>
     internal static Tensor Record(Tensor result, Action<Tensor> backward, params Tensor[] parents)

@@ -1,8 +1,9 @@
-// The float32 tensor: a contiguous row-major buffer and a shape. Autograd state (gradient and the
-// function that produced it) lives in Tensor.Autograd.cs; the ops in Ops*.cs beside it.
+// The tensor: a contiguous row-major buffer and a shape. Float32 is the type Condense trains in; tensors of the
+// other ONNX element types (Tensor.Typed.cs) flow through graphs without gradients. Autograd state (gradient
+// and the function that produced it) lives in Tensor.Autograd.cs; the ops in Ops*.cs beside it.
 namespace Condense.Tensors;
 
-/// <summary>A dense float32 tensor in row-major (C) order.</summary>
+/// <summary>A dense tensor in row-major (C) order: float32 unless built as another <see cref="Tensors.DataType"/>.</summary>
 public partial class Tensor
 {
     /// <summary>Wraps <paramref name="data"/> (not copied) with the given shape.</summary>
@@ -12,12 +13,17 @@ public partial class Tensor
         int size = Tensors.Shape.Size(shape);
         if (size != data.Length)
             throw new ArgumentException($"shape {Tensors.Shape.Format(shape)} needs {size} elements, data has {data.Length}");
-        Data = data;
+        _floats = data;
+        _size = size;
         Shape = (int[])shape.Clone();
     }
 
-    /// <summary>The elements, row-major. Shared, not copied: writing to it changes the tensor.</summary>
-    public float[] Data { get; }
+    /// <summary>
+    /// The elements, row-major. Shared, not copied: writing to it changes the tensor. For a float64, integer or
+    /// bool tensor it is a float32 copy of the values, made once (integers beyond 2^24 rounded): ops that must be
+    /// exact read <see cref="Int64Data"/> or <see cref="Float64Data"/>.
+    /// </summary>
+    public float[] Data => _floats ?? (_floatCopy ??= FloatCopy());
 
     /// <summary>The dimensions. Do not modify.</summary>
     public int[] Shape { get; }
@@ -26,7 +32,7 @@ public partial class Tensor
     public int Rank => Shape.Length;
 
     /// <summary>The number of elements.</summary>
-    public int Size => Data.Length;
+    public int Size => _size;
 
     /// <summary>Size of dimension <paramref name="dim"/>; negative values count from the end.</summary>
     public int Dim(int dim) => Shape[dim < 0 ? dim + Rank : dim];
@@ -99,12 +105,17 @@ public partial class Tensor
     public void MarkModified() => Version++;
 
     /// <summary>A copy of the values with no autograd history.</summary>
-    public Tensor Clone() => new((float[])Data.Clone(), Shape);
+    public Tensor Clone() => DataType switch
+    {
+        DataType.Float32 => new((float[])_floats!.Clone(), Shape),
+        _ => new Tensor(DataType, _floats?.Clone() as float[], _doubles?.Clone() as double[], _longs?.Clone() as long[], Shape),
+    };
 
     /// <summary>Allocates a tensor whose contents the caller will fully overwrite.</summary>
     internal static Tensor Uninitialized(params int[] shape) =>
         new(GC.AllocateUninitializedArray<float>(Tensors.Shape.Size(shape)), shape);
 
     /// <inheritdoc />
-    public override string ToString() => $"Tensor{Tensors.Shape.Format(Shape)}";
+    public override string ToString() =>
+        DataType == DataType.Float32 ? $"Tensor{Tensors.Shape.Format(Shape)}" : $"Tensor<{DataType.OnnxName()}>{Tensors.Shape.Format(Shape)}";
 }

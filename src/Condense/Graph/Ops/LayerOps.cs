@@ -16,7 +16,7 @@ internal static class LayerOps
         new(OpTypes.Conv, (n, x, _) => [Conv(n, x)], OpGradient.Autograd, OpExport.AsIs),
         // The training form (training_mode, running-statistic outputs) runs but cannot be exported at opset 13.
         new(OpTypes.BatchNormalization, BatchNormalization, OpGradient.Autograd, OpExport.AsIs) { Upgrade = OpsetUpgrades.BatchNormIsTest },
-        new(OpTypes.MaxPool, (n, x, _) => MaxPool(n, x), OpGradient.Autograd, OpExport.AsIs),
+        new(OpTypes.MaxPool, SmallIntegersViaFloat((n, x, _) => MaxPool(n, x)), OpGradient.Autograd, OpExport.AsIs) { Types = SmallIntegers },
         new(OpTypes.AveragePool, (n, x, _) => [AveragePool(n, x)], OpGradient.Autograd, OpExport.AsIs),
         new(OpTypes.GlobalAveragePool, (n, x, _) => [Required(n, x, 0).GlobalAvgPool()], OpGradient.Autograd, OpExport.AsIs),
         new(OpTypes.GlobalMaxPool, (n, x, _) => [Required(n, x, 0).GlobalMaxPool()], OpGradient.Autograd, OpExport.AsIs),

@@ -58,6 +58,34 @@ public sealed record OpDef(string Name, GraphOps.Kernel? Execute, OpGradient Gra
     /// <summary>How the importer reads it.</summary>
     public OpImport Import { get; init; } = OpImport.AsIs;
 
+    /// <summary>
+    /// The element types its inputs may have (every input; the op checks finer constraints itself). Float32 only
+    /// unless the entry says otherwise: the engine refuses other types before running an op not written for them.
+    /// </summary>
+    public IReadOnlySet<Tensors.DataType> Types { get; init; } = TypeSets.Float32;
+
+    /// <summary>Inputs that carry integer parameters (axes, pads, shapes): any type passes; the op reads them as integers.</summary>
+    public IReadOnlySet<int> IntegerInputs { get; init; } = new HashSet<int>();
+
+    /// <summary>
+    /// The op reads integer inputs as float32 values (the quantized-graph form of codes and zero points, exact up to
+    /// 2^24): the engine converts integer-typed inputs before running it.
+    /// </summary>
+    public bool FloatHeld { get; init; }
+
     /// <summary>Attributes Condense adds that ONNX does not define, removed on export (QuantizeLinear's qmin/qmax).</summary>
     public IReadOnlyList<string> CondenseAttributes { get; init; } = [];
+}
+
+/// <summary>The sets of element types op entries accept.</summary>
+public static class TypeSets
+{
+    /// <summary>Float32 only: ops built from the autograd float kernels.</summary>
+    public static readonly IReadOnlySet<Tensors.DataType> Float32 = new HashSet<Tensors.DataType> { Tensors.DataType.Float32 };
+
+    /// <summary>Every numeric type (not bool).</summary>
+    public static readonly IReadOnlySet<Tensors.DataType> Numeric = Tensors.DataTypes.All.Where(t => t != Tensors.DataType.Bool).ToHashSet();
+
+    /// <summary>Every element type.</summary>
+    public static readonly IReadOnlySet<Tensors.DataType> All = Tensors.DataTypes.All.ToHashSet();
 }
