@@ -19,7 +19,8 @@ internal static class QuantizeOps
             ? Required(n, x, 0).DequantizeLinearBlocked(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1), (int)n.Int("block_size", 0))
             : Required(n, x, 0).DequantizeLinear(Required(n, x, 1), Optional(x, 2), (int)n.Int("axis", 1))],
             OpGradient.StraightThrough, OpExport.AsIs) { Since = 10, FloatHeld = true },
-        new(OpTypes.DynamicQuantizeLinear, (n, x, _) => DynamicQuantizeLinear(Required(n, x, 0)), OpGradient.StraightThrough, OpExport.AsIs) { Since = 11, FloatHeld = true },
+        new(OpTypes.DynamicQuantizeLinear, (n, x, _) => DynamicQuantizeLinear(Required(n, x, 0)), OpGradient.StraightThrough, OpExport.AsIs)
+            { Since = 11, FloatHeld = true },
         new(OpTypes.MatMulInteger, (n, x, _) => [MatMulInteger(n, x)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
         new(OpTypes.ConvInteger, (n, x, _) => [ConvInteger(n, x)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
         new(OpTypes.QLinearConv, null, OpGradient.StraightThrough, OpExport.AsIs) { Since = 10, Import = OpImport.RewrittenToQdq },

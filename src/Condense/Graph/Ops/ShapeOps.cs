@@ -22,7 +22,8 @@ internal static class ShapeOps
         new(OpTypes.Concat, (n, x, _) => [Tensor.Concat(x.Select((t, i) => t ?? Required(n, x, i)).ToArray(), (int)n.Int("axis", 0))],
             OpGradient.Autograd, OpExport.None) { Upgrade = OpsetUpgrades.ConcatAxis, Types = TypeSets.All },
         // Float32 to float32 passes the gradient; a cast that changes the type has none (Tensors/Ops.Cast.cs).
-        new(OpTypes.Cast, (n, x, _) => [Cast(n, Required(n, x, 0))], OpGradient.Autograd, OpExport.AsIs) { Upgrade = OpsetUpgrades.CastTypeName, Types = TypeSets.All },
+        new(OpTypes.Cast, (n, x, _) => [Cast(n, Required(n, x, 0))], OpGradient.Autograd, OpExport.AsIs)
+            { Upgrade = OpsetUpgrades.CastTypeName, Types = TypeSets.All },
         new(OpTypes.ConstantOfShape, (n, x, _) => [ConstantOfShape(n, Required(n, x, 0))], OpGradient.None, OpExport.None) { Since = 9, Types = TypeSets.All },
         new(OpTypes.Expand, (n, x, _) => [Expand(n, x)], OpGradient.Autograd, OpExport.None) { Since = 8, Types = TypeSets.All },
         new(OpTypes.Pad, (n, x, _) => [Pad(n, x)], OpGradient.Autograd, OpExport.None) { Upgrade = OpsetUpgrades.PadPaddings, Types = TypeSets.All },
