@@ -15,8 +15,18 @@ using static Condense.Tests.Onnx.OnnxTestModels;
 
 namespace Condense.Tests.Onnx;
 
-public class OnnxOpParityTests
+public partial class OnnxOpParityTests
 {
+    // Cases live in this file and in partial files per op family, each a static Dictionary<string, Case> named
+    // *Cases; all of them together are the parity suite (a name may appear once).
+    private static Dictionary<string, Case> AllCases => _combined ??= typeof(OnnxOpParityTests)
+        .GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+        .Where(f => f.FieldType == typeof(Dictionary<string, Case>) && f.Name.EndsWith("Cases", StringComparison.Ordinal))
+        .SelectMany(f => (Dictionary<string, Case>)f.GetValue(null)!)
+        .ToDictionary(p => p.Key, p => p.Value);
+
+    private static Dictionary<string, Case>? _combined;
+
     private sealed record Case(
         NodeProto[] Nodes, (string Name, int[] Shape)[] Inputs, TensorProto[] Initializers, long Opset = 13, float Low = -2f, float High = 2f);
 
@@ -156,13 +166,13 @@ public class OnnxOpParityTests
         return n;
     }
 
-    public static TheoryData<string> CaseNames() => [.. Cases.Keys];
+    public static TheoryData<string> CaseNames() => [.. AllCases.Keys];
 
     [Fact]
     public void EveryRegisteredOpHasACase()
     {
         // The QOperator ops the importer rewrites into QDQ have theirs in QOperatorImportTests.
-        var covered = Cases.Values.SelectMany(c => c.Nodes).Select(n => n.OpType).ToHashSet();
+        var covered = AllCases.Values.SelectMany(c => c.Nodes).Select(n => n.OpType).ToHashSet();
         Assert.Empty(OpRegistry.All.Where(d => d.Import != OpImport.RewrittenToQdq && !covered.Contains(d.Name)).Select(d => d.Name).Order());
     }
 
@@ -172,7 +182,7 @@ public class OnnxOpParityTests
     {
         // Each node's first output carries a gradient exactly when its entry gives the op one and an input carries one
         // (a Cast that changes the type carries none: gradients live on float32).
-        var c = Cases[name];
+        var c = AllCases[name];
         string path = Save(ModelOf(c), "gradient");
         try
         {
@@ -213,7 +223,7 @@ public class OnnxOpParityTests
     [MemberData(nameof(CaseNames))]
     public void OpMatchesOnnxRuntime(string name)
     {
-        var c = Cases[name];
+        var c = AllCases[name];
         var graph = new GraphProto { Name = "parity" };
         graph.Node.AddRange(c.Nodes);
         foreach (var (input, shape) in c.Inputs) graph.Input.Add(Value(input, shape.Select(d => (long)d).ToArray()));
