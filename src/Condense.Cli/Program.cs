@@ -39,5 +39,7 @@ app.Configure(config =>
         .WithExample("eval", "model.safetensors");
     commands.Add<InfoCommand>(config, "info").WithDescription("Layers, shapes, parameters and sparsity of a saved model.")
         .WithExample("info", "model.safetensors");
+    commands.Add<RunCommand>(config, "run").WithDescription("Runs a model on .npy inputs of any type; writes each output as OUTPUT_NAME.npy.")
+        .WithExample("run", "model.onnx", "--input", "input_ids=ids.npy", "--input", "attention_mask=mask.npy", "-o", "outputs");
 });
 return commands.Run(app, args);

@@ -18,10 +18,24 @@ public enum NpyDtype
     Int64,
     /// <summary>'&lt;i4'.</summary>
     Int32,
+    /// <summary>'&lt;f2'.</summary>
+    Float16,
+    /// <summary>'|i1'.</summary>
+    Int8,
+    /// <summary>'&lt;i2'.</summary>
+    Int16,
+    /// <summary>'&lt;u2'.</summary>
+    UInt16,
+    /// <summary>'&lt;u4'.</summary>
+    UInt32,
+    /// <summary>'&lt;u8'.</summary>
+    UInt64,
+    /// <summary>'|b1'.</summary>
+    Bool,
 }
 
 /// <summary>A .npy array: element type, shape (C order) and the little-endian data bytes.</summary>
-public sealed record NpyArray
+public sealed partial record NpyArray
 {
     /// <summary>Wraps <paramref name="data"/> (little-endian, not copied), checking it fits the shape.</summary>
     public NpyArray(NpyDtype dtype, int[] shape, byte[] data)
@@ -51,49 +65,35 @@ public sealed record NpyArray
     /// <summary>Bytes per element of <paramref name="dtype"/>.</summary>
     public static int ElementSize(NpyDtype dtype) => dtype switch
     {
-        NpyDtype.UInt8 => 1,
-        NpyDtype.Float32 or NpyDtype.Int32 => 4,
-        NpyDtype.Float64 or NpyDtype.Int64 => 8,
+        NpyDtype.UInt8 or NpyDtype.Int8 or NpyDtype.Bool => 1,
+        NpyDtype.Float16 or NpyDtype.Int16 or NpyDtype.UInt16 => 2,
+        NpyDtype.Float32 or NpyDtype.Int32 or NpyDtype.UInt32 => 4,
+        NpyDtype.Float64 or NpyDtype.Int64 or NpyDtype.UInt64 => 8,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "not a supported dtype"),
     };
 
-    /// <summary>The elements converted to float32 (float64 and int64 are rounded).</summary>
+    /// <summary>The elements converted to float32 (float64 and 64-bit integers are rounded).</summary>
     public float[] ToFloat()
     {
-        var result = new float[Count];
-        var d = Data.AsSpan();
-        switch (Dtype)
-        {
-            case NpyDtype.Float32: for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadSingleLittleEndian(d[(4 * i)..]); break;
-            case NpyDtype.Float64: for (int i = 0; i < result.Length; i++) result[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(d[(8 * i)..]); break;
-            case NpyDtype.UInt8: for (int i = 0; i < result.Length; i++) result[i] = d[i]; break;
-            case NpyDtype.Int64: for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadInt64LittleEndian(d[(8 * i)..]); break;
-            case NpyDtype.Int32: for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadInt32LittleEndian(d[(4 * i)..]); break;
-        }
-        return result;
+        var tensor = ToTensor();
+        return tensor.DataType == DataType.Float32 ? tensor.Data : TypedOps.Cast(tensor, DataType.Float32).Data;
     }
 
     /// <summary>
-    /// The elements of an integer array (UInt8, Int32 or Int64) as int32. Throws
-    /// <see cref="OverflowException"/> when an int64 value does not fit.
+    /// The elements of an integer or bool array as int32. Throws <see cref="OverflowException"/> when a value does
+    /// not fit, <see cref="InvalidOperationException"/> for float data.
     /// </summary>
     public int[] ToInt()
     {
-        var result = new int[Count];
-        var d = Data.AsSpan();
-        switch (Dtype)
+        var tensor = ToTensor();
+        if (tensor.DataType.IsFloat()) throw new InvalidOperationException($"ToInt needs integer data, this array is {Dtype}");
+        var values = tensor.Int64Data;
+        var result = new int[values.Length];
+        for (int i = 0; i < values.Length; i++)
         {
-            case NpyDtype.UInt8: for (int i = 0; i < result.Length; i++) result[i] = d[i]; break;
-            case NpyDtype.Int32: for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadInt32LittleEndian(d[(4 * i)..]); break;
-            case NpyDtype.Int64:
-                for (int i = 0; i < result.Length; i++)
-                {
-                    long v = BinaryPrimitives.ReadInt64LittleEndian(d[(8 * i)..]);
-                    result[i] = v is >= int.MinValue and <= int.MaxValue ? (int)v
-                        : throw new OverflowException($"element {i} ({v}) does not fit in an int32");
-                }
-                break;
-            default: throw new InvalidOperationException($"ToInt needs integer data, this array is {Dtype}");
+            long v = tensor.DataType == DataType.UInt64 && values[i] < 0 ? long.MaxValue : values[i];
+            result[i] = v is >= int.MinValue and <= int.MaxValue ? (int)v
+                : throw new OverflowException($"element {i} ({(tensor.DataType == DataType.UInt64 ? (ulong)values[i] : v)}) does not fit in an int32");
         }
         return result;
     }

@@ -10,7 +10,8 @@ internal readonly record struct NpyHeader(string Descr, bool FortranOrder, int[]
     private static readonly (string Descr, NpyDtype Dtype)[] Dtypes =
     [
         ("<f4", NpyDtype.Float32), ("<f8", NpyDtype.Float64), ("|u1", NpyDtype.UInt8), ("<u1", NpyDtype.UInt8),
-        ("<i8", NpyDtype.Int64), ("<i4", NpyDtype.Int32),
+        ("<i8", NpyDtype.Int64), ("<i4", NpyDtype.Int32), ("<f2", NpyDtype.Float16), ("|i1", NpyDtype.Int8), ("<i1", NpyDtype.Int8),
+        ("<i2", NpyDtype.Int16), ("<u2", NpyDtype.UInt16), ("<u4", NpyDtype.UInt32), ("<u8", NpyDtype.UInt64), ("|b1", NpyDtype.Bool),
     ];
 
     /// <summary>The descr string numpy writes for <paramref name="dtype"/>.</summary>

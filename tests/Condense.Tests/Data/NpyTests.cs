@@ -64,7 +64,7 @@ public class NpyTests
 
     [Theory]
     [InlineData("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", "Fortran-order arrays are not supported")]
-    [InlineData("{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }", "unsupported dtype '<f2'")]
+    [InlineData("{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }", "unsupported dtype '<c8'")]
     [InlineData("{'descr': '>f4', 'fortran_order': False, 'shape': (3,), }", "unsupported dtype '>f4'")]
     [InlineData("{'descr': [('x', '<f4')], 'fortran_order': False, 'shape': (3,), }", "structured arrays are not supported")]
     [InlineData("{'descr': '<f4', 'shape': (3,), }", "header lacks one of")]
