@@ -1,6 +1,6 @@
-// The element type an initializer stands for. The engine computes in float32, so integer tensors
-// (quantized weights, zero points, int32 biases) are held as float32 values that are exact integers;
-// the type says how they are stored in a file and exported, and which integer kernels may use them.
+// The element type a float-held initializer stands for: quantized weights, zero points and int32 biases, read only by
+// quantization ops, are float32 tensors of exact integers (the form the QDQ passes and integer engines work on); this
+// type says how they are stored in a file and exported. Other integer tensors have their own Tensors.DataType.
 namespace Condense.Graph;
 
 /// <summary>The stored type of an initializer's elements.</summary>
