@@ -9,7 +9,7 @@ using Condense.Tensors;
 namespace Condense.Graph;
 
 /// <summary>An executable, trainable module built from a graph.</summary>
-public sealed class GraphModule : Module
+public sealed partial class GraphModule : Module
 {
     private readonly Rng _rng;
 
@@ -86,13 +86,18 @@ public sealed class GraphModule : Module
 
     // Constant: every input is an initializer that training does not change (e.g. the DequantizeLinear of
     // int8/int4 weights); in eval mode its outputs are computed once and reused while those inputs stay the same.
-    private sealed record Step(Node Node, GraphOps.Kernel Kernel, OpDef Def, int[] Inputs, int[] Outputs, bool Constant);
+    // ShapeOnly: its outputs depend only on tensor shapes and such constants (GraphModule.Shapes.cs).
+    private sealed record Step(Node Node, GraphOps.Kernel Kernel, OpDef Def, int[] Inputs, int[] Outputs, bool Constant)
+    {
+        public bool ShapeOnly { get; init; }
+    }
 
     // A constant step's outputs and the inputs (tensor and version) they were computed from.
     private sealed record Folded(Tensor?[] Inputs, int[] Versions, Tensor[] Outputs);
 
     private Plan? _plan;
     private Folded?[] _folded = [];
+    private int[]?[] _shapeKeys = [];
 
     private Plan CurrentPlan()
     {
@@ -110,7 +115,9 @@ public sealed class GraphModule : Module
             n.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(), n.Outputs.Select(Slot).ToArray(),
             n.Inputs.Any(i => i.Length > 0)
                 && n.Inputs.All(i => i.Length == 0 || Graph.Initializers.ContainsKey(i) && !Graph.Trainable.Contains(i)))).ToArray();
+        MarkShapeOnly(steps, Graph.Initializers.Count);
         _folded = new Folded?[steps.Length];
+        _shapeKeys = new int[]?[steps.Length];
         return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
     }
 
@@ -131,7 +138,9 @@ public sealed class GraphModule : Module
                 inputs[i] = step.Inputs[i] < 0 ? null : values[step.Inputs[i]];
                 if (inputs[i] is { DataType: not DataType.Float32 } typed) inputs[i] = Admit(step, i, typed);
             }
-            var outputs = step.Constant && !Training ? ConstantOutputs(s, step, inputs, context) : step.Kernel(step.Node, inputs, context);
+            var outputs = step.ShapeOnly ? ShapeOutputs(s, step, inputs, context)
+                : step.Constant && !Training ? ConstantOutputs(s, step, inputs, context)
+                : step.Kernel(step.Node, inputs, context);
             for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++) values[step.Outputs[i]] = outputs[i];
         }
         return values;
