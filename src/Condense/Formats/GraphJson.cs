@@ -21,6 +21,7 @@ public static class GraphJson
             ["initializers"] = new JsonArray(graph.Initializers.Keys.Select(k => (JsonNode)k).ToArray()),
             ["trainable"] = new JsonArray(graph.Initializers.Keys.Where(graph.Trainable.Contains).Select(k => (JsonNode)k).ToArray()),
         };
+        if (graph.Opset is { } opset) root["opset"] = opset;
         return root.ToJsonString();
     }
 
@@ -33,7 +34,7 @@ public static class GraphJson
         try
         {
             var root = JsonNode.Parse(json)?.AsObject() ?? throw new JsonException("empty graph");
-            var graph = new ModelGraph();
+            var graph = new ModelGraph { Opset = (int?)root["opset"] };
             foreach (var v in Array(root, "inputs")) graph.Inputs.Add(ValueFromJson(v));
             foreach (var v in Array(root, "outputs")) graph.Outputs.Add(ValueFromJson(v));
             foreach (var n in Array(root, "nodes"))
@@ -68,14 +69,16 @@ public static class GraphJson
     private static JsonArray Array(JsonNode node, string key) =>
         node[key] as JsonArray ?? throw new JsonException($"missing array '{key}'");
 
-    private static JsonNode ValueToJson(ValueInfo v) => new JsonObject
+    // The element type is written when it is not float (older files have none: float).
+    private static JsonNode ValueToJson(ValueInfo v)
     {
-        ["name"] = v.Name,
-        ["shape"] = new JsonArray(v.Shape.Select(d => (JsonNode)d).ToArray()),
-    };
+        var json = new JsonObject { ["name"] = v.Name, ["shape"] = new JsonArray(v.Shape.Select(d => (JsonNode)d).ToArray()) };
+        if (v.DataType != "float") json["type"] = v.DataType;
+        return json;
+    }
 
     private static ValueInfo ValueFromJson(JsonNode? v) =>
-        new(Text(v?["name"]), Array(v!, "shape").Select(d => (int)d!).ToArray());
+        new(Text(v?["name"]), Array(v!, "shape").Select(d => (int)d!).ToArray()) { DataType = (string?)v!["type"] ?? "float" };
 
     private static string Text(JsonNode? node) => node?.GetValue<string>() ?? throw new JsonException("missing name");
 

@@ -59,8 +59,11 @@ public static partial class SparseStorage
                 _ => throw Corrupt(file, name, $"unknown sparse format '{entry.Format}'"),
             };
         }
+        var typed = TypedNames(file);
         foreach (var entry in file.Tensors)
-            if (!parts.Contains(entry.Name)) tensors[entry.Name] = entry.ToFloatTensor(allowIntegers: TypeOf(entry) != ElementType.Float32);
+            if (!parts.Contains(entry.Name))
+                tensors[entry.Name] = typed.Contains(entry.Name) ? TypedTensor(entry)
+                    : entry.ToFloatTensor(allowIntegers: TypeOf(entry) != ElementType.Float32);
         return tensors;
     }
 

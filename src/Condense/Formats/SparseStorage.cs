@@ -38,8 +38,15 @@ public static partial class SparseStorage
         var entries = new List<SafeTensorEntry>();
         var sparse = new Dictionary<string, Entry>();
         var int4 = new Dictionary<string, int[]>();
+        var typed = new List<string>();
         foreach (var (name, t) in tensors)
         {
+            if (t.DataType != DataType.Float32)
+            {
+                entries.Add(TypedEntry(name, t));
+                typed.Add(name);
+                continue;
+            }
             var type = types is not null && types.TryGetValue(name, out var declared) ? declared : ElementType.Float32;
             type.CheckValues(name, t.Data);
             if (type == ElementType.Int4)
@@ -99,6 +106,7 @@ public static partial class SparseStorage
         var metadata = new Dictionary<string, string>();
         if (sparse.Count > 0) metadata[MetadataKey] = JsonSerializer.Serialize(sparse);
         if (int4.Count > 0) metadata[Int4Key] = JsonSerializer.Serialize(int4);
+        if (typed.Count > 0) metadata[TypedKey] = JsonSerializer.Serialize(typed);
         return (entries, metadata);
     }
 
@@ -127,6 +135,7 @@ public static partial class SparseStorage
     {
         var types = new Dictionary<string, ElementType>();
         var int4 = Int4Shapes(file);
+        var typed = TypedNames(file);
         foreach (var entry in file.Tensors)
         {
             string name = entry.Name;
@@ -134,6 +143,7 @@ public static partial class SparseStorage
                 if (name.EndsWith(suffix, StringComparison.Ordinal)) name = name[..^suffix.Length];
             if (name.EndsWith(".__bitmap", StringComparison.Ordinal) || name.EndsWith(".__csr_indices", StringComparison.Ordinal)
                 || name.EndsWith(".__csr_rows", StringComparison.Ordinal) || name.EndsWith(CodesSuffix, StringComparison.Ordinal)) continue;
+            if (typed.Contains(name)) continue;
             types[name] = int4.ContainsKey(name) ? ElementType.Int4 : TypeOf(entry);
         }
         return types;

@@ -67,6 +67,13 @@ public sealed class ModelGraph
     public OrderedDictionary<string, Tensor> Initializers { get; } = [];
     /// <summary>Names of the initializers that training updates (the rest are buffers).</summary>
     public HashSet<string> Trainable { get; } = [];
+    /// <summary>
+    /// The default-domain ONNX opset the nodes are written for, when the graph was imported (opsets before 7 count as 7:
+    /// the importer rewrites their nodes); null for graphs Condense builds, which follow opset 13. The exporter writes
+    /// at least this opset, so nodes keep the attribute/input forms of the file they came from.
+    /// </summary>
+    public int? Opset { get; set; }
+
     /// <summary>Initializers holding integers (quantized weights, zero points); absent means float32.</summary>
     public Dictionary<string, ElementType> ElementTypes { get; } = [];
 
@@ -89,6 +96,7 @@ public sealed class ModelGraph
         foreach (var (name, t) in Initializers) graph.Initializers.Add(name, t.Clone());
         foreach (var name in Trainable) graph.Trainable.Add(name);
         foreach (var (name, type) in ElementTypes) graph.ElementTypes[name] = type;
+        graph.Opset = Opset;
         return graph;
     }
 

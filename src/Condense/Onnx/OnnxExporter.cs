@@ -62,24 +62,39 @@ public static class OnnxExporter
         // INT4 tensors and block-wise DequantizeLinear arrived with IR version 10 (ONNX 1.16, opset 21); the rest needs only 8.
         bool int4 = graph.ElementTypes.Values.Contains(ElementType.Int4)
             || graph.Nodes.Any(n => n.OpType == OpTypes.DequantizeLinear && n.Int("block_size", 0) > 0);
+        int opset = ExportOpset(graph, int4);
         var model = new ModelProto
         {
-            IrVersion = int4 ? 10 : 8,
+            // The IR version each opset arrived with: 8 up to opset 18, 9 for 19–20, 10 from 21.
+            IrVersion = opset >= 21 ? 10 : opset >= 19 ? 9 : 8,
             ProducerName = producer,
             ProducerVersion = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0",
             Graph = ToGraph(graph),
         };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = int4 ? Int4Opset : Opset });
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
         if (graph.Nodes.Any(n => InContribDomain(n.OpType)))
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = QOperatorExport.MicrosoftDomain, Version = 1 });
         return model;
     }
 
+    // The opset written: an imported graph's own (its nodes keep that opset's forms), at least 13 when Condense's
+    // quantization ops are present (per-channel axis) or the graph was built here, 21 for INT4, and never below the
+    // opset any of its ops arrived in.
+    private static int ExportOpset(ModelGraph graph, bool int4)
+    {
+        bool quantized = graph.Nodes.Any(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DequantizeLinear);
+        int opset = graph.Opset is { } own ? Math.Max(own, quantized ? Opset : own) : Opset;
+        if (int4) opset = Math.Max(opset, Int4Opset);
+        foreach (var node in graph.Nodes)
+            if (OpRegistry.Find(node.OpType) is { } def) opset = Math.Max(opset, def.Since);
+        return opset;
+    }
+
     private static GraphProto ToGraph(ModelGraph graph)
     {
         var proto = new GraphProto { Name = "condense" };
-        foreach (var input in graph.Inputs) proto.Input.Add(OnnxTensorWriter.FloatValueInfo(input));
-        foreach (var output in graph.Outputs) proto.Output.Add(OnnxTensorWriter.FloatValueInfo(output));
+        foreach (var input in graph.Inputs) proto.Input.Add(OnnxTensorWriter.TypedValueInfo(input));
+        foreach (var output in graph.Outputs) proto.Output.Add(OnnxTensorWriter.TypedValueInfo(output));
 
         // Dropout is the identity at inference: its readers read its input instead. A Dropout that writes
         // a graph output keeps the output's name through an Identity node.

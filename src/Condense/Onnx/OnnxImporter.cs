@@ -66,7 +66,7 @@ public static class OnnxImporter
 
     private static ModelGraph ToGraph(GraphProto proto, long opset, string path)
     {
-        var graph = new ModelGraph();
+        var graph = new ModelGraph { Opset = (int)Math.Max(opset, OpsetUpgrades.Current) };
         var uint4 = new HashSet<string>();
         var typed = new Dictionary<string, TensorProto>();
         foreach (var init in proto.Initializer)

@@ -15,13 +15,14 @@ internal static class OnnxTensorWriter
     /// <summary>The name every dynamic (−1) dimension gets.</summary>
     public const string BatchDim = "batch";
 
-    /// <summary>A float32 tensor value info: fixed dimensions as dim_value, −1 as dim_param "batch".</summary>
-    public static ValueInfoProto FloatValueInfo(ValueInfo info)
+    /// <summary>A tensor value info of the declared element type (float when unknown): fixed dimensions as dim_value, −1 as dim_param "batch".</summary>
+    public static ValueInfoProto TypedValueInfo(ValueInfo info)
     {
         var shape = new TensorShapeProto();
         foreach (int d in info.Shape)
             shape.Dim.Add(d < 0 ? new TensorShapeProto.Types.Dimension { DimParam = BatchDim } : new TensorShapeProto.Types.Dimension { DimValue = d });
-        var tensor = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = shape };
+        int type = Tensors.DataTypes.FromOnnxName(info.DataType) is { } declared ? Tensors.DataTypes.OnnxCode(declared) : (int)DataType.Float;
+        var tensor = new TypeProto.Types.Tensor { ElemType = type, Shape = shape };
         return new ValueInfoProto { Name = info.Name, Type = new TypeProto { TensorType = tensor } };
     }
 
@@ -69,30 +70,8 @@ internal static class OnnxTensorWriter
     }
 
     /// <summary>A tensor of any element type other than float32, in that type (raw little-endian data).</summary>
-    public static TensorProto Typed(string name, Tensors.Tensor tensor)
-    {
-        var type = tensor.DataType;
-        int size = Tensors.DataTypes.ByteSize(type), n = tensor.Size;
-        var raw = new byte[n * size];
-        var span = raw.AsSpan();
-        for (int i = 0; i < n; i++)
-        {
-            var at = span[(i * size)..];
-            switch (type)
-            {
-                case Tensors.DataType.Float32: BinaryPrimitives.WriteSingleLittleEndian(at, tensor.Data[i]); break;
-                case Tensors.DataType.Float16: BinaryPrimitives.WriteHalfLittleEndian(at, (Half)tensor.Data[i]); break;
-                case Tensors.DataType.BFloat16:
-                    BinaryPrimitives.WriteUInt16LittleEndian(at, (ushort)(BitConverter.SingleToUInt32Bits(tensor.Data[i]) >> 16)); break;
-                case Tensors.DataType.Float64: BinaryPrimitives.WriteDoubleLittleEndian(at, tensor.Float64Data[i]); break;
-                default:
-                    long v = tensor.Int64Data[i];
-                    for (int b = 0; b < size; b++) at[b] = (byte)(v >> (8 * b));
-                    break;
-            }
-        }
-        return Make(name, tensor.Shape, (DataType)Tensors.DataTypes.OnnxCode(type), raw);
-    }
+    public static TensorProto Typed(string name, Tensors.Tensor tensor) =>
+        Make(name, tensor.Shape, (DataType)Tensors.DataTypes.OnnxCode(tensor.DataType), Tensors.TensorBytes.ToLittleEndian(tensor));
 
     /// <summary>An INT64 initializer from a float tensor of exact integers (Reshape's target shape).</summary>
     public static TensorProto Int64Tensor(string name, Tensors.Tensor tensor)

@@ -1,7 +1,7 @@
-// ONNX TensorProto → a tensor of its own element type, exactly (int64 stays int64, float64 stays double).
+// ONNX TensorProto → a tensor of its own element type, exactly (int64 stays int64, float64 stays double): raw_data
+// through Tensors/TensorBytes, the typed fields (int32_data for the small types, int64_data, uint64_data) here.
 // The checks on the stored count against the shape are the float-held reader's (OnnxTensors.Read): it runs first
 // and refuses a bad tensor in one line; this reads the same bytes again in the tensor's own type.
-using System.Buffers.Binary;
 using Condense.Tensors;
 using Onnx;
 
@@ -17,8 +17,8 @@ internal static partial class OnnxTensors
             return Tensor.FromInt64s(Array.ConvertAll(floatHeld.Data, v => (long)v), proto.DataType == Int4 ? DataType.Int8 : DataType.UInt8, floatHeld.Shape);
         var type = DataTypes.FromOnnxCode(proto.DataType)!.Value;
         var shape = floatHeld.Shape;
+        if (!proto.RawData.IsEmpty) return TensorBytes.FromLittleEndian(type, proto.RawData.Span, shape);
         int n = floatHeld.Size;
-        var raw = proto.RawData.Span;
         switch (type.Storage())
         {
             case TensorStorage.Single:
@@ -27,28 +27,15 @@ internal static partial class OnnxTensors
             case TensorStorage.Double:
                 var doubles = new double[n];
                 for (int i = 0; i < n; i++)
-                    doubles[i] = raw.IsEmpty ? proto.DoubleData[i] : BinaryPrimitives.ReadDoubleLittleEndian(raw[(8 * i)..]);
+                    doubles[i] = proto.DoubleData[i];
                 return Tensor.FromDoubles(doubles, shape);
             default:
                 var longs = new long[n];
-                int size = type.ByteSize();
                 for (int i = 0; i < n; i++)
-                    longs[i] = !raw.IsEmpty ? ReadInteger(raw[(size * i)..], type)
-                        : type is DataType.Int64 ? proto.Int64Data[i]
+                    longs[i] = type is DataType.Int64 ? proto.Int64Data[i]
                         : type is DataType.UInt32 or DataType.UInt64 ? (long)proto.Uint64Data[i]
                         : proto.Int32Data[i];
                 return Tensor.FromInt64s(longs, type, shape);
         }
     }
-
-    private static long ReadInteger(ReadOnlySpan<byte> at, DataType type) => type switch
-    {
-        DataType.Int8 => (sbyte)at[0],
-        DataType.UInt8 or DataType.Bool => at[0],
-        DataType.Int16 => BinaryPrimitives.ReadInt16LittleEndian(at),
-        DataType.UInt16 => BinaryPrimitives.ReadUInt16LittleEndian(at),
-        DataType.Int32 => BinaryPrimitives.ReadInt32LittleEndian(at),
-        DataType.UInt32 => BinaryPrimitives.ReadUInt32LittleEndian(at),
-        _ => BinaryPrimitives.ReadInt64LittleEndian(at),
-    };
 }
