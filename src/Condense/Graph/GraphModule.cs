@@ -19,9 +19,8 @@ public sealed partial class GraphModule : Module
         graph.Validate();
         foreach (var node in graph.Nodes)
             if (!GraphOps.IsSupported(node.OpType)) throw GraphOps.Unsupported(node);
-        if (graph.Inputs.Count < 1 || graph.Outputs.Count < 1)
-            throw new CondenseException(
-                $"a graph module needs at least one input and one output; the graph has {graph.Inputs.Count} inputs and {graph.Outputs.Count} outputs");
+        // No inputs is fine (a graph of constants); no outputs computes nothing.
+        if (graph.Outputs.Count < 1) throw new CondenseException("a graph module needs at least one output; the graph has none");
         Graph = graph;
         _rng = new Rng(seed);
         foreach (var name in graph.Initializers.Keys.ToList())
