@@ -143,6 +143,10 @@ public static class OnnxExporter
                     if (OpRegistry.Find(opType)?.Export is not (OpExport.AsIs or OpExport.ContribDomain))
                         throw new CondenseException($"cannot export op '{opType}' in node '{node.Name}' to ONNX; supported: "
                             + string.Join(", ", OpRegistry.Exportable));
+                    // Integer parameters (axes, pads, shapes, indices) an older graph holds as float32 are written as ONNX reads them.
+                    foreach (int i in OpRegistry.Find(opType)!.IntegerInputs)
+                        if (i < inputs.Count && graph.Initializers.TryGetValue(inputs[i], out var held) && held.DataType == Tensors.DataType.Float32)
+                            int64Shapes.Add(inputs[i]);
                     break;
             }
             if (OpRegistry.Find(opType)?.CondenseAttributes is [_, ..] drop) attributes = attributes.Where(a => !drop.Contains(a.Key));
