@@ -6,4 +6,12 @@ public static partial class OpTypes
 {
     /// <summary>Slice: elements start, start + step, … before end along the given axes.</summary>
     public const string Slice = "Slice";
+    /// <summary>Split: consecutive parts along an axis, one per output.</summary>
+    public const string Split = "Split";
+    /// <summary>Tile: the input repeated along every dimension.</summary>
+    public const string Tile = "Tile";
+    /// <summary>Range: start, start + delta, … before limit.</summary>
+    public const string Range = "Range";
+    /// <summary>Trilu: the upper or lower triangle of the last two dimensions, the rest zero.</summary>
+    public const string Trilu = "Trilu";
 }

@@ -40,6 +40,17 @@ public static class IndexMaps
         return map;
     }
 
+    /// <summary>Tile: the tensor repeated <paramref name="repeats"/>[d] times along every dimension d.</summary>
+    public static int[] Tile(int[] shape, int[] repeats)
+    {
+        // Output dimension d, of size repeats[d]·shape[d], read as (copy, i) with the copy major: the copy moves nothing.
+        var strides = Shape.Strides(shape);
+        var counts = new int[2 * shape.Length];
+        var steps = new int[2 * shape.Length];
+        for (int d = 0; d < shape.Length; d++) (counts[2 * d], counts[2 * d + 1], steps[2 * d + 1]) = (repeats[d], shape[d], strides[d]);
+        return Walk(counts, steps, 0);
+    }
+
     // The flat offsets of an odometer over `counts` whose dimension d advances by `steps[d]`, from `offset`.
     internal static int[] Walk(int[] counts, int[] steps, int offset)
     {

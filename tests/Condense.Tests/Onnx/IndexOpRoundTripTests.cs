@@ -16,7 +16,7 @@ public class IndexOpRoundTripTests
     // The ops whose node tests round-trip here: the index family and the shape ops that now export as they are.
     private static readonly HashSet<string> Family =
     [
-        OpTypes.Slice,
+        OpTypes.Slice, OpTypes.Split, OpTypes.Tile, OpTypes.Range, OpTypes.Trilu,
         OpTypes.Transpose, OpTypes.Shape, OpTypes.Gather, OpTypes.Unsqueeze, OpTypes.Squeeze, OpTypes.Concat,
         OpTypes.ConstantOfShape, OpTypes.Expand, OpTypes.Pad,
     ];

@@ -7,6 +7,13 @@ namespace Condense.Tests.Onnx;
 
 public partial class OnnxOpParityTests
 {
+    private static NodeProto Nodes(string op, string[] inputs, string[] outputs, params AttributeProto[] attributes)
+    {
+        var n = Node(op, inputs, outputs[0], attributes);
+        n.Output.AddRange(outputs[1..]);
+        return n;
+    }
+
     private static readonly Dictionary<string, Case> IndexCases = new()
     {
         ["Slice negative steps, clamped ends, negative axes"] = new(
@@ -14,5 +21,22 @@ public partial class OnnxOpParityTests
             [Longs("starts", [-1, 1, 100], 3), Longs("ends", [-100, 1000, -7], 3), Longs("axes", [0, -2, 2], 3), Longs("steps", [-2, 2, -1], 3)]),
         ["Slice opset 9 attributes"] = new(
             [Node("Slice", ["x"], "y", Ints("starts", 1, -3), Ints("ends", 1000, -1), Ints("axes", 1, 0))], [("x", [4, 5])], [], Opset: 9),
+        ["Split sizes input, parts swapped back by Concat"] = new(
+            [Nodes("Split", ["x", "sizes"], ["a", "b", "c"], Int("axis", 1)), Node("Concat", ["c", "a", "b"], "y", Int("axis", 1))],
+            [("x", [2, 7, 3])], [Longs("sizes", [2, 0, 5], 3)]),
+        ["Split num_outputs, smaller last part"] = new(
+            [Nodes("Split", ["x"], ["a", "b", "c"], Int("axis", -1), Int("num_outputs", 3)), Node("Concat", ["c", "b", "a"], "y", Int("axis", -1))],
+            [("x", [2, 8])], [], Opset: 18),
+        ["Split opset 11 equal parts"] = new(
+            [Nodes("Split", ["x"], ["a", "b"]), Node("Sub", ["a", "b"], "y")], [("x", [6, 3])], [], Opset: 11),
+        ["Tile"] = new([Node("Tile", ["x", "r"], "y")], [("x", [2, 3, 1])], [Longs("r", [2, 1, 3], 3)]),
+        ["Range float, added to x"] = new(
+            [Node("Range", ["s", "l", "d"], "r"), Node("Add", ["x", "r"], "y")],
+            [("x", [2, 10])], [Floats("s", [0.5f]), Floats("l", [7.3f]), Floats("d", [0.7f])], Opset: 11),
+        ["Range int64 negative delta"] = new(
+            [Node("Range", ["s", "l", "d"], "r"), Node("Cast", ["r"], "c", Int("to", 1)), Node("Mul", ["x", "c"], "y")],
+            [("x", [4])], [Longs("s", [10], []), Longs("l", [2], []), Longs("d", [-2], [])], Opset: 11),
+        ["Trilu upper k 1"] = new([Node("Trilu", ["x", "k"], "y")], [("x", [2, 3, 5])], [Longs("k", [1], [])], Opset: 14),
+        ["Trilu lower k -1"] = new([Node("Trilu", ["x", "k"], "y", Int("upper", 0))], [("x", [4, 3])], [Longs("k", [-1], [])], Opset: 14),
     };
 }

@@ -1,6 +1,7 @@
 // Ops that move or pick elements by index, for every element type: each computes, for every output element, the
 // flat index of the input element it copies (Tensors/IndexMaps) and Tensor.Take copies them, so float32 gets the
 // scatter-add gradient with no code of its own. ONNX details in GraphOps.Index*.cs.
+using Condense.Tensors;
 using static Condense.Graph.GraphOps;
 
 namespace Condense.Graph.Ops;
@@ -10,8 +11,18 @@ internal static class IndexOps
     // Starts, ends, axes and steps (opset 10+) are int32 or int64 inputs.
     private static readonly HashSet<int> SliceParameters = [1, 2, 3, 4];
 
+    // Parameters of one input: Split's sizes, Tile's repeats, Trilu's k.
+    private static readonly HashSet<int> Second = [1];
+
+    // Range runs on the types ONNX defines it for.
+    private static readonly HashSet<DataType> RangeTypes = [DataType.Float32, DataType.Float64, DataType.Int16, DataType.Int32, DataType.Int64];
+
     public static OpDef[] Defs =>
     [
         new(OpTypes.Slice, (n, x, _) => [Slice(n, x)], OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.All, IntegerInputs = SliceParameters },
+        new(OpTypes.Split, (n, x, _) => Split(n, x), OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.All, IntegerInputs = Second },
+        new(OpTypes.Tile, (n, x, _) => [Tile(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 6, Types = TypeSets.All, IntegerInputs = Second },
+        new(OpTypes.Range, (n, x, _) => [Range(n, x)], OpGradient.None, OpExport.AsIs) { Since = 11, Types = RangeTypes },
+        new(OpTypes.Trilu, (n, x, _) => [Trilu(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 14, Types = TypeSets.All, IntegerInputs = Second },
     ];
 }
