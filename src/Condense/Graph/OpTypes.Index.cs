@@ -14,4 +14,14 @@ public static partial class OpTypes
     public const string Range = "Range";
     /// <summary>Trilu: the upper or lower triangle of the last two dimensions, the rest zero.</summary>
     public const string Trilu = "Trilu";
+    /// <summary>GatherElements: the data element each index names along an axis, in the indices' shape.</summary>
+    public const string GatherElements = "GatherElements";
+    /// <summary>GatherND: the data slices that tuples of indices name.</summary>
+    public const string GatherND = "GatherND";
+    /// <summary>ScatterElements: a copy of the data with updates written where GatherElements would read.</summary>
+    public const string ScatterElements = "ScatterElements";
+    /// <summary>ScatterND: a copy of the data with updates written into the slices tuples of indices name.</summary>
+    public const string ScatterND = "ScatterND";
+    /// <summary>OneHot: the on value where the position along a new axis equals the index, the off value elsewhere.</summary>
+    public const string OneHot = "OneHot";
 }

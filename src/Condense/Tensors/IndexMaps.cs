@@ -3,7 +3,7 @@
 namespace Condense.Tensors;
 
 /// <summary>Index maps of the data-movement ops, for <see cref="Tensor.Take"/>.</summary>
-public static class IndexMaps
+public static partial class IndexMaps
 {
     /// <summary>Transpose: output dimension i is input dimension <paramref name="perm"/>[i].</summary>
     public static int[] Permute(int[] shape, int[] perm)

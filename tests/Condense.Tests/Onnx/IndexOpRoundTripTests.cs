@@ -17,6 +17,7 @@ public class IndexOpRoundTripTests
     private static readonly HashSet<string> Family =
     [
         OpTypes.Slice, OpTypes.Split, OpTypes.Tile, OpTypes.Range, OpTypes.Trilu,
+        OpTypes.GatherElements, OpTypes.GatherND, OpTypes.ScatterElements, OpTypes.ScatterND, OpTypes.OneHot,
         OpTypes.Transpose, OpTypes.Shape, OpTypes.Gather, OpTypes.Unsqueeze, OpTypes.Squeeze, OpTypes.Concat,
         OpTypes.ConstantOfShape, OpTypes.Expand, OpTypes.Pad,
     ];

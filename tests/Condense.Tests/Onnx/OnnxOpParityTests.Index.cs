@@ -37,6 +37,22 @@ public partial class OnnxOpParityTests
             [Node("Range", ["s", "l", "d"], "r"), Node("Cast", ["r"], "c", Int("to", 1)), Node("Mul", ["x", "c"], "y")],
             [("x", [4])], [Longs("s", [10], []), Longs("l", [2], []), Longs("d", [-2], [])], Opset: 11),
         ["Trilu upper k 1"] = new([Node("Trilu", ["x", "k"], "y")], [("x", [2, 3, 5])], [Longs("k", [1], [])], Opset: 14),
+        ["GatherElements axis 1, negative indices"] = new(
+            [Node("GatherElements", ["x", "i"], "y", Int("axis", 1))], [("x", [3, 4, 2])], [Longs("i", [0, -1, 3, 2, 1, 1, -4, 0, 2, 3, 0, 0], 3, 2, 2)]),
+        ["GatherND batch_dims 1"] = new(
+            [Node("GatherND", ["x", "i"], "y", Int("batch_dims", 1))], [("x", [2, 3, 4])], [Longs("i", [2, -1, 0, 1, 1, 3, 0, 0], 2, 2, 2)], Opset: 12),
+        ["ScatterElements add, duplicate indices"] = new(
+            [Node("ScatterElements", ["x", "i", "u"], "y", Int("axis", 0), StringAttr("reduction", "add"))],
+            [("x", [3, 2]), ("u", [2, 2])], [Longs("i", [1, 1, 1, -3], 2, 2)], Opset: 16),
+        ["ScatterElements none"] = new(
+            [Node("ScatterElements", ["x", "i", "u"], "y", Int("axis", -1))], [("x", [2, 5]), ("u", [2, 2])], [Longs("i", [4, 0, 2, -1], 2, 2)]),
+        ["ScatterND none, slices"] = new(
+            [Node("ScatterND", ["x", "i", "u"], "y")], [("x", [4, 3]), ("u", [2, 3])], [Longs("i", [3, 0], 2, 1)]),
+        ["ScatterND add, elements"] = new(
+            [Node("ScatterND", ["x", "i", "u"], "y", StringAttr("reduction", "add"))], [("x", [4, 3]), ("u", [3])], [Longs("i", [1, 2, 1, 2, 0, 0], 3, 2)],
+            Opset: 16),
+        ["OneHot axis 1, negative index"] = new(
+            [Node("OneHot", ["i", "d", "v"], "y", Int("axis", 1))], [("v", [2])], [Longs("i", [0, -1, 2, 7], 2, 2), Floats("d", [4f])], Opset: 11),
         ["Trilu lower k -1"] = new([Node("Trilu", ["x", "k"], "y", Int("upper", 0))], [("x", [4, 3])], [Longs("k", [-1], [])], Opset: 14),
     };
 }

@@ -65,4 +65,54 @@ public class TypedIndexOpParityTests
         var inputs = new[] { ("s", Value(start)), ("l", Value(limit)), ("d", Value(delta)) };
         Assert.Null(TypedParity.Mismatch([Node("Range", ["s", "l", "d"], "y")], inputs, [("y", type)], opset: 11));
     }
+
+    [Theory]
+    [MemberData(nameof(AllTypes))]
+    public void GathersMoveEveryTypeExactly(DataType type)
+    {
+        var x = TypedParity.Random(type, [2, 3, 4], 34, low: -100, high: 100);
+        var nodes = new[] { Node("GatherElements", ["x", "ie"], "e", Int("axis", 2)), Node("GatherND", ["x", "nd"], "n", Int("batch_dims", 1)) };
+        var initializers = new[] { Longs("ie", [3, -1, 0, 2, 1, 1, 0, 0, 2, 3, 1, 0], 2, 3, 2), Longs("nd", [2, -1, 0, 1], 2, 1, 2) };
+        Assert.Null(TypedParity.Mismatch(nodes, [("x", x)], [("e", type), ("n", type)], opset: 13, initializers));
+    }
+
+    public static TheoryData<DataType, string> ScatterCases()
+    {
+        var data = new TheoryData<DataType, string>();
+        foreach (var type in DataTypes.All) data.Add(type, "none");
+        // ONNX Runtime 1.31 combines these types (float16 not in ScatterND, nor add and mul in ScatterElements).
+        foreach (var type in new[] { DataType.Float32, DataType.Float64, DataType.Int32, DataType.Int64 })
+            foreach (var reduction in new[] { "add", "mul", "max", "min" }) data.Add(type, reduction);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ScatterCases))]
+    public void ScattersWriteEveryTypeExactly(DataType type, string reduction)
+    {
+        var x = TypedParity.Random(type, [3, 4], 35, low: -100, high: 100);
+        var u = TypedParity.Random(type, [2, 4], 36, low: -100, high: 100);
+        var elements = Node("ScatterElements", ["x", "ie", "u"], "e", Int("axis", 1), Reduction(reduction));
+        var nd = Node("ScatterND", ["x", "nd", "u"], "n", Reduction(reduction));
+        var initializers = new[] { Longs("ie", [1, 1, 0, -1, 2, 3, 2, 2], 2, 4), Longs("nd", [2, reduction == "none" ? 0 : -1], 2, 1) };
+        Assert.Null(TypedParity.Mismatch([elements, nd], [("x", x), ("u", u)], [("e", type), ("n", type)], opset: 18, initializers));
+    }
+
+    private static global::Onnx.AttributeProto Reduction(string value) => new()
+    {
+        Name = "reduction", Type = global::Onnx.AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8(value),
+    };
+
+    // The value types of ONNX Runtime 1.31's OneHot kernels with int64 indices and depth.
+    public static TheoryData<DataType> OneHotTypes() => [DataType.Float32, DataType.Float16, DataType.Int64];
+
+    [Theory]
+    [MemberData(nameof(OneHotTypes))]
+    public void OneHotWritesEveryTypeExactly(DataType type)
+    {
+        var indices = Tensor.FromInt64s([0, -1, 2, 7, -5, 3], DataType.Int64, 2, 3);
+        var values = TypedParity.Random(type, [2], 37, low: -100, high: 100);
+        var nodes = new[] { Node("OneHot", ["i", "d", "v"], "y", Int("axis", 1)) };
+        Assert.Null(TypedParity.Mismatch(nodes, [("i", indices), ("v", values)], [("y", type)], opset: 11, [Longs("d", [5], 1)]));
+    }
 }

@@ -11,7 +11,7 @@ internal static class IndexOps
     // Starts, ends, axes and steps (opset 10+) are int32 or int64 inputs.
     private static readonly HashSet<int> SliceParameters = [1, 2, 3, 4];
 
-    // Parameters of one input: Split's sizes, Tile's repeats, Trilu's k.
+    // Parameters of one input: Split's sizes, Tile's repeats, Trilu's k, the gathers' and scatters' indices.
     private static readonly HashSet<int> Second = [1];
 
     // Range runs on the types ONNX defines it for.
@@ -24,5 +24,13 @@ internal static class IndexOps
         new(OpTypes.Tile, (n, x, _) => [Tile(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 6, Types = TypeSets.All, IntegerInputs = Second },
         new(OpTypes.Range, (n, x, _) => [Range(n, x)], OpGradient.None, OpExport.AsIs) { Since = 11, Types = RangeTypes },
         new(OpTypes.Trilu, (n, x, _) => [Trilu(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 14, Types = TypeSets.All, IntegerInputs = Second },
+        new(OpTypes.GatherElements, (n, x, _) => [GatherElements(n, x)], OpGradient.Autograd, OpExport.AsIs)
+            { Since = 11, Types = TypeSets.All, IntegerInputs = Second },
+        new(OpTypes.GatherND, (n, x, _) => [GatherND(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 11, Types = TypeSets.All, IntegerInputs = Second },
+        // Float32 trains through reduction none and add; mul, max and min refuse to record a gradient (Tensors/Ops.Scatter.cs).
+        new(OpTypes.ScatterElements, (n, x, _) => [ScatterElements(n, x)], OpGradient.Autograd, OpExport.AsIs)
+            { Since = 11, Types = TypeSets.All, IntegerInputs = Second },
+        new(OpTypes.ScatterND, (n, x, _) => [ScatterND(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 11, Types = TypeSets.All, IntegerInputs = Second },
+        new(OpTypes.OneHot, (n, x, _) => [OneHot(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 9, Types = TypeSets.All },
     ];
 }
