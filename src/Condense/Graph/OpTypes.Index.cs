@@ -24,4 +24,12 @@ public static partial class OpTypes
     public const string ScatterND = "ScatterND";
     /// <summary>OneHot: the on value where the position along a new axis equals the index, the off value elsewhere.</summary>
     public const string OneHot = "OneHot";
+    /// <summary>ArgMax: the index of the largest value along an axis (int64).</summary>
+    public const string ArgMax = "ArgMax";
+    /// <summary>ArgMin: the index of the smallest value along an axis (int64).</summary>
+    public const string ArgMin = "ArgMin";
+    /// <summary>TopK: the k largest (or smallest) values along an axis and their int64 indices.</summary>
+    public const string TopK = "TopK";
+    /// <summary>CumSum: running sums along an axis.</summary>
+    public const string CumSum = "CumSum";
 }

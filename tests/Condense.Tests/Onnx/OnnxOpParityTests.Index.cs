@@ -53,6 +53,17 @@ public partial class OnnxOpParityTests
             Opset: 16),
         ["OneHot axis 1, negative index"] = new(
             [Node("OneHot", ["i", "d", "v"], "y", Int("axis", 1))], [("v", [2])], [Longs("i", [0, -1, 2, 7], 2, 2), Floats("d", [4f])], Opset: 11),
+        ["ArgMax keepdims, ArgMin last index"] = new(
+            [Node("ArgMax", ["x"], "a", Int("axis", 1)), Node("ArgMin", ["x"], "b", Int("axis", 1), Int("select_last_index", 1)),
+                Node("Add", ["a", "b"], "s"), Node("Cast", ["s"], "y", Int("to", 1))],
+            [("x", [3, 5, 2])], [], Opset: 12),
+        ["TopK largest, values and indices"] = new(
+            [Nodes("TopK", ["x", "k"], ["v", "i"], Int("axis", 1)), Node("Cast", ["i"], "f", Int("to", 1)), Node("Add", ["v", "f"], "y")],
+            [("x", [2, 6, 3])], [Longs("k", [3], 1)]),
+        ["TopK smallest, last axis"] = new(
+            [Nodes("TopK", ["x", "k"], ["y", "i"], Int("largest", 0))], [("x", [4, 7])], [Longs("k", [2], 1)], Opset: 11),
+        ["CumSum exclusive reverse"] = new(
+            [Node("CumSum", ["x", "a"], "y", Int("exclusive", 1), Int("reverse", 1))], [("x", [3, 4, 2])], [Longs("a", [1], [])], Opset: 11),
         ["Trilu lower k -1"] = new([Node("Trilu", ["x", "k"], "y", Int("upper", 0))], [("x", [4, 3])], [Longs("k", [-1], [])], Opset: 14),
     };
 }

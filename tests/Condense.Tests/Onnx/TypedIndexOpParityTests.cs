@@ -115,4 +115,54 @@ public class TypedIndexOpParityTests
         var nodes = new[] { Node("OneHot", ["i", "d", "v"], "y", Int("axis", 1)) };
         Assert.Null(TypedParity.Mismatch(nodes, [("i", indices), ("v", values)], [("y", type)], opset: 11, [Longs("d", [5], 1)]));
     }
+
+    // ONNX Runtime 1.31's ArgMax/ArgMin kernels.
+    public static TheoryData<DataType> ArgTypes() =>
+        [DataType.Float32, DataType.Float64, DataType.Float16, DataType.Int8, DataType.UInt8, DataType.Int32, DataType.Int64];
+
+    [Theory]
+    [MemberData(nameof(ArgTypes))]
+    public void ArgMaxAndArgMinCompareEveryTypeExactly(DataType type)
+    {
+        // Few distinct values, so ties occur.
+        var x = TypedParity.Random(type, [3, 6, 2], 38, low: 0, high: 3);
+        if (type.IsFloat()) x = TypedOps.Cast(TypedOps.Cast(x, DataType.Int32), type);
+        var nodes = new[]
+        {
+            Node("ArgMax", ["x"], "a", Int("axis", 1)), Node("ArgMin", ["x"], "b", Int("axis", -1), Int("keepdims", 0)),
+            Node("ArgMax", ["x"], "c", Int("axis", 1), Int("select_last_index", 1)), Node("ArgMin", ["x"], "d", Int("select_last_index", 1)),
+        };
+        var outputs = new[] { ("a", DataType.Int64), ("b", DataType.Int64), ("c", DataType.Int64), ("d", DataType.Int64) };
+        Assert.Null(TypedParity.Mismatch(nodes, [("x", x)], outputs, opset: 13));
+    }
+
+    // ONNX Runtime 1.31's TopK kernels.
+    public static TheoryData<DataType> TopKTypes() =>
+        [DataType.Float32, DataType.Float64, DataType.Float16, DataType.Int8, DataType.Int16, DataType.UInt8, DataType.Int32, DataType.Int64];
+
+    [Theory]
+    [MemberData(nameof(TopKTypes))]
+    public void TopKOrdersEveryTypeLikeOnnxRuntime(DataType type)
+    {
+        var x = TypedParity.Random(type, [2, 9, 3], 39, low: 0, high: 4);
+        if (type.IsFloat()) x = TypedOps.Cast(TypedOps.Cast(x, DataType.Int32), type);
+        var largest = Node("TopK", ["x", "k"], "v", Int("axis", 1));
+        largest.Output.Add("i");
+        var smallest = Node("TopK", ["x", "k"], "w", Int("axis", 1), Int("largest", 0));
+        smallest.Output.Add("j");
+        var outputs = new[] { ("v", type), ("i", DataType.Int64), ("w", type), ("j", DataType.Int64) };
+        Assert.Null(TypedParity.Mismatch([largest, smallest], [("x", x)], outputs, opset: 11, [Longs("k", [5], 1)]));
+    }
+
+    // ONNX Runtime 1.31's CumSum kernels.
+    public static TheoryData<DataType> CumSumTypes() => [DataType.Float32, DataType.Float64, DataType.Float16, DataType.Int32, DataType.Int64];
+
+    [Theory]
+    [MemberData(nameof(CumSumTypes))]
+    public void CumSumAddsInEveryType(DataType type)
+    {
+        var x = TypedParity.Random(type, [3, 5], 40, low: -100, high: 100);
+        var nodes = new[] { Node("CumSum", ["x", "a"], "y"), Node("CumSum", ["x", "a"], "z", Int("exclusive", 1), Int("reverse", 1)) };
+        Assert.Null(TypedParity.Mismatch(nodes, [("x", x)], [("y", type), ("z", type)], opset: 14, [Longs("a", [1])]));
+    }
 }

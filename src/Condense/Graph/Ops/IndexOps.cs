@@ -32,5 +32,10 @@ internal static class IndexOps
             { Since = 11, Types = TypeSets.All, IntegerInputs = Second },
         new(OpTypes.ScatterND, (n, x, _) => [ScatterND(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 11, Types = TypeSets.All, IntegerInputs = Second },
         new(OpTypes.OneHot, (n, x, _) => [OneHot(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 9, Types = TypeSets.All },
+        new(OpTypes.ArgMax, (n, x, _) => [ArgExtreme(n, x, largest: true)], OpGradient.None, OpExport.AsIs) { Types = TypeSets.Numeric },
+        new(OpTypes.ArgMin, (n, x, _) => [ArgExtreme(n, x, largest: false)], OpGradient.None, OpExport.AsIs) { Types = TypeSets.Numeric },
+        // The values are a Take of the input (with its gradient); the indices are int64.
+        new(OpTypes.TopK, (n, x, _) => TopK(n, x), OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.Numeric, IntegerInputs = Second },
+        new(OpTypes.CumSum, (n, x, _) => [CumSum(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 11, Types = TypeSets.Numeric, IntegerInputs = Second },
     ];
 }
