@@ -32,4 +32,20 @@ public static partial class OpTypes
     public const string TopK = "TopK";
     /// <summary>CumSum: running sums along an axis.</summary>
     public const string CumSum = "CumSum";
+    /// <summary>CastLike: Cast to the element type of a second input.</summary>
+    public const string CastLike = "CastLike";
+    /// <summary>Size: the element count as an int64 scalar.</summary>
+    public const string Size = "Size";
+    /// <summary>EyeLike: ones on a diagonal of a 2-D tensor of the input's shape.</summary>
+    public const string EyeLike = "EyeLike";
+    /// <summary>NonZero: the int64 coordinates of the non-zero elements.</summary>
+    public const string NonZero = "NonZero";
+    /// <summary>Compress: the slices along an axis (or elements) a bool condition selects.</summary>
+    public const string Compress = "Compress";
+    /// <summary>Unique: the distinct elements or slices, with their first indices, inverse indices and counts.</summary>
+    public const string Unique = "Unique";
+    /// <summary>DepthToSpace: channel blocks moved into spatial blocks.</summary>
+    public const string DepthToSpace = "DepthToSpace";
+    /// <summary>SpaceToDepth: spatial blocks moved into channels.</summary>
+    public const string SpaceToDepth = "SpaceToDepth";
 }

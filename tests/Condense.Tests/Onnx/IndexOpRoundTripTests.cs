@@ -18,7 +18,8 @@ public class IndexOpRoundTripTests
     [
         OpTypes.Slice, OpTypes.Split, OpTypes.Tile, OpTypes.Range, OpTypes.Trilu,
         OpTypes.GatherElements, OpTypes.GatherND, OpTypes.ScatterElements, OpTypes.ScatterND, OpTypes.OneHot,
-        OpTypes.ArgMax, OpTypes.ArgMin, OpTypes.TopK, OpTypes.CumSum,
+        OpTypes.ArgMax, OpTypes.ArgMin, OpTypes.TopK, OpTypes.CumSum, OpTypes.CastLike, OpTypes.Size, OpTypes.EyeLike, OpTypes.NonZero,
+        OpTypes.Compress, OpTypes.Unique, OpTypes.DepthToSpace, OpTypes.SpaceToDepth,
         OpTypes.Transpose, OpTypes.Shape, OpTypes.Gather, OpTypes.Unsqueeze, OpTypes.Squeeze, OpTypes.Concat,
         OpTypes.ConstantOfShape, OpTypes.Expand, OpTypes.Pad,
     ];

@@ -14,6 +14,13 @@ public partial class OnnxOpParityTests
         return n;
     }
 
+    private static TensorProto Bools(string name, params bool[] values)
+    {
+        var t = new TensorProto { Name = name, DataType = 9, RawData = Google.Protobuf.ByteString.CopyFrom([.. values.Select(v => (byte)(v ? 1 : 0))]) };
+        t.Dims.Add(values.Length);
+        return t;
+    }
+
     private static readonly Dictionary<string, Case> IndexCases = new()
     {
         ["Slice negative steps, clamped ends, negative axes"] = new(
@@ -64,6 +71,26 @@ public partial class OnnxOpParityTests
             [Nodes("TopK", ["x", "k"], ["y", "i"], Int("largest", 0))], [("x", [4, 7])], [Longs("k", [2], 1)], Opset: 11),
         ["CumSum exclusive reverse"] = new(
             [Node("CumSum", ["x", "a"], "y", Int("exclusive", 1), Int("reverse", 1))], [("x", [3, 4, 2])], [Longs("a", [1], [])], Opset: 11),
+        // The second CastLike reads a constant "like", so no gradient is expected through the float16 value.
+        ["CastLike float32 and through float16"] = new(
+            [Node("CastLike", ["x", "x"], "c"), Node("Cast", ["c"], "h", Int("to", 10)),
+                Node("Constant", [], "like", TensorValue("value", Floats("like", [0f], 1))), Node("CastLike", ["h", "like"], "y")],
+            [("x", [3, 7])], [], Opset: 15, Low: -100f, High: 100f),
+        ["Size, EyeLike, NonZero"] = new(
+            [Node("Size", ["x"], "s"), Node("Cast", ["s"], "sf", Int("to", 1)), Node("EyeLike", ["x"], "e", Int("k", 1)),
+                Node("Greater", ["x", "zero"], "g"), Node("NonZero", ["g"], "nz"), Node("Cast", ["nz"], "nzf", Int("to", 1)),
+                Node("ReduceSum", ["nzf"], "total", Int("keepdims", 0)), Node("Mul", ["e", "sf"], "m"), Node("Add", ["m", "total"], "y")],
+            [("x", [3, 4])], [Floats("zero", [0f])], Opset: 11),
+        ["Compress axis 1"] = new(
+            [Node("Compress", ["x", "c"], "y", Int("axis", 1))], [("x", [2, 4, 3])], [Bools("c", true, false, true)], Opset: 11),
+        ["Compress flattened"] = new([Node("Compress", ["x", "c"], "y")], [("x", [2, 2])], [Bools("c", false, true, true)], Opset: 11),
+        ["Unique sorted, counts added"] = new(
+            [Node("Cast", ["x"], "t", Int("to", 6)), Node("Cast", ["t"], "f", Int("to", 1)), Nodes("Unique", ["f"], ["u", "i", "inv", "n"]),
+                Node("Cast", ["n"], "nf", Int("to", 1)), Node("Add", ["u", "nf"], "y")],
+            [("x", [3, 4])], [], Opset: 11, Low: -3f, High: 3f),
+        ["DepthToSpace CRD"] = new([Node("DepthToSpace", ["x"], "y", Int("blocksize", 2), StringAttr("mode", "CRD"))], [("x", [2, 8, 2, 3])], [], Opset: 11),
+        ["DepthToSpace DCR"] = new([Node("DepthToSpace", ["x"], "y", Int("blocksize", 2))], [("x", [1, 8, 3, 2])], [], Opset: 11),
+        ["SpaceToDepth"] = new([Node("SpaceToDepth", ["x"], "y", Int("blocksize", 2))], [("x", [2, 3, 4, 6])], []),
         ["Trilu lower k -1"] = new([Node("Trilu", ["x", "k"], "y", Int("upper", 0))], [("x", [4, 3])], [Longs("k", [-1], [])], Opset: 14),
     };
 }

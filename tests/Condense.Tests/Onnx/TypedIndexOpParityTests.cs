@@ -6,7 +6,7 @@ using Tensor = Condense.Tensors.Tensor;
 
 namespace Condense.Tests.Onnx;
 
-public class TypedIndexOpParityTests
+public partial class TypedIndexOpParityTests
 {
     public static TheoryData<DataType> AllTypes() => [.. DataTypes.All];
 

@@ -36,6 +36,16 @@ internal static class IndexOps
         new(OpTypes.ArgMin, (n, x, _) => [ArgExtreme(n, x, largest: false)], OpGradient.None, OpExport.AsIs) { Types = TypeSets.Numeric },
         // The values are a Take of the input (with its gradient); the indices are int64.
         new(OpTypes.TopK, (n, x, _) => TopK(n, x), OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.Numeric, IntegerInputs = Second },
+        // Float32 to float32 passes the gradient, as Cast does.
+        new(OpTypes.CastLike, (n, x, _) => [CastLike(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 15, Types = TypeSets.All },
+        new(OpTypes.Size, (n, x, _) => [SizeOf(n, x)], OpGradient.None, OpExport.AsIs) { Types = TypeSets.All },
+        new(OpTypes.EyeLike, (n, x, _) => [EyeLike(n, x)], OpGradient.None, OpExport.AsIs) { Since = 9, Types = TypeSets.All },
+        new(OpTypes.NonZero, (n, x, _) => [NonZero(n, x)], OpGradient.None, OpExport.AsIs) { Since = 9, Types = TypeSets.All },
+        new(OpTypes.Compress, (n, x, _) => [Compress(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 9, Types = TypeSets.All },
+        // The unique values are a Take of the input (with its gradient); indices, inverse indices and counts are int64.
+        new(OpTypes.Unique, (n, x, _) => Unique(n, x), OpGradient.Autograd, OpExport.AsIs) { Since = 11, Types = TypeSets.All },
+        new(OpTypes.DepthToSpace, (n, x, _) => [DepthToSpace(n, x)], OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.All },
+        new(OpTypes.SpaceToDepth, (n, x, _) => [SpaceToDepth(n, x)], OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.All },
         new(OpTypes.CumSum, (n, x, _) => [CumSum(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 11, Types = TypeSets.Numeric, IntegerInputs = Second },
     ];
 }
