@@ -20,6 +20,8 @@ public static partial class OpTypes
     public const string GatherND = "GatherND";
     /// <summary>ScatterElements: a copy of the data with updates written where GatherElements would read.</summary>
     public const string ScatterElements = "ScatterElements";
+    /// <summary>Scatter: opsets 9–10's name of ScatterElements (without reduction).</summary>
+    public const string Scatter = "Scatter";
     /// <summary>ScatterND: a copy of the data with updates written into the slices tuples of indices name.</summary>
     public const string ScatterND = "ScatterND";
     /// <summary>OneHot: the on value where the position along a new axis equals the index, the off value elsewhere.</summary>

@@ -17,7 +17,7 @@ public class IndexOpRoundTripTests
     private static readonly HashSet<string> Family =
     [
         OpTypes.Slice, OpTypes.Split, OpTypes.Tile, OpTypes.Range, OpTypes.Trilu,
-        OpTypes.GatherElements, OpTypes.GatherND, OpTypes.ScatterElements, OpTypes.ScatterND, OpTypes.OneHot,
+        OpTypes.GatherElements, OpTypes.GatherND, OpTypes.ScatterElements, OpTypes.Scatter, OpTypes.ScatterND, OpTypes.OneHot,
         OpTypes.ArgMax, OpTypes.ArgMin, OpTypes.TopK, OpTypes.CumSum, OpTypes.CastLike, OpTypes.Size, OpTypes.EyeLike, OpTypes.NonZero,
         OpTypes.Compress, OpTypes.Unique, OpTypes.DepthToSpace, OpTypes.SpaceToDepth,
         OpTypes.Transpose, OpTypes.Shape, OpTypes.Gather, OpTypes.Unsqueeze, OpTypes.Squeeze, OpTypes.Concat,

@@ -53,6 +53,8 @@ public partial class OnnxOpParityTests
             [("x", [3, 2]), ("u", [2, 2])], [Longs("i", [1, 1, 1, -3], 2, 2)], Opset: 16),
         ["ScatterElements none"] = new(
             [Node("ScatterElements", ["x", "i", "u"], "y", Int("axis", -1))], [("x", [2, 5]), ("u", [2, 2])], [Longs("i", [4, 0, 2, -1], 2, 2)]),
+        ["Scatter opset 10"] = new(
+            [Node("Scatter", ["x", "i", "u"], "y", Int("axis", 1))], [("x", [2, 5]), ("u", [2, 2])], [Longs("i", [4, 0, 2, -1], 2, 2)], Opset: 10),
         ["ScatterND none, slices"] = new(
             [Node("ScatterND", ["x", "i", "u"], "y")], [("x", [4, 3]), ("u", [2, 3])], [Longs("i", [3, 0], 2, 1)]),
         ["ScatterND add, elements"] = new(

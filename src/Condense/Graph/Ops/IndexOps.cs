@@ -30,6 +30,9 @@ internal static class IndexOps
         // Float32 trains through reduction none and add; mul, max and min refuse to record a gradient (Tensors/Ops.Scatter.cs).
         new(OpTypes.ScatterElements, (n, x, _) => [ScatterElements(n, x)], OpGradient.Autograd, OpExport.AsIs)
             { Since = 11, Types = TypeSets.All, IntegerInputs = Second },
+        // Scatter (opsets 9–10, deprecated in 11) is ScatterElements without the reduction attribute.
+        new(OpTypes.Scatter, (n, x, _) => [ScatterElements(n, x)], OpGradient.Autograd, OpExport.AsIs)
+            { Since = 9, Types = TypeSets.All, IntegerInputs = Second },
         new(OpTypes.ScatterND, (n, x, _) => [ScatterND(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 11, Types = TypeSets.All, IntegerInputs = Second },
         new(OpTypes.OneHot, (n, x, _) => [OneHot(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 9, Types = TypeSets.All },
         new(OpTypes.ArgMax, (n, x, _) => [ArgExtreme(n, x, largest: true)], OpGradient.None, OpExport.AsIs) { Types = TypeSets.Numeric },
