@@ -92,7 +92,8 @@ public sealed partial class CliMessageTests() : CliWorkspace("condense-messages-
         foreach (var line in lines)
         {
             var args = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
-            if (args[0] != "info" && !args.Contains("--data")) args.AddRange(["--data", "no-data"]);
+            // info and run read no dataset, so they take no --data.
+            if (args[0] is not ("info" or "run") && !args.Contains("--data")) args.AddRange(["--data", "no-data"]);
             var r = CliRunner.RunIn(empty, [.. args]);
             // The README shows one refusal on purpose: an output onto the input model.
             bool expected = r.Stderr.Contains("does not exist")
