@@ -74,6 +74,14 @@ public static partial class GraphOps
     {
         if (inputs.Length == 0) throw new CondenseException($"node '{node.Name}' ({node.OpType}) has no inputs");
         var parts = inputs.Select((t, i) => t ?? Required(node, inputs, i)).ToArray();
+        // float16 and bfloat16 add up in float32 and round once at the end, as ONNX Runtime does.
+        if (parts[0].DataType is DataType.Float16 or DataType.BFloat16 && node.OpType is OpTypes.Sum or OpTypes.Mean)
+        {
+            var type = parts[0].DataType;
+            foreach (var p in parts) TypedOps.CheckSameType(node.OpType, parts[0], p);
+            var sum = Variadic(node, [.. parts.Select(p => TypedOps.Cast(p, DataType.Float32))]);
+            return TypedOps.Cast(sum, type);
+        }
         bool float32 = parts.All(p => p.DataType == DataType.Float32);
         var y = parts[0];
         foreach (var b in parts[1..])
