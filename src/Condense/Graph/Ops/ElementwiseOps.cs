@@ -1,5 +1,5 @@
 // Elementwise ops: arithmetic with broadcasting (B of opset 1–6's broadcast-at-axis form aligned by
-// GraphOps.Second), activations, softmax along an axis, Identity and Dropout.
+// GraphOps.Second), activations, softmax along an axis, Identity and Dropout. Every op exports as it is.
 using Condense.Tensors;
 using static Condense.Graph.GraphOps;
 
@@ -17,23 +17,30 @@ internal static class ElementwiseOps
             { Upgrade = OpsetUpgrades.AxisBroadcast, Types = TypeSets.Numeric },
         new(OpTypes.Div, (n, x, _) => [Arithmetic(n, x, (a, b) => a.Div(b), TypedOps.Div)], OpGradient.Autograd, OpExport.AsIs)
             { Upgrade = OpsetUpgrades.AxisBroadcast, Types = TypeSets.Numeric },
-        new(OpTypes.Pow, (n, x, _) => [Pow(n, x)], OpGradient.Autograd, OpExport.None) { Upgrade = OpsetUpgrades.AxisBroadcast, Types = TypeSets.Numeric },
-        new(OpTypes.Relu, (n, x, _) => [Required(n, x, 0).Relu()], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.LeakyRelu, (n, x, _) => [Required(n, x, 0).LeakyRelu(n.Float("alpha", 0.01f))], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Sigmoid, (n, x, _) => [Required(n, x, 0).Sigmoid()], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Tanh, (n, x, _) => [Required(n, x, 0).Tanh()], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Exp, (n, x, _) => [Required(n, x, 0).Exp()], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Log, (n, x, _) => [Required(n, x, 0).Log()], OpGradient.Autograd, OpExport.AsIs),
-        new(OpTypes.Sqrt, (n, x, _) => [Required(n, x, 0).Sqrt()], OpGradient.Autograd, OpExport.None),
-        new(OpTypes.Erf, (n, x, _) => [Erf(Required(n, x, 0))], OpGradient.Autograd, OpExport.None) { Since = 9 },
-        new(OpTypes.Gelu, (n, x, _) => [Required(n, x, 0).Gelu(n.Attributes.TryGetValue("approximate", out var a) && a.StringValue == "tanh")],
-            OpGradient.Autograd, OpExport.None) { Since = 20 },
-        new(OpTypes.Clip, (n, x, _) => [Clip(n, x)], OpGradient.Autograd, OpExport.None) { Types = TypeSets.Numeric },
-        new(OpTypes.Softmax, (n, x, _) => [Required(n, x, 0).Softmax((int)n.Int("axis", -1))], OpGradient.Autograd, OpExport.AsIs)
-            { Upgrade = OpsetUpgrades.CoercedSoftmax },
-        new(OpTypes.LogSoftmax, (n, x, _) => [Required(n, x, 0).LogSoftmax((int)n.Int("axis", -1))], OpGradient.Autograd, OpExport.AsIs)
-            { Upgrade = OpsetUpgrades.CoercedSoftmax },
+        new(OpTypes.Pow, (n, x, _) => [Pow(n, x)], OpGradient.Autograd, OpExport.AsIs) { Upgrade = OpsetUpgrades.AxisBroadcast, Types = TypeSets.Numeric },
+        // Float32 through the vectorized autograd kernels; float16, bfloat16, float64 (and integers for Relu) typed.
+        new(OpTypes.Relu, (n, x, _) => [Elementwise(n, x, t => t.Relu(), ReluFunction)], OpGradient.Autograd, OpExport.AsIs) { Types = MathOps.Signed },
+        new(OpTypes.LeakyRelu, (n, x, _) => [Elementwise(n, x, t => t.LeakyRelu(n.Float("alpha", 0.01f)), LeakyReluFunction(n.Float("alpha", 0.01f)))],
+            OpGradient.Autograd, OpExport.AsIs) { Types = MathOps.Floats },
+        FloatOp(OpTypes.Sigmoid, t => t.Sigmoid(), SigmoidFunction),
+        FloatOp(OpTypes.Tanh, t => t.Tanh(), TanhFunction),
+        FloatOp(OpTypes.Exp, t => t.Exp(), ExpFunction),
+        FloatOp(OpTypes.Log, t => t.Log(), LogFunction),
+        FloatOp(OpTypes.Sqrt, t => t.Sqrt(), SqrtFunction),
+        FloatOp(OpTypes.Erf, t => t.Erf(), ErfFunction, since: 9),
+        new(OpTypes.Gelu, (n, x, _) => [Elementwise(n, x, t => t.Gelu(TanhGelu(n)), GeluFunction(TanhGelu(n)))], OpGradient.Autograd, OpExport.AsIs)
+            { Since = 20, Types = MathOps.Floats },
+        new(OpTypes.Clip, (n, x, _) => [Clip(n, x)], OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.Numeric },
+        new(OpTypes.Softmax, (n, x, _) => [SoftmaxFamily(n, x, log: false)], OpGradient.Autograd, OpExport.AsIs)
+            { Upgrade = OpsetUpgrades.CoercedSoftmax, Types = MathOps.Floats },
+        new(OpTypes.LogSoftmax, (n, x, _) => [SoftmaxFamily(n, x, log: true)], OpGradient.Autograd, OpExport.AsIs)
+            { Upgrade = OpsetUpgrades.CoercedSoftmax, Types = MathOps.Floats },
         new(OpTypes.Identity, (n, x, _) => [Required(n, x, 0)], OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.All },
         new(OpTypes.Dropout, Dropout, OpGradient.Autograd, OpExport.Rewritten) { Upgrade = OpsetUpgrades.DropoutIsTest, Types = TypeSets.All },
     ];
+
+    private static OpDef FloatOp(string name, Func<Tensor, Tensor> float32, ScalarFunction typed, int since = 1) =>
+        new(name, (n, x, _) => [Elementwise(n, x, float32, typed)], OpGradient.Autograd, OpExport.AsIs) { Since = since, Types = MathOps.Floats };
+
+    private static bool TanhGelu(Node node) => node.Attributes.TryGetValue("approximate", out var a) && a.StringValue == "tanh";
 }

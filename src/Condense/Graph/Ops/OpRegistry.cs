@@ -8,7 +8,8 @@ namespace Condense.Graph.Ops;
 public static class OpRegistry
 {
     private static readonly Dictionary<string, OpDef> Defs = Index(
-        [.. LayerOps.Defs, .. ElementwiseOps.Defs, .. ReduceOps.Defs, .. ShapeOps.Defs, .. QuantizeOps.Defs, .. LogicOps.Defs, .. IndexOps.Defs]);
+        [.. LayerOps.Defs, .. ElementwiseOps.Defs, .. ReduceOps.Defs, .. ShapeOps.Defs, .. QuantizeOps.Defs, .. LogicOps.Defs, .. IndexOps.Defs,
+            .. MathOps.Defs]);
 
     private static readonly string[] ExecutableNames = [.. Defs.Values.Where(d => d.Execute is not null).Select(d => d.Name)];
 
