@@ -21,13 +21,17 @@ internal static class QuantizeOps
             OpGradient.StraightThrough, OpExport.AsIs) { Since = 10, FloatHeld = true },
         new(OpTypes.DynamicQuantizeLinear, (n, x, _) => DynamicQuantizeLinear(Required(n, x, 0)), OpGradient.StraightThrough, OpExport.AsIs)
             { Since = 11, FloatHeld = true },
-        new(OpTypes.MatMulInteger, (n, x, _) => [MatMulInteger(n, x)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
-        new(OpTypes.ConvInteger, (n, x, _) => [ConvInteger(n, x)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
+        new(OpTypes.MatMulInteger, (n, x, c) => [Int32Result(MatMulInteger(n, x), c)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
+        new(OpTypes.ConvInteger, (n, x, c) => [Int32Result(ConvInteger(n, x), c)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
         new(OpTypes.QLinearConv, null, OpGradient.StraightThrough, OpExport.AsIs) { Since = 10, Import = OpImport.RewrittenToQdq },
         new(OpTypes.QLinearMatMul, null, OpGradient.StraightThrough, OpExport.None) { Since = 10, Import = OpImport.RewrittenToQdq },
         new(OpTypes.QGemm, null, OpGradient.StraightThrough, OpExport.ContribDomain) { Import = OpImport.RewrittenToQdq },
         new(OpTypes.MatMulNBits, null, OpGradient.StraightThrough, OpExport.ContribDomain) { Import = OpImport.RewrittenToQdq },
     ];
+
+    // MatMulInteger and ConvInteger give int32 (ONNX opset 10); the kernels compute the exact sums in float32 or double,
+    // so outside training the result becomes the int32 tensor ONNX specifies.
+    private static Tensor Int32Result(Tensor y, OpContext c) => c.Training ? y : TypedOps.Cast(y, DataType.Int32);
 
     // The output type is the zero point's type (uint8 when there is none), as ONNX specifies: a typed zero point
     // says it, a float-held one its initializer's ElementType. Where no gradient is wanted the output is a tensor
