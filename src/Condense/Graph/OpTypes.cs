@@ -92,6 +92,21 @@ public static partial class OpTypes
     public const string ReduceSum = "ReduceSum";
     /// <summary>ReduceSumSquare: the sum of squares along axes.</summary>
     public const string ReduceSumSquare = "ReduceSumSquare";
+
+    /// <summary>ReduceProd: the product along axes.</summary>
+    public const string ReduceProd = "ReduceProd";
+
+    /// <summary>ReduceL1: the sum of absolute values along axes.</summary>
+    public const string ReduceL1 = "ReduceL1";
+
+    /// <summary>ReduceL2: the Euclidean norm along axes.</summary>
+    public const string ReduceL2 = "ReduceL2";
+
+    /// <summary>ReduceLogSum: the logarithm of the sum along axes.</summary>
+    public const string ReduceLogSum = "ReduceLogSum";
+
+    /// <summary>ReduceLogSumExp: the logarithm of the sum of exponentials along axes.</summary>
+    public const string ReduceLogSumExp = "ReduceLogSumExp";
     /// <summary>Relu: max(x, 0).</summary>
     public const string Relu = "Relu";
     /// <summary>Reshape: the same data in a new shape.</summary>

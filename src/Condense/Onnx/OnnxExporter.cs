@@ -119,8 +119,9 @@ public static class OnnxExporter
                     outputs = [node.Outputs[0]]; // the optional mask output has no reader at inference
                     attributes = [];
                     break;
-                case OpTypes.BatchNormalization when node.Int("training_mode", 0) != 0 || node.Outputs.Count > 1:
+                case OpTypes.BatchNormalization when (node.Int("training_mode", 0) != 0 || node.Outputs.Count > 1) && (graph.Opset ?? Opset) < 14:
                     // Opset 13 has only the inference form; a traced model trains through OpContext.Training instead.
+                    // An imported graph of opset 14 or later keeps its training form as it is.
                     throw new CondenseException($"node '{node.Name}' (BatchNormalization): the training form " +
                         $"(training_mode, running-statistic outputs) cannot be exported at opset {Opset}");
                 case OpTypes.Reshape:
