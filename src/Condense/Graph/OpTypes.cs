@@ -96,6 +96,9 @@ public static partial class OpTypes
     /// <summary>ReduceProd: the product along axes.</summary>
     public const string ReduceProd = "ReduceProd";
 
+    /// <summary>Einsum: the Einstein summation of its inputs as its equation names it.</summary>
+    public const string Einsum = "Einsum";
+
     /// <summary>ReduceL1: the sum of absolute values along axes.</summary>
     public const string ReduceL1 = "ReduceL1";
 
