@@ -50,10 +50,11 @@ internal static partial class ConformanceBench
         {
             var outcomes = Directory.GetDirectories(suite).Where(d => File.Exists(Path.Combine(d, "model.onnx")))
                 .Order(StringComparer.Ordinal)
-                .Select(d => (Name: Path.GetFileName(d), Outcome: Incomparable.TryGetValue(Path.GetFileName(d), out var why) ? (Kind: "skipped", Message: why) : Classify(d)))
+                .Select(d => (Name: Path.GetFileName(d), Outcome: Outcome(d)))
                 .ToList();
             int Count(string kind) => outcomes.Count(o => o.Outcome.Kind == kind);
-            Console.WriteLine($"{Path.GetFileName(suite),-20} {outcomes.Count,6} {Count("pass"),6} {Count("refused"),8} {Count("wrong"),6} {Count("crash"),6} {Count("skipped"),8}");
+            Console.WriteLine($"{Path.GetFileName(suite),-20} {outcomes.Count,6} {Count("pass"),6} {Count("refused"),8} " +
+                $"{Count("wrong"),6} {Count("crash"),6} {Count("skipped"),8}");
             defects += Count("wrong") + Count("crash");
             // The refusals by their cause: the op (or type, attribute) the one-line message names.
             foreach (var group in outcomes.Where(o => o.Outcome.Kind == "refused").GroupBy(o => Cause(o.Outcome.Message))
@@ -64,6 +65,9 @@ internal static partial class ConformanceBench
         }
         return defects == 0 ? 0 : 1;
     }
+
+    private static (string Kind, string Message) Outcome(string dir) =>
+        Incomparable.TryGetValue(Path.GetFileName(dir), out var why) ? ("skipped", why) : Classify(dir);
 
     private static (string Kind, string Message) Classify(string dir)
     {
