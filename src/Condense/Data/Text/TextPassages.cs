@@ -1,0 +1,43 @@
+// Text as data: a UTF-8 file of passages, one per line, blank lines skipped. A file that is not text is refused in
+// one line: a NUL byte means binary, bytes that do not decode mean another encoding, and a file with no passage is
+// empty. A UTF-8 byte-order mark is allowed and dropped.
+using System.Text;
+
+namespace Condense.Data.Text;
+
+/// <summary>Reads the passages of a text file.</summary>
+public static class TextPassages
+{
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The non-blank lines of <paramref name="path"/>, trimmed, in order.</summary>
+    /// <exception cref="InvalidFileException">The file is missing, binary, not UTF-8, or has no passage.</exception>
+    public static IReadOnlyList<string> Read(string path)
+    {
+        byte[] bytes;
+        using (var stream = DataFile.OpenRead(path))
+        {
+            if (stream.Length > DataFile.MaxBytes) throw new InvalidFileException(path, "text file larger than 2 GB");
+            bytes = new byte[stream.Length];
+            if (DataFile.ReadUpTo(stream, bytes) != bytes.Length) throw new InvalidFileException(path, "file changed while it was read");
+        }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>The passages of UTF-8 <paramref name="bytes"/>; <paramref name="source"/> names them in errors.</summary>
+    public static IReadOnlyList<string> Parse(ReadOnlySpan<byte> bytes, string source)
+    {
+        int nul = bytes.IndexOf((byte)0);
+        if (nul >= 0) throw new InvalidFileException(source, $"a binary file, not UTF-8 text (a NUL byte at offset {nul})");
+        if (bytes.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
+        string text;
+        try { text = StrictUtf8.GetString(bytes); }
+        catch (DecoderFallbackException e)
+        {
+            throw new InvalidFileException(source, $"not UTF-8 text (an invalid byte sequence at offset {e.Index}); save it as UTF-8");
+        }
+        var passages = text.Split('\n').Select(line => line.Trim()).Where(line => line.Length > 0).ToList();
+        if (passages.Count == 0) throw new InvalidFileException(source, "no passages: the file is empty or only blank lines");
+        return passages;
+    }
+}

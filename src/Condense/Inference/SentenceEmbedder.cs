@@ -1,0 +1,120 @@
+// Sentence embeddings from a BERT-family encoder, as sentence-transformers computes them: the token states
+// (last_hidden_state) averaged over the attention mask (or the [CLS] state), then L2-normalised (Reimers and Gurevych
+// 2019, https://www.sbert.net). Passages run in batches sorted by length, so dynamic padding pads little, and come
+// back in their own order.
+using Condense.Autograd;
+using Condense.Data.Text;
+using Condense.Graph;
+using Condense.Tensors;
+
+namespace Condense.Inference;
+
+/// <summary>How token states become one vector per passage.</summary>
+public enum Pooling
+{
+    /// <summary>The mean of the token states where the attention mask is 1.</summary>
+    Mean,
+    /// <summary>The state of the first token ([CLS]).</summary>
+    Cls,
+    /// <summary>None: the model already outputs one vector per passage (a rank-2 output).</summary>
+    None,
+}
+
+/// <summary>Options of <see cref="SentenceEmbedder"/>.</summary>
+/// <param name="MaxLength">Tokens per passage, [CLS] and [SEP] included; longer passages are truncated.</param>
+/// <param name="BatchSize">Passages per model call.</param>
+/// <param name="Pooling">How token states are pooled.</param>
+/// <param name="Normalize">Scale each embedding to unit length.</param>
+public sealed record EmbeddingOptions(int MaxLength = 128, int BatchSize = 32, Pooling Pooling = Pooling.Mean, bool Normalize = true);
+
+/// <summary>Embeds passages of text with an encoder model.</summary>
+public sealed class SentenceEmbedder
+{
+    private readonly GraphModule _model;
+    private readonly TextTokenizer _tokenizer;
+    private readonly string _output;
+
+    /// <summary>An embedder over <paramref name="model"/>, whose inputs are token ids, attention mask and token types.</summary>
+    public SentenceEmbedder(GraphModule model, TextTokenizer tokenizer, EmbeddingOptions? options = null)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        Options = options ?? new EmbeddingOptions();
+        if (Options.BatchSize < 1) throw new CondenseException($"the batch size must be at least 1, got {Options.BatchSize}");
+        _output = ChooseOutput(model.Graph, Options.Pooling);
+    }
+
+    /// <summary>The options in use.</summary>
+    public EmbeddingOptions Options { get; }
+
+    /// <summary>One embedding per passage, in the passages' order; <paramref name="progress"/> hears the count done.</summary>
+    public float[][] Embed(IReadOnlyList<string> passages, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    {
+        var order = Enumerable.Range(0, passages.Count)
+            .OrderBy(i => _tokenizer.Encode(passages[i], Options.MaxLength).Length).ThenBy(i => i).ToArray();
+        var embeddings = new float[passages.Count][];
+        _model.Eval();
+        for (int start = 0; start < order.Length; start += Options.BatchSize)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var indices = order.Skip(start).Take(Options.BatchSize).ToArray();
+            var batch = _tokenizer.Batch([.. indices.Select(i => passages[i])], Options.MaxLength);
+            Tensor states;
+            using (GradMode.NoGrad()) states = _model.Run(batch.Feed(_model.Graph.Inputs.Select(i => i.Name)))[_output];
+            var pooled = Pool(states, batch.AttentionMask);
+            for (int b = 0; b < indices.Length; b++) embeddings[indices[b]] = Options.Normalize ? Normalize(pooled[b]) : pooled[b];
+            progress?.Report(Math.Min(start + indices.Length, order.Length));
+        }
+        return embeddings;
+    }
+
+    private float[][] Pool(Tensor states, Tensor mask)
+    {
+        if (states.DataType != DataType.Float32) states = TypedOps.Cast(states, DataType.Float32);
+        if (Options.Pooling == Pooling.None)
+        {
+            if (states.Rank != 2) throw new CondenseException($"output '{_output}' has shape {Shape.Format(states.Shape)}; --pooling none needs one vector per passage");
+            return [.. Enumerable.Range(0, states.Shape[0]).Select(b => states.Data.AsSpan(b * states.Shape[1], states.Shape[1]).ToArray())];
+        }
+        if (states.Rank != 3) throw new CondenseException($"output '{_output}' has shape {Shape.Format(states.Shape)}; pooling needs [batch, tokens, dim]");
+        int batch = states.Shape[0], tokens = states.Shape[1], dim = states.Shape[2];
+        var data = states.Data;
+        var keep = mask.Int64Data;
+        var pooled = new float[batch][];
+        for (int b = 0; b < batch; b++)
+        {
+            var sum = new double[dim];
+            double count = 0;
+            for (int t = 0; t < (Options.Pooling == Pooling.Cls ? 1 : tokens); t++)
+            {
+                if (keep[b * tokens + t] == 0) continue;
+                count++;
+                var row = data.AsSpan((b * tokens + t) * dim, dim);
+                for (int d = 0; d < dim; d++) sum[d] += row[d];
+            }
+            // sentence-transformers clamps the token count at 1e-9, so an all-padding row pools to zeros.
+            pooled[b] = [.. sum.Select(s => (float)(s / Math.Max(count, 1e-9)))];
+        }
+        return pooled;
+    }
+
+    // x / max(‖x‖, 1e-12), as torch.nn.functional.normalize.
+    private static float[] Normalize(float[] x)
+    {
+        double norm = Math.Sqrt(x.Sum(v => (double)v * v));
+        return [.. x.Select(v => (float)(v / Math.Max(norm, 1e-12)))];
+    }
+
+    // The token states: last_hidden_state or token_embeddings by name, else the first output of rank 3; for --pooling
+    // none, sentence_embedding or pooler_output, else the first output of rank 2.
+    private static string ChooseOutput(ModelGraph graph, Pooling pooling)
+    {
+        string[] names = pooling == Pooling.None ? ["sentence_embedding", "pooler_output"] : ["last_hidden_state", "token_embeddings"];
+        int rank = pooling == Pooling.None ? 2 : 3;
+        var outputs = graph.Outputs;
+        return outputs.FirstOrDefault(o => names.Contains(o.Name))?.Name
+            ?? outputs.FirstOrDefault(o => o.Shape?.Length == rank)?.Name
+            ?? (outputs.Count == 1 ? outputs[0].Name
+                : throw new CondenseException($"no output of rank {rank} among {string.Join(", ", outputs.Select(o => o.Name))} to pool"));
+    }
+}

@@ -1,0 +1,58 @@
+// Text files as data: passages are the non-blank lines; binary, non-UTF-8 and empty files are one-line refusals.
+using System.Text;
+using Condense.Data.Text;
+
+namespace Condense.Tests.Data.Text;
+
+public class TextPassagesTests
+{
+    [Fact]
+    public void PassagesAreTheTrimmedNonBlankLinesAfterAByteOrderMark()
+    {
+        var bytes = Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes("  first line \r\n\r\n\nsecond — ünïcode\n   \nthird")).ToArray();
+        Assert.Equal(["first line", "second — ünïcode", "third"], TextPassages.Parse(bytes, "t.txt"));
+    }
+
+    [Fact]
+    public void BinaryFilesAreRefusedWhereTheNulByteIs()
+    {
+        var e = Assert.Throws<InvalidFileException>(() => TextPassages.Parse("ab\0c"u8, "model.onnx"));
+        Assert.Equal("model.onnx: a binary file, not UTF-8 text (a NUL byte at offset 2)", e.Message);
+    }
+
+    [Fact]
+    public void InvalidUtf8IsRefusedWithAHint()
+    {
+        byte[] latin1 = Encoding.Latin1.GetBytes("caf\u00e9 au lait");
+        var e = Assert.Throws<InvalidFileException>(() => TextPassages.Parse(latin1, "latin1.txt"));
+        Assert.Contains("not UTF-8 text", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("\n \r\n\t\n")]
+    public void FilesWithoutPassagesAreRefused(string text)
+    {
+        var e = Assert.Throws<InvalidFileException>(() => TextPassages.Parse(Encoding.UTF8.GetBytes(text), "empty.txt"));
+        Assert.Equal("empty.txt: no passages: the file is empty or only blank lines", e.Message);
+    }
+
+    [Fact]
+    public void AMissingFileIsOneLine()
+    {
+        var e = Assert.Throws<InvalidFileException>(() => TextPassages.Read(Path.Combine(Path.GetTempPath(), "no-such-passages.txt")));
+        Assert.StartsWith("no-such-passages.txt: file not found", e.Message);
+    }
+
+    [Fact]
+    public void TheShippedFortunesHave431Passages() =>
+        Assert.Equal(431, TextPassages.Read(Path.Combine(RepoData(), "text", "fortunes.txt")).Count);
+
+    internal static string RepoData()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Condense.slnx"))) return Path.Combine(dir.FullName, "data");
+        throw new InvalidOperationException("repository root not found");
+    }
+}
