@@ -73,7 +73,8 @@ public sealed class SentenceEmbedder
         if (states.DataType != DataType.Float32) states = TypedOps.Cast(states, DataType.Float32);
         if (Options.Pooling == Pooling.None)
         {
-            if (states.Rank != 2) throw new CondenseException($"output '{_output}' has shape {Shape.Format(states.Shape)}; --pooling none needs one vector per passage");
+            if (states.Rank != 2)
+                throw new CondenseException($"output '{_output}' has shape {Shape.Format(states.Shape)}; --pooling none needs one vector per passage");
             return [.. Enumerable.Range(0, states.Shape[0]).Select(b => states.Data.AsSpan(b * states.Shape[1], states.Shape[1]).ToArray())];
         }
         if (states.Rank != 3) throw new CondenseException($"output '{_output}' has shape {Shape.Format(states.Shape)}; pooling needs [batch, tokens, dim]");

@@ -67,7 +67,8 @@ public class SentenceEmbedderTests
             int tokens = states.Shape[1], dim = states.Shape[2];
             var mean = Enumerable.Range(0, dim).Select(d => Enumerable.Range(0, tokens).Average(t => (double)states.Data[t * dim + d])).ToArray();
             double norm = Math.Sqrt(mean.Sum(v => v * v));
-            for (int d = 0; d < dim; d++) Assert.True(Math.Abs(mean[d] / norm - ours[p][d]) < 1e-4, $"passage {p}, dimension {d}: {ours[p][d]} vs {mean[d] / norm}");
+            for (int d = 0; d < dim; d++)
+                Assert.True(Math.Abs(mean[d] / norm - ours[p][d]) < 1e-4, $"passage {p}, dimension {d}: {ours[p][d]} vs {mean[d] / norm}");
         }
     }
 }
