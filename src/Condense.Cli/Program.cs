@@ -39,6 +39,8 @@ app.Configure(config =>
         .WithExample("eval", "model.safetensors");
     commands.Add<InfoCommand>(config, "info").WithDescription("Layers, shapes, parameters and sparsity of a saved model.")
         .WithExample("info", "model.safetensors");
+    commands.Add<EmbedCommand>(config, "embed").WithDescription("Sentence embeddings of a text file's passages (mean pooled, normalised) as N×D .npy.")
+        .WithExample("embed", "model.onnx", "--text", "passages.txt", "-o", "embeddings.npy");
     commands.Add<RunCommand>(config, "run").WithDescription("Runs a model on .npy inputs of any type; writes each output as OUTPUT_NAME.npy.")
         .WithExample("run", "model.onnx", "--input", "input_ids=ids.npy", "--input", "attention_mask=mask.npy", "-o", "outputs");
 });

@@ -29,4 +29,20 @@ internal static class Tables
         table.AddRow("throughput (batch 256)", $"{m.ThroughputBatch256:N0} samples/s");
         output.Console.Write(table);
     }
+
+    public static void TextMetrics(Output output, string file, string reference, Condense.Inference.TextMetrics m)
+    {
+        var table = new Table().Title($"[bold]{Markup.Escape(Path.GetFileName(file))}[/] against {Markup.Escape(Path.GetFileName(reference))}")
+            .AddColumns("metric", "value");
+        var f = m.Fidelity;
+        table.AddRow("passages", $"{f.Passages:N0}");
+        table.AddRow("cosine (mean / min)", $"{f.CosineMean:F4} / {f.CosineMin:F4}");
+        table.AddRow($"top-{f.Neighbours} neighbour overlap", $"{f.TopKOverlap:P1}");
+        table.AddRow("Spearman (pairwise similarities)", $"{f.Spearman:F4}");
+        table.AddRow("parameters", $"{m.Parameters:N0}");
+        table.AddRow("file size", Output.FormatBytes(m.FileBytes));
+        table.AddRow("latency (batch 1)", $"{m.LatencyMsBatch1:F1} ms");
+        table.AddRow("throughput (batch 32)", $"{m.ThroughputBatch32:N1} passages/s");
+        output.Console.Write(table);
+    }
 }

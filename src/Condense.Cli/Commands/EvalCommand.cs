@@ -7,6 +7,7 @@ using Condense.Data;
 using Condense.Graph;
 using Condense.Quantization;
 using Condense.Reports;
+using Condense.Cli.CommandLine;
 using Spectre.Console.Cli;
 
 namespace Condense.Cli.Commands;
@@ -17,11 +18,28 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
     {
         [CommandArgument(0, "<MODEL>")] [Description("A saved model (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
+
+        [CommandOption("--text <FILE>")] [Description("Text for a text model (one passage per line): measures fidelity to --reference.")]
+        [Requires("--reference"), ConflictsWith("--data")]
+        public string? Text { get; init; }
+
+        [CommandOption("--reference <MODEL>")] [Description("The model --text compares with (the float original).")]
+        [Requires("--text")]
+        public string? Reference { get; init; }
+
+        [CommandOption("--vocab <FILE>")] [Description(TextOptions.VocabHelp)]
+        [Requires("--text")]
+        public string? Vocab { get; init; }
+
+        [CommandOption("--max-length <N>")] [Description(TextOptions.MaxLengthHelp)]
+        [Requires("--text")]
+        public int MaxLength { get; init; } = 128;
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var output = new Output(settings.Json);
+        if (settings.Text is not null) return EvalText(output, settings);
         var model = ModelFile.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
         // A quantized model runs on the integer engine when its graph compiles to it.
@@ -36,6 +54,30 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
             metrics.LatencyMsBatch1, metrics.ThroughputBatch256,
             test_samples = test.Count,
             engine = compiled.IsInteger ? "integer" : "float",
+        });
+        return 0;
+    }
+
+    // Fidelity of a text model's embeddings to the reference's on the passages, with size and speed.
+    private static int EvalText(Output output, Settings settings)
+    {
+        TextOptions.CheckLengths(settings.MaxLength, 32);
+        var model = ModelFile.Load(settings.Model);
+        var reference = ModelFile.Load(settings.Reference!);
+        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab);
+        var passages = Condense.Data.Text.TextPassages.Read(settings.Text!);
+        var metrics = CountProgress.Run(output, "embedding", passages.Count, progress =>
+            TextEvaluation.Measure(model, reference, tokenizer, passages, new EmbeddingOptions(settings.MaxLength), settings.Model, progress));
+        Tables.TextMetrics(output, settings.Model, settings.Reference!, metrics);
+        var f = metrics.Fidelity;
+        output.Result(new
+        {
+            model = settings.Model,
+            reference = settings.Reference,
+            passages = f.Passages,
+            cosine_mean = f.CosineMean, cosine_min = f.CosineMin, top10_overlap = f.TopKOverlap, spearman = f.Spearman,
+            parameters = metrics.Parameters, file_bytes = metrics.FileBytes,
+            latency_ms_batch1 = metrics.LatencyMsBatch1, throughput_batch32 = metrics.ThroughputBatch32,
         });
         return 0;
     }

@@ -23,6 +23,13 @@ public sealed record ModelMetrics(
         var latency = Evaluator.MeasureSpeed(model, sampleShape, 1, timingSeconds);
         var throughput = Evaluator.MeasureSpeed(model, sampleShape, 256, timingSeconds);
         return new ModelMetrics(eval.Accuracy, eval.Loss, summary.Parameters, summary.NonzeroParameters,
-            file is null ? 0 : new FileInfo(file).Length, latency.MedianMilliseconds, throughput.SamplesPerSecond);
+            file is null ? 0 : SizeOnDisk(file), latency.MedianMilliseconds, throughput.SamplesPerSecond);
+    }
+
+    /// <summary>The size of the file <paramref name="path"/> names, following symbolic links to the file itself.</summary>
+    public static long SizeOnDisk(string path)
+    {
+        var file = new FileInfo(path);
+        return file.LinkTarget is null ? file.Length : ((FileInfo?)file.ResolveLinkTarget(returnFinalTarget: true))?.Length ?? 0;
     }
 }

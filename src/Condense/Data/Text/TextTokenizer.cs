@@ -98,11 +98,14 @@ public sealed class TextTokenizer
         return ids;
     }
 
-    /// <summary>The passages as one batch padded to the longest of them.</summary>
-    public TextBatch Batch(IReadOnlyList<string> passages, int maxLength)
+    /// <summary>
+    /// The passages as one batch padded to the longest of them, or to <paramref name="padTo"/> tokens when given (a
+    /// fixed shape, for timing at a given length).
+    /// </summary>
+    public TextBatch Batch(IReadOnlyList<string> passages, int maxLength, int? padTo = null)
     {
         var encoded = passages.Select(p => Encode(p, maxLength)).ToList();
-        int batch = encoded.Count, length = encoded.Max(e => e.Length);
+        int batch = encoded.Count, length = Math.Max(padTo ?? 0, encoded.Max(e => e.Length));
         var ids = new long[batch * length];
         var mask = new long[batch * length];
         Array.Fill(ids, _tokenizer.PaddingTokenId);

@@ -1,0 +1,44 @@
+// Options of commands that read text for a text model: the passages, the vocabulary that tokenizes them, the
+// maximum length and the batch size. The vocabulary defaults to vocab.txt beside the model.
+using System.ComponentModel;
+using Condense.Data.Text;
+using Spectre.Console.Cli;
+
+namespace Condense.Cli.Commands;
+
+internal static class TextOptions
+{
+    public const string MaxLengthHelp = "Tokens per passage, [CLS] and [SEP] included; longer passages are truncated. Default: 128";
+
+    public const string VocabHelp = "The WordPiece vocabulary (vocab.txt) that tokenizes the text. Default: vocab.txt beside the model";
+
+    /// <summary>The tokenizer of <paramref name="modelPath"/>: <paramref name="vocab"/>, or vocab.txt in the model's folder.</summary>
+    public static TextTokenizer Tokenizer(string modelPath, string? vocab)
+    {
+        string path = vocab ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".", "vocab.txt");
+        if (vocab is null && !File.Exists(path))
+            throw new CondenseException($"no vocabulary for {Path.GetFileName(modelPath)}: give --vocab FILE (looked for {path})");
+        return TextTokenizer.FromVocabulary(path);
+    }
+
+    public static void CheckLengths(int maxLength, int batchSize)
+    {
+        if (maxLength < 3) throw new CondenseException($"--max-length must be at least 3 ([CLS], a token, [SEP]), got {maxLength}");
+        if (batchSize < 1) throw new CondenseException($"--batch-size must be at least 1, got {batchSize}");
+    }
+}
+
+internal class TextSettings : CommonSettings
+{
+    [CommandOption("--text <FILE>")] [Description("UTF-8 text, one passage per line (blank lines skipped).")]
+    public string? Text { get; init; }
+
+    [CommandOption("--vocab <FILE>")] [Description(TextOptions.VocabHelp)]
+    public string? Vocab { get; init; }
+
+    [CommandOption("--max-length <N>")] [Description(TextOptions.MaxLengthHelp)]
+    public int MaxLength { get; init; } = 128;
+
+    [CommandOption("--batch-size <N>")] [Description("Passages per model call. Default: 32")]
+    public int BatchSize { get; init; } = 32;
+}

@@ -1,0 +1,66 @@
+// The figures of a text model when there are no labels: fidelity of its sentence embeddings to a reference model's
+// on the same passages (Reports/Fidelity), its size, batch-1 latency on a real passage and batch-32 throughput at
+// the maximum length (passages padded to it), measured, as ModelMetrics does for labelled data.
+using System.Diagnostics;
+using Condense.Autograd;
+using Condense.Data.Text;
+using Condense.Graph;
+using Condense.Reports;
+
+namespace Condense.Inference;
+
+/// <summary>Measured fidelity, size and speed of a text model. JSON names are the CLI's documented keys.</summary>
+/// <param name="Fidelity">Fidelity of its embeddings to the reference's.</param>
+/// <param name="Parameters">Parameter count.</param>
+/// <param name="FileBytes">Size of its file on disk (0 when not saved).</param>
+/// <param name="LatencyMsBatch1">Median milliseconds to embed one passage.</param>
+/// <param name="ThroughputBatch32">Passages per second in batches of 32 at the maximum length.</param>
+public sealed record TextMetrics(Fidelity Fidelity, long Parameters, long FileBytes, double LatencyMsBatch1, double ThroughputBatch32);
+
+/// <summary>Measures a text model against a reference.</summary>
+public static class TextEvaluation
+{
+    /// <summary>
+    /// Embeds <paramref name="passages"/> with <paramref name="model"/> and <paramref name="reference"/>, compares them,
+    /// and times the model; <paramref name="file"/> is its saved form (or null).
+    /// </summary>
+    public static TextMetrics Measure(GraphModule model, GraphModule reference, TextTokenizer tokenizer, IReadOnlyList<string> passages,
+        EmbeddingOptions options, string? file, IProgress<int>? progress = null, double timingSeconds = 0.5)
+    {
+        var ours = new SentenceEmbedder(model, tokenizer, options).Embed(passages, progress);
+        var theirs = new SentenceEmbedder(reference, tokenizer, options).Embed(passages);
+        var fidelity = Fidelity.Measure(ours, theirs);
+        var (latency, throughput) = Speed(model, tokenizer, passages, options.MaxLength, timingSeconds);
+        return new TextMetrics(fidelity, ModelSummary.Of(model).Parameters, file is null ? 0 : ModelMetrics.SizeOnDisk(file), latency, throughput);
+    }
+
+    /// <summary>Median batch-1 milliseconds on the first passage, and passages per second in batches of 32 padded to <paramref name="maxLength"/>.</summary>
+    public static (double LatencyMs, double PassagesPerSecond) Speed(GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string> passages,
+        int maxLength, double timingSeconds = 0.5)
+    {
+        var names = model.Graph.Inputs.Select(i => i.Name).ToList();
+        var one = tokenizer.Batch([passages[0]], maxLength).Feed(names);
+        var full = tokenizer.Batch([.. Enumerable.Range(0, 32).Select(i => passages[i % passages.Count])], maxLength, padTo: maxLength).Feed(names);
+        model.Eval();
+        double latency = MedianMilliseconds(model, one, timingSeconds);
+        double batch = MedianMilliseconds(model, full, timingSeconds);
+        return (latency, 32 / (batch / 1000));
+    }
+
+    // One warm-up run, then runs until the time is spent (at least three): the median.
+    private static double MedianMilliseconds(GraphModule model, Dictionary<string, Tensors.Tensor> feed, double seconds)
+    {
+        using var _ = GradMode.NoGrad();
+        model.Run(feed);
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (times.Count < 3 || total.Elapsed.TotalSeconds < seconds)
+        {
+            var clock = Stopwatch.StartNew();
+            model.Run(feed);
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+}

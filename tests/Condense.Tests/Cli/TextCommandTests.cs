@@ -1,0 +1,84 @@
+// `condense embed` and `condense eval --text --reference` on all-MiniLM-L6-v2: the .npy holds what the library's
+// SentenceEmbedder computes, fidelity of a model to itself is 1 with every documented JSON key, and bad text input
+// (no vocabulary, a binary file, --text without --reference) is one line and exit code 1.
+using System.Text.Json;
+using Condense.Data;
+using Condense.Data.Text;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Onnx;
+using Condense.Tests.Pretrained;
+
+namespace Condense.Tests.Cli;
+
+public sealed class TextCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("condense-text").FullName;
+    private static readonly string[] Passages =
+        ["A day for firm decisions!!!!! Or is it?", "hello world", "The quick brown fox jumps over the lazy dog.", "Q: What is a cat?", "x"];
+
+    public TextCommandTests()
+    {
+        File.WriteAllLines(Path.Combine(_dir, "passages.txt"), Passages);
+        File.Copy(PretrainedModels.MiniLmVocabulary, Path.Combine(_dir, "vocab.txt"));
+        // A symbolic link keeps the 90 MB model in one place; vocab.txt sits beside the link, as a user's would.
+        File.CreateSymbolicLink(Path.Combine(_dir, "minilm.onnx"), PretrainedModels.MiniLmOnnx);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private string At(string name) => Path.Combine(_dir, name);
+
+    [Fact]
+    public void EmbedWritesTheNormalisedMeanPooledEmbeddings()
+    {
+        var result = CliRunner.Run("embed", At("minilm.onnx"), "--text", At("passages.txt"), "-o", At("e.npy"), "--batch-size", "2");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var written = Npy.Read(At("e.npy")).ToTensor();
+        Assert.Equal([5, 384], written.Shape);
+        var expected = new SentenceEmbedder(new GraphModule(OnnxImporter.Import(At("minilm.onnx"))),
+            TextTokenizer.FromVocabulary(At("vocab.txt"))).Embed(Passages);
+        for (int p = 0; p < 5; p++)
+            for (int d = 0; d < 384; d++) Assert.Equal(expected[p][d], written.Data[p * 384 + d], 5);
+    }
+
+    [Fact]
+    public void EvalOfAModelAgainstItselfHasFidelityOne()
+    {
+        var result = CliRunner.Run("eval", At("minilm.onnx"), "--text", At("passages.txt"), "--reference", At("minilm.onnx"),
+            "--max-length", "16", "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        foreach (var key in new[] { "cosine_mean", "cosine_min", "top10_overlap", "spearman" }) Assert.Equal(1.0, json.GetProperty(key).GetDouble(), 6);
+        Assert.Equal(22_713_216, json.GetProperty("parameters").GetInt64());
+        Assert.True(json.GetProperty("file_bytes").GetInt64() > 80_000_000);
+        Assert.True(json.GetProperty("latency_ms_batch1").GetDouble() > 0);
+        Assert.True(json.GetProperty("throughput_batch32").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void BadTextInputIsOneLine()
+    {
+        File.Copy(At("passages.txt"), At("elsewhere.txt"));
+        Directory.CreateDirectory(At("novocab"));
+        File.CreateSymbolicLink(At("novocab/model.onnx"), PretrainedModels.MiniLmOnnx);
+        var cases = new (string[] Args, string Message)[]
+        {
+            (["embed", At("novocab/model.onnx"), "--text", At("passages.txt"), "-o", At("a.npy")], "no vocabulary for model.onnx: give --vocab FILE"),
+            (["embed", At("minilm.onnx"), "--text", At("vocab.txt") + ".missing", "-o", At("b.npy")], "file not found"),
+            (["embed", At("minilm.onnx"), "--text", PretrainedModels.MiniLmOnnx, "-o", At("c.npy")], "a binary file, not UTF-8 text"),
+            (["eval", At("minilm.onnx"), "--text", At("passages.txt")], "--reference"),
+            (["embed", At("minilm.onnx"), "--text", At("passages.txt"), "--pooling", "max", "-o", At("d.npy")], "--pooling must be mean, cls or none"),
+            (["embed", At("minilm.onnx"), "--text", At("passages.txt"), "-o", At("passages.txt")], "passages.txt"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            var result = CliRunner.Run(args);
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains(message, result.Stderr);
+            Assert.Single(result.Stderr.Trim().Split('\n'));
+        }
+        Assert.Equal(Passages, File.ReadAllLines(At("passages.txt")));
+        Assert.False(File.Exists(At("a.npy")) || File.Exists(At("c.npy")) || File.Exists(At("d.npy")));
+    }
+}
