@@ -14,7 +14,7 @@ public enum QuantizationMode
     WeightOnly,
 }
 
-/// <summary>Options of <see cref="Quantizer.Quantize"/>.</summary>
+/// <summary>Options of <see cref="Quantizer"/>.</summary>
 public sealed record QuantizeOptions
 {
     /// <summary>Dynamic, static or weight-only.</summary>
@@ -34,6 +34,11 @@ public sealed record QuantizeOptions
     public ObserverOptions Observer { get; init; } = new();
     /// <summary>How many samples static mode calibrates on (at most the data set's size).</summary>
     public int CalibrationSamples { get; init; } = 1000;
+    /// <summary>
+    /// Embedding tables (Gathers from a float [rows, dim] initializer) stored as int8 with a scale per row, whatever
+    /// the mode: a transformer's word embeddings are a large share of its parameters.
+    /// </summary>
+    public bool Embeddings { get; init; } = true;
     /// <summary>Layers left in float: patterns ('*', '?') matched against weight names.</summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
 

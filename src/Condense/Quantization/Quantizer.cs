@@ -1,5 +1,6 @@
-// Post-training quantization as a graph pass (docs/quantized-graph.md): each chosen Linear or Conv layer
-// gets its weight replaced by int8 (per-channel symmetric, axis 0 = output rows/channels) behind a DequantizeLinear, and — in static mode —
+// Post-training quantization as a graph pass (docs/quantized-graph.md): each chosen Linear (Gemm or a MatMul by a
+// float initializer, as exporters write nn.Linear) or Conv layer gets its weight replaced by int8 (per-channel
+// symmetric along the output axis: rows of a Gemm weight, columns of a MatMul one) behind a DequantizeLinear, and — in static mode —
 // its input wrapped in QuantizeLinear/DequantizeLinear with a range calibrated on sample data by an
 // observer (streamed batch by batch), or — in dynamic mode — in DynamicQuantizeLinear. The result is
 // an ordinary graph: run in float it is the exact simulation of the quantization; the integer engine
@@ -16,13 +17,24 @@ namespace Condense.Quantization;
 public sealed record QuantizedLayer(string Node, string Weight, int Bits, float MinScale, float MaxScale, float? InputScale, int? InputZeroPoint);
 
 /// <summary>Builds quantized graphs.</summary>
-public static class Quantizer
+public static partial class Quantizer
 {
     /// <summary>
     /// A quantized copy of <paramref name="model"/> (the input is not changed). Static mode calibrates on
     /// the first <see cref="QuantizeOptions.CalibrationSamples"/> samples of <paramref name="calibration"/>.
     /// </summary>
     public static (GraphModule Model, IReadOnlyList<QuantizedLayer> Layers) Quantize(GraphModule model, Dataset? calibration, QuantizeOptions options)
+    {
+        string input = model.Graph.Inputs.Count == 1 ? model.Graph.Inputs[0].Name : "";
+        return Quantize(model, options, calibration is null ? null : () => DatasetFeeds(calibration, input, options.CalibrationSamples));
+    }
+
+    /// <summary>
+    /// A quantized copy of <paramref name="model"/> calibrated (in static mode) on the batches <paramref name="calibration"/>
+    /// yields, each the model's inputs by name (token ids and masks for a text model).
+    /// </summary>
+    public static (GraphModule Model, IReadOnlyList<QuantizedLayer> Layers) Quantize(GraphModule model, QuantizeOptions options,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration)
     {
         options.Validate();
         QuantizedWeights.ThrowIfQuantized(model.Graph);
@@ -31,12 +43,14 @@ public static class Quantizer
         var source = model.Graph;
         var exclude = options.Exclude.Select(WeightLayers.Pattern).ToList();
         var targets = WeightLayers.Find(model)
-            .Where(t => !t.IsBias && t.OutputAxis == 0 && (t.Node.OpType == OpTypes.Conv || (t.Node.OpType == OpTypes.Gemm && t.Node.Int("transA", 0) == 0)))
+            .Where(t => !t.IsBias && IsQuantizable(t, source))
             .Where(t => !exclude.Any(r => r.IsMatch(t.Name)))
             .ToDictionary(t => t.Node.Name);
-        if (targets.Count == 0) throw new CondenseException("no Linear (Gemm) or Conv layer to quantize: all were excluded or the model has none");
+        var embeddings = options.Embeddings ? Embeddings(source).Where(g => !exclude.Any(r => r.IsMatch(g.Inputs[0]))).ToList() : [];
+        if (targets.Count == 0 && embeddings.Count == 0)
+            throw new CondenseException("no Linear (Gemm or MatMul by a weight) or Conv layer to quantize: all were excluded or the model has none");
         var inputParams = options.Mode == QuantizationMode.Static
-            ? Calibrate(model, calibration ?? throw new CondenseException("static quantization needs calibration data"),
+            ? Calibrate(model, (calibration ?? throw new CondenseException("static quantization needs calibration data"))(),
                 targets.Values.Select(t => t.Node).ToList(), options)
             : null;
 
@@ -49,23 +63,24 @@ public static class Quantizer
             if (!targets.TryGetValue(node.Name, out var target)) { nodes.Add(node); continue; }
             string g = node.Name, w = node.Inputs[1];
             var weight = graph.Initializers[w];
+            int outputAxis = target.OutputAxis;
 
             if (options.BlockSize is int blockSize)
             {
-                layers.Add(QuantizeBlockwise(graph, nodes, node, blockSize, weightRange, options.WeightBits));
+                layers.Add(QuantizeBlockwise(graph, nodes, node, outputAxis, blockSize, weightRange, options.WeightBits));
                 nodes.Add(node);
                 continue;
             }
 
             // Weight: symmetric int8 (or fewer bits), per output row or per tensor, behind DequantizeLinear.
             var perChannel = options.PerChannel
-                ? AffineQuantizer.PerChannel(weight, 0, weightRange, symmetric: true)
+                ? AffineQuantizer.PerChannel(weight, outputAxis, weightRange, symmetric: true)
                 : [AffineQuantizer.PerTensor(weight, weightRange, symmetric: true)];
-            var q = options.PerChannel ? AffineQuantizer.QuantizeToSByte(weight, perChannel, 0) : AffineQuantizer.QuantizeToSByte(weight, perChannel[0]);
+            var q = options.PerChannel ? AffineQuantizer.QuantizeToSByte(weight, perChannel, outputAxis) : AffineQuantizer.QuantizeToSByte(weight, perChannel[0]);
             int[] scaleShape = options.PerChannel ? [perChannel.Length] : [];
             Add(graph, w + ".scale", new Tensor(perChannel.Select(p => p.Scale).ToArray(), scaleShape), ElementType.Float32);
             Add(graph, w + ".zero_point", new Tensor(new float[perChannel.Length], scaleShape), ElementType.Int8);
-            var axis = new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) };
+            var axis = new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(outputAxis) };
             string dequantizedWeight = g + "/weight/DequantizeLinear_output_0", integers = w + ".quantized";
             if (options.KeepFloatWeights)
             {
@@ -114,6 +129,7 @@ public static class Quantizer
         }
         graph.Nodes.Clear();
         graph.Nodes.AddRange(nodes);
+        foreach (var gather in embeddings) layers.Add(QuantizeEmbedding(graph, graph.Nodes.First(n => n.Name == gather.Name)));
         if (options.Mode == QuantizationMode.Static) QuantizedPooling.Propagate(graph);
         graph.Validate();
         return (new GraphModule(graph), layers);
@@ -151,12 +167,15 @@ public static class Quantizer
 
     // Weight-only, block-wise: DequantizeLinear(W_q, scale [out, blocks], 0, axis = 1, block_size) — ONNX's
     // blocked quantization (opset 21), the QDQ form of what MatMulNBits stores (Onnx/MatMulNBitsExport.cs).
-    private static QuantizedLayer QuantizeBlockwise(ModelGraph graph, List<Node> nodes, Node node, int blockSize, QuantRange range, int bits)
+    // A MatMul weight [in, out] is blocked along its axis 0: the same blocks of the transposed weight, transposed back.
+    private static QuantizedLayer QuantizeBlockwise(ModelGraph graph, List<Node> nodes, Node node, int outputAxis, int blockSize, QuantRange range, int bits)
     {
         string g = node.Name, w = node.Inputs[1];
-        if (node.OpType != OpTypes.Gemm || node.Int("transB", 0) != 1)
-            throw new CondenseException($"layer '{g}': block-wise quantization needs a Linear weight [out, in] (Gemm transB = 1)");
-        var (integers, scales) = BlockwiseQuantizer.Quantize(graph.Initializers[w], blockSize, range);
+        if (node.OpType == OpTypes.Conv || graph.Initializers[w].Rank != 2)
+            throw new CondenseException($"layer '{g}': block-wise quantization needs a Linear weight (Gemm or MatMul)");
+        var weight = graph.Initializers[w];
+        var (integers, scales) = BlockwiseQuantizer.Quantize(outputAxis == 0 ? weight : weight.Transpose(), blockSize, range);
+        if (outputAxis == 1) (integers, scales) = (integers.Transpose(), scales.Transpose());
         var integerType = bits <= 4 ? ElementType.Int4 : ElementType.Int8;
         Add(graph, w + ".quantized", integers, integerType);
         Add(graph, w + ".scale", scales, ElementType.Float32);
@@ -164,11 +183,28 @@ public static class Quantizer
         graph.Initializers.Remove(w);
         graph.Trainable.Remove(w);
         string dequantized = g + "/weight/DequantizeLinear_output_0";
-        var attributes = new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(1), ["block_size"] = AttributeValue.Int(blockSize) };
+        var attributes = new Dictionary<string, AttributeValue>
+            { ["axis"] = AttributeValue.Int(1 - outputAxis), ["block_size"] = AttributeValue.Int(blockSize) };
         nodes.Add(new Node(g + "/weight/DequantizeLinear", OpTypes.DequantizeLinear,
             [w + ".quantized", w + ".scale", w + ".zero_point"], [dequantized], attributes));
         node.Inputs[1] = dequantized;
         return new QuantizedLayer(g, w, bits, scales.Data.Min(), scales.Data.Max(), null, null);
+    }
+
+    // The layers the pass rewrites: Conv; Gemm (its weight's output axis from transB); MatMul by a 2-D weight (x · W, W [in, out]).
+    private static bool IsQuantizable(WeightTensor t, ModelGraph graph) => t.Node.OpType switch
+    {
+        OpTypes.Conv => t.OutputAxis == 0,
+        OpTypes.Gemm => t.Node.Int("transA", 0) == 0,
+        OpTypes.MatMul => t.Parameter.Rank == 2 && !graph.Initializers.ContainsKey(t.Node.Inputs[0]),
+        _ => false,
+    };
+
+    private static IEnumerable<IReadOnlyDictionary<string, Tensor>> DatasetFeeds(Dataset data, string input, int samples)
+    {
+        if (input.Length == 0) throw new CondenseException("calibration on a labelled data set needs a model with one input");
+        foreach (var batch in new DataLoader(data.Take(samples), 256, shuffle: false, seed: 0).Epoch(0))
+            yield return new Dictionary<string, Tensor> { [input] = batch.Features };
     }
 
     private static void Add(ModelGraph graph, string name, Tensor value, ElementType type)
@@ -179,18 +215,18 @@ public static class Quantizer
 
     // Runs the float model on the calibration samples, batch by batch, feeding each quantized layer's
     // input to its own observer; the observers keep bounded statistics, not the activations.
-    private static Dictionary<string, QuantParams> Calibrate(GraphModule model, Dataset data, List<Node> layers, QuantizeOptions options)
+    private static Dictionary<string, QuantParams> Calibrate(GraphModule model, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds,
+        List<Node> layers, QuantizeOptions options)
     {
         var observers = layers.ToDictionary(n => n.Name, _ => Observer.Create(options.Calibration, options.Observer));
-        var sample = data.Take(options.CalibrationSamples);
         bool training = model.Training;
         model.Eval();
         try
         {
             using var _ = GradMode.NoGrad();
-            foreach (var batch in new DataLoader(sample, 256, shuffle: false, seed: 0).Epoch(0))
+            foreach (var feed in feeds)
             {
-                var values = model.Run(batch.Features);
+                var values = model.Run(feed);
                 foreach (var node in layers) observers[node.Name].Observe(values[node.Inputs[0]].Data);
             }
         }
