@@ -10,5 +10,5 @@ public static partial class OpTypes
     /// <summary>InstanceNormalization (opset 6): per sample and channel over the spatial axes, then scale and B per channel.</summary>
     public const string InstanceNormalization = "InstanceNormalization";
     /// <summary>LRN (opset 1): local response normalization across a window of <c>size</c> channels.</summary>
-    public const string Lrn = "LRN";
+    public const string LRN = "LRN";
 }

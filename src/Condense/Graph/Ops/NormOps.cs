@@ -20,6 +20,6 @@ internal static class NormOps
             { Since = 9, Types = Floats },
         new(OpTypes.InstanceNormalization, (n, x, _) => [InstanceNormalization(n, x)], OpGradient.Autograd, OpExport.AsIs)
             { Since = 6, Types = InstanceFloats },
-        new(OpTypes.Lrn, (n, x, _) => [Lrn(n, x)], OpGradient.Autograd, OpExport.AsIs) { Types = Floats },
+        new(OpTypes.LRN, (n, x, _) => [Lrn(n, x)], OpGradient.Autograd, OpExport.AsIs) { Types = Floats },
     ];
 }
