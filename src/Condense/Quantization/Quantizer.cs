@@ -76,7 +76,9 @@ public static partial class Quantizer
             var perChannel = options.PerChannel
                 ? AffineQuantizer.PerChannel(weight, outputAxis, weightRange, symmetric: true)
                 : [AffineQuantizer.PerTensor(weight, weightRange, symmetric: true)];
-            var q = options.PerChannel ? AffineQuantizer.QuantizeToSByte(weight, perChannel, outputAxis) : AffineQuantizer.QuantizeToSByte(weight, perChannel[0]);
+            var q = options.PerChannel
+                ? AffineQuantizer.QuantizeToSByte(weight, perChannel, outputAxis)
+                : AffineQuantizer.QuantizeToSByte(weight, perChannel[0]);
             int[] scaleShape = options.PerChannel ? [perChannel.Length] : [];
             Add(graph, w + ".scale", new Tensor(perChannel.Select(p => p.Scale).ToArray(), scaleShape), ElementType.Float32);
             Add(graph, w + ".zero_point", new Tensor(new float[perChannel.Length], scaleShape), ElementType.Int8);
