@@ -125,10 +125,10 @@ public static class OnnxExporter
                     throw new CondenseException($"node '{node.Name}' (BatchNormalization): the training form " +
                         $"(training_mode, running-statistic outputs) cannot be exported at opset {Opset}");
                 case OpTypes.Reshape:
-                    // ONNX reads the target shape as int64; Condense keeps every initializer in float32.
-                    if (inputs.Count < 2 || !graph.Initializers.ContainsKey(inputs[1]))
-                        throw new CondenseException($"node '{node.Name}' (Reshape): the shape must be an initializer to export");
-                    int64Shapes.Add(inputs[1]);
+                    // ONNX reads the target shape as int64; a traced graph holds it as a float32 initializer. A shape computed
+                    // in the graph (Shape → Gather → Concat in an exported transformer) is int64 already.
+                    if (inputs.Count < 2) throw new CondenseException($"node '{node.Name}' (Reshape) has no shape input");
+                    if (graph.Initializers.TryGetValue(inputs[1], out var shape) && shape.DataType == Tensors.DataType.Float32) int64Shapes.Add(inputs[1]);
                     break;
                 case OpTypes.DequantizeLinear or OpTypes.QuantizeLinear:
                     // ONNX binds x (or y) and the zero point to one type; Condense may hold an int4 weight's

@@ -1,0 +1,93 @@
+// Post-training quantization of a text encoder measured by fidelity instead of accuracy: the passages are split into
+// calibration passages (the first half, unless given apart) and held-out passages; the model is quantized (calibrated on
+// token batches of the calibration passages in static mode), and its sentence embeddings of the held-out passages are
+// compared with the float model's (Reports/Fidelity), beside latency measured on the same run.
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using Condense.Data.Text;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Reports;
+using Condense.Tensors;
+
+namespace Condense.Quantization;
+
+/// <summary>The outcome of quantizing a text model. Its JSON (ReportJson) is what `condense quantize --text --json` prints.</summary>
+public sealed record TextQuantizeReport(
+    [property: JsonIgnore] QuantizationMode Mode,
+    [property: JsonPropertyName("bits"), JsonPropertyOrder(1)] int WeightBits,
+    [property: JsonPropertyOrder(2)] bool PerChannel,
+    [property: JsonPropertyOrder(4)] int CalibrationPassages,
+    [property: JsonPropertyOrder(5)] int EvaluationPassages,
+    [property: JsonPropertyOrder(6)] double CosineMean,
+    [property: JsonPropertyOrder(7)] double CosineMin,
+    [property: JsonPropertyName("top10_overlap"), JsonPropertyOrder(8)] double TopKOverlap,
+    [property: JsonPropertyOrder(9)] double Spearman,
+    [property: JsonPropertyName("latency_ms_batch1_before"), JsonPropertyOrder(13)] double LatencyMsBefore,
+    [property: JsonPropertyName("latency_ms_batch1"), JsonPropertyOrder(12)] double LatencyMsAfter,
+    [property: JsonPropertyOrder(14)] double Seconds,
+    [property: JsonPropertyOrder(16)] IReadOnlyList<QuantizedLayer> Layers,
+    [property: JsonPropertyOrder(17)] IReadOnlyList<string> FloatLayers)
+{
+    /// <summary>Weight-only mode's block size, or null.</summary>
+    [JsonPropertyOrder(3)]
+    public int? BlockSize { get; init; }
+
+    /// <summary>Size of the saved quantized file (set by the caller that saves).</summary>
+    [JsonPropertyName("file_bytes"), JsonPropertyOrder(10)]
+    public long FileBytesAfter { get; init; }
+
+    /// <summary>Size of the float model's file.</summary>
+    [JsonPropertyOrder(11)]
+    public long FileBytesBefore { get; init; }
+
+    /// <summary>How many times smaller the file became.</summary>
+    [JsonPropertyOrder(15)]
+    public double CompressionRatio => FileBytesAfter == 0 ? 0 : (double)FileBytesBefore / FileBytesAfter;
+
+    [JsonInclude, JsonPropertyName("mode"), JsonPropertyOrder(0)]
+    internal string ModeName => Mode.ToString().ToLowerInvariant();
+}
+
+/// <summary>The quantization pass for text encoders.</summary>
+public static class TextQuantizePipeline
+{
+    /// <summary>
+    /// Quantizes <paramref name="model"/>, calibrating on <paramref name="calibration"/> (static mode), and measures the
+    /// fidelity of its embeddings of <paramref name="evaluation"/> to the float model's. The input model is not changed.
+    /// </summary>
+    public static (GraphModule Model, TextQuantizeReport Report) Apply(GraphModule model, TextTokenizer tokenizer,
+        IReadOnlyList<string> calibration, IReadOnlyList<string> evaluation, QuantizeOptions options, EmbeddingOptions embedding,
+        IProgress<int>? progress = null)
+    {
+        options.Validate();
+        if (calibration.Count == 0 || evaluation.Count < 2)
+            throw new CondenseException($"text quantization needs calibration passages and at least 2 to evaluate on (got {calibration.Count} and {evaluation.Count})");
+        var clock = Stopwatch.StartNew();
+        var (quantized, layers) = Quantizer.Quantize(model, options, () => Feeds(model, tokenizer, calibration, embedding));
+        var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();
+        var floatLayers = model.Graph.Nodes
+            .Where(n => n.OpType is OpTypes.Gemm or OpTypes.MatMul or OpTypes.Conv && n.Inputs.Count > 1
+                && model.Graph.Initializers.ContainsKey(n.Inputs[1]) && !quantizedWeights.Contains(n.Inputs[1]))
+            .Select(n => n.Inputs[1]).ToList();
+        var ours = new SentenceEmbedder(quantized, tokenizer, embedding).Embed(evaluation, progress);
+        var reference = new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation);
+        var fidelity = Fidelity.Measure(ours, reference);
+        double seconds = clock.Elapsed.TotalSeconds;
+        double before = TextEvaluation.Speed(model, tokenizer, evaluation, embedding.MaxLength, 0.2).LatencyMs;
+        double after = TextEvaluation.Speed(quantized, tokenizer, evaluation, embedding.MaxLength, 0.2).LatencyMs;
+        var report = new TextQuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibration.Count, evaluation.Count,
+            fidelity.CosineMean, fidelity.CosineMin, fidelity.TopKOverlap, fidelity.Spearman, before, after, seconds, layers, floatLayers)
+            { BlockSize = options.BlockSize };
+        return (quantized, report);
+    }
+
+    /// <summary>The calibration passages as the model's named inputs, one batch at a time.</summary>
+    public static IEnumerable<IReadOnlyDictionary<string, Tensor>> Feeds(GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string> passages,
+        EmbeddingOptions embedding)
+    {
+        var names = model.Graph.Inputs.Select(i => i.Name).ToList();
+        for (int start = 0; start < passages.Count; start += embedding.BatchSize)
+            yield return tokenizer.Batch([.. passages.Skip(start).Take(embedding.BatchSize)], embedding.MaxLength).Feed(names);
+    }
+}
