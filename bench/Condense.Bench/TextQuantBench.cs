@@ -33,7 +33,8 @@ internal static class TextQuantBench
         var model = new GraphModule(OnnxImporter.Import(floatPath));
         var embedding = new EmbeddingOptions();
         string dir = Directory.CreateTempSubdirectory("condense-textquant").FullName;
-        Console.WriteLine($"all-MiniLM-L6-v2, {calibration.Count} calibration / {evaluation.Count} held-out passages of fortunes.txt; fp32 {new FileInfo(floatPath).Length / 1e6:F1} MB");
+        Console.WriteLine($"all-MiniLM-L6-v2, {calibration.Count} calibration / {evaluation.Count} held-out passages of fortunes.txt; "
+            + $"fp32 {new FileInfo(floatPath).Length / 1e6:F1} MB");
         var floatOrt = OrtEmbeddings(floatPath, tokenizer, evaluation);
         Console.WriteLine($"{"variant",-22} {"cosine",8} {"min",8} {"top10",7} {"spearman",9} {"MB",7} {"% fp32",7} {"ORT cos",8} {"s",6}");
         foreach (var variant in variants)

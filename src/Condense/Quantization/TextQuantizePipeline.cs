@@ -62,7 +62,8 @@ public static class TextQuantizePipeline
     {
         options.Validate();
         if (calibration.Count == 0 || evaluation.Count < 2)
-            throw new CondenseException($"text quantization needs calibration passages and at least 2 to evaluate on (got {calibration.Count} and {evaluation.Count})");
+            throw new CondenseException(
+                $"text quantization needs calibration passages and at least 2 to evaluate on (got {calibration.Count} and {evaluation.Count})");
         var clock = Stopwatch.StartNew();
         var (quantized, layers) = Quantizer.Quantize(model, options, () => Feeds(model, tokenizer, calibration, embedding));
         var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();
