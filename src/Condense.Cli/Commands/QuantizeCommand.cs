@@ -65,6 +65,19 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             + "or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]
         public QuantizedOnnxFormat? OnnxFormat { get; init; }
 
+        [CommandOption("--text <FILE>")] [Description("For a text encoder: passages, one per line. The first half calibrates (static mode), "
+            + "the rest measures fidelity to the float model.")]
+        [ConflictsWith("--data"), ConflictsWith("--max-accuracy-drop")]
+        public string? Text { get; init; }
+
+        [CommandOption("--vocab <FILE>")] [Description(TextOptions.VocabHelp)]
+        [Requires("--text")]
+        public string? Vocab { get; init; }
+
+        [CommandOption("--max-length <N>")] [Description(TextOptions.MaxLengthHelp)]
+        [Requires("--text")]
+        public int MaxLength { get; init; } = 128;
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (see --onnx-format), "
             + "anything else a checkpoint (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
@@ -84,7 +97,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
         }.Validate();
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
-            new RunInput("calibration data", settings.Calibration));
+            new RunInput("calibration data", settings.Calibration), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab));
+        if (settings.Text is not null) return QuantizeText.Run(output, settings, options, outPath);
         var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var calibration = settings.Calibration is { } c ? DataSets.LoadCalibration(c) : train;

@@ -39,17 +39,23 @@ public static class TextEvaluation
         int maxLength, double timingSeconds = 0.5)
     {
         var names = model.Graph.Inputs.Select(i => i.Name).ToList();
-        var one = tokenizer.Batch([passages[0]], maxLength).Feed(names);
         var full = tokenizer.Batch([.. Enumerable.Range(0, 32).Select(i => passages[i % passages.Count])], maxLength, padTo: maxLength).Feed(names);
-        model.Eval();
-        double latency = MedianMilliseconds(model, one, timingSeconds);
+        double latency = Latency(model, tokenizer, passages[0], maxLength, timingSeconds);
         double batch = MedianMilliseconds(model, full, timingSeconds);
         return (latency, 32 / (batch / 1000));
+    }
+
+    /// <summary>Median milliseconds to run the model on one passage.</summary>
+    public static double Latency(GraphModule model, TextTokenizer tokenizer, string passage, int maxLength, double timingSeconds = 0.5)
+    {
+        var one = tokenizer.Batch([passage], maxLength).Feed(model.Graph.Inputs.Select(i => i.Name));
+        return MedianMilliseconds(model, one, timingSeconds);
     }
 
     // One warm-up run, then runs until the time is spent (at least three): the median.
     private static double MedianMilliseconds(GraphModule model, Dictionary<string, Tensors.Tensor> feed, double seconds)
     {
+        model.Eval();
         using var _ = GradMode.NoGrad();
         model.Run(feed);
         var times = new List<double>();

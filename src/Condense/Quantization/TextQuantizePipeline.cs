@@ -75,8 +75,8 @@ public static class TextQuantizePipeline
         var reference = new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation);
         var fidelity = Fidelity.Measure(ours, reference);
         double seconds = clock.Elapsed.TotalSeconds;
-        double before = TextEvaluation.Speed(model, tokenizer, evaluation, embedding.MaxLength, 0.2).LatencyMs;
-        double after = TextEvaluation.Speed(quantized, tokenizer, evaluation, embedding.MaxLength, 0.2).LatencyMs;
+        double before = TextEvaluation.Latency(model, tokenizer, evaluation[0], embedding.MaxLength, 0.2);
+        double after = TextEvaluation.Latency(quantized, tokenizer, evaluation[0], embedding.MaxLength, 0.2);
         var report = new TextQuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibration.Count, evaluation.Count,
             fidelity.CosineMean, fidelity.CosineMin, fidelity.TopKOverlap, fidelity.Spearman, before, after, seconds, layers, floatLayers)
             { BlockSize = options.BlockSize };

@@ -1,0 +1,60 @@
+// `condense quantize MODEL --text FILE`: a text encoder quantized and measured by fidelity to the float model on the
+// held-out half of the passages (the first half calibrates, or --calibration FILE does), with the file sizes.
+using Condense.Data.Text;
+using Condense.Formats;
+using Condense.Inference;
+using Condense.Onnx;
+using Condense.Quantization;
+using Spectre.Console;
+
+namespace Condense.Cli.Commands;
+
+internal static class QuantizeText
+{
+    public static int Run(Output output, QuantizeCommand.Settings settings, QuantizeOptions options, string outPath)
+    {
+        TextOptions.CheckLengths(settings.MaxLength, 32);
+        var model = ModelFile.Load(settings.Model);
+        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab);
+        var passages = TextPassages.Read(settings.Text!);
+        IReadOnlyList<string> calibration, evaluation;
+        if (settings.Calibration is { } file)
+            (calibration, evaluation) = (TextPassages.Read(file), passages);
+        else
+        {
+            if (passages.Count < 4) throw new CondenseException($"{Path.GetFileName(settings.Text)}: {passages.Count} passages; "
+                + "at least 4 are needed to calibrate on half and measure on the other half (or give --calibration FILE)");
+            (calibration, evaluation) = (passages.Take(passages.Count / 2).ToList(), passages.Skip(passages.Count / 2).ToList());
+        }
+        calibration = calibration.Take(settings.Samples).ToList();
+        var embedding = new EmbeddingOptions(settings.MaxLength);
+        var (quantized, report) = CountProgress.Run(output, "measuring fidelity", evaluation.Count,
+            progress => TextQuantizePipeline.Apply(model, tokenizer, calibration, evaluation, options, embedding, progress));
+        var format = settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq;
+        ModelFile.Save(quantized.Graph, outPath, format);
+        report = report with
+        {
+            FileBytesBefore = Condense.Reports.ModelMetrics.SizeOnDisk(settings.Model),
+            FileBytesAfter = Condense.Reports.ModelMetrics.SizeOnDisk(outPath),
+        };
+
+        var granularity = report.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor";
+        var layers = new Table().Title($"[bold]{report.Mode.ToString().ToLowerInvariant()} int{report.WeightBits}, {granularity}[/]")
+            .AddColumns("layer", "weight", "bits", "weight scales");
+        foreach (var l in report.Layers) layers.AddRow(Markup.Escape(l.Node), Markup.Escape(l.Weight), $"{l.Bits}", $"{l.MinScale:G3} … {l.MaxScale:G3}");
+        foreach (var f in report.FloatLayers) layers.AddRow("", Markup.Escape(f), "float", "");
+        output.Console.Write(layers);
+        var summary = new Table().AddColumns("", "float", "quantized");
+        summary.AddRow("cosine to float (mean / min)", "1", $"{report.CosineMean:F4} / {report.CosineMin:F4}");
+        summary.AddRow("top-10 neighbour overlap", "100 %", $"{report.TopKOverlap:P1}");
+        summary.AddRow("Spearman (pairwise similarities)", "1", $"{report.Spearman:F4}");
+        summary.AddRow("file size", Output.FormatBytes(report.FileBytesBefore),
+            $"{Output.FormatBytes(report.FileBytesAfter)} ({report.CompressionRatio:F1}× smaller)");
+        summary.AddRow("latency (batch 1)", $"{report.LatencyMsBefore:F1} ms", $"{report.LatencyMsAfter:F1} ms");
+        output.Console.Write(summary);
+        output.Console.MarkupLine($"calibrated on {report.CalibrationPassages} passages, measured on {report.EvaluationPassages}; "
+            + $"saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
+        output.Result(outPath, null, report, ("onnx_format", format.ToString().ToLowerInvariant(), Before: "calibration_passages"));
+        return 0;
+    }
+}
