@@ -42,7 +42,8 @@ public static partial class GraphOps
     {
         int spatial = x.Rank - 2;
         if (spatial is not (1 or 2))
-            throw new CondenseException($"node '{node.Name}' ({node.OpType}): only 1-D, 2-D and 3-D pooling are supported, got input shape {Shape.Format(x.Shape)}");
+            throw new CondenseException(
+                $"node '{node.Name}' ({node.OpType}): only 1-D, 2-D and 3-D pooling are supported, got input shape {Shape.Format(x.Shape)}");
         var kernel = Ints(node, "kernel_shape") ?? throw new CondenseException($"node '{node.Name}' ({node.OpType}) has no kernel_shape");
         var strides = Ints(node, "strides") ?? Enumerable.Repeat(1L, spatial).ToArray();
         var dilations = Ints(node, "dilations") ?? Enumerable.Repeat(1L, spatial).ToArray();

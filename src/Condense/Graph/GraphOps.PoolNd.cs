@@ -50,7 +50,7 @@ public static partial class GraphOps
         // ONNX Runtime pads SAME windows as if undilated (its pad_needed uses the kernel, not the dilated kernel), against the spec.
         if (node.Attributes.TryGetValue("auto_pad", out var autoPad) && autoPad.StringValue is "SAME_UPPER" or "SAME_LOWER" && dilations.Any(d => d != 1))
             throw new CondenseException(
-                $"node '{node.Name}' ({node.OpType}): auto_pad {autoPad.StringValue} with dilations is refused (ONNX and ONNX Runtime disagree on its padding)");
+                $"node '{node.Name}' ({node.OpType}): auto_pad {autoPad.StringValue} with dilations is refused (ONNX and ONNX Runtime pad it differently)");
         var pads = Pads(node, x.Shape[2..], kernel, strides, dilations);
         static int[] Narrow(long[] values) => values.Select(v => checked((int)v)).ToArray();
         return new PoolWindowNd(Narrow(kernel), Narrow(strides), Narrow(pads[..spatial]), Narrow(pads[spatial..]), Narrow(dilations),

@@ -6,6 +6,7 @@ using Condense.Onnx;
 using Condense.Tensors;
 using Condense.Tests.Autograd;
 using Onnx;
+using Models = Condense.Tests.Onnx.OnnxTestModels;
 using Tensor = Condense.Tensors.Tensor;
 
 namespace Condense.Tests.Onnx;
@@ -75,10 +76,12 @@ public class Conv3dPoolTests
     public void SmallIntegerMaxPool3dMatchesOnnxRuntime(DataType type)
     {
         var x = TypedParity.Random(type, [1, 2, 4, 5, 6], 7);
-        var node = OnnxTestModels.Node("MaxPool", ["x"], "y", OnnxTestModels.Ints("kernel_shape", 2, 2, 3), OnnxTestModels.Ints("strides", 2, 1, 2),
-            OnnxTestModels.Ints("pads", 0, 1, 1, 1, 0, 1));
+        var node = Models.Node("MaxPool", ["x"], "y", Models.Ints("kernel_shape", 2, 2, 3), Models.Ints("strides", 2, 1, 2),
+            Models.Ints("pads", 0, 1, 1, 1, 0, 1));
         Assert.Null(TypedParity.Mismatch([node], [("x", x)], [("y", type)], opset: 12));
     }
+
+    private static Tensor Floats(int[] shape, ulong seed) => TypedParity.Random(DataType.Float32, shape, seed);
 
     public static TheoryData<string> RoundTripCases() => ["conv", "maxpool", "averagepool", "dilated averagepool"];
 
@@ -88,17 +91,17 @@ public class Conv3dPoolTests
     {
         var (nodes, inputs, opset) = which switch
         {
-            "conv" => (new[] { OnnxTestModels.Node("Conv", ["x", "w"], "y", OnnxTestModels.Ints("strides", 1, 2, 1), OnnxTestModels.Ints("pads", 1, 0, 1, 0, 1, 1)) },
-                new[] { ("x", TypedParity.Random(DataType.Float32, [1, 2, 4, 5, 4], 1)), ("w", TypedParity.Random(DataType.Float32, [3, 2, 2, 2, 3], 2)) }, 13L),
-            "maxpool" => ([OnnxTestModels.Node("MaxPool", ["x"], "y", OnnxTestModels.Ints("kernel_shape", 2, 2, 2), OnnxTestModels.Int("ceil_mode", 1))],
-                [("x", TypedParity.Random(DataType.Float32, [1, 2, 5, 5, 4], 3))], 13L),
-            "averagepool" => ([OnnxTestModels.Node("AveragePool", ["x"], "y", OnnxTestModels.Ints("kernel_shape", 3, 2, 2), OnnxTestModels.Ints("pads", 1, 1, 0, 1, 0, 1),
-                OnnxTestModels.Int("count_include_pad", 1))], [("x", TypedParity.Random(DataType.Float32, [1, 2, 5, 5, 4], 4))], 13L),
-            _ => ([OnnxTestModels.Node("AveragePool", ["x"], "y", OnnxTestModels.Ints("kernel_shape", 2, 2), OnnxTestModels.Ints("dilations", 2, 3))],
-                [("x", TypedParity.Random(DataType.Float32, [1, 2, 6, 7], 5))], 19L),
+            "conv" => (new[] { Models.Node("Conv", ["x", "w"], "y", Models.Ints("strides", 1, 2, 1), Models.Ints("pads", 1, 0, 1, 0, 1, 1)) },
+                new[] { ("x", Floats([1, 2, 4, 5, 4], 1)), ("w", Floats([3, 2, 2, 2, 3], 2)) }, 13L),
+            "maxpool" => ([Models.Node("MaxPool", ["x"], "y", Models.Ints("kernel_shape", 2, 2, 2), Models.Int("ceil_mode", 1))],
+                [("x", Floats([1, 2, 5, 5, 4], 3))], 13L),
+            "averagepool" => ([Models.Node("AveragePool", ["x"], "y", Models.Ints("kernel_shape", 3, 2, 2), Models.Ints("pads", 1, 1, 0, 1, 0, 1),
+                Models.Int("count_include_pad", 1))], [("x", Floats([1, 2, 5, 5, 4], 4))], 13L),
+            _ => ([Models.Node("AveragePool", ["x"], "y", Models.Ints("kernel_shape", 2, 2), Models.Ints("dilations", 2, 3))],
+                [("x", Floats([1, 2, 6, 7], 5))], 19L),
         };
         var model = TypedParity.Model(nodes, inputs, [("y", DataType.Float32)], opset);
-        string path = OnnxTestModels.Save(model, "conv3d-round-trip");
+        string path = Models.Save(model, "conv3d-round-trip");
         try
         {
             var graph = OnnxImporter.Import(path);
@@ -120,9 +123,11 @@ public class Conv3dPoolTests
             Assert.Throws<CondenseException>(() => GraphOps.MaxPool(fourD, [GradCheck.Random(2, 1, 1, 2, 2, 2, 2)])).Message);
         var conv = GraphNode("Conv");
         Assert.Contains("only 1-D, 2-D and 3-D convolutions",
-            Assert.Throws<CondenseException>(() => GraphOps.Conv(conv, [GradCheck.Random(3, 1, 1, 2, 2, 2, 2), GradCheck.Random(4, 1, 1, 1, 1, 1, 1), null])).Message);
+            Assert.Throws<CondenseException>(() => GraphOps.Conv(conv, [GradCheck.Random(3, 1, 1, 2, 2, 2, 2), GradCheck.Random(4, 1, 1, 1, 1, 1, 1), null]))
+            .Message);
         var kernel = GraphNode("Conv", Ints("kernel_shape", 2, 2, 2));
         Assert.Contains("does not match the weight",
-            Assert.Throws<CondenseException>(() => GraphOps.Conv(kernel, [GradCheck.Random(5, 1, 1, 3, 3, 3), GradCheck.Random(6, 1, 1, 1, 2, 2), null])).Message);
+            Assert.Throws<CondenseException>(() => GraphOps.Conv(kernel, [GradCheck.Random(5, 1, 1, 3, 3, 3), GradCheck.Random(6, 1, 1, 1, 2, 2), null]))
+            .Message);
     }
 }
