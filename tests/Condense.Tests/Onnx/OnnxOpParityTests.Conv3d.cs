@@ -65,5 +65,11 @@ public partial class OnnxOpParityTests
             Ints("strides", 2, 1), Ints("dilations", 2, 3), Ints("pads", 1, 0, 2, 1), Int("ceil_mode", 1)),
         ["AveragePool 2-D opset 19, dilations, count_include_pad"] = Pool("AveragePool", [2, 3, 9, 8], 19, Ints("kernel_shape", 2, 2),
             Ints("strides", 2, 2), Ints("dilations", 2, 2), Ints("pads", 1, 1, 1, 1), Int("count_include_pad", 1)),
+        ["AveragePool 3-D ceil drops a last window starting in the padding"] = Pool("AveragePool", [1, 1, 5, 5, 5], 13, Ints("kernel_shape", 2, 2, 2),
+            Ints("strides", 3, 3, 3), Ints("pads", 0, 0, 0, 1, 1, 1), Int("ceil_mode", 1)),
+        ["AveragePool 3-D opset 19, ceil drops a last window starting in the padding"] = Pool("AveragePool", [1, 1, 5, 5, 5], 19, Ints("kernel_shape", 2, 2, 2),
+            Ints("strides", 3, 3, 3), Ints("pads", 0, 0, 0, 1, 1, 1), Int("ceil_mode", 1)),
+        ["MaxPool 3-D ceil drops a last window starting in the padding"] = Pool("MaxPool", [1, 1, 5, 5, 5], 12, Ints("kernel_shape", 2, 2, 2),
+            Ints("strides", 3, 3, 3), Ints("pads", 0, 0, 0, 1, 1, 1), Int("ceil_mode", 1)),
     };
 }
