@@ -1,7 +1,8 @@
 // ONNX Conv (opset 1–22) on the engine's Tensor.Conv2d: attributes kernel_shape (else read from W),
 // strides, pads ([x1_begin, x2_begin, x1_end, x2_end] = [top, left, bottom, right]), dilations, group,
 // and auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER: out = ceil(in / stride), the odd pad at the end
-// for SAME_UPPER and at the beginning for SAME_LOWER). A 1-D Conv (N, C, L) runs as a 2-D one of height 1.
+// for SAME_UPPER and at the beginning for SAME_LOWER). A 1-D Conv (N, C, L) runs as a 2-D one of height 1;
+// a 3-D Conv (N, C, D, H, W) as a sum of 2-D ones over the kernel depth (GraphOps.Conv3d.cs).
 // ConvOptions/ConvAttributes convert between a node's attributes and Conv2dOptions for the tracer and passes.
 using Condense.Tensors;
 
@@ -22,9 +23,10 @@ public static partial class GraphOps
             var y = Tensor.Conv2d(x4, w4, b, ConvOptions(node, x4.Shape, w4.Shape));
             return y.Reshape(y.Shape[0], y.Shape[1], y.Shape[3]);
         }
+        if (x.Rank == 5 && w.Rank == 5) return Conv3d(node, x, w, b);
         if (x.Rank != 4 || w.Rank != 4)
             throw new CondenseException(
-                $"node '{node.Name}' (Conv): only 1-D and 2-D convolutions are supported; input {Shape.Format(x.Shape)}, weight {Shape.Format(w.Shape)}");
+                $"node '{node.Name}' (Conv): only 1-D, 2-D and 3-D convolutions are supported; input {Shape.Format(x.Shape)}, weight {Shape.Format(w.Shape)}");
         return Tensor.Conv2d(x, w, b, ConvOptions(node, x.Shape, w.Shape));
     }
 

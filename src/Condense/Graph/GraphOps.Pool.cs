@@ -1,7 +1,8 @@
 // The ONNX pooling and normalisation ops: MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool and
 // BatchNormalization (https://onnx.ai/onnx/operators/). Pooling reads kernel_shape, strides, pads
 // ([begin…, end…]), dilations, ceil_mode, count_include_pad and auto_pad; 1-D pooling runs as 2-D over a
-// height of 1; 3-D pooling is refused. BatchNormalization trains inside a GraphModule: see BatchNormalization.
+// height of 1; 3-D pooling and dilated AveragePool run on the N-D kernels (GraphOps.PoolNd.cs).
+// BatchNormalization trains inside a GraphModule: see BatchNormalization.
 using Condense.Kernels.Normalization;
 using Condense.Tensors;
 
@@ -11,6 +12,7 @@ public static partial class GraphOps
 {
     internal static Tensor[] MaxPool(Node node, Tensor?[] inputs)
     {
+        if (Required(node, inputs, 0).Rank == 5) return MaxPoolNd(node, inputs[0]!);
         var (x, window, restore) = PoolInput(node, Required(node, inputs, 0), allowDilation: true);
         if (node.Outputs.Count < 2) return [restore(x.MaxPool2d(window))];
         var (y, argmax) = x.MaxPool2dWithIndices(window);
@@ -29,6 +31,8 @@ public static partial class GraphOps
 
     internal static Tensor AveragePool(Node node, Tensor?[] inputs)
     {
+        if (Required(node, inputs, 0).Rank == 5 || Ints(node, "dilations") is { } d && d.Any(v => v != 1))
+            return AveragePoolNd(node, inputs[0]!);
         var (x, window, restore) = PoolInput(node, Required(node, inputs, 0), allowDilation: false);
         return restore(x.AvgPool2d(window, node.Int("count_include_pad", 0) != 0));
     }
@@ -38,7 +42,8 @@ public static partial class GraphOps
     {
         int spatial = x.Rank - 2;
         if (spatial is not (1 or 2))
-            throw new CondenseException($"node '{node.Name}' ({node.OpType}): only 1-D and 2-D pooling are supported, got input shape {Shape.Format(x.Shape)}");
+            throw new CondenseException(
+                $"node '{node.Name}' ({node.OpType}): only 1-D, 2-D and 3-D pooling are supported, got input shape {Shape.Format(x.Shape)}");
         var kernel = Ints(node, "kernel_shape") ?? throw new CondenseException($"node '{node.Name}' ({node.OpType}) has no kernel_shape");
         var strides = Ints(node, "strides") ?? Enumerable.Repeat(1L, spatial).ToArray();
         var dilations = Ints(node, "dilations") ?? Enumerable.Repeat(1L, spatial).ToArray();

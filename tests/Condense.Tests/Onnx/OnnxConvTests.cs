@@ -118,12 +118,12 @@ public class OnnxConvTests
     }
 
     [Fact]
-    public void ThreeDimensionalConvIsAOneLineError()
+    public void FourDimensionalConvIsAOneLineError()
     {
-        var node = new Node("conv3d", "Conv", ["x", "w"], ["y"]);
+        var node = new Node("conv4d", "Conv", ["x", "w"], ["y"]);
         var e = Assert.Throws<CondenseException>(
-            () => GraphOps.Run(node, [Tensor.Zeros(1, 1, 4, 4, 4), Tensor.Zeros(1, 1, 2, 2, 2)], new OpContext(false, new Rng(0))));
-        Assert.Contains("conv3d", e.Message);
+            () => GraphOps.Run(node, [Tensor.Zeros(1, 1, 4, 4, 4, 4), Tensor.Zeros(1, 1, 2, 2, 2, 2)], new OpContext(false, new Rng(0))));
+        Assert.Contains("conv4d", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
 

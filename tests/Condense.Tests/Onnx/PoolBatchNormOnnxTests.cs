@@ -155,13 +155,14 @@ public sealed class PoolBatchNormOnnxTests : IDisposable
     }
 
     [Fact]
-    public void ThreeDimensionalPoolingIsAOneLineError()
+    public void FourDimensionalPoolingIsAOneLineError()
     {
         var graph = new ModelGraph();
-        graph.Inputs.Add(new ValueInfo("x", [1, 1, 2, 2, 2]));
-        graph.Nodes.Add(new Node("pool", "MaxPool", ["x"], ["y"], new Dictionary<string, AttributeValue> { ["kernel_shape"] = AttributeValue.Ints(2, 2, 2) }));
-        graph.Outputs.Add(new ValueInfo("y", [1, 1, 1, 1, 1]));
-        var e = Assert.Throws<CondenseException>(() => new GraphModule(graph).Forward(Tensor.Zeros(1, 1, 2, 2, 2)));
+        graph.Inputs.Add(new ValueInfo("x", [1, 1, 2, 2, 2, 2]));
+        var kernel = new Dictionary<string, AttributeValue> { ["kernel_shape"] = AttributeValue.Ints(2, 2, 2, 2) };
+        graph.Nodes.Add(new Node("pool", "MaxPool", ["x"], ["y"], kernel));
+        graph.Outputs.Add(new ValueInfo("y", [1, 1, 1, 1, 1, 1]));
+        var e = Assert.Throws<CondenseException>(() => new GraphModule(graph).Forward(Tensor.Zeros(1, 1, 2, 2, 2, 2)));
         Assert.Contains("'pool'", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
