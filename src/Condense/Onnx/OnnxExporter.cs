@@ -63,6 +63,7 @@ public static class OnnxExporter
         bool int4 = graph.ElementTypes.Values.Contains(ElementType.Int4)
             || graph.Nodes.Any(n => n.OpType == OpTypes.DequantizeLinear && n.Int("block_size", 0) > 0);
         int opset = ExportOpset(graph, int4);
+        if (graph.Opset is int own && opset > own) graph = OpsetForms.Raise(graph, own, opset);
         var model = new ModelProto
         {
             // The IR version each opset arrived with: 8 up to opset 18, 9 for 19–20, 10 from 21.

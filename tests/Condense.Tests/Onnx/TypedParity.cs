@@ -86,9 +86,9 @@ public static class TypedParity
     }
 
     /// <summary>Every output of the model as ONNX Runtime computes it, as Condense tensors of the same type.</summary>
-    public static Dictionary<string, Tensor> RunOnnxRuntime(ModelProto model, (string Name, Tensor Value)[] inputs)
+    public static Dictionary<string, Tensor> RunOnnxRuntime(ModelProto model, (string Name, Tensor Value)[] inputs, SessionOptions? options = null)
     {
-        using var session = new InferenceSession(model.ToByteArray());
+        using var session = options is null ? new InferenceSession(model.ToByteArray()) : new InferenceSession(model.ToByteArray(), options);
         var values = inputs.Select(i => ToOrt(i.Value)).ToList();
         try
         {

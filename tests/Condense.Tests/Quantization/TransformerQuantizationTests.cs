@@ -95,6 +95,39 @@ public class TransformerQuantizationTests
             for (int j = 0; j < 5; j++)
                 Assert.Equal(Enumerable.Range(16 * b, 16).Max(i => MathF.Abs(weight.Data[i * 5 + j])) / 7f, scales.Data[b * 5 + j], 6);
     }
+
+    // An opset-11 graph (axes as attributes) with int4 weights is written at opset 21: its ReduceSum and Unsqueeze
+    // (changed at 13) and ReduceMean (changed at 18) must take their axes as inputs there, or ONNX Runtime refuses it.
+    [Fact]
+    public void Int4ExportRaisesOlderNodesToOpset21Forms()
+    {
+        var graph = new ModelGraph { Opset = 11 };
+        graph.Inputs.Add(new ValueInfo("x", [-1, 3, 32]));
+        graph.Initializers["w"] = Tensor.Uniform(new Rng(6), -1, 1, 32, 4);
+        graph.Trainable.Add("w");
+        var axes = new Dictionary<string, AttributeValue> { ["axes"] = AttributeValue.Ints(2) };
+        graph.Nodes.Add(new Node("mean", OpTypes.ReduceMean, ["x"], ["m"], axes));
+        graph.Nodes.Add(new Node("centre", OpTypes.Sub, ["x", "m"], ["c"]));
+        graph.Nodes.Add(new Node("matmul", OpTypes.MatMul, ["c", "w"], ["h"]));
+        graph.Nodes.Add(new Node("sum", OpTypes.ReduceSum, ["h"], ["s"], new Dictionary<string, AttributeValue>
+            { ["axes"] = AttributeValue.Ints(2), ["keepdims"] = AttributeValue.Int(0) }));
+        graph.Nodes.Add(new Node("unsqueeze", OpTypes.Unsqueeze, ["s"], ["y"], axes));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 3, 1]));
+        var (quantized, _) = Quantizer.Quantize(new GraphModule(graph),
+            new QuantizeOptions { Mode = QuantizationMode.WeightOnly, WeightBits = 4, BlockSize = 16 }, null);
+        var x = Tensor.Uniform(new Rng(7), -1, 1, 2, 3, 32);
+        Tensor ours;
+        using (GradMode.NoGrad()) { quantized.Eval(); ours = quantized.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"]; }
+        var model = OnnxExporter.ToModel(quantized.Graph);
+        Assert.Equal(21, model.OpsetImport.Single().Version);
+        // Unoptimised: ONNX Runtime's optimiser fuses DequantizeLinear + MatMul into MatMulNBits with int8 activations
+        // (accuracy level 4), a different computation; the plain kernels compute what the file says.
+        var plain = new Microsoft.ML.OnnxRuntime.SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_DISABLE_ALL };
+        var ort = TypedParity.RunOnnxRuntime(model, [("x", x)], plain)["y"];
+        for (int i = 0; i < ours.Size; i++) Assert.Equal(ours.Data[i], ort.Data[i], 4);
+        Assert.Equal(11, graph.Opset);   // the graph passed in is not changed
+        Assert.True(graph.Nodes[0].Attributes.ContainsKey("axes"));
+    }
 }
 
 internal static class GraphModuleTestExtensions
