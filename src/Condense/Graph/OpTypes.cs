@@ -99,6 +99,9 @@ public static partial class OpTypes
     /// <summary>Einsum: the Einstein summation of its inputs as its equation names it.</summary>
     public const string Einsum = "Einsum";
 
+    /// <summary>ConvTranspose: the transposed (fractionally strided) convolution.</summary>
+    public const string ConvTranspose = "ConvTranspose";
+
     /// <summary>ReduceL1: the sum of absolute values along axes.</summary>
     public const string ReduceL1 = "ReduceL1";
 

@@ -15,6 +15,7 @@ internal static class LayerOps
         new(OpTypes.MatMul, (n, x, _) => [Required(n, x, 0).MatMul(Required(n, x, 1))], OpGradient.Autograd, OpExport.AsIs),
         new(OpTypes.Einsum, (n, x, _) => [Einsum(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 12, Types = TypeSets.Numeric },
         new(OpTypes.Conv, (n, x, _) => [Conv(n, x)], OpGradient.Autograd, OpExport.AsIs),
+        new(OpTypes.ConvTranspose, (n, x, _) => [ConvTranspose(n, x)], OpGradient.Autograd, OpExport.AsIs),
         // The training form (training_mode, running-statistic outputs) runs but cannot be exported at opset 13.
         new(OpTypes.BatchNormalization, BatchNormalization, OpGradient.Autograd, OpExport.AsIs) { Upgrade = OpsetUpgrades.BatchNormIsTest },
         new(OpTypes.MaxPool, SmallIntegersViaFloat((n, x, _) => MaxPool(n, x)), OpGradient.Autograd, OpExport.AsIs) { Types = SmallIntegers },
