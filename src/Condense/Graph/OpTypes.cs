@@ -102,6 +102,12 @@ public static partial class OpTypes
     /// <summary>ConvTranspose: the transposed (fractionally strided) convolution.</summary>
     public const string ConvTranspose = "ConvTranspose";
 
+    /// <summary>Resize: nearest, linear or cubic resampling of spatial (or any) axes.</summary>
+    public const string Resize = "Resize";
+
+    /// <summary>Upsample: Resize's predecessor (opsets 7–9).</summary>
+    public const string Upsample = "Upsample";
+
     /// <summary>ReduceL1: the sum of absolute values along axes.</summary>
     public const string ReduceL1 = "ReduceL1";
 
