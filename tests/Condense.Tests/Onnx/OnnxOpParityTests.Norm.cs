@@ -21,6 +21,16 @@ public partial class OnnxOpParityTests
         ["MeanVarianceNormalization default axes"] = new([Node("MeanVarianceNormalization", ["x"], "y")], [("x", [2, 3, 4, 5])], []),
         ["MeanVarianceNormalization axes 2, 3, opset 9"] = new(
             [Node("MeanVarianceNormalization", ["x"], "y", Ints("axes", 2, 3))], [("x", [2, 3, 4, 5])], [], Opset: 9),
+        // GroupNorm(2 groups of 3 channels) as torch.onnx exports it: the groups become instances, then the per-channel affine.
+        ["GroupNorm as PyTorch exports it"] = new(
+        [
+            Node("Reshape", ["x", "grouped"], "g"), Node("InstanceNormalization", ["g", "ones", "zeros"], "n"),
+            Node("Reshape", ["n", "shape"], "r"), Node("Mul", ["r", "gamma"], "m"), Node("Add", ["m", "beta"], "y"),
+        ], [("x", [2, 6, 4, 5])],
+        [
+            Longs("grouped", [2, 2, -1], 3), Floats("ones", [1, 1], 2), Floats("zeros", [0, 0], 2), Longs("shape", [2, 6, 4, 5], 4),
+            Floats("gamma", [0.5f, 1, 1.5f, 2, -1, 0.25f], 6, 1, 1), Floats("beta", [0, 0.1f, 0.2f, -0.3f, 1, 2], 6, 1, 1),
+        ]),
         ["InstanceNormalization 4-D"] = new([Node("InstanceNormalization", ["x", "s", "b"], "y")], [("x", [2, 3, 4, 5]), ("s", [3]), ("b", [3])], []),
         ["InstanceNormalization 3-D, epsilon"] = new(
             [Node("InstanceNormalization", ["x", "s", "b"], "y", FloatAttr("epsilon", 0.05f))], [("x", [3, 4, 6]), ("s", [4]), ("b", [4])], []),
