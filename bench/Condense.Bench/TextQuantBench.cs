@@ -56,9 +56,14 @@ internal static class TextQuantBench
 
     private static QuantizeOptions Options(string variant) => variant switch
     {
+        _ when variant.StartsWith("static-smoothquant-", StringComparison.Ordinal) => new QuantizeOptions
+            { Mode = QuantizationMode.Static, SmoothQuantAlpha = double.Parse(variant["static-smoothquant-".Length..], System.Globalization.CultureInfo.InvariantCulture) },
         "dynamic" => new QuantizeOptions { Mode = QuantizationMode.Dynamic },
         "static" => new QuantizeOptions { Mode = QuantizationMode.Static },
+        "static-smoothquant" => new QuantizeOptions { Mode = QuantizationMode.Static, SmoothQuantAlpha = 0.5 },
         "int4-rtn" => new QuantizeOptions { Mode = QuantizationMode.WeightOnly, WeightBits = 4, BlockSize = 32 },
+        "int4-gptq" => new QuantizeOptions { Mode = QuantizationMode.WeightOnly, WeightBits = 4, BlockSize = 32, Rounding = WeightRounding.Gptq },
+        "int4-awq" => new QuantizeOptions { Mode = QuantizationMode.WeightOnly, WeightBits = 4, BlockSize = 32, Rounding = WeightRounding.Awq },
         "int8-weightonly" => new QuantizeOptions { Mode = QuantizationMode.WeightOnly },
         _ => throw new CondenseException($"unknown variant '{variant}'"),
     };

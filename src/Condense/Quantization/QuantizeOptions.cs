@@ -14,6 +14,17 @@ public enum QuantizationMode
     WeightOnly,
 }
 
+/// <summary>How weight-only mode rounds block-wise weights.</summary>
+public enum WeightRounding
+{
+    /// <summary>Round to nearest.</summary>
+    Rtn,
+    /// <summary>GPTQ: column by column with error feedback through the inverse Hessian of the calibration inputs.</summary>
+    Gptq,
+    /// <summary>AWQ: round to nearest after per-input-channel scales searched on activation magnitudes.</summary>
+    Awq,
+}
+
 /// <summary>Options of <see cref="Quantizer"/>.</summary>
 public sealed record QuantizeOptions
 {
@@ -28,6 +39,10 @@ public sealed record QuantizeOptions
     /// Runtime's MatMulNBits stores int4 weights), instead of one per row. 16, 32, 64, 128 or 256; null: off.
     /// </summary>
     public int? BlockSize { get; init; }
+    /// <summary>How weight-only block-wise weights are rounded (GPTQ and AWQ calibrate on the inputs of each layer).</summary>
+    public WeightRounding Rounding { get; init; } = WeightRounding.Rtn;
+    /// <summary>Static mode: SmoothQuant's migration strength α in [0, 1] (null: off); calibrates twice.</summary>
+    public double? SmoothQuantAlpha { get; init; }
     /// <summary>How static mode turns observed activations into ranges.</summary>
     public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
     /// <summary>Observer settings (bins, percentile).</summary>
@@ -68,6 +83,10 @@ public sealed record QuantizeOptions
                     "the integer engine takes one scale per output channel");
             if (KeepFloatWeights) throw new CondenseException("block-wise weight scales are not supported for quantization-aware training");
         }
+        if (Rounding != WeightRounding.Rtn && BlockSize is null)
+            throw new CondenseException($"{Rounding.ToString().ToLowerInvariant()} rounds block-wise weights: it needs weight-only mode with a block size");
+        if (SmoothQuantAlpha is double alpha && (Mode != QuantizationMode.Static || !(alpha >= 0 && alpha <= 1)))
+            throw new CondenseException($"SmoothQuant needs static mode and an alpha in [0, 1] (got {Mode.ToString().ToLowerInvariant()}, {alpha})");
         if (CalibrationSamples < 1) throw new CondenseException($"calibration samples must be positive, got {CalibrationSamples}");
         Observer.Validate();
         if (MaxAccuracyDrop is double d && !(d >= 0 && d <= 1)) throw new CondenseException($"maximum accuracy drop must be in [0, 1], got {d}");

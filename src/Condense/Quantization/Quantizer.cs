@@ -46,6 +46,27 @@ public static partial class Quantizer
             .Where(t => !t.IsBias && IsQuantizable(t, source))
             .Where(t => !exclude.Any(r => r.IsMatch(t.Name)))
             .ToDictionary(t => t.Node.Name);
+        Dictionary<string, LayerInput>? inputs = null;
+        bool smooth = options.SmoothQuantAlpha is not null, search = options.Rounding != WeightRounding.Rtn;
+        if (smooth || search)
+        {
+            var linear = targets.Values.Where(t => t.Node.OpType != OpTypes.Conv).Select(t => t.Node).ToList();
+            var feeds = (calibration ?? throw new CondenseException($"{(smooth ? "SmoothQuant" : options.Rounding.ToString())} needs calibration data"))();
+            inputs = LayerInputs.Gather(model, feeds, linear, hessian: options.Rounding == WeightRounding.Gptq,
+                sampleRows: options.Rounding == WeightRounding.Awq ? 512 : 0);
+        }
+        if (smooth)
+        {
+            // The smoothed float model gives the same outputs; static calibration then sees its flatter activations.
+            var smoothed = source.Clone();
+            foreach (var t in targets.Values.Where(t => inputs!.ContainsKey(t.Node.Name)))
+            {
+                var s = SmoothQuant.Scales(inputs![t.Node.Name].MaxAbs, SmoothQuant.WeightMax(InputScaling.AsLinear(t.Parameter, t.OutputAxis)),
+                    options.SmoothQuantAlpha!.Value);
+                InputScaling.Apply(smoothed, smoothed.Nodes.First(n => n.Name == t.Node.Name), s, t.OutputAxis);
+            }
+            return Quantize(new GraphModule(smoothed), options with { SmoothQuantAlpha = null }, calibration);
+        }
         var embeddings = options.Embeddings ? Embeddings(source).Where(g => !exclude.Any(r => r.IsMatch(g.Inputs[0]))).ToList() : [];
         if (targets.Count == 0 && embeddings.Count == 0)
             throw new CondenseException("no Linear (Gemm or MatMul by a weight) or Conv layer to quantize: all were excluded or the model has none");
@@ -67,7 +88,8 @@ public static partial class Quantizer
 
             if (options.BlockSize is int blockSize)
             {
-                layers.Add(QuantizeBlockwise(graph, nodes, node, outputAxis, blockSize, weightRange, options.WeightBits));
+                layers.Add(QuantizeBlockwise(graph, nodes, node, outputAxis, blockSize, weightRange, options.WeightBits,
+                    options.Rounding, inputs?.GetValueOrDefault(node.Name)));
                 nodes.Add(node);
                 continue;
             }
@@ -170,13 +192,23 @@ public static partial class Quantizer
     // Weight-only, block-wise: DequantizeLinear(W_q, scale [out, blocks], 0, axis = 1, block_size) — ONNX's
     // blocked quantization (opset 21), the QDQ form of what MatMulNBits stores (Onnx/MatMulNBitsExport.cs).
     // A MatMul weight [in, out] is blocked along its axis 0: the same blocks of the transposed weight, transposed back.
-    private static QuantizedLayer QuantizeBlockwise(ModelGraph graph, List<Node> nodes, Node node, int outputAxis, int blockSize, QuantRange range, int bits)
+    private static QuantizedLayer QuantizeBlockwise(ModelGraph graph, List<Node> nodes, Node node, int outputAxis, int blockSize, QuantRange range,
+        int bits, WeightRounding rounding, LayerInput? input)
     {
         string g = node.Name, w = node.Inputs[1];
         if (node.OpType == OpTypes.Conv || graph.Initializers[w].Rank != 2)
             throw new CondenseException($"layer '{g}': block-wise quantization needs a Linear weight (Gemm or MatMul)");
+        if (rounding == WeightRounding.Awq && input is not null)
+        {
+            // AWQ's scales move into the weight before rounding, and their inverse onto the layer's input.
+            var (_, s) = Awq.Search(InputScaling.AsLinear(graph.Initializers[w], outputAxis), input.MeanAbs, input.SampleTensor(), blockSize, range);
+            nodes.Add(InputScaling.Apply(graph, node, s, outputAxis, insert: false));
+        }
         var weight = graph.Initializers[w];
-        var (integers, scales) = BlockwiseQuantizer.Quantize(outputAxis == 0 ? weight : weight.Transpose(), blockSize, range);
+        var linear = InputScaling.AsLinear(weight, outputAxis);
+        var (integers, scales) = rounding == WeightRounding.Gptq && input?.Hessian is { } hessian
+            ? Gptq.Quantize(linear, hessian, blockSize, range)
+            : BlockwiseQuantizer.Quantize(linear, blockSize, range);
         if (outputAxis == 1) (integers, scales) = (integers.Transpose(), scales.Transpose());
         var integerType = bits <= 4 ? ElementType.Int4 : ElementType.Int8;
         Add(graph, w + ".quantized", integers, integerType);

@@ -1,0 +1,84 @@
+// What the calibration-driven methods need to know about each quantized layer's inputs, gathered in one pass of the
+// float model over the calibration batches: GPTQ's Hessian XᵀX, SmoothQuant's per-channel max |x|, AWQ's per-channel
+// mean |x| and a bounded sample of input rows (seeded reservoir sampling, so memory stays fixed however long the text).
+using Condense.Autograd;
+using Condense.Graph;
+using Condense.Tensors;
+
+namespace Condense.Quantization;
+
+/// <summary>Statistics of one layer's inputs over the calibration data.</summary>
+internal sealed class LayerInput
+{
+    public LayerInput(int width, bool hessian, int sampleRows)
+    {
+        Width = width;
+        Hessian = hessian ? new GptqHessian(width) : null;
+        MaxAbs = new double[width];
+        MeanAbs = new double[width];
+        Sample = new List<float[]>(sampleRows);
+        SampleRows = sampleRows;
+    }
+
+    public int Width { get; }
+    public GptqHessian? Hessian { get; }
+    public double[] MaxAbs { get; }
+    public double[] MeanAbs { get; }
+    public List<float[]> Sample { get; }
+    public int SampleRows { get; }
+    public long Rows { get; private set; }
+
+    public void Add(Tensor x, Rng rng)
+    {
+        Hessian?.Add(x);
+        int rows = x.Size / Width;
+        var data = x.Data;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = data.AsSpan(r * Width, Width);
+            for (int j = 0; j < Width; j++)
+            {
+                double a = Math.Abs(row[j]);
+                MaxAbs[j] = Math.Max(MaxAbs[j], a);
+                MeanAbs[j] += (a - MeanAbs[j]) / (Rows + 1);
+            }
+            Rows++;
+            // Reservoir sampling (Vitter's algorithm R): every row seen so far is kept with the same probability.
+            if (Sample.Count < SampleRows) Sample.Add(row.ToArray());
+            else if (SampleRows > 0 && rng.NextInt((int)Math.Min(Rows, int.MaxValue)) is var k && k < SampleRows) Sample[k] = row.ToArray();
+        }
+    }
+
+    /// <summary>The sampled rows as a [rows, width] tensor.</summary>
+    public Tensor SampleTensor() => new([.. Sample.SelectMany(r => r)], Sample.Count, Width);
+}
+
+internal static class LayerInputs
+{
+    /// <summary>Runs the float <paramref name="model"/> over <paramref name="feeds"/> and gathers each node's input statistics.</summary>
+    public static Dictionary<string, LayerInput> Gather(GraphModule model, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds,
+        IReadOnlyList<Node> layers, bool hessian, int sampleRows)
+    {
+        var inputs = new Dictionary<string, LayerInput>();
+        var rng = new Rng(7);
+        bool training = model.Training;
+        model.Eval();
+        try
+        {
+            using var _ = GradMode.NoGrad();
+            foreach (var feed in feeds)
+            {
+                var values = model.Run(feed);
+                foreach (var node in layers)
+                {
+                    var x = values[node.Inputs[0]];
+                    if (!inputs.TryGetValue(node.Name, out var stats)) inputs[node.Name] = stats = new LayerInput(x.Shape[^1], hessian, sampleRows);
+                    stats.Add(x.DataType == DataType.Float32 ? x : TypedOps.Cast(x, DataType.Float32), rng);
+                }
+            }
+        }
+        finally { model.Train(training); }
+        if (inputs.Count < layers.Count) throw new CondenseException("the calibration data is empty");
+        return inputs;
+    }
+}
