@@ -57,7 +57,10 @@ internal static class TextQuantBench
     private static QuantizeOptions Options(string variant) => variant switch
     {
         _ when variant.StartsWith("static-smoothquant-", StringComparison.Ordinal) => new QuantizeOptions
-            { Mode = QuantizationMode.Static, SmoothQuantAlpha = double.Parse(variant["static-smoothquant-".Length..], System.Globalization.CultureInfo.InvariantCulture) },
+            {
+                Mode = QuantizationMode.Static,
+                SmoothQuantAlpha = double.Parse(variant["static-smoothquant-".Length..], System.Globalization.CultureInfo.InvariantCulture),
+            },
         "dynamic" => new QuantizeOptions { Mode = QuantizationMode.Dynamic },
         "static" => new QuantizeOptions { Mode = QuantizationMode.Static },
         "static-smoothquant" => new QuantizeOptions { Mode = QuantizationMode.Static, SmoothQuantAlpha = 0.5 },
