@@ -35,18 +35,26 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--calibration-method <M>")] [Description("minmax (default), movingaverage, percentile, entropy or mse.")]
         public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
-        [Requires("--mode", "static")]
-        [CommandOption("--calibration <FILE|DIR>")] [Description("Calibration data: a .npy file of inputs (N×784, N×1×28×28, … as the model declares) "
-            + "or a folder of IDX files. Default: the training set of --data.")]
+        [CommandOption("--calibration <FILE|DIR>")] [Description("Calibration data (static mode, SmoothQuant, GPTQ, AWQ): a .npy file of inputs (N×784, N×1×28×28, … as the model "
+            + "declares), a folder of IDX files, or with --text a text file. Default: the training set of --data (the first half of --text).")]
         public string? Calibration { get; init; }
 
-        [Requires("--mode", "static")]
         [CommandOption("--calibration-samples <N>")] [Description("Training samples used to calibrate (default 1000).")]
         public int Samples { get; init; } = 1000;
 
         [Requires("--mode", "static"), Requires("--calibration-method", "percentile")]
         [CommandOption("--percentile <P>")] [Description("For --calibration-method percentile (default 99.99).")]
         public double Percentile { get; init; } = 99.99;
+
+        [Requires("--mode", "weightonly")]
+        [CommandOption("--method <METHOD>")] [Description("Weight-only rounding of block-wise weights: rtn (default), gptq or awq "
+            + "(both calibrate on the layers' inputs).")]
+        public WeightRounding Rounding { get; init; } = WeightRounding.Rtn;
+
+        [Requires("--mode", "static")]
+        [CommandOption("--smoothquant <ALPHA>")] [Description("SmoothQuant: move activation outliers into the weights with strength "
+            + "ALPHA in [0, 1] (0.5 in the paper; 0.8 measured best on all-MiniLM-L6-v2).")]
+        public double? SmoothQuant { get; init; }
 
         [CommandOption("--exclude <PATTERN>")] [Description("Leave layers whose weight name matches in float; repeatable.")]
         public string[] Exclude { get; init; } = [];
@@ -95,7 +103,12 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             CalibrationSamples = settings.Samples, Exclude = settings.Exclude,
             Observer = new ObserverOptions { Percentile = settings.Percentile },
             MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
+            Rounding = settings.Rounding, SmoothQuantAlpha = settings.SmoothQuant,
         }.Validate();
+        bool calibrates = options.Mode == QuantizationMode.Static || options.Rounding != WeightRounding.Rtn;
+        if (!calibrates && (settings.Calibration is not null || context.Arguments.Contains("--calibration-samples")))
+            throw new CondenseException("--calibration and --calibration-samples are used by static mode, GPTQ and AWQ only "
+                + $"(got --mode {options.Mode.ToString().ToLowerInvariant()}{(options.Mode == QuantizationMode.WeightOnly ? " with --method rtn" : "")})");
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("calibration data", settings.Calibration), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab));
         if (settings.Text is not null) return QuantizeText.Run(output, settings, options, outPath);

@@ -57,6 +57,32 @@ public sealed class TextCommandTests : IDisposable
     }
 
     [Fact]
+    public void QuantizeTextWritesAnInt4GptqModelAndReportsFidelity()
+    {
+        var result = CliRunner.Run("quantize", At("minilm.onnx"), "--text", At("passages.txt"), "--mode", "weightonly", "--bits", "4",
+            "--block-size", "32", "--method", "gptq", "--max-length", "16", "-o", At("q.onnx"), "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        Assert.Equal(2, json.GetProperty("calibration_passages").GetInt32());
+        Assert.Equal(3, json.GetProperty("evaluation_passages").GetInt32());
+        Assert.InRange(json.GetProperty("cosine_mean").GetDouble(), 0.9, 1.0);
+        Assert.True(json.GetProperty("file_bytes").GetInt64() < 0.3 * new FileInfo(PretrainedModels.MiniLmOnnx).Length);
+        Assert.True(File.Exists(At("q.onnx")));
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["--mode", "dynamic", "--method", "gptq"], "--method"),
+            (["--mode", "dynamic", "--smoothquant", "0.5"], "--smoothquant"),
+            (["--mode", "weightonly", "--bits", "4", "--block-size", "32", "--calibration", At("passages.txt")], "--calibration"),
+        })
+        {
+            var bad = CliRunner.Run(["quantize", At("minilm.onnx"), "--text", At("passages.txt"), .. args, "-o", At("bad.onnx")]);
+            Assert.Equal(1, bad.ExitCode);
+            Assert.Contains(message, bad.Stderr);
+            Assert.False(File.Exists(At("bad.onnx")));
+        }
+    }
+
+    [Fact]
     public void BadTextInputIsOneLine()
     {
         File.Copy(At("passages.txt"), At("elsewhere.txt"));
