@@ -35,7 +35,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--calibration-method <M>")] [Description("minmax (default), movingaverage, percentile, entropy or mse.")]
         public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
-        [CommandOption("--calibration <FILE|DIR>")] [Description("Calibration data (static mode, SmoothQuant, GPTQ, AWQ): a .npy file of inputs (N×784, N×1×28×28, … as the model "
+        [CommandOption("--calibration <FILE|DIR>")]
+        [Description("Calibration data (static mode, SmoothQuant, GPTQ, AWQ): a .npy file of inputs (N×784, N×1×28×28, … as the model "
             + "declares), a folder of IDX files, or with --text a text file. "
             + "Default: the training set of --data (the first half of --text).")]
         public string? Calibration { get; init; }
