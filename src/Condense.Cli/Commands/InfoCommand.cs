@@ -43,6 +43,16 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
         tensors.AddRow("[bold]total[/]", "", $"[bold]{summary.Parameters:N0}[/]", $"[bold]{summary.NonzeroParameters:N0}[/]",
             $"[bold]{summary.Sparsity:P1}[/]");
         output.Console.Write(tensors);
+        var parts = TransformerParts.Of(model);
+        if (parts is not null)
+        {
+            var table = new Table().Title($"transformer parts (hidden size {parts.HiddenSize})").AddColumns("part", "parameters", "share");
+            long all = Math.Max(1, parts.Embeddings + parts.Attention + parts.FeedForward + parts.Other);
+            foreach (var (part, count) in new[] { ("embeddings", parts.Embeddings), ("attention", parts.Attention),
+                ("feed-forward", parts.FeedForward), ("other", parts.Other) })
+                table.AddRow(part, $"{count:N0}", $"{(double)count / all:P1}");
+            output.Console.Write(table);
+        }
         // A graph of several inputs lists each (name, element type, shape); one input fits on the summary line.
         if (graph.Inputs.Count > 1)
         {
@@ -74,6 +84,11 @@ internal sealed class InfoCommand : Command<InfoCommand.Settings>
             nonzero_parameters = summary.NonzeroParameters,
             sparsity = summary.Sparsity,
             file_bytes = fileBytes,
+            transformer = parts is null ? null : new
+            {
+                hidden_size = parts.HiddenSize, embeddings = parts.Embeddings, attention = parts.Attention,
+                feed_forward = parts.FeedForward, other = parts.Other,
+            },
         });
         return 0;
     }
