@@ -84,6 +84,11 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [Requires("--text")]
         public string? Vocab { get; init; }
 
+        [CommandOption("--min-cosine <C>")] [Description("Fidelity-aware (text): keep the most sensitive layers in float until the mean "
+            + "cosine to the float model's embeddings is at least C (e.g. 0.99).")]
+        [Requires("--text")]
+        public double? MinCosine { get; init; }
+
         [CommandOption("--max-length <N>")] [Description(TextOptions.MaxLengthHelp)]
         [Requires("--text")]
         public int MaxLength { get; init; } = 128;
@@ -105,7 +110,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             CalibrationSamples = settings.Samples, Exclude = settings.Exclude,
             Observer = new ObserverOptions { Percentile = settings.Percentile },
             MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
-            Rounding = settings.Rounding, SmoothQuantAlpha = settings.SmoothQuant,
+            Rounding = settings.Rounding, SmoothQuantAlpha = settings.SmoothQuant, MinCosine = settings.MinCosine,
         }.Validate();
         bool calibrates = options.Mode == QuantizationMode.Static || options.Rounding != WeightRounding.Rtn;
         if (!calibrates && (settings.Calibration is not null || context.Arguments.Contains("--calibration-samples")))

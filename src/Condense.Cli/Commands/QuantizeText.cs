@@ -52,6 +52,10 @@ internal static class QuantizeText
             $"{Output.FormatBytes(report.FileBytesAfter)} ({report.CompressionRatio:F1}× smaller)");
         summary.AddRow("latency (batch 1)", $"{report.LatencyMsBefore:F1} ms", $"{report.LatencyMsAfter:F1} ms");
         output.Console.Write(summary);
+        if (report.TargetMet is bool met)
+            output.Console.MarkupLine(met
+                ? $"[green]target met[/]: cosine {report.CosineMean:F4} ≥ {settings.MinCosine} ({report.FloatLayers.Count} layers kept in float)"
+                : $"[yellow]target not met[/]: best cosine {report.CosineMean:F4} < {settings.MinCosine}; saved the most faithful model found");
         output.Console.MarkupLine($"calibrated on {report.CalibrationPassages} passages, measured on {report.EvaluationPassages}; "
             + $"saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
         output.Result(outPath, null, report, ("onnx_format", format.ToString().ToLowerInvariant(), Before: "calibration_passages"));

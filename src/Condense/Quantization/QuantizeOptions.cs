@@ -70,6 +70,12 @@ public sealed record QuantizeOptions
     /// </summary>
     public double? MaxAccuracyDrop { get; init; }
 
+    /// <summary>
+    /// Fidelity-aware mode for text models: the lowest accepted mean cosine to the float model's embeddings. Layers are
+    /// left in float, most sensitive first, until it holds. Null: off.
+    /// </summary>
+    public double? MinCosine { get; init; }
+
     /// <summary>Throws a one-line error for out-of-range options.</summary>
     public QuantizeOptions Validate()
     {
@@ -87,6 +93,7 @@ public sealed record QuantizeOptions
             throw new CondenseException($"{Rounding.ToString().ToLowerInvariant()} rounds block-wise weights: it needs weight-only mode with a block size");
         if (SmoothQuantAlpha is double alpha && (Mode != QuantizationMode.Static || !(alpha >= 0 && alpha <= 1)))
             throw new CondenseException($"SmoothQuant needs static mode and an alpha in [0, 1] (got {Mode.ToString().ToLowerInvariant()}, {alpha})");
+        if (MinCosine is double c && !(c > -1 && c <= 1)) throw new CondenseException($"minimum cosine must be in (-1, 1], got {c}");
         if (CalibrationSamples < 1) throw new CondenseException($"calibration samples must be positive, got {CalibrationSamples}");
         Observer.Validate();
         if (MaxAccuracyDrop is double d && !(d >= 0 && d <= 1)) throw new CondenseException($"maximum accuracy drop must be in [0, 1], got {d}");

@@ -29,6 +29,10 @@ public sealed record TextQuantizeReport(
     [property: JsonPropertyOrder(16)] IReadOnlyList<QuantizedLayer> Layers,
     [property: JsonPropertyOrder(17)] IReadOnlyList<string> FloatLayers)
 {
+    /// <summary>Fidelity-aware mode: whether the minimum cosine was reached (null: not asked).</summary>
+    [JsonPropertyOrder(18)]
+    public bool? TargetMet { get; init; }
+
     /// <summary>Weight-only mode's block size, or null.</summary>
     [JsonPropertyOrder(3)]
     public int? BlockSize { get; init; }
@@ -65,23 +69,62 @@ public static class TextQuantizePipeline
             throw new CondenseException(
                 $"text quantization needs calibration passages and at least 2 to evaluate on (got {calibration.Count} and {evaluation.Count})");
         var clock = Stopwatch.StartNew();
-        var (quantized, layers) = Quantizer.Quantize(model, options, () => Feeds(model, tokenizer, calibration, embedding));
+        var reference = new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation);
+        var (quantized, layers) = Quantizer.Quantize(model, options with { MinCosine = null }, () => Feeds(model, tokenizer, calibration, embedding));
+        var ours = new SentenceEmbedder(quantized, tokenizer, embedding).Embed(evaluation, progress);
+        var fidelity = Fidelity.Measure(ours, reference);
+        bool? met = null;
+        if (options.MinCosine is double target)
+        {
+            met = fidelity.CosineMean >= target;
+            if (met == false) (quantized, layers, fidelity, met) = KeepSensitiveLayersInFloat(model, tokenizer, calibration, evaluation, reference,
+                options, embedding, target, (quantized, layers, fidelity));
+        }
         var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();
         var floatLayers = model.Graph.Nodes
             .Where(n => n.OpType is OpTypes.Gemm or OpTypes.MatMul or OpTypes.Conv && n.Inputs.Count > 1
                 && model.Graph.Initializers.ContainsKey(n.Inputs[1]) && !quantizedWeights.Contains(n.Inputs[1]))
             .Select(n => n.Inputs[1]).ToList();
-        var ours = new SentenceEmbedder(quantized, tokenizer, embedding).Embed(evaluation, progress);
-        var reference = new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation);
-        var fidelity = Fidelity.Measure(ours, reference);
         double seconds = clock.Elapsed.TotalSeconds;
         double before = TextEvaluation.Latency(model, tokenizer, evaluation[0], embedding.MaxLength, 0.2);
         double after = TextEvaluation.Latency(quantized, tokenizer, evaluation[0], embedding.MaxLength, 0.2);
         var report = new TextQuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibration.Count, evaluation.Count,
             fidelity.CosineMean, fidelity.CosineMin, fidelity.TopKOverlap, fidelity.Spearman, before, after, seconds, layers, floatLayers)
-            { BlockSize = options.BlockSize };
+            { BlockSize = options.BlockSize, TargetMet = met };
         return (quantized, report);
     }
+
+    // Fidelity-aware mode: each quantized layer's sensitivity is the cosine lost with it quantized alone (on up to 32
+    // held-out passages); layers then go back to float, most sensitive first, until the mean cosine on all held-out
+    // passages reaches the target. Returns the first model that does, or the most faithful one seen.
+    private static (GraphModule, IReadOnlyList<QuantizedLayer>, Fidelity, bool) KeepSensitiveLayersInFloat(GraphModule model, TextTokenizer tokenizer,
+        IReadOnlyList<string> calibration, IReadOnlyList<string> evaluation, float[][] reference, QuantizeOptions options, EmbeddingOptions embedding,
+        double target, (GraphModule Model, IReadOnlyList<QuantizedLayer> Layers, Fidelity Fidelity) best)
+    {
+        var probe = evaluation.Take(32).ToList();
+        var probeReference = reference.Take(probe.Count).ToArray();
+        var weights = best.Layers.Select(l => l.Weight).ToList();
+        IEnumerable<IReadOnlyDictionary<string, Tensor>> Calibration() => Feeds(model, tokenizer, calibration, embedding);
+        var sensitivity = weights.ToDictionary(w => w, w =>
+        {
+            var alone = options with { Exclude = [.. options.Exclude, .. weights.Where(o => o != w).Select(Literal)], MinCosine = null };
+            var embedded = new SentenceEmbedder(Quantizer.Quantize(model, alone, Calibration).Model, tokenizer, embedding).Embed(probe);
+            return 1 - Enumerable.Range(0, probe.Count).Average(i => Fidelity.Cosine(embedded[i], probeReference[i]));
+        });
+        var excluded = new List<string>(options.Exclude);
+        foreach (var w in weights.OrderByDescending(w => sensitivity[w]).Take(weights.Count - 1))
+        {
+            excluded.Add(Literal(w));
+            var (candidate, layers) = Quantizer.Quantize(model, options with { Exclude = [.. excluded], MinCosine = null }, Calibration);
+            var fidelity = Fidelity.Measure(new SentenceEmbedder(candidate, tokenizer, embedding).Embed(evaluation), reference);
+            if (fidelity.CosineMean > best.Fidelity.CosineMean) best = (candidate, layers, fidelity);
+            if (fidelity.CosineMean >= target) return (candidate, layers, fidelity, true);
+        }
+        return (best.Model, best.Layers, best.Fidelity, false);
+    }
+
+    // A weight name as an exclusion pattern: '*' is the pattern's wildcard, so a '*' in a name is matched by '?' (one character).
+    private static string Literal(string name) => name.Replace('*', '?');
 
     /// <summary>The calibration passages as the model's named inputs, one batch at a time.</summary>
     public static IEnumerable<IReadOnlyDictionary<string, Tensor>> Feeds(GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string> passages,
