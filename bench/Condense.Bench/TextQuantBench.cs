@@ -39,11 +39,14 @@ internal static class TextQuantBench
         Console.WriteLine($"{"variant",-22} {"cosine",8} {"min",8} {"top10",7} {"spearman",9} {"MB",7} {"% fp32",7} {"ORT cos",8} {"s",6}");
         foreach (var variant in variants)
         {
-            var options = Options(variant);
+            // "-nbits": the int4 model written as ONNX Runtime's MatMulNBits instead of blocked DequantizeLinear.
+            bool nbits = variant.EndsWith("-nbits", StringComparison.Ordinal);
+            var options = Options(nbits ? variant[..^"-nbits".Length] : variant);
             var clock = Stopwatch.StartNew();
             var (quantized, report) = TextQuantizePipeline.Apply(model, tokenizer, calibration, evaluation, options, embedding);
             string path = Path.Combine(dir, variant + ".onnx");
-            ModelFile.Save(quantized.Graph, path);
+            if (nbits) ModelFile.Save(quantized.Graph, path, Onnx.QuantizedOnnxFormat.MatMulNBits);
+            else ModelFile.Save(quantized.Graph, path);
             long bytes = new FileInfo(path).Length;
             var ortFidelity = Fidelity.Measure(OrtEmbeddings(path, tokenizer, evaluation), floatOrt);
             Console.WriteLine($"{variant,-22} {report.CosineMean,8:F4} {report.CosineMin,8:F4} {report.TopKOverlap,7:F3} {report.Spearman,9:F4} "

@@ -25,6 +25,7 @@ public static class MatMulNBitsExport
     private static readonly Dictionary<string, Func<QdqGraphRewrite, Node, List<Node>?>> Rewriters = new()
     {
         [OpTypes.Gemm] = RewriteGemm,
+        [OpTypes.MatMul] = RewriteMatMul,
     };
 
     /// <summary>
@@ -67,6 +68,54 @@ public static class MatMulNBitsExport
         var nodes = new List<Node> { new(g + "/MatMulNBits", OpTypes.MatMulNBits, [gemm.Inputs[0], b, s], [product], attributes) };
         if (hasBias) nodes.Add(new Node(g + "/Add", OpTypes.Add, [product, gemm.Inputs[2]], [gemm.Outputs[0]]));
         return nodes;
+    }
+
+    // A MatMul by a weight W [K, N] (as exporters write nn.Linear): blocked along K (DequantizeLinear axis 0, scales
+    // [k_blocks, N]) or per column (axis 1, scales [N]); MatMulNBits stores the transpose, [N, K], and the scales [N, k_blocks].
+    private static List<Node>? RewriteMatMul(QdqGraphRewrite r, Node matmul)
+    {
+        var weight = r.QuantizedWeight(matmul);
+        if (weight is null) return null;
+        if (r.Graph.Producer(matmul.Inputs[0]) is { OpType: OpTypes.DequantizeLinear })
+            throw r.Error($"layer '{matmul.Name}' quantizes its input too; MatMulNBits takes weight-only layers (quantize in weight-only mode)");
+        var w = r.Graph.Initializers[weight.Inputs[0]];
+        if (w.Rank != 2) throw r.Error($"layer '{matmul.Name}' has a weight of rank {w.Rank}; MatMulNBits takes [K, N]");
+        if (w.Data.Any(v => v < -8 || v > 7))
+            throw r.Error($"layer '{matmul.Name}' has weights beyond 4 bits; MatMulNBits takes 4-bit weights (quantize with 4 weight bits)");
+        if (weight.Inputs.Count > 2 && weight.Inputs[2].Length > 0 && r.Graph.Initializers[weight.Inputs[2]].Data.Any(v => v != 0f))
+            throw r.Error($"layer '{matmul.Name}' has nonzero weight zero points; MatMulNBits export takes symmetric weights");
+        int k = w.Shape[0], n = w.Shape[1];
+        int blockSize = (int)weight.Int("block_size", 0);
+        var scale = r.Graph.Initializers[weight.Inputs[1]];
+        float[] scales;
+        if (blockSize > 0)
+        {
+            int blocks = (k + blockSize - 1) / blockSize;
+            if (weight.Int("axis", 1) != 0 || scale.Size != n * blocks)
+                throw r.Error($"'{weight.Name}' has {scale.Size} block scales; expected [{blocks}, {n}] along the input axis");
+            if (blockSize < MinBlockSize || blockSize > MaxBlockSize || (blockSize & (blockSize - 1)) != 0)
+                throw r.Error($"'{weight.Name}' has block size {blockSize}; ONNX Runtime's MatMulNBits takes 16, 32, 64, 128 or 256");
+            scales = scale.Transpose().Data;
+        }
+        else
+        {
+            blockSize = MinBlockSize;
+            while (blockSize < k && blockSize < MaxBlockSize) blockSize *= 2;
+            int blocks = (k + blockSize - 1) / blockSize;
+            if (scale.Size != 1 && (scale.Size != n || weight.Int("axis", 1) != 1))
+                throw r.Error($"'{weight.Name}' has {scale.Size} weight scales; expected one per tensor, per output column or per block");
+            scales = new float[n * blocks];
+            for (int i = 0; i < scales.Length; i++) scales[i] = scale.Data[scale.Size == 1 ? 0 : i / blocks];
+        }
+        string name = weight.Inputs[0];
+        string b = r.AddInitializer(name + ".nbits", Pack(w.Transpose(), blockSize), ElementType.UInt8);
+        string s = r.AddInitializer(name + ".nbits_scale", new Tensor(scales, [scales.Length]), ElementType.Float32);
+        var attributes = new Dictionary<string, AttributeValue>
+        {
+            ["K"] = AttributeValue.Int(k), ["N"] = AttributeValue.Int(n),
+            ["bits"] = AttributeValue.Int(Bits), ["block_size"] = AttributeValue.Int(blockSize),
+        };
+        return [new(matmul.Name + "/MatMulNBits", OpTypes.MatMulNBits, [matmul.Inputs[0], b, s], [matmul.Outputs[0]], attributes)];
     }
 
     // Blocked DequantizeLinear (axis 1): scales [N, k_blocks] flatten row-major to MatMulNBits' [N · k_blocks].

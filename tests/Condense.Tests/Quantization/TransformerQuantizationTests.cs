@@ -128,6 +128,23 @@ public class TransformerQuantizationTests
         Assert.Equal(11, graph.Opset);   // the graph passed in is not changed
         Assert.True(graph.Nodes[0].Attributes.ContainsKey("axes"));
     }
+
+    // A MatMul's int4 blocked weight [K, N] written as ONNX Runtime's MatMulNBits (which stores [N, K]) computes what
+    // our QDQ graph computes; the weight-only form leaves the input in float.
+    [Fact]
+    public void Int4MatMulExportsAsMatMulNBits()
+    {
+        var weight = Tensor.Uniform(new Rng(8), -1, 1, 64, 5);
+        var (quantized, _) = Quantizer.Quantize(LinearAsMatMul(weight).WithInput(64),
+            new QuantizeOptions { Mode = QuantizationMode.WeightOnly, WeightBits = 4, BlockSize = 32 }, null);
+        var x = Tensor.Uniform(new Rng(9), -1, 1, 2, 3, 64);
+        Tensor ours;
+        using (GradMode.NoGrad()) { quantized.Eval(); ours = quantized.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"]; }
+        var nbits = MatMulNBitsExport.Convert(quantized.Graph);
+        Assert.Contains(nbits.Nodes, n => n.OpType == OpTypes.MatMulNBits);
+        var ort = TypedParity.RunOnnxRuntime(OnnxExporter.ToModel(nbits), [("x", x)])["y"];
+        for (int i = 0; i < ours.Size; i++) Assert.Equal(ours.Data[i], ort.Data[i], 4);
+    }
 }
 
 internal static class GraphModuleTestExtensions
