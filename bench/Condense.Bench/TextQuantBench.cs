@@ -39,13 +39,15 @@ internal static class TextQuantBench
         Console.WriteLine($"{"variant",-22} {"cosine",8} {"min",8} {"top10",7} {"spearman",9} {"MB",7} {"% fp32",7} {"ORT cos",8} {"s",6}");
         foreach (var variant in variants)
         {
-            // "-nbits": the int4 model written as ONNX Runtime's MatMulNBits instead of blocked DequantizeLinear.
-            bool nbits = variant.EndsWith("-nbits", StringComparison.Ordinal);
-            var options = Options(nbits ? variant[..^"-nbits".Length] : variant);
+            // "-nbits": the int4 model written as ONNX Runtime's MatMulNBits instead of blocked DequantizeLinear; "-qop": the
+            // dynamic int8 model as MatMulInteger chains (ONNX Runtime's quantize_dynamic layout).
+            bool nbits = variant.EndsWith("-nbits", StringComparison.Ordinal), qop = variant.EndsWith("-qop", StringComparison.Ordinal);
+            var options = Options(nbits ? variant[..^"-nbits".Length] : qop ? variant[..^"-qop".Length] : variant);
             var clock = Stopwatch.StartNew();
             var (quantized, report) = TextQuantizePipeline.Apply(model, tokenizer, calibration, evaluation, options, embedding);
             string path = Path.Combine(dir, variant + ".onnx");
             if (nbits) ModelFile.Save(quantized.Graph, path, Onnx.QuantizedOnnxFormat.MatMulNBits);
+            else if (qop) ModelFile.Save(quantized.Graph, path, Onnx.QuantizedOnnxFormat.QOperator);
             else ModelFile.Save(quantized.Graph, path);
             long bytes = new FileInfo(path).Length;
             var ortFidelity = Fidelity.Measure(OrtEmbeddings(path, tokenizer, evaluation), floatOrt);

@@ -1,7 +1,7 @@
 // QDQ → QOperator: rewrites a quantized graph as Quantizer makes it (docs/quantized-graph.md) into ONNX
 // Runtime's other quantized format, where each layer is one integer operator instead of float ops between
-// QuantizeLinear/DequantizeLinear pairs. Static Gemm → com.microsoft QGemm; dynamic Gemm →
-// MatMulInteger → Cast → Mul(x_scale·w_scale) → Add(bias), what ORT's quantize_dynamic emits.
+// QuantizeLinear/DequantizeLinear pairs. Static Gemm → com.microsoft QGemm; dynamic Gemm or MatMul →
+// MatMulInteger → Cast → Mul(x_scale·w_scale) (→ Add(bias)), what ORT's quantize_dynamic emits.
 // Why QGemm for static layers: it is the one ORT op that computes exactly what our integer engine does —
 // acc = Σ (x_q − z_x)·w_q + bias32 in int32 (bias quantized with scale s_x·s_w[o], zero point 0), then either
 // requantizes to (s_y, z_y) or, without y_scale, returns acc·s_x·s_w[o] in float (our last layer). ORT's own
@@ -33,6 +33,7 @@ public static class QOperatorExport
     private static readonly Dictionary<string, Func<QdqGraphRewrite, Node, List<Node>?>> Rewriters = new()
     {
         [OpTypes.Gemm] = RewriteGemm,
+        [OpTypes.MatMul] = RewriteMatMul,
         [OpTypes.Conv] = QLinearConvExport.Rewrite,
     };
 
@@ -63,6 +64,31 @@ public static class QOperatorExport
             throw r.Error($"layer '{gemm.Name}' has block-wise weight scales; QOperator takes one scale per tensor or output channel");
         var source = r.Graph.Producer(input.Inputs[0]);
         return source is { OpType: OpTypes.DynamicQuantizeLinear } ? DynamicGemm(r, gemm, weight, source) : StaticGemm(r, gemm, input, weight);
+    }
+
+    // MatMul(DQ(x_q), DQ(W_q)) with W [in, out], as exporters write a transformer's linear layers: dynamic only, as
+    // MatMulInteger(x_q, W_q, z_x) → Cast → Mul(s_x · s_w), what ORT's quantize_dynamic writes for them.
+    private static List<Node>? RewriteMatMul(QdqGraphRewrite r, Node matmul)
+    {
+        var weight = r.QuantizedWeight(matmul);
+        if (weight is null) return null;
+        var input = r.Graph.Producer(matmul.Inputs[0]);
+        if (input is not { OpType: OpTypes.DequantizeLinear } || r.Graph.Producer(input.Inputs[0]) is not { OpType: OpTypes.DynamicQuantizeLinear } dynamic)
+            throw r.Error($"layer '{matmul.Name}': QOperator export of a MatMul layer needs dynamic quantization (use the qdq format)");
+        if (r.Graph.TypeOf(weight.Inputs[0]) != ElementType.Int8 || weight.Int("block_size", 0) > 0)
+            throw r.Error($"layer '{matmul.Name}' needs int8 weights with one scale per tensor or output column for MatMulInteger");
+        string g = matmul.Name;
+        var matmulInputs = new List<string> { dynamic.Outputs[0], weight.Inputs[0], dynamic.Outputs[2] };
+        if (r.Graph.Initializers.TryGetValue(r.WeightZeroPoint(weight), out var wz) && wz.Data.Any(v => v != 0f))
+            matmulInputs.Add(weight.Inputs[2]);
+        return
+        [
+            new Node(g + "/MatMulInteger", OpTypes.MatMulInteger, matmulInputs, [g + "/MatMulInteger_output_0"]),
+            new Node(g + "/Cast", OpTypes.Cast, [g + "/MatMulInteger_output_0"], [g + "/Cast_output_0"],
+                new Dictionary<string, AttributeValue> { ["to"] = AttributeValue.Int(1) }),
+            new Node(g + "/scale/Mul", OpTypes.Mul, [dynamic.Outputs[1], weight.Inputs[1]], [g + "/scale/Mul_output_0"]),
+            new Node(g + "/Mul", OpTypes.Mul, [g + "/Cast_output_0", g + "/scale/Mul_output_0"], [matmul.Outputs[0]]),
+        ];
     }
 
     // QGemm(x_q, s_x, z_x, W_q, s_w, z_w, bias32, [s_y, z_y]), transB = 1 (W_q stays [out, in]).

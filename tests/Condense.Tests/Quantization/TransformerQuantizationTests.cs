@@ -145,6 +145,22 @@ public class TransformerQuantizationTests
         var ort = TypedParity.RunOnnxRuntime(OnnxExporter.ToModel(nbits), [("x", x)])["y"];
         for (int i = 0; i < ours.Size; i++) Assert.Equal(ours.Data[i], ort.Data[i], 4);
     }
+
+    // The dynamic MatMul written as ONNX Runtime's quantize_dynamic writes it (MatMulInteger → Cast → Mul) computes
+    // what our QDQ simulation computes.
+    [Fact]
+    public void DynamicMatMulExportsAsMatMulInteger()
+    {
+        var (quantized, _) = Quantizer.Quantize(LinearAsMatMul(Tensor.Uniform(new Rng(10), -1, 1, 8, 5)),
+            new QuantizeOptions { Mode = QuantizationMode.Dynamic }, null);
+        var x = Tensor.Uniform(new Rng(11), -2, 3, 2, 3, 8);
+        Tensor ours;
+        using (GradMode.NoGrad()) { quantized.Eval(); ours = quantized.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"]; }
+        var qop = QOperatorExport.Convert(quantized.Graph);
+        Assert.Contains(qop.Nodes, n => n.OpType == OpTypes.MatMulInteger);
+        var ort = TypedParity.RunOnnxRuntime(OnnxExporter.ToModel(qop), [("x", x)])["y"];
+        for (int i = 0; i < ours.Size; i++) Assert.Equal(ours.Data[i], ort.Data[i], 4);
+    }
 }
 
 internal static class GraphModuleTestExtensions
