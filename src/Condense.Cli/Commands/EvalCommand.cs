@@ -64,7 +64,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         TextOptions.CheckLengths(settings.MaxLength, 32);
         var model = ModelFile.Load(settings.Model);
         var reference = ModelFile.Load(settings.Reference!);
-        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab);
+        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph);
         var passages = Condense.Data.Text.TextPassages.Read(settings.Text!);
         var metrics = CountProgress.Run(output, "embedding", passages.Count, progress =>
             TextEvaluation.Measure(model, reference, tokenizer, passages, new EmbeddingOptions(settings.MaxLength), settings.Model, progress));

@@ -15,7 +15,7 @@ internal static class QuantizeText
     {
         TextOptions.CheckLengths(settings.MaxLength, 32);
         var model = ModelFile.Load(settings.Model);
-        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab);
+        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph);
         var passages = TextPassages.Read(settings.Text!);
         IReadOnlyList<string> calibration, evaluation;
         if (settings.Calibration is { } file)
@@ -31,6 +31,8 @@ internal static class QuantizeText
         var (quantized, report) = CountProgress.Run(output, "measuring fidelity", evaluation.Count,
             progress => TextQuantizePipeline.Apply(model, tokenizer, calibration, evaluation, options, embedding, progress));
         var format = settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq;
+        // The vocabulary travels inside the saved model, so the quantized file tokenizes its text wherever it goes.
+        quantized.Graph.Metadata[TextTokenizer.MetadataKey] = tokenizer.Vocabulary;
         ModelFile.Save(quantized.Graph, outPath, format);
         report = report with
         {

@@ -10,14 +10,19 @@ internal static class TextOptions
 {
     public const string MaxLengthHelp = "Tokens per passage, [CLS] and [SEP] included; longer passages are truncated. Default: 128";
 
-    public const string VocabHelp = "The WordPiece vocabulary (vocab.txt) that tokenizes the text. Default: vocab.txt beside the model";
+    public const string VocabHelp =
+        "The WordPiece vocabulary (vocab.txt) that tokenizes the text. Default: the one the model carries, else vocab.txt beside it";
 
-    /// <summary>The tokenizer of <paramref name="modelPath"/>: <paramref name="vocab"/>, or vocab.txt in the model's folder.</summary>
-    public static TextTokenizer Tokenizer(string modelPath, string? vocab)
+    /// <summary>
+    /// The tokenizer of the model at <paramref name="modelPath"/>: <paramref name="vocab"/> if given, else the vocabulary
+    /// the model carries (a model Condense saved from text), else vocab.txt in the model's folder.
+    /// </summary>
+    public static TextTokenizer Tokenizer(string modelPath, string? vocab, Condense.Graph.ModelGraph graph)
     {
-        string path = vocab ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".", "vocab.txt");
-        if (vocab is null && !File.Exists(path))
-            throw new CondenseException($"no vocabulary for {Path.GetFileName(modelPath)}: give --vocab FILE (looked for {path})");
+        if (vocab is not null) return TextTokenizer.FromVocabulary(vocab);
+        if (graph.Metadata.TryGetValue(TextTokenizer.MetadataKey, out var carried)) return TextTokenizer.FromText(carried, modelPath);
+        string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".", "vocab.txt");
+        if (!File.Exists(path)) throw new CondenseException($"no vocabulary for {Path.GetFileName(modelPath)}: give --vocab FILE (looked for {path})");
         return TextTokenizer.FromVocabulary(path);
     }
 

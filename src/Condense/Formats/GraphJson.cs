@@ -22,6 +22,7 @@ public static class GraphJson
             ["trainable"] = new JsonArray(graph.Initializers.Keys.Where(graph.Trainable.Contains).Select(k => (JsonNode)k).ToArray()),
         };
         if (graph.Opset is { } opset) root["opset"] = opset;
+        if (graph.Metadata.Count > 0) root["metadata"] = new JsonObject(graph.Metadata.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)m.Value)));
         return root.ToJsonString();
     }
 
@@ -35,6 +36,7 @@ public static class GraphJson
         {
             var root = JsonNode.Parse(json)?.AsObject() ?? throw new JsonException("empty graph");
             var graph = new ModelGraph { Opset = (int?)root["opset"] };
+            if (root["metadata"] is JsonObject metadata) foreach (var (key, value) in metadata) graph.Metadata[key] = (string?)value ?? "";
             foreach (var v in Array(root, "inputs")) graph.Inputs.Add(ValueFromJson(v));
             foreach (var v in Array(root, "outputs")) graph.Outputs.Add(ValueFromJson(v));
             foreach (var n in Array(root, "nodes"))

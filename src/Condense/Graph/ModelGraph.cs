@@ -74,6 +74,12 @@ public sealed class ModelGraph
     /// </summary>
     public int? Opset { get; set; }
 
+    /// <summary>
+    /// Text that travels with the model (ONNX metadata_props, a checkpoint's graph JSON): a text encoder's WordPiece
+    /// vocabulary under <c>condense.vocabulary</c>, so the tokenizer goes wherever the model goes.
+    /// </summary>
+    public Dictionary<string, string> Metadata { get; } = [];
+
     /// <summary>Initializers holding integers (quantized weights, zero points); absent means float32.</summary>
     public Dictionary<string, ElementType> ElementTypes { get; } = [];
 
@@ -97,6 +103,7 @@ public sealed class ModelGraph
         foreach (var name in Trainable) graph.Trainable.Add(name);
         foreach (var (name, type) in ElementTypes) graph.ElementTypes[name] = type;
         graph.Opset = Opset;
+        foreach (var (key, value) in Metadata) graph.Metadata[key] = value;
         return graph;
     }
 

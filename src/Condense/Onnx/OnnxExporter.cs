@@ -73,6 +73,7 @@ public static class OnnxExporter
             Graph = ToGraph(graph),
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
+        foreach (var (key, value) in graph.Metadata) model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         if (graph.Nodes.Any(n => InContribDomain(n.OpType)))
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = QOperatorExport.MicrosoftDomain, Version = 1 });
         return model;

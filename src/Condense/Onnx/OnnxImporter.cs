@@ -40,7 +40,9 @@ public static class OnnxImporter
         if (model.Graph is null || model.IrVersion <= 0)
             throw new InvalidFileException(path, "not an ONNX model (no graph or IR version)");
         long opset = CheckOpsets(model, path);
-        return ToGraph(model.Graph, opset, path);
+        var graph = ToGraph(model.Graph, opset, path);
+        foreach (var property in model.MetadataProps) graph.Metadata[property.Key] = property.Value;
+        return graph;
     }
 
     /// <summary>Reads the model in <paramref name="path"/> as an executable, trainable module.</summary>

@@ -68,6 +68,12 @@ public sealed class TextCommandTests : IDisposable
         Assert.InRange(json.GetProperty("cosine_mean").GetDouble(), 0.9, 1.0);
         Assert.True(json.GetProperty("file_bytes").GetInt64() < 0.3 * new FileInfo(PretrainedModels.MiniLmOnnx).Length);
         Assert.True(File.Exists(At("q.onnx")));
+        // The quantized file carries its vocabulary: embedding with it from a folder without vocab.txt needs no --vocab.
+        Directory.CreateDirectory(At("moved"));
+        File.Move(At("q.onnx"), At("moved/q.onnx"));
+        var embedded = CliRunner.Run("embed", At("moved/q.onnx"), "--text", At("passages.txt"), "-o", At("moved/e.npy"));
+        Assert.True(embedded.ExitCode == 0, embedded.Stderr);
+        Assert.Equal([5, 384], Npy.Read(At("moved/e.npy")).ToTensor().Shape);
         foreach (var (args, message) in new (string[], string)[]
         {
             (["--mode", "dynamic", "--method", "gptq"], "--method"),

@@ -41,12 +41,23 @@ public sealed class TextTokenizer
 {
     private readonly BertTokenizer _tokenizer;
 
-    private TextTokenizer(BertTokenizer tokenizer, bool lowerCase, int vocabularySize)
+    private TextTokenizer(BertTokenizer tokenizer, bool lowerCase, int vocabularySize, string vocabulary)
     {
         _tokenizer = tokenizer;
         LowerCase = lowerCase;
         VocabularySize = vocabularySize;
+        Vocabulary = vocabulary;
     }
+
+    /// <summary>The key under which a model's metadata carries its vocabulary (<see cref="Vocabulary"/>).</summary>
+    public const string MetadataKey = "condense.vocabulary";
+
+    /// <summary>The vocabulary file's text, one token per line: what a saved model carries to tokenize its input again.</summary>
+    public string Vocabulary { get; }
+
+    /// <summary>A tokenizer for the vocabulary <paramref name="text"/> (one token per line), e.g. from a model's metadata.</summary>
+    public static TextTokenizer FromText(string text, string source) =>
+        FromVocabulary(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)), source);
 
     /// <summary>True when the vocabulary is uncased and text is lower-cased before tokenization.</summary>
     public bool LowerCase { get; }
@@ -80,7 +91,7 @@ public sealed class TextTokenizer
         try
         {
             var tokenizer = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = lowerCase });
-            return new TextTokenizer(tokenizer, lowerCase, lines.Count);
+            return new TextTokenizer(tokenizer, lowerCase, lines.Count, string.Join('\n', lines) + "\n");
         }
         catch (ArgumentException e) { throw new InvalidFileException(source, $"not a WordPiece vocabulary: {e.Message}"); }
     }
