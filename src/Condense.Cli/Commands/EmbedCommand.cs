@@ -15,7 +15,7 @@ internal sealed class EmbedCommand : Command<EmbedCommand.Settings>
 {
     public sealed class Settings : TextSettings
     {
-        [CommandArgument(0, "<MODEL>")] [Description("A text encoder (.onnx or .safetensors) taking input_ids, attention_mask[, token_type_ids].")]
+        [CommandArgument(0, "<MODEL>")] [Description("A text encoder (.onnx or .safetensors) taking input_ids, attention_mask [[and token_type_ids]].")]
         public string Model { get; init; } = "";
 
         [CommandOption("-o|--out <FILE>")] [Description("The embeddings, an N×D float32 .npy file. Default: embeddings.npy")]

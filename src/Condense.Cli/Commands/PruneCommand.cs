@@ -95,6 +95,20 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--rounds <R>")] [Description("Iterative: prune-retrain rounds (default 3).")]
         public int Rounds { get; init; } = 3;
 
+        [CommandOption("--text <FILE>")] [Description("For a text encoder: passages, one per line; prunes once (no fine-tuning) and measures "
+            + "fidelity to the original model on them.")]
+        [ConflictsWith("--data"), ConflictsWith("--finetune-epochs"), ConflictsWith("--structured"), ConflictsWith("--sensitivity")]
+        [ConflictsWith("--schedule", "agp", "iterative")]
+        public string? Text { get; init; }
+
+        [CommandOption("--vocab <FILE>")] [Description(TextOptions.VocabHelp)]
+        [Requires("--text")]
+        public string? Vocab { get; init; }
+
+        [CommandOption("--max-length <N>")] [Description(TextOptions.MaxLengthHelp)]
+        [Requires("--text")]
+        public int MaxLength { get; init; } = 128;
+
         [CommandOption("--finetune-epochs <E>")] [Description("Epochs of fine-tuning with the masks held (default 0).")]
         public int FinetuneEpochs { get; init; }
 
@@ -143,7 +157,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             throw new CondenseException("the AGP schedule prunes during fine-tuning: give --finetune-epochs");
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
-            new RunInput("sensitivity report", settings.SensitivityFile));
+            new RunInput("sensitivity report", settings.SensitivityFile), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab));
+        if (settings.Text is not null) return PruneText.Run(output, settings, run.Options, outPath);
         var model = ModelFile.Load(settings.Model);
         if (settings.SensitivityFile is not null)
         {

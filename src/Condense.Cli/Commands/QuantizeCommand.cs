@@ -55,7 +55,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 
         [Requires("--mode", "static")]
         [CommandOption("--smoothquant <ALPHA>")] [Description("SmoothQuant: move activation outliers into the weights with strength "
-            + "ALPHA in [0, 1] (0.5 in the paper; 0.8 measured best on all-MiniLM-L6-v2).")]
+            + "ALPHA in [[0, 1]] (0.5 in the paper; 0.8 measured best on all-MiniLM-L6-v2).")]
         public double? SmoothQuant { get; init; }
 
         [CommandOption("--exclude <PATTERN>")] [Description("Leave layers whose weight name matches in float; repeatable.")]

@@ -8,7 +8,7 @@ namespace Condense.Cli.Commands;
 
 internal static class TextOptions
 {
-    public const string MaxLengthHelp = "Tokens per passage, [CLS] and [SEP] included; longer passages are truncated. Default: 128";
+    public const string MaxLengthHelp = "Tokens per passage, [[CLS]] and [[SEP]] included; longer passages are truncated. Default: 128";
 
     public const string VocabHelp =
         "The WordPiece vocabulary (vocab.txt) that tokenizes the text. Default: the one the model carries, else vocab.txt beside it";

@@ -107,6 +107,18 @@ public sealed class StrictCommandLineTests() : CliWorkspace("condense-strict-cli
     }
 
     [Fact]
+    public void EveryCommandPrintsItsHelp()
+    {
+        // Option descriptions are Spectre markup: an unescaped [ … ] in one breaks that command's help.
+        foreach (var command in new[] { "demo", "train", "prune", "quantize", "distill", "share", "sensitivity", "eval", "info", "embed", "run" })
+        {
+            var r = CliRunner.Run(command, "--help");
+            Assert.True(r.ExitCode == 0, $"condense {command} --help: {r.Stderr}");
+            Assert.Contains("USAGE", r.Stdout);
+        }
+    }
+
+    [Fact]
     public void NoArgumentsPrintsTheHelpAndFails()
     {
         var r = CliRunner.Run();

@@ -89,6 +89,20 @@ public sealed class TextCommandTests : IDisposable
     }
 
     [Fact]
+    public void PruneTextReportsFidelityOfTheOneShotPrunedModel()
+    {
+        var result = CliRunner.Run("prune", At("minilm.onnx"), "--text", At("passages.txt"), "--sparsity", "0.2", "-o", At("p.onnx"), "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        Assert.Equal(5, json.GetProperty("evaluation_passages").GetInt32());
+        Assert.InRange(json.GetProperty("cosine_mean").GetDouble(), 0.5, 0.99999);
+        Assert.True(json.GetProperty("nonzero_parameters").GetInt64() < json.GetProperty("parameters").GetInt64());
+        var conflict = CliRunner.Run("prune", At("minilm.onnx"), "--text", At("passages.txt"), "--finetune-epochs", "1", "-o", At("q.onnx"));
+        Assert.Equal(1, conflict.ExitCode);
+        Assert.Contains("--finetune-epochs", conflict.Stderr);
+    }
+
+    [Fact]
     public void BadTextInputIsOneLine()
     {
         File.Copy(At("passages.txt"), At("elsewhere.txt"));
