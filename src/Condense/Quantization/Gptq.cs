@@ -1,168 +1,161 @@
-// GPTQ (Frantar et al. 2022, "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers",
-// Algorithm 1): the weight's input columns are rounded one at a time, and each column's rounding error is spread over
-// the columns not yet rounded through the inverse Hessian of the layer's reconstruction error, H = 2 XᵀX / n over the
-// calibration inputs X. With U the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU), after column q:
-//   err = (w_q − q̂) / U[q, q],  W[:, j] −= err · U[q, j]  for j > q,
-// with lazy batches of 128 columns (updates inside a batch at once, the rest of the matrix once per batch) and
-// dampening λ = 0.01 · mean(diag H). Scales are block-wise as BlockwiseQuantizer's, each found when its block starts
-// from the weights as the error feedback has left them (the reference's groupsize). Input columns that never carry
-// a signal (H_ii = 0) are zeroed.
+// GPTQ (Frantar et al. 2022, "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained
+// Transformers", Algorithm 1): quantizes a Linear weight column by column (input feature by input feature) and,
+// after each column, spreads its rounding error over the columns not yet quantized with the Optimal Brain
+// Surgeon update, so that the layer's output on the calibration data, not the weight itself, stays close:
+//   δ_F = −(w_q − quant(w_q)) / [H_F⁻¹]_qq · (H_F⁻¹)_{:,q},   H = 2/n Σ x xᵀ (GptqHessian).
+// Every row uses the same H⁻¹ sequence, read from the upper Cholesky factor U of H⁻¹ (§4 step 3), and rows are
+// independent, so rows run in parallel. Columns are processed in lazy batches (§4 step 2): inside a batch the
+// update touches only the batch, and the rest of the row gets the batch's errors at once, E · U[batch, rest].
+// The format is BlockwiseQuantizer's: per row, each group of B input columns shares s = max|w| / qmax over the
+// group, with the group's weights as they are when its first column comes up (already updated by the earlier
+// columns). Lazy batches are a whole number of groups, so every group sees fully updated weights and the result
+// equals the plain column-by-column algorithm. (The reference code reads the group from a copy that misses the
+// updates made inside the current lazy batch; we do not copy that quirk.)
+using System.Runtime.CompilerServices;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 
 namespace Condense.Quantization;
 
-/// <summary>The Hessian of a linear layer's reconstruction error, accumulated from calibration inputs batch by batch.</summary>
-public sealed class GptqHessian
-{
-    private readonly double[] _sum;
-    private long _rows;
-
-    /// <summary>A Hessian for a layer with <paramref name="inputs"/> input features.</summary>
-    public GptqHessian(int inputs)
-    {
-        Inputs = inputs;
-        _sum = new double[inputs * inputs];
-    }
-
-    /// <summary>Input features.</summary>
-    public int Inputs { get; }
-
-    /// <summary>Calibration rows seen.</summary>
-    public long Rows => _rows;
-
-    /// <summary>Adds the rows of <paramref name="activations"/> (any shape whose last axis is the layer's inputs).</summary>
-    public void Add(Tensor activations)
-    {
-        ArgumentNullException.ThrowIfNull(activations);
-        if (activations.Shape[^1] != Inputs)
-            throw new CondenseException($"GPTQ: activations of width {activations.Shape[^1]} for a layer with {Inputs} inputs");
-        int rows = activations.Size / Inputs;
-        // XᵀX on the float GEMM, accumulated in double across batches.
-        var x = new Tensor(activations.Data.ToArray(), rows, Inputs);
-        var gram = x.Transpose().MatMul(x).Data;
-        for (int i = 0; i < _sum.Length; i++) _sum[i] += gram[i];
-        _rows += rows;
-    }
-
-    /// <summary>H = 2 XᵀX / n, row-major [inputs, inputs].</summary>
-    public double[] Matrix() => [.. _sum.Select(v => _rows == 0 ? 0 : 2 * v / _rows)];
-}
-
-/// <summary>GPTQ quantization of a Linear weight [out, in] with block-wise symmetric scales.</summary>
+/// <summary>GPTQ weight quantization of a Linear weight [out, in] into BlockwiseQuantizer's block-wise symmetric format.</summary>
 public static class Gptq
 {
-    private const int LazyBatch = 128;
+    /// <summary>The paper's dampening: λ = 0.01 · mean(diag H) is added to H's diagonal.</summary>
+    public const double DefaultDampening = 0.01;
+
+    /// <summary>Columns per lazy batch (the paper's B = 128), rounded to whole groups of the block size.</summary>
+    public const int LazyBatchColumns = 128;
+
+    // Rows handed to one parallel task: enough to reuse each U tile from cache, few enough to balance 2–16 cores.
+    private const int RowsPerTask = 16;
+    // Columns of the deferred update done at once, so that the U tile (batch × tile doubles) stays in L2.
+    private const int UpdateTileColumns = 256;
 
     /// <summary>
-    /// The integers (shape of <paramref name="weight"/>) and scales [out, ceil(in / blockSize)] of GPTQ's rounding of
-    /// <paramref name="weight"/> [out, in] into <paramref name="range"/>, given the layer's <paramref name="hessian"/>.
+    /// Quantizes <paramref name="weight"/> [out, in] with GPTQ against <paramref name="hessian"/> (built from the
+    /// layer's input activations, <c>in</c> features). Returns what <see cref="BlockwiseQuantizer.Quantize"/> returns:
+    /// the integers (float tensor [out, in], within ±<c>range.QMax</c>) and the scales [out, ceil(in / blockSize)];
+    /// the weight is stored as integer × scale of its block. The inputs are not changed.
     /// </summary>
-    public static (Tensor Integers, Tensor Scales) Quantize(Tensor weight, GptqHessian hessian, int blockSize, QuantRange range, double dampening = 0.01)
+    /// <param name="weight">The Linear weight, rows = output channels, columns = input features.</param>
+    /// <param name="hessian">The calibration Hessian of the layer's input.</param>
+    /// <param name="blockSize">Input columns per scale.</param>
+    /// <param name="range">The integer range; its QMax is the largest magnitude (int4: 7).</param>
+    /// <param name="dampening">Fraction of the mean diagonal added to H's diagonal (the paper uses 0.01).</param>
+    public static (Tensor Integers, Tensor Scales) Quantize(Tensor weight, GptqHessian hessian, int blockSize, QuantRange range,
+        double dampening = DefaultDampening)
     {
         ArgumentNullException.ThrowIfNull(weight);
         ArgumentNullException.ThrowIfNull(hessian);
-        if (weight.Rank != 2 || weight.Shape[1] != hessian.Inputs)
-            throw new CondenseException($"GPTQ: a weight of {Shape.Format(weight.Shape)} for a Hessian of {hessian.Inputs} inputs");
-        int rows = weight.Shape[0], cols = weight.Shape[1], blocks = (cols + blockSize - 1) / blockSize;
-        var h = hessian.Matrix();
-        var w = weight.Data.Select(v => (double)v).ToArray();
-        for (int i = 0; i < cols; i++)
-            if (h[i * cols + i] == 0)
-            {
-                h[i * cols + i] = 1;
-                for (int r = 0; r < rows; r++) w[r * cols + i] = 0;
-            }
-        double damp = dampening * Enumerable.Range(0, cols).Average(i => h[i * cols + i]);
-        for (int i = 0; i < cols; i++) h[i * cols + i] += damp;
-        var u = UpperCholeskyOfInverse(h, cols);
+        if (weight.Rank != 2) throw new CondenseException($"GPTQ needs a [out, in] weight, got {Shape.Format(weight.Shape)}");
+        if (blockSize < 1) throw new CondenseException($"block size must be positive, got {blockSize}");
+        if (!(dampening >= 0) || !double.IsFinite(dampening)) throw new CondenseException($"GPTQ dampening must be ≥ 0, got {dampening}");
+        int rows = weight.Shape[0], n = weight.Shape[1];
+        if (hessian.Features != n)
+            throw new CondenseException($"GPTQ Hessian has {hessian.Features} input features but the weight {Shape.Format(weight.Shape)} has {n}");
 
-        var integers = new float[rows * cols];
+        var h = hessian.ToMatrix();
+        var w = new double[weight.Size];
+        for (int i = 0; i < w.Length; i++)
+        {
+            // A non-finite weight would spread through its whole row with the error feedback.
+            if (!float.IsFinite(weight.Data[i])) throw new CondenseException("GPTQ weight contains NaN or infinity");
+            w[i] = weight.Data[i];
+        }
+        PrepareHessian(h, w, n, dampening);
+        var u = GptqLinearAlgebra.InverseCholeskyUpper(h, n);
+
+        int blocks = (n + blockSize - 1) / blockSize;
+        int batch = blockSize >= LazyBatchColumns ? blockSize : LazyBatchColumns / blockSize * blockSize;
+        var integers = new float[weight.Size];
         var scales = new float[rows * blocks];
-        int qmax = range.QMax;
-        for (int start = 0; start < cols; start += LazyBatch)
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Cpu.Threads };
+        Parallel.ForEach(GptqLinearAlgebra.Chunks(0, rows, RowsPerTask), options, chunk =>
         {
-            int end = Math.Min(cols, start + LazyBatch), count = end - start;
-            var errors = new double[rows * count];
-            Parallel.For(0, rows, r =>
+            var errors = new double[(chunk.End - chunk.Start) * batch];
+            for (int i1 = 0; i1 < n; i1 += batch)
             {
-                int row = r * cols;
-                for (int i = start; i < end; i++)
-                {
-                    if (i % blockSize == 0)
-                    {
-                        double max = 0;
-                        for (int k = i; k < Math.Min(cols, i + blockSize); k++) max = Math.Max(max, Math.Abs(w[row + k]));
-                        scales[r * blocks + i / blockSize] = Math.Max((float)(max / qmax), QuantParams.MinScale);
-                    }
-                    float s = scales[r * blocks + i / blockSize];
-                    double q = Math.Clamp(Math.Round(w[row + i] / s, MidpointRounding.ToEven), -qmax, qmax);
-                    integers[row + i] = (float)q;
-                    double err = (w[row + i] - q * s) / u[i * cols + i];
-                    errors[r * count + i - start] = err;
-                    for (int j = i + 1; j < end; j++) w[row + j] -= err * u[i * cols + j];
-                }
-                // The lazy batch update: the columns after this batch take the batch's errors at once.
-                for (int i = start; i < end; i++)
-                {
-                    double err = errors[r * count + i - start];
-                    if (err == 0) continue;
-                    for (int j = end; j < cols; j++) w[row + j] -= err * u[i * cols + j];
-                }
-            });
-        }
-        return (new Tensor(integers, rows, cols), new Tensor(scales, rows, blocks));
-    }
-
-    // U upper triangular with H⁻¹ = UᵀU: invert H through its Cholesky factor L (H = LLᵀ), then factor H⁻¹.
-    internal static double[] UpperCholeskyOfInverse(double[] h, int n)
-    {
-        var l = Cholesky(h, n);
-        // L⁻¹ by forward substitution, then H⁻¹ = L⁻ᵀL⁻¹.
-        var li = new double[n * n];
-        for (int c = 0; c < n; c++)
-        {
-            li[c * n + c] = 1 / l[c * n + c];
-            for (int r = c + 1; r < n; r++)
-            {
-                double sum = 0;
-                for (int k = c; k < r; k++) sum += l[r * n + k] * li[k * n + c];
-                li[r * n + c] = -sum / l[r * n + r];
-            }
-        }
-        var inverse = new double[n * n];
-        Parallel.For(0, n, i =>
-        {
-            for (int j = 0; j <= i; j++)
-            {
-                double sum = 0;
-                for (int k = i; k < n; k++) sum += li[k * n + i] * li[k * n + j];
-                inverse[i * n + j] = inverse[j * n + i] = sum;
+                int i2 = Math.Min(i1 + batch, n);
+                for (int r = chunk.Start; r < chunk.End; r++)
+                    QuantizeBatch(w.AsSpan(r * n, n), u, n, i1, i2, blockSize, range.QMax,
+                        integers.AsSpan(r * n, n), scales.AsSpan(r * blocks, blocks), errors.AsSpan((r - chunk.Start) * batch, batch));
+                if (i2 < n) UpdateRest(w, u, n, i1, i2, chunk.Start, chunk.End, errors, batch);
             }
         });
-        var lower = Cholesky(inverse, n);
-        var upper = new double[n * n];
-        for (int i = 0; i < n; i++) for (int j = i; j < n; j++) upper[i * n + j] = lower[j * n + i];
-        return upper;
+        return (new Tensor(integers, weight.Shape), new Tensor(scales, [rows, blocks]));
     }
 
-    // Lower Cholesky factor of a symmetric positive definite matrix (row-major).
-    private static double[] Cholesky(double[] a, int n)
+    /// <summary>
+    /// Dead columns (an input that is always 0, H_ii = 0) get H_ii = 1 and W[:, i] = 0 (nothing is learnt about
+    /// them and they cost nothing); then λ = dampening · mean(diag H) goes on the diagonal (§4 step 3, for numerical stability).
+    /// </summary>
+    internal static void PrepareHessian(double[] h, double[] w, int n, double dampening)
     {
-        var l = new double[n * n];
-        for (int j = 0; j < n; j++)
+        int rows = w.Length / n;
+        double trace = 0;
+        for (int i = 0; i < n; i++)
         {
-            double diagonal = a[j * n + j];
-            for (int k = 0; k < j; k++) diagonal -= l[j * n + k] * l[j * n + k];
-            if (!(diagonal > 0)) throw new CondenseException("GPTQ: the Hessian is not positive definite; raise the dampening");
-            double d = Math.Sqrt(diagonal);
-            l[j * n + j] = d;
-            Parallel.For(j + 1, n, i =>
+            if (h[i * n + i] == 0)
             {
-                double sum = a[i * n + j];
-                for (int k = 0; k < j; k++) sum -= l[i * n + k] * l[j * n + k];
-                l[i * n + j] = sum / d;
-            });
+                h[i * n + i] = 1;
+                for (int r = 0; r < rows; r++) w[r * n + i] = 0;
+            }
+            trace += h[i * n + i];
         }
-        return l;
+        double damp = dampening * trace / n;
+        for (int i = 0; i < n; i++) h[i * n + i] += damp;
+    }
+
+    /// <summary>The symmetric block-wise scale of a group: max|w| / qmax, never below <see cref="QuantParams.MinScale"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float GroupScale(ReadOnlySpan<double> group, int qMax)
+    {
+        float maxAbs = 0f;
+        foreach (double v in group) maxAbs = Math.Max(maxAbs, MathF.Abs((float)v));
+        return Math.Max(maxAbs / qMax, QuantParams.MinScale);
+    }
+
+    /// <summary>
+    /// Algorithm 1's inner loop for one row over columns [i1, i2): quantize column i, err = (w_i − ŵ_i) / U_ii, and
+    /// w[i+1..i2) −= err · U[i, i+1..i2). The errors are kept for the deferred update of the columns after i2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void QuantizeBatch(Span<double> w, double[] u, int n, int i1, int i2, int blockSize, int qMax,
+        Span<float> integers, Span<float> scales, Span<double> errors)
+    {
+        float scale = i1 % blockSize == 0 ? 0f : scales[i1 / blockSize];
+        for (int i = i1; i < i2; i++)
+        {
+            if (i % blockSize == 0)
+                scales[i / blockSize] = scale = GroupScale(w.Slice(i, Math.Min(blockSize, n - i)), qMax);
+            int q = QuantizeLinear.Quantize((float)w[i], scale, 0, -qMax, qMax);
+            integers[i] = q;
+            double error = (w[i] - QuantizeLinear.Dequantize(q, scale, 0)) / u[i * n + i];
+            errors[i - i1] = error;
+            if (error != 0) GptqLinearAlgebra.Axpy(-error, u.AsSpan(i * n + i + 1, i2 - i - 1), w.Slice(i + 1, i2 - i - 1));
+        }
+    }
+
+    /// <summary>W[r, i2..n) −= Σ_k E[r, k] · U[i1 + k, i2..n) for the chunk's rows: the lazy batch's deferred update.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void UpdateRest(double[] w, double[] u, int n, int i1, int i2, int rowStart, int rowEnd, double[] errors, int batch)
+    {
+        int count = i2 - i1;
+        for (int j0 = i2; j0 < n; j0 += UpdateTileColumns)
+        {
+            int width = Math.Min(UpdateTileColumns, n - j0);
+            for (int r = rowStart; r < rowEnd; r++)
+            {
+                var target = w.AsSpan(r * n + j0, width);
+                var e = errors.AsSpan((r - rowStart) * batch, count);
+                int k = 0;
+                // Four error columns per pass over the target: a quarter of the loads and stores of w.
+                for (; k + 4 <= count; k += 4)
+                    GptqLinearAlgebra.Axpy4(-e[k], -e[k + 1], -e[k + 2], -e[k + 3], u, (i1 + k) * n + j0, n, target);
+                for (; k < count; k++)
+                    if (e[k] != 0) GptqLinearAlgebra.Axpy(-e[k], u.AsSpan((i1 + k) * n + j0, width), target);
+            }
+        }
     }
 }

@@ -87,7 +87,7 @@ public class GptqAwqSmoothQuantTests
         var hessian = new GptqHessian(24);
         hessian.Add(x);
         var (integers, scales) = Gptq.Quantize(weight, hessian, 8, Int4);
-        var expected = NaiveGptq(weight, hessian.Matrix(), 8, out var expectedScales);
+        var expected = NaiveGptq(weight, hessian.ToMatrix(), 8, out var expectedScales);
         int differing = integers.Data.Zip(expected).Count(p => p.First != p.Second);
         Assert.True(differing <= 2, $"{differing} of {expected.Length} integers differ from the paper's algorithm");
         for (int i = 0; i < expectedScales.Length; i++) Assert.Equal(expectedScales[i], scales.Data[i], 4);

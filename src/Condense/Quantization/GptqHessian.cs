@@ -1,0 +1,75 @@
+// The Hessian GPTQ needs for one Linear layer, H = 2/n Σ x xᵀ over the n calibration rows x of the layer's
+// input (Frantar et al. 2022, §3: the layer-wise objective ‖WX − ŴX‖² has Hessian 2XXᵀ, averaged over the
+// samples). It streams: each batch adds its XᵀX to a double-precision sum, so memory stays at in × in doubles
+// whatever the calibration set's size. A batch's product is taken in float32 by the GEMM kernel, a chunk of
+// rows at a time (short sums keep float rounding near 1e-6 relative), and summed across chunks in double.
+using Condense.Kernels.FloatGemm;
+using Condense.Tensors;
+
+namespace Condense.Quantization;
+
+/// <summary>Streaming accumulator of GPTQ's Hessian H = 2/n Σ x xᵀ over calibration activations x ∈ ℝ^in.</summary>
+public sealed class GptqHessian
+{
+    // Rows per float32 GEMM before the partial sum moves into the double accumulator.
+    private const int ChunkRows = 512;
+
+    private readonly double[] _sum;
+    private float[]? _chunk;
+
+    /// <summary>Creates an empty accumulator for a layer with <paramref name="features"/> input features.</summary>
+    public GptqHessian(int features)
+    {
+        // in × in must index an array: in ≤ 46,340 (transformer layers have a few thousand at most).
+        if (features is < 1 or > 46_340) throw new CondenseException($"GPTQ Hessian needs 1–46340 input features, got {features}");
+        Features = features;
+        _sum = new double[features * features];
+    }
+
+    /// <summary>The number of input features (the layer's <c>in</c>, the Hessian's side).</summary>
+    public int Features { get; }
+
+    /// <summary>The number of activation rows added so far (n).</summary>
+    public long Samples { get; private set; }
+
+    /// <summary>
+    /// Adds a batch of the layer's input activations: [rows, in], or any rank whose last dimension is <c>in</c>
+    /// (leading dimensions are rows, e.g. [batch, sequence, in]; leave padding tokens out before adding).
+    /// </summary>
+    public void Add(Tensor activations)
+    {
+        ArgumentNullException.ThrowIfNull(activations);
+        if (activations.Rank < 1 || activations.Shape[^1] != Features)
+            throw new CondenseException(
+                $"GPTQ calibration activations {Shape.Format(activations.Shape)} do not have {Features} input features in the last dimension");
+        var x = activations.Data;
+        foreach (float v in x)
+            if (!float.IsFinite(v)) throw new CondenseException("GPTQ calibration activations contain NaN or infinity");
+        int rows = x.Length / Features;
+        _chunk ??= new float[_sum.Length];
+        for (int start = 0; start < rows; start += ChunkRows)
+        {
+            int count = Math.Min(ChunkRows, rows - start);
+            // chunk = X_chunkᵀ · X_chunk: A stored [count, in] read transposed, B the same rows as stored.
+            Gemm.Multiply(true, false, Features, Features, count, 1f, x.AsSpan(start * Features, count * Features), Features,
+                x.AsSpan(start * Features, count * Features), Features, 0f, _chunk, Features);
+            for (int i = 0; i < _sum.Length; i++) _sum[i] += _chunk[i];
+        }
+        Samples += rows;
+    }
+
+    /// <summary>H = 2/n Σ x xᵀ as a row-major [in, in] double matrix (a new array; symmetric).</summary>
+    /// <exception cref="CondenseException">No activations were added.</exception>
+    public double[] ToMatrix()
+    {
+        if (Samples == 0) throw new CondenseException("GPTQ Hessian has no calibration activations: add at least one batch");
+        int n = Features;
+        double factor = 2.0 / Samples;
+        var h = new double[_sum.Length];
+        // The lower triangle is the reference; mirroring it makes H exactly symmetric whatever the GEMM's rounding.
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j <= i; j++)
+                h[i * n + j] = h[j * n + i] = factor * _sum[i * n + j];
+        return h;
+    }
+}
