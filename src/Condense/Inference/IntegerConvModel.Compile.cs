@@ -1,5 +1,6 @@
 // Compiling a static QDQ graph with convolutions into the integer engine: recognise
-//   input → [Reshape/Flatten] → Q → DQ → (Conv | Gemm)(DQ(W_q), b) → [Relu | MaxPool | Flatten | Q → DQ]* → Q → DQ → … → last layer → [Flatten] → output
+//   input → [Reshape/Flatten] → Q → DQ → (Conv | Gemm)(DQ(W_q), b) → [Relu | MaxPool | Flatten | Q → DQ]* → Q → DQ → …
+//   → last layer → [Flatten] → output
 // and precompute per layer, as IntegerModel does for Gemm (x_q uint8 (s_x, z_x), w_q int8 per output channel):
 //   bias32[o] = round(b[o] / (s_x·s_w[o])),  M[o] = s_x·s_w[o] / s_y as (multiplier, shift),  qmin = z_y with a ReLU.
 // A ReLU anywhere among the ops between two layers is fused (it commutes with max pooling and reshaping);
@@ -205,7 +206,8 @@ public sealed partial class IntegerConvModel
             $"node '{reader.Name}' ({reader.OpType}) runs in float only (residual additions, average pooling and unfolded batch norm " +
             "are not in the integer engine; the QDQ graph still runs as float simulation and in ONNX Runtime)"),
         _ => Unsupported(
-            $"node '{reader.Name}' ({reader.OpType}) reads '{value}'; the integer engine supports only Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten] chains"),
+            $"node '{reader.Name}' ({reader.OpType}) reads '{value}'; "
+            + "the integer engine supports only Q → DQ → Conv/Gemm → [Relu/MaxPool/Flatten] chains"),
     };
 
     // Conv(dq, DQ(W_q (M, C, kH, kW)), b) with one group, or Gemm(dq, DQ(W_q [out, in]), b, transB = 1).

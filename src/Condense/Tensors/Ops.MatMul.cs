@@ -39,7 +39,8 @@ public partial class Tensor
         int kb = transB ? b.Shape[1] : b.Shape[0], n = transB ? b.Shape[0] : b.Shape[1];
         if (k != kb)
             throw new CondenseException(
-                $"Gemm inner dimensions differ: {Tensors.Shape.Format(a.Shape)}{(transA ? "ᵀ" : "")} × {Tensors.Shape.Format(b.Shape)}{(transB ? "ᵀ" : "")}");
+                $"Gemm inner dimensions differ: {Tensors.Shape.Format(a.Shape)}{(transA ? "ᵀ" : "")} × "
+                + $"{Tensors.Shape.Format(b.Shape)}{(transB ? "ᵀ" : "")}");
         var y = Uninitialized(m, n);
         if (!Autograd.GradMode.Enabled && !transA && transB && alpha == 1f && (c is null || (beta == 1f && c.Size == n))
             && SparseInference.For(b, m) is { } sparse)

@@ -32,6 +32,9 @@ public static class TestFiles
     /// <summary>data/mnist in the repository.</summary>
     public static string MnistDir => Path.Combine(RepoRoot(), "data", "mnist");
 
+    /// <summary>The shipped evaluation text: 431 passages, one per line (data/text/README.md).</summary>
+    public static string Fortunes => Path.Combine(RepoRoot(), "data", "text", "fortunes.txt");
+
     /// <summary>The decompressed bytes of a gzipped file.</summary>
     public static byte[] Gunzip(string path)
     {

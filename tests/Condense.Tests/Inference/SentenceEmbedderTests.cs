@@ -55,7 +55,7 @@ public class SentenceEmbedderTests
     [Fact]
     public void MiniLmEmbeddingsMatchOnnxRuntimePooledByHand()
     {
-        var passages = TextPassages.Read(Path.Combine(Condense.Tests.Data.Text.TextPassagesTests.RepoData(), "text", "fortunes.txt")).Take(6).ToList();
+        var passages = TextPassages.Read(Condense.Tests.Data.TestFiles.Fortunes).Take(6).ToList();
         var model = new GraphModule(Condense.Onnx.OnnxImporter.Import(PretrainedModels.MiniLmOnnx));
         var ours = new SentenceEmbedder(model, Tokenizer.Value, new EmbeddingOptions(BatchSize: 4)).Embed(passages);
         var proto = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(PretrainedModels.MiniLmOnnx));

@@ -10,7 +10,7 @@ public partial class ReadmeOperatorListTests
     [Fact]
     public void ReadmeListsExactlyTheOperatorsTheImporterReads()
     {
-        string readme = File.ReadAllText(Path.Combine(RepoRoot(), "README.md"));
+        string readme = File.ReadAllText(Path.Combine(Condense.Tests.Data.TestFiles.RepoRoot(), "README.md"));
         var match = OperatorList().Match(readme);
         Assert.True(match.Success, "README: no line 'Operators of the default ONNX domain (N): A, B, ….'");
         var listed = match.Groups[2].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
@@ -20,13 +20,6 @@ public partial class ReadmeOperatorListTests
         Assert.Empty(registered.Except(listed).Order());
         Assert.Empty(listed.Except(registered).Order());
         Assert.Equal(registered.Count, int.Parse(match.Groups[1].Value));
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Condense.slnx"))) return dir.FullName;
-        throw new InvalidOperationException("repository root (Condense.slnx) not found above the test binaries");
     }
 
     [GeneratedRegex(@"Operators of the default ONNX domain \((\d+)\): ([^.]+)\.")]

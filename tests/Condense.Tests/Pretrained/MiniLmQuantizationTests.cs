@@ -17,7 +17,7 @@ public class MiniLmQuantizationTests
     private static readonly Lazy<TextTokenizer> Tokenizer = new(() => TextTokenizer.FromVocabulary(PretrainedModels.MiniLmVocabulary));
 
     private static IReadOnlyList<string> Fortunes() =>
-        TextPassages.Read(Path.Combine(Condense.Tests.Data.Text.TextPassagesTests.RepoData(), "text", "fortunes.txt"));
+        TextPassages.Read(Condense.Tests.Data.TestFiles.Fortunes);
 
     // Mean-pooled, normalised embeddings computed by ONNX Runtime from the model file.
     private static float[][] OrtEmbeddings(global::Onnx.ModelProto model, IReadOnlyList<string> passages) => [.. passages.Select(p =>

@@ -17,7 +17,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     /// <summary>Columns per B block: KC×NC floats (2 MiB) of packed B.</summary>
     private const int NC = 2048;
 
-    /// <summary>Below this many flops (~100 µs on one core) waking a second thread costs more than it saves (measured: 128³ ran slower on 2 threads).</summary>
+    /// <summary>
+    /// Below this many flops (~100 µs on one core) waking a second thread costs more than it saves (measured: 128³ ran
+    /// slower on 2 threads).
+    /// </summary>
     private const long ParallelFlops = 10_000_000;
 
     /// <summary>Rows per A block: about 240 (a 240 KiB block at KC = 256, well inside L2).</summary>

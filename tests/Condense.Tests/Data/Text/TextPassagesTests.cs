@@ -47,12 +47,5 @@ public class TextPassagesTests
 
     [Fact]
     public void TheShippedFortunesHave431Passages() =>
-        Assert.Equal(431, TextPassages.Read(Path.Combine(RepoData(), "text", "fortunes.txt")).Count);
-
-    internal static string RepoData()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Condense.slnx"))) return Path.Combine(dir.FullName, "data");
-        throw new InvalidOperationException("repository root not found");
-    }
+        Assert.Equal(431, TextPassages.Read(TestFiles.Fortunes).Count);
 }
