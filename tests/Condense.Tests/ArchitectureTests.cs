@@ -135,6 +135,8 @@ public sealed class ArchitectureTests
     //   front door above both (safetensors, checkpoints, dispatch by extension).
     // - Reports measure any model; the passes and the demo report, so Reports sits below them.
     // - Inference compiles graphs to the integer engines; the quantization pass measures with it.
+    // - Calibration gathers what the data-driven passes need of each layer's inputs (Hessians, channel ranges) for
+    //   pruning (Wanda, SparseGPT) and quantization (GPTQ, AWQ, SmoothQuant) alike.
     // - The passes are ordered too, so a pass never reaches into another one that is not below it:
     //   Pruning < Quantization < DeepCompression (weight sharing prunes' zeros stay zero) < Distillation
     //   (a student from a pruned teacher) < Demo (all of them).
@@ -151,6 +153,7 @@ public sealed class ArchitectureTests
         ["Formats"],
         ["Reports"],
         ["Inference"],
+        ["Calibration"],
         ["Pruning"],
         ["Quantization"],
         ["DeepCompression"],

@@ -4,6 +4,7 @@
 // grid of 20 values in [0, 1) to minimise the layer's output error on calibration rows, ‖X Wᵀ − (X ⊘ s) Q(W·diag(s))ᵀ‖²,
 // with s normalised by √(max s · min s) as the reference implementation (llm-awq auto_scale) does. α = 0 is plain
 // round-to-nearest, so AWQ never does worse than it on the calibration rows.
+using Condense.Calibration;
 using Condense.Tensors;
 
 namespace Condense.Quantization;

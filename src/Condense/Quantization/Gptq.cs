@@ -2,7 +2,7 @@
 // Transformers", Algorithm 1): quantizes a Linear weight column by column (input feature by input feature) and,
 // after each column, spreads its rounding error over the columns not yet quantized with the Optimal Brain
 // Surgeon update, so that the layer's output on the calibration data, not the weight itself, stays close:
-//   δ_F = −(w_q − quant(w_q)) / [H_F⁻¹]_qq · (H_F⁻¹)_{:,q},   H = 2/n Σ x xᵀ (GptqHessian).
+//   δ_F = −(w_q − quant(w_q)) / [H_F⁻¹]_qq · (H_F⁻¹)_{:,q},   H = 2/n Σ x xᵀ (InputHessian).
 // Every row uses the same H⁻¹ sequence, read from the upper Cholesky factor U of H⁻¹ (§4 step 3), and rows are
 // independent, so rows run in parallel. Columns are processed in lazy batches (§4 step 2): inside a batch the
 // update touches only the batch, and the rest of the row gets the batch's errors at once, E · U[batch, rest].
@@ -12,6 +12,7 @@
 // equals the plain column-by-column algorithm. (The reference code reads the group from a copy that misses the
 // updates made inside the current lazy batch; we do not copy that quirk.)
 using System.Runtime.CompilerServices;
+using Condense.Calibration;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
 using Condense.Tensors;
@@ -43,7 +44,7 @@ public static class Gptq
     /// <param name="blockSize">Input columns per scale.</param>
     /// <param name="range">The integer range; its QMax is the largest magnitude (int4: 7).</param>
     /// <param name="dampening">Fraction of the mean diagonal added to H's diagonal (the paper uses 0.01).</param>
-    public static (Tensor Integers, Tensor Scales) Quantize(Tensor weight, GptqHessian hessian, int blockSize, QuantRange range,
+    public static (Tensor Integers, Tensor Scales) Quantize(Tensor weight, InputHessian hessian, int blockSize, QuantRange range,
         double dampening = DefaultDampening)
     {
         ArgumentNullException.ThrowIfNull(weight);
@@ -64,14 +65,14 @@ public static class Gptq
             w[i] = weight.Data[i];
         }
         PrepareHessian(h, w, n, dampening);
-        var u = GptqLinearAlgebra.InverseCholeskyUpper(h, n);
+        var u = HessianAlgebra.InverseCholeskyUpper(h, n);
 
         int blocks = (n + blockSize - 1) / blockSize;
         int batch = blockSize >= LazyBatchColumns ? blockSize : LazyBatchColumns / blockSize * blockSize;
         var integers = new float[weight.Size];
         var scales = new float[rows * blocks];
         var options = new ParallelOptions { MaxDegreeOfParallelism = Cpu.Threads };
-        Parallel.ForEach(GptqLinearAlgebra.Chunks(0, rows, RowsPerTask), options, chunk =>
+        Parallel.ForEach(HessianAlgebra.Chunks(0, rows, RowsPerTask), options, chunk =>
         {
             var errors = new double[(chunk.End - chunk.Start) * batch];
             for (int i1 = 0; i1 < n; i1 += batch)
@@ -133,7 +134,7 @@ public static class Gptq
             integers[i] = q;
             double error = (w[i] - QuantizeLinear.Dequantize(q, scale, 0)) / u[i * n + i];
             errors[i - i1] = error;
-            if (error != 0) GptqLinearAlgebra.Axpy(-error, u.AsSpan(i * n + i + 1, i2 - i - 1), w.Slice(i + 1, i2 - i - 1));
+            if (error != 0) HessianAlgebra.Axpy(-error, u.AsSpan(i * n + i + 1, i2 - i - 1), w.Slice(i + 1, i2 - i - 1));
         }
     }
 
@@ -152,9 +153,9 @@ public static class Gptq
                 int k = 0;
                 // Four error columns per pass over the target: a quarter of the loads and stores of w.
                 for (; k + 4 <= count; k += 4)
-                    GptqLinearAlgebra.Axpy4(-e[k], -e[k + 1], -e[k + 2], -e[k + 3], u, (i1 + k) * n + j0, n, target);
+                    HessianAlgebra.Axpy4(-e[k], -e[k + 1], -e[k + 2], -e[k + 3], u, (i1 + k) * n + j0, n, target);
                 for (; k < count; k++)
-                    if (e[k] != 0) GptqLinearAlgebra.Axpy(-e[k], u.AsSpan((i1 + k) * n + j0, width), target);
+                    if (e[k] != 0) HessianAlgebra.Axpy(-e[k], u.AsSpan((i1 + k) * n + j0, width), target);
             }
         }
     }

@@ -5,6 +5,7 @@
 // observer (streamed batch by batch), or — in dynamic mode — in DynamicQuantizeLinear. The result is
 // an ordinary graph: run in float it is the exact simulation of the quantization; the integer engine
 // compiles it; ONNX export writes it as QDQ.
+using Condense.Calibration;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;

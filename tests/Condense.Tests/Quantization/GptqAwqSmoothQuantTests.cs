@@ -2,6 +2,7 @@
 // (one column at a time, H⁻¹ updated by Gaussian elimination), and below round-to-nearest on correlated inputs; AWQ
 // below round-to-nearest on a layer with an outlier input channel; SmoothQuant's scales by hand and its smoothed float
 // layer equal to the original.
+using Condense.Calibration;
 using Condense.Graph;
 using Condense.Quantization;
 using Condense.Tensors;
@@ -84,7 +85,7 @@ public class GptqAwqSmoothQuantTests
     {
         var weight = Tensor.Uniform(new Rng(11), -1, 1, 16, 24);
         var x = Correlated(200, 24, 12);
-        var hessian = new GptqHessian(24);
+        var hessian = new InputHessian(24);
         hessian.Add(x);
         var (integers, scales) = Gptq.Quantize(weight, hessian, 8, Int4);
         var expected = NaiveGptq(weight, hessian.ToMatrix(), 8, out var expectedScales);
@@ -102,7 +103,7 @@ public class GptqAwqSmoothQuantTests
     {
         var x = Tensor.Uniform(new Rng(13), -1, 1, 50, 8);
         for (int r = 0; r < 50; r++) x.Data[r * 8 + 3] = 0;
-        var hessian = new GptqHessian(8);
+        var hessian = new InputHessian(8);
         hessian.Add(x);
         var (integers, _) = Gptq.Quantize(Tensor.Uniform(new Rng(14), -1, 1, 4, 8), hessian, 8, Int4);
         for (int r = 0; r < 4; r++) Assert.Equal(0f, integers.Data[r * 8 + 3]);

@@ -2,6 +2,7 @@
 // OBS update and Gaussian elimination column by column), its output error against round-to-nearest, the
 // isotropic case where it is round-to-nearest, dead inputs and refusals. Every random draw has a seed.
 using System.Diagnostics;
+using Condense.Calibration;
 using Condense.Quantization;
 using Condense.Tensors;
 using Xunit.Abstractions;
@@ -20,7 +21,7 @@ public sealed class GptqTests(ITestOutputHelper output)
     public void MatchesThePapersColumnByColumnAlgorithm(int rows, int columns, int blockSize, ulong seed)
     {
         var weight = new Tensor(QuantizationTestData.Normal(rows * columns, seed), rows, columns);
-        var hessian = new GptqHessian(columns);
+        var hessian = new InputHessian(columns);
         hessian.Add(Correlated(4 * columns, columns, seed + 10));
         var (integers, scales) = Gptq.Quantize(weight, hessian, blockSize, Int4);
         var (naiveIntegers, naiveScales) = NaiveGptq(weight.Data, rows, columns, hessian.ToMatrix(), blockSize, Int4.QMax, 0.01);
@@ -49,7 +50,7 @@ public sealed class GptqTests(ITestOutputHelper output)
         var weight = new Tensor(QuantizationTestData.Normal(rows * columns, 21), rows, columns);
         var calibration = Correlated(1024, columns, 22);
         var heldOut = Correlated(1024, columns, 22, mixingSeed: 22, rowSeed: 23);
-        var hessian = new GptqHessian(columns);
+        var hessian = new InputHessian(columns);
         hessian.Add(calibration);
         var gptq = Dequantize(Gptq.Quantize(weight, hessian, blockSize, Int4), blockSize);
         var rtn = Dequantize(BlockwiseQuantizer.Quantize(weight, blockSize, Int4), blockSize);
@@ -70,7 +71,7 @@ public sealed class GptqTests(ITestOutputHelper output)
         var weight = new Tensor(QuantizationTestData.Normal(rows * columns, 31), rows, columns);
         var identity = Tensor.Zeros(columns, columns);
         for (int i = 0; i < columns; i++) identity.Data[i * columns + i] = 1f;
-        var hessian = new GptqHessian(columns);
+        var hessian = new InputHessian(columns);
         hessian.Add(identity);
         var (integers, scales) = Gptq.Quantize(weight, hessian, blockSize, Int4);
         var (rtnIntegers, rtnScales) = BlockwiseQuantizer.Quantize(weight, blockSize, Int4);
@@ -85,7 +86,7 @@ public sealed class GptqTests(ITestOutputHelper output)
         const int rows = 32, columns = 128, blockSize = 32;
         var weight = new Tensor(QuantizationTestData.Normal(rows * columns, 41), rows, columns);
         var x = new Tensor(QuantizationTestData.Normal(4096 * columns, 42), 4096, columns);
-        var hessian = new GptqHessian(columns);
+        var hessian = new InputHessian(columns);
         hessian.Add(x);
         double gptq = OutputError(x, weight, Dequantize(Gptq.Quantize(weight, hessian, blockSize, Int4), blockSize));
         double rtn = OutputError(x, weight, Dequantize(BlockwiseQuantizer.Quantize(weight, blockSize, Int4), blockSize));
@@ -100,7 +101,7 @@ public sealed class GptqTests(ITestOutputHelper output)
         var weight = new Tensor(QuantizationTestData.Normal(rows * columns, 51), rows, columns);
         var x = Correlated(200, columns, 52);
         for (int r = 0; r < 200; r++) x.Data[r * columns + dead] = 0f;
-        var hessian = new GptqHessian(columns);
+        var hessian = new InputHessian(columns);
         hessian.Add(x);
         Assert.Equal(0, hessian.ToMatrix()[dead * columns + dead]);
         var (integers, scales) = Gptq.Quantize(weight, hessian, blockSize, Int4);
@@ -114,7 +115,7 @@ public sealed class GptqTests(ITestOutputHelper output)
     [Fact]
     public void ShapeMismatchesAndEmptyCalibrationGiveOneLineErrors()
     {
-        var hessian = new GptqHessian(16);
+        var hessian = new InputHessian(16);
         var e = Assert.Throws<CondenseException>(() => hessian.Add(Tensor.Zeros(5, 17)));
         Assert.Equal("GPTQ calibration activations [5, 17] do not have 16 input features in the last dimension", e.Message);
         var weight = Tensor.Zeros(4, 16);
@@ -137,7 +138,7 @@ public sealed class GptqTests(ITestOutputHelper output)
     {
         var weight = new Tensor(QuantizationTestData.Normal(rows * columns, 61), rows, columns);
         var x = new Tensor(QuantizationTestData.Normal(4096 * columns, 62), 4096, columns);
-        var hessian = new GptqHessian(columns);
+        var hessian = new InputHessian(columns);
         var clock = Stopwatch.StartNew();
         hessian.Add(x);
         var accumulate = clock.Elapsed;

@@ -1,4 +1,4 @@
-// The dense linear algebra GPTQ needs, in double: U, the upper Cholesky factor of H⁻¹ (UᵀU = H⁻¹), whose row q
+// The dense linear algebra GPTQ and SparseGPT need, in double: U, the upper Cholesky factor of H⁻¹ (UᵀU = H⁻¹), whose row q
 // divided by U_qq is row q of the inverse Hessian after columns 0..q−1 were eliminated (Frantar et al. 2022,
 // §4 step 3). The reference takes chol(H), inverts it to H⁻¹ and factors again (4/3 n³ flops); here H = VVᵀ
 // with V upper comes from a Cholesky of H with rows and columns reversed, and U = V⁻¹ (2/3 n³ flops, the same
@@ -8,9 +8,9 @@ using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using Condense.Kernels.Platform;
 
-namespace Condense.Quantization;
+namespace Condense.Calibration;
 
-internal static class GptqLinearAlgebra
+internal static class HessianAlgebra
 {
     private const int Panel = 64;
     // Columns of the trailing update done at once: 64 × 256 doubles of the transposed panel stay in L2.

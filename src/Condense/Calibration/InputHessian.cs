@@ -1,4 +1,4 @@
-// The Hessian GPTQ needs for one Linear layer, H = 2/n Σ x xᵀ over the n calibration rows x of the layer's
+// The Hessian GPTQ and SparseGPT need for one Linear layer, H = 2/n Σ x xᵀ over the n calibration rows x of the layer's
 // input (Frantar et al. 2022, §3: the layer-wise objective ‖WX − ŴX‖² has Hessian 2XXᵀ, averaged over the
 // samples). It streams: each batch adds its XᵀX to a double-precision sum, so memory stays at in × in doubles
 // whatever the calibration set's size. A batch's product is taken in float32 by the GEMM kernel, a chunk of
@@ -6,10 +6,10 @@
 using Condense.Kernels.FloatGemm;
 using Condense.Tensors;
 
-namespace Condense.Quantization;
+namespace Condense.Calibration;
 
 /// <summary>Streaming accumulator of GPTQ's Hessian H = 2/n Σ x xᵀ over calibration activations x ∈ ℝ^in.</summary>
-public sealed class GptqHessian
+public sealed class InputHessian
 {
     // Rows per float32 GEMM before the partial sum moves into the double accumulator.
     private const int ChunkRows = 512;
@@ -18,7 +18,7 @@ public sealed class GptqHessian
     private float[]? _chunk;
 
     /// <summary>Creates an empty accumulator for a layer with <paramref name="features"/> input features.</summary>
-    public GptqHessian(int features)
+    public InputHessian(int features)
     {
         // in × in must index an array: in ≤ 46,340 (transformer layers have a few thousand at most).
         if (features is < 1 or > 46_340) throw new CondenseException($"GPTQ Hessian needs 1–46340 input features, got {features}");

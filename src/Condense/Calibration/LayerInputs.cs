@@ -5,7 +5,7 @@ using Condense.Autograd;
 using Condense.Graph;
 using Condense.Tensors;
 
-namespace Condense.Quantization;
+namespace Condense.Calibration;
 
 /// <summary>Statistics of one layer's inputs over the calibration data.</summary>
 internal sealed class LayerInput
@@ -13,7 +13,7 @@ internal sealed class LayerInput
     public LayerInput(int width, bool hessian, int sampleRows)
     {
         Width = width;
-        Hessian = hessian ? new GptqHessian(width) : null;
+        Hessian = hessian ? new InputHessian(width) : null;
         MaxAbs = new double[width];
         MeanAbs = new double[width];
         Sample = new List<float[]>(sampleRows);
@@ -21,7 +21,7 @@ internal sealed class LayerInput
     }
 
     public int Width { get; }
-    public GptqHessian? Hessian { get; }
+    public InputHessian? Hessian { get; }
     public double[] MaxAbs { get; }
     public double[] MeanAbs { get; }
     public List<float[]> Sample { get; }
