@@ -107,6 +107,25 @@ public sealed class ModelGraph
         return graph;
     }
 
+    /// <summary>Removes nodes none of whose outputs is read or a graph output (repeatedly), then initializers no node reads.</summary>
+    public void RemoveUnused()
+    {
+        var outputs = Outputs.Select(o => o.Name).ToHashSet();
+        bool removed;
+        do
+        {
+            var read = Nodes.SelectMany(n => n.Inputs).Where(i => i.Length > 0).ToHashSet();
+            removed = Nodes.RemoveAll(n => !n.Outputs.Any(o => o.Length > 0 && (read.Contains(o) || outputs.Contains(o)))) > 0;
+        } while (removed);
+        var used = Nodes.SelectMany(n => n.Inputs).ToHashSet();
+        foreach (var name in Initializers.Keys.Where(k => !used.Contains(k)).ToList())
+        {
+            Initializers.Remove(name);
+            Trainable.Remove(name);
+            ElementTypes.Remove(name);
+        }
+    }
+
     /// <summary>Checks names: every node input is defined earlier (input, initializer or node output), outputs are unique.</summary>
     public void Validate()
     {

@@ -40,8 +40,7 @@ internal sealed class QdqGraphRewrite
         }
         r.Graph.Nodes.Clear();
         r.Graph.Nodes.AddRange(rebuilt);
-        RemoveDeadNodes(r.Graph);
-        RemoveUnusedInitializers(r.Graph);
+        r.Graph.RemoveUnused();
         r.Graph.Validate();
         return r.Graph;
     }
@@ -160,28 +159,5 @@ internal sealed class QdqGraphRewrite
     {
         var consumers = Graph.Consumers(value).ToList();
         return consumers.Count == 1 ? consumers[0] : null;
-    }
-
-    // Nodes none of whose outputs is read (the Q/DQ nodes a rewrite bypassed), repeatedly.
-    private static void RemoveDeadNodes(ModelGraph graph)
-    {
-        var outputs = graph.Outputs.Select(o => o.Name).ToHashSet();
-        bool removed;
-        do
-        {
-            var read = graph.Nodes.SelectMany(n => n.Inputs).Where(i => i.Length > 0).ToHashSet();
-            removed = graph.Nodes.RemoveAll(n => !n.Outputs.Any(o => o.Length > 0 && (read.Contains(o) || outputs.Contains(o)))) > 0;
-        } while (removed);
-    }
-
-    private static void RemoveUnusedInitializers(ModelGraph graph)
-    {
-        var read = graph.Nodes.SelectMany(n => n.Inputs).ToHashSet();
-        foreach (var name in graph.Initializers.Keys.Where(k => !read.Contains(k)).ToList())
-        {
-            graph.Initializers.Remove(name);
-            graph.Trainable.Remove(name);
-            graph.ElementTypes.Remove(name);
-        }
     }
 }

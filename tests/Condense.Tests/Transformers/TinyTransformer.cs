@@ -19,15 +19,71 @@ internal sealed class TinyTransformer
     private readonly List<TensorProto> _initializers = [];
     private readonly Rng _rng;
     private readonly long _opset;
+    private readonly int _heads;
     private int _counter;
 
-    private TinyTransformer(long opset, ulong seed) { _opset = opset; _rng = new Rng(seed); }
+    private TinyTransformer(long opset, ulong seed, int heads = Heads) { _opset = opset; _rng = new Rng(seed); _heads = heads; }
 
     /// <summary>A GPT-style decoder: input_ids [batch, seq] int64 → logits [batch, seq, Vocab].</summary>
     public static ModelProto Decoder(long opset, ulong seed = 1) => new TinyTransformer(opset, seed).Build(causal: true);
 
     /// <summary>A BERT-style encoder: input_ids and attention_mask [batch, seq] int64 → last_hidden_state [batch, seq, Width].</summary>
     public static ModelProto Encoder(long opset, ulong seed = 2) => new TinyTransformer(opset, seed).Build(causal: false);
+
+    /// <summary>
+    /// A BERT-style post-norm encoder of <paramref name="layers"/> layers: embeddings with a layer norm, then per layer separate
+    /// query/key/value projections with biases split into <paramref name="heads"/> heads, x = LN(x + attention(x)), x = LN(x + MLP(x)).
+    /// </summary>
+    public static ModelProto Bert(long opset, int layers, int heads = 4, ulong seed = 3) => new TinyTransformer(opset, seed, heads).BuildBert(layers);
+
+    private ModelProto BuildBert(int layers)
+    {
+        var ids = "input_ids";
+        var shape = Op("Shape", [ids]);
+        var seq = Op("Gather", [shape, Long(1)], Int("axis", 0));
+        var positions = Op("Range", [Long(0), seq, Long(1)]);
+        var x = LayerNorm(Op("Add", [Op("Gather", [Weight(Vocab, Width), ids]), Op("Gather", [Weight(MaxLength, Width), positions])]));
+        var bias = PaddingBias("attention_mask");
+        for (int layer = 0; layer < layers; layer++)
+        {
+            x = LayerNorm(Op("Add", [SeparateAttention(x, bias), x]));
+            x = LayerNorm(Op("Add", [Mlp(x), x]));
+        }
+        _nodes.Add(Node("Identity", [x], "last_hidden_state"));
+        var graph = new GraphProto { Name = "tiny-bert" };
+        graph.Node.AddRange(_nodes);
+        graph.Initializer.AddRange(_initializers);
+        graph.Input.Add(LongInput(ids));
+        graph.Input.Add(LongInput("attention_mask"));
+        graph.Output.Add(new ValueInfoProto { Name = "last_hidden_state", Type = new TypeProto { TensorType = new() { ElemType = 1 } } });
+        var model = new ModelProto { IrVersion = 8, Graph = graph, ProducerName = "Condense.Tests" };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = _opset });
+        return model;
+    }
+
+    // As torch exports BertSelfAttention: each projection reshaped to heads from its own shape ([batch, seq] from Shape,
+    // the head count and width as constants), scores scaled and masked, the context merged back to [batch, seq, Width].
+    private string SeparateAttention(string x, string bias)
+    {
+        int headWidth = Width / _heads;
+        string Projection(string input) => Op("Add", [Weight(Width), Op("MatMul", [input, Weight(Width, Width)])]);
+        string ToHeads(string t, long[] perm)
+        {
+            var s = Op("Shape", [t]);
+            var target = Op("Concat", [Unsqueeze(Op("Gather", [s, Long(0)], Int("axis", 0))), Unsqueeze(Op("Gather", [s, Long(1)], Int("axis", 0))),
+                Long([_heads]), Long([headWidth])], Int("axis", 0));
+            return Op("Transpose", [Op("Reshape", [t, target])], Ints("perm", perm));
+        }
+        var q = ToHeads(Projection(x), [0, 2, 1, 3]);
+        var k = ToHeads(Projection(x), [0, 2, 3, 1]);
+        var v = ToHeads(Projection(x), [0, 2, 1, 3]);
+        var scores = Op("Add", [Op("Div", [Op("MatMul", [q, k]), Float(MathF.Sqrt(headWidth))]), bias]);
+        var context = Op("Transpose", [Op("MatMul", [Op("Softmax", [scores], Int("axis", -1)), v])], Ints("perm", 0, 2, 1, 3));
+        var cs = Op("Shape", [context]);
+        var merged = Op("Reshape", [context, Op("Concat", [Unsqueeze(Op("Gather", [cs, Long(0)], Int("axis", 0))),
+            Unsqueeze(Op("Gather", [cs, Long(1)], Int("axis", 0))), Long([Width])], Int("axis", 0))]);
+        return Op("Add", [Weight(Width), Op("MatMul", [merged, Weight(Width, Width)])]);
+    }
 
     private ModelProto Build(bool causal)
     {
