@@ -124,7 +124,8 @@ public static class EncoderLayers
     {
         if (node.Inputs.Count < 2 || !index.Graph.Trainable.Contains(node.Inputs[1])) return null;
         if (index.Graph.Initializers[node.Inputs[1]].Rank != 2 || index.IsConstant(node.Inputs[0])) return null;
-        if (node.OpType == OpTypes.Gemm) return new LinearNode(node, node.Inputs[1], node.Inputs.Count > 2 && node.Inputs[2].Length > 0 ? node.Inputs[2] : null);
+        if (node.OpType == OpTypes.Gemm)
+            return new LinearNode(node, node.Inputs[1], node.Inputs.Count > 2 && node.Inputs[2].Length > 0 ? node.Inputs[2] : null);
         var adds = index.ConsumersOf(node.Outputs[0]).Where(c => c.OpType == OpTypes.Add).ToList();
         string? bias = adds.Count == 1 ? adds[0].Inputs.FirstOrDefault(i => i != node.Outputs[0] && index.Graph.Trainable.Contains(i)
             && index.Graph.Initializers[i].Rank == 1) : null;
