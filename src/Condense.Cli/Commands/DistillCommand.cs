@@ -34,22 +34,23 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         public double? StudentPrune { get; init; }
 
         [CommandOption("--temperature <T>")] [Description("Softmax temperature (default 4).")]
-        public float Temperature { get; init; } = 4f;
+        public float? Temperature { get; init; }
 
         [CommandOption("--alpha <A>")] [Description("Weight of the soft targets; 1 − A goes to the labels (default 0.9; 1 needs no labels).")]
-        public float Alpha { get; init; } = 0.9f;
+        public float? Alpha { get; init; }
 
-        [CommandOption("-e|--epochs <N>")] [Description("Epochs for both students (default 20).")]
-        public int Epochs { get; init; } = 20;
+        [CommandOption("-e|--epochs <N>")] [Description("Epochs for both students (default 20; with --text, 3).")]
+        public int? Epochs { get; init; }
 
-        [CommandOption("--lr <X>")] [Description("Learning rate (default 0.05; 0.02 for a convolutional student such as lenet5).")]
+        [CommandOption("--lr <X>")] [Description("Learning rate (default 0.05; 0.02 for a convolutional student such as lenet5; with --text, AdamW's peak "
+            + DistillText.DefaultLearningRateText + ").")]
         public float? LearningRate { get; init; }
 
-        [CommandOption("--optimizer <NAME>")] [Description("sgd (momentum 0.9, default), adam or adamw.")]
-        public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
+        [CommandOption("--optimizer <NAME>")] [Description("sgd (momentum 0.9, default), adam or adamw. Text students always train with AdamW.")]
+        public OptimizerKind? Optimizer { get; init; }
 
-        [CommandOption("-b|--batch-size <B>")] [Description("Mini-batch size (default 64).")]
-        public int BatchSize { get; init; } = 64;
+        [CommandOption("-b|--batch-size <B>")] [Description("Mini-batch size (default 64; with --text, 32 passages).")]
+        public int? BatchSize { get; init; }
 
         [CommandOption("--hint <STUDENT:TEACHER>")] [Description("FitNets hint: a student and a teacher hidden value by graph name (see `condense info`), "
             + "e.g. /2/Relu_output_0:/4/Relu_output_0.")]
@@ -62,8 +63,38 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("-s|--seed <S>")] [Description("Seed of both students (default 0).")]
         public ulong Seed { get; init; }
 
-        [CommandOption("-o|--out <FILE>")] [Description("Where to save the distilled student; .onnx writes ONNX (default: student.distilled.safetensors).")]
-        public string Out { get; init; } = "student.distilled.safetensors";
+        [CommandOption("-o|--out <FILE>")] [Description("Where to save the distilled student; .onnx writes ONNX "
+            + "(default: student.distilled.safetensors; with --text, student.distilled.onnx).")]
+        public string? Out { get; init; }
+
+        [CommandOption("--text <FILE>")] [Description("Distil a text encoder on this UTF-8 text, one passage per line; no labels needed.")]
+        public string? Text { get; init; }
+
+        [CommandOption("--eval-text <FILE>")] [Description("With --text: passages to measure fidelity on (default: every 20th passage of --text, "
+            + "left out of training).")]
+        public string? EvalText { get; init; }
+
+        [CommandOption("--vocab <FILE>")] [Description(TextOptions.VocabHelp)]
+        public string? Vocab { get; init; }
+
+        [CommandOption("--max-length <N>")] [Description(TextOptions.MaxLengthHelp)]
+        public int? MaxLength { get; init; }
+
+        [ConflictsWith("--student-depth")]
+        [CommandOption("--student-layers <LIST>")] [Description("With --text: the teacher layers the student keeps, with their weights, e.g. 0,2,4.")]
+        public string? StudentLayers { get; init; }
+
+        [CommandOption("--student-depth <N>")] [Description("With --text: keep N of the teacher's layers, spread evenly (6 → 3 keeps 0,2,4).")]
+        public int? StudentDepth { get; init; }
+
+        [CommandOption("--loss <KIND>")] [Description("With --text: how embeddings are compared, cosine (default) or mse.")]
+        public Condense.Distillation.EmbeddingLoss? Loss { get; init; }
+
+        [CommandOption("--hidden-weight <W>")] [Description("With --text: weight of matching the hidden states of mapped layers (default 0).")]
+        public float? HiddenWeight { get; init; }
+
+        [CommandOption("--attention-weight <W>")] [Description("With --text: weight of matching the attention maps of mapped layers (default 0).")]
+        public float? AttentionWeight { get; init; }
     }
 
     private static HintOptions? ParseHint(string? text, float weight)
@@ -79,20 +110,23 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
     {
         var output = new Output(settings.Json);
         if (settings.Teacher is null) throw new CondenseException("--teacher MODEL is required");
+        if (settings.Text is not null) return DistillText.Run(output, settings, cancellationToken);
+        DistillText.RefuseTextOptions(settings);
+        string outPath = settings.Out ?? "student.distilled.safetensors";
         int choices = (settings.Student is null ? 0 : 1) + (settings.StudentWidth is null ? 0 : 1) + (settings.StudentPrune is null ? 0 : 1);
         if (choices != 1) throw new CondenseException("give exactly one of --student SPEC, --student-width F or --student-prune R");
-        OutputPaths.CheckFile(settings.Out, new RunInput("teacher", settings.Teacher), new RunInput("data", settings.Data));
+        OutputPaths.CheckFile(outPath, new RunInput("teacher", settings.Teacher), new RunInput("data", settings.Data));
         var teacher = ModelFile.Load(settings.Teacher);
         var (train, test) = DataSets.Load(settings.Data);
         var studentSpec = settings.Student is { } text ? ModelSpec.Parse(text) : null;
         var options = new DistillOptions
         {
-            Temperature = settings.Temperature, Alpha = settings.Alpha,
+            Temperature = settings.Temperature ?? 4f, Alpha = settings.Alpha ?? 0.9f,
             Train = new DistillOptions().Train with
             {
-                Epochs = settings.Epochs, LearningRate = settings.LearningRate ?? DistillOptions.DefaultLearningRate(studentSpec, teacher),
-                Optimizer = settings.Optimizer,
-                BatchSize = settings.BatchSize, Seed = settings.Seed,
+                Epochs = settings.Epochs ?? 20, LearningRate = settings.LearningRate ?? DistillOptions.DefaultLearningRate(studentSpec, teacher),
+                Optimizer = settings.Optimizer ?? OptimizerKind.Sgd,
+                BatchSize = settings.BatchSize ?? 64, Seed = settings.Seed,
             },
             Hint = ParseHint(settings.Hint, settings.HintWeight),
         }.Validate();
@@ -115,8 +149,8 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
             studentName = spec.ToString();
         }
         var (student, report) = TrainingProgress.Run(output, "students", p => DistillPipeline.Apply(teacher, newStudent, train, test, options, p));
-        ModelFile.Save(student, settings.Out, train.SampleShape);
-        report = report.WithSavedStudent(new FileInfo(settings.Out).Length);
+        ModelFile.Save(student, outPath, train.SampleShape);
+        report = report.WithSavedStudent(new FileInfo(outPath).Length);
 
         var table = new Table().Title($"[bold]distillation into {Markup.Escape(studentName)}[/]")
             .AddColumns("model", "accuracy", "test errors", "parameters", "size on disk", "latency (b=1)", "throughput (b=256)");
@@ -128,11 +162,11 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         }
         output.Console.Write(table);
         output.Console.MarkupLine($"T = {report.Temperature}, α = {report.Alpha}, {report.Epochs} epochs; "
-            + $"saved [bold]{Markup.Escape(settings.Out)}[/] in {report.Seconds:F1}s");
+            + $"saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
         // The distilled student should come close to the same student trained on the labels; far below it, the run failed.
         var warnings = output.Warnings(RunWarnings.Check(report.Rows[^1].Metrics.Accuracy, test.NumClasses, report.Rows[^2].Metrics.Accuracy,
             "the same student trained on labels only"));
-        output.Result(settings.Out, warnings, report);
+        output.Result(outPath, warnings, report);
         return 0;
     }
 }

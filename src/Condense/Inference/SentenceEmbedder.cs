@@ -41,7 +41,7 @@ public sealed class SentenceEmbedder
         _tokenizer = tokenizer;
         Options = options ?? new EmbeddingOptions();
         if (Options.BatchSize < 1) throw new CondenseException($"the batch size must be at least 1, got {Options.BatchSize}");
-        _output = ChooseOutput(model.Graph, Options.Pooling);
+        _output = OutputOf(model.Graph, Options.Pooling);
     }
 
     /// <summary>The options in use.</summary>
@@ -106,9 +106,11 @@ public sealed class SentenceEmbedder
         return [.. x.Select(v => (float)(v / Math.Max(norm, 1e-12)))];
     }
 
-    // The token states: last_hidden_state or token_embeddings by name, else the first output of rank 3; for --pooling
-    // none, sentence_embedding or pooler_output, else the first output of rank 2.
-    private static string ChooseOutput(ModelGraph graph, Pooling pooling)
+    /// <summary>
+    /// The output that holds token states: last_hidden_state or token_embeddings by name, else the first output of rank 3;
+    /// for <see cref="Pooling.None"/>, sentence_embedding or pooler_output, else the first output of rank 2.
+    /// </summary>
+    public static string OutputOf(ModelGraph graph, Pooling pooling)
     {
         string[] names = pooling == Pooling.None ? ["sentence_embedding", "pooler_output"] : ["last_hidden_state", "token_embeddings"];
         int rank = pooling == Pooling.None ? 2 : 3;

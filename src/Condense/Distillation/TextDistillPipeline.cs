@@ -1,0 +1,106 @@
+// A text student from a teacher encoder and its distillation, measured the way text models are measured without labels:
+// fidelity of the student's sentence embeddings to the teacher's on held-out passages, before distillation (the student
+// as it was cut from the teacher) and after. Students come from the teacher itself, keeping their weights: some of its
+// layers (DistilBERT), and optionally pruned weights whose masks hold while distilling.
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using Condense.Data.Text;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Pruning;
+using Condense.Reports;
+using Condense.Training;
+
+namespace Condense.Distillation;
+
+/// <summary>How a text student is cut from its teacher.</summary>
+public sealed record TextStudentOptions
+{
+    /// <summary>Teacher layers to keep (indices from 0, increasing); null keeps every layer unless <see cref="Depth"/> is set.</summary>
+    public IReadOnlyList<int>? Layers { get; init; }
+    /// <summary>Keep this many layers, spread evenly (6 → 3 keeps 0, 2, 4).</summary>
+    public int? Depth { get; init; }
+    /// <summary>Weights to prune before distilling (their masks hold during it); null prunes nothing.</summary>
+    public PruneOptions? Prune { get; init; }
+}
+
+/// <summary>Fidelity of a student to its teacher at one point of the run.</summary>
+public sealed record TextFidelity(double CosineMean, double CosineMin, [property: JsonPropertyName("top10_overlap")] double TopKOverlap, double Spearman)
+{
+    internal static TextFidelity Of(Fidelity f) => new(f.CosineMean, f.CosineMin, f.TopKOverlap, f.Spearman);
+}
+
+/// <summary>The outcome of a text distillation. Its JSON (ReportJson) is what `condense distill --text --json` prints.</summary>
+public sealed record TextDistillReport(
+    [property: JsonPropertyOrder(0)] IReadOnlyList<int> Layers,
+    [property: JsonPropertyOrder(1)] int TrainPassages,
+    [property: JsonPropertyOrder(2)] int EvaluationPassages,
+    [property: JsonPropertyOrder(3)] TextFidelity Before,
+    [property: JsonPropertyOrder(4)] TextFidelity After,
+    [property: JsonPropertyOrder(5)] long TeacherParameters,
+    [property: JsonPropertyOrder(6)] long Parameters,
+    [property: JsonPropertyOrder(7)] long NonzeroParameters,
+    [property: JsonPropertyOrder(8)] IReadOnlyList<TextDistillEpoch> Epochs,
+    [property: JsonPropertyOrder(12)] double Seconds)
+{
+    /// <summary>Size of the teacher's file (set by the caller).</summary>
+    [JsonPropertyOrder(9)]
+    public long FileBytesBefore { get; init; }
+
+    /// <summary>Size of the saved student (set by the caller that saves).</summary>
+    [JsonPropertyName("file_bytes"), JsonPropertyOrder(10)]
+    public long FileBytesAfter { get; init; }
+
+    /// <summary>The student's latency at batch 1 and throughput at batch 32 in Condense's engine, if measured by the caller.</summary>
+    [JsonPropertyOrder(11)]
+    public TextSpeed? Speed { get; init; }
+}
+
+/// <summary>Speed of a text model: latency of one passage and passages per second at batch 32, teacher and student.</summary>
+public sealed record TextSpeed(double TeacherLatencyMs, double LatencyMs, double TeacherThroughput, double Throughput);
+
+/// <summary>Cuts a student from a text encoder and distils it.</summary>
+public static class TextDistillPipeline
+{
+    /// <summary>
+    /// The student <paramref name="student"/> describes, distilled from <paramref name="teacher"/> on <paramref name="train"/>
+    /// and measured against the teacher on <paramref name="evaluation"/>. The teacher is not changed.
+    /// </summary>
+    public static (GraphModule Student, TextDistillReport Report) Apply(GraphModule teacher, TextTokenizer tokenizer, IReadOnlyList<string> train,
+        IReadOnlyList<string> evaluation, TextStudentOptions student, TextDistillOptions options, IProgress<TrainProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        options.Validate();
+        if (evaluation.Count < 2) throw new CondenseException($"measuring fidelity needs at least 2 evaluation passages, got {evaluation.Count}");
+        var clock = Stopwatch.StartNew();
+        var (model, kept) = Cut(teacher, tokenizer, student, options.MaxLength);
+        MaskSet? masks = null;
+        if (student.Prune is { } prune)
+        {
+            masks = Pruner.Prune(model, prune);
+            if (masks.Entries.Count == 0) throw new CondenseException("no weight to prune: all were excluded or the student has no Linear layer");
+        }
+        var embedding = new EmbeddingOptions(options.MaxLength, options.BatchSize, options.Pooling);
+        var reference = new SentenceEmbedder(teacher, tokenizer, embedding).Embed(evaluation, null, cancellation);
+        var before = Fidelity.Measure(new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation, null, cancellation), reference);
+        var epochs = TextDistiller.Distill(model, teacher, tokenizer, train, options, masks, progress, cancellation);
+        var after = Fidelity.Measure(new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation, null, cancellation), reference);
+        var summary = ModelSummary.Of(model);
+        var report = new TextDistillReport(kept, train.Count, evaluation.Count, TextFidelity.Of(before), TextFidelity.Of(after),
+            ModelSummary.Of(teacher).Parameters, summary.Parameters, summary.NonzeroParameters, epochs, clock.Elapsed.TotalSeconds);
+        return (model, report);
+    }
+
+    /// <summary>The student before distillation, and the teacher layers it kept.</summary>
+    public static (GraphModule Student, IReadOnlyList<int> Layers) Cut(GraphModule teacher, TextTokenizer tokenizer, TextStudentOptions student,
+        int maxLength)
+    {
+        if (student.Layers is not null && student.Depth is not null) throw new CondenseException("give the layers to keep or a depth, not both");
+        var sample = tokenizer.Batch(["a sample passage to read the layer shapes"], maxLength).Feed(teacher.Graph.Inputs.Select(i => i.Name));
+        var layers = EncoderLayers.Find(teacher, sample);
+        if (student.Layers is null && student.Depth is null) return (new GraphModule(teacher.Graph.Clone()), [.. Enumerable.Range(0, layers.Count)]);
+        if (layers.Count == 0) throw new CondenseException("the teacher has no attention layers to choose from");
+        var keep = student.Layers ?? LayerDropping.EvenlySpaced(layers.Count, student.Depth!.Value);
+        return (LayerDropping.KeepLayers(teacher, layers, keep), keep);
+    }
+}

@@ -1,0 +1,154 @@
+// Distillation of a text encoder on unlabelled passages: the student learns the teacher's sentence embeddings (and,
+// when asked, the hidden states and attention maps of mapped layers). The teacher's embeddings are computed once and
+// cached, since text inputs do not change between epochs; the hidden and attention terms need whole token maps, too
+// large to keep for a corpus, so the teacher runs on each batch when they are on. Batches hold passages of similar
+// length (sorted by token count, then cut into batches, whose order is shuffled each epoch with the seed), so little
+// of each step is padding. A pruned student's masks hold: gradients and weights are masked around every step.
+using System.Diagnostics;
+using Condense.Autograd;
+using Condense.Data.Text;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Nn;
+using Condense.Optim;
+using Condense.Pruning;
+using Condense.Tensors;
+using Condense.Training;
+
+namespace Condense.Distillation;
+
+/// <summary>One epoch of text distillation.</summary>
+public sealed record TextDistillEpoch(int Epoch, double Loss, float LastLearningRate, double Seconds);
+
+/// <summary>Distils a text encoder into a student on unlabelled passages.</summary>
+public static class TextDistiller
+{
+    /// <summary>
+    /// Trains <paramref name="student"/> in place on <paramref name="passages"/> to reproduce <paramref name="teacher"/>; the
+    /// pruning <paramref name="masks"/>, if any, are held. Progress reports each step.
+    /// </summary>
+    public static IReadOnlyList<TextDistillEpoch> Distill(GraphModule student, GraphModule teacher, TextTokenizer tokenizer,
+        IReadOnlyList<string> passages, TextDistillOptions options, MaskSet? masks = null, IProgress<TrainProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        options.Validate();
+        if (passages.Count == 0) throw new CondenseException("there are no passages to distil on");
+        var embedding = new EmbeddingOptions(options.MaxLength, options.BatchSize, options.Pooling, Normalize: false);
+        var cached = options.EmbeddingWeight > 0 ? new SentenceEmbedder(teacher, tokenizer, embedding).Embed(passages, null, cancellation) : null;
+        var mapping = options.HiddenWeight > 0 || options.AttentionWeight > 0 ? LayerMapping.Between(student, teacher) : [];
+        string output = SentenceEmbedder.OutputOf(student.Graph, options.Pooling);
+        var inputs = student.Graph.Inputs.Select(i => i.Name).ToList();
+        var batches = Buckets(passages, tokenizer, options);
+        int totalSteps = options.Epochs * batches.Count, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps), step = 0;
+        var optimizer = new AdamW(student.Parameters(), options.LearningRate, weightDecay: options.WeightDecay);
+        var epochs = new List<TextDistillEpoch>();
+        teacher.Eval();
+        for (int epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            var order = Shuffled(batches.Count, options.Seed + (ulong)epoch);
+            double lossSum = 0;
+            student.Train();
+            for (int b = 0; b < order.Length; b++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var indices = batches[order[b]];
+                var batch = tokenizer.Batch([.. indices.Select(i => passages[i])], options.MaxLength);
+                var feed = batch.Feed(inputs);
+                var values = student.Run(feed);
+                var loss = Tensor.Scalar(0f);
+                if (cached is not null)
+                {
+                    var pooled = Pool(values[output], batch.AttentionMask, options.Pooling);
+                    var target = new Tensor([.. indices.SelectMany(i => cached[i])], indices.Length, cached[0].Length);
+                    loss = loss.Add(EmbeddingLosses.Embedding(pooled, target, options.Loss).Mul(options.EmbeddingWeight));
+                }
+                if (mapping.Count > 0) loss = loss.Add(LayerTerms(values, teacher, feed, batch.AttentionMask, mapping, options));
+                optimizer.ZeroGrad();
+                loss.Backward();
+                masks?.MaskGradients();
+                if (options.ClipNorm > 0) ClipGlobalNorm(optimizer.Params, options.ClipNorm);
+                optimizer.LearningRate = RateAt(++step, warmup, totalSteps, options);
+                optimizer.Step();
+                masks?.Apply();
+                lossSum += loss.Item();
+                progress?.Report(new TrainProgress(epoch + 1, options.Epochs, b + 1, order.Length, (float)(lossSum / (b + 1)), 0f));
+            }
+            epochs.Add(new TextDistillEpoch(epoch + 1, lossSum / order.Length, optimizer.LearningRate, clock.Elapsed.TotalSeconds));
+        }
+        student.Eval();
+        return epochs;
+    }
+
+    /// <summary>The learning rate at step <paramref name="step"/> (from 1): linear warm-up, then the options' decay.</summary>
+    public static float RateAt(int step, int warmup, int total, TextDistillOptions options)
+    {
+        if (step <= warmup) return options.LearningRate * step / Math.Max(1, warmup);
+        double progress = (double)(step - warmup) / Math.Max(1, total - warmup);
+        double factor = options.Decay switch
+        {
+            DecayKind.Linear => 1 - progress,
+            DecayKind.Cosine => 0.5 * (1 + Math.Cos(Math.PI * progress)),
+            _ => 1,
+        };
+        return (float)(options.LearningRate * Math.Max(0, factor));
+    }
+
+    // The hidden-state and attention terms of the mapped layers, against the teacher run on the same batch.
+    private static Tensor LayerTerms(Dictionary<string, Tensor> values, GraphModule teacher, Dictionary<string, Tensor> feed, Tensor mask,
+        IReadOnlyList<LayerPair> mapping, TextDistillOptions options)
+    {
+        Dictionary<string, Tensor> reference;
+        using (GradMode.NoGrad()) reference = teacher.Run(feed);
+        var loss = Tensor.Scalar(0f);
+        foreach (var pair in mapping)
+        {
+            if (options.HiddenWeight > 0)
+                loss = loss.Add(EmbeddingLosses.Hidden(values[pair.StudentOutput], reference[pair.TeacherOutput], mask).Mul(options.HiddenWeight / mapping.Count));
+            if (options.AttentionWeight > 0)
+                loss = loss.Add(EmbeddingLosses.Attention(values[pair.StudentScores], reference[pair.TeacherProbabilities], mask)
+                    .Mul(options.AttentionWeight / mapping.Count));
+        }
+        return loss;
+    }
+
+    private static Tensor Pool(Tensor states, Tensor mask, Pooling pooling)
+    {
+        if (pooling == Pooling.Mean) return EmbeddingLosses.MeanPool(states, mask);
+        // CLS: the first token's state.
+        int batch = states.Shape[0], tokens = states.Shape[1], dim = states.Shape[2];
+        return states.Take([.. Enumerable.Range(0, batch * dim).Select(i => i / dim * tokens * dim + i % dim)], [batch, dim]);
+    }
+
+    // Passages sorted by token count (stable), cut into batches of similar length.
+    private static List<int[]> Buckets(IReadOnlyList<string> passages, TextTokenizer tokenizer, TextDistillOptions options)
+    {
+        var order = Enumerable.Range(0, passages.Count).OrderBy(i => tokenizer.Encode(passages[i], options.MaxLength).Length).ThenBy(i => i).ToArray();
+        return [.. order.Chunk(options.BatchSize)];
+    }
+
+    private static int[] Shuffled(int count, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var order = Enumerable.Range(0, count).ToArray();
+        for (int i = count - 1; i > 0; i--)
+        {
+            int j = rng.NextInt(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+
+    // torch.nn.utils.clip_grad_norm_: scale every gradient by maxNorm / (‖g‖ + 1e-6) when the global norm exceeds maxNorm.
+    private static void ClipGlobalNorm(IReadOnlyList<Parameter> parameters, float maxNorm)
+    {
+        double sum = 0;
+        foreach (var p in parameters)
+            if (p.Grad is { } g) foreach (float v in g.Data) sum += (double)v * v;
+        double norm = Math.Sqrt(sum);
+        if (norm <= maxNorm) return;
+        float scale = (float)(maxNorm / (norm + 1e-6));
+        foreach (var p in parameters)
+            if (p.Grad is { } g) System.Numerics.Tensors.TensorPrimitives.Multiply(g.Data, scale, g.Data);
+    }
+}

@@ -1,0 +1,124 @@
+// Distillation of text encoders on unlabelled passages: the losses against hand computations and finite differences,
+// the warm-up schedule against its closed form, and a 1-layer student cut from a 2-layer tiny BERT that gets closer
+// to its teacher, deterministically for a seed.
+using Condense.Data.Text;
+using Condense.Distillation;
+using Condense.Graph;
+using Condense.Tensors;
+using Condense.Tests.Transformers;
+
+namespace Condense.Tests.Distillation;
+
+public class TextDistillationTests
+{
+    // A vocabulary the tiny encoder's 50-row embedding table covers: the five BERT specials and 45 words.
+    private static readonly string[] Words =
+    [
+        "the", "a", "cat", "dog", "sat", "on", "mat", "ran", "far", "and", "is", "was", "big", "small", "red", "blue", "sun", "moon", "day", "night",
+        "sky", "sea", "tree", "bird", "sang", "song", "old", "new", "man", "woman", "child", "house", "road", "home", "went", "came", "saw", "ate",
+        "fish", "bread", "water", "fire", "wind", "rain", "snow",
+    ];
+
+    internal static TextTokenizer Tokenizer() =>
+        TextTokenizer.FromText(string.Join("\n", new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" }.Concat(Words)), "tiny vocabulary");
+
+    internal static List<string> Passages(int count, ulong seed)
+    {
+        var rng = new Rng(seed);
+        return [.. Enumerable.Range(0, count).Select(_ => string.Join(" ", Enumerable.Range(0, 2 + rng.NextInt(9)).Select(_ => Words[rng.NextInt(Words.Length)])))];
+    }
+
+    [Fact]
+    public void MeanPoolingAndTheEmbeddingLossesMatchAHandComputation()
+    {
+        var states = new Tensor([1, 2, 3, 4, 100, 100, 5, 6, 7, 8, 9, 10], 2, 3, 2);
+        var mask = Tensor.FromInt64s([1, 1, 0, 1, 1, 1], DataType.Int64, 2, 3);
+        var pooled = EmbeddingLosses.MeanPool(states, mask);
+        Assert.Equal(new float[] { 2, 3, 7, 8 }, pooled.Data);
+        var teacher = new Tensor([2, 3, 0, 1], 2, 2);
+        // Cosine: 1 − mean(1, cos((7, 8), (0, 1))).
+        double expected = 1 - (1 + 8 / Math.Sqrt(49 + 64)) / 2;
+        Assert.Equal(expected, EmbeddingLosses.Embedding(pooled, teacher, EmbeddingLoss.Cosine).Item(), 5);
+        Assert.Equal((0 + 0 + 49 + 49) / 4.0, EmbeddingLosses.Embedding(pooled, teacher, EmbeddingLoss.Mse).Item(), 4);
+        // Hidden MSE counts the kept tokens only: the masked (100, 100) row does not count.
+        var zero = Tensor.Zeros(2, 3, 2);
+        double kept = (1 + 4 + 9 + 16 + 25 + 36 + 49 + 64 + 81 + 100) / (5.0 * 2);
+        Assert.Equal(kept, EmbeddingLosses.Hidden(states, zero, mask).Item(), 3);
+    }
+
+    [Fact]
+    public void TheAttentionLossIsTheKlDivergenceOverRealQueries()
+    {
+        var rng = new Rng(3);
+        int batch = 1, heads = 2, n = 3;
+        var scores = new Tensor([.. Enumerable.Range(0, batch * heads * n * n).Select(_ => rng.NextNormal())], batch, heads, n, n);
+        var teacherScores = new Tensor([.. Enumerable.Range(0, batch * heads * n * n).Select(_ => rng.NextNormal())], batch, heads, n, n);
+        var teacher = teacherScores.Softmax(-1);
+        var mask = Tensor.FromInt64s([1, 1, 0], DataType.Int64, 1, 3);
+        double kl = 0;
+        var s = scores.Softmax(-1).Data;
+        for (int h = 0; h < heads; h++)
+            for (int q = 0; q < 2; q++)
+                for (int k = 0; k < n; k++)
+                {
+                    int i = (h * n + q) * n + k;
+                    kl += teacher.Data[i] * Math.Log(teacher.Data[i] / s[i]);
+                }
+        Assert.Equal(kl / (heads * 2), EmbeddingLosses.Attention(scores, teacher, mask).Item(), 5);
+        Assert.Equal(0, EmbeddingLosses.Attention(teacherScores, teacher, mask).Item(), 5);
+    }
+
+    [Fact]
+    public void TheCosineLossGradientMatchesFiniteDifferences()
+    {
+        var rng = new Rng(5);
+        var values = Enumerable.Range(0, 2 * 4 * 3).Select(_ => rng.NextNormal()).ToArray();
+        var mask = Tensor.FromInt64s([1, 1, 1, 0, 1, 1, 0, 0], DataType.Int64, 2, 4);
+        var teacher = new Tensor([.. Enumerable.Range(0, 6).Select(_ => rng.NextNormal())], 2, 3);
+        double LossAt(float[] v) => EmbeddingLosses.Embedding(EmbeddingLosses.MeanPool(new Tensor(v, 2, 4, 3), mask), teacher, EmbeddingLoss.Cosine).Item();
+        var states = new Condense.Nn.Parameter(new Tensor((float[])values.Clone(), 2, 4, 3));
+        EmbeddingLosses.Embedding(EmbeddingLosses.MeanPool(states, mask), teacher, EmbeddingLoss.Cosine).Backward();
+        for (int i = 0; i < values.Length; i++)
+        {
+            var plus = (float[])values.Clone(); plus[i] += 1e-2f;
+            var minus = (float[])values.Clone(); minus[i] -= 1e-2f;
+            double numeric = (LossAt(plus) - LossAt(minus)) / 2e-2;
+            Assert.True(Math.Abs(numeric - states.Grad!.Data[i]) < 2e-3, $"element {i}: analytic {states.Grad!.Data[i]}, numeric {numeric}");
+        }
+    }
+
+    [Fact]
+    public void TheLearningRateWarmsUpThenDecays()
+    {
+        var options = new TextDistillOptions { LearningRate = 1f };
+        Assert.Equal(0.5f, TextDistiller.RateAt(5, 10, 110, options), 6);
+        Assert.Equal(1f, TextDistiller.RateAt(10, 10, 110, options), 6);
+        Assert.Equal(0.5f, TextDistiller.RateAt(60, 10, 110, options), 6);
+        Assert.Equal(0f, TextDistiller.RateAt(110, 10, 110, options), 6);
+        Assert.Equal(0.5f, TextDistiller.RateAt(60, 10, 110, options with { Decay = DecayKind.Cosine }), 5);
+        Assert.Equal(0.8535534f, TextDistiller.RateAt(35, 10, 110, options with { Decay = DecayKind.Cosine }), 5);
+        Assert.Equal(1f, TextDistiller.RateAt(100, 10, 110, options with { Decay = DecayKind.Constant }), 6);
+    }
+
+    [Theory]
+    [InlineData(0f, 0f)]
+    [InlineData(1f, 1f)]
+    public void AOneLayerStudentGetsCloserToItsTeacherDeterministically(float hidden, float attention)
+    {
+        var teacher = EncoderLayersTests.Load(TinyTransformer.Bert(17, layers: 2));
+        var tokenizer = Tokenizer();
+        var options = new TextDistillOptions
+        {
+            Epochs = 4, BatchSize = 8, LearningRate = 3e-3f, HiddenWeight = hidden, AttentionWeight = attention, MaxLength = 16, Seed = 7,
+        };
+        var student = new TextStudentOptions { Layers = [1] };
+        var (first, report) = TextDistillPipeline.Apply(teacher, tokenizer, Passages(96, 1), Passages(24, 2), student, options);
+        Assert.True(report.After.CosineMean > report.Before.CosineMean,
+            $"cosine {report.Before.CosineMean:F4} before, {report.After.CosineMean:F4} after");
+        Assert.True(report.Epochs[^1].Loss < report.Epochs[0].Loss);
+        Assert.Equal([1], report.Layers);
+        Assert.True(report.Parameters < report.TeacherParameters);
+        var (second, _) = TextDistillPipeline.Apply(teacher, tokenizer, Passages(96, 1), Passages(24, 2), student, options);
+        foreach (var (name, tensor) in first.Graph.Initializers) Assert.Equal(tensor.Data, second.Graph.Initializers[name].Data);
+    }
+}
