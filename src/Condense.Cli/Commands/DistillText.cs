@@ -41,7 +41,8 @@ internal static class DistillText
         var options = new TextDistillOptions
         {
             Loss = s.Loss ?? EmbeddingLoss.Cosine, HiddenWeight = s.HiddenWeight ?? 0f, AttentionWeight = s.AttentionWeight ?? 0f,
-            Epochs = s.Epochs ?? 3, BatchSize = s.BatchSize ?? 32, LearningRate = s.LearningRate ?? float.Parse(DefaultLearningRateText, CultureInfo.InvariantCulture),
+            Epochs = s.Epochs ?? 3, BatchSize = s.BatchSize ?? 32,
+            LearningRate = s.LearningRate ?? float.Parse(DefaultLearningRateText, CultureInfo.InvariantCulture),
             MaxLength = s.MaxLength ?? 128, Seed = s.Seed,
         }.Validate();
         var student = new TextStudentOptions { Layers = ParseLayers(s.StudentLayers), Depth = s.StudentDepth };

@@ -104,7 +104,8 @@ public static class TextDistiller
         foreach (var pair in mapping)
         {
             if (options.HiddenWeight > 0)
-                loss = loss.Add(EmbeddingLosses.Hidden(values[pair.StudentOutput], reference[pair.TeacherOutput], mask).Mul(options.HiddenWeight / mapping.Count));
+                loss = loss.Add(EmbeddingLosses.Hidden(values[pair.StudentOutput], reference[pair.TeacherOutput], mask)
+                    .Mul(options.HiddenWeight / mapping.Count));
             if (options.AttentionWeight > 0)
                 loss = loss.Add(EmbeddingLosses.Attention(values[pair.StudentScores], reference[pair.TeacherProbabilities], mask)
                     .Mul(options.AttentionWeight / mapping.Count));

@@ -25,7 +25,8 @@ public class TextDistillationTests
     internal static List<string> Passages(int count, ulong seed)
     {
         var rng = new Rng(seed);
-        return [.. Enumerable.Range(0, count).Select(_ => string.Join(" ", Enumerable.Range(0, 2 + rng.NextInt(9)).Select(_ => Words[rng.NextInt(Words.Length)])))];
+        string Passage() => string.Join(" ", Enumerable.Range(0, 2 + rng.NextInt(9)).Select(_ => Words[rng.NextInt(Words.Length)]));
+        return [.. Enumerable.Range(0, count).Select(_ => Passage())];
     }
 
     [Fact]
