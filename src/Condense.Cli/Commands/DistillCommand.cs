@@ -84,7 +84,8 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("--student-layers <LIST>")] [Description("With --text: the teacher layers the student keeps, with their weights, e.g. 0,2,4.")]
         public string? StudentLayers { get; init; }
 
-        [CommandOption("--student-depth <N>")] [Description("With --text: keep N of the teacher's layers, spread evenly (6 → 3 keeps 0,2,4).")]
+        [CommandOption("--student-depth <N>")]
+        [Description("With --text: keep N of the teacher's layers: the first, the last and evenly between (6 → 3 keeps 0,3,5).")]
         public int? StudentDepth { get; init; }
 
         [CommandOption("--loss <KIND>")] [Description("With --text: how embeddings are compared, cosine (default) or mse.")]

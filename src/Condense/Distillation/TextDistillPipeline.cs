@@ -18,7 +18,7 @@ public sealed record TextStudentOptions
 {
     /// <summary>Teacher layers to keep (indices from 0, increasing); null keeps every layer unless <see cref="Depth"/> is set.</summary>
     public IReadOnlyList<int>? Layers { get; init; }
-    /// <summary>Keep this many layers, spread evenly (6 → 3 keeps 0, 2, 4).</summary>
+    /// <summary>Keep this many layers: the first, the last and evenly between (6 → 3 keeps 0, 3, 5).</summary>
     public int? Depth { get; init; }
     /// <summary>Weights to prune before distilling (their masks hold during it); null prunes nothing.</summary>
     public PruneOptions? Prune { get; init; }

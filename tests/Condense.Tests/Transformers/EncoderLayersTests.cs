@@ -130,8 +130,11 @@ public class EncoderLayersTests
         var layers = EncoderLayers.Find(teacher);
         Assert.Contains("layers 0–2", Assert.Throws<CondenseException>(() => LayerDropping.KeepLayers(teacher, layers, [0, 3])).Message);
         Assert.Contains("increasing", Assert.Throws<CondenseException>(() => LayerDropping.KeepLayers(teacher, layers, [2, 0])).Message);
-        Assert.Equal([0, 2, 4], LayerDropping.EvenlySpaced(6, 3));
-        Assert.Equal([0, 3], LayerDropping.EvenlySpaced(6, 2));
+        Assert.Equal([0, 3, 5], LayerDropping.EvenlySpaced(6, 3));
+        Assert.Equal([0, 5], LayerDropping.EvenlySpaced(6, 2));
+        Assert.Equal([0, 4, 7, 11], LayerDropping.EvenlySpaced(12, 4));
+        Assert.Equal([5], LayerDropping.EvenlySpaced(6, 1));
+        Assert.Equal([0, 1, 2], LayerDropping.EvenlySpaced(3, 3));
         Assert.Throws<CondenseException>(() => LayerDropping.EvenlySpaced(6, 7));
     }
 }
