@@ -112,7 +112,7 @@ public static class StructuredPruning
     private static (int Outer, int Inner) Around(int[] shape, int axis) => (Shape.Size(shape[..axis]), Shape.Size(shape[(axis + 1)..]));
 
     // The blocks of `block` consecutive entries along `axis` listed in `keep`.
-    private static Tensor Select(Tensor t, int axis, int block, int[] keep)
+    internal static Tensor Select(Tensor t, int axis, int block, int[] keep)
     {
         var (outer, inner) = Around(t.Shape, axis);
         int length = t.Shape[axis], run = block * inner;

@@ -1,0 +1,251 @@
+// Physical removal of attention heads (Michel et al. 2019, "Are Sixteen Heads Really Better than One?") and of
+// feed-forward neurons in transformer graphs. Head h of a layer is columns h·d … h·d+d−1 of the query, key and value
+// projections (with their biases) and the same rows of the output projection; without them the layer computes exactly
+// what the original computes with that head's attention output masked to zero, in a narrower dense layer. A neuron
+// is a column of the widening feed-forward layer (and its bias) and a row of the narrowing one. The head count also
+// lives in the Reshape targets that split the projections into heads ([batch, length, heads, d]) and merge them back
+// ([batch, length, heads·d]); ReshapeTargets rewrites those entries. Roles come from EncoderLayers.
+using Condense.Graph;
+using Condense.Tensors;
+
+namespace Condense.Pruning;
+
+/// <summary>One layer's heads (or feed-forward neurons) before and after removal.</summary>
+/// <param name="Layer">The layer's index.</param>
+/// <param name="Before">Heads (neurons) it had.</param>
+/// <param name="After">Heads (neurons) it has.</param>
+/// <param name="Removed">The original indices of those removed, ascending.</param>
+public sealed record LayerWidth(int Layer, int Before, int After, IReadOnlyList<int> Removed);
+
+/// <summary>The narrower model and what changed; the input model is left as it was and shares no tensors with it.</summary>
+/// <param name="Model">The new model.</param>
+/// <param name="Unit">"heads" or "neurons".</param>
+/// <param name="Layers">Every layer that was asked about, in order.</param>
+/// <param name="ParametersBefore">Trainable parameters of the input model.</param>
+/// <param name="ParametersAfter">Trainable parameters of the new model.</param>
+public sealed record AttentionPruningResult(GraphModule Model, string Unit, IReadOnlyList<LayerWidth> Layers, long ParametersBefore,
+    long ParametersAfter)
+{
+    /// <summary>One line: each layer's count before → after, and the parameters.</summary>
+    public string Summary() => string.Join("; ", Layers.Select(l => $"layer {l.Layer}: {l.Before} → {l.After} {Unit}"))
+        + $"; parameters {ParametersBefore:N0} → {ParametersAfter:N0}";
+}
+
+/// <summary>Removes attention heads and feed-forward neurons from transformer graphs.</summary>
+public static class AttentionPruning
+{
+    /// <summary>
+    /// Removes round(<paramref name="fraction"/> · heads) heads of every layer (at least one stays), those with the smallest
+    /// <see cref="HeadScores"/>. <paramref name="layers"/> are <see cref="EncoderLayers.Find"/>'s for this model.
+    /// </summary>
+    public static AttentionPruningResult RemoveHeads(GraphModule model, IReadOnlyList<EncoderLayer> layers, double fraction) =>
+        RemoveHeads(model, layers, Weakest(layers, fraction, layer => HeadScores(model, layer)));
+
+    /// <summary>Removes the heads listed per layer (key: index into <paramref name="layers"/>; value: head indices).</summary>
+    public static AttentionPruningResult RemoveHeads(GraphModule model, IReadOnlyList<EncoderLayer> layers, IReadOnlyDictionary<int, int[]> remove)
+    {
+        var graph = model.Graph.Clone();
+        var index = new GraphIndex(graph);
+        // Every layer is planned on the graph as it was (the index stays true), then cut.
+        var plans = Checked(layers, remove, "head", layer => layer.Heads).Select(c => (c.Change, Plan: PlanHeads(graph, index, c.Layer))).ToList();
+        foreach (var (change, plan) in plans.Where(p => p.Change.Removed.Count > 0))
+        {
+            int[] keep = Kept(change);
+            var roles = plan.Roles;
+            foreach (var projection in roles.QueryKey.Append(roles.Value)) CutOutputs(graph, projection, plan.HeadWidth, keep);
+            CutInputs(graph, roles.Output, plan.HeadWidth, keep);
+            foreach (var (reshape, merge) in plan.Reshapes)
+            {
+                long old = merge ? change.Before * plan.HeadWidth : change.Before, replacement = merge ? keep.Length * plan.HeadWidth : keep.Length;
+                ReshapeTargets.Replace(graph, reshape, old, replacement, $"layer {change.Layer}");
+            }
+        }
+        return Result(model, graph, "heads", plans.Select(p => p.Change));
+    }
+
+    /// <summary>
+    /// Removes round(<paramref name="fraction"/> · neurons) feed-forward neurons of every layer (at least one stays), those
+    /// with the smallest <see cref="NeuronScores"/>.
+    /// </summary>
+    public static AttentionPruningResult RemoveNeurons(GraphModule model, IReadOnlyList<EncoderLayer> layers, double fraction) =>
+        RemoveNeurons(model, layers, Weakest(layers, fraction, layer => NeuronScores(model, layer)));
+
+    /// <summary>Removes the feed-forward neurons listed per layer (key: index into <paramref name="layers"/>; value: neuron indices).</summary>
+    public static AttentionPruningResult RemoveNeurons(GraphModule model, IReadOnlyList<EncoderLayer> layers, IReadOnlyDictionary<int, int[]> remove)
+    {
+        var graph = model.Graph.Clone();
+        var index = new GraphIndex(graph);
+        var plans = Checked(layers, remove, "neuron", layer => Hidden(graph, Roles(layer))).Select(c =>
+        {
+            var roles = Roles(c.Layer);
+            Unshared(index, c.Layer, roles.FeedForwardIn, roles.FeedForwardOut);
+            // A reshape between the two layers (Gemm exports flatten to 2-D) carries the hidden width.
+            var reshapes = Reshapes(index, [roles.FeedForwardIn.Node], roles.FeedForwardOut.Node.Inputs[0]);
+            return (c.Change, Roles: roles, Reshapes: reshapes);
+        }).ToList();
+        foreach (var (change, roles, reshapes) in plans.Where(p => p.Change.Removed.Count > 0))
+        {
+            int[] keep = Kept(change);
+            CutOutputs(graph, roles.FeedForwardIn, 1, keep);
+            CutInputs(graph, roles.FeedForwardOut, 1, keep);
+            foreach (var reshape in reshapes) ReshapeTargets.Replace(graph, reshape, change.Before, keep.Length, $"layer {change.Layer}");
+        }
+        return Result(model, graph, "neurons", plans.Select(p => p.Change));
+    }
+
+    /// <summary>Each head's score: the L2 norm of its rows of the output projection (what it can add to the residual stream).</summary>
+    public static double[] HeadScores(GraphModule model, EncoderLayer layer)
+    {
+        var output = Roles(layer).Output;
+        return BlockNorms(model.Graph, output.Weight, 1 - OutAxis(output), layer.Heads);
+    }
+
+    /// <summary>Each feed-forward neuron's score: ‖its column of the widening weight‖₂ · ‖its row of the narrowing weight‖₂.</summary>
+    public static double[] NeuronScores(GraphModule model, EncoderLayer layer)
+    {
+        var roles = Roles(layer);
+        int hidden = Hidden(model.Graph, roles);
+        var into = BlockNorms(model.Graph, roles.FeedForwardIn.Weight, OutAxis(roles.FeedForwardIn), hidden);
+        var back = BlockNorms(model.Graph, roles.FeedForwardOut.Weight, 1 - OutAxis(roles.FeedForwardOut), hidden);
+        return [.. into.Zip(back, (a, b) => a * b)];
+    }
+
+    private sealed record HeadPlan(LayerProjections Roles, int HeadWidth, IReadOnlyList<(Node Reshape, bool Merge)> Reshapes);
+
+    private static HeadPlan PlanHeads(ModelGraph graph, GraphIndex index, EncoderLayer layer)
+    {
+        var roles = Roles(layer);
+        LinearNode[] inputs = [.. roles.QueryKey, roles.Value];
+        Unshared(index, layer, [.. inputs, roles.Output]);
+        int width = OutWidth(graph, roles.Value);
+        if (inputs.Any(p => OutWidth(graph, p) != width) || InWidth(graph, roles.Output) != width || width % layer.Heads != 0)
+            throw new CondenseException($"layer {layer.Index}: the query, key, value and output projections do not share one width divisible "
+                + $"by its {layer.Heads} heads");
+        // Reshapes before the Softmax split the projections into heads; those after it merge them back.
+        var afterSoftmax = index.Descendants(layer.Softmax.Outputs[0]);
+        var reshapes = Reshapes(index, inputs.Select(p => p.Node), roles.Output.Node.Inputs[0])
+            .Select(r => (r, afterSoftmax.Contains(index.ProducerIndex(r.Outputs[0])!.Value))).ToList();
+        return new HeadPlan(roles, width / layer.Heads, reshapes);
+    }
+
+    // The Reshapes of the data flowing from the `from` nodes to `to` (not those of the shape arithmetic beside it).
+    private static List<Node> Reshapes(GraphIndex index, IEnumerable<Node> from, string to)
+    {
+        var path = new HashSet<int>();
+        foreach (var node in from)
+        {
+            path.Add(index.ProducerIndex(node.Outputs[0])!.Value);
+            path.UnionWith(index.Descendants(node.Outputs[0]));
+        }
+        path.IntersectWith(index.Ancestors(to));
+        return [.. path.Order().Select(i => index.Graph.Nodes[i])
+            .Where(n => n.OpType == OpTypes.Reshape && index.ProducerIndex(n.Inputs[0]) is int p && path.Contains(p))];
+    }
+
+    // The layer's entry with its indices checked; layers missing from the dictionary are left out.
+    private static List<(EncoderLayer Layer, LayerWidth Change)> Checked(IReadOnlyList<EncoderLayer> layers, IReadOnlyDictionary<int, int[]> remove,
+        string unit, Func<EncoderLayer, int> count)
+    {
+        if (layers.Count == 0) throw new CondenseException("the model has no attention layers");
+        var checkedLayers = new List<(EncoderLayer, LayerWidth)>();
+        foreach (var (k, indices) in remove.OrderBy(r => r.Key))
+        {
+            if (k < 0 || k >= layers.Count) throw new CondenseException($"layer {k} does not exist: the model has layers 0–{layers.Count - 1}");
+            int before = count(layers[k]);
+            foreach (int i in indices)
+                if (i < 0 || i >= before) throw new CondenseException($"layer {k} has no {unit} {i}: it has {unit}s 0–{before - 1}");
+            var removed = indices.Distinct().Order().ToList();
+            if (removed.Count >= before) throw new CondenseException($"layer {k}: keep at least one {unit} of its {before}");
+            checkedLayers.Add((layers[k], new LayerWidth(k, before, before - removed.Count, removed)));
+        }
+        return checkedLayers;
+    }
+
+    // The round(fraction · n) lowest-scoring indices of every layer, at most n − 1.
+    private static Dictionary<int, int[]> Weakest(IReadOnlyList<EncoderLayer> layers, double fraction, Func<EncoderLayer, double[]> scores)
+    {
+        if (!(fraction >= 0 && fraction < 1)) throw new CondenseException($"the fraction to remove must be in [0, 1), got {fraction}");
+        var remove = new Dictionary<int, int[]>();
+        for (int k = 0; k < layers.Count; k++)
+        {
+            var s = scores(layers[k]);
+            int count = (int)Math.Min(s.Length - 1, Math.Round(fraction * s.Length, MidpointRounding.AwayFromZero));
+            remove[k] = [.. Enumerable.Range(0, s.Length).OrderBy(i => s[i]).ThenBy(i => i).Take(count)];
+        }
+        return remove;
+    }
+
+    private static int[] Kept(LayerWidth change) => [.. Enumerable.Range(0, change.Before).Except(change.Removed)];
+
+    private static AttentionPruningResult Result(GraphModule model, ModelGraph graph, string unit, IEnumerable<LayerWidth> changes)
+    {
+        graph.RemoveUnused();
+        graph.Validate();
+        var pruned = new GraphModule(graph);
+        return new AttentionPruningResult(pruned, unit, [.. changes], model.ParameterCount(), pruned.ParameterCount());
+    }
+
+    private static LayerProjections Roles(EncoderLayer layer) => layer.Projections
+        ?? throw new CondenseException($"layer {layer.Index} (attention {layer.Softmax.Name}) does not have the plain pattern of separate "
+            + "query, key, value, output and feed-forward projections: its heads and neurons cannot be removed");
+
+    // A weight another node also reads (tied layers) cannot lose heads in one layer only.
+    private static void Unshared(GraphIndex index, EncoderLayer layer, params LinearNode[] projections)
+    {
+        foreach (var name in projections.SelectMany(p => new[] { p.Weight, p.Bias }).OfType<string>())
+            if (index.ConsumersOf(name).Count() != 1)
+                throw new CondenseException($"layer {layer.Index}: {name} is read by {index.ConsumersOf(name).Count()} nodes (shared weights)");
+    }
+
+    // MatMul weights are [in, out]; Gemm's are too unless transB.
+    private static int OutAxis(LinearNode linear) => linear.Node.OpType == OpTypes.Gemm && linear.Node.Int("transB", 0) != 0 ? 0 : 1;
+
+    private static int OutWidth(ModelGraph graph, LinearNode linear) => graph.Initializers[linear.Weight].Shape[OutAxis(linear)];
+
+    private static int InWidth(ModelGraph graph, LinearNode linear) => graph.Initializers[linear.Weight].Shape[1 - OutAxis(linear)];
+
+    private static int Hidden(ModelGraph graph, LayerProjections roles)
+    {
+        int hidden = OutWidth(graph, roles.FeedForwardIn);
+        if (InWidth(graph, roles.FeedForwardOut) != hidden)
+            throw new CondenseException($"{roles.FeedForwardIn.Weight} writes {hidden} neurons but {roles.FeedForwardOut.Weight} reads "
+                + $"{InWidth(graph, roles.FeedForwardOut)}");
+        return hidden;
+    }
+
+    // Keeps the blocks of `block` outputs listed in `keep` (columns of a MatMul weight) and of the bias.
+    private static void CutOutputs(ModelGraph graph, LinearNode linear, int block, int[] keep)
+    {
+        int axis = OutAxis(linear);
+        int width = Cut(graph, linear.Weight, axis, block, keep);
+        if (linear.Bias is not { } bias) return;
+        if (graph.Initializers[bias].Shape is not [var length] || length != width)
+            throw new CondenseException($"bias {bias} of {linear.Weight} is not a vector of its {width} outputs");
+        Cut(graph, bias, 0, block, keep);
+    }
+
+    private static void CutInputs(ModelGraph graph, LinearNode linear, int block, int[] keep) => Cut(graph, linear.Weight, 1 - OutAxis(linear), block, keep);
+
+    // Returns the length the axis had.
+    private static int Cut(ModelGraph graph, string name, int axis, int block, int[] keep)
+    {
+        var t = graph.Initializers[name];
+        if (t.DataType != DataType.Float32 || graph.TypeOf(name) != ElementType.Float32)
+            throw new CondenseException($"{name} is not a float32 tensor (quantized?): remove heads and neurons before quantizing");
+        graph.Initializers[name] = StructuredPruning.Select(t, axis, block, keep);
+        return t.Shape[axis];
+    }
+
+    // The L2 norm of each of `count` equal blocks along `axis`.
+    private static double[] BlockNorms(ModelGraph graph, string name, int axis, int count)
+    {
+        var t = graph.Initializers[name];
+        int length = t.Shape[axis], outer = Shape.Size(t.Shape[..axis]), inner = Shape.Size(t.Shape[(axis + 1)..]), block = length / count;
+        if (length % count != 0) throw new CondenseException($"{name}: {length} entries on axis {axis} do not split into {count} equal blocks");
+        var sums = new double[count];
+        for (int o = 0; o < outer; o++)
+            for (int c = 0; c < length; c++)
+                foreach (float v in t.Data.AsSpan((o * length + c) * inner, inner)) sums[c / block] += (double)v * v;
+        return [.. sums.Select(Math.Sqrt)];
+    }
+}
