@@ -88,6 +88,12 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [Description("With --text: keep N of the teacher's layers: the first, the last and evenly between (6 → 3 keeps 0,3,5).")]
         public int? StudentDepth { get; init; }
 
+        [CommandOption("--student-heads <R>")] [Description("With --text: remove the share R of attention heads in every layer (physically).")]
+        public double? StudentHeads { get; init; }
+
+        [CommandOption("--student-ffn <R>")] [Description("With --text: remove the share R of feed-forward neurons in every layer (physically).")]
+        public double? StudentFfn { get; init; }
+
         [CommandOption("--loss <KIND>")] [Description("With --text: how embeddings are compared, cosine (default) or mse.")]
         public Condense.Distillation.EmbeddingLoss? Loss { get; init; }
 

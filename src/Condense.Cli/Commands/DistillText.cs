@@ -21,6 +21,7 @@ internal static class DistillText
         {
             ("--eval-text", s.EvalText is not null), ("--vocab", s.Vocab is not null), ("--max-length", s.MaxLength is not null),
             ("--student-layers", s.StudentLayers is not null), ("--student-depth", s.StudentDepth is not null), ("--loss", s.Loss is not null),
+            ("--student-heads", s.StudentHeads is not null), ("--student-ffn", s.StudentFfn is not null),
             ("--hidden-weight", s.HiddenWeight is not null), ("--attention-weight", s.AttentionWeight is not null),
         }.Where(o => o.Set).Select(o => o.Name).ToList();
         if (given.Count > 0) throw new CondenseException($"{string.Join(", ", given)} applies to text students: give --text FILE");
@@ -45,7 +46,10 @@ internal static class DistillText
             LearningRate = s.LearningRate ?? float.Parse(DefaultLearningRateText, CultureInfo.InvariantCulture),
             MaxLength = s.MaxLength ?? 128, Seed = s.Seed,
         }.Validate();
-        var student = new TextStudentOptions { Layers = ParseLayers(s.StudentLayers), Depth = s.StudentDepth };
+        var student = new TextStudentOptions
+        {
+            Layers = ParseLayers(s.StudentLayers), Depth = s.StudentDepth, HeadFraction = s.StudentHeads ?? 0, FeedForwardFraction = s.StudentFfn ?? 0,
+        };
 
         var teacher = ModelFile.Load(s.Teacher!);
         var tokenizer = TextOptions.Tokenizer(s.Teacher!, s.Vocab, teacher.Graph);
@@ -59,8 +63,10 @@ internal static class DistillText
             evaluation = [.. passages.Where((_, i) => i % 20 == 19)];
             train = [.. passages.Where((_, i) => i % 20 != 19)];
         }
+        // The student is cut before the progress display starts, so a bad layer list is a one-line error.
+        var cut = TextDistillPipeline.Cut(teacher, tokenizer, student, options.MaxLength);
         var (model, report) = TrainingProgress.Run(output, "distilling",
-            p => TextDistillPipeline.Apply(teacher, tokenizer, train, evaluation, student, options, p, cancellation));
+            p => TextDistillPipeline.Distil(teacher, cut, tokenizer, train, evaluation, student, options, p, cancellation));
         model.Graph.Metadata[TextTokenizer.MetadataKey] = tokenizer.Vocabulary;
         ModelFile.Save(model.Graph, outPath);
         var speedPassages = evaluation.Take(64).ToList();
@@ -78,7 +84,9 @@ internal static class DistillText
 
     private static void Print(Output output, TextDistillReport report, string outPath)
     {
-        var table = new Table().Title($"[bold]student: teacher layers {string.Join(",", report.Layers)}[/]")
+        string narrower = (report.HeadFraction > 0 ? $", {report.HeadFraction:P0} of heads removed" : "")
+            + (report.FeedForwardFraction > 0 ? $", {report.FeedForwardFraction:P0} of feed-forward neurons removed" : "");
+        var table = new Table().Title($"[bold]student: teacher layers {string.Join(",", report.Layers)}{narrower}[/]")
             .AddColumns("", "teacher", "student, not distilled", "student, distilled");
         table.AddRow("cosine to teacher (mean / min)", "1", $"{report.Before.CosineMean:F4} / {report.Before.CosineMin:F4}",
             $"{report.After.CosineMean:F4} / {report.After.CosineMin:F4}");

@@ -20,6 +20,10 @@ public sealed record TextStudentOptions
     public IReadOnlyList<int>? Layers { get; init; }
     /// <summary>Keep this many layers: the first, the last and evenly between (6 → 3 keeps 0, 3, 5).</summary>
     public int? Depth { get; init; }
+    /// <summary>Share of attention heads removed per layer (the smallest output-projection slices), physically.</summary>
+    public double HeadFraction { get; init; }
+    /// <summary>Share of feed-forward neurons removed per layer (smallest ‖W_in[:, j]‖·‖W_out[j, :]‖), physically.</summary>
+    public double FeedForwardFraction { get; init; }
     /// <summary>Weights to prune before distilling (their masks hold during it); null prunes nothing.</summary>
     public PruneOptions? Prune { get; init; }
 }
@@ -51,6 +55,14 @@ public sealed record TextDistillReport(
     [JsonPropertyName("file_bytes"), JsonPropertyOrder(10)]
     public long FileBytesAfter { get; init; }
 
+    /// <summary>Share of attention heads removed per layer.</summary>
+    [JsonPropertyOrder(1)]
+    public double HeadFraction { get; init; }
+
+    /// <summary>Share of feed-forward neurons removed per layer.</summary>
+    [JsonPropertyOrder(1)]
+    public double FeedForwardFraction { get; init; }
+
     /// <summary>The student's latency at batch 1 and throughput at batch 32 in Condense's engine, if measured by the caller.</summary>
     [JsonPropertyOrder(11)]
     public TextSpeed? Speed { get; init; }
@@ -68,12 +80,21 @@ public static class TextDistillPipeline
     /// </summary>
     public static (GraphModule Student, TextDistillReport Report) Apply(GraphModule teacher, TextTokenizer tokenizer, IReadOnlyList<string> train,
         IReadOnlyList<string> evaluation, TextStudentOptions student, TextDistillOptions options, IProgress<TrainProgress>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default) =>
+        Distil(teacher, Cut(teacher, tokenizer, student, options.MaxLength), tokenizer, train, evaluation, student, options, progress, cancellation);
+
+    /// <summary>
+    /// As <see cref="Apply"/>, for a student already cut by <see cref="Cut"/> (its model is trained in place), so that a caller
+    /// can check the cut before a long run.
+    /// </summary>
+    public static (GraphModule Student, TextDistillReport Report) Distil(GraphModule teacher, (GraphModule Model, IReadOnlyList<int> Layers) cut,
+        TextTokenizer tokenizer, IReadOnlyList<string> train, IReadOnlyList<string> evaluation, TextStudentOptions student, TextDistillOptions options,
+        IProgress<TrainProgress>? progress = null, CancellationToken cancellation = default)
     {
         options.Validate();
         if (evaluation.Count < 2) throw new CondenseException($"measuring fidelity needs at least 2 evaluation passages, got {evaluation.Count}");
         var clock = Stopwatch.StartNew();
-        var (model, kept) = Cut(teacher, tokenizer, student, options.MaxLength);
+        var (model, kept) = cut;
         MaskSet? masks = null;
         if (student.Prune is { } prune)
         {
@@ -87,7 +108,10 @@ public static class TextDistillPipeline
         var after = Fidelity.Measure(new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation, null, cancellation), reference);
         var summary = ModelSummary.Of(model);
         var report = new TextDistillReport(kept, train.Count, evaluation.Count, TextFidelity.Of(before), TextFidelity.Of(after),
-            ModelSummary.Of(teacher).Parameters, summary.Parameters, summary.NonzeroParameters, epochs, clock.Elapsed.TotalSeconds);
+            ModelSummary.Of(teacher).Parameters, summary.Parameters, summary.NonzeroParameters, epochs, clock.Elapsed.TotalSeconds)
+        {
+            HeadFraction = student.HeadFraction, FeedForwardFraction = student.FeedForwardFraction,
+        };
         return (model, report);
     }
 
@@ -98,9 +122,16 @@ public static class TextDistillPipeline
         if (student.Layers is not null && student.Depth is not null) throw new CondenseException("give the layers to keep or a depth, not both");
         var sample = tokenizer.Batch(["a sample passage to read the layer shapes"], maxLength).Feed(teacher.Graph.Inputs.Select(i => i.Name));
         var layers = EncoderLayers.Find(teacher, sample);
-        if (student.Layers is null && student.Depth is null) return (new GraphModule(teacher.Graph.Clone()), [.. Enumerable.Range(0, layers.Count)]);
-        if (layers.Count == 0) throw new CondenseException("the teacher has no attention layers to choose from");
-        var keep = student.Layers ?? LayerDropping.EvenlySpaced(layers.Count, student.Depth!.Value);
-        return (LayerDropping.KeepLayers(teacher, layers, keep), keep);
+        bool narrower = student.HeadFraction > 0 || student.FeedForwardFraction > 0;
+        if ((student.Layers is not null || student.Depth is not null || narrower) && layers.Count == 0)
+            throw new CondenseException("the teacher has no attention layers to choose from");
+        IReadOnlyList<int> keep = student.Layers ?? (student.Depth is int depth ? LayerDropping.EvenlySpaced(layers.Count, depth)
+            : [.. Enumerable.Range(0, layers.Count)]);
+        var model = student.Layers is null && student.Depth is null ? new GraphModule(teacher.Graph.Clone())
+            : LayerDropping.KeepLayers(teacher, layers, keep);
+        if (student.HeadFraction > 0) model = AttentionPruning.RemoveHeads(model, EncoderLayers.Find(model, sample), student.HeadFraction).Model;
+        if (student.FeedForwardFraction > 0)
+            model = AttentionPruning.RemoveNeurons(model, EncoderLayers.Find(model, sample), student.FeedForwardFraction).Model;
+        return (model, keep);
     }
 }

@@ -79,7 +79,9 @@ public static class OnnxImporter
             if (init.DataType == OnnxTensors.UInt4) uint4.Add(init.Name);
             graph.Initializers.Add(init.Name, tensor);
             if (type is { } t) graph.ElementTypes[init.Name] = t;
-            else if (init.DataType is OnnxTensors.Float or OnnxTensors.Double) graph.Trainable.Add(init.Name);
+            // Scalars are constants an exporter folded (exponents, epsilons, score scales), as Constant nodes would carry them:
+            // training one would move a layer norm's epsilon, or take the NaN gradient of Pow's exponent at a negative base.
+            else if (init.DataType is OnnxTensors.Float or OnnxTensors.Double && tensor.Rank > 0) graph.Trainable.Add(init.Name);
         }
         // Before IR version 4, initializers were also listed as inputs; those are not fed by the caller.
         foreach (var input in proto.Input)

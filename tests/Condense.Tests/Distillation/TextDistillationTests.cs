@@ -122,4 +122,23 @@ public class TextDistillationTests
         var (second, _) = TextDistillPipeline.Apply(teacher, tokenizer, Passages(96, 1), Passages(24, 2), student, options);
         foreach (var (name, tensor) in first.Graph.Initializers) Assert.Equal(tensor.Data, second.Graph.Initializers[name].Data);
     }
+
+    [Theory]
+    [InlineData(13, 0.5, 0.5)]
+    [InlineData(17, 0.5, 0.5)]
+    public void AStudentWithHalfItsHeadsAndNeuronsIsSmallerAndLearns(long opset, double heads, double ffn)
+    {
+        var teacher = EncoderLayersTests.Load(TinyTransformer.Bert(opset, layers: 2));
+        var options = new TextDistillOptions { Epochs = 3, BatchSize = 8, LearningRate = 3e-3f, MaxLength = 16, Seed = 1 };
+        var student = new TextStudentOptions { HeadFraction = heads, FeedForwardFraction = ffn };
+        var (model, report) = TextDistillPipeline.Apply(teacher, Tokenizer(), Passages(96, 3), Passages(24, 4), student, options);
+        var layers = EncoderLayers.Find(model);
+        Assert.All(layers, l => Assert.Equal(2, l.Heads));
+        Assert.All(layers, l => Assert.Equal(TinyTransformer.Hidden / 2, model.Graph.Initializers[l.Projections!.FeedForwardIn.Weight].Shape[1]));
+        // Per layer: 2 of 4 heads (half of Q, K, V, O: 4 · 16 · 8 weights + 3 · 8 biases) and 16 of 32 neurons (16 · 16 · 2 + 16).
+        long removed = 2 * (4 * 16 * 8 + 3 * 8 + 16 * 16 * 2 + 16);
+        Assert.Equal(report.TeacherParameters - removed, report.Parameters);
+        Assert.True(report.After.CosineMean > report.Before.CosineMean, $"{report.Before.CosineMean:F4} → {report.After.CosineMean:F4}");
+        Assert.Equal(0.5, report.HeadFraction);
+    }
 }
