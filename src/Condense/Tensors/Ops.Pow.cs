@@ -1,5 +1,5 @@
 // x^p with a tensor exponent that broadcasts against x (ONNX Pow). The gradients are
-// ∂/∂x = p·x^(p−1) and ∂/∂p = x^p·ln x, each summed back over the dimensions its operand was broadcast in.
+// ∂/∂x = p·x^(p−1) and ∂/∂p = x^p·ln x (0 at x = 0, p ≥ 0), each summed back over the dimensions its operand was broadcast in.
 namespace Condense.Tensors;
 
 public partial class Tensor
@@ -24,7 +24,8 @@ public partial class Tensor
             if (p.RequiresGrad)
             {
                 var gp = new float[y.Size];
-                for (int i = 0; i < gp.Length; i++) gp[i] = g.Data[i] * y.Data[i] * MathF.Log(x[i]);
+                // At x = 0 with p ≥ 0, x^p·ln x is 0·(−∞); its limit (and torch's pow_backward_exponent) is 0.
+                for (int i = 0; i < gp.Length; i++) gp[i] = x[i] == 0f && e[i] >= 0f ? 0f : g.Data[i] * y.Data[i] * MathF.Log(x[i]);
                 ReduceInto(p, new Tensor(gp, shape), owned: true);
             }
         }, this, p);
