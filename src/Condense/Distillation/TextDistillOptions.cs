@@ -3,19 +3,9 @@
 // linear warm-up over the first 10 % of the steps then linear decay to zero, gradients clipped at norm 1, batches of 32
 // passages of similar length.
 using Condense.Inference;
+using Condense.Optim;
 
 namespace Condense.Distillation;
-
-/// <summary>How the learning rate moves over the steps after warm-up.</summary>
-public enum DecayKind
-{
-    /// <summary>Linearly to zero at the last step.</summary>
-    Linear,
-    /// <summary>Along a half cosine to zero at the last step.</summary>
-    Cosine,
-    /// <summary>Held at the peak.</summary>
-    Constant,
-}
 
 /// <summary>Options of <see cref="TextDistiller"/>.</summary>
 public sealed record TextDistillOptions

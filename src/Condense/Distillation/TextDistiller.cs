@@ -9,7 +9,6 @@ using Condense.Autograd;
 using Condense.Data.Text;
 using Condense.Graph;
 using Condense.Inference;
-using Condense.Nn;
 using Condense.Optim;
 using Condense.Pruning;
 using Condense.Tensors;
@@ -39,8 +38,9 @@ public static class TextDistiller
         string output = SentenceEmbedder.OutputOf(student.Graph, options.Pooling);
         var inputs = student.Graph.Inputs.Select(i => i.Name).ToList();
         var batches = Buckets(passages, tokenizer, options);
-        int totalSteps = options.Epochs * batches.Count, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps), step = 0;
+        int totalSteps = options.Epochs * batches.Count, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps);
         var optimizer = new AdamW(student.Parameters(), options.LearningRate, weightDecay: options.WeightDecay);
+        var schedule = new WarmupSchedule(optimizer, warmup, totalSteps, options.Decay);
         var epochs = new List<TextDistillEpoch>();
         teacher.Eval();
         for (int epoch = 0; epoch < options.Epochs; epoch++)
@@ -67,9 +67,9 @@ public static class TextDistiller
                 optimizer.ZeroGrad();
                 loss.Backward();
                 masks?.MaskGradients();
-                if (options.ClipNorm > 0) ClipGlobalNorm(optimizer.Params, options.ClipNorm);
-                optimizer.LearningRate = RateAt(++step, warmup, totalSteps, options);
+                if (options.ClipNorm > 0) GradientClipping.ClipGlobalNorm(optimizer.Params, options.ClipNorm);
                 optimizer.Step();
+                schedule.Step();
                 masks?.Apply();
                 lossSum += loss.Item();
                 progress?.Report(new TrainProgress(epoch + 1, options.Epochs, b + 1, order.Length, (float)(lossSum / (b + 1)), 0f));
@@ -78,20 +78,6 @@ public static class TextDistiller
         }
         student.Eval();
         return epochs;
-    }
-
-    /// <summary>The learning rate at step <paramref name="step"/> (from 1): linear warm-up, then the options' decay.</summary>
-    public static float RateAt(int step, int warmup, int total, TextDistillOptions options)
-    {
-        if (step <= warmup) return options.LearningRate * step / Math.Max(1, warmup);
-        double progress = (double)(step - warmup) / Math.Max(1, total - warmup);
-        double factor = options.Decay switch
-        {
-            DecayKind.Linear => 1 - progress,
-            DecayKind.Cosine => 0.5 * (1 + Math.Cos(Math.PI * progress)),
-            _ => 1,
-        };
-        return (float)(options.LearningRate * Math.Max(0, factor));
     }
 
     // The hidden-state and attention terms of the mapped layers, against the teacher run on the same batch.
@@ -138,18 +124,5 @@ public static class TextDistiller
             (order[i], order[j]) = (order[j], order[i]);
         }
         return order;
-    }
-
-    // torch.nn.utils.clip_grad_norm_: scale every gradient by maxNorm / (‖g‖ + 1e-6) when the global norm exceeds maxNorm.
-    private static void ClipGlobalNorm(IReadOnlyList<Parameter> parameters, float maxNorm)
-    {
-        double sum = 0;
-        foreach (var p in parameters)
-            if (p.Grad is { } g) foreach (float v in g.Data) sum += (double)v * v;
-        double norm = Math.Sqrt(sum);
-        if (norm <= maxNorm) return;
-        float scale = (float)(maxNorm / (norm + 1e-6));
-        foreach (var p in parameters)
-            if (p.Grad is { } g) System.Numerics.Tensors.TensorPrimitives.Multiply(g.Data, scale, g.Data);
     }
 }
