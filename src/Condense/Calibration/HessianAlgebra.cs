@@ -3,6 +3,7 @@
 // §4 step 3). The reference takes chol(H), inverts it to H⁻¹ and factors again (4/3 n³ flops); here H = VVᵀ
 // with V upper comes from a Cholesky of H with rows and columns reversed, and U = V⁻¹ (2/3 n³ flops, the same
 // unique factor). Both steps are blocked so that the working set stays in cache and run on Cpu.Threads threads.
+// Also shared by both: the dampening of H and the lazy batch's deferred update of the columns after a batch.
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
@@ -15,6 +16,8 @@ internal static class HessianAlgebra
     private const int Panel = 64;
     // Columns of the trailing update done at once: 64 × 256 doubles of the transposed panel stay in L2.
     private const int UpdateTile = 256;
+    // Columns of the lazy batch's deferred update done at once, so that the U tile (batch × tile doubles) stays in L2.
+    private const int UpdateTileColumns = 256;
 
     /// <summary>U upper triangular (row-major n × n, zeros below the diagonal) with UᵀU = H⁻¹; H must be positive definite.</summary>
     public static double[] InverseCholeskyUpper(double[] h, int n)
@@ -110,6 +113,49 @@ internal static class HessianAlgebra
             double inverse = 1 / l[i * n + i];
             for (int c = 0; c < Panel; c++) row[c] *= inverse;
             for (int c = 0; c < width && j0 + c <= i; c++) u[(n - 1 - i) * n + (n - 1 - j0 - c)] = row[c];
+        }
+    }
+
+    /// <summary>
+    /// Dead columns (an input that is always 0, H_ii = 0) get H_ii = 1 and W[:, i] = 0 (nothing is learnt about
+    /// them and they cost nothing); then λ = dampening · mean(diag H) goes on the diagonal (GPTQ §4 step 3, for numerical stability).
+    /// </summary>
+    internal static void PrepareHessian(double[] h, double[] w, int n, double dampening)
+    {
+        int rows = w.Length / n;
+        double trace = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (h[i * n + i] == 0)
+            {
+                h[i * n + i] = 1;
+                for (int r = 0; r < rows; r++) w[r * n + i] = 0;
+            }
+            trace += h[i * n + i];
+        }
+        double damp = dampening * trace / n;
+        for (int i = 0; i < n; i++) h[i * n + i] += damp;
+    }
+
+    /// <summary>W[r, i2..n) −= Σ_k E[r, k] · U[i1 + k, i2..n) for the chunk's rows: the lazy batch's deferred update.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void UpdateRest(double[] w, double[] u, int n, int i1, int i2, int rowStart, int rowEnd, double[] errors, int batch)
+    {
+        int count = i2 - i1;
+        for (int j0 = i2; j0 < n; j0 += UpdateTileColumns)
+        {
+            int width = Math.Min(UpdateTileColumns, n - j0);
+            for (int r = rowStart; r < rowEnd; r++)
+            {
+                var target = w.AsSpan(r * n + j0, width);
+                var e = errors.AsSpan((r - rowStart) * batch, count);
+                int k = 0;
+                // Four error columns per pass over the target: a quarter of the loads and stores of w.
+                for (; k + 4 <= count; k += 4)
+                    Axpy4(-e[k], -e[k + 1], -e[k + 2], -e[k + 3], u, (i1 + k) * n + j0, n, target);
+                for (; k < count; k++)
+                    if (e[k] != 0) Axpy(-e[k], u.AsSpan((i1 + k) * n + j0, width), target);
+            }
         }
     }
 

@@ -1,6 +1,7 @@
-// What the calibration-driven methods need to know about each quantized layer's inputs, gathered in one pass of the
-// float model over the calibration batches: GPTQ's Hessian XᵀX, SmoothQuant's per-channel max |x|, AWQ's per-channel
-// mean |x| and a bounded sample of input rows (seeded reservoir sampling, so memory stays fixed however long the text).
+// What the calibration-driven methods need to know about each layer's inputs, gathered in one pass of the float model
+// over the calibration batches: GPTQ's and SparseGPT's Hessian XᵀX, SmoothQuant's per-channel max |x|, AWQ's per-channel
+// mean |x|, Wanda's per-channel Σx² and a bounded sample of input rows (seeded reservoir sampling, so memory stays fixed
+// however long the text).
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Tensors;
@@ -16,6 +17,7 @@ internal sealed class LayerInput
         Hessian = hessian ? new InputHessian(width) : null;
         MaxAbs = new double[width];
         MeanAbs = new double[width];
+        SumSquares = new double[width];
         Sample = new List<float[]>(sampleRows);
         SampleRows = sampleRows;
     }
@@ -24,6 +26,8 @@ internal sealed class LayerInput
     public InputHessian? Hessian { get; }
     public double[] MaxAbs { get; }
     public double[] MeanAbs { get; }
+    /// <summary>Σ x_j² over all rows, per input feature j: ‖X_j‖₂² (Wanda's activation norm).</summary>
+    public double[] SumSquares { get; }
     public List<float[]> Sample { get; }
     public int SampleRows { get; }
     public long Rows { get; private set; }
@@ -41,6 +45,7 @@ internal sealed class LayerInput
                 double a = Math.Abs(row[j]);
                 MaxAbs[j] = Math.Max(MaxAbs[j], a);
                 MeanAbs[j] += (a - MeanAbs[j]) / (Rows + 1);
+                SumSquares[j] += a * a;
             }
             Rows++;
             // Reservoir sampling (Vitter's algorithm R): every row seen so far is kept with the same probability.

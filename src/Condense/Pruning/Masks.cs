@@ -95,6 +95,20 @@ public static class Masks
         return mask.Length == 0 ? 0 : (double)zeros / mask.Length;
     }
 
+    /// <summary>
+    /// Sets <paramref name="mask"/> to 0 at the <paramref name="prune"/> lowest <paramref name="scores"/> and to 1 elsewhere;
+    /// equal scores are pruned in position order (the magnitude ranking's tie rule). For per-row and per-group score masks.
+    /// </summary>
+    internal static void PruneLowest(ReadOnlySpan<double> scores, int prune, Span<float> mask)
+    {
+        var keys = scores.ToArray();
+        var order = new int[keys.Length];
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        Array.Sort(order, (a, b) => keys[a] != keys[b] ? keys[a].CompareTo(keys[b]) : a.CompareTo(b));
+        mask.Slice(0, keys.Length).Fill(1f);
+        for (int i = 0; i < prune; i++) mask[order[i]] = 0f;
+    }
+
     internal static long PruneCount(long total, double sparsity) =>
         Math.Clamp((long)Math.Round(sparsity * total, MidpointRounding.AwayFromZero), 0, total);
 

@@ -15,6 +15,23 @@ public enum PruneMethod
     NM,
 }
 
+/// <summary>What ranks the weights of magnitude and N:M pruning.</summary>
+public enum PruneScore
+{
+    /// <summary>|w| alone.</summary>
+    Magnitude,
+    /// <summary>
+    /// Wanda (Sun et al. 2023): |w_ij| · ‖X_j‖₂ over the calibration rows of the layer's input, compared within each output
+    /// neuron. Needs calibration data; MatMul/Gemm weights only.
+    /// </summary>
+    Wanda,
+    /// <summary>
+    /// SparseGPT (Frantar &amp; Alistarh 2023): the mask chosen by w² / [H⁻¹]_cc and the kept weights updated to reconstruct the
+    /// layer's output on the calibration data (H = 2XXᵀ). Needs calibration data; MatMul/Gemm weights only.
+    /// </summary>
+    SparseGpt,
+}
+
 /// <summary>The norm that ranks whole neurons in structured pruning.</summary>
 public enum NeuronNorm { L1, L2 }
 
@@ -23,6 +40,8 @@ public sealed record PruneOptions
 {
     /// <summary>The method.</summary>
     public PruneMethod Method { get; init; } = PruneMethod.Magnitude;
+    /// <summary>For magnitude and N:M pruning: what ranks the weights (calibration-driven scores prune per output neuron).</summary>
+    public PruneScore Score { get; init; } = PruneScore.Magnitude;
     /// <summary>For <see cref="PruneMethod.Threshold"/>: weights with |w| below it become zero.</summary>
     public float Threshold { get; init; }
     /// <summary>For magnitude and random pruning: the fraction of weights to zero (0–1).</summary>
@@ -55,9 +74,24 @@ public sealed record PruneOptions
             throw new CondenseException($"N:M pattern needs 0 ≤ N ≤ M and M > 0, got {N}:{M}");
         if (Method is PruneMethod.NM or PruneMethod.Threshold && Global)
             throw new CondenseException($"global ranking applies to magnitude and random pruning, not {Method}");
+        if (Score != PruneScore.Magnitude)
+        {
+            string score = ScoreName(Score);
+            if (Method is not (PruneMethod.Magnitude or PruneMethod.NM))
+                throw new CondenseException($"{score} scores apply to magnitude and N:M pruning, not {Method}");
+            if (Global) throw new CondenseException($"{score} compares weights within each output neuron: global ranking does not apply");
+            if (IncludeBiases) throw new CondenseException($"{score} scores weights only: biases cannot be included");
+        }
         if (PerTensorSparsity is not null)
             foreach (var (name, s) in PerTensorSparsity)
                 if (!(s >= 0 && s <= 1)) throw new CondenseException($"sparsity for {name} must be in [0, 1], got {s}");
         return this;
     }
+
+    /// <summary>The score's name as the papers write it (for messages).</summary>
+    internal static string ScoreName(PruneScore score) => score switch
+    {
+        PruneScore.SparseGpt => "SparseGPT",
+        _ => score.ToString(),
+    };
 }

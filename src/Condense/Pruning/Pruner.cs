@@ -1,5 +1,6 @@
 // Unstructured and semi-structured pruning as a pass: find the prunable tensors, compute one mask per
-// tensor with the chosen method, zero the weights. The returned masks hold during fine-tuning.
+// tensor with the chosen method, zero the weights. The returned masks hold during fine-tuning. The scores
+// that need calibration data (Wanda, SparseGPT) take the model's input batches and run in CalibratedPruning.
 using Condense.Graph;
 using Condense.Tensors;
 
@@ -9,17 +10,38 @@ namespace Condense.Pruning;
 public static class Pruner
 {
     /// <summary>Computes masks for <paramref name="model"/> with <paramref name="options"/> and zeroes the pruned weights.</summary>
-    public static MaskSet Prune(GraphModule model, PruneOptions options)
+    public static MaskSet Prune(GraphModule model, PruneOptions options) => Prune(model, options, null);
+
+    /// <summary>
+    /// Computes masks for <paramref name="model"/> with <paramref name="options"/> and zeroes the pruned weights; the
+    /// calibration-driven scores (<see cref="PruneScore.Wanda"/>, <see cref="PruneScore.SparseGpt"/>) read the batches
+    /// <paramref name="calibration"/> yields, each the model's inputs by name. SparseGPT also replaces the kept weights with
+    /// its reconstruction, in place.
+    /// </summary>
+    /// <exception cref="CondenseException">A calibration-driven score without <paramref name="calibration"/>, or a chosen tensor it cannot prune.</exception>
+    public static MaskSet Prune(GraphModule model, PruneOptions options, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration)
     {
-        var masks = ComputeMasks(model, options);
+        options.Validate();
+        var masks = options.Score == PruneScore.Magnitude
+            ? ComputeMasks(model, options)
+            : CalibratedPruning.Compute(model, options, calibration, writeWeights: true);
         masks.Apply();
         return masks;
     }
 
     /// <summary>Computes masks without changing any weight.</summary>
-    public static MaskSet ComputeMasks(GraphModule model, PruneOptions options)
+    public static MaskSet ComputeMasks(GraphModule model, PruneOptions options) => ComputeMasks(model, options, null);
+
+    /// <summary>
+    /// Computes masks without changing any weight; the calibration-driven scores read the batches <paramref name="calibration"/>
+    /// yields. For SparseGPT these are the masks it chooses while reconstructing a copy of each weight; the reconstruction is
+    /// discarded, so applying the masks alone zeroes the same weights without SparseGPT's update of the kept ones (use
+    /// <see cref="Prune(GraphModule, PruneOptions, Func{IEnumerable{IReadOnlyDictionary{string, Tensor}}})"/> for SparseGPT itself).
+    /// </summary>
+    public static MaskSet ComputeMasks(GraphModule model, PruneOptions options, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration)
     {
         options.Validate();
+        if (options.Score != PruneScore.Magnitude) return CalibratedPruning.Compute(model, options, calibration, writeWeights: false);
         var targets = Prunable.Find(model, options);
         var masks = new MaskSet();
         switch (options.Method)
@@ -59,6 +81,6 @@ public static class Pruner
         return masks;
     }
 
-    private static double SparsityOf(WeightTensor t, PruneOptions options) =>
+    internal static double SparsityOf(WeightTensor t, PruneOptions options) =>
         options.PerTensorSparsity is { } map && map.TryGetValue(t.Name, out var s) ? s : options.Sparsity;
 }

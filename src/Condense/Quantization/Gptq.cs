@@ -30,8 +30,6 @@ public static class Gptq
 
     // Rows handed to one parallel task: enough to reuse each U tile from cache, few enough to balance 2–16 cores.
     private const int RowsPerTask = 16;
-    // Columns of the deferred update done at once, so that the U tile (batch × tile doubles) stays in L2.
-    private const int UpdateTileColumns = 256;
 
     /// <summary>
     /// Quantizes <paramref name="weight"/> [out, in] with GPTQ against <paramref name="hessian"/> (built from the
@@ -64,7 +62,7 @@ public static class Gptq
             if (!float.IsFinite(weight.Data[i])) throw new CondenseException("GPTQ weight contains NaN or infinity");
             w[i] = weight.Data[i];
         }
-        PrepareHessian(h, w, n, dampening);
+        HessianAlgebra.PrepareHessian(h, w, n, dampening);
         var u = HessianAlgebra.InverseCholeskyUpper(h, n);
 
         int blocks = (n + blockSize - 1) / blockSize;
@@ -81,31 +79,10 @@ public static class Gptq
                 for (int r = chunk.Start; r < chunk.End; r++)
                     QuantizeBatch(w.AsSpan(r * n, n), u, n, i1, i2, blockSize, range.QMax,
                         integers.AsSpan(r * n, n), scales.AsSpan(r * blocks, blocks), errors.AsSpan((r - chunk.Start) * batch, batch));
-                if (i2 < n) UpdateRest(w, u, n, i1, i2, chunk.Start, chunk.End, errors, batch);
+                if (i2 < n) HessianAlgebra.UpdateRest(w, u, n, i1, i2, chunk.Start, chunk.End, errors, batch);
             }
         });
         return (new Tensor(integers, weight.Shape), new Tensor(scales, [rows, blocks]));
-    }
-
-    /// <summary>
-    /// Dead columns (an input that is always 0, H_ii = 0) get H_ii = 1 and W[:, i] = 0 (nothing is learnt about
-    /// them and they cost nothing); then λ = dampening · mean(diag H) goes on the diagonal (§4 step 3, for numerical stability).
-    /// </summary>
-    internal static void PrepareHessian(double[] h, double[] w, int n, double dampening)
-    {
-        int rows = w.Length / n;
-        double trace = 0;
-        for (int i = 0; i < n; i++)
-        {
-            if (h[i * n + i] == 0)
-            {
-                h[i * n + i] = 1;
-                for (int r = 0; r < rows; r++) w[r * n + i] = 0;
-            }
-            trace += h[i * n + i];
-        }
-        double damp = dampening * trace / n;
-        for (int i = 0; i < n; i++) h[i * n + i] += damp;
     }
 
     /// <summary>The symmetric block-wise scale of a group: max|w| / qmax, never below <see cref="QuantParams.MinScale"/>.</summary>
@@ -135,28 +112,6 @@ public static class Gptq
             double error = (w[i] - QuantizeLinear.Dequantize(q, scale, 0)) / u[i * n + i];
             errors[i - i1] = error;
             if (error != 0) HessianAlgebra.Axpy(-error, u.AsSpan(i * n + i + 1, i2 - i - 1), w.Slice(i + 1, i2 - i - 1));
-        }
-    }
-
-    /// <summary>W[r, i2..n) −= Σ_k E[r, k] · U[i1 + k, i2..n) for the chunk's rows: the lazy batch's deferred update.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void UpdateRest(double[] w, double[] u, int n, int i1, int i2, int rowStart, int rowEnd, double[] errors, int batch)
-    {
-        int count = i2 - i1;
-        for (int j0 = i2; j0 < n; j0 += UpdateTileColumns)
-        {
-            int width = Math.Min(UpdateTileColumns, n - j0);
-            for (int r = rowStart; r < rowEnd; r++)
-            {
-                var target = w.AsSpan(r * n + j0, width);
-                var e = errors.AsSpan((r - rowStart) * batch, count);
-                int k = 0;
-                // Four error columns per pass over the target: a quarter of the loads and stores of w.
-                for (; k + 4 <= count; k += 4)
-                    HessianAlgebra.Axpy4(-e[k], -e[k + 1], -e[k + 2], -e[k + 3], u, (i1 + k) * n + j0, n, target);
-                for (; k < count; k++)
-                    if (e[k] != 0) HessianAlgebra.Axpy(-e[k], u.AsSpan((i1 + k) * n + j0, width), target);
-            }
         }
     }
 }

@@ -1,0 +1,78 @@
+// Wanda and SparseGPT on a whole graph. One pass of the unpruned model over the calibration batches gathers every
+// layer's input statistics (Σx² per feature for Wanda, H = 2/n Σ x xᵀ for SparseGPT); then the layers are pruned in
+// graph order, each on the original model's inputs. This is the one-shot, non-sequential variant: a layer does not see
+// the error of the layers pruned before it (the papers' sequential variant, which re-runs the calibration data through
+// the already pruned layers, is not done). Only MatMul/Gemm weights qualify; a Conv weight (or a Gemm read transposed)
+// among the chosen tensors is refused in one line naming it, so that no requested tensor is silently left dense.
+using Condense.Calibration;
+using Condense.Graph;
+using Condense.Tensors;
+
+namespace Condense.Pruning;
+
+internal static class CalibratedPruning
+{
+    /// <summary>
+    /// The masks of <paramref name="options"/>' calibration-driven score. With <paramref name="writeWeights"/>, SparseGPT's
+    /// reconstructed weights replace the model's (pruned positions are then already zero); without, the model is not changed.
+    /// </summary>
+    public static MaskSet Compute(GraphModule model, PruneOptions options, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration,
+        bool writeWeights)
+    {
+        string score = PruneOptions.ScoreName(options.Score);
+        var targets = Prunable.Find(model, options);
+        foreach (var t in targets)
+            if (Unsupported(t, model.Graph) is { } reason)
+                throw new CondenseException($"{score} prunes MatMul/Gemm weights only: {t.Name} {reason}; exclude it");
+        var feeds = (calibration ?? throw new CondenseException($"{score} needs calibration data"))();
+        bool sparseGpt = options.Score == PruneScore.SparseGpt;
+        var inputs = LayerInputs.Gather(model, feeds, targets.Select(t => t.Node).ToList(), hessian: sparseGpt, sampleRows: 0);
+
+        var masks = new MaskSet();
+        foreach (var t in targets)
+        {
+            var input = inputs[t.Node.Name];
+            bool nm = options.Method == PruneMethod.NM;
+            if (!sparseGpt)
+            {
+                masks.Set(t, nm
+                    ? Wanda.MaskNM(t.Parameter, t.OutputAxis, input.SumSquares, options.N, options.M)
+                    : Wanda.Mask(t.Parameter, t.OutputAxis, input.SumSquares, Pruner.SparsityOf(t, options)));
+                continue;
+            }
+            // SparseGPT works on the Linear layout [out, in]; a MatMul weight [in, out] goes there and back.
+            int outputs = t.Outputs, inputCount = t.InputsPerOutput;
+            bool transposed = t.OutputAxis == 1;
+            var linear = new Tensor(transposed ? Transpose(t.Parameter.Data, inputCount, outputs) : t.Parameter.Data, outputs, inputCount);
+            var (weight, mask) = nm
+                ? SparseGpt.PruneNM(linear, input.Hessian!, options.N, options.M)
+                : SparseGpt.Prune(linear, input.Hessian!, Pruner.SparsityOf(t, options));
+            if (writeWeights)
+            {
+                (transposed ? Transpose(weight.Data, outputs, inputCount) : weight.Data).CopyTo(t.Parameter.Data, 0);
+                t.Parameter.MarkModified();
+            }
+            masks.Set(t, transposed ? Transpose(mask, outputs, inputCount) : mask);
+        }
+        return masks;
+    }
+
+    /// <summary>Why the calibration-driven scores cannot prune <paramref name="t"/>, or null when they can.</summary>
+    private static string? Unsupported(WeightTensor t, ModelGraph graph) => t.Node.OpType switch
+    {
+        OpTypes.Conv => "is a Conv weight",
+        OpTypes.Gemm when t.Node.Int("transA", 0) != 0 => "belongs to a Gemm with transA",
+        _ when t.Parameter.Rank != 2 => $"is not a 2-D weight ({Shape.Format(t.Parameter.Shape)})",
+        OpTypes.MatMul when graph.Initializers.ContainsKey(t.Node.Inputs[0]) => "multiplies a constant, not a layer input",
+        _ => null,
+    };
+
+    // A [rows, columns] row-major matrix transposed into a new array.
+    private static float[] Transpose(float[] data, int rows, int columns)
+    {
+        var result = new float[data.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++) result[c * rows + r] = data[r * columns + c];
+        return result;
+    }
+}
