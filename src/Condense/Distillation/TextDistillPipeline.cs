@@ -26,6 +26,8 @@ public sealed record TextStudentOptions
     public double FeedForwardFraction { get; init; }
     /// <summary>Weights to prune before distilling (their masks hold during it); null prunes nothing.</summary>
     public PruneOptions? Prune { get; init; }
+    /// <summary>Passages that Wanda and SparseGPT score the weights on (one per call).</summary>
+    public IReadOnlyList<string>? Calibration { get; init; }
 }
 
 /// <summary>Fidelity of a student to its teacher at one point of the run.</summary>
@@ -98,7 +100,7 @@ public static class TextDistillPipeline
         MaskSet? masks = null;
         if (student.Prune is { } prune)
         {
-            masks = Pruner.Prune(model, prune);
+            masks = Pruner.Prune(model, prune, TextPrunePipeline.Calibration(model, tokenizer, student.Calibration, options.MaxLength));
             if (masks.Entries.Count == 0) throw new CondenseException("no weight to prune: all were excluded or the student has no Linear layer");
         }
         var embedding = new EmbeddingOptions(options.MaxLength, options.BatchSize, options.Pooling);

@@ -126,14 +126,6 @@ public static class TextQuantizePipeline
     // A weight name as an exclusion pattern: '*' is the pattern's wildcard, so a '*' in a name is matched by '?' (one character).
     private static string Literal(string name) => name.Replace('*', '?');
 
-    /// <summary>
-    /// The calibration passages as the model's named inputs, one passage per call: no padding token enters the
-    /// activation statistics (ranges, Hessians, channel magnitudes), which describe real tokens only.
-    /// </summary>
-    public static IEnumerable<IReadOnlyDictionary<string, Tensor>> Feeds(GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string> passages,
-        EmbeddingOptions embedding)
-    {
-        var names = model.Graph.Inputs.Select(i => i.Name).ToList();
-        foreach (var passage in passages) yield return tokenizer.Batch([passage], embedding.MaxLength).Feed(names);
-    }
+    private static IEnumerable<IReadOnlyDictionary<string, Tensor>> Feeds(GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string> passages,
+        EmbeddingOptions embedding) => tokenizer.CalibrationFeeds([.. model.Graph.Inputs.Select(i => i.Name)], passages, embedding.MaxLength);
 }

@@ -126,6 +126,16 @@ public sealed class TextTokenizer
             Tensor.FromInt64s(new long[batch * length], DataType.Int64, batch, length));
     }
 
+    /// <summary>
+    /// Calibration passages as a model's named inputs, one passage per call: no padding token enters the activation
+    /// statistics (ranges, Hessians, channel magnitudes) that quantization and pruning gather, which describe real tokens only.
+    /// </summary>
+    public IEnumerable<IReadOnlyDictionary<string, Tensor>> CalibrationFeeds(IReadOnlyList<string> inputNames, IEnumerable<string> passages,
+        int maxLength)
+    {
+        foreach (var passage in passages) yield return Batch([passage], maxLength).Feed(inputNames);
+    }
+
     private static byte[] ReadAll(Stream stream, out byte[] bytes)
     {
         using var copy = new MemoryStream();
