@@ -1,7 +1,8 @@
 // 4-bit embedding tables: the nibble layout (v + 8, even column low) and its round trip, block scales worked out by hand,
 // the quantized graph's rows equal to a Gather from the dequantized table (exactly, for ids of rank 1–3), and ONNX Runtime
-// running the exported file to the same numbers; the file re-imported runs the same in Condense.
+// running the exported file to the same numbers; the file re-imported, and a checkpoint reloaded, run the same in Condense.
 using Condense.Autograd;
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Onnx;
 using Condense.Quantization;
@@ -113,6 +114,14 @@ public sealed class Int4EmbeddingTests
         string path = OnnxTestModels.Save(model, "int4-embedding");
         try { Assert.Equal(ours.Data, Run(OnnxImporter.Load(path), ids).Data); }
         finally { File.Delete(path); }
+        // A checkpoint keeps the packed table as uint8 too.
+        string checkpoint = Path.Combine(Path.GetTempPath(), $"int4-embedding-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            ModelFile.Save(g, checkpoint);
+            Assert.Equal(ours.Data, Run(ModelFile.Load(checkpoint), ids).Data);
+        }
+        finally { File.Delete(checkpoint); }
     }
 
     [Fact]
