@@ -2,7 +2,7 @@
 // held-out half of the passages (calibration on the first half), its ONNX file size, and ONNX Runtime on the exported
 // files — the same fidelity measured through ORT, and ORT's fp32 and quantized speed at batch 8 × 128 in one run,
 // beside Condense's own engine on the same inputs.
-//   dotnet run -c Release --project bench/Condense.Bench -- text-quant [--variants dynamic,static,...] [--passages N]
+//   dotnet run -c Release --project bench/Condense.Bench -- text-quant [--variants dynamic,dynamic-emb4,static,...] [--passages N]
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data.Text;
@@ -67,6 +67,10 @@ internal static class TextQuantBench
                 SmoothQuantAlpha = double.Parse(variant["static-smoothquant-".Length..], System.Globalization.CultureInfo.InvariantCulture),
             },
         "dynamic" => new QuantizeOptions { Mode = QuantizationMode.Dynamic },
+        // Embedding tables in 4 bits (a scale per 32 columns, or per N with -N) instead of int8: the word embeddings are half of MiniLM.
+        "dynamic-emb4" => new QuantizeOptions { Mode = QuantizationMode.Dynamic, EmbeddingBits = 4 },
+        _ when variant.StartsWith("dynamic-emb4-", StringComparison.Ordinal) => new QuantizeOptions
+            { Mode = QuantizationMode.Dynamic, EmbeddingBits = 4, EmbeddingBlockSize = int.Parse(variant["dynamic-emb4-".Length..]) },
         "static" => new QuantizeOptions { Mode = QuantizationMode.Static },
         "static-smoothquant" => new QuantizeOptions { Mode = QuantizationMode.Static, SmoothQuantAlpha = 0.5 },
         "int4-rtn" => new QuantizeOptions { Mode = QuantizationMode.WeightOnly, WeightBits = 4, BlockSize = 32 },

@@ -70,6 +70,15 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             + "(16, 32, 64, 128 or 256; default 32 with --onnx-format matmulnbits).")]
         public int? BlockSize { get; init; }
 
+        [CommandOption("--embedding-bits <B>")] [Description("Embedding tables (word, position, token type): 8 (default; int8, a scale "
+            + "per row) or 4 (two values a byte, a scale per block of columns; the .onnx file needs opset 18).")]
+        public int EmbeddingBits { get; init; } = 8;
+
+        [Requires("--embedding-bits", "4")]
+        [CommandOption("--embedding-block-size <N>")] [Description("4-bit embeddings: one scale per N columns of a row "
+            + "(default 32; a width N does not divide gets one scale per row).")]
+        public int EmbeddingBlockSize { get; init; } = 32;
+
         [CommandOption("--onnx-format <FORMAT>")] [Description("For .onnx output: qdq (default; Q/DQ pairs), "
             + "qoperator (QGemm / QLinearConv / MatMulInteger, static or dynamic int8) "
             + "or matmulnbits (ONNX Runtime's MatMulNBits, weight-only int4).")]
@@ -111,6 +120,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             Observer = new ObserverOptions { Percentile = settings.Percentile },
             MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
             Rounding = settings.Rounding, SmoothQuantAlpha = settings.SmoothQuant, MinCosine = settings.MinCosine,
+            EmbeddingBits = settings.EmbeddingBits, EmbeddingBlockSize = settings.EmbeddingBlockSize,
         }.Validate();
         bool calibrates = options.Mode == QuantizationMode.Static || options.Rounding != WeightRounding.Rtn;
         if (!calibrates && (settings.Calibration is not null || context.Arguments.Contains("--calibration-samples")))

@@ -54,6 +54,16 @@ public sealed record QuantizeOptions
     /// the mode: a transformer's word embeddings are a large share of its parameters.
     /// </summary>
     public bool Embeddings { get; init; } = true;
+    /// <summary>
+    /// Bits of the embedding tables: 8 (int8, a scale per row) or 4 (two values a byte in a uint8 table, a scale per
+    /// <see cref="EmbeddingBlockSize"/> columns of a row), unpacked after the gather by standard ONNX ops (opset 18).
+    /// </summary>
+    public int EmbeddingBits { get; init; } = 8;
+    /// <summary>
+    /// 4-bit embedding tables: one scale per this many consecutive columns of a row; a width it does not divide gets
+    /// one scale per row.
+    /// </summary>
+    public int EmbeddingBlockSize { get; init; } = 32;
     /// <summary>Layers left in float: patterns ('*', '?') matched against weight names.</summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
@@ -89,6 +99,8 @@ public sealed record QuantizeOptions
                     "the integer engine takes one scale per output channel");
             if (KeepFloatWeights) throw new CondenseException("block-wise weight scales are not supported for quantization-aware training");
         }
+        if (EmbeddingBits is not (4 or 8)) throw new CondenseException($"embedding bits must be 4 or 8, got {EmbeddingBits}");
+        if (EmbeddingBlockSize < 1) throw new CondenseException($"embedding block size must be positive, got {EmbeddingBlockSize}");
         if (Rounding != WeightRounding.Rtn && BlockSize is null)
             throw new CondenseException($"{Rounding.ToString().ToLowerInvariant()} rounds block-wise weights: it needs weight-only mode with a block size");
         if (SmoothQuantAlpha is double alpha && (Mode != QuantizationMode.Static || !(alpha >= 0 && alpha <= 1)))

@@ -154,7 +154,7 @@ public static partial class Quantizer
         }
         graph.Nodes.Clear();
         graph.Nodes.AddRange(nodes);
-        foreach (var gather in embeddings) layers.Add(QuantizeEmbedding(graph, graph.Nodes.First(n => n.Name == gather.Name)));
+        foreach (var gather in embeddings) layers.Add(QuantizeEmbedding(graph, graph.Nodes.First(n => n.Name == gather.Name), options));
         if (options.Mode == QuantizationMode.Static) QuantizedPooling.Propagate(graph);
         graph.Validate();
         return (new GraphModule(graph), layers);

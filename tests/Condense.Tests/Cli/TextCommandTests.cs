@@ -89,6 +89,30 @@ public sealed class TextCommandTests : IDisposable
     }
 
     [Fact]
+    public void QuantizeTextWithFourBitEmbeddingsWritesASmallerFile()
+    {
+        var result = CliRunner.Run("quantize", At("minilm.onnx"), "--text", At("passages.txt"), "--mode", "dynamic", "--embedding-bits", "4",
+            "--max-length", "16", "-o", At("q.onnx"), "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        var word = json.GetProperty("layers").EnumerateArray().Single(l => l.GetProperty("weight").GetString() == "embeddings.word_embeddings.weight");
+        Assert.Equal(4, word.GetProperty("bits").GetInt32());
+        Assert.InRange(json.GetProperty("cosine_mean").GetDouble(), 0.9, 1.0);
+        Assert.True(json.GetProperty("file_bytes").GetInt64() < 0.21 * new FileInfo(PretrainedModels.MiniLmOnnx).Length);
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["--embedding-bits", "6"], "embedding bits"),
+            (["--embedding-block-size", "16"], "--embedding-block-size"),
+        })
+        {
+            var bad = CliRunner.Run(["quantize", At("minilm.onnx"), "--text", At("passages.txt"), "--mode", "dynamic", .. args, "-o", At("bad.onnx")]);
+            Assert.Equal(1, bad.ExitCode);
+            Assert.Contains(message, bad.Stderr);
+            Assert.False(File.Exists(At("bad.onnx")));
+        }
+    }
+
+    [Fact]
     public void PruneTextReportsFidelityOfTheOneShotPrunedModel()
     {
         var result = CliRunner.Run("prune", At("minilm.onnx"), "--text", At("passages.txt"), "--sparsity", "0.2", "-o", At("p.onnx"), "--json");
