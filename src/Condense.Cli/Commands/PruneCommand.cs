@@ -95,9 +95,9 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--rounds <R>")] [Description("Iterative: prune-retrain rounds (default 3).")]
         public int Rounds { get; init; } = 3;
 
-        [CommandOption("--text <FILE>")] [Description("For a text encoder: passages, one per line; prunes once (no fine-tuning) and measures "
-            + "fidelity to the original model on them.")]
-        [ConflictsWith("--data"), ConflictsWith("--finetune-epochs"), ConflictsWith("--structured"), ConflictsWith("--sensitivity")]
+        [CommandOption("--text <FILE>")] [Description("For a text encoder: passages, one per line; prunes and measures fidelity to the original "
+            + "model on them (on the second half when the first half calibrates --score).")]
+        [ConflictsWith("--data"), ConflictsWith("--structured"), ConflictsWith("--sensitivity")]
         [ConflictsWith("--schedule", "agp", "iterative")]
         public string? Text { get; init; }
 
@@ -109,11 +109,25 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [Requires("--text")]
         public int MaxLength { get; init; } = 128;
 
+        [CommandOption("--score <NAME>")] [Requires("--text")]
+        [Description("With --text: rank weights by magnitude (default), wanda (|w|·‖x‖, Sun et al. 2023) or sparsegpt (one-shot with weight "
+            + "updates from the calibration Hessian, Frantar & Alistarh 2023).")]
+        public PruneScore Score { get; init; } = PruneScore.Magnitude;
+
+        [CommandOption("--calibration <FILE>")] [Requires("--text")]
+        [Description("With --text: passages that wanda and sparsegpt score on (default: the first half of --text).")]
+        public string? Calibration { get; init; }
+
         [CommandOption("--finetune-epochs <E>")] [Description("Epochs of fine-tuning with the masks held (default 0).")]
         public int FinetuneEpochs { get; init; }
 
+        [CommandOption("--finetune-text <FILE>")] [Requires("--text"), Requires("--finetune-epochs")]
+        [Description("With --text: unlabelled passages to fine-tune on, by distillation from the original model.")]
+        public string? FinetuneText { get; init; }
+
         [Requires("--finetune-epochs")]
-        [CommandOption("--lr <X>")] [Description("Fine-tuning learning rate (default 0.1, or 0.01 with --structured or for a model with convolutions).")]
+        [CommandOption("--lr <X>")] [Description("Fine-tuning learning rate (default 0.1, or 0.01 with --structured or for a model with convolutions; "
+            + "with --text, AdamW's peak " + PruneText.DefaultLearningRateText + ").")]
         public float? LearningRate { get; init; }
 
         [CommandOption("-s|--seed <S>")] [Description("Seed of random pruning and fine-tuning (default 0).")]
@@ -130,7 +144,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             var options = new PruneOptions
             {
                 Method = method, Threshold = Threshold ?? 0f, Sparsity = sparsity, Global = Global, N = n, M = m,
-                Include = Include, Exclude = Exclude, IncludeBiases = IncludeBiases, Seed = Seed,
+                Include = Include, Exclude = Exclude, IncludeBiases = IncludeBiases, Seed = Seed, Score = Score,
             };
             return new PruneRun
             {
@@ -157,7 +171,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             throw new CondenseException("the AGP schedule prunes during fine-tuning: give --finetune-epochs");
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
-            new RunInput("sensitivity report", settings.SensitivityFile), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab));
+            new RunInput("sensitivity report", settings.SensitivityFile), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
+            new RunInput("calibration text", settings.Calibration), new RunInput("fine-tuning text", settings.FinetuneText));
         if (settings.Text is not null) return PruneText.Run(output, settings, run.Options, outPath);
         var model = ModelFile.Load(settings.Model);
         if (settings.SensitivityFile is not null)

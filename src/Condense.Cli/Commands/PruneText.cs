@@ -1,39 +1,91 @@
-// `condense prune MODEL --text FILE`: a text encoder pruned once and measured by fidelity to the original on the passages.
+// `condense prune MODEL --text FILE`: a text encoder pruned (magnitude, or Wanda/SparseGPT scored on calibration passages)
+// and measured by fidelity to the original on the passages; with --finetune-epochs, then fine-tuned by distillation from
+// the original on --finetune-text with the masks held, and measured again.
+using System.Globalization;
 using Condense.Data.Text;
+using Condense.Distillation;
 using Condense.Formats;
+using Condense.Graph;
 using Condense.Inference;
 using Condense.Pruning;
+using Condense.Reports;
 using Spectre.Console;
 
 namespace Condense.Cli.Commands;
 
 internal static class PruneText
 {
+    public const string DefaultLearningRateText = "1e-4";
+
     public static int Run(Output output, PruneCommand.Settings settings, PruneOptions options, string outPath)
     {
         TextOptions.CheckLengths(settings.MaxLength, 32);
+        if (settings.FinetuneEpochs > 0 && settings.FinetuneText is null)
+            throw new CondenseException("a text model fine-tunes by distillation from the original: give --finetune-text FILE (unlabelled passages)");
         var model = ModelFile.Load(settings.Model);
         var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph);
         var passages = TextPassages.Read(settings.Text!);
-        var (pruned, report) = CountProgress.Run(output, "measuring fidelity", passages.Count,
-            progress => TextPrunePipeline.Apply(model, tokenizer, passages, options, new EmbeddingOptions(settings.MaxLength), progress));
+        IReadOnlyList<string>? calibration = null;
+        IReadOnlyList<string> evaluation = passages;
+        if (settings.Calibration is { } file) calibration = TextPassages.Read(file);
+        else if (options.Score != PruneScore.Magnitude)
+        {
+            if (passages.Count < 4) throw new CondenseException($"{Path.GetFileName(settings.Text)}: {passages.Count} passages; "
+                + "at least 4 are needed to calibrate on half and measure on the other half (or give --calibration FILE)");
+            (calibration, evaluation) = (passages.Take(passages.Count / 2).ToList(), passages.Skip(passages.Count / 2).ToList());
+        }
+        var (pruned, report) = settings.FinetuneEpochs > 0
+            ? PruneAndFinetune(output, settings, options, model, tokenizer, calibration, evaluation)
+            : CountProgress.Run(output, "measuring fidelity", evaluation.Count, progress =>
+                TextPrunePipeline.Apply(model, tokenizer, evaluation, options, new EmbeddingOptions(settings.MaxLength), progress, calibration));
         pruned.Graph.Metadata[TextTokenizer.MetadataKey] = tokenizer.Vocabulary;
         ModelFile.Save(pruned.Graph, outPath);
-        report = report with
-        {
-            FileBytesBefore = Condense.Reports.ModelMetrics.SizeOnDisk(settings.Model),
-            FileBytesAfter = Condense.Reports.ModelMetrics.SizeOnDisk(outPath),
-        };
-        var table = new Table().AddColumns("", "original", "pruned");
-        table.AddRow("sparsity", "", $"{report.Sparsity:P1} ({report.Method})");
-        table.AddRow("cosine to original (mean / min)", "1", $"{report.CosineMean:F4} / {report.CosineMin:F4}");
-        table.AddRow("top-10 neighbour overlap", "100 %", $"{report.TopKOverlap:P1}");
-        table.AddRow("Spearman (pairwise similarities)", "1", $"{report.Spearman:F4}");
-        table.AddRow("non-zero parameters", $"{report.Parameters:N0}", $"{report.NonzeroParameters:N0}");
-        table.AddRow("file size", Output.FormatBytes(report.FileBytesBefore), Output.FormatBytes(report.FileBytesAfter));
-        output.Console.Write(table);
-        output.Console.MarkupLine($"measured on {report.EvaluationPassages} passages; saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
+        report = report with { FileBytesBefore = ModelMetrics.SizeOnDisk(settings.Model), FileBytesAfter = ModelMetrics.SizeOnDisk(outPath) };
+        Print(output, report, outPath);
         output.Result(outPath, null, report);
         return 0;
+    }
+
+    private static (GraphModule, TextPruneReport) PruneAndFinetune(Output output, PruneCommand.Settings settings, PruneOptions options,
+        GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string>? calibration, IReadOnlyList<string> evaluation)
+    {
+        var train = TextPassages.Read(settings.FinetuneText!);
+        var student = new TextStudentOptions { Prune = options, Calibration = calibration };
+        var distill = new TextDistillOptions
+        {
+            Epochs = settings.FinetuneEpochs, MaxLength = settings.MaxLength, Seed = settings.Seed,
+            LearningRate = settings.LearningRate ?? float.Parse(DefaultLearningRateText, CultureInfo.InvariantCulture),
+        }.Validate();
+        var cut = TextDistillPipeline.Cut(model, tokenizer, student, settings.MaxLength);
+        var (pruned, d) = TrainingProgress.Run(output, "fine-tuning by distillation",
+            p => TextDistillPipeline.Distil(model, cut, tokenizer, train, evaluation, student, distill, p));
+        var summary = ModelSummary.Of(pruned);
+        var report = new TextPruneReport(options.Method.ToString().ToLowerInvariant(), options.Score.ToString().ToLowerInvariant(), summary.Sparsity,
+            evaluation.Count, d.Before.CosineMean, d.Before.CosineMin, d.Before.TopKOverlap, d.Before.Spearman, summary.Parameters,
+            summary.NonzeroParameters, d.Seconds)
+        {
+            CalibrationPassages = options.Score == PruneScore.Magnitude ? 0 : calibration?.Count ?? 0,
+            FinetuneEpochs = settings.FinetuneEpochs, AfterFinetune = d.After,
+        };
+        return (pruned, report);
+    }
+
+    private static void Print(Output output, TextPruneReport report, string outPath)
+    {
+        var table = new Table().AddColumns("", "original", "pruned");
+        if (report.AfterFinetune is not null) table.AddColumn("pruned, fine-tuned");
+        string[] Row(string name, string original, string pruned, string? tuned) => tuned is null ? [name, original, pruned] : [name, original, pruned, tuned];
+        var after = report.AfterFinetune;
+        table.AddRow(Row("sparsity", "", $"{report.Sparsity:P1} ({report.Method}, {report.Score})", after is null ? null : $"{report.Sparsity:P1}"));
+        table.AddRow(Row("cosine to original (mean / min)", "1", $"{report.CosineMean:F4} / {report.CosineMin:F4}",
+            after is null ? null : $"{after.CosineMean:F4} / {after.CosineMin:F4}"));
+        table.AddRow(Row("top-10 neighbour overlap", "100 %", $"{report.TopKOverlap:P1}", after is null ? null : $"{after.TopKOverlap:P1}"));
+        table.AddRow(Row("Spearman (pairwise similarities)", "1", $"{report.Spearman:F4}", after is null ? null : $"{after.Spearman:F4}"));
+        table.AddRow(Row("non-zero parameters", $"{report.Parameters:N0}", $"{report.NonzeroParameters:N0}", after is null ? null : ""));
+        table.AddRow(Row("file size", Output.FormatBytes(report.FileBytesBefore), Output.FormatBytes(report.FileBytesAfter), after is null ? null : ""));
+        output.Console.Write(table);
+        string calibrated = report.CalibrationPassages > 0 ? $"scored on {report.CalibrationPassages} calibration passages, " : "";
+        output.Console.MarkupLine($"{calibrated}measured on {report.EvaluationPassages} passages; saved [bold]{Markup.Escape(outPath)}[/] "
+            + $"in {report.Seconds:F1}s");
     }
 }

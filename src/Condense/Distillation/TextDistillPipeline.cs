@@ -30,12 +30,6 @@ public sealed record TextStudentOptions
     public IReadOnlyList<string>? Calibration { get; init; }
 }
 
-/// <summary>Fidelity of a student to its teacher at one point of the run.</summary>
-public sealed record TextFidelity(double CosineMean, double CosineMin, [property: JsonPropertyName("top10_overlap")] double TopKOverlap, double Spearman)
-{
-    internal static TextFidelity Of(Fidelity f) => new(f.CosineMean, f.CosineMin, f.TopKOverlap, f.Spearman);
-}
-
 /// <summary>The outcome of a text distillation. Its JSON (ReportJson) is what `condense distill --text --json` prints.</summary>
 public sealed record TextDistillReport(
     [property: JsonPropertyOrder(0)] IReadOnlyList<int> Layers,

@@ -33,6 +33,18 @@ public sealed record TextPruneReport(
     /// <summary>Size of the original model's file.</summary>
     [JsonPropertyOrder(10)]
     public long FileBytesBefore { get; init; }
+
+    /// <summary>Passages the scores calibrated on (0 for magnitude).</summary>
+    [JsonPropertyOrder(2)]
+    public int CalibrationPassages { get; init; }
+
+    /// <summary>Epochs of fine-tuning by distillation from the original with the masks held (0: one shot).</summary>
+    [JsonPropertyOrder(12)]
+    public int FinetuneEpochs { get; init; }
+
+    /// <summary>Fidelity after that fine-tuning; null for one shot (the figures above are before it).</summary>
+    [JsonPropertyOrder(13)]
+    public TextFidelity? AfterFinetune { get; init; }
 }
 
 /// <summary>The pruning pass for text encoders.</summary>
@@ -56,8 +68,12 @@ public static class TextPrunePipeline
         var ours = new SentenceEmbedder(pruned, tokenizer, embedding).Embed(passages, progress);
         var fidelity = Fidelity.Measure(ours, reference);
         var summary = ModelSummary.Of(pruned);
-        var report = new TextPruneReport(options.Method.ToString().ToLowerInvariant(), options.Score.ToString().ToLowerInvariant(), summary.Sparsity, passages.Count, fidelity.CosineMean,
-            fidelity.CosineMin, fidelity.TopKOverlap, fidelity.Spearman, summary.Parameters, summary.NonzeroParameters, clock.Elapsed.TotalSeconds);
+        var report = new TextPruneReport(options.Method.ToString().ToLowerInvariant(), options.Score.ToString().ToLowerInvariant(),
+            summary.Sparsity, passages.Count, fidelity.CosineMean,
+            fidelity.CosineMin, fidelity.TopKOverlap, fidelity.Spearman, summary.Parameters, summary.NonzeroParameters, clock.Elapsed.TotalSeconds)
+        {
+            CalibrationPassages = options.Score == PruneScore.Magnitude ? 0 : calibration?.Count ?? 0,
+        };
         return (pruned, report);
     }
 

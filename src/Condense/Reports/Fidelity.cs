@@ -79,3 +79,11 @@ public sealed record Fidelity(double CosineMean, double CosineMin, double TopKOv
         return ranks;
     }
 }
+
+/// <summary>The four fidelity figures of a model at one point of a run, as reports print them.</summary>
+public sealed record TextFidelity(double CosineMean, double CosineMin,
+    [property: System.Text.Json.Serialization.JsonPropertyName("top10_overlap")] double TopKOverlap, double Spearman)
+{
+    /// <summary>The figures of <paramref name="f"/>.</summary>
+    public static TextFidelity Of(Fidelity f) => new(f.CosineMean, f.CosineMin, f.TopKOverlap, f.Spearman);
+}

@@ -1,5 +1,6 @@
-// `condense distill --teacher MODEL --text FILE` on a tiny 2-layer BERT written beside its vocabulary: a 1-layer student
-// is saved as ONNX with the fidelity before and after in the JSON, and options of the other mode are one-line errors.
+// `condense distill --teacher MODEL --text FILE` and `condense prune MODEL --text FILE --score …` on a tiny 2-layer BERT written
+// beside its vocabulary: a 1-layer student is saved as ONNX with the fidelity before and after in the JSON, a 2:4 Wanda model
+// is fine-tuned by distillation with its zeros held, and options of the other mode are one-line errors.
 using System.Text.Json;
 using Condense.Tests.Distillation;
 using Condense.Tests.Onnx;
@@ -59,5 +60,38 @@ public sealed class DistillTextCliTests : IDisposable
     {
         var result = CliRunner.Run("distill", "--teacher", At("bert.onnx"), "--student-depth", "1", "--student", "mlp:784-30-10", "-o", At("s.onnx"));
         CliRunner.AssertOneLineError(result, "--student-depth applies to text students: give --text FILE");
+    }
+
+    [Fact]
+    public void PruneScoresWithWandaAndFineTunesByDistillationWithTheZerosHeld()
+    {
+        var oneShot = CliRunner.Run("prune", At("bert.onnx"), "--text", At("corpus.txt"), "--nm", "2:4", "--score", "wanda", "--max-length", "16",
+            "-o", At("wanda.onnx"), "--json");
+        Assert.True(oneShot.ExitCode == 0, oneShot.Stderr);
+        var json = JsonDocument.Parse(oneShot.Stdout).RootElement;
+        Assert.Equal("wanda", json.GetProperty("score").GetString());
+        Assert.Equal(40, json.GetProperty("calibration_passages").GetInt32());
+        Assert.Equal(40, json.GetProperty("evaluation_passages").GetInt32());
+        Assert.False(json.TryGetProperty("after_finetune", out _));
+
+        var tuned = CliRunner.Run("prune", At("bert.onnx"), "--text", At("corpus.txt"), "--nm", "2:4", "--score", "wanda", "--max-length", "16",
+            "--finetune-epochs", "2", "--finetune-text", At("corpus.txt"), "--lr", "3e-3", "-o", At("tuned.onnx"), "--json");
+        Assert.True(tuned.ExitCode == 0, tuned.Stderr);
+        var after = JsonDocument.Parse(tuned.Stdout).RootElement;
+        Assert.Equal(json.GetProperty("nonzero_parameters").GetInt64(), after.GetProperty("nonzero_parameters").GetInt64());
+        Assert.Equal(json.GetProperty("cosine_mean").GetDouble(), after.GetProperty("cosine_mean").GetDouble(), 6);
+        Assert.True(after.GetProperty("after_finetune").GetProperty("cosine_mean").GetDouble() > after.GetProperty("cosine_mean").GetDouble());
+    }
+
+    [Theory]
+    [InlineData("--finetune-epochs", "1", "give --finetune-text FILE")]
+    [InlineData("--score", "sparsegpt", "")]
+    public void PruneTextRefusesIncompleteFineTuning(string option, string value, string message)
+    {
+        string[] args = message.Length > 0 ? ["prune", At("bert.onnx"), "--text", At("corpus.txt"), option, value, "-o", At("p.onnx")]
+            : ["prune", At("bert.onnx"), option, value, "-o", At("p.onnx")];
+        var result = CliRunner.Run(args);
+        CliRunner.AssertOneLineError(result, message.Length > 0 ? message : "--score");
+        Assert.False(File.Exists(At("p.onnx")));
     }
 }

@@ -123,7 +123,7 @@ public sealed class TextCommandTests : IDisposable
         Assert.True(json.GetProperty("nonzero_parameters").GetInt64() < json.GetProperty("parameters").GetInt64());
         var conflict = CliRunner.Run("prune", At("minilm.onnx"), "--text", At("passages.txt"), "--finetune-epochs", "1", "-o", At("q.onnx"));
         Assert.Equal(1, conflict.ExitCode);
-        Assert.Contains("--finetune-epochs", conflict.Stderr);
+        Assert.Contains("--finetune-text", conflict.Stderr);
     }
 
     [Fact]
