@@ -2,14 +2,20 @@
 // data/text/corpus.txt and measured on data/text/fortunes.txt against the original: fidelity (cosine, top-10 overlap),
 // parameters, non-zeros, ONNX file size, the fidelity again through ONNX Runtime, and speed at batch 1 and 32 × 128 tokens
 // in ONNX Runtime and in Condense's engine, original and variant in one run (ratios, since the machine is noisy).
-//   dotnet run -c Release --project bench/Condense.Bench -- text-compress --variants layers3,layers3-int8
-//       [--passages N (corpus passages, default all)] [--epochs E (default 3)] [--layers 0,2,4] [--lr X] [--speed]
+//   dotnet run -c Release --project bench/Condense.Bench -- text-compress --variants layers3,layers3-int8,heads-ffn,
+//       oneshot-sparsegpt-50,oneshot-wanda-nm,distil-wanda-nm,…  [--passages N (corpus passages, default all)] [--epochs E (default 3)]
+//       [--layers 0,3,5] [--lr X] [--hidden-weight W] [--speed]
+// Variants: layers3 (3 of 6 layers), heads-ffn (half the heads and half the FFN neurons), oneshot-SCORE-SPARSITY (pruned, no
+// fine-tuning; SCORE magnitude|wanda|sparsegpt, SPARSITY 50 or nm for 2:4), distil-SCORE-SPARSITY (pruned, then distilled with
+// the masks held); "-int8" after layers3 quantizes the distilled student (dynamic int8, 4-bit embeddings). Wanda and SparseGPT
+// calibrate on the first 128 passages of corpus.txt.
 using System.Diagnostics;
 using Condense.Data.Text;
 using Condense.Distillation;
 using Condense.Formats;
 using Condense.Graph;
 using Condense.Onnx;
+using Condense.Pruning;
 using Condense.Quantization;
 using Condense.Reports;
 using Condense.Tests.Pretrained;
@@ -51,23 +57,42 @@ internal static class TextCompressBench
                 if (p.Batch % 50 == 0) Console.Error.WriteLine($"  {variant}: epoch {p.Epoch}/{p.Epochs} step {p.Batch}/{p.Batches} loss {p.RunningLoss:F4} "
                     + $"{clock.Elapsed.TotalSeconds:F0}s");
             });
-            var student = variant switch
+            var calibration = corpus.Take(128).ToList();
+            GraphModule model;
+            TextFidelity before, after;
+            double seconds;
+            string epochs = "";
+            if (variant.StartsWith("oneshot-", StringComparison.Ordinal))
             {
-                "layers3" or "layers3-int8" => new TextStudentOptions { Layers = layers, Depth = layers is null ? 3 : null },
-                _ => throw new CondenseException($"unknown variant '{variant}'"),
-            };
-            var (model, report) = TextDistillPipeline.Apply(teacher, tokenizer, train, evaluation, student, options, progress);
-            var before = report.Before;
-            var after = report.After;
+                // One-shot pruning, no fine-tuning: oneshot-{magnitude|wanda|sparsegpt}-{50|nm}.
+                var prune = PruneFor(variant["oneshot-".Length..]);
+                var (pruned, r) = TextPrunePipeline.Apply(teacher, tokenizer, evaluation, prune, new Inference.EmbeddingOptions(), null, calibration);
+                (model, seconds) = (pruned, r.Seconds);
+                before = after = new TextFidelity(r.CosineMean, r.CosineMin, r.TopKOverlap, r.Spearman);
+            }
+            else
+            {
+                var student = variant switch
+                {
+                    "layers3" or "layers3-int8" => new TextStudentOptions { Layers = layers, Depth = layers is null ? 3 : null },
+                    "heads-ffn" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5 },
+                    _ when variant.StartsWith("distil-", StringComparison.Ordinal) =>
+                        new TextStudentOptions { Prune = PruneFor(variant["distil-".Length..]), Calibration = calibration },
+                    _ => throw new CondenseException($"unknown variant '{variant}'"),
+                };
+                var (distilled, report) = TextDistillPipeline.Apply(teacher, tokenizer, train, evaluation, student, options, progress);
+                (model, before, after, seconds) = (distilled, report.Before, report.After, report.Seconds);
+                epochs = string.Join("; ", report.Epochs.Select(e => $"{e.Epoch}: loss {e.Loss:F4} in {e.Seconds:F0}s"));
+            }
             if (variant.EndsWith("-int8", StringComparison.Ordinal))
             {
-                var half = evaluation.Count / 2;
-                var (quantized, q) = TextQuantizePipeline.Apply(model, tokenizer, [.. evaluation.Take(half)], evaluation,
-                    new QuantizeOptions { Mode = QuantizationMode.Dynamic }, new Inference.EmbeddingOptions());
+                // Dynamic int8 Linear layers and 4-bit embedding tables (blocks of 32).
+                var (quantized, q) = TextQuantizePipeline.Apply(model, tokenizer, [.. evaluation.Take(evaluation.Count / 2)], evaluation,
+                    new QuantizeOptions { Mode = QuantizationMode.Dynamic, EmbeddingBits = 4 }, new Inference.EmbeddingOptions());
                 model = quantized;
                 var reference = new Inference.SentenceEmbedder(teacher, tokenizer).Embed(evaluation);
                 after = TextFidelity.Of(Fidelity.Measure(new Inference.SentenceEmbedder(model, tokenizer).Embed(evaluation), reference));
-                Console.WriteLine($"    int8 dynamic: cosine to the distilled float student {q.CosineMean:F4}");
+                Console.WriteLine($"    int8 dynamic, 4-bit embeddings: cosine to the distilled float student {q.CosineMean:F4}");
             }
             string path = Path.Combine(dir, variant + ".onnx");
             ModelFile.Save(model.Graph, path);
@@ -76,11 +101,24 @@ internal static class TextCompressBench
             var summary = ModelSummary.Of(model);
             Console.WriteLine($"{variant,-16} {before.CosineMean,10:F4} {before.TopKOverlap,6:F3} {after.CosineMean,10:F4} {after.TopKOverlap,6:F3} "
                 + $"{ort.CosineMean,8:F4} {summary.Parameters,11:N0} {summary.NonzeroParameters,11:N0} {bytes / 1e6,6:F1} "
-                + $"{100.0 * bytes / new FileInfo(teacherPath).Length,6:F1}% {report.Seconds,9:F0}");
-            Console.WriteLine($"    epochs: {string.Join("; ", report.Epochs.Select(e => $"{e.Epoch}: loss {e.Loss:F4} in {e.Seconds:F0}s"))}");
+                + $"{100.0 * bytes / new FileInfo(teacherPath).Length,6:F1}% {seconds,9:F0}");
+            if (epochs.Length > 0) Console.WriteLine($"    epochs: {epochs}");
             if (args.Contains("--speed")) TextSpeedBench.Compare(teacherPath, path, teacher, model, tokenizer, evaluation);
         }
         Directory.Delete(dir, true);
         return 0;
+    }
+
+    // "50": half of every Linear's weights; "nm": 2:4; scored by magnitude, wanda or sparsegpt ("wanda-nm", "sparsegpt-50", …).
+    private static PruneOptions PruneFor(string spec)
+    {
+        var parts = spec.Split('-');
+        var score = parts[0] switch
+        {
+            "magnitude" => PruneScore.Magnitude, "wanda" => PruneScore.Wanda, "sparsegpt" => PruneScore.SparseGpt,
+            _ => throw new CondenseException($"unknown score '{parts[0]}'"),
+        };
+        return parts[1] == "nm" ? new PruneOptions { Method = PruneMethod.NM, N = 2, M = 4, Score = score }
+            : new PruneOptions { Method = PruneMethod.Magnitude, Sparsity = int.Parse(parts[1]) / 100.0, Score = score };
     }
 }
