@@ -47,7 +47,7 @@ internal static class TextCompressBench
         var teacherOrt = TextQuantBench.OrtEmbeddings(teacherPath, tokenizer, evaluation);
         Console.WriteLine($"all-MiniLM-L6-v2 ({new FileInfo(teacherPath).Length / 1e6:F1} MB); distilled on {train.Count:N0} passages of corpus.txt, "
             + $"{options.Epochs} epochs, lr {options.LearningRate}; measured on {evaluation.Count} passages of fortunes.txt");
-        Console.WriteLine($"{"variant",-16} {"cos before",10} {"top10",6} {"cos after",10} {"top10",6} {"ORT cos",8} {"params",11} {"non-zero",11} "
+        Console.WriteLine($"{"variant",-22} {"cos before",10} {"top10",6} {"cos after",10} {"top10",6} {"ORT cos",8} {"params",11} {"non-zero",11} "
             + $"{"MB",6} {"% orig",7} {"distil s",9}");
         foreach (var variant in variants)
         {
@@ -84,29 +84,36 @@ internal static class TextCompressBench
                 (model, before, after, seconds) = (distilled, report.Before, report.After, report.Seconds);
                 epochs = string.Join("; ", report.Epochs.Select(e => $"{e.Epoch}: loss {e.Loss:F4} in {e.Seconds:F0}s"));
             }
-            if (variant.EndsWith("-int8", StringComparison.Ordinal))
+            string name = variant.EndsWith("-int8", StringComparison.Ordinal) ? variant[..^"-int8".Length] : variant;
+            Report(name, model, before, after, seconds);
+            if (epochs.Length > 0) Console.WriteLine($"    epochs: {epochs}");
+            if (name != variant)
             {
-                // Dynamic int8 Linear layers and 4-bit embedding tables (blocks of 32).
+                // The distilled student quantized: dynamic int8 Linear layers and 4-bit embedding tables (blocks of 32).
                 var (quantized, q) = TextQuantizePipeline.Apply(model, tokenizer, [.. evaluation.Take(evaluation.Count / 2)], evaluation,
                     new QuantizeOptions { Mode = QuantizationMode.Dynamic, EmbeddingBits = 4 }, new Inference.EmbeddingOptions());
-                model = quantized;
                 var reference = new Inference.SentenceEmbedder(teacher, tokenizer).Embed(evaluation);
-                after = TextFidelity.Of(Fidelity.Measure(new Inference.SentenceEmbedder(model, tokenizer).Embed(evaluation), reference));
+                var fidelity = TextFidelity.Of(Fidelity.Measure(new Inference.SentenceEmbedder(quantized, tokenizer).Embed(evaluation), reference));
                 Console.WriteLine($"    int8 dynamic, 4-bit embeddings: cosine to the distilled float student {q.CosineMean:F4}");
+                Report(variant, quantized, before, fidelity, seconds + q.Seconds);
             }
+        }
+        Directory.Delete(dir, true);
+        return 0;
+
+        // One line per variant: fidelity (ours and ONNX Runtime's on the saved file), sizes; then speed when asked.
+        void Report(string variant, GraphModule model, TextFidelity before, TextFidelity after, double seconds)
+        {
             string path = Path.Combine(dir, variant + ".onnx");
             ModelFile.Save(model.Graph, path);
             long bytes = new FileInfo(path).Length;
             var ort = Fidelity.Measure(TextQuantBench.OrtEmbeddings(path, tokenizer, evaluation), teacherOrt);
             var summary = ModelSummary.Of(model);
-            Console.WriteLine($"{variant,-16} {before.CosineMean,10:F4} {before.TopKOverlap,6:F3} {after.CosineMean,10:F4} {after.TopKOverlap,6:F3} "
+            Console.WriteLine($"{variant,-22} {before.CosineMean,10:F4} {before.TopKOverlap,6:F3} {after.CosineMean,10:F4} {after.TopKOverlap,6:F3} "
                 + $"{ort.CosineMean,8:F4} {summary.Parameters,11:N0} {summary.NonzeroParameters,11:N0} {bytes / 1e6,6:F1} "
                 + $"{100.0 * bytes / new FileInfo(teacherPath).Length,6:F1}% {seconds,9:F0}");
-            if (epochs.Length > 0) Console.WriteLine($"    epochs: {epochs}");
             if (args.Contains("--speed")) TextSpeedBench.Compare(teacherPath, path, teacher, model, tokenizer, evaluation);
         }
-        Directory.Delete(dir, true);
-        return 0;
     }
 
     // "50": half of every Linear's weights; "nm": 2:4; scored by magnitude, wanda or sparsegpt ("wanda-nm", "sparsegpt-50", …).
