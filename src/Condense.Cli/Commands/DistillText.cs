@@ -12,7 +12,7 @@ namespace Condense.Cli.Commands;
 
 internal static class DistillText
 {
-    public const string DefaultLearningRateText = "1e-4";
+    public const string DefaultLearningRateText = "5e-4";
 
     // Options of the image/MNIST mode that mean nothing for text, and the reverse: naming one in the wrong mode is an error.
     public static void RefuseTextOptions(DistillCommand.Settings s)
