@@ -36,6 +36,8 @@ internal static class DistillText
             ("--hint", s.Hint is not null), ("--optimizer", s.Optimizer is not null and not Training.OptimizerKind.AdamW),
         }.Where(o => o.Set).Select(o => o.Name).ToList();
         if (wrong.Count > 0) throw new CondenseException($"{string.Join(", ", wrong)} does not apply to text distillation (--text)");
+        foreach (var (name, share) in new[] { ("--student-heads", s.StudentHeads), ("--student-ffn", s.StudentFfn) })
+            if (share is double f && !(f >= 0 && f < 1)) throw new CondenseException($"{name} is the share to remove, in [0, 1); got {f}");
         string outPath = s.Out ?? "student.distilled.onnx";
         OutputPaths.CheckFile(outPath, new RunInput("teacher", s.Teacher), new RunInput("text", s.Text), new RunInput("evaluation text", s.EvalText),
             new RunInput("vocabulary", s.Vocab));

@@ -48,6 +48,7 @@ public sealed class DistillTextCliTests : IDisposable
     [InlineData("--student", "mlp:784-30-10", "--student does not apply")]
     [InlineData("--student-layers", "0,5", "layer 5 does not exist")]
     [InlineData("--student-layers", "1,x", "--student-layers expects layer numbers")]
+    [InlineData("--student-heads", "1", "--student-heads is the share to remove, in [0, 1); got 1")]
     public void TextModeRefusesWhatItCannotUse(string option, string value, string message)
     {
         var result = CliRunner.Run("distill", "--teacher", At("bert.onnx"), "--text", At("corpus.txt"), option, value, "-o", At("s.onnx"));
