@@ -62,7 +62,8 @@ internal sealed class HiddenStream
         var before = index.Ancestors(layers[0].Input);
         var seeds = before.Order().Select(i => graph.Nodes[i]).Where(stream.IsEmbedding).ToList();
         if (seeds.Count == 0)
-            throw new CondenseException($"no embedding table of width {width} feeds the first layer's input '{layers[0].Input}': its stream cannot be narrowed");
+            throw new CondenseException($"no embedding table of width {width} feeds the first layer's input '{layers[0].Input}': "
+                + "its stream cannot be narrowed");
         foreach (var gather in seeds)
         {
             stream.Slice(gather.Inputs[0], 1, gather);
