@@ -94,6 +94,10 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("--student-ffn <R>")] [Description("With --text: remove the share R of feed-forward neurons in every layer (physically).")]
         public double? StudentFfn { get; init; }
 
+        [CommandOption("--student-hidden <D>")]
+        [Description("With --text: narrow the residual stream to D channels (a learned projection restores the teacher's width at the output).")]
+        public int? StudentHidden { get; init; }
+
         [CommandOption("--loss <KIND>")] [Description("With --text: how embeddings are compared, cosine (default) or mse.")]
         public Condense.Distillation.EmbeddingLoss? Loss { get; init; }
 

@@ -21,7 +21,7 @@ internal static class DistillText
         {
             ("--eval-text", s.EvalText is not null), ("--vocab", s.Vocab is not null), ("--max-length", s.MaxLength is not null),
             ("--student-layers", s.StudentLayers is not null), ("--student-depth", s.StudentDepth is not null), ("--loss", s.Loss is not null),
-            ("--student-heads", s.StudentHeads is not null), ("--student-ffn", s.StudentFfn is not null),
+            ("--student-heads", s.StudentHeads is not null), ("--student-ffn", s.StudentFfn is not null), ("--student-hidden", s.StudentHidden is not null),
             ("--hidden-weight", s.HiddenWeight is not null), ("--attention-weight", s.AttentionWeight is not null),
         }.Where(o => o.Set).Select(o => o.Name).ToList();
         if (given.Count > 0) throw new CondenseException($"{string.Join(", ", given)} applies to text students: give --text FILE");
@@ -51,6 +51,7 @@ internal static class DistillText
         var student = new TextStudentOptions
         {
             Layers = ParseLayers(s.StudentLayers), Depth = s.StudentDepth, HeadFraction = s.StudentHeads ?? 0, FeedForwardFraction = s.StudentFfn ?? 0,
+            HiddenWidth = s.StudentHidden,
         };
 
         var teacher = ModelFile.Load(s.Teacher!);
@@ -87,7 +88,8 @@ internal static class DistillText
     private static void Print(Output output, TextDistillReport report, string outPath)
     {
         string narrower = (report.HeadFraction > 0 ? $", {report.HeadFraction:P0} of heads removed" : "")
-            + (report.FeedForwardFraction > 0 ? $", {report.FeedForwardFraction:P0} of feed-forward neurons removed" : "");
+            + (report.FeedForwardFraction > 0 ? $", {report.FeedForwardFraction:P0} of feed-forward neurons removed" : "")
+            + (report.HiddenWidth is int width ? $", width {width}" : "");
         var table = new Table().Title($"[bold]student: teacher layers {string.Join(",", report.Layers)}{narrower}[/]")
             .AddColumns("", "teacher", "student, not distilled", "student, distilled");
         table.AddRow("cosine to teacher (mean / min)", "1", $"{report.Before.CosineMean:F4} / {report.Before.CosineMin:F4}",

@@ -24,6 +24,11 @@ public sealed record TextStudentOptions
     public double HeadFraction { get; init; }
     /// <summary>Share of feed-forward neurons removed per layer (smallest ‖W_in[:, j]‖·‖W_out[j, :]‖), physically.</summary>
     public double FeedForwardFraction { get; init; }
+    /// <summary>
+    /// A narrower residual stream of this many channels (those of most layer-norm energy), with a learned projection back
+    /// to the teacher's width at the output; null keeps the width.
+    /// </summary>
+    public int? HiddenWidth { get; init; }
     /// <summary>Weights to prune before distilling (their masks hold during it); null prunes nothing.</summary>
     public PruneOptions? Prune { get; init; }
     /// <summary>Passages that Wanda and SparseGPT score the weights on (one per call).</summary>
@@ -58,6 +63,10 @@ public sealed record TextDistillReport(
     /// <summary>Share of feed-forward neurons removed per layer.</summary>
     [JsonPropertyOrder(1)]
     public double FeedForwardFraction { get; init; }
+
+    /// <summary>The student's residual-stream width when it was narrowed; null otherwise.</summary>
+    [JsonPropertyOrder(1)]
+    public int? HiddenWidth { get; init; }
 
     /// <summary>The student's latency at batch 1 and throughput at batch 32 in Condense's engine, if measured by the caller.</summary>
     [JsonPropertyOrder(11)]
@@ -106,7 +115,7 @@ public static class TextDistillPipeline
         var report = new TextDistillReport(kept, train.Count, evaluation.Count, TextFidelity.Of(before), TextFidelity.Of(after),
             ModelSummary.Of(teacher).Parameters, summary.Parameters, summary.NonzeroParameters, epochs, clock.Elapsed.TotalSeconds)
         {
-            HeadFraction = student.HeadFraction, FeedForwardFraction = student.FeedForwardFraction,
+            HeadFraction = student.HeadFraction, FeedForwardFraction = student.FeedForwardFraction, HiddenWidth = student.HiddenWidth,
         };
         return (model, report);
     }
@@ -118,7 +127,7 @@ public static class TextDistillPipeline
         if (student.Layers is not null && student.Depth is not null) throw new CondenseException("give the layers to keep or a depth, not both");
         var sample = tokenizer.Batch(["a sample passage to read the layer shapes"], maxLength).Feed(teacher.Graph.Inputs.Select(i => i.Name));
         var layers = EncoderLayers.Find(teacher, sample);
-        bool narrower = student.HeadFraction > 0 || student.FeedForwardFraction > 0;
+        bool narrower = student.HeadFraction > 0 || student.FeedForwardFraction > 0 || student.HiddenWidth is not null;
         if ((student.Layers is not null || student.Depth is not null || narrower) && layers.Count == 0)
             throw new CondenseException("the teacher has no attention layers to choose from");
         IReadOnlyList<int> keep = student.Layers ?? (student.Depth is int depth ? LayerDropping.EvenlySpaced(layers.Count, depth)
@@ -128,6 +137,7 @@ public static class TextDistillPipeline
         if (student.HeadFraction > 0) model = AttentionPruning.RemoveHeads(model, EncoderLayers.Find(model, sample), student.HeadFraction).Model;
         if (student.FeedForwardFraction > 0)
             model = AttentionPruning.RemoveNeurons(model, EncoderLayers.Find(model, sample), student.FeedForwardFraction).Model;
+        if (student.HiddenWidth is int width) model = Pruning.HiddenWidth.Shrink(model, EncoderLayers.Find(model, sample), width, sample).Model;
         return (model, keep);
     }
 }

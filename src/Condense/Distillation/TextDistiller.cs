@@ -9,6 +9,7 @@ using Condense.Autograd;
 using Condense.Data.Text;
 using Condense.Graph;
 using Condense.Inference;
+using Condense.Nn;
 using Condense.Optim;
 using Condense.Pruning;
 using Condense.Tensors;
@@ -39,7 +40,10 @@ public static class TextDistiller
         var inputs = student.Graph.Inputs.Select(i => i.Name).ToList();
         var batches = Buckets(passages, tokenizer, options);
         int totalSteps = options.Epochs * batches.Count, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps);
-        var optimizer = new AdamW(student.Parameters(), options.LearningRate, weightDecay: options.WeightDecay);
+        var projections = options.HiddenWeight > 0 ? Projections(student, teacher, mapping, tokenizer.Batch([passages[0]], options.MaxLength), options.Seed)
+            : [];
+        var optimizer = new AdamW([.. student.Parameters(), .. projections.Values.SelectMany(p => p.Parameters())], options.LearningRate,
+            weightDecay: options.WeightDecay);
         var schedule = new WarmupSchedule(optimizer, warmup, totalSteps, options.Decay);
         var epochs = new List<TextDistillEpoch>();
         teacher.Eval();
@@ -63,7 +67,7 @@ public static class TextDistiller
                     var target = new Tensor([.. indices.SelectMany(i => cached[i])], indices.Length, cached[0].Length);
                     loss = loss.Add(EmbeddingLosses.Embedding(pooled, target, options.Loss).Mul(options.EmbeddingWeight));
                 }
-                if (mapping.Count > 0) loss = loss.Add(LayerTerms(values, teacher, feed, batch.AttentionMask, mapping, options));
+                if (mapping.Count > 0) loss = loss.Add(LayerTerms(values, teacher, feed, batch.AttentionMask, mapping, projections, options));
                 optimizer.ZeroGrad();
                 loss.Backward();
                 masks?.MaskGradients();
@@ -80,9 +84,30 @@ public static class TextDistiller
         return epochs;
     }
 
+    // Student hidden states narrower than the teacher's are compared through a learned Linear per mapped layer (FitNets'
+    // regressor, Romero et al. 2015; TinyBERT's W_h, Jiao et al. 2019 eq. 7), trained with the student and not exported.
+    private static Dictionary<string, Linear> Projections(GraphModule student, GraphModule teacher, IReadOnlyList<LayerPair> mapping, TextBatch sample,
+        ulong seed)
+    {
+        Dictionary<string, Tensor> ours, theirs;
+        using (GradMode.NoGrad())
+        {
+            ours = student.Run(sample.Feed(student.Graph.Inputs.Select(i => i.Name)));
+            theirs = teacher.Run(sample.Feed(teacher.Graph.Inputs.Select(i => i.Name)));
+        }
+        var projections = new Dictionary<string, Linear>();
+        var rng = new Rng(seed ^ 0x9E37_79B9_7F4A_7C15UL);
+        foreach (var pair in mapping)
+        {
+            int width = ours[pair.StudentOutput].Shape[^1], target = theirs[pair.TeacherOutput].Shape[^1];
+            if (width != target) projections[pair.StudentOutput] = new Linear(width, target, rng: rng);
+        }
+        return projections;
+    }
+
     // The hidden-state and attention terms of the mapped layers, against the teacher run on the same batch.
     private static Tensor LayerTerms(Dictionary<string, Tensor> values, GraphModule teacher, Dictionary<string, Tensor> feed, Tensor mask,
-        IReadOnlyList<LayerPair> mapping, TextDistillOptions options)
+        IReadOnlyList<LayerPair> mapping, Dictionary<string, Linear> projections, TextDistillOptions options)
     {
         Dictionary<string, Tensor> reference;
         using (GradMode.NoGrad()) reference = teacher.Run(feed);
@@ -90,8 +115,12 @@ public static class TextDistiller
         foreach (var pair in mapping)
         {
             if (options.HiddenWeight > 0)
-                loss = loss.Add(EmbeddingLosses.Hidden(values[pair.StudentOutput], reference[pair.TeacherOutput], mask)
-                    .Mul(options.HiddenWeight / mapping.Count));
+            {
+                var hidden = values[pair.StudentOutput];
+                if (projections.TryGetValue(pair.StudentOutput, out var projection))
+                    hidden = projection.Forward(hidden.Reshape(-1, hidden.Shape[^1])).Reshape(hidden.Shape[0], hidden.Shape[1], -1);
+                loss = loss.Add(EmbeddingLosses.Hidden(hidden, reference[pair.TeacherOutput], mask).Mul(options.HiddenWeight / mapping.Count));
+            }
             if (options.AttentionWeight > 0)
                 loss = loss.Add(EmbeddingLosses.Attention(values[pair.StudentScores], reference[pair.TeacherProbabilities], mask)
                     .Mul(options.AttentionWeight / mapping.Count));

@@ -128,4 +128,18 @@ public class TextDistillationTests
         Assert.True(report.After.CosineMean > report.Before.CosineMean, $"{report.Before.CosineMean:F4} → {report.After.CosineMean:F4}");
         Assert.Equal(0.5, report.HeadFraction);
     }
+
+    [Fact]
+    public void ANarrowerStudentLearnsThroughProjectedHiddenStates()
+    {
+        var teacher = EncoderLayersTests.Load(TinyTransformer.Bert(17, layers: 2));
+        var options = new TextDistillOptions { Epochs = 3, BatchSize = 8, LearningRate = 3e-3f, MaxLength = 16, Seed = 2, HiddenWeight = 1f };
+        var student = new TextStudentOptions { HiddenWidth = 12 };
+        var (model, report) = TextDistillPipeline.Apply(teacher, Tokenizer(), Passages(96, 5), Passages(24, 6), student, options);
+        Assert.Equal(12, report.HiddenWidth);
+        Assert.True(report.Parameters < report.TeacherParameters);
+        var output = model.Run(EncoderLayersTests.Feed(1, 5, 1))["last_hidden_state"];
+        Assert.Equal(TinyTransformer.Width, output.Shape[^1]);
+        Assert.True(report.After.CosineMean > report.Before.CosineMean, $"{report.Before.CosineMean:F4} → {report.After.CosineMean:F4}");
+    }
 }
