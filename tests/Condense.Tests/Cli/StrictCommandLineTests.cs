@@ -57,7 +57,7 @@ public sealed class StrictCommandLineTests() : CliWorkspace("condense-strict-cli
         CliRunner.AssertOneLineError(CliRunner.Run("eval", Model, "extra"), "unexpected argument 'extra': eval takes one MODEL");
         CliRunner.AssertOneLineError(CliRunner.Run("train", "lenet5"), "unexpected argument 'lenet5': train takes options only");
         CliRunner.AssertOneLineError(CliRunner.Run("prune"), "prune needs MODEL");
-        CliRunner.AssertOneLineError(CliRunner.Run("prune", Model, "--finetune", "2"), "did you mean '--finetune-epochs'?");
+        CliRunner.AssertOneLineError(CliRunner.Run("prune", Model, "--finetune-epoch", "2"), "did you mean '--finetune-epochs'?");
     }
 
     [Theory]
