@@ -24,7 +24,7 @@ internal static class TextQuantBench
     {
         string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
         var variants = Option("--variants", "dynamic").Split(',');
-        var passages = TextPassages.Read(Path.Combine(RepoRoot(), "data", "text", "fortunes.txt"));
+        var passages = TextPassages.Read(Path.Combine(TextSpeedBench.RepoRoot(), "data", "text", "fortunes.txt"));
         int half = passages.Count / 2;
         var calibration = passages.Take(half).ToList();
         var evaluation = passages.Skip(half).ToList();
@@ -142,12 +142,5 @@ internal static class TextQuantBench
     {
         public IReadOnlyCollection<OrtValue> Items { get; } = [.. values];
         public void Dispose() { foreach (var v in Items) v.Dispose(); }
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Condense.slnx"))) return dir.FullName;
-        throw new InvalidOperationException("repository root (Condense.slnx) not found");
     }
 }

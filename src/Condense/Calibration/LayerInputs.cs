@@ -66,6 +66,22 @@ internal static class LayerInputs
     {
         var inputs = new Dictionary<string, LayerInput>();
         var rng = new Rng(7);
+        Visit(model, feeds, layers, (node, x) =>
+        {
+            if (!inputs.TryGetValue(node.Name, out var stats)) inputs[node.Name] = stats = new LayerInput(x.Shape[^1], hessian, sampleRows);
+            stats.Add(x.DataType == DataType.Float32 ? x : TypedOps.Cast(x, DataType.Float32), rng);
+        });
+        if (inputs.Count < layers.Count) throw new CondenseException("the calibration data is empty");
+        return inputs;
+    }
+
+    /// <summary>
+    /// Runs the float <paramref name="model"/> (evaluation mode, no gradients) over <paramref name="feeds"/> one batch at a time
+    /// and hands each of <paramref name="layers"/>' first input to <paramref name="observe"/>; the model's mode is restored.
+    /// </summary>
+    public static void Visit(GraphModule model, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds, IReadOnlyList<Node> layers,
+        Action<Node, Tensor> observe)
+    {
         bool training = model.Training;
         model.Eval();
         try
@@ -74,16 +90,9 @@ internal static class LayerInputs
             foreach (var feed in feeds)
             {
                 var values = model.Run(feed);
-                foreach (var node in layers)
-                {
-                    var x = values[node.Inputs[0]];
-                    if (!inputs.TryGetValue(node.Name, out var stats)) inputs[node.Name] = stats = new LayerInput(x.Shape[^1], hessian, sampleRows);
-                    stats.Add(x.DataType == DataType.Float32 ? x : TypedOps.Cast(x, DataType.Float32), rng);
-                }
+                foreach (var node in layers) observe(node, values[node.Inputs[0]]);
             }
         }
         finally { model.Train(training); }
-        if (inputs.Count < layers.Count) throw new CondenseException("the calibration data is empty");
-        return inputs;
     }
 }

@@ -38,7 +38,9 @@ public static class TextDistiller
         var mapping = options.HiddenWeight > 0 || options.AttentionWeight > 0 ? LayerMapping.Between(student, teacher) : [];
         string output = SentenceEmbedder.OutputOf(student.Graph, options.Pooling);
         var inputs = student.Graph.Inputs.Select(i => i.Name).ToList();
-        var batches = Buckets(passages, tokenizer, options);
+        // Each passage is tokenized once; every epoch batches the same ids.
+        var encoded = passages.Select(p => tokenizer.Encode(p, options.MaxLength)).ToArray();
+        var batches = Buckets(encoded, options.BatchSize);
         int totalSteps = options.Epochs * batches.Count, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps);
         var projections = options.HiddenWeight > 0 ? Projections(student, teacher, mapping, tokenizer.Batch([passages[0]], options.MaxLength), options.Seed)
             : [];
@@ -57,7 +59,7 @@ public static class TextDistiller
             {
                 cancellation.ThrowIfCancellationRequested();
                 var indices = batches[order[b]];
-                var batch = tokenizer.Batch([.. indices.Select(i => passages[i])], options.MaxLength);
+                var batch = tokenizer.BatchEncoded([.. indices.Select(i => encoded[i])]);
                 var feed = batch.Feed(inputs);
                 var values = student.Run(feed);
                 var loss = Tensor.Scalar(0f);
@@ -137,11 +139,8 @@ public static class TextDistiller
     }
 
     // Passages sorted by token count (stable), cut into batches of similar length.
-    private static List<int[]> Buckets(IReadOnlyList<string> passages, TextTokenizer tokenizer, TextDistillOptions options)
-    {
-        var order = Enumerable.Range(0, passages.Count).OrderBy(i => tokenizer.Encode(passages[i], options.MaxLength).Length).ThenBy(i => i).ToArray();
-        return [.. order.Chunk(options.BatchSize)];
-    }
+    private static List<int[]> Buckets(long[][] encoded, int batchSize) =>
+        [.. Enumerable.Range(0, encoded.Length).OrderBy(i => encoded[i].Length).ThenBy(i => i).Chunk(batchSize)];
 
     private static int[] Shuffled(int count, ulong seed)
     {

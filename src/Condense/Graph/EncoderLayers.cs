@@ -132,8 +132,11 @@ public static class EncoderLayers
         return new LinearNode(node, node.Inputs[1], bias);
     }
 
-    // Zeros for every input, ones for masks, 8 positions: enough to read the shapes of the attention probabilities.
-    private static Dictionary<string, Tensor> DefaultSample(ModelGraph graph) => graph.Inputs.ToDictionary(i => i.Name, i =>
+    /// <summary>
+    /// A sample feed that reads a transformer's shapes: zeros for every input, ones for masks, 8 positions (batch 1 where
+    /// the batch is dynamic).
+    /// </summary>
+    public static Dictionary<string, Tensor> DefaultSample(ModelGraph graph) => graph.Inputs.ToDictionary(i => i.Name, i =>
     {
         int[] shape = i.Shape.Length == 0 ? [1, 8] : [.. i.Shape.Select((d, a) => d > 0 ? d : a == 0 ? 1 : 8)];
         var t = Tensor.Zeros(shape);

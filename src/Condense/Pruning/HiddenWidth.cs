@@ -139,17 +139,8 @@ public static class HiddenWidth
     private static Dictionary<string, Tensor> Values(GraphModule model, IReadOnlyDictionary<string, Tensor>? sample)
     {
         using var _ = GradMode.NoGrad();
-        return model.Run(sample ?? DefaultSample(model.Graph));
+        return model.Run(sample ?? EncoderLayers.DefaultSample(model.Graph));
     }
-
-    // As EncoderLayers reads head counts: zeros for every input, ones for masks, 8 positions.
-    private static Dictionary<string, Tensor> DefaultSample(ModelGraph graph) => graph.Inputs.ToDictionary(i => i.Name, i =>
-    {
-        int[] shape = i.Shape.Length == 0 ? [1, 8] : [.. i.Shape.Select((d, a) => d > 0 ? d : a == 0 ? 1 : 8)];
-        var t = Tensor.Zeros(shape);
-        if (i.Name.Contains("mask", StringComparison.OrdinalIgnoreCase)) t.Data.AsSpan().Fill(1f);
-        return t;
-    });
 
     private static string Fresh(string stem, HashSet<string> taken)
     {

@@ -254,18 +254,7 @@ public static partial class Quantizer
         List<Node> layers, QuantizeOptions options)
     {
         var observers = layers.ToDictionary(n => n.Name, _ => Observer.Create(options.Calibration, options.Observer));
-        bool training = model.Training;
-        model.Eval();
-        try
-        {
-            using var _ = GradMode.NoGrad();
-            foreach (var feed in feeds)
-            {
-                var values = model.Run(feed);
-                foreach (var node in layers) observers[node.Name].Observe(values[node.Inputs[0]].Data);
-            }
-        }
-        finally { model.Train(training); }
+        LayerInputs.Visit(model, feeds, layers, (node, x) => observers[node.Name].Observe(x.Data));
         return observers.ToDictionary(o => o.Key, o => o.Value.Compute(QuantRange.UInt8, symmetric: false));
     }
 }

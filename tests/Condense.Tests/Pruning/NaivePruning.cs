@@ -113,15 +113,15 @@ internal static class NaivePruning
 
     public static int PruneCount(double sparsity, int count) => (int)Math.Round(sparsity * count, MidpointRounding.AwayFromZero);
 
-    // Column c leaves the inverse: [H⁻¹]_ij −= [H⁻¹]_ic · [H⁻¹]_cj / [H⁻¹]_cc for i, j > c.
-    private static void Eliminate(double[] hinv, int n, int c)
+    // Column c leaves the inverse: [H⁻¹]_ij −= [H⁻¹]_ic · [H⁻¹]_cj / [H⁻¹]_cc for i, j > c (GPTQ and SparseGPT alike).
+    internal static void Eliminate(double[] hinv, int n, int c)
     {
         for (int i = c + 1; i < n; i++)
             for (int j = c + 1; j < n; j++) hinv[i * n + j] -= hinv[i * n + c] * hinv[c * n + j] / hinv[c * n + c];
     }
 
     // Gauss–Jordan inversion with partial pivoting.
-    private static double[] Invert(double[] a, int n)
+    internal static double[] Invert(double[] a, int n)
     {
         var m = (double[])a.Clone();
         var inverse = new double[n * n];

@@ -159,7 +159,7 @@ public sealed class GptqTests(ITestOutputHelper output)
             if (h[i * n + i] == 0) { h[i * n + i] = 1; for (int r = 0; r < rows; r++) w[r * n + i] = 0; }
         double mean = Enumerable.Range(0, n).Average(i => h[i * n + i]);
         for (int i = 0; i < n; i++) h[i * n + i] += damp * mean;
-        var hinv = Invert(h, n);
+        var hinv = Pruning.NaivePruning.Invert(h, n);
         int blocks = (n + blockSize - 1) / blockSize;
         var integers = new float[rows * n];
         var scales = new float[rows * blocks];
@@ -179,39 +179,10 @@ public sealed class GptqTests(ITestOutputHelper output)
                 double delta = (w[r * n + q] - integer * s) / hinv[q * n + q];
                 for (int j = q + 1; j < n; j++) w[r * n + j] -= delta * hinv[q * n + j];
             }
-            // Remove q: [H⁻¹]_ij −= [H⁻¹]_iq · [H⁻¹]_qj / [H⁻¹]_qq for i, j > q (row and column q are not written).
-            for (int i = q + 1; i < n; i++)
-                for (int j = q + 1; j < n; j++) hinv[i * n + j] -= hinv[i * n + q] * hinv[q * n + j] / hinv[q * n + q];
+            // Remove q (row and column q are not written).
+            Pruning.NaivePruning.Eliminate(hinv, n, q);
         }
         return (integers, scales);
-    }
-
-    // Gauss–Jordan inversion with partial pivoting.
-    private static double[] Invert(double[] a, int n)
-    {
-        var m = (double[])a.Clone();
-        var inverse = new double[n * n];
-        for (int i = 0; i < n; i++) inverse[i * n + i] = 1;
-        for (int c = 0; c < n; c++)
-        {
-            int p = c;
-            for (int r = c + 1; r < n; r++) if (Math.Abs(m[r * n + c]) > Math.Abs(m[p * n + c])) p = r;
-            for (int j = 0; j < n; j++)
-            {
-                (m[c * n + j], m[p * n + j]) = (m[p * n + j], m[c * n + j]);
-                (inverse[c * n + j], inverse[p * n + j]) = (inverse[p * n + j], inverse[c * n + j]);
-            }
-            double d = m[c * n + c];
-            for (int j = 0; j < n; j++) { m[c * n + j] /= d; inverse[c * n + j] /= d; }
-            for (int r = 0; r < n; r++)
-            {
-                if (r == c) continue;
-                double f = m[r * n + c];
-                if (f == 0) continue;
-                for (int j = 0; j < n; j++) { m[r * n + j] -= f * m[c * n + j]; inverse[r * n + j] -= f * inverse[c * n + j]; }
-            }
-        }
-        return inverse;
     }
 
     // X = Z · A: normal rows Z mixed by a random A (entries N(0, 1)), so H ∝ AᵀA is far from diagonal.

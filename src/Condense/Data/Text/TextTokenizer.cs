@@ -113,9 +113,12 @@ public sealed class TextTokenizer
     /// The passages as one batch padded to the longest of them, or to <paramref name="padTo"/> tokens when given (a
     /// fixed shape, for timing at a given length).
     /// </summary>
-    public TextBatch Batch(IReadOnlyList<string> passages, int maxLength, int? padTo = null)
+    public TextBatch Batch(IReadOnlyList<string> passages, int maxLength, int? padTo = null) =>
+        BatchEncoded([.. passages.Select(p => Encode(p, maxLength))], padTo);
+
+    /// <summary>Passages already encoded by <see cref="Encode"/> as one batch, padded as the other overload pads.</summary>
+    public TextBatch BatchEncoded(IReadOnlyList<long[]> encoded, int? padTo = null)
     {
-        var encoded = passages.Select(p => Encode(p, maxLength)).ToList();
         int batch = encoded.Count, length = Math.Max(padTo ?? 0, encoded.Max(e => e.Length));
         var ids = new long[batch * length];
         var mask = new long[batch * length];
