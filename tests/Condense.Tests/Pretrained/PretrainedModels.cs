@@ -19,6 +19,13 @@ public static class PretrainedModels
     /// <summary>Its WordPiece vocabulary.</summary>
     public static string MiniLmVocabulary => MiniLmVocab.Value;
 
+    /// <summary>ResNet-18 from Microsoft.ML.DnnImageFeaturizer.ResNet18 (CNTK export, opset 8: input 'Input247' [1, 3, 224, 224],
+    /// BGR minus a mean image; output the 512-d pooled features [1, 512, 1, 1]).</summary>
+    public static string ResNet18Onnx => Path.Combine(AppContext.BaseDirectory, "Pretrained", "ResNet18.onnx");
+
+    /// <summary>Its preprocessing graph: RGB pixels in 0–255 → BGR minus the 224×224 mean image.</summary>
+    public static string ResNetPreprocessOnnx => Path.Combine(AppContext.BaseDirectory, "Pretrained", "ResNetPreprocess.onnx");
+
     private static string Extract(string dll, string resource, string fileName)
     {
         string folder = Path.Combine(Path.GetTempPath(), "condense-pretrained");
