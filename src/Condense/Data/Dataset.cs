@@ -63,6 +63,18 @@ public sealed class Dataset
         return result;
     }
 
+    /// <summary>
+    /// The samples in order as batches fed to the model input <paramref name="input"/>, <paramref name="batchSize"/> at a time:
+    /// what calibration reads.
+    /// </summary>
+    public IEnumerable<IReadOnlyDictionary<string, Tensor>> Feeds(string input, int batchSize)
+    {
+        if (batchSize < 1) throw new CondenseException($"batch size must be at least 1, got {batchSize}");
+        var indices = Enumerable.Range(0, Count).ToArray();
+        for (int start = 0; start < Count; start += batchSize)
+            yield return new Dictionary<string, Tensor> { [input] = Batch(indices.AsSpan(start, Math.Min(batchSize, Count - start))) };
+    }
+
     /// <summary>The first <paramref name="count"/> samples (or all, if fewer).</summary>
     public Dataset Take(int count)
     {

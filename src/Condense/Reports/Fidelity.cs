@@ -87,3 +87,12 @@ public sealed record TextFidelity(double CosineMean, double CosineMin,
     /// <summary>The figures of <paramref name="f"/>.</summary>
     public static TextFidelity Of(Fidelity f) => new(f.CosineMean, f.CosineMin, f.TopKOverlap, f.Spearman);
 }
+
+/// <summary>The fidelity figures of an image model's outputs, as reports print them.</summary>
+public sealed record ImageFidelity(double CosineMean, double CosineMin,
+    [property: System.Text.Json.Serialization.JsonPropertyName("top10_overlap")] double TopKOverlap, double Spearman)
+{
+    /// <summary>Share of images on which both models' highest class score is the same; null when the outputs are not class scores.</summary>
+    [System.Text.Json.Serialization.JsonPropertyName("top1_agreement")]
+    public double? Top1Agreement { get; init; }
+}

@@ -1,0 +1,93 @@
+// One-shot pruning of an image model measured on images: weights zeroed by the options (magnitude, N:M, …) or whole
+// filters removed (StructuredPruning), then the float original and the pruned model measured on the evaluation images —
+// accuracy when they are labelled and the model classifies, fidelity of the outputs to the original's always
+// (Inference/ImageEvaluation). Recovering without labels is feature distillation from the original (Distillation/).
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Reports;
+
+namespace Condense.Pruning;
+
+/// <summary>The outcome of pruning an image model. Its JSON (ReportJson) is what `condense prune --images --json` prints.</summary>
+/// <param name="Method">magnitude, nm, threshold, random or structured.</param>
+/// <param name="Sparsity">Zero share of the prunable weights after the pass (for structured: the share of parameters removed).</param>
+/// <param name="NonzeroParameters">Parameters left non-zero.</param>
+/// <param name="Before">The original measured on the evaluation images.</param>
+/// <param name="After">The pruned model measured on them, its fidelity to the original included.</param>
+/// <param name="Seconds">Time of the pass and its measurement.</param>
+public sealed record ImagePruneReport(
+    [property: JsonPropertyOrder(0)] string Method,
+    [property: JsonPropertyOrder(1)] double Sparsity,
+    [property: JsonPropertyOrder(2)] long NonzeroParameters,
+    [property: JsonPropertyOrder(4)] ImageMetrics Before,
+    [property: JsonPropertyOrder(5)] ImageMetrics After,
+    [property: JsonPropertyOrder(6)] double Seconds)
+{
+    /// <summary>Images per model call (1 when the model's batch dimension is baked in).</summary>
+    [JsonPropertyOrder(3)]
+    public int BatchSize { get; init; }
+
+    /// <summary>Structured pruning: the channel groups cut; null otherwise.</summary>
+    [JsonPropertyOrder(7)]
+    public IReadOnlyList<LayerChange>? StructuralChanges { get; init; }
+
+    /// <summary>Structured pruning: groups left whole, with the reason.</summary>
+    [JsonPropertyOrder(8)]
+    public IReadOnlyList<string>? Skipped { get; init; }
+}
+
+/// <summary>The pruning pass for image models.</summary>
+public static class ImagePrunePipeline
+{
+    /// <summary>
+    /// Zeroes the weights <paramref name="options"/> choose in a copy of <paramref name="model"/> (magnitude-based methods:
+    /// scores calibrated on data are for transformer Linear layers, see <see cref="Pruner"/>) and measures the original and
+    /// the pruned model on <paramref name="evaluation"/>. The input model is not changed.
+    /// </summary>
+    public static (GraphModule Model, ImagePruneReport Report) Apply(GraphModule model, Dataset evaluation, PruneOptions options,
+        int batchSize = 8, IProgress<int>? progress = null)
+    {
+        options.Validate();
+        var clock = Stopwatch.StartNew();
+        var pruned = new GraphModule(model.Graph.Clone());
+        var masks = Pruner.Prune(pruned, options);
+        if (masks.Entries.Count == 0) throw new CondenseException("no weight to prune: all were excluded or the model has no Linear or Conv layer");
+        var summary = ModelSummary.Of(pruned);
+        var (before, after) = Measure(model, pruned, evaluation, batchSize, progress);
+        return (pruned, new ImagePruneReport(options.Method.ToString().ToLowerInvariant(), summary.Sparsity, summary.NonzeroParameters,
+            before, after, clock.Elapsed.TotalSeconds) { BatchSize = batchSize });
+    }
+
+    /// <summary>
+    /// Removes the fraction <paramref name="ratio"/> of the filters of every prunable channel group (residual groups together,
+    /// see <see cref="StructuredPruning"/>) from a copy of <paramref name="model"/> and measures both on <paramref name="evaluation"/>.
+    /// </summary>
+    public static (GraphModule Model, ImagePruneReport Report) ApplyStructured(GraphModule model, Dataset evaluation, double ratio,
+        NeuronNorm norm = NeuronNorm.L2, IReadOnlyList<string>? include = null, IReadOnlyList<string>? exclude = null, bool pruneJoined = true,
+        int batchSize = 8, IProgress<int>? progress = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = StructuredPruning.Remove(model, ratio, norm, include, exclude, pruneJoined);
+        if (result.Changes.Count == 0)
+            throw new CondenseException($"no filter to remove: {(result.Skipped.Count == 0 ? "the model has no prunable layer" : result.Skipped[0])}");
+        var summary = ModelSummary.Of(result.Model);
+        var (before, after) = Measure(model, result.Model, evaluation, batchSize, progress);
+        double removed = 1 - (double)after.Parameters / Math.Max(1, before.Parameters);
+        return (result.Model, new ImagePruneReport("structured", removed, summary.NonzeroParameters, before, after, clock.Elapsed.TotalSeconds)
+        {
+            BatchSize = batchSize, StructuralChanges = result.Changes, Skipped = result.Skipped,
+        });
+    }
+
+    private static (ImageMetrics Before, ImageMetrics After) Measure(GraphModule model, GraphModule pruned, Dataset evaluation, int batchSize,
+        IProgress<int>? progress)
+    {
+        if (evaluation.Count < 2) throw new CondenseException($"measuring fidelity needs at least 2 images, got {evaluation.Count}");
+        var before = ImageEvaluation.Measure(model, null, evaluation, null, batchSize, timingSeconds: 0.3);
+        var after = ImageEvaluation.Measure(pruned, model, evaluation, null, batchSize, progress, timingSeconds: 0.3);
+        return (before, after);
+    }
+}
