@@ -1,6 +1,7 @@
 // Training-time augmentation of photo batches: torchvision's RandomResizedCrop (Szegedy et al. 2015, "Going deeper with
-// convolutions": a random part of 8–100 % of the area, aspect ratio 3/4–4/3, resized back) and RandomHorizontalFlip.
-// The crop is never larger than the image, so resizing it back only upsamples: plain bilinear is exact enough.
+// convolutions": a random part of the area, aspect ratio 3/4–4/3, resized back; 35–100 % of the area by default here,
+// gentler than torchvision's 8–100 % for short fine-tuning runs) and RandomHorizontalFlip.
+// The crop is never larger than the image, so resizing it back only upsamples, where bilinear needs no antialiasing.
 using Condense.Tensors;
 
 namespace Condense.Data.Images;

@@ -1,6 +1,7 @@
 // One image file → one float sample, as torchvision's Resize(size) → CenterCrop → ToTensor → Normalize computes it:
 // ImageSharp decodes (GIF: the first frame) to 8-bit RGB or luminance, resizes on bytes with the triangle filter
 // (bilinear, widened when downscaling, as PIL and antialias=True), and the crop is read out of the resized image.
+// EXIF orientation is not applied, as torchvision's PIL loader does not apply it either.
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Advanced;
 using SixLabors.ImageSharp.Formats.Gif;

@@ -33,7 +33,8 @@ public static class ImageFolder
     /// <summary>
     /// Lists the images under <paramref name="directory"/>. When it has no image files of its own and at least one
     /// sub-folder holds images, each sub-folder (by ordinal name) is a class and the images anywhere inside it get that
-    /// class's index; otherwise the images anywhere below it are unlabelled. Hidden files and folders are skipped.
+    /// class's index (a sub-folder without images keeps its index, as in torchvision's class_to_idx); otherwise the
+    /// images anywhere below it are unlabelled. Hidden files and folders are skipped.
     /// </summary>
     public static ImageListing Scan(string directory)
     {
@@ -70,7 +71,11 @@ public static class ImageFolder
         preprocessing.Validate();
         var listing = Scan(directory);
         int count = listing.Files.Count, size = Shape.Size(preprocessing.SampleShape);
-        var samples = new float[count][];
+        if ((long)count * size > Array.MaxLength)
+            throw new CondenseException(
+                $"{count} images of shape {Shape.Format(preprocessing.SampleShape)} are more than one data set holds ({Array.MaxLength} floats)");
+        // Each file decodes into its own slot of the features, so the order is the listing's for any thread count.
+        var features = new float[count * size];
         var errors = new InvalidFileException?[count];
         int done = 0;
         // A failing file breaks the loop: Break still runs every file before it, so without skipping, the error
@@ -79,9 +84,7 @@ public static class ImageFolder
         {
             try
             {
-                var sample = new float[size];
-                ImageDecoder.DecodeInto(listing.Files[i], preprocessing, sample);
-                samples[i] = sample;
+                ImageDecoder.DecodeInto(listing.Files[i], preprocessing, features.AsSpan(i * size, size));
             }
             catch (InvalidFileException e)
             {
@@ -93,12 +96,16 @@ public static class ImageFolder
         if (!skipBadImages && errors.FirstOrDefault(e => e is not null) is { } first)
             ExceptionDispatchInfo.Throw(first);
 
-        var kept = Enumerable.Range(0, count).Where(i => samples[i] is not null).ToList();
+        var kept = Enumerable.Range(0, count).Where(i => errors[i] is null).ToList();
         if (kept.Count == 0)
             throw new CondenseException($"none of the {count} images in {Path.GetFullPath(directory)} could be decoded; the first: {errors[0]!.Message}");
-        var features = new float[(long)kept.Count * size];
-        for (int k = 0; k < kept.Count; k++)
-            samples[kept[k]].CopyTo(features, (long)k * size);
+        if (kept.Count < count)
+        {
+            // Move the decoded samples up over the skipped ones, then drop the tail.
+            for (int k = 0; k < kept.Count; k++)
+                features.AsSpan(kept[k] * size, size).CopyTo(features.AsSpan(k * size, size));
+            Array.Resize(ref features, kept.Count * size);
+        }
         int[]? labels = listing.Labels is null ? null : kept.Select(i => listing.Labels[i]).ToArray();
         var dataset = new Dataset(features, labels, preprocessing.SampleShape, FolderName(directory));
         var files = kept.Select(i => listing.Files[i]).ToList();
