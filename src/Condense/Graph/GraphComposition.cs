@@ -33,7 +33,8 @@ public static class GraphComposition
         var connections = second.Inputs.Select(i => first.Outputs.Find(o => o.Name == i.Name) is { } o ? new GraphConnection(o, i) : null)
             .OfType<GraphConnection>().ToList();
         if (connections.Count == 0)
-            throw new CondenseException($"no output of the first graph ({Names(first.Outputs)}) has the name of an input of the second ({Names(second.Inputs)})");
+            throw new CondenseException(
+                $"no output of the first graph ({Names(first.Outputs)}) has the name of an input of the second ({Names(second.Inputs)})");
         return connections;
     }
 
