@@ -43,5 +43,7 @@ app.Configure(config =>
         .WithExample("embed", "model.onnx", "--text", "passages.txt", "-o", "embeddings.npy");
     commands.Add<RunCommand>(config, "run").WithDescription("Runs a model on .npy inputs of any type; writes each output as OUTPUT_NAME.npy.")
         .WithExample("run", "model.onnx", "--input", "input_ids=ids.npy", "--input", "attention_mask=mask.npy", "-o", "outputs");
+    commands.Add<ComposeCommand>(config, "compose").WithDescription("One model from two: the first's outputs feed the second's inputs.")
+        .WithExample("compose", "ResNetPreprocess.onnx", "ResNet18.onnx", "-o", "resnet18.rgb.onnx");
 });
 return commands.Run(app, args);
