@@ -25,12 +25,14 @@ return args.FirstOrDefault() switch
     "conformance" => ConformanceBench.Run(args[1..]),
     "text-quant" => TextQuantBench.Run(args[1..]),
     "text-compress" => TextCompressBench.Run(args[1..]),
+    "image-compress" => ImageCompressBench.Run(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, " +
-        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, fuzz, conformance, text-quant, text-compress");
+        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, fuzz, conformance, text-quant, text-compress, " +
+        "image-compress");
     return 2;
 }

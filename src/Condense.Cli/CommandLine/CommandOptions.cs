@@ -76,7 +76,7 @@ internal sealed class CommandOptions
             .Select(a => a.ValueName)
             .ToList();
         foreach (var option in options)
-            foreach (var other in option.Requires.Select(r => r.Option).Concat(option.Conflicts.Select(c => c.Option)))
+            foreach (var other in option.Requires.SelectMany(r => r.Option.Split('|')).Concat(option.Conflicts.Select(c => c.Option)))
                 if (options.All(o => o.Name != other))
                     throw new InvalidOperationException($"{settingsType.FullName}: {option.Name} refers to unknown option {other}");
         return new CommandOptions(name, options, arguments);

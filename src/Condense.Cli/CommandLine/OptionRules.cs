@@ -10,7 +10,7 @@ namespace Condense.Cli.CommandLine;
 [AttributeUsage(AttributeTargets.Property, AllowMultiple = true)]
 internal sealed class RequiresAttribute(string option, params string[] values) : Attribute
 {
-    /// <summary>The other option, as typed (e.g. "--structured").</summary>
+    /// <summary>The other option, as typed (e.g. "--structured"); "--text|--images" is met by any one of them.</summary>
     public string Option { get; } = option;
 
     /// <summary>The values of <see cref="Option"/> under which this option applies; empty: any value.</summary>

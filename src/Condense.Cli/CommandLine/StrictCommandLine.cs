@@ -114,6 +114,13 @@ internal sealed class StrictCommandLine
         if (!IsOn(option, given)) return;
         foreach (var rule in option.Requires)
         {
+            // "--text|--images": any one of the alternatives will do.
+            var alternatives = rule.Option.Split('|');
+            if (alternatives.Length > 1)
+            {
+                if (alternatives.Any(a => IsOn(command.Find(a)!, given))) continue;
+                throw new CondenseException($"{option.Name} only applies with {OptionValues.OrList(alternatives)}");
+            }
             var other = command.Find(rule.Option)!;
             bool otherGiven = given.TryGetValue(other, out var value);
             bool met = rule.Values.Count == 0

@@ -14,17 +14,17 @@ namespace Condense.Cli.Commands;
 
 internal sealed class EvalCommand : Command<EvalCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : ImageDataSettings
     {
         [CommandArgument(0, "<MODEL>")] [Description("A saved model (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
 
         [CommandOption("--text <FILE>")] [Description("Text for a text model (one passage per line): measures fidelity to --reference.")]
-        [Requires("--reference"), ConflictsWith("--data")]
+        [Requires("--reference"), ConflictsWith("--data"), ConflictsWith("--images")]
         public string? Text { get; init; }
 
-        [CommandOption("--reference <MODEL>")] [Description("The model --text compares with (the float original).")]
-        [Requires("--text")]
+        [CommandOption("--reference <MODEL>")] [Description("The model --text or --images compares with (the float original).")]
+        [Requires("--text|--images")]
         public string? Reference { get; init; }
 
         [CommandOption("--vocab <FILE>")] [Description(TextOptions.VocabHelp)]
@@ -40,6 +40,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
     {
         var output = new Output(settings.Json);
         if (settings.Text is not null) return EvalText(output, settings);
+        if (settings.Images is not null) return EvalImages(output, settings);
         var model = ModelFile.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
         // A quantized model runs on the integer engine when its graph compiles to it.
@@ -55,6 +56,24 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
             test_samples = test.Count,
             engine = compiled.IsInteger ? "integer" : "float",
         });
+        return 0;
+    }
+
+    // Accuracy on labelled images (a classifier), fidelity to the reference's outputs (with --reference), size and speed.
+    private static int EvalImages(Output output, Settings settings)
+    {
+        if (settings.Reference is null && Condense.Data.Images.ImageFolder.Scan(settings.Images!).Labels is null)
+            throw new CondenseException("the images are unlabelled (no class sub-folders): give --reference MODEL to measure fidelity to it");
+        var model = ModelFile.Load(settings.Model);
+        var reference = settings.Reference is null ? null : ModelFile.Load(settings.Reference);
+        var images = ImageInputs.Load(output, settings, settings.Images!, model, "evaluation");
+        int batch = ImageInputs.BatchSizeOf(output, model);
+        var metrics = CountProgress.Run(output, "evaluating", images.Count,
+            progress => ImageEvaluation.Measure(model, reference, images, settings.Model, batch, progress));
+        if (metrics.Accuracy is null && metrics.Fidelity is null)
+            throw new CondenseException("the images have labels but the model's output is not one score per class: give --reference MODEL");
+        Tables.ImageMetrics(output, settings.Model, settings.Reference, metrics);
+        output.Result(new { model = settings.Model, reference = settings.Reference, metrics });
         return 0;
     }
 

@@ -18,7 +18,7 @@ namespace Condense.Cli.Commands;
 
 internal sealed class PruneCommand : Command<PruneCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : ImageDataSettings
     {
         [CommandArgument(0, "<MODEL>")] [Description("The model to prune (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
@@ -77,6 +77,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--include-biases")] [Description("Prune biases too.")]
         public bool IncludeBiases { get; init; }
 
+        [ConflictsWith("--images")]
         [CommandOption("--sensitivity <FILE>")] [Description("A JSON written by `condense sensitivity`: per-tensor sparsities meeting --sparsity as a budget.")]
         public string? SensitivityFile { get; init; }
 
@@ -97,7 +98,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
 
         [CommandOption("--text <FILE>")] [Description("For a text encoder: passages, one per line; prunes and measures fidelity to the original "
             + "model on them (on the second half when the first half calibrates --score).")]
-        [ConflictsWith("--data"), ConflictsWith("--structured"), ConflictsWith("--sensitivity")]
+        [ConflictsWith("--data"), ConflictsWith("--structured"), ConflictsWith("--sensitivity"), ConflictsWith("--images")]
         [ConflictsWith("--schedule", "agp", "iterative")]
         public string? Text { get; init; }
 
@@ -172,8 +173,10 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("sensitivity report", settings.SensitivityFile), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
-            new RunInput("calibration text", settings.Calibration), new RunInput("fine-tuning text", settings.FinetuneText));
+            new RunInput("calibration text", settings.Calibration), new RunInput("fine-tuning text", settings.FinetuneText),
+            new RunInput("preprocessing model", settings.PreprocessModel));
         if (settings.Text is not null) return PruneText.Run(output, settings, run.Options, outPath);
+        if (settings.Images is not null) return PruneImages.Run(output, settings, run, outPath);
         var model = ModelFile.Load(settings.Model);
         if (settings.SensitivityFile is not null)
         {

@@ -17,7 +17,7 @@ namespace Condense.Cli.Commands;
 
 internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : ImageDataSettings
     {
         [CommandArgument(0, "<MODEL>")] [Description("The model to quantize (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
@@ -37,8 +37,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 
         [CommandOption("--calibration <FILE|DIR>")]
         [Description("Calibration data (static mode, SmoothQuant, GPTQ, AWQ): a .npy file of inputs (N×784, N×1×28×28, … as the model "
-            + "declares), a folder of IDX files, or with --text a text file. "
-            + "Default: the training set of --data (the first half of --text).")]
+            + "declares), a folder of IDX files, with --text a text file, with --images a folder of images. "
+            + "Default: the training set of --data (the first half of --text or --images).")]
         public string? Calibration { get; init; }
 
         [CommandOption("--calibration-samples <N>")] [Description("Training samples used to calibrate (default 1000).")]
@@ -63,6 +63,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 
         [CommandOption("--max-accuracy-drop <POINTS>")] [Description("Accuracy-aware: keep the most sensitive layers in float "
             + "until the loss is at most this many points (e.g. 0.5).")]
+        [ConflictsWith("--images")]
         public double? MaxAccuracyDrop { get; init; }
 
         [Requires("--mode", "weightonly"), ConflictsWith("--per-tensor")]
@@ -86,7 +87,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 
         [CommandOption("--text <FILE>")] [Description("For a text encoder: passages, one per line. The first half calibrates (static mode), "
             + "the rest measures fidelity to the float model.")]
-        [ConflictsWith("--data"), ConflictsWith("--max-accuracy-drop")]
+        [ConflictsWith("--data"), ConflictsWith("--max-accuracy-drop"), ConflictsWith("--images")]
         public string? Text { get; init; }
 
         [CommandOption("--vocab <FILE>")] [Description(TextOptions.VocabHelp)]
@@ -127,8 +128,10 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             throw new CondenseException("--calibration and --calibration-samples are used by static mode, GPTQ and AWQ only "
                 + $"(got --mode {options.Mode.ToString().ToLowerInvariant()}{(options.Mode == QuantizationMode.WeightOnly ? " with --method rtn" : "")})");
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
-            new RunInput("calibration data", settings.Calibration), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab));
+            new RunInput("calibration data", settings.Calibration), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
+            new RunInput("preprocessing model", settings.PreprocessModel));
         if (settings.Text is not null) return QuantizeText.Run(output, settings, options, outPath);
+        if (settings.Images is not null) return QuantizeImages.Run(output, settings, options, outPath);
         var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var calibration = settings.Calibration is { } c ? DataSets.LoadCalibration(c) : train;

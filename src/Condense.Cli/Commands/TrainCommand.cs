@@ -4,6 +4,7 @@ using System.ComponentModel;
 using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
+using Condense.Cli.CommandLine;
 using Condense.Nn;
 using Condense.Reports;
 using Condense.Training;
@@ -14,7 +15,7 @@ namespace Condense.Cli.Commands;
 
 internal sealed class TrainCommand : Command<TrainCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : ImageDataSettings
     {
         [CommandOption("-m|--model <SPEC>")]
         [Description("Model spec, e.g. mlp:784-128-10 or mlp:784-300-100-10,dropout=0.5. Default: mlp:784-128-10.")]
@@ -44,6 +45,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("-s|--seed <S>")] [Description("Seed of initialisation, shuffling and augmentation (default 0).")]
         public ulong Seed { get; init; }
 
+        [CommandOption("--test-images <DIR>")] [Description("With --images (the training images, one sub-folder per class): the test images.")]
+        [Requires("--images")]
+        public string? TestImages { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save the model (.safetensors). Default: model.safetensors.")]
         public string Out { get; init; } = "model.safetensors";
 
@@ -60,10 +65,12 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var output = new Output(settings.Json);
         var spec = ModelSpec.Parse(settings.Model);
         var options = settings.ToOptions(spec);
-        OutputPaths.CheckFile(settings.Out, new RunInput("data", settings.Data));
-        var (train, test) = DataSets.Load(settings.Data);
+        OutputPaths.CheckFile(settings.Out, new RunInput("data", settings.Data), new RunInput("images", settings.Images),
+            new RunInput("test images", settings.TestImages), new RunInput("preprocessing model", settings.PreprocessModel));
+        var (train, test) = settings.Images is null ? DataSets.Load(settings.Data) : ImageSets(output, settings, spec);
         if (train.FeatureSize != spec.InFeatures)
             throw new CondenseException($"model {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
+        if (train.Labels is null) throw new CondenseException($"training needs labelled images: {settings.Images} has no class sub-folders");
         var model = spec.Build(options.Seed);
         var report = TrainingProgress.Run(output, "train", p => Trainer.Fit(model, train, test, options, p));
         ModelFile.Save(model, settings.Out, train.SampleShape, spec.ToString());
@@ -87,5 +94,17 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             }),
         });
         return 0;
+    }
+
+    // Labelled image folders as the training and test sets, preprocessed for the spec's input.
+    private static (Dataset Train, Dataset Test) ImageSets(Output output, Settings settings, ModelSpec spec)
+    {
+        if (settings.TestImages is null) throw new CondenseException("--images trains on a folder of class sub-folders: give --test-images DIR too");
+        int side = (int)Math.Round(Math.Sqrt(spec.InFeatures));
+        if (spec.Kind == ModelKind.Mlp && side * side != spec.InFeatures)
+            throw new CondenseException($"an MLP of {spec.InFeatures} inputs does not read square grayscale images");
+        int[] shape = spec.Kind == ModelKind.Mlp ? [-1, 1, side, side] : [-1, .. spec.ImageShape];
+        return (ImageInputs.Load(output, settings, settings.Images!, shape, "training"),
+            ImageInputs.Load(output, settings, settings.TestImages, shape, "test"));
     }
 }

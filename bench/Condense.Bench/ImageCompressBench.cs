@@ -1,0 +1,121 @@
+// ResNet-18 (ML.NET's ImageNet-pretrained CNTK export, issue 16) made smaller and faster, measured on photos against the
+// original: calibrated / distilled on data/images/calibration (65 crops of five photographs), measured on
+// data/images/heldout (78 crops of six others). Pixels go through ResNetPreprocess.onnx (RGB → BGR minus the mean image),
+// as ML.NET feeds the model. For each variant: fidelity of the 512-d features (cosine, top-10 overlap), the same through
+// ONNX Runtime on the exported file, parameters, file size, and ORT's batch-1 speed of the original over the variant's
+// (interleaved, best of 7, one run).
+//   dotnet run -c Release --project bench/Condense.Bench -- image-compress --variants int8,int8-equalize,int8-bias,int8-adaround,
+//       int8-all,sparse50,nm24,filters30,filters30-distil [--epochs E] [--lr X]
+using System.Diagnostics;
+using Condense.Data;
+using Condense.Data.Images;
+using Condense.Formats;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Pruning;
+using Condense.Quantization;
+using Condense.Reports;
+using Condense.Tests.Pretrained;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Condense.Bench;
+
+internal static class ImageCompressBench
+{
+    public static int Run(string[] args)
+    {
+        string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+        var variants = Option("--variants", "int8,filters30").Split(',');
+        string root = TextSpeedBench.RepoRoot();
+        var model = ModelFile.Load(PretrainedModels.ResNet18Onnx);
+        var preprocess = ModelFile.Load(PretrainedModels.ResNetPreprocessOnnx);
+        // ResNetPreprocess takes RGB pixels 0–255: ImageNet's resize 256 → center crop 224, no scaling.
+        var pixels = ImagePreprocessing.Preset("none") with { PixelScale = 255 };
+        Dataset Photos(string folder) => ImageEvaluation.Transform(preprocess,
+            ImageFolder.Load(Path.Combine(root, "data", "images", folder), pixels).Dataset);
+        var calibration = Photos("calibration");
+        var heldout = Photos("heldout");
+        var reference = ImageEvaluation.Outputs(model, heldout);
+        string dir = Directory.CreateTempSubdirectory("condense-imagecompress").FullName;
+        Console.WriteLine($"ResNet-18 ({new FileInfo(PretrainedModels.ResNet18Onnx).Length / 1e6:F1} MB); {calibration.Count} calibration photos, "
+            + $"{heldout.Count} held-out photos");
+        Console.WriteLine($"{"variant",-18} {"cos mean",9} {"cos min",8} {"top10",6} {"ORT cos",8} {"params",11} {"non-zero",11} {"MB",6} "
+            + $"{"seconds",8} {"ORT speed-up b1",16}");
+        foreach (var variant in variants)
+        {
+            var clock = Stopwatch.StartNew();
+            var compressed = Build(variant, model, calibration, args);
+            double seconds = clock.Elapsed.TotalSeconds;
+            string path = Path.Combine(dir, variant + ".onnx");
+            ModelFile.Save(compressed.Graph, path);
+            var ours = ImageEvaluation.Compare(ImageEvaluation.Outputs(InferenceEngine.Compile(compressed).Runner, heldout), reference);
+            double ortCosine = OrtFidelity(path, heldout, reference);
+            var summary = ModelSummary.Of(compressed);
+            double speedup = OrtSpeedup(PretrainedModels.ResNet18Onnx, path, heldout);
+            Console.WriteLine($"{variant,-18} {ours.CosineMean,9:F4} {ours.CosineMin,8:F4} {ours.TopKOverlap,6:F3} {ortCosine,8:F4} "
+                + $"{summary.Parameters,11:N0} {summary.NonzeroParameters,11:N0} {new FileInfo(path).Length / 1e6,6:F1} {seconds,8:F1} {speedup,15:F2}×");
+        }
+        return 0;
+    }
+
+    private static GraphModule Build(string variant, GraphModule model, Dataset calibration, string[] args)
+    {
+        string input = model.Graph.Inputs[0].Name;
+        var int8 = new QuantizeOptions { Mode = QuantizationMode.Static };
+        GraphModule Quantize(QuantizeOptions o) => Quantizer.Quantize(model, o, () => calibration.Feeds(input, 8)).Model;
+        return variant switch
+        {
+            "int8" => Quantize(int8),
+            "sparse50" => Pruned(model, new PruneOptions { Sparsity = 0.5 }),
+            "nm24" => Pruned(model, new PruneOptions { Method = PruneMethod.NM, N = 2, M = 4 }),
+            "filters30" => StructuredPruning.Remove(model, 0.3).Model,
+            _ => throw new ArgumentException($"unknown variant {variant}"),
+        };
+    }
+
+    private static GraphModule Pruned(GraphModule model, PruneOptions options)
+    {
+        var pruned = new GraphModule(model.Graph.Clone());
+        Pruner.Prune(pruned, options);
+        return pruned;
+    }
+
+    // The exported file's features in ONNX Runtime, image by image, against the reference's.
+    private static double OrtFidelity(string path, Dataset images, ImageOutputs reference)
+    {
+        using var session = new InferenceSession(path);
+        string input = session.InputMetadata.Keys.First();
+        var rows = new float[images.Count][];
+        for (int i = 0; i < images.Count; i++)
+        {
+            using var value = OrtValue.CreateTensorValueFromMemory(images.Batch([i]).Data, [1, .. images.SampleShape.Select(d => (long)d)]);
+            using var results = session.Run(new RunOptions(), [input], [value], [session.OutputMetadata.Keys.First()]);
+            rows[i] = results[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        return Enumerable.Range(0, rows.Length).Average(i => Fidelity.Cosine(rows[i], reference.Rows[i]));
+    }
+
+    // ORT's batch-1 time of the original over the variant's: interleaved, best of 7 after a warm-up round, 2 threads, no spinning.
+    public static double OrtSpeedup(string originalPath, string variantPath, Dataset images)
+    {
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        using var original = new InferenceSession(originalPath, options);
+        using var variant = new InferenceSession(variantPath, options);
+        double bestOriginal = double.MaxValue, bestVariant = double.MaxValue;
+        for (int r = 0; r < 8; r++)
+        {
+            double a = Time(original, images), b = Time(variant, images);
+            if (r > 0) (bestOriginal, bestVariant) = (Math.Min(bestOriginal, a), Math.Min(bestVariant, b));
+        }
+        return bestOriginal / bestVariant;
+    }
+
+    private static double Time(InferenceSession session, Dataset images)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(images.Batch([0]).Data, [1, .. images.SampleShape.Select(d => (long)d)]);
+        var clock = Stopwatch.StartNew();
+        using var results = session.Run(new RunOptions(), [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
+        return clock.Elapsed.TotalMilliseconds;
+    }
+}

@@ -1,0 +1,43 @@
+// `condense prune MODEL --images DIR`: an image model pruned in one shot — weights zeroed by magnitude (or N:M), or whole
+// filters removed with --structured — and measured on the images: accuracy when they are labelled, fidelity to the
+// original always, with size and speed before and after.
+using Condense.Formats;
+using Condense.Pruning;
+using Condense.Reports;
+using Spectre.Console;
+
+namespace Condense.Cli.Commands;
+
+internal static class PruneImages
+{
+    public static int Run(Output output, PruneCommand.Settings settings, PruneRun run, string outPath)
+    {
+        if (run.Schedule != PruneSchedule.OneShot)
+            throw new CondenseException($"--images prunes in one shot; --schedule {run.Schedule.ToString().ToLowerInvariant()} needs labelled --data");
+        if (run.FinetuneEpochs > 0)
+            throw new CondenseException("an image model recovers by distillation from the original: use `condense distill --teacher MODEL --images DIR "
+                + "--student-prune R` (--finetune-epochs is for --data)");
+        var model = ModelFile.Load(settings.Model);
+        var images = ImageInputs.Load(output, settings, settings.Images!, model, "evaluation");
+        int batch = ImageInputs.BatchSizeOf(output, model);
+        var (pruned, report) = CountProgress.Run(output, "measuring", images.Count, progress => run.Structured
+            ? ImagePrunePipeline.ApplyStructured(model, images, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude, run.PruneJoined,
+                batch, progress)
+            : ImagePrunePipeline.Apply(model, images, run.Options, batch, progress));
+        ModelFile.Save(pruned.Graph, outPath);
+        report = report with
+        {
+            Before = report.Before with { FileBytes = ModelMetrics.SizeOnDisk(settings.Model) },
+            After = report.After with { FileBytes = ModelMetrics.SizeOnDisk(outPath) },
+        };
+        foreach (var c in report.StructuralChanges ?? [])
+            output.Console.MarkupLine($"[green]pruned[/] {Markup.Escape(string.Join(" + ", c.Layers))}: {c.ChannelsBefore} → {c.ChannelsAfter} "
+                + (c.Layers.Count > 1 ? "channels (joined by a residual Add)" : "filters/neurons"));
+        foreach (var s in report.Skipped ?? []) output.Console.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s)}");
+        string what = run.Structured ? $"{report.Sparsity:P1} of parameters removed" : $"{report.Sparsity:P1} sparse ({report.Method})";
+        Tables.ImageComparison(output, ("original", report.Before), ($"pruned: {what}", report.After));
+        output.Console.MarkupLine($"measured on {report.After.Images} images; saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
+        output.Result(outPath, null, report);
+        return 0;
+    }
+}

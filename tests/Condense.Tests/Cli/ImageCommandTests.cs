@@ -1,0 +1,117 @@
+// `--images DIR` on eval, quantize, prune and train: MNIST digits written as PNG class folders give the accuracy the
+// Evaluator gives on the same samples, quantize and prune report fidelity to the original, train learns from folders,
+// and bad image options or files are one-line errors that write nothing.
+using System.Text.Json;
+using Condense.Data;
+using Condense.Formats;
+using Condense.Nn;
+using Condense.Training;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Condense.Tests.Cli;
+
+public sealed class ImageCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("condense-images").FullName;
+    private static readonly Lazy<(Module Model, Dataset Test)> Trained = new(() =>
+    {
+        var (train, test) = Mnist.LoadEmbedded();
+        var spec = ModelSpec.Parse("lenet5");
+        var model = spec.Build(seed: 5);
+        Trainer.Fit(model, train.Take(3000), null, TrainOptions.For(spec) with { Epochs = 1, Seed = 5, AugmentShift = 0 });
+        return (model, test.Take(120));
+    });
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private string SaveModel()
+    {
+        string path = Path.Combine(_dir, "lenet5.onnx");
+        ModelFile.Save(Trained.Value.Model, path, [1, 28, 28]);
+        return path;
+    }
+
+    // The samples as 8-bit gray PNGs, in class folders when labelled.
+    private string WritePngs(Dataset data, string name, bool labelled = true)
+    {
+        string folder = Path.Combine(_dir, name);
+        for (int i = 0; i < data.Count; i++)
+        {
+            string classFolder = labelled ? Path.Combine(folder, data.Labels![i].ToString()) : folder;
+            Directory.CreateDirectory(classFolder);
+            var pixels = data.Features.AsSpan(i * 784, 784).ToArray().Select(v => (byte)Math.Round(v * 255f)).ToArray();
+            using var image = Image.LoadPixelData<L8>(pixels, 28, 28);
+            image.SaveAsPng(Path.Combine(classFolder, $"{i:D4}.png"));
+        }
+        return folder;
+    }
+
+    [Fact]
+    public void EvalOnAClassFolderGivesTheEvaluatorsAccuracy()
+    {
+        string model = SaveModel();
+        var test = Trained.Value.Test;
+        // Class folders 0…9 hold every digit here, so folder names are the labels.
+        Assert.Equal(10, test.NumClasses);
+        var r = CliRunner.Run("eval", model, "--images", WritePngs(test, "digits"), "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var metrics = JsonDocument.Parse(r.Stdout).RootElement.GetProperty("metrics");
+        Assert.Equal(Evaluator.Evaluate(Trained.Value.Model, test).Accuracy, metrics.GetProperty("accuracy").GetDouble(), 6);
+        Assert.Equal(test.Count, metrics.GetProperty("images").GetInt32());
+    }
+
+    [Fact]
+    public void QuantizeAndPruneReportFidelityToTheOriginal()
+    {
+        string model = SaveModel();
+        string images = WritePngs(Trained.Value.Test, "digits");
+        string quantized = Path.Combine(_dir, "q.onnx");
+        var q = CliRunner.Run("quantize", model, "--images", images, "-o", quantized, "--json");
+        Assert.True(q.ExitCode == 0, q.Stderr);
+        var after = JsonDocument.Parse(q.Stdout).RootElement.GetProperty("after");
+        Assert.InRange(after.GetProperty("fidelity").GetProperty("cosine_mean").GetDouble(), 0.98, 1.0);
+        Assert.InRange(after.GetProperty("fidelity").GetProperty("top1_agreement").GetDouble(), 0.9, 1.0);
+        Assert.True(File.Exists(quantized));
+
+        string pruned = Path.Combine(_dir, "p.onnx");
+        var p = CliRunner.Run("prune", model, "--images", images, "--structured", "--ratio", "0.5", "-o", pruned, "--json");
+        Assert.True(p.ExitCode == 0, p.Stderr);
+        var json = JsonDocument.Parse(p.Stdout).RootElement;
+        Assert.True(json.GetProperty("after").GetProperty("parameters").GetInt64() < json.GetProperty("before").GetProperty("parameters").GetInt64());
+        Assert.Equal(ModelSummaryParameters(pruned), json.GetProperty("after").GetProperty("parameters").GetInt64());
+    }
+
+    private static long ModelSummaryParameters(string path) => Condense.Reports.ModelSummary.Of(ModelFile.Load(path)).Parameters;
+
+    [Fact]
+    public void TrainLearnsFromClassFolders()
+    {
+        var (train, test) = Mnist.LoadEmbedded();
+        string trainImages = WritePngs(train.Take(2000), "train"), testImages = WritePngs(test.Take(200), "test");
+        string output = Path.Combine(_dir, "trained.safetensors");
+        var r = CliRunner.Run("train", "-m", "lenet5", "--images", trainImages, "--test-images", testImages, "-e", "3", "-o", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.InRange(JsonDocument.Parse(r.Stdout).RootElement.GetProperty("accuracy").GetDouble(), 0.5, 1.0);
+    }
+
+    [Fact]
+    public void UnlabelledImagesNeedAReferenceAndBadInputIsOneLine()
+    {
+        string model = SaveModel();
+        string flat = WritePngs(Trained.Value.Test.Take(6), "flat", labelled: false);
+        CliRunner.AssertOneLineError(CliRunner.Run("eval", model, "--images", flat), "give --reference MODEL");
+        var withReference = CliRunner.Run("eval", model, "--images", flat, "--reference", model, "--json");
+        Assert.True(withReference.ExitCode == 0, withReference.Stderr);
+        var fidelity = JsonDocument.Parse(withReference.Stdout).RootElement.GetProperty("metrics").GetProperty("fidelity");
+        Assert.Equal(1, fidelity.GetProperty("cosine_mean").GetDouble(), 6);
+
+        CliRunner.AssertOneLineError(CliRunner.Run("eval", model, "--resize", "10"), "--resize only applies with --images");
+        CliRunner.AssertOneLineError(CliRunner.Run("eval", model, "--images", flat, "--reference", model, "--crop", "abc"), "--crop expects N or HxW");
+        File.WriteAllText(Path.Combine(flat, "broken.png"), "not a png");
+        CliRunner.AssertOneLineError(CliRunner.Run("eval", model, "--images", flat, "--reference", model), "broken.png");
+        var skipped = CliRunner.Run("eval", model, "--images", flat, "--reference", model, "--skip-bad-images");
+        Assert.True(skipped.ExitCode == 0, skipped.Stderr);
+        Assert.Contains("skipped 1 unreadable", skipped.Stdout + skipped.Stderr);
+    }
+}
