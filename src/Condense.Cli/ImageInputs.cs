@@ -45,14 +45,24 @@ internal static class ImageInputs
     }
 
     /// <summary>Images per call: <see cref="BatchSize"/> when the model's batch dimension is dynamic or can be made so, else 1 (said once).</summary>
-    public static int BatchSizeOf(Output output, GraphModule model, bool quiet = false)
+    public static int BatchSizeOf(Output output, GraphModule model, bool quiet = false) => Batchable(output, model, quiet).BatchSize;
+
+    /// <summary>
+    /// The model to compress, with its batch dimension made dynamic when it is fixed at 1 but the graph does not bake it in
+    /// (so the saved result takes batches), and the images per call: <see cref="BatchSize"/>, or 1 when the batch is baked in.
+    /// </summary>
+    public static (GraphModule Model, int BatchSize) Batchable(Output output, GraphModule model, bool quiet = false)
     {
         var declared = model.Graph.Inputs[0].Shape;
-        if (declared.Length == 0 || declared[0] != 1) return BatchSize;
+        if (declared.Length == 0 || declared[0] != 1) return (model, BatchSize);
         var support = BatchDimension.Check(model);
-        if (support.CanBatch) return BatchSize;
+        if (support.CanBatch)
+        {
+            if (!quiet) output.Console.MarkupLine("the model's batch dimension is fixed at 1 but its graph takes batches: made it dynamic");
+            return (BatchDimension.MakeDynamic(model), BatchSize);
+        }
         if (!quiet) output.Console.MarkupLine($"[yellow]running image by image[/]: {Markup.Escape(support.Reason ?? "the batch dimension is fixed at 1")}");
-        return 1;
+        return (model, 1);
     }
 
     /// <summary>The preprocessing the options describe for a model input of shape <paramref name="inputShape"/>.</summary>

@@ -19,7 +19,7 @@ internal static class PruneImages
                 + "--student-prune R` (--finetune-epochs is for --data)");
         var model = ModelFile.Load(settings.Model);
         var images = ImageInputs.Load(output, settings, settings.Images!, model, "evaluation");
-        int batch = ImageInputs.BatchSizeOf(output, model);
+        (model, int batch) = ImageInputs.Batchable(output, model);
         var (pruned, report) = CountProgress.Run(output, "measuring", images.Count, progress => run.Structured
             ? ImagePrunePipeline.ApplyStructured(model, images, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude, run.PruneJoined,
                 batch, progress)

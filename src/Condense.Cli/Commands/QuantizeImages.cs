@@ -25,7 +25,7 @@ internal static class QuantizeImages
             var order = Enumerable.Range(0, images.Count).ToArray();
             (calibration, evaluation) = (Subset(images, order[..(images.Count / 2)]), Subset(images, order[(images.Count / 2)..]));
         }
-        int batch = ImageInputs.BatchSizeOf(output, model);
+        (model, int batch) = ImageInputs.Batchable(output, model);
         var (quantized, report) = CountProgress.Run(output, "measuring", evaluation.Count,
             progress => ImageQuantizePipeline.Apply(model, calibration, evaluation, options, batch, progress));
         var format = settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq;

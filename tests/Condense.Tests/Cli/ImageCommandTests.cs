@@ -82,6 +82,21 @@ public sealed class ImageCommandTests : IDisposable
         Assert.Equal(ModelSummaryParameters(pruned), json.GetProperty("after").GetProperty("parameters").GetInt64());
     }
 
+    [Fact]
+    public void AModelFixedAtBatchOneComesOutWithADynamicBatch()
+    {
+        var graph = ModelFile.Load(SaveModel()).Graph;
+        graph.Inputs[0] = graph.Inputs[0] with { Shape = [1, 1, 28, 28] };
+        graph.Outputs[0] = graph.Outputs[0] with { Shape = [1, 10] };
+        string fixedBatch = Path.Combine(_dir, "fixed.onnx"), output = Path.Combine(_dir, "fixed.int8.onnx");
+        ModelFile.Save(graph, fixedBatch);
+        Assert.Equal(1, ModelFile.Load(fixedBatch).Graph.Inputs[0].Shape[0]);
+        var r = CliRunner.Run("quantize", fixedBatch, "--images", WritePngs(Trained.Value.Test.Take(20), "digits"), "-o", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("made it dynamic", r.Stdout);
+        Assert.Equal(-1, ModelFile.Load(output).Graph.Inputs[0].Shape[0]);
+    }
+
     private static long ModelSummaryParameters(string path) => Condense.Reports.ModelSummary.Of(ModelFile.Load(path)).Parameters;
 
     [Fact]
