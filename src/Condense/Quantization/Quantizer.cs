@@ -155,7 +155,11 @@ public static partial class Quantizer
         graph.Nodes.Clear();
         graph.Nodes.AddRange(nodes);
         foreach (var gather in embeddings) layers.Add(QuantizeEmbedding(graph, graph.Nodes.First(n => n.Name == gather.Name), options));
-        if (options.Mode == QuantizationMode.Static) QuantizedPooling.Propagate(graph);
+        if (options.Mode == QuantizationMode.Static)
+        {
+            ResidualQuantization.Apply(graph, calibration!, options);
+            QuantizedPooling.Propagate(graph);
+        }
         graph.Validate();
         return (new GraphModule(graph), layers);
     }
