@@ -68,8 +68,8 @@ public static class ImageDistillPipeline
     {
         if (!(ratio > 0 && ratio < 1)) throw new CondenseException($"the share of filters to remove must be in (0, 1), got {ratio}");
         var cut = StructuredPruning.Remove(teacher, ratio, norm);
-        if (cut.Changes.Count == 0)
-            throw new CondenseException($"no filter could be removed: {(cut.Skipped.Count > 0 ? string.Join("; ", cut.Skipped) : "the model has no Conv or Gemm layer")}");
+        string why = cut.Skipped.Count > 0 ? string.Join("; ", cut.Skipped) : "the model has no Conv or Gemm layer";
+        if (cut.Changes.Count == 0) throw new CondenseException($"no filter could be removed: {why}");
         return cut;
     }
 

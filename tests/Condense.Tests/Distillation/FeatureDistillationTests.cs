@@ -113,7 +113,10 @@ public class FeatureDistillationTests
     [InlineData(1, 16, 1e-3f, 0.0, -1f)]
     public void BadOptionsAreRefused(int epochs, int batchSize, float learningRate, double warmup, float clipNorm)
     {
-        var options = new FeatureDistillOptions { Epochs = epochs, BatchSize = batchSize, LearningRate = learningRate, WarmupFraction = warmup, ClipNorm = clipNorm };
+        var options = new FeatureDistillOptions
+        {
+            Epochs = epochs, BatchSize = batchSize, LearningRate = learningRate, WarmupFraction = warmup, ClipNorm = clipNorm,
+        };
         Assert.Throws<CondenseException>(() => options.Validate());
     }
 
