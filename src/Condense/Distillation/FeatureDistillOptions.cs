@@ -1,0 +1,45 @@
+// The recipe of feature distillation without labels: a (pruned) image model learns its teacher's output features
+// on augmented unlabelled photos. AdamW with a short linear warm-up and a cosine decay to zero, gradients clipped.
+// The defaults come from ResNet-18 with 30 % of its filters removed, distilled on the 65 calibration crops of
+// data/images and measured on the 78 held-out ones (see docs/architecture.md, Distillation/): DEFAULTS_NOTE
+using Condense.Optim;
+
+namespace Condense.Distillation;
+
+/// <summary>Options of <see cref="FeatureDistiller"/>.</summary>
+public sealed record FeatureDistillOptions
+{
+    /// <summary>Passes over the images.</summary>
+    public int Epochs { get; init; } = 30;
+    /// <summary>Images per step.</summary>
+    public int BatchSize { get; init; } = 16;
+    /// <summary>The peak learning rate of AdamW.</summary>
+    public float LearningRate { get; init; } = 1e-4f;
+    /// <summary>AdamW's decoupled weight decay.</summary>
+    public float WeightDecay { get; init; }
+    /// <summary>Share of the steps spent warming the rate up linearly from zero; a cosine decay to zero follows.</summary>
+    public double WarmupFraction { get; init; } = 0.05;
+    /// <summary>How the student's features are compared with the teacher's (per sample, flattened).</summary>
+    public EmbeddingLoss Loss { get; init; } = EmbeddingLoss.Cosine;
+    /// <summary>Largest global gradient norm (0: no clipping).</summary>
+    public float ClipNorm { get; init; } = 1f;
+    /// <summary>Seed of the batch order and of the augmentation.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>The decay after the warm-up (cosine, as the recipe says; an option so schedules can be compared).</summary>
+    public DecayKind Decay { get; init; } = DecayKind.Cosine;
+
+    /// <summary>Throws a one-line error for out-of-range options.</summary>
+    public FeatureDistillOptions Validate()
+    {
+        if (Epochs < 1) throw new CondenseException($"epochs must be at least 1, got {Epochs}");
+        if (BatchSize < 1) throw new CondenseException($"batch size must be at least 1, got {BatchSize}");
+        if (!(LearningRate > 0 && float.IsFinite(LearningRate))) throw new CondenseException($"learning rate must be positive, got {LearningRate}");
+        if (!(WeightDecay >= 0 && float.IsFinite(WeightDecay))) throw new CondenseException($"weight decay must not be negative, got {WeightDecay}");
+        if (!(WarmupFraction >= 0 && WarmupFraction < 1)) throw new CondenseException($"warm-up share must be in [0, 1), got {WarmupFraction}");
+        if (!(ClipNorm >= 0 && float.IsFinite(ClipNorm))) throw new CondenseException($"gradient clipping norm must not be negative, got {ClipNorm}");
+        if (!Enum.IsDefined(Loss)) throw new CondenseException($"unknown feature loss {Loss}");
+        if (!Enum.IsDefined(Decay)) throw new CondenseException($"unknown decay kind {Decay}");
+        return this;
+    }
+}

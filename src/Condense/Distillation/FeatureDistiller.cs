@@ -1,0 +1,122 @@
+// Feature distillation without labels (FitNets' hint loss on the last layer, Romero et al. 2015; the "feature
+// mimicking" of Wang et al. 2018): a student, typically its teacher with filters removed, learns to reproduce the
+// teacher's output features, flattened per sample ([N, 512, 1, 1] pooled features of ResNet-18 become 512-vectors),
+// on unlabelled images. Each step takes a seeded shuffled batch, augments it (the delegate, if any), runs the teacher
+// on that same augmented batch without gradients, and fits the student's features by cosine or MSE (EmbeddingLosses)
+// with AdamW, a warm-up then cosine decay, and clipping. Without augmentation the inputs never change, so the teacher's
+// features are computed once and cached.
+// Batch norm is folded into the convolutions of both models first (BatchNormFolding): steps of 16 images would give
+// noisy batch statistics, and running statistics fitted to the teacher's data are what the student should keep; the
+// folded models compute the same function in evaluation mode and run one op fewer per layer. Both run in evaluation
+// mode, so a batch norm that could not be folded keeps its running statistics and dropout is off.
+using System.Diagnostics;
+using Condense.Autograd;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Optim;
+using Condense.Tensors;
+using Condense.Training;
+
+namespace Condense.Distillation;
+
+/// <summary>One epoch of feature distillation: the mean loss over its images, the rate of its last step, its duration.</summary>
+public sealed record FeatureDistillEpoch(int Epoch, double Loss, float LastLearningRate, double Seconds);
+
+/// <summary>Distils an image model into a student by matching output features on unlabelled images.</summary>
+public static class FeatureDistiller
+{
+    /// <summary>
+    /// Trains a batch-norm-folded copy of <paramref name="student"/> to reproduce the features (first output, flattened per
+    /// sample) of <paramref name="teacher"/> on <paramref name="images"/>, each batch augmented by <paramref name="augment"/>
+    /// (rows of flat features and a seeded generator in; the augmented rows out) if given. Neither argument model is changed.
+    /// Returns the trained student (batch norm folded) and the loss per epoch; progress reports each step.
+    /// </summary>
+    public static (GraphModule Student, IReadOnlyList<FeatureDistillEpoch> Epochs) Distil(GraphModule student, GraphModule teacher, Dataset images,
+        FeatureDistillOptions options, Func<Tensor, Rng, Tensor>? augment = null, IProgress<TrainProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        options.Validate();
+        if (images.Count == 0) throw new CondenseException("there are no images to distil on");
+        var model = BatchNormFolding.Fold(student).Model;
+        var reference = BatchNormFolding.Fold(teacher).Model;
+        model.Eval();
+        reference.Eval();
+        var loader = new DataLoader(images, options.BatchSize, shuffle: true, options.Seed);
+        // The teacher's features of the unchanged images, when there is no augmentation to change them.
+        var cached = augment is null ? Features(reference, images, options.BatchSize) : null;
+        var augmentRng = new Rng(options.Seed ^ 0xA076_1D64_78BD_642FUL);
+        int totalSteps = options.Epochs * loader.BatchCount, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps);
+        var optimizer = new AdamW(model.Parameters(), options.LearningRate, weightDecay: options.WeightDecay);
+        var schedule = new WarmupSchedule(optimizer, warmup, totalSteps, options.Decay);
+        var epochs = new List<FeatureDistillEpoch>();
+        for (int epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            double lossSum = 0;
+            int seen = 0, step = 0;
+            foreach (var batch in loader.Epoch(epoch))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var input = augment is null ? batch.Features : Augmented(augment, batch.Features, augmentRng);
+                var target = cached is null ? TeacherFeatures(reference, input) : Rows(cached, batch.Indices);
+                var loss = EmbeddingLosses.Embedding(Flatten(model.Forward(input)), target, options.Loss);
+                optimizer.ZeroGrad();
+                loss.Backward();
+                if (options.ClipNorm > 0) GradientClipping.ClipGlobalNorm(optimizer.Params, options.ClipNorm);
+                optimizer.Step();
+                schedule.Step();
+                lossSum += loss.Item() * batch.Count;
+                seen += batch.Count;
+                progress?.Report(new TrainProgress(epoch + 1, options.Epochs, ++step, loader.BatchCount, (float)(lossSum / seen), 0f));
+            }
+            epochs.Add(new FeatureDistillEpoch(epoch + 1, lossSum / seen, optimizer.LearningRate, clock.Elapsed.TotalSeconds));
+        }
+        return (model, epochs);
+    }
+
+    /// <summary>
+    /// The features of every image: the first output of <paramref name="model"/> flattened per sample, computed in
+    /// evaluation mode without gradients, <paramref name="batchSize"/> images at a time.
+    /// </summary>
+    public static float[][] Features(GraphModule model, Dataset images, int batchSize = 16)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        model.Eval();
+        var rows = new List<float[]>(images.Count);
+        foreach (var batch in new DataLoader(images, batchSize, shuffle: false, seed: 0))
+        {
+            Tensor features;
+            using (GradMode.NoGrad()) features = Flatten(model.Forward(batch.Features));
+            int width = features.Shape[1];
+            for (int i = 0; i < batch.Count; i++) rows.Add(features.Data.AsSpan(i * width, width).ToArray());
+        }
+        return [.. rows];
+    }
+
+    // The output [N, …] as [N, features].
+    private static Tensor Flatten(Tensor output) =>
+        output.Rank == 2 ? output
+            : output.Rank > 0 ? output.Reshape(output.Shape[0], -1) : throw new CondenseException("the model's first output has no batch axis");
+
+    private static Tensor TeacherFeatures(GraphModule teacher, Tensor input)
+    {
+        using (GradMode.NoGrad()) return Flatten(teacher.Forward(input));
+    }
+
+    private static Tensor Rows(float[][] rows, int[] indices)
+    {
+        int width = rows[0].Length;
+        var data = new float[indices.Length * width];
+        for (int i = 0; i < indices.Length; i++) rows[indices[i]].CopyTo(data, i * width);
+        return new Tensor(data, indices.Length, width);
+    }
+
+    private static Tensor Augmented(Func<Tensor, Rng, Tensor> augment, Tensor batch, Rng rng)
+    {
+        var result = augment(batch, rng);
+        if (result.Rank == 0 || result.Shape[0] != batch.Shape[0])
+            throw new CondenseException($"the augmentation turned {batch.Shape[0]} images into {Shape.Format(result.Shape)}: it must keep one row per image");
+        return result;
+    }
+}

@@ -1,0 +1,96 @@
+// An image student cut from its teacher and recovered by feature distillation, measured the way models without labels
+// are measured: fidelity of the student's output features (flattened per image) to the teacher's on held-out images,
+// right after the cut and after distillation. The student is the teacher with a share of its filters removed
+// physically (StructuredPruning, residual groups together), so it starts from the teacher's weights.
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using Condense.Data;
+using Condense.Graph;
+using Condense.Pruning;
+using Condense.Reports;
+using Condense.Tensors;
+using Condense.Training;
+
+namespace Condense.Distillation;
+
+/// <summary>The outcome of an image distillation. Its JSON (ReportJson) is what `condense distill --images --json` prints.</summary>
+/// <param name="Ratio">Share of filters removed from each pruned group.</param>
+/// <param name="TrainImages">Images distilled on.</param>
+/// <param name="EvaluationImages">Held-out images the fidelity is measured on.</param>
+/// <param name="Before">Fidelity to the teacher right after the cut.</param>
+/// <param name="After">Fidelity to the teacher after distillation.</param>
+/// <param name="TeacherParameters">Parameters of the teacher as given.</param>
+/// <param name="PrunedParameters">Parameters of the cut student before batch norm was folded (comparable with the teacher's).</param>
+/// <param name="Parameters">Parameters of the distilled student, batch norm folded into its convolutions.</param>
+/// <param name="Epochs">Loss and time per epoch.</param>
+/// <param name="Seconds">Time of the whole pipeline: cut, measurements and distillation.</param>
+/// <param name="StructuralChanges">The channel groups cut: their layers, channels before and the channels kept.</param>
+/// <param name="Skipped">Groups left whole, with the reason.</param>
+public sealed record ImageDistillReport(
+    [property: JsonPropertyOrder(0)] double Ratio,
+    [property: JsonPropertyOrder(1)] int TrainImages,
+    [property: JsonPropertyOrder(2)] int EvaluationImages,
+    [property: JsonPropertyOrder(3)] TextFidelity Before,
+    [property: JsonPropertyOrder(4)] TextFidelity After,
+    [property: JsonPropertyOrder(5)] long TeacherParameters,
+    [property: JsonPropertyOrder(6)] long PrunedParameters,
+    [property: JsonPropertyOrder(7)] long Parameters,
+    [property: JsonPropertyOrder(8)] IReadOnlyList<FeatureDistillEpoch> Epochs,
+    [property: JsonPropertyOrder(11)] double Seconds,
+    [property: JsonPropertyOrder(12)] IReadOnlyList<LayerChange> StructuralChanges,
+    [property: JsonPropertyOrder(13)] IReadOnlyList<string> Skipped)
+{
+    /// <summary>Size of the teacher's file (set by the caller).</summary>
+    [JsonPropertyOrder(9)]
+    public long FileBytesBefore { get; init; }
+
+    /// <summary>Size of the saved student (set by the caller that saves).</summary>
+    [JsonPropertyName("file_bytes"), JsonPropertyOrder(10)]
+    public long FileBytesAfter { get; init; }
+}
+
+/// <summary>Cuts a student from an image model by removing filters and distils it on unlabelled images.</summary>
+public static class ImageDistillPipeline
+{
+    /// <summary>
+    /// The teacher with <paramref name="ratio"/> of the filters of every prunable channel group removed (by
+    /// <paramref name="norm"/>), distilled from <paramref name="teacher"/> on <paramref name="train"/> (each batch passed
+    /// through <paramref name="augment"/> if given) and measured against it on <paramref name="evaluation"/>. The teacher
+    /// is not changed; the student comes back with batch norm folded.
+    /// </summary>
+    public static (GraphModule Student, ImageDistillReport Report) Apply(GraphModule teacher, Dataset train, Dataset evaluation, double ratio,
+        FeatureDistillOptions options, Func<Tensor, Rng, Tensor>? augment = null, NeuronNorm norm = NeuronNorm.L2,
+        IProgress<TrainProgress>? progress = null, CancellationToken cancellation = default) =>
+        Distil(teacher, Cut(teacher, ratio, norm), ratio, train, evaluation, options, augment, progress, cancellation);
+
+    /// <summary>The student before distillation: <see cref="StructuredPruning.Remove"/> of the teacher, refused if it removed nothing.</summary>
+    public static StructuredResult Cut(GraphModule teacher, double ratio, NeuronNorm norm = NeuronNorm.L2)
+    {
+        if (!(ratio > 0 && ratio < 1)) throw new CondenseException($"the share of filters to remove must be in (0, 1), got {ratio}");
+        var cut = StructuredPruning.Remove(teacher, ratio, norm);
+        string why = cut.Skipped.Count > 0 ? string.Join("; ", cut.Skipped) : "the model has no Conv or Gemm layer";
+        if (cut.Changes.Count == 0) throw new CondenseException($"no filter could be removed: {why}");
+        return cut;
+    }
+
+    /// <summary>
+    /// As <see cref="Apply"/>, for a student already cut by <see cref="Cut"/>, so that a caller can check the cut before a
+    /// long run. The cut's model is not changed.
+    /// </summary>
+    public static (GraphModule Student, ImageDistillReport Report) Distil(GraphModule teacher, StructuredResult cut, double ratio, Dataset train,
+        Dataset evaluation, FeatureDistillOptions options, Func<Tensor, Rng, Tensor>? augment = null, IProgress<TrainProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        options.Validate();
+        if (evaluation.Count < 2) throw new CondenseException($"measuring fidelity needs at least 2 evaluation images, got {evaluation.Count}");
+        var clock = Stopwatch.StartNew();
+        var reference = FeatureDistiller.Features(teacher, evaluation, options.BatchSize);
+        var before = Fidelity.Measure(FeatureDistiller.Features(cut.Model, evaluation, options.BatchSize), reference);
+        var (student, epochs) = FeatureDistiller.Distil(cut.Model, teacher, train, options, augment, progress, cancellation);
+        var after = Fidelity.Measure(FeatureDistiller.Features(student, evaluation, options.BatchSize), reference);
+        var report = new ImageDistillReport(ratio, train.Count, evaluation.Count, TextFidelity.Of(before), TextFidelity.Of(after),
+            ModelSummary.Of(teacher).Parameters, ModelSummary.Of(cut.Model).Parameters, ModelSummary.Of(student).Parameters, epochs,
+            clock.Elapsed.TotalSeconds, cut.Changes, cut.Skipped);
+        return (student, report);
+    }
+}
