@@ -17,7 +17,7 @@ namespace Condense.Cli.Commands;
 
 internal sealed class DistillCommand : Command<DistillCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : ImageDataSettings
     {
         [CommandOption("--teacher <MODEL>")] [Description("The teacher model (.safetensors or .onnx).")]
         public string? Teacher { get; init; }
@@ -30,7 +30,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("--student-width <F>")] [Description("Or: the teacher's MLP with every hidden layer F times as wide (e.g. 0.25).")]
         public double? StudentWidth { get; init; }
 
-        [CommandOption("--student-prune <R>")] [Description("Or: the teacher itself with the weakest R of its neurons removed.")]
+        [CommandOption("--student-prune <R>")] [Description("Or: the teacher itself with the weakest R of its neurons (with --images: filters) removed.")]
         public double? StudentPrune { get; init; }
 
         [CommandOption("--temperature <T>")] [Description("Softmax temperature (default 4).")]
@@ -68,7 +68,13 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         public string? Out { get; init; }
 
         [CommandOption("--text <FILE>")] [Description("Distil a text encoder on this UTF-8 text, one passage per line; no labels needed.")]
+        [ConflictsWith("--images")]
         public string? Text { get; init; }
+
+        [CommandOption("--eval-images <DIR>")] [Description("With --images: images to measure fidelity on (default: every fifth image of --images, "
+            + "left out of training).")]
+        [Requires("--images")]
+        public string? EvalImages { get; init; }
 
         [CommandOption("--eval-text <FILE>")] [Description("With --text: passages to measure fidelity on (default: every 20th passage of --text, "
             + "left out of training).")]
@@ -98,7 +104,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [Description("With --text: narrow the residual stream to D channels (a learned projection restores the teacher's width at the output).")]
         public int? StudentHidden { get; init; }
 
-        [CommandOption("--loss <KIND>")] [Description("With --text: how embeddings are compared, cosine (default) or mse.")]
+        [CommandOption("--loss <KIND>")] [Description("With --text or --images: how embeddings or features are compared, cosine (default) or mse.")]
         public Condense.Distillation.EmbeddingLoss? Loss { get; init; }
 
         [CommandOption("--hidden-weight <W>")] [Description("With --text: weight of matching the hidden states of mapped layers (default 0).")]
@@ -122,6 +128,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         var output = new Output(settings.Json);
         if (settings.Teacher is null) throw new CondenseException("--teacher MODEL is required");
         if (settings.Text is not null) return DistillText.Run(output, settings, cancellationToken);
+        if (settings.Images is not null) return DistillImages.Run(output, settings, cancellationToken);
         DistillText.RefuseTextOptions(settings);
         string outPath = settings.Out ?? "student.distilled.safetensors";
         int choices = (settings.Student is null ? 0 : 1) + (settings.StudentWidth is null ? 0 : 1) + (settings.StudentPrune is null ? 0 : 1);

@@ -97,6 +97,23 @@ public sealed class ImageCommandTests : IDisposable
         Assert.Equal(-1, ModelFile.Load(output).Graph.Inputs[0].Shape[0]);
     }
 
+    [Fact]
+    public void DistillRecoversAPrunedStudentWithoutLabels()
+    {
+        string model = SaveModel(), output = Path.Combine(_dir, "student.onnx");
+        string images = WritePngs(Trained.Value.Test, "flat", labelled: false);
+        var r = CliRunner.Run("distill", "--teacher", model, "--images", images, "--student-prune", "0.5", "-e", "4", "--lr", "1e-3", "-o", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var json = JsonDocument.Parse(r.Stdout).RootElement;
+        double before = json.GetProperty("before").GetProperty("cosine_mean").GetDouble();
+        double after = json.GetProperty("after").GetProperty("cosine_mean").GetDouble();
+        Assert.True(after > before, $"distillation moved the cosine to the teacher from {before} to {after}");
+        Assert.Equal(Trained.Value.Test.Count / 5, json.GetProperty("evaluation_images").GetInt32());
+        Assert.True(ModelSummaryParameters(output) < ModelSummaryParameters(model));
+        CliRunner.AssertOneLineError(CliRunner.Run("distill", "--teacher", model, "--images", images, "--student-prune", "0.5", "--temperature", "2"),
+            "--temperature does not apply to image distillation");
+    }
+
     private static long ModelSummaryParameters(string path) => Condense.Reports.ModelSummary.Of(ModelFile.Load(path)).Parameters;
 
     [Fact]
