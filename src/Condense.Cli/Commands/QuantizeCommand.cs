@@ -36,8 +36,8 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         public CalibrationMethod Method { get; init; } = CalibrationMethod.MinMax;
 
         [CommandOption("--calibration <FILE|DIR>")]
-        [Description("Calibration data (static mode, SmoothQuant, GPTQ, AWQ): a .npy file of inputs (N×784, N×1×28×28, … as the model "
-            + "declares), a folder of IDX files, with --text a text file, with --images a folder of images. "
+        [Description("Calibration data (static mode, SmoothQuant, GPTQ, AWQ, AdaRound, bias correction): a .npy file of inputs "
+            + "(N×784, N×1×28×28, … as the model declares), a folder of IDX files, with --text a text file, with --images a folder of images. "
             + "Default: the training set of --data (the first half of --text or --images).")]
         public string? Calibration { get; init; }
 
@@ -57,6 +57,18 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--smoothquant <ALPHA>")] [Description("SmoothQuant: move activation outliers into the weights with strength "
             + "ALPHA in [[0, 1]] (0.5 in the paper; 0.8 measured best on all-MiniLM-L6-v2).")]
         public double? SmoothQuant { get; init; }
+
+        [CommandOption("--equalize")] [Description("Cross-layer equalization (Nagel et al. 2019) before calibrating: each Conv/Linear "
+            + "followed (through a ReLU) by another gets per-channel weight ranges equal to that layer's; the float model's outputs do not change.")]
+        public bool Equalize { get; init; }
+
+        [CommandOption("--bias-correction")] [Description("Subtract from each quantized layer's bias the mean output shift its "
+            + "quantized weight causes on the calibration data (Nagel et al. 2019).")]
+        public bool BiasCorrection { get; init; }
+
+        [CommandOption("--adaround")] [Description("AdaRound (Nagel et al. 2020): learn for each weight whether it rounds up or down "
+            + "to reconstruct its layer's output on sampled calibration inputs [[500 Adam steps per layer; per-channel or per-tensor scales]].")]
+        public bool AdaRound { get; init; }
 
         [CommandOption("--exclude <PATTERN>")] [Description("Leave layers whose weight name matches in float; repeatable.")]
         public string[] Exclude { get; init; } = [];
@@ -121,11 +133,12 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             Observer = new ObserverOptions { Percentile = settings.Percentile },
             MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
             Rounding = settings.Rounding, SmoothQuantAlpha = settings.SmoothQuant, MinCosine = settings.MinCosine,
+            Equalize = settings.Equalize, BiasCorrection = settings.BiasCorrection, AdaRound = settings.AdaRound,
             EmbeddingBits = settings.EmbeddingBits, EmbeddingBlockSize = settings.EmbeddingBlockSize,
         }.Validate();
-        bool calibrates = options.Mode == QuantizationMode.Static || options.Rounding != WeightRounding.Rtn;
+        bool calibrates = options.Mode == QuantizationMode.Static || options.Rounding != WeightRounding.Rtn || options.AdaRound || options.BiasCorrection;
         if (!calibrates && (settings.Calibration is not null || context.Arguments.Contains("--calibration-samples")))
-            throw new CondenseException("--calibration and --calibration-samples are used by static mode, GPTQ and AWQ only "
+            throw new CondenseException("--calibration and --calibration-samples are used by static mode, GPTQ, AWQ, AdaRound and bias correction only "
                 + $"(got --mode {options.Mode.ToString().ToLowerInvariant()}{(options.Mode == QuantizationMode.WeightOnly ? " with --method rtn" : "")})");
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("calibration data", settings.Calibration), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),

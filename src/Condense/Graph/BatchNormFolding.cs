@@ -117,7 +117,7 @@ public static class BatchNormFolding
     }
 
     // "conv1.weight" → "conv1.bias"; otherwise "<weight>.bias", made unique.
-    private static string FreshBiasName(ModelGraph g, string weight)
+    internal static string FreshBiasName(ModelGraph g, string weight)
     {
         string name = weight.EndsWith(".weight", StringComparison.Ordinal) ? weight[..^".weight".Length] + ".bias" : weight + ".bias";
         string unique = name;

@@ -41,6 +41,23 @@ public sealed record QuantizeOptions
     public int? BlockSize { get; init; }
     /// <summary>How weight-only block-wise weights are rounded (GPTQ and AWQ calibrate on the inputs of each layer).</summary>
     public WeightRounding Rounding { get; init; } = WeightRounding.Rtn;
+    /// <summary>
+    /// Cross-layer equalization (Nagel et al. 2019, §4.1) of the batch-norm-folded float model before calibration: consecutive
+    /// Conv/Gemm layers get equal per-channel weight ranges; data-free, the float model's outputs do not change.
+    /// </summary>
+    public bool Equalize { get; init; }
+    /// <summary>
+    /// Empirical bias correction (Nagel et al. 2019, §4.2), last: each quantized layer's bias absorbs the mean output shift its
+    /// quantized weight causes on the calibration data. Needs calibration data.
+    /// </summary>
+    public bool BiasCorrection { get; init; }
+    /// <summary>
+    /// AdaRound (Nagel et al. 2020): per-channel or per-tensor weight codes rounded up or down to reconstruct each layer's
+    /// output on sampled calibration inputs, instead of to nearest. Needs calibration data.
+    /// </summary>
+    public bool AdaRound { get; init; }
+    /// <summary>AdaRound's iterations, batch and sample sizes.</summary>
+    public AdaRoundOptions AdaRoundOptions { get; init; } = new();
     /// <summary>Static mode: SmoothQuant's migration strength α in [0, 1] (null: off); calibrates twice.</summary>
     public double? SmoothQuantAlpha { get; init; }
     /// <summary>How static mode turns observed activations into ranges.</summary>
@@ -105,6 +122,18 @@ public sealed record QuantizeOptions
             throw new CondenseException($"{Rounding.ToString().ToLowerInvariant()} rounds block-wise weights: it needs weight-only mode with a block size");
         if (SmoothQuantAlpha is double alpha && (Mode != QuantizationMode.Static || !(alpha >= 0 && alpha <= 1)))
             throw new CondenseException($"SmoothQuant needs static mode and an alpha in [0, 1] (got {Mode.ToString().ToLowerInvariant()}, {alpha})");
+        if (AdaRound)
+        {
+            if (Rounding != WeightRounding.Rtn)
+                throw new CondenseException($"AdaRound and {Rounding.ToString().ToLowerInvariant()} both choose the weights' rounding: use one");
+            if (BlockSize is not null) throw new CondenseException("AdaRound rounds weights with one scale per output channel or per tensor, not block-wise");
+            if (KeepFloatWeights) throw new CondenseException("AdaRound chooses integer weights; quantization-aware training keeps them float");
+            AdaRoundOptions.Validate();
+        }
+        if (BiasCorrection && KeepFloatWeights)
+            throw new CondenseException("bias correction needs integer weights; quantization-aware training keeps them float");
+        if (BiasCorrection && Rounding == WeightRounding.Awq)
+            throw new CondenseException("bias correction measures the shift of the float weight, which AWQ rescales: use one");
         if (MinCosine is double c && !(c > -1 && c <= 1)) throw new CondenseException($"minimum cosine must be in (-1, 1], got {c}");
         if (CalibrationSamples < 1) throw new CondenseException($"calibration samples must be positive, got {CalibrationSamples}");
         Observer.Validate();

@@ -15,7 +15,15 @@ using Condense.Tensors;
 namespace Condense.Quantization;
 
 /// <summary>One quantized layer: its weight's bits and scale range, and its input's range if static.</summary>
-public sealed record QuantizedLayer(string Node, string Weight, int Bits, float MinScale, float MaxScale, float? InputScale, int? InputZeroPoint);
+public sealed record QuantizedLayer(string Node, string Weight, int Bits, float MinScale, float MaxScale, float? InputScale, int? InputZeroPoint)
+{
+    /// <summary>Cross-layer equalization: the next layer whose input channels this layer's output channels were equalized with.</summary>
+    public string? EqualizedWith { get; init; }
+    /// <summary>Cross-layer equalization: why this layer's output channels were not equalized with a next layer.</summary>
+    public string? EqualizationSkipped { get; init; }
+    /// <summary>Bias correction: the largest shift subtracted from one output channel's bias.</summary>
+    public float? BiasCorrection { get; init; }
+}
 
 /// <summary>Builds quantized graphs.</summary>
 public static partial class Quantizer
@@ -41,6 +49,23 @@ public static partial class Quantizer
         QuantizedWeights.ThrowIfQuantized(model.Graph);
         // Batch norm first: the weight that gets quantized is the one inference multiplies by (BatchNormFolding).
         if (model.Graph.Nodes.Any(n => n.OpType == OpTypes.BatchNormalization)) model = BatchNormFolding.Fold(model).Model;
+        if (calibration is null && (options.AdaRound || options.BiasCorrection))
+            throw new CondenseException($"{(options.AdaRound ? "AdaRound" : "bias correction")} needs calibration data");
+        if (!options.Equalize) return QuantizeFolded(model, options, calibration);
+        // Equalized before calibration, so the observers see the equalized activations.
+        var (equalized, report) = CrossLayerEqualization.Apply(model.Graph);
+        var (quantized, layers) = QuantizeFolded(new GraphModule(equalized), options, calibration);
+        return (quantized, [.. layers.Select(l => l with
+        {
+            EqualizedWith = report.Equalized.FirstOrDefault(p => p.First == l.Node)?.Second,
+            EqualizationSkipped = report.Skipped.FirstOrDefault(p => p.Layer == l.Node)?.Reason,
+        })]);
+    }
+
+    // Quantize once batch norm is folded (and the float model equalized).
+    private static (GraphModule Model, IReadOnlyList<QuantizedLayer> Layers) QuantizeFolded(GraphModule model, QuantizeOptions options,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration)
+    {
         var source = model.Graph;
         var exclude = options.Exclude.Select(WeightLayers.Pattern).ToList();
         var targets = WeightLayers.Find(model)
@@ -66,14 +91,16 @@ public static partial class Quantizer
                     options.SmoothQuantAlpha!.Value);
                 InputScaling.Apply(smoothed, smoothed.Nodes.First(n => n.Name == t.Node.Name), s, t.OutputAxis);
             }
-            return Quantize(new GraphModule(smoothed), options with { SmoothQuantAlpha = null }, calibration);
+            return QuantizeFolded(new GraphModule(smoothed), options with { SmoothQuantAlpha = null }, calibration);
         }
         var embeddings = options.Embeddings ? Embeddings(source).Where(g => !exclude.Any(r => r.IsMatch(g.Inputs[0]))).ToList() : [];
         if (targets.Count == 0 && embeddings.Count == 0)
             throw new CondenseException("no Linear (Gemm or MatMul by a weight) or Conv layer to quantize: all were excluded or the model has none");
-        var inputParams = options.Mode == QuantizationMode.Static
+        // One pass of the float model: static mode's observers, AdaRound's input samples, bias correction's input sums.
+        var samples = options.AdaRound || options.BiasCorrection ? new LayerSamples(targets.Values.Select(t => t.Node), source, options) : null;
+        var inputParams = options.Mode == QuantizationMode.Static || samples is not null
             ? Calibrate(model, (calibration ?? throw new CondenseException("static quantization needs calibration data"))(),
-                targets.Values.Select(t => t.Node).ToList(), options)
+                targets.Values.Select(t => t.Node).ToList(), options, samples)
             : null;
 
         var graph = source.Clone();
@@ -99,9 +126,11 @@ public static partial class Quantizer
             var perChannel = options.PerChannel
                 ? AffineQuantizer.PerChannel(weight, outputAxis, weightRange, symmetric: true)
                 : [AffineQuantizer.PerTensor(weight, weightRange, symmetric: true)];
-            var q = options.PerChannel
-                ? AffineQuantizer.QuantizeToSByte(weight, perChannel, outputAxis)
-                : AffineQuantizer.QuantizeToSByte(weight, perChannel[0]);
+            var q = samples?.AdaRoundInputs(node) is { } x
+                ? AdaRoundCodes(node, weight, outputAxis, perChannel, weightRange, x, options.AdaRoundOptions)
+                : options.PerChannel
+                    ? AffineQuantizer.QuantizeToSByte(weight, perChannel, outputAxis)
+                    : AffineQuantizer.QuantizeToSByte(weight, perChannel[0]);
             int[] scaleShape = options.PerChannel ? [perChannel.Length] : [];
             Add(graph, w + ".scale", new Tensor(perChannel.Select(p => p.Scale).ToArray(), scaleShape), ElementType.Float32);
             Add(graph, w + ".zero_point", new Tensor(new float[perChannel.Length], scaleShape), ElementType.Int8);
@@ -155,11 +184,13 @@ public static partial class Quantizer
         graph.Nodes.Clear();
         graph.Nodes.AddRange(nodes);
         foreach (var gather in embeddings) layers.Add(QuantizeEmbedding(graph, graph.Nodes.First(n => n.Name == gather.Name), options));
-        if (options.Mode == QuantizationMode.Static)
+        if (samples?.Sums is { } sums)
         {
-            ResidualQuantization.Apply(graph, calibration!, options);
-            QuantizedPooling.Propagate(graph);
+            var shifts = BiasCorrection.Correct(graph, source, sums).ToDictionary(c => c.Layer, c => c.MaxCorrection);
+            layers = [.. layers.Select(l => shifts.TryGetValue(l.Node, out var shift) ? l with { BiasCorrection = shift } : l)];
         }
+        // Residual Adds are quantized on the graph as corrected, so their ranges see the corrected layers.
+        if (options.Mode == QuantizationMode.Static) { ResidualQuantization.Apply(graph, calibration!, options); QuantizedPooling.Propagate(graph); }
         graph.Validate();
         return (new GraphModule(graph), layers);
     }
@@ -239,12 +270,8 @@ public static partial class Quantizer
         _ => false,
     };
 
-    private static IEnumerable<IReadOnlyDictionary<string, Tensor>> DatasetFeeds(Dataset data, string input, int samples)
-    {
-        if (input.Length == 0) throw new CondenseException("calibration on a labelled data set needs a model with one input");
-        foreach (var batch in new DataLoader(data.Take(samples), 256, shuffle: false, seed: 0).Epoch(0))
-            yield return new Dictionary<string, Tensor> { [input] = batch.Features };
-    }
+    private static IEnumerable<IReadOnlyDictionary<string, Tensor>> DatasetFeeds(Dataset data, string input, int samples) => input.Length == 0
+        ? throw new CondenseException("calibration on a labelled data set needs a model with one input") : data.Take(samples).Feeds(input, 256);
 
     private static void Add(ModelGraph graph, string name, Tensor value, ElementType type)
     {
@@ -252,13 +279,19 @@ public static partial class Quantizer
         if (type != ElementType.Float32) graph.ElementTypes[name] = type;
     }
 
-    // Runs the float model on the calibration samples, batch by batch, feeding each quantized layer's
-    // input to its own observer; the observers keep bounded statistics, not the activations.
-    private static Dictionary<string, QuantParams> Calibrate(GraphModule model, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds,
-        List<Node> layers, QuantizeOptions options)
+    // Runs the float model on the calibration samples, batch by batch, feeding each quantized layer's input to its own
+    // observer (static mode) and to the samples AdaRound and bias correction keep; the observers keep bounded statistics,
+    // not the activations.
+    private static Dictionary<string, QuantParams>? Calibrate(GraphModule model, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds,
+        List<Node> layers, QuantizeOptions options, LayerSamples? samples)
     {
+        bool observe = options.Mode == QuantizationMode.Static;
         var observers = layers.ToDictionary(n => n.Name, _ => Observer.Create(options.Calibration, options.Observer));
-        LayerInputs.Visit(model, feeds, layers, (node, x) => observers[node.Name].Observe(x.Data));
-        return observers.ToDictionary(o => o.Key, o => o.Value.Compute(QuantRange.UInt8, symmetric: false));
+        LayerInputs.Visit(model, feeds, layers, (node, x) =>
+        {
+            if (observe) observers[node.Name].Observe(x.Data);
+            samples?.Add(node, x);
+        });
+        return observe ? observers.ToDictionary(o => o.Key, o => o.Value.Compute(QuantRange.UInt8, symmetric: false)) : null;
     }
 }

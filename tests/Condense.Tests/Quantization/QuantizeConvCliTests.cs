@@ -1,6 +1,6 @@
 // `condense quantize` on convolutional checkpoints as a user runs it: LeNet-5 to an int8 .onnx that
 // `condense eval` runs on the integer engine with the accuracy quantize reported; batch norm folded first
-// and said so.
+// and said so; --equalize, --bias-correction and --adaround report what they did per layer and keep the integer engine.
 using Condense.Formats;
 using System.Text.Json;
 using Condense.Onnx;
@@ -42,5 +42,25 @@ public sealed class QuantizeConvCliTests() : CliWorkspace("condense-quantize-con
         using var printed = JsonDocument.Parse(r.Stdout);
         Assert.Equal(4, printed.RootElement.GetProperty("folded_batch_norms").GetInt32());
         Assert.Equal("integer", printed.RootElement.GetProperty("engine").GetString());
+    }
+
+    [Fact]
+    public void EqualizationBiasCorrectionAndAdaRoundReportPerLayerAndKeepTheIntegerEngine()
+    {
+        string lenet = Path.Combine(Dir, "lenet-dfq.safetensors"), int8 = Path.Combine(Dir, "lenet-dfq.int8.safetensors");
+        ModelFile.Save(Condense.Nn.ModelSpec.Parse("lenet5").Build(3), lenet, [784], "lenet5");
+        var r = CliRunner.Run("quantize", lenet, "-o", int8, "--calibration-samples", "200", "--data", Data, "--json",
+            "--equalize", "--bias-correction", "--adaround");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var printed = JsonDocument.Parse(r.Stdout);
+        var layers = printed.RootElement.GetProperty("layers").EnumerateArray().ToList();
+        Assert.Equal("integer", printed.RootElement.GetProperty("engine").GetString());
+        Assert.All(layers, l => Assert.True(l.GetProperty("bias_correction").GetDouble() > 0));
+        Assert.Equal(2, layers.Count(l => l.TryGetProperty("equalized_with", out _)));       // fc1 → fc2 → fc3 through ReLUs
+        Assert.Contains(layers, l => l.TryGetProperty("equalization_skipped", out var why) && why.GetString()!.Contains("MaxPool"));
+
+        var dynamic = CliRunner.Run("quantize", lenet, "-o", int8, "--mode", "dynamic", "--adaround", "--calibration-samples", "100",
+            "--data", Data, "--json");
+        Assert.True(dynamic.ExitCode == 0, dynamic.Stderr);
     }
 }
