@@ -7,8 +7,10 @@
 //   dotnet run -c Release --project bench/Condense.Bench -- image-compress --variants int8,int8-equalize,int8-bias,int8-adaround,
 //       int8-all,sparse50,nm24,filters30,filters30-distil [--epochs E] [--lr X]
 using System.Diagnostics;
+using System.Globalization;
 using Condense.Data;
 using Condense.Data.Images;
+using Condense.Distillation;
 using Condense.Formats;
 using Condense.Graph;
 using Condense.Inference;
@@ -66,11 +68,33 @@ internal static class ImageCompressBench
         return variant switch
         {
             "int8" => Quantize(int8),
+            "int8-equalize" => Quantize(int8 with { Equalize = true }),
+            "int8-bias" => Quantize(int8 with { BiasCorrection = true }),
+            "int8-adaround" => Quantize(int8 with { AdaRound = true }),
+            "int8-all" => Quantize(int8 with { Equalize = true, BiasCorrection = true, AdaRound = true }),
             "sparse50" => Pruned(model, new PruneOptions { Sparsity = 0.5 }),
             "nm24" => Pruned(model, new PruneOptions { Method = PruneMethod.NM, N = 2, M = 4 }),
             "filters30" => StructuredPruning.Remove(model, 0.3).Model,
+            "filters30-distil" => Distilled(model, calibration, args),
             _ => throw new ArgumentException($"unknown variant {variant}"),
         };
+    }
+
+    // 30 % of the filters removed, then distilled on the calibration photos (random resized crops and flips) to the teacher's features.
+    private static GraphModule Distilled(GraphModule model, Dataset train, string[] args)
+    {
+        string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+        var defaults = new FeatureDistillOptions();
+        var options = defaults with
+        {
+            Epochs = int.Parse(Option("--epochs", defaults.Epochs.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
+            LearningRate = float.Parse(Option("--lr", defaults.LearningRate.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
+        };
+        var shape = train.SampleShape;
+        var (student, report) = ImageDistillPipeline.Apply(model, train, train.Take(2), 0.3, options,
+            (batch, rng) => ImageAugment.RandomResizedCrop(batch, shape, ImageLayout.Nchw, rng));
+        Console.Error.WriteLine($"  distilled {options.Epochs} epochs, lr {options.LearningRate}: {report.Seconds:F0} s, last loss {report.Epochs[^1].Loss:F4}");
+        return student;
     }
 
     private static GraphModule Pruned(GraphModule model, PruneOptions options)
