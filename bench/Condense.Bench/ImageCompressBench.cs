@@ -93,7 +93,8 @@ internal static class ImageCompressBench
         var shape = train.SampleShape;
         var (student, report) = ImageDistillPipeline.Apply(model, train, train.Take(2), 0.3, options,
             (batch, rng) => ImageAugment.RandomResizedCrop(batch, shape, ImageLayout.Nchw, rng));
-        Console.Error.WriteLine($"  distilled {options.Epochs} epochs, lr {options.LearningRate}: {report.Seconds:F0} s, last loss {report.Epochs[^1].Loss:F4}");
+        Console.Error.WriteLine($"  distilled {options.Epochs} epochs, lr {options.LearningRate}: {report.Seconds:F0} s, "
+            + $"last loss {report.Epochs[^1].Loss:F4}");
         return student;
     }
 
