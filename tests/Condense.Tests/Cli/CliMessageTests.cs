@@ -92,9 +92,9 @@ public sealed partial class CliMessageTests() : CliWorkspace("condense-messages-
         foreach (var line in lines)
         {
             var args = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
-            // info, run, embed and compose read no dataset, and a text command reads --text instead: they take no --data.
+            // info, run, embed and compose read no dataset, and a text or image command reads --text or --images instead: they take no --data.
             bool readsData = args[0] is not ("info" or "run" or "embed" or "compose");
-            if (readsData && !args.Contains("--data") && !args.Contains("--text")) args.AddRange(["--data", "no-data"]);
+            if (readsData && !args.Contains("--data") && !args.Contains("--text") && !args.Contains("--images")) args.AddRange(["--data", "no-data"]);
             var r = CliRunner.RunIn(empty, [.. args]);
             // The README shows one refusal on purpose: an output onto the input model.
             bool expected = r.Stderr.Contains("does not exist")

@@ -131,7 +131,7 @@ public static class ImageFolder
         if (File.Exists(full))
             throw new CondenseException($"{full} is a file; expected a folder of images");
         if (!Directory.Exists(full))
-            throw new CondenseException($"image folder not found: {full}");
+            throw new CondenseException($"image folder {full} does not exist");
         return full;
     }
 

@@ -57,7 +57,7 @@ public class ImageFolderTests
         var none = Assert.Throws<CondenseException>(() => ImageFolder.Scan(tmp.Path));
         TestFiles.AssertOneLine(none, "no images", ".jpg", ".webp", tmp.Path);
         var missing = Assert.Throws<CondenseException>(() => ImageFolder.Scan(tmp.File("nope")));
-        TestFiles.AssertOneLine(missing, "image folder not found", "nope");
+        TestFiles.AssertOneLine(missing, "does not exist", "nope");
         var file = Assert.Throws<CondenseException>(() => ImageFolder.Load(tmp.File("notes.txt"), TestImages.Raw(4, 4)));
         TestFiles.AssertOneLine(file, "notes.txt is a file; expected a folder of images");
     }
