@@ -39,17 +39,17 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("--alpha <A>")] [Description("Weight of the soft targets; 1 − A goes to the labels (default 0.9; 1 needs no labels).")]
         public float? Alpha { get; init; }
 
-        [CommandOption("-e|--epochs <N>")] [Description("Epochs for both students (default 20; with --text, 3).")]
+        [CommandOption("-e|--epochs <N>")] [Description("Epochs for both students (default 20; with --text, 3; with --images, 60).")]
         public int? Epochs { get; init; }
 
         [CommandOption("--lr <X>")] [Description("Learning rate (default 0.05; 0.02 for a convolutional student such as lenet5; with --text, AdamW's peak "
-            + DistillText.DefaultLearningRateText + ").")]
+            + DistillText.DefaultLearningRateText + "; with --images, " + DistillImages.DefaultLearningRateText + ").")]
         public float? LearningRate { get; init; }
 
         [CommandOption("--optimizer <NAME>")] [Description("sgd (momentum 0.9, default), adam or adamw. Text students always train with AdamW.")]
         public OptimizerKind? Optimizer { get; init; }
 
-        [CommandOption("-b|--batch-size <B>")] [Description("Mini-batch size (default 64; with --text, 32 passages).")]
+        [CommandOption("-b|--batch-size <B>")] [Description("Mini-batch size (default 64; with --text, 32 passages; with --images, 16 images).")]
         public int? BatchSize { get; init; }
 
         [CommandOption("--hint <STUDENT:TEACHER>")] [Description("FitNets hint: a student and a teacher hidden value by graph name (see `condense info`), "

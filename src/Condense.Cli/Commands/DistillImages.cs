@@ -15,7 +15,7 @@ namespace Condense.Cli.Commands;
 
 internal static class DistillImages
 {
-    public const string DefaultLearningRateText = "1e-4";
+    public const string DefaultLearningRateText = "3e-5";
 
     public static int Run(Output output, DistillCommand.Settings s, CancellationToken cancellation)
     {
