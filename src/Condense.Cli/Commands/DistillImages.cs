@@ -50,7 +50,7 @@ internal static class DistillImages
             // Every fifth image is held out; crops of one photograph are near-duplicates, so --eval-images is the honest measure.
             if (images.Count < 10) throw new CondenseException($"{images.Count} images: give --eval-images DIR, or at least 10 images to hold out a fifth");
             var all = Enumerable.Range(0, images.Count).ToArray();
-            (train, evaluation) = (Subset(images, [.. all.Where(i => i % 5 != 4)]), Subset(images, [.. all.Where(i => i % 5 == 4)]));
+            (train, evaluation) = (images.Select([.. all.Where(i => i % 5 != 4)]), images.Select([.. all.Where(i => i % 5 == 4)]));
         }
         var layout = IsChannelsLast(train.SampleShape) ? ImageLayout.Nhwc : ImageLayout.Nchw;
         var sampleShape = train.SampleShape;
@@ -85,7 +85,4 @@ internal static class DistillImages
     }
 
     private static bool IsChannelsLast(int[] sampleShape) => sampleShape.Length == 3 && sampleShape[^1] is 1 or 3 && sampleShape[0] is not (1 or 3);
-
-    private static Dataset Subset(Dataset data, int[] indices) =>
-        new(data.Batch(indices).Data, data.Labels is { } l ? [.. indices.Select(i => l[i])] : null, data.SampleShape, data.Name);
 }

@@ -23,7 +23,7 @@ internal static class QuantizeImages
             if (images.Count < 4) throw new CondenseException($"{images.Count} images in {settings.Images}: at least 4 are needed to calibrate "
                 + "on half and measure on the other half (or give --calibration DIR)");
             var order = Enumerable.Range(0, images.Count).ToArray();
-            (calibration, evaluation) = (Subset(images, order[..(images.Count / 2)]), Subset(images, order[(images.Count / 2)..]));
+            (calibration, evaluation) = (images.Select(order[..(images.Count / 2)]), images.Select(order[(images.Count / 2)..]));
         }
         (model, int batch) = ImageInputs.Batchable(output, model);
         var (quantized, report) = CountProgress.Run(output, "measuring", evaluation.Count,
@@ -48,7 +48,4 @@ internal static class QuantizeImages
         output.Result(outPath, null, report, ("onnx_format", format.ToString().ToLowerInvariant(), Before: "calibration_images"));
         return 0;
     }
-
-    private static Dataset Subset(Dataset data, int[] indices) =>
-        new(data.Batch(indices).Data, data.Labels is { } l ? [.. indices.Select(i => l[i])] : null, data.SampleShape, data.Name);
 }

@@ -75,6 +75,9 @@ public sealed class Dataset
             yield return new Dictionary<string, Tensor> { [input] = Batch(indices.AsSpan(start, Math.Min(batchSize, Count - start))) };
     }
 
+    /// <summary>The samples at <paramref name="indices"/>, in that order, with their labels.</summary>
+    public Dataset Select(int[] indices) => new(Batch(indices).Data, Labels is { } l ? [.. indices.Select(i => l[i])] : null, SampleShape, Name);
+
     /// <summary>The first <paramref name="count"/> samples (or all, if fewer).</summary>
     public Dataset Take(int count)
     {

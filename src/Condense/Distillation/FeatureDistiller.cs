@@ -13,6 +13,7 @@ using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
+using Condense.Inference;
 using Condense.Optim;
 using Condense.Tensors;
 using Condense.Training;
@@ -44,7 +45,7 @@ public static class FeatureDistiller
         reference.Eval();
         var loader = new DataLoader(images, options.BatchSize, shuffle: true, options.Seed);
         // The teacher's features of the unchanged images, when there is no augmentation to change them.
-        var cached = augment is null ? Features(reference, images, options.BatchSize) : null;
+        var cached = augment is null ? ImageEvaluation.Outputs(reference, images, options.BatchSize).Rows : null;
         var augmentRng = new Rng(options.Seed ^ 0xA076_1D64_78BD_642FUL);
         int totalSteps = options.Epochs * loader.BatchCount, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps);
         var optimizer = new AdamW(model.Parameters(), options.LearningRate, weightDecay: options.WeightDecay);
@@ -73,25 +74,6 @@ public static class FeatureDistiller
             epochs.Add(new FeatureDistillEpoch(epoch + 1, lossSum / seen, optimizer.LearningRate, clock.Elapsed.TotalSeconds));
         }
         return (model, epochs);
-    }
-
-    /// <summary>
-    /// The features of every image: the first output of <paramref name="model"/> flattened per sample, computed in
-    /// evaluation mode without gradients, <paramref name="batchSize"/> images at a time.
-    /// </summary>
-    public static float[][] Features(GraphModule model, Dataset images, int batchSize = 16)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        model.Eval();
-        var rows = new List<float[]>(images.Count);
-        foreach (var batch in new DataLoader(images, batchSize, shuffle: false, seed: 0))
-        {
-            Tensor features;
-            using (GradMode.NoGrad()) features = Flatten(model.Forward(batch.Features));
-            int width = features.Shape[1];
-            for (int i = 0; i < batch.Count; i++) rows.Add(features.Data.AsSpan(i * width, width).ToArray());
-        }
-        return [.. rows];
     }
 
     // The output [N, …] as [N, features].

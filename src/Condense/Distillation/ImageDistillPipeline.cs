@@ -6,6 +6,7 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Condense.Data;
 using Condense.Graph;
+using Condense.Inference;
 using Condense.Pruning;
 using Condense.Reports;
 using Condense.Tensors;
@@ -84,10 +85,10 @@ public static class ImageDistillPipeline
         options.Validate();
         if (evaluation.Count < 2) throw new CondenseException($"measuring fidelity needs at least 2 evaluation images, got {evaluation.Count}");
         var clock = Stopwatch.StartNew();
-        var reference = FeatureDistiller.Features(teacher, evaluation, options.BatchSize);
-        var before = Fidelity.Measure(FeatureDistiller.Features(cut.Model, evaluation, options.BatchSize), reference);
+        var reference = ImageEvaluation.Outputs(teacher, evaluation, options.BatchSize).Rows;
+        var before = Fidelity.Measure(ImageEvaluation.Outputs(cut.Model, evaluation, options.BatchSize).Rows, reference);
         var (student, epochs) = FeatureDistiller.Distil(cut.Model, teacher, train, options, augment, progress, cancellation);
-        var after = Fidelity.Measure(FeatureDistiller.Features(student, evaluation, options.BatchSize), reference);
+        var after = Fidelity.Measure(ImageEvaluation.Outputs(student, evaluation, options.BatchSize).Rows, reference);
         var report = new ImageDistillReport(ratio, train.Count, evaluation.Count, TextFidelity.Of(before), TextFidelity.Of(after),
             ModelSummary.Of(teacher).Parameters, ModelSummary.Of(cut.Model).Parameters, ModelSummary.Of(student).Parameters, epochs,
             clock.Elapsed.TotalSeconds, cut.Changes, cut.Skipped);

@@ -2,7 +2,6 @@
 // outputs to a reference model's on the same images when there are no labels (Reports/Fidelity on each image's
 // output vector, plus how often both pick the same class when the model is a classifier), its size, batch-1 latency
 // and batch-8 throughput, measured as TextEvaluation does for text.
-using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
@@ -96,14 +95,23 @@ public static class ImageEvaluation
     /// <paramref name="model"/>; <paramref name="file"/> is its saved form (or null). The integer engine runs it when it compiles.
     /// </summary>
     public static ImageMetrics Measure(GraphModule model, GraphModule? reference, Dataset images, string? file, int batchSize = 8,
-        IProgress<int>? progress = null, double timingSeconds = 0.5)
+        IProgress<int>? progress = null, double timingSeconds = 0.5) =>
+        MeasureOutputs(model, reference is null ? null : Outputs(reference, images, batchSize), images, file, batchSize, progress, timingSeconds).Metrics;
+
+    /// <summary>
+    /// As <see cref="Measure"/>, against outputs already computed, and with the model's own outputs, so that a pass measures
+    /// the original once and compares its result with those outputs.
+    /// </summary>
+    public static (ImageMetrics Metrics, ImageOutputs Outputs) MeasureOutputs(GraphModule model, ImageOutputs? reference, Dataset images,
+        string? file, int batchSize = 8, IProgress<int>? progress = null, double timingSeconds = 0.5)
     {
         var runner = InferenceEngine.Compile(model).Runner;
         var outputs = Outputs(runner, images, batchSize, progress);
-        var fidelity = reference is null ? null : Compare(outputs, Outputs(reference, images, batchSize));
+        var fidelity = reference is null ? null : Compare(outputs, reference);
         var (latency, throughput) = Speed(runner, images, batchSize, timingSeconds);
-        return new ImageMetrics(images.Count, Accuracy(outputs, images.Labels), fidelity, ModelSummary.Of(model).Parameters,
+        var metrics = new ImageMetrics(images.Count, Accuracy(outputs, images.Labels), fidelity, ModelSummary.Of(model).Parameters,
             file is null ? 0 : ModelMetrics.SizeOnDisk(file), latency, throughput);
+        return (metrics, outputs);
     }
 
     /// <summary>Median batch-1 milliseconds on the first image, and images per second in batches of up to 8.</summary>
@@ -111,27 +119,11 @@ public static class ImageEvaluation
     {
         int n = Math.Min(8, batchSize);
         var indices = Enumerable.Range(0, n).Select(i => i % images.Count).ToArray();
-        double latency = MedianMilliseconds(runner, images.Batch([0]), timingSeconds);
-        double batch = n == 1 ? latency : MedianMilliseconds(runner, images.Batch(indices), timingSeconds);
+        var one = images.Batch([0]);
+        double latency = MedianTime.Milliseconds(runner, () => runner.Forward(one), timingSeconds);
+        var several = images.Batch(indices);
+        double batch = n == 1 ? latency : MedianTime.Milliseconds(runner, () => runner.Forward(several), timingSeconds);
         return (latency, n / (batch / 1000));
-    }
-
-    // One warm-up run, then runs until the time is spent (at least three): the median.
-    private static double MedianMilliseconds(Module runner, Tensor input, double seconds)
-    {
-        runner.Eval();
-        using var _ = GradMode.NoGrad();
-        runner.Forward(input);
-        var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (times.Count < 3 || total.Elapsed.TotalSeconds < seconds)
-        {
-            var clock = Stopwatch.StartNew();
-            runner.Forward(input);
-            times.Add(clock.Elapsed.TotalMilliseconds);
-        }
-        times.Sort();
-        return times[times.Count / 2];
     }
 
     private static int ArgMax(float[] row)

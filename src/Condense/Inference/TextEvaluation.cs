@@ -1,8 +1,6 @@
 // The figures of a text model when there are no labels: fidelity of its sentence embeddings to a reference model's
 // on the same passages (Reports/Fidelity), its size, batch-1 latency on a real passage and batch-32 throughput at
 // the maximum length (passages padded to it), measured, as ModelMetrics does for labelled data.
-using System.Diagnostics;
-using Condense.Autograd;
 using Condense.Data.Text;
 using Condense.Graph;
 using Condense.Reports;
@@ -41,7 +39,7 @@ public static class TextEvaluation
         var names = model.Graph.Inputs.Select(i => i.Name).ToList();
         var full = tokenizer.Batch([.. Enumerable.Range(0, 32).Select(i => passages[i % passages.Count])], maxLength, padTo: maxLength).Feed(names);
         double latency = Latency(model, tokenizer, passages[0], maxLength, timingSeconds);
-        double batch = MedianMilliseconds(model, full, timingSeconds);
+        double batch = MedianTime.Milliseconds(model, () => model.Run(full), timingSeconds);
         return (latency, 32 / (batch / 1000));
     }
 
@@ -49,24 +47,6 @@ public static class TextEvaluation
     public static double Latency(GraphModule model, TextTokenizer tokenizer, string passage, int maxLength, double timingSeconds = 0.5)
     {
         var one = tokenizer.Batch([passage], maxLength).Feed(model.Graph.Inputs.Select(i => i.Name));
-        return MedianMilliseconds(model, one, timingSeconds);
-    }
-
-    // One warm-up run, then runs until the time is spent (at least three): the median.
-    private static double MedianMilliseconds(GraphModule model, Dictionary<string, Tensors.Tensor> feed, double seconds)
-    {
-        model.Eval();
-        using var _ = GradMode.NoGrad();
-        model.Run(feed);
-        var times = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (times.Count < 3 || total.Elapsed.TotalSeconds < seconds)
-        {
-            var clock = Stopwatch.StartNew();
-            model.Run(feed);
-            times.Add(clock.Elapsed.TotalMilliseconds);
-        }
-        times.Sort();
-        return times[times.Count / 2];
+        return MedianTime.Milliseconds(model, () => model.Run(one), timingSeconds);
     }
 }

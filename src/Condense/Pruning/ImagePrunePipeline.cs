@@ -86,8 +86,8 @@ public static class ImagePrunePipeline
         IProgress<int>? progress)
     {
         if (evaluation.Count < 2) throw new CondenseException($"measuring fidelity needs at least 2 images, got {evaluation.Count}");
-        var before = ImageEvaluation.Measure(model, null, evaluation, null, batchSize, timingSeconds: 0.3);
-        var after = ImageEvaluation.Measure(pruned, model, evaluation, null, batchSize, progress, timingSeconds: 0.3);
+        var (before, reference) = ImageEvaluation.MeasureOutputs(model, null, evaluation, null, batchSize, timingSeconds: 0.3);
+        var after = ImageEvaluation.MeasureOutputs(pruned, reference, evaluation, null, batchSize, progress, timingSeconds: 0.3).Metrics;
         return (before, after);
     }
 }

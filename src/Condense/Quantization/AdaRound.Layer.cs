@@ -103,8 +103,8 @@ public static partial class AdaRound
             }
         }
 
-        // Row r of ∂/∂V = (∂rec/∂Δ·∂Δ/∂h − λ·2β·|2h − 1|^(β−1)·sign(2h − 1))·∂h/∂V, in place of ∂rec/∂Δ; returns the row's
-        // Σ (1 − |2h − 1|^β) (0 when β is 0).
+        // Row r of ∂/∂V = (∂rec/∂Δ·∂Δ/∂h − λ·2β·|2h − 1|^(β−1)·sign(2h − 1))·∂h/∂V, in place of ∂rec/∂Δ;
+        // returns the row's Σ (1 − |2h − 1|^β) (0 when β is 0).
         private double Backward(int r, float beta, float lambda)
         {
             int i = r * _cols, end = i + _cols;

@@ -59,8 +59,8 @@ public static class ImageQuantizePipeline
         string input = model.Graph.Inputs[0].Name;
         var calibrationImages = calibration.Take(options.CalibrationSamples);
         var (quantized, layers) = Quantizer.Quantize(model, options, () => calibrationImages.Feeds(input, batchSize));
-        var before = ImageEvaluation.Measure(model, null, evaluation, null, batchSize, timingSeconds: 0.3);
-        var after = ImageEvaluation.Measure(quantized, model, evaluation, null, batchSize, progress, timingSeconds: 0.3);
+        var (before, reference) = ImageEvaluation.MeasureOutputs(model, null, evaluation, null, batchSize, timingSeconds: 0.3);
+        var after = ImageEvaluation.MeasureOutputs(quantized, reference, evaluation, null, batchSize, progress, timingSeconds: 0.3).Metrics;
         var quantizedWeights = layers.Select(l => l.Weight).ToHashSet();
         var floatLayers = WeightLayers.Find(model).Where(t => !t.IsBias && !quantizedWeights.Contains(t.Name)).Select(t => t.Name).ToList();
         int calibrated = options.Mode == QuantizationMode.Static ? calibrationImages.Count : 0;
