@@ -32,6 +32,16 @@ internal static class ConvBench
         C("3x3 32-32 14x14 b=64", 64, 32, 14, 32, 3, 1),
         C("3x3 64-64 7x7 b=64", 64, 64, 7, 64, 3, 1),
         C("3x3 16-32 s2 28x28 b=64", 64, 16, 28, 32, 3, 1, 2),
+        // ResNet-18's convolutions at 224×224, batch 1 (one of each shape).
+        C("r18 7x7 3-64 s2 224", 1, 3, 224, 64, 7, 3, 2),
+        C("r18 3x3 64-64 56", 1, 64, 56, 64, 3, 1),
+        C("r18 3x3 64-128 s2 56", 1, 64, 56, 128, 3, 1, 2),
+        C("r18 1x1 64-128 s2 56", 1, 64, 56, 128, 1, 0, 2),
+        C("r18 3x3 128-128 28", 1, 128, 28, 128, 3, 1),
+        C("r18 3x3 128-256 s2 28", 1, 128, 28, 256, 3, 1, 2),
+        C("r18 3x3 256-256 14", 1, 256, 14, 256, 3, 1),
+        C("r18 3x3 256-512 s2 14", 1, 256, 14, 512, 3, 1, 2),
+        C("r18 3x3 512-512 7", 1, 512, 7, 512, 3, 1),
     ];
 
     /// <summary>Runs the benchmark (args[0], if given, keeps only cases whose name contains it); returns an exit code.</summary>
@@ -78,6 +88,7 @@ internal static class ConvBench
             }
             var (ours, theirs) = Alternate(Forward, ort.RunDiscard);
             Report(c.Name, "forward", g.Flops, ours, Forward, peak, theirs);
+            if (args.Contains("--forward")) continue;
             Report(c.Name, "dx", g.Flops, Timing.MeasureSeconds(InputGrad), InputGrad, peak, null);
             Report(c.Name, "dw + db", g.Flops, Timing.MeasureSeconds(WeightGrad), WeightGrad, peak, null);
         }

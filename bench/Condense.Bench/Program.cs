@@ -21,6 +21,7 @@ return args.FirstOrDefault() switch
     "onnx" => OnnxBench.Run(args[1..]),
     "pool" => PoolBench.Run(args[1..]),
     "cnn" => CnnBench.Run(args[1..]),
+    "resnet18" => ResNetBench.Run(args[1..]),
     "fuzz" => FuzzBench.Run(args[1..]),
     "conformance" => ConformanceBench.Run(args[1..]),
     "text-quant" => TextQuantBench.Run(args[1..]),
@@ -32,7 +33,7 @@ return args.FirstOrDefault() switch
 static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, " +
-        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, fuzz, conformance, text-quant, text-compress, " +
+        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, resnet18, fuzz, conformance, text-quant, text-compress, " +
         "image-compress");
     return 2;
 }

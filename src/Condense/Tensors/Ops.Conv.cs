@@ -21,10 +21,7 @@ public partial class Tensor
         if (bias is not null && (bias.Rank != 1 || bias.Size != g.OutChannels))
             throw new CondenseException($"Conv2d bias must have shape ({g.OutChannels}), got {Tensors.Shape.Format(bias.Shape)}");
         var y = Uninitialized(g.OutputShape);
-        if (Conv2dPointwiseStrided.Applies(g))
-            Conv2dPointwiseStrided.Forward(g, input.Data, weight.Data, bias is null ? default : bias.Data, y.Data);
-        else
-            Conv2dKernel.Forward(g, input.Data, weight.Data, bias is null ? default : bias.Data, y.Data);
+        Conv2dKernel.Forward(g, input.Data, weight.Data, bias is null ? default : bias.Data, y.Data);
         return Record(y, dy => Conv2dBackward(g, input, weight, bias, dy), bias is null ? [input, weight] : [input, weight, bias]);
     }
 

@@ -57,7 +57,7 @@ public class Conv2dPointwiseStridedTests
             using var _ = Cpu.Force(path);
             var y = new float[expected.Length];
             Array.Fill(y, float.NaN); // every output is written
-            Conv2dPointwiseStrided.Forward(g, x, weight, b, y);
+            Conv2dPointwiseStrided.Forward(g, x, weight, b, y, default, relu: false);
             AssertClose(expected, y, $"{path} y");
         }
     }
@@ -77,7 +77,7 @@ public class Conv2dPointwiseStridedTests
             {
                 Cpu.Threads = threads;
                 var y = new float[g.Batch * g.OutChannels * g.OutPixels];
-                Conv2dPointwiseStrided.Forward(g, x, weight, b, y);
+                Conv2dPointwiseStrided.Forward(g, x, weight, b, y, default, relu: false);
                 runs.Add(y);
             }
             foreach (var r in runs) Assert.Equal(runs[0], r);

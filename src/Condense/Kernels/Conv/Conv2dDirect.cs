@@ -9,7 +9,7 @@
 // channel and the copy is a padded copy.
 //   forward      y[n, g][m, q]   = Σ_tap w[m, tap] · x_padded[n, g][q + offset(tap)]      (tiles: channel rows × NR q)
 //   weight grad  dw[m, tap]     += Σ_n Σ_q dy_padded[n, g][m, q] · x_padded[n, g][q + offset(tap)]  (dy zero at dropped q)
-// Forward items are (image, group), each owning its outputs. The weight gradient sums over images: images are
+// The forward pass is in Conv2dDirect.Forward.cs. The weight gradient sums over images: images are
 // grouped into chunks of Conv2dKernel.WeightChunk whatever the thread count, each chunk sums in a fixed order
 // into its own partial, and the caller adds the partials in order. So the bits never depend on the threads.
 using System.Runtime.CompilerServices;
@@ -20,32 +20,14 @@ using Condense.Kernels.Platform;
 namespace Condense.Kernels.Conv;
 
 /// <summary>Forward convolution and weight gradient reading taps straight from a padded, phase-split image.</summary>
-internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConvKernel
+internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struct, IConvKernel
 {
     /// <summary>K block: KC taps of NR floats (36 KiB at NR = 48) stay in the 48 KiB L1 while the channel rows sweep them.</summary>
     private const int KC = 192;
 
-    [ThreadStatic] private static ForwardJob? t_forward;
     [ThreadStatic] private static WeightJob? t_weight;
     [ThreadStatic] private static int[]? t_offsets;
     [ThreadStatic] private static float[]? t_packedWeights;
-
-    /// <summary>y (N, M, OH, OW) = conv(x, w) + b, or y += conv(x, w) when <paramref name="accumulate"/> (b null).</summary>
-    public static void Forward(Conv2dGeometry g, float* x, float* w, float* bias, float* y, bool accumulate, int threads)
-    {
-        long items = (long)g.Batch * g.Groups;
-        if (items == 0) return;
-        var layout = new PhaseSplitImage(g, g.InPerGroup);
-        float* packed = PackWeights(g, w);
-        int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? threads : 1, items);
-        var job = t_forward ??= new ForwardJob();
-        fixed (int* offsets = TapOffsets(g, layout))
-        {
-            job.Set(g, layout, x, packed, offsets, bias, y, accumulate, items, parts);
-            try { WorkerPool.Run(job, parts); }
-            finally { job.Clear(); }
-        }
-    }
 
     /// <summary>
     /// The weight gradient, chunk by chunk: chunk 0 into dw (added to when <paramref name="accumulate"/>), chunk
@@ -88,14 +70,14 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
     /// Each group's weight (M/g × K) as row panels of up to MaxRows channels: the panel at row r holds
     /// a[p·rows + i] = w[r + i, p], so its K block at pc starts at r·K + pc·rows. Valid until the thread's next call.
     /// </summary>
-    private static float* PackWeights(Conv2dGeometry g, float* w)
+    private static float* PackWeights(Conv2dGeometry g, float* w, int panelRows)
     {
         int k = g.ColumnRows, mg = g.OutPerGroup;
         float* packed = Buffer(ref t_packedWeights, (long)g.OutChannels * k);
         for (int group = 0; group < g.Groups; group++)
-            for (int r = 0; r < mg; r += TKernel.MaxRows)
+            for (int r = 0; r < mg; r += panelRows)
             {
-                int rows = Math.Min(TKernel.MaxRows, mg - r);
+                int rows = Math.Min(panelRows, mg - r);
                 GemmPack.PackA(false, TKernel.Path != KernelPath.Scalar, w + (long)group * mg * k, k, r, 0, rows, k, rows, packed + ((long)group * mg + r) * k);
             }
         return packed;
@@ -143,66 +125,6 @@ internal static unsafe class Conv2dDirect<TKernel> where TKernel : struct, IConv
             buffer = GC.AllocateUninitializedArray<float>(checked((int)count + 16), pinned: true);
         nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
         return (float*)((p + 63) & ~(nint)63);
-    }
-
-    /// <summary>Forward items (image, group); part p takes a contiguous run.</summary>
-    private sealed class ForwardJob : IParallelJob
-    {
-        [ThreadStatic] private static float[]? t_padded, t_out;
-
-        private Conv2dGeometry _g = null!;
-        private PhaseSplitImage _layout;
-        private int _parts;
-        private long _items;
-        private bool _accumulate;
-        private float* _x, _w, _bias, _y;
-        private int* _offsets;
-
-        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, int* offsets, float* bias, float* y,
-            bool accumulate, long items, int parts)
-        {
-            (_g, _layout, _accumulate, _items, _parts) = (g, layout, accumulate, items, parts);
-            _x = x; _w = w; _offsets = offsets; _bias = bias; _y = y;
-        }
-
-        public void Clear() { _x = _w = _bias = _y = null; _offsets = null; _g = null!; }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Execute(int part)
-        {
-            var (g, l) = (_g, _layout);
-            int nr = TKernel.NR, k = g.ColumnRows, mg = g.OutPerGroup, oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq;
-            int positions = l.Positions, stride = (positions + nr - 1) / nr * nr;
-            float* padded = Buffer(ref t_padded, l.Length(TKernel.NR));
-            float* output = Buffer(ref t_out, (long)mg * stride);
-            new Span<float>(padded, checked((int)l.Length(TKernel.NR))).Clear(); // every item writes the same interior: the border stays zero
-            long i0 = _items * part / _parts, i1 = _items * (part + 1) / _parts;
-            for (long item = i0; item < i1; item++)
-            {
-                int group = (int)(item % g.Groups), n = (int)(item / g.Groups);
-                float* y = _y + ((long)n * g.OutChannels + (long)group * mg) * g.OutPixels;
-                CopyImage(g, l, _x + ((long)n * g.InChannels + (long)group * g.InPerGroup) * g.InPixels, padded);
-                if (_accumulate)
-                    for (int m = 0; m < mg; m++)
-                        for (int oy = 0; oy < oh; oy++)
-                            Unsafe.CopyBlockUnaligned(output + (long)m * stride + oy * wq, y + ((long)m * oh + oy) * ow, (uint)(ow * sizeof(float)));
-                for (int q = 0; q < positions; q += nr)
-                    for (int pc = 0; pc < k; pc += KC)
-                    {
-                        int kc = Math.Min(KC, k - pc);
-                        for (int r = 0; r < mg; r += TKernel.MaxRows)
-                        {
-                            int rows = Math.Min(TKernel.MaxRows, mg - r);
-                            float* a = _w + ((long)group * mg + r) * k + (long)pc * rows;
-                            float* bias = _bias is null ? null : _bias + group * mg + r;
-                            TKernel.RunDirect(rows, kc, a, padded + q, _offsets + pc, output + (long)r * stride + q, stride, bias, _accumulate || pc > 0);
-                        }
-                    }
-                for (int m = 0; m < mg; m++)
-                    for (int oy = 0; oy < oh; oy++)
-                        Unsafe.CopyBlockUnaligned(y + ((long)m * oh + oy) * ow, output + (long)m * stride + oy * wq, (uint)(ow * sizeof(float)));
-            }
-        }
     }
 
     /// <summary>Weight-gradient items (chunk, group); part p takes a contiguous run.</summary>

@@ -33,14 +33,25 @@ public static unsafe class Conv2dKernel
     /// y = conv(x, w) + b: x (N, C, H, W), w (M, C/g, kH, kW), b (M) or empty for none, y (N, M, OH, OW),
     /// all tight row-major. y is overwritten.
     /// </summary>
-    public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y)
+    public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y) =>
+        Forward(g, x, weight, bias, y, default, relu: false);
+
+    /// <summary>
+    /// y = conv(x, w) + b, then y += residual when <paramref name="residual"/> is not empty (same shape as y), then
+    /// y = max(0, y) when <paramref name="relu"/>: the fused Conv → Add → Relu of an inference graph, with the bits
+    /// of the three separate steps.
+    /// </summary>
+    public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y,
+        ReadOnlySpan<float> residual, bool relu)
     {
         Check(g, x.Length, "input", (long)g.Batch * g.InChannels * g.InPixels);
         Check(g, weight.Length, "weight", (long)g.OutChannels * g.ColumnRows);
         if (!bias.IsEmpty) Check(g, bias.Length, "bias", g.OutChannels);
         Check(g, y.Length, "output", (long)g.Batch * g.OutChannels * g.OutPixels);
-        fixed (float* px = x, pw = weight, pb = bias, py = y)
-            DirectForward(Cpu.Active, g, px, pw, bias.IsEmpty ? null : pb, py, accumulate: false);
+        if (!residual.IsEmpty) Check(g, residual.Length, "residual", y.Length);
+        if (Conv2dPointwiseStrided.Applies(g)) { Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu); return; }
+        fixed (float* px = x, pw = weight, pb = bias, py = y, pr = residual)
+            DirectForward(Cpu.Active, g, px, pw, bias.IsEmpty ? null : pb, py, accumulate: false, residual.IsEmpty ? null : pr, relu);
     }
 
     /// <summary>
@@ -107,14 +118,16 @@ public static unsafe class Conv2dKernel
                 $"Conv2d {what} holds {length} floats; {string.Join('×', g.InputShape)} input, {string.Join('×', g.WeightShape)} weight needs {expected}");
     }
 
-    private static void DirectForward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, bool accumulate)
+    private static void DirectForward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, bool accumulate,
+        float* residual = null, bool relu = false)
     {
+        int threads = Cpu.Threads;
         switch (path)
         {
-            case KernelPath.Avx512 when NarrowTilesFit(g): Conv2dDirect<ConvKernelAvx512Narrow>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
-            case KernelPath.Avx512: Conv2dDirect<ConvKernelAvx512>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
-            case KernelPath.Avx2: Conv2dDirect<ConvKernelAvx2>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
-            default: Conv2dDirect<ConvKernelScalar>.Forward(g, x, w, b, y, accumulate, Cpu.Threads); break;
+            case KernelPath.Avx512 when NarrowTilesFit(g): Conv2dDirect<ConvKernelAvx512Narrow>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
+            case KernelPath.Avx512: Conv2dDirect<ConvKernelAvx512>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
+            case KernelPath.Avx2: Conv2dDirect<ConvKernelAvx2>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
+            default: Conv2dDirect<ConvKernelScalar>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
         }
     }
 

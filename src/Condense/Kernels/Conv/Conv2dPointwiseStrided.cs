@@ -18,8 +18,12 @@ internal static class Conv2dPointwiseStrided
             && o.PadTop == 0 && o.PadLeft == 0 && o.PadBottom == 0 && o.PadRight == 0;
     }
 
-    /// <summary>y (N, M, OH, OW) = conv(x, w) + b for a geometry where <see cref="Applies"/> holds.</summary>
-    public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y)
+    /// <summary>
+    /// y (N, M, OH, OW) = conv(x, w) + b (+ residual, then max(0, ·), as Conv2dKernel.Forward) for a geometry where
+    /// <see cref="Applies"/> holds.
+    /// </summary>
+    public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y,
+        ReadOnlySpan<float> residual, bool relu)
     {
         var subsampled = new Conv2dGeometry(g.Batch, g.InChannels, g.OutHeight, g.OutWidth, g.OutChannels, 1, 1,
             new ConvParameters(1, 1, 0, 0, 0, 0, 1, 1, g.Groups));
@@ -28,7 +32,7 @@ internal static class Conv2dPointwiseStrided
         try
         {
             Subsample(g, x, buffer);
-            Conv2dKernel.Forward(subsampled, buffer.AsSpan(0, count), weight, bias, y);
+            Conv2dKernel.Forward(subsampled, buffer.AsSpan(0, count), weight, bias, y, residual, relu);
         }
         finally { ArrayPool<float>.Shared.Return(buffer); }
     }
