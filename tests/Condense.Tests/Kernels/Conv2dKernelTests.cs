@@ -50,6 +50,15 @@ public class Conv2dKernelTests
         // after an odd and an even left pad.
         new("stride 2, wide odd rows", 2, 3, 6, 37, 4, 3, 3, O(2, 2, 1, 1, 1, 1), true),
         new("stride 2, wide rows, no left pad", 1, 2, 5, 40, 3, 3, 3, O(2, 2, 0, 0, 1, 1), false),
+        // One image split over the threads by channel panels (pixel tiles: 40 channels; channel tiles: 96 = three
+        // panels of 32 for two threads), three images for two threads, and the channel tiles' edges: output rows cut
+        // into runs (25 = 8 + 8 + 9), two groups of 32 channels, stride 2, a 1×1 kernel of 256 taps.
+        new("one image over threads, pixel tiles", 1, 16, 32, 32, 40, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
+        new("one image over threads, channel tiles", 1, 64, 14, 25, 96, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
+        new("three images over threads, channel tiles", 3, 64, 10, 10, 64, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), false),
+        new("channel tiles, two groups", 2, 64, 9, 7, 64, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1, g: 2), true),
+        new("channel tiles, stride 2", 1, 32, 15, 15, 32, 3, 3, O(2, 2, 1, 1, 0, 0), true),
+        new("channel tiles, 1x1 deep", 2, 256, 5, 6, 64, 1, 1, O(), true),
     ];
 
     public static TheoryData<string> AllCases()
@@ -148,7 +157,7 @@ public class Conv2dKernelTests
         int saved = Cpu.Threads;
         try
         {
-            foreach (int index in new[] { 14, 13, 16, 17 })
+            foreach (int index in new[] { 14, 13, 16, 17, 22, 23, 24 })
             {
                 var g = Cases[index].Geometry;
                 var x = Random(11, g.Batch * g.InChannels * g.InPixels);
@@ -169,6 +178,33 @@ public class Conv2dKernelTests
             }
         }
         finally { Cpu.Threads = saved; }
+    }
+
+    [Theory]
+    [InlineData("lenet conv2", false, true)]
+    [InlineData("one image over threads, pixel tiles", true, true)]
+    [InlineData("one image over threads, channel tiles", true, false)]
+    [InlineData("channel tiles, two groups", true, true)]
+    [InlineData("1x1 stride 2", true, true)]
+    public void FusedResidualAndReluGiveTheBitsOfTheSeparateSteps(string name, bool residual, bool relu)
+    {
+        var g = Cases.Single(c => c.Name == name).Geometry;
+        var x = Random(15, g.Batch * g.InChannels * g.InPixels);
+        var w = Random(16, g.OutChannels * g.ColumnRows);
+        var b = Random(17, g.OutChannels);
+        var r = residual ? Random(18, g.Batch * g.OutChannels * g.OutPixels) : [];
+        foreach (var path in Cpu.SupportedPaths)
+        {
+            using var _ = Cpu.Force(path);
+            var expected = new float[g.Batch * g.OutChannels * g.OutPixels];
+            Conv2dKernel.Forward(g, x, w, b, expected);
+            if (residual) System.Numerics.Tensors.TensorPrimitives.Add(expected, r, expected);
+            if (relu) System.Numerics.Tensors.TensorPrimitives.Max(expected, 0f, expected);
+            var fused = new float[expected.Length];
+            Array.Fill(fused, float.NaN);
+            Conv2dKernel.Forward(g, x, w, b, fused, r, relu);
+            Assert.Equal(expected, fused);
+        }
     }
 
     [Fact]

@@ -32,7 +32,8 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         long items = (long)g.Batch * g.Groups;
         if (items == 0) return;
         var layout = new PhaseSplitImage(g, g.InPerGroup);
-        int panelRows = UsesChannelTiles(g, accumulate) ? ConvChannelsAvx512.Channels : TKernel.MaxRows;
+        bool channelTiles = UsesChannelTiles(g, accumulate);
+        int panelRows = channelTiles ? ConvChannelsAvx512.Channels : TKernel.MaxRows;
         float* packed = PackWeights(g, w, panelRows);
         int panels = (g.OutPerGroup + panelRows - 1) / panelRows;
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? threads : 1, items * panels);
@@ -41,7 +42,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         var job = t_forward ??= new ForwardJob();
         fixed (int* offsets = TapOffsets(g, layout))
         {
-            job.Set(g, layout, x, packed, offsets, bias, y, residual, accumulate, relu, items, split, parts, panelRows);
+            job.Set(g, layout, x, packed, offsets, bias, y, residual, accumulate, relu, items, split, parts, panelRows, channelTiles);
             try { WorkerPool.Run(job, parts); }
             finally { job.Clear(); }
         }
@@ -56,14 +57,15 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         private PhaseSplitImage _layout;
         private int _parts, _split, _panelRows;
         private long _items;
-        private bool _accumulate, _relu;
+        private bool _accumulate, _relu, _channelTiles;
         private float* _x, _w, _bias, _y, _residual;
         private int* _offsets;
 
         public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, int* offsets, float* bias, float* y, float* residual,
-            bool accumulate, bool relu, long items, int split, int parts, int panelRows)
+            bool accumulate, bool relu, long items, int split, int parts, int panelRows, bool channelTiles)
         {
-            (_g, _layout, _accumulate, _relu, _items, _split, _parts, _panelRows) = (g, layout, accumulate, relu, items, split, parts, panelRows);
+            (_g, _layout, _accumulate, _relu, _items, _split, _parts) = (g, layout, accumulate, relu, items, split, parts);
+            (_panelRows, _channelTiles) = (panelRows, channelTiles);
             _x = x; _w = w; _offsets = offsets; _bias = bias; _y = y; _residual = residual;
         }
 
@@ -78,7 +80,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
             float* padded = Buffer(ref t_padded, l.Length(nr));
             float* output = Buffer(ref t_out, (long)mg * stride);
             new Span<float>(padded, checked((int)l.Length(nr))).Clear(); // every item writes the same interior: the border stays zero
-            bool imageResident = Environment.GetEnvironmentVariable("ORDER") is { } o ? o == "image" : l.Length(nr) * sizeof(float) <= ImageResidentBytes;
+            bool imageResident = l.Length(nr) * sizeof(float) <= ImageResidentBytes;
             long units = _items * _split, u0 = units * part / _parts, u1 = units * (part + 1) / _parts, copied = -1;
             for (long unit = u0; unit < u1; unit++)
             {
@@ -90,8 +92,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                 copied = item;
                 if (_accumulate) CopyRows(g, l, _y + first * g.OutPixels, output, stride, r0, r1, toTiles: true);
                 float* bias = _bias is null ? null : _bias + group * mg;
-                if (panelRows == ConvChannelsAvx512.Channels && panelRows != TKernel.MaxRows)
-                    ChannelTiles(g, l, _w, _offsets, group, padded, bias, output, stride, r0, r1);
+                if (_channelTiles) ChannelTiles(g, l, _w, _offsets, group, padded, bias, output, stride, r0, r1);
                 else if (imageResident) ImageResident(g, l, group, padded, bias, output, stride, r0, r1);
                 else WeightResident(g, l, group, padded, bias, output, stride, r0, r1);
                 if (_residual is null && !_relu) CopyRows(g, l, _y + first * g.OutPixels, output, stride, r0, r1, toTiles: false);
