@@ -51,7 +51,7 @@ public sealed partial class GraphModule : Module
     public override Tensor Forward(Tensor input)
     {
         var plan = CurrentPlan();
-        return Execute(plan, [SingleInput(input)])[plan.Output]!;
+        return Execute(plan, [SingleInput(input)], fuse: Fuses)[plan.Output]!;
     }
 
     /// <summary>Runs the graph and returns every value it computed, by name.</summary>
@@ -120,29 +120,45 @@ public sealed partial class GraphModule : Module
         return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
     }
 
-    // fed holds the inputs already shaped, one per graph input in declared order.
-    private Tensor?[] Execute(Plan plan, Tensor[] fed)
+    // fed holds the inputs already shaped, one per graph input in declared order. With fuse, convolution chains run
+    // as one step each (GraphModule.Inference.cs).
+    private Tensor?[] Execute(Plan plan, Tensor[] fed, bool fuse = false)
     {
         var values = new Tensor?[plan.Names.Length];
         int k = 0;
         foreach (var t in Graph.Initializers.Values) values[k++] = t;
         for (int i = 0; i < fed.Length; i++) values[plan.Inputs[i]] = fed[i];
         var context = new OpContext(Training, _rng, Graph);
+        var fusion = fuse ? CurrentFusion(plan) : null;
         for (int s = 0; s < plan.Steps.Length; s++)
         {
-            var step = plan.Steps[s];
-            var inputs = new Tensor?[step.Inputs.Length];
-            for (int i = 0; i < inputs.Length; i++)
+            if (fusion is not null)
             {
-                inputs[i] = step.Inputs[i] < 0 ? null : values[step.Inputs[i]];
-                if (inputs[i] is { DataType: not DataType.Float32 } typed) inputs[i] = Admit(step, i, typed);
+                if (fusion.Absorbed[s]) continue;
+                if (fusion.RunAt[s] is { } chain)
+                {
+                    if (RunChain(plan, chain, values)) continue;
+                    foreach (int absorbed in chain.Steps.Where(a => a != s).Order()) RunStep(plan, absorbed, values, context);
+                }
             }
-            var outputs = step.ShapeOnly ? ShapeOutputs(s, step, inputs, context)
-                : step.Constant && !Training ? ConstantOutputs(s, step, inputs, context)
-                : step.Kernel(step.Node, inputs, context);
-            for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++) values[step.Outputs[i]] = outputs[i];
+            RunStep(plan, s, values, context);
         }
         return values;
+    }
+
+    private void RunStep(Plan plan, int s, Tensor?[] values, OpContext context)
+    {
+        var step = plan.Steps[s];
+        var inputs = new Tensor?[step.Inputs.Length];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            inputs[i] = step.Inputs[i] < 0 ? null : values[step.Inputs[i]];
+            if (inputs[i] is { DataType: not DataType.Float32 } typed) inputs[i] = Admit(step, i, typed);
+        }
+        var outputs = step.ShapeOnly ? ShapeOutputs(s, step, inputs, context)
+            : step.Constant && !Training ? ConstantOutputs(s, step, inputs, context)
+            : step.Kernel(step.Node, inputs, context);
+        for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++) values[step.Outputs[i]] = outputs[i];
     }
 
     // A non-float32 input reaches the op when its entry takes that type or reads the input as integer parameters;

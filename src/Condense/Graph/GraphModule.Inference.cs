@@ -1,0 +1,139 @@
+// The inference fast path of Forward: in evaluation with gradients off, a Conv whose output runs through any of
+// BatchNormalization → Add (a residual of the same shape) → Relu, each read by nothing else, runs as one
+// convolution (what ONNX Runtime's ConvBNFusion and Conv+Add+Relu fusion do). The batch norm is folded into the
+// convolution's weight and bias (Jacob et al. 2018, §3.2, as BatchNormFolding: w' = w·γ/√(var + ε),
+// b' = (b − mean)·γ/√(var + ε) + β), computed once and kept while the six tensors it came from are the same
+// objects at the same Version; the Add and Relu run as the kernel writes each output (Conv2dKernel.Forward),
+// with the bits of the separate ops. The chain runs at its last step, when the residual has been computed; its
+// earlier steps are skipped, so their tensors are never allocated. A chain whose tensors turn out not to fit at
+// run time (not 2-D, another dtype, a broadcast Add) runs its steps one by one. Training, gradients on, and Run
+// (which returns every value) use the plain path.
+using Condense.Autograd;
+using Condense.Kernels.Conv;
+using Condense.Tensors;
+
+namespace Condense.Graph;
+
+public sealed partial class GraphModule
+{
+    // Step indices of one chain (−1: absent) and the slot of the Add's other input.
+    private sealed record ConvChain(int Conv, int BatchNorm, int Add, int Residual, int Relu)
+    {
+        public int Last => Math.Max(Math.Max(Conv, BatchNorm), Math.Max(Add, Relu));
+        public IEnumerable<int> Steps => new[] { Conv, BatchNorm, Add, Relu }.Where(s => s >= 0);
+    }
+
+    // The chains of a plan: by the step they run at, and the steps they absorb.
+    private sealed record Fusion(Plan Plan, ConvChain?[] RunAt, bool[] Absorbed);
+
+    // A batch norm folded into a convolution, and the tensors (and versions) it was computed from.
+    private sealed record FoldedConv(Tensor?[] Sources, int[] Versions, Tensor Weight, Tensor Bias);
+
+    private Fusion? _fusion;
+    private FoldedConv?[] _foldedConvs = [];
+
+    /// <summary>True when Forward runs the fused inference path.</summary>
+    private bool Fuses => !Training && !GradMode.Enabled;
+
+    private Fusion CurrentFusion(Plan plan)
+    {
+        if (_fusion is { } f && ReferenceEquals(f.Plan, plan)) return f;
+        var readers = new int[plan.Names.Length];
+        foreach (var step in plan.Steps)
+            foreach (int slot in step.Inputs.Where(s => s >= 0)) readers[slot]++;
+        foreach (var output in Graph.Outputs)
+            if (Array.IndexOf(plan.Names, output.Name) is >= 0 and var slot) readers[slot] += 2; // a graph output is kept
+        var consumer = new int[plan.Names.Length];
+        Array.Fill(consumer, -1);
+        for (int s = 0; s < plan.Steps.Length; s++)
+            foreach (int slot in plan.Steps[s].Inputs.Where(i => i >= 0)) consumer[slot] = s;
+        var runAt = new ConvChain?[plan.Steps.Length];
+        var absorbed = new bool[plan.Steps.Length];
+        var claimed = new bool[plan.Steps.Length];
+        for (int s = 0; s < plan.Steps.Length; s++)
+        {
+            if (plan.Steps[s].Node.OpType != OpTypes.Conv || plan.Steps[s].Outputs.Length != 1 || claimed[s]) continue;
+            int current = plan.Steps[s].Outputs[0];
+            // The single reader of `current`, if it is an op of the given type not yet in a chain.
+            int Next(string opType)
+            {
+                if (readers[current] != 1 || consumer[current] is not (>= 0 and var next) || claimed[next]) return -1;
+                var step = plan.Steps[next];
+                return step.Node.OpType == opType && step.Outputs.Length == 1 ? next : -1;
+            }
+            int bn = Next(OpTypes.BatchNormalization);
+            if (bn >= 0 && !FoldableBatchNorm(plan, plan.Steps[bn])) bn = -1;
+            if (bn >= 0) current = plan.Steps[bn].Outputs[0];
+            int add = Next(OpTypes.Add), residual = -1;
+            if (add >= 0)
+            {
+                var inputs = plan.Steps[add].Inputs;
+                residual = inputs.Length == 2 && inputs[0] != inputs[1] ? inputs[inputs[0] == current ? 1 : 0] : -1;
+                if (residual < 0) add = -1;
+                else current = plan.Steps[add].Outputs[0];
+            }
+            int relu = Next(OpTypes.Relu);
+            if (bn < 0 && add < 0 && relu < 0) continue;
+            var chain = new ConvChain(s, bn, add, residual, relu);
+            foreach (int step in chain.Steps) { claimed[step] = true; absorbed[step] = step != chain.Last; }
+            runAt[chain.Last] = chain;
+        }
+        _foldedConvs = new FoldedConv?[plan.Steps.Length];
+        return _fusion = new Fusion(plan, runAt, absorbed);
+    }
+
+    // An inference batch norm over the channels, its four parameters initializers.
+    private static bool FoldableBatchNorm(Plan plan, Step bn) =>
+        bn.Node.Int("training_mode", 0) == 0 && bn.Node.Int("spatial", 1) == 1 && bn.Inputs.Length == 5
+        && bn.Inputs.Skip(1).All(slot => slot >= 0 && slot < plan.InitializerCount);
+
+    /// <summary>Runs <paramref name="chain"/> as one convolution; false when its tensors do not fit (the caller then runs the steps).</summary>
+    private bool RunChain(Plan plan, ConvChain chain, Tensor?[] values)
+    {
+        var conv = plan.Steps[chain.Conv];
+        Tensor? Value(int slot) => slot < 0 ? null : values[slot];
+        int Input(int i) => i < conv.Inputs.Length ? conv.Inputs[i] : -1;
+        var (x, w, b) = (Value(Input(0)), Value(Input(1)), Value(Input(2)));
+        if (x is not { Rank: 4, DataType: DataType.Float32 } || w is not { Rank: 4, DataType: DataType.Float32 }
+            || b is not null and not { Rank: 1, DataType: DataType.Float32 }) return false;
+        var options = GraphOps.ConvOptions(conv.Node, x.Shape, w.Shape);
+        var g = Conv2dGeometry.Of(x.Shape, w.Shape, options);
+        if (b is not null && b.Size != g.OutChannels) return false;
+        var residual = Value(chain.Residual);
+        if (residual is not null && (residual.DataType != DataType.Float32 || !residual.Shape.AsSpan().SequenceEqual(g.OutputShape))) return false;
+        if (chain.BatchNorm >= 0)
+        {
+            if (FoldBatchNorm(plan, chain, w, b, g.OutChannels) is not { } folded) return false;
+            (w, b) = (folded.Weight, folded.Bias);
+        }
+        var y = Tensor.Uninitialized(g.OutputShape);
+        Conv2dKernel.Forward(g, x.Data, w.Data, b is null ? default : b.Data, y.Data, residual is null ? default : residual.Data, chain.Relu >= 0);
+        values[plan.Steps[chain.Last].Outputs[0]] = y;
+        return true;
+    }
+
+    // The convolution's weight and bias with the batch norm folded in, from the cache while its sources are unchanged.
+    private FoldedConv? FoldBatchNorm(Plan plan, ConvChain chain, Tensor w, Tensor? b, int channels)
+    {
+        var bn = plan.Steps[chain.BatchNorm];
+        Tensor?[] sources = [w, b, .. bn.Inputs.Skip(1).Select(slot => Graph.Initializers[plan.Names[slot]])];
+        var versions = sources.Select(t => t?.Version ?? 0).ToArray();
+        if (_foldedConvs[chain.Conv] is { } cached && cached.Sources.Zip(sources).All(p => ReferenceEquals(p.First, p.Second))
+            && cached.Versions.SequenceEqual(versions)) return cached;
+        if (sources.Skip(2).Any(t => t is not { Rank: 1, DataType: DataType.Float32 } || t.Size != channels)) return null;
+        var (gamma, beta, mean, variance) = (sources[2]!.Data, sources[3]!.Data, sources[4]!.Data, sources[5]!.Data);
+        double eps = bn.Node.Float("epsilon", 1e-5f);
+        var weight = Tensor.Uninitialized(w.Shape);
+        var bias = new float[channels];
+        int inner = w.Size / channels;
+        for (int o = 0; o < channels; o++)
+        {
+            double factor = gamma[o] / Math.Sqrt(variance[o] + eps);
+            for (int i = o * inner; i < (o + 1) * inner; i++) weight.Data[i] = (float)(w.Data[i] * factor);
+            bias[o] = (float)(((b is null ? 0 : b.Data[o]) - mean[o]) * factor + beta[o]);
+        }
+        var folded = new FoldedConv(sources, versions, weight, new Tensor(bias, [channels]));
+        _foldedConvs[chain.Conv] = folded;
+        return folded;
+    }
+}
