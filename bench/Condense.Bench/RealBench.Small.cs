@@ -32,7 +32,8 @@ internal static partial class RealBench
                 string int8Path = Path.Combine(dir, "lenet300-int8.onnx");
                 OnnxExporter.Export(int8.Graph, int8Path);
                 var compiled = InferenceEngine.Compile(int8);
-                yield return new Case("LeNet-300-100 int8 (QDQ)", int8Path, Compiled(compiled), feeds, double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
+                yield return new Case("LeNet-300-100 int8 (QDQ)", int8Path, Compiled(compiled), feeds,
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
             }
         }
     }

@@ -90,7 +90,8 @@ internal static partial class RealBench
         ModelFile.Save(int8.Graph, int8Path);
         var compiled = InferenceEngine.Compile(int8);
         // Ours and ORT round differently inside an int8 network: agreement is to a few percent of the largest feature.
-        yield return new Case("ResNet-18 int8 (QDQ)", int8Path, Compiled(compiled), feeds, double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
+        yield return new Case("ResNet-18 int8 (QDQ)", int8Path, Compiled(compiled), feeds,
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
     }
 
     private static Dataset Photos(string folder)
@@ -114,7 +115,8 @@ internal static partial class RealBench
         string int8Path = Path.Combine(dir, "minilm-dynamic.onnx");
         ModelFile.Save(int8.Graph, int8Path);
         var compiled = InferenceEngine.Compile(int8);
-        yield return new Case("all-MiniLM-L6-v2 dynamic int8, 128 tokens", int8Path, Compiled(compiled), feeds, double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
+        yield return new Case("all-MiniLM-L6-v2 dynamic int8, 128 tokens", int8Path, Compiled(compiled), feeds,
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
     }
 
     private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Float(GraphModule model)
