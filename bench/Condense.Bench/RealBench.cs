@@ -123,7 +123,7 @@ internal static partial class RealBench
     {
         model.Eval();
         string output = model.Graph.Outputs[0].Name;
-        return feed => { using (GradMode.NoGrad()) return model.Run(feed)[output]; };
+        return feed => { using (GradMode.NoGrad()) return model.RunOutputs(feed)[output]; };
     }
 
     private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Compiled(CompiledModel compiled)
