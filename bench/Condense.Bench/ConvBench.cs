@@ -42,6 +42,9 @@ internal static class ConvBench
         C("r18 3x3 256-256 14", 1, 256, 14, 256, 3, 1),
         C("r18 3x3 256-512 s2 14", 1, 256, 14, 512, 3, 1, 2),
         C("r18 3x3 512-512 7", 1, 512, 7, 512, 3, 1),
+        C("r18 3x3 512-512 7 b=8", 8, 512, 7, 512, 3, 1),
+        C("r18 3x3 256-256 14 b=8", 8, 256, 14, 256, 3, 1),
+        C("r18 3x3 64-64 56 b=8", 8, 64, 56, 64, 3, 1),
     ];
 
     /// <summary>Runs the benchmark (args[0], if given, keeps only cases whose name contains it); returns an exit code.</summary>

@@ -1,4 +1,5 @@
-// The inference fast path of Forward: in evaluation with gradients off, a Conv whose output runs through any of
+// The inference fast path of Forward and RunOutputs: in evaluation with gradients off (when they release
+// intermediate values, GraphModule.Outputs.cs), a Conv whose output runs through any of
 // BatchNormalization → Add (a residual of the same shape) → Relu, each read by nothing else, runs as one
 // convolution (what ONNX Runtime's ConvBNFusion and Conv+Add+Relu fusion do). The batch norm is folded into the
 // convolution's weight and bias (Jacob et al. 2018, §3.2, as BatchNormFolding: w' = w·γ/√(var + ε),
@@ -6,9 +7,8 @@
 // objects at the same Version; the Add and Relu run as the kernel writes each output (Conv2dKernel.Forward),
 // with the bits of the separate ops. The chain runs at its last step, when the residual has been computed; its
 // earlier steps are skipped, so their tensors are never allocated. A chain whose tensors turn out not to fit at
-// run time (not 2-D, another dtype, a broadcast Add) runs its steps one by one. Training, gradients on, and Run
-// (which returns every value) use the plain path.
-using Condense.Autograd;
+// run time (not 2-D, another dtype, a broadcast Add) runs its steps one by one. Values whose last reader is in a
+// chain are released after the chain. Training, gradients on, and Run (which returns every value) use the plain path.
 using Condense.Kernels.Conv;
 using Condense.Tensors;
 
@@ -31,9 +31,6 @@ public sealed partial class GraphModule
 
     private Fusion? _fusion;
     private FoldedConv?[] _foldedConvs = [];
-
-    /// <summary>True when Forward runs the fused inference path.</summary>
-    private bool Fuses => !Training && !GradMode.Enabled;
 
     private Fusion CurrentFusion(Plan plan)
     {

@@ -51,14 +51,17 @@ public sealed partial class GraphModule : Module
     public override Tensor Forward(Tensor input)
     {
         var plan = CurrentPlan();
-        return Execute(plan, [SingleInput(input)], fuse: Fuses)[plan.Output]!;
+        return Execute(plan, [SingleInput(input)], ReleasesIntermediates)[plan.Output]!;
     }
 
     /// <summary>Runs the graph and returns every value it computed, by name.</summary>
     public Dictionary<string, Tensor> Run(Tensor input) => Values(CurrentPlan(), [SingleInput(input)]);
 
     /// <summary>Runs a graph of one or more inputs, fed by input name, and returns every value it computed, by name.</summary>
-    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Values(CurrentPlan(), Feed(inputs));
+
+    // The inputs by name, each shaped to its declared input, in declared order.
+    private Tensor[] Feed(IReadOnlyDictionary<string, Tensor> inputs)
     {
         foreach (var name in inputs.Keys)
             if (!Graph.Inputs.Exists(i => i.Name == name))
@@ -68,7 +71,7 @@ public sealed partial class GraphModule : Module
         for (int i = 0; i < fed.Length; i++)
             fed[i] = inputs.TryGetValue(Graph.Inputs[i].Name, out var t) ? ShapeToInput(i, t)
                 : throw new CondenseException($"the graph input '{Graph.Inputs[i].Name}' was not given");
-        return Values(CurrentPlan(), fed);
+        return fed;
     }
 
     private Dictionary<string, Tensor> Values(Plan plan, Tensor[] inputs)
@@ -81,7 +84,11 @@ public sealed partial class GraphModule : Module
 
     // The graph compiled to slots: every value gets an index, so a forward pass does no name lookups.
     // Initializers take the first slots in graph order and are re-read on every pass (they may be replaced).
-    private sealed record Plan(string[] Names, int InitializerCount, int[] Inputs, int Output, Step[] Steps, int NodeCount);
+    // Released[s] lists the slots whose last reader is step s (GraphModule.Outputs.cs).
+    private sealed record Plan(string[] Names, int InitializerCount, int[] Inputs, int Output, Step[] Steps, int NodeCount)
+    {
+        public int[][] Released { get; init; } = [];
+    }
 
     // Constant: every input is an initializer that training does not change (e.g. the DequantizeLinear of
     // int8/int4 weights); in eval mode its outputs are computed once and reused while those inputs stay the same.
@@ -117,19 +124,21 @@ public sealed partial class GraphModule : Module
         MarkShapeOnly(steps, Graph.Initializers.Count);
         _folded = new Folded?[steps.Length];
         _shapeKeys = new int[]?[steps.Length];
-        return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
+        return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count)
+            { Released = LastReaders(steps, names.Count, Graph.Initializers.Count, inputs, Graph.Outputs.Select(o => slots[o.Name])) };
     }
 
-    // fed holds the inputs already shaped, one per graph input in declared order. With fuse, convolution chains run
-    // as one step each (GraphModule.Inference.cs).
-    private Tensor?[] Execute(Plan plan, Tensor[] fed, bool fuse = false)
+    // fed holds the inputs already shaped, one per graph input in declared order. With release (inference: only the
+    // outputs are returned), a value no later step reads is dropped as soon as its last reader has run (outputs
+    // excepted), and convolution chains run as one step each (GraphModule.Inference.cs), releasing at their last step.
+    private Tensor?[] Execute(Plan plan, Tensor[] fed, bool release = false)
     {
         var values = new Tensor?[plan.Names.Length];
         int k = 0;
         foreach (var t in Graph.Initializers.Values) values[k++] = t;
         for (int i = 0; i < fed.Length; i++) values[plan.Inputs[i]] = fed[i];
         var context = new OpContext(Training, _rng, Graph);
-        var fusion = fuse ? CurrentFusion(plan) : null;
+        var fusion = release ? CurrentFusion(plan) : null;
         for (int s = 0; s < plan.Steps.Length; s++)
         {
             if (fusion is not null)
@@ -137,11 +146,15 @@ public sealed partial class GraphModule : Module
                 if (fusion.Absorbed[s]) continue;
                 if (fusion.RunAt[s] is { } chain)
                 {
-                    if (RunChain(plan, chain, values)) continue;
-                    foreach (int absorbed in chain.Steps.Where(a => a != s).Order()) RunStep(plan, absorbed, values, context);
+                    if (!RunChain(plan, chain, values))
+                        foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context);
+                    foreach (int step in chain.Steps)
+                        foreach (int slot in plan.Released[step]) values[slot] = null;
+                    continue;
                 }
             }
             RunStep(plan, s, values, context);
+            if (release) foreach (int slot in plan.Released[s]) values[slot] = null;
         }
         return values;
     }
