@@ -34,7 +34,7 @@ return args.FirstOrDefault() switch
 static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, " +
-        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, resnet18, fuzz, conformance, text-quant, text-compress, " +
-        "image-compress, real");
+        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, resnet18, fuzz, conformance, text-quant, " +
+        "text-compress, image-compress, real");
     return 2;
 }

@@ -100,7 +100,11 @@ internal static class ResNetBench
 
         public Session(string path, string inputName, Tensor x)
         {
-            using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = Environment.ProcessorCount };
+            using var options = new SessionOptions
+            {
+                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+                IntraOpNumThreads = Environment.ProcessorCount,
+            };
             options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             _session = new InferenceSession(path, options);
             _inputNames = [inputName];

@@ -124,7 +124,9 @@ public static unsafe class Conv2dKernel
         int threads = Cpu.Threads;
         switch (path)
         {
-            case KernelPath.Avx512 when NarrowTilesFit(g): Conv2dDirect<ConvKernelAvx512Narrow>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
+            case KernelPath.Avx512 when NarrowTilesFit(g):
+                Conv2dDirect<ConvKernelAvx512Narrow>.Forward(g, x, w, b, y, accumulate, threads, residual, relu);
+                break;
             case KernelPath.Avx512: Conv2dDirect<ConvKernelAvx512>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
             case KernelPath.Avx2: Conv2dDirect<ConvKernelAvx2>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
             default: Conv2dDirect<ConvKernelScalar>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
