@@ -7,8 +7,8 @@
 // objects at the same Version; the Add and Relu run as the kernel writes each output (Conv2dKernel.Forward),
 // with the bits of the separate ops. The chain runs at its last step, when the residual has been computed; its
 // earlier steps are skipped, so their tensors are never allocated. A chain whose tensors turn out not to fit at
-// run time (not 2-D, another dtype, a broadcast Add) runs its steps one by one. Values whose last reader is in a
-// chain are released after the chain. Training, gradients on, and Run (which returns every value) use the plain path.
+// run time (not 2-D, another dtype, a broadcast Add) runs its steps one by one. Values read by a chain are released
+// after the chain has run. Training, gradients on, and Run (which returns every value) use the plain path.
 using Condense.Kernels.Conv;
 using Condense.Tensors;
 
@@ -23,8 +23,9 @@ public sealed partial class GraphModule
         public IEnumerable<int> Steps => new[] { Conv, BatchNorm, Add, Relu }.Where(s => s >= 0);
     }
 
-    // The chains of a plan: by the step they run at, and the steps they absorb.
-    private sealed record Fusion(Plan Plan, ConvChain?[] RunAt, bool[] Absorbed);
+    // The chains of a plan: by the step they run at, the steps they absorb, and the slots to release after each step
+    // as the steps actually run (a value read by a chain lives until the chain's last step).
+    private sealed record Fusion(Plan Plan, ConvChain?[] RunAt, bool[] Absorbed, int[][] Released);
 
     // A batch norm folded into a convolution, and the tensors (and versions) it was computed from.
     private sealed record FoldedConv(Tensor?[] Sources, int[] Versions, Tensor Weight, Tensor Bias);
@@ -75,8 +76,13 @@ public sealed partial class GraphModule
             foreach (int step in chain.Steps) { claimed[step] = true; absorbed[step] = step != chain.Last; }
             runAt[chain.Last] = chain;
         }
+        var runsAt = Enumerable.Range(0, plan.Steps.Length).ToArray();
+        foreach (var chain in runAt.OfType<ConvChain>())
+            foreach (int step in chain.Steps) runsAt[step] = chain.Last;
+        var released = LastReaders(plan.Steps, plan.Names.Length, plan.InitializerCount, plan.Inputs,
+            Graph.Outputs.Select(o => Array.IndexOf(plan.Names, o.Name)), runsAt);
         _foldedConvs = new FoldedConv?[plan.Steps.Length];
-        return _fusion = new Fusion(plan, runAt, absorbed);
+        return _fusion = new Fusion(plan, runAt, absorbed, released);
     }
 
     // An inference batch norm over the channels, its four parameters initializers.

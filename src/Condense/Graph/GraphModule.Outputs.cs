@@ -27,16 +27,19 @@ public sealed partial class GraphModule
     private bool ReleasesIntermediates => !Training && !GradMode.Enabled;
 
     // For each step, the computed slots it is the last reader of — or, for values nothing reads, their producer: not
-    // initializers, not graph inputs, not graph outputs.
-    private static int[][] LastReaders(Step[] steps, int slotCount, int initializerCount, int[] inputs, IEnumerable<int> outputs)
+    // initializers, not graph inputs, not graph outputs. Step s runs at runsAt[s] (fused chains run at their last step;
+    // by default every step runs at its own index); the lists are indexed by when the steps run.
+    private static int[][] LastReaders(Step[] steps, int slotCount, int initializerCount, int[] inputs, IEnumerable<int> outputs,
+        int[]? runsAt = null)
     {
         var last = new int[slotCount];
         Array.Fill(last, -1);
         for (int s = 0; s < steps.Length; s++)
         {
-            foreach (int slot in steps[s].Outputs) last[slot] = Math.Max(last[slot], s);
+            int at = runsAt?[s] ?? s;
+            foreach (int slot in steps[s].Outputs) last[slot] = Math.Max(last[slot], at);
             foreach (int slot in steps[s].Inputs)
-                if (slot >= 0) last[slot] = s;
+                if (slot >= 0) last[slot] = Math.Max(last[slot], at);
         }
         var kept = new HashSet<int>(outputs.Concat(inputs));
         var released = new List<int>[steps.Length];

@@ -84,11 +84,7 @@ public sealed partial class GraphModule : Module
 
     // The graph compiled to slots: every value gets an index, so a forward pass does no name lookups.
     // Initializers take the first slots in graph order and are re-read on every pass (they may be replaced).
-    // Released[s] lists the slots whose last reader is step s (GraphModule.Outputs.cs).
-    private sealed record Plan(string[] Names, int InitializerCount, int[] Inputs, int Output, Step[] Steps, int NodeCount)
-    {
-        public int[][] Released { get; init; } = [];
-    }
+    private sealed record Plan(string[] Names, int InitializerCount, int[] Inputs, int Output, Step[] Steps, int NodeCount);
 
     // Constant: every input is an initializer that training does not change (e.g. the DequantizeLinear of
     // int8/int4 weights); in eval mode its outputs are computed once and reused while those inputs stay the same.
@@ -124,13 +120,12 @@ public sealed partial class GraphModule : Module
         MarkShapeOnly(steps, Graph.Initializers.Count);
         _folded = new Folded?[steps.Length];
         _shapeKeys = new int[]?[steps.Length];
-        return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count)
-            { Released = LastReaders(steps, names.Count, Graph.Initializers.Count, inputs, Graph.Outputs.Select(o => slots[o.Name])) };
+        return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
     }
 
     // fed holds the inputs already shaped, one per graph input in declared order. With release (inference: only the
-    // outputs are returned), a value no later step reads is dropped as soon as its last reader has run (outputs
-    // excepted), and convolution chains run as one step each (GraphModule.Inference.cs), releasing at their last step.
+    // outputs are returned), convolution chains run as one step each (GraphModule.Inference.cs), and a value no later
+    // step reads is dropped as soon as its last reader has run (outputs excepted; GraphModule.Outputs.cs).
     private Tensor?[] Execute(Plan plan, Tensor[] fed, bool release = false)
     {
         var values = new Tensor?[plan.Names.Length];
@@ -144,17 +139,13 @@ public sealed partial class GraphModule : Module
             if (fusion is not null)
             {
                 if (fusion.Absorbed[s]) continue;
-                if (fusion.RunAt[s] is { } chain)
-                {
-                    if (!RunChain(plan, chain, values))
-                        foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context);
-                    foreach (int step in chain.Steps)
-                        foreach (int slot in plan.Released[step]) values[slot] = null;
-                    continue;
-                }
+                if (fusion.RunAt[s] is not { } chain) RunStep(plan, s, values, context);
+                else if (!RunChain(plan, chain, values))
+                    foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context);
+                foreach (int slot in fusion.Released[s]) values[slot] = null;
+                continue;
             }
             RunStep(plan, s, values, context);
-            if (release) foreach (int slot in plan.Released[s]) values[slot] = null;
         }
         return values;
     }

@@ -55,6 +55,45 @@ public sealed class InferenceFusionTests
         var x = Input(5, 1);
         AssertClose(Plain(model, x), Fused(model, x));
         AssertClose(Plain(model, x), Fused(model, x));   // the folded weights from the cache
+        Dictionary<string, Tensor> outputs;
+        using (GradMode.NoGrad()) outputs = model.RunOutputs(new Dictionary<string, Tensor> { [model.Graph.Inputs[0].Name] = x });
+        AssertClose(Plain(model, x), Assert.Single(outputs).Value);
+    }
+
+    [Fact]
+    public void ABlockInputReadByTwoChainsLivesUntilTheLaterOne()
+    {
+        // x → conv a → BN → add(·, shortcut) → relu, and x → conv b → BN (the shortcut): chain a runs at its relu,
+        // after chain b, so x must outlive chain b although conv b is its last reader in graph order.
+        var rng = new Rng(11);
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 3, 5, 5]));
+        var pads = new Dictionary<string, AttributeValue> { ["pads"] = AttributeValue.Ints(1, 1, 1, 1) };
+        foreach (var (name, shape) in new[] { ("wa", new[] { 4, 3, 3, 3 }), ("wb", new[] { 4, 3, 1, 1 }) })
+        {
+            var w = Tensor.Zeros(shape);
+            for (int i = 0; i < w.Size; i++) w.Data[i] = rng.NextFloat() - 0.5f;
+            graph.Initializers[name] = w;
+        }
+        foreach (var p in new[] { "a", "b" })
+        {
+            graph.Initializers[$"g{p}"] = new Tensor([1.5f, 0.5f, 2f, 1f], [4]);
+            graph.Initializers[$"beta{p}"] = new Tensor([0.1f, -0.2f, 0.3f, 0f], [4]);
+            graph.Initializers[$"m{p}"] = new Tensor([0.2f, 0f, -0.1f, 0.4f], [4]);
+            graph.Initializers[$"v{p}"] = new Tensor([1f, 0.5f, 2f, 0.8f], [4]);
+        }
+        graph.Nodes.Add(new Node("conva", "Conv", ["x", "wa"], ["ya"], pads));
+        graph.Nodes.Add(new Node("bna", "BatchNormalization", ["ya", "ga", "betaa", "ma", "va"], ["za"]));
+        graph.Nodes.Add(new Node("convb", "Conv", ["x", "wb"], ["yb"]));
+        graph.Nodes.Add(new Node("bnb", "BatchNormalization", ["yb", "gb", "betab", "mb", "vb"], ["zb"]));
+        graph.Nodes.Add(new Node("add", "Add", ["za", "zb"], ["s"]));
+        graph.Nodes.Add(new Node("relu", "Relu", ["s"], ["out"]));
+        graph.Outputs.Add(new ValueInfo("out", [-1, 4, 5, 5]));
+        var model = new GraphModule(graph);
+        model.Eval();
+        var x = Tensor.Zeros(2, 3, 5, 5);
+        for (int i = 0; i < x.Size; i++) x.Data[i] = rng.NextFloat() - 0.5f;
+        AssertClose(Plain(model, x), Fused(model, x));
     }
 
     [Fact]
