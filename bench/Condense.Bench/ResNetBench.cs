@@ -19,6 +19,17 @@ internal static class ResNetBench
 {
     public static int Run(string[] args)
     {
+        if (args.Contains("--mini"))
+        {
+            // resnet-mini (untrained) at batch 256: the time per op type only.
+            var mini = new GraphModule(GraphTracer.Trace(Condense.Nn.ModelSpec.Parse("resnet-mini").Build(0), [784]));
+            mini.Eval();
+            var rng = new Rng(3);
+            var batch = new float[256 * 784];
+            for (int i = 0; i < batch.Length; i++) batch[i] = rng.NextFloat();
+            Profile(mini, new Tensor(batch, [256, 784]));
+            return 0;
+        }
         var model = BatchDimension.MakeDynamic(new GraphModule(OnnxImporter.Import(PretrainedModels.ResNet18Onnx)));
         model.Eval();
         string inputName = model.Graph.Inputs[0].Name;
@@ -80,11 +91,24 @@ internal static class ResNetBench
                 if (node.OpType == "Conv" && Environment.GetEnvironmentVariable("PROFILE_CONV") is not null)
                     Console.WriteLine($"{node.Name}: {Shape.Format(inputs[0]!.Shape)} * {Shape.Format(inputs[1]!.Shape)} " +
                         $"{string.Join(' ', node.Attributes.Select(a => a.Key + "=" + a.Value))} {best * 1e3:0.00} ms");
+                if (node.OpType == "Conv" && Environment.GetEnvironmentVariable("PROFILE_CONV") is not null)
+                {
+                    var g = Condense.Kernels.Conv.Conv2dGeometry.Of(inputs[0]!.Shape, inputs[1]!.Shape, GraphOps.ConvOptions(node, inputs[0]!.Shape, inputs[1]!.Shape));
+                    var yb = new float[g.Batch * g.OutChannels * g.OutPixels];
+                    double bk = double.MaxValue;
+                    for (int r = 0; r < 5; r++)
+                    {
+                        var sw = Stopwatch.StartNew();
+                        Condense.Kernels.Conv.Conv2dKernel.Forward(g, inputs[0]!.Data, inputs[1]!.Data, inputs.Length > 2 && inputs[2] is { } bb ? bb.Data : default, yb);
+                        bk = Math.Min(bk, sw.Elapsed.TotalSeconds);
+                    }
+                    Console.WriteLine($"   into a reused buffer: {bk * 1e3:0.00} ms");
+                }
                 var (s, c) = byType.GetValueOrDefault(node.OpType);
                 byType[node.OpType] = (s + best, c + 1);
             }
         Console.WriteLine();
-        Console.WriteLine("| op (batch 1) | nodes | ms |");
+        Console.WriteLine($"| op (batch {x.Shape[0]}) | nodes | ms |");
         Console.WriteLine("|---|---:|---:|");
         foreach (var (op, (s, c)) in byType.OrderByDescending(kv => kv.Value.Seconds))
             Console.WriteLine($"| {op} | {c} | {s * 1e3:0.00} |");

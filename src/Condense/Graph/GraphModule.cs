@@ -134,15 +134,16 @@ public sealed partial class GraphModule : Module
         for (int i = 0; i < fed.Length; i++) values[plan.Inputs[i]] = fed[i];
         var context = new OpContext(Training, _rng, Graph);
         var fusion = release ? CurrentFusion(plan) : null;
+        var recyclable = release ? new HashSet<float[]>(ReferenceEqualityComparer.Instance) : null;
         for (int s = 0; s < plan.Steps.Length; s++)
         {
             if (fusion is not null)
             {
                 if (fusion.Absorbed[s]) continue;
                 if (fusion.RunAt[s] is not { } chain) RunStep(plan, s, values, context);
-                else if (!RunChain(plan, chain, values))
+                else if (!RunChain(plan, chain, values, recyclable!))
                     foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context);
-                foreach (int slot in fusion.Released[s]) values[slot] = null;
+                foreach (int slot in fusion.Released[s]) Release(values, slot, recyclable);
                 continue;
             }
             RunStep(plan, s, values, context);
