@@ -2,7 +2,8 @@
 // ONNX Runtime (ORT_ENABLE_ALL, 2 threads, no spinning) at batch 1 and 8, alternated, best of N, ratio printed.
 // Batch 1 runs the original file in ORT; batch 8 runs our batch-dynamic graph (BatchDimension.MakeDynamic)
 // exported back to ONNX. Agreement first: features within 1e-4 of the largest. `--profile` adds the time per op
-// type at batch 1, each node re-run alone on its recorded inputs (cache-warm, so only a guide).
+// type at batch 1, each node re-run alone on its recorded inputs (cache-warm, so only a guide; `--convs` lists each
+// convolution); `--mini` profiles resnet-mini at batch 256 instead; `--b1` times batch 1 only.
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Graph;
@@ -27,7 +28,7 @@ internal static class ResNetBench
             var rng = new Rng(3);
             var batch = new float[256 * 784];
             for (int i = 0; i < batch.Length; i++) batch[i] = rng.NextFloat();
-            Profile(mini, new Tensor(batch, [256, 784]));
+            Profile(mini, new Tensor(batch, [256, 784]), args);
             return 0;
         }
         var model = BatchDimension.MakeDynamic(new GraphModule(OnnxImporter.Import(PretrainedModels.ResNet18Onnx)));
@@ -54,7 +55,7 @@ internal static class ResNetBench
                 var (tOurs, tOrt) = OnnxBench.Alternate(() => Ours(), ort.RunDiscard, rounds: 4);
                 Console.WriteLine($"| {batch} | {tOurs * 1e3:0.00} | {tOrt * 1e3:0.00} | {tOrt / tOurs:0.00} | {rel:G3} |");
             }
-            if (args.Contains("--profile")) Profile(model, Input(1));
+            if (args.Contains("--profile")) Profile(model, Input(1), args);
             return failures == 0 ? 0 : 1;
         }
         finally { Directory.Delete(dir, recursive: true); }
@@ -69,7 +70,7 @@ internal static class ResNetBench
     }
 
     // Time per op type: every node re-run alone on the inputs the full pass gave it, best of 5.
-    private static void Profile(GraphModule model, Tensor x)
+    private static void Profile(GraphModule model, Tensor x, string[] args)
     {
         Dictionary<string, Tensor> values;
         using (GradMode.NoGrad()) values = model.Run(x);
@@ -88,22 +89,9 @@ internal static class ResNetBench
                     kernel(node, inputs, context);
                     best = Math.Min(best, sw.Elapsed.TotalSeconds);
                 }
-                if (node.OpType == "Conv" && Environment.GetEnvironmentVariable("PROFILE_CONV") is not null)
+                if (node.OpType == "Conv" && args.Contains("--convs"))
                     Console.WriteLine($"{node.Name}: {Shape.Format(inputs[0]!.Shape)} * {Shape.Format(inputs[1]!.Shape)} " +
                         $"{string.Join(' ', node.Attributes.Select(a => a.Key + "=" + a.Value))} {best * 1e3:0.00} ms");
-                if (node.OpType == "Conv" && Environment.GetEnvironmentVariable("PROFILE_CONV") is not null)
-                {
-                    var g = Condense.Kernels.Conv.Conv2dGeometry.Of(inputs[0]!.Shape, inputs[1]!.Shape, GraphOps.ConvOptions(node, inputs[0]!.Shape, inputs[1]!.Shape));
-                    var yb = new float[g.Batch * g.OutChannels * g.OutPixels];
-                    double bk = double.MaxValue;
-                    for (int r = 0; r < 5; r++)
-                    {
-                        var sw = Stopwatch.StartNew();
-                        Condense.Kernels.Conv.Conv2dKernel.Forward(g, inputs[0]!.Data, inputs[1]!.Data, inputs.Length > 2 && inputs[2] is { } bb ? bb.Data : default, yb);
-                        bk = Math.Min(bk, sw.Elapsed.TotalSeconds);
-                    }
-                    Console.WriteLine($"   into a reused buffer: {bk * 1e3:0.00} ms");
-                }
                 var (s, c) = byType.GetValueOrDefault(node.OpType);
                 byType[node.OpType] = (s + best, c + 1);
             }

@@ -44,12 +44,14 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                             bias is null ? null : bias + r, pc > 0);
                     }
             }
-            for (int i = 0; i < channels; i++)
-            {
-                float* row = output + (long)(r + i) * stride;
-                for (int oy = 0; oy < oh; oy++)
-                    for (int ox = 0; ox < ow; ox++) row[oy * wq + ox] = tiles[((long)oy * ow + ox) * channels + i];
-            }
+            // Position by position, so the tiles are read in order and each channel row is written in order.
+            float* rows = output + (long)r * stride;
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    float* tile = tiles + ((long)oy * ow + ox) * channels, at = rows + oy * wq + ox;
+                    for (int i = 0; i < channels; i++) at[(long)i * stride] = tile[i];
+                }
         }
     }
 }
