@@ -40,7 +40,7 @@ internal static class TransformerBench
                 ModelFile.Save(int8.Graph, path);
                 var compiled = InferenceEngine.Compile(int8);
                 Console.WriteLine($"dynamic int8: {compiled.Kind} engine{(compiled.FallbackReason is { } r ? $" ({r})" : "")}");
-                variants.Add(("dynamic int8", path, int8));
+                variants.Add(("dynamic int8", path, compiled.Runner as GraphModule ?? int8));
             }
             foreach (var (name, path, graph) in variants)
             {
