@@ -56,7 +56,11 @@ internal static class TransformerBench
                     var reference = ort.Output();
                     var ours = Ours().Data;
                     double diff = 0, scale = 1;
-                    for (int i = 0; i < ours.Length; i++) { diff = Math.Max(diff, Math.Abs(ours[i] - reference[i])); scale = Math.Max(scale, Math.Abs(reference[i])); }
+                    for (int i = 0; i < ours.Length; i++)
+                    {
+                        diff = Math.Max(diff, Math.Abs(ours[i] - reference[i]));
+                        scale = Math.Max(scale, Math.Abs(reference[i]));
+                    }
                     var (tOurs, tOrt) = OnnxBench.Alternate(() => Ours(), ort.Run, rounds: int.Parse(Option("--rounds", "5")));
                     Console.WriteLine($"{name,-14} batch {b}: ours {tOurs * 1e3,8:0.00} ms, ORT {tOrt * 1e3,8:0.00} ms, ORT/ours {tOrt / tOurs:0.00}, "
                         + $"max rel diff {diff / scale:G2}");

@@ -39,7 +39,8 @@ public static class InferenceEngine
 {
     /// <summary>
     /// The integer engine for <paramref name="model"/>'s graph when one compiles it (Gemm chains first, then Conv/Gemm chains,
-    /// then the graph with its dynamic QDQ MatMuls fused), else <paramref name="model"/> itself with the reason: the Conv engine's refusal for a graph with a Conv, the Gemm engine's otherwise.
+    /// then the graph with its dynamic QDQ MatMuls fused), else <paramref name="model"/> itself with the reason: the Conv
+    /// engine's refusal for a graph with a Conv, the Gemm engine's otherwise.
     /// </summary>
     public static CompiledModel Compile(GraphModule model)
     {

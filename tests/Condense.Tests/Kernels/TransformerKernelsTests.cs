@@ -78,7 +78,8 @@ public class TransformerKernelsTests
     [MemberData(nameof(Paths))]
     public void BatchedGemmMatchesOneReferenceProductPerBatch(KernelPath path)
     {
-        foreach (var (m, n, k, transA, transB) in new[] { (5, 7, 3, false, false), (33, 17, 9, false, true), (128, 128, 32, true, false), (1, 9, 4, false, false) })
+        var shapes = new[] { (5, 7, 3, false, false), (33, 17, 9, false, true), (128, 128, 32, true, false), (1, 9, 4, false, false) };
+        foreach (var (m, n, k, transA, transB) in shapes)
         {
             int count = 12;
             var a = Tensor.Uniform(new Rng(3), -1f, 1f, 3 * m * k).Data;   // 3 matrices, reused: broadcast operands
