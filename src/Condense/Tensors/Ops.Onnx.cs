@@ -35,6 +35,23 @@ public partial class Tensor
         var strides = perm.Select(p => inStrides[p]).ToArray();
         var index = new int[rank];
         int offset = 0;
+        if (rank > 1 && perm[^1] == rank - 1)
+        {
+            // The last axis stays last (attention's [B, L, H, d] ↔ [B, H, L, d]): whole rows of d values move at once.
+            int width = inShape[^1];
+            for (int k = 0; k < dst.Length; k += width)
+            {
+                src.AsSpan(offset, width).CopyTo(dst.AsSpan(k, width));
+                for (int d = rank - 2; d >= 0; d--)
+                {
+                    offset += strides[d];
+                    if (++index[d] < outShape[d]) break;
+                    offset -= strides[d] * outShape[d];
+                    index[d] = 0;
+                }
+            }
+            return;
+        }
         for (int k = 0; k < dst.Length; k++)
         {
             dst[k] = src[offset];
