@@ -46,6 +46,7 @@ public sealed partial class IntegerConvModel
 
         private void Codes(List<Node> quantizers, int slot, int[] shape, float scale, byte zeroPoint)
         {
+            _slots[slot] = _slots[slot] with { Value = quantizers[0].Outputs[0] };
             foreach (var q in quantizers)
             {
                 _used.Add(q);

@@ -113,12 +113,15 @@ public sealed partial class IntegerConvModel
             var (scale, zeroPoint) = QdqLayerReader.ActivationParams(g, q);
             if (x.IsFloat)
             {
-                int slot = NewSlot(false, x.Shape);
+                int slot = NewSlot(false, x.Shape, q.Outputs[0]);
                 _steps.Add(new QuantizeStep(x.Slot, slot, scale, zeroPoint));
                 _values[q.Outputs[0]] = new Value(slot, x.Shape, false, scale, zeroPoint, false, q.Outputs[0]);
             }
             else if (x.Dequantized && x.Scale == scale && x.ZeroPoint == zeroPoint)
+            {
                 _values[q.Outputs[0]] = x with { Dequantized = false, Codes = q.Outputs[0] };
+                if (_slots[x.Slot].Value is null) _slots[x.Slot] = _slots[x.Slot] with { Value = q.Outputs[0] };
+            }
             else
                 throw Unsupported($"'{q.Name}' quantizes codes of (scale {x.Scale}, zero point {x.ZeroPoint}) to (scale {scale}, zero point {zeroPoint})");
         }
@@ -164,9 +167,9 @@ public sealed partial class IntegerConvModel
                 ? $"the constant '{name}' is read as an activation; the integer engine takes constants only as layer weights and biases"
                 : $"value '{name}' is not computed by the integer engine");
 
-        private int NewSlot(bool isFloat, int[] shape)
+        private int NewSlot(bool isFloat, int[] shape, string? value = null)
         {
-            _slots.Add(new Slot(isFloat, shape.Aggregate(1, (a, b) => a * b)));
+            _slots.Add(new Slot(isFloat, shape.Aggregate(1, (a, b) => a * b), value));
             return _slots.Count - 1;
         }
     }

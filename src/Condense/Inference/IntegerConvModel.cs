@@ -24,8 +24,8 @@ namespace Condense.Inference;
 /// </summary>
 public sealed partial class IntegerConvModel : Module
 {
-    // A buffer: uint8 codes or floats, Size values per sample.
-    internal sealed record Slot(bool IsFloat, int Size);
+    // A buffer: uint8 codes or floats, Size values per sample; Value names the QuantizeLinear output codes equal (if any).
+    internal sealed record Slot(bool IsFloat, int Size, string? Value = null);
 
     internal abstract record Step(int Output);
 
@@ -84,6 +84,18 @@ public sealed partial class IntegerConvModel : Module
         return (Run(input, activations), activations);
     }
 
+    /// <summary>
+    /// Each step's uint8 output computed from the <paramref name="simulation"/>'s codes of its inputs (every code buffer is
+    /// replaced by the simulation's value of the same name once recorded), keyed by the QuantizeLinear output it equals:
+    /// the one-step-at-a-time comparison with the float simulation, free of differences carried from earlier steps.
+    /// </summary>
+    internal Dictionary<string, byte[]> ForwardStepwise(Tensor input, IReadOnlyDictionary<string, Tensor> simulation)
+    {
+        var outputs = new Dictionary<string, byte[]>();
+        Run(input, null, (outputs, simulation));
+        return outputs;
+    }
+
     private static IEnumerable<int> Inputs(Step step) => step switch
     {
         QuantizeStep s => [s.Input],
@@ -110,7 +122,8 @@ public sealed partial class IntegerConvModel : Module
         }
     }
 
-    private Tensor Run(Tensor input, Dictionary<string, byte[]>? activations)
+    private Tensor Run(Tensor input, Dictionary<string, byte[]>? activations,
+        (Dictionary<string, byte[]> Outputs, IReadOnlyDictionary<string, Tensor> Simulation)? stepwise = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (Training)
@@ -134,6 +147,12 @@ public sealed partial class IntegerConvModel : Module
                 if (activations is not null && step is LayerStep layer)
                     activations[layer.InputValue] = buffers.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size).ToArray();
                 Execute(step, buffers, n);
+                if (stepwise is var (outputs, simulation) && !slot.IsFloat && slot.Value is { } name)
+                {
+                    var codes = buffers.Codes[step.Output].AsSpan(0, n * slot.Size);
+                    outputs[name] = codes.ToArray();
+                    for (int k = 0; k < codes.Length; k++) codes[k] = (byte)simulation[name].Data[k];
+                }
                 foreach (int read in Inputs(step))
                     if (_lastUse[read] == i && read != _outputSlot) buffers.Return(read);
             }
