@@ -4,8 +4,9 @@
 // QDQ graph step by step (each step fed the simulation's codes of its inputs): the quantized input exactly, every other
 // output within one step (a fixed-point requantization — of a layer or an Add — and the simulation's float arithmetic can
 // round a value lying within ~1e-4 of a rounding boundary to neighbouring codes; 99 % or more are equal); end to end, the
-// logits within a few hidden steps and argmax mostly; and ONNX Runtime on the exported file. QAdd itself: every path equals its scalar specification, and the result is the exact
-// QDQ add (double arithmetic) except, by one step, within its stated bound of a rounding boundary.
+// logits within a few hidden steps and argmax mostly; and ONNX Runtime on the exported file. QAdd itself: every path
+// equals its scalar specification, and the result is the exact QDQ add (double arithmetic) except, by one step, within
+// its stated bound of a rounding boundary.
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;

@@ -67,7 +67,8 @@ public static unsafe class QAdd
     private static int Vector(byte* a, byte zeroPointA, int multiplierA, byte* b, byte zeroPointB, int multiplierB, int shift,
         byte yZeroPoint, byte qmin, byte* y, int count)
     {
-        var (za, zb, ma, mb) = (Vector256.Create((int)zeroPointA), Vector256.Create((int)zeroPointB), Vector256.Create(multiplierA), Vector256.Create(multiplierB));
+        var (za, zb) = (Vector256.Create((int)zeroPointA), Vector256.Create((int)zeroPointB));
+        var (ma, mb) = (Vector256.Create(multiplierA), Vector256.Create(multiplierB));
         var (half, one, zy) = (Vector256.Create((1 << (shift - 1)) - 1), Vector256.Create(1), Vector256.Create((int)yZeroPoint));
         var (low, high) = (Vector256.Create((int)qmin), Vector256.Create(255));
         int i = 0;
