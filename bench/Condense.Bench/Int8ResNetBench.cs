@@ -3,7 +3,7 @@
 // simulation of the QDQ graph and against ORT on data/images/heldout (cosine mean / min, largest difference), then the
 // time per call at batch 1 and 8 (batch dimension made dynamic), ours vs ORT 2 threads without spinning, interleaved,
 // best of --rounds, and the ratio ORT/ours (> 1: ours faster).
-//   dotnet run -c Release --project bench/Condense.Bench -- int8-resnet [--nodes] [--rounds 7] [--qdq cached.onnx]
+//   dotnet run -c Release --project bench/Condense.Bench -- int8-resnet [--nodes] [--rounds 7] [--qdq cached.onnx] [--float]
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
@@ -46,7 +46,8 @@ internal static class Int8ResNetBench
         if (args.Contains("--nodes"))
             foreach (var node in qdq.Graph.Nodes)
                 Console.WriteLine($"  {node.OpType,-20} {node.Name}  ({string.Join(", ", node.Inputs)}) → {string.Join(", ", node.Outputs)}");
-        var compiled = InferenceEngine.Compile(qdq);
+        // --float: the float simulation of the QDQ graph as "ours" (what ran before the integer engine took residual networks).
+        var compiled = args.Contains("--float") ? new CompiledModel(qdq, EngineKind.Float, "--float") : InferenceEngine.Compile(qdq);
         Console.WriteLine($"engine: {compiled.Kind}{(compiled.FallbackReason is { } r ? " — " + r : "")}");
 
         var simulation = ImageEvaluation.Outputs(qdq, heldout);
