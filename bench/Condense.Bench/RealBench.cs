@@ -4,7 +4,7 @@
 // 128 tokens; resnet-mini and LeNet-5 fp32, LeNet-300-100 fp32 and int8 at batch 1 and 256. Outputs are compared first, then
 // each pair is timed alternately (best of several rounds); ORT/ours > 1 means we are faster. `--memory` adds the peak working
 // set of ResNet-18 and MiniLM inference, each engine in a fresh process (RealBench.Memory.cs).
-//   dotnet run -c Release --project bench/Condense.Bench -- real [--only resnet18,minilm,small] [--memory]
+//   dotnet run -c Release --project bench/Condense.Bench -- real [--only resnet18,minilm,small|none] [--memory]
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Data.Images;
@@ -47,7 +47,8 @@ internal static partial class RealBench
                     "resnet18" => ResNetCases(dir),
                     "minilm" => MiniLmCases(dir),
                     "small" => SmallCases(dir),
-                    _ => throw new ArgumentException($"unknown part '{part}' (resnet18, minilm, small)"),
+                    "none" => [],
+                    _ => throw new ArgumentException($"unknown part '{part}' (resnet18, minilm, small, none)"),
                 });
             Console.WriteLine();
             Console.WriteLine("| model | ours runs on | batch | ours ms | ORT ms | ORT/ours | max rel. diff / cosine vs ORT |");
@@ -123,7 +124,7 @@ internal static partial class RealBench
     {
         model.Eval();
         string output = model.Graph.Outputs[0].Name;
-        return feed => { using (GradMode.NoGrad()) return model.Run(feed)[output]; };
+        return feed => { using (GradMode.NoGrad()) return model.RunOutputs(feed)[output]; };
     }
 
     private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Compiled(CompiledModel compiled)

@@ -163,9 +163,16 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
             for (int n = n0; n < n1; n++)
             {
                 CopyImage(g, l, _x + (long)n * g.InPixels * g.InChannels, _xZero, rowBase, colBase, padded);
-                for (int q = 0; q < l.Positions; q += nr)
+                // The larger of weight and image is read once, the smaller once per tile of the other: ResNet's 512 × 7 × 7
+                // layers (a 4.7 MB weight, a 50 KB image) ran twice as fast with the channel blocks outside.
+                if ((long)m * pairs * sizeof(int) > (long)l.Positions * g.InChannels * sizeof(short))
                     for (int r = 0; r < m; r += TKernel.MaxRows)
-                        TKernel.Run(Math.Min(TKernel.MaxRows, m - r), pairs, _w + r * pairs, padded + q, _offsets, _bias + r, acc + r * stride + q, stride);
+                        for (int q = 0; q < l.Positions; q += nr)
+                            TKernel.Run(Math.Min(TKernel.MaxRows, m - r), pairs, _w + r * pairs, padded + q, _offsets, _bias + r, acc + r * stride + q, stride);
+                else
+                    for (int q = 0; q < l.Positions; q += nr)
+                        for (int r = 0; r < m; r += TKernel.MaxRows)
+                            TKernel.Run(Math.Min(TKernel.MaxRows, m - r), pairs, _w + r * pairs, padded + q, _offsets, _bias + r, acc + r * stride + q, stride);
                 // The OW useful positions of each output row, packed into NCHW accumulators; requantized in one row.
                 int* y = _y is null ? _acc + (long)n * pixels * m : compact;
                 for (int o = 0; o < m; o++)
