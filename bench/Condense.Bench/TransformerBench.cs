@@ -1,7 +1,8 @@
 // Transformer inference speed (issue 17): all-MiniLM-L6-v2 at 128 tokens, fp32 and dynamic int8, Condense against ONNX
 // Runtime (2 threads, no spinning, ORT_ENABLE_ALL) at batch 1 and 8, alternated, best of N, with the ratio; `--profile`
-// prints the time per op type of our graph run (a stopwatch around each node), to see where the time goes.
-//   dotnet run -c Release --project bench/Condense.Bench -- transformer [--profile] [--batches 1,8] [--only fp32,int8]
+// prints the time per op type of our graph run (a stopwatch around each node), to see where the time goes;
+// `--simulation` adds the dynamic int8 graph run as its float simulation (the engine before DynamicQuantizeMatMul).
+//   dotnet run -c Release --project bench/Condense.Bench -- transformer [--profile] [--batches 1,8] [--only fp32,int8] [--simulation]
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data.Text;
@@ -41,6 +42,7 @@ internal static class TransformerBench
                 var compiled = InferenceEngine.Compile(int8);
                 Console.WriteLine($"dynamic int8: {compiled.Kind} engine{(compiled.FallbackReason is { } r ? $" ({r})" : "")}");
                 variants.Add(("dynamic int8", path, compiled.Runner as GraphModule ?? int8));
+                if (args.Contains("--simulation")) variants.Add(("int8 simulated", path, int8));
             }
             foreach (var (name, path, graph) in variants)
             {
@@ -55,15 +57,16 @@ internal static class TransformerBench
                     using var ort = new RealBench.OrtFeed(session, feed);
                     var reference = ort.Output();
                     var ours = Ours().Data;
-                    double diff = 0, scale = 1;
+                    double diff = 0, scale = 1, dot = 0, aa = 0, bb = 0;
                     for (int i = 0; i < ours.Length; i++)
                     {
                         diff = Math.Max(diff, Math.Abs(ours[i] - reference[i]));
                         scale = Math.Max(scale, Math.Abs(reference[i]));
+                        dot += (double)ours[i] * reference[i]; aa += (double)ours[i] * ours[i]; bb += (double)reference[i] * reference[i];
                     }
                     var (tOurs, tOrt) = OnnxBench.Alternate(() => Ours(), ort.Run, rounds: int.Parse(Option("--rounds", "5")));
                     Console.WriteLine($"{name,-14} batch {b}: ours {tOurs * 1e3,8:0.00} ms, ORT {tOrt * 1e3,8:0.00} ms, ORT/ours {tOrt / tOurs:0.00}, "
-                        + $"max rel diff {diff / scale:G2}");
+                        + $"max rel diff {diff / scale:G2}, cosine {dot / Math.Sqrt(aa * bb):F5}");
                 }
             }
             return 0;
