@@ -3,6 +3,8 @@
 // Layout: panels of 16 output channels; inside a panel, for each pair of inputs (k, k+1), 32 bytes
 // [ch0 k, ch0 k+1, ch1 k, ch1 k+1, …, ch15 k+1]. Sign-extended to int16 this is exactly what
 // vpmaddwd wants: lane o gets W[o,k]·x[k] + W[o,k+1]·x[k+1]. Missing channels and an odd last k are zeros.
+// The vpdpbusd kernels read a quad layout, built on their first call: for each 4 inputs (k..k+3), 64 bytes
+// [ch0 k..k+3, ch1 k..k+3, …, ch15 k+3], so lane o of a ymm pair gets Σ_{b<4} W[o,k+b]·x[k+b].
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Condense.Kernels.Platform;
@@ -26,6 +28,7 @@ public sealed unsafe class PackedInt8Weights
     private readonly int[] _rowSums;
     private readonly short[]? _wide;
     private readonly int _wideOffset;
+    private QuadLayout? _quads;
 
     /// <summary>Packs <paramref name="weight"/> (outFeatures × inFeatures, row-major int8).</summary>
     public PackedInt8Weights(ReadOnlySpan<sbyte> weight, int outFeatures, int inFeatures)
@@ -39,6 +42,7 @@ public sealed unsafe class PackedInt8Weights
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         KPairs = (inFeatures + 1) / 2;
+        KQuads = (inFeatures + 3) / 4;
         Panels = (outFeatures + PanelWidth - 1) / PanelWidth;
         PanelStride = KPairs * 2 * PanelWidth;
         // 64 spare bytes let the start move up to the next cache line; pinned so the kernels may keep pointers.
@@ -83,6 +87,12 @@ public sealed unsafe class PackedInt8Weights
     /// <summary>⌈k / 2⌉: input pairs per panel.</summary>
     internal int KPairs { get; }
 
+    /// <summary>⌈k / 4⌉: input quads per quad panel.</summary>
+    internal int KQuads { get; }
+
+    /// <summary>Bytes per quad panel.</summary>
+    internal int QuadPanelStride => KQuads * 4 * PanelWidth;
+
     /// <summary>⌈n / 16⌉.</summary>
     internal int Panels { get; }
 
@@ -98,6 +108,31 @@ public sealed unsafe class PackedInt8Weights
     /// <summary>The first panel, 64-byte aligned; valid while this object is alive (the array is pinned).</summary>
     internal sbyte* Data => (sbyte*)Unsafe.AsPointer(ref _data[_offset]);
 
-    /// <summary>The panels widened to int16, same layout (2·PanelStride bytes per panel), 64-byte aligned; null without AVX-512.</summary>
+    /// <summary>The panels widened to int16, same layout (2·PanelStride bytes per panel), 64-byte aligned; null unless
+    /// the AVX-512 pair kernel can run.</summary>
     internal short* Wide => _wide is null ? null : (short*)Unsafe.AsPointer(ref _wide[_wideOffset]);
+
+    /// <summary>The quad panels (QuadPanelStride bytes each), 64-byte aligned, packed on first use; valid while this object is alive.</summary>
+    internal sbyte* Quads => LazyInitializer.EnsureInitialized(ref _quads, () => new QuadLayout(this)).Start;
+
+    /// <summary>W in the quad layout, in a pinned array.</summary>
+    private sealed class QuadLayout
+    {
+        private readonly sbyte[] _data;
+        private readonly int _offset;
+
+        public QuadLayout(PackedInt8Weights w)
+        {
+            int stride = w.QuadPanelStride;
+            _data = GC.AllocateArray<sbyte>(w.Panels * stride + 64, pinned: true);
+            nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_data));
+            _offset = (int)(((start + 63) & ~(nint)63) - start);
+            var packed = _data.AsSpan(_offset);
+            for (int o = 0; o < w.OutFeatures; o++)
+                for (int k = 0; k < w.InFeatures; k++)
+                    packed[o / PanelWidth * stride + k / 4 * 4 * PanelWidth + o % PanelWidth * 4 + k % 4] = w.At(o, k);
+        }
+
+        public sbyte* Start => (sbyte*)Unsafe.AsPointer(ref _data[_offset]);
+    }
 }

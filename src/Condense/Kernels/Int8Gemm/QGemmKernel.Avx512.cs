@@ -20,7 +20,7 @@ internal unsafe struct QGemmKernelAvx512 : IQGemmKernel
     public static KernelPath Path => KernelPath.Avx512;
     public static int MR => 12;
     public static int Panels => 2;
-    public static bool WideWeights => true;
+    public static QGemmLayout Layout => QGemmLayout.WidePairs;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int ldc, int nValid)
