@@ -6,7 +6,8 @@
 // ChannelsLastWeight (any fixed order gives the same exact sums). The work runs in QConv2dDirect.cs (taps read
 // from a padded planar int16 image, channels as tile rows, pixels in vector lanes): an im2col matrix fed to
 // QGemm did the same sums but spent most of LeNet's conv1 (6 channels, 25 taps) on packing and on a GEMM
-// shape built for many output columns. QConv2dReference.cs is the spec (naive loops).
+// shape built for many output columns. Where the int8 dot product is vpdpbusd (Cpu.ActiveInt8Dot), layers with
+// 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8). QConv2dReference.cs is the spec.
 
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Gemm;
@@ -64,7 +65,14 @@ public static unsafe class QConv2d
     private static void Run(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
     {
-        switch (Cpu.Active)
+        // uint8 channel quads (vpdpbusd) from 3 input channels on: padding C to a multiple of 4 adds at most 60 % more
+        // taps (C = 5), paid back by four multiply-adds per lane; C = 1 or 2 (LeNet's conv1) would quadruple or double them.
+        var dot = Cpu.ActiveInt8Dot;
+        if (dot == Int8Dot.Quads && g.InChannels >= 3)
+            QConv2dQuads<VnniDot4>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+        else if (dot == Int8Dot.EmulatedQuads && g.InChannels >= 3)
+            QConv2dQuads<EmulatedDot4>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+        else switch (Cpu.Active)
         {
             case KernelPath.Avx512:
                 QConv2dDirect<QConvKernelAvx512>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
