@@ -55,7 +55,8 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         // The calling thread's buffers (valid until its next call): allocating them pinned per call cost more than a
         // batch-1 LeNet convolution.
         int* offsets = QConvShared.Buffer(ref t_offsets, 2 * pairs), biases = QConvShared.Buffer(ref t_biases, m);
-        int* rowMultipliers = y is null ? null : QConvShared.Buffer(ref t_multipliers, m * pixels), rowShifts = y is null ? null : QConvShared.Buffer(ref t_shifts, m * pixels);
+        int* rowMultipliers = y is null ? null : QConvShared.Buffer(ref t_multipliers, m * pixels);
+        int* rowShifts = y is null ? null : QConvShared.Buffer(ref t_shifts, m * pixels);
         TapOffsets(g, layout, offsets);
         // Packed once per weight and tile height (the tests switch paths), kept on the weight: repacking read 2,400
         // values per LeNet conv2 call, as long as the batch-1 convolution itself.
