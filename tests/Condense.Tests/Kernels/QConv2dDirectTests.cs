@@ -24,6 +24,7 @@ public sealed class QConv2dDirectTests
         (3, 5, 6, 6, 8, 3, 3, new Conv2dOptions(StrideH: 2, StrideW: 2, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationH: 2, DilationW: 2), 1),
         (2, 9, 7, 6, 13, 3, 2, new Conv2dOptions(PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 0), 200),
         (1, 8, 5, 19, 7, 1, 3, new Conv2dOptions(StrideW: 2, PadLeft: 1, PadRight: 1), 128),
+        (2, 4, 3, 37, 5, 3, 3, new Conv2dOptions(PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1), 60),
     ];
 
     public static TheoryData<KernelPath, Int8Dot, int> PathCases()

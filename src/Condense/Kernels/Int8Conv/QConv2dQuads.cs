@@ -2,7 +2,7 @@
 // four input channels per int32 — channel c of pixel (iy, ix) is byte c mod 4 of plane group c / 4 — and raw
 // uint8 values, the border (and the channels past C that pad the last group) holding z_x. A tap quad is then
 // channels 4g..4g+3 at one (kh, kw): one contiguous load of positions × 4 bytes, the exact operand layout of
-// vpdpbusd (uint8 × int8, QConvKernel.Quads.cs), and the weights are the matching int8 quads (zeros past C).
+// vpdpbusd (uint8 × int8, QConvKernel.Quads.cs), and the weights are the matching int8 quads (zeroPointRow past C).
 // Zero point (Jacob et al. 2018, eq. 7, weight zero point 0): every tap reads x or the border value z_x, so
 //   Σ_t (x_t − z_x)·w_t = Σ_t x_t·w_t − z_x·Σ_t w_t,
 // and the second term joins the bias (PackedInt8Weights.RowSums). All in wrapping int32, equal mod 2^32 to the
@@ -10,6 +10,8 @@
 // gives the same bits.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
@@ -118,7 +120,7 @@ internal static unsafe class QConv2dQuads<TDot> where TDot : struct, IDot4
             int n0 = (int)((long)g.Batch * part / _parts), n1 = (int)((long)g.Batch * (part + 1) / _parts);
             for (int n = n0; n < n1; n++)
             {
-                CopyImage(g, l, _x + (long)n * g.InPixels * g.InChannels, rowBase, colBase, (byte*)image);
+                CopyImage(g, l, _x + (long)n * g.InPixels * g.InChannels, _xZero, rowBase, colBase, image);
                 for (int q = 0; q < l.Positions; q += NR)
                     for (int r = 0; r < m; r += MaxRows)
                         QConvKernelQuads<TDot>.Run(Math.Min(MaxRows, m - r), quads, _w + r * quads, image + q, _offsets, _bias + r,
@@ -131,17 +133,43 @@ internal static unsafe class QConv2dQuads<TDot> where TDot : struct, IDot4
 
     /// <summary>Channel c of the NCHW image to byte c mod 4 of the int32 quads of plane group c / 4.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void CopyImage(Conv2dGeometry g, PhaseSplitImage l, byte* source, int* rowBase, int* colBase, byte* image)
+    private static void CopyImage(Conv2dGeometry g, PhaseSplitImage l, byte* source, byte zero, int* rowBase, int* colBase, int* image)
     {
-        int w = g.Width, groupStride = l.StrideH * l.StrideW * l.Hq * l.Wq;
-        for (int c = 0; c < g.InChannels; c++)
+        int w = g.Width, h = g.Height, groupStride = l.StrideH * l.StrideW * l.Hq * l.Wq;
+        // Channels past C (padding of the last group) read a row of z_x.
+        byte* zeroPointRow = stackalloc byte[w + 16];
+        new Span<byte>(zeroPointRow, w + 16).Fill(zero);
+        for (int group = 0; group * 4 < g.InChannels; group++)
         {
-            byte* plane = image + ((long)c / 4 * groupStride * 4 + c % 4);
-            for (int iy = 0; iy < g.Height; iy++, source += w)
+            int* plane = image + (long)group * groupStride;
+            for (int iy = 0; iy < h; iy++)
             {
-                byte* row = plane + (long)rowBase[iy] * 4;
-                for (int ix = 0; ix < w; ix++) row[colBase[ix] * 4] = source[ix];
+                byte* r0 = ChannelRow(g, source, 4 * group, iy, zeroPointRow), r1 = ChannelRow(g, source, 4 * group + 1, iy, zeroPointRow);
+                byte* r2 = ChannelRow(g, source, 4 * group + 2, iy, zeroPointRow), r3 = ChannelRow(g, source, 4 * group + 3, iy, zeroPointRow);
+                int* row = plane + rowBase[iy];
+                int ix = 0;
+                if (l.StrideW == 1)
+                {
+                    // 16 pixels of 4 channels: bytes interleaved in pairs (punpck*bw), then the pairs (punpck*wd).
+                    int* dst = row + colBase[0];
+                    for (; ix <= w - 16; ix += 16)
+                    {
+                        var a = Vector128.Load(r0 + ix); var b = Vector128.Load(r1 + ix);
+                        var c = Vector128.Load(r2 + ix); var d = Vector128.Load(r3 + ix);
+                        var abLow = Sse2.UnpackLow(a, b).AsInt16(); var abHigh = Sse2.UnpackHigh(a, b).AsInt16();
+                        var cdLow = Sse2.UnpackLow(c, d).AsInt16(); var cdHigh = Sse2.UnpackHigh(c, d).AsInt16();
+                        Sse2.UnpackLow(abLow, cdLow).Store((short*)(dst + ix));
+                        Sse2.UnpackHigh(abLow, cdLow).Store((short*)(dst + ix + 4));
+                        Sse2.UnpackLow(abHigh, cdHigh).Store((short*)(dst + ix + 8));
+                        Sse2.UnpackHigh(abHigh, cdHigh).Store((short*)(dst + ix + 12));
+                    }
+                }
+                for (; ix < w; ix++) row[colBase[ix]] = r0[ix] | r1[ix] << 8 | r2[ix] << 16 | r3[ix] << 24;
             }
         }
     }
+
+    /// <summary>Row iy of channel c of the image, or the row of z_x past the last channel.</summary>
+    private static byte* ChannelRow(Conv2dGeometry g, byte* source, int c, int iy, byte* zeroPointRow) =>
+        c < g.InChannels ? source + ((long)c * g.Height + iy) * g.Width : zeroPointRow;
 }
