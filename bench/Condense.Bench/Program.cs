@@ -26,6 +26,8 @@ return args.FirstOrDefault() switch
     "text-quant" => TextQuantBench.Run(args[1..]),
     "text-compress" => TextCompressBench.Run(args[1..]),
     "image-compress" => ImageCompressBench.Run(args[1..]),
+    "int8-resnet" => Int8ResNetBench.Run(args[1..]),
+    "real" => RealBench.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -33,6 +35,6 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, " +
         "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, fuzz, conformance, text-quant, text-compress, " +
-        "image-compress");
+        "image-compress, int8-resnet, real");
     return 2;
 }

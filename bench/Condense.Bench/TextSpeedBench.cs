@@ -54,7 +54,7 @@ internal static class TextSpeedBench
         model.Eval();
         using var _ = GradMode.NoGrad();
         var clock = Stopwatch.StartNew();
-        model.Run(feed);
+        model.RunOutputs(feed);
         return clock.Elapsed.TotalMilliseconds;
     }
 

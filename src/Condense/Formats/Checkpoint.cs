@@ -88,7 +88,7 @@ public static class Checkpoint
         if (huge || model.ZeroSample() is not { } sample) return;
         model.Eval();
         using var _ = Autograd.GradMode.NoGrad();
-        model.Run(sample);
+        model.RunOutputs(sample);
     }
 
     /// <summary>A one-line error when <paramref name="path"/> names a folder, or ends in a separator, rather than a file.</summary>

@@ -51,14 +51,17 @@ public sealed partial class GraphModule : Module
     public override Tensor Forward(Tensor input)
     {
         var plan = CurrentPlan();
-        return Execute(plan, [SingleInput(input)])[plan.Output]!;
+        return Execute(plan, [SingleInput(input)], ReleasesIntermediates)[plan.Output]!;
     }
 
     /// <summary>Runs the graph and returns every value it computed, by name.</summary>
     public Dictionary<string, Tensor> Run(Tensor input) => Values(CurrentPlan(), [SingleInput(input)]);
 
     /// <summary>Runs a graph of one or more inputs, fed by input name, and returns every value it computed, by name.</summary>
-    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs) => Values(CurrentPlan(), Feed(inputs));
+
+    // The inputs by name, each shaped to its declared input, in declared order.
+    private Tensor[] Feed(IReadOnlyDictionary<string, Tensor> inputs)
     {
         foreach (var name in inputs.Keys)
             if (!Graph.Inputs.Exists(i => i.Name == name))
@@ -68,7 +71,7 @@ public sealed partial class GraphModule : Module
         for (int i = 0; i < fed.Length; i++)
             fed[i] = inputs.TryGetValue(Graph.Inputs[i].Name, out var t) ? ShapeToInput(i, t)
                 : throw new CondenseException($"the graph input '{Graph.Inputs[i].Name}' was not given");
-        return Values(CurrentPlan(), fed);
+        return fed;
     }
 
     private Dictionary<string, Tensor> Values(Plan plan, Tensor[] inputs)
@@ -81,7 +84,11 @@ public sealed partial class GraphModule : Module
 
     // The graph compiled to slots: every value gets an index, so a forward pass does no name lookups.
     // Initializers take the first slots in graph order and are re-read on every pass (they may be replaced).
-    private sealed record Plan(string[] Names, int InitializerCount, int[] Inputs, int Output, Step[] Steps, int NodeCount);
+    // Released[s] lists the slots whose last reader is step s (GraphModule.Outputs.cs).
+    private sealed record Plan(string[] Names, int InitializerCount, int[] Inputs, int Output, Step[] Steps, int NodeCount)
+    {
+        public int[][] Released { get; init; } = [];
+    }
 
     // Constant: every input is an initializer that training does not change (e.g. the DequantizeLinear of
     // int8/int4 weights); in eval mode its outputs are computed once and reused while those inputs stay the same.
@@ -117,11 +124,13 @@ public sealed partial class GraphModule : Module
         MarkShapeOnly(steps, Graph.Initializers.Count);
         _folded = new Folded?[steps.Length];
         _shapeKeys = new int[]?[steps.Length];
-        return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
+        return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count)
+            { Released = LastReaders(steps, names.Count, Graph.Initializers.Count, inputs, Graph.Outputs.Select(o => slots[o.Name])) };
     }
 
     // fed holds the inputs already shaped, one per graph input in declared order.
-    private Tensor?[] Execute(Plan plan, Tensor[] fed)
+    // With release, a value no later step reads is dropped as soon as its last reader has run (outputs excepted).
+    private Tensor?[] Execute(Plan plan, Tensor[] fed, bool release = false)
     {
         var values = new Tensor?[plan.Names.Length];
         int k = 0;
@@ -141,6 +150,7 @@ public sealed partial class GraphModule : Module
                 : step.Constant && !Training ? ConstantOutputs(s, step, inputs, context)
                 : step.Kernel(step.Node, inputs, context);
             for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++) values[step.Outputs[i]] = outputs[i];
+            if (release) foreach (int slot in plan.Released[s]) values[slot] = null;
         }
         return values;
     }

@@ -42,7 +42,7 @@ public static class ModelRunner
         model.Eval();
         var clock = Stopwatch.StartNew();
         Dictionary<string, Tensor> values;
-        using (GradMode.NoGrad()) values = model.Run(inputs);
+        using (GradMode.NoGrad()) values = model.RunOutputs(inputs);
         clock.Stop();
         var outputs = model.Graph.Outputs.Select(o => new KeyValuePair<string, Tensor>(o.Name, values[o.Name])).ToList();
         return new ModelRun(outputs, clock.Elapsed);

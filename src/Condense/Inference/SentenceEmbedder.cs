@@ -60,7 +60,7 @@ public sealed class SentenceEmbedder
             var indices = order.Skip(start).Take(Options.BatchSize).ToArray();
             var batch = _tokenizer.Batch([.. indices.Select(i => passages[i])], Options.MaxLength);
             Tensor states;
-            using (GradMode.NoGrad()) states = _model.Run(batch.Feed(_model.Graph.Inputs.Select(i => i.Name)))[_output];
+            using (GradMode.NoGrad()) states = _model.RunOutputs(batch.Feed(_model.Graph.Inputs.Select(i => i.Name)))[_output];
             var pooled = Pool(states, batch.AttentionMask);
             for (int b = 0; b < indices.Length; b++) embeddings[indices[b]] = Options.Normalize ? Normalize(pooled[b]) : pooled[b];
             progress?.Report(Math.Min(start + indices.Length, order.Length));

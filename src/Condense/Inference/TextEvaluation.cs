@@ -39,7 +39,7 @@ public static class TextEvaluation
         var names = model.Graph.Inputs.Select(i => i.Name).ToList();
         var full = tokenizer.Batch([.. Enumerable.Range(0, 32).Select(i => passages[i % passages.Count])], maxLength, padTo: maxLength).Feed(names);
         double latency = Latency(model, tokenizer, passages[0], maxLength, timingSeconds);
-        double batch = MedianTime.Milliseconds(model, () => model.Run(full), timingSeconds);
+        double batch = MedianTime.Milliseconds(model, () => model.RunOutputs(full), timingSeconds);
         return (latency, 32 / (batch / 1000));
     }
 
@@ -47,6 +47,6 @@ public static class TextEvaluation
     public static double Latency(GraphModule model, TextTokenizer tokenizer, string passage, int maxLength, double timingSeconds = 0.5)
     {
         var one = tokenizer.Batch([passage], maxLength).Feed(model.Graph.Inputs.Select(i => i.Name));
-        return MedianTime.Milliseconds(model, () => model.Run(one), timingSeconds);
+        return MedianTime.Milliseconds(model, () => model.RunOutputs(one), timingSeconds);
     }
 }

@@ -21,21 +21,25 @@ public static class OnnxImporter
     /// <summary>Reads the model in <paramref name="path"/> as a validated graph.</summary>
     public static ModelGraph Import(string path)
     {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        // Parsed from the stream, not from a byte[] of the whole file: a 90 MB model would otherwise be held three times
+        // (file bytes, the protobuf's raw data, our tensors) at the peak of loading.
+        ModelProto model;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            model = ModelProto.Parser.ParseFrom(stream);
+        }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new InvalidFileException(path, "file not found");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InvalidFileException(path, $"cannot read: {e.Message.ReplaceLineEndings(" ")}");
-        }
-        ModelProto model;
-        try { model = ModelProto.Parser.ParseFrom(bytes); }
         catch (InvalidProtocolBufferException e)
         {
             throw new InvalidFileException(path, $"not a valid ONNX model (truncated or corrupt protobuf: {e.Message.ReplaceLineEndings(" ")})");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidFileException(path, $"cannot read: {e.Message.ReplaceLineEndings(" ")}");
         }
         if (model.Graph is null || model.IrVersion <= 0)
             throw new InvalidFileException(path, "not an ONNX model (no graph or IR version)");
@@ -76,6 +80,8 @@ public static class OnnxImporter
             if (graph.Initializers.ContainsKey(init.Name)) throw new InvalidFileException(path, $"initializer '{init.Name}' is defined twice");
             var (tensor, type) = OnnxTensors.Read(init, path);
             if (init.DataType != OnnxTensors.Float) typed[init.Name] = init;
+            // The float values now live in the tensor; dropping the protobuf's copy lets the collector reclaim it while the rest loads.
+            else init.RawData = ByteString.Empty;
             if (init.DataType == OnnxTensors.UInt4) uint4.Add(init.Name);
             graph.Initializers.Add(init.Name, tensor);
             if (type is { } t) graph.ElementTypes[init.Name] = t;

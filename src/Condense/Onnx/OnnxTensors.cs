@@ -82,6 +82,8 @@ internal static partial class OnnxTensors
                 data[i] = proto.DataType == Int4 ? (nibble ^ 8) - 8 : nibble;   // INT4 sign-extends bit 3
             }
         }
+        else if (proto.DataType == Float && !proto.RawData.IsEmpty && BitConverter.IsLittleEndian)
+            System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(proto.RawData.Span).CopyTo(data);
         else if (!proto.RawData.IsEmpty)
         {
             var raw = proto.RawData.Span;

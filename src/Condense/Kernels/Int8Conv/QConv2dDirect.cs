@@ -155,9 +155,16 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
             for (int n = n0; n < n1; n++)
             {
                 CopyImage(g, l, _x + (long)n * g.InPixels * g.InChannels, _xZero, rowBase, colBase, padded);
-                for (int q = 0; q < l.Positions; q += nr)
+                // The larger of weight and image is read once, the smaller once per tile of the other: ResNet's 512 × 7 × 7
+                // layers (a 4.7 MB weight, a 50 KB image) ran twice as fast with the channel blocks outside.
+                if ((long)m * pairs * sizeof(int) > (long)l.Positions * g.InChannels * sizeof(short))
                     for (int r = 0; r < m; r += TKernel.MaxRows)
-                        TKernel.Run(Math.Min(TKernel.MaxRows, m - r), pairs, _w + r * pairs, padded + q, _offsets, _bias + r, acc + r * stride + q, stride);
+                        for (int q = 0; q < l.Positions; q += nr)
+                            TKernel.Run(Math.Min(TKernel.MaxRows, m - r), pairs, _w + r * pairs, padded + q, _offsets, _bias + r, acc + r * stride + q, stride);
+                else
+                    for (int q = 0; q < l.Positions; q += nr)
+                        for (int r = 0; r < m; r += TKernel.MaxRows)
+                            TKernel.Run(Math.Min(TKernel.MaxRows, m - r), pairs, _w + r * pairs, padded + q, _offsets, _bias + r, acc + r * stride + q, stride);
                 QConvShared.WriteImage(g, wq, acc, stride, _acc + (long)n * pixels * m, compact, path, _multipliers, _shifts,
                     _yZero, _qmin, _qmax, _y is null ? null : _y + (long)n * pixels * m);
             }

@@ -109,7 +109,7 @@ internal static unsafe class QConv2dQuads<TDot> where TDot : struct, IDot4
         public void Execute(int part)
         {
             var (g, l) = (_g, _layout);
-            int m = g.OutChannels, quads = g.KernelH * g.KernelW * ((g.InChannels + 3) / 4), stride = l.PaddedPositions(NR);
+            int m = g.OutChannels, groups = (g.InChannels + 3) / 4, quads = g.KernelH * g.KernelW * groups, stride = l.PaddedPositions(NR);
             int pixels = g.OutPixels, length = checked((int)l.Length(NR) + 64);
             int* image = QConvShared.Buffer(ref t_image, length), acc = QConvShared.Buffer(ref t_acc, m * stride);
             int* compact = _y is null ? null : QConvShared.Buffer(ref t_compact, m * pixels);
@@ -121,10 +121,17 @@ internal static unsafe class QConv2dQuads<TDot> where TDot : struct, IDot4
             for (int n = n0; n < n1; n++)
             {
                 CopyImage(g, l, _x + (long)n * g.InPixels * g.InChannels, _xZero, rowBase, colBase, image);
-                for (int q = 0; q < l.Positions; q += NR)
+                // The larger of weight and image is read once, the smaller once per tile of the other (as in QConv2dDirect).
+                if ((long)m * quads > (long)l.Positions * groups)
                     for (int r = 0; r < m; r += MaxRows)
-                        QConvKernelQuads<TDot>.Run(Math.Min(MaxRows, m - r), quads, _w + r * quads, image + q, _offsets, _bias + r,
-                            acc + r * stride + q, stride);
+                        for (int q = 0; q < l.Positions; q += NR)
+                            QConvKernelQuads<TDot>.Run(Math.Min(MaxRows, m - r), quads, _w + r * quads, image + q, _offsets, _bias + r,
+                                acc + r * stride + q, stride);
+                else
+                    for (int q = 0; q < l.Positions; q += NR)
+                        for (int r = 0; r < m; r += MaxRows)
+                            QConvKernelQuads<TDot>.Run(Math.Min(MaxRows, m - r), quads, _w + r * quads, image + q, _offsets, _bias + r,
+                                acc + r * stride + q, stride);
                 QConvShared.WriteImage(g, l.Wq, acc, stride, _acc + (long)n * pixels * m, compact, KernelPath.Avx2, _multipliers, _shifts,
                     _yZero, _qmin, _qmax, _y is null ? null : _y + (long)n * pixels * m);
             }

@@ -1,0 +1,190 @@
+// Issue 17's table: Condense against ONNX Runtime on real models, in one run, same inputs, 2 threads, ORT 1.31.1 with
+// spinning off (ORT_ENABLE_ALL). ResNet-18 (ML.NET's CNTK export, batch made dynamic) fp32 and static int8 (ours: the engine
+// InferenceEngine.Compile picks; ORT: the same QDQ file) on the held-out photos; all-MiniLM-L6-v2 fp32 and dynamic int8 at
+// 128 tokens; resnet-mini and LeNet-5 fp32, LeNet-300-100 fp32 and int8 at batch 1 and 256. Outputs are compared first, then
+// each pair is timed alternately (best of several rounds); ORT/ours > 1 means we are faster. `--memory` adds the peak working
+// set of ResNet-18 and MiniLM inference, each engine in a fresh process (RealBench.Memory.cs).
+//   dotnet run -c Release --project bench/Condense.Bench -- real [--only resnet18,minilm,small|none] [--memory]
+using Condense.Autograd;
+using Condense.Data;
+using Condense.Data.Images;
+using Condense.Data.Text;
+using Condense.Formats;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Kernels.Platform;
+using Condense.Quantization;
+using Condense.Tensors;
+using Condense.Tests.Pretrained;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Condense.Bench;
+
+internal static partial class RealBench
+{
+    /// <summary>
+    /// One row group: a model file ORT runs, how ours runs a feed, and the feeds by batch size. Float models must agree with ORT
+    /// to <paramref name="Tolerance"/> (largest difference relative to the largest output); int8 models, which round differently
+    /// inside the two engines, to a cosine of at least <paramref name="MinCosine"/>.
+    /// </summary>
+    private sealed record Case(string Name, string OnnxPath, Func<IReadOnlyDictionary<string, Tensor>, Tensor> Ours,
+        IReadOnlyList<(int Batch, Dictionary<string, Tensor> Feed)> Feeds, double Tolerance, string Engine, double MinCosine = 0);
+
+    public static int Run(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2]);
+        string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small";
+        Cpu.Threads = 2;
+        Console.WriteLine($"Condense ({Cpu.Active}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, {Cpu.Threads} threads) vs "
+            + $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} (2 intra-op threads, no spinning); ORT/ours > 1 means we are faster");
+        string dir = Directory.CreateTempSubdirectory("condense-realbench").FullName;
+        try
+        {
+            var cases = new List<Case>();
+            foreach (var part in only.Split(','))
+                cases.AddRange(part switch
+                {
+                    "resnet18" => ResNetCases(dir),
+                    "minilm" => MiniLmCases(dir),
+                    "small" => SmallCases(dir),
+                    "none" => [],
+                    _ => throw new ArgumentException($"unknown part '{part}' (resnet18, minilm, small, none)"),
+                });
+            Console.WriteLine();
+            Console.WriteLine("| model | ours runs on | batch | ours ms | ORT ms | ORT/ours | max rel. diff / cosine vs ORT |");
+            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+            foreach (var c in cases)
+            {
+                using var session = Session(c.OnnxPath, 2);
+                foreach (var (batch, feed) in c.Feeds)
+                {
+                    using var ort = new OrtFeed(session, feed);
+                    var (diff, cosine) = Difference(c.Ours(feed), ort.Output());
+                    bool mismatch = diff > c.Tolerance || cosine < c.MinCosine;
+                    var (ours, theirs) = OnnxBench.Alternate(() => c.Ours(feed), ort.Run, rounds: 5);
+                    Console.WriteLine($"| {c.Name} | {c.Engine} | {batch} | {ours * 1e3:0.000} | {theirs * 1e3:0.000} | "
+                        + $"**{theirs / ours:0.00}** | {diff:G2} / {cosine:F5}{(mismatch ? " MISMATCH" : "")} |");
+                }
+            }
+            if (args.Contains("--memory")) MemoryTable(dir);
+            return 0;
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    // ResNet-18 with a dynamic batch; photos of data/images/heldout through ResNetPreprocess.onnx; int8 calibrated on
+    // data/images/calibration (min-max, per-channel weights, residual Adds quantized: the `quantize --images` defaults).
+    private static IEnumerable<Case> ResNetCases(string dir)
+    {
+        var model = BatchDimension.MakeDynamic(ModelFile.Load(PretrainedModels.ResNet18Onnx));
+        string input = model.Graph.Inputs[0].Name;
+        var calibration = Photos("calibration");
+        var heldout = Photos("heldout");
+        int[] sample = model.Graph.Inputs[0].Shape[1..];
+        var feeds = new[] { 1, 8 }.Select(b => (b, new Dictionary<string, Tensor>
+            { [input] = heldout.Batch([.. Enumerable.Range(0, b)]).Reshape([b, .. sample]) })).ToList();
+        string fp32Path = Path.Combine(dir, "resnet18.onnx");
+        ModelFile.Save(model.Graph, fp32Path);
+        yield return new Case("ResNet-18 fp32", fp32Path, Float(model), feeds, 1e-4, "graph (float)");
+        var int8 = Quantizer.Quantize(model, new QuantizeOptions { Mode = QuantizationMode.Static }, () => calibration.Feeds(input, 8)).Model;
+        string int8Path = Path.Combine(dir, "resnet18-int8.onnx");
+        ModelFile.Save(int8.Graph, int8Path);
+        var compiled = InferenceEngine.Compile(int8);
+        // Ours and ORT round differently inside an int8 network: agreement is to a few percent of the largest feature.
+        yield return new Case("ResNet-18 int8 (QDQ)", int8Path, Compiled(compiled), feeds,
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
+    }
+
+    private static Dataset Photos(string folder)
+    {
+        var preprocess = ModelFile.Load(PretrainedModels.ResNetPreprocessOnnx);
+        var pixels = ImagePreprocessing.Preset("none") with { PixelScale = 255 };
+        return ImageEvaluation.Transform(preprocess,
+            ImageFolder.Load(Path.Combine(TextSpeedBench.RepoRoot(), "data", "images", folder), pixels).Dataset);
+    }
+
+    // all-MiniLM-L6-v2 on passages of data/text/fortunes.txt padded to 128 tokens; dynamic int8 as `quantize --dynamic` writes it.
+    private static IEnumerable<Case> MiniLmCases(string dir)
+    {
+        var model = ModelFile.Load(PretrainedModels.MiniLmOnnx);
+        var tokenizer = TextTokenizer.FromVocabulary(PretrainedModels.MiniLmVocabulary);
+        var passages = TextPassages.Read(Path.Combine(TextSpeedBench.RepoRoot(), "data", "text", "fortunes.txt"));
+        var names = model.Graph.Inputs.Select(i => i.Name).ToList();
+        var feeds = new[] { 1, 8 }.Select(b => (b, tokenizer.Batch([.. passages.Take(b)], 128, padTo: 128).Feed(names))).ToList();
+        yield return new Case("all-MiniLM-L6-v2 fp32, 128 tokens", PretrainedModels.MiniLmOnnx, Float(model), feeds, 1e-4, "graph (float)");
+        var int8 = Quantizer.Quantize(model, null, new QuantizeOptions { Mode = QuantizationMode.Dynamic }).Model;
+        string int8Path = Path.Combine(dir, "minilm-dynamic.onnx");
+        ModelFile.Save(int8.Graph, int8Path);
+        var compiled = InferenceEngine.Compile(int8);
+        yield return new Case("all-MiniLM-L6-v2 dynamic int8, 128 tokens", int8Path, Compiled(compiled), feeds,
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
+    }
+
+    private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Float(GraphModule model)
+    {
+        model.Eval();
+        string output = model.Graph.Outputs[0].Name;
+        return feed => { using (GradMode.NoGrad()) return model.RunOutputs(feed)[output]; };
+    }
+
+    private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Compiled(CompiledModel compiled)
+    {
+        if (compiled.Runner is GraphModule graph) return Float(graph);
+        compiled.Runner.Eval();
+        return feed => { using (GradMode.NoGrad()) return compiled.Runner.Forward(feed.Values.Single()); };
+    }
+
+    private static string Describe(CompiledModel compiled) => compiled.IsInteger ? $"{compiled.Kind} engine" : "graph (float simulation)";
+
+    /// <summary>Largest |ours − ORT| over the largest |ORT| (at least 1), and the cosine of the two outputs as vectors.</summary>
+    private static (double MaxRelative, double Cosine) Difference(Tensor ours, float[] theirs)
+    {
+        var a = ours.Data;
+        if (a.Length != theirs.Length) return (double.PositiveInfinity, 0);
+        double worst = 0, scale = 1, dot = 0, aa = 0, bb = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(a[i] - theirs[i]));
+            scale = Math.Max(scale, Math.Abs(theirs[i]));
+            dot += (double)a[i] * theirs[i]; aa += (double)a[i] * a[i]; bb += (double)theirs[i] * theirs[i];
+        }
+        return (worst / scale, dot / Math.Sqrt(Math.Max(aa * bb, 1e-30)));
+    }
+
+    internal static InferenceSession Session(string path, int threads)
+    {
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return new InferenceSession(path, options);
+    }
+
+    /// <summary>A feed bound to ORT values once (float or int64 inputs), run repeatedly; the first output is compared.</summary>
+    internal sealed class OrtFeed : IDisposable
+    {
+        private readonly InferenceSession _session;
+        private readonly string[] _names;
+        private readonly OrtValue[] _values;
+        private readonly string[] _outputs;
+        private readonly RunOptions _options = new();
+
+        public OrtFeed(InferenceSession session, IReadOnlyDictionary<string, Tensor> feed)
+        {
+            _session = session;
+            _names = [.. feed.Keys];
+            _values = [.. feed.Values.Select(t => t.DataType == DataType.Float32
+                ? OrtValue.CreateTensorValueFromMemory(t.Data, t.Shape.Select(d => (long)d).ToArray())
+                : OrtValue.CreateTensorValueFromMemory(t.Int64Data, t.Shape.Select(d => (long)d).ToArray()))];
+            _outputs = [session.OutputNames[0]];
+        }
+
+        public void Run() { using var _ = _session.Run(_options, _names, _values, _outputs); }
+
+        public float[] Output()
+        {
+            using var results = _session.Run(_options, _names, _values, _outputs);
+            return results[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+
+        public void Dispose() { foreach (var v in _values) v.Dispose(); _options.Dispose(); }
+    }
+}
