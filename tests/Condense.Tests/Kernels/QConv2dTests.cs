@@ -1,7 +1,8 @@
 // The int8 convolution (the direct kernel of QConv2dDirect) against its spec, the naive loops of
 // QConv2dReference: equal integers, before and after requantization, on ragged shapes with stride,
-// padding, dilation and several zero points, on every kernel path, one image split over threads by output
-// channels; the uint8 max pooling against the float kernel on the same codes.
+// padding, dilation and several zero points, on every kernel path and int8 dot product (the channel-quad
+// convolution where C ≥ 3), one image split over threads by output channels; the uint8 max pooling against
+// the float kernel on the same codes.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -22,17 +23,19 @@ public sealed class QConv2dTests
         (1, 16, 30, 31, 40, 3, 1, 1, 1, 9),   // one image above the parallel threshold: output channel blocks 16 + 24 on two threads
     ];
 
-    public static TheoryData<KernelPath, int> PathCases()
+    public static TheoryData<KernelPath, Int8Dot, int> PathCases()
     {
-        var data = new TheoryData<KernelPath, int>();
-        foreach (var path in Cpu.SupportedPaths)
-            for (int i = 0; i < Cases.Length; i++) data.Add(path, i);
+        var data = new TheoryData<KernelPath, Int8Dot, int>();
+        var kernels = Cpu.SupportedPaths.Select(path => (path, Int8Dot.Pairs))
+            .Concat(Cpu.SupportedInt8Dots.Where(dot => dot != Int8Dot.Pairs && Cpu.Best != KernelPath.Scalar).Select(dot => (Cpu.Best, dot)));
+        foreach (var (path, dot) in kernels)
+            for (int i = 0; i < Cases.Length; i++) data.Add(path, dot, i);
         return data;
     }
 
     [Theory]
     [MemberData(nameof(PathCases))]
-    public void MatchesTheNaiveLoopsExactly(KernelPath path, int index)
+    public void MatchesTheNaiveLoopsExactly(KernelPath path, Int8Dot dot, int index)
     {
         var c = Cases[index];
         var g = new Conv2dGeometry(c.N, c.C, c.H, c.W, c.M, c.K, c.K, Conv2dOptions.Square(c.S, c.P, c.D));
@@ -51,6 +54,7 @@ public sealed class QConv2dTests
         var acc = new int[expected.Length];
         var y = new byte[expected.Length];
         using (Cpu.Force(path))
+        using (Cpu.Force(dot))
         {
             QConv2d.Forward(g, x, c.Zx, packed, bias, acc);
             QConv2d.ForwardRequantized(g, x, c.Zx, packed, bias, multiplier, shift, 100, 100, 255, y);
