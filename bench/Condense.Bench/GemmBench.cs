@@ -69,14 +69,21 @@ internal static class GemmBench
             if (!Close(c, expected, s.K)) { Console.WriteLine($"{s.Name}: MISMATCH against the reference"); failures++; continue; }
 
             double flops = 2.0 * s.M * s.N * s.K;
-            double all = flops / Timing.MeasureSeconds(Fast) / 1e9;
+            // All threads and one thread alternately, best of each: on a shared machine a quiet moment is what we look for.
+            double bestAll = double.MaxValue, bestOne = double.MaxValue;
             int saved = Cpu.Threads;
-            Cpu.Threads = 1;
-            double one = flops / Timing.MeasureSeconds(Fast) / 1e9;
-            Cpu.Threads = saved;
+            for (int round = 0; round < 3; round++)
+            {
+                bestAll = Math.Min(bestAll, Timing.MeasureSeconds(Fast));
+                Cpu.Threads = 1;
+                bestOne = Math.Min(bestOne, Timing.MeasureSeconds(Fast));
+                Cpu.Threads = saved;
+            }
+            double all = flops / bestAll / 1e9, one = flops / bestOne / 1e9;
             // The naive loop needs seconds per call at 1024; one timed call (after the check's warm-up) is enough there.
             double naive = flops / Timing.MeasureSeconds(Naive, flops > 1e9 ? 0 : 0.3) / 1e9;
-            Console.WriteLine($"{s.Name,-14} {s.M,5} {s.N,5} {s.K,5}  {all,8:0.0} {one,8:0.0} {naive,7:0.00} {all / naive,8:0.0} {100 * all / peak,7:0.0}% {100 * one / peakOne,6:0.0}%");
+            Console.WriteLine($"{s.Name,-14} {s.M,5} {s.N,5} {s.K,5}  {all,8:0.0} {one,8:0.0} {naive,7:0.00} {all / naive,8:0.0} " +
+                $"{100 * all / peak,7:0.0}% {100 * one / peakOne,6:0.0}%");
         }
         return failures == 0 ? 0 : 1;
     }
