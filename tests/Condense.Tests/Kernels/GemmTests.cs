@@ -81,6 +81,7 @@ public class GemmTests
             {
                 (96, 200, 300, false, true), (40, 520, 300, true, false), (300, 64, 800, true, true),
                 (1, 1000, 784, false, true), (1, 1000, 784, false, false),
+                (260, 530, 400, false, false),   // past ChunkedFlops: two chunks per thread, claimed dynamically
             };
             foreach (var (m, n, k, ta, tb) in shapes)
             {
