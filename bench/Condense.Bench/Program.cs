@@ -27,7 +27,9 @@ return args.FirstOrDefault() switch
     "text-quant" => TextQuantBench.Run(args[1..]),
     "text-compress" => TextCompressBench.Run(args[1..]),
     "image-compress" => ImageCompressBench.Run(args[1..]),
+    "int8-resnet" => Int8ResNetBench.Run(args[1..]),
     "real" => RealBench.Run(args[1..]),
+    "transformer" => TransformerBench.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -35,6 +37,6 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, " +
         "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, resnet18, fuzz, conformance, text-quant, " +
-        "text-compress, image-compress, real");
+        "text-compress, image-compress, int8-resnet, real, transformer");
     return 2;
 }

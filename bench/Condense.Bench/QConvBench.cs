@@ -3,7 +3,8 @@
 // timed requantized to uint8 (what the integer engine runs); fp32 with bias. Then the uint8 max pooling of
 // LeNet's two pools against the float pooling kernel. Every int8 result is first checked against the naive
 // loops (QConv2dReference) on the first two images. `--threads N` sets Cpu.Threads, `--path P` the kernel
-// path; a bare argument keeps the cases whose name contains it.
+// path, `--dot pairs|quads|emulated` the int8 dot product (Cpu.ActiveInt8Dot); a bare argument keeps the cases
+// whose name contains it.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -33,9 +34,15 @@ internal static class QConvBench
         if (at >= 0) Cpu.Threads = int.Parse(args[at + 1], System.Globalization.CultureInfo.InvariantCulture);
         int pathAt = Array.IndexOf(args, "--path");
         if (pathAt >= 0) Cpu.Active = Enum.Parse<KernelPath>(args[pathAt + 1], ignoreCase: true);
-        string filter = args.FirstOrDefault(
-            a => !a.StartsWith("--", StringComparison.Ordinal) && (at < 0 || a != args[at + 1]) && (pathAt < 0 || a != args[pathAt + 1])) ?? "";
-        Console.WriteLine($"int8 vs fp32 convolution forward, path {Cpu.Active}, {Cpu.Threads} threads; best of repeated runs; " +
+        int dotAt = Array.IndexOf(args, "--dot");
+        using var forcedDot = dotAt < 0 ? null : Cpu.Force(args[dotAt + 1] switch
+        {
+            "pairs" => Int8Dot.Pairs, "quads" => Int8Dot.Quads, "emulated" => Int8Dot.EmulatedQuads,
+            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads or emulated"),
+        });
+        var options = new[] { at, pathAt, dotAt }.Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();
+        string filter = args.Where((a, i) => !options.Contains(i)).FirstOrDefault() ?? "";
+        Console.WriteLine($"int8 vs fp32 convolution forward, path {Cpu.Active}, int8 dot {Cpu.ActiveInt8Dot}, {Cpu.Threads} threads; best of repeated runs; " +
             "GOP/s = 2·N·M·OH·OW·C·kH·kW per second");
         Console.WriteLine();
         Console.WriteLine("| case | fp32 ms | int8 ms | fp32 GFLOP/s | int8 GOP/s | int8 speed-up |");

@@ -1,6 +1,7 @@
 // Benchmark of the int8 Linear kernel (Kernels/Int8Gemm/QGemm, with requantization fused) against the fp32 Gemm the
 // float model runs (Gemm.Multiply, transB: Y = X·Wᵀ), both measured in the same run on the LeNet-300-100
-// shapes and two squares. Each int8 result is first checked exactly against QGemmReference.
+// shapes and two squares. Each int8 result is first checked exactly against QGemmReference. `--dot pairs|quads|emulated`
+// forces the int8 dot product (Cpu.ActiveInt8Dot: vpmaddwd pairs, AVX-VNNI vpdpbusd quads, or their AVX2 emulation).
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
@@ -21,13 +22,20 @@ internal static class QGemmBench
         new("square 512", 512, 512, 512), new("square 1024", 1024, 1024, 1024),
     ];
 
-    /// <summary>Runs the benchmark (args[0], if given, keeps only shapes whose name contains it); returns an exit code.</summary>
+    /// <summary>Runs the benchmark (a first argument keeps only shapes whose name contains it; --dot forces the int8 dot product).</summary>
     public static int Run(string[] args)
     {
-        string filter = args.FirstOrDefault() ?? "";
+        int dotAt = Array.IndexOf(args, "--dot");
+        Int8Dot? dot = dotAt < 0 ? null : args[dotAt + 1] switch
+        {
+            "pairs" => Int8Dot.Pairs, "quads" => Int8Dot.Quads, "emulated" => Int8Dot.EmulatedQuads,
+            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads or emulated"),
+        };
+        string filter = args.Where((a, i) => i != dotAt && i != dotAt + 1).FirstOrDefault() ?? "";
+        using var forced = dot is { } d ? Cpu.Force(d) : null;
         Console.WriteLine("QGemm int8 (uint8 x, int8 W, fused requantization to uint8) vs fp32 Gemm.Multiply(transB); " +
-            $"path {Cpu.Active}, {Cpu.Threads} threads");
-        Console.WriteLine("GOP/s counts 2·m·n·k; times are the best of repeated runs; 'x fp32' = fp32 time / int8 time; " +
+            $"path {Cpu.Active}, int8 dot {Cpu.ActiveInt8Dot} (AVX-VNNI {(Cpu.Supports(Int8Dot.Quads) ? "present" : "absent")}), {Cpu.Threads} threads");
+        Console.WriteLine("GOP/s counts 2·m·n·k (= 2 × multiply-adds/s); times are the best of repeated runs; 'x fp32' = fp32 time / int8 time; " +
             "W is packed once (as a model would), X per call");
         Console.WriteLine($"{"shape",-12} {"m",5} {"n",5} {"k",5}  {"int8",7} {"int32 acc",9} {"fp32",7} {"x fp32",7}  " +
             $"{"1-thr int8",10} {"1-thr fp32",10} {"x fp32",7}");

@@ -34,6 +34,8 @@ public static partial class OpTypes
     public const string Dropout = "Dropout";
     /// <summary>DynamicQuantizeLinear: uint8 quantization with a scale and zero point from the batch.</summary>
     public const string DynamicQuantizeLinear = "DynamicQuantizeLinear";
+    /// <summary>DynamicQuantizeMatMul: MatMul of a dynamically uint8-quantized input by int8 weights (com.microsoft).</summary>
+    public const string DynamicQuantizeMatMul = "DynamicQuantizeMatMul";
     /// <summary>Erf: the error function.</summary>
     public const string Erf = "Erf";
     /// <summary>Exp: elementwise eˣ.</summary>

@@ -1,7 +1,8 @@
 // The front door of inference: one look at a (possibly quantized) graph decides what runs it — the integer
-// engine for static QDQ Gemm chains (IntegerModel), the one for Conv/Gemm chains (IntegerConvModel), or the
-// graph itself in float (a float model, or the float simulation of a quantization the engines refuse) — and
-// says which, and why it fell back. Each engine reads the graph at most once: compiling is the analysis.
+// engine for static QDQ Gemm chains (IntegerModel), the one for Conv/Gemm chains (IntegerConvModel), the graph
+// with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicMatMulFusion), or the graph itself in float
+// (a float model, or the float simulation of a quantization the engines refuse) — and says which, and why it fell
+// back. Each engine reads the graph at most once: compiling is the analysis.
 using Condense.Graph;
 using Condense.Nn;
 
@@ -18,6 +19,9 @@ public enum EngineKind
 
     /// <summary><see cref="IntegerConvModel"/>: a static int8 chain of Conv/Gemm layers with pooling and reshapes.</summary>
     IntegerConv,
+
+    /// <summary>The graph with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicQuantizeMatMul), the rest in float.</summary>
+    DynamicInteger,
 }
 
 /// <summary>A model ready to run, which engine runs it, and — when it runs in float — why no integer engine took it.</summary>
@@ -34,8 +38,9 @@ public sealed record CompiledModel(Module Runner, EngineKind Kind, string? Fallb
 public static class InferenceEngine
 {
     /// <summary>
-    /// The integer engine for <paramref name="model"/>'s graph when one compiles it (Gemm chains first, then Conv/Gemm chains),
-    /// else <paramref name="model"/> itself with the reason: the Conv engine's refusal for a graph with a Conv, the Gemm engine's otherwise.
+    /// The integer engine for <paramref name="model"/>'s graph when one compiles it (Gemm chains first, then Conv/Gemm chains,
+    /// then the graph with its dynamic QDQ MatMuls fused), else <paramref name="model"/> itself with the reason: the Conv
+    /// engine's refusal for a graph with a Conv, the Gemm engine's otherwise.
     /// </summary>
     public static CompiledModel Compile(GraphModule model)
     {
@@ -45,6 +50,12 @@ public static class InferenceEngine
         catch (CondenseException e) { gemmReason = e.Message; }
         try { return new CompiledModel(IntegerConvModel.Compile(model.Graph), EngineKind.IntegerConv, null); }
         catch (CondenseException e) { convReason = e.Message; }
+        if (DynamicMatMulFusion.Fuse(model.Graph) is { } fused)
+        {
+            var runner = new GraphModule(fused);
+            runner.Eval();
+            return new CompiledModel(runner, EngineKind.DynamicInteger, null);
+        }
         bool hasConv = model.Graph.Nodes.Any(n => n.OpType == OpTypes.Conv);
         return new CompiledModel(model, EngineKind.Float, hasConv ? convReason : gemmReason);
     }

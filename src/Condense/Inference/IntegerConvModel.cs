@@ -1,48 +1,71 @@
 // The integer-only engine for static-quantized convolutional networks (Jacob et al. 2018): a QDQ graph
-// (docs/quantized-graph.md) of Conv and Gemm layers with ReLU, MaxPool and Flatten between them, compiled
-// (IntegerConvModel.Compile.cs) into int8 steps that keep the activations uint8 from the first
-// QuantizeLinear to the last layer's int32 accumulators. Images stay NCHW, the float graph's layout, so
-// Flatten and the recorded activations need no reordering and a convolution (Kernels/Int8Conv/QConv2d, direct) reads
-// and writes whole image rows. MaxPool runs on the uint8 codes: max commutes with the monotone dequantization, so a layer
-// requantizes straight to the (s, z) of the QuantizeLinear after the pooling. MLPs go to IntegerModel.
+// (docs/quantized-graph.md) of Conv and Gemm layers, residual Adds, ReLU, pooling and reshapes, compiled
+// (IntegerConvModel.Compile*.cs) into a list of steps over numbered buffers ("slots"), in the graph's node order: a DAG
+// runs as its topological order, and a buffer goes back to the pool after the last step that reads it. A slot holds
+// uint8 codes of one (s, z) or floats. Images stay NCHW, the float graph's layout, so reshapes are free (a new name for
+// the same slot) and a convolution (Kernels/Int8Conv/QConv2d, direct) reads and writes whole image rows. A layer or an
+// Add whose output the graph quantizes requantizes straight to that (s, z) in integers (ReLU fused as qmin = z_y);
+// MaxPool runs on the codes (max commutes with the monotone dequantization). Whatever the graph leaves in float after
+// the integer part (the last layer's output, a final average pooling) runs in float, as the graph's own ops
+// (IntegerConvModel.Steps.cs). MLPs go to IntegerModel.
 using System.Buffers;
 using Condense.Kernels.Conv;
-using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Pool;
 using Condense.Nn;
 using Condense.Tensors;
+using Node = Condense.Graph.Node;
 
 namespace Condense.Inference;
 
 /// <summary>
-/// An int8 inference engine for a static-quantized chain of Conv / Linear layers with ReLU, MaxPool and
-/// Flatten between them; the QDQ graph's function (its float simulation) within one output step per hidden
-/// layer. Inference only.
+/// An int8 inference engine for a static-quantized network of Conv / Linear layers with residual Adds, ReLU, pooling
+/// and reshapes; the QDQ graph's function (its float simulation) within one output step per requantization. Inference only.
 /// </summary>
 public sealed partial class IntegerConvModel : Module
 {
-    internal abstract record Step;
+    // A buffer: uint8 codes or floats, Size values per sample; Value names the QuantizeLinear output codes equal (if any).
+    internal sealed record Slot(bool IsFloat, int Size, string? Value = null);
 
-    // One Conv or Gemm. Hidden layers requantize to the next layer's input (s, z) with ReLU fused as
-    // qmin = z_y; the last one scales its accumulators by OutputScale[o] = s_x·s_w[o]. InputValue names
-    // the graph value (a QuantizeLinear output) this layer's uint8 input equals.
-    internal sealed record LayerStep(string Name, string InputValue, Conv2dOptions? Conv, int KernelH, int KernelW,
-        PackedInt8Weights Weight, byte InputZeroPoint, int[] Bias, int[] Multiplier, int[] Shift,
-        byte OutputZeroPoint, byte QMin, float[] OutputScale, bool Relu, bool Last) : Step;
+    internal abstract record Step(int Output);
 
-    internal sealed record MaxPoolStep(string Name, PoolWindow Window) : Step;
+    // The float graph input quantized to (s, z).
+    internal sealed record QuantizeStep(int Input, int Output, float Scale, byte ZeroPoint) : Step(Output);
 
-    // Channels-last image → flat rows in the float graph's (C, H, W) order.
-    internal sealed record FlattenStep(string Name) : Step;
+    // Codes → floats (q − z)·s, for float ops that read a dequantized value.
+    internal sealed record DequantizeStep(int Input, int Output, float Scale, byte ZeroPoint, int Size) : Step(Output);
+
+    // One Conv or Gemm on codes with InputZeroPoint. Requantized (Requantized true): to OutputZeroPoint with (Multiplier,
+    // Shift) per channel, ReLU as qmin = QMin; else floats acc · OutputScale[o] (ReLU as acc ≥ 0). InputShape is the
+    // per-sample (C, H, W) or (features); InputValue names the graph value (a QuantizeLinear output) the input codes equal.
+    internal sealed record LayerStep(string Name, string InputValue, int Input, int Output, int[] InputShape, Conv2dOptions? Conv,
+        int KernelH, int KernelW, PackedInt8Weights Weight, byte InputZeroPoint, int[] Bias, int[] Multiplier, int[] Shift,
+        byte OutputZeroPoint, byte QMin, float[] OutputScale, bool Relu, bool Requantized) : Step(Output);
+
+    // A residual Add of two code tensors: requantized by Kernels/Int8Conv/QAdd (Multipliers for a and b with one Shift),
+    // or in float (a − z_a)·s_a + (b − z_b)·s_b, ReLU fused either way.
+    internal sealed record AddStep(string Name, int A, int B, int Output, int Size, byte ZeroPointA, byte ZeroPointB, float ScaleA, float ScaleB,
+        int MultiplierA, int MultiplierB, int Shift, byte OutputZeroPoint, byte QMin, bool Relu, bool Requantized) : Step(Output);
+
+    internal sealed record MaxPoolStep(string Name, int Input, int Output, int[] InputShape, PoolParameters Window) : Step(Output);
+
+    // A float op of the graph (Relu, pooling, Add of floats) run as the graph runs it, on (N, InputShape…) tensors.
+    internal sealed record FloatNodeStep(Node Node, int[] Inputs, int Output, int[][] InputShapes) : Step(Output);
 
     private readonly Step[] _steps;
-    private readonly int[] _sampleShape;   // the first layer's input: (C, H, W) or (features)
-    private readonly float _inputScale;
-    private readonly byte _inputZeroPoint;
+    private readonly Slot[] _slots;
+    private readonly int[] _lastUse;        // per slot: the index of the last step reading it (the output: past the end)
+    private readonly int[] _sampleShape;    // the graph input per sample
+    private readonly int[] _outputShape;    // the graph output per sample
+    private readonly int _outputSlot;
 
-    private IntegerConvModel(Step[] steps, int[] sampleShape, float inputScale, byte inputZeroPoint)
+    private IntegerConvModel(Step[] steps, Slot[] slots, int[] sampleShape, int[] outputShape, int outputSlot)
     {
-        (_steps, _sampleShape, _inputScale, _inputZeroPoint) = (steps, sampleShape, inputScale, inputZeroPoint);
+        (_steps, _slots, _sampleShape, _outputShape, _outputSlot) = (steps, slots, sampleShape, outputShape, outputSlot);
+        _lastUse = new int[slots.Length];
+        for (int i = 0; i < steps.Length; i++)
+            foreach (int slot in Inputs(steps[i])) _lastUse[slot] = i;
+        _lastUse[outputSlot] = steps.Length;
         Eval();
     }
 
@@ -51,7 +74,7 @@ public sealed partial class IntegerConvModel : Module
 
     internal IReadOnlyList<Step> Steps => _steps;
 
-    /// <summary>Logits for a float input (N, …) holding one first-layer input per sample. Throws in training mode.</summary>
+    /// <summary>Outputs for a float input (N, …) holding one graph input per sample. Throws in training mode.</summary>
     public override Tensor Forward(Tensor input) => Run(input, null);
 
     /// <summary>Forward that also returns each layer's uint8 input in the float graph's layout, keyed by the graph value it equals.</summary>
@@ -61,13 +84,46 @@ public sealed partial class IntegerConvModel : Module
         return (Run(input, activations), activations);
     }
 
-    // Where the activations are between steps: an NCHW image (C, H, W) or flat rows of Features.
-    private record struct State(bool Image, int C, int H, int W)
+    /// <summary>
+    /// Each step's uint8 output computed from the <paramref name="simulation"/>'s codes of its inputs (every code buffer is
+    /// replaced by the simulation's value of the same name once recorded), keyed by the QuantizeLinear output it equals:
+    /// the one-step-at-a-time comparison with the float simulation, free of differences carried from earlier steps.
+    /// </summary>
+    internal Dictionary<string, byte[]> ForwardStepwise(Tensor input, IReadOnlyDictionary<string, Tensor> simulation)
     {
-        public readonly int Size => Image ? C * H * W : C;
+        var outputs = new Dictionary<string, byte[]>();
+        Run(input, null, (outputs, simulation));
+        return outputs;
     }
 
-    private Tensor Run(Tensor input, Dictionary<string, byte[]>? activations)
+    private static IEnumerable<int> Inputs(Step step) => step switch
+    {
+        QuantizeStep s => [s.Input],
+        DequantizeStep s => [s.Input],
+        LayerStep s => [s.Input],
+        AddStep s => [s.A, s.B],
+        MaxPoolStep s => [s.Input],
+        FloatNodeStep s => s.Inputs,
+        _ => throw new InvalidOperationException($"unknown step {step}"),
+    };
+
+    // The buffers of one call: slot 0 is the caller's input; the others come from the shared pools.
+    private sealed class Buffers(int slots, Tensor input)
+    {
+        public readonly byte[]?[] Codes = new byte[]?[slots];
+        public readonly float[]?[] Floats = new float[]?[slots];
+        public readonly Tensor Input = input;
+
+        public void Return(int slot)
+        {
+            if (Codes[slot] is { } codes) ArrayPool<byte>.Shared.Return(codes);
+            if (slot > 0 && Floats[slot] is { } floats) ArrayPool<float>.Shared.Return(floats);
+            (Codes[slot], Floats[slot]) = (null, null);
+        }
+    }
+
+    private Tensor Run(Tensor input, Dictionary<string, byte[]>? activations,
+        (Dictionary<string, byte[]> Outputs, IReadOnlyDictionary<string, Tensor> Simulation)? stepwise = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (Training)
@@ -78,87 +134,34 @@ public sealed partial class IntegerConvModel : Module
             throw new CondenseException(
                 $"input of shape {Shape.Format(input.Shape)} does not fit an integer model with input {Shape.Format(_sampleShape)} per sample");
         int n = input.Shape[0];
-        var pool = ArrayPool<byte>.Shared;
-        var state = _sampleShape.Length == 3 ? new State(true, _sampleShape[0], _sampleShape[1], _sampleShape[2]) : new State(false, sample, 1, 1);
-        byte[] x = pool.Rent(n * sample);
+        var buffers = new Buffers(_slots.Length, input);
+        buffers.Floats[0] = input.Data;
         try
         {
-            QuantizeLinear.QuantizeToByte(input.Data, _inputScale, _inputZeroPoint, x.AsSpan(0, n * sample));
-            foreach (var step in _steps)
+            for (int i = 0; i < _steps.Length; i++)
             {
-                switch (step)
+                var step = _steps[i];
+                var slot = _slots[step.Output];
+                if (slot.IsFloat) buffers.Floats[step.Output] ??= ArrayPool<float>.Shared.Rent(n * slot.Size);
+                else buffers.Codes[step.Output] ??= ArrayPool<byte>.Shared.Rent(n * slot.Size);
+                if (activations is not null && step is LayerStep layer)
+                    activations[layer.InputValue] = buffers.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size).ToArray();
+                Execute(step, buffers, n);
+                if (stepwise is var (outputs, simulation) && !slot.IsFloat && slot.Value is { } name)
                 {
-                    case LayerStep layer when layer.Last:
-                        Record(activations, layer, x, n, state);
-                        return Output(layer, x, n, state, _steps[^1] is FlattenStep);
-                    case LayerStep layer:
-                        Record(activations, layer, x, n, state);
-                        (x, state) = Hidden(pool, layer, x, n, state);
-                        break;
-                    case MaxPoolStep max:
-                        var (oh, ow) = max.Window.OutputSize(state.H, state.W);
-                        var pooled = pool.Rent(n * state.C * oh * ow);
-                        QConv2d.MaxPool(x.AsSpan(0, n * state.Size), n, state.H, state.W, state.C, max.Window, pooled.AsSpan(0, n * state.C * oh * ow));
-                        pool.Return(x);
-                        (x, state) = (pooled, state with { H = oh, W = ow });
-                        break;
-                    case FlattenStep:
-                        state = new State(false, state.Size, 1, 1);
-                        break;
+                    var codes = buffers.Codes[step.Output].AsSpan(0, n * slot.Size);
+                    outputs[name] = codes.ToArray();
+                    for (int k = 0; k < codes.Length; k++) codes[k] = (byte)simulation[name].Data[k];
                 }
+                foreach (int read in Inputs(step))
+                    if (_lastUse[read] == i && read != _outputSlot) buffers.Return(read);
             }
-            throw new InvalidOperationException("the compiled steps end without a last layer");
+            int size = _slots[_outputSlot].Size;
+            return new Tensor(buffers.Floats[_outputSlot].AsSpan(0, n * size).ToArray(), [n, .. _outputShape]);
         }
-        finally { pool.Return(x); }
-    }
-
-    private static (byte[], State) Hidden(ArrayPool<byte> pool, LayerStep layer, byte[] x, int n, State state)
-    {
-        if (layer.Conv is { } options)
+        finally
         {
-            var g = new Conv2dGeometry(n, state.C, state.H, state.W, layer.Weight.OutFeatures, layer.KernelH, layer.KernelW, options);
-            int size = n * g.OutChannels * g.OutPixels;
-            byte[] y = pool.Rent(size);
-            QConv2d.ForwardRequantized(g, x.AsSpan(0, n * state.Size), layer.InputZeroPoint, layer.Weight, layer.Bias,
-                layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, byte.MaxValue, y.AsSpan(0, size));
-            pool.Return(x);
-            return (y, new State(true, g.OutChannels, g.OutHeight, g.OutWidth));
+            for (int s = 0; s < _slots.Length; s++) buffers.Return(s);
         }
-        int outFeatures = layer.Weight.OutFeatures;
-        byte[] rows = pool.Rent(n * outFeatures);
-        QGemm.LinearForwardRequantized(n, x.AsSpan(0, n * state.Size), layer.InputZeroPoint, layer.Weight, layer.Bias,
-            layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, byte.MaxValue, rows.AsSpan(0, n * outFeatures));
-        pool.Return(x);
-        return (rows, new State(false, outFeatures, 1, 1));
-    }
-
-    // The last layer: y = acc · s_x·s_w[o] (ReLU as acc ≥ 0), in float; a conv's output is NCHW already.
-    private static Tensor Output(LayerStep layer, byte[] x, int n, State state, bool flatten)
-    {
-        int m = layer.Weight.OutFeatures;
-        Conv2dGeometry? g = layer.Conv is { } options ? new Conv2dGeometry(n, state.C, state.H, state.W, m, layer.KernelH, layer.KernelW, options) : null;
-        int pixels = g?.OutPixels ?? 1;
-        int[] acc = ArrayPool<int>.Shared.Rent(n * pixels * m);
-        try
-        {
-            var accs = acc.AsSpan(0, n * pixels * m);
-            if (g is not null) QConv2d.Forward(g, x.AsSpan(0, n * state.Size), layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
-            else QGemm.LinearForward(n, x.AsSpan(0, n * state.Size), layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
-            var y = new float[n * pixels * m];
-            for (int i = 0; i < y.Length; i++)
-            {
-                int v = accs[i];
-                y[i] = (layer.Relu ? Math.Max(v, 0) : v) * layer.OutputScale[i / pixels % m];
-            }
-            if (g is null) return new Tensor(y, [n, m]);
-            return flatten ? new Tensor(y, [n, m * pixels]) : new Tensor(y, [n, m, g.OutHeight, g.OutWidth]);
-        }
-        finally { ArrayPool<int>.Shared.Return(acc); }
-    }
-
-    private static void Record(Dictionary<string, byte[]>? activations, LayerStep layer, byte[] x, int n, State state)
-    {
-        if (activations is null) return;
-        activations[layer.InputValue] = x.AsSpan(0, n * state.Size).ToArray();
     }
 }

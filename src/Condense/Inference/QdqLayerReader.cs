@@ -94,7 +94,7 @@ internal static class QdqLayerReader
     }
 
     // Per-tensor uint8 parameters of an activation Q or DQ node: one positive scale and a UInt8 zero point (or none).
-    private static (float Scale, byte ZeroPoint) ActivationParams(ModelGraph g, Node node)
+    internal static (float Scale, byte ZeroPoint) ActivationParams(ModelGraph g, Node node)
     {
         var scale = Initializer(g, node, 1, "scale");
         if (scale.Size != 1 || !(scale.Data[0] > 0f)) throw Unsupported($"'{node.Name}' needs one positive activation scale (per tensor)");

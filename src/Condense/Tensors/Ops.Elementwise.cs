@@ -1,7 +1,9 @@
 // Elementwise arithmetic with NumPy broadcasting, and its gradients: the gradient of a broadcast
-// operand is the output gradient summed over the broadcast dimensions.
+// operand is the output gradient summed over the broadcast dimensions. Large outputs are split between threads
+// (each element is computed alone, so the bits do not depend on the thread count).
 using System.Numerics.Tensors;
 using Condense.Kernels.Elementwise;
+using Condense.Kernels.Platform;
 
 namespace Condense.Tensors;
 
@@ -60,16 +62,27 @@ public partial class Tensor
         int width = outShape.Length == 0 ? 1 : outShape[^1];
         if (a.Size == result.Size && b.Size == result.Size)
         {
-            Row(op, a.Data, 1, b.Data, 1, result.Data);
+            // Large tensors (a transformer's [batch, L, 4·d] activations) in blocks split between threads.
+            ParallelRanges.For((result.Size + Block - 1) / Block, result.Size, ParallelElements, (first, last) =>
+            {
+                int start = first * Block, length = Math.Min(last * Block, result.Size) - start;
+                Row(op, a.Data.AsSpan(start, length), 1, b.Data.AsSpan(start, length), 1, result.Data.AsSpan(start, length));
+            });
             return;
         }
         var rowsA = Broadcast.RowOffsets(Broadcast.StridesIn(a.Shape, outShape), outShape, out int innerA);
         var rowsB = Broadcast.RowOffsets(Broadcast.StridesIn(b.Shape, outShape), outShape, out int innerB);
-        for (int r = 0; r < rowsA.Length; r++)
-            Row(op, a.Data.AsSpan(rowsA[r], innerA == 1 ? width : 1), innerA,
-                    b.Data.AsSpan(rowsB[r], innerB == 1 ? width : 1), innerB,
-                    result.Data.AsSpan(r * width, width));
+        ParallelRanges.For(rowsA.Length, result.Size, ParallelElements, (first, last) =>
+        {
+            for (int r = first; r < last; r++)
+                Row(op, a.Data.AsSpan(rowsA[r], innerA == 1 ? width : 1), innerA,
+                        b.Data.AsSpan(rowsB[r], innerB == 1 ? width : 1), innerB,
+                        result.Data.AsSpan(r * width, width));
+        });
     }
+
+    // Elements below which one thread does the whole operation, and the block each thread takes at a time.
+    private const int ParallelElements = 1 << 16, Block = 4096;
 
     // One output row: each operand is a full row (stride 1) or one repeated value (stride 0).
     private static void Row(BinaryOp op, ReadOnlySpan<float> x, int sx, ReadOnlySpan<float> y, int sy, Span<float> d)

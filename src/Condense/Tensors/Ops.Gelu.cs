@@ -20,13 +20,13 @@ public partial class Tensor
                 }
             })
         : Pointwise(
-            (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = 0.5f * x[i] * (1f + ErfScalar(x[i] * 0.70710678f)); },
+            (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = 0.5f * x[i] * (1f + Kernels.Transformer.ErfKernel.Reference(x[i] * 0.70710678f)); },
             (g, x, _, gx) =>
             {
                 for (int i = 0; i < g.Length; i++)
                 {
                     float v = x[i];
-                    gx[i] = g[i] * (0.5f * (1f + ErfScalar(v * 0.70710678f)) + v * 0.39894228f * MathF.Exp(-0.5f * v * v));
+                    gx[i] = g[i] * (0.5f * (1f + Kernels.Transformer.ErfKernel.Reference(v * 0.70710678f)) + v * 0.39894228f * MathF.Exp(-0.5f * v * v));
                 }
             });
 }

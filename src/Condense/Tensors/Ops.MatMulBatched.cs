@@ -1,7 +1,9 @@
 // MatMul as NumPy and ONNX define it beyond (…, K) × (K, N): a 1-D left operand gains a leading 1 and
 // a 1-D right operand a trailing 1 (both removed from the result), and the batch dimensions in front of
-// the last two broadcast. Each batch is one GEMM call; the gradient of a broadcast operand sums over
-// the batches that shared it: dA_b = G_b·B_bᵀ, dB_b = A_bᵀ·G_b.
+// the last two broadcast. Each batch is one GEMM call (Kernels/Transformer/BatchedGemm splits the batch between
+// threads); the gradient of a broadcast operand sums over the batches that shared it: dA_b = G_b·B_bᵀ, dB_b = A_bᵀ·G_b.
+using Condense.Kernels.Transformer;
+
 namespace Condense.Tensors;
 
 public partial class Tensor
@@ -27,9 +29,8 @@ public partial class Tensor
         var offsetsA = BatchOffsets(Shape[..^2], batch, m * k);
         var offsetsB = BatchOffsets(other.Shape[..^2], batch, k * n);
         var y = Uninitialized([.. batch, m, n]);
-        for (int b = 0; b < offsetsA.Length; b++)
-            Kernels.FloatGemm.Gemm.Multiply(false, false, m, n, k, 1f, Data.AsSpan(offsetsA[b], m * k), k,
-                other.Data.AsSpan(offsetsB[b], k * n), n, 0f, y.Data.AsSpan(b * m * n, m * n), n);
+        var offsetsY = Enumerable.Range(0, offsetsA.Length).Select(b => b * m * n).ToArray();
+        BatchedGemm.Multiply(false, false, m, n, k, Data, offsetsA, other.Data, offsetsB, y.Data, offsetsY, accumulate: false);
         var a = this;
         return Record(y, g =>
         {
@@ -37,17 +38,13 @@ public partial class Tensor
             {
                 // Batches that share an operand slice add into it, so start from zero.
                 var ga = new float[a.Size];
-                for (int b = 0; b < offsetsA.Length; b++)
-                    Kernels.FloatGemm.Gemm.Multiply(false, true, m, k, n, 1f, g.Data.AsSpan(b * m * n, m * n), n,
-                        other.Data.AsSpan(offsetsB[b], k * n), n, 1f, ga.AsSpan(offsetsA[b], m * k), k);
+                BatchedGemm.Multiply(false, true, m, k, n, g.Data, offsetsY, other.Data, offsetsB, ga, offsetsA, accumulate: true);
                 a.AccumulateGrad(ga);
             }
             if (other.RequiresGrad)
             {
                 var gb = new float[other.Size];
-                for (int b = 0; b < offsetsA.Length; b++)
-                    Kernels.FloatGemm.Gemm.Multiply(true, false, k, n, m, 1f, a.Data.AsSpan(offsetsA[b], m * k), k,
-                        g.Data.AsSpan(b * m * n, m * n), n, 1f, gb.AsSpan(offsetsB[b], k * n), n);
+                BatchedGemm.Multiply(true, false, k, n, m, a.Data, offsetsA, g.Data, offsetsY, gb, offsetsB, accumulate: true);
                 other.AccumulateGrad(gb);
             }
         }, this, other);

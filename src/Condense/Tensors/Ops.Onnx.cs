@@ -35,6 +35,23 @@ public partial class Tensor
         var strides = perm.Select(p => inStrides[p]).ToArray();
         var index = new int[rank];
         int offset = 0;
+        if (rank > 1 && perm[^1] == rank - 1)
+        {
+            // The last axis stays last (attention's [B, L, H, d] ↔ [B, H, L, d]): whole rows of d values move at once.
+            int width = inShape[^1];
+            for (int k = 0; k < dst.Length; k += width)
+            {
+                src.AsSpan(offset, width).CopyTo(dst.AsSpan(k, width));
+                for (int d = rank - 2; d >= 0; d--)
+                {
+                    offset += strides[d];
+                    if (++index[d] < outShape[d]) break;
+                    offset -= strides[d] * outShape[d];
+                    index[d] = 0;
+                }
+            }
+            return;
+        }
         for (int k = 0; k < dst.Length; k++)
         {
             dst[k] = src[offset];
@@ -63,15 +80,16 @@ public partial class Tensor
         (g, x, _, gx) => { for (int i = 0; i < g.Length; i++) gx[i] = g[i] * p * MathF.Pow(x[i], p - 1f); });
 
     /// <summary>The error function (Abramowitz &amp; Stegun 7.1.26, |error| ≤ 1.5e−7); the derivative is 2/√π · e^(−x²).</summary>
-    public Tensor Erf() => Pointwise(
-        (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = ErfScalar(x[i]); },
-        (g, x, _, gx) => { for (int i = 0; i < g.Length; i++) gx[i] = g[i] * 1.1283791671f * MathF.Exp(-x[i] * x[i]); });
-
-    private static float ErfScalar(float x)
+    public Tensor Erf()
     {
-        double a = Math.Abs(x), t = 1.0 / (1.0 + 0.3275911 * a);
-        double poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-        return (float)Math.CopySign(1.0 - poly * Math.Exp(-a * a), x);
+        var y = Uninitialized(Shape);
+        Kernels.Transformer.ErfKernel.Apply(Data, y.Data);
+        return Record(y, g =>
+        {
+            var gx = GC.AllocateUninitializedArray<float>(Size);
+            for (int i = 0; i < gx.Length; i++) gx[i] = g.Data[i] * 1.1283791671f * MathF.Exp(-Data[i] * Data[i]);
+            AccumulateGrad(gx);
+        }, this);
     }
 
     /// <summary>Joins tensors along <paramref name="axis"/>; the others must agree (ONNX Concat).</summary>

@@ -9,12 +9,16 @@ public partial class Tensor
     {
         var shape = Tensors.Shape.Broadcast(Shape, p.Shape);
         var x = BroadcastData(this, shape);
-        var e = BroadcastData(p, shape);
         var y = Uninitialized(shape);
-        for (int i = 0; i < y.Size; i++) y.Data[i] = MathF.Pow(x[i], e[i]);
+        // x² (a variance, the decomposed LayerNorm of exporters) is x·x, the correctly rounded value MathF.Pow gives.
+        bool square = p.Size == 1 && p.Data[0] == 2f;
+        float[]? exponents = square ? null : BroadcastData(p, shape);
+        if (square) System.Numerics.Tensors.TensorPrimitives.Multiply(x, x, y.Data);
+        else for (int i = 0; i < y.Size; i++) y.Data[i] = MathF.Pow(x[i], exponents![i]);
         var self = this;
         return Record(y, g =>
         {
+            var e = exponents ?? BroadcastData(p, shape);
             if (self.RequiresGrad)
             {
                 var gx = new float[y.Size];

@@ -29,7 +29,9 @@ public partial class Tensor
         var shape = (int[])Shape.Clone();
         shape[axis] = 1;
         var y = Zeros(shape);
-        for (int o = 0; o < outer; o++)
+        // Along the last axis (LayerNorm's mean over features) each output is one contiguous row's sum.
+        if (inner == 1) for (int o = 0; o < outer; o++) y.Data[o] = TensorPrimitives.Sum(Data.AsSpan(o * n, n));
+        else for (int o = 0; o < outer; o++)
             for (int k = 0; k < n; k++)
             {
                 var src = Data.AsSpan((o * n + k) * inner, inner);

@@ -16,21 +16,9 @@ public partial class Tensor
         if (axis < 0 || axis >= Rank) throw new CondenseException($"softmax axis {axis} out of range for rank {Rank}");
         var (outer, n, inner) = SplitAt(axis);
         var y = Uninitialized(Shape);
-        for (int o = 0; o < outer; o++)
-            for (int j = 0; j < inner; j++)
-            {
-                int start = o * n * inner + j;
-                float max = float.NegativeInfinity;
-                for (int k = 0; k < n; k++) max = Math.Max(max, Data[start + k * inner]);
-                double sum = 0;
-                for (int k = 0; k < n; k++) sum += MathF.Exp(Data[start + k * inner] - max);
-                float logSum = (float)Math.Log(sum);
-                for (int k = 0; k < n; k++)
-                {
-                    float z = Data[start + k * inner] - max - logSum;
-                    y.Data[start + k * inner] = log ? z : MathF.Exp(z);
-                }
-            }
+        // The last axis (attention scores, logits): contiguous rows on the vectorised, threaded kernel.
+        if (inner == 1) Kernels.Transformer.SoftmaxRows.Forward(Data, y.Data, outer, n, log);
+        else SoftmaxReference(Data, y.Data, outer, n, inner, log);
         return Record(y, g =>
         {
             var gx = GC.AllocateUninitializedArray<float>(Size);
@@ -49,5 +37,25 @@ public partial class Tensor
                 }
             AccumulateGrad(gx);
         }, this);
+    }
+
+    // Softmax over the middle axis of (outer, n, inner), one strided row at a time, summing in double: the specification.
+    internal static void SoftmaxReference(float[] x, float[] y, int outer, int n, int inner, bool log)
+    {
+        for (int o = 0; o < outer; o++)
+            for (int j = 0; j < inner; j++)
+            {
+                int start = o * n * inner + j;
+                float max = float.NegativeInfinity;
+                for (int k = 0; k < n; k++) max = Math.Max(max, x[start + k * inner]);
+                double sum = 0;
+                for (int k = 0; k < n; k++) sum += MathF.Exp(x[start + k * inner] - max);
+                float logSum = (float)Math.Log(sum);
+                for (int k = 0; k < n; k++)
+                {
+                    float z = x[start + k * inner] - max - logSum;
+                    y[start + k * inner] = log ? z : MathF.Exp(z);
+                }
+            }
     }
 }

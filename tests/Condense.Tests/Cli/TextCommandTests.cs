@@ -39,7 +39,7 @@ public sealed class TextCommandTests : IDisposable
         var expected = new SentenceEmbedder(new GraphModule(OnnxImporter.Import(At("minilm.onnx"))),
             TextTokenizer.FromVocabulary(At("vocab.txt"))).Embed(Passages);
         for (int p = 0; p < 5; p++)
-            for (int d = 0; d < 384; d++) Assert.Equal(expected[p][d], written.Data[p * 384 + d], 5);
+            for (int d = 0; d < 384; d++) Assert.Equal(expected[p][d], written.Data[p * 384 + d], 1e-5);   // batches of 2 vs 5: summation order
     }
 
     [Fact]

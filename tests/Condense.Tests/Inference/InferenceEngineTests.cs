@@ -1,6 +1,6 @@
 // The inference front door picks the engine each engine's own compiler would: a static int8 MLP runs on
-// IntegerModel, a static int8 conv chain on IntegerConvModel, and a float model or a graph both refuse (a residual
-// network) runs as itself, with the refusal of the engine that fits the graph as the reason. The runners compute
+// IntegerModel, a static int8 conv chain or residual network on IntegerConvModel, and a float model or a graph both
+// refuse (a dynamically quantized CNN) runs as itself, with the refusal of the engine that fits the graph as the reason. The runners compute
 // exactly what compiling the engine directly computes.
 using Condense.Autograd;
 using Condense.Data;
@@ -53,7 +53,17 @@ public class InferenceEngineTests
     }
 
     [Fact]
-    public void FloatAndResidualModelsRunAsThemselvesWithTheEnginesReason()
+    public void StaticResidualNetworkRunsOnTheConvEngine()
+    {
+        var qdq = Static(Traced("resnet-mini,width=4", 5));
+        var compiled = InferenceEngine.Compile(qdq);
+        Assert.Equal(EngineKind.IntegerConv, compiled.Kind);
+        Assert.Null(compiled.FallbackReason);
+        Assert.Equal(Run(IntegerConvModel.Compile(qdq.Graph), Images()), Run(compiled.Runner, Images()));
+    }
+
+    [Fact]
+    public void FloatAndDynamicConvModelsRunAsThemselvesWithTheEnginesReason()
     {
         var floatModel = Traced("mlp:784-16-10", 3);
         var plain = InferenceEngine.Compile(floatModel);
@@ -62,11 +72,11 @@ public class InferenceEngineTests
         Assert.False(IntegerModel.CanCompile(floatModel.Graph, out string gemmReason));
         Assert.Equal(gemmReason, plain.FallbackReason);
 
-        var residual = Static(new GraphModule(GraphTracer.Trace(ModelSpec.Parse("resnet-mini,width=4").Build(5), [784])));
-        var compiled = InferenceEngine.Compile(residual);
+        var dynamic = Quantizer.Quantize(Traced("lenet5", 5), Train.Value, new QuantizeOptions { Mode = QuantizationMode.Dynamic }).Model;
+        var compiled = InferenceEngine.Compile(dynamic);
         Assert.Equal(EngineKind.Float, compiled.Kind);
-        Assert.Same(residual, compiled.Runner);
-        Assert.False(IntegerConvModel.CanCompile(residual.Graph, out string convReason));
+        Assert.Same(dynamic, compiled.Runner);
+        Assert.False(IntegerConvModel.CanCompile(dynamic.Graph, out string convReason));
         Assert.Equal(convReason, compiled.FallbackReason);
         Assert.StartsWith("integer engine:", compiled.FallbackReason);
         Assert.DoesNotContain('\n', compiled.FallbackReason!);

@@ -10,12 +10,13 @@ namespace Condense.Tests.Kernels;
 
 public class GemmTests
 {
-    // (m, n, k): around MR (4, 6, 12), NR (4, 16, 32), KC (256) and the LeNet-300-100 shapes; m == 1 is the
+    // (m, n, k): around MR (4, 6, 12), NR (4, 16, 32), KC (384) and the LeNet-300-100 shapes; m == 1 is the
     // GEMV path. (33, 300, 784) and (129, 65, 784) exceed the threading threshold and split N and M respectively.
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 7, 33), (1, 300, 784), (1, 129, 65), (7, 33, 65), (31, 63, 127),
         (33, 129, 7), (33, 300, 784), (129, 65, 784), (65, 31, 300), (127, 7, 33), (129, 65, 1), (300, 100, 63),
+        (13, 47, 385), (100, 45, 9), (40, 17, 770),
     ];
 
     public static TheoryData<KernelPath, bool, bool, int, int, int> ShapeCases()
@@ -61,8 +62,8 @@ public class GemmTests
     [MemberData(nameof(ScalingCases))]
     public void HonoursAlphaBetaAndLeadingDimensions(KernelPath path, bool transA, bool transB, int m, float alpha, float beta)
     {
-        // k = 300 spans two K blocks, so beta must be applied once, not per block.
-        var p = Problem.Random(transA, transB, m, 65, 300, pad: 5, seed: 7);
+        // k = 400 spans two K blocks, so beta must be applied once, not per block.
+        var p = Problem.Random(transA, transB, m, 65, 400, pad: 5, seed: 7);
         using (Cpu.Force(path)) p.Run(Gemm.Multiply, alpha, beta);
         p.AssertMatchesReference(alpha, beta);
     }
@@ -78,8 +79,9 @@ public class GemmTests
             // Large enough to be split across threads, in the blocked driver (m > 1) and in GEMV (m == 1).
             var shapes = new[]
             {
-                (96, 200, 300, false, true), (40, 520, 300, true, false), (300, 64, 300, true, true),
+                (96, 200, 300, false, true), (40, 520, 300, true, false), (300, 64, 800, true, true),
                 (1, 1000, 784, false, true), (1, 1000, 784, false, false),
+                (260, 530, 400, false, false),   // past ChunkedFlops: two chunks per thread, claimed dynamically
             };
             foreach (var (m, n, k, ta, tb) in shapes)
             {

@@ -1,7 +1,8 @@
 // The int8 convolution (the direct kernel of QConv2dDirect) against its spec, the naive loops of
 // QConv2dReference: equal integers, before and after requantization, on ragged shapes with stride,
-// padding, dilation and several zero points, on every kernel path; the uint8 max pooling against the
-// float kernel on the same codes.
+// padding, dilation and several zero points, on every kernel path and int8 dot product (the channel-quad
+// convolution where C ≥ 3), one image split over threads by output channels; the uint8 max pooling against
+// the float kernel on the same codes.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -19,19 +20,22 @@ public sealed class QConv2dTests
         (1, 1, 7, 7, 3, 3, 1, 1, 1, 0), (2, 3, 9, 11, 5, 3, 2, 1, 1, 128), (3, 6, 12, 12, 16, 5, 1, 0, 1, 7),
         (2, 4, 8, 7, 7, 3, 1, 2, 2, 255), (1, 33, 5, 5, 17, 1, 1, 0, 1, 13), (2, 1, 28, 28, 6, 5, 1, 2, 1, 31),
         (9, 1, 28, 28, 6, 5, 1, 2, 1, 3),   // enough rows to pack on several threads
+        (1, 16, 30, 31, 40, 3, 1, 1, 1, 9),   // one image above the parallel threshold: output channel blocks 16 + 24 on two threads
     ];
 
-    public static TheoryData<KernelPath, int> PathCases()
+    public static TheoryData<KernelPath, Int8Dot, int> PathCases()
     {
-        var data = new TheoryData<KernelPath, int>();
-        foreach (var path in Cpu.SupportedPaths)
-            for (int i = 0; i < Cases.Length; i++) data.Add(path, i);
+        var data = new TheoryData<KernelPath, Int8Dot, int>();
+        var kernels = Cpu.SupportedPaths.Select(path => (path, Int8Dot.Pairs))
+            .Concat(Cpu.SupportedInt8Dots.Where(dot => dot != Int8Dot.Pairs && Cpu.Best != KernelPath.Scalar).Select(dot => (Cpu.Best, dot)));
+        foreach (var (path, dot) in kernels)
+            for (int i = 0; i < Cases.Length; i++) data.Add(path, dot, i);
         return data;
     }
 
     [Theory]
     [MemberData(nameof(PathCases))]
-    public void MatchesTheNaiveLoopsExactly(KernelPath path, int index)
+    public void MatchesTheNaiveLoopsExactly(KernelPath path, Int8Dot dot, int index)
     {
         var c = Cases[index];
         var g = new Conv2dGeometry(c.N, c.C, c.H, c.W, c.M, c.K, c.K, Conv2dOptions.Square(c.S, c.P, c.D));
@@ -50,6 +54,7 @@ public sealed class QConv2dTests
         var acc = new int[expected.Length];
         var y = new byte[expected.Length];
         using (Cpu.Force(path))
+        using (Cpu.Force(dot))
         {
             QConv2d.Forward(g, x, c.Zx, packed, bias, acc);
             QConv2d.ForwardRequantized(g, x, c.Zx, packed, bias, multiplier, shift, 100, 100, 255, y);
@@ -64,6 +69,8 @@ public sealed class QConv2dTests
     [InlineData(3, 1, 2, true)]
     [InlineData(2, 0, 2, false)]   // the vector path (8 outputs a step) and its scalar tail
     [InlineData(2, 0, 2, true)]    // ceil mode: the last column's window leaves the image, so the plain loops
+    [InlineData(3, 1, 2, false)]   // ResNet's stem pool: rows then byte pairs, vector and tail
+    [InlineData(3, 0, 2, false)]
     public void MaxPoolOnCodesEqualsFloatMaxPool(int kernel, int pad, int stride, bool ceil)
     {
         int n = 2, c = 5, h = 9, w = 37;

@@ -1,10 +1,13 @@
 // QGemm against its specification, QGemmReference (an int64 naive loop), exactly, on every kernel path this
-// CPU supports: ragged shapes around the tile sizes (MR 4/6/12, 16/32 channels), several zero points, with
-// and without bias, the int16-saturation worst case (255 inputs × −128 weights), the fused requantized
-// output, and identical results for any thread count.
+// CPU supports and every int8 dot product (int16 pairs; uint8 quads with vpdpbusd where AVX-VNNI exists —
+// this xunit has no runtime skip, so without it those cases are simply not generated — and always with the
+// exact AVX2 emulation of vpdpbusd): ragged shapes around the tile sizes (MR 4/6/12, 16/32 channels, k not a
+// multiple of 2 or 4), several zero points, with and without bias, the saturation worst case (255 inputs ×
+// −128 weights), the fused requantized output, and identical results for any thread count.
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
 using Condense.Tensors;
+using System.Runtime.Intrinsics.X86;
 
 namespace Condense.Tests.Kernels;
 
@@ -19,52 +22,69 @@ public class QGemmTests
         (257, 10, 784, 1), (13, 33, 1, 9), (25, 47, 2, 128),
     ];
 
-    public static TheoryData<KernelPath, int, int, int, byte, bool> ShapeCases()
+    public static TheoryData<KernelPath, Int8Dot, int, int, int, byte, bool> ShapeCases()
     {
-        var data = new TheoryData<KernelPath, int, int, int, byte, bool>();
-        foreach (var path in Cpu.SupportedPaths)
+        var data = new TheoryData<KernelPath, Int8Dot, int, int, int, byte, bool>();
+        foreach (var (path, dot) in Kernels())
             for (int s = 0; s < Shapes.Length; s++)
-                data.Add(path, Shapes[s].M, Shapes[s].N, Shapes[s].K, Shapes[s].Zx, s % 3 != 0);
+                data.Add(path, dot, Shapes[s].M, Shapes[s].N, Shapes[s].K, Shapes[s].Zx, s % 3 != 0);
         return data;
     }
 
-    public static TheoryData<KernelPath> Paths()
+    public static TheoryData<KernelPath, Int8Dot> Paths()
     {
-        var data = new TheoryData<KernelPath>();
-        foreach (var path in Cpu.SupportedPaths) data.Add(path);
+        var data = new TheoryData<KernelPath, Int8Dot>();
+        foreach (var (path, dot) in Kernels()) data.Add(path, dot);
         return data;
+    }
+
+    /// <summary>Every kernel: the pair kernel of each path, and the quad kernels (one code for every SIMD path) on the best path.</summary>
+    private static IEnumerable<(KernelPath, Int8Dot)> Kernels() =>
+        Cpu.SupportedPaths.Select(path => (path, Int8Dot.Pairs))
+            .Concat(Cpu.SupportedInt8Dots.Where(dot => dot != Int8Dot.Pairs && Cpu.Best != KernelPath.Scalar).Select(dot => (Cpu.Best, dot)));
+
+    private static IDisposable Force(KernelPath path, Int8Dot dot)
+    {
+        var forcedPath = Cpu.Force(path);
+        var forcedDot = Cpu.Force(dot);
+        return new Both(forcedPath, forcedDot);
+    }
+
+    private sealed class Both(IDisposable first, IDisposable second) : IDisposable
+    {
+        public void Dispose() { second.Dispose(); first.Dispose(); }
     }
 
     [Theory]
     [MemberData(nameof(ShapeCases))]
-    public void MatchesReferenceExactly(KernelPath path, int m, int n, int k, byte zx, bool withBias)
+    public void MatchesReferenceExactly(KernelPath path, Int8Dot dot, int m, int n, int k, byte zx, bool withBias)
     {
         var p = Problem.Random(m, n, k, zx, withBias, seed: (ulong)(m * 7919 + n * 31 + k));
         var acc = new int[m * n];
-        using (Cpu.Force(path)) QGemm.LinearForward(m, p.X, zx, p.Packed, p.Bias, acc);
+        using (Force(path, dot)) QGemm.LinearForward(m, p.X, zx, p.Packed, p.Bias, acc);
         Assert.Equal(p.ExpectedAcc(), acc);
     }
 
     [Theory]
     [MemberData(nameof(ShapeCases))]
-    public void FusedRequantizationMatchesReference(KernelPath path, int m, int n, int k, byte zx, bool withBias)
+    public void FusedRequantizationMatchesReference(KernelPath path, Int8Dot dot, int m, int n, int k, byte zx, bool withBias)
     {
         var p = Problem.Random(m, n, k, zx, withBias, seed: (ulong)(m + n * 131 + k * 17));
         var (multiplier, shift) = Multipliers(n, k, seed: (ulong)n);
         byte zy = (byte)(withBias ? 100 : 0), qmin = withBias ? zy : (byte)0; // ReLU fused in half the cases
         var y = new byte[m * n]; var expected = new byte[m * n];
         QGemmReference.LinearForwardRequantized(m, n, k, p.X, zx, p.W, p.Bias, multiplier, shift, zy, qmin, 255, expected);
-        using (Cpu.Force(path)) QGemm.LinearForwardRequantized(m, p.X, zx, p.Packed, p.Bias, multiplier, shift, zy, qmin, 255, y);
+        using (Force(path, dot)) QGemm.LinearForwardRequantized(m, p.X, zx, p.Packed, p.Bias, multiplier, shift, zy, qmin, 255, y);
         Assert.Equal(expected, y);
     }
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void ExtremeValuesDoNotSaturate(KernelPath path)
+    public void ExtremeValuesDoNotSaturate(KernelPath path, Int8Dot dot)
     {
         // 255 · −128 summed in pairs is the largest |product pair| vpmaddwd sees; k = 65 536 is the
         // longest supported row, where Σ x·W reaches −2^31 + 2^21 in int32.
-        using var _ = Cpu.Force(path);
+        using var _ = Force(path, dot);
         foreach (int k in new[] { 1, 7, 65, 784, PackedInt8Weights.MaxInFeatures })
             foreach (sbyte wv in new sbyte[] { -128, 127 })
                 foreach (byte xv in new byte[] { 0, 255 })
@@ -83,9 +103,9 @@ public class QGemmTests
 
     [Theory]
     [MemberData(nameof(Paths))]
-    public void IsIdenticalForAnyThreadCount(KernelPath path)
+    public void IsIdenticalForAnyThreadCount(KernelPath path, Int8Dot dot)
     {
-        using var _ = Cpu.Force(path);
+        using var _ = Force(path, dot);
         int saved = Cpu.Threads;
         try
         {
@@ -103,6 +123,15 @@ public class QGemmTests
             }
         }
         finally { Cpu.Threads = saved; }
+    }
+
+    [Fact]
+    public void QuadsAreTheDefaultExactlyWhereAvxVnniExists()
+    {
+        Assert.Equal(AvxVnni.IsSupported && Cpu.Supports(KernelPath.Avx2), Cpu.Supports(Int8Dot.Quads));
+        if (Cpu.Active != KernelPath.Scalar)
+            Assert.Equal(Cpu.Supports(Int8Dot.Quads) ? Int8Dot.Quads : Int8Dot.Pairs, Cpu.ActiveInt8Dot);
+        using (Cpu.Force(KernelPath.Scalar)) Assert.Equal(Int8Dot.Pairs, Cpu.ActiveInt8Dot);
     }
 
     [Fact]

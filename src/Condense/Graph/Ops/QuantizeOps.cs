@@ -1,7 +1,8 @@
 // Quantization ops: QuantizeLinear / DequantizeLinear (the QDQ form Condense holds quantized graphs in), the
-// dynamic form, the exact integer products of dynamic QOperator graphs (GraphOps.Integer.cs), and the QOperator
-// ops the importer rewrites into QDQ (Onnx/QOperatorImport) and the exporter writes (Onnx/QOperatorExport,
-// MatMulNBitsExport). Their gradient is the straight-through estimator of the QDQ ops they are or become.
+// dynamic form and its fused MatMul (DynamicQuantizeMatMul, which InferenceEngine runs dynamic graphs on), the exact
+// integer products of dynamic QOperator graphs (GraphOps.Integer.cs), and the QOperator ops the importer rewrites
+// into QDQ (Onnx/QOperatorImport) and the exporter writes (Onnx/QOperatorExport, MatMulNBitsExport). Their gradient
+// is the straight-through estimator of the QDQ ops they are or become (none for the inference-only integer products).
 using Condense.Tensors;
 using static Condense.Graph.GraphOps;
 
@@ -23,6 +24,7 @@ internal static class QuantizeOps
             { Since = 11, FloatHeld = true },
         new(OpTypes.MatMulInteger, (n, x, c) => [Int32Result(MatMulInteger(n, x), c)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
         new(OpTypes.ConvInteger, (n, x, c) => [Int32Result(ConvInteger(n, x), c)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
+        new(OpTypes.DynamicQuantizeMatMul, (n, x, _) => [DynamicQuantizeMatMul(n, x)], OpGradient.None, OpExport.ContribDomain) { FloatHeld = true },
         new(OpTypes.QLinearConv, null, OpGradient.StraightThrough, OpExport.AsIs) { Since = 10, Import = OpImport.RewrittenToQdq },
         new(OpTypes.QLinearMatMul, null, OpGradient.StraightThrough, OpExport.None) { Since = 10, Import = OpImport.RewrittenToQdq },
         new(OpTypes.QGemm, null, OpGradient.StraightThrough, OpExport.ContribDomain) { Import = OpImport.RewrittenToQdq },

@@ -1,8 +1,11 @@
 // The blocked GEMM driver (Goto & van de Geijn 2008, "Anatomy of high-performance matrix multiplication";
 // the BLIS loop order): for each NC block of columns and KC block of K, pack op(B) once; for each MC
-// block of rows, pack op(A); then sweep MR×NR micro-tiles. A packed B micro-panel (KC×NR) stays in L1
-// while the A block (MC×KC) streams from L2. Threads split C's rows or columns, never K, and the K
-// blocking is fixed, so each C element is the same FMA chain whatever the thread count.
+// block of rows, pack op(A); then for each MR-row A micro-panel sweep the NR-column B micro-panels. The
+// A micro-panel (MR×KC, 18 KiB) stays in L1 while the B micro-panels stream from the KC×NC packed block;
+// the other order (B micro-panel resident) does not fit: a KC×32 B micro-panel fills a 32 KiB L1 by
+// itself (measured at 1024³ on Zen 4: 1.05× for this order). Threads split C into a grid of about two
+// chunks per thread (never K) and claim chunks as they go, so a thread the OS delays holds up at most one
+// chunk; the K blocking is fixed, so each C element is the same FMA chain whatever the thread count.
 using System.Runtime.CompilerServices;
 using Condense.Kernels.Platform;
 
@@ -11,11 +14,14 @@ namespace Condense.Kernels.FloatGemm;
 /// <summary>Blocked, packed, optionally multi-threaded GEMM over one micro-kernel.</summary>
 internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKernel
 {
-    /// <summary>Depth of a K block: a KC×32 fp32 B micro-panel is 32 KiB, inside a 48 KiB L1.</summary>
-    private const int KC = 256;
+    /// <summary>
+    /// Depth of a K block: a 12×KC A micro-panel is 18 KiB of a 32 KiB L1, and each C tile is read and written
+    /// once per KC steps (384 measured 1–3 % faster than 256 at 1024³ and on the MiniLM shapes).
+    /// </summary>
+    private const int KC = 384;
 
-    /// <summary>Columns per B block: KC×NC floats (2 MiB) of packed B.</summary>
-    private const int NC = 2048;
+    /// <summary>Columns per B block: KC×NC floats (1.5 MiB) of packed B, streamed from L2/L3 once per A micro-panel.</summary>
+    private const int NC = 1024;
 
     /// <summary>
     /// Below this many flops (~100 µs on one core) waking a second thread costs more than it saves (measured: 128³ ran
@@ -23,8 +29,11 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     /// </summary>
     private const long ParallelFlops = 10_000_000;
 
-    /// <summary>Rows per A block: about 240 (a 240 KiB block at KC = 256, well inside L2).</summary>
-    private static int MC => 240 / TKernel.MR * TKernel.MR;
+    /// <summary>From this many flops (~1 ms on one core) a call is cut into two chunks per thread instead of one.</summary>
+    private const long ChunkedFlops = 100_000_000;
+
+    /// <summary>Rows per A block: about 480 (720 KiB at KC = 384); only its current micro-panel needs to stay in cache.</summary>
+    private static int MC => 480 / TKernel.MR * TKernel.MR;
 
     [ThreadStatic] private static Job? t_job;
 
@@ -32,17 +41,27 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
-        // Split the larger output dimension into whole micro-tiles.
-        bool splitN = n >= m;
-        int tiles = splitN ? (n + TKernel.NR - 1) / TKernel.NR : (m + TKernel.MR - 1) / TKernel.MR;
-        int parts = 2L * m * n * k >= ParallelFlops ? Math.Min(Cpu.Threads, tiles) : 1;
+        int tilesM = (m + TKernel.MR - 1) / TKernel.MR, tilesN = (n + TKernel.NR - 1) / TKernel.NR;
+        int parts = 2L * m * n * k >= ParallelFlops ? Math.Min(Cpu.Threads, tilesM * tilesN) : 1;
         if (parts <= 1)
         {
             Block(transA, transB, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, m, 0, n);
             return;
         }
+        // Cut the dimension whose chunks are longer until there are enough chunks: two per thread balance
+        // better than one, but each chunk packs its own rows of A and columns of B, which below ChunkedFlops
+        // costs more than the balance saves (measured: 256×100×300 ran 2 % slower in six chunks than in two).
+        int chunks = 2L * m * n * k >= ChunkedFlops ? 2 * parts : parts;
+        int gridM = 1, gridN = 1;
+        while (gridM * gridN < chunks)
+        {
+            bool canN = gridN < tilesN, canM = gridM < tilesM;
+            if (canN && (!canM || (long)n * gridM >= (long)m * gridN)) gridN++;
+            else if (canM) gridM++;
+            else break;
+        }
         var job = t_job ??= new Job();
-        job.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, splitN, tiles, parts);
+        job.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tilesM, tilesN, gridM, gridN);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
@@ -70,14 +89,14 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 {
                     int mc = Math.Min(mcMax, m1 - ic);
                     GemmPack.PackA(transA, TKernel.Path != KernelPath.Scalar, a, lda, ic, pc, mc, kc, mr, pa);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    for (int ir = 0; ir < mc; ir += mr)
                     {
-                        int nrValid = Math.Min(nr, nc - jr);
-                        for (int ir = 0; ir < mc; ir += mr)
+                        int mrValid = Math.Min(mr, mc - ir);
+                        for (int jr = 0; jr < nc; jr += nr)
                         {
                             float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
                             TKernel.Run(kc, pa + ir * kc, pb + jr * kc, cTile, ldc,
-                                Math.Min(mr, mc - ir), nrValid, alpha, betaBlock);
+                                mrValid, Math.Min(nr, nc - jr), alpha, betaBlock);
                         }
                     }
                 }
@@ -85,34 +104,35 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         }
     }
 
-    /// <summary>One threaded call: part p owns a contiguous run of whole tiles along the split dimension.</summary>
+    /// <summary>One threaded call: each part claims chunks of the gridM × gridN grid of C until none are left.</summary>
     private sealed class Job : IParallelJob
     {
-        private bool _transA, _transB, _splitN;
-        private int _m, _n, _k, _lda, _ldb, _ldc, _tiles, _parts;
+        private bool _transA, _transB;
+        private int _m, _n, _k, _lda, _ldb, _ldc, _tilesM, _tilesN, _gridM, _gridN, _next;
         private float _alpha, _beta;
         private float* _a, _b, _c;
 
         public void Set(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda,
-            float* b, int ldb, float beta, float* c, int ldc, bool splitN, int tiles, int parts)
+            float* b, int ldb, float beta, float* c, int ldc, int tilesM, int tilesN, int gridM, int gridN)
         {
             (_transA, _transB, _m, _n, _k, _alpha, _lda, _ldb, _beta, _ldc) =
                 (transA, transB, m, n, k, alpha, lda, ldb, beta, ldc);
             _a = a; _b = b; _c = c;
-            (_splitN, _tiles, _parts) = (splitN, tiles, parts);
+            (_tilesM, _tilesN, _gridM, _gridN, _next) = (tilesM, tilesN, gridM, gridN, 0);
         }
 
         public void Clear() { _a = _b = _c = null; }
 
         public void Execute(int part)
         {
-            int t0 = (int)((long)_tiles * part / _parts), t1 = (int)((long)_tiles * (part + 1) / _parts);
-            if (_splitN)
-                Block(_transA, _transB, _k, _alpha, _a, _lda, _b, _ldb, _beta, _c, _ldc,
-                    0, _m, t0 * TKernel.NR, Math.Min(_n, t1 * TKernel.NR));
-            else
-                Block(_transA, _transB, _k, _alpha, _a, _lda, _b, _ldb, _beta, _c, _ldc,
-                    t0 * TKernel.MR, Math.Min(_m, t1 * TKernel.MR), 0, _n);
+            int chunk;
+            while ((chunk = Interlocked.Increment(ref _next) - 1) < _gridM * _gridN)
+            {
+                int i = chunk / _gridN, j = chunk % _gridN;
+                int m0 = _tilesM * i / _gridM * TKernel.MR, m1 = Math.Min(_m, _tilesM * (i + 1) / _gridM * TKernel.MR);
+                int n0 = _tilesN * j / _gridN * TKernel.NR, n1 = Math.Min(_n, _tilesN * (j + 1) / _gridN * TKernel.NR);
+                Block(_transA, _transB, _k, _alpha, _a, _lda, _b, _ldb, _beta, _c, _ldc, m0, m1, n0, n1);
+            }
         }
     }
 }

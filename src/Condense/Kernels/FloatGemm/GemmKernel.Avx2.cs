@@ -63,7 +63,7 @@ internal unsafe struct GemmKernelAvx2 : IGemmKernel
     }
 
     // Ragged tiles: full kernel into a stack tile (zero padding makes the valid sums identical), then copy.
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void RunEdge(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         float* tile = stackalloc float[6 * 16];

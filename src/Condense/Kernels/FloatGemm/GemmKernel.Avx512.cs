@@ -22,6 +22,8 @@ internal unsafe struct GemmKernelAvx512 : IGemmKernel
         Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
             c4a = default, c4b = default, c5a = default, c5b = default, c6a = default, c6b = default, c7a = default, c7b = default,
             c8a = default, c8b = default, c9a = default, c9b = default, c10a = default, c10b = default, c11a = default, c11b = default;
+        // Fetch the C tile while the K loop runs: it is merged only at the end, and its rows are ldc apart.
+        for (int i = 0; i < 12; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 16); }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
@@ -81,26 +83,80 @@ internal unsafe struct GemmKernelAvx512 : IGemmKernel
         x0.Store(c); x1.Store(c + 16);
     }
 
-    // Ragged tiles run the full kernel into a stack tile and copy the valid corner out; packing padded
-    // the missing rows and columns with zeros, so the valid sums are the same FMA chain as a full tile.
-    // At most 16 valid columns (the last panel of n = 300, 100 or 10) need only the left half of the tile.
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    // Ragged tiles run a kernel no larger than needed into a stack tile and copy the valid corner out; packing
+    // padded the missing rows and columns with zeros, and each kernel runs the same FMA chain per element as
+    // Run, so the bits of an element do not depend on which kernel computed it. At most 16 valid columns (the
+    // last panel of n = 300, 100 or 10) need only the left half of the tile; at most 4 or 8 valid rows (the
+    // last panel of m = 256, 128 or 64) need only a third or two thirds of it.
+    // Fully optimized at once: a tier-1 recompile guided by another shape's profile ran 256×10×100 1.45× slower.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void RunEdge(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
-        if (nr <= 16)
-        {
-            float* half = stackalloc float[12 * 16];
-            RunLeftHalf(kc, a, b, half);
-            MicroTile.StoreFused(half, 16, c, ldc, mr, nr, alpha, beta);
-            return;
-        }
         float* tile = stackalloc float[12 * 32];
-        Run(kc, a, b, tile, 32, 12, 32, 1f, 0f);
+        if (mr <= 4) RunFourRows(kc, a, b, tile);
+        else if (mr <= 8) RunEightRows(kc, a, b, tile);
+        else if (nr <= 16) RunLeftHalf(kc, a, b, tile);
+        else Run(kc, a, b, tile, 32, 12, 32, 1f, 0f);
         MicroTile.StoreFused(tile, 32, c, ldc, mr, nr, alpha, beta);
     }
 
-    /// <summary>Columns 0..15 of the 12×32 tile (alpha = 1, beta = 0) into a 12×16 tile: the same FMA chains as <see cref="Run"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Rows 0..3 of the 12×32 tile (alpha = 1, beta = 0) into a tile with row stride 32.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void RunFourRows(int kc, float* a, float* b, float* tile)
+    {
+        Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            c0a = Avx512F.FusedMultiplyAdd(a0, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(a0, b1, c0b);
+            var a1 = Vector512.Create(a[1]);
+            c1a = Avx512F.FusedMultiplyAdd(a1, b0, c1a); c1b = Avx512F.FusedMultiplyAdd(a1, b1, c1b);
+            var a2 = Vector512.Create(a[2]);
+            c2a = Avx512F.FusedMultiplyAdd(a2, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(a2, b1, c2b);
+            var a3 = Vector512.Create(a[3]);
+            c3a = Avx512F.FusedMultiplyAdd(a3, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(a3, b1, c3b);
+            a += 12; b += 32;
+        }
+        c0a.Store(tile); c0b.Store(tile + 16); c1a.Store(tile + 32); c1b.Store(tile + 48);
+        c2a.Store(tile + 64); c2b.Store(tile + 80); c3a.Store(tile + 96); c3b.Store(tile + 112);
+    }
+
+    /// <summary>Rows 0..7 of the 12×32 tile (alpha = 1, beta = 0) into a tile with row stride 32.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void RunEightRows(int kc, float* a, float* b, float* tile)
+    {
+        Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
+            c4a = default, c4b = default, c5a = default, c5b = default, c6a = default, c6b = default, c7a = default, c7b = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            c0a = Avx512F.FusedMultiplyAdd(a0, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(a0, b1, c0b);
+            var a1 = Vector512.Create(a[1]);
+            c1a = Avx512F.FusedMultiplyAdd(a1, b0, c1a); c1b = Avx512F.FusedMultiplyAdd(a1, b1, c1b);
+            var a2 = Vector512.Create(a[2]);
+            c2a = Avx512F.FusedMultiplyAdd(a2, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(a2, b1, c2b);
+            var a3 = Vector512.Create(a[3]);
+            c3a = Avx512F.FusedMultiplyAdd(a3, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(a3, b1, c3b);
+            var a4 = Vector512.Create(a[4]);
+            c4a = Avx512F.FusedMultiplyAdd(a4, b0, c4a); c4b = Avx512F.FusedMultiplyAdd(a4, b1, c4b);
+            var a5 = Vector512.Create(a[5]);
+            c5a = Avx512F.FusedMultiplyAdd(a5, b0, c5a); c5b = Avx512F.FusedMultiplyAdd(a5, b1, c5b);
+            var a6 = Vector512.Create(a[6]);
+            c6a = Avx512F.FusedMultiplyAdd(a6, b0, c6a); c6b = Avx512F.FusedMultiplyAdd(a6, b1, c6b);
+            var a7 = Vector512.Create(a[7]);
+            c7a = Avx512F.FusedMultiplyAdd(a7, b0, c7a); c7b = Avx512F.FusedMultiplyAdd(a7, b1, c7b);
+            a += 12; b += 32;
+        }
+        c0a.Store(tile); c0b.Store(tile + 16); c1a.Store(tile + 32); c1b.Store(tile + 48);
+        c2a.Store(tile + 64); c2b.Store(tile + 80); c3a.Store(tile + 96); c3b.Store(tile + 112);
+        c4a.Store(tile + 128); c4b.Store(tile + 144); c5a.Store(tile + 160); c5b.Store(tile + 176);
+        c6a.Store(tile + 192); c6b.Store(tile + 208); c7a.Store(tile + 224); c7b.Store(tile + 240);
+    }
+
+    /// <summary>Columns 0..15 of the 12×32 tile (alpha = 1, beta = 0) into a tile with row stride 32.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void RunLeftHalf(int kc, float* a, float* b, float* tile)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default,
@@ -122,8 +178,8 @@ internal unsafe struct GemmKernelAvx512 : IGemmKernel
             c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), b0, c11);
             a += 12; b += 32;
         }
-        c0.Store(tile); c1.Store(tile + 16); c2.Store(tile + 32); c3.Store(tile + 48);
-        c4.Store(tile + 64); c5.Store(tile + 80); c6.Store(tile + 96); c7.Store(tile + 112);
-        c8.Store(tile + 128); c9.Store(tile + 144); c10.Store(tile + 160); c11.Store(tile + 176);
+        c0.Store(tile); c1.Store(tile + 32); c2.Store(tile + 64); c3.Store(tile + 96);
+        c4.Store(tile + 128); c5.Store(tile + 160); c6.Store(tile + 192); c7.Store(tile + 224);
+        c8.Store(tile + 256); c9.Store(tile + 288); c10.Store(tile + 320); c11.Store(tile + 352);
     }
 }

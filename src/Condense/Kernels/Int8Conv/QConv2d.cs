@@ -6,8 +6,10 @@
 // ChannelsLastWeight (any fixed order gives the same exact sums). The work runs in QConv2dDirect.cs (taps read
 // from a padded planar int16 image, channels as tile rows, pixels in vector lanes): an im2col matrix fed to
 // QGemm did the same sums but spent most of LeNet's conv1 (6 channels, 25 taps) on packing and on a GEMM
-// shape built for many output columns. QConv2dReference.cs is the spec (naive loops).
+// shape built for many output columns. Where the int8 dot product is vpdpbusd (Cpu.ActiveInt8Dot), layers with
+// 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8). QConv2dReference.cs is the spec.
 
+using System.Runtime.CompilerServices;
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
@@ -64,7 +66,29 @@ public static unsafe class QConv2d
     private static void Run(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
     {
-        switch (Cpu.Active)
+        // Read once on the calling thread (a test's forced setting is thread-local) and handed to the parts.
+        var (path, dot) = (Cpu.Active, Cpu.ActiveInt8Dot);
+        int parts = g.Batch >= Cpu.Threads || g.Flops < Conv2dKernel.ParallelFlops ? 1 : Math.Min(Cpu.Threads, (g.OutChannels + BlockRows - 1) / BlockRows);
+        if (parts <= 1)
+        {
+            Direct(path, dot, g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+            return;
+        }
+        var blocks = ChannelBlocks.Of(weight, parts);
+        var job = new BlockJob(path, dot, g, x, xZeroPoint, blocks, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+        WorkerPool.Run(job, parts);
+    }
+
+    private static void Direct(KernelPath path, Int8Dot dot, Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
+    {
+        // uint8 channel quads (vpdpbusd) from 3 input channels on: padding C to a multiple of 4 adds at most 60 % more
+        // taps (C = 5), paid back by four multiply-adds per lane; C = 1 or 2 (LeNet's conv1) would quadruple or double them.
+        if (dot == Int8Dot.Quads && g.InChannels >= 3)
+            QConv2dQuads<VnniDot4>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+        else if (dot == Int8Dot.EmulatedQuads && g.InChannels >= 3)
+            QConv2dQuads<EmulatedDot4>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+        else switch (path)
         {
             case KernelPath.Avx512:
                 QConv2dDirect<QConvKernelAvx512>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
@@ -75,6 +99,57 @@ public static unsafe class QConv2d
             default:
                 QConv2dDirect<QConvKernelScalar>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
                 break;
+        }
+    }
+
+    // Fewer images than threads (batch 1): part p computes the output channels of block p for every image, through its own
+    // packed rows of the weight; each output value is the same sum as unsplit, so any thread count gives the same bits.
+    private const int BlockRows = 16;
+
+    /// <summary>A weight split into row blocks of whole multiples of <see cref="BlockRows"/>, kept on the weight per part count.</summary>
+    private sealed record ChannelBlocks(int[] First, PackedInt8Weights[] Weights)
+    {
+        private static readonly ConditionalWeakTable<PackedInt8Weights, ChannelBlocks[]> Cache = new();
+
+        public static ChannelBlocks Of(PackedInt8Weights weight, int parts)
+        {
+            var all = Cache.GetValue(weight, _ => new ChannelBlocks[Cpu.Threads + 1]);
+            if (parts < all.Length && all[parts] is { } known) return known;
+            int m = weight.OutFeatures, k = weight.InFeatures, units = (m + BlockRows - 1) / BlockRows;
+            var first = new int[parts + 1];
+            for (int p = 0; p <= parts; p++) first[p] = Math.Min(m, (int)((long)units * p / parts) * BlockRows);
+            var weights = new PackedInt8Weights[parts];
+            for (int p = 0; p < parts; p++)
+            {
+                var rows = new sbyte[(first[p + 1] - first[p]) * k];
+                for (int o = first[p]; o < first[p + 1]; o++)
+                    for (int c = 0; c < k; c++) rows[(o - first[p]) * k + c] = weight.At(o, c);
+                weights[p] = new PackedInt8Weights(rows, first[p + 1] - first[p], k);
+            }
+            var blocks = new ChannelBlocks(first, weights);
+            if (parts < all.Length) all[parts] = blocks;
+            return blocks;
+        }
+    }
+
+    private sealed class BlockJob(KernelPath path, Int8Dot dot, Conv2dGeometry g, byte* x, byte xZeroPoint, ChannelBlocks blocks, int* bias,
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc) : IParallelJob
+    {
+        private readonly byte* _x = x, _y = y;
+        private readonly int* _bias = bias, _multiplier = multiplier, _shift = shift, _acc = acc;
+
+        public void Execute(int part)
+        {
+            int first = blocks.First[part], rows = blocks.First[part + 1] - first, pixels = g.OutPixels;
+            if (rows == 0) return;
+            var image = new Conv2dGeometry(1, g.InChannels, g.Height, g.Width, rows, g.KernelH, g.KernelW, g.Options);
+            for (int n = 0; n < g.Batch; n++)
+            {
+                long output = ((long)n * g.OutChannels + first) * pixels;
+                Direct(path, dot, image, _x + (long)n * g.InChannels * g.InPixels, xZeroPoint, blocks.Weights[part], _bias is null ? null : _bias + first,
+                    _multiplier is null ? null : _multiplier + first, _shift is null ? null : _shift + first, yZeroPoint, qmin, qmax,
+                    _y is null ? null : _y + output, _acc is null ? null : _acc + output);
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 // Max pooling of uint8 planes. The 2×2, stride-2, unpadded, undilated window of LeNet-style networks gets a
 // vector path: the max of the two input rows, then of each byte pair (as uint16 lanes: low byte vs high
-// byte), narrowed back to bytes — 8 outputs per step. Any other window runs the plain loops, which skip
-// positions outside the image (float max pooling pads with −∞).
+// byte), narrowed back to bytes — 8 outputs per step; so does ResNet's 3×3, stride-2 window (pads ≤ 1). Any other
+// window runs the plain loops, which skip positions outside the image (float max pooling pads with −∞).
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Platform;
 using Condense.Kernels.Pool;
@@ -38,10 +38,48 @@ internal static unsafe class QMaxPool
     {
         bool pairs = window is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadTop: 0, PadLeft: 0, DilationH: 1, DilationW: 1 }
             && 2 * oh <= height && 2 * ow <= width;
+        bool threeByTwo = window is { KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadTop: <= 1, PadLeft: <= 1, DilationH: 1, DilationW: 1 };
+        // ResNet's stem pool: one zeroed row of 2·OW + 2 bytes (+ the vector width) per call, shifted by the left pad.
+        byte[]? row = threeByTwo ? new byte[2 * ow + 2 + 16] : null;
         for (int p = 0; p < planes; p++, x += height * width, y += oh * ow)
         {
             if (pairs) TwoByTwo(x, width, oh, ow, y);
+            else if (row is not null) fixed (byte* r = row) ThreeByThreeStrideTwo(x, height, width, window.PadTop, window.PadLeft, oh, ow, r, y);
             else General(x, height, width, window, oh, ow, y);
+        }
+    }
+
+    // 3×3 windows at stride 2: the max of the (up to) three input rows of an output row goes into row[padLeft + ix]
+    // (0 elsewhere: the smallest code, so a padded position never wins, as skipping it), then
+    // y[ox] = max(row[2ox], row[2ox + 1], row[2ox + 2]) — 8 outputs per step as uint16 lanes (low byte, high byte).
+    private static void ThreeByThreeStrideTwo(byte* x, int height, int width, int padTop, int padLeft, int oh, int ow, byte* row, byte* y)
+    {
+        int span = Math.Min(width, 2 * ow + 2 - padLeft);   // input columns any window reads
+        byte* r = row + padLeft;
+        var lowByte = Vector128.Create((ushort)0xFF);
+        for (int oy = 0; oy < oh; oy++, y += ow)
+        {
+            int first = Math.Max(0, 2 * oy - padTop), last = Math.Min(height, 2 * oy - padTop + 3);
+            int ix = 0;
+            if (last - first == 3 && Vector128.IsHardwareAccelerated)
+                for (byte* a = x + first * width, b = a + width, c = b + width; ix <= span - 16; ix += 16)
+                    Vector128.Max(Vector128.Max(Vector128.Load(a + ix), Vector128.Load(b + ix)), Vector128.Load(c + ix)).Store(r + ix);
+            for (; ix < span; ix++)
+            {
+                byte max = 0;
+                for (int iy = first; iy < last; iy++) max = Math.Max(max, x[iy * width + ix]);
+                r[ix] = max;
+            }
+            int ox = 0;
+            if (Vector128.IsHardwareAccelerated)
+                for (; ox <= ow - 8; ox += 8)
+                {
+                    var pairs = Vector128.Load(row + 2 * ox).AsUInt16();
+                    var next = Vector128.Load(row + 2 * ox + 2).AsUInt16() & lowByte;
+                    var max = Vector128.Max(Vector128.Max(pairs & lowByte, Vector128.ShiftRightLogical(pairs, 8)), next);
+                    *(ulong*)(y + ox) = Vector128.Narrow(max, max).AsUInt64().ToScalar();
+                }
+            for (; ox < ow; ox++) y[ox] = Math.Max(Math.Max(row[2 * ox], row[2 * ox + 1]), row[2 * ox + 2]);
         }
     }
 

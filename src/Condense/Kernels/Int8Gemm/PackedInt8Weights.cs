@@ -3,6 +3,9 @@
 // Layout: panels of 16 output channels; inside a panel, for each pair of inputs (k, k+1), 32 bytes
 // [ch0 k, ch0 k+1, ch1 k, ch1 k+1, …, ch15 k+1]. Sign-extended to int16 this is exactly what
 // vpmaddwd wants: lane o gets W[o,k]·x[k] + W[o,k+1]·x[k+1]. Missing channels and an odd last k are zeros.
+// The vpdpbusd kernels read a quad layout (built on first use, or at once where it is the default): for each
+// 4 inputs (k..k+3), 64 bytes [ch0 k..k+3, ch1 k..k+3, …, ch15 k+3], so that lane o of a ymm pair gets
+// Σ_{b<4} W[o,k+b]·x[k+b]. The AVX-512 pair kernel reads the pair layout widened to int16 (Wide).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Condense.Kernels.Platform;
@@ -24,8 +27,8 @@ public sealed unsafe class PackedInt8Weights
     private readonly sbyte[] _data;
     private readonly int _offset;
     private readonly int[] _rowSums;
-    private readonly short[]? _wide;
-    private readonly int _wideOffset;
+    private AlignedCopy<short>? _wide;
+    private AlignedCopy<sbyte>? _quads;
 
     /// <summary>Packs <paramref name="weight"/> (outFeatures × inFeatures, row-major int8).</summary>
     public PackedInt8Weights(ReadOnlySpan<sbyte> weight, int outFeatures, int inFeatures)
@@ -39,6 +42,7 @@ public sealed unsafe class PackedInt8Weights
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         KPairs = (inFeatures + 1) / 2;
+        KQuads = (inFeatures + 3) / 4;
         Panels = (outFeatures + PanelWidth - 1) / PanelWidth;
         PanelStride = KPairs * 2 * PanelWidth;
         // 64 spare bytes let the start move up to the next cache line; pinned so the kernels may keep pointers.
@@ -58,17 +62,9 @@ public sealed unsafe class PackedInt8Weights
             }
             _rowSums[o] = sum;
         }
-        // The AVX-512 kernel reads a copy widened to int16: sign-extending in the kernel took a vpmovsxbw per
-        // panel and pair on port 5, which the kernel's vpaddd also need (vpmaddwd has port 0 alone).
-        if (Cpu.Supports(KernelPath.Avx512))
-        {
-            _wide = GC.AllocateArray<short>(Panels * PanelStride + 32, pinned: true);
-            nint wideStart = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_wide));
-            _wideOffset = (int)((((wideStart + 63) & ~(nint)63) - wideStart) / sizeof(short));
-            var source = _data.AsSpan(_offset, Panels * PanelStride);
-            var wide = _wide.AsSpan(_wideOffset, Panels * PanelStride);
-            for (int i = 0; i < source.Length; i++) wide[i] = source[i];
-        }
+        // The layout the default kernel reads is built now, so that a model's first forward does not pay for it.
+        if (Cpu.Supports(Int8Dot.Quads)) _ = Quads;
+        else if (Cpu.Supports(KernelPath.Avx512)) _ = Wide;
     }
 
     /// <summary>n: rows of W, columns of the output.</summary>
@@ -82,6 +78,12 @@ public sealed unsafe class PackedInt8Weights
 
     /// <summary>⌈k / 2⌉: input pairs per panel.</summary>
     internal int KPairs { get; }
+
+    /// <summary>⌈k / 4⌉: input quads per quad panel.</summary>
+    internal int KQuads { get; }
+
+    /// <summary>Bytes per quad panel.</summary>
+    internal int QuadPanelStride => KQuads * 4 * PanelWidth;
 
     /// <summary>⌈n / 16⌉.</summary>
     internal int Panels { get; }
@@ -98,6 +100,41 @@ public sealed unsafe class PackedInt8Weights
     /// <summary>The first panel, 64-byte aligned; valid while this object is alive (the array is pinned).</summary>
     internal sbyte* Data => (sbyte*)Unsafe.AsPointer(ref _data[_offset]);
 
-    /// <summary>The panels widened to int16, same layout (2·PanelStride bytes per panel), 64-byte aligned; null without AVX-512.</summary>
-    internal short* Wide => _wide is null ? null : (short*)Unsafe.AsPointer(ref _wide[_wideOffset]);
+    /// <summary>
+    /// The panels widened to int16, same layout (2·PanelStride bytes per panel), 64-byte aligned, built on first use; valid
+    /// while this object is alive. The AVX-512 pair kernel reads them: sign-extending in the kernel took a vpmovsxbw per
+    /// panel and pair on port 5, which the kernel's vpaddd also need (vpmaddwd has port 0 alone).
+    /// </summary>
+    internal short* Wide => LazyInitializer.EnsureInitialized(ref _wide, () => new AlignedCopy<short>(Panels * PanelStride, wide =>
+    {
+        var source = _data.AsSpan(_offset, Panels * PanelStride);
+        for (int i = 0; i < source.Length; i++) wide[i] = source[i];
+    })).Start;
+
+    /// <summary>The quad panels (QuadPanelStride bytes each), 64-byte aligned, built on first use; valid while this object is alive.</summary>
+    internal sbyte* Quads => LazyInitializer.EnsureInitialized(ref _quads, () => new AlignedCopy<sbyte>(Panels * QuadPanelStride, quads =>
+    {
+        for (int o = 0; o < OutFeatures; o++)
+            for (int k = 0; k < InFeatures; k++)
+                quads[o / PanelWidth * QuadPanelStride + k / 4 * 4 * PanelWidth + o % PanelWidth * 4 + k % 4] = At(o, k);
+    })).Start;
+
+    /// <summary>A derived layout of the weights in a pinned array, starting on a cache line; zeros where not filled.</summary>
+    private sealed class AlignedCopy<T> where T : unmanaged
+    {
+        private readonly T[] _array;
+        private readonly int _offset;
+
+        public AlignedCopy(int length, SpanAction fill)
+        {
+            _array = GC.AllocateArray<T>(length + 64 / sizeof(T), pinned: true);
+            nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
+            _offset = (int)((((start + 63) & ~(nint)63) - start) / sizeof(T));
+            fill(_array.AsSpan(_offset, length));
+        }
+
+        public delegate void SpanAction(Span<T> span);
+
+        public T* Start => (T*)Unsafe.AsPointer(ref _array[_offset]);
+    }
 }

@@ -2,8 +2,9 @@
 // Neural Networks for Efficient Integer-Arithmetic-Only Inference"): uint8 activations with a zero point
 // times per-channel symmetric int8 weights, exact int32 accumulators, optionally requantized to 8 bits in
 // the same call. Activations are uint8 because that is what ONNX QLinearMatMul / QDQ models carry and what
-// a ReLU output fills (asymmetric [0, max] uses all 256 codes); widening to int16 makes the kernel exact for
-// any zero point, and an int8 input would only need a different widening. QGemmReference.cs is the spec.
+// a ReLU output fills (asymmetric [0, max] uses all 256 codes), and uint8 × int8 is what vpdpbusd multiplies;
+// widening to int16 (the vpmaddwd kernels) or the zero point folded into the offset keeps every kernel exact
+// for any zero point. QGemmReference.cs is the spec; Cpu.ActiveInt8Dot picks pairs or quads.
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.Int8Gemm;
@@ -55,6 +56,10 @@ public static unsafe class QGemm
     {
         switch (Cpu.Active)
         {
+            case not KernelPath.Scalar when Cpu.ActiveInt8Dot == Int8Dot.Quads:
+                QGemmDriver<QGemmKernelQuads<VnniDot4>>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
+            case not KernelPath.Scalar when Cpu.ActiveInt8Dot == Int8Dot.EmulatedQuads:
+                QGemmDriver<QGemmKernelQuads<EmulatedDot4>>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
             case KernelPath.Avx512: QGemmDriver<QGemmKernelAvx512>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
             case KernelPath.Avx2: QGemmDriver<QGemmKernelAvx2>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
             default: QGemmDriver<QGemmKernelScalar>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;

@@ -13,7 +13,7 @@ internal unsafe struct QGemmKernelAvx2 : IQGemmKernel
 {
     public static KernelPath Path => KernelPath.Avx2;
     public static int MR => 6;
-    public static bool WideWeights => false;
+    public static QGemmLayout Layout => QGemmLayout.Pairs;
     public static int Panels => 1;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -3,10 +3,10 @@
 // cost ~6% of a 256×784×300 product, measured, as it competes with vpaddd for port 5), broadcasts each row's
 // pair of widened inputs and multiplies with vpmaddwd, which adds the two int16 products into one int32 lane
 // exactly (|x·w| ≤ 255·128, so a pair is ≤ 65 280). No 8-bit vpmaddubsw: it saturates at int16 when
-// 255·127·2 > 32 767, i.e. for full-range weights. No VNNI: .NET 10 exposes vpdpbusd/vpdpwssd only through
-// AvxVnni (VEX, needs the AVX-VNNI CPUID bit) and Avx10v1, and has no Avx512Vnni class; a Xeon with AVX-512
-// VNNI but no AVX-VNNI (Ice Lake) reports neither, so vpmaddwd on port 0 caps this kernel at 32 MACs a cycle,
-// the same as two fp32 FMA ports, where ONNX Runtime's assembly kernels use vpdpbusd at 64.
+// 255·127·2 > 32 767, i.e. for full-range weights. Where AVX-VNNI exists, QGemmKernelQuads (vpdpbusd) replaces
+// this kernel; .NET 10 has no Avx512Vnni class (AvxVnniInt8.V512 is the AVX10.2 signed form), so a CPU with
+// AVX-512 VNNI but no AVX-VNNI (Ice Lake, Zen 4) runs this one, and vpmaddwd + vpaddd cap it near 32 MACs a
+// cycle, where ONNX Runtime's assembly kernels use zmm vpdpbusd at 64.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -20,7 +20,7 @@ internal unsafe struct QGemmKernelAvx512 : IQGemmKernel
     public static KernelPath Path => KernelPath.Avx512;
     public static int MR => 12;
     public static int Panels => 2;
-    public static bool WideWeights => true;
+    public static QGemmLayout Layout => QGemmLayout.WidePairs;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int ldc, int nValid)

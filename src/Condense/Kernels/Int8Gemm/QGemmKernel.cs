@@ -1,6 +1,7 @@
 // The contract between the int8 GEMM driver (QGemmDriver.cs) and its per-instruction-set micro-kernels,
-// and the scalar kernel. Inputs: X packed per call as pairs of uint8 widened to int16, one int32 per pair
-// (see QGemmDriver.PackX), and W packed once as PackedInt8Weights panels. A tile's sums are exact int32.
+// and the scalar kernel. Inputs: X packed per call as groups along k, one int32 per group (see
+// QGemmDriver.PackX): pairs of uint8 widened to int16 (vpmaddwd kernels) or quads of raw uint8 (vpdpbusd
+// kernels); W packed once as PackedInt8Weights panels in the matching layout. A tile's sums are exact int32.
 using System.Runtime.CompilerServices;
 using Condense.Kernels.Platform;
 
@@ -18,18 +19,31 @@ internal unsafe interface IQGemmKernel
     /// <summary>16-channel weight panels per tile.</summary>
     static abstract int Panels { get; }
 
-    /// <summary>Whether the kernel reads the weights widened to int16 (<see cref="PackedInt8Weights"/>.Wide) rather than int8.</summary>
-    static abstract bool WideWeights { get; }
+    /// <summary>The layout of the packed X and W the kernel reads.</summary>
+    static abstract QGemmLayout Layout { get; }
 
     /// <summary>
-    /// c[i, j] = offset[j] + Σ_p x(p, i) · w(p, j) for i &lt; MR, j &lt; nValid, where x(p, i) is the int16 pair
-    /// a[p·MR + i] and w(p, j) the two int8 weights of channel j at pair p of panel j / 16 (panels are
+    /// c[i, j] = offset[j] + Σ_p x(p, i) · w(p, j) for i &lt; MR, j &lt; nValid, where x(p, i) is the group (int16
+    /// pair or uint8 quad) a[p·MR + i] and w(p, j) the weights of channel j at group p of panel j / 16 (panels are
     /// <paramref name="panelStride"/> bytes apart, starting at <paramref name="b"/>). Panels past nValid are not read.
     /// </summary>
-    static abstract void Tile(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int ldc, int nValid);
+    static abstract void Tile(int kGroups, int* a, sbyte* b, int panelStride, int* offset, int* c, int ldc, int nValid);
 
     /// <summary>The one-row form of <see cref="Tile"/>: x(p) is a[p].</summary>
-    static abstract void Row(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int nValid);
+    static abstract void Row(int kGroups, int* a, sbyte* b, int panelStride, int* offset, int* c, int nValid);
+}
+
+/// <summary>How a micro-kernel wants X and W packed (one int32 of X per group of k).</summary>
+internal enum QGemmLayout
+{
+    /// <summary>X as int16 pairs, W as int8 pairs (PackedInt8Weights.Data).</summary>
+    Pairs,
+
+    /// <summary>X as int16 pairs, W as int8 pairs widened to int16 (PackedInt8Weights.Wide).</summary>
+    WidePairs,
+
+    /// <summary>X as uint8 quads, W as int8 quads (PackedInt8Weights.Quads).</summary>
+    Quads,
 }
 
 /// <summary>4 × 16 tile in plain C#: the packed layouts read the obvious way.</summary>
@@ -37,7 +51,7 @@ internal unsafe struct QGemmKernelScalar : IQGemmKernel
 {
     public static KernelPath Path => KernelPath.Scalar;
     public static int MR => 4;
-    public static bool WideWeights => false;
+    public static QGemmLayout Layout => QGemmLayout.Pairs;
     public static int Panels => 1;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

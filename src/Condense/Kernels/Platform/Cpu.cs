@@ -1,5 +1,6 @@
 // The one place that asks the hardware what it can do (as MLAS's platform.cpp does): it detects the best
-// KernelPath, holds the active one and the thread budget. Kernels read Cpu.Active and Cpu.Threads only.
+// KernelPath and Int8Dot, holds the active ones and the thread budget. Kernels read Cpu.Active, Cpu.ActiveInt8Dot
+// and Cpu.Threads only.
 using System.Runtime.Intrinsics.X86;
 
 namespace Condense.Kernels.Platform;
@@ -10,11 +11,13 @@ public static class Cpu
     // Static initialisers run in text order, so Best must be set before _active copies it.
     private static readonly KernelPath s_best = Detect();
     private static KernelPath _active = s_best;
+    private static readonly Int8Dot s_bestInt8Dot = Supports(Int8Dot.Quads) ? Int8Dot.Quads : Int8Dot.Pairs;
     private static int _threads = Environment.ProcessorCount;
 
     // A per-thread override so that a test forcing a path does not change the path of tests running
     // concurrently on other threads. Worker threads never read it: the caller reads Active once per call.
     [ThreadStatic] private static KernelPath? t_forced;
+    [ThreadStatic] private static Int8Dot? t_forcedInt8Dot;
 
     /// <summary>The fastest path this CPU supports.</summary>
     public static KernelPath Best => s_best;
@@ -47,6 +50,25 @@ public static class Cpu
         _ => false,
     };
 
+    /// <summary>True when this CPU can run the int8 kernels with <paramref name="dot"/> (on a SIMD path).</summary>
+    public static bool Supports(Int8Dot dot) => dot switch
+    {
+        Int8Dot.Pairs => true,
+        Int8Dot.Quads => AvxVnni.IsSupported && Supports(KernelPath.Avx2),
+        Int8Dot.EmulatedQuads => Supports(KernelPath.Avx2),
+        _ => false,
+    };
+
+    /// <summary>
+    /// The dot product the int8 kernels use: <see cref="Int8Dot.Quads"/> where AVX-VNNI exists, else
+    /// <see cref="Int8Dot.Pairs"/>; always Pairs on the Scalar path (its kernel is the plain loop).
+    /// </summary>
+    public static Int8Dot ActiveInt8Dot => Active == KernelPath.Scalar ? Int8Dot.Pairs : t_forcedInt8Dot ?? s_bestInt8Dot;
+
+    /// <summary>Every int8 dot product this CPU can run, slowest first.</summary>
+    public static IReadOnlyList<Int8Dot> SupportedInt8Dots { get; } =
+        new[] { Int8Dot.EmulatedQuads, Int8Dot.Pairs, Int8Dot.Quads }.Where(Supports).ToArray();
+
     /// <summary>Every path this CPU can run, slowest first.</summary>
     public static IReadOnlyList<KernelPath> SupportedPaths { get; } =
         Enum.GetValues<KernelPath>().Where(Supports).ToArray();
@@ -60,7 +82,19 @@ public static class Cpu
         EnsureSupported(path);
         var previous = t_forced;
         t_forced = path;
-        return new Restore(previous);
+        return new Restore(() => t_forced = previous);
+    }
+
+    /// <summary>
+    /// Makes the calling thread's int8 kernels use <paramref name="dot"/> until the result is disposed (tests and
+    /// benchmarks use it to run every dot product); the previous setting comes back on dispose.
+    /// </summary>
+    internal static IDisposable Force(Int8Dot dot)
+    {
+        if (!Supports(dot)) throw new PlatformNotSupportedException($"this CPU cannot run the {dot} int8 dot product");
+        var previous = t_forcedInt8Dot;
+        t_forcedInt8Dot = dot;
+        return new Restore(() => t_forcedInt8Dot = previous);
     }
 
     private static KernelPath Detect() =>
@@ -74,7 +108,7 @@ public static class Cpu
             throw new PlatformNotSupportedException($"this CPU cannot run the {path} kernel path");
     }
 
-    private sealed class Restore(KernelPath? previous) : IDisposable
+    private sealed class Restore(Action undo) : IDisposable
     {
         private bool _done;
 
@@ -82,7 +116,7 @@ public static class Cpu
         {
             if (_done) return;
             _done = true;
-            t_forced = previous;
+            undo();
         }
     }
 }

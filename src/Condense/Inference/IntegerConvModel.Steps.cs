@@ -1,0 +1,111 @@
+// Running one compiled step of the integer conv engine on a batch of n samples. Integer steps call the int8 kernels
+// (Kernels/Int8Conv: QConv2d, QAdd, max pooling on codes; Kernels/Int8Gemm: QGemm, QuantizeLinear). A layer or Add whose
+// output stays float computes exactly the float simulation's expression: acc · s_x·s_w[o] for a layer (its int32 sum is
+// exact), (a − z_a)·s_a + (b − z_b)·s_b for an Add, the DequantizeLinear formula (q − z)·s; float ops of the graph run
+// through GraphOps, as GraphModule runs them.
+using System.Buffers;
+using Condense.Graph;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Conv;
+using Condense.Kernels.Int8Gemm;
+using Condense.Tensors;
+
+namespace Condense.Inference;
+
+public sealed partial class IntegerConvModel
+{
+    private static readonly OpContext InferenceContext = new(false, new Rng(0));
+
+    private void Execute(Step step, Buffers b, int n)
+    {
+        switch (step)
+        {
+            case QuantizeStep q:
+                QuantizeLinear.QuantizeToByteParallel(b.Floats[q.Input].AsSpan(0, n * _slots[q.Input].Size), q.Scale, q.ZeroPoint,
+                    b.Codes[q.Output].AsSpan(0, n * _slots[q.Output].Size));
+                break;
+            case DequantizeStep d:
+                var codes = b.Codes[d.Input]!;
+                var floats = b.Floats[d.Output]!;
+                for (int i = 0; i < n * d.Size; i++) floats[i] = QuantizeLinear.Dequantize(codes[i], d.Scale, d.ZeroPoint);
+                break;
+            case LayerStep layer:
+                Layer(layer, b, n);
+                break;
+            case AddStep add:
+                Add(add, b, n);
+                break;
+            case MaxPoolStep max:
+                var (c, h, w) = (max.InputShape[0], max.InputShape[1], max.InputShape[2]);
+                QConv2d.MaxPool(b.Codes[max.Input].AsSpan(0, n * c * h * w), n, h, w, c, max.Window,
+                    b.Codes[max.Output].AsSpan(0, n * _slots[max.Output].Size));
+                break;
+            case FloatNodeStep f:
+                var inputs = new Tensor?[f.Inputs.Length];
+                for (int i = 0; i < inputs.Length; i++)
+                {
+                    int size = _slots[f.Inputs[i]].Size;
+                    inputs[i] = new Tensor(b.Floats[f.Inputs[i]].AsSpan(0, n * size).ToArray(), [n, .. f.InputShapes[i]]);
+                }
+                var result = GraphOps.Run(f.Node, inputs, InferenceContext)[0];
+                if (result.Size != n * _slots[f.Output].Size)
+                    throw new InvalidOperationException($"'{f.Node.Name}' gave {Shape.Format(result.Shape)}, not {_slots[f.Output].Size} values per sample");
+                result.Data.AsSpan(0, result.Size).CopyTo(b.Floats[f.Output]);
+                break;
+        }
+    }
+
+    private void Layer(LayerStep layer, Buffers b, int n)
+    {
+        var x = b.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size);
+        int m = layer.Weight.OutFeatures, size = n * _slots[layer.Output].Size;
+        Conv2dGeometry? g = layer.Conv is { } options
+            ? new Conv2dGeometry(n, layer.InputShape[0], layer.InputShape[1], layer.InputShape[2], m, layer.KernelH, layer.KernelW, options)
+            : null;
+        if (layer.Requantized)
+        {
+            var y = b.Codes[layer.Output].AsSpan(0, size);
+            if (g is not null)
+                QConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, layer.Weight, layer.Bias, layer.Multiplier, layer.Shift,
+                    layer.OutputZeroPoint, layer.QMin, byte.MaxValue, y);
+            else
+                QGemm.LinearForwardRequantized(n, x, layer.InputZeroPoint, layer.Weight, layer.Bias, layer.Multiplier, layer.Shift,
+                    layer.OutputZeroPoint, layer.QMin, byte.MaxValue, y);
+            return;
+        }
+        int[] acc = ArrayPool<int>.Shared.Rent(size);
+        try
+        {
+            var accs = acc.AsSpan(0, size);
+            if (g is not null) QConv2d.Forward(g, x, layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
+            else QGemm.LinearForward(n, x, layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
+            int pixels = g?.OutPixels ?? 1;
+            var output = b.Floats[layer.Output]!;
+            for (int i = 0; i < size; i++)
+            {
+                int v = accs[i];
+                output[i] = (layer.Relu ? Math.Max(v, 0) : v) * layer.OutputScale[i / pixels % m];
+            }
+        }
+        finally { ArrayPool<int>.Shared.Return(acc); }
+    }
+
+    private static void Add(AddStep add, Buffers b, int n)
+    {
+        int count = n * add.Size;
+        var x = b.Codes[add.A].AsSpan(0, count);
+        var y = b.Codes[add.B].AsSpan(0, count);
+        if (add.Requantized)
+        {
+            QAdd.Forward(x, add.ZeroPointA, add.MultiplierA, y, add.ZeroPointB, add.MultiplierB, add.Shift, add.OutputZeroPoint, add.QMin,
+                b.Codes[add.Output].AsSpan(0, count));
+            return;
+        }
+        var output = b.Floats[add.Output]!;
+        for (int i = 0; i < count; i++)
+        {
+            float sum = QuantizeLinear.Dequantize(x[i], add.ScaleA, add.ZeroPointA) + QuantizeLinear.Dequantize(y[i], add.ScaleB, add.ZeroPointB);
+            output[i] = add.Relu ? Math.Max(sum, 0f) : sum;
+        }
+    }
+}

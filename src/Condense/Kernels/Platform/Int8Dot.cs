@@ -1,0 +1,21 @@
+// How the int8 kernels form their integer dot products, chosen beside the KernelPath (Cpu.cs picks both). The
+// int16 pairs of vpmaddwd run on every AVX2/AVX-512 CPU at the fp32 FMA rate; the uint8 × int8 quads of vpdpbusd
+// (Intel SDM, "VPDPBUSD — Multiply and Add Unsigned and Signed Bytes") do twice the multiply-adds per instruction
+// but .NET 10 exposes them only as AvxVnni (VEX, 256-bit), so they need the AVX-VNNI CPUID bit.
+namespace Condense.Kernels.Platform;
+
+/// <summary>The integer dot-product instruction of the int8 kernels (QGemm).</summary>
+public enum Int8Dot
+{
+    /// <summary>Inputs widened to int16 and multiplied in pairs (vpmaddwd); runs on every SIMD path.</summary>
+    Pairs,
+
+    /// <summary>uint8 × int8 quads with AVX-VNNI vpdpbusd (256-bit): 4 multiply-adds per int32 lane.</summary>
+    Quads,
+
+    /// <summary>
+    /// The <see cref="Quads"/> kernels with vpdpbusd emulated exactly by AVX2 (widen, vpmaddwd twice): slower than
+    /// <see cref="Pairs"/>, it exists so that the quad layout and kernels are tested on CPUs without AVX-VNNI.
+    /// </summary>
+    EmulatedQuads,
+}

@@ -1,0 +1,97 @@
+// MatMul with dynamic int8 quantization on the integer GEMM: Y = X·W for float X (m × k) and int8 codes W (k × n)
+// with per-tensor or per-column scales s_w and zero point 0, X quantized per tensor at run time as ONNX
+// DynamicQuantizeLinear does (uint8, s_x = (max(0, max X) − min(0, min X)) / 255, z_x = round(−min(0, min X) / s_x)).
+// Then Y[i, o] = s_x·s_w[o]·Σ_k (q_x[i, k] − z_x)·W[k, o] (+ bias[o]): the sum is exact in int32 (QGemm), so this
+// equals the float simulation DequantizeLinear(DynamicQuantizeLinear(X)) × DequantizeLinear(W) up to float rounding —
+// ONNX Runtime's DynamicQuantizeMatMul (com.microsoft) and MatMulInteger chains compute the same.
+using System.Buffers;
+using System.Numerics.Tensors;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Transformer;
+
+/// <summary>int8 weights of a MatMul packed for <see cref="QGemm"/>, with their scales.</summary>
+internal sealed class DynamicQuantizedWeight
+{
+    /// <summary>Packs the codes of W (k × n, row-major, integer values in [−128, 127]) with 1 or n positive scales.</summary>
+    public DynamicQuantizedWeight(ReadOnlySpan<float> codes, int k, int n, ReadOnlySpan<float> scales)
+    {
+        if (codes.Length != (long)k * n) throw new ArgumentException($"{codes.Length} weight codes for a {k} × {n} matrix", nameof(codes));
+        if (scales.Length != 1 && scales.Length != n) throw new ArgumentException($"{scales.Length} scales for {n} columns", nameof(scales));
+        var transposed = new sbyte[codes.Length];
+        for (int r = 0; r < k; r++)
+            for (int c = 0; c < n; c++)
+            {
+                float v = codes[r * n + c];
+                if (v != MathF.Round(v) || v < sbyte.MinValue || v > sbyte.MaxValue)
+                    throw new ArgumentException($"weight code {v} at ({r}, {c}) is not an int8 value", nameof(codes));
+                transposed[c * k + r] = (sbyte)v;
+            }
+        Packed = new PackedInt8Weights(transposed, n, k);
+        Scales = scales.Length == n ? scales.ToArray() : Enumerable.Repeat(scales[0], n).ToArray();
+    }
+
+    /// <summary>Wᵀ (n × k) in QGemm's panels.</summary>
+    public PackedInt8Weights Packed { get; }
+
+    /// <summary>s_w per output column.</summary>
+    public float[] Scales { get; }
+}
+
+/// <summary>Y = dequantize(quantize_dynamic(X)) · dequantize(W) on integer arithmetic.</summary>
+internal static class DynamicQuantizedMatMul
+{
+    /// <summary>Elements of Y below which one thread converts the sums.</summary>
+    private const long ParallelElements = 1 << 16;
+
+    /// <summary>
+    /// The scale and zero point DynamicQuantizeLinear gives <paramref name="x"/> (the formula of GraphOps.DynamicQuantizeLinear,
+    /// which the float simulation runs): NaNs are skipped, an all-zero tensor gets scale 1.
+    /// </summary>
+    public static (float Scale, byte ZeroPoint) Parameters(ReadOnlySpan<float> x)
+    {
+        float min = x.IsEmpty ? 0f : TensorPrimitives.Min(x), max = x.IsEmpty ? 0f : TensorPrimitives.Max(x);
+        if (float.IsNaN(min) || float.IsNaN(max))
+        {
+            min = max = 0f;
+            foreach (float v in x) { if (v < min) min = v; if (v > max) max = v; }
+        }
+        min = Math.Min(min, 0f); max = Math.Max(max, 0f);
+        float scale = (max - min) / 255f;
+        if (scale == 0f) scale = 1f;
+        return (scale, (byte)Math.Clamp(MathF.Round(-min / scale), 0f, 255f));
+    }
+
+    /// <summary>y (m × n) = X·W (+ bias) for x (m × k); <paramref name="bias"/> is empty or has n values.</summary>
+    public static void Multiply(float[] x, int m, DynamicQuantizedWeight weight, float[]? bias, float[] y)
+    {
+        int k = weight.Packed.InFeatures, n = weight.Packed.OutFeatures;
+        if (x.Length != (long)m * k || y.Length != (long)m * n) throw new ArgumentException($"X must be {m} × {k} and Y {m} × {n}");
+        var (scale, zeroPoint) = Parameters(x);
+        var codes = ArrayPool<byte>.Shared.Rent(m * k);
+        var sums = ArrayPool<int>.Shared.Rent(m * n);
+        try
+        {
+            QuantizeLinear.QuantizeToByteParallel(x, scale, zeroPoint, codes.AsSpan(0, m * k));
+            QGemm.LinearForward(m, codes.AsSpan(0, m * k), zeroPoint, weight.Packed, [], sums.AsSpan(0, m * n));
+            var columnScales = new float[n];
+            TensorPrimitives.Multiply(weight.Scales, scale, columnScales);
+            ParallelRanges.For(m, (long)m * n, ParallelElements, (first, last) =>
+            {
+                for (int i = first; i < last; i++)
+                {
+                    var row = y.AsSpan(i * n, n);
+                    TensorPrimitives.ConvertTruncating<int, float>(sums.AsSpan(i * n, n), row);
+                    if (bias is null) TensorPrimitives.Multiply(row, columnScales, row);
+                    else TensorPrimitives.MultiplyAdd(row, columnScales, bias, row);
+                }
+            });
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(codes);
+            ArrayPool<int>.Shared.Return(sums);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+// Dynamic int8 graphs compile to the graph with DynamicQuantizeMatMul nodes on the integer GEMM: the fused model
+// computes the float simulation's outputs (to float rounding: the integer sums are exact), leaves the source model
+// as it was, and a graph whose weights have a nonzero zero point is not fused.
+using Condense.Autograd;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Quantization;
+using Condense.Tensors;
+
+namespace Condense.Tests.Inference;
+
+public class DynamicMatMulFusionTests
+{
+    private static GraphModule TwoMatMuls()
+    {
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 3, 8]));
+        graph.Initializers["w1"] = Tensor.Uniform(new Rng(1), -1, 1, 8, 6);
+        graph.Initializers["b1"] = Tensor.Uniform(new Rng(2), -1, 1, 6);
+        graph.Initializers["w2"] = Tensor.Uniform(new Rng(3), -1, 1, 6, 5);
+        foreach (var name in new[] { "w1", "b1", "w2" }) graph.Trainable.Add(name);
+        graph.Nodes.Add(new Node("matmul1", OpTypes.MatMul, ["x", "w1"], ["h"]));
+        graph.Nodes.Add(new Node("add", OpTypes.Add, ["h", "b1"], ["hb"]));
+        graph.Nodes.Add(new Node("tanh", OpTypes.Tanh, ["hb"], ["t"]));
+        graph.Nodes.Add(new Node("matmul2", OpTypes.MatMul, ["t", "w2"], ["y"]));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 3, 5]));
+        return new GraphModule(graph);
+    }
+
+    private static float[] Run(GraphModule model, Tensor x)
+    {
+        model.Eval();
+        using (GradMode.NoGrad()) return model.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].Data;
+    }
+
+    [Fact]
+    public void DynamicMatMulsRunOnTheIntegerGemm()
+    {
+        var quantized = Quantizer.Quantize(TwoMatMuls(), new QuantizeOptions { Mode = QuantizationMode.Dynamic }, null).Model;
+        int nodes = quantized.Graph.Nodes.Count;
+        var compiled = InferenceEngine.Compile(quantized);
+        Assert.Equal(EngineKind.DynamicInteger, compiled.Kind);
+        Assert.True(compiled.IsInteger);
+        var runner = Assert.IsType<GraphModule>(compiled.Runner);
+        Assert.Equal(2, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.DynamicQuantizeMatMul));
+        Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType is OpTypes.DynamicQuantizeLinear or OpTypes.MatMul);
+        Assert.Equal(nodes, quantized.Graph.Nodes.Count);
+        foreach (int batch in new[] { 1, 4 })
+        {
+            var x = Tensor.Uniform(new Rng((ulong)batch), -2, 3, batch, 3, 8);
+            var expected = Run(quantized, x);
+            var y = Run(runner, x);
+            for (int i = 0; i < y.Length; i++) Assert.Equal(expected[i], y[i], 1e-4);
+        }
+    }
+
+    [Fact]
+    public void WeightsWithAZeroPointStayInFloat()
+    {
+        var quantized = Quantizer.Quantize(TwoMatMuls(), new QuantizeOptions { Mode = QuantizationMode.Dynamic }, null).Model;
+        foreach (var dq in quantized.Graph.Nodes.Where(n => n.OpType == OpTypes.DequantizeLinear && quantized.Graph.Initializers.ContainsKey(n.Inputs[0])))
+            if (dq.Inputs.Count > 2) quantized.Graph.Initializers[dq.Inputs[2]] = Tensor.Full(1f, quantized.Graph.Initializers[dq.Inputs[2]].Shape);
+        Assert.Equal(EngineKind.Float, InferenceEngine.Compile(quantized).Kind);
+    }
+}
