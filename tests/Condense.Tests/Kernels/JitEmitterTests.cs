@@ -91,13 +91,3 @@ public class JitEmitterTests
             == System.Runtime.InteropServices.Architecture.X64) Assert.True(JitQuadKernels.Available);
     }
 }
-public class JitDumpTemp
-{
-    [Fact]
-    public void Dump()
-    {
-        var e = new X64Emitter();
-        JitQuadKernels.Emit(e, 12, 2);
-        File.WriteAllBytes("/tmp/jitasm/tile2.bin", e.ToArray());
-    }
-}
