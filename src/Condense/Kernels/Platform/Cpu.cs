@@ -65,7 +65,8 @@ public static class Cpu
 
     /// <summary>
     /// The dot product the int8 kernels use: <see cref="Int8Dot.Quads"/> where AVX-VNNI exists, else
-    /// <see cref="Int8Dot.Pairs"/>; always Pairs on the Scalar path (its kernel is the plain loop).
+    /// <see cref="Int8Dot.JitZmmQuads"/> where AVX-512 VNNI and the emitted kernels exist, else <see cref="Int8Dot.Pairs"/>;
+    /// always Pairs on the Scalar path (its kernel is the plain loop).
     /// </summary>
     public static Int8Dot ActiveInt8Dot => Active == KernelPath.Scalar ? Int8Dot.Pairs : t_forcedInt8Dot ?? s_bestInt8Dot;
 
