@@ -1,8 +1,8 @@
 // The front door of inference: one look at a (possibly quantized) graph decides what runs it — the integer
 // engine for static QDQ Gemm chains (IntegerModel), the one for Conv/Gemm chains (IntegerConvModel), the graph
-// with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicMatMulFusion), or the graph itself in float
-// (a float model, or the float simulation of a quantization the engines refuse) — and says which, and why it fell
-// back. Each engine reads the graph at most once: compiling is the analysis.
+// with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicMatMulFusion), or the graph in float (a float
+// model, or the float simulation of a quantization the engines refuse; its LayerNorm and GELU decompositions fused
+// into single ops by FloatGraphFusion, in a copy) — and says which, and why it fell back. Each engine reads the graph at most once: compiling is the analysis.
 using Condense.Graph;
 using Condense.Nn;
 
@@ -11,7 +11,10 @@ namespace Condense.Inference;
 /// <summary>What runs a compiled model.</summary>
 public enum EngineKind
 {
-    /// <summary>The graph itself, in float (for a quantized graph: the exact float simulation of its quantization).</summary>
+    /// <summary>
+    /// The graph in float (for a quantized graph: the exact float simulation of its quantization); LayerNorm and GELU
+    /// decompositions run as single ops (a fused copy of the graph).
+    /// </summary>
     Float,
 
     /// <summary><see cref="IntegerModel"/>: a static int8 chain of Gemm layers.</summary>
@@ -39,8 +42,9 @@ public static class InferenceEngine
 {
     /// <summary>
     /// The integer engine for <paramref name="model"/>'s graph when one compiles it (Gemm chains first, then Conv/Gemm chains,
-    /// then the graph with its dynamic QDQ MatMuls fused), else <paramref name="model"/> itself with the reason: the Conv
-    /// engine's refusal for a graph with a Conv, the Gemm engine's otherwise.
+    /// then the graph with its dynamic QDQ MatMuls fused), else the float graph — <paramref name="model"/> itself, or a copy
+    /// with its LayerNorm and GELU chains fused, in eval mode — with the reason: the Conv engine's refusal for a graph with
+    /// a Conv, the Gemm engine's otherwise.
     /// </summary>
     public static CompiledModel Compile(GraphModule model)
     {
@@ -57,6 +61,10 @@ public static class InferenceEngine
             return new CompiledModel(runner, EngineKind.DynamicInteger, null);
         }
         bool hasConv = model.Graph.Nodes.Any(n => n.OpType == OpTypes.Conv);
-        return new CompiledModel(model, EngineKind.Float, hasConv ? convReason : gemmReason);
+        string reason = hasConv ? convReason : gemmReason;
+        if (FloatGraphFusion.Fuse(model.Graph) is not { } fusedFloat) return new CompiledModel(model, EngineKind.Float, reason);
+        var floatRunner = new GraphModule(fusedFloat);
+        floatRunner.Eval();
+        return new CompiledModel(floatRunner, EngineKind.Float, reason);
     }
 }

@@ -27,7 +27,8 @@ internal static class LayerNormRows
         {
             for (int r = first; r < last; r++)
             {
-                var (input, output) = (x.AsSpan(r * width, width), y.AsSpan(r * width, width));
+                ReadOnlySpan<float> input = x.AsSpan(r * width, width);
+                var output = y.AsSpan(r * width, width);
                 if (path == KernelPath.Scalar) Reference(input, output, scale, bias, epsilon);
                 else Row(input, output, scale, bias, epsilon);
             }
