@@ -23,7 +23,10 @@ public enum EngineKind
     /// <summary><see cref="IntegerConvModel"/>: a static int8 chain of Conv/Gemm layers with pooling and reshapes.</summary>
     IntegerConv,
 
-    /// <summary>The graph with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicQuantizeMatMul), the rest in float.</summary>
+    /// <summary>
+    /// The graph with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicQuantizeMatMul), the rest in float
+    /// (LayerNorm and GELU chains fused as for <see cref="Float"/>).
+    /// </summary>
     DynamicInteger,
 }
 
@@ -56,7 +59,7 @@ public static class InferenceEngine
         catch (CondenseException e) { convReason = e.Message; }
         if (DynamicMatMulFusion.Fuse(model.Graph) is { } fused)
         {
-            var runner = new GraphModule(fused);
+            var runner = new GraphModule(FloatGraphFusion.Fuse(fused) ?? fused);
             runner.Eval();
             return new CompiledModel(runner, EngineKind.DynamicInteger, null);
         }
@@ -67,4 +70,10 @@ public static class InferenceEngine
         floatRunner.Eval();
         return new CompiledModel(floatRunner, EngineKind.Float, reason);
     }
+
+    /// <summary>
+    /// What runs a graph model fed by name (a text encoder): the compiled runner when it is a graph (fused float ops, or
+    /// the dynamic int8 engine), else <paramref name="model"/> itself — the Gemm chain engine takes one unnamed input.
+    /// </summary>
+    internal static GraphModule GraphRunner(GraphModule model) => Compile(model).Runner as GraphModule ?? model;
 }
