@@ -2,7 +2,8 @@
 // LayerNorm as ReduceMean/Sub/Pow(2)/ReduceMean/Add(ε)/Sqrt/Div/Mul(γ)/Add(β) and GELU as Div(√2)/Erf/Add(1)/Mul(x)/
 // Mul(½), each node a pass over the activations; here each chain becomes one LayerNormalization (ONNX opset 17, its
 // epsilon read from the graph) or one Gelu (ONNX opset 20, exact form), which run on one-pass kernels at inference
-// (Kernels/Transformer/LayerNormRows, GeluKernel). Only the exact chains fuse — last-axis means, exponent 2, √2 (or
+// (Kernels/Transformer/LayerNormRows, GeluKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
+// its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means, exponent 2, √2 (or
 // 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else stays as it is.
 // The result is a copy for inference that shares the initializer tensors; the caller's graph is never changed.
 using Condense.Graph;
@@ -22,16 +23,18 @@ internal static class FloatGraphFusion
     public static ModelGraph? Fuse(ModelGraph graph)
     {
         var matcher = new Matcher(graph);
-        var replacements = new Dictionary<Node, Node>();
+        var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
         foreach (var node in graph.Nodes)
-            if ((matcher.LayerNorm(node) ?? matcher.Gelu(node)) is { } fused) replacements[node] = fused;
+            if ((matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.MatMulBias(node)) is { } fused) replacements[node] = fused;
         if (replacements.Count == 0) return null;
         var result = new ModelGraph { Opset = graph.Opset };
         result.Inputs.AddRange(graph.Inputs);
         result.Outputs.AddRange(graph.Outputs);
         foreach (var n in graph.Nodes)
-            result.Nodes.Add(replacements.TryGetValue(n, out var r) ? r : new Node(n.Name, n.OpType, n.Inputs, n.Outputs, n.Attributes));
+            if (replacements.TryGetValue(n, out var r)) result.Nodes.AddRange(r);
+            else result.Nodes.Add(new Node(n.Name, n.OpType, n.Inputs, n.Outputs, n.Attributes));
         foreach (var (name, t) in graph.Initializers) result.Initializers.Add(name, t);
+        foreach (var (name, t) in matcher.Shapes) result.Initializers.Add(name, t);
         foreach (var name in graph.Trainable) result.Trainable.Add(name);
         foreach (var (name, type) in graph.ElementTypes) result.ElementTypes[name] = type;
         foreach (var (key, value) in graph.Metadata) result.Metadata[key] = value;
@@ -46,7 +49,7 @@ internal static class FloatGraphFusion
 
         // LayerNormalization(x, γ, β, axis −1, ε) for Add(Mul(Div(d, Sqrt(Add(ReduceMean(Pow(d, 2)), ε))), γ), β)
         // with d = Sub(x, ReduceMean(x)), the means over the last axis; the operands of Add and Mul in either order.
-        public Node? LayerNorm(Node add)
+        public Node[]? LayerNorm(Node add)
         {
             if (add.OpType != OpTypes.Add || !Split(add, out var normed, out var beta) || !IsVector(beta)) return null;
             if (OnlyFeeds(normed, OpTypes.Mul) is not { } mul || !Split(mul, out var divided, out var gamma) || !IsVector(gamma)) return null;
@@ -59,12 +62,12 @@ internal static class FloatGraphFusion
             if (pow.Inputs[0] != centered || Producer(centered, OpTypes.Sub) is not { } sub || Readers(centered) != 2) return null;
             string x = sub.Inputs[0];
             if (OnlyFeeds(sub.Inputs[1], OpTypes.ReduceMean) is not { } mean || mean.Inputs[0] != x || !LastAxisMean(mean)) return null;
-            return new Node(add.Name, OpTypes.LayerNormalization, [x, gamma, beta], add.Outputs,
-                new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(-1), ["epsilon"] = AttributeValue.Float(epsilon) });
+            return [new Node(add.Name, OpTypes.LayerNormalization, [x, gamma, beta], add.Outputs,
+                new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(-1), ["epsilon"] = AttributeValue.Float(epsilon) })];
         }
 
         // Gelu(x) for Mul(Mul(x, A), ½) or Mul(Mul(x, ½), A) with A = Add(Erf(Div(x, √2) or Mul(x, 1/√2)), 1).
-        public Node? Gelu(Node last)
+        public Node[]? Gelu(Node last)
         {
             if (last.OpType != OpTypes.Mul || last.Inputs.Count != 2) return null;
             string? x = null;
@@ -74,8 +77,35 @@ internal static class FloatGraphFusion
                 foreach (var (a, b) in new[] { (last.Inputs[0], last.Inputs[1]), (last.Inputs[1], last.Inputs[0]) })
                     if (OnlyFeeds(a, OpTypes.Mul) is { } halfX && Split(halfX, out var input, out var h) && Scalar(h) == 0.5f && ErfOnePlus(b, input))
                         x = input;
-            return x is null ? null : new Node(last.Name, OpTypes.Gelu, [x], last.Outputs);
+            return x is null ? null : [new Node(last.Name, OpTypes.Gelu, [x], last.Outputs)];
         }
+
+        // Add(MatMul(x, W), b) with W [K, N] and b [N] constants: one Gemm whose bias is the GEMM's starting sum, on x
+        // flattened to [rows, K] and the result shaped back to x's leading dimensions and N:
+        // Reshape(x, [−1, K]) → Gemm(·, W, b) → Reshape(·, Concat(Shape(x, end −1), [N])).
+        public Node[]? MatMulBias(Node add)
+        {
+            if (add.OpType != OpTypes.Add || !Split(add, out var product, out var bias) || !IsVector(bias)) return null;
+            if (OnlyFeeds(product, OpTypes.MatMul) is not { Inputs.Count: 2 } matMul || !Split(matMul, out var x, out var weight)) return null;
+            if (matMul.Inputs[1] != weight || !graph.Initializers.TryGetValue(weight, out var w) || w.Rank != 2 || w.DataType != DataType.Float32
+                || graph.TypeOf(weight) != ElementType.Float32 || graph.Initializers[bias].Size != w.Shape[1]) return null;
+            string prefix = matMul.Name + "/bias_fused", rows = prefix + "/rows_shape", columns = prefix + "/columns";
+            Shapes[rows] = Tensor.FromInt64s([-1, w.Shape[0]], DataType.Int64, 2);
+            Shapes[columns] = Tensor.FromInt64s([w.Shape[1]], DataType.Int64, 1);
+            return
+            [
+                new Node(prefix + "/Reshape", OpTypes.Reshape, [x, rows], [prefix + "/rows"]),
+                new Node(prefix + "/Gemm", OpTypes.Gemm, [prefix + "/rows", weight, bias], [prefix + "/gemm"]),
+                new Node(prefix + "/Shape", OpTypes.Shape, [x], [prefix + "/leading"],
+                    new Dictionary<string, AttributeValue> { ["end"] = AttributeValue.Int(-1) }),
+                new Node(prefix + "/Concat", OpTypes.Concat, [prefix + "/leading", columns], [prefix + "/shape"],
+                    new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) }),
+                new Node(add.Name, OpTypes.Reshape, [prefix + "/gemm", prefix + "/shape"], add.Outputs),
+            ];
+        }
+
+        /// <summary>The shape constants the MatMul + bias rewrites read, by name.</summary>
+        public Dictionary<string, Tensor> Shapes { get; } = [];
 
         // Whether `value` is Add(Erf(x/√2), 1), computed for one reader only.
         private bool ErfOnePlus(string value, string x)

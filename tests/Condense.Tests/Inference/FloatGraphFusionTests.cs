@@ -1,7 +1,8 @@
 // Float graphs compile with their LayerNorm and GELU decompositions (as PyTorch's ONNX export writes them) fused into
 // LayerNormalization and Gelu nodes: on small hand-built graphs the fused runner computes the unfused graph's outputs
 // (the oracle) within 1e-5 relative, the epsilon comes from the graph, the source graph is left as it was, and chains
-// that differ from the exact pattern (another exponent or constant, an intermediate read elsewhere) are not fused.
+// that differ from the exact pattern (another exponent or constant, an intermediate read elsewhere, a bias that is not
+// one per column) are not fused. A MatMul by a constant weight plus a constant bias becomes one Gemm.
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Inference;
@@ -122,6 +123,19 @@ public class FloatGraphFusionTests
     }
 
     [Fact]
+    public void MatMulAndBiasBecomeOneGemm()
+    {
+        var graph = NewGraph();
+        graph.Initializers["w"] = Tensor.Uniform(new Rng(5), -1f, 1f, Width, Width);
+        graph.Initializers["b"] = Tensor.Uniform(new Rng(6), -1f, 1f, Width);
+        graph.Nodes.Add(new Node("matmul", OpTypes.MatMul, ["x", "w"], ["h"]));
+        graph.Nodes.Add(new Node("bias", OpTypes.Add, ["b", "h"], ["y"]));
+        var runner = AssertFuses(graph, OpTypes.Reshape, OpTypes.Gemm, OpTypes.Shape, OpTypes.Concat, OpTypes.Reshape);
+        Assert.Equal(["w", "b"], runner.Graph.Nodes[1].Inputs.Skip(1));
+        Assert.Equal(2, graph.Initializers.Count);
+    }
+
+    [Fact]
     public void NearMissesAreNotFused()
     {
         var cube = NewGraph();
@@ -131,7 +145,12 @@ public class FloatGraphFusionTests
         var shared = NewGraph();
         Gelu(shared, "x", "y");
         shared.Outputs.Add(new ValueInfo("e", [-1, 5, Width]));
-        foreach (var graph in new[] { cube, two, shared })
+        var broadcastBias = NewGraph();
+        broadcastBias.Initializers["w"] = Tensor.Uniform(new Rng(5), -1f, 1f, Width, Width);
+        broadcastBias.Initializers["b"] = Tensor.Full(1f, 1);
+        broadcastBias.Nodes.Add(new Node("matmul", OpTypes.MatMul, ["x", "w"], ["h"]));
+        broadcastBias.Nodes.Add(new Node("bias", OpTypes.Add, ["h", "b"], ["y"]));
+        foreach (var graph in new[] { cube, two, shared, broadcastBias })
         {
             var model = new GraphModule(graph);
             var compiled = InferenceEngine.Compile(model);
