@@ -1,7 +1,8 @@
 // Benchmark of the int8 Linear kernel (Kernels/Int8Gemm/QGemm, with requantization fused) against the fp32 Gemm the
 // float model runs (Gemm.Multiply, transB: Y = X·Wᵀ), both measured in the same run on the LeNet-300-100
-// shapes and two squares. Each int8 result is first checked exactly against QGemmReference. `--dot pairs|quads|emulated`
-// forces the int8 dot product (Cpu.ActiveInt8Dot: vpmaddwd pairs, AVX-VNNI vpdpbusd quads, or their AVX2 emulation).
+// shapes and two squares. Each int8 result is first checked exactly against QGemmReference. `--dot pairs|quads|emulated|jit`
+// forces the int8 dot product (Cpu.ActiveInt8Dot: vpmaddwd pairs, AVX-VNNI vpdpbusd quads, their AVX2 emulation, or the
+// emitted zmm vpdpbusd kernel).
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
@@ -28,8 +29,8 @@ internal static class QGemmBench
         int dotAt = Array.IndexOf(args, "--dot");
         Int8Dot? dot = dotAt < 0 ? null : args[dotAt + 1] switch
         {
-            "pairs" => Int8Dot.Pairs, "quads" => Int8Dot.Quads, "emulated" => Int8Dot.EmulatedQuads,
-            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads or emulated"),
+            "pairs" => Int8Dot.Pairs, "quads" => Int8Dot.Quads, "emulated" => Int8Dot.EmulatedQuads, "jit" => Int8Dot.JitZmmQuads,
+            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads, emulated or jit"),
         };
         string filter = args.Where((a, i) => i != dotAt && i != dotAt + 1).FirstOrDefault() ?? "";
         using var forced = dot is { } d ? Cpu.Force(d) : null;

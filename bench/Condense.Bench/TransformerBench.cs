@@ -1,8 +1,9 @@
 // Transformer inference speed (issue 17): all-MiniLM-L6-v2 at 128 tokens, fp32 and dynamic int8, Condense against ONNX
 // Runtime (2 threads, no spinning, ORT_ENABLE_ALL) at batch 1 and 8, alternated, best of N, with the ratio; `--profile`
 // prints the time per op type of our graph run (a stopwatch around each node), to see where the time goes;
-// `--simulation` adds the dynamic int8 graph run as its float simulation (the engine before DynamicQuantizeMatMul).
-//   dotnet run -c Release --project bench/Condense.Bench -- transformer [--profile] [--batches 1,8] [--only fp32,int8] [--simulation]
+// `--simulation` adds the dynamic int8 graph run as its float simulation (the engine before DynamicQuantizeMatMul);
+// fp32 runs as InferenceEngine.Compile runs it (LayerNorm and GELU fused), `--unfused` adds the imported graph as it is.
+//   dotnet run -c Release --project bench/Condense.Bench -- transformer [--profile] [--batches 1,8] [--only fp32,int8] [--simulation] [--unfused]
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data.Text;
@@ -33,7 +34,8 @@ internal static class TransformerBench
         try
         {
             var variants = new List<(string Name, string Path, GraphModule Graph)>();
-            if (only.Contains("fp32")) variants.Add(("fp32", PretrainedModels.MiniLmOnnx, model));
+            if (only.Contains("fp32")) variants.Add(("fp32", PretrainedModels.MiniLmOnnx, InferenceEngine.GraphRunner(model)));
+            if (only.Contains("fp32") && args.Contains("--unfused")) variants.Add(("fp32 unfused", PretrainedModels.MiniLmOnnx, model));
             if (only.Contains("int8"))
             {
                 var int8 = Quantizer.Quantize(model, null, new QuantizeOptions { Mode = QuantizationMode.Dynamic }).Model;

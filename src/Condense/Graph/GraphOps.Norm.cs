@@ -1,7 +1,9 @@
 // The normalization ops as ONNX defines them (Operators.md: LayerNormalization-17, MeanVarianceNormalization-9/13,
 // InstanceNormalization-6, LRN-1/13). Float32 is built from autograd tensor ops — the moments over the normalized
 // axes are Means kept as size 1 — so every input's gradient comes from their backward passes. The other float types
-// run the same formulas in double (GraphOps.Norm.Typed.cs).
+// run the same formulas in double (GraphOps.Norm.Typed.cs). At inference (no gradient wanted), LayerNormalization
+// over the last axis with per-feature Scale and B — a transformer's — runs the row kernel (Kernels/Transformer/LayerNormRows).
+using Condense.Autograd;
 using Condense.Tensors;
 
 namespace Condense.Graph;
@@ -32,10 +34,24 @@ public static partial class GraphOps
         float epsilon = node.Float("epsilon", 1e-5f);
         int[] axes = [.. Enumerable.Range(axis, x.Rank - axis)];
         if (x.DataType != DataType.Float32) return LayerNormalizationTyped(x, scale, bias, axes, epsilon);
+        if (node.Outputs.Count == 1 && LastAxisInference(x, scale, bias, axis, epsilon) is { } fast) return [fast];
         var (mean, centered, variance) = Moments(x, axes);
         var invStdDev = variance.Add(epsilon).Pow(-0.5f);
         var y = centered.Mul(invStdDev).Mul(scale);
         return [bias is null ? y : y.Add(bias), mean, invStdDev];
+    }
+
+    // Inference over the last axis with per-feature Scale and B (a transformer's layer norm): the row kernel, no
+    // autograd record; null when a gradient is wanted or the shapes are of another form.
+    private static Tensor? LastAxisInference(Tensor x, Tensor scale, Tensor? bias, int axis, float epsilon)
+    {
+        if (GradMode.Enabled && (x.RequiresGrad || scale.RequiresGrad || bias is { RequiresGrad: true })) return null;
+        int width = x.Shape[^1];
+        if (axis != x.Rank - 1 || width == 0 || scale.Rank != 1 || scale.Size != width || bias is not null && (bias.Rank != 1 || bias.Size != width))
+            return null;
+        var y = Tensor.Uninitialized(x.Shape);
+        Kernels.Transformer.LayerNormRows.Forward(x.Data, y.Data, x.Size / width, scale.Data, bias?.Data, epsilon);
+        return y;
     }
 
     /// <summary>MeanVarianceNormalization: (X − mean)/(√var + 1e-9), the moments over <c>axes</c> (default 0, 2, 3).</summary>

@@ -1,8 +1,8 @@
 // The front door of inference: one look at a (possibly quantized) graph decides what runs it — the integer
 // engine for static QDQ Gemm chains (IntegerModel), the one for Conv/Gemm chains (IntegerConvModel), the graph
-// with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicMatMulFusion), or the graph itself in float
-// (a float model, or the float simulation of a quantization the engines refuse) — and says which, and why it fell
-// back. Each engine reads the graph at most once: compiling is the analysis.
+// with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicMatMulFusion), or the graph in float (a float
+// model, or the float simulation of a quantization the engines refuse; its LayerNorm and GELU decompositions fused
+// into single ops by FloatGraphFusion, in a copy) — and says which, and why it fell back. Each engine reads the graph at most once: compiling is the analysis.
 using Condense.Graph;
 using Condense.Nn;
 
@@ -11,7 +11,10 @@ namespace Condense.Inference;
 /// <summary>What runs a compiled model.</summary>
 public enum EngineKind
 {
-    /// <summary>The graph itself, in float (for a quantized graph: the exact float simulation of its quantization).</summary>
+    /// <summary>
+    /// The graph in float (for a quantized graph: the exact float simulation of its quantization); LayerNorm and GELU
+    /// decompositions run as single ops (a fused copy of the graph).
+    /// </summary>
     Float,
 
     /// <summary><see cref="IntegerModel"/>: a static int8 chain of Gemm layers.</summary>
@@ -20,7 +23,10 @@ public enum EngineKind
     /// <summary><see cref="IntegerConvModel"/>: a static int8 chain of Conv/Gemm layers with pooling and reshapes.</summary>
     IntegerConv,
 
-    /// <summary>The graph with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicQuantizeMatMul), the rest in float.</summary>
+    /// <summary>
+    /// The graph with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicQuantizeMatMul), the rest in float
+    /// (LayerNorm and GELU chains fused as for <see cref="Float"/>).
+    /// </summary>
     DynamicInteger,
 }
 
@@ -39,8 +45,9 @@ public static class InferenceEngine
 {
     /// <summary>
     /// The integer engine for <paramref name="model"/>'s graph when one compiles it (Gemm chains first, then Conv/Gemm chains,
-    /// then the graph with its dynamic QDQ MatMuls fused), else <paramref name="model"/> itself with the reason: the Conv
-    /// engine's refusal for a graph with a Conv, the Gemm engine's otherwise.
+    /// then the graph with its dynamic QDQ MatMuls fused), else the float graph — <paramref name="model"/> itself, or a copy
+    /// with its LayerNorm and GELU chains fused, in eval mode — with the reason: the Conv engine's refusal for a graph with
+    /// a Conv, the Gemm engine's otherwise.
     /// </summary>
     public static CompiledModel Compile(GraphModule model)
     {
@@ -52,11 +59,21 @@ public static class InferenceEngine
         catch (CondenseException e) { convReason = e.Message; }
         if (DynamicMatMulFusion.Fuse(model.Graph) is { } fused)
         {
-            var runner = new GraphModule(fused);
+            var runner = new GraphModule(FloatGraphFusion.Fuse(fused) ?? fused);
             runner.Eval();
             return new CompiledModel(runner, EngineKind.DynamicInteger, null);
         }
         bool hasConv = model.Graph.Nodes.Any(n => n.OpType == OpTypes.Conv);
-        return new CompiledModel(model, EngineKind.Float, hasConv ? convReason : gemmReason);
+        string reason = hasConv ? convReason : gemmReason;
+        if (FloatGraphFusion.Fuse(model.Graph) is not { } fusedFloat) return new CompiledModel(model, EngineKind.Float, reason);
+        var floatRunner = new GraphModule(fusedFloat);
+        floatRunner.Eval();
+        return new CompiledModel(floatRunner, EngineKind.Float, reason);
     }
+
+    /// <summary>
+    /// What runs a graph model fed by name (a text encoder): the compiled runner when it is a graph (fused float ops, or
+    /// the dynamic int8 engine), else <paramref name="model"/> itself — the Gemm chain engine takes one unnamed input.
+    /// </summary>
+    internal static GraphModule GraphRunner(GraphModule model) => Compile(model).Runner as GraphModule ?? model;
 }

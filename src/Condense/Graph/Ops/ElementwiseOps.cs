@@ -1,5 +1,7 @@
 // Elementwise ops: arithmetic with broadcasting (B of opset 1–6's broadcast-at-axis form aligned by
-// GraphOps.Second), activations, softmax along an axis, Identity and Dropout. Every op exports as it is.
+// GraphOps.Second), activations (exact Gelu at inference on its one-pass kernel), softmax along an axis, Identity and
+// Dropout. Every op exports as it is.
+using Condense.Autograd;
 using Condense.Tensors;
 using static Condense.Graph.GraphOps;
 
@@ -28,7 +30,7 @@ internal static class ElementwiseOps
         FloatOp(OpTypes.Log, t => t.Log(), LogFunction),
         FloatOp(OpTypes.Sqrt, t => t.Sqrt(), SqrtFunction),
         FloatOp(OpTypes.Erf, t => t.Erf(), ErfFunction, since: 9),
-        new(OpTypes.Gelu, (n, x, _) => [Elementwise(n, x, t => t.Gelu(TanhGelu(n)), GeluFunction(TanhGelu(n)))], OpGradient.Autograd, OpExport.AsIs)
+        new(OpTypes.Gelu, (n, x, _) => [Elementwise(n, x, t => Gelu(t, TanhGelu(n)), GeluFunction(TanhGelu(n)))], OpGradient.Autograd, OpExport.AsIs)
             { Since = 20, Types = MathOps.Floats },
         new(OpTypes.Clip, (n, x, _) => [Clip(n, x)], OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.Numeric },
         new(OpTypes.Softmax, (n, x, _) => [SoftmaxFamily(n, x, log: false)], OpGradient.Autograd, OpExport.AsIs)
@@ -41,6 +43,15 @@ internal static class ElementwiseOps
 
     private static OpDef FloatOp(string name, Func<Tensor, Tensor> float32, ScalarFunction typed, int since = 1) =>
         new(name, (n, x, _) => [Elementwise(n, x, float32, typed)], OpGradient.Autograd, OpExport.AsIs) { Since = since, Types = MathOps.Floats };
+
+    // Exact GELU at inference (no gradient wanted) in one vectorised pass (Kernels/Transformer/GeluKernel); else through autograd.
+    private static Tensor Gelu(Tensor x, bool tanh)
+    {
+        if (tanh || GradMode.Enabled && x.RequiresGrad) return x.Gelu(tanh);
+        var y = Tensor.Uninitialized(x.Shape);
+        Kernels.Transformer.GeluKernel.Apply(x.Data, y.Data);
+        return y;
+    }
 
     private static bool TanhGelu(Node node) => node.Attributes.TryGetValue("approximate", out var a) && a.StringValue == "tanh";
 }

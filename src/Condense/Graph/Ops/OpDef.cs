@@ -24,6 +24,11 @@ public enum OpImport
     RewrittenToQdq,
     /// <summary>Becomes an initializer (Constant).</summary>
     Initializer,
+    /// <summary>
+    /// Never read from a file: only the inference engine creates it (DynamicQuantizeMatMul, by InferenceEngine's fusion;
+    /// its tests compare it with the unfused graph).
+    /// </summary>
+    EngineOnly,
 }
 
 /// <summary>How the ONNX exporter writes an op.</summary>

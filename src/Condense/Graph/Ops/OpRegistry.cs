@@ -26,7 +26,8 @@ public static class OpRegistry
     public static bool CanExecute(string opType) => Find(opType)?.Execute is not null;
 
     /// <summary>True when the importer reads <paramref name="opType"/>: the engine runs it, or it is rewritten on import.</summary>
-    public static bool CanImport(string opType) => Find(opType) is { } d && (d.Execute is not null || d.Import != OpImport.AsIs);
+    public static bool CanImport(string opType) =>
+        Find(opType) is { } d && d.Import != OpImport.EngineOnly && (d.Execute is not null || d.Import != OpImport.AsIs);
 
     /// <summary>The op types the exporter writes into the default ONNX domain (as they are or rewritten), sorted.</summary>
     public static IEnumerable<string> Exportable =>

@@ -24,7 +24,8 @@ internal static class QuantizeOps
             { Since = 11, FloatHeld = true },
         new(OpTypes.MatMulInteger, (n, x, c) => [Int32Result(MatMulInteger(n, x), c)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
         new(OpTypes.ConvInteger, (n, x, c) => [Int32Result(ConvInteger(n, x), c)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
-        new(OpTypes.DynamicQuantizeMatMul, (n, x, _) => [DynamicQuantizeMatMul(n, x)], OpGradient.None, OpExport.ContribDomain) { FloatHeld = true },
+        new(OpTypes.DynamicQuantizeMatMul, (n, x, _) => [DynamicQuantizeMatMul(n, x)], OpGradient.None, OpExport.ContribDomain)
+            { FloatHeld = true, Import = OpImport.EngineOnly },
         new(OpTypes.QLinearConv, null, OpGradient.StraightThrough, OpExport.AsIs) { Since = 10, Import = OpImport.RewrittenToQdq },
         new(OpTypes.QLinearMatMul, null, OpGradient.StraightThrough, OpExport.None) { Since = 10, Import = OpImport.RewrittenToQdq },
         new(OpTypes.QGemm, null, OpGradient.StraightThrough, OpExport.ContribDomain) { Import = OpImport.RewrittenToQdq },

@@ -63,7 +63,7 @@ public sealed unsafe class PackedInt8Weights
             _rowSums[o] = sum;
         }
         // The layout the default kernel reads is built now, so that a model's first forward does not pay for it.
-        if (Cpu.Supports(Int8Dot.Quads)) _ = Quads;
+        if (Cpu.Supports(Int8Dot.Quads) || Cpu.Supports(Int8Dot.JitZmmQuads)) _ = Quads;
         else if (Cpu.Supports(KernelPath.Avx512)) _ = Wide;
     }
 

@@ -5,6 +5,7 @@
 // a ReLU output fills (asymmetric [0, max] uses all 256 codes), and uint8 × int8 is what vpdpbusd multiplies;
 // widening to int16 (the vpmaddwd kernels) or the zero point folded into the offset keeps every kernel exact
 // for any zero point. QGemmReference.cs is the spec; Cpu.ActiveInt8Dot picks pairs or quads.
+using Condense.Kernels.Int8Gemm.Jit;
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.Int8Gemm;
@@ -60,6 +61,8 @@ public static unsafe class QGemm
                 QGemmDriver<QGemmKernelQuads<VnniDot4>>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
             case not KernelPath.Scalar when Cpu.ActiveInt8Dot == Int8Dot.EmulatedQuads:
                 QGemmDriver<QGemmKernelQuads<EmulatedDot4>>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
+            case KernelPath.Avx512 when Cpu.ActiveInt8Dot == Int8Dot.JitZmmQuads:
+                QGemmDriver<QGemmKernelJitZmm>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
             case KernelPath.Avx512: QGemmDriver<QGemmKernelAvx512>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
             case KernelPath.Avx2: QGemmDriver<QGemmKernelAvx2>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
             default: QGemmDriver<QGemmKernelScalar>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;

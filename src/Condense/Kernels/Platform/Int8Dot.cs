@@ -1,7 +1,8 @@
 // How the int8 kernels form their integer dot products, chosen beside the KernelPath (Cpu.cs picks both). The
 // int16 pairs of vpmaddwd run on every AVX2/AVX-512 CPU at the fp32 FMA rate; the uint8 × int8 quads of vpdpbusd
 // (Intel SDM, "VPDPBUSD — Multiply and Add Unsigned and Signed Bytes") do twice the multiply-adds per instruction
-// but .NET 10 exposes them only as AvxVnni (VEX, 256-bit), so they need the AVX-VNNI CPUID bit.
+// but .NET 10 exposes them only as AvxVnni (VEX, 256-bit), so they need the AVX-VNNI CPUID bit; their 512-bit
+// EVEX form (AVX-512 VNNI) is reached through emitted machine code instead.
 namespace Condense.Kernels.Platform;
 
 /// <summary>The integer dot-product instruction of the int8 kernels (QGemm).</summary>
@@ -18,4 +19,10 @@ public enum Int8Dot
     /// <see cref="Pairs"/>, it exists so that the quad layout and kernels are tested on CPUs without AVX-VNNI.
     /// </summary>
     EmulatedQuads,
+
+    /// <summary>
+    /// uint8 × int8 quads with zmm vpdpbusd (AVX-512 VNNI, 512-bit): 64 multiply-adds per instruction, from machine code
+    /// emitted at run time (Int8Gemm/Jit), since .NET 10 has no intrinsic for it. Linux x86-64 only.
+    /// </summary>
+    JitZmmQuads,
 }

@@ -52,14 +52,15 @@ internal static class ErfKernel
     }
 
     // The vector paths' formula on one element.
-    private static float Scalar(float x)
+    internal static float Scalar(float x)
     {
         float a = MathF.Abs(x), t = 1f / (1f + P * a);
         float poly = t * (A1 + t * (A2 + t * (A3 + t * (A4 + t * A5))));
         return MathF.CopySign(1f - poly * MathF.Exp(-a * a), x);
     }
 
-    private static Vector512<float> Erf(this Vector512<float> x)
+    /// <summary>erf on 16 lanes (the Avx512 path's formula).</summary>
+    internal static Vector512<float> Erf(this Vector512<float> x)
     {
         var a = Vector512.Abs(x);
         var t = Vector512<float>.One / (Vector512<float>.One + Vector512.Create(P) * a);
@@ -68,7 +69,8 @@ internal static class ErfKernel
         return Vector512.CopySign(e, x);
     }
 
-    private static Vector256<float> Erf(this Vector256<float> x)
+    /// <summary>erf on 8 lanes (the Avx2 path's formula).</summary>
+    internal static Vector256<float> Erf(this Vector256<float> x)
     {
         var a = Vector256.Abs(x);
         var t = Vector256<float>.One / (Vector256<float>.One + Vector256.Create(P) * a);

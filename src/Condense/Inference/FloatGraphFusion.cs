@@ -1,0 +1,156 @@
+// Float transformer graphs onto fused ops, as ONNX Runtime's graph optimizer does at load: PyTorch's ONNX export writes
+// LayerNorm as ReduceMean/Sub/Pow(2)/ReduceMean/Add(ε)/Sqrt/Div/Mul(γ)/Add(β) and GELU as Div(√2)/Erf/Add(1)/Mul(x)/
+// Mul(½), each node a pass over the activations; here each chain becomes one LayerNormalization (ONNX opset 17, its
+// epsilon read from the graph) or one Gelu (ONNX opset 20, exact form), which run on one-pass kernels at inference
+// (Kernels/Transformer/LayerNormRows, GeluKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
+// its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means, exponent 2, √2 (or
+// 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else stays as it is.
+// The result is a copy for inference that shares the initializer tensors; the caller's graph is never changed.
+using Condense.Graph;
+using Condense.Tensors;
+
+namespace Condense.Inference;
+
+/// <summary>Fuses the LayerNorm and GELU decompositions of a float graph.</summary>
+internal static class FloatGraphFusion
+{
+    private const float SqrtTwo = 1.41421356f;
+
+    /// <summary>
+    /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every exact LayerNorm and GELU chain
+    /// replaced by one node and the nodes only they read removed; null when nothing fuses.
+    /// </summary>
+    public static ModelGraph? Fuse(ModelGraph graph)
+    {
+        var matcher = new Matcher(graph);
+        var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
+        foreach (var node in graph.Nodes)
+            if ((matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.MatMulBias(node)) is { } fused) replacements[node] = fused;
+        if (replacements.Count == 0) return null;
+        var result = new ModelGraph { Opset = graph.Opset };
+        result.Inputs.AddRange(graph.Inputs);
+        result.Outputs.AddRange(graph.Outputs);
+        foreach (var n in graph.Nodes)
+            if (replacements.TryGetValue(n, out var r)) result.Nodes.AddRange(r);
+            else result.Nodes.Add(new Node(n.Name, n.OpType, n.Inputs, n.Outputs, n.Attributes));
+        foreach (var (name, t) in graph.Initializers) result.Initializers.Add(name, t);
+        foreach (var (name, t) in matcher.Shapes) result.Initializers.Add(name, t);
+        foreach (var name in graph.Trainable) result.Trainable.Add(name);
+        foreach (var (name, type) in graph.ElementTypes) result.ElementTypes[name] = type;
+        foreach (var (key, value) in graph.Metadata) result.Metadata[key] = value;
+        result.RemoveUnused();
+        return result;
+    }
+
+    private sealed class Matcher(ModelGraph graph)
+    {
+        private readonly GraphIndex _index = new(graph);
+        private readonly HashSet<string> _outputs = [.. graph.Outputs.Select(o => o.Name)];
+
+        // LayerNormalization(x, γ, β, axis −1, ε) for Add(Mul(Div(d, Sqrt(Add(ReduceMean(Pow(d, 2)), ε))), γ), β)
+        // with d = Sub(x, ReduceMean(x)), the means over the last axis; the operands of Add and Mul in either order.
+        public Node[]? LayerNorm(Node add)
+        {
+            if (add.OpType != OpTypes.Add || !Split(add, out var normed, out var beta) || !IsVector(beta)) return null;
+            if (OnlyFeeds(normed, OpTypes.Mul) is not { } mul || !Split(mul, out var divided, out var gamma) || !IsVector(gamma)) return null;
+            if (OnlyFeeds(divided, OpTypes.Div) is not { } div) return null;
+            if (OnlyFeeds(div.Inputs[1], OpTypes.Sqrt) is not { } sqrt || OnlyFeeds(sqrt.Inputs[0], OpTypes.Add) is not { } addEpsilon) return null;
+            if (!Split(addEpsilon, out var variance, out var epsilonName) || Scalar(epsilonName) is not { } epsilon || !(epsilon >= 0)) return null;
+            if (OnlyFeeds(variance, OpTypes.ReduceMean) is not { } meanOfSquares || !LastAxisMean(meanOfSquares)) return null;
+            if (OnlyFeeds(meanOfSquares.Inputs[0], OpTypes.Pow) is not { } pow || Scalar(pow.Inputs[1]) != 2f) return null;
+            string centered = div.Inputs[0];
+            if (pow.Inputs[0] != centered || Producer(centered, OpTypes.Sub) is not { } sub || Readers(centered) != 2) return null;
+            string x = sub.Inputs[0];
+            if (OnlyFeeds(sub.Inputs[1], OpTypes.ReduceMean) is not { } mean || mean.Inputs[0] != x || !LastAxisMean(mean)) return null;
+            return [new Node(add.Name, OpTypes.LayerNormalization, [x, gamma, beta], add.Outputs,
+                new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(-1), ["epsilon"] = AttributeValue.Float(epsilon) })];
+        }
+
+        // Gelu(x) for Mul(Mul(x, A), ½) or Mul(Mul(x, ½), A) with A = Add(Erf(Div(x, √2) or Mul(x, 1/√2)), 1).
+        public Node[]? Gelu(Node last)
+        {
+            if (last.OpType != OpTypes.Mul || last.Inputs.Count != 2) return null;
+            string? x = null;
+            if (Split(last, out var product, out var half) && Scalar(half) == 0.5f && OnlyFeeds(product, OpTypes.Mul) is { Inputs.Count: 2 } mulX)
+                x = mulX.Inputs.FirstOrDefault(input => ErfOnePlus(mulX.Inputs[0] == input ? mulX.Inputs[1] : mulX.Inputs[0], input));
+            else
+                foreach (var (a, b) in new[] { (last.Inputs[0], last.Inputs[1]), (last.Inputs[1], last.Inputs[0]) })
+                    if (OnlyFeeds(a, OpTypes.Mul) is { } halfX && Split(halfX, out var input, out var h) && Scalar(h) == 0.5f && ErfOnePlus(b, input))
+                        x = input;
+            return x is null ? null : [new Node(last.Name, OpTypes.Gelu, [x], last.Outputs)];
+        }
+
+        // Add(MatMul(x, W), b) with W [K, N] and b [N] constants: one Gemm whose bias is the GEMM's starting sum, on x
+        // flattened to [rows, K] and the result shaped back to x's leading dimensions and N:
+        // Reshape(x, [−1, K]) → Gemm(·, W, b) → Reshape(·, Concat(Shape(x, end −1), [N])).
+        public Node[]? MatMulBias(Node add)
+        {
+            if (add.OpType != OpTypes.Add || !Split(add, out var product, out var bias) || !IsVector(bias)) return null;
+            if (OnlyFeeds(product, OpTypes.MatMul) is not { Inputs.Count: 2 } matMul || !Split(matMul, out var x, out var weight)) return null;
+            if (matMul.Inputs[1] != weight || !graph.Initializers.TryGetValue(weight, out var w) || w.Rank != 2 || w.DataType != DataType.Float32
+                || graph.TypeOf(weight) != ElementType.Float32 || graph.Initializers[bias].Size != w.Shape[1]) return null;
+            string prefix = matMul.Name + "/bias_fused", rows = prefix + "/rows_shape", columns = prefix + "/columns";
+            Shapes[rows] = Tensor.FromInt64s([-1, w.Shape[0]], DataType.Int64, 2);
+            Shapes[columns] = Tensor.FromInt64s([w.Shape[1]], DataType.Int64, 1);
+            return
+            [
+                new Node(prefix + "/Reshape", OpTypes.Reshape, [x, rows], [prefix + "/rows"]),
+                new Node(prefix + "/Gemm", OpTypes.Gemm, [prefix + "/rows", weight, bias], [prefix + "/gemm"]),
+                new Node(prefix + "/Shape", OpTypes.Shape, [x], [prefix + "/leading"],
+                    new Dictionary<string, AttributeValue> { ["end"] = AttributeValue.Int(-1) }),
+                new Node(prefix + "/Concat", OpTypes.Concat, [prefix + "/leading", columns], [prefix + "/shape"],
+                    new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) }),
+                new Node(add.Name, OpTypes.Reshape, [prefix + "/gemm", prefix + "/shape"], add.Outputs),
+            ];
+        }
+
+        /// <summary>The shape constants the MatMul + bias rewrites read, by name.</summary>
+        public Dictionary<string, Tensor> Shapes { get; } = [];
+
+        // Whether `value` is Add(Erf(x/√2), 1), computed for one reader only.
+        private bool ErfOnePlus(string value, string x)
+        {
+            if (OnlyFeeds(value, OpTypes.Add) is not { } addOne || !Split(addOne, out var erfValue, out var one) || Scalar(one) != 1f) return false;
+            if (OnlyFeeds(erfValue, OpTypes.Erf) is not { } erf || Producer(erf.Inputs[0], null) is not { Inputs.Count: 2 } scaled) return false;
+            if (Readers(erf.Inputs[0]) != 1 || _outputs.Contains(erf.Inputs[0]) || scaled.Inputs[0] != x || Scalar(scaled.Inputs[1]) is not { } c) return false;
+            return scaled.OpType == OpTypes.Div && Math.Abs(c - SqrtTwo) <= 1e-6f || scaled.OpType == OpTypes.Mul && Math.Abs(c - 1f / SqrtTwo) <= 1e-6f;
+        }
+
+        // The producer of `value` when it is an `opType` node and `value` is read by one node only and is no graph output.
+        private Node? OnlyFeeds(string value, string opType) =>
+            Readers(value) == 1 && !_outputs.Contains(value) ? Producer(value, opType) : null;
+
+        private Node? Producer(string value, string? opType) =>
+            _index.ProducerIndex(value) is int i && (opType is null || graph.Nodes[i].OpType == opType) && graph.Nodes[i].Outputs.Count == 1
+                ? graph.Nodes[i] : null;
+
+        private int Readers(string value) => _index.ConsumersOf(value).Count();
+
+        // A binary node's computed operand and its initializer operand, in either order.
+        private bool Split(Node node, out string computed, out string constant)
+        {
+            (computed, constant) = ("", "");
+            if (node.Inputs.Count != 2) return false;
+            bool first = graph.Initializers.ContainsKey(node.Inputs[0]), second = graph.Initializers.ContainsKey(node.Inputs[1]);
+            if (first == second) return false;
+            (computed, constant) = first ? (node.Inputs[1], node.Inputs[0]) : (node.Inputs[0], node.Inputs[1]);
+            return true;
+        }
+
+        private float? Scalar(string name) =>
+            graph.Initializers.TryGetValue(name, out var t) && t.Size == 1 && graph.TypeOf(name) == ElementType.Float32
+            && t.DataType == DataType.Float32 ? t.Data[0] : null;
+
+        private bool IsVector(string name) =>
+            graph.Initializers.TryGetValue(name, out var t) && t.Rank == 1 && graph.TypeOf(name) == ElementType.Float32 && t.DataType == DataType.Float32;
+
+        // ReduceMean over the last axis only, dimensions kept (axes as attribute, or as a constant input from opset 18).
+        private bool LastAxisMean(Node mean)
+        {
+            if (mean.Int("keepdims", 1) != 1) return false;
+            if (mean.Attributes.TryGetValue("axes", out var axes)) return axes.IntsValue is [-1];
+            if (mean.Inputs.Count < 2 || !graph.Initializers.TryGetValue(mean.Inputs[1], out var t) || t.Size != 1) return false;
+            return (t.DataType == DataType.Int64 ? t.Int64Data[0] : (long)t.Data[0]) == -1;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+// GELU (Hendrycks & Gimpel 2016; ONNX Gelu-20, approximate "none") over a span in one pass: y = x·½(1 + erf(x/√2)).
+// BERT-style exports write it as five nodes (Div √2, Erf, Add 1, Mul x, Mul ½), each a pass over the feed-forward
+// activations [batch·tokens, 4·hidden]; FloatGraphFusion rewrites them into one Gelu node, which runs here. erf is
+// ErfKernel's formula (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e−7) on the same lanes, and the arithmetic is in the
+// decomposition's order, so the fused node matches the five it replaces to rounding. The reference is the scalar loop
+// with erf in double; large spans are split between threads (each element is independent).
+using System.Runtime.Intrinsics;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Transformer;
+
+/// <summary>Exact (erf) GELU elementwise.</summary>
+internal static class GeluKernel
+{
+    private const float SqrtTwo = 1.41421356f;
+
+    /// <summary>Elements below which one thread does the whole span.</summary>
+    private const long ParallelElements = 1 << 16;
+
+    /// <summary>y = GELU(x) on the active path; x and y have the same length and may be the same array.</summary>
+    public static void Apply(float[] x, float[] y)
+    {
+        var path = Cpu.Active;
+        ParallelRanges.For((x.Length + 1023) / 1024, x.Length, ParallelElements, (first, last) =>
+        {
+            int start = first * 1024, end = Math.Min(last * 1024, x.Length);
+            Run(path, x.AsSpan(start, end - start), y.AsSpan(start, end - start));
+        });
+    }
+
+    /// <summary>y = GELU(x) on <paramref name="path"/>, one thread.</summary>
+    public static void Run(KernelPath path, ReadOnlySpan<float> x, Span<float> y)
+    {
+        int i = 0;
+        if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var v = Vector512.Create(x.Slice(i, 16));
+                (v * (Vector512<float>.One + (v / Vector512.Create(SqrtTwo)).Erf()) * Vector512.Create(0.5f)).CopyTo(y.Slice(i, 16));
+            }
+        else if (path != KernelPath.Scalar && Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= x.Length; i += 8)
+            {
+                var v = Vector256.Create(x.Slice(i, 8));
+                (v * (Vector256<float>.One + (v / Vector256.Create(SqrtTwo)).Erf()) * Vector256.Create(0.5f)).CopyTo(y.Slice(i, 8));
+            }
+        else
+        {
+            for (; i < x.Length; i++) y[i] = Reference(x[i]);
+            return;
+        }
+        for (; i < x.Length; i++) y[i] = x[i] * (1f + ErfKernel.Scalar(x[i] / SqrtTwo)) * 0.5f;
+    }
+
+    /// <summary>The formula with erf in double: the reference the float paths are checked against.</summary>
+    public static float Reference(float x) => x * (1f + ErfKernel.Reference(x / SqrtTwo)) * 0.5f;
+}

@@ -1,0 +1,161 @@
+// Float graphs compile with their LayerNorm and GELU decompositions (as PyTorch's ONNX export writes them) fused into
+// LayerNormalization and Gelu nodes: on small hand-built graphs the fused runner computes the unfused graph's outputs
+// (the oracle) within 1e-5 relative, the epsilon comes from the graph, the source graph is left as it was, and chains
+// that differ from the exact pattern (another exponent or constant, an intermediate read elsewhere, a bias that is not
+// one per column) are not fused. A MatMul by a constant weight plus a constant bias becomes one Gemm.
+using Condense.Autograd;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Tensors;
+
+namespace Condense.Tests.Inference;
+
+public class FloatGraphFusionTests
+{
+    private const int Width = 37;
+
+    private static ModelGraph NewGraph()
+    {
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 5, Width]));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 5, Width]));
+        return graph;
+    }
+
+    private static void Constant(ModelGraph graph, string name, float value) => graph.Initializers[name] = Tensor.Full(value, 1);
+
+    // x → LayerNorm decomposition (ReduceMean/Sub/Pow/ReduceMean/Add ε/Sqrt/Div/Mul γ/Add β) → `output`.
+    private static void LayerNorm(ModelGraph graph, string x, string output, float epsilon = 1e-12f, float exponent = 2f)
+    {
+        graph.Initializers["gamma"] = Tensor.Uniform(new Rng(3), 0.5f, 1.5f, Width);
+        graph.Initializers["beta"] = Tensor.Uniform(new Rng(4), -1f, 1f, Width);
+        foreach (var name in new[] { "gamma", "beta" }) graph.Trainable.Add(name);
+        Constant(graph, "two", exponent);
+        Constant(graph, "eps", epsilon);
+        var axes = new Dictionary<string, AttributeValue> { ["axes"] = AttributeValue.Ints(-1) };
+        graph.Nodes.Add(new Node("mean", OpTypes.ReduceMean, [x], ["m"], axes));
+        graph.Nodes.Add(new Node("sub", OpTypes.Sub, [x, "m"], ["d"]));
+        graph.Nodes.Add(new Node("pow", OpTypes.Pow, ["d", "two"], ["d2"]));
+        graph.Nodes.Add(new Node("var", OpTypes.ReduceMean, ["d2"], ["v"], axes));
+        graph.Nodes.Add(new Node("addEps", OpTypes.Add, ["v", "eps"], ["ve"]));
+        graph.Nodes.Add(new Node("sqrt", OpTypes.Sqrt, ["ve"], ["s"]));
+        graph.Nodes.Add(new Node("div", OpTypes.Div, ["d", "s"], ["n"]));
+        graph.Nodes.Add(new Node("scale", OpTypes.Mul, ["n", "gamma"], ["ng"]));
+        graph.Nodes.Add(new Node("shift", OpTypes.Add, ["ng", "beta"], [output]));
+    }
+
+    // x → GELU decomposition → `output`: Div(√2)/Erf/Add(1)/Mul(x)/Mul(½), or (halfFirst) Mul(1/√2)/Erf/Add(1) and Mul(x, ½) times it.
+    private static void Gelu(ModelGraph graph, string x, string output, bool halfFirst = false, float one = 1f)
+    {
+        Constant(graph, "root", halfFirst ? 0.70710678f : 1.4142135f);
+        Constant(graph, "one", one);
+        Constant(graph, "half", 0.5f);
+        graph.Nodes.Add(new Node("scaled", halfFirst ? OpTypes.Mul : OpTypes.Div, [x, "root"], ["t"]));
+        graph.Nodes.Add(new Node("erf", OpTypes.Erf, ["t"], ["e"]));
+        graph.Nodes.Add(new Node("plusOne", OpTypes.Add, ["e", "one"], ["a"]));
+        if (halfFirst)
+        {
+            graph.Nodes.Add(new Node("halfX", OpTypes.Mul, ["half", x], ["h"]));
+            graph.Nodes.Add(new Node("product", OpTypes.Mul, ["a", "h"], [output]));
+            return;
+        }
+        graph.Nodes.Add(new Node("timesX", OpTypes.Mul, [x, "a"], ["p"]));
+        graph.Nodes.Add(new Node("timesHalf", OpTypes.Mul, ["p", "half"], [output]));
+    }
+
+    private static float[] Run(GraphModule model, Tensor x)
+    {
+        model.Eval();
+        using (GradMode.NoGrad()) return model.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].Data;
+    }
+
+    // Compiles `graph`, checks it fused into nodes of `fusedOps` only, and that the fused runner agrees with the graph.
+    private static GraphModule AssertFuses(ModelGraph graph, params string[] fusedOps)
+    {
+        var model = new GraphModule(graph);
+        int nodes = graph.Nodes.Count;
+        var compiled = InferenceEngine.Compile(model);
+        Assert.Equal(EngineKind.Float, compiled.Kind);
+        var runner = Assert.IsType<GraphModule>(compiled.Runner);
+        Assert.NotSame(model, runner);
+        Assert.Equal(fusedOps, runner.Graph.Nodes.Select(n => n.OpType));
+        Assert.Equal(nodes, graph.Nodes.Count);
+        foreach (int batch in new[] { 1, 3 })
+        {
+            var x = Tensor.Uniform(new Rng((ulong)batch), -4f, 5f, batch, 5, Width);
+            var expected = Run(model, x);
+            var actual = Run(runner, x);
+            double scale = expected.Max(Math.Abs);
+            for (int i = 0; i < actual.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 * scale, $"{i}: {expected[i]} vs {actual[i]}");
+        }
+        return runner;
+    }
+
+    [Fact]
+    public void LayerNormDecompositionFusesWithTheGraphsEpsilon()
+    {
+        var graph = NewGraph();
+        LayerNorm(graph, "x", "y", epsilon: 0.25f);
+        var runner = AssertFuses(graph, OpTypes.LayerNormalization);
+        var node = runner.Graph.Nodes.Single();
+        Assert.Equal(0.25f, node.Float("epsilon", 0));
+        Assert.Equal(-1, node.Int("axis", 0));
+        Assert.Equal(["x", "gamma", "beta"], node.Inputs);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GeluDecompositionFuses(bool halfFirst)
+    {
+        var graph = NewGraph();
+        Gelu(graph, "x", "y", halfFirst);
+        AssertFuses(graph, OpTypes.Gelu);
+    }
+
+    [Fact]
+    public void LayerNormThenGeluBothFuse()
+    {
+        var graph = NewGraph();
+        LayerNorm(graph, "x", "normed");
+        Gelu(graph, "normed", "y");
+        AssertFuses(graph, OpTypes.LayerNormalization, OpTypes.Gelu);
+    }
+
+    [Fact]
+    public void MatMulAndBiasBecomeOneGemm()
+    {
+        var graph = NewGraph();
+        graph.Initializers["w"] = Tensor.Uniform(new Rng(5), -1f, 1f, Width, Width);
+        graph.Initializers["b"] = Tensor.Uniform(new Rng(6), -1f, 1f, Width);
+        graph.Nodes.Add(new Node("matmul", OpTypes.MatMul, ["x", "w"], ["h"]));
+        graph.Nodes.Add(new Node("bias", OpTypes.Add, ["b", "h"], ["y"]));
+        var runner = AssertFuses(graph, OpTypes.Reshape, OpTypes.Gemm, OpTypes.Shape, OpTypes.Concat, OpTypes.Reshape);
+        Assert.Equal(["w", "b"], runner.Graph.Nodes[1].Inputs.Skip(1));
+        Assert.Equal(2, graph.Initializers.Count);
+    }
+
+    [Fact]
+    public void NearMissesAreNotFused()
+    {
+        var cube = NewGraph();
+        LayerNorm(cube, "x", "y", exponent: 3f);
+        var two = NewGraph();
+        Gelu(two, "x", "y", one: 2f);
+        var shared = NewGraph();
+        Gelu(shared, "x", "y");
+        shared.Outputs.Add(new ValueInfo("e", [-1, 5, Width]));
+        var broadcastBias = NewGraph();
+        broadcastBias.Initializers["w"] = Tensor.Uniform(new Rng(5), -1f, 1f, Width, Width);
+        broadcastBias.Initializers["b"] = Tensor.Full(1f, 1);
+        broadcastBias.Nodes.Add(new Node("matmul", OpTypes.MatMul, ["x", "w"], ["h"]));
+        broadcastBias.Nodes.Add(new Node("bias", OpTypes.Add, ["h", "b"], ["y"]));
+        foreach (var graph in new[] { cube, two, shared, broadcastBias })
+        {
+            var model = new GraphModule(graph);
+            var compiled = InferenceEngine.Compile(model);
+            Assert.Equal(EngineKind.Float, compiled.Kind);
+            Assert.Same(model, compiled.Runner);
+        }
+    }
+}

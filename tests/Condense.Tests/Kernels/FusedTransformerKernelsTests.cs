@@ -1,0 +1,89 @@
+// The kernels of FloatGraphFusion's fused ops against their plain references on every kernel path, odd widths
+// (vector tails) and sizes that split between threads: GELU (erf in double) and last-axis layer normalization (moments
+// summed in double); thread counts change no bit. Also: the graph ops use them at inference and agree with autograd.
+using Condense.Autograd;
+using Condense.Graph;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Transformer;
+using Condense.Tensors;
+
+namespace Condense.Tests.Kernels;
+
+public class FusedTransformerKernelsTests
+{
+    public static TheoryData<KernelPath, int> Lengths()
+    {
+        var data = new TheoryData<KernelPath, int>();
+        foreach (var path in Cpu.SupportedPaths)
+            foreach (int n in new[] { 1, 7, 16, 37, 384, 70_001 }) data.Add(path, n);
+        return data;
+    }
+
+    private static float[] WithThreads(int threads, Func<float[]> run)
+    {
+        int saved = Cpu.Threads;
+        Cpu.Threads = threads;
+        try { return run(); }
+        finally { Cpu.Threads = saved; }
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void GeluMatchesTheDoubleErfFormula(KernelPath path, int length)
+    {
+        var x = Tensor.Uniform(new Rng(1), -9f, 9f, length).Data;
+        x[0] = 0f;
+        using (Cpu.Force(path))
+        {
+            var y = WithThreads(2, () => { var o = new float[length]; GeluKernel.Apply(x, o); return o; });
+            var one = WithThreads(1, () => { var o = new float[length]; GeluKernel.Apply(x, o); return o; });
+            Assert.Equal(one, y);
+            for (int i = 0; i < length; i++)
+                Assert.Equal(0.5 * x[i] * (1 + Tensor.ErfDouble(x[i] / Math.Sqrt(2))), y[i], 1e-6 * Math.Max(1, Math.Abs(x[i])));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void LayerNormRowsMatchTheReference(KernelPath path, int width)
+    {
+        int rows = width > 1000 ? 2 : 53;
+        var x = Tensor.Uniform(new Rng(2), -3f, 7f, rows * width).Data;
+        var scale = Tensor.Uniform(new Rng(3), 0.5f, 2f, width).Data;
+        var bias = Tensor.Uniform(new Rng(4), -1f, 1f, width).Data;
+        foreach (var b in new[] { bias, null })
+        {
+            var expected = new float[x.Length];
+            for (int r = 0; r < rows; r++)
+                LayerNormRows.Reference(x.AsSpan(r * width, width), expected.AsSpan(r * width, width), scale, b, 1e-5f);
+            using (Cpu.Force(path))
+            {
+                var y = WithThreads(2, () => { var o = new float[x.Length]; LayerNormRows.Forward(x, o, rows, scale, b, 1e-5f); return o; });
+                var one = WithThreads(1, () => { var o = new float[x.Length]; LayerNormRows.Forward(x, o, rows, scale, b, 1e-5f); return o; });
+                Assert.Equal(one, y);
+                for (int i = 0; i < x.Length; i++) Assert.Equal(expected[i], y[i], 2e-5 * Math.Max(1, Math.Abs(expected[i])));
+            }
+        }
+    }
+
+    [Fact]
+    public void GraphOpsAtInferenceAgreeWithAutograd()
+    {
+        var x = Tensor.Uniform(new Rng(5), -3f, 3f, 4, 6, 50);
+        var scale = Tensor.Uniform(new Rng(6), 0.5f, 2f, 50);
+        var bias = Tensor.Uniform(new Rng(7), -1f, 1f, 50);
+        var layerNorm = new Node("ln", OpTypes.LayerNormalization, ["x", "s", "b"], ["y"],
+            new Dictionary<string, AttributeValue> { ["epsilon"] = AttributeValue.Float(1e-3f) });
+        var gelu = new Node("gelu", OpTypes.Gelu, ["x"], ["y"]);
+        foreach (var (node, inputs) in new[] { (layerNorm, new Tensor?[] { x, scale, bias }), (gelu, new Tensor?[] { x }) })
+        {
+            var context = new OpContext(false, new Rng(0), new ModelGraph());
+            Tensor training, inference;
+            x.RequiresGrad = true;
+            training = GraphOps.Run(node, inputs, context)[0];
+            x.RequiresGrad = false;
+            using (GradMode.NoGrad()) inference = GraphOps.Run(node, inputs, context)[0];
+            for (int i = 0; i < x.Size; i++) Assert.Equal(training.Data[i], inference.Data[i], 2e-6 * Math.Max(1, Math.Abs(training.Data[i])));
+        }
+    }
+}
