@@ -16,7 +16,7 @@ public sealed class InferenceFusionTests
     {
         var module = ModelSpec.Parse("resnet-mini,width=8").Build(3);
         BatchNormFoldingTests.Randomize(module, 4);
-        var model = new GraphModule(GraphTracer.Trace(module, [784]));
+        var model = new GraphModule(GraphTracer.Trace(module, [784])) { FusedInference = true };
         model.Eval();
         return model;
     }
@@ -89,7 +89,7 @@ public sealed class InferenceFusionTests
         graph.Nodes.Add(new Node("add", "Add", ["za", "zb"], ["s"]));
         graph.Nodes.Add(new Node("relu", "Relu", ["s"], ["out"]));
         graph.Outputs.Add(new ValueInfo("out", [-1, 4, 5, 5]));
-        var model = new GraphModule(graph);
+        var model = new GraphModule(graph) { FusedInference = true };
         model.Eval();
         var x = Tensor.Zeros(2, 3, 5, 5);
         for (int i = 0; i < x.Size; i++) x.Data[i] = rng.NextFloat() - 0.5f;
@@ -140,7 +140,7 @@ public sealed class InferenceFusionTests
         graph.Nodes.Add(new Node("add", "Add", ["y", "shift"], ["z"]));
         graph.Nodes.Add(new Node("relu", "Relu", ["z"], ["out"]));
         graph.Outputs.Add(new ValueInfo("out", [-1, 3, 6, 6]));
-        var model = new GraphModule(graph);
+        var model = new GraphModule(graph) { FusedInference = true };
         model.Eval();
         var x = Tensor.Zeros(2, 2, 6, 6);
         for (int i = 0; i < x.Size; i++) x.Data[i] = rng.NextFloat() - 0.5f;
