@@ -2,7 +2,8 @@
 // engine for static QDQ Gemm chains (IntegerModel), the one for Conv/Gemm chains (IntegerConvModel), the graph
 // with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicMatMulFusion), or the graph in float (a float
 // model, or the float simulation of a quantization the engines refuse; its LayerNorm and GELU decompositions fused
-// into single ops by FloatGraphFusion, in a copy) — and says which, and why it fell back. Each engine reads the graph at most once: compiling is the analysis.
+// into single ops by FloatGraphFusion, in a copy) — and says which, and why it fell back. Each engine reads the graph at
+// most once: compiling is the analysis.
 using Condense.Graph;
 using Condense.Nn;
 

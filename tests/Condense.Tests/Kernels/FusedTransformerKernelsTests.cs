@@ -7,6 +7,8 @@ using Condense.Kernels.Platform;
 using Condense.Kernels.Transformer;
 using Condense.Tensors;
 
+using static Condense.Tests.Kernels.TransformerKernelsTests;
+
 namespace Condense.Tests.Kernels;
 
 public class FusedTransformerKernelsTests
@@ -17,14 +19,6 @@ public class FusedTransformerKernelsTests
         foreach (var path in Cpu.SupportedPaths)
             foreach (int n in new[] { 1, 7, 16, 37, 384, 70_001 }) data.Add(path, n);
         return data;
-    }
-
-    private static float[] WithThreads(int threads, Func<float[]> run)
-    {
-        int saved = Cpu.Threads;
-        Cpu.Threads = threads;
-        try { return run(); }
-        finally { Cpu.Threads = saved; }
     }
 
     [Theory]

@@ -26,7 +26,8 @@ public class TransformerKernelsTests
         return data;
     }
 
-    private static T WithThreads<T>(int threads, Func<T> run)
+    /// <summary>The result of <paramref name="run"/> with the kernels' thread budget set to <paramref name="threads"/>.</summary>
+    internal static T WithThreads<T>(int threads, Func<T> run)
     {
         int saved = Cpu.Threads;
         Cpu.Threads = threads;

@@ -17,13 +17,22 @@ internal static class ErfKernel
     private const long ParallelElements = 1 << 16;
 
     /// <summary>y = erf(x) on the active path; x and y have the same length and may be the same span.</summary>
-    public static void Apply(float[] x, float[] y)
+    public static void Apply(float[] x, float[] y) => InChunks(x, y, Run);
+
+    /// <summary>One thread's elementwise pass over a span on a path.</summary>
+    internal delegate void SpanPass(KernelPath path, ReadOnlySpan<float> x, Span<float> y);
+
+    /// <summary>
+    /// <paramref name="pass"/> over x → y on the active path, in chunks of 1,024 elements split between threads when the span is
+    /// large (each element is independent, so the split never changes a bit).
+    /// </summary>
+    internal static void InChunks(float[] x, float[] y, SpanPass pass)
     {
         var path = Cpu.Active;
         ParallelRanges.For((x.Length + 1023) / 1024, x.Length, ParallelElements, (first, last) =>
         {
             int start = first * 1024, end = Math.Min(last * 1024, x.Length);
-            Run(path, x.AsSpan(start, end - start), y.AsSpan(start, end - start));
+            pass(path, x.AsSpan(start, end - start), y.AsSpan(start, end - start));
         });
     }
 

@@ -14,19 +14,8 @@ internal static class GeluKernel
 {
     private const float SqrtTwo = 1.41421356f;
 
-    /// <summary>Elements below which one thread does the whole span.</summary>
-    private const long ParallelElements = 1 << 16;
-
-    /// <summary>y = GELU(x) on the active path; x and y have the same length and may be the same array.</summary>
-    public static void Apply(float[] x, float[] y)
-    {
-        var path = Cpu.Active;
-        ParallelRanges.For((x.Length + 1023) / 1024, x.Length, ParallelElements, (first, last) =>
-        {
-            int start = first * 1024, end = Math.Min(last * 1024, x.Length);
-            Run(path, x.AsSpan(start, end - start), y.AsSpan(start, end - start));
-        });
-    }
+    /// <summary>y = GELU(x) on the active path (threaded as ErfKernel); x and y have the same length and may be the same array.</summary>
+    public static void Apply(float[] x, float[] y) => ErfKernel.InChunks(x, y, Run);
 
     /// <summary>y = GELU(x) on <paramref name="path"/>, one thread.</summary>
     public static void Run(KernelPath path, ReadOnlySpan<float> x, Span<float> y)
