@@ -128,8 +128,8 @@ public sealed partial class GraphModule : Module
     // step reads is dropped as soon as its last reader has run (outputs excepted; GraphModule.Outputs.cs).
     /// <summary>
     /// Runs Conv → BatchNormalization → Add → Relu chains as one convolution in evaluation without gradients
-    /// (GraphModule.Inference.cs). Off by default: with it on, the full test suite crashed the test host (a fault
-    /// inside ONNX Runtime or the managed heap while other tests ran), not yet understood.
+    /// (GraphModule.Inference.cs). Off by default while an intermittent test-host crash is open: a fault inside ONNX Runtime
+    /// while other tests run, seen first with this on and since also with it off.
     /// </summary>
     internal bool FusedInference { get; set; }
 
