@@ -114,7 +114,8 @@ internal static class ImageCompressBench
         for (int i = 0; i < images.Count; i++)
         {
             using var value = OrtValue.CreateTensorValueFromMemory(images.Batch([i]).Data, [1, .. images.SampleShape.Select(d => (long)d)]);
-            using var results = session.Run(new RunOptions(), [input], [value], [session.OutputMetadata.Keys.First()]);
+            using var runOptions = new RunOptions(); // kept alive: ORT reads it during Run (TypedParity says why)
+            using var results = session.Run(runOptions, [input], [value], [session.OutputMetadata.Keys.First()]);
             rows[i] = results[0].GetTensorDataAsSpan<float>().ToArray();
         }
         return Enumerable.Range(0, rows.Length).Average(i => Fidelity.Cosine(rows[i], reference.Rows[i]));
@@ -140,7 +141,8 @@ internal static class ImageCompressBench
     {
         using var value = OrtValue.CreateTensorValueFromMemory(images.Batch([0]).Data, [1, .. images.SampleShape.Select(d => (long)d)]);
         var clock = Stopwatch.StartNew();
-        using var results = session.Run(new RunOptions(), [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
+        using var runOptions = new RunOptions(); // kept alive: ORT reads it during Run (TypedParity says why)
+        using var results = session.Run(runOptions, [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
         return clock.Elapsed.TotalMilliseconds;
     }
 }

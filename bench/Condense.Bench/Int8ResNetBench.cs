@@ -95,7 +95,8 @@ internal static class Int8ResNetBench
     private static Tensor Ort(InferenceSession session, Tensor x)
     {
         using var value = OrtValue.CreateTensorValueFromMemory(x.Data, x.Shape.Select(d => (long)d).ToArray());
-        using var results = session.Run(new RunOptions(), [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
+        using var runOptions = new RunOptions(); // kept alive: ORT reads it during Run (TypedParity says why)
+        using var results = session.Run(runOptions, [session.InputMetadata.Keys.First()], [value], [session.OutputMetadata.Keys.First()]);
         var output = results[0];
         return new Tensor(output.GetTensorDataAsSpan<float>().ToArray(), output.GetTensorTypeAndShape().Shape.Select(d => (int)d).ToArray());
     }

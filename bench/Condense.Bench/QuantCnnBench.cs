@@ -125,7 +125,8 @@ internal static class QuantCnnBench
         var declared = session.InputMetadata[session.InputNames[0]].Dimensions;
         long[] shape = [x.Shape[0], .. declared[1..].Select(d => (long)d)];
         using var input = OrtValue.CreateTensorValueFromMemory(x.Data, shape);
-        using var outputs = session.Run(new RunOptions(), [session.InputNames[0]], [input], [session.OutputNames[0]]);
+        using var runOptions = new RunOptions(); // kept alive: ORT reads it during Run (TypedParity says why)
+        using var outputs = session.Run(runOptions, [session.InputNames[0]], [input], [session.OutputNames[0]]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 

@@ -90,7 +90,8 @@ internal static class TextQuantBench
             var feed = tokenizer.Batch([p], 128).Feed(names);
             using var values = new DisposableList(feed.Select(kv => OrtValue.CreateTensorValueFromMemory(kv.Value.Int64Data.ToArray(),
                 kv.Value.Shape.Select(d => (long)d).ToArray())));
-            using var results = session.Run(new RunOptions(), [.. feed.Keys], values.Items, ["last_hidden_state"]);
+            using var runOptions = new RunOptions(); // kept alive: ORT reads it during Run (TypedParity says why)
+            using var results = session.Run(runOptions, [.. feed.Keys], values.Items, ["last_hidden_state"]);
             var states = results[0].GetTensorDataAsSpan<float>();
             int dim = states.Length / feed["input_ids"].Size;
             var mean = new double[dim];
@@ -115,7 +116,8 @@ internal static class TextQuantBench
             using var values = new DisposableList(feed.Select(kv => OrtValue.CreateTensorValueFromMemory(kv.Value.Int64Data.ToArray(),
                 kv.Value.Shape.Select(d => (long)d).ToArray())));
             var clock = Stopwatch.StartNew();
-            using var results = s.Run(new RunOptions(), [.. feed.Keys], values.Items, ["last_hidden_state"]);
+            using var runOptions = new RunOptions(); // kept alive: ORT reads it during Run (TypedParity says why)
+            using var results = s.Run(runOptions, [.. feed.Keys], values.Items, ["last_hidden_state"]);
             return clock.Elapsed.TotalMilliseconds;
         }
         double Ours(GraphModule m)

@@ -42,7 +42,8 @@ internal static class TextSpeedBench
         try
         {
             var clock = Stopwatch.StartNew();
-            using var results = session.Run(new RunOptions(), [.. feed.Keys], values, [session.OutputMetadata.Keys.First()]);
+            using var runOptions = new RunOptions(); // kept alive: ORT reads it during Run (TypedParity says why)
+            using var results = session.Run(runOptions, [.. feed.Keys], values, [session.OutputMetadata.Keys.First()]);
             return clock.Elapsed.TotalMilliseconds;
         }
         finally { foreach (var v in values) v.Dispose(); }

@@ -93,7 +93,11 @@ public static class TypedParity
         try
         {
             var names = model.Graph.Output.Select(o => o.Name).ToArray();
-            using var results = session.Run(new RunOptions(), inputs.Select(i => i.Name).ToArray(), values, names);
+            // InferenceSession.Run passes runOptions.Handle to native code without GC.KeepAlive: an inline `new RunOptions()`
+            // can be finalized (and freed) by a GC on another test's thread while ORT still reads it — a SIGSEGV inside
+            // libonnxruntime that appeared only under parallel tests. `using` keeps it alive to the end of the call.
+            using var runOptions = new RunOptions();
+            using var results = session.Run(runOptions, inputs.Select(i => i.Name).ToArray(), values, names);
             return names.Select((name, k) => (name, FromOrt(results[k]))).ToDictionary(p => p.name, p => p.Item2);
         }
         finally { foreach (var v in values) v.Dispose(); }
