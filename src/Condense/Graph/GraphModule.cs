@@ -128,10 +128,9 @@ public sealed partial class GraphModule : Module
     // step reads is dropped as soon as its last reader has run (outputs excepted; GraphModule.Outputs.cs).
     /// <summary>
     /// Runs Conv → BatchNormalization → Add → Relu chains as one convolution in evaluation without gradients
-    /// (GraphModule.Inference.cs). Off by default while an intermittent test-host crash is open: a fault inside ONNX Runtime
-    /// while other tests run, seen first with this on and since also with it off.
+    /// (GraphModule.Inference.cs). On by default; off runs every step as imported (tests compare the two).
     /// </summary>
-    internal bool FusedInference { get; set; }
+    internal bool FusedInference { get; set; } = true;
 
     private Tensor?[] Execute(Plan plan, Tensor[] fed, bool release = false)
     {
