@@ -108,7 +108,7 @@ internal static class GemmBench
     }
 
     /// <summary>Best thread-CPU seconds per call over batches of about 3 ms for a second, after a warm-up call.</summary>
-    private static double BestThreadCpuSeconds(Action action)
+    internal static double BestThreadCpuSeconds(Action action)
     {
         action();
         var total = Stopwatch.StartNew();

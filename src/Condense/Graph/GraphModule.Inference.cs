@@ -1,7 +1,8 @@
 // The inference fast path of Forward and RunOutputs: in evaluation with gradients off (when they release
 // intermediate values, GraphModule.Outputs.cs), a Conv whose output runs through any of
 // BatchNormalization → Add (a residual of the same shape) → Relu, each read by nothing else, runs as one
-// convolution (what ONNX Runtime's ConvBNFusion and Conv+Add+Relu fusion do). The batch norm is folded into the
+// convolution (what ONNX Runtime's ConvBNFusion and Conv+Add+Relu fusion do), on a weight packed once and kept
+// while the weight tensor keeps its Version (Tensors/ConvWeightPacking). The batch norm is folded into the
 // convolution's weight and bias (Jacob et al. 2018, §3.2, as BatchNormFolding: w' = w·γ/√(var + ε),
 // b' = (b − mean)·γ/√(var + ε) + β), computed once and kept while the six tensors it came from are the same
 // objects at the same Version; the Add and Relu run as the kernel writes each output (Conv2dKernel.Forward),
@@ -71,7 +72,7 @@ public sealed partial class GraphModule
                 else current = plan.Steps[add].Outputs[0];
             }
             int relu = Next(OpTypes.Relu);
-            if (bn < 0 && add < 0 && relu < 0) continue;
+            // A lone Conv is a chain too: it then writes a pooled buffer with its weight packed once (ConvWeightPacking).
             var chain = new ConvChain(s, bn, add, residual, relu);
             foreach (int step in chain.Steps) { claimed[step] = true; absorbed[step] = step != chain.Last; }
             runAt[chain.Last] = chain;
@@ -110,7 +111,8 @@ public sealed partial class GraphModule
             (w, b) = (folded.Weight, folded.Bias);
         }
         var y = PooledTensor(g.OutputShape, recyclable);
-        Conv2dKernel.Forward(g, x.Data, w.Data, b is null ? default : b.Data, y.Data, residual is null ? default : residual.Data, chain.Relu >= 0);
+        Conv2dKernel.Forward(g, x.Data, w.Data, b is null ? default : b.Data, y.Data, residual is null ? default : residual.Data, chain.Relu >= 0,
+            ConvWeightPacking.For(w));
         values[plan.Steps[chain.Last].Outputs[0]] = y;
         return true;
     }

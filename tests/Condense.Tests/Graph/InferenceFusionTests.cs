@@ -146,4 +146,30 @@ public sealed class InferenceFusionTests
         for (int i = 0; i < x.Size; i++) x.Data[i] = rng.NextFloat() - 0.5f;
         using (GradMode.NoGrad()) Assert.Equal(model.Run(x)["out"].Data, model.Forward(x).Data);
     }
+
+    [Fact]
+    public void ALoneConvRunsOnItsPackedWeightUntilTheWeightChanges()
+    {
+        // conv → add of a per-channel shift: the Conv is a chain alone; its packed weight follows MarkModified.
+        var rng = new Rng(9);
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 2, 6, 6]));
+        graph.Initializers["w"] = new Conv2d(2, 3, 3, padding: 1, rng: rng).Weight.Clone();
+        graph.Initializers["shift"] = new Tensor([0.5f, -1f, 2f], [3, 1, 1]);
+        graph.Nodes.Add(new Node("conv", "Conv", ["x", "w"], ["y"], new Dictionary<string, AttributeValue> { ["pads"] = AttributeValue.Ints(1, 1, 1, 1) }));
+        graph.Nodes.Add(new Node("add", "Add", ["y", "shift"], ["out"]));
+        graph.Outputs.Add(new ValueInfo("out", [-1, 3, 6, 6]));
+        var model = new GraphModule(graph);
+        model.Eval();
+        var x = Tensor.Zeros(2, 2, 6, 6);
+        for (int i = 0; i < x.Size; i++) x.Data[i] = rng.NextFloat() - 0.5f;
+        using (GradMode.NoGrad())
+        {
+            Assert.Equal(model.Run(x)["out"].Data, model.Forward(x).Data);
+            var w = graph.Initializers["w"];
+            for (int i = 0; i < w.Size; i += 3) w.Data[i] = -2 * w.Data[i];
+            w.MarkModified();
+            Assert.Equal(model.Run(x)["out"].Data, model.Forward(x).Data);
+        }
+    }
 }

@@ -24,17 +24,17 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
     /// <summary>
     /// y (N, M, OH, OW) = conv(x, w) + b, or y += conv(x, w) when <paramref name="accumulate"/> (b null); then
     /// y += residual (same shape as y) when <paramref name="residual"/> is not null, then y = max(0, y) when
-    /// <paramref name="relu"/>.
+    /// <paramref name="relu"/>. With <paramref name="prepacked"/>, w is packed once there and reused.
     /// </summary>
     public static void Forward(Conv2dGeometry g, float* x, float* w, float* bias, float* y, bool accumulate, int threads,
-        float* residual = null, bool relu = false)
+        float* residual = null, bool relu = false, Conv2dPackedWeights? prepacked = null)
     {
         long items = (long)g.Batch * g.Groups;
         if (items == 0) return;
         var layout = new PhaseSplitImage(g, g.InPerGroup);
         bool channelTiles = UsesChannelTiles(g, accumulate);
         int panelRows = channelTiles ? ConvChannelsAvx512.Channels : TKernel.MaxRows;
-        float* packed = PackWeights(g, w, panelRows);
+        float* packed = PackWeights(g, w, panelRows, prepacked, out var holder);
         int panels = (g.OutPerGroup + panelRows - 1) / panelRows;
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? threads : 1, items * panels);
         // Split an item's panels only when whole items would leave threads idle or unevenly loaded.
@@ -46,6 +46,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
             try { WorkerPool.Run(job, parts); }
             finally { job.Clear(); }
         }
+        GC.KeepAlive(holder);
     }
 
     /// <summary>Forward units (image, group, panel block); part p takes a contiguous run.</summary>

@@ -68,12 +68,27 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
 
     /// <summary>
     /// Each group's weight (M/g × K) as row panels of up to MaxRows channels: the panel at row r holds
-    /// a[p·rows + i] = w[r + i, p], so its K block at pc starts at r·K + pc·rows. Valid until the thread's next call.
+    /// a[p·rows + i] = w[r + i, p], so its K block at pc starts at r·K + pc·rows. Valid until the thread's next call,
+    /// or, with <paramref name="prepacked"/>, kept there and reused while the layout is the same; the array that holds
+    /// the result is returned in <paramref name="holder"/> (keep it alive while the pointer is in use).
     /// </summary>
-    private static float* PackWeights(Conv2dGeometry g, float* w, int panelRows)
+    private static float* PackWeights(Conv2dGeometry g, float* w, int panelRows, Conv2dPackedWeights? prepacked, out float[]? holder)
+    {
+        holder = null;
+        if (prepacked is null) return PackWeights(g, w, panelRows, Buffer(ref t_packedWeights, (long)g.OutChannels * g.ColumnRows));
+        if (prepacked.Find(typeof(TKernel), panelRows, g) is not { } kept)
+        {
+            kept = GC.AllocateUninitializedArray<float>(checked(g.OutChannels * g.ColumnRows + 16), pinned: true);
+            PackWeights(g, w, panelRows, Aligned(kept));
+            prepacked.Keep(typeof(TKernel), panelRows, g, kept);
+        }
+        holder = kept;
+        return Aligned(kept);
+    }
+
+    private static float* PackWeights(Conv2dGeometry g, float* w, int panelRows, float* packed)
     {
         int k = g.ColumnRows, mg = g.OutPerGroup;
-        float* packed = Buffer(ref t_packedWeights, (long)g.OutChannels * k);
         for (int group = 0; group < g.Groups; group++)
             for (int r = 0; r < mg; r += panelRows)
             {
@@ -123,7 +138,13 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         // 16 spare floats let the start move up to the next cache line.
         if (buffer is null || buffer.Length < count + 16)
             buffer = GC.AllocateUninitializedArray<float>(checked((int)count + 16), pinned: true);
-        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return Aligned(buffer);
+    }
+
+    // The first cache-line boundary of a pinned array with 16 spare floats.
+    private static float* Aligned(float[] pinned)
+    {
+        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
         return (float*)((p + 63) & ~(nint)63);
     }
 

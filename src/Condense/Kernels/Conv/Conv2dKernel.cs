@@ -41,17 +41,19 @@ public static unsafe class Conv2dKernel
     /// y = max(0, y) when <paramref name="relu"/>: the fused Conv → Add → Relu of an inference graph, with the bits
     /// of the three separate steps.
     /// </summary>
+    /// <remarks>With <paramref name="prepacked"/> (inference: the weight unchanged since it was packed there), the weight's
+    /// packed form is made once and reused by later calls.</remarks>
     public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y,
-        ReadOnlySpan<float> residual, bool relu)
+        ReadOnlySpan<float> residual, bool relu, Conv2dPackedWeights? prepacked = null)
     {
         Check(g, x.Length, "input", (long)g.Batch * g.InChannels * g.InPixels);
         Check(g, weight.Length, "weight", (long)g.OutChannels * g.ColumnRows);
         if (!bias.IsEmpty) Check(g, bias.Length, "bias", g.OutChannels);
         Check(g, y.Length, "output", (long)g.Batch * g.OutChannels * g.OutPixels);
         if (!residual.IsEmpty) Check(g, residual.Length, "residual", y.Length);
-        if (Conv2dPointwiseStrided.Applies(g)) { Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu); return; }
+        if (Conv2dPointwiseStrided.Applies(g)) { Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu, prepacked); return; }
         fixed (float* px = x, pw = weight, pb = bias, py = y, pr = residual)
-            DirectForward(Cpu.Active, g, px, pw, bias.IsEmpty ? null : pb, py, accumulate: false, residual.IsEmpty ? null : pr, relu);
+            DirectForward(Cpu.Active, g, px, pw, bias.IsEmpty ? null : pb, py, accumulate: false, residual.IsEmpty ? null : pr, relu, prepacked);
     }
 
     /// <summary>
@@ -119,17 +121,17 @@ public static unsafe class Conv2dKernel
     }
 
     private static void DirectForward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, bool accumulate,
-        float* residual = null, bool relu = false)
+        float* residual = null, bool relu = false, Conv2dPackedWeights? prepacked = null)
     {
         int threads = Cpu.Threads;
         switch (path)
         {
             case KernelPath.Avx512 when NarrowTilesFit(g):
-                Conv2dDirect<ConvKernelAvx512Narrow>.Forward(g, x, w, b, y, accumulate, threads, residual, relu);
+                Conv2dDirect<ConvKernelAvx512Narrow>.Forward(g, x, w, b, y, accumulate, threads, residual, relu, prepacked);
                 break;
-            case KernelPath.Avx512: Conv2dDirect<ConvKernelAvx512>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
-            case KernelPath.Avx2: Conv2dDirect<ConvKernelAvx2>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
-            default: Conv2dDirect<ConvKernelScalar>.Forward(g, x, w, b, y, accumulate, threads, residual, relu); break;
+            case KernelPath.Avx512: Conv2dDirect<ConvKernelAvx512>.Forward(g, x, w, b, y, accumulate, threads, residual, relu, prepacked); break;
+            case KernelPath.Avx2: Conv2dDirect<ConvKernelAvx2>.Forward(g, x, w, b, y, accumulate, threads, residual, relu, prepacked); break;
+            default: Conv2dDirect<ConvKernelScalar>.Forward(g, x, w, b, y, accumulate, threads, residual, relu, prepacked); break;
         }
     }
 

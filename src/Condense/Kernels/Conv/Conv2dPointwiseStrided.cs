@@ -23,7 +23,7 @@ internal static class Conv2dPointwiseStrided
     /// <see cref="Applies"/> holds.
     /// </summary>
     public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y,
-        ReadOnlySpan<float> residual, bool relu)
+        ReadOnlySpan<float> residual, bool relu, Conv2dPackedWeights? prepacked = null)
     {
         var subsampled = new Conv2dGeometry(g.Batch, g.InChannels, g.OutHeight, g.OutWidth, g.OutChannels, 1, 1,
             new ConvParameters(1, 1, 0, 0, 0, 0, 1, 1, g.Groups));
@@ -32,7 +32,7 @@ internal static class Conv2dPointwiseStrided
         try
         {
             Subsample(g, x, buffer);
-            Conv2dKernel.Forward(subsampled, buffer.AsSpan(0, count), weight, bias, y, residual, relu);
+            Conv2dKernel.Forward(subsampled, buffer.AsSpan(0, count), weight, bias, y, residual, relu, prepacked);
         }
         finally { ArrayPool<float>.Shared.Return(buffer); }
     }

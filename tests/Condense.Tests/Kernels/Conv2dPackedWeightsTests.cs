@@ -1,0 +1,73 @@
+// Prepacked convolution weights (Kernels/Conv/Conv2dPackedWeights, Tensors/ConvWeightPacking): a forward pass on a
+// weight packed by an earlier call gives the bits of packing per call on every kernel path, for one object reused
+// across paths and geometries that pick other tile kernels; the packing kept for a weight tensor is replaced after
+// MarkModified and never handed out when gradients are on (training writes the weight every step).
+using Condense.Autograd;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Platform;
+using Condense.Tensors;
+
+namespace Condense.Tests.Kernels;
+
+public class Conv2dPackedWeightsTests
+{
+    private static float[] Random(ulong seed, long count)
+    {
+        var rng = new Rng(seed);
+        var v = new float[count];
+        for (long i = 0; i < count; i++) v[i] = rng.NextFloat() * 2f - 1f;
+        return v;
+    }
+
+    private static Conv2dGeometry G(int n, int c, int hw, int m, int k, int stride, int pad) =>
+        new(n, c, hw, hw, m, k, k, Conv2dOptions.Square(stride, pad));
+
+    [Fact]
+    public void ReusedPackingGivesTheBitsOfPackingPerCallOnEveryPath()
+    {
+        // Pixel tiles (16 → 40 channels), channel tiles (64 → 96, K = 576), a 1×1 stride-2 (subsampled first), and the
+        // same weight on a larger image (other tile width) — all through one packed object per weight.
+        (Conv2dGeometry G, int Seed)[] cases =
+        [
+            (G(1, 16, 12, 40, 3, 1, 1), 1), (G(2, 64, 9, 96, 3, 1, 1), 2), (G(1, 64, 20, 96, 3, 1, 1), 2),
+            (G(2, 8, 9, 12, 1, 2, 0), 3), (G(1, 32, 15, 32, 3, 2, 1), 4),
+        ];
+        var packs = new Dictionary<int, Conv2dPackedWeights>();
+        foreach (var path in Cpu.SupportedPaths)
+        {
+            using var _ = Cpu.Force(path);
+            foreach (var (g, seed) in cases)
+            {
+                var x = Random((ulong)(10 + seed), g.Batch * g.InChannels * g.InPixels);
+                var w = Random((ulong)seed, g.OutChannels * g.ColumnRows);
+                var b = Random((ulong)(20 + seed), g.OutChannels);
+                var r = Random((ulong)(30 + seed), g.Batch * g.OutChannels * g.OutPixels);
+                var expected = new float[r.Length];
+                Conv2dKernel.Forward(g, x, w, b, expected, r, relu: true);
+                var packed = packs.TryGetValue(seed, out var p) ? p : packs[seed] = new Conv2dPackedWeights();
+                for (int call = 0; call < 2; call++)
+                {
+                    var actual = new float[r.Length];
+                    Array.Fill(actual, float.NaN);
+                    Conv2dKernel.Forward(g, x, w, b, actual, r, relu: true, packed);
+                    Assert.Equal(expected, actual);
+                }
+                Assert.True(packed.Floats >= w.Length);
+            }
+        }
+    }
+
+    [Fact]
+    public void AWeightKeepsItsPackingUntilMarkModifiedAndNoneWithGradientsOn()
+    {
+        var w = new Tensor(Random(2, 64 * 64 * 9), [64, 64, 3, 3]);
+        using (GradMode.NoGrad())
+        {
+            var first = ConvWeightPacking.For(w);
+            Assert.Same(first, ConvWeightPacking.For(w));
+            w.MarkModified();
+            Assert.NotSame(first, ConvWeightPacking.For(w));
+        }
+        Assert.Null(ConvWeightPacking.For(w));
+    }
+}
