@@ -40,6 +40,12 @@ public class PoolingTests
         { 9, 11, 3, 1, 1, 2, false },
         { 10, 10, 2, 3, 1, 2, true },
         { 1, 5, 1, 1, 0, 1, false },
+        // MaxPoolRows (no dilation, horizontal stride 1 or 2): rows wider than a vector, stride 1, ceil-mode overhang,
+        // a kernel wider than the stride's lanes.
+        { 9, 37, 3, 2, 1, 1, false },
+        { 12, 20, 3, 1, 1, 1, false },
+        { 11, 11, 3, 2, 1, 1, true },
+        { 6, 5, 5, 2, 2, 1, true },
     };
 
     [Theory]
@@ -69,6 +75,41 @@ public class PoolingTests
                     int o = (p * outH + oh) * outW + ow;
                     Assert.Equal(best, y[o]);
                     Assert.Equal(best, x[p * h * w + argmax[o]]);
+                }
+    }
+
+    [Theory]
+    [InlineData(3, 2, 0, 1, 1, 0)]    // ResNet's window with the padding on one side only (as CNTK exports it)
+    [InlineData(3, 1, 2, 0, 0, 2)]    // horizontal stride 1, vertical stride 3
+    [InlineData(2, 2, 1, 1, 1, 1)]    // stride 2 both ways, wider than the 2 × 2 tiles allow (padded)
+    public void MaxPoolByRowsMatchesNaiveLoopsWithAsymmetricPaddingNaNAndSignedZeros(int kernel, int strideW, int padTop, int padLeft,
+        int padBottom, int padRight)
+    {
+        int strideH = strideW == 1 ? 3 : 2, h = 9, w = 21, planes = 3;
+        var window = new Condense.Kernels.Pool.PoolParameters(kernel, kernel, strideH, strideW, padTop, padLeft, padBottom, padRight, 1, 1, false);
+        var (outH, outW) = window.OutputSize(h, w);
+        var x = Tensor.Normal(new Rng(5), 0f, 1f, planes, h, w).Data;
+        x[17] = float.NaN;
+        x[h * w + 40] = -0f;
+        x[h * w + 41] = 0f;
+        for (int i = 2 * h * w; i < 3 * h * w; i++) x[i] = -0f;   // a plane of negative zeros: the max is −0
+        x[2 * h * w + 5] = 0f;
+        var y = new float[planes * outH * outW];
+        Pooling.MaxForward(x, y, planes, h, w, window);
+        for (int p = 0; p < planes; p++)
+            for (int oh = 0; oh < outH; oh++)
+                for (int ow = 0; ow < outW; ow++)
+                {
+                    float best = float.NegativeInfinity;
+                    for (int kh = 0; kh < kernel; kh++)
+                        for (int kw = 0; kw < kernel; kw++)
+                        {
+                            int ih = oh * strideH - padTop + kh, iw = ow * strideW - padLeft + kw;
+                            if (ih >= 0 && ih < h && iw >= 0 && iw < w) best = MathF.Max(best, x[(p * h + ih) * w + iw]);
+                        }
+                    float actual = y[(p * outH + oh) * outW + ow];
+                    Assert.True(BitConverter.SingleToInt32Bits(best) == BitConverter.SingleToInt32Bits(actual) || float.IsNaN(best) && float.IsNaN(actual),
+                        $"plane {p} ({oh}, {ow}): expected {best}, got {actual}");
                 }
     }
 

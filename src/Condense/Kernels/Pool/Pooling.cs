@@ -62,6 +62,12 @@ public static class Pooling
             ForPlanes(planes, x.Length, (first, last) => PoolingTiles.Forward(x, y, first, last, height, width, average: false, path));
             return;
         }
+        if (MaxPoolRows.Fits(window))
+        {
+            ForPlanes(planes, (long)y.Length * window.KernelH * window.KernelW,
+                (first, last) => MaxPoolRows.Forward(x, y, first, last, height, width, outH, outW, window));
+            return;
+        }
         ForPlanes(planes, (long)y.Length * window.KernelH * window.KernelW, (first, last) =>
         {
             for (int p = first; p < last; p++)
