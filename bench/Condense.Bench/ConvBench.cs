@@ -45,6 +45,13 @@ internal static class ConvBench
         C("r18 3x3 512-512 7 b=8", 8, 512, 7, 512, 3, 1),
         C("r18 3x3 256-256 14 b=8", 8, 256, 14, 256, 3, 1),
         C("r18 3x3 64-64 56 b=8", 8, 64, 56, 64, 3, 1),
+        // resnet-mini (width 16) at batch 1: small layers where per-call costs show.
+        C("rmini 3x3 1-16 28", 1, 1, 28, 16, 3, 1),
+        C("rmini 3x3 16-16 28", 1, 16, 28, 16, 3, 1),
+        C("rmini 3x3 16-32 s2 28", 1, 16, 28, 32, 3, 1, 2),
+        C("rmini 3x3 32-32 14", 1, 32, 14, 32, 3, 1),
+        C("rmini 3x3 32-64 s2 14", 1, 32, 14, 64, 3, 1, 2),
+        C("rmini 3x3 64-64 7", 1, 64, 7, 64, 3, 1),
     ];
 
     /// <summary>Runs the benchmark (args[0], if given, keeps only cases whose name contains it); returns an exit code.</summary>
