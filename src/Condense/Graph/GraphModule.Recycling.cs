@@ -15,6 +15,9 @@ public sealed partial class GraphModule
 {
     private readonly TensorPool _pool = new();
 
+    /// <summary>The shortest array the inference path pools (shorter ones come from the collector); tests lower it.</summary>
+    internal int PooledFrom { get; set; } = TensorArena.MinPooledLength;
+
     /// <summary>The inputs (by op type) whose arrays a kernel keys a cache on: a reused array would find a stale entry.</summary>
     private static readonly Dictionary<string, int[]> ArrayKeyedInputs = new()
     {
@@ -25,7 +28,7 @@ public sealed partial class GraphModule
     private static Tensor PooledTensor(int[] shape, TensorArena arena) => new(arena.Rent(Shape.Size(shape)), shape);
 
     /// <summary>The arena of a pass that releases its intermediate values, else null (every value is returned or kept).</summary>
-    private TensorArena? ArenaFor(bool release) => release ? new TensorArena(_pool) : null;
+    private TensorArena? ArenaFor(bool release) => release ? new TensorArena(_pool, PooledFrom) : null;
 
     /// <summary>Runs <paramref name="step"/>'s kernel with <paramref name="arena"/> as the thread's current arena, and restores it.</summary>
     private static Tensor[] InArena(TensorArena? arena, Step step, Tensor?[] inputs, OpContext context)

@@ -124,7 +124,8 @@ public sealed partial class GraphModule : Module
 
     // fed holds the inputs already shaped, one per graph input in declared order. With release (inference: only the
     // outputs are returned), convolution chains run as one step each (GraphModule.Inference.cs), and a value no later
-    // step reads is dropped as soon as its last reader has run (outputs excepted; GraphModule.Outputs.cs).
+    // step reads is dropped as soon as its last reader has run (outputs excepted; GraphModule.Outputs.cs), its array
+    // pooled for the ops after it (GraphModule.Recycling.cs).
     /// <summary>
     /// Runs Conv → BatchNormalization → Add → Relu chains as one convolution in evaluation without gradients
     /// (GraphModule.Inference.cs). On by default; off runs every step as imported (tests compare the two).

@@ -45,9 +45,9 @@ internal sealed class TensorPool
 }
 
 /// <summary>The buffers of one inference pass: what it took from its pool, and how many of its values hold each.</summary>
-internal sealed class TensorArena(TensorPool pool) : IDisposable
+internal sealed class TensorArena(TensorPool pool, int minPooledLength = TensorArena.MinPooledLength) : IDisposable
 {
-    /// <summary>Arrays shorter than this (16 KiB) come from the collector.</summary>
+    /// <summary>By default, arrays shorter than this (16 KiB) come from the collector.</summary>
     internal const int MinPooledLength = 4096;
 
     [ThreadStatic] private static TensorArena? t_current;
@@ -69,7 +69,7 @@ internal sealed class TensorArena(TensorPool pool) : IDisposable
     /// <summary>An array from the pool (or a new one), held by no value yet; a small one from the collector.</summary>
     public float[] Rent(int length)
     {
-        if (length < MinPooledLength) return GC.AllocateUninitializedArray<float>(length);
+        if (length < minPooledLength) return GC.AllocateUninitializedArray<float>(length);
         var array = pool.Take(length) ?? GC.AllocateUninitializedArray<float>(length);
         _holders[array] = 0;
         _lengths.Add(length);
