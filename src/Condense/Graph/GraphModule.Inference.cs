@@ -92,7 +92,7 @@ public sealed partial class GraphModule
         && bn.Inputs.Skip(1).All(slot => slot >= 0 && slot < plan.InitializerCount);
 
     /// <summary>Runs <paramref name="chain"/> as one convolution; false when its tensors do not fit (the caller then runs the steps).</summary>
-    private bool RunChain(Plan plan, ConvChain chain, Tensor?[] values, HashSet<float[]> recyclable)
+    private bool RunChain(Plan plan, ConvChain chain, Tensor?[] values, TensorArena arena)
     {
         var conv = plan.Steps[chain.Conv];
         Tensor? Value(int slot) => slot < 0 ? null : values[slot];
@@ -110,7 +110,7 @@ public sealed partial class GraphModule
             if (FoldBatchNorm(plan, chain, w, b, g.OutChannels) is not { } folded) return false;
             (w, b) = (folded.Weight, folded.Bias);
         }
-        var y = PooledTensor(g.OutputShape, recyclable);
+        var y = PooledTensor(g.OutputShape, arena);
         Conv2dKernel.Forward(g, x.Data, w.Data, b is null ? default : b.Data, y.Data, residual is null ? default : residual.Data, chain.Relu >= 0,
             ConvWeightPacking.For(w));
         values[plan.Steps[chain.Last].Outputs[0]] = y;

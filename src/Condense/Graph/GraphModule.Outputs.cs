@@ -1,8 +1,9 @@
 // Inference that keeps only what it returns. Run hands back every value a pass computed (quantization, pruning and
 // distillation read intermediate values), so a pass over all-MiniLM-L6-v2 at batch 8 holds ~700 MB of activations until
 // it returns. RunOutputs — and Forward — drop each intermediate value after its last reader has run when nothing can need
-// it later: in evaluation mode with gradients off (the autograd graph would keep it alive anyway when they are on). The
-// memory then goes back to the collector as the pass runs, as an inference engine's liveness planning does.
+// it later: in evaluation mode with gradients off (the autograd graph would keep it alive anyway when they are on). Its
+// array then goes back to the module's pool for the next op that needs one of its length (GraphModule.Recycling.cs), as
+// an inference engine's liveness planning does.
 using Condense.Autograd;
 using Condense.Tensors;
 

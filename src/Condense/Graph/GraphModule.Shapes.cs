@@ -35,11 +35,9 @@ public sealed partial class GraphModule
     {
         if (step.Node.OpType != OpTypes.Shape) return ConstantOutputs(index, step, inputs, context);
         var shape = inputs.Length > 0 ? inputs[0]?.Shape : null;
-        if (_folded[index] is { } folded && shape is not null && _shapeKeys[index] is { } key && key.AsSpan().SequenceEqual(shape))
-            return folded.Outputs;
+        if (_folded[index] is { ShapeKey: { } key } folded && shape is not null && key.AsSpan().SequenceEqual(shape)) return folded.Outputs;
         var outputs = step.Kernel(step.Node, inputs, context);
-        _shapeKeys[index] = (int[]?)shape?.Clone();
-        _folded[index] = new Folded([], [], outputs);
+        _folded[index] = new Folded([], [], outputs, (int[]?)shape?.Clone());
         return outputs;
     }
 }

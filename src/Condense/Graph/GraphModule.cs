@@ -94,12 +94,12 @@ public sealed partial class GraphModule : Module
         public bool ShapeOnly { get; init; }
     }
 
-    // A constant step's outputs and the inputs (tensor and version) they were computed from.
-    private sealed record Folded(Tensor?[] Inputs, int[] Versions, Tensor[] Outputs);
+    // A constant step's outputs and the inputs (tensor and version) they were computed from; for a Shape step, the shape
+    // it read (one record, replaced whole, so that concurrent passes of other shapes never pair one's key with another's outputs).
+    private sealed record Folded(Tensor?[] Inputs, int[] Versions, Tensor[] Outputs, int[]? ShapeKey = null);
 
     private Plan? _plan;
     private Folded?[] _folded = [];
-    private int[]?[] _shapeKeys = [];
 
     private Plan CurrentPlan()
     {
@@ -119,13 +119,13 @@ public sealed partial class GraphModule : Module
                 && n.Inputs.All(i => i.Length == 0 || Graph.Initializers.ContainsKey(i) && !Graph.Trainable.Contains(i)))).ToArray();
         MarkShapeOnly(steps, Graph.Initializers.Count);
         _folded = new Folded?[steps.Length];
-        _shapeKeys = new int[]?[steps.Length];
         return _plan = new Plan(names.ToArray(), Graph.Initializers.Count, inputs, Slot(Graph.Outputs[0].Name), steps, Graph.Nodes.Count);
     }
 
     // fed holds the inputs already shaped, one per graph input in declared order. With release (inference: only the
     // outputs are returned), convolution chains run as one step each (GraphModule.Inference.cs), and a value no later
-    // step reads is dropped as soon as its last reader has run (outputs excepted; GraphModule.Outputs.cs).
+    // step reads is dropped as soon as its last reader has run (outputs excepted; GraphModule.Outputs.cs), its array
+    // pooled for the ops after it (GraphModule.Recycling.cs).
     /// <summary>
     /// Runs Conv → BatchNormalization → Add → Relu chains as one convolution in evaluation without gradients
     /// (GraphModule.Inference.cs). On by default; off runs every step as imported (tests compare the two).
@@ -140,26 +140,28 @@ public sealed partial class GraphModule : Module
         for (int i = 0; i < fed.Length; i++) values[plan.Inputs[i]] = fed[i];
         var context = new OpContext(Training, _rng, Graph);
         var fusion = release ? CurrentFusion(plan) : null;
-        var recyclable = release ? new HashSet<float[]>(ReferenceEqualityComparer.Instance) : null;
         bool fused = FusedInference;
-        for (int s = 0; s < plan.Steps.Length; s++)
+        // Outside the kernels this pass runs, no arena is current, even when the pass itself runs inside another's kernel.
+        using var arena = ArenaFor(release);
+        var outer = TensorArena.Swap(null);
+        try
         {
-            if (fusion is not null)
+            for (int s = 0; s < plan.Steps.Length; s++)
             {
+                if (fusion is null) { RunStep(plan, s, values, context, null); continue; }
                 // Unfused, every step runs in order; the chains' release points are then late, never early.
                 if (fused && fusion.Absorbed[s]) continue;
-                if (!fused || fusion.RunAt[s] is not { } chain) RunStep(plan, s, values, context);
-                else if (!RunChain(plan, chain, values, recyclable!))
-                    foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context);
-                foreach (int slot in fusion.Released[s]) Release(values, slot, fused ? recyclable : null);
-                continue;
+                if (!fused || fusion.RunAt[s] is not { } chain) RunStep(plan, s, values, context, arena);
+                else if (RunChain(plan, chain, values, arena!)) arena!.Hold(values[plan.Steps[chain.Last].Outputs[0]]);
+                else foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context, arena);
+                foreach (int slot in fusion.Released[s]) Release(values, slot, arena);
             }
-            RunStep(plan, s, values, context);
         }
+        finally { TensorArena.Swap(outer); }
         return values;
     }
 
-    private void RunStep(Plan plan, int s, Tensor?[] values, OpContext context)
+    private void RunStep(Plan plan, int s, Tensor?[] values, OpContext context, TensorArena? arena)
     {
         var step = plan.Steps[s];
         var inputs = new Tensor?[step.Inputs.Length];
@@ -168,10 +170,15 @@ public sealed partial class GraphModule : Module
             inputs[i] = step.Inputs[i] < 0 ? null : values[step.Inputs[i]];
             if (inputs[i] is { DataType: not DataType.Float32 } typed) inputs[i] = Admit(step, i, typed);
         }
+        // Constant and shape-only outputs are kept across passes: they are computed with no arena.
         var outputs = step.ShapeOnly ? ShapeOutputs(s, step, inputs, context)
             : step.Constant && !Training ? ConstantOutputs(s, step, inputs, context)
-            : step.Kernel(step.Node, inputs, context);
-        for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++) values[step.Outputs[i]] = outputs[i];
+            : InArena(arena, step, inputs, context);
+        for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++)
+        {
+            values[step.Outputs[i]] = outputs[i];
+            arena?.Hold(outputs[i]);
+        }
     }
 
     // A non-float32 input reaches the op when its entry takes that type or reads the input as integer parameters;

@@ -111,9 +111,11 @@ public partial class Tensor
         _ => new Tensor(DataType, _floats?.Clone() as float[], _doubles?.Clone() as double[], _longs?.Clone() as long[], Shape),
     };
 
-    /// <summary>Allocates a tensor whose contents the caller will fully overwrite.</summary>
-    internal static Tensor Uninitialized(params int[] shape) =>
-        new(GC.AllocateUninitializedArray<float>(Tensors.Shape.Size(shape)), shape);
+    /// <summary>
+    /// Allocates a tensor whose contents the caller will fully overwrite: on a reused array of the thread's current
+    /// <see cref="TensorArena"/> during an inference pass, else a new one.
+    /// </summary>
+    internal static Tensor Uninitialized(params int[] shape) => new(TensorArena.Allocate(Tensors.Shape.Size(shape)), shape);
 
     /// <inheritdoc />
     public override string ToString() =>
