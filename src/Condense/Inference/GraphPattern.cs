@@ -17,7 +17,10 @@ internal class GraphPattern(ModelGraph graph)
     /// <summary>The graph matched.</summary>
     protected ModelGraph Graph { get; } = graph;
 
-    /// <summary>The producer of <paramref name="value"/> when it is an <paramref name="opType"/> node and the only reader of its output is one node, no graph output.</summary>
+    /// <summary>
+    /// The producer of <paramref name="value"/> when it is an <paramref name="opType"/> node, one node alone reads the value, and
+    /// it is no graph output.
+    /// </summary>
     public Node? OnlyFeeds(string value, string opType) => Readers(value) == 1 && !IsGraphOutput(value) ? Producer(value, opType) : null;
 
     /// <summary>The single-output node that writes <paramref name="value"/>, when it is of <paramref name="opType"/> (any when null).</summary>
