@@ -2,8 +2,10 @@
 // its plain double loop on every kernel path: odd lengths and widths (GEMM and vector tails), a query length other than
 // the key length, a value width other than the key width, K and V broadcast over the batch, biases of every broadcast
 // form a transformer uses (padding [B, 1, 1, Lk], causal [Lq, Lk], full, one value, none) with −∞ entries, heads split
-// between threads (same bits on one thread), and a head too large to share out. Also the residual layer norm
-// (LayerNormRows with skip) against the reference norm of x + skip.
+// between threads (same bits on one thread), and a head too large to share out. Also the float-lane exp the softmax and
+// erf use (ExpKernel) against Math.Exp, and the residual layer norm (LayerNormRows with skip) against the reference
+// norm of x + skip.
+using System.Runtime.Intrinsics;
 using Condense.Kernels.Platform;
 using Condense.Kernels.Transformer;
 using Condense.Tensors;
@@ -81,6 +83,33 @@ public class AttentionHeadsTests
                 return ([0.5f], new AttentionStrides(0, 0, 0, 0));
             default:
                 return (null, default);
+        }
+    }
+
+    [Fact]
+    public void ExpMatchesTheDoubleExpOnEveryLaneWidth()
+    {
+        var x = Tensor.Uniform(new Rng(9), -95f, 89f, 4096).Data
+            .Concat([0f, -0f, 1f, -1e-8f, ExpKernel.Low + 1e-3f, ExpKernel.High, -88f, -1e4f, float.NegativeInfinity, float.NaN]).ToArray();
+        x = [.. x, .. new float[16 - x.Length % 16]];
+        var wide = new float[x.Length];
+        var narrow = new float[x.Length];
+        for (int i = 0; i < x.Length; i += 16)
+        {
+            ExpKernel.Exp(Vector512.Create(x.AsSpan(i, 16))).CopyTo(wide.AsSpan(i, 16));
+            ExpKernel.Exp(Vector256.Create(x.AsSpan(i, 8))).CopyTo(narrow.AsSpan(i, 8));
+            ExpKernel.Exp(Vector256.Create(x.AsSpan(i + 8, 8))).CopyTo(narrow.AsSpan(i + 8, 8));
+        }
+        for (int i = 0; i < x.Length; i++)
+        {
+            float one = ExpKernel.Exp(x[i]);
+            Assert.Equal(one, wide[i]);
+            Assert.Equal(one, narrow[i]);
+            double expected = Math.Exp(x[i]);
+            if (float.IsNaN(x[i])) Assert.True(float.IsNaN(one));
+            else if (x[i] < ExpKernel.Low) Assert.Equal(0f, one);
+            else if (x[i] > ExpKernel.High) Assert.Equal(float.PositiveInfinity, one);
+            else Assert.True(Math.Abs(one - expected) <= 2.5e-7 * expected, $"e^{x[i]}: {one} vs {expected}");
         }
     }
 

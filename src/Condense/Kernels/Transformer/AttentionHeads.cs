@@ -5,12 +5,13 @@
 // Transpose(Q), Transpose(K), MatMul, Div, Add(mask), Softmax, Transpose(V), MatMul, Transpose — five passes over the
 // [batch, heads, L, L] scores and four copies of the activations; here the L×L scores of one head live in a scratch
 // buffer in cache, the scale is the GEMM's alpha, and the additive mask (any shape that broadcasts to
-// [batch, heads, Lq, Lk], by strides, 0 where broadcast) joins the softmax's first pass. ONNX Runtime's fused
+// [batch, heads, Lq, Lk], by strides, 0 where broadcast) joins the softmax, whose exponentials are ExpKernel's. ONNX Runtime's fused
 // Attention/MultiHeadAttention kernels work the same way. The products are Kernels/FloatGemm's (transB for Kᵀ);
 // the (batch, head) pairs are split between threads, each computed by one thread, so the bits do not depend on the
 // thread count. The reference is a plain loop in double; the Scalar path sums its softmax in double as well.
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
 
@@ -69,24 +70,47 @@ internal static unsafe class AttentionHeads
             var row = new Span<float>(scores + (long)i * lk, lk);
             float* biasRow = bias is null ? null : bias + b * bs.Batch + h * bs.Head + i * bs.Row;
             if (path == KernelPath.Scalar) ReferenceRow(row, biasRow, bs.Column);
-            else SoftmaxRow(row, biasRow, bs.Column);
+            else SoftmaxRow(path, row, biasRow, bs.Column);
         }
         Gemm.Run(path, false, false, lq, s.ValueWidth, lk, 1f, scores, lk, vh, (int)vs.Row, 0f,
             y + ((long)b * lq * s.Heads + h) * s.ValueWidth, s.Heads * s.ValueWidth);
     }
 
-    // row = softmax(row + bias) on span primitives: the bias is a row (column stride 1) or one value (stride 0).
-    private static void SoftmaxRow(Span<float> row, float* bias, long biasColumn)
+    // row = softmax(row + bias): the bias added and the maximum found on span primitives (the bias a row, column stride 1,
+    // or one value, stride 0), then e^(x − max) and its sum in one pass on ExpKernel's lanes, then the division.
+    private static void SoftmaxRow(KernelPath path, Span<float> row, float* bias, long biasColumn)
     {
         if (bias is not null)
         {
             if (biasColumn == 0) TensorPrimitives.Add(row, *bias, row);
             else TensorPrimitives.Add(row, new ReadOnlySpan<float>(bias, row.Length), row);
         }
-        float max = TensorPrimitives.Max(row);
-        TensorPrimitives.Subtract(row, max, row);
-        TensorPrimitives.Exp(row, row);
-        TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
+        float max = TensorPrimitives.Max(row), sum = 0f;
+        int j = 0;
+        if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated && row.Length >= 16)
+        {
+            var sums = Vector512<float>.Zero;
+            for (; j + 16 <= row.Length; j += 16)
+            {
+                var e = ExpKernel.Exp(Vector512.Create(row.Slice(j, 16)) - Vector512.Create(max));
+                e.CopyTo(row.Slice(j, 16));
+                sums += e;
+            }
+            sum = Vector512.Sum(sums);
+        }
+        else if (Vector256.IsHardwareAccelerated && row.Length >= 8)
+        {
+            var sums = Vector256<float>.Zero;
+            for (; j + 8 <= row.Length; j += 8)
+            {
+                var e = ExpKernel.Exp(Vector256.Create(row.Slice(j, 8)) - Vector256.Create(max));
+                e.CopyTo(row.Slice(j, 8));
+                sums += e;
+            }
+            sum = Vector256.Sum(sums);
+        }
+        for (; j < row.Length; j++) sum += row[j] = ExpKernel.Exp(row[j] - max);
+        TensorPrimitives.Multiply(row, 1f / sum, row);
     }
 
     // The softmax with its sum in double: the Scalar path's row.
