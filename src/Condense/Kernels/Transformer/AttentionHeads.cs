@@ -10,7 +10,6 @@
 // the (batch, head) pairs are split between threads, each computed by one thread, so the bits do not depend on the
 // thread count. The reference is a plain loop in double; the Scalar path sums its softmax in double as well.
 using System.Buffers;
-using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
@@ -76,41 +75,83 @@ internal static unsafe class AttentionHeads
             y + ((long)b * lq * s.Heads + h) * s.ValueWidth, s.Heads * s.ValueWidth);
     }
 
-    // row = softmax(row + bias): the bias added and the maximum found on span primitives (the bias a row, column stride 1,
-    // or one value, stride 0), then e^(x − max) and its sum in one pass on ExpKernel's lanes, then the division.
+    // row = softmax(row + bias) in three passes over the row in L1 — the bias added (a row, column stride 1, or one value,
+    // stride 0) and the maximum found; e^(x − max) on ExpKernel's lanes and its sum; the division — written out on
+    // vectors, since a row is short (L = 128: 8 vectors) and a span primitive's call costs as much as its work there.
     private static void SoftmaxRow(KernelPath path, Span<float> row, float* bias, long biasColumn)
     {
-        if (bias is not null)
+        if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated) SoftmaxRow512(row, bias, biasColumn);
+        else SoftmaxRow256(row, bias, biasColumn);
+    }
+
+    private static void SoftmaxRow512(Span<float> row, float* bias, long biasColumn)
+    {
+        int n = row.Length, vectorEnd = n / 16 * 16, j;
+        fixed (float* x = row)
         {
-            if (biasColumn == 0) TensorPrimitives.Add(row, *bias, row);
-            else TensorPrimitives.Add(row, new ReadOnlySpan<float>(bias, row.Length), row);
-        }
-        float max = TensorPrimitives.Max(row), sum = 0f;
-        int j = 0;
-        if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated && row.Length >= 16)
-        {
-            var sums = Vector512<float>.Zero;
-            for (; j + 16 <= row.Length; j += 16)
+            float max = float.NegativeInfinity, sum = 0f;
+            var maxima = Vector512.Create(float.NegativeInfinity);
+            for (j = 0; j < vectorEnd; j += 16)
             {
-                var e = ExpKernel.Exp(Vector512.Create(row.Slice(j, 16)) - Vector512.Create(max));
-                e.CopyTo(row.Slice(j, 16));
+                var v = Vector512.Load(x + j);
+                if (bias is not null) v += biasColumn == 0 ? Vector512.Create(*bias) : Vector512.Load(bias + j);
+                v.Store(x + j);
+                maxima = Vector512.Max(maxima, v);
+            }
+            for (; j < n; j++) max = Math.Max(max, x[j] += bias is null ? 0f : bias[j * biasColumn]);
+            max = Math.Max(max, Max(Vector256.Max(maxima.GetLower(), maxima.GetUpper())));
+            var sums = Vector512<float>.Zero;
+            for (j = 0; j < vectorEnd; j += 16)
+            {
+                var e = ExpKernel.Exp(Vector512.Load(x + j) - Vector512.Create(max));
+                e.Store(x + j);
                 sums += e;
             }
             sum = Vector512.Sum(sums);
+            for (; j < n; j++) sum += x[j] = ExpKernel.Exp(x[j] - max);
+            float inverse = 1f / sum;
+            for (j = 0; j < vectorEnd; j += 16) (Vector512.Load(x + j) * inverse).Store(x + j);
+            for (; j < n; j++) x[j] *= inverse;
         }
-        else if (Vector256.IsHardwareAccelerated && row.Length >= 8)
+    }
+
+    private static void SoftmaxRow256(Span<float> row, float* bias, long biasColumn)
+    {
+        int n = row.Length, vectorEnd = n / 8 * 8, j;
+        fixed (float* x = row)
         {
-            var sums = Vector256<float>.Zero;
-            for (; j + 8 <= row.Length; j += 8)
+            float max = float.NegativeInfinity, sum = 0f;
+            var maxima = Vector256.Create(float.NegativeInfinity);
+            for (j = 0; j < vectorEnd; j += 8)
             {
-                var e = ExpKernel.Exp(Vector256.Create(row.Slice(j, 8)) - Vector256.Create(max));
-                e.CopyTo(row.Slice(j, 8));
+                var v = Vector256.Load(x + j);
+                if (bias is not null) v += biasColumn == 0 ? Vector256.Create(*bias) : Vector256.Load(bias + j);
+                v.Store(x + j);
+                maxima = Vector256.Max(maxima, v);
+            }
+            for (; j < n; j++) max = Math.Max(max, x[j] += bias is null ? 0f : bias[j * biasColumn]);
+            max = Math.Max(max, Max(maxima));
+            var sums = Vector256<float>.Zero;
+            for (j = 0; j < vectorEnd; j += 8)
+            {
+                var e = ExpKernel.Exp(Vector256.Load(x + j) - Vector256.Create(max));
+                e.Store(x + j);
                 sums += e;
             }
             sum = Vector256.Sum(sums);
+            for (; j < n; j++) sum += x[j] = ExpKernel.Exp(x[j] - max);
+            float inverse = 1f / sum;
+            for (j = 0; j < vectorEnd; j += 8) (Vector256.Load(x + j) * inverse).Store(x + j);
+            for (; j < n; j++) x[j] *= inverse;
         }
-        for (; j < row.Length; j++) sum += row[j] = ExpKernel.Exp(row[j] - max);
-        TensorPrimitives.Multiply(row, 1f / sum, row);
+    }
+
+    // The largest lane (NaN when a lane is NaN, as Math.Max).
+    private static float Max(Vector256<float> v)
+    {
+        float max = v[0];
+        for (int i = 1; i < 8; i++) max = Math.Max(max, v[i]);
+        return max;
     }
 
     // The softmax with its sum in double: the Scalar path's row.
