@@ -1,13 +1,13 @@
 // MatMul with dynamic int8 quantization on the integer GEMM: Y = X·W for float X (m × k) and int8 codes W (k × n)
 // with per-tensor or per-column scales s_w and zero point 0, X quantized per tensor at run time as ONNX
 // DynamicQuantizeLinear does (uint8, s_x = (max(0, max X) − min(0, min X)) / 255, z_x = round(−min(0, min X) / s_x)).
-// Then Y[i, o] = s_x·s_w[o]·Σ_k (q_x[i, k] − z_x)·W[k, o] (+ bias[o]): the sum is exact in int32 (QGemm), so this
+// Then Y[i, o] = s_x·s_w[o]·Σ_k (q_x[i, k] − z_x)·W[k, o] (+ bias[o]): the sum is exact in int32 (QGemm, whose
+// epilogue scales and adds the bias to each block of sums while it is in cache), so this
 // equals the float simulation DequantizeLinear(DynamicQuantizeLinear(X)) × DequantizeLinear(W) up to float rounding —
 // ONNX Runtime's DynamicQuantizeMatMul (com.microsoft) and MatMulInteger chains compute the same.
 using System.Buffers;
 using System.Numerics.Tensors;
 using Condense.Kernels.Int8Gemm;
-using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.Transformer;
 
@@ -42,9 +42,6 @@ internal sealed class DynamicQuantizedWeight
 /// <summary>Y = dequantize(quantize_dynamic(X)) · dequantize(W) on integer arithmetic.</summary>
 internal static class DynamicQuantizedMatMul
 {
-    /// <summary>Elements of Y below which one thread converts the sums.</summary>
-    private const long ParallelElements = 1 << 16;
-
     /// <summary>
     /// The scale and zero point DynamicQuantizeLinear gives <paramref name="x"/> (the formula of GraphOps.DynamicQuantizeLinear,
     /// which the float simulation runs): NaNs are skipped, an all-zero tensor gets scale 1.
@@ -70,28 +67,13 @@ internal static class DynamicQuantizedMatMul
         if (x.Length != (long)m * k || y.Length != (long)m * n) throw new ArgumentException($"X must be {m} × {k} and Y {m} × {n}");
         var (scale, zeroPoint) = Parameters(x);
         var codes = ArrayPool<byte>.Shared.Rent(m * k);
-        var sums = ArrayPool<int>.Shared.Rent(m * n);
         try
         {
             QuantizeLinear.QuantizeToByteParallel(x, scale, zeroPoint, codes.AsSpan(0, m * k));
-            QGemm.LinearForward(m, codes.AsSpan(0, m * k), zeroPoint, weight.Packed, [], sums.AsSpan(0, m * n));
             var columnScales = new float[n];
             TensorPrimitives.Multiply(weight.Scales, scale, columnScales);
-            ParallelRanges.For(m, (long)m * n, ParallelElements, (first, last) =>
-            {
-                for (int i = first; i < last; i++)
-                {
-                    var row = y.AsSpan(i * n, n);
-                    TensorPrimitives.ConvertTruncating<int, float>(sums.AsSpan(i * n, n), row);
-                    if (bias is null) TensorPrimitives.Multiply(row, columnScales, row);
-                    else TensorPrimitives.MultiplyAdd(row, columnScales, bias, row);
-                }
-            });
+            QGemm.LinearForwardDequantized(m, codes.AsSpan(0, m * k), zeroPoint, weight.Packed, columnScales, bias ?? [], y);
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(codes);
-            ArrayPool<int>.Shared.Return(sums);
-        }
+        finally { ArrayPool<byte>.Shared.Return(codes); }
     }
 }
