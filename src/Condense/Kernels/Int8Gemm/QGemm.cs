@@ -69,7 +69,8 @@ public static unsafe class QGemm
         if (m == 0 || n == 0) return;
         fixed (byte* px = x)
         fixed (float* ps = scales, pb = floatBias, py = y)
-            Run(m, px, xZeroPoint, weight, null, null, new QOutput(null, null, 0, 0, 0, null) { FloatY = py, Scales = ps, Bias = floatBias.IsEmpty ? null : pb });
+            Run(m, px, xZeroPoint, weight, null, null,
+                new QOutput(null, null, 0, 0, 0, null) { FloatY = py, Scales = ps, Bias = floatBias.IsEmpty ? null : pb });
     }
 
     private static void Run(int m, byte* x, int xZeroPoint, PackedInt8Weights w, int* bias, int* acc, in QOutput requant)

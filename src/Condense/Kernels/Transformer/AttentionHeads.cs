@@ -7,7 +7,7 @@
 // buffer in cache, the scale is the GEMM's alpha, and the additive mask (any shape that broadcasts to
 // [batch, heads, Lq, Lk], by strides, 0 where broadcast) joins the softmax, whose exponentials are ExpKernel's. ONNX Runtime's fused
 // Attention/MultiHeadAttention kernels work the same way. The products are Kernels/FloatGemm's (transB for Kᵀ);
-// the (batch, head) pairs are split between threads, each computed by one thread, so the bits do not depend on the
+// threads claim (batch, head) pairs one at a time, each computed by one thread, so the bits do not depend on the
 // thread count. The reference is a plain loop in double; the Scalar path sums its softmax in double as well.
 using System.Buffers;
 using System.Runtime.Intrinsics;
@@ -40,21 +40,31 @@ internal static unsafe class AttentionHeads
     {
         int pairs = s.Batch * s.Heads;
         if (pairs == 0 || s.QueryLength == 0 || s.ValueWidth == 0) return;
-        var path = Cpu.Active;
         long flops = 2L * s.QueryLength * s.KeyLength * (s.Width + s.ValueWidth);
         // Heads too large to share out run in order, each GEMM then splitting itself between threads.
-        bool split = flops < HeadParallelFlops;
-        ParallelRanges.For(pairs, split ? flops * pairs : 0, ParallelFlops, (first, last) =>
+        int parts = flops >= HeadParallelFlops || flops * pairs < ParallelFlops ? 1 : Math.Min(Cpu.Threads, pairs);
+        var job = new HeadsJob(Cpu.Active, s, scale, q, qs, k, ks, v, vs, bias, bs, y);
+        if (parts <= 1) job.Execute(0);
+        else WorkerPool.Run(job, parts);
+    }
+
+    // Each part claims the next (batch, head) until none is left, so a thread the OS delays holds up one head at most.
+    private sealed class HeadsJob(KernelPath path, AttentionShape s, float scale, float[] q, AttentionStrides qs, float[] k, AttentionStrides ks,
+        float[] v, AttentionStrides vs, float[]? bias, AttentionStrides bs, float[] y) : IParallelJob
+    {
+        private int _next;
+
+        public void Execute(int part)
         {
             var scores = ArrayPool<float>.Shared.Rent(Math.Max(1, s.QueryLength * s.KeyLength));
             try
             {
                 fixed (float* pq = q, pk = k, pv = v, pb = bias, py = y, ps = scores)
-                    for (int pair = first; pair < last; pair++)
+                    for (int pair; (pair = Interlocked.Increment(ref _next) - 1) < s.Batch * s.Heads;)
                         Head(path, s, scale, pair / s.Heads, pair % s.Heads, pq, qs, pk, ks, pv, vs, pb, bs, py, ps);
             }
             finally { ArrayPool<float>.Shared.Return(scores); }
-        });
+        }
     }
 
     // One (batch, head): scores = scale·Q·Kᵀ, each row masked and normalized in place, then Y = scores·V.

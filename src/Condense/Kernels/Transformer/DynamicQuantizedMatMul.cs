@@ -101,8 +101,8 @@ internal static class DynamicQuantizedMatMul
                 var v = Vector512.Create(x.Slice(i, 16));
                 (low, high) = (Vector512.Min(low, v), Vector512.Max(high, v));
             }
-            (low, high) = (Vector512.Min(low, Vector512.Create(low.GetUpper(), low.GetLower())), Vector512.Max(high, Vector512.Create(high.GetUpper(), high.GetLower())));
-            for (int lane = 0; lane < 8; lane++) (min, max) = (MathF.Min(min, low[lane]), MathF.Max(max, high[lane]));
+            var (lowHalf, highHalf) = (Vector256.Min(low.GetLower(), low.GetUpper()), Vector256.Max(high.GetLower(), high.GetUpper()));
+            for (int lane = 0; lane < 8; lane++) (min, max) = (MathF.Min(min, lowHalf[lane]), MathF.Max(max, highHalf[lane]));
         }
         else if (path != KernelPath.Scalar && Vector256.IsHardwareAccelerated && x.Length >= 8)
         {
