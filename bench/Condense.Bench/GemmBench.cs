@@ -38,6 +38,10 @@ internal static class GemmBench
         new("minilm qkv", false, true, 128, 384, 384),
         new("minilm ffn1", false, true, 128, 1536, 384),
         new("minilm ffn2", false, true, 128, 384, 1536),
+        // The same at batch 8 as the fused graph runs them: Gemm(X [1024, in], W [in, out]).
+        new("minilm qkv b8", false, false, 1024, 384, 384),
+        new("minilm ffn1 b8", false, false, 1024, 1536, 384),
+        new("minilm ffn2 b8", false, false, 1024, 384, 1536),
         // Convolution as GEMM: W [Cout, Cin·9] · im2col [Cin·9, H·W].
         new("conv 64@56", false, false, 64, 3136, 576),
         new("conv 512@7", false, false, 512, 49, 4608),

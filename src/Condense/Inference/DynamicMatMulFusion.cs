@@ -1,7 +1,8 @@
 // Dynamic int8 graphs onto the integer GEMM: each MatMul that reads DequantizeLinear(DynamicQuantizeLinear(x)) and a
 // DequantizeLinear of constant int8 (or int4) weights with zero point 0 (per-tensor or per-column scales) becomes one
 // DynamicQuantizeMatMul node (ONNX Runtime's com.microsoft fused op, GraphOps.Math.DynamicQuantized.cs), the form ORT
-// runs quantize_dynamic models in; everything else runs as before. This is what `quantize --dynamic` writes for
+// runs quantize_dynamic models in, and the Add of a per-column bias after it joins its epilogue (ORT's input 4, as its
+// MatMulIntegerToFloat fusion takes the bias); everything else runs as before. This is what `quantize --dynamic` writes for
 // transformers (Quantizer.cs), so their Q/K/V, output and feed-forward projections run in integers.
 using Condense.Graph;
 
@@ -11,28 +12,34 @@ namespace Condense.Inference;
 internal static class DynamicMatMulFusion
 {
     /// <summary>
-    /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every dynamic QDQ MatMul fused and the
-    /// quantize/dequantize nodes nothing else reads removed; null when no MatMul fuses.
+    /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every dynamic QDQ MatMul fused, with the bias
+    /// Add after it when there is one, and the quantize/dequantize nodes nothing else reads removed; null when no MatMul fuses.
     /// </summary>
     public static ModelGraph? Fuse(ModelGraph graph)
     {
-        var replacements = new Dictionary<Node, Node>();
+        var pattern = new GraphPattern(graph);
+        var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
         foreach (var node in graph.Nodes)
-            if (node.OpType == OpTypes.MatMul && Fused(graph, node) is { } fused) replacements[node] = fused;
-        if (replacements.Count == 0) return null;
-        var result = new ModelGraph { Opset = graph.Opset };
-        result.Inputs.AddRange(graph.Inputs);
-        result.Outputs.AddRange(graph.Outputs);
-        foreach (var n in graph.Nodes)
-            result.Nodes.Add(replacements.TryGetValue(n, out var r) ? r : new Node(n.Name, n.OpType, n.Inputs, n.Outputs, n.Attributes));
-        foreach (var (name, t) in graph.Initializers) result.Initializers.Add(name, t);
-        foreach (var name in graph.Trainable) result.Trainable.Add(name);
-        foreach (var (name, type) in graph.ElementTypes) result.ElementTypes[name] = type;
-        foreach (var (key, value) in graph.Metadata) result.Metadata[key] = value;
-        result.RemoveUnused();
-        return result;
+        {
+            if (node.OpType != OpTypes.MatMul || Fused(graph, node) is not { } fused) continue;
+            if (BiasAdd(graph, pattern, node, fused) is { } add)
+            {
+                fused = new Node(node.Name, OpTypes.DynamicQuantizeMatMul, [.. fused.Inputs, .. fused.Inputs.Count == 3 ? [""] : Array.Empty<string>(),
+                    add.Bias], add.Node.Outputs);
+                replacements[add.Node] = [];
+            }
+            replacements[node] = [fused];
+        }
+        return replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements);
     }
 
+    // The Add of a constant bias (one value per column of the weights) that alone reads the MatMul's output: ONNX Runtime's
+    // DynamicQuantizeMatMul adds it in its epilogue (its input 4), with no pass of its own over the output.
+    private static (Node Node, string Bias)? BiasAdd(ModelGraph g, GraphPattern pattern, Node matMul, Node fused)
+    {
+        if (pattern.OnlyReader(matMul.Outputs[0]) is not { OpType: OpTypes.Add, Outputs.Count: 1 } add || !pattern.Split(add, out _, out var bias)) return null;
+        return pattern.IsVector(bias) && g.Initializers[bias].Size == g.Initializers[fused.Inputs[1]].Shape[1] ? (add, bias) : null;
+    }
     // DynamicQuantizeMatMul(x, W_q, s_w[, 0]) for MatMul(DQ(DynamicQuantizeLinear(x)), DQ(W_q, s_w[, 0])), or null.
     private static Node? Fused(ModelGraph g, Node matMul)
     {

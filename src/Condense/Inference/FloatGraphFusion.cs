@@ -5,7 +5,8 @@
 // (Kernels/Transformer/LayerNormRows, GeluKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
 // its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means, exponent 2, √2 (or
 // 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else stays as it is.
-// The result is a copy for inference that shares the initializer tensors; the caller's graph is never changed.
+// Then the attention blocks and residual norms fuse (AttentionFusion). The result is a copy for inference that shares
+// the initializer tensors; the caller's graph is never changed.
 using Condense.Graph;
 using Condense.Tensors;
 
@@ -18,7 +19,8 @@ internal static class FloatGraphFusion
 
     /// <summary>
     /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every exact LayerNorm and GELU chain
-    /// replaced by one node and the nodes only they read removed; null when nothing fuses.
+    /// replaced by one node, then its attention blocks and residual norms fused (AttentionFusion), and the nodes only
+    /// they read removed; null when nothing fuses.
     /// </summary>
     public static ModelGraph? Fuse(ModelGraph graph)
     {
@@ -26,27 +28,12 @@ internal static class FloatGraphFusion
         var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
         foreach (var node in graph.Nodes)
             if ((matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.MatMulBias(node)) is { } fused) replacements[node] = fused;
-        if (replacements.Count == 0) return null;
-        var result = new ModelGraph { Opset = graph.Opset };
-        result.Inputs.AddRange(graph.Inputs);
-        result.Outputs.AddRange(graph.Outputs);
-        foreach (var n in graph.Nodes)
-            if (replacements.TryGetValue(n, out var r)) result.Nodes.AddRange(r);
-            else result.Nodes.Add(new Node(n.Name, n.OpType, n.Inputs, n.Outputs, n.Attributes));
-        foreach (var (name, t) in graph.Initializers) result.Initializers.Add(name, t);
-        foreach (var (name, t) in matcher.Shapes) result.Initializers.Add(name, t);
-        foreach (var name in graph.Trainable) result.Trainable.Add(name);
-        foreach (var (name, type) in graph.ElementTypes) result.ElementTypes[name] = type;
-        foreach (var (key, value) in graph.Metadata) result.Metadata[key] = value;
-        result.RemoveUnused();
-        return result;
+        var result = replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements, matcher.Shapes);
+        return AttentionFusion.Fuse(result ?? graph) ?? result;
     }
 
-    private sealed class Matcher(ModelGraph graph)
+    private sealed class Matcher(ModelGraph graph) : GraphPattern(graph)
     {
-        private readonly GraphIndex _index = new(graph);
-        private readonly HashSet<string> _outputs = [.. graph.Outputs.Select(o => o.Name)];
-
         // LayerNormalization(x, γ, β, axis −1, ε) for Add(Mul(Div(d, Sqrt(Add(ReduceMean(Pow(d, 2)), ε))), γ), β)
         // with d = Sub(x, ReduceMean(x)), the means over the last axis; the operands of Add and Mul in either order.
         public Node[]? LayerNorm(Node add)
@@ -87,8 +74,8 @@ internal static class FloatGraphFusion
         {
             if (add.OpType != OpTypes.Add || !Split(add, out var product, out var bias) || !IsVector(bias)) return null;
             if (OnlyFeeds(product, OpTypes.MatMul) is not { Inputs.Count: 2 } matMul || !Split(matMul, out var x, out var weight)) return null;
-            if (matMul.Inputs[1] != weight || !graph.Initializers.TryGetValue(weight, out var w) || w.Rank != 2 || w.DataType != DataType.Float32
-                || graph.TypeOf(weight) != ElementType.Float32 || graph.Initializers[bias].Size != w.Shape[1]) return null;
+            if (matMul.Inputs[1] != weight || !Graph.Initializers.TryGetValue(weight, out var w) || w.Rank != 2 || w.DataType != DataType.Float32
+                || Graph.TypeOf(weight) != ElementType.Float32 || Graph.Initializers[bias].Size != w.Shape[1]) return null;
             string prefix = matMul.Name + "/bias_fused", rows = prefix + "/rows_shape", columns = prefix + "/columns";
             Shapes[rows] = Tensor.FromInt64s([-1, w.Shape[0]], DataType.Int64, 2);
             Shapes[columns] = Tensor.FromInt64s([w.Shape[1]], DataType.Int64, 1);
@@ -112,44 +99,16 @@ internal static class FloatGraphFusion
         {
             if (OnlyFeeds(value, OpTypes.Add) is not { } addOne || !Split(addOne, out var erfValue, out var one) || Scalar(one) != 1f) return false;
             if (OnlyFeeds(erfValue, OpTypes.Erf) is not { } erf || Producer(erf.Inputs[0], null) is not { Inputs.Count: 2 } scaled) return false;
-            if (Readers(erf.Inputs[0]) != 1 || _outputs.Contains(erf.Inputs[0]) || scaled.Inputs[0] != x || Scalar(scaled.Inputs[1]) is not { } c) return false;
+            if (Readers(erf.Inputs[0]) != 1 || IsGraphOutput(erf.Inputs[0]) || scaled.Inputs[0] != x || Scalar(scaled.Inputs[1]) is not { } c) return false;
             return scaled.OpType == OpTypes.Div && Math.Abs(c - SqrtTwo) <= 1e-6f || scaled.OpType == OpTypes.Mul && Math.Abs(c - 1f / SqrtTwo) <= 1e-6f;
         }
-
-        // The producer of `value` when it is an `opType` node and `value` is read by one node only and is no graph output.
-        private Node? OnlyFeeds(string value, string opType) =>
-            Readers(value) == 1 && !_outputs.Contains(value) ? Producer(value, opType) : null;
-
-        private Node? Producer(string value, string? opType) =>
-            _index.ProducerIndex(value) is int i && (opType is null || graph.Nodes[i].OpType == opType) && graph.Nodes[i].Outputs.Count == 1
-                ? graph.Nodes[i] : null;
-
-        private int Readers(string value) => _index.ConsumersOf(value).Count();
-
-        // A binary node's computed operand and its initializer operand, in either order.
-        private bool Split(Node node, out string computed, out string constant)
-        {
-            (computed, constant) = ("", "");
-            if (node.Inputs.Count != 2) return false;
-            bool first = graph.Initializers.ContainsKey(node.Inputs[0]), second = graph.Initializers.ContainsKey(node.Inputs[1]);
-            if (first == second) return false;
-            (computed, constant) = first ? (node.Inputs[1], node.Inputs[0]) : (node.Inputs[0], node.Inputs[1]);
-            return true;
-        }
-
-        private float? Scalar(string name) =>
-            graph.Initializers.TryGetValue(name, out var t) && t.Size == 1 && graph.TypeOf(name) == ElementType.Float32
-            && t.DataType == DataType.Float32 ? t.Data[0] : null;
-
-        private bool IsVector(string name) =>
-            graph.Initializers.TryGetValue(name, out var t) && t.Rank == 1 && graph.TypeOf(name) == ElementType.Float32 && t.DataType == DataType.Float32;
 
         // ReduceMean over the last axis only, dimensions kept (axes as attribute, or as a constant input from opset 18).
         private bool LastAxisMean(Node mean)
         {
             if (mean.Int("keepdims", 1) != 1) return false;
             if (mean.Attributes.TryGetValue("axes", out var axes)) return axes.IntsValue is [-1];
-            if (mean.Inputs.Count < 2 || !graph.Initializers.TryGetValue(mean.Inputs[1], out var t) || t.Size != 1) return false;
+            if (mean.Inputs.Count < 2 || !Graph.Initializers.TryGetValue(mean.Inputs[1], out var t) || t.Size != 1) return false;
             return (t.DataType == DataType.Int64 ? t.Int64Data[0] : (long)t.Data[0]) == -1;
         }
     }

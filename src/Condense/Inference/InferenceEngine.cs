@@ -1,8 +1,9 @@
 // The front door of inference: one look at a (possibly quantized) graph decides what runs it — the integer
 // engine for static QDQ Gemm chains (IntegerModel), the one for Conv/Gemm chains (IntegerConvModel), the graph
-// with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicMatMulFusion), or the graph in float (a float
-// model, or the float simulation of a quantization the engines refuse; its LayerNorm and GELU decompositions fused
-// into single ops by FloatGraphFusion, in a copy) — and says which, and why it fell back. Each engine reads the graph at
+// with its dynamic int8 MatMuls (and their bias Adds) fused onto the integer GEMM (DynamicMatMulFusion), or the graph in
+// float (a float model, or the float simulation of a quantization the engines refuse) — either graph with its LayerNorm
+// and GELU decompositions, Linear layers, attention blocks and residual norms fused into single ops by FloatGraphFusion
+// and AttentionFusion, in a copy — and says which, and why it fell back. Each engine reads the graph at
 // most once: compiling is the analysis.
 using Condense.Graph;
 using Condense.Nn;
@@ -14,7 +15,7 @@ public enum EngineKind
 {
     /// <summary>
     /// The graph in float (for a quantized graph: the exact float simulation of its quantization); LayerNorm and GELU
-    /// decompositions run as single ops (a fused copy of the graph).
+    /// decompositions, attention blocks and residual norms run as single ops (a fused copy of the graph).
     /// </summary>
     Float,
 
@@ -25,8 +26,8 @@ public enum EngineKind
     IntegerConv,
 
     /// <summary>
-    /// The graph with its dynamic int8 MatMuls fused onto the integer GEMM (DynamicQuantizeMatMul), the rest in float
-    /// (LayerNorm and GELU chains fused as for <see cref="Float"/>).
+    /// The graph with its dynamic int8 MatMuls and their bias Adds fused onto the integer GEMM (DynamicQuantizeMatMul), the
+    /// rest in float (fused as for <see cref="Float"/>).
     /// </summary>
     DynamicInteger,
 }
@@ -47,7 +48,7 @@ public static class InferenceEngine
     /// <summary>
     /// The integer engine for <paramref name="model"/>'s graph when one compiles it (Gemm chains first, then Conv/Gemm chains,
     /// then the graph with its dynamic QDQ MatMuls fused), else the float graph — <paramref name="model"/> itself, or a copy
-    /// with its LayerNorm and GELU chains fused, in eval mode — with the reason: the Conv engine's refusal for a graph with
+    /// with its LayerNorm, GELU, Linear and attention chains fused, in eval mode — with the reason: the Conv engine's refusal for a graph with
     /// a Conv, the Gemm engine's otherwise.
     /// </summary>
     public static CompiledModel Compile(GraphModule model)

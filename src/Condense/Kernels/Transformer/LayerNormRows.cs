@@ -17,9 +17,10 @@ internal static class LayerNormRows
 
     /// <summary>
     /// y[r, :] = (x[r, :] − μ)/√(σ² + <paramref name="epsilon"/>)·scale + bias for <paramref name="rows"/> rows of
-    /// scale.Length; <paramref name="bias"/> may be null (no shift).
+    /// scale.Length; <paramref name="bias"/> may be null (no shift). With <paramref name="skip"/> (x's shape) the rows
+    /// normalized are x + skip (ONNX Runtime's SkipLayerNormalization: a residual Add and the norm after it in one pass).
     /// </summary>
-    public static void Forward(float[] x, float[] y, int rows, float[] scale, float[]? bias, float epsilon)
+    public static void Forward(float[] x, float[] y, int rows, float[] scale, float[]? bias, float epsilon, float[]? skip = null)
     {
         var path = Cpu.Active;
         int width = scale.Length;
@@ -29,6 +30,11 @@ internal static class LayerNormRows
             {
                 ReadOnlySpan<float> input = x.AsSpan(r * width, width);
                 var output = y.AsSpan(r * width, width);
+                if (skip is not null)
+                {
+                    TensorPrimitives.Add(input, skip.AsSpan(r * width, width), output);
+                    input = output;
+                }
                 if (path == KernelPath.Scalar) Reference(input, output, scale, bias, epsilon);
                 else Row(input, output, scale, bias, epsilon);
             }

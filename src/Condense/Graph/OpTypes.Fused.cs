@@ -1,0 +1,14 @@
+// The engine's own fused transformer ops (Graph/Ops/FusedOps): made by Inference/AttentionFusion at compile time,
+// never read from a file.
+namespace Condense.Graph;
+
+public static partial class OpTypes
+{
+    /// <summary>
+    /// FusedAttention: softmax(scale·Q·Kᵀ + bias)·V per head on Q, K, V in [batch, length, heads, width], the result in the
+    /// same layout (the engine's; not exported).
+    /// </summary>
+    public const string FusedAttention = "FusedAttention";
+    /// <summary>SkipLayerNormalization: LayerNormalization of x + skip over the last axis (com.microsoft).</summary>
+    public const string SkipLayerNormalization = "SkipLayerNormalization";
+}

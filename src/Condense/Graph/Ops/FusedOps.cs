@@ -1,0 +1,17 @@
+// The engine's fused transformer ops (Graph/GraphOps.Attention.cs), which Inference/AttentionFusion makes of the node
+// chains a BERT-style export writes: never imported. FusedAttention runs inference only and is not exported (no ONNX
+// op has its head-split layout); SkipLayerNormalization is ONNX Runtime's com.microsoft op of that name (its first four
+// inputs) and trains through the Add and LayerNormalization it stands for.
+using static Condense.Graph.GraphOps;
+
+namespace Condense.Graph.Ops;
+
+internal static class FusedOps
+{
+    public static OpDef[] Defs =>
+    [
+        new(OpTypes.FusedAttention, (n, x, _) => [FusedAttention(n, x)], OpGradient.None, OpExport.None) { Import = OpImport.EngineOnly },
+        new(OpTypes.SkipLayerNormalization, (n, x, _) => [SkipLayerNormalization(n, x)], OpGradient.Autograd, OpExport.ContribDomain)
+            { Import = OpImport.EngineOnly, Types = MathOps.Floats },
+    ];
+}
