@@ -2,9 +2,13 @@
 // DequantizeLinear of constant int8 (or int4) weights with zero point 0 (per-tensor or per-column scales) becomes one
 // DynamicQuantizeMatMul node (ONNX Runtime's com.microsoft fused op, GraphOps.Math.DynamicQuantized.cs), the form ORT
 // runs quantize_dynamic models in, and the Add of a per-column bias after it joins its epilogue (ORT's input 4, as its
-// MatMulIntegerToFloat fusion takes the bias); everything else runs as before. This is what `quantize --dynamic` writes for
+// MatMulIntegerToFloat fusion takes the bias); a DequantizeLinear of constant weights that another op still reads (a
+// dynamic QDQ Gemm's: BERT's pooler) is evaluated at compile time, as ORT's constant folding does, instead of on every
+// run; everything else runs as before. This is what `quantize --dynamic` writes for
 // transformers (Quantizer.cs), so their Q/K/V, output and feed-forward projections run in integers.
+using Condense.Autograd;
 using Condense.Graph;
+using Condense.Tensors;
 
 namespace Condense.Inference;
 
@@ -13,7 +17,8 @@ internal static class DynamicMatMulFusion
 {
     /// <summary>
     /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every dynamic QDQ MatMul fused, with the bias
-    /// Add after it when there is one, and the quantize/dequantize nodes nothing else reads removed; null when no MatMul fuses.
+    /// Add after it when there is one, the quantize/dequantize nodes nothing else reads removed, and the dequantized constant
+    /// weights something else still reads (a Gemm's: the pooler's) computed once; null when no MatMul fuses.
     /// </summary>
     public static ModelGraph? Fuse(ModelGraph graph)
     {
@@ -30,7 +35,32 @@ internal static class DynamicMatMulFusion
             }
             replacements[node] = [fused];
         }
-        return replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements);
+        if (replacements.Count == 0) return null;
+        var folded = new Dictionary<string, Tensor>();
+        foreach (var node in graph.Nodes.Where(n => n.OpType == OpTypes.DequantizeLinear && n.Outputs.Count == 1 && !pattern.IsGraphOutput(n.Outputs[0])))
+            if (node.Inputs.All(i => i.Length == 0 || graph.Initializers.ContainsKey(i))
+                && pattern.ReadersOf(node.Outputs[0]).Any(reader => !replacements.ContainsKey(reader)))
+            {
+                folded[node.Outputs[0]] = Evaluate(graph, node);
+                replacements[node] = [];
+            }
+        return GraphPattern.Rewrite(graph, replacements, folded);
+    }
+
+    // The output of a node whose inputs are all initializers, as the executor computes it (a one-node graph, run once).
+    private static Tensor Evaluate(ModelGraph graph, Node node)
+    {
+        var single = new ModelGraph { Opset = graph.Opset };
+        foreach (var input in node.Inputs.Where(i => i.Length > 0))
+        {
+            single.Initializers[input] = graph.Initializers[input];
+            if (graph.ElementTypes.TryGetValue(input, out var type)) single.ElementTypes[input] = type;
+        }
+        single.Nodes.Add(new Node(node.Name, node.OpType, node.Inputs, node.Outputs, node.Attributes));
+        single.Outputs.Add(new ValueInfo(node.Outputs[0], []));
+        var module = new GraphModule(single);
+        module.Eval();
+        using (GradMode.NoGrad()) return module.Run(new Dictionary<string, Tensor>())[node.Outputs[0]];
     }
 
     // The Add of a constant bias (one value per column of the weights) that alone reads the MatMul's output: ONNX Runtime's

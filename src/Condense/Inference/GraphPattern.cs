@@ -31,6 +31,9 @@ internal class GraphPattern(ModelGraph graph)
     /// <summary>The one node that reads <paramref name="value"/>, when no other does and it is no graph output.</summary>
     public Node? OnlyReader(string value) => !IsGraphOutput(value) && _index.ConsumersOf(value).ToList() is [var reader] ? reader : null;
 
+    /// <summary>The nodes that read <paramref name="value"/>.</summary>
+    public IEnumerable<Node> ReadersOf(string value) => _index.ConsumersOf(value);
+
     /// <summary>How many nodes read <paramref name="value"/>.</summary>
     public int Readers(string value) => _index.ConsumersOf(value).Count();
 

@@ -1,6 +1,7 @@
 // Dynamic int8 graphs compile to the graph with DynamicQuantizeMatMul nodes on the integer GEMM: the fused model
 // computes the float simulation's outputs (to float rounding: the integer sums are exact), leaves the source model
-// as it was, and a graph whose weights have a nonzero zero point is not fused.
+// as it was, a Gemm's dequantized weights are computed once at compile time, and a graph whose weights have a nonzero
+// zero point is not fused.
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Inference;
@@ -52,6 +53,30 @@ public class DynamicMatMulFusionTests
             var y = Run(runner, x);
             for (int i = 0; i < y.Length; i++) Assert.Equal(expected[i], y[i], 1e-4);
         }
+    }
+
+    [Fact]
+    public void AGemmsDequantizedWeightsAreComputedOnceAtCompileTime()
+    {
+        // A Linear layer exported as Gemm (transB, as BERT's pooler) after the MatMuls: its weight's DequantizeLinear is folded.
+        var model = TwoMatMuls();
+        model.Graph.Initializers["w3"] = Tensor.Uniform(new Rng(4), -1, 1, 4, 5);
+        model.Graph.Trainable.Add("w3");
+        model.Graph.Nodes.Add(new Node("gemm", OpTypes.Gemm, ["y2d", "w3"], ["z"], new Dictionary<string, AttributeValue> { ["transB"] = AttributeValue.Int(1) }));
+        model.Graph.Nodes.Insert(model.Graph.Nodes.Count - 1, new Node("flatten", OpTypes.Flatten, ["y"], ["y2d"],
+            new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(2) }));
+        model.Graph.Outputs[0] = new ValueInfo("z", [-1, 4]);
+        model = new GraphModule(model.Graph);
+        var quantized = Quantizer.Quantize(model, new QuantizeOptions { Mode = QuantizationMode.Dynamic }, null).Model;
+        Assert.Contains(quantized.Graph.Nodes, n => n.OpType == OpTypes.DequantizeLinear && quantized.Graph.Initializers.ContainsKey(n.Inputs[0])
+            && quantized.Graph.Consumers(n.Outputs[0]).Any(c => c.OpType == OpTypes.Gemm));
+        var runner = Assert.IsType<GraphModule>(InferenceEngine.Compile(quantized).Runner);
+        Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType == OpTypes.DequantizeLinear && runner.Graph.Initializers.ContainsKey(n.Inputs[0]));
+        var x = Tensor.Uniform(new Rng(7), -2, 3, 2, 3, 8);
+        float[] Output(GraphModule m) { m.Eval(); using (GradMode.NoGrad()) return m.Run(new Dictionary<string, Tensor> { ["x"] = x })["z"].Data; }
+        var expected = Output(quantized);
+        var actual = Output(runner);
+        for (int i = 0; i < actual.Length; i++) Assert.Equal(expected[i], actual[i], 1e-4);
     }
 
     [Fact]

@@ -1,7 +1,8 @@
 // The fused attention kernel (softmax(scale·Q·Kᵀ + bias)·V per head on the [batch, length, heads, width] layout) against
 // its plain double loop on every kernel path: odd lengths and widths (GEMM and vector tails), a query length other than
 // the key length, a value width other than the key width, K and V broadcast over the batch, biases of every broadcast
-// form a transformer uses (padding [B, 1, 1, Lk], causal [Lq, Lk], full, one value, none) with −∞ entries, heads split
+// form a transformer uses (padding [B, 1, 1, Lk], causal [Lq, Lk], full, one value, none) with −∞ entries, trailing
+// padded keys (skipped when their weights vanish, computed when a mild bias leaves them weight), heads split
 // between threads (same bits on one thread), and a head too large to share out. Also the float-lane exp the softmax and
 // erf use (ExpKernel) against Math.Exp, and the residual layer norm (LayerNormRows with skip) against the reference
 // norm of x + skip.
@@ -27,6 +28,9 @@ public class AttentionHeadsTests
             data.Add(path, 1, 37, 37, 8, "scalar");
             data.Add(path, 2, 9, 9, 3, "broadcast keys");
             data.Add(path, 1, 3, 300, 40, "padding");
+            data.Add(path, 4, 9, 23, 16, "trailing");
+            data.Add(path, 3, 6, 40, 8, "trailing −∞");
+            data.Add(path, 2, 5, 21, 8, "mild trailing");
         }
         return data;
     }
@@ -38,8 +42,10 @@ public class AttentionHeadsTests
         const int heads = 3;
         int valueWidth = width + 2;
         int keyBatch = bias == "broadcast keys" ? 1 : batch;
-        var q = Tensor.Uniform(new Rng(1), -1f, 1f, batch * queries * heads * width).Data;
-        var k = Tensor.Uniform(new Rng(2), -1f, 1f, keyBatch * keys * heads * width).Data;
+        // Large scores against a mild padding bias: the padded keys still carry weight, and are computed.
+        float spread = bias == "mild trailing" ? 30f : 1f;
+        var q = Tensor.Uniform(new Rng(1), -spread, spread, batch * queries * heads * width).Data;
+        var k = Tensor.Uniform(new Rng(2), -spread, spread, keyBatch * keys * heads * width).Data;
         var v = Tensor.Uniform(new Rng(3), -2f, 2f, keyBatch * keys * heads * valueWidth).Data;
         var (biasData, biasStrides) = Bias(bias, batch, heads, queries, keys);
         var shape = new AttentionShape(batch, heads, queries, keys, width, valueWidth);
@@ -65,6 +71,30 @@ public class AttentionHeadsTests
         MatchesThePlainLoop(path, 1, 300, 300, 40, "causal");
     }
 
+    [Theory]
+    [InlineData(1f, -1e4f, true)]
+    [InlineData(1f, float.NegativeInfinity, true)]
+    [InlineData(30f, -100f, false)]
+    public unsafe void PaddedKeysAreSkippedOnlyWhenTheirWeightsVanish(float spread, float padded, bool skipped)
+    {
+        const int queries = 5, keys = 12, width = 8, valid = 7;
+        var q = Tensor.Uniform(new Rng(1), -spread, spread, queries * width).Data;
+        var k = Tensor.Uniform(new Rng(2), -spread, spread, keys * width).Data;
+        var bias = Enumerable.Range(0, keys).Select(j => j < valid ? 0f : padded).ToArray();
+        var scores = new float[queries * valid];
+        for (int i = 0; i < queries; i++)
+            for (int j = 0; j < valid; j++)
+                for (int c = 0; c < width; c++) scores[i * valid + j] += 0.5f * q[i * width + c] * k[j * width + c];
+        fixed (float* pq = q, pk = k, pb = bias, ps = scores)
+        {
+            Assert.Equal(valid, AttentionHeads.PaddingCut(pb, keys));
+            var shape = new AttentionShape(1, 1, queries, keys, width, width);
+            Assert.Equal(skipped, AttentionHeads.TailVanishes(shape, 0.5f, pq, width, pk, width, pb, ps, valid));
+        }
+        var unpadded = new float[keys];
+        fixed (float* pb = unpadded) Assert.Equal(keys, AttentionHeads.PaddingCut(pb, keys));
+    }
+
     // A bias of the named broadcast form, with a −∞ entry in every row but the first key position.
     private static (float[]? Data, AttentionStrides Strides) Bias(string form, int batch, int heads, int queries, int keys)
     {
@@ -74,6 +104,11 @@ public class AttentionHeadsTests
         {
             case "padding" or "broadcast keys":
                 return (Enumerable.Range(0, batch * keys).Select(i => Entry(i % keys)).ToArray(), new AttentionStrides(keys, 0, 0, 1));
+            case "trailing" or "trailing −∞" or "mild trailing":
+                // Sequence b has its last 3·b keys padded, one key left at least.
+                float padded = form == "trailing" ? -1e4f : form == "mild trailing" ? -100f : float.NegativeInfinity;
+                return (Enumerable.Range(0, batch * keys).Select(i => i % keys < Math.Max(1, keys - 3 * (i / keys)) ? 0f : padded).ToArray(),
+                    new AttentionStrides(keys, 0, 0, 1));
             case "causal":
                 return (Enumerable.Range(0, queries * keys).Select(i => i % keys > i / keys ? -1e4f : 0f).ToArray(), new AttentionStrides(0, 0, keys, 1));
             case "full":

@@ -4,11 +4,12 @@
 // and Y is written straight into [batch, query length, heads, value width]. BERT-style exports write this as
 // Transpose(Q), Transpose(K), MatMul, Div, Add(mask), Softmax, Transpose(V), MatMul, Transpose — five passes over the
 // [batch, heads, L, L] scores and four copies of the activations; here the L×L scores of one head live in a scratch
-// buffer in cache, the scale is the GEMM's alpha, and the additive mask (any shape that broadcasts to
-// [batch, heads, Lq, Lk], by strides, 0 where broadcast) joins the softmax, whose exponentials are ExpKernel's. ONNX Runtime's fused
-// Attention/MultiHeadAttention kernels work the same way. The products are Kernels/FloatGemm's (transB for Kᵀ);
-// threads claim (batch, head) pairs one at a time, each computed by one thread, so the bits do not depend on the
-// thread count. The reference is a plain loop in double; the Scalar path sums its softmax in double as well.
+// buffer in cache, the scale is the GEMM's alpha, and the additive mask (any shape that broadcasts to [batch, heads,
+// Lq, Lk], by strides, 0 where broadcast) joins the softmax, whose exponentials are ExpKernel's; trailing padded keys
+// whose weights are exactly 0 are skipped (AttentionHeads.Padding.cs). ONNX Runtime's fused Attention and
+// MultiHeadAttention kernels work the same way. The products are Kernels/FloatGemm's (transB for Kᵀ); threads claim
+// (batch, head) pairs one at a time, each computed by one thread, so the bits do not depend on the thread count.
+// The reference is a plain loop in double; the Scalar path sums its softmax in double as well.
 using System.Buffers;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.FloatGemm;
@@ -23,7 +24,7 @@ internal readonly record struct AttentionStrides(long Batch, long Head, long Row
 internal readonly record struct AttentionShape(int Batch, int Heads, int QueryLength, int KeyLength, int Width, int ValueWidth);
 
 /// <summary>softmax(scale·Q·Kᵀ + bias)·V per (batch, head) on strided operands.</summary>
-internal static unsafe class AttentionHeads
+internal static unsafe partial class AttentionHeads
 {
     /// <summary>Flops of one head below which heads are split between threads (one head then runs on one thread).</summary>
     private const long HeadParallelFlops = 10_000_000;
@@ -67,21 +68,29 @@ internal static unsafe class AttentionHeads
         }
     }
 
-    // One (batch, head): scores = scale·Q·Kᵀ, each row masked and normalized in place, then Y = scores·V.
+    // One (batch, head): scores = scale·Q·Kᵀ, each row masked and normalized in place, then Y = scores·V; keys past a padding
+    // cut (AttentionHeads.Padding.cs) only when their weights are 0.
     private static void Head(KernelPath path, AttentionShape s, float scale, int b, int h, float* q, AttentionStrides qs, float* k,
         AttentionStrides ks, float* v, AttentionStrides vs, float* bias, AttentionStrides bs, float* y, float* scores)
     {
         int lq = s.QueryLength, lk = s.KeyLength;
         float* qh = q + b * qs.Batch + h * qs.Head, kh = k + b * ks.Batch + h * ks.Head, vh = v + b * vs.Batch + h * vs.Head;
-        Gemm.Run(path, false, true, lq, lk, s.Width, scale, qh, (int)qs.Row, kh, (int)ks.Row, 0f, scores, lk);
-        for (int i = 0; i < lq && lk > 0; i++)
+        float* biasHead = bias is null ? null : bias + b * bs.Batch + h * bs.Head;
+        int keys = bias is not null && bs.Row == 0 && bs.Column == 1 && lk > 0 ? PaddingCut(biasHead, lk) : lk;
+        Gemm.Run(path, false, true, lq, keys, s.Width, scale, qh, (int)qs.Row, kh, (int)ks.Row, 0f, scores, keys);
+        if (keys < lk && !TailVanishes(s, scale, qh, qs.Row, kh, ks.Row, biasHead, scores, keys))
         {
-            var row = new Span<float>(scores + (long)i * lk, lk);
-            float* biasRow = bias is null ? null : bias + b * bs.Batch + h * bs.Head + i * bs.Row;
+            keys = lk;
+            Gemm.Run(path, false, true, lq, keys, s.Width, scale, qh, (int)qs.Row, kh, (int)ks.Row, 0f, scores, keys);
+        }
+        for (int i = 0; i < lq && keys > 0; i++)
+        {
+            var row = new Span<float>(scores + (long)i * keys, keys);
+            float* biasRow = biasHead is null ? null : biasHead + i * bs.Row;
             if (path == KernelPath.Scalar) ReferenceRow(row, biasRow, bs.Column);
             else SoftmaxRow(path, row, biasRow, bs.Column);
         }
-        Gemm.Run(path, false, false, lq, s.ValueWidth, lk, 1f, scores, lk, vh, (int)vs.Row, 0f,
+        Gemm.Run(path, false, false, lq, s.ValueWidth, keys, 1f, scores, keys, vh, (int)vs.Row, 0f,
             y + ((long)b * lq * s.Heads + h) * s.ValueWidth, s.Heads * s.ValueWidth);
     }
 
