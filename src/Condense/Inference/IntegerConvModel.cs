@@ -74,6 +74,9 @@ public sealed partial class IntegerConvModel : Module
 
     internal IReadOnlyList<Step> Steps => _steps;
 
+    /// <summary>When set, called after each step with its index and its time in Stopwatch ticks (the int8-resnet bench's profile).</summary>
+    internal Action<int, long>? StepTimer { get; set; }
+
     /// <summary>Outputs for a float input (N, …) holding one graph input per sample. Throws in training mode.</summary>
     public override Tensor Forward(Tensor input) => Run(input, null);
 
@@ -146,7 +149,9 @@ public sealed partial class IntegerConvModel : Module
                 else buffers.Codes[step.Output] ??= ArrayPool<byte>.Shared.Rent(n * slot.Size);
                 if (activations is not null && step is LayerStep layer)
                     activations[layer.InputValue] = buffers.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size).ToArray();
+                long start = StepTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
                 Execute(step, buffers, n);
+                StepTimer?.Invoke(i, System.Diagnostics.Stopwatch.GetTimestamp() - start);
                 if (stepwise is var (outputs, simulation) && !slot.IsFloat && slot.Value is { } name)
                 {
                     var codes = buffers.Codes[step.Output].AsSpan(0, n * slot.Size);

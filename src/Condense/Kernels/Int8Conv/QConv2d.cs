@@ -68,6 +68,11 @@ public static unsafe class QConv2d
     {
         // Read once on the calling thread (a test's forced setting is thread-local) and handed to the parts.
         var (path, dot) = (Cpu.Active, Cpu.ActiveInt8Dot);
+        if (dot == Int8Dot.JitZmmQuads && JitConvKernels.Available)
+        {
+            ChannelsLastRun(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+            return;
+        }
         int parts = g.Batch >= Cpu.Threads || g.Flops < Conv2dKernel.ParallelFlops ? 1 : Math.Min(Cpu.Threads, (g.OutChannels + BlockRows - 1) / BlockRows);
         if (parts <= 1)
         {
@@ -77,6 +82,30 @@ public static unsafe class QConv2d
         var blocks = ChannelBlocks.Of(weight, parts);
         var job = new BlockJob(path, dot, g, x, xZeroPoint, blocks, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
         WorkerPool.Run(job, parts);
+    }
+
+    // The NCHW images through QConv2dNhwc: x transposed into a copy with 3 bytes of slack (its last quad reads past C),
+    // the output transposed back.
+    private static void ChannelsLastRun(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
+    {
+        long inSize = (long)g.Batch * g.InChannels * g.InPixels, outSize = (long)g.Batch * g.OutChannels * g.OutPixels;
+        var input = GC.AllocateUninitializedArray<byte>(checked((int)inSize + 4), pinned: true);
+        var output = GC.AllocateUninitializedArray<int>(checked((int)outSize), pinned: true);
+        fixed (byte* nhwc = input)
+        fixed (int* sums = output)
+        {
+            ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
+            if (y is null)
+            {
+                QConv2dNhwc.Forward(g, nhwc, xZeroPoint, weight, bias, null, null, 0, 0, 0, null, sums);
+                ChannelsLast.ToPlanar(sums, g.Batch, g.OutChannels, g.OutPixels, acc);
+                return;
+            }
+            byte* codes = (byte*)sums;
+            QConv2dNhwc.Forward(g, nhwc, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, codes, null);
+            ChannelsLast.ToPlanar(codes, g.Batch, g.OutChannels, g.OutPixels, y);
+        }
     }
 
     private static void Direct(KernelPath path, Int8Dot dot, Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,

@@ -1,0 +1,177 @@
+// The int8 convolution on channels-last (NHWC) uint8 images with the emitted zmm vpdpbusd kernels (JitConvKernels):
+//   acc[n, p, o] = Σ_{kh,kw,c} x[n, iy, ix, c]·w[o, c, kh, kw] + bias[o] − z_x·Σ w[o, ·]
+// where a tap that leaves the image reads a row of z_x (so its terms cancel with the z_x·Σw of every tap, and
+// x − z_x = 0 there, as QConv2dReference pads). Lanes are output channels and each pixel's channels are contiguous,
+// so no im2col matrix and no copy of the image is made: per tile of up to 6 output pixels, an indirection list holds
+// one pointer per (tap, pixel) into the input (kept per geometry as byte offsets, −1 for padding), and the kernel runs
+// the tile against a block of up to 64 output channels. Channels past C in the last quad of a pixel read the next
+// bytes of the image (x must have 3 readable bytes past its end when C % 4 ≠ 0), multiplied by packed weights of 0.
+// The tile's int32 sums are requantized per pixel (Requantize.RowCore, lanes = channels) into y (N, OH, OW, M), or
+// copied to acc (N, OH, OW, M). Work units (channel block, image, tile) are split over threads in that order — a
+// block's weights stay in cache across images; each output value is computed whole by one unit, so any thread
+// count gives the same bits.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Int8Conv;
+
+/// <summary>Channels-last int8 convolution through the emitted AVX-512 VNNI kernels.</summary>
+internal static unsafe class QConv2dNhwc
+{
+    private const int Rows = JitConvKernels.MaxRows, BlockChannels = 16 * JitConvKernels.MaxPanels;
+
+    [ThreadStatic] private static Job? t_job;
+    [ThreadStatic] private static int[]? t_bias;
+    [ThreadStatic] private static byte[]? t_zero;
+
+    /// <summary>
+    /// y (N, OH, OW, M) requantized when <paramref name="y"/> is not null, else int32 sums into <paramref name="acc"/>
+    /// (N, OH, OW, M), for x (N, H, W, C); the weight in the (kh, kw, c) order of <see cref="QConv2d.ChannelsLastWeight"/>.
+    /// </summary>
+    public static void Forward(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
+    {
+        if (g.Batch == 0) return;
+        var layout = JitLayout.Of(g, weight);
+        int m = g.OutChannels, blocks = (m + BlockChannels - 1) / BlockChannels;
+        int* biases = QConvShared.Buffer(ref t_bias, blocks * BlockChannels);
+        var rowSums = weight.RowSums;
+        for (int o = 0; o < blocks * BlockChannels; o++)
+            biases[o] = o < m ? (bias is null ? 0 : bias[o]) - xZeroPoint * rowSums[o] : 0;
+        byte* zero = QConvShared.Buffer(ref t_zero, 4 * layout.Quads);
+        new Span<byte>(zero, 4 * layout.Quads).Fill(xZeroPoint);
+        int units = blocks * g.Batch * layout.Tiles;
+        int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, units) : 1;
+        var job = t_job ??= new Job();
+        job.Set(g, layout, x, zero, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, units, parts);
+        try { WorkerPool.Run(job, parts); }
+        finally { job.Clear(); }
+    }
+
+    /// <summary>
+    /// The weight packed for the kernels and the indirection offsets of one geometry, kept on the weight (rebuilt when
+    /// the image size or options change). Block b of 64 channels starts at b·Taps·Quads·256 bytes and holds
+    /// [tap][quad][panel][16 channels][4 inputs] for its panels.
+    /// </summary>
+    private sealed class JitLayout
+    {
+        public required (int H, int W, int C, ConvParameters O) Key { get; init; }
+        public required int Taps { get; init; }
+        public required int Quads { get; init; }
+        public required int Tiles { get; init; }
+        public required sbyte[] Weights { get; init; }
+        public required int[] Offsets { get; init; }   // [pixel][tap] bytes from the image start, −1 outside
+
+        public sbyte* WeightPointer => (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Weights));
+        public int* OffsetPointer => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Offsets));
+
+        public static JitLayout Of(Conv2dGeometry g, PackedInt8Weights weight)
+        {
+            var key = (g.Height, g.Width, g.InChannels, g.Options);
+            if (weight.DerivedLayout is JitLayout known && known.Key == key) return known;
+            int taps = g.KernelH * g.KernelW, quads = (g.InChannels + 3) / 4, m = g.OutChannels;
+            var layout = new JitLayout
+            {
+                Key = key, Taps = taps, Quads = quads, Tiles = (g.OutPixels + Rows - 1) / Rows,
+                Weights = Pack(weight, m, g.InChannels, taps, quads), Offsets = IndirectionOffsets(g),
+            };
+            weight.DerivedLayout = layout;
+            return layout;
+        }
+
+        private static sbyte[] Pack(PackedInt8Weights weight, int m, int channels, int taps, int quads)
+        {
+            var packed = GC.AllocateArray<sbyte>(((m + 15) / 16 * 16) * taps * quads * 4, pinned: true);
+            for (int o = 0; o < m; o++)
+            {
+                int block = o / BlockChannels, panels = Math.Min(JitConvKernels.MaxPanels, (m - block * BlockChannels + 15) / 16);
+                int panel = o % BlockChannels / 16, lane = o % 16;
+                for (int t = 0; t < taps; t++)
+                    for (int c = 0; c < channels; c++)
+                    {
+                        long at = (long)block * taps * quads * BlockChannels * 4 + ((((long)t * quads + c / 4) * panels + panel) * 16 + lane) * 4 + c % 4;
+                        packed[at] = weight.At(o, t * channels + c);
+                    }
+            }
+            return packed;
+        }
+
+        private static int[] IndirectionOffsets(Conv2dGeometry g)
+        {
+            var o = g.Options;
+            int taps = g.KernelH * g.KernelW, ow = g.OutWidth;
+            var offsets = GC.AllocateArray<int>(g.OutPixels * taps, pinned: true);
+            for (int p = 0; p < g.OutPixels; p++)
+                for (int kh = 0, t = 0; kh < g.KernelH; kh++)
+                    for (int kw = 0; kw < g.KernelW; kw++, t++)
+                    {
+                        int iy = p / ow * o.StrideH - o.PadTop + kh * o.DilationH, ix = p % ow * o.StrideW - o.PadLeft + kw * o.DilationW;
+                        bool inside = (uint)iy < (uint)g.Height && (uint)ix < (uint)g.Width;
+                        offsets[p * taps + t] = inside ? (iy * g.Width + ix) * g.InChannels : -1;
+                    }
+            return offsets;
+        }
+    }
+
+    /// <summary>Part p runs units [U·p/parts, U·(p+1)/parts) of the (channel block, image, tile) order.</summary>
+    private sealed class Job : IParallelJob
+    {
+        [ThreadStatic] private static nint[]? t_pointers;
+        [ThreadStatic] private static int[]? t_tile;
+
+        private Conv2dGeometry _g = null!;
+        private JitLayout _layout = null!;
+        private byte* _x, _zero, _y;
+        private int* _bias, _multiplier, _shift, _acc;
+        private byte _yZero, _qmin, _qmax;
+        private int _units, _parts;
+
+        public void Set(Conv2dGeometry g, JitLayout layout, byte* x, byte* zero, int* bias, int* multiplier, int* shift,
+            byte yZero, byte qmin, byte qmax, byte* y, int* acc, int units, int parts)
+        {
+            (_g, _layout, _yZero, _qmin, _qmax, _units, _parts) = (g, layout, yZero, qmin, qmax, units, parts);
+            _x = x; _zero = zero; _y = y; _bias = bias; _multiplier = multiplier; _shift = shift; _acc = acc;
+        }
+
+        public void Clear() { _x = _zero = _y = null; _bias = _multiplier = _shift = _acc = null; _g = null!; _layout = null!; }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Execute(int part)
+        {
+            var (g, l) = (_g, _layout);
+            int m = g.OutChannels, pixels = g.OutPixels, taps = l.Taps, tiles = l.Tiles, images = g.Batch;
+            byte** pointers = (byte**)QConvShared.Buffer(ref t_pointers, taps * Rows);
+            int* tile = QConvShared.Buffer(ref t_tile, Rows * BlockChannels), offsets = l.OffsetPointer;
+            long imageBytes = (long)g.InPixels * g.InChannels, blockBytes = (long)taps * l.Quads * BlockChannels * 4;
+            var args = new JitConvKernels.Args
+            {
+                Pointers = pointers, Taps = taps, QuadBytes = 4 * l.Quads, NegativeQuadBytes = -4 * l.Quads, Output = tile,
+                Ldc = BlockChannels * sizeof(int),
+            };
+            int u0 = (int)((long)_units * part / _parts), u1 = (int)((long)_units * (part + 1) / _parts);
+            for (int u = u0; u < u1; u++)
+            {
+                int block = u / (images * tiles), n = u / tiles % images, first = u % tiles * Rows;
+                int rows = Math.Min(Rows, pixels - first), co = block * BlockChannels, width = Math.Min(BlockChannels, m - co);
+                byte* image = _x + n * imageBytes;
+                for (int i = 0; i < rows; i++)
+                {
+                    int* off = offsets + (first + i) * taps;
+                    for (int t = 0; t < taps; t++) pointers[t * rows + i] = off[t] < 0 ? _zero : image + off[t];
+                }
+                args.Weights = l.WeightPointer + block * blockBytes;
+                args.Bias = _bias + co;
+                JitConvKernels.Run(rows, (width + 15) / 16, &args);
+                long output = ((long)n * pixels + first) * m + co;
+                for (int i = 0; i < rows; i++, output += m)
+                    if (_y is not null)
+                        Requantize.RowCore(KernelPath.Avx512, tile + i * BlockChannels, _multiplier + co, _shift + co, width, _yZero, _qmin, _qmax, _y + output);
+                    else
+                        new ReadOnlySpan<int>(tile + i * BlockChannels, width).CopyTo(new Span<int>(_acc + output, width));
+            }
+        }
+    }
+}
