@@ -37,8 +37,18 @@ public sealed partial class IntegerConvModel
                 break;
             case MaxPoolStep max:
                 var (c, h, w) = (max.InputShape[0], max.InputShape[1], max.InputShape[2]);
-                QConv2d.MaxPool(b.Codes[max.Input].AsSpan(0, n * c * h * w), n, h, w, c, max.Window,
-                    b.Codes[max.Output].AsSpan(0, n * _slots[max.Output].Size));
+                if (max.ChannelsLast)
+                    QConv2d.MaxPoolChannelsLast(b.Codes[max.Input].AsSpan(0, n * c * h * w), n, h, w, c, max.Window,
+                        b.Codes[max.Output].AsSpan(0, n * _slots[max.Output].Size));
+                else
+                    QConv2d.MaxPool(b.Codes[max.Input].AsSpan(0, n * c * h * w), n, h, w, c, max.Window,
+                        b.Codes[max.Output].AsSpan(0, n * _slots[max.Output].Size));
+                break;
+            case LayoutStep l:
+                var from = b.Codes[l.Input].AsSpan(0, n * l.Channels * l.Pixels);
+                var to = b.Codes[l.Output].AsSpan(0, n * l.Channels * l.Pixels);
+                if (l.ToChannelsLast) ChannelsLast.FromPlanar(from, n, l.Channels, l.Pixels, to);
+                else ChannelsLast.ToPlanar(from, n, l.Channels, l.Pixels, to);
                 break;
             case FloatNodeStep f:
                 var inputs = new Tensor?[f.Inputs.Length];
@@ -65,7 +75,10 @@ public sealed partial class IntegerConvModel
         if (layer.Requantized)
         {
             var y = b.Codes[layer.Output].AsSpan(0, size);
-            if (g is not null)
+            if (g is not null && layer.ChannelsLast)
+                QConv2d.ForwardChannelsLast(g, b.Codes[layer.Input].AsSpan(0, x.Length + CodeSlack), layer.InputZeroPoint, layer.Weight, layer.Bias,
+                    layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, y);
+            else if (g is not null)
                 QConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, layer.Weight, layer.Bias, layer.Multiplier, layer.Shift,
                     layer.OutputZeroPoint, layer.QMin, byte.MaxValue, y);
             else

@@ -7,7 +7,8 @@
 // from a padded planar int16 image, channels as tile rows, pixels in vector lanes): an im2col matrix fed to
 // QGemm did the same sums but spent most of LeNet's conv1 (6 channels, 25 taps) on packing and on a GEMM
 // shape built for many output columns. Where the int8 dot product is vpdpbusd (Cpu.ActiveInt8Dot), layers with
-// 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8). QConv2dReference.cs is the spec.
+// 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8); where it is the emitted zmm
+// vpdpbusd (Int8Dot.JitZmmQuads), every layer runs channels-last (QConv2d.ChannelsLast.cs). QConv2dReference.cs is the spec.
 
 using System.Runtime.CompilerServices;
 using Condense.Kernels.Conv;
@@ -18,7 +19,7 @@ using Condense.Kernels.Pool;
 namespace Condense.Kernels.Int8Conv;
 
 /// <summary>Integer 2-D convolution (groups = 1) and max pooling on NCHW uint8 images.</summary>
-public static unsafe class QConv2d
+public static unsafe partial class QConv2d
 {
     /// <summary>
     /// The weight (M, C, kH, kW) of a convolution as the (M, kH·kW·C) matrix, taps in the order (kh, kw, c), that
@@ -82,30 +83,6 @@ public static unsafe class QConv2d
         var blocks = ChannelBlocks.Of(weight, parts);
         var job = new BlockJob(path, dot, g, x, xZeroPoint, blocks, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
         WorkerPool.Run(job, parts);
-    }
-
-    // The NCHW images through QConv2dNhwc: x transposed into a copy with 3 bytes of slack (its last quad reads past C),
-    // the output transposed back.
-    private static void ChannelsLastRun(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
-        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
-    {
-        long inSize = (long)g.Batch * g.InChannels * g.InPixels, outSize = (long)g.Batch * g.OutChannels * g.OutPixels;
-        var input = GC.AllocateUninitializedArray<byte>(checked((int)inSize + 4), pinned: true);
-        var output = GC.AllocateUninitializedArray<int>(checked((int)outSize), pinned: true);
-        fixed (byte* nhwc = input)
-        fixed (int* sums = output)
-        {
-            ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
-            if (y is null)
-            {
-                QConv2dNhwc.Forward(g, nhwc, xZeroPoint, weight, bias, null, null, 0, 0, 0, null, sums);
-                ChannelsLast.ToPlanar(sums, g.Batch, g.OutChannels, g.OutPixels, acc);
-                return;
-            }
-            byte* codes = (byte*)sums;
-            QConv2dNhwc.Forward(g, nhwc, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, codes, null);
-            ChannelsLast.ToPlanar(codes, g.Batch, g.OutChannels, g.OutPixels, y);
-        }
     }
 
     private static void Direct(KernelPath path, Int8Dot dot, Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,

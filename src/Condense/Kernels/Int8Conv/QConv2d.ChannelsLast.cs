@@ -1,0 +1,76 @@
+// The channels-last (NHWC) forms of QConv2d, which the integer engine keeps its codes in between convolutions when the
+// int8 dot product is the emitted zmm vpdpbusd (QConv2dNhwc reads and writes NHWC, so no layout work is left per layer).
+// On every other dot product the same calls transpose to NCHW, run the planar kernels and transpose back, so a model
+// compiled for one path runs on any (the tests force each). NCHW callers on the JIT path go the other way round.
+using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Pool;
+
+namespace Condense.Kernels.Int8Conv;
+
+public static unsafe partial class QConv2d
+{
+    /// <summary>True when <see cref="ForwardChannelsLast"/> runs without transposes (the JIT dot product and its kernels).</summary>
+    internal static bool ChannelsLastIsNative => Cpu.ActiveInt8Dot == Int8Dot.JitZmmQuads && JitConvKernels.Available;
+
+    /// <summary>
+    /// <see cref="ForwardRequantized"/> on x (N, H, W, C) into y (N, OH, OW, M); <paramref name="x"/> must hold 3 bytes
+    /// past the images (read, multiplied by 0, when C % 4 ≠ 0).
+    /// </summary>
+    internal static void ForwardChannelsLast(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, PackedInt8Weights weight,
+        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, Span<byte> y)
+    {
+        long inSize = (long)g.Batch * g.InChannels * g.InPixels, outSize = (long)g.Batch * g.OutChannels * g.OutPixels;
+        if (x.Length < inSize + 3 || y.Length < outSize)
+            throw new ArgumentException($"x holds {x.Length} codes (needs {inSize} + 3), y {y.Length} (needs {outSize})");
+        if (!ChannelsLastIsNative)
+        {
+            var planarX = new byte[inSize];
+            var planarY = new byte[outSize];
+            ChannelsLast.ToPlanar(x, g.Batch, g.InChannels, g.InPixels, planarX);
+            ForwardRequantized(g, planarX, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, byte.MaxValue, planarY);
+            ChannelsLast.FromPlanar(planarY, g.Batch, g.OutChannels, g.OutPixels, y);
+            return;
+        }
+        Check(g, (int)inSize, weight, (int)outSize);
+        Requantize.CheckShifts(shift);
+        fixed (byte* px = x, py = y)
+        fixed (int* pb = bias, pm = multiplier, ps = shift)
+            QConv2dNhwc.Forward(g, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, byte.MaxValue, py, null);
+    }
+
+    /// <summary><see cref="MaxPool"/> on x (N, H, W, C) into y (N, OH, OW, C).</summary>
+    internal static void MaxPoolChannelsLast(ReadOnlySpan<byte> x, int batch, int height, int width, int channels, PoolParameters window, Span<byte> y)
+    {
+        var (oh, ow) = window.OutputSize(height, width);
+        if (x.Length < batch * height * width * channels || y.Length < batch * oh * ow * channels)
+            throw new ArgumentException($"max pool buffers hold {x.Length} and {y.Length} values; too few for the shapes");
+        fixed (byte* px = x, py = y)
+            QMaxPoolNhwc.Forward(px, batch, height, width, channels, window, oh, ow, py);
+    }
+
+    // The NCHW images through QConv2dNhwc: x transposed into a copy with 3 bytes of slack (its last quad reads past C),
+    // the output transposed back.
+    private static void ChannelsLastRun(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
+    {
+        long inSize = (long)g.Batch * g.InChannels * g.InPixels, outSize = (long)g.Batch * g.OutChannels * g.OutPixels;
+        var input = GC.AllocateUninitializedArray<byte>(checked((int)inSize + 4), pinned: true);
+        var output = GC.AllocateUninitializedArray<int>(checked((int)outSize), pinned: true);
+        fixed (byte* nhwc = input)
+        fixed (int* sums = output)
+        {
+            ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
+            if (y is null)
+            {
+                QConv2dNhwc.Forward(g, nhwc, xZeroPoint, weight, bias, null, null, 0, 0, 0, null, sums);
+                ChannelsLast.ToPlanar(sums, g.Batch, g.OutChannels, g.OutPixels, acc);
+                return;
+            }
+            byte* codes = (byte*)sums;
+            QConv2dNhwc.Forward(g, nhwc, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, codes, null);
+            ChannelsLast.ToPlanar(codes, g.Batch, g.OutChannels, g.OutPixels, y);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+// Max pooling of channels-last (NHWC) uint8 images, for the integer engine's codes between channels-last
+// convolutions: each output pixel is the bytewise max of the C-byte rows of the window's input pixels (64, 32 or
+// 16 channels per vector step, then single bytes). Positions outside the image are skipped, as in QMaxPool (float
+// max pooling pads with −∞); a window with no position inside gives 0. Output rows are split over threads.
+using System.Runtime.Intrinsics;
+using Condense.Kernels.Platform;
+using Condense.Kernels.Pool;
+
+namespace Condense.Kernels.Int8Conv;
+
+/// <summary>uint8 max pooling over NHWC images.</summary>
+internal static unsafe class QMaxPoolNhwc
+{
+    private const long ParallelBytes = 1 << 18;
+
+    /// <summary>x (N, H, W, C) → y (N, OH, OW, C).</summary>
+    public static void Forward(byte* x, int batch, int height, int width, int channels, PoolParameters window, int oh, int ow, byte* y)
+    {
+        int rows = batch * oh;
+        int parts = (int)Math.Min((long)batch * height * width * channels >= ParallelBytes ? Cpu.Threads : 1, rows);
+        var job = new Job(x, height, width, channels, window, oh, ow, y, rows, Math.Max(parts, 1));
+        if (parts <= 1) job.Execute(0);
+        else WorkerPool.Run(job, parts);
+    }
+
+    private sealed class Job(byte* x, int height, int width, int channels, PoolParameters window, int oh, int ow, byte* y, int rows, int parts)
+        : IParallelJob
+    {
+        private readonly byte* _x = x, _y = y;
+
+        public void Execute(int part)
+        {
+            var w = window;
+            int first = (int)((long)rows * part / parts), last = (int)((long)rows * (part + 1) / parts);
+            for (int row = first; row < last; row++)
+            {
+                int n = row / oh, oy = row % oh;
+                byte* image = _x + (long)n * height * width * channels;
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    byte* dst = _y + ((long)row * ow + ox) * channels;
+                    bool any = false;
+                    for (int kh = 0; kh < w.KernelH; kh++)
+                    {
+                        int iy = oy * w.StrideH - w.PadTop + kh * w.DilationH;
+                        if ((uint)iy >= (uint)height) continue;
+                        for (int kw = 0; kw < w.KernelW; kw++)
+                        {
+                            int ix = ox * w.StrideW - w.PadLeft + kw * w.DilationW;
+                            if ((uint)ix >= (uint)width) continue;
+                            byte* src = image + ((long)iy * width + ix) * channels;
+                            if (any) Max(dst, src, channels);
+                            else new ReadOnlySpan<byte>(src, channels).CopyTo(new Span<byte>(dst, channels));
+                            any = true;
+                        }
+                    }
+                    if (!any) new Span<byte>(dst, channels).Clear();
+                }
+            }
+        }
+    }
+
+    // dst = max(dst, src) bytewise.
+    private static void Max(byte* dst, byte* src, int count)
+    {
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; c <= count - 64; c += 64) Vector512.Max(Vector512.Load(dst + c), Vector512.Load(src + c)).Store(dst + c);
+        if (Vector256.IsHardwareAccelerated)
+            for (; c <= count - 32; c += 32) Vector256.Max(Vector256.Load(dst + c), Vector256.Load(src + c)).Store(dst + c);
+        for (; c <= count - 16; c += 16) Vector128.Max(Vector128.Load(dst + c), Vector128.Load(src + c)).Store(dst + c);
+        for (; c < count; c++) dst[c] = Math.Max(dst[c], src[c]);
+    }
+}
