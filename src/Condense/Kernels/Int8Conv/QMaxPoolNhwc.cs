@@ -1,5 +1,5 @@
 // Max pooling of channels-last (NHWC) uint8 images, for the integer engine's codes between channels-last
-// convolutions: each output pixel is the bytewise max of the C-byte rows of the window's input pixels (64, 32 or
+// convolutions: each output pixel is the bytewise max of the C-byte rows of the window's input pixels (64 or
 // 16 channels per vector step, then single bytes). Positions outside the image are skipped, as in QMaxPool (float
 // max pooling pads with −∞); a window with no position inside gives 0. Output rows are split over threads.
 using System.Runtime.Intrinsics;
@@ -31,6 +31,7 @@ internal static unsafe class QMaxPoolNhwc
         public void Execute(int part)
         {
             var w = window;
+            byte** inside = stackalloc byte*[w.KernelH * w.KernelW];
             int first = (int)((long)rows * part / parts), last = (int)((long)rows * (part + 1) / parts);
             for (int row = first; row < last; row++)
             {
@@ -38,8 +39,7 @@ internal static unsafe class QMaxPoolNhwc
                 byte* image = _x + (long)n * height * width * channels;
                 for (int ox = 0; ox < ow; ox++)
                 {
-                    byte* dst = _y + ((long)row * ow + ox) * channels;
-                    bool any = false;
+                    int count = 0;
                     for (int kh = 0; kh < w.KernelH; kh++)
                     {
                         int iy = oy * w.StrideH - w.PadTop + kh * w.DilationH;
@@ -47,28 +47,38 @@ internal static unsafe class QMaxPoolNhwc
                         for (int kw = 0; kw < w.KernelW; kw++)
                         {
                             int ix = ox * w.StrideW - w.PadLeft + kw * w.DilationW;
-                            if ((uint)ix >= (uint)width) continue;
-                            byte* src = image + ((long)iy * width + ix) * channels;
-                            if (any) Max(dst, src, channels);
-                            else new ReadOnlySpan<byte>(src, channels).CopyTo(new Span<byte>(dst, channels));
-                            any = true;
+                            if ((uint)ix < (uint)width) inside[count++] = image + ((long)iy * width + ix) * channels;
                         }
                     }
-                    if (!any) new Span<byte>(dst, channels).Clear();
+                    Max(inside, count, _y + ((long)row * ow + ox) * channels, channels);
                 }
             }
         }
     }
 
-    // dst = max(dst, src) bytewise.
-    private static void Max(byte* dst, byte* src, int count)
+    // dst = the bytewise max of the rows at sources[0 .. count) (0 when count = 0).
+    private static void Max(byte** sources, int count, byte* dst, int channels)
     {
+        if (count == 0) { new Span<byte>(dst, channels).Clear(); return; }
         int c = 0;
         if (Vector512.IsHardwareAccelerated)
-            for (; c <= count - 64; c += 64) Vector512.Max(Vector512.Load(dst + c), Vector512.Load(src + c)).Store(dst + c);
-        if (Vector256.IsHardwareAccelerated)
-            for (; c <= count - 32; c += 32) Vector256.Max(Vector256.Load(dst + c), Vector256.Load(src + c)).Store(dst + c);
-        for (; c <= count - 16; c += 16) Vector128.Max(Vector128.Load(dst + c), Vector128.Load(src + c)).Store(dst + c);
-        for (; c < count; c++) dst[c] = Math.Max(dst[c], src[c]);
+            for (; c <= channels - 64; c += 64)
+            {
+                var v = Vector512.Load(sources[0] + c);
+                for (int k = 1; k < count; k++) v = Vector512.Max(v, Vector512.Load(sources[k] + c));
+                v.Store(dst + c);
+            }
+        for (; c <= channels - 16; c += 16)
+        {
+            var v = Vector128.Load(sources[0] + c);
+            for (int k = 1; k < count; k++) v = Vector128.Max(v, Vector128.Load(sources[k] + c));
+            v.Store(dst + c);
+        }
+        for (; c < channels; c++)
+        {
+            byte v = sources[0][c];
+            for (int k = 1; k < count; k++) v = Math.Max(v, sources[k][c]);
+            dst[c] = v;
+        }
     }
 }
