@@ -25,7 +25,7 @@ internal static unsafe class QConv2dNhwc
 
     [ThreadStatic] private static Job? t_job;
     [ThreadStatic] private static int[]? t_bias;
-    [ThreadStatic] private static byte[]? t_zero;
+    [ThreadStatic] private static byte[]? t_zero, t_padded;
 
     /// <summary>
     /// y (N, OH, OW, M) requantized when <paramref name="y"/> is not null, else int32 sums into <paramref name="acc"/>
@@ -43,12 +43,30 @@ internal static unsafe class QConv2dNhwc
             biases[o] = o < m ? (bias is null ? 0 : bias[o]) - xZeroPoint * rowSums[o] : 0;
         byte* zero = QConvShared.Buffer(ref t_zero, 4 * layout.Quads);
         new Span<byte>(zero, 4 * layout.Quads).Fill(xZeroPoint);
+        if (layout.Merged) x = PadWidth(g, x, xZeroPoint);
         int units = blocks * g.Batch * layout.Tiles;
         int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, units) : 1;
         var job = t_job ??= new Job();
         job.Set(g, layout, x, zero, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, units, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
+    }
+
+    // Few input channels (the RGB stem): the kW taps of a kernel row are one tap of kW·C contiguous bytes, read from a copy
+    // of the images with the left and right padding written as z_x (rows of W + pL + pR pixels). ResNet's 7×7 stem on 3
+    // channels runs 7 taps of 6 quads (21 bytes of 24 used) instead of 49 taps of 1 quad (3 of 4), with 7 pointers per pixel.
+    private static bool MergesRows(Conv2dGeometry g) => g.InChannels < 16 && g.Options.DilationW == 1 && g.KernelW > 1;
+
+    private static byte* PadWidth(Conv2dGeometry g, byte* x, byte zero)
+    {
+        var o = g.Options;
+        int c = g.InChannels, row = g.Width * c, paddedRow = (g.Width + o.PadLeft + o.PadRight) * c, rows = g.Batch * g.Height;
+        int length = checked(rows * paddedRow + 64);
+        byte* padded = QConvShared.Buffer(ref t_padded, length);
+        new Span<byte>(padded, length).Fill(zero);
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<byte>(x + (long)r * row, row).CopyTo(new Span<byte>(padded + (long)r * paddedRow + o.PadLeft * c, row));
+        return padded;
     }
 
     /// <summary>
@@ -59,6 +77,8 @@ internal static unsafe class QConv2dNhwc
     private sealed class JitLayout
     {
         public required (int H, int W, int C, ConvParameters O) Key { get; init; }
+        public required bool Merged { get; init; }
+        public required long ImageBytes { get; init; }
         public required int Taps { get; init; }
         public required int Quads { get; init; }
         public required int Tiles { get; init; }
@@ -72,17 +92,21 @@ internal static unsafe class QConv2dNhwc
         {
             var key = (g.Height, g.Width, g.InChannels, g.Options);
             if (weight.DerivedLayout is JitLayout known && known.Key == key) return known;
-            int taps = g.KernelH * g.KernelW, quads = (g.InChannels + 3) / 4, m = g.OutChannels;
+            bool merged = MergesRows(g);
+            int taps = merged ? g.KernelH : g.KernelH * g.KernelW, tapBytes = merged ? g.KernelW * g.InChannels : g.InChannels;
+            int quads = (tapBytes + 3) / 4, m = g.OutChannels, pitch = merged ? g.Width + g.Options.PadLeft + g.Options.PadRight : g.Width;
             var layout = new JitLayout
             {
-                Key = key, Taps = taps, Quads = quads, Tiles = (g.OutPixels + Rows - 1) / Rows,
-                Weights = Pack(weight, m, g.InChannels, taps, quads), Offsets = IndirectionOffsets(g),
+                Key = key, Merged = merged, ImageBytes = (long)g.Height * pitch * g.InChannels, Taps = taps, Quads = quads,
+                Tiles = (g.OutPixels + Rows - 1) / Rows, Weights = Pack(weight, m, tapBytes, taps, quads), Offsets = IndirectionOffsets(g, merged, pitch),
             };
             weight.DerivedLayout = layout;
             return layout;
         }
 
-        private static sbyte[] Pack(PackedInt8Weights weight, int m, int channels, int taps, int quads)
+        // Tap t, byte b of the packed weight is column t·tapBytes + b of the (kh, kw, c) matrix: (kh, kw, c) for single taps,
+        // (kh, kw·C + c) for merged rows.
+        private static sbyte[] Pack(PackedInt8Weights weight, int m, int tapBytes, int taps, int quads)
         {
             var packed = GC.AllocateArray<sbyte>(((m + 15) / 16 * 16) * taps * quads * 4, pinned: true);
             for (int o = 0; o < m; o++)
@@ -90,27 +114,28 @@ internal static unsafe class QConv2dNhwc
                 int block = o / BlockChannels, panels = Math.Min(JitConvKernels.MaxPanels, (m - block * BlockChannels + 15) / 16);
                 int panel = o % BlockChannels / 16, lane = o % 16;
                 for (int t = 0; t < taps; t++)
-                    for (int c = 0; c < channels; c++)
+                    for (int b = 0; b < tapBytes; b++)
                     {
-                        long at = (long)block * taps * quads * BlockChannels * 4 + ((((long)t * quads + c / 4) * panels + panel) * 16 + lane) * 4 + c % 4;
-                        packed[at] = weight.At(o, t * channels + c);
+                        long at = (long)block * taps * quads * BlockChannels * 4 + ((((long)t * quads + b / 4) * panels + panel) * 16 + lane) * 4 + b % 4;
+                        packed[at] = weight.At(o, t * tapBytes + b);
                     }
             }
             return packed;
         }
 
-        private static int[] IndirectionOffsets(Conv2dGeometry g)
+        // Merged rows: one tap per kh at the row's first padded column ox·sW (rows of `pitch` pixels).
+        private static int[] IndirectionOffsets(Conv2dGeometry g, bool merged, int pitch)
         {
             var o = g.Options;
-            int taps = g.KernelH * g.KernelW, ow = g.OutWidth;
+            int kernelW = merged ? 1 : g.KernelW, taps = g.KernelH * kernelW, ow = g.OutWidth;
             var offsets = GC.AllocateArray<int>(g.OutPixels * taps, pinned: true);
             for (int p = 0; p < g.OutPixels; p++)
                 for (int kh = 0, t = 0; kh < g.KernelH; kh++)
-                    for (int kw = 0; kw < g.KernelW; kw++, t++)
+                    for (int kw = 0; kw < kernelW; kw++, t++)
                     {
                         int iy = p / ow * o.StrideH - o.PadTop + kh * o.DilationH, ix = p % ow * o.StrideW - o.PadLeft + kw * o.DilationW;
-                        bool inside = (uint)iy < (uint)g.Height && (uint)ix < (uint)g.Width;
-                        offsets[p * taps + t] = inside ? (iy * g.Width + ix) * g.InChannels : -1;
+                        bool inside = (uint)iy < (uint)g.Height && (merged || (uint)ix < (uint)g.Width);
+                        offsets[p * taps + t] = !inside ? -1 : (iy * pitch + (merged ? p % ow * o.StrideW : ix)) * g.InChannels;
                     }
             return offsets;
         }
@@ -145,7 +170,7 @@ internal static unsafe class QConv2dNhwc
             int m = g.OutChannels, pixels = g.OutPixels, taps = l.Taps, tiles = l.Tiles, images = g.Batch;
             byte** pointers = (byte**)QConvShared.Buffer(ref t_pointers, taps * Rows);
             int* tile = QConvShared.Buffer(ref t_tile, Rows * BlockChannels), offsets = l.OffsetPointer;
-            long imageBytes = (long)g.InPixels * g.InChannels, blockBytes = (long)taps * l.Quads * BlockChannels * 4;
+            long imageBytes = l.ImageBytes, blockBytes = (long)taps * l.Quads * BlockChannels * 4;
             var args = new JitConvKernels.Args
             {
                 Pointers = pointers, Taps = taps, QuadBytes = 4 * l.Quads, NegativeQuadBytes = -4 * l.Quads, Output = tile,
