@@ -65,7 +65,8 @@ public sealed partial class IntegerConvModel
         }
     }
 
-    private void Layer(LayerStep layer, Buffers b, int n)
+    // A layer; with `add`, the residual Add it runs on its output rows (written to the Add's buffer instead of its own).
+    private void Layer(LayerStep layer, Buffers b, int n, AddStep? add = null)
     {
         var x = b.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size);
         int m = layer.Weight.OutFeatures, size = n * _slots[layer.Output].Size;
@@ -75,7 +76,16 @@ public sealed partial class IntegerConvModel
         if (layer.Requantized)
         {
             var y = b.Codes[layer.Output].AsSpan(0, size);
-            if (g is not null && layer.ChannelsLast)
+            if (g is not null && add is not null)
+            {
+                bool first = add.A == layer.Output;
+                var fused = new FusedAdd(first ? add.MultiplierA : add.MultiplierB, first ? add.ZeroPointB : add.ZeroPointA,
+                    first ? add.MultiplierB : add.MultiplierA, add.Shift, add.OutputZeroPoint, add.QMin);
+                QConv2d.ForwardChannelsLast(g, b.Codes[layer.Input].AsSpan(0, x.Length + CodeSlack), layer.InputZeroPoint, layer.Weight, layer.Bias,
+                    layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, b.Codes[add.Output].AsSpan(0, size), fused,
+                    b.Codes[first ? add.B : add.A].AsSpan(0, size));
+            }
+            else if (g is not null && layer.ChannelsLast)
                 QConv2d.ForwardChannelsLast(g, b.Codes[layer.Input].AsSpan(0, x.Length + CodeSlack), layer.InputZeroPoint, layer.Weight, layer.Bias,
                     layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, y);
             else if (g is not null)

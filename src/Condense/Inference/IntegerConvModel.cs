@@ -63,6 +63,8 @@ public sealed partial class IntegerConvModel : Module
     private readonly int[] _sampleShape;    // the graph input per sample
     private readonly int[] _outputShape;    // the graph output per sample
     private readonly int _outputSlot;
+    private readonly int[] _fusedAdd;       // per step: for a channels-last layer, the Add step it runs on its rows (else −1)
+    private readonly bool[] _doneByLayer;   // per step: an Add that a layer runs (skipped unless run step by step)
 
     private IntegerConvModel(Step[] steps, Slot[] slots, int[] sampleShape, int[] outputShape, int outputSlot)
     {
@@ -71,6 +73,7 @@ public sealed partial class IntegerConvModel : Module
         for (int i = 0; i < steps.Length; i++)
             foreach (int slot in Inputs(steps[i])) _lastUse[slot] = i;
         _lastUse[outputSlot] = steps.Length;
+        (_fusedAdd, _doneByLayer) = ResidualFusions(steps, outputSlot);
         Eval();
     }
 
@@ -78,6 +81,12 @@ public sealed partial class IntegerConvModel : Module
     public int LayerCount => _steps.OfType<LayerStep>().Count();
 
     internal IReadOnlyList<Step> Steps => _steps;
+
+    /// <summary>Whether layers run the residual Adds fused to them (true; false runs every Add as its own step, for the tests).</summary>
+    internal bool FuseResidualAdds { get; set; } = true;
+
+    /// <summary>How many Adds a layer runs on its rows.</summary>
+    internal int FusedAddCount => _doneByLayer.Count(d => d);
 
     /// <summary>When set, called after each step with its index and its time in Stopwatch ticks (the int8-resnet bench's profile).</summary>
     internal Action<int, long>? StepTimer { get; set; }
@@ -114,6 +123,34 @@ public sealed partial class IntegerConvModel : Module
         var planar = new byte[codes.Length];
         ChannelsLast.ToPlanar(codes, n, c, h * w, planar);
         return planar;
+    }
+
+    // A requantized Add whose operand is the codes of a channels-last layer read by nothing else, and whose other operand
+    // exists before that layer runs, is run by the layer on each output row (QConv2d.ForwardChannelsLast with a FusedAdd):
+    // the same integer steps without a pass over three images.
+    private static (int[] FusedAdd, bool[] DoneByLayer) ResidualFusions(Step[] steps, int outputSlot)
+    {
+        var producer = new Dictionary<int, int>();
+        var readers = new Dictionary<int, int>();
+        for (int i = 0; i < steps.Length; i++)
+        {
+            producer[steps[i].Output] = i;
+            foreach (int slot in Inputs(steps[i])) readers[slot] = readers.GetValueOrDefault(slot) + 1;
+        }
+        var fused = Enumerable.Repeat(-1, steps.Length).ToArray();
+        var done = new bool[steps.Length];
+        for (int i = 0; i < steps.Length; i++)
+        {
+            if (steps[i] is not AddStep { Requantized: true } add || add.A == add.B) continue;
+            foreach (var (conv, other) in new[] { (add.A, add.B), (add.B, add.A) })
+            {
+                if (!producer.TryGetValue(conv, out int j) || steps[j] is not LayerStep { ChannelsLast: true, Requantized: true, Conv: not null }
+                    || readers[conv] != 1 || conv == outputSlot || producer.GetValueOrDefault(other, -1) >= j || fused[j] >= 0) continue;
+                (fused[j], done[i]) = (i, true);
+                break;
+            }
+        }
+        return (fused, done);
     }
 
     private static IEnumerable<int> Inputs(Step step) => step switch
@@ -168,7 +205,14 @@ public sealed partial class IntegerConvModel : Module
                 if (activations is not null && step is LayerStep layer)
                     activations[layer.InputValue] = Planar(_slots[layer.Input], buffers.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size), n);
                 long start = StepTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-                Execute(step, buffers, n);
+                bool fuse = stepwise is null && FuseResidualAdds;
+                if (fuse && _fusedAdd[i] >= 0)
+                {
+                    var add = (AddStep)_steps[_fusedAdd[i]];
+                    buffers.Codes[add.Output] ??= ArrayPool<byte>.Shared.Rent(n * _slots[add.Output].Size + CodeSlack);
+                    Layer((LayerStep)step, buffers, n, add);
+                }
+                else if (!(fuse && _doneByLayer[i])) Execute(step, buffers, n);
                 StepTimer?.Invoke(i, System.Diagnostics.Stopwatch.GetTimestamp() - start);
                 if (stepwise is var (outputs, simulation) && !slot.IsFloat && slot.Value is { } name)
                 {

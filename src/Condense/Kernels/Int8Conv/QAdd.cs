@@ -68,14 +68,19 @@ public static unsafe class QAdd
         {
             int chunks = count / 64, start = (int)((long)chunks * part / parts) * 64;
             int end = part == parts - 1 ? count : (int)((long)chunks * (part + 1) / parts) * 64;
-            byte* pa = _a + start, pb = _b + start, py = _y + start;
-            int length = end - start, i = 0;
-            if (path == KernelPath.Avx512) i = Vector512Lanes(pa, zeroPointA, multiplierA, pb, zeroPointB, multiplierB, shift, yZeroPoint, qmin, py, length);
-            if (path != KernelPath.Scalar && Avx2.IsSupported)
-                i += Vector(pa + i, zeroPointA, multiplierA, pb + i, zeroPointB, multiplierB, shift, yZeroPoint, qmin, py + i, length - i);
-            for (; i < length; i++)
-                py[i] = One(pa[i], zeroPointA, multiplierA, pb[i], zeroPointB, multiplierB, shift, yZeroPoint, qmin);
+            Run(path, _a + start, zeroPointA, multiplierA, _b + start, zeroPointB, multiplierB, shift, yZeroPoint, qmin, _y + start, end - start);
         }
+    }
+
+    /// <summary>The elementwise add of <see cref="Forward"/> on <paramref name="count"/> elements on the calling thread.</summary>
+    internal static void Run(KernelPath path, byte* a, byte zeroPointA, int multiplierA, byte* b, byte zeroPointB, int multiplierB, int shift,
+        byte yZeroPoint, byte qmin, byte* y, int count)
+    {
+        int i = 0;
+        if (path == KernelPath.Avx512) i = Vector512Lanes(a, zeroPointA, multiplierA, b, zeroPointB, multiplierB, shift, yZeroPoint, qmin, y, count);
+        if (path != KernelPath.Scalar && Avx2.IsSupported)
+            i += Vector(a + i, zeroPointA, multiplierA, b + i, zeroPointB, multiplierB, shift, yZeroPoint, qmin, y + i, count - i);
+        for (; i < count; i++) y[i] = One(a[i], zeroPointA, multiplierA, b[i], zeroPointB, multiplierB, shift, yZeroPoint, qmin);
     }
 
     /// <summary>One element: the specification of <see cref="Forward"/>.</summary>

@@ -9,9 +9,16 @@ using Condense.Kernels.Pool;
 
 namespace Condense.Kernels.Int8Conv;
 
+/// <summary>
+/// A residual Add fused after a convolution: QAdd of the convolution's codes (zero point the layer's z_y, multiplier
+/// <paramref name="MultiplierConv"/>) and the other operand's codes, into codes of (<paramref name="ZeroPoint"/>) clamped
+/// below at <paramref name="QMin"/>.
+/// </summary>
+internal readonly record struct FusedAdd(int MultiplierConv, byte OtherZeroPoint, int MultiplierOther, int Shift, byte ZeroPoint, byte QMin);
+
 public static unsafe partial class QConv2d
 {
-    /// <summary>True when <see cref="ForwardChannelsLast"/> runs without transposes (the JIT dot product and its kernels).</summary>
+    /// <summary>True when the channels-last convolution runs without transposes (the JIT dot product and its kernels).</summary>
     internal static bool ChannelsLastIsNative => Cpu.ActiveInt8Dot == Int8Dot.JitZmmQuads && JitConvKernels.Available;
 
     /// <summary>
@@ -19,25 +26,46 @@ public static unsafe partial class QConv2d
     /// past the images (read, multiplied by 0, when C % 4 ≠ 0).
     /// </summary>
     internal static void ForwardChannelsLast(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, PackedInt8Weights weight,
-        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, Span<byte> y)
+        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, Span<byte> y) =>
+        ForwardChannelsLast(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, y, default, default);
+
+    /// <summary>
+    /// <see cref="ForwardChannelsLast(Conv2dGeometry, ReadOnlySpan{byte}, byte, PackedInt8Weights, ReadOnlySpan{int}, ReadOnlySpan{int},
+    /// ReadOnlySpan{int}, byte, byte, Span{byte})"/> followed by the residual <paramref name="add"/> with <paramref name="other"/>
+    /// (N, OH, OW, M) when that is not empty: y receives the Add's codes.
+    /// </summary>
+    internal static void ForwardChannelsLast(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, PackedInt8Weights weight,
+        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, Span<byte> y,
+        FusedAdd add, ReadOnlySpan<byte> other)
     {
         long inSize = (long)g.Batch * g.InChannels * g.InPixels, outSize = (long)g.Batch * g.OutChannels * g.OutPixels;
-        if (x.Length < inSize + 3 || y.Length < outSize)
-            throw new ArgumentException($"x holds {x.Length} codes (needs {inSize} + 3), y {y.Length} (needs {outSize})");
+        if (x.Length < inSize + 3 || y.Length < outSize || (!other.IsEmpty && other.Length < outSize))
+            throw new ArgumentException($"x holds {x.Length} codes (needs {inSize} + 3), y {y.Length} and the residual {other.Length} (need {outSize})");
         if (!ChannelsLastIsNative)
         {
             var planarX = new byte[inSize];
             var planarY = new byte[outSize];
             ChannelsLast.ToPlanar(x, g.Batch, g.InChannels, g.InPixels, planarX);
             ForwardRequantized(g, planarX, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, byte.MaxValue, planarY);
+            if (!other.IsEmpty)
+                QAdd.Forward(planarY, yZeroPoint, add.MultiplierConv, Planar(other[..(int)outSize], g), add.OtherZeroPoint, add.MultiplierOther,
+                    add.Shift, add.ZeroPoint, add.QMin, planarY);
             ChannelsLast.FromPlanar(planarY, g.Batch, g.OutChannels, g.OutPixels, y);
             return;
         }
         Check(g, (int)inSize, weight, (int)outSize);
         Requantize.CheckShifts(shift);
-        fixed (byte* px = x, py = y)
+        fixed (byte* px = x, py = y, po = other)
         fixed (int* pb = bias, pm = multiplier, ps = shift)
-            QConv2dNhwc.Forward(g, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, byte.MaxValue, py, null);
+            QConv2dNhwc.Forward(g, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, byte.MaxValue, py, null,
+                add, other.IsEmpty ? null : po);
+    }
+
+    private static byte[] Planar(ReadOnlySpan<byte> channelsLast, Conv2dGeometry g)
+    {
+        var planar = new byte[channelsLast.Length];
+        ChannelsLast.ToPlanar(channelsLast, g.Batch, g.OutChannels, g.OutPixels, planar);
+        return planar;
     }
 
     /// <summary><see cref="MaxPool"/> on x (N, H, W, C) into y (N, OH, OW, C).</summary>

@@ -7,7 +7,8 @@
 // the tile against a block of up to 64 output channels. Channels past C in the last quad of a pixel read the next
 // bytes of the image (x must have 3 readable bytes past its end when C % 4 ≠ 0), multiplied by packed weights of 0.
 // The tile's int32 sums are requantized per pixel (Requantize.RowCore, lanes = channels) into y (N, OH, OW, M), or
-// copied to acc (N, OH, OW, M). Work units (channel block, image, tile) are split over threads in that order — a
+// copied to acc (N, OH, OW, M); a residual Add after the layer (QAdd, y = add(codes, other)) can run on each requantized
+// row while it is in L1 instead of as a pass of its own. Work units (channel block, image, tile) are split over threads in that order — a
 // block's weights stay in cache across images; each output value is computed whole by one unit, so any thread
 // count gives the same bits.
 using System.Runtime.CompilerServices;
@@ -32,7 +33,16 @@ internal static unsafe class QConv2dNhwc
     /// (N, OH, OW, M), for x (N, H, W, C); the weight in the (kh, kw, c) order of <see cref="QConv2d.ChannelsLastWeight"/>.
     /// </summary>
     public static void Forward(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
-        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc) =>
+        Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, default, null);
+
+    /// <summary>
+    /// <see cref="Forward(Conv2dGeometry, byte*, byte, PackedInt8Weights, int*, int*, int*, byte, byte, byte, byte*, int*)"/> with
+    /// a residual Add fused after the requantization when <paramref name="other"/> is not null: y then receives
+    /// QAdd(conv codes, other) per <paramref name="add"/> instead of the convolution's codes.
+    /// </summary>
+    public static void Forward(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc, FusedAdd add, byte* other)
     {
         if (g.Batch == 0) return;
         var layout = JitLayout.Of(g, weight);
@@ -48,6 +58,7 @@ internal static unsafe class QConv2dNhwc
         int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, units) : 1;
         var job = t_job ??= new Job();
         job.Set(g, layout, x, zero, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, units, parts);
+        job.Fuse(add, other);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
@@ -149,7 +160,8 @@ internal static unsafe class QConv2dNhwc
 
         private Conv2dGeometry _g = null!;
         private JitLayout _layout = null!;
-        private byte* _x, _zero, _y;
+        private byte* _x, _zero, _y, _other;
+        private FusedAdd _add;
         private int* _bias, _multiplier, _shift, _acc;
         private byte _yZero, _qmin, _qmax;
         private int _units, _parts;
@@ -161,7 +173,9 @@ internal static unsafe class QConv2dNhwc
             _x = x; _zero = zero; _y = y; _bias = bias; _multiplier = multiplier; _shift = shift; _acc = acc;
         }
 
-        public void Clear() { _x = _zero = _y = null; _bias = _multiplier = _shift = _acc = null; _g = null!; _layout = null!; }
+        public void Fuse(FusedAdd add, byte* other) { _add = add; _other = other; }
+
+        public void Clear() { _x = _zero = _y = _other = null; _bias = _multiplier = _shift = _acc = null; _g = null!; _layout = null!; }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part)
@@ -170,6 +184,8 @@ internal static unsafe class QConv2dNhwc
             int m = g.OutChannels, pixels = g.OutPixels, taps = l.Taps, tiles = l.Tiles, images = g.Batch;
             byte** pointers = (byte**)QConvShared.Buffer(ref t_pointers, taps * Rows);
             int* tile = QConvShared.Buffer(ref t_tile, Rows * BlockChannels), offsets = l.OffsetPointer;
+            byte* codes = stackalloc byte[BlockChannels];
+            var add = _add;
             long imageBytes = l.ImageBytes, blockBytes = (long)taps * l.Quads * BlockChannels * 4;
             var args = new JitConvKernels.Args
             {
@@ -192,7 +208,13 @@ internal static unsafe class QConv2dNhwc
                 JitConvKernels.Run(rows, (width + 15) / 16, &args);
                 long output = ((long)n * pixels + first) * m + co;
                 for (int i = 0; i < rows; i++, output += m)
-                    if (_y is not null)
+                    if (_other is not null)
+                    {
+                        Requantize.RowCore(KernelPath.Avx512, tile + i * BlockChannels, _multiplier + co, _shift + co, width, _yZero, _qmin, _qmax, codes);
+                        QAdd.Run(KernelPath.Avx512, codes, _yZero, add.MultiplierConv, _other + output, add.OtherZeroPoint, add.MultiplierOther, add.Shift,
+                            add.ZeroPoint, add.QMin, _y + output, width);
+                    }
+                    else if (_y is not null)
                         Requantize.RowCore(KernelPath.Avx512, tile + i * BlockChannels, _multiplier + co, _shift + co, width, _yZero, _qmin, _qmax, _y + output);
                     else
                         new ReadOnlySpan<int>(tile + i * BlockChannels, width).CopyTo(new Span<int>(_acc + output, width));
