@@ -14,7 +14,7 @@ namespace Condense.Kernels.Int8Conv;
 /// <paramref name="MultiplierConv"/>) and the other operand's codes, into codes of (<paramref name="ZeroPoint"/>) clamped
 /// below at <paramref name="QMin"/>.
 /// </summary>
-internal readonly record struct FusedAdd(int MultiplierConv, byte OtherZeroPoint, int MultiplierOther, int Shift, byte ZeroPoint, byte QMin);
+internal readonly record struct FusedAdd(byte ConvZeroPoint, int MultiplierConv, byte OtherZeroPoint, int MultiplierOther, int Shift, byte ZeroPoint, byte QMin);
 
 public static unsafe partial class QConv2d
 {
@@ -48,7 +48,7 @@ public static unsafe partial class QConv2d
             ChannelsLast.ToPlanar(x, g.Batch, g.InChannels, g.InPixels, planarX);
             ForwardRequantized(g, planarX, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, byte.MaxValue, planarY);
             if (!other.IsEmpty)
-                QAdd.Forward(planarY, yZeroPoint, add.MultiplierConv, Planar(other[..(int)outSize], g), add.OtherZeroPoint, add.MultiplierOther,
+                QAdd.Forward(planarY, add.ConvZeroPoint, add.MultiplierConv, Planar(other[..(int)outSize], g), add.OtherZeroPoint, add.MultiplierOther,
                     add.Shift, add.ZeroPoint, add.QMin, planarY);
             ChannelsLast.FromPlanar(planarY, g.Batch, g.OutChannels, g.OutPixels, y);
             return;

@@ -25,7 +25,7 @@ internal static unsafe class QConv2dNhwc
     private const int Rows = JitConvKernels.MaxRows, BlockChannels = 16 * JitConvKernels.MaxPanels;
 
     [ThreadStatic] private static Job? t_job;
-    [ThreadStatic] private static int[]? t_bias;
+    [ThreadStatic] private static int[]? t_bias, t_shifts;
     [ThreadStatic] private static byte[]? t_zero, t_padded;
 
     /// <summary>
@@ -57,7 +57,9 @@ internal static unsafe class QConv2dNhwc
         int units = blocks * g.Batch * layout.Tiles;
         int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, units) : 1;
         var job = t_job ??= new Job();
-        job.Set(g, layout, x, zero, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, units, parts);
+        var requantizer = y is null ? default
+            : new ChannelRequantizer(multiplier, shift, m, yZeroPoint, qmin, qmax, QConvShared.Buffer(ref t_shifts, 2 * blocks * BlockChannels));
+        job.Set(g, layout, x, zero, biases, requantizer, y, acc, units, parts);
         job.Fuse(add, other);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
@@ -162,20 +164,20 @@ internal static unsafe class QConv2dNhwc
         private JitLayout _layout = null!;
         private byte* _x, _zero, _y, _other;
         private FusedAdd _add;
-        private int* _bias, _multiplier, _shift, _acc;
-        private byte _yZero, _qmin, _qmax;
+        private int* _bias, _acc;
+        private ChannelRequantizer _requantizer;
         private int _units, _parts;
 
-        public void Set(Conv2dGeometry g, JitLayout layout, byte* x, byte* zero, int* bias, int* multiplier, int* shift,
-            byte yZero, byte qmin, byte qmax, byte* y, int* acc, int units, int parts)
+        public void Set(Conv2dGeometry g, JitLayout layout, byte* x, byte* zero, int* bias, ChannelRequantizer requantizer, byte* y, int* acc,
+            int units, int parts)
         {
-            (_g, _layout, _yZero, _qmin, _qmax, _units, _parts) = (g, layout, yZero, qmin, qmax, units, parts);
-            _x = x; _zero = zero; _y = y; _bias = bias; _multiplier = multiplier; _shift = shift; _acc = acc;
+            (_g, _layout, _requantizer, _units, _parts) = (g, layout, requantizer, units, parts);
+            _x = x; _zero = zero; _y = y; _bias = bias; _acc = acc;
         }
 
         public void Fuse(FusedAdd add, byte* other) { _add = add; _other = other; }
 
-        public void Clear() { _x = _zero = _y = _other = null; _bias = _multiplier = _shift = _acc = null; _g = null!; _layout = null!; }
+        public void Clear() { _x = _zero = _y = _other = null; _bias = _acc = null; _requantizer = default; _g = null!; _layout = null!; }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part)
@@ -184,8 +186,8 @@ internal static unsafe class QConv2dNhwc
             int m = g.OutChannels, pixels = g.OutPixels, taps = l.Taps, tiles = l.Tiles, images = g.Batch;
             byte** pointers = (byte**)QConvShared.Buffer(ref t_pointers, taps * Rows);
             int* tile = QConvShared.Buffer(ref t_tile, Rows * BlockChannels), offsets = l.OffsetPointer;
-            byte* codes = stackalloc byte[BlockChannels];
-            var add = _add;
+            byte* codes = stackalloc byte[Rows * BlockChannels];
+            var (add, requantizer) = (_add, _requantizer);
             long imageBytes = l.ImageBytes, blockBytes = (long)taps * l.Quads * BlockChannels * 4;
             var args = new JitConvKernels.Args
             {
@@ -207,16 +209,17 @@ internal static unsafe class QConv2dNhwc
                 args.Bias = _bias + co;
                 JitConvKernels.Run(rows, (width + 15) / 16, &args);
                 long output = ((long)n * pixels + first) * m + co;
-                for (int i = 0; i < rows; i++, output += m)
-                    if (_other is not null)
-                    {
-                        Requantize.RowCore(KernelPath.Avx512, tile + i * BlockChannels, _multiplier + co, _shift + co, width, _yZero, _qmin, _qmax, codes);
-                        QAdd.Run(KernelPath.Avx512, codes, _yZero, add.MultiplierConv, _other + output, add.OtherZeroPoint, add.MultiplierOther, add.Shift,
-                            add.ZeroPoint, add.QMin, _y + output, width);
-                    }
-                    else if (_y is not null)
-                        Requantize.RowCore(KernelPath.Avx512, tile + i * BlockChannels, _multiplier + co, _shift + co, width, _yZero, _qmin, _qmax, _y + output);
-                    else
+                if (_other is not null)
+                {
+                    requantizer.Run(tile, BlockChannels, rows, co, width, codes, BlockChannels);
+                    for (int i = 0; i < rows; i++, output += m)
+                        QAdd.Run(KernelPath.Avx512, codes + i * BlockChannels, add.ConvZeroPoint, add.MultiplierConv, _other + output, add.OtherZeroPoint,
+                            add.MultiplierOther, add.Shift, add.ZeroPoint, add.QMin, _y + output, width);
+                }
+                else if (_y is not null)
+                    requantizer.Run(tile, BlockChannels, rows, co, width, _y + output, m);
+                else
+                    for (int i = 0; i < rows; i++, output += m)
                         new ReadOnlySpan<int>(tile + i * BlockChannels, width).CopyTo(new Span<int>(_acc + output, width));
             }
         }
