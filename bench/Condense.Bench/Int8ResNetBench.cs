@@ -4,7 +4,7 @@
 // time per call at batch 1 and 8 (batch dimension made dynamic), ours vs ORT 2 threads without spinning, interleaved,
 // best of --rounds, and the ratio ORT/ours (> 1: ours faster). --steps prints the time of each engine step instead
 // (Int8ResNetProfile.cs).
-//   dotnet run -c Release --project bench/Condense.Bench -- int8-resnet [--nodes] [--rounds 7] [--qdq cached.onnx] [--float] [--steps]
+//   dotnet run -c Release --project bench/Condense.Bench -- int8-resnet [--nodes] [--rounds 7] [--qdq cached.onnx] [--float] [--steps [--threads N]]
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
@@ -52,6 +52,7 @@ internal static class Int8ResNetBench
         Console.WriteLine($"engine: {compiled.Kind}{(compiled.FallbackReason is { } r ? " — " + r : "")}");
         if (args.Contains("--steps") && compiled.Runner is IntegerConvModel engine)
         {
+            Condense.Kernels.Platform.Cpu.Threads = int.Parse(Option("--threads", $"{Environment.ProcessorCount}"), System.Globalization.CultureInfo.InvariantCulture);
             foreach (int batch in new[] { 1, 8 }) Int8ResNetProfile.Print(engine, Images(heldout, 0, batch), rounds);
             return 0;
         }

@@ -9,6 +9,7 @@
 // simulation's own float32 arithmetic is as far from exact). A ReLU after the Add is qmin = z_y (the quantized ReLU).
 // Elements are independent: the AVX-512 and AVX2 paths (16 or 8 lanes of int32) give the bits of the scalar loop, and
 // large adds split into runs over Cpu.Threads.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Condense.Kernels.Platform;
@@ -73,6 +74,7 @@ public static unsafe class QAdd
     }
 
     /// <summary>The elementwise add of <see cref="Forward"/> on <paramref name="count"/> elements on the calling thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Run(KernelPath path, byte* a, byte zeroPointA, int multiplierA, byte* b, byte zeroPointB, int multiplierB, int shift,
         byte yZeroPoint, byte qmin, byte* y, int count)
     {
@@ -93,6 +95,7 @@ public static unsafe class QAdd
     }
 
     // Sixteen elements per step (the steps of Vector on zmm); returns how many it did.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Vector512Lanes(byte* a, byte zeroPointA, int multiplierA, byte* b, byte zeroPointB, int multiplierB, int shift,
         byte yZeroPoint, byte qmin, byte* y, int count)
     {

@@ -32,24 +32,26 @@ internal static unsafe class QMaxPoolNhwc
         {
             var w = window;
             byte** inside = stackalloc byte*[w.KernelH * w.KernelW];
+            byte** rowsInside = stackalloc byte*[w.KernelH];
             int first = (int)((long)rows * part / parts), last = (int)((long)rows * (part + 1) / parts);
             for (int row = first; row < last; row++)
             {
-                int n = row / oh, oy = row % oh;
+                int n = row / oh, oy = row % oh, validRows = 0;
                 byte* image = _x + (long)n * height * width * channels;
+                for (int kh = 0; kh < w.KernelH; kh++)
+                {
+                    int iy = oy * w.StrideH - w.PadTop + kh * w.DilationH;
+                    if ((uint)iy < (uint)height) rowsInside[validRows++] = image + (long)iy * width * channels;
+                }
                 for (int ox = 0; ox < ow; ox++)
                 {
-                    int count = 0;
-                    for (int kh = 0; kh < w.KernelH; kh++)
-                    {
-                        int iy = oy * w.StrideH - w.PadTop + kh * w.DilationH;
-                        if ((uint)iy >= (uint)height) continue;
+                    int ix0 = ox * w.StrideW - w.PadLeft, count = 0;
+                    for (int r = 0; r < validRows; r++)
                         for (int kw = 0; kw < w.KernelW; kw++)
                         {
-                            int ix = ox * w.StrideW - w.PadLeft + kw * w.DilationW;
-                            if ((uint)ix < (uint)width) inside[count++] = image + ((long)iy * width + ix) * channels;
+                            int ix = ix0 + kw * w.DilationW;
+                            if ((uint)ix < (uint)width) inside[count++] = rowsInside[r] + (long)ix * channels;
                         }
-                    }
                     Max(inside, count, _y + ((long)row * ow + ox) * channels, channels);
                 }
             }
@@ -57,6 +59,7 @@ internal static unsafe class QMaxPoolNhwc
     }
 
     // dst = the bytewise max of the rows at sources[0 .. count) (0 when count = 0).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static void Max(byte** sources, int count, byte* dst, int channels)
     {
         if (count == 0) { new Span<byte>(dst, channels).Clear(); return; }
