@@ -105,11 +105,11 @@ public sealed partial class IntegerConvModel
             }
             else
             {
-                (a, b) = (InLayout(a, channelsLast: false), InLayout(b, channelsLast: false));
+                b = InLayout(b, a.ChannelsLast);
                 int slot = NewSlot(true, a.Shape);
                 var (value, relu) = FloatOutput(add.Outputs[0]);
                 _steps.Add(new AddStep(add.Name, a.Slot, b.Slot, slot, _slots[slot].Size, a.ZeroPoint, b.ZeroPoint, a.Scale, b.Scale, 0, 0, 0,
-                    0, 0, relu, Requantized: false));
+                    0, 0, relu, Requantized: false, a.ChannelsLast ? a.Shape : null));
                 _values[value] = new Value(slot, a.Shape, IsFloat: true);
             }
         }

@@ -125,10 +125,13 @@ public sealed partial class IntegerConvModel
             return;
         }
         var output = b.Floats[add.Output]!;
+        // Element i of the codes lands at i itself, or for channels-last codes (n, p, c) at (n, c, p).
+        int channels = add.ChannelsLast?[0] ?? 1, pixels = add.Size / channels;
         for (int i = 0; i < count; i++)
         {
             float sum = QuantizeLinear.Dequantize(x[i], add.ScaleA, add.ZeroPointA) + QuantizeLinear.Dequantize(y[i], add.ScaleB, add.ZeroPointB);
-            output[i] = add.Relu ? Math.Max(sum, 0f) : sum;
+            int at = add.ChannelsLast is null ? i : i / add.Size * add.Size + i % channels * pixels + i % add.Size / channels;
+            output[at] = add.Relu ? Math.Max(sum, 0f) : sum;
         }
     }
 }

@@ -45,9 +45,11 @@ public sealed partial class IntegerConvModel : Module
         byte OutputZeroPoint, byte QMin, float[] OutputScale, bool Relu, bool Requantized, bool ChannelsLast = false) : Step(Output);
 
     // A residual Add of two code tensors: requantized by Kernels/Int8Conv/QAdd (Multipliers for a and b with one Shift),
-    // or in float (a − z_a)·s_a + (b − z_b)·s_b, ReLU fused either way.
+    // or in float (a − z_a)·s_a + (b − z_b)·s_b, ReLU fused either way; a float sum of channels-last codes of (C, H, W)
+    // ChannelsLast is written in the graph's layout.
     internal sealed record AddStep(string Name, int A, int B, int Output, int Size, byte ZeroPointA, byte ZeroPointB, float ScaleA, float ScaleB,
-        int MultiplierA, int MultiplierB, int Shift, byte OutputZeroPoint, byte QMin, bool Relu, bool Requantized) : Step(Output);
+        int MultiplierA, int MultiplierB, int Shift, byte OutputZeroPoint, byte QMin, bool Relu, bool Requantized, int[]? ChannelsLast = null)
+        : Step(Output);
 
     internal sealed record MaxPoolStep(string Name, int Input, int Output, int[] InputShape, PoolParameters Window, bool ChannelsLast) : Step(Output);
 

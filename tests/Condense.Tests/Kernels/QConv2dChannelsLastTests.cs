@@ -89,6 +89,28 @@ public sealed class QConv2dChannelsLastTests
         Assert.Equal(planar, back);
     }
 
+    [Theory]
+    [InlineData(2, 3, 37)]
+    [InlineData(1, 3, 64)]
+    [InlineData(3, 5, 19)]
+    [InlineData(2, 70, 9)]
+    public void LayoutTransposesRoundTrip(int n, int c, int pixels)
+    {
+        var rng = new Rng(12);
+        var x = new byte[n * c * pixels];
+        for (int i = 0; i < x.Length; i++) x[i] = (byte)rng.NextInt(256);
+        var nhwc = new byte[x.Length];
+        ChannelsLast.FromPlanar(x, n, c, pixels, nhwc);
+        for (int i = 0; i < x.Length; i++)
+        {
+            int image = i / (c * pixels), channel = i / pixels % c, pixel = i % pixels;
+            Assert.Equal(x[i], nhwc[(image * pixels + pixel) * c + channel]);
+        }
+        var back = new byte[x.Length];
+        ChannelsLast.ToPlanar(nhwc, n, c, pixels, back);
+        Assert.Equal(x, back);
+    }
+
     private static (byte[] X, sbyte[] W, int[] Bias, int[] Multiplier, int[] Shift) Problem(Conv2dGeometry g, Rng rng)
     {
         // Mostly the extreme codes, so the largest products (255·−128) and sums are hit.
