@@ -124,14 +124,20 @@ public sealed partial class IntegerConvModel
                 b.Codes[add.Output].AsSpan(0, count));
             return;
         }
-        var output = b.Floats[add.Output]!;
-        // Element i of the codes lands at i itself, or for channels-last codes (n, p, c) at (n, c, p).
+        FloatSum(add, x, y, b.Floats[add.Output]!, n);
+    }
+
+    // The float Add: element (n, j) of the codes lands at (n, j), or for channels-last codes (n, p, c) at (n, c, p).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void FloatSum(AddStep add, ReadOnlySpan<byte> x, ReadOnlySpan<byte> y, float[] output, int n)
+    {
         int channels = add.ChannelsLast?[0] ?? 1, pixels = add.Size / channels;
-        for (int i = 0; i < count; i++)
-        {
-            float sum = QuantizeLinear.Dequantize(x[i], add.ScaleA, add.ZeroPointA) + QuantizeLinear.Dequantize(y[i], add.ScaleB, add.ZeroPointB);
-            int at = add.ChannelsLast is null ? i : i / add.Size * add.Size + i % channels * pixels + i % add.Size / channels;
-            output[at] = add.Relu ? Math.Max(sum, 0f) : sum;
-        }
+        for (int i = 0, image = 0; image < n; image++)
+            for (int p = 0; p < pixels; p++)
+                for (int c = 0; c < channels; c++, i++)
+                {
+                    float sum = QuantizeLinear.Dequantize(x[i], add.ScaleA, add.ZeroPointA) + QuantizeLinear.Dequantize(y[i], add.ScaleB, add.ZeroPointB);
+                    output[image * add.Size + (add.ChannelsLast is null ? i - image * add.Size : c * pixels + p)] = add.Relu ? Math.Max(sum, 0f) : sum;
+                }
     }
 }
