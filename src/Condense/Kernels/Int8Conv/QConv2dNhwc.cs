@@ -8,9 +8,9 @@
 // bytes of the image (x must have 3 readable bytes past its end when C % 4 ≠ 0), multiplied by packed weights of 0.
 // The tile's int32 sums are requantized per pixel (Requantize.RowCore, lanes = channels) into y (N, OH, OW, M), or
 // copied to acc (N, OH, OW, M); a residual Add after the layer (QAdd, y = add(codes, other)) can run on each requantized
-// row while it is in L1 instead of as a pass of its own. Work units (channel block, image, tile) are split over threads in that order — a
-// block's weights stay in cache across images; each output value is computed whole by one unit, so any thread
-// count gives the same bits.
+// row while it is in L1 instead of as a pass of its own. Work units (channel block, image, tile) are claimed by the threads in chunks in
+// that order — a block's weights stay in cache across images; each output value is computed whole by one unit, so
+// any thread count or claiming order gives the same bits.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Condense.Kernels.Conv;
@@ -154,7 +154,7 @@ internal static unsafe class QConv2dNhwc
         }
     }
 
-    /// <summary>Part p runs units [U·p/parts, U·(p+1)/parts) of the (channel block, image, tile) order.</summary>
+    /// <summary>Each part claims chunks of consecutive units of the (channel block, image, tile) order until none is left.</summary>
     private sealed class Job : IParallelJob
     {
         [ThreadStatic] private static nint[]? t_pointers;
@@ -166,12 +166,14 @@ internal static unsafe class QConv2dNhwc
         private FusedAdd _add;
         private int* _bias, _acc;
         private ChannelRequantizer _requantizer;
-        private int _units, _parts;
+        private int _units, _chunk, _next;
 
         public void Set(Conv2dGeometry g, JitLayout layout, byte* x, byte* zero, int* bias, ChannelRequantizer requantizer, byte* y, int* acc,
             int units, int parts)
         {
-            (_g, _layout, _requantizer, _units, _parts) = (g, layout, requantizer, units, parts);
+            (_g, _layout, _requantizer, _units, _next) = (g, layout, requantizer, units, 0);
+            // About 8 chunks per part: a thread the OS runs late (a busy machine) leaves its share to the others.
+            _chunk = Math.Max(1, units / (8 * parts));
             _x = x; _zero = zero; _y = y; _bias = bias; _acc = acc;
         }
 
@@ -194,8 +196,8 @@ internal static unsafe class QConv2dNhwc
                 Pointers = pointers, Taps = taps, QuadBytes = 4 * l.Quads, NegativeQuadBytes = -4 * l.Quads, Output = tile,
                 Ldc = BlockChannels * sizeof(int),
             };
-            int u0 = (int)((long)_units * part / _parts), u1 = (int)((long)_units * (part + 1) / _parts);
-            for (int u = u0; u < u1; u++)
+            for (int u0; (u0 = Interlocked.Add(ref _next, _chunk) - _chunk) < _units;)
+            for (int u = u0; u < Math.Min(u0 + _chunk, _units); u++)
             {
                 int block = u / (images * tiles), n = u / tiles % images, first = u % tiles * Rows;
                 int rows = Math.Min(Rows, pixels - first), co = block * BlockChannels, width = Math.Min(BlockChannels, m - co);
