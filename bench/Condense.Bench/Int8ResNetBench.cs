@@ -52,7 +52,8 @@ internal static class Int8ResNetBench
         Console.WriteLine($"engine: {compiled.Kind}{(compiled.FallbackReason is { } r ? " — " + r : "")}");
         if (args.Contains("--steps") && compiled.Runner is IntegerConvModel engine)
         {
-            Condense.Kernels.Platform.Cpu.Threads = int.Parse(Option("--threads", $"{Environment.ProcessorCount}"), System.Globalization.CultureInfo.InvariantCulture);
+            Condense.Kernels.Platform.Cpu.Threads = int.Parse(Option("--threads", $"{Environment.ProcessorCount}"),
+                System.Globalization.CultureInfo.InvariantCulture);
             foreach (int batch in new[] { 1, 8 }) Int8ResNetProfile.Print(engine, Images(heldout, 0, batch), rounds);
             return 0;
         }

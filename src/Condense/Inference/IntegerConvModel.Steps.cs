@@ -79,7 +79,8 @@ public sealed partial class IntegerConvModel
             if (g is not null && add is not null)
             {
                 bool first = add.A == layer.Output;
-                var fused = new FusedAdd(first ? add.ZeroPointA : add.ZeroPointB, first ? add.MultiplierA : add.MultiplierB, first ? add.ZeroPointB : add.ZeroPointA,
+                var fused = new FusedAdd(first ? add.ZeroPointA : add.ZeroPointB, first ? add.MultiplierA : add.MultiplierB,
+                    first ? add.ZeroPointB : add.ZeroPointA,
                     first ? add.MultiplierB : add.MultiplierA, add.Shift, add.OutputZeroPoint, add.QMin);
                 QConv2d.ForwardChannelsLast(g, b.Codes[layer.Input].AsSpan(0, x.Length + CodeSlack), layer.InputZeroPoint, layer.Weight, layer.Bias,
                     layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, b.Codes[add.Output].AsSpan(0, size), fused,

@@ -47,7 +47,8 @@ internal static unsafe class JitConvKernels
         public nint Ldc;
     }
 
-    private static readonly delegate* unmanaged[SuppressGCTransition]<Args*, void>[] s_kernels = new delegate* unmanaged[SuppressGCTransition]<Args*, void>[MaxRows * MaxPanels];
+    private static readonly delegate* unmanaged[SuppressGCTransition]<Args*, void>[] s_kernels =
+        new delegate* unmanaged[SuppressGCTransition]<Args*, void>[MaxRows * MaxPanels];
 
     static JitConvKernels()
     {

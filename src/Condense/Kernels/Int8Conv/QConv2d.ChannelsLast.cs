@@ -14,7 +14,8 @@ namespace Condense.Kernels.Int8Conv;
 /// <paramref name="MultiplierConv"/>) and the other operand's codes, into codes of (<paramref name="ZeroPoint"/>) clamped
 /// below at <paramref name="QMin"/>.
 /// </summary>
-internal readonly record struct FusedAdd(byte ConvZeroPoint, int MultiplierConv, byte OtherZeroPoint, int MultiplierOther, int Shift, byte ZeroPoint, byte QMin);
+internal readonly record struct FusedAdd(byte ConvZeroPoint, int MultiplierConv, byte OtherZeroPoint, int MultiplierOther, int Shift, byte ZeroPoint,
+    byte QMin);
 
 public static unsafe partial class QConv2d
 {

@@ -2,14 +2,14 @@
 //   acc[n, p, o] = Σ_{kh,kw,c} x[n, iy, ix, c]·w[o, c, kh, kw] + bias[o] − z_x·Σ w[o, ·]
 // where a tap that leaves the image reads a row of z_x (so its terms cancel with the z_x·Σw of every tap, and
 // x − z_x = 0 there, as QConv2dReference pads). Lanes are output channels and each pixel's channels are contiguous,
-// so no im2col matrix and no copy of the image is made: per tile of up to 6 output pixels, an indirection list holds
+// so no im2col matrix is made (nor, but for few input channels, a copy of the image): per tile of up to 6 output pixels, an indirection list holds
 // one pointer per (tap, pixel) into the input (kept per geometry as byte offsets, −1 for padding), and the kernel runs
 // the tile against a block of up to 64 output channels. Channels past C in the last quad of a pixel read the next
 // bytes of the image (x must have 3 readable bytes past its end when C % 4 ≠ 0), multiplied by packed weights of 0.
-// The tile's int32 sums are requantized per pixel (Requantize.RowCore, lanes = channels) into y (N, OH, OW, M), or
-// copied to acc (N, OH, OW, M); a residual Add after the layer (QAdd, y = add(codes, other)) can run on each requantized
-// row while it is in L1 instead of as a pass of its own. Work units (channel block, image, tile) are claimed by the threads in chunks in
-// that order — a block's weights stay in cache across images; each output value is computed whole by one unit, so
+// The tile's int32 sums are requantized (ChannelRequantizer, lanes = channels) into y (N, OH, OW, M), or copied to acc
+// (N, OH, OW, M); a residual Add after the layer (QAdd, y = add(codes, other)) can run on each requantized row while it
+// is in L1 instead of as a pass of its own. Work units (channel block, image, tile) are claimed by the threads in chunks
+// in that order — a block's weights stay in cache across images; each output value is computed whole by one unit, so
 // any thread count or claiming order gives the same bits.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
