@@ -73,8 +73,10 @@ internal unsafe struct ChannelRequantizer
                 var even = Vector512.ShiftRightLogical(Avx512F.Multiply(x, multiplier) + nudge, 31);
                 var odd = Vector512.ShiftLeft(Avx512F.Multiply(Vector512.ShiftRightLogical(x.AsInt64(), 32).AsInt32(), oddMultiplier) + nudge, 1);
                 var h = Vector512.ConditionalSelect(Vector512.Create(0xFFFF_FFFFL), even, odd).AsInt32();
-                var threshold = half - Vector512.LessThan(h, Vector512<int>.Zero);
-                var r = Avx512F.ShiftRightArithmeticVariable(h, right) - Vector512.GreaterThan(h & mask, threshold);
+                // RoundingDivideByPOT without mask registers: the threshold is half + 1 for negative h (its sign bit), and
+                // remainder > threshold exactly when threshold − remainder (both in [0, 2^31)) is negative.
+                var threshold = half + Vector512.ShiftRightLogical(h, 31);
+                var r = Avx512F.ShiftRightArithmeticVariable(h, right) + Vector512.ShiftRightLogical(threshold - (h & mask), 31);
                 Avx512F.ConvertToVector128Byte(Vector512.Max(Vector512.Min(r, high), low) + zp).Store(y + i * ldy + j);
             }
         }
