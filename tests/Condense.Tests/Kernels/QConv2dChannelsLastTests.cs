@@ -2,8 +2,9 @@
 // dot product is JitZmmQuads, else the planar kernels between transposes) against the naive NCHW loops of
 // QConv2dReference, transposed, bit for bit: input channels not multiples of 4, 16 or 32 (3, 5, 17, 70), output channels
 // past every tile and block edge (1, 13, 70, 130), 1×1, 3×3 and 7×7 kernels, stride 2, asymmetric padding, batch 1 and
-// 3, on every int8 dot product this CPU runs; split over 1 and 2 threads; a requantization multiplier above 1. Also the
-// NHWC max pooling against the planar one, and the layout transposes round trip.
+// 3, on every int8 dot product this CPU runs; split over 1 and 2 threads; a requantization multiplier above 1; with a
+// residual Add fused (the convolution's codes, then QAdd). Also the NHWC max pooling against the planar one, and the
+// layout transposes round trip.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -42,6 +43,37 @@ public sealed class QConv2dChannelsLastTests
         var g = new Conv2dGeometry(c.N, c.C, c.H, c.W, c.M, c.K, c.K, c.O);
         var (x, w, bias, multiplier, shift) = Problem(g, new Rng((ulong)(index + 300)));
         var (expected, actual) = Run(g, x, c.Zx, w, bias, multiplier, shift, dot);
+        Assert.Equal(expected, actual);
+    }
+
+    [Theory]
+    [MemberData(nameof(DotCases))]
+    public void FusedAddEqualsTheConvolutionThenQAdd(Int8Dot dot, int index)
+    {
+        // The residual Add run on each requantized row (FusedAdd) against the separate steps: the reference's codes, then QAdd.
+        var c = Cases[index];
+        var g = new Conv2dGeometry(c.N, c.C, c.H, c.W, c.M, c.K, c.K, c.O);
+        var rng = new Rng((ulong)(index + 500));
+        var (x, w, bias, multiplier, shift) = Problem(g, rng);
+        var (convCodes, _) = Run(g, x, c.Zx, w, bias, multiplier, shift, dot);
+        var other = new byte[convCodes.Length];
+        for (int i = 0; i < other.Length; i++) other[i] = (byte)rng.NextInt(256);
+        var (ma, mb, addShift) = QAdd.Multipliers(0.8, 1.7);
+        var expected = new byte[convCodes.Length];
+        QAdd.Forward(convCodes, 90, ma, other, 33, mb, addShift, 70, 70, expected);
+
+        var packed = new PackedInt8Weights(QConv2d.ChannelsLastWeight(w, g.OutChannels, g.InChannels, g.KernelH, g.KernelW), g.OutChannels, g.ColumnRows);
+        var nhwc = new byte[x.Length + 3];
+        ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
+        var otherNhwc = new byte[other.Length];
+        ChannelsLast.FromPlanar(other, g.Batch, g.OutChannels, g.OutPixels, otherNhwc);
+        var y = new byte[expected.Length];
+        using (Cpu.Force(Cpu.Best))
+        using (Cpu.Force(dot))
+            QConv2d.ForwardChannelsLast(g, nhwc, c.Zx, packed, bias, multiplier, shift, 90, 90, y, new FusedAdd(90, ma, 33, mb, addShift, 70, 70),
+                otherNhwc);
+        var actual = new byte[y.Length];
+        ChannelsLast.ToPlanar(y, g.Batch, g.OutChannels, g.OutPixels, actual);
         Assert.Equal(expected, actual);
     }
 
