@@ -67,7 +67,7 @@ public sealed partial class IntegerConvModel
             var (kh, kw) = conv is null ? (1, 1) : (weight.Shape[2], weight.Shape[3]);
             if (Requantization(layer.Outputs[0]) is { } r)
             {
-                bool channelsLast = _channelsLast && conv is not null;
+                bool channelsLast = _channelsLast && conv is not null && QConv2d.ChannelsLastSuits(weight.Shape[1], n, kh, kw);
                 x = InLayout(x, channelsLast);
                 var constants = QdqLayerReader.Constants(layer.Name, x.Scale, weight.Scale, bias, r.Scale);
                 int slot = NewSlot(false, shape, channelsLast: channelsLast);

@@ -1,6 +1,7 @@
 // The integer conv engine's codes between convolutions: channels-last where the int8 dot product is the emitted zmm
-// vpdpbusd (QConv2d.ChannelsLastIsNative), with residual Adds run by the layer before them on its output rows. On
-// resnet-mini: the fused Adds give the bits of the separate Add steps; a model compiled channels-last gives the same
+// vpdpbusd (QConv2d.ChannelsLastIsNative) and the layer wide enough, with residual Adds run by the layer before them on
+// its output rows. On resnet-mini of width 32 (a planar stem and 1×1 shortcut of 32 input channels, the other layers
+// channels-last): the fused Adds give the bits of the separate Add steps; a model compiled channels-last gives the same
 // logits, bit for bit, when forced onto every other int8 dot product (its convolutions then transpose around the planar
 // kernels), and equals a model compiled planar under each of them.
 using Condense.Data;
@@ -20,7 +21,7 @@ public sealed class IntegerConvLayoutTests
 
     private static readonly Lazy<GraphModule> ResNetMini = new(() =>
     {
-        var model = new GraphModule(GraphTracer.Trace(ModelSpec.Parse("resnet-mini,width=8").Build(3), [784]));
+        var model = new GraphModule(GraphTracer.Trace(ModelSpec.Parse("resnet-mini,width=32").Build(3), [784]));
         return Quantizer.Quantize(model, Train.Value, new QuantizeOptions { CalibrationSamples = 256 }).Model;
     });
 

@@ -23,6 +23,14 @@ public static unsafe partial class QConv2d
     internal static bool ChannelsLastIsNative => Cpu.ActiveInt8Dot == Int8Dot.JitZmmQuads && JitConvKernels.Available;
 
     /// <summary>
+    /// Whether a layer is wide enough for the channels-last kernels: 32 or more output channels (two 16-channel panels
+    /// per weight load at least) and 64 or more taps × channels (the sums long enough to pay for a tile's pointers and
+    /// requantization). LeNet's 6- and 16-channel layers ran 2 to 30 times slower there than on the planar kernels.
+    /// </summary>
+    internal static bool ChannelsLastSuits(int inChannels, int outChannels, int kernelH, int kernelW) =>
+        outChannels >= 32 && inChannels * kernelH * kernelW >= 64;
+
+    /// <summary>
     /// <see cref="ForwardRequantized"/> on x (N, H, W, C) into y (N, OH, OW, M); <paramref name="x"/> must hold 3 bytes
     /// past the images (read, multiplied by 0, when C % 4 ≠ 0).
     /// </summary>
@@ -79,16 +87,17 @@ public static unsafe partial class QConv2d
             QMaxPoolNhwc.Forward(px, batch, height, width, channels, window, oh, ow, py);
     }
 
+    [ThreadStatic] private static byte[]? t_channelsLastInput;
+    [ThreadStatic] private static int[]? t_channelsLastOutput;
+
     // The NCHW images through QConv2dNhwc: x transposed into a copy with 3 bytes of slack (its last quad reads past C),
-    // the output transposed back.
+    // the output transposed back (the calling thread's buffers).
     private static void ChannelsLastRun(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
     {
         long inSize = (long)g.Batch * g.InChannels * g.InPixels, outSize = (long)g.Batch * g.OutChannels * g.OutPixels;
-        var input = GC.AllocateUninitializedArray<byte>(checked((int)inSize + 4), pinned: true);
-        var output = GC.AllocateUninitializedArray<int>(checked((int)outSize), pinned: true);
-        fixed (byte* nhwc = input)
-        fixed (int* sums = output)
+        byte* nhwc = QConvShared.Buffer(ref t_channelsLastInput, checked((int)inSize + 4));
+        int* sums = QConvShared.Buffer(ref t_channelsLastOutput, checked((int)outSize));
         {
             ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
             if (y is null)

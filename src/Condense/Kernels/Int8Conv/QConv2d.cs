@@ -8,7 +8,8 @@
 // QGemm did the same sums but spent most of LeNet's conv1 (6 channels, 25 taps) on packing and on a GEMM
 // shape built for many output columns. Where the int8 dot product is vpdpbusd (Cpu.ActiveInt8Dot), layers with
 // 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8); where it is the emitted zmm
-// vpdpbusd (Int8Dot.JitZmmQuads), every layer runs channels-last (QConv2d.ChannelsLast.cs). QConv2dReference.cs is the spec.
+// vpdpbusd (Int8Dot.JitZmmQuads), wide layers (ChannelsLastSuits) run channels-last (QConv2d.ChannelsLast.cs).
+// QConv2dReference.cs is the spec.
 
 using System.Runtime.CompilerServices;
 using Condense.Kernels.Conv;
@@ -69,7 +70,7 @@ public static unsafe partial class QConv2d
     {
         // Read once on the calling thread (a test's forced setting is thread-local) and handed to the parts.
         var (path, dot) = (Cpu.Active, Cpu.ActiveInt8Dot);
-        if (dot == Int8Dot.JitZmmQuads && JitConvKernels.Available)
+        if (dot == Int8Dot.JitZmmQuads && JitConvKernels.Available && ChannelsLastSuits(g.InChannels, g.OutChannels, g.KernelH, g.KernelW))
         {
             ChannelsLastRun(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
             return;
