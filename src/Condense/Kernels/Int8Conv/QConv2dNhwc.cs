@@ -172,8 +172,8 @@ internal static unsafe class QConv2dNhwc
             int units, int parts)
         {
             (_g, _layout, _requantizer, _units, _next) = (g, layout, requantizer, units, 0);
-            // About 8 chunks per part: a thread the OS runs late (a busy machine) leaves its share to the others.
-            _chunk = Math.Max(1, units / (8 * parts));
+            // About 32 chunks per part: a thread the OS runs late (a busy machine) leaves its share to the others.
+            _chunk = Math.Max(1, units / (32 * parts));
             _x = x; _zero = zero; _y = y; _bias = bias; _acc = acc;
         }
 
@@ -199,8 +199,11 @@ internal static unsafe class QConv2dNhwc
             for (int u0; (u0 = Interlocked.Add(ref _next, _chunk) - _chunk) < _units;)
             for (int u = u0; u < Math.Min(u0 + _chunk, _units); u++)
             {
-                int block = u / (images * tiles), n = u / tiles % images, first = u % tiles * Rows;
-                int rows = Math.Min(Rows, pixels - first), co = block * BlockChannels, width = Math.Min(BlockChannels, m - co);
+                // The pixels split evenly into the tiles (5 or 6 rows each where there are more than 5 per tile): 49 = 4·6 + 5·5,
+                // not 8·6 + 1, whose one-row tile loads 4 weight vectors per 4 vpdpbusd.
+                int block = u / (images * tiles), n = u / tiles % images, t0 = u % tiles;
+                int first = (int)((long)pixels * t0 / tiles), rows = (int)((long)pixels * (t0 + 1) / tiles) - first;
+                int co = block * BlockChannels, width = Math.Min(BlockChannels, m - co);
                 byte* image = _x + n * imageBytes;
                 for (int i = 0; i < rows; i++)
                 {
