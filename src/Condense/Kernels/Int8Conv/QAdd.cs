@@ -85,6 +85,34 @@ public static unsafe class QAdd
         for (; i < count; i++) y[i] = One(a[i], zeroPointA, multiplierA, b[i], zeroPointB, multiplierB, shift, yZeroPoint, qmin);
     }
 
+    /// <summary>
+    /// <see cref="Run"/> on <paramref name="rows"/> rows of <paramref name="count"/> elements: a rows <paramref name="lda"/> bytes
+    /// apart, b and y rows <paramref name="ldb"/> apart (the residual Add QConv2dNhwc runs on its tiles), the constants set once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Rows(KernelPath path, byte* a, int lda, byte zeroPointA, int multiplierA, byte* b, long ldb, byte zeroPointB, int multiplierB,
+        int shift, byte yZeroPoint, byte qmin, byte* y, int rows, int count)
+    {
+        if (path != KernelPath.Avx512 || count % 16 != 0)
+        {
+            for (int r = 0; r < rows; r++)
+                Run(path, a + r * lda, zeroPointA, multiplierA, b + r * ldb, zeroPointB, multiplierB, shift, yZeroPoint, qmin, y + r * ldb, count);
+            return;
+        }
+        // (a − z_a)·M_a + (b − z_b)·M_b = a·M_a + b·M_b − (z_a·M_a + z_b·M_b): every term and partial sum is below 2^31 in size.
+        var (ma, mb) = (Vector512.Create(multiplierA), Vector512.Create(multiplierB));
+        var offset = Vector512.Create(-(zeroPointA * multiplierA + zeroPointB * multiplierB));
+        var (half, one, zy) = (Vector512.Create((1 << (shift - 1)) - 1), Vector512.Create(1), Vector512.Create((int)yZeroPoint));
+        var (low, high) = (Vector512.Create((int)qmin), Vector512.Create(255));
+        for (int r = 0; r < rows; r++, a += lda, b += ldb, y += ldb)
+            for (int i = 0; i < count; i += 16)
+            {
+                var t = Avx512F.ConvertToVector512Int32(Vector128.Load(a + i)) * ma + Avx512F.ConvertToVector512Int32(Vector128.Load(b + i)) * mb + offset;
+                var q = Vector512.ShiftRightArithmetic(t + half + (Vector512.ShiftRightArithmetic(t, shift) & one), shift) + zy;
+                Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(q, low), high)).Store(y + i);
+            }
+    }
+
     /// <summary>One element: the specification of <see cref="Forward"/>.</summary>
     public static byte One(byte a, byte zeroPointA, int multiplierA, byte b, byte zeroPointB, int multiplierB, int shift, byte yZeroPoint, byte qmin)
     {

@@ -217,9 +217,8 @@ internal static unsafe class QConv2dNhwc
                 if (_other is not null)
                 {
                     requantizer.Run(tile, BlockChannels, rows, co, width, codes, BlockChannels);
-                    for (int i = 0; i < rows; i++, output += m)
-                        QAdd.Run(KernelPath.Avx512, codes + i * BlockChannels, add.ConvZeroPoint, add.MultiplierConv, _other + output, add.OtherZeroPoint,
-                            add.MultiplierOther, add.Shift, add.ZeroPoint, add.QMin, _y + output, width);
+                    QAdd.Rows(KernelPath.Avx512, codes, BlockChannels, add.ConvZeroPoint, add.MultiplierConv, _other + output, m, add.OtherZeroPoint,
+                        add.MultiplierOther, add.Shift, add.ZeroPoint, add.QMin, _y + output, rows, width);
                 }
                 else if (_y is not null)
                     requantizer.Run(tile, BlockChannels, rows, co, width, _y + output, m);
