@@ -1,9 +1,10 @@
 // ResNet-18 statically quantized (QDQ, calibrated on data/images/calibration as image-compress's "int8" variant) run by
 // our integer engine against the same QDQ file in ONNX Runtime: which engine compiles it, its features against the float
 // simulation of the QDQ graph and against ORT on data/images/heldout (cosine mean / min, largest difference), then the
-// time per call at batch 1 and 8 (batch dimension made dynamic), ours vs ORT 2 threads without spinning, interleaved,
-// best of --rounds, and the ratio ORT/ours (> 1: ours faster).
-//   dotnet run -c Release --project bench/Condense.Bench -- int8-resnet [--nodes] [--rounds 7] [--qdq cached.onnx] [--float]
+// time per call at batch 1 and 8 (batch dimension made dynamic), ours vs ORT on --threads (2) without spinning, interleaved,
+// best of --rounds, and the ratio ORT/ours (> 1: ours faster). --steps prints the time of each engine step instead
+// (Int8ResNetProfile.cs).
+//   dotnet run -c Release --project bench/Condense.Bench -- int8-resnet [--nodes] [--rounds 7] [--qdq cached.onnx] [--float] [--steps] [--threads 2]
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
@@ -49,10 +50,17 @@ internal static class Int8ResNetBench
         // --float: the float simulation of the QDQ graph as "ours" (what ran before the integer engine took residual networks).
         var compiled = args.Contains("--float") ? new CompiledModel(qdq, EngineKind.Float, "--float") : InferenceEngine.Compile(qdq);
         Console.WriteLine($"engine: {compiled.Kind}{(compiled.FallbackReason is { } r ? " — " + r : "")}");
+        int threads = int.Parse(Option("--threads", "2"), System.Globalization.CultureInfo.InvariantCulture);
+        Condense.Kernels.Platform.Cpu.Threads = threads;
+        if (args.Contains("--steps") && compiled.Runner is IntegerConvModel engine)
+        {
+            foreach (int batch in new[] { 1, 8 }) Int8ResNetProfile.Print(engine, Images(heldout, 0, batch), rounds);
+            return 0;
+        }
 
         var simulation = ImageEvaluation.Outputs(qdq, heldout);
         var ours = ImageEvaluation.Outputs(compiled.Runner, heldout);
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         using var session = new InferenceSession(path, options);
         var ort = new ImageOutputs(Enumerable.Range(0, heldout.Count).Select(i => Ort(session, Images(heldout, i, 1)).Data).ToArray(), simulation.SampleShape);
@@ -75,7 +83,7 @@ internal static class Int8ResNetBench
         return 0;
     }
 
-    private static Tensor Images(Dataset images, int start, int count) =>
+    internal static Tensor Images(Dataset images, int start, int count) =>
         new(images.Batch(Enumerable.Range(start, count).ToArray()).Data, [count, .. images.SampleShape]);
 
     private static void Report(string what, ImageOutputs a, ImageOutputs b)

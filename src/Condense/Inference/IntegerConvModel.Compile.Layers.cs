@@ -44,13 +44,13 @@ public sealed partial class IntegerConvModel
             return (value, relu);
         }
 
-        private void Codes(List<Node> quantizers, int slot, int[] shape, float scale, byte zeroPoint)
+        private void Codes(List<Node> quantizers, int slot, int[] shape, float scale, byte zeroPoint, bool channelsLast)
         {
             _slots[slot] = _slots[slot] with { Value = quantizers[0].Outputs[0] };
             foreach (var q in quantizers)
             {
                 _used.Add(q);
-                _values[q.Outputs[0]] = new Value(slot, shape, false, scale, zeroPoint, false, q.Outputs[0]);
+                _values[q.Outputs[0]] = new Value(slot, shape, false, scale, zeroPoint, false, q.Outputs[0], channelsLast);
             }
         }
 
@@ -67,16 +67,20 @@ public sealed partial class IntegerConvModel
             var (kh, kw) = conv is null ? (1, 1) : (weight.Shape[2], weight.Shape[3]);
             if (Requantization(layer.Outputs[0]) is { } r)
             {
+                bool channelsLast = _channelsLast && conv is not null && QConv2d.ChannelsLastSuits(weight.Shape[1], n, kh, kw);
+                x = InLayout(x, channelsLast);
                 var constants = QdqLayerReader.Constants(layer.Name, x.Scale, weight.Scale, bias, r.Scale);
-                int slot = NewSlot(false, shape);
+                int slot = NewSlot(false, shape, channelsLast: channelsLast);
                 bool relu = r.Relus.Count > 0;
                 _steps.Add(new LayerStep(layer.Name, x.Codes, x.Slot, slot, x.Shape, conv, kh, kw, packed, x.ZeroPoint, constants.Bias,
-                    constants.Multiplier, constants.Shift, r.ZeroPoint, relu ? r.ZeroPoint : (byte)0, constants.OutputScale, relu, Requantized: true));
+                    constants.Multiplier, constants.Shift, r.ZeroPoint, relu ? r.ZeroPoint : (byte)0, constants.OutputScale, relu, Requantized: true,
+                    channelsLast));
                 _used.UnionWith(r.Relus);
-                Codes(r.Quantizers, slot, shape, r.Scale, r.ZeroPoint);
+                Codes(r.Quantizers, slot, shape, r.Scale, r.ZeroPoint, channelsLast);
             }
             else
             {
+                x = InLayout(x, channelsLast: false);
                 var constants = QdqLayerReader.Constants(layer.Name, x.Scale, weight.Scale, bias, null);
                 int slot = NewSlot(true, shape);
                 var (value, relu) = FloatOutput(layer.Outputs[0]);
@@ -90,20 +94,22 @@ public sealed partial class IntegerConvModel
         {
             if (Requantization(add.Outputs[0]) is { } r)
             {
+                b = InLayout(b, a.ChannelsLast);
                 var (ma, mb, shift) = QAdd.Multipliers((double)a.Scale / r.Scale, (double)b.Scale / r.Scale);
-                int slot = NewSlot(false, a.Shape);
+                int slot = NewSlot(false, a.Shape, channelsLast: a.ChannelsLast);
                 bool relu = r.Relus.Count > 0;
                 _steps.Add(new AddStep(add.Name, a.Slot, b.Slot, slot, _slots[slot].Size, a.ZeroPoint, b.ZeroPoint, a.Scale, b.Scale, ma, mb, shift,
                     r.ZeroPoint, relu ? r.ZeroPoint : (byte)0, relu, Requantized: true));
                 _used.UnionWith(r.Relus);
-                Codes(r.Quantizers, slot, a.Shape, r.Scale, r.ZeroPoint);
+                Codes(r.Quantizers, slot, a.Shape, r.Scale, r.ZeroPoint, a.ChannelsLast);
             }
             else
             {
+                b = InLayout(b, a.ChannelsLast);
                 int slot = NewSlot(true, a.Shape);
                 var (value, relu) = FloatOutput(add.Outputs[0]);
                 _steps.Add(new AddStep(add.Name, a.Slot, b.Slot, slot, _slots[slot].Size, a.ZeroPoint, b.ZeroPoint, a.Scale, b.Scale, 0, 0, 0,
-                    0, 0, relu, Requantized: false));
+                    0, 0, relu, Requantized: false, a.ChannelsLast ? a.Shape : null));
                 _values[value] = new Value(slot, a.Shape, IsFloat: true);
             }
         }

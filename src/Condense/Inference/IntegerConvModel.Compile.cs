@@ -37,7 +37,9 @@ public sealed partial class IntegerConvModel
 
     // Where a graph value lives: a float buffer, or codes of (Scale, ZeroPoint); Dequantized when the value is the float
     // DequantizeLinear of the codes rather than the QuantizeLinear output (named Codes).
-    private sealed record Value(int Slot, int[] Shape, bool IsFloat, float Scale = 0f, byte ZeroPoint = 0, bool Dequantized = false, string Codes = "");
+    // ChannelsLast: codes held (H, W, C) per sample.
+    private sealed record Value(int Slot, int[] Shape, bool IsFloat, float Scale = 0f, byte ZeroPoint = 0, bool Dequantized = false, string Codes = "",
+        bool ChannelsLast = false);
 
     private sealed partial class Compiler(ModelGraph g, bool pack)
     {
@@ -46,6 +48,9 @@ public sealed partial class IntegerConvModel
         private readonly List<Step> _steps = [];
         private readonly Dictionary<string, Value> _values = [];
         private readonly Dictionary<int, int> _dequantized = [];   // codes slot → its float copy
+        private readonly Dictionary<(int Slot, bool ChannelsLast), int> _relaid = [];   // codes slot → its copy in the other layout
+        // Requantized convolutions keep their codes channels-last where the kernels are native to it (QConv2dNhwc).
+        private readonly bool _channelsLast = QConv2d.ChannelsLastIsNative;
 
         public IntegerConvModel Run()
         {
@@ -88,8 +93,8 @@ public sealed partial class IntegerConvModel
                     var window = Window(node);
                     var (oh, ow) = window.OutputSize(x.Shape[1], x.Shape[2]);
                     int[] shape = [x.Shape[0], oh, ow];
-                    int slot = NewSlot(false, shape);
-                    _steps.Add(new MaxPoolStep(node.Name, x.Slot, slot, x.Shape, window));
+                    int slot = NewSlot(false, shape, channelsLast: x.ChannelsLast);
+                    _steps.Add(new MaxPoolStep(node.Name, x.Slot, slot, x.Shape, window, x.ChannelsLast));
                     _values[node.Outputs[0]] = x with { Slot = slot, Shape = shape };
                     break;
                 case OpTypes.Add or OpTypes.MaxPool or OpTypes.Relu or OpTypes.AveragePool or OpTypes.GlobalAveragePool:
@@ -98,6 +103,7 @@ public sealed partial class IntegerConvModel
                 case OpTypes.Flatten or OpTypes.Reshape or OpTypes.Identity or OpTypes.Dropout:
                     if (node.Outputs.Count > 1 && node.Outputs[1].Length > 0) throw Unsupported($"'{node.Name}' ({node.OpType}) has a second output");
                     var value = Get(node.Inputs[0]);
+                    if (node.OpType is OpTypes.Flatten or OpTypes.Reshape) value = InLayout(value, channelsLast: false);
                     _values[node.Outputs[0]] = value with { Shape = Reshaped(g, node, value.Shape) };
                     break;
                 case OpTypes.DynamicQuantizeLinear:
@@ -155,6 +161,7 @@ public sealed partial class IntegerConvModel
         private int Float(Value value)
         {
             if (value.IsFloat) return value.Slot;
+            value = InLayout(value, channelsLast: false);
             if (!value.Dequantized) throw Unsupported($"the uint8 codes '{value.Codes}' are read as floats without a DequantizeLinear");
             if (_dequantized.TryGetValue(value.Slot, out int slot)) return slot;
             slot = NewSlot(true, value.Shape);
@@ -167,10 +174,24 @@ public sealed partial class IntegerConvModel
                 ? $"the constant '{name}' is read as an activation; the integer engine takes constants only as layer weights and biases"
                 : $"value '{name}' is not computed by the integer engine");
 
-        private int NewSlot(bool isFloat, int[] shape, string? value = null)
+        private int NewSlot(bool isFloat, int[] shape, string? value = null, bool channelsLast = false)
         {
-            _slots.Add(new Slot(isFloat, shape.Aggregate(1, (a, b) => a * b), value));
+            _slots.Add(new Slot(isFloat, shape.Aggregate(1, (a, b) => a * b), value, channelsLast ? shape : null));
             return _slots.Count - 1;
+        }
+
+        // Codes in the asked layout: the value itself, or a (kept) copy made by a layout step; floats have one layout.
+        private Value InLayout(Value value, bool channelsLast)
+        {
+            if (value.IsFloat || value.ChannelsLast == channelsLast) return value;
+            if (value.Shape is not [int c, int h, int w])
+                throw Unsupported($"codes of shape {Shape.Format(value.Shape)} cannot change layout; (C, H, W) images can");
+            if (!_relaid.TryGetValue((value.Slot, channelsLast), out int slot))
+            {
+                slot = _relaid[(value.Slot, channelsLast)] = NewSlot(false, value.Shape, channelsLast: channelsLast);
+                _steps.Add(new LayoutStep(value.Slot, slot, c, h * w, channelsLast));
+            }
+            return value with { Slot = slot, ChannelsLast = channelsLast };
         }
     }
 

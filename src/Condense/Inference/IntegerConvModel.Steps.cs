@@ -37,8 +37,18 @@ public sealed partial class IntegerConvModel
                 break;
             case MaxPoolStep max:
                 var (c, h, w) = (max.InputShape[0], max.InputShape[1], max.InputShape[2]);
-                QConv2d.MaxPool(b.Codes[max.Input].AsSpan(0, n * c * h * w), n, h, w, c, max.Window,
-                    b.Codes[max.Output].AsSpan(0, n * _slots[max.Output].Size));
+                if (max.ChannelsLast)
+                    QConv2d.MaxPoolChannelsLast(b.Codes[max.Input].AsSpan(0, n * c * h * w), n, h, w, c, max.Window,
+                        b.Codes[max.Output].AsSpan(0, n * _slots[max.Output].Size));
+                else
+                    QConv2d.MaxPool(b.Codes[max.Input].AsSpan(0, n * c * h * w), n, h, w, c, max.Window,
+                        b.Codes[max.Output].AsSpan(0, n * _slots[max.Output].Size));
+                break;
+            case LayoutStep l:
+                var from = b.Codes[l.Input].AsSpan(0, n * l.Channels * l.Pixels);
+                var to = b.Codes[l.Output].AsSpan(0, n * l.Channels * l.Pixels);
+                if (l.ToChannelsLast) ChannelsLast.FromPlanar(from, n, l.Channels, l.Pixels, to);
+                else ChannelsLast.ToPlanar(from, n, l.Channels, l.Pixels, to);
                 break;
             case FloatNodeStep f:
                 var inputs = new Tensor?[f.Inputs.Length];
@@ -55,7 +65,8 @@ public sealed partial class IntegerConvModel
         }
     }
 
-    private void Layer(LayerStep layer, Buffers b, int n)
+    // A layer; with `add`, the residual Add it runs on its output rows (written to the Add's buffer instead of its own).
+    private void Layer(LayerStep layer, Buffers b, int n, AddStep? add = null)
     {
         var x = b.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size);
         int m = layer.Weight.OutFeatures, size = n * _slots[layer.Output].Size;
@@ -65,7 +76,20 @@ public sealed partial class IntegerConvModel
         if (layer.Requantized)
         {
             var y = b.Codes[layer.Output].AsSpan(0, size);
-            if (g is not null)
+            if (g is not null && add is not null)
+            {
+                bool first = add.A == layer.Output;
+                var fused = new FusedAdd(first ? add.ZeroPointA : add.ZeroPointB, first ? add.MultiplierA : add.MultiplierB,
+                    first ? add.ZeroPointB : add.ZeroPointA,
+                    first ? add.MultiplierB : add.MultiplierA, add.Shift, add.OutputZeroPoint, add.QMin);
+                QConv2d.ForwardChannelsLast(g, b.Codes[layer.Input].AsSpan(0, x.Length + CodeSlack), layer.InputZeroPoint, layer.Weight, layer.Bias,
+                    layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, b.Codes[add.Output].AsSpan(0, size), fused,
+                    b.Codes[first ? add.B : add.A].AsSpan(0, size));
+            }
+            else if (g is not null && layer.ChannelsLast)
+                QConv2d.ForwardChannelsLast(g, b.Codes[layer.Input].AsSpan(0, x.Length + CodeSlack), layer.InputZeroPoint, layer.Weight, layer.Bias,
+                    layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, y);
+            else if (g is not null)
                 QConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, layer.Weight, layer.Bias, layer.Multiplier, layer.Shift,
                     layer.OutputZeroPoint, layer.QMin, byte.MaxValue, y);
             else
@@ -101,11 +125,20 @@ public sealed partial class IntegerConvModel
                 b.Codes[add.Output].AsSpan(0, count));
             return;
         }
-        var output = b.Floats[add.Output]!;
-        for (int i = 0; i < count; i++)
-        {
-            float sum = QuantizeLinear.Dequantize(x[i], add.ScaleA, add.ZeroPointA) + QuantizeLinear.Dequantize(y[i], add.ScaleB, add.ZeroPointB);
-            output[i] = add.Relu ? Math.Max(sum, 0f) : sum;
-        }
+        FloatSum(add, x, y, b.Floats[add.Output]!, n);
+    }
+
+    // The float Add: element (n, j) of the codes lands at (n, j), or for channels-last codes (n, p, c) at (n, c, p).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void FloatSum(AddStep add, ReadOnlySpan<byte> x, ReadOnlySpan<byte> y, float[] output, int n)
+    {
+        int channels = add.ChannelsLast?[0] ?? 1, pixels = add.Size / channels;
+        for (int i = 0, image = 0; image < n; image++)
+            for (int p = 0; p < pixels; p++)
+                for (int c = 0; c < channels; c++, i++)
+                {
+                    float sum = QuantizeLinear.Dequantize(x[i], add.ScaleA, add.ZeroPointA) + QuantizeLinear.Dequantize(y[i], add.ScaleB, add.ZeroPointB);
+                    output[image * add.Size + (add.ChannelsLast is null ? i - image * add.Size : c * pixels + p)] = add.Relu ? Math.Max(sum, 0f) : sum;
+                }
     }
 }

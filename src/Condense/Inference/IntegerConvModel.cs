@@ -10,6 +10,7 @@
 // (IntegerConvModel.Steps.cs). MLPs go to IntegerModel.
 using System.Buffers;
 using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Pool;
 using Condense.Nn;
@@ -24,8 +25,9 @@ namespace Condense.Inference;
 /// </summary>
 public sealed partial class IntegerConvModel : Module
 {
-    // A buffer: uint8 codes or floats, Size values per sample; Value names the QuantizeLinear output codes equal (if any).
-    internal sealed record Slot(bool IsFloat, int Size, string? Value = null);
+    // A buffer: uint8 codes or floats, Size values per sample; Value names the QuantizeLinear output codes equal (if any);
+    // ChannelsLast is the (C, H, W) of codes held as (H, W, C).
+    internal sealed record Slot(bool IsFloat, int Size, string? Value = null, int[]? ChannelsLast = null);
 
     internal abstract record Step(int Output);
 
@@ -40,14 +42,19 @@ public sealed partial class IntegerConvModel : Module
     // per-sample (C, H, W) or (features); InputValue names the graph value (a QuantizeLinear output) the input codes equal.
     internal sealed record LayerStep(string Name, string InputValue, int Input, int Output, int[] InputShape, Conv2dOptions? Conv,
         int KernelH, int KernelW, PackedInt8Weights Weight, byte InputZeroPoint, int[] Bias, int[] Multiplier, int[] Shift,
-        byte OutputZeroPoint, byte QMin, float[] OutputScale, bool Relu, bool Requantized) : Step(Output);
+        byte OutputZeroPoint, byte QMin, float[] OutputScale, bool Relu, bool Requantized, bool ChannelsLast = false) : Step(Output);
 
     // A residual Add of two code tensors: requantized by Kernels/Int8Conv/QAdd (Multipliers for a and b with one Shift),
-    // or in float (a − z_a)·s_a + (b − z_b)·s_b, ReLU fused either way.
+    // or in float (a − z_a)·s_a + (b − z_b)·s_b, ReLU fused either way; a float sum of channels-last codes of (C, H, W)
+    // ChannelsLast is written in the graph's layout.
     internal sealed record AddStep(string Name, int A, int B, int Output, int Size, byte ZeroPointA, byte ZeroPointB, float ScaleA, float ScaleB,
-        int MultiplierA, int MultiplierB, int Shift, byte OutputZeroPoint, byte QMin, bool Relu, bool Requantized) : Step(Output);
+        int MultiplierA, int MultiplierB, int Shift, byte OutputZeroPoint, byte QMin, bool Relu, bool Requantized, int[]? ChannelsLast = null)
+        : Step(Output);
 
-    internal sealed record MaxPoolStep(string Name, int Input, int Output, int[] InputShape, PoolParameters Window) : Step(Output);
+    internal sealed record MaxPoolStep(string Name, int Input, int Output, int[] InputShape, PoolParameters Window, bool ChannelsLast) : Step(Output);
+
+    // Codes (C, H, W) per sample to (H, W, C) (ToChannelsLast) or back.
+    internal sealed record LayoutStep(int Input, int Output, int Channels, int Pixels, bool ToChannelsLast) : Step(Output);
 
     // A float op of the graph (Relu, pooling, Add of floats) run as the graph runs it, on (N, InputShape…) tensors.
     internal sealed record FloatNodeStep(Node Node, int[] Inputs, int Output, int[][] InputShapes) : Step(Output);
@@ -58,6 +65,8 @@ public sealed partial class IntegerConvModel : Module
     private readonly int[] _sampleShape;    // the graph input per sample
     private readonly int[] _outputShape;    // the graph output per sample
     private readonly int _outputSlot;
+    private readonly int[] _fusedAdd;       // per step: for a channels-last layer, the Add step it runs on its rows (else −1)
+    private readonly bool[] _doneByLayer;   // per step: an Add that a layer runs (skipped unless run step by step)
 
     private IntegerConvModel(Step[] steps, Slot[] slots, int[] sampleShape, int[] outputShape, int outputSlot)
     {
@@ -66,6 +75,7 @@ public sealed partial class IntegerConvModel : Module
         for (int i = 0; i < steps.Length; i++)
             foreach (int slot in Inputs(steps[i])) _lastUse[slot] = i;
         _lastUse[outputSlot] = steps.Length;
+        (_fusedAdd, _doneByLayer) = ResidualFusions(steps, outputSlot);
         Eval();
     }
 
@@ -73,6 +83,15 @@ public sealed partial class IntegerConvModel : Module
     public int LayerCount => _steps.OfType<LayerStep>().Count();
 
     internal IReadOnlyList<Step> Steps => _steps;
+
+    /// <summary>Whether layers run the residual Adds fused to them (true; false runs every Add as its own step, for the tests).</summary>
+    internal bool FuseResidualAdds { get; set; } = true;
+
+    /// <summary>How many Adds a layer runs on its rows.</summary>
+    internal int FusedAddCount => _doneByLayer.Count(d => d);
+
+    /// <summary>When set, called after each step with its index and its time in Stopwatch ticks (the int8-resnet bench's profile).</summary>
+    internal Action<int, long>? StepTimer { get; set; }
 
     /// <summary>Outputs for a float input (N, …) holding one graph input per sample. Throws in training mode.</summary>
     public override Tensor Forward(Tensor input) => Run(input, null);
@@ -96,6 +115,46 @@ public sealed partial class IntegerConvModel : Module
         return outputs;
     }
 
+    // Code buffers hold this many bytes past their values: a channels-last convolution reads up to 3 past the last pixel.
+    private const int CodeSlack = 4;
+
+    // A copy of codes in the graph's (N, C, H, W) layout.
+    private static byte[] Planar(Slot slot, ReadOnlySpan<byte> codes, int n)
+    {
+        if (slot.ChannelsLast is not [int c, int h, int w]) return codes.ToArray();
+        var planar = new byte[codes.Length];
+        ChannelsLast.ToPlanar(codes, n, c, h * w, planar);
+        return planar;
+    }
+
+    // A requantized Add whose operand is the codes of a channels-last layer read by nothing else, and whose other operand
+    // exists before that layer runs, is run by the layer on each output row (QConv2d.ForwardChannelsLast with a FusedAdd):
+    // the same integer steps without a pass over three images.
+    private static (int[] FusedAdd, bool[] DoneByLayer) ResidualFusions(Step[] steps, int outputSlot)
+    {
+        var producer = new Dictionary<int, int>();
+        var readers = new Dictionary<int, int>();
+        for (int i = 0; i < steps.Length; i++)
+        {
+            producer[steps[i].Output] = i;
+            foreach (int slot in Inputs(steps[i])) readers[slot] = readers.GetValueOrDefault(slot) + 1;
+        }
+        var fused = Enumerable.Repeat(-1, steps.Length).ToArray();
+        var done = new bool[steps.Length];
+        for (int i = 0; i < steps.Length; i++)
+        {
+            if (steps[i] is not AddStep { Requantized: true } add || add.A == add.B) continue;
+            foreach (var (conv, other) in new[] { (add.A, add.B), (add.B, add.A) })
+            {
+                if (!producer.TryGetValue(conv, out int j) || steps[j] is not LayerStep { ChannelsLast: true, Requantized: true, Conv: not null }
+                    || readers[conv] != 1 || conv == outputSlot || producer.GetValueOrDefault(other, -1) >= j || fused[j] >= 0) continue;
+                (fused[j], done[i]) = (i, true);
+                break;
+            }
+        }
+        return (fused, done);
+    }
+
     private static IEnumerable<int> Inputs(Step step) => step switch
     {
         QuantizeStep s => [s.Input],
@@ -103,6 +162,7 @@ public sealed partial class IntegerConvModel : Module
         LayerStep s => [s.Input],
         AddStep s => [s.A, s.B],
         MaxPoolStep s => [s.Input],
+        LayoutStep s => [s.Input],
         FloatNodeStep s => s.Inputs,
         _ => throw new InvalidOperationException($"unknown step {step}"),
     };
@@ -143,15 +203,27 @@ public sealed partial class IntegerConvModel : Module
                 var step = _steps[i];
                 var slot = _slots[step.Output];
                 if (slot.IsFloat) buffers.Floats[step.Output] ??= ArrayPool<float>.Shared.Rent(n * slot.Size);
-                else buffers.Codes[step.Output] ??= ArrayPool<byte>.Shared.Rent(n * slot.Size);
+                else buffers.Codes[step.Output] ??= ArrayPool<byte>.Shared.Rent(n * slot.Size + CodeSlack);
                 if (activations is not null && step is LayerStep layer)
-                    activations[layer.InputValue] = buffers.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size).ToArray();
-                Execute(step, buffers, n);
+                    activations[layer.InputValue] = Planar(_slots[layer.Input], buffers.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size), n);
+                long start = StepTimer is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+                bool fuse = stepwise is null && FuseResidualAdds;
+                if (fuse && _fusedAdd[i] >= 0)
+                {
+                    var add = (AddStep)_steps[_fusedAdd[i]];
+                    buffers.Codes[add.Output] ??= ArrayPool<byte>.Shared.Rent(n * _slots[add.Output].Size + CodeSlack);
+                    Layer((LayerStep)step, buffers, n, add);
+                }
+                else if (!(fuse && _doneByLayer[i])) Execute(step, buffers, n);
+                StepTimer?.Invoke(i, System.Diagnostics.Stopwatch.GetTimestamp() - start);
                 if (stepwise is var (outputs, simulation) && !slot.IsFloat && slot.Value is { } name)
                 {
                     var codes = buffers.Codes[step.Output].AsSpan(0, n * slot.Size);
-                    outputs[name] = codes.ToArray();
-                    for (int k = 0; k < codes.Length; k++) codes[k] = (byte)simulation[name].Data[k];
+                    outputs[name] = Planar(slot, codes, n);
+                    var replaced = new byte[codes.Length];
+                    for (int k = 0; k < codes.Length; k++) replaced[k] = (byte)simulation[name].Data[k];
+                    if (slot.ChannelsLast is [int c, int h, int w]) ChannelsLast.FromPlanar(replaced, n, c, h * w, codes);
+                    else replaced.CopyTo(codes);
                 }
                 foreach (int read in Inputs(step))
                     if (_lastUse[read] == i && read != _outputSlot) buffers.Return(read);

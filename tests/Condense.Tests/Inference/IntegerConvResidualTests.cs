@@ -116,7 +116,12 @@ public sealed class IntegerConvResidualTests(ITestOutputHelper output)
     public void QAddEqualsItsSpecificationOnEveryPath(KernelPath path)
     {
         var rng = new Rng(5);
-        const int count = 1003;   // vector steps and a scalar tail
+        foreach (int count in new[] { 1003, (1 << 16) + 1003 })   // vector steps and a scalar tail; large enough to split over threads
+            QAddOnPath(path, rng, count);
+    }
+
+    private static void QAddOnPath(KernelPath path, Rng rng, int count)
+    {
         var a = new byte[count]; var b = new byte[count];
         for (int i = 0; i < count; i++) (a[i], b[i]) = ((byte)rng.NextInt(256), (byte)rng.NextInt(256));
         foreach (var (ratioA, ratioB, zy, relu) in new[] { (0.7, 1.3, (byte)17, true), (0.5, 0.5, (byte)128, false), (3.1, 0.02, (byte)0, false) })

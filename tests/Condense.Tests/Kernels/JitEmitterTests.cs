@@ -2,7 +2,8 @@
 // the output of `as --64` (binutils, Intel syntax) for the instruction in the comment beside it, chosen to cover
 // the EVEX fields (zmm 0–7, 8–15, 16–31 in every operand slot: R, R′, B, X, vvvv, V′), the disp8·N compression
 // and its disp32 fallback, the rsp/r12 SIB and rbp/r13 mod-01 special cases, REX.W/R/B, and both jump lengths.
-// The emitted kernels themselves are checked through QGemm against QGemmReference (QGemmTests, Int8Dot.JitZmmQuads).
+// The emitted kernels themselves are checked through QGemm against QGemmReference (QGemmTests, Int8Dot.JitZmmQuads) and
+// through QConv2d against QConv2dReference (QConv2dChannelsLastTests, QConv2dDirectTests).
 using Condense.Kernels.Int8Gemm.Jit;
 using Condense.Kernels.Platform;
 
@@ -47,6 +48,17 @@ public class JitEmitterTests
         Check("62713d48fe01", e => e.AddDwordsFromMemory(8, 8, Gpr.Rcx, 0));       // vpaddd zmm8, zmm8, [rcx]
         Check("62610540fe7901", e => e.AddDwordsFromMemory(31, 31, Gpr.Rcx, 64));  // vpaddd zmm31, zmm31, [rcx+64]
         Check("62c15d40fea42400200000", e => e.AddDwordsFromMemory(20, 20, Gpr.R12, 8192)); // vpaddd zmm20, zmm20, [r12+8192]
+    }
+
+    [Fact]
+    public void IndexedBroadcastsMatchTheAssembler()
+    {
+        Check("62b27d48582400", e => e.BroadcastDword(4, Gpr.Rax, Gpr.R8, 0));             // vpbroadcastd zmm4, [rax+r8]
+        Check("62927d48583c07", e => e.BroadcastDword(7, Gpr.R15, Gpr.R8, 0));             // vpbroadcastd zmm7, [r15+r8]
+        Check("62927d48586c0500", e => e.BroadcastDword(5, Gpr.R13, Gpr.R8, 0));           // vpbroadcastd zmm5, [r13+r8+0]
+        Check("62b27d4858742302", e => e.BroadcastDword(6, Gpr.Rbx, Gpr.R12, 8));          // vpbroadcastd zmm6, [rbx+r12+8]
+        Check("62c27d4858a40a00040000", e => e.BroadcastDword(20, Gpr.R10, Gpr.Rcx, 1024)); // vpbroadcastd zmm20, [r10+rcx+1024]
+        Check("534156415f5b", e => { e.Push(Gpr.Rbx); e.Push(Gpr.R14); e.Pop(Gpr.R15); e.Pop(Gpr.Rbx); }); // push rbx; push r14; pop r15; pop rbx
     }
 
     [Fact]

@@ -7,7 +7,9 @@
 // from a padded planar int16 image, channels as tile rows, pixels in vector lanes): an im2col matrix fed to
 // QGemm did the same sums but spent most of LeNet's conv1 (6 channels, 25 taps) on packing and on a GEMM
 // shape built for many output columns. Where the int8 dot product is vpdpbusd (Cpu.ActiveInt8Dot), layers with
-// 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8). QConv2dReference.cs is the spec.
+// 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8); where it is the emitted zmm
+// vpdpbusd (Int8Dot.JitZmmQuads), wide layers (ChannelsLastSuits) run channels-last (QConv2d.ChannelsLast.cs).
+// QConv2dReference.cs is the spec.
 
 using System.Runtime.CompilerServices;
 using Condense.Kernels.Conv;
@@ -18,7 +20,7 @@ using Condense.Kernels.Pool;
 namespace Condense.Kernels.Int8Conv;
 
 /// <summary>Integer 2-D convolution (groups = 1) and max pooling on NCHW uint8 images.</summary>
-public static unsafe class QConv2d
+public static unsafe partial class QConv2d
 {
     /// <summary>
     /// The weight (M, C, kH, kW) of a convolution as the (M, kH·kW·C) matrix, taps in the order (kh, kw, c), that
@@ -68,6 +70,11 @@ public static unsafe class QConv2d
     {
         // Read once on the calling thread (a test's forced setting is thread-local) and handed to the parts.
         var (path, dot) = (Cpu.Active, Cpu.ActiveInt8Dot);
+        if (dot == Int8Dot.JitZmmQuads && JitConvKernels.Available && ChannelsLastSuits(g.InChannels, g.OutChannels, g.KernelH, g.KernelW))
+        {
+            ChannelsLastRun(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+            return;
+        }
         int parts = g.Batch >= Cpu.Threads || g.Flops < Conv2dKernel.ParallelFlops ? 1 : Math.Min(Cpu.Threads, (g.OutChannels + BlockRows - 1) / BlockRows);
         if (parts <= 1)
         {

@@ -36,6 +36,20 @@ internal sealed class X64Emitter
     /// <summary>vpbroadcastd zmm, dword [base + disp] (EVEX.512.66.0F38.W0 58 /r, disp8·4).</summary>
     public void BroadcastDword(int zmm, Gpr @base, int disp) => EvexMemory(Prefix66, Map0F38, 0x58, zmm, 0, @base, disp, 4);
 
+    /// <summary>vpbroadcastd zmm, dword [base + index + disp] (SIB with scale 1; index is not rsp).</summary>
+    public void BroadcastDword(int zmm, Gpr @base, Gpr index, int disp)
+    {
+        Evex(Prefix66, Map0F38, zmm, 0, rmHigh: (int)@base >> 3 & 1, xHigh: (int)index >> 3 & 1);
+        Emit(0x58);
+        int b = (int)@base & 7;
+        bool short8 = disp % 4 == 0 && disp / 4 is >= sbyte.MinValue and <= sbyte.MaxValue;
+        int mod = disp == 0 && b != 5 ? 0 : short8 ? 1 : 2;    // rbp/r13 base with mod 00 would mean no base
+        Emit((byte)(mod << 6 | (zmm & 7) << 3 | 4));
+        Emit((byte)(((int)index & 7) << 3 | b));
+        if (mod == 1) Emit((byte)(disp / 4));
+        else if (mod == 2) EmitInt32(disp);
+    }
+
     /// <summary>vmovdqu32 zmm, [base + disp] (EVEX.512.F3.0F.W0 6F /r, disp8·64).</summary>
     public void LoadZmm(int zmm, Gpr @base, int disp) => EvexMemory(PrefixF3, Map0F, 0x6F, zmm, 0, @base, disp, 64);
 
@@ -68,6 +82,20 @@ internal sealed class X64Emitter
         Emit((byte)(0xC0 | ((int)reg & 7)));
         if (small) Emit((byte)imm);
         else EmitInt32(imm);
+    }
+
+    /// <summary>push reg (50+r, REX.B for r8–r15).</summary>
+    public void Push(Gpr reg)
+    {
+        if ((int)reg >= 8) Emit(0x41);
+        Emit((byte)(0x50 | ((int)reg & 7)));
+    }
+
+    /// <summary>pop reg (58+r, REX.B for r8–r15).</summary>
+    public void Pop(Gpr reg)
+    {
+        if ((int)reg >= 8) Emit(0x41);
+        Emit((byte)(0x58 | ((int)reg & 7)));
     }
 
     /// <summary>dec reg (REX.W FF /1).</summary>
