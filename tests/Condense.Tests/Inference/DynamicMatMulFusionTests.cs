@@ -62,7 +62,8 @@ public class DynamicMatMulFusionTests
         var model = TwoMatMuls();
         model.Graph.Initializers["w3"] = Tensor.Uniform(new Rng(4), -1, 1, 4, 5);
         model.Graph.Trainable.Add("w3");
-        model.Graph.Nodes.Add(new Node("gemm", OpTypes.Gemm, ["y2d", "w3"], ["z"], new Dictionary<string, AttributeValue> { ["transB"] = AttributeValue.Int(1) }));
+        var transB = new Dictionary<string, AttributeValue> { ["transB"] = AttributeValue.Int(1) };
+        model.Graph.Nodes.Add(new Node("gemm", OpTypes.Gemm, ["y2d", "w3"], ["z"], transB));
         model.Graph.Nodes.Insert(model.Graph.Nodes.Count - 1, new Node("flatten", OpTypes.Flatten, ["y"], ["y2d"],
             new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(2) }));
         model.Graph.Outputs[0] = new ValueInfo("z", [-1, 4]);
