@@ -89,7 +89,7 @@ internal static unsafe class QConv2dNhwc
     /// </summary>
     private sealed class JitLayout
     {
-        public required (int H, int W, int C, ConvParameters O) Key { get; init; }
+        public required (int H, int W, int C, int KH, int KW, ConvParameters O) Key { get; init; }
         public required bool Merged { get; init; }
         public required long ImageBytes { get; init; }
         public required int Taps { get; init; }
@@ -103,7 +103,7 @@ internal static unsafe class QConv2dNhwc
 
         public static JitLayout Of(Conv2dGeometry g, PackedInt8Weights weight)
         {
-            var key = (g.Height, g.Width, g.InChannels, g.Options);
+            var key = (g.Height, g.Width, g.InChannels, g.KernelH, g.KernelW, g.Options);
             if (weight.DerivedLayout is JitLayout known && known.Key == key) return known;
             bool merged = MergesRows(g);
             int taps = merged ? g.KernelH : g.KernelH * g.KernelW, tapBytes = merged ? g.KernelW * g.InChannels : g.InChannels;
