@@ -153,8 +153,20 @@ public sealed partial class IntegerConvModel
             var probe = inputs.Select(v => (Tensor?)Tensor.Zeros([1, .. v.Shape])).ToArray();
             int[] shape = GraphOps.Run(node, probe, InferenceContext)[0].Shape[1..];
             int slot = NewSlot(true, shape);
-            _steps.Add(new FloatNodeStep(node, inputs.Select(Float).ToArray(), slot, inputs.Select(v => v.Shape).ToArray()));
+            if (inputs is [{ Shape: [int c, int h, int w] } x] && shape.SequenceEqual([c, 1, 1]) && PoolsWholeImage(node, h, w))
+                _steps.Add(new MeanStep(Float(x), slot, c, h * w));
+            else
+                _steps.Add(new FloatNodeStep(node, inputs.Select(Float).ToArray(), slot, inputs.Select(v => v.Shape).ToArray()));
             _values[node.Outputs[0]] = new Value(slot, shape, IsFloat: true);
+        }
+
+        // An AveragePool of kernel (H, W) with no padding or dilation: one window, the whole image, divisor H·W.
+        private static bool PoolsWholeImage(Node node, int h, int w)
+        {
+            bool Is(string name, Func<long[], bool> test) => !node.Attributes.TryGetValue(name, out var a) || a.IntsValue is { } v && test(v);
+            return node.OpType == OpTypes.AveragePool && node.Attributes.TryGetValue("kernel_shape", out var k) && k.IntsValue is [var kh, var kw]
+                && kh == h && kw == w && Is("pads", v => v.All(p => p == 0)) && Is("dilations", v => v.All(d => d == 1))
+                && (!node.Attributes.TryGetValue("auto_pad", out var a) || a.StringValue is null or "" or "NOTSET");
         }
 
         // The float buffer of a value: its own, or a dequantized copy of its codes.

@@ -44,6 +44,9 @@ public sealed partial class IntegerConvModel
                     QConv2d.MaxPool(b.Codes[max.Input].AsSpan(0, n * c * h * w), n, h, w, c, max.Window,
                         b.Codes[max.Output].AsSpan(0, n * _slots[max.Output].Size));
                 break;
+            case MeanStep mean:
+                Mean(b.Floats[mean.Input]!, b.Floats[mean.Output]!, n * mean.Planes, mean.Pixels);
+                break;
             case LayoutStep l:
                 var from = b.Codes[l.Input].AsSpan(0, n * l.Channels * l.Pixels);
                 var to = b.Codes[l.Output].AsSpan(0, n * l.Channels * l.Pixels);
@@ -128,17 +131,31 @@ public sealed partial class IntegerConvModel
         FloatSum(add, x, y, b.Floats[add.Output]!, n);
     }
 
-    // The float Add: element (n, j) of the codes lands at (n, j), or for channels-last codes (n, p, c) at (n, c, p).
+    // y[p] = (Σ x[p·pixels + i] in order) / pixels: the float sum and division of the average-pooling kernel's loop.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal static void Mean(float[] x, float[] y, int planes, int pixels)
+    {
+        for (int p = 0; p < planes; p++)
+        {
+            float sum = 0f;
+            for (int i = p * pixels; i < (p + 1) * pixels; i++) sum += x[i];
+            y[p] = sum / pixels;
+        }
+    }
+
+    // The float Add: element (n, j) of the codes lands at (n, j), or for channels-last codes (n, p, c) at (n, c, p) — written
+    // in order, the codes (a quarter of the bytes) read across.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void FloatSum(AddStep add, ReadOnlySpan<byte> x, ReadOnlySpan<byte> y, float[] output, int n)
     {
         int channels = add.ChannelsLast?[0] ?? 1, pixels = add.Size / channels;
-        for (int i = 0, image = 0; image < n; image++)
-            for (int p = 0; p < pixels; p++)
-                for (int c = 0; c < channels; c++, i++)
+        var (scaleA, scaleB, zeroA, zeroB, relu) = (add.ScaleA, add.ScaleB, add.ZeroPointA, add.ZeroPointB, add.Relu);
+        for (int image = 0, o = 0; image < n; image++)
+            for (int c = 0; c < channels; c++)
+                for (int p = 0, i = image * add.Size + c; p < pixels; p++, o++, i += channels)
                 {
-                    float sum = QuantizeLinear.Dequantize(x[i], add.ScaleA, add.ZeroPointA) + QuantizeLinear.Dequantize(y[i], add.ScaleB, add.ZeroPointB);
-                    output[image * add.Size + (add.ChannelsLast is null ? i - image * add.Size : c * pixels + p)] = add.Relu ? Math.Max(sum, 0f) : sum;
+                    float sum = QuantizeLinear.Dequantize(x[i], scaleA, zeroA) + QuantizeLinear.Dequantize(y[i], scaleB, zeroB);
+                    output[o] = relu ? Math.Max(sum, 0f) : sum;
                 }
     }
 }

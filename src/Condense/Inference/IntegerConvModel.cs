@@ -53,6 +53,9 @@ public sealed partial class IntegerConvModel : Module
 
     internal sealed record MaxPoolStep(string Name, int Input, int Output, int[] InputShape, PoolParameters Window, bool ChannelsLast) : Step(Output);
 
+    // An AveragePool whose window is the whole (unpadded) image: each plane's mean, summed as the pooling kernel sums.
+    internal sealed record MeanStep(int Input, int Output, int Planes, int Pixels) : Step(Output);
+
     // Codes (C, H, W) per sample to (H, W, C) (ToChannelsLast) or back.
     internal sealed record LayoutStep(int Input, int Output, int Channels, int Pixels, bool ToChannelsLast) : Step(Output);
 
@@ -163,6 +166,7 @@ public sealed partial class IntegerConvModel : Module
         AddStep s => [s.A, s.B],
         MaxPoolStep s => [s.Input],
         LayoutStep s => [s.Input],
+        MeanStep s => [s.Input],
         FloatNodeStep s => s.Inputs,
         _ => throw new InvalidOperationException($"unknown step {step}"),
     };

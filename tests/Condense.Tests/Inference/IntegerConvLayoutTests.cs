@@ -3,7 +3,8 @@
 // its output rows. On resnet-mini of width 32 (a planar stem and 1×1 shortcut of 32 input channels, the other layers
 // channels-last): the fused Adds give the bits of the separate Add steps; a model compiled channels-last gives the same
 // logits, bit for bit, when forced onto every other int8 dot product (its convolutions then transpose around the planar
-// kernels), and equals a model compiled planar under each of them.
+// kernels), and equals a model compiled planar under each of them. The whole-image average pooling step gives the bits of
+// the float pooling kernel.
 using Condense.Data;
 using Condense.Graph;
 using Condense.Inference;
@@ -42,5 +43,21 @@ public sealed class IntegerConvLayoutTests
                 Assert.Equal(expected, engine.Forward(x).Data);
                 Assert.Equal(expected, IntegerConvModel.Compile(graph).Forward(x).Data);
             }
+    }
+
+    [Theory]
+    [InlineData(7, 7)]
+    [InlineData(5, 3)]
+    public void WholeImageMeanEqualsTheAveragePoolingKernel(int h, int w)
+    {
+        var rng = new Rng(3);
+        var x = new float[6 * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 40 - 3);
+        var expected = new float[6];
+        var window = new Condense.Kernels.Pool.PoolParameters(h, w, 1, 1, 0, 0, 0, 0, 1, 1, false);
+        Condense.Kernels.Pool.Pooling.AvgForward(x, expected, 6, h, w, window, countIncludePad: false);
+        var actual = new float[6];
+        IntegerConvModel.Mean(x, actual, 6, h * w);
+        Assert.Equal(expected, actual);
     }
 }

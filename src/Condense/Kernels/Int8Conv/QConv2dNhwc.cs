@@ -13,6 +13,8 @@
 // any thread count or claiming order gives the same bits.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
@@ -82,6 +84,16 @@ internal static unsafe class QConv2dNhwc
         return padded;
     }
 
+    private static int TileCount(int pixels) => (pixels + Rows - 1) / Rows;
+
+    // The pixels split evenly into the tiles (5 or 6 rows each where there are more than 5 per tile): 49 = 4·6 + 5·5, not
+    // 8·6 + 1, whose one-row tile loads 4 weight vectors per 4 vpdpbusd.
+    private static (int First, int Rows) TileRange(int pixels, int tiles, int tile)
+    {
+        int first = (int)((long)pixels * tile / tiles);
+        return (first, (int)((long)pixels * (tile + 1) / tiles) - first);
+    }
+
     /// <summary>
     /// The weight packed for the kernels and the indirection offsets of one geometry, kept on the weight (rebuilt when
     /// the image size or options change). Block b of 64 channels starts at b·Taps·Quads·256 bytes and holds
@@ -89,21 +101,21 @@ internal static unsafe class QConv2dNhwc
     /// </summary>
     private sealed class JitLayout
     {
-        public required (int H, int W, int C, ConvParameters O) Key { get; init; }
+        public required (int H, int W, int C, int KH, int KW, ConvParameters O) Key { get; init; }
         public required bool Merged { get; init; }
         public required long ImageBytes { get; init; }
         public required int Taps { get; init; }
         public required int Quads { get; init; }
         public required int Tiles { get; init; }
         public required sbyte[] Weights { get; init; }
-        public required int[] Offsets { get; init; }   // [pixel][tap] bytes from the image start, −1 outside
+        public required int[] Offsets { get; init; }   // [tile][tap][row] bytes from the image start, −1 outside (TileRange's tiles)
 
         public sbyte* WeightPointer => (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Weights));
         public int* OffsetPointer => (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Offsets));
 
         public static JitLayout Of(Conv2dGeometry g, PackedInt8Weights weight)
         {
-            var key = (g.Height, g.Width, g.InChannels, g.Options);
+            var key = (g.Height, g.Width, g.InChannels, g.KernelH, g.KernelW, g.Options);
             if (weight.DerivedLayout is JitLayout known && known.Key == key) return known;
             bool merged = MergesRows(g);
             int taps = merged ? g.KernelH : g.KernelH * g.KernelW, tapBytes = merged ? g.KernelW * g.InChannels : g.InChannels;
@@ -111,7 +123,7 @@ internal static unsafe class QConv2dNhwc
             var layout = new JitLayout
             {
                 Key = key, Merged = merged, ImageBytes = (long)g.Height * pitch * g.InChannels, Taps = taps, Quads = quads,
-                Tiles = (g.OutPixels + Rows - 1) / Rows, Weights = Pack(weight, m, tapBytes, taps, quads), Offsets = IndirectionOffsets(g, merged, pitch),
+                Tiles = TileCount(g.OutPixels), Weights = Pack(weight, m, tapBytes, taps, quads), Offsets = IndirectionOffsets(g, merged, pitch),
             };
             weight.DerivedLayout = layout;
             return layout;
@@ -137,21 +149,40 @@ internal static unsafe class QConv2dNhwc
         }
 
         // Merged rows: one tap per kh at the row's first padded column ox·sW (rows of `pitch` pixels).
+        // Tile by tile, in the kernel's pointer order (tap-major): tile t's rows·taps offsets start at first(t)·taps.
         private static int[] IndirectionOffsets(Conv2dGeometry g, bool merged, int pitch)
         {
             var o = g.Options;
-            int kernelW = merged ? 1 : g.KernelW, taps = g.KernelH * kernelW, ow = g.OutWidth;
+            int kernelW = merged ? 1 : g.KernelW, taps = g.KernelH * kernelW, ow = g.OutWidth, tiles = TileCount(g.OutPixels);
             var offsets = GC.AllocateArray<int>(g.OutPixels * taps, pinned: true);
-            for (int p = 0; p < g.OutPixels; p++)
-                for (int kh = 0, t = 0; kh < g.KernelH; kh++)
-                    for (int kw = 0; kw < kernelW; kw++, t++)
-                    {
-                        int iy = p / ow * o.StrideH - o.PadTop + kh * o.DilationH, ix = p % ow * o.StrideW - o.PadLeft + kw * o.DilationW;
-                        bool inside = (uint)iy < (uint)g.Height && (merged || (uint)ix < (uint)g.Width);
-                        offsets[p * taps + t] = !inside ? -1 : (iy * pitch + (merged ? p % ow * o.StrideW : ix)) * g.InChannels;
-                    }
+            for (int tile = 0; tile < tiles; tile++)
+            {
+                var (first, rows) = TileRange(g.OutPixels, tiles, tile);
+                for (int i = 0; i < rows; i++)
+                    for (int kh = 0, t = 0; kh < g.KernelH; kh++)
+                        for (int kw = 0; kw < kernelW; kw++, t++)
+                        {
+                            int p = first + i, iy = p / ow * o.StrideH - o.PadTop + kh * o.DilationH, ix = p % ow * o.StrideW - o.PadLeft + kw * o.DilationW;
+                            bool inside = (uint)iy < (uint)g.Height && (merged || (uint)ix < (uint)g.Width);
+                            offsets[first * taps + t * rows + i] = !inside ? -1 : (iy * pitch + (merged ? p % ow * o.StrideW : ix)) * g.InChannels;
+                        }
+            }
             return offsets;
         }
+    }
+
+    // pointers[j] = image + offsets[j], or the row of z_x where offsets[j] < 0; 8 at a time on zmm.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pointers(int* offsets, int count, byte* image, byte* zero, byte** pointers)
+    {
+        int j = 0;
+        var (start, padding) = (Vector512.Create((long)image), Vector512.Create((long)zero));
+        for (; j <= count - 8; j += 8)
+        {
+            var offset = Avx512F.ConvertToVector512Int64(Vector256.Load(offsets + j));
+            Vector512.ConditionalSelect(Vector512.LessThan(offset, Vector512<long>.Zero), padding, start + offset).Store((long*)pointers + j);
+        }
+        for (; j < count; j++) pointers[j] = offsets[j] < 0 ? zero : image + offsets[j];
     }
 
     /// <summary>Each part claims chunks of consecutive units of the (channel block, image, tile) order until none is left.</summary>
@@ -199,17 +230,10 @@ internal static unsafe class QConv2dNhwc
             for (int u0; (u0 = Interlocked.Add(ref _next, _chunk) - _chunk) < _units;)
             for (int u = u0; u < Math.Min(u0 + _chunk, _units); u++)
             {
-                // The pixels split evenly into the tiles (5 or 6 rows each where there are more than 5 per tile): 49 = 4·6 + 5·5,
-                // not 8·6 + 1, whose one-row tile loads 4 weight vectors per 4 vpdpbusd.
-                int block = u / (images * tiles), n = u / tiles % images, t0 = u % tiles;
-                int first = (int)((long)pixels * t0 / tiles), rows = (int)((long)pixels * (t0 + 1) / tiles) - first;
+                int block = u / (images * tiles), n = u / tiles % images;
+                var (first, rows) = TileRange(pixels, tiles, u % tiles);
                 int co = block * BlockChannels, width = Math.Min(BlockChannels, m - co);
-                byte* image = _x + n * imageBytes;
-                for (int i = 0; i < rows; i++)
-                {
-                    int* off = offsets + (first + i) * taps;
-                    for (int t = 0; t < taps; t++) pointers[t * rows + i] = off[t] < 0 ? _zero : image + off[t];
-                }
+                Pointers(offsets + first * taps, rows * taps, _x + n * imageBytes, _zero, pointers);
                 args.Weights = l.WeightPointer + block * blockBytes;
                 args.Bias = _bias + co;
                 JitConvKernels.Run(rows, (width + 15) / 16, &args);
