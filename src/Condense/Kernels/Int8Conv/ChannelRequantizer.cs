@@ -42,30 +42,6 @@ internal unsafe struct ChannelRequantizer
         }
     }
 
-    /// <summary>True when the emitted epilogue of JitConvKernels computes it: no channel shifts left, no multiplier is int.MinValue.</summary>
-    public readonly bool Emittable => !_anyLeft && !_general;
-
-    /// <summary>
-    /// The constants of the emitted epilogue for <paramref name="channels"/> channels in blocks of 64: per 16-channel panel
-    /// 5 × 16 int32 (multiplier, the odd lanes' multipliers moved to the even lanes, right shift, its mask, half the mask;
-    /// zero past the channels), and the shared 64 int32 (8 int64 of 2^30, qmin − z_y, qmax − z_y, z_y).
-    /// </summary>
-    public readonly void FillEmitted(int channels, int blocks, int* constants, int* shared)
-    {
-        for (int panel = 0; panel < 4 * blocks; panel++)
-            for (int lane = 0; lane < 16; lane++)
-            {
-                int o = 16 * panel + lane, odd = (lane & 1) == 0 ? o + 1 : -1;
-                int* at = constants + 80 * panel + lane;
-                int right = o < channels ? _right[o] : 0, mask = (int)((1L << right) - 1);
-                at[0] = o < channels ? _multiplier[o] : 0;
-                at[16] = odd >= 0 && odd < channels ? _multiplier[odd] : 0;
-                (at[32], at[48], at[64]) = (right, mask, mask >> 1);
-            }
-        for (int k = 0; k < 8; k++) ((long*)shared)[k] = 1L << 30;
-        for (int k = 0; k < 16; k++) (shared[16 + k], shared[32 + k], shared[48 + k]) = (_qmin - _zeroPoint, _qmax - _zeroPoint, _zeroPoint);
-    }
-
     /// <summary>
     /// Channels [co, co + width) of <paramref name="rows"/> tile rows (<paramref name="ldt"/> ints apart) to y (rows
     /// <paramref name="ldy"/> bytes apart).

@@ -45,18 +45,10 @@ internal static unsafe class JitConvKernels
         public int* Output;
         /// <summary>Bytes between output rows.</summary>
         public nint Ldc;
-        /// <summary>The requantizing kernels' uint8 out: rows × panels·16 codes, rows <see cref="Ldo"/> bytes apart.</summary>
-        public byte* Codes;
-        /// <summary>Bytes between rows of <see cref="Codes"/>.</summary>
-        public nint Ldo;
-        /// <summary>Per panel 5 × 16 int32: multiplier, multiplier of the odd lanes (each qword's high half, moved low), right shift, mask, half.</summary>
-        public int* Constants;
-        /// <summary>8 int64 of 2^30, then 16 int32 each of qmin − z_y, qmax − z_y and z_y.</summary>
-        public int* Shared;
     }
 
     private static readonly delegate* unmanaged[SuppressGCTransition]<Args*, void>[] s_kernels =
-        new delegate* unmanaged[SuppressGCTransition]<Args*, void>[2 * MaxRows * MaxPanels];
+        new delegate* unmanaged[SuppressGCTransition]<Args*, void>[MaxRows * MaxPanels];
 
     static JitConvKernels()
     {
@@ -64,10 +56,9 @@ internal static unsafe class JitConvKernels
         try
         {
             var emitter = new X64Emitter();
-            var entries = new int[2 * MaxRows * MaxPanels];
-            foreach (bool requantize in new[] { false, true })
-                for (int rows = 1; rows <= MaxRows; rows++)
-                    for (int panels = 1; panels <= MaxPanels; panels++) entries[Index(rows, panels, requantize)] = Emit(emitter, rows, panels, requantize);
+            var entries = new int[MaxRows * MaxPanels];
+            for (int rows = 1; rows <= MaxRows; rows++)
+                for (int panels = 1; panels <= MaxPanels; panels++) entries[Index(rows, panels)] = Emit(emitter, rows, panels);
             byte* code = ExecutableMemory.Publish(emitter.ToArray());
             if (code == null) return;
             for (int i = 0; i < entries.Length; i++) s_kernels[i] = (delegate* unmanaged[SuppressGCTransition]<Args*, void>)(code + entries[i]);
@@ -79,90 +70,19 @@ internal static unsafe class JitConvKernels
     /// <summary>True when the kernels exist (Linux x86-64, pages made executable); the CPU is not checked here.</summary>
     public static bool Available { get; }
 
-    /// <summary>
-    /// Runs the kernel of <paramref name="rows"/> pixels × <paramref name="panels"/> panels on <paramref name="args"/>: int32 sums
-    /// to Output, or with <paramref name="requantize"/> uint8 codes to Codes.
-    /// </summary>
-    public static void Run(int rows, int panels, bool requantize, Args* args) => s_kernels[Index(rows, panels, requantize)](args);
+    /// <summary>Runs the kernel of <paramref name="rows"/> pixels × <paramref name="panels"/> panels on <paramref name="args"/>.</summary>
+    public static void Run(int rows, int panels, Args* args) => s_kernels[Index(rows, panels)](args);
 
-    private static int Index(int rows, int panels, bool requantize) => ((requantize ? MaxRows : 0) + rows - 1) * MaxPanels + panels - 1;
-
-    private const int FirstAccumulator = 8;
+    private static int Index(int rows, int panels) => (rows - 1) * MaxPanels + panels - 1;
 
     // Row pointer registers (rbx, r14, r15 callee-saved); rdi args, rsi pointers, rdx weights, rcx taps, r9 quad bytes, r8 index.
     private static readonly Gpr[] RowRegisters = [Gpr.Rax, Gpr.R10, Gpr.R11, Gpr.Rbx, Gpr.R14, Gpr.R15];
 
-    // c[i, j] = acc + bias[j] as int32 rows of ldc bytes.
-    private static void StoreEpilogue(X64Emitter e, int rows, int panels)
-    {
-        Gpr args = Gpr.Rdi, bias = Gpr.Rsi, output = Gpr.Rdx, ldc = Gpr.Rcx;
-        e.LoadQword(bias, args, 40);
-        e.LoadQword(output, args, 48);
-        e.LoadQword(ldc, args, 56);
-        for (int i = 0; i < rows; i++)
-        {
-            for (int p = 0; p < panels; p++)
-            {
-                int acc = FirstAccumulator + i * panels + p;
-                e.AddDwordsFromMemory(acc, acc, bias, 64 * p);
-                e.StoreZmm(output, 64 * p, acc);
-            }
-            if (i + 1 < rows) e.Add(output, ldc);
-        }
-    }
-
-    // codes[i, j] = clamp(z_y + RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc + bias[j], M[j]), r[j]), qmin, qmax),
-    // the steps of ChannelRequantizer (no left shift) per panel: its constants in zmm0–3, temporaries zmm4–7, k1 = odd lanes.
-    private static void RequantizeEpilogue(X64Emitter e, int rows, int panels)
-    {
-        Gpr args = Gpr.Rdi, bias = Gpr.Rsi, codes = Gpr.Rdx, ldo = Gpr.Rcx, constants = Gpr.R8, shared = Gpr.R9, row = Gpr.Rax;
-        const int Multiplier = 0, OddMultiplier = 1, Right = 2, Mask = 3, High = 4, Odd = 5, Threshold = 6, Remainder = 7, OddLanes = 1;
-        e.LoadQword(bias, args, 40);
-        e.LoadQword(codes, args, 64);
-        e.LoadQword(ldo, args, 72);
-        e.LoadQword(constants, args, 80);
-        e.LoadQword(shared, args, 88);
-        e.MoveImmediate(row, 0xAAAA);
-        e.MaskFromRegister(OddLanes, row);
-        for (int p = 0; p < panels; p++)
-        {
-            for (int k = 0; k < 4; k++) e.LoadZmm(k, constants, 320 * p + 64 * k);
-            e.Move(row, codes);
-            for (int i = 0; i < rows; i++)
-            {
-                int acc = FirstAccumulator + i * panels + p;
-                e.AddDwordsFromMemory(acc, acc, bias, 64 * p);
-                // floor((x·M + 2^30) / 2^31): even lanes' 64-bit products shifted down, odd lanes' shifted into the high halves.
-                e.MultiplyEvenDwords(High, acc, Multiplier);
-                e.AddQwordsFromMemory(High, High, shared, 0);
-                e.ShiftRightQwords(High, High, 31);
-                e.ShiftRightQwords(Odd, acc, 32);
-                e.MultiplyEvenDwords(Odd, Odd, OddMultiplier);
-                e.AddQwordsFromMemory(Odd, Odd, shared, 0);
-                e.ShiftLeftQwords(Odd, Odd, 1);
-                e.BlendDwords(High, OddLanes, High, Odd);
-                // (h >> r) + 1 where the remainder passes half (+ 1 for negative h): (half + sign − remainder) < 0.
-                e.ShiftRightDwords(Threshold, High, 31);
-                e.AddDwordsFromMemory(Threshold, Threshold, constants, 320 * p + 256);
-                e.AndDwords(Remainder, High, Mask);
-                e.SubtractDwords(Threshold, Threshold, Remainder);
-                e.ShiftRightDwords(Threshold, Threshold, 31);
-                e.ShiftRightArithmeticDwords(High, High, Right);
-                e.AddDwords(High, High, Threshold);
-                e.MinDwordsFromMemory(High, High, shared, 128);
-                e.MaxDwordsFromMemory(High, High, shared, 64);
-                e.AddDwordsFromMemory(High, High, shared, 192);
-                e.StoreDwordsAsBytes(row, 16 * p, High);
-                if (i + 1 < rows) e.Add(row, ldo);
-            }
-        }
-    }
-
     /// <summary>Appends one kernel; returns its entry offset.</summary>
-    internal static int Emit(X64Emitter e, int rows, int panels, bool requantize)
+    internal static int Emit(X64Emitter e, int rows, int panels)
     {
         Gpr args = Gpr.Rdi, pointers = Gpr.Rsi, weights = Gpr.Rdx, taps = Gpr.Rcx, quadBytes = Gpr.R9, index = Gpr.R8;
-        const int FirstWeight = 0, FirstInput = 4;
+        const int FirstWeight = 0, FirstInput = 4, FirstAccumulator = 8;
         int entry = e.Position;
         var saved = rows > 3 ? RowRegisters[3..rows] : [];
         foreach (var r in saved) e.Push(r);
@@ -195,8 +115,20 @@ internal static unsafe class JitConvKernels
         e.Decrement(taps);
         e.JumpIfNotZero(tap);
 
-        if (requantize) RequantizeEpilogue(e, rows, panels);
-        else StoreEpilogue(e, rows, panels);
+        Gpr bias = Gpr.Rsi, output = Gpr.Rdx, ldc = Gpr.Rcx;
+        e.LoadQword(bias, args, 40);
+        e.LoadQword(output, args, 48);
+        e.LoadQword(ldc, args, 56);
+        for (int i = 0; i < rows; i++)
+        {
+            for (int p = 0; p < panels; p++)
+            {
+                int acc = FirstAccumulator + i * panels + p;
+                e.AddDwordsFromMemory(acc, acc, bias, 64 * p);
+                e.StoreZmm(output, 64 * p, acc);
+            }
+            if (i + 1 < rows) e.Add(output, ldc);
+        }
         for (int r = saved.Length - 1; r >= 0; r--) e.Pop(saved[r]);
         e.ZeroUpper();
         e.Return();

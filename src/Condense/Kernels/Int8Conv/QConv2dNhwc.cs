@@ -27,7 +27,7 @@ internal static unsafe class QConv2dNhwc
     private const int Rows = JitConvKernels.MaxRows, BlockChannels = 16 * JitConvKernels.MaxPanels;
 
     [ThreadStatic] private static Job? t_job;
-    [ThreadStatic] private static int[]? t_bias, t_shifts, t_constants, t_shared;
+    [ThreadStatic] private static int[]? t_bias, t_shifts;
     [ThreadStatic] private static byte[]? t_zero, t_padded;
 
     /// <summary>
@@ -62,13 +62,6 @@ internal static unsafe class QConv2dNhwc
         var requantizer = y is null ? default
             : new ChannelRequantizer(multiplier, shift, m, yZeroPoint, qmin, qmax, QConvShared.Buffer(ref t_shifts, 2 * blocks * BlockChannels));
         job.Set(g, layout, x, zero, biases, requantizer, y, acc, units, parts);
-        // Whole 16-channel panels without left shifts: the kernel requantizes in its epilogue (JitConvKernels).
-        if (y is not null && requantizer.Emittable && m % 16 == 0)
-        {
-            int* constants = QConvShared.Buffer(ref t_constants, blocks * 4 * 80), shared = QConvShared.Buffer(ref t_shared, 64);
-            requantizer.FillEmitted(m, blocks, constants, shared);
-            job.Emit(constants, shared);
-        }
         job.Fuse(add, other);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
@@ -202,7 +195,7 @@ internal static unsafe class QConv2dNhwc
         private JitLayout _layout = null!;
         private byte* _x, _zero, _y, _other;
         private FusedAdd _add;
-        private int* _bias, _acc, _constants, _shared;
+        private int* _bias, _acc;
         private ChannelRequantizer _requantizer;
         private int _units, _chunk, _next;
 
@@ -217,14 +210,7 @@ internal static unsafe class QConv2dNhwc
 
         public void Fuse(FusedAdd add, byte* other) { _add = add; _other = other; }
 
-        public void Emit(int* constants, int* shared) { _constants = constants; _shared = shared; }
-
-        public void Clear()
-        {
-            _x = _zero = _y = _other = null;
-            _bias = _acc = _constants = _shared = null;
-            (_requantizer, _g, _layout) = (default, null!, null!);
-        }
+        public void Clear() { _x = _zero = _y = _other = null; _bias = _acc = null; _requantizer = default; _g = null!; _layout = null!; }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part)
@@ -239,7 +225,7 @@ internal static unsafe class QConv2dNhwc
             var args = new JitConvKernels.Args
             {
                 Pointers = pointers, Taps = taps, QuadBytes = 4 * l.Quads, NegativeQuadBytes = -4 * l.Quads, Output = tile,
-                Ldc = BlockChannels * sizeof(int), Shared = _shared,
+                Ldc = BlockChannels * sizeof(int),
             };
             for (int u0; (u0 = Interlocked.Add(ref _next, _chunk) - _chunk) < _units;)
             for (int u = u0; u < Math.Min(u0 + _chunk, _units); u++)
@@ -250,19 +236,8 @@ internal static unsafe class QConv2dNhwc
                 Pointers(offsets + first * taps, rows * taps, _x + n * imageBytes, _zero, pointers);
                 args.Weights = l.WeightPointer + block * blockBytes;
                 args.Bias = _bias + co;
+                JitConvKernels.Run(rows, (width + 15) / 16, &args);
                 long output = ((long)n * pixels + first) * m + co;
-                if (_constants is not null)
-                {
-                    args.Codes = _other is null ? _y + output : codes;
-                    args.Ldo = _other is null ? m : BlockChannels;
-                    args.Constants = _constants + block * 320;
-                    JitConvKernels.Run(rows, width / 16, requantize: true, &args);
-                    if (_other is not null)
-                        QAdd.Rows(KernelPath.Avx512, codes, BlockChannels, add.ConvZeroPoint, add.MultiplierConv, _other + output, m, add.OtherZeroPoint,
-                            add.MultiplierOther, add.Shift, add.ZeroPoint, add.QMin, _y + output, rows, width);
-                    continue;
-                }
-                JitConvKernels.Run(rows, (width + 15) / 16, requantize: false, &args);
                 if (_other is not null)
                 {
                     requantizer.Run(tile, BlockChannels, rows, co, width, codes, BlockChannels);
