@@ -62,32 +62,6 @@ public class JitEmitterTests
     }
 
     [Fact]
-    public void RequantizationFormsMatchTheAssembler()
-    {
-        Check("62f2bd4828e0", e => e.MultiplyEvenDwords(4, 8, 0));                 // vpmuldq zmm4, zmm8, zmm0
-        Check("62f2d54828e9", e => e.MultiplyEvenDwords(5, 5, 1));                 // vpmuldq zmm5, zmm5, zmm1
-        Check("62f2854028e0", e => e.MultiplyEvenDwords(4, 31, 0));                // vpmuldq zmm4, zmm31, zmm0
-        Check("62f1dd48d46601", e => e.AddQwordsFromMemory(4, 4, Gpr.Rsi, 64));    // vpaddq zmm4, zmm4, [rsi+64]
-        Check("62d1d548d429", e => e.AddQwordsFromMemory(5, 5, Gpr.R9, 0));        // vpaddq zmm5, zmm5, [r9]
-        Check("62f1dd4873d41f", e => e.ShiftRightQwords(4, 4, 31));                // vpsrlq zmm4, zmm4, 31
-        Check("6291d54873d720", e => e.ShiftRightQwords(5, 31, 32));              // vpsrlq zmm5, zmm31, 32
-        Check("62f1d54873f501", e => e.ShiftLeftQwords(5, 5, 1));                 // vpsllq zmm5, zmm5, 1
-        Check("62f25d4964e5", e => e.BlendDwords(4, 1, 4, 5));                     // vpblendmd zmm4{k1}, zmm4, zmm5
-        Check("62f14d4872d41f", e => e.ShiftRightDwords(6, 4, 31));                // vpsrld zmm6, zmm4, 31
-        Check("62f15d48dbfb", e => e.AndDwords(7, 4, 3));                          // vpandd zmm7, zmm4, zmm3
-        Check("62f14d48faf7", e => e.SubtractDwords(6, 6, 7));                     // vpsubd zmm6, zmm6, zmm7
-        Check("62f25d4846e2", e => e.ShiftRightArithmeticDwords(4, 4, 2));         // vpsravd zmm4, zmm4, zmm2
-        Check("62f15d48fee6", e => e.AddDwords(4, 4, 6));                          // vpaddd zmm4, zmm4, zmm6
-        Check("62f25d48396602", e => e.MinDwordsFromMemory(4, 4, Gpr.Rsi, 128));   // vpminsd zmm4, zmm4, [rsi+128]
-        Check("62f25d483d6603", e => e.MaxDwordsFromMemory(4, 4, Gpr.Rsi, 192));   // vpmaxsd zmm4, zmm4, [rsi+192]
-        Check("62f27e48316201", e => e.StoreDwordsAsBytes(Gpr.Rdx, 16, 4));        // vpmovdb [rdx+16], zmm4
-        Check("62f27e483122", e => e.StoreDwordsAsBytes(Gpr.Rdx, 0, 4));           // vpmovdb [rdx], zmm4
-        Check("62d27e48316a03", e => e.StoreDwordsAsBytes(Gpr.R10, 48, 5));        // vpmovdb [r10+48], zmm5
-        Check("c5f892c8", e => e.MaskFromRegister(1, Gpr.Rax));                    // kmovw k1, eax
-        Check("b8aaaa0000", e => e.MoveImmediate(Gpr.Rax, 0xAAAA));                // mov eax, 0xaaaa
-    }
-
-    [Fact]
     public void GeneralPurposeFormsMatchTheAssembler()
     {
         Check("488b442408", e => e.LoadQword(Gpr.Rax, Gpr.Rsp, 8));          // mov rax, [rsp+8]

@@ -14,7 +14,7 @@ internal enum Gpr
 }
 
 /// <summary>Appends encoded instructions to a byte buffer; zmm registers are numbers 0–31.</summary>
-internal sealed partial class X64Emitter
+internal sealed class X64Emitter
 {
     private const int Prefix66 = 1, PrefixF3 = 2;   // EVEX.pp
     private const int Map0F = 1, Map0F38 = 2;        // EVEX.mm
@@ -132,30 +132,30 @@ internal sealed partial class X64Emitter
     private void Rex(int reg, int rm) => Emit((byte)(0x48 | (reg >> 3 & 1) << 2 | (rm >> 3 & 1)));
 
     /// <summary>An EVEX.512.W0 instruction with three zmm operands: reg, vvvv, rm.</summary>
-    private void EvexRegisters(int pp, int map, byte opcode, int reg, int vvvv, int rm, int w = 0, int mask = 0)
+    private void EvexRegisters(int pp, int map, byte opcode, int reg, int vvvv, int rm)
     {
-        Evex(pp, map, reg, vvvv, rmHigh: rm >> 3 & 1, xHigh: rm >> 4 & 1, w, mask);
+        Evex(pp, map, reg, vvvv, rmHigh: rm >> 3 & 1, xHigh: rm >> 4 & 1);
         Emit(opcode);
         Emit((byte)(0xC0 | (reg & 7) << 3 | (rm & 7)));
     }
 
     /// <summary>An EVEX.512.W0 instruction with a [base + disp] memory operand, disp8 scaled by <paramref name="n"/>.</summary>
-    private void EvexMemory(int pp, int map, byte opcode, int reg, int vvvv, Gpr @base, int disp, int n, int w = 0)
+    private void EvexMemory(int pp, int map, byte opcode, int reg, int vvvv, Gpr @base, int disp, int n)
     {
-        Evex(pp, map, reg, vvvv, rmHigh: (int)@base >> 3 & 1, xHigh: 0, w);
+        Evex(pp, map, reg, vvvv, rmHigh: (int)@base >> 3 & 1, xHigh: 0);
         Emit(opcode);
         ModRmMemory(reg, @base, disp, n);
     }
 
-    private void Evex(int pp, int map, int reg, int vvvv, int rmHigh, int xHigh, int w = 0, int mask = 0)
+    private void Evex(int pp, int map, int reg, int vvvv, int rmHigh, int xHigh)
     {
         Emit(0x62);
         // P0: inverted R, X, B, R′ then the opcode map.
         Emit((byte)((~(reg >> 3) & 1) << 7 | (~xHigh & 1) << 6 | (~rmHigh & 1) << 5 | (~(reg >> 4) & 1) << 4 | map));
-        // P1: W, inverted vvvv, the fixed 1, pp.
-        Emit((byte)(w << 7 | (~vvvv & 15) << 3 | 4 | pp));
-        // P2: z0, L′L = 10 (512 bits), b0, inverted V′, mask register aaa (0: none).
-        Emit((byte)(0x40 | (~(vvvv >> 4) & 1) << 3 | mask));
+        // P1: W0, inverted vvvv, the fixed 1, pp.
+        Emit((byte)((~vvvv & 15) << 3 | 4 | pp));
+        // P2: z0, L′L = 10 (512 bits), b0, inverted V′, no mask.
+        Emit((byte)(0x40 | (~(vvvv >> 4) & 1) << 3));
     }
 
     /// <summary>ModRM (+ SIB for rsp/r12) and the shortest displacement; disp8 counts units of <paramref name="n"/> bytes.</summary>
