@@ -3,8 +3,8 @@
 // QConv2dReference, transposed, bit for bit: input channels not multiples of 4, 16 or 32 (3, 5, 17, 70), output channels
 // past every tile and block edge (1, 13, 70, 130), 1×1, 3×3 and 7×7 kernels, stride 2, asymmetric padding, batch 1 and
 // 3, on every int8 dot product this CPU runs; split over 1 and 2 threads; a requantization multiplier above 1; with a
-// residual Add fused (the convolution's codes, then QAdd). Also the NHWC max pooling against the planar one, and the
-// layout transposes round trip.
+// residual Add fused (the convolution's codes, then QAdd); every multiplier below 1 (the requantizer's path without the
+// left shift). Also the NHWC max pooling against the planar one, and the layout transposes round trip.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -44,6 +44,25 @@ public sealed class QConv2dChannelsLastTests
         var (x, w, bias, multiplier, shift) = Problem(g, new Rng((ulong)(index + 300)));
         var (expected, actual) = Run(g, x, c.Zx, w, bias, multiplier, shift, dot);
         Assert.Equal(expected, actual);
+    }
+
+    [Theory]
+    [InlineData(1, 5, 9, 8, 16, 3, 2, 0)]
+    [InlineData(3, 17, 7, 6, 80, 3, 1, 1)]
+    [InlineData(1, 3, 23, 21, 64, 7, 2, 3)]
+    [InlineData(2, 64, 5, 5, 128, 1, 1, 0)]
+    public void RightShiftRequantizationMatchesTheReference(int n, int c, int h, int w, int m, int k, int stride, int pad)
+    {
+        // Every channel's multiplier below 1, whole 16-channel panels: ChannelRequantizer without its left shift (zero points
+        // at both ends, a ReLU floor).
+        var g = new Conv2dGeometry(n, c, h, w, m, k, k, Conv2dOptions.Square(stride, pad));
+        var (x, weight, bias, multiplier, shift) = Problem(g, new Rng((ulong)(m + c)), leftShifts: false);
+        foreach (var dot in Cpu.SupportedInt8Dots)
+            foreach (byte zx in new byte[] { 0, 255 })
+            {
+                var (expected, actual) = Run(g, x, zx, weight, bias, multiplier, shift, dot);
+                Assert.Equal(expected, actual);
+            }
     }
 
     [Theory]
@@ -143,7 +162,7 @@ public sealed class QConv2dChannelsLastTests
         Assert.Equal(x, back);
     }
 
-    private static (byte[] X, sbyte[] W, int[] Bias, int[] Multiplier, int[] Shift) Problem(Conv2dGeometry g, Rng rng)
+    private static (byte[] X, sbyte[] W, int[] Bias, int[] Multiplier, int[] Shift) Problem(Conv2dGeometry g, Rng rng, bool leftShifts = true)
     {
         // Mostly the extreme codes, so the largest products (255·−128) and sums are hit.
         var x = new byte[g.Batch * g.InChannels * g.InPixels];
@@ -156,7 +175,8 @@ public sealed class QConv2dChannelsLastTests
         {
             bias[o] = rng.NextInt(200001) - 100000;
             // Mostly below 1 (a right shift), one channel in 7 above (a saturating left shift).
-            Requantize.QuantizeMultiplier(o % 7 == 3 ? 1.5 + rng.NextDouble() : 0.0001 + 0.001 * rng.NextDouble(), out multiplier[o], out shift[o]);
+            double real = leftShifts && o % 7 == 3 ? 1.5 + rng.NextDouble() : 0.0001 + 0.001 * rng.NextDouble();
+            Requantize.QuantizeMultiplier(real, out multiplier[o], out shift[o]);
         }
         return (x, w, bias, multiplier, shift);
     }
