@@ -57,7 +57,7 @@ internal static class TextCompressBench
                 if (p.Batch % 50 == 0) Console.Error.WriteLine($"  {variant}: epoch {p.Epoch}/{p.Epochs} step {p.Batch}/{p.Batches} loss {p.RunningLoss:F4} "
                     + $"{clock.Elapsed.TotalSeconds:F0}s");
             });
-            var calibration = corpus.Take(128).ToList();
+            var calibration = corpus.Take(int.Parse(Option("--calibration", "1024"))).ToList();
             GraphModule model;
             TextFidelity before, after;
             double seconds;
@@ -75,7 +75,8 @@ internal static class TextCompressBench
                 var student = variant switch
                 {
                     "layers3" or "layers3-int8" => new TextStudentOptions { Layers = layers, Depth = layers is null ? 3 : null },
-                    "heads-ffn" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5 },
+                    "heads-ffn" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5, Calibration = calibration },
+                    "heads-ffn-norms" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5 },
                     _ when variant.StartsWith("distil-", StringComparison.Ordinal) =>
                         new TextStudentOptions { Prune = PruneFor(variant["distil-".Length..]), Calibration = calibration },
                     _ => throw new CondenseException($"unknown variant '{variant}'"),

@@ -15,6 +15,7 @@ public sealed class InputHessian
     private const int ChunkRows = 512;
 
     private readonly double[] _sum;
+    private readonly double[] _featureSums;
     private float[]? _chunk;
 
     /// <summary>Creates an empty accumulator for a layer with <paramref name="features"/> input features.</summary>
@@ -24,6 +25,7 @@ public sealed class InputHessian
         if (features is < 1 or > 46_340) throw new CondenseException($"GPTQ Hessian needs 1–46340 input features, got {features}");
         Features = features;
         _sum = new double[features * features];
+        _featureSums = new double[features];
     }
 
     /// <summary>The number of input features (the layer's <c>in</c>, the Hessian's side).</summary>
@@ -55,7 +57,20 @@ public sealed class InputHessian
                 x.AsSpan(start * Features, count * Features), Features, 0f, _chunk, Features);
             for (int i = 0; i < _sum.Length; i++) _sum[i] += _chunk[i];
         }
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.AsSpan(r * Features, Features);
+            for (int j = 0; j < Features; j++) _featureSums[j] += row[j];
+        }
         Samples += rows;
+    }
+
+    /// <summary>The mean input 1/n Σ x (what a layer's bias must absorb when inputs are removed).</summary>
+    /// <exception cref="CondenseException">No activations were added.</exception>
+    public double[] Mean()
+    {
+        if (Samples == 0) throw new CondenseException("GPTQ Hessian has no calibration activations: add at least one batch");
+        return [.. _featureSums.Select(s => s / Samples)];
     }
 
     /// <summary>H = 2/n Σ x xᵀ as a row-major [in, in] double matrix (a new array; symmetric).</summary>

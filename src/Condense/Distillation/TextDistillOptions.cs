@@ -37,7 +37,12 @@ public sealed record TextDistillOptions
     public int MaxLength { get; init; } = 128;
     /// <summary>How token states become a sentence embedding (mean or CLS).</summary>
     public Pooling Pooling { get; init; } = Pooling.Mean;
-    /// <summary>Seed of the batch order.</summary>
+    /// <summary>
+    /// Show the student new inputs made from the passages each epoch (spans, deleted and replaced tokens, appended passages:
+    /// <see cref="Data.Text.TokenAugmentation"/>), labelled by the teacher on the fly, instead of the same passages again.
+    /// </summary>
+    public bool Augment { get; init; }
+    /// <summary>Seed of the batch order and of the augmentation.</summary>
     public ulong Seed { get; init; }
 
     /// <summary>Throws a one-line error for out-of-range options.</summary>

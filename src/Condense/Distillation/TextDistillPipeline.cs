@@ -31,7 +31,10 @@ public sealed record TextStudentOptions
     public int? HiddenWidth { get; init; }
     /// <summary>Weights to prune before distilling (their masks hold during it); null prunes nothing.</summary>
     public PruneOptions? Prune { get; init; }
-    /// <summary>Passages that Wanda and SparseGPT score the weights on (one per call).</summary>
+    /// <summary>
+    /// Passages that Wanda and SparseGPT score the weights on (one per call); with them, removed heads and neurons are also
+    /// chosen on these passages and the layers reading them refitted (<see cref="CalibratedWidth"/>) instead of by weight norms.
+    /// </summary>
     public IReadOnlyList<string>? Calibration { get; init; }
 }
 
@@ -134,9 +137,13 @@ public static class TextDistillPipeline
             : [.. Enumerable.Range(0, layers.Count)]);
         var model = student.Layers is null && student.Depth is null ? new GraphModule(teacher.Graph.Clone())
             : LayerDropping.KeepLayers(teacher, layers, keep);
-        if (student.HeadFraction > 0) model = AttentionPruning.RemoveHeads(model, EncoderLayers.Find(model, sample), student.HeadFraction).Model;
+        var calibration = TextPrunePipeline.Calibration(model, tokenizer, student.Calibration, maxLength);
+        if (student.HeadFraction > 0)
+            model = (calibration is null ? AttentionPruning.RemoveHeads(model, EncoderLayers.Find(model, sample), student.HeadFraction)
+                : CalibratedWidth.RemoveHeads(model, EncoderLayers.Find(model, sample), student.HeadFraction, calibration)).Model;
         if (student.FeedForwardFraction > 0)
-            model = AttentionPruning.RemoveNeurons(model, EncoderLayers.Find(model, sample), student.FeedForwardFraction).Model;
+            model = (calibration is null ? AttentionPruning.RemoveNeurons(model, EncoderLayers.Find(model, sample), student.FeedForwardFraction)
+                : CalibratedWidth.RemoveNeurons(model, EncoderLayers.Find(model, sample), student.FeedForwardFraction, calibration)).Model;
         if (student.HiddenWidth is int width) model = Pruning.HiddenWidth.Shrink(model, EncoderLayers.Find(model, sample), width, sample).Model;
         return (model, keep);
     }

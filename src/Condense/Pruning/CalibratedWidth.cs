@@ -1,0 +1,106 @@
+// Heads and feed-forward neurons removed by what they do on calibration text, not by weight norms: for every layer the
+// units go whose loss the layer reading them (the attention output projection, the narrowing FFN layer) can best make
+// up for, and that layer's kept weights and bias are refitted to its original output (StructuredObs: greedy structured
+// OBS with the bias as a constant input). Heads go first; the FFN statistics are then gathered on the model without
+// them, so each refit sees the inputs it will get. On all-MiniLM-L6-v2 with half the heads and half the neurons removed
+// this took the cosine to the original from 0.521 (weight norms) to MEASURED before any distillation.
+using Condense.Calibration;
+using Condense.Graph;
+using Condense.Tensors;
+
+namespace Condense.Pruning;
+
+/// <summary>Removes attention heads and feed-forward neurons chosen on calibration data, refitting the layers that read them.</summary>
+public static class CalibratedWidth
+{
+    /// <summary>
+    /// Removes round(<paramref name="fraction"/> · heads) heads of every layer of <paramref name="model"/>, chosen and made up
+    /// for on the <paramref name="calibration"/> feeds (one passage each is best: no padding enters the statistics).
+    /// </summary>
+    public static AttentionPruningResult RemoveHeads(GraphModule model, IReadOnlyList<EncoderLayer> layers, double fraction,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening = SparseGpt.DefaultDampening) =>
+        Remove(model, layers, fraction, calibration, dampening, heads: true);
+
+    /// <summary>As <see cref="RemoveHeads"/>, for round(<paramref name="fraction"/> · neurons) feed-forward neurons per layer.</summary>
+    public static AttentionPruningResult RemoveNeurons(GraphModule model, IReadOnlyList<EncoderLayer> layers, double fraction,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening = SparseGpt.DefaultDampening) =>
+        Remove(model, layers, fraction, calibration, dampening, heads: false);
+
+    private static AttentionPruningResult Remove(GraphModule model, IReadOnlyList<EncoderLayer> layers, double fraction,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening, bool heads)
+    {
+        ArgumentNullException.ThrowIfNull(calibration);
+        if (!(fraction >= 0 && fraction < 1)) throw new CondenseException($"the fraction to remove must be in [0, 1), got {fraction}");
+        if (layers.Count == 0) throw new CondenseException("the model has no attention layers");
+        var readers = layers.Select(l => Reader(l, heads)).ToList();
+        var inputs = LayerInputs.Gather(model, calibration(), [.. readers.Select(r => r.Node)], hessian: true, sampleRows: 0);
+
+        var remove = new Dictionary<int, int[]>();
+        var refitted = new Dictionary<int, (double[] Weight, double[]? Bias)>();
+        for (int k = 0; k < layers.Count; k++)
+        {
+            var reader = readers[k];
+            var (weight, inWidth, outWidth) = InOut(model.Graph, reader);
+            int units = heads ? layers[k].Heads : inWidth, groupSize = inWidth / units;
+            int count = (int)Math.Min(units - 1, Math.Round(fraction * units, MidpointRounding.AwayFromZero));
+            double[]? bias = reader.Bias is { } b ? [.. model.Graph.Initializers[b].Data.Select(v => (double)v)] : null;
+            var hessian = inputs[reader.Node.Name].Hessian!;
+            remove[k] = StructuredObs.Remove(weight, bias, inWidth, outWidth, hessian.ToMatrix(), hessian.Mean(), groupSize, count, dampening);
+            refitted[k] = (weight, bias);
+        }
+        var result = heads ? AttentionPruning.RemoveHeads(model, layers, remove) : AttentionPruning.RemoveNeurons(model, layers, remove);
+        foreach (var (k, (weight, bias)) in refitted)
+        {
+            var reader = readers[k];
+            var (_, inWidth, outWidth) = InOut(model.Graph, reader);
+            int groupSize = heads ? inWidth / layers[k].Heads : 1;
+            var keptRows = Enumerable.Range(0, inWidth).Where(i => Array.BinarySearch(remove[k], i / groupSize) < 0).ToArray();
+            Write(result.Model.Graph, reader, keptRows, weight, outWidth);
+            if (bias is not null) Overwrite(result.Model.Graph.Initializers[reader.Bias!], [.. bias.Select(v => (float)v)]);
+        }
+        return result;
+    }
+
+    // The Linear layer that reads the removed units: the attention output projection or the narrowing FFN layer.
+    private static LinearNode Reader(EncoderLayer layer, bool heads)
+    {
+        var roles = layer.Projections ?? throw new CondenseException($"layer {layer.Index} (attention {layer.Softmax.Name}) does not have the "
+            + "plain pattern of separate query, key, value, output and feed-forward projections: its heads and neurons cannot be removed");
+        var reader = heads ? roles.Output : roles.FeedForwardOut;
+        if (reader.Node.OpType == OpTypes.Gemm && reader.Node.Int("transA", 0) != 0)
+            throw new CondenseException($"{reader.Weight} belongs to a Gemm with transA: its inputs cannot be refitted");
+        return reader;
+    }
+
+    // The weight as [in, out] doubles (row i = input feature i), whatever its layout (Gemm transB stores [out, in]).
+    private static (double[] Weight, int In, int Out) InOut(ModelGraph graph, LinearNode reader)
+    {
+        var t = graph.Initializers[reader.Weight];
+        if (t.Rank != 2 || t.DataType != DataType.Float32) throw new CondenseException($"{reader.Weight} is not a 2-D float32 weight");
+        bool transposed = reader.Node.OpType == OpTypes.Gemm && reader.Node.Int("transB", 0) != 0;
+        int inWidth = t.Shape[transposed ? 1 : 0], outWidth = t.Shape[transposed ? 0 : 1];
+        var w = new double[inWidth * outWidth];
+        for (int i = 0; i < inWidth; i++)
+            for (int o = 0; o < outWidth; o++) w[i * outWidth + o] = t.Data[transposed ? o * inWidth + i : i * outWidth + o];
+        return (w, inWidth, outWidth);
+    }
+
+    // The refitted kept rows into the cut weight, in its own layout.
+    private static void Write(ModelGraph graph, LinearNode reader, int[] keptRows, double[] weight, int outWidth)
+    {
+        var t = graph.Initializers[reader.Weight];
+        bool transposed = reader.Node.OpType == OpTypes.Gemm && reader.Node.Int("transB", 0) != 0;
+        var data = new float[t.Size];
+        for (int r = 0; r < keptRows.Length; r++)
+            for (int o = 0; o < outWidth; o++)
+                data[transposed ? o * keptRows.Length + r : r * outWidth + o] = (float)weight[keptRows[r] * outWidth + o];
+        Overwrite(t, data);
+    }
+
+    private static void Overwrite(Tensor t, float[] data)
+    {
+        if (data.Length != t.Size) throw new InvalidOperationException($"refitted {data.Length} values for a tensor of {t.Size}");
+        data.CopyTo(t.Data, 0);
+        t.MarkModified();
+    }
+}
