@@ -94,10 +94,12 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [Description("With --text: keep N of the teacher's layers: the first, the last and evenly between (6 → 3 keeps 0,3,5).")]
         public int? StudentDepth { get; init; }
 
-        [CommandOption("--student-heads <R>")] [Description("With --text: remove the share R of attention heads in every layer (physically).")]
+        [CommandOption("--student-heads <R>")] [Description("With --text: remove the share R of attention heads in every layer (physically), "
+            + "chosen on the first 1,024 training passages; the output projection is refitted to make up for them.")]
         public double? StudentHeads { get; init; }
 
-        [CommandOption("--student-ffn <R>")] [Description("With --text: remove the share R of feed-forward neurons in every layer (physically).")]
+        [CommandOption("--student-ffn <R>")] [Description("With --text: remove the share R of feed-forward neurons in every layer (physically), "
+            + "chosen as --student-heads are; the narrowing layer is refitted.")]
         public double? StudentFfn { get; init; }
 
         [CommandOption("--student-hidden <D>")]

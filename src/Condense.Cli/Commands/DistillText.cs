@@ -66,6 +66,9 @@ internal static class DistillText
             evaluation = [.. passages.Where((_, i) => i % 20 == 19)];
             train = [.. passages.Where((_, i) => i % 20 != 19)];
         }
+        // Heads and neurons are chosen on the first training passages, and the layers reading them refitted (structured OBS).
+        if (student.HeadFraction > 0 || student.FeedForwardFraction > 0)
+            student = student with { Calibration = [.. train.Take(TextStudentOptions.DefaultCalibrationPassages)] };
         // The student is cut before the progress display starts, so a bad layer list is a one-line error.
         var cut = TextDistillPipeline.Cut(teacher, tokenizer, student, options.MaxLength);
         var (model, report) = TrainingProgress.Run(output, "distilling",

@@ -130,6 +130,22 @@ public class TextDistillationTests
     }
 
     [Fact]
+    public void HeadsAndNeuronsChosenOnCalibrationTextKeepTheStudentCloserThanWeightNorms()
+    {
+        var teacher = EncoderLayersTests.Load(TinyTransformer.Bert(17, layers: 2));
+        var evaluation = Passages(24, 4);
+        var reference = new Condense.Inference.SentenceEmbedder(teacher, Tokenizer()).Embed(evaluation);
+        double Fidelity(TextStudentOptions student)
+        {
+            var (model, _) = TextDistillPipeline.Cut(teacher, Tokenizer(), student, 16);
+            return Condense.Reports.Fidelity.Measure(new Condense.Inference.SentenceEmbedder(model, Tokenizer()).Embed(evaluation), reference).CosineMean;
+        }
+        var byNorms = new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5 };
+        double norms = Fidelity(byNorms), calibrated = Fidelity(byNorms with { Calibration = Passages(64, 5) });
+        Assert.True(calibrated > norms, $"calibrated {calibrated:F4}, by weight norms {norms:F4}");
+    }
+
+    [Fact]
     public void ANarrowerStudentLearnsThroughProjectedHiddenStates()
     {
         var teacher = EncoderLayersTests.Load(TinyTransformer.Bert(17, layers: 2));
