@@ -37,12 +37,7 @@ public sealed record TextDistillOptions
     public int MaxLength { get; init; } = 128;
     /// <summary>How token states become a sentence embedding (mean or CLS).</summary>
     public Pooling Pooling { get; init; } = Pooling.Mean;
-    /// <summary>
-    /// Show the student new inputs made from the passages each epoch (spans, deleted and replaced tokens, appended passages:
-    /// <see cref="Data.Text.TokenAugmentation"/>), labelled by the teacher on the fly, instead of the same passages again.
-    /// </summary>
-    public bool Augment { get; init; }
-    /// <summary>Seed of the batch order and of the augmentation.</summary>
+    /// <summary>Seed of the batch order.</summary>
     public ulong Seed { get; init; }
 
     /// <summary>Throws a one-line error for out-of-range options.</summary>

@@ -3,8 +3,10 @@
 // cached, since text inputs do not change between epochs; the hidden and attention terms need whole token maps, too
 // large to keep for a corpus, so the teacher runs on each batch when they are on. Batches hold passages of similar
 // length (sorted by token count, then cut into batches, whose order is shuffled each epoch with the seed), so little
-// of each step is padding. With augmentation on, each epoch sees new inputs made from the passages (TokenAugmentation):
-// the teacher then runs on every batch. A pruned student's masks hold: gradients and weights are masked around every step.
+// of each step is padding. Tried and not kept: new inputs each epoch made from the passages (spans, 10 % of tokens
+// deleted and 10 % replaced by corpus tokens, a second passage appended; EDA/TinyBERT-style), labelled by the teacher on
+// the fly — 3 layers of all-MiniLM-L6-v2 on 2,000 passages × 2 epochs: fortunes cosine 0.8286 with it, 0.8304 without
+// (it did narrow the gap between seen passages, 0.92 → 0.88, and unseen ones, 0.856 → 0.852, from the wrong side). A pruned student's masks hold: gradients and weights are masked around every step.
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data.Text;
@@ -35,10 +37,9 @@ public static class TextDistiller
         options.Validate();
         if (passages.Count == 0) throw new CondenseException("there are no passages to distil on");
         var embedding = new EmbeddingOptions(options.MaxLength, options.BatchSize, options.Pooling, Normalize: false);
-        var cached = options.EmbeddingWeight > 0 && !options.Augment
-            ? new SentenceEmbedder(teacher, tokenizer, embedding).Embed(passages, null, cancellation) : null;
+        var cached = options.EmbeddingWeight > 0 ? new SentenceEmbedder(teacher, tokenizer, embedding).Embed(passages, null, cancellation) : null;
         var mapping = options.HiddenWeight > 0 || options.AttentionWeight > 0 ? LayerMapping.Between(student, teacher) : [];
-        string output = SentenceEmbedder.OutputOf(student.Graph, options.Pooling), teacherOutput = SentenceEmbedder.OutputOf(teacher.Graph, options.Pooling);
+        string output = SentenceEmbedder.OutputOf(student.Graph, options.Pooling);
         var inputs = student.Graph.Inputs.Select(i => i.Name).ToList();
         // Each passage is tokenized once; every epoch batches the same ids.
         var encoded = passages.Select(p => tokenizer.Encode(p, options.MaxLength)).ToArray();
@@ -56,28 +57,22 @@ public static class TextDistiller
             var clock = Stopwatch.StartNew();
             var order = Shuffled(batches.Count, options.Seed + (ulong)epoch);
             double lossSum = 0;
-            var augmentRng = new Rng(options.Seed ^ (0xA5A5_0000UL + (ulong)epoch));
             student.Train();
             for (int b = 0; b < order.Length; b++)
             {
                 cancellation.ThrowIfCancellationRequested();
                 var indices = batches[order[b]];
-                var batch = tokenizer.BatchEncoded([.. indices.Select(i => options.Augment
-                    ? TokenAugmentation.Augment(encoded[i], encoded, options.MaxLength, augmentRng) : encoded[i])]);
+                var batch = tokenizer.BatchEncoded([.. indices.Select(i => encoded[i])]);
                 var feed = batch.Feed(inputs);
                 var values = student.Run(feed);
-                Dictionary<string, Tensor>? reference = null;
-                if (mapping.Count > 0 || cached is null)
-                    using (GradMode.NoGrad()) reference = teacher.Run(feed);
                 var loss = Tensor.Scalar(0f);
-                if (options.EmbeddingWeight > 0)
+                if (cached is not null)
                 {
                     var pooled = Pool(values[output], batch.AttentionMask, options.Pooling);
-                    var target = cached is not null ? new Tensor([.. indices.SelectMany(i => cached[i])], indices.Length, cached[0].Length)
-                        : Pool(reference![teacherOutput], batch.AttentionMask, options.Pooling);
+                    var target = new Tensor([.. indices.SelectMany(i => cached[i])], indices.Length, cached[0].Length);
                     loss = loss.Add(EmbeddingLosses.Embedding(pooled, target, options.Loss).Mul(options.EmbeddingWeight));
                 }
-                if (mapping.Count > 0) loss = loss.Add(LayerTerms(values, reference!, batch.AttentionMask, mapping, projections, options));
+                if (mapping.Count > 0) loss = loss.Add(LayerTerms(values, teacher, feed, batch.AttentionMask, mapping, projections, options));
                 optimizer.ZeroGrad();
                 loss.Backward();
                 masks?.MaskGradients();
@@ -116,9 +111,11 @@ public static class TextDistiller
     }
 
     // The hidden-state and attention terms of the mapped layers, against the teacher run on the same batch.
-    private static Tensor LayerTerms(Dictionary<string, Tensor> values, Dictionary<string, Tensor> reference, Tensor mask,
+    private static Tensor LayerTerms(Dictionary<string, Tensor> values, GraphModule teacher, Dictionary<string, Tensor> feed, Tensor mask,
         IReadOnlyList<LayerPair> mapping, Dictionary<string, Linear> projections, TextDistillOptions options)
     {
+        Dictionary<string, Tensor> reference;
+        using (GradMode.NoGrad()) reference = teacher.Run(feed);
         var loss = Tensor.Scalar(0f);
         foreach (var pair in mapping)
         {
