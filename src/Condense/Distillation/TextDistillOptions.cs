@@ -37,6 +37,11 @@ public sealed record TextDistillOptions
     public int MaxLength { get; init; } = 128;
     /// <summary>How token states become a sentence embedding (mean or CLS).</summary>
     public Pooling Pooling { get; init; } = Pooling.Mean;
+    /// <summary>
+    /// Most memory for the teacher's hidden states of the mapped layers, computed once in half precision (0: run the teacher
+    /// on every batch instead). Over it, the teacher runs on every batch.
+    /// </summary>
+    public long TeacherCacheBytes { get; init; } = 4L << 30;
     /// <summary>Seed of the batch order.</summary>
     public ulong Seed { get; init; }
 
@@ -49,6 +54,7 @@ public sealed record TextDistillOptions
         if (!(WeightDecay >= 0)) throw new CondenseException($"weight decay must not be negative, got {WeightDecay}");
         if (!(WarmupFraction >= 0 && WarmupFraction < 1)) throw new CondenseException($"warm-up share must be in [0, 1), got {WarmupFraction}");
         if (!(ClipNorm >= 0)) throw new CondenseException($"gradient clipping norm must not be negative, got {ClipNorm}");
+        if (TeacherCacheBytes < 0) throw new CondenseException($"the teacher cache size must not be negative, got {TeacherCacheBytes}");
         if (MaxLength < 3) throw new CondenseException($"max length must be at least 3 ([CLS], a token, [SEP]), got {MaxLength}");
         if (Pooling == Pooling.None) throw new CondenseException("distillation pools token states: use mean or cls pooling");
         foreach (var (name, w) in new[] { ("embedding", EmbeddingWeight), ("hidden", HiddenWeight), ("attention", AttentionWeight) })

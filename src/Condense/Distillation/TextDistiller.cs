@@ -1,7 +1,8 @@
 // Distillation of a text encoder on unlabelled passages: the student learns the teacher's sentence embeddings (and,
 // when asked, the hidden states and attention maps of mapped layers). The teacher's embeddings are computed once and
-// cached, since text inputs do not change between epochs; the hidden and attention terms need whole token maps, too
-// large to keep for a corpus, so the teacher runs on each batch when they are on. Batches hold passages of similar
+// cached, since text inputs do not change between epochs, and so are the hidden states of mapped layers while they fit
+// TextDistillOptions.TeacherCacheBytes (TeacherStates, half precision); attention maps are too large to keep, so the
+// teacher runs on each batch when the attention term is on. Batches hold passages of similar
 // length (sorted by token count, then cut into batches, whose order is shuffled each epoch with the seed), so little
 // of each step is padding. Tried and not kept: new inputs each epoch made from the passages (spans, 10 % of tokens
 // deleted and 10 % replaced by corpus tokens, a second passage appended; EDA/TinyBERT-style), labelled by the teacher on
@@ -36,6 +37,7 @@ public static class TextDistiller
     {
         options.Validate();
         if (passages.Count == 0) throw new CondenseException("there are no passages to distil on");
+        teacher.Eval();
         var embedding = new EmbeddingOptions(options.MaxLength, options.BatchSize, options.Pooling, Normalize: false);
         var cached = options.EmbeddingWeight > 0 ? new SentenceEmbedder(teacher, tokenizer, embedding).Embed(passages, null, cancellation) : null;
         var mapping = options.HiddenWeight > 0 || options.AttentionWeight > 0 ? LayerMapping.Between(student, teacher) : [];
@@ -45,13 +47,17 @@ public static class TextDistiller
         var encoded = passages.Select(p => tokenizer.Encode(p, options.MaxLength)).ToArray();
         var batches = Buckets(encoded, options.BatchSize);
         int totalSteps = options.Epochs * batches.Count, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps);
+        // The hidden-state targets are cached when the attention term (whose maps are too large to keep) is off.
+        var teacherStates = options.HiddenWeight > 0 && options.AttentionWeight == 0
+            ? TeacherStates.TryCompute(teacher, tokenizer, encoded, [.. mapping.Select(p => p.TeacherOutput)], batches, options.TeacherCacheBytes,
+                cancellation)
+            : null;
         var projections = options.HiddenWeight > 0 ? Projections(student, teacher, mapping, tokenizer.Batch([passages[0]], options.MaxLength), options.Seed)
             : [];
         var optimizer = new AdamW([.. student.Parameters(), .. projections.Values.SelectMany(p => p.Parameters())], options.LearningRate,
             weightDecay: options.WeightDecay);
         var schedule = new WarmupSchedule(optimizer, warmup, totalSteps, options.Decay);
         var epochs = new List<TextDistillEpoch>();
-        teacher.Eval();
         for (int epoch = 0; epoch < options.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
@@ -72,7 +78,13 @@ public static class TextDistiller
                     var target = new Tensor([.. indices.SelectMany(i => cached[i])], indices.Length, cached[0].Length);
                     loss = loss.Add(EmbeddingLosses.Embedding(pooled, target, options.Loss).Mul(options.EmbeddingWeight));
                 }
-                if (mapping.Count > 0) loss = loss.Add(LayerTerms(values, teacher, feed, batch.AttentionMask, mapping, projections, options));
+                if (mapping.Count > 0)
+                {
+                    Dictionary<string, Tensor> reference;
+                    if (teacherStates is not null) reference = teacherStates.Batch(indices, batch.InputIds.Shape[1]);
+                    else using (GradMode.NoGrad()) reference = teacher.Run(feed);
+                    loss = loss.Add(LayerTerms(values, reference, batch.AttentionMask, mapping, projections, options));
+                }
                 optimizer.ZeroGrad();
                 loss.Backward();
                 masks?.MaskGradients();
@@ -111,11 +123,9 @@ public static class TextDistiller
     }
 
     // The hidden-state and attention terms of the mapped layers, against the teacher run on the same batch.
-    private static Tensor LayerTerms(Dictionary<string, Tensor> values, GraphModule teacher, Dictionary<string, Tensor> feed, Tensor mask,
+    private static Tensor LayerTerms(Dictionary<string, Tensor> values, Dictionary<string, Tensor> reference, Tensor mask,
         IReadOnlyList<LayerPair> mapping, Dictionary<string, Linear> projections, TextDistillOptions options)
     {
-        Dictionary<string, Tensor> reference;
-        using (GradMode.NoGrad()) reference = teacher.Run(feed);
         var loss = Tensor.Scalar(0f);
         foreach (var pair in mapping)
         {

@@ -130,6 +130,50 @@ public class TextDistillationTests
     }
 
     [Fact]
+    public void CachedTeacherStatesTrainTheStudentAsRunningTheTeacherEveryBatchDoes()
+    {
+        var teacher = EncoderLayersTests.Load(TinyTransformer.Bert(17, layers: 2));
+        var options = new TextDistillOptions { Epochs = 2, BatchSize = 8, LearningRate = 3e-3f, HiddenWeight = 1f, MaxLength = 16, Seed = 7 };
+        var student = new TextStudentOptions { Layers = [1] };
+        var (cached, cachedReport) = TextDistillPipeline.Apply(teacher, Tokenizer(), Passages(64, 1), Passages(24, 2), student, options);
+        var (perBatch, perBatchReport) = TextDistillPipeline.Apply(teacher, Tokenizer(), Passages(64, 1), Passages(24, 2), student,
+            options with { TeacherCacheBytes = 0 });
+        // The cache holds the targets in half precision (2⁻¹¹ relative): the two runs agree closely, not bit for bit.
+        Assert.Equal(perBatchReport.After.CosineMean, cachedReport.After.CosineMean, 3);
+        Assert.NotEqual(perBatch.Graph.Initializers.First(i => i.Value.Rank == 2).Value.Data,
+            cached.Graph.Initializers.First(i => i.Value.Rank == 2).Value.Data);
+    }
+
+    [Fact]
+    public void TeacherStatesRebuildTheTeachersHiddenStatesOfABatch()
+    {
+        var teacher = EncoderLayersTests.Load(TinyTransformer.Bert(17, layers: 2));
+        var tokenizer = Tokenizer();
+        var encoded = Passages(20, 3).Select(p => tokenizer.Encode(p, 16)).ToArray();
+        var names = EncoderLayers.Find(teacher).Select(l => l.Output).ToList();
+        int[][] batches = [[.. Enumerable.Range(0, 7)], [.. Enumerable.Range(7, 13)]];
+        var states = TeacherStates.TryCompute(teacher, tokenizer, encoded, names, batches, 1L << 20, default)!;
+        int[] mixed = [3, 12, 19];
+        var batch = tokenizer.BatchEncoded([.. mixed.Select(i => encoded[i])]);
+        Dictionary<string, Tensor> expected;
+        using (Condense.Autograd.GradMode.NoGrad()) expected = teacher.Run(batch.Feed(teacher.Graph.Inputs.Select(i => i.Name)));
+        var actual = states.Batch(mixed, batch.InputIds.Shape[1]);
+        var mask = batch.AttentionMask.Int64Data;
+        foreach (var name in names)
+        {
+            int width = expected[name].Shape[2];
+            float scale = expected[name].Data.Max(Math.Abs);
+            for (int p = 0; p < mask.Length; p++)
+                for (int d = 0; d < width; d++)
+                {
+                    float want = mask[p] == 1 ? expected[name].Data[p * width + d] : 0f, got = actual[name].Data[p * width + d];
+                    Assert.True(Math.Abs(want - got) <= scale / 1024, $"{name} position {p}: {got} vs {want}");
+                }
+        }
+        Assert.Null(TeacherStates.TryCompute(teacher, tokenizer, encoded, names, batches, 1000, default));
+    }
+
+    [Fact]
     public void HeadsAndNeuronsChosenOnCalibrationTextKeepTheStudentCloserThanWeightNorms()
     {
         var teacher = EncoderLayersTests.Load(TinyTransformer.Bert(17, layers: 2));
