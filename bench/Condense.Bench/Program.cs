@@ -31,7 +31,6 @@ return args.FirstOrDefault() switch
     "real" => RealBench.Run(args[1..]),
     "transformer" => TransformerBench.Run(args[1..]),
     "minilm-diff" => MiniLmDiffBench.Run(args[1..]),
-    "scratch" => ScratchBench.Run(args[1..]),
     _ => Usage(),
 };
 
