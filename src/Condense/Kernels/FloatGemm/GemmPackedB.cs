@@ -11,7 +11,7 @@ using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.FloatGemm;
 
-/// <summary>op(B) (K × N) in the GEMM micro-kernels' panels, packed once for <see cref="Gemm.Multiply(bool, int, float, ReadOnlySpan{float}, int, GemmPackedB, float, Span{float}, int)"/>.</summary>
+X
 public sealed unsafe class GemmPackedB
 {
     private readonly float[] _panels;
