@@ -11,7 +11,10 @@ using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.FloatGemm;
 
-X
+/// <summary>
+/// op(B) (K × N) in the GEMM micro-kernels' panels, packed once for
+/// <see cref="Gemm.Multiply(bool, int, float, ReadOnlySpan{float}, int, GemmPackedB, float, Span{float}, int)"/>.
+/// </summary>
 public sealed unsafe class GemmPackedB
 {
     private readonly float[] _panels;
