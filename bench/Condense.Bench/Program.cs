@@ -30,6 +30,7 @@ return args.FirstOrDefault() switch
     "int8-resnet" => Int8ResNetBench.Run(args[1..]),
     "real" => RealBench.Run(args[1..]),
     "transformer" => TransformerBench.Run(args[1..]),
+    "minilm-diff" => MiniLmDiffBench.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -37,6 +38,6 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, " +
         "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, resnet18, fuzz, conformance, text-quant, " +
-        "text-compress, image-compress, int8-resnet, real, transformer");
+        "text-compress, image-compress, int8-resnet, real, transformer, minilm-diff");
     return 2;
 }

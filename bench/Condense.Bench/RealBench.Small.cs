@@ -33,7 +33,7 @@ internal static partial class RealBench
                 OnnxExporter.Export(int8.Graph, int8Path);
                 var compiled = InferenceEngine.Compile(int8);
                 yield return new Case("LeNet-300-100 int8 (QDQ)", int8Path, Compiled(compiled), feeds,
-                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: path);
             }
         }
     }

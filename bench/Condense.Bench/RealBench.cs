@@ -25,17 +25,21 @@ internal static partial class RealBench
     /// <summary>
     /// One row group: a model file ORT runs, how ours runs a feed, and the feeds by batch size. Float models must agree with ORT
     /// to <paramref name="Tolerance"/> (largest difference relative to the largest output); int8 models, which round differently
-    /// inside the two engines, to a cosine of at least <paramref name="MinCosine"/>.
+    /// inside the two engines, to a cosine of at least <paramref name="MinCosine"/>, and — given the float file they were
+    /// quantized from, <paramref name="FloatPath"/> — ours may not be further from ORT's float output than ORT's int8 output is
+    /// (by more than 0.005 in cosine): the measure of an int8 engine that does not depend on where two roundings part.
     /// </summary>
     private sealed record Case(string Name, string OnnxPath, Func<IReadOnlyDictionary<string, Tensor>, Tensor> Ours,
-        IReadOnlyList<(int Batch, Dictionary<string, Tensor> Feed)> Feeds, double Tolerance, string Engine, double MinCosine = 0);
+        IReadOnlyList<(int Batch, Dictionary<string, Tensor> Feed)> Feeds, double Tolerance, string Engine, double MinCosine = 0,
+        string? FloatPath = null);
 
     public static int Run(string[] args)
     {
         if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2]);
         string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small";
         Cpu.Threads = 2;
-        Console.WriteLine($"Condense ({Cpu.Active}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, {Cpu.Threads} threads) vs "
+        Cpu.WorkerSpin = false;   // as ORT here (allow_spinning 0): neither engine's workers spin on the shared cores
+        Console.WriteLine($"Condense ({Cpu.Active}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, {Cpu.Threads} threads, no spinning) vs "
             + $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} (2 intra-op threads, no spinning); ORT/ours > 1 means we are faster");
         string dir = Directory.CreateTempSubdirectory("condense-realbench").FullName;
         try
@@ -51,19 +55,31 @@ internal static partial class RealBench
                     _ => throw new ArgumentException($"unknown part '{part}' (resnet18, minilm, small, none)"),
                 });
             Console.WriteLine();
-            Console.WriteLine("| model | ours runs on | batch | ours ms | ORT ms | ORT/ours | max rel. diff / cosine vs ORT |");
-            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| model | ours runs on | batch | ours ms | ORT ms | ORT/ours | max rel. diff / cosine vs ORT "
+                + "| int8: cosine to ORT fp32, ours / ORT |");
+            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|");
             foreach (var c in cases)
             {
                 using var session = Session(c.OnnxPath, 2);
+                using var floatSession = c.FloatPath is null ? null : Session(c.FloatPath, 2);
                 foreach (var (batch, feed) in c.Feeds)
                 {
                     using var ort = new OrtFeed(session, feed);
-                    var (diff, cosine) = Difference(c.Ours(feed), ort.Output());
+                    var (output, reference) = (c.Ours(feed), ort.Output());
+                    var (diff, cosine) = Difference(output.Data, reference);
                     bool mismatch = diff > c.Tolerance || cosine < c.MinCosine;
+                    string toFloat = "";
+                    if (floatSession is not null)
+                    {
+                        using var floatFeed = new OrtFeed(floatSession, feed);
+                        var exact = floatFeed.Output();
+                        var (oursToFloat, ortToFloat) = (Difference(output.Data, exact).Cosine, Difference(reference, exact).Cosine);
+                        mismatch |= oursToFloat < ortToFloat - 0.005;
+                        toFloat = $"{oursToFloat:F5} / {ortToFloat:F5}";
+                    }
                     var (ours, theirs) = OnnxBench.Alternate(() => c.Ours(feed), ort.Run, rounds: 5);
                     Console.WriteLine($"| {c.Name} | {c.Engine} | {batch} | {ours * 1e3:0.000} | {theirs * 1e3:0.000} | "
-                        + $"**{theirs / ours:0.00}** | {diff:G2} / {cosine:F5}{(mismatch ? " MISMATCH" : "")} |");
+                        + $"**{theirs / ours:0.00}** | {diff:G2} / {cosine:F5}{(mismatch ? " MISMATCH" : "")} | {toFloat} |");
                 }
             }
             if (args.Contains("--memory")) MemoryTable(dir);
@@ -92,7 +108,7 @@ internal static partial class RealBench
         var compiled = InferenceEngine.Compile(int8);
         // Ours and ORT round differently inside an int8 network: agreement is to a few percent of the largest feature.
         yield return new Case("ResNet-18 int8 (QDQ)", int8Path, Compiled(compiled), feeds,
-                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: fp32Path);
     }
 
     private static Dataset Photos(string folder)
@@ -124,9 +140,15 @@ internal static partial class RealBench
         ModelFile.Save(int8.Graph, int8Path);
         var compiled = InferenceEngine.Compile(int8);
         yield return new Case("all-MiniLM-L6-v2 dynamic int8, 128 tokens (padded)", int8Path, Compiled(compiled), padded,
-                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: PretrainedModels.MiniLmOnnx);
+        // On 128 real tokens the two int8 runs part further, legitimately (`bench minilm-diff` shows it node by node): at batch 1
+        // one activation code of 49,152 differs, at layer 0's attention output (x/scale −1.4999989 here, −1.5000035 in ORT, the
+        // float attention summed in another order, 7e-7 apart), and the five layers after it, each quantizing its activations
+        // per tensor to 255 steps, carry that one step to a cosine of 0.989 at the output. ORT's own optimised and unoptimised
+        // runs of this file part the same way (0.9989 at batch 1, 0.9924 at batch 8), and either engine's int8 output is ~0.984
+        // -0.987 from fp32 — so the row asks 0.98 of the cosine to ORT, and of ours no further from fp32 than ORT's.
         yield return new Case("all-MiniLM-L6-v2 dynamic int8, 128 real tokens", int8Path, Compiled(compiled), full,
-                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99);
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.98, FloatPath: PretrainedModels.MiniLmOnnx);
     }
 
     // A float graph as InferenceEngine.Compile runs it (LayerNorm and GELU chains fused into single ops).
@@ -149,9 +171,8 @@ internal static partial class RealBench
     private static string Describe(CompiledModel compiled) => compiled.IsInteger ? $"{compiled.Kind} engine" : "graph (float simulation)";
 
     /// <summary>Largest |ours − ORT| over the largest |ORT| (at least 1), and the cosine of the two outputs as vectors.</summary>
-    private static (double MaxRelative, double Cosine) Difference(Tensor ours, float[] theirs)
+    private static (double MaxRelative, double Cosine) Difference(float[] a, float[] theirs)
     {
-        var a = ours.Data;
         if (a.Length != theirs.Length) return (double.PositiveInfinity, 0);
         double worst = 0, scale = 1, dot = 0, aa = 0, bb = 0;
         for (int i = 0; i < a.Length; i++)

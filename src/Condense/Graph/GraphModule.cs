@@ -161,6 +161,9 @@ public sealed partial class GraphModule : Module
         return values;
     }
 
+    /// <summary>When set, called after each step with its node: a benchmark's per-op profile times the gaps between calls.</summary>
+    internal Action<Node>? StepFinished { get; set; }
+
     private void RunStep(Plan plan, int s, Tensor?[] values, OpContext context, TensorArena? arena)
     {
         var step = plan.Steps[s];
@@ -179,6 +182,7 @@ public sealed partial class GraphModule : Module
             values[step.Outputs[i]] = outputs[i];
             arena?.Hold(outputs[i]);
         }
+        StepFinished?.Invoke(step.Node);
     }
 
     // A non-float32 input reaches the op when its entry takes that type or reads the input as integer parameters;

@@ -1,6 +1,7 @@
 // Matrix products on the GEMM kernel. Gemm follows ONNX: Y = α·op(A)·op(B) + β·C with C broadcast;
 // Linear is Gemm with B = W stored (out × in), as PyTorch and ONNX exporters lay it out.
-// Inference with a pruned weight (no gradients) uses the sparse kernel (Tensors/SparseInference.cs).
+// Inference with a pruned weight (no gradients) uses the sparse kernel (Tensors/SparseInference.cs), with a dense one
+// its weight packed once (Tensors/GemmWeightPacking.cs).
 // Gradients (row-major, G = dY): d op(A) = α·G·op(B)ᵀ, d op(B) = α·op(A)ᵀ·G, dC = β·Σ_broadcast G.
 using Condense.Kernels.Elementwise;
 using Condense.Kernels.FloatGemm;
@@ -58,7 +59,10 @@ public partial class Tensor
             FillBroadcast(c, y, beta);
             cBeta = 1f;
         }
-        Kernels.FloatGemm.Gemm.Multiply(transA, transB, m, n, k, alpha, a.Data, a.Shape[1], b.Data, b.Shape[1], cBeta, y.Data, n);
+        // A weight at inference (more than one row: one row takes the GEMV path) is packed once (GemmWeightPacking).
+        if (m > 1 && GemmWeightPacking.For(b, transB) is { } packed)
+            Kernels.FloatGemm.Gemm.Multiply(transA, m, alpha, a.Data, a.Shape[1], packed, cBeta, y.Data, n);
+        else Kernels.FloatGemm.Gemm.Multiply(transA, transB, m, n, k, alpha, a.Data, a.Shape[1], b.Data, b.Shape[1], cBeta, y.Data, n);
         return Record(y, g => GemmBackward(a, b, c, alpha, beta, transA, transB, m, n, k, g), c is null ? [a, b] : [a, b, c]);
     }
 

@@ -26,10 +26,11 @@ internal static class GradCheck
             Assert.NotNull(x.Grad);
             for (int i = 0; i < x.Size; i++)
             {
+                // Each write is marked: inference caches (packed GEMM weights, CSR copies) key on the tensor's Version.
                 float saved = x.Data[i];
-                x.Data[i] = saved + eps; double plus = Loss();
-                x.Data[i] = saved - eps; double minus = Loss();
-                x.Data[i] = saved;
+                x.Data[i] = saved + eps; x.MarkModified(); double plus = Loss();
+                x.Data[i] = saved - eps; x.MarkModified(); double minus = Loss();
+                x.Data[i] = saved; x.MarkModified();
                 double numeric = (plus - minus) / (2 * eps);
                 double analytic = x.Grad!.Data[i];
                 double err = Math.Abs(numeric - analytic);

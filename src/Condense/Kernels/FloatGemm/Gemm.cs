@@ -1,6 +1,7 @@
 // The public fp32 GEMM: C = alpha·op(A)·op(B) + beta·C on row-major spans, as in BLAS sgemm. It checks
 // shapes, pins the spans and picks the micro-kernel for Cpu.Active; one-row products go to Gemv.cs and
-// everything else to the blocked driver in GemmDriver.cs. GemmReference.cs is the specification.
+// everything else to the blocked driver in GemmDriver.cs, which also takes a B packed once (GemmPackedB.cs: constant
+// weights at inference). GemmReference.cs is the specification.
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.FloatGemm;
@@ -50,6 +51,36 @@ public static unsafe class Gemm
             default:
                 GemmDriver<GemmKernelScalar>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// C[M,N] = alpha · op(A)[M,K] · B + beta · C for B packed once (<see cref="GemmPackedB"/>: K and N are its), bit for bit what
+    /// the unpacked call gives on the same path; <paramref name="b"/> must have been packed for <see cref="Cpu.Active"/>.
+    /// </summary>
+    public static void Multiply(bool transA, int m, float alpha, ReadOnlySpan<float> a, int lda, GemmPackedB b, float beta, Span<float> c, int ldc)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        var path = Cpu.Active;
+        if (b.Path != path) throw new ArgumentException($"B was packed for {b.Path}, the active path is {path}", nameof(b));
+        int n = b.N, k = b.K;
+        Validate(transA, false, m, n, k, a.Length, lda, k * n, Math.Max(1, n), c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pc = c)
+        {
+            if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); return; }
+            switch (path)
+            {
+                case KernelPath.Avx512:
+                    GemmDriver<GemmKernelAvx512>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b);
+                    break;
+                case KernelPath.Avx2:
+                    GemmDriver<GemmKernelAvx2>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b);
+                    break;
+                default:
+                    GemmDriver<GemmKernelScalar>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b);
+                    break;
+            }
         }
     }
 

@@ -11,14 +11,20 @@ using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.FloatGemm;
 
-/// <summary>Blocked, packed, optionally multi-threaded GEMM over one micro-kernel.</summary>
-internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKernel
+/// <summary>The K blocking every kernel path shares (GemmPackedB lays its panels out by it).</summary>
+internal static class GemmBlocking
 {
     /// <summary>
     /// Depth of a K block: a 12×KC A micro-panel is 18 KiB of a 32 KiB L1, and each C tile is read and written
     /// once per KC steps (384 measured 1–3 % faster than 256 at 1024³ and on the MiniLM shapes).
     /// </summary>
-    private const int KC = 384;
+    public const int KC = 384;
+}
+
+/// <summary>Blocked, packed, optionally multi-threaded GEMM over one micro-kernel.</summary>
+internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKernel
+{
+    private const int KC = GemmBlocking.KC;
 
     /// <summary>Columns per B block: KC×NC floats (1.5 MiB) of packed B, streamed from L2/L3 once per A micro-panel.</summary>
     private const int NC = 1024;
@@ -37,15 +43,18 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
 
     [ThreadStatic] private static Job? t_job;
 
-    /// <summary>C = alpha·op(A)·op(B) + beta·C; all pointers stay valid for the call.</summary>
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + beta·C; all pointers stay valid for the call. With <paramref name="packed"/> (this path's panels
+    /// of op(B)) B is read from it and <paramref name="b"/> is not used.
+    /// </summary>
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, GemmPackedB? packed = null)
     {
         int tilesM = (m + TKernel.MR - 1) / TKernel.MR, tilesN = (n + TKernel.NR - 1) / TKernel.NR;
         int parts = 2L * m * n * k >= ParallelFlops ? Math.Min(Cpu.Threads, tilesM * tilesN) : 1;
         if (parts <= 1)
         {
-            Block(transA, transB, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, m, 0, n);
+            Block(transA, transB, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, m, 0, n, packed);
             return;
         }
         // Cut the dimension whose chunks are longer until there are enough chunks: two per thread balance
@@ -61,7 +70,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
             else break;
         }
         var job = t_job ??= new Job();
-        job.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tilesM, tilesN, gridM, gridN);
+        job.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tilesM, tilesN, gridM, gridN, packed);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
@@ -69,13 +78,13 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     /// <summary>Computes rows [m0, m1) × columns [n0, n1) of C on the calling thread.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(bool transA, bool transB, int k, float alpha, float* a, int lda,
-        float* b, int ldb, float beta, float* c, int ldc, int m0, int m1, int n0, int n1)
+        float* b, int ldb, float beta, float* c, int ldc, int m0, int m1, int n0, int n1, GemmPackedB? packed)
     {
         int mr = TKernel.MR, nr = TKernel.NR, mcMax = MC;
         var buffers = PackBuffers.ForThisThread;
         int ncMax = Math.Min(NC, (n1 - n0 + nr - 1) / nr * nr);
         float* pa = buffers.A(Math.Min(mcMax, (m1 - m0 + mr - 1) / mr * mr) * KC);
-        float* pb = buffers.B(ncMax * KC);
+        float* pb = packed is null ? buffers.B(ncMax * KC) : null;
         for (int jc = n0; jc < n1; jc += NC)
         {
             int nc = Math.Min(NC, n1 - jc);
@@ -84,7 +93,8 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 int kc = Math.Min(KC, k - pc);
                 // Only the first K block applies beta; later blocks add onto what it wrote.
                 float betaBlock = pc == 0 ? beta : 1f;
-                GemmPack.PackB(transB, TKernel.Path != KernelPath.Scalar, b, ldb, pc, jc, kc, nc, nr, pb);
+                if (packed is null) GemmPack.PackB(transB, TKernel.Path != KernelPath.Scalar, b, ldb, pc, jc, kc, nc, nr, pb);
+                else pb = packed.Block(pc, jc, kc);
                 for (int ic = m0; ic < m1; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m1 - ic);
@@ -111,17 +121,19 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         private int _m, _n, _k, _lda, _ldb, _ldc, _tilesM, _tilesN, _gridM, _gridN, _next;
         private float _alpha, _beta;
         private float* _a, _b, _c;
+        private GemmPackedB? _packed;
 
         public void Set(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda,
-            float* b, int ldb, float beta, float* c, int ldc, int tilesM, int tilesN, int gridM, int gridN)
+            float* b, int ldb, float beta, float* c, int ldc, int tilesM, int tilesN, int gridM, int gridN, GemmPackedB? packed)
         {
+            _packed = packed;
             (_transA, _transB, _m, _n, _k, _alpha, _lda, _ldb, _beta, _ldc) =
                 (transA, transB, m, n, k, alpha, lda, ldb, beta, ldc);
             _a = a; _b = b; _c = c;
             (_tilesM, _tilesN, _gridM, _gridN, _next) = (tilesM, tilesN, gridM, gridN, 0);
         }
 
-        public void Clear() { _a = _b = _c = null; }
+        public void Clear() { _a = _b = _c = null; _packed = null; }
 
         public void Execute(int part)
         {
@@ -131,7 +143,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 int i = chunk / _gridN, j = chunk % _gridN;
                 int m0 = _tilesM * i / _gridM * TKernel.MR, m1 = Math.Min(_m, _tilesM * (i + 1) / _gridM * TKernel.MR);
                 int n0 = _tilesN * j / _gridN * TKernel.NR, n1 = Math.Min(_n, _tilesN * (j + 1) / _gridN * TKernel.NR);
-                Block(_transA, _transB, _k, _alpha, _a, _lda, _b, _ldb, _beta, _c, _ldc, m0, m1, n0, n1);
+                Block(_transA, _transB, _k, _alpha, _a, _lda, _b, _ldb, _beta, _c, _ldc, m0, m1, n0, n1, _packed);
             }
         }
     }

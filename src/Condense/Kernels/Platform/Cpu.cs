@@ -1,6 +1,6 @@
 // The one place that asks the hardware what it can do (as MLAS's platform.cpp does): it detects the best
 // KernelPath and Int8Dot, holds the active ones and the thread budget. Kernels read Cpu.Active, Cpu.ActiveInt8Dot
-// and Cpu.Threads only.
+// and Cpu.Threads only (and the worker pool Cpu.WorkerSpin).
 using System.Runtime.Intrinsics.X86;
 using Condense.Kernels.Int8Gemm.Jit;
 
@@ -41,6 +41,15 @@ public static class Cpu
             _threads = value;
         }
     }
+
+    /// <summary>
+    /// Whether kernel workers spin for half a millisecond after a part before they sleep (the default), as ONNX Runtime's
+    /// session.intra_op.allow_spinning does: it saves the wake-up of the next call when calls come quickly on an idle
+    /// machine, but where the cores are shared with other busy processes a spinning worker loses the scheduler's favour
+    /// and is preempted inside its next part, which the caller then waits for (all-MiniLM-L6-v2 at batch 1 on two shared
+    /// cores: 47 ms spinning, 37 ms not, measured).
+    /// </summary>
+    public static bool WorkerSpin { get; set; } = true;
 
     /// <summary>True when this CPU can run <paramref name="path"/>.</summary>
     public static bool Supports(KernelPath path) => path switch

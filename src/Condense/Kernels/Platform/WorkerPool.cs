@@ -1,6 +1,7 @@
 // A tiny fork-join pool for the kernels: Cpu.Threads - 1 persistent workers plus the calling thread.
-// Unlike Parallel.For it allocates nothing per call, and its workers spin briefly before sleeping, which
-// matters when training issues thousands of small GEMMs per second. A part is claimed by whoever gets to
+// Unlike Parallel.For it allocates nothing per call, and its workers spin briefly before sleeping (unless
+// Cpu.WorkerSpin is off: on cores shared with other busy processes), which matters when training issues thousands of
+// small GEMMs per second. A part is claimed by whoever gets to
 // it first: after its own part the caller runs any part no worker has started, so a worker the OS has
 // not scheduled (a busy machine) delays a call by no more than running that part. One job runs at a
 // time; a call made while the pool is busy (another thread, or a nested call) runs its parts serially.
@@ -107,9 +108,10 @@ internal static class WorkerPool
             while (true)
             {
                 long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                bool spin = Cpu.WorkerSpin;
                 while (_sequence == seen)
                 {
-                    if (System.Diagnostics.Stopwatch.GetTimestamp() - start < SpinTicks) { Thread.SpinWait(16); continue; }
+                    if (spin && System.Diagnostics.Stopwatch.GetTimestamp() - start < SpinTicks) { Thread.SpinWait(16); continue; }
                     _go.Wait();
                     _go.Reset(); // Start bumps the sequence before Set, so the re-check cannot miss a job
                 }

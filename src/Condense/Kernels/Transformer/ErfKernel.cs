@@ -4,6 +4,7 @@
 // precision class); the vector paths compute the same formula in float on Vector512/Vector256 lanes (e^(−a²) by
 // ExpKernel's float-lane exp, several times quicker than .NET's, which goes through double), the tail through the float
 // scalar formula. Large spans are split between threads; each element is independent.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Platform;
 
@@ -70,6 +71,7 @@ internal static class ErfKernel
     }
 
     /// <summary>erf on 16 lanes (the Avx512 path's formula).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Erf(this Vector512<float> x)
     {
         var a = Vector512.Abs(x);
@@ -80,6 +82,7 @@ internal static class ErfKernel
     }
 
     /// <summary>erf on 8 lanes (the Avx2 path's formula).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> Erf(this Vector256<float> x)
     {
         var a = Vector256.Abs(x);

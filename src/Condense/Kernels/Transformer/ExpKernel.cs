@@ -4,9 +4,12 @@
 // Cephes Math Library, expf.c): n = round(x·log₂e) (by the 1.5·2²³ shift, which leaves n in the low bits), r = x − n·ln 2
 // in two parts (exact high part, then the low), e^r by a degree-7 polynomial in fused multiply-adds, and 2ⁿ put into the
 // exponent bits — relative error ≈ 1 ulp on the normal range; every path makes the same fused roundings, so the lanes
-// give the scalar function's bits. Arguments
+// give the scalar function's bits. The lane forms are inlined into their callers (GELU's erf, the softmax): called, the JIT
+// passed the vectors through memory in some tierings, and the GELU pass measured anywhere from 0.95 to 2.5 ns an element
+// (0.8–0.9 inlined). Arguments
 // below −87.33 (e^x under the smallest normal float) give 0, NaN gives NaN; the arguments it serves are ≤ 0, and it
 // stays accurate up to 88.37 (2¹²⁷·e^0.35), above which it gives +∞. Reference: Math.Exp in double.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Condense.Kernels.Transformer;
@@ -28,6 +31,7 @@ internal static class ExpKernel
     public const float High = 88.3762626f;
 
     /// <summary>eˣ on 16 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Exp(Vector512<float> x)
     {
         var clamped = Vector512.MinNative(Vector512.MaxNative(x, Vector512.Create(Low)), Vector512.Create(High));
@@ -47,6 +51,7 @@ internal static class ExpKernel
     }
 
     /// <summary>eˣ on 8 lanes (the same formula).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> Exp(Vector256<float> x)
     {
         var clamped = Vector256.MinNative(Vector256.MaxNative(x, Vector256.Create(Low)), Vector256.Create(High));
