@@ -79,7 +79,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
             int nr = TKernel.NR, mg = g.OutPerGroup, panelRows = _panelRows, panels = (mg + panelRows - 1) / panelRows;
             int stride = l.PaddedPositions(nr);
             float* padded = Buffer(ref t_padded, l.Length(nr));
-            float* output = Buffer(ref t_out, (long)mg * stride);
+            float* output = _channelTiles ? null : Buffer(ref t_out, (long)mg * stride);
             new Span<float>(padded, checked((int)l.Length(nr))).Clear(); // every item writes the same interior: the border stays zero
             bool imageResident = l.Length(nr) * sizeof(float) <= ImageResidentBytes;
             long units = _items * _split, u0 = units * part / _parts, u1 = units * (part + 1) / _parts, copied = -1;
@@ -91,10 +91,15 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                 long first = (long)n * g.OutChannels + (long)group * mg;
                 if (item != copied) CopyImage(g, l, _x + ((long)n * g.InChannels + (long)group * g.InPerGroup) * g.InPixels, padded);
                 copied = item;
-                if (_accumulate) CopyRows(g, l, _y + first * g.OutPixels, output, stride, r0, r1, toTiles: true);
                 float* bias = _bias is null ? null : _bias + group * mg;
-                if (_channelTiles) ChannelTiles(g, l, _w, _offsets, group, padded, bias, output, stride, r0, r1);
-                else if (imageResident) ImageResident(g, l, group, padded, bias, output, stride, r0, r1);
+                if (_channelTiles)
+                {
+                    ChannelTiles(g, l, _w, _offsets, group, padded, bias, _y + first * g.OutPixels,
+                        _residual is null ? null : _residual + first * g.OutPixels, _relu, r0, r1);
+                    continue;
+                }
+                if (_accumulate) CopyRows(g, l, _y + first * g.OutPixels, output, stride, r0, r1, toTiles: true);
+                if (imageResident) ImageResident(g, l, group, padded, bias, output, stride, r0, r1);
                 else WeightResident(g, l, group, padded, bias, output, stride, r0, r1);
                 if (_residual is null && !_relu) CopyRows(g, l, _y + first * g.OutPixels, output, stride, r0, r1, toTiles: false);
                 else Epilogue(g, l, _y + first * g.OutPixels, _residual is null ? null : _residual + first * g.OutPixels, output, stride, r0, r1);
