@@ -4,8 +4,8 @@
 // residual Add and the Relu of a fused Conv → Add → Relu applied on the way, in the order the separate ops compute them
 // (y = conv, y = y + residual, y = max(y, 0)), so the fused result has their bits. The segments are found once per
 // call and reused for every row; rows go one after another (the channels' outputs lie a multiple of 1 KiB apart in
-// ResNet's layers, so hopping between channels per segment thrashes a few L1 sets). Writing each tile while it is in L1 replaces a whole-output buffer and a copy pass,
-// which cost a quarter of the time of small images (16 channels of 28×28: 900 short row copies per image).
+// ResNet's layers, so hopping between channels per segment thrashes a few L1 sets). Writing each tile while it is in
+// L1 replaces a whole-output buffer and a copy pass (900 short row copies per image of 16 channels of 28×28).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
