@@ -28,8 +28,20 @@ public sealed partial class GraphModule
     // as the steps actually run (a value read by a chain lives until the chain's last step).
     private sealed record Fusion(Plan Plan, ConvChain?[] RunAt, bool[] Absorbed, int[][] Released);
 
-    // A batch norm folded into a convolution, and the tensors (and versions) it was computed from.
-    private sealed record FoldedConv(Tensor?[] Sources, int[] Versions, Tensor Weight, Tensor Bias);
+    // A batch norm folded into a convolution, and the tensors (and versions) it was computed from: w, b, γ, β, mean, var.
+    private sealed record FoldedConv(Tensor?[] Sources, int[] Versions, Tensor Weight, Tensor Bias)
+    {
+        // Whether the sources are these same objects at the same versions: a few comparisons, run on every pass.
+        public bool ComputedFrom(Tensor w, Tensor? b, Step bn, Tensor?[] values)
+        {
+            if (!Same(0, w) || !Same(1, b)) return false;
+            for (int i = 1; i < bn.Inputs.Length; i++)
+                if (!Same(i + 1, values[bn.Inputs[i]])) return false;
+            return true;
+        }
+
+        private bool Same(int i, Tensor? t) => ReferenceEquals(Sources[i], t) && (t?.Version ?? 0) == Versions[i];
+    }
 
     private Fusion? _fusion;
     private FoldedConv?[] _foldedConvs = [];
@@ -107,7 +119,7 @@ public sealed partial class GraphModule
         if (residual is not null && (residual.DataType != DataType.Float32 || !residual.Shape.AsSpan().SequenceEqual(g.OutputShape))) return false;
         if (chain.BatchNorm >= 0)
         {
-            if (FoldBatchNorm(plan, chain, w, b, g.OutChannels) is not { } folded) return false;
+            if (FoldBatchNorm(plan, chain, w, b, g.OutChannels, values) is not { } folded) return false;
             (w, b) = (folded.Weight, folded.Bias);
         }
         var y = PooledTensor(g.OutputShape, arena);
@@ -118,13 +130,13 @@ public sealed partial class GraphModule
     }
 
     // The convolution's weight and bias with the batch norm folded in, from the cache while its sources are unchanged.
-    private FoldedConv? FoldBatchNorm(Plan plan, ConvChain chain, Tensor w, Tensor? b, int channels)
+    // values holds the initializers at their slots (FoldableBatchNorm: the four parameters are initializers).
+    private FoldedConv? FoldBatchNorm(Plan plan, ConvChain chain, Tensor w, Tensor? b, int channels, Tensor?[] values)
     {
         var bn = plan.Steps[chain.BatchNorm];
-        Tensor?[] sources = [w, b, .. bn.Inputs.Skip(1).Select(slot => Graph.Initializers[plan.Names[slot]])];
+        if (_foldedConvs[chain.Conv] is { } cached && cached.ComputedFrom(w, b, bn, values)) return cached;
+        Tensor?[] sources = [w, b, .. bn.Inputs.Skip(1).Select(slot => values[slot])];
         var versions = sources.Select(t => t?.Version ?? 0).ToArray();
-        if (_foldedConvs[chain.Conv] is { } cached && cached.Sources.Zip(sources).All(p => ReferenceEquals(p.First, p.Second))
-            && cached.Versions.SequenceEqual(versions)) return cached;
         if (sources.Skip(2).Any(t => t is not { Rank: 1, DataType: DataType.Float32 } || t.Size != channels)) return null;
         var (gamma, beta, mean, variance) = (sources[2]!.Data, sources[3]!.Data, sources[4]!.Data, sources[5]!.Data);
         double eps = bn.Node.Float("epsilon", 1e-5f);

@@ -1,7 +1,9 @@
 // The forward pass on channels-in-lanes tiles (ConvKernel.Avx512Channels.cs): per panel of 32 output channels,
-// K block by K block, 12-position tiles sweep the padded image into a positions × 32 buffer, which is then
-// transposed into the channel rows that the pixel tiles would have written (Conv2dDirect.Forward.cs copies them
-// out). Each output row is cut into equal runs of at most 12 positions, so no lane computes a dropped position.
+// K block by K block, tiles of up to 12 positions of one output row sweep the padded image, keeping their partial
+// sums in a positions × 32 buffer. A tile's last K block is its final sum: it is then transposed straight into the
+// NCHW output (ChannelTileOutput), with the residual Add and Relu applied there while it is still in L1 (no output
+// buffer, no separate epilogue pass). Each output row is cut into equal runs of at most 12 positions, so no lane
+// computes a dropped position.
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.Conv;
@@ -21,37 +23,37 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         TKernel.Path == KernelPath.Avx512 && !accumulate && g.OutPerGroup % ConvChannelsAvx512.Channels == 0
         && g.ColumnRows >= ChannelTilesMinTaps;
 
-    /// <summary>Rows r0..r1 (multiples of 32) of the group's output into <paramref name="output"/> (row stride <paramref name="stride"/>).</summary>
+    /// <summary>
+    /// Rows r0..r1 (multiples of 32) of the group's output y (M/g, OH, OW): conv + bias, then + residual (same layout;
+    /// may be null), then max(0, ·) when <paramref name="relu"/>.
+    /// </summary>
     private static void ChannelTiles(Conv2dGeometry g, PhaseSplitImage l, float* w, int* offsets, int group, float* padded, float* bias,
-        float* output, int stride, int r0, int r1)
+        float* y, float* residual, bool relu, int r0, int r1)
     {
         const int channels = ConvChannelsAvx512.Channels;
-        int k = g.ColumnRows, mg = g.OutPerGroup, oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq;
+        int k = g.ColumnRows, mg = g.OutPerGroup, oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq, pixels = g.OutPixels;
         // Each output row in equal runs of at most MaxPositions positions.
         int runs = (ow + ConvChannelsAvx512.MaxPositions - 1) / ConvChannelsAvx512.MaxPositions;
-        float* tiles = Buffer(ref t_channelTiles, (long)g.OutPixels * channels);
+        // Partial sums of every position between K blocks (K ≥ ChannelTilesMinTaps > KC: always several).
+        float* tiles = Buffer(ref t_channelTiles, (pixels + ChannelTileOutput.ReadRows) * channels);
         for (int r = r0; r < r1; r += channels)
         {
+            long rowStart = (long)r * pixels;
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
+                bool last = pc + kc == k;
                 float* a = w + ((long)group * mg + r) * k + (long)pc * channels;
                 for (int oy = 0; oy < oh; oy++)
                     for (int run = 0; run < runs; run++)
                     {
-                        int x0 = ow * run / runs, x1 = ow * (run + 1) / runs;
-                        ConvChannelsAvx512.Run(x1 - x0, kc, a, padded + oy * wq + x0, offsets + pc, tiles + ((long)oy * ow + x0) * channels,
-                            bias is null ? null : bias + r, pc > 0);
+                        int x0 = ow * run / runs, x1 = ow * (run + 1) / runs, at = oy * ow + x0;
+                        float* tile = tiles + (long)at * channels;
+                        ConvChannelsAvx512.Run(x1 - x0, kc, a, padded + oy * wq + x0, offsets + pc, tile, bias is null ? null : bias + r, pc > 0);
+                        if (last)
+                            ChannelTileOutput.Write(tile, x1 - x0, y + rowStart + at, pixels, residual is null ? null : residual + rowStart + at, relu);
                     }
             }
-            // Position by position, so the tiles are read in order and each channel row is written in order.
-            float* rows = output + (long)r * stride;
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                {
-                    float* tile = tiles + ((long)oy * ow + ox) * channels, at = rows + oy * wq + ox;
-                    for (int i = 0; i < channels; i++) at[(long)i * stride] = tile[i];
-                }
         }
     }
 }

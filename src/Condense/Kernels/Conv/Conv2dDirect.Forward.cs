@@ -7,8 +7,9 @@
 //     of 7×7 carry 9 MiB of weights and a 0.2 MiB image);
 //   weight-resident (large images): position tile → K block → panel, the tile's taps stay in L1 and the weights
 //     in L2 (early layers: 64 channels of 56×56).
-// The epilogue runs as the tile rows are copied out: y = max(0, conv + b + residual) when asked, in the order the
-// separate Add and Relu ops would compute it, so a fused graph gives the same bits as the unfused one.
+// Each tile is written into y right after its last K block, while it is in L1 (PixelTileOutput, or ChannelTileOutput
+// for the channel tiles), with the epilogue y = max(0, conv + b + residual) when asked, in the order the separate Add
+// and Relu ops would compute it, so a fused graph gives the same bits as the unfused one.
 using System.Runtime.CompilerServices;
 using Condense.Kernels.Platform;
 
@@ -19,7 +20,13 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
     /// <summary>Padded images up to this many bytes run image-resident (half of a 1 MiB L2, the rest for tiles and weights).</summary>
     private const long ImageResidentBytes = 512 * 1024;
 
+    /// <summary>Bytes of output a weight-resident strip holds (all its channel rows), in L2 beside the image.</summary>
+    private const int StripBytes = 96 * 1024;
+
     [ThreadStatic] private static ForwardJob? t_forward;
+
+    /// <summary>Tiles per weight-resident strip: about <see cref="StripBytes"/> of the group's output channels, at least one.</summary>
+    private static int StripTiles(Conv2dGeometry g) => Math.Max(1, StripBytes / (g.OutPerGroup * TKernel.NR * sizeof(float)));
 
     /// <summary>
     /// y (N, M, OH, OW) = conv(x, w) + b, or y += conv(x, w) when <paramref name="accumulate"/> (b null); then
@@ -79,9 +86,10 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
             int nr = TKernel.NR, mg = g.OutPerGroup, panelRows = _panelRows, panels = (mg + panelRows - 1) / panelRows;
             int stride = l.PaddedPositions(nr);
             float* padded = Buffer(ref t_padded, l.Length(nr));
-            float* output = Buffer(ref t_out, (long)mg * stride);
-            new Span<float>(padded, checked((int)l.Length(nr))).Clear(); // every item writes the same interior: the border stays zero
             bool imageResident = l.Length(nr) * sizeof(float) <= ImageResidentBytes;
+            // Pixel tiles sum into a panel's rows × positions (image-resident) or all rows × a strip of tiles (weight-resident).
+            float* tiles = _channelTiles ? null : Buffer(ref t_out, imageResident ? (long)TKernel.MaxRows * stride : (long)mg * StripTiles(g) * nr);
+            new Span<float>(padded, checked((int)l.Length(nr))).Clear(); // every item writes the same interior: the border stays zero
             long units = _items * _split, u0 = units * part / _parts, u1 = units * (part + 1) / _parts, copied = -1;
             for (long unit = u0; unit < u1; unit++)
             {
@@ -91,86 +99,68 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                 long first = (long)n * g.OutChannels + (long)group * mg;
                 if (item != copied) CopyImage(g, l, _x + ((long)n * g.InChannels + (long)group * g.InPerGroup) * g.InPixels, padded);
                 copied = item;
-                if (_accumulate) CopyRows(g, l, _y + first * g.OutPixels, output, stride, r0, r1, toTiles: true);
                 float* bias = _bias is null ? null : _bias + group * mg;
-                if (_channelTiles) ChannelTiles(g, l, _w, _offsets, group, padded, bias, output, stride, r0, r1);
-                else if (imageResident) ImageResident(g, l, group, padded, bias, output, stride, r0, r1);
-                else WeightResident(g, l, group, padded, bias, output, stride, r0, r1);
-                if (_residual is null && !_relu) CopyRows(g, l, _y + first * g.OutPixels, output, stride, r0, r1, toTiles: false);
-                else Epilogue(g, l, _y + first * g.OutPixels, _residual is null ? null : _residual + first * g.OutPixels, output, stride, r0, r1);
+                float* y = _y + first * g.OutPixels, residual = _residual is null ? null : _residual + first * g.OutPixels;
+                if (_channelTiles) ChannelTiles(g, l, _w, _offsets, group, padded, bias, y, residual, _relu, r0, r1);
+                else if (imageResident) ImageResident(g, l, group, padded, bias, y, residual, tiles, stride, r0, r1);
+                else WeightResident(g, l, group, padded, bias, y, residual, tiles, r0, r1);
             }
         }
 
-        private void ImageResident(Conv2dGeometry g, PhaseSplitImage l, int group, float* padded, float* bias, float* output, int stride, int r0, int r1)
+        // Panel → K block → tile; a tile is written out after its last K block. tiles: MaxRows × stride.
+        private void ImageResident(Conv2dGeometry g, PhaseSplitImage l, int group, float* padded, float* bias, float* y, float* residual,
+            float* tiles, int stride, int r0, int r1)
         {
-            int nr = TKernel.NR, k = g.ColumnRows, mg = g.OutPerGroup, positions = l.Positions;
+            int nr = TKernel.NR, k = g.ColumnRows, mg = g.OutPerGroup, positions = l.Positions, pixels = g.OutPixels;
             for (int r = r0; r < r1; r += TKernel.MaxRows)
             {
                 int rows = Math.Min(TKernel.MaxRows, r1 - r);
+                long rowStart = (long)r * pixels;
+                if (_accumulate) PixelTileOutput.Read(tiles, stride, rows, 0, positions, l.Wq, g.OutWidth, y + rowStart, pixels);
                 for (int pc = 0; pc < k; pc += KC)
                 {
                     int kc = Math.Min(KC, k - pc);
                     float* a = _w + ((long)group * mg + r) * k + (long)pc * rows;
-                    bool start = _accumulate || pc > 0;
+                    bool start = _accumulate || pc > 0, last = pc + kc == k;
                     for (int q = 0; q < positions; q += nr)
-                        TKernel.RunDirect(rows, kc, a, padded + q, _offsets + pc, output + (long)r * stride + q, stride, bias is null ? null : bias + r, start);
-                }
-            }
-        }
-
-        private void WeightResident(Conv2dGeometry g, PhaseSplitImage l, int group, float* padded, float* bias, float* output, int stride, int r0, int r1)
-        {
-            int nr = TKernel.NR, k = g.ColumnRows, mg = g.OutPerGroup, positions = l.Positions;
-            for (int q = 0; q < positions; q += nr)
-                for (int pc = 0; pc < k; pc += KC)
-                {
-                    int kc = Math.Min(KC, k - pc);
-                    for (int r = r0; r < r1; r += TKernel.MaxRows)
                     {
-                        int rows = Math.Min(TKernel.MaxRows, r1 - r);
-                        float* a = _w + ((long)group * mg + r) * k + (long)pc * rows;
-                        TKernel.RunDirect(rows, kc, a, padded + q, _offsets + pc, output + (long)r * stride + q, stride,
-                            bias is null ? null : bias + r, _accumulate || pc > 0);
+                        TKernel.RunDirect(rows, kc, a, padded + q, _offsets + pc, tiles + q, stride, bias is null ? null : bias + r, start);
+                        if (last)
+                            PixelTileOutput.Write(TKernel.Path, tiles + q, stride, rows, q, Math.Min(nr, positions - q), l.Wq, g.OutWidth,
+                                y + rowStart, pixels, residual is null ? null : residual + rowStart, _relu);
                     }
                 }
-        }
-
-        /// <summary>Rows r0..r1 between y (M/g, OH, OW) and the tiles (row stride <paramref name="stride"/>, Wq per output row).</summary>
-        private static void CopyRows(Conv2dGeometry g, PhaseSplitImage l, float* y, float* output, int stride, int r0, int r1, bool toTiles)
-        {
-            int oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq;
-            for (int m = r0; m < r1; m++)
-                for (int oy = 0; oy < oh; oy++)
-                {
-                    float* tile = output + (long)m * stride + oy * wq, plain = y + ((long)m * oh + oy) * ow;
-                    if (toTiles) Unsafe.CopyBlockUnaligned(tile, plain, (uint)(ow * sizeof(float)));
-                    else Unsafe.CopyBlockUnaligned(plain, tile, (uint)(ow * sizeof(float)));
-                }
-        }
-
-        /// <summary>y = tiles (+ residual) (then max(0, ·)) for rows r0..r1.</summary>
-        private void Epilogue(Conv2dGeometry g, PhaseSplitImage l, float* y, float* residual, float* output, int stride, int r0, int r1)
-        {
-            int oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq;
-            for (int m = r0; m < r1; m++)
-                for (int oy = 0; oy < oh; oy++)
-                {
-                    long at = ((long)m * oh + oy) * ow;
-                    EpilogueRow(output + (long)m * stride + oy * wq, residual is null ? null : residual + at, y + at, ow, _relu);
-                }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void EpilogueRow(float* tile, float* residual, float* y, int count, bool relu)
-        {
-            var source = new ReadOnlySpan<float>(tile, count);
-            var target = new Span<float>(y, count);
-            if (residual is not null)
-            {
-                System.Numerics.Tensors.TensorPrimitives.Add(source, new ReadOnlySpan<float>(residual, count), target);
-                if (relu) System.Numerics.Tensors.TensorPrimitives.Max(target, 0f, target);
             }
-            else System.Numerics.Tensors.TensorPrimitives.Max(source, 0f, target);
+        }
+
+        // Strip → tile → K block → panel, a strip being StripTiles(g) tiles; the strip's rows r0..r1 are written out after
+        // its tiles' last K blocks (a tile at a time would write each output row in many short pieces, which costs more
+        // than the tiles themselves once the output is larger than the caches). tiles: (r1 − r0) × StripTiles(g)·NR.
+        private void WeightResident(Conv2dGeometry g, PhaseSplitImage l, int group, float* padded, float* bias, float* y, float* residual,
+            float* tiles, int r0, int r1)
+        {
+            int nr = TKernel.NR, k = g.ColumnRows, mg = g.OutPerGroup, positions = l.Positions, pixels = g.OutPixels;
+            int ldt = StripTiles(g) * nr;
+            long rowStart = (long)r0 * pixels;
+            for (int q0 = 0; q0 < positions; q0 += ldt)
+            {
+                int count = Math.Min(ldt, positions - q0);
+                if (_accumulate) PixelTileOutput.Read(tiles, ldt, r1 - r0, q0, count, l.Wq, g.OutWidth, y + rowStart, pixels);
+                for (int q = q0; q < q0 + count; q += nr)
+                    for (int pc = 0; pc < k; pc += KC)
+                    {
+                        int kc = Math.Min(KC, k - pc);
+                        for (int r = r0; r < r1; r += TKernel.MaxRows)
+                        {
+                            int rows = Math.Min(TKernel.MaxRows, r1 - r);
+                            float* a = _w + ((long)group * mg + r) * k + (long)pc * rows;
+                            TKernel.RunDirect(rows, kc, a, padded + q, _offsets + pc, tiles + (long)(r - r0) * ldt + (q - q0), ldt,
+                                bias is null ? null : bias + r, _accumulate || pc > 0);
+                        }
+                    }
+                PixelTileOutput.Write(TKernel.Path, tiles, ldt, r1 - r0, q0, count, l.Wq, g.OutWidth, y + rowStart, pixels,
+                    residual is null ? null : residual + rowStart, _relu);
+            }
         }
     }
 }
