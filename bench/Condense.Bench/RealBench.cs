@@ -38,8 +38,10 @@ internal static partial class RealBench
         if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2]);
         string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small";
         Cpu.Threads = 2;
-        Cpu.WorkerSpin = false;   // as ORT here (allow_spinning 0): neither engine's workers spin on the shared cores
-        Console.WriteLine($"Condense ({Cpu.Active}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, {Cpu.Threads} threads, no spinning) vs "
+        // As ORT here (allow_spinning 0): neither engine's workers spin on the shared cores; --spin lets ours spin (its default).
+        Cpu.WorkerSpin = args.Contains("--spin");
+        Console.WriteLine($"Condense ({Cpu.Active}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, {Cpu.Threads} threads, "
+            + $"{(Cpu.WorkerSpin ? "spinning" : "no spinning")}) vs "
             + $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} (2 intra-op threads, no spinning); ORT/ours > 1 means we are faster");
         string dir = Directory.CreateTempSubdirectory("condense-realbench").FullName;
         try
