@@ -8,7 +8,8 @@
 // Variants: layers3 (3 of 6 layers), heads-ffn (half the heads and half the FFN neurons), oneshot-SCORE-SPARSITY (pruned, no
 // fine-tuning; SCORE magnitude|wanda|sparsegpt, SPARSITY 50 or nm for 2:4), distil-SCORE-SPARSITY (pruned, then distilled with
 // the masks held); "-int8" after layers3 quantizes the distilled student (dynamic int8, 4-bit embeddings). Wanda and SparseGPT
-// calibrate on the first 128 passages of corpus.txt.
+// calibrate on the first N passages of corpus.txt (--calibration N, default 1,024), and heads-ffn chooses its heads and
+// neurons on them (heads-ffn-norms: by weight norms).
 using System.Diagnostics;
 using Condense.Data.Text;
 using Condense.Distillation;
