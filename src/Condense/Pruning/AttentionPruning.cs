@@ -185,7 +185,7 @@ public static class AttentionPruning
         return new AttentionPruningResult(pruned, unit, [.. changes], model.ParameterCount(), pruned.ParameterCount());
     }
 
-    private static LayerProjections Roles(EncoderLayer layer) => layer.Projections
+    internal static LayerProjections Roles(EncoderLayer layer) => layer.Projections
         ?? throw new CondenseException($"layer {layer.Index} (attention {layer.Softmax.Name}) does not have the plain pattern of separate "
             + "query, key, value, output and feed-forward projections: its heads and neurons cannot be removed");
 
@@ -198,7 +198,7 @@ public static class AttentionPruning
     }
 
     // MatMul weights are [in, out]; Gemm's are too unless transB.
-    private static int OutAxis(LinearNode linear) => linear.Node.OpType == OpTypes.Gemm && linear.Node.Int("transB", 0) != 0 ? 0 : 1;
+    internal static int OutAxis(LinearNode linear) => linear.Node.OpType == OpTypes.Gemm && linear.Node.Int("transB", 0) != 0 ? 0 : 1;
 
     private static int OutWidth(ModelGraph graph, LinearNode linear) => graph.Initializers[linear.Weight].Shape[OutAxis(linear)];
 

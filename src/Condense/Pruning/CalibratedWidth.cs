@@ -36,7 +36,7 @@ public static class CalibratedWidth
         var inputs = LayerInputs.Gather(model, calibration(), [.. readers.Select(r => r.Node)], hessian: true, sampleRows: 0);
 
         var remove = new Dictionary<int, int[]>();
-        var refitted = new Dictionary<int, (double[] Weight, double[]? Bias)>();
+        var refitted = new Dictionary<int, (double[] Weight, double[]? Bias, int In, int Out, int GroupSize)>();
         for (int k = 0; k < layers.Count; k++)
         {
             var reader = readers[k];
@@ -46,14 +46,12 @@ public static class CalibratedWidth
             double[]? bias = reader.Bias is { } b ? [.. model.Graph.Initializers[b].Data.Select(v => (double)v)] : null;
             var hessian = inputs[reader.Node.Name].Hessian!;
             remove[k] = StructuredObs.Remove(weight, bias, inWidth, outWidth, hessian.ToMatrix(), hessian.Mean(), groupSize, count, dampening);
-            refitted[k] = (weight, bias);
+            refitted[k] = (weight, bias, inWidth, outWidth, groupSize);
         }
         var result = heads ? AttentionPruning.RemoveHeads(model, layers, remove) : AttentionPruning.RemoveNeurons(model, layers, remove);
-        foreach (var (k, (weight, bias)) in refitted)
+        foreach (var (k, (weight, bias, inWidth, outWidth, groupSize)) in refitted)
         {
             var reader = readers[k];
-            var (_, inWidth, outWidth) = InOut(model.Graph, reader);
-            int groupSize = heads ? inWidth / layers[k].Heads : 1;
             var keptRows = Enumerable.Range(0, inWidth).Where(i => Array.BinarySearch(remove[k], i / groupSize) < 0).ToArray();
             Write(result.Model.Graph, reader, keptRows, weight, outWidth);
             if (bias is not null) Overwrite(result.Model.Graph.Initializers[reader.Bias!], [.. bias.Select(v => (float)v)]);
@@ -64,8 +62,7 @@ public static class CalibratedWidth
     // The Linear layer that reads the removed units: the attention output projection or the narrowing FFN layer.
     private static LinearNode Reader(EncoderLayer layer, bool heads)
     {
-        var roles = layer.Projections ?? throw new CondenseException($"layer {layer.Index} (attention {layer.Softmax.Name}) does not have the "
-            + "plain pattern of separate query, key, value, output and feed-forward projections: its heads and neurons cannot be removed");
+        var roles = AttentionPruning.Roles(layer);
         var reader = heads ? roles.Output : roles.FeedForwardOut;
         if (reader.Node.OpType == OpTypes.Gemm && reader.Node.Int("transA", 0) != 0)
             throw new CondenseException($"{reader.Weight} belongs to a Gemm with transA: its inputs cannot be refitted");
@@ -77,7 +74,7 @@ public static class CalibratedWidth
     {
         var t = graph.Initializers[reader.Weight];
         if (t.Rank != 2 || t.DataType != DataType.Float32) throw new CondenseException($"{reader.Weight} is not a 2-D float32 weight");
-        bool transposed = reader.Node.OpType == OpTypes.Gemm && reader.Node.Int("transB", 0) != 0;
+        bool transposed = AttentionPruning.OutAxis(reader) == 0;
         int inWidth = t.Shape[transposed ? 1 : 0], outWidth = t.Shape[transposed ? 0 : 1];
         var w = new double[inWidth * outWidth];
         for (int i = 0; i < inWidth; i++)
@@ -89,7 +86,7 @@ public static class CalibratedWidth
     private static void Write(ModelGraph graph, LinearNode reader, int[] keptRows, double[] weight, int outWidth)
     {
         var t = graph.Initializers[reader.Weight];
-        bool transposed = reader.Node.OpType == OpTypes.Gemm && reader.Node.Int("transB", 0) != 0;
+        bool transposed = AttentionPruning.OutAxis(reader) == 0;
         var data = new float[t.Size];
         for (int r = 0; r < keptRows.Length; r++)
             for (int o = 0; o < outWidth; o++)

@@ -89,7 +89,7 @@ internal static class StructuredObs
         for (int r = 0; r < n; r++)
         {
             for (int k = 0; k < size; k++) column[k] = inverse[r * n + start + k];
-            if (column.All(c => c == 0)) continue;
+            if (column.AsSpan().IndexOfAnyExcept(0.0) < 0) continue;
             for (int k = 0; k < size; k++)
             {
                 HessianAlgebra.Axpy(-column[k], solvedWeights.AsSpan(k * outputs, outputs), w.AsSpan(r * outputs, outputs));
