@@ -75,13 +75,18 @@ internal static class ImageCompressBench
             "sparse50" => Pruned(model, new PruneOptions { Sparsity = 0.5 }),
             "nm24" => Pruned(model, new PruneOptions { Method = PruneMethod.NM, N = 2, M = 4 }),
             "filters30" => StructuredPruning.Remove(model, 0.3).Model,
-            "filters30-distil" => Distilled(model, calibration, args),
+            "filters30-distil" => Distilled(model, calibration, args, calibrated: false),
+            // Chosen on the calibration photos with the reading conv refitted; residual channels left whole or cut by norm.
+            "filters30-obs" => CalibratedFilters.Remove(model, 0.3, () => calibration.Feeds(input, 8), channelMultiple: Multiple(args)).Model,
+            "filters30-obs-joined" => CalibratedFilters.Remove(model, 0.3, () => calibration.Feeds(input, 8), pruneJoined: true,
+                channelMultiple: Multiple(args)).Model,
+            "filters30-obs-distil" => Distilled(model, calibration, args, calibrated: true),
             _ => throw new ArgumentException($"unknown variant {variant}"),
         };
     }
 
     // 30 % of the filters removed, then distilled on the calibration photos (random resized crops and flips) to the teacher's features.
-    private static GraphModule Distilled(GraphModule model, Dataset train, string[] args)
+    private static GraphModule Distilled(GraphModule model, Dataset train, string[] args, bool calibrated)
     {
         string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
         var defaults = new FeatureDistillOptions();
@@ -91,12 +96,21 @@ internal static class ImageCompressBench
             LearningRate = float.Parse(Option("--lr", defaults.LearningRate.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
         };
         var shape = train.SampleShape;
-        var (student, report) = ImageDistillPipeline.Apply(model, train, train.Take(2), 0.3, options,
+        string input = model.Graph.Inputs[0].Name;
+        var cut = calibrated
+            ? CalibratedFilters.Remove(model, 0.3, () => train.Feeds(input, 8), pruneJoined: args.Contains("--joined"),
+                channelMultiple: Multiple(args))
+            : ImageDistillPipeline.Cut(model, 0.3);
+        var (student, report) = ImageDistillPipeline.Distil(model, cut, 0.3, train, train.Take(2), options,
             (batch, rng) => ImageAugment.RandomResizedCrop(batch, shape, ImageLayout.Nchw, rng));
         Console.Error.WriteLine($"  distilled {options.Epochs} epochs, lr {options.LearningRate}: {report.Seconds:F0} s, "
             + $"last loss {report.Epochs[^1].Loss:F4}");
         return student;
     }
+
+    // --multiple M: kept channels rounded to a multiple of M (default 1).
+    private static int Multiple(string[] args) =>
+        int.Parse(args.SkipWhile(a => a != "--multiple").Skip(1).FirstOrDefault() ?? "1", CultureInfo.InvariantCulture);
 
     private static GraphModule Pruned(GraphModule model, PruneOptions options)
     {

@@ -71,7 +71,7 @@ public static class StructuredPruning
     }
 
     // Indices (ascending) of the `count` channels with the largest summed filter norms.
-    private static int[] Strongest(ModelGraph graph, ChannelGroup group, int count, NeuronNorm norm)
+    internal static int[] Strongest(ModelGraph graph, ChannelGroup group, int count, NeuronNorm norm)
     {
         var score = new double[group.Channels];
         foreach (var producer in group.Producers)
@@ -91,7 +91,7 @@ public static class StructuredPruning
     }
 
     // Cuts every tensor axis the group indexes down to the channels in `keep`; returns the tensors cut.
-    private static List<string> Cut(ModelGraph graph, ChannelGroup group, int[] keep)
+    internal static List<string> Cut(ModelGraph graph, ChannelGroup group, int[] keep)
     {
         var names = new List<string>();
         foreach (var slice in group.Slices.Distinct())

@@ -1,0 +1,164 @@
+// Filters removed by what they do on calibration images, not by their weight norms, and the layer that reads them
+// refitted to make up for them: channel pruning with least-squares reconstruction (He et al. 2017, "Channel Pruning for
+// Accelerating Very Deep Neural Networks"; ThiNet, Luo et al. 2017), done as greedy structured OBS (StructuredObs, as
+// CalibratedWidth does for attention heads). Removing channel c of a conv's output removes input channel c of the one
+// layer that reads it: for a Conv reader, the kH·kW consecutive inputs of c in its im2col rows, so the reader's input
+// patches over the calibration images give the Hessian H = 2/n Σ x xᵀ, channels go one at a time by least output error,
+// and the reader's kept weights and bias move to the least-squares refit. Batch norm is folded first so that every
+// reader has a bias to absorb the mean of what the removed channels wrote. Groups are cut in graph order, each on
+// statistics of the model already cut before it, so every refit sees the inputs it will get (as GPTQ's sequential mode).
+// Channels joined by a residual Add are read through the identity path too, which no weight can refit: they are left
+// whole, or cut by weight norm when asked. A group read by more than one layer is also cut by norm.
+using Condense.Calibration;
+using Condense.Graph;
+using Condense.Tensors;
+
+namespace Condense.Pruning;
+
+/// <summary>Removes filters (and neurons) chosen on calibration data, refitting the layer that reads them.</summary>
+public static class CalibratedFilters
+{
+    /// <summary>
+    /// Removes round(<paramref name="ratio"/> · n) channels of every prunable channel group of <paramref name="model"/> (not
+    /// changed), chosen and made up for on the <paramref name="calibration"/> feeds. Groups joined by a residual Add are
+    /// left whole unless <paramref name="pruneJoined"/>, which cuts them by L2 weight norm. The result has batch norm folded.
+    /// <paramref name="channelMultiple"/> rounds each group's kept channels to the nearest multiple of it (ONNX Runtime's
+    /// blocked convolutions run channels in blocks of 8 or 16; a count off the block runs slower than a larger one on it).
+    /// <paramref name="progress"/> hears the share of groups done, in percent.
+    /// </summary>
+    public static StructuredResult Remove(GraphModule model, double ratio, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration,
+        bool pruneJoined = false, int channelMultiple = 1, double dampening = SparseGpt.DefaultDampening, IProgress<int>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(calibration);
+        if (!(ratio >= 0 && ratio < 1)) throw new CondenseException($"structured pruning ratio must be in [0, 1), got {ratio}");
+        if (channelMultiple < 1) throw new CondenseException($"the channel multiple must be at least 1, got {channelMultiple}");
+        var graph = BatchNormFolding.Fold(model).Model.Graph;
+        var shapes = graph.Initializers.ToDictionary(p => p.Key, p => p.Value.Shape);
+        var changes = new List<LayerChange>();
+        var skipped = new List<string>();
+        var groups = ChannelGroups.Find(graph).Where(g => g.Producers.Count > 0).ToList();
+        for (int k = 0; k < groups.Count; k++)
+        {
+            var group = groups[k];
+            int remove = group.Channels - Kept(group.Channels, ratio, channelMultiple);
+            string? reason = group.Blocked
+                ?? (group.Joined && !pruneJoined ? "its channels are joined by a residual Add (pruning joined layers together is off)" : null)
+                ?? (remove <= 0 ? $"nothing to remove at ratio {ratio}" : null);
+            if (reason is not null) { skipped.Add($"{group.Name}: {reason}"); continue; }
+            var reader = group.Joined ? null : Reader(graph, group);
+            var keep = reader is null
+                ? StructuredPruning.Strongest(graph, group, group.Channels - remove, NeuronNorm.L2)
+                : Refit(graph, reader, group.Channels, remove, calibration, dampening);
+            var cut = StructuredPruning.Cut(graph, group, keep);
+            reader?.WriteKept(graph, keep);
+            changes.Add(new LayerChange(group.Producers.Select(p => p.Weight).ToList(), group.Channels, keep,
+                cut.Select(name => new TensorChange(name, shapes[name], graph.Initializers[name].Shape)).ToList()));
+            progress?.Report((k + 1) * 100 / groups.Count);
+        }
+        return new StructuredResult(new GraphModule(graph), changes, skipped);
+    }
+
+    // round((1 − ratio) · channels) rounded to the nearest multiple (at least one multiple, or one channel), at most all.
+    internal static int Kept(int channels, double ratio, int multiple)
+    {
+        int kept = channels - (int)Math.Round(ratio * channels, MidpointRounding.AwayFromZero);
+        if (multiple > 1) kept = (int)Math.Round((double)kept / multiple, MidpointRounding.AwayFromZero) * multiple;
+        return Math.Clamp(kept, Math.Min(multiple, channels), channels);
+    }
+
+    // The one Conv (one group) or Linear layer that reads the group's channels as inputs, or null if there is not exactly one.
+    private static ChannelReader? Reader(ModelGraph graph, ChannelGroup group)
+    {
+        var producers = group.Producers.Select(p => p.Node).Concat(group.Depthwise).ToHashSet();
+        var readers = group.Slices.Distinct()
+            .Select(s => (Slice: s, Node: graph.Nodes.FirstOrDefault(n => n.Inputs.Count > 1 && n.Inputs[1] == s.Initializer && !producers.Contains(n))))
+            .Where(r => r.Node is not null).ToList();
+        if (readers.Count != 1) return null;
+        var (slice, node) = (readers[0].Slice, readers[0].Node!);
+        var weight = graph.Initializers[slice.Initializer];
+        return node.OpType switch
+        {
+            OpTypes.Conv when node.Int("group", 1) == 1 && weight.Rank == 4 && slice.Axis == 1 && slice.Block == 1 =>
+                new ChannelReader(node, weight.Shape[2] * weight.Shape[3], OutFirst: true),
+            OpTypes.Gemm or OpTypes.MatMul when weight.Rank == 2 =>
+                new ChannelReader(node, slice.Block, OutFirst: node.OpType == OpTypes.Gemm && node.Int("transB", 0) != 0),
+            _ => null,
+        };
+    }
+
+    // Chooses the channels to keep (ascending) on the reader's calibration inputs and keeps its refitted weights for WriteKept.
+    private static int[] Refit(ModelGraph graph, ChannelReader reader, int channels, int remove,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening)
+    {
+        var weightShape = graph.Initializers[reader.Node.Inputs[1]].Shape;
+        InputHessian? hessian = null;
+        LayerInputs.Visit(new GraphModule(graph), calibration(), [reader.Node], (node, x) =>
+        {
+            var rows = node.OpType == OpTypes.Conv ? ConvPatches.All(node, weightShape, x) : x;
+            hessian ??= new InputHessian(rows.Shape[^1]);
+            hessian.Add(rows);
+        });
+        if (hessian is null) throw new CondenseException("the calibration data is empty");
+        var (weight, inputs, outputs) = reader.InOut(graph);
+        if (inputs != channels * reader.GroupSize)
+            throw new CondenseException($"{reader.Node.Name} reads {inputs} inputs, not {channels} channels of {reader.GroupSize}");
+        var bias = reader.Bias(graph, outputs);
+        var removed = StructuredObs.Remove(weight, bias, inputs, outputs, hessian.ToMatrix(), hessian.Mean(), reader.GroupSize, remove, dampening);
+        reader.Refitted = (weight, bias);
+        return [.. Enumerable.Range(0, channels).Where(c => Array.BinarySearch(removed, c) < 0)];
+    }
+
+    // A layer reading a group's channels: each channel is GroupSize consecutive inputs; OutFirst when its weight is
+    // [out, in, …] (Conv, Gemm with transB) rather than [in, out].
+    private sealed record ChannelReader(Node Node, int GroupSize, bool OutFirst)
+    {
+        public (double[] Weight, double[]? Bias) Refitted { get; set; }
+
+        // The weight as [in, out] doubles (row i = input i).
+        public (double[] Weight, int In, int Out) InOut(ModelGraph graph)
+        {
+            var t = graph.Initializers[Node.Inputs[1]];
+            int outputs = OutFirst ? t.Shape[0] : t.Shape[1], inputs = t.Size / outputs;
+            var w = new double[inputs * outputs];
+            for (int i = 0; i < inputs; i++)
+                for (int o = 0; o < outputs; o++) w[i * outputs + o] = t.Data[OutFirst ? o * inputs + i : i * outputs + o];
+            return (w, inputs, outputs);
+        }
+
+        // The bias as doubles, created (zero) when a Conv or Gemm has none; null where there is no per-output bias to refit.
+        public double[]? Bias(ModelGraph graph, int outputs)
+        {
+            bool gemm = Node.OpType == OpTypes.Gemm;
+            if (Node.OpType == OpTypes.MatMul || gemm && Node.Float("beta", 1f) != 1f) return null;
+            if (Node.Inputs.Count > 2 && Node.Inputs[2].Length > 0)
+                return graph.Initializers.TryGetValue(Node.Inputs[2], out var b) && b.Size == outputs && b.Rank == 1
+                    ? [.. b.Data.Select(v => (double)v)] : null;
+            string name = Node.Inputs[1] + ".refit_bias";
+            while (graph.Initializers.ContainsKey(name)) name += "_";
+            graph.Initializers[name] = Tensor.Zeros([outputs]);
+            if (Node.Inputs.Count > 2) Node.Inputs[2] = name;
+            else Node.Inputs.Add(name);
+            return new double[outputs];
+        }
+
+        // The refitted rows of the kept channels into the cut weight, in its own layout; the refitted bias.
+        public void WriteKept(ModelGraph graph, int[] keep)
+        {
+            var (weight, bias) = Refitted;
+            var t = graph.Initializers[Node.Inputs[1]];
+            int outputs = OutFirst ? t.Shape[0] : t.Shape[1], inputs = keep.Length * GroupSize;
+            if (t.Size != inputs * outputs) throw new InvalidOperationException($"{Node.Inputs[1]} has {t.Size} values, expected {inputs * outputs}");
+            for (int r = 0; r < keep.Length; r++)
+                for (int j = 0; j < GroupSize; j++)
+                {
+                    int from = keep[r] * GroupSize + j, to = r * GroupSize + j;
+                    for (int o = 0; o < outputs; o++) t.Data[OutFirst ? o * inputs + to : to * outputs + o] = (float)weight[from * outputs + o];
+                }
+            t.MarkModified();
+            if (bias is null) return;
+            var b = graph.Initializers[Node.Inputs[2]];
+            for (int o = 0; o < outputs; o++) b.Data[o] = (float)bias[o];
+            b.MarkModified();
+        }
+    }
+}
