@@ -9,6 +9,7 @@
 // statistics of the model already cut before it, so every refit sees the inputs it will get (as GPTQ's sequential mode).
 // Channels joined by a residual Add are read through the identity path too, which no weight can refit: they are left
 // whole, or cut by weight norm when asked. A group read by more than one layer is also cut by norm.
+using Condense.Autograd;
 using Condense.Calibration;
 using Condense.Graph;
 using Condense.Tensors;
@@ -27,15 +28,19 @@ public static class CalibratedFilters
     /// <paramref name="progress"/> hears the share of groups done, in percent.
     /// </summary>
     public static StructuredResult Remove(GraphModule model, double ratio, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration,
-        bool pruneJoined = false, int channelMultiple = 1, double dampening = SparseGpt.DefaultDampening, IProgress<int>? progress = null)
+        bool pruneJoined = false, int channelMultiple = 1, bool matchOriginal = true, double dampening = SparseGpt.DefaultDampening,
+        IProgress<int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(calibration);
         if (!(ratio >= 0 && ratio < 1)) throw new CondenseException($"structured pruning ratio must be in [0, 1), got {ratio}");
         if (channelMultiple < 1) throw new CondenseException($"the channel multiple must be at least 1, got {channelMultiple}");
         var graph = BatchNormFolding.Fold(model).Model.Graph;
+        var original = matchOriginal ? new GraphModule(graph.Clone()) : null;
         var shapes = graph.Initializers.ToDictionary(p => p.Key, p => p.Value.Shape);
         var changes = new List<LayerChange>();
         var skipped = new List<string>();
+        // The filters each layer kept, once its own group was cut: a later refit's targets are the uncut model's outputs of those.
+        var keptOutputs = new Dictionary<string, int[]>();
         var groups = ChannelGroups.Find(graph).Where(g => g.Producers.Count > 0).ToList();
         for (int k = 0; k < groups.Count; k++)
         {
@@ -48,8 +53,9 @@ public static class CalibratedFilters
             var reader = group.Joined ? null : Reader(graph, group);
             var keep = reader is null
                 ? StructuredPruning.Strongest(graph, group, group.Channels - remove, NeuronNorm.L2)
-                : Refit(graph, reader, group.Channels, remove, calibration, dampening);
+                : Refit(graph, original, reader, group.Channels, remove, calibration, dampening, keptOutputs.GetValueOrDefault(reader.Node.Inputs[1]));
             var cut = StructuredPruning.Cut(graph, group, keep);
+            foreach (var producer in group.Producers) keptOutputs[producer.Weight] = keep;
             reader?.WriteKept(graph, keep);
             changes.Add(new LayerChange(group.Producers.Select(p => p.Weight).ToList(), group.Channels, keep,
                 cut.Select(name => new TensorChange(name, shapes[name], graph.Initializers[name].Shape)).ToList()));
@@ -86,26 +92,56 @@ public static class CalibratedFilters
         };
     }
 
-    // Chooses the channels to keep (ascending) on the reader's calibration inputs and keeps its refitted weights for WriteKept.
-    private static int[] Refit(ModelGraph graph, ChannelReader reader, int channels, int remove,
-        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening)
+    // Chooses the channels to keep (ascending) on the reader's calibration inputs and keeps its refitted weights for WriteKept:
+    // the OBS update's (the reader's own output on the cut model's inputs), or, given the uncut model, the least-squares fit
+    // of the uncut model's output from the cut model's inputs, which also makes up for what earlier cuts changed.
+    private static int[] Refit(ModelGraph graph, GraphModule? original, ChannelReader reader, int channels, int remove,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening, int[]? keptOutputs)
     {
         var weightShape = graph.Initializers[reader.Node.Inputs[1]].Shape;
-        InputHessian? hessian = null;
-        LayerInputs.Visit(new GraphModule(graph), calibration(), [reader.Node], (node, x) =>
-        {
-            var rows = node.OpType == OpTypes.Conv ? ConvPatches.All(node, weightShape, x) : x;
-            hessian ??= new InputHessian(rows.Shape[^1]);
-            hessian.Add(rows);
-        });
-        if (hessian is null) throw new CondenseException("the calibration data is empty");
+        bool conv = reader.Node.OpType == OpTypes.Conv;
         var (weight, inputs, outputs) = reader.InOut(graph);
         if (inputs != channels * reader.GroupSize)
             throw new CondenseException($"{reader.Node.Name} reads {inputs} inputs, not {channels} channels of {reader.GroupSize}");
         var bias = reader.Bias(graph, outputs);
-        var removed = StructuredObs.Remove(weight, bias, inputs, outputs, hessian.ToMatrix(), hessian.Mean(), reader.GroupSize, remove, dampening);
+        if (bias is null) original = null;
+        var hessian = new InputHessian(inputs);
+        var cross = new CrossMoments(inputs, outputs);
+        var current = new GraphModule(graph);
+        current.Eval();
+        original?.Eval();
+        using (GradMode.NoGrad())
+            foreach (var feed in calibration())
+            {
+                var x = current.Run(feed)[reader.Node.Inputs[0]];
+                var rows = conv ? ConvPatches.All(reader.Node, weightShape, x) : x;
+                hessian.Add(rows);
+                if (original is not null) cross.Add(rows, OutputRows(original.Run(feed)[reader.Node.Outputs[0]], keptOutputs));
+            }
+        if (hessian.Samples == 0) throw new CondenseException("the calibration data is empty");
+        var h = hessian.ToMatrix();
+        var mean = hessian.Mean();
+        var removed = StructuredObs.Remove(weight, bias, inputs, outputs, h, mean, reader.GroupSize, remove, dampening);
+        var keep = Enumerable.Range(0, channels).Where(c => Array.BinarySearch(removed, c) < 0).ToArray();
+        if (original is not null)
+        {
+            var keptInputs = keep.SelectMany(c => Enumerable.Range(c * reader.GroupSize, reader.GroupSize)).ToArray();
+            (weight, bias) = StructuredObs.Refit(h, mean, inputs, keptInputs, cross.Cross(), cross.TargetMean(), outputs, dampening);
+        }
         reader.Refitted = (weight, bias);
-        return [.. Enumerable.Range(0, channels).Where(c => Array.BinarySearch(removed, c) < 0)];
+        return keep;
+    }
+
+    // A layer's output channels `kept` (all if null) as rows: (N, O, H, W) → [N·H·W, O'] for a conv, [N, O'] for a linear layer.
+    private static Tensor OutputRows(Tensor y, int[]? kept)
+    {
+        int batch = y.Shape[0], outputs = y.Shape[1], positions = y.Size / (batch * outputs);
+        kept ??= [.. Enumerable.Range(0, outputs)];
+        var rows = new float[batch * positions * kept.Length];
+        for (int n = 0; n < batch; n++)
+            for (int k = 0; k < kept.Length; k++)
+                for (int p = 0; p < positions; p++) rows[(n * positions + p) * kept.Length + k] = y.Data[(n * outputs + kept[k]) * positions + p];
+        return new Tensor(rows, batch * positions, kept.Length);
     }
 
     // A layer reading a group's channels: each channel is GroupSize consecutive inputs; OutFirst when its weight is

@@ -65,6 +65,45 @@ internal static class StructuredObs
         return [.. removed.Order()];
     }
 
+    /// <summary>
+    /// The least-squares refit of the <paramref name="kept"/> inputs (ascending) and the bias toward a target output:
+    /// [W; b] = H̃⁻¹ [C; 2·ȳ] on the kept rows, H̃ the bias-augmented Hessian damped as in Remove, C = 2/n Σ x yᵀ
+    /// [inputs, outputs] and ȳ the mean target (CrossMoments). Returns W as [inputs, outputs] (rows not kept are zero) and b.
+    /// </summary>
+    public static (double[] Weight, double[] Bias) Refit(double[] hessian, double[] mean, int inputs, int[] kept, double[] cross,
+        double[] targetMean, int outputs, double dampening)
+    {
+        int k = kept.Length, n = k + 1;
+        var h = new double[n * n];
+        var rhs = new double[n * outputs];
+        for (int i = 0; i < k; i++)
+        {
+            for (int j = 0; j < k; j++) h[i * n + j] = hessian[kept[i] * inputs + kept[j]];
+            h[i * n + k] = h[k * n + i] = 2 * mean[kept[i]];
+            Array.Copy(cross, kept[i] * outputs, rhs, i * outputs, outputs);
+        }
+        h[k * n + k] = 2;
+        for (int o = 0; o < outputs; o++) rhs[k * outputs + o] = 2 * targetMean[o];
+        HessianAlgebra.PrepareHessian(h, new double[n], n, dampening);
+        HessianAlgebra.CholeskyLower(h, n);
+        // L Z = R, then Lᵀ W = Z, a whole row of outputs at a time.
+        for (int i = 0; i < n; i++)
+        {
+            var row = rhs.AsSpan(i * outputs, outputs);
+            for (int j = 0; j < i; j++) HessianAlgebra.Axpy(-h[i * n + j], rhs.AsSpan(j * outputs, outputs), row);
+            foreach (ref double v in row) v /= h[i * n + i];
+        }
+        for (int i = n - 1; i >= 0; i--)
+        {
+            var row = rhs.AsSpan(i * outputs, outputs);
+            for (int j = i + 1; j < n; j++) HessianAlgebra.Axpy(-h[j * n + i], rhs.AsSpan(j * outputs, outputs), row);
+            foreach (ref double v in row) v /= h[i * n + i];
+        }
+        var weight = new double[inputs * outputs];
+        for (int i = 0; i < k; i++) Array.Copy(rhs, i * outputs, weight, kept[i] * outputs, outputs);
+        return (weight, rhs[(k * outputs)..]);
+    }
+
     // tr(W_Gᵀ S⁻¹ W_G) with S = [H⁻¹]_GG: Σ over outputs of w_Gᵀ S⁻¹ w_G.
     private static double RemovalError(double[] inverse, double[] w, int n, int outputs, int start, int size, double[] block)
     {

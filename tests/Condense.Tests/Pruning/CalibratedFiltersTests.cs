@@ -18,8 +18,8 @@ public sealed class CalibratedFiltersTests
     public void TheReaderIsRefittedToTheLeastSquaresFitOfItsOutput()
     {
         var model = Spec("lenet5", seed: 3);
-        var x = Inputs(model, 48, seed: 4);
-        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], dampening: 1e-4);
+        var x = Inputs(model, 512, seed: 4);
+        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], dampening: 1e-6);
 
         // The first group (conv "1" → conv "4") was cut on the original model's inputs: its refit is the plain least squares.
         var first = result.Changes[0];
@@ -29,17 +29,56 @@ public sealed class CalibratedFiltersTests
         var values = Run(model, x);
         var weight = model.Graph.Initializers["4.weight"];
         var patches = Im2Col(values[conv.Inputs[0]], weight.Shape, conv);
-        var (expectedWeight, expectedBias) = LeastSquares(patches, values[conv.Outputs[0]], weight.Shape, [.. first.Kept]);
-
-        // The second group then removed half of conv "4"'s own filters: compare the rows of the filters it kept.
+        int taps = 25;
+        var keptColumns = first.Kept.SelectMany(c => Enumerable.Range(c * taps, taps)).ToArray();
+        // The second group then removed half of conv "4"'s own filters: the refit's targets are the filters it kept.
         var second = result.Changes[1];
         Assert.Equal(["4.weight"], second.Layers);
-        int per = 3 * 25;
-        var refitted = result.Model.Graph.Initializers["4.weight"];
-        var refittedBias = result.Model.Graph.Initializers[result.Model.Graph.Nodes.Single(n => n.Inputs.Count > 1 && n.Inputs[1] == "4.weight").Inputs[2]];
+        var (expectedWeight, expectedBias) = LeastSquares([.. patches.Select(p => keptColumns.Select(k => p[k]).ToArray())],
+            OutputRows(values[conv.Outputs[0]], second.Kept));
+
+        var cut = result.Model.Graph;
+        var refitted = cut.Initializers["4.weight"];
         Assert.Equal([8, 3, 5, 5], refitted.Shape);
-        AssertClose([.. second.Kept.SelectMany(o => expectedWeight.Skip(o * per).Take(per))], refitted.Data, "4.weight");
-        AssertClose([.. second.Kept.Select(o => expectedBias[o])], refittedBias.Data, "4 bias");
+        var bias = cut.Initializers[cut.Nodes.Single(n => n.Inputs.Count > 1 && n.Inputs[1] == "4.weight").Inputs[2]].Data;
+        // Conv weight [out, in·taps] against the fit's [in·taps][out].
+        AssertClose(expectedWeight, expectedBias, (o, i) => refitted.Data[o * keptColumns.Length + i], bias, "conv 4");
+    }
+
+    [Fact]
+    public void LaterReadersAreFittedToTheUncutModelsOutputFromTheCutModelsInputs()
+    {
+        var model = Spec("lenet5", seed: 12);
+        var x = Inputs(model, 512, seed: 13);
+        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], dampening: 1e-6);
+
+        // Group 2 (conv "4" → the Gemm "8", through max-pooling and flatten) was cut after group 1 changed conv "4"'s inputs.
+        var gemm = result.Model.Graph.Nodes.Single(n => n.Inputs.Count > 1 && n.Inputs[1] == "8.weight");
+        var cutInputs = Run(result.Model, x)[gemm.Inputs[0]];
+        var originalOutputs = Run(model, x)[gemm.Outputs[0]];
+        var inputs = OutputRows(cutInputs, [.. Enumerable.Range(0, cutInputs.Shape[1])]);
+        var targets = OutputRows(originalOutputs, result.Changes[2].Kept);
+        var (fitWeight, fitBias) = LeastSquares(inputs, targets);
+
+        // The inputs are nearly collinear (sparse ReLU features), so the weights are compared by what they do: the refitted
+        // layer's error on the targets is the least one, up to the dampening.
+        var refitted = OutputRows(Run(result.Model, x)[gemm.Outputs[0]], [.. Enumerable.Range(0, targets[0].Length)]);
+        double error = 0, leastError = 0, total = 0;
+        for (int r = 0; r < targets.Length; r++)
+            for (int o = 0; o < targets[r].Length; o++)
+            {
+                double fit = fitBias[o] + inputs[r].Select((v, i) => v * fitWeight[i][o]).Sum();
+                error += Math.Pow(refitted[r][o] - targets[r][o], 2);
+                leastError += Math.Pow(fit - targets[r][o], 2);
+                total += targets[r][o] * targets[r][o];
+            }
+        Assert.True(error <= 1.01 * leastError, $"refitted error {error}, least squares {leastError}, target energy {total}");
+        Assert.True(leastError < 0.5 * total, "the fit explains the targets");
+        // Fitting the layer's own output on the cut inputs instead (matchOriginal off) leaves more of the uncut output unexplained.
+        var own = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], matchOriginal: false, dampening: 1e-6).Model;
+        var ownRows = OutputRows(Run(own, x)[gemm.Outputs[0]], [.. Enumerable.Range(0, targets[0].Length)]);
+        double ownError = Enumerable.Range(0, targets.Length).Sum(r => targets[r].Select((t, o) => Math.Pow(ownRows[r][o] - t, 2)).Sum());
+        Assert.True(ownError > 1.1 * error, $"own-output refit {ownError}, uncut-output refit {error}");
     }
 
     [Fact]
@@ -144,29 +183,34 @@ public sealed class CalibratedFiltersTests
         return [.. rows];
     }
 
-    // min ‖[X_kept, 1] [W; b] − Y‖² for every output channel, by the normal equations; W laid out as the cut weight.
-    private static (float[] Weight, float[] Bias) LeastSquares(double[][] patches, Tensor output, int[] weightShape, int[] kept)
+    // min ‖[X, 1] [W; b] − Y‖² by the normal equations: W as [features][outputs], b [outputs].
+    private static (double[][] Weight, double[] Bias) LeastSquares(double[][] x, double[][] y)
     {
-        int outputs = weightShape[0], taps = weightShape[2] * weightShape[3], features = kept.Length * taps + 1;
-        int positions = output.Shape[2] * output.Shape[3];
-        var columns = kept.SelectMany(c => Enumerable.Range(c * taps, taps)).ToArray();
+        int features = x[0].Length + 1, outputs = y[0].Length;
         var a = new double[features, features];
         var rhs = new double[features, outputs];
-        for (int r = 0; r < patches.Length; r++)
+        for (int r = 0; r < x.Length; r++)
         {
-            var z = columns.Select(k => patches[r][k]).Append(1.0).ToArray();
-            int n = r / positions, position = r % positions;
+            var z = x[r].Append(1.0).ToArray();
             for (int i = 0; i < features; i++)
             {
                 for (int j = 0; j < features; j++) a[i, j] += z[i] * z[j];
-                for (int o = 0; o < outputs; o++) rhs[i, o] += z[i] * output.Data[(n * outputs + o) * positions + position];
+                for (int o = 0; o < outputs; o++) rhs[i, o] += z[i] * y[r][o];
             }
         }
+        // An input that is always 0 (a filter dead after ReLU) gets weight 0.
+        for (int i = 0; i < features; i++) if (a[i, i] == 0) a[i, i] = 1;
         var solution = Solve(a, rhs, features, outputs);
-        var weight = new float[outputs * kept.Length * taps];
-        for (int o = 0; o < outputs; o++)
-            for (int i = 0; i < kept.Length * taps; i++) weight[o * kept.Length * taps + i] = (float)solution[i, o];
-        return (weight, [.. Enumerable.Range(0, outputs).Select(o => (float)solution[features - 1, o])]);
+        var weight = Enumerable.Range(0, features - 1).Select(i => Enumerable.Range(0, outputs).Select(o => solution[i, o]).ToArray()).ToArray();
+        return (weight, [.. Enumerable.Range(0, outputs).Select(o => solution[features - 1, o])]);
+    }
+
+    // Rows (n, position) of a (N, O, H, W) or (N, O) value, channels `kept` only.
+    private static double[][] OutputRows(Tensor y, IReadOnlyList<int> kept)
+    {
+        int outputs = y.Shape[1], positions = y.Size / (y.Shape[0] * outputs);
+        return [.. Enumerable.Range(0, y.Shape[0] * positions).Select(r =>
+            kept.Select(o => (double)y.Data[(r / positions * outputs + o) * positions + r % positions]).ToArray())];
     }
 
     // Gauss–Jordan elimination with partial pivoting.
@@ -191,11 +235,16 @@ public sealed class CalibratedFiltersTests
         return x;
     }
 
-    private static void AssertClose(float[] expected, float[] actual, string what)
+    // The fit's W [in][out] and b against a layer's weight (read through `actual(o, i)`) and bias, relative to the largest |W|.
+    private static void AssertClose(double[][] weight, double[] bias, Func<int, int, float> actual, float[] actualBias, string what)
     {
-        Assert.Equal(expected.Length, actual.Length);
-        float scale = Math.Max(1e-3f, expected.Max(MathF.Abs));
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(MathF.Abs(expected[i] - actual[i]) <= 2e-3f * scale, $"{what}[{i}]: least squares {expected[i]}, refitted {actual[i]}");
+        double scale = weight.Max(row => row.Max(Math.Abs));
+        for (int i = 0; i < weight.Length; i++)
+            for (int o = 0; o < bias.Length; o++)
+                Assert.True(Math.Abs(weight[i][o] - actual(o, i)) <= 2e-3 * scale,
+                    $"{what} weight [{o}, {i}]: least squares {weight[i][o]}, refitted {actual(o, i)}");
+        Assert.Equal(bias.Length, actualBias.Length);
+        for (int o = 0; o < bias.Length; o++)
+            Assert.True(Math.Abs(bias[o] - actualBias[o]) <= 2e-3 * scale, $"{what} bias [{o}]: least squares {bias[o]}, refitted {actualBias[o]}");
     }
 }
