@@ -8,7 +8,9 @@
 // reader has a bias to absorb the mean of what the removed channels wrote. Groups are cut in graph order, each on
 // statistics of the model already cut before it, so every refit sees the inputs it will get (as GPTQ's sequential mode).
 // Channels joined by a residual Add are read through the identity path too, which no weight can refit: they are left
-// whole, or cut by weight norm when asked. A group read by more than one layer is also cut by norm.
+// whole, or cut by weight norm when asked. A group read by more than one layer is also cut by norm. The refit's target is
+// the uncut model's output of the reader (from the cut model's inputs), plus, when the reader is added to a residual
+// stream that earlier cuts changed, the stream's change: the sum, not the reader alone, is what must come out right.
 using Condense.Autograd;
 using Condense.Calibration;
 using Condense.Graph;
@@ -105,6 +107,7 @@ public static class CalibratedFilters
             throw new CondenseException($"{reader.Node.Name} reads {inputs} inputs, not {channels} channels of {reader.GroupSize}");
         var bias = reader.Bias(graph, outputs);
         if (bias is null) original = null;
+        var shortcut = original is null ? null : Shortcut(graph, reader.Node);
         var hessian = new InputHessian(inputs);
         var cross = new CrossMoments(inputs, outputs);
         var current = new GraphModule(graph);
@@ -113,10 +116,17 @@ public static class CalibratedFilters
         using (GradMode.NoGrad())
             foreach (var feed in calibration())
             {
-                var x = current.Run(feed)[reader.Node.Inputs[0]];
+                var values = current.Run(feed);
+                var x = values[reader.Node.Inputs[0]];
                 var rows = conv ? ConvPatches.All(reader.Node, weightShape, x) : x;
                 hessian.Add(rows);
-                if (original is not null) cross.Add(rows, OutputRows(original.Run(feed)[reader.Node.Outputs[0]], keptOutputs));
+                if (original is null) continue;
+                var reference = original.Run(feed);
+                var targets = OutputRows(reference[reader.Node.Outputs[0]], keptOutputs);
+                // Added to a residual stream that earlier cuts changed: the target also makes up the stream's difference.
+                if (shortcut is not null && Shape.Equal(values[shortcut].Shape, values[reader.Node.Outputs[0]].Shape))
+                    targets = TypedOps.Add(targets, TypedOps.Sub(OutputRows(reference[shortcut], keptOutputs), OutputRows(values[shortcut], null)));
+                cross.Add(rows, targets);
             }
         if (hessian.Samples == 0) throw new CondenseException("the calibration data is empty");
         var h = hessian.ToMatrix();
@@ -130,6 +140,17 @@ public static class CalibratedFilters
         }
         reader.Refitted = (weight, bias);
         return keep;
+    }
+
+    // The other operand of the residual Add that alone reads the layer's output (same shape both sides), or null.
+    private static string? Shortcut(ModelGraph graph, Node layer)
+    {
+        string output = layer.Outputs[0];
+        var readers = graph.Consumers(output).ToList();
+        if (readers.Count != 1 || readers[0].OpType != OpTypes.Add || readers[0].Inputs.Count != 2 || graph.Outputs.Any(o => o.Name == output))
+            return null;
+        string other = readers[0].Inputs[0] == output ? readers[0].Inputs[1] : readers[0].Inputs[0];
+        return other == output || graph.Initializers.ContainsKey(other) ? null : other;
     }
 
     // A layer's output channels `kept` (all if null) as rows: (N, O, H, W) → [N·H·W, O'] for a conv, [N, O'] for a linear layer.

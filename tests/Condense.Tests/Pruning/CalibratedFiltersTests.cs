@@ -58,27 +58,35 @@ public sealed class CalibratedFiltersTests
         var originalOutputs = Run(model, x)[gemm.Outputs[0]];
         var inputs = OutputRows(cutInputs, [.. Enumerable.Range(0, cutInputs.Shape[1])]);
         var targets = OutputRows(originalOutputs, result.Changes[2].Kept);
-        var (fitWeight, fitBias) = LeastSquares(inputs, targets);
-
-        // The inputs are nearly collinear (sparse ReLU features), so the weights are compared by what they do: the refitted
-        // layer's error on the targets is the least one, up to the dampening.
-        var refitted = OutputRows(Run(result.Model, x)[gemm.Outputs[0]], [.. Enumerable.Range(0, targets[0].Length)]);
-        double error = 0, leastError = 0, total = 0;
-        for (int r = 0; r < targets.Length; r++)
-            for (int o = 0; o < targets[r].Length; o++)
-            {
-                double fit = fitBias[o] + inputs[r].Select((v, i) => v * fitWeight[i][o]).Sum();
-                error += Math.Pow(refitted[r][o] - targets[r][o], 2);
-                leastError += Math.Pow(fit - targets[r][o], 2);
-                total += targets[r][o] * targets[r][o];
-            }
-        Assert.True(error <= 1.01 * leastError, $"refitted error {error}, least squares {leastError}, target energy {total}");
-        Assert.True(leastError < 0.5 * total, "the fit explains the targets");
+        // The inputs are nearly collinear (sparse ReLU features), so the weights are compared by what they do.
+        double error = AssertLeastError(inputs, targets, OutputRows(Run(result.Model, x)[gemm.Outputs[0]], [.. Enumerable.Range(0, targets[0].Length)]));
         // Fitting the layer's own output on the cut inputs instead (matchOriginal off) leaves more of the uncut output unexplained.
         var own = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], matchOriginal: false, dampening: 1e-6).Model;
         var ownRows = OutputRows(Run(own, x)[gemm.Outputs[0]], [.. Enumerable.Range(0, targets[0].Length)]);
         double ownError = Enumerable.Range(0, targets.Length).Sum(r => targets[r].Select((t, o) => Math.Pow(ownRows[r][o] - t, 2)).Sum());
         Assert.True(ownError > 1.1 * error, $"own-output refit {ownError}, uncut-output refit {error}");
+    }
+
+    [Fact]
+    public void AReaderAddedToAResidualStreamMakesUpTheStreamsChangeToo()
+    {
+        var model = Spec("resnet-mini,width=8,input=1x12x12", seed: 14);
+        var x = Inputs(model, 256, seed: 15);
+        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], dampening: 1e-6);
+
+        // The last block's second conv adds to a stream the earlier blocks' cuts changed: its fit's target is the uncut model's
+        // sum minus the cut model's stream, so that the sum itself is reproduced.
+        var cut = result.Model.Graph;
+        var conv = cut.Nodes.Single(n => n.OpType == OpTypes.Conv && n.Inputs[1] == "6.conv2.weight");
+        var add = cut.Consumers(conv.Outputs[0]).Single();
+        string stream = add.Inputs.Single(i => i != conv.Outputs[0]);
+        var (before, after) = (Run(model, x), Run(result.Model, x));
+        var all = Enumerable.Range(0, before[add.Outputs[0]].Shape[1]).ToArray();
+        var sum = OutputRows(before[add.Outputs[0]], all);
+        var streamNow = OutputRows(after[stream], all);
+        var targets = sum.Select((row, r) => row.Select((v, o) => v - streamNow[r][o]).ToArray()).ToArray();
+        var patches = Im2Col(after[conv.Inputs[0]], cut.Initializers["6.conv2.weight"].Shape, conv);
+        AssertLeastError(patches, targets, OutputRows(after[conv.Outputs[0]], all));
     }
 
     [Fact]
@@ -203,6 +211,25 @@ public sealed class CalibratedFiltersTests
         var solution = Solve(a, rhs, features, outputs);
         var weight = Enumerable.Range(0, features - 1).Select(i => Enumerable.Range(0, outputs).Select(o => solution[i, o]).ToArray()).ToArray();
         return (weight, [.. Enumerable.Range(0, outputs).Select(o => solution[features - 1, o])]);
+    }
+
+    // The layer's outputs miss the targets by no more than the least-squares fit from its inputs does (up to the dampening);
+    // returns the layer's squared error.
+    private static double AssertLeastError(double[][] inputs, double[][] targets, double[][] outputs)
+    {
+        var (fitWeight, fitBias) = LeastSquares(inputs, targets);
+        double error = 0, leastError = 0, total = 0;
+        for (int r = 0; r < targets.Length; r++)
+            for (int o = 0; o < targets[r].Length; o++)
+            {
+                double fit = fitBias[o] + inputs[r].Select((v, i) => v * fitWeight[i][o]).Sum();
+                error += Math.Pow(outputs[r][o] - targets[r][o], 2);
+                leastError += Math.Pow(fit - targets[r][o], 2);
+                total += targets[r][o] * targets[r][o];
+            }
+        Assert.True(error <= 1.01 * leastError, $"layer error {error}, least squares {leastError}, target energy {total}");
+        Assert.True(leastError < 0.5 * total, "the fit explains the targets");
+        return error;
     }
 
     // Rows (n, position) of a (N, O, H, W) or (N, O) value, channels `kept` only.
