@@ -17,6 +17,7 @@ using Condense.Inference;
 using Condense.Pruning;
 using Condense.Quantization;
 using Condense.Reports;
+using Condense.Tensors;
 using Condense.Tests.Pretrained;
 using Microsoft.ML.OnnxRuntime;
 
@@ -77,9 +78,8 @@ internal static class ImageCompressBench
             "filters30" => StructuredPruning.Remove(model, 0.3).Model,
             "filters30-distil" => Distilled(model, calibration, args, calibrated: false),
             // Chosen on the calibration photos with the reading conv refitted; residual channels left whole or cut by norm.
-            "filters30-obs" => CalibratedFilters.Remove(model, 0.3, () => calibration.Feeds(input, 8), channelMultiple: Multiple(args)).Model,
-            "filters30-obs-joined" => CalibratedFilters.Remove(model, 0.3, () => calibration.Feeds(input, 8), pruneJoined: true,
-                channelMultiple: Multiple(args)).Model,
+            "filters30-obs" => CalibratedCut(model, calibration, args, pruneJoined: false).Model,
+            "filters30-obs-joined" => CalibratedCut(model, calibration, args, pruneJoined: true).Model,
             "filters30-obs-distil" => Distilled(model, calibration, args, calibrated: true),
             _ => throw new ArgumentException($"unknown variant {variant}"),
         };
@@ -98,8 +98,7 @@ internal static class ImageCompressBench
         var shape = train.SampleShape;
         string input = model.Graph.Inputs[0].Name;
         var cut = calibrated
-            ? CalibratedFilters.Remove(model, 0.3, () => train.Feeds(input, 8), pruneJoined: args.Contains("--joined"),
-                channelMultiple: Multiple(args))
+            ? CalibratedCut(model, train, args, pruneJoined: args.Contains("--joined"))
             : ImageDistillPipeline.Cut(model, 0.3);
         var (student, report) = ImageDistillPipeline.Distil(model, cut, 0.3, train, train.Take(2), options,
             (batch, rng) => ImageAugment.RandomResizedCrop(batch, shape, ImageLayout.Nchw, rng));
@@ -108,9 +107,27 @@ internal static class ImageCompressBench
         return student;
     }
 
-    // --multiple M: kept channels rounded to a multiple of M (default 1).
-    private static int Multiple(string[] args) =>
-        int.Parse(args.SkipWhile(a => a != "--multiple").Skip(1).FirstOrDefault() ?? "1", CultureInfo.InvariantCulture);
+    // Filters chosen on the photos: --multiple M (kept channels rounded to a multiple of M), --target own|uncut|uncutsum,
+    // --dampening D, --augment K (K randomly cropped and flipped copies of the photos besides them, seeded).
+    private static StructuredResult CalibratedCut(GraphModule model, Dataset photos, string[] args, bool pruneJoined)
+    {
+        string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+        int multiple = int.Parse(Option("--multiple", "1"), CultureInfo.InvariantCulture);
+        var target = Enum.Parse<RefitTarget>(Option("--target", "own"), ignoreCase: true);
+        double dampening = double.Parse(Option("--dampening", "0.01"), CultureInfo.InvariantCulture);
+        int copies = int.Parse(Option("--augment", "0"), CultureInfo.InvariantCulture);
+        string input = model.Graph.Inputs[0].Name;
+        var shape = photos.SampleShape;
+        IEnumerable<IReadOnlyDictionary<string, Tensor>> Feeds()
+        {
+            foreach (var feed in photos.Feeds(input, 8)) yield return feed;
+            var rng = new Rng(11);
+            for (int k = 0; k < copies; k++)
+                foreach (var feed in photos.Feeds(input, 8))
+                    yield return new Dictionary<string, Tensor> { [input] = ImageAugment.RandomResizedCrop(feed[input], shape, ImageLayout.Nchw, rng) };
+        }
+        return CalibratedFilters.Remove(model, 0.3, Feeds, pruneJoined, multiple, target, dampening);
+    }
 
     private static GraphModule Pruned(GraphModule model, PruneOptions options)
     {

@@ -18,6 +18,17 @@ using Condense.Tensors;
 
 namespace Condense.Pruning;
 
+/// <summary>What the layer reading removed channels is refitted to reproduce.</summary>
+public enum RefitTarget
+{
+    /// <summary>Its own output on the cut model's inputs (the OBS update: the kept inputs make up for the removed ones).</summary>
+    Own,
+    /// <summary>The uncut model's output, from the cut model's inputs (also makes up for earlier cuts).</summary>
+    Uncut,
+    /// <summary>As Uncut; a reader added to a residual stream is fitted so that the sum matches the uncut model's.</summary>
+    UncutSum,
+}
+
 /// <summary>Removes filters (and neurons) chosen on calibration data, refitting the layer that reads them.</summary>
 public static class CalibratedFilters
 {
@@ -30,14 +41,14 @@ public static class CalibratedFilters
     /// <paramref name="progress"/> hears the share of groups done, in percent.
     /// </summary>
     public static StructuredResult Remove(GraphModule model, double ratio, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration,
-        bool pruneJoined = false, int channelMultiple = 1, bool matchOriginal = true, double dampening = SparseGpt.DefaultDampening,
+        bool pruneJoined = false, int channelMultiple = 1, RefitTarget target = RefitTarget.Own, double dampening = SparseGpt.DefaultDampening,
         IProgress<int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(calibration);
         if (!(ratio >= 0 && ratio < 1)) throw new CondenseException($"structured pruning ratio must be in [0, 1), got {ratio}");
         if (channelMultiple < 1) throw new CondenseException($"the channel multiple must be at least 1, got {channelMultiple}");
         var graph = BatchNormFolding.Fold(model).Model.Graph;
-        var original = matchOriginal ? new GraphModule(graph.Clone()) : null;
+        var original = target == RefitTarget.Own ? null : new GraphModule(graph.Clone());
         var shapes = graph.Initializers.ToDictionary(p => p.Key, p => p.Value.Shape);
         var changes = new List<LayerChange>();
         var skipped = new List<string>();
@@ -55,7 +66,8 @@ public static class CalibratedFilters
             var reader = group.Joined ? null : Reader(graph, group);
             var keep = reader is null
                 ? StructuredPruning.Strongest(graph, group, group.Channels - remove, NeuronNorm.L2)
-                : Refit(graph, original, reader, group.Channels, remove, calibration, dampening, keptOutputs.GetValueOrDefault(reader.Node.Inputs[1]));
+                : Refit(graph, original, target == RefitTarget.UncutSum, reader, group.Channels, remove, calibration, dampening,
+                    keptOutputs.GetValueOrDefault(reader.Node.Inputs[1]));
             var cut = StructuredPruning.Cut(graph, group, keep);
             foreach (var producer in group.Producers) keptOutputs[producer.Weight] = keep;
             reader?.WriteKept(graph, keep);
@@ -97,7 +109,7 @@ public static class CalibratedFilters
     // Chooses the channels to keep (ascending) on the reader's calibration inputs and keeps its refitted weights for WriteKept:
     // the OBS update's (the reader's own output on the cut model's inputs), or, given the uncut model, the least-squares fit
     // of the uncut model's output from the cut model's inputs, which also makes up for what earlier cuts changed.
-    private static int[] Refit(ModelGraph graph, GraphModule? original, ChannelReader reader, int channels, int remove,
+    private static int[] Refit(ModelGraph graph, GraphModule? original, bool sum, ChannelReader reader, int channels, int remove,
         Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening, int[]? keptOutputs)
     {
         var weightShape = graph.Initializers[reader.Node.Inputs[1]].Shape;
@@ -107,7 +119,7 @@ public static class CalibratedFilters
             throw new CondenseException($"{reader.Node.Name} reads {inputs} inputs, not {channels} channels of {reader.GroupSize}");
         var bias = reader.Bias(graph, outputs);
         if (bias is null) original = null;
-        var shortcut = original is null ? null : Shortcut(graph, reader.Node);
+        var shortcut = original is null || !sum ? null : Shortcut(graph, reader.Node);
         var hessian = new InputHessian(inputs);
         var cross = new CrossMoments(inputs, outputs);
         var current = new GraphModule(graph);

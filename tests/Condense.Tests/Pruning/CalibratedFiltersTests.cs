@@ -50,7 +50,7 @@ public sealed class CalibratedFiltersTests
     {
         var model = Spec("lenet5", seed: 12);
         var x = Inputs(model, 512, seed: 13);
-        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], dampening: 1e-6);
+        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], target: RefitTarget.Uncut, dampening: 1e-6);
 
         // Group 2 (conv "4" → the Gemm "8", through max-pooling and flatten) was cut after group 1 changed conv "4"'s inputs.
         var gemm = result.Model.Graph.Nodes.Single(n => n.Inputs.Count > 1 && n.Inputs[1] == "8.weight");
@@ -61,7 +61,7 @@ public sealed class CalibratedFiltersTests
         // The inputs are nearly collinear (sparse ReLU features), so the weights are compared by what they do.
         double error = AssertLeastError(inputs, targets, OutputRows(Run(result.Model, x)[gemm.Outputs[0]], [.. Enumerable.Range(0, targets[0].Length)]));
         // Fitting the layer's own output on the cut inputs instead (matchOriginal off) leaves more of the uncut output unexplained.
-        var own = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], matchOriginal: false, dampening: 1e-6).Model;
+        var own = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], target: RefitTarget.Own, dampening: 1e-6).Model;
         var ownRows = OutputRows(Run(own, x)[gemm.Outputs[0]], [.. Enumerable.Range(0, targets[0].Length)]);
         double ownError = Enumerable.Range(0, targets.Length).Sum(r => targets[r].Select((t, o) => Math.Pow(ownRows[r][o] - t, 2)).Sum());
         Assert.True(ownError > 1.1 * error, $"own-output refit {ownError}, uncut-output refit {error}");
@@ -72,7 +72,7 @@ public sealed class CalibratedFiltersTests
     {
         var model = Spec("resnet-mini,width=8,input=1x12x12", seed: 14);
         var x = Inputs(model, 256, seed: 15);
-        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], dampening: 1e-6);
+        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], target: RefitTarget.UncutSum, dampening: 1e-6);
 
         // The last block's second conv adds to a stream the earlier blocks' cuts changed: its fit's target is the uncut model's
         // sum minus the cut model's stream, so that the sum itself is reproduced.
