@@ -126,7 +126,8 @@ internal static class ImageCompressBench
                 foreach (var feed in photos.Feeds(input, 8))
                     yield return new Dictionary<string, Tensor> { [input] = ImageAugment.RandomResizedCrop(feed[input], shape, ImageLayout.Nchw, rng) };
         }
-        return CalibratedFilters.Remove(model, 0.3, Feeds, pruneJoined, multiple, target, dampening);
+        return CalibratedFilters.Remove(model, 0.3, Feeds,
+            new FilterCutOptions { PruneJoined = pruneJoined, ChannelMultiple = multiple, Target = target, Dampening = dampening });
     }
 
     private static GraphModule Pruned(GraphModule model, PruneOptions options)

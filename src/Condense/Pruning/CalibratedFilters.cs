@@ -29,26 +29,53 @@ public enum RefitTarget
     UncutSum,
 }
 
+/// <summary>How <see cref="CalibratedFilters"/> cuts.</summary>
+public sealed record FilterCutOptions
+{
+    /// <summary>Also cut channels joined by a residual Add (by L2 weight norm, no refit); by default they are left whole.</summary>
+    public bool PruneJoined { get; init; }
+
+    /// <summary>
+    /// Each group's kept channels rounded to the nearest multiple of this (ONNX Runtime's blocked convolutions run channels in
+    /// blocks of 8 or 16, and a count off the block can run slower than a larger one on it). 1: no rounding.
+    /// </summary>
+    public int ChannelMultiple { get; init; } = 1;
+
+    /// <summary>What the reader of the removed channels is refitted to reproduce.</summary>
+    public RefitTarget Target { get; init; } = RefitTarget.Own;
+
+    /// <summary>λ = dampening · mean(diag H) on the Hessian's diagonal: regularises the refit where samples are few.</summary>
+    public double Dampening { get; init; } = DefaultDampening;
+
+    /// <summary>Only groups whose layers' weights match one of these patterns ('*', '?'); empty: all.</summary>
+    public IReadOnlyList<string> Include { get; init; } = [];
+
+    /// <summary>Groups with a layer whose weight matches one of these patterns are left whole.</summary>
+    public IReadOnlyList<string> Exclude { get; init; } = [];
+
+    /// <summary>The dampening by default: MEASURED</summary>
+    public const double DefaultDampening = 0.1;
+}
+
 /// <summary>Removes filters (and neurons) chosen on calibration data, refitting the layer that reads them.</summary>
 public static class CalibratedFilters
 {
     /// <summary>
     /// Removes round(<paramref name="ratio"/> · n) channels of every prunable channel group of <paramref name="model"/> (not
-    /// changed), chosen and made up for on the <paramref name="calibration"/> feeds. Groups joined by a residual Add are
-    /// left whole unless <paramref name="pruneJoined"/>, which cuts them by L2 weight norm. The result has batch norm folded.
-    /// <paramref name="channelMultiple"/> rounds each group's kept channels to the nearest multiple of it (ONNX Runtime's
-    /// blocked convolutions run channels in blocks of 8 or 16; a count off the block runs slower than a larger one on it).
+    /// changed), chosen and made up for on the <paramref name="calibration"/> feeds. The result has batch norm folded.
     /// <paramref name="progress"/> hears the share of groups done, in percent.
     /// </summary>
     public static StructuredResult Remove(GraphModule model, double ratio, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration,
-        bool pruneJoined = false, int channelMultiple = 1, RefitTarget target = RefitTarget.Own, double dampening = SparseGpt.DefaultDampening,
-        IProgress<int>? progress = null)
+        FilterCutOptions? options = null, IProgress<int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(calibration);
+        options ??= new FilterCutOptions();
         if (!(ratio >= 0 && ratio < 1)) throw new CondenseException($"structured pruning ratio must be in [0, 1), got {ratio}");
-        if (channelMultiple < 1) throw new CondenseException($"the channel multiple must be at least 1, got {channelMultiple}");
+        if (options.ChannelMultiple < 1) throw new CondenseException($"the channel multiple must be at least 1, got {options.ChannelMultiple}");
         var graph = BatchNormFolding.Fold(model).Model.Graph;
-        var original = target == RefitTarget.Own ? null : new GraphModule(graph.Clone());
+        var original = options.Target == RefitTarget.Own ? null : new GraphModule(graph.Clone());
+        var chosen = Prunable.Find(new GraphModule(graph), new PruneOptions { Include = options.Include, Exclude = options.Exclude })
+            .Select(t => t.Name).ToHashSet();
         var shapes = graph.Initializers.ToDictionary(p => p.Key, p => p.Value.Shape);
         var changes = new List<LayerChange>();
         var skipped = new List<string>();
@@ -58,15 +85,16 @@ public static class CalibratedFilters
         for (int k = 0; k < groups.Count; k++)
         {
             var group = groups[k];
-            int remove = group.Channels - Kept(group.Channels, ratio, channelMultiple);
+            int remove = group.Channels - Kept(group.Channels, ratio, options.ChannelMultiple);
             string? reason = group.Blocked
-                ?? (group.Joined && !pruneJoined ? "its channels are joined by a residual Add (pruning joined layers together is off)" : null)
+                ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by include/exclude" : null)
+                ?? (group.Joined && !options.PruneJoined ? "its channels are joined by a residual Add (pruning joined layers together is off)" : null)
                 ?? (remove <= 0 ? $"nothing to remove at ratio {ratio}" : null);
             if (reason is not null) { skipped.Add($"{group.Name}: {reason}"); continue; }
             var reader = group.Joined ? null : Reader(graph, group);
             var keep = reader is null
                 ? StructuredPruning.Strongest(graph, group, group.Channels - remove, NeuronNorm.L2)
-                : Refit(graph, original, target == RefitTarget.UncutSum, reader, group.Channels, remove, calibration, dampening,
+                : Refit(graph, original, options.Target == RefitTarget.UncutSum, reader, group.Channels, remove, calibration, options.Dampening,
                     keptOutputs.GetValueOrDefault(reader.Node.Inputs[1]));
             var cut = StructuredPruning.Cut(graph, group, keep);
             foreach (var producer in group.Producers) keptOutputs[producer.Weight] = keep;

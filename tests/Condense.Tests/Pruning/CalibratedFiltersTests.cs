@@ -19,7 +19,7 @@ public sealed class CalibratedFiltersTests
     {
         var model = Spec("lenet5", seed: 3);
         var x = Inputs(model, 512, seed: 4);
-        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], dampening: 1e-6);
+        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], new FilterCutOptions { Dampening = 1e-6 });
 
         // The first group (conv "1" → conv "4") was cut on the original model's inputs: its refit is the plain least squares.
         var first = result.Changes[0];
@@ -50,7 +50,7 @@ public sealed class CalibratedFiltersTests
     {
         var model = Spec("lenet5", seed: 12);
         var x = Inputs(model, 512, seed: 13);
-        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], target: RefitTarget.Uncut, dampening: 1e-6);
+        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], new FilterCutOptions { Target = RefitTarget.Uncut, Dampening = 1e-6 });
 
         // Group 2 (conv "4" → the Gemm "8", through max-pooling and flatten) was cut after group 1 changed conv "4"'s inputs.
         var gemm = result.Model.Graph.Nodes.Single(n => n.Inputs.Count > 1 && n.Inputs[1] == "8.weight");
@@ -61,7 +61,7 @@ public sealed class CalibratedFiltersTests
         // The inputs are nearly collinear (sparse ReLU features), so the weights are compared by what they do.
         double error = AssertLeastError(inputs, targets, OutputRows(Run(result.Model, x)[gemm.Outputs[0]], [.. Enumerable.Range(0, targets[0].Length)]));
         // Fitting the layer's own output on the cut inputs instead (matchOriginal off) leaves more of the uncut output unexplained.
-        var own = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], target: RefitTarget.Own, dampening: 1e-6).Model;
+        var own = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], new FilterCutOptions { Target = RefitTarget.Own, Dampening = 1e-6 }).Model;
         var ownRows = OutputRows(Run(own, x)[gemm.Outputs[0]], [.. Enumerable.Range(0, targets[0].Length)]);
         double ownError = Enumerable.Range(0, targets.Length).Sum(r => targets[r].Select((t, o) => Math.Pow(ownRows[r][o] - t, 2)).Sum());
         Assert.True(ownError > 1.1 * error, $"own-output refit {ownError}, uncut-output refit {error}");
@@ -72,7 +72,7 @@ public sealed class CalibratedFiltersTests
     {
         var model = Spec("resnet-mini,width=8,input=1x12x12", seed: 14);
         var x = Inputs(model, 256, seed: 15);
-        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], target: RefitTarget.UncutSum, dampening: 1e-6);
+        var result = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], new FilterCutOptions { Target = RefitTarget.UncutSum, Dampening = 1e-6 });
 
         // The last block's second conv adds to a stream the earlier blocks' cuts changed: its fit's target is the uncut model's
         // sum minus the cut model's stream, so that the sum itself is reproduced.
@@ -101,7 +101,7 @@ public sealed class CalibratedFiltersTests
         b.Data[0] = b.Data[3] = 3 * b.Data[3];
         var x = Inputs(model, 24, seed: 6);
 
-        var calibrated = CalibratedFilters.Remove(model, 1.0 / 6, () => [Feed(model, x)], dampening: 1e-4);
+        var calibrated = CalibratedFilters.Remove(model, 1.0 / 6, () => [Feed(model, x)], new FilterCutOptions { Dampening = 1e-4 });
         var byNorm = StructuredPruning.Remove(model, 1.0 / 6);
 
         Assert.Equal(5, calibrated.Changes[0].ChannelsAfter);
@@ -126,12 +126,26 @@ public sealed class CalibratedFiltersTests
     }
 
     [Fact]
+    public void KeptChannelsRoundToTheMultipleAndExcludedLayersStayWhole()
+    {
+        var model = Spec("lenet5", seed: 16);
+        var x = Inputs(model, 32, seed: 17);
+        var rounded = CalibratedFilters.Remove(model, 0.3, () => [Feed(model, x)], new FilterCutOptions { ChannelMultiple = 4 });
+        // 6, 16, 120, 84 channels: 0.3 of them removed leaves 4, 11, 84, 59; the nearest multiples of 4 are 4, 12, 84, 60.
+        Assert.Equal([4, 12, 84, 60], rounded.Changes.Select(c => c.ChannelsAfter));
+
+        var excluded = CalibratedFilters.Remove(model, 0.3, () => [Feed(model, x)], new FilterCutOptions { Exclude = ["4.*"] });
+        Assert.Equal(["1.weight", "8.weight", "10.weight"], excluded.Changes.Select(c => c.Layers.Single()));
+        Assert.Contains(excluded.Skipped, s => s.StartsWith("4.weight:", StringComparison.Ordinal) && s.Contains("include/exclude"));
+    }
+
+    [Fact]
     public void ResidualChannelsAreLeftWholeOrCutByNorm()
     {
         var model = Spec("resnet-mini,width=8,input=1x12x12", seed: 10);
         var x = Inputs(model, 16, seed: 11);
         var inner = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)]);
-        var all = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], pruneJoined: true);
+        var all = CalibratedFilters.Remove(model, 0.5, () => [Feed(model, x)], new FilterCutOptions { PruneJoined = true });
 
         Assert.Equal(3, inner.Changes.Count);
         Assert.All(inner.Changes, c => Assert.Single(c.Layers));
