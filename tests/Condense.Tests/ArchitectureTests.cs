@@ -133,7 +133,8 @@ public sealed class ArchitectureTests
     //   the loop over all three.
     // - Graph is the IR and its executor (over Nn modules); Onnx reads and writes it; Formats is the file
     //   front door above both (safetensors, checkpoints, dispatch by extension).
-    // - Reports measure any model; the passes and the demo report, so Reports sits below them.
+    // - Reports measure any model; the passes and the demo report, so Reports sits below them. Plots draws charts and
+    //   the HTML report from plain numbers, weights and training epochs, so every pass and the demo can use it.
     // - Inference compiles graphs to the integer engines; the quantization pass measures with it.
     // - Calibration gathers what the data-driven passes need of each layer's inputs (Hessians, channel ranges) for
     //   pruning (Wanda, SparseGPT) and quantization (GPTQ, AWQ, SmoothQuant) alike.
@@ -152,6 +153,7 @@ public sealed class ArchitectureTests
         ["Onnx"],
         ["Formats"],
         ["Reports"],
+        ["Plots"],
         ["Inference"],
         ["Calibration"],
         ["Pruning"],

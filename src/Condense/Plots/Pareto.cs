@@ -1,0 +1,88 @@
+// The variants of a run on size × latency × accuracy. A variant is dominated when another is no larger, no slower and
+// no less accurate, and strictly better in one of the three; the others form the Pareto front, the only variants worth
+// choosing between. The chart puts size (log scale) against accuracy, writes each variant's latency beside it, and
+// marks the front.
+using ScottPlot;
+
+namespace Condense.Plots;
+
+/// <summary>One variant: smaller and faster are better, more accurate is better.</summary>
+public sealed record ParetoPoint(string Name, double SizeBytes, double LatencyMs, double Accuracy);
+
+/// <summary>The Pareto front of variants and its chart.</summary>
+public static class ParetoFront
+{
+    /// <summary>Whether <paramref name="a"/> dominates <paramref name="b"/>: no worse in all three, strictly better in one.</summary>
+    public static bool Dominates(ParetoPoint a, ParetoPoint b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        bool noWorse = a.SizeBytes <= b.SizeBytes && a.LatencyMs <= b.LatencyMs && a.Accuracy >= b.Accuracy;
+        bool better = a.SizeBytes < b.SizeBytes || a.LatencyMs < b.LatencyMs || a.Accuracy > b.Accuracy;
+        return noWorse && better;
+    }
+
+    /// <summary>For each point, whether no other point dominates it (sorted by size, then checked against the smaller ones).</summary>
+    public static bool[] NonDominated(IReadOnlyList<ParetoPoint> points)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        // Only a point no larger can dominate: walking by size, each point is compared with the front so far and the
+        // points of its own size (a dominated point's dominator dominates whatever it dominates, so the front suffices).
+        var order = Enumerable.Range(0, points.Count).OrderBy(i => points[i].SizeBytes).ToArray();
+        var front = new bool[points.Count];
+        var kept = new List<int>();
+        for (int k = 0; k < order.Length; k++)
+        {
+            var p = points[order[k]];
+            bool dominated = kept.Any(j => Dominates(points[j], p));
+            for (int m = k + 1; !dominated && m < order.Length && points[order[m]].SizeBytes == p.SizeBytes; m++)
+                dominated = Dominates(points[order[m]], p);
+            if (dominated) continue;
+            front[order[k]] = true;
+            kept.Add(order[k]);
+        }
+        return front;
+    }
+
+    /// <summary>Size (log scale) against accuracy in %, latency written beside each variant, the front marked and joined.</summary>
+    public static PlotImage Plot(string name, string title, IReadOnlyList<ParetoPoint> points)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        bool[] front = NonDominated(points);
+        var plot = Chart.New(title, "size on disk (KiB, log scale)", "accuracy (%)");
+        var frontColor = Chart.Color(3);
+        var otherColor = Colors.Gray;
+        for (int i = 0; i < points.Count; i++)
+        {
+            var p = points[i];
+            double x = Math.Log10(Math.Max(p.SizeBytes, 1) / 1024.0), y = 100 * p.Accuracy;
+            var marker = plot.Add.Marker(x, y, front[i] ? MarkerShape.FilledCircle : MarkerShape.OpenCircle, 11, front[i] ? frontColor : otherColor);
+            marker.LegendText = "";
+            var text = plot.Add.Text($"{p.Name} ({FormatLatency(p.LatencyMs)})", x, y);
+            text.LabelFontSize = 12;
+            text.LabelFontColor = front[i] ? Colors.Black : Colors.DimGray;
+            text.LabelOffsetX = 8;
+            text.LabelOffsetY = -8;
+        }
+        var frontPoints = Enumerable.Range(0, points.Count).Where(i => front[i]).OrderBy(i => points[i].SizeBytes).ToList();
+        if (frontPoints.Count > 1)
+        {
+            var line = plot.Add.Scatter(frontPoints.Select(i => Math.Log10(Math.Max(points[i].SizeBytes, 1) / 1024.0)).ToArray(),
+                frontPoints.Select(i => 100.0 * points[i].Accuracy).ToArray(), frontColor);
+            line.MarkerSize = 0;
+            line.LinePattern = LinePattern.Dashed;
+            line.LegendText = "Pareto front (filled: not dominated on size, latency and accuracy)";
+            plot.ShowLegend(Alignment.LowerRight);
+        }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            LabelFormatter = v => Math.Pow(10, v).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
+        };
+        plot.Axes.Margins(left: 0.08, right: 0.3, bottom: 0.15, top: 0.1);
+        return Chart.Render(plot, name, title);
+    }
+
+    private static string FormatLatency(double ms) => ms < 1
+        ? FormattableString.Invariant($"{ms * 1000:F0} µs")
+        : FormattableString.Invariant($"{ms:F1} ms");
+}
