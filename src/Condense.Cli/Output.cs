@@ -1,8 +1,10 @@
 // Where a command writes: tables and progress go to stdout for people, or to stderr when --json asks
 // for one JSON object on stdout. JSON keys are snake_case (documented in the README), named by the
-// library's reports and serialised with its options (Reports/ReportJson).
+// library's reports and serialised with its options (Reports/ReportJson). A pass's report also goes to the
+// HTML report when the command was given `--report DIR`.
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Condense.Cli.Reporting;
 using Condense.Reports;
 using Spectre.Console;
 
@@ -29,6 +31,9 @@ internal sealed class Output
     /// <summary>The console for people: tables, progress, messages.</summary>
     public IAnsiConsole Console { get; }
 
+    /// <summary>Where the pass's report also goes as HTML (`--report DIR`), or null.</summary>
+    public ReportRequest? Report { get; set; }
+
     /// <summary>Whether a live progress bar can be drawn.</summary>
     public bool Interactive => Console.Profile.Capabilities.Interactive;
 
@@ -41,12 +46,15 @@ internal sealed class Output
     /// <summary>
     /// Prints a pass's report as the command's JSON result when --json was given: the file written and the warnings
     /// first, then the report's own keys, with each <paramref name="extra"/> key the command adds (a null value is left out)
-    /// placed before the report key it names.
+    /// placed before the report key it names. With <see cref="Report"/> set, writes the HTML report first (its path under "report").
     /// </summary>
     public void Result(string outputPath, IReadOnlyList<string>? warnings, object report, params (string Key, object? Value, string Before)[] extra)
     {
+        string? page = Report is { } request ? CommandReport.Write(request, outputPath, report) : null;
+        if (page is not null) Console.MarkupLine($"report [bold]{Markup.Escape(page)}[/]");
         if (!Json) return;
         var json = new JsonObject { ["output"] = outputPath };
+        if (page is not null) json["report"] = page;
         if (warnings is not null) json["warnings"] = JsonSerializer.SerializeToNode(warnings, JsonOptions);
         foreach (var (key, value) in ReportJson.ToObject(report)) json[key] = value?.DeepClone();
         foreach (var (key, value, before) in extra)

@@ -1,8 +1,9 @@
 // `condense demo`: the main job — train the seed MLP on the embedded MNIST, prune it, measure every
-// saved model, and report. Ctrl-C stops it cleanly: what the run wrote is removed, and it says so.
+// saved model, and report (report.json, report.md, report.html with plots). Ctrl-C stops it cleanly: what the run wrote is removed, and it says so.
 using System.ComponentModel;
 using Condense.Data;
 using Condense.Demo;
+using Condense.Cli.Reporting;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -27,7 +28,10 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         var output = new Output(settings.Json);
         OutputPaths.CheckFolder(settings.Out, new RunInput("data", settings.Data));
         var (train, test) = DataSets.Load(settings.Data);
-        var options = new DemoOptions { OutputDirectory = settings.Out, Quick = settings.Quick, Seed = settings.Seed };
+        var options = new DemoOptions
+        {
+            OutputDirectory = settings.Out, Quick = settings.Quick, Seed = settings.Seed, CommandLine = CommandReport.CommandLine(),
+        };
         // Ctrl-C stops the run at the next training batch or step, which removes what it wrote; a second Ctrl-C ends
         // the process at once, as usual.
         using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -56,11 +60,12 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         }
         output.Console.Write(table);
         output.Console.MarkupLine($"models and reports in [bold]{Markup.Escape(settings.Out)}[/] "
-            + $"({Markup.Escape(Path.GetFileName(report.JsonReport))}, {Markup.Escape(Path.GetFileName(report.MarkdownReport))})");
+            + $"({Markup.Escape(Path.GetFileName(report.JsonReport))}, {Markup.Escape(Path.GetFileName(report.MarkdownReport))}, "
+            + $"{Markup.Escape(Path.GetFileName(report.HtmlReport ?? ""))} with its plots)");
         output.Result(new
         {
             output = settings.Out,
-            report.JsonReport, report.MarkdownReport,
+            report.JsonReport, report.MarkdownReport, report.HtmlReport,
             train_seconds = report.TrainSeconds,
             variants = report.Variants.Select(v => new
             {

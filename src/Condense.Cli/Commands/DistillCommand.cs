@@ -10,6 +10,7 @@ using Condense.Graph;
 using Condense.Nn;
 using Condense.Reports;
 using Condense.Training;
+using Condense.Cli.Reporting;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -62,6 +63,9 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
 
         [CommandOption("-s|--seed <S>")] [Description("Seed of both students (default 0).")]
         public ulong Seed { get; init; }
+
+        [CommandOption("--report <DIR>")] [Description(ReportRequest.Help)]
+        public string? Report { get; init; }
 
         [CommandOption("-o|--out <FILE>")] [Description("Where to save the distilled student; .onnx writes ONNX "
             + "(default: student.distilled.safetensors; with --text, student.distilled.onnx).")]
@@ -129,6 +133,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
     {
         var output = new Output(settings.Json);
         if (settings.Teacher is null) throw new CondenseException("--teacher MODEL is required");
+        output.Report = ReportRequest.Check(settings.Report, "distill", settings.Teacher);
         if (settings.Text is not null) return DistillText.Run(output, settings, cancellationToken);
         if (settings.Images is not null) return DistillImages.Run(output, settings, cancellationToken);
         DistillText.RefuseTextOptions(settings);

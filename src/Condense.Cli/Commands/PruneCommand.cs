@@ -11,6 +11,7 @@ using Condense.Pruning;
 using Condense.Reports;
 using Condense.Tensors;
 using Condense.Training;
+using Condense.Cli.Reporting;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -134,6 +135,9 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("-s|--seed <S>")] [Description("Seed of random pruning and fine-tuning (default 0).")]
         public ulong Seed { get; init; }
 
+        [CommandOption("--report <DIR>")] [Description(ReportRequest.Help)]
+        public string? Report { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save the pruned model; .onnx writes ONNX (default: MODEL.pruned.safetensors).")]
         public string? Out { get; init; }
 
@@ -175,6 +179,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             new RunInput("sensitivity report", settings.SensitivityFile), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
             new RunInput("calibration text", settings.Calibration), new RunInput("fine-tuning text", settings.FinetuneText),
             new RunInput("preprocessing model", settings.PreprocessModel));
+        output.Report = ReportRequest.Check(settings.Report, "prune", settings.Model);
         if (settings.Text is not null) return PruneText.Run(output, settings, run.Options, outPath);
         if (settings.Images is not null) return PruneImages.Run(output, settings, run, outPath);
         var model = ModelFile.Load(settings.Model);

@@ -10,6 +10,7 @@ using Condense.Graph;
 using Condense.Quantization;
 using Condense.Quantization.Observers;
 using Condense.Reports;
+using Condense.Cli.Reporting;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -115,6 +116,9 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [Requires("--text")]
         public int MaxLength { get; init; } = 128;
 
+        [CommandOption("--report <DIR>")] [Description(ReportRequest.Help)]
+        public string? Report { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (see --onnx-format), "
             + "anything else a checkpoint (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
@@ -143,6 +147,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("calibration data", settings.Calibration), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
             new RunInput("preprocessing model", settings.PreprocessModel));
+        output.Report = ReportRequest.Check(settings.Report, "quantize", settings.Model);
         if (settings.Text is not null) return QuantizeText.Run(output, settings, options, outPath);
         if (settings.Images is not null) return QuantizeImages.Run(output, settings, options, outPath);
         var model = ModelFile.Load(settings.Model);

@@ -9,6 +9,7 @@ using Condense.Onnx;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Pruning;
+using Condense.Cli.Reporting;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -36,6 +37,9 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
         [CommandOption("--budget <S>")] [Description("Also print per-tensor sparsities meeting this global sparsity.")]
         public double? Budget { get; init; }
 
+        [CommandOption("--report <DIR>")] [Description(ReportRequest.Help)]
+        public string? Report { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to write the JSON report (default: MODEL.sensitivity.json).")]
         public string? Out { get; init; }
     }
@@ -49,6 +53,7 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
         // Beside the model and named after it, so two models in one folder keep their own reports.
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".sensitivity.json";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data));
+        var reportRequest = ReportRequest.Check(settings.Report, "sensitivity", settings.Model);
         var model = ModelFile.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
         if (settings.Samples is int n) test = n > 0 ? test.Take(n) : throw new CondenseException($"--samples must be positive, got {n}");
@@ -77,10 +82,12 @@ internal sealed class SensitivityCommand : Command<SensitivityCommand.Settings>
                 Markup.Escape(string.Join(", ", allocation.Select(a => $"{a.Key} {a.Value:P0}"))));
         }
         output.Console.MarkupLine($"wrote [bold]{Markup.Escape(outPath)}[/]");
+        string? page = reportRequest is null ? null : CommandReport.Write(reportRequest, outPath, report);
+        if (page is not null) output.Console.MarkupLine($"report [bold]{Markup.Escape(page)}[/]");
         output.Result(new
         {
             output = outPath, model_sha256 = report.ModelSha256, baseline_accuracy = report.BaselineAccuracy,
-            samples = report.Samples, rows = report.Rows, allocation,
+            samples = report.Samples, rows = report.Rows, allocation, report = page,
         });
         return 0;
     }

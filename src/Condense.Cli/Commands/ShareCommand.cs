@@ -10,6 +10,7 @@ using Condense.Graph;
 using Condense.Quantization;
 using Condense.Reports;
 using Condense.Training;
+using Condense.Cli.Reporting;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -42,6 +43,9 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
             }.Validate();
         }
 
+        [CommandOption("--report <DIR>")] [Description(ReportRequest.Help)]
+        public string? Report { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save (default: MODEL.shared.safetensors).")]
         public string? Out { get; init; }
     }
@@ -52,6 +56,7 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".shared.safetensors";
         var options = settings.ToOptions();
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data));
+        output.Report = ReportRequest.Check(settings.Report, "share", settings.Model);
         var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var (shared, report) = TrainingProgress.Run(output, "centroids", p => WeightSharingPipeline.Apply(model, train, test, options, p));

@@ -2,7 +2,9 @@
 // prune it (the classic threshold rule, 90% magnitude, 50% structured); quantize it to int8; distil it
 // into a small student; and combine distil → prune → quantize; beside them (full run only), LeNet-5
 // trained from the labels. Every model is saved, measured again from its file, and reported in one
-// table, as JSON and as Markdown. An interrupted run takes back what it wrote.
+// table, as JSON, as Markdown and as a self-contained HTML page with plots (DemoHtml). A student of the same shape
+// trained from the labels alone gives the distilled student's curves a baseline. An interrupted run takes back what
+// it wrote.
 using Condense.Formats;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -12,6 +14,7 @@ using Condense.Data;
 using Condense.Distillation;
 using Condense.Graph;
 using Condense.Nn;
+using Condense.Plots;
 using Condense.Pruning;
 using Condense.Quantization;
 using Condense.Reports;
@@ -39,6 +42,8 @@ public sealed record DemoOptions
     public string? ConvModel { get; init; } = "lenet5";
     /// <summary>Seed of everything random.</summary>
     public ulong Seed { get; init; }
+    /// <summary>The command line that started the run, shown in the HTML report (null: not shown).</summary>
+    public string? CommandLine { get; init; }
 }
 
 /// <summary>One model of the demo with its measured figures.</summary>
@@ -46,7 +51,11 @@ public sealed record DemoVariant(string Name, string Description, string File, M
 
 /// <summary>The demo's outcome.</summary>
 public sealed record DemoReport(string Data, int TrainSamples, int TestSamples, IReadOnlyList<DemoVariant> Variants,
-    double TrainSeconds, double TrainSamplesPerSecond, string JsonReport, string MarkdownReport);
+    double TrainSeconds, double TrainSamplesPerSecond, string JsonReport, string MarkdownReport)
+{
+    /// <summary>The self-contained HTML report (its plots as PNG and SVG files in the plots folder beside it).</summary>
+    public string? HtmlReport { get; init; }
+}
 
 /// <summary>Runs the demo.</summary>
 public static class DemoRun
@@ -75,6 +84,7 @@ public static class DemoRun
     private static DemoReport Run(Dataset train, Dataset test, DemoOptions options, IProgress<TrainProgress> progress, CreatedFiles created,
         CancellationToken cancellationToken)
     {
+        var runWatch = System.Diagnostics.Stopwatch.StartNew();
         string Path(string name) => System.IO.Path.Combine(options.OutputDirectory, name + ".safetensors");
         int[] sample = train.SampleShape;
         double timing = options.Quick ? 0.05 : 0.5;
@@ -130,10 +140,16 @@ public static class DemoRun
         // Distillation into a small student (Hinton et al. 2015): T = 4, α = 0.9.
         var distill = new DistillOptions { Train = new DistillOptions().Train with { Epochs = studentEpochs, Seed = options.Seed } };
         var student = ModelSpec.Parse(options.Student).Build(options.Seed);
-        Distiller.Distill(student, teacher, train, null, distill, TrainProgress.Named(progress, $"distilling student {options.Student}"));
+        var studentTraining = Distiller.Distill(student, teacher, train, test, distill,
+            TrainProgress.Named(progress, $"distilling student {options.Student}"));
         ModelFile.Save(student, Path("student"), sample, options.Student);
         Add("student", $"{options.Student} distilled, T = {distill.Temperature}, α = {distill.Alpha}, {studentEpochs} epochs",
             Path("student"), ModelFile.Load(Path("student")));
+
+        // The baseline of the distilled student's curves: the same student, recipe and seed, trained from the labels alone.
+        var labelsTraining = Trainer.Fit(ModelSpec.Parse(options.Student).Build(options.Seed), train, test, distill.Train,
+            TrainProgress.Named(progress, $"training student {options.Student} from the labels"));
+        cancellationToken.ThrowIfCancellationRequested();
 
         // All three: distil into a mid-size student, prune it 90% with fine-tuning, quantize it to int8.
         var combined = ModelSpec.Parse(options.CombinedStudent).Build(options.Seed);
@@ -165,10 +181,21 @@ public static class DemoRun
 
         string json = System.IO.Path.Combine(options.OutputDirectory, "report.json");
         string markdown = System.IO.Path.Combine(options.OutputDirectory, "report.md");
-        var result = new DemoReport(train.Name, train.Count, test.Count, variants, training.Seconds, training.SamplesPerSecond, json, markdown);
+        string html = System.IO.Path.Combine(options.OutputDirectory, "report.html");
+        var result = new DemoReport(train.Name, train.Count, test.Count, variants, training.Seconds, training.SamplesPerSecond, json, markdown)
+        {
+            HtmlReport = html,
+        };
         cancellationToken.ThrowIfCancellationRequested();
         AtomicFile.WriteText(created.Wrote(json), JsonSerializer.Serialize(result, ReportJson.Indented));
         AtomicFile.WriteText(created.Wrote(markdown), ToMarkdown(result));
+        var curves = new TrainingCurve[]
+        {
+            new($"teacher {spec}", training.Epochs),
+            new($"student {options.Student}, labels only", labelsTraining.Epochs),
+            new($"student {options.Student}, distilled", studentTraining.Epochs),
+        };
+        DemoHtml.Write(result, curves, options, created, runWatch.Elapsed.TotalSeconds);
         return result;
     }
 

@@ -33,6 +33,14 @@ public sealed record DistillRow(string Name, string Description, [property: Json
 public sealed record DistillReport([property: JsonPropertyName("models"), JsonPropertyOrder(6)] IReadOnlyList<DistillRow> Rows,
     float Temperature, float Alpha, int Epochs, [property: JsonIgnore] double Seconds)
 {
+    /// <summary>The labels-only student's epochs (loss and accuracy per epoch), for its training curve.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<EpochResult>? LabelsOnlyEpochs { get; init; }
+
+    /// <summary>The distilled student's epochs, for its training curve.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<EpochResult>? DistilledEpochs { get; init; }
+
     /// <summary>The distilled student's figures.</summary>
     [JsonIgnore]
     public ModelMetrics Student => Rows[^1].Metrics;
@@ -98,14 +106,17 @@ public static class DistillPipeline
                 new("teacher", "the model given", Measure(teacher, test, sample, Path.Combine(dir, "teacher.safetensors"), timingSeconds)),
             };
             var labelsOnly = newStudent();
-            Trainer.Fit(labelsOnly, train, null, options.Train, progress);
+            var labelsTraining = Trainer.Fit(labelsOnly, train, null, options.Train, progress);
             var labelsMetrics = Measure(labelsOnly, test, sample, Path.Combine(dir, "labels.safetensors"), timingSeconds);
             rows.Add(new("student (labels)", $"trained on labels only, {options.Train.Epochs} epochs", labelsMetrics));
             var student = newStudent();
-            Distiller.Distill(student, teacher, train, null, options, progress);
+            var distilledTraining = Distiller.Distill(student, teacher, train, null, options, progress);
             var metrics = Measure(student, test, sample, Path.Combine(dir, "distilled.safetensors"), timingSeconds);
             rows.Add(new("student (distilled)", $"T = {options.Temperature}, α = {options.Alpha}, {options.Train.Epochs} epochs", metrics));
-            return (student, new DistillReport(rows, options.Temperature, options.Alpha, options.Train.Epochs, watch.Elapsed.TotalSeconds));
+            return (student, new DistillReport(rows, options.Temperature, options.Alpha, options.Train.Epochs, watch.Elapsed.TotalSeconds)
+            {
+                LabelsOnlyEpochs = labelsTraining.Epochs, DistilledEpochs = distilledTraining.Epochs,
+            });
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
