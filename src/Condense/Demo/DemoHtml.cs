@@ -22,17 +22,20 @@ public static class DemoHtml
     /// <summary>The folder beside report.html that holds the plots as files.</summary>
     public const string PlotsFolder = "plots";
 
-    /// <summary>The histogram of each variant's largest layer, read from its saved file (the first variant is the teacher).</summary>
-    public static IReadOnlyList<VariantHistogram> VariantHistograms(IReadOnlyList<DemoVariant> variants)
+    /// <summary>
+    /// The histogram of each variant's largest layer, read from its saved file, by (name, file); the first variant is the
+    /// teacher, whose same layer each float variant is shown against.
+    /// </summary>
+    public static IReadOnlyList<VariantHistogram> VariantHistograms(IReadOnlyList<(string Name, string File)> variants)
     {
         ArgumentNullException.ThrowIfNull(variants);
         var teacher = ModelWeights.Of(ModelFile.Load(variants[0].File).Graph).ToDictionary(w => w.Tensor);
         var result = new List<VariantHistogram>();
-        foreach (var v in variants)
+        foreach (var (v, index) in variants.Select((v, i) => (v, i)))
         {
             var layer = ModelWeights.Largest(ModelFile.Load(v.File).Graph);
             if (layer is null) continue;
-            if (v != variants[0] && layer.Codes is null && teacher.TryGetValue(layer.Tensor, out var original))
+            if (index > 0 && layer.Codes is null && teacher.TryGetValue(layer.Tensor, out var original))
             {
                 double range = original.Values.Concat(layer.Values).Max(x => Math.Abs((double)x));
                 result.Add(new(v.Name, layer, HistogramData.Of(layer, range: range), HistogramData.Of(original, range: range)));
@@ -67,12 +70,13 @@ public static class DemoHtml
         {
             ParetoFront.Plot("pareto", "Variants by size, latency (in brackets) and accuracy", points),
             SparsitySweep(report.Variants),
-            TrainingCurves.Loss("training-loss", "Training loss per epoch (distillation: Hinton's mixed loss)", curves),
-            TrainingCurves.Accuracy("training-accuracy", "Accuracy per epoch: the student from the labels alone and distilled", curves),
+            TrainingCurves.Loss("training-loss", "Training loss per epoch (distilled: Hinton's mixed loss)", curves),
+            TrainingCurves.Accuracy("training-accuracy", $"Accuracy per epoch (student {options.Student})",
+                curves),
         };
         page.Heading("Plots");
         foreach (var figure in figures) page.Figure(figure, PlotsFolder);
-        foreach (var h in VariantHistograms(report.Variants))
+        foreach (var h in VariantHistograms(report.Variants.Select(v => (v.Name, v.File)).ToList()))
         {
             var v = report.Variants.First(x => x.Name == h.Variant);
             var image = HistogramImage(h);
@@ -106,7 +110,7 @@ public static class DemoHtml
         var sweep = variants.Where(v => v.Name is "teacher" or "threshold" or "pruned-90")
             .Select(v => (Sparsity: 100.0 * (1 - (double)v.Metrics.NonzeroParameters / Math.Max(1, v.Metrics.Parameters)), Accuracy: 100.0 * v.Metrics.Accuracy))
             .OrderBy(p => p.Sparsity).ToList();
-        return Charts.Lines("accuracy-vs-sparsity", "Accuracy against sparsity: the teacher pruned (threshold rule; 90 % magnitude, fine-tuned)",
+        return Charts.Lines("accuracy-vs-sparsity", "Accuracy against sparsity of the teacher's prunings",
             "sparsity (% of parameters zero)", "accuracy (%)",
             [new LineSeries("teacher pruned", sweep.Select(p => p.Sparsity).ToList(), sweep.Select(p => p.Accuracy).ToList())]);
     }

@@ -191,9 +191,7 @@ public static class DemoRun
         AtomicFile.WriteText(created.Wrote(markdown), ToMarkdown(result));
         var curves = new TrainingCurve[]
         {
-            new($"teacher {spec}", training.Epochs),
-            new($"student {options.Student}, labels only", labelsTraining.Epochs),
-            new($"student {options.Student}, distilled", studentTraining.Epochs),
+            new("teacher", training.Epochs), new("student, labels only", labelsTraining.Epochs), new("student, distilled", studentTraining.Epochs),
         };
         DemoHtml.Write(result, curves, options, created, runWatch.Elapsed.TotalSeconds);
         return result;

@@ -41,6 +41,32 @@ internal static class Chart
         return new PlotImage(name, title, png, svg);
     }
 
+    /// <summary>Ticks on whole numbers only (epochs), at most about ten of them.</summary>
+    internal static void IntegerTicks(IAxis axis, IEnumerable<double> values)
+    {
+        var list = values.ToList();
+        if (list.Count == 0) return;
+        int lo = (int)Math.Floor(list.Min()), hi = (int)Math.Ceiling(list.Max());
+        int step = Math.Max(1, (int)Math.Ceiling((hi - lo + 1) / 10.0));
+        var ticks = Enumerable.Range(0, (hi - lo) / step + 1).Select(i => (double)(lo + i * step)).ToArray();
+        axis.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks,
+            ticks.Select(t => t.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+    }
+
+    /// <summary>Ticks at 1, 2, 5 × 10^k on an axis that holds log10 of the values, labelled with the values.</summary>
+    internal static void LogTicks(IAxis axis, double minLog, double maxLog)
+    {
+        var ticks = new List<double>();
+        for (int k = (int)Math.Floor(minLog) - 1; k <= (int)Math.Ceiling(maxLog) + 1; k++)
+            foreach (double m in new[] { 1.0, 2.0, 5.0 })
+            {
+                double t = Math.Log10(m) + k;
+                if (t >= minLog - 0.35 && t <= maxLog + 0.35) ticks.Add(t);
+            }
+        axis.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray(),
+            ticks.Select(t => Math.Pow(10, t).ToString(Math.Pow(10, t) >= 1 ? "N0" : "G2", System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+    }
+
     /// <summary>The i-th colour of the chart palette (Category10), repeating.</summary>
     internal static Color Color(int i) => new ScottPlot.Palettes.Category10().GetColor(i);
 }

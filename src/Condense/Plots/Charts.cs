@@ -11,8 +11,11 @@ namespace Condense.Plots;
 /// <param name="Y">The y values, one per x.</param>
 public sealed record LineSeries(string Label, IReadOnlyList<double> X, IReadOnlyList<double> Y)
 {
-    /// <summary>Drawn dashed (e.g. a measurement on other data than the solid line of the same colour).</summary>
-    public bool Dashed { get; init; }
+    /// <summary>
+    /// Drawn thin with open markers (e.g. a measurement on other data than the line of the same colour). Not dashed: Skia's
+    /// SVG canvas cannot write dash effects and says so on the process's stdout.
+    /// </summary>
+    public bool Secondary { get; init; }
 
     /// <summary>The palette colour index (default: the series' position in the chart).</summary>
     public int? Color { get; init; }
@@ -24,8 +27,8 @@ public static class Charts
     /// <summary>Most lines a legend lists; a chart with more lines leaves the legend out (the lines stay).</summary>
     public const int MaxLegendEntries = 12;
 
-    /// <summary>A line chart, one line per series, with markers at the points.</summary>
-    public static PlotImage Lines(string name, string title, string xLabel, string yLabel, IReadOnlyList<LineSeries> series)
+    /// <summary>A line chart, one line per series, with markers at the points; <paramref name="integerX"/> puts ticks on whole numbers only.</summary>
+    public static PlotImage Lines(string name, string title, string xLabel, string yLabel, IReadOnlyList<LineSeries> series, bool integerX = false)
     {
         ArgumentNullException.ThrowIfNull(series);
         var plot = Chart.New(title, xLabel, yLabel);
@@ -35,11 +38,12 @@ public static class Charts
             if (s.X.Count != s.Y.Count) throw new ArgumentException($"series '{s.Label}' has {s.X.Count} x values and {s.Y.Count} y values");
             var line = plot.Add.Scatter(s.X.ToArray(), s.Y.ToArray(), Chart.Color(s.Color ?? i));
             line.LegendText = s.Label;
-            line.LineWidth = 2;
-            line.MarkerSize = 6;
-            if (s.Dashed) line.LinePattern = LinePattern.Dashed;
+            line.LineWidth = s.Secondary ? 1 : 2;
+            line.MarkerSize = s.Secondary ? 8 : 6;
+            if (s.Secondary) line.MarkerShape = MarkerShape.OpenCircle;
         }
-        if (series.Count > 1 && series.Count <= MaxLegendEntries) plot.ShowLegend(Alignment.LowerLeft);
+        if (series.Count > 1 && series.Count <= MaxLegendEntries) plot.ShowLegend(Edge.Right);
+        if (integerX) Chart.IntegerTicks(plot.Axes.Bottom, series.SelectMany(s => s.X));
         return Chart.Render(plot, name, title);
     }
 

@@ -51,7 +51,8 @@ public sealed record HistogramData(double Min, double Max, IReadOnlyList<long> C
 
     /// <summary>
     /// The histogram of a layer: float weights in <paramref name="bins"/> bins over ±<paramref name="range"/> (default: the
-    /// largest |w|), zeros left out; integer codes in one bin per level between the smallest and largest code.
+    /// largest |w|), zeros left out; integer codes in one bin per level between the smallest and largest code (code 0 left
+    /// out when it holds most of them: a pruned layer).
     /// </summary>
     public static HistogramData Of(LayerWeights weights, int bins = 120, double? range = null)
     {
@@ -59,7 +60,9 @@ public sealed record HistogramData(double Min, double Max, IReadOnlyList<long> C
         if (weights.Codes is not null)
         {
             float lo = weights.Values.DefaultIfEmpty().Min(), hi = weights.Values.DefaultIfEmpty().Max();
-            return Of(weights.Values, (int)(hi - lo) + 1, lo - 0.5, hi + 0.5, skipZeros: false);
+            // A layer pruned before quantization is mostly code 0: left out as pruned zeros are, so the levels show.
+            bool pruned = weights.Values.Count(v => v == 0) > weights.Values.Length / 2;
+            return Of(weights.Values, (int)(hi - lo) + 1, lo - 0.5, hi + 0.5, skipZeros: pruned);
         }
         double r = range ?? weights.Values.Select(v => Math.Abs((double)v)).DefaultIfEmpty().Max();
         return Of(weights.Values, bins, -Math.Max(r, 1e-12), Math.Max(r, 1e-12), skipZeros: true);

@@ -1,7 +1,7 @@
 // The variants of a run on size × latency × accuracy. A variant is dominated when another is no larger, no slower and
 // no less accurate, and strictly better in one of the three; the others form the Pareto front, the only variants worth
 // choosing between. The chart puts size (log scale) against accuracy, writes each variant's latency beside it, and
-// marks the front.
+// fills the markers of the front (with three criteria the front is a set, not a line to draw).
 using ScottPlot;
 
 namespace Condense.Plots;
@@ -44,7 +44,7 @@ public static class ParetoFront
         return front;
     }
 
-    /// <summary>Size (log scale) against accuracy in %, latency written beside each variant, the front marked and joined.</summary>
+    /// <summary>Size (log scale) against accuracy in %, latency written beside each variant, the front's markers filled.</summary>
     public static PlotImage Plot(string name, string title, IReadOnlyList<ParetoPoint> points)
     {
         ArgumentNullException.ThrowIfNull(points);
@@ -64,20 +64,14 @@ public static class ParetoFront
             text.LabelOffsetX = 8;
             text.LabelOffsetY = -8;
         }
-        var frontPoints = Enumerable.Range(0, points.Count).Where(i => front[i]).OrderBy(i => points[i].SizeBytes).ToList();
-        if (frontPoints.Count > 1)
-        {
-            var line = plot.Add.Scatter(frontPoints.Select(i => Math.Log10(Math.Max(points[i].SizeBytes, 1) / 1024.0)).ToArray(),
-                frontPoints.Select(i => 100.0 * points[i].Accuracy).ToArray(), frontColor);
-            line.MarkerSize = 0;
-            line.LinePattern = LinePattern.Dashed;
-            line.LegendText = "Pareto front (filled: not dominated on size, latency and accuracy)";
-            plot.ShowLegend(Alignment.LowerRight);
-        }
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            LabelFormatter = v => Math.Pow(10, v).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
-        };
+        // Two invisible markers carry the legend: filled for the front, open for the rest.
+        var frontKey = plot.Add.Marker(double.NaN, double.NaN, MarkerShape.FilledCircle, 11, frontColor);
+        frontKey.LegendText = "not dominated (Pareto front)";
+        var otherKey = plot.Add.Marker(double.NaN, double.NaN, MarkerShape.OpenCircle, 11, otherColor);
+        otherKey.LegendText = "dominated: another variant is no larger, no slower and no less accurate";
+        plot.ShowLegend(Alignment.LowerRight);
+        var logs = points.Select(p => Math.Log10(Math.Max(p.SizeBytes, 1) / 1024.0)).DefaultIfEmpty(0).ToList();
+        Chart.LogTicks(plot.Axes.Bottom, logs.Min(), logs.Max());
         plot.Axes.Margins(left: 0.08, right: 0.3, bottom: 0.15, top: 0.1);
         return Chart.Render(plot, name, title);
     }

@@ -1,5 +1,5 @@
 // Training and distillation curves: per epoch, the loss each run minimised and its accuracy — on the training
-// batches (solid) and, where the run evaluated after each epoch, on held-out data (dashed, same colour). A
+// batches (thick) and, where the run evaluated after each epoch, on held-out data (thin, open markers, same colour). A
 // distillation run's loss is Hinton's mixed loss, so losses compare within a run, accuracies across runs.
 using Condense.Training;
 
@@ -16,10 +16,10 @@ public static class TrainingCurves
     {
         ArgumentNullException.ThrowIfNull(curves);
         return Charts.Lines(name, title, "epoch", "training loss",
-            curves.Select(c => new LineSeries(c.Label, Epochs(c), c.Epochs.Select(e => (double)e.TrainLoss).ToList())).ToList());
+            curves.Select(c => new LineSeries(c.Label, Epochs(c), c.Epochs.Select(e => (double)e.TrainLoss).ToList())).ToList(), integerX: true);
     }
 
-    /// <summary>Accuracy per epoch in %: on the training batches, and dashed on the validation data where a run has it.</summary>
+    /// <summary>Accuracy per epoch in %: on the training batches, and thin on the validation data where a run has it.</summary>
     public static PlotImage Accuracy(string name, string title, IReadOnlyList<TrainingCurve> curves)
     {
         ArgumentNullException.ThrowIfNull(curves);
@@ -31,10 +31,10 @@ public static class TrainingCurves
             if (c.Epochs.Count > 0 && c.Epochs.All(e => e.Validation is not null))
                 series.Add(new LineSeries($"{c.Label} (test)", Epochs(c), c.Epochs.Select(e => 100.0 * e.Validation!.Accuracy).ToList())
                 {
-                    Color = i, Dashed = true,
+                    Color = i, Secondary = true,
                 });
         }
-        return Charts.Lines(name, title, "epoch", "accuracy (%)", series);
+        return Charts.Lines(name, title, "epoch", "accuracy (%)", series, integerX: true);
     }
 
     private static List<double> Epochs(TrainingCurve c) => c.Epochs.Select(e => (double)e.Epoch).ToList();
