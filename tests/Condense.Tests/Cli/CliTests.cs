@@ -73,6 +73,7 @@ public sealed class CliTests : IDisposable
             Assert.Equal(metrics.GetProperty("parameters").GetInt64(), evaluated.RootElement.GetProperty("parameters").GetInt64());
             Assert.Equal((double)teacherBytes / new FileInfo(file).Length, variant.GetProperty("compression_ratio").GetDouble(), 6);
         }
+        Condense.Tests.Plots.DemoReportChecks.Check(outDir);
     }
 
     [Fact]
