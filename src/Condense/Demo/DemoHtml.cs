@@ -108,7 +108,8 @@ public static class DemoHtml
     private static PlotImage SparsitySweep(IReadOnlyList<DemoVariant> variants)
     {
         var sweep = variants.Where(v => v.Name is "teacher" or "threshold" or "pruned-90")
-            .Select(v => (Sparsity: 100.0 * (1 - (double)v.Metrics.NonzeroParameters / Math.Max(1, v.Metrics.Parameters)), Accuracy: 100.0 * v.Metrics.Accuracy))
+            .Select(v => (Sparsity: 100.0 * (1 - (double)v.Metrics.NonzeroParameters / Math.Max(1, v.Metrics.Parameters)),
+                Accuracy: 100.0 * v.Metrics.Accuracy))
             .OrderBy(p => p.Sparsity).ToList();
         return Charts.Lines("accuracy-vs-sparsity", "Accuracy against sparsity of the teacher's prunings",
             "sparsity (% of parameters zero)", "accuracy (%)",

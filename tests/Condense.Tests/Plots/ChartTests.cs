@@ -21,7 +21,8 @@ public sealed class ChartTests
     {
         AssertValid(Charts.Lines("lines", "accuracy against sparsity", "sparsity (%)", "accuracy (%)",
             [new LineSeries("fc1", [0, 50, 90], [98, 97, 80]), new LineSeries("fc2", [0, 50, 90], [98, 96, 60]) { Secondary = true }]));
-        AssertValid(Charts.Bars("bars", "SQNR per layer", "dB", [("fc1.weight", 32.5), ("fc2.weight", -3), ("a.very.long.layer.name.of.an.encoder.weight", 12)]));
+        AssertValid(Charts.Bars("bars", "SQNR per layer", "dB",
+            [("fc1.weight", 32.5), ("fc2.weight", -3), ("a.very.long.layer.name.of.an.encoder.weight", 12)]));
         var rng = new Rng(1);
         var weights = Enumerable.Range(0, 5000).Select(_ => rng.NextNormal() * 0.1f).ToArray();
         var histogram = HistogramData.Of(new LayerWeights("w", weights, null));
