@@ -64,7 +64,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--ratio <R>")] [Description("With --structured: fraction of filters/neurons removed per layer (default 0.5).")]
         public double Ratio { get; init; } = 0.5;
 
-        [Requires("--structured")]
+        [Requires("--structured"), ConflictsWith("--calibration")]
         [CommandOption("--norm <NORM>")] [Description("With --structured: l1 or l2 (default l2).")]
         public NeuronNorm Norm { get; init; } = NeuronNorm.L2;
 
@@ -115,9 +115,15 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             + "updates from the calibration Hessian, Frantar & Alistarh 2023).")]
         public PruneScore Score { get; init; } = PruneScore.Magnitude;
 
-        [CommandOption("--calibration <FILE>")] [Requires("--text")]
-        [Description("With --text: passages that wanda and sparsegpt score on (default: the first half of --text).")]
+        [CommandOption("--calibration <PATH>")] [Requires("--text|--images")]
+        [Description("With --text: passages that wanda and sparsegpt score on (default: the first half of --text). With --images "
+            + "--structured: a folder of images the filters are chosen on, the layers reading them refitted (residual channels stay whole).")]
         public string? Calibration { get; init; }
+
+        [CommandOption("--channel-multiple <N>")] [Requires("--structured")]
+        [Description("With --structured: the filters/neurons each layer of at least 4·N keeps rounded to the nearest multiple of N "
+            + "(default 1; 16 suits ONNX Runtime's blocked convolutions on AVX-512, 8 on AVX2).")]
+        public int ChannelMultiple { get; init; } = 1;
 
         [CommandOption("--finetune-epochs <E>")] [Description("Epochs of fine-tuning with the masks held (default 0).")]
         public int FinetuneEpochs { get; init; }
@@ -150,6 +156,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             return new PruneRun
             {
                 Options = options, Structured = Structured, PruneJoined = !SkipResidual, Ratio = Ratio, Norm = Norm, Schedule = Schedule,
+                ChannelMultiple = ChannelMultiple,
                 AgpInitialSparsity = Start, AgpPruningSteps = Steps, Rounds = Rounds, FinetuneEpochs = FinetuneEpochs,
                 // No --lr: the library's default recipe (PruneRun.DefaultFinetune), seeded the same way.
                 Finetune = LearningRate is { } lr ? new TrainOptions { LearningRate = lr, Seed = Seed } : null,
@@ -173,7 +180,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("sensitivity report", settings.SensitivityFile), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
-            new RunInput("calibration text", settings.Calibration), new RunInput("fine-tuning text", settings.FinetuneText),
+            new RunInput(settings.Images is null ? "calibration text" : "calibration images", settings.Calibration),
+            new RunInput("fine-tuning text", settings.FinetuneText),
             new RunInput("preprocessing model", settings.PreprocessModel));
         if (settings.Text is not null) return PruneText.Run(output, settings, run.Options, outPath);
         if (settings.Images is not null) return PruneImages.Run(output, settings, run, outPath);

@@ -36,8 +36,9 @@ public sealed record FilterCutOptions
     public bool PruneJoined { get; init; }
 
     /// <summary>
-    /// Each group's kept channels rounded to the nearest multiple of this (ONNX Runtime's blocked convolutions run channels in
-    /// blocks of 8 or 16, and a count off the block can run slower than a larger one on it). 1: no rounding.
+    /// Each group's kept channels rounded to the nearest multiple of this, in layers of at least four multiples (ONNX Runtime's
+    /// blocked convolutions run channels in blocks of 8 or 16, and a count off the block can run slower than a larger one on
+    /// it). 1: no rounding.
     /// </summary>
     public int ChannelMultiple { get; init; } = 1;
 
@@ -106,12 +107,14 @@ public static class CalibratedFilters
         return new StructuredResult(new GraphModule(graph), changes, skipped);
     }
 
-    // round((1 − ratio) · channels) rounded to the nearest multiple (at least one multiple, or one channel), at most all.
+    // round((1 − ratio) · channels), rounded to the nearest multiple when the layer has at least four multiples (a small
+    // layer keeps its exact count: rounding 16 channels to a multiple of 16 would remove none or all), at least one channel.
     internal static int Kept(int channels, double ratio, int multiple)
     {
-        int kept = channels - (int)Math.Round(ratio * channels, MidpointRounding.AwayFromZero);
-        if (multiple > 1) kept = (int)Math.Round((double)kept / multiple, MidpointRounding.AwayFromZero) * multiple;
-        return Math.Clamp(kept, Math.Min(multiple, channels), channels);
+        int kept = Math.Max(1, channels - (int)Math.Round(ratio * channels, MidpointRounding.AwayFromZero));
+        if (multiple > 1 && channels >= 4 * multiple)
+            kept = Math.Clamp((int)Math.Round((double)kept / multiple, MidpointRounding.AwayFromZero) * multiple, multiple, channels);
+        return kept;
     }
 
     // The one Conv (one group) or Linear layer that reads the group's channels as inputs, or null if there is not exactly one.
