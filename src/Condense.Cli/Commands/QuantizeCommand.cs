@@ -87,6 +87,14 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             + "per row) or 4 (two values a byte, a scale per block of columns; the .onnx file needs opset 18).")]
         public int EmbeddingBits { get; init; } = 8;
 
+        [CommandOption("--embeddings-only")]
+        [ConflictsWith("--mode"), ConflictsWith("--bits"), ConflictsWith("--per-tensor"), ConflictsWith("--calibration-method"),
+         ConflictsWith("--method"), ConflictsWith("--smoothquant"), ConflictsWith("--equalize"), ConflictsWith("--bias-correction"),
+         ConflictsWith("--adaround"), ConflictsWith("--block-size"), ConflictsWith("--max-accuracy-drop"), ConflictsWith("--min-cosine")]
+        [Description("Quantize only the embedding tables (--embedding-bits); Linear and Conv layers stay float, e.g. after pruning "
+            + "a transformer's heads and neurons.")]
+        public bool EmbeddingsOnly { get; init; }
+
         [Requires("--embedding-bits", "4")]
         [CommandOption("--embedding-block-size <N>")] [Description("4-bit embeddings: one scale per N columns of a row "
             + "(default 32; a width N does not divide gets one scale per row).")]
@@ -134,7 +142,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
             Rounding = settings.Rounding, SmoothQuantAlpha = settings.SmoothQuant, MinCosine = settings.MinCosine,
             Equalize = settings.Equalize, BiasCorrection = settings.BiasCorrection, AdaRound = settings.AdaRound,
-            EmbeddingBits = settings.EmbeddingBits, EmbeddingBlockSize = settings.EmbeddingBlockSize,
+            EmbeddingBits = settings.EmbeddingBits, EmbeddingBlockSize = settings.EmbeddingBlockSize, Layers = !settings.EmbeddingsOnly,
         }.Validate();
         bool calibrates = options.Mode == QuantizationMode.Static || options.Rounding != WeightRounding.Rtn || options.AdaRound || options.BiasCorrection;
         if (!calibrates && (settings.Calibration is not null || context.Arguments.Contains("--calibration-samples")))
