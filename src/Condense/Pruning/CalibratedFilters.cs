@@ -89,7 +89,7 @@ public static class CalibratedFilters
             int remove = group.Channels - Kept(group.Channels, ratio, options.ChannelMultiple);
             string? reason = group.Blocked
                 ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by include/exclude" : null)
-                ?? (group.Joined && !options.PruneJoined ? "its channels are joined by a residual Add (pruning joined layers together is off)" : null)
+                ?? (group.Joined && !options.PruneJoined ? "its channels are joined by a residual Add (left whole: no weight refits the identity path)" : null)
                 ?? (remove <= 0 ? $"nothing to remove at ratio {ratio}" : null);
             if (reason is not null) { skipped.Add($"{group.Name}: {reason}"); continue; }
             var reader = group.Joined ? null : Reader(graph, group);
