@@ -99,12 +99,15 @@ internal static class Diagnosis
                 Markup.Escape(string.Join(", ", l.Hints.Select(h => Option(h, l, report.Quantized)))));
         }
         output.Console.Write(table);
-        foreach (var l in shown)
+        foreach (var l in shown.Concat(report.Values.Where(v => v.Hints.Count > 0)))
             foreach (var h in l.Hints)
                 output.Console.MarkupLine($"[yellow]{Markup.Escape(l.Node)}[/]: {Markup.Escape(h.Reason)} → try {Markup.Escape(Option(h, l, report.Quantized))}");
-        var notes = new List<string> { $"{report.Layers.Count} values compared on {report.Samples} samples, worst first" };
+        var notes = new List<string> { $"{report.Layers.Count} layers compared on {report.Samples} samples, worst first" };
         if (report.Layers.Count > shown.Count) notes.Add($"{report.Layers.Count - shown.Count} more with --json");
-        if (report.Layers.Any(l => l.Rescaled)) notes.Add("* rescaled per channel (equalization), compared after each channel's least-squares gain");
+        if (report.Values.Count > 0)
+            notes.Add($"{report.Values.Count} other values (activations, norms, sums) with --json, the worst {report.Values[0].Node} at {Db(report.Values[0].SqnrDb)} dB");
+        if (report.Layers.Concat(report.Values).Any(l => l.Rescaled))
+            notes.Add("* rescaled per channel (equalization): compared after each channel's least-squares gain");
         if (report.NotFound > 0) notes.Add($"{report.NotFound} values of the reference not in the compressed model");
         if (report.ShapeDiffers.Count > 0) notes.Add($"{report.ShapeDiffers.Count} with other shapes (channels removed) not compared");
         output.Console.MarkupLine(Markup.Escape(string.Join("; ", notes)));
@@ -114,11 +117,14 @@ internal static class Diagnosis
     public static JsonObject ToJson(DiagnosisReport report)
     {
         var json = ReportJson.ToObject(report);
-        var layers = json["layers"]!.AsArray();
-        for (int i = 0; i < report.Layers.Count; i++)
+        foreach (var (key, rows) in new[] { ("layers", report.Layers), ("values", report.Values) })
         {
-            var hints = layers[i]!["hints"]!.AsArray();
-            for (int j = 0; j < hints.Count; j++) hints[j]!["option"] = Option(report.Layers[i].Hints[j], report.Layers[i], report.Quantized);
+            var array = json[key]!.AsArray();
+            for (int i = 0; i < rows.Count; i++)
+            {
+                var hints = array[i]!["hints"]!.AsArray();
+                for (int j = 0; j < hints.Count; j++) hints[j]!["option"] = Option(rows[i].Hints[j], rows[i], report.Quantized);
+            }
         }
         return json;
     }

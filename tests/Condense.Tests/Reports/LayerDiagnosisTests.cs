@@ -43,8 +43,10 @@ public sealed class LayerDiagnosisTests
 
         Assert.Equal(2, report.Samples);
         Assert.False(report.Quantized);
-        Assert.Equal(["h", "a", "y"], report.Layers.Select(l => l.Value));   // worst first
-        var (h, a, y) = (report.Layers[0], report.Layers[1], report.Layers[2]);
+        // The layers (a weight, or the model's output) worst first; the Relu's output among the other values.
+        Assert.Equal(["h", "y"], report.Layers.Select(l => l.Value));
+        var (h, y) = (report.Layers[0], report.Layers[1]);
+        var a = Assert.Single(report.Values);
         Assert.Equal(10 * Math.Log10(6), h.SqnrDb, 9);
         Assert.Equal(20 / Math.Sqrt(30 * 15), h.Cosine, 9);
         Assert.Equal(2, h.MaxAbsError, 9);
@@ -69,7 +71,7 @@ public sealed class LayerDiagnosisTests
         // One batch of both samples gives the same numbers.
         var together = LayerDiagnosis.Diagnose(new GraphModule(TwoLayers([1, 0, 0, 1])), new GraphModule(TwoLayers([1, 0, 0, 0.5f])),
             () => [new Dictionary<string, Tensor> { ["x"] = new Tensor([1f, 2f, 3f, -4f], 2, 2) }]);
-        Assert.Equal(report.Layers.Select(l => l.SqnrDb), together.Layers.Select(l => l.SqnrDb));
+        Assert.Equal(report.Layers.Concat(report.Values).Select(l => l.SqnrDb), together.Layers.Concat(together.Values).Select(l => l.SqnrDb));
     }
 
     [Fact]
@@ -98,7 +100,8 @@ public sealed class LayerDiagnosisTests
         Assert.Equal(0.25, input.Clipped);          // 3 of [1, 2, 3, 0]
         Assert.Equal(2, input.Channels);
         Assert.Equal(DiagnosisFix.Calibration, y.Hints[0].Fix);
-        Assert.True(double.IsPositiveInfinity(report.Layers[^1].SqnrDb), "h and a are exact in the compressed model");
+        Assert.True(double.IsPositiveInfinity(report.Layers[1].SqnrDb) && double.IsPositiveInfinity(report.Values[0].SqnrDb),
+            "h and a are exact in the compressed model");
     }
 
     [Fact]
@@ -176,7 +179,8 @@ public sealed class LayerDiagnosisTests
         Assert.True(fixedReport.WorstSqnrDb > bad.WorstSqnrDb + 10, $"worst SQNR {bad.WorstSqnrDb:F1} → {fixedReport.WorstSqnrDb:F1} dB");
         // Equalization divides c1's output channels by their scales: those values are compared after each channel's gain.
         Assert.True(fixedReport.Layers.Single(l => l.Node == "c1").Rescaled);
+        Assert.True(fixedReport.Values.Single(l => l.Node == "r1").Rescaled);
         Assert.False(fixedReport.Layers.Single(l => l.Node == "c2").Rescaled);
-        Assert.All(fixedReport.Layers, l => Assert.True(l.SqnrDb > 20, $"{l.Node}: {l.SqnrDb:F1} dB"));
+        Assert.All(fixedReport.Layers.Concat(fixedReport.Values), l => Assert.True(l.SqnrDb > 20, $"{l.Node}: {l.SqnrDb:F1} dB"));
     }
 }

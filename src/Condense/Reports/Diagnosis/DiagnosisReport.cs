@@ -9,13 +9,17 @@ namespace Condense.Reports.Diagnosis;
 /// <summary>The per-layer comparison of a compressed model with its reference, worst layer first.</summary>
 /// <param name="Samples">Input samples both models ran on (the batch dimension summed over the batches).</param>
 /// <param name="Quantized">Whether the compressed model holds quantization nodes (QuantizeLinear, DequantizeLinear).</param>
-/// <param name="Layers">One row per compared value, lowest SQNR first (ties in graph order).</param>
+/// <param name="Layers">
+/// The outputs of layers with a weight (Gemm, MatMul or Conv by a weight, an embedding lookup) and the model's outputs, lowest SQNR
+/// first (ties in graph order): what a pass compresses, and what its options can leave alone.
+/// </param>
+/// <param name="Values">Every other compared value (activations, norms, attention products, residual sums), lowest SQNR first.</param>
 /// <param name="NotFound">Values of the reference the compressed model does not compute under a matching name.</param>
 /// <param name="ShapeDiffers">Values both compute with different shapes (structured pruning removes channels): not compared.</param>
-public sealed record DiagnosisReport(int Samples, bool Quantized, IReadOnlyList<LayerDiagnostic> Layers, int NotFound,
-    IReadOnlyList<string> ShapeDiffers)
+public sealed record DiagnosisReport(int Samples, bool Quantized, IReadOnlyList<LayerDiagnostic> Layers, IReadOnlyList<LayerDiagnostic> Values,
+    int NotFound, IReadOnlyList<string> ShapeDiffers)
 {
-    /// <summary>The lowest SQNR over the compared values, in dB (+∞ when every value is exact or none was compared).</summary>
+    /// <summary>The lowest SQNR over the layers, in dB (+∞ when every layer is exact or there is none).</summary>
     public double WorstSqnrDb => Layers.Count > 0 ? Layers[0].SqnrDb : double.PositiveInfinity;
 }
 
@@ -23,7 +27,7 @@ public sealed record DiagnosisReport(int Samples, bool Quantized, IReadOnlyList<
 /// <param name="Value">The value's name in the reference graph.</param>
 /// <param name="Node">The reference node that computes it.</param>
 /// <param name="OpType">That node's operator.</param>
-/// <param name="Weight">The node's weight initializer when it is a Gemm, MatMul or Conv with one (what a pass's exclusion names).</param>
+/// <param name="Weight">The node's weight initializer (a Gemm, MatMul or Conv's, an embedding lookup's table): what a pass's exclusion names.</param>
 /// <param name="SqnrDb">10·log10(Σ ref² / Σ (ref − x)²) over every element of every sample; +∞ when exact.</param>
 /// <param name="Cosine">Σ ref·x / √(Σ ref² · Σ x²) over every element of every sample (1 when both are zero).</param>
 /// <param name="MaxAbsError">The largest |ref − x|.</param>

@@ -12,7 +12,8 @@ namespace Condense.Reports.Diagnosis;
 
 internal static class DiagnosisRows
 {
-    public static List<LayerDiagnostic> Build(ModelGraph reference, ValueMatching matching, Dictionary<string, ValueError> errors,
+    /// <summary>The rows of the layers (a weight, or a model output) and of the other values, each worst first.</summary>
+    public static (List<LayerDiagnostic> Layers, List<LayerDiagnostic> Values) Build(ModelGraph reference, ValueMatching matching, Dictionary<string, ValueError> errors,
         HashSet<string> shapeDiffers, DiagnosisOptions options)
     {
         var compared = matching.Values.Where(v => !shapeDiffers.Contains(v.Reference) && errors[v.Reference].Elements > 0).ToList();
@@ -33,7 +34,7 @@ internal static class DiagnosisRows
         }
         IEnumerable<string> Inputs(Node n) => n.Inputs.Where(i => i.Length > 0 && !reference.Initializers.ContainsKey(i));
 
-        var rows = new List<(LayerDiagnostic Row, int Order)>();
+        var rows = new List<(LayerDiagnostic Row, bool IsLayer, int Order)>();
         foreach (var v in compared)
         {
             var error = errors[v.Reference];
@@ -50,9 +51,10 @@ internal static class DiagnosisRows
                 SqnrDropDb = drop,
                 Input = input,
             };
-            rows.Add((row with { Hints = Hints(row, double.IsPositiveInfinity(before), options) }, rows.Count));
+            rows.Add((row with { Hints = Hints(row, double.IsPositiveInfinity(before), options) }, v.Weight is not null || v.IsOutput, rows.Count));
         }
-        return [.. rows.OrderBy(r => r.Row.SqnrDb).ThenBy(r => r.Order).Select(r => r.Row)];
+        var ranked = rows.OrderBy(r => r.Row.SqnrDb).ThenBy(r => r.Order).ToList();
+        return ([.. ranked.Where(r => r.IsLayer).Select(r => r.Row)], [.. ranked.Where(r => !r.IsLayer).Select(r => r.Row)]);
     }
 
     private static List<DiagnosisHint> Hints(LayerDiagnostic row, bool exactInputs, DiagnosisOptions options)

@@ -16,6 +16,7 @@ public static class LayerDiagnosis
 {
     // A value counts as rescaled when per-channel gains explain this much more of its difference, in dB.
     private const double RescaledGainDb = 10;
+    private const float MinRescaling = 2;
 
     /// <summary>
     /// Runs <paramref name="reference"/> and <paramref name="compressed"/> on the batches <paramref name="feeds"/> yields (each the models'
@@ -39,16 +40,21 @@ public static class LayerDiagnosis
         var rescaled = new Dictionary<string, ValueError>();
         if (matching.Quantized)
             foreach (var (name, error) in errors)
-                if (!shapeDiffers.Contains(name) && error.FittedGains() is { } gains && error.RescaledSqnrDb() >= error.SqnrDb + RescaledGainDb)
+                if (!shapeDiffers.Contains(name) && error.FittedGains() is { } gains && IsRescaling(gains)
+                    && error.RescaledSqnrDb() >= error.SqnrDb + RescaledGainDb)
                     rescaled[name] = new ValueError(gains);
         if (rescaled.Count > 0)
         {
             Run(reference, compressed, feeds(), matching, rescaled, shapeDiffers, sites: false);
             foreach (var (name, error) in rescaled) errors[name] = error;
         }
-        var rows = DiagnosisRows.Build(reference.Graph, matching, errors, shapeDiffers, options);
-        return new DiagnosisReport(samples, matching.Quantized, rows, matching.NotFound, [.. shapeDiffers.Order(StringComparer.Ordinal)]);
+        var (layers, values) = DiagnosisRows.Build(reference.Graph, matching, errors, shapeDiffers, options);
+        return new DiagnosisReport(samples, matching.Quantized, layers, values, matching.NotFound, [.. shapeDiffers.Order(StringComparer.Ordinal)]);
     }
+
+    // Gains of a rescaling: all positive (equalization's scales are), and at least one channel moved by a factor of 2 — what
+    // rounding noise never fits, while a channel that is constant over the data (a token-type embedding) fits any small gain.
+    private static bool IsRescaling(float[] gains) => gains.All(g => g > 0) && gains.Any(g => g >= MinRescaling || g <= 1 / MinRescaling);
 
     // One pass over the feeds: both models run each batch, every matched value's error (and, when asked, every quantizer
     // site) is accumulated. Returns the number of samples.

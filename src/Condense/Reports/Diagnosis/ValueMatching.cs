@@ -10,6 +10,8 @@
 //  - otherwise a compressed QuantizeLinear whose output is the value's name plus `_quantized` (ONNX Runtime's QOperator
 //    files, read back as QDQ) or `_QuantizeLinear_Output` (its QDQ files) stands for it: the float value it quantizes is compared;
 //  - anything else counts as not found. Values whose shapes differ (channels removed) are listed apart, never compared.
+// Outputs of ops that only move or retype values (Reshape, Transpose, Flatten, Squeeze, Unsqueeze, Identity, Dropout, Cast) are
+// not compared: they carry their input's error unchanged.
 using Condense.Graph;
 
 namespace Condense.Reports.Diagnosis;
@@ -18,12 +20,15 @@ namespace Condense.Reports.Diagnosis;
 /// A reference value, the compressed value compared with it, the reference node of the layer computing it in the compressed
 /// model (with its weight, if any) and that layer's quantized inputs.
 /// </summary>
-internal sealed record MatchedValue(string Reference, string Compressed, Node Node, string? Weight, IReadOnlyList<QuantizerSite> Sites);
+internal sealed record MatchedValue(string Reference, string Compressed, Node Node, string? Weight, IReadOnlyList<QuantizerSite> Sites,
+    bool IsOutput);
 
 internal sealed class ValueMatching
 {
     private static readonly string[] QuantizedSuffixes = ["_quantized", "_QuantizeLinear_Output"];
     private static readonly HashSet<string> LinearOps = [OpTypes.Gemm, OpTypes.MatMul, OpTypes.Conv];
+    private static readonly HashSet<string> MovementOps =
+        [OpTypes.Reshape, OpTypes.Transpose, OpTypes.Flatten, OpTypes.Squeeze, OpTypes.Unsqueeze, OpTypes.Identity, OpTypes.Dropout, OpTypes.Cast];
 
     private ValueMatching(List<MatchedValue> values, int notFound, bool quantized)
     {
@@ -60,9 +65,10 @@ internal sealed class ValueMatching
         foreach (var node in reference.Nodes)
         {
             if (!node.Inputs.Any(dynamic.Contains)) continue;
+            foreach (string output in node.Outputs.Where(o => o.Length > 0)) dynamic.Add(output);
+            if (MovementOps.Contains(node.OpType)) continue;
             foreach (string output in node.Outputs.Where(o => o.Length > 0))
             {
-                dynamic.Add(output);
                 string? match = producers.TryGetValue(output, out var p) && !IsQuantizer(p) ? output : aliases.GetValueOrDefault(output);
                 if (match is null) { notFound++; continue; }
                 var producer = producers[match];
@@ -70,14 +76,21 @@ internal sealed class ValueMatching
                 // The layer that computes the value in the compressed model, as the reference names it: a Conv with a batch norm
                 // folded into it computes the BatchNormalization's output.
                 var layer = byName.GetValueOrDefault(producer.Name) is { } named && named.OpType == producer.OpType ? named : node;
-                string? weight = LinearOps.Contains(layer.OpType) && layer.Inputs.Count > 1 && reference.Initializers.ContainsKey(layer.Inputs[1])
-                    ? layer.Inputs[1] : null;
-                values.Add(new MatchedValue(output, match, layer, weight, found));
+                values.Add(new MatchedValue(output, match, layer, Weight(reference, layer), found, reference.Outputs.Exists(o => o.Name == output)));
             }
         }
         bool quantized = compressed.Nodes.Any(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DequantizeLinear or OpTypes.DynamicQuantizeLinear);
         return new ValueMatching(values, notFound, quantized);
     }
+
+    // The weight of a Gemm/MatMul/Conv, or the table of an embedding lookup (a Gather from an initializer): the initializer
+    // a pass's exclusion names.
+    private static string? Weight(ModelGraph graph, Node layer) => layer.OpType switch
+    {
+        _ when LinearOps.Contains(layer.OpType) && layer.Inputs.Count > 1 && graph.Initializers.ContainsKey(layer.Inputs[1]) => layer.Inputs[1],
+        OpTypes.Gather when graph.Initializers.ContainsKey(layer.Inputs[0]) => layer.Inputs[0],
+        _ => null,
+    };
 
     private static bool IsQuantizer(Node n) => n.OpType is OpTypes.QuantizeLinear or OpTypes.DynamicQuantizeLinear;
 
