@@ -101,11 +101,12 @@ internal static class Diagnosis
         output.Console.Write(table);
         foreach (var l in shown.Concat(report.Values.Where(v => v.Hints.Count > 0)))
             foreach (var h in l.Hints)
-                output.Console.MarkupLine($"[yellow]{Markup.Escape(l.Node)}[/]: {Markup.Escape(h.Reason)} → try {Markup.Escape(Option(h, l, report.Quantized))}");
+                output.Console.MarkupLine($"[yellow]{Markup.Escape(l.Node)}[/]: {Markup.Escape(h.Reason)} → try {Markup.Escape(Advice(h, l, report.Quantized))}");
         var notes = new List<string> { $"{report.Layers.Count} layers compared on {report.Samples} samples, worst first" };
         if (report.Layers.Count > shown.Count) notes.Add($"{report.Layers.Count - shown.Count} more with --json");
         if (report.Values.Count > 0)
-            notes.Add($"{report.Values.Count} other values (activations, norms, sums) with --json, the worst {report.Values[0].Node} at {Db(report.Values[0].SqnrDb)} dB");
+            notes.Add($"{report.Values.Count} other value{(report.Values.Count == 1 ? "" : "s")} (activations, norms, sums) with --json, "
+                + $"the worst {report.Values[0].Node} at {Db(report.Values[0].SqnrDb)} dB");
         if (report.Layers.Concat(report.Values).Any(l => l.Rescaled))
             notes.Add("* rescaled per channel (equalization): compared after each channel's least-squares gain");
         if (report.NotFound > 0) notes.Add($"{report.NotFound} values of the reference not in the compressed model");
@@ -134,10 +135,15 @@ internal static class Diagnosis
     {
         DiagnosisFix.SmoothQuant => "quantize --smoothquant 0.5",
         DiagnosisFix.Equalize => "quantize --equalize",
-        DiagnosisFix.Calibration => "quantize --calibration-method minmax (the widest range), or --calibration with data like these inputs",
+        DiagnosisFix.Calibration => "quantize --calibration-method minmax",
         DiagnosisFix.Exclude => $"{(quantized ? "quantize" : "prune")} --exclude {layer.Weight}",
         _ => hint.Fix,
     };
+
+    // The option with what else may help.
+    private static string Advice(DiagnosisHint hint, LayerDiagnostic layer, bool quantized) => hint.Fix == DiagnosisFix.Calibration
+        ? Option(hint, layer, quantized) + " (the widest range), or calibration data like these inputs (--calibration)"
+        : Option(hint, layer, quantized);
 
     private static string Db(double db) => double.IsPositiveInfinity(db) ? "exact" : db.ToString("F1", CultureInfo.InvariantCulture);
 }

@@ -62,8 +62,7 @@ internal static class DiagnosisRows
         var hints = new List<DiagnosisHint>();
         if (row.Input is { OutlierChannels: > 0 } input)
         {
-            string reason = $"{input.OutlierChannels} of {input.Channels} input channels reach up to {input.OutlierRatio:F0}× the median channel's "
-                + "max |x|: the input's one scale spends its levels on them";
+            string reason = $"{input.OutlierChannels} of {input.Channels} input channels reach up to {input.OutlierRatio:F0}× the median channel's max |x|";
             hints.Add(new DiagnosisHint(row.OpType == OpTypes.Conv ? DiagnosisFix.Equalize : DiagnosisFix.SmoothQuant, reason));
         }
         if (row.Input is { Low: float low, High: float high } range && range.Clipped > options.SaturatedFraction)

@@ -11,9 +11,12 @@ internal sealed class QuantizerSite
     private double[]? _channelMax;
 
     /// <param name="value">The compressed model's value that is quantized.</param>
-    /// <param name="range">The representable range and step of a static quantizer; null for a dynamic one.</param>
+    /// <param name="range">
+    /// The representable range and step of a static quantizer (null for a dynamic one), and whether values below it count as clipped:
+    /// not when the zero point is qmin, where clamping at 0 is the ReLU a QOperator layer fuses into its output.
+    /// </param>
     /// <param name="channelAxis">The channel axis of a layer's activation input (−1: the last axis), or null.</param>
-    public QuantizerSite(string value, (float Low, float High, float Step)? range, int? channelAxis)
+    public QuantizerSite(string value, (float Low, float High, float Step, bool ClipsBelow)? range, int? channelAxis)
     {
         Value = value;
         Range = range;
@@ -21,16 +24,16 @@ internal sealed class QuantizerSite
     }
 
     public string Value { get; }
-    public (float Low, float High, float Step)? Range { get; }
+    public (float Low, float High, float Step, bool ClipsBelow)? Range { get; }
     public int? ChannelAxis { get; }
 
     /// <summary>Adds one batch of the quantized value.</summary>
     public void Add(ReadOnlySpan<float> v, int[] shape)
     {
         _count += v.Length;
-        if (Range is var (low, high, step))
+        if (Range is var (low, high, step, clipsBelow))
         {
-            float below = low - step / 2, above = high + step / 2;
+            float below = clipsBelow ? low - step / 2 : float.NegativeInfinity, above = high + step / 2;
             foreach (float x in v) if (x < below || x > above) _clipped++;
         }
         if (ChannelAxis is not int axis || shape.Length == 0) return;

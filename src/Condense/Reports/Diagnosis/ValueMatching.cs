@@ -111,9 +111,10 @@ internal sealed class ValueMatching
         return sites;
     }
 
-    // s·(qmin − z) … s·(qmax − z) and the step s of a per-tensor QuantizeLinear; qmin/qmax from the zero point's type (uint8
-    // without one) or Condense's qmin/qmax attributes. Null for per-axis or computed parameters.
-    private static (float Low, float High, float Step)? Range(ModelGraph graph, Node q)
+    // s·(qmin − z) … s·(qmax − z) and the step s of a per-tensor QuantizeLinear, and whether clamping at the low end is
+    // saturation (not when z = qmin: the range starts at 0, a ReLU fused into the quantizer); qmin/qmax from the zero point's
+    // type (uint8 without one) or Condense's qmin/qmax attributes. Null for per-axis or computed parameters.
+    private static (float Low, float High, float Step, bool ClipsBelow)? Range(ModelGraph graph, Node q)
     {
         if (!graph.Initializers.TryGetValue(q.Inputs[1], out var scale) || scale.Size != 1) return null;
         string zeroName = q.Inputs.Count > 2 ? q.Inputs[2] : "";
@@ -129,7 +130,7 @@ internal sealed class ValueMatching
         min = q.Int("qmin", min);
         max = q.Int("qmax", max);
         float s = scale.Data[0];
-        return (s * (min - zero), s * (max - zero), s);
+        return (s * (min - zero), s * (max - zero), s, zero != min);
     }
 
     // Both models must read the same inputs: the same names, each with the same known sample dimensions.
