@@ -101,7 +101,8 @@ internal static class Diagnosis
         output.Console.Write(table);
         foreach (var l in shown.Concat(report.Values.Where(v => v.Hints.Count > 0)))
             foreach (var h in l.Hints)
-                output.Console.MarkupLine($"[yellow]{Markup.Escape(l.Node)}[/]: {Markup.Escape(h.Reason)} → try {Markup.Escape(Advice(h, l, report.Quantized))}");
+                output.Console.MarkupLine($"[yellow]{Markup.Escape(l.Node)}[/]: {Markup.Escape(h.Reason)} "
+                    + $"→ try {Markup.Escape(Advice(h, l, report.Quantized))}");
         var notes = new List<string> { $"{report.Layers.Count} layers compared on {report.Samples} samples, worst first" };
         if (report.Layers.Count > shown.Count) notes.Add($"{report.Layers.Count - shown.Count} more with --json");
         if (report.Values.Count > 0)

@@ -13,8 +13,8 @@ namespace Condense.Reports.Diagnosis;
 internal static class DiagnosisRows
 {
     /// <summary>The rows of the layers (a weight, or a model output) and of the other values, each worst first.</summary>
-    public static (List<LayerDiagnostic> Layers, List<LayerDiagnostic> Values) Build(ModelGraph reference, ValueMatching matching, Dictionary<string, ValueError> errors,
-        HashSet<string> shapeDiffers, DiagnosisOptions options)
+    public static (List<LayerDiagnostic> Layers, List<LayerDiagnostic> Values) Build(ModelGraph reference, ValueMatching matching,
+        Dictionary<string, ValueError> errors, HashSet<string> shapeDiffers, DiagnosisOptions options)
     {
         var compared = matching.Values.Where(v => !shapeDiffers.Contains(v.Reference) && errors[v.Reference].Elements > 0).ToList();
         var sqnr = compared.ToDictionary(v => v.Reference, v => errors[v.Reference].SqnrDb);

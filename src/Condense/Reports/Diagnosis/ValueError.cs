@@ -32,7 +32,7 @@ internal sealed class ValueError
     /// <summary>Elements compared so far.</summary>
     public long Elements { get; private set; }
 
-    /// <summary>Adds one batch of the reference <paramref name="reference"/> and the compressed <paramref name="x"/>, both of <paramref name="shape"/>.</summary>
+    /// <summary>Adds one batch: the reference values and the compressed <paramref name="x"/>, both of <paramref name="shape"/>.</summary>
     public void Add(ReadOnlySpan<float> reference, ReadOnlySpan<float> x, int[] shape)
     {
         var (outer, channels, inner) = ChannelLayout(shape);
