@@ -96,7 +96,7 @@ internal static class Diagnosis
             string quantized = q is null ? "" : q.Dynamic ? "dynamic" : $"{q.Low:G3} … {q.High:G3}";
             table.AddRow(Markup.Escape(l.Node), Markup.Escape(l.OpType), Db(l.SqnrDb) + (l.Rescaled ? " *" : ""), $"{l.Cosine:F5}",
                 $"{l.MaxAbsError:G3}", $"{l.Min:G3} … {l.Max:G3}", quantized, q is null || q.Dynamic ? "" : $"{q.Clipped:P1}",
-                Markup.Escape(string.Join(", ", l.Hints.Select(h => Option(h, l, report.Quantized)))));
+                Markup.Escape(string.Join("\n", l.Hints.Select(h => Option(h, l)))));
         }
         output.Console.Write(table);
         foreach (var l in shown.Concat(report.Values.Where(v => v.Hints.Count > 0)))
@@ -115,7 +115,7 @@ internal static class Diagnosis
         output.Console.MarkupLine(Markup.Escape(string.Join("; ", notes)));
     }
 
-    /// <summary>The report as JSON, each hint with the command-line option that applies it.</summary>
+    /// <summary>The report as JSON, each hint with the command and option that apply it (`option`: "quantize --smoothquant 0.5").</summary>
     public static JsonObject ToJson(DiagnosisReport report)
     {
         var json = ReportJson.ToObject(report);
@@ -125,26 +125,30 @@ internal static class Diagnosis
             for (int i = 0; i < rows.Count; i++)
             {
                 var hints = array[i]!["hints"]!.AsArray();
-                for (int j = 0; j < hints.Count; j++) hints[j]!["option"] = Option(rows[i].Hints[j], rows[i], report.Quantized);
+                for (int j = 0; j < hints.Count; j++) hints[j]!["option"] = Command(rows[i].Hints[j], rows[i], report.Quantized);
             }
         }
         return json;
     }
 
-    // The option of `condense quantize` (or `prune`, for a layer of a model without quantization) that applies the fix.
-    private static string Option(DiagnosisHint hint, LayerDiagnostic layer, bool quantized) => hint.Fix switch
+    // The option that applies the fix (of `condense quantize`, or of `prune` for --exclude on a model without quantization).
+    private static string Option(DiagnosisHint hint, LayerDiagnostic layer) => hint.Fix switch
     {
-        DiagnosisFix.SmoothQuant => "quantize --smoothquant 0.5",
-        DiagnosisFix.Equalize => "quantize --equalize",
-        DiagnosisFix.Calibration => "quantize --calibration-method minmax",
-        DiagnosisFix.Exclude => $"{(quantized ? "quantize" : "prune")} --exclude {layer.Weight}",
+        DiagnosisFix.SmoothQuant => "--smoothquant 0.5",
+        DiagnosisFix.Equalize => "--equalize",
+        DiagnosisFix.Calibration => "--calibration-method minmax",
+        DiagnosisFix.Exclude => $"--exclude {layer.Weight}",
         _ => hint.Fix,
     };
 
-    // The option with what else may help.
+    // The command and option: `quantize --smoothquant 0.5`.
+    private static string Command(DiagnosisHint hint, LayerDiagnostic layer, bool quantized) =>
+        $"{(hint.Fix == DiagnosisFix.Exclude && !quantized ? "prune" : "quantize")} {Option(hint, layer)}";
+
+    // The command with what else may help.
     private static string Advice(DiagnosisHint hint, LayerDiagnostic layer, bool quantized) => hint.Fix == DiagnosisFix.Calibration
-        ? Option(hint, layer, quantized) + " (the widest range), or calibration data like these inputs (--calibration)"
-        : Option(hint, layer, quantized);
+        ? Command(hint, layer, quantized) + ", or --calibration with data like these"
+        : Command(hint, layer, quantized);
 
     private static string Db(double db) => double.IsPositiveInfinity(db) ? "exact" : db.ToString("F1", CultureInfo.InvariantCulture);
 }

@@ -67,7 +67,7 @@ internal static class DiagnosisRows
         }
         if (row.Input is { Low: float low, High: float high } range && range.Clipped > options.SaturatedFraction)
             hints.Add(new DiagnosisHint(DiagnosisFix.Calibration,
-                $"{range.Clipped:P1} of the input lies outside the quantization range [{low:G3}, {high:G3}] and saturates"));
+                $"{range.Clipped:P1} of the input saturates outside [{low:G3}, {high:G3}]"));
         if (row.Weight is not null && row.SqnrDb < options.JumpBelowDb && (exactInputs || row.SqnrDropDb > options.JumpDb))
             hints.Add(new DiagnosisHint(DiagnosisFix.Exclude, exactInputs
                 ? $"SQNR {row.SqnrDb:F1} dB on the model's exact inputs: this layer alone loses it"
