@@ -2,13 +2,11 @@
 // options name as the models' inputs (the MNIST test set by default or --data, --images, --text), the library's
 // comparison, and its table — worst layer first, each hint turned into the option that applies it.
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Condense.Cli.Commands;
 using Condense.Data;
 using Condense.Data.Text;
 using Condense.Formats;
-using Condense.Graph;
 using Condense.Reports;
 using Condense.Reports.Diagnosis;
 using Condense.Tensors;

@@ -105,6 +105,31 @@ public sealed class LayerDiagnosisTests
     }
 
     [Fact]
+    public void AQOperatorStyleNameIsMatchedThroughItsQuantizer()
+    {
+        // As ONNX Runtime's QOperator files read back: g1 writes a fresh float value, whose codes carry h's name plus "_quantized".
+        var compressed = TwoLayers([1, 0, 0, 1]);
+        compressed.Initializers["s"] = Tensor.Scalar(0.5f);
+        compressed.Initializers["z"] = Tensor.Scalar(128f);
+        compressed.ElementTypes["z"] = ElementType.UInt8;
+        compressed.Nodes[0].Outputs[0] = "g1_output_0";
+        compressed.Nodes.Insert(1, new Node("q", OpTypes.QuantizeLinear, ["g1_output_0", "s", "z"], ["h_quantized"]));
+        compressed.Nodes.Insert(2, new Node("dq", OpTypes.DequantizeLinear, ["h_quantized", "s", "z"], ["h_dequantized"]));
+        compressed.Nodes[3].Inputs[0] = "h_dequantized";
+
+        var report = LayerDiagnosis.Diagnose(new GraphModule(TwoLayers([1, 0, 0, 1])), new GraphModule(compressed), TwoSamples());
+
+        var h = report.Layers.Single(l => l.Value == "h");
+        Assert.Equal("g1_output_0", h.CompressedValue);
+        Assert.True(double.IsPositiveInfinity(h.SqnrDb));
+        // The Relu reads h through the quantizer: −64 … 63.5 in steps of 0.5 holds [1, 2, 3, −4] exactly.
+        var a = Assert.Single(report.Values);
+        Assert.True(double.IsPositiveInfinity(a.SqnrDb));
+        Assert.Equal(("g1_output_0", -64f, 63.5f, 0.0, 0), (a.Input!.Value, a.Input.Low!.Value, a.Input.High!.Value, a.Input.Clipped, a.Input.Channels));
+        Assert.Equal(0, report.NotFound);
+    }
+
+    [Fact]
     public void ModelsWithDifferentInputsAreRefusedInOneLine()
     {
         var other = TwoLayers([1, 0, 0, 1]);

@@ -33,7 +33,7 @@ public static class LayerDiagnosis
         var matching = ValueMatching.Build(reference.Graph, compressed.Graph);
         var errors = matching.Values.ToDictionary(v => v.Reference, _ => new ValueError());
         var shapeDiffers = new HashSet<string>();
-        int samples = Run(reference, compressed, feeds(), matching, errors, shapeDiffers, sites: true);
+        int samples = Run(reference, compressed, feeds(), matching, errors, shapeDiffers, collectSites: true);
         if (samples == 0) throw new CondenseException("no inputs to compare the models on: the data is empty");
 
         // Values a per-channel gain explains far better than they match as they are: measured again with the gains applied.
@@ -45,7 +45,7 @@ public static class LayerDiagnosis
                     rescaled[name] = new ValueError(gains);
         if (rescaled.Count > 0)
         {
-            Run(reference, compressed, feeds(), matching, rescaled, shapeDiffers, sites: false);
+            Run(reference, compressed, feeds(), matching, rescaled, shapeDiffers, collectSites: false);
             foreach (var (name, error) in rescaled) errors[name] = error;
         }
         var (layers, values) = DiagnosisRows.Build(reference.Graph, matching, errors, shapeDiffers, options);
@@ -59,12 +59,13 @@ public static class LayerDiagnosis
     // One pass over the feeds: both models run each batch, every matched value's error (and, when asked, every quantizer
     // site) is accumulated. Returns the number of samples.
     private static int Run(GraphModule reference, GraphModule compressed, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds,
-        ValueMatching matching, Dictionary<string, ValueError> errors, HashSet<string> shapeDiffers, bool sites)
+        ValueMatching matching, Dictionary<string, ValueError> errors, HashSet<string> shapeDiffers, bool collectSites)
     {
         bool referenceTraining = reference.Training, compressedTraining = compressed.Training;
         reference.Eval();
         compressed.Eval();
         int samples = 0;
+        var sites = collectSites ? matching.Values.SelectMany(v => v.Sites).Distinct().ToList() : [];
         try
         {
             using var _ = GradMode.NoGrad();
@@ -81,8 +82,7 @@ public static class LayerDiagnosis
                     if (!Shape.Equal(r.Shape, x.Shape)) { shapeDiffers.Add(value.Reference); continue; }
                     error.Add(r.Data, x.Data, r.Shape);
                 }
-                if (!sites) continue;
-                foreach (var site in matching.Values.SelectMany(v => v.Sites).Distinct())
+                foreach (var site in sites)
                     if (actual.TryGetValue(site.Value, out var v) && v.DataType.IsFloat()) site.Add(v.Data, v.Shape);
             }
         }
