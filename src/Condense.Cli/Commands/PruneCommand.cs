@@ -140,6 +140,10 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("-s|--seed <S>")] [Description("Seed of random pruning and fine-tuning (default 0).")]
         public ulong Seed { get; init; }
 
+        [CommandOption("--diagnose")] [Description("After pruning, compare the saved model with MODEL layer by layer on the evaluation data "
+            + "(the first 128 samples, images or passages), as `condense diagnose` does; with --json under \"diagnosis\".")]
+        public bool Diagnose { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save the pruned model; .onnx writes ONNX (default: MODEL.pruned.safetensors).")]
         public string? Out { get; init; }
 
@@ -173,11 +177,20 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var output = new Output(settings.Json);
+        var output = new Output(settings.Json) { HoldsResult = settings.Diagnose };
+        string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
+        int code = Prune(context, settings, output, outPath);
+        if (settings.Diagnose)
+            Diagnosis.AfterCompression(output, new Diagnosis.Data(settings, settings.Text, settings.Vocab, settings.MaxLength, Diagnosis.DefaultSamples),
+                settings.Model, outPath);
+        return code;
+    }
+
+    private static int Prune(CommandContext context, Settings settings, Output output, string outPath)
+    {
         var run = settings.ToRun();
         if (run.Schedule == PruneSchedule.Agp && run.FinetuneEpochs == 0)
             throw new CondenseException("the AGP schedule prunes during fine-tuning: give --finetune-epochs");
-        string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("sensitivity report", settings.SensitivityFile), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
             new RunInput(settings.Images is null ? "calibration text" : "calibration images", settings.Calibration),

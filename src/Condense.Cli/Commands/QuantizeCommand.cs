@@ -123,6 +123,10 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [Requires("--text")]
         public int MaxLength { get; init; } = 128;
 
+        [CommandOption("--diagnose")] [Description("After quantizing, compare the saved model with MODEL layer by layer on the evaluation data "
+            + "(the first 128 samples, images or passages), as `condense diagnose` does; with --json under \"diagnosis\".")]
+        public bool Diagnose { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (see --onnx-format), "
             + "anything else a checkpoint (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
@@ -130,8 +134,17 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var output = new Output(settings.Json);
+        var output = new Output(settings.Json) { HoldsResult = settings.Diagnose };
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + $".int{settings.Bits}.safetensors";
+        int code = Quantize(context, settings, output, outPath);
+        if (settings.Diagnose)
+            Diagnosis.AfterCompression(output, new Diagnosis.Data(settings, settings.Text, settings.Vocab, settings.MaxLength, Diagnosis.DefaultSamples),
+                settings.Model, outPath);
+        return code;
+    }
+
+    private static int Quantize(CommandContext context, Settings settings, Output output, string outPath)
+    {
         CheckOnnxFormat(settings, outPath);
         var options = new QuantizeOptions
         {
