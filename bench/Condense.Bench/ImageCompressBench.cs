@@ -5,7 +5,9 @@
 // ONNX Runtime on the exported file, parameters, file size, and ORT's batch-1 speed of the original over the variant's
 // (interleaved, best of 7, one run).
 //   dotnet run -c Release --project bench/Condense.Bench -- image-compress --variants int8,int8-equalize,int8-bias,int8-adaround,
-//       int8-all,sparse50,nm24,filters30,filters30-distil [--epochs E] [--lr X]
+//       int8-all,sparse50,nm24,filters30,filters30-distil,filters30-obs,filters30-obs-joined,filters30-obs-distil [--epochs E] [--lr X]
+//       [--multiple M] [--target own|uncut|uncutsum] [--dampening D] [--augment K] [--joined]
+// The -obs variants choose the filters on the calibration photos and refit their readers (CalibratedFilters).
 using System.Diagnostics;
 using System.Globalization;
 using Condense.Data;

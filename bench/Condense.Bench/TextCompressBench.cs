@@ -7,7 +7,8 @@
 //       [--layers 0,3,5] [--lr X] [--hidden-weight W] [--speed]
 // Variants: layers3 (3 of 6 layers), heads-ffn (half the heads and half the FFN neurons), oneshot-SCORE-SPARSITY (pruned, no
 // fine-tuning; SCORE magnitude|wanda|sparsegpt, SPARSITY 50 or nm for 2:4), distil-SCORE-SPARSITY (pruned, then distilled with
-// the masks held); "-int8" after layers3 quantizes the distilled student (dynamic int8, 4-bit embeddings). Wanda and SparseGPT
+// the masks held); "-int8" after layers3 quantizes the distilled student (dynamic int8, 4-bit embeddings), "-emb8" after
+// heads-ffn only its embedding tables (int8 rows; the Linear layers stay float). Wanda and SparseGPT
 // calibrate on the first N passages of corpus.txt (--calibration N, default 1,024), and heads-ffn chooses its heads and
 // neurons on them (heads-ffn-norms: by weight norms).
 using System.Diagnostics;
@@ -76,7 +77,7 @@ internal static class TextCompressBench
                 var student = variant switch
                 {
                     "layers3" or "layers3-int8" => new TextStudentOptions { Layers = layers, Depth = layers is null ? 3 : null },
-                    "heads-ffn" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5, Calibration = calibration },
+                    "heads-ffn" or "heads-ffn-emb8" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5, Calibration = calibration },
                     "heads-ffn-norms" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5 },
                     _ when variant.StartsWith("distil-", StringComparison.Ordinal) =>
                         new TextStudentOptions { Prune = PruneFor(variant["distil-".Length..]), Calibration = calibration },
@@ -86,17 +87,22 @@ internal static class TextCompressBench
                 (model, before, after, seconds) = (distilled, report.Before, report.After, report.Seconds);
                 epochs = string.Join("; ", report.Epochs.Select(e => $"{e.Epoch}: loss {e.Loss:F4} in {e.Seconds:F0}s"));
             }
-            string name = variant.EndsWith("-int8", StringComparison.Ordinal) ? variant[..^"-int8".Length] : variant;
+            bool embeddingsOnly = variant.EndsWith("-emb8", StringComparison.Ordinal);
+            string name = variant.EndsWith("-int8", StringComparison.Ordinal) || embeddingsOnly ? variant[..^"-int8".Length] : variant;
             Report(name, model, before, after, seconds);
             if (epochs.Length > 0) Console.WriteLine($"    epochs: {epochs}");
             if (name != variant)
             {
-                // The distilled student quantized: dynamic int8 Linear layers and 4-bit embedding tables (blocks of 32).
+                // The distilled student quantized: dynamic int8 Linear layers and 4-bit embedding tables (blocks of 32), or (-emb8) only
+                // the embedding tables, int8 rows.
+                var quantize = embeddingsOnly ? new QuantizeOptions { Layers = false }
+                    : new QuantizeOptions { Mode = QuantizationMode.Dynamic, EmbeddingBits = 4 };
                 var (quantized, q) = TextQuantizePipeline.Apply(model, tokenizer, [.. evaluation.Take(evaluation.Count / 2)], evaluation,
-                    new QuantizeOptions { Mode = QuantizationMode.Dynamic, EmbeddingBits = 4 }, new Inference.EmbeddingOptions());
+                    quantize, new Inference.EmbeddingOptions());
                 var reference = new Inference.SentenceEmbedder(teacher, tokenizer).Embed(evaluation);
                 var fidelity = TextFidelity.Of(Fidelity.Measure(new Inference.SentenceEmbedder(quantized, tokenizer).Embed(evaluation), reference));
-                Console.WriteLine($"    int8 dynamic, 4-bit embeddings: cosine to the distilled float student {q.CosineMean:F4}");
+                Console.WriteLine($"    {(embeddingsOnly ? "int8 embeddings only" : "int8 dynamic, 4-bit embeddings")}: cosine to the distilled float "
+                    + $"student {q.CosineMean:F4}");
                 Report(variant, quantized, before, fidelity, seconds + q.Seconds);
             }
         }

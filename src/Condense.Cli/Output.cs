@@ -37,10 +37,28 @@ internal sealed class Output
     /// <summary>Whether a live progress bar can be drawn.</summary>
     public bool Interactive => Console.Profile.Capabilities.Interactive;
 
+    /// <summary>
+    /// When set, the result is kept instead of printed, for <see cref="PrintHeld"/> to add a section a command computes after its
+    /// run (quantize --diagnose), so stdout still gets one JSON object.
+    /// </summary>
+    public bool HoldsResult { get; init; }
+
+    private JsonObject? _held;
+
     /// <summary>Prints the command's result as one JSON object on stdout when --json was given.</summary>
     public void Result(object result)
     {
-        if (Json) System.Console.Out.WriteLine(JsonSerializer.Serialize(result, JsonOptions));
+        if (!Json) return;
+        if (HoldsResult) _held = JsonSerializer.SerializeToNode(result, JsonOptions)?.AsObject();
+        else System.Console.Out.WriteLine(JsonSerializer.Serialize(result, JsonOptions));
+    }
+
+    /// <summary>Prints the held result with <paramref name="key"/> set to <paramref name="value"/> when --json was given.</summary>
+    public void PrintHeld(string key, JsonNode value)
+    {
+        if (!Json || _held is null) return;
+        _held[key] = value;
+        System.Console.Out.WriteLine(_held.ToJsonString(JsonOptions));
     }
 
     /// <summary>
@@ -63,7 +81,8 @@ internal sealed class Output
             int at = json.IndexOf(before);
             json.Insert(at < 0 ? json.Count : at, key, JsonSerializer.SerializeToNode(value, JsonOptions));
         }
-        System.Console.Out.WriteLine(json.ToJsonString(JsonOptions));
+        if (HoldsResult) _held = json;
+        else System.Console.Out.WriteLine(json.ToJsonString(JsonOptions));
     }
 
     /// <summary>

@@ -37,6 +37,9 @@ app.Configure(config =>
         .WithExample("sensitivity", "model.safetensors", "--budget", "0.9");
     commands.Add<EvalCommand>(config, "eval").WithDescription("Accuracy, loss, size and speed of a saved model.")
         .WithExample("eval", "model.safetensors");
+    commands.Add<DiagnoseCommand>(config, "diagnose")
+        .WithDescription("Per-layer error of a compressed model against the float one (SQNR, cosine, ranges, clipping), worst first, with hints.")
+        .WithExample("diagnose", "model.safetensors", "model.int8.safetensors");
     commands.Add<InfoCommand>(config, "info").WithDescription("Layers, shapes, parameters and sparsity of a saved model.")
         .WithExample("info", "model.safetensors");
     commands.Add<EmbedCommand>(config, "embed").WithDescription("Sentence embeddings of a text file's passages (mean pooled, normalised) as N×D .npy.")

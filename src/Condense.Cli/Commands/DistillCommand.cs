@@ -18,6 +18,9 @@ namespace Condense.Cli.Commands;
 
 internal sealed class DistillCommand : Command<DistillCommand.Settings>
 {
+    /// <summary>Image students keep a multiple of this many filters per layer unless told otherwise.</summary>
+    public const int DefaultChannelMultiple = 16;
+
     public sealed class Settings : ImageDataSettings
     {
         [CommandOption("--teacher <MODEL>")] [Description("The teacher model (.safetensors or .onnx).")]
@@ -31,8 +34,14 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("--student-width <F>")] [Description("Or: the teacher's MLP with every hidden layer F times as wide (e.g. 0.25).")]
         public double? StudentWidth { get; init; }
 
-        [CommandOption("--student-prune <R>")] [Description("Or: the teacher itself with the weakest R of its neurons (with --images: filters) removed.")]
+        [CommandOption("--student-prune <R>")] [Description("Or: the teacher itself with the weakest R of its neurons removed (with --images: "
+            + "the R of each layer's filters that the images show matter least, the layer reading them refitted; residual channels stay whole).")]
         public double? StudentPrune { get; init; }
+
+        [CommandOption("--channel-multiple <N>")] [Requires("--images"), Requires("--student-prune")]
+        [Description("With --images --student-prune: the filters each layer of at least 4·N keeps rounded to the nearest multiple of N "
+            + "(default 16: ONNX Runtime's blocked convolutions take channels 16 at a time on AVX-512, 8 on AVX2; 1 keeps exactly 1 − R).")]
+        public int? ChannelMultiple { get; init; }
 
         [CommandOption("--temperature <T>")] [Description("Softmax temperature (default 4).")]
         public float? Temperature { get; init; }

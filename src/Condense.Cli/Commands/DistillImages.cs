@@ -1,5 +1,6 @@
 // `condense distill --teacher MODEL --images DIR --student-prune R`: an image student cut from the teacher (the share R
-// of its filters removed, residual groups together) and distilled without labels to reproduce the teacher's outputs on
+// of its filters removed, chosen on the training images with the layers reading them refitted; channels joined by
+// residual Adds stay whole) and distilled without labels to reproduce the teacher's outputs on
 // the images, randomly cropped and flipped; fidelity to the teacher on held-out images before and after, sizes and speed.
 using System.Globalization;
 using Condense.Data;
@@ -7,6 +8,7 @@ using Condense.Data.Images;
 using Condense.Distillation;
 using Condense.Formats;
 using Condense.Inference;
+using Condense.Pruning;
 using Condense.Reports;
 using Condense.Tensors;
 using Spectre.Console;
@@ -41,7 +43,6 @@ internal static class DistillImages
         }.Validate();
 
         var teacher = ModelFile.Load(s.Teacher!);
-        var cut = ImageDistillPipeline.Cut(teacher, ratio);
         var images = ImageInputs.Load(output, s, s.Images!, teacher, "training");
         Dataset train = images, evaluation;
         if (s.EvalImages is { } folder) evaluation = ImageInputs.Load(output, s, folder, teacher, "evaluation");
@@ -52,6 +53,9 @@ internal static class DistillImages
             var all = Enumerable.Range(0, images.Count).ToArray();
             (train, evaluation) = (images.Select([.. all.Where(i => i % 5 != 4)]), images.Select([.. all.Where(i => i % 5 == 4)]));
         }
+        // The filters go by what they do on the training images (unaugmented), the layers reading them refitted.
+        var cutOptions = new FilterCutOptions { ChannelMultiple = s.ChannelMultiple ?? DistillCommand.DefaultChannelMultiple };
+        var cut = CountProgress.Run(output, "choosing filters", 100, p => ImageDistillPipeline.Cut(teacher, ratio, train, cutOptions, p));
         var layout = IsChannelsLast(train.SampleShape) ? ImageLayout.Nhwc : ImageLayout.Nchw;
         var sampleShape = train.SampleShape;
         Tensor Augment(Tensor batch, Rng rng) => ImageAugment.RandomResizedCrop(batch, sampleShape, layout, rng);

@@ -65,7 +65,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--ratio <R>")] [Description("With --structured: fraction of filters/neurons removed per layer (default 0.5).")]
         public double Ratio { get; init; } = 0.5;
 
-        [Requires("--structured")]
+        [Requires("--structured"), ConflictsWith("--calibration")]
         [CommandOption("--norm <NORM>")] [Description("With --structured: l1 or l2 (default l2).")]
         public NeuronNorm Norm { get; init; } = NeuronNorm.L2;
 
@@ -116,9 +116,15 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             + "updates from the calibration Hessian, Frantar & Alistarh 2023).")]
         public PruneScore Score { get; init; } = PruneScore.Magnitude;
 
-        [CommandOption("--calibration <FILE>")] [Requires("--text")]
-        [Description("With --text: passages that wanda and sparsegpt score on (default: the first half of --text).")]
+        [CommandOption("--calibration <PATH>")] [Requires("--text|--images")]
+        [Description("With --text: passages that wanda and sparsegpt score on (default: the first half of --text). With --images "
+            + "--structured: a folder of images the filters are chosen on, the layers reading them refitted (residual channels stay whole).")]
         public string? Calibration { get; init; }
+
+        [CommandOption("--channel-multiple <N>")] [Requires("--structured")]
+        [Description("With --structured: the filters/neurons each layer of at least 4·N keeps rounded to the nearest multiple of N "
+            + "(default 1; 16 suits ONNX Runtime's blocked convolutions on AVX-512, 8 on AVX2).")]
+        public int ChannelMultiple { get; init; } = 1;
 
         [CommandOption("--finetune-epochs <E>")] [Description("Epochs of fine-tuning with the masks held (default 0).")]
         public int FinetuneEpochs { get; init; }
@@ -138,6 +144,10 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--report <DIR>")] [Description(ReportRequest.Help)]
         public string? Report { get; init; }
 
+        [CommandOption("--diagnose")] [Description("After pruning, compare the saved model with MODEL layer by layer on the evaluation data "
+            + "(the first 128 samples, images or passages), as `condense diagnose` does; with --json under \"diagnosis\".")]
+        public bool Diagnose { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save the pruned model; .onnx writes ONNX (default: MODEL.pruned.safetensors).")]
         public string? Out { get; init; }
 
@@ -154,6 +164,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             return new PruneRun
             {
                 Options = options, Structured = Structured, PruneJoined = !SkipResidual, Ratio = Ratio, Norm = Norm, Schedule = Schedule,
+                ChannelMultiple = ChannelMultiple,
                 AgpInitialSparsity = Start, AgpPruningSteps = Steps, Rounds = Rounds, FinetuneEpochs = FinetuneEpochs,
                 // No --lr: the library's default recipe (PruneRun.DefaultFinetune), seeded the same way.
                 Finetune = LearningRate is { } lr ? new TrainOptions { LearningRate = lr, Seed = Seed } : null,
@@ -170,14 +181,24 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var output = new Output(settings.Json);
+        var output = new Output(settings.Json) { HoldsResult = settings.Diagnose };
+        string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
+        int code = Prune(context, settings, output, outPath);
+        if (settings.Diagnose)
+            Diagnosis.AfterCompression(output, new Diagnosis.Data(settings, settings.Text, settings.Vocab, settings.MaxLength, Diagnosis.DefaultSamples),
+                settings.Model, outPath);
+        return code;
+    }
+
+    private static int Prune(CommandContext context, Settings settings, Output output, string outPath)
+    {
         var run = settings.ToRun();
         if (run.Schedule == PruneSchedule.Agp && run.FinetuneEpochs == 0)
             throw new CondenseException("the AGP schedule prunes during fine-tuning: give --finetune-epochs");
-        string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("sensitivity report", settings.SensitivityFile), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
-            new RunInput("calibration text", settings.Calibration), new RunInput("fine-tuning text", settings.FinetuneText),
+            new RunInput(settings.Images is null ? "calibration text" : "calibration images", settings.Calibration),
+            new RunInput("fine-tuning text", settings.FinetuneText),
             new RunInput("preprocessing model", settings.PreprocessModel));
         output.Report = ReportRequest.Check(settings.Report, "prune", settings.Model);
         if (settings.Text is not null) return PruneText.Run(output, settings, run.Options, outPath);

@@ -17,12 +17,15 @@ internal static class PruneImages
         if (run.FinetuneEpochs > 0)
             throw new CondenseException("an image model recovers by distillation from the original: use `condense distill --teacher MODEL --images DIR "
                 + "--student-prune R` (--finetune-epochs is for --data)");
+        if (settings.Calibration is not null && !run.Structured)
+            throw new CondenseException("with --images, --calibration chooses the filters that --structured removes: give --structured");
         var model = ModelFile.Load(settings.Model);
         var images = ImageInputs.Load(output, settings, settings.Images!, model, "evaluation");
+        var calibration = settings.Calibration is { } folder ? ImageInputs.Load(output, settings, folder, model, "calibration") : null;
         (model, int batch) = ImageInputs.Batchable(output, model);
         var (pruned, report) = CountProgress.Run(output, "measuring", images.Count, progress => run.Structured
             ? ImagePrunePipeline.ApplyStructured(model, images, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude, run.PruneJoined,
-                batch, progress)
+                batch, progress, calibration, run.ChannelMultiple)
             : ImagePrunePipeline.Apply(model, images, run.Options, batch, progress));
         ModelFile.Save(pruned.Graph, outPath);
         report = report with

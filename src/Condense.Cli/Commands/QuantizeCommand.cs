@@ -88,6 +88,14 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             + "per row) or 4 (two values a byte, a scale per block of columns; the .onnx file needs opset 18).")]
         public int EmbeddingBits { get; init; } = 8;
 
+        [CommandOption("--embeddings-only")]
+        [ConflictsWith("--mode"), ConflictsWith("--bits"), ConflictsWith("--per-tensor"), ConflictsWith("--calibration-method"),
+         ConflictsWith("--method"), ConflictsWith("--smoothquant"), ConflictsWith("--equalize"), ConflictsWith("--bias-correction"),
+         ConflictsWith("--adaround"), ConflictsWith("--block-size"), ConflictsWith("--max-accuracy-drop"), ConflictsWith("--min-cosine")]
+        [Description("Quantize only the embedding tables (--embedding-bits); Linear and Conv layers stay float, e.g. after pruning "
+            + "a transformer's heads and neurons.")]
+        public bool EmbeddingsOnly { get; init; }
+
         [Requires("--embedding-bits", "4")]
         [CommandOption("--embedding-block-size <N>")] [Description("4-bit embeddings: one scale per N columns of a row "
             + "(default 32; a width N does not divide gets one scale per row).")]
@@ -119,6 +127,10 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         [CommandOption("--report <DIR>")] [Description(ReportRequest.Help)]
         public string? Report { get; init; }
 
+        [CommandOption("--diagnose")] [Description("After quantizing, compare the saved model with MODEL layer by layer on the evaluation data "
+            + "(the first 128 samples, images or passages), as `condense diagnose` does; with --json under \"diagnosis\".")]
+        public bool Diagnose { get; init; }
+
         [CommandOption("-o|--out <FILE>")] [Description("Where to save: .onnx writes ONNX (see --onnx-format), "
             + "anything else a checkpoint (default: MODEL.int8.safetensors).")]
         public string? Out { get; init; }
@@ -126,8 +138,17 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var output = new Output(settings.Json);
+        var output = new Output(settings.Json) { HoldsResult = settings.Diagnose };
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + $".int{settings.Bits}.safetensors";
+        int code = Quantize(context, settings, output, outPath);
+        if (settings.Diagnose)
+            Diagnosis.AfterCompression(output, new Diagnosis.Data(settings, settings.Text, settings.Vocab, settings.MaxLength, Diagnosis.DefaultSamples),
+                settings.Model, outPath);
+        return code;
+    }
+
+    private static int Quantize(CommandContext context, Settings settings, Output output, string outPath)
+    {
         CheckOnnxFormat(settings, outPath);
         var options = new QuantizeOptions
         {
@@ -138,7 +159,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             MaxAccuracyDrop = settings.MaxAccuracyDrop / 100,
             Rounding = settings.Rounding, SmoothQuantAlpha = settings.SmoothQuant, MinCosine = settings.MinCosine,
             Equalize = settings.Equalize, BiasCorrection = settings.BiasCorrection, AdaRound = settings.AdaRound,
-            EmbeddingBits = settings.EmbeddingBits, EmbeddingBlockSize = settings.EmbeddingBlockSize,
+            EmbeddingBits = settings.EmbeddingBits, EmbeddingBlockSize = settings.EmbeddingBlockSize, Layers = !settings.EmbeddingsOnly,
         }.Validate();
         bool calibrates = options.Mode == QuantizationMode.Static || options.Rounding != WeightRounding.Rtn || options.AdaRound || options.BiasCorrection;
         if (!calibrates && (settings.Calibration is not null || context.Arguments.Contains("--calibration-samples")))

@@ -1,7 +1,8 @@
 // An image student cut from its teacher and recovered by feature distillation, measured the way models without labels
 // are measured: fidelity of the student's output features (flattened per image) to the teacher's on held-out images,
 // right after the cut and after distillation. The student is the teacher with a share of its filters removed
-// physically (StructuredPruning, residual groups together), so it starts from the teacher's weights.
+// physically, so it starts from the teacher's weights: chosen on the training images with the layer reading them refitted
+// (CalibratedFilters; channels joined by residual Adds stay whole), or by weight norm (StructuredPruning).
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Condense.Data;
@@ -21,7 +22,7 @@ namespace Condense.Distillation;
 /// <param name="Before">Fidelity to the teacher right after the cut.</param>
 /// <param name="After">Fidelity to the teacher after distillation.</param>
 /// <param name="TeacherParameters">Parameters of the teacher as given.</param>
-/// <param name="PrunedParameters">Parameters of the cut student before batch norm was folded (comparable with the teacher's).</param>
+/// <param name="PrunedParameters">Parameters of the cut student (batch norm folded by a calibrated cut, not by a norm-chosen one).</param>
 /// <param name="Parameters">Parameters of the distilled student, batch norm folded into its convolutions.</param>
 /// <param name="Epochs">Loss and time per epoch.</param>
 /// <param name="Seconds">Time of the whole pipeline: cut, measurements and distillation.</param>
@@ -54,28 +55,53 @@ public sealed record ImageDistillReport(
 public static class ImageDistillPipeline
 {
     /// <summary>
-    /// The teacher with <paramref name="ratio"/> of the filters of every prunable channel group removed (by
-    /// <paramref name="norm"/>), distilled from <paramref name="teacher"/> on <paramref name="train"/> (each batch passed
-    /// through <paramref name="augment"/> if given) and measured against it on <paramref name="evaluation"/>. The teacher
-    /// is not changed; the student comes back with batch norm folded.
+    /// The teacher with <paramref name="ratio"/> of the filters of every prunable channel group removed, chosen on
+    /// <paramref name="train"/> with the readers refitted (<see cref="Cut(GraphModule, double, Dataset, FilterCutOptions?, IProgress{int}?)"/>),
+    /// distilled from <paramref name="teacher"/> on <paramref name="train"/> (each batch passed through
+    /// <paramref name="augment"/> if given) and measured against it on <paramref name="evaluation"/>. The teacher is not
+    /// changed; the student comes back with batch norm folded.
     /// </summary>
     public static (GraphModule Student, ImageDistillReport Report) Apply(GraphModule teacher, Dataset train, Dataset evaluation, double ratio,
-        FeatureDistillOptions options, Func<Tensor, Rng, Tensor>? augment = null, NeuronNorm norm = NeuronNorm.L2,
+        FeatureDistillOptions options, Func<Tensor, Rng, Tensor>? augment = null, FilterCutOptions? cut = null,
         IProgress<TrainProgress>? progress = null, CancellationToken cancellation = default) =>
-        Distil(teacher, Cut(teacher, ratio, norm), ratio, train, evaluation, options, augment, progress, cancellation);
+        Distil(teacher, Cut(teacher, ratio, train, cut), ratio, train, evaluation, options, augment, progress, cancellation);
 
-    /// <summary>The student before distillation: <see cref="StructuredPruning.Remove"/> of the teacher, refused if it removed nothing.</summary>
+    /// <summary>
+    /// The student before distillation, filters chosen by weight norm (<see cref="StructuredPruning.Remove"/>); refused if it
+    /// removed nothing.
+    /// </summary>
     public static StructuredResult Cut(GraphModule teacher, double ratio, NeuronNorm norm = NeuronNorm.L2)
     {
+        CheckRatio(ratio);
+        return Refuse(StructuredPruning.Remove(teacher, ratio, norm));
+    }
+
+    /// <summary>
+    /// The student before distillation, filters chosen on <paramref name="calibration"/> images with the layers reading them
+    /// refitted (<see cref="CalibratedFilters.Remove"/>); refused if it removed nothing. <paramref name="progress"/> hears percent done.
+    /// </summary>
+    public static StructuredResult Cut(GraphModule teacher, double ratio, Dataset calibration, FilterCutOptions? options = null,
+        IProgress<int>? progress = null)
+    {
+        CheckRatio(ratio);
+        string input = teacher.Graph.Inputs[0].Name;
+        return Refuse(CalibratedFilters.Remove(teacher, ratio, () => calibration.Feeds(input, 8), options, progress));
+    }
+
+    private static void CheckRatio(double ratio)
+    {
         if (!(ratio > 0 && ratio < 1)) throw new CondenseException($"the share of filters to remove must be in (0, 1), got {ratio}");
-        var cut = StructuredPruning.Remove(teacher, ratio, norm);
+    }
+
+    private static StructuredResult Refuse(StructuredResult cut)
+    {
         string why = cut.Skipped.Count > 0 ? string.Join("; ", cut.Skipped) : "the model has no Conv or Gemm layer";
         if (cut.Changes.Count == 0) throw new CondenseException($"no filter could be removed: {why}");
         return cut;
     }
 
     /// <summary>
-    /// As <see cref="Apply"/>, for a student already cut by <see cref="Cut"/>, so that a caller can check the cut before a
+    /// As <see cref="Apply"/>, for a student already cut (by either <c>Cut</c>), so that a caller can check the cut before a
     /// long run. The cut's model is not changed.
     /// </summary>
     public static (GraphModule Student, ImageDistillReport Report) Distil(GraphModule teacher, StructuredResult cut, double ratio, Dataset train,

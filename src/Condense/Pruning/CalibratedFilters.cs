@@ -8,9 +8,10 @@
 // reader has a bias to absorb the mean of what the removed channels wrote. Groups are cut in graph order, each on
 // statistics of the model already cut before it, so every refit sees the inputs it will get (as GPTQ's sequential mode).
 // Channels joined by a residual Add are read through the identity path too, which no weight can refit: they are left
-// whole, or cut by weight norm when asked. A group read by more than one layer is also cut by norm. The refit's target is
-// the uncut model's output of the reader (from the cut model's inputs), plus, when the reader is added to a residual
-// stream that earlier cuts changed, the stream's change: the sum, not the reader alone, is what must come out right.
+// whole, or cut by weight norm when asked. A group read by more than one layer is also cut by norm. The refit reproduces
+// the reader's own output on the cut model's inputs by default; it can instead fit the uncut model's output (RefitTarget:
+// also undoes earlier cuts' errors, and for a reader added to a residual stream, the stream's change), which on
+// ResNet-18 with 65 calibration crops overfits them (held-out cosine 0.67 against 0.76).
 using Condense.Autograd;
 using Condense.Calibration;
 using Condense.Graph;
@@ -36,8 +37,9 @@ public sealed record FilterCutOptions
     public bool PruneJoined { get; init; }
 
     /// <summary>
-    /// Each group's kept channels rounded to the nearest multiple of this (ONNX Runtime's blocked convolutions run channels in
-    /// blocks of 8 or 16, and a count off the block can run slower than a larger one on it). 1: no rounding.
+    /// Each group's kept channels rounded to the nearest multiple of this, in layers of at least four multiples (ONNX Runtime's
+    /// blocked convolutions run channels in blocks of 8 or 16, and a count off the block can run slower than a larger one on
+    /// it). 1: no rounding.
     /// </summary>
     public int ChannelMultiple { get; init; } = 1;
 
@@ -53,7 +55,7 @@ public sealed record FilterCutOptions
     /// <summary>Groups with a layer whose weight matches one of these patterns are left whole.</summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
-    /// <summary>The dampening by default: MEASURED</summary>
+    /// <summary>0.1 by default: on ResNet-18 with 65 calibration crops it kept more on held-out photos than 0.01 (cosine 0.764 against 0.760).</summary>
     public const double DefaultDampening = 0.1;
 }
 
@@ -88,7 +90,7 @@ public static class CalibratedFilters
             int remove = group.Channels - Kept(group.Channels, ratio, options.ChannelMultiple);
             string? reason = group.Blocked
                 ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by include/exclude" : null)
-                ?? (group.Joined && !options.PruneJoined ? "its channels are joined by a residual Add (pruning joined layers together is off)" : null)
+                ?? (group.Joined && !options.PruneJoined ? "its channels are joined by a residual Add (left whole: no weight refits the identity path)" : null)
                 ?? (remove <= 0 ? $"nothing to remove at ratio {ratio}" : null);
             if (reason is not null) { skipped.Add($"{group.Name}: {reason}"); continue; }
             var reader = group.Joined ? null : Reader(graph, group);
@@ -106,12 +108,14 @@ public static class CalibratedFilters
         return new StructuredResult(new GraphModule(graph), changes, skipped);
     }
 
-    // round((1 − ratio) · channels) rounded to the nearest multiple (at least one multiple, or one channel), at most all.
+    // round((1 − ratio) · channels), rounded to the nearest multiple when the layer has at least four multiples (a small
+    // layer keeps its exact count: rounding 16 channels to a multiple of 16 would remove none or all), at least one channel.
     internal static int Kept(int channels, double ratio, int multiple)
     {
-        int kept = channels - (int)Math.Round(ratio * channels, MidpointRounding.AwayFromZero);
-        if (multiple > 1) kept = (int)Math.Round((double)kept / multiple, MidpointRounding.AwayFromZero) * multiple;
-        return Math.Clamp(kept, Math.Min(multiple, channels), channels);
+        int kept = Math.Max(1, channels - (int)Math.Round(ratio * channels, MidpointRounding.AwayFromZero));
+        if (multiple > 1 && channels >= 4 * multiple)
+            kept = Math.Clamp((int)Math.Round((double)kept / multiple, MidpointRounding.AwayFromZero) * multiple, multiple, channels);
+        return kept;
     }
 
     // The one Conv (one group) or Linear layer that reads the group's channels as inputs, or null if there is not exactly one.

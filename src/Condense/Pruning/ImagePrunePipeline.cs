@@ -62,21 +62,29 @@ public static class ImagePrunePipeline
     }
 
     /// <summary>
-    /// Removes the fraction <paramref name="ratio"/> of the filters of every prunable channel group (residual groups together,
-    /// see <see cref="StructuredPruning"/>) from a copy of <paramref name="model"/> and measures both on <paramref name="evaluation"/>.
+    /// Removes the fraction <paramref name="ratio"/> of the filters of every prunable channel group from a copy of
+    /// <paramref name="model"/> and measures both on <paramref name="evaluation"/>: by <paramref name="norm"/> (residual groups
+    /// together unless not <paramref name="pruneJoined"/>, see <see cref="StructuredPruning"/>), or, given
+    /// <paramref name="calibration"/> images, chosen on them with the layers reading them refitted (<see cref="CalibratedFilters"/>;
+    /// residual groups stay whole).
     /// </summary>
     public static (GraphModule Model, ImagePruneReport Report) ApplyStructured(GraphModule model, Dataset evaluation, double ratio,
         NeuronNorm norm = NeuronNorm.L2, IReadOnlyList<string>? include = null, IReadOnlyList<string>? exclude = null, bool pruneJoined = true,
-        int batchSize = 8, IProgress<int>? progress = null)
+        int batchSize = 8, IProgress<int>? progress = null, Dataset? calibration = null, int channelMultiple = 1)
     {
         var clock = Stopwatch.StartNew();
-        var result = StructuredPruning.Remove(model, ratio, norm, include, exclude, pruneJoined);
+        string input = model.Graph.Inputs[0].Name;
+        var result = calibration is null
+            ? StructuredPruning.Remove(model, ratio, norm, include, exclude, pruneJoined, channelMultiple)
+            : CalibratedFilters.Remove(model, ratio, () => calibration.Feeds(input, batchSize),
+                new FilterCutOptions { ChannelMultiple = channelMultiple, Include = include ?? [], Exclude = exclude ?? [] });
         if (result.Changes.Count == 0)
             throw new CondenseException($"no filter to remove: {(result.Skipped.Count == 0 ? "the model has no prunable layer" : result.Skipped[0])}");
         var summary = ModelSummary.Of(result.Model);
         var (before, after) = Measure(model, result.Model, evaluation, batchSize, progress);
         double removed = 1 - (double)after.Parameters / Math.Max(1, before.Parameters);
-        return (result.Model, new ImagePruneReport("structured", removed, summary.NonzeroParameters, before, after, clock.Elapsed.TotalSeconds)
+        return (result.Model, new ImagePruneReport(calibration is null ? "structured" : "structured, calibrated", removed, summary.NonzeroParameters,
+            before, after, clock.Elapsed.TotalSeconds)
         {
             BatchSize = batchSize, StructuralChanges = result.Changes, Skipped = result.Skipped,
         });

@@ -33,6 +33,8 @@ public sealed record PruneRun
     public double Ratio { get; init; } = 0.5;
     /// <summary>For structured pruning: the norm that ranks neurons.</summary>
     public NeuronNorm Norm { get; init; } = NeuronNorm.L2;
+    /// <summary>For structured pruning: each layer's kept filters (neurons) rounded to the nearest multiple of this; 1: none.</summary>
+    public int ChannelMultiple { get; init; } = 1;
     /// <summary>When to prune.</summary>
     public PruneSchedule Schedule { get; init; } = PruneSchedule.OneShot;
     /// <summary>For AGP: the sparsity it starts from (the target is <see cref="PruneOptions.Sparsity"/>).</summary>
@@ -112,7 +114,8 @@ public static class PrunePipeline
         switch (run.Schedule)
         {
             case PruneSchedule.OneShot when run.Structured:
-                var structured = StructuredPruning.Remove(model, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude, run.PruneJoined);
+                var structured = StructuredPruning.Remove(model, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude, run.PruneJoined,
+                    run.ChannelMultiple);
                 return new(structured.Model, new PassState(null, null, structured.Changes, structured.Skipped));
             case PruneSchedule.OneShot:
                 return new(model, new PassState(Pruner.Prune(model, run.Options), null, null, null));

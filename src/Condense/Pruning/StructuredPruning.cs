@@ -38,12 +38,14 @@ public static class StructuredPruning
     /// <summary>
     /// Removes round(<paramref name="ratio"/> · n) channels of every qualifying group (at least one stays).
     /// <paramref name="pruneJoined"/> false leaves layers joined by a residual Add alone instead of pruning
-    /// them together. The input model is not changed; the result shares no tensors with it.
+    /// them together. <paramref name="channelMultiple"/> rounds each group's kept channels to the nearest multiple of it
+    /// (see <see cref="FilterCutOptions.ChannelMultiple"/>). The input model is not changed; the result shares no tensors with it.
     /// </summary>
     public static StructuredResult Remove(GraphModule model, double ratio, NeuronNorm norm = NeuronNorm.L2,
-        IReadOnlyList<string>? include = null, IReadOnlyList<string>? exclude = null, bool pruneJoined = true)
+        IReadOnlyList<string>? include = null, IReadOnlyList<string>? exclude = null, bool pruneJoined = true, int channelMultiple = 1)
     {
         if (!(ratio >= 0 && ratio < 1)) throw new CondenseException($"structured pruning ratio must be in [0, 1), got {ratio}");
+        if (channelMultiple < 1) throw new CondenseException($"the channel multiple must be at least 1, got {channelMultiple}");
         var graph = model.Graph.Clone();
         var chosen = Prunable.Find(new GraphModule(graph), new PruneOptions { Include = include ?? [], Exclude = exclude ?? [] })
             .Select(t => t.Name).ToHashSet();
@@ -56,7 +58,7 @@ public static class StructuredPruning
                 ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by include/exclude" : null)
                 ?? (group.Joined && !pruneJoined ? "its channels are joined by a residual Add (pruning joined layers together is off)" : null);
             if (reason is not null) { skipped.Add($"{group.Name}: {reason}"); continue; }
-            int remove = (int)Math.Min(group.Channels - 1, Math.Round(ratio * group.Channels, MidpointRounding.AwayFromZero));
+            int remove = group.Channels - CalibratedFilters.Kept(group.Channels, ratio, channelMultiple);
             if (remove <= 0) { skipped.Add($"{group.Name}: nothing to remove at ratio {ratio}"); continue; }
             plan.Add((group, Strongest(graph, group, group.Channels - remove, norm)));
         }

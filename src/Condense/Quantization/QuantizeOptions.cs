@@ -72,6 +72,12 @@ public sealed record QuantizeOptions
     /// </summary>
     public bool Embeddings { get; init; } = true;
     /// <summary>
+    /// Linear (Gemm, MatMul by a weight) and Conv layers quantized; false quantizes only the embedding tables (with
+    /// <see cref="Embeddings"/>): a transformer whose linear layers were pruned keeps them in float and still loses most
+    /// of its file to int8 embeddings.
+    /// </summary>
+    public bool Layers { get; init; } = true;
+    /// <summary>
     /// Bits of the embedding tables: 8 (int8, a scale per row) or 4 (two values a byte in a uint8 table, a scale per
     /// <see cref="EmbeddingBlockSize"/> columns of a row), unpacked after the gather by standard ONNX ops (opset 18).
     /// </summary>
@@ -116,6 +122,7 @@ public sealed record QuantizeOptions
                     "the integer engine takes one scale per output channel");
             if (KeepFloatWeights) throw new CondenseException("block-wise weight scales are not supported for quantization-aware training");
         }
+        if (!Layers && !Embeddings) throw new CondenseException("nothing to quantize: neither the layers nor the embedding tables");
         if (EmbeddingBits is not (4 or 8)) throw new CondenseException($"embedding bits must be 4 or 8, got {EmbeddingBits}");
         if (EmbeddingBlockSize < 1) throw new CondenseException($"embedding block size must be positive, got {EmbeddingBlockSize}");
         if (Rounding != WeightRounding.Rtn && BlockSize is null)

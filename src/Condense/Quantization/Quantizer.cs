@@ -69,7 +69,7 @@ public static partial class Quantizer
         var source = model.Graph;
         var exclude = options.Exclude.Select(WeightLayers.Pattern).ToList();
         var targets = WeightLayers.Find(model)
-            .Where(t => !t.IsBias && IsQuantizable(t, source))
+            .Where(t => options.Layers && !t.IsBias && IsQuantizable(t, source))
             .Where(t => !exclude.Any(r => r.IsMatch(t.Name)))
             .ToDictionary(t => t.Node.Name);
         Dictionary<string, LayerInput>? inputs = null;

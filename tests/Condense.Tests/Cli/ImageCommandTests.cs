@@ -83,6 +83,28 @@ public sealed class ImageCommandTests : IDisposable
     }
 
     [Fact]
+    public void StructuredPruningChoosesFiltersOnCalibrationImages()
+    {
+        string model = SaveModel();
+        var test = Trained.Value.Test;
+        int half = test.Count / 2;
+        string evaluation = WritePngs(test.Take(half), "evaluation"), calibration = WritePngs(test.Select([.. Enumerable.Range(half, half)]), "calibration");
+        double Cosine(params string[] extra)
+        {
+            var r = CliRunner.Run(["prune", model, "--images", evaluation, "--structured", "--ratio", "0.5", "-o", Path.Combine(_dir, "p.onnx"),
+                "--json", .. extra]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return JsonDocument.Parse(r.Stdout).RootElement.GetProperty("after").GetProperty("fidelity").GetProperty("cosine_mean").GetDouble();
+        }
+        double byNorm = Cosine("--skip-residual"), calibrated = Cosine("--calibration", calibration);
+        Assert.True(1 - calibrated < 0.5 * (1 - byNorm), $"cosine to the original: {calibrated} calibrated, {byNorm} by norm");
+        CliRunner.AssertOneLineError(CliRunner.Run("prune", model, "--images", evaluation, "--calibration", calibration),
+            "--calibration chooses the filters that --structured removes");
+        CliRunner.AssertOneLineError(CliRunner.Run("prune", model, "--images", evaluation, "--structured", "--calibration", calibration, "--norm", "l1"),
+            "--norm");
+    }
+
+    [Fact]
     public void AModelFixedAtBatchOneComesOutWithADynamicBatch()
     {
         var graph = ModelFile.Load(SaveModel()).Graph;
@@ -107,7 +129,8 @@ public sealed class ImageCommandTests : IDisposable
         var json = JsonDocument.Parse(r.Stdout).RootElement;
         double before = json.GetProperty("before").GetProperty("cosine_mean").GetDouble();
         double after = json.GetProperty("after").GetProperty("cosine_mean").GetDouble();
-        Assert.True(after > before, $"distillation moved the cosine to the teacher from {before} to {after}");
+        // The filters were chosen on the images and their readers refitted: the cut alone stays close, and distillation keeps it so.
+        Assert.True(before > 0.95 && after > before - 0.01, $"cosine to the teacher {before} after the cut, {after} after distillation");
         Assert.Equal(Trained.Value.Test.Count / 5, json.GetProperty("evaluation_images").GetInt32());
         Assert.True(ModelSummaryParameters(output) < ModelSummaryParameters(model));
         CliRunner.AssertOneLineError(CliRunner.Run("distill", "--teacher", model, "--images", images, "--student-prune", "0.5", "--temperature", "2"),

@@ -4,9 +4,11 @@
 using System.Text.Json;
 using Condense.Data;
 using Condense.Data.Text;
+using Condense.Formats;
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Onnx;
+using Condense.Tensors;
 using Condense.Tests.Pretrained;
 
 namespace Condense.Tests.Cli;
@@ -110,6 +112,29 @@ public sealed class TextCommandTests : IDisposable
             Assert.Contains(message, bad.Stderr);
             Assert.False(File.Exists(At("bad.onnx")));
         }
+    }
+
+    [Fact]
+    public void EmbeddingsOnlyLeavesTheLinearLayersFloat()
+    {
+        var result = CliRunner.Run("quantize", At("minilm.onnx"), "--text", At("passages.txt"), "--embeddings-only", "--max-length", "16",
+            "-o", At("e.onnx"), "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        var layers = json.GetProperty("layers").EnumerateArray().ToList();
+        var quantized = layers.Where(l => l.GetProperty("bits").GetInt32() < 32).Select(l => l.GetProperty("weight").GetString()).ToList();
+        Assert.Contains("embeddings.word_embeddings.weight", quantized);
+        Assert.All(quantized, name => Assert.Contains("embeddings", name));
+        var saved = ModelFile.Load(At("e.onnx")).Graph;
+        Assert.Contains(saved.Nodes,
+            n => n.OpType == OpTypes.MatMul && saved.Initializers.TryGetValue(n.Inputs[1], out var w) && w.DataType == DataType.Float32);
+        Assert.DoesNotContain(saved.Nodes, n => n.OpType is OpTypes.MatMulInteger or OpTypes.DynamicQuantizeLinear);
+        // Int8 rows: about a quarter of the word embeddings' bytes, the rest of the file as it was.
+        long original = new FileInfo(PretrainedModels.MiniLmOnnx).Length, words = 30522L * 384 * 4;
+        Assert.InRange(json.GetProperty("file_bytes").GetInt64(), original - words, original - 0.7 * words);
+        Assert.InRange(json.GetProperty("cosine_mean").GetDouble(), 0.99, 1.0);
+        CliRunner.AssertOneLineError(CliRunner.Run("quantize", At("minilm.onnx"), "--text", At("passages.txt"), "--embeddings-only", "--bits", "4"),
+            "--bits");
     }
 
     [Fact]

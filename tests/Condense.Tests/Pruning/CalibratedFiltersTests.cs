@@ -131,8 +131,12 @@ public sealed class CalibratedFiltersTests
         var model = Spec("lenet5", seed: 16);
         var x = Inputs(model, 32, seed: 17);
         var rounded = CalibratedFilters.Remove(model, 0.3, () => [Feed(model, x)], new FilterCutOptions { ChannelMultiple = 4 });
-        // 6, 16, 120, 84 channels: 0.3 of them removed leaves 4, 11, 84, 59; the nearest multiples of 4 are 4, 12, 84, 60.
+        // 6, 16, 120, 84 channels: 0.3 of them removed leaves 4, 11, 84, 59; the nearest multiples of 4 are 12 and 60 for the
+        // layers of at least 16 channels, the 6 of the first conv keep their exact count.
         Assert.Equal([4, 12, 84, 60], rounded.Changes.Select(c => c.ChannelsAfter));
+        var sixteen = CalibratedFilters.Remove(model, 0.3, () => [Feed(model, x)], new FilterCutOptions { ChannelMultiple = 16 });
+        // With 16: only the 120 and 84 of the Gemms are four multiples or more; 84 and 59 round to 80 and 64.
+        Assert.Equal([4, 11, 80, 64], sixteen.Changes.Select(c => c.ChannelsAfter));
 
         var excluded = CalibratedFilters.Remove(model, 0.3, () => [Feed(model, x)], new FilterCutOptions { Exclude = ["4.*"] });
         Assert.Equal(["1.weight", "8.weight", "10.weight"], excluded.Changes.Select(c => c.Layers.Single()));
