@@ -3,6 +3,8 @@
 // range with the share it clips — worst first, with the option to try where a hint applies (Reports/Diagnosis).
 using System.ComponentModel;
 using Condense.Cli.CommandLine;
+using Condense.Cli.Reporting;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace Condense.Cli.Commands;
@@ -34,18 +36,30 @@ internal sealed class DiagnoseCommand : Command<DiagnoseCommand.Settings>
 
         [CommandOption("--top <N>")] [Description("Layers shown in the table, worst first (--json lists all). Default: 20")]
         public int Top { get; init; } = Diagnosis.DefaultTop;
+
+        [CommandOption("--report <DIR>")] [Description(ReportRequest.Help)]
+        public string? Report { get; init; }
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         if (settings.Top < 1) throw new CondenseException($"--top must be at least 1, got {settings.Top}");
         var output = new Output(settings.Json);
+        var report = ReportRequest.Check(settings.Report, "diagnose", settings.Reference);
+        if (report is not null && Directory.Exists(report.Folder)) report.CheckTarget(report.Page, settings.Compressed);
         var data = new Diagnosis.Data(settings, settings.Text, settings.Vocab, settings.MaxLength, settings.Samples);
-        var report = Diagnosis.Run(output, data, settings.Reference, settings.Compressed);
-        Diagnosis.Print(output, report, $"{Path.GetFileName(settings.Compressed)} against {Path.GetFileName(settings.Reference)}", settings.Top);
-        var json = Diagnosis.ToJson(report);
+        var diagnosis = Diagnosis.Run(output, data, settings.Reference, settings.Compressed);
+        Diagnosis.Print(output, diagnosis, $"{Path.GetFileName(settings.Compressed)} against {Path.GetFileName(settings.Reference)}", settings.Top);
+        var json = Diagnosis.ToJson(diagnosis);
         json.Insert(0, "reference", settings.Reference);
         json.Insert(1, "model", settings.Compressed);
+        if (report is not null)
+        {
+            // The page: the per-layer SQNR bars, the largest layer's weights in both models, the diagnosis as tables.
+            string page = CommandReport.Write(report, settings.Compressed, diagnosis);
+            output.Console.MarkupLine($"report [bold]{Markup.Escape(page)}[/]");
+            json.Insert(2, "report", page);
+        }
         output.Result(json);
         return 0;
     }

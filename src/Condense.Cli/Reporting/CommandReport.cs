@@ -1,7 +1,7 @@
 // The HTML report of a command that compresses (`--report DIR`): the exact command line, versions, machine and run
 // time; the histogram of the largest layer's weights before and after (the hole pruning leaves at zero, the levels
 // of a quantized layer, the centroids of weight sharing); the plots the pass's report allows (per-tensor sparsity,
-// per-layer quantization sensitivity, the students' training curves, sensitivity sweeps); and the pass's report as
+// per-layer quantization sensitivity, the students' training curves, sensitivity sweeps, per-layer SQNR of a diagnosis); and the pass's report as
 // tables. Each plot is also saved as PNG and SVG beside report.html; every file is written atomically.
 using System.Diagnostics;
 using System.Globalization;
@@ -10,6 +10,7 @@ using Condense.Formats;
 using Condense.Plots;
 using Condense.Pruning;
 using Condense.Quantization;
+using Condense.Reports.Diagnosis;
 
 namespace Condense.Cli.Reporting;
 
@@ -94,6 +95,13 @@ internal static class CommandReport
                 break;
             case SensitivityReport sensitivity:
                 foreach (var figure in SensitivityFigures.Of(sensitivity)) yield return figure;
+                break;
+            case DiagnosisReport { Layers.Count: > 0 } diagnosis:
+                // Worst first, at most 40 bars; an exact layer (+∞ dB) is drawn at the largest finite value.
+                var layers = diagnosis.Layers.Take(40).ToList();
+                double cap = layers.Select(l => l.SqnrDb).Where(double.IsFinite).DefaultIfEmpty(0).Max();
+                yield return Charts.Bars("sqnr", "SQNR per layer (dB, worst first; higher is better)", "SQNR (dB)",
+                    layers.Select(l => (l.Weight ?? l.Value, double.IsFinite(l.SqnrDb) ? l.SqnrDb : cap)).ToList());
                 break;
         }
     }

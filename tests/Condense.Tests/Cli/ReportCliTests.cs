@@ -52,6 +52,8 @@ public sealed class ReportCliTests : IDisposable
             "-o", Path.Combine(_dir, "d.safetensors")), "weights", "training-loss", "training-accuracy");
         PlotFiles.AssertSaved(Report("sensitivity", "sensitivity", model, "--sparsities", "0,0.5,0.9", "--samples", "100", "--data", data,
             "-o", Path.Combine(_dir, "m.sensitivity.json")), "accuracy-vs-sparsity", "sensitivity");
+        PlotFiles.AssertSaved(Report("diagnose", "diagnose", model, Path.Combine(_dir, "q.safetensors"), "--data", data, "--samples", "32"),
+            "sqnr", "weights-before", "weights-after");
     }
 
     [Fact]
