@@ -66,18 +66,19 @@ public static class ImagePrunePipeline
     /// <paramref name="model"/> and measures both on <paramref name="evaluation"/>: by <paramref name="norm"/> (residual groups
     /// together unless not <paramref name="pruneJoined"/>, see <see cref="StructuredPruning"/>), or, given
     /// <paramref name="calibration"/> images, chosen on them with the layers reading them refitted (<see cref="CalibratedFilters"/>;
-    /// residual groups stay whole).
+    /// residual groups stay whole). <paramref name="progress"/> hears the evaluation images measured, <paramref name="cutProgress"/>
+    /// the calibrated cut's percent done.
     /// </summary>
     public static (GraphModule Model, ImagePruneReport Report) ApplyStructured(GraphModule model, Dataset evaluation, double ratio,
         NeuronNorm norm = NeuronNorm.L2, IReadOnlyList<string>? include = null, IReadOnlyList<string>? exclude = null, bool pruneJoined = true,
-        int batchSize = 8, IProgress<int>? progress = null, Dataset? calibration = null, int channelMultiple = 1)
+        int batchSize = 8, IProgress<int>? progress = null, Dataset? calibration = null, int channelMultiple = 1, IProgress<int>? cutProgress = null)
     {
         var clock = Stopwatch.StartNew();
         string input = model.Graph.Inputs[0].Name;
         var result = calibration is null
             ? StructuredPruning.Remove(model, ratio, norm, include, exclude, pruneJoined, channelMultiple)
             : CalibratedFilters.Remove(model, ratio, () => calibration.Feeds(input, batchSize),
-                new FilterCutOptions { ChannelMultiple = channelMultiple, Include = include ?? [], Exclude = exclude ?? [] });
+                new FilterCutOptions { ChannelMultiple = channelMultiple, Include = include ?? [], Exclude = exclude ?? [] }, cutProgress);
         if (result.Changes.Count == 0)
             throw new CondenseException($"no filter to remove: {(result.Skipped.Count == 0 ? "the model has no prunable layer" : result.Skipped[0])}");
         var summary = ModelSummary.Of(result.Model);
