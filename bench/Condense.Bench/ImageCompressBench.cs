@@ -6,7 +6,7 @@
 // (interleaved, best of 7, one run).
 //   dotnet run -c Release --project bench/Condense.Bench -- image-compress --variants int8,int8-equalize,int8-bias,int8-adaround,
 //       int8-all,sparse50,nm24,filters30,filters30-distil,filters30-obs,filters30-obs-joined,filters30-obs-distil [--epochs E] [--lr X]
-//       [--multiple M] [--target own|uncut|uncutsum] [--dampening D] [--augment K] [--joined]
+//       [--multiple M] [--target own|uncut|uncutsum] [--dampening D] [--augment K] [--joined] [--exclude PATTERN,…]
 // The -obs variants choose the filters on the calibration photos and refit their readers (CalibratedFilters).
 using System.Diagnostics;
 using System.Globalization;
@@ -118,6 +118,7 @@ internal static class ImageCompressBench
         var target = Enum.Parse<RefitTarget>(Option("--target", "own"), ignoreCase: true);
         double dampening = double.Parse(Option("--dampening", "0.01"), CultureInfo.InvariantCulture);
         int copies = int.Parse(Option("--augment", "0"), CultureInfo.InvariantCulture);
+        string[] exclude = Option("--exclude", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
         string input = model.Graph.Inputs[0].Name;
         var shape = photos.SampleShape;
         IEnumerable<IReadOnlyDictionary<string, Tensor>> Feeds()
@@ -129,7 +130,7 @@ internal static class ImageCompressBench
                     yield return new Dictionary<string, Tensor> { [input] = ImageAugment.RandomResizedCrop(feed[input], shape, ImageLayout.Nchw, rng) };
         }
         return CalibratedFilters.Remove(model, 0.3, Feeds,
-            new FilterCutOptions { PruneJoined = pruneJoined, ChannelMultiple = multiple, Target = target, Dampening = dampening });
+            new FilterCutOptions { PruneJoined = pruneJoined, ChannelMultiple = multiple, Target = target, Dampening = dampening, Exclude = exclude });
     }
 
     private static GraphModule Pruned(GraphModule model, PruneOptions options)
