@@ -8,7 +8,6 @@ using Condense.Graph;
 using Condense.Nn;
 using Condense.Pruning;
 using Condense.Tensors;
-using static Condense.Tests.Pruning.PruningTestModels;
 
 namespace Condense.Tests.Pruning;
 
@@ -138,6 +137,12 @@ public sealed class CalibratedFiltersTests
         // With 16: only the 120 and 84 of the Gemms are four multiples or more; 84 and 59 round to 80 and 64.
         Assert.Equal([4, 11, 80, 64], sixteen.Changes.Select(c => c.ChannelsAfter));
 
+        // Readers wider than the limit are not refitted: the first group goes by weight norm and conv "4" keeps its weights.
+        var wide = CalibratedFilters.Remove(model, 0.3, () => [Feed(model, x)], new FilterCutOptions { MaxReaderInputs = 1 });
+        Assert.Equal(StructuredPruning.Remove(model, 0.3).Changes[0].Kept, wide.Changes[0].Kept);
+        var (w4, cut4, inKept, outKept) = (model.Graph.Initializers["4.weight"].Data, wide.Model.Graph.Initializers["4.weight"].Data,
+            wide.Changes[0].Kept, wide.Changes[1].Kept);
+        Assert.Equal(outKept.SelectMany(o => inKept.SelectMany(i => w4.Skip((o * 6 + i) * 25).Take(25))), cut4);
         var excluded = CalibratedFilters.Remove(model, 0.3, () => [Feed(model, x)], new FilterCutOptions { Exclude = ["4.*"] });
         Assert.Equal(["1.weight", "8.weight", "10.weight"], excluded.Changes.Select(c => c.Layers.Single()));
         Assert.Contains(excluded.Skipped, s => s.StartsWith("4.weight:", StringComparison.Ordinal) && s.Contains("include/exclude"));
