@@ -79,6 +79,7 @@ internal static class Diagnosis
     {
         var report = Run(output, data, referencePath, compressedPath);
         Print(output, report, $"{Path.GetFileName(compressedPath)} against {Path.GetFileName(referencePath)}", DefaultTop);
+        output.WriteHeldReport(report);
         output.PrintHeld("diagnosis", ToJson(report));
     }
 

@@ -44,6 +44,20 @@ internal sealed class Output
     public bool HoldsResult { get; init; }
 
     private JsonObject? _held;
+    private (string Output, object Report)? _heldReport;
+
+    /// <summary>Writes the HTML report held by a command that diagnoses its result (quantize --diagnose), with the diagnosis.</summary>
+    public void WriteHeldReport(Reports.Diagnosis.DiagnosisReport diagnosis)
+    {
+        if (Report is { } request && _heldReport is { } held) WriteReport(request, held.Output, held.Report, diagnosis);
+    }
+
+    private string WriteReport(ReportRequest request, string outputPath, object report, Reports.Diagnosis.DiagnosisReport? diagnosis)
+    {
+        string page = CommandReport.Write(request, outputPath, report, diagnosis);
+        Console.MarkupLine($"report [bold]{Markup.Escape(page)}[/]");
+        return page;
+    }
 
     /// <summary>Prints the command's result as one JSON object on stdout when --json was given.</summary>
     public void Result(object result)
@@ -68,8 +82,9 @@ internal sealed class Output
     /// </summary>
     public void Result(string outputPath, IReadOnlyList<string>? warnings, object report, params (string Key, object? Value, string Before)[] extra)
     {
-        string? page = Report is { } request ? CommandReport.Write(request, outputPath, report) : null;
-        if (page is not null) Console.MarkupLine($"report [bold]{Markup.Escape(page)}[/]");
+        string? page = null;
+        if (Report is { } request && HoldsResult) (_heldReport, page) = ((outputPath, report), request.Page);
+        else if (Report is { } now) page = WriteReport(now, outputPath, report, null);
         if (!Json) return;
         var json = new JsonObject { ["output"] = outputPath };
         if (page is not null) json["report"] = page;

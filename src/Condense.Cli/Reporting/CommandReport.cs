@@ -16,8 +16,11 @@ namespace Condense.Cli.Reporting;
 
 internal static class CommandReport
 {
-    /// <summary>Writes report.html and the plots into the request's folder; returns the page's path.</summary>
-    public static string Write(ReportRequest request, string outputFile, object report)
+    /// <summary>
+    /// Writes report.html and the plots into the request's folder (with the per-layer SQNR of <paramref name="diagnosis"/>
+    /// when the command also diagnosed its result); returns the page's path.
+    /// </summary>
+    public static string Write(ReportRequest request, string outputFile, object report, DiagnosisReport? diagnosis = null)
     {
         var page = new HtmlReport($"condense {request.Command}")
             .Fact("command", CommandLine())
@@ -28,6 +31,7 @@ internal static class CommandReport
         var figures = new List<PlotImage>();
         if (report is not SensitivityReport) figures.AddRange(WeightFigures(request.InputModel, outputFile));
         figures.AddRange(PassFigures(report));
+        if (diagnosis is not null) figures.AddRange(PassFigures(diagnosis));
         if (figures.Count > 0) page.Heading("Plots");
         foreach (var figure in figures) page.Figure(figure, "");
         JsonTables.Add(page, report);

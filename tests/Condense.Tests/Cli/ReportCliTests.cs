@@ -54,6 +54,9 @@ public sealed class ReportCliTests : IDisposable
             "-o", Path.Combine(_dir, "m.sensitivity.json")), "accuracy-vs-sparsity", "sensitivity");
         PlotFiles.AssertSaved(Report("diagnose", "diagnose", model, Path.Combine(_dir, "q.safetensors"), "--data", data, "--samples", "32"),
             "sqnr", "weights-before", "weights-after");
+        // quantize --diagnose puts the diagnosis's SQNR bars on its own page.
+        PlotFiles.AssertSaved(Report("quantize-diagnose", "quantize", model, "--data", data, "--diagnose", "-o", Path.Combine(_dir, "q2.safetensors")),
+            "weights-before", "weights-after", "sqnr");
     }
 
     [Fact]
