@@ -6,7 +6,8 @@
 // (interleaved, best of 7, one run).
 //   dotnet run -c Release --project bench/Condense.Bench -- image-compress --variants int8,int8-equalize,int8-bias,int8-adaround,
 //       int8-all,sparse50,nm24,filters30,filters30-distil,filters30-obs,filters30-obs-joined,filters30-obs-distil [--epochs E] [--lr X]
-//       [--multiple M] [--target own|uncut|uncutsum] [--dampening D] [--augment K] [--joined] [--exclude PATTERN,…]
+//       [--multiple M] [--target own|uncut|uncutsum] [--dampening D (default the library's 0.1)] [--augment K] [--joined]
+//       [--exclude PATTERN,…]
 // The -obs variants choose the filters on the calibration photos and refit their readers (CalibratedFilters).
 using System.Diagnostics;
 using System.Globalization;
@@ -29,8 +30,7 @@ internal static class ImageCompressBench
 {
     public static int Run(string[] args)
     {
-        string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
-        var variants = Option("--variants", "int8,filters30").Split(',');
+        var variants = Option(args, "--variants", "int8,filters30").Split(',');
         string root = TextSpeedBench.RepoRoot();
         var model = ModelFile.Load(PretrainedModels.ResNet18Onnx);
         var preprocess = ModelFile.Load(PretrainedModels.ResNetPreprocessOnnx);
@@ -90,15 +90,13 @@ internal static class ImageCompressBench
     // 30 % of the filters removed, then distilled on the calibration photos (random resized crops and flips) to the teacher's features.
     private static GraphModule Distilled(GraphModule model, Dataset train, string[] args, bool calibrated)
     {
-        string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
         var defaults = new FeatureDistillOptions();
         var options = defaults with
         {
-            Epochs = int.Parse(Option("--epochs", defaults.Epochs.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
-            LearningRate = float.Parse(Option("--lr", defaults.LearningRate.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
+            Epochs = int.Parse(Option(args, "--epochs", defaults.Epochs.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
+            LearningRate = float.Parse(Option(args, "--lr", defaults.LearningRate.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
         };
         var shape = train.SampleShape;
-        string input = model.Graph.Inputs[0].Name;
         var cut = calibrated
             ? CalibratedCut(model, train, args, pruneJoined: args.Contains("--joined"))
             : ImageDistillPipeline.Cut(model, 0.3);
@@ -109,16 +107,19 @@ internal static class ImageCompressBench
         return student;
     }
 
+    // The value after `name` in the arguments, or the fallback.
+    private static string Option(string[] args, string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+
     // Filters chosen on the photos: --multiple M (kept channels rounded to a multiple of M), --target own|uncut|uncutsum,
     // --dampening D, --augment K (K randomly cropped and flipped copies of the photos besides them, seeded).
     private static StructuredResult CalibratedCut(GraphModule model, Dataset photos, string[] args, bool pruneJoined)
     {
-        string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
-        int multiple = int.Parse(Option("--multiple", "1"), CultureInfo.InvariantCulture);
-        var target = Enum.Parse<RefitTarget>(Option("--target", "own"), ignoreCase: true);
-        double dampening = double.Parse(Option("--dampening", "0.01"), CultureInfo.InvariantCulture);
-        int copies = int.Parse(Option("--augment", "0"), CultureInfo.InvariantCulture);
-        string[] exclude = Option("--exclude", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        int multiple = int.Parse(Option(args, "--multiple", "1"), CultureInfo.InvariantCulture);
+        var target = Enum.Parse<RefitTarget>(Option(args, "--target", "own"), ignoreCase: true);
+        double dampening = double.Parse(Option(args, "--dampening", FilterCutOptions.DefaultDampening.ToString(CultureInfo.InvariantCulture)),
+            CultureInfo.InvariantCulture);
+        int copies = int.Parse(Option(args, "--augment", "0"), CultureInfo.InvariantCulture);
+        string[] exclude = Option(args, "--exclude", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
         string input = model.Graph.Inputs[0].Name;
         var shape = photos.SampleShape;
         IEnumerable<IReadOnlyDictionary<string, Tensor>> Feeds()

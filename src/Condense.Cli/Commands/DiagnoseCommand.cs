@@ -45,8 +45,7 @@ internal sealed class DiagnoseCommand : Command<DiagnoseCommand.Settings>
     {
         if (settings.Top < 1) throw new CondenseException($"--top must be at least 1, got {settings.Top}");
         var output = new Output(settings.Json);
-        var report = ReportRequest.Check(settings.Report, "diagnose", settings.Reference);
-        if (report is not null && Directory.Exists(report.Folder)) report.CheckTarget(report.Page, settings.Compressed);
+        var report = ReportRequest.Check(settings.Report, "diagnose", settings.Reference, settings.Compressed);
         var data = new Diagnosis.Data(settings, settings.Text, settings.Vocab, settings.MaxLength, settings.Samples);
         var diagnosis = Diagnosis.Run(output, data, settings.Reference, settings.Compressed);
         Diagnosis.Print(output, diagnosis, $"{Path.GetFileName(settings.Compressed)} against {Path.GetFileName(settings.Reference)}", settings.Top);

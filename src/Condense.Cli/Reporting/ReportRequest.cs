@@ -16,16 +16,16 @@ internal sealed record ReportRequest(string Folder, string Command, string Input
     public string Page => Path.Combine(Folder, "report.html");
 
     /// <summary>
-    /// Null without <paramref name="folder"/>; otherwise checks the folder and its report.html against the input model
-    /// before the run starts, and returns the request.
+    /// Null without <paramref name="folder"/>; otherwise checks the folder and its report.html against the input model (and
+    /// any <paramref name="otherModels"/> the command reads) before the run starts, and returns the request.
     /// </summary>
-    public static ReportRequest? Check(string? folder, string command, string inputModel)
+    public static ReportRequest? Check(string? folder, string command, string inputModel, params string[] otherModels)
     {
         if (folder is null) return null;
-        var input = new RunInput("input model", inputModel);
-        OutputPaths.CheckFolder(folder, input);
+        RunInput[] inputs = [new("input model", inputModel), .. otherModels.Select(m => new RunInput("model", m))];
+        OutputPaths.CheckFolder(folder, inputs);
         var request = new ReportRequest(folder, command, inputModel);
-        if (Directory.Exists(folder)) OutputPaths.CheckFile(request.Page, input);
+        if (Directory.Exists(folder)) OutputPaths.CheckFile(request.Page, inputs);
         return request;
     }
 

@@ -2,8 +2,7 @@
 // calibration rows (x a layer's input as the model being cut sees it, y the output the layer should reproduce, e.g. the
 // uncut model's), and the mean target 1/n Σ y. With H = 2/n Σ x xᵀ the refit is W = H⁻¹ C (the normal equations of
 // min ‖XW − Y‖², both sides scaled by 2/n as InputHessian scales H). Streams like InputHessian: float GEMM per chunk of
-// rows, summed in double.
-using Condense.Kernels.FloatGemm;
+// rows, summed in double (InputHessian.AddProduct).
 using Condense.Tensors;
 
 namespace Condense.Calibration;
@@ -11,7 +10,6 @@ namespace Condense.Calibration;
 /// <summary>Streaming accumulator of 2/n Σ x yᵀ and 1/n Σ y over paired input and target rows.</summary>
 internal sealed class CrossMoments(int inputs, int outputs)
 {
-    private const int ChunkRows = 512;
     private readonly double[] _sum = new double[inputs * outputs];
     private readonly double[] _targetSums = new double[outputs];
     private float[]? _chunk;
@@ -24,14 +22,7 @@ internal sealed class CrossMoments(int inputs, int outputs)
         if (x.Rank != 2 || y.Rank != 2 || x.Shape[1] != inputs || y.Shape[1] != outputs || y.Shape[0] != rows)
             throw new CondenseException(
                 $"refit rows {Shape.Format(x.Shape)} and targets {Shape.Format(y.Shape)} do not pair as [n, {inputs}] and [n, {outputs}]");
-        _chunk ??= new float[_sum.Length];
-        for (int start = 0; start < rows; start += ChunkRows)
-        {
-            int count = Math.Min(ChunkRows, rows - start);
-            Gemm.Multiply(true, false, inputs, outputs, count, 1f, x.Data.AsSpan(start * inputs, count * inputs), inputs,
-                y.Data.AsSpan(start * outputs, count * outputs), outputs, 0f, _chunk, outputs);
-            for (int i = 0; i < _sum.Length; i++) _sum[i] += _chunk[i];
-        }
+        InputHessian.AddProduct(x.Data, inputs, y.Data, outputs, rows, _sum, ref _chunk);
         for (int r = 0; r < rows; r++)
             for (int o = 0; o < outputs; o++) _targetSums[o] += y.Data[r * outputs + o];
         _rows += rows;

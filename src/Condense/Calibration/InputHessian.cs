@@ -48,21 +48,31 @@ public sealed class InputHessian
         foreach (float v in x)
             if (!float.IsFinite(v)) throw new CondenseException("GPTQ calibration activations contain NaN or infinity");
         int rows = x.Length / Features;
-        _chunk ??= new float[_sum.Length];
-        for (int start = 0; start < rows; start += ChunkRows)
-        {
-            int count = Math.Min(ChunkRows, rows - start);
-            // chunk = X_chunkᵀ · X_chunk: A stored [count, in] read transposed, B the same rows as stored.
-            Gemm.Multiply(true, false, Features, Features, count, 1f, x.AsSpan(start * Features, count * Features), Features,
-                x.AsSpan(start * Features, count * Features), Features, 0f, _chunk, Features);
-            for (int i = 0; i < _sum.Length; i++) _sum[i] += _chunk[i];
-        }
+        AddProduct(x, Features, x, Features, rows, _sum, ref _chunk);
         for (int r = 0; r < rows; r++)
         {
             var row = x.AsSpan(r * Features, Features);
             for (int j = 0; j < Features; j++) _featureSums[j] += row[j];
         }
         Samples += rows;
+    }
+
+    /// <summary>
+    /// <paramref name="sum"/> += Xᵀ Y over <paramref name="rows"/> rows of X [rows, <paramref name="inputs"/>] and
+    /// Y [rows, <paramref name="outputs"/>]: a float32 GEMM per chunk of rows, summed in double (<paramref name="chunk"/>
+    /// is the caller's scratch, allocated on first use).
+    /// </summary>
+    internal static void AddProduct(ReadOnlySpan<float> x, int inputs, ReadOnlySpan<float> y, int outputs, int rows, double[] sum, ref float[]? chunk)
+    {
+        chunk ??= new float[inputs * outputs];
+        for (int start = 0; start < rows; start += ChunkRows)
+        {
+            int count = Math.Min(ChunkRows, rows - start);
+            // chunk = X_chunkᵀ · Y_chunk: A stored [count, in] read transposed, B [count, out] as stored.
+            Gemm.Multiply(true, false, inputs, outputs, count, 1f, x.Slice(start * inputs, count * inputs), inputs,
+                y.Slice(start * outputs, count * outputs), outputs, 0f, chunk, outputs);
+            for (int i = 0; i < sum.Length; i++) sum[i] += chunk[i];
+        }
     }
 
     /// <summary>The mean input 1/n Σ x (what a layer's bias must absorb when inputs are removed).</summary>

@@ -84,8 +84,7 @@ public static class CalibratedFilters
         if (options.MaxReaderInputs < 1) throw new CondenseException($"the widest reader refitted must have at least 1 input, got {options.MaxReaderInputs}");
         var graph = BatchNormFolding.Fold(model).Model.Graph;
         var original = options.Target == RefitTarget.Own ? null : new GraphModule(graph.Clone());
-        var chosen = Prunable.Find(new GraphModule(graph), new PruneOptions { Include = options.Include, Exclude = options.Exclude })
-            .Select(t => t.Name).ToHashSet();
+        var chosen = StructuredPruning.Chosen(graph, options.Include, options.Exclude);
         var shapes = graph.Initializers.ToDictionary(p => p.Key, p => p.Value.Shape);
         var changes = new List<LayerChange>();
         var skipped = new List<string>();
@@ -95,43 +94,28 @@ public static class CalibratedFilters
         for (int k = 0; k < groups.Count; k++)
         {
             var group = groups[k];
-            int remove = group.Channels - Kept(group.Channels, ratio, options.ChannelMultiple);
-            string? reason = group.Blocked
-                ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by include/exclude" : null)
-                ?? (group.Joined && !options.PruneJoined ? "its channels are joined by a residual Add (left whole: no weight refits the identity path)" : null)
-                ?? (remove <= 0 ? $"nothing to remove at ratio {ratio}" : null);
-            if (reason is not null) { skipped.Add($"{group.Name}: {reason}"); continue; }
+            int kept = StructuredPruning.Kept(group.Channels, ratio, options.ChannelMultiple);
+            string? joinedLeft = options.PruneJoined ? null : "left whole: no weight refits the identity path";
+            if (StructuredPruning.WhyLeft(group, chosen, joinedLeft, kept, ratio) is { } reason)
+            {
+                skipped.Add($"{group.Name}: {reason}");
+                continue;
+            }
             var reader = group.Joined ? null : Reader(graph, group);
             // A reader too wide for its Hessian (VGG's first classifier layer reads 25,088 inputs: 5 GB of doubles) is cut by norm.
-            if (reader is not null && graph.Initializers[reader.Node.Inputs[1]].Size / OutputsOf(graph, reader) > options.MaxReaderInputs) reader = null;
-            var keep = reader is null
-                ? StructuredPruning.Strongest(graph, group, group.Channels - remove, NeuronNorm.L2)
-                : Refit(graph, original, options.Target == RefitTarget.UncutSum, reader, group.Channels, remove, calibration, options.Dampening,
-                    keptOutputs.GetValueOrDefault(reader.Node.Inputs[1]));
+            if (reader is not null && reader.Width(graph).In > options.MaxReaderInputs) reader = null;
+            var refit = reader is null ? null
+                : Refit(graph, original, options.Target == RefitTarget.UncutSum, reader, group.Channels, group.Channels - kept, calibration,
+                    options.Dampening, keptOutputs.GetValueOrDefault(reader.Node.Inputs[1]));
+            var keep = refit?.Keep ?? StructuredPruning.Strongest(graph, group, kept, NeuronNorm.L2);
             var cut = StructuredPruning.Cut(graph, group, keep);
             foreach (var producer in group.Producers) keptOutputs[producer.Weight] = keep;
-            reader?.WriteKept(graph, keep);
+            if (refit is not null) reader!.WriteKept(graph, refit);
             changes.Add(new LayerChange(group.Producers.Select(p => p.Weight).ToList(), group.Channels, keep,
                 cut.Select(name => new TensorChange(name, shapes[name], graph.Initializers[name].Shape)).ToList()));
             progress?.Report((k + 1) * 100 / groups.Count);
         }
         return new StructuredResult(new GraphModule(graph), changes, skipped);
-    }
-
-    // round((1 − ratio) · channels), rounded to the nearest multiple when the layer has at least four multiples (a small
-    // layer keeps its exact count: rounding 16 channels to a multiple of 16 would remove none or all), at least one channel.
-    internal static int Kept(int channels, double ratio, int multiple)
-    {
-        int kept = Math.Max(1, channels - (int)Math.Round(ratio * channels, MidpointRounding.AwayFromZero));
-        if (multiple > 1 && channels >= 4 * multiple)
-            kept = Math.Clamp((int)Math.Round((double)kept / multiple, MidpointRounding.AwayFromZero) * multiple, multiple, channels);
-        return kept;
-    }
-
-    private static int OutputsOf(ModelGraph graph, ChannelReader reader)
-    {
-        var shape = graph.Initializers[reader.Node.Inputs[1]].Shape;
-        return reader.OutFirst ? shape[0] : shape[1];
     }
 
     // The one Conv (one group) or Linear layer that reads the group's channels as inputs, or null if there is not exactly one.
@@ -154,10 +138,10 @@ public static class CalibratedFilters
         };
     }
 
-    // Chooses the channels to keep (ascending) on the reader's calibration inputs and keeps its refitted weights for WriteKept:
-    // the OBS update's (the reader's own output on the cut model's inputs), or, given the uncut model, the least-squares fit
-    // of the uncut model's output from the cut model's inputs, which also makes up for what earlier cuts changed.
-    private static int[] Refit(ModelGraph graph, GraphModule? original, bool sum, ChannelReader reader, int channels, int remove,
+    // The channels to keep (ascending), chosen on the reader's calibration inputs, and the reader's refitted weights: the OBS
+    // update's (the reader's own output on the cut model's inputs), or, given the uncut model, the least-squares fit of the
+    // uncut model's output from the cut model's inputs, which also makes up for what earlier cuts changed.
+    private static Refitted Refit(ModelGraph graph, GraphModule? original, bool sum, ChannelReader reader, int channels, int remove,
         Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening, int[]? keptOutputs)
     {
         var weightShape = graph.Initializers[reader.Node.Inputs[1]].Shape;
@@ -198,9 +182,11 @@ public static class CalibratedFilters
             var keptInputs = keep.SelectMany(c => Enumerable.Range(c * reader.GroupSize, reader.GroupSize)).ToArray();
             (weight, bias) = StructuredObs.Refit(h, mean, inputs, keptInputs, cross.Cross(), cross.TargetMean(), outputs, dampening);
         }
-        reader.Refitted = (weight, bias);
-        return keep;
+        return new Refitted(keep, weight, bias);
     }
+
+    // A reader's refit: the channels it keeps (ascending) and its weights as [in, out] over all original inputs, and bias.
+    private sealed record Refitted(int[] Keep, double[] Weight, double[]? Bias);
 
     // The other operand of the residual Add that alone reads the layer's output (same shape both sides), or null.
     private static string? Shortcut(ModelGraph graph, Node layer)
@@ -229,13 +215,19 @@ public static class CalibratedFilters
     // [out, in, …] (Conv, Gemm with transB) rather than [in, out].
     private sealed record ChannelReader(Node Node, int GroupSize, bool OutFirst)
     {
-        public (double[] Weight, double[]? Bias) Refitted { get; set; }
+        // Inputs and outputs of its weight as it stands in the graph.
+        public (int In, int Out) Width(ModelGraph graph)
+        {
+            var t = graph.Initializers[Node.Inputs[1]];
+            int outputs = OutFirst ? t.Shape[0] : t.Shape[1];
+            return (t.Size / outputs, outputs);
+        }
 
         // The weight as [in, out] doubles (row i = input i).
         public (double[] Weight, int In, int Out) InOut(ModelGraph graph)
         {
             var t = graph.Initializers[Node.Inputs[1]];
-            int outputs = OutFirst ? t.Shape[0] : t.Shape[1], inputs = t.Size / outputs;
+            var (inputs, outputs) = Width(graph);
             var w = new double[inputs * outputs];
             for (int i = 0; i < inputs; i++)
                 for (int o = 0; o < outputs; o++) w[i * outputs + o] = t.Data[OutFirst ? o * inputs + i : i * outputs + o];
@@ -259,11 +251,12 @@ public static class CalibratedFilters
         }
 
         // The refitted rows of the kept channels into the cut weight, in its own layout; the refitted bias.
-        public void WriteKept(ModelGraph graph, int[] keep)
+        public void WriteKept(ModelGraph graph, Refitted refit)
         {
-            var (weight, bias) = Refitted;
+            var (keep, weight, bias) = refit;
             var t = graph.Initializers[Node.Inputs[1]];
-            int outputs = OutFirst ? t.Shape[0] : t.Shape[1], inputs = keep.Length * GroupSize;
+            var (_, outputs) = Width(graph);
+            int inputs = keep.Length * GroupSize;
             if (t.Size != inputs * outputs) throw new InvalidOperationException($"{Node.Inputs[1]} has {t.Size} values, expected {inputs * outputs}");
             for (int r = 0; r < keep.Length; r++)
                 for (int j = 0; j < GroupSize; j++)

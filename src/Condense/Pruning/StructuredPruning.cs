@@ -47,20 +47,19 @@ public static class StructuredPruning
         if (!(ratio >= 0 && ratio < 1)) throw new CondenseException($"structured pruning ratio must be in [0, 1), got {ratio}");
         if (channelMultiple < 1) throw new CondenseException($"the channel multiple must be at least 1, got {channelMultiple}");
         var graph = model.Graph.Clone();
-        var chosen = Prunable.Find(new GraphModule(graph), new PruneOptions { Include = include ?? [], Exclude = exclude ?? [] })
-            .Select(t => t.Name).ToHashSet();
+        var chosen = Chosen(graph, include ?? [], exclude ?? []);
         var skipped = new List<string>();
         var plan = new List<(ChannelGroup Group, int[] Keep)>();
         foreach (var group in ChannelGroups.Find(graph))
         {
             if (group.Producers.Count == 0) continue;
-            string? reason = group.Blocked
-                ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by include/exclude" : null)
-                ?? (group.Joined && !pruneJoined ? "its channels are joined by a residual Add (pruning joined layers together is off)" : null);
-            if (reason is not null) { skipped.Add($"{group.Name}: {reason}"); continue; }
-            int remove = group.Channels - CalibratedFilters.Kept(group.Channels, ratio, channelMultiple);
-            if (remove <= 0) { skipped.Add($"{group.Name}: nothing to remove at ratio {ratio}"); continue; }
-            plan.Add((group, Strongest(graph, group, group.Channels - remove, norm)));
+            int kept = Kept(group.Channels, ratio, channelMultiple);
+            if (WhyLeft(group, chosen, pruneJoined ? null : "pruning joined layers together is off", kept, ratio) is { } reason)
+            {
+                skipped.Add($"{group.Name}: {reason}");
+                continue;
+            }
+            plan.Add((group, Strongest(graph, group, kept, norm)));
         }
         // Every group is ranked on the original weights before anything is cut: Li et al.'s "independent"
         // strategy (§3.2). The greedy one, which ignores inputs already removed, has no order to follow
@@ -70,6 +69,28 @@ public static class StructuredPruning
         var changes = plan.Zip(cuts, (p, cut) => new LayerChange(p.Group.Producers.Select(q => q.Weight).ToList(), p.Group.Channels, p.Keep,
             cut.Select(name => new TensorChange(name, model.Graph.Initializers[name].Shape, graph.Initializers[name].Shape)).ToList())).ToList();
         return new StructuredResult(new GraphModule(graph), changes, skipped);
+    }
+
+    // The weights the include/exclude patterns select.
+    internal static HashSet<string> Chosen(ModelGraph graph, IReadOnlyList<string> include, IReadOnlyList<string> exclude) =>
+        Prunable.Find(new GraphModule(graph), new PruneOptions { Include = include, Exclude = exclude }).Select(t => t.Name).ToHashSet();
+
+    // Why a group keeping `kept` channels is left whole, or null. `joinedLeft` says why residual groups stay whole (null:
+    // they are pruned).
+    internal static string? WhyLeft(ChannelGroup group, HashSet<string> chosen, string? joinedLeft, int kept, double ratio) =>
+        group.Blocked
+        ?? (group.Producers.FirstOrDefault(p => !chosen.Contains(p.Weight)) is { } left ? $"{left.Weight} is not selected by include/exclude" : null)
+        ?? (group.Joined && joinedLeft is not null ? $"its channels are joined by a residual Add ({joinedLeft})" : null)
+        ?? (kept >= group.Channels ? $"nothing to remove at ratio {ratio}" : null);
+
+    // round((1 − ratio) · channels), rounded to the nearest multiple when the layer has at least four multiples (a small
+    // layer keeps its exact count: rounding 16 channels to a multiple of 16 would remove none or all), at least one channel.
+    internal static int Kept(int channels, double ratio, int multiple)
+    {
+        int kept = Math.Max(1, channels - (int)Math.Round(ratio * channels, MidpointRounding.AwayFromZero));
+        if (multiple > 1 && channels >= 4 * multiple)
+            kept = Math.Clamp((int)Math.Round((double)kept / multiple, MidpointRounding.AwayFromZero) * multiple, multiple, channels);
+        return kept;
     }
 
     // Indices (ascending) of the `count` channels with the largest summed filter norms.
