@@ -6,6 +6,7 @@ using Condense.Cli.CommandLine;
 using Condense.Cli.Commands;
 using Spectre.Console.Cli;
 
+if (Ranks.Start() is { } failed) return failed;
 var app = new CommandApp();
 var commands = new StrictCommandLine();
 app.Configure(config =>
@@ -49,4 +50,4 @@ app.Configure(config =>
     commands.Add<ComposeCommand>(config, "compose").WithDescription("One model from two: the first's outputs feed the second's inputs.")
         .WithExample("compose", "ResNetPreprocess.onnx", "ResNet18.onnx", "-o", "resnet18.rgb.onnx");
 });
-return commands.Run(app, args);
+return Ranks.Finish(commands.Run(app, args));

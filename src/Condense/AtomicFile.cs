@@ -1,6 +1,7 @@
 // Files are written atomically everywhere in Condense: into a temp file beside the target, flushed,
 // then renamed over it, so a crash or a bad input never leaves a half-written file. A failure names the
-// target, never the temp file, which the user did not ask for and which is gone by then.
+// target, never the temp file, which the user did not ask for and which is gone by then. In a distributed run only
+// rank 0 writes the user's files (ProcessRole).
 namespace Condense;
 
 /// <summary>Atomic file writes.</summary>
@@ -10,6 +11,7 @@ public static class AtomicFile
     public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
+        if (!ProcessRole.Writes(full)) return;
         string dir = Path.GetDirectoryName(full) ?? ".";
         if (!Directory.Exists(dir)) throw new CondenseException($"output folder {dir} does not exist");
         string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");

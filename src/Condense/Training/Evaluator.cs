@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
+using Condense.Distributed;
 using Condense.Nn;
 using Condense.Tensors;
 
@@ -39,19 +40,28 @@ public static class Evaluator
         try
         {
             using var _ = GradMode.NoGrad();
-            int correct = 0; double loss = 0;
+            // Under mpirun the batches are handed out round-robin; each batch's loss sits in its own slot, summed in order
+            // after the all-reduce, so every rank gets one process's figures exactly.
+            var world = World.Current;
             var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0);
+            var perBatch = new double[loader.BatchCount + 1];
+            int index = -1;
             foreach (var batch in loader.Epoch(0))
             {
+                if (!world.Owns(++index)) continue;
                 var logits = model.Forward(batch.Features);
                 if (logits.Rank != 2 || logits.Shape[0] != batch.Count)
                     throw new CondenseException(
                         $"the model returns shape {Shape.Format(logits.Shape)} for a batch of {batch.Count}; a classifier returns (N, classes)");
                 if (data.NumClasses > logits.Shape[1])
                     throw new CondenseException($"{data.Name} has {data.NumClasses} classes but the model predicts {logits.Shape[1]}");
-                correct += Metrics.CountCorrect(logits, batch.Labels);
-                loss += Tensor.CrossEntropy(logits, batch.Labels).Item() * batch.Count;
+                perBatch[^1] += Metrics.CountCorrect(logits, batch.Labels);
+                perBatch[index] = Tensor.CrossEntropy(logits, batch.Labels).Item() * batch.Count;
             }
+            world.AllReduce(perBatch);
+            int correct = (int)perBatch[^1];
+            double loss = 0;
+            for (int b = 0; b < loader.BatchCount; b++) loss += perBatch[b];
             return new EvalResult((float)correct / data.Count, (float)(loss / data.Count), correct, data.Count);
         }
         finally { model.Train(training); }

@@ -1,8 +1,10 @@
 // The supervised training loop: shuffled mini-batches, forward, loss, backward, optimizer step,
 // schedule per epoch, evaluation after each epoch. Deterministic: the seed fixes the shuffles and
-// augmentations, and every kernel is deterministic, so two runs give bit-identical weights.
+// augmentations, and every kernel is deterministic, so two runs give bit-identical weights. Under mpirun each rank
+// trains on its share of every global batch (DataParallel): the same batches, order and augmentation as one process.
 using System.Diagnostics;
 using Condense.Data;
+using Condense.Distributed;
 using Condense.Nn;
 using Condense.Optim;
 using Condense.Tensors;
@@ -69,6 +71,8 @@ public static class Trainer
         var loader = new DataLoader(train, options.BatchSize, shuffle: true, options.Seed);
         var augmentRng = new Rng(options.Seed ^ 0xA5A5_5A5A_1234_5678UL);
         var epochs = new List<EpochResult>();
+        var world = World.Current;
+        DataParallel.CheckAgreement(model, train, world);
         var total = Stopwatch.StartNew();
         long samples = 0;
         int steps = 0;
@@ -80,23 +84,33 @@ public static class Trainer
             double lossSum = 0; long correct = 0, seen = 0; int batchIndex = 0;
             foreach (var batch in loader.Epoch(epoch))
             {
+                // The whole global batch is augmented on every rank, so the random draws match one process.
                 var x = options.AugmentShift > 0 ? Augment.RandomShift(batch.Features, train.SampleShape, options.AugmentShift, augmentRng) : batch.Features;
-                var logits = model.Forward(x);
-                // A custom loss sees the batch as the model saw it (augmented features).
-                var value = loss is null ? Losses.CrossEntropy(logits, batch.Labels) : loss(logits, batch with { Features = x });
+                var local = DataParallel.Shard(batch with { Features = x }, world);
+                Span<float> sums = [0f, 0f];
                 optimizer.ZeroGrad();
-                value.Backward();
+                if (local.Count > 0)
+                {
+                    var logits = model.Forward(local.Features);
+                    // A custom loss sees the batch as the model saw it (augmented features).
+                    var value = loss is null ? Losses.CrossEntropy(logits, local.Labels) : loss(logits, local);
+                    value.Backward();
+                    sums[0] = value.Item() * local.Count;
+                    if (local.Labels.Length > 0) sums[1] = Metrics.CountCorrect(logits, local.Labels);
+                }
+                DataParallel.AllReduceGradients(optimizer.Params, (float)local.Count / batch.Count, sums, world);
                 hooks?.BeforeStep?.Invoke(optimizer);
                 optimizer.Step();
                 hooks?.AfterStep?.Invoke(optimizer, ++steps);
-                lossSum += value.Item() * batch.Count;
-                if (batch.Labels.Length > 0) correct += Metrics.CountCorrect(logits, batch.Labels);
+                lossSum += sums[0];
+                correct += (long)sums[1];
                 seen += batch.Count;
                 progress?.Report(new TrainProgress(epoch + 1, options.Epochs, ++batchIndex, loader.BatchCount,
                     (float)(lossSum / seen), (float)correct / seen));
             }
             samples += seen;
             scheduler?.Step();
+            DataParallel.AverageBuffers(model, world);
             var validationResult = validation is null ? null : Evaluator.Evaluate(model, validation);
             epochs.Add(new EpochResult(epoch + 1, learningRate, (float)(lossSum / Math.Max(1, seen)), (float)correct / Math.Max(1, seen),
                 validationResult, watch.Elapsed.TotalSeconds));

@@ -1,0 +1,92 @@
+// Data-parallel training over the ranks of World.Current (one process: every call is a no-op or the identity). Each
+// rank runs its contiguous share of every global batch; the gradients, scaled by the share, are summed over the ranks
+// with one all-reduce per step over flat buckets (not one per tensor; Horovod's tensor fusion, Sergeev & Del Balso
+// 2018; PyTorch DDP's buckets, Li et al. 2020), so every rank takes the same optimizer step on the same weights. The
+// loss and accuracy sums of the batch ride in the same buffer, and a flag per parameter says whether any rank has a
+// gradient for it. Batch norm running statistics are averaged across ranks at the end of each epoch.
+using Condense.Data;
+using Condense.Distributed;
+using Condense.Nn;
+using Condense.Tensors;
+
+namespace Condense.Training;
+
+/// <summary>What data-parallel loops share: shards of batches, the gradient all-reduce, agreement checks.</summary>
+public static class DataParallel
+{
+    /// <summary>This rank's rows of a global batch (the whole batch in one process).</summary>
+    public static Batch Shard(Batch batch, Communicator world)
+    {
+        if (!world.IsDistributed) return batch;
+        var (start, length) = world.Shard(batch.Count);
+        int rowSize = batch.Count == 0 ? 0 : batch.Features.Size / batch.Count;
+        var shape = (int[])batch.Features.Shape.Clone();
+        shape[0] = length;
+        var features = new Tensor(batch.Features.Data.AsSpan(start * rowSize, length * rowSize).ToArray(), shape);
+        int[] labels = batch.Labels.Length == 0 ? [] : batch.Labels.AsSpan(start, length).ToArray();
+        return new Batch(features, labels, batch.Indices.AsSpan(start, length).ToArray());
+    }
+
+    /// <summary>
+    /// Sums the gradients of <paramref name="parameters"/> over the ranks, each rank's scaled by <paramref name="share"/>
+    /// (its rows over the global batch's), and <paramref name="sums"/> (e.g. loss and correct counts) as they are.
+    /// </summary>
+    public static void AllReduceGradients(IReadOnlyList<Tensor> parameters, float share, Span<float> sums, Communicator world)
+    {
+        if (!world.IsDistributed) return;
+        long total = sums.Length + parameters.Count;
+        foreach (var p in parameters) total += p.Size;
+        if (total > int.MaxValue) throw new CondenseException($"the model has too many parameters ({total:N0}) for one gradient buffer");
+        var buffer = new float[total];
+        int offset = 0;
+        foreach (var p in parameters)
+        {
+            if (p.Grad is { } grad)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Multiply(grad.Data.AsSpan(0, p.Size), share, buffer.AsSpan(offset, p.Size));
+            }
+            offset += p.Size;
+        }
+        for (int i = 0; i < parameters.Count; i++) buffer[offset + i] = parameters[i].Grad is null ? 0f : 1f;
+        sums.CopyTo(buffer.AsSpan(offset + parameters.Count));
+        world.AllReduce(buffer);
+        offset = 0;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            bool anyRank = buffer[total - sums.Length - parameters.Count + i] > 0f;
+            if (anyRank)
+            {
+                p.Grad ??= Tensor.Zeros(p.Shape);
+                buffer.AsSpan(offset, p.Size).CopyTo(p.Grad.Data);
+            }
+            offset += p.Size;
+        }
+        buffer.AsSpan((int)total - sums.Length).CopyTo(sums);
+    }
+
+    /// <summary>Averages the module's buffers (batch norm running statistics) over the ranks.</summary>
+    public static void AverageBuffers(Module model, Communicator world)
+    {
+        if (!world.IsDistributed) return;
+        foreach (var (_, buffer) in model.NamedBuffers())
+        {
+            if (buffer.DataType != DataType.Float32) continue;
+            world.AllReduce(buffer.Data.AsSpan(0, buffer.Size));
+            System.Numerics.Tensors.TensorPrimitives.Multiply(buffer.Data.AsSpan(0, buffer.Size), 1f / world.Size, buffer.Data.AsSpan(0, buffer.Size));
+            buffer.MarkModified();
+        }
+    }
+
+    /// <summary>Fails the run unless every rank starts from the same weights and the same data (a 64-bit fingerprint of each).</summary>
+    public static void CheckAgreement(Module model, Dataset data, Communicator world)
+    {
+        if (!world.IsDistributed) return;
+        ulong weights = Fingerprint.Seed;
+        foreach (var p in model.Parameters()) weights = Fingerprint.Add(weights, p.Data.AsSpan(0, p.Size));
+        world.CheckSame("model", (long)weights);
+        ulong rows = Fingerprint.Add(Fingerprint.Seed, data.Features);
+        if (data.Labels is { } labels) rows = Fingerprint.Add(rows, labels);
+        world.CheckSame($"data ({data.Count} samples of {data.Name})", (long)rows);
+    }
+}
