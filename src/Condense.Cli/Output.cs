@@ -17,10 +17,7 @@ internal sealed class Output
     public Output(bool json)
     {
         Json = json;
-        Console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(json ? System.Console.Error : System.Console.Out),
-        });
+        Console = Ranks.Create(json ? System.Console.Error : System.Console.Out);
         // Redirected output (logs, CI) would otherwise be cut to 80 columns and wrap every table.
         if (!Console.Profile.Capabilities.Interactive) Console.Profile.Width = Math.Max(Console.Profile.Width, 140);
     }

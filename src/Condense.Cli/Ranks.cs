@@ -11,6 +11,18 @@ internal static class Ranks
 {
     private static PosixSignalRegistration? _terminate;
 
+    /// <summary>True in a run of several ranks: output is plain text (no colours, no live progress).</summary>
+    public static bool Plain { get; private set; }
+
+    /// <summary>A console over <paramref name="writer"/>: plain in a run of several ranks, else as the terminal allows.</summary>
+    public static IAnsiConsole Create(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(writer),
+        Ansi = Plain ? AnsiSupport.No : AnsiSupport.Detect,
+        ColorSystem = Plain ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+        Interactive = Plain ? InteractionSupport.No : InteractionSupport.Detect,
+    });
+
     /// <summary>Joins the MPI run if mpirun started this process with others; returns an exit code when that failed.</summary>
     public static int? Start()
     {
@@ -18,12 +30,22 @@ internal static class Ranks
         try { world = World.Start(); }
         catch (CondenseException e) { return CliErrors.Report(e); }
         if (!world.IsDistributed) return null;
+        Plain = true;
+        // .NET would read the terminal's capabilities and send its keypad mode to that pseudo-terminal (see below).
+        Environment.SetEnvironmentVariable("TERM", "dumb");
         if (!world.IsRoot)
         {
             Console.SetOut(TextWriter.Null);
             Console.SetError(TextWriter.Null);
-            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) });
         }
+        else
+        {
+            // mpirun hands each rank a pseudo-terminal of its own, whatever the user's output is (a file, a pipe): write
+            // plain streams, so .NET sends no terminal modes and Spectre no colours into redirected output or JSON.
+            Console.SetOut(new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true });
+            Console.SetError(new StreamWriter(Console.OpenStandardError()) { AutoFlush = true });
+        }
+        AnsiConsole.Console = Create(Console.Out);
         // mpirun ends the other ranks with SIGTERM when one dies without a word (killed, crashed).
         _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {

@@ -144,6 +144,7 @@ public sealed class ArchitectureTests
     private static readonly string[][] Layers =
     [
         ["Kernels"],
+        ["Distributed"],
         ["Tensors", "Autograd"],
         ["Data"],
         ["Nn"],

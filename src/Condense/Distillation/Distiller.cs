@@ -7,6 +7,7 @@
 // loop is Trainer's.
 using Condense.Autograd;
 using Condense.Data;
+using Condense.Distributed;
 using Condense.Graph;
 using Condense.Nn;
 using Condense.Tensors;
@@ -74,14 +75,26 @@ public static class Distiller
         try
         {
             using var _ = GradMode.NoGrad();
+            // Under mpirun each rank runs its round-robin share of the same batches and the rows are summed into place
+            // (every other rank holds zeros there), so each rank gets one process's logits bit for bit.
+            var world = World.Current;
             float[]? all = null;
-            int classes = 0;
+            int classes = 0, index = -1;
             foreach (var batch in new DataLoader(data, batchSize, shuffle: false, seed: 0).Epoch(0))
             {
+                if (!world.Owns(++index)) continue;
                 var logits = teacher.Forward(batch.Features);
                 classes = logits.Shape[^1];
                 all ??= new float[data.Count * classes];
                 logits.Data.CopyTo(all, batch.Indices[0] * classes);
+            }
+            if (world.IsDistributed)
+            {
+                Span<long> width = [classes];
+                world.AllReduce(width, ReduceOp.Max);
+                classes = (int)width[0];
+                all ??= new float[data.Count * classes];
+                world.AllReduce(all);
             }
             return new Tensor(all ?? [], data.Count, classes);
         }
@@ -98,6 +111,7 @@ public static class Distiller
         options.Validate();
         if (options.Alpha < 1f && transfer.Labels is null)
             throw new CondenseException($"{transfer.Name} has no labels: use alpha = 1 to distil from the teacher alone");
+        DataParallel.CheckModel(teacher, "teacher", World.Current);
         bool augmented = options.Train.AugmentShift > 0;
         var cached = augmented ? null : TeacherLogits(teacher, transfer);
         teacher.Eval();

@@ -78,13 +78,21 @@ public static class DataParallel
         }
     }
 
+    /// <summary>Fails the run unless every rank holds the same weights of <paramref name="model"/> (named <paramref name="what"/>).</summary>
+    public static void CheckModel(Module model, string what, Communicator world)
+    {
+        if (!world.IsDistributed) return;
+        ulong weights = Fingerprint.Seed;
+        foreach (var (_, p) in model.NamedParameters()) weights = Fingerprint.Add(weights, p.Data.AsSpan(0, p.Size));
+        foreach (var (_, b) in model.NamedBuffers()) weights = Fingerprint.Add(weights, b.Data.AsSpan(0, b.Size));
+        world.CheckSame(what, (long)weights);
+    }
+
     /// <summary>Fails the run unless every rank starts from the same weights and the same data (a 64-bit fingerprint of each).</summary>
     public static void CheckAgreement(Module model, Dataset data, Communicator world)
     {
         if (!world.IsDistributed) return;
-        ulong weights = Fingerprint.Seed;
-        foreach (var p in model.Parameters()) weights = Fingerprint.Add(weights, p.Data.AsSpan(0, p.Size));
-        world.CheckSame("model", (long)weights);
+        CheckModel(model, "model", world);
         ulong rows = Fingerprint.Add(Fingerprint.Seed, data.Features);
         if (data.Labels is { } labels) rows = Fingerprint.Add(rows, labels);
         world.CheckSame($"data ({data.Count} samples of {data.Name})", (long)rows);
