@@ -33,6 +33,22 @@ public static class World
         return communicator;
     }
 
+    /// <summary>
+    /// Until disposed, <see cref="Current"/> is this process alone: for work a rank was handed whole (a layer of a
+    /// sensitivity sweep), whose evaluations must not be split again over ranks that are busy with their own.
+    /// </summary>
+    public static IDisposable Alone()
+    {
+        var previous = Current;
+        Current = SingleProcess.Instance;
+        return new Restore(previous);
+    }
+
+    private sealed class Restore(Communicator previous) : IDisposable
+    {
+        public void Dispose() => Current = previous;
+    }
+
     private static int LaunchedSize()
     {
         if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is { } open && int.TryParse(open, out int size)) return size;

@@ -3,6 +3,7 @@
 // into per-tensor sparsities that meet a global budget with the smallest worst-case accuracy drop.
 // A report carries its model's fingerprint: a budget spread by another model's sweep is refused.
 using Condense.Data;
+using Condense.Distributed;
 using Condense.Graph;
 using Condense.Training;
 
@@ -37,21 +38,27 @@ public static class Sensitivity
         QuantizedWeights.ThrowIfQuantized(model.Graph);
         var targets = Prunable.Find(model, options ?? new PruneOptions());
         float baseline = Evaluator.Evaluate(model, data).Accuracy;
-        var rows = new List<SensitivityRow>();
-        int done = 0, total = targets.Count * sparsities.Count;
-        foreach (var t in targets)
+        // Under mpirun the (tensor, sparsity) evaluations are handed out round-robin, each run whole by one rank, and the
+        // accuracies summed into their slots: every rank ends with one process's table exactly.
+        var world = World.Current;
+        var accuracies = new double[targets.Count * sparsities.Count];
+        int done = 0, total = accuracies.Length;
+        for (int i = 0; i < targets.Count; i++)
         {
+            var t = targets[i];
             var original = (float[])t.Parameter.Data.Clone();
-            var accuracies = new List<float>();
             try
             {
-                foreach (var s in sparsities)
+                for (int j = 0; j < sparsities.Count; j++)
                 {
-                    var mask = Masks.Magnitude(original, s);
+                    int slot = i * sparsities.Count + j;
+                    if (!world.Owns(slot)) continue;
+                    var mask = Masks.Magnitude(original, sparsities[j]);
                     System.Numerics.Tensors.TensorPrimitives.Multiply(original, mask, t.Parameter.Data);
                     t.Parameter.MarkModified();
-                    accuracies.Add(Evaluator.Evaluate(model, data).Accuracy);
-                    progress?.Report((++done, total));
+                    using (World.Alone()) accuracies[slot] = Evaluator.Evaluate(model, data).Accuracy;
+                    done += world.Size;
+                    progress?.Report((Math.Min(done, total), total));
                 }
             }
             finally
@@ -59,8 +66,10 @@ public static class Sensitivity
                 original.CopyTo(t.Parameter.Data, 0);
                 t.Parameter.MarkModified();
             }
-            rows.Add(new SensitivityRow(t.Name, t.Parameter.Size, sparsities.ToArray(), accuracies));
         }
+        world.AllReduce(accuracies);
+        var rows = targets.Select((t, i) => new SensitivityRow(t.Name, t.Parameter.Size, sparsities.ToArray(),
+            [.. accuracies.AsSpan(i * sparsities.Count, sparsities.Count).ToArray().Select(a => (float)a)])).ToList();
         return new SensitivityReport(baseline, rows, data.Count) { ModelSha256 = ModelFingerprint.Of(model) };
     }
 

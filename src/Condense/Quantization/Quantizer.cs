@@ -8,6 +8,7 @@
 using Condense.Calibration;
 using Condense.Autograd;
 using Condense.Data;
+using Condense.Distributed;
 using Condense.Graph;
 using Condense.Quantization.Observers;
 using Condense.Tensors;
@@ -287,11 +288,16 @@ public static partial class Quantizer
     {
         bool observe = options.Mode == QuantizationMode.Static;
         var observers = layers.ToDictionary(n => n.Name, _ => Observer.Create(options.Calibration, options.Observer));
-        LayerInputs.Visit(model, feeds, layers, (node, x) =>
+        // Under mpirun min-max calibration hands the batches out round-robin and merges the ranges (exact: a minimum of
+        // minima); observers whose state depends on the order of batches, and the samples AdaRound keeps, see all of them.
+        var world = World.Current;
+        bool split = world.IsDistributed && observe && samples is null && options.Calibration == CalibrationMethod.MinMax;
+        LayerInputs.Visit(model, split ? feeds.Where((_, i) => world.Owns(i)) : feeds, layers, (node, x) =>
         {
             if (observe) observers[node.Name].Observe(x.Data);
             samples?.Add(node, x);
         });
+        if (split) MinMaxObserver.Merge([.. layers.Select(n => (MinMaxObserver)observers[n.Name])], world);
         return observe ? observers.ToDictionary(o => o.Key, o => o.Value.Compute(QuantRange.UInt8, symmetric: false)) : null;
     }
 }

@@ -1,5 +1,7 @@
 // The simplest observers: the running min and max of everything seen, and PyTorch's exponential moving
 // average of each batch's min and max (for activations during quantization-aware training).
+using Condense.Distributed;
+
 namespace Condense.Quantization.Observers;
 
 /// <summary>Tracks the smallest and largest finite value seen.</summary>
@@ -24,6 +26,17 @@ public sealed class MinMaxObserver : Observer
 
     /// <inheritdoc />
     public override void Reset() => (Min, Max) = (float.PositiveInfinity, float.NegativeInfinity);
+
+    /// <summary>Gives every observer the range of what all ranks observed (one all-reduce for the minima, one for the maxima).</summary>
+    public static void Merge(IReadOnlyList<MinMaxObserver> observers, Communicator world)
+    {
+        if (!world.IsDistributed) return;
+        var mins = observers.Select(o => o.Min).ToArray();
+        var maxes = observers.Select(o => o.Max).ToArray();
+        world.AllReduce(mins, ReduceOp.Min);
+        world.AllReduce(maxes, ReduceOp.Max);
+        for (int i = 0; i < observers.Count; i++) (observers[i].Min, observers[i].Max) = (mins[i], maxes[i]);
+    }
 
     /// <inheritdoc />
     public override (float Min, float Max) ClipRange(QuantRange range, bool symmetric) => (Min, Max);
