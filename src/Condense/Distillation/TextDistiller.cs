@@ -12,6 +12,7 @@
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data.Text;
+using Condense.Distributed;
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Nn;
@@ -40,7 +41,11 @@ public static class TextDistiller
         if (passages.Count == 0) throw new CondenseException("there are no passages to distil on");
         teacher.Eval();
         var embedding = new EmbeddingOptions(options.MaxLength, options.BatchSize, options.Pooling, Normalize: false);
-        var cached = options.EmbeddingWeight > 0 ? new SentenceEmbedder(teacher, tokenizer, embedding).Embed(passages, null, cancellation) : null;
+        var world = World.Current;
+        DataParallel.CheckModel(teacher, "teacher", world);
+        DataParallel.CheckModel(student, "student", world);
+        var cached = options.EmbeddingWeight > 0 ? TeacherEmbeddings(new SentenceEmbedder(teacher, tokenizer, embedding), passages, world, cancellation)
+            : null;
         var mapping = options.HiddenWeight > 0 || options.AttentionWeight > 0 ? LayerMapping.Between(student, teacher) : [];
         string output = SentenceEmbedder.OutputOf(student.Graph, options.Pooling);
         var inputs = student.Graph.Inputs.Select(i => i.Name).ToList();
@@ -68,38 +73,68 @@ public static class TextDistiller
             for (int b = 0; b < order.Length; b++)
             {
                 cancellation.ThrowIfCancellationRequested();
-                var indices = batches[order[b]];
-                var batch = tokenizer.BatchEncoded([.. indices.Select(i => encoded[i])]);
-                var feed = batch.Feed(inputs);
-                var values = student.Run(feed);
-                var loss = Tensor.Scalar(0f);
-                if (cached is not null)
-                {
-                    var pooled = Pool(values[output], batch.AttentionMask, options.Pooling);
-                    var target = new Tensor([.. indices.SelectMany(i => cached[i])], indices.Length, cached[0].Length);
-                    loss = loss.Add(EmbeddingLosses.Embedding(pooled, target, options.Loss).Mul(options.EmbeddingWeight));
-                }
-                if (mapping.Count > 0)
-                {
-                    Dictionary<string, Tensor> reference;
-                    if (teacherStates is not null) reference = teacherStates.Batch(indices, batch.InputIds.Shape[1]);
-                    else using (GradMode.NoGrad()) reference = teacher.Run(feed);
-                    loss = loss.Add(LayerTerms(values, reference, batch.AttentionMask, mapping, projections, options));
-                }
+                // Under mpirun each rank takes its contiguous share of the global batch (DataParallel).
+                var global = batches[order[b]];
+                var (start, length) = world.Shard(global.Length);
+                var indices = global.AsSpan(start, length).ToArray();
+                float share = (float)indices.Length / global.Length;
+                Span<float> sums = [0f];
                 optimizer.ZeroGrad();
-                loss.Backward();
+                if (indices.Length > 0) sums[0] = LocalLoss(indices) * share;
+                DataParallel.AllReduceGradients(optimizer.Params, share, sums, world);
                 masks?.MaskGradients();
                 if (options.ClipNorm > 0) GradientClipping.ClipGlobalNorm(optimizer.Params, options.ClipNorm);
                 optimizer.Step();
                 schedule.Step();
                 masks?.Apply();
-                lossSum += loss.Item();
+                lossSum += sums[0];
                 progress?.Report(new TrainProgress(epoch + 1, options.Epochs, b + 1, order.Length, (float)(lossSum / (b + 1)), 0f));
             }
             epochs.Add(new TextDistillEpoch(epoch + 1, lossSum / order.Length, optimizer.LearningRate, clock.Elapsed.TotalSeconds));
         }
         student.Eval();
         return epochs;
+
+        // The loss of this rank's rows (a mean over them), with its gradients accumulated.
+        float LocalLoss(int[] indices)
+        {
+            var batch = tokenizer.BatchEncoded([.. indices.Select(i => encoded[i])]);
+            var feed = batch.Feed(inputs);
+            var values = student.Run(feed);
+            var loss = Tensor.Scalar(0f);
+            if (cached is not null)
+            {
+                var pooled = Pool(values[output], batch.AttentionMask, options.Pooling);
+                var target = new Tensor([.. indices.SelectMany(i => cached[i])], indices.Length, cached[0].Length);
+                loss = loss.Add(EmbeddingLosses.Embedding(pooled, target, options.Loss).Mul(options.EmbeddingWeight));
+            }
+            if (mapping.Count > 0)
+            {
+                Dictionary<string, Tensor> reference;
+                if (teacherStates is not null) reference = teacherStates.Batch(indices, batch.InputIds.Shape[1]);
+                else using (GradMode.NoGrad()) reference = teacher.Run(feed);
+                loss = loss.Add(LayerTerms(values, reference, batch.AttentionMask, mapping, projections, options));
+            }
+            loss.Backward();
+            return loss.Item();
+        }
+    }
+
+    // The teacher's embedding of every passage: under mpirun each rank embeds its contiguous share and the rows are
+    // summed into place (zeros elsewhere), so every rank holds them all.
+    private static float[][] TeacherEmbeddings(SentenceEmbedder embedder, IReadOnlyList<string> passages, Communicator world,
+        CancellationToken cancellation)
+    {
+        if (!world.IsDistributed) return embedder.Embed(passages, null, cancellation);
+        var (start, length) = world.Shard(passages.Count);
+        var mine = embedder.Embed([.. passages.Skip(start).Take(length)], null, cancellation);
+        Span<long> width = [mine.Length > 0 ? mine[0].Length : 0];
+        world.AllReduce(width, ReduceOp.Max);
+        int dim = (int)width[0];
+        var all = new float[passages.Count * dim];
+        for (int i = 0; i < mine.Length; i++) mine[i].CopyTo(all, (start + i) * dim);
+        world.AllReduce(all);
+        return [.. Enumerable.Range(0, passages.Count).Select(i => all.AsSpan(i * dim, dim).ToArray())];
     }
 
     // Student hidden states narrower than the teacher's are compared through a learned Linear per mapped layer (FitNets'

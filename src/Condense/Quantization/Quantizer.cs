@@ -281,22 +281,17 @@ public static partial class Quantizer
     }
 
     // Runs the float model on the calibration samples, batch by batch, feeding each quantized layer's input to its own
-    // observer (static mode) and to the samples AdaRound and bias correction keep; the observers keep bounded statistics,
-    // not the activations.
+    // observer (static mode) and to the samples AdaRound and bias correction keep (bounded statistics, not activations).
+    // Under mpirun min-max ranges merge exactly, so its batches are handed out; other observers see every batch.
     private static Dictionary<string, QuantParams>? Calibrate(GraphModule model, IEnumerable<IReadOnlyDictionary<string, Tensor>> feeds,
         List<Node> layers, QuantizeOptions options, LayerSamples? samples)
     {
         bool observe = options.Mode == QuantizationMode.Static;
         var observers = layers.ToDictionary(n => n.Name, _ => Observer.Create(options.Calibration, options.Observer));
-        // Under mpirun min-max calibration hands the batches out round-robin and merges the ranges (exact: a minimum of
-        // minima); observers whose state depends on the order of batches, and the samples AdaRound keeps, see all of them.
         var world = World.Current;
         bool split = world.IsDistributed && observe && samples is null && options.Calibration == CalibrationMethod.MinMax;
         LayerInputs.Visit(model, split ? feeds.Where((_, i) => world.Owns(i)) : feeds, layers, (node, x) =>
-        {
-            if (observe) observers[node.Name].Observe(x.Data);
-            samples?.Add(node, x);
-        });
+        { if (observe) observers[node.Name].Observe(x.Data); samples?.Add(node, x); });
         if (split) MinMaxObserver.Merge([.. layers.Select(n => (MinMaxObserver)observers[n.Name])], world);
         return observe ? observers.ToDictionary(o => o.Key, o => o.Value.Compute(QuantRange.UInt8, symmetric: false)) : null;
     }
