@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Condense.Formats;
+using Condense.Tests.Cli;
+
+namespace Condense.Tests.Distributed;
+
+/// <summary>
+/// `mpirun -np 2 condense …` against one process of the same command (the oracle): training and distillation give the
+/// same model up to floating-point reassociation of the gradient sums; calibration, evaluation and sensitivity give the
+/// same numbers exactly; a failing, killed or hung rank ends the run without an output file and without hanging.
+/// </summary>
+[Collection("mpirun")]
+public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
+{
+    private string At(string name) => Path.Combine(Dir, name);
+
+    private static void AssertSameWeights(string expected, string actual, double tolerance)
+    {
+        var a = ModelFile.Load(expected).Graph.Initializers;
+        var b = ModelFile.Load(actual).Graph.Initializers;
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var (name, x) in a)
+        {
+            var y = b[name];
+            Assert.Equal(x.Shape, y.Shape);
+            float scale = x.Data.Max(MathF.Abs);
+            float worst = x.Data.Zip(y.Data, (p, q) => MathF.Abs(p - q)).Max();
+            Assert.True(worst <= tolerance * Math.Max(scale, 1e-6f), $"{name}: max |difference| {worst} against max |w| {scale}");
+        }
+    }
+
+    private MpiRun.Result Ranks(int ranks, params string[] args)
+    {
+        var result = MpiRun.Run(MpiRun.Ranks(ranks, args));
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Stderr}\n{result.Stdout}");
+        return result;
+    }
+
+    [Fact]
+    public void TrainingOnTwoRanksGivesTheModelOfOneProcess()
+    {
+        string[] train = ["train", "--model", "mlp:784-24-10", "--epochs", "2", "--data", Data, "--seed", "3"];
+        var one = CliRunner.Run([.. train, "-o", At("one.safetensors")]);
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        var two = Ranks(2, [.. train, "-o", At("two.safetensors")]);
+        AssertSameWeights(At("one.safetensors"), At("two.safetensors"), 1e-5);
+        Assert.Contains("two.safetensors", two.Stdout);
+        Assert.Equal("", two.Stderr.Trim());
+    }
+
+    [Fact]
+    public void DistillationOnTwoRanksGivesTheStudentOfOneProcess()
+    {
+        string[] distill = ["distill", "--teacher", Model, "--student", "mlp:784-16-10", "--epochs", "2", "--data", Data, "--json"];
+        var one = CliRunner.Run([.. distill, "-o", At("one.safetensors")]);
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        var two = Ranks(2, [.. distill, "-o", At("two.safetensors")]);
+        AssertSameWeights(At("one.safetensors"), At("two.safetensors"), 1e-5);
+        // One JSON object on stdout, from rank 0 alone, with no terminal codes from mpirun's pseudo-terminal.
+        var json = JsonNode.Parse(two.Stdout)!;
+        Assert.Equal(JsonNode.Parse(one.Stdout)!["models"]![0]!["accuracy"]!.GetValue<double>(), json["models"]![0]!["accuracy"]!.GetValue<double>());
+        Assert.DoesNotContain('\u001b', two.Stdout + two.Stderr);
+    }
+
+    [Fact]
+    public void CalibrationEvaluationAndSensitivityOnTwoRanksEqualOneProcess()
+    {
+        Assert.Equal(0, CliRunner.Run("quantize", Model, "--mode", "static", "--data", Data, "-o", At("one.int8.safetensors")).ExitCode);
+        Ranks(2, "quantize", Model, "--mode", "static", "--data", Data, "-o", At("two.int8.safetensors"));
+        Assert.Equal(File.ReadAllBytes(At("one.int8.safetensors")), File.ReadAllBytes(At("two.int8.safetensors")));
+
+        var evalOne = JsonNode.Parse(CliRunner.Run("eval", Model, "--data", Data, "--json").Stdout)!;
+        var evalTwo = JsonNode.Parse(Ranks(2, "eval", Model, "--data", Data, "--json").Stdout)!;
+        foreach (var key in new[] { "accuracy", "loss" })
+            Assert.Equal(evalOne[key]!.GetValue<double>(), evalTwo[key]!.GetValue<double>());
+
+        Assert.Equal(0, CliRunner.Run("sensitivity", Model, "--data", Data, "-o", At("one.json")).ExitCode);
+        Ranks(2, "sensitivity", Model, "--data", Data, "-o", At("two.json"));
+        Assert.Equal(File.ReadAllText(At("one.json")), File.ReadAllText(At("two.json")));
+    }
+
+    [Fact]
+    public void ARankWithAnotherTeacherEndsTheRunWithOneLineOnRankZero()
+    {
+        var other = ModelFile.Load(Model).Graph;
+        other.Initializers.First().Value.Data[0] += 0.5f;
+        Checkpoint.Save(other, At("other.safetensors"));
+        string output = At("student.safetensors");
+        string[] tail = ["--student", "mlp:784-16-10", "--epochs", "1", "--data", Data, "-o", output];
+        var result = MpiRun.Run([.. MpiRun.Ranks(1, ["distill", "--teacher", Model, .. tail]), ":",
+            .. MpiRun.Ranks(1, ["distill", "--teacher", At("other.safetensors"), .. tail])]);
+        Assert.NotEqual(0, result.ExitCode);
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, result.Stderr);
+        Assert.StartsWith("error: rank 1 failed: its teacher differs from rank 0's", lines[0]);
+        Assert.False(File.Exists(output));
+        Assert.Empty(Directory.GetFiles(Dir, ".*.tmp"));
+    }
+
+    [Fact]
+    public void AKilledRankEndsTheRunWithoutAnOutputFile()
+    {
+        string output = At("killed.safetensors");
+        using var process = MpiRun.Start(MpiRun.Ranks(2, "distill", "--teacher", Model, "--student", "mlp:784-16-10", "--epochs", "500",
+            "--data", Data, "-o", output));
+        int? victim = WaitForRank(1, output, process);
+        Process.GetProcessById(victim!.Value).Kill();
+        var result = MpiRun.Wait(process, 60_000);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void AHungRankEndsTheRunAfterTheCollectiveTimeout()
+    {
+        string output = At("hung.safetensors");
+        using var process = MpiRun.Start(MpiRun.Ranks(2, "distill", "--teacher", Model, "--student", "mlp:784-16-10", "--epochs", "500",
+            "--data", Data, "-o", output), new Dictionary<string, string> { ["CONDENSE_MPI_TIMEOUT"] = "3" });
+        int victim = WaitForRank(1, output, process)!.Value;
+        using (var stop = Process.Start("kill", ["-STOP", victim.ToString(System.Globalization.CultureInfo.InvariantCulture)])) stop.WaitForExit();
+        try
+        {
+            var result = MpiRun.Wait(process, 90_000);
+            Assert.NotEqual(0, result.ExitCode);
+            Assert.Contains("waited 3 s for the other ranks", result.Stderr);
+            Assert.False(File.Exists(output));
+        }
+        finally
+        {
+            try { Process.GetProcessById(victim).Kill(); } catch (ArgumentException) { } catch (InvalidOperationException) { }
+        }
+    }
+
+    // Waits until rank `rank` of the run writing `marker` is up and training (a few seconds in).
+    private static int? WaitForRank(int rank, string marker, Process mpirun)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            Assert.False(mpirun.HasExited, "mpirun ended before the test could reach its ranks");
+            if (MpiRun.FindRank(rank, marker) is { } pid && clock.Elapsed > TimeSpan.FromSeconds(4)) return pid;
+            Thread.Sleep(200);
+        }
+        throw new TimeoutException($"rank {rank} did not start");
+    }
+}
