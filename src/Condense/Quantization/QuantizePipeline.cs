@@ -5,6 +5,7 @@
 using System.Text.Json.Serialization;
 using Condense.Inference;
 using Condense.Data;
+using Condense.Distributed;
 using Condense.Graph;
 using Condense.Training;
 
@@ -102,6 +103,7 @@ public static class QuantizePipeline
         }
         return new(quantized, new PassState(model, layers, folding.Folded.Count, met, sensitivities, engine), after);
     }
+
     // Accuracy-aware mode: quantize each layer alone to measure its sensitivity, then leave layers in
     // float, most sensitive first, until the drop is within budget. Keeps the best model seen: the first
     // that meets the target (most layers quantized), else the most accurate.
@@ -109,13 +111,19 @@ public static class QuantizePipeline
         GraphModule model, Dataset calibration, Dataset test, QuantizeOptions options, float before, double maxDrop,
         GraphModule quantized, IReadOnlyList<QuantizedLayer> layers, CompiledModel engine, float after)
     {
+        // Under mpirun the layers are handed out, each measured whole by one rank, and the accuracies summed into place.
         var weights = layers.Select(l => l.Weight).ToList();
-        var sensitivities = weights.Select(w =>
+        var world = World.Current;
+        var measured = new double[weights.Count];
+        for (int i = 0; i < weights.Count; i++)
         {
-            var alone = options with { Exclude = [.. options.Exclude, .. weights.Where(o => o != w)], MaxAccuracyDrop = null };
-            float accuracy = Evaluator.Evaluate(Quantizer.Quantize(model, calibration, alone).Model, test).Accuracy;
-            return new LayerSensitivity(w, accuracy, before - accuracy);
-        }).OrderByDescending(s => s.Drop).ToList();
+            if (!world.Owns(i)) continue;
+            var alone = options with { Exclude = [.. options.Exclude, .. weights.Where(o => o != weights[i])], MaxAccuracyDrop = null };
+            using (World.Alone()) measured[i] = Evaluator.Evaluate(Quantizer.Quantize(model, calibration, alone).Model, test).Accuracy;
+        }
+        world.AllReduce(measured);
+        var sensitivities = weights.Select((w, i) => new LayerSensitivity(w, (float)measured[i], before - (float)measured[i]))
+            .OrderByDescending(s => s.Drop).ToList();
 
         var best = (Model: quantized, Layers: layers, Engine: engine, Accuracy: after);
         var excluded = new List<string>(options.Exclude);

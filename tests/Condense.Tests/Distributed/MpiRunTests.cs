@@ -64,11 +64,16 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
     }
 
     [Fact]
-    public void CalibrationEvaluationAndSensitivityOnTwoRanksEqualOneProcess()
+    public void CalibrationSearchEvaluationAndSensitivityOnTwoRanksEqualOneProcess()
     {
         Assert.Equal(0, CliRunner.Run("quantize", Model, "--mode", "static", "--data", Data, "-o", At("one.int8.safetensors")).ExitCode);
         Ranks(2, "quantize", Model, "--mode", "static", "--data", Data, "-o", At("two.int8.safetensors"));
         Assert.Equal(File.ReadAllBytes(At("one.int8.safetensors")), File.ReadAllBytes(At("two.int8.safetensors")));
+
+        // The accuracy-aware search measures each layer on one rank and the greedy steps on all of them.
+        Assert.Equal(0, CliRunner.Run("quantize", Model, "--max-accuracy-drop", "0", "--data", Data, "-o", At("one.aware.safetensors")).ExitCode);
+        Ranks(2, "quantize", Model, "--max-accuracy-drop", "0", "--data", Data, "-o", At("two.aware.safetensors"));
+        Assert.Equal(File.ReadAllBytes(At("one.aware.safetensors")), File.ReadAllBytes(At("two.aware.safetensors")));
 
         var evalOne = JsonNode.Parse(CliRunner.Run("eval", Model, "--data", Data, "--json").Stdout)!;
         var evalTwo = JsonNode.Parse(Ranks(2, "eval", Model, "--data", Data, "--json").Stdout)!;
