@@ -8,10 +8,12 @@
 // Batch norm is folded into the convolutions of both models first (BatchNormFolding): steps of 16 images would give
 // noisy batch statistics, and running statistics fitted to the teacher's data are what the student should keep; the
 // folded models compute the same function in evaluation mode and run one op fewer per layer. Both run in evaluation
-// mode, so a batch norm that could not be folded keeps its running statistics and dropout is off.
+// mode, so a batch norm that could not be folded keeps its running statistics and dropout is off. Under mpirun each rank
+// fits its share of every batch (DataParallel).
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
+using Condense.Distributed;
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Optim;
@@ -43,6 +45,9 @@ public static class FeatureDistiller
         var reference = BatchNormFolding.Fold(teacher).Model;
         model.Eval();
         reference.Eval();
+        var world = World.Current;
+        DataParallel.CheckModel(reference, "teacher", world);
+        DataParallel.CheckModel(model, "student", world);
         var loader = new DataLoader(images, options.BatchSize, shuffle: true, options.Seed);
         // The teacher's features of the unchanged images, when there is no augmentation to change them.
         var cached = augment is null ? ImageEvaluation.Outputs(reference, images, options.BatchSize).Rows : null;
@@ -59,15 +64,23 @@ public static class FeatureDistiller
             foreach (var batch in loader.Epoch(epoch))
             {
                 cancellation.ThrowIfCancellationRequested();
+                // The whole batch is augmented on every rank (the draws of one process); each rank fits its share of it.
                 var input = augment is null ? batch.Features : Augmented(augment, batch.Features, augmentRng);
-                var target = cached is null ? TeacherFeatures(reference, input) : Rows(cached, batch.Indices);
-                var loss = EmbeddingLosses.Embedding(Flatten(model.Forward(input)), target, options.Loss);
+                var local = DataParallel.Shard(batch with { Features = input }, world);
+                Span<float> sums = [0f];
                 optimizer.ZeroGrad();
-                loss.Backward();
+                if (local.Count > 0)
+                {
+                    var target = cached is null ? TeacherFeatures(reference, local.Features) : Rows(cached, local.Indices);
+                    var loss = EmbeddingLosses.Embedding(Flatten(model.Forward(local.Features)), target, options.Loss);
+                    loss.Backward();
+                    sums[0] = loss.Item() * local.Count;
+                }
+                DataParallel.AllReduceGradients(optimizer.Params, (float)local.Count / batch.Count, sums, world);
                 if (options.ClipNorm > 0) GradientClipping.ClipGlobalNorm(optimizer.Params, options.ClipNorm);
                 optimizer.Step();
                 schedule.Step();
-                lossSum += loss.Item() * batch.Count;
+                lossSum += sums[0];
                 seen += batch.Count;
                 progress?.Report(new TrainProgress(epoch + 1, options.Epochs, ++step, loader.BatchCount, (float)(lossSum / seen), 0f));
             }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Condense.Formats;
 using Condense.Tests.Cli;
+using Condense.Tests.Data;
 
 namespace Condense.Tests.Distributed;
 
@@ -61,6 +62,19 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
         var json = JsonNode.Parse(two.Stdout)!;
         Assert.Equal(JsonNode.Parse(one.Stdout)!["models"]![0]!["accuracy"]!.GetValue<double>(), json["models"]![0]!["accuracy"]!.GetValue<double>());
         Assert.DoesNotContain('\u001b', two.Stdout + two.Stderr);
+    }
+
+    [Fact]
+    public void ImageDistillationOnTwoRanksGivesTheStudentOfOneProcess()
+    {
+        string images = Path.Combine(TestFiles.RepoRoot(), "data", "images", "calibration");
+        // A model of the command line takes images ([N, 1, 28, 28], flattened inside).
+        Assert.Equal(0, CliRunner.Run("train", "--model", "mlp:784-32-10", "--epochs", "1", "--data", Data, "-o", At("teacher.safetensors")).ExitCode);
+        string[] distill = ["distill", "--teacher", At("teacher.safetensors"), "--images", images, "--student-prune", "0.5", "-e", "2", "--lr", "1e-3"];
+        var one = CliRunner.Run([.. distill, "-o", At("one.safetensors")]);
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        Ranks(2, [.. distill, "-o", At("two.safetensors")]);
+        AssertSameWeights(At("one.safetensors"), At("two.safetensors"), 1e-5);
     }
 
     [Fact]
