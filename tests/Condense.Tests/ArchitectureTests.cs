@@ -125,7 +125,7 @@ public sealed class ArchitectureTests
     }
 
     // The library's layers, lowest first: a layer may reference only the layers before it and the root namespace
-    // Condense (CondenseException, AtomicFile, OutputPaths), which references none. Why this order:
+    // Condense (CondenseException, AtomicFile, OutputPaths, CreatedFiles), which references none. Why this order:
     // - Kernels are the bottom: spans and arrays in, spans and arrays out.
     // - Tensors and Autograd are one layer: every tensor op records its gradient (Autograd's GradMode says
     //   whether to), and backward walks Tensors.

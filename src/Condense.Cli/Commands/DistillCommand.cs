@@ -153,14 +153,16 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         var teacher = ModelFile.Load(settings.Teacher);
         var (train, test) = DataSets.Load(settings.Data);
         var studentSpec = settings.Student is { } text ? ModelSpec.Parse(text) : null;
+        var defaults = new DistillOptions();
         var options = new DistillOptions
         {
-            Temperature = settings.Temperature ?? 4f, Alpha = settings.Alpha ?? 0.9f,
-            Train = new DistillOptions().Train with
+            Temperature = settings.Temperature ?? defaults.Temperature, Alpha = settings.Alpha ?? defaults.Alpha,
+            Train = defaults.Train with
             {
-                Epochs = settings.Epochs ?? 20, LearningRate = settings.LearningRate ?? DistillOptions.DefaultLearningRate(studentSpec, teacher),
-                Optimizer = settings.Optimizer ?? OptimizerKind.Sgd,
-                BatchSize = settings.BatchSize ?? 64, Seed = settings.Seed,
+                Epochs = settings.Epochs ?? defaults.Train.Epochs,
+                LearningRate = settings.LearningRate ?? DistillOptions.DefaultLearningRate(studentSpec, teacher),
+                Optimizer = settings.Optimizer ?? defaults.Train.Optimizer,
+                BatchSize = settings.BatchSize ?? defaults.Train.BatchSize, Seed = settings.Seed,
             },
             Hint = ParseHint(settings.Hint, settings.HintWeight),
         }.Validate();

@@ -2,7 +2,6 @@
 // of its filters removed, chosen on the training images with the layers reading them refitted; channels joined by
 // residual Adds stay whole) and distilled without labels to reproduce the teacher's outputs on
 // the images, randomly cropped and flipped; fidelity to the teacher on held-out images before and after, sizes and speed.
-using System.Globalization;
 using Condense.Data;
 using Condense.Data.Images;
 using Condense.Distillation;
@@ -35,11 +34,11 @@ internal static class DistillImages
         string outPath = s.Out ?? "student.distilled.onnx";
         OutputPaths.CheckFile(outPath, new RunInput("teacher", s.Teacher), new RunInput("images", s.Images), new RunInput("evaluation images", s.EvalImages),
             new RunInput("preprocessing model", s.PreprocessModel));
+        var defaults = new FeatureDistillOptions();
         var options = new FeatureDistillOptions
         {
-            Epochs = s.Epochs ?? new FeatureDistillOptions().Epochs, BatchSize = s.BatchSize ?? new FeatureDistillOptions().BatchSize,
-            LearningRate = s.LearningRate ?? float.Parse(DefaultLearningRateText, CultureInfo.InvariantCulture),
-            Loss = s.Loss ?? EmbeddingLoss.Cosine, Seed = s.Seed,
+            Epochs = s.Epochs ?? defaults.Epochs, BatchSize = s.BatchSize ?? defaults.BatchSize, LearningRate = s.LearningRate ?? defaults.LearningRate,
+            Loss = s.Loss ?? defaults.Loss, Seed = s.Seed,
         }.Validate();
 
         var teacher = ModelFile.Load(s.Teacher!);

@@ -41,12 +41,13 @@ internal static class DistillText
         string outPath = s.Out ?? "student.distilled.onnx";
         OutputPaths.CheckFile(outPath, new RunInput("teacher", s.Teacher), new RunInput("text", s.Text), new RunInput("evaluation text", s.EvalText),
             new RunInput("vocabulary", s.Vocab));
+        var defaults = new TextDistillOptions();
         var options = new TextDistillOptions
         {
-            Loss = s.Loss ?? EmbeddingLoss.Cosine, HiddenWeight = s.HiddenWeight ?? 0f, AttentionWeight = s.AttentionWeight ?? 0f,
-            Epochs = s.Epochs ?? 3, BatchSize = s.BatchSize ?? 32,
-            LearningRate = s.LearningRate ?? float.Parse(DefaultLearningRateText, CultureInfo.InvariantCulture),
-            MaxLength = s.MaxLength ?? 128, Seed = s.Seed,
+            Loss = s.Loss ?? defaults.Loss, HiddenWeight = s.HiddenWeight ?? defaults.HiddenWeight,
+            AttentionWeight = s.AttentionWeight ?? defaults.AttentionWeight,
+            Epochs = s.Epochs ?? defaults.Epochs, BatchSize = s.BatchSize ?? defaults.BatchSize, LearningRate = s.LearningRate ?? defaults.LearningRate,
+            MaxLength = s.MaxLength ?? defaults.MaxLength, Seed = s.Seed,
         }.Validate();
         var student = new TextStudentOptions
         {

@@ -183,14 +183,14 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
     {
         var output = new Output(settings.Json) { HoldsResult = settings.Diagnose };
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".pruned.safetensors";
-        int code = Prune(context, settings, output, outPath);
+        int code = Prune(settings, output, outPath);
         if (settings.Diagnose)
             Diagnosis.AfterCompression(output, new Diagnosis.Data(settings, settings.Text, settings.Vocab, settings.MaxLength, Diagnosis.DefaultSamples),
                 settings.Model, outPath);
         return code;
     }
 
-    private static int Prune(CommandContext context, Settings settings, Output output, string outPath)
+    private static int Prune(Settings settings, Output output, string outPath)
     {
         var run = settings.ToRun();
         if (run.Schedule == PruneSchedule.Agp && run.FinetuneEpochs == 0)

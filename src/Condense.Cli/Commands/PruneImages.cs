@@ -27,8 +27,8 @@ internal static class PruneImages
         int cutSteps = calibration is null ? 0 : 100;
         var (pruned, report) = CountProgress.Run(output, cutSteps > 0 ? "choosing filters, measuring" : "measuring", cutSteps + images.Count,
             progress => run.Structured
-                ? ImagePrunePipeline.ApplyStructured(model, images, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude, run.PruneJoined,
-                    batch, new SyncProgress<int>(done => progress.Report(cutSteps + done)), calibration, run.ChannelMultiple, progress)
+                ? ImagePrunePipeline.ApplyStructured(model, images, run, batch, new SyncProgress<int>(done => progress.Report(cutSteps + done)),
+                    calibration, progress)
                 : ImagePrunePipeline.Apply(model, images, run.Options, batch, progress));
         ModelFile.Save(pruned.Graph, outPath);
         report = report with

@@ -1,7 +1,6 @@
 // `condense prune MODEL --text FILE`: a text encoder pruned (magnitude, or Wanda/SparseGPT scored on calibration passages)
 // and measured by fidelity to the original on the passages; with --finetune-epochs, then fine-tuned by distillation from
 // the original on --finetune-text with the masks held, and measured again.
-using System.Globalization;
 using Condense.Data.Text;
 using Condense.Distillation;
 using Condense.Formats;
@@ -50,24 +49,13 @@ internal static class PruneText
         GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string>? calibration, IReadOnlyList<string> evaluation)
     {
         var train = TextPassages.Read(settings.FinetuneText!);
-        var student = new TextStudentOptions { Prune = options, Calibration = calibration };
         var distill = new TextDistillOptions
         {
             Epochs = settings.FinetuneEpochs, MaxLength = settings.MaxLength, Seed = settings.Seed,
-            LearningRate = settings.LearningRate ?? float.Parse(DefaultLearningRateText, CultureInfo.InvariantCulture),
+            LearningRate = settings.LearningRate ?? TextPruneFinetune.DefaultLearningRate,
         }.Validate();
-        var cut = TextDistillPipeline.Cut(model, tokenizer, student, settings.MaxLength);
-        var (pruned, d) = TrainingProgress.Run(output, "fine-tuning by distillation",
-            p => TextDistillPipeline.Distil(model, cut, tokenizer, train, evaluation, student, distill, p));
-        var summary = ModelSummary.Of(pruned);
-        var report = new TextPruneReport(options.Method.ToString().ToLowerInvariant(), options.Score.ToString().ToLowerInvariant(), summary.Sparsity,
-            evaluation.Count, d.Before.CosineMean, d.Before.CosineMin, d.Before.TopKOverlap, d.Before.Spearman, summary.Parameters,
-            summary.NonzeroParameters, d.Seconds)
-        {
-            CalibrationPassages = options.Score == PruneScore.Magnitude ? 0 : calibration?.Count ?? 0,
-            FinetuneEpochs = settings.FinetuneEpochs, AfterFinetune = d.After,
-        };
-        return (pruned, report);
+        return TrainingProgress.Run(output, "fine-tuning by distillation",
+            p => TextPruneFinetune.Apply(model, tokenizer, train, evaluation, options, distill, calibration, p));
     }
 
     private static void Print(Output output, TextPruneReport report, string outPath)

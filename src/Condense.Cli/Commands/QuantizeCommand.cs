@@ -161,8 +161,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
             Equalize = settings.Equalize, BiasCorrection = settings.BiasCorrection, AdaRound = settings.AdaRound,
             EmbeddingBits = settings.EmbeddingBits, EmbeddingBlockSize = settings.EmbeddingBlockSize, Layers = !settings.EmbeddingsOnly,
         }.Validate();
-        bool calibrates = options.Mode == QuantizationMode.Static || options.Rounding != WeightRounding.Rtn || options.AdaRound || options.BiasCorrection;
-        if (!calibrates && (settings.Calibration is not null || context.Arguments.Contains("--calibration-samples")))
+        if (!options.UsesCalibration && (settings.Calibration is not null || context.Arguments.Contains("--calibration-samples")))
             throw new CondenseException("--calibration and --calibration-samples are used by static mode, GPTQ, AWQ, AdaRound and bias correction only "
                 + $"(got --mode {options.Mode.ToString().ToLowerInvariant()}{(options.Mode == QuantizationMode.WeightOnly ? " with --method rtn" : "")})");
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),

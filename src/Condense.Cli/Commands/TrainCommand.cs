@@ -55,7 +55,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         public TrainOptions ToOptions(ModelSpec spec) => (TrainOptions.For(spec) with
         {
             Epochs = Epochs, BatchSize = BatchSize, Optimizer = Optimizer, Schedule = Schedule, AugmentShift = AugmentShift, Seed = Seed,
-            LearningRate = LearningRate ?? (Optimizer == OptimizerKind.Sgd ? TrainOptions.For(spec).LearningRate : 1e-3f),
+            LearningRate = LearningRate ?? TrainOptions.For(spec, Optimizer).LearningRate,
             WeightDecay = WeightDecay ?? new TrainOptions().WeightDecay,
         }).Validate();
     }

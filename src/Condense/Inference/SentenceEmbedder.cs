@@ -76,7 +76,7 @@ public sealed class SentenceEmbedder
         if (Options.Pooling == Pooling.None)
         {
             if (states.Rank != 2)
-                throw new CondenseException($"output '{_output}' has shape {Shape.Format(states.Shape)}; --pooling none needs one vector per passage");
+                throw new CondenseException($"output '{_output}' has shape {Shape.Format(states.Shape)}; Pooling.None needs one vector per passage");
             return [.. Enumerable.Range(0, states.Shape[0]).Select(b => states.Data.AsSpan(b * states.Shape[1], states.Shape[1]).ToArray())];
         }
         if (states.Rank != 3) throw new CondenseException($"output '{_output}' has shape {Shape.Format(states.Shape)}; pooling needs [batch, tokens, dim]");

@@ -42,19 +42,6 @@ public abstract class Module
         return module;
     }
 
-    /// <summary>Replaces a registered parameter (e.g. a layer shrunk by structured pruning).</summary>
-    protected internal void ReplaceParameter(string name, Parameter parameter) => Replace(_parameters, name, parameter);
-
-    /// <summary>Replaces a registered buffer.</summary>
-    protected internal void ReplaceBuffer(string name, Tensor buffer) => Replace(_buffers, name, buffer);
-
-    private static void Replace<T>(List<KeyValuePair<string, T>> list, string name, T value)
-    {
-        int i = list.FindIndex(p => p.Key == name);
-        if (i < 0) throw new ArgumentException($"nothing registered as '{name}'");
-        list[i] = new(name, value);
-    }
-
     private void CheckName(string name)
     {
         if (string.IsNullOrEmpty(name)) throw new ArgumentException("registered names must not be empty");

@@ -62,23 +62,24 @@ public static class ImagePrunePipeline
     }
 
     /// <summary>
-    /// Removes the fraction <paramref name="ratio"/> of the filters of every prunable channel group from a copy of
-    /// <paramref name="model"/> and measures both on <paramref name="evaluation"/>: by <paramref name="norm"/> (residual groups
-    /// together unless not <paramref name="pruneJoined"/>, see <see cref="StructuredPruning"/>), or, given
+    /// Removes the fraction <see cref="PruneRun.Ratio"/> of the filters of every prunable channel group (of the layers
+    /// <paramref name="run"/>'s <see cref="PruneOptions.Include"/> and <see cref="PruneOptions.Exclude"/> leave) from a copy of
+    /// <paramref name="model"/> and measures both on <paramref name="evaluation"/>: by <see cref="PruneRun.Norm"/> (residual groups
+    /// together unless not <see cref="PruneRun.PruneJoined"/>, see <see cref="StructuredPruning"/>), or, given
     /// <paramref name="calibration"/> images, chosen on them with the layers reading them refitted (<see cref="CalibratedFilters"/>;
-    /// residual groups stay whole). <paramref name="progress"/> hears the evaluation images measured, <paramref name="cutProgress"/>
-    /// the calibrated cut's percent done.
+    /// residual groups stay whole); kept channels rounded to <see cref="PruneRun.ChannelMultiple"/>. <paramref name="progress"/>
+    /// hears the evaluation images measured, <paramref name="cutProgress"/> the calibrated cut's percent done.
     /// </summary>
-    public static (GraphModule Model, ImagePruneReport Report) ApplyStructured(GraphModule model, Dataset evaluation, double ratio,
-        NeuronNorm norm = NeuronNorm.L2, IReadOnlyList<string>? include = null, IReadOnlyList<string>? exclude = null, bool pruneJoined = true,
-        int batchSize = 8, IProgress<int>? progress = null, Dataset? calibration = null, int channelMultiple = 1, IProgress<int>? cutProgress = null)
+    public static (GraphModule Model, ImagePruneReport Report) ApplyStructured(GraphModule model, Dataset evaluation, PruneRun run,
+        int batchSize = 8, IProgress<int>? progress = null, Dataset? calibration = null, IProgress<int>? cutProgress = null)
     {
         var clock = Stopwatch.StartNew();
         string input = model.Graph.Inputs[0].Name;
+        var (include, exclude) = (run.Options.Include, run.Options.Exclude);
         var result = calibration is null
-            ? StructuredPruning.Remove(model, ratio, norm, include, exclude, pruneJoined, channelMultiple)
-            : CalibratedFilters.Remove(model, ratio, () => calibration.Feeds(input, batchSize),
-                new FilterCutOptions { ChannelMultiple = channelMultiple, Include = include ?? [], Exclude = exclude ?? [] }, cutProgress);
+            ? StructuredPruning.Remove(model, run.Ratio, run.Norm, include, exclude, run.PruneJoined, run.ChannelMultiple)
+            : CalibratedFilters.Remove(model, run.Ratio, () => calibration.Feeds(input, batchSize),
+                new FilterCutOptions { ChannelMultiple = run.ChannelMultiple, Include = include, Exclude = exclude }, cutProgress);
         if (result.Changes.Count == 0)
             throw new CondenseException($"no filter to remove: {(result.Skipped.Count == 0 ? "the model has no prunable layer" : result.Skipped[0])}");
         var summary = ModelSummary.Of(result.Model);

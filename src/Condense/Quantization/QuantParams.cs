@@ -79,13 +79,6 @@ public readonly record struct QuantParams
         for (int i = 0; i < q.Length; i++) x[i] = Dequantize(q[i]);
     }
 
-    /// <summary>y = Dequantize(Quantize(x)) elementwise.</summary>
-    public void FakeQuantize(ReadOnlySpan<float> x, Span<float> y)
-    {
-        CheckLengths(x.Length, y.Length);
-        QuantizeLinear.FakeQuantize(x, Scale, ZeroPoint, Range.QMin, Range.QMax, y);
-    }
-
     /// <summary>
     /// Parameters covering [min, max], widened to include 0 so that zero is exactly representable
     /// (padding, ReLU outputs). Asymmetric: scale = (max − min) / (qmax − qmin),

@@ -109,6 +109,13 @@ public sealed record QuantizeOptions
     /// </summary>
     public double? MinCosine { get; init; }
 
+    /// <summary>
+    /// Whether the pass reads calibration data: static mode's observers, GPTQ's and AWQ's layer inputs, AdaRound's samples,
+    /// bias correction's input sums and SmoothQuant's channel ranges (SmoothQuant needs static mode).
+    /// </summary>
+    public bool UsesCalibration => Mode == QuantizationMode.Static || Rounding != WeightRounding.Rtn || AdaRound || BiasCorrection
+        || SmoothQuantAlpha is not null;
+
     /// <summary>Throws a one-line error for out-of-range options.</summary>
     public QuantizeOptions Validate()
     {

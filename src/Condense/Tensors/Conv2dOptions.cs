@@ -19,9 +19,6 @@ public sealed record Conv2dOptions(int StrideH = 1, int StrideW = 1, int PadTop 
     public static Conv2dOptions Square(int stride = 1, int padding = 0, int dilation = 1, int groups = 1) =>
         new(stride, stride, padding, padding, padding, padding, dilation, dilation, groups);
 
-    /// <summary>True when the padding is the same on opposite sides (PyTorch can express it).</summary>
-    public bool SymmetricPadding => PadTop == PadBottom && PadLeft == PadRight;
-
     /// <summary>Throws a one-line <see cref="CondenseException"/> if a value is out of range.</summary>
     public void Validate() => ToParameters().Validate();
 

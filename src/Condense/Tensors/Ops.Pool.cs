@@ -14,7 +14,7 @@ public partial class Tensor
     /// <summary>2-D max pooling of an (N, C, H, W) tensor with any window (rectangular, asymmetric padding).</summary>
     public Tensor MaxPool2d(PoolWindow window)
     {
-        var (n, c, h, w) = Dims4("MaxPool2d");
+        var (n, c, h, w) = Dims4(nameof(MaxPool2d));
         var (outH, outW) = window.OutputSize(h, w);
         var y = Uninitialized(n, c, outH, outW);
         Pooling.MaxForward(Data, y.Data, n * c, h, w, window);
@@ -27,7 +27,7 @@ public partial class Tensor
     /// </summary>
     public (Tensor Output, int[] Indices) MaxPool2dWithIndices(PoolWindow window)
     {
-        var (n, c, h, w) = Dims4("MaxPool2d");
+        var (n, c, h, w) = Dims4(nameof(MaxPool2d));
         var (outH, outW) = window.OutputSize(h, w);
         var y = Uninitialized(n, c, outH, outW);
         Pooling.MaxForward(Data, y.Data, n * c, h, w, window);
@@ -39,7 +39,7 @@ public partial class Tensor
     // The backward pass routes each output's gradient to its argmax, found when first needed (inference skips it).
     private Tensor MaxPoolRecord(Tensor y, int[]? argmax, PoolWindow window)
     {
-        var (n, c, h, w) = Dims4("MaxPool2d");
+        var (n, c, h, w) = Dims4(nameof(MaxPool2d));
         return Record(y, g =>
         {
             var gx = argmax is null ? GC.AllocateUninitializedArray<float>(Size) : new float[Size];
@@ -59,7 +59,7 @@ public partial class Tensor
     /// <summary>2-D average pooling with any window (dilation must be 1).</summary>
     public Tensor AvgPool2d(PoolWindow window, bool countIncludePad = true)
     {
-        var (n, c, h, w) = Dims4("AvgPool2d");
+        var (n, c, h, w) = Dims4(nameof(AvgPool2d));
         var (outH, outW) = window.OutputSize(h, w);
         var y = Uninitialized(n, c, outH, outW);
         Pooling.AvgForward(Data, y.Data, n * c, h, w, window, countIncludePad);
@@ -74,7 +74,7 @@ public partial class Tensor
     /// <summary>The mean over all dimensions after the second: (N, C, …) → (N, C, 1, …, 1), as ONNX GlobalAveragePool.</summary>
     public Tensor GlobalAvgPool()
     {
-        var (planes, size, shape) = GlobalShape("GlobalAvgPool");
+        var (planes, size, shape) = GlobalShape(nameof(GlobalAvgPool));
         var y = Uninitialized(shape);
         for (int p = 0; p < planes; p++) y.Data[p] = System.Numerics.Tensors.TensorPrimitives.Sum(Data.AsSpan(p * size, size)) / size;
         return Record(y, g =>
@@ -88,7 +88,7 @@ public partial class Tensor
     /// <summary>The maximum over all dimensions after the second: (N, C, …) → (N, C, 1, …, 1), as ONNX GlobalMaxPool.</summary>
     public Tensor GlobalMaxPool()
     {
-        var (planes, size, shape) = GlobalShape("GlobalMaxPool");
+        var (planes, size, shape) = GlobalShape(nameof(GlobalMaxPool));
         var y = Uninitialized(shape);
         var argmax = new int[planes];
         for (int p = 0; p < planes; p++)

@@ -44,6 +44,13 @@ public sealed record TrainOptions
     /// </summary>
     public static TrainOptions For(Nn.ModelSpec spec) => spec.Kind == Nn.ModelKind.LeNet5 ? new TrainOptions { LearningRate = 0.05f } : new TrainOptions();
 
+    /// <summary>
+    /// The default recipe for <paramref name="spec"/> trained by <paramref name="optimizer"/>: <see cref="For(Nn.ModelSpec)"/> for SGD;
+    /// Adam and AdamW start at lr 0.001, Kingma &amp; Ba's (2015) default and PyTorch's.
+    /// </summary>
+    public static TrainOptions For(Nn.ModelSpec spec, OptimizerKind optimizer) =>
+        optimizer == OptimizerKind.Sgd ? For(spec) : For(spec) with { Optimizer = optimizer, LearningRate = 1e-3f };
+
     /// <summary>Throws a one-line error for out-of-range options.</summary>
     public TrainOptions Validate()
     {

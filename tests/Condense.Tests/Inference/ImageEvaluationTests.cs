@@ -91,7 +91,7 @@ public class ImageEvaluationTests
     public void StructuredPruningRemovesParametersAndMeasuresFidelity()
     {
         var (model, images) = Trained.Value;
-        var (pruned, report) = ImagePrunePipeline.ApplyStructured(model, images.Take(50), 0.5);
+        var (pruned, report) = ImagePrunePipeline.ApplyStructured(model, images.Take(50), new PruneRun { Structured = true, Ratio = 0.5 });
         Assert.True(report.After.Parameters < report.Before.Parameters);
         Assert.Equal(1 - (double)report.After.Parameters / report.Before.Parameters, report.Sparsity, 9);
         Assert.NotEmpty(report.StructuralChanges!);

@@ -33,7 +33,7 @@ internal static unsafe class ChannelTileOutput
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Half(float* tile, Vector512<float> mask, float* y, int stride, float* residual, bool relu)
     {
-        const int ld = ConvChannelsAvx512.Channels;
+        const int ld = ConvKernelAvx512Channels.Channels;
         // 32-bit interleave of row pairs, then 64-bit: u[4b + c] holds, in 128-bit lane L, rows 4b..4b+3 of channel 4L + c.
         var t0 = Avx512F.UnpackLow(Vector512.Load(tile + 0 * ld), Vector512.Load(tile + 1 * ld));
         var t1 = Avx512F.UnpackHigh(Vector512.Load(tile + 0 * ld), Vector512.Load(tile + 1 * ld));

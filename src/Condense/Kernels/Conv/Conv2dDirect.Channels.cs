@@ -20,7 +20,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
     /// per output that the final transpose is cheap, and no accumulation (the input gradient keeps the pixel tiles).
     /// </summary>
     private static bool UsesChannelTiles(Conv2dGeometry g, bool accumulate) =>
-        TKernel.Path == KernelPath.Avx512 && !accumulate && g.OutPerGroup % ConvChannelsAvx512.Channels == 0
+        TKernel.Path == KernelPath.Avx512 && !accumulate && g.OutPerGroup % ConvKernelAvx512Channels.Channels == 0
         && g.ColumnRows >= ChannelTilesMinTaps;
 
     /// <summary>
@@ -30,10 +30,10 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
     private static void ChannelTiles(Conv2dGeometry g, PhaseSplitImage l, float* w, int* offsets, int group, float* padded, float* bias,
         float* y, float* residual, bool relu, int r0, int r1)
     {
-        const int channels = ConvChannelsAvx512.Channels;
+        const int channels = ConvKernelAvx512Channels.Channels;
         int k = g.ColumnRows, mg = g.OutPerGroup, oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq, pixels = g.OutPixels;
         // Each output row in equal runs of at most MaxPositions positions.
-        int runs = (ow + ConvChannelsAvx512.MaxPositions - 1) / ConvChannelsAvx512.MaxPositions;
+        int runs = (ow + ConvKernelAvx512Channels.MaxPositions - 1) / ConvKernelAvx512Channels.MaxPositions;
         // Partial sums of every position between K blocks (K ≥ ChannelTilesMinTaps > KC: always several).
         float* tiles = Buffer(ref t_channelTiles, (pixels + ChannelTileOutput.ReadRows) * channels);
         for (int r = r0; r < r1; r += channels)
@@ -49,7 +49,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                     {
                         int x0 = ow * run / runs, x1 = ow * (run + 1) / runs, at = oy * ow + x0;
                         float* tile = tiles + (long)at * channels;
-                        ConvChannelsAvx512.Run(x1 - x0, kc, a, padded + oy * wq + x0, offsets + pc, tile, bias is null ? null : bias + r, pc > 0);
+                        ConvKernelAvx512Channels.Run(x1 - x0, kc, a, padded + oy * wq + x0, offsets + pc, tile, bias is null ? null : bias + r, pc > 0);
                         if (last)
                             ChannelTileOutput.Write(tile, x1 - x0, y + rowStart + at, pixels, residual is null ? null : residual + rowStart + at, relu);
                     }

@@ -14,7 +14,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Condense.Kernels.Conv;
 
 /// <summary>32 output channels × up to 12 output positions with Vector512 and FMA, channels in the lanes.</summary>
-internal static unsafe class ConvChannelsAvx512
+internal static unsafe class ConvKernelAvx512Channels
 {
     /// <summary>Output channels per tile (two vectors).</summary>
     public const int Channels = 32;

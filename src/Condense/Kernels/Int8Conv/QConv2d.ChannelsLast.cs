@@ -20,7 +20,7 @@ internal readonly record struct FusedAdd(byte ConvZeroPoint, int MultiplierConv,
 public static unsafe partial class QConv2d
 {
     /// <summary>True when the channels-last convolution runs without transposes (the JIT dot product and its kernels).</summary>
-    internal static bool ChannelsLastIsNative => Cpu.ActiveInt8Dot == Int8Dot.JitZmmQuads && JitConvKernels.Available;
+    internal static bool ChannelsLastIsNative => Cpu.ActiveInt8Dot == Int8Dot.JitZmmQuads && QConvKernelJitZmm.Available;
 
     /// <summary>
     /// Whether a layer is wide enough for the channels-last kernels: 32 or more output channels (two 16-channel panels per

@@ -70,7 +70,8 @@ public static unsafe partial class QConv2d
     {
         // Read once on the calling thread (a test's forced setting is thread-local) and handed to the parts.
         var (path, dot) = (Cpu.Active, Cpu.ActiveInt8Dot);
-        if (dot == Int8Dot.JitZmmQuads && JitConvKernels.Available && ChannelsLastSuits(g.InChannels, g.OutChannels, g.KernelH, g.KernelW, planarCaller: true))
+        if (dot == Int8Dot.JitZmmQuads && QConvKernelJitZmm.Available
+            && ChannelsLastSuits(g.InChannels, g.OutChannels, g.KernelH, g.KernelW, planarCaller: true))
         {
             ChannelsLastRun(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
             return;

@@ -1,4 +1,4 @@
-// The int8 convolution on channels-last (NHWC) uint8 images with the emitted zmm vpdpbusd kernels (JitConvKernels):
+// The int8 convolution on channels-last (NHWC) uint8 images with the emitted zmm vpdpbusd kernels (QConvKernelJitZmm):
 //   acc[n, p, o] = Σ_{kh,kw,c} x[n, iy, ix, c]·w[o, c, kh, kw] + bias[o] − z_x·Σ w[o, ·]
 // where a tap that leaves the image reads a row of z_x (so its terms cancel with the z_x·Σw of every tap, and
 // x − z_x = 0 there, as QConv2dReference pads). Lanes are output channels and each pixel's channels are contiguous,
@@ -24,7 +24,7 @@ namespace Condense.Kernels.Int8Conv;
 /// <summary>Channels-last int8 convolution through the emitted AVX-512 VNNI kernels.</summary>
 internal static unsafe class QConv2dNhwc
 {
-    private const int Rows = JitConvKernels.MaxRows, BlockChannels = 16 * JitConvKernels.MaxPanels;
+    private const int Rows = QConvKernelJitZmm.MaxRows, BlockChannels = 16 * QConvKernelJitZmm.MaxPanels;
 
     [ThreadStatic] private static Job? t_job;
     [ThreadStatic] private static int[]? t_bias, t_shifts;
@@ -136,7 +136,7 @@ internal static unsafe class QConv2dNhwc
             var packed = GC.AllocateArray<sbyte>(((m + 15) / 16 * 16) * taps * quads * 4, pinned: true);
             for (int o = 0; o < m; o++)
             {
-                int block = o / BlockChannels, panels = Math.Min(JitConvKernels.MaxPanels, (m - block * BlockChannels + 15) / 16);
+                int block = o / BlockChannels, panels = Math.Min(QConvKernelJitZmm.MaxPanels, (m - block * BlockChannels + 15) / 16);
                 int panel = o % BlockChannels / 16, lane = o % 16;
                 for (int t = 0; t < taps; t++)
                     for (int b = 0; b < tapBytes; b++)
@@ -222,7 +222,7 @@ internal static unsafe class QConv2dNhwc
             byte* codes = stackalloc byte[Rows * BlockChannels];
             var (add, requantizer) = (_add, _requantizer);
             long imageBytes = l.ImageBytes, blockBytes = (long)taps * l.Quads * BlockChannels * 4;
-            var args = new JitConvKernels.Args
+            var args = new QConvKernelJitZmm.Args
             {
                 Pointers = pointers, Taps = taps, QuadBytes = 4 * l.Quads, NegativeQuadBytes = -4 * l.Quads, Output = tile,
                 Ldc = BlockChannels * sizeof(int),
@@ -236,7 +236,7 @@ internal static unsafe class QConv2dNhwc
                 Pointers(offsets + first * taps, rows * taps, _x + n * imageBytes, _zero, pointers);
                 args.Weights = l.WeightPointer + block * blockBytes;
                 args.Bias = _bias + co;
-                JitConvKernels.Run(rows, (width + 15) / 16, &args);
+                QConvKernelJitZmm.Run(rows, (width + 15) / 16, &args);
                 long output = ((long)n * pixels + first) * m + co;
                 if (_other is not null)
                 {

@@ -1,8 +1,7 @@
-// The contract between the int8 GEMM driver (QGemmDriver.cs) and its per-instruction-set micro-kernels,
-// and the scalar kernel. Inputs: X packed per call as groups along k, one int32 per group (see
+// The contract between the int8 GEMM driver (QGemmDriver.cs) and its per-instruction-set micro-kernels
+// (QGemmKernel.{Isa}.cs). Inputs: X packed per call as groups along k, one int32 per group (see
 // QGemmDriver.PackX): pairs of uint8 widened to int16 (vpmaddwd kernels) or quads of raw uint8 (vpdpbusd
 // kernels); W packed once as PackedInt8Weights panels in the matching layout. A tile's sums are exact int32.
-using System.Runtime.CompilerServices;
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.Int8Gemm;
@@ -44,37 +43,4 @@ internal enum QGemmLayout
 
     /// <summary>X as uint8 quads, W as int8 quads (PackedInt8Weights.Quads).</summary>
     Quads,
-}
-
-/// <summary>4 × 16 tile in plain C#: the packed layouts read the obvious way.</summary>
-internal unsafe struct QGemmKernelScalar : IQGemmKernel
-{
-    public static KernelPath Path => KernelPath.Scalar;
-    public static int MR => 4;
-    public static QGemmLayout Layout => QGemmLayout.Pairs;
-    public static int Panels => 1;
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int ldc, int nValid)
-    {
-        for (int i = 0; i < 4; i++) Rows(kPairs, a + i, 4, b, offset, c + i * ldc, nValid);
-    }
-
-    public static void Row(int kPairs, int* a, sbyte* b, int panelStride, int* offset, int* c, int nValid) =>
-        Rows(kPairs, a, 1, b, offset, c, nValid);
-
-    private static void Rows(int kPairs, int* a, int aStride, sbyte* b, int* offset, int* c, int nValid)
-    {
-        for (int j = 0; j < nValid; j++)
-        {
-            int sum = offset[j];
-            sbyte* w = b + 2 * j;
-            for (int p = 0; p < kPairs; p++)
-            {
-                int pair = a[p * aStride];
-                sum += (short)pair * w[p * 32] + (pair >> 16) * w[p * 32 + 1];
-            }
-            c[j] = sum;
-        }
-    }
 }

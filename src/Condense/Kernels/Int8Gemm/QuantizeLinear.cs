@@ -31,20 +31,6 @@ internal static unsafe partial class QuantizeLinear
         return r >= qMin && r <= qMax;
     }
 
-    /// <summary>y = Dequantize(Quantize(x)) elementwise.</summary>
-    public static void FakeQuantize(ReadOnlySpan<float> x, float scale, int zeroPoint, int qMin, int qMax, Span<float> y)
-    {
-        for (int i = 0; i < x.Length; i++)
-            y[i] = Dequantize(Quantize(x[i], scale, zeroPoint, qMin, qMax), scale, zeroPoint);
-    }
-
-    /// <summary>gx = g where x is in range (see <see cref="InRange"/>), else 0.</summary>
-    public static void StraightThrough(ReadOnlySpan<float> g, ReadOnlySpan<float> x, float scale, int zeroPoint, int qMin, int qMax, Span<float> gx)
-    {
-        for (int i = 0; i < g.Length; i++)
-            gx[i] = InRange(x[i], scale, zeroPoint, qMin, qMax) ? g[i] : 0f;
-    }
-
     /// <summary>Checks what every quantizer needs: a positive finite scale and qMin ≤ zeroPoint ≤ qMax.</summary>
     public static void Validate(float scale, int zeroPoint, int qMin, int qMax)
     {

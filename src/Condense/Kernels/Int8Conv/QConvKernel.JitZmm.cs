@@ -17,7 +17,7 @@ using Condense.Kernels.Int8Gemm.Jit;
 namespace Condense.Kernels.Int8Conv;
 
 /// <summary>The emitted channels-last convolution kernels; <see cref="Available"/> is false where they could not be made.</summary>
-internal static unsafe class JitConvKernels
+internal static unsafe class QConvKernelJitZmm
 {
     /// <summary>Most output pixels per call.</summary>
     public const int MaxRows = 6;
@@ -50,7 +50,7 @@ internal static unsafe class JitConvKernels
     private static readonly delegate* unmanaged[SuppressGCTransition]<Args*, void>[] s_kernels =
         new delegate* unmanaged[SuppressGCTransition]<Args*, void>[MaxRows * MaxPanels];
 
-    static JitConvKernels()
+    static QConvKernelJitZmm()
     {
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return;
         try
