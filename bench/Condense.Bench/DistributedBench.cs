@@ -92,7 +92,9 @@ internal static class DistributedBench
         var errors = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        var result = output.Split('\n').Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal)).ToList();
+        // Under mpirun a rank's stdout is a pseudo-terminal, and .NET may write terminal escapes before the line.
+        var result = output.Split('\n').Where(l => l.Contains("RESULT ", StringComparison.Ordinal))
+            .Select(l => l[l.IndexOf("RESULT ", StringComparison.Ordinal)..].Trim()).ToList();
         if (process.ExitCode != 0 || result.Count != 1)
             throw new InvalidOperationException($"{workload} with {ranks} rank(s) exited {process.ExitCode} with {result.Count} RESULT lines:\n{output}\n" +
                 errors.Result);
