@@ -31,6 +31,8 @@ return args.FirstOrDefault() switch
     "real" => RealBench.Run(args[1..]),
     "transformer" => TransformerBench.Run(args[1..]),
     "minilm-diff" => MiniLmDiffBench.Run(args[1..]),
+    "distributed" => DistributedBench.Run(args[1..]),
+    "distributed-worker" => DistributedWorker.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -38,6 +40,6 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, " +
         "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, resnet18, fuzz, conformance, text-quant, " +
-        "text-compress, image-compress, int8-resnet, real, transformer, minilm-diff");
+        "text-compress, image-compress, int8-resnet, real, transformer, minilm-diff, distributed");
     return 2;
 }
