@@ -50,7 +50,7 @@ public sealed unsafe class MpiCommunicator : Communicator
     private void Reduce<T>(Span<T> values, nint type, ReduceOp op) where T : unmanaged
     {
         nint mpiOp = op switch { ReduceOp.Max => OpenMpi.Max, ReduceOp.Min => OpenMpi.Min, _ => OpenMpi.Sum };
-        var received = new T[Math.Min(values.Length, BucketElements)];
+        var received = ReceiveBuffer<T>(Math.Min(values.Length, BucketElements));
         for (int start = 0; start < values.Length; start += BucketElements)
         {
             var bucket = values.Slice(start, Math.Min(BucketElements, values.Length - start));
@@ -64,6 +64,18 @@ public sealed unsafe class MpiCommunicator : Communicator
         }
     }
 
+    // The receive side of a reduction, kept between calls: a step's all-reduce would otherwise allocate (and zero) a
+    // buffer of the gradient's size every step.
+    private readonly Dictionary<Type, Array> _received = [];
+
+    private T[] ReceiveBuffer<T>(int length) where T : unmanaged
+    {
+        if (_received.TryGetValue(typeof(T), out var kept) && kept.Length >= length) return (T[])kept;
+        var buffer = GC.AllocateUninitializedArray<T>(length);
+        _received[typeof(T)] = buffer;
+        return buffer;
+    }
+
     /// <inheritdoc/>
     public override void Broadcast(Span<byte> bytes, int root = 0)
     {
@@ -75,9 +87,13 @@ public sealed unsafe class MpiCommunicator : Communicator
         }
     }
 
-    // Polls the request: spins for the first millisecond (a step's all-reduce takes microseconds), then sleeps 1 ms a turn.
+    // Polls the request. Open MPI moves a nonblocking collective on only inside MPI calls, so a rank that sleeps between
+    // tests holds up every round of the all-reduce: test back to back for the first 200 ms (a step's all-reduce), yield
+    // the core between tests up to 2 s (a rank still computing), then sleep 1 ms a turn. Failure messages are looked
+    // for every 64 turns.
     private void Wait(nint* request, string what)
     {
+        long spinUntil = Stopwatch.Frequency / 5, yieldUntil = 2 * Stopwatch.Frequency;
         var clock = Stopwatch.StartNew();
         byte* status = stackalloc byte[OpenMpi.StatusBytes];
         for (int turn = 0; ; turn++)
@@ -85,11 +101,13 @@ public sealed unsafe class MpiCommunicator : Communicator
             int done;
             Check(OpenMpi.MPI_Test(request, &done, status), "MPI_Test");
             if (done != 0) return;
+            if (clock.ElapsedTicks < spinUntil && (turn & 63) != 0) continue;
             if (IsRoot) ThrowIfARankFailed();
             if (clock.Elapsed > _timeout)
                 throw new CondenseException($"rank {_rank}: {what} waited {_timeout.TotalSeconds:0} s for the other ranks "
                     + "(a rank hung or died; CONDENSE_MPI_TIMEOUT sets the limit)");
-            if (clock.ElapsedTicks < Stopwatch.Frequency / 1000) Thread.SpinWait(64);
+            if (clock.ElapsedTicks < spinUntil) continue;
+            if (clock.ElapsedTicks < yieldUntil) Thread.Yield();
             else Thread.Sleep(1);
         }
     }

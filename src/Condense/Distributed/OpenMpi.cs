@@ -47,7 +47,7 @@ internal static unsafe class OpenMpi
     }
 
     private static nint Export(string symbol) => NativeLibrary.TryGetExport(_library, symbol, out nint address) ? address
-        : throw new CondenseException($"the MPI library has no '{symbol}': Condense runs on Open MPI (mpirun --version names it)");
+        : throw new CondenseException($"the MPI library has no '{symbol}': Condense runs on Open MPI only");
 
     [DllImport("libc", EntryPoint = "dlopen")]
     private static extern nint dlopen(string file, int mode);
