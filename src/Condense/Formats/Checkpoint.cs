@@ -83,8 +83,7 @@ public static class Checkpoint
     // zero sample in each, by name. The input shapes come from the file, so huge ones are skipped, not allocated.
     internal static void DryRun(GraphModule model)
     {
-        bool huge = model.Graph.Inputs.Any(i => i.Shape.Length > 0
-            && i.Shape[1..].Aggregate(1L, (n, d) => Math.Min(n * Math.Max(d, 1), MaxDryRunElements + 1)) > MaxDryRunElements);
+        bool huge = model.Graph.Inputs.Any(i => i.Shape.Aggregate(1L, (n, d) => Math.Min(n * Math.Max(d, 1), MaxDryRunElements + 1)) > MaxDryRunElements);
         if (huge || model.ZeroSample() is not { } sample) return;
         model.Eval();
         using var _ = Autograd.GradMode.NoGrad();
