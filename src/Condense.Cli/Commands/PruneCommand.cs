@@ -2,7 +2,6 @@
 // pruning, optionally gradual (AGP) or iterative, with masked fine-tuning; prints and saves the report.
 using Condense.Formats;
 using System.ComponentModel;
-using System.Text.Json;
 using Condense.Cli.CommandLine;
 using Condense.Onnx;
 using Condense.Data;
@@ -207,10 +206,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         if (settings.SensitivityFile is not null)
         {
             if (!File.Exists(settings.SensitivityFile)) throw new CondenseException($"sensitivity report {settings.SensitivityFile} does not exist");
-            SensitivityReport? report;
-            try { report = JsonSerializer.Deserialize<SensitivityReport>(File.ReadAllText(settings.SensitivityFile), Output.JsonOptions); }
-            catch (JsonException e) { throw new InvalidFileException(settings.SensitivityFile, $"not a sensitivity report ({e.Message.Split('\n')[0]})"); }
-            if (report?.Rows is not { Count: > 0 }) throw new InvalidFileException(settings.SensitivityFile, "not a sensitivity report (no rows)");
+            var report = SensitivityFile.Read(settings.SensitivityFile);
             Sensitivity.CheckModel(report, model, settings.SensitivityFile);
             var perTensor = Sensitivity.AllocateBudget(report, run.Options.Sparsity);
             run = run with { Options = run.Options with { PerTensorSparsity = perTensor, Global = false } };
