@@ -199,6 +199,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             new RunInput(settings.Images is null ? "calibration text" : "calibration images", settings.Calibration),
             new RunInput("fine-tuning text", settings.FinetuneText),
             new RunInput("preprocessing model", settings.PreprocessModel));
+        ModelFile.CheckSavable(outPath);
         output.Report = ReportRequest.Check(settings.Report, "prune", settings.Model);
         if (settings.Text is not null) return PruneText.Run(output, settings, run.Options, outPath);
         if (settings.Images is not null) return PruneImages.Run(output, settings, run, outPath);

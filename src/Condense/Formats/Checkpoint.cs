@@ -98,7 +98,7 @@ public static class Checkpoint
             throw new CondenseException($"{path} is not a file (a path ending in '{path[^1]}' names a folder)");
     }
 
-    private static void CheckExtension(string path)
+    internal static void CheckExtension(string path)
     {
         if (!path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             throw new CondenseException($"{Path.GetFileName(path)}: unsupported model format '{Path.GetExtension(path)}' (supported: .safetensors, .onnx)");

@@ -1,9 +1,9 @@
 // Never destroy an input, never waste a run — through the real executable: an output that resolves to an
 // input (directly or through a symbolic link) is refused and the input stays byte for byte; an output folder
-// that cannot be written fails before any training, naming the folder and never a temp file; a sensitivity report
-// of another model, or a damaged one, is refused in one line. The tests run as root, for whom a chmod 555 folder
-// is still writable, so the unwritable folders here are /proc (no new files, even for root) and a "folder" that
-// is a regular file.
+// that cannot be written, or a file name with no model format, fails before any training, naming the folder and
+// never a temp file; a sensitivity report of another model, or a damaged one, is refused in one line. The tests run
+// as root, for whom a chmod 555 folder is still writable, so the unwritable folders here are /proc (no new files,
+// even for root) and a "folder" that is a regular file.
 using Condense.Formats;
 using System.Text.Json;
 using Condense.Graph;
@@ -68,6 +68,12 @@ public sealed class OutputSafetyCliTests() : CliWorkspace("condense-safety-cli-"
             (["sensitivity", Model, "--data", Data, "-o", "/proc/q.json"], "output folder /proc"),
             (["demo", "--data", Data, "--out", "/proc/demo"], "cannot create the output folder /proc/demo"),
             (["demo", "--data", Data, "--out", Path.Combine(Model, "demo")], "is a file"),
+            // A file name no model format has is refused before the work, not when the model is saved.
+            (["train", "--epochs", "50", "--data", Data, "-o", Path.Combine(Dir, "model.txt")], "model.txt: unsupported model format '.txt'"),
+            (["prune", Model, "--finetune-epochs", "50", "--data", Data, "-o", Path.Combine(Dir, "p.txt")], "unsupported model format"),
+            (["distill", "--teacher", Model, "--student", "mlp:784-8-10", "--epochs", "50", "--data", Data, "-o", Path.Combine(Dir, "d.pt")],
+                "unsupported model format '.pt'"),
+            (["share", Model, "--finetune-epochs", "50", "--data", Data, "-o", Path.Combine(Dir, "s.bin")], "unsupported model format"),
         };
         foreach (var (args, fragment) in cases)
         {
