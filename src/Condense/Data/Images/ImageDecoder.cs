@@ -145,7 +145,8 @@ internal static class ImageDecoder
             or UnauthorizedAccessException or ArgumentException or IndexOutOfRangeException or InvalidOperationException
             or NullReferenceException or ArithmeticException or InvalidMemoryOperationException)
         {
-            throw new InvalidFileException(file, $"cannot decode image: {DataFile.OneLine(e.Message)}");
+            string reason = e is NullReferenceException or ArithmeticException ? "corrupt data (the decoder failed)" : DataFile.OneLine(e.Message);
+            throw new InvalidFileException(file, $"cannot decode image: {reason}");
         }
     }
 
