@@ -1,6 +1,6 @@
 // Turns the image options of a command into data its model reads: the preprocessing (defaults from the model's input,
 // a preset, then each option given), the folder decoded with a progress bar, an optional preprocessing graph run on it,
-// and how many images go through the model at once.
+// how many images go through the model at once, and the warnings of a run measured on labelled images.
 using System.Globalization;
 using Condense.Cli.Commands;
 using Condense.Data;
@@ -8,6 +8,7 @@ using Condense.Data.Images;
 using Condense.Formats;
 using Condense.Graph;
 using Condense.Inference;
+using Condense.Reports;
 using Spectre.Console;
 
 namespace Condense.Cli;
@@ -43,6 +44,15 @@ internal static class ImageInputs
         output.Console.MarkupLine($"{role}: {images.Count} images from {Markup.Escape(directory)} ({labels}){skipped}");
         return images;
     }
+
+    /// <summary>
+    /// Prints and returns the warnings of a run measured on labelled <paramref name="images"/> (at chance level, or more than
+    /// ten points below the original: RunWarnings); null when all is well or the images have no labels.
+    /// </summary>
+    public static IReadOnlyList<string>? Warnings(Output output, Dataset images, ImageMetrics before, ImageMetrics after) =>
+        before.Accuracy is double original && after.Accuracy is double accuracy
+            ? output.Warnings(RunWarnings.Check(accuracy, images.NumClasses, original, "the original model"))
+            : null;
 
     /// <summary>Images per call: <see cref="BatchSize"/> when the model's batch dimension is dynamic or can be made so, else 1 (said once).</summary>
     public static int BatchSizeOf(Output output, GraphModule model, bool quiet = false) => Batchable(output, model, quiet).BatchSize;

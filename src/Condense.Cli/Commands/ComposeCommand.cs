@@ -28,6 +28,7 @@ internal sealed class ComposeCommand : Command<ComposeCommand.Settings>
         var output = new Output(settings.Json);
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Second, null) + ".composed.onnx";
         OutputPaths.CheckFile(outPath, new RunInput("first model", settings.First), new RunInput("second model", settings.Second));
+        ModelFile.CheckSavable(outPath);
         var first = ModelFile.Load(settings.First).Graph;
         var second = ModelFile.Load(settings.Second).Graph;
         var connections = GraphComposition.Connections(first, second);

@@ -150,6 +150,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         int choices = (settings.Student is null ? 0 : 1) + (settings.StudentWidth is null ? 0 : 1) + (settings.StudentPrune is null ? 0 : 1);
         if (choices != 1) throw new CondenseException("give exactly one of --student SPEC, --student-width F or --student-prune R");
         OutputPaths.CheckFile(outPath, new RunInput("teacher", settings.Teacher), new RunInput("data", settings.Data));
+        ModelFile.CheckSavable(outPath);
         var teacher = ModelFile.Load(settings.Teacher);
         var (train, test) = DataSets.Load(settings.Data);
         var studentSpec = settings.Student is { } text ? ModelSpec.Parse(text) : null;

@@ -34,6 +34,7 @@ internal static class DistillImages
         string outPath = s.Out ?? "student.distilled.onnx";
         OutputPaths.CheckFile(outPath, new RunInput("teacher", s.Teacher), new RunInput("images", s.Images), new RunInput("evaluation images", s.EvalImages),
             new RunInput("preprocessing model", s.PreprocessModel));
+        ModelFile.CheckSavable(outPath);
         var defaults = new FeatureDistillOptions();
         var options = new FeatureDistillOptions
         {

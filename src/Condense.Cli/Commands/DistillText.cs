@@ -41,6 +41,7 @@ internal static class DistillText
         string outPath = s.Out ?? "student.distilled.onnx";
         OutputPaths.CheckFile(outPath, new RunInput("teacher", s.Teacher), new RunInput("text", s.Text), new RunInput("evaluation text", s.EvalText),
             new RunInput("vocabulary", s.Vocab));
+        ModelFile.CheckSavable(outPath);
         var defaults = new TextDistillOptions();
         var options = new TextDistillOptions
         {

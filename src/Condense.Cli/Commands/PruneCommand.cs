@@ -2,7 +2,6 @@
 // pruning, optionally gradual (AGP) or iterative, with masked fine-tuning; prints and saves the report.
 using Condense.Formats;
 using System.ComponentModel;
-using System.Text.Json;
 using Condense.Cli.CommandLine;
 using Condense.Onnx;
 using Condense.Data;
@@ -200,6 +199,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             new RunInput(settings.Images is null ? "calibration text" : "calibration images", settings.Calibration),
             new RunInput("fine-tuning text", settings.FinetuneText),
             new RunInput("preprocessing model", settings.PreprocessModel));
+        ModelFile.CheckSavable(outPath);
         output.Report = ReportRequest.Check(settings.Report, "prune", settings.Model);
         if (settings.Text is not null) return PruneText.Run(output, settings, run.Options, outPath);
         if (settings.Images is not null) return PruneImages.Run(output, settings, run, outPath);
@@ -207,10 +207,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         if (settings.SensitivityFile is not null)
         {
             if (!File.Exists(settings.SensitivityFile)) throw new CondenseException($"sensitivity report {settings.SensitivityFile} does not exist");
-            SensitivityReport? report;
-            try { report = JsonSerializer.Deserialize<SensitivityReport>(File.ReadAllText(settings.SensitivityFile), Output.JsonOptions); }
-            catch (JsonException e) { throw new InvalidFileException(settings.SensitivityFile, $"not a sensitivity report ({e.Message.Split('\n')[0]})"); }
-            if (report?.Rows is not { Count: > 0 }) throw new InvalidFileException(settings.SensitivityFile, "not a sensitivity report (no rows)");
+            var report = SensitivityFile.Read(settings.SensitivityFile);
             Sensitivity.CheckModel(report, model, settings.SensitivityFile);
             var perTensor = Sensitivity.AllocateBudget(report, run.Options.Sparsity);
             run = run with { Options = run.Options with { PerTensorSparsity = perTensor, Global = false } };

@@ -43,7 +43,7 @@ internal static class PruneImages
         string what = run.Structured ? $"{report.Sparsity:P1} of parameters removed" : $"{report.Sparsity:P1} sparse ({report.Method})";
         Tables.ImageComparison(output, ("original", report.Before), ($"pruned: {what}", report.After));
         output.Console.MarkupLine($"measured on {report.After.Images} images; saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
-        output.Result(outPath, null, report);
+        output.Result(outPath, ImageInputs.Warnings(output, images, report.Before, report.After), report);
         return 0;
     }
 }

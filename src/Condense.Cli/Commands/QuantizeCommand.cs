@@ -167,6 +167,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("calibration data", settings.Calibration), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
             new RunInput("preprocessing model", settings.PreprocessModel));
+        ModelFile.CheckSavable(outPath);
         output.Report = ReportRequest.Check(settings.Report, "quantize", settings.Model);
         if (settings.Text is not null) return QuantizeText.Run(output, settings, options, outPath);
         if (settings.Images is not null) return QuantizeImages.Run(output, settings, options, outPath);

@@ -45,7 +45,8 @@ internal static class QuantizeImages
         Tables.ImageComparison(output, ("float", report.Before), ($"int{report.Bits}", report.After));
         string calibrated = report.CalibrationImages > 0 ? $"calibrated on {report.CalibrationImages} images, " : "";
         output.Console.MarkupLine($"{calibrated}measured on {report.After.Images}; saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
-        output.Result(outPath, null, report, ("onnx_format", format.ToString().ToLowerInvariant(), Before: "calibration_images"));
+        var warnings = ImageInputs.Warnings(output, evaluation, report.Before, report.After);
+        output.Result(outPath, warnings, report, ("onnx_format", format.ToString().ToLowerInvariant(), Before: "calibration_images"));
         return 0;
     }
 }

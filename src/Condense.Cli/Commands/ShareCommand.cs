@@ -56,6 +56,7 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         string outPath = settings.Out ?? Path.ChangeExtension(settings.Model, null) + ".shared.safetensors";
         var options = settings.ToOptions();
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data));
+        ModelFile.CheckSavable(outPath);
         output.Report = ReportRequest.Check(settings.Report, "share", settings.Model);
         var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);

@@ -67,6 +67,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var options = settings.ToOptions(spec);
         OutputPaths.CheckFile(settings.Out, new RunInput("data", settings.Data), new RunInput("images", settings.Images),
             new RunInput("test images", settings.TestImages), new RunInput("preprocessing model", settings.PreprocessModel));
+        ModelFile.CheckSavable(settings.Out);
         var (train, test) = settings.Images is null ? DataSets.Load(settings.Data) : ImageSets(output, settings, spec);
         if (train.FeatureSize != spec.InFeatures)
             throw new CondenseException($"model {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");

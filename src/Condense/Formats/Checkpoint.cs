@@ -83,8 +83,7 @@ public static class Checkpoint
     // zero sample in each, by name. The input shapes come from the file, so huge ones are skipped, not allocated.
     internal static void DryRun(GraphModule model)
     {
-        bool huge = model.Graph.Inputs.Any(i => i.Shape.Length > 0
-            && i.Shape[1..].Aggregate(1L, (n, d) => Math.Min(n * Math.Max(d, 1), MaxDryRunElements + 1)) > MaxDryRunElements);
+        bool huge = model.Graph.Inputs.Any(i => i.Shape.Aggregate(1L, (n, d) => Math.Min(n * Math.Max(d, 1), MaxDryRunElements + 1)) > MaxDryRunElements);
         if (huge || model.ZeroSample() is not { } sample) return;
         model.Eval();
         using var _ = Autograd.GradMode.NoGrad();
@@ -99,7 +98,7 @@ public static class Checkpoint
             throw new CondenseException($"{path} is not a file (a path ending in '{path[^1]}' names a folder)");
     }
 
-    private static void CheckExtension(string path)
+    internal static void CheckExtension(string path)
     {
         if (!path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             throw new CondenseException($"{Path.GetFileName(path)}: unsupported model format '{Path.GetExtension(path)}' (supported: .safetensors, .onnx)");

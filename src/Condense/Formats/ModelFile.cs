@@ -33,6 +33,15 @@ public static class ModelFile
         }
     }
 
+    /// <summary>
+    /// Throws the one-line error <see cref="Save(ModelGraph, string, string?)"/> would give for a path that is neither
+    /// .onnx nor .safetensors, so a command refuses it before training or calibrating rather than after.
+    /// </summary>
+    public static void CheckSavable(string path)
+    {
+        if (!IsOnnx(path)) Checkpoint.CheckExtension(path);
+    }
+
     /// <summary>Saves a graph as a .safetensors checkpoint or an .onnx model, atomically.</summary>
     public static void Save(ModelGraph graph, string path, string? spec = null)
     {

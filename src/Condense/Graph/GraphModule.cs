@@ -42,10 +42,13 @@ public sealed partial class GraphModule : Module
     /// <summary>The declared shape of one input sample (the input shape without the batch dimension).</summary>
     public int[] SampleShape => Graph.Inputs[0].Shape[1..];
 
-    /// <summary>One zero sample (batch 1) for each input, by name; null when an input's sample shape is not fully declared.</summary>
+    /// <summary>
+    /// Zeros for each input, by name: one sample (batch 1), or as many as a fixed first dimension declares (a model of
+    /// several inputs may multiply an [M, K] input by a [K, N] one); null when an input's sample shape is not fully declared.
+    /// </summary>
     public Dictionary<string, Tensor>? ZeroSample() =>
         Graph.Inputs.Any(i => i.Shape.Length == 0 || i.Shape[1..].Any(d => d <= 0)) ? null
-            : Graph.Inputs.ToDictionary(i => i.Name, i => Tensor.Zeros([1, .. i.Shape[1..]]));
+            : Graph.Inputs.ToDictionary(i => i.Name, i => Tensor.Zeros([Math.Max(i.Shape[0], 1), .. i.Shape[1..]]));
 
     /// <inheritdoc />
     public override Tensor Forward(Tensor input)

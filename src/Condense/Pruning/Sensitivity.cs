@@ -87,6 +87,9 @@ public static class Sensitivity
         if (!string.Equals(report.ModelSha256, actual, StringComparison.OrdinalIgnoreCase))
             throw new CondenseException($"sensitivity report {name} was made for another model (weights {Short(report.ModelSha256)}…, " +
                 $"this model's {Short(actual)}…); run the sensitivity analysis on this model");
+        // The fingerprint covers the weights, not the rows: a hand-edited row may name a tensor the model does not have.
+        if (report.Rows.FirstOrDefault(r => !model.Graph.Initializers.ContainsKey(r.Tensor)) is { } stranger)
+            throw new CondenseException($"sensitivity report {name} has a row for '{stranger.Tensor}', which is not a tensor of this model");
     }
 
     private static string Short(string hash) => hash[..Math.Min(12, hash.Length)];

@@ -1,6 +1,6 @@
 // Messages that say what happened, through the real executable: a folder or a path ending in '/' given as a
-// model, the inputs of a several-input ONNX model, the weight-only quantization table; and every command
-// line the README shows still passes the strict command-line check.
+// model, the inputs of a several-input ONNX model (also one whose first dimensions are fixed), the weight-only
+// quantization table; and every command line the README shows still passes the strict command-line check.
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Condense.Tests.Data;
@@ -56,6 +56,22 @@ public sealed partial class CliMessageTests() : CliWorkspace("condense-messages-
         Assert.Equal(["float", "int64"], inputs.Select(i => i.GetProperty("type").GetString()));
         // The commands that feed one input say so in one line, naming the inputs.
         CliRunner.AssertOneLineError(CliRunner.Run("eval", path, "--data", Data), "the model has 2 inputs (a, b) but was fed one tensor");
+    }
+
+    [Fact]
+    public void InfoReadsATwoInputModelWhoseFirstDimensionsAreFixed()
+    {
+        // y = a × b with a [2, 3] and b [3, 4]: the load-time check feeds each input as declared, not a batch of 1.
+        var model = OnnxTestModels.Model([OnnxTestModels.Node("MatMul", ["a", "b"], "y")],
+            OnnxTestModels.Value("a", 2, 3), OnnxTestModels.Value("y", 2, 4));
+        model.Graph.Input.Add(OnnxTestModels.Value("b", 3, 4));
+        string path = Path.Combine(Dir, "matmul.onnx");
+        File.WriteAllBytes(path, model.ToByteArray());
+
+        var r = CliRunner.Run("info", path);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Matches(@"│ b\s+│ float\s+│ \[3, 4\]\s+│", r.Stdout);
+        Assert.Contains("inputs a, b → output y [2, 4]", r.Stdout);
     }
 
     private static TypeProto TensorType(int elementType, params (string? Name, long Size)[] dims)

@@ -1,6 +1,7 @@
 // `--images DIR` on eval, quantize, prune and train: MNIST digits written as PNG class folders give the accuracy the
-// Evaluator gives on the same samples, quantize and prune report fidelity to the original, train learns from folders,
-// and bad image options or files are one-line errors that write nothing.
+// Evaluator gives on the same samples, quantize and prune report fidelity to the original (and warn when accuracy on
+// labelled images falls more than ten points), train learns from folders, and bad image options or files are
+// one-line errors that write nothing.
 using System.Text.Json;
 using Condense.Data;
 using Condense.Formats;
@@ -73,6 +74,7 @@ public sealed class ImageCommandTests : IDisposable
         Assert.InRange(after.GetProperty("fidelity").GetProperty("cosine_mean").GetDouble(), 0.98, 1.0);
         Assert.InRange(after.GetProperty("fidelity").GetProperty("top1_agreement").GetDouble(), 0.9, 1.0);
         Assert.True(File.Exists(quantized));
+        Assert.False(JsonDocument.Parse(q.Stdout).RootElement.TryGetProperty("warnings", out _));
 
         string pruned = Path.Combine(_dir, "p.onnx");
         var p = CliRunner.Run("prune", model, "--images", images, "--structured", "--ratio", "0.5", "-o", pruned, "--json");
@@ -80,6 +82,17 @@ public sealed class ImageCommandTests : IDisposable
         var json = JsonDocument.Parse(p.Stdout).RootElement;
         Assert.True(json.GetProperty("after").GetProperty("parameters").GetInt64() < json.GetProperty("before").GetProperty("parameters").GetInt64());
         Assert.Equal(ModelSummaryParameters(pruned), json.GetProperty("after").GetProperty("parameters").GetInt64());
+    }
+
+    [Fact]
+    public void APruneThatCostsMoreThanTenPointsOnLabelledImagesSaysSo()
+    {
+        var r = CliRunner.Run("prune", SaveModel(), "--images", WritePngs(Trained.Value.Test, "digits"), "--sparsity", "0.99",
+            "-o", Path.Combine(_dir, "gutted.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var warnings = JsonDocument.Parse(r.Stdout).RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()!).ToList();
+        Assert.Contains(warnings, w => w.Contains("points below the original model", StringComparison.Ordinal));
+        Assert.Contains(r.Stderr.Split('\n'), l => l.StartsWith("warning: ", StringComparison.Ordinal));
     }
 
     [Fact]

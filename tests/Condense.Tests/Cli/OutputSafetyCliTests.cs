@@ -1,8 +1,9 @@
 // Never destroy an input, never waste a run — through the real executable: an output that resolves to an
 // input (directly or through a symbolic link) is refused and the input stays byte for byte; an output folder
-// that cannot be written fails before any training, naming the folder and never a temp file. The tests run
-// as root, for whom a chmod 555 folder is still writable, so the unwritable folders here are /proc (no new
-// files, even for root) and a "folder" that is a regular file.
+// that cannot be written, or a file name with no model format, fails before any training, naming the folder and
+// never a temp file; a sensitivity report of another model, or a damaged one, is refused in one line. The tests run
+// as root, for whom a chmod 555 folder is still writable, so the unwritable folders here are /proc (no new files,
+// even for root) and a "folder" that is a regular file.
 using Condense.Formats;
 using System.Text.Json;
 using Condense.Graph;
@@ -67,6 +68,12 @@ public sealed class OutputSafetyCliTests() : CliWorkspace("condense-safety-cli-"
             (["sensitivity", Model, "--data", Data, "-o", "/proc/q.json"], "output folder /proc"),
             (["demo", "--data", Data, "--out", "/proc/demo"], "cannot create the output folder /proc/demo"),
             (["demo", "--data", Data, "--out", Path.Combine(Model, "demo")], "is a file"),
+            // A file name no model format has is refused before the work, not when the model is saved.
+            (["train", "--epochs", "50", "--data", Data, "-o", Path.Combine(Dir, "model.txt")], "model.txt: unsupported model format '.txt'"),
+            (["prune", Model, "--finetune-epochs", "50", "--data", Data, "-o", Path.Combine(Dir, "p.txt")], "unsupported model format"),
+            (["distill", "--teacher", Model, "--student", "mlp:784-8-10", "--epochs", "50", "--data", Data, "-o", Path.Combine(Dir, "d.pt")],
+                "unsupported model format '.pt'"),
+            (["share", Model, "--finetune-epochs", "50", "--data", Data, "-o", Path.Combine(Dir, "s.bin")], "unsupported model format"),
         };
         foreach (var (args, fragment) in cases)
         {
@@ -117,6 +124,34 @@ public sealed class OutputSafetyCliTests() : CliWorkspace("condense-safety-cli-"
         File.WriteAllText(report, node.ToJsonString());
         AssertOneLineError(CliRunner.Run("prune", other, "--sensitivity", report, "--sparsity", "0.8", "--data", Data, "-o", output),
             "does not record which model");
+        Assert.False(File.Exists(output));
+    }
+
+    [Theory]
+    [InlineData("row", "null", "row 1 is empty")]
+    [InlineData("tensor", "null", "row 1 names no tensor")]
+    [InlineData("accuracies", "[0.5]", "needs one accuracy per swept sparsity (3 sparsities, 1 accuracies)")]
+    [InlineData("sparsities", "null", "(0 sparsities, 3 accuracies)")]
+    [InlineData("sparsities", "[0, 0.5, 5]", "sparsity 5 is not in [0, 1]")]
+    [InlineData("parameters", "0", "has 0 parameters")]
+    [InlineData("duplicate", "", "has two rows")]
+    [InlineData("tensor", "\"nope\"", "has a row for 'nope', which is not a tensor of this model")]
+    public void ADamagedSensitivityReportIsOneLineNamingTheFault(string field, string value, string message)
+    {
+        Assert.Equal(0, CliRunner.Run("sensitivity", Model, "--sparsities", "0,0.5,0.9", "--samples", "50", "--data", Data).ExitCode);
+        string report = Path.Combine(Dir, "model.sensitivity.json");
+        // The fingerprint still matches: only the rows were edited (by hand, or by a damaged disk).
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(report))!.AsObject();
+        var rows = node["rows"]!.AsArray();
+        if (field == "duplicate") rows.Add(rows[0]!.DeepClone());
+        else if (field == "row") rows[0] = null;
+        else rows[0]![field] = System.Text.Json.Nodes.JsonNode.Parse(value);
+        File.WriteAllText(report, node.ToJsonString());
+        string output = Path.Combine(Dir, "pruned.safetensors");
+
+        var r = CliRunner.Run("prune", Model, "--sensitivity", report, "--sparsity", "0.5", "--data", Data, "-o", output);
+        AssertOneLineError(r, message);
+        Assert.Equal(1, r.ExitCode);   // a bad file, not an internal error (exit 2)
         Assert.False(File.Exists(output));
     }
 

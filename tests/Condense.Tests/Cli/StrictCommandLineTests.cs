@@ -110,7 +110,8 @@ public sealed class StrictCommandLineTests() : CliWorkspace("condense-strict-cli
     public void EveryCommandPrintsItsHelp()
     {
         // Option descriptions are Spectre markup: an unescaped [ … ] in one breaks that command's help.
-        foreach (var command in new[] { "demo", "train", "prune", "quantize", "distill", "share", "sensitivity", "eval", "info", "embed", "run", "compose" })
+        string[] commands = ["demo", "train", "prune", "quantize", "distill", "share", "sensitivity", "eval", "diagnose", "info", "embed", "run", "compose"];
+        foreach (var command in commands)
         {
             var r = CliRunner.Run(command, "--help");
             Assert.True(r.ExitCode == 0, $"condense {command} --help: {r.Stderr}");

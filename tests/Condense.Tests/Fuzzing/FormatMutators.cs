@@ -1,7 +1,8 @@
 // Format-aware mutations, one set per reader: they corrupt the fields a reader trusts for sizes and
 // types (safetensors' header length, offsets, dtypes and shapes; ONNX's protobuf varints and length
 // prefixes, which hold dims, data_type and raw_data lengths; IDX magic and dims; NPY version, header
-// length and dict; CSV numbers and separators), where random byte flips would rarely land.
+// length and dict; CSV numbers and separators; image width and height fields; odd UTF-8 in text and vocabularies;
+// non-numbers in JSON), where random byte flips would rarely land.
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
@@ -16,6 +17,12 @@ public static class FormatMutators
     private static readonly string[] Storage = ["bitmap", "csr", "codebook", "bitmap_codebook"];
     private static readonly string[] Ops = ["Gemm", "Relu", "Flatten", "MatMul", "Add", "Conv", "QuantizeLinear", "DequantizeLinear"];
     private static readonly string[] NpyDescrs = ["<f4", "<f8", "|u1", "<i8", "<i4"];
+    private static readonly string[] JsonTokens = ["NaN", "-Infinity", "1e999", "-0", "null", "\"x\"", "[]", "{}", "true", "[[[[", "0.5e-400", "-1"];
+    private static readonly byte[][] OddText =
+    [
+        [0xC3], [0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0x00], [0xEF, 0xBB, 0xBF], "\r"u8.ToArray(),
+        "\U0001F600\u0301\u0301\u0301"u8.ToArray(), "\u202E\u200B\u00AD"u8.ToArray(), "[CLS][SEP][PAD]"u8.ToArray(), "##"u8.ToArray(),
+    ];
     private static readonly string[] CsvTokens =
         ["nan", "inf", "-1", "1e999", "2147483648", "0x10", "", "1,2", "\"3\"", "99999999999999999999999", "1.5", "-0", "\n"];
 
@@ -61,7 +68,72 @@ public static class FormatMutators
         (rng, d) => Mutators.Splice(d, rng.Next(d.Length + 1), 0, "\uFEFFlabel,x\n\0\u00ff"u8.ToArray()),
     ];
 
+    /// <summary>Images: the width and height fields of PNG, BMP, GIF and JPEG headers, and PNG chunk lengths.</summary>
+    public static readonly Mutator[] Image = [ImageDimension, ImageDimension, PngChunkLength];
+
+    /// <summary>Text: invalid or unusual UTF-8 (stray continuation bytes, overlong forms, surrogates, NUL, BOM, emoji, RTL marks).</summary>
+    public static readonly Mutator[] Text =
+    [
+        (rng, d) => Mutators.Splice(d, rng.Next(d.Length + 1), 0, OddText[rng.Next(OddText.Length)]),
+        (rng, d) => Mutators.Splice(d, rng.Next(d.Length + 1), 0, System.Text.Encoding.UTF8.GetBytes(new string('x', rng.Next(50, 5000)))),
+        (rng, d) => Mutators.ReplaceWord(rng, d, 0, d.Length, ["\n", " ", "."], ["", "\r", "\n\n", "\t", "\u00a0"])?.Data ?? d,
+    ];
+
+    /// <summary>WordPiece vocabularies: lines removed (special tokens too), doubled, blanked, or given odd text.</summary>
+    public static readonly Mutator[] Vocabulary =
+    [
+        (rng, d) => Mutators.ReplaceWord(rng, d, 0, d.Length, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "##"], ["", "[pad]", "##", "[UNK]"])?.Data ?? d,
+        (rng, d) => Mutators.ReplaceWord(rng, d, 0, d.Length, ["\n"], ["", "\n\n", "\n \n", "\n##\n", "\nthe\n", "\r\r\n"])?.Data ?? d,
+        .. Text,
+    ];
+
+    /// <summary>JSON reports: numbers set to extremes or non-numbers, and values replaced by other JSON kinds.</summary>
+    public static readonly Mutator[] Json =
+    [
+        (rng, d) => Mutators.ReplaceNumber(rng, d, 0, d.Length, Mutators.PickNumber(rng).ToString())?.Data ?? d,
+        (rng, d) => Mutators.ReplaceNumber(rng, d, 0, d.Length, JsonTokens[rng.Next(JsonTokens.Length)])?.Data ?? d,
+        (rng, d) => Mutators.ReplaceWord(rng, d, 0, d.Length, ["[", "]", "{", "}", ",", "\"", ":", "null"], JsonTokens)?.Data ?? d,
+    ];
+
     private delegate (byte[] Data, int Delta)? TextEdit(byte[] data, int start, int end);
+
+    // Sets a dimension field of the image header the file starts with to an extreme or small number.
+    private static byte[] ImageDimension(Random rng, byte[] d)
+    {
+        int value = (int)Mutators.PickNumber(rng);
+        if (d.Length > 24 && d[0] == 0x89 && d[1] == (byte)'P') return WithI32BigEndian(d, 16 + 4 * rng.Next(2), value);
+        if (d.Length > 26 && d[0] == (byte)'B' && d[1] == (byte)'M')
+        {
+            var c = (byte[])d.Clone();
+            BinaryPrimitives.WriteInt32LittleEndian(c.AsSpan(18 + 4 * rng.Next(2)), value);
+            return c;
+        }
+        if (d.Length > 10 && d[0] == (byte)'G' && d[1] == (byte)'I') return WithU16LittleEndian(d, 6 + 2 * rng.Next(2), (ushort)value);
+        // JPEG: the height and width of the start-of-frame segment (FFC0 baseline, FFC2 progressive).
+        for (int i = 2; i + 8 < d.Length; i++)
+            if (d[i] == 0xFF && d[i + 1] is 0xC0 or 0xC2)
+            {
+                var c = (byte[])d.Clone();
+                BinaryPrimitives.WriteUInt16BigEndian(c.AsSpan(i + 5 + 2 * rng.Next(2)), (ushort)value);
+                return c;
+            }
+        return d;
+    }
+
+    // A PNG chunk's length field (the 4 bytes before its type), so the decoder reads past or short of the chunk.
+    private static byte[] PngChunkLength(Random rng, byte[] d)
+    {
+        if (d.Length < 16 || d[0] != 0x89) return d;
+        var starts = new List<int>();
+        for (int at = 8; at + 8 <= d.Length; )
+        {
+            starts.Add(at);
+            long length = BinaryPrimitives.ReadUInt32BigEndian(d.AsSpan(at));
+            if (length > d.Length) break;
+            at += 12 + (int)length;
+        }
+        return WithI32BigEndian(d, starts[rng.Next(starts.Count)], (int)Mutators.PickNumber(rng));
+    }
 
     // Edits the JSON header; three times in four the length field follows the edit, so the JSON itself gets parsed.
     private static byte[] InSafeTensorsHeader(Random rng, byte[] d, TextEdit edit)
@@ -126,6 +198,13 @@ public static class FormatMutators
     {
         var c = (byte[])d.Clone();
         BinaryPrimitives.WriteInt32BigEndian(c.AsSpan(at), value);
+        return c;
+    }
+
+    private static byte[] WithU16LittleEndian(byte[] d, int at, ushort value)
+    {
+        var c = (byte[])d.Clone();
+        BinaryPrimitives.WriteUInt16LittleEndian(c.AsSpan(at), value);
         return c;
     }
 

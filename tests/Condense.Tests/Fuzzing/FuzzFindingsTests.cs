@@ -1,6 +1,8 @@
 // The faults the reader fuzzer found, each as its smallest file: every one must now be a one-line
-// InvalidFileException naming the file, allocating nothing near what a corrupt header claims.
+// InvalidFileException naming the file, allocating nothing near what a corrupt header claims. Image cases are
+// rebuilt from their case seed (FuzzHarness.Mutate), as the fuzzer found them.
 using Condense.Formats;
+using Condense.Fuzzing;
 using Condense.Data;
 using Condense.Graph;
 using Condense.Nn;
@@ -112,5 +114,28 @@ public sealed class FuzzFindingsTests : IDisposable
         string path = Sparse("{\"w\":{\"Format\":\"bitmap\",\"Shape\":[3]}}",
             SafeTensorEntry.FromInt8("w.__bitmap", [1], 1), SafeTensorEntry.FromFloat("w.__values", new Tensor([1f], 1)));
         AssertFileError(() => SparseStorage.Decode(SafeTensors.Read(path)), "sparse.safetensors: tensor 'w.__bitmap' has dtype I8");
+    }
+
+    [Fact]
+    public void ImageDecoderFaultsAndHugeHeadersAreFileErrors()
+    {
+        // Found as NullReferenceException in ImageSharp's JPEG decoder and DivideByZeroException in its PBM decoder.
+        var target = FuzzTargets.Create("image", _dir.Path);
+        foreach (int caseSeed in new[] { 1000295, 1001535 })
+        {
+            string path = _dir.File($"case{caseSeed}.png");
+            File.WriteAllBytes(path, FuzzHarness.Mutate(target, caseSeed).Bytes);
+            AssertFileError(() => target.Read(path), "cannot decode image");
+        }
+        // A 2×2 BMP whose header claims 20,000 × 20,000 pixels: refused from the header, before the 1.2 GB raster is allocated.
+        using var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(2, 2);
+        using var buffer = new MemoryStream();
+        SixLabors.ImageSharp.ImageExtensions.SaveAsBmp(image, buffer);
+        var bytes = buffer.ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(18), 20_000);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(22), 20_000);
+        string bomb = _dir.File("bomb.bmp");
+        File.WriteAllBytes(bomb, bytes);
+        AssertFileError(() => target.Read(bomb), "bomb.bmp: cannot decode image: 20000×20000 is more than 178,956,970 pixels");
     }
 }

@@ -1,7 +1,8 @@
 // The readers under fuzzing and their valid seed files: ONNX (PyTorch-exported fixtures and models Condense
 // exports, float and QDQ), safetensors checkpoints (dense, pruned to bitmap and CSR form, int8 and int4
-// quantized, weight-shared in codebook form), IDX (plain and gzipped), NPY and CSV written here. Each read
-// is what a command does with the file: models load and dry-run through ModelFile.Load.
+// quantized, weight-shared in codebook form), IDX (plain and gzipped), NPY and CSV written here; the later readers
+// (images, text, vocabularies, sensitivity reports) are in FuzzTargets.Inputs.cs. Each read is what a command does
+// with the file: models load and dry-run through ModelFile.Load.
 using Condense.DeepCompression;
 using Condense.Formats;
 using Condense.Data;
@@ -14,10 +15,10 @@ using Condense.Tensors;
 namespace Condense.Fuzzing;
 
 /// <summary>The fuzzed readers, with seeds built in a scratch folder.</summary>
-public static class FuzzTargets
+public static partial class FuzzTargets
 {
     /// <summary>The names accepted by <see cref="Create"/>.</summary>
-    public static readonly string[] Names = ["onnx", "safetensors", "idx", "npy", "csv"];
+    public static readonly string[] Names = ["onnx", "safetensors", "idx", "npy", "csv", "image", "text", "vocab", "sensitivity"];
 
     /// <summary>The reader <paramref name="name"/>, its seeds written to and read back from <paramref name="scratch"/>.</summary>
     public static FuzzTarget Create(string name, string scratch) => name switch
@@ -27,6 +28,10 @@ public static class FuzzTargets
         "idx" => new("idx", ".idx", IdxSeeds(scratch), p => IdxReader.Read(p), FormatMutators.Idx),
         "npy" => new("npy", ".npy", NpySeeds(scratch), p => Npy.Read(p), FormatMutators.Npy),
         "csv" => new("csv", ".csv", CsvSeeds(scratch), p => CsvLoader.Load(p), FormatMutators.Csv),
+        "image" => new("image", ".png", ImageSeeds(), ReadImage, FormatMutators.Image, ImageAllowance),
+        "text" => new("text", ".txt", TextSeeds(), ReadText, FormatMutators.Text),
+        "vocab" => new("vocab", ".txt", VocabularySeeds(), ReadVocabulary, FormatMutators.Vocabulary),
+        "sensitivity" => new("sensitivity", ".json", SensitivitySeeds(), ReadSensitivity, FormatMutators.Json),
         _ => throw new ArgumentException($"unknown reader '{name}' (readers: {string.Join(", ", Names)})", nameof(name)),
     };
 

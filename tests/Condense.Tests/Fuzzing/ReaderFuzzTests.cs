@@ -1,4 +1,5 @@
-// Fuzzing as a test: 2,000 seeded mutations per reader (FuzzHarness), each of which must parse or end in
+// Fuzzing as a test: 2,000 seeded mutations per reader (FuzzHarness: ONNX, safetensors, IDX, NPY, CSV, image files,
+// text files, WordPiece vocabularies, sensitivity reports), each of which must parse or end in
 // a one-line InvalidFileException, within the allocation budget and the per-case timeout. A failure lists
 // the case seeds; FuzzHarness.Mutate(FuzzTargets.Create(reader, dir), seed) rebuilds the file.
 // `dotnet run -c Release --project bench/Condense.Bench -- fuzz` runs 100,000 per reader on demand.
@@ -13,13 +14,18 @@ public sealed class ReaderFuzzTests : IDisposable
     private readonly ScratchDir _dir = new();
     public void Dispose() => _dir.Dispose();
 
+    // An image or a text with a flipped pixel or letter is still a valid file, so fewer of those cases are rejected.
     [Theory]
-    [InlineData("onnx")]
-    [InlineData("safetensors")]
-    [InlineData("idx")]
-    [InlineData("npy")]
-    [InlineData("csv")]
-    public void MutatedFilesParseOrFailWithAOneLineInvalidFileException(string reader)
+    [InlineData("onnx", 0.5)]
+    [InlineData("safetensors", 0.5)]
+    [InlineData("idx", 0.5)]
+    [InlineData("npy", 0.5)]
+    [InlineData("csv", 0.5)]
+    [InlineData("image", 0.3)]
+    [InlineData("text", 0.3)]
+    [InlineData("vocab", 0.5)]
+    [InlineData("sensitivity", 0.5)]
+    public void MutatedFilesParseOrFailWithAOneLineInvalidFileException(string reader, double rejectedAtLeast)
     {
         var target = FuzzTargets.Create(reader, _dir.Path);
         // A hang, not slowness, is what the timeout catches: it is far above any case's time on a loaded machine.
@@ -28,7 +34,7 @@ public sealed class ReaderFuzzTests : IDisposable
             $"{stats.Failures.Count} of {Cases} cases broke the contract:\n{string.Join("\n", stats.Failures.Take(10))}");
         Assert.Equal(Cases, stats.Parsed + stats.Rejected);
         // The mutations must really reach the readers' checks; a fuzzer whose files all parse tests nothing.
-        Assert.True(stats.Rejected > Cases / 2, $"only {stats.Rejected} of {Cases} mutated files were rejected");
+        Assert.True(stats.Rejected > rejectedAtLeast * Cases, $"only {stats.Rejected} of {Cases} mutated files were rejected");
     }
 
     [Fact]

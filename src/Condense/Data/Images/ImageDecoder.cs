@@ -1,10 +1,12 @@
 // One image file → one float sample, as torchvision's Resize(size) → CenterCrop → ToTensor → Normalize computes it:
 // ImageSharp decodes (GIF: the first frame) to 8-bit RGB or luminance, resizes on bytes with the triangle filter
 // (bilinear, widened when downscaling, as PIL and antialias=True), and the crop is read out of the resized image.
-// EXIF orientation is not applied, as torchvision's PIL loader does not apply it either.
+// EXIF orientation is not applied, as torchvision's PIL loader does not apply it either. Images of more than
+// ImageFolder.MaxPixels (PIL's decompression-bomb limit), as stored or as resized, are refused.
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Advanced;
 using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
@@ -104,6 +106,9 @@ internal static class ImageDecoder
             int shorter = portrait ? width : height, longer = portrait ? height : width;
             int newLonger = (int)((double)preprocessing.Resize * longer / shorter);
             (newWidth, newHeight) = portrait ? (preprocessing.Resize, newLonger) : (newLonger, preprocessing.Resize);
+            if ((long)newWidth * newHeight > ImageFolder.MaxPixels)
+                throw new InvalidFileException(file, $"the {width}×{height} image resized to {newWidth}×{newHeight} is more than "
+                    + $"{ImageFolder.MaxPixels:N0} pixels");
             if (newWidth < preprocessing.Width || newHeight < preprocessing.Height)
                 throw new InvalidFileException(file,
                     $"the {width}×{height} image resized to {newWidth}×{newHeight} is smaller than the {preprocessing.Width}×{preprocessing.Height} crop");
@@ -119,6 +124,10 @@ internal static class ImageDecoder
     {
         try
         {
+            // The header first: a decoder allocates the whole raster its header claims before it reads a pixel.
+            if (Image.Identify(s_configuration, file, out _) is { } info && (long)info.Width * info.Height > ImageFolder.MaxPixels)
+                throw new InvalidFileException(file, $"cannot decode image: {info.Width}×{info.Height} is more than {ImageFolder.MaxPixels:N0} pixels "
+                    + "(PIL's decompression-bomb limit)");
             return Image.Load<TPixel>(s_configuration, file);
         }
         catch (UnknownImageFormatException)
@@ -130,11 +139,14 @@ internal static class ImageDecoder
             throw new InvalidFileException(file, "cannot decode image: file not found");
         }
         // Decoders of corrupt data fail with more than ImageFormatException (ImageSharp's own): truncated streams end in
-        // argument and index errors deep inside the codecs. Each is a bad file, reported with the decoder's reason.
+        // argument and index errors deep inside the codecs, and the fuzzer found a null reference in the JPEG decoder and
+        // a division by zero in the PBM one (ImageSharp 2.1). Each is a bad file, reported with the decoder's reason.
         catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidDataException or IOException
-            or UnauthorizedAccessException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+            or UnauthorizedAccessException or ArgumentException or IndexOutOfRangeException or InvalidOperationException
+            or NullReferenceException or ArithmeticException or InvalidMemoryOperationException)
         {
-            throw new InvalidFileException(file, $"cannot decode image: {DataFile.OneLine(e.Message)}");
+            string reason = e is NullReferenceException or ArithmeticException ? "corrupt data (the decoder failed)" : DataFile.OneLine(e.Message);
+            throw new InvalidFileException(file, $"cannot decode image: {reason}");
         }
     }
 

@@ -22,6 +22,13 @@ public sealed record ImageData(Dataset Dataset, IReadOnlyList<string> Files, IRe
 /// <summary>Reads folders of JPEG, PNG, BMP, GIF and WebP images (SixLabors.ImageSharp decodes them).</summary>
 public static class ImageFolder
 {
+    /// <summary>
+    /// The most pixels an image may have, before and after its resize: PIL's decompression-bomb limit (twice
+    /// Image.MAX_IMAGE_PIXELS), so an image torchvision's loader would refuse is refused here too, before a small
+    /// corrupt or hostile file makes the decoder allocate gigabytes for the size its header claims.
+    /// </summary>
+    public const long MaxPixels = 2 * 89_478_485;
+
     /// <summary>The file extensions taken as images (compared ignoring case); other files are ignored.</summary>
     public static IReadOnlyList<string> Extensions { get; } = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"];
 
