@@ -73,10 +73,10 @@ public static class TextDistiller
             for (int b = 0; b < order.Length; b++)
             {
                 cancellation.ThrowIfCancellationRequested();
-                // Under mpirun each rank takes its contiguous share of the global batch (DataParallel).
+                // Under mpirun each rank takes every N-th passage of the global batch: a bucket is sorted by length, so a
+                // contiguous share would give the last rank the longest passages and the others a wait (measured).
                 var global = batches[order[b]];
-                var (start, length) = world.Shard(global.Length);
-                var indices = global.AsSpan(start, length).ToArray();
+                var indices = world.IsDistributed ? global.Where((_, i) => i % world.Size == world.Rank).ToArray() : global;
                 float share = (float)indices.Length / global.Length;
                 Span<float> sums = [0f];
                 optimizer.ZeroGrad();

@@ -1,9 +1,7 @@
 // Data-parallel training over the ranks of World.Current (one process: every call is a no-op or the identity). Each
-// rank runs its contiguous share of every global batch; the gradients, scaled by the share, are summed over the ranks
-// with one all-reduce per step over flat buckets (not one per tensor; Horovod's tensor fusion, Sergeev & Del Balso
-// 2018; PyTorch DDP's buckets, Li et al. 2020), so every rank takes the same optimizer step on the same weights. The
-// loss and accuracy sums of the batch ride in the same buffer, and a flag per parameter says whether any rank has a
-// gradient for it. Batch norm running statistics are averaged across ranks at the end of each epoch.
+// rank runs its share of every global batch; the gradients, scaled by the share, are summed over the ranks
+// (GradientAllReduce), so every rank takes the same optimizer step on the same weights. Batch norm running statistics
+// are averaged across ranks at the end of each epoch; ranks check that they start from the same weights and data.
 using Condense.Data;
 using Condense.Distributed;
 using Condense.Nn;
@@ -14,7 +12,6 @@ namespace Condense.Training;
 /// <summary>What data-parallel loops share: shards of batches, the gradient all-reduce, agreement checks.</summary>
 public static class DataParallel
 {
-    [ThreadStatic] private static float[]? t_buffer;
 
     /// <summary>This rank's rows of a global batch (the whole batch in one process).</summary>
     public static Batch Shard(Batch batch, Communicator world)
@@ -35,36 +32,7 @@ public static class DataParallel
     /// </summary>
     public static void AllReduceGradients(IReadOnlyList<Tensor> parameters, float share, Span<float> sums, Communicator world)
     {
-        if (!world.IsDistributed) return;
-        long total = sums.Length + parameters.Count;
-        foreach (var p in parameters) total += p.Size;
-        if (total > int.MaxValue) throw new CondenseException($"the model has too many parameters ({total:N0}) for one gradient buffer");
-        // One buffer kept between steps (a MiniLM student's is 70 MB): every slot is written below.
-        var buffer = t_buffer is { } kept && kept.Length == total ? kept : t_buffer = GC.AllocateUninitializedArray<float>((int)total);
-        int offset = 0;
-        foreach (var p in parameters)
-        {
-            var slot = buffer.AsSpan(offset, p.Size);
-            if (p.Grad is { } grad) System.Numerics.Tensors.TensorPrimitives.Multiply(grad.Data.AsSpan(0, p.Size), share, slot);
-            else slot.Clear();
-            offset += p.Size;
-        }
-        for (int i = 0; i < parameters.Count; i++) buffer[offset + i] = parameters[i].Grad is null ? 0f : 1f;
-        sums.CopyTo(buffer.AsSpan(offset + parameters.Count));
-        world.AllReduce(buffer);
-        offset = 0;
-        for (int i = 0; i < parameters.Count; i++)
-        {
-            var p = parameters[i];
-            bool anyRank = buffer[total - sums.Length - parameters.Count + i] > 0f;
-            if (anyRank)
-            {
-                p.Grad ??= Tensor.Zeros(p.Shape);
-                buffer.AsSpan(offset, p.Size).CopyTo(p.Grad.Data);
-            }
-            offset += p.Size;
-        }
-        buffer.AsSpan((int)total - sums.Length).CopyTo(sums);
+        if (world.IsDistributed) GradientAllReduce.Run(parameters, share, sums, world);
     }
 
     /// <summary>Averages the module's buffers (batch norm running statistics) over the ranks.</summary>
