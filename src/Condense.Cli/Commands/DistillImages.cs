@@ -46,13 +46,7 @@ internal static class DistillImages
         var images = ImageInputs.Load(output, s, s.Images!, teacher, "training");
         Dataset train = images, evaluation;
         if (s.EvalImages is { } folder) evaluation = ImageInputs.Load(output, s, folder, teacher, "evaluation");
-        else
-        {
-            // Every fifth image is held out; crops of one photograph are near-duplicates, so --eval-images is the honest measure.
-            if (images.Count < 10) throw new CondenseException($"{images.Count} images: give --eval-images DIR, or at least 10 images to hold out a fifth");
-            var all = Enumerable.Range(0, images.Count).ToArray();
-            (train, evaluation) = (images.Select([.. all.Where(i => i % 5 != 4)]), images.Select([.. all.Where(i => i % 5 == 4)]));
-        }
+        else (train, evaluation) = ImageDistillPipeline.HoldOutFifth(images);
         // The filters go by what they do on the training images (unaugmented), the layers reading them refitted.
         var cutOptions = new FilterCutOptions { ChannelMultiple = s.ChannelMultiple ?? DistillCommand.DefaultChannelMultiple };
         var cut = CountProgress.Run(output, "choosing filters", 100, p => ImageDistillPipeline.Cut(teacher, ratio, train, cutOptions, p));

@@ -152,12 +152,13 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
 
         public PruneRun ToRun()
         {
-            double sparsity = End ?? Sparsity ?? 0.5;
+            var defaults = new PruneOptions();
+            double sparsity = End ?? Sparsity ?? defaults.Sparsity;
             var method = Threshold is not null ? PruneMethod.Threshold : NM is not null ? PruneMethod.NM : Random ? PruneMethod.Random : PruneMethod.Magnitude;
-            var (n, m) = NM is null ? (2, 4) : ParseNM(NM);
+            var (n, m) = NM is null ? (defaults.N, defaults.M) : ParseNM(NM);
             var options = new PruneOptions
             {
-                Method = method, Threshold = Threshold ?? 0f, Sparsity = sparsity, Global = Global, N = n, M = m,
+                Method = method, Threshold = Threshold ?? defaults.Threshold, Sparsity = sparsity, Global = Global, N = n, M = m,
                 Include = Include, Exclude = Exclude, IncludeBiases = IncludeBiases, Seed = Seed, Score = Score,
             };
             return new PruneRun

@@ -27,12 +27,7 @@ internal static class PruneText
         IReadOnlyList<string>? calibration = null;
         IReadOnlyList<string> evaluation = passages;
         if (settings.Calibration is { } file) calibration = TextPassages.Read(file);
-        else if (options.Score != PruneScore.Magnitude)
-        {
-            if (passages.Count < 4) throw new CondenseException($"{Path.GetFileName(settings.Text)}: {passages.Count} passages; "
-                + "at least 4 are needed to calibrate on half and measure on the other half (or give --calibration FILE)");
-            (calibration, evaluation) = (passages.Take(passages.Count / 2).ToList(), passages.Skip(passages.Count / 2).ToList());
-        }
+        else if (options.Score != PruneScore.Magnitude) (calibration, evaluation) = TextPassages.Halves(passages, settings.Text!);
         var (pruned, report) = settings.FinetuneEpochs > 0
             ? PruneAndFinetune(output, settings, options, model, tokenizer, calibration, evaluation)
             : CountProgress.Run(output, "measuring fidelity", evaluation.Count, progress =>

@@ -152,7 +152,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         CheckOnnxFormat(settings, outPath);
         var options = new QuantizeOptions
         {
-            BlockSize = settings.BlockSize ?? (settings.OnnxFormat == QuantizedOnnxFormat.MatMulNBits ? 32 : null),
+            BlockSize = settings.BlockSize ?? QuantizeOptions.DefaultBlockSize(settings.OnnxFormat),
             Mode = settings.Mode, WeightBits = settings.Bits, PerChannel = !settings.PerTensor, Calibration = settings.Method,
             CalibrationSamples = settings.Samples, Exclude = settings.Exclude,
             Observer = new ObserverOptions { Percentile = settings.Percentile },

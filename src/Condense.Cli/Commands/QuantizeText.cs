@@ -18,14 +18,7 @@ internal static class QuantizeText
         var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph);
         var passages = TextPassages.Read(settings.Text!);
         IReadOnlyList<string> calibration, evaluation;
-        if (settings.Calibration is { } file)
-            (calibration, evaluation) = (TextPassages.Read(file), passages);
-        else
-        {
-            if (passages.Count < 4) throw new CondenseException($"{Path.GetFileName(settings.Text)}: {passages.Count} passages; "
-                + "at least 4 are needed to calibrate on half and measure on the other half (or give --calibration FILE)");
-            (calibration, evaluation) = (passages.Take(passages.Count / 2).ToList(), passages.Skip(passages.Count / 2).ToList());
-        }
+        (calibration, evaluation) = settings.Calibration is { } file ? (TextPassages.Read(file), passages) : TextPassages.Halves(passages, settings.Text!);
         calibration = calibration.Take(settings.Samples).ToList();
         var embedding = new EmbeddingOptions(settings.MaxLength);
         var (quantized, report) = CountProgress.Run(output, "measuring fidelity", evaluation.Count,

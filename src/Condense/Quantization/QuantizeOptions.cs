@@ -39,6 +39,9 @@ public sealed record QuantizeOptions
     /// Runtime's MatMulNBits stores int4 weights), instead of one per row. 16, 32, 64, 128 or 256; null: off.
     /// </summary>
     public int? BlockSize { get; init; }
+
+    /// <summary>The block size a file format needs when none is given: 32 for MatMulNBits (ONNX Runtime's blocks), else none.</summary>
+    public static int? DefaultBlockSize(Onnx.QuantizedOnnxFormat? format) => format == Onnx.QuantizedOnnxFormat.MatMulNBits ? 32 : null;
     /// <summary>How weight-only block-wise weights are rounded (GPTQ and AWQ calibrate on the inputs of each layer).</summary>
     public WeightRounding Rounding { get; init; } = WeightRounding.Rtn;
     /// <summary>

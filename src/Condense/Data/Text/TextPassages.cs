@@ -40,4 +40,16 @@ public static class TextPassages
         if (passages.Count == 0) throw new InvalidFileException(source, "no passages: the file is empty or only blank lines");
         return passages;
     }
+
+    /// <summary>
+    /// The first half of <paramref name="passages"/> to calibrate on and the second to measure on, when no calibration
+    /// passages of their own are given; <paramref name="source"/> names the file in the error for fewer than 4.
+    /// </summary>
+    public static (IReadOnlyList<string> Calibration, IReadOnlyList<string> Evaluation) Halves(IReadOnlyList<string> passages, string source)
+    {
+        if (passages.Count < 4)
+            throw new CondenseException($"{Path.GetFileName(source)}: {passages.Count} passages; at least 4 are needed to calibrate on half and "
+                + "measure on the other half (or calibration passages of their own)");
+        return (passages.Take(passages.Count / 2).ToList(), passages.Skip(passages.Count / 2).ToList());
+    }
 }
