@@ -77,6 +77,8 @@ internal static class Diagnosis
     /// <summary>After a quantize or prune run: the saved model against the input model, printed, and added to the JSON result.</summary>
     public static void AfterCompression(Output output, Data data, string referencePath, string compressedPath)
     {
+        // In a distributed run rank 0 diagnoses the file it wrote; the other ranks have none to read and print nothing.
+        if (!ProcessRole.WritesOutputs) return;
         var report = Run(output, data, referencePath, compressedPath);
         Print(output, report, $"{Path.GetFileName(compressedPath)} against {Path.GetFileName(referencePath)}", DefaultTop);
         output.WriteHeldReport(report);

@@ -1,16 +1,33 @@
 // Whether this process writes the files the user asked for. In a data-parallel run every rank computes the same model,
-// and rank 0 alone writes it (and every report): the others set WritesOutputs to false when they join the run. Files
-// under the temporary folder are a process's own scratch (a checkpoint written to measure its size) and are written
-// by every rank.
+// and rank 0 alone writes it (and every report): the others set WritesOutputs to false when they join the run. A folder
+// a process uses as its own scratch (a checkpoint written to measure its size, then deleted) is declared with Scratch
+// and written by every rank.
+using System.Collections.Concurrent;
+
 namespace Condense;
 
 /// <summary>This process's part in writing outputs.</summary>
 public static class ProcessRole
 {
+    private static readonly ConcurrentDictionary<string, byte> ScratchFolders = new();
+
     /// <summary>False on the non-root ranks of a distributed run: <see cref="AtomicFile"/> then skips the user's files.</summary>
     public static bool WritesOutputs { get; set; } = true;
 
     /// <summary>Whether <paramref name="fullPath"/> is a file this process should write now.</summary>
     public static bool Writes(string fullPath) =>
-        WritesOutputs || fullPath.StartsWith(Path.GetFullPath(Path.GetTempPath()), StringComparison.Ordinal);
+        WritesOutputs || ScratchFolders.Keys.Any(folder => fullPath.StartsWith(folder, StringComparison.Ordinal));
+
+    /// <summary>Until disposed, files under <paramref name="folder"/> are this process's scratch, written by every rank.</summary>
+    public static IDisposable Scratch(string folder)
+    {
+        string key = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)) + Path.DirectorySeparatorChar;
+        ScratchFolders[key] = 0;
+        return new Release(key);
+    }
+
+    private sealed class Release(string key) : IDisposable
+    {
+        public void Dispose() => ScratchFolders.TryRemove(key, out _);
+    }
 }

@@ -46,7 +46,7 @@ internal sealed class ComposeCommand : Command<ComposeCommand.Settings>
         int fromFirst = composed.Nodes.Count - second.Nodes.Count;
         output.Console.MarkupLine($"{fromFirst} nodes from the first model + {second.Nodes.Count} from the second = {composed.Nodes.Count}"
             + (composed.Opset is { } opset ? $", opset {opset}" : ""));
-        output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/]: {Output.FormatBytes(new FileInfo(outPath).Length)}");
+        output.Console.MarkupLine($"saved [bold]{Markup.Escape(outPath)}[/]: {Output.FormatBytes(AtomicFile.Length(outPath))}");
         output.Result(new
         {
             output = outPath,
@@ -55,7 +55,7 @@ internal sealed class ComposeCommand : Command<ComposeCommand.Settings>
             outputs = composed.Outputs.Select(o => new { name = o.Name, type = o.DataType, shape = o.Shape }),
             nodes = new { first = fromFirst, second = second.Nodes.Count, total = composed.Nodes.Count },
             opset = composed.Opset,
-            file_bytes = new FileInfo(outPath).Length,
+            file_bytes = AtomicFile.Length(outPath),
         });
         return 0;
     }

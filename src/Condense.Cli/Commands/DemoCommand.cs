@@ -28,9 +28,13 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         var output = new Output(settings.Json);
         OutputPaths.CheckFolder(settings.Out, new RunInput("data", settings.Data));
         var (train, test) = DataSets.Load(settings.Data);
+        // In a distributed run the other ranks build the same models in a scratch folder of their own (the demo reads back
+        // every file it saves), removed afterwards; rank 0 writes the user's folder.
+        string folder = ProcessRole.WritesOutputs ? settings.Out : Directory.CreateTempSubdirectory("condense-demo-").FullName;
+        using var scratch = ProcessRole.WritesOutputs ? null : new ScratchFolder(folder);
         var options = new DemoOptions
         {
-            OutputDirectory = settings.Out, Quick = settings.Quick, Seed = settings.Seed, CommandLine = CommandReport.CommandLine(),
+            OutputDirectory = folder, Quick = settings.Quick, Seed = settings.Seed, CommandLine = CommandReport.CommandLine(),
         };
         // Ctrl-C stops the run at the next training batch or step, which removes what it wrote; a second Ctrl-C ends
         // the process at once, as usual.
@@ -75,5 +79,16 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
             }),
         });
         return 0;
+    }
+
+    private sealed class ScratchFolder(string folder) : IDisposable
+    {
+        private readonly IDisposable _role = ProcessRole.Scratch(folder);
+
+        public void Dispose()
+        {
+            _role.Dispose();
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }

@@ -187,7 +187,7 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         }
         var (student, report) = TrainingProgress.Run(output, "students", p => DistillPipeline.Apply(teacher, newStudent, train, test, options, p));
         ModelFile.Save(student, outPath, train.SampleShape);
-        report = report.WithSavedStudent(new FileInfo(outPath).Length);
+        report = report.WithSavedStudent(AtomicFile.Length(outPath));
 
         var table = new Table().Title($"[bold]distillation into {Markup.Escape(studentName)}[/]")
             .AddColumns("model", "accuracy", "test errors", "parameters", "size on disk", "latency (b=1)", "throughput (b=256)");

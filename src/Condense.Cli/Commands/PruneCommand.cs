@@ -216,7 +216,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var (train, test) = DataSets.Load(settings.Data);
         var (pruned, result) = TrainingProgress.Run(output, "fine-tune", progress => PrunePipeline.Apply(model, train, test, run, progress));
         ModelFile.Save(pruned.Graph, outPath);
-        result = result with { FileBytesBefore = new FileInfo(settings.Model).Length, FileBytesAfter = new FileInfo(outPath).Length };
+        result = result with { FileBytesBefore = new FileInfo(settings.Model).Length, FileBytesAfter = AtomicFile.Length(outPath) };
 
         var table = new Table().Title($"[bold]{Markup.Escape(result.Method)}[/]")
             .AddColumns("tensor", "shape", "parameters", "non-zero before", "non-zero after", "sparsity");

@@ -177,7 +177,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         var (quantized, report) = QuantizePipeline.Apply(model, calibration, test, options);
         var format = settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq;
         ModelFile.Save(quantized.Graph, outPath, format);
-        report = report with { FileBytesBefore = new FileInfo(settings.Model).Length, FileBytesAfter = new FileInfo(outPath).Length };
+        report = report with { FileBytesBefore = new FileInfo(settings.Model).Length, FileBytesAfter = AtomicFile.Length(outPath) };
 
         var granularity = options.BlockSize is int block ? $"blocks of {block}" : report.PerChannel ? "per channel" : "per tensor";
         var table = new Table().Title($"[bold]{report.Mode} int{report.WeightBits}, {granularity}, calibration {report.Calibration}[/]")

@@ -62,7 +62,7 @@ internal sealed class ShareCommand : Command<ShareCommand.Settings>
         var (train, test) = DataSets.Load(settings.Data);
         var (shared, report) = TrainingProgress.Run(output, "centroids", p => WeightSharingPipeline.Apply(model, train, test, options, p));
         ModelFile.SaveShared(shared.Graph, outPath, report.SharedTensors);
-        report = report with { FileBytes = new FileInfo(outPath).Length };
+        report = report with { FileBytes = AtomicFile.Length(outPath) };
 
         var sizes = report.Sizes;
         var table = new Table().Title($"[bold]{report.Bits}-bit weight sharing: Deep Compression sizes (computed)[/]")

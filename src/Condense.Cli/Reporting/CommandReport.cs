@@ -22,6 +22,8 @@ internal static class CommandReport
     /// </summary>
     public static string Write(ReportRequest request, string outputFile, object report, DiagnosisReport? diagnosis = null)
     {
+        // In a distributed run rank 0 writes the report; the others have no output model to read back.
+        if (!ProcessRole.WritesOutputs) return request.Page;
         var page = new HtmlReport($"condense {request.Command}")
             .Fact("command", CommandLine())
             .Fact("input", request.InputModel)

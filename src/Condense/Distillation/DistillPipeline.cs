@@ -99,6 +99,7 @@ public static class DistillPipeline
         var watch = System.Diagnostics.Stopwatch.StartNew();
         int[] sample = train.SampleShape;
         string dir = Directory.CreateTempSubdirectory("condense-distill-").FullName;
+        using var scratch = ProcessRole.Scratch(dir);
         try
         {
             var rows = new List<DistillRow>

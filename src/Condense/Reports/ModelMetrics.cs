@@ -30,6 +30,7 @@ public sealed record ModelMetrics(
     public static long SizeOnDisk(string path)
     {
         var file = new FileInfo(path);
+        if (!file.Exists && file.LinkTarget is null) return AtomicFile.Length(path);
         return file.LinkTarget is null ? file.Length : ((FileInfo?)file.ResolveLinkTarget(returnFinalTarget: true))?.Length ?? 0;
     }
 }

@@ -124,6 +124,28 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
     }
 
     [Fact]
+    public void OnlyRankZeroWritesAndNoOtherRankReadsItsOutputsBack()
+    {
+        // Rank 1 is told to write into a folder of its own, as on a machine without shared storage: it must stay empty,
+        // and nothing rank 1 does may need the files there (sizes, diagnosis, reports).
+        string mine = Directory.CreateDirectory(At("rank0")).FullName, other = Directory.CreateDirectory(At("rank1")).FullName;
+        foreach (var (command, file) in new[]
+        {
+            (new[] { "quantize", Model, "--mode", "static", "--data", Data, "--diagnose" }, "q.safetensors"),
+            (["prune", Model, "--sparsity", "0.5", "--finetune-epochs", "1", "--data", Data, "--report", At("report")], "p.safetensors"),
+            (["distill", "--teacher", Model, "--student", "mlp:784-16-10", "--epochs", "1", "--data", Data], "d.safetensors"),
+        })
+        {
+            var result = MpiRun.Run([.. MpiRun.Ranks(1, [.. command, "-o", Path.Combine(mine, file)]), ":",
+                .. MpiRun.Ranks(1, [.. command, "-o", Path.Combine(other, file)])]);
+            Assert.True(result.ExitCode == 0, $"{command[0]}: exit {result.ExitCode}\n{result.Stderr}");
+            Assert.True(File.Exists(Path.Combine(mine, file)), command[0]);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(other));
+        }
+        Assert.True(File.Exists(Path.Combine(At("report"), "report.html")));
+    }
+
+    [Fact]
     public void ARankWithAnotherTeacherEndsTheRunWithOneLineOnRankZero()
     {
         var other = ModelFile.Load(Model).Graph;
