@@ -12,7 +12,7 @@ internal static class Ranks
     private static PosixSignalRegistration? _terminate;
 
     /// <summary>True in a run of several ranks: output is plain text (no colours, no live progress).</summary>
-    public static bool Plain { get; private set; }
+    public static bool Plain => World.Current.IsDistributed;
 
     /// <summary>A console over <paramref name="writer"/>: plain in a run of several ranks, else as the terminal allows.</summary>
     public static IAnsiConsole Create(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
@@ -30,8 +30,7 @@ internal static class Ranks
         try { world = World.Start(); }
         catch (CondenseException e) { return CliErrors.Report(e); }
         if (!world.IsDistributed) return null;
-        Plain = true;
-        // .NET would read the terminal's capabilities and send its keypad mode to that pseudo-terminal (see below).
+        // .NET would read the terminal's capabilities and send its keypad mode to mpirun's pseudo-terminal (below).
         Environment.SetEnvironmentVariable("TERM", "dumb");
         if (!world.IsRoot)
         {

@@ -88,15 +88,8 @@ public static class Distiller
                 all ??= new float[data.Count * classes];
                 logits.Data.CopyTo(all, batch.Indices[0] * classes);
             }
-            if (world.IsDistributed)
-            {
-                Span<long> width = [classes];
-                world.AllReduce(width, ReduceOp.Max);
-                classes = (int)width[0];
-                all ??= new float[data.Count * classes];
-                world.AllReduce(all);
-            }
-            return new Tensor(all ?? [], data.Count, classes);
+            (var table, classes) = world.SumRows(all, data.Count, classes);
+            return new Tensor(table, data.Count, classes);
         }
         finally { teacher.Train(training); }
     }

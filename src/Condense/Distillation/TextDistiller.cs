@@ -128,12 +128,10 @@ public static class TextDistiller
         if (!world.IsDistributed) return embedder.Embed(passages, null, cancellation);
         var (start, length) = world.Shard(passages.Count);
         var mine = embedder.Embed([.. passages.Skip(start).Take(length)], null, cancellation);
-        Span<long> width = [mine.Length > 0 ? mine[0].Length : 0];
-        world.AllReduce(width, ReduceOp.Max);
-        int dim = (int)width[0];
-        var all = new float[passages.Count * dim];
-        for (int i = 0; i < mine.Length; i++) mine[i].CopyTo(all, (start + i) * dim);
-        world.AllReduce(all);
+        int dim = mine.Length > 0 ? mine[0].Length : 0;
+        float[]? rows = mine.Length > 0 ? new float[passages.Count * dim] : null;
+        for (int i = 0; i < mine.Length; i++) mine[i].CopyTo(rows!, (start + i) * dim);
+        (var all, dim) = world.SumRows(rows, passages.Count, dim);
         return [.. Enumerable.Range(0, passages.Count).Select(i => all.AsSpan(i * dim, dim).ToArray())];
     }
 

@@ -74,6 +74,22 @@ public abstract class Communicator
         return (start, baseLength + (rank < extra ? 1 : 0));
     }
 
+    /// <summary>
+    /// One table of rows computed by shares, on every rank: each rank passes its rows in their places (zeros elsewhere;
+    /// null when it computed none) and the width it saw (0 when none); returns the table summed over the ranks and the
+    /// width. Exact, since every place holds one rank's value and zeros.
+    /// </summary>
+    public (float[] Table, int Width) SumRows(float[]? table, int rows, int width)
+    {
+        if (!IsDistributed) return (table ?? [], width);
+        Span<long> agreed = [width];
+        AllReduce(agreed, ReduceOp.Max);
+        width = (int)agreed[0];
+        table ??= new float[rows * width];
+        AllReduce(table);
+        return (table, width);
+    }
+
     /// <summary>Whether item <paramref name="index"/> of a round-robin hand-out (layers, configurations, batches) is this rank's.</summary>
     public bool Owns(int index) => index % Size == Rank;
 

@@ -102,18 +102,16 @@ public sealed unsafe class MpiCommunicator : Communicator
             int done;
             Check(OpenMpi.MPI_Test(request, &done, status), "MPI_Test");
             if (done != 0) return;
-            if ((turn & 63) != 0 && clock.ElapsedTicks < yieldUntil)
+            if ((turn & 63) == 0)
             {
-                if (clock.ElapsedTicks >= spinUntil) Thread.Yield();
-                continue;
+                if (IsRoot) ThrowIfARankFailed();
+                if (clock.Elapsed > _timeout)
+                    throw new CondenseException($"rank {_rank}: {what} waited {_timeout.TotalSeconds:0} s for the other ranks "
+                        + "(a rank hung or died; CONDENSE_MPI_TIMEOUT sets the limit)");
             }
-            if (IsRoot) ThrowIfARankFailed();
-            if (clock.Elapsed > _timeout)
-                throw new CondenseException($"rank {_rank}: {what} waited {_timeout.TotalSeconds:0} s for the other ranks "
-                    + "(a rank hung or died; CONDENSE_MPI_TIMEOUT sets the limit)");
-            if (clock.ElapsedTicks < spinUntil) continue;
-            if (clock.ElapsedTicks < yieldUntil) Thread.Yield();
-            else Thread.Sleep(1);
+            long waited = clock.ElapsedTicks;
+            if (waited >= yieldUntil) Thread.Sleep(1);
+            else if (waited >= spinUntil) Thread.Yield();
         }
     }
 
