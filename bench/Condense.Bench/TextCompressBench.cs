@@ -4,7 +4,7 @@
 // in ONNX Runtime and in Condense's engine, original and variant in one run (ratios, since the machine is noisy).
 //   dotnet run -c Release --project bench/Condense.Bench -- text-compress --variants layers3,layers3-int8,heads-ffn,
 //       oneshot-sparsegpt-50,oneshot-wanda-nm,distil-wanda-nm,…  [--passages N (corpus passages, default all)] [--epochs E (default 3)]
-//       [--layers 0,3,5] [--lr X] [--hidden-weight W] [--speed]
+//       [--layers 0,3,5] [--lr X] [--hidden-weight W] [--attention-weight W] [--speed]
 // Variants: layers3 (3 of 6 layers), heads-ffn (half the heads and half the FFN neurons), oneshot-SCORE-SPARSITY (pruned, no
 // fine-tuning; SCORE magnitude|wanda|sparsegpt, SPARSITY 50 or nm for 2:4), distil-SCORE-SPARSITY (pruned, then distilled with
 // the masks held); "-int8" after layers3 quantizes the distilled student (dynamic int8, 4-bit embeddings), "-emb8" after
@@ -43,6 +43,7 @@ internal static class TextCompressBench
             Epochs = int.Parse(Option("--epochs", "3")),
             LearningRate = float.Parse(Option("--lr", "5e-4"), System.Globalization.CultureInfo.InvariantCulture),
             HiddenWeight = float.Parse(Option("--hidden-weight", "0"), System.Globalization.CultureInfo.InvariantCulture),
+            AttentionWeight = float.Parse(Option("--attention-weight", "0"), System.Globalization.CultureInfo.InvariantCulture),
         };
         int[]? layers = args.Contains("--layers") ? [.. Option("--layers", "").Split(',').Select(int.Parse)] : null;
         string dir = Directory.CreateTempSubdirectory("condense-textcompress").FullName;

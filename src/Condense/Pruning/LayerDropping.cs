@@ -54,7 +54,8 @@ public static class LayerDropping
     /// Layers to keep for a student of <paramref name="depth"/> layers out of <paramref name="total"/>: the first and the last,
     /// the rest spread evenly between them (6 → 3 keeps 0, 3, 5; a depth of 1 keeps the last). The last layer shapes the space
     /// the embeddings live in: on all-MiniLM-L6-v2 before any distillation, layers 0, 3, 5 keep cosine 0.67 to the
-    /// teacher's embeddings and 0, 4, 5 keep 0.71, where DistilBERT's every-other-layer 0, 2, 4 keeps 0.44.
+    /// teacher's embeddings and 0, 4, 5 keep 0.71, where DistilBERT's every-other-layer 0, 2, 4 keeps 0.44. After distillation
+    /// (2,000 corpus passages × 2 epochs, hidden weight 1; fortunes cosine): 0, 3, 5 0.830, 1, 3, 5 0.831, 0, 2, 5 0.823, 0, 2, 4 0.699.
     /// </summary>
     public static int[] EvenlySpaced(int total, int depth)
     {
