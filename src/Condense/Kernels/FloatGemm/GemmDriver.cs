@@ -44,33 +44,36 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     [ThreadStatic] private static Job? t_job;
 
     /// <summary>
-    /// C = alpha·op(A)·op(B) + beta·C; all pointers stay valid for the call. With <paramref name="packed"/> (this path's panels
-    /// of op(B)) B is read from it and <paramref name="b"/> is not used.
+    /// C = alpha·op(A)·op(B) + beta·C, then <paramref name="epilogue"/> on each tile; all pointers stay valid for the call. With
+    /// <paramref name="packed"/> (this path's panels of op(B)) B is read from it and <paramref name="b"/> is not used.
     /// </summary>
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, GemmPackedB? packed = null)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, GemmPackedB? packed = null, GemmEpilogue epilogue = default)
     {
         int tilesM = (m + TKernel.MR - 1) / TKernel.MR, tilesN = (n + TKernel.NR - 1) / TKernel.NR;
         int parts = 2L * m * n * k >= ParallelFlops ? Math.Min(Cpu.Threads, tilesM * tilesN) : 1;
         if (parts <= 1)
         {
-            Block(transA, transB, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, m, 0, n, packed);
+            Block(transA, transB, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, m, 0, n, packed, epilogue);
             return;
         }
         // Cut the dimension whose chunks are longer until there are enough chunks: two per thread balance
         // better than one, but each chunk packs its own rows of A and columns of B, which below ChunkedFlops
         // costs more than the balance saves (measured: 256×100×300 ran 2 % slower in six chunks than in two).
+        // With B packed beforehand only A is packed per chunk, so only rows are cut while there are rows to cut: a cut
+        // through the columns would pack the same rows of A once per column chunk.
         int chunks = 2L * m * n * k >= ChunkedFlops ? 2 * parts : parts;
         int gridM = 1, gridN = 1;
         while (gridM * gridN < chunks)
         {
             bool canN = gridN < tilesN, canM = gridM < tilesM;
-            if (canN && (!canM || (long)n * gridM >= (long)m * gridN)) gridN++;
+            if (canM && packed is not null) gridM++;
+            else if (canN && (!canM || (long)n * gridM >= (long)m * gridN)) gridN++;
             else if (canM) gridM++;
             else break;
         }
         var job = t_job ??= new Job();
-        job.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tilesM, tilesN, gridM, gridN, packed);
+        job.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tilesM, tilesN, gridM, gridN, packed, epilogue);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
@@ -78,7 +81,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     /// <summary>Computes rows [m0, m1) × columns [n0, n1) of C on the calling thread.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(bool transA, bool transB, int k, float alpha, float* a, int lda,
-        float* b, int ldb, float beta, float* c, int ldc, int m0, int m1, int n0, int n1, GemmPackedB? packed)
+        float* b, int ldb, float beta, float* c, int ldc, int m0, int m1, int n0, int n1, GemmPackedB? packed, GemmEpilogue epilogue)
     {
         int mr = TKernel.MR, nr = TKernel.NR, mcMax = MC;
         var buffers = PackBuffers.ForThisThread;
@@ -93,6 +96,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 int kc = Math.Min(KC, k - pc);
                 // Only the first K block applies beta; later blocks add onto what it wrote.
                 float betaBlock = pc == 0 ? beta : 1f;
+                bool finishing = !epilogue.IsEmpty && (pc == 0 || pc + kc == k);
                 if (packed is null) GemmPack.PackB(transB, TKernel.Path != KernelPath.Scalar, b, ldb, pc, jc, kc, nc, nr, pb);
                 else pb = packed.Block(pc, jc, kc);
                 for (int ic = m0; ic < m1; ic += mcMax)
@@ -105,8 +109,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                         for (int jr = 0; jr < nc; jr += nr)
                         {
                             float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
-                            TKernel.Run(kc, pa + ir * kc, pb + jr * kc, cTile, ldc,
-                                mrValid, Math.Min(nr, nc - jr), alpha, betaBlock);
+                            int nrValid = Math.Min(nr, nc - jr);
+                            TKernel.Run(kc, pa + ir * kc, pb + jr * kc, cTile, ldc, mrValid, nrValid, alpha, betaBlock);
+                            // The bias after the first K block, the activation after the last, while the tile is in L1.
+                            if (finishing) epilogue.Apply(TKernel.Path, cTile, ldc, mrValid, nrValid, jc + jr, pc == 0, pc + kc == k);
                         }
                     }
                 }
@@ -122,18 +128,20 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         private float _alpha, _beta;
         private float* _a, _b, _c;
         private GemmPackedB? _packed;
+        private GemmEpilogue _epilogue;
 
         public void Set(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda,
-            float* b, int ldb, float beta, float* c, int ldc, int tilesM, int tilesN, int gridM, int gridN, GemmPackedB? packed)
+            float* b, int ldb, float beta, float* c, int ldc, int tilesM, int tilesN, int gridM, int gridN, GemmPackedB? packed,
+            GemmEpilogue epilogue)
         {
-            _packed = packed;
+            (_packed, _epilogue) = (packed, epilogue);
             (_transA, _transB, _m, _n, _k, _alpha, _lda, _ldb, _beta, _ldc) =
                 (transA, transB, m, n, k, alpha, lda, ldb, beta, ldc);
             _a = a; _b = b; _c = c;
             (_tilesM, _tilesN, _gridM, _gridN, _next) = (tilesM, tilesN, gridM, gridN, 0);
         }
 
-        public void Clear() { _a = _b = _c = null; _packed = null; }
+        public void Clear() { _a = _b = _c = null; _packed = null; _epilogue = default; }
 
         public void Execute(int part)
         {
@@ -143,7 +151,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 int i = chunk / _gridN, j = chunk % _gridN;
                 int m0 = _tilesM * i / _gridM * TKernel.MR, m1 = Math.Min(_m, _tilesM * (i + 1) / _gridM * TKernel.MR);
                 int n0 = _tilesN * j / _gridN * TKernel.NR, n1 = Math.Min(_n, _tilesN * (j + 1) / _gridN * TKernel.NR);
-                Block(_transA, _transB, _k, _alpha, _a, _lda, _b, _ldb, _beta, _c, _ldc, m0, m1, n0, n1, _packed);
+                Block(_transA, _transB, _k, _alpha, _a, _lda, _b, _ldb, _beta, _c, _ldc, m0, m1, n0, n1, _packed, _epilogue);
             }
         }
     }
