@@ -64,7 +64,7 @@ internal static unsafe partial class AttentionHeads
                 int rows = Math.Min(mr, lq - i0);
                 GemmPack.PackA(false, avx, qh, (int)qs.Row, i0, 0, rows, width, mr, queryPanel);
                 for (int j = 0; j < lk; j += nr)
-                    TKernel.Run(width, queryPanel, keyPanels + j * width, scores + j, keysPadded, rows, Math.Min(nr, lk - j), scale, 0f);
+                    TKernel.Run(width, queryPanel, 1, mr, keyPanels + j * width, scores + j, keysPadded, rows, Math.Min(nr, lk - j), scale, 0f);
                 for (int i = 0; i < rows; i++)
                 {
                     var row = new Span<float>(scores + (long)i * keysPadded, lk);
@@ -74,7 +74,7 @@ internal static unsafe partial class AttentionHeads
                 }
                 GemmPack.PackA(false, avx, scores, keysPadded, 0, 0, rows, lk, mr, weightPanel);
                 for (int j = 0; j < dv; j += nr)
-                    TKernel.Run(lk, weightPanel, valuePanels + j * lk, yh + i0 * yRow + j, (int)yRow, rows, Math.Min(nr, dv - j), 1f, 0f);
+                    TKernel.Run(lk, weightPanel, 1, mr, valuePanels + j * lk, yh + i0 * yRow + j, (int)yRow, rows, Math.Min(nr, dv - j), 1f, 0f);
             }
         }
 
