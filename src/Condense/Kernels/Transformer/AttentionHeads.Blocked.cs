@@ -1,7 +1,8 @@
 // One attention head a block of query rows at a time, as FlashAttention (Dao et al. 2022) tiles it, for the common case of
 // a head one thread runs whole (L = 128, width 32 in all-MiniLM-L6-v2): Kᵀ and V are packed once into the GEMM micro-
-// kernel's B panels, and for each block of MR query rows the MR × L scores are computed into a buffer that stays in L1, the
-// softmax runs on them there, and they are packed as the A panel of the product with V, written straight into Y. The two
+// kernel's B panels, and for each block of MR query rows (read in place) the MR × L scores are computed into a buffer that
+// stays in L1, the softmax runs on them there, and the micro-kernel reads them in place for the product with V, written
+// straight into Y. The two
 // products through the blocked GEMM instead (Head) write the whole L × L scores (64 KiB at L = 128: beyond L1), read them
 // back for the softmax, and again to pack them, and pay the driver's set-up four times per head. Every score and output is
 // the same micro-kernel call on the same panels as there (one K block each: width and L at most KC), so the bits are Head's
@@ -21,7 +22,7 @@ internal static unsafe partial class AttentionHeads
     {
         int panel = 32, rows = 12; // the widest NR and the tallest MR of the kernels
         int keysPadded = (s.KeyLength + panel - 1) / panel * panel, valuesPadded = (s.ValueWidth + panel - 1) / panel * panel;
-        return keysPadded * s.Width + s.KeyLength * valuesPadded + rows * s.Width + 2 * rows * keysPadded + 5 * 16;
+        return keysPadded * s.Width + s.KeyLength * valuesPadded + rows * s.Width + rows * keysPadded + 4 * 16;
     }
 
     private static void HeadBlocked(KernelPath path, AttentionShape s, float scale, int b, int h, float* q, AttentionStrides qs, float* k,
@@ -53,18 +54,21 @@ internal static unsafe partial class AttentionHeads
             float* biasHead = bias is null ? null : bias + b * bs.Batch + h * bs.Head;
             long yRow = (long)s.Heads * dv;
             float* yh = y + ((long)b * lq * s.Heads + h) * dv;
-            // Scratch, each part on a cache line: Kᵀ panels, V panels, the query panel, the scores block, the weights panel.
+            // Scratch, each part on a cache line: Kᵀ panels, V panels, the query panel, the scores block.
             float* keyPanels = Align(scratch), valuePanels = Align(keyPanels + keysPadded * width);
             float* queryPanel = Align(valuePanels + lk * valuesPadded), scores = Align(queryPanel + mr * width);
-            float* weightPanel = Align(scores + mr * keysPadded);
             GemmPack.PackB(true, avx, kh, (int)ks.Row, 0, 0, width, lk, nr, keyPanels);
             GemmPack.PackB(false, avx, vh, (int)vs.Row, 0, 0, lk, dv, nr, valuePanels);
             for (int i0 = 0; i0 < lq; i0 += mr)
             {
                 int rows = Math.Min(mr, lq - i0);
-                GemmPack.PackA(false, avx, qh, (int)qs.Row, i0, 0, rows, width, mr, queryPanel);
+                // A whole block of query rows is read in place; a ragged last one is packed (the kernel reads MR rows).
+                bool whole = rows == mr;
+                if (!whole) GemmPack.PackA(false, avx, qh, (int)qs.Row, i0, 0, rows, width, mr, queryPanel);
+                float* queries = whole ? qh + i0 * qs.Row : queryPanel;
+                nint queryRow = whole ? (nint)qs.Row : 1, queryStep = whole ? 1 : mr;
                 for (int j = 0; j < lk; j += nr)
-                    TKernel.Run(width, queryPanel, 1, mr, keyPanels + j * width, scores + j, keysPadded, rows, Math.Min(nr, lk - j), scale, 0f);
+                    TKernel.Run(width, queries, queryRow, queryStep, keyPanels + j * width, scores + j, keysPadded, rows, Math.Min(nr, lk - j), scale, 0f);
                 for (int i = 0; i < rows; i++)
                 {
                     var row = new Span<float>(scores + (long)i * keysPadded, lk);
@@ -72,9 +76,10 @@ internal static unsafe partial class AttentionHeads
                     if (TKernel.Path == KernelPath.Scalar) ReferenceRow(row, biasRow, bs.Column);
                     else SoftmaxRow(TKernel.Path, row, biasRow, bs.Column);
                 }
-                GemmPack.PackA(false, avx, scores, keysPadded, 0, 0, rows, lk, mr, weightPanel);
+                // The weights are read in place: the block holds MR rows, those past `rows` cleared (they feed rows that are dropped).
+                if (!whole) new Span<float>(scores + rows * keysPadded, (mr - rows) * keysPadded).Clear();
                 for (int j = 0; j < dv; j += nr)
-                    TKernel.Run(lk, weightPanel, 1, mr, valuePanels + j * lk, yh + i0 * yRow + j, (int)yRow, rows, Math.Min(nr, dv - j), 1f, 0f);
+                    TKernel.Run(lk, scores, keysPadded, 1, valuePanels + j * lk, yh + i0 * yRow + j, (int)yRow, rows, Math.Min(nr, dv - j), 1f, 0f);
             }
         }
 
