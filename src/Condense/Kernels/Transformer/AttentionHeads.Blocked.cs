@@ -5,7 +5,7 @@
 // straight into Y. The two
 // products through the blocked GEMM instead (Head) write the whole L × L scores (64 KiB at L = 128: beyond L1), read them
 // back for the softmax, and again to pack them, and pay the driver's set-up four times per head. Every score and output is
-// the same micro-kernel call on the same panels as there (one K block each: width and L at most KC), so the bits are Head's
+// the same micro-kernel call on the same panels as there (one K block each: width and L at most GemmBlocking.MaxDepth), so the bits are Head's
 // for more than one query row; one query row, which the GEMM gives to GEMV, differs by rounding.
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
@@ -15,7 +15,7 @@ namespace Condense.Kernels.Transformer;
 internal static unsafe partial class AttentionHeads
 {
     /// <summary>Whether a head of these sizes runs blocked: every key counts (no padding cut) and one K block holds each product.</summary>
-    private static bool RunsBlocked(AttentionShape s, int keys) => keys == s.KeyLength && keys <= GemmBlocking.KC && s.Width <= GemmBlocking.KC;
+    private static bool RunsBlocked(AttentionShape s, int keys) => keys == s.KeyLength && keys <= GemmBlocking.MaxDepth && s.Width <= GemmBlocking.MaxDepth;
 
     /// <summary>Floats of scratch one thread needs to run heads of <paramref name="s"/> blocked.</summary>
     private static int BlockedScratch(AttentionShape s)
