@@ -6,12 +6,13 @@
 // [batch, heads, L, L] scores and four copies of the activations; here the L×L scores of one head live in a scratch
 // buffer in cache, the scale is the GEMM's alpha, and the additive mask (any shape that broadcasts to [batch, heads,
 // Lq, Lk], by strides, 0 where broadcast) joins the softmax, whose exponentials are ExpKernel's; trailing padded keys
-// whose weights are exactly 0 are skipped (AttentionHeads.Padding.cs). ONNX Runtime's fused Attention and
+// whose weights are exactly 0 are skipped (AttentionHeads.Padding.cs); a head one thread runs whole, every key counting,
+// goes a block of query rows at a time with its scores in L1 (AttentionHeads.Blocked.cs; the softmax row is in
+// AttentionHeads.Softmax.cs). ONNX Runtime's fused Attention and
 // MultiHeadAttention kernels work the same way. The products are Kernels/FloatGemm's (transB for Kᵀ); threads claim
 // (batch, head) pairs one at a time, each computed by one thread, so the bits do not depend on the thread count.
 // The reference is a plain loop in double; the Scalar path sums its softmax in double as well.
 using System.Buffers;
-using System.Runtime.Intrinsics;
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
 
