@@ -9,14 +9,14 @@ namespace Condense.Graph;
 
 public static partial class GraphOps
 {
-    /// <summary>FusedGemm(A, B, C?) with Gemm's attributes and activation "Relu" or "Gelu": activation(Gemm(A, B, C)).</summary>
+    /// <summary>FusedGemm(A, B, C?) with Gemm's attributes and activation the op type Relu or Gelu: activation(Gemm(A, B, C)).</summary>
     internal static Tensor FusedGemm(Node node, Tensor?[] inputs)
     {
         var activation = node.Attributes.TryGetValue("activation", out var a) ? a.StringValue : null;
         var kind = activation switch
         {
-            "Relu" => GemmActivation.Relu,
-            "Gelu" => GemmActivation.Gelu,
+            OpTypes.Relu => GemmActivation.Relu,
+            OpTypes.Gelu => GemmActivation.Gelu,
             _ => throw new CondenseException($"node '{node.Name}' ({node.OpType}): activation '{activation}' (Relu or Gelu)"),
         };
         return Tensor.Gemm(Required(node, inputs, 0), Required(node, inputs, 1), Optional(inputs, 2), node.Float("alpha", 1f),

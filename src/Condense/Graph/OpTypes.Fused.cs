@@ -12,7 +12,7 @@ public static partial class OpTypes
     /// <summary>SkipLayerNormalization: LayerNormalization of x + skip over the last axis (com.microsoft).</summary>
     public const string SkipLayerNormalization = "SkipLayerNormalization";
     /// <summary>
-    /// FusedGemm: Gemm followed by its attribute activation, "Relu" or "Gelu" (as com.microsoft's FusedGemm; made by
+    /// FusedGemm: Gemm followed by the activation its attribute names, Relu or Gelu (as com.microsoft's FusedGemm; made by
     /// Inference/GemmActivationFusion, not exported).
     /// </summary>
     public const string FusedGemm = "FusedGemm";

@@ -44,8 +44,8 @@ internal static class GemmActivationFusion
         // The FusedGemm activation of a Relu, or of a Gelu of the exact (erf) form; null for anything else.
         private static string? Activation(Node node) => node.OpType switch
         {
-            OpTypes.Relu => "Relu",
-            OpTypes.Gelu when !node.Attributes.TryGetValue("approximate", out var a) || a.StringValue == "none" => "Gelu",
+            OpTypes.Relu => OpTypes.Relu,
+            OpTypes.Gelu when !node.Attributes.TryGetValue("approximate", out var a) || a.StringValue == "none" => OpTypes.Gelu,
             _ => null,
         };
 
