@@ -16,6 +16,9 @@ internal unsafe struct GemmKernelAvx2 : IGemmKernel
     public static int MR => 6;
     public static int NR => 16;
 
+    public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta) =>
+        Run(kc, a, 1, 6, b, c, ldc, mr, nr, alpha, beta);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {

@@ -17,6 +17,9 @@ internal unsafe struct GemmKernelAvx512 : IGemmKernel
     public static int MR => 12;
     public static int NR => 32;
 
+    public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta) =>
+        Run(kc, a, 1, 12, b, c, ldc, mr, nr, alpha, beta);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {

@@ -13,6 +13,9 @@ internal unsafe struct GemmKernelScalar : IGemmKernel
     public static int MR => 4;
     public static int NR => 4;
 
+    public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta) =>
+        Run(kc, a, 1, 4, b, c, ldc, mr, nr, alpha, beta);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {

@@ -24,6 +24,12 @@ internal unsafe interface IGemmKernel
     /// Up to MR rows of A are read whatever mr is (a packed panel's are zero past mr). beta == 0 never reads c.
     /// </summary>
     static abstract void Run(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta);
+
+    /// <summary>
+    /// <see cref="Run(int, float*, nint, nint, float*, float*, int, int, int, float, float)"/> on a packed A panel (row = 1,
+    /// step = MR): the form kernels that pack their own panels call (the Winograd convolution's products).
+    /// </summary>
+    static abstract void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta);
 }
 
 /// <summary>Helpers shared by the micro-kernels.</summary>

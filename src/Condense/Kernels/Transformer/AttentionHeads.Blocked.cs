@@ -65,10 +65,13 @@ internal static unsafe partial class AttentionHeads
                 // A whole block of query rows is read in place; a ragged last one is packed (the kernel reads MR rows).
                 bool whole = rows == mr;
                 if (!whole) GemmPack.PackA(false, avx, qh, (int)qs.Row, i0, 0, rows, width, mr, queryPanel);
-                float* queries = whole ? qh + i0 * qs.Row : queryPanel;
-                nint queryRow = whole ? (nint)qs.Row : 1, queryStep = whole ? 1 : mr;
                 for (int j = 0; j < lk; j += nr)
-                    TKernel.Run(width, queries, queryRow, queryStep, keyPanels + j * width, scores + j, keysPadded, rows, Math.Min(nr, lk - j), scale, 0f);
+                {
+                    float* keyPanel = keyPanels + j * width, scoreTile = scores + j;
+                    int keysUsed = Math.Min(nr, lk - j);
+                    if (whole) TKernel.Run(width, qh + i0 * qs.Row, (nint)qs.Row, 1, keyPanel, scoreTile, keysPadded, rows, keysUsed, scale, 0f);
+                    else TKernel.Run(width, queryPanel, keyPanel, scoreTile, keysPadded, rows, keysUsed, scale, 0f);
+                }
                 for (int i = 0; i < rows; i++)
                 {
                     var row = new Span<float>(scores + (long)i * keysPadded, lk);
