@@ -35,7 +35,7 @@ internal static partial class RealBench
 
     public static int Run(string[] args)
     {
-        if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2]);
+        if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2], args[3]);
         string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small";
         Cpu.Threads = 2;
         // As ORT here (allow_spinning 0): neither engine's workers spin on the shared cores; --spin lets ours spin (its default).
