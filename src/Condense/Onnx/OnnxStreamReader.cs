@@ -153,7 +153,8 @@ internal static class OnnxStreamReader
         public long ReadLength(long end)
         {
             ulong length = ReadVarint();
-            Expect(length <= (ulong)(end - Position), "a length beyond the end of its message (truncated file?)");
+            // A varint may have run past the end of its message: then nothing fits.
+            Expect(Position <= end && length <= (ulong)(end - Position), "a length beyond the end of its message (truncated file?)");
             return (long)length;
         }
 
