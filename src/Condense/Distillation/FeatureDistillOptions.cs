@@ -3,7 +3,8 @@
 // The defaults come from ResNet-18 with 30 % of its filters removed (cosine 0.26 to the teacher on the 78 held-out crops
 // of data/images), distilled on the 65 calibration crops with random-resized crops and flips: 30 epochs reached 0.395 at
 // 3e-5, 0.370 at 1e-4, 0.327 at 3e-4 (MSE at 1e-4: 0.367); 60 epochs at 3e-5 with crops down to 8 % of the area 0.405,
-// while the training crops reached 0.92: five photographs teach little that carries over to others.
+// while the training crops reached 0.92: five photographs teach little that carries over to others. Matching every
+// residual block's output too (HiddenWeight 1) after the calibrated cut (0.7751): 0.7774 against 0.7761 without, 60 epochs.
 using Condense.Optim;
 
 namespace Condense.Distillation;
