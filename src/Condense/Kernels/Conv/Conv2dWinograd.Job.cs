@@ -1,0 +1,152 @@
+// The Winograd convolution's three phases over blocks of WinogradTilesScalar.BlockTiles tiles (layouts in
+// WinogradTiles.Scalar.cs): the input transform of a block's tiles for every input channel (V, α² × C × 32 floats, kept
+// per thread), the α² GEMMs M[ξ] (rows × 32) = U[ξ] (rows × C) · V[ξ] (C × 32) on the GEMM micro-kernels for a group
+// of output channels (U packed once per weight, WinogradTransform.PackWeights), and the output transform of that
+// group straight into y with the epilogue, while M is in L2. Work units are (block, range of output-channel panels):
+// with as many blocks as a multiple of the threads each unit is a whole block, otherwise each block's channels are
+// split over the threads (the input transform is then repeated per thread, a small cost beside the GEMMs). A K block
+// of KC input channels keeps its V panel (KC × 32 floats, 16 KiB) in L1 while the U micro-panels stream past it. Every
+// output is the same FMA chain (fixed K blocks) and the same transforms whatever thread computes it: the bits do not
+// depend on the thread count.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Conv;
+
+/// <summary>Winograd F(m×m, 3×3) forward convolution on the GEMM micro-kernel <typeparamref name="TGemm"/>.</summary>
+internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKernel
+{
+    private const int BlockTiles = WinogradTilesScalar.BlockTiles;
+
+    /// <summary>Input channels per K block: a KC × 32 V panel is 16 KiB of the 32 KiB L1.</summary>
+    private const int KC = 128;
+
+    /// <summary>Bytes of M one output-channel group holds (α² × rows × 32 floats): in L2 beside V.</summary>
+    private const int GroupBytes = 256 * 1024;
+
+    [ThreadStatic] private static Job? t_job;
+
+    /// <summary>Output channels per group: about <see cref="GroupBytes"/> of M, a multiple of the micro-kernel's rows.</summary>
+    private static int GroupRows(WinogradTransform f) =>
+        Math.Max(1, GroupBytes / (f.Alpha * f.Alpha * BlockTiles * sizeof(float)) / TGemm.MR) * TGemm.MR;
+
+    /// <summary>
+    /// y = max(0, conv(x, w) + b + residual) (each step when given) with u = w's transform packed for
+    /// <typeparamref name="TGemm"/> (<see cref="WinogradTransform.PackWeights"/> with mr = MR).
+    /// </summary>
+    public static void Forward(in WinogradTiling s, float* x, float* u, float* bias, float* y, float* residual, bool relu, int threads)
+    {
+        var g = s.Geometry;
+        int blocks = (s.Count + BlockTiles - 1) / BlockTiles, panels = (g.OutChannels + TGemm.MR - 1) / TGemm.MR;
+        if (blocks == 0) return;
+        long flops = 2L * s.Transform.Alpha * s.Transform.Alpha * g.OutChannels * g.InChannels * s.Count;
+        int usable = flops >= Conv2dKernel.ParallelFlops ? threads : 1;
+        int splits = blocks % usable == 0 ? 1 : Math.Min(usable, panels);
+        int parts = Math.Min(usable, blocks * splits);
+        var job = t_job ??= new Job();
+        job.Set(s, x, u, bias, y, residual, relu, blocks, splits, parts);
+        try { WorkerPool.Run(job, parts); }
+        finally { job.Clear(); }
+    }
+
+    /// <summary>Units (block, panel range); part p takes a contiguous run.</summary>
+    private sealed class Job : IParallelJob
+    {
+        [ThreadStatic] private static float[]? t_v, t_m;
+
+        private WinogradTiling _s;
+        private int _blocks, _splits, _parts;
+        private bool _relu;
+        private float* _x, _u, _bias, _y, _residual;
+
+        public void Set(in WinogradTiling s, float* x, float* u, float* bias, float* y, float* residual, bool relu, int blocks, int splits,
+            int parts)
+        {
+            (_s, _relu, _blocks, _splits, _parts) = (s, relu, blocks, splits, parts);
+            _x = x; _u = u; _bias = bias; _y = y; _residual = residual;
+        }
+
+        public void Clear() { _x = _u = _bias = _y = _residual = null; _s = default; }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Execute(int part)
+        {
+            var s = _s;
+            var g = s.Geometry;
+            var f = s.Transform;
+            int xis = f.Alpha * f.Alpha, c = g.InChannels, mr = TGemm.MR, panels = (g.OutChannels + mr - 1) / mr, groupRows = GroupRows(f);
+            float* v = Buffer(ref t_v, (long)xis * BlockTiles * c);
+            float* m = Buffer(ref t_m, (long)xis * groupRows * BlockTiles);
+            long units = (long)_blocks * _splits, u0 = units * part / _parts, u1 = units * (part + 1) / _parts;
+            int transformed = -1;
+            for (long unit = u0; unit < u1; unit++)
+            {
+                int block = (int)(unit / _splits), split = (int)(unit % _splits);
+                int t0 = block * BlockTiles, count = Math.Min(BlockTiles, s.Count - t0);
+                if (block != transformed) Input(s, t0, count, v);
+                transformed = block;
+                int r0 = panels * split / _splits * mr, r1 = Math.Min(g.OutChannels, panels * (split + 1) / _splits * mr);
+                for (int k0 = r0; k0 < r1; k0 += groupRows)
+                {
+                    int rows = Math.Min(groupRows, r1 - k0);
+                    Multiply(s, v, m, k0, rows, count);
+                    Output(s, m, rows, k0, t0, count);
+                }
+            }
+        }
+
+        private void Input(in WinogradTiling s, int t0, int count, float* v)
+        {
+            if (TGemm.Path == KernelPath.Scalar) WinogradTilesScalar.Input(s, _x, t0, count, v, TGemm.NR);
+            else if (s.Transform.Output == 4) WinogradTilesF4.Input(s, _x, t0, count, v, TGemm.NR);
+            else WinogradTilesF2.Input(s, _x, t0, count, v, TGemm.NR);
+        }
+
+        private void Output(in WinogradTiling s, float* m, int rows, int k0, int t0, int count)
+        {
+            if (TGemm.Path == KernelPath.Scalar) WinogradTilesScalar.Output(s, m, rows, k0, t0, count, _bias, _y, _residual, _relu);
+            else if (s.Transform.Output == 4) WinogradTilesF4.Output(s, m, rows, k0, t0, count, _bias, _y, _residual, _relu);
+            else WinogradTilesF2.Output(s, m, rows, k0, t0, count, _bias, _y, _residual, _relu);
+        }
+
+        // M[ξ] (rows × 32) = U[ξ][k0 .., :] · V[ξ] for every ξ, K block by K block (each C element the same FMA chain).
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Multiply(in WinogradTiling s, float* v, float* m, int k0, int rows, int count)
+        {
+            var g = s.Geometry;
+            int xis = s.Transform.Alpha * s.Transform.Alpha, c = g.InChannels, mr = TGemm.MR, nr = TGemm.NR;
+            long uXi = (long)(g.OutChannels + mr - 1) / mr * mr * c, vXi = (long)BlockTiles * c;
+            int usedPanels = (count + nr - 1) / nr;
+            for (int xi = 0; xi < xis; xi++)
+                for (int pc = 0; pc < c; pc += KC)
+                {
+                    int kc = Math.Min(KC, c - pc);
+                    float beta = pc == 0 ? 0f : 1f;
+                    for (int r = 0; r < rows; r += mr)
+                    {
+                        int mrUsed = Math.Min(mr, rows - r);
+                        float* a = _u + xi * uXi + ((long)(k0 + r) * c + (long)pc * mr);
+                        float* target = m + ((long)xi * rows + r) * BlockTiles;
+                        for (int p = 0; p < usedPanels; p++)
+                        {
+                            // A ragged last panel of at most half the width takes the kernel's narrower tile; otherwise the zero
+                            // lanes past count are computed with the rest.
+                            int left = count - p * nr, nrUsed = left <= nr / 2 ? left : nr;
+                            TGemm.Run(kc, a, v + xi * vXi + ((long)p * c + pc) * nr, target + p * nr, BlockTiles, mrUsed, nrUsed, 1f, beta);
+                        }
+                    }
+                }
+        }
+
+        private static float* Buffer(ref float[]? buffer, long count)
+        {
+            // 16 spare floats let the start move up to the next cache line.
+            if (buffer is null || buffer.Length < count + 16)
+                buffer = GC.AllocateUninitializedArray<float>(checked((int)count + 16), pinned: true);
+            nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+            return (float*)((p + 63) & ~(nint)63);
+        }
+    }
+}
