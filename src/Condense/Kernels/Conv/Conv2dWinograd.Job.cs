@@ -3,8 +3,9 @@
 // per thread), the α² GEMMs M[ξ] (rows × 32) = U[ξ] (rows × C) · V[ξ] (C × 32) on the GEMM micro-kernels for a group
 // of output channels (U packed once per weight, WinogradTransform.PackWeights), and the output transform of that
 // group straight into y with the epilogue, while M is in L2. Work units are (block, range of output-channel panels):
-// with as many blocks as a multiple of the threads each unit is a whole block, otherwise each block's channels are
-// split over the threads (the input transform is then repeated per thread, a small cost beside the GEMMs). A K block
+// with as many blocks as a multiple of the threads, or many blocks, each unit is a whole block, otherwise each block's
+// channels are split over the threads (a block's input transform may then run on two threads, a small cost beside the
+// GEMMs). A K block
 // of KC input channels keeps its V panel (KC × 32 floats, 16 KiB) in L1 while the U micro-panels stream past it. Every
 // output is the same FMA chain (fixed K blocks) and the same transforms whatever thread computes it: the bits do not
 // depend on the thread count.
@@ -33,6 +34,17 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
         Math.Max(1, GroupBytes / (f.Alpha * f.Alpha * BlockTiles * sizeof(float)) / TGemm.MR) * TGemm.MR;
 
     /// <summary>
+    /// The work of a call in flops of GEMM: 2·α²·M·C per tile, and the transforms, which run at about a tenth of the
+    /// GEMM's rate (measured at 64 channels: 0.8 cycles per tile, component and input channel, 0.7 per output channel).
+    /// </summary>
+    private static long Work(in WinogradTiling s)
+    {
+        var g = s.Geometry;
+        long perTile = (long)s.Transform.Alpha * s.Transform.Alpha * (2L * g.OutChannels * g.InChannels + 24L * (g.InChannels + g.OutChannels));
+        return perTile * s.Count;
+    }
+
+    /// <summary>
     /// y = max(0, conv(x, w) + b + residual) (each step when given) with u = w's transform packed for
     /// <typeparamref name="TGemm"/> (<see cref="WinogradTransform.PackWeights"/> with mr = MR).
     /// </summary>
@@ -41,9 +53,11 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
         var g = s.Geometry;
         int blocks = (s.Count + BlockTiles - 1) / BlockTiles, panels = (g.OutChannels + TGemm.MR - 1) / TGemm.MR;
         if (blocks == 0) return;
-        long flops = 2L * s.Transform.Alpha * s.Transform.Alpha * g.OutChannels * g.InChannels * s.Count;
-        int usable = flops >= Conv2dKernel.ParallelFlops ? threads : 1;
-        int splits = blocks % usable == 0 ? 1 : Math.Min(usable, panels);
+        int usable = Work(s) >= Conv2dKernel.ParallelFlops ? threads : 1;
+        // Whole blocks when they share out evenly or are many (at most one block of imbalance among four or more per
+        // thread); otherwise each block's channel panels are split, when there are enough of them to balance.
+        bool wholeBlocks = blocks % usable == 0 || blocks >= 4 * usable || panels < 2 * usable;
+        int splits = wholeBlocks ? 1 : usable;
         int parts = Math.Min(usable, blocks * splits);
         var job = t_job ??= new Job();
         job.Set(s, x, u, bias, y, residual, relu, blocks, splits, parts);
@@ -77,8 +91,8 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
             var g = s.Geometry;
             var f = s.Transform;
             int xis = f.Alpha * f.Alpha, c = g.InChannels, mr = TGemm.MR, panels = (g.OutChannels + mr - 1) / mr, groupRows = GroupRows(f);
-            float* v = Buffer(ref t_v, (long)xis * BlockTiles * c);
-            float* m = Buffer(ref t_m, (long)xis * groupRows * BlockTiles);
+            float* v = Buffer(ref t_v, xis * WinogradTilesScalar.VStride(c));
+            float* m = Buffer(ref t_m, xis * WinogradTilesScalar.MStride(groupRows));
             long units = (long)_blocks * _splits, u0 = units * part / _parts, u1 = units * (part + 1) / _parts;
             int transformed = -1;
             for (long unit = u0; unit < u1; unit++)
@@ -117,7 +131,7 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
         {
             var g = s.Geometry;
             int xis = s.Transform.Alpha * s.Transform.Alpha, c = g.InChannels, mr = TGemm.MR, nr = TGemm.NR;
-            long uXi = (long)(g.OutChannels + mr - 1) / mr * mr * c, vXi = (long)BlockTiles * c;
+            long uXi = (long)(g.OutChannels + mr - 1) / mr * mr * c, vXi = WinogradTilesScalar.VStride(c), mXi = WinogradTilesScalar.MStride(rows);
             int usedPanels = (count + nr - 1) / nr;
             for (int xi = 0; xi < xis; xi++)
                 for (int pc = 0; pc < c; pc += KC)
@@ -128,13 +142,16 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
                     {
                         int mrUsed = Math.Min(mr, rows - r);
                         float* a = _u + xi * uXi + ((long)(k0 + r) * c + (long)pc * mr);
-                        float* target = m + ((long)xi * rows + r) * BlockTiles;
+                        float* target = m + xi * mXi + (long)r * BlockTiles;
                         for (int p = 0; p < usedPanels; p++)
                         {
                             // A ragged last panel of at most half the width takes the kernel's narrower tile; otherwise the zero
                             // lanes past count are computed with the rest.
                             int left = count - p * nr, nrUsed = left <= nr / 2 ? left : nr;
-                            TGemm.Run(kc, a, v + xi * vXi + ((long)p * c + pc) * nr, target + p * nr, BlockTiles, mrUsed, nrUsed, 1f, beta);
+                            float* b = v + xi * vXi + ((long)p * c + pc) * nr;
+                            if (TGemm.Path == KernelPath.Avx512 && nrUsed <= 16 && mrUsed == WinogradHalfTile.Rows)
+                                WinogradHalfTile.Run(kc, a, b, target + p * nr, BlockTiles, add: pc > 0);
+                            else TGemm.Run(kc, a, b, target + p * nr, BlockTiles, mrUsed, nrUsed, 1f, beta);
                         }
                     }
                 }

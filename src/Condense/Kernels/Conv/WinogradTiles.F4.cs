@@ -24,7 +24,7 @@ internal static unsafe class WinogradTilesF4
     {
         var g = s.Geometry;
         int c = g.InChannels;
-        long plane = (long)g.Height * g.Width, vXi = (long)BlockTiles * c;
+        long plane = (long)g.Height * g.Width, vXi = WinogradTilesScalar.VStride(c);
         long* offsets = stackalloc long[Alpha * 8];
         var masks = stackalloc Vector256<float>[Alpha * 8];
         var rowsDone = stackalloc Vector256<float>[Alpha * Alpha];
@@ -74,7 +74,7 @@ internal static unsafe class WinogradTilesF4
     {
         var g = s.Geometry;
         int ow = g.OutWidth;
-        long outPlane = (long)g.OutHeight * ow, xiStride = (long)rows * BlockTiles;
+        long outPlane = (long)g.OutHeight * ow, xiStride = WinogradTilesScalar.MStride(rows);
         long* at = stackalloc long[8];
         int* validRows = stackalloc int[8], validCols = stackalloc int[8];
         var columnsDone = stackalloc Vector256<float>[Side * Alpha];

@@ -1,9 +1,11 @@
 // The input and output transforms of the Winograd convolution (Conv2dWinograd.cs) as plain loops over the matrices
 // of WinogradTransform, one tile at a time: the Scalar path, and the specification of the vector transforms
 // (WinogradTiles.F2.cs, WinogradTiles.F4.cs). Layouts, for a block of up to BlockTiles tiles t0 .. t0 + count − 1:
-//   V (input transform, the GEMM's B operand)  v[ξ·BlockTiles·C + (l / nr)·C·nr + c·nr + l mod nr] = (Bᵀ d_{t0+l, c} B)[ξ]
+//   V (input transform, the GEMM's B operand)  v[ξ·VStride + (l / nr)·C·nr + c·nr + l mod nr] = (Bᵀ d_{t0+l, c} B)[ξ]
 //     in panels of nr tiles (the GEMM micro-kernel's NR); lanes l ≥ count are zero.
-//   M (the GEMMs' output)                      m[(ξ·rows + k)·BlockTiles + l] = Σ_c U[ξ][m0 + k, c] · V[ξ][c, l]
+//   M (the GEMMs' output)                      m[ξ·MStride + k·BlockTiles + l] = Σ_c U[ξ][m0 + k, c] · V[ξ][c, l]
+// The α² components of a tile are VStride = BlockTiles·C + 16 (MStride = rows·BlockTiles + 16) floats apart: without
+// the 16, 64 channels put them 8 KiB apart, all in one L1 set, and the transforms ran at a fraction of their speed.
 //   y (output transform, with the epilogue)    y[n, m0 + k, m·ty + i, m·tx + j] = max(0, (Aᵀ M A)[i, j] + b + residual)
 // The epilogue adds the bias, then the residual, then applies the Relu, as the separate graph ops would.
 namespace Condense.Kernels.Conv;
@@ -13,6 +15,12 @@ internal static unsafe class WinogradTilesScalar
 {
     /// <summary>Tiles per block: the columns of the GEMMs' output M.</summary>
     public const int BlockTiles = 32;
+
+    /// <summary>Floats from one component ξ of V to the next, for <paramref name="channels"/> input channels.</summary>
+    public static long VStride(int channels) => (long)BlockTiles * channels + 16;
+
+    /// <summary>Floats from one component ξ of M to the next, for <paramref name="rows"/> output channels.</summary>
+    public static long MStride(int rows) => (long)rows * BlockTiles + 16;
 
     /// <summary>V for tiles t0 .. t0 + count − 1 of x (N, C, H, W); see the file header for the layout.</summary>
     public static void Input(in WinogradTiling s, float* x, int t0, int count, float* v, int nr)
@@ -49,7 +57,7 @@ internal static unsafe class WinogradTilesScalar
                     {
                         float sum = 0f;
                         for (int k = 0; k < a; k++) sum += bd[i * a + k] * f.InputT[j][k];
-                        target[(long)(i * a + j) * BlockTiles * c] = sum;
+                        target[(i * a + j) * VStride(c)] = sum;
                     }
             }
         }
@@ -77,7 +85,7 @@ internal static unsafe class WinogradTilesScalar
                     for (int j = 0; j < a; j++)
                     {
                         float sum = 0f;
-                        for (int r = 0; r < a; r++) sum += f.OutputT[i][r] * source[(long)(r * a + j) * rows * BlockTiles];
+                        for (int r = 0; r < a; r++) sum += f.OutputT[i][r] * source[(r * a + j) * MStride(rows)];
                         am[i * a + j] = sum;
                     }
                 long channel = ((long)n * g.OutChannels + m0 + k) * oh * ow;
