@@ -29,9 +29,12 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
 
     [ThreadStatic] private static Job? t_job;
 
-    /// <summary>Output channels per group: about <see cref="GroupBytes"/> of M, a multiple of the micro-kernel's rows.</summary>
+    /// <summary>Output channels per packed U panel: WinogradTileAvx512's 8 rows on AVX-512, else the micro-kernel's MR.</summary>
+    public static int PanelRows => TGemm.Path == KernelPath.Avx512 ? WinogradTileAvx512.PanelRows : TGemm.MR;
+
+    /// <summary>Output channels per group: about <see cref="GroupBytes"/> of M, a multiple of the panel rows.</summary>
     private static int GroupRows(WinogradTransform f) =>
-        Math.Max(1, GroupBytes / (f.Alpha * f.Alpha * BlockTiles * sizeof(float)) / TGemm.MR) * TGemm.MR;
+        Math.Max(1, GroupBytes / (f.Alpha * f.Alpha * BlockTiles * sizeof(float)) / PanelRows) * PanelRows;
 
     /// <summary>
     /// The work of a call in flops of GEMM: 2·α²·M·C per tile, and the transforms, which run at about a tenth of the
@@ -46,12 +49,12 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
 
     /// <summary>
     /// y = max(0, conv(x, w) + b + residual) (each step when given) with u = w's transform packed for
-    /// <typeparamref name="TGemm"/> (<see cref="WinogradTransform.PackWeights"/> with mr = MR).
+    /// <typeparamref name="TGemm"/> (<see cref="WinogradTransform.PackWeights"/> with mr = <see cref="PanelRows"/>).
     /// </summary>
     public static void Forward(in WinogradTiling s, float* x, float* u, float* bias, float* y, float* residual, bool relu, int threads)
     {
         var g = s.Geometry;
-        int blocks = (s.Count + BlockTiles - 1) / BlockTiles, panels = (g.OutChannels + TGemm.MR - 1) / TGemm.MR;
+        int blocks = (s.Count + BlockTiles - 1) / BlockTiles, panels = (g.OutChannels + PanelRows - 1) / PanelRows;
         if (blocks == 0) return;
         int usable = Work(s) >= Conv2dKernel.ParallelFlops ? threads : 1;
         // Whole blocks when they share out evenly or are many (at most one block of imbalance among four or more per
@@ -90,7 +93,7 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
             var s = _s;
             var g = s.Geometry;
             var f = s.Transform;
-            int xis = f.Alpha * f.Alpha, c = g.InChannels, mr = TGemm.MR, panels = (g.OutChannels + mr - 1) / mr, groupRows = GroupRows(f);
+            int xis = f.Alpha * f.Alpha, c = g.InChannels, mr = PanelRows, panels = (g.OutChannels + mr - 1) / mr, groupRows = GroupRows(f);
             float* v = Buffer(ref t_v, xis * WinogradTilesScalar.VStride(c));
             float* m = Buffer(ref t_m, xis * WinogradTilesScalar.MStride(groupRows));
             long units = (long)_blocks * _splits, u0 = units * part / _parts, u1 = units * (part + 1) / _parts;
@@ -130,7 +133,7 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
         private void Multiply(in WinogradTiling s, float* v, float* m, int k0, int rows, int count)
         {
             var g = s.Geometry;
-            int xis = s.Transform.Alpha * s.Transform.Alpha, c = g.InChannels, mr = TGemm.MR, nr = TGemm.NR;
+            int xis = s.Transform.Alpha * s.Transform.Alpha, c = g.InChannels, mr = PanelRows, nr = TGemm.NR;
             long uXi = (long)(g.OutChannels + mr - 1) / mr * mr * c, vXi = WinogradTilesScalar.VStride(c), mXi = WinogradTilesScalar.MStride(rows);
             int usedPanels = (count + nr - 1) / nr;
             for (int xi = 0; xi < xis; xi++)
@@ -149,8 +152,8 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
                             // lanes past count are computed with the rest.
                             int left = count - p * nr, nrUsed = left <= nr / 2 ? left : nr;
                             float* b = v + xi * vXi + ((long)p * c + pc) * nr;
-                            if (TGemm.Path == KernelPath.Avx512 && nrUsed <= 16 && mrUsed == WinogradHalfTile.Rows)
-                                WinogradHalfTile.Run(kc, a, b, target + p * nr, BlockTiles, add: pc > 0);
+                            if (TGemm.Path == KernelPath.Avx512)
+                                WinogradTileAvx512.Run(mrUsed, narrow: nrUsed <= 16, kc, a, b, target + p * nr, BlockTiles, accumulate: pc > 0);
                             else TGemm.Run(kc, a, b, target + p * nr, BlockTiles, mrUsed, nrUsed, 1f, beta);
                         }
                     }

@@ -89,12 +89,13 @@ public static unsafe class Conv2dWinograd
         Conv2dPackedWeights prepacked) where TGemm : struct, IGemmKernel
     {
         var (g, f) = (s.Geometry, s.Transform);
-        if (prepacked.FindWinograd(f.Output, TGemm.MR, g) is not { } u)
+        int rows = Conv2dWinograd<TGemm>.PanelRows;
+        if (prepacked.FindWinograd(f.Output, rows, g) is not { } u)
         {
-            long size = (long)f.Alpha * f.Alpha * ((g.OutChannels + TGemm.MR - 1) / TGemm.MR * TGemm.MR) * g.InChannels;
+            long size = (long)f.Alpha * f.Alpha * ((g.OutChannels + rows - 1) / rows * rows) * g.InChannels;
             u = GC.AllocateUninitializedArray<float>(checked((int)size + 16), pinned: true);
-            f.PackWeights(g, w, TGemm.MR, Aligned(u));
-            prepacked.KeepWinograd(f.Output, TGemm.MR, g, u);
+            f.PackWeights(g, w, rows, Aligned(u));
+            prepacked.KeepWinograd(f.Output, rows, g, u);
         }
         Conv2dWinograd<TGemm>.Forward(s, x, Aligned(u), bias, y, residual, relu, Cpu.Threads);
         GC.KeepAlive(u);
