@@ -64,8 +64,42 @@ public static unsafe class Conv2dWinograd
         _ => null,
     };
 
-    /// <summary>The measured choice (see the `winograd` benchmark).</summary>
-    private static WinogradTransform? Measured(Conv2dGeometry g) => WinogradTransform.F4;
+    /// <summary>
+    /// The cheapest of the direct convolution, F(2×2) and F(4×4) by the cost model below (a Winograd form must be 10 %
+    /// cheaper than the direct convolution to be taken); the `winograd` benchmark prints the choice beside the times. Fewer
+    /// than 8 input channels stay direct: the GEMMs' depth is then below a vector and the transforms are all the work.
+    /// </summary>
+    private static WinogradTransform? Measured(Conv2dGeometry g)
+    {
+        if (g.InChannels < 8) return null;
+        double direct = DirectCycles(g), f2 = WinogradCycles(g, WinogradTransform.F2), f4 = WinogradCycles(g, WinogradTransform.F4);
+        if (Math.Min(f2, f4) > 0.9 * direct) return null;
+        return f4 <= f2 ? WinogradTransform.F4 : WinogradTransform.F2;
+    }
+
+    // Cycles on one Zen 4 core, fitted to the `winograd` benchmark's single-thread times at batch 1 (--cpu). The direct
+    // convolution: one 16-lane FMA per cycle at 96 % over its output pixels, and 3.5 cycles per output (image copy, tile
+    // write-out): 56×56×64 7.8 M cycles measured, 7.8 M modelled; 14×14×32 137 K (140 K).
+    private static double DirectCycles(Conv2dGeometry g) =>
+        (9.0 * g.InChannels / 16 / 0.96 + 3.5) * g.OutChannels * g.Batch * g.OutPixels;
+
+    // Winograd: the GEMMs at one FMA per cycle over the tile lanes they compute (blocks of 32 tiles, a block of at most 16
+    // tiles on 16), the transforms at about one cycle per component, lane and channel (input and output), and, when the
+    // transformed weight outgrows the L3 (37.7 MB at 512 channels in F(4×4)), its bytes from memory at 6 per cycle for
+    // each block a thread runs. F(4×4): 56×56×64 2.8 M cycles modelled, 2.9 M measured; 28×28×16 111 K (93 K); 7×7×512
+    // 16 M (17 M). F(2×2): 7×7×512 4.5 M (4.9 M); 7×7×64 98 K (96 K).
+    private static double WinogradCycles(Conv2dGeometry g, WinogradTransform f)
+    {
+        var tiling = new WinogradTiling(g, f);
+        int blocks = (tiling.Count + WinogradTilesScalar.BlockTiles - 1) / WinogradTilesScalar.BlockTiles;
+        int last = tiling.Count - (blocks - 1) * WinogradTilesScalar.BlockTiles;
+        double lanes = (blocks - 1) * WinogradTilesScalar.BlockTiles + (last <= 16 ? 16 : WinogradTilesScalar.BlockTiles);
+        double c = g.InChannels, m = g.OutChannels, components = f.Alpha * f.Alpha;
+        double cycles = components * lanes * (c * m / 16 + c + m);
+        double weightBytes = components * c * m * sizeof(float);
+        if (weightBytes > 24e6) cycles += Math.Ceiling((double)blocks / Cpu.Threads) * weightBytes / 6;
+        return cycles;
+    }
 
     /// <summary>
     /// Runs y = max(0, conv(x, w) + b + residual) (each step when given) as a Winograd convolution and returns true, when
