@@ -31,6 +31,7 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
         new("threaded over blocks", 4, 64, 16, 16, 64, 1, 1, 1, 1),
         new("threaded over channels of one block", 1, 256, 12, 12, 96, 1, 1, 1, 1),
         new("wide rows, 28x28", 1, 16, 28, 28, 16, 1, 1, 1, 1),
+        new("a block of 20 tiles (16 + 8 lanes)", 1, 9, 16, 20, 11, 1, 1, 1, 1),
     ];
 
     public static TheoryData<string> AllCases()

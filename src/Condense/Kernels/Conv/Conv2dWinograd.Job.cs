@@ -148,17 +148,21 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
                         float* target = m + xi * mXi + (long)r * BlockTiles;
                         for (int p = 0; p < usedPanels; p++)
                         {
-                            // A ragged last panel of at most half the width takes the kernel's narrower tile; otherwise the zero
-                            // lanes past count are computed with the rest.
+                            // A ragged last panel: the SGEMM kernel's narrower tile for at most half its width, else the zero lanes
+                            // past count are computed with the rest; the AVX-512 tiles cover it in pieces of 32, 16 and 8.
                             int left = count - p * nr, nrUsed = left <= nr / 2 ? left : nr;
                             float* b = v + xi * vXi + ((long)p * c + pc) * nr;
-                            if (TGemm.Path == KernelPath.Avx512)
-                                WinogradTileAvx512.Run(mrUsed, narrow: nrUsed <= 16, kc, a, b, target + p * nr, BlockTiles, accumulate: pc > 0);
-                            else TGemm.Run(kc, a, b, target + p * nr, BlockTiles, mrUsed, nrUsed, 1f, beta);
+                            if (TGemm.Path != KernelPath.Avx512) TGemm.Run(kc, a, b, target + p * nr, BlockTiles, mrUsed, nrUsed, 1f, beta);
+                            else
+                                for (int j = 0; j < left && j < nr; j += Width(left - j))
+                                    WinogradTileAvx512.Run(mrUsed, Width(left - j), kc, a, b + j, target + p * nr + j, BlockTiles, accumulate: pc > 0);
                         }
                     }
                 }
         }
+
+        /// <summary>The AVX-512 tile's columns for <paramref name="left"/> tiles still to cover: 32, 16 or 8.</summary>
+        private static int Width(int left) => left > 24 ? 32 : left > 8 ? 16 : 8;
 
         private static float* Buffer(ref float[]? buffer, long count)
         {

@@ -83,17 +83,16 @@ public static unsafe class Conv2dWinograd
     private static double DirectCycles(Conv2dGeometry g) =>
         (9.0 * g.InChannels / 16 / 0.96 + 3.5) * g.OutChannels * g.Batch * g.OutPixels;
 
-    // Winograd: the GEMMs at one FMA per cycle over the tile lanes they compute (blocks of 32 tiles, a block of at most 16
-    // tiles on 16), the transforms at about one cycle per component, lane and channel (input and output), and, when the
-    // transformed weight outgrows the L3 (37.7 MB at 512 channels in F(4×4)), its bytes from memory at 6 per cycle for
-    // each block a thread runs. F(4×4): 56×56×64 2.8 M cycles modelled, 2.9 M measured; 28×28×16 111 K (93 K); 7×7×512
-    // 16 M (17 M). F(2×2): 7×7×512 4.5 M (4.9 M); 7×7×64 98 K (96 K).
+    // Winograd: the GEMMs at one FMA per cycle over the tile lanes they compute (the tiles rounded up to 8), the transforms
+    // at about one cycle per component, lane and channel (input and output), and, when the transformed weight outgrows the
+    // L3 (37.7 MB at 512 channels in F(4×4)), its bytes from memory at 6 per cycle for each block a thread runs. F(4×4):
+    // 56×56×64 2.8 M cycles modelled, 2.9 M measured; 28×28×16 111 K (93 K); 7×7×512 16 M (17 M). F(2×2): 7×7×512 4.5 M
+    // (4.9 M); 7×7×64 98 K (96 K).
     private static double WinogradCycles(Conv2dGeometry g, WinogradTransform f)
     {
         var tiling = new WinogradTiling(g, f);
         int blocks = (tiling.Count + WinogradTilesScalar.BlockTiles - 1) / WinogradTilesScalar.BlockTiles;
-        int last = tiling.Count - (blocks - 1) * WinogradTilesScalar.BlockTiles;
-        double lanes = (blocks - 1) * WinogradTilesScalar.BlockTiles + (last <= 16 ? 16 : WinogradTilesScalar.BlockTiles);
+        double lanes = (tiling.Count + 7) / 8 * 8;
         double c = g.InChannels, m = g.OutChannels, components = f.Alpha * f.Alpha;
         double cycles = components * lanes * (c * m / 16 + c + m);
         double weightBytes = components * c * m * sizeof(float);
