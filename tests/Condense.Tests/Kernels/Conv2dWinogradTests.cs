@@ -1,8 +1,8 @@
 // The Winograd convolution (Kernels/Conv/Conv2dWinograd*.cs, WinogradTiles.*.cs) against the naive loops of
 // Conv2dReference, for F(2×2, 3×3) and F(4×4, 3×3) on every kernel path: odd image sizes, padding 0 and 1 and uneven
 // pads, channel counts that fill no vector or panel, batches, several tile blocks, K blocks and channel groups, with and
-// without bias, residual and Relu; its bits for any thread count; its transformed weight kept and replaced with the
-// weight's Version; and its rounding error beside the direct convolution's, measured against a double-precision sum.
+// without bias, residual and Relu; its bits for any thread count; its transformed weights (one per tile size) kept and
+// replaced with the weight's Version; and its rounding error beside the direct convolution's, measured against a double-precision sum.
 using Condense.Autograd;
 using Condense.Kernels.Conv;
 using Condense.Kernels.Platform;
@@ -146,6 +146,18 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
         var doubled = Run();
         Assert.NotSame(packed, ConvWeightPacking.For(weight));
         AssertClose(first.Select(v => 2f * v).ToArray(), doubled, "after the weight doubled");
+
+        // Both tile sizes' weights are kept side by side (a layer may take F(2×2) at one batch size, F(4×4) at another).
+        var both = ConvWeightPacking.For(weight)!;
+        float[]? Kept(int tileOutput) => new[] { 4, 6, 8 }.Select(rows => both.FindWinograd(tileOutput, rows, g)).SingleOrDefault(u => u is not null);
+        using (Conv2dWinograd.Force(WinogradMode.F2)) Run();
+        var (f2, f4) = (Kept(2), Kept(4));
+        Assert.NotNull(f2);
+        Assert.NotNull(f4);
+        Run();
+        using (Conv2dWinograd.Force(WinogradMode.F2)) Run();
+        Assert.Same(f2, Kept(2));
+        Assert.Same(f4, Kept(4));
     }
 
     [Theory]

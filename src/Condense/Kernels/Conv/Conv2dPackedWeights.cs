@@ -3,7 +3,8 @@
 // parallel tiles, 0.6 of 1.7 ms on a 512-channel 3×3 layer at 7×7 (ResNet-18's deepest, 9 MiB of weights). The
 // packed layout depends on the tile kernel the geometry picks (panel rows), so an entry is kept per kernel and
 // replaced when another is needed. A Winograd convolution (Conv2dWinograd.cs) keeps its transformed weight
-// U = G g Gᵀ beside it, keyed the same way by the tile size and the GEMM micro-kernel's rows. The caller owns
+// U = G g Gᵀ beside it, one per tile size (a layer may take F(2×2) at one batch size and F(4×4) at another: ResNet-18's
+// 7×7 layers at batch 1 and 8), keyed the same way by the GEMM panel's rows. The caller owns
 // invalidation: a new object when the weight's values change (Tensors/ConvWeightPacking keys it on the weight
 // tensor's Version).
 namespace Condense.Kernels.Conv;
@@ -18,10 +19,10 @@ public sealed class Conv2dPackedWeights
 
     // Replaced whole, so concurrent passes see either the old entry or the new one, never a half-written one.
     private volatile Entry? _entry;
-    private volatile WinogradEntry? _winograd;
+    private volatile WinogradEntry? _winogradF2, _winogradF4;
 
     /// <summary>Floats kept (for memory reports).</summary>
-    public long Floats => (_entry?.Data.Length ?? 0) + (_winograd?.Data.Length ?? 0);
+    public long Floats => (_entry?.Data.Length ?? 0) + (_winogradF2?.Data.Length ?? 0) + (_winogradF4?.Data.Length ?? 0);
 
     /// <summary>The packed array for this layout, or null when it has not been packed yet (or was packed for another).</summary>
     internal float[]? Find(Type kernel, int panelRows, Conv2dGeometry g) =>
@@ -34,10 +35,14 @@ public sealed class Conv2dPackedWeights
 
     /// <summary>The Winograd weight of F(m×m, 3×3) (m = <paramref name="tileOutput"/>) in panels of <paramref name="panelRows"/>, or null.</summary>
     internal float[]? FindWinograd(int tileOutput, int panelRows, Conv2dGeometry g) =>
-        _winograd is { } e && e.TileOutput == tileOutput && e.PanelRows == panelRows && e.OutChannels == g.OutChannels
-            && e.InChannels == g.InChannels ? e.Data : null;
+        (tileOutput == 4 ? _winogradF4 : _winogradF2) is { } e && e.TileOutput == tileOutput && e.PanelRows == panelRows
+            && e.OutChannels == g.OutChannels && e.InChannels == g.InChannels ? e.Data : null;
 
     /// <summary>Keeps <paramref name="data"/> as the Winograd weight for this layout.</summary>
-    internal void KeepWinograd(int tileOutput, int panelRows, Conv2dGeometry g, float[] data) =>
-        _winograd = new WinogradEntry(tileOutput, panelRows, g.OutChannels, g.InChannels, data);
+    internal void KeepWinograd(int tileOutput, int panelRows, Conv2dGeometry g, float[] data)
+    {
+        var entry = new WinogradEntry(tileOutput, panelRows, g.OutChannels, g.InChannels, data);
+        if (tileOutput == 4) _winogradF4 = entry;
+        else _winogradF2 = entry;
+    }
 }
