@@ -22,6 +22,7 @@ internal static unsafe class WinogradTilesF2
         var g = s.Geometry;
         int c = g.InChannels;
         long plane = (long)g.Height * g.Width, vXi = WinogradTilesScalar.VStride(c);
+        long row1 = Alpha * vXi, row2 = 2 * row1, row3 = 3 * row1;
         long* offsets = stackalloc long[Alpha * 8];
         var masks = stackalloc Vector256<float>[Alpha * 8];
         var rowsDone = stackalloc Vector256<float>[Alpha * Alpha];
@@ -53,12 +54,11 @@ internal static unsafe class WinogradTilesF2
                         out e[0], out e[1], out e[2], out e[3]);
                 }
                 float* column = group + (long)ci * nr;
-                for (int j = 0; j < Alpha; j++)
+                for (int j = 0; j < Alpha; j++, column += vXi)
                 {
                     var e = rowsDone + j;
                     InputT(e[0], e[4], e[8], e[12], out var r0, out var r1, out var r2, out var r3);
-                    r0.Store(column + j * vXi); r1.Store(column + (Alpha + j) * vXi);
-                    r2.Store(column + (2 * Alpha + j) * vXi); r3.Store(column + (3 * Alpha + j) * vXi);
+                    r0.Store(column); r1.Store(column + row1); r2.Store(column + row2); r3.Store(column + row3);
                 }
             }
         }
@@ -75,6 +75,7 @@ internal static unsafe class WinogradTilesF2
         var g = s.Geometry;
         int ow = g.OutWidth;
         long outPlane = (long)g.OutHeight * ow, xiStride = WinogradTilesScalar.MStride(rows);
+        long row1 = Alpha * xiStride, row2 = 2 * row1, row3 = 3 * row1;
         long* at = stackalloc long[8];
         int* validRows = stackalloc int[8], validCols = stackalloc int[8];
         var columnsDone = stackalloc Vector256<float>[Side * Alpha];
@@ -86,12 +87,10 @@ internal static unsafe class WinogradTilesF2
                 float* source = mm + (long)k * BlockTiles + lane0;
                 var b = bias is null ? Vector256<float>.Zero : Vector256.Create(bias[m0 + k]);
                 long channel = (long)(m0 + k) * outPlane;
-                for (int j = 0; j < Alpha; j++)
-                {
-                    float* column = source + j * xiStride;
-                    OutputT(Vector256.Load(column), Vector256.Load(column + Alpha * xiStride), Vector256.Load(column + 2 * Alpha * xiStride),
-                        Vector256.Load(column + 3 * Alpha * xiStride), out columnsDone[j], out columnsDone[Alpha + j]);
-                }
+                float* column = source;
+                for (int j = 0; j < Alpha; j++, column += xiStride)
+                    OutputT(Vector256.Load(column), Vector256.Load(column + row1), Vector256.Load(column + row2), Vector256.Load(column + row3),
+                        out columnsDone[j], out columnsDone[Alpha + j]);
                 for (int i = 0; i < Side; i++)
                 {
                     var f = columnsDone + i * Alpha;
@@ -123,13 +122,15 @@ internal static unsafe class WinogradTilesF2
     {
         var g = s.Geometry;
         int side = s.Transform.Output, h = g.Height, w = g.Width;
-        int* columns = stackalloc int[8];
+        var index = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var firstColumns = Vector256.LessThan(index, Vector256.Create(alpha));
         for (int l = 0; l < 8; l++)
         {
             var (n, ty, tx) = l < lanes ? s.Locate(tFirst + l) : (0, 0, 0);
             int y0 = ty * side - g.Options.PadTop, x0 = tx * side - g.Options.PadLeft;
-            for (int j = 0; j < 8; j++) columns[j] = j < alpha && x0 + j >= 0 && x0 + j < w ? -1 : 0;
-            var columnMask = Vector256.Load(columns).AsSingle();
+            // Columns x0 + j with j < α and 0 ≤ x0 + j < w (as unsigned: one comparison).
+            var inImage = Vector256.LessThan((index + Vector256.Create(x0)).AsUInt32(), Vector256.Create((uint)w)).AsInt32();
+            var columnMask = (inImage & firstColumns).AsSingle();
             for (int k = 0; k < alpha; k++)
             {
                 bool inside = l < lanes && y0 + k >= 0 && y0 + k < h;

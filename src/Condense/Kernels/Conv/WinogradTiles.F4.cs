@@ -25,6 +25,8 @@ internal static unsafe class WinogradTilesF4
         var g = s.Geometry;
         int c = g.InChannels;
         long plane = (long)g.Height * g.Width, vXi = WinogradTilesScalar.VStride(c);
+        // Component (i, j) of V is i·α + j strides on: rows i of the transform start rowI floats after row 0.
+        long row1 = Alpha * vXi, row2 = 2 * row1, row3 = 3 * row1, row4 = 4 * row1, row5 = 5 * row1;
         long* offsets = stackalloc long[Alpha * 8];
         var masks = stackalloc Vector256<float>[Alpha * 8];
         var rowsDone = stackalloc Vector256<float>[Alpha * Alpha];
@@ -53,12 +55,12 @@ internal static unsafe class WinogradTilesF4
                     InputT(d0, d1, d2, d3, d4, d5, out e[0], out e[1], out e[2], out e[3], out e[4], out e[5]);
                 }
                 float* column = group + (long)ci * nr;
-                for (int j = 0; j < Alpha; j++)
+                for (int j = 0; j < Alpha; j++, column += vXi)
                 {
                     var e = rowsDone + j;
                     InputT(e[0], e[6], e[12], e[18], e[24], e[30], out var r0, out var r1, out var r2, out var r3, out var r4, out var r5);
-                    r0.Store(column + j * vXi); r1.Store(column + (Alpha + j) * vXi); r2.Store(column + (2 * Alpha + j) * vXi);
-                    r3.Store(column + (3 * Alpha + j) * vXi); r4.Store(column + (4 * Alpha + j) * vXi); r5.Store(column + (5 * Alpha + j) * vXi);
+                    r0.Store(column); r1.Store(column + row1); r2.Store(column + row2);
+                    r3.Store(column + row3); r4.Store(column + row4); r5.Store(column + row5);
                 }
             }
         }
@@ -75,6 +77,7 @@ internal static unsafe class WinogradTilesF4
         var g = s.Geometry;
         int ow = g.OutWidth;
         long outPlane = (long)g.OutHeight * ow, xiStride = WinogradTilesScalar.MStride(rows);
+        long row1 = Alpha * xiStride, row2 = 2 * row1, row3 = 3 * row1, row4 = 4 * row1, row5 = 5 * row1;
         long* at = stackalloc long[8];
         int* validRows = stackalloc int[8], validCols = stackalloc int[8];
         var columnsDone = stackalloc Vector256<float>[Side * Alpha];
@@ -86,14 +89,11 @@ internal static unsafe class WinogradTilesF4
                 float* source = mm + (long)k * BlockTiles + lane0;
                 var b = bias is null ? Vector256<float>.Zero : Vector256.Create(bias[m0 + k]);
                 long channel = (long)(m0 + k) * outPlane;
-                for (int j = 0; j < Alpha; j++)
-                {
-                    float* column = source + j * xiStride;
-                    OutputT(Vector256.Load(column), Vector256.Load(column + Alpha * xiStride), Vector256.Load(column + 2 * Alpha * xiStride),
-                        Vector256.Load(column + 3 * Alpha * xiStride), Vector256.Load(column + 4 * Alpha * xiStride),
-                        Vector256.Load(column + 5 * Alpha * xiStride),
+                float* column = source;
+                for (int j = 0; j < Alpha; j++, column += xiStride)
+                    OutputT(Vector256.Load(column), Vector256.Load(column + row1), Vector256.Load(column + row2),
+                        Vector256.Load(column + row3), Vector256.Load(column + row4), Vector256.Load(column + row5),
                         out columnsDone[j], out columnsDone[Alpha + j], out columnsDone[2 * Alpha + j], out columnsDone[3 * Alpha + j]);
-                }
                 for (int i = 0; i < Side; i++)
                 {
                     var f = columnsDone + i * Alpha;
