@@ -2,13 +2,11 @@
 // WinogradTiles.Scalar.cs): the input transform of a block's tiles for every input channel (V, α² × C × 32 floats, kept
 // per thread), the α² GEMMs M[ξ] (rows × 32) = U[ξ] (rows × C) · V[ξ] (C × 32) on the GEMM micro-kernels for a group
 // of output channels (U packed once per weight, WinogradTransform.PackWeights), and the output transform of that
-// group straight into y with the epilogue, while M is in L2. Work units are (block, range of output-channel panels):
-// with as many blocks as a multiple of the threads, or many blocks, each unit is a whole block, otherwise each block's
-// channels are split over the threads (a block's input transform may then run on two threads, a small cost beside the
-// GEMMs). A K block
-// of KC input channels keeps its V panel (KC × 32 floats, 16 KiB) in L1 while the U micro-panels stream past it. Every
-// output is the same FMA chain (fixed K blocks) and the same transforms whatever thread computes it: the bits do not
-// depend on the thread count.
+// group straight into y with the epilogue, while M is in L2. With a block of tiles or more per thread, each thread takes
+// a run of tiles; with fewer, every thread takes all tiles and a share of the output channels (batch 1 at 14×14 and 7×7:
+// 16 tiles), repeating the input transform, a small cost beside its GEMMs there. A K block of KC input channels keeps
+// its V panel (KC × 32 floats, 16 KiB) in L1 while the U micro-panels stream past it. Every output is the same FMA chain
+// (fixed K blocks) and the same transforms whatever thread or block computes it: the bits do not depend on the threads.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Condense.Kernels.FloatGemm;
@@ -54,34 +52,33 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
     public static void Forward(in WinogradTiling s, float* x, float* u, float* bias, float* y, float* residual, bool relu, int threads)
     {
         var g = s.Geometry;
-        int blocks = (s.Count + BlockTiles - 1) / BlockTiles, panels = (g.OutChannels + PanelRows - 1) / PanelRows;
-        if (blocks == 0) return;
+        int groups = (s.Count + 7) / 8, panels = (g.OutChannels + PanelRows - 1) / PanelRows;
+        if (groups == 0) return;
         int usable = Work(s) >= Conv2dKernel.ParallelFlops ? threads : 1;
-        // Whole blocks when they share out evenly or are many (at most one block of imbalance among four or more per
-        // thread); otherwise each block's channel panels are split, when there are enough of them to balance.
-        bool wholeBlocks = blocks % usable == 0 || blocks >= 4 * usable || panels < 2 * usable;
-        int splits = wholeBlocks ? 1 : usable;
-        int parts = Math.Min(usable, blocks * splits);
+        // A block of tiles or more per thread: each thread takes a run of tiles (cut at multiples of 8, the narrowest
+        // tile). Fewer tiles: each thread takes every tile and a share of the output-channel panels, transforming the
+        // input again (a small cost beside its GEMMs when the tiles are few).
+        bool splitTiles = s.Count >= usable * BlockTiles || panels < usable;
+        int parts = Math.Min(usable, splitTiles ? groups : panels);
         var job = t_job ??= new Job();
-        job.Set(s, x, u, bias, y, residual, relu, blocks, splits, parts);
+        job.Set(s, x, u, bias, y, residual, relu, splitTiles, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
 
-    /// <summary>Units (block, panel range); part p takes a contiguous run.</summary>
+    /// <summary>Part p: a run of tiles for every output channel, or every tile for a run of output-channel panels.</summary>
     private sealed class Job : IParallelJob
     {
         [ThreadStatic] private static float[]? t_v, t_m;
 
         private WinogradTiling _s;
-        private int _blocks, _splits, _parts;
-        private bool _relu;
+        private int _parts;
+        private bool _relu, _splitTiles;
         private float* _x, _u, _bias, _y, _residual;
 
-        public void Set(in WinogradTiling s, float* x, float* u, float* bias, float* y, float* residual, bool relu, int blocks, int splits,
-            int parts)
+        public void Set(in WinogradTiling s, float* x, float* u, float* bias, float* y, float* residual, bool relu, bool splitTiles, int parts)
         {
-            (_s, _relu, _blocks, _splits, _parts) = (s, relu, blocks, splits, parts);
+            (_s, _relu, _splitTiles, _parts) = (s, relu, splitTiles, parts);
             _x = x; _u = u; _bias = bias; _y = y; _residual = residual;
         }
 
@@ -96,20 +93,18 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
             int xis = f.Alpha * f.Alpha, c = g.InChannels, mr = PanelRows, panels = (g.OutChannels + mr - 1) / mr, groupRows = GroupRows(f);
             float* v = Buffer(ref t_v, xis * WinogradTilesScalar.VStride(c));
             float* m = Buffer(ref t_m, xis * WinogradTilesScalar.MStride(groupRows));
-            long units = (long)_blocks * _splits, u0 = units * part / _parts, u1 = units * (part + 1) / _parts;
-            int transformed = -1;
-            for (long unit = u0; unit < u1; unit++)
+            int groups = (s.Count + 7) / 8, t0 = 0, t1 = s.Count, r0 = 0, r1 = g.OutChannels;
+            if (_splitTiles) (t0, t1) = (groups * part / _parts * 8, Math.Min(s.Count, groups * (part + 1) / _parts * 8));
+            else (r0, r1) = (panels * part / _parts * mr, Math.Min(g.OutChannels, panels * (part + 1) / _parts * mr));
+            for (int first = t0; first < t1; first += BlockTiles)
             {
-                int block = (int)(unit / _splits), split = (int)(unit % _splits);
-                int t0 = block * BlockTiles, count = Math.Min(BlockTiles, s.Count - t0);
-                if (block != transformed) Input(s, t0, count, v);
-                transformed = block;
-                int r0 = panels * split / _splits * mr, r1 = Math.Min(g.OutChannels, panels * (split + 1) / _splits * mr);
+                int count = Math.Min(BlockTiles, t1 - first);
+                Input(s, first, count, v);
                 for (int k0 = r0; k0 < r1; k0 += groupRows)
                 {
                     int rows = Math.Min(groupRows, r1 - k0);
                     Multiply(s, v, m, k0, rows, count);
-                    Output(s, m, rows, k0, t0, count);
+                    Output(s, m, rows, k0, first, count);
                 }
             }
         }
