@@ -35,13 +35,13 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
         Math.Max(1, GroupBytes / (f.Alpha * f.Alpha * BlockTiles * sizeof(float)) / PanelRows) * PanelRows;
 
     /// <summary>
-    /// The work of a call in flops of GEMM: 2·α²·M·C per tile, and the transforms, which run at about a tenth of the
-    /// GEMM's rate (measured at 64 channels: 0.8 cycles per tile, component and input channel, 0.7 per output channel).
+    /// The work of a call in flops of GEMM: 2·α²·M·C per tile, and the transforms at about one cycle per tile, component
+    /// and channel (in and out), the time of 32 GEMM flops (Conv2dWinograd's cost model).
     /// </summary>
     private static long Work(in WinogradTiling s)
     {
         var g = s.Geometry;
-        long perTile = (long)s.Transform.Alpha * s.Transform.Alpha * (2L * g.OutChannels * g.InChannels + 24L * (g.InChannels + g.OutChannels));
+        long perTile = (long)s.Transform.Alpha * s.Transform.Alpha * (2L * g.OutChannels * g.InChannels + 32L * (g.InChannels + g.OutChannels));
         return perTile * s.Count;
     }
 
