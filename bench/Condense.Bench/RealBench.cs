@@ -37,12 +37,12 @@ internal static partial class RealBench
 
     public static int Run(string[] args)
     {
+        if (args.SkipWhile(a => a != "--winograd").Skip(1).FirstOrDefault() == "off") Conv2dWinograd.Mode = WinogradMode.Off;
         if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2], args[3]);
         string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small";
         Cpu.Threads = 2;
         // As ORT here (allow_spinning 0): neither engine's workers spin on the shared cores; --spin lets ours spin (its default).
         Cpu.WorkerSpin = args.Contains("--spin");
-        if (args.SkipWhile(a => a != "--winograd").Skip(1).FirstOrDefault() == "off") Conv2dWinograd.Mode = WinogradMode.Off;
         Console.WriteLine($"Condense ({Cpu.Active}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, {Cpu.Threads} threads, "
             + $"{(Cpu.WorkerSpin ? "spinning" : "no spinning")}, Winograd {Conv2dWinograd.Mode}) vs "
             + $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} (2 intra-op threads, no spinning); ORT/ours > 1 means we are faster");

@@ -48,28 +48,40 @@ internal sealed class WinogradTransform
     /// <summary>
     /// U = G g Gᵀ of every (out, in) pair of the 3×3 weight w (M, C, 3, 3), packed as the GEMM's A operand:
     /// u[((ξ·panels + k / mr)·C + c)·mr + k mod mr] = U[ξ][k, c] for ξ = row·α + column, panels = ⌈M / mr⌉ panels of mr
-    /// output channels (rows past M zero), so that an mr × kc micro-panel of any K block is contiguous.
+    /// output channels (rows past M zero), so that an mr × kc micro-panel of any K block is contiguous. Written panel by
+    /// panel, input channel by input channel, so each of the α² components is one sequential stream (in output-channel
+    /// order the strided writes made packing ResNet-18 take a tenth of a second per model), the panels split over the threads.
     /// </summary>
     public unsafe void PackWeights(Conv2dGeometry g, float* w, int mr, float* u)
     {
         int a = Alpha, c = g.InChannels, m = g.OutChannels, panels = (m + mr - 1) / mr;
         long xiStride = (long)panels * c * mr;
-        new Span<float>(u, checked((int)(a * a * xiStride))).Clear();
-        var gg = new double[a * 3];
-        for (int k = 0; k < m; k++)
-            for (int ci = 0; ci < c; ci++)
-            {
-                float* filter = w + ((long)k * c + ci) * 9;
-                // gg = G g (α×3), then U = gg Gᵀ (α×α).
-                for (int i = 0; i < a; i++)
-                    for (int j = 0; j < 3; j++)
-                        gg[i * 3 + j] = Filter[i][0] * filter[j] + Filter[i][1] * filter[3 + j] + Filter[i][2] * filter[6 + j];
-                float* target = u + ((long)(k / mr) * c + ci) * mr + k % mr;
-                for (int i = 0; i < a; i++)
-                    for (int j = 0; j < a; j++)
-                        target[(i * a + j) * xiStride] =
-                            (float)(gg[i * 3] * Filter[j][0] + gg[i * 3 + 1] * Filter[j][1] + gg[i * 3 + 2] * Filter[j][2]);
-            }
+        nint weight = (nint)w, packed = (nint)u;
+        Platform.ParallelRanges.For(panels, 20L * a * a * c * m, Conv2dKernel.ParallelFlops, (first, last) =>
+        {
+            var gg = new double[a * 3];
+            for (int panel = first; panel < last; panel++)
+                for (int ci = 0; ci < c; ci++)
+                    for (int i = 0; i < mr; i++)
+                    {
+                        int k = panel * mr + i;
+                        float* target = (float*)packed + ((long)panel * c + ci) * mr + i;
+                        if (k >= m)
+                        {
+                            for (int xi = 0; xi < a * a; xi++) target[xi * xiStride] = 0f;
+                            continue;
+                        }
+                        float* filter = (float*)weight + ((long)k * c + ci) * 9;
+                        // gg = G g (α×3), then U = gg Gᵀ (α×α).
+                        for (int r = 0; r < a; r++)
+                            for (int j = 0; j < 3; j++)
+                                gg[r * 3 + j] = Filter[r][0] * filter[j] + Filter[r][1] * filter[3 + j] + Filter[r][2] * filter[6 + j];
+                        for (int r = 0; r < a; r++)
+                            for (int j = 0; j < a; j++)
+                                target[(r * a + j) * xiStride] =
+                                    (float)(gg[r * 3] * Filter[j][0] + gg[r * 3 + 1] * Filter[j][1] + gg[r * 3 + 2] * Filter[j][2]);
+                    }
+        });
     }
 }
 
