@@ -49,14 +49,20 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
         return v;
     }
 
-    // The tolerance, relative to the largest |y|: F(2×2) measured ≤ 2e-7, F(4×4) ≤ 1e-6 of the largest output on these
-    // inputs (ConvolutionErrorBesideTheDirectConvolution prints them); 1e-5 leaves room for the channel count's growth.
-    private static void AssertClose(float[] expected, float[] actual, string what)
+    // Tolerances relative to the largest |y|. Winograd reassociates the sum and scales it through its transforms
+    // (F(4×4): Bᵀ rows sum to 10 in magnitude, Aᵀ rows to 19, G's entries are fractions rounded once), so its error is
+    // that of the direct sum times a factor: measured on these cases against Conv2dReference (itself a float sum, ~1e-6
+    // off) at most 1.6e-6 for F(2×2) and 9.2e-6 for F(4×4); on ResNet-18's layers against a double sum F(2×2) is below the
+    // direct convolution's error and F(4×4) 2–7× above it (ConvolutionErrorBesideTheDirectConvolution). The tolerances
+    // leave about 5× room, for other seeds and channel counts.
+    private static float Tolerance(WinogradMode mode) => mode == WinogradMode.F4 ? 5e-5f : 1e-5f;
+
+    private static void AssertClose(float[] expected, float[] actual, float tolerance, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
         float scale = Math.Max(1f, expected.Max(MathF.Abs));
         for (int i = 0; i < expected.Length; i++)
-            Assert.True(MathF.Abs(expected[i] - actual[i]) <= 1e-5f * scale, $"{what}[{i}]: expected {expected[i]}, got {actual[i]}");
+            Assert.True(MathF.Abs(expected[i] - actual[i]) <= tolerance * scale, $"{what}[{i}]: expected {expected[i]}, got {actual[i]}");
     }
 
     private static float[] Winograd(Conv2dGeometry g, WinogradMode mode, float[] x, float[] w, float[] b, float[] residual, bool relu)
@@ -87,9 +93,9 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
             using var _ = Cpu.Force(path);
             foreach (var mode in new[] { WinogradMode.F2, WinogradMode.F4 })
             {
-                AssertClose(plain, Winograd(g, mode, x, w, [], [], relu: false), $"{path} {mode} conv");
-                AssertClose(biased, Winograd(g, mode, x, w, b, [], relu: false), $"{path} {mode} conv + b");
-                AssertClose(fused, Winograd(g, mode, x, w, b, residual, relu: true), $"{path} {mode} relu(conv + b + residual)");
+                AssertClose(plain, Winograd(g, mode, x, w, [], [], relu: false), Tolerance(mode), $"{path} {mode} conv");
+                AssertClose(biased, Winograd(g, mode, x, w, b, [], relu: false), Tolerance(mode), $"{path} {mode} conv + b");
+                AssertClose(fused, Winograd(g, mode, x, w, b, residual, relu: true), Tolerance(mode), $"{path} {mode} relu(conv + b + residual)");
             }
         }
     }
@@ -145,7 +151,7 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
         weight.MarkModified();
         var doubled = Run();
         Assert.NotSame(packed, ConvWeightPacking.For(weight));
-        AssertClose(first.Select(v => 2f * v).ToArray(), doubled, "after the weight doubled");
+        AssertClose(first.Select(v => 2f * v).ToArray(), doubled, Tolerance(WinogradMode.F4), "after the weight doubled");
 
         // Both tile sizes' weights are kept side by side (a layer may take F(2×2) at one batch size, F(4×4) at another).
         var both = ConvWeightPacking.For(weight)!;
@@ -178,7 +184,8 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
         double f2 = Error(Winograd(g, WinogradMode.F2, x, w, [], [], false));
         double f4 = Error(Winograd(g, WinogradMode.F4, x, w, [], [], false));
         output.WriteLine($"{c}x{hw}x{hw} -> {m}: max |error| / max |y|: direct {direct:E2}, F(2x2) {f2:E2}, F(4x4) {f4:E2}");
-        Assert.True(f4 < 1e-5 && f2 < 1e-5, $"F(2x2) {f2:E2}, F(4x4) {f4:E2}");
+        // Measured: F(2×2) 0.1–0.4× the direct convolution's error, F(4×4) 2–7× (and below 1e-5).
+        Assert.True(f2 <= 2 * direct && f4 <= 10 * direct, $"direct {direct:E2}, F(2x2) {f2:E2}, F(4x4) {f4:E2}");
     }
 
     // The convolution summed in double (Conv2dReference's loops), then rounded once.
