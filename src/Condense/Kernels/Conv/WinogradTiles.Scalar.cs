@@ -28,8 +28,7 @@ internal static unsafe class WinogradTilesScalar
         var g = s.Geometry;
         var f = s.Transform;
         int a = f.Alpha, c = g.InChannels, h = g.Height, w = g.Width;
-        var d = new float[a * a];
-        var bd = new float[a * a];
+        float* d = stackalloc float[a * a], bd = stackalloc float[a * a];
         for (int l = 0; l < BlockTiles; l++)
         {
             var (n, ty, tx) = l < count ? s.Locate(t0 + l) : (0, 0, 0);
@@ -73,7 +72,7 @@ internal static unsafe class WinogradTilesScalar
         var g = s.Geometry;
         var f = s.Transform;
         int a = f.Alpha, o = f.Output, oh = g.OutHeight, ow = g.OutWidth;
-        var am = new float[o * a];
+        float* am = stackalloc float[o * a];
         for (int l = 0; l < count; l++)
         {
             var (n, ty, tx) = s.Locate(t0 + l);
