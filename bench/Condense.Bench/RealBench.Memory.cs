@@ -8,6 +8,7 @@ using System.Diagnostics;
 using Condense.Data.Text;
 using Condense.Formats;
 using Condense.Graph;
+using Condense.Kernels.Conv;
 using Condense.Tensors;
 using Condense.Tests.Pretrained;
 
@@ -35,6 +36,7 @@ internal static partial class RealBench
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(RealBench).Assembly.Location);
         foreach (var a in new[] { "real", "--memory-child", engine, model, file }) start.ArgumentList.Add(a);
+        if (Conv2dWinograd.Mode == WinogradMode.Off) { start.ArgumentList.Add("--winograd"); start.ArgumentList.Add("off"); }
         using var process = Process.Start(start)!;
         string output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
