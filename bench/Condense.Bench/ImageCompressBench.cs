@@ -5,7 +5,7 @@
 // ONNX Runtime on the exported file, parameters, file size, and ORT's batch-1 speed of the original over the variant's
 // (interleaved, best of 7, one run).
 //   dotnet run -c Release --project bench/Condense.Bench -- image-compress --variants int8,int8-equalize,int8-bias,int8-adaround,
-//       int8-all,sparse50,nm24,filters30,filters30-distil,filters30-obs,filters30-obs-joined,filters30-obs-distil [--epochs E] [--lr X]
+//       int8-all,sparse50,nm24,filters30,filters30-distil,filters30-obs,filters30-obs-joined,filters30-obs-distil [--epochs E] [--lr X] [--hidden-weight W]
 //       [--multiple M] [--target own|uncut|uncutsum] [--dampening D (default the library's 0.1)] [--augment K] [--joined]
 //       [--exclude PATTERN,…]
 // The -obs variants choose the filters on the calibration photos and refit their readers (CalibratedFilters).
@@ -95,6 +95,7 @@ internal static class ImageCompressBench
         {
             Epochs = int.Parse(Option(args, "--epochs", defaults.Epochs.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
             LearningRate = float.Parse(Option(args, "--lr", defaults.LearningRate.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture),
+            HiddenWeight = float.Parse(Option(args, "--hidden-weight", "0"), CultureInfo.InvariantCulture),
         };
         var shape = train.SampleShape;
         var cut = calibrated

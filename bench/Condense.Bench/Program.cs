@@ -7,6 +7,7 @@ return args.FirstOrDefault() switch
     "gemm" => GemmBench.Run(args[1..]),
     "qgemm" => QGemmBench.Run(args[1..]),
     "conv" => ConvBench.Run(args[1..]),
+    "winograd" => WinogradBench.Run(args[1..]),
     "quant" => QuantBench.Run(args[1..]),
     "quant-accuracy" => QuantAccuracyBench.Run(args[1..]),
     "quant-cnn" => QuantCnnBench.Run(args[1..]),
@@ -38,7 +39,7 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, quant, quant-accuracy, quant-cnn, qconv, " +
+    Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, winograd, quant, quant-accuracy, quant-cnn, qconv, " +
         "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, resnet18, fuzz, conformance, text-quant, " +
         "text-compress, image-compress, int8-resnet, real, transformer, minilm-diff, distributed");
     return 2;

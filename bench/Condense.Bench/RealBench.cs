@@ -4,7 +4,8 @@
 // 128 tokens; resnet-mini and LeNet-5 fp32, LeNet-300-100 fp32 and int8 at batch 1 and 256. Outputs are compared first, then
 // each pair is timed alternately (best of several rounds); ORT/ours > 1 means we are faster. `--memory` adds the peak working
 // set of ResNet-18 and MiniLM inference, each engine in a fresh process (RealBench.Memory.cs).
-//   dotnet run -c Release --project bench/Condense.Bench -- real [--only resnet18,minilm,small|none] [--memory]
+// `--winograd off` runs every convolution direct (Kernels/Conv/Conv2dWinograd), for a before/after in one build.
+//   dotnet run -c Release --project bench/Condense.Bench -- real [--only resnet18,minilm,small|none] [--memory] [--winograd off]
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Data.Images;
@@ -12,6 +13,7 @@ using Condense.Data.Text;
 using Condense.Formats;
 using Condense.Graph;
 using Condense.Inference;
+using Condense.Kernels.Conv;
 using Condense.Kernels.Platform;
 using Condense.Quantization;
 using Condense.Tensors;
@@ -35,13 +37,14 @@ internal static partial class RealBench
 
     public static int Run(string[] args)
     {
-        if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2]);
+        if (args.SkipWhile(a => a != "--winograd").Skip(1).FirstOrDefault() == "off") Conv2dWinograd.Mode = WinogradMode.Off;
+        if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2], args[3]);
         string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small";
         Cpu.Threads = 2;
         // As ORT here (allow_spinning 0): neither engine's workers spin on the shared cores; --spin lets ours spin (its default).
         Cpu.WorkerSpin = args.Contains("--spin");
         Console.WriteLine($"Condense ({Cpu.Active}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, {Cpu.Threads} threads, "
-            + $"{(Cpu.WorkerSpin ? "spinning" : "no spinning")}) vs "
+            + $"{(Cpu.WorkerSpin ? "spinning" : "no spinning")}, Winograd {Conv2dWinograd.Mode}) vs "
             + $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} (2 intra-op threads, no spinning); ORT/ours > 1 means we are faster");
         string dir = Directory.CreateTempSubdirectory("condense-realbench").FullName;
         try

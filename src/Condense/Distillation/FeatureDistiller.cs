@@ -49,8 +49,9 @@ public static class FeatureDistiller
         DataParallel.CheckModel(reference, "teacher", world);
         DataParallel.CheckModel(model, "student", world);
         var loader = new DataLoader(images, options.BatchSize, shuffle: true, options.Seed);
-        // The teacher's features of the unchanged images, when there is no augmentation to change them.
-        var cached = augment is null ? ImageEvaluation.Outputs(reference, images, options.BatchSize).Rows : null;
+        // The teacher's features of the unchanged images, when there is no augmentation to change them and no hidden term.
+        var joins = options.HiddenWeight > 0 ? ResidualJoins(model, reference, images) : [];
+        var cached = augment is null && joins.Count == 0 ? ImageEvaluation.Outputs(reference, images, options.BatchSize).Rows : null;
         var augmentRng = new Rng(options.Seed ^ 0xA076_1D64_78BD_642FUL);
         int totalSteps = options.Epochs * loader.BatchCount, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps);
         var optimizer = new AdamW(model.Parameters(), options.LearningRate, weightDecay: options.WeightDecay);
@@ -71,8 +72,10 @@ public static class FeatureDistiller
                 optimizer.ZeroGrad();
                 if (local.Count > 0)
                 {
-                    var target = cached is null ? TeacherFeatures(reference, local.Features) : Rows(cached, local.Indices);
-                    var loss = EmbeddingLosses.Embedding(Flatten(model.Forward(local.Features)), target, options.Loss);
+                    var loss = joins.Count == 0
+                        ? EmbeddingLosses.Embedding(Flatten(model.Forward(local.Features)),
+                            cached is null ? TeacherFeatures(reference, local.Features) : Rows(cached, local.Indices), options.Loss)
+                        : WithJoins(model, reference, local.Features, joins, options);
                     loss.Backward();
                     sums[0] = loss.Item() * local.Count;
                 }
@@ -87,6 +90,41 @@ public static class FeatureDistiller
             epochs.Add(new FeatureDistillEpoch(epoch + 1, lossSum / seen, optimizer.LearningRate, clock.Elapsed.TotalSeconds));
         }
         return (model, epochs);
+    }
+
+    // The output-feature loss plus the residual stream's: Σ over joins of ‖s − t‖² / ‖t‖², times HiddenWeight / joins
+    // (relative, so that every stage counts alike whatever its scale; FitNets' hints, Romero et al. 2015, on every block).
+    private static Tensor WithJoins(GraphModule student, GraphModule teacher, Tensor input, IReadOnlyList<string> joins, FeatureDistillOptions options)
+    {
+        Dictionary<string, Tensor> theirs;
+        using (GradMode.NoGrad()) theirs = teacher.Run(input);
+        var ours = student.Run(input);
+        var loss = EmbeddingLosses.Embedding(Flatten(ours[student.Graph.Outputs[0].Name]), Flatten(theirs[teacher.Graph.Outputs[0].Name]), options.Loss);
+        foreach (var name in joins)
+        {
+            var target = theirs[name];
+            float scale = 0;
+            foreach (float v in target.Data.AsSpan(0, target.Size)) scale += v * v;
+            var difference = ours[name].Sub(target);
+            loss = loss.Add(difference.Mul(difference).Sum().Mul(options.HiddenWeight / joins.Count / Math.Max(scale, 1e-12f)));
+        }
+        return loss;
+    }
+
+    // Outputs of Adds of two computed values (residual joins) that both models have with the same shape on one image.
+    private static List<string> ResidualJoins(GraphModule student, GraphModule teacher, Dataset images)
+    {
+        var sample = new Tensor(images.Take(1).Features, [1, .. images.SampleShape]);
+        Dictionary<string, Tensor> ours, theirs;
+        using (GradMode.NoGrad())
+        {
+            ours = student.Run(sample);
+            theirs = teacher.Run(sample);
+        }
+        var graph = student.Graph;
+        return [.. graph.Nodes.Where(n => n.OpType == OpTypes.Add && n.Inputs.Count == 2 && n.Inputs.All(i => !graph.Initializers.ContainsKey(i)))
+            .Select(n => n.Outputs[0])
+            .Where(v => ours.TryGetValue(v, out var a) && theirs.TryGetValue(v, out var b) && a.Shape.SequenceEqual(b.Shape))];
     }
 
     // The output [N, …] as [N, features].

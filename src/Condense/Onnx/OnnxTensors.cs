@@ -24,8 +24,11 @@ internal static partial class OnnxTensors
         _ => $"type {code}",
     };
 
-    /// <summary>The tensor and, for integer types, the element type it stands for (null: float32 or int64).</summary>
-    internal static (Tensor Tensor, ElementType? Type) Read(TensorProto proto, string path)
+    /// <summary>
+    /// The tensor and, for integer types, the element type it stands for (null: float32 or int64). <paramref name="floatData"/>
+    /// is a FLOAT tensor's raw data already read as floats (OnnxStreamReader); it becomes the tensor's storage.
+    /// </summary>
+    internal static (Tensor Tensor, ElementType? Type) Read(TensorProto proto, string path, float[]? floatData = null)
     {
         string name = proto.Name;
         if (proto.DataLocation == TensorProto.Types.DataLocation.External || proto.ExternalData.Count > 0)
@@ -54,6 +57,10 @@ internal static partial class OnnxTensors
                 $"tensor '{name}' has data type {t}, which is not supported (FLOAT, DOUBLE, FLOAT16, BFLOAT16, BOOL and the integer types)"),
         };
         // The values are counted against the shape before the tensor is allocated: the dims alone are untrusted.
+        if (floatData is not null)
+            return floatData.Length == count ? (new Tensor(floatData, shape), type)
+                : throw new InvalidFileException(path,
+                    $"tensor '{name}' has {4L * floatData.Length} bytes of raw data, its shape {Shape.Format(shape)} needs {count * elementSize}");
         if (elementSize == 0)
         {
             // 4-bit values, two to a byte: raw_data bytes, or one byte per int32_data element.

@@ -112,17 +112,95 @@ public class FeatureDistillationTests
         Assert.Contains("\"structural_changes\":[{\"layers\":", json);
     }
 
+    [Fact]
+    public void TheHiddenTermAddsTheResidualStreamsRelativeError()
+    {
+        // The calibrated cut keeps the residual channels whole, so every residual join has the teacher's shape.
+        var teacher = MiniResNet(seed: 7);
+        var images = Images(16, seed: 8);
+        var student = ImageDistillPipeline.Cut(teacher, 0.6, images).Model;
+        var options = new FeatureDistillOptions { Epochs = 1, BatchSize = 16, LearningRate = 1e-6f, HiddenWeight = 2f };
+        double loss = FeatureDistiller.Distil(student, teacher, images, options).Epochs.Single().Loss;
+
+        // By hand on the unfolded models (folding keeps their function): 1 − mean cosine of the outputs, plus
+        // 2 / joins · Σ ‖s − t‖² / ‖t‖² over the Adds of two computed values.
+        var input = new Tensor(images.Features, [16, 3, 12, 12]);
+        Dictionary<string, Tensor> ours, theirs;
+        using (Condense.Autograd.GradMode.NoGrad())
+        {
+            student.Eval();
+            teacher.Eval();
+            (ours, theirs) = (student.Run(input), teacher.Run(input));
+        }
+        var joins = teacher.Graph.Nodes.Where(n => n.OpType == OpTypes.Add && n.Inputs.All(i => !teacher.Graph.Initializers.ContainsKey(i)))
+            .Select(n => n.Outputs[0]).ToList();
+        Assert.True(joins.Count >= 3, $"{joins.Count} residual joins");
+        string output = teacher.Graph.Outputs[0].Name;
+        double expected = 1 - Fidelity.Measure(Rows(ours[output]), Rows(theirs[output])).CosineMean;
+        foreach (var name in joins)
+        {
+            double error = 0, norm = 0;
+            for (int i = 0; i < theirs[name].Size; i++)
+            {
+                double t = theirs[name].Data[i], d = ours[name].Data[i] - t;
+                error += d * d;
+                norm += t * t;
+            }
+            expected += 2.0 / joins.Count * error / norm;
+        }
+        double outputOnly = 1 - Fidelity.Measure(Rows(ours[output]), Rows(theirs[output])).CosineMean;
+        Assert.True(expected - outputOnly > 0.01, $"the joins add {expected - outputOnly:E2} to {outputOnly:E2}");
+        Assert.Equal(expected, loss, 4);
+    }
+
+    [Fact]
+    public void MatchingTheResidualStreamBringsTheBlocksCloser()
+    {
+        var teacher = MiniResNet(seed: 7);
+        var (train, evaluation) = (Images(64, seed: 8), Images(32, seed: 9));
+        var cut = ImageDistillPipeline.Cut(teacher, 0.3, train).Model;
+        double JoinError(float hiddenWeight)
+        {
+            var options = new FeatureDistillOptions { Epochs = 6, BatchSize = 16, LearningRate = 3e-3f, Seed = 1, HiddenWeight = hiddenWeight };
+            var student = FeatureDistiller.Distil(cut, teacher, train, options).Student;
+            var input = new Tensor(evaluation.Features, [32, 3, 12, 12]);
+            using var _ = Condense.Autograd.GradMode.NoGrad();
+            teacher.Eval();
+            var (ours, theirs) = (student.Run(input), teacher.Run(input));
+            var joins = student.Graph.Nodes.Where(n => n.OpType == OpTypes.Add && n.Inputs.All(i => !student.Graph.Initializers.ContainsKey(i)));
+            return joins.Average(n => RelativeError(ours[n.Outputs[0]], theirs[n.Outputs[0]]));
+        }
+        double without = JoinError(0f), with = JoinError(1f);
+        Assert.True(with < 0.8 * without, $"held-out residual stream error {with:F4} with the hidden term, {without:F4} without");
+    }
+
+    private static float[][] Rows(Tensor t) =>
+        [.. Enumerable.Range(0, t.Shape[0]).Select(r => t.Data.AsSpan(r * (t.Size / t.Shape[0]), t.Size / t.Shape[0]).ToArray())];
+
+    private static double RelativeError(Tensor ours, Tensor theirs)
+    {
+        double error = 0, norm = 0;
+        for (int i = 0; i < theirs.Size; i++)
+        {
+            double d = ours.Data[i] - theirs.Data[i];
+            error += d * d;
+            norm += (double)theirs.Data[i] * theirs.Data[i];
+        }
+        return error / norm;
+    }
+
     [Theory]
     [InlineData(0, 16, 1e-3f, 0.0, 1f)]
     [InlineData(1, 0, 1e-3f, 0.0, 1f)]
     [InlineData(1, 16, 0f, 0.0, 1f)]
     [InlineData(1, 16, 1e-3f, 1.0, 1f)]
     [InlineData(1, 16, 1e-3f, 0.0, -1f)]
-    public void BadOptionsAreRefused(int epochs, int batchSize, float learningRate, double warmup, float clipNorm)
+    [InlineData(1, 16, 1e-3f, 0.0, 1f, -0.5f)]
+    public void BadOptionsAreRefused(int epochs, int batchSize, float learningRate, double warmup, float clipNorm, float hiddenWeight = 0f)
     {
         var options = new FeatureDistillOptions
         {
-            Epochs = epochs, BatchSize = batchSize, LearningRate = learningRate, WarmupFraction = warmup, ClipNorm = clipNorm,
+            Epochs = epochs, BatchSize = batchSize, LearningRate = learningRate, WarmupFraction = warmup, ClipNorm = clipNorm, HiddenWeight = hiddenWeight,
         };
         Assert.Throws<CondenseException>(() => options.Validate());
     }

@@ -117,6 +117,20 @@ public sealed class FuzzFindingsTests : IDisposable
     }
 
     [Fact]
+    public void OnnxStreamReaderChecksLengthsAfterAVarintRanPastItsMessage()
+    {
+        // Found in OnnxStreamReader's first version: a tag that ran past its tensor's end made the length check negative,
+        // hence passed (an OverflowException allocating floats, and a 1 GB allocation for a 1.6 KB file).
+        var target = FuzzTargets.Create("onnx", _dir.Path);
+        foreach (int caseSeed in new[] { 1010257, 1013296, 1029580 })
+        {
+            string path = _dir.File($"case{caseSeed}.onnx");
+            File.WriteAllBytes(path, FuzzHarness.Mutate(target, caseSeed).Bytes);
+            AssertFileError(() => target.Read(path), "not a valid ONNX model");
+        }
+    }
+
+    [Fact]
     public void ImageDecoderFaultsAndHugeHeadersAreFileErrors()
     {
         // Found as NullReferenceException in ImageSharp's JPEG decoder and DivideByZeroException in its PBM decoder.

@@ -42,7 +42,8 @@ public static unsafe class Conv2dKernel
     /// of the three separate steps.
     /// </summary>
     /// <remarks>With <paramref name="prepacked"/> (inference: the weight unchanged since it was packed there), the weight's
-    /// packed form is made once and reused by later calls.</remarks>
+    /// packed form is made once and reused by later calls, and a 3×3 stride-1 convolution may run as a Winograd convolution
+    /// (<see cref="Conv2dWinograd"/>).</remarks>
     public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y,
         ReadOnlySpan<float> residual, bool relu, Conv2dPackedWeights? prepacked = null)
     {
@@ -53,7 +54,11 @@ public static unsafe class Conv2dKernel
         if (!residual.IsEmpty) Check(g, residual.Length, "residual", y.Length);
         if (Conv2dPointwiseStrided.Applies(g)) { Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu, prepacked); return; }
         fixed (float* px = x, pw = weight, pb = bias, py = y, pr = residual)
-            DirectForward(Cpu.Active, g, px, pw, bias.IsEmpty ? null : pb, py, accumulate: false, residual.IsEmpty ? null : pr, relu, prepacked);
+        {
+            float* b = bias.IsEmpty ? null : pb, r = residual.IsEmpty ? null : pr;
+            if (!Conv2dWinograd.TryForward(Cpu.Active, g, px, pw, b, py, r, relu, prepacked))
+                DirectForward(Cpu.Active, g, px, pw, b, py, accumulate: false, r, relu, prepacked);
+        }
     }
 
     /// <summary>

@@ -2,8 +2,11 @@
 // prepacking does. Packing re-reads and re-writes every weight: per call it was a single-threaded pass ahead of the
 // parallel tiles, 0.6 of 1.7 ms on a 512-channel 3×3 layer at 7×7 (ResNet-18's deepest, 9 MiB of weights). The
 // packed layout depends on the tile kernel the geometry picks (panel rows), so an entry is kept per kernel and
-// replaced when another is needed. The caller owns invalidation: a new object when the weight's values change
-// (Tensors/ConvWeightPacking keys it on the weight tensor's Version).
+// replaced when another is needed. A Winograd convolution (Conv2dWinograd.cs) keeps its transformed weight
+// U = G g Gᵀ beside it, one per tile size (a layer may take F(2×2) at one batch size and F(4×4) at another: ResNet-18's
+// 7×7 layers at batch 1 and 8), keyed the same way by the GEMM panel's rows. The caller owns
+// invalidation: a new object when the weight's values change (Tensors/ConvWeightPacking keys it on the weight
+// tensor's Version).
 namespace Condense.Kernels.Conv;
 
 /// <summary>The packed form of one convolution weight, reused by <see cref="Conv2dKernel.Forward(Conv2dGeometry, ReadOnlySpan{float},
@@ -12,11 +15,14 @@ public sealed class Conv2dPackedWeights
 {
     private sealed record Entry(Type Kernel, int PanelRows, int Groups, int OutChannels, int ColumnRows, float[] Data);
 
+    private sealed record WinogradEntry(int TileOutput, int PanelRows, int OutChannels, int InChannels, float[] Data);
+
     // Replaced whole, so concurrent passes see either the old entry or the new one, never a half-written one.
     private volatile Entry? _entry;
+    private volatile WinogradEntry? _winogradF2, _winogradF4;
 
     /// <summary>Floats kept (for memory reports).</summary>
-    public long Floats => _entry?.Data.Length ?? 0;
+    public long Floats => (_entry?.Data.Length ?? 0) + (_winogradF2?.Data.Length ?? 0) + (_winogradF4?.Data.Length ?? 0);
 
     /// <summary>The packed array for this layout, or null when it has not been packed yet (or was packed for another).</summary>
     internal float[]? Find(Type kernel, int panelRows, Conv2dGeometry g) =>
@@ -26,4 +32,17 @@ public sealed class Conv2dPackedWeights
     /// <summary>Keeps <paramref name="data"/> as the packed array for this layout.</summary>
     internal void Keep(Type kernel, int panelRows, Conv2dGeometry g, float[] data) =>
         _entry = new Entry(kernel, panelRows, g.Groups, g.OutChannels, g.ColumnRows, data);
+
+    /// <summary>The Winograd weight of F(m×m, 3×3) (m = <paramref name="tileOutput"/>) in panels of <paramref name="panelRows"/>, or null.</summary>
+    internal float[]? FindWinograd(int tileOutput, int panelRows, Conv2dGeometry g) =>
+        (tileOutput == 4 ? _winogradF4 : _winogradF2) is { } e && e.TileOutput == tileOutput && e.PanelRows == panelRows
+            && e.OutChannels == g.OutChannels && e.InChannels == g.InChannels ? e.Data : null;
+
+    /// <summary>Keeps <paramref name="data"/> as the Winograd weight for this layout.</summary>
+    internal void KeepWinograd(int tileOutput, int panelRows, Conv2dGeometry g, float[] data)
+    {
+        var entry = new WinogradEntry(tileOutput, panelRows, g.OutChannels, g.InChannels, data);
+        if (tileOutput == 4) _winogradF4 = entry;
+        else _winogradF2 = entry;
+    }
 }
