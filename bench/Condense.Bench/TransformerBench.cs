@@ -1,5 +1,6 @@
 // Transformer inference speed (issue 17): all-MiniLM-L6-v2 at 128 tokens, fp32 and dynamic int8, Condense against ONNX
-// Runtime (2 threads, no spinning, ORT_ENABLE_ALL) at batch 1 and 8, alternated, best of N, with the ratio; `--profile`
+// Runtime (2 threads — `--threads` sets both engines' —, no spinning, ORT_ENABLE_ALL) at batch 1 and 8, alternated, best of N,
+// with the ratio (with `--threads 1`, the ratio of the two engines' arithmetic, free of how each shares work out); `--profile`
 // prints the time per op type of our inference run (RunOutputs, GraphModule's step timer), to see where the time goes;
 // `--simulation` adds the dynamic int8 graph run as its float simulation (the engine before DynamicQuantizeMatMul);
 // fp32 runs as InferenceEngine.Compile runs it (LayerNorm and GELU fused), `--unfused` adds the imported graph as it is;
@@ -52,7 +53,7 @@ internal static class TransformerBench
             foreach (var (name, path, graph) in variants)
             {
                 graph.Eval();
-                using var session = RealBench.Session(path, 2);
+                using var session = RealBench.Session(path, Cpu.Threads);
                 foreach (int b in batches)
                 {
                     var texts = args.Contains("--real") ? Enumerable.Range(0, b).Select(i => string.Join(" ", passages.Skip(i * 24).Take(24)))

@@ -1,5 +1,5 @@
-// The engine's own fused transformer ops (Graph/Ops/FusedOps): made by Inference/AttentionFusion at compile time,
-// never read from a file.
+// The engine's own fused ops (Graph/Ops/FusedOps): made by Inference/AttentionFusion and GemmActivationFusion at compile
+// time, never read from a file.
 namespace Condense.Graph;
 
 public static partial class OpTypes
@@ -11,4 +11,9 @@ public static partial class OpTypes
     public const string FusedAttention = "FusedAttention";
     /// <summary>SkipLayerNormalization: LayerNormalization of x + skip over the last axis (com.microsoft).</summary>
     public const string SkipLayerNormalization = "SkipLayerNormalization";
+    /// <summary>
+    /// FusedGemm: Gemm followed by the activation its attribute names, Relu or Gelu (as com.microsoft's FusedGemm; made by
+    /// Inference/GemmActivationFusion, not exported).
+    /// </summary>
+    public const string FusedGemm = "FusedGemm";
 }

@@ -5,8 +5,8 @@
 // (Kernels/Transformer/LayerNormRows, GeluKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
 // its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means, exponent 2, √2 (or
 // 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else stays as it is.
-// Then the attention blocks and residual norms fuse (AttentionFusion). The result is a copy for inference that shares
-// the initializer tensors; the caller's graph is never changed.
+// Then each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks and residual norms
+// (AttentionFusion). The result is a copy for inference that shares the initializer tensors; the caller's graph is never changed.
 using Condense.Graph;
 using Condense.Tensors;
 
@@ -19,8 +19,8 @@ internal static class FloatGraphFusion
 
     /// <summary>
     /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every exact LayerNorm and GELU chain
-    /// replaced by one node, then its attention blocks and residual norms fused (AttentionFusion), and the nodes only
-    /// they read removed; null when nothing fuses.
+    /// replaced by one node, then its Gemm + activation pairs (GemmActivationFusion), attention blocks and residual norms
+    /// (AttentionFusion) fused, and the nodes only they read removed; null when nothing fuses.
     /// </summary>
     public static ModelGraph? Fuse(ModelGraph graph)
     {
@@ -29,6 +29,7 @@ internal static class FloatGraphFusion
         foreach (var node in graph.Nodes)
             if ((matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.MatMulBias(node)) is { } fused) replacements[node] = fused;
         var result = replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements, matcher.Shapes);
+        result = GemmActivationFusion.Fuse(result ?? graph) ?? result;
         return AttentionFusion.Fuse(result ?? graph) ?? result;
     }
 

@@ -32,8 +32,20 @@ public partial class Tensor
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => Gemm(x, weight, bias, transB: true);
 
     /// <summary>ONNX Gemm: α·op(A)·op(B) + β·C, with C broadcast to (M × N).</summary>
-    public static Tensor Gemm(Tensor a, Tensor b, Tensor? c, float alpha = 1f, float beta = 1f, bool transA = false, bool transB = false)
+    public static Tensor Gemm(Tensor a, Tensor b, Tensor? c, float alpha = 1f, float beta = 1f, bool transA = false, bool transB = false) =>
+        Gemm(a, b, c, alpha, beta, transA, transB, GemmActivation.None);
+
+    /// <summary>
+    /// ONNX Gemm followed by <paramref name="activation"/>: at inference the activation (and a bias C of one value per column)
+    /// runs on each tile as the kernel finishes it (Kernels/FloatGemm/GemmEpilogue), the bits of the separate ops.
+    /// </summary>
+    internal static Tensor Gemm(Tensor a, Tensor b, Tensor? c, float alpha, float beta, bool transA, bool transB, GemmActivation activation)
     {
+        if (activation != GemmActivation.None && Autograd.GradMode.Enabled && (a.RequiresGrad || b.RequiresGrad || c is { RequiresGrad: true }))
+        {
+            var linear = Gemm(a, b, c, alpha, beta, transA, transB);
+            return activation == GemmActivation.Relu ? linear.Relu() : linear.Gelu();
+        }
         if (a.Rank != 2 || b.Rank != 2)
             throw new CondenseException($"Gemm needs 2-D operands, got {Tensors.Shape.Format(a.Shape)} and {Tensors.Shape.Format(b.Shape)}");
         int m = transA ? a.Shape[1] : a.Shape[0], k = transA ? a.Shape[0] : a.Shape[1];
@@ -48,10 +60,13 @@ public partial class Tensor
         {
             // Inference with a pruned weight: the sparse kernel, chosen by the weight's own sparsity.
             SparseGemm.LinearForward(sparse, a.Data, m, c is null ? [] : c.Data, y.Data);
+            Kernels.FloatGemm.Gemm.Activate(y.Data, m, n, activation);
             return y;
         }
         float cBeta = 0f;
-        if (c is not null && beta != 0f)
+        // A bias of one value per column is added to each tile as it is finished (no pass over C beforehand).
+        ReadOnlySpan<float> bias = c is not null && beta == 1f && c.Size == n && c.Rank <= 2 && c.Shape[^1] == n ? c.Data : default;
+        if (c is not null && beta != 0f && bias.IsEmpty)
         {
             var cShape = Tensors.Shape.Broadcast(c.Shape, y.Shape);
             if (!Tensors.Shape.Equal(cShape, y.Shape))
@@ -61,8 +76,8 @@ public partial class Tensor
         }
         // A weight at inference (more than one row: one row takes the GEMV path) is packed once (GemmWeightPacking).
         if (m > 1 && GemmWeightPacking.For(b, transB) is { } packed)
-            Kernels.FloatGemm.Gemm.Multiply(transA, m, alpha, a.Data, a.Shape[1], packed, cBeta, y.Data, n);
-        else Kernels.FloatGemm.Gemm.Multiply(transA, transB, m, n, k, alpha, a.Data, a.Shape[1], b.Data, b.Shape[1], cBeta, y.Data, n);
+            Kernels.FloatGemm.Gemm.Multiply(transA, m, alpha, a.Data, a.Shape[1], packed, cBeta, y.Data, n, bias, activation);
+        else Kernels.FloatGemm.Gemm.Multiply(transA, transB, m, n, k, alpha, a.Data, a.Shape[1], b.Data, b.Shape[1], cBeta, y.Data, n, bias, activation);
         return Record(y, g => GemmBackward(a, b, c, alpha, beta, transA, transB, m, n, k, g), c is null ? [a, b] : [a, b, c]);
     }
 

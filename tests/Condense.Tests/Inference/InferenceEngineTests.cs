@@ -68,7 +68,12 @@ public class InferenceEngineTests
         var floatModel = Traced("mlp:784-16-10", 3);
         var plain = InferenceEngine.Compile(floatModel);
         Assert.Equal(EngineKind.Float, plain.Kind);
-        Assert.Same(floatModel, plain.Runner);
+        // The float graph runs as a copy with its first Linear layer and the ReLU after it fused (GemmActivationFusion).
+        var runner = Assert.IsType<GraphModule>(plain.Runner);
+        Assert.NotSame(floatModel, runner);
+        Assert.False(runner.Training);
+        Assert.Equal(floatModel.Graph.Nodes.Count - 1, runner.Graph.Nodes.Count);
+        Assert.Single(runner.Graph.Nodes, n => n.OpType == OpTypes.FusedGemm);
         Assert.False(IntegerModel.CanCompile(floatModel.Graph, out string gemmReason));
         Assert.Equal(gemmReason, plain.FallbackReason);
 

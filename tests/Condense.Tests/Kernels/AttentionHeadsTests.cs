@@ -3,10 +3,12 @@
 // the key length, a value width other than the key width, K and V broadcast over the batch, biases of every broadcast
 // form a transformer uses (padding [B, 1, 1, Lk], causal [Lq, Lk], full, one value, none) with −∞ entries, trailing
 // padded keys (skipped when their weights vanish, computed when a mild bias leaves them weight), heads split
-// between threads (same bits on one thread), and a head too large to share out. Also the float-lane exp the softmax and
+// between threads (same bits on one thread), and a head too large to share out; heads run a block of query rows at a time
+// give the bits of the two GEMMs and the softmax between them. Also the float-lane exp the softmax and
 // erf use (ExpKernel) against Math.Exp, and the residual layer norm (LayerNormRows with skip) against the reference
 // norm of x + skip.
 using System.Runtime.Intrinsics;
+using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
 using Condense.Kernels.Transformer;
 using Condense.Tensors;
@@ -69,6 +71,41 @@ public class AttentionHeadsTests
     {
         // 2·300·300·(40 + 40) flops per head: over the threshold, the heads run in order and each GEMM splits itself.
         MatchesThePlainLoop(path, 1, 300, 300, 40, "causal");
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths), MemberType = typeof(TransformerKernelsTests))]
+    public unsafe void BlockedHeadsGiveTheBitsOfTheTwoProducts(KernelPath path)
+    {
+        // A head one thread runs whole, every key counting, runs a block of query rows at a time (AttentionHeads.Blocked.cs):
+        // its bits are those of scores = scale·Q·Kᵀ by the GEMM, the softmax of each row, then scores·V by the GEMM.
+        const int batch = 2, heads = 3, queries = 29, keys = 37, width = 20, valueWidth = 35;
+        var q = Tensor.Uniform(new Rng(1), -2f, 2f, batch * queries * heads * width).Data;
+        var k = Tensor.Uniform(new Rng(2), -2f, 2f, batch * keys * heads * width).Data;
+        var v = Tensor.Uniform(new Rng(3), -2f, 2f, batch * keys * heads * valueWidth).Data;
+        var bias = Tensor.Uniform(new Rng(4), -3f, 0f, queries * keys).Data;   // causal-like: one row per query, no padding cut
+        var shape = new AttentionShape(batch, heads, queries, keys, width, valueWidth);
+        AttentionStrides Strides(int length, int w) => new((long)length * heads * w, w, heads * w, 1);
+        var biasStrides = new AttentionStrides(0, 0, keys, 1);
+        const float scale = 0.3f;
+        using var _ = Cpu.Force(path);
+        var y = new float[batch * queries * heads * valueWidth];
+        AttentionHeads.Forward(shape, scale, q, Strides(queries, width), k, Strides(keys, width), v, Strides(keys, valueWidth), bias, biasStrides, y);
+        var scores = new float[queries * keys];
+        var expected = new float[y.Length];
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++)
+            {
+                int qAt = (b * queries * heads + h) * width, kAt = (b * keys * heads + h) * width, vAt = (b * keys * heads + h) * valueWidth;
+                Gemm.Multiply(false, true, queries, keys, width, scale, q.AsSpan(qAt), heads * width, k.AsSpan(kAt), heads * width, 0f, scores, keys);
+                fixed (float* pb = bias)
+                    for (int i = 0; i < queries; i++)
+                        if (path == KernelPath.Scalar) AttentionHeads.ReferenceRow(scores.AsSpan(i * keys, keys), pb + i * keys, 1);
+                        else AttentionHeads.SoftmaxRow(path, scores.AsSpan(i * keys, keys), pb + i * keys, 1);
+                Gemm.Multiply(false, false, queries, valueWidth, keys, 1f, scores, keys, v.AsSpan(vAt), heads * valueWidth, 0f,
+                    expected.AsSpan((b * queries * heads + h) * valueWidth), heads * valueWidth);
+            }
+        Assert.Equal(expected, y);
     }
 
     [Theory]

@@ -1,6 +1,7 @@
 // Gemm against its specification, GemmReference, on every kernel path this CPU supports: ragged shapes
 // around the tile and block sizes, all four transpose combinations, alpha/beta, wide leading dimensions,
-// NaN garbage in C when beta == 0, and bit-for-bit determinism across calls and thread counts.
+// NaN garbage in C when beta == 0, bit-for-bit determinism across calls and thread counts, and A read in place
+// giving the bits of A packed.
 using System.Collections.Concurrent;
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
@@ -94,6 +95,37 @@ public class GemmTests
                     runs.Add((float[])p.C.Clone());
                 }
                 foreach (var r in runs) Assert.Equal(runs[0], r);
+            }
+        }
+        finally { Cpu.Threads = saved; }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void ReadingAInPlaceGivesTheBitsOfPackingIt(KernelPath path)
+    {
+        // A (M, K) is read in place by the micro-kernels unless its row stride is a multiple of 1,024 floats (4 KiB), when it
+        // is packed: the same A at both strides gives the same bits, ragged rows and columns, several K blocks, 1 to 3 threads.
+        using var _ = Cpu.Force(path);
+        int saved = Cpu.Threads;
+        try
+        {
+            foreach (var (m, n, k) in new[] { (37, 45, 9), (25, 70, 800), (130, 300, 390) })
+            {
+                var rng = new Rng((ulong)(m + n + k));
+                var b = Enumerable.Range(0, k * n).Select(_ => rng.NextNormal()).ToArray();
+                var inPlace = Enumerable.Range(0, m * (k + 3)).Select(_ => rng.NextNormal()).ToArray();
+                var packed = new float[m * 1024];
+                for (int i = 0; i < m; i++) inPlace.AsSpan(i * (k + 3), k).CopyTo(packed.AsSpan(i * 1024));
+                var expected = new float[m * n];
+                Gemm.Multiply(false, false, m, n, k, 0.75f, packed, 1024, b, n, 0f, expected, n);
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    Cpu.Threads = threads;
+                    var c = new float[m * n];
+                    Gemm.Multiply(false, false, m, n, k, 0.75f, inPlace, k + 3, b, n, 0f, c, n);
+                    Assert.Equal(expected, c);
+                }
             }
         }
         finally { Cpu.Threads = saved; }

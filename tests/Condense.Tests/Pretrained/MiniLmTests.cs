@@ -67,12 +67,14 @@ public class MiniLmTests
         if (compiled)
         {
             // The inference runner: its 13 layer norms (each with the residual Add before it), 6 GELUs, 36 Linear layers and
-            // 6 attention blocks fused (FloatGraphFusion, AttentionFusion), the loaded graph left as it was.
+            // 6 attention blocks fused (FloatGraphFusion, GemmActivationFusion, AttentionFusion) — each GELU into the Linear
+            // layer before it — the loaded graph left as it was.
             var runner = Assert.IsType<GraphModule>(InferenceEngine.Compile(module).Runner);
             Assert.Equal(13, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.SkipLayerNormalization));
-            Assert.Equal(6, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.Gelu));
+            Assert.Equal(6, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.FusedGemm && n.Attributes["activation"].StringValue == "Gelu"));
+            Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType == OpTypes.Gelu);
             Assert.Equal(6, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.FusedAttention));
-            Assert.Equal(36, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.Gemm) - module.Graph.Nodes.Count(n => n.OpType == OpTypes.Gemm));
+            Assert.Equal(30, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.Gemm) - module.Graph.Nodes.Count(n => n.OpType == OpTypes.Gemm));
             Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType is OpTypes.Transpose or OpTypes.Softmax);
             Assert.DoesNotContain(module.Graph.Nodes, n => n.OpType is OpTypes.LayerNormalization or OpTypes.Gelu or OpTypes.FusedAttention);
             module = runner;

@@ -1,7 +1,8 @@
 // The public fp32 GEMM: C = alpha·op(A)·op(B) + beta·C on row-major spans, as in BLAS sgemm. It checks
 // shapes, pins the spans and picks the micro-kernel for Cpu.Active; one-row products go to Gemv.cs and
 // everything else to the blocked driver in GemmDriver.cs, which also takes a B packed once (GemmPackedB.cs: constant
-// weights at inference). GemmReference.cs is the specification.
+// weights at inference); either can add a bias and apply an activation to each finished tile (GemmEpilogue.cs).
+// GemmReference.cs is the specification.
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.FloatGemm;
@@ -29,56 +30,102 @@ public static unsafe class Gemm
     }
 
     /// <summary>
+    /// C = act(alpha · op(A) · op(B) + beta · C + bias) with <paramref name="bias"/> one value per column of C (empty: none)
+    /// and <paramref name="activation"/> applied to each tile of C as it is finished (GemmEpilogue): what a Linear layer and
+    /// the ReLU or GELU after it compute, without the passes over C that filling it with the bias and the activation would
+    /// take. The bits are those of C filled with the bias, multiplied with beta = 1, then the activation, when beta is 0.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, GemmActivation activation)
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        CheckEpilogue(n, bias.Length, activation);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+        {
+            Run(Cpu.Active, transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, new GemmEpilogue(pbias, activation));
+        }
+    }
+
+    /// <summary>
     /// The unchecked core of
     /// <see cref="Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>
     /// on a given path, for kernels built on GEMM (convolution) that call it from worker threads, where
     /// <see cref="Cpu.Active"/> may differ from the caller's.
     /// </summary>
     internal static void Run(KernelPath path, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* pa, int lda, float* pb, int ldb, float beta, float* pc, int ldc)
+        float* pa, int lda, float* pb, int ldb, float beta, float* pc, int ldc, GemmEpilogue epilogue = default)
     {
         if (m == 0 || n == 0) return;
-        if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); return; }
-        if (m == 1) { Gemv.Run(path, transA, transB, n, k, alpha, pa, lda, pb, ldb, beta, pc); return; }
+        if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); Finish(path, epilogue, m, n, pc, ldc); return; }
+        if (m == 1)
+        {
+            Gemv.Run(path, transA, transB, n, k, alpha, pa, lda, pb, ldb, beta, pc);
+            Finish(path, epilogue, 1, n, pc, ldc);
+            return;
+        }
         switch (path)
         {
             case KernelPath.Avx512:
-                GemmDriver<GemmKernelAvx512>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                GemmDriver<GemmKernelAvx512>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, null, epilogue);
                 break;
             case KernelPath.Avx2:
-                GemmDriver<GemmKernelAvx2>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                GemmDriver<GemmKernelAvx2>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, null, epilogue);
                 break;
             default:
-                GemmDriver<GemmKernelScalar>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                GemmDriver<GemmKernelScalar>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, null, epilogue);
                 break;
         }
+    }
+
+    /// <summary><paramref name="activation"/> in place on a tight m × n C, as the epilogue applies it, on the active path.</summary>
+    internal static void Activate(Span<float> c, int m, int n, GemmActivation activation)
+    {
+        if (c.Length < (long)m * n) throw new ArgumentException($"c holds {c.Length} elements, a {m}×{n} matrix needs {(long)m * n}", nameof(c));
+        fixed (float* pc = c) Finish(Cpu.Active, new GemmEpilogue(null, activation), m, n, pc, n);
+    }
+
+    // The epilogue over all of C, for the products that bypass the blocked driver.
+    private static void Finish(KernelPath path, GemmEpilogue epilogue, int m, int n, float* c, int ldc)
+    {
+        if (!epilogue.IsEmpty) epilogue.Apply(path, c, ldc, m, n, 0, first: true, last: true);
     }
 
     /// <summary>
     /// C[M,N] = alpha · op(A)[M,K] · B + beta · C for B packed once (<see cref="GemmPackedB"/>: K and N are its), bit for bit what
     /// the unpacked call gives on the same path; <paramref name="b"/> must have been packed for <see cref="Cpu.Active"/>.
     /// </summary>
-    public static void Multiply(bool transA, int m, float alpha, ReadOnlySpan<float> a, int lda, GemmPackedB b, float beta, Span<float> c, int ldc)
+    public static void Multiply(bool transA, int m, float alpha, ReadOnlySpan<float> a, int lda, GemmPackedB b, float beta, Span<float> c, int ldc) =>
+        Multiply(transA, m, alpha, a, lda, b, beta, c, ldc, default, GemmActivation.None);
+
+    /// <summary>
+    /// C = act(alpha · op(A) · B + beta · C + bias) for B packed once, with the bias and activation of the unpacked
+    /// product's overload that takes them.
+    /// </summary>
+    public static void Multiply(bool transA, int m, float alpha, ReadOnlySpan<float> a, int lda, GemmPackedB b, float beta, Span<float> c, int ldc,
+        ReadOnlySpan<float> bias, GemmActivation activation)
     {
         ArgumentNullException.ThrowIfNull(b);
         var path = Cpu.Active;
         if (b.Path != path) throw new ArgumentException($"B was packed for {b.Path}, the active path is {path}", nameof(b));
         int n = b.N, k = b.K;
         Validate(transA, false, m, n, k, a.Length, lda, k * n, Math.Max(1, n), c.Length, ldc);
+        CheckEpilogue(n, bias.Length, activation);
         if (m == 0 || n == 0) return;
-        fixed (float* pa = a, pc = c)
+        fixed (float* pa = a, pc = c, pbias = bias)
         {
-            if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); return; }
+            var epilogue = new GemmEpilogue(pbias, activation);
+            if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); Finish(path, epilogue, m, n, pc, ldc); return; }
             switch (path)
             {
                 case KernelPath.Avx512:
-                    GemmDriver<GemmKernelAvx512>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b);
+                    GemmDriver<GemmKernelAvx512>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b, epilogue);
                     break;
                 case KernelPath.Avx2:
-                    GemmDriver<GemmKernelAvx2>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b);
+                    GemmDriver<GemmKernelAvx2>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b, epilogue);
                     break;
                 default:
-                    GemmDriver<GemmKernelScalar>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b);
+                    GemmDriver<GemmKernelScalar>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b, epilogue);
                     break;
             }
         }
@@ -97,6 +144,12 @@ public static unsafe class Gemm
             if (beta == 0f) row.Clear();
             else if (beta != 1f) for (int j = 0; j < n; j++) row[j] *= beta;
         }
+    }
+
+    private static void CheckEpilogue(int n, int biasLength, GemmActivation activation)
+    {
+        if (biasLength != 0 && biasLength != n) throw new ArgumentException($"the bias holds {biasLength} values, C has {n} columns", "bias");
+        if (!Enum.IsDefined(activation)) throw new ArgumentOutOfRangeException(nameof(activation), activation, "unknown activation");
     }
 
     private static void Validate(bool transA, bool transB, int m, int n, int k,

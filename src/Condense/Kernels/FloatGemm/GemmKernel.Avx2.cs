@@ -1,6 +1,7 @@
 // AVX2 micro-kernel: a 6×16 tile of C in 12 ymm accumulators, the classic Haswell shape (BLIS, MLAS).
-// Each step loads one 16-wide row of packed B (two ymm) and broadcasts 6 values of packed A, which fits
-// the 16 ymm registers with one to spare.
+// Each step loads one 16-wide row of packed B (two ymm) and broadcasts 6 values of A, which fits
+// the 16 ymm registers with one to spare. A is read through two row pointers three rows apart and the row stride: a
+// packed panel (row stride 1) or rows of A in place (row stride lda).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -15,28 +16,33 @@ internal unsafe struct GemmKernelAvx2 : IGemmKernel
     public static int MR => 6;
     public static int NR => 16;
 
+    public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta) =>
+        Run(kc, a, 1, 6, b, c, ldc, mr, nr, alpha, beta);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
+    public static void Run(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
-        if (mr < 6 || nr < 16) { RunEdge(kc, a, b, c, ldc, mr, nr, alpha, beta); return; }
+        if (mr < 6 || nr < 16) { RunEdge(kc, a, row, step, b, c, ldc, mr, nr, alpha, beta); return; }
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
             c4a = default, c4b = default, c5a = default, c5b = default;
+        float* a0 = a, a3 = a + 3 * row;
+        nint row2 = 2 * row;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
-            var a0 = Vector256.Create(a[0]);
-            c0a = Fma.MultiplyAdd(a0, b0, c0a); c0b = Fma.MultiplyAdd(a0, b1, c0b);
-            var a1 = Vector256.Create(a[1]);
-            c1a = Fma.MultiplyAdd(a1, b0, c1a); c1b = Fma.MultiplyAdd(a1, b1, c1b);
-            var a2 = Vector256.Create(a[2]);
-            c2a = Fma.MultiplyAdd(a2, b0, c2a); c2b = Fma.MultiplyAdd(a2, b1, c2b);
-            var a3 = Vector256.Create(a[3]);
-            c3a = Fma.MultiplyAdd(a3, b0, c3a); c3b = Fma.MultiplyAdd(a3, b1, c3b);
-            var a4 = Vector256.Create(a[4]);
-            c4a = Fma.MultiplyAdd(a4, b0, c4a); c4b = Fma.MultiplyAdd(a4, b1, c4b);
-            var a5 = Vector256.Create(a[5]);
-            c5a = Fma.MultiplyAdd(a5, b0, c5a); c5b = Fma.MultiplyAdd(a5, b1, c5b);
-            a += 6; b += 16;
+            var x = Vector256.Create(*a0);
+            c0a = Fma.MultiplyAdd(x, b0, c0a); c0b = Fma.MultiplyAdd(x, b1, c0b);
+            x = Vector256.Create(a0[row]);
+            c1a = Fma.MultiplyAdd(x, b0, c1a); c1b = Fma.MultiplyAdd(x, b1, c1b);
+            x = Vector256.Create(a0[row2]);
+            c2a = Fma.MultiplyAdd(x, b0, c2a); c2b = Fma.MultiplyAdd(x, b1, c2b);
+            x = Vector256.Create(*a3);
+            c3a = Fma.MultiplyAdd(x, b0, c3a); c3b = Fma.MultiplyAdd(x, b1, c3b);
+            x = Vector256.Create(a3[row]);
+            c4a = Fma.MultiplyAdd(x, b0, c4a); c4b = Fma.MultiplyAdd(x, b1, c4b);
+            x = Vector256.Create(a3[row2]);
+            c5a = Fma.MultiplyAdd(x, b0, c5a); c5b = Fma.MultiplyAdd(x, b1, c5b);
+            a0 += step; a3 += step; b += 16;
         }
         {
             var va = Vector256.Create(alpha); var vb = Vector256.Create(beta);
@@ -64,10 +70,10 @@ internal unsafe struct GemmKernelAvx2 : IGemmKernel
 
     // Ragged tiles: full kernel into a stack tile (zero padding makes the valid sums identical), then copy.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void RunEdge(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
+    private static void RunEdge(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         float* tile = stackalloc float[6 * 16];
-        Run(kc, a, b, tile, 16, 6, 16, 1f, 0f);
+        Run(kc, a, row, step, b, tile, 16, 6, 16, 1f, 0f);
         MicroTile.StoreFused(tile, 16, c, ldc, mr, nr, alpha, beta);
     }
 }

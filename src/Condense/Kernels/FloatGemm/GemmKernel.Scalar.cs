@@ -13,18 +13,21 @@ internal unsafe struct GemmKernelScalar : IGemmKernel
     public static int MR => 4;
     public static int NR => 4;
 
+    public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta) =>
+        Run(kc, a, 1, 4, b, c, ldc, mr, nr, alpha, beta);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
+    public static void Run(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         float* acc = stackalloc float[16];
         new Span<float>(acc, 16).Clear();
-        for (int p = 0; p < kc; p++, a += 4, b += 4)
+        for (int p = 0; p < kc; p++, a += step, b += 4)
         {
             for (int i = 0; i < 4; i++)
             {
-                float ai = a[i];
-                float* row = acc + i * 4;
-                row[0] += ai * b[0]; row[1] += ai * b[1]; row[2] += ai * b[2]; row[3] += ai * b[3];
+                float ai = a[i * row];
+                float* sums = acc + i * 4;
+                sums[0] += ai * b[0]; sums[1] += ai * b[1]; sums[2] += ai * b[2]; sums[3] += ai * b[3];
             }
         }
         for (int i = 0; i < mr; i++)

@@ -19,8 +19,15 @@ internal unsafe interface IGemmKernel
     static abstract int NR { get; }
 
     /// <summary>
-    /// c[i, j] = alpha·acc[i, j] + beta·c[i, j] for i &lt; mr, j &lt; nr, where acc[i, j] = Σ_p a[p·MR + i]·b[p·NR + j]
-    /// summed in order p = 0..kc-1. beta == 0 never reads c.
+    /// c[i, j] = alpha·acc[i, j] + beta·c[i, j] for i &lt; mr, j &lt; nr, where acc[i, j] = Σ_p a[i·row + p·step]·b[p·NR + j]
+    /// summed in order p = 0..kc-1: A is a packed panel (row = 1, step = MR) or MR rows of A in place (row = lda, step = 1).
+    /// Up to MR rows of A are read whatever mr is (a packed panel's are zero past mr). beta == 0 never reads c.
+    /// </summary>
+    static abstract void Run(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta);
+
+    /// <summary>
+    /// <see cref="Run(int, float*, nint, nint, float*, float*, int, int, int, float, float)"/> on a packed A panel (row = 1,
+    /// step = MR): the form kernels that pack their own panels call (the Winograd convolution's products).
     /// </summary>
     static abstract void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta);
 }

@@ -1,7 +1,7 @@
 // op(B) packed once for many products, as MLAS's MlasGemmPackB does for a constant weight: the blocked driver packs each
 // KC×NC block of B on every call (GemmDriver.cs), which for a transformer's projections at 128 rows is ~8 % of the product
 // (all-MiniLM-L6-v2's 128×384×1536 on Zen 4: 132 µs of packing in 1,425 µs, measured hot in cache, more when B comes
-// from memory). Here the whole of op(B) is laid out in the same panels, K block by K block: block pc (of KC rows) holds
+// from memory). Here the whole of op(B) is laid out in the same panels, K block by K block: block pc (of kc rows) holds
 // ceil(n/NR) panels of NR columns, panel s at offset (pc·panels + s·kc)·NR, so any column range a thread's chunk starts at
 // (a multiple of NR) finds its block contiguous, and the product is the same FMA chain as with per-call packing, bit for bit.
 // The panels depend on the kernel path (NR, and AVX transposes), so a packed B serves the path it was packed for.
@@ -63,9 +63,9 @@ public sealed unsafe class GemmPackedB
         int panels = (n + nr - 1) / nr;
         var packed = new GemmPackedB(path, k, n, nr, GC.AllocateUninitializedArray<float>((int)Math.Max(1, (long)k * panels * nr + 16), pinned: true));
         fixed (float* pb = b)
-            for (int pc = 0; pc < k; pc += GemmBlocking.KC)
+            for (int pc = 0, depth = GemmBlocking.Depth(k); pc < k; pc += depth)
             {
-                int kc = Math.Min(GemmBlocking.KC, k - pc);
+                int kc = Math.Min(depth, k - pc);
                 GemmPack.PackB(transB, path != KernelPath.Scalar, pb, ldb, pc, 0, kc, n, nr, packed.Block(pc, 0, kc));
             }
         return packed;

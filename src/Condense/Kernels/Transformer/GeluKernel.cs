@@ -2,8 +2,10 @@
 // BERT-style exports write it as five nodes (Div √2, Erf, Add 1, Mul x, Mul ½), each a pass over the feed-forward
 // activations [batch·tokens, 4·hidden]; FloatGraphFusion rewrites them into one Gelu node, which runs here. erf is
 // ErfKernel's formula (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e−7) on the same lanes, and the arithmetic is in the
-// decomposition's order, so the fused node matches the five it replaces to rounding. The reference is the scalar loop
-// with erf in double; large spans are split between threads (each element is independent).
+// decomposition's order, so the fused node matches the five it replaces to rounding; a span's ragged end goes through a
+// padded vector, so every element has the lanes' bits (those of the GEMM's fused GELU, GemmEpilogue). The reference is
+// the scalar loop with erf in double; large spans are split between threads (each element is independent).
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Platform;
 
@@ -22,24 +24,37 @@ internal static class GeluKernel
     {
         int i = 0;
         if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= x.Length; i += 16)
-            {
-                var v = Vector512.Create(x.Slice(i, 16));
-                (v * (Vector512<float>.One + (v / Vector512.Create(SqrtTwo)).Erf()) * Vector512.Create(0.5f)).CopyTo(y.Slice(i, 16));
-            }
-        else if (path != KernelPath.Scalar && Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= x.Length; i += 8)
-            {
-                var v = Vector256.Create(x.Slice(i, 8));
-                (v * (Vector256<float>.One + (v / Vector256.Create(SqrtTwo)).Erf()) * Vector256.Create(0.5f)).CopyTo(y.Slice(i, 8));
-            }
-        else
         {
-            for (; i < x.Length; i++) y[i] = Reference(x[i]);
-            return;
+            for (; i + 16 <= x.Length; i += 16) Gelu(Vector512.Create(x.Slice(i, 16))).CopyTo(y.Slice(i, 16));
+            if (i == x.Length) return;
+            // The tail through a padded vector: every element gets the lanes' bits (GemmEpilogue's fused GELU gives the same).
+            Span<float> padded = stackalloc float[16];
+            x[i..].CopyTo(padded);
+            Gelu(Vector512.Create(padded)).CopyTo(padded);
+            padded[..(x.Length - i)].CopyTo(y[i..]);
         }
-        for (; i < x.Length; i++) y[i] = x[i] * (1f + ErfKernel.Scalar(x[i] / SqrtTwo)) * 0.5f;
+        else if (path != KernelPath.Scalar && Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= x.Length; i += 8) Gelu(Vector256.Create(x.Slice(i, 8))).CopyTo(y.Slice(i, 8));
+            if (i == x.Length) return;
+            Span<float> padded = stackalloc float[8];
+            x[i..].CopyTo(padded);
+            Gelu(Vector256.Create(padded)).CopyTo(padded);
+            padded[..(x.Length - i)].CopyTo(y[i..]);
+        }
+        else
+            for (; i < x.Length; i++) y[i] = Reference(x[i]);
     }
+
+    /// <summary>GELU on 16 lanes (the Avx512 path's formula).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Gelu(Vector512<float> v) =>
+        v * (Vector512<float>.One + (v / Vector512.Create(SqrtTwo)).Erf()) * Vector512.Create(0.5f);
+
+    /// <summary>GELU on 8 lanes (the Avx2 path's formula).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Gelu(Vector256<float> v) =>
+        v * (Vector256<float>.One + (v / Vector256.Create(SqrtTwo)).Erf()) * Vector256.Create(0.5f);
 
     /// <summary>The formula with erf in double: the reference the float paths are checked against.</summary>
     public static float Reference(float x) => x * (1f + ErfKernel.Reference(x / SqrtTwo)) * 0.5f;
