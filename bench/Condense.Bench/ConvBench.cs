@@ -52,6 +52,15 @@ internal static class ConvBench
         C("rmini 3x3 32-32 14", 1, 32, 14, 32, 3, 1),
         C("rmini 3x3 32-64 s2 14", 1, 32, 14, 64, 3, 1, 2),
         C("rmini 3x3 64-64 7", 1, 64, 7, 64, 3, 1),
+        // resnet-mini at batch 256: every convolution shape of the model, the strided and 1×1 ones included.
+        C("rmini 3x3 1-16 28 b=256", 256, 1, 28, 16, 3, 1),
+        C("rmini 3x3 16-16 28 b=256", 256, 16, 28, 16, 3, 1),
+        C("rmini 3x3 16-32 s2 28 b=256", 256, 16, 28, 32, 3, 1, 2),
+        C("rmini 1x1 16-32 s2 28 b=256", 256, 16, 28, 32, 1, 0, 2),
+        C("rmini 3x3 32-32 14 b=256", 256, 32, 14, 32, 3, 1),
+        C("rmini 3x3 32-64 s2 14 b=256", 256, 32, 14, 64, 3, 1, 2),
+        C("rmini 1x1 32-64 s2 14 b=256", 256, 32, 14, 64, 1, 0, 2),
+        C("rmini 3x3 64-64 7 b=256", 256, 64, 7, 64, 3, 1),
     ];
 
     /// <summary>Runs the benchmark (args[0], if given, keeps only cases whose name contains it); returns an exit code.</summary>
