@@ -81,12 +81,15 @@ public static class Checkpoint
     // One zero sample through the graph, so a file whose weights do not fit its graph fails at load
     // time, naming the file, rather than at the first real forward pass. A graph of several inputs gets one
     // zero sample in each, by name. The input shapes come from the file, so huge ones are skipped, not allocated.
+    // Convolution weights are not packed for the dry run's batch size (ConvWeightPacking.Suspended): the first real
+    // call packs them for the batch size it has.
     internal static void DryRun(GraphModule model)
     {
         bool huge = model.Graph.Inputs.Any(i => i.Shape.Aggregate(1L, (n, d) => Math.Min(n * Math.Max(d, 1), MaxDryRunElements + 1)) > MaxDryRunElements);
         if (huge || model.ZeroSample() is not { } sample) return;
         model.Eval();
-        using var _ = Autograd.GradMode.NoGrad();
+        using var noGrad = Autograd.GradMode.NoGrad();
+        using var unpacked = ConvWeightPacking.Suspended();
         model.RunOutputs(sample);
     }
 

@@ -13,13 +13,37 @@ internal static class ConvWeightPacking
 
     private static readonly ConditionalWeakTable<Tensor, Entry> Cache = new();
 
+    // Calls on this thread that keep nothing (the load-time dry run): a pass at one batch size would otherwise leave
+    // packed forms that a later batch size does not use — ResNet-18's batch-1 dry run left an F(2×2) Winograd weight
+    // beside batch 8's F(4×4) in its five 512-channel layers, 50 MB.
+    [ThreadStatic] private static int t_suspended;
+
+    /// <summary>Until disposed, <see cref="For"/> returns null on this thread: convolutions pack per call and keep nothing.</summary>
+    public static IDisposable Suspended()
+    {
+        t_suspended++;
+        return new Resume();
+    }
+
     /// <summary>The packed form to reuse for <paramref name="weight"/> when gradients are off, else null (pack per call).</summary>
     public static Conv2dPackedWeights? For(Tensor weight)
     {
-        if (Autograd.GradMode.Enabled) return null;
+        if (Autograd.GradMode.Enabled || t_suspended > 0) return null;
         if (Cache.TryGetValue(weight, out var entry) && entry.Version == weight.Version) return entry.Packed;
         entry = new Entry(weight.Version, new Conv2dPackedWeights());
         Cache.AddOrUpdate(weight, entry);
         return entry.Packed;
+    }
+
+    private sealed class Resume : IDisposable
+    {
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            t_suspended--;
+        }
     }
 }

@@ -1,8 +1,12 @@
 // Prepacked convolution weights (Kernels/Conv/Conv2dPackedWeights, Tensors/ConvWeightPacking): a forward pass on a
 // weight packed by an earlier call gives the bits of packing per call on every kernel path, for one object reused
 // across paths and geometries that pick other tile kernels; the packing kept for a weight tensor is replaced after
-// MarkModified and never handed out when gradients are on (training writes the weight every step).
+// MarkModified and never handed out when gradients are on (training writes the weight every step) or while suspended
+// (the load-time dry run, which would otherwise keep forms packed for its batch size of one).
 using Condense.Autograd;
+using Condense.Formats;
+using Condense.Graph;
+using Condense.Nn;
 using Condense.Kernels.Conv;
 using Condense.Kernels.Platform;
 using Condense.Tensors;
@@ -72,5 +76,38 @@ public class Conv2dPackedWeightsTests
             Assert.NotSame(first, ConvWeightPacking.For(w));
         }
         Assert.Null(ConvWeightPacking.For(w));
+    }
+
+    [Fact]
+    public void NothingIsKeptWhileSuspendedNorByTheLoadTimeDryRun()
+    {
+        var w = new Tensor(Random(3, 16 * 8 * 9), [16, 8, 3, 3]);
+        using (GradMode.NoGrad())
+        {
+            using (ConvWeightPacking.Suspended())
+            {
+                using (ConvWeightPacking.Suspended()) Assert.Null(ConvWeightPacking.For(w));
+                Assert.Null(ConvWeightPacking.For(w));
+            }
+            Assert.NotNull(ConvWeightPacking.For(w));
+        }
+
+        string dir = Directory.CreateTempSubdirectory("condense-packing").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "lenet5.onnx");
+            ModelFile.Save(GraphTracer.Trace(ModelSpec.Parse("lenet5").Build(0), [784]), path);
+            var model = ModelFile.Load(path);
+            var conv = model.Graph.Nodes.First(n => n.OpType == OpTypes.Conv);
+            var weight = model.Graph.Initializers[conv.Inputs[1]];
+            using (GradMode.NoGrad())
+            {
+                Assert.Equal(0, ConvWeightPacking.For(weight)!.Floats);
+                model.Eval();
+                model.Forward(new Tensor(new float[2 * 784], [2, 1, 28, 28]));
+                Assert.True(ConvWeightPacking.For(weight)!.Floats > 0, "a real pass packs the weight it keeps");
+            }
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 }
