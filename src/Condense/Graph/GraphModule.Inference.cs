@@ -29,7 +29,8 @@ public sealed partial class GraphModule
     private sealed record Fusion(Plan Plan, ConvChain?[] RunAt, bool[] Absorbed, int[][] Released);
 
     // A batch norm folded into a convolution, and the tensors (and versions) it was computed from: w, b, γ, β, mean, var.
-    private sealed record FoldedConv(Tensor?[] Sources, int[] Versions, Tensor Weight, Tensor Bias)
+    // The folded weight is not kept: the packed forms ask for it (Conv2dPackedWeights.Source) when they are made.
+    private sealed record FoldedConv(Tensor?[] Sources, int[] Versions, Conv2dPackedWeights Packed, Tensor Bias)
     {
         // Whether the sources are these same objects at the same versions: a few comparisons, run on every pass.
         public bool ComputedFrom(Tensor w, Tensor? b, Step bn, Tensor?[] values)
@@ -117,14 +118,15 @@ public sealed partial class GraphModule
         if (b is not null && b.Size != g.OutChannels) return false;
         var residual = Value(chain.Residual);
         if (residual is not null && (residual.DataType != DataType.Float32 || !residual.Shape.AsSpan().SequenceEqual(g.OutputShape))) return false;
-        if (chain.BatchNorm >= 0)
-        {
-            if (FoldBatchNorm(plan, chain, w, b, g.OutChannels, values) is not { } folded) return false;
-            (w, b) = (folded.Weight, folded.Bias);
-        }
+        // The folded weight exists only packed; where nothing is kept (the load-time dry run), the steps run one by one.
+        if (chain.BatchNorm >= 0 && !ConvWeightPacking.Keeps) return false;
+        FoldedConv? folded = null;
+        if (chain.BatchNorm >= 0 && (folded = FoldBatchNorm(plan, chain, w, b, g.OutChannels, values)) is null) return false;
+        var packed = folded?.Packed ?? ConvWeightPacking.For(w);
+        var bias = folded?.Bias ?? b;
         var y = PooledTensor(g.OutputShape, arena);
-        Conv2dKernel.Forward(g, x.Data, w.Data, b is null ? default : b.Data, y.Data, residual is null ? default : residual.Data, chain.Relu >= 0,
-            ConvWeightPacking.For(w));
+        Conv2dKernel.Forward(g, x.Data, folded is null ? w.Data : default, bias is null ? default : bias.Data, y.Data,
+            residual is null ? default : residual.Data, chain.Relu >= 0, packed);
         values[plan.Steps[chain.Last].Outputs[0]] = y;
         return true;
     }
@@ -140,16 +142,20 @@ public sealed partial class GraphModule
         if (sources.Skip(2).Any(t => t is not { Rank: 1, DataType: DataType.Float32 } || t.Size != channels)) return null;
         var (gamma, beta, mean, variance) = (sources[2]!.Data, sources[3]!.Data, sources[4]!.Data, sources[5]!.Data);
         double eps = bn.Node.Float("epsilon", 1e-5f);
-        var weight = Tensor.Uninitialized(w.Shape);
         var bias = new float[channels];
-        int inner = w.Size / channels;
         for (int o = 0; o < channels; o++)
+            bias[o] = (float)(((b is null ? 0 : b.Data[o]) - mean[o]) * Factor(o) + beta[o]);
+        double Factor(int o) => gamma[o] / Math.Sqrt(variance[o] + eps);
+        void Weight(Span<float> weight)
         {
-            double factor = gamma[o] / Math.Sqrt(variance[o] + eps);
-            for (int i = o * inner; i < (o + 1) * inner; i++) weight.Data[i] = (float)(w.Data[i] * factor);
-            bias[o] = (float)(((b is null ? 0 : b.Data[o]) - mean[o]) * factor + beta[o]);
+            int inner = w.Size / channels;
+            for (int o = 0; o < channels; o++)
+            {
+                double factor = Factor(o);
+                for (int i = o * inner; i < (o + 1) * inner; i++) weight[i] = (float)(w.Data[i] * factor);
+            }
         }
-        var folded = new FoldedConv(sources, versions, weight, new Tensor(bias, [channels]));
+        var folded = new FoldedConv(sources, versions, new Conv2dPackedWeights(Weight), new Tensor(bias, [channels]));
         _foldedConvs[chain.Conv] = folded;
         return folded;
     }

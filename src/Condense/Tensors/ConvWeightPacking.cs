@@ -25,10 +25,13 @@ internal static class ConvWeightPacking
         return new Resume();
     }
 
+    /// <summary>Whether packed forms are kept on this thread now: gradients off and not <see cref="Suspended"/>.</summary>
+    public static bool Keeps => !Autograd.GradMode.Enabled && t_suspended == 0;
+
     /// <summary>The packed form to reuse for <paramref name="weight"/> when gradients are off, else null (pack per call).</summary>
     public static Conv2dPackedWeights? For(Tensor weight)
     {
-        if (Autograd.GradMode.Enabled || t_suspended > 0) return null;
+        if (!Keeps) return null;
         if (Cache.TryGetValue(weight, out var entry) && entry.Version == weight.Version) return entry.Packed;
         entry = new Entry(weight.Version, new Conv2dPackedWeights());
         Cache.AddOrUpdate(weight, entry);

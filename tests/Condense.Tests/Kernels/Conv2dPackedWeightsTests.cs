@@ -2,7 +2,8 @@
 // weight packed by an earlier call gives the bits of packing per call on every kernel path, for one object reused
 // across paths and geometries that pick other tile kernels; the packing kept for a weight tensor is replaced after
 // MarkModified and never handed out when gradients are on (training writes the weight every step) or while suspended
-// (the load-time dry run, which would otherwise keep forms packed for its batch size of one).
+// (the load-time dry run, which would otherwise keep forms packed for its batch size of one); a packed object with a
+// weight source runs calls that pass no weight, on every path and tile size, asking the source once per form it makes.
 using Condense.Autograd;
 using Condense.Formats;
 using Condense.Graph;
@@ -109,5 +110,44 @@ public class Conv2dPackedWeightsTests
             }
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void AWeightSourceStandsInForTheWeightAndIsAskedOncePerForm()
+    {
+        // Direct (pixel tiles), a 1×1 stride-2 (subsampled first), and a 3×3 stride-1 by F(2×2), F(4×4) and direct.
+        (Conv2dGeometry G, WinogradMode Mode, int Seed)[] cases =
+        [
+            (G(1, 16, 12, 40, 3, 2, 1), WinogradMode.Auto, 1), (G(2, 8, 9, 12, 1, 2, 0), WinogradMode.Auto, 2),
+            (G(2, 24, 10, 20, 3, 1, 1), WinogradMode.F2, 3), (G(2, 24, 10, 20, 3, 1, 1), WinogradMode.F4, 4),
+            (G(2, 24, 10, 20, 3, 1, 1), WinogradMode.Off, 5),
+        ];
+        foreach (var path in Cpu.SupportedPaths)
+        {
+            using var _ = Cpu.Force(path);
+            foreach (var (g, mode, seed) in cases)
+            {
+                using var form = Conv2dWinograd.Force(mode);
+                var x = Random((ulong)(10 + seed), g.Batch * g.InChannels * g.InPixels);
+                var w = Random((ulong)seed, g.OutChannels * g.ColumnRows);
+                var b = Random((ulong)(20 + seed), g.OutChannels);
+                var expected = new float[g.Batch * g.OutChannels * g.OutPixels];
+                Conv2dKernel.Forward(g, x, w, b, expected, default, relu: false, new Conv2dPackedWeights());
+                int asked = 0;
+                var sourced = new Conv2dPackedWeights(weight => { asked++; w.CopyTo(weight); });
+                for (int call = 0; call < 2; call++)
+                {
+                    var actual = new float[expected.Length];
+                    Array.Fill(actual, float.NaN);
+                    Conv2dKernel.Forward(g, x, default, b, actual, default, relu: false, sourced);
+                    Assert.Equal(expected, actual);
+                }
+                Assert.Equal(1, asked);
+            }
+        }
+        // Without a source the weight is required.
+        var geometry = G(1, 4, 5, 4, 3, 1, 1);
+        Assert.ThrowsAny<Exception>(() => Conv2dKernel.Forward(geometry, new float[100], default, default, new float[100], default, false,
+            new Conv2dPackedWeights()));
     }
 }

@@ -80,7 +80,8 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         if (prepacked.Find(typeof(TKernel), panelRows, g) is not { } kept)
         {
             kept = GC.AllocateUninitializedArray<float>(checked(g.OutChannels * g.ColumnRows + 16), pinned: true);
-            PackWeights(g, w, panelRows, Aligned(kept));
+            fixed (float* source = w is null ? prepacked.SourcedWeight(g.OutChannels * g.ColumnRows) : null)
+                PackWeights(g, w is null ? source : w, panelRows, Aligned(kept));
             prepacked.Keep(typeof(TKernel), panelRows, g, kept);
         }
         holder = kept;

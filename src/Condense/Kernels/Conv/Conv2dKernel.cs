@@ -43,21 +43,23 @@ public static unsafe class Conv2dKernel
     /// </summary>
     /// <remarks>With <paramref name="prepacked"/> (inference: the weight unchanged since it was packed there), the weight's
     /// packed form is made once and reused by later calls, and a 3×3 stride-1 convolution may run as a Winograd convolution
-    /// (<see cref="Conv2dWinograd"/>).</remarks>
+    /// (<see cref="Conv2dWinograd"/>). When <paramref name="prepacked"/> has a <see cref="Conv2dPackedWeights.Source"/>,
+    /// <paramref name="weight"/> may be empty: the source gives it when a packed form has to be made.</remarks>
     public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y,
         ReadOnlySpan<float> residual, bool relu, Conv2dPackedWeights? prepacked = null)
     {
         Check(g, x.Length, "input", (long)g.Batch * g.InChannels * g.InPixels);
-        Check(g, weight.Length, "weight", (long)g.OutChannels * g.ColumnRows);
+        bool sourced = weight.IsEmpty && prepacked?.Source is not null;
+        if (!sourced) Check(g, weight.Length, "weight", (long)g.OutChannels * g.ColumnRows);
         if (!bias.IsEmpty) Check(g, bias.Length, "bias", g.OutChannels);
         Check(g, y.Length, "output", (long)g.Batch * g.OutChannels * g.OutPixels);
         if (!residual.IsEmpty) Check(g, residual.Length, "residual", y.Length);
         if (Conv2dPointwiseStrided.Applies(g)) { Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu, prepacked); return; }
         fixed (float* px = x, pw = weight, pb = bias, py = y, pr = residual)
         {
-            float* b = bias.IsEmpty ? null : pb, r = residual.IsEmpty ? null : pr;
-            if (!Conv2dWinograd.TryForward(Cpu.Active, g, px, pw, b, py, r, relu, prepacked))
-                DirectForward(Cpu.Active, g, px, pw, b, py, accumulate: false, r, relu, prepacked);
+            float* b = bias.IsEmpty ? null : pb, r = residual.IsEmpty ? null : pr, w = sourced ? null : pw;
+            if (!Conv2dWinograd.TryForward(Cpu.Active, g, px, w, b, py, r, relu, prepacked))
+                DirectForward(Cpu.Active, g, px, w, b, py, accumulate: false, r, relu, prepacked);
         }
     }
 

@@ -6,7 +6,9 @@
 // U = G g Gᵀ beside it, one per tile size (a layer may take F(2×2) at one batch size and F(4×4) at another: ResNet-18's
 // 7×7 layers at batch 1 and 8), keyed the same way by the GEMM panel's rows. The caller owns
 // invalidation: a new object when the weight's values change (Tensors/ConvWeightPacking keys it on the weight
-// tensor's Version).
+// tensor's Version). A weight that exists only to be packed — a batch norm folded into its convolution — need not be
+// kept at all: with a Source, the kernels are called with no weight and ask the source for it when a form is missing
+// (ResNet-18 kept 47 MB of folded weights beside the packed forms made from them).
 namespace Condense.Kernels.Conv;
 
 /// <summary>The packed form of one convolution weight, reused by <see cref="Conv2dKernel.Forward(Conv2dGeometry, ReadOnlySpan{float},
@@ -20,6 +22,26 @@ public sealed class Conv2dPackedWeights
     // Replaced whole, so concurrent passes see either the old entry or the new one, never a half-written one.
     private volatile Entry? _entry;
     private volatile WinogradEntry? _winogradF2, _winogradF4;
+
+    // The source's weight is written here and packed at once: one buffer per thread, the size of the largest weight,
+    // rather than a garbage array per packed form (ResNet-18: 47 MB of them at the first pass of a new batch size).
+    [ThreadStatic] private static float[]? t_sourced;
+
+    /// <summary>Makes a packed form that computes its weight when asked, rather than from a weight passed with each call.</summary>
+    /// <param name="source">Writes the weight (M, C/g, kH, kW), tight row-major, into the span; called when a form is first needed.</param>
+    public Conv2dPackedWeights(Action<Span<float>>? source = null) => Source = source;
+
+    /// <summary>Where the weight comes from when the kernels are called without one; null when every call passes it.</summary>
+    public Action<Span<float>>? Source { get; }
+
+    /// <summary>The source's weight of <paramref name="length"/> floats, in a buffer valid until this thread's next call.</summary>
+    internal float[] SourcedWeight(int length)
+    {
+        var buffer = t_sourced is { } b && b.Length >= length ? b : t_sourced = GC.AllocateUninitializedArray<float>(length);
+        (Source ?? throw new InvalidOperationException("a convolution was called without a weight and its packed form has no source"))
+            (buffer.AsSpan(0, length));
+        return buffer;
+    }
 
     /// <summary>Floats kept (for memory reports).</summary>
     public long Floats => (_entry?.Data.Length ?? 0) + (_winogradF2?.Data.Length ?? 0) + (_winogradF4?.Data.Length ?? 0);

@@ -127,7 +127,8 @@ public static unsafe class Conv2dWinograd
         {
             long size = (long)f.Alpha * f.Alpha * ((g.OutChannels + rows - 1) / rows * rows) * g.InChannels;
             u = GC.AllocateUninitializedArray<float>(checked((int)size + 16), pinned: true);
-            f.PackWeights(g, w, rows, Aligned(u));
+            fixed (float* source = w is null ? prepacked.SourcedWeight(g.OutChannels * g.ColumnRows) : null)
+                f.PackWeights(g, w is null ? source : w, rows, Aligned(u));
             prepacked.KeepWinograd(f.Output, rows, g, u);
         }
         Conv2dWinograd<TGemm>.Forward(s, x, Aligned(u), bias, y, residual, relu, Cpu.Threads);
