@@ -4,6 +4,10 @@
 // the error of the layers pruned before it (the papers' sequential variant, which re-runs the calibration data through
 // the already pruned layers, is not done: on all-MiniLM-L6-v2 at 50 % with 128 calibration passages it moved SparseGPT's
 // cosine to the original from 0.8944 to 0.8955 and Wanda's from 0.8541 to 0.8494, at 7× the time, 24 passes instead of one).
+// Nor is its error-correcting form: each layer first refitted by least squares (intercept into its bias) from the pruned
+// model's inputs toward the unpruned model's outputs, then pruned on the pruned inputs' Hessian. It lowers an MLP's output
+// error at high sparsity (784-300-100-10 at 80 %: 0.32 → 0.27 relative) but not all-MiniLM-L6-v2's: 50 %, 256 passages,
+// cosine 0.9023 against 0.9024, at 12× the time.
 // Only MatMul/Gemm weights qualify; a Conv weight (or a Gemm read transposed)
 // among the chosen tensors is refused in one line naming it, so that no requested tensor is silently left dense.
 using Condense.Calibration;
