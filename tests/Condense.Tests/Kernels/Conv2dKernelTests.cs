@@ -59,6 +59,8 @@ public class Conv2dKernelTests
         new("channel tiles, two groups", 2, 64, 9, 7, 64, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1, g: 2), true),
         new("channel tiles, stride 2", 1, 32, 15, 15, 32, 3, 3, O(2, 2, 1, 1, 0, 0), true),
         new("channel tiles, 1x1 deep", 2, 256, 5, 6, 64, 1, 1, O(), true),
+        // A 1×1 convolution runs as a GEMM per image (Conv2dPointwise), the images split between threads.
+        new("1x1 pointwise, many images", 40, 32, 11, 13, 48, 1, 1, O(), true),
         // A padded image above the image-resident budget (2 × 262 × 261 floats; 3 channels for the input gradient): the
         // weight-resident order, whose strips of tiles end inside output rows.
         new("large image, weight-resident strips", 1, 2, 260, 259, 3, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
@@ -189,6 +191,7 @@ public class Conv2dKernelTests
     [InlineData("one image over threads, channel tiles", true, false)]
     [InlineData("channel tiles, two groups", true, true)]
     [InlineData("1x1 stride 2", true, true)]
+    [InlineData("1x1 pointwise, many images", true, true)]
     [InlineData("large image, weight-resident strips", true, true)]
     public void FusedResidualAndReluGiveTheBitsOfTheSeparateSteps(string name, bool residual, bool relu)
     {

@@ -35,7 +35,7 @@ public class Conv2dPackedWeightsTests
         (Conv2dGeometry G, int Seed)[] cases =
         [
             (G(1, 16, 12, 40, 3, 1, 1), 1), (G(2, 64, 9, 96, 3, 1, 1), 2), (G(1, 64, 20, 96, 3, 1, 1), 2),
-            (G(2, 8, 9, 12, 1, 2, 0), 3), (G(1, 32, 15, 32, 3, 2, 1), 4),
+            (G(2, 8, 9, 12, 1, 2, 0), 3), (G(1, 32, 15, 32, 3, 2, 1), 4), (G(3, 20, 7, 24, 1, 1, 0), 5),
         ];
         var packs = new Dictionary<int, Conv2dPackedWeights>();
         // The direct kernels' packing: with a packed weight a 3×3 stride-1 convolution would otherwise run as Winograd
@@ -115,12 +115,12 @@ public class Conv2dPackedWeightsTests
     [Fact]
     public void AWeightSourceStandsInForTheWeightAndIsAskedOncePerForm()
     {
-        // Direct (pixel tiles), a 1×1 stride-2 (subsampled first), and a 3×3 stride-1 by F(2×2), F(4×4) and direct.
+        // Direct (pixel tiles), a 1×1 stride-2 (subsampled first), a 3×3 stride-1 by F(2×2), F(4×4) and direct, a 1×1 (GEMM).
         (Conv2dGeometry G, WinogradMode Mode, int Seed)[] cases =
         [
             (G(1, 16, 12, 40, 3, 2, 1), WinogradMode.Auto, 1), (G(2, 8, 9, 12, 1, 2, 0), WinogradMode.Auto, 2),
             (G(2, 24, 10, 20, 3, 1, 1), WinogradMode.F2, 3), (G(2, 24, 10, 20, 3, 1, 1), WinogradMode.F4, 4),
-            (G(2, 24, 10, 20, 3, 1, 1), WinogradMode.Off, 5),
+            (G(2, 24, 10, 20, 3, 1, 1), WinogradMode.Off, 5), (G(3, 20, 7, 24, 1, 1, 0), WinogradMode.Auto, 6),
         ];
         foreach (var path in Cpu.SupportedPaths)
         {
