@@ -59,7 +59,7 @@ public class Conv2dKernelTests
         new("channel tiles, two groups", 2, 64, 9, 7, 64, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1, g: 2), true),
         new("channel tiles, stride 2", 1, 32, 15, 15, 32, 3, 3, O(2, 2, 1, 1, 0, 0), true),
         new("channel tiles, 1x1 deep", 2, 256, 5, 6, 64, 1, 1, O(), true),
-        // A 1×1 convolution runs as a GEMM per image (Conv2dPointwise), the images split between threads.
+        // A 1×1 convolution runs as a GEMM per image (Conv2dGemm), the images split between threads.
         new("1x1 pointwise, many images", 40, 32, 11, 13, 48, 1, 1, O(), true),
         // A padded image above the image-resident budget (2 × 262 × 261 floats; 3 channels for the input gradient): the
         // weight-resident order, whose strips of tiles end inside output rows.

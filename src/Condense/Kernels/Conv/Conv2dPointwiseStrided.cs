@@ -3,7 +3,7 @@
 // 2016, "option B"). Picking those pixels is one pass writing 1/(sH·sW) of the image; the direct kernel would
 // instead copy the whole image into sH·sW phase planes (Conv2dDirect.cs) of which a 1×1 kernel reads one.
 // The sums are the same taps in the same order, so the result is that of the stride-1 kernel on the subsample.
-// Conv2dKernel sends only grouped ones here: an ungrouped 1×1 convolution picks its pixels image by image (Conv2dPointwise).
+// Conv2dKernel sends only grouped ones here: an ungrouped one runs as a GEMM per image on its picked pixels (Conv2dGemm).
 using System.Buffers;
 
 namespace Condense.Kernels.Conv;

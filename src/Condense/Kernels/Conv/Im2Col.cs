@@ -1,12 +1,13 @@
 // col2im (Chellapilla et al. 2006, "High performance convolutional neural networks for document
 // processing"; Caffe's col2im_cpu): the im2col matrix holds the input patches of one image and one group as
 // its columns, row r = (c·kH + kh)·kW + kw being input channel c shifted by (kh, kw) and sampled at the
-// output pixels; the strided input gradient is a GEMM into that matrix, scattered back onto the image here.
+// output pixels; the strided input gradient is a GEMM into that matrix, scattered back onto the image here, and a strided
+// 1×1 convolution is a GEMM from it (Conv2dGemm), which Fill writes.
 using System.Runtime.CompilerServices;
 
 namespace Condense.Kernels.Conv;
 
-/// <summary>col2im: the transpose-and-sum of the im2col matrix of one image and group.</summary>
+/// <summary>im2col of one image and group, and col2im: its transpose-and-sum.</summary>
 internal static unsafe class Im2Col
 {
     /// <summary>
@@ -42,6 +43,42 @@ internal static unsafe class Im2Col
                             System.Numerics.Tensors.TensorPrimitives.Add(d, new ReadOnlySpan<float>(src + lo, hi - lo), d);
                         }
                         else for (int x = lo; x < hi; x++) dst[x * sw] += src[x];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// col[row, pixel] = image[c, oy·sH + kh·dH − padTop, ox·sW + kw·dW − padLeft], 0 where that lies in the padding; col is
+    /// [C/g · kH · kW, OH · OW].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Fill(Conv2dGeometry g, float* image, float* col)
+    {
+        var o = g.Options;
+        int h = g.Height, w = g.Width, oh = g.OutHeight, ow = g.OutWidth, sh = o.StrideH, sw = o.StrideW;
+        for (int c = 0; c < g.InPerGroup; c++)
+        {
+            float* plane = image + (long)c * h * w;
+            for (int kh = 0; kh < g.KernelH; kh++)
+            {
+                int rowOffset = kh * o.DilationH - o.PadTop;
+                for (int kw = 0; kw < g.KernelW; kw++, col += oh * ow)
+                {
+                    int colOffset = kw * o.DilationW - o.PadLeft;
+                    var (lo, hi) = ValidRange(colOffset, sw, w, ow);
+                    for (int y = 0; y < oh; y++)
+                    {
+                        int iy = y * sh + rowOffset;
+                        float* dst = col + y * ow;
+                        if ((uint)iy >= (uint)h || hi <= lo) { new Span<float>(dst, ow).Clear(); continue; }
+                        for (int x = 0; x < lo; x++) dst[x] = 0f;
+                        for (int x = hi; x < ow; x++) dst[x] = 0f;
+                        float* src = plane + iy * w + colOffset;
+                        if (sw == 1) new ReadOnlySpan<float>(src + lo, hi - lo).CopyTo(new Span<float>(dst + lo, hi - lo));
+                        else if (sw == 2) StrideTwoSplit.Split(src + 2 * lo, 2 * (hi - lo) - 1, dst + lo, null);
+                        else for (int x = lo; x < hi; x++) dst[x] = src[x * sw];
                     }
                 }
             }
