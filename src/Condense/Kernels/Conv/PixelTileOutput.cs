@@ -75,20 +75,30 @@ internal static unsafe class PixelTileOutput
             if (j < n) Masked(from + j, to + j, residual is null ? null : residual + j, n - j, relu);
             return;
         }
-        if (path == KernelPath.Avx2)
-            for (; j + 8 <= n; j += 8)
-            {
-                var v = Vector256.Load(from + j);
-                if (residual is not null) v += Vector256.Load(residual + j);
-                if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
-                v.Store(to + j);
-            }
+        if (path == KernelPath.Avx2 && n >= 8)
+        {
+            // The last 8 values as one more vector that overlaps the previous one: it writes the same values again, so a
+            // 14-wide output row costs two stores rather than a store and six scalar steps. It is computed before any store,
+            // so a residual that is the output itself is not added twice.
+            var tail = Epilogue8(from + n - 8, residual is null ? null : residual + n - 8, relu);
+            for (; j + 8 <= n; j += 8) Epilogue8(from + j, residual is null ? null : residual + j, relu).Store(to + j);
+            tail.Store(to + n - 8);
+            return;
+        }
         for (; j < n; j++)
         {
             float v = from[j];
             if (residual is not null) v += residual[j];
             to[j] = relu ? MathF.Max(v, 0f) : v;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Epilogue8(float* from, float* residual, bool relu)
+    {
+        var v = Vector256.Load(from);
+        if (residual is not null) v += Vector256.Load(residual);
+        return relu ? Vector256.Max(v, Vector256<float>.Zero) : v;
     }
 
     // The first n < 16 values with masked AVX-512 loads and stores.

@@ -14,6 +14,7 @@ internal static unsafe class StrideTwoSplit
     {
         int j = 0;
         if (Vector256.IsHardwareAccelerated)
+        {
             for (; 2 * j + 16 <= count; j += 8)
             {
                 var low = Vector256.Load((ulong*)(src + 2 * j));
@@ -21,10 +22,26 @@ internal static unsafe class StrideTwoSplit
                 Vector256.Narrow(low, high).AsSingle().Store(evens + j);
                 if (odds != null) Vector256.Narrow(low >> 32, high >> 32).AsSingle().Store(odds + j);
             }
+            // Rows of 8 to 15 values (ResNet's 14-wide stages) in runs of four pairs, the last run overlapping the one before
+            // when the row is even (it writes the same values again), so no row is left mostly to the scalar loop.
+            if (2 * j + 8 <= count)
+            {
+                for (; 2 * j + 8 <= count; j += 4) FourPairs(src + 2 * j, evens + j, odds is null ? null : odds + j);
+                if (count % 2 == 0 && 2 * j < count) { j = count / 2 - 4; FourPairs(src + 2 * j, evens + j, odds is null ? null : odds + j); j += 4; }
+            }
+        }
         for (; 2 * j < count; j++)
         {
             evens[j] = src[2 * j];
             if (odds != null && 2 * j + 1 < count) odds[j] = src[2 * j + 1];
         }
+    }
+
+    // evens[0..4) = src[0, 2, 4, 6], odds[0..4) = src[1, 3, 5, 7]: one permute puts the evens in the low half.
+    private static void FourPairs(float* src, float* evens, float* odds)
+    {
+        var split = Vector256.Shuffle(Vector256.Load(src), Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
+        split.GetLower().Store(evens);
+        if (odds != null) split.GetUpper().Store(odds);
     }
 }
