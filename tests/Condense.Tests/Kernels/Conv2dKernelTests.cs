@@ -59,6 +59,10 @@ public class Conv2dKernelTests
         new("channel tiles, two groups", 2, 64, 9, 7, 64, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1, g: 2), true),
         new("channel tiles, stride 2", 1, 32, 15, 15, 32, 3, 3, O(2, 2, 1, 1, 0, 0), true),
         new("channel tiles, 1x1 deep", 2, 256, 5, 6, 64, 1, 1, O(), true),
+        // The AVX2 channel tiles (16 channels × up to 6 positions): runs that cross output rows (35 positions in 6 runs),
+        // a transpose tail (35 = 4·8 + 3), three panels of 16, and a stem of one input channel (9 taps).
+        new("avx2 channel tiles, runs across rows", 2, 5, 13, 9, 48, 3, 3, O(2, 2, 1, 1, 1, 1), true),
+        new("avx2 channel tiles, one input channel", 3, 1, 10, 10, 16, 3, 3, O(pt: 1, pl: 1, pb: 1, pr: 1), true),
         // A 1×1 convolution runs as a GEMM per image (Conv2dGemm), the images split between threads.
         new("1x1 pointwise, many images", 40, 32, 11, 13, 48, 1, 1, O(), true),
         // A padded image above the image-resident budget (2 × 262 × 261 floats; 3 channels for the input gradient): the
@@ -190,6 +194,8 @@ public class Conv2dKernelTests
     [InlineData("one image over threads, pixel tiles", true, true)]
     [InlineData("one image over threads, channel tiles", true, false)]
     [InlineData("channel tiles, two groups", true, true)]
+    [InlineData("avx2 channel tiles, runs across rows", true, true)]
+    [InlineData("avx2 channel tiles, one input channel", false, true)]
     [InlineData("1x1 stride 2", true, true)]
     [InlineData("1x1 pointwise, many images", true, true)]
     [InlineData("large image, weight-resident strips", true, true)]
@@ -212,6 +218,33 @@ public class Conv2dKernelTests
             Conv2dKernel.Forward(g, x, w, b, fused, r, relu);
             Assert.Equal(expected, fused);
         }
+    }
+
+    // The AVX2 channel tiles sum the same products in the same order from the same start as the pixel tiles.
+    [Theory]
+    [InlineData("avx2 channel tiles, runs across rows")]
+    [InlineData("avx2 channel tiles, one input channel")]
+    [InlineData("channel tiles, stride 2")]
+    [InlineData("deep K, 7x7, several row panels")]
+    public void Avx2ChannelTilesGiveTheBitsOfThePixelTiles(string name)
+    {
+        if (!Cpu.SupportedPaths.Contains(KernelPath.Avx2)) return;
+        var g = Cases.Single(c => c.Name == name).Geometry;
+        var x = Random(19, g.Batch * g.InChannels * g.InPixels);
+        var w = Random(20, g.OutChannels * g.ColumnRows);
+        var b = Random(21, g.OutChannels);
+        using var _ = Cpu.Force(KernelPath.Avx2);
+        int saved = Conv2dKernel.Avx2ChannelTilesMinTaps;
+        try
+        {
+            var channels = new float[g.Batch * g.OutChannels * g.OutPixels];
+            Conv2dKernel.Forward(g, x, w, b, channels);
+            Conv2dKernel.Avx2ChannelTilesMinTaps = int.MaxValue;
+            var pixels = new float[channels.Length];
+            Conv2dKernel.Forward(g, x, w, b, pixels);
+            Assert.Equal(pixels, channels);
+        }
+        finally { Conv2dKernel.Avx2ChannelTilesMinTaps = saved; }
     }
 
     [Fact]

@@ -15,13 +15,22 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
     /// <summary>Taps per output from which the channel tiles beat the pixel tiles (measured on ResNet-18's convolutions).</summary>
     private const int ChannelTilesMinTaps = 256;
 
+
+    [ThreadStatic] private static int[]? t_bases;
+
     /// <summary>
     /// True when the forward pass runs on channels-in-lanes tiles: AVX-512, whole panels of 32 output channels, enough taps
     /// per output that the final transpose is cheap, and no accumulation (the input gradient keeps the pixel tiles).
     /// </summary>
-    private static bool UsesChannelTiles(Conv2dGeometry g, bool accumulate) =>
-        TKernel.Path == KernelPath.Avx512 && !accumulate && g.OutPerGroup % ConvKernelAvx512Channels.Channels == 0
-        && g.ColumnRows >= ChannelTilesMinTaps;
+    private static bool UsesChannelTiles(Conv2dGeometry g, bool accumulate) => !accumulate && TKernel.Path switch
+    {
+        KernelPath.Avx512 => g.OutPerGroup % ConvKernelAvx512Channels.Channels == 0 && g.ColumnRows >= ChannelTilesMinTaps,
+        KernelPath.Avx2 => g.OutPerGroup % ConvKernelAvx2Channels.Channels == 0 && g.ColumnRows >= Conv2dKernel.Avx2ChannelTilesMinTaps,
+        _ => false,
+    };
+
+    /// <summary>Output channels per channel tile on this kernel's instruction set.</summary>
+    private static int ChannelTileRows => TKernel.Path == KernelPath.Avx2 ? ConvKernelAvx2Channels.Channels : ConvKernelAvx512Channels.Channels;
 
     /// <summary>
     /// Rows r0..r1 (multiples of 32) of the group's output y (M/g, OH, OW): conv + bias, then + residual (same layout;
@@ -30,6 +39,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
     private static void ChannelTiles(Conv2dGeometry g, PhaseSplitImage l, float* w, int* offsets, int group, float* padded, float* bias,
         float* y, float* residual, bool relu, int r0, int r1)
     {
+        if (TKernel.Path == KernelPath.Avx2) { ChannelTilesAvx2(g, l, w, offsets, group, padded, bias, y, residual, relu, r0, r1); return; }
         const int channels = ConvKernelAvx512Channels.Channels;
         int k = g.ColumnRows, mg = g.OutPerGroup, oh = g.OutHeight, ow = g.OutWidth, wq = l.Wq, pixels = g.OutPixels;
         // Each output row in equal runs of at most MaxPositions positions.
@@ -53,6 +63,41 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                         if (last)
                             ChannelTileOutput.Write(tile, x1 - x0, y + rowStart + at, pixels, residual is null ? null : residual + rowStart + at, relu);
                     }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows r0..r1 (multiples of 16) on the AVX2 channel tiles: the kept positions of the whole image in equal runs of at
+    /// most 6 (a run may span output rows), all K blocks summed into a pixels × 16 buffer, then transposed into y.
+    /// </summary>
+    private static void ChannelTilesAvx2(Conv2dGeometry g, PhaseSplitImage l, float* w, int* offsets, int group, float* padded, float* bias,
+        float* y, float* residual, bool relu, int r0, int r1)
+    {
+        const int channels = ConvKernelAvx2Channels.Channels, most = ConvKernelAvx2Channels.MaxPositions;
+        int k = g.ColumnRows, mg = g.OutPerGroup, ow = g.OutWidth, pixels = g.OutPixels;
+        int runs = (pixels + most - 1) / most;
+        float* sums = Buffer(ref t_channelTiles, (long)pixels * channels);
+        if (t_bases is null || t_bases.Length < pixels) t_bases = GC.AllocateUninitializedArray<int>(pixels, pinned: true);
+        fixed (int* bases = t_bases)
+        {
+            // Where kept position p = oy·OW + ox starts its window in the padded image (Conv2dDirect.cs: q = oy·Wq + ox).
+            for (int p = 0; p < pixels; p++) bases[p] = p / ow * l.Wq + p % ow;
+            for (int r = r0; r < r1; r += channels)
+            {
+                for (int pc = 0; pc < k; pc += KC)
+                {
+                    int kc = Math.Min(KC, k - pc);
+                    float* a = w + ((long)group * mg + r) * k + (long)pc * channels;
+                    for (int run = 0; run < runs; run++)
+                    {
+                        int p0 = (int)((long)pixels * run / runs), p1 = (int)((long)pixels * (run + 1) / runs);
+                        ConvKernelAvx2Channels.Run(p1 - p0, kc, a, padded, offsets + pc, bases + p0, sums + (long)p0 * channels,
+                            bias is null ? null : bias + r, pc > 0);
+                    }
+                }
+                long rowStart = (long)r * pixels;
+                ChannelRowsOutput.Write(sums, pixels, y + rowStart, pixels, residual is null ? null : residual + rowStart, relu);
             }
         }
     }

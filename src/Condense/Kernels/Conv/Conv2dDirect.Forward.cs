@@ -40,7 +40,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         if (items == 0) return;
         var layout = new PhaseSplitImage(g, g.InPerGroup);
         bool channelTiles = UsesChannelTiles(g, accumulate);
-        int panelRows = channelTiles ? ConvKernelAvx512Channels.Channels : TKernel.MaxRows;
+        int panelRows = channelTiles ? ChannelTileRows : TKernel.MaxRows;
         float* packed = PackWeights(g, w, panelRows, prepacked, out var holder);
         int panels = (g.OutPerGroup + panelRows - 1) / panelRows;
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? threads : 1, items * panels);

@@ -26,6 +26,9 @@ public static unsafe class Conv2dKernel
     /// <summary>Images per weight-gradient partial: fixed, so the summation order does not depend on the thread count.</summary>
     internal const int WeightChunk = 8;
 
+    /// <summary>Taps per output from which the AVX2 channel tiles (ConvKernel.Avx2Channels.cs) run the forward pass.</summary>
+    internal static int Avx2ChannelTilesMinTaps { get; set; } = 1;
+
     [ThreadStatic] private static Job? t_job;
     [ThreadStatic] private static float[]? t_partials, t_flipped;
 
