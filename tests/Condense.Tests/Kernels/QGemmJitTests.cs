@@ -13,7 +13,7 @@ public class QGemmJitTests
     public static TheoryData<int, int, int> Shapes()
     {
         var data = new TheoryData<int, int, int>();
-        if (!Cpu.Supports(Int8Dot.JitZmmQuads)) return data;
+        if (!Cpu.Supports(Int8Dot.JitZmmQuads)) { data.Add(0, 0, 0); return data; } // a row xunit can run; the test returns
         for (int n = 1; n <= 65; n++) data.Add(12 + n % 12, n, 1 + n % 9 * 5);
         foreach (int k in new[] { 0, 3, 4, 5, 784 }) data.Add(25, 33, k);
         return data;
@@ -23,6 +23,7 @@ public class QGemmJitTests
     [MemberData(nameof(Shapes))]
     public void MatchesReferenceExactly(int m, int n, int k)
     {
+        if (!Cpu.Supports(Int8Dot.JitZmmQuads)) return; // no emitted zmm kernel on this CPU
         var rng = new Rng((ulong)(m * 1000 + n * 10 + k));
         var x = new byte[m * k]; var w = new sbyte[n * k];
         for (int i = 0; i < x.Length; i++) x[i] = (byte)rng.NextInt(256);

@@ -86,7 +86,7 @@ public class OnnxExportTests(ITestOutputHelper output)
     {
         var (train, test) = Mnist.LoadEmbedded();
         var graph = GraphTracer.Trace(ModelSpec.Parse("mlp:784-64-32-10").Build(7), [784]);
-        var (quantized, _) = Quantizer.Quantize(new GraphModule(graph), train, new QuantizeOptions());
+        var (quantized, _) = Quantizer.Quantize(new GraphModule(graph), train, new QuantizeOptions { WeightBits = OrtInt8.WeightBits });
         byte[] onnx = OnnxExporter.ToBytes(quantized.Graph);
         Assert.Equal(OnnxExporter.Opset, ModelProto.Parser.ParseFrom(onnx).OpsetImport.Single().Version);
 
@@ -109,7 +109,7 @@ public class OnnxExportTests(ITestOutputHelper output)
     {
         var (train, test) = Mnist.LoadEmbedded();
         var graph = GraphTracer.Trace(ModelSpec.Parse("mlp:784-64-32-10").Build(7), [784]);
-        var (quantized, _) = Quantizer.Quantize(new GraphModule(graph), train, new QuantizeOptions { Mode = QuantizationMode.Dynamic });
+        var (quantized, _) = Quantizer.Quantize(new GraphModule(graph), train, new QuantizeOptions { Mode = QuantizationMode.Dynamic, WeightBits = OrtInt8.WeightBits });
         byte[] onnx = OnnxExporter.ToBytes(quantized.Graph);
         Assert.Contains(ModelProto.Parser.ParseFrom(onnx).Graph.Node, n => n.OpType == "DynamicQuantizeLinear");
         var x = test.Batch(Enumerable.Range(0, 200).ToArray());

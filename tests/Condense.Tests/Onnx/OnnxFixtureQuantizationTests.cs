@@ -19,7 +19,7 @@ public class OnnxFixtureQuantizationTests(ITestOutputHelper output)
     {
         var (train, test) = Mnist.LoadEmbedded();
         var model = OnnxImporter.Load(Fixture("mlp128.onnx"));
-        var (quantized, _) = Quantizer.Quantize(model, train, new QuantizeOptions { CalibrationSamples = 256 });
+        var (quantized, _) = Quantizer.Quantize(model, train, new QuantizeOptions { CalibrationSamples = 256, WeightBits = OrtInt8.WeightBits });
         byte[] int8 = OnnxExporter.ToBytes(quantized.Graph);
         Assert.Contains(global::Onnx.ModelProto.Parser.ParseFrom(int8).Graph.Node, n => n.OpType == "QuantizeLinear");
 
@@ -36,7 +36,7 @@ public class OnnxFixtureQuantizationTests(ITestOutputHelper output)
     {
         var (train, test) = Mnist.LoadEmbedded();
         var model = OnnxImporter.Load(Fixture("lenet5.onnx"));
-        var (quantized, layers) = Quantizer.Quantize(model, train, new QuantizeOptions { CalibrationSamples = 256 });
+        var (quantized, layers) = Quantizer.Quantize(model, train, new QuantizeOptions { CalibrationSamples = 256, WeightBits = OrtInt8.WeightBits });
         Assert.Equal(2, layers.Count(l => quantized.Graph.Nodes.Any(n => n.Name == l.Node && n.OpType == "Conv")));
         byte[] int8 = OnnxExporter.ToBytes(quantized.Graph);
 

@@ -148,11 +148,12 @@ public partial class OnnxOpParityTests
 
     private static TensorProto UInt8(string name, byte value) => new() { Name = name, DataType = 2, RawData = Google.Protobuf.ByteString.CopyFrom(value) };
 
-    // Seeded int8 values in [−128, 127].
+    // Seeded int8 values in [−128, 127], or [−64, 63] where ONNX Runtime's u8 × s8 products saturate (OrtInt8).
     private static TensorProto Int8s(string name, int count, params long[] dims)
     {
         var rng = new Rng((ulong)count);
-        var bytes = Enumerable.Range(0, count).Select(_ => (byte)(rng.NextDouble() * 256)).ToArray();
+        int levels = OrtInt8.Exact ? 256 : 128;
+        var bytes = Enumerable.Range(0, count).Select(_ => (byte)(sbyte)((int)(rng.NextDouble() * levels) - levels / 2)).ToArray();
         var t = new TensorProto { Name = name, DataType = 3, RawData = ByteString.CopyFrom(bytes) };
         t.Dims.AddRange(dims);
         return t;

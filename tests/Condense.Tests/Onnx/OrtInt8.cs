@@ -18,4 +18,10 @@ internal static class OrtInt8
 
     /// <summary>True when ONNX Runtime's u8 × s8 kernels cannot saturate on this machine.</summary>
     public static bool Exact => s_exact.Value;
+
+    /// <summary>
+    /// The weight bits for a model that ONNX Runtime runs exactly here: 8, or 7 where it saturates (its reduce_range):
+    /// |u8 · s7| pairs stay under 2 · 255 · 64 = 32,640.
+    /// </summary>
+    public static int WeightBits => Exact ? 8 : 7;
 }

@@ -66,14 +66,14 @@ public class QOperatorExportTests(ITestOutputHelper output)
     [InlineData(false)]
     public void StaticQGemmMatchesIntegerEngine(bool perChannel)
     {
-        var quantized = Quantize(SeededMlp(), new QuantizeOptions { PerChannel = perChannel });
+        var quantized = Quantize(SeededMlp(), new QuantizeOptions { PerChannel = perChannel, WeightBits = OrtInt8.WeightBits });
         AssertStaticParity(quantized.Graph, TestBatch(256), $"mlp 784-64-32-10, {(perChannel ? "per channel" : "per tensor")}");
     }
 
     [Fact]
     public void StaticQGemmMatchesIntegerEngineOnPyTorchFixture()
     {
-        var quantized = Quantize(OnnxImporter.Import(Fixture("mlp128.onnx")), new QuantizeOptions());
+        var quantized = Quantize(OnnxImporter.Import(Fixture("mlp128.onnx")), new QuantizeOptions { WeightBits = OrtInt8.WeightBits });
         AssertStaticParity(quantized.Graph, TestBatch(256), "mlp128.onnx");
     }
 
@@ -139,7 +139,7 @@ public class QOperatorExportTests(ITestOutputHelper output)
     public void ReluBeforeANonzeroZeroPointStaysInFloat()
     {
         // A ReLU is fused into QGemm only when the next input's zero point is 0; give layer 2 a zero point of 10.
-        var quantized = Quantize(SeededMlp(), new QuantizeOptions());
+        var quantized = Quantize(SeededMlp(), new QuantizeOptions { WeightBits = OrtInt8.WeightBits });
         var second = quantized.Graph.Nodes.Where(n => n.OpType == "Gemm").ElementAt(1);
         quantized.Graph.Initializers[second.Name + ".input_zero_point"].Data[0] = 10f;
         var qop = QOperatorExport.Convert(quantized.Graph);
@@ -153,7 +153,7 @@ public class QOperatorExportTests(ITestOutputHelper output)
     [Fact]
     public void DynamicMatMulIntegerMatchesSimulation()
     {
-        var quantized = Quantize(SeededMlp(), new QuantizeOptions { Mode = QuantizationMode.Dynamic });
+        var quantized = Quantize(SeededMlp(), new QuantizeOptions { Mode = QuantizationMode.Dynamic, WeightBits = OrtInt8.WeightBits });
         var proto = OnnxExporter.ToModel(QOperatorExport.Convert(quantized.Graph));
         var ops = proto.Graph.Node.Select(n => n.OpType).ToList();
         Assert.Equal(3, ops.Count(o => o == "DynamicQuantizeLinear"));
@@ -173,7 +173,7 @@ public class QOperatorExportTests(ITestOutputHelper output)
     {
         var graph = SeededMlp();
         string last = graph.Nodes.Last(n => n.OpType == "Gemm").Inputs[1];
-        var quantized = Quantize(graph, new QuantizeOptions { Exclude = [last] });
+        var quantized = Quantize(graph, new QuantizeOptions { Exclude = [last], WeightBits = OrtInt8.WeightBits });
         var qop = QOperatorExport.Convert(quantized.Graph);
         Assert.Equal(2, qop.Nodes.Count(n => n.OpType == "QGemm"));
         Assert.Single(qop.Nodes, n => n.OpType == "Gemm");
@@ -192,7 +192,7 @@ public class QOperatorExportTests(ITestOutputHelper output)
         Assert.DoesNotContain('\n', e.Message);
         var int4 = Quantize(SeededMlp(), new QuantizeOptions { WeightBits = 4 });
         Assert.Contains("int8", Assert.Throws<CondenseException>(() => QOperatorExport.Convert(int4.Graph)).Message);
-        var static8 = Quantize(SeededMlp(), new QuantizeOptions());
+        var static8 = Quantize(SeededMlp(), new QuantizeOptions { WeightBits = OrtInt8.WeightBits });
         Assert.Contains("weight-only", Assert.Throws<CondenseException>(() => MatMulNBitsExport.Convert(static8.Graph)).Message);
         Assert.Contains("no quantized layer", Assert.Throws<CondenseException>(() => QOperatorExport.Convert(SeededMlp())).Message);
     }
@@ -201,7 +201,7 @@ public class QOperatorExportTests(ITestOutputHelper output)
     public void ImportingAnUnreadComMicrosoftOpNamesTheOp()
     {
         // QGemm reads back (QuantizedRoundTripTests); another contrib op of the same domain is refused by name.
-        var proto = OnnxExporter.ToModel(QOperatorExport.Convert(Quantize(SeededMlp(), new QuantizeOptions()).Graph));
+        var proto = OnnxExporter.ToModel(QOperatorExport.Convert(Quantize(SeededMlp(), new QuantizeOptions { WeightBits = OrtInt8.WeightBits }).Graph));
         proto.Graph.Node.First(n => n.OpType == "QGemm").OpType = "QLinearAdd";
         string path = Path.Combine(Path.GetTempPath(), $"condense-qop-{Guid.NewGuid():N}.onnx");
         try

@@ -152,7 +152,7 @@ public class TransformerQuantizationTests
     public void DynamicMatMulExportsAsMatMulInteger()
     {
         var (quantized, _) = Quantizer.Quantize(LinearAsMatMul(Tensor.Uniform(new Rng(10), -1, 1, 8, 5)),
-            new QuantizeOptions { Mode = QuantizationMode.Dynamic }, null);
+            new QuantizeOptions { Mode = QuantizationMode.Dynamic, WeightBits = OrtInt8.WeightBits }, null);
         var x = Tensor.Uniform(new Rng(11), -2, 3, 2, 3, 8);
         Tensor ours;
         using (GradMode.NoGrad()) { quantized.Eval(); ours = quantized.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"]; }
