@@ -109,7 +109,8 @@ public class OnnxExportTests(ITestOutputHelper output)
     {
         var (train, test) = Mnist.LoadEmbedded();
         var graph = GraphTracer.Trace(ModelSpec.Parse("mlp:784-64-32-10").Build(7), [784]);
-        var (quantized, _) = Quantizer.Quantize(new GraphModule(graph), train, new QuantizeOptions { Mode = QuantizationMode.Dynamic, WeightBits = OrtInt8.WeightBits });
+        var (quantized, _) = Quantizer.Quantize(new GraphModule(graph), train,
+            new QuantizeOptions { Mode = QuantizationMode.Dynamic, WeightBits = OrtInt8.WeightBits });
         byte[] onnx = OnnxExporter.ToBytes(quantized.Graph);
         Assert.Contains(ModelProto.Parser.ParseFrom(onnx).Graph.Node, n => n.OpType == "DynamicQuantizeLinear");
         var x = test.Batch(Enumerable.Range(0, 200).ToArray());

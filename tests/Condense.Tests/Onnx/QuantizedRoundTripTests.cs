@@ -56,7 +56,10 @@ public sealed class QuantizedRoundTripTests(ITestOutputHelper output)
     [MemberData(nameof(Combinations))]
     public void QuantizedFileReadsBackWithTheSamePredictions(string model, QuantizationMode mode, int bits, int blockSize)
     {
-        var options = new QuantizeOptions { Mode = mode, WeightBits = bits == 8 ? OrtInt8.WeightBits : bits, BlockSize = blockSize > 0 ? blockSize : null, CalibrationSamples = 200 };
+        var options = new QuantizeOptions
+        {
+            Mode = mode, WeightBits = bits == 8 ? OrtInt8.WeightBits : bits, BlockSize = blockSize > 0 ? blockSize : null, CalibrationSamples = 200,
+        };
         GraphModule quantized;
         try { quantized = Quantizer.Quantize(Models[model].Value, Data.Value.Train, options).Model; }
         catch (CondenseException e)
