@@ -234,17 +234,17 @@ public class Conv2dKernelTests
         var w = Random(20, g.OutChannels * g.ColumnRows);
         var b = Random(21, g.OutChannels);
         using var _ = Cpu.Force(KernelPath.Avx2);
-        int saved = Conv2dKernel.Avx2ChannelTilesMinTaps;
+        bool saved = Conv2dKernel.Avx2ChannelTiles;
         try
         {
             var channels = new float[g.Batch * g.OutChannels * g.OutPixels];
             Conv2dKernel.Forward(g, x, w, b, channels);
-            Conv2dKernel.Avx2ChannelTilesMinTaps = int.MaxValue;
+            Conv2dKernel.Avx2ChannelTiles = false;
             var pixels = new float[channels.Length];
             Conv2dKernel.Forward(g, x, w, b, pixels);
             Assert.Equal(pixels, channels);
         }
-        finally { Conv2dKernel.Avx2ChannelTilesMinTaps = saved; }
+        finally { Conv2dKernel.Avx2ChannelTiles = saved; }
     }
 
     [Fact]

@@ -1,11 +1,11 @@
 // The write-out of the AVX2 channels-in-lanes tiles (Conv2dDirect.Channels.cs): once a panel of 16 output channels has
 // its final sums for every output position, held position-major (pixels × 16), it is transposed into the 16 NCHW
-// channel rows, eight positions × eight channels at a time (the usual unpack / shuffle / 128-bit-lane-permute network,
-// 24 shuffles per 8 × 8 block), the residual Add and the Relu of a fused Conv → Add → Relu applied on the way in the
-// order the separate ops compute them (y = conv, y = y + residual, y = max(y, 0)), so the fused result has their bits.
+// channel rows, eight positions × eight channels at a time (GemmPack.Transpose8x8), the residual Add and the Relu of a
+// fused Conv → Add → Relu applied on the way in the order the separate ops compute them (y = conv, y = y + residual,
+// y = max(y, 0)), so the fused result has their bits.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
+using Condense.Kernels.FloatGemm;
 
 namespace Condense.Kernels.Conv;
 
@@ -22,12 +22,13 @@ internal static unsafe class ChannelRowsOutput
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Write(float* sums, int pixels, float* y, int stride, float* residual, bool relu)
     {
+        float* block = stackalloc float[64];
         int p = 0;
         for (; p + 8 <= pixels; p += 8)
             for (int half = 0; half < Channels; half += 8)
             {
                 long at = (long)half * stride + p;
-                Block(sums + (long)p * Channels + half, y + at, stride, residual is null ? null : residual + at, relu);
+                Block(sums + (long)p * Channels + half, y + at, stride, residual is null ? null : residual + at, relu, block);
             }
         for (; p < pixels; p++)
             for (int i = 0; i < Channels; i++)
@@ -39,32 +40,14 @@ internal static unsafe class ChannelRowsOutput
             }
     }
 
-    // Eight positions (rows of the sums, 16 apart) × eight channels, transposed and written as eight channel runs.
+    // Eight positions (rows of the sums, 16 apart) × eight channels, transposed (GemmPack.Transpose8x8) into eight channel
+    // runs; with an epilogue, through block (64 floats), so that a residual that is the output itself is read first.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block(float* sums, float* y, int stride, float* residual, bool relu)
+    private static void Block(float* sums, float* y, int stride, float* residual, bool relu, float* block)
     {
-        const int ld = Channels;
-        var t0 = Avx.UnpackLow(Vector256.Load(sums + 0 * ld), Vector256.Load(sums + 1 * ld));
-        var t1 = Avx.UnpackHigh(Vector256.Load(sums + 0 * ld), Vector256.Load(sums + 1 * ld));
-        var t2 = Avx.UnpackLow(Vector256.Load(sums + 2 * ld), Vector256.Load(sums + 3 * ld));
-        var t3 = Avx.UnpackHigh(Vector256.Load(sums + 2 * ld), Vector256.Load(sums + 3 * ld));
-        var t4 = Avx.UnpackLow(Vector256.Load(sums + 4 * ld), Vector256.Load(sums + 5 * ld));
-        var t5 = Avx.UnpackHigh(Vector256.Load(sums + 4 * ld), Vector256.Load(sums + 5 * ld));
-        var t6 = Avx.UnpackLow(Vector256.Load(sums + 6 * ld), Vector256.Load(sums + 7 * ld));
-        var t7 = Avx.UnpackHigh(Vector256.Load(sums + 6 * ld), Vector256.Load(sums + 7 * ld));
-        // s_c (c = 0..3) holds channel c (low lane) and c + 4 (high lane) of four positions; s_{c+4} the next four.
-        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
-        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
-        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
-        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
-        Store(Avx.Permute2x128(s0, s4, 0x20), y, residual, relu);
-        Store(Avx.Permute2x128(s1, s5, 0x20), y + stride, Offset(residual, stride), relu);
-        Store(Avx.Permute2x128(s2, s6, 0x20), y + 2L * stride, Offset(residual, 2L * stride), relu);
-        Store(Avx.Permute2x128(s3, s7, 0x20), y + 3L * stride, Offset(residual, 3L * stride), relu);
-        Store(Avx.Permute2x128(s0, s4, 0x31), y + 4L * stride, Offset(residual, 4L * stride), relu);
-        Store(Avx.Permute2x128(s1, s5, 0x31), y + 5L * stride, Offset(residual, 5L * stride), relu);
-        Store(Avx.Permute2x128(s2, s6, 0x31), y + 6L * stride, Offset(residual, 6L * stride), relu);
-        Store(Avx.Permute2x128(s3, s7, 0x31), y + 7L * stride, Offset(residual, 7L * stride), relu);
+        if (residual is null && !relu) { GemmPack.Transpose8x8(sums, Channels, y, stride); return; }
+        GemmPack.Transpose8x8(sums, Channels, block, 8);
+        for (int i = 0; i < 8; i++) Store(Vector256.Load(block + 8 * i), y + (long)i * stride, Offset(residual, (long)i * stride), relu);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

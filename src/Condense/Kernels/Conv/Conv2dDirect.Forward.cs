@@ -47,9 +47,9 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         // Split an item's panels only when whole items would leave threads idle or unevenly loaded.
         int split = parts > 1 && items % parts != 0 && items < 4L * parts ? Math.Min(parts, panels) : 1;
         var job = t_forward ??= new ForwardJob();
-        fixed (int* offsets = TapOffsets(g, layout))
+        fixed (int* offsets = TapOffsets(g, layout), bases = channelTiles ? PositionBases(g, layout) : null)
         {
-            job.Set(g, layout, x, packed, offsets, bias, y, residual, accumulate, relu, items, split, parts, panelRows, channelTiles);
+            job.Set(g, layout, x, packed, offsets, bases, bias, y, residual, accumulate, relu, items, split, parts, panelRows, channelTiles);
             try { WorkerPool.Run(job, parts); }
             finally { job.Clear(); }
         }
@@ -67,17 +67,17 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         private long _items;
         private bool _accumulate, _relu, _channelTiles;
         private float* _x, _w, _bias, _y, _residual;
-        private int* _offsets;
+        private int* _offsets, _bases;
 
-        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, int* offsets, float* bias, float* y, float* residual,
-            bool accumulate, bool relu, long items, int split, int parts, int panelRows, bool channelTiles)
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, int* offsets, int* bases, float* bias, float* y,
+            float* residual, bool accumulate, bool relu, long items, int split, int parts, int panelRows, bool channelTiles)
         {
             (_g, _layout, _accumulate, _relu, _items, _split, _parts) = (g, layout, accumulate, relu, items, split, parts);
             (_panelRows, _channelTiles) = (panelRows, channelTiles);
-            _x = x; _w = w; _offsets = offsets; _bias = bias; _y = y; _residual = residual;
+            _x = x; _w = w; _offsets = offsets; _bases = bases; _bias = bias; _y = y; _residual = residual;
         }
 
-        public void Clear() { _x = _w = _bias = _y = _residual = null; _offsets = null; _g = null!; }
+        public void Clear() { _x = _w = _bias = _y = _residual = null; _offsets = _bases = null; _g = null!; }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int part)
@@ -101,7 +101,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                 copied = item;
                 float* bias = _bias is null ? null : _bias + group * mg;
                 float* y = _y + first * g.OutPixels, residual = _residual is null ? null : _residual + first * g.OutPixels;
-                if (_channelTiles) ChannelTiles(g, l, _w, _offsets, group, padded, bias, y, residual, _relu, r0, r1);
+                if (_channelTiles) ChannelTiles(g, l, _w, _offsets, _bases, group, padded, bias, y, residual, _relu, r0, r1);
                 else if (imageResident) ImageResident(g, l, group, padded, bias, y, residual, tiles, stride, r0, r1);
                 else WeightResident(g, l, group, padded, bias, y, residual, tiles, r0, r1);
             }

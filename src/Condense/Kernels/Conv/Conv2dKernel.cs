@@ -26,8 +26,8 @@ public static unsafe class Conv2dKernel
     /// <summary>Images per weight-gradient partial: fixed, so the summation order does not depend on the thread count.</summary>
     internal const int WeightChunk = 8;
 
-    /// <summary>Taps per output from which the AVX2 channel tiles (ConvKernel.Avx2Channels.cs) run the forward pass.</summary>
-    internal static int Avx2ChannelTilesMinTaps { get; set; } = 1;
+    /// <summary>Whether AVX2 forward passes run channels-in-lanes tiles (ConvKernel.Avx2Channels.cs) where they fit; off: pixel tiles.</summary>
+    internal static bool Avx2ChannelTiles { get; set; } = true;
 
     [ThreadStatic] private static Job? t_job;
     [ThreadStatic] private static float[]? t_partials, t_flipped;

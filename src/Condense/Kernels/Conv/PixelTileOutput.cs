@@ -82,7 +82,7 @@ internal static unsafe class PixelTileOutput
             // so a residual that is the output itself is not added twice.
             var tail = Epilogue8(from + n - 8, residual is null ? null : residual + n - 8, relu);
             for (; j + 8 <= n; j += 8) Epilogue8(from + j, residual is null ? null : residual + j, relu).Store(to + j);
-            tail.Store(to + n - 8);
+            if (j < n) tail.Store(to + n - 8);
             return;
         }
         for (; j < n; j++)
