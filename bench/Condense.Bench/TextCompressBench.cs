@@ -68,8 +68,14 @@ internal static class TextCompressBench
             if (variant.StartsWith("oneshot-", StringComparison.Ordinal))
             {
                 // One-shot pruning, no fine-tuning: oneshot-{magnitude|wanda|sparsegpt}-{50|nm}.
-                var prune = PruneFor(variant["oneshot-".Length..]);
-                var (pruned, r) = TextPrunePipeline.Apply(teacher, tokenizer, evaluation, prune, new Inference.EmbeddingOptions(), null, calibration);
+                var prune = PruneFor(variant["oneshot-".Length..], args);
+                var sweep = new SyncProgress(p =>
+                {
+                    if (p.Done % 8 == 0) Console.Error.WriteLine($"  {variant}: sensitivity {p.Done}/{p.Total} {clock.Elapsed.TotalSeconds:F0}s");
+                });
+                var (pruned, r) = TextPrunePipeline.Apply(teacher, tokenizer, evaluation, prune, new Inference.EmbeddingOptions(), null, calibration, sweep);
+                if (prune.Allocation == SparsityAllocation.Sensitivity)
+                    Console.WriteLine("    by tensor: " + string.Join(" ", r.Tensors.Select(t => $"{t.Name}={t.Sparsity:F3}")));
                 (model, seconds) = (pruned, r.Seconds);
                 before = after = new TextFidelity(r.CosineMean, r.CosineMin, r.TopKOverlap, r.Spearman);
             }
@@ -81,7 +87,7 @@ internal static class TextCompressBench
                     "heads-ffn" or "heads-ffn-emb8" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5, Calibration = calibration },
                     "heads-ffn-norms" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5 },
                     _ when variant.StartsWith("distil-", StringComparison.Ordinal) =>
-                        new TextStudentOptions { Prune = PruneFor(variant["distil-".Length..]), Calibration = calibration },
+                        new TextStudentOptions { Prune = PruneFor(variant["distil-".Length..], args), Calibration = calibration },
                     _ => throw new CondenseException($"unknown variant '{variant}'"),
                 };
                 var (distilled, report) = TextDistillPipeline.Apply(teacher, tokenizer, train, evaluation, student, options, progress);
@@ -125,16 +131,30 @@ internal static class TextCompressBench
         }
     }
 
-    // "50": half of every Linear's weights; "nm": 2:4; scored by magnitude, wanda or sparsegpt ("wanda-nm", "sparsegpt-50", …).
-    private static PruneOptions PruneFor(string spec)
+    // "50": half of every Linear's weights; "nm": 2:4; scored by magnitude, wanda or sparsegpt ("wanda-nm", "sparsegpt-50", …);
+    // "-sens" after a sparsity spreads it by measured sensitivity ("sparsegpt-50-sens"). --exclude PATTERN,… leaves tensors dense.
+    private static PruneOptions PruneFor(string spec, string[] args)
     {
+        string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
         var parts = spec.Split('-');
+        var exclude = args.Contains("--exclude") ? Option("--exclude", "").Split(',') : [];
+        int samples = int.Parse(Option("--sensitivity-samples", PruneOptions.DefaultSensitivitySamples.ToString()));
+        var allocation = parts.Length > 2 && parts[2] == "sens" ? SparsityAllocation.Sensitivity : SparsityAllocation.Uniform;
         var score = parts[0] switch
         {
             "magnitude" => PruneScore.Magnitude, "wanda" => PruneScore.Wanda, "sparsegpt" => PruneScore.SparseGpt,
             _ => throw new CondenseException($"unknown score '{parts[0]}'"),
         };
-        return parts[1] == "nm" ? new PruneOptions { Method = PruneMethod.NM, N = 2, M = 4, Score = score }
-            : new PruneOptions { Method = PruneMethod.Magnitude, Sparsity = int.Parse(parts[1]) / 100.0, Score = score };
+        return parts[1] == "nm" ? new PruneOptions { Method = PruneMethod.NM, N = 2, M = 4, Score = score, Exclude = exclude }
+            : new PruneOptions
+            {
+                Method = PruneMethod.Magnitude, Sparsity = int.Parse(parts[1]) / 100.0, Score = score, Exclude = exclude,
+                Allocation = allocation, SensitivitySamples = samples,
+            };
+    }
+
+    private sealed class SyncProgress(Action<(int Done, int Total)> report) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value) => report(value);
     }
 }

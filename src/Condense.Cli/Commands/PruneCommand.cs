@@ -97,7 +97,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         public int Rounds { get; init; } = 3;
 
         [CommandOption("--text <FILE>")] [Description("For a text encoder: passages, one per line; prunes and measures fidelity to the original "
-            + "model on them (on the second half when the first half calibrates --score).")]
+            + "model on them (on the second half when the first half calibrates --score or --allocation sensitivity).")]
         [ConflictsWith("--data"), ConflictsWith("--structured"), ConflictsWith("--sensitivity"), ConflictsWith("--images")]
         [ConflictsWith("--schedule", "agp", "iterative")]
         public string? Text { get; init; }
@@ -115,8 +115,19 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             + "updates from the calibration Hessian, Frantar & Alistarh 2023).")]
         public PruneScore Score { get; init; } = PruneScore.Magnitude;
 
+        [CommandOption("--allocation <NAME>")] [Requires("--text")]
+        [ConflictsWith("--nm"), ConflictsWith("--global"), ConflictsWith("--random"), ConflictsWith("--threshold")]
+        [Description("With --text: uniform (default: every Linear at --sparsity) or sensitivity (each Linear pruned alone at 20–90 % and "
+            + "measured on the calibration passages' embeddings, then --sparsity spent where it costs least; slow: 8 measurements per Linear).")]
+        public SparsityAllocation Allocation { get; init; } = SparsityAllocation.Uniform;
+
+        [CommandOption("--sensitivity-samples <N>")] [Requires("--allocation", "sensitivity")]
+        [Description("With --allocation sensitivity: calibration passages each measurement embeds (default 32).")]
+        public int SensitivitySamples { get; init; } = PruneOptions.DefaultSensitivitySamples;
+
         [CommandOption("--calibration <PATH>")] [Requires("--text|--images")]
-        [Description("With --text: passages that wanda and sparsegpt score on (default: the first half of --text). With --images "
+        [Description("With --text: passages that wanda and sparsegpt score on and --allocation sensitivity measures on (default: the first "
+            + "half of --text). With --images "
             + "--structured: a folder of images the filters are chosen on, the layers reading them refitted (residual channels stay whole).")]
         public string? Calibration { get; init; }
 
@@ -160,6 +171,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             {
                 Method = method, Threshold = Threshold ?? defaults.Threshold, Sparsity = sparsity, Global = Global, N = n, M = m,
                 Include = Include, Exclude = Exclude, IncludeBiases = IncludeBiases, Seed = Seed, Score = Score,
+                Allocation = Allocation, SensitivitySamples = SensitivitySamples,
             };
             return new PruneRun
             {

@@ -27,11 +27,12 @@ internal static class PruneText
         IReadOnlyList<string>? calibration = null;
         IReadOnlyList<string> evaluation = passages;
         if (settings.Calibration is { } file) calibration = TextPassages.Read(file);
-        else if (options.Score != PruneScore.Magnitude) (calibration, evaluation) = TextPassages.Halves(passages, settings.Text!);
+        else if (options.Score != PruneScore.Magnitude || options.Allocation == SparsityAllocation.Sensitivity)
+            (calibration, evaluation) = TextPassages.Halves(passages, settings.Text!);
         var (pruned, report) = settings.FinetuneEpochs > 0
             ? PruneAndFinetune(output, settings, options, model, tokenizer, calibration, evaluation)
-            : CountProgress.Run(output, "measuring fidelity", evaluation.Count, progress =>
-                TextPrunePipeline.Apply(model, tokenizer, evaluation, options, new EmbeddingOptions(settings.MaxLength), progress, calibration));
+            : CountProgress.Run(output, "measuring sensitivity", "measuring fidelity", evaluation.Count, (sweep, progress) =>
+                TextPrunePipeline.Apply(model, tokenizer, evaluation, options, new EmbeddingOptions(settings.MaxLength), progress, calibration, sweep));
         pruned.Graph.Metadata[TextTokenizer.MetadataKey] = tokenizer.Vocabulary;
         ModelFile.Save(pruned.Graph, outPath);
         report = report with { FileBytesBefore = ModelMetrics.SizeOnDisk(settings.Model), FileBytesAfter = ModelMetrics.SizeOnDisk(outPath) };
@@ -59,13 +60,21 @@ internal static class PruneText
         if (report.AfterFinetune is not null) table.AddColumn("pruned, fine-tuned");
         string[] Row(string name, string original, string pruned, string? tuned) => tuned is null ? [name, original, pruned] : [name, original, pruned, tuned];
         var after = report.AfterFinetune;
-        table.AddRow(Row("sparsity", "", $"{report.Sparsity:P1} ({report.Method}, {report.Score})", after is null ? null : $"{report.Sparsity:P1}"));
+        string how = report.Allocation == "uniform" ? $"{report.Method}, {report.Score}" : $"{report.Method}, {report.Score}, {report.Allocation}";
+        table.AddRow(Row("sparsity", "", $"{report.Sparsity:P1} ({how})", after is null ? null : $"{report.Sparsity:P1}"));
         table.AddRow(Row("cosine to original (mean / min)", "1", $"{report.CosineMean:F4} / {report.CosineMin:F4}",
             after is null ? null : $"{after.CosineMean:F4} / {after.CosineMin:F4}"));
         table.AddRow(Row("top-10 neighbour overlap", "100 %", $"{report.TopKOverlap:P1}", after is null ? null : $"{after.TopKOverlap:P1}"));
         table.AddRow(Row("Spearman (pairwise similarities)", "1", $"{report.Spearman:F4}", after is null ? null : $"{after.Spearman:F4}"));
         table.AddRow(Row("non-zero parameters", $"{report.Parameters:N0}", $"{report.NonzeroParameters:N0}", after is null ? null : ""));
         table.AddRow(Row("file size", Output.FormatBytes(report.FileBytesBefore), Output.FormatBytes(report.FileBytesAfter), after is null ? null : ""));
+        if (report.Allocation != "uniform")
+        {
+            // The sparsity each tensor got: the point of a sensitivity allocation.
+            var tensors = new Table().Title("[bold]sparsity by tensor[/]").AddColumns("tensor", "parameters", "sparsity");
+            foreach (var t in report.Tensors) tensors.AddRow(Markup.Escape(t.Name), $"{t.Parameters:N0}", $"{t.Sparsity:P1}");
+            output.Console.Write(tensors);
+        }
         output.Console.Write(table);
         string calibrated = report.CalibrationPassages > 0 ? $"scored on {report.CalibrationPassages} calibration passages, " : "";
         output.Console.MarkupLine($"{calibrated}measured on {report.EvaluationPassages} passages; saved [bold]{Markup.Escape(outPath)}[/] "

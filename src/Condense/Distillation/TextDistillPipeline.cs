@@ -110,12 +110,12 @@ public static class TextDistillPipeline
         var clock = Stopwatch.StartNew();
         var (model, kept) = cut;
         MaskSet? masks = null;
+        var embedding = new EmbeddingOptions(options.MaxLength, options.BatchSize, options.Pooling);
         if (student.Prune is { } prune)
         {
-            masks = Pruner.Prune(model, prune, TextPrunePipeline.Calibration(model, tokenizer, student.Calibration, options.MaxLength));
+            masks = TextPrunePipeline.Prune(model, tokenizer, prune, student.Calibration, embedding);
             if (masks.Entries.Count == 0) throw new CondenseException("no weight to prune: all were excluded or the student has no Linear layer");
         }
-        var embedding = new EmbeddingOptions(options.MaxLength, options.BatchSize, options.Pooling);
         var reference = new SentenceEmbedder(teacher, tokenizer, embedding).Embed(evaluation, null, cancellation);
         var before = Fidelity.Measure(new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation, null, cancellation), reference);
         var epochs = TextDistiller.Distill(model, teacher, tokenizer, train, options, masks, progress, cancellation);

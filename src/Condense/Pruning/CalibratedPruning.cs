@@ -19,48 +19,69 @@ namespace Condense.Pruning;
 internal static class CalibratedPruning
 {
     /// <summary>
-    /// The masks of <paramref name="options"/>' calibration-driven score. With <paramref name="writeWeights"/>, SparseGPT's
-    /// reconstructed weights replace the model's (pruned positions are then already zero); without, the model is not changed.
+    /// The masks of <paramref name="options"/>' calibration-driven score (or of magnitude, when the sparsity is allocated by
+    /// sensitivity). With <paramref name="writeWeights"/>, SparseGPT's reconstructed weights replace the model's (pruned
+    /// positions are then already zero); without, the model is not changed. <see cref="SparsityAllocation.Sensitivity"/> first
+    /// measures every tensor pruned alone by <paramref name="loss"/> (default: the outputs' cosine on the first
+    /// <see cref="PruneOptions.SensitivitySamples"/> calibration batches) and spends the sparsity by it.
     /// </summary>
     public static MaskSet Compute(GraphModule model, PruneOptions options, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration,
-        bool writeWeights)
+        bool writeWeights, Func<GraphModule, double>? loss = null, IProgress<(int Done, int Total)>? progress = null)
     {
         string score = PruneOptions.ScoreName(options.Score);
         var targets = Prunable.Find(model, options);
-        foreach (var t in targets)
-            if (Unsupported(t, model.Graph) is { } reason)
-                throw new CondenseException($"{score} prunes MatMul/Gemm weights only: {t.Name} {reason}; exclude it");
-        var feeds = (calibration ?? throw new CondenseException($"{score} needs calibration data"))();
-        bool sparseGpt = options.Score == PruneScore.SparseGpt;
-        var inputs = LayerInputs.Gather(model, feeds, targets.Select(t => t.Node).ToList(), hessian: sparseGpt, sampleRows: 0);
-
+        if (options.Score != PruneScore.Magnitude)
+            foreach (var t in targets)
+                if (Unsupported(t, model.Graph) is { } reason)
+                    throw new CondenseException($"{score} prunes MatMul/Gemm weights only: {t.Name} {reason}; exclude it");
+        string needs = options.Score != PruneScore.Magnitude ? score : "sensitivity allocation";
+        var batches = calibration ?? throw new CondenseException($"{needs} needs calibration data");
+        var inputs = options.Score == PruneScore.Magnitude ? null
+            : LayerInputs.Gather(model, batches(), targets.Select(t => t.Node).ToList(), hessian: options.Score == PruneScore.SparseGpt, sampleRows: 0);
+        if (options.Allocation == SparsityAllocation.Sensitivity)
+        {
+            loss ??= SensitivityAllocation.OutputCosineLoss(model, batches().Take(options.SensitivitySamples));
+            var curves = SensitivityAllocation.Measure(model, targets, (t, s) => PruneTensor(t, inputs?[t.Node.Name], options, s, writeWeights: true),
+                loss, progress);
+            options = options with { PerTensorSparsity = SensitivityAllocation.Allocate(curves, options.Sparsity) };
+        }
         var masks = new MaskSet();
         foreach (var t in targets)
+            masks.Set(t, PruneTensor(t, inputs?[t.Node.Name], options, Pruner.SparsityOf(t, options), writeWeights));
+        return masks;
+    }
+
+    // The mask of one tensor at a sparsity (unused for N:M); SparseGPT's reconstruction written into it with writeWeights,
+    // the other scores' pruned weights zeroed with it.
+    private static float[] PruneTensor(WeightTensor t, LayerInput? input, PruneOptions options, double sparsity, bool writeWeights)
+    {
+        bool nm = options.Method == PruneMethod.NM;
+        float[] mask;
+        if (options.Score != PruneScore.SparseGpt)
         {
-            var input = inputs[t.Node.Name];
-            bool nm = options.Method == PruneMethod.NM;
-            if (!sparseGpt)
-            {
-                masks.Set(t, nm
-                    ? Wanda.MaskNM(t.Parameter, t.OutputAxis, input.SumSquares, options.N, options.M)
-                    : Wanda.Mask(t.Parameter, t.OutputAxis, input.SumSquares, Pruner.SparsityOf(t, options)));
-                continue;
-            }
-            // SparseGPT works on the Linear layout [out, in]; a MatMul weight [in, out] goes there and back.
-            int outputs = t.Outputs, inputCount = t.InputsPerOutput;
-            bool transposed = t.OutputAxis == 1;
-            var linear = new Tensor(transposed ? Transpose(t.Parameter.Data, inputCount, outputs) : t.Parameter.Data, outputs, inputCount);
-            var (weight, mask) = nm
-                ? SparseGpt.PruneNM(linear, input.Hessian!, options.N, options.M)
-                : SparseGpt.Prune(linear, input.Hessian!, Pruner.SparsityOf(t, options));
+            mask = options.Score == PruneScore.Magnitude ? Masks.Magnitude(t.Parameter.Data, sparsity)
+                : nm ? Wanda.MaskNM(t.Parameter, t.OutputAxis, input!.SumSquares, options.N, options.M)
+                : Wanda.Mask(t.Parameter, t.OutputAxis, input!.SumSquares, sparsity);
             if (writeWeights)
             {
-                (transposed ? Transpose(weight.Data, outputs, inputCount) : weight.Data).CopyTo(t.Parameter.Data, 0);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(t.Parameter.Data, mask, t.Parameter.Data);
                 t.Parameter.MarkModified();
             }
-            masks.Set(t, transposed ? Transpose(mask, outputs, inputCount) : mask);
+            return mask;
         }
-        return masks;
+        // SparseGPT works on the Linear layout [out, in]; a MatMul weight [in, out] goes there and back.
+        int outputs = t.Outputs, inputCount = t.InputsPerOutput;
+        bool transposed = t.OutputAxis == 1;
+        var linear = new Tensor(transposed ? Transpose(t.Parameter.Data, inputCount, outputs) : t.Parameter.Data, outputs, inputCount);
+        var (weight, linearMask) = nm
+            ? SparseGpt.PruneNM(linear, input!.Hessian!, options.N, options.M)
+            : SparseGpt.Prune(linear, input!.Hessian!, sparsity);
+        if (writeWeights)
+        {
+            (transposed ? Transpose(weight.Data, outputs, inputCount) : weight.Data).CopyTo(t.Parameter.Data, 0);
+            t.Parameter.MarkModified();
+        }
+        return transposed ? Transpose(linearMask, outputs, inputCount) : linearMask;
     }
 
     /// <summary>Why the calibration-driven scores cannot prune <paramref name="t"/>, or null when they can.</summary>

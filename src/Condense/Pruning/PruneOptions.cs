@@ -60,6 +60,16 @@ public sealed record PruneOptions
     public bool IncludeBiases { get; init; }
     /// <summary>Per-tensor sparsities overriding <see cref="Sparsity"/> (e.g. chosen by sensitivity analysis).</summary>
     public IReadOnlyDictionary<string, double>? PerTensorSparsity { get; init; }
+    /// <summary>
+    /// For unstructured magnitude, Wanda and SparseGPT pruning: one sparsity for all tensors, or per-tensor sparsities chosen by
+    /// measuring each tensor pruned alone (<see cref="SensitivityAllocation"/>; needs calibration data) with <see cref="Sparsity"/>
+    /// as the overall budget.
+    /// </summary>
+    public SparsityAllocation Allocation { get; init; } = SparsityAllocation.Uniform;
+    /// <summary>For <see cref="SparsityAllocation.Sensitivity"/>: the calibration batches each measurement runs (the first ones).</summary>
+    public int SensitivitySamples { get; init; } = DefaultSensitivitySamples;
+    /// <summary>The default of <see cref="SensitivitySamples"/>.</summary>
+    public const int DefaultSensitivitySamples = 32;
     /// <summary>Seed of random pruning.</summary>
     public ulong Seed { get; init; }
 
@@ -81,6 +91,19 @@ public sealed record PruneOptions
                 throw new CondenseException($"{score} scores apply to magnitude and N:M pruning, not {Method}");
             if (Global) throw new CondenseException($"{score} compares weights within each output neuron: global ranking does not apply");
             if (IncludeBiases) throw new CondenseException($"{score} scores weights only: biases cannot be included");
+        }
+        if (Allocation == SparsityAllocation.Sensitivity)
+        {
+            if (Method != PruneMethod.Magnitude || Global)
+            {
+                string other = Global ? "a global ranking" : Method.ToString();
+                throw new CondenseException($"sensitivity allocation spreads an unstructured sparsity per tensor, not {other}");
+            }
+            if (PerTensorSparsity is not null) throw new CondenseException("sensitivity allocation chooses the per-tensor sparsities: give none");
+            if (SensitivitySamples < 1) throw new CondenseException($"sensitivity samples must be at least 1, got {SensitivitySamples}");
+            if (Sparsity > SensitivityAllocation.Grid[^1])
+                throw new CondenseException($"sensitivity allocation gives no tensor more than {SensitivityAllocation.Grid[^1]:P0}: "
+                    + $"a sparsity of {Sparsity:P0} is out of its reach");
         }
         if (PerTensorSparsity is not null)
             foreach (var (name, s) in PerTensorSparsity)

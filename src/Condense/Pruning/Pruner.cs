@@ -18,13 +18,22 @@ public static class Pruner
     /// <paramref name="calibration"/> yields, each the model's inputs by name. SparseGPT also replaces the kept weights with
     /// its reconstruction, in place.
     /// </summary>
+    /// <param name="model">The model, pruned in place.</param>
+    /// <param name="options">What to prune and how.</param>
+    /// <param name="calibration">The calibration batches, each the model's inputs by name (needed by Wanda, SparseGPT and
+    /// <see cref="SparsityAllocation.Sensitivity"/>).</param>
+    /// <param name="sensitivityLoss">For <see cref="SparsityAllocation.Sensitivity"/>: the loss of the model as it is (the
+    /// default, <see cref="SensitivityAllocation.OutputCosineLoss"/> on the first <see cref="PruneOptions.SensitivitySamples"/>
+    /// calibration batches, fits any model; a text encoder is better measured on its sentence embeddings).</param>
+    /// <param name="progress">For <see cref="SparsityAllocation.Sensitivity"/>: measurements done out of the total.</param>
     /// <exception cref="CondenseException">A calibration-driven score without <paramref name="calibration"/>, or a chosen tensor it cannot prune.</exception>
-    public static MaskSet Prune(GraphModule model, PruneOptions options, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration)
+    public static MaskSet Prune(GraphModule model, PruneOptions options, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration,
+        Func<GraphModule, double>? sensitivityLoss = null, IProgress<(int Done, int Total)>? progress = null)
     {
         options.Validate();
-        var masks = options.Score == PruneScore.Magnitude
+        var masks = options.Score == PruneScore.Magnitude && options.Allocation == SparsityAllocation.Uniform
             ? ComputeMasks(model, options)
-            : CalibratedPruning.Compute(model, options, calibration, writeWeights: true);
+            : CalibratedPruning.Compute(model, options, calibration, writeWeights: true, sensitivityLoss, progress);
         masks.Apply();
         return masks;
     }
@@ -36,12 +45,13 @@ public static class Pruner
     /// Computes masks without changing any weight; the calibration-driven scores read the batches <paramref name="calibration"/>
     /// yields. For SparseGPT these are the masks it chooses while reconstructing a copy of each weight; the reconstruction is
     /// discarded, so applying the masks alone zeroes the same weights without SparseGPT's update of the kept ones (use
-    /// <see cref="Prune(GraphModule, PruneOptions, Func{IEnumerable{IReadOnlyDictionary{string, Tensor}}})"/> for SparseGPT itself).
+    /// Prune with the calibration batches for SparseGPT itself).
     /// </summary>
     public static MaskSet ComputeMasks(GraphModule model, PruneOptions options, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration)
     {
         options.Validate();
-        if (options.Score != PruneScore.Magnitude) return CalibratedPruning.Compute(model, options, calibration, writeWeights: false);
+        if (options.Score != PruneScore.Magnitude || options.Allocation == SparsityAllocation.Sensitivity)
+            return CalibratedPruning.Compute(model, options, calibration, writeWeights: false);
         var targets = Prunable.Find(model, options);
         var masks = new MaskSet();
         switch (options.Method)

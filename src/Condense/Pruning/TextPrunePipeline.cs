@@ -45,6 +45,14 @@ public sealed record TextPruneReport(
     /// <summary>Fidelity after that fine-tuning; null for one shot (the figures above are before it).</summary>
     [JsonPropertyOrder(13)]
     public TextFidelity? AfterFinetune { get; init; }
+
+    /// <summary>How the sparsity was spread: "uniform" or "sensitivity".</summary>
+    [JsonPropertyOrder(1)]
+    public string Allocation { get; init; } = "uniform";
+
+    /// <summary>Every pruned tensor: parameters and non-zeros before and after.</summary>
+    [JsonPropertyOrder(14)]
+    public IReadOnlyList<PrunedTensor> Tensors { get; init; } = [];
 }
 
 /// <summary>The pruning pass for text encoders.</summary>
@@ -55,14 +63,20 @@ public static class TextPrunePipeline
     /// <paramref name="calibration"/>, one passage per call) and measures the fidelity of its embeddings of
     /// <paramref name="passages"/> to the original's. The input model is not changed.
     /// </summary>
+    /// <remarks>
+    /// With <see cref="SparsityAllocation.Sensitivity"/>, each tensor is first measured pruned alone by the sentence embeddings
+    /// of the first <see cref="PruneOptions.SensitivitySamples"/> calibration passages (<see cref="EmbeddingLoss"/>), and
+    /// <paramref name="sweepProgress"/> reports those measurements.
+    /// </remarks>
     public static (GraphModule Model, TextPruneReport Report) Apply(GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string> passages,
-        PruneOptions options, EmbeddingOptions embedding, IProgress<int>? progress = null, IReadOnlyList<string>? calibration = null)
+        PruneOptions options, EmbeddingOptions embedding, IProgress<int>? progress = null, IReadOnlyList<string>? calibration = null,
+        IProgress<(int Done, int Total)>? sweepProgress = null)
     {
         options.Validate();
         if (passages.Count < 2) throw new CondenseException($"measuring fidelity needs at least 2 passages, got {passages.Count}");
         var clock = Stopwatch.StartNew();
         var pruned = new GraphModule(model.Graph.Clone());
-        var masks = Pruner.Prune(pruned, options, Calibration(pruned, tokenizer, calibration, embedding.MaxLength));
+        var masks = Prune(pruned, tokenizer, options, calibration, embedding, sweepProgress);
         if (masks.Entries.Count == 0) throw new CondenseException("no weight to prune: all were excluded or the model has no Linear or Conv layer");
         var reference = new SentenceEmbedder(model, tokenizer, embedding).Embed(passages);
         var ours = new SentenceEmbedder(pruned, tokenizer, embedding).Embed(passages, progress);
@@ -72,9 +86,42 @@ public static class TextPrunePipeline
             summary.Sparsity, passages.Count, fidelity.CosineMean,
             fidelity.CosineMin, fidelity.TopKOverlap, fidelity.Spearman, summary.Parameters, summary.NonzeroParameters, clock.Elapsed.TotalSeconds)
         {
-            CalibrationPassages = options.Score == PruneScore.Magnitude ? 0 : calibration?.Count ?? 0,
+            CalibrationPassages = options.Score == PruneScore.Magnitude && options.Allocation == SparsityAllocation.Uniform ? 0 : calibration?.Count ?? 0,
+            Allocation = options.Allocation.ToString().ToLowerInvariant(),
+            Tensors = [.. masks.Entries.Select(e => TensorRow(model, e.Target))],
         };
         return (pruned, report);
+    }
+
+    /// <summary>
+    /// Prunes <paramref name="model"/> in place with <paramref name="options"/>, calibrating on <paramref name="calibration"/>;
+    /// a sensitivity allocation is measured on the sentence embeddings (<see cref="EmbeddingLoss"/>).
+    /// </summary>
+    public static MaskSet Prune(GraphModule model, TextTokenizer tokenizer, PruneOptions options, IReadOnlyList<string>? calibration,
+        EmbeddingOptions embedding, IProgress<(int Done, int Total)>? sweepProgress = null)
+    {
+        var loss = options.Allocation == SparsityAllocation.Sensitivity && calibration is { Count: > 0 }
+            ? EmbeddingLoss(model, tokenizer, [.. calibration.Take(options.SensitivitySamples)], embedding)
+            : null;
+        return Pruner.Prune(model, options, Calibration(model, tokenizer, calibration, embedding.MaxLength), loss, sweepProgress);
+    }
+
+    /// <summary>
+    /// 1 − the mean cosine between a model's sentence embeddings of <paramref name="passages"/> and <paramref name="model"/>'s
+    /// as it is now: the loss a sensitivity allocation of a text encoder is measured by.
+    /// </summary>
+    public static Func<GraphModule, double> EmbeddingLoss(GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string> passages,
+        EmbeddingOptions embedding)
+    {
+        var reference = new SentenceEmbedder(model, tokenizer, embedding).Embed(passages);
+        return m => 1 - new SentenceEmbedder(m, tokenizer, embedding).Embed(passages).Select((e, i) => Fidelity.Cosine(e, reference[i])).Average();
+    }
+
+    private static PrunedTensor TensorRow(GraphModule original, WeightTensor pruned)
+    {
+        var before = original.Graph.Initializers[pruned.Name];
+        var after = pruned.Parameter;
+        return new PrunedTensor(pruned.Name, before.Shape, after.Shape, after.Size, before.Data.Count(v => v != 0), after.Data.Count(v => v != 0));
     }
 
     /// <summary>Calibration feeds for Pruner from passages (one per call), or null when there are none.</summary>

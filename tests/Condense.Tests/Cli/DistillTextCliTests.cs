@@ -84,6 +84,42 @@ public sealed class DistillTextCliTests : IDisposable
         Assert.True(after.GetProperty("after_finetune").GetProperty("cosine_mean").GetDouble() > after.GetProperty("cosine_mean").GetDouble());
     }
 
+    [Fact]
+    public void PruneSpreadsTheSparsityBySensitivityAndReportsEachTensor()
+    {
+        var result = CliRunner.Run("prune", At("bert.onnx"), "--text", At("corpus.txt"), "--sparsity", "0.5", "--allocation", "sensitivity",
+            "--sensitivity-samples", "4", "--max-length", "16", "-o", At("sensitivity.onnx"), "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        Assert.Equal("sensitivity", json.GetProperty("allocation").GetString());
+        Assert.Equal(40, json.GetProperty("calibration_passages").GetInt32());
+        var saved = Condense.Onnx.OnnxImporter.Import(At("sensitivity.onnx"));
+        var tensors = json.GetProperty("tensors").EnumerateArray().ToList();
+        long parameters = 0, zeros = 0;
+        foreach (var t in tensors)
+        {
+            var weight = saved.Initializers[t.GetProperty("name").GetString()!].Data;
+            long n = t.GetProperty("parameters").GetInt64(), nonzero = t.GetProperty("nonzero_parameters").GetInt64();
+            Assert.Equal((weight.Length, weight.Count(v => v != 0)), ((int)n, (int)nonzero));
+            (parameters, zeros) = (parameters + n, zeros + n - nonzero);
+        }
+        Assert.True(tensors.Select(t => t.GetProperty("sparsity").GetDouble()).Distinct().Count() > 1, "one sparsity for every tensor");
+        Assert.InRange((double)zeros / parameters, 0.5, 0.51);
+    }
+
+    [Theory]
+    [InlineData("--nm 2:4", "--allocation cannot be combined with --nm")]
+    [InlineData("--sparsity 0.95", "sensitivity allocation gives no tensor more than 90 %: a sparsity of 95 % is out of its reach")]
+    public void PruneRefusesASensitivityAllocationItCannotMake(string options, string message)
+    {
+        var result = CliRunner.Run(["prune", At("bert.onnx"), "--text", At("corpus.txt"), "--allocation", "sensitivity", .. options.Split(' '),
+            "-o", At("p.onnx")]);
+        CliRunner.AssertOneLineError(result, message);
+        Assert.False(File.Exists(At("p.onnx")));
+        var samples = CliRunner.Run("prune", At("bert.onnx"), "--text", At("corpus.txt"), "--sensitivity-samples", "8", "-o", At("p.onnx"));
+        CliRunner.AssertOneLineError(samples, "--sensitivity-samples only applies with --allocation sensitivity");
+    }
+
     [Theory]
     [InlineData("--finetune-epochs", "1", "give --finetune-text FILE")]
     [InlineData("--score", "sparsegpt", "")]

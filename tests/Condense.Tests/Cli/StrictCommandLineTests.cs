@@ -91,6 +91,7 @@ public sealed class StrictCommandLineTests() : CliWorkspace("condense-strict-cli
     [InlineData("prune M --start 0.2 --finetune-epochs 1", "--start only applies with --schedule agp")]
     [InlineData("prune M --schedule agp --rounds 2 --finetune-epochs 1", "--rounds only applies with --schedule iterative, not --schedule agp")]
     [InlineData("prune M --lr 0.1", "--lr only applies with --finetune-epochs")]
+    [InlineData("prune M --allocation sensitivity", "--allocation only applies with --text")]
     [InlineData("quantize M --mode weightonly --calibration-method entropy", "--calibration-method only applies with --mode static, not --mode weightonly")]
     [InlineData("quantize M --percentile 99.9", "--percentile only applies with --calibration-method percentile")]
     [InlineData("quantize M --block-size 32", "--block-size only applies with --mode weightonly")]

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Condense.Formats;
 using Condense.Tests.Cli;
 using Condense.Tests.Data;
+using Google.Protobuf;
 
 namespace Condense.Tests.Distributed;
 
@@ -121,6 +122,21 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
         Assert.Equal(0, CliRunner.Run("sensitivity", Model, "--data", Data, "-o", At("one.json")).ExitCode);
         Ranks(2, "sensitivity", Model, "--data", Data, "-o", At("two.json"));
         Assert.Equal(File.ReadAllText(At("one.json")), File.ReadAllText(At("two.json")));
+    }
+
+    [Fact]
+    public void ASensitivityAllocationOnTwoRanksEqualsOneProcess()
+    {
+        // Each (tensor, sparsity) is measured whole by one rank: the curves, so the allocation and the pruned file, are equal.
+        File.WriteAllBytes(At("bert.onnx"), Transformers.TinyTransformer.Bert(17, layers: 2).ToByteArray());
+        File.WriteAllText(At("vocab.txt"), Distillation.TextDistillationTests.Tokenizer().Vocabulary);
+        File.WriteAllLines(At("corpus.txt"), Distillation.TextDistillationTests.Passages(40, 1));
+        string[] prune = ["prune", At("bert.onnx"), "--text", At("corpus.txt"), "--allocation", "sensitivity", "--sensitivity-samples", "4",
+            "--max-length", "16"];
+        var one = CliRunner.Run([.. prune, "-o", At("one.safetensors")]);
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        Ranks(2, [.. prune, "-o", At("two.safetensors")]);
+        Assert.Equal(File.ReadAllBytes(At("one.safetensors")), File.ReadAllBytes(At("two.safetensors")));
     }
 
     [Fact]
