@@ -5,7 +5,8 @@
 // ONNX Runtime on the exported file, parameters, file size, and ORT's batch-1 speed of the original over the variant's
 // (interleaved, best of 7, one run).
 //   dotnet run -c Release --project bench/Condense.Bench -- image-compress --variants int8,int8-equalize,int8-bias,int8-adaround,
-//       int8-all,sparse50,nm24,filters30,filters30-distil,filters30-obs,filters30-obs-joined,filters30-obs-distil [--epochs E] [--lr X] [--hidden-weight W]
+//       int8-all,sparse50,sparse50-sens (any sparseNN[-sens]),nm24,filters30,filters30-distil,filters30-obs,filters30-obs-joined,
+//       filters30-obs-distil [--epochs E] [--lr X] [--hidden-weight W]
 //       [--multiple M] [--target own|uncut|uncutsum] [--dampening D (default the library's 0.1)] [--augment K] [--joined]
 //       [--exclude PATTERN,…]
 // The -obs variants choose the filters on the calibration photos and refit their readers (CalibratedFilters).
@@ -75,7 +76,12 @@ internal static class ImageCompressBench
             "int8-bias" => Quantize(int8 with { BiasCorrection = true }),
             "int8-adaround" => Quantize(int8 with { AdaRound = true }),
             "int8-all" => Quantize(int8 with { Equalize = true, BiasCorrection = true, AdaRound = true }),
-            "sparse50" => Pruned(model, new PruneOptions { Sparsity = 0.5 }),
+            // sparseNN: NN % of every conv's weights by magnitude; -sens: spread by measured sensitivity on the calibration photos.
+            _ when variant.StartsWith("sparse", StringComparison.Ordinal) => Pruned(model, new PruneOptions
+            {
+                Sparsity = int.Parse(variant["sparse".Length..].Split('-')[0], CultureInfo.InvariantCulture) / 100.0,
+                Allocation = variant.EndsWith("-sens", StringComparison.Ordinal) ? SparsityAllocation.Sensitivity : SparsityAllocation.Uniform,
+            }, () => calibration.Feeds(input, 8)),
             "nm24" => Pruned(model, new PruneOptions { Method = PruneMethod.NM, N = 2, M = 4 }),
             "filters30" => StructuredPruning.Remove(model, 0.3).Model,
             "filters30-distil" => Distilled(model, calibration, args, calibrated: false),
@@ -135,10 +141,11 @@ internal static class ImageCompressBench
             new FilterCutOptions { PruneJoined = pruneJoined, ChannelMultiple = multiple, Target = target, Dampening = dampening, Exclude = exclude });
     }
 
-    private static GraphModule Pruned(GraphModule model, PruneOptions options)
+    private static GraphModule Pruned(GraphModule model, PruneOptions options,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? calibration = null)
     {
         var pruned = new GraphModule(model.Graph.Clone());
-        Pruner.Prune(pruned, options);
+        Pruner.Prune(pruned, options, calibration);
         return pruned;
     }
 

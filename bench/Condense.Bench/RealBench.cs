@@ -59,6 +59,7 @@ internal static partial class RealBench
                     "none" => [],
                     _ => throw new ArgumentException($"unknown part '{part}' (resnet18, minilm, small, none)"),
                 });
+            if (args.SkipWhile(a => a != "--profile").Skip(1).FirstOrDefault() is { } profiled) return Profile(cases, profiled, args);
             Console.WriteLine();
             Console.WriteLine("| model | ours runs on | batch | ours ms | ORT ms | ORT/ours | max rel. diff / cosine vs ORT "
                 + "| int8: cosine to ORT fp32, ours / ORT |");
@@ -157,6 +158,26 @@ internal static partial class RealBench
     }
 
     // A float graph as InferenceEngine.Compile runs it (LayerNorm and GELU chains fused into single ops).
+    // --profile NAME [--batch B] [--seconds S] [--ort [--ort-threads T]]: only the first case whose name contains NAME, run in a loop (ours, or
+    // ORT's) for a profiler (perf record with DOTNET_PerfMapEnabled=1); prints the mean time per run.
+    private static int Profile(List<Case> cases, string name, string[] args)
+    {
+        string Option(string option, string fallback) => args.SkipWhile(a => a != option).Skip(1).FirstOrDefault() ?? fallback;
+        var c = cases.First(c => c.Name.Contains(name, StringComparison.OrdinalIgnoreCase));
+        int batch = int.Parse(Option("--batch", "1"));
+        var feed = c.Feeds.First(f => f.Batch == batch).Feed;
+        using var session = Session(c.OnnxPath, int.Parse(Option("--ort-threads", "2")));
+        using var ort = new OrtFeed(session, feed);
+        Action run = args.Contains("--ort") ? () => ort.Run() : () => c.Ours(feed);
+        for (int i = 0; i < 20; i++) run();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long runs = 0;
+        while (clock.Elapsed.TotalSeconds < double.Parse(Option("--seconds", "10"), System.Globalization.CultureInfo.InvariantCulture)) { run(); runs++; }
+        string engine = args.Contains("--ort") ? "ORT" : "ours";
+        Console.WriteLine($"{c.Name} batch {batch} {engine}: {clock.Elapsed.TotalMilliseconds / runs:F3} ms per run, {runs} runs");
+        return 0;
+    }
+
     private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Float(GraphModule model) => Graph(InferenceEngine.GraphRunner(model));
 
     private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Graph(GraphModule model)

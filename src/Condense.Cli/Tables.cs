@@ -82,4 +82,12 @@ internal static class Tables
         yield return ("latency (batch 1)", $"{m.LatencyMsBatch1:F1} ms");
         yield return ("throughput", $"{m.ThroughputBatch8:N1} images/s");
     }
+
+    /// <summary>The sparsity each tensor got: the point of a sensitivity allocation.</summary>
+    public static void SparsityByTensor(Output output, IEnumerable<Condense.Pruning.PrunedTensor> tensors)
+    {
+        var table = new Table().Title("[bold]sparsity by tensor[/]").AddColumns("tensor", "parameters", "sparsity");
+        foreach (var t in tensors) table.AddRow(Markup.Escape(t.Name), $"{t.Parameters:N0}", $"{t.Sparsity:P1}");
+        output.Console.Write(table);
+    }
 }

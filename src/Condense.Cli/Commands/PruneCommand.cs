@@ -115,20 +115,22 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             + "updates from the calibration Hessian, Frantar & Alistarh 2023).")]
         public PruneScore Score { get; init; } = PruneScore.Magnitude;
 
-        [CommandOption("--allocation <NAME>")] [Requires("--text")]
-        [ConflictsWith("--nm"), ConflictsWith("--global"), ConflictsWith("--random"), ConflictsWith("--threshold")]
-        [Description("With --text: uniform (default: every Linear at --sparsity) or sensitivity (each Linear pruned alone at 20–90 % and "
-            + "measured on the calibration passages' embeddings, then --sparsity spent where it costs least; slow: 8 measurements per Linear).")]
+        [CommandOption("--allocation <NAME>")] [Requires("--text|--images")]
+        [ConflictsWith("--nm"), ConflictsWith("--global"), ConflictsWith("--random"), ConflictsWith("--threshold"), ConflictsWith("--structured")]
+        [Description("With --text or --images: uniform (default: every layer at --sparsity) or sensitivity (each layer pruned alone at "
+            + "20–90 % and measured on the calibration passages' embeddings or images' outputs, then --sparsity spent where it costs least; "
+            + "8 measurements per layer).")]
         public SparsityAllocation Allocation { get; init; } = SparsityAllocation.Uniform;
 
         [CommandOption("--sensitivity-samples <N>")] [Requires("--allocation", "sensitivity")]
-        [Description("With --allocation sensitivity: calibration passages each measurement embeds (default 32).")]
+        [Description("With --allocation sensitivity: calibration passages or images each measurement runs (default 32).")]
         public int SensitivitySamples { get; init; } = PruneOptions.DefaultSensitivitySamples;
 
         [CommandOption("--calibration <PATH>")] [Requires("--text|--images")]
         [Description("With --text: passages that wanda and sparsegpt score on and --allocation sensitivity measures on (default: the first "
-            + "half of --text). With --images "
-            + "--structured: a folder of images the filters are chosen on, the layers reading them refitted (residual channels stay whole).")]
+            + "half of --text). With --images --structured: a folder of images the filters are chosen on, the layers reading them refitted "
+            + "(residual channels stay whole); with --images --allocation sensitivity: images the sparsities are measured on (default: every "
+            + "other image of --images, the rest measured).")]
         public string? Calibration { get; init; }
 
         [CommandOption("--channel-multiple <N>")] [Requires("--structured")]

@@ -17,19 +17,30 @@ internal static class PruneImages
         if (run.FinetuneEpochs > 0)
             throw new CondenseException("an image model recovers by distillation from the original: use `condense distill --teacher MODEL --images DIR "
                 + "--student-prune R` (--finetune-epochs is for --data)");
-        if (settings.Calibration is not null && !run.Structured)
-            throw new CondenseException("with --images, --calibration chooses the filters that --structured removes: give --structured");
+        bool sensitivity = run.Options.Allocation == SparsityAllocation.Sensitivity;
+        if (settings.Calibration is not null && !run.Structured && !sensitivity)
+            throw new CondenseException("with --images, --calibration chooses the filters that --structured removes or the sparsities that "
+                + "--allocation sensitivity spreads: give one of them");
         var model = ModelFile.Load(settings.Model);
         var images = ImageInputs.Load(output, settings, settings.Images!, model, "evaluation");
         var calibration = settings.Calibration is { } folder ? ImageInputs.Load(output, settings, folder, model, "calibration") : null;
+        if (sensitivity && calibration is null)
+        {
+            // No calibration folder: every other image calibrates, the rest are measured (as --text's halves).
+            if (images.Count < 4) throw new CondenseException($"--allocation sensitivity needs --calibration DIR or at least 4 images, got {images.Count}");
+            int[] even = [.. Enumerable.Range(0, (images.Count + 1) / 2).Select(i => 2 * i)];
+            int[] odd = [.. Enumerable.Range(0, images.Count / 2).Select(i => 2 * i + 1)];
+            (calibration, images) = (images.Select(even), images.Select(odd));
+        }
         (model, int batch) = ImageInputs.Batchable(output, model);
         // A calibrated cut takes minutes on an ImageNet CNN: one bar, its first 100 steps the cut's percent, then the images.
         int cutSteps = calibration is null ? 0 : 100;
-        var (pruned, report) = CountProgress.Run(output, cutSteps > 0 ? "choosing filters, measuring" : "measuring", cutSteps + images.Count,
-            progress => run.Structured
-                ? ImagePrunePipeline.ApplyStructured(model, images, run, batch, new SyncProgress<int>(done => progress.Report(cutSteps + done)),
-                    calibration, progress)
-                : ImagePrunePipeline.Apply(model, images, run.Options, batch, progress));
+        var (pruned, report) = run.Structured
+            ? CountProgress.Run(output, cutSteps > 0 ? "choosing filters, measuring" : "measuring", cutSteps + images.Count,
+                progress => ImagePrunePipeline.ApplyStructured(model, images, run, batch,
+                    new SyncProgress<int>(done => progress.Report(cutSteps + done)), calibration, progress))
+            : CountProgress.Run(output, "measuring sensitivity", "measuring", images.Count,
+                (sweep, progress) => ImagePrunePipeline.Apply(model, images, run.Options, batch, progress, calibration, sweep));
         ModelFile.Save(pruned.Graph, outPath);
         report = report with
         {
@@ -40,6 +51,7 @@ internal static class PruneImages
             output.Console.MarkupLine($"[green]pruned[/] {Markup.Escape(string.Join(" + ", c.Layers))}: {c.ChannelsBefore} → {c.ChannelsAfter} "
                 + (c.Layers.Count > 1 ? "channels (joined by a residual Add)" : "filters/neurons"));
         foreach (var s in report.Skipped ?? []) output.Console.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s)}");
+        if (sensitivity) Tables.SparsityByTensor(output, report.Tensors ?? []);
         string what = run.Structured ? $"{report.Sparsity:P1} of parameters removed" : $"{report.Sparsity:P1} sparse ({report.Method})";
         Tables.ImageComparison(output, ("original", report.Before), ($"pruned: {what}", report.After));
         output.Console.MarkupLine($"measured on {report.After.Images} images; saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");

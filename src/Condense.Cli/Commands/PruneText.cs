@@ -68,13 +68,7 @@ internal static class PruneText
         table.AddRow(Row("Spearman (pairwise similarities)", "1", $"{report.Spearman:F4}", after is null ? null : $"{after.Spearman:F4}"));
         table.AddRow(Row("non-zero parameters", $"{report.Parameters:N0}", $"{report.NonzeroParameters:N0}", after is null ? null : ""));
         table.AddRow(Row("file size", Output.FormatBytes(report.FileBytesBefore), Output.FormatBytes(report.FileBytesAfter), after is null ? null : ""));
-        if (report.Allocation != "uniform")
-        {
-            // The sparsity each tensor got: the point of a sensitivity allocation.
-            var tensors = new Table().Title("[bold]sparsity by tensor[/]").AddColumns("tensor", "parameters", "sparsity");
-            foreach (var t in report.Tensors) tensors.AddRow(Markup.Escape(t.Name), $"{t.Parameters:N0}", $"{t.Sparsity:P1}");
-            output.Console.Write(tensors);
-        }
+        if (report.Allocation != "uniform") Tables.SparsityByTensor(output, report.Tensors);
         output.Console.Write(table);
         string calibrated = report.CalibrationPassages > 0 ? $"scored on {report.CalibrationPassages} calibration passages, " : "";
         output.Console.MarkupLine($"{calibrated}measured on {report.EvaluationPassages} passages; saved [bold]{Markup.Escape(outPath)}[/] "

@@ -37,6 +37,14 @@ public sealed record ImagePruneReport(
     /// <summary>Structured pruning: groups left whole, with the reason.</summary>
     [JsonPropertyOrder(8)]
     public IReadOnlyList<string>? Skipped { get; init; }
+
+    /// <summary>Unstructured pruning: how the sparsity was spread, "uniform" or "sensitivity"; null for structured pruning.</summary>
+    [JsonPropertyOrder(1)]
+    public string? Allocation { get; init; }
+
+    /// <summary>Unstructured pruning: every pruned tensor, parameters and non-zeros before and after; null for structured pruning.</summary>
+    [JsonPropertyOrder(9)]
+    public IReadOnlyList<PrunedTensor>? Tensors { get; init; }
 }
 
 /// <summary>The pruning pass for image models.</summary>
@@ -45,20 +53,31 @@ public static class ImagePrunePipeline
     /// <summary>
     /// Zeroes the weights <paramref name="options"/> choose in a copy of <paramref name="model"/> (magnitude-based methods:
     /// scores calibrated on data are for transformer Linear layers, see <see cref="Pruner"/>) and measures the original and
-    /// the pruned model on <paramref name="evaluation"/>. The input model is not changed.
+    /// the pruned model on <paramref name="evaluation"/>. The input model is not changed. A
+    /// <see cref="SparsityAllocation.Sensitivity"/> allocation measures each tensor pruned alone by the cosine of the outputs
+    /// on the first <see cref="PruneOptions.SensitivitySamples"/> images of <paramref name="calibration"/>, reported to
+    /// <paramref name="sweepProgress"/>.
     /// </summary>
     public static (GraphModule Model, ImagePruneReport Report) Apply(GraphModule model, Dataset evaluation, PruneOptions options,
-        int batchSize = 8, IProgress<int>? progress = null)
+        int batchSize = 8, IProgress<int>? progress = null, Dataset? calibration = null, IProgress<(int Done, int Total)>? sweepProgress = null)
     {
         options.Validate();
         var clock = Stopwatch.StartNew();
         var pruned = new GraphModule(model.Graph.Clone());
-        var masks = Pruner.Prune(pruned, options);
+        string input = model.Graph.Inputs[0].Name;
+        var loss = options.Allocation == SparsityAllocation.Sensitivity && calibration is { Count: > 0 }
+            ? SensitivityAllocation.OutputCosineLoss(pruned, calibration.Take(options.SensitivitySamples).Feeds(input, batchSize))
+            : null;
+        var masks = Pruner.Prune(pruned, options, calibration is null ? null : () => calibration.Feeds(input, batchSize), loss, sweepProgress);
         if (masks.Entries.Count == 0) throw new CondenseException("no weight to prune: all were excluded or the model has no Linear or Conv layer");
         var summary = ModelSummary.Of(pruned);
         var (before, after) = Measure(model, pruned, evaluation, batchSize, progress);
         return (pruned, new ImagePruneReport(options.Method.ToString().ToLowerInvariant(), summary.Sparsity, summary.NonzeroParameters,
-            before, after, clock.Elapsed.TotalSeconds) { BatchSize = batchSize });
+            before, after, clock.Elapsed.TotalSeconds)
+        {
+            BatchSize = batchSize, Allocation = options.Allocation.ToString().ToLowerInvariant(),
+            Tensors = [.. masks.Entries.Select(e => PrunedTensor.Of(model, e.Target))],
+        });
     }
 
     /// <summary>

@@ -2,6 +2,7 @@
 // accuracy before, right after pruning and after fine-tuning, and the time taken. All measured. Its JSON
 // (ReportJson) is what `condense prune --json` prints, keys as the README documents them.
 using System.Text.Json.Serialization;
+using Condense.Graph;
 using Condense.Reports;
 
 namespace Condense.Pruning;
@@ -12,6 +13,14 @@ public sealed record PrunedTensor(string Name, int[] ShapeBefore, [property: Jso
 {
     /// <summary>Fraction of zeros after pruning.</summary>
     public double Sparsity => Parameters == 0 ? 0 : 1.0 - (double)NonzeroAfter / Parameters;
+
+    /// <summary>The row of a tensor of a pruned copy against the same tensor of <paramref name="original"/>.</summary>
+    internal static PrunedTensor Of(GraphModule original, WeightTensor pruned)
+    {
+        var before = original.Graph.Initializers[pruned.Name];
+        var after = pruned.Parameter;
+        return new PrunedTensor(pruned.Name, before.Shape, after.Shape, after.Size, before.Data.Count(v => v != 0), after.Data.Count(v => v != 0));
+    }
 }
 
 /// <summary>

@@ -88,7 +88,7 @@ public static class TextPrunePipeline
         {
             CalibrationPassages = options.Score == PruneScore.Magnitude && options.Allocation == SparsityAllocation.Uniform ? 0 : calibration?.Count ?? 0,
             Allocation = options.Allocation.ToString().ToLowerInvariant(),
-            Tensors = [.. masks.Entries.Select(e => TensorRow(model, e.Target))],
+            Tensors = [.. masks.Entries.Select(e => PrunedTensor.Of(model, e.Target))],
         };
         return (pruned, report);
     }
@@ -117,12 +117,6 @@ public static class TextPrunePipeline
         return m => 1 - new SentenceEmbedder(m, tokenizer, embedding).Embed(passages).Select((e, i) => Fidelity.Cosine(e, reference[i])).Average();
     }
 
-    private static PrunedTensor TensorRow(GraphModule original, WeightTensor pruned)
-    {
-        var before = original.Graph.Initializers[pruned.Name];
-        var after = pruned.Parameter;
-        return new PrunedTensor(pruned.Name, before.Shape, after.Shape, after.Size, before.Data.Count(v => v != 0), after.Data.Count(v => v != 0));
-    }
 
     /// <summary>Calibration feeds for Pruner from passages (one per call), or null when there are none.</summary>
     public static Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? Calibration(GraphModule model, TextTokenizer tokenizer,

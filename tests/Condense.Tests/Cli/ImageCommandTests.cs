@@ -118,6 +118,32 @@ public sealed class ImageCommandTests : IDisposable
     }
 
     [Fact]
+    public void ASensitivityAllocationSpreadsTheSparsityOverTheLayersAndKeepsMoreOfTheOutputs()
+    {
+        string model = SaveModel();
+        var test = Trained.Value.Test;
+        string calibration = WritePngs(test.Take(40), "calibration"), evaluation = WritePngs(test.Select([.. Enumerable.Range(40, 40)]), "evaluation");
+        JsonElement Prune(params string[] extra)
+        {
+            var r = CliRunner.Run(["prune", model, "--images", evaluation, "--sparsity", "0.8", "-o", Path.Combine(_dir, "p.onnx"), "--json", .. extra]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return JsonDocument.Parse(r.Stdout).RootElement;
+        }
+        var uniform = Prune();
+        var allocated = Prune("--allocation", "sensitivity", "--calibration", calibration, "--sensitivity-samples", "16");
+        Assert.Equal(("uniform", "sensitivity"), (uniform.GetProperty("allocation").GetString(), allocated.GetProperty("allocation").GetString()));
+        var tensors = allocated.GetProperty("tensors").EnumerateArray().ToList();
+        Assert.True(tensors.Select(t => t.GetProperty("sparsity").GetDouble()).Distinct().Count() > 1, "one sparsity for every layer");
+        long parameters = tensors.Sum(t => t.GetProperty("parameters").GetInt64());
+        long zeros = tensors.Sum(t => t.GetProperty("parameters").GetInt64() - t.GetProperty("nonzero_parameters").GetInt64());
+        Assert.InRange((double)zeros / parameters, 0.8, 0.81);
+        double Cosine(JsonElement json) => json.GetProperty("after").GetProperty("fidelity").GetProperty("cosine_mean").GetDouble();
+        Assert.True(Cosine(allocated) > Cosine(uniform), $"cosine to the original: {Cosine(allocated)} by sensitivity, {Cosine(uniform)} uniform");
+        // Without --calibration, every other image calibrates and the rest are measured.
+        Assert.Equal(20, Prune("--allocation", "sensitivity", "--sensitivity-samples", "8").GetProperty("after").GetProperty("images").GetInt32());
+    }
+
+    [Fact]
     public void AModelFixedAtBatchOneComesOutWithADynamicBatch()
     {
         var graph = ModelFile.Load(SaveModel()).Graph;
