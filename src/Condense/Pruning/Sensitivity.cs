@@ -3,7 +3,6 @@
 // into per-tensor sparsities that meet a global budget with the smallest worst-case accuracy drop.
 // A report carries its model's fingerprint: a budget spread by another model's sweep is refused.
 using Condense.Data;
-using Condense.Distributed;
 using Condense.Graph;
 using Condense.Training;
 
@@ -38,36 +37,13 @@ public static class Sensitivity
         QuantizedWeights.ThrowIfQuantized(model.Graph);
         var targets = Prunable.Find(model, options ?? new PruneOptions());
         float baseline = Evaluator.Evaluate(model, data).Accuracy;
-        // Under mpirun the (tensor, sparsity) evaluations are handed out round-robin, each run whole by one rank, and the
-        // accuracies summed into their slots: every rank ends with one process's table exactly.
-        var world = World.Current;
-        var accuracies = new double[targets.Count * sparsities.Count];
-        int done = 0, total = accuracies.Length;
-        for (int i = 0; i < targets.Count; i++)
+        // Under mpirun the ranks share the (tensor, sparsity) evaluations and every rank ends with the whole table (AloneSweep).
+        var accuracies = AloneSweep.Run(targets, sparsities.Count, (t, original, j) =>
         {
-            var t = targets[i];
-            var original = (float[])t.Parameter.Data.Clone();
-            try
-            {
-                for (int j = 0; j < sparsities.Count; j++)
-                {
-                    int slot = i * sparsities.Count + j;
-                    if (!world.Owns(slot)) continue;
-                    var mask = Masks.Magnitude(original, sparsities[j]);
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(original, mask, t.Parameter.Data);
-                    t.Parameter.MarkModified();
-                    using (World.Alone()) accuracies[slot] = Evaluator.Evaluate(model, data).Accuracy;
-                    done += world.Size;
-                    progress?.Report((Math.Min(done, total), total));
-                }
-            }
-            finally
-            {
-                original.CopyTo(t.Parameter.Data, 0);
-                t.Parameter.MarkModified();
-            }
-        }
-        world.AllReduce(accuracies);
+            var mask = Masks.Magnitude(original, sparsities[j]);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(original, mask, t.Parameter.Data);
+            t.Parameter.MarkModified();
+        }, () => Evaluator.Evaluate(model, data).Accuracy, progress);
         var rows = targets.Select((t, i) => new SensitivityRow(t.Name, t.Parameter.Size, sparsities.ToArray(),
             [.. accuracies.AsSpan(i * sparsities.Count, sparsities.Count).ToArray().Select(a => (float)a)])).ToList();
         return new SensitivityReport(baseline, rows, data.Count) { ModelSha256 = ModelFingerprint.Of(model) };

@@ -7,7 +7,6 @@
 // Measured on all-MiniLM-L6-v2, SparseGPT at 50 %, 256 calibration passages, cosine to the original on fortunes.txt: uniform
 // 0.9024, this 0.9287. OWL's rule (Yin et al. 2023: lower sparsity for layers with more Wanda-score outliers) measured
 // 0.892–0.900 there, below uniform, and is not offered.
-using Condense.Distributed;
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Reports;
@@ -94,35 +93,7 @@ public static class SensitivityAllocation
     internal static IReadOnlyList<SensitivityCurve> Measure(GraphModule model, IReadOnlyList<WeightTensor> targets,
         Action<WeightTensor, double> pruneAlone, Func<GraphModule, double> loss, IProgress<(int Done, int Total)>? progress)
     {
-        var world = World.Current;
-        var losses = new double[targets.Count * Grid.Count];
-        int done = 0, total = losses.Length;
-        progress?.Report((0, total));
-        for (int i = 0; i < targets.Count; i++)
-        {
-            var t = targets[i];
-            var original = (float[])t.Parameter.Data.Clone();
-            try
-            {
-                for (int j = 0; j < Grid.Count; j++)
-                {
-                    int slot = i * Grid.Count + j;
-                    if (!world.Owns(slot)) continue;
-                    pruneAlone(t, Grid[j]);
-                    using (World.Alone()) losses[slot] = loss(model);
-                    original.CopyTo(t.Parameter.Data, 0);
-                    t.Parameter.MarkModified();
-                    done += world.Size;
-                    progress?.Report((Math.Min(done, total), total));
-                }
-            }
-            finally
-            {
-                original.CopyTo(t.Parameter.Data, 0);
-                t.Parameter.MarkModified();
-            }
-        }
-        world.AllReduce(losses);
+        var losses = AloneSweep.Run(targets, Grid.Count, (t, _, j) => pruneAlone(t, Grid[j]), () => loss(model), progress);
         return targets.Select((t, i) => new SensitivityCurve(t.Name, t.Parameter.Size, losses.AsSpan(i * Grid.Count, Grid.Count).ToArray())).ToList();
     }
 
