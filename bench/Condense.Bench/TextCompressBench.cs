@@ -69,7 +69,7 @@ internal static class TextCompressBench
             {
                 // One-shot pruning, no fine-tuning: oneshot-{magnitude|wanda|sparsegpt}-{50|nm}.
                 var prune = PruneFor(variant["oneshot-".Length..], args);
-                var sweep = new SyncProgress(p =>
+                var sweep = new Progress<(int Done, int Total)>(p =>
                 {
                     if (p.Done % 8 == 0) Console.Error.WriteLine($"  {variant}: sensitivity {p.Done}/{p.Total} {clock.Elapsed.TotalSeconds:F0}s");
                 });
@@ -151,10 +151,5 @@ internal static class TextCompressBench
                 Method = PruneMethod.Magnitude, Sparsity = int.Parse(parts[1]) / 100.0, Score = score, Exclude = exclude,
                 Allocation = allocation, SensitivitySamples = samples,
             };
-    }
-
-    private sealed class SyncProgress(Action<(int Done, int Total)> report) : IProgress<(int Done, int Total)>
-    {
-        public void Report((int Done, int Total) value) => report(value);
     }
 }

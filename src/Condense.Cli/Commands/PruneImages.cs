@@ -34,7 +34,7 @@ internal static class PruneImages
         }
         (model, int batch) = ImageInputs.Batchable(output, model);
         // A calibrated cut takes minutes on an ImageNet CNN: one bar, its first 100 steps the cut's percent, then the images.
-        int cutSteps = calibration is null ? 0 : 100;
+        int cutSteps = run.Structured && calibration is not null ? 100 : 0;
         var (pruned, report) = run.Structured
             ? CountProgress.Run(output, cutSteps > 0 ? "choosing filters, measuring" : "measuring", cutSteps + images.Count,
                 progress => ImagePrunePipeline.ApplyStructured(model, images, run, batch,

@@ -60,7 +60,7 @@ internal static class PruneText
         if (report.AfterFinetune is not null) table.AddColumn("pruned, fine-tuned");
         string[] Row(string name, string original, string pruned, string? tuned) => tuned is null ? [name, original, pruned] : [name, original, pruned, tuned];
         var after = report.AfterFinetune;
-        string how = report.Allocation == "uniform" ? $"{report.Method}, {report.Score}" : $"{report.Method}, {report.Score}, {report.Allocation}";
+        string how = $"{report.Method}, {report.Score}" + (report.Allocation == "uniform" ? "" : $", {report.Allocation}");
         table.AddRow(Row("sparsity", "", $"{report.Sparsity:P1} ({how})", after is null ? null : $"{report.Sparsity:P1}"));
         table.AddRow(Row("cosine to original (mean / min)", "1", $"{report.CosineMean:F4} / {report.CosineMin:F4}",
             after is null ? null : $"{after.CosineMean:F4} / {after.CosineMin:F4}"));

@@ -101,8 +101,8 @@ public sealed record PruneOptions
             }
             if (PerTensorSparsity is not null) throw new CondenseException("sensitivity allocation chooses the per-tensor sparsities: give none");
             if (SensitivitySamples < 1) throw new CondenseException($"sensitivity samples must be at least 1, got {SensitivitySamples}");
-            if (Sparsity > SensitivityAllocation.Grid[^1])
-                throw new CondenseException($"sensitivity allocation gives no tensor more than {SensitivityAllocation.Grid[^1]:P0}: "
+            if (Sparsity > SensitivityAllocation.MaxSparsity)
+                throw new CondenseException($"sensitivity allocation gives no tensor more than {SensitivityAllocation.MaxSparsity:P0}: "
                     + $"a sparsity of {Sparsity:P0} is out of its reach");
         }
         if (PerTensorSparsity is not null)

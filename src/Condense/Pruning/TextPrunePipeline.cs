@@ -117,7 +117,6 @@ public static class TextPrunePipeline
         return m => 1 - new SentenceEmbedder(m, tokenizer, embedding).Embed(passages).Select((e, i) => Fidelity.Cosine(e, reference[i])).Average();
     }
 
-
     /// <summary>Calibration feeds for Pruner from passages (one per call), or null when there are none.</summary>
     public static Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? Calibration(GraphModule model, TextTokenizer tokenizer,
         IReadOnlyList<string>? passages, int maxLength) =>
