@@ -87,6 +87,7 @@ internal static class ImageCompressBench
             "filters30-distil" => Distilled(model, calibration, args, calibrated: false),
             // Chosen on the calibration photos with the reading conv refitted; residual channels left whole or cut by norm.
             "filters30-obs" => CalibratedCut(model, calibration, args, pruneJoined: false).Model,
+            "filters30-obs-sens" => SensitivityCut(model, calibration, args),
             "filters30-obs-joined" => CalibratedCut(model, calibration, args, pruneJoined: true).Model,
             "filters30-obs-distil" => Distilled(model, calibration, args, calibrated: true),
             _ => throw new ArgumentException($"unknown variant {variant}"),
@@ -139,6 +140,27 @@ internal static class ImageCompressBench
         }
         return CalibratedFilters.Remove(model, 0.3, Feeds,
             new FilterCutOptions { PruneJoined = pruneJoined, ChannelMultiple = multiple, Target = target, Dampening = dampening, Exclude = exclude });
+    }
+
+    // The ratio spread over the groups by their measured effect on the features of the calibration photos (FilterAllocation).
+    private static GraphModule SensitivityCut(GraphModule model, Dataset photos, string[] args)
+    {
+        string input = model.Graph.Inputs[0].Name;
+        var options = new FilterCutOptions { ChannelMultiple = int.Parse(Option(args, "--multiple", "1"), CultureInfo.InvariantCulture) };
+        // As `prune --images --structured --allocation sensitivity` does: the sweep measured on the first 32 photos (at most half),
+        // its cuts refitted on the others; the final cut refitted on all.
+        int measured = Math.Min(int.Parse(Option(args, "--sensitivity-samples", "32"), CultureInfo.InvariantCulture), photos.Count / 2);
+        var probe = photos.Take(measured);
+        var refit = photos.Select([.. Enumerable.Range(measured, photos.Count - measured)]);
+        var loss = SensitivityAllocation.OutputCosineLoss(model, probe.Feeds(input, 8));
+        var sweep = new Progress<(int Done, int Total)>(p => Console.Error.Write($"\r  sweep {p.Done}/{p.Total}"));
+        var (result, curves, ratios) = FilterAllocation.Remove(model, 0.3, () => photos.Feeds(input, 8), options, loss, () => refit.Feeds(input, 8), sweep);
+        Console.Error.WriteLine();
+        foreach (var c in curves)
+            Console.Error.WriteLine($"  {c.Tensor,-40} {c.Parameters,14:N0} → {ratios[c.Tensor]:F3}   "
+                + string.Join(" ", c.Losses.Select(l => l.ToString("F4", CultureInfo.InvariantCulture))));
+        foreach (var change in result.Changes) Console.Error.WriteLine($"  {string.Join(" + ", change.Layers)}: {change.ChannelsBefore} → {change.Kept.Count}");
+        return result.Model;
     }
 
     private static GraphModule Pruned(GraphModule model, PruneOptions options,

@@ -10,7 +10,8 @@
 // the masks held); "-int8" after layers3 quantizes the distilled student (dynamic int8, 4-bit embeddings), "-emb8" after
 // heads-ffn only its embedding tables (int8 rows; the Linear layers stay float). Wanda and SparseGPT
 // calibrate on the first N passages of corpus.txt (--calibration N, default 1,024), and heads-ffn chooses its heads and
-// neurons on them (heads-ffn-norms: by weight norms).
+// neurons on them (heads-ffn-norms: by weight norms; heads-ffn-sens: half of all heads and neurons, spread over the layers by
+// measured sensitivity, WidthAllocation).
 using System.Diagnostics;
 using Condense.Data.Text;
 using Condense.Distillation;
@@ -86,6 +87,10 @@ internal static class TextCompressBench
                     "layers3" or "layers3-int8" => new TextStudentOptions { Layers = layers, Depth = layers is null ? 3 : null },
                     "heads-ffn" or "heads-ffn-emb8" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5, Calibration = calibration },
                     "heads-ffn-norms" => new TextStudentOptions { HeadFraction = 0.5, FeedForwardFraction = 0.5 },
+                    "heads-ffn-sens" or "heads-ffn-sens-emb8" => new TextStudentOptions
+                    {
+                        HeadFraction = 0.5, FeedForwardFraction = 0.5, Calibration = calibration, Allocation = SparsityAllocation.Sensitivity,
+                    },
                     _ when variant.StartsWith("distil-", StringComparison.Ordinal) =>
                         new TextStudentOptions { Prune = PruneFor(variant["distil-".Length..], args), Calibration = calibration },
                     _ => throw new CondenseException($"unknown variant '{variant}'"),

@@ -116,10 +116,11 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         public PruneScore Score { get; init; } = PruneScore.Magnitude;
 
         [CommandOption("--allocation <NAME>")] [Requires("--text|--images")]
-        [ConflictsWith("--nm"), ConflictsWith("--global"), ConflictsWith("--random"), ConflictsWith("--threshold"), ConflictsWith("--structured")]
+        [ConflictsWith("--nm"), ConflictsWith("--global"), ConflictsWith("--random"), ConflictsWith("--threshold")]
         [Description("With --text or --images: uniform (default: every layer at --sparsity) or sensitivity (each layer pruned alone at "
             + "20–90 % and measured on the calibration passages' embeddings or images' outputs, then --sparsity spent where it costs least; "
-            + "8 measurements per layer).")]
+            + "8 measurements per layer). With --images --structured: each layer's filters cut alone at 20–90 % (chosen on the calibration "
+            + "images, readers refitted), then --ratio of their parameters removed where it costs least.")]
         public SparsityAllocation Allocation { get; init; } = SparsityAllocation.Uniform;
 
         [CommandOption("--sensitivity-samples <N>")] [Requires("--allocation", "sensitivity")]

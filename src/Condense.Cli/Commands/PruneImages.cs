@@ -17,6 +17,7 @@ internal static class PruneImages
         if (run.FinetuneEpochs > 0)
             throw new CondenseException("an image model recovers by distillation from the original: use `condense distill --teacher MODEL --images DIR "
                 + "--student-prune R` (--finetune-epochs is for --data)");
+        run.Validate();
         bool sensitivity = run.Options.Allocation == SparsityAllocation.Sensitivity;
         if (settings.Calibration is not null && !run.Structured && !sensitivity)
             throw new CondenseException("with --images, --calibration chooses the filters that --structured removes or the sparsities that "
@@ -35,7 +36,11 @@ internal static class PruneImages
         (model, int batch) = ImageInputs.Batchable(output, model);
         // A calibrated cut takes minutes on an ImageNet CNN: one bar, its first 100 steps the cut's percent, then the images.
         int cutSteps = run.Structured && calibration is not null ? 100 : 0;
-        var (pruned, report) = run.Structured
+        var (pruned, report) = run.Structured && sensitivity
+            ? CountProgress.Run(output, "measuring sensitivity", "choosing filters, measuring", cutSteps + images.Count,
+                (sweep, progress) => ImagePrunePipeline.ApplyStructured(model, images, run, batch,
+                    new SyncProgress<int>(done => progress.Report(cutSteps + done)), calibration, progress, sweep))
+            : run.Structured
             ? CountProgress.Run(output, cutSteps > 0 ? "choosing filters, measuring" : "measuring", cutSteps + images.Count,
                 progress => ImagePrunePipeline.ApplyStructured(model, images, run, batch,
                     new SyncProgress<int>(done => progress.Report(cutSteps + done)), calibration, progress))
@@ -51,7 +56,7 @@ internal static class PruneImages
             output.Console.MarkupLine($"[green]pruned[/] {Markup.Escape(string.Join(" + ", c.Layers))}: {c.ChannelsBefore} → {c.ChannelsAfter} "
                 + (c.Layers.Count > 1 ? "channels (joined by a residual Add)" : "filters/neurons"));
         foreach (var s in report.Skipped ?? []) output.Console.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s)}");
-        if (sensitivity) Tables.SparsityByTensor(output, report.Tensors ?? []);
+        if (sensitivity && !run.Structured) Tables.SparsityByTensor(output, report.Tensors ?? []);
         string what = run.Structured ? $"{report.Sparsity:P1} of parameters removed" : $"{report.Sparsity:P1} sparse ({report.Method})";
         Tables.ImageComparison(output, ("original", report.Before), ($"pruned: {what}", report.After));
         output.Console.MarkupLine($"measured on {report.After.Images} images; saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");

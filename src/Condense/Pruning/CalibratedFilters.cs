@@ -62,12 +62,18 @@ public sealed record FilterCutOptions
     /// </summary>
     public int MaxReaderInputs { get; init; } = 8192;
 
+    /// <summary>
+    /// Per-group ratios by group name (the producers' weight names joined by " + ", as <see cref="FilterAllocation"/> gives
+    /// them); a group not named here takes the ratio passed to <see cref="CalibratedFilters.Remove"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? Ratios { get; init; }
+
     /// <summary>0.1 by default: on ResNet-18 with 65 calibration crops it kept more on held-out photos than 0.01 (cosine 0.764 against 0.760).</summary>
     public const double DefaultDampening = 0.1;
 }
 
 /// <summary>Removes filters (and neurons) chosen on calibration data, refitting the layer that reads them.</summary>
-public static class CalibratedFilters
+public static partial class CalibratedFilters
 {
     /// <summary>
     /// Removes round(<paramref name="ratio"/> · n) channels of every prunable channel group of <paramref name="model"/> (not
@@ -76,11 +82,19 @@ public static class CalibratedFilters
     /// </summary>
     public static StructuredResult Remove(GraphModule model, double ratio, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration,
         FilterCutOptions? options = null, IProgress<int>? progress = null)
+        => RemoveWith(model, ratio, calibration, options, progress, sweep: null);
+
+    // sweep, when given, keeps what later calls on the same model can reuse (FilterAllocation's sweep cuts one group at a
+    // time, so every reader sees the uncut model's inputs): only the own-output refit, which needs nothing else, uses it.
+    internal static StructuredResult RemoveWith(GraphModule model, double ratio, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration,
+        FilterCutOptions? options, IProgress<int>? progress, FilterSweepCache? sweep)
     {
         ArgumentNullException.ThrowIfNull(calibration);
         options ??= new FilterCutOptions();
         if (!(ratio >= 0 && ratio < 1)) throw new CondenseException($"structured pruning ratio must be in [0, 1), got {ratio}");
         if (options.ChannelMultiple < 1) throw new CondenseException($"the channel multiple must be at least 1, got {options.ChannelMultiple}");
+        if (options.Ratios?.FirstOrDefault(r => !(r.Value >= 0 && r.Value < 1)) is { Key: not null } bad)
+            throw new CondenseException($"structured pruning ratio of {bad.Key} must be in [0, 1), got {bad.Value}");
         if (options.MaxReaderInputs < 1) throw new CondenseException($"the widest reader refitted must have at least 1 input, got {options.MaxReaderInputs}");
         var graph = BatchNormFolding.Fold(model).Model.Graph;
         var original = options.Target == RefitTarget.Own ? null : new GraphModule(graph.Clone());
@@ -94,9 +108,9 @@ public static class CalibratedFilters
         for (int k = 0; k < groups.Count; k++)
         {
             var group = groups[k];
-            int kept = StructuredPruning.Kept(group.Channels, ratio, options.ChannelMultiple);
-            string? joinedLeft = options.PruneJoined ? null : "left whole: no weight refits the identity path";
-            if (StructuredPruning.WhyLeft(group, chosen, joinedLeft, kept, ratio) is { } reason)
+            double groupRatio = options.Ratios is { } ratios && ratios.TryGetValue(group.Name, out double r) ? r : ratio;
+            int kept = StructuredPruning.Kept(group.Channels, groupRatio, options.ChannelMultiple);
+            if (WhyLeft(group, chosen, options, kept, groupRatio) is { } reason)
             {
                 skipped.Add($"{group.Name}: {reason}");
                 continue;
@@ -106,7 +120,7 @@ public static class CalibratedFilters
             if (reader is not null && reader.Width(graph).In > options.MaxReaderInputs) reader = null;
             var refit = reader is null ? null
                 : Refit(graph, original, options.Target == RefitTarget.UncutSum, reader, group.Channels, group.Channels - kept, calibration,
-                    options.Dampening, keptOutputs.GetValueOrDefault(reader.Node.Inputs[1]));
+                    options.Dampening, keptOutputs.GetValueOrDefault(reader.Node.Inputs[1]), original is null ? sweep : null, options.ChannelMultiple);
             var keep = refit?.Keep ?? StructuredPruning.Strongest(graph, group, kept, NeuronNorm.L2);
             var cut = StructuredPruning.Cut(graph, group, keep);
             foreach (var producer in group.Producers) keptOutputs[producer.Weight] = keep;
@@ -117,6 +131,16 @@ public static class CalibratedFilters
         }
         return new StructuredResult(new GraphModule(graph), changes, skipped);
     }
+
+    /// <summary>The groups of <paramref name="folded"/> (batch norm folded) that a positive ratio would cut, in graph order.</summary>
+    internal static IReadOnlyList<ChannelGroup> Cuttable(ModelGraph folded, FilterCutOptions options)
+    {
+        var chosen = StructuredPruning.Chosen(folded, options.Include, options.Exclude);
+        return [.. ChannelGroups.Find(folded).Where(g => g.Producers.Count > 0 && WhyLeft(g, chosen, options, 0, 1) is null)];
+    }
+
+    private static string? WhyLeft(ChannelGroup group, HashSet<string> chosen, FilterCutOptions options, int kept, double ratio) =>
+        StructuredPruning.WhyLeft(group, chosen, options.PruneJoined ? null : "left whole: no weight refits the identity path", kept, ratio);
 
     // The one Conv (one group) or Linear layer that reads the group's channels as inputs, or null if there is not exactly one.
     private static ChannelReader? Reader(ModelGraph graph, ChannelGroup group)
@@ -142,7 +166,8 @@ public static class CalibratedFilters
     // update's (the reader's own output on the cut model's inputs), or, given the uncut model, the least-squares fit of the
     // uncut model's output from the cut model's inputs, which also makes up for what earlier cuts changed.
     private static Refitted Refit(ModelGraph graph, GraphModule? original, bool sum, ChannelReader reader, int channels, int remove,
-        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening, int[]? keptOutputs)
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening, int[]? keptOutputs, FilterSweepCache? sweep,
+        int multiple)
     {
         var weightShape = graph.Initializers[reader.Node.Inputs[1]].Shape;
         bool conv = reader.Node.OpType == OpTypes.Conv;
@@ -152,37 +177,69 @@ public static class CalibratedFilters
         var bias = reader.Bias(graph, outputs);
         if (bias is null) original = null;
         var shortcut = original is null || !sum ? null : Shortcut(graph, reader.Node);
-        var hessian = new InputHessian(inputs);
-        var cross = new CrossMoments(inputs, outputs);
-        var current = new GraphModule(graph);
-        current.Eval();
-        original?.Eval();
-        using (GradMode.NoGrad())
-            foreach (var feed in calibration())
+        // The cross moments are gathered only with a reference (then there is no sweep cache).
+        var cross = original is null ? null : new CrossMoments(inputs, outputs);
+        int[] removed;
+        string key = reader.Node.Inputs[1];
+        double[] h = [], mean = []; // gathered below when there is no cached cut (always with a reference)
+        if (sweep is null)
+        {
+            (h, mean) = Statistics();
+            removed = StructuredObs.Remove(weight, bias, inputs, outputs, h, mean, reader.GroupSize, remove, dampening);
+        }
+        else
+        {
+            if (!sweep.Cuts.ContainsKey((key, remove)))
             {
-                var values = current.Run(feed);
-                var x = values[reader.Node.Inputs[0]];
-                var rows = conv ? ConvPatches.All(reader.Node, weightShape, x) : x;
-                hessian.Add(rows);
-                if (original is null) continue;
-                var reference = original.Run(feed);
-                var targets = OutputRows(reference[reader.Node.Outputs[0]], keptOutputs);
-                // Added to a residual stream that earlier cuts changed: the target also makes up the stream's difference.
-                if (shortcut is not null && Shape.Equal(values[shortcut].Shape, values[reader.Node.Outputs[0]].Shape))
-                    targets = TypedOps.Add(targets, TypedOps.Sub(OutputRows(reference[shortcut], keptOutputs), OutputRows(values[shortcut], null)));
-                cross.Add(rows, targets);
+                // Every count the sweep will ask of this reader, in one greedy pass.
+                int[] counts = [.. sweep.Ratios.Select(r => channels - StructuredPruning.Kept(channels, r, multiple)).Append(remove)
+                    .Where(c => c > 0 && c < channels).Distinct()];
+                (h, mean) = Statistics();
+                var cuts = StructuredObs.RemoveEach(weight, bias, inputs, outputs, h, mean, reader.GroupSize, counts, dampening);
+                for (int k = 0; k < counts.Length; k++) sweep.Cuts[(key, counts[k])] = cuts[k];
             }
-        if (hessian.Samples == 0) throw new CondenseException("the calibration data is empty");
-        var h = hessian.ToMatrix();
-        var mean = hessian.Mean();
-        var removed = StructuredObs.Remove(weight, bias, inputs, outputs, h, mean, reader.GroupSize, remove, dampening);
+            (removed, weight, bias) = sweep.Cuts[(key, remove)];
+        }
         var keep = Enumerable.Range(0, channels).Where(c => Array.BinarySearch(removed, c) < 0).ToArray();
         if (original is not null)
         {
             var keptInputs = keep.SelectMany(c => Enumerable.Range(c * reader.GroupSize, reader.GroupSize)).ToArray();
-            (weight, bias) = StructuredObs.Refit(h, mean, inputs, keptInputs, cross.Cross(), cross.TargetMean(), outputs, dampening);
+            (weight, bias) = StructuredObs.Refit(h, mean, inputs, keptInputs, cross!.Cross(), cross.TargetMean(), outputs, dampening);
         }
         return new Refitted(keep, weight, bias);
+
+        // The reader's input Hessian and mean over the calibration data; the cross moments too when there is a reference.
+        (double[] Hessian, double[] Mean) Statistics()
+        {
+            var hessian = new InputHessian(inputs);
+            var current = new GraphModule(graph);
+            current.Eval();
+            original?.Eval();
+            using (GradMode.NoGrad())
+                foreach (var feed in calibration())
+                {
+                    var values = current.Run(feed);
+                    var x = values[reader.Node.Inputs[0]];
+                    var rows = conv ? ConvPatches.All(reader.Node, weightShape, x) : x;
+                    hessian.Add(rows);
+                    if (original is null || cross is null) continue;
+                    var reference = original.Run(feed);
+                    var targets = OutputRows(reference[reader.Node.Outputs[0]], keptOutputs);
+                    // Added to a residual stream that earlier cuts changed: the target also makes up the stream's difference.
+                    if (shortcut is not null && Shape.Equal(values[shortcut].Shape, values[reader.Node.Outputs[0]].Shape))
+                        targets = TypedOps.Add(targets, TypedOps.Sub(OutputRows(reference[shortcut], keptOutputs), OutputRows(values[shortcut], null)));
+                    cross.Add(rows, targets);
+                }
+            if (hessian.Samples == 0) throw new CondenseException("the calibration data is empty");
+            return (hessian.ToMatrix(), hessian.Mean());
+        }
+    }
+
+    /// <summary>The greedy cuts of each reader of an uncut model at every count a sweep over <see cref="Ratios"/> asks for.</summary>
+    internal sealed class FilterSweepCache(IReadOnlyList<double> ratios)
+    {
+        public IReadOnlyList<double> Ratios { get; } = ratios;
+        public Dictionary<(string Reader, int Remove), (int[] Removed, double[] Weight, double[]? Bias)> Cuts { get; } = [];
     }
 
     // A reader's refit: the channels it keeps (ascending) and its weights as [in, out] over all original inputs, and bias.
@@ -209,66 +266,5 @@ public static class CalibratedFilters
             for (int k = 0; k < kept.Length; k++)
                 for (int p = 0; p < positions; p++) rows[(n * positions + p) * kept.Length + k] = y.Data[(n * outputs + kept[k]) * positions + p];
         return new Tensor(rows, batch * positions, kept.Length);
-    }
-
-    // A layer reading a group's channels: each channel is GroupSize consecutive inputs; OutFirst when its weight is
-    // [out, in, …] (Conv, Gemm with transB) rather than [in, out].
-    private sealed record ChannelReader(Node Node, int GroupSize, bool OutFirst)
-    {
-        // Inputs and outputs of its weight as it stands in the graph.
-        public (int In, int Out) Width(ModelGraph graph)
-        {
-            var t = graph.Initializers[Node.Inputs[1]];
-            int outputs = OutFirst ? t.Shape[0] : t.Shape[1];
-            return (t.Size / outputs, outputs);
-        }
-
-        // The weight as [in, out] doubles (row i = input i).
-        public (double[] Weight, int In, int Out) InOut(ModelGraph graph)
-        {
-            var t = graph.Initializers[Node.Inputs[1]];
-            var (inputs, outputs) = Width(graph);
-            var w = new double[inputs * outputs];
-            for (int i = 0; i < inputs; i++)
-                for (int o = 0; o < outputs; o++) w[i * outputs + o] = t.Data[OutFirst ? o * inputs + i : i * outputs + o];
-            return (w, inputs, outputs);
-        }
-
-        // The bias as doubles, created (zero) when a Conv or Gemm has none; null where there is no per-output bias to refit.
-        public double[]? Bias(ModelGraph graph, int outputs)
-        {
-            bool gemm = Node.OpType == OpTypes.Gemm;
-            if (Node.OpType == OpTypes.MatMul || gemm && Node.Float("beta", 1f) != 1f) return null;
-            if (Node.Inputs.Count > 2 && Node.Inputs[2].Length > 0)
-                return graph.Initializers.TryGetValue(Node.Inputs[2], out var b) && b.Size == outputs && b.Rank == 1
-                    ? [.. b.Data.Select(v => (double)v)] : null;
-            string name = Node.Inputs[1] + ".refit_bias";
-            while (graph.Initializers.ContainsKey(name)) name += "_";
-            graph.Initializers[name] = Tensor.Zeros([outputs]);
-            if (Node.Inputs.Count > 2) Node.Inputs[2] = name;
-            else Node.Inputs.Add(name);
-            return new double[outputs];
-        }
-
-        // The refitted rows of the kept channels into the cut weight, in its own layout; the refitted bias.
-        public void WriteKept(ModelGraph graph, Refitted refit)
-        {
-            var (keep, weight, bias) = refit;
-            var t = graph.Initializers[Node.Inputs[1]];
-            var (_, outputs) = Width(graph);
-            int inputs = keep.Length * GroupSize;
-            if (t.Size != inputs * outputs) throw new InvalidOperationException($"{Node.Inputs[1]} has {t.Size} values, expected {inputs * outputs}");
-            for (int r = 0; r < keep.Length; r++)
-                for (int j = 0; j < GroupSize; j++)
-                {
-                    int from = keep[r] * GroupSize + j, to = r * GroupSize + j;
-                    for (int o = 0; o < outputs; o++) t.Data[OutFirst ? o * inputs + to : to * outputs + o] = (float)weight[from * outputs + o];
-                }
-            t.MarkModified();
-            if (bias is null) return;
-            var b = graph.Initializers[Node.Inputs[2]];
-            for (int o = 0; o < outputs; o++) b.Data[o] = (float)bias[o];
-            b.MarkModified();
-        }
     }
 }

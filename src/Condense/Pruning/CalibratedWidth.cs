@@ -26,26 +26,72 @@ public static class CalibratedWidth
         Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening = SparseGpt.DefaultDampening) =>
         Remove(model, layers, fraction, calibration, dampening, heads: false);
 
+    /// <summary>
+    /// As <see cref="RemoveHeads"/> or <see cref="RemoveNeurons"/> (<paramref name="heads"/>), removing
+    /// <paramref name="counts"/>[k] units of layer k (0: the layer is left as it is).
+    /// </summary>
+    public static AttentionPruningResult RemoveCounts(GraphModule model, IReadOnlyList<EncoderLayer> layers, IReadOnlyList<int> counts, bool heads,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening = SparseGpt.DefaultDampening)
+    {
+        ArgumentNullException.ThrowIfNull(calibration);
+        if (layers.Count == 0) throw new CondenseException("the model has no attention layers");
+        if (counts.Count != layers.Count) throw new CondenseException($"{counts.Count} counts for {layers.Count} layers");
+        return RemoveCounts(model, layers, counts, heads, Hessians(model, layers, heads, calibration), dampening, null);
+    }
+
+    /// <summary>Each layer's reader input Hessian over the calibration feeds, gathered in one pass of the model.</summary>
+    internal static Func<int, InputHessian> Hessians(GraphModule model, IReadOnlyList<EncoderLayer> layers, bool heads,
+        Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration)
+    {
+        var readers = layers.Select(l => Reader(l, heads)).ToList();
+        var inputs = LayerInputs.Gather(model, calibration(), [.. readers.Select(r => r.Node)], hessian: true, sampleRows: 0);
+        return k => inputs[readers[k].Node.Name].Hessian!;
+    }
+
+    /// <summary>The units of layer k: its heads, or its feed-forward neurons (the width the narrowing layer reads).</summary>
+    public static int Units(GraphModule model, EncoderLayer layer, bool heads) => heads ? layer.Heads : InOut(model.Graph, Reader(layer, heads)).In;
+
     private static AttentionPruningResult Remove(GraphModule model, IReadOnlyList<EncoderLayer> layers, double fraction,
         Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening, bool heads)
     {
-        ArgumentNullException.ThrowIfNull(calibration);
         if (!(fraction >= 0 && fraction < 1)) throw new CondenseException($"the fraction to remove must be in [0, 1), got {fraction}");
-        if (layers.Count == 0) throw new CondenseException("the model has no attention layers");
-        var readers = layers.Select(l => Reader(l, heads)).ToList();
-        var inputs = LayerInputs.Gather(model, calibration(), [.. readers.Select(r => r.Node)], hessian: true, sampleRows: 0);
+        int[] counts = [.. layers.Select(l => Units(model, l, heads))
+            .Select(units => (int)Math.Min(units - 1, Math.Round(fraction * units, MidpointRounding.AwayFromZero)))];
+        return RemoveCounts(model, layers, counts, heads, calibration, dampening);
+    }
 
+    // The cut with each reader's Hessian given; `cuts`, when given, keeps each reader's greedy removal at every count a sweep
+    // asks of it (all counts of the list given, one pass: WidthAllocation cuts one layer of the uncut model at a time).
+    internal static AttentionPruningResult RemoveCounts(GraphModule model, IReadOnlyList<EncoderLayer> layers, IReadOnlyList<int> counts, bool heads,
+        Func<int, InputHessian> hessianOf, double dampening, WidthSweepCache? cuts)
+    {
+        var readers = layers.Select(l => Reader(l, heads)).ToList();
         var remove = new Dictionary<int, int[]>();
         var refitted = new Dictionary<int, (double[] Weight, double[]? Bias, int In, int Out, int GroupSize)>();
         for (int k = 0; k < layers.Count; k++)
         {
+            // A layer that loses nothing keeps its weights as they are (no refit to round through doubles).
+            if (counts[k] == 0) continue;
             var reader = readers[k];
             var (weight, inWidth, outWidth) = InOut(model.Graph, reader);
             int units = heads ? layers[k].Heads : inWidth, groupSize = inWidth / units;
-            int count = (int)Math.Min(units - 1, Math.Round(fraction * units, MidpointRounding.AwayFromZero));
             double[]? bias = reader.Bias is { } b ? [.. model.Graph.Initializers[b].Data.Select(v => (double)v)] : null;
-            var hessian = inputs[reader.Node.Name].Hessian!;
-            remove[k] = StructuredObs.Remove(weight, bias, inWidth, outWidth, hessian.ToMatrix(), hessian.Mean(), groupSize, count, dampening);
+            if (cuts is null)
+            {
+                var hessian = hessianOf(k);
+                remove[k] = StructuredObs.Remove(weight, bias, inWidth, outWidth, hessian.ToMatrix(), hessian.Mean(), groupSize, counts[k], dampening);
+            }
+            else
+            {
+                if (!cuts.Cuts.ContainsKey((k, counts[k])))
+                {
+                    var hessian = hessianOf(k);
+                    int[] all = [.. cuts.Counts(units).Append(counts[k]).Where(c => c > 0 && c < units).Distinct()];
+                    var each = StructuredObs.RemoveEach(weight, bias, inWidth, outWidth, hessian.ToMatrix(), hessian.Mean(), groupSize, all, dampening);
+                    for (int i = 0; i < all.Length; i++) cuts.Cuts[(k, all[i])] = each[i];
+                }
+                (remove[k], weight, bias) = cuts.Cuts[(k, counts[k])];
+            }
             refitted[k] = (weight, bias, inWidth, outWidth, groupSize);
         }
         var result = heads ? AttentionPruning.RemoveHeads(model, layers, remove) : AttentionPruning.RemoveNeurons(model, layers, remove);
@@ -57,6 +103,13 @@ public static class CalibratedWidth
             if (bias is not null) Overwrite(result.Model.Graph.Initializers[reader.Bias!], [.. bias.Select(v => (float)v)]);
         }
         return result;
+    }
+
+    /// <summary>The greedy cuts of each layer of an uncut model at every count a sweep asks for.</summary>
+    internal sealed class WidthSweepCache(Func<int, IEnumerable<int>> counts)
+    {
+        public Func<int, IEnumerable<int>> Counts { get; } = counts;
+        public Dictionary<(int Layer, int Remove), (int[] Removed, double[] Weight, double[]? Bias)> Cuts { get; } = [];
     }
 
     // The Linear layer that reads the removed units: the attention output projection or the narrowing FFN layer.

@@ -87,18 +87,26 @@ public static class ImagePrunePipeline
     /// together unless not <see cref="PruneRun.PruneJoined"/>, see <see cref="StructuredPruning"/>), or, given
     /// <paramref name="calibration"/> images, chosen on them with the layers reading them refitted (<see cref="CalibratedFilters"/>;
     /// residual groups stay whole); kept channels rounded to <see cref="PruneRun.ChannelMultiple"/>. <paramref name="progress"/>
-    /// hears the evaluation images measured, <paramref name="cutProgress"/> the calibrated cut's percent done.
+    /// hears the evaluation images measured, <paramref name="cutProgress"/> the calibrated cut's percent done. With
+    /// <see cref="SparsityAllocation.Sensitivity"/> (needs <paramref name="calibration"/>) the ratio is spread over the groups by
+    /// <see cref="FilterAllocation"/>, each group's cuts measured by the cosine of the outputs on the first
+    /// <see cref="PruneOptions.SensitivitySamples"/> calibration images (at most half of them) and refitted on the others
+    /// (<paramref name="sweepProgress"/> hears the measurements); the final cut is refitted on them all.
     /// </summary>
     public static (GraphModule Model, ImagePruneReport Report) ApplyStructured(GraphModule model, Dataset evaluation, PruneRun run,
-        int batchSize = 8, IProgress<int>? progress = null, Dataset? calibration = null, IProgress<int>? cutProgress = null)
+        int batchSize = 8, IProgress<int>? progress = null, Dataset? calibration = null, IProgress<int>? cutProgress = null,
+        IProgress<(int Done, int Total)>? sweepProgress = null)
     {
         var clock = Stopwatch.StartNew();
         string input = model.Graph.Inputs[0].Name;
         var (include, exclude) = (run.Options.Include, run.Options.Exclude);
+        bool spread = run.Options.Allocation == SparsityAllocation.Sensitivity;
+        if (spread && calibration is null) throw new CondenseException("filters spread by sensitivity are chosen on calibration images: give them");
+        var options = new FilterCutOptions { ChannelMultiple = run.ChannelMultiple, Include = include, Exclude = exclude };
         var result = calibration is null
             ? StructuredPruning.Remove(model, run.Ratio, run.Norm, include, exclude, run.PruneJoined, run.ChannelMultiple)
-            : CalibratedFilters.Remove(model, run.Ratio, () => calibration.Feeds(input, batchSize),
-                new FilterCutOptions { ChannelMultiple = run.ChannelMultiple, Include = include, Exclude = exclude }, cutProgress);
+            : !spread ? CalibratedFilters.Remove(model, run.Ratio, () => calibration.Feeds(input, batchSize), options, cutProgress)
+            : Spread(model, run, calibration, batchSize, options, sweepProgress, cutProgress);
         if (result.Changes.Count == 0)
             throw new CondenseException($"no filter to remove: {(result.Skipped.Count == 0 ? "the model has no prunable layer" : result.Skipped[0])}");
         var summary = ModelSummary.Of(result.Model);
@@ -108,7 +116,20 @@ public static class ImagePrunePipeline
             before, after, clock.Elapsed.TotalSeconds)
         {
             BatchSize = batchSize, StructuralChanges = result.Changes, Skipped = result.Skipped,
+            Allocation = run.Options.Allocation.ToString().ToLowerInvariant(),
         });
+    }
+
+    private static StructuredResult Spread(GraphModule model, PruneRun run, Dataset calibration, int batchSize, FilterCutOptions options,
+        IProgress<(int Done, int Total)>? sweepProgress, IProgress<int>? cutProgress)
+    {
+        if (calibration.Count < 2) throw new CondenseException($"filters spread by sensitivity need at least 2 calibration images, got {calibration.Count}");
+        string input = model.Graph.Inputs[0].Name;
+        int measured = Math.Min(run.Options.SensitivitySamples, calibration.Count / 2);
+        var (probe, refit) = (calibration.Take(measured), calibration.Select([.. Enumerable.Range(measured, calibration.Count - measured)]));
+        return FilterAllocation.Remove(model, run.Ratio, () => calibration.Feeds(input, batchSize), options,
+            SensitivityAllocation.OutputCosineLoss(model, probe.Feeds(input, batchSize)), () => refit.Feeds(input, batchSize), sweepProgress,
+            cutProgress).Result;
     }
 
     private static (ImageMetrics Before, ImageMetrics After) Measure(GraphModule model, GraphModule pruned, Dataset evaluation, int batchSize,

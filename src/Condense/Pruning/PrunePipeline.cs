@@ -74,6 +74,9 @@ public sealed record PruneRun
             throw new CondenseException("the AGP schedule prunes during fine-tuning: give it fine-tune epochs");
         if (Schedule != PruneSchedule.OneShot && (Structured || Options.Method is not (PruneMethod.Magnitude or PruneMethod.Random)))
             throw new CondenseException($"the {Schedule} schedule works with magnitude or random pruning");
+        if (Structured && Options.Allocation == SparsityAllocation.Sensitivity && Ratio > SensitivityAllocation.MaxSparsity)
+            throw new CondenseException($"sensitivity allocation cuts no group by more than {SensitivityAllocation.MaxSparsity:P0}: "
+                + $"a ratio of {Ratio:P0} is out of its reach");
         if (Schedule == PruneSchedule.Iterative && Rounds < 1) throw new CondenseException($"rounds must be at least 1, got {Rounds}");
         return this;
     }
@@ -114,6 +117,8 @@ public static class PrunePipeline
         switch (run.Schedule)
         {
             case PruneSchedule.OneShot when run.Structured:
+                if (run.Options.Allocation == SparsityAllocation.Sensitivity)
+                    throw new CondenseException("filters spread by sensitivity are chosen and measured on images: give --images (and --calibration)");
                 var structured = StructuredPruning.Remove(model, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude, run.PruneJoined,
                     run.ChannelMultiple);
                 return new(structured.Model, new PassState(null, null, structured.Changes, structured.Skipped));

@@ -24,9 +24,26 @@ internal static class StructuredObs
     public static int[] Remove(double[] weight, double[]? bias, int inputs, int outputs, double[] hessian, double[] mean, int groupSize,
         int count, double dampening)
     {
+        var result = RemoveEach(weight, bias, inputs, outputs, hessian, mean, groupSize, [count], dampening)[0];
+        Array.Copy(result.Weight, weight, weight.Length);
+        if (bias is not null) Array.Copy(result.Bias!, bias, outputs);
+        return result.Removed;
+    }
+
+    /// <summary>
+    /// <see cref="Remove"/> for each of <paramref name="counts"/> at once, without changing <paramref name="weight"/> or
+    /// <paramref name="bias"/>: the greedy removes one group at a time, so the removal for a smaller count is the start of the
+    /// one for a larger count, and one pass to the largest gives every result (as one call per count would, bit for bit).
+    /// </summary>
+    public static IReadOnlyList<(int[] Removed, double[] Weight, double[]? Bias)> RemoveEach(double[] weight, double[]? bias, int inputs, int outputs,
+        double[] hessian, double[] mean, int groupSize, IReadOnlyList<int> counts, double dampening)
+    {
         if (inputs % groupSize != 0) throw new CondenseException($"{inputs} input features do not split into groups of {groupSize}");
         int groups = inputs / groupSize;
-        if (count < 0 || count >= groups) throw new CondenseException($"cannot remove {count} of {groups} groups (at least one stays)");
+        foreach (int c in counts)
+            if (c < 0 || c >= groups) throw new CondenseException($"cannot remove {c} of {groups} groups (at least one stays)");
+        int count = counts.Count == 0 ? 0 : counts.Max();
+        var results = new (int[] Removed, double[] Weight, double[]? Bias)[counts.Count];
         int n = inputs + (bias is null ? 0 : 1);
         // W̃ = [W; b] and H̃ = [[H, 2m], [2mᵀ, 2]]: the bias is the weight of a constant input 1.
         var w = new double[n * outputs];
@@ -46,8 +63,12 @@ internal static class StructuredObs
         var alive = Enumerable.Repeat(true, groups).ToArray();
         var removed = new List<int>(count);
         var block = new double[groupSize * groupSize];
-        for (int step = 0; step < count; step++)
+        for (int step = 0; ; step++)
         {
+            for (int k = 0; k < counts.Count; k++)
+                if (counts[k] == step)
+                    results[k] = ([.. removed.Order()], w[..weight.Length], bias is null ? null : w[(inputs * outputs)..(inputs * outputs + outputs)]);
+            if (step == count) break;
             int best = -1;
             double bestError = double.PositiveInfinity;
             for (int g = 0; g < groups; g++)
@@ -60,9 +81,7 @@ internal static class StructuredObs
             alive[best] = false;
             removed.Add(best);
         }
-        Array.Copy(w, weight, weight.Length);
-        if (bias is not null) Array.Copy(w, inputs * outputs, bias, 0, outputs);
-        return [.. removed.Order()];
+        return results;
     }
 
     /// <summary>

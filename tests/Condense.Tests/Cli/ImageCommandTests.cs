@@ -144,6 +144,34 @@ public sealed class ImageCommandTests : IDisposable
     }
 
     [Fact]
+    public void StructuredPruningSpreadsTheRatioOverTheGroupsBySensitivity()
+    {
+        string model = SaveModel();
+        var test = Trained.Value.Test;
+        string calibration = WritePngs(test.Take(40), "calibration"), evaluation = WritePngs(test.Select([.. Enumerable.Range(40, 40)]), "evaluation");
+        JsonElement Prune(params string[] extra)
+        {
+            var r = CliRunner.Run(["prune", model, "--images", evaluation, "--structured", "--ratio", "0.7", "--calibration", calibration,
+                "-o", Path.Combine(_dir, "p.onnx"), "--json", .. extra]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return JsonDocument.Parse(r.Stdout).RootElement;
+        }
+        var uniform = Prune();
+        var spread = Prune("--allocation", "sensitivity", "--sensitivity-samples", "16");
+        Assert.Equal(("uniform", "sensitivity"), (uniform.GetProperty("allocation").GetString(), spread.GetProperty("allocation").GetString()));
+        // Every group of the uniform cut lost half its channels; the spread cut's groups lost different shares.
+        static double[] Shares(JsonElement json) => [.. json.GetProperty("structural_changes").EnumerateArray()
+            .Select(c => 1 - (double)c.GetProperty("channels_after").GetInt32() / c.GetProperty("channels_before").GetInt32())];
+        Assert.All(Shares(uniform), share => Assert.InRange(share, 0.65, 0.75));
+        Assert.True(Shares(spread).Max() - Shares(spread).Min() > 0.1, string.Join(", ", Shares(spread)));
+        static double Cosine(JsonElement json) => json.GetProperty("after").GetProperty("fidelity").GetProperty("cosine_mean").GetDouble();
+        Assert.True(Cosine(spread) > Cosine(uniform),
+            $"cosine to the original: {Cosine(spread)} by sensitivity, {Cosine(uniform)} uniform; shares {string.Join(", ", Shares(spread))}");
+        CliRunner.AssertOneLineError(CliRunner.Run("prune", model, "--images", evaluation, "--structured", "--ratio", "0.95", "--allocation", "sensitivity"),
+            "a ratio of 95 % is out of its reach");
+    }
+
+    [Fact]
     public void AModelFixedAtBatchOneComesOutWithADynamicBatch()
     {
         var graph = ModelFile.Load(SaveModel()).Graph;
