@@ -119,6 +119,12 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [Description("With --text: narrow the residual stream to D channels (a learned projection restores the teacher's width at the output).")]
         public int? StudentHidden { get; init; }
 
+        [CommandOption("--student-allocation <NAME>")]
+        [Description("With --student-heads or --student-ffn: uniform (default: the same share of every layer) or sensitivity (each layer "
+            + "cut alone at 20–90 % and measured on the first 32 calibration passages' embeddings, then the same total removed where it "
+            + "costs least).")]
+        public Condense.Pruning.SparsityAllocation? StudentAllocation { get; init; }
+
         [CommandOption("--loss <KIND>")] [Description("With --text or --images: how embeddings or features are compared, cosine (default) or mse.")]
         public Condense.Distillation.EmbeddingLoss? Loss { get; init; }
 

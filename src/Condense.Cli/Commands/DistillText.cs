@@ -5,6 +5,7 @@ using Condense.Data.Text;
 using Condense.Distillation;
 using Condense.Formats;
 using Condense.Inference;
+using Condense.Pruning;
 using Condense.Reports;
 using Spectre.Console;
 
@@ -22,7 +23,8 @@ internal static class DistillText
             ("--eval-text", s.EvalText is not null), ("--vocab", s.Vocab is not null), ("--max-length", s.MaxLength is not null),
             ("--student-layers", s.StudentLayers is not null), ("--student-depth", s.StudentDepth is not null), ("--loss", s.Loss is not null),
             ("--student-heads", s.StudentHeads is not null), ("--student-ffn", s.StudentFfn is not null), ("--student-hidden", s.StudentHidden is not null),
-            ("--hidden-weight", s.HiddenWeight is not null), ("--attention-weight", s.AttentionWeight is not null),
+            ("--student-allocation", s.StudentAllocation is not null), ("--hidden-weight", s.HiddenWeight is not null),
+            ("--attention-weight", s.AttentionWeight is not null),
         }.Where(o => o.Set).Select(o => o.Name).ToList();
         if (given.Count > 0) throw new CondenseException($"{string.Join(", ", given)} applies to text students: give --text FILE");
     }
@@ -53,8 +55,10 @@ internal static class DistillText
         var student = new TextStudentOptions
         {
             Layers = ParseLayers(s.StudentLayers), Depth = s.StudentDepth, HeadFraction = s.StudentHeads ?? 0, FeedForwardFraction = s.StudentFfn ?? 0,
-            HiddenWidth = s.StudentHidden,
+            HiddenWidth = s.StudentHidden, Allocation = s.StudentAllocation ?? SparsityAllocation.Uniform,
         };
+        if (s.StudentAllocation is not null && s.StudentHeads is null && s.StudentFfn is null)
+            throw new CondenseException("--student-allocation spreads --student-heads or --student-ffn over the layers: give one of them");
 
         var teacher = ModelFile.Load(s.Teacher!);
         var tokenizer = TextOptions.Tokenizer(s.Teacher!, s.Vocab, teacher.Graph);
@@ -72,7 +76,10 @@ internal static class DistillText
         if (student.HeadFraction > 0 || student.FeedForwardFraction > 0)
             student = student with { Calibration = [.. train.Take(TextStudentOptions.DefaultCalibrationPassages)] };
         // The student is cut before the progress display starts, so a bad layer list is a one-line error.
-        var cut = TextDistillPipeline.Cut(teacher, tokenizer, student, options.MaxLength);
+        var cut = student.Allocation == SparsityAllocation.Sensitivity
+            ? CountProgress.Run(output, "measuring sensitivity", "cut", 0,
+                (sweep, _) => TextDistillPipeline.Cut(teacher, tokenizer, student, options.MaxLength, sweep))
+            : TextDistillPipeline.Cut(teacher, tokenizer, student, options.MaxLength);
         var (model, report) = TrainingProgress.Run(output, "distilling",
             p => TextDistillPipeline.Distil(teacher, cut, tokenizer, train, evaluation, student, options, p, cancellation));
         model.Graph.Metadata[TextTokenizer.MetadataKey] = tokenizer.Vocabulary;

@@ -118,7 +118,8 @@ public static class PrunePipeline
         {
             case PruneSchedule.OneShot when run.Structured:
                 if (run.Options.Allocation == SparsityAllocation.Sensitivity)
-                    throw new CondenseException("filters spread by sensitivity are chosen and measured on images: give --images (and --calibration)");
+                    throw new CondenseException("filters spread by sensitivity are chosen and measured on calibration images (ImagePrunePipeline); "
+                        + "this pass cuts every layer by one ratio");
                 var structured = StructuredPruning.Remove(model, run.Ratio, run.Norm, run.Options.Include, run.Options.Exclude, run.PruneJoined,
                     run.ChannelMultiple);
                 return new(structured.Model, new PassState(null, null, structured.Changes, structured.Skipped));

@@ -49,11 +49,31 @@ public sealed class DistillTextCliTests : IDisposable
     [InlineData("--student-layers", "0,5", "layer 5 does not exist")]
     [InlineData("--student-layers", "1,x", "--student-layers expects layer numbers")]
     [InlineData("--student-heads", "1", "--student-heads is the share to remove, in [0, 1); got 1")]
+    [InlineData("--student-allocation", "sensitivity", "--student-allocation spreads --student-heads or --student-ffn over the layers")]
     public void TextModeRefusesWhatItCannotUse(string option, string value, string message)
     {
         var result = CliRunner.Run("distill", "--teacher", At("bert.onnx"), "--text", At("corpus.txt"), option, value, "-o", At("s.onnx"));
         CliRunner.AssertOneLineError(result, message);
         Assert.False(File.Exists(At("s.onnx")));
+    }
+
+    [Fact]
+    public void HeadsSpreadBySensitivityLeaveTheSameTotalInTheSavedStudent()
+    {
+        var result = CliRunner.Run("distill", "--teacher", At("bert.onnx"), "--text", At("corpus.txt"), "--student-heads", "0.5",
+            "--student-ffn", "0.25", "--student-allocation", "sensitivity", "--epochs", "1", "--batch-size", "8", "--max-length", "16",
+            "-o", At("spread.onnx"), "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        // Half of all heads and a quarter of all neurons are gone, however the layers share them: the saved Q projections'
+        // output widths and the FFN widths add up to the totals the uniform cut leaves.
+        var graph = Condense.Formats.ModelFile.Load(At("spread.onnx")).Graph;
+        var teacher = Condense.Formats.ModelFile.Load(At("bert.onnx")).Graph;
+        long Width(Condense.Graph.ModelGraph g, Func<string, bool> pick) =>
+            g.Initializers.Where(p => pick(p.Key) && p.Value.Rank == 2).Sum(p => (long)p.Value.Shape[1]);
+        var layers = Condense.Graph.EncoderLayers.Find(new Condense.Graph.GraphModule(teacher));
+        string[] queries = [.. layers.Select(l => l.Projections!.QueryKey[0].Weight)], ffn = [.. layers.Select(l => l.Projections!.FeedForwardIn.Weight)];
+        Assert.Equal(Width(teacher, queries.Contains) / 2, Width(graph, queries.Contains));
+        Assert.Equal(Width(teacher, ffn.Contains) * 3 / 4, Width(graph, ffn.Contains));
     }
 
     [Fact]

@@ -166,16 +166,16 @@ public sealed class CalibratedFiltersTests
         Assert.Equal([16, 8, 3, 3], model.Graph.Initializers["5.conv1.weight"].Shape);
     }
 
-    private static GraphModule Spec(string spec, ulong seed)
+    internal static GraphModule Spec(string spec, ulong seed)
     {
         var parsed = ModelSpec.Parse(spec);
         return new GraphModule(GraphTracer.Trace(parsed.Build(seed), [parsed.InFeatures]));
     }
 
-    private static Tensor Inputs(GraphModule model, int count, ulong seed) =>
+    internal static Tensor Inputs(GraphModule model, int count, ulong seed) =>
         Tensor.Uniform(new Rng(seed), 0f, 1f, [count, .. model.Graph.Inputs[0].Shape[1..]]);
 
-    private static Dictionary<string, Tensor> Feed(GraphModule model, Tensor x) => new() { [model.Graph.Inputs[0].Name] = x };
+    internal static Dictionary<string, Tensor> Feed(GraphModule model, Tensor x) => new() { [model.Graph.Inputs[0].Name] = x };
 
     private static Dictionary<string, Tensor> Run(GraphModule model, Tensor x)
     {

@@ -1,10 +1,9 @@
 // Filter ratios spread by measured sensitivity (FilterAllocation), against oracles the test computes itself: each curve
 // point is the loss of the group cut alone through CalibratedFilters' include filter (not the per-group ratios, nor the
-// kept statistics the sweep reuses), the parameters removed come to the budget, and the spread cut is closer to the
-// original on fresh inputs than the uniform one.
+// cut the sweep reuses), a group's cost is its layers' multiply-adds (or parameters), the cost removed comes to the budget,
+// and the spread cut is closer to the original on fresh inputs than the uniform one.
 using Condense.Autograd;
 using Condense.Graph;
-using Condense.Nn;
 using Condense.Pruning;
 using Condense.Tensors;
 
@@ -114,16 +113,11 @@ public sealed class FilterAllocationTests
 
     private static int Channels(GraphModule model, string weight) => model.Graph.Initializers[weight].Shape[0];
 
-    private static GraphModule Spec(string spec, ulong seed)
-    {
-        var parsed = ModelSpec.Parse(spec);
-        return new GraphModule(GraphTracer.Trace(parsed.Build(seed), [parsed.InFeatures]));
-    }
+    private static GraphModule Spec(string spec, ulong seed) => CalibratedFiltersTests.Spec(spec, seed);
 
-    private static Tensor Inputs(GraphModule model, int count, ulong seed) =>
-        Tensor.Uniform(new Rng(seed), 0f, 1f, [count, .. model.Graph.Inputs[0].Shape[1..]]);
+    private static Tensor Inputs(GraphModule model, int count, ulong seed) => CalibratedFiltersTests.Inputs(model, count, seed);
 
-    private static Dictionary<string, Tensor> Feed(GraphModule model, Tensor x) => new() { [model.Graph.Inputs[0].Name] = x };
+    private static Dictionary<string, Tensor> Feed(GraphModule model, Tensor x) => CalibratedFiltersTests.Feed(model, x);
 
     private static float[] Logits(GraphModule model, Tensor x)
     {
