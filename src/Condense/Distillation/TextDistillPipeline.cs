@@ -76,13 +76,17 @@ public sealed record TextDistillReport(
     [JsonPropertyName("file_bytes"), JsonPropertyOrder(10)]
     public long FileBytesAfter { get; init; }
 
-    /// <summary>Share of attention heads removed per layer.</summary>
+    /// <summary>Share of attention heads removed (per layer, or in all when <see cref="Allocation"/> spreads them).</summary>
     [JsonPropertyOrder(1)]
     public double HeadFraction { get; init; }
 
     /// <summary>Share of feed-forward neurons removed per layer.</summary>
     [JsonPropertyOrder(1)]
     public double FeedForwardFraction { get; init; }
+
+    /// <summary>How the removed heads and neurons were spread over the layers: "uniform" or "sensitivity".</summary>
+    [JsonPropertyOrder(1)]
+    public string Allocation { get; init; } = "uniform";
 
     /// <summary>The student's residual-stream width when it was narrowed; null otherwise.</summary>
     [JsonPropertyOrder(1)]
@@ -136,6 +140,7 @@ public static class TextDistillPipeline
             ModelSummary.Of(teacher).Parameters, summary.Parameters, summary.NonzeroParameters, epochs, clock.Elapsed.TotalSeconds)
         {
             HeadFraction = student.HeadFraction, FeedForwardFraction = student.FeedForwardFraction, HiddenWidth = student.HiddenWidth,
+            Allocation = student.Allocation.ToString().ToLowerInvariant(),
         };
         return (model, report);
     }

@@ -64,6 +64,7 @@ public sealed class DistillTextCliTests : IDisposable
             "--student-ffn", "0.25", "--student-allocation", "sensitivity", "--epochs", "1", "--batch-size", "8", "--max-length", "16",
             "-o", At("spread.onnx"), "--json");
         Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal("sensitivity", JsonDocument.Parse(result.Stdout).RootElement.GetProperty("allocation").GetString());
         // Half of all heads and a quarter of all neurons are gone, however the layers share them: the saved Q projections'
         // output widths and the FFN widths add up to the totals the uniform cut leaves.
         var graph = Condense.Formats.ModelFile.Load(At("spread.onnx")).Graph;
