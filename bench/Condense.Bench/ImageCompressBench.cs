@@ -5,11 +5,12 @@
 // ONNX Runtime on the exported file, parameters, file size, and ORT's batch-1 speed of the original over the variant's
 // (interleaved, best of 7, one run).
 //   dotnet run -c Release --project bench/Condense.Bench -- image-compress --variants int8,int8-equalize,int8-bias,int8-adaround,
-//       int8-all,sparse50,sparse50-sens (any sparseNN[-sens]),nm24,filters30,filters30-distil,filters30-obs,filters30-obs-joined,
-//       filters30-obs-distil [--epochs E] [--lr X] [--hidden-weight W]
+//       int8-all,sparse50,sparse50-sens (any sparseNN[-sens]),nm24,filters30,filters30-distil,filters30-obs,filters30-obs-sens,
+//       filters30-obs-joined,filters30-obs-distil [--epochs E] [--lr X] [--hidden-weight W]
 //       [--multiple M] [--target own|uncut|uncutsum] [--dampening D (default the library's 0.1)] [--augment K] [--joined]
 //       [--exclude PATTERN,…]
-// The -obs variants choose the filters on the calibration photos and refit their readers (CalibratedFilters).
+// The -obs variants choose the filters on the calibration photos and refit their readers (CalibratedFilters); -sens spreads
+// the 30 % of multiply-adds over the blocks by measured sensitivity (FilterAllocation) [--sensitivity-samples N].
 using System.Diagnostics;
 using System.Globalization;
 using Condense.Data;
