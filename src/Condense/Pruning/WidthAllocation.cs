@@ -30,12 +30,18 @@ public static class WidthAllocation
         var cache = new CalibratedWidth.WidthSweepCache(n => grid.Select(f => Count(n, f)));
         var world = World.Current;
         var losses = new double[layers.Count * grid.Count];
-        int done = 0;
+        int done = 0, lastLayer = -1;
         progress?.Report((0, losses.Length));
         for (int slot = 0; slot < losses.Length; slot++)
         {
             if (!world.Owns(slot)) continue;
             int layer = slot / grid.Count;
+            // Slots go layer by layer: the cuts of layers already measured are not needed again.
+            if (layer != lastLayer)
+            {
+                cache.Cuts.Clear();
+                lastLayer = layer;
+            }
             var counts = new int[layers.Count];
             counts[layer] = Count(units[layer], grid[slot % grid.Count]);
             using (World.Alone()) losses[slot] = loss(CalibratedWidth.RemoveCounts(model, layers, counts, heads, hessians, dampening, cache).Model);
