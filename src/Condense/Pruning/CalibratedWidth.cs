@@ -55,8 +55,7 @@ public static class CalibratedWidth
         Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening, bool heads)
     {
         if (!(fraction >= 0 && fraction < 1)) throw new CondenseException($"the fraction to remove must be in [0, 1), got {fraction}");
-        int[] counts = [.. layers.Select(l => Units(model, l, heads))
-            .Select(units => (int)Math.Min(units - 1, Math.Round(fraction * units, MidpointRounding.AwayFromZero)))];
+        int[] counts = [.. layers.Select(l => Count(Units(model, l, heads), fraction))];
         return RemoveCounts(model, layers, counts, heads, calibration, dampening);
     }
 
@@ -104,6 +103,9 @@ public static class CalibratedWidth
         }
         return result;
     }
+
+    /// <summary>Units removed at a share: round(share · units), all but one at most.</summary>
+    internal static int Count(int units, double share) => (int)Math.Min(units - 1, Math.Round(share * units, MidpointRounding.AwayFromZero));
 
     /// <summary>The greedy cuts of each layer of an uncut model at every count a sweep asks for.</summary>
     internal sealed class WidthSweepCache(Func<int, IEnumerable<int>> counts)

@@ -79,9 +79,11 @@ public static class SensitivityAllocation
             : (Loss(curve, step + 1) - Loss(curve, step)) * StepsPerUnit / curve.Parameters;
 
     // The loss at sparsity step/StepsPerUnit, linear between grid points (0 at sparsity 0).
-    private static double Loss(SensitivityCurve curve, int step)
+    private static double Loss(SensitivityCurve curve, int step) => LossAt(curve, (double)step / StepsPerUnit);
+
+    /// <summary>The curve's loss at sparsity <paramref name="s"/>, linear between grid points (0 at sparsity 0).</summary>
+    internal static double LossAt(SensitivityCurve curve, double s)
     {
-        double s = (double)step / StepsPerUnit;
         double previousSparsity = 0, previousLoss = 0;
         for (int i = 0; i < Grid.Count; i++)
         {

@@ -27,7 +27,7 @@ public static class WidthAllocation
         var grid = SensitivityAllocation.Grid;
         int[] units = [.. layers.Select(l => CalibratedWidth.Units(model, l, heads))];
         var hessians = CalibratedWidth.Hessians(model, layers, heads, calibration);
-        var cache = new CalibratedWidth.WidthSweepCache(n => grid.Select(f => Count(n, f)));
+        var cache = new CalibratedWidth.WidthSweepCache(n => grid.Select(f => CalibratedWidth.Count(n, f)));
         var world = World.Current;
         var losses = new double[layers.Count * grid.Count];
         int done = 0, lastLayer = -1;
@@ -43,7 +43,7 @@ public static class WidthAllocation
                 lastLayer = layer;
             }
             var counts = new int[layers.Count];
-            counts[layer] = Count(units[layer], grid[slot % grid.Count]);
+            counts[layer] = CalibratedWidth.Count(units[layer], grid[slot % grid.Count]);
             using (World.Alone()) losses[slot] = loss(CalibratedWidth.RemoveCounts(model, layers, counts, heads, hessians, dampening, cache).Model);
             done += world.Size;
             progress?.Report((Math.Min(done, losses.Length), losses.Length));
@@ -63,7 +63,7 @@ public static class WidthAllocation
         if (!(share >= 0 && share < 1)) throw new CondenseException($"the share to remove must be in [0, 1), got {share}");
         var grid = SensitivityAllocation.Grid;
         int[] units = [.. curves.Select(c => checked((int)c.Parameters))];
-        int[] caps = [.. units.Select(n => Count(n, grid[^1]))];
+        int[] caps = [.. units.Select(n => CalibratedWidth.Count(n, grid[^1]))];
         int goal = (int)Math.Round(share * units.Sum(), MidpointRounding.AwayFromZero);
         if (goal > caps.Sum())
             throw new CondenseException($"sensitivity allocation removes at most {grid[^1]:P0} of a layer's units: {share:P0} in all is out of its reach");
@@ -75,7 +75,8 @@ public static class WidthAllocation
             for (int k = 0; k < curves.Count; k++)
             {
                 if (counts[k] >= caps[k]) continue;
-                double rise = Loss(curves[k], (counts[k] + 1.0) / units[k]) - Loss(curves[k], (double)counts[k] / units[k]);
+                double rise = SensitivityAllocation.LossAt(curves[k], (counts[k] + 1.0) / units[k])
+                    - SensitivityAllocation.LossAt(curves[k], (double)counts[k] / units[k]);
                 if (rise < bestRise) (best, bestRise) = (k, rise);
             }
             counts[best]++;
@@ -95,21 +96,5 @@ public static class WidthAllocation
         if (!(share >= 0 && share < 1)) throw new CondenseException($"the share to remove must be in [0, 1), got {share}");
         var counts = Allocate(Measure(model, layers, heads, calibration, loss, progress, dampening), share);
         return (CalibratedWidth.RemoveCounts(model, layers, counts, heads, calibration, dampening), counts);
-    }
-
-    // Units removed at a share: round(share · units), all but one at most.
-    private static int Count(int units, double share) => (int)Math.Min(units - 1, Math.Round(share * units, MidpointRounding.AwayFromZero));
-
-    // The loss at a removed share, linear between grid points (0 at 0).
-    private static double Loss(SensitivityCurve curve, double share)
-    {
-        var grid = SensitivityAllocation.Grid;
-        double previousShare = 0, previousLoss = 0;
-        for (int i = 0; i < grid.Count; i++)
-        {
-            if (share <= grid[i] + 1e-12) return previousLoss + (curve.Losses[i] - previousLoss) * (share - previousShare) / (grid[i] - previousShare);
-            (previousShare, previousLoss) = (grid[i], curve.Losses[i]);
-        }
-        return previousLoss;
     }
 }
