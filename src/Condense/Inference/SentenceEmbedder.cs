@@ -50,24 +50,54 @@ public sealed class SentenceEmbedder
     /// <summary>One embedding per passage, in the passages' order; <paramref name="progress"/> hears the count done.</summary>
     public float[][] Embed(IReadOnlyList<string> passages, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
-        var order = Enumerable.Range(0, passages.Count)
-            .OrderBy(i => _tokenizer.Encode(passages[i], Options.MaxLength).Length).ThenBy(i => i).ToArray();
+        int[] lengths = [.. passages.Select(p => _tokenizer.Encode(p, Options.MaxLength).Length)];
+        var order = Enumerable.Range(0, passages.Count).OrderBy(i => lengths[i]).ThenBy(i => i).ToArray();
         var embeddings = new float[passages.Count][];
         // Compiled per call (the model may have changed since construction): fused float ops or the dynamic int8 engine.
         var runner = InferenceEngine.GraphRunner(_model);
         runner.Eval();
-        for (int start = 0; start < order.Length; start += Options.BatchSize)
+        int done = 0;
+        foreach (var (start, count) in LengthBatches([.. order.Select(i => lengths[i])], Options.BatchSize))
         {
             cancellation.ThrowIfCancellationRequested();
-            var indices = order.Skip(start).Take(Options.BatchSize).ToArray();
+            var indices = order.AsSpan(start, count).ToArray();
             var batch = _tokenizer.Batch([.. indices.Select(i => passages[i])], Options.MaxLength);
             Tensor states;
             using (GradMode.NoGrad()) states = runner.RunOutputs(batch.Feed(runner.Graph.Inputs.Select(i => i.Name)))[_output];
             var pooled = Pool(states, batch.AttentionMask);
             for (int b = 0; b < indices.Length; b++) embeddings[indices[b]] = Options.Normalize ? Normalize(pooled[b]) : pooled[b];
-            progress?.Report(Math.Min(start + indices.Length, order.Length));
+            done += indices.Length;
+            progress?.Report(done);
         }
         return embeddings;
+    }
+
+    /// <summary>
+    /// Consecutive batches (start, count) of passages sorted by token count, at most <paramref name="batchSize"/> each, cut where
+    /// padding every passage to its batch's longest costs least: the fewest padded tokens plus a fixed price per model call
+    /// (dynamic programming over the sorted lengths). A fixed size pads a batch of short passages to the one long passage
+    /// that ends it; on 32 corpus passages (11–128 tokens) one batch of 32 took twice as long as the batches cut here.
+    /// </summary>
+    internal static List<(int Start, int Count)> LengthBatches(IReadOnlyList<int> sortedLengths, int batchSize)
+    {
+        // A model call's fixed cost, in tokens it could have run instead.
+        const long CallCost = 16;
+        int n = sortedLengths.Count;
+        var cost = new long[n + 1];
+        var cut = new int[n + 1];
+        for (int end = 1; end <= n; end++)
+        {
+            cost[end] = long.MaxValue;
+            for (int start = Math.Max(0, end - batchSize); start < end; start++)
+            {
+                long c = cost[start] + (long)(end - start) * sortedLengths[end - 1] + CallCost;
+                if (c < cost[end]) (cost[end], cut[end]) = (c, start);
+            }
+        }
+        var batches = new List<(int, int)>();
+        for (int end = n; end > 0; end = cut[end]) batches.Add((cut[end], end - cut[end]));
+        batches.Reverse();
+        return batches;
     }
 
     private float[][] Pool(Tensor states, Tensor mask)

@@ -24,9 +24,15 @@ public static class WidthAllocation
     {
         ArgumentNullException.ThrowIfNull(loss);
         if (layers.Count == 0) throw new CondenseException("the model has no attention layers");
+        return MeasureWith(model, layers, heads, CalibratedWidth.Hessians(model, layers, heads, calibration), loss, progress, dampening);
+    }
+
+    // The sweep with each reader's Hessian given (Remove gathers them once for the sweep and the final cut).
+    private static IReadOnlyList<SensitivityCurve> MeasureWith(GraphModule model, IReadOnlyList<EncoderLayer> layers, bool heads,
+        Func<int, Calibration.InputHessian> hessians, Func<GraphModule, double> loss, IProgress<(int Done, int Total)>? progress, double dampening)
+    {
         var grid = SensitivityAllocation.Grid;
         int[] units = [.. layers.Select(l => CalibratedWidth.Units(model, l, heads))];
-        var hessians = CalibratedWidth.Hessians(model, layers, heads, calibration);
         var cache = new CalibratedWidth.WidthSweepCache(n => grid.Select(f => CalibratedWidth.Count(n, f)));
         var world = World.Current;
         var losses = new double[layers.Count * grid.Count];
@@ -94,7 +100,10 @@ public static class WidthAllocation
         IProgress<(int Done, int Total)>? progress = null, double dampening = SparseGpt.DefaultDampening)
     {
         if (!(share >= 0 && share < 1)) throw new CondenseException($"the share to remove must be in [0, 1), got {share}");
-        var counts = Allocate(Measure(model, layers, heads, calibration, loss, progress, dampening), share);
-        return (CalibratedWidth.RemoveCounts(model, layers, counts, heads, calibration, dampening), counts);
+        ArgumentNullException.ThrowIfNull(loss);
+        if (layers.Count == 0) throw new CondenseException("the model has no attention layers");
+        var hessians = CalibratedWidth.Hessians(model, layers, heads, calibration);
+        var counts = Allocate(MeasureWith(model, layers, heads, hessians, loss, progress, dampening), share);
+        return (CalibratedWidth.RemoveCounts(model, layers, counts, heads, hessians, dampening, null), counts);
     }
 }

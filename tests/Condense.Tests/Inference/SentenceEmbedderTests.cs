@@ -71,4 +71,33 @@ public class SentenceEmbedderTests
                 Assert.True(Math.Abs(mean[d] / norm - ours[p][d]) < 1e-4, $"passage {p}, dimension {d}: {ours[p][d]} vs {mean[d] / norm}");
         }
     }
+
+    // The batches cut from sorted lengths are the cheapest (padded tokens + 16 per call) of all ways to cut them into runs
+    // of at most batchSize: every cut enumerated on short lists.
+    [Theory]
+    [InlineData(new[] { 11, 14, 15, 16, 17, 20, 23, 26, 29, 32, 78, 94, 116, 128, 128 }, 4)]
+    [InlineData(new[] { 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5 }, 3)]
+    [InlineData(new[] { 3, 40, 41, 42, 120, 121, 122, 128 }, 8)]
+    public void LengthBatchesAreTheCheapestCut(int[] lengths, int batchSize)
+    {
+        static long Cost(IReadOnlyList<(int Start, int Count)> batches, int[] lengths) =>
+            batches.Sum(b => (long)b.Count * lengths[b.Start + b.Count - 1] + 16);
+        var batches = SentenceEmbedder.LengthBatches(lengths, batchSize);
+        Assert.Equal(Enumerable.Range(0, lengths.Length), batches.SelectMany(b => Enumerable.Range(b.Start, b.Count)));
+        Assert.All(batches, b => Assert.InRange(b.Count, 1, batchSize));
+        long best = long.MaxValue;
+        for (int mask = 0; mask < 1 << (lengths.Length - 1); mask++)
+        {
+            var cut = new List<(int, int)>();
+            int start = 0;
+            for (int i = 1; i <= lengths.Length; i++)
+                if (i == lengths.Length || (mask >> (i - 1) & 1) == 1)
+                {
+                    cut.Add((start, i - start));
+                    start = i;
+                }
+            if (cut.All(b => b.Item2 <= batchSize)) best = Math.Min(best, Cost(cut, lengths));
+        }
+        Assert.Equal(best, Cost(batches, lengths));
+    }
 }
