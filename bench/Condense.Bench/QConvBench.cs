@@ -3,8 +3,8 @@
 // timed requantized to uint8 (what the integer engine runs); fp32 with bias. Then the uint8 max pooling of
 // LeNet's two pools against the float pooling kernel. Every int8 result is first checked against the naive
 // loops (QConv2dReference) on the first two images. `--threads N` sets Cpu.Threads, `--path P` the kernel
-// path, `--dot pairs|quads|emulated` the int8 dot product (Cpu.ActiveInt8Dot); a bare argument keeps the cases
-// whose name contains it.
+// path, `--dot pairs|quads|emulated|maddubs` the int8 dot product (Cpu.ActiveInt8Dot), `--weight-bits B` the weight range
+// ±(2^(B−1) − 1) (default 8; vpmaddubsw takes 7-bit weights only); a bare argument keeps the cases whose name contains it.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -26,6 +26,8 @@ internal static class QConvBench
         ("lenet conv2 b=1", G(1, 6, 14, 16, 5, 0)), ("lenet conv2 b=64", G(64, 6, 14, 16, 5, 0)), ("lenet conv2 b=256", G(256, 6, 14, 16, 5, 0)),
         ("3x3 16-16 28x28 b=64", G(64, 16, 28, 16, 3, 1)), ("3x3 32-32 14x14 b=64", G(64, 32, 14, 32, 3, 1)),
         ("3x3 64-64 7x7 b=64", G(64, 64, 7, 64, 3, 1)), ("3x3 16-32 s2 28x28 b=64", G(64, 16, 28, 32, 3, 1, 2)),
+        ("resnet18 conv1 7x7 s2 b=1", G(1, 3, 224, 64, 7, 3, 2)), ("resnet18 3x3 64-64 56x56 b=1", G(1, 64, 56, 64, 3, 1)),
+        ("resnet18 3x3 256-256 14x14 b=1", G(1, 256, 14, 256, 3, 1)),
     ];
 
     public static int Run(string[] args)
@@ -37,12 +39,15 @@ internal static class QConvBench
         int dotAt = Array.IndexOf(args, "--dot");
         using var forcedDot = dotAt < 0 ? null : Cpu.Force(args[dotAt + 1] switch
         {
-            "pairs" => Int8Dot.Pairs, "quads" => Int8Dot.Quads, "emulated" => Int8Dot.EmulatedQuads,
-            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads or emulated"),
+            "pairs" => Int8Dot.Pairs, "quads" => Int8Dot.Quads, "emulated" => Int8Dot.EmulatedQuads, "maddubs" => Int8Dot.MaddubsQuads,
+            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads, emulated or maddubs"),
         });
-        var options = new[] { at, pathAt, dotAt }.Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();
+        int bitsAt = Array.IndexOf(args, "--weight-bits");
+        int weightMax = (1 << ((bitsAt < 0 ? 8 : int.Parse(args[bitsAt + 1], System.Globalization.CultureInfo.InvariantCulture)) - 1)) - 1;
+        var options = new[] { at, pathAt, dotAt, bitsAt }.Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();
         string filter = args.Where((a, i) => !options.Contains(i)).FirstOrDefault() ?? "";
-        Console.WriteLine($"int8 vs fp32 convolution forward, path {Cpu.Active}, int8 dot {Cpu.ActiveInt8Dot}, {Cpu.Threads} threads; best of repeated runs; " +
+        Console.WriteLine($"int8 vs fp32 convolution forward, path {Cpu.Active}, int8 dot {Cpu.ActiveInt8Dot}, weights in ±{weightMax}, " +
+            $"{Cpu.Threads} threads; best of repeated runs; " +
             "GOP/s = 2·N·M·OH·OW·C·kH·kW per second");
         Console.WriteLine();
         Console.WriteLine("| case | fp32 ms | int8 ms | fp32 GFLOP/s | int8 GOP/s | int8 speed-up |");
@@ -55,7 +60,7 @@ internal static class QConvBench
             var xq = new byte[g.Batch * g.InChannels * g.InPixels];
             for (int i = 0; i < xq.Length; i++) xq[i] = (byte)rng.NextInt(256);
             var wq = new sbyte[m * g.ColumnRows];
-            for (int i = 0; i < wq.Length; i++) wq[i] = (sbyte)(rng.NextInt(255) - 127);
+            for (int i = 0; i < wq.Length; i++) wq[i] = (sbyte)(rng.NextInt(2 * weightMax + 1) - weightMax);
             var bias = new int[m]; var multiplier = new int[m]; var shift = new int[m];
             for (int o = 0; o < m; o++) { bias[o] = rng.NextInt(2001) - 1000; Requantize.QuantizeMultiplier(0.0003, out multiplier[o], out shift[o]); }
             var packed = new PackedInt8Weights(QConv2d.ChannelsLastWeight(wq, m, g.InChannels, g.KernelH, g.KernelW), m, g.ColumnRows);

@@ -1,8 +1,9 @@
 // Benchmark of the int8 Linear kernel (Kernels/Int8Gemm/QGemm, with requantization fused) against the fp32 Gemm the
 // float model runs (Gemm.Multiply, transB: Y = X·Wᵀ), both measured in the same run on the LeNet-300-100
-// shapes and two squares. Each int8 result is first checked exactly against QGemmReference. `--dot pairs|quads|emulated|jit`
-// forces the int8 dot product (Cpu.ActiveInt8Dot: vpmaddwd pairs, AVX-VNNI vpdpbusd quads, their AVX2 emulation, or the
-// emitted zmm vpdpbusd kernel).
+// shapes and two squares. Each int8 result is first checked exactly against QGemmReference. `--dot pairs|quads|emulated|jit|maddubs`
+// forces the int8 dot product (Cpu.ActiveInt8Dot: vpmaddwd pairs, AVX-VNNI vpdpbusd quads, their AVX2 emulation, the
+// emitted zmm vpdpbusd kernel, or vpmaddubsw quads); `--weight-bits B` draws the weights from ±(2^(B−1) − 1) (default 8;
+// the vpmaddubsw quads take 7-bit weights only, 8-bit ones run the pairs).
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
@@ -26,16 +27,20 @@ internal static class QGemmBench
     /// <summary>Runs the benchmark (a first argument keeps only shapes whose name contains it; --dot forces the int8 dot product).</summary>
     public static int Run(string[] args)
     {
-        int dotAt = Array.IndexOf(args, "--dot");
+        int dotAt = Array.IndexOf(args, "--dot"), bitsAt = Array.IndexOf(args, "--weight-bits");
         Int8Dot? dot = dotAt < 0 ? null : args[dotAt + 1] switch
         {
             "pairs" => Int8Dot.Pairs, "quads" => Int8Dot.Quads, "emulated" => Int8Dot.EmulatedQuads, "jit" => Int8Dot.JitZmmQuads,
-            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads, emulated or jit"),
+            "maddubs" => Int8Dot.MaddubsQuads,
+            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads, emulated, jit or maddubs"),
         };
-        string filter = args.Where((a, i) => i != dotAt && i != dotAt + 1).FirstOrDefault() ?? "";
+        int weightMax = (1 << ((bitsAt < 0 ? 8 : int.Parse(args[bitsAt + 1], System.Globalization.CultureInfo.InvariantCulture)) - 1)) - 1;
+        var options = new[] { dotAt, bitsAt }.Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();
+        string filter = args.Where((a, i) => !options.Contains(i)).FirstOrDefault() ?? "";
         using var forced = dot is { } d ? Cpu.Force(d) : null;
         Console.WriteLine("QGemm int8 (uint8 x, int8 W, fused requantization to uint8) vs fp32 Gemm.Multiply(transB); " +
-            $"path {Cpu.Active}, int8 dot {Cpu.ActiveInt8Dot} (AVX-VNNI {(Cpu.Supports(Int8Dot.Quads) ? "present" : "absent")}), {Cpu.Threads} threads");
+            $"path {Cpu.Active}, int8 dot {Cpu.ActiveInt8Dot} (AVX-VNNI {(Cpu.Supports(Int8Dot.Quads) ? "present" : "absent")}), {Cpu.Threads} threads, " +
+            $"weights in ±{weightMax}");
         Console.WriteLine("GOP/s counts 2·m·n·k (= 2 × multiply-adds/s); times are the best of repeated runs; 'x fp32' = fp32 time / int8 time; " +
             "W is packed once (as a model would), X per call");
         Console.WriteLine($"{"shape",-12} {"m",5} {"n",5} {"k",5}  {"int8",7} {"int32 acc",9} {"fp32",7} {"x fp32",7}  " +
@@ -47,7 +52,7 @@ internal static class QGemmBench
             int m = s.M, n = s.N, k = s.K;
             var x = new byte[m * k]; var w = new sbyte[n * k]; var bias = new int[n];
             for (int i = 0; i < x.Length; i++) x[i] = (byte)rng.NextInt(256);
-            for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(rng.NextInt(255) - 127);
+            for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(rng.NextInt(2 * weightMax + 1) - weightMax);
             for (int o = 0; o < n; o++) bias[o] = rng.NextInt(1 << 16) - (1 << 15);
             var multiplier = new int[n]; var shift = new int[n];
             for (int o = 0; o < n; o++)

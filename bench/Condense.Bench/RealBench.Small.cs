@@ -28,11 +28,12 @@ internal static partial class RealBench
             yield return new Case(name, path, Float(model), feeds, 1e-4, "graph (float)");
             if (spec.StartsWith("mlp", StringComparison.Ordinal))
             {
-                var int8 = Quantizer.Quantize(model, train, new QuantizeOptions()).Model;
+                var (options, note) = Int8Options(QuantizationMode.Static);
+                var int8 = Quantizer.Quantize(model, train, options).Model;
                 string int8Path = Path.Combine(dir, "lenet300-int8.onnx");
                 OnnxExporter.Export(int8.Graph, int8Path);
                 var compiled = InferenceEngine.Compile(int8);
-                yield return new Case("LeNet-300-100 int8 (QDQ)", int8Path, Compiled(compiled), feeds,
+                yield return new Case($"LeNet-300-100 int8 (QDQ{note})", int8Path, Compiled(compiled), feeds,
                 double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: path);
             }
         }

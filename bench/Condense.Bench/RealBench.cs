@@ -4,8 +4,11 @@
 // 128 tokens; resnet-mini and LeNet-5 fp32, LeNet-300-100 fp32 and int8 at batch 1 and 256. Outputs are compared first, then
 // each pair is timed alternately (best of several rounds); ORT/ours > 1 means we are faster. `--memory` adds the peak working
 // set of ResNet-18 and MiniLM inference, each engine in a fresh process (RealBench.Memory.cs).
-// `--winograd off` runs every convolution direct (Kernels/Conv/Conv2dWinograd), for a before/after in one build.
+// `--winograd off` runs every convolution direct (Kernels/Conv/Conv2dWinograd), for a before/after in one build. On a CPU
+// without a VNNI dot product the int8 rows quantize with 7-bit weights (ONNX Runtime's reduce_range): ORT's vpmaddubsw is then
+// exact, and so ours may run it too (Int8Dot.MaddubsQuads); `--weight-bits 8` keeps 8 bits, `--dot pairs` forces the pair kernels.
 //   dotnet run -c Release --project bench/Condense.Bench -- real [--only resnet18,minilm,small|none] [--memory] [--winograd off]
+//     [--weight-bits B] [--dot pairs|maddubs]
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Data.Images;
@@ -35,17 +38,31 @@ internal static partial class RealBench
         IReadOnlyList<(int Batch, Dictionary<string, Tensor> Feed)> Feeds, double Tolerance, string Engine, double MinCosine = 0,
         string? FloatPath = null);
 
+    /// <summary>Weight bits of the int8 rows: 7 on CPUs without VNNI, unless --weight-bits says otherwise.</summary>
+    private static int s_weightBits = 8;
+
+    /// <summary>The QuantizeOptions of the int8 rows in <paramref name="mode"/>, and what their names add.</summary>
+    private static (QuantizeOptions Options, string Note) Int8Options(QuantizationMode mode) =>
+        (new QuantizeOptions { Mode = mode, WeightBits = s_weightBits }, s_weightBits == 8 ? "" : $", {s_weightBits}-bit weights");
+
     public static int Run(string[] args)
     {
         if (args.SkipWhile(a => a != "--winograd").Skip(1).FirstOrDefault() == "off") Conv2dWinograd.Mode = WinogradMode.Off;
         if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2], args[3]);
         string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small";
+        bool vnni = Cpu.Supports(Int8Dot.Quads) || Cpu.Supports(Int8Dot.JitZmmQuads);
+        s_weightBits = int.Parse(args.SkipWhile(a => a != "--weight-bits").Skip(1).FirstOrDefault() ?? (vnni ? "8" : "7"));
+        using var forcedDot = args.SkipWhile(a => a != "--dot").Skip(1).FirstOrDefault() is { } dot
+            ? Cpu.Force(dot == "pairs" ? Int8Dot.Pairs : dot == "maddubs" ? Int8Dot.MaddubsQuads : throw new ArgumentException($"--dot {dot}"))
+            : null;
         Cpu.Threads = 2;
         // As ORT here (allow_spinning 0): neither engine's workers spin on the shared cores; --spin lets ours spin (its default).
         Cpu.WorkerSpin = args.Contains("--spin");
         Console.WriteLine($"Condense ({Cpu.Active}, AVX-VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, {Cpu.Threads} threads, "
-            + $"{(Cpu.WorkerSpin ? "spinning" : "no spinning")}, Winograd {Conv2dWinograd.Mode}) vs "
+            + $"{(Cpu.WorkerSpin ? "spinning" : "no spinning")}, Winograd {Conv2dWinograd.Mode}, int8 dot {Cpu.ActiveInt8Dot}) vs "
             + $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} (2 intra-op threads, no spinning); ORT/ours > 1 means we are faster");
+        string why = vnni || s_weightBits > 7 ? "" : " (no VNNI: ORT's vpmaddubsw is exact only below 8 bits)";
+        Console.WriteLine($"int8 rows: {s_weightBits}-bit weights{why}");
         string dir = Directory.CreateTempSubdirectory("condense-realbench").FullName;
         try
         {
@@ -108,12 +125,13 @@ internal static partial class RealBench
         string fp32Path = Path.Combine(dir, "resnet18.onnx");
         ModelFile.Save(model.Graph, fp32Path);
         yield return new Case("ResNet-18 fp32", fp32Path, Float(model), feeds, 1e-4, "graph (float)");
-        var int8 = Quantizer.Quantize(model, new QuantizeOptions { Mode = QuantizationMode.Static }, () => calibration.Feeds(input, 8)).Model;
+        var (options, note) = Int8Options(QuantizationMode.Static);
+        var int8 = Quantizer.Quantize(model, options, () => calibration.Feeds(input, 8)).Model;
         string int8Path = Path.Combine(dir, "resnet18-int8.onnx");
         ModelFile.Save(int8.Graph, int8Path);
         var compiled = InferenceEngine.Compile(int8);
         // Ours and ORT round differently inside an int8 network: agreement is to a few percent of the largest feature.
-        yield return new Case("ResNet-18 int8 (QDQ)", int8Path, Compiled(compiled), feeds,
+        yield return new Case($"ResNet-18 int8 (QDQ{note})", int8Path, Compiled(compiled), feeds,
                 double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: fp32Path);
     }
 
@@ -141,11 +159,12 @@ internal static partial class RealBench
             "graph (float, fused)");
         yield return new Case("all-MiniLM-L6-v2 fp32, 128 real tokens", PretrainedModels.MiniLmOnnx, Float(model), full, 1e-4,
             "graph (float, fused)");
-        var int8 = Quantizer.Quantize(model, null, new QuantizeOptions { Mode = QuantizationMode.Dynamic }).Model;
+        var (options, note) = Int8Options(QuantizationMode.Dynamic);
+        var int8 = Quantizer.Quantize(model, null, options).Model;
         string int8Path = Path.Combine(dir, "minilm-dynamic.onnx");
         ModelFile.Save(int8.Graph, int8Path);
         var compiled = InferenceEngine.Compile(int8);
-        yield return new Case("all-MiniLM-L6-v2 dynamic int8, 128 tokens (padded)", int8Path, Compiled(compiled), padded,
+        yield return new Case($"all-MiniLM-L6-v2 dynamic int8{note}, 128 tokens (padded)", int8Path, Compiled(compiled), padded,
                 double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: PretrainedModels.MiniLmOnnx);
         // On 128 real tokens the two int8 runs part further, legitimately (`bench minilm-diff` shows it node by node): at batch 1
         // one activation code of 49,152 differs, at layer 0's attention output (x/scale −1.4999989 here, −1.5000035 in ORT, the
@@ -153,7 +172,7 @@ internal static partial class RealBench
         // per tensor to 255 steps, carry that one step to a cosine of 0.989 at the output. ORT's own optimised and unoptimised
         // runs of this file part the same way (0.9989 at batch 1, 0.9924 at batch 8), and either engine's int8 output is ~0.984
         // -0.987 from fp32 — so the row asks 0.98 of the cosine to ORT, and of ours no further from fp32 than ORT's.
-        yield return new Case("all-MiniLM-L6-v2 dynamic int8, 128 real tokens", int8Path, Compiled(compiled), full,
+        yield return new Case($"all-MiniLM-L6-v2 dynamic int8{note}, 128 real tokens", int8Path, Compiled(compiled), full,
                 double.PositiveInfinity, Describe(compiled), MinCosine: 0.98, FloatPath: PretrainedModels.MiniLmOnnx);
     }
 

@@ -1,7 +1,8 @@
 // QGemm against its specification, QGemmReference (an int64 naive loop), exactly, on every kernel path this
 // CPU supports and every int8 dot product (int16 pairs; uint8 quads with vpdpbusd where AVX-VNNI exists —
 // this xunit has no runtime skip, so without it those cases are simply not generated — and always with the
-// exact AVX2 emulation of vpdpbusd): ragged shapes around the tile sizes (MR 4/6/12, 16/32 channels, k not a
+// exact AVX2 emulation of vpdpbusd; the vpmaddubsw quads too, which these full-range weights send back to the pairs —
+// QGemmMaddubsTests has the weights they take): ragged shapes around the tile sizes (MR 4/6/12, 16/32 channels, k not a
 // multiple of 2 or 4), several zero points, with and without bias, the saturation worst case (255 inputs ×
 // −128 weights), the fused requantized output, and identical results for any thread count.
 using Condense.Kernels.Int8Gemm;
@@ -131,7 +132,8 @@ public class QGemmTests
         Assert.Equal(AvxVnni.IsSupported && Cpu.Supports(KernelPath.Avx2), Cpu.Supports(Int8Dot.Quads));
         if (Cpu.Active != KernelPath.Scalar)
             Assert.Equal(Cpu.Supports(Int8Dot.Quads) ? Int8Dot.Quads
-                : Cpu.Supports(Int8Dot.JitZmmQuads) ? Int8Dot.JitZmmQuads : Int8Dot.Pairs, Cpu.ActiveInt8Dot);
+                : Cpu.Supports(Int8Dot.JitZmmQuads) ? Int8Dot.JitZmmQuads
+                : Cpu.Best == KernelPath.Avx2 ? Int8Dot.MaddubsQuads : Int8Dot.Pairs, Cpu.ActiveInt8Dot);
         using (Cpu.Force(KernelPath.Scalar)) Assert.Equal(Int8Dot.Pairs, Cpu.ActiveInt8Dot);
     }
 

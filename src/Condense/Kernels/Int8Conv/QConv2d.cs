@@ -7,7 +7,8 @@
 // from a padded planar int16 image, channels as tile rows, pixels in vector lanes): an im2col matrix fed to
 // QGemm did the same sums but spent most of LeNet's conv1 (6 channels, 25 taps) on packing and on a GEMM
 // shape built for many output columns. Where the int8 dot product is vpdpbusd (Cpu.ActiveInt8Dot), layers with
-// 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8); where it is the emitted zmm
+// 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8; with Int8Dot.MaddubsQuads only
+// C a multiple of 4 and weights whose pairs cannot saturate vpmaddubsw's int16 sums); where it is the emitted zmm
 // vpdpbusd (Int8Dot.JitZmmQuads), wide layers (ChannelsLastSuits) run channels-last (QConv2d.ChannelsLast.cs).
 // QConv2dReference.cs is the spec.
 
@@ -96,6 +97,11 @@ public static unsafe partial class QConv2d
             QConv2dQuads<VnniDot4>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
         else if (dot == Int8Dot.EmulatedQuads && g.InChannels >= 3)
             QConv2dQuads<EmulatedDot4>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+        // vpmaddubsw + vpmaddwd multiply at the rate of the pair kernels' vpmaddwd (both need the multiplier port per 16
+        // multiply-adds), so channels padded to a quad would be a pure loss: C a multiple of 4 only. Then the channel pairs
+        // (c, c+1), c even, of a tap are the row's pairs (k, k+1), k even, which packing checked.
+        else if (dot == Int8Dot.MaddubsQuads && g.InChannels % 4 == 0 && weight.PairSumsFitInt16)
+            QConv2dQuads<MaddubsDot4>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
         else switch (path)
         {
             case KernelPath.Avx512:

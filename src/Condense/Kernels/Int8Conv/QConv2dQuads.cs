@@ -1,5 +1,5 @@
-// The direct int8 convolution for vpdpbusd (AVX-VNNI): QConv2dDirect's padded phase-split planar image, but with
-// four input channels per int32 — channel c of pixel (iy, ix) is byte c mod 4 of plane group c / 4 — and raw
+// The direct int8 convolution for vpdpbusd (AVX-VNNI, or vpmaddubsw where the weight allows: QConv2d.Direct): QConv2dDirect's padded
+// phase-split planar image, but with four input channels per int32 — channel c of pixel (iy, ix) is byte c mod 4 of plane group c / 4 — and raw
 // uint8 values, the border (and the channels past C that pad the last group) holding z_x. A tap quad is then
 // channels 4g..4g+3 at one (kh, kw): one contiguous load of positions × 4 bytes, the exact operand layout of
 // vpdpbusd (uint8 × int8, QConvKernel.Quads.cs), and the weights are the matching int8 quads (zeroPointRow past C).

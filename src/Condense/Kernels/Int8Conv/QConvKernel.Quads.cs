@@ -3,7 +3,8 @@
 // one contiguous 32-byte load per 8 positions, already in the operand layout of vpdpbusd: no unpacking (the
 // pair kernels interleave two loads per tap pair). Per quad: two loads, and per row one broadcast weight quad
 // and two dot-of-four steps. Lanes are positions in order, so the store needs no permute. Generic over the
-// step (Int8Gemm/Dot4.cs), so the AVX2 emulation runs the same code where AVX-VNNI is absent.
+// step (Int8Gemm/Dot4.cs), so the AVX2 emulation runs the same code where AVX-VNNI is absent, and so does vpmaddubsw
+// for weights whose channel pairs cannot saturate it (QConv2d.Direct decides).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Conv;

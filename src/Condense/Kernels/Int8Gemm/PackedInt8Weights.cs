@@ -5,7 +5,8 @@
 // vpmaddwd wants: lane o gets W[o,k]·x[k] + W[o,k+1]·x[k+1]. Missing channels and an odd last k are zeros.
 // The vpdpbusd kernels read a quad layout (built on first use, or at once where it is the default): for each
 // 4 inputs (k..k+3), 64 bytes [ch0 k..k+3, ch1 k..k+3, …, ch15 k+3], so that lane o of a ymm pair gets
-// Σ_{b<4} W[o,k+b]·x[k+b]. The AVX-512 pair kernel reads the pair layout widened to int16 (Wide).
+// Σ_{b<4} W[o,k+b]·x[k+b]. The AVX-512 pair kernel reads the pair layout widened to int16 (Wide). Packing also records
+// whether vpmaddubsw, which sums the pairs (k, k+1), k even, of a quad in saturating int16, is exact on this weight.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Condense.Kernels.Platform;
@@ -51,6 +52,7 @@ public sealed unsafe class PackedInt8Weights
         _offset = (int)(((start + 63) & ~(nint)63) - start);
         _rowSums = new int[outFeatures];
         var packed = _data.AsSpan(_offset);
+        bool pairsFit = true;
         for (int o = 0; o < outFeatures; o++)
         {
             var row = weight.Slice(o * inFeatures, inFeatures);
@@ -59,11 +61,14 @@ public sealed unsafe class PackedInt8Weights
             {
                 packed[panel * PanelStride + p / 2 * 2 * PanelWidth + lane * 2 + (p & 1)] = row[p];
                 sum += row[p];
+                // The pairs vpmaddubsw forms in a quad: (k, k+1), k even, the zero padding past an odd k included.
+                if ((p & 1) == 0) pairsFit &= MaddubsDot4.PairIsExact(row[p], p + 1 < inFeatures ? row[p + 1] : (sbyte)0);
             }
             _rowSums[o] = sum;
         }
+        PairSumsFitInt16 = pairsFit;
         // The layout the default kernel reads is built now, so that a model's first forward does not pay for it.
-        if (Cpu.Supports(Int8Dot.Quads) || Cpu.Supports(Int8Dot.JitZmmQuads)) _ = Quads;
+        if (Cpu.Supports(Int8Dot.Quads) || Cpu.Supports(Int8Dot.JitZmmQuads) || (pairsFit && Cpu.BestInt8Dot == Int8Dot.MaddubsQuads)) _ = Quads;
         else if (Cpu.Supports(KernelPath.Avx512)) _ = Wide;
     }
 
@@ -75,6 +80,12 @@ public sealed unsafe class PackedInt8Weights
 
     /// <summary>Σ_k W[o, k] for each output channel o.</summary>
     public ReadOnlySpan<int> RowSums => _rowSums;
+
+    /// <summary>
+    /// True when every pair W[o, k], W[o, k+1] with k even (W[o, k+1] = 0 past the row) passes <see cref="MaddubsDot4.PairIsExact"/>:
+    /// the vpmaddubsw quads (<see cref="Int8Dot.MaddubsQuads"/>) then give the exact sums. Set at pack time.
+    /// </summary>
+    internal bool PairSumsFitInt16 { get; }
 
     /// <summary>⌈k / 2⌉: input pairs per panel.</summary>
     internal int KPairs { get; }

@@ -4,7 +4,8 @@
 // the same call. Activations are uint8 because that is what ONNX QLinearMatMul / QDQ models carry and what
 // a ReLU output fills (asymmetric [0, max] uses all 256 codes), and uint8 × int8 is what vpdpbusd multiplies;
 // widening to int16 (the vpmaddwd kernels) or the zero point folded into the offset keeps every kernel exact
-// for any zero point. QGemmReference.cs is the spec; Cpu.ActiveInt8Dot picks pairs or quads.
+// for any zero point. QGemmReference.cs is the spec; Cpu.ActiveInt8Dot picks pairs or quads (vpmaddubsw quads only
+// for weights whose pair sums cannot saturate int16, PackedInt8Weights.PairSumsFitInt16).
 using Condense.Kernels.Int8Gemm.Jit;
 using Condense.Kernels.Platform;
 
@@ -75,13 +76,16 @@ public static unsafe class QGemm
 
     private static void Run(int m, byte* x, int xZeroPoint, PackedInt8Weights w, int* bias, int* acc, in QOutput requant)
     {
+        var dot = Cpu.ActiveInt8Dot;
         switch (Cpu.Active)
         {
-            case not KernelPath.Scalar when Cpu.ActiveInt8Dot == Int8Dot.Quads:
+            case not KernelPath.Scalar when dot == Int8Dot.MaddubsQuads && w.PairSumsFitInt16:
+                QGemmDriver<QGemmKernelQuads<MaddubsDot4>>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
+            case not KernelPath.Scalar when dot == Int8Dot.Quads:
                 QGemmDriver<QGemmKernelQuads<VnniDot4>>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
-            case not KernelPath.Scalar when Cpu.ActiveInt8Dot == Int8Dot.EmulatedQuads:
+            case not KernelPath.Scalar when dot == Int8Dot.EmulatedQuads:
                 QGemmDriver<QGemmKernelQuads<EmulatedDot4>>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
-            case KernelPath.Avx512 when Cpu.ActiveInt8Dot == Int8Dot.JitZmmQuads:
+            case KernelPath.Avx512 when dot == Int8Dot.JitZmmQuads:
                 QGemmDriver<QGemmKernelJitZmm>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
             case KernelPath.Avx512: QGemmDriver<QGemmKernelAvx512>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;
             case KernelPath.Avx2: QGemmDriver<QGemmKernelAvx2>.Run(m, x, xZeroPoint, w, bias, acc, requant); break;

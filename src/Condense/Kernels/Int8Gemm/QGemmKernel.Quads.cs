@@ -5,7 +5,8 @@
 // instruction of the vpmaddwd kernels and 32 MACs per ymm vpdpbusd (an fp32 zmm FMA does 16). uint8 × int8 is
 // exactly vpdpbusd's operand types, so X needs no widening and the zero point stays in the per-channel offset
 // (QGemmDriver). Generic over the step (Dot4.cs) so that the same code runs with the AVX2 emulation on CPUs
-// without AVX-VNNI, where the tests check it; the shape, edges and packing are those of QGemmKernelAvx2.
+// without AVX-VNNI, where the tests check it, and with vpmaddubsw + vpmaddwd for weights whose int16 pair sums cannot
+// saturate (Int8Dot.MaddubsQuads); the shape, edges and packing are those of QGemmKernelAvx2.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Platform;

@@ -12,8 +12,10 @@ public static class Cpu
     // Static initialisers run in text order, so Best must be set before _active copies it.
     private static readonly KernelPath s_best = Detect();
     private static KernelPath _active = s_best;
+    // vpmaddubsw quads only where the pair kernels are ymm too: against AVX-512's zmm vpmaddwd they were not measured.
     private static readonly Int8Dot s_bestInt8Dot = Supports(Int8Dot.Quads) ? Int8Dot.Quads
-        : Supports(Int8Dot.JitZmmQuads) ? Int8Dot.JitZmmQuads : Int8Dot.Pairs;
+        : Supports(Int8Dot.JitZmmQuads) ? Int8Dot.JitZmmQuads
+        : s_best == KernelPath.Avx2 ? Int8Dot.MaddubsQuads : Int8Dot.Pairs;
     private static int _threads = Environment.ProcessorCount;
 
     // A per-thread override so that a test forcing a path does not change the path of tests running
@@ -66,7 +68,7 @@ public static class Cpu
     {
         Int8Dot.Pairs => true,
         Int8Dot.Quads => AvxVnni.IsSupported && Supports(KernelPath.Avx2),
-        Int8Dot.EmulatedQuads => Supports(KernelPath.Avx2),
+        Int8Dot.EmulatedQuads or Int8Dot.MaddubsQuads => Supports(KernelPath.Avx2),
         // CPUID.(EAX=7, ECX=0):ECX bit 11 is AVX512_VNNI (Intel SDM vol. 2, CPUID); the emitted kernels must exist too.
         Int8Dot.JitZmmQuads => Supports(KernelPath.Avx512) && (X86Base.CpuId(7, 0).Ecx & 1 << 11) != 0 && JitQuadKernels.Available,
         _ => false,
@@ -74,14 +76,18 @@ public static class Cpu
 
     /// <summary>
     /// The dot product the int8 kernels use: <see cref="Int8Dot.Quads"/> where AVX-VNNI exists, else
-    /// <see cref="Int8Dot.JitZmmQuads"/> where AVX-512 VNNI and the emitted kernels exist, else <see cref="Int8Dot.Pairs"/>;
-    /// always Pairs on the Scalar path (its kernel is the plain loop).
+    /// <see cref="Int8Dot.JitZmmQuads"/> where AVX-512 VNNI and the emitted kernels exist, else <see cref="Int8Dot.MaddubsQuads"/>
+    /// on AVX2 (for the weights it is exact on) and <see cref="Int8Dot.Pairs"/> on AVX-512; always Pairs on the Scalar path
+    /// (its kernel is the plain loop).
     /// </summary>
     public static Int8Dot ActiveInt8Dot => Active == KernelPath.Scalar ? Int8Dot.Pairs : t_forcedInt8Dot ?? s_bestInt8Dot;
 
+    /// <summary>The dot product the int8 kernels use unless a test forces another: <see cref="ActiveInt8Dot"/> on <see cref="Best"/>.</summary>
+    public static Int8Dot BestInt8Dot => s_best == KernelPath.Scalar ? Int8Dot.Pairs : s_bestInt8Dot;
+
     /// <summary>Every int8 dot product this CPU can run, slowest first.</summary>
     public static IReadOnlyList<Int8Dot> SupportedInt8Dots { get; } =
-        new[] { Int8Dot.EmulatedQuads, Int8Dot.Pairs, Int8Dot.Quads, Int8Dot.JitZmmQuads }.Where(Supports).ToArray();
+        new[] { Int8Dot.EmulatedQuads, Int8Dot.Pairs, Int8Dot.MaddubsQuads, Int8Dot.Quads, Int8Dot.JitZmmQuads }.Where(Supports).ToArray();
 
     /// <summary>Every path this CPU can run, slowest first.</summary>
     public static IReadOnlyList<KernelPath> SupportedPaths { get; } =
