@@ -120,15 +120,8 @@ public sealed class ImageCommandTests : IDisposable
     [Fact]
     public void ASensitivityAllocationSpreadsTheSparsityOverTheLayersAndKeepsMoreOfTheOutputs()
     {
-        string model = SaveModel();
-        var test = Trained.Value.Test;
-        string calibration = WritePngs(test.Take(40), "calibration"), evaluation = WritePngs(test.Select([.. Enumerable.Range(40, 40)]), "evaluation");
-        JsonElement Prune(params string[] extra)
-        {
-            var r = CliRunner.Run(["prune", model, "--images", evaluation, "--sparsity", "0.8", "-o", Path.Combine(_dir, "p.onnx"), "--json", .. extra]);
-            Assert.True(r.ExitCode == 0, r.Stderr);
-            return JsonDocument.Parse(r.Stdout).RootElement;
-        }
+        var (model, calibration, evaluation) = PruneSet();
+        JsonElement Prune(params string[] extra) => PruneJson(["prune", model, "--images", evaluation, "--sparsity", "0.8", .. extra]);
         var uniform = Prune();
         var allocated = Prune("--allocation", "sensitivity", "--calibration", calibration, "--sensitivity-samples", "16");
         Assert.Equal(("uniform", "sensitivity"), (uniform.GetProperty("allocation").GetString(), allocated.GetProperty("allocation").GetString()));
@@ -146,16 +139,9 @@ public sealed class ImageCommandTests : IDisposable
     [Fact]
     public void StructuredPruningSpreadsTheRatioOverTheGroupsBySensitivity()
     {
-        string model = SaveModel();
-        var test = Trained.Value.Test;
-        string calibration = WritePngs(test.Take(40), "calibration"), evaluation = WritePngs(test.Select([.. Enumerable.Range(40, 40)]), "evaluation");
-        JsonElement Prune(params string[] extra)
-        {
-            var r = CliRunner.Run(["prune", model, "--images", evaluation, "--structured", "--ratio", "0.7", "--calibration", calibration,
-                "-o", Path.Combine(_dir, "p.onnx"), "--json", .. extra]);
-            Assert.True(r.ExitCode == 0, r.Stderr);
-            return JsonDocument.Parse(r.Stdout).RootElement;
-        }
+        var (model, calibration, evaluation) = PruneSet();
+        JsonElement Prune(params string[] extra) =>
+            PruneJson(["prune", model, "--images", evaluation, "--structured", "--ratio", "0.7", "--calibration", calibration, .. extra]);
         var uniform = Prune();
         var spread = Prune("--allocation", "sensitivity", "--sensitivity-samples", "16");
         Assert.Equal(("uniform", "sensitivity"), (uniform.GetProperty("allocation").GetString(), spread.GetProperty("allocation").GetString()));
@@ -169,6 +155,21 @@ public sealed class ImageCommandTests : IDisposable
             $"cosine to the original: {Cosine(spread)} by sensitivity, {Cosine(uniform)} uniform; shares {string.Join(", ", Shares(spread))}");
         CliRunner.AssertOneLineError(CliRunner.Run("prune", model, "--images", evaluation, "--structured", "--ratio", "0.95", "--allocation", "sensitivity"),
             "a ratio of 95 % is out of its reach");
+    }
+
+    // The trained LeNet-5, 40 test digits to calibrate on and the next 40 to measure, as PNG folders.
+    private (string Model, string Calibration, string Evaluation) PruneSet()
+    {
+        var test = Trained.Value.Test;
+        return (SaveModel(), WritePngs(test.Take(40), "calibration"), WritePngs(test.Select([.. Enumerable.Range(40, 40)]), "evaluation"));
+    }
+
+    // Runs a prune command with its output in the test folder and returns its --json result.
+    private JsonElement PruneJson(string[] args)
+    {
+        var r = CliRunner.Run([.. args, "-o", Path.Combine(_dir, "p.onnx"), "--json"]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return JsonDocument.Parse(r.Stdout).RootElement;
     }
 
     [Fact]
