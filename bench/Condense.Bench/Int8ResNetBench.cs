@@ -5,6 +5,7 @@
 // best of --rounds, and the ratio ORT/ours (> 1: ours faster). --steps prints the time of each engine step instead
 // (Int8ResNetProfile.cs).
 //   dotnet run -c Release --project bench/Condense.Bench -- int8-resnet [--nodes] [--rounds 7] [--qdq cached.onnx] [--float] [--steps] [--threads 2]
+//     [--weight-bits 7|8] (default 8 with a VNNI dot product, else 7)
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Data;
@@ -12,6 +13,7 @@ using Condense.Data.Images;
 using Condense.Formats;
 using Condense.Graph;
 using Condense.Inference;
+using Condense.Kernels.Platform;
 using Condense.Quantization;
 using Condense.Reports;
 using Condense.Tensors;
@@ -32,14 +34,18 @@ internal static class Int8ResNetBench
         Dataset Photos(string folder) => ImageEvaluation.Transform(preprocess,
             ImageFolder.Load(Path.Combine(root, "data", "images", folder), pixels).Dataset);
         var heldout = Photos("heldout");
-        string path = Option("--qdq", Path.Combine(Path.GetTempPath(), "condense-int8-resnet18.qdq.onnx"));
+        // 7-bit weights without a VNNI dot product, as `real` quantizes them (so that vpmaddubsw is exact: Int8Dot.MaddubsQuads).
+        bool vnni = Cpu.Supports(Int8Dot.Quads) || Cpu.Supports(Int8Dot.JitZmmQuads);
+        int weightBits = int.Parse(Option("--weight-bits", vnni ? "8" : "7"), System.Globalization.CultureInfo.InvariantCulture);
+        string path = Option("--qdq", Path.Combine(Path.GetTempPath(), $"condense-int8-resnet18.w{weightBits}.qdq.onnx"));
         if (!File.Exists(path))
         {
             var model = BatchDimension.MakeDynamic(ModelFile.Load(PretrainedModels.ResNet18Onnx));
             var calibration = Photos("calibration");
             string input = model.Graph.Inputs[0].Name;
             var clock = Stopwatch.StartNew();
-            var quantized = Quantizer.Quantize(model, new QuantizeOptions { Mode = QuantizationMode.Static }, () => calibration.Feeds(input, 8)).Model;
+            var options = new QuantizeOptions { Mode = QuantizationMode.Static, WeightBits = weightBits };
+            var quantized = Quantizer.Quantize(model, options, () => calibration.Feeds(input, 8)).Model;
             ModelFile.Save(quantized.Graph, path);
             Console.WriteLine($"quantized in {clock.Elapsed.TotalSeconds:F0} s → {path}");
         }
@@ -49,7 +55,7 @@ internal static class Int8ResNetBench
                 Console.WriteLine($"  {node.OpType,-20} {node.Name}  ({string.Join(", ", node.Inputs)}) → {string.Join(", ", node.Outputs)}");
         // --float: the float simulation of the QDQ graph as "ours" (what ran before the integer engine took residual networks).
         var compiled = args.Contains("--float") ? new CompiledModel(qdq, EngineKind.Float, "--float") : InferenceEngine.Compile(qdq);
-        Console.WriteLine($"engine: {compiled.Kind}{(compiled.FallbackReason is { } r ? " — " + r : "")}");
+        Console.WriteLine($"{weightBits}-bit weights; engine: {compiled.Kind}{(compiled.FallbackReason is { } r ? " — " + r : "")}");
         int threads = int.Parse(Option("--threads", "2"), System.Globalization.CultureInfo.InvariantCulture);
         Condense.Kernels.Platform.Cpu.Threads = threads;
         if (args.Contains("--steps") && compiled.Runner is IntegerConvModel engine)

@@ -184,7 +184,7 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
     {
         string output = At("killed.safetensors");
         using var process = MpiRun.Start(MpiRun.Ranks(2, "distill", "--teacher", Model, "--student", "mlp:784-16-10", "--epochs", "500",
-            "--data", Data, "-o", output));
+            "--data", Data, "-o", output), KilledRanksTemp());
         int? victim = WaitForRank(1, output, process);
         Process.GetProcessById(victim!.Value).Kill();
         var result = MpiRun.Wait(process, 60_000);
@@ -197,7 +197,7 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
     {
         string output = At("hung.safetensors");
         using var process = MpiRun.Start(MpiRun.Ranks(2, "distill", "--teacher", Model, "--student", "mlp:784-16-10", "--epochs", "500",
-            "--data", Data, "-o", output), new Dictionary<string, string> { ["CONDENSE_MPI_TIMEOUT"] = "3" });
+            "--data", Data, "-o", output), new Dictionary<string, string>(KilledRanksTemp()) { ["CONDENSE_MPI_TIMEOUT"] = "3" });
         int victim = WaitForRank(1, output, process)!.Value;
         using (var stop = Process.Start("kill", ["-STOP", victim.ToString(System.Globalization.CultureInfo.InvariantCulture)])) stop.WaitForExit();
         try
@@ -212,6 +212,10 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
             try { Process.GetProcessById(victim).Kill(); } catch (ArgumentException) { } catch (InvalidOperationException) { }
         }
     }
+
+    // A rank killed by the test cannot remove its scratch folder, so the ranks' temporary folder is inside the workspace,
+    // which the test removes, not the machine's /tmp.
+    private Dictionary<string, string> KilledRanksTemp() => new() { ["TMPDIR"] = Directory.CreateDirectory(At("tmp")).FullName };
 
     // Waits until rank `rank` of the run writing `marker` is up and training (a few seconds in).
     private static int? WaitForRank(int rank, string marker, Process mpirun)
