@@ -44,8 +44,8 @@ internal static class Int8ResNetBench
             var calibration = Photos("calibration");
             string input = model.Graph.Inputs[0].Name;
             var clock = Stopwatch.StartNew();
-            var options = new QuantizeOptions { Mode = QuantizationMode.Static, WeightBits = weightBits };
-            var quantized = Quantizer.Quantize(model, options, () => calibration.Feeds(input, 8)).Model;
+            var quantizeOptions = new QuantizeOptions { Mode = QuantizationMode.Static, WeightBits = weightBits };
+            var quantized = Quantizer.Quantize(model, quantizeOptions, () => calibration.Feeds(input, 8)).Model;
             ModelFile.Save(quantized.Graph, path);
             Console.WriteLine($"quantized in {clock.Elapsed.TotalSeconds:F0} s → {path}");
         }
