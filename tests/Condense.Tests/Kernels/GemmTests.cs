@@ -17,7 +17,7 @@ public class GemmTests
     [
         (1, 1, 1), (1, 7, 33), (1, 300, 784), (1, 129, 65), (7, 33, 65), (31, 63, 127),
         (33, 129, 7), (33, 300, 784), (129, 65, 784), (65, 31, 300), (127, 7, 33), (129, 65, 1), (300, 100, 63),
-        (13, 47, 385), (100, 45, 9), (40, 17, 770),
+        (13, 47, 385), (100, 45, 9), (40, 17, 770), (8, 48, 40), (16, 16, 16),
     ];
 
     public static TheoryData<KernelPath, bool, bool, int, int, int> ShapeCases()
@@ -37,7 +37,7 @@ public class GemmTests
         foreach (var path in Cpu.SupportedPaths)
             foreach (bool ta in new[] { false, true })
                 foreach (bool tb in new[] { false, true })
-                    foreach (int m in new[] { 1, 33 })
+                    foreach (int m in new[] { 1, 16, 33 })
                         foreach (var (alpha, beta) in new[] { (1f, 0f), (-0.5f, 0f), (1f, 1f), (2f, -0.75f), (0.25f, 1f) })
                             data.Add(path, ta, tb, m, alpha, beta);
         return data;

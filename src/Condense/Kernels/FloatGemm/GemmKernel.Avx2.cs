@@ -68,12 +68,54 @@ internal unsafe struct GemmKernelAvx2 : IGemmKernel
         x0.Store(c); x1.Store(c + 8);
     }
 
-    // Ragged tiles: full kernel into a stack tile (zero padding makes the valid sums identical), then copy.
+    // Ragged tiles. Full width, fewer rows (the last panel of M not a multiple of 6: 16 Winograd channels are 6 + 6 + 4):
+    // only those rows, stored as full ones; the sums and their rounding are the full tile's. Narrower tiles: full
+    // kernel into a stack tile (zero padding makes the valid sums identical), then copy.
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void RunEdge(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
+        if (nr == 16)
+        {
+            switch (mr)
+            {
+                case 1: Rows<Conv.Rows1>(kc, a, row, step, b, c, ldc, alpha, beta); return;
+                case 2: Rows<Conv.Rows2>(kc, a, row, step, b, c, ldc, alpha, beta); return;
+                case 3: Rows<Conv.Rows3>(kc, a, row, step, b, c, ldc, alpha, beta); return;
+                case 4: Rows<Conv.Rows4>(kc, a, row, step, b, c, ldc, alpha, beta); return;
+                case 5: Rows<Conv.Rows5>(kc, a, row, step, b, c, ldc, alpha, beta); return;
+            }
+        }
         float* tile = stackalloc float[6 * 16];
         Run(kc, a, row, step, b, tile, 16, 6, 16, 1f, 0f);
         MicroTile.StoreFused(tile, 16, c, ldc, mr, nr, alpha, beta);
+    }
+
+    // The first TRows.Count rows of the 6×16 tile (rows 3–4 through the second row pointer, as in Run).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows<TRows>(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, float alpha, float beta)
+        where TRows : struct, Conv.IRows
+    {
+        int r = TRows.Count;
+        Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
+            c4a = default, c4b = default;
+        float* a0 = a, a3 = a + 3 * row;
+        nint row2 = 2 * row;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(*a0);
+            c0a = Fma.MultiplyAdd(x, b0, c0a); c0b = Fma.MultiplyAdd(x, b1, c0b);
+            if (r > 1) { x = Vector256.Create(a0[row]); c1a = Fma.MultiplyAdd(x, b0, c1a); c1b = Fma.MultiplyAdd(x, b1, c1b); }
+            if (r > 2) { x = Vector256.Create(a0[row2]); c2a = Fma.MultiplyAdd(x, b0, c2a); c2b = Fma.MultiplyAdd(x, b1, c2b); }
+            if (r > 3) { x = Vector256.Create(*a3); c3a = Fma.MultiplyAdd(x, b0, c3a); c3b = Fma.MultiplyAdd(x, b1, c3b); }
+            if (r > 4) { x = Vector256.Create(a3[row]); c4a = Fma.MultiplyAdd(x, b0, c4a); c4b = Fma.MultiplyAdd(x, b1, c4b); }
+            a0 += step; a3 += step; b += 16;
+        }
+        var va = Vector256.Create(alpha); var vb = Vector256.Create(beta);
+        Store(c, c0a, c0b, va, vb, beta);
+        if (r > 1) Store(c + ldc, c1a, c1b, va, vb, beta);
+        if (r > 2) Store(c + 2 * ldc, c2a, c2b, va, vb, beta);
+        if (r > 3) Store(c + 3 * ldc, c3a, c3b, va, vb, beta);
+        if (r > 4) Store(c + 4 * ldc, c4a, c4b, va, vb, beta);
     }
 }
