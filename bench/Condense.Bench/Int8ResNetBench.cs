@@ -13,7 +13,6 @@ using Condense.Data.Images;
 using Condense.Formats;
 using Condense.Graph;
 using Condense.Inference;
-using Condense.Kernels.Platform;
 using Condense.Quantization;
 using Condense.Reports;
 using Condense.Tensors;
@@ -35,8 +34,7 @@ internal static class Int8ResNetBench
             ImageFolder.Load(Path.Combine(root, "data", "images", folder), pixels).Dataset);
         var heldout = Photos("heldout");
         // 7-bit weights without a VNNI dot product, as `real` quantizes them (so that vpmaddubsw is exact: Int8Dot.MaddubsQuads).
-        bool vnni = Cpu.Supports(Int8Dot.Quads) || Cpu.Supports(Int8Dot.JitZmmQuads);
-        int weightBits = int.Parse(Option("--weight-bits", vnni ? "8" : "7"), System.Globalization.CultureInfo.InvariantCulture);
+        int weightBits = RealBench.WeightBits(args);
         string path = Option("--qdq", Path.Combine(Path.GetTempPath(), $"condense-int8-resnet18.w{weightBits}.qdq.onnx"));
         if (!File.Exists(path))
         {

@@ -41,6 +41,16 @@ internal static partial class RealBench
     /// <summary>Weight bits of the int8 rows: 7 on CPUs without VNNI, unless --weight-bits says otherwise.</summary>
     private static int s_weightBits = 8;
 
+    /// <summary>True where the int8 dot product is vpdpbusd (AVX-VNNI or the emitted AVX512-VNNI kernel).</summary>
+    internal static bool HasVnniDot => Cpu.Supports(Int8Dot.Quads) || Cpu.Supports(Int8Dot.JitZmmQuads);
+
+    /// <summary>`--weight-bits B`, by default 8 with a VNNI dot product and 7 without (vpmaddubsw is exact only below 8 bits).</summary>
+    internal static int WeightBits(string[] args)
+    {
+        string bits = args.SkipWhile(a => a != "--weight-bits").Skip(1).FirstOrDefault() ?? (HasVnniDot ? "8" : "7");
+        return int.Parse(bits, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The QuantizeOptions of the int8 rows in <paramref name="mode"/>, and what their names add.</summary>
     private static (QuantizeOptions Options, string Note) Int8Options(QuantizationMode mode) =>
         (new QuantizeOptions { Mode = mode, WeightBits = s_weightBits }, s_weightBits == 8 ? "" : $", {s_weightBits}-bit weights");
@@ -50,8 +60,8 @@ internal static partial class RealBench
         if (args.SkipWhile(a => a != "--winograd").Skip(1).FirstOrDefault() == "off") Conv2dWinograd.Mode = WinogradMode.Off;
         if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2], args[3]);
         string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small";
-        bool vnni = Cpu.Supports(Int8Dot.Quads) || Cpu.Supports(Int8Dot.JitZmmQuads);
-        s_weightBits = int.Parse(args.SkipWhile(a => a != "--weight-bits").Skip(1).FirstOrDefault() ?? (vnni ? "8" : "7"));
+        bool vnni = HasVnniDot;
+        s_weightBits = WeightBits(args);
         using var forcedDot = args.SkipWhile(a => a != "--dot").Skip(1).FirstOrDefault() is { } dot
             ? Cpu.Force(dot == "pairs" ? Int8Dot.Pairs : dot == "maddubs" ? Int8Dot.MaddubsQuads : throw new ArgumentException($"--dot {dot}"))
             : null;
