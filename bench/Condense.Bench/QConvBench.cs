@@ -1,7 +1,8 @@
 // The int8 convolution (QConv2d) against our fp32 one (Conv2dKernel.Forward) on the same shapes in one run:
 // LeNet-5's two convolutions at batch 1, 64 and 256 and ResNet-style 3×3 convolutions, forward only. int8 is
 // timed requantized to uint8 (what the integer engine runs); fp32 with bias. Then the uint8 max pooling of
-// LeNet's two pools against the float pooling kernel. Every int8 result is first checked against the naive
+// LeNet's two pools against the float pooling kernel. Where a 3×3 stride-1 case runs integer Winograd (QConv2dWinograd), the
+// direct int8 kernels are timed too. Every int8 result is first checked against the naive
 // loops (QConv2dReference) on the first two images. `--threads N` sets Cpu.Threads, `--path P` the kernel
 // path, `--dot pairs|quads|emulated|maddubs` the int8 dot product (Cpu.ActiveInt8Dot), `--weight-bits B` the weight range
 // ±(2^(B−1) − 1) (default 8; vpmaddubsw takes 7-bit weights only); a bare argument keeps the cases whose name contains it.
@@ -27,7 +28,9 @@ internal static class QConvBench
         ("3x3 16-16 28x28 b=64", G(64, 16, 28, 16, 3, 1)), ("3x3 32-32 14x14 b=64", G(64, 32, 14, 32, 3, 1)),
         ("3x3 64-64 7x7 b=64", G(64, 64, 7, 64, 3, 1)), ("3x3 16-32 s2 28x28 b=64", G(64, 16, 28, 32, 3, 1, 2)),
         ("resnet18 conv1 7x7 s2 b=1", G(1, 3, 224, 64, 7, 3, 2)), ("resnet18 3x3 64-64 56x56 b=1", G(1, 64, 56, 64, 3, 1)),
-        ("resnet18 3x3 256-256 14x14 b=1", G(1, 256, 14, 256, 3, 1)),
+        ("resnet18 3x3 128-128 28x28 b=1", G(1, 128, 28, 128, 3, 1)), ("resnet18 3x3 256-256 14x14 b=1", G(1, 256, 14, 256, 3, 1)),
+        ("resnet18 3x3 512-512 7x7 b=1", G(1, 512, 7, 512, 3, 1)), ("resnet18 3x3 64-64 56x56 b=8", G(8, 64, 56, 64, 3, 1)),
+        ("resnet18 3x3 512-512 7x7 b=8", G(8, 512, 7, 512, 3, 1)),
     ];
 
     public static int Run(string[] args)
@@ -50,8 +53,8 @@ internal static class QConvBench
             $"{Cpu.Threads} threads; best of repeated runs; " +
             "GOP/s = 2·N·M·OH·OW·C·kH·kW per second");
         Console.WriteLine();
-        Console.WriteLine("| case | fp32 ms | int8 ms | fp32 GFLOP/s | int8 GOP/s | int8 speed-up |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| case | fp32 ms | int8 ms | fp32 GFLOP/s | int8 GOP/s | int8 speed-up | int8 direct ms | Winograd speed-up |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         int failures = 0;
         foreach (var (name, g) in Cases.Where(c => c.Name.Contains(filter, StringComparison.Ordinal)))
         {
@@ -76,7 +79,17 @@ internal static class QConvBench
             var accs = new int[y.Length];
             if (Environment.GetEnvironmentVariable("QCONV_ACC") is not null)
                 Console.WriteLine($"acc only {Timing.MeasureSeconds(() => QConv2d.Forward(g, xq, 128, packed, bias, accs)) * 1e3:F3} ms");
-            Console.WriteLine($"| {name} | {fp32 * 1e3:F3} | {int8 * 1e3:F3} | {g.Flops / fp32 / 1e9:F1} | {g.Flops / int8 / 1e9:F1} | {fp32 / int8:F2}× |");
+            // Where QConv2d runs integer Winograd, the direct kernels it replaced, on the same call.
+            string direct = "–", gain = "–";
+            if (QConv2dWinograd.Suits(g, Cpu.Active, Cpu.ActiveInt8Dot))
+            {
+                double seconds;
+                using (QConv2dWinograd.Force(false))
+                    seconds = Timing.MeasureSeconds(() => QConv2d.ForwardRequantized(g, xq, 128, packed, bias, multiplier, shift, 0, 0, 255, y));
+                (direct, gain) = ($"{seconds * 1e3:F3}", $"{seconds / int8:F2}×");
+            }
+            Console.WriteLine($"| {name} | {fp32 * 1e3:F3} | {int8 * 1e3:F3} | {g.Flops / fp32 / 1e9:F1} | {g.Flops / int8 / 1e9:F1} | " +
+                $"{fp32 / int8:F2}× | {direct} | {gain} |");
         }
 
         Console.WriteLine();

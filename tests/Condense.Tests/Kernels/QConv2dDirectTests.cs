@@ -123,6 +123,7 @@ public sealed class QConv2dDirectTests
         var y = new byte[expected.Length];
         using (Cpu.Force(path))
         using (Cpu.Force(dot))
+        using (QConv2dWinograd.Force(false))   // the direct kernels; QConv2dWinogradTests has Winograd's
         {
             QConv2d.Forward(g, x, zx, packed, bias, acc);
             QConv2d.ForwardRequantized(g, x, zx, packed, bias, multiplier, shift, 90, 90, 250, y);

@@ -105,6 +105,7 @@ public sealed class QConv2dMaddubsTests
         var expectedY = QConv2dReference.Requantized(g, expected, multiplier, shift, 90, 90, 250);
         var acc = new int[expected.Length]; var y = new byte[expected.Length];
         using (Cpu.Supports(Int8Dot.MaddubsQuads) ? Cpu.Force(Int8Dot.MaddubsQuads) : null)
+        using (QConv2dWinograd.Force(false))   // the quad kernels; QConv2dWinogradTests has Winograd's
         {
             QConv2d.Forward(g, x, zx, packed, bias, acc);
             QConv2d.ForwardRequantized(g, x, zx, packed, bias, multiplier, shift, 90, 90, 250, y);

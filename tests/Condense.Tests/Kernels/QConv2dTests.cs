@@ -55,6 +55,7 @@ public sealed class QConv2dTests
         var y = new byte[expected.Length];
         using (Cpu.Force(path))
         using (Cpu.Force(dot))
+        using (QConv2dWinograd.Force(false))   // the direct kernels; QConv2dWinogradTests has Winograd's
         {
             QConv2d.Forward(g, x, c.Zx, packed, bias, acc);
             QConv2d.ForwardRequantized(g, x, c.Zx, packed, bias, multiplier, shift, 100, 100, 255, y);

@@ -9,7 +9,8 @@
 // shape built for many output columns. Where the int8 dot product is vpdpbusd (Cpu.ActiveInt8Dot), layers with
 // 3 or more input channels run QConv2dQuads.cs instead (channel quads of raw uint8; with Int8Dot.MaddubsQuads only
 // C a multiple of 4 and weights whose pairs cannot saturate vpmaddubsw's int16 sums); where it is the emitted zmm
-// vpdpbusd (Int8Dot.JitZmmQuads), wide layers (ChannelsLastSuits) run channels-last (QConv2d.ChannelsLast.cs).
+// vpdpbusd (Int8Dot.JitZmmQuads), wide layers (ChannelsLastSuits) run channels-last (QConv2d.ChannelsLast.cs); where it
+// runs at vpmaddwd's rate (no VNNI), 3×3 stride-1 layers run integer Winograd F(2×2, 3×3) (QConv2dWinograd.cs).
 // QConv2dReference.cs is the spec.
 
 using System.Runtime.CompilerServices;
@@ -75,6 +76,11 @@ public static unsafe partial class QConv2d
             && ChannelsLastSuits(g.InChannels, g.OutChannels, g.KernelH, g.KernelW, planarCaller: true))
         {
             ChannelsLastRun(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+            return;
+        }
+        if (QConv2dWinograd.Suits(g, path, dot))
+        {
+            QConv2dWinograd.Forward(path, g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
             return;
         }
         int parts = g.Batch >= Cpu.Threads || g.Flops < Conv2dKernel.ParallelFlops ? 1 : Math.Min(Cpu.Threads, (g.OutChannels + BlockRows - 1) / BlockRows);
