@@ -2,7 +2,7 @@
 // after requantization on ragged shapes (odd output sizes, odd channel counts, output channels not a multiple of the
 // 6-row panel, several images per block and blocks across images), every padding from 0 to 2 and asymmetric, zero
 // points 0..255; the extremes of the exactness argument (1,000 channels of 255 against ±128, where the int32 partial
-// sums wrap and the result must not); one image split over two threads; and the dispatch: QConv2d picks it for 3×3
+// sums wrap and the result must not); one image split over two threads by tile rows and by output channels; and the dispatch: QConv2d picks it for 3×3
 // stride-1 layers exactly where Suits says.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
@@ -22,6 +22,7 @@ public sealed unsafe class QConv2dWinogradTests
         (8, 24, 7, 7, 30, 1, 1, 1, 1, 3),     // 7×7 outputs: blocks of tile rows from two images
         (1, 32, 30, 30, 40, 1, 1, 1, 1, 90),  // above the parallel threshold: blocks on two threads
         (2, 64, 4, 3, 64, 1, 1, 1, 1, 200),
+        (1, 256, 7, 7, 256, 1, 1, 1, 1, 5),   // one block, its output channels split between two threads
     ];
 
     public static TheoryData<int> CaseIndices()

@@ -11,6 +11,9 @@ internal static unsafe partial class QConv2dWinograd
 {
     [ThreadStatic] private static int[]? t_v, t_m, t_rows;
     [ThreadStatic] private static short[]? t_split, t_line, t_transformed;
+    [ThreadStatic] private static int t_transformedBlock;
+    [ThreadStatic] private static long t_transformedCall;
+    private static long s_calls;
 
     private sealed class Job : IParallelJob
     {
@@ -22,11 +25,13 @@ internal static unsafe partial class QConv2dWinograd
         private int* _bias, _multipliers, _shifts, _acc;
         private byte _xZero, _yZero, _qmin, _qmax;
         private int _next;
+        private long _call;
 
         public void Set(KernelPath path, Conv2dGeometry g, Plan plan, TransformedWeights u, byte* x, byte xZero, int* bias, int* multipliers,
             int* shifts, byte yZero, byte qmin, byte qmax, byte* y, int* acc)
         {
             (_path, _g, _plan, _u, _xZero, _yZero, _qmin, _qmax, _next) = (path, g, plan, u, xZero, yZero, qmin, qmax, 0);
+            _call = Interlocked.Increment(ref s_calls);
             _x = x; _y = y; _bias = bias; _multipliers = multipliers; _shifts = shifts; _acc = acc;
         }
 
@@ -38,23 +43,32 @@ internal static unsafe partial class QConv2dWinograd
             int pairs = _u.Pairs, rows = _u.Panels * QWinogradGemm.PanelRows;
             int* v = QConvShared.Buffer(ref t_v, 16 * pairs * p.Stride);
             int* m = QConvShared.Buffer(ref t_m, 16 * rows * p.Stride);
-            for (int block; (block = Interlocked.Increment(ref _next) - 1) < p.Blocks;)
+            for (int unit; (unit = Interlocked.Increment(ref _next) - 1) < p.Blocks * p.Groups;)
             {
+                // A block's channel groups are consecutive units: a thread given two transforms the block once.
+                int block = unit / p.Groups, group = unit % p.Groups;
                 int first = block * p.BlockRows, last = Math.Min(first + p.BlockRows, _g.Batch * p.TilesH);
-                for (int row = first; row < last;)
+                if (block != t_transformedBlock || _call != t_transformedCall)
                 {
-                    int count = Math.Min(last - row, p.TilesH - row % p.TilesH);
-                    Input(row / p.TilesH, row % p.TilesH, count, (row - first) * p.TilesW, v);
-                    row += count;
+                    for (int row = first; row < last;)
+                    {
+                        int count = Math.Min(last - row, p.TilesH - row % p.TilesH);
+                        Input(row / p.TilesH, row % p.TilesH, count, (row - first) * p.TilesW, v);
+                        row += count;
+                    }
+                    (t_transformedBlock, t_transformedCall) = (block, _call);
                 }
+                int panel0 = group * _u.Panels / p.Groups, panels = (group + 1) * _u.Panels / p.Groups - panel0;
+                int row0 = panel0 * QWinogradGemm.PanelRows;
                 fixed (int* u = _u.U)
                     for (int xi = 0; xi < 16; xi++)
-                        QWinogradGemm.Run(_u.Panels, pairs, u + (long)xi * _u.Panels * pairs * QWinogradGemm.PanelRows,
-                            v + (long)xi * pairs * p.Stride, p.Stride, p.TilesOf(last - first), m + (long)xi * rows * p.Stride, p.Stride);
+                        QWinogradGemm.Run(panels, pairs, u + ((long)xi * _u.Panels + panel0) * pairs * QWinogradGemm.PanelRows,
+                            v + (long)xi * pairs * p.Stride, p.Stride, p.TilesOf(last - first), m + ((long)xi * rows + row0) * p.Stride, p.Stride);
+                int channelEnd = Math.Min(_g.OutChannels, row0 + panels * QWinogradGemm.PanelRows);
                 for (int row = first; row < last;)
                 {
                     int count = Math.Min(last - row, p.TilesH - row % p.TilesH);
-                    Output(row / p.TilesH, row % p.TilesH, count, (row - first) * p.TilesW, m, (long)rows * p.Stride);
+                    Output(row / p.TilesH, row % p.TilesH, count, (row - first) * p.TilesW, m, (long)rows * p.Stride, row0, channelEnd);
                     row += count;
                 }
             }
@@ -96,14 +110,15 @@ internal static unsafe partial class QConv2dWinograd
             }
         }
 
-        // Outputs of tile rows ty0 .. ty0 + count − 1 of image n from the products at tile offset `at`.
-        private void Output(int n, int ty0, int count, int at, int* m, long xiStride)
+        // Outputs of tile rows ty0 .. ty0 + count − 1 of image n, channels channel0 .. channelEnd − 1, from the products at tile
+        // offset `at`.
+        private void Output(int n, int ty0, int count, int at, int* m, long xiStride, int channel0, int channelEnd)
         {
             var g = _g;
             var p = _plan;
             int oh = g.OutHeight, ow = g.OutWidth, width = 2 * RoundUp(p.TilesW, 8);
             int* top = QConvShared.Buffer(ref t_rows, 2 * width), bottom = top + width;
-            for (int o = 0; o < g.OutChannels; o++)
+            for (int o = channel0; o < channelEnd; o++)
             {
                 var bias = Vector256.Create(_bias is null ? 0 : _bias[o]);
                 for (int tr = 0; tr < count; tr++)

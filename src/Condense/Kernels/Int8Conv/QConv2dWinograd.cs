@@ -76,7 +76,7 @@ internal static unsafe partial class QConv2dWinograd
                 new Span<int>(rowShifts + o * ow, ow).Fill(shift[o]);
             }
         }
-        int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, plan.Blocks) : 1;
+        int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, plan.Blocks * plan.Groups) : 1;
         var job = t_job ??= new Job();
         job.Set(path, g, plan, u, x, xZeroPoint, bias, rowMultipliers, rowShifts, yZeroPoint, qmin, qmax, y, acc);
         try { WorkerPool.Run(job, parts); }
@@ -125,30 +125,44 @@ internal static unsafe partial class QConv2dWinograd
 
     /// <summary>
     /// Tiles of 2×2 outputs, TilesH × TilesW per image; blocks of <paramref name="BlockRows"/> tile rows counted over
-    /// the whole batch; a block's tiles padded to whole strips (<paramref name="Tiles"/>), its V and M rows
-    /// <paramref name="Stride"/> apart (16 tiles of slack for the transforms' whole-vector writes and reads);
-    /// <paramref name="Half"/> split-row columns.
+    /// the whole batch, each split into <paramref name="Groups"/> groups of output channels (whole panels); a block's
+    /// tiles padded to whole strips (<paramref name="Tiles"/>), its V and M rows <paramref name="Stride"/> apart (16 tiles
+    /// of slack for the transforms' whole-vector writes and reads); <paramref name="Half"/> split-row columns.
     /// </summary>
-    internal readonly record struct Plan(int TilesH, int TilesW, int BlockRows, int Blocks, int Tiles, int Stride, int Half)
+    internal readonly record struct Plan(int TilesH, int TilesW, int BlockRows, int Blocks, int Groups, int Tiles, int Stride, int Half)
     {
         public static Plan Of(Conv2dGeometry g, TransformedWeights u)
         {
-            int tilesH = (g.OutHeight + 1) / 2, tilesW = (g.OutWidth + 1) / 2, rows = g.Batch * tilesH;
+            int tilesH = (g.OutHeight + 1) / 2, tilesW = (g.OutWidth + 1) / 2, rows = g.Batch * tilesH, threads = Cpu.Threads;
             long bytesPerTile = 16L * sizeof(int) * (u.Pairs + u.Panels * QWinogradGemm.PanelRows);
             int most = (int)Math.Clamp(BlockBytes / (bytesPerTile * tilesW), 1, rows);
-            // Enough blocks for every thread where there are rows for them.
-            if (rows >= Cpu.Threads) most = Math.Min(most, (rows + Cpu.Threads - 1) / Cpu.Threads);
-            // The GEMMs run whole strips of 8 tiles: of the heights up to `most`, the one computing the fewest tiles.
-            int best = most;
+            // Fewer blocks than threads: split each block's output channels between threads where the weights outweigh the
+            // block (each thread then streams only its part of U, as ResNet-18's 512-channel 7×7 layer at batch 1 wants),
+            // else make more, smaller blocks.
+            int groups = 1;
+            if ((rows + most - 1) / most < threads && threads > 1)
+            {
+                if ((long)u.U.Length * sizeof(int) > bytesPerTile * Math.Min(most, rows) * tilesW) groups = Math.Min(threads, u.Panels);
+                else most = Math.Max(1, Math.Min(most, (rows + threads - 1) / threads));
+            }
+            // The GEMMs run whole strips of 8 tiles: of the heights up to `most`, the one whose busiest thread computes the
+            // fewest tiles (then the fewest in all, then the tallest).
+            int parts = Math.Max(1, threads / groups), best = most;
             for (int r = most - 1; r >= 1; r--)
-                if (Computed(r, rows, tilesW) < Computed(best, rows, tilesW)) best = r;
+            {
+                var (load, bestLoad) = (Busiest(r, rows, tilesW, parts), Busiest(best, rows, tilesW, parts));
+                if (load < bestLoad || (load == bestLoad && Computed(r, rows, tilesW) < Computed(best, rows, tilesW))) best = r;
+            }
             int blocks = (rows + best - 1) / best;
             int tiles = RoundUp(best * tilesW, QWinogradGemm.Strip / 2);
-            return new Plan(tilesH, tilesW, best, blocks, tiles, tiles + 16, RoundUp(tilesW, 16) + 16);
+            return new Plan(tilesH, tilesW, best, blocks, groups, tiles, tiles + 16, RoundUp(tilesW, 16) + 16);
         }
 
         /// <summary>The tiles a block of <paramref name="count"/> tile rows computes: whole strips of 8.</summary>
         public int TilesOf(int count) => RoundUp(count * TilesW, QWinogradGemm.Strip / 2);
+
+        private static long Busiest(int blockRows, int rows, int tilesW, int parts) =>
+            (long)((rows + blockRows - 1) / blockRows + parts - 1) / parts * RoundUp(blockRows * tilesW, 8);
 
         private static long Computed(int blockRows, int rows, int tilesW)
         {
