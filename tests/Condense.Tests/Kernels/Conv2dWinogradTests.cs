@@ -2,7 +2,8 @@
 // Conv2dReference, for F(2×2, 3×3) and F(4×4, 3×3) on every kernel path: odd image sizes, padding 0 and 1 and uneven
 // pads, channel counts that fill no vector or panel, batches, several tile blocks, K blocks and channel groups, with and
 // without bias, residual and Relu; its bits for any thread count; its transformed weights (one per tile size) kept and
-// replaced with the weight's Version; and its rounding error beside the direct convolution's, measured against a double-precision sum.
+// replaced with the weight's Version; Auto's bound on F(4×4) weights; and its rounding error beside the direct convolution's,
+// measured against a double-precision sum.
 using Condense.Autograd;
 using Condense.Kernels.Conv;
 using Condense.Kernels.Platform;
@@ -98,6 +99,20 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
                 AssertClose(fused, Winograd(g, mode, x, w, b, residual, relu: true), Tolerance(mode), $"{path} {mode} relu(conv + b + residual)");
             }
         }
+    }
+
+    [Fact]
+    public void AutoNeverKeepsAFourByFourWeightBeyondTheLargeWeightBound()
+    {
+        // ResNet-18's 512 → 512 layer: F(4×4) would keep 36 × 512 × 512 floats (37.7 MB) beside the 9.4 MB kernel; F(2×2) 16.8 MB.
+        using (Conv2dWinograd.Force(WinogradMode.Auto))
+            foreach (int batch in new[] { 1, 8, 64 })
+            {
+                var wide = new Conv2dGeometry(batch, 512, 7, 7, 512, 3, 3, Conv2dOptions.Square(1, 1));
+                Assert.Equal(2, Conv2dWinograd.Choose(wide)?.Output);
+                var narrow = new Conv2dGeometry(batch, 64, 56, 56, 64, 3, 3, Conv2dOptions.Square(1, 1));
+                Assert.Equal(4, Conv2dWinograd.Choose(narrow)?.Output);
+            }
     }
 
     [Fact]

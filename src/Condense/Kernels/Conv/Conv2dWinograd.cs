@@ -68,11 +68,13 @@ public static unsafe class Conv2dWinograd
     /// The cheapest of the direct convolution, F(2×2) and F(4×4) by the cost model below (a Winograd form must be 10 %
     /// cheaper than the direct convolution to be taken); the `winograd` benchmark prints the choice beside the times. Fewer
     /// than 8 input channels stay direct: the GEMMs' depth is then below a vector and the transforms are all the work.
+    /// F(4×4)'s weight, 36 values per 9 of the kernel, is not taken above <see cref="LargeWeightBytes"/>: F(2×2) keeps 16.
     /// </summary>
     private static WinogradTransform? Measured(Conv2dGeometry g)
     {
         if (g.InChannels < 8) return null;
         double direct = DirectCycles(g), f2 = WinogradCycles(g, WinogradTransform.F2), f4 = WinogradCycles(g, WinogradTransform.F4);
+        if (TransformedBytes(g, WinogradTransform.F4) > LargeWeightBytes) f4 = double.PositiveInfinity;
         if (Math.Min(f2, f4) > 0.9 * direct) return null;
         return f4 <= f2 ? WinogradTransform.F4 : WinogradTransform.F2;
     }
@@ -95,10 +97,18 @@ public static unsafe class Conv2dWinograd
         double lanes = (tiling.Count + 7) / 8 * 8;
         double c = g.InChannels, m = g.OutChannels, components = f.Alpha * f.Alpha;
         double cycles = components * lanes * (c * m / 16 + c + m);
-        double weightBytes = components * c * m * sizeof(float);
-        if (weightBytes > 24e6) cycles += Math.Ceiling((double)blocks / Cpu.Threads) * weightBytes / 6;
+        double weightBytes = TransformedBytes(g, f);
+        if (weightBytes > LargeWeightBytes) cycles += Math.Ceiling((double)blocks / Cpu.Threads) * weightBytes / 6;
         return cycles;
     }
+
+    // A transformed weight beyond the L3 of the machines measured: streamed from memory by every block, and kept beside the
+    // model's own weight for as long as the model lives. ResNet-18's 512 → 512 layers take 37.7 MB each in F(4×4), 16.8 MB
+    // in F(2×2); with F(4×4) there its inference at batch 8 peaked at 444 MB against ONNX Runtime's 306 (`real --memory`).
+    private const double LargeWeightBytes = 24e6;
+
+    private static double TransformedBytes(Conv2dGeometry g, WinogradTransform f) =>
+        (double)f.Alpha * f.Alpha * g.InChannels * g.OutChannels * sizeof(float);
 
     /// <summary>
     /// Runs y = max(0, conv(x, w) + b + residual) (each step when given) as a Winograd convolution and returns true, when
