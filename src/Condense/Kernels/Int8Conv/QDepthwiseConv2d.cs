@@ -1,0 +1,165 @@
+// The int8 depthwise convolution of quantized inference on NCHW images (MobileNet's 3×3 layers): groups = C input
+// channels, M = k·C output channels (channel multiplier k, usually 1), weight (M, 1, kH, kW), output channel o filtering
+// input channel o / k alone:
+//   acc[n, o, oy, ox] = Σ_{kh,kw} (x[n, o/k, iy, ix] − z_x) · w[o, 0, kh, kw] + bias32[o],
+// with x − z_x = 0 where the window leaves the image, then requantized per channel as QConv2d (Requantize.RowCore).
+// A plane has too few taps per output (kH·kW) for the channel tiles of QConv2dDirect, so each output row is summed tap by
+// tap: one weight times a run of input pixels, the run cut to where the tap stays inside the image (no padded copy).
+// Stride 1 adds 8 pixels a step (Vector256<int>). Planes (n, o) are independent, so they split over threads as
+// whole planes and any thread count gives the same bits. QConv2dReference.Forward (groups = C) is the spec.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Condense.Kernels.Conv;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Int8Conv;
+
+/// <summary>Integer depthwise 2-D convolution (groups = input channels) on NCHW uint8 images.</summary>
+public static unsafe class QDepthwiseConv2d
+{
+    /// <summary>True when <paramref name="g"/> is depthwise: one group per input channel, output channels a multiple of them.</summary>
+    public static bool IsDepthwise(Conv2dGeometry g)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        return g.Groups == g.InChannels && g.OutChannels % g.InChannels == 0;
+    }
+
+    /// <summary>
+    /// y (N, M, OH, OW) uint8 = clamp(z_y + requant(acc, multiplier[o], shift[o]), qmin, qmax) for x (N, C, H, W) uint8 with
+    /// zero point <paramref name="xZeroPoint"/> and <paramref name="weight"/> (M, 1, kH, kW) int8; bias empty or (M).
+    /// </summary>
+    public static void ForwardRequantized(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, ReadOnlySpan<sbyte> weight,
+        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, byte qmax, Span<byte> y)
+    {
+        Check(g, x.Length, weight.Length, bias.Length, y.Length);
+        if (multiplier.Length != g.OutChannels || shift.Length != g.OutChannels)
+            throw new ArgumentException($"multiplier and shift need {g.OutChannels} values, got {multiplier.Length} and {shift.Length}");
+        Requantize.CheckShifts(shift);
+        if (qmin > qmax) throw new ArgumentException($"qmin {qmin} exceeds qmax {qmax}");
+        fixed (byte* px = x, py = y)
+        fixed (sbyte* pw = weight)
+        fixed (int* pb = bias, pm = multiplier, ps = shift)
+            Run(new Job(Cpu.Active, g, px, xZeroPoint, pw, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py, null));
+    }
+
+    /// <summary>The int32 accumulators acc (N, M, OH, OW) of <see cref="ForwardRequantized"/>, before requantization.</summary>
+    public static void Forward(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, ReadOnlySpan<sbyte> weight, ReadOnlySpan<int> bias, Span<int> acc)
+    {
+        Check(g, x.Length, weight.Length, bias.Length, acc.Length);
+        fixed (byte* px = x)
+        fixed (sbyte* pw = weight)
+        fixed (int* pb = bias, pa = acc)
+            Run(new Job(Cpu.Active, g, px, xZeroPoint, pw, bias.IsEmpty ? null : pb, null, null, 0, 0, 0, null, pa));
+    }
+
+    private static void Run(Job job)
+    {
+        var g = job.G;
+        int planes = g.Batch * g.OutChannels;
+        int parts = g.Flops < Conv2dKernel.ParallelFlops ? 1 : Math.Min(Cpu.Threads, planes);
+        job.Parts = parts;
+        if (parts <= 1) job.Execute(0);
+        else WorkerPool.Run(job, parts);
+    }
+
+    // Part p runs planes [planes·p/parts, planes·(p+1)/parts); the requantized form sums a row into its own scratch.
+    private sealed class Job(KernelPath path, Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte* weight, int* bias,
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc) : IParallelJob
+    {
+        private readonly byte* _x = x, _y = y;
+        private readonly sbyte* _w = weight;
+        private readonly int* _bias = bias, _multiplier = multiplier, _shift = shift, _acc = acc;
+
+        public Conv2dGeometry G => g;
+        public int Parts { get; set; } = 1;
+
+        public void Execute(int part)
+        {
+            long planes = (long)g.Batch * g.OutChannels;
+            int first = (int)(planes * part / Parts), last = (int)(planes * (part + 1) / Parts);
+            int ow = g.OutWidth, taps = g.KernelH * g.KernelW, k = g.OutChannels / g.InChannels;
+            bool vector = path != KernelPath.Scalar && Avx2.IsSupported;
+            // RowCore reads a multiplier and shift per value: one row's worth of the channel's, refilled per plane.
+            var row = _y is null ? null : new int[ow];
+            var multipliers = _y is null ? null : new int[ow];
+            var shifts = _y is null ? null : new int[ow];
+            fixed (int* pRow = row, pm = multipliers, ps = shifts)
+                for (int plane = first; plane < last; plane++)
+                {
+                    int n = plane / g.OutChannels, o = plane % g.OutChannels;
+                    byte* input = _x + ((long)n * g.InChannels + o / k) * g.InPixels;
+                    int b = _bias is null ? 0 : _bias[o];
+                    if (_y is not null) { Array.Fill(multipliers!, _multiplier[o]); Array.Fill(shifts!, _shift[o]); }
+                    for (int oy = 0; oy < g.OutHeight; oy++)
+                    {
+                        long at = (long)plane * g.OutPixels + (long)oy * ow;
+                        int* sums = _y is null ? _acc + at : pRow;
+                        SumRow(vector, g, input, xZeroPoint, _w + (long)o * taps, b, oy, sums);
+                        if (_y is not null) Requantize.RowCore(path, sums, pm, ps, ow, yZeroPoint, qmin, qmax, _y + at);
+                    }
+                }
+        }
+    }
+
+    // sums[ox] = bias + Σ_taps (x[iy, ix] − z_x)·w over the taps inside the image, for output row oy of one plane.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SumRow(bool vector, Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte* w, int bias, int oy, int* sums)
+    {
+        var o = g.Options;
+        int ow = g.OutWidth, width = g.Width, sw = o.StrideW;
+        for (int ox = 0; ox < ow; ox++) sums[ox] = bias;
+        for (int kh = 0; kh < g.KernelH; kh++)
+        {
+            int iy = oy * o.StrideH - o.PadTop + kh * o.DilationH;
+            if ((uint)iy >= (uint)g.Height) continue;
+            byte* line = x + (long)iy * width;
+            for (int kw = 0; kw < g.KernelW; kw++)
+            {
+                int wv = w[kh * g.KernelW + kw];
+                if (wv == 0) continue;
+                // ix = ox·sW + offset lies in [0, W) for ox in [lo, hi).
+                int offset = kw * o.DilationW - o.PadLeft;
+                int lo = offset >= 0 ? 0 : (-offset + sw - 1) / sw;
+                int hi = Math.Min(ow, width - 1 - offset < 0 ? 0 : (width - 1 - offset) / sw + 1);
+                if (lo >= hi) continue;
+                AddTap(vector, line + offset, sw, xZeroPoint, wv, lo, hi, sums);
+            }
+        }
+    }
+
+    // sums[ox] += (x[ox·stride] − z)·w for ox in [lo, hi); stride 1 eight at a time.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTap(bool vector, byte* x, int stride, byte zeroPoint, int w, int lo, int hi, int* sums)
+    {
+        int ox = lo;
+        if (stride == 1 && vector)
+        {
+            var z = Vector256.Create((int)zeroPoint);
+            var wv = Vector256.Create(w);
+            for (; ox <= hi - 8; ox += 8)
+            {
+                var pixels = Avx2.ConvertToVector256Int32(x + ox);   // vpmovzxbd: 8 bytes to 8 int32
+                Vector256.Store(Vector256.Load(sums + ox) + (pixels - z) * wv, sums + ox);
+            }
+        }
+        for (; ox < hi; ox++) sums[ox] += (x[(long)ox * stride] - zeroPoint) * w;
+    }
+
+    private static void Check(Conv2dGeometry g, int xLength, int weightLength, int biasLength, int outputLength)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        if (!IsDepthwise(g))
+            throw new ArgumentException($"a depthwise convolution needs {g.InChannels} groups and output channels a multiple of them; " +
+                $"got {g.Groups} groups and {g.OutChannels} output channels");
+        if (weightLength != g.OutChannels * g.KernelH * g.KernelW)
+            throw new ArgumentException(
+                $"the weight holds {weightLength} values; ({g.OutChannels}, 1, {g.KernelH}, {g.KernelW}) needs {g.OutChannels * g.KernelH * g.KernelW}");
+        if (biasLength != 0 && biasLength != g.OutChannels) throw new ArgumentException($"bias needs {g.OutChannels} values, got {biasLength}");
+        if (xLength != g.Batch * g.InChannels * g.InPixels)
+            throw new ArgumentException($"x holds {xLength} values, the shape needs {g.Batch * g.InChannels * g.InPixels}");
+        if (outputLength != g.Batch * g.OutChannels * g.OutPixels)
+            throw new ArgumentException($"the output holds {outputLength} values, the shape needs {g.Batch * g.OutChannels * g.OutPixels}");
+    }
+}
