@@ -1,5 +1,5 @@
 // The integer steps of the compiler: a Conv or Gemm layer and a residual Add, each requantized to the QuantizeLinear that
-// reads its output (through an optional Relu) or, when none does, left in float; and the attribute readers (weights and
+// reads its output (through optional Relus, or a Clip after a layer) or, when none does, left in float; and the attribute readers (weights and
 // bias through QdqLayerReader, Reshape/Flatten shapes, MaxPool windows).
 using Condense.Graph;
 using Condense.Kernels.Conv;
@@ -14,21 +14,47 @@ public sealed partial class IntegerConvModel
 {
     private sealed partial class Compiler
     {
-        // The output quantization of a layer or Add: its output → [Relu]* → QuantizeLinear(s, z) read by every reader, all with
-        // one (s, z). Null when the output (or the Relu's) is the graph output or has another kind of reader.
-        private (List<Node> Relus, List<Node> Quantizers, float Scale, byte ZeroPoint)? Requantization(string value)
+        // The output quantization of a layer or Add: its output → [Relu or Clip]* → QuantizeLinear(s, z) read by every reader, all
+        // with one (s, z); Clip (constant bounds) only when `clip`. Null when the output (or an activation's) is the graph output
+        // or has another kind of reader. Quantization is monotone, so Q(clamp(y, a, b)) = clamp(Q(y), Q(a), Q(b)): each
+        // activation narrows the codes' clamp [QMin, QMax] (Relu: a = 0, Q(0) = z).
+        private (List<Node> Activations, List<Node> Quantizers, float Scale, byte ZeroPoint, byte QMin, byte QMax)? Requantization(string value,
+            bool clip = false)
         {
-            var relus = new List<Node>();
+            var activations = new List<Node>();
             string output = g.Outputs[0].Name;
-            while (value != output && g.Consumers(value).ToList() is [{ OpType: OpTypes.Relu } relu])
+            while (value != output && g.Consumers(value).ToList() is [{ OpType: OpTypes.Relu or OpTypes.Clip } node]
+                && (node.OpType == OpTypes.Relu || clip && ClipBounds(node) is not null))
             {
-                relus.Add(relu);
-                value = relu.Outputs[0];
+                activations.Add(node);
+                value = node.Outputs[0];
             }
             var readers = g.Consumers(value).ToList();
             if (value == output || readers.Count == 0 || readers.Any(r => r.OpType != OpTypes.QuantizeLinear || r.Inputs[0] != value)) return null;
             var parameters = readers.Select(q => QdqLayerReader.ActivationParams(g, q)).Distinct().ToList();
-            return parameters.Count == 1 ? (relus, readers, parameters[0].Scale, parameters[0].ZeroPoint) : null;
+            if (parameters.Count != 1) return null;
+            var (scale, zeroPoint) = parameters[0];
+            int lo = 0, hi = 255;
+            foreach (var node in activations)
+            {
+                var (min, max) = node.OpType == OpTypes.Relu ? (0f, float.PositiveInfinity) : ClipBounds(node)!.Value;
+                int a = QuantizeLinear.Quantize(min, scale, zeroPoint, 0, 255), b = QuantizeLinear.Quantize(max, scale, zeroPoint, 0, 255);
+                (lo, hi) = (Math.Clamp(lo, a, b), Math.Clamp(hi, a, b));
+            }
+            return (activations, readers, scale, zeroPoint, (byte)lo, (byte)hi);
+        }
+
+        // The constant (min, max) of a Clip: attributes (opset 6) or scalar initializer inputs (opset 11 on), absent = unbounded.
+        private (float Min, float Max)? ClipBounds(Node clip)
+        {
+            float? Bound(string attribute, int input)
+            {
+                if (clip.Attributes.ContainsKey(attribute)) return clip.Float(attribute, 0f);
+                if (clip.Inputs.Count <= input || clip.Inputs[input].Length == 0) return null;
+                return g.Initializers.TryGetValue(clip.Inputs[input], out var t) && t.Size == 1 ? t.Data[0] : float.NaN;
+            }
+            float min = Bound("min", 1) ?? float.NegativeInfinity, max = Bound("max", 2) ?? float.PositiveInfinity;
+            return float.IsNaN(min) || float.IsNaN(max) || min > max ? null : (min, max);
         }
 
         // The float output of a layer or Add with no requantization: the value after its Relus (fused).
@@ -61,21 +87,25 @@ public sealed partial class IntegerConvModel
                 throw Unsupported($"layer '{layer.Name}' is left in float (its input is not quantized); the integer engine needs every layer " +
                     "quantized statically");
             var (weight, shape, bias, conv) = ReadLayer(layer, x.Shape);
+            // A depthwise conv (ReadLayer takes no other groups) keeps its raw (M, 1, kH, kW) weight for QDepthwiseConv2d, planar.
+            var depthwise = conv is { Groups: > 1 } ? weight.Values : null;
             int n = weight.Shape[0], k = weight.Values.Length / n;
-            var matrix = conv is null ? weight.Values : QConv2d.ChannelsLastWeight(weight.Values, n, weight.Shape[1], weight.Shape[2], weight.Shape[3]);
-            var packed = pack ? new PackedInt8Weights(matrix, n, k) : null!;
+            var packed = !pack || depthwise is not null ? null!
+                : new PackedInt8Weights(conv is null ? weight.Values : QConv2d.ChannelsLastWeight(weight.Values, n, weight.Shape[1], weight.Shape[2],
+                    weight.Shape[3]), n, k);
             var (kh, kw) = conv is null ? (1, 1) : (weight.Shape[2], weight.Shape[3]);
-            if (Requantization(layer.Outputs[0]) is { } r)
+            if (Requantization(layer.Outputs[0], clip: true) is { } r)
             {
-                bool channelsLast = _channelsLast && conv is not null && QConv2d.ChannelsLastSuits(weight.Shape[1], n, kh, kw);
+                // The channels-last kernels clamp at 255 only, so a Clip's upper bound keeps a layer planar.
+                bool channelsLast = _channelsLast && conv is not null && depthwise is null && r.QMax == byte.MaxValue
+                    && QConv2d.ChannelsLastSuits(weight.Shape[1], n, kh, kw);
                 x = InLayout(x, channelsLast);
                 var constants = QdqLayerReader.Constants(layer.Name, x.Scale, weight.Scale, bias, r.Scale);
                 int slot = NewSlot(false, shape, channelsLast: channelsLast);
-                bool relu = r.Relus.Count > 0;
                 _steps.Add(new LayerStep(layer.Name, x.Codes, x.Slot, slot, x.Shape, conv, kh, kw, packed, x.ZeroPoint, constants.Bias,
-                    constants.Multiplier, constants.Shift, r.ZeroPoint, relu ? r.ZeroPoint : (byte)0, constants.OutputScale, relu, Requantized: true,
-                    channelsLast));
-                _used.UnionWith(r.Relus);
+                    constants.Multiplier, constants.Shift, r.ZeroPoint, r.QMin, constants.OutputScale, r.Activations.Count > 0, Requantized: true,
+                    channelsLast, depthwise, r.QMax));
+                _used.UnionWith(r.Activations);
                 Codes(r.Quantizers, slot, shape, r.Scale, r.ZeroPoint, channelsLast);
             }
             else
@@ -85,7 +115,7 @@ public sealed partial class IntegerConvModel
                 int slot = NewSlot(true, shape);
                 var (value, relu) = FloatOutput(layer.Outputs[0]);
                 _steps.Add(new LayerStep(layer.Name, x.Codes, x.Slot, slot, x.Shape, conv, kh, kw, packed, x.ZeroPoint, constants.Bias,
-                    constants.Multiplier, constants.Shift, 0, 0, constants.OutputScale, relu, Requantized: false));
+                    constants.Multiplier, constants.Shift, 0, 0, constants.OutputScale, relu, Requantized: false, Depthwise: depthwise));
                 _values[value] = new Value(slot, shape, IsFloat: true);
             }
         }
@@ -97,10 +127,9 @@ public sealed partial class IntegerConvModel
                 b = InLayout(b, a.ChannelsLast);
                 var (ma, mb, shift) = QAdd.Multipliers((double)a.Scale / r.Scale, (double)b.Scale / r.Scale);
                 int slot = NewSlot(false, a.Shape, channelsLast: a.ChannelsLast);
-                bool relu = r.Relus.Count > 0;
                 _steps.Add(new AddStep(add.Name, a.Slot, b.Slot, slot, _slots[slot].Size, a.ZeroPoint, b.ZeroPoint, a.Scale, b.Scale, ma, mb, shift,
-                    r.ZeroPoint, relu ? r.ZeroPoint : (byte)0, relu, Requantized: true));
-                _used.UnionWith(r.Relus);
+                    r.ZeroPoint, r.QMin, r.Activations.Count > 0, Requantized: true));
+                _used.UnionWith(r.Activations);
                 Codes(r.Quantizers, slot, a.Shape, r.Scale, r.ZeroPoint, a.ChannelsLast);
             }
             else
@@ -114,8 +143,8 @@ public sealed partial class IntegerConvModel
             }
         }
 
-        // Conv(x, DQ(W_q (M, C, kH, kW)), b) with one group, or Gemm(x, DQ(W_q [out, in]), b, transB = 1): the weight, the
-        // per-sample output shape, the float bias and the conv options.
+        // Conv(x, DQ(W_q (M, C/groups, kH, kW)), b) with one group or depthwise (groups = C, M a multiple of C), or
+        // Gemm(x, DQ(W_q [out, in]), b, transB = 1): the weight, the per-sample output shape, the float bias and the conv options.
         private (QdqLayerReader.QuantizedWeight Weight, int[] OutputShape, float[] Bias, Conv2dOptions? Conv) ReadLayer(Node layer, int[] shape)
         {
             if (layer.OpType == OpTypes.Gemm
@@ -132,7 +161,9 @@ public sealed partial class IntegerConvModel
             }
             if (shape.Length != 3) throw Unsupported($"Conv '{layer.Name}' reads {Shape.Format(shape)} per sample; it needs (C, H, W) images");
             var conv = GraphOps.ConvOptions(layer, [1, .. shape], weight.Shape);
-            if (conv.Groups != 1) throw Unsupported($"Conv '{layer.Name}' has {conv.Groups} groups; the int8 convolution takes one");
+            if (conv.Groups != 1 && (conv.Groups != shape[0] || n % shape[0] != 0))
+                throw Unsupported($"Conv '{layer.Name}' has {conv.Groups} groups on {shape[0]} channels; the int8 convolution takes one group, " +
+                    "or one per input channel (depthwise)");
             return (weight, Conv2dGeometry.Of([1, .. shape], weight.Shape, conv).OutputShape[1..], bias, conv);
         }
     }

@@ -4,13 +4,15 @@
 //   QuantizeLinear of floats → a quantize step; of a dequantized value with the same (s, z) → the same codes (identity);
 //   DequantizeLinear → the same codes; Flatten/Reshape/Identity/Dropout → the same buffer under a new shape;
 //   Conv/Gemm(DQ(codes), DQ(W_q), b) and Add(DQ(codes), DQ(codes)) → an integer step: when [Relu →] QuantizeLinear(s_y, z_y)
-//     (every reader of the output the same (s_y, z_y)) follows, requantized to those codes with ReLU as qmin = z_y
+//     (every reader of the output the same (s_y, z_y)) follows, requantized to those codes with ReLU as qmin = z_y (after a
+//     layer also a constant Clip, as the clamp [Q(min), Q(max)])
 //     (constants as IntegerModel: bias32[o] = round(b[o]/(s_x·s_w[o])), M[o] = s_x·s_w[o]/s_y as (multiplier, shift)),
-//     else a float output (acc·s_x·s_w[o], ReLU fused), e.g. the last layer;
+//     else a float output (acc·s_x·s_w[o], ReLU fused), e.g. the last layer; a depthwise Conv (groups = C) runs planar
+//     (Kernels/Int8Conv/QDepthwiseConv2d);
 //   MaxPool of codes → max pooling on the codes; Relu, AveragePool, GlobalAveragePool, MaxPool or Add of floats → the
 //     graph's own float op (codes read by one are dequantized first).
 // A conv weight is reordered to the channels-last patch order of Kernels/Int8Conv/QConv2d. Anything else (grouped
-// convolutions, dynamic quantization, float layers, other ops) is refused in one line.
+// convolutions other than depthwise, dynamic quantization, float layers, other ops) is refused in one line.
 using Condense.Graph;
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;

@@ -72,14 +72,17 @@ public sealed partial class IntegerConvModel
     private void Layer(LayerStep layer, Buffers b, int n, AddStep? add = null)
     {
         var x = b.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size);
-        int m = layer.Weight.OutFeatures, size = n * _slots[layer.Output].Size;
+        int m = layer.Depthwise is { } dw ? dw.Length / (layer.KernelH * layer.KernelW) : layer.Weight.OutFeatures, size = n * _slots[layer.Output].Size;
         Conv2dGeometry? g = layer.Conv is { } options
             ? new Conv2dGeometry(n, layer.InputShape[0], layer.InputShape[1], layer.InputShape[2], m, layer.KernelH, layer.KernelW, options)
             : null;
         if (layer.Requantized)
         {
             var y = b.Codes[layer.Output].AsSpan(0, size);
-            if (g is not null && add is not null)
+            if (g is not null && layer.Depthwise is { } depthwise)
+                QDepthwiseConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, depthwise, layer.Bias, layer.Multiplier, layer.Shift,
+                    layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
+            else if (g is not null && add is not null)
             {
                 bool first = add.A == layer.Output;
                 var fused = new FusedAdd(first ? add.ZeroPointA : add.ZeroPointB, first ? add.MultiplierA : add.MultiplierB,
@@ -94,17 +97,18 @@ public sealed partial class IntegerConvModel
                     layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, y);
             else if (g is not null)
                 QConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, layer.Weight, layer.Bias, layer.Multiplier, layer.Shift,
-                    layer.OutputZeroPoint, layer.QMin, byte.MaxValue, y);
+                    layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
             else
                 QGemm.LinearForwardRequantized(n, x, layer.InputZeroPoint, layer.Weight, layer.Bias, layer.Multiplier, layer.Shift,
-                    layer.OutputZeroPoint, layer.QMin, byte.MaxValue, y);
+                    layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
             return;
         }
         int[] acc = ArrayPool<int>.Shared.Rent(size);
         try
         {
             var accs = acc.AsSpan(0, size);
-            if (g is not null) QConv2d.Forward(g, x, layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
+            if (g is not null && layer.Depthwise is { } depthwise) QDepthwiseConv2d.Forward(g, x, layer.InputZeroPoint, depthwise, layer.Bias, accs);
+            else if (g is not null) QConv2d.Forward(g, x, layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
             else QGemm.LinearForward(n, x, layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
             int pixels = g?.OutPixels ?? 1;
             var output = b.Floats[layer.Output]!;

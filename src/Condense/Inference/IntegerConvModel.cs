@@ -38,11 +38,13 @@ public sealed partial class IntegerConvModel : Module
     internal sealed record DequantizeStep(int Input, int Output, float Scale, byte ZeroPoint, int Size) : Step(Output);
 
     // One Conv or Gemm on codes with InputZeroPoint. Requantized (Requantized true): to OutputZeroPoint with (Multiplier,
-    // Shift) per channel, ReLU as qmin = QMin; else floats acc · OutputScale[o] (ReLU as acc ≥ 0). InputShape is the
+    // Shift) per channel, ReLU/Clip as the clamp [QMin, QMax]; else floats acc · OutputScale[o] (ReLU as acc ≥ 0). Depthwise: the
+    // raw (M, 1, kH, kW) weight of a depthwise conv (run planar by QDepthwiseConv2d; Weight is then unused). InputShape is the
     // per-sample (C, H, W) or (features); InputValue names the graph value (a QuantizeLinear output) the input codes equal.
     internal sealed record LayerStep(string Name, string InputValue, int Input, int Output, int[] InputShape, Conv2dOptions? Conv,
         int KernelH, int KernelW, PackedInt8Weights Weight, byte InputZeroPoint, int[] Bias, int[] Multiplier, int[] Shift,
-        byte OutputZeroPoint, byte QMin, float[] OutputScale, bool Relu, bool Requantized, bool ChannelsLast = false) : Step(Output);
+        byte OutputZeroPoint, byte QMin, float[] OutputScale, bool Relu, bool Requantized, bool ChannelsLast = false, sbyte[]? Depthwise = null,
+        byte QMax = byte.MaxValue) : Step(Output);
 
     // A residual Add of two code tensors: requantized by Kernels/Int8Conv/QAdd (Multipliers for a and b with one Shift),
     // or in float (a − z_a)·s_a + (b − z_b)·s_b, ReLU fused either way; a float sum of channels-last codes of (C, H, W)

@@ -21,14 +21,16 @@ internal sealed class LayerGraphs
     /// <summary>The value the next node reads.</summary>
     public string Value { get; private set; }
 
-    /// <summary>Conv with a k×k kernel, stride 1, padding k/2; output channel o scaled by 10^(spread·u), u uniform in [−1, 1].</summary>
-    public LayerGraphs Conv(string name, int inChannels, int outChannels, int kernel, int group = 1, bool bias = true, float spread = 1)
+    /// <summary>
+    /// Conv with a k×k kernel, stride <paramref name="stride"/>, padding k/2; output channel o scaled by 10^(spread·u), u uniform in [−1, 1].
+    /// </summary>
+    public LayerGraphs Conv(string name, int inChannels, int outChannels, int kernel, int group = 1, bool bias = true, float spread = 1, int stride = 1)
     {
         var weight = Spread(Tensor.Uniform(_rng, -1, 1, outChannels, inChannels / group, kernel, kernel), spread);
         var attributes = new Dictionary<string, AttributeValue>
         {
             ["kernel_shape"] = AttributeValue.Ints(kernel, kernel), ["group"] = AttributeValue.Int(group),
-            ["pads"] = AttributeValue.Ints(kernel / 2, kernel / 2, kernel / 2, kernel / 2),
+            ["pads"] = AttributeValue.Ints(kernel / 2, kernel / 2, kernel / 2, kernel / 2), ["strides"] = AttributeValue.Ints(stride, stride),
         };
         return Layer(name, OpTypes.Conv, weight, bias ? Tensor.Uniform(_rng, -0.5f, 0.5f, outChannels) : null, attributes);
     }

@@ -1,0 +1,102 @@
+// The integer conv engine on MobileNet-style networks: a small float CNN (Conv 3→8 3×3, Relu, depthwise Conv 3×3 stride 2,
+// Relu or Clip(0, 6), Conv 1×1 8→16, GlobalAveragePool, Flatten, Gemm) quantized static compiles to IntegerConvModel, its
+// depthwise layer run by QDepthwiseConv2d, planar, and matches the float simulation of its QDQ graph: step by step (each
+// step fed the simulation's codes) every code within one step (the fixed-point requantization against the simulation's
+// float arithmetic next to a rounding boundary), end to end the logits within a few percent of their range. A channel
+// multiplier (depthwise 8 → 16) runs too; a grouped conv that is not depthwise is still refused in one line.
+using Condense.Autograd;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Quantization;
+using Condense.Tensors;
+using Condense.Tests.Quantization;
+using Xunit.Abstractions;
+
+namespace Condense.Tests.Inference;
+
+public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
+{
+    private static readonly int[] Sample = [3, 15, 15];
+
+    private static ModelGraph MobileNetLike(string activation = OpTypes.Relu, int multiplier = 1, int groups = 8)
+    {
+        var graph = new LayerGraphs(Sample, 7).Conv("c1", 3, 8, 3).Op("r1", OpTypes.Relu)
+            .Conv("dw", 8, 8 * multiplier, 3, group: groups, stride: 2);
+        graph = activation == OpTypes.Clip ? graph.Op("r2", OpTypes.Clip, Tensor.Scalar(0f), Tensor.Scalar(6f)) : graph.Op("r2", OpTypes.Relu);
+        return graph.Conv("pw", 8 * multiplier, 16, 1).Op("gap", OpTypes.GlobalAveragePool).Op("flat", OpTypes.Flatten)
+            .Gemm("fc", 16, 10).Build();
+    }
+
+    private static GraphModule Quantized(ModelGraph graph) =>
+        Quantizer.Quantize(new GraphModule(graph), new QuantizeOptions(), BiasCorrectionTests.Batches(11, 4, Sample, 0, 2)).Model;
+
+    [Theory]
+    [InlineData(OpTypes.Relu, 1)]
+    [InlineData(OpTypes.Clip, 1)]
+    [InlineData(OpTypes.Relu, 2)]
+    public void CompilesToTheIntegerEngineAndMatchesTheFloatSimulation(string activation, int multiplier)
+    {
+        var qdq = Quantized(MobileNetLike(activation, multiplier));
+        // Calibrated after the Clip, the codes end at its max; a lower max (set after quantizing) makes the clamp at Q(max) bite.
+        if (activation == OpTypes.Clip) qdq = new GraphModule(WithClipMax(qdq.Graph, "r2", 0.6f));
+        var compiled = InferenceEngine.Compile(qdq);
+        Assert.True(compiled.Kind == EngineKind.IntegerConv, compiled.FallbackReason);
+        var engine = (IntegerConvModel)compiled.Runner;
+        Assert.Equal(4, engine.LayerCount);
+        var depthwise = Assert.Single(engine.Steps.OfType<IntegerConvModel.LayerStep>(), l => l.Depthwise is not null);
+        Assert.False(depthwise.ChannelsLast);
+        Assert.True(depthwise.Requantized);
+        output.WriteLine($"depthwise clamp [{depthwise.QMin}, {depthwise.QMax}]");
+        if (activation == OpTypes.Clip) Assert.True(depthwise.QMax < byte.MaxValue, $"Clip clamps at code {depthwise.QMax}");
+        Assert.DoesNotContain(engine.Steps, s => s is IntegerConvModel.FloatNodeStep { Node.OpType: OpTypes.Relu or OpTypes.Clip });
+
+        var x = Tensor.Uniform(new Rng(99), 0, 2, [16, .. Sample]);
+        qdq.Eval();
+        Dictionary<string, Tensor> sim;
+        using (GradMode.NoGrad()) sim = qdq.Run(x);
+        long exact = 0, total = 0;
+        foreach (var (value, codes) in engine.ForwardStepwise(x, sim))
+        {
+            var expected = sim[value].Data;
+            Assert.Equal(expected.Length, codes.Length);
+            for (int i = 0; i < codes.Length; i++)
+            {
+                int diff = Math.Abs(codes[i] - (int)expected[i]);
+                Assert.True(diff <= 1, $"{value}[{i}]: engine {codes[i]}, simulation {expected[i]}");
+                exact += diff == 0 ? 1 : 0;
+            }
+            total += codes.Length;
+        }
+        output.WriteLine($"step by step: {exact} of {total} codes equal the simulation's");
+        Assert.True(exact >= 0.99 * total, $"only {exact} of {total} codes equal");
+
+        var expectedLogits = sim[qdq.Graph.Outputs[0].Name];
+        var logits = engine.Forward(x);
+        Assert.Equal(expectedLogits.Shape, logits.Shape);
+        float range = expectedLogits.Data.Max(MathF.Abs);
+        float worst = expectedLogits.Data.Zip(logits.Data, (a, b) => MathF.Abs(a - b)).Max() / range;
+        output.WriteLine($"logits max relative difference {worst:G3}");
+        Assert.True(worst <= 0.05f, $"logits differ by {worst:G3} of their range");
+    }
+
+    private static ModelGraph WithClipMax(ModelGraph graph, string clip, float max)
+    {
+        var node = graph.Nodes.Single(n => n.Name == clip);
+        graph.Initializers[node.Inputs[2]] = Tensor.Scalar(max);
+        return graph;
+    }
+
+    [Fact]
+    public void AGroupedConvolutionThatIsNotDepthwiseIsRefusedInOneLine()
+    {
+        var graph = new LayerGraphs(Sample, 3).Conv("c1", 3, 4, 3).Op("r1", OpTypes.Relu).Conv("g2", 4, 4, 3, group: 2).Op("r2", OpTypes.Relu)
+            .Op("gap", OpTypes.GlobalAveragePool).Op("flat", OpTypes.Flatten).Gemm("fc", 4, 3).Build();
+        var qdq = Quantized(graph);
+        Assert.False(IntegerConvModel.CanCompile(qdq.Graph, out string reason));
+        Assert.Contains("'g2' has 2 groups on 4 channels", reason);
+        Assert.DoesNotContain('\n', reason);
+        var compiled = InferenceEngine.Compile(qdq);
+        Assert.Equal(EngineKind.Float, compiled.Kind);
+        Assert.Contains("groups", compiled.FallbackReason);
+    }
+}
