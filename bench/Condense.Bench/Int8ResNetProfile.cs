@@ -45,7 +45,7 @@ internal static class Int8ResNetProfile
                 var s = layer.InputShape;
                 if (layer.Conv is { } options)
                 {
-                    var g = new Conv2dGeometry(n, s[0], s[1], s[2], layer.Weight.OutFeatures, layer.KernelH, layer.KernelW, options);
+                    var g = new Conv2dGeometry(n, s[0], s[1], s[2], layer.OutFeatures, layer.KernelH, layer.KernelW, options);
                     macs = (double)g.Flops / 2;
                     kind = $"conv {layer.KernelH}x{layer.KernelW}";
                     name = $"{layer.Name} {s[0]}→{g.OutChannels} {s[1]}x{s[2]} k{layer.KernelH} s{options.StrideH}";

@@ -72,7 +72,7 @@ public sealed partial class IntegerConvModel
     private void Layer(LayerStep layer, Buffers b, int n, AddStep? add = null)
     {
         var x = b.Codes[layer.Input].AsSpan(0, n * _slots[layer.Input].Size);
-        int m = layer.Depthwise is { } dw ? dw.Length / (layer.KernelH * layer.KernelW) : layer.Weight.OutFeatures, size = n * _slots[layer.Output].Size;
+        int m = layer.OutFeatures, size = n * _slots[layer.Output].Size;
         Conv2dGeometry? g = layer.Conv is { } options
             ? new Conv2dGeometry(n, layer.InputShape[0], layer.InputShape[1], layer.InputShape[2], m, layer.KernelH, layer.KernelW, options)
             : null;

@@ -44,7 +44,11 @@ public sealed partial class IntegerConvModel : Module
     internal sealed record LayerStep(string Name, string InputValue, int Input, int Output, int[] InputShape, Conv2dOptions? Conv,
         int KernelH, int KernelW, PackedInt8Weights Weight, byte InputZeroPoint, int[] Bias, int[] Multiplier, int[] Shift,
         byte OutputZeroPoint, byte QMin, float[] OutputScale, bool Relu, bool Requantized, bool ChannelsLast = false, sbyte[]? Depthwise = null,
-        byte QMax = byte.MaxValue) : Step(Output);
+        byte QMax = byte.MaxValue) : Step(Output)
+    {
+        /// <summary>Output channels or features (M).</summary>
+        public int OutFeatures => Depthwise is { } w ? w.Length / (KernelH * KernelW) : Weight.OutFeatures;
+    }
 
     // A residual Add of two code tensors: requantized by Kernels/Int8Conv/QAdd (Multipliers for a and b with one Shift),
     // or in float (a − z_a)·s_a + (b − z_b)·s_b, ReLU fused either way; a float sum of channels-last codes of (C, H, W)

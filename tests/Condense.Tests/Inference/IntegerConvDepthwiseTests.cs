@@ -33,12 +33,13 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
     [Theory]
     [InlineData(OpTypes.Relu, 1)]
     [InlineData(OpTypes.Clip, 1)]
+    [InlineData(OpTypes.Clip, 1, true)]
     [InlineData(OpTypes.Relu, 2)]
-    public void CompilesToTheIntegerEngineAndMatchesTheFloatSimulation(string activation, int multiplier)
+    public void CompilesToTheIntegerEngineAndMatchesTheFloatSimulation(string activation, int multiplier, bool clipAttributes = false)
     {
         var qdq = Quantized(MobileNetLike(activation, multiplier));
         // Calibrated after the Clip, the codes end at its max; a lower max (set after quantizing) makes the clamp at Q(max) bite.
-        if (activation == OpTypes.Clip) qdq = new GraphModule(WithClipMax(qdq.Graph, "r2", 0.6f));
+        if (activation == OpTypes.Clip) qdq = new GraphModule(WithClipMax(qdq.Graph, "r2", 0.6f, clipAttributes));
         var compiled = InferenceEngine.Compile(qdq);
         Assert.True(compiled.Kind == EngineKind.IntegerConv, compiled.FallbackReason);
         var engine = (IntegerConvModel)compiled.Runner;
@@ -79,10 +80,15 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
         Assert.True(worst <= 0.05f, $"logits differ by {worst:G3} of their range");
     }
 
-    private static ModelGraph WithClipMax(ModelGraph graph, string clip, float max)
+    // The Clip's max set to `max`: its input (opset 11 on), or with `attributes` both bounds as attributes (opset 6).
+    private static ModelGraph WithClipMax(ModelGraph graph, string clip, float max, bool attributes)
     {
         var node = graph.Nodes.Single(n => n.Name == clip);
         graph.Initializers[node.Inputs[2]] = Tensor.Scalar(max);
+        if (!attributes) return graph;
+        node.Attributes["min"] = AttributeValue.Float(graph.Initializers[node.Inputs[1]].Data[0]);
+        node.Attributes["max"] = AttributeValue.Float(max);
+        node.Inputs.RemoveRange(1, 2);
         return graph;
     }
 
