@@ -3,10 +3,12 @@
 // depthwise layer run by QDepthwiseConv2d, planar, and matches the float simulation of its QDQ graph: step by step (each
 // step fed the simulation's codes) every code within one step (the fixed-point requantization against the simulation's
 // float arithmetic next to a rounding boundary), end to end the logits within a few percent of their range. A channel
-// multiplier (depthwise 8 → 16) runs too; a grouped conv that is not depthwise is still refused in one line.
+// multiplier (depthwise 8 → 16) runs too, and so do depthwise layers between wide (channels-last where native) layers and
+// under a residual Add; a grouped conv that is not depthwise is still refused in one line.
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Inference;
+using Condense.Kernels.Platform;
 using Condense.Quantization;
 using Condense.Tensors;
 using Condense.Tests.Quantization;
@@ -51,7 +53,37 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
         if (activation == OpTypes.Clip) Assert.True(depthwise.QMax < byte.MaxValue, $"Clip clamps at code {depthwise.QMax}");
         Assert.DoesNotContain(engine.Steps, s => s is IntegerConvModel.FloatNodeStep { Node.OpType: OpTypes.Relu or OpTypes.Clip });
 
-        var x = Tensor.Uniform(new Rng(99), 0, 2, [16, .. Sample]);
+        AssertMatchesTheSimulation(qdq, engine, Tensor.Uniform(new Rng(99), 0, 2, [16, .. Sample]));
+    }
+
+    // Wide enough for channels-last layers where that is native (QConv2d.ChannelsLastSuits): the depthwise layers stay planar,
+    // with layout steps around them, and a residual Add of a depthwise output runs as its own step; every int8 dot product
+    // (each compiled model) gives the same bits.
+    [Fact]
+    public void DepthwiseLayersBetweenChannelsLastLayersAndAResidualAdd()
+    {
+        var graph = new LayerGraphs(Sample, 5).Conv("c1", 3, 32, 3).Op("r1", OpTypes.Relu).Conv("c2", 32, 64, 3).Op("r2", OpTypes.Relu)
+            .Conv("dw1", 64, 64, 3, group: 64).Op("r3", OpTypes.Relu).Add("add", "r2_out")
+            .Conv("dw2", 64, 64, 3, group: 64, stride: 2).Op("r4", OpTypes.Relu).Conv("pw", 64, 64, 1).Op("r5", OpTypes.Relu)
+            .Op("gap", OpTypes.GlobalAveragePool).Op("flat", OpTypes.Flatten).Gemm("fc", 64, 10).Build();
+        var qdq = Quantized(graph);
+        var engine = IntegerConvModel.Compile(qdq.Graph);
+        var layers = engine.Steps.OfType<IntegerConvModel.LayerStep>().ToList();
+        Assert.Equal(2, layers.Count(l => l.Depthwise is not null));
+        Assert.All(layers.Where(l => l.Depthwise is not null), l => Assert.False(l.ChannelsLast));
+        Assert.Single(engine.Steps.OfType<IntegerConvModel.AddStep>());
+        Assert.Equal(0, engine.FusedAddCount);
+        var x = Tensor.Uniform(new Rng(98), 0, 2, [4, .. Sample]);
+        AssertMatchesTheSimulation(qdq, engine, x);
+        var expected = engine.Forward(x).Data;
+        foreach (var dot in Cpu.SupportedInt8Dots)
+            using (Cpu.Force(dot))
+                Assert.Equal(expected, IntegerConvModel.Compile(qdq.Graph).Forward(x).Data);
+    }
+
+    // Step by step (each step fed the simulation's codes) every code within one step, 99 % equal; the logits within 5 % of their range.
+    private void AssertMatchesTheSimulation(GraphModule qdq, IntegerConvModel engine, Tensor x)
+    {
         qdq.Eval();
         Dictionary<string, Tensor> sim;
         using (GradMode.NoGrad()) sim = qdq.Run(x);
