@@ -3,8 +3,9 @@
 // (IntegerConvModel.Compile*.cs) into a list of steps over numbered buffers ("slots"), in the graph's node order: a DAG
 // runs as its topological order, and a buffer goes back to the pool after the last step that reads it. A slot holds
 // uint8 codes of one (s, z) or floats. Images stay NCHW, the float graph's layout, so reshapes are free (a new name for
-// the same slot) and a convolution (Kernels/Int8Conv/QConv2d, direct) reads and writes whole image rows. A layer or an
-// Add whose output the graph quantizes requantizes straight to that (s, z) in integers (ReLU fused as qmin = z_y);
+// the same slot) and a convolution (Kernels/Int8Conv/QConv2d, direct; a depthwise one QDepthwiseConv2d) reads and writes
+// whole image rows. A layer or an Add whose output the graph quantizes requantizes straight to that (s, z) in integers
+// (ReLU fused as qmin = z_y, a constant Clip after a layer as the clamp [Q(min), Q(max)]);
 // MaxPool runs on the codes (max commutes with the monotone dequantization). Whatever the graph leaves in float after
 // the integer part (the last layer's output, a final average pooling) runs in float, as the graph's own ops
 // (IntegerConvModel.Steps.cs). MLPs go to IntegerModel.
