@@ -5,7 +5,7 @@
 // with x − z_x = 0 where the window leaves the image, then requantized per channel as QConv2d (Requantize.RowCore).
 // A plane has too few taps per output (kH·kW) for the channel tiles of QConv2dDirect, so each output row is summed tap by
 // tap: one weight times a run of input pixels, the run cut to where the tap stays inside the image (no padded copy).
-// Stride 1 adds 8 pixels a step (Vector256<int>). Planes (n, o) are independent, so they split over threads as
+// Strides 1 and 2 add 8 pixels a step (Vector256<int>). Planes (n, o) are independent, so they split over threads as
 // whole planes and any thread count gives the same bits. QConv2dReference.Forward (groups = C) is the spec.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -64,7 +64,7 @@ public static unsafe class QDepthwiseConv2d
         else WorkerPool.Run(job, parts);
     }
 
-    // Part p runs planes [planes·p/parts, planes·(p+1)/parts); the requantized form sums a row into its own scratch.
+    // Part p runs planes [planes·p/parts, planes·(p+1)/parts); the requantized form sums a plane into its own scratch.
     private sealed class Job(KernelPath path, Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte* weight, int* bias,
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc) : IParallelJob
     {
@@ -79,70 +79,89 @@ public static unsafe class QDepthwiseConv2d
         {
             long planes = (long)g.Batch * g.OutChannels;
             int first = (int)(planes * part / Parts), last = (int)(planes * (part + 1) / Parts);
-            int ow = g.OutWidth, taps = g.KernelH * g.KernelW, k = g.OutChannels / g.InChannels;
+            int pixels = g.OutPixels, taps = g.KernelH * g.KernelW, k = g.OutChannels / g.InChannels;
             bool vector = path != KernelPath.Scalar && Avx2.IsSupported;
-            // RowCore reads a multiplier and shift per value: one row's worth of the channel's, refilled per plane.
-            var row = _y is null ? null : new int[ow];
-            var multipliers = _y is null ? null : new int[ow];
-            var shifts = _y is null ? null : new int[ow];
-            fixed (int* pRow = row, pm = multipliers, ps = shifts)
+            var columns = Columns(g);
+            // RowCore reads a multiplier and shift per value: the plane's channel's, refilled per plane.
+            var sums = _y is null ? null : new int[pixels];
+            var multipliers = _y is null ? null : new int[pixels];
+            var shifts = _y is null ? null : new int[pixels];
+            fixed (int* pSums = sums, pm = multipliers, ps = shifts, pc = columns)
                 for (int plane = first; plane < last; plane++)
                 {
                     int n = plane / g.OutChannels, o = plane % g.OutChannels;
                     byte* input = _x + ((long)n * g.InChannels + o / k) * g.InPixels;
                     int b = _bias is null ? 0 : _bias[o];
-                    if (_y is not null) { Array.Fill(multipliers!, _multiplier[o]); Array.Fill(shifts!, _shift[o]); }
+                    int* output = _y is null ? _acc + (long)plane * pixels : pSums;
                     for (int oy = 0; oy < g.OutHeight; oy++)
-                    {
-                        long at = (long)plane * g.OutPixels + (long)oy * ow;
-                        int* sums = _y is null ? _acc + at : pRow;
-                        SumRow(vector, g, input, xZeroPoint, _w + (long)o * taps, b, oy, sums);
-                        if (_y is not null) Requantize.RowCore(path, sums, pm, ps, ow, yZeroPoint, qmin, qmax, _y + at);
-                    }
+                        SumRow(vector, g, pc, input, xZeroPoint, _w + (long)o * taps, b, oy, output + (long)oy * g.OutWidth);
+                    if (_y is null) continue;
+                    Array.Fill(multipliers!, _multiplier[o]);
+                    Array.Fill(shifts!, _shift[o]);
+                    Requantize.RowCore(path, pSums, pm, ps, pixels, yZeroPoint, qmin, qmax, _y + (long)plane * pixels);
                 }
         }
     }
 
-    // sums[ox] = bias + Σ_taps (x[iy, ix] − z_x)·w over the taps inside the image, for output row oy of one plane.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SumRow(bool vector, Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte* w, int bias, int oy, int* sums)
+    // Per kernel column kw: (offset, lo, hi) with ix = ox·sW + offset inside [0, W) exactly for ox in [lo, hi).
+    private static int[] Columns(Conv2dGeometry g)
     {
         var o = g.Options;
-        int ow = g.OutWidth, width = g.Width, sw = o.StrideW;
+        int sw = o.StrideW;
+        var columns = new int[3 * g.KernelW];
+        for (int kw = 0; kw < g.KernelW; kw++)
+        {
+            int offset = kw * o.DilationW - o.PadLeft;
+            int lo = offset >= 0 ? 0 : (-offset + sw - 1) / sw;
+            int hi = Math.Min(g.OutWidth, g.Width - 1 - offset < 0 ? 0 : (g.Width - 1 - offset) / sw + 1);
+            (columns[3 * kw], columns[3 * kw + 1], columns[3 * kw + 2]) = (offset, lo, hi);
+        }
+        return columns;
+    }
+
+    // sums[ox] = bias + Σ_taps (x[iy, ix] − z_x)·w over the taps inside the image, for output row oy of one plane.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SumRow(bool vector, Conv2dGeometry g, int* columns, byte* x, byte xZeroPoint, sbyte* w, int bias, int oy, int* sums)
+    {
+        var o = g.Options;
+        int ow = g.OutWidth, width = g.Width, sw = o.StrideW, kernelW = g.KernelW;
         for (int ox = 0; ox < ow; ox++) sums[ox] = bias;
         for (int kh = 0; kh < g.KernelH; kh++)
         {
             int iy = oy * o.StrideH - o.PadTop + kh * o.DilationH;
             if ((uint)iy >= (uint)g.Height) continue;
             byte* line = x + (long)iy * width;
-            for (int kw = 0; kw < g.KernelW; kw++)
+            for (int kw = 0; kw < kernelW; kw++)
             {
-                int wv = w[kh * g.KernelW + kw];
-                if (wv == 0) continue;
-                // ix = ox·sW + offset lies in [0, W) for ox in [lo, hi).
-                int offset = kw * o.DilationW - o.PadLeft;
-                int lo = offset >= 0 ? 0 : (-offset + sw - 1) / sw;
-                int hi = Math.Min(ow, width - 1 - offset < 0 ? 0 : (width - 1 - offset) / sw + 1);
-                if (lo >= hi) continue;
-                AddTap(vector, line + offset, sw, xZeroPoint, wv, lo, hi, sums);
+                int wv = w[kh * kernelW + kw], offset = columns[3 * kw], lo = columns[3 * kw + 1], hi = columns[3 * kw + 2];
+                if (wv != 0 && lo < hi) AddTap(vector, line + offset, width - offset, sw, xZeroPoint, wv, lo, hi, sums);
             }
         }
     }
 
-    // sums[ox] += (x[ox·stride] − z)·w for ox in [lo, hi); stride 1 eight at a time.
+    // sums[ox] += (x[ox·stride] − z)·w for ox in [lo, hi), x holding `valid` bytes of the line; strides 1 and 2 eight at a time.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddTap(bool vector, byte* x, int stride, byte zeroPoint, int w, int lo, int hi, int* sums)
+    private static void AddTap(bool vector, byte* x, int valid, int stride, byte zeroPoint, int w, int lo, int hi, int* sums)
     {
         int ox = lo;
-        if (stride == 1 && vector)
+        if (vector && stride <= 2)
         {
             var z = Vector256.Create((int)zeroPoint);
             var wv = Vector256.Create(w);
-            for (; ox <= hi - 8; ox += 8)
-            {
-                var pixels = Avx2.ConvertToVector256Int32(x + ox);   // vpmovzxbd: 8 bytes to 8 int32
-                Vector256.Store(Vector256.Load(sums + ox) + (pixels - z) * wv, sums + ox);
-            }
+            if (stride == 1)
+                for (; ox <= hi - 8; ox += 8)
+                {
+                    var pixels = Avx2.ConvertToVector256Int32(x + ox);   // vpmovzxbd: 8 bytes to 8 int32
+                    Vector256.Store(Vector256.Load(sums + ox) + (pixels - z) * wv, sums + ox);
+                }
+            else
+                // 16 bytes read whole inside the line, the even ones kept as uint16 lanes, widened to int32 (vpmovzxwd).
+                for (; ox <= hi - 8 && 2 * ox + 16 <= valid; ox += 8)
+                {
+                    var even = Vector128.Load(x + 2 * ox).AsUInt16() & Vector128.Create((ushort)0xFF);
+                    var pixels = Avx2.ConvertToVector256Int32(even);
+                    Vector256.Store(Vector256.Load(sums + ox) + (pixels - z) * wv, sums + ox);
+                }
         }
         for (; ox < hi; ox++) sums[ox] += (x[(long)ox * stride] - zeroPoint) * w;
     }
