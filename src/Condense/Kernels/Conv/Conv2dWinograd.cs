@@ -45,7 +45,7 @@ public static unsafe class Conv2dWinograd
     {
         var previous = t_forced;
         t_forced = mode;
-        return new Restore(() => t_forced = previous);
+        return new Cpu.Restore(() => t_forced = previous);
     }
 
     /// <summary>True for the convolutions Winograd F(m×m, 3×3) computes: 3×3, stride 1, dilation 1, one group.</summary>
@@ -151,8 +151,4 @@ public static unsafe class Conv2dWinograd
         fixed (float* p = pinned) return (float*)(((nint)p + 63) & ~(nint)63);
     }
 
-    private sealed class Restore(Action undo) : IDisposable
-    {
-        public void Dispose() => undo();
-    }
 }

@@ -22,37 +22,8 @@ internal unsafe struct GemmKernelAvx2 : IGemmKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
-        if (mr < 6 || nr < 16) { RunEdge(kc, a, row, step, b, c, ldc, mr, nr, alpha, beta); return; }
-        Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
-            c4a = default, c4b = default, c5a = default, c5b = default;
-        float* a0 = a, a3 = a + 3 * row;
-        nint row2 = 2 * row;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
-            var x = Vector256.Create(*a0);
-            c0a = Fma.MultiplyAdd(x, b0, c0a); c0b = Fma.MultiplyAdd(x, b1, c0b);
-            x = Vector256.Create(a0[row]);
-            c1a = Fma.MultiplyAdd(x, b0, c1a); c1b = Fma.MultiplyAdd(x, b1, c1b);
-            x = Vector256.Create(a0[row2]);
-            c2a = Fma.MultiplyAdd(x, b0, c2a); c2b = Fma.MultiplyAdd(x, b1, c2b);
-            x = Vector256.Create(*a3);
-            c3a = Fma.MultiplyAdd(x, b0, c3a); c3b = Fma.MultiplyAdd(x, b1, c3b);
-            x = Vector256.Create(a3[row]);
-            c4a = Fma.MultiplyAdd(x, b0, c4a); c4b = Fma.MultiplyAdd(x, b1, c4b);
-            x = Vector256.Create(a3[row2]);
-            c5a = Fma.MultiplyAdd(x, b0, c5a); c5b = Fma.MultiplyAdd(x, b1, c5b);
-            a0 += step; a3 += step; b += 16;
-        }
-        {
-            var va = Vector256.Create(alpha); var vb = Vector256.Create(beta);
-            Store(c + 0 * ldc, c0a, c0b, va, vb, beta);
-            Store(c + 1 * ldc, c1a, c1b, va, vb, beta);
-            Store(c + 2 * ldc, c2a, c2b, va, vb, beta);
-            Store(c + 3 * ldc, c3a, c3b, va, vb, beta);
-            Store(c + 4 * ldc, c4a, c4b, va, vb, beta);
-            Store(c + 5 * ldc, c5a, c5b, va, vb, beta);
-        }
+        if (mr < 6 || nr < 16) RunEdge(kc, a, row, step, b, c, ldc, mr, nr, alpha, beta);
+        else Rows<Conv.Rows6>(kc, a, row, step, b, c, ldc, alpha, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -90,14 +61,15 @@ internal unsafe struct GemmKernelAvx2 : IGemmKernel
         MicroTile.StoreFused(tile, 16, c, ldc, mr, nr, alpha, beta);
     }
 
-    // The first TRows.Count rows of the 6×16 tile (rows 3–4 through the second row pointer, as in Run).
+    // The first TRows.Count rows of the 6×16 tile, A read through two row pointers three rows apart (the JIT compiles one
+    // body per row count, the row tests folded away).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows<TRows>(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, float alpha, float beta)
         where TRows : struct, Conv.IRows
     {
         int r = TRows.Count;
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
-            c4a = default, c4b = default;
+            c4a = default, c4b = default, c5a = default, c5b = default;
         float* a0 = a, a3 = a + 3 * row;
         nint row2 = 2 * row;
         for (int p = 0; p < kc; p++)
@@ -109,6 +81,7 @@ internal unsafe struct GemmKernelAvx2 : IGemmKernel
             if (r > 2) { x = Vector256.Create(a0[row2]); c2a = Fma.MultiplyAdd(x, b0, c2a); c2b = Fma.MultiplyAdd(x, b1, c2b); }
             if (r > 3) { x = Vector256.Create(*a3); c3a = Fma.MultiplyAdd(x, b0, c3a); c3b = Fma.MultiplyAdd(x, b1, c3b); }
             if (r > 4) { x = Vector256.Create(a3[row]); c4a = Fma.MultiplyAdd(x, b0, c4a); c4b = Fma.MultiplyAdd(x, b1, c4b); }
+            if (r > 5) { x = Vector256.Create(a3[row2]); c5a = Fma.MultiplyAdd(x, b0, c5a); c5b = Fma.MultiplyAdd(x, b1, c5b); }
             a0 += step; a3 += step; b += 16;
         }
         var va = Vector256.Create(alpha); var vb = Vector256.Create(beta);
@@ -117,5 +90,6 @@ internal unsafe struct GemmKernelAvx2 : IGemmKernel
         if (r > 2) Store(c + 2 * ldc, c2a, c2b, va, vb, beta);
         if (r > 3) Store(c + 3 * ldc, c3a, c3b, va, vb, beta);
         if (r > 4) Store(c + 4 * ldc, c4a, c4b, va, vb, beta);
+        if (r > 5) Store(c + 5 * ldc, c5a, c5b, va, vb, beta);
     }
 }

@@ -38,7 +38,7 @@ internal static unsafe partial class QConv2dWinograd
     {
         var previous = t_forced;
         t_forced = on;
-        return new Restore(() => t_forced = previous);
+        return new Cpu.Restore(() => t_forced = previous);
     }
 
     /// <summary>Whether <see cref="Forward"/> runs <paramref name="g"/> on this path and dot product.</summary>
@@ -62,7 +62,7 @@ internal static unsafe partial class QConv2dWinograd
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
     {
         if (g.Batch == 0) return;
-        var u = TransformedWeights.Of(weight, g.InChannels, g.OutChannels);
+        var u = TransformedWeights.Of(weight);
         var plan = Plan.Of(g, u);
         int m = g.OutChannels, ow = g.OutWidth;
         int* rowMultipliers = null, rowShifts = null;
@@ -95,8 +95,10 @@ internal static unsafe partial class QConv2dWinograd
         public int Pairs { get; }
         public int Panels { get; }
 
-        private TransformedWeights(PackedInt8Weights weight, int channels, int outChannels)
+        private TransformedWeights(PackedInt8Weights weight)
         {
+            // The packed row holds the 9 taps of every input channel (QConv2d.Check matched it to the geometry).
+            int channels = weight.InFeatures / 9, outChannels = weight.OutFeatures;
             Pairs = (channels + 1) / 2;
             Panels = (outChannels + QWinogradGemm.PanelRows - 1) / QWinogradGemm.PanelRows;
             U = GC.AllocateArray<int>(16 * Panels * Pairs * QWinogradGemm.PanelRows, pinned: true);
@@ -116,11 +118,7 @@ internal static unsafe partial class QConv2dWinograd
                 }
         }
 
-        public static TransformedWeights Of(PackedInt8Weights weight, int channels, int outChannels)
-        {
-            var known = Cache.GetValue(weight, w => new TransformedWeights(w, channels, outChannels));
-            return known.Pairs == (channels + 1) / 2 ? known : new TransformedWeights(weight, channels, outChannels);
-        }
+        public static TransformedWeights Of(PackedInt8Weights weight) => Cache.GetValue(weight, w => new TransformedWeights(w));
     }
 
     /// <summary>
@@ -173,8 +171,4 @@ internal static unsafe partial class QConv2dWinograd
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
-    private sealed class Restore(Action undo) : IDisposable
-    {
-        public void Dispose() => undo();
-    }
 }

@@ -65,6 +65,8 @@ public static unsafe class QDepthwiseConv2d
     }
 
     // Part p runs planes [planes·p/parts, planes·(p+1)/parts); the requantized form sums a plane into its own scratch.
+    [ThreadStatic] private static int[]? t_sums, t_multipliers, t_shifts;
+
     private sealed class Job(KernelPath path, Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte* weight, int* bias,
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc) : IParallelJob
     {
@@ -82,11 +84,15 @@ public static unsafe class QDepthwiseConv2d
             int pixels = g.OutPixels, taps = g.KernelH * g.KernelW, k = g.OutChannels / g.InChannels;
             bool vector = path != KernelPath.Scalar && Avx2.IsSupported;
             var columns = Columns(g);
-            // RowCore reads a multiplier and shift per value: the plane's channel's, refilled per plane.
-            var sums = _y is null ? null : new int[pixels];
-            var multipliers = _y is null ? null : new int[pixels];
-            var shifts = _y is null ? null : new int[pixels];
-            fixed (int* pSums = sums, pm = multipliers, ps = shifts, pc = columns)
+            // RowCore reads a multiplier and shift per value: the plane's channel's, refilled per plane (the thread's buffers).
+            int* pSums = null, pm = null, ps = null;
+            if (_y is not null)
+            {
+                pSums = QConvShared.Buffer(ref t_sums, pixels);
+                pm = QConvShared.Buffer(ref t_multipliers, pixels);
+                ps = QConvShared.Buffer(ref t_shifts, pixels);
+            }
+            fixed (int* pc = columns)
                 for (int plane = first; plane < last; plane++)
                 {
                     int n = plane / g.OutChannels, o = plane % g.OutChannels;
@@ -96,8 +102,8 @@ public static unsafe class QDepthwiseConv2d
                     for (int oy = 0; oy < g.OutHeight; oy++)
                         SumRow(vector, g, pc, input, xZeroPoint, _w + (long)o * taps, b, oy, output + (long)oy * g.OutWidth);
                     if (_y is null) continue;
-                    Array.Fill(multipliers!, _multiplier[o]);
-                    Array.Fill(shifts!, _shift[o]);
+                    new Span<int>(pm, pixels).Fill(_multiplier[o]);
+                    new Span<int>(ps, pixels).Fill(_shift[o]);
                     Requantize.RowCore(path, pSums, pm, ps, pixels, yZeroPoint, qmin, qmax, _y + (long)plane * pixels);
                 }
         }

@@ -128,7 +128,8 @@ public static class Cpu
             throw new PlatformNotSupportedException($"this CPU cannot run the {path} kernel path");
     }
 
-    private sealed class Restore(Action undo) : IDisposable
+    /// <summary>Runs <paramref name="undo"/> once on the first dispose: the scope of a thread's forced setting.</summary>
+    internal sealed class Restore(Action undo) : IDisposable
     {
         private bool _done;
 
