@@ -7,7 +7,7 @@
 // `--winograd off` runs every convolution direct (Kernels/Conv/Conv2dWinograd), for a before/after in one build. On a CPU
 // without a VNNI dot product the int8 rows quantize with 7-bit weights (ONNX Runtime's reduce_range): ORT's vpmaddubsw is then
 // exact, and so ours may run it too (Int8Dot.MaddubsQuads); `--weight-bits 8` keeps 8 bits, `--dot pairs` forces the pair kernels.
-//   dotnet run -c Release --project bench/Condense.Bench -- real [--only resnet18,minilm,small|none] [--memory] [--winograd off]
+//   dotnet run -c Release --project bench/Condense.Bench -- real [--only resnet18,minilm,small,mobilenet|none] [--memory] [--winograd off]
 //     [--weight-bits B] [--dot pairs|maddubs]
 using Condense.Autograd;
 using Condense.Data;
@@ -59,7 +59,7 @@ internal static partial class RealBench
     {
         if (args.SkipWhile(a => a != "--winograd").Skip(1).FirstOrDefault() == "off") Conv2dWinograd.Mode = WinogradMode.Off;
         if (args.Length > 0 && args[0] == "--memory-child") return MemoryChild(args[1], args[2], args[3]);
-        string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small";
+        string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small,mobilenet";
         bool vnni = HasVnniDot;
         s_weightBits = WeightBits(args);
         using var forcedDot = args.SkipWhile(a => a != "--dot").Skip(1).FirstOrDefault() is { } dot
@@ -83,8 +83,9 @@ internal static partial class RealBench
                     "resnet18" => ResNetCases(dir),
                     "minilm" => MiniLmCases(dir),
                     "small" => SmallCases(dir),
+                    "mobilenet" => MobileNetCases(dir),
                     "none" => [],
-                    _ => throw new ArgumentException($"unknown part '{part}' (resnet18, minilm, small, none)"),
+                    _ => throw new ArgumentException($"unknown part '{part}' (resnet18, minilm, small, mobilenet, none)"),
                 });
             if (args.SkipWhile(a => a != "--profile").Skip(1).FirstOrDefault() is { } profiled) return Profile(cases, profiled, args);
             Console.WriteLine();

@@ -1,12 +1,14 @@
 // The inference fast path of Forward and RunOutputs: in evaluation with gradients off (when they release
 // intermediate values, GraphModule.Outputs.cs), a Conv whose output runs through any of
-// BatchNormalization → Add (a residual of the same shape) → Relu, each read by nothing else, runs as one
+// BatchNormalization → Add (a residual of the same shape) → Relu or Clip (constant bounds: MobileNets' ReLU6), each
+// read by nothing else, runs as one
 // convolution (what ONNX Runtime's ConvBNFusion and Conv+Add+Relu fusion do), on a weight packed once and kept
 // while the weight tensor keeps its Version (Tensors/ConvWeightPacking). The batch norm is folded into the
 // convolution's weight and bias (Jacob et al. 2018, §3.2, as BatchNormFolding: w' = w·γ/√(var + ε),
 // b' = (b − mean)·γ/√(var + ε) + β), computed once and kept while the six tensors it came from are the same
 // objects at the same Version; the Add and Relu run as the kernel writes each output (Conv2dKernel.Forward),
-// with the bits of the separate ops. The chain runs at its last step, when the residual has been computed; its
+// with the bits of the separate ops; a Clip's lower bound 0 is the kernel's Relu, and its other bound is applied to the
+// output the kernel has just written (min then max, as the Clip op). The chain runs at its last step, when the residual has been computed; its
 // earlier steps are skipped, so their tensors are never allocated. A chain whose tensors turn out not to fit at
 // run time (not 2-D, another dtype, a broadcast Add) runs its steps one by one. Values read by a chain are released
 // after the chain has run. Training, gradients on, and Run (which returns every value) use the plain path.
@@ -18,10 +20,10 @@ namespace Condense.Graph;
 public sealed partial class GraphModule
 {
     // Step indices of one chain (−1: absent) and the slot of the Add's other input.
-    private sealed record ConvChain(int Conv, int BatchNorm, int Add, int Residual, int Relu)
+    private sealed record ConvChain(int Conv, int BatchNorm, int Add, int Residual, int Relu, int Clip)
     {
-        public int Last => Math.Max(Math.Max(Conv, BatchNorm), Math.Max(Add, Relu));
-        public IEnumerable<int> Steps => new[] { Conv, BatchNorm, Add, Relu }.Where(s => s >= 0);
+        public int Last => Math.Max(Math.Max(Conv, BatchNorm), Math.Max(Math.Max(Add, Relu), Clip));
+        public IEnumerable<int> Steps => new[] { Conv, BatchNorm, Add, Relu, Clip }.Where(s => s >= 0);
     }
 
     // The chains of a plan: by the step they run at, the steps they absorb, and the slots to release after each step
@@ -84,9 +86,10 @@ public sealed partial class GraphModule
                 if (residual < 0) add = -1;
                 else current = plan.Steps[add].Outputs[0];
             }
-            int relu = Next(OpTypes.Relu);
+            int relu = Next(OpTypes.Relu), clip = relu < 0 ? Next(OpTypes.Clip) : -1;
+            if (clip >= 0 && !ConstantBounds(plan, plan.Steps[clip])) clip = -1;
             // A lone Conv is a chain too: it then writes a pooled buffer with its weight packed once (ConvWeightPacking).
-            var chain = new ConvChain(s, bn, add, residual, relu);
+            var chain = new ConvChain(s, bn, add, residual, relu, clip);
             foreach (int step in chain.Steps) { claimed[step] = true; absorbed[step] = step != chain.Last; }
             runAt[chain.Last] = chain;
         }
@@ -97,6 +100,20 @@ public sealed partial class GraphModule
             Graph.Outputs.Select(o => Array.IndexOf(plan.Names, o.Name)), runsAt);
         _foldedConvs = new FoldedConv?[plan.Steps.Length];
         return _fusion = new Fusion(plan, runAt, absorbed, released);
+    }
+
+    // A Clip whose bounds, if given as inputs, are initializers (opset 11+), or attributes (opset 6).
+    private static bool ConstantBounds(Plan plan, Step clip) => clip.Inputs.Skip(1).All(slot => slot < plan.InitializerCount);
+
+    // The bounds of a ConstantBounds Clip (an absent one infinite), or null when one is not a single float or is NaN.
+    private static (float Min, float Max)? ClipBounds(Step clip, Tensor?[] values)
+    {
+        float? Bound(int i, string name, float fallback)
+        {
+            if (i >= clip.Inputs.Length || clip.Inputs[i] < 0) return clip.Node.Float(name, fallback);
+            return values[clip.Inputs[i]] is { DataType: DataType.Float32, Size: 1 } t && !float.IsNaN(t.Data[0]) ? t.Data[0] : null;
+        }
+        return (Bound(1, "min", float.NegativeInfinity), Bound(2, "max", float.PositiveInfinity)) is (float min, float max) ? (min, max) : null;
     }
 
     // An inference batch norm over the channels, its four parameters initializers.
@@ -124,9 +141,13 @@ public sealed partial class GraphModule
         if (chain.BatchNorm >= 0 && (folded = FoldBatchNorm(plan, chain, w, b, g.OutChannels, values)) is null) return false;
         var packed = folded?.Packed ?? ConvWeightPacking.For(w);
         var bias = folded?.Bias ?? b;
+        (float Min, float Max)? bounds = chain.Clip >= 0 ? ClipBounds(plan.Steps[chain.Clip], values) : (float.NegativeInfinity, float.PositiveInfinity);
+        if (bounds is not var (min, max)) return false;
         var y = PooledTensor(g.OutputShape, arena);
         Conv2dKernel.Forward(g, x.Data, folded is null ? w.Data : default, bias is null ? default : bias.Data, y.Data,
-            residual is null ? default : residual.Data, chain.Relu >= 0, packed);
+            residual is null ? default : residual.Data, chain.Relu >= 0 || (chain.Clip >= 0 && min == 0), packed);
+        if (chain.Clip >= 0 && min != 0) System.Numerics.Tensors.TensorPrimitives.Max(y.Data, min, y.Data);
+        if (chain.Clip >= 0 && max < float.PositiveInfinity) System.Numerics.Tensors.TensorPrimitives.Min(y.Data, max, y.Data);
         values[plan.Steps[chain.Last].Outputs[0]] = y;
         return true;
     }

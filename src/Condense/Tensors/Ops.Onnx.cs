@@ -67,7 +67,7 @@ public partial class Tensor
 
     /// <summary>min(max(x, <paramref name="min"/>), <paramref name="max"/>); the gradient passes where x is inside.</summary>
     public Tensor Clip(float min, float max) => Pointwise(
-        (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = Math.Min(Math.Max(x[i], min), max); },
+        (x, y) => { TensorPrimitives.Max(x, min, y); TensorPrimitives.Min(y, max, y); },
         (g, x, _, gx) => { for (int i = 0; i < g.Length; i++) gx[i] = x[i] >= min && x[i] <= max ? g[i] : 0f; });
 
     /// <summary>√x; the derivative is 1 / (2√x).</summary>

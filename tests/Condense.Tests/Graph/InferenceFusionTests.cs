@@ -172,4 +172,44 @@ public sealed class InferenceFusionTests
             Assert.Equal(model.Run(x)["out"].Data, model.Forward(x).Data);
         }
     }
+
+    // conv (depthwise) → Clip(0, 1) with its bounds as inputs (ReLU6, scaled to the data); conv → Add → Clip(−0.25, 0.5) (a lower bound that is not the
+    // kernel's Relu); conv → Clip with opset 6's attributes and only a max: each fused chain gives the plain path's bits.
+    [Theory]
+    [InlineData(0f, 1f, false, false)]
+    [InlineData(-0.25f, 0.5f, true, false)]
+    [InlineData(float.NegativeInfinity, 0.1f, false, true)]
+    public void AClipAfterAConvRunsInTheChainWithThePlainBits(float min, float max, bool residual, bool attributes)
+    {
+        var rng = new Rng(12);
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 16, 9, 9]));
+        var w = Tensor.Zeros(16, 1, 3, 3);
+        for (int i = 0; i < w.Size; i++) w.Data[i] = rng.NextFloat() - 0.5f;
+        graph.Initializers["w"] = w;
+        graph.Initializers["b"] = new Tensor(Enumerable.Range(0, 16).Select(i => 0.05f * (i - 8)).ToArray(), [16]);
+        graph.Nodes.Add(new Node("conv", "Conv", ["x", "w", "b"], ["y"], new Dictionary<string, AttributeValue>
+            { ["pads"] = AttributeValue.Ints(1, 1, 1, 1), ["group"] = AttributeValue.Int(16) }));
+        string clipped = "y";
+        if (residual) { graph.Nodes.Add(new Node("add", "Add", ["y", "x"], ["s"])); clipped = "s"; }
+        if (attributes)
+            graph.Nodes.Add(new Node("clip", "Clip", [clipped], ["out"], new Dictionary<string, AttributeValue> { ["max"] = AttributeValue.Float(max) }));
+        else
+        {
+            graph.Initializers["lo"] = Tensor.Scalar(min);
+            graph.Initializers["hi"] = Tensor.Scalar(max);
+            graph.Nodes.Add(new Node("clip", "Clip", [clipped, "lo", "hi"], ["out"]));
+        }
+        graph.Outputs.Add(new ValueInfo("out", [-1, 16, 9, 9]));
+        var model = new GraphModule(graph) { FusedInference = true };
+        model.Eval();
+        var x = Tensor.Zeros(2, 16, 9, 9);
+        for (int i = 0; i < x.Size; i++) x.Data[i] = 4 * (rng.NextFloat() - 0.5f);
+        using (GradMode.NoGrad())
+        {
+            var plain = model.Run(x)["out"].Data;
+            Assert.Contains(plain, v => v == max);
+            Assert.Equal(plain, model.Forward(x).Data);
+        }
+    }
 }

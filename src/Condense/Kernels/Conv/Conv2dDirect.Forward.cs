@@ -97,7 +97,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                 int block = (int)(unit % _split), group = (int)(item % g.Groups), n = (int)(item / g.Groups);
                 int r0 = panels * block / _split * panelRows, r1 = Math.Min(mg, panels * (block + 1) / _split * panelRows);
                 long first = (long)n * g.OutChannels + (long)group * mg;
-                if (item != copied) CopyImage(g, l, _x + ((long)n * g.InChannels + (long)group * g.InPerGroup) * g.InPixels, padded);
+                if (item != copied) PhaseSplitCopy.Copy(g, l, _x + ((long)n * g.InChannels + (long)group * g.InPerGroup) * g.InPixels, padded);
                 copied = item;
                 float* bias = _bias is null ? null : _bias + group * mg;
                 float* y = _y + first * g.OutPixels, residual = _residual is null ? null : _residual + first * g.OutPixels;

@@ -57,8 +57,10 @@ public static unsafe class Conv2dKernel
         if (!bias.IsEmpty) Check(g, bias.Length, "bias", g.OutChannels);
         Check(g, y.Length, "output", (long)g.Batch * g.OutChannels * g.OutPixels);
         if (!residual.IsEmpty) Check(g, residual.Length, "residual", y.Length);
-        // A GEMM per image reads the weight as it lies; a packed object keeps a copy of it (the form a sourced weight needs).
-        if (prepacked is not null && Conv2dGemm.Applies(g)) weight = Conv2dGemm.Kept(g, weight, prepacked);
+        // A GEMM per image and the depthwise kernel read the weight as it lies; a packed object keeps a copy of it (the form a
+        // sourced weight needs).
+        bool depthwise = Conv2dDepthwise.Applies(g);
+        if (prepacked is not null && (Conv2dGemm.Applies(g) || depthwise)) weight = Conv2dGemm.Kept(g, weight, prepacked);
         if (Conv2dPointwiseStrided.Applies(g) && !Conv2dGemm.Applies(g))
         {
             Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu, prepacked);
@@ -68,6 +70,7 @@ public static unsafe class Conv2dKernel
         {
             float* b = bias.IsEmpty ? null : pb, r = residual.IsEmpty ? null : pr, w = sourced ? null : pw;
             if (Conv2dGemm.Applies(g)) { Conv2dGemm.Forward(Cpu.Active, g, px, pw, b, py, r, relu); return; }
+            if (depthwise) { Conv2dDepthwise.Forward(g, px, pw, b, py, r, relu); return; }
             if (!Conv2dWinograd.TryForward(Cpu.Active, g, px, w, b, py, r, relu, prepacked))
                 DirectForward(Cpu.Active, g, px, w, b, py, accumulate: false, r, relu, prepacked);
         }
