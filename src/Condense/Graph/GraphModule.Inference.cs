@@ -7,8 +7,8 @@
 // convolution's weight and bias (Jacob et al. 2018, §3.2, as BatchNormFolding: w' = w·γ/√(var + ε),
 // b' = (b − mean)·γ/√(var + ε) + β), computed once and kept while the six tensors it came from are the same
 // objects at the same Version; the Add and Relu run as the kernel writes each output (Conv2dKernel.Forward),
-// with the bits of the separate ops; a Clip's lower bound 0 is the kernel's Relu, and its other bound is applied to the
-// output the kernel has just written (min then max, as the Clip op). The chain runs at its last step, when the residual has been computed; its
+// with the bits of the separate ops; a Clip(0, max) is the kernel's Relu and upper clamp (another lower bound, rare, is a
+// pass over the output, before the upper one). The chain runs at its last step, when the residual has been computed; its
 // earlier steps are skipped, so their tensors are never allocated. A chain whose tensors turn out not to fit at
 // run time (not 2-D, another dtype, a broadcast Add) runs its steps one by one. Values read by a chain are released
 // after the chain has run. Training, gradients on, and Run (which returns every value) use the plain path.
@@ -144,10 +144,15 @@ public sealed partial class GraphModule
         (float Min, float Max)? bounds = chain.Clip >= 0 ? ClipBounds(plan.Steps[chain.Clip], values) : (float.NegativeInfinity, float.PositiveInfinity);
         if (bounds is not var (min, max)) return false;
         var y = PooledTensor(g.OutputShape, arena);
+        // The kernels clamp below at 0 (Relu) or not at all; another lower bound is a pass of its own, before the upper one.
+        bool kernelClamps = min is 0 or float.NegativeInfinity;
         Conv2dKernel.Forward(g, x.Data, folded is null ? w.Data : default, bias is null ? default : bias.Data, y.Data,
-            residual is null ? default : residual.Data, chain.Relu >= 0 || (chain.Clip >= 0 && min == 0), packed);
-        if (chain.Clip >= 0 && min != 0) System.Numerics.Tensors.TensorPrimitives.Max(y.Data, min, y.Data);
-        if (chain.Clip >= 0 && max < float.PositiveInfinity) System.Numerics.Tensors.TensorPrimitives.Min(y.Data, max, y.Data);
+            residual is null ? default : residual.Data, chain.Relu >= 0 || min == 0, packed, kernelClamps ? max : float.PositiveInfinity);
+        if (!kernelClamps)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Max(y.Data, min, y.Data);
+            System.Numerics.Tensors.TensorPrimitives.Min(y.Data, max, y.Data);
+        }
         values[plan.Steps[chain.Last].Outputs[0]] = y;
         return true;
     }

@@ -102,6 +102,12 @@ public sealed partial class IntegerConvModel
                 case OpTypes.Add or OpTypes.MaxPool or OpTypes.Relu or OpTypes.AveragePool or OpTypes.GlobalAveragePool:
                     FloatNode(node);
                     break;
+                case OpTypes.Clip when ClipBounds(node) is var (min, max):
+                    // In float (a Clip that is not folded into a layer's clamp: before a float pooling, MobileNet's last ReLU6),
+                    // its bounds as opset 6's attributes so that the step reads one value.
+                    FloatNode(new Node(node.Name, OpTypes.Clip, [node.Inputs[0]], node.Outputs, new Dictionary<string, AttributeValue>
+                        { ["min"] = AttributeValue.Float(min), ["max"] = AttributeValue.Float(max) }));
+                    break;
                 case OpTypes.Flatten or OpTypes.Reshape or OpTypes.Identity or OpTypes.Dropout:
                     if (node.Outputs.Count > 1 && node.Outputs[1].Length > 0) throw Unsupported($"'{node.Name}' ({node.OpType}) has a second output");
                     var value = Get(node.Inputs[0]);
@@ -111,7 +117,8 @@ public sealed partial class IntegerConvModel
                 case OpTypes.DynamicQuantizeLinear:
                     throw Unsupported($"node '{node.Name}' quantizes dynamically; the integer engine runs static quantization only (fixed input scales)");
                 default:
-                    throw Unsupported($"node '{node.Name}' ({node.OpType}) is not in the integer engine (Q/DQ, Conv, Gemm, Add, Relu, pooling, reshapes)");
+                    throw Unsupported(
+                        $"node '{node.Name}' ({node.OpType}) is not in the integer engine (Q/DQ, Conv, Gemm, Add, Relu, Clip, pooling, reshapes)");
             }
         }
 

@@ -51,7 +51,7 @@ internal static unsafe partial class Conv2dDepthwise
     /// <summary>Output channels c0 .. c0 + 7 of image n (c0 + 8 ≤ C, one output channel per input channel).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LaneBlock(Conv2dGeometry g, LaneBuffers buffers, int n, int c0, float* x, float* w, float* bias, float* y,
-        float* residual, bool relu)
+        float* residual, Clamp clamp)
     {
         var o = g.Options;
         int taps = g.KernelH * g.KernelW, wp = g.Width + o.PadLeft + o.PadRight;
@@ -67,7 +67,7 @@ internal static unsafe partial class Conv2dDepthwise
             Sum(g, buffers.Input, wp, weights, start, buffers.Sums);
         }
         long first = ((long)n * g.OutChannels + c0) * g.OutPixels;
-        TransposeOut(buffers.Sums, g.OutPixels, y + first, residual is null ? null : residual + first, relu);
+        TransposeOut(buffers.Sums, g.OutPixels, y + first, residual is null ? null : residual + first, clamp);
     }
 
     // Eight planes (plane stride `plane`) of h × w into the pixel-major buffer whose first interior pixel is `to` (row stride
@@ -142,34 +142,33 @@ internal static unsafe partial class Conv2dDepthwise
     // y[i·pixels + p] = epilogue(sums[p·8 + i]) for the eight planes, eight pixels at a time; the last < 8 pixels again as
     // the last eight (the same values written twice) when there is no residual to add twice, else one by one.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeOut(float* sums, int pixels, float* y, float* residual, bool relu)
+    private static void TransposeOut(float* sums, int pixels, float* y, float* residual, Clamp clamp)
     {
         float* block = stackalloc float[Lanes * Lanes];
         int p = 0;
-        for (; p + Lanes <= pixels; p += Lanes) OutBlock(sums + p * Lanes, pixels, y + p, residual is null ? null : residual + p, relu, block);
+        for (; p + Lanes <= pixels; p += Lanes) OutBlock(sums + p * Lanes, pixels, y + p, residual is null ? null : residual + p, clamp, block);
         if (p == pixels) return;
-        if (residual is null && pixels >= Lanes) { OutBlock(sums + (pixels - Lanes) * Lanes, pixels, y + pixels - Lanes, null, relu, block); return; }
+        if (residual is null && pixels >= Lanes) { OutBlock(sums + (pixels - Lanes) * Lanes, pixels, y + pixels - Lanes, null, clamp, block); return; }
         for (; p < pixels; p++)
             for (int i = 0; i < Lanes; i++)
             {
                 long at = (long)i * pixels + p;
                 float v = sums[p * Lanes + i];
                 if (residual is not null) v += residual[at];
-                y[at] = relu ? MathF.Max(v, 0f) : v;
+                y[at] = clamp.Apply(v);
             }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OutBlock(float* sums, int pixels, float* y, float* residual, bool relu, float* block)
+    private static void OutBlock(float* sums, int pixels, float* y, float* residual, Clamp clamp, float* block)
     {
-        if (residual is null && !relu) { GemmPack.Transpose8x8(sums, Lanes, y, pixels); return; }
+        if (residual is null && clamp.IsEmpty) { GemmPack.Transpose8x8(sums, Lanes, y, pixels); return; }
         GemmPack.Transpose8x8(sums, Lanes, block, Lanes);
         for (int i = 0; i < Lanes; i++)
         {
             var v = Vector256.Load(block + i * Lanes);
             if (residual is not null) v += Vector256.Load(residual + (long)i * pixels);
-            if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
-            v.Store(y + (long)i * pixels);
+            clamp.Apply(v).Store(y + (long)i * pixels);
         }
     }
 }

@@ -8,7 +8,8 @@
 //   channels in lanes (Conv2dDepthwise.Lanes.cs): eight channels transposed into one padded pixel-major buffer, one vector
 //     per pixel holding its eight channels (as MLAS's NCHWc depthwise kernels), so a narrow or strided plane costs no row
 //     tails or phase split; transposed back on the way out.
-// The epilogue is + residual, then max(·, 0), in the order the separate Add and Relu ops compute it.
+// The epilogue is + residual, then max(·, 0), then min(·, max) (ReLU6), in the order the separate Add, Relu and Clip ops
+// compute it.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Platform;
@@ -33,9 +34,10 @@ internal static unsafe partial class Conv2dDepthwise
 
     /// <summary>
     /// y = conv(x, w) + b (b null: none), then y += residual when not null (same shape as y), then y = max(0, y) when
-    /// <paramref name="relu"/>; x (N, C, H, W), w (M, 1, kH, kW), y (N, M, OH, OW).
+    /// <paramref name="relu"/>, then y = min(y, <paramref name="max"/>); x (N, C, H, W), w (M, 1, kH, kW), y (N, M, OH, OW).
     /// </summary>
-    public static void Forward(Conv2dGeometry g, float* x, float* w, float* bias, float* y, float* residual, bool relu)
+    public static void Forward(Conv2dGeometry g, float* x, float* w, float* bias, float* y, float* residual, bool relu,
+        float max = float.PositiveInfinity)
     {
         long planes = (long)g.Batch * g.OutChannels;
         if (planes == 0) return;
@@ -50,7 +52,7 @@ internal static unsafe partial class Conv2dDepthwise
         var job = t_job ??= new Job();
         fixed (int* offsets = t_offsets)
         {
-            job.Set(g, layout, x, w, bias, y, residual, relu, offsets, lanes, units, parts);
+            job.Set(g, layout, x, w, bias, y, residual, new Clamp(relu, max), offsets, lanes, units, parts);
             try { WorkerPool.Run(job, parts); }
             finally { job.Clear(); }
         }
@@ -81,11 +83,31 @@ internal static unsafe partial class Conv2dDepthwise
         }
     }
 
-    /// <summary>y[oy·OW + ox] = epilogue(sums[oy·Wq + ox]) for every output row: + residual, then max(·, 0).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteRows(float* sums, int wq, int oh, int ow, float* y, float* residual, bool relu)
+    /// <summary>The activation of the epilogue: max(·, 0) when <see cref="Relu"/>, then min(·, <see cref="Max"/>).</summary>
+    private readonly record struct Clamp(bool Relu, float Max)
     {
-        if (residual is null && !relu)
+        public bool IsEmpty => !Relu && Max == float.PositiveInfinity;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Apply(Vector256<float> v)
+        {
+            if (Relu) v = Vector256.Max(v, Vector256<float>.Zero);
+            return Max < float.PositiveInfinity ? Vector256.Min(v, Vector256.Create(Max)) : v;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Apply(float v)
+        {
+            if (Relu) v = MathF.Max(v, 0f);
+            return Max < float.PositiveInfinity ? MathF.Min(v, Max) : v;
+        }
+    }
+
+    /// <summary>y[oy·OW + ox] = epilogue(sums[oy·Wq + ox]) for every output row: + residual, then the clamp.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WriteRows(float* sums, int wq, int oh, int ow, float* y, float* residual, Clamp clamp)
+    {
+        if (residual is null && clamp.IsEmpty)
         {
             for (int oy = 0; oy < oh; oy++) PhaseSplitCopy.CopyRow(y + (long)oy * ow, sums + (long)oy * wq, ow);
             return;
@@ -98,14 +120,13 @@ internal static unsafe partial class Conv2dDepthwise
             {
                 var v = Vector256.Load(from + ox);
                 if (add is not null) v += Vector256.Load(add + ox);
-                if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
-                v.Store(to + ox);
+                clamp.Apply(v).Store(to + ox);
             }
             for (; ox < ow; ox++)
             {
                 float v = from[ox];
                 if (add is not null) v += add[ox];
-                to[ox] = relu ? MathF.Max(v, 0f) : v;
+                to[ox] = clamp.Apply(v);
             }
         }
     }
@@ -122,14 +143,15 @@ internal static unsafe partial class Conv2dDepthwise
         private PhaseSplitImage _layout;
         private long _units;
         private int _parts;
-        private bool _relu, _lanes;
+        private bool _lanes;
+        private Clamp _clamp;
         private float* _x, _w, _bias, _y, _residual;
         private int* _offsets;
 
-        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, float* bias, float* y, float* residual, bool relu,
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, float* bias, float* y, float* residual, Clamp clamp,
             int* offsets, bool lanes, long units, int parts)
         {
-            (_g, _layout, _relu, _lanes, _units, _parts) = (g, layout, relu, lanes, units, parts);
+            (_g, _layout, _clamp, _lanes, _units, _parts) = (g, layout, clamp, lanes, units, parts);
             _x = x; _w = w; _bias = bias; _y = y; _residual = residual; _offsets = offsets;
         }
 
@@ -146,7 +168,7 @@ internal static unsafe partial class Conv2dDepthwise
             for (long unit = u0; unit < u1; unit++)
             {
                 int n = (int)(unit / blocks), c0 = (int)(unit % blocks) * Lanes;
-                if (c0 + Lanes <= g.InChannels) LaneBlock(g, lanes, n, c0, _x, _w, _bias, _y, _residual, _relu);
+                if (c0 + Lanes <= g.InChannels) LaneBlock(g, lanes, n, c0, _x, _w, _bias, _y, _residual, _clamp);
                 else Planes((long)n * g.OutChannels + c0, (long)(n + 1) * g.OutChannels);
             }
         }
@@ -168,7 +190,7 @@ internal static unsafe partial class Conv2dDepthwise
                 copied = source;
                 int m = (int)(plane % g.OutChannels);
                 Plane(padded, l.Positions, _w + (long)m * taps, _offsets, taps, _bias is null ? 0f : _bias[m], sums);
-                WriteRows(sums, l.Wq, g.OutHeight, g.OutWidth, _y + plane * pixels, _residual is null ? null : _residual + plane * pixels, _relu);
+                WriteRows(sums, l.Wq, g.OutHeight, g.OutWidth, _y + plane * pixels, _residual is null ? null : _residual + plane * pixels, _clamp);
             }
         }
     }

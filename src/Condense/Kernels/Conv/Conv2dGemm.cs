@@ -5,9 +5,10 @@
 // product: resnet-mini's shortcuts, 16 → 32 and 32 → 64 channels at batch 256, 1.12 and 0.87 ms direct, 0.64 and 0.61 ms
 // here. Tried and not kept: im2col + GEMM for the strided 3×3 and few-channel convolutions too (`bench conv`, batch 256:
 // resnet-mini's 16 → 32 stride 2 3.42 → 4.68 ms, LeNet-5's first layer 0.50 → 1.51 ms; ResNet-18's strided 3×3 at batch 1
-// 0.56–0.59 → 0.75–0.84 ms). The output is filled with the bias and the product added to it (the direct kernel's order:
-// bias first), then the residual and ReLU are applied while the image's output is in cache. Images are split between the
-// threads when each is too small for the GEMM to split.
+// 0.56–0.59 → 0.75–0.84 ms). The bias, residual, ReLU and a Clip's upper bound are the GEMM's epilogue (GemmEpilogue's
+// convolution form), applied to each tile while it is in L1, with the bits of filling the output with the bias first (the
+// direct kernel's order) and the separate ops after: MobileNetV2's 16 → 96 expansion at 112×112 wrote its 4.8 MB output
+// three times and read it twice. Images are split between the threads when each is too small for the GEMM to split.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Condense.Kernels.FloatGemm;
@@ -43,10 +44,11 @@ internal static unsafe class Conv2dGemm
     }
 
     /// <summary>
-    /// y (N, M, H, W) = conv(x, w) + b (+ residual, then max(0, ·)) for a geometry where <see cref="Applies"/> holds; x, w, y
-    /// tight NCHW / (M, C, 1, 1); b and residual may be null.
+    /// y (N, M, H, W) = conv(x, w) + b (+ residual, then max(0, ·), then min(·, max)) for a geometry where <see cref="Applies"/>
+    /// holds; x, w, y tight NCHW / (M, C, 1, 1); b and residual may be null.
     /// </summary>
-    public static void Forward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, float* residual, bool relu)
+    public static void Forward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, float* residual, bool relu,
+        float max = float.PositiveInfinity)
     {
         int m = g.OutChannels, k = g.ColumnRows, pixels = g.OutPixels;
         long perImage = 2L * m * k * pixels;
@@ -62,14 +64,9 @@ internal static unsafe class Conv2dGemm
                     Im2Col.Fill(g, image, col);
                     image = col;
                 }
-                float* bias = (float*)pb, rest = pr == 0 ? null : (float*)pr + (long)n * m * pixels;
-                if (bias is not null)
-                    for (int o = 0; o < m; o++) new Span<float>(output + (long)o * pixels, pixels).Fill(bias[o]);
-                Gemm.Run(path, false, false, m, pixels, k, 1f, (float*)pw, k, image, pixels, bias is null ? 0f : 1f, output, pixels);
-                if (rest is null && !relu) continue;
-                var values = new Span<float>(output, m * pixels);
-                if (rest is not null) System.Numerics.Tensors.TensorPrimitives.Add(values, new ReadOnlySpan<float>(rest, m * pixels), values);
-                if (relu) System.Numerics.Tensors.TensorPrimitives.Max(values, 0f, values);
+                float* rest = pr == 0 ? null : (float*)pr + (long)n * m * pixels;
+                var epilogue = GemmEpilogue.Convolution((float*)pb, rest, relu ? 0f : float.NegativeInfinity, max);
+                Gemm.Run(path, false, false, m, pixels, k, 1f, (float*)pw, k, image, pixels, 0f, output, pixels, epilogue);
             }
         }
         // An image worth splitting is left to the GEMM, which splits it; smaller ones go to the threads whole.

@@ -41,16 +41,17 @@ public static unsafe class Conv2dKernel
 
     /// <summary>
     /// y = conv(x, w) + b, then y += residual when <paramref name="residual"/> is not empty (same shape as y), then
-    /// y = max(0, y) when <paramref name="relu"/>: the fused Conv → Add → Relu of an inference graph, with the bits
-    /// of the three separate steps.
+    /// y = max(0, y) when <paramref name="relu"/>, then y = min(y, <paramref name="max"/>): the fused Conv → Add → Relu (or
+    /// Clip(0, max), ReLU6) of an inference graph, with the bits of the separate steps.
     /// </summary>
     /// <remarks>With <paramref name="prepacked"/> (inference: the weight unchanged since it was packed there), the weight's
     /// packed form is made once and reused by later calls, and a 3×3 stride-1 convolution may run as a Winograd convolution
     /// (<see cref="Conv2dWinograd"/>). When <paramref name="prepacked"/> has a <see cref="Conv2dPackedWeights.Source"/>,
     /// <paramref name="weight"/> may be empty: the source gives it when a packed form has to be made.</remarks>
     public static void Forward(Conv2dGeometry g, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> y,
-        ReadOnlySpan<float> residual, bool relu, Conv2dPackedWeights? prepacked = null)
+        ReadOnlySpan<float> residual, bool relu, Conv2dPackedWeights? prepacked = null, float max = float.PositiveInfinity)
     {
+        if (float.IsNaN(max)) throw new ArgumentException("the upper bound of a fused Clip must be a number", nameof(max));
         Check(g, x.Length, "input", (long)g.Batch * g.InChannels * g.InPixels);
         bool sourced = weight.IsEmpty && prepacked?.Source is not null;
         if (!sourced) Check(g, weight.Length, "weight", (long)g.OutChannels * g.ColumnRows);
@@ -61,19 +62,17 @@ public static unsafe class Conv2dKernel
         // sourced weight needs).
         bool depthwise = Conv2dDepthwise.Applies(g);
         if (prepacked is not null && (Conv2dGemm.Applies(g) || depthwise)) weight = Conv2dGemm.Kept(g, weight, prepacked);
-        if (Conv2dPointwiseStrided.Applies(g) && !Conv2dGemm.Applies(g))
-        {
-            Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu, prepacked);
-            return;
-        }
         fixed (float* px = x, pw = weight, pb = bias, py = y, pr = residual)
         {
             float* b = bias.IsEmpty ? null : pb, r = residual.IsEmpty ? null : pr, w = sourced ? null : pw;
-            if (Conv2dGemm.Applies(g)) { Conv2dGemm.Forward(Cpu.Active, g, px, pw, b, py, r, relu); return; }
-            if (depthwise) { Conv2dDepthwise.Forward(g, px, pw, b, py, r, relu); return; }
-            if (!Conv2dWinograd.TryForward(Cpu.Active, g, px, w, b, py, r, relu, prepacked))
+            if (Conv2dGemm.Applies(g)) { Conv2dGemm.Forward(Cpu.Active, g, px, pw, b, py, r, relu, max); return; }
+            if (depthwise) { Conv2dDepthwise.Forward(g, px, pw, b, py, r, relu, max); return; }
+            if (Conv2dPointwiseStrided.Applies(g)) Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu, prepacked);
+            else if (!Conv2dWinograd.TryForward(Cpu.Active, g, px, w, b, py, r, relu, prepacked))
                 DirectForward(Cpu.Active, g, px, w, b, py, accumulate: false, r, relu, prepacked);
         }
+        // The other kernels' epilogues end at the Relu: the upper bound is a pass over the output they have written.
+        if (max < float.PositiveInfinity) System.Numerics.Tensors.TensorPrimitives.Min(y, max, y);
     }
 
     /// <summary>

@@ -12,7 +12,7 @@
 namespace Condense.Kernels.Conv;
 
 /// <summary>The packed form of one convolution weight, reused by <see cref="Conv2dKernel.Forward(Conv2dGeometry, ReadOnlySpan{float},
-/// ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{float}, bool, Conv2dPackedWeights?)"/>.</summary>
+/// ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{float}, bool, Conv2dPackedWeights?, float)"/>.</summary>
 public sealed class Conv2dPackedWeights
 {
     private sealed record Entry(Type Kernel, int PanelRows, int Groups, int OutChannels, int ColumnRows, float[] Data);

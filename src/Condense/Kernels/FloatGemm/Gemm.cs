@@ -88,7 +88,7 @@ public static unsafe class Gemm
     // The epilogue over all of C, for the products that bypass the blocked driver.
     private static void Finish(KernelPath path, GemmEpilogue epilogue, int m, int n, float* c, int ldc)
     {
-        if (!epilogue.IsEmpty) epilogue.Apply(path, c, ldc, m, n, 0, first: true, last: true);
+        if (!epilogue.IsEmpty) epilogue.Apply(path, c, ldc, m, n, 0, 0, first: true, last: true);
     }
 
     /// <summary>

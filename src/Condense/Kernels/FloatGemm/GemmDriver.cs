@@ -137,7 +137,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                             int nrValid = Math.Min(nr, nc - jr);
                             TKernel.Run(kc, panel, row, step, pb + jr * kc, cTile, ldc, mrValid, nrValid, alpha, betaBlock);
                             // The bias after the first K block, the activation after the last, while the tile is in L1.
-                            if (finishing) epilogue.Apply(TKernel.Path, cTile, ldc, mrValid, nrValid, jc + jr, pc == 0, pc + kc == k);
+                            if (finishing) epilogue.Apply(TKernel.Path, cTile, ldc, mrValid, nrValid, ic + ir, jc + jr, pc == 0, pc + kc == k);
                         }
                     }
                 }

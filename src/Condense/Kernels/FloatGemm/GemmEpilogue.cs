@@ -5,6 +5,9 @@
 // passes: the bias joins as one rounded addition (the unfused fill gives fma(bias, 1, alpha·acc), the same sum), ReLU is
 // max(x, 0) as TensorPrimitives.Max (NaN stays NaN, −0 becomes +0), GELU is GeluKernel's lane formula on every element,
 // ragged row ends included (through a padded copy), and its double-precision reference on the Scalar path, as GeluKernel.
+// A convolution as a GEMM (Kernels/Conv/Conv2dGemm: C = W · image, a row per output channel) has the other form: a bias per
+// row after the first K block, then after the last the residual of a fused Conv → Add (same layout as C), then the clamp
+// of a Relu or Clip (max with the lower bound, then min with the upper, as the separate ops), so the output is written once.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Platform;
@@ -25,7 +28,7 @@ public enum GemmActivation
     Gelu,
 }
 
-/// <summary>The bias (per column of C, or null) and the activation applied to each finished tile.</summary>
+/// <summary>The bias (per column of C, or null) and the activation applied to each finished tile; or a convolution's row form.</summary>
 internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activation)
 {
     /// <summary>The bias of column j at <c>Bias[j]</c>, or null.</summary>
@@ -34,17 +37,41 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
     /// <summary>The activation after the last K block.</summary>
     public GemmActivation Activation { get; } = activation;
 
+    /// <summary>The bias of row i at <c>RowBias[i]</c>, or null (the convolution form).</summary>
+    public float* RowBias { get; private init; }
+
+    /// <summary>C[i, j] += Residual[i·ldc + j] after the last K block, or null (the convolution form).</summary>
+    public float* Residual { get; private init; }
+
+    /// <summary>After the residual: C = min(max(C, Min), Max), each bound only when finite (the convolution form).</summary>
+    public float Min { get; private init; } = float.NegativeInfinity;
+
+    /// <summary>The upper bound of the clamp.</summary>
+    public float Max { get; private init; } = float.PositiveInfinity;
+
+    // Set by Convolution only: default(GemmEpilogue), the "nothing to do" of callers, has Min = Max = 0.
+    private bool ConvolutionForm { get; init; }
+
     /// <summary>True when there is nothing to do.</summary>
-    public bool IsEmpty => Bias == null && Activation == GemmActivation.None;
+    public bool IsEmpty => Bias == null && Activation == GemmActivation.None && !ConvolutionForm;
+
+    /// <summary>A convolution's epilogue: + rowBias[i] (null: none), + residual (null: none), then the clamp [min, max].</summary>
+    public static GemmEpilogue Convolution(float* rowBias, float* residual, float min, float max) =>
+        new(null, GemmActivation.None)
+        {
+            RowBias = rowBias, Residual = residual, Min = min, Max = max,
+            ConvolutionForm = rowBias != null || residual != null || float.IsFinite(min) || float.IsFinite(max),
+        };
 
     /// <summary>
-    /// Finishes rows × cols of C at <paramref name="c"/> (row stride <paramref name="ldc"/>), whose first column is column
-    /// <paramref name="column0"/> of C: adds the bias when <paramref name="first"/> (the tile's first K block has just been
-    /// written), then applies the activation when <paramref name="last"/> (its last).
+    /// Finishes rows × cols of C at <paramref name="c"/> (row stride <paramref name="ldc"/>), whose first element is
+    /// (<paramref name="row0"/>, <paramref name="column0"/>) of C: adds the bias when <paramref name="first"/> (the tile's
+    /// first K block has just been written), then applies the activation when <paramref name="last"/> (its last).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Apply(KernelPath path, float* c, int ldc, int rows, int cols, int column0, bool first, bool last)
+    public void Apply(KernelPath path, float* c, int ldc, int rows, int cols, int row0, int column0, bool first, bool last)
     {
+        if (ConvolutionForm) { ApplyConvolution(c, ldc, rows, cols, row0, column0, first, last); return; }
         float* bias = first && Bias != null ? Bias + column0 : null;
         var activation = last ? Activation : GemmActivation.None;
         if (bias == null && activation == GemmActivation.None) return;
@@ -125,6 +152,41 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
                 GemmActivation.Gelu => GeluKernel.Reference(v),
                 _ => v,
             };
+        }
+    }
+
+    // The convolution form, row by row: + bias, + residual, max(·, Min), min(·, Max), each in this order when it applies.
+    private void ApplyConvolution(float* c, int ldc, int rows, int cols, int row0, int column0, bool first, bool last)
+    {
+        bool low = last && float.IsFinite(Min), high = last && float.IsFinite(Max);
+        float* residual = last && Residual != null ? Residual + (long)row0 * ldc + column0 : null;
+        float* rowBias = first && RowBias != null ? RowBias + row0 : null;
+        if (rowBias == null && residual == null && !low && !high) return;
+        var (min, max) = (Vector256.Create(Min), Vector256.Create(Max));
+        for (int i = 0; i < rows; i++)
+        {
+            float* row = c + (long)i * ldc, add = residual == null ? null : residual + (long)i * ldc;
+            var bias = Vector256.Create(rowBias == null ? 0f : rowBias[i]);
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; j + 8 <= cols; j += 8)
+                {
+                    var v = Vector256.Load(row + j);
+                    if (rowBias != null) v += bias;
+                    if (add != null) v += Vector256.Load(add + j);
+                    if (low) v = Vector256.Max(v, min);
+                    if (high) v = Vector256.Min(v, max);
+                    v.Store(row + j);
+                }
+            for (; j < cols; j++)
+            {
+                float v = row[j];
+                if (rowBias != null) v += rowBias[i];
+                if (add != null) v += add[j];
+                if (low) v = MathF.Max(v, Min);
+                if (high) v = MathF.Min(v, Max);
+                row[j] = v;
+            }
         }
     }
 }
