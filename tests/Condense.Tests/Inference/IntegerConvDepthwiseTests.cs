@@ -81,6 +81,27 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
                 Assert.Equal(expected, IntegerConvModel.Compile(qdq.Graph).Forward(x).Data);
     }
 
+    // MobileNetV2's head: 1×1 conv → Clip(0, 6) → GlobalAveragePool. The pooling reads floats, so no QuantizeLinear follows the
+    // Clip for it to fold into: it runs as a float step (its max lowered so that it cuts), and the model still compiles.
+    [Fact]
+    public void AClipBeforeAFloatPoolingRunsAsAFloatStep()
+    {
+        var graph = new LayerGraphs(Sample, 9).Conv("c1", 3, 8, 3).Op("r1", OpTypes.Relu).Conv("dw", 8, 8, 3, group: 8)
+            .Op("r2", OpTypes.Clip, Tensor.Scalar(0f), Tensor.Scalar(6f)).Conv("pw", 8, 16, 1).Op("r3", OpTypes.Clip, Tensor.Scalar(0f), Tensor.Scalar(6f))
+            .Op("gap", OpTypes.GlobalAveragePool).Op("flat", OpTypes.Flatten).Gemm("fc", 16, 10).Build();
+        var qdq = new GraphModule(WithClipMax(Quantized(graph).Graph, "r3", 0.5f, attributes: false));
+        var compiled = InferenceEngine.Compile(qdq);
+        Assert.True(compiled.Kind == EngineKind.IntegerConv, compiled.FallbackReason);
+        var engine = (IntegerConvModel)compiled.Runner;
+        Assert.Contains(engine.Steps, s => s is IntegerConvModel.FloatNodeStep { Node.OpType: OpTypes.Clip });
+        var x = Tensor.Uniform(new Rng(97), 0, 2, [8, .. Sample]);
+        AssertMatchesTheSimulation(qdq, engine, x);
+        qdq.Eval();
+        Dictionary<string, Tensor> sim;
+        using (GradMode.NoGrad()) sim = qdq.Run(x);
+        Assert.Contains(sim["r3_out"].Data, v => v == 0.5f);
+    }
+
     // Step by step (each step fed the simulation's codes) every code within one step, 99 % equal; the logits within 5 % of their range.
     private void AssertMatchesTheSimulation(GraphModule qdq, IntegerConvModel engine, Tensor x)
     {
