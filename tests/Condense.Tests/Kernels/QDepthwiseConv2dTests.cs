@@ -1,7 +1,8 @@
 // The int8 depthwise convolution (QDepthwiseConv2d) against its spec, the naive loops of QConv2dReference with groups = C:
-// equal integers, before and after requantization, on ragged shapes (odd sizes, stride 1 and 2, symmetric and asymmetric
-// padding, dilation, 3×3 and 5×5, channel multipliers, several zero points), on every kernel path and on 1 and 2 threads
-// (one case above the parallel threshold). QConv2dReference with groups = 1 is checked by QConv2dTests.
+// equal integers, before and after requantization, in both forms (channels in lanes and planar), on ragged shapes (odd
+// sizes, strides 1 to 3, symmetric and asymmetric padding, dilation, 1×1, 3×3 and 5×5, channel multipliers, channel counts
+// with and without a planar last block, several zero points, the extreme products, narrow clamps, multipliers above 1 and
+// of int.MinValue), on every kernel path and on 1, 2 and 3 threads. QConv2dReference with groups = 1 is checked by QConv2dTests.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -12,16 +13,37 @@ namespace Condense.Tests.Kernels;
 
 public sealed class QDepthwiseConv2dTests
 {
-    // (batch, C, channel multiplier, H, W, kernel, stride, pads top/left/bottom/right, dilation, z_x)
-    private static readonly (int N, int C, int K, int H, int W, int Kernel, int S, int[] Pads, int D, byte Zx)[] Cases =
+    /// <summary>
+    /// A shape: batch, C, channel multiplier, H, W, square kernel, stride, pads top/left/bottom/right, dilation, z_x; a stride
+    /// or dilation along W when it differs; Extreme: codes 0/255, weights −128/127 and multipliers from 2^-12 to 4 with one
+    /// of int.MinValue per eight channels; the output clamp.
+    /// </summary>
+    public sealed record Case(int N, int C, int K, int H, int W, int Kernel, int S, int[] Pads, int D, byte Zx,
+        int Sw = 0, int Dw = 0, bool Extreme = false, byte Qmin = 20, byte Qmax = 240);
+
+    private static readonly Case[] Cases =
     [
-        (1, 8, 1, 7, 7, 3, 1, [1, 1, 1, 1], 1, 0), (2, 5, 1, 9, 11, 3, 2, [1, 1, 1, 1], 1, 128),
-        (3, 3, 1, 13, 17, 5, 1, [2, 2, 2, 2], 1, 7), (1, 6, 1, 12, 15, 5, 2, [0, 0, 0, 0], 1, 255),
-        (2, 4, 1, 10, 9, 3, 2, [0, 1, 1, 0], 1, 31), (1, 7, 1, 8, 21, 3, 1, [0, 0, 0, 0], 2, 13),
-        (2, 3, 2, 9, 9, 3, 1, [1, 2, 0, 1], 1, 90), (1, 1, 1, 3, 3, 3, 1, [1, 1, 1, 1], 1, 200),
-        (1, 4, 1, 11, 41, 3, 2, [1, 1, 1, 1], 1, 77), (2, 3, 1, 8, 40, 3, 2, [0, 0, 1, 1], 1, 5),   // stride 2 in vector steps and tails
-        (1, 2, 1, 6, 37, 5, 2, [2, 2, 2, 2], 1, 250), (1, 2, 1, 7, 33, 3, 1, [1, 1, 1, 1], 1, 64),
-        (2, 32, 1, 97, 95, 3, 1, [1, 1, 1, 1], 1, 9),   // above the parallel threshold: planes split over threads
+        new(1, 8, 1, 7, 7, 3, 1, [1, 1, 1, 1], 1, 0), new(2, 5, 1, 9, 11, 3, 2, [1, 1, 1, 1], 1, 128),
+        new(3, 3, 1, 13, 17, 5, 1, [2, 2, 2, 2], 1, 7), new(1, 6, 1, 12, 15, 5, 2, [0, 0, 0, 0], 1, 255),
+        new(2, 4, 1, 10, 9, 3, 2, [0, 1, 1, 0], 1, 31), new(1, 7, 1, 8, 21, 3, 1, [0, 0, 0, 0], 2, 13),
+        new(2, 3, 2, 9, 9, 3, 1, [1, 2, 0, 1], 1, 90), new(1, 1, 1, 3, 3, 3, 1, [1, 1, 1, 1], 1, 200),
+        new(1, 4, 1, 11, 41, 3, 2, [1, 1, 1, 1], 1, 77), new(2, 3, 1, 8, 40, 3, 2, [0, 0, 1, 1], 1, 5),   // stride 2 in vector steps and tails
+        new(1, 2, 1, 6, 37, 5, 2, [2, 2, 2, 2], 1, 250), new(1, 2, 1, 7, 33, 3, 1, [1, 1, 1, 1], 1, 64),
+        new(2, 32, 1, 97, 95, 3, 1, [1, 1, 1, 1], 1, 9),   // above the parallel threshold: planes split over threads
+        // Channels in lanes: one block, a block and a planar rest, three blocks; 7×7 and 1×1 images; strides 2 and 3.
+        new(1, 8, 1, 7, 7, 3, 2, [1, 1, 1, 1], 1, 3), new(2, 13, 1, 7, 7, 3, 1, [1, 1, 1, 1], 1, 200),
+        new(1, 24, 1, 7, 7, 3, 1, [1, 1, 1, 1], 1, 128), new(2, 24, 1, 1, 1, 3, 1, [1, 1, 1, 1], 1, 60),
+        new(1, 24, 1, 1, 1, 1, 1, [0, 0, 0, 0], 1, 17), new(1, 16, 1, 15, 14, 3, 3, [1, 1, 1, 1], 1, 99),
+        new(1, 13, 1, 19, 23, 3, 2, [0, 0, 1, 1], 1, 140), new(2, 8, 1, 12, 13, 3, 1, [2, 2, 2, 2], 2, 45),
+        new(1, 16, 1, 17, 18, 5, 1, [2, 2, 2, 2], 1, 230), new(1, 9, 1, 16, 16, 5, 2, [1, 2, 2, 1], 1, 11),
+        new(1, 16, 1, 14, 19, 3, 1, [1, 1, 1, 1], 1, 70, Sw: 2), new(1, 8, 1, 13, 21, 3, 1, [2, 3, 2, 3], 2, 70, Dw: 3),
+        new(1, 8, 1, 9, 10, 4, 1, [1, 2, 2, 1], 1, 33), new(2, 40, 2, 9, 9, 3, 1, [1, 1, 1, 1], 1, 90),   // even kernel; multiplier 2
+        // The extreme products, sums and requantization, with wide and narrow clamps.
+        new(1, 16, 1, 9, 9, 3, 1, [1, 1, 1, 1], 1, 0, Extreme: true, Qmin: 0, Qmax: 255),
+        new(1, 13, 1, 11, 7, 5, 2, [2, 2, 2, 2], 1, 255, Extreme: true, Qmin: 0, Qmax: 255),
+        new(1, 24, 1, 8, 8, 3, 1, [1, 1, 1, 1], 1, 250, Extreme: true, Qmin: 90, Qmax: 110),
+        new(1, 8, 1, 10, 6, 3, 2, [0, 0, 1, 1], 1, 1, Qmin: 120, Qmax: 121),
+        new(2, 45, 1, 81, 79, 3, 1, [1, 1, 1, 1], 1, 77),   // above the parallel threshold: 12 lane blocks over 2 or 3 threads
     ];
 
     public static TheoryData<KernelPath, int, int> PathCases()
@@ -29,42 +51,76 @@ public sealed class QDepthwiseConv2dTests
         var data = new TheoryData<KernelPath, int, int>();
         foreach (var path in Cpu.SupportedPaths)
             for (int i = 0; i < Cases.Length; i++)
-                foreach (int threads in new[] { 1, 2 }) data.Add(path, i, threads);
+                foreach (int threads in new[] { 1, 2, 3 }) data.Add(path, i, threads);
         return data;
     }
 
     [Theory]
     [MemberData(nameof(PathCases))]
-    public void MatchesTheNaiveLoopsExactly(KernelPath path, int index, int threads)
+    public void BothFormsMatchTheNaiveLoopsExactly(KernelPath path, int index, int threads)
     {
         var c = Cases[index];
-        int m = c.C * c.K;
-        var options = new Conv2dOptions(c.S, c.S, c.Pads[0], c.Pads[1], c.Pads[2], c.Pads[3], c.D, c.D, c.C);
+        var (g, x, w, bias, multiplier, shift) = Problem(c, index);
+        var expected = QConv2dReference.Forward(g, x, c.Zx, w, bias);
+        var requantized = QConv2dReference.Requantized(g, expected, multiplier, shift, 100, c.Qmin, c.Qmax);
+        foreach (bool lanes in new[] { true, false })
+        {
+            var (acc, y) = TransformerKernelsTests.WithThreads(threads, () =>
+            {
+                var acc = new int[expected.Length];
+                var y = new byte[expected.Length];
+                using (Cpu.Force(path))
+                    try
+                    {
+                        QDepthwiseConv2d.ForceLanes = lanes;
+                        QDepthwiseConv2d.Forward(g, x, c.Zx, w, bias, acc);
+                        QDepthwiseConv2d.ForwardRequantized(g, x, c.Zx, w, bias, multiplier, shift, 100, c.Qmin, c.Qmax, y);
+                    }
+                    finally { QDepthwiseConv2d.ForceLanes = null; }
+                return (acc, y);
+            });
+            Assert.Equal(expected, acc);
+            Assert.Equal(requantized, y);
+        }
+    }
+
+    private static (Conv2dGeometry G, byte[] X, sbyte[] W, int[] Bias, int[] Multiplier, int[] Shift) Problem(Case c, int index)
+    {
+        int m = c.C * c.K, sw = c.Sw == 0 ? c.S : c.Sw, dw = c.Dw == 0 ? c.D : c.Dw;
+        var options = new Conv2dOptions(c.S, sw, c.Pads[0], c.Pads[1], c.Pads[2], c.Pads[3], c.D, dw, c.C);
         var g = new Conv2dGeometry(c.N, c.C, c.H, c.W, m, c.Kernel, c.Kernel, options);
         var rng = new Rng((ulong)(index + 1));
         var x = new byte[c.N * c.C * c.H * c.W];
-        for (int i = 0; i < x.Length; i++) x[i] = (byte)rng.NextInt(256);
+        for (int i = 0; i < x.Length; i++) x[i] = c.Extreme ? (byte)(rng.NextInt(2) * 255) : (byte)rng.NextInt(256);
         var w = new sbyte[m * c.Kernel * c.Kernel];
-        for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(rng.NextInt(255) - 127);
+        for (int i = 0; i < w.Length; i++) w[i] = c.Extreme ? (sbyte)(rng.NextInt(2) == 0 ? -128 : 127) : (sbyte)(rng.NextInt(255) - 127);
         var bias = new int[m];
         for (int o = 0; o < m; o++) bias[o] = rng.NextInt(20001) - 10000;
         var multiplier = new int[m]; var shift = new int[m];
-        for (int o = 0; o < m; o++) Requantize.QuantizeMultiplier(0.002 + 0.01 * rng.NextDouble(), out multiplier[o], out shift[o]);
-
-        var expected = QConv2dReference.Forward(g, x, c.Zx, w, bias);
-        var (acc, y) = TransformerKernelsTests.WithThreads(threads, () =>
+        for (int o = 0; o < m; o++)
         {
-            var acc = new int[expected.Length];
-            var y = new byte[expected.Length];
-            using (Cpu.Force(path))
-            {
-                QDepthwiseConv2d.Forward(g, x, c.Zx, w, bias, acc);
-                QDepthwiseConv2d.ForwardRequantized(g, x, c.Zx, w, bias, multiplier, shift, 100, 20, 240, y);
-            }
-            return (acc, y);
+            double real = c.Extreme ? Math.Pow(2, -12 + 14 * rng.NextDouble()) : 0.002 + 0.01 * rng.NextDouble();
+            Requantize.QuantizeMultiplier(real, out multiplier[o], out shift[o]);
+            if (c.Extreme && o % 8 == 5) (multiplier[o], shift[o]) = (int.MinValue, o % 3 - 1);
+        }
+        return (g, x, w, bias, multiplier, shift);
+    }
+
+    [Fact]
+    public void AnyThreadCountGivesTheSameBytes()
+    {
+        int index = Cases.Length - 1;
+        var c = Cases[index];
+        var (g, x, w, bias, multiplier, shift) = Problem(c, index);
+        byte[] Run(int threads) => TransformerKernelsTests.WithThreads(threads, () =>
+        {
+            var y = new byte[g.Batch * g.OutChannels * g.OutPixels];
+            QDepthwiseConv2d.ForwardRequantized(g, x, c.Zx, w, bias, multiplier, shift, 100, c.Qmin, c.Qmax, y);
+            return y;
         });
-        Assert.Equal(expected, acc);
-        Assert.Equal(QConv2dReference.Requantized(g, expected, multiplier, shift, 100, 20, 240), y);
+        var one = Run(1);
+        Assert.Equal(one, Run(2));
+        Assert.Equal(one, Run(3));
     }
 
     [Fact]

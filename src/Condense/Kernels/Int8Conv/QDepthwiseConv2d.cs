@@ -3,10 +3,13 @@
 // input channel o / k alone:
 //   acc[n, o, oy, ox] = Σ_{kh,kw} (x[n, o/k, iy, ix] − z_x) · w[o, 0, kh, kw] + bias32[o],
 // with x − z_x = 0 where the window leaves the image, then requantized per channel as QConv2d (Requantize.RowCore).
-// A plane has too few taps per output (kH·kW) for the channel tiles of QConv2dDirect, so each output row is summed tap by
-// tap: one weight times a run of input pixels, the run cut to where the tap stays inside the image (no padded copy).
-// Strides 1 and 2 add 8 pixels a step (Vector256<int>). Planes (n, o) are independent, so they split over threads as
-// whole planes and any thread count gives the same bits. QConv2dReference.Forward (groups = C) is the spec.
+// Two forms, giving the same integers for any thread count:
+//   channels in lanes (QDepthwiseConv2d.Lanes.cs, the default on AVX2 for k = 1): eight channels of one image per work
+//     item, transposed into a padded pixel-major buffer so one vector holds a pixel's eight channels; the fast form.
+//   planar (this file: the Scalar path, k > 1 and a last block of fewer than eight channels): each output row of one
+//     plane is summed tap by tap, one weight times a run of input pixels cut to where the tap stays inside the image (no
+//     padded copy); strides 1 and 2 add 8 pixels a step (Vector256<int>). Planes split over threads whole.
+// QConv2dReference.Forward (groups = C) is the spec.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -17,7 +20,7 @@ using Condense.Kernels.Platform;
 namespace Condense.Kernels.Int8Conv;
 
 /// <summary>Integer depthwise 2-D convolution (groups = input channels) on NCHW uint8 images.</summary>
-public static unsafe class QDepthwiseConv2d
+public static unsafe partial class QDepthwiseConv2d
 {
     /// <summary>True when <paramref name="g"/> is depthwise: one group per input channel, output channels a multiple of them.</summary>
     public static bool IsDepthwise(Conv2dGeometry g)
@@ -57,30 +60,49 @@ public static unsafe class QDepthwiseConv2d
     private static void Run(Job job)
     {
         var g = job.G;
-        int planes = g.Batch * g.OutChannels;
-        int parts = g.Flops < Conv2dKernel.ParallelFlops ? 1 : Math.Min(Cpu.Threads, planes);
+        int parts = g.Flops < Conv2dDepthwise.ParallelFlops ? 1 : (int)Math.Min(Cpu.Threads, job.Units);
         job.Parts = parts;
         if (parts <= 1) job.Execute(0);
         else WorkerPool.Run(job, parts);
     }
 
-    // Part p runs planes [planes·p/parts, planes·(p+1)/parts); the requantized form sums a plane into its own scratch.
+    // The requantized planar form sums a plane into its own scratch.
     [ThreadStatic] private static int[]? t_sums, t_multipliers, t_shifts;
 
+    /// <summary>
+    /// Units of work, part p taking a contiguous run: with lanes, (image, block of eight channels), a last block of fewer
+    /// channels running planar; otherwise output planes (image, channel).
+    /// </summary>
     private sealed class Job(KernelPath path, Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte* weight, int* bias,
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc) : IParallelJob
     {
         private readonly byte* _x = x, _y = y;
         private readonly sbyte* _w = weight;
         private readonly int* _bias = bias, _multiplier = multiplier, _shift = shift, _acc = acc;
+        private readonly bool _lanes = UsesLanes(path, g);
 
         public Conv2dGeometry G => g;
+        public long Units => _lanes ? (long)g.Batch * LaneBlocks(g) : (long)g.Batch * g.OutChannels;
         public int Parts { get; set; } = 1;
 
         public void Execute(int part)
         {
-            long planes = (long)g.Batch * g.OutChannels;
-            int first = (int)(planes * part / Parts), last = (int)(planes * (part + 1) / Parts);
+            long units = Units, u0 = units * part / Parts, u1 = units * (part + 1) / Parts;
+            if (!_lanes) { Planes((int)u0, (int)u1); return; }
+            int blocks = LaneBlocks(g);
+            var buffers = new LaneBuffers(g, xZeroPoint, _y is null);
+            var output = new LaneOutput(_multiplier, _shift, yZeroPoint, qmin, qmax, _y, _acc);
+            for (long unit = u0; unit < u1; unit++)
+            {
+                int n = (int)(unit / blocks), c0 = (int)(unit % blocks) * Lanes;
+                if (c0 + Lanes <= g.InChannels) LaneBlock(g, buffers, n, c0, _x, xZeroPoint, _w, _bias, output);
+                else Planes(n * g.OutChannels + c0, (n + 1) * g.OutChannels);
+            }
+        }
+
+        // Output planes [first, last), planar.
+        private void Planes(int first, int last)
+        {
             int pixels = g.OutPixels, taps = g.KernelH * g.KernelW, k = g.OutChannels / g.InChannels;
             bool vector = path != KernelPath.Scalar && Avx2.IsSupported;
             var columns = Columns(g);

@@ -64,7 +64,7 @@ public static unsafe partial class Requantize
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Lanes256(Vector256<int> x, Vector256<int> multiplier, Vector256<int> shift)
+    internal static Vector256<int> Lanes256(Vector256<int> x, Vector256<int> multiplier, Vector256<int> shift)
     {
         var left = Vector256.Max(shift, Vector256<int>.Zero).AsUInt32();
         var right = Vector256.Max(-shift, Vector256<int>.Zero).AsUInt32();
