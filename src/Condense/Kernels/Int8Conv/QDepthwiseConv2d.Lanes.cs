@@ -1,12 +1,14 @@
 // The channels-in-lanes form of the int8 depthwise convolution (QDepthwiseConv2d.cs), after the fp32 Conv2dDepthwise.Lanes:
 // eight consecutive channels of one image are transposed, row by row, into a padded pixel-major byte row (eight codes a
 // pixel, the border holding z_x), and from it into a buffer of tap pairs, one vector per padded pixel p:
-//   pairs[p] = [x(p, c) − z_x, x(p + dW, c) − z_x] for c = 0 .. 7, sixteen int16,
+//   pairs[p] = [x(p, c), x(p + dW, c)] for c = 0 .. 7, sixteen int16 (the border rows z_x too),
 // so one vpmaddwd against the weights interleaved the same way sums taps (kh, kw) and (kh, kw + 1) of the eight channels
-// into int32, an odd last tap of a row paired with a zero weight: a 3×3 window is six vpmaddwd per output pixel, one load
-// each whatever the stride or dilation. The products are exact: |x − z_x| ≤ 255 and |w| ≤ 128, so a pair sums to at most
-// 65280. Only the pair columns some window starts a pair at are built (the even ones at stride 2); pair rows are built as
-// the output rows first need them, so the rows in use stay in cache. Output: QDepthwiseConv2d.LaneOutput.cs.
+// into int32, an odd last tap of a row paired with a zero weight: a 3×3 window is six vpmaddwd per output pixel, one
+// load each whatever the stride or dilation. The zero point moves into the start value: Σ (x − z_x)·w = Σ x·w − z_x·Σ w,
+// with x = z_x on the border; int32 arithmetic wraps, giving the bits of the reference's sum truncated to int32. The
+// products are exact: x ≤ 255 and |w| ≤ 128, so a pair sums to at most 65280. Only the pair columns some window starts a
+// pair at are built (the even ones at stride 2); pair rows are built as the output rows first need them, so the rows in
+// use stay in cache. Output: QDepthwiseConv2d.LaneOutput.cs.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -38,7 +40,7 @@ public static unsafe partial class QDepthwiseConv2d
     [ThreadStatic] private static int[]? t_laneSums, t_laneColumns;
 
     /// <summary>
-    /// A thread's buffers for one call: the byte row (border z_x), the pair buffer (border rows zero), the block's int32 sums
+    /// A thread's buffers for one call: the byte row (border z_x), the pair buffer (border rows z_x), the block's int32 sums
     /// (accumulators) or its output codes, the interleaved weights and the pair columns.
     /// </summary>
     private readonly struct LaneBuffers
@@ -54,8 +56,8 @@ public static unsafe partial class QDepthwiseConv2d
             new Span<byte>(Row, rowPixels * Lanes).Fill(xZeroPoint);
             int pairRow = PaddedWidth * 2 * Lanes;
             Pairs = QConvShared.Buffer(ref t_lanePairs, checked(paddedHeight * pairRow));
-            new Span<short>(Pairs, o.PadTop * pairRow).Clear();
-            new Span<short>(Pairs + (o.PadTop + g.Height) * pairRow, o.PadBottom * pairRow).Clear();
+            new Span<short>(Pairs, o.PadTop * pairRow).Fill(xZeroPoint);
+            new Span<short>(Pairs + (o.PadTop + g.Height) * pairRow, o.PadBottom * pairRow).Fill(xZeroPoint);
             Sums = accumulators ? QConvShared.Buffer(ref t_laneSums, checked(g.OutPixels * Lanes)) : null;
             Codes = accumulators ? null : QConvShared.Buffer(ref t_laneCodes, checked(g.OutPixels * Lanes));
             Weights = QConvShared.Buffer(ref t_laneWeights, g.KernelH * PairsPerRow(g) * 2 * Lanes);
@@ -94,21 +96,21 @@ public static unsafe partial class QDepthwiseConv2d
         int taps = g.KernelH * g.KernelW;
         InterleaveWeights(w + (long)c0 * taps, g.KernelH, g.KernelW, PairsPerRow(g), buffers.Weights);
         var start = bias is null ? Vector256<int>.Zero : Vector256.Load(bias + c0);
+        start -= Vector256.Create((int)xZeroPoint) * TapSums(w + (long)c0 * taps, taps);
         byte* source = x + ((long)n * g.InChannels + c0) * g.InPixels, end = x + (long)g.Batch * g.InChannels * g.InPixels;
-        if (buffers.Codes is null) Rows(g, buffers, source, end, xZeroPoint, start, new SumsSink(buffers.Sums));
-        else Rows(g, buffers, source, end, xZeroPoint, start, output.Codes(c0, buffers.Codes));
+        if (buffers.Codes is null) Rows(g, buffers, source, end, start, new SumsSink(buffers.Sums));
+        else Rows(g, buffers, source, end, start, output.Codes(c0, buffers.Codes));
         output.Write(g, n, c0, buffers.Codes, buffers.Sums);
     }
 
     // Every output row of the block into the sink, each after the pair rows (padded) up to the last one it reads are built
-    // from the eight planes at `source`; the border rows stay zero.
+    // from the eight planes at `source`; the border rows stay z_x.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows<TSink>(Conv2dGeometry g, in LaneBuffers buffers, byte* source, byte* end, byte xZeroPoint, Vector256<int> start,
+    private static void Rows<TSink>(Conv2dGeometry g, in LaneBuffers buffers, byte* source, byte* end, Vector256<int> start,
         TSink sink) where TSink : struct, ILaneSink
     {
         var o = g.Options;
         int wp = buffers.PaddedWidth, pairs = PairsPerRow(g);
-        var zero = Vector256.Create((short)xZeroPoint);
         int built = 0;
         for (int oy = 0; oy < g.OutHeight; oy++)
         {
@@ -117,10 +119,19 @@ public static unsafe partial class QDepthwiseConv2d
                 int iy = built - o.PadTop;
                 if ((uint)iy >= (uint)g.Height) continue;
                 TransposeRowIn(source + (long)iy * g.Width, g.InPixels, g.Width, end, buffers.Row + o.PadLeft * Lanes);
-                BuildPairs(buffers.Row, o.DilationW, buffers.Columns, buffers.ColumnCount, zero, buffers.Pairs + (long)built * wp * 2 * Lanes);
+                BuildPairs(buffers.Row, o.DilationW, buffers.Columns, buffers.ColumnCount, buffers.Pairs + (long)built * wp * 2 * Lanes);
             }
             SumRow(g, buffers.Pairs + (long)oy * o.StrideH * wp * 2 * Lanes, wp, pairs, buffers.Weights, start, oy * g.OutWidth, ref sink);
         }
+    }
+
+    // Σ_t w[c0 + i, t] for the eight channels.
+    private static Vector256<int> TapSums(sbyte* w, int taps)
+    {
+        var sums = stackalloc int[Lanes];
+        for (int i = 0; i < Lanes; i++)
+            for (int t = 0; t < taps; t++) sums[i] += w[(long)i * taps + t];
+        return Vector256.Load(sums);
     }
 
     // weights[((kh·pairs + p)·8 + i)·2 + e] = w[c0 + i, kh, 2p + e], zero where 2p + e = kW (an odd last tap's partner).
@@ -184,15 +195,15 @@ public static unsafe partial class QDepthwiseConv2d
         Sse2.StoreHigh((double*)(to + ld), v.AsDouble());
     }
 
-    // pairs[j] = [row(j, c) − z_x, row(j + dW, c) − z_x] (c = 0 .. 7, sixteen int16) for the listed columns j.
+    // pairs[j] = [row(j, c), row(j + dW, c)] (c = 0 .. 7, sixteen int16) for the listed columns j.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BuildPairs(byte* row, int dilation, int* columns, int count, Vector256<short> zero, short* pairs)
+    private static void BuildPairs(byte* row, int dilation, int* columns, int count, short* pairs)
     {
         for (int k = 0; k < count; k++)
         {
             int j = columns[k];
             var both = Sse2.UnpackLow(Row8(row + j * Lanes), Row8(row + (j + dilation) * Lanes));
-            (Avx2.ConvertToVector256Int16(both) - zero).Store(pairs + j * 2 * Lanes);   // vpmovzxbw, then − z_x
+            Avx2.ConvertToVector256Int16(both).Store(pairs + j * 2 * Lanes);   // vpmovzxbw
         }
     }
 
