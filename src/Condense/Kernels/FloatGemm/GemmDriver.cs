@@ -45,9 +45,11 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
 
     /// <summary>
     /// Below this many flops (~100 µs on one core) waking a second thread costs more than it saves (measured: 128³ ran
-    /// slower on 2 threads).
+    /// slower on 2 threads). It was 10 Mflop; MobileNetV2's 1×1 layers at 14×14 and 7×7 (4–10 Mflop) then ran on one
+    /// thread: at 3 Mflop its batch 1 went 20.6–22.1 → 17.8–19.3 ms, the small models unchanged (`real --only small`,
+    /// alternating runs on the 2-core AMD machine, workers not spinning).
     /// </summary>
-    private const long ParallelFlops = 10_000_000;
+    private const long ParallelFlops = 3_000_000;
 
     /// <summary>From this many flops (~1 ms on one core) a call is cut into two chunks per thread instead of one.</summary>
     private const long ChunkedFlops = 100_000_000;
