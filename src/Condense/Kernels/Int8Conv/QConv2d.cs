@@ -83,7 +83,7 @@ public static unsafe partial class QConv2d
             QConv2dWinograd.Forward(path, g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
             return;
         }
-        int parts = g.Batch >= Cpu.Threads || g.Flops < Conv2dKernel.ParallelFlops ? 1 : Math.Min(Cpu.Threads, (g.OutChannels + BlockRows - 1) / BlockRows);
+        int parts = g.Batch >= Cpu.Threads || g.Flops < ParallelOps ? 1 : Math.Min(Cpu.Threads, (g.OutChannels + BlockRows - 1) / BlockRows);
         if (parts <= 1)
         {
             Direct(path, dot, g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
@@ -125,6 +125,14 @@ public static unsafe partial class QConv2d
     // Fewer images than threads (batch 1): part p computes the output channels of block p for every image, through its own
     // packed rows of the weight; each output value is the same sum as unsplit, so any thread count gives the same bits.
     private const int BlockRows = 16;
+
+    /// <summary>
+    /// From this many operations (2 per multiply-add) a batch smaller than the threads splits its output channels over
+    /// them: the fp32 GEMM's threshold, as an int8 multiply-add costs what an fp32 one does without VNNI. It was 10 M
+    /// (Conv2dKernel's): in alternating runs on the AMD machine MobileNetV2 int8 batch 1 went 28.3–28.9 → 25.0–25.8 ms and
+    /// resnet-mini int8 batch 1 0.84–0.85 → 0.81–0.83 ms.
+    /// </summary>
+    internal const long ParallelOps = 3_000_000;
 
     /// <summary>A weight split into row blocks of whole multiples of <see cref="BlockRows"/>, kept on the weight per part count.</summary>
     private sealed record ChannelBlocks(int[] First, PackedInt8Weights[] Weights)
