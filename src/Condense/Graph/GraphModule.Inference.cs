@@ -105,17 +105,6 @@ public sealed partial class GraphModule
     // A Clip whose bounds, if given as inputs, are initializers (opset 11+), or attributes (opset 6).
     private static bool ConstantBounds(Plan plan, Step clip) => clip.Inputs.Skip(1).All(slot => slot < plan.InitializerCount);
 
-    // The bounds of a ConstantBounds Clip (an absent one infinite), or null when one is not a single float or is NaN.
-    private static (float Min, float Max)? ClipBounds(Step clip, Tensor?[] values)
-    {
-        float? Bound(int i, string name, float fallback)
-        {
-            if (i >= clip.Inputs.Length || clip.Inputs[i] < 0) return clip.Node.Float(name, fallback);
-            return values[clip.Inputs[i]] is { DataType: DataType.Float32, Size: 1 } t && !float.IsNaN(t.Data[0]) ? t.Data[0] : null;
-        }
-        return (Bound(1, "min", float.NegativeInfinity), Bound(2, "max", float.PositiveInfinity)) is (float min, float max) ? (min, max) : null;
-    }
-
     // An inference batch norm over the channels, its four parameters initializers.
     private static bool FoldableBatchNorm(Plan plan, Step bn) =>
         bn.Node.Int("training_mode", 0) == 0 && bn.Node.Int("spatial", 1) == 1 && bn.Inputs.Length == 5
@@ -141,7 +130,9 @@ public sealed partial class GraphModule
         if (chain.BatchNorm >= 0 && (folded = FoldBatchNorm(plan, chain, w, b, g.OutChannels, values)) is null) return false;
         var packed = folded?.Packed ?? ConvWeightPacking.For(w);
         var bias = folded?.Bias ?? b;
-        (float Min, float Max)? bounds = chain.Clip >= 0 ? ClipBounds(plan.Steps[chain.Clip], values) : (float.NegativeInfinity, float.PositiveInfinity);
+        var clip = chain.Clip >= 0 ? plan.Steps[chain.Clip] : null;
+        Tensor? Bound(int i) => i < clip!.Inputs.Length && clip.Inputs[i] >= 0 ? values[clip.Inputs[i]] : null;
+        var bounds = clip is null ? (float.NegativeInfinity, float.PositiveInfinity) : GraphOps.ClipBounds(clip.Node, Bound(1), Bound(2));
         if (bounds is not var (min, max)) return false;
         var y = PooledTensor(g.OutputShape, arena);
         // The kernels clamp below at 0 (Relu) or not at all; another lower bound is a pass of its own, before the upper one.

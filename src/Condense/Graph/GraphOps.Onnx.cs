@@ -34,6 +34,22 @@ public static partial class GraphOps
         return Required(node, inputs, 0).Clip(min, max);
     }
 
+    /// <summary>
+    /// The constant bounds of a Clip: its inputs 1 and 2 (opset 11 on; <paramref name="min"/> and <paramref name="max"/> are
+    /// their tensors, null where an input is not a constant), else its attributes (opset 6), an absent bound unbounded; null
+    /// when a bound is not a constant one-element float or is NaN. What the fused convolution chains and the integer engine fold.
+    /// </summary>
+    internal static (float Min, float Max)? ClipBounds(Node clip, Tensor? min, Tensor? max)
+    {
+        float? Bound(int i, Tensor? given, string attribute, float unbounded)
+        {
+            float? value = i >= clip.Inputs.Count || clip.Inputs[i].Length == 0 ? clip.Float(attribute, unbounded)
+                : given is { DataType: DataType.Float32, Size: 1 } t ? t.Data[0] : null;
+            return value is float v && float.IsNaN(v) ? null : value;
+        }
+        return (Bound(1, min, "min", float.NegativeInfinity), Bound(2, max, "max", float.PositiveInfinity)) is (float lo, float hi) ? (lo, hi) : null;
+    }
+
     // Pow: a one-element exponent (the common x² of exporters) uses the scalar kernel; others broadcast.
     internal static Tensor Pow(Node node, Tensor?[] inputs)
     {

@@ -44,17 +44,11 @@ public sealed partial class IntegerConvModel
             return (activations, readers, scale, zeroPoint, (byte)lo, (byte)hi);
         }
 
-        // The constant (min, max) of a Clip: attributes (opset 6) or scalar initializer inputs (opset 11 on), absent = unbounded.
+        // The constant (min, max) of a Clip (GraphOps.ClipBounds: its bounds as initializers or attributes), when min ≤ max.
         private (float Min, float Max)? ClipBounds(Node clip)
         {
-            float? Bound(string attribute, int input)
-            {
-                if (clip.Attributes.ContainsKey(attribute)) return clip.Float(attribute, 0f);
-                if (clip.Inputs.Count <= input || clip.Inputs[input].Length == 0) return null;
-                return g.Initializers.TryGetValue(clip.Inputs[input], out var t) && t.Size == 1 ? t.Data[0] : float.NaN;
-            }
-            float min = Bound("min", 1) ?? float.NegativeInfinity, max = Bound("max", 2) ?? float.PositiveInfinity;
-            return float.IsNaN(min) || float.IsNaN(max) || min > max ? null : (min, max);
+            Tensor? Bound(int i) => i < clip.Inputs.Count ? g.Initializers.GetValueOrDefault(clip.Inputs[i]) : null;
+            return GraphOps.ClipBounds(clip, Bound(1), Bound(2)) is var (min, max) && min <= max ? (min, max) : null;
         }
 
         // The float output of a layer or Add with no requantization: the value after its Relus (fused).

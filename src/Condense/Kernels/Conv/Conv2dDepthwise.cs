@@ -164,7 +164,7 @@ internal static unsafe partial class Conv2dDepthwise
             long u0 = _units * part / _parts, u1 = _units * (part + 1) / _parts;
             if (!_lanes) { Planes(u0, u1); return; }
             int blocks = (g.InChannels + Lanes - 1) / Lanes;
-            var lanes = new LaneBuffers(g, Scratch(ref t_lanes, LaneInputLength(g)), Scratch(ref t_laneSums, LaneOutputLength(g)));
+            var lanes = new LaneBuffers(g, AlignedBuffer.Of(ref t_lanes, LaneInputLength(g)), AlignedBuffer.Of(ref t_laneSums, LaneOutputLength(g)));
             for (long unit = u0; unit < u1; unit++)
             {
                 int n = (int)(unit / blocks), c0 = (int)(unit % blocks) * Lanes;
@@ -179,7 +179,7 @@ internal static unsafe partial class Conv2dDepthwise
             var (g, l) = (_g, _layout);
             int taps = g.KernelH * g.KernelW, multiplier = g.OutPerGroup, pixels = g.OutPixels;
             int length = checked((int)l.Length(Block));
-            float* padded = Scratch(ref t_padded, length), sums = Scratch(ref t_sums, l.PaddedPositions(Block));
+            float* padded = AlignedBuffer.Of(ref t_padded, length), sums = AlignedBuffer.Of(ref t_sums, l.PaddedPositions(Block));
             new Span<float>(padded, length).Clear(); // every plane writes the same interior: the border stays zero
             long copied = -1;
             for (long plane = p0; plane < p1; plane++)
@@ -193,13 +193,5 @@ internal static unsafe partial class Conv2dDepthwise
                 WriteRows(sums, l.Wq, g.OutHeight, g.OutWidth, _y + plane * pixels, _residual is null ? null : _residual + plane * pixels, _clamp);
             }
         }
-    }
-
-    // 16 spare floats let the start move up to the next cache line.
-    private static float* Scratch(ref float[]? buffer, long count)
-    {
-        if (buffer is null || buffer.Length < count + 16) buffer = GC.AllocateUninitializedArray<float>(checked((int)count + 16), pinned: true);
-        nint p = (nint)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(buffer));
-        return (float*)((p + 63) & ~(nint)63);
     }
 }

@@ -62,7 +62,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         // Each output row in equal runs of at most MaxPositions positions.
         int runs = (ow + ConvKernelAvx512Channels.MaxPositions - 1) / ConvKernelAvx512Channels.MaxPositions;
         // Partial sums of every position between K blocks (K ≥ ChannelTilesMinTaps > KC: always several).
-        float* tiles = Buffer(ref t_channelTiles, (pixels + ChannelTileOutput.ReadRows) * channels);
+        float* tiles = AlignedBuffer.Of(ref t_channelTiles, (pixels + ChannelTileOutput.ReadRows) * channels);
         for (int r = r0; r < r1; r += channels)
         {
             long rowStart = (long)r * pixels;
@@ -94,7 +94,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
         const int channels = ConvKernelAvx2Channels.Channels, most = ConvKernelAvx2Channels.MaxPositions;
         int k = g.ColumnRows, mg = g.OutPerGroup, pixels = g.OutPixels;
         int runs = (pixels + most - 1) / most;
-        float* sums = Buffer(ref t_channelTiles, (long)pixels * channels);
+        float* sums = AlignedBuffer.Of(ref t_channelTiles, (long)pixels * channels);
         for (int r = r0; r < r1; r += channels)
         {
             for (int pc = 0; pc < k; pc += KC)

@@ -85,10 +85,10 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
             var (g, l) = (_g, _layout);
             int nr = TKernel.NR, mg = g.OutPerGroup, panelRows = _panelRows, panels = (mg + panelRows - 1) / panelRows;
             int stride = l.PaddedPositions(nr);
-            float* padded = Buffer(ref t_padded, l.Length(nr));
+            float* padded = AlignedBuffer.Of(ref t_padded, l.Length(nr));
             bool imageResident = l.Length(nr) * sizeof(float) <= ImageResidentBytes;
             // Pixel tiles sum into a panel's rows × positions (image-resident) or all rows × a strip of tiles (weight-resident).
-            float* tiles = _channelTiles ? null : Buffer(ref t_out, imageResident ? (long)TKernel.MaxRows * stride : (long)mg * StripTiles(g) * nr);
+            float* tiles = _channelTiles ? null : AlignedBuffer.Of(ref t_out, imageResident ? (long)TKernel.MaxRows * stride : (long)mg * StripTiles(g) * nr);
             new Span<float>(padded, checked((int)l.Length(nr))).Clear(); // every item writes the same interior: the border stays zero
             long units = _items * _split, u0 = units * part / _parts, u1 = units * (part + 1) / _parts, copied = -1;
             for (long unit = u0; unit < u1; unit++)

@@ -76,7 +76,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
     private static float* PackWeights(Conv2dGeometry g, float* w, int panelRows, Conv2dPackedWeights? prepacked, out float[]? holder)
     {
         holder = null;
-        if (prepacked is null) return PackWeights(g, w, panelRows, Buffer(ref t_packedWeights, (long)g.OutChannels * g.ColumnRows));
+        if (prepacked is null) return PackWeights(g, w, panelRows, AlignedBuffer.Of(ref t_packedWeights, (long)g.OutChannels * g.ColumnRows));
         if (prepacked.Find(typeof(TKernel), panelRows, g) is not { } kept)
         {
             kept = GC.AllocateUninitializedArray<float>(checked(g.OutChannels * g.ColumnRows + 16), pinned: true);
@@ -98,14 +98,6 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                 GemmPack.PackA(false, TKernel.Path != KernelPath.Scalar, w + (long)group * mg * k, k, r, 0, rows, k, rows, packed + ((long)group * mg + r) * k);
             }
         return packed;
-    }
-
-    private static float* Buffer(ref float[]? buffer, long count)
-    {
-        // 16 spare floats let the start move up to the next cache line.
-        if (buffer is null || buffer.Length < count + 16)
-            buffer = GC.AllocateUninitializedArray<float>(checked((int)count + 16), pinned: true);
-        return Aligned(buffer);
     }
 
     // The first cache-line boundary of a pinned array with 16 spare floats.
@@ -146,8 +138,8 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
             // RunDot's length is the positions rounded up to whole vectors; dy is zero past them and at the dropped ones.
             int ldq = (l.Positions + TKernel.Lanes - 1) / TKernel.Lanes * TKernel.Lanes;
             int xStride = (int)((l.Length(TKernel.NR) + 15) / 16 * 16), dyStride = mg * ldq;
-            float* padded = Buffer(ref t_padded, (long)chunk * xStride);
-            float* paddedDy = Buffer(ref t_dy, (long)chunk * dyStride);
+            float* padded = AlignedBuffer.Of(ref t_padded, (long)chunk * xStride);
+            float* paddedDy = AlignedBuffer.Of(ref t_dy, (long)chunk * dyStride);
             new Span<float>(padded, chunk * xStride).Clear();
             new Span<float>(paddedDy, chunk * dyStride).Clear();
             long i0 = _items * part / _parts, i1 = _items * (part + 1) / _parts;

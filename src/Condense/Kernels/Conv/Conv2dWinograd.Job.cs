@@ -8,7 +8,6 @@
 // its V panel (KC × 32 floats, 16 KiB) in L1 while the U micro-panels stream past it. Every output is the same FMA chain
 // (fixed K blocks) and the same transforms whatever thread or block computes it: the bits do not depend on the threads.
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
 
@@ -91,8 +90,8 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
             var g = s.Geometry;
             var f = s.Transform;
             int xis = f.Alpha * f.Alpha, c = g.InChannels, mr = PanelRows, panels = (g.OutChannels + mr - 1) / mr, groupRows = GroupRows(f);
-            float* v = Buffer(ref t_v, xis * WinogradTilesScalar.VStride(c));
-            float* m = Buffer(ref t_m, xis * WinogradTilesScalar.MStride(groupRows));
+            float* v = AlignedBuffer.Of(ref t_v, xis * WinogradTilesScalar.VStride(c));
+            float* m = AlignedBuffer.Of(ref t_m, xis * WinogradTilesScalar.MStride(groupRows));
             int groups = (s.Count + 7) / 8, t0 = 0, t1 = s.Count, r0 = 0, r1 = g.OutChannels;
             if (_splitTiles) (t0, t1) = (groups * part / _parts * 8, Math.Min(s.Count, groups * (part + 1) / _parts * 8));
             else (r0, r1) = (panels * part / _parts * mr, Math.Min(g.OutChannels, panels * (part + 1) / _parts * mr));
@@ -158,14 +157,5 @@ internal static unsafe class Conv2dWinograd<TGemm> where TGemm : struct, IGemmKe
 
         /// <summary>The AVX-512 tile's columns for <paramref name="left"/> tiles still to cover: 32, 16 or 8.</summary>
         private static int Width(int left) => left > 24 ? 32 : left > 8 ? 16 : 8;
-
-        private static float* Buffer(ref float[]? buffer, long count)
-        {
-            // 16 spare floats let the start move up to the next cache line.
-            if (buffer is null || buffer.Length < count + 16)
-                buffer = GC.AllocateUninitializedArray<float>(checked((int)count + 16), pinned: true);
-            nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-            return (float*)((p + 63) & ~(nint)63);
-        }
     }
 }

@@ -97,8 +97,8 @@ public static unsafe partial class QConv2d
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
     {
         long inSize = (long)g.Batch * g.InChannels * g.InPixels, outSize = (long)g.Batch * g.OutChannels * g.OutPixels;
-        byte* nhwc = QConvShared.Buffer(ref t_channelsLastInput, checked((int)inSize + 4));
-        int* sums = QConvShared.Buffer(ref t_channelsLastOutput, checked((int)outSize));
+        byte* nhwc = AlignedBuffer.Of(ref t_channelsLastInput, checked((int)inSize + 4));
+        int* sums = AlignedBuffer.Of(ref t_channelsLastOutput, checked((int)outSize));
         {
             ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
             if (y is null)

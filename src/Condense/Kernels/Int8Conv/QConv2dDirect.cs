@@ -35,9 +35,9 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2, pixels = g.OutPixels;
         // The calling thread's buffers (valid until its next call): allocating them pinned per call cost more than a
         // batch-1 LeNet convolution.
-        int* offsets = QConvShared.Buffer(ref t_offsets, 2 * pairs), biases = QConvShared.Buffer(ref t_biases, m);
-        int* rowMultipliers = y is null ? null : QConvShared.Buffer(ref t_multipliers, m * pixels);
-        int* rowShifts = y is null ? null : QConvShared.Buffer(ref t_shifts, m * pixels);
+        int* offsets = AlignedBuffer.Of(ref t_offsets, 2 * pairs), biases = AlignedBuffer.Of(ref t_biases, m);
+        int* rowMultipliers = y is null ? null : AlignedBuffer.Of(ref t_multipliers, m * pixels);
+        int* rowShifts = y is null ? null : AlignedBuffer.Of(ref t_shifts, m * pixels);
         TapOffsets(g, layout, offsets);
         // Packed once per weight and tile height (the tests switch paths), kept on the weight: repacking read 2,400
         // values per LeNet conv2 call, as long as the batch-1 convolution itself.
@@ -125,10 +125,10 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
             var (g, l) = (_g, _layout);
             int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2, nr = TKernel.NR, stride = l.PaddedPositions(nr);
             int wq = l.Wq, pixels = g.OutPixels;
-            short* padded = QConvShared.Buffer(ref t_padded, PaddedLength(l));
-            int* acc = QConvShared.Buffer(ref t_acc, m * stride);
-            int* compact = _y is null ? null : QConvShared.Buffer(ref t_compact, m * pixels);
-            int* rowBase = QConvShared.Buffer(ref t_rowBase, g.Height), colBase = QConvShared.Buffer(ref t_colBase, g.Width);
+            short* padded = AlignedBuffer.Of(ref t_padded, PaddedLength(l));
+            int* acc = AlignedBuffer.Of(ref t_acc, m * stride);
+            int* compact = _y is null ? null : AlignedBuffer.Of(ref t_compact, m * pixels);
+            int* rowBase = AlignedBuffer.Of(ref t_rowBase, g.Height), colBase = AlignedBuffer.Of(ref t_colBase, g.Width);
             QConvShared.Bases(g, l, rowBase, colBase);
             new Span<short>(padded, PaddedLength(l)).Clear(); // every image writes the same interior: the border stays zero
             int n0 = (int)((long)g.Batch * part / _parts), n1 = (int)((long)g.Batch * (part + 1) / _parts);

@@ -49,18 +49,18 @@ internal static unsafe class QConv2dNhwc
         if (g.Batch == 0) return;
         var layout = JitLayout.Of(g, weight);
         int m = g.OutChannels, blocks = (m + BlockChannels - 1) / BlockChannels;
-        int* biases = QConvShared.Buffer(ref t_bias, blocks * BlockChannels);
+        int* biases = AlignedBuffer.Of(ref t_bias, blocks * BlockChannels);
         var rowSums = weight.RowSums;
         for (int o = 0; o < blocks * BlockChannels; o++)
             biases[o] = o < m ? (bias is null ? 0 : bias[o]) - xZeroPoint * rowSums[o] : 0;
-        byte* zero = QConvShared.Buffer(ref t_zero, 4 * layout.Quads);
+        byte* zero = AlignedBuffer.Of(ref t_zero, 4 * layout.Quads);
         new Span<byte>(zero, 4 * layout.Quads).Fill(xZeroPoint);
         if (layout.Merged) x = PadWidth(g, x, xZeroPoint);
         int units = blocks * g.Batch * layout.Tiles;
         int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, units) : 1;
         var job = t_job ??= new Job();
         var requantizer = y is null ? default
-            : new ChannelRequantizer(multiplier, shift, m, yZeroPoint, qmin, qmax, QConvShared.Buffer(ref t_shifts, 2 * blocks * BlockChannels));
+            : new ChannelRequantizer(multiplier, shift, m, yZeroPoint, qmin, qmax, AlignedBuffer.Of(ref t_shifts, 2 * blocks * BlockChannels));
         job.Set(g, layout, x, zero, biases, requantizer, y, acc, units, parts);
         job.Fuse(add, other);
         try { WorkerPool.Run(job, parts); }
@@ -77,7 +77,7 @@ internal static unsafe class QConv2dNhwc
         var o = g.Options;
         int c = g.InChannels, row = g.Width * c, paddedRow = (g.Width + o.PadLeft + o.PadRight) * c, rows = g.Batch * g.Height;
         int length = checked(rows * paddedRow + 64);
-        byte* padded = QConvShared.Buffer(ref t_padded, length);
+        byte* padded = AlignedBuffer.Of(ref t_padded, length);
         new Span<byte>(padded, length).Fill(zero);
         for (int r = 0; r < rows; r++)
             new ReadOnlySpan<byte>(x + (long)r * row, row).CopyTo(new Span<byte>(padded + (long)r * paddedRow + o.PadLeft * c, row));
@@ -217,8 +217,8 @@ internal static unsafe class QConv2dNhwc
         {
             var (g, l) = (_g, _layout);
             int m = g.OutChannels, pixels = g.OutPixels, taps = l.Taps, tiles = l.Tiles, images = g.Batch;
-            byte** pointers = (byte**)QConvShared.Buffer(ref t_pointers, taps * Rows);
-            int* tile = QConvShared.Buffer(ref t_tile, Rows * BlockChannels), offsets = l.OffsetPointer;
+            byte** pointers = (byte**)AlignedBuffer.Of(ref t_pointers, taps * Rows);
+            int* tile = AlignedBuffer.Of(ref t_tile, Rows * BlockChannels), offsets = l.OffsetPointer;
             byte* codes = stackalloc byte[Rows * BlockChannels];
             var (add, requantizer) = (_add, _requantizer);
             long imageBytes = l.ImageBytes, blockBytes = (long)taps * l.Quads * BlockChannels * 4;

@@ -33,9 +33,9 @@ internal static unsafe class QConv2dQuads<TDot> where TDot : struct, IDot4
         if (g.Batch == 0) return;
         int groups = (g.InChannels + 3) / 4, quads = g.KernelH * g.KernelW * groups, m = g.OutChannels, pixels = g.OutPixels;
         var layout = new PhaseSplitImage(g, groups);
-        int* offsets = QConvShared.Buffer(ref t_offsets, quads), biases = QConvShared.Buffer(ref t_biases, m);
-        int* rowMultipliers = y is null ? null : QConvShared.Buffer(ref t_multipliers, m * pixels);
-        int* rowShifts = y is null ? null : QConvShared.Buffer(ref t_shifts, m * pixels);
+        int* offsets = AlignedBuffer.Of(ref t_offsets, quads), biases = AlignedBuffer.Of(ref t_biases, m);
+        int* rowMultipliers = y is null ? null : AlignedBuffer.Of(ref t_multipliers, m * pixels);
+        int* rowShifts = y is null ? null : AlignedBuffer.Of(ref t_shifts, m * pixels);
         int t = 0;
         for (int kh = 0; kh < g.KernelH; kh++)
             for (int kw = 0; kw < g.KernelW; kw++)
@@ -111,9 +111,9 @@ internal static unsafe class QConv2dQuads<TDot> where TDot : struct, IDot4
             var (g, l) = (_g, _layout);
             int m = g.OutChannels, groups = (g.InChannels + 3) / 4, quads = g.KernelH * g.KernelW * groups, stride = l.PaddedPositions(NR);
             int pixels = g.OutPixels, length = checked((int)l.Length(NR) + 64);
-            int* image = QConvShared.Buffer(ref t_image, length), acc = QConvShared.Buffer(ref t_acc, m * stride);
-            int* compact = _y is null ? null : QConvShared.Buffer(ref t_compact, m * pixels);
-            int* rowBase = QConvShared.Buffer(ref t_rowBase, g.Height), colBase = QConvShared.Buffer(ref t_colBase, g.Width);
+            int* image = AlignedBuffer.Of(ref t_image, length), acc = AlignedBuffer.Of(ref t_acc, m * stride);
+            int* compact = _y is null ? null : AlignedBuffer.Of(ref t_compact, m * pixels);
+            int* rowBase = AlignedBuffer.Of(ref t_rowBase, g.Height), colBase = AlignedBuffer.Of(ref t_colBase, g.Width);
             QConvShared.Bases(g, l, rowBase, colBase);
             // Every image writes the same interior: the border and the padding channels keep z_x.
             new Span<int>(image, length).Fill(_xZero * 0x01010101);

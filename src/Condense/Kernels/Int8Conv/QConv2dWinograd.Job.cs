@@ -41,8 +41,8 @@ internal static unsafe partial class QConv2dWinograd
         {
             var p = _plan;
             int pairs = _u.Pairs, rows = _u.Panels * QWinogradGemm.PanelRows;
-            int* v = QConvShared.Buffer(ref t_v, 16 * pairs * p.Stride);
-            int* m = QConvShared.Buffer(ref t_m, 16 * rows * p.Stride);
+            int* v = AlignedBuffer.Of(ref t_v, 16 * pairs * p.Stride);
+            int* m = AlignedBuffer.Of(ref t_m, 16 * rows * p.Stride);
             for (int unit; (unit = Interlocked.Increment(ref _next) - 1) < p.Blocks * p.Groups;)
             {
                 // A block's channel groups are consecutive units: a thread given two transforms the block once.
@@ -80,9 +80,9 @@ internal static unsafe partial class QConv2dWinograd
             var g = _g;
             var p = _plan;
             int c = g.InChannels, half = p.Half, rowsIn = 2 * count + 2, iy0 = 2 * ty0 - g.Options.PadTop, pairs = _u.Pairs;
-            short* even = QConvShared.Buffer(ref t_split, 4 * rowsIn * half);
-            short* line = QConvShared.Buffer(ref t_line, 2 * half);
-            var transformed = (Vector256<short>*)QConvShared.Buffer(ref t_transformed, 2 * 16 * 16);
+            short* even = AlignedBuffer.Of(ref t_split, 4 * rowsIn * half);
+            short* line = AlignedBuffer.Of(ref t_line, 2 * half);
+            var transformed = (Vector256<short>*)AlignedBuffer.Of(ref t_transformed, 2 * 16 * 16);
             long xiStride = (long)pairs * p.Stride;
             for (int pair = 0; pair < pairs; pair++)
             {
@@ -117,7 +117,7 @@ internal static unsafe partial class QConv2dWinograd
             var g = _g;
             var p = _plan;
             int oh = g.OutHeight, ow = g.OutWidth, width = 2 * RoundUp(p.TilesW, 8);
-            int* top = QConvShared.Buffer(ref t_rows, 2 * width), bottom = top + width;
+            int* top = AlignedBuffer.Of(ref t_rows, 2 * width), bottom = top + width;
             for (int o = channel0; o < channelEnd; o++)
             {
                 var bias = Vector256.Create(_bias is null ? 0 : _bias[o]);

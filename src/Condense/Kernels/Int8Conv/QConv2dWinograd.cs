@@ -68,8 +68,8 @@ internal static unsafe partial class QConv2dWinograd
         int* rowMultipliers = null, rowShifts = null;
         if (y is not null)
         {
-            rowMultipliers = QConvShared.Buffer(ref t_multipliers, m * ow);
-            rowShifts = QConvShared.Buffer(ref t_shifts, m * ow);
+            rowMultipliers = AlignedBuffer.Of(ref t_multipliers, m * ow);
+            rowShifts = AlignedBuffer.Of(ref t_shifts, m * ow);
             for (int o = 0; o < m; o++)
             {
                 new Span<int>(rowMultipliers + o * ow, ow).Fill(multiplier[o]);

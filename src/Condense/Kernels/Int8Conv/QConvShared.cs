@@ -3,7 +3,6 @@
 // and the last step of an image: the OW useful positions of each padded output row copied out (NCHW) and
 // requantized in one row.
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Gemm;
@@ -14,16 +13,6 @@ namespace Condense.Kernels.Int8Conv;
 /// <summary>Buffers, pixel placement and output rows of the direct int8 convolutions.</summary>
 internal static unsafe class QConvShared
 {
-    /// <summary>A 64-byte-aligned view of <paramref name="buffer"/> holding at least <paramref name="count"/> values (grown, pinned).</summary>
-    public static T* Buffer<T>(ref T[]? buffer, int count) where T : unmanaged
-    {
-        int spare = 64 / sizeof(T);
-        if (buffer is null || buffer.Length < count + spare)
-            buffer = GC.AllocateUninitializedArray<T>(count + spare, pinned: true);
-        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-        return (T*)((p + 63) & ~(nint)63);
-    }
-
     /// <summary>Where input row iy and column ix of channel 0 land in the planar image: rowBase[iy] + colBase[ix].</summary>
     public static void Bases(Conv2dGeometry g, PhaseSplitImage l, int* rowBase, int* colBase)
     {

@@ -52,16 +52,16 @@ public static unsafe partial class QDepthwiseConv2d
             int paddedHeight = g.Height + o.PadTop + o.PadBottom;
             // The row reaches dW pixels past the padded width (the partner of an odd last tap) and 8 more for a row's tail.
             int rowPixels = PaddedWidth + o.DilationW + Lanes;
-            Row = QConvShared.Buffer(ref t_laneRow, rowPixels * Lanes);
+            Row = AlignedBuffer.Of(ref t_laneRow, rowPixels * Lanes);
             new Span<byte>(Row, rowPixels * Lanes).Fill(xZeroPoint);
             int pairRow = PaddedWidth * 2 * Lanes;
-            Pairs = QConvShared.Buffer(ref t_lanePairs, checked(paddedHeight * pairRow));
+            Pairs = AlignedBuffer.Of(ref t_lanePairs, checked(paddedHeight * pairRow));
             new Span<short>(Pairs, o.PadTop * pairRow).Fill(xZeroPoint);
             new Span<short>(Pairs + (o.PadTop + g.Height) * pairRow, o.PadBottom * pairRow).Fill(xZeroPoint);
-            Sums = accumulators ? QConvShared.Buffer(ref t_laneSums, checked(g.OutPixels * Lanes)) : null;
-            Codes = accumulators ? null : QConvShared.Buffer(ref t_laneCodes, checked(g.OutPixels * Lanes));
-            Weights = QConvShared.Buffer(ref t_laneWeights, g.KernelH * PairsPerRow(g) * 2 * Lanes);
-            Columns = QConvShared.Buffer(ref t_laneColumns, PaddedWidth);
+            Sums = accumulators ? AlignedBuffer.Of(ref t_laneSums, checked(g.OutPixels * Lanes)) : null;
+            Codes = accumulators ? null : AlignedBuffer.Of(ref t_laneCodes, checked(g.OutPixels * Lanes));
+            Weights = AlignedBuffer.Of(ref t_laneWeights, g.KernelH * PairsPerRow(g) * 2 * Lanes);
+            Columns = AlignedBuffer.Of(ref t_laneColumns, PaddedWidth);
             ColumnCount = PairColumns(g, Columns);
         }
 

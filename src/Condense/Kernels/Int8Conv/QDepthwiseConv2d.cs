@@ -116,9 +116,9 @@ public static unsafe partial class QDepthwiseConv2d
             int* pSums = null, pm = null, ps = null;
             if (_y is not null)
             {
-                pSums = QConvShared.Buffer(ref t_sums, pixels);
-                pm = QConvShared.Buffer(ref t_multipliers, pixels);
-                ps = QConvShared.Buffer(ref t_shifts, pixels);
+                pSums = AlignedBuffer.Of(ref t_sums, pixels);
+                pm = AlignedBuffer.Of(ref t_multipliers, pixels);
+                ps = AlignedBuffer.Of(ref t_shifts, pixels);
             }
             fixed (int* pc = columns)
                 for (int plane = first; plane < last; plane++)
