@@ -5,6 +5,7 @@
 // eight, are transposed back into the eight NCHW planes with the epilogue. Four output pixels are summed at once.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Condense.Kernels.Elementwise;
 using Condense.Kernels.FloatGemm;
 
 namespace Condense.Kernels.Conv;
@@ -51,7 +52,7 @@ internal static unsafe partial class Conv2dDepthwise
     /// <summary>Output channels c0 .. c0 + 7 of image n (c0 + 8 ≤ C, one output channel per input channel).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LaneBlock(Conv2dGeometry g, LaneBuffers buffers, int n, int c0, float* x, float* w, float* bias, float* y,
-        float* residual, Clamp clamp)
+        float* residual, VectorClamp clamp)
     {
         var o = g.Options;
         int taps = g.KernelH * g.KernelW, wp = g.Width + o.PadLeft + o.PadRight;
@@ -142,7 +143,7 @@ internal static unsafe partial class Conv2dDepthwise
     // y[i·pixels + p] = epilogue(sums[p·8 + i]) for the eight planes, eight pixels at a time; the last < 8 pixels again as
     // the last eight (the same values written twice) when there is no residual to add twice, else one by one.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeOut(float* sums, int pixels, float* y, float* residual, Clamp clamp)
+    private static void TransposeOut(float* sums, int pixels, float* y, float* residual, VectorClamp clamp)
     {
         float* block = stackalloc float[Lanes * Lanes];
         int p = 0;
@@ -160,7 +161,7 @@ internal static unsafe partial class Conv2dDepthwise
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OutBlock(float* sums, int pixels, float* y, float* residual, Clamp clamp, float* block)
+    private static void OutBlock(float* sums, int pixels, float* y, float* residual, VectorClamp clamp, float* block)
     {
         if (residual is null && clamp.IsEmpty) { GemmPack.Transpose8x8(sums, Lanes, y, pixels); return; }
         GemmPack.Transpose8x8(sums, Lanes, block, Lanes);

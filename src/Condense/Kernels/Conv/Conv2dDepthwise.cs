@@ -12,6 +12,7 @@
 // compute it.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Condense.Kernels.Elementwise;
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.Conv;
@@ -52,7 +53,7 @@ internal static unsafe partial class Conv2dDepthwise
         var job = t_job ??= new Job();
         fixed (int* offsets = t_offsets)
         {
-            job.Set(g, layout, x, w, bias, y, residual, new Clamp(relu, max), offsets, lanes, units, parts);
+            job.Set(g, layout, x, w, bias, y, residual, new VectorClamp(relu ? 0f : float.NegativeInfinity, max), offsets, lanes, units, parts);
             try { WorkerPool.Run(job, parts); }
             finally { job.Clear(); }
         }
@@ -83,29 +84,9 @@ internal static unsafe partial class Conv2dDepthwise
         }
     }
 
-    /// <summary>The activation of the epilogue: max(·, 0) when <see cref="Relu"/>, then min(·, <see cref="Max"/>).</summary>
-    private readonly record struct Clamp(bool Relu, float Max)
-    {
-        public bool IsEmpty => !Relu && Max == float.PositiveInfinity;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<float> Apply(Vector256<float> v)
-        {
-            if (Relu) v = Vector256.Max(v, Vector256<float>.Zero);
-            return Max < float.PositiveInfinity ? Vector256.Min(v, Vector256.Create(Max)) : v;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float Apply(float v)
-        {
-            if (Relu) v = MathF.Max(v, 0f);
-            return Max < float.PositiveInfinity ? MathF.Min(v, Max) : v;
-        }
-    }
-
     /// <summary>y[oy·OW + ox] = epilogue(sums[oy·Wq + ox]) for every output row: + residual, then the clamp.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WriteRows(float* sums, int wq, int oh, int ow, float* y, float* residual, Clamp clamp)
+    private static void WriteRows(float* sums, int wq, int oh, int ow, float* y, float* residual, VectorClamp clamp)
     {
         if (residual is null && clamp.IsEmpty)
         {
@@ -144,11 +125,11 @@ internal static unsafe partial class Conv2dDepthwise
         private long _units;
         private int _parts;
         private bool _lanes;
-        private Clamp _clamp;
+        private VectorClamp _clamp;
         private float* _x, _w, _bias, _y, _residual;
         private int* _offsets;
 
-        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, float* bias, float* y, float* residual, Clamp clamp,
+        public void Set(Conv2dGeometry g, PhaseSplitImage layout, float* x, float* w, float* bias, float* y, float* residual, VectorClamp clamp,
             int* offsets, bool lanes, long units, int parts)
         {
             (_g, _layout, _clamp, _lanes, _units, _parts) = (g, layout, clamp, lanes, units, parts);

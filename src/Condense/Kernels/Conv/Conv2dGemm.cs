@@ -11,13 +11,14 @@
 // three times and read it twice. Images are split between the threads when each is too small for the GEMM to split.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Condense.Kernels.Elementwise;
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.Conv;
 
 /// <summary>Forward pass of an ungrouped 1×1 unpadded convolution as one GEMM per image.</summary>
-internal static unsafe class Conv2dGemm
+internal static unsafe partial class Conv2dGemm
 {
     [ThreadStatic] private static float[]? t_col;
 
@@ -50,6 +51,11 @@ internal static unsafe class Conv2dGemm
     public static void Forward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, float* residual, bool relu,
         float max = float.PositiveInfinity)
     {
+        if (UsesStrips(path, g))
+        {
+            ForwardStrips(g, x, w, b, y, residual, new VectorClamp(relu ? 0f : float.NegativeInfinity, max));
+            return;
+        }
         int m = g.OutChannels, k = g.ColumnRows, pixels = g.OutPixels;
         long perImage = 2L * m * k * pixels;
         nint px = (nint)x, pw = (nint)w, pb = (nint)b, py = (nint)y, pr = (nint)residual;

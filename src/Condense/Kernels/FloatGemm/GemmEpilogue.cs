@@ -10,6 +10,7 @@
 // of a Relu or Clip (max with the lower bound, then min with the upper, as the separate ops), so the output is written once.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Condense.Kernels.Elementwise;
 using Condense.Kernels.Platform;
 using Condense.Kernels.Transformer;
 
@@ -158,11 +159,10 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
     // The convolution form, row by row: + bias, + residual, max(·, Min), min(·, Max), each in this order when it applies.
     private void ApplyConvolution(float* c, int ldc, int rows, int cols, int row0, int column0, bool first, bool last)
     {
-        bool low = last && float.IsFinite(Min), high = last && float.IsFinite(Max);
+        var clamp = last ? new VectorClamp(Min, Max) : default;
         float* residual = last && Residual != null ? Residual + (long)row0 * ldc + column0 : null;
         float* rowBias = first && RowBias != null ? RowBias + row0 : null;
-        if (rowBias == null && residual == null && !low && !high) return;
-        var (min, max) = (Vector256.Create(Min), Vector256.Create(Max));
+        if (rowBias == null && residual == null && clamp.IsEmpty) return;
         for (int i = 0; i < rows; i++)
         {
             float* row = c + (long)i * ldc, add = residual == null ? null : residual + (long)i * ldc;
@@ -174,18 +174,14 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
                     var v = Vector256.Load(row + j);
                     if (rowBias != null) v += bias;
                     if (add != null) v += Vector256.Load(add + j);
-                    if (low) v = Vector256.Max(v, min);
-                    if (high) v = Vector256.Min(v, max);
-                    v.Store(row + j);
+                    clamp.Apply(v).Store(row + j);
                 }
             for (; j < cols; j++)
             {
                 float v = row[j];
                 if (rowBias != null) v += rowBias[i];
                 if (add != null) v += add[j];
-                if (low) v = MathF.Max(v, Min);
-                if (high) v = MathF.Min(v, Max);
-                row[j] = v;
+                row[j] = clamp.Apply(v);
             }
         }
     }
