@@ -21,6 +21,9 @@ internal static class ConvBench
     private static Case C(string name, int n, int c, int hw, int m, int k, int pad, int stride = 1) =>
         new(name, new Conv2dGeometry(n, c, hw, hw, m, k, k, Conv2dOptions.Square(stride, pad)));
 
+    private static Case Depthwise(string name, int n, int c, int hw, int stride) =>
+        new(name, new Conv2dGeometry(n, c, hw, hw, c, 3, 3, new Conv2dOptions(stride, stride, 1, 1, 1, 1, 1, 1, c)));
+
     private static readonly Case[] Cases =
     [
         C("lenet conv1 b=64", 64, 1, 28, 6, 5, 2),
@@ -61,6 +64,22 @@ internal static class ConvBench
         C("rmini 3x3 32-64 s2 14 b=256", 256, 32, 14, 64, 3, 1, 2),
         C("rmini 1x1 32-64 s2 14 b=256", 256, 32, 14, 64, 1, 0, 2),
         C("rmini 3x3 64-64 7 b=256", 256, 64, 7, 64, 3, 1),
+        // MobileNetV2 at 224×224, batch 1: the stem, 1×1 layers from the 112² to the 7² stage, 3×3 depthwise layers.
+        C("mnv2 3x3 3-32 s2 224", 1, 3, 224, 32, 3, 1, 2),
+        C("mnv2 1x1 32-16 112", 1, 32, 112, 16, 1, 0),
+        C("mnv2 1x1 16-96 112", 1, 16, 112, 96, 1, 0),
+        C("mnv2 1x1 24-144 56", 1, 24, 56, 144, 1, 0),
+        C("mnv2 1x1 144-24 56", 1, 144, 56, 24, 1, 0),
+        C("mnv2 1x1 32-192 28", 1, 32, 28, 192, 1, 0),
+        C("mnv2 1x1 64-384 14", 1, 64, 14, 384, 1, 0),
+        C("mnv2 1x1 576-96 14", 1, 576, 14, 96, 1, 0),
+        C("mnv2 1x1 960-160 7", 1, 960, 7, 160, 1, 0),
+        C("mnv2 1x1 320-1280 7", 1, 320, 7, 1280, 1, 0),
+        Depthwise("mnv2 dw 32 112", 1, 32, 112, 1),
+        Depthwise("mnv2 dw 96 s2 112", 1, 96, 112, 2),
+        Depthwise("mnv2 dw 144 56", 1, 144, 56, 1),
+        Depthwise("mnv2 dw 384 14", 1, 384, 14, 1),
+        Depthwise("mnv2 dw 960 7", 1, 960, 7, 1),
     ];
 
     /// <summary>Runs the benchmark (args[0], if given, keeps only cases whose name contains it); returns an exit code.</summary>

@@ -2,7 +2,8 @@
 // Conv2dReference followed by the separate ops (+ residual, max, min), and against the GEMM form it replaces: the same bits
 // wherever K fits one GEMM K block, on shapes past every edge — leftover channel rows (1 to 5 of a 6-row tile), a ragged
 // last strip (7×7 = 49 pixels, 33 = 2·16 + 1), exactly two strips (the smallest image that runs as strips), batches, a K
-// deeper than a GEMM block, and few strips for many threads (the channels cut into blocks). Bits equal for 1, 2, 3 threads.
+// deeper than a GEMM block, and few strips for many threads (the channels cut into blocks). Bits equal for 1, 2, 3 threads,
+// and with the weights packed once into panels (prepacked, or made by a source) or per call.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Platform;
 using Condense.Tensors;
@@ -60,6 +61,17 @@ public class Conv2dPointwiseStripsTests
                         Assert.True(MathF.Abs(y[i] - reference[i]) <= 1e-4f * scale, $"{path}, {t} threads, [{i}]: {reference[i]} vs {y[i]}");
                     if (first is null) first = y;
                     else Assert.Equal(first, y);
+                }
+                // Weights packed once (into the strips' panels on AVX2), or made by a source on first use: the same bits.
+                var packed = new Conv2dPackedWeights();
+                var sourced = new Conv2dPackedWeights(span => weight.CopyTo(span));
+                for (int call = 0; call < 2; call++)
+                {
+                    var again = new float[residual.Length];
+                    Conv2dKernel.Forward(g, x, weight, bias, again, residual, relu: true, packed, max);
+                    Assert.Equal(first, again);
+                    Conv2dKernel.Forward(g, x, [], bias, again, residual, relu: true, sourced, max);
+                    Assert.Equal(first, again);
                 }
                 if (path != KernelPath.Avx2 || c > 432) continue;
                 Conv2dGemm.Strips = false;

@@ -26,6 +26,7 @@ internal static unsafe partial class Conv2dGemm
 
     [ThreadStatic] private static StripJob? t_stripJob;
     [ThreadStatic] private static bool t_gemmOnly;
+    [ThreadStatic] private static float[]? t_panels;
 
     /// <summary>
     /// Whether stride-1 1×1 convolutions called from this thread run as strips where they can (tests turn it off to compare
@@ -37,8 +38,17 @@ internal static unsafe partial class Conv2dGemm
     private static bool UsesStrips(KernelPath path, Conv2dGeometry g) =>
         Strips && path == KernelPath.Avx2 && ReadsImage(g) && g.OutPixels >= StripMinPixels && Vector256.IsHardwareAccelerated;
 
-    private static void ForwardStrips(Conv2dGeometry g, float* x, float* w, float* b, float* y, float* residual, VectorClamp clamp)
+    // w is the weight as it lies, or its panels when packedPanels is set (Kept made them once per model).
+    private static void ForwardStrips(Conv2dGeometry g, float* x, float* w, bool packedPanels, float* b, float* y, float* residual, VectorClamp clamp)
     {
+        if (!packedPanels)
+        {
+            long length = PointwiseStripKernel.PackedLength(g.OutChannels, g.ColumnRows);
+            float* packed = AlignedBuffer.Of(ref t_panels, length);
+            PointwiseStripKernel.Pack(new ReadOnlySpan<float>(w, g.OutChannels * g.ColumnRows), g.OutChannels, g.ColumnRows,
+                new Span<float>(packed, checked((int)length)));
+            w = packed;
+        }
         int strips = (g.OutPixels + PointwiseStripKernel.Width - 1) / PointwiseStripKernel.Width;
         int panels = (g.OutChannels + PointwiseStripKernel.MaxRows - 1) / PointwiseStripKernel.MaxRows;
         long flops = 2L * g.Batch * g.OutChannels * g.ColumnRows * g.OutPixels;

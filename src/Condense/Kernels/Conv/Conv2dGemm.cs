@@ -32,14 +32,26 @@ internal static unsafe partial class Conv2dGemm
     // At stride 1 the image is the product's matrix.
     private static bool ReadsImage(Conv2dGeometry g) => g.Options.StrideH == 1 && g.Options.StrideW == 1;
 
-    /// <summary>The weight as <paramref name="prepacked"/> keeps it for this geometry: copied (or made by its source) on first use.</summary>
-    public static ReadOnlySpan<float> Kept(Conv2dGeometry g, ReadOnlySpan<float> weight, Conv2dPackedWeights prepacked)
+    /// <summary>
+    /// The weight as <paramref name="prepacked"/> keeps it for this geometry, made (from <paramref name="weight"/> or the source)
+    /// on first use: the strips' panels (<paramref name="panels"/> true) where <paramref name="path"/> runs strips, else a copy.
+    /// </summary>
+    public static ReadOnlySpan<float> Kept(KernelPath path, Conv2dGeometry g, ReadOnlySpan<float> weight, Conv2dPackedWeights prepacked,
+        out bool panels)
     {
         int size = g.OutChannels * g.ColumnRows;
-        if (prepacked.Find(typeof(Conv2dGemm), 0, g) is not { } kept)
+        panels = Applies(g) && UsesStrips(path, g);
+        var form = panels ? typeof(PointwiseStripKernel) : typeof(Conv2dGemm);
+        if (prepacked.Find(form, 0, g) is not { } kept)
         {
-            kept = weight.IsEmpty ? prepacked.SourcedWeight(size)[..size] : weight[..size].ToArray();
-            prepacked.Keep(typeof(Conv2dGemm), 0, g, kept);
+            var plain = weight.IsEmpty ? prepacked.SourcedWeight(size).AsSpan(0, size) : weight[..size];
+            if (panels)
+            {
+                kept = new float[PointwiseStripKernel.PackedLength(g.OutChannels, g.ColumnRows)];
+                PointwiseStripKernel.Pack(plain, g.OutChannels, g.ColumnRows, kept);
+            }
+            else kept = plain.ToArray();
+            prepacked.Keep(form, 0, g, kept);
         }
         return kept;
     }
@@ -49,11 +61,11 @@ internal static unsafe partial class Conv2dGemm
     /// holds; x, w, y tight NCHW / (M, C, 1, 1); b and residual may be null.
     /// </summary>
     public static void Forward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, float* residual, bool relu,
-        float max = float.PositiveInfinity)
+        float max = float.PositiveInfinity, bool panels = false)
     {
         if (UsesStrips(path, g))
         {
-            ForwardStrips(g, x, w, b, y, residual, new VectorClamp(relu ? 0f : float.NegativeInfinity, max));
+            ForwardStrips(g, x, w, panels, b, y, residual, new VectorClamp(relu ? 0f : float.NegativeInfinity, max));
             return;
         }
         int m = g.OutChannels, k = g.ColumnRows, pixels = g.OutPixels;

@@ -60,12 +60,12 @@ public static unsafe class Conv2dKernel
         if (!residual.IsEmpty) Check(g, residual.Length, "residual", y.Length);
         // A GEMM per image and the depthwise kernel read the weight as it lies; a packed object keeps a copy of it (the form a
         // sourced weight needs).
-        bool depthwise = Conv2dDepthwise.Applies(g);
-        if (prepacked is not null && (Conv2dGemm.Applies(g) || depthwise)) weight = Conv2dGemm.Kept(g, weight, prepacked);
+        bool depthwise = Conv2dDepthwise.Applies(g), panels = false;
+        if (prepacked is not null && (Conv2dGemm.Applies(g) || depthwise)) weight = Conv2dGemm.Kept(Cpu.Active, g, weight, prepacked, out panels);
         fixed (float* px = x, pw = weight, pb = bias, py = y, pr = residual)
         {
             float* b = bias.IsEmpty ? null : pb, r = residual.IsEmpty ? null : pr, w = sourced ? null : pw;
-            if (Conv2dGemm.Applies(g)) { Conv2dGemm.Forward(Cpu.Active, g, px, pw, b, py, r, relu, max); return; }
+            if (Conv2dGemm.Applies(g)) { Conv2dGemm.Forward(Cpu.Active, g, px, pw, b, py, r, relu, max, panels); return; }
             if (depthwise) { Conv2dDepthwise.Forward(g, px, pw, b, py, r, relu, max); return; }
             if (Conv2dPointwiseStrided.Applies(g)) Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu, prepacked);
             else if (!Conv2dWinograd.TryForward(Cpu.Active, g, px, w, b, py, r, relu, prepacked))

@@ -1,6 +1,8 @@
 // The AVX2 tile of a 1×1 convolution run strip by strip (Conv2dGemm.Strips.cs): up to six output channels × 16 pixels in
-// twelve ymm accumulators, the weights read in place (a row of K per channel) and the 16 pixels from a strip of the image
-// copied contiguous (K rows of 16), the GEMM micro-kernel's shape and sums (GemmKernelAvx2). What differs from the GEMM
+// twelve ymm accumulators, the weights from a panel (the six channels' weights for each input channel side by side, packed
+// once per model: one stream instead of six rows, which matters most when the weights come cold from memory, as in a whole
+// network) and the 16 pixels from a strip of the image copied contiguous (K rows of 16), the GEMM micro-kernel's shape and
+// sums (GemmKernelAvx2). What differs from the GEMM
 // is the end: the bias, the residual and the clamp are applied to the accumulators before the one store, where the GEMM
 // stores the tile and its epilogue reads it back — for MobileNetV2's 1×1 layers over 16–144 channels that second pass
 // cost as much as a third of the layer (measured, see Conv2dGemm.Strips.cs).
@@ -19,44 +21,61 @@ internal static unsafe class PointwiseStripKernel
     /// <summary>Output channels per tile.</summary>
     public const int MaxRows = 6;
 
+    /// <summary>Floats of the packed weight of <paramref name="m"/> channels over <paramref name="k"/> inputs (whole panels).</summary>
+    public static long PackedLength(int m, int k) => (long)(m + MaxRows - 1) / MaxRows * MaxRows * k;
+
     /// <summary>
-    /// y[i·ldy + j] = clamp(Σ_p w[i·k + p]·strip[p·16 + j] + bias[i] + residual[i·ldy + j]) for i &lt; rows ≤ 6, j &lt; 16, the
+    /// packed[panel·6·k + p·6 + r] = w[(panel·6 + r)·k + p], zero past the last channel: the panels <see cref="Run"/> reads.
+    /// </summary>
+    public static void Pack(ReadOnlySpan<float> w, int m, int k, Span<float> packed)
+    {
+        for (int panel = 0; panel * MaxRows < m; panel++)
+        {
+            var to = packed.Slice(panel * MaxRows * k, MaxRows * k);
+            for (int r = 0; r < MaxRows; r++)
+            {
+                int channel = panel * MaxRows + r;
+                for (int p = 0; p < k; p++) to[p * MaxRows + r] = channel < m ? w[channel * k + p] : 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// y[i·ldy + j] = clamp(Σ_p panel[p·6 + i]·strip[p·16 + j] + bias[i] + residual[i·ldy + j]) for i &lt; rows ≤ 6, j &lt; 16, the
     /// sum in order p = 0..k−1 from zero, then the bias (null: none), then the residual (null: none), then the clamp.
     /// </summary>
-    public static void Run(int rows, int k, float* w, float* strip, float* y, int ldy, float* bias, float* residual, in VectorClamp clamp)
+    public static void Run(int rows, int k, float* panel, float* strip, float* y, int ldy, float* bias, float* residual, in VectorClamp clamp)
     {
         switch (rows)
         {
-            case 6: Rows<Rows6>(k, w, strip, y, ldy, bias, residual, clamp); break;
-            case 5: Rows<Rows5>(k, w, strip, y, ldy, bias, residual, clamp); break;
-            case 4: Rows<Rows4>(k, w, strip, y, ldy, bias, residual, clamp); break;
-            case 3: Rows<Rows3>(k, w, strip, y, ldy, bias, residual, clamp); break;
-            case 2: Rows<Rows2>(k, w, strip, y, ldy, bias, residual, clamp); break;
-            default: Rows<Rows1>(k, w, strip, y, ldy, bias, residual, clamp); break;
+            case 6: Rows<Rows6>(k, panel, strip, y, ldy, bias, residual, clamp); break;
+            case 5: Rows<Rows5>(k, panel, strip, y, ldy, bias, residual, clamp); break;
+            case 4: Rows<Rows4>(k, panel, strip, y, ldy, bias, residual, clamp); break;
+            case 3: Rows<Rows3>(k, panel, strip, y, ldy, bias, residual, clamp); break;
+            case 2: Rows<Rows2>(k, panel, strip, y, ldy, bias, residual, clamp); break;
+            default: Rows<Rows1>(k, panel, strip, y, ldy, bias, residual, clamp); break;
         }
     }
 
     // The JIT compiles one body per row count, the row tests folded away.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows<TRows>(int k, float* w, float* strip, float* y, int ldy, float* bias, float* residual, in VectorClamp clamp)
+    private static void Rows<TRows>(int k, float* a, float* strip, float* y, int ldy, float* bias, float* residual, in VectorClamp clamp)
         where TRows : struct, IRows
     {
         int r = TRows.Count;
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
             c4a = default, c4b = default, c5a = default, c5b = default;
-        float* w3 = w + 3 * k;
-        nint row = k, row2 = 2 * k;
         float* b = strip;
-        for (int p = 0; p < k; p++, b += Width)
+        for (int p = 0; p < k; p++, a += MaxRows, b += Width)
         {
             var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
-            var x = Vector256.Create(w[p]);
+            var x = Vector256.Create(a[0]);
             c0a = Vector256.FusedMultiplyAdd(x, b0, c0a); c0b = Vector256.FusedMultiplyAdd(x, b1, c0b);
-            if (r > 1) { x = Vector256.Create(w[row + p]); c1a = Vector256.FusedMultiplyAdd(x, b0, c1a); c1b = Vector256.FusedMultiplyAdd(x, b1, c1b); }
-            if (r > 2) { x = Vector256.Create(w[row2 + p]); c2a = Vector256.FusedMultiplyAdd(x, b0, c2a); c2b = Vector256.FusedMultiplyAdd(x, b1, c2b); }
-            if (r > 3) { x = Vector256.Create(w3[p]); c3a = Vector256.FusedMultiplyAdd(x, b0, c3a); c3b = Vector256.FusedMultiplyAdd(x, b1, c3b); }
-            if (r > 4) { x = Vector256.Create(w3[row + p]); c4a = Vector256.FusedMultiplyAdd(x, b0, c4a); c4b = Vector256.FusedMultiplyAdd(x, b1, c4b); }
-            if (r > 5) { x = Vector256.Create(w3[row2 + p]); c5a = Vector256.FusedMultiplyAdd(x, b0, c5a); c5b = Vector256.FusedMultiplyAdd(x, b1, c5b); }
+            if (r > 1) { x = Vector256.Create(a[1]); c1a = Vector256.FusedMultiplyAdd(x, b0, c1a); c1b = Vector256.FusedMultiplyAdd(x, b1, c1b); }
+            if (r > 2) { x = Vector256.Create(a[2]); c2a = Vector256.FusedMultiplyAdd(x, b0, c2a); c2b = Vector256.FusedMultiplyAdd(x, b1, c2b); }
+            if (r > 3) { x = Vector256.Create(a[3]); c3a = Vector256.FusedMultiplyAdd(x, b0, c3a); c3b = Vector256.FusedMultiplyAdd(x, b1, c3b); }
+            if (r > 4) { x = Vector256.Create(a[4]); c4a = Vector256.FusedMultiplyAdd(x, b0, c4a); c4b = Vector256.FusedMultiplyAdd(x, b1, c4b); }
+            if (r > 5) { x = Vector256.Create(a[5]); c5a = Vector256.FusedMultiplyAdd(x, b0, c5a); c5b = Vector256.FusedMultiplyAdd(x, b1, c5b); }
         }
         Store(y, 0, c0a, c0b, bias, residual, ldy, clamp);
         if (r > 1) Store(y, 1, c1a, c1b, bias, residual, ldy, clamp);
