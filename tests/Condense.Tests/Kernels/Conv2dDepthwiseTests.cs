@@ -1,7 +1,7 @@
 // Conv2dDepthwise (groups = C) against the naive Conv2dReference on every kernel path: 3×3, 5×5 and 1×1 kernels, strides
 // 1–3, dilation 2, asymmetric pads, widths that leave tails, channel counts that are not a multiple of eight (the last
 // channels run planar), a channel multiplier of 2 (planar only), a 1×1 image at the very end of the input. Both forms
-// (channels in lanes and planar) give the same bits, so do 1, 2 and 3 threads, and the fused residual Add and Relu give the
+// (channels in lanes and planar) give the same bits, so do 1, 2 and 3 threads (one image or several), and the fused residual Add and Relu give the
 // bits of the separate ops.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Platform;
@@ -22,6 +22,10 @@ public class Conv2dDepthwiseTests
         { 1, 8, 1, 1, 1, 1, 1, [0, 0, 0, 0], 1 },        // 1×1 image and kernel: the last plane ends the input
         { 3, 24, 5, 3, 1, 3, 3, [1, 1, 1, 1], 1 },       // stride 3, narrow
         { 2, 32, 28, 28, 1, 3, 1, [1, 1, 1, 1], 1 },     // large enough for several threads
+        // One image over several threads: its blocks of eight channels split between them.
+        { 1, 24, 30, 30, 1, 3, 1, [1, 1, 1, 1], 1 },
+        { 1, 45, 61, 37, 1, 3, 2, [0, 0, 1, 1], 1 },     // stride 2, SAME padding, 5 lane blocks + 5 planar channels
+        { 1, 16, 40, 40, 1, 5, 1, [2, 2, 2, 2], 1 },     // 5×5, two blocks
     };
 
     private static Conv2dGeometry G(int n, int c, int h, int w, int multiplier, int k, int stride, int[] pads, int dilation) =>
@@ -84,10 +88,12 @@ public class Conv2dDepthwiseTests
         Assert.Equal(conv.Select((v, i) => v + residual[i]).ToArray(), Run(g, x, weight, bias, residual));
     }
 
-    [Fact]
-    public void ResultsAreBitIdenticalForAnyThreadCount()
+    [Theory]
+    [InlineData(2, 40, 28, 28, 1)]
+    [InlineData(1, 45, 61, 37, 2)] // one image, its blocks over the threads
+    public void ResultsAreBitIdenticalForAnyThreadCount(int n, int c, int h, int w, int stride)
     {
-        var g = G(2, 40, 28, 28, 1, 3, 1, [1, 1, 1, 1], 1);
+        var g = G(n, c, h, w, 1, 3, stride, [1, 1, 1, 1], 1);
         var x = Random(8, g.Batch * g.InChannels * g.InPixels);
         var weight = Random(9, g.OutChannels * g.ColumnRows);
         var bias = Random(10, g.OutChannels);
