@@ -2,13 +2,17 @@
 // the K input channels' values are copied into a contiguous K × 16 strip (in L1 for the whole strip), then every group of
 // six output channels is one PointwiseStripKernel tile over it, its bias, residual and clamp applied before the one store.
 // Against the GEMM (B packed per 1024 columns, A in place, the tile stored and then read back by the epilogue) it saves
-// the epilogue's second pass and the packing calls. One thread, 3 repeats, ms, GEMM → strips (`/tmp`-style scratch timer
-// of MobileNetV2's shapes, AMD EPYC AVX2): 32 → 16 at 112² 0.67 → 0.52, 16 → 96 at 112² 1.96 → 1.33, 96 → 24 at 56² 0.56 →
-// 0.45, 24 → 144 at 56² 1.01 → 0.71, 144 → 32 at 28² 0.26 → 0.23, 64 → 384 at 14² 0.34 → 0.31, 960 → 160 at 7² 0.54 → 0.52;
-// power-of-two images too (64 → 64 at 32² 0.28 → 0.26, 256 → 64 at 32² 1.08 → 0.99): the strip copy is what keeps them
-// fast, since reading the image in place (rows 4 KiB apart, one L1 set) ran 0.61× the GEMM there. Each output is the same
-// chain of multiply-adds over the whole K whatever the thread count; a K deeper than one GEMM K block (432) rounds
-// differently from the GEMM (one chain instead of a sum per block), which the fused and separate ops share.
+// the epilogue's second pass and the packing calls. One thread, best of 3, ms, GEMM → strips (a timer of MobileNetV2's
+// shapes, AMD EPYC AVX2; `bench conv mnv2 --forward` times them against ORT): 32 → 16 at 112² 0.67 → 0.52, 16 → 96 at
+// 112² 1.96 → 1.33, 96 → 24 at 56² 0.56 → 0.45, 24 → 144 at 56² 1.01 → 0.71, 144 → 32 at 28² 0.26 → 0.23, 64 → 384 at
+// 14² 0.34 → 0.31, 960 → 160 at 7² 0.54 → 0.52; power-of-two images too (64 → 64 at 32² 0.28 → 0.26, 256 → 64 at 32²
+// 1.08 → 0.99): the strip copy is what keeps them fast, since reading the image in place (rows 4 KiB apart, one L1 set)
+// ran 0.61× the GEMM there. Each output is the same chain of multiply-adds over the whole K whatever the thread count; a
+// K deeper than one GEMM K block (432) rounds differently from the GEMM (one chain instead of a sum per block), which the
+// fused and separate ops share. Tried and not kept: cutting one image between the threads by output channels, so that
+// a depthwise layer after it (cut by channels) reads what the same core wrote: its depthwise layers got faster in the
+// network (14×14: 135–140 → 98 µs) but the whole network slower (17.6–17.8 → 17.9–19.0 ms, alternating runs), the strips
+// copied once per block and the next 1×1 layer reading half its input from the other core instead.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Elementwise;
