@@ -34,11 +34,10 @@ internal static unsafe partial class Conv2dDepthwise
         g.Options.Groups > 1 && g.InPerGroup == 1 && Cpu.Active != KernelPath.Scalar && Vector256.IsHardwareAccelerated;
 
     /// <summary>
-    /// y = conv(x, w) + b (b null: none), then y += residual when not null (same shape as y), then y = max(0, y) when
-    /// <paramref name="relu"/>, then y = min(y, <paramref name="max"/>); x (N, C, H, W), w (M, 1, kH, kW), y (N, M, OH, OW).
+    /// y = conv(x, w) + b (b null: none), then y += residual when not null (same shape as y), then the clamp; x (N, C, H, W),
+    /// w (M, 1, kH, kW), y (N, M, OH, OW).
     /// </summary>
-    public static void Forward(Conv2dGeometry g, float* x, float* w, float* bias, float* y, float* residual, bool relu,
-        float max = float.PositiveInfinity)
+    public static void Forward(Conv2dGeometry g, float* x, float* w, float* bias, float* y, float* residual, VectorClamp clamp)
     {
         long planes = (long)g.Batch * g.OutChannels;
         if (planes == 0) return;
@@ -53,7 +52,7 @@ internal static unsafe partial class Conv2dDepthwise
         var job = t_job ??= new Job();
         fixed (int* offsets = t_offsets)
         {
-            job.Set(g, layout, x, w, bias, y, residual, new VectorClamp(relu ? 0f : float.NegativeInfinity, max), offsets, lanes, units, parts);
+            job.Set(g, layout, x, w, bias, y, residual, clamp, offsets, lanes, units, parts);
             try { WorkerPool.Run(job, parts); }
             finally { job.Clear(); }
         }

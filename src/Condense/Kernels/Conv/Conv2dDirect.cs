@@ -13,7 +13,6 @@
 // grouped into chunks of Conv2dKernel.WeightChunk whatever the thread count, each chunk sums in a fixed order
 // into its own partial, and the caller adds the partials in order. So the bits never depend on the threads.
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
@@ -77,15 +76,17 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
     {
         holder = null;
         if (prepacked is null) return PackWeights(g, w, panelRows, AlignedBuffer.Of(ref t_packedWeights, (long)g.OutChannels * g.ColumnRows));
-        if (prepacked.Find(typeof(TKernel), panelRows, g) is not { } kept)
+        var kept = prepacked.Find(typeof(TKernel), panelRows, g);
+        bool made = kept is null;
+        float* packed = AlignedBuffer.Of(ref kept, (long)g.OutChannels * g.ColumnRows);
+        if (made)
         {
-            kept = GC.AllocateUninitializedArray<float>(checked(g.OutChannels * g.ColumnRows + 16), pinned: true);
             fixed (float* source = w is null ? prepacked.SourcedWeight(g.OutChannels * g.ColumnRows) : null)
-                PackWeights(g, w is null ? source : w, panelRows, Aligned(kept));
-            prepacked.Keep(typeof(TKernel), panelRows, g, kept);
+                PackWeights(g, w is null ? source : w, panelRows, packed);
+            prepacked.Keep(typeof(TKernel), panelRows, g, kept!);
         }
         holder = kept;
-        return Aligned(kept);
+        return packed;
     }
 
     private static float* PackWeights(Conv2dGeometry g, float* w, int panelRows, float* packed)
@@ -98,13 +99,6 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
                 GemmPack.PackA(false, TKernel.Path != KernelPath.Scalar, w + (long)group * mg * k, k, r, 0, rows, k, rows, packed + ((long)group * mg + r) * k);
             }
         return packed;
-    }
-
-    // The first cache-line boundary of a pinned array with 16 spare floats.
-    private static float* Aligned(float[] pinned)
-    {
-        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
-        return (float*)((p + 63) & ~(nint)63);
     }
 
     /// <summary>Weight-gradient items (chunk, group); part p takes a contiguous run.</summary>

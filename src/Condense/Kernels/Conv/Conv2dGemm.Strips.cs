@@ -95,7 +95,6 @@ internal static unsafe partial class Conv2dGemm
             int k = g.ColumnRows, pixels = g.OutPixels, m = g.OutChannels, width = PointwiseStripKernel.Width;
             float* strip = AlignedBuffer.Of(ref t_strip, (long)k * width);
             float* tile = stackalloc float[PointwiseStripKernel.MaxRows * PointwiseStripKernel.Width];
-            var raw = new VectorClamp(float.NegativeInfinity, float.PositiveInfinity);
             long u0 = _units * part / _parts, u1 = _units * (part + 1) / _parts;
             for (long unit = u0; unit < u1; unit++)
             {
@@ -117,7 +116,7 @@ internal static unsafe partial class Conv2dGemm
                         continue;
                     }
                     // A ragged last strip: the sums into a tile, finished in the same order on the pixels there are.
-                    PointwiseStripKernel.Run(rows, k, _w + (long)i * k, strip, tile, width, null, null, raw);
+                    PointwiseStripKernel.Run(rows, k, _w + (long)i * k, strip, tile, width, null, null, default);
                     for (int r = 0; r < rows; r++)
                         for (int c = 0; c < cols; c++)
                         {

@@ -57,15 +57,15 @@ internal static unsafe partial class Conv2dGemm
     }
 
     /// <summary>
-    /// y (N, M, H, W) = conv(x, w) + b (+ residual, then max(0, ·), then min(·, max)) for a geometry where <see cref="Applies"/>
-    /// holds; x, w, y tight NCHW / (M, C, 1, 1); b and residual may be null.
+    /// y (N, M, H, W) = clamp(conv(x, w) + b (+ residual)) for a geometry where <see cref="Applies"/> holds; x, w, y tight NCHW /
+    /// (M, C, 1, 1), w the strips' panels when <paramref name="panels"/> (<see cref="Kept"/>); b and residual may be null.
     /// </summary>
-    public static void Forward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, float* residual, bool relu,
-        float max = float.PositiveInfinity, bool panels = false)
+    public static void Forward(KernelPath path, Conv2dGeometry g, float* x, float* w, float* b, float* y, float* residual, VectorClamp clamp,
+        bool panels)
     {
         if (UsesStrips(path, g))
         {
-            ForwardStrips(g, x, w, panels, b, y, residual, new VectorClamp(relu ? 0f : float.NegativeInfinity, max));
+            ForwardStrips(g, x, w, panels, b, y, residual, clamp);
             return;
         }
         int m = g.OutChannels, k = g.ColumnRows, pixels = g.OutPixels;
@@ -83,7 +83,7 @@ internal static unsafe partial class Conv2dGemm
                     image = col;
                 }
                 float* rest = pr == 0 ? null : (float*)pr + (long)n * m * pixels;
-                var epilogue = GemmEpilogue.Convolution((float*)pb, rest, relu ? 0f : float.NegativeInfinity, max);
+                var epilogue = GemmEpilogue.Convolution((float*)pb, rest, clamp);
                 Gemm.Run(path, false, false, m, pixels, k, 1f, (float*)pw, k, image, pixels, 0f, output, pixels, epilogue);
             }
         }

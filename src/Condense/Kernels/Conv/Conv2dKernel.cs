@@ -12,6 +12,7 @@
 // bit-identical for any thread count (see Conv2dDirect.cs). Conv2dReference.cs is the specification.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Condense.Kernels.Elementwise;
 using Condense.Kernels.FloatGemm;
 using Condense.Kernels.Platform;
 
@@ -58,15 +59,16 @@ public static unsafe class Conv2dKernel
         if (!bias.IsEmpty) Check(g, bias.Length, "bias", g.OutChannels);
         Check(g, y.Length, "output", (long)g.Batch * g.OutChannels * g.OutPixels);
         if (!residual.IsEmpty) Check(g, residual.Length, "residual", y.Length);
-        // A GEMM per image and the depthwise kernel read the weight as it lies; a packed object keeps a copy of it (the form a
-        // sourced weight needs).
+        // The depthwise kernel and a GEMM per image read the weight as it lies, the 1×1 strips as panels: a packed object keeps
+        // that form (the one a sourced weight needs).
         bool depthwise = Conv2dDepthwise.Applies(g), panels = false;
         if (prepacked is not null && (Conv2dGemm.Applies(g) || depthwise)) weight = Conv2dGemm.Kept(Cpu.Active, g, weight, prepacked, out panels);
         fixed (float* px = x, pw = weight, pb = bias, py = y, pr = residual)
         {
             float* b = bias.IsEmpty ? null : pb, r = residual.IsEmpty ? null : pr, w = sourced ? null : pw;
-            if (Conv2dGemm.Applies(g)) { Conv2dGemm.Forward(Cpu.Active, g, px, pw, b, py, r, relu, max, panels); return; }
-            if (depthwise) { Conv2dDepthwise.Forward(g, px, pw, b, py, r, relu, max); return; }
+            var clamp = new VectorClamp(relu ? 0f : float.NegativeInfinity, max);
+            if (Conv2dGemm.Applies(g)) { Conv2dGemm.Forward(Cpu.Active, g, px, pw, b, py, r, clamp, panels); return; }
+            if (depthwise) { Conv2dDepthwise.Forward(g, px, pw, b, py, r, clamp); return; }
             if (Conv2dPointwiseStrided.Applies(g)) Conv2dPointwiseStrided.Forward(g, x, weight, bias, y, residual, relu, prepacked);
             else if (!Conv2dWinograd.TryForward(Cpu.Active, g, px, w, b, py, r, relu, prepacked))
                 DirectForward(Cpu.Active, g, px, w, b, py, accumulate: false, r, relu, prepacked);

@@ -44,24 +44,21 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
     /// <summary>C[i, j] += Residual[i·ldc + j] after the last K block, or null (the convolution form).</summary>
     public float* Residual { get; private init; }
 
-    /// <summary>After the residual: C = min(max(C, Min), Max), each bound only when finite (the convolution form).</summary>
-    public float Min { get; private init; } = float.NegativeInfinity;
+    /// <summary>After the residual: the clamp of a Relu or Clip (the convolution form).</summary>
+    public VectorClamp Clamp { get; private init; }
 
-    /// <summary>The upper bound of the clamp.</summary>
-    public float Max { get; private init; } = float.PositiveInfinity;
-
-    // Set by Convolution only: default(GemmEpilogue), the "nothing to do" of callers, has Min = Max = 0.
+    // Set by Convolution only: default(GemmEpilogue) is the "nothing to do" of callers.
     private bool ConvolutionForm { get; init; }
 
     /// <summary>True when there is nothing to do.</summary>
     public bool IsEmpty => Bias == null && Activation == GemmActivation.None && !ConvolutionForm;
 
-    /// <summary>A convolution's epilogue: + rowBias[i] (null: none), + residual (null: none), then the clamp [min, max].</summary>
-    public static GemmEpilogue Convolution(float* rowBias, float* residual, float min, float max) =>
+    /// <summary>A convolution's epilogue: + rowBias[i] (null: none), + residual (null: none), then <paramref name="clamp"/>.</summary>
+    public static GemmEpilogue Convolution(float* rowBias, float* residual, VectorClamp clamp) =>
         new(null, GemmActivation.None)
         {
-            RowBias = rowBias, Residual = residual, Min = min, Max = max,
-            ConvolutionForm = rowBias != null || residual != null || float.IsFinite(min) || float.IsFinite(max),
+            RowBias = rowBias, Residual = residual, Clamp = clamp,
+            ConvolutionForm = rowBias != null || residual != null || !clamp.IsEmpty,
         };
 
     /// <summary>
@@ -156,10 +153,10 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
         }
     }
 
-    // The convolution form, row by row: + bias, + residual, max(·, Min), min(·, Max), each in this order when it applies.
+    // The convolution form, row by row: + bias, + residual, then the clamp, each in this order when it applies.
     private void ApplyConvolution(float* c, int ldc, int rows, int cols, int row0, int column0, bool first, bool last)
     {
-        var clamp = last ? new VectorClamp(Min, Max) : default;
+        var clamp = last ? Clamp : default;
         float* residual = last && Residual != null ? Residual + (long)row0 * ldc + column0 : null;
         float* rowBias = first && RowBias != null ? RowBias + row0 : null;
         if (rowBias == null && residual == null && clamp.IsEmpty) return;
