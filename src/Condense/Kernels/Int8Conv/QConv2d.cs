@@ -78,6 +78,11 @@ public static unsafe partial class QConv2d
             ChannelsLastRun(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
             return;
         }
+        if (UsesStrips(g, path, dot, weight))
+        {
+            ForwardStrips(dot, g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+            return;
+        }
         if (QConv2dWinograd.Suits(g, path, dot))
         {
             QConv2dWinograd.Forward(path, g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
@@ -120,6 +125,35 @@ public static unsafe partial class QConv2d
                 QConv2dDirect<QConvKernelScalar>.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
                 break;
         }
+    }
+
+    [ThreadStatic] private static bool t_noStrips;
+
+    /// <summary>
+    /// Whether stride-1 1×1 convolutions called from this thread run strip by strip where they can (QConv2dQuads.Strips.cs;
+    /// tests turn it off to compare with the whole-image quads; per thread, so tests running at the same time keep their path).
+    /// </summary>
+    internal static bool Strips { get => !t_noStrips; set => t_noStrips = !value; }
+
+    // A stride-1 1×1 convolution without padding of at least two strips, on a quad dot product that suits the weight
+    // (vpmaddubsw: C a multiple of 4 and no saturating pair, as Direct).
+    internal static bool UsesStrips(Conv2dGeometry g, KernelPath path, Int8Dot dot, PackedInt8Weights weight)
+    {
+        var o = g.Options;
+        bool pointwise = g.KernelH == 1 && g.KernelW == 1 && o.StrideH == 1 && o.StrideW == 1
+            && o.PadTop == 0 && o.PadLeft == 0 && o.PadBottom == 0 && o.PadRight == 0;
+        bool quads = dot is Int8Dot.Quads or Int8Dot.EmulatedQuads || (dot == Int8Dot.MaddubsQuads && g.InChannels % 4 == 0 && weight.PairSumsFitInt16);
+        return Strips && pointwise && quads && path != KernelPath.Scalar && g.InChannels >= 4 && g.OutPixels >= 2 * StripRequantizer.Width;
+    }
+
+    private static void ForwardStrips(Int8Dot dot, Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
+        int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
+    {
+        if (dot == Int8Dot.Quads)
+            QConv2dQuads<VnniDot4>.ForwardStrips(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+        else if (dot == Int8Dot.EmulatedQuads)
+            QConv2dQuads<EmulatedDot4>.ForwardStrips(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+        else QConv2dQuads<MaddubsDot4>.ForwardStrips(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
     }
 
     // Fewer images than threads (batch 1): part p computes the output channels of block p for every image, through its own

@@ -19,7 +19,7 @@ using Condense.Kernels.Platform;
 namespace Condense.Kernels.Int8Conv;
 
 /// <summary>Forward int8 convolution of NCHW images through a channel-quad planar uint8 copy and vpdpbusd tiles.</summary>
-internal static unsafe class QConv2dQuads<TDot> where TDot : struct, IDot4
+internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDot4
 {
     private const int MaxRows = QConvKernelQuads<TDot>.MaxRows, NR = QConvKernelQuads<TDot>.NR;
 
