@@ -51,17 +51,21 @@ public sealed partial class IntegerConvModel
             return GraphOps.ClipBounds(clip, Bound(1), Bound(2)) is var (min, max) && min <= max ? (min, max) : null;
         }
 
-        // The float output of a layer or Add with no requantization: the value after its Relus (fused).
-        private (string Value, bool Relu) FloatOutput(string value)
+        // The float output of a layer or Add with no requantization: the value after its Relus (fused), and for a layer
+        // (clip) its Clips with constant bounds too, as the interval [Min, Max] the output is clamped to.
+        private (string Value, float Min, float Max) FloatOutput(string value, bool clip)
         {
-            bool relu = false;
+            var (min, max) = (float.NegativeInfinity, float.PositiveInfinity);
             string output = g.Outputs[0].Name;
-            while (value != output && g.Consumers(value).ToList() is [{ OpType: OpTypes.Relu } node])
+            while (value != output && g.Consumers(value).ToList() is [{ OpType: OpTypes.Relu or OpTypes.Clip } node]
+                && (node.OpType == OpTypes.Relu || clip && ClipBounds(node) is not null))
             {
                 _used.Add(node);
-                (value, relu) = (node.Outputs[0], true);
+                var (a, b) = node.OpType == OpTypes.Relu ? (0f, float.PositiveInfinity) : ClipBounds(node)!.Value;
+                // Clamping to [a, b] after [min, max] is one clamp to [clamp(min, a, b), clamp(max, a, b)].
+                (min, max, value) = (Math.Clamp(min, a, b), Math.Clamp(max, a, b), node.Outputs[0]);
             }
-            return (value, relu);
+            return (value, min, max);
         }
 
         private void Codes(List<Node> quantizers, int slot, int[] shape, float scale, byte zeroPoint, bool channelsLast)
@@ -107,9 +111,10 @@ public sealed partial class IntegerConvModel
                 x = InLayout(x, channelsLast: false);
                 var constants = QdqLayerReader.Constants(layer.Name, x.Scale, weight.Scale, bias, null);
                 int slot = NewSlot(true, shape);
-                var (value, relu) = FloatOutput(layer.Outputs[0]);
+                var (value, min, max) = FloatOutput(layer.Outputs[0], clip: true);
                 _steps.Add(new LayerStep(layer.Name, x.Codes, x.Slot, slot, x.Shape, conv, kh, kw, packed, x.ZeroPoint, constants.Bias,
-                    constants.Multiplier, constants.Shift, 0, 0, constants.OutputScale, relu, Requantized: false, Depthwise: depthwise));
+                    constants.Multiplier, constants.Shift, 0, 0, constants.OutputScale, min == 0f, Requantized: false, Depthwise: depthwise)
+                    { FloatMin = min, FloatMax = max });
                 _values[value] = new Value(slot, shape, IsFloat: true);
             }
         }
@@ -130,7 +135,8 @@ public sealed partial class IntegerConvModel
             {
                 b = InLayout(b, a.ChannelsLast);
                 int slot = NewSlot(true, a.Shape);
-                var (value, relu) = FloatOutput(add.Outputs[0]);
+                var (value, min, _) = FloatOutput(add.Outputs[0], clip: false);
+                bool relu = min == 0f;
                 _steps.Add(new AddStep(add.Name, a.Slot, b.Slot, slot, _slots[slot].Size, a.ZeroPoint, b.ZeroPoint, a.Scale, b.Scale, 0, 0, 0,
                     0, 0, relu, Requantized: false, a.ChannelsLast ? a.Shape : null));
                 _values[value] = new Value(slot, a.Shape, IsFloat: true);

@@ -169,10 +169,11 @@ public sealed partial class IntegerConvModel
             _values[node.Outputs[0]] = new Value(slot, shape, IsFloat: true);
         }
 
-        // An AveragePool of kernel (H, W) with no padding or dilation: one window, the whole image, divisor H·W.
+        // A GlobalAveragePool, or an AveragePool of kernel (H, W) with no padding or dilation: one window, the whole image, divisor H·W.
         private static bool PoolsWholeImage(Node node, int h, int w)
         {
             bool Is(string name, Func<long[], bool> test) => !node.Attributes.TryGetValue(name, out var a) || a.IntsValue is { } v && test(v);
+            if (node.OpType == OpTypes.GlobalAveragePool) return true;
             return node.OpType == OpTypes.AveragePool && node.Attributes.TryGetValue("kernel_shape", out var k) && k.IntsValue is [var kh, var kw]
                 && kh == h && kw == w && Is("pads", v => v.All(p => p == 0)) && Is("dilations", v => v.All(d => d == 1))
                 && (!node.Attributes.TryGetValue("auto_pad", out var a) || a.StringValue is null or "" or "NOTSET");

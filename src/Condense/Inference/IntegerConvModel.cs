@@ -39,7 +39,8 @@ public sealed partial class IntegerConvModel : Module
     internal sealed record DequantizeStep(int Input, int Output, float Scale, byte ZeroPoint, int Size) : Step(Output);
 
     // One Conv or Gemm on codes with InputZeroPoint. Requantized (Requantized true): to OutputZeroPoint with (Multiplier,
-    // Shift) per channel, ReLU/Clip as the clamp [QMin, QMax]; else floats acc · OutputScale[o] (ReLU as acc ≥ 0). Depthwise: the
+    // Shift) per channel, ReLU/Clip as the clamp [QMin, QMax]; else floats acc · OutputScale[o] clamped to [FloatMin, FloatMax]
+    // (its ReLU/Clip; Relu when FloatMin is 0). Depthwise: the
     // raw (M, 1, kH, kW) weight of a depthwise conv (run planar by QDepthwiseConv2d; Weight is then unused). InputShape is the
     // per-sample (C, H, W) or (features); InputValue names the graph value (a QuantizeLinear output) the input codes equal.
     internal sealed record LayerStep(string Name, string InputValue, int Input, int Output, int[] InputShape, Conv2dOptions? Conv,
@@ -49,6 +50,12 @@ public sealed partial class IntegerConvModel : Module
     {
         /// <summary>Output channels or features (M).</summary>
         public int OutFeatures => Depthwise is { } w ? w.Length / (KernelH * KernelW) : Weight.OutFeatures;
+
+        /// <summary>The lower bound of a float output (0 after a ReLU).</summary>
+        public float FloatMin { get; init; } = float.NegativeInfinity;
+
+        /// <summary>The upper bound of a float output (a Clip's, as ReLU6's 6).</summary>
+        public float FloatMax { get; init; } = float.PositiveInfinity;
     }
 
     // A residual Add of two code tensors: requantized by Kernels/Int8Conv/QAdd (Multipliers for a and b with one Shift),

@@ -82,9 +82,10 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
     }
 
     // MobileNetV2's head: 1×1 conv → Clip(0, 6) → GlobalAveragePool. The pooling reads floats, so no QuantizeLinear follows the
-    // Clip for it to fold into: it runs as a float step (its max lowered so that it cuts), and the model still compiles.
+    // Clip for it to fold into the codes: the layer writes floats clamped to the Clip's bounds (its max lowered so that it
+    // cuts), the pooling is the engine's mean, and the model still compiles.
     [Fact]
-    public void AClipBeforeAFloatPoolingRunsAsAFloatStep()
+    public void AClipBeforeAFloatPoolingFoldsIntoTheFloatLayer()
     {
         var graph = new LayerGraphs(Sample, 9).Conv("c1", 3, 8, 3).Op("r1", OpTypes.Relu).Conv("dw", 8, 8, 3, group: 8)
             .Op("r2", OpTypes.Clip, Tensor.Scalar(0f), Tensor.Scalar(6f)).Conv("pw", 8, 16, 1).Op("r3", OpTypes.Clip, Tensor.Scalar(0f), Tensor.Scalar(6f))
@@ -93,7 +94,11 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
         var compiled = InferenceEngine.Compile(qdq);
         Assert.True(compiled.Kind == EngineKind.IntegerConv, compiled.FallbackReason);
         var engine = (IntegerConvModel)compiled.Runner;
-        Assert.Contains(engine.Steps, s => s is IntegerConvModel.FloatNodeStep { Node.OpType: OpTypes.Clip });
+        Assert.DoesNotContain(engine.Steps, s => s is IntegerConvModel.FloatNodeStep);
+        var pointwise = engine.Steps.OfType<IntegerConvModel.LayerStep>().Single(l => l.Name == "pw");
+        Assert.False(pointwise.Requantized);
+        Assert.Equal((0f, 0.5f), (pointwise.FloatMin, pointwise.FloatMax));
+        Assert.Single(engine.Steps.OfType<IntegerConvModel.MeanStep>());
         var x = Tensor.Uniform(new Rng(97), 0, 2, [8, .. Sample]);
         AssertMatchesTheSimulation(qdq, engine, x);
         qdq.Eval();

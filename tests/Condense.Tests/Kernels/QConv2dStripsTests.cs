@@ -1,7 +1,7 @@
 // The strip form of the int8 1×1 convolution (QConv2dQuads.Strips.cs) against the naive loops of QConv2dReference, exactly:
 // ragged last strips, output channels not a multiple of the tile's six, C not a multiple of 4 (the quads padded with zero
 // weights), one image cut over 1, 2 and 3 threads by strips and, with few strips, by channel blocks; the int32 sums and
-// the requantized codes, with a channel that shifts left and one whose multiplier is int.MinValue (StripRequantizer's
+// the requantized codes, with a channel that shifts left and one whose multiplier is int.MinValue (RowRequantizer's
 // general row) among the usual multipliers below 1. Every quad dot product this CPU runs is checked, called directly and
 // through QConv2d with the dot forced; QConv2d picks the strips for exactly the pointwise layers, and switching them off
 // changes the path, not the bits.

@@ -143,7 +143,7 @@ public static unsafe partial class QConv2d
         bool pointwise = g.KernelH == 1 && g.KernelW == 1 && o.StrideH == 1 && o.StrideW == 1
             && o.PadTop == 0 && o.PadLeft == 0 && o.PadBottom == 0 && o.PadRight == 0;
         bool quads = dot is Int8Dot.Quads or Int8Dot.EmulatedQuads || (dot == Int8Dot.MaddubsQuads && g.InChannels % 4 == 0 && weight.PairSumsFitInt16);
-        return Strips && pointwise && quads && path != KernelPath.Scalar && g.InChannels >= 4 && g.OutPixels >= 2 * StripRequantizer.Width;
+        return Strips && pointwise && quads && path != KernelPath.Scalar && g.InChannels >= 4 && g.OutPixels >= 2 * QConvKernelQuads<MaddubsDot4>.NR;
     }
 
     private static void ForwardStrips(Int8Dot dot, Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,

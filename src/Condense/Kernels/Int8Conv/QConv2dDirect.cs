@@ -21,7 +21,7 @@ namespace Condense.Kernels.Int8Conv;
 internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQConvKernel
 {
     [ThreadStatic] private static Job? t_job;
-    [ThreadStatic] private static int[]? t_offsets, t_biases, t_multipliers, t_shifts;
+    [ThreadStatic] private static int[]? t_offsets, t_biases;
 
     /// <summary>
     /// Requantized output y (N, M, OH, OW) when <paramref name="y"/> is not null (then <paramref name="multiplier"/>,
@@ -36,8 +36,6 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         // The calling thread's buffers (valid until its next call): allocating them pinned per call cost more than a
         // batch-1 LeNet convolution.
         int* offsets = AlignedBuffer.Of(ref t_offsets, 2 * pairs), biases = AlignedBuffer.Of(ref t_biases, m);
-        int* rowMultipliers = y is null ? null : AlignedBuffer.Of(ref t_multipliers, m * pixels);
-        int* rowShifts = y is null ? null : AlignedBuffer.Of(ref t_shifts, m * pixels);
         TapOffsets(g, layout, offsets);
         // Packed once per weight and tile height (the tests switch paths), kept on the weight: repacking read 2,400
         // values per LeNet conv2 call, as long as the batch-1 convolution itself.
@@ -47,13 +45,10 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         for (int o = 0; o < m; o++)
         {
             biases[o] = bias is null ? 0 : bias[o];
-            if (y is null) continue;
-            new Span<int>(rowMultipliers + o * pixels, pixels).Fill(multiplier[o]);
-            new Span<int>(rowShifts + o * pixels, pixels).Fill(shift[o]);
         }
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? Cpu.Threads : 1, g.Batch);
         var job = t_job ??= new Job();
-        job.Set(g, layout, x, xZeroPoint, weights, offsets, biases, rowMultipliers, rowShifts, yZeroPoint, qmin, qmax, y, acc, parts);
+        job.Set(g, layout, x, xZeroPoint, weights, offsets, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
@@ -101,7 +96,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
     private sealed class Job : IParallelJob
     {
         [ThreadStatic] private static short[]? t_padded;
-        [ThreadStatic] private static int[]? t_acc, t_compact, t_rowBase, t_colBase;
+        [ThreadStatic] private static int[]? t_acc, t_rowBase, t_colBase;
 
         private Conv2dGeometry _g = null!;
         private PhaseSplitImage _layout;
@@ -127,12 +122,10 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
             int wq = l.Wq, pixels = g.OutPixels;
             short* padded = AlignedBuffer.Of(ref t_padded, PaddedLength(l));
             int* acc = AlignedBuffer.Of(ref t_acc, m * stride);
-            int* compact = _y is null ? null : AlignedBuffer.Of(ref t_compact, m * pixels);
             int* rowBase = AlignedBuffer.Of(ref t_rowBase, g.Height), colBase = AlignedBuffer.Of(ref t_colBase, g.Width);
             QConvShared.Bases(g, l, rowBase, colBase);
             new Span<short>(padded, PaddedLength(l)).Clear(); // every image writes the same interior: the border stays zero
             int n0 = (int)((long)g.Batch * part / _parts), n1 = (int)((long)g.Batch * (part + 1) / _parts);
-            var path = TKernel.Path;
             for (int n = n0; n < n1; n++)
             {
                 CopyImage(g, l, _x + (long)n * g.InPixels * g.InChannels, _xZero, rowBase, colBase, padded);
@@ -146,7 +139,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
                     for (int q = 0; q < l.Positions; q += nr)
                         for (int r = 0; r < m; r += TKernel.MaxRows)
                             TKernel.Run(Math.Min(TKernel.MaxRows, m - r), pairs, _w + r * pairs, padded + q, _offsets, _bias + r, acc + r * stride + q, stride);
-                QConvShared.WriteImage(g, wq, acc, stride, _acc + (long)n * pixels * m, compact, path, _multipliers, _shifts,
+                QConvShared.WriteImage(g, wq, acc, stride, _acc + (long)n * pixels * m, _multipliers, _shifts,
                     _yZero, _qmin, _qmax, _y is null ? null : _y + (long)n * pixels * m);
             }
         }

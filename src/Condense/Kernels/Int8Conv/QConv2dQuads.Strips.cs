@@ -95,7 +95,7 @@ internal static unsafe partial class QConv2dQuads<TDot>
                     for (int r = 0; r < rows; r++)
                     {
                         if (_y is null) new ReadOnlySpan<int>(tile + r * Width, cols).CopyTo(new Span<int>(_acc + at + (long)r * pixels, cols));
-                        else StripRequantizer.Row(tile + r * Width, _multiplier[i + r], _shift[i + r], _yZero, _qmin, _qmax, _y + at + (long)r * pixels, cols);
+                        else RowRequantizer.Row(tile + r * Width, cols, _multiplier[i + r], _shift[i + r], _yZero, _qmin, _qmax, _y + at + (long)r * pixels);
                     }
                 }
             }

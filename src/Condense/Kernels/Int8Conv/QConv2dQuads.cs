@@ -24,7 +24,7 @@ internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDo
     private const int MaxRows = QConvKernelQuads<TDot>.MaxRows, NR = QConvKernelQuads<TDot>.NR;
 
     [ThreadStatic] private static Job? t_job;
-    [ThreadStatic] private static int[]? t_offsets, t_biases, t_multipliers, t_shifts;
+    [ThreadStatic] private static int[]? t_offsets, t_biases;
 
     /// <summary>As <see cref="QConv2dDirect{TKernel}.Forward"/>: requantized into y when it is not null, else int32 into acc.</summary>
     public static void Forward(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
@@ -34,8 +34,6 @@ internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDo
         int groups = (g.InChannels + 3) / 4, quads = g.KernelH * g.KernelW * groups, m = g.OutChannels, pixels = g.OutPixels;
         var layout = new PhaseSplitImage(g, groups);
         int* offsets = AlignedBuffer.Of(ref t_offsets, quads), biases = AlignedBuffer.Of(ref t_biases, m);
-        int* rowMultipliers = y is null ? null : AlignedBuffer.Of(ref t_multipliers, m * pixels);
-        int* rowShifts = y is null ? null : AlignedBuffer.Of(ref t_shifts, m * pixels);
         int t = 0;
         for (int kh = 0; kh < g.KernelH; kh++)
             for (int kw = 0; kw < g.KernelW; kw++)
@@ -46,13 +44,10 @@ internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDo
         for (int o = 0; o < m; o++)
         {
             biases[o] = (bias is null ? 0 : bias[o]) - xZeroPoint * rowSums[o];
-            if (y is null) continue;
-            new Span<int>(rowMultipliers + o * pixels, pixels).Fill(multiplier[o]);
-            new Span<int>(rowShifts + o * pixels, pixels).Fill(shift[o]);
         }
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? Cpu.Threads : 1, g.Batch);
         var job = t_job ??= new Job();
-        job.Set(g, layout, x, xZeroPoint, packed.Pointer, offsets, biases, rowMultipliers, rowShifts, yZeroPoint, qmin, qmax, y, acc, parts);
+        job.Set(g, layout, x, xZeroPoint, packed.Pointer, offsets, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, parts);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
@@ -87,7 +82,7 @@ internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDo
     /// <summary>Part p takes a contiguous run of images.</summary>
     private sealed class Job : IParallelJob
     {
-        [ThreadStatic] private static int[]? t_image, t_acc, t_compact, t_rowBase, t_colBase;
+        [ThreadStatic] private static int[]? t_image, t_acc, t_rowBase, t_colBase;
 
         private Conv2dGeometry _g = null!;
         private PhaseSplitImage _layout;
@@ -112,7 +107,6 @@ internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDo
             int m = g.OutChannels, groups = (g.InChannels + 3) / 4, quads = g.KernelH * g.KernelW * groups, stride = l.PaddedPositions(NR);
             int pixels = g.OutPixels, length = checked((int)l.Length(NR) + 64);
             int* image = AlignedBuffer.Of(ref t_image, length), acc = AlignedBuffer.Of(ref t_acc, m * stride);
-            int* compact = _y is null ? null : AlignedBuffer.Of(ref t_compact, m * pixels);
             int* rowBase = AlignedBuffer.Of(ref t_rowBase, g.Height), colBase = AlignedBuffer.Of(ref t_colBase, g.Width);
             QConvShared.Bases(g, l, rowBase, colBase);
             // Every image writes the same interior: the border and the padding channels keep z_x.
@@ -132,7 +126,7 @@ internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDo
                         for (int r = 0; r < m; r += MaxRows)
                             QConvKernelQuads<TDot>.Run(Math.Min(MaxRows, m - r), quads, _w + r * quads, image + q, _offsets, _bias + r,
                                 acc + r * stride + q, stride);
-                QConvShared.WriteImage(g, l.Wq, acc, stride, _acc + (long)n * pixels * m, compact, KernelPath.Avx2, _multipliers, _shifts,
+                QConvShared.WriteImage(g, l.Wq, acc, stride, _acc + (long)n * pixels * m, _multipliers, _shifts,
                     _yZero, _qmin, _qmax, _y is null ? null : _y + (long)n * pixels * m);
             }
         }

@@ -1,7 +1,7 @@
 // What both direct int8 convolutions share (QConv2dDirect over int16 tap pairs, QConv2dQuads over uint8 channel
 // quads): the calling thread's aligned buffers, where each input pixel lands in the phase-split planar image,
-// and the last step of an image: the OW useful positions of each padded output row copied out (NCHW) and
-// requantized in one row.
+// and the last step of an image: the OW useful positions of each padded output row copied out (NCHW) or requantized
+// straight from the padded rows.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Conv;
@@ -32,19 +32,21 @@ internal static unsafe class QConvShared
 
     /// <summary>
     /// One image's accumulators (m rows of <paramref name="stride"/> padded positions) to its output: the int32 sums
-    /// into <paramref name="acc"/> (m × OH × OW) when <paramref name="y"/> is null, else requantized into y through
-    /// <paramref name="compact"/> (m × OH × OW int32 scratch).
+    /// into <paramref name="acc"/> (m × OH × OW) when <paramref name="y"/> is null, else each output row requantized into y
+    /// with its channel's <paramref name="multiplier"/> and <paramref name="shift"/>.
     /// </summary>
-    public static void WriteImage(Conv2dGeometry g, int wq, int* rows, int stride, int* acc, int* compact, KernelPath path,
-        int* multipliers, int* shifts, byte yZero, byte qmin, byte qmax, byte* y)
+    public static void WriteImage(Conv2dGeometry g, int wq, int* rows, int stride, int* acc, int* multiplier, int* shift, byte yZero,
+        byte qmin, byte qmax, byte* y)
     {
         int m = g.OutChannels, oh = g.OutHeight, ow = g.OutWidth;
-        int* dst = y is null ? acc : compact;
         for (int o = 0; o < m; o++)
             for (int oy = 0; oy < oh; oy++)
-                CopyRow((byte*)(rows + o * stride + oy * wq), (byte*)(dst + (o * oh + oy) * ow), ow * sizeof(int));
-        if (y is not null)
-            Requantize.RowCore(path, compact, multipliers, shifts, m * g.OutPixels, yZero, qmin, qmax, y);
+            {
+                int* row = rows + o * stride + oy * wq;
+                long at = (long)(o * oh + oy) * ow;
+                if (y is null) CopyRow((byte*)row, (byte*)(acc + at), ow * sizeof(int));
+                else RowRequantizer.Row(row, ow, multiplier[o], shift[o], yZero, qmin, qmax, y + at);
+            }
     }
 
     // An output row of a few dozen int32: 16-byte chunks, the last one moved back to end at the row's end (it

@@ -1,0 +1,89 @@
+// Requantization of one output channel's row of int32 sums (a row of a strip tile, or an output row of a direct
+// convolution; lanes = pixels) to uint8: the integer steps of Requantize.RowCore (gemmlowp's MultiplyByQuantizedMultiplier,
+// Requantize.cs) with the channel's one multiplier and shift broadcast, so the right-shift mask and rounding threshold are
+// two scalars per row where RowCore derives them per value from per-value arrays (which its callers had to fill). A left
+// shift (a multiplier above 1) or a multiplier of int.MinValue (whose square saturates) is rare enough to take RowCore itself.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Condense.Kernels.Int8Gemm;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Int8Conv;
+
+/// <summary>One channel's row of int32 sums to uint8 codes.</summary>
+internal static unsafe class RowRequantizer
+{
+    /// <summary>Sums per vector step.</summary>
+    private const int Width = 16;
+
+    /// <summary>
+    /// y[p] = clamp(zeroPoint + MultiplyByQuantizedMultiplier(sums[p], multiplier, shift), qmin, qmax) for p &lt; count.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Row(int* sums, int count, int multiplier, int shift, byte zeroPoint, byte qmin, byte qmax, byte* y)
+    {
+        if (shift > 0 || multiplier == int.MinValue || !Avx2.IsSupported)
+        {
+            General(sums, count, multiplier, shift, zeroPoint, qmin, qmax, y);
+            return;
+        }
+        int right = -shift, mask = (int)((1u << right) - 1);
+        var constants = new Constants(Vector256.Create(multiplier), Vector256.Create(mask), Vector256.Create(mask >> 1), right,
+            Vector256.Create((short)zeroPoint), Vector256.Create(qmin), Vector256.Create(qmax));
+        if (count < Width)
+        {
+            // A short row through a copy: the vector step reads and writes 16.
+            int* padded = stackalloc int[Width];
+            byte* codes = stackalloc byte[Width];
+            new ReadOnlySpan<int>(sums, count).CopyTo(new Span<int>(padded, Width));
+            Sixteen(padded, constants).Store(codes);
+            new ReadOnlySpan<byte>(codes, count).CopyTo(new Span<byte>(y, count));
+            return;
+        }
+        // The last 16 again where the count is not a multiple (the same codes written twice).
+        for (int p = 0; ; p += Width)
+        {
+            if (p > count - Width) p = count - Width;
+            Sixteen(sums + p, constants).Store(y + p);
+            if (p == count - Width) return;
+        }
+    }
+
+    private readonly record struct Constants(Vector256<int> Multiplier, Vector256<int> Mask, Vector256<int> Half, int Right,
+        Vector256<short> ZeroPoint, Vector256<byte> Low, Vector256<byte> High);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> Sixteen(int* sums, in Constants c)
+    {
+        var low = Apply(Vector256.Load(sums), c.Multiplier, c.Mask, c.Half, c.Right);
+        var high = Apply(Vector256.Load(sums + 8), c.Multiplier, c.Mask, c.Half, c.Right);
+        // The saturating packs and add give the bytes of clamping in int32: a result beyond int16 stays beyond [0, 255].
+        var shorts = Avx2.AddSaturate(Avx2.PackSignedSaturate(low, high), c.ZeroPoint);   // p0..3, p8..11 | p4..7, p12..15
+        var bytes = Vector256.Min(Vector256.Max(Avx2.PackUnsignedSaturate(shorts, shorts), c.Low), c.High);
+        return Avx2.PermuteVar8x32(bytes.AsInt32(), Vector256.Create(0, 4, 1, 5, 0, 4, 1, 5)).AsByte().GetLower();
+    }
+
+    // SaturatingRoundingDoublingHighMul on the even and odd lanes (vpmuldq multiplies the even ones), then RoundingDivideByPOT:
+    // add one when the remainder is above the threshold (comparisons give −1 for true). As Requantize.Lanes256 for a
+    // multiplier other than int.MinValue and no left shift.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Apply(Vector256<int> x, Vector256<int> multiplier, Vector256<int> mask, Vector256<int> half, int right)
+    {
+        var nudge = Vector256.Create(1L << 30);
+        var even = Vector256.ShiftRightLogical(Avx2.Multiply(x, multiplier) + nudge, 31);
+        var odd = Vector256.ShiftLeft(Avx2.Multiply(Avx2.Shuffle(x, 0b11_11_01_01), multiplier) + nudge, 1);
+        var h = Avx2.Blend(even.AsInt32(), odd.AsInt32(), 0b1010_1010);
+        var threshold = half - Vector256.LessThan(h, Vector256<int>.Zero);
+        return Vector256.ShiftRightArithmetic(h, right) - Vector256.GreaterThan(h & mask, threshold);
+    }
+
+    private static void General(int* sums, int count, int multiplier, int shift, byte zeroPoint, byte qmin, byte qmax, byte* y)
+    {
+        int* multipliers = stackalloc int[Width], shifts = stackalloc int[Width];
+        new Span<int>(multipliers, Width).Fill(multiplier);
+        new Span<int>(shifts, Width).Fill(shift);
+        for (int p = 0; p < count; p += Width)
+            Requantize.RowCore(Cpu.Active, sums + p, multipliers, shifts, Math.Min(Width, count - p), zeroPoint, qmin, qmax, y + p);
+    }
+}
