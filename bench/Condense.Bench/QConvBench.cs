@@ -1,5 +1,5 @@
 // The int8 convolution (QConv2d) against our fp32 one (Conv2dKernel.Forward) on the same shapes in one run:
-// LeNet-5's two convolutions at batch 1, 64 and 256 and ResNet-style 3×3 convolutions, forward only. int8 is
+// LeNet-5's two convolutions at batch 1, 64 and 256, ResNet-style 3×3 convolutions and MobileNetV2's stem and 1×1 layers, forward only. int8 is
 // timed requantized to uint8 (what the integer engine runs); fp32 with bias. Then the uint8 max pooling of
 // LeNet's two pools against the float pooling kernel. Where a 3×3 stride-1 case runs integer Winograd (QConv2dWinograd), the
 // direct int8 kernels are timed too. Every int8 result is first checked against the naive

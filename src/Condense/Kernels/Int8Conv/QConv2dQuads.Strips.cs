@@ -92,11 +92,11 @@ internal static unsafe partial class QConv2dQuads<TDot>
                     int rows = Math.Min(MaxRows, i1 - i);
                     QConvKernelQuads<TDot>.Run(rows, groups, _w + (long)i * groups, strip, _offsets, _bias + i, tile, Width);
                     long at = ((long)n * m + i) * pixels + j;
-                    for (int r = 0; r < rows; r++)
-                    {
-                        if (_y is null) new ReadOnlySpan<int>(tile + r * Width, cols).CopyTo(new Span<int>(_acc + at + (long)r * pixels, cols));
-                        else RowRequantizer.Row(tile + r * Width, cols, _multiplier[i + r], _shift[i + r], _yZero, _qmin, _qmax, _y + at + (long)r * pixels);
-                    }
+                    if (_y is not null)
+                        RowRequantizer.Tile(tile, Width, rows, _multiplier + i, _shift + i, _yZero, _qmin, _qmax, _y + at, pixels, cols);
+                    else
+                        for (int r = 0; r < rows; r++)
+                            new ReadOnlySpan<int>(tile + r * Width, cols).CopyTo(new Span<int>(_acc + at + (long)r * pixels, cols));
                 }
             }
         }

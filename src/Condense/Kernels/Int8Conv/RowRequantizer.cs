@@ -23,45 +23,67 @@ internal static unsafe class RowRequantizer
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Row(int* sums, int count, int multiplier, int shift, byte zeroPoint, byte qmin, byte qmax, byte* y)
     {
-        if (shift > 0 || multiplier == int.MinValue || !Avx2.IsSupported)
+        if (shift > 0 || multiplier == int.MinValue || !Avx2.IsSupported || count < Width)
         {
             General(sums, count, multiplier, shift, zeroPoint, qmin, qmax, y);
             return;
         }
         int right = -shift, mask = (int)((1u << right) - 1);
-        var constants = new Constants(Vector256.Create(multiplier), Vector256.Create(mask), Vector256.Create(mask >> 1), right,
-            Vector256.Create((short)zeroPoint), Vector256.Create(qmin), Vector256.Create(qmax));
-        if (count < Width)
-        {
-            // A short row through a copy: the vector step reads and writes 16.
-            int* padded = stackalloc int[Width];
-            byte* codes = stackalloc byte[Width];
-            new ReadOnlySpan<int>(sums, count).CopyTo(new Span<int>(padded, Width));
-            Sixteen(padded, constants).Store(codes);
-            new ReadOnlySpan<byte>(codes, count).CopyTo(new Span<byte>(y, count));
-            return;
-        }
+        var (vMultiplier, vMask, vHalf) = (Vector256.Create(multiplier), Vector256.Create(mask), Vector256.Create(mask >> 1));
+        var (zero, low, high) = (Vector256.Create((short)zeroPoint), Vector256.Create(qmin), Vector256.Create(qmax));
         // The last 16 again where the count is not a multiple (the same codes written twice).
         for (int p = 0; ; p += Width)
         {
             if (p > count - Width) p = count - Width;
-            Sixteen(sums + p, constants).Store(y + p);
+            Sixteen(sums + p, vMultiplier, vMask, vHalf, right, zero, low, high).Store(y + p);
             if (p == count - Width) return;
         }
     }
 
-    private readonly record struct Constants(Vector256<int> Multiplier, Vector256<int> Mask, Vector256<int> Half, int Right,
-        Vector256<short> ZeroPoint, Vector256<byte> Low, Vector256<byte> High);
+    /// <summary>
+    /// <see cref="Row"/> for the <paramref name="rows"/> rows of a strip tile (16 sums each, <paramref name="ldt"/> apart) with
+    /// channels' constants from <paramref name="multiplier"/> and <paramref name="shift"/>, the first
+    /// <paramref name="count"/> codes of each into y (rows <paramref name="ldy"/> apart).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile(int* tile, int ldt, int rows, int* multiplier, int* shift, byte zeroPoint, byte qmin, byte qmax, byte* y,
+        long ldy, int count)
+    {
+        var (zero, low, high) = (Vector256.Create((short)zeroPoint), Vector256.Create(qmin), Vector256.Create(qmax));
+        for (int r = 0; r < rows; r++, tile += ldt, y += ldy)
+        {
+            int m = multiplier[r], s = shift[r];
+            if (s > 0 || m == int.MinValue || !Avx2.IsSupported || count < Width)
+            {
+                Short(tile, count, m, s, zeroPoint, qmin, qmax, y);
+                continue;
+            }
+            int right = -s, mask = (int)((1u << right) - 1);
+            Sixteen(tile, Vector256.Create(m), Vector256.Create(mask), Vector256.Create(mask >> 1), right, zero, low, high).Store(y);
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<byte> Sixteen(int* sums, in Constants c)
+    private static Vector128<byte> Sixteen(int* sums, Vector256<int> multiplier, Vector256<int> mask, Vector256<int> half, int right,
+        Vector256<short> zeroPoint, Vector256<byte> qmin, Vector256<byte> qmax)
     {
-        var low = Apply(Vector256.Load(sums), c.Multiplier, c.Mask, c.Half, c.Right);
-        var high = Apply(Vector256.Load(sums + 8), c.Multiplier, c.Mask, c.Half, c.Right);
+        var low = Apply(Vector256.Load(sums), multiplier, mask, half, right);
+        var high = Apply(Vector256.Load(sums + 8), multiplier, mask, half, right);
         // The saturating packs and add give the bytes of clamping in int32: a result beyond int16 stays beyond [0, 255].
-        var shorts = Avx2.AddSaturate(Avx2.PackSignedSaturate(low, high), c.ZeroPoint);   // p0..3, p8..11 | p4..7, p12..15
-        var bytes = Vector256.Min(Vector256.Max(Avx2.PackUnsignedSaturate(shorts, shorts), c.Low), c.High);
+        var shorts = Avx2.AddSaturate(Avx2.PackSignedSaturate(low, high), zeroPoint);   // p0..3, p8..11 | p4..7, p12..15
+        var bytes = Vector256.Min(Vector256.Max(Avx2.PackUnsignedSaturate(shorts, shorts), qmin), qmax);
         return Avx2.PermuteVar8x32(bytes.AsInt32(), Vector256.Create(0, 4, 1, 5, 0, 4, 1, 5)).AsByte().GetLower();
+    }
+
+    // A ragged strip's row (or a rare constant) through a padded copy, kept out of Tile's loop.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Short(int* sums, int count, int multiplier, int shift, byte zeroPoint, byte qmin, byte qmax, byte* y)
+    {
+        int* padded = stackalloc int[Width];
+        new ReadOnlySpan<int>(sums, count).CopyTo(new Span<int>(padded, Width));
+        byte* codes = stackalloc byte[Width];
+        Row(padded, Width, multiplier, shift, zeroPoint, qmin, qmax, codes);
+        new ReadOnlySpan<byte>(codes, count).CopyTo(new Span<byte>(y, count));
     }
 
     // SaturatingRoundingDoublingHighMul on the even and odd lanes (vpmuldq multiplies the even ones), then RoundingDivideByPOT:
