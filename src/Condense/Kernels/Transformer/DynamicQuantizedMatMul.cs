@@ -88,30 +88,34 @@ internal static class DynamicQuantizedMatMul
         return float.IsNaN(min) || float.IsNaN(max) ? Parameters(x) : FromRange(min, max);
     }
 
-    // min(0, min x) and max(0, max x) of a span; NaN when it holds a NaN (the lanes' Min and Max propagate it).
+    // min(0, min x) and max(0, max x) of a span; NaN when it holds a NaN. The lanes take vminps/vmaxps (MinNative/MaxNative:
+    // Vector256.Min/Max of two variables is about ten instructions, as they order NaNs and signed zeros) and note NaNs apart;
+    // a zero's sign cannot change the parameters (FromRange).
     private static (float Min, float Max) Range(KernelPath path, ReadOnlySpan<float> x)
     {
         int i = 0;
         float min = 0f, max = 0f;
         if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated && x.Length >= 16)
         {
-            Vector512<float> low = Vector512<float>.Zero, high = Vector512<float>.Zero;
+            Vector512<float> low = Vector512<float>.Zero, high = Vector512<float>.Zero, nan = Vector512<float>.Zero;
             for (; i + 16 <= x.Length; i += 16)
             {
                 var v = Vector512.Create(x.Slice(i, 16));
-                (low, high) = (Vector512.Min(low, v), Vector512.Max(high, v));
+                (low, high, nan) = (Vector512.MinNative(low, v), Vector512.MaxNative(high, v), nan | ~Vector512.Equals(v, v));
             }
-            var (lowHalf, highHalf) = (Vector256.Min(low.GetLower(), low.GetUpper()), Vector256.Max(high.GetLower(), high.GetUpper()));
+            if (nan != Vector512<float>.Zero) return (float.NaN, float.NaN);
+            var (lowHalf, highHalf) = (Vector256.MinNative(low.GetLower(), low.GetUpper()), Vector256.MaxNative(high.GetLower(), high.GetUpper()));
             for (int lane = 0; lane < 8; lane++) (min, max) = (MathF.Min(min, lowHalf[lane]), MathF.Max(max, highHalf[lane]));
         }
         else if (path != KernelPath.Scalar && Vector256.IsHardwareAccelerated && x.Length >= 8)
         {
-            Vector256<float> low = Vector256<float>.Zero, high = Vector256<float>.Zero;
+            Vector256<float> low = Vector256<float>.Zero, high = Vector256<float>.Zero, nan = Vector256<float>.Zero;
             for (; i + 8 <= x.Length; i += 8)
             {
                 var v = Vector256.Create(x.Slice(i, 8));
-                (low, high) = (Vector256.Min(low, v), Vector256.Max(high, v));
+                (low, high, nan) = (Vector256.MinNative(low, v), Vector256.MaxNative(high, v), nan | ~Vector256.Equals(v, v));
             }
+            if (nan != Vector256<float>.Zero) return (float.NaN, float.NaN);
             for (int lane = 0; lane < 8; lane++) (min, max) = (MathF.Min(min, low[lane]), MathF.Max(max, high[lane]));
         }
         for (; i < x.Length; i++) (min, max) = (MathF.Min(min, x[i]), MathF.Max(max, x[i]));
