@@ -105,8 +105,8 @@ public sealed unsafe class QConv2dWinogradTests
             fixed (byte* px = x, py = y)
             fixed (int* pb = bias, pm = multiplier, ps = shift, pa = acc)
             {
-                QConv2dWinograd.Forward(KernelPath.Avx2, g, px, zx, packed, pb, null, null, 0, 0, 0, null, pa);
-                QConv2dWinograd.Forward(KernelPath.Avx2, g, px, zx, packed, pb, pm, ps, 90, 3, 250, py, null);
+                QConv2dWinograd.Forward(g, px, zx, packed, pb, null, null, 0, 0, 0, null, pa);
+                QConv2dWinograd.Forward(g, px, zx, packed, pb, pm, ps, 90, 3, 250, py, null);
             }
             return 0;
         });

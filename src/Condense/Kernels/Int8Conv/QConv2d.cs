@@ -85,7 +85,7 @@ public static unsafe partial class QConv2d
         }
         if (QConv2dWinograd.Suits(g, path, dot))
         {
-            QConv2dWinograd.Forward(path, g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
+            QConv2dWinograd.Forward(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
             return;
         }
         int parts = g.Batch >= Cpu.Threads || g.Flops < ParallelOps ? 1 : Math.Min(Cpu.Threads, (g.OutChannels + BlockRows - 1) / BlockRows);

@@ -17,7 +17,6 @@ internal static unsafe partial class QConv2dWinograd
 
     private sealed class Job : IParallelJob
     {
-        private KernelPath _path;
         private Conv2dGeometry _g = null!;
         private Plan _plan;
         private TransformedWeights _u = null!;
@@ -27,10 +26,10 @@ internal static unsafe partial class QConv2dWinograd
         private int _next;
         private long _call;
 
-        public void Set(KernelPath path, Conv2dGeometry g, Plan plan, TransformedWeights u, byte* x, byte xZero, int* bias, int* multipliers,
+        public void Set(Conv2dGeometry g, Plan plan, TransformedWeights u, byte* x, byte xZero, int* bias, int* multipliers,
             int* shifts, byte yZero, byte qmin, byte qmax, byte* y, int* acc)
         {
-            (_path, _g, _plan, _u, _xZero, _yZero, _qmin, _qmax, _next) = (path, g, plan, u, xZero, yZero, qmin, qmax, 0);
+            (_g, _plan, _u, _xZero, _yZero, _qmin, _qmax, _next) = (g, plan, u, xZero, yZero, qmin, qmax, 0);
             _call = Interlocked.Increment(ref s_calls);
             _x = x; _y = y; _bias = bias; _multipliers = multipliers; _shifts = shifts; _acc = acc;
         }
@@ -138,7 +137,7 @@ internal static unsafe partial class QConv2dWinograd
             int ow = _g.OutWidth;
             long at = (((long)n * _g.OutChannels + o) * _g.OutHeight + oy) * ow;
             if (_y is null) new ReadOnlySpan<int>(row, ow).CopyTo(new Span<int>(_acc + at, ow));
-            else Requantize.RowCore(_path, row, _multipliers + o * ow, _shifts + o * ow, ow, _yZero, _qmin, _qmax, _y + at);
+            else RowRequantizer.Row(row, ow, _multipliers[o], _shifts[o], _yZero, _qmin, _qmax, _y + at);
         }
     }
 }

@@ -28,7 +28,6 @@ internal static unsafe partial class QConv2dWinograd
 
     [ThreadStatic] private static bool? t_forced;
     [ThreadStatic] private static Job? t_job;
-    [ThreadStatic] private static int[]? t_multipliers, t_shifts;
 
     /// <summary>
     /// Makes the calling thread's 3×3 stride-1 convolutions use Winograd whenever the shape allows (true) or never
@@ -58,27 +57,15 @@ internal static unsafe partial class QConv2dWinograd
     }
 
     /// <summary>QConv2d's Run for a shape <see cref="Suits"/> accepts: requantized into y, or int32 sums into acc.</summary>
-    public static void Forward(KernelPath path, Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
+    public static void Forward(Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
     {
         if (g.Batch == 0) return;
         var u = TransformedWeights.Of(weight);
         var plan = Plan.Of(g, u);
-        int m = g.OutChannels, ow = g.OutWidth;
-        int* rowMultipliers = null, rowShifts = null;
-        if (y is not null)
-        {
-            rowMultipliers = AlignedBuffer.Of(ref t_multipliers, m * ow);
-            rowShifts = AlignedBuffer.Of(ref t_shifts, m * ow);
-            for (int o = 0; o < m; o++)
-            {
-                new Span<int>(rowMultipliers + o * ow, ow).Fill(multiplier[o]);
-                new Span<int>(rowShifts + o * ow, ow).Fill(shift[o]);
-            }
-        }
         int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, plan.Blocks * plan.Groups) : 1;
         var job = t_job ??= new Job();
-        job.Set(path, g, plan, u, x, xZeroPoint, bias, rowMultipliers, rowShifts, yZeroPoint, qmin, qmax, y, acc);
+        job.Set(g, plan, u, x, xZeroPoint, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
