@@ -142,15 +142,7 @@ public static unsafe partial class QDepthwiseConv2d
                 var saturated = Vector256.Create(int.MaxValue) ^ Vector256.ShiftRightArithmetic(x, 31);
                 x = Vector256.ConditionalSelect(Vector256.Equals(Avx2.ShiftRightArithmeticVariable(shifted, _left), x), shifted, saturated);
             }
-            // SaturatingRoundingDoublingHighMul, even and odd lanes (vpmuldq multiplies the even ones; vpshufd moves the odd
-            // ones down, which spares the shift unit that the rest of the steps need).
-            var nudge = Vector256.Create(1L << 30);
-            var even = Vector256.ShiftRightLogical(Avx2.Multiply(x, _multiplier) + nudge, 31);
-            var odd = Vector256.ShiftLeft(Avx2.Multiply(Avx2.Shuffle(x, 0b11_11_01_01), _oddMultiplier) + nudge, 1);
-            var h = Avx2.Blend(even.AsInt32(), odd.AsInt32(), 0b1010_1010);
-            // RoundingDivideByPOT: add one when the remainder is above the threshold (comparisons give −1 for true).
-            var threshold = _half - Vector256.LessThan(h, Vector256<int>.Zero);
-            return Avx2.ShiftRightArithmeticVariable(h, _right) - Vector256.GreaterThan(h & _mask, threshold);
+            return RowRequantizer.HighMulDivide(x, _multiplier, _oddMultiplier, _mask, _half, _right);
         }
     }
 }

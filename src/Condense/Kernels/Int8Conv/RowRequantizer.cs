@@ -86,18 +86,25 @@ internal static unsafe class RowRequantizer
         new ReadOnlySpan<byte>(codes, count).CopyTo(new Span<byte>(y, count));
     }
 
-    // SaturatingRoundingDoublingHighMul on the even and odd lanes (vpmuldq multiplies the even ones), then RoundingDivideByPOT:
-    // add one when the remainder is above the threshold (comparisons give −1 for true). As Requantize.Lanes256 for a
-    // multiplier other than int.MinValue and no left shift.
+    private static Vector256<int> Apply(Vector256<int> x, Vector256<int> multiplier, Vector256<int> mask, Vector256<int> half, int right) =>
+        HighMulDivide(x, multiplier, multiplier, mask, half, Vector256.Create(right).AsUInt32());
+
+    /// <summary>
+    /// SaturatingRoundingDoublingHighMul on the even and odd lanes (vpmuldq multiplies the even ones; the odd lanes' multipliers
+    /// in the even positions of <paramref name="oddMultiplier"/>), then RoundingDivideByPOT by <paramref name="right"/>: add one
+    /// when the remainder (x &amp; mask) is above the threshold (comparisons give −1 for true). Requantize.Lanes256 for
+    /// multipliers other than int.MinValue and no left shift.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Apply(Vector256<int> x, Vector256<int> multiplier, Vector256<int> mask, Vector256<int> half, int right)
+    internal static Vector256<int> HighMulDivide(Vector256<int> x, Vector256<int> multiplier, Vector256<int> oddMultiplier, Vector256<int> mask,
+        Vector256<int> half, Vector256<uint> right)
     {
         var nudge = Vector256.Create(1L << 30);
         var even = Vector256.ShiftRightLogical(Avx2.Multiply(x, multiplier) + nudge, 31);
-        var odd = Vector256.ShiftLeft(Avx2.Multiply(Avx2.Shuffle(x, 0b11_11_01_01), multiplier) + nudge, 1);
+        var odd = Vector256.ShiftLeft(Avx2.Multiply(Avx2.Shuffle(x, 0b11_11_01_01), oddMultiplier) + nudge, 1);
         var h = Avx2.Blend(even.AsInt32(), odd.AsInt32(), 0b1010_1010);
         var threshold = half - Vector256.LessThan(h, Vector256<int>.Zero);
-        return Vector256.ShiftRightArithmetic(h, right) - Vector256.GreaterThan(h & mask, threshold);
+        return Avx2.ShiftRightArithmeticVariable(h, right) - Vector256.GreaterThan(h & mask, threshold);
     }
 
     private static void General(int* sums, int count, int multiplier, int shift, byte zeroPoint, byte qmin, byte qmax, byte* y)
