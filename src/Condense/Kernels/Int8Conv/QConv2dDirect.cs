@@ -139,7 +139,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
                     for (int q = 0; q < l.Positions; q += nr)
                         for (int r = 0; r < m; r += TKernel.MaxRows)
                             TKernel.Run(Math.Min(TKernel.MaxRows, m - r), pairs, _w + r * pairs, padded + q, _offsets, _bias + r, acc + r * stride + q, stride);
-                QConvShared.WriteImage(g, wq, acc, stride, _acc + (long)n * pixels * m, _multipliers, _shifts,
+                QConvShared.WriteImage(TKernel.Path, g, wq, acc, stride, _acc + (long)n * pixels * m, _multipliers, _shifts,
                     _yZero, _qmin, _qmax, _y is null ? null : _y + (long)n * pixels * m);
             }
         }

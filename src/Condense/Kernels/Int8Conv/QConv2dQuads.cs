@@ -126,7 +126,7 @@ internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDo
                         for (int r = 0; r < m; r += MaxRows)
                             QConvKernelQuads<TDot>.Run(Math.Min(MaxRows, m - r), quads, _w + r * quads, image + q, _offsets, _bias + r,
                                 acc + r * stride + q, stride);
-                QConvShared.WriteImage(g, l.Wq, acc, stride, _acc + (long)n * pixels * m, _multipliers, _shifts,
+                QConvShared.WriteImage(KernelPath.Avx2, g, l.Wq, acc, stride, _acc + (long)n * pixels * m, _multipliers, _shifts,
                     _yZero, _qmin, _qmax, _y is null ? null : _y + (long)n * pixels * m);
             }
         }

@@ -137,7 +137,7 @@ internal static unsafe partial class QConv2dWinograd
             int ow = _g.OutWidth;
             long at = (((long)n * _g.OutChannels + o) * _g.OutHeight + oy) * ow;
             if (_y is null) new ReadOnlySpan<int>(row, ow).CopyTo(new Span<int>(_acc + at, ow));
-            else RowRequantizer.Row(row, ow, _multipliers[o], _shifts[o], _yZero, _qmin, _qmax, _y + at);
+            else RowRequantizer.Row(KernelPath.Avx2, row, ow, _multipliers[o], _shifts[o], _yZero, _qmin, _qmax, _y + at);
         }
     }
 }

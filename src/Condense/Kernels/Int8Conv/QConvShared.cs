@@ -33,10 +33,10 @@ internal static unsafe class QConvShared
     /// <summary>
     /// One image's accumulators (m rows of <paramref name="stride"/> padded positions) to its output: the int32 sums
     /// into <paramref name="acc"/> (m × OH × OW) when <paramref name="y"/> is null, else each output row requantized into y
-    /// with its channel's <paramref name="multiplier"/> and <paramref name="shift"/>.
+    /// with its channel's <paramref name="multiplier"/> and <paramref name="shift"/> on <paramref name="path"/>.
     /// </summary>
-    public static void WriteImage(Conv2dGeometry g, int wq, int* rows, int stride, int* acc, int* multiplier, int* shift, byte yZero,
-        byte qmin, byte qmax, byte* y)
+    public static void WriteImage(KernelPath path, Conv2dGeometry g, int wq, int* rows, int stride, int* acc, int* multiplier, int* shift,
+        byte yZero, byte qmin, byte qmax, byte* y)
     {
         int m = g.OutChannels, oh = g.OutHeight, ow = g.OutWidth;
         for (int o = 0; o < m; o++)
@@ -45,7 +45,7 @@ internal static unsafe class QConvShared
                 int* row = rows + o * stride + oy * wq;
                 long at = (long)(o * oh + oy) * ow;
                 if (y is null) CopyRow((byte*)row, (byte*)(acc + at), ow * sizeof(int));
-                else RowRequantizer.Row(row, ow, multiplier[o], shift[o], yZero, qmin, qmax, y + at);
+                else RowRequantizer.Row(path, row, ow, multiplier[o], shift[o], yZero, qmin, qmax, y + at);
             }
     }
 

@@ -18,14 +18,15 @@ internal static unsafe class RowRequantizer
     private const int Width = 16;
 
     /// <summary>
-    /// y[p] = clamp(zeroPoint + MultiplyByQuantizedMultiplier(sums[p], multiplier, shift), qmin, qmax) for p &lt; count.
+    /// y[p] = clamp(zeroPoint + MultiplyByQuantizedMultiplier(sums[p], multiplier, shift), qmin, qmax) for p &lt; count, on
+    /// <paramref name="path"/> (the scalar path runs RowCore's scalar row).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Row(int* sums, int count, int multiplier, int shift, byte zeroPoint, byte qmin, byte qmax, byte* y)
+    public static void Row(KernelPath path, int* sums, int count, int multiplier, int shift, byte zeroPoint, byte qmin, byte qmax, byte* y)
     {
-        if (shift > 0 || multiplier == int.MinValue || !Avx2.IsSupported || count < Width)
+        if (shift > 0 || multiplier == int.MinValue || path == KernelPath.Scalar || !Avx2.IsSupported || count < Width)
         {
-            General(sums, count, multiplier, shift, zeroPoint, qmin, qmax, y);
+            General(path, sums, count, multiplier, shift, zeroPoint, qmin, qmax, y);
             return;
         }
         int right = -shift, mask = (int)((1u << right) - 1);
@@ -41,9 +42,9 @@ internal static unsafe class RowRequantizer
     }
 
     /// <summary>
-    /// <see cref="Row"/> for the <paramref name="rows"/> rows of a strip tile (16 sums each, <paramref name="ldt"/> apart) with
-    /// channels' constants from <paramref name="multiplier"/> and <paramref name="shift"/>, the first
-    /// <paramref name="count"/> codes of each into y (rows <paramref name="ldy"/> apart).
+    /// <see cref="Row"/> on AVX2 (the strips run on no other path) for the <paramref name="rows"/> rows of a strip tile
+    /// (16 sums each, <paramref name="ldt"/> apart) with channels' constants from <paramref name="multiplier"/> and
+    /// <paramref name="shift"/>, the first <paramref name="count"/> codes of each into y (rows <paramref name="ldy"/> apart).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int* tile, int ldt, int rows, int* multiplier, int* shift, byte zeroPoint, byte qmin, byte qmax, byte* y,
@@ -82,7 +83,7 @@ internal static unsafe class RowRequantizer
         int* padded = stackalloc int[Width];
         new ReadOnlySpan<int>(sums, count).CopyTo(new Span<int>(padded, Width));
         byte* codes = stackalloc byte[Width];
-        Row(padded, Width, multiplier, shift, zeroPoint, qmin, qmax, codes);
+        Row(KernelPath.Avx2, padded, Width, multiplier, shift, zeroPoint, qmin, qmax, codes);
         new ReadOnlySpan<byte>(codes, count).CopyTo(new Span<byte>(y, count));
     }
 
@@ -107,12 +108,13 @@ internal static unsafe class RowRequantizer
         return Avx2.ShiftRightArithmeticVariable(h, right) - Vector256.GreaterThan(h & mask, threshold);
     }
 
-    private static void General(int* sums, int count, int multiplier, int shift, byte zeroPoint, byte qmin, byte qmax, byte* y)
+    private static void General(KernelPath path, int* sums, int count, int multiplier, int shift, byte zeroPoint, byte qmin, byte qmax,
+        byte* y)
     {
         int* multipliers = stackalloc int[Width], shifts = stackalloc int[Width];
         new Span<int>(multipliers, Width).Fill(multiplier);
         new Span<int>(shifts, Width).Fill(shift);
         for (int p = 0; p < count; p += Width)
-            Requantize.RowCore(Cpu.Active, sums + p, multipliers, shifts, Math.Min(Width, count - p), zeroPoint, qmin, qmax, y + p);
+            Requantize.RowCore(path, sums + p, multipliers, shifts, Math.Min(Width, count - p), zeroPoint, qmin, qmax, y + p);
     }
 }
