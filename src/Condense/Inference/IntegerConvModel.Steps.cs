@@ -7,6 +7,7 @@ using System.Buffers;
 using System.Runtime.Intrinsics;
 using Condense.Graph;
 using Condense.Kernels.Conv;
+using Condense.Kernels.Elementwise;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
 using Condense.Tensors;
@@ -113,8 +114,9 @@ public sealed partial class IntegerConvModel
             else QGemm.LinearForward(n, x, layer.InputZeroPoint, layer.Weight, layer.Bias, accs);
             int pixels = g?.OutPixels ?? 1;
             var output = b.Floats[layer.Output]!;
+            var clamp = new VectorClamp(layer.FloatMin, layer.FloatMax);
             for (int row = 0; row < size / pixels; row++)
-                ScaleRow(accs.Slice(row * pixels, pixels), layer.OutputScale[row % m], layer.FloatMin, layer.FloatMax, output.AsSpan(row * pixels, pixels));
+                ScaleRow(accs.Slice(row * pixels, pixels), layer.OutputScale[row % m], clamp, output.AsSpan(row * pixels, pixels));
         }
         finally { ArrayPool<int>.Shared.Return(acc); }
     }
@@ -135,18 +137,17 @@ public sealed partial class IntegerConvModel
 
     // y[p] = (Σ x[p·pixels + i] in order) / pixels: the float sum and division of the average-pooling kernel's loop.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    // y = clamp(acc · scale, min, max) (IEEE maximum and minimum, as Relu and Clip).
-    private static void ScaleRow(ReadOnlySpan<int> acc, float scale, float min, float max, Span<float> y)
+    // y = clamp(acc · scale) (IEEE maximum and minimum, as Relu and Clip).
+    private static void ScaleRow(ReadOnlySpan<int> acc, float scale, VectorClamp clamp, Span<float> y)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            var (s, lo, hi) = (Vector256.Create(scale), Vector256.Create(min), Vector256.Create(max));
+            var s = Vector256.Create(scale);
             for (; i <= acc.Length - Vector256<int>.Count; i += Vector256<int>.Count)
-                Vector256.Min(Vector256.Max(Vector256.ConvertToSingle(Vector256.Create(acc.Slice(i, Vector256<int>.Count))) * s, lo), hi)
-                    .CopyTo(y.Slice(i, Vector256<float>.Count));
+                clamp.Apply(Vector256.ConvertToSingle(Vector256.Create(acc.Slice(i, Vector256<int>.Count))) * s).CopyTo(y.Slice(i, Vector256<float>.Count));
         }
-        for (; i < acc.Length; i++) y[i] = Math.Min(Math.Max(acc[i] * scale, min), max);
+        for (; i < acc.Length; i++) y[i] = clamp.Apply(acc[i] * scale);
     }
 
     internal static void Mean(float[] x, float[] y, int planes, int pixels)

@@ -53,18 +53,12 @@ internal static unsafe partial class Conv2dGemm
                 new Span<float>(packed, checked((int)length)));
             w = packed;
         }
-        int strips = (g.OutPixels + PointwiseStripKernel.Width - 1) / PointwiseStripKernel.Width;
-        int panels = (g.OutChannels + PointwiseStripKernel.MaxRows - 1) / PointwiseStripKernel.MaxRows;
         long flops = 2L * g.Batch * g.OutChannels * g.ColumnRows * g.OutPixels;
-        int threads = flops >= StripParallelFlops ? Cpu.Threads : 1;
-        // Too few strips for two per thread: the channels are cut into blocks too (each block copies its own strip).
-        long stripsInAll = (long)g.Batch * strips;
-        int blocks = (int)Math.Clamp((2L * threads + stripsInAll - 1) / stripsInAll, 1, panels);
-        long units = stripsInAll * blocks;
-        int parts = (int)Math.Min(threads, units);
+        var schedule = new StripSchedule(g.Batch, g.OutPixels, g.OutChannels, PointwiseStripKernel.Width, PointwiseStripKernel.MaxRows,
+            flops >= StripParallelFlops);
         var job = t_stripJob ??= new StripJob();
-        job.Set(g, x, w, b, y, residual, clamp, strips, panels, blocks, units, parts);
-        try { WorkerPool.Run(job, parts); }
+        job.Set(g, x, w, b, y, residual, clamp, schedule);
+        try { WorkerPool.Run(job, schedule.Parts); }
         finally { job.Clear(); }
     }
 
@@ -76,13 +70,11 @@ internal static unsafe partial class Conv2dGemm
         private Conv2dGeometry _g = null!;
         private float* _x, _w, _b, _y, _residual;
         private VectorClamp _clamp;
-        private int _strips, _panels, _blocks, _parts;
-        private long _units;
+        private StripSchedule _schedule;
 
-        public void Set(Conv2dGeometry g, float* x, float* w, float* b, float* y, float* residual, VectorClamp clamp, int strips,
-            int panels, int blocks, long units, int parts)
+        public void Set(Conv2dGeometry g, float* x, float* w, float* b, float* y, float* residual, VectorClamp clamp, StripSchedule schedule)
         {
-            (_g, _clamp, _strips, _panels, _blocks, _units, _parts) = (g, clamp, strips, panels, blocks, units, parts);
+            (_g, _clamp, _schedule) = (g, clamp, schedule);
             _x = x; _w = w; _b = b; _y = y; _residual = residual;
         }
 
@@ -95,15 +87,11 @@ internal static unsafe partial class Conv2dGemm
             int k = g.ColumnRows, pixels = g.OutPixels, m = g.OutChannels, width = PointwiseStripKernel.Width;
             float* strip = AlignedBuffer.Of(ref t_strip, (long)k * width);
             float* tile = stackalloc float[PointwiseStripKernel.MaxRows * PointwiseStripKernel.Width];
-            long u0 = _units * part / _parts, u1 = _units * (part + 1) / _parts;
-            for (long unit = u0; unit < u1; unit++)
+            var (first, end) = _schedule.Range(part);
+            for (long unit = first; unit < end; unit++)
             {
-                long s = unit / _blocks;
-                int n = (int)(s / _strips), j = (int)(s % _strips) * width, block = (int)(unit % _blocks);
-                int cols = Math.Min(width, pixels - j);
+                var (n, j, cols, i0, i1) = _schedule.At(unit);
                 CopyStrip(_x + (long)n * k * pixels + j, pixels, k, cols, strip);
-                int i0 = _panels * block / _blocks * PointwiseStripKernel.MaxRows;
-                int i1 = Math.Min(m, _panels * (block + 1) / _blocks * PointwiseStripKernel.MaxRows);
                 float* image = _y + (long)n * m * pixels, rest = _residual is null ? null : _residual + (long)n * m * pixels;
                 for (int i = i0; i < i1; i += PointwiseStripKernel.MaxRows)
                 {

@@ -32,7 +32,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
     {
         if (g.Batch == 0) return;
         var layout = new PhaseSplitImage(g, g.InChannels);
-        int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2, pixels = g.OutPixels;
+        int m = g.OutChannels, pairs = (g.ColumnRows + 1) / 2;
         // The calling thread's buffers (valid until its next call): allocating them pinned per call cost more than a
         // batch-1 LeNet convolution.
         int* offsets = AlignedBuffer.Of(ref t_offsets, 2 * pairs), biases = AlignedBuffer.Of(ref t_biases, m);
@@ -42,10 +42,7 @@ internal static unsafe class QConv2dDirect<TKernel> where TKernel : struct, IQCo
         if (weight.DerivedLayout is not PairedWeights paired || paired.MaxRows != TKernel.MaxRows)
             weight.DerivedLayout = paired = new PairedWeights(TKernel.MaxRows, PackWeights(g, weight));
         int* weights = paired.Pointer;
-        for (int o = 0; o < m; o++)
-        {
-            biases[o] = bias is null ? 0 : bias[o];
-        }
+        for (int o = 0; o < m; o++) biases[o] = bias is null ? 0 : bias[o];
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? Cpu.Threads : 1, g.Batch);
         var job = t_job ??= new Job();
         job.Set(g, layout, x, xZeroPoint, weights, offsets, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, parts);

@@ -37,17 +37,10 @@ internal static unsafe partial class QConv2dQuads<TDot>
         for (int p = 0; p < groups; p++) offsets[p] = p * Width;
         var rowSums = weight.RowSums;
         for (int o = 0; o < m; o++) biases[o] = (bias is null ? 0 : bias[o]) - xZeroPoint * rowSums[o];
-        int strips = (pixels + Width - 1) / Width, panels = (m + MaxRows - 1) / MaxRows;
-        long ops = 2L * g.Batch * m * g.InChannels * pixels;
-        int threads = ops >= QConv2d.ParallelOps ? Cpu.Threads : 1;
-        // Too few strips for two per thread: the channels are cut into blocks too (each block interleaves its own strip).
-        long stripsInAll = (long)g.Batch * strips;
-        int blocks = (int)Math.Clamp((2L * threads + stripsInAll - 1) / stripsInAll, 1, panels);
-        long units = stripsInAll * blocks;
-        int parts = (int)Math.Min(threads, units);
+        var schedule = new StripSchedule(g.Batch, pixels, m, Width, MaxRows, 2L * g.Batch * m * g.InChannels * pixels >= QConv2d.ParallelOps);
         var job = t_stripJob ??= new StripJob();
-        job.Set(g, x, packed.Pointer, offsets, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, strips, panels, blocks, units, parts);
-        try { WorkerPool.Run(job, parts); }
+        job.Set(g, x, packed.Pointer, offsets, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, schedule);
+        try { WorkerPool.Run(job, schedule.Parts); }
         finally { job.Clear(); }
     }
 
@@ -60,13 +53,12 @@ internal static unsafe partial class QConv2dQuads<TDot>
         private byte* _x, _y;
         private int* _w, _offsets, _bias, _multiplier, _shift, _acc;
         private byte _yZero, _qmin, _qmax;
-        private int _strips, _panels, _blocks, _parts;
-        private long _units;
+        private StripSchedule _schedule;
 
         public void Set(Conv2dGeometry g, byte* x, int* w, int* offsets, int* bias, int* multiplier, int* shift, byte yZero, byte qmin,
-            byte qmax, byte* y, int* acc, int strips, int panels, int blocks, long units, int parts)
+            byte qmax, byte* y, int* acc, StripSchedule schedule)
         {
-            (_g, _yZero, _qmin, _qmax, _strips, _panels, _blocks, _units, _parts) = (g, yZero, qmin, qmax, strips, panels, blocks, units, parts);
+            (_g, _yZero, _qmin, _qmax, _schedule) = (g, yZero, qmin, qmax, schedule);
             _x = x; _y = y; _w = w; _offsets = offsets; _bias = bias; _multiplier = multiplier; _shift = shift; _acc = acc;
         }
 
@@ -79,14 +71,11 @@ internal static unsafe partial class QConv2dQuads<TDot>
             int c = g.InChannels, groups = (c + 3) / 4, pixels = g.OutPixels, m = g.OutChannels;
             int* strip = AlignedBuffer.Of(ref t_strip, groups * Width);
             int* tile = stackalloc int[MaxRows * Width];
-            long u0 = _units * part / _parts, u1 = _units * (part + 1) / _parts;
-            for (long unit = u0; unit < u1; unit++)
+            var (first, end) = _schedule.Range(part);
+            for (long unit = first; unit < end; unit++)
             {
-                long s = unit / _blocks;
-                int n = (int)(s / _strips), j = (int)(s % _strips) * Width, block = (int)(unit % _blocks);
-                int cols = Math.Min(Width, pixels - j);
+                var (n, j, cols, i0, i1) = _schedule.At(unit);
                 InterleaveStrip(_x + (long)n * c * pixels + j, pixels, c, cols, strip);
-                int i0 = _panels * block / _blocks * MaxRows, i1 = Math.Min(m, _panels * (block + 1) / _blocks * MaxRows);
                 for (int i = i0; i < i1; i += MaxRows)
                 {
                     int rows = Math.Min(MaxRows, i1 - i);

@@ -31,7 +31,7 @@ internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDo
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
     {
         if (g.Batch == 0) return;
-        int groups = (g.InChannels + 3) / 4, quads = g.KernelH * g.KernelW * groups, m = g.OutChannels, pixels = g.OutPixels;
+        int groups = (g.InChannels + 3) / 4, quads = g.KernelH * g.KernelW * groups, m = g.OutChannels;
         var layout = new PhaseSplitImage(g, groups);
         int* offsets = AlignedBuffer.Of(ref t_offsets, quads), biases = AlignedBuffer.Of(ref t_biases, m);
         int t = 0;
@@ -41,10 +41,7 @@ internal static unsafe partial class QConv2dQuads<TDot> where TDot : struct, IDo
                     offsets[t++] = layout.TapOffset(c, kh, kw);
         if (weight.DerivedLayout is not QuadWeights packed) weight.DerivedLayout = packed = new QuadWeights(PackWeights(g, weight));
         var rowSums = weight.RowSums;
-        for (int o = 0; o < m; o++)
-        {
-            biases[o] = (bias is null ? 0 : bias[o]) - xZeroPoint * rowSums[o];
-        }
+        for (int o = 0; o < m; o++) biases[o] = (bias is null ? 0 : bias[o]) - xZeroPoint * rowSums[o];
         int parts = (int)Math.Min(g.Flops >= Conv2dKernel.ParallelFlops ? Cpu.Threads : 1, g.Batch);
         var job = t_job ??= new Job();
         job.Set(g, layout, x, xZeroPoint, packed.Pointer, offsets, biases, multiplier, shift, yZeroPoint, qmin, qmax, y, acc, parts);
