@@ -44,11 +44,7 @@ internal static class QConvBench
         int pathAt = Array.IndexOf(args, "--path");
         if (pathAt >= 0) Cpu.Active = Enum.Parse<KernelPath>(args[pathAt + 1], ignoreCase: true);
         int dotAt = Array.IndexOf(args, "--dot");
-        using var forcedDot = dotAt < 0 ? null : Cpu.Force(args[dotAt + 1] switch
-        {
-            "pairs" => Int8Dot.Pairs, "quads" => Int8Dot.Quads, "emulated" => Int8Dot.EmulatedQuads, "maddubs" => Int8Dot.MaddubsQuads,
-            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads, emulated or maddubs"),
-        });
+        using var forcedDot = DotOption.Force(args);
         int bitsAt = Array.IndexOf(args, "--weight-bits");
         int weightMax = (1 << ((bitsAt < 0 ? 8 : int.Parse(args[bitsAt + 1], System.Globalization.CultureInfo.InvariantCulture)) - 1)) - 1;
         var options = new[] { at, pathAt, dotAt, bitsAt }.Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();

@@ -28,12 +28,7 @@ internal static class QGemmBench
     public static int Run(string[] args)
     {
         int dotAt = Array.IndexOf(args, "--dot"), bitsAt = Array.IndexOf(args, "--weight-bits");
-        Int8Dot? dot = dotAt < 0 ? null : args[dotAt + 1] switch
-        {
-            "pairs" => Int8Dot.Pairs, "quads" => Int8Dot.Quads, "emulated" => Int8Dot.EmulatedQuads, "jit" => Int8Dot.JitZmmQuads,
-            "maddubs" => Int8Dot.MaddubsQuads,
-            var other => throw new ArgumentException($"--dot {other}: expected pairs, quads, emulated, jit or maddubs"),
-        };
+        Int8Dot? dot = DotOption.Parse(args);
         int weightMax = (1 << ((bitsAt < 0 ? 8 : int.Parse(args[bitsAt + 1], System.Globalization.CultureInfo.InvariantCulture)) - 1)) - 1;
         var options = new[] { dotAt, bitsAt }.Where(i => i >= 0).SelectMany(i => new[] { i, i + 1 }).ToHashSet();
         string filter = args.Where((a, i) => !options.Contains(i)).FirstOrDefault() ?? "";

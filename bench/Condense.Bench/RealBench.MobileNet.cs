@@ -29,6 +29,7 @@ internal static partial class RealBench
         OnnxExporter.Export(int8.Graph, int8Path);
         var compiled = InferenceEngine.Compile(int8);
         yield return new Case($"MobileNetV2 int8 (QDQ{note})", int8Path, Compiled(compiled), feeds,
-            double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: fp32Path);
+            double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: fp32Path)
+            { Steps = compiled.Runner as IntegerConvModel };
     }
 }

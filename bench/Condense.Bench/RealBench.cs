@@ -36,7 +36,11 @@ internal static partial class RealBench
     /// </summary>
     private sealed record Case(string Name, string OnnxPath, Func<IReadOnlyDictionary<string, Tensor>, Tensor> Ours,
         IReadOnlyList<(int Batch, Dictionary<string, Tensor> Feed)> Feeds, double Tolerance, string Engine, double MinCosine = 0,
-        string? FloatPath = null);
+        string? FloatPath = null)
+    {
+        /// <summary>The integer conv engine behind <see cref="Ours"/>, when it is one (`--profile NAME --steps` times its steps).</summary>
+        public IntegerConvModel? Steps { get; init; }
+    }
 
     /// <summary>Weight bits of the int8 rows: 7 on CPUs without VNNI, unless --weight-bits says otherwise.</summary>
     private static int s_weightBits = 8;
@@ -62,9 +66,7 @@ internal static partial class RealBench
         string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "resnet18,minilm,small,mobilenet";
         bool vnni = HasVnniDot;
         s_weightBits = WeightBits(args);
-        using var forcedDot = args.SkipWhile(a => a != "--dot").Skip(1).FirstOrDefault() is { } dot
-            ? Cpu.Force(dot == "pairs" ? Int8Dot.Pairs : dot == "maddubs" ? Int8Dot.MaddubsQuads : throw new ArgumentException($"--dot {dot}"))
-            : null;
+        using var forcedDot = DotOption.Force(args);
         Cpu.Threads = 2;
         // As ORT here (allow_spinning 0): neither engine's workers spin on the shared cores; --spin lets ours spin (its default).
         Cpu.WorkerSpin = args.Contains("--spin");
@@ -143,7 +145,7 @@ internal static partial class RealBench
         var compiled = InferenceEngine.Compile(int8);
         // Ours and ORT round differently inside an int8 network: agreement is to a few percent of the largest feature.
         yield return new Case($"ResNet-18 int8 (QDQ{note})", int8Path, Compiled(compiled), feeds,
-                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: fp32Path);
+                double.PositiveInfinity, Describe(compiled), MinCosine: 0.99, FloatPath: fp32Path) { Steps = compiled.Runner as IntegerConvModel };
     }
 
     private static Dataset Photos(string folder)
@@ -188,7 +190,7 @@ internal static partial class RealBench
     }
 
     // A float graph as InferenceEngine.Compile runs it (LayerNorm and GELU chains fused into single ops).
-    // --profile NAME [--batch B] [--seconds S] [--ort [--ort-threads T]]: only the first case whose name contains NAME, run in a loop (ours, or
+    // --profile NAME [--batch B] [--seconds S] [--ort [--ort-threads T] [--nodes]] [--steps]: only the first case whose name contains NAME, run in a loop (ours, or
     // ORT's) for a profiler (perf record with DOTNET_PerfMapEnabled=1); prints the mean time per run.
     private static int Profile(List<Case> cases, string name, string[] args)
     {
@@ -198,6 +200,12 @@ internal static partial class RealBench
         var feed = c.Feeds.First(f => f.Batch == batch).Feed;
         using var session = Session(c.OnnxPath, int.Parse(Option("--ort-threads", "2")));
         using var ort = new OrtFeed(session, feed);
+        if (args.Contains("--nodes") && args.Contains("--ort")) return OrtNodes(c.OnnxPath, feed, int.Parse(Option("--ort-threads", "2")));
+        if (args.Contains("--steps") && c.Steps is { } stepped)
+        {
+            Int8ResNetProfile.Print(stepped, feed.Values.Single(), rounds: 20);
+            return 0;
+        }
         Action run = args.Contains("--ort") ? () => ort.Run() : () => c.Ours(feed);
         for (int i = 0; i < 20; i++) run();
         var clock = System.Diagnostics.Stopwatch.StartNew();

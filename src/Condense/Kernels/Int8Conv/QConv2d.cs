@@ -78,6 +78,8 @@ public static unsafe partial class QConv2d
             ChannelsLastRun(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
             return;
         }
+        // The emitted kernels read channels-last only: a planar layer on a CPU that has AVX-VNNI too takes its ymm quads.
+        dot = PlanarDot(dot);
         if (UsesStrips(g, path, dot, weight))
         {
             ForwardStrips(dot, g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
@@ -98,6 +100,9 @@ public static unsafe partial class QConv2d
         var job = new BlockJob(path, dot, g, x, xZeroPoint, blocks, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, acc);
         WorkerPool.Run(job, parts);
     }
+
+    /// <summary>The dot product the planar kernels run for <paramref name="dot"/>: AVX-VNNI's quads in place of the emitted zmm ones.</summary>
+    internal static Int8Dot PlanarDot(Int8Dot dot) => dot == Int8Dot.JitZmmQuads && Cpu.Supports(Int8Dot.Quads) ? Int8Dot.Quads : dot;
 
     private static void Direct(KernelPath path, Int8Dot dot, Conv2dGeometry g, byte* x, byte xZeroPoint, PackedInt8Weights weight, int* bias,
         int* multiplier, int* shift, byte yZeroPoint, byte qmin, byte qmax, byte* y, int* acc)
