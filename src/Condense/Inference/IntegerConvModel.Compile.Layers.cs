@@ -94,9 +94,10 @@ public sealed partial class IntegerConvModel
             var (kh, kw) = conv is null ? (1, 1) : (weight.Shape[2], weight.Shape[3]);
             if (Requantization(layer.Outputs[0], clip: true) is { } r)
             {
-                // The channels-last kernels clamp at 255 only, so a Clip's upper bound keeps a layer planar.
-                bool channelsLast = _channelsLast && conv is not null && depthwise is null && r.QMax == byte.MaxValue
-                    && QConv2d.ChannelsLastSuits(weight.Shape[1], n, kh, kw);
+                // A depthwise layer keeps its input's layout where it runs natively in it (no layout step of its own).
+                bool channelsLast = _channelsLast && conv is not null && (depthwise is null
+                    ? QConv2d.ChannelsLastSuits(weight.Shape[1], n, kh, kw)
+                    : x.ChannelsLast && QDepthwiseConv2d.ChannelsLastIsNative(new Conv2dGeometry(1, x.Shape[0], x.Shape[1], x.Shape[2], n, kh, kw, conv)));
                 x = InLayout(x, channelsLast);
                 var constants = QdqLayerReader.Constants(layer.Name, x.Scale, weight.Scale, bias, r.Scale);
                 int slot = NewSlot(false, shape, channelsLast: channelsLast);

@@ -81,8 +81,11 @@ public sealed partial class IntegerConvModel
         if (layer.Requantized)
         {
             var y = b.Codes[layer.Output].AsSpan(0, size);
-            if (g is not null && layer.Depthwise is { } depthwise)
-                QDepthwiseConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, depthwise, layer.Bias, layer.Multiplier, layer.Shift,
+            if (g is not null && layer.Depthwise is { } depthwise && layer.ChannelsLast)
+                QDepthwiseConv2d.ForwardChannelsLast(g, x, layer.InputZeroPoint, depthwise, layer.Bias, layer.Multiplier, layer.Shift,
+                    layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
+            else if (g is not null && layer.Depthwise is { } planarDepthwise)
+                QDepthwiseConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, planarDepthwise, layer.Bias, layer.Multiplier, layer.Shift,
                     layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
             else if (g is not null && add is not null)
             {
@@ -91,12 +94,12 @@ public sealed partial class IntegerConvModel
                     first ? add.ZeroPointB : add.ZeroPointA,
                     first ? add.MultiplierB : add.MultiplierA, add.Shift, add.OutputZeroPoint, add.QMin);
                 QConv2d.ForwardChannelsLast(g, b.Codes[layer.Input].AsSpan(0, x.Length + CodeSlack), layer.InputZeroPoint, layer.Weight, layer.Bias,
-                    layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, b.Codes[add.Output].AsSpan(0, size), fused,
+                    layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, layer.QMax, b.Codes[add.Output].AsSpan(0, size), fused,
                     b.Codes[first ? add.B : add.A].AsSpan(0, size));
             }
             else if (g is not null && layer.ChannelsLast)
                 QConv2d.ForwardChannelsLast(g, b.Codes[layer.Input].AsSpan(0, x.Length + CodeSlack), layer.InputZeroPoint, layer.Weight, layer.Bias,
-                    layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, y);
+                    layer.Multiplier, layer.Shift, layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
             else if (g is not null)
                 QConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, layer.Weight, layer.Bias, layer.Multiplier, layer.Shift,
                     layer.OutputZeroPoint, layer.QMin, layer.QMax, y);

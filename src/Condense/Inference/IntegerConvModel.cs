@@ -40,8 +40,8 @@ public sealed partial class IntegerConvModel : Module
 
     // One Conv or Gemm on codes with InputZeroPoint. Requantized (Requantized true): to OutputZeroPoint with (Multiplier,
     // Shift) per channel, ReLU/Clip as the clamp [QMin, QMax]; else floats acc · OutputScale[o] clamped to [FloatMin, FloatMax]
-    // (its ReLU/Clip; Relu when FloatMin is 0). Depthwise: the
-    // raw (M, 1, kH, kW) weight of a depthwise conv (run planar by QDepthwiseConv2d; Weight is then unused). InputShape is the
+    // (its ReLU/Clip; Relu when FloatMin is 0). Depthwise: the raw (M, 1, kH, kW) weight of a depthwise conv (run by
+    // QDepthwiseConv2d, planar or channels-last; Weight is then unused). InputShape is the
     // per-sample (C, H, W) or (features); InputValue names the graph value (a QuantizeLinear output) the input codes equal.
     internal sealed record LayerStep(string Name, string InputValue, int Input, int Output, int[] InputShape, Conv2dOptions? Conv,
         int KernelH, int KernelW, PackedInt8Weights Weight, byte InputZeroPoint, int[] Bias, int[] Multiplier, int[] Shift,
@@ -163,7 +163,7 @@ public sealed partial class IntegerConvModel : Module
             if (steps[i] is not AddStep { Requantized: true } add || add.A == add.B) continue;
             foreach (var (conv, other) in new[] { (add.A, add.B), (add.B, add.A) })
             {
-                if (!producer.TryGetValue(conv, out int j) || steps[j] is not LayerStep { ChannelsLast: true, Requantized: true, Conv: not null }
+                if (!producer.TryGetValue(conv, out int j) || steps[j] is not LayerStep { ChannelsLast: true, Requantized: true, Conv: not null, Depthwise: null }
                     || readers[conv] != 1 || conv == outputSlot || producer.GetValueOrDefault(other, -1) >= j || fused[j] >= 0) continue;
                 (fused[j], done[i]) = (i, true);
                 break;

@@ -1,6 +1,6 @@
 // The integer conv engine on MobileNet-style networks: a small float CNN (Conv 3→8 3×3, Relu, depthwise Conv 3×3 stride 2,
 // Relu or Clip(0, 6), Conv 1×1 8→16, GlobalAveragePool, Flatten, Gemm) quantized static compiles to IntegerConvModel, its
-// depthwise layer run by QDepthwiseConv2d, planar, and matches the float simulation of its QDQ graph: step by step (each
+// depthwise layer run by QDepthwiseConv2d (planar after a planar layer), and matches the float simulation of its QDQ graph: step by step (each
 // step fed the simulation's codes) every code within one step (the fixed-point requantization against the simulation's
 // float arithmetic next to a rounding boundary), end to end the logits within a few percent of their range. A channel
 // multiplier (depthwise 8 → 16) runs too, and so do depthwise layers between wide (channels-last where native) layers and
@@ -8,6 +8,7 @@
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Inference;
+using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Platform;
 using Condense.Quantization;
 using Condense.Tensors;
@@ -47,7 +48,7 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
         var engine = (IntegerConvModel)compiled.Runner;
         Assert.Equal(4, engine.LayerCount);
         var depthwise = Assert.Single(engine.Steps.OfType<IntegerConvModel.LayerStep>(), l => l.Depthwise is not null);
-        Assert.False(depthwise.ChannelsLast);
+        Assert.False(depthwise.ChannelsLast);   // its input (8 channels) is planar
         Assert.True(depthwise.Requantized);
         output.WriteLine($"depthwise clamp [{depthwise.QMin}, {depthwise.QMax}]");
         if (activation == OpTypes.Clip) Assert.True(depthwise.QMax < byte.MaxValue, $"Clip clamps at code {depthwise.QMax}");
@@ -56,9 +57,10 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
         AssertMatchesTheSimulation(qdq, engine, Tensor.Uniform(new Rng(99), 0, 2, [16, .. Sample]));
     }
 
-    // Wide enough for channels-last layers where that is native (QConv2d.ChannelsLastSuits): the depthwise layers stay planar,
-    // with layout steps around them, and a residual Add of a depthwise output runs as its own step; every int8 dot product
-    // (each compiled model) gives the same bits.
+    // Wide enough for channels-last layers where that is native (QConv2d.ChannelsLastSuits): the depthwise layers keep their
+    // input's channels-last layout there (QDepthwiseConv2d.ForwardChannelsLast; planar elsewhere) with no layout step
+    // between the convolutions, and a residual Add of a depthwise output runs as its own step; every int8 dot product (each
+    // compiled model) gives the same bits.
     [Fact]
     public void DepthwiseLayersBetweenChannelsLastLayersAndAResidualAdd()
     {
@@ -70,7 +72,10 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
         var engine = IntegerConvModel.Compile(qdq.Graph);
         var layers = engine.Steps.OfType<IntegerConvModel.LayerStep>().ToList();
         Assert.Equal(2, layers.Count(l => l.Depthwise is not null));
-        Assert.All(layers.Where(l => l.Depthwise is not null), l => Assert.False(l.ChannelsLast));
+        Assert.All(layers.Where(l => l.Depthwise is not null), l => Assert.Equal(QConv2d.ChannelsLastIsNative, l.ChannelsLast));
+        if (QConv2d.ChannelsLastIsNative)
+            // Only at the edges: the input into channels-last, the last codes back to planes for the Gemm.
+            Assert.Equal([true, false], engine.Steps.OfType<IntegerConvModel.LayoutStep>().Select(l => l.ToChannelsLast));
         Assert.Single(engine.Steps.OfType<IntegerConvModel.AddStep>());
         Assert.Equal(0, engine.FusedAddCount);
         var x = Tensor.Uniform(new Rng(98), 0, 2, [4, .. Sample]);

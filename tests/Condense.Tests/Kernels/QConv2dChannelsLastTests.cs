@@ -4,7 +4,7 @@
 // past every tile and block edge (1, 13, 70, 130), 1×1, 3×3 and 7×7 kernels, stride 2, asymmetric padding, batch 1 and
 // 3, on every int8 dot product this CPU runs; split over 1 and 2 threads; a requantization multiplier above 1; with a
 // residual Add fused (the convolution's codes, then QAdd); every multiplier below 1 (the requantizer's path without the
-// left shift). Also the NHWC max pooling against the planar one, and the layout transposes round trip.
+// left shift); an upper clamp below 255 (a Clip's, before a fused Add too). Also the NHWC max pooling against the planar one, and the layout transposes round trip.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -42,8 +42,11 @@ public sealed class QConv2dChannelsLastTests
         var c = Cases[index];
         var g = new Conv2dGeometry(c.N, c.C, c.H, c.W, c.M, c.K, c.K, c.O);
         var (x, w, bias, multiplier, shift) = Problem(g, new Rng((ulong)(index + 300)));
-        var (expected, actual) = Run(g, x, c.Zx, w, bias, multiplier, shift, dot);
-        Assert.Equal(expected, actual);
+        foreach (byte qmax in new byte[] { 255, 200 })
+        {
+            var (expected, actual) = Run(g, x, c.Zx, w, bias, multiplier, shift, dot, qmax);
+            Assert.Equal(expected, actual);
+        }
     }
 
     [Theory]
@@ -74,7 +77,8 @@ public sealed class QConv2dChannelsLastTests
         var g = new Conv2dGeometry(c.N, c.C, c.H, c.W, c.M, c.K, c.K, c.O);
         var rng = new Rng((ulong)(index + 500));
         var (x, w, bias, multiplier, shift) = Problem(g, rng);
-        var (convCodes, _) = Run(g, x, c.Zx, w, bias, multiplier, shift, dot);
+        // The convolution's codes clamped below 230 (a Clip's upper bound) before the Add.
+        var (convCodes, _) = Run(g, x, c.Zx, w, bias, multiplier, shift, dot, 230);
         var other = new byte[convCodes.Length];
         for (int i = 0; i < other.Length; i++) other[i] = (byte)rng.NextInt(256);
         var (ma, mb, addShift) = QAdd.Multipliers(0.8, 1.7);
@@ -89,7 +93,7 @@ public sealed class QConv2dChannelsLastTests
         var y = new byte[expected.Length];
         using (Cpu.Force(Cpu.Best))
         using (Cpu.Force(dot))
-            QConv2d.ForwardChannelsLast(g, nhwc, c.Zx, packed, bias, multiplier, shift, 90, 90, y, new FusedAdd(90, ma, 33, mb, addShift, 70, 70),
+            QConv2d.ForwardChannelsLast(g, nhwc, c.Zx, packed, bias, multiplier, shift, 90, 90, 230, y, new FusedAdd(90, ma, 33, mb, addShift, 70, 70),
                 otherNhwc);
         var actual = new byte[y.Length];
         ChannelsLast.ToPlanar(y, g.Batch, g.OutChannels, g.OutPixels, actual);
@@ -183,16 +187,16 @@ public sealed class QConv2dChannelsLastTests
 
     // The reference's codes (N, M, OH, OW) and the channels-last convolution's, transposed back from (N, OH, OW, M).
     private static (byte[] Expected, byte[] Actual) Run(Conv2dGeometry g, byte[] x, byte zx, sbyte[] w, int[] bias, int[] multiplier,
-        int[] shift, Int8Dot dot)
+        int[] shift, Int8Dot dot, byte qmax = 255)
     {
-        var expected = QConv2dReference.Requantized(g, QConv2dReference.Forward(g, x, zx, w, bias), multiplier, shift, 90, 90, 255);
+        var expected = QConv2dReference.Requantized(g, QConv2dReference.Forward(g, x, zx, w, bias), multiplier, shift, 90, 90, qmax);
         var packed = new PackedInt8Weights(QConv2d.ChannelsLastWeight(w, g.OutChannels, g.InChannels, g.KernelH, g.KernelW), g.OutChannels, g.ColumnRows);
         var nhwc = new byte[x.Length + 3];
         ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
         var y = new byte[expected.Length];
         using (Cpu.Force(Cpu.Best))
         using (Cpu.Force(dot))
-            QConv2d.ForwardChannelsLast(g, nhwc, zx, packed, bias, multiplier, shift, 90, 90, y);
+            QConv2d.ForwardChannelsLast(g, nhwc, zx, packed, bias, multiplier, shift, 90, 90, qmax, y);
         var actual = new byte[y.Length];
         ChannelsLast.ToPlanar(y, g.Batch, g.OutChannels, g.OutPixels, actual);
         return (expected, actual);

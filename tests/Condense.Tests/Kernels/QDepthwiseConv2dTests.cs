@@ -2,7 +2,8 @@
 // equal integers, before and after requantization, in both forms (channels in lanes and planar), on ragged shapes (odd
 // sizes, strides 1 to 3, symmetric and asymmetric padding, dilation, 1×1, 3×3 and 5×5, channel multipliers, channel counts
 // with and without a planar last block, several zero points, the extreme products, narrow clamps, multipliers above 1 and
-// of int.MinValue), on every kernel path and on 1, 2 and 3 threads. QConv2dReference with groups = 1 is checked by QConv2dTests.
+// of int.MinValue), on every kernel path and on 1, 2 and 3 threads; and the channels-last form (AVX-512 kernel, lanes, or
+// through planes) on the same shapes. QConv2dReference with groups = 1 is checked by QConv2dTests.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -44,6 +45,9 @@ public sealed class QDepthwiseConv2dTests
         new(1, 24, 1, 8, 8, 3, 1, [1, 1, 1, 1], 1, 250, Extreme: true, Qmin: 90, Qmax: 110),
         new(1, 8, 1, 10, 6, 3, 2, [0, 0, 1, 1], 1, 1, Qmin: 120, Qmax: 121),
         new(2, 45, 1, 81, 79, 3, 1, [1, 1, 1, 1], 1, 77),   // above the parallel threshold: 12 lane blocks over 2 or 3 threads
+        // Channels-last on AVX-512 (C a multiple of 16): three blocks, stride 2, asymmetric padding, narrow images and dilation.
+        new(1, 48, 1, 7, 7, 3, 2, [0, 0, 1, 1], 1, 21, Qmin: 0, Qmax: 170), new(2, 32, 1, 3, 2, 3, 1, [1, 1, 1, 1], 1, 250),
+        new(1, 16, 1, 13, 21, 3, 1, [2, 3, 2, 3], 2, 70, Dw: 3), new(1, 64, 1, 30, 29, 3, 1, [1, 1, 1, 1], 1, 128),
     ];
 
     public static TheoryData<KernelPath, int, int> PathCases()
@@ -81,6 +85,48 @@ public sealed class QDepthwiseConv2dTests
             });
             Assert.Equal(expected, acc);
             Assert.Equal(requantized, y);
+        }
+    }
+
+    public static TheoryData<KernelPath, int, int> ChannelsLastCases()
+    {
+        var data = new TheoryData<KernelPath, int, int>();
+        foreach (var path in Cpu.SupportedPaths)
+            for (int i = 0; i < Cases.Length; i++)
+                if (Cases[i].K == 1)
+                    foreach (int threads in new[] { 1, 3 }) data.Add(path, i, threads);
+        return data;
+    }
+
+    // ForwardChannelsLast on (N, H, W, C) codes equals the reference's planes laid out channels-last: natively where it can
+    // (the AVX-512 kernel for C a multiple of 16, the lanes form for a multiple of 8), through planes where it cannot.
+    [Theory]
+    [MemberData(nameof(ChannelsLastCases))]
+    public void TheChannelsLastFormMatchesTheNaiveLoopsExactly(KernelPath path, int index, int threads)
+    {
+        var c = Cases[index];
+        var (g, x, w, bias, multiplier, shift) = Problem(c, index);
+        var planar = QConv2dReference.Requantized(g, QConv2dReference.Forward(g, x, c.Zx, w, bias), multiplier, shift, 100, c.Qmin, c.Qmax);
+        var expected = new byte[planar.Length];
+        ChannelsLast.FromPlanar(planar, g.Batch, g.OutChannels, g.OutPixels, expected);
+        var nhwc = new byte[x.Length];
+        ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
+        foreach (bool native in new[] { true, false })
+        {
+            var (y, isNative) = TransformerKernelsTests.WithThreads(threads, () =>
+            {
+                var y = new byte[expected.Length];
+                using (Cpu.Force(path))
+                    try
+                    {
+                        QDepthwiseConv2d.ForceLanes = native;
+                        QDepthwiseConv2d.ForwardChannelsLast(g, nhwc, c.Zx, w, bias, multiplier, shift, 100, c.Qmin, c.Qmax, y);
+                        return (y, QDepthwiseConv2d.ChannelsLastIsNative(g));
+                    }
+                    finally { QDepthwiseConv2d.ForceLanes = null; }
+            });
+            Assert.Equal(expected, y);
+            Assert.Equal(native && path != KernelPath.Scalar && (c.C % 16 == 0 && path == KernelPath.Avx512 || c.C % 8 == 0), isNative);
         }
     }
 

@@ -127,12 +127,13 @@ public class QGemmTests
     }
 
     [Fact]
-    public void QuadsAreTheDefaultExactlyWhereAvxVnniExists()
+    public void TheDefaultDotIsTheWidestVnniThisCpuHas()
     {
+        // zmm vpdpbusd (emitted) before AVX-VNNI's ymm one, then vpmaddubsw on AVX2, else pairs.
         Assert.Equal(AvxVnni.IsSupported && Cpu.Supports(KernelPath.Avx2), Cpu.Supports(Int8Dot.Quads));
         if (Cpu.Active != KernelPath.Scalar)
-            Assert.Equal(Cpu.Supports(Int8Dot.Quads) ? Int8Dot.Quads
-                : Cpu.Supports(Int8Dot.JitZmmQuads) ? Int8Dot.JitZmmQuads
+            Assert.Equal(Cpu.Supports(Int8Dot.JitZmmQuads) ? Int8Dot.JitZmmQuads
+                : Cpu.Supports(Int8Dot.Quads) ? Int8Dot.Quads
                 : Cpu.Best == KernelPath.Avx2 ? Int8Dot.MaddubsQuads : Int8Dot.Pairs, Cpu.ActiveInt8Dot);
         using (Cpu.Force(KernelPath.Scalar)) Assert.Equal(Int8Dot.Pairs, Cpu.ActiveInt8Dot);
     }

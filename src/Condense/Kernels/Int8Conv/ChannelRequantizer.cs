@@ -4,7 +4,8 @@
 // per 16 channels for all the tile's rows, where RowCore derives them per value. Two steps of RowCore drop out: the
 // saturating left shift when no channel of the block shifts left (a multiplier below 1, the usual case), and the
 // int.MinValue² saturation, which needs a multiplier of int.MinValue (QuantizeMultiplier's are positive; a layer with
-// one runs RowCore). Blocks narrower than 16 channels (a last block of a width not a multiple of 16) run RowCore too.
+// one runs RowCore). A last block narrower than 16 channels runs the same vector steps on constants padded to 16 and
+// stores only its channels (it called RowCore per pixel row: MobileNetV2's 144 → 24 layer took 0.47 ms instead of 0.07).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -22,18 +23,20 @@ internal unsafe struct ChannelRequantizer
 
     /// <summary>
     /// Constants for <paramref name="channels"/> channels (rounded up to 16 in <paramref name="scratch"/>, which must hold
-    /// 2 × that many ints).
+    /// 3 × that many ints).
     /// </summary>
     public ChannelRequantizer(int* multiplier, int* shift, int channels, int zeroPoint, int qmin, int qmax, int* scratch)
     {
-        _multiplier = multiplier;
         _shift = shift;
         (_zeroPoint, _qmin, _qmax) = (zeroPoint, qmin, qmax);
         int padded = (channels + 15) / 16 * 16;
         _left = scratch;
         _right = scratch + padded;
+        // The multipliers padded with 1s, so that a last block narrower than 16 channels runs the vector steps too.
+        _multiplier = scratch + 2 * padded;
         for (int o = 0; o < padded; o++)
         {
+            _multiplier[o] = o < channels ? multiplier[o] : 1;
             int s = o < channels ? shift[o] : 0;
             _left[o] = Math.Max(s, 0);
             _right[o] = Math.Max(-s, 0);
@@ -49,7 +52,7 @@ internal unsafe struct ChannelRequantizer
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public readonly void Run(int* tile, int ldt, int rows, int co, int width, byte* y, long ldy)
     {
-        int full = _general ? 0 : width / 16 * 16;
+        int full = _general ? 0 : (width + 15) / 16 * 16;
         var (low, high, zp) = (Vector512.Create(_qmin - _zeroPoint), Vector512.Create(_qmax - _zeroPoint), Vector512.Create(_zeroPoint));
         var nudge = Vector512.Create(1L << 30);
         for (int j = 0; j < full; j += 16)
@@ -77,12 +80,24 @@ internal unsafe struct ChannelRequantizer
                 // remainder > threshold exactly when threshold − remainder (both in [0, 2^31)) is negative.
                 var threshold = half + Vector512.ShiftRightLogical(h, 31);
                 var r = Avx512F.ShiftRightArithmeticVariable(h, right) + Vector512.ShiftRightLogical(threshold - (h & mask), 31);
-                Avx512F.ConvertToVector128Byte(Vector512.Max(Vector512.Min(r, high), low) + zp).Store(y + i * ldy + j);
+                var bytes = Avx512F.ConvertToVector128Byte(Vector512.Max(Vector512.Min(r, high), low) + zp);
+                if (j + 16 <= width) bytes.Store(y + i * ldy + j);
+                else StorePart(bytes, width - j, y + i * ldy + j);
             }
         }
         if (full < width)
             for (int i = 0; i < rows; i++)
                 Requantize.RowCore(KernelPath.Avx512, tile + i * ldt + full, _multiplier + co + full, _shift + co + full, width - full,
                     _zeroPoint, _qmin, _qmax, y + i * ldy + full);
+    }
+
+    // The first `count` (< 16) bytes of `bytes` to y: eight at once, then four, then one by one.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePart(Vector128<byte> bytes, int count, byte* y)
+    {
+        int done = 0;
+        if (count >= 8) { *(ulong*)y = bytes.AsUInt64().ToScalar(); done = 8; }
+        if (count - done >= 4) { *(uint*)(y + done) = bytes.AsUInt32().GetElement(done / 4); done += 4; }
+        for (; done < count; done++) y[done] = bytes.GetElement(done);
     }
 }

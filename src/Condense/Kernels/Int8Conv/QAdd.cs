@@ -93,7 +93,7 @@ public static unsafe class QAdd
     internal static void Rows(KernelPath path, byte* a, int lda, byte zeroPointA, int multiplierA, byte* b, long ldb, byte zeroPointB, int multiplierB,
         int shift, byte yZeroPoint, byte qmin, byte* y, int rows, int count)
     {
-        if (path != KernelPath.Avx512 || count % 16 != 0)
+        if (path != KernelPath.Avx512 || (count % 16 != 0 && lda < (count + 15) / 16 * 16))
         {
             for (int r = 0; r < rows; r++)
                 Run(path, a + r * lda, zeroPointA, multiplierA, b + r * ldb, zeroPointB, multiplierB, shift, yZeroPoint, qmin, y + r * ldb, count);
@@ -104,13 +104,24 @@ public static unsafe class QAdd
         var offset = Vector512.Create(-(zeroPointA * multiplierA + zeroPointB * multiplierB));
         var (half, one, zy) = (Vector512.Create((1 << (shift - 1)) - 1), Vector512.Create(1), Vector512.Create((int)yZeroPoint));
         var (low, high) = (Vector512.Create((int)qmin), Vector512.Create(255));
+        // A last part of fewer than 16 channels (a row of a, lda ≥ the count rounded up to 16, is read whole): b's bytes are
+        // copied into a vector and only that many bytes are stored.
+        int tail = count % 16, full = count - tail;
+        var part = Vector128<byte>.Zero;
         for (int r = 0; r < rows; r++, a += lda, b += ldb, y += ldb)
-            for (int i = 0; i < count; i += 16)
+        {
+            for (int i = 0; i <= full; i += 16)
             {
-                var t = Avx512F.ConvertToVector512Int32(Vector128.Load(a + i)) * ma + Avx512F.ConvertToVector512Int32(Vector128.Load(b + i)) * mb + offset;
+                if (i == full && tail == 0) break;
+                if (i == full) Buffer.MemoryCopy(b + i, &part, 16, tail);
+                var bv = i < full ? Vector128.Load(b + i) : part;
+                var t = Avx512F.ConvertToVector512Int32(Vector128.Load(a + i)) * ma + Avx512F.ConvertToVector512Int32(bv) * mb + offset;
                 var q = Vector512.ShiftRightArithmetic(t + half + (Vector512.ShiftRightArithmetic(t, shift) & one), shift) + zy;
-                Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(q, low), high)).Store(y + i);
+                var codes = Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(q, low), high));
+                if (i < full) codes.Store(y + i);
+                else Buffer.MemoryCopy(&codes, y + i, tail, tail);
             }
+        }
     }
 
     /// <summary>One element: the specification of <see cref="Forward"/>.</summary>

@@ -24,28 +24,32 @@ public static unsafe partial class QConv2d
 
     /// <summary>
     /// Whether a layer is wide enough for the channels-last kernels: 32 or more output channels (two 16-channel panels per
-    /// weight load at least) and 64 or more taps × channels (256 for NCHW callers, who pay two transposes): the sums long
-    /// enough to pay for a tile's pointers and requantization. LeNet's 6- and 16-channel layers ran 2 to 30 times slower
-    /// there than on the planar kernels; an NCHW 16 → 32-channel 3×3 layer 1.3 times slower, a 32 → 32 one 1.1 times faster.
+    /// weight load at least) and 16 or more taps × channels (256 for NCHW callers, who pay two transposes), or a 1×1 layer of
+    /// 16 or more channels in and out. LeNet's 6- and 16-channel 5×5 layers ran 2 to 30 times slower there than on the
+    /// planar kernels; an NCHW 16 → 32-channel 3×3 layer 1.3 times slower, a 32 → 32 one 1.1 times faster. MobileNetV2's
+    /// RGB stem (27 taps × channels) and its 1×1 layers of 16 to 32 channels in or out (16 → 96, 96 → 24 at 112² and 56²)
+    /// run 1.3 to 2.5 times faster channels-last than planar (`real --only mobilenet --profile int8 --steps`), and keep the
+    /// depthwise layers between them channels-last too.
     /// </summary>
     internal static bool ChannelsLastSuits(int inChannels, int outChannels, int kernelH, int kernelW, bool planarCaller = false) =>
-        outChannels >= 32 && inChannels * kernelH * kernelW >= (planarCaller ? 256 : 64);
+        planarCaller ? outChannels >= 32 && inChannels * kernelH * kernelW >= 256
+        : (outChannels >= 32 && inChannels * kernelH * kernelW >= 16) || (kernelH * kernelW == 1 && inChannels >= 16 && outChannels >= 16);
 
     /// <summary>
     /// <see cref="ForwardRequantized"/> on x (N, H, W, C) into y (N, OH, OW, M); <paramref name="x"/> must hold 3 bytes
     /// past the images (read, multiplied by 0, when C % 4 ≠ 0).
     /// </summary>
     internal static void ForwardChannelsLast(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, PackedInt8Weights weight,
-        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, Span<byte> y) =>
-        ForwardChannelsLast(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, y, default, default);
+        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, byte qmax, Span<byte> y) =>
+        ForwardChannelsLast(g, x, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, y, default, default);
 
     /// <summary>
     /// <see cref="ForwardChannelsLast(Conv2dGeometry, ReadOnlySpan{byte}, byte, PackedInt8Weights, ReadOnlySpan{int}, ReadOnlySpan{int},
-    /// ReadOnlySpan{int}, byte, byte, Span{byte})"/> followed by the residual <paramref name="add"/> with <paramref name="other"/>
+    /// ReadOnlySpan{int}, byte, byte, byte, Span{byte})"/> followed by the residual <paramref name="add"/> with <paramref name="other"/>
     /// (N, OH, OW, M) when that is not empty: y receives the Add's codes.
     /// </summary>
     internal static void ForwardChannelsLast(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, PackedInt8Weights weight,
-        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, Span<byte> y,
+        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, byte qmax, Span<byte> y,
         FusedAdd add, ReadOnlySpan<byte> other)
     {
         long inSize = (long)g.Batch * g.InChannels * g.InPixels, outSize = (long)g.Batch * g.OutChannels * g.OutPixels;
@@ -56,7 +60,7 @@ public static unsafe partial class QConv2d
             var planarX = new byte[inSize];
             var planarY = new byte[outSize];
             ChannelsLast.ToPlanar(x, g.Batch, g.InChannels, g.InPixels, planarX);
-            ForwardRequantized(g, planarX, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, byte.MaxValue, planarY);
+            ForwardRequantized(g, planarX, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, planarY);
             if (!other.IsEmpty)
                 QAdd.Forward(planarY, add.ConvZeroPoint, add.MultiplierConv, Planar(other[..(int)outSize], g), add.OtherZeroPoint, add.MultiplierOther,
                     add.Shift, add.ZeroPoint, add.QMin, planarY);
@@ -67,7 +71,7 @@ public static unsafe partial class QConv2d
         Requantize.CheckShifts(shift);
         fixed (byte* px = x, py = y, po = other)
         fixed (int* pb = bias, pm = multiplier, ps = shift)
-            QConv2dNhwc.Forward(g, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, byte.MaxValue, py, null,
+            QConv2dNhwc.Forward(g, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py, null,
                 add, other.IsEmpty ? null : po);
     }
 

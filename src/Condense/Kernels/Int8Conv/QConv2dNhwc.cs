@@ -60,7 +60,7 @@ internal static unsafe class QConv2dNhwc
         int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, units) : 1;
         var job = t_job ??= new Job();
         var requantizer = y is null ? default
-            : new ChannelRequantizer(multiplier, shift, m, yZeroPoint, qmin, qmax, AlignedBuffer.Of(ref t_shifts, 2 * blocks * BlockChannels));
+            : new ChannelRequantizer(multiplier, shift, m, yZeroPoint, qmin, qmax, AlignedBuffer.Of(ref t_shifts, 3 * blocks * BlockChannels));
         job.Set(g, layout, x, zero, biases, requantizer, y, acc, units, parts);
         job.Fuse(add, other);
         try { WorkerPool.Run(job, parts); }

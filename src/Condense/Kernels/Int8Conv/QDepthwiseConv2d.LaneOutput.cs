@@ -1,8 +1,8 @@
 // The output side of the channels-in-lanes int8 depthwise convolution (QDepthwiseConv2d.Lanes.cs): int32 sums, one vector of
 // eight channels per output pixel, are requantized with the eight channels' multipliers and shifts in the lanes — the
 // integer steps of Requantize.RowCore with the per-channel constants prepared once per row, as ChannelRequantizer does for
-// 16 lanes — packed to bytes, and the pixel-major codes of a block transposed back into its eight NCHW planes. The
-// accumulator form transposes the int32 sums instead.
+// 16 lanes — packed to bytes, and the pixel-major codes of a block transposed back into its eight NCHW planes (or, on
+// channels-last codes, stored as each pixel's eight bytes). The accumulator form transposes the int32 sums instead.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -66,8 +66,11 @@ public static unsafe partial class QDepthwiseConv2d
         }
     }
 
-    /// <summary>Where a block's results go: requantized codes into y, or (y null) the int32 sums into acc.</summary>
-    private readonly struct LaneOutput(int* multiplier, int* shift, byte zeroPoint, byte qmin, byte qmax, byte* y, int* acc)
+    /// <summary>
+    /// Where a block's results go: requantized codes into y, or (y null) the int32 sums into acc; planes, or with
+    /// <paramref name="channelsLast"/> each pixel's eight channels of a channels-last y (codes only).
+    /// </summary>
+    private readonly struct LaneOutput(int* multiplier, int* shift, byte zeroPoint, byte qmin, byte qmax, byte* y, int* acc, bool channelsLast)
     {
         /// <summary>The sink requantizing channels c0 .. c0 + 7 into the pixel-major <paramref name="codes"/>.</summary>
         public CodesSink Codes(int c0, byte* codes) => new(new LaneRequantizer(multiplier + c0, shift + c0), Vector256.Create((short)zeroPoint),
@@ -77,6 +80,12 @@ public static unsafe partial class QDepthwiseConv2d
         public void Write(Conv2dGeometry g, int n, int c0, byte* codes, int* sums)
         {
             int pixels = g.OutPixels;
+            if (channelsLast)
+            {
+                byte* to = y + (long)n * pixels * g.OutChannels + c0;
+                for (int p = 0; p < pixels; p++) *(ulong*)(to + (long)p * g.OutChannels) = ((ulong*)codes)[p];
+                return;
+            }
             long first = ((long)n * g.OutChannels + c0) * pixels;
             if (y is null) TransposeOut(sums, pixels, acc + first);
             else TransposeOut(codes, pixels, y + first);

@@ -23,8 +23,13 @@ public static unsafe partial class QDepthwiseConv2d
     /// <summary>Channels per vector in the channels-in-lanes form.</summary>
     private const int Lanes = 8;
 
-    /// <summary>Forces the channels-in-lanes form off (false) for tests and benchmarks; null or true: wherever it can run.</summary>
-    internal static bool? ForceLanes { get; set; }
+    [ThreadStatic] private static bool? t_forceLanes;
+
+    /// <summary>
+    /// Forces the channels-in-lanes and channels-last kernels off (false) for tests and benchmarks; null or true: wherever they
+    /// can run. Per thread (read on the calling thread), so tests running at the same time keep their forms.
+    /// </summary>
+    internal static bool? ForceLanes { get => t_forceLanes; set => t_forceLanes = value; }
 
     /// <summary>Channels in lanes needs AVX2, one output channel per input channel and at least one full block of eight.</summary>
     private static bool UsesLanes(KernelPath path, Conv2dGeometry g) =>
@@ -91,20 +96,22 @@ public static unsafe partial class QDepthwiseConv2d
 
     /// <summary>Channels c0 .. c0 + 7 of image n (c0 + 8 ≤ C, one output channel per input channel).</summary>
     private static void LaneBlock(Conv2dGeometry g, in LaneBuffers buffers, int n, int c0, byte* x, byte xZeroPoint, sbyte* w, int* bias,
-        in LaneOutput output)
+        in LaneOutput output, bool channelsLast)
     {
         int taps = g.KernelH * g.KernelW;
         InterleaveWeights(w + (long)c0 * taps, g.KernelH, g.KernelW, PairsPerRow(g), buffers.Weights);
         var start = bias is null ? Vector256<int>.Zero : Vector256.Load(bias + c0);
         start -= Vector256.Create((int)xZeroPoint) * TapSums(w + (long)c0 * taps, taps);
-        byte* source = x + ((long)n * g.InChannels + c0) * g.InPixels, end = x + (long)g.Batch * g.InChannels * g.InPixels;
+        byte* source = channelsLast ? x + (long)n * g.InPixels * g.InChannels + c0 : x + ((long)n * g.InChannels + c0) * g.InPixels;
+        byte* end = channelsLast ? null : x + (long)g.Batch * g.InChannels * g.InPixels;
         if (buffers.Codes is null) Rows(g, buffers, source, end, start, new SumsSink(buffers.Sums));
         else Rows(g, buffers, source, end, start, output.Codes(c0, buffers.Codes));
         output.Write(g, n, c0, buffers.Codes, buffers.Sums);
     }
 
     // Every output row of the block into the sink, each after the pair rows (padded) up to the last one it reads are built
-    // from the eight planes at `source`; the border rows stay z_x.
+    // from the eight planes at `source` (or, with `end` null, from the eight channels at `source` of channels-last rows);
+    // the border rows stay z_x.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows<TSink>(Conv2dGeometry g, in LaneBuffers buffers, byte* source, byte* end, Vector256<int> start,
         TSink sink) where TSink : struct, ILaneSink
@@ -118,7 +125,8 @@ public static unsafe partial class QDepthwiseConv2d
             {
                 int iy = built - o.PadTop;
                 if ((uint)iy >= (uint)g.Height) continue;
-                TransposeRowIn(source + (long)iy * g.Width, g.InPixels, g.Width, end, buffers.Row + o.PadLeft * Lanes);
+                if (end is null) GatherRowIn(source + (long)iy * g.Width * g.InChannels, g.InChannels, g.Width, buffers.Row + o.PadLeft * Lanes);
+                else TransposeRowIn(source + (long)iy * g.Width, g.InPixels, g.Width, end, buffers.Row + o.PadLeft * Lanes);
                 BuildPairs(buffers.Row, o.DilationW, buffers.Columns, buffers.ColumnCount, buffers.Pairs + (long)built * wp * 2 * Lanes);
             }
             SumRow(g, buffers.Pairs + (long)oy * o.StrideH * wp * 2 * Lanes, wp, pairs, buffers.Weights, start, oy * g.OutWidth, ref sink);
@@ -146,6 +154,12 @@ public static unsafe partial class QDepthwiseConv2d
                         int kw = 2 * p + e;
                         weights[((kh * pairs + p) * Lanes + i) * 2 + e] = kw < kernelW ? w[(long)i * taps + kh * kernelW + kw] : (short)0;
                     }
+    }
+
+    // Eight channels of a channels-last row (pixel stride `channels`, w pixels) into the pixel-major byte row `to`.
+    private static void GatherRowIn(byte* from, int channels, int w, byte* to)
+    {
+        for (int ix = 0; ix < w; ix++) ((ulong*)to)[ix] = *(ulong*)(from + (long)ix * channels);
     }
 
     // One row of eight planes (plane stride `plane`, w pixels) into the pixel-major byte row `to` (eight bytes a pixel).

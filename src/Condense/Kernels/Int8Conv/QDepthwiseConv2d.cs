@@ -3,7 +3,8 @@
 // input channel o / k alone:
 //   acc[n, o, oy, ox] = Σ_{kh,kw} (x[n, o/k, iy, ix] − z_x) · w[o, 0, kh, kw] + bias32[o],
 // with x − z_x = 0 where the window leaves the image, then requantized per channel as QConv2d (Requantize.RowCore).
-// Two forms, giving the same integers for any thread count:
+// Two forms, giving the same integers for any thread count (and ForwardChannelsLast: the lanes form on (N, H, W, C) codes,
+// which the integer engine keeps between layers on the emitted-kernel path):
 //   channels in lanes (QDepthwiseConv2d.Lanes.cs, the default on AVX2 for k = 1): eight channels of one image per work
 //     item, transposed into a padded pixel-major buffer so one vector holds a pixel's eight channels; the fast form.
 //   planar (this file: the Scalar path, k > 1 and a last block of fewer than eight channels): each output row of one
@@ -47,6 +48,47 @@ public static unsafe partial class QDepthwiseConv2d
             Run(new Job(Cpu.Active, g, px, xZeroPoint, pw, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py, null));
     }
 
+    /// <summary>
+    /// True when <see cref="ForwardChannelsLast"/> runs on channels-last codes without transposes: the AVX-512 kernel
+    /// (QDepthwiseConv2d.ChannelsLast.cs, C a multiple of 16) or the channels-in-lanes form on whole blocks of eight
+    /// channels (C a multiple of 8), one output channel per input channel.
+    /// </summary>
+    internal static bool ChannelsLastIsNative(Conv2dGeometry g) =>
+        UsesChannelsLast512(Cpu.Active, g) || (UsesLanes(Cpu.Active, g) && g.InChannels % Lanes == 0);
+
+    /// <summary>
+    /// <see cref="ForwardRequantized"/> on x (N, H, W, C) into y (N, OH, OW, M), both channels-last: a block of eight channels
+    /// is gathered from (written to) every pixel's eight bytes instead of transposed from (to) eight planes. Where
+    /// <see cref="ChannelsLastIsNative"/> is false the codes are transposed to planes and back around the planar call.
+    /// </summary>
+    internal static void ForwardChannelsLast(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, ReadOnlySpan<sbyte> weight,
+        ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, byte qmax, Span<byte> y)
+    {
+        Check(g, x.Length, weight.Length, bias.Length, y.Length);
+        if (!ChannelsLastIsNative(g))
+        {
+            var planarX = new byte[x.Length];
+            var planarY = new byte[y.Length];
+            ChannelsLast.ToPlanar(x, g.Batch, g.InChannels, g.InPixels, planarX);
+            ForwardRequantized(g, planarX, xZeroPoint, weight, bias, multiplier, shift, yZeroPoint, qmin, qmax, planarY);
+            ChannelsLast.FromPlanar(planarY, g.Batch, g.OutChannels, g.OutPixels, y);
+            return;
+        }
+        if (multiplier.Length != g.OutChannels || shift.Length != g.OutChannels)
+            throw new ArgumentException($"multiplier and shift need {g.OutChannels} values, got {multiplier.Length} and {shift.Length}");
+        Requantize.CheckShifts(shift);
+        if (qmin > qmax) throw new ArgumentException($"qmin {qmin} exceeds qmax {qmax}");
+        fixed (byte* px = x, py = y)
+        fixed (sbyte* pw = weight)
+        fixed (int* pb = bias, pm = multiplier, ps = shift)
+        {
+            if (UsesChannelsLast512(Cpu.Active, g))
+                ChannelsLast512(g, px, xZeroPoint, pw, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py);
+            else
+                Run(new Job(Cpu.Active, g, px, xZeroPoint, pw, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py, null) { ChannelsLast = true });
+        }
+    }
+
     /// <summary>The int32 accumulators acc (N, M, OH, OW) of <see cref="ForwardRequantized"/>, before requantization.</summary>
     public static void Forward(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, ReadOnlySpan<sbyte> weight, ReadOnlySpan<int> bias, Span<int> acc)
     {
@@ -88,6 +130,9 @@ public static unsafe partial class QDepthwiseConv2d
         private readonly bool _lanes = UsesLanes(path, g);
 
         public Conv2dGeometry G => g;
+
+        /// <summary>x and y are channels-last (N, H, W, C); only with lanes on whole blocks (<see cref="ChannelsLastIsNative"/>).</summary>
+        public bool ChannelsLast { get; init; }
         public long Units => _lanes ? (long)g.Batch * LaneBlocks(g) : (long)g.Batch * g.OutChannels;
         public int Parts { get; set; } = 1;
 
@@ -97,11 +142,11 @@ public static unsafe partial class QDepthwiseConv2d
             if (!_lanes) { Planes((int)u0, (int)u1); return; }
             int blocks = LaneBlocks(g);
             var buffers = new LaneBuffers(g, xZeroPoint, _y is null);
-            var output = new LaneOutput(_multiplier, _shift, yZeroPoint, qmin, qmax, _y, _acc);
+            var output = new LaneOutput(_multiplier, _shift, yZeroPoint, qmin, qmax, _y, _acc, ChannelsLast);
             for (long unit = u0; unit < u1; unit++)
             {
                 int n = (int)(unit / blocks), c0 = (int)(unit % blocks) * Lanes;
-                if (c0 + Lanes <= g.InChannels) LaneBlock(g, buffers, n, c0, _x, xZeroPoint, _w, _bias, output);
+                if (c0 + Lanes <= g.InChannels) LaneBlock(g, buffers, n, c0, _x, xZeroPoint, _w, _bias, output, ChannelsLast);
                 else Planes(n * g.OutChannels + c0, (n + 1) * g.OutChannels);
             }
         }
