@@ -190,8 +190,9 @@ internal static partial class RealBench
     }
 
     // A float graph as InferenceEngine.Compile runs it (LayerNorm and GELU chains fused into single ops).
-    // --profile NAME [--batch B] [--seconds S] [--ort [--ort-threads T] [--nodes]] [--steps]: only the first case whose name contains NAME, run in a loop (ours, or
-    // ORT's) for a profiler (perf record with DOTNET_PerfMapEnabled=1); prints the mean time per run.
+    // --profile NAME [--batch B] [--seconds S] [--ort [--ort-threads T] [--nodes]] [--steps]: only the first case whose name
+    // contains NAME, run in a loop (ours, or ORT's) for a profiler (perf record with DOTNET_PerfMapEnabled=1); prints the mean
+    // time per run. --steps: the integer engine's time per step instead; --ort --nodes: ORT's own per-node profile.
     private static int Profile(List<Case> cases, string name, string[] args)
     {
         string Option(string option, string fallback) => args.SkipWhile(a => a != option).Skip(1).FirstOrDefault() ?? fallback;

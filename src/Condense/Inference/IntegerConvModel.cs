@@ -163,7 +163,8 @@ public sealed partial class IntegerConvModel : Module
             if (steps[i] is not AddStep { Requantized: true } add || add.A == add.B) continue;
             foreach (var (conv, other) in new[] { (add.A, add.B), (add.B, add.A) })
             {
-                if (!producer.TryGetValue(conv, out int j) || steps[j] is not LayerStep { ChannelsLast: true, Requantized: true, Conv: not null, Depthwise: null }
+                if (!producer.TryGetValue(conv, out int j)
+                    || steps[j] is not LayerStep { ChannelsLast: true, Requantized: true, Conv: not null, Depthwise: null }
                     || readers[conv] != 1 || conv == outputSlot || producer.GetValueOrDefault(other, -1) >= j || fused[j] >= 0) continue;
                 (fused[j], done[i]) = (i, true);
                 break;

@@ -4,7 +4,8 @@
 // past every tile and block edge (1, 13, 70, 130), 1×1, 3×3 and 7×7 kernels, stride 2, asymmetric padding, batch 1 and
 // 3, on every int8 dot product this CPU runs; split over 1 and 2 threads; a requantization multiplier above 1; with a
 // residual Add fused (the convolution's codes, then QAdd); every multiplier below 1 (the requantizer's path without the
-// left shift); an upper clamp below 255 (a Clip's, before a fused Add too). Also the NHWC max pooling against the planar one, and the layout transposes round trip.
+// left shift); an upper clamp below 255 (a Clip's, before a fused Add too). Also the NHWC max pooling against the planar
+// one, and the layout transposes round trip.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
