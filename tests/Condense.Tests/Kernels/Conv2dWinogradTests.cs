@@ -106,13 +106,29 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
     {
         // ResNet-18's 512 → 512 layer: F(4×4) would keep 36 × 512 × 512 floats (37.7 MB) beside the 9.4 MB kernel; F(2×2) 16.8 MB.
         using (Conv2dWinograd.Force(WinogradMode.Auto))
-            foreach (int batch in new[] { 1, 8, 64 })
+            foreach (int batch in new[] { 8, 64 })
             {
                 var wide = new Conv2dGeometry(batch, 512, 7, 7, 512, 3, 3, Conv2dOptions.Square(1, 1));
                 Assert.Equal(2, Conv2dWinograd.Choose(wide)?.Output);
                 var narrow = new Conv2dGeometry(batch, 64, 56, 56, 64, 3, 3, Conv2dOptions.Square(1, 1));
                 Assert.Equal(4, Conv2dWinograd.Choose(narrow)?.Output);
             }
+    }
+
+    [Fact]
+    public void AtBatchOneAutoKeepsNoTransformedWeightBeyondThreeMegabytes()
+    {
+        // Inside a network such weights come from memory every call: ResNet-18's 256- and 512-channel layers (F(4×4) 9.4 MB,
+        // F(2×2) 4.2 and 16.8 MB) run direct at batch 1, its 64- and 128-channel ones (0.6 and 2.4 MB) keep F(4×4).
+        using (Conv2dWinograd.Force(WinogradMode.Auto))
+        {
+            foreach (var (channels, size, output) in new[] { (64, 56, 4), (128, 28, 4), (256, 14, 0), (512, 7, 0) })
+            {
+                var g = new Conv2dGeometry(1, channels, size, size, channels, 3, 3, Conv2dOptions.Square(1, 1));
+                Assert.Equal(output, Conv2dWinograd.Choose(g)?.Output ?? 0);
+            }
+            Assert.Equal(4, Conv2dWinograd.Choose(new Conv2dGeometry(8, 256, 14, 14, 256, 3, 3, Conv2dOptions.Square(1, 1)))?.Output);
+        }
     }
 
     [Fact]

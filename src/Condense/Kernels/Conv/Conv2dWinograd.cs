@@ -68,13 +68,16 @@ public static unsafe class Conv2dWinograd
     /// The cheapest of the direct convolution, F(2×2) and F(4×4) by the cost model below (a Winograd form must be 10 %
     /// cheaper than the direct convolution to be taken); the `winograd` benchmark prints the choice beside the times. Fewer
     /// than 8 input channels stay direct: the GEMMs' depth is then below a vector and the transforms are all the work.
-    /// F(4×4)'s weight, 36 values per 9 of the kernel, is not taken above <see cref="LargeWeightBytes"/>: F(2×2) keeps 16.
+    /// F(4×4)'s weight, 36 values per 9 of the kernel, is not taken above <see cref="LargeWeightBytes"/>: F(2×2) keeps 16;
+    /// no transform whose weight exceeds <see cref="ImageWeightBytes"/> per image of the call is taken.
     /// </summary>
     private static WinogradTransform? Measured(Conv2dGeometry g)
     {
         if (g.InChannels < 8) return null;
         double direct = DirectCycles(g), f2 = WinogradCycles(g, WinogradTransform.F2), f4 = WinogradCycles(g, WinogradTransform.F4);
         if (TransformedBytes(g, WinogradTransform.F4) > LargeWeightBytes) f4 = double.PositiveInfinity;
+        if (TransformedBytes(g, WinogradTransform.F4) > ImageWeightBytes * g.Batch) f4 = double.PositiveInfinity;
+        if (TransformedBytes(g, WinogradTransform.F2) > ImageWeightBytes * g.Batch) f2 = double.PositiveInfinity;
         if (Math.Min(f2, f4) > 0.9 * direct) return null;
         return f4 <= f2 ? WinogradTransform.F4 : WinogradTransform.F2;
     }
@@ -106,6 +109,15 @@ public static unsafe class Conv2dWinograd
     // model's own weight for as long as the model lives. ResNet-18's 512 → 512 layers take 37.7 MB each in F(4×4), 16.8 MB
     // in F(2×2); with F(4×4) there its inference at batch 8 peaked at 444 MB against ONNX Runtime's 306 (`real --memory`).
     private const double LargeWeightBytes = 24e6;
+
+    // At most this many bytes of transformed weight per image of the call. Inside a network the weights of successive layers
+    // come from memory, not from the cache a single-layer benchmark leaves them in, so a transform's larger weight costs
+    // what its fewer multiply-adds save when few images share it: ResNet-18 fp32 at batch 1 on Zen 5 (2 cores, 32 MB L3)
+    // ran 14.3–14.6 ms with F(4×4) on its 256-channel layers (9.4 MB each) and F(2×2) on its 512-channel ones (16.8 MB),
+    // 10.1–10.3 ms with both direct (F(4×4) kept on the 64- and 128-channel layers, 0.6 and 2.4 MB), and 10.8–11.1 with
+    // only the 512-channel ones direct (alternating runs, `real --only resnet18 --profile "ResNet-18 fp32"`); at batch 8
+    // every layer keeps its transform (1.2× faster than direct there).
+    private const double ImageWeightBytes = 3e6;
 
     private static double TransformedBytes(Conv2dGeometry g, WinogradTransform f) =>
         (double)f.Alpha * f.Alpha * g.InChannels * g.OutChannels * sizeof(float);
