@@ -192,7 +192,7 @@ internal static partial class RealBench
     // A float graph as InferenceEngine.Compile runs it (LayerNorm and GELU chains fused into single ops).
     // --profile NAME [--batch B] [--seconds S] [--ort [--ort-threads T] [--nodes]] [--steps]: only the first case whose name
     // contains NAME, run in a loop (ours, or ORT's) for a profiler (perf record with DOTNET_PerfMapEnabled=1); prints the mean
-    // time per run. --steps: the integer engine's time per step instead; --ort --nodes: ORT's own per-node profile.
+    // time per run. --steps: the integer engine's time per step instead; --nodes: a float graph's time per node (with --ort: ORT's).
     private static int Profile(List<Case> cases, string name, string[] args)
     {
         string Option(string option, string fallback) => args.SkipWhile(a => a != option).Skip(1).FirstOrDefault() ?? fallback;
@@ -202,6 +202,7 @@ internal static partial class RealBench
         using var session = Session(c.OnnxPath, int.Parse(Option("--ort-threads", "2")));
         using var ort = new OrtFeed(session, feed);
         if (args.Contains("--nodes") && args.Contains("--ort")) return OrtNodes(c.OnnxPath, feed, int.Parse(Option("--ort-threads", "2")));
+        if (args.Contains("--nodes") && s_graphs.TryGetValue(c.Ours, out var graph)) return OurNodes(graph, feed);
         if (args.Contains("--steps") && c.Steps is { } stepped)
         {
             Int8ResNetProfile.Print(stepped, feed.Values.Single(), rounds: 20);
@@ -223,7 +224,9 @@ internal static partial class RealBench
     {
         model.Eval();
         string output = model.Graph.Outputs[0].Name;
-        return feed => { using (GradMode.NoGrad()) return model.RunOutputs(feed)[output]; };
+        Func<IReadOnlyDictionary<string, Tensor>, Tensor> run = feed => { using (GradMode.NoGrad()) return model.RunOutputs(feed)[output]; };
+        s_graphs.AddOrUpdate(run, model);
+        return run;
     }
 
     private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Compiled(CompiledModel compiled)

@@ -1,14 +1,47 @@
-// `real --profile NAME --ort --nodes`: ONNX Runtime's own per-node times (its profiler, SessionOptions.EnableProfiling) for
-// the case, the best of the timed runs per node, printed in graph order beside the op type: the peer's side of
-// `--profile NAME --steps`. ORT's times include its profiling, so they are upper bounds of a plain run's.
+// Per-node profiles of one case. `real --profile NAME --ort --nodes`: ONNX Runtime's own per-node times (its profiler,
+// SessionOptions.EnableProfiling), the best of the timed runs per node, in graph order beside the op type; ORT's times
+// include its profiling, so they are upper bounds of a plain run's. `real --profile NAME --nodes`: ours for a float graph,
+// each step charged the wall time since the previous one finished (GraphModule.StepFinished; a fused chain is charged to
+// its last node), the best of the rounds per node.
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
+using Condense.Autograd;
+using Condense.Graph;
 using Condense.Tensors;
 
 namespace Condense.Bench;
 
 internal static partial class RealBench
 {
+    // The graph behind each float case's runner, for `--nodes`.
+    private static readonly ConditionalWeakTable<Func<IReadOnlyDictionary<string, Tensor>, Tensor>, GraphModule> s_graphs = new();
+
+    private static int OurNodes(GraphModule module, Dictionary<string, Tensor> feed, int rounds = 20)
+    {
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalSeconds < 2) using (GradMode.NoGrad()) module.RunOutputs(feed);
+        var best = new Dictionary<string, (string Op, double Ms, int Order)>();
+        for (int round = 0; round < rounds; round++)
+        {
+            long last = Stopwatch.GetTimestamp();
+            module.StepFinished = node =>
+            {
+                long now = Stopwatch.GetTimestamp();
+                double ms = Stopwatch.GetElapsedTime(last, now).TotalMilliseconds;
+                best[node.Name] = best.TryGetValue(node.Name, out var b) ? (node.OpType, Math.Min(b.Ms, ms), b.Order) : (node.OpType, ms, best.Count);
+                last = now;
+            };
+            using (GradMode.NoGrad()) module.RunOutputs(feed);
+            module.StepFinished = null;
+        }
+        Console.WriteLine($"our nodes, best of {rounds} runs, sum {best.Values.Sum(b => b.Ms):F3} ms");
+        foreach (var (name, (op, ms, _)) in best.OrderBy(kv => kv.Value.Order).Where(kv => kv.Value.Ms >= 0.001))
+            Console.WriteLine($"  {name,-48} {op,-22} {ms,8:F3} ms");
+        return 0;
+    }
+
     private static int OrtNodes(string onnxPath, Dictionary<string, Tensor> feed, int threads, int runs = 50)
     {
         string prefix = Path.Combine(Path.GetTempPath(), $"condense-ortprof-{Environment.ProcessId}");
