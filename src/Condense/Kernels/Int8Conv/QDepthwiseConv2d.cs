@@ -37,15 +37,21 @@ public static unsafe partial class QDepthwiseConv2d
     public static void ForwardRequantized(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, ReadOnlySpan<sbyte> weight,
         ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, byte qmax, Span<byte> y)
     {
-        Check(g, x.Length, weight.Length, bias.Length, y.Length);
-        if (multiplier.Length != g.OutChannels || shift.Length != g.OutChannels)
-            throw new ArgumentException($"multiplier and shift need {g.OutChannels} values, got {multiplier.Length} and {shift.Length}");
-        Requantize.CheckShifts(shift);
-        if (qmin > qmax) throw new ArgumentException($"qmin {qmin} exceeds qmax {qmax}");
+        CheckRequantized(g, x.Length, weight.Length, bias.Length, multiplier, shift, qmin, qmax, y.Length);
         fixed (byte* px = x, py = y)
         fixed (sbyte* pw = weight)
         fixed (int* pb = bias, pm = multiplier, ps = shift)
             Run(new Job(Cpu.Active, g, px, xZeroPoint, pw, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py, null));
+    }
+
+    private static void CheckRequantized(Conv2dGeometry g, int xLength, int weightLength, int biasLength, ReadOnlySpan<int> multiplier,
+        ReadOnlySpan<int> shift, byte qmin, byte qmax, int yLength)
+    {
+        Check(g, xLength, weightLength, biasLength, yLength);
+        if (multiplier.Length != g.OutChannels || shift.Length != g.OutChannels)
+            throw new ArgumentException($"multiplier and shift need {g.OutChannels} values, got {multiplier.Length} and {shift.Length}");
+        Requantize.CheckShifts(shift);
+        if (qmin > qmax) throw new ArgumentException($"qmin {qmin} exceeds qmax {qmax}");
     }
 
     /// <summary>
@@ -64,7 +70,7 @@ public static unsafe partial class QDepthwiseConv2d
     internal static void ForwardChannelsLast(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, ReadOnlySpan<sbyte> weight,
         ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, byte qmax, Span<byte> y)
     {
-        Check(g, x.Length, weight.Length, bias.Length, y.Length);
+        CheckRequantized(g, x.Length, weight.Length, bias.Length, multiplier, shift, qmin, qmax, y.Length);
         if (!ChannelsLastIsNative(g))
         {
             var planarX = new byte[x.Length];
@@ -74,10 +80,6 @@ public static unsafe partial class QDepthwiseConv2d
             ChannelsLast.FromPlanar(planarY, g.Batch, g.OutChannels, g.OutPixels, y);
             return;
         }
-        if (multiplier.Length != g.OutChannels || shift.Length != g.OutChannels)
-            throw new ArgumentException($"multiplier and shift need {g.OutChannels} values, got {multiplier.Length} and {shift.Length}");
-        Requantize.CheckShifts(shift);
-        if (qmin > qmax) throw new ArgumentException($"qmin {qmin} exceeds qmax {qmax}");
         fixed (byte* px = x, py = y)
         fixed (sbyte* pw = weight)
         fixed (int* pb = bias, pm = multiplier, ps = shift)
