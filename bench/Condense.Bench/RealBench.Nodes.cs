@@ -2,7 +2,7 @@
 // SessionOptions.EnableProfiling), the best of the timed runs per node, in graph order beside the op type; ORT's times
 // include its profiling, so they are upper bounds of a plain run's. `real --profile NAME --nodes`: ours for a float graph,
 // each step charged the wall time since the previous one finished (GraphModule.StepFinished; a fused chain is charged to
-// its last node), the best of the rounds per node.
+// its last node), the best of the rounds per node, and what one more pass allocated (the arena should make it nothing).
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -36,7 +36,11 @@ internal static partial class RealBench
             using (GradMode.NoGrad()) module.RunOutputs(feed);
             module.StepFinished = null;
         }
-        Console.WriteLine($"our nodes, best of {rounds} runs, sum {best.Values.Sum(b => b.Ms):F3} ms");
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        int collections = GC.CollectionCount(0);
+        using (GradMode.NoGrad()) module.RunOutputs(feed);
+        Console.WriteLine($"our nodes, best of {rounds} runs, sum {best.Values.Sum(b => b.Ms):F3} ms; one more run allocated "
+            + $"{(GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1e6:F1} MB, {GC.CollectionCount(0) - collections} gen-0 collections");
         foreach (var (name, (op, ms, _)) in best.OrderBy(kv => kv.Value.Order).Where(kv => kv.Value.Ms >= 0.001))
             Console.WriteLine($"  {name,-48} {op,-22} {ms,8:F3} ms");
         return 0;
