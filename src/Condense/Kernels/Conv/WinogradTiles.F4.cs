@@ -1,7 +1,8 @@
 // The F(4×4, 3×3) input and output transforms (WinogradTransform.F4) on 256-bit vectors whose 8 lanes are 8 tiles,
 // for the AVX2 and AVX-512 paths (on Zen 4 a 512-bit operation costs two 256-bit ones, so the wider form would not be
 // faster there; the GEMMs dominate in any case). Layouts as in WinogradTiles.Scalar.cs, the specification.
-//   input   each lane loads its tile's 6 input rows (masked: padding and the image edge read as zero), an 8×8 transpose
+//   input   each lane loads its tile's 6 input rows (masked: padding and the image edge read as zero; whole rows and an
+//           and where the loads stay inside the input, WinogradTilesF2.PlainLoadsStayInside), an 8×8 transpose
 //           turns them into 6 column vectors per row, Bᵀ is applied along each row and then along each column:
 //           r0 = 4d0 − 5d2 + d4, r1,2 = (d4 − 4d2) ± (d3 − 4d1), r3,4 = (d4 − d2) ± 2(d3 − d1), r5 = 4d1 − 5d3 + d5.
 //   output  Aᵀ along each column of M and then along each row: o0 = m0 + (m1 + m2) + (m3 + m4),
@@ -40,6 +41,7 @@ internal static unsafe class WinogradTilesF4
                 continue;
             }
             WinogradTilesF2.LaneRows(s, t0 + lane0, Math.Min(8, count - lane0), Alpha, offsets, masks);
+            bool plain = WinogradTilesF2.PlainLoadsStayInside(g, offsets, Alpha, 8);
             for (int ci = 0; ci < c; ci++)
             {
                 float* p = x + ci * plane;
@@ -47,9 +49,9 @@ internal static unsafe class WinogradTilesF4
                 {
                     long* o = offsets + k * 8;
                     var m = masks + k * 8;
-                    Transpose(Avx.MaskLoad(p + o[0], m[0]), Avx.MaskLoad(p + o[1], m[1]), Avx.MaskLoad(p + o[2], m[2]),
-                        Avx.MaskLoad(p + o[3], m[3]), Avx.MaskLoad(p + o[4], m[4]), Avx.MaskLoad(p + o[5], m[5]),
-                        Avx.MaskLoad(p + o[6], m[6]), Avx.MaskLoad(p + o[7], m[7]),
+                    Transpose(Load8(p + o[0], m[0], plain), Load8(p + o[1], m[1], plain), Load8(p + o[2], m[2], plain),
+                        Load8(p + o[3], m[3], plain), Load8(p + o[4], m[4], plain), Load8(p + o[5], m[5], plain),
+                        Load8(p + o[6], m[6], plain), Load8(p + o[7], m[7], plain),
                         out var d0, out var d1, out var d2, out var d3, out var d4, out var d5);
                     var e = rowsDone + k * Alpha;
                     InputT(d0, d1, d2, d3, d4, d5, out e[0], out e[1], out e[2], out e[3], out e[4], out e[5]);
@@ -134,6 +136,11 @@ internal static unsafe class WinogradTilesF4
         for (int j = 0; j < validCols[l]; j++)
             y[pos + j] = WinogradTilesScalar.Epilogue(value.GetElement(j), null, 0, residual, pos + j, relu);
     }
+
+    // A tile row's 8 floats, the masked-off ones zero (WinogradTilesF2.PlainLoadsStayInside says when a plain load may run).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Load8(float* p, Vector256<float> mask, bool plain) =>
+        plain ? Vector256.Load(p) & mask : Avx.MaskLoad(p, mask);
 
     /// <summary>Columns 0..5 of the 8×8 matrix with rows r0..r7.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
