@@ -130,6 +130,27 @@ public sealed class QDepthwiseConv2dTests
         }
     }
 
+    // The AVX-512 channels-last kernel keeps a weight array's lanes between calls ([w, −z_x·w]): a second input zero point
+    // on the same array must make new ones.
+    [Fact]
+    public void TheChannelsLastLanesFollowTheInputZeroPoint()
+    {
+        int index = Array.FindIndex(Cases, c => c.C == 64);
+        var c = Cases[index];
+        var (g, x, w, bias, multiplier, shift) = Problem(c, index);
+        var nhwc = new byte[x.Length];
+        ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
+        foreach (byte zx in new byte[] { 0, 200, 0 })
+        {
+            var planar = QConv2dReference.Requantized(g, QConv2dReference.Forward(g, x, zx, w, bias), multiplier, shift, 100, c.Qmin, c.Qmax);
+            var expected = new byte[planar.Length];
+            ChannelsLast.FromPlanar(planar, g.Batch, g.OutChannels, g.OutPixels, expected);
+            var y = new byte[expected.Length];
+            QDepthwiseConv2d.ForwardChannelsLast(g, nhwc, zx, w, bias, multiplier, shift, 100, c.Qmin, c.Qmax, y);
+            Assert.Equal(expected, y);
+        }
+    }
+
     private static (Conv2dGeometry G, byte[] X, sbyte[] W, int[] Bias, int[] Multiplier, int[] Shift) Problem(Case c, int index)
     {
         int m = c.C * c.K, sw = c.Sw == 0 ? c.S : c.Sw, dw = c.Dw == 0 ? c.D : c.Dw;

@@ -30,19 +30,23 @@ internal unsafe struct ChannelRequantizer
         _shift = shift;
         (_zeroPoint, _qmin, _qmax) = (zeroPoint, qmin, qmax);
         int padded = (channels + 15) / 16 * 16;
-        _left = scratch;
-        _right = scratch + padded;
-        // The multipliers padded with 1s, so that a last block narrower than 16 channels runs the vector steps too.
-        _multiplier = scratch + 2 * padded;
+        // The multipliers padded with 1s, so that a last block narrower than 16 channels runs the vector steps too. Locals,
+        // not fields, in the loop: the struct's fields went through memory on every channel (960 channels took 10 µs).
+        int* left = scratch, right = scratch + padded, padMultiplier = scratch + 2 * padded;
+        bool anyLeft = false, general = false;
         for (int o = 0; o < padded; o++)
         {
-            _multiplier[o] = o < channels ? multiplier[o] : 1;
-            int s = o < channels ? shift[o] : 0;
-            _left[o] = Math.Max(s, 0);
-            _right[o] = Math.Max(-s, 0);
-            _anyLeft |= s > 0;
-            _general |= o < channels && multiplier[o] == int.MinValue;
+            int m = o < channels ? multiplier[o] : 1, s = o < channels ? shift[o] : 0;
+            padMultiplier[o] = m;
+            left[o] = Math.Max(s, 0);
+            right[o] = Math.Max(-s, 0);
+            anyLeft |= s > 0;
+            general |= m == int.MinValue;
         }
+        _left = left;
+        _right = right;
+        _multiplier = padMultiplier;
+        (_anyLeft, _general) = (anyLeft, general);
     }
 
     /// <summary>

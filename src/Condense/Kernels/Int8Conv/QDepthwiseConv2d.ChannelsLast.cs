@@ -5,12 +5,15 @@
 // holds z_x; then each tap of each output pixel is one 16-byte load widened to int32 lanes [x, 0], made [x, 1] by an or,
 // and one vpmaddwd against the lanes [w, −z_x·w], which adds (x − z_x)·w for all 16 channels — 0 on the padding (|z_x·w|
 // ≤ 255·128 fits int16); rows above or below the image are skipped: the reference's x − z_x = 0 there. Four output
-// pixels at a time share each weight load. (Widening each input row once into a ring of [x, 1] rows, so that a tap is a
-// plain load, measured slower: 1.0 → 1.7 ms for MobileNetV2's depthwise layers at batch 1.) A unit of work is one output
+// pixels at a time share each weight load; the weight's lanes are made once per weight array and zero point. (Widening
+// each input row once into a ring of [x, 1] rows, so that a tap is a plain load, measured slower: 1.0 → 1.7 ms for
+// MobileNetV2's depthwise layers at batch 1; a ring of padded byte rows, each copied once per block instead of once per
+// output row, was 10 % faster on one thread and twice as slow on two, not understood.) A unit of work is one output
 // row of one 16-channel block; its sums are requantized per channel by ChannelRequantizer (the constants loaded once per
 // row) and stored 16 bytes a pixel. The same integers as the planar and lanes forms (QDepthwiseConv2d.cs;
 // QConv2dReference.cs is the spec), for any thread count.
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Condense.Kernels.Conv;
@@ -26,27 +29,50 @@ public static unsafe partial class QDepthwiseConv2d
     private static bool UsesChannelsLast512(KernelPath path, Conv2dGeometry g) =>
         path == KernelPath.Avx512 && g.OutChannels == g.InChannels && g.InChannels % BlockLanes == 0 && (ForceLanes ?? true);
 
-    [ThreadStatic] private static int[]? t_clWeights, t_clBias, t_clScratch, t_clRow;
+    [ThreadStatic] private static int[]? t_clScratch, t_clRow;
     [ThreadStatic] private static byte[]? t_clPatch;
 
-    private static void ChannelsLast512(Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte* weight, int* bias, int* multiplier, int* shift,
+    /// <summary>A weight in lanes for one input zero point, in a pinned array (read through its first 64-byte boundary).</summary>
+    private sealed class PreparedLanes(byte zeroPoint, int count)
+    {
+        public byte ZeroPoint { get; } = zeroPoint;
+        public int[] Lanes { get; } = GC.AllocateUninitializedArray<int>(count + 16, pinned: true);
+    }
+
+    // Made once per weight array and zero point: the integer engine's weights never change after compilation, and making
+    // them took half of a small layer's time (960 channels of 7×7: 20 of 50 µs on one thread).
+    private static readonly ConditionalWeakTable<sbyte[], PreparedLanes> s_prepared = new();
+
+    // lanes[(block·taps + t)·16 + i] = [w, −z_x·w] as two int16 of channel block·16 + i.
+    private static int* WeightLanes(sbyte[] weight, int c, int taps, byte xZeroPoint)
+    {
+        if (!s_prepared.TryGetValue(weight, out var prepared) || prepared.ZeroPoint != xZeroPoint || prepared.Lanes.Length != c * taps + 16)
+        {
+            prepared = new PreparedLanes(xZeroPoint, c * taps);
+            fixed (int* aligned = prepared.Lanes)
+            {
+                int* lanes = (int*)(((nint)aligned + 63) & ~(nint)63);
+                for (int b = 0; b < c / BlockLanes; b++)
+                    for (int i = 0; i < BlockLanes; i++)
+                    {
+                        int first = (b * BlockLanes + i) * taps;
+                        int* to = lanes + (long)b * taps * BlockLanes + i;
+                        for (int t = 0; t < taps; t++) to[t * BlockLanes] = (ushort)(short)weight[first + t] | (-xZeroPoint * weight[first + t]) << 16;
+                    }
+            }
+            s_prepared.AddOrUpdate(weight, prepared);
+        }
+        // Pinned at allocation: the address stays valid while the table (or the caller) keeps the weight alive.
+        return (int*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(prepared.Lanes)) + 63) & ~(nint)63);
+    }
+
+    private static void ChannelsLast512(Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte[] weight, int* bias, int* multiplier, int* shift,
         byte yZeroPoint, byte qmin, byte qmax, byte* y)
     {
-        int c = g.InChannels, taps = g.KernelH * g.KernelW;
-        // lanes[(block·taps + t)·16 + i] = [w, −z_x·w] as two int16 of channel block·16 + i; start value the bias.
-        int* lanes = AlignedBuffer.Of(ref t_clWeights, (long)c * taps);
-        for (int b = 0; b < c / BlockLanes; b++)
-            for (int i = 0; i < BlockLanes; i++)
-            {
-                sbyte* from = weight + (long)(b * BlockLanes + i) * taps;
-                int* to = lanes + (long)b * taps * BlockLanes + i;
-                for (int t = 0; t < taps; t++) to[t * BlockLanes] = (ushort)(short)from[t] | (-xZeroPoint * from[t]) << 16;
-            }
-        int* start = AlignedBuffer.Of(ref t_clBias, c);
-        if (bias is null) new Span<int>(start, c).Clear();
-        else new ReadOnlySpan<int>(bias, c).CopyTo(new Span<int>(start, c));
+        int c = g.InChannels;
+        int* lanes = WeightLanes(weight, c, g.KernelH * g.KernelW, xZeroPoint);
         var requantizer = new ChannelRequantizer(multiplier, shift, c, yZeroPoint, qmin, qmax, AlignedBuffer.Of(ref t_clScratch, 3 * c));
-        var job = new ChannelsLastJob(g, x, xZeroPoint, lanes, start, requantizer, y);
+        var job = new ChannelsLastJob(g, x, xZeroPoint, lanes, bias, requantizer, y);
         int parts = g.Flops < ParallelFlops ? 1 : (int)Math.Min(Cpu.Threads, job.Units);
         job.Parts = parts;
         if (parts <= 1) job.Execute(0);
@@ -54,7 +80,7 @@ public static unsafe partial class QDepthwiseConv2d
     }
 
     /// <summary>Units (image, 16-channel block, output row), part p taking a contiguous run.</summary>
-    private sealed class ChannelsLastJob(Conv2dGeometry g, byte* x, byte xZeroPoint, int* lanes, int* start, ChannelRequantizer requantizer, byte* y)
+    private sealed class ChannelsLastJob(Conv2dGeometry g, byte* x, byte xZeroPoint, int* lanes, int* bias, ChannelRequantizer requantizer, byte* y)
         : IParallelJob
     {
         public long Units => (long)g.Batch * (g.InChannels / BlockLanes) * g.OutHeight;
@@ -73,7 +99,7 @@ public static unsafe partial class QDepthwiseConv2d
                 int oy = (int)(u % g.OutHeight), block = (int)(u / g.OutHeight % blocks), n = (int)(u / g.OutHeight / blocks);
                 int c0 = block * BlockLanes;
                 Row(g, x + (long)n * g.InPixels * g.InChannels + c0, xZeroPoint, patch, paddedWidth,
-                    lanes + (long)block * g.KernelH * g.KernelW * BlockLanes, Vector512.Load(start + c0), oy, sums);
+                    lanes + (long)block * g.KernelH * g.KernelW * BlockLanes, bias is null ? Vector512<int>.Zero : Vector512.Load(bias + c0), oy, sums);
                 requantizer.Run(sums, BlockLanes, g.OutWidth, c0, BlockLanes, y + ((long)n * g.OutPixels + (long)oy * g.OutWidth) * g.OutChannels + c0,
                     g.OutChannels);
             }

@@ -65,9 +65,10 @@ public static unsafe partial class QDepthwiseConv2d
     /// <summary>
     /// <see cref="ForwardRequantized"/> on x (N, H, W, C) into y (N, OH, OW, M), both channels-last: a block of eight channels
     /// is gathered from (written to) every pixel's eight bytes instead of transposed from (to) eight planes. Where
-    /// <see cref="ChannelsLastIsNative"/> is false the codes are transposed to planes and back around the planar call.
+    /// <see cref="ChannelsLastIsNative"/> is false the codes are transposed to planes and back around the planar call. The
+    /// AVX-512 kernel keeps <paramref name="weight"/> in its lanes form between calls, so the array must not change.
     /// </summary>
-    internal static void ForwardChannelsLast(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, ReadOnlySpan<sbyte> weight,
+    internal static void ForwardChannelsLast(Conv2dGeometry g, ReadOnlySpan<byte> x, byte xZeroPoint, sbyte[] weight,
         ReadOnlySpan<int> bias, ReadOnlySpan<int> multiplier, ReadOnlySpan<int> shift, byte yZeroPoint, byte qmin, byte qmax, Span<byte> y)
     {
         CheckRequantized(g, x.Length, weight.Length, bias.Length, multiplier, shift, qmin, qmax, y.Length);
@@ -85,7 +86,7 @@ public static unsafe partial class QDepthwiseConv2d
         fixed (int* pb = bias, pm = multiplier, ps = shift)
         {
             if (UsesChannelsLast512(Cpu.Active, g))
-                ChannelsLast512(g, px, xZeroPoint, pw, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py);
+                ChannelsLast512(g, px, xZeroPoint, weight, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py);
             else
                 Run(new Job(Cpu.Active, g, px, xZeroPoint, pw, bias.IsEmpty ? null : pb, pm, ps, yZeroPoint, qmin, qmax, py, null) { ChannelsLast = true });
         }
