@@ -8,6 +8,7 @@
 // window over padding only gives −∞ as the general loop does. The max is IEEE 754-2019 maximum
 // (TensorPrimitives.Max, NaN-propagating, +0 above −0), so outputs equal Pooling's general loop (MathF.Max) bit for bit.
 using System.Numerics.Tensors;
+using Condense.Kernels.Conv;
 
 namespace Condense.Kernels.Pool;
 
@@ -48,10 +49,17 @@ internal static class MaxPoolRows
                     Horizontal(v, v, 1, kw, output);
                     continue;
                 }
-                for (int i = 0; i < even.Length; i++) { even[i] = v[2 * i]; odd[i] = v[2 * i + 1]; }
+                Split(v, even, odd);
                 Horizontal(even, odd, 2, kw, output);
             }
         }
+    }
+
+    // even[i] = v[2i], odd[i] = v[2i + 1] (v of even length), eight pairs a step (it was a scalar loop: ResNet-18's 3 × 3
+    // stride-2 pooling of 64 × 112 × 112 took 0.19 ms against ONNX Runtime's 0.08).
+    private static unsafe void Split(float[] v, float[] even, float[] odd)
+    {
+        fixed (float* pv = v, pe = even, po = odd) StrideTwoSplit.Split(pv, v.Length, pe, po);
     }
 
     // output[ow] = max over taps t < kw of v[ow·stride + t]: at stride 1 `even` is v itself; at stride 2 tap t reads
