@@ -49,8 +49,7 @@ internal static partial class RealBench
     private static int OrtNodes(string onnxPath, Dictionary<string, Tensor> feed, int threads, int runs = 50)
     {
         string prefix = Path.Combine(Path.GetTempPath(), $"condense-ortprof-{Environment.ProcessId}");
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        var options = OrtOptions(threads);
         options.EnableProfiling = true;
         options.ProfileOutputPathPrefix = prefix;
         string file;

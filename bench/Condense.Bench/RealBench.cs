@@ -189,7 +189,6 @@ internal static partial class RealBench
                 double.PositiveInfinity, Describe(compiled), MinCosine: 0.98, FloatPath: PretrainedModels.MiniLmOnnx);
     }
 
-    // A float graph as InferenceEngine.Compile runs it (LayerNorm and GELU chains fused into single ops).
     // --profile NAME [--batch B] [--seconds S] [--ort [--ort-threads T] [--nodes]] [--steps]: only the first case whose name
     // contains NAME, run in a loop (ours, or ORT's) for a profiler (perf record with DOTNET_PerfMapEnabled=1); prints the mean
     // time per run. --steps: the integer engine's time per step instead; --nodes: a float graph's time per node (with --ort: ORT's).
@@ -218,6 +217,7 @@ internal static partial class RealBench
         return 0;
     }
 
+    // A float graph as InferenceEngine.Compile runs it (LayerNorm and GELU chains fused into single ops).
     private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Float(GraphModule model) => Graph(InferenceEngine.GraphRunner(model));
 
     private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Graph(GraphModule model)
@@ -254,9 +254,16 @@ internal static partial class RealBench
 
     internal static InferenceSession Session(string path, int threads)
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        using var options = OrtOptions(threads);
         return new InferenceSession(path, options);
+    }
+
+    /// <summary>The ORT settings of every comparison: all graph optimizations, <paramref name="threads"/> intra-op threads, no spinning.</summary>
+    private static SessionOptions OrtOptions(int threads)
+    {
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = threads };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return options;
     }
 
     /// <summary>A feed bound to ORT values once (float or int64 inputs), run repeatedly; the first output is compared.</summary>

@@ -81,12 +81,15 @@ public sealed partial class IntegerConvModel
         if (layer.Requantized)
         {
             var y = b.Codes[layer.Output].AsSpan(0, size);
-            if (g is not null && layer.Depthwise is { } depthwise && layer.ChannelsLast)
-                QDepthwiseConv2d.ForwardChannelsLast(g, x, layer.InputZeroPoint, depthwise, layer.Bias, layer.Multiplier, layer.Shift,
-                    layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
-            else if (g is not null && layer.Depthwise is { } planarDepthwise)
-                QDepthwiseConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, planarDepthwise, layer.Bias, layer.Multiplier, layer.Shift,
-                    layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
+            if (g is not null && layer.Depthwise is { } depthwise)
+            {
+                if (layer.ChannelsLast)
+                    QDepthwiseConv2d.ForwardChannelsLast(g, x, layer.InputZeroPoint, depthwise, layer.Bias, layer.Multiplier, layer.Shift,
+                        layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
+                else
+                    QDepthwiseConv2d.ForwardRequantized(g, x, layer.InputZeroPoint, depthwise, layer.Bias, layer.Multiplier, layer.Shift,
+                        layer.OutputZeroPoint, layer.QMin, layer.QMax, y);
+            }
             else if (g is not null && add is not null)
             {
                 bool first = add.A == layer.Output;

@@ -50,12 +50,16 @@ public sealed class QDepthwiseConv2dTests
         new(1, 16, 1, 13, 21, 3, 1, [2, 3, 2, 3], 2, 70, Dw: 3), new(1, 64, 1, 30, 29, 3, 1, [1, 1, 1, 1], 1, 128),
     ];
 
-    public static TheoryData<KernelPath, int, int> PathCases()
+    public static TheoryData<KernelPath, int, int> PathCases() => Rows(_ => true, 1, 2, 3);
+
+    // (path, case, threads) for every kernel path, the cases kept and the thread counts given.
+    private static TheoryData<KernelPath, int, int> Rows(Func<Case, bool> keep, params int[] threadCounts)
     {
         var data = new TheoryData<KernelPath, int, int>();
         foreach (var path in Cpu.SupportedPaths)
             for (int i = 0; i < Cases.Length; i++)
-                foreach (int threads in new[] { 1, 2, 3 }) data.Add(path, i, threads);
+                if (keep(Cases[i]))
+                    foreach (int threads in threadCounts) data.Add(path, i, threads);
         return data;
     }
 
@@ -69,18 +73,12 @@ public sealed class QDepthwiseConv2dTests
         var requantized = QConv2dReference.Requantized(g, expected, multiplier, shift, 100, c.Qmin, c.Qmax);
         foreach (bool lanes in new[] { true, false })
         {
-            var (acc, y) = TransformerKernelsTests.WithThreads(threads, () =>
+            var (acc, y) = Forced(path, threads, lanes, () =>
             {
                 var acc = new int[expected.Length];
                 var y = new byte[expected.Length];
-                using (Cpu.Force(path))
-                    try
-                    {
-                        QDepthwiseConv2d.ForceLanes = lanes;
-                        QDepthwiseConv2d.Forward(g, x, c.Zx, w, bias, acc);
-                        QDepthwiseConv2d.ForwardRequantized(g, x, c.Zx, w, bias, multiplier, shift, 100, c.Qmin, c.Qmax, y);
-                    }
-                    finally { QDepthwiseConv2d.ForceLanes = null; }
+                QDepthwiseConv2d.Forward(g, x, c.Zx, w, bias, acc);
+                QDepthwiseConv2d.ForwardRequantized(g, x, c.Zx, w, bias, multiplier, shift, 100, c.Qmin, c.Qmax, y);
                 return (acc, y);
             });
             Assert.Equal(expected, acc);
@@ -88,15 +86,7 @@ public sealed class QDepthwiseConv2dTests
         }
     }
 
-    public static TheoryData<KernelPath, int, int> ChannelsLastCases()
-    {
-        var data = new TheoryData<KernelPath, int, int>();
-        foreach (var path in Cpu.SupportedPaths)
-            for (int i = 0; i < Cases.Length; i++)
-                if (Cases[i].K == 1)
-                    foreach (int threads in new[] { 1, 3 }) data.Add(path, i, threads);
-        return data;
-    }
+    public static TheoryData<KernelPath, int, int> ChannelsLastCases() => Rows(c => c.K == 1, 1, 3);
 
     // ForwardChannelsLast on (N, H, W, C) codes equals the reference's planes laid out channels-last: natively where it can
     // (the AVX-512 kernel for C a multiple of 16, the lanes form for a multiple of 8), through planes where it cannot.
@@ -113,17 +103,11 @@ public sealed class QDepthwiseConv2dTests
         ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
         foreach (bool native in new[] { true, false })
         {
-            var (y, isNative) = TransformerKernelsTests.WithThreads(threads, () =>
+            var (y, isNative) = Forced(path, threads, native, () =>
             {
                 var y = new byte[expected.Length];
-                using (Cpu.Force(path))
-                    try
-                    {
-                        QDepthwiseConv2d.ForceLanes = native;
-                        QDepthwiseConv2d.ForwardChannelsLast(g, nhwc, c.Zx, w, bias, multiplier, shift, 100, c.Qmin, c.Qmax, y);
-                        return (y, QDepthwiseConv2d.ChannelsLastIsNative(g));
-                    }
-                    finally { QDepthwiseConv2d.ForceLanes = null; }
+                QDepthwiseConv2d.ForwardChannelsLast(g, nhwc, c.Zx, w, bias, multiplier, shift, 100, c.Qmin, c.Qmax, y);
+                return (y, QDepthwiseConv2d.ChannelsLastIsNative(g));
             });
             Assert.Equal(expected, y);
             Assert.Equal(native && path != KernelPath.Scalar && (c.C % 16 == 0 && path == KernelPath.Avx512 || c.C % 8 == 0), isNative);
@@ -150,6 +134,18 @@ public sealed class QDepthwiseConv2dTests
             Assert.Equal(expected, y);
         }
     }
+
+    // run() on `threads` threads with the kernel path forced and the lanes/channels-last kernels allowed or not.
+    private static T Forced<T>(KernelPath path, int threads, bool lanes, Func<T> run) => TransformerKernelsTests.WithThreads(threads, () =>
+    {
+        using (Cpu.Force(path))
+            try
+            {
+                QDepthwiseConv2d.ForceLanes = lanes;
+                return run();
+            }
+            finally { QDepthwiseConv2d.ForceLanes = null; }
+    });
 
     private static (Conv2dGeometry G, byte[] X, sbyte[] W, int[] Bias, int[] Multiplier, int[] Shift) Problem(Case c, int index)
     {

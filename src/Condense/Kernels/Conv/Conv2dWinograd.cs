@@ -75,9 +75,9 @@ public static unsafe class Conv2dWinograd
     {
         if (g.InChannels < 8) return null;
         double direct = DirectCycles(g), f2 = WinogradCycles(g, WinogradTransform.F2), f4 = WinogradCycles(g, WinogradTransform.F4);
-        if (TransformedBytes(g, WinogradTransform.F4) > LargeWeightBytes) f4 = double.PositiveInfinity;
-        if (TransformedBytes(g, WinogradTransform.F4) > ImageWeightBytes * g.Batch) f4 = double.PositiveInfinity;
-        if (TransformedBytes(g, WinogradTransform.F2) > ImageWeightBytes * g.Batch) f2 = double.PositiveInfinity;
+        double imageBytes = ImageWeightBytes * g.Batch;
+        if (TransformedBytes(g, WinogradTransform.F4) > Math.Min(LargeWeightBytes, imageBytes)) f4 = double.PositiveInfinity;
+        if (TransformedBytes(g, WinogradTransform.F2) > imageBytes) f2 = double.PositiveInfinity;
         if (Math.Min(f2, f4) > 0.9 * direct) return null;
         return f4 <= f2 ? WinogradTransform.F4 : WinogradTransform.F2;
     }

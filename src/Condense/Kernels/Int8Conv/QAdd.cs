@@ -107,20 +107,22 @@ public static unsafe class QAdd
         // A last part of fewer than 16 channels (a row of a, lda ≥ the count rounded up to 16, is read whole): b's bytes are
         // copied into a vector and only that many bytes are stored.
         int tail = count % 16, full = count - tail;
-        var part = Vector128<byte>.Zero;
         for (int r = 0; r < rows; r++, a += lda, b += ldb, y += ldb)
         {
-            for (int i = 0; i <= full; i += 16)
-            {
-                if (i == full && tail == 0) break;
-                if (i == full) Buffer.MemoryCopy(b + i, &part, 16, tail);
-                var bv = i < full ? Vector128.Load(b + i) : part;
-                var t = Avx512F.ConvertToVector512Int32(Vector128.Load(a + i)) * ma + Avx512F.ConvertToVector512Int32(bv) * mb + offset;
-                var q = Vector512.ShiftRightArithmetic(t + half + (Vector512.ShiftRightArithmetic(t, shift) & one), shift) + zy;
-                var codes = Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(q, low), high));
-                if (i < full) codes.Store(y + i);
-                else Buffer.MemoryCopy(&codes, y + i, tail, tail);
-            }
+            for (int i = 0; i < full; i += 16) Sixteen(a + i, Vector128.Load(b + i)).Store(y + i);
+            if (tail == 0) continue;
+            var part = Vector128<byte>.Zero;
+            Buffer.MemoryCopy(b + full, &part, 16, tail);
+            var codes = Sixteen(a + full, part);
+            Buffer.MemoryCopy(&codes, y + full, tail, tail);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        Vector128<byte> Sixteen(byte* av, Vector128<byte> bv)
+        {
+            var t = Avx512F.ConvertToVector512Int32(Vector128.Load(av)) * ma + Avx512F.ConvertToVector512Int32(bv) * mb + offset;
+            var q = Vector512.ShiftRightArithmetic(t + half + (Vector512.ShiftRightArithmetic(t, shift) & one), shift) + zy;
+            return Avx512F.ConvertToVector128Byte(Vector512.Min(Vector512.Max(q, low), high));
         }
     }
 

@@ -103,17 +103,17 @@ public static unsafe partial class QDepthwiseConv2d
         var start = bias is null ? Vector256<int>.Zero : Vector256.Load(bias + c0);
         start -= Vector256.Create((int)xZeroPoint) * TapSums(w + (long)c0 * taps, taps);
         byte* source = channelsLast ? x + (long)n * g.InPixels * g.InChannels + c0 : x + ((long)n * g.InChannels + c0) * g.InPixels;
-        byte* end = channelsLast ? null : x + (long)g.Batch * g.InChannels * g.InPixels;
-        if (buffers.Codes is null) Rows(g, buffers, source, end, start, new SumsSink(buffers.Sums));
-        else Rows(g, buffers, source, end, start, output.Codes(c0, buffers.Codes));
+        byte* end = x + (long)g.Batch * g.InChannels * g.InPixels;
+        if (buffers.Codes is null) Rows(g, buffers, source, end, channelsLast, start, new SumsSink(buffers.Sums));
+        else Rows(g, buffers, source, end, channelsLast, start, output.Codes(c0, buffers.Codes));
         output.Write(g, n, c0, buffers.Codes, buffers.Sums);
     }
 
     // Every output row of the block into the sink, each after the pair rows (padded) up to the last one it reads are built
-    // from the eight planes at `source` (or, with `end` null, from the eight channels at `source` of channels-last rows);
-    // the border rows stay z_x.
+    // from the eight planes at `source` (or, channels-last, from the eight channels at `source` of each pixel); the border
+    // rows stay z_x. `end` is the end of x.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows<TSink>(Conv2dGeometry g, in LaneBuffers buffers, byte* source, byte* end, Vector256<int> start,
+    private static void Rows<TSink>(Conv2dGeometry g, in LaneBuffers buffers, byte* source, byte* end, bool channelsLast, Vector256<int> start,
         TSink sink) where TSink : struct, ILaneSink
     {
         var o = g.Options;
@@ -125,7 +125,7 @@ public static unsafe partial class QDepthwiseConv2d
             {
                 int iy = built - o.PadTop;
                 if ((uint)iy >= (uint)g.Height) continue;
-                if (end is null) GatherRowIn(source + (long)iy * g.Width * g.InChannels, g.InChannels, g.Width, buffers.Row + o.PadLeft * Lanes);
+                if (channelsLast) GatherRowIn(source + (long)iy * g.Width * g.InChannels, g.InChannels, g.Width, buffers.Row + o.PadLeft * Lanes);
                 else TransposeRowIn(source + (long)iy * g.Width, g.InPixels, g.Width, end, buffers.Row + o.PadLeft * Lanes);
                 BuildPairs(buffers.Row, o.DilationW, buffers.Columns, buffers.ColumnCount, buffers.Pairs + (long)built * wp * 2 * Lanes);
             }

@@ -3,8 +3,8 @@
 // input channel o / k alone:
 //   acc[n, o, oy, ox] = Σ_{kh,kw} (x[n, o/k, iy, ix] − z_x) · w[o, 0, kh, kw] + bias32[o],
 // with x − z_x = 0 where the window leaves the image, then requantized per channel as QConv2d (Requantize.RowCore).
-// Two forms, giving the same integers for any thread count (and ForwardChannelsLast: the lanes form on (N, H, W, C) codes,
-// which the integer engine keeps between layers on the emitted-kernel path):
+// Two forms, giving the same integers for any thread count (and ForwardChannelsLast on the (N, H, W, C) codes the integer
+// engine keeps between layers on the emitted-kernel path: QDepthwiseConv2d.ChannelsLast.cs on AVX-512, else the lanes form):
 //   channels in lanes (QDepthwiseConv2d.Lanes.cs, the default on AVX2 for k = 1): eight channels of one image per work
 //     item, transposed into a padded pixel-major buffer so one vector holds a pixel's eight channels; the fast form.
 //   planar (this file: the Scalar path, k > 1 and a last block of fewer than eight channels): each output row of one
