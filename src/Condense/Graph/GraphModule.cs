@@ -155,7 +155,7 @@ public sealed partial class GraphModule : Module
                 // Unfused, every step runs in order; the chains' release points are then late, never early.
                 if (fused && fusion.Absorbed[s]) continue;
                 if (!fused || fusion.RunAt[s] is not { } chain) RunStep(plan, s, values, context, arena);
-                else if (RunChain(plan, chain, values, arena!))
+                else if (RunChain(plan, chain, values, arena!, fusion.Released[s]))
                 {
                     arena!.Hold(values[plan.Steps[chain.Last].Outputs[0]]);
                     StepFinished?.Invoke(plan.Steps[chain.Last].Node);

@@ -91,6 +91,9 @@ internal sealed class TensorArena(TensorPool pool, int minPooledLength = TensorA
         pool.Give(array);
     }
 
+    /// <summary>True when this pass handed out <paramref name="value"/>'s array and no other value of the pass holds it.</summary>
+    public bool SoleHolder(Tensor value) => Array(value) is { } array && _holders.TryGetValue(array, out int count) && count == 1;
+
     /// <summary>Never pools <paramref name="value"/>'s array: something outside the pass's values keeps it (a cache keyed on it).</summary>
     public void Keep(Tensor? value)
     {

@@ -212,4 +212,44 @@ public sealed class InferenceFusionTests
             Assert.Equal(plain, model.Forward(x).Data);
         }
     }
+
+    // A chain's output is written over its residual's array only when nothing reads the residual afterwards and the residual
+    // is not the convolution's own input (GraphModule.Inference.cs): r read again after the chain, and conv(h) + h, keep
+    // the plain path's bits; r read by the chain alone is overwritten (also the plain bits). Every array is pooled here.
+    [Theory]
+    [InlineData("read after the chain")]
+    [InlineData("the convolution's input")]
+    [InlineData("read by the chain alone")]
+    public void AChainWritesOverItsResidualOnlyWhenNothingElseNeedsIt(string residual)
+    {
+        var rng = new Rng(12);
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 3, 6, 6]));
+        var pads = new Dictionary<string, AttributeValue> { ["pads"] = AttributeValue.Ints(1, 1, 1, 1) };
+        foreach (var name in new[] { "wa", "wb" })
+        {
+            var w = Tensor.Zeros(3, 3, 3, 3);
+            for (int i = 0; i < w.Size; i++) w.Data[i] = rng.NextFloat() - 0.5f;
+            graph.Initializers[name] = w;
+        }
+        graph.Nodes.Add(new Node("relu0", "Relu", ["x"], ["h"]));
+        graph.Nodes.Add(new Node("convb", "Conv", ["h", "wb"], ["r"], pads));
+        graph.Nodes.Add(new Node("conva", "Conv", ["h", "wa"], ["ya"], pads));
+        graph.Nodes.Add(new Node("add", "Add", ["ya", residual == "the convolution's input" ? "h" : "r"], ["s"]));
+        graph.Nodes.Add(new Node("relu", "Relu", ["s"], ["t"]));
+        graph.Nodes.Add(residual == "read after the chain" ? new Node("again", "Add", ["t", "r"], ["out"]) : new Node("again", "Add", ["t", "r"], ["u"]));
+        if (residual != "read after the chain") graph.Nodes.Add(new Node("last", "Identity", ["t"], ["out"]));
+        graph.Outputs.Add(new ValueInfo("out", [-1, 3, 6, 6]));
+        if (residual == "read by the chain alone")
+        {
+            // r feeds the chain only: drop the later reader.
+            graph.Nodes.RemoveAll(n => n.Name == "again");
+        }
+        var model = new GraphModule(graph) { FusedInference = true, PooledFrom = 0 };
+        model.Eval();
+        var x = Tensor.Zeros(2, 3, 6, 6);
+        for (int i = 0; i < x.Size; i++) x.Data[i] = rng.NextFloat() - 0.5f;
+        using (GradMode.NoGrad())
+            for (int pass = 0; pass < 3; pass++) Assert.Equal(model.Run(x)["out"].Data, model.Forward(x).Data);
+    }
 }

@@ -39,7 +39,7 @@ internal static unsafe partial class Conv2dGemm
     internal static bool Strips { get => !t_gemmOnly; set => t_gemmOnly = !value; }
 
     /// <summary>True when <paramref name="path"/> runs this 1×1 convolution strip by strip.</summary>
-    private static bool UsesStrips(KernelPath path, Conv2dGeometry g) =>
+    internal static bool UsesStrips(KernelPath path, Conv2dGeometry g) =>
         Strips && path == KernelPath.Avx2 && ReadsImage(g) && g.OutPixels >= StripMinPixels && Vector256.IsHardwareAccelerated;
 
     // w is the weight as it lies, or its panels when packedPanels is set (Kept made them once per model).

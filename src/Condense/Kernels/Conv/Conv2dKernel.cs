@@ -78,6 +78,13 @@ public static unsafe class Conv2dKernel
     }
 
     /// <summary>
+    /// True when the fused Forward may be given the residual's own array as its output (x elsewhere): every kernel then reads each residual value just
+    /// before it writes the output at the same place, from sums kept in its own buffers. Not the GEMM of a 1×1 layer, which
+    /// writes partial sums into its output between K blocks.
+    /// </summary>
+    internal static bool OutputMayOverwriteResidual(Conv2dGeometry g) => !Conv2dGemm.Applies(g) || Conv2dGemm.UsesStrips(Cpu.Active, g);
+
+    /// <summary>
     /// The input gradient dx = ∂L/∂x from dy = ∂L/∂y: dx (N, C, H, W) is overwritten, or added to when
     /// <paramref name="accumulate"/>.
     /// </summary>
