@@ -2,13 +2,16 @@
 // (image, group, block of channel-row panels): with fewer images than threads each image's output channels are
 // split over the threads, so a single image uses every core; every output value is still summed by the same
 // tile call in the same order, so the bits never depend on the thread count. Two loop orders over one unit:
-//   image-resident (the padded image fits the L2 budget): panel → K block → position tile, so each weight block
-//     is read from memory once and stays in L1 while the tiles sweep the image in L2 (deep layers: 512 channels
-//     of 7×7 carry 9 MiB of weights and a 0.2 MiB image);
-//   weight-resident (large images): position tile → K block → panel, the tile's taps stay in L1 and the weights
-//     in L2 (early layers: 64 channels of 56×56).
-// Each tile is written into y right after its last K block, while it is in L1 (PixelTileOutput, or ChannelTileOutput
-// for the channel tiles), with the epilogue y = max(0, conv + b + residual) when asked, in the order the separate Add
+//   image-resident (the padded image fits the L2 budget and the weights need several K blocks): panel → K block →
+//     position tile, so each weight block is read from memory once and stays in L1 while the tiles sweep the image in
+//     L2 (deep layers: 512 channels of 7×7 carry 9 MiB of weights and a 0.2 MiB image);
+//   weight-resident (large images, or weights of one K block): position tile → K block → panel, the tile's taps stay
+//     in L1 and the weights in L2 (early layers: 64 channels of 56×56), and each output row is written whole. With one
+//     K block the image-resident order saves no weight reads, and its tile-by-tile write-out, 12 channels × 32 positions
+//     in short pieces of rows, ran slower (`bench conv --forward`, Zen 5, alternating runs: resnet-mini's 1 → 16 stem
+//     at batch 256 0.49–0.51 → 0.35–0.37 ms, its 16 → 32 stride-2 layer 1.69–2.11 → 1.65–2.02, LeNet-5's layers 6–8 %).
+// Image-resident tiles are written into y right after their last K block, while in L1 (PixelTileOutput, or
+// ChannelTileOutput for the channel tiles), weight-resident ones a strip at a time, with the epilogue y = max(0, conv + b + residual) when asked, in the order the separate Add
 // and Relu ops would compute it, so a fused graph gives the same bits as the unfused one.
 using System.Runtime.CompilerServices;
 using Condense.Kernels.Platform;
@@ -86,7 +89,7 @@ internal static unsafe partial class Conv2dDirect<TKernel> where TKernel : struc
             int nr = TKernel.NR, mg = g.OutPerGroup, panelRows = _panelRows, panels = (mg + panelRows - 1) / panelRows;
             int stride = l.PaddedPositions(nr);
             float* padded = AlignedBuffer.Of(ref t_padded, l.Length(nr));
-            bool imageResident = l.Length(nr) * sizeof(float) <= ImageResidentBytes;
+            bool imageResident = l.Length(nr) * sizeof(float) <= ImageResidentBytes && g.ColumnRows > KC;
             // Pixel tiles sum into a panel's rows × positions (image-resident) or all rows × a strip of tiles (weight-resident).
             float* tiles = _channelTiles ? null : AlignedBuffer.Of(ref t_out, imageResident ? (long)TKernel.MaxRows * stride : (long)mg * StripTiles(g) * nr);
             new Span<float>(padded, checked((int)l.Length(nr))).Clear(); // every item writes the same interior: the border stays zero
