@@ -90,6 +90,7 @@ public class PoolingTests
         var (outH, outW) = window.OutputSize(h, w);
         var x = Tensor.Normal(new Rng(5), 0f, 1f, planes, h, w).Data;
         x[17] = float.NaN;
+        x[w + 3] = float.NaN;       // and one where the rows run on whole vectors
         x[h * w + 40] = -0f;
         x[h * w + 41] = 0f;
         for (int i = 2 * h * w; i < 3 * h * w; i++) x[i] = -0f;   // a plane of negative zeros: the max is −0

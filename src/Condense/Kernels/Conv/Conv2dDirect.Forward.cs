@@ -11,8 +11,9 @@
 //     in short pieces of rows, ran slower (`bench conv --forward`, Zen 5, alternating runs: resnet-mini's 1 → 16 stem
 //     at batch 256 0.49–0.51 → 0.35–0.37 ms, its 16 → 32 stride-2 layer 1.69–2.11 → 1.65–2.02, LeNet-5's layers 6–8 %).
 // Image-resident tiles are written into y right after their last K block, while in L1 (PixelTileOutput, or
-// ChannelTileOutput for the channel tiles), weight-resident ones a strip at a time, with the epilogue y = max(0, conv + b + residual) when asked, in the order the separate Add
-// and Relu ops would compute it, so a fused graph gives the same bits as the unfused one.
+// ChannelTileOutput for the channel tiles), weight-resident ones a strip at a time, with the epilogue
+// y = max(0, conv + b + residual) when asked, in the order the separate Add and Relu ops would compute it, so a fused
+// graph gives the same bits as the unfused one.
 using System.Runtime.CompilerServices;
 using Condense.Kernels.Platform;
 
