@@ -11,6 +11,10 @@
 // N:M, at each group of M columns every row loses its M − N lowest. Blocks are a whole number of groups, so a group's
 // choice sees fully updated weights. Rows are independent and run in parallel; columns after a block get the block's
 // errors at once (lazy batch update, as GPTQ). Dead inputs (H_cc = 0) get weight 0, as in GPTQ.
+// Tried and not kept: the layer's bias as one more, never pruned column on a constant-1 input (Hessian row 2·mean(x),
+// diagonal 2), visited last so that it takes every pruned weight's error (FLAP's bias compensation, which StructuredObs
+// keeps for removed heads and neurons): all-MiniLM-L6-v2 at 50 %, cosine to the original on fortunes.txt 0.8944 → 0.8904
+// with 128 calibration passages, 0.9108 → 0.9103 with 1,024 — the layer-wise least squares moved the biases the wrong way.
 using System.Runtime.CompilerServices;
 using Condense.Calibration;
 using Condense.Kernels.Platform;
