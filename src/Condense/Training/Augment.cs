@@ -9,23 +9,31 @@ namespace Condense.Training;
 public static class Augment
 {
     /// <summary>Shifts each (…, H, W) sample of a (N × features) batch by a random offset in [−k, k]².</summary>
-    public static Tensor RandomShift(Tensor batch, int[] sampleShape, int k, Rng rng)
+    public static Tensor RandomShift(Tensor batch, int[] sampleShape, int k, Rng rng) => RandomShift(batch, sampleShape, k, rng, 0, batch.Shape[0]);
+
+    /// <summary>
+    /// Samples [start, start + count) of <see cref="RandomShift(Tensor, int[], int, Rng)"/>'s result: the offsets of the whole
+    /// batch are drawn (so <paramref name="rng"/> ends where it would), only those samples are shifted. A data-parallel rank
+    /// augments its own share of a batch this way, with the draws of one process.
+    /// </summary>
+    internal static Tensor RandomShift(Tensor batch, int[] sampleShape, int k, Rng rng, int start, int count)
     {
-        if (sampleShape.Length < 2) return batch; // not an image
-        int h = sampleShape[^2], w = sampleShape[^1], planes = batch.Size / batch.Shape[0] / (h * w);
-        var result = Tensor.Zeros(batch.Shape);
-        int n = batch.Shape[0], size = planes * h * w;
+        int n = batch.Shape[0], size = n == 0 ? 0 : batch.Size / n;
+        var shape = (int[])batch.Shape.Clone();
+        shape[0] = count;
+        if (sampleShape.Length < 2) return new Tensor(batch.Data.AsSpan(start * size, count * size).ToArray(), shape); // not an image
+        int h = sampleShape[^2], w = sampleShape[^1], planes = size / (h * w);
+        var result = Tensor.Zeros(shape);
         for (int s = 0; s < n; s++)
         {
             int dy = rng.NextInt(2 * k + 1) - k, dx = rng.NextInt(2 * k + 1) - k;
+            if (s < start || s >= start + count) continue;
             for (int p = 0; p < planes; p++)
             {
-                int offset = s * size + p * h * w;
+                int from = s * size + p * h * w, to = (s - start) * size + p * h * w;
+                int x0 = Math.Max(0, dx), x1 = Math.Min(w, w + dx);
                 for (int y = Math.Max(0, dy); y < Math.Min(h, h + dy); y++)
-                {
-                    int x0 = Math.Max(0, dx), x1 = Math.Min(w, w + dx);
-                    batch.Data.AsSpan(offset + (y - dy) * w + (x0 - dx), x1 - x0).CopyTo(result.Data.AsSpan(offset + y * w + x0, x1 - x0));
-                }
+                    batch.Data.AsSpan(from + (y - dy) * w + (x0 - dx), x1 - x0).CopyTo(result.Data.AsSpan(to + y * w + x0, x1 - x0));
             }
         }
         return result;

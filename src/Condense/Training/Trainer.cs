@@ -84,9 +84,13 @@ public static class Trainer
             double lossSum = 0; long correct = 0, seen = 0; int batchIndex = 0;
             foreach (var batch in loader.Epoch(epoch))
             {
-                // The whole global batch is augmented on every rank, so the random draws match one process.
-                var x = options.AugmentShift > 0 ? Augment.RandomShift(batch.Features, train.SampleShape, options.AugmentShift, augmentRng) : batch.Features;
-                var local = DataParallel.Shard(batch with { Features = x }, world);
+                // Each rank shifts its own share of the global batch, with the random draws of the whole batch (those of one process).
+                var local = DataParallel.Shard(batch, world);
+                if (options.AugmentShift > 0)
+                {
+                    var (start, count) = world.IsDistributed ? world.Shard(batch.Count) : (0, batch.Count);
+                    local = local with { Features = Augment.RandomShift(batch.Features, train.SampleShape, options.AugmentShift, augmentRng, start, count) };
+                }
                 Span<float> sums = [0f, 0f];
                 optimizer.ZeroGrad();
                 if (local.Count > 0)

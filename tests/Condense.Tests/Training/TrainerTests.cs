@@ -105,6 +105,25 @@ public class TrainerTests
     }
 
     [Fact]
+    public void AShareOfTheBatchIsShiftedAsInTheWholeBatchAndDrawsTheSameOffsets()
+    {
+        // A data-parallel rank shifts only its rows; they equal those rows of the whole batch shifted, and the generator ends
+        // in the same state (the next batch's draws match one process's).
+        var batch = Condense.Tensors.Tensor.Normal(new Condense.Tensors.Rng(2), 0f, 1f, 7, 2 * 5 * 6);
+        var wholeRng = new Condense.Tensors.Rng(9);
+        var whole = Augment.RandomShift(batch, [2, 5, 6], 2, wholeRng);
+        int next = wholeRng.NextInt(1000);
+        foreach (var (start, count) in new[] { (0, 4), (4, 3), (3, 0), (0, 7) })
+        {
+            var rng = new Condense.Tensors.Rng(9);
+            var share = Augment.RandomShift(batch, [2, 5, 6], 2, rng, start, count);
+            Assert.Equal([count, 60], share.Shape);
+            Assert.Equal(whole.Data.AsSpan(start * 60, count * 60).ToArray(), share.Data);
+            Assert.Equal(next, rng.NextInt(1000));
+        }
+    }
+
+    [Fact]
     public void BadOptionsAreOneLineErrors()
     {
         var ex = Assert.Throws<CondenseException>(() => new TrainOptions { BatchSize = 0 }.Validate());
