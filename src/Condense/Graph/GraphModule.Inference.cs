@@ -137,7 +137,8 @@ public sealed partial class GraphModule
         Tensor? Bound(int i) => i < clip!.Inputs.Length && clip.Inputs[i] >= 0 ? values[clip.Inputs[i]] : null;
         var bounds = clip is null ? (float.NegativeInfinity, float.PositiveInfinity) : GraphOps.ClipBounds(clip.Node, Bound(1), Bound(2));
         if (bounds is not var (min, max)) return false;
-        var y = ResidualOverwritten(g, x, residual, chain, arena, released) ?? PooledTensor(g.OutputShape, arena);
+        var y = ResidualOverwritten(g, x, residual, chain, arena, released) ?? InputOverwritten(g, x, conv.Inputs[0], residual, arena, released)
+            ?? PooledTensor(g.OutputShape, arena);
         // The kernels clamp below at 0 (Relu) or not at all; another lower bound is a pass of its own, before the upper one.
         bool kernelClamps = min is 0 or float.NegativeInfinity;
         Conv2dKernel.Forward(g, x.Data, folded is null ? w.Data : default, bias is null ? default : bias.Data, y.Data,
@@ -159,6 +160,14 @@ public sealed partial class GraphModule
         residual is not null && Array.IndexOf(released, chain.Residual) >= 0 && !ReferenceEquals(residual.Data, x.Data)
         && arena.SoleHolder(residual) && Conv2dKernel.OutputMayOverwriteResidual(g)
             ? new Tensor(residual.Data, g.OutputShape) : null;
+
+    // The input's own array as the output, likewise, for a convolution that reads each part of its input before it writes
+    // over it (Conv2dKernel.OutputMayOverwriteInput: MobileNets' stride-1 depthwise layers), when nothing reads the input
+    // after the chain: the output lands in memory the layer before has just written.
+    private static Tensor? InputOverwritten(Conv2dGeometry g, Tensor x, int slot, Tensor? residual, TensorArena arena, int[] released) =>
+        Array.IndexOf(released, slot) >= 0 && !ReferenceEquals(residual?.Data, x.Data) && arena.SoleHolder(x)
+        && Conv2dKernel.OutputMayOverwriteInput(g)
+            ? new Tensor(x.Data, g.OutputShape) : null;
 
     // The convolution's weight and bias with the batch norm folded in, from the cache while its sources are unchanged.
     // values holds the initializers at their slots (FoldableBatchNorm: the four parameters are initializers).

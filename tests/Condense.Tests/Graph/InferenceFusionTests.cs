@@ -252,4 +252,31 @@ public sealed class InferenceFusionTests
         using (GradMode.NoGrad())
             for (int pass = 0; pass < 3; pass++) Assert.Equal(model.Run(x)["out"].Data, model.Forward(x).Data);
     }
+
+    // A stride-1 depthwise chain writes over its input's array when nothing reads the input afterwards
+    // (Conv2dKernel.OutputMayOverwriteInput); an input read again later keeps its values. Every array is pooled here.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ADepthwiseChainWritesOverItsInputOnlyWhenNothingElseReadsIt(bool readAfter)
+    {
+        var rng = new Rng(13);
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 16, 7, 7]));
+        var w = Tensor.Zeros(16, 1, 3, 3);
+        for (int i = 0; i < w.Size; i++) w.Data[i] = rng.NextFloat() - 0.5f;
+        graph.Initializers["w"] = w;
+        var attributes = new Dictionary<string, AttributeValue> { ["pads"] = AttributeValue.Ints(1, 1, 1, 1), ["group"] = AttributeValue.Int(16) };
+        graph.Nodes.Add(new Node("relu0", "Relu", ["x"], ["h"]));
+        graph.Nodes.Add(new Node("dw", "Conv", ["h", "w"], ["d"], attributes));
+        graph.Nodes.Add(new Node("relu", "Relu", ["d"], ["t"]));
+        graph.Nodes.Add(readAfter ? new Node("again", "Add", ["t", "h"], ["out"]) : new Node("last", "Identity", ["t"], ["out"]));
+        graph.Outputs.Add(new ValueInfo("out", [-1, 16, 7, 7]));
+        var model = new GraphModule(graph) { FusedInference = true, PooledFrom = 0 };
+        model.Eval();
+        var x = Tensor.Zeros(2, 16, 7, 7);
+        for (int i = 0; i < x.Size; i++) x.Data[i] = rng.NextFloat() - 0.5f;
+        using (GradMode.NoGrad())
+            for (int pass = 0; pass < 3; pass++) Assert.Equal(model.Run(x)["out"].Data, model.Forward(x).Data);
+    }
 }

@@ -3,7 +3,9 @@
 // it, the result has the bits of writing a separate output — on every kernel path and every kernel family (direct pixel
 // tiles, image- and weight-resident; channel tiles; strided; Winograd F(2×2) and F(4×4); depthwise; grouped strided 1×1;
 // AVX2's 1×1 strips). The 1×1 GEMM, which keeps partial sums in its output between K blocks, is refused, and the test
-// shows why: over a K deeper than one block, writing over its residual gives other values.
+// shows why: over a K deeper than one block, writing over its residual gives other values. Likewise a stride-1 depthwise
+// layer of one output channel per input channel given its input's own array as its output (OutputMayOverwriteInput), on
+// the planar and the channel-lanes forms, threaded, with and without a residual.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Platform;
 using Condense.Tensors;
@@ -84,5 +86,38 @@ public class Conv2dResidualOverwriteTests
             var (separate, overwritten) = Both(g);
             Assert.False(separate.AsSpan().SequenceEqual(overwritten), $"{path}: the GEMM gave the same bits; the refusal may be lifted");
         }
+    }
+
+    [Theory]
+    [InlineData(2, 16, 12, 3, true)]     // channels in lanes (two blocks of eight), two images over the threads
+    [InlineData(3, 5, 9, 3, false)]      // planar (five channels), no residual
+    [InlineData(2, 12, 10, 3, true)]     // eight channels in lanes, the last four planar in the same unit
+    [InlineData(1, 24, 40, 5, true)]     // a wide plane, 5×5 taps
+    public void ADepthwiseLayerWritingOverItsInputGivesTheBitsOfASeparateOutput(int n, int c, int hw, int k, bool withResidual)
+    {
+        var g = Geometry(n, c, hw, c, k, 1, c);
+        var x = Random(1, (long)n * c * hw * hw);
+        var weight = Random(2, (long)c * k * k);
+        var bias = Random(3, c);
+        var residual = withResidual ? Random(4, x.Length) : [];
+        foreach (var path in Cpu.SupportedPaths)
+        {
+            using var _ = Cpu.Force(path);
+            if (!Conv2dKernel.OutputMayOverwriteInput(g)) { Assert.Equal(KernelPath.Scalar, path); continue; }
+            var separate = new float[x.Length];
+            Conv2dKernel.Forward(g, x, weight, bias, separate, residual, relu: true, new Conv2dPackedWeights(), max: 1.5f);
+            var overwritten = (float[])x.Clone();
+            Conv2dKernel.Forward(g, overwritten, weight, bias, overwritten, residual, relu: true, new Conv2dPackedWeights(), max: 1.5f);
+            Assert.True(separate.AsSpan().SequenceEqual(overwritten), $"{path}: the output written over the input differs");
+        }
+    }
+
+    [Fact]
+    public void OnlyStrideOneDepthwiseLayersOfOneChannelPerGroupMayWriteOverTheirInput()
+    {
+        Assert.True(Conv2dKernel.OutputMayOverwriteInput(Geometry(1, 8, 10, 8, 3, 1, 8)) || Cpu.Active == KernelPath.Scalar);
+        Assert.False(Conv2dKernel.OutputMayOverwriteInput(Geometry(1, 8, 10, 8, 3, 2, 8)));    // stride 2: another shape
+        Assert.False(Conv2dKernel.OutputMayOverwriteInput(Geometry(1, 8, 10, 16, 3, 1, 8)));   // two outputs per input channel
+        Assert.False(Conv2dKernel.OutputMayOverwriteInput(Geometry(1, 8, 10, 8, 3, 1, 1)));    // a full convolution reads every channel
     }
 }

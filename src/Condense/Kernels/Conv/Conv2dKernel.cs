@@ -85,6 +85,14 @@ public static unsafe class Conv2dKernel
     internal static bool OutputMayOverwriteResidual(Conv2dGeometry g) => !Conv2dGemm.Applies(g) || Conv2dGemm.UsesStrips(Cpu.Active, g);
 
     /// <summary>
+    /// True when the fused Forward may be given its input's own array as its output: a depthwise layer of one output channel per
+    /// input channel whose output has the input's shape, whose work units (a plane, or eight channels of an image) copy their
+    /// input channels into their own buffers before they write the same channels' outputs, and read no other channel.
+    /// </summary>
+    internal static bool OutputMayOverwriteInput(Conv2dGeometry g) =>
+        Conv2dDepthwise.Applies(g) && g.OutPerGroup == 1 && g.OutHeight == g.Height && g.OutWidth == g.Width;
+
+    /// <summary>
     /// The input gradient dx = ∂L/∂x from dy = ∂L/∂y: dx (N, C, H, W) is overwritten, or added to when
     /// <paramref name="accumulate"/>.
     /// </summary>
