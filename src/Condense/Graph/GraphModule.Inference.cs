@@ -137,8 +137,7 @@ public sealed partial class GraphModule
         Tensor? Bound(int i) => i < clip!.Inputs.Length && clip.Inputs[i] >= 0 ? values[clip.Inputs[i]] : null;
         var bounds = clip is null ? (float.NegativeInfinity, float.PositiveInfinity) : GraphOps.ClipBounds(clip.Node, Bound(1), Bound(2));
         if (bounds is not var (min, max)) return false;
-        var y = ResidualOverwritten(g, x, residual, chain, arena, released) ?? InputOverwritten(g, x, conv.Inputs[0], residual, arena, released)
-            ?? PooledTensor(g.OutputShape, arena);
+        var y = Overwritten(g, x, conv.Inputs[0], residual, chain.Residual, arena, released) ?? PooledTensor(g.OutputShape, arena);
         // The kernels clamp below at 0 (Relu) or not at all; another lower bound is a pass of its own, before the upper one.
         bool kernelClamps = min is 0 or float.NegativeInfinity;
         Conv2dKernel.Forward(g, x.Data, folded is null ? w.Data : default, bias is null ? default : bias.Data, y.Data,
@@ -152,22 +151,20 @@ public sealed partial class GraphModule
         return true;
     }
 
-    // The residual's own array as the output, when nothing reads the residual after the chain and no other value shares its array:
-    // ONNX Runtime's Conv + Sum fusion writes its output over the Add's other input likewise. A residual block then keeps two
-    // activations live instead of three, and writes one that is still in cache: resnet-mini's 28×28 stage at batch 256
-    // holds 12.8 MB per activation, so three no longer fit this machine's 32 MB L3.
-    private static Tensor? ResidualOverwritten(Conv2dGeometry g, Tensor x, Tensor? residual, ConvChain chain, TensorArena arena, int[] released) =>
-        residual is not null && Array.IndexOf(released, chain.Residual) >= 0 && !ReferenceEquals(residual.Data, x.Data)
-        && arena.SoleHolder(residual) && Conv2dKernel.OutputMayOverwriteResidual(g)
-            ? new Tensor(residual.Data, g.OutputShape) : null;
-
-    // The input's own array as the output, likewise, for a convolution that reads each part of its input before it writes
-    // over it (Conv2dKernel.OutputMayOverwriteInput: MobileNets' stride-1 depthwise layers), when nothing reads the input
-    // after the chain: the output lands in memory the layer before has just written.
-    private static Tensor? InputOverwritten(Conv2dGeometry g, Tensor x, int slot, Tensor? residual, TensorArena arena, int[] released) =>
-        Array.IndexOf(released, slot) >= 0 && !ReferenceEquals(residual?.Data, x.Data) && arena.SoleHolder(x)
-        && Conv2dKernel.OutputMayOverwriteInput(g)
-            ? new Tensor(x.Data, g.OutputShape) : null;
+    // The residual's (or else the input's) own array as the output, when the kernel allows it (Conv2dKernel.
+    // OutputMayOverwriteResidual / OutputMayOverwriteInput: MobileNets' stride-1 depthwise layers), nothing reads the value
+    // after the chain, no other value shares its array and it is not the chain's other operand. ONNX Runtime's Conv + Sum
+    // fusion writes over the Add's other input likewise: a residual block then keeps two activations live instead of three
+    // (resnet-mini's 28×28 stage at batch 256 holds 12.8 MB per activation, three no longer fit this machine's 32 MB L3), and
+    // a depthwise layer writes memory the layer before has just written.
+    private static Tensor? Overwritten(Conv2dGeometry g, Tensor x, int xSlot, Tensor? residual, int residualSlot, TensorArena arena, int[] released)
+    {
+        bool Free(Tensor value, int slot, Tensor? other) =>
+            !ReferenceEquals(value.Data, other?.Data) && Array.IndexOf(released, slot) >= 0 && arena.SoleHolder(value);
+        if (residual is not null && Conv2dKernel.OutputMayOverwriteResidual(g) && Free(residual, residualSlot, x))
+            return new Tensor(residual.Data, g.OutputShape);
+        return Conv2dKernel.OutputMayOverwriteInput(g) && Free(x, xSlot, residual) ? new Tensor(x.Data, g.OutputShape) : null;
+    }
 
     // The convolution's weight and bias with the batch norm folded in, from the cache while its sources are unchanged.
     // values holds the initializers at their slots (FoldableBatchNorm: the four parameters are initializers).

@@ -21,7 +21,8 @@ public static class Augment
         int n = batch.Shape[0], size = n == 0 ? 0 : batch.Size / n;
         var shape = (int[])batch.Shape.Clone();
         shape[0] = count;
-        if (sampleShape.Length < 2) return new Tensor(batch.Data.AsSpan(start * size, count * size).ToArray(), shape); // not an image
+        if (sampleShape.Length < 2) // not an image: unchanged
+            return start == 0 && count == n ? batch : new Tensor(batch.Data.AsSpan(start * size, count * size).ToArray(), shape);
         int h = sampleShape[^2], w = sampleShape[^1], planes = size / (h * w);
         var result = Tensor.Zeros(shape);
         for (int s = 0; s < n; s++)

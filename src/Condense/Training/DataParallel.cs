@@ -14,16 +14,27 @@ public static class DataParallel
 {
 
     /// <summary>This rank's rows of a global batch (the whole batch in one process).</summary>
-    public static Batch Shard(Batch batch, Communicator world)
+    public static Batch Shard(Batch batch, Communicator world) => Shard(batch, world, null);
+
+    /// <summary>
+    /// This rank's rows of a global batch, its features made by <paramref name="features"/>(start, count) from the rows it
+    /// takes when given (an augmentation that draws for the whole batch and builds this rank's rows only), else copied.
+    /// </summary>
+    internal static Batch Shard(Batch batch, Communicator world, Func<int, int, Tensor>? features)
     {
-        if (!world.IsDistributed) return batch;
+        if (!world.IsDistributed) return features is null ? batch : batch with { Features = features(0, batch.Count) };
         var (start, length) = world.Shard(batch.Count);
+        int[] labels = batch.Labels.Length == 0 ? [] : batch.Labels.AsSpan(start, length).ToArray();
+        return new Batch(features?.Invoke(start, length) ?? Rows(batch, start, length), labels, batch.Indices.AsSpan(start, length).ToArray());
+    }
+
+    // A copy of rows [start, start + length) of the batch's features.
+    private static Tensor Rows(Batch batch, int start, int length)
+    {
         int rowSize = batch.Count == 0 ? 0 : batch.Features.Size / batch.Count;
         var shape = (int[])batch.Features.Shape.Clone();
         shape[0] = length;
-        var features = new Tensor(batch.Features.Data.AsSpan(start * rowSize, length * rowSize).ToArray(), shape);
-        int[] labels = batch.Labels.Length == 0 ? [] : batch.Labels.AsSpan(start, length).ToArray();
-        return new Batch(features, labels, batch.Indices.AsSpan(start, length).ToArray());
+        return new Tensor(batch.Features.Data.AsSpan(start * rowSize, length * rowSize).ToArray(), shape);
     }
 
     /// <summary>

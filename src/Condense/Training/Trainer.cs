@@ -85,12 +85,8 @@ public static class Trainer
             foreach (var batch in loader.Epoch(epoch))
             {
                 // Each rank shifts its own share of the global batch, with the random draws of the whole batch (those of one process).
-                var local = DataParallel.Shard(batch, world);
-                if (options.AugmentShift > 0)
-                {
-                    var (start, count) = world.IsDistributed ? world.Shard(batch.Count) : (0, batch.Count);
-                    local = local with { Features = Augment.RandomShift(batch.Features, train.SampleShape, options.AugmentShift, augmentRng, start, count) };
-                }
+                var local = DataParallel.Shard(batch, world, options.AugmentShift <= 0 ? null
+                    : (start, count) => Augment.RandomShift(batch.Features, train.SampleShape, options.AugmentShift, augmentRng, start, count));
                 Span<float> sums = [0f, 0f];
                 optimizer.ZeroGrad();
                 if (local.Count > 0)

@@ -226,31 +226,18 @@ public sealed class InferenceFusionTests
         var graph = new ModelGraph();
         graph.Inputs.Add(new ValueInfo("x", [-1, 3, 6, 6]));
         var pads = new Dictionary<string, AttributeValue> { ["pads"] = AttributeValue.Ints(1, 1, 1, 1) };
-        foreach (var name in new[] { "wa", "wb" })
-        {
-            var w = Tensor.Zeros(3, 3, 3, 3);
-            for (int i = 0; i < w.Size; i++) w.Data[i] = rng.NextFloat() - 0.5f;
-            graph.Initializers[name] = w;
-        }
+        graph.Initializers["wa"] = Uniform(rng, 3, 3, 3, 3);
+        graph.Initializers["wb"] = Uniform(rng, 3, 3, 3, 3);
         graph.Nodes.Add(new Node("relu0", "Relu", ["x"], ["h"]));
         graph.Nodes.Add(new Node("convb", "Conv", ["h", "wb"], ["r"], pads));
         graph.Nodes.Add(new Node("conva", "Conv", ["h", "wa"], ["ya"], pads));
         graph.Nodes.Add(new Node("add", "Add", ["ya", residual == "the convolution's input" ? "h" : "r"], ["s"]));
         graph.Nodes.Add(new Node("relu", "Relu", ["s"], ["t"]));
-        graph.Nodes.Add(residual == "read after the chain" ? new Node("again", "Add", ["t", "r"], ["out"]) : new Node("again", "Add", ["t", "r"], ["u"]));
+        // r read again after the chain (into the output, or into a value nothing reads), or by the chain alone.
+        if (residual != "read by the chain alone") graph.Nodes.Add(new Node("again", "Add", ["t", "r"], [residual == "read after the chain" ? "out" : "u"]));
         if (residual != "read after the chain") graph.Nodes.Add(new Node("last", "Identity", ["t"], ["out"]));
         graph.Outputs.Add(new ValueInfo("out", [-1, 3, 6, 6]));
-        if (residual == "read by the chain alone")
-        {
-            // r feeds the chain only: drop the later reader.
-            graph.Nodes.RemoveAll(n => n.Name == "again");
-        }
-        var model = new GraphModule(graph) { FusedInference = true, PooledFrom = 0 };
-        model.Eval();
-        var x = Tensor.Zeros(2, 3, 6, 6);
-        for (int i = 0; i < x.Size; i++) x.Data[i] = rng.NextFloat() - 0.5f;
-        using (GradMode.NoGrad())
-            for (int pass = 0; pass < 3; pass++) Assert.Equal(model.Run(x)["out"].Data, model.Forward(x).Data);
+        AssertPooledForwardMatchesRun(graph, Uniform(rng, 2, 3, 6, 6));
     }
 
     // A stride-1 depthwise chain writes over its input's array when nothing reads the input afterwards
@@ -263,19 +250,29 @@ public sealed class InferenceFusionTests
         var rng = new Rng(13);
         var graph = new ModelGraph();
         graph.Inputs.Add(new ValueInfo("x", [-1, 16, 7, 7]));
-        var w = Tensor.Zeros(16, 1, 3, 3);
-        for (int i = 0; i < w.Size; i++) w.Data[i] = rng.NextFloat() - 0.5f;
-        graph.Initializers["w"] = w;
+        graph.Initializers["w"] = Uniform(rng, 16, 1, 3, 3);
         var attributes = new Dictionary<string, AttributeValue> { ["pads"] = AttributeValue.Ints(1, 1, 1, 1), ["group"] = AttributeValue.Int(16) };
         graph.Nodes.Add(new Node("relu0", "Relu", ["x"], ["h"]));
         graph.Nodes.Add(new Node("dw", "Conv", ["h", "w"], ["d"], attributes));
         graph.Nodes.Add(new Node("relu", "Relu", ["d"], ["t"]));
         graph.Nodes.Add(readAfter ? new Node("again", "Add", ["t", "h"], ["out"]) : new Node("last", "Identity", ["t"], ["out"]));
         graph.Outputs.Add(new ValueInfo("out", [-1, 16, 7, 7]));
+        AssertPooledForwardMatchesRun(graph, Uniform(rng, 2, 16, 7, 7));
+    }
+
+    // Values uniform in [−0.5, 0.5).
+    private static Tensor Uniform(Rng rng, params int[] shape)
+    {
+        var t = Tensor.Zeros(shape);
+        for (int i = 0; i < t.Size; i++) t.Data[i] = rng.NextFloat() - 0.5f;
+        return t;
+    }
+
+    // The fused inference path, with every array pooled, gives the plain path's bits on three passes (the pool reused).
+    private static void AssertPooledForwardMatchesRun(ModelGraph graph, Tensor x)
+    {
         var model = new GraphModule(graph) { FusedInference = true, PooledFrom = 0 };
         model.Eval();
-        var x = Tensor.Zeros(2, 16, 7, 7);
-        for (int i = 0; i < x.Size; i++) x.Data[i] = rng.NextFloat() - 0.5f;
         using (GradMode.NoGrad())
             for (int pass = 0; pass < 3; pass++) Assert.Equal(model.Run(x)["out"].Data, model.Forward(x).Data);
     }
