@@ -66,7 +66,38 @@ internal readonly struct VectorClamp
         return v;
     }
 
+    /// <summary>What is added after the maximum with the lower bound (+0 or −0).</summary>
+    internal float LowRepair => _lowRepair.GetElement(0);
+
+    /// <summary>What is or-ed in after the minimum with the upper bound (−0 or +0).</summary>
+    internal float HighRepair => _highRepair.GetElement(0);
+
     private static bool IsPositiveZero(float x) => BitConverter.SingleToInt32Bits(x) == 0;
 
     private static bool IsNegativeZero(float x) => BitConverter.SingleToInt32Bits(x) == int.MinValue;
+}
+
+/// <summary><see cref="VectorClamp"/> on 512-bit vectors: the same instructions per lane, so the same bits.</summary>
+internal readonly struct VectorClamp512
+{
+    private readonly Vector512<float> _low, _high, _lowRepair, _highRepair;
+    private readonly bool _hasLow, _hasHigh;
+
+    public VectorClamp512(VectorClamp clamp)
+    {
+        (_hasLow, _hasHigh) = (clamp.HasLow, clamp.HasHigh);
+        _low = Vector512.Create(clamp.Low);
+        _high = Vector512.Create(clamp.High);
+        _lowRepair = Vector512.Create(clamp.LowRepair);
+        _highRepair = Vector512.Create(clamp.HighRepair);
+    }
+
+    /// <summary>As <see cref="VectorClamp.Apply(Vector256{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Apply(Vector512<float> v)
+    {
+        if (_hasLow) v = Vector512.MaxNative(_low, v) + _lowRepair;
+        if (_hasHigh) v = Vector512.MinNative(_high, v) | _highRepair;
+        return v;
+    }
 }

@@ -50,6 +50,9 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
     // Set by Convolution only: default(GemmEpilogue) is the "nothing to do" of callers.
     private bool ConvolutionForm { get; init; }
 
+    /// <summary>True for a convolution's epilogue (row bias, residual, clamp), false for the bias per column and activation.</summary>
+    public bool IsConvolutionForm => ConvolutionForm;
+
     /// <summary>True when there is nothing to do.</summary>
     public bool IsEmpty => Bias == null && Activation == GemmActivation.None && !ConvolutionForm;
 
@@ -99,8 +102,9 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
         Unsafe.CopyBlockUnaligned(row + j, padded, (uint)((cols - j) * sizeof(float)));
     }
 
+    /// <summary>The column form on one vector: + the bias at <paramref name="bias"/> (null: none), then the activation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Finish(Vector512<float> v, float* bias, GemmActivation activation)
+    internal static Vector512<float> Finish(Vector512<float> v, float* bias, GemmActivation activation)
     {
         if (bias != null) v += Vector512.Load(bias);
         return activation switch

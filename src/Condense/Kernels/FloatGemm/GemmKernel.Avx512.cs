@@ -2,7 +2,8 @@
 // packed B (two zmm) and broadcasts 12 values of A: 24 FMAs per 14 loads, leaving the 32 zmm
 // registers 3 spare. The layout follows MLAS's SgemmKernelAvx512F, transposed to row-major C. A is read through
 // four row pointers three rows apart and the row stride, so a packed panel (row stride 1) and rows of A in place (row
-// stride lda, as MLAS reads A) take the same code.
+// stride lda, as MLAS reads A) take the same code. A tile the driver finishes (GemmEpilogue) can be finished in registers
+// before its one store (GemmKernel.Avx512.Finishing.cs).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -11,7 +12,7 @@ using Condense.Kernels.Platform;
 namespace Condense.Kernels.FloatGemm;
 
 /// <summary>12×32 fp32 tile kernel with Vector512 and FMA.</summary>
-internal unsafe struct GemmKernelAvx512 : IGemmKernel
+internal unsafe partial struct GemmKernelAvx512 : IGemmKernel
 {
     public static KernelPath Path => KernelPath.Avx512;
     public static int MR => 12;
@@ -24,11 +25,32 @@ internal unsafe struct GemmKernelAvx512 : IGemmKernel
     public static void Run(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         if (mr < 12 || nr < 32) { RunEdge(kc, a, row, step, b, c, ldc, mr, nr, alpha, beta); return; }
+        var store = new PlainStore(alpha, beta);
+        Tile(kc, a, row, step, b, c, ldc, ref store);
+    }
+
+    public static bool FinishesInRegisters => true;
+
+    /// <inheritdoc cref="IGemmKernel.RunFinishing"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunFinishing(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, float alpha, float beta,
+        in GemmEpilogue epilogue, int row0, int column0, bool first, bool last)
+    {
+        var store = new FinishingStore(alpha, beta, epilogue, ldc, row0, column0, first, last);
+        Tile(kc, a, row, step, b, c, ldc, ref store);
+    }
+
+    // The full 12×32 tile: the K loop, then each row of accumulators through the store (plain, or finishing in registers).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile<TStore>(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, ref TStore store)
+        where TStore : struct, ITileStore
+    {
         Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default,
             c4a = default, c4b = default, c5a = default, c5b = default, c6a = default, c6b = default, c7a = default, c7b = default,
             c8a = default, c8b = default, c9a = default, c9b = default, c10a = default, c10b = default, c11a = default, c11b = default;
-        // Fetch the C tile while the K loop runs: it is merged only at the end, and its rows are ldc apart.
+        // Fetch the C tile (and what the store reads) while the K loop runs: it is merged only at the end, and its rows are ldc apart.
         for (int i = 0; i < 12; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 16); }
+        store.Prefetch(ldc);
         float* a0 = a, a3 = a + 3 * row, a6 = a + 6 * row, a9 = a + 9 * row;
         nint row2 = 2 * row;
         for (int p = 0; p < kc; p++)
@@ -61,34 +83,18 @@ internal unsafe struct GemmKernelAvx512 : IGemmKernel
             c11a = Avx512F.FusedMultiplyAdd(x, b0, c11a); c11b = Avx512F.FusedMultiplyAdd(x, b1, c11b);
             a0 += step; a3 += step; a6 += step; a9 += step; b += 32;
         }
-        {
-            var va = Vector512.Create(alpha); var vb = Vector512.Create(beta);
-            Store(c + 0 * ldc, c0a, c0b, va, vb, beta);
-            Store(c + 1 * ldc, c1a, c1b, va, vb, beta);
-            Store(c + 2 * ldc, c2a, c2b, va, vb, beta);
-            Store(c + 3 * ldc, c3a, c3b, va, vb, beta);
-            Store(c + 4 * ldc, c4a, c4b, va, vb, beta);
-            Store(c + 5 * ldc, c5a, c5b, va, vb, beta);
-            Store(c + 6 * ldc, c6a, c6b, va, vb, beta);
-            Store(c + 7 * ldc, c7a, c7b, va, vb, beta);
-            Store(c + 8 * ldc, c8a, c8b, va, vb, beta);
-            Store(c + 9 * ldc, c9a, c9b, va, vb, beta);
-            Store(c + 10 * ldc, c10a, c10b, va, vb, beta);
-            Store(c + 11 * ldc, c11a, c11b, va, vb, beta);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, Vector512<float> vb, float beta)
-    {
-        // Same rounding as MicroTile.StoreFused: t = alpha·acc, then c = fma(c, beta, t).
-        x0 *= va; x1 *= va;
-        if (beta != 0f)
-        {
-            x0 = Avx512F.FusedMultiplyAdd(Vector512.Load(c), vb, x0);
-            x1 = Avx512F.FusedMultiplyAdd(Vector512.Load(c + 16), vb, x1);
-        }
-        x0.Store(c); x1.Store(c + 16);
+        store.Row(c, ldc, 0, c0a, c0b);
+        store.Row(c, ldc, 1, c1a, c1b);
+        store.Row(c, ldc, 2, c2a, c2b);
+        store.Row(c, ldc, 3, c3a, c3b);
+        store.Row(c, ldc, 4, c4a, c4b);
+        store.Row(c, ldc, 5, c5a, c5b);
+        store.Row(c, ldc, 6, c6a, c6b);
+        store.Row(c, ldc, 7, c7a, c7b);
+        store.Row(c, ldc, 8, c8a, c8b);
+        store.Row(c, ldc, 9, c9a, c9b);
+        store.Row(c, ldc, 10, c10a, c10b);
+        store.Row(c, ldc, 11, c11a, c11b);
     }
 
     // Ragged tiles run a kernel no larger than needed into a stack tile and copy the valid corner out; packing
