@@ -78,6 +78,29 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>
+    /// C[M,N] = op(A)[M,K] · B with <paramref name="epilogue"/> (B packed for <paramref name="path"/>; alpha = 1, beta = 0): the
+    /// unchecked core for kernels built on GEMM that multiply by a constant weight (a channels-last pointwise convolution).
+    /// </summary>
+    internal static void Run(KernelPath path, int m, float* pa, int lda, GemmPackedB b, float* pc, int ldc, GemmEpilogue epilogue)
+    {
+        if (b.Path != path) throw new ArgumentException($"B was packed for {b.Path}, the path is {path}", nameof(b));
+        if (m == 0 || b.N == 0) return;
+        if (b.K == 0) { Scale(m, b.N, 0f, pc, ldc); Finish(path, epilogue, m, b.N, pc, ldc); return; }
+        switch (path)
+        {
+            case KernelPath.Avx512:
+                GemmDriver<GemmKernelAvx512>.Run(false, false, m, b.N, b.K, 1f, pa, lda, null, 0, 0f, pc, ldc, b, epilogue);
+                break;
+            case KernelPath.Avx2:
+                GemmDriver<GemmKernelAvx2>.Run(false, false, m, b.N, b.K, 1f, pa, lda, null, 0, 0f, pc, ldc, b, epilogue);
+                break;
+            default:
+                GemmDriver<GemmKernelScalar>.Run(false, false, m, b.N, b.K, 1f, pa, lda, null, 0, 0f, pc, ldc, b, epilogue);
+                break;
+        }
+    }
+
     /// <summary><paramref name="activation"/> in place on a tight m × n C, as the epilogue applies it, on the active path.</summary>
     internal static void Activate(Span<float> c, int m, int n, GemmActivation activation)
     {

@@ -138,10 +138,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                             float* cTile = c + (long)(ic + ir) * ldc + jc + jr;
                             int nrValid = Math.Min(nr, nc - jr);
                             // The bias after the first K block, the activation after the last: in registers before the
-                            // store where the kernel can (full tiles), else on the stored tile while it is in L1.
-                            if (finishing && TKernel.FinishesInRegisters && mrValid == mr && nrValid == nr)
-                                TKernel.RunFinishing(kc, panel, row, step, pb + jr * kc, cTile, ldc, alpha, betaBlock, epilogue, ic + ir, jc + jr,
-                                    pc == 0, pc + kc == k);
+                            // store where the kernel can, else on the stored tile while it is in L1.
+                            if (finishing && TKernel.FinishesInRegisters)
+                                TKernel.RunFinishing(kc, panel, row, step, pb + jr * kc, cTile, ldc, mrValid, nrValid, alpha, betaBlock, epilogue,
+                                    ic + ir, jc + jr, pc == 0, pc + kc == k);
                             else
                             {
                                 TKernel.Run(kc, panel, row, step, pb + jr * kc, cTile, ldc, mrValid, nrValid, alpha, betaBlock);

@@ -56,12 +56,26 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
     /// <summary>True when there is nothing to do.</summary>
     public bool IsEmpty => Bias == null && Activation == GemmActivation.None && !ConvolutionForm;
 
+    /// <summary>The bias of column j at <c>ColumnBias[j]</c>, or null (the convolution form over channels-last pixels).</summary>
+    public float* ColumnBias { get; private init; }
+
     /// <summary>A convolution's epilogue: + rowBias[i] (null: none), + residual (null: none), then <paramref name="clamp"/>.</summary>
     public static GemmEpilogue Convolution(float* rowBias, float* residual, VectorClamp clamp) =>
         new(null, GemmActivation.None)
         {
             RowBias = rowBias, Residual = residual, Clamp = clamp,
             ConvolutionForm = rowBias != null || residual != null || !clamp.IsEmpty,
+        };
+
+    /// <summary>
+    /// The convolution form for a product over channels-last pixels (a row per pixel, a column per output channel):
+    /// + columnBias[j] (null: none), + residual (null: none), then <paramref name="clamp"/>.
+    /// </summary>
+    public static GemmEpilogue ChannelsLast(float* columnBias, float* residual, VectorClamp clamp) =>
+        new(null, GemmActivation.None)
+        {
+            ColumnBias = columnBias, Residual = residual, Clamp = clamp,
+            ConvolutionForm = columnBias != null || residual != null || !clamp.IsEmpty,
         };
 
     /// <summary>
@@ -157,13 +171,14 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
         }
     }
 
-    // The convolution form, row by row: + bias, + residual, then the clamp, each in this order when it applies.
+    // The convolution form, row by row: + bias (per row or per column), + residual, then the clamp, in this order.
     private void ApplyConvolution(float* c, int ldc, int rows, int cols, int row0, int column0, bool first, bool last)
     {
         var clamp = last ? Clamp : default;
         float* residual = last && Residual != null ? Residual + (long)row0 * ldc + column0 : null;
         float* rowBias = first && RowBias != null ? RowBias + row0 : null;
-        if (rowBias == null && residual == null && clamp.IsEmpty) return;
+        float* columnBias = first && ColumnBias != null ? ColumnBias + column0 : null;
+        if (rowBias == null && columnBias == null && residual == null && clamp.IsEmpty) return;
         for (int i = 0; i < rows; i++)
         {
             float* row = c + (long)i * ldc, add = residual == null ? null : residual + (long)i * ldc;
@@ -174,6 +189,7 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
                 {
                     var v = Vector256.Load(row + j);
                     if (rowBias != null) v += bias;
+                    if (columnBias != null) v += Vector256.Load(columnBias + j);
                     if (add != null) v += Vector256.Load(add + j);
                     clamp.Apply(v).Store(row + j);
                 }
@@ -181,6 +197,7 @@ internal readonly unsafe struct GemmEpilogue(float* bias, GemmActivation activat
             {
                 float v = row[j];
                 if (rowBias != null) v += rowBias[i];
+                if (columnBias != null) v += columnBias[j];
                 if (add != null) v += add[j];
                 row[j] = clamp.Apply(v);
             }

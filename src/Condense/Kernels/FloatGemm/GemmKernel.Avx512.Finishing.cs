@@ -37,6 +37,14 @@ internal unsafe partial struct GemmKernelAvx512
             x0.Store(c); x1.Store(c + 16);
         }
 
+        /// <summary>As <see cref="Merge"/> on the lanes of <paramref name="mask"/> (C is not read elsewhere).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> MergeMasked(float* c, Vector512<float> x, Vector512<float> mask)
+        {
+            x *= _alpha;
+            return beta == 0f ? x : Avx512F.FusedMultiplyAdd(Avx512F.MaskLoad(c, mask, Vector512<float>.Zero), _beta, x);
+        }
+
         /// <summary>The row's values as stored at <paramref name="c"/> (its first element), not yet stored.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Merge(float* c, ref Vector512<float> x0, ref Vector512<float> x1)
@@ -51,12 +59,12 @@ internal unsafe partial struct GemmKernelAvx512
     }
 
     // PlainStore, then what GemmEpilogue.Apply does to the stored tile: the column form's bias (first K block) and activation
-    // (last), or the convolution form's row bias (first), residual and clamp (last).
+    // (last), or the convolution form's row or column bias (first), residual and clamp (last).
     private readonly struct FinishingStore : ITileStore
     {
         private readonly PlainStore _plain;
         private readonly bool _convolution;
-        private readonly float* _columnBias, _rowBias, _residual;
+        private readonly float* _columnBias, _rowBias, _convolutionColumnBias, _residual;
         private readonly GemmActivation _activation;
         private readonly VectorClamp512 _clamp;
 
@@ -67,6 +75,7 @@ internal unsafe partial struct GemmKernelAvx512
             _columnBias = first && epilogue.Bias != null ? epilogue.Bias + column0 : null;
             _activation = last ? epilogue.Activation : GemmActivation.None;
             _rowBias = first && epilogue.RowBias != null ? epilogue.RowBias + row0 : null;
+            _convolutionColumnBias = first && epilogue.ColumnBias != null ? epilogue.ColumnBias + column0 : null;
             _residual = last && epilogue.Residual != null ? epilogue.Residual + (long)row0 * ldc + column0 : null;
             _clamp = new VectorClamp512(last ? epilogue.Clamp : default);
         }
@@ -85,6 +94,7 @@ internal unsafe partial struct GemmKernelAvx512
             if (_convolution)
             {
                 if (_rowBias != null) { var bias = Vector512.Create(_rowBias[i]); x0 += bias; x1 += bias; }
+                if (_convolutionColumnBias != null) { x0 += Vector512.Load(_convolutionColumnBias); x1 += Vector512.Load(_convolutionColumnBias + 16); }
                 if (_residual != null) { float* r = _residual + i * ldc; x0 += Vector512.Load(r); x1 += Vector512.Load(r + 16); }
                 x0 = _clamp.Apply(x0); x1 = _clamp.Apply(x1);
             }
@@ -94,6 +104,30 @@ internal unsafe partial struct GemmKernelAvx512
                 x1 = GemmEpilogue.Finish(x1, _columnBias == null ? null : _columnBias + 16, _activation);
             }
             x0.Store(c); x1.Store(c + 16);
+        }
+
+        /// <summary>
+        /// Row i, columns j.. of a ragged tile: the lanes of <paramref name="mask"/> merged, finished and stored, nothing read or
+        /// written outside them.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Masked(float* c, int ldc, int i, int j, Vector512<float> x, Vector512<float> mask)
+        {
+            c += i * ldc + j;
+            x = _plain.MergeMasked(c, x, mask);
+            if (_convolution)
+            {
+                if (_rowBias != null) x += Vector512.Create(_rowBias[i]);
+                if (_convolutionColumnBias != null) x += Avx512F.MaskLoad(_convolutionColumnBias + j, mask, Vector512<float>.Zero);
+                if (_residual != null) x += Avx512F.MaskLoad(_residual + i * ldc + j, mask, Vector512<float>.Zero);
+                x = _clamp.Apply(x);
+            }
+            else
+            {
+                if (_columnBias != null) x += Avx512F.MaskLoad(_columnBias + j, mask, Vector512<float>.Zero);
+                x = GemmEpilogue.Finish(x, null, _activation);
+            }
+            Avx512F.MaskStore(c, mask, x);
         }
     }
 }

@@ -33,11 +33,12 @@ internal unsafe partial struct GemmKernelAvx512 : IGemmKernel
 
     /// <inheritdoc cref="IGemmKernel.RunFinishing"/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunFinishing(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, float alpha, float beta,
+    public static void RunFinishing(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta,
         in GemmEpilogue epilogue, int row0, int column0, bool first, bool last)
     {
         var store = new FinishingStore(alpha, beta, epilogue, ldc, row0, column0, first, last);
-        Tile(kc, a, row, step, b, c, ldc, ref store);
+        if (mr == 12 && nr == 32) Tile(kc, a, row, step, b, c, ldc, ref store);
+        else FinishEdge(kc, a, row, step, b, c, ldc, mr, nr, in store);
     }
 
     // The full 12×32 tile: the K loop, then each row of accumulators through the store (plain, or finishing in registers).
@@ -107,11 +108,28 @@ internal unsafe partial struct GemmKernelAvx512 : IGemmKernel
     private static void RunEdge(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta)
     {
         float* tile = stackalloc float[12 * 32];
+        EdgeSums(kc, a, row, step, b, tile, mr, nr);
+        MicroTile.StoreFused(tile, 32, c, ldc, mr, nr, alpha, beta);
+    }
+
+    // A ragged tile's sums (alpha = 1) into a 12 × 32 stack tile, by the smallest kernel that covers mr × nr.
+    private static void EdgeSums(int kc, float* a, nint row, nint step, float* b, float* tile, int mr, int nr)
+    {
         if (mr <= 4) RunFourRows(kc, a, row, step, b, tile);
         else if (mr <= 8) RunEightRows(kc, a, row, step, b, tile);
         else if (nr <= 16) RunLeftHalf(kc, a, row, step, b, tile);
         else Run(kc, a, row, step, b, tile, 32, 12, 32, 1f, 0f);
-        MicroTile.StoreFused(tile, 32, c, ldc, mr, nr, alpha, beta);
+    }
+
+    // A ragged tile finished as it is stored: its sums from EdgeSums, then each row's valid columns through the store, masked.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static void FinishEdge(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, in FinishingStore store)
+    {
+        float* tile = stackalloc float[12 * 32];
+        EdgeSums(kc, a, row, step, b, tile, mr, nr);
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j += 16)
+                store.Masked(c, ldc, i, j, Vector512.Load(tile + i * 32 + j), Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(nr - j)).AsSingle());
     }
 
     /// <summary>Rows 0..3 of the 12×32 tile (alpha = 1, beta = 0) into a tile with row stride 32.</summary>
