@@ -3,7 +3,7 @@
 // registers 3 spare. The layout follows MLAS's SgemmKernelAvx512F, transposed to row-major C. A is read through
 // four row pointers three rows apart and the row stride, so a packed panel (row stride 1) and rows of A in place (row
 // stride lda, as MLAS reads A) take the same code. A tile the driver finishes (GemmEpilogue) can be finished in registers
-// before its one store (GemmKernel.Avx512.Finishing.cs).
+// before its one store (GemmTileStore.cs).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -12,7 +12,7 @@ using Condense.Kernels.Platform;
 namespace Condense.Kernels.FloatGemm;
 
 /// <summary>12×32 fp32 tile kernel with Vector512 and FMA.</summary>
-internal unsafe partial struct GemmKernelAvx512 : IGemmKernel
+internal unsafe struct GemmKernelAvx512 : IGemmKernel
 {
     public static KernelPath Path => KernelPath.Avx512;
     public static int MR => 12;
