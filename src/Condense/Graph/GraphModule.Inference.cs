@@ -13,6 +13,7 @@
 // run time (not 2-D, another dtype, a broadcast Add) runs its steps one by one. Values read by a chain are released
 // after the chain has run. Training, gradients on, and Run (which returns every value) use the plain path.
 using Condense.Kernels.Conv;
+using Condense.Kernels.Elementwise;
 using Condense.Tensors;
 
 namespace Condense.Graph;
@@ -28,7 +29,8 @@ public sealed partial class GraphModule
 
     // The chains of a plan: by the step they run at, the steps they absorb, and the slots to release after each step
     // as the steps actually run (a value read by a chain lives until the chain's last step).
-    private sealed record Fusion(Plan Plan, ConvChain?[] RunAt, bool[] Absorbed, int[][] Released);
+    // ChannelsLast: per step, whether the chain run there runs channels-last (GraphModule.ChannelsLast.cs); null: none does.
+    private sealed record Fusion(Plan Plan, ConvChain?[] RunAt, bool[] Absorbed, int[][] Released, bool[]? ChannelsLast);
 
     // A batch norm folded into a convolution, and the tensors (and versions) it was computed from: w, b, γ, β, mean, var.
     // The folded weight is not kept: the packed forms ask for it (Conv2dPackedWeights.Source) when they are made.
@@ -99,7 +101,7 @@ public sealed partial class GraphModule
         var released = LastReaders(plan.Steps, plan.Names.Length, plan.InitializerCount, plan.Inputs,
             Graph.Outputs.Select(o => Array.IndexOf(plan.Names, o.Name)), runsAt);
         _foldedConvs = new FoldedConv?[plan.Steps.Length];
-        return _fusion = new Fusion(plan, runAt, absorbed, released);
+        return _fusion = new Fusion(plan, runAt, absorbed, released, ChannelsLastChains(plan, runAt));
     }
 
     // A Clip whose bounds, if given as inputs, are initializers (opset 11+), or attributes (opset 6).
@@ -114,19 +116,22 @@ public sealed partial class GraphModule
     /// Runs <paramref name="chain"/> as one convolution; false when its tensors do not fit (the caller then runs the steps).
     /// <paramref name="released"/>: the slots released once the chain has run.
     /// </summary>
-    private bool RunChain(Plan plan, ConvChain chain, Tensor?[] values, TensorArena arena, int[] released)
+    private bool RunChain(Plan plan, ConvChain chain, Tensor?[] values, TensorArena arena, int[] released, bool[]? layout)
     {
         var conv = plan.Steps[chain.Conv];
         Tensor? Value(int slot) => slot < 0 ? null : values[slot];
         int Input(int i) => i < conv.Inputs.Length ? conv.Inputs[i] : -1;
+        bool Last(int slot) => layout is not null && slot >= 0 && layout[slot];
         var (x, w, b) = (Value(Input(0)), Value(Input(1)), Value(Input(2)));
         if (x is not { Rank: 4, DataType: DataType.Float32 } || w is not { Rank: 4, DataType: DataType.Float32 }
             || b is not null and not { Rank: 1, DataType: DataType.Float32 }) return false;
-        var options = GraphOps.ConvOptions(conv.Node, x.Shape, w.Shape);
-        var g = Conv2dGeometry.Of(x.Shape, w.Shape, options);
+        var xShape = FirstShape(x, Last(Input(0)));
+        var options = GraphOps.ConvOptions(conv.Node, xShape, w.Shape);
+        var g = Conv2dGeometry.Of(xShape, w.Shape, options);
         if (b is not null && b.Size != g.OutChannels) return false;
         var residual = Value(chain.Residual);
-        if (residual is not null && (residual.DataType != DataType.Float32 || !residual.Shape.AsSpan().SequenceEqual(g.OutputShape))) return false;
+        if (residual is not null && (residual.DataType != DataType.Float32 || residual.Rank != 4
+            || !FirstShape(residual, Last(chain.Residual)).AsSpan().SequenceEqual(g.OutputShape))) return false;
         // The folded weight exists only packed; where nothing is kept (the load-time dry run), the steps run one by one.
         if (chain.BatchNorm >= 0 && !ConvWeightPacking.Keeps) return false;
         FoldedConv? folded = null;
@@ -137,17 +142,28 @@ public sealed partial class GraphModule
         Tensor? Bound(int i) => i < clip!.Inputs.Length && clip.Inputs[i] >= 0 ? values[clip.Inputs[i]] : null;
         var bounds = clip is null ? (float.NegativeInfinity, float.PositiveInfinity) : GraphOps.ClipBounds(clip.Node, Bound(1), Bound(2));
         if (bounds is not var (min, max)) return false;
+        bool relu = chain.Relu >= 0;
+        int output = plan.Steps[chain.Last].Outputs[0];
+        if (layout is not null)
+        {
+            var clamp = new VectorClamp(relu ? 0f : min, relu ? float.PositiveInfinity : max);
+            if (_fusion!.ChannelsLast![chain.Last] && RunChannelsLast(chain.Conv, g, w, bias, folded, chain.Residual, clamp, values, arena, layout, output))
+                return true;
+            ToChannelsFirst(values, Input(0), arena, layout);
+            ToChannelsFirst(values, chain.Residual, arena, layout);
+            (x, residual) = (values[Input(0)]!, Value(chain.Residual));
+        }
         var y = Overwritten(g, x, conv.Inputs[0], residual, chain.Residual, arena, released) ?? PooledTensor(g.OutputShape, arena);
         // The kernels clamp below at 0 (Relu) or not at all; another lower bound is a pass of its own, before the upper one.
         bool kernelClamps = min is 0 or float.NegativeInfinity;
         Conv2dKernel.Forward(g, x.Data, folded is null ? w.Data : default, bias is null ? default : bias.Data, y.Data,
-            residual is null ? default : residual.Data, chain.Relu >= 0 || min == 0, packed, kernelClamps ? max : float.PositiveInfinity);
+            residual is null ? default : residual.Data, relu || min == 0, packed, kernelClamps ? max : float.PositiveInfinity);
         if (!kernelClamps)
         {
             System.Numerics.Tensors.TensorPrimitives.Max(y.Data, min, y.Data);
             System.Numerics.Tensors.TensorPrimitives.Min(y.Data, max, y.Data);
         }
-        values[plan.Steps[chain.Last].Outputs[0]] = y;
+        values[output] = y;
         return true;
     }
 

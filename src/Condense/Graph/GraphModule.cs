@@ -144,6 +144,8 @@ public sealed partial class GraphModule : Module
         var context = new OpContext(Training, _rng, Graph);
         var fusion = release ? CurrentFusion(plan) : null;
         bool fused = FusedInference;
+        // Which values are held channels-last (GraphModule.ChannelsLast.cs), when the graph runs some chains so.
+        var layout = fused && fusion?.ChannelsLast is not null && ChannelsLastInference ? new bool[plan.Names.Length] : null;
         // Outside the kernels this pass runs, no arena is current, even when the pass itself runs inside another's kernel.
         using var arena = ArenaFor(release);
         var outer = TensorArena.Swap(null);
@@ -154,15 +156,18 @@ public sealed partial class GraphModule : Module
                 if (fusion is null) { RunStep(plan, s, values, context, null); continue; }
                 // Unfused, every step runs in order; the chains' release points are then late, never early.
                 if (fused && fusion.Absorbed[s]) continue;
-                if (!fused || fusion.RunAt[s] is not { } chain) RunStep(plan, s, values, context, arena);
-                else if (RunChain(plan, chain, values, arena!, fusion.Released[s]))
+                if (!fused || fusion.RunAt[s] is not { } chain) RunStep(plan, s, values, context, arena, layout);
+                else if (RunChain(plan, chain, values, arena!, fusion.Released[s], layout))
                 {
                     arena!.Hold(values[plan.Steps[chain.Last].Outputs[0]]);
                     StepFinished?.Invoke(plan.Steps[chain.Last].Node);
                 }
-                else foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context, arena);
+                else foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context, arena, layout);
                 foreach (int slot in fusion.Released[s]) Release(values, slot, arena);
             }
+            if (layout is not null)
+                foreach (var output in Graph.Outputs)
+                    if (Array.IndexOf(plan.Names, output.Name) is >= 0 and var slot) ToChannelsFirst(values, slot, arena, layout);
         }
         finally { TensorArena.Swap(outer); }
         return values;
@@ -171,9 +176,11 @@ public sealed partial class GraphModule : Module
     /// <summary>When set, called after each step with its node: a benchmark's per-op profile times the gaps between calls.</summary>
     internal Action<Node>? StepFinished { get; set; }
 
-    private void RunStep(Plan plan, int s, Tensor?[] values, OpContext context, TensorArena? arena)
+    private void RunStep(Plan plan, int s, Tensor?[] values, OpContext context, TensorArena? arena, bool[]? layout = null)
     {
         var step = plan.Steps[s];
+        bool outputsLast = false;
+        if (layout is not null && PrepareLayout(step, values, arena, layout, out outputsLast)) return;
         var inputs = new Tensor?[step.Inputs.Length];
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -188,6 +195,7 @@ public sealed partial class GraphModule : Module
         {
             values[step.Outputs[i]] = outputs[i];
             arena?.Hold(outputs[i]);
+            if (outputsLast) layout![step.Outputs[i]] = true;
         }
         StepFinished?.Invoke(step.Node);
     }

@@ -1,0 +1,172 @@
+// Channels-last inference for graphs made mostly of 1×1 and depthwise convolutions (MobileNets, EfficientNets): their
+// chains (GraphModule.Inference.cs) run on (N, H, W, C) images (Kernels/Conv/ChannelsLastConv, DepthwiseChannelsLast), as
+// ONNX Runtime runs such a graph in NCHWc and TFLite in NHWC, and the values between them stay in that layout. A pass
+// tracks which values are held channels-last; Relu, Clip and an Add of two such values of one shape run on them as they
+// are (elementwise), a GlobalAveragePool reads them directly (its output is the same either way), and any other reader
+// gets the value transposed back first (as does a graph output). A graph qualifies when at least four of its convolution
+// chains, and three quarters of them, are 1×1 or depthwise: a ResNet (three 1×1 shortcuts among twenty) stays channels-first,
+// where its 3×3 kernels are. Outputs match the channels-first path within float rounding (the depthwise sums start from
+// the bias), not bit for bit.
+using Condense.Kernels.Conv;
+using Condense.Kernels.Elementwise;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Platform;
+using Condense.Tensors;
+
+namespace Condense.Graph;
+
+public sealed partial class GraphModule
+{
+    // A chain's weight as the channels-last kernels read it: packed for the product (1×1) or as (kH·kW, C) (depthwise),
+    // made from this weight object at this version (and from this folded batch norm), for this kernel path.
+    private sealed record ChannelsLastWeight(Tensor Source, int Version, FoldedConv? Folded, KernelPath Path, GemmPackedB? Pointwise,
+        float[]? Lanes);
+
+    private ChannelsLastWeight?[] _channelsLastWeights = [];
+
+    /// <summary>Whether a graph that qualifies runs its 1×1 and depthwise chains channels-last (tests and benchmarks compare).</summary>
+    internal bool ChannelsLastInference { get; set; } = true;
+
+    /// <summary>Chains run channels-last so far (tests check that a graph took the path).</summary>
+    internal int ChannelsLastRuns => _channelsLastRuns;
+
+    private int _channelsLastRuns;
+
+    // Per step: whether the chain that runs there runs channels-last; null when the graph does not qualify.
+    private bool[]? ChannelsLastChains(Plan plan, ConvChain?[] runAt)
+    {
+        var chosen = new bool[plan.Steps.Length];
+        int chains = 0, eligible = 0;
+        foreach (var chain in runAt.OfType<ConvChain>())
+        {
+            chains++;
+            var conv = plan.Steps[chain.Conv];
+            if (conv.Inputs.Length < 2 || conv.Inputs[1] is not (>= 0 and var slot) || slot >= plan.InitializerCount
+                || conv.Inputs[0] < plan.InitializerCount || Graph.Initializers[plan.Names[slot]] is not { Rank: 4 } w) continue;
+            int groups = (int)conv.Node.Int("group", 1);
+            bool pointwise = groups == 1 && w.Shape[2] == 1 && w.Shape[3] == 1, depthwise = groups == w.Shape[0] && w.Shape[1] == 1;
+            if (pointwise || depthwise) { chosen[chain.Last] = true; eligible++; }
+            // A stem of few taps writes channels-last from a channels-first input (DirectChannelsLast), without counting as one.
+            else if (groups == 1 && w.Size / w.Shape[0] <= DirectChannelsLast.MaxTaps) chosen[chain.Last] = true;
+        }
+        _channelsLastWeights = new ChannelsLastWeight?[plan.Steps.Length];
+        return eligible >= 4 && 4 * eligible >= 3 * chains ? chosen : null;
+    }
+
+    // The channels-first (N, C, H, W) shape of a value, whichever layout it is held in.
+    private static int[] FirstShape(Tensor value, bool last) =>
+        last ? [value.Shape[0], value.Shape[3], value.Shape[1], value.Shape[2]] : value.Shape;
+
+    /// <summary>Holds value <paramref name="slot"/> channels-first (transposing it back if it is channels-last).</summary>
+    private static void ToChannelsFirst(Tensor?[] values, int slot, TensorArena? arena, bool[] layout)
+    {
+        if (slot < 0 || !layout[slot] || values[slot] is not { } value) return;
+        var first = arena is null ? Tensor.Uninitialized(FirstShape(value, true)) : PooledTensor(FirstShape(value, true), arena);
+        Transpose(value, first, toLast: false);
+        Replace(values, slot, first, arena);
+        layout[slot] = false;
+    }
+
+    /// <summary>Holds value <paramref name="slot"/> (a 4-D float image) channels-last.</summary>
+    private static void ToChannelsLast(Tensor?[] values, int slot, TensorArena arena, bool[] layout)
+    {
+        if (layout[slot] || values[slot] is not { } value) return;
+        var last = PooledTensor([value.Shape[0], value.Shape[2], value.Shape[3], value.Shape[1]], arena);
+        Transpose(value, last, toLast: true);
+        Replace(values, slot, last, arena);
+        layout[slot] = true;
+    }
+
+    private static unsafe void Transpose(Tensor from, Tensor to, bool toLast)
+    {
+        var s = toLast ? from.Shape : to.Shape; // channels-first
+        fixed (float* x = from.Data, y = to.Data)
+        {
+            if (toLast) ChannelsLastConv.ToChannelsLast(x, y, s[0], s[1], s[2] * s[3]);
+            else ChannelsLastConv.ToChannelsFirst(x, y, s[0], s[1], s[2] * s[3]);
+        }
+    }
+
+    private static void Replace(Tensor?[] values, int slot, Tensor value, TensorArena? arena)
+    {
+        arena?.Drop(values[slot]);
+        values[slot] = value;
+        arena?.Hold(value);
+    }
+
+    // Before a step runs: which of its inputs are channels-last decides whether it runs on them as they are (its outputs then
+    // channels-last too) or gets them channels-first. True when the step ran here (a channels-last GlobalAveragePool).
+    private bool PrepareLayout(Step step, Tensor?[] values, TensorArena? arena, bool[] layout, out bool outputsLast)
+    {
+        outputsLast = false;
+        var images = step.Inputs.Where(i => i >= 0 && layout[i]).ToArray();
+        if (images.Length == 0) return false;
+        int x = step.Inputs[0];
+        bool sameShapes = step.Inputs.Length == 2 && x >= 0 && step.Inputs[1] >= 0 && values[x] is { } a && values[step.Inputs[1]] is { } b
+            && a.Shape.AsSpan().SequenceEqual(b.Shape);
+        switch (step.Node.OpType)
+        {
+            case OpTypes.Relu or OpTypes.Clip when images is [var only] && only == x && step.Outputs.Length == 1:
+            case OpTypes.Add when images.Length == 2 && sameShapes && step.Outputs.Length == 1:
+                outputsLast = true;
+                return false;
+            case OpTypes.GlobalAveragePool when images is [var image] && image == x && values[x] is { DataType: DataType.Float32 } last:
+                var shape = FirstShape(last, true);
+                var pooled = arena is null ? Tensor.Uninitialized([shape[0], shape[1], 1, 1]) : PooledTensor([shape[0], shape[1], 1, 1], arena);
+                unsafe
+                {
+                    fixed (float* px = last.Data, py = pooled.Data) ChannelsLastConv.GlobalAveragePool(px, py, shape[0], shape[2] * shape[3], shape[1]);
+                }
+                values[step.Outputs[0]] = pooled;
+                arena?.Hold(pooled);
+                StepFinished?.Invoke(step.Node);
+                return true;
+        }
+        foreach (int slot in images) ToChannelsFirst(values, slot, arena, layout);
+        return false;
+    }
+
+    /// <summary>
+    /// Runs a chain of a 1×1 or depthwise convolution channels-last: its input (and residual) transposed to that layout if they
+    /// are not, its output left in it; or a convolution of few taps from a channels-first input (DirectChannelsLast). False
+    /// when the geometry is none of these (the caller then runs it channels-first).
+    /// </summary>
+    private unsafe bool RunChannelsLast(int convStep, Conv2dGeometry g, Tensor w, Tensor? bias, FoldedConv? folded, int residualSlot,
+        VectorClamp clamp, Tensor?[] values, TensorArena arena, bool[] layout, int output)
+    {
+        var conv = _fusion!.Plan.Steps[convStep];
+        bool pointwise = Conv2dGemm.Applies(g), depthwise = !pointwise && DepthwiseChannelsLast.Applies(g);
+        bool direct = !pointwise && !depthwise && DirectChannelsLast.Applies(g);
+        // Where nothing may be kept (ConvWeightPacking.Suspended), the chain runs channels-first.
+        if (!pointwise && !depthwise && !direct || !ConvWeightPacking.Keeps) return false;
+        if (direct) ToChannelsFirst(values, conv.Inputs[0], arena, layout);
+        else ToChannelsLast(values, conv.Inputs[0], arena, layout);
+        if (residualSlot >= 0) ToChannelsLast(values, residualSlot, arena, layout);
+        var path = Cpu.Active;
+        var kept = _channelsLastWeights[convStep];
+        if (kept is null || !ReferenceEquals(kept.Source, w) || kept.Version != w.Version || !ReferenceEquals(kept.Folded, folded) || kept.Path != path)
+        {
+            int size = g.OutChannels * g.ColumnRows;
+            var plain = folded is null ? w.Data.AsSpan(0, size) : folded.Packed.SourcedWeight(size).AsSpan(0, size);
+            kept = _channelsLastWeights[convStep] = new ChannelsLastWeight(w, w.Version, folded, path,
+                pointwise ? ChannelsLastConv.PackPointwise(path, plain, g.OutChannels, g.InChannels) : null,
+                depthwise ? DepthwiseChannelsLast.Pack(plain, g.InChannels, g.KernelH, g.KernelW)
+                : direct ? DirectChannelsLast.Pack(plain, g.OutChannels, g.ColumnRows) : null);
+        }
+        var x = values[conv.Inputs[0]]!;
+        var residual = residualSlot >= 0 ? values[residualSlot] : null;
+        var y = PooledTensor([g.Batch, g.OutHeight, g.OutWidth, g.OutChannels], arena);
+        fixed (float* px = x.Data, pb = bias is null ? null : bias.Data, py = y.Data, pr = residual is null ? null : residual.Data)
+        fixed (float* pl = kept.Lanes)
+        {
+            float* b = bias is null ? null : pb, r = residual is null ? null : pr;
+            if (pointwise) ChannelsLastConv.Pointwise(path, g, px, kept.Pointwise!, b, py, r, clamp);
+            else if (depthwise) DepthwiseChannelsLast.Forward(path, g, px, pl, b, py, r, clamp);
+            else DirectChannelsLast.Forward(path, g, px, pl, b, py, r, clamp);
+        }
+        values[output] = y;
+        layout[output] = true;
+        Interlocked.Increment(ref _channelsLastRuns);
+        return true;
+    }
+}

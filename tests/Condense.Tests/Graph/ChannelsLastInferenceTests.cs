@@ -1,0 +1,145 @@
+// Channels-last inference (GraphModule.ChannelsLast.cs): a small MobileNetV2-style graph (a 3×3 stem, inverted residual
+// blocks of 1×1 expansion with a batch norm, depthwise 3×3 at stride 1 and 2, 1×1 projection with a residual Add, ReLU6 as
+// Clip, a 1×1 head, global average pooling, Flatten, Gemm) runs its chains channels-last (the stem reading the channels-first
+// input) and matches the
+// plain path (Run, every op as imported) and the channels-first fused path within float rounding, pass after pass; a
+// channels-last value read by an op that wants channels-first (MaxPool) or returned as a graph output comes back
+// channels-first; a ResNet (3×3 convolutions, three 1×1 shortcuts) does not take the path.
+using Condense.Autograd;
+using Condense.Graph;
+using Condense.Nn;
+using Condense.Tensors;
+
+namespace Condense.Tests.Graph;
+
+public sealed class ChannelsLastInferenceTests
+{
+    [Fact]
+    public void AMobileNetRunsChannelsLastAndMatchesThePlainPath()
+    {
+        var graph = MobileNet(pooledMiddle: false);
+        var x = Tensor.Uniform(new Rng(3), -1f, 1f, 3, 3, 16, 16);
+        var model = Model(graph);
+        var first = Model(graph);
+        first.ChannelsLastInference = false;
+        using (GradMode.NoGrad())
+        {
+            var plain = model.Run(x)["logits"];
+            for (int pass = 0; pass < 3; pass++)
+            {
+                AssertClose(plain, model.Forward(x));
+                AssertClose(plain, first.Forward(x));
+            }
+        }
+        Assert.Equal(3 * 8, model.ChannelsLastRuns);   // every chain, the stem from the channels-first input
+        Assert.Equal(0, first.ChannelsLastRuns);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ValuesLeaveTheLayoutForOtherReadersAndAsOutputs(bool pooledMiddle)
+    {
+        var graph = MobileNet(pooledMiddle);
+        graph.Outputs.Add(new ValueInfo("a.sum", [-1, 16, 8, 8]));
+        var model = Model(graph);
+        var x = Tensor.Uniform(new Rng(4), -1f, 1f, 2, 3, 16, 16);
+        var feed = new Dictionary<string, Tensor> { ["input"] = x };
+        using (GradMode.NoGrad())
+        {
+            var plain = model.Run(x);
+            for (int pass = 0; pass < 2; pass++)
+            {
+                var outputs = model.RunOutputs(feed);
+                AssertClose(plain["logits"], outputs["logits"]);
+                AssertClose(plain["a.sum"], outputs["a.sum"]);
+            }
+        }
+        Assert.True(model.ChannelsLastRuns > 0);
+    }
+
+    [Fact]
+    public void AResNetStaysChannelsFirst()
+    {
+        var model = new GraphModule(GraphTracer.Trace(ModelSpec.Parse("resnet-mini,width=8").Build(3), [784]));
+        model.Eval();
+        using (GradMode.NoGrad()) model.Forward(Tensor.Uniform(new Rng(5), 0f, 1f, 2, 784));
+        Assert.Equal(0, model.ChannelsLastRuns);
+    }
+
+    private static GraphModule Model(ModelGraph graph)
+    {
+        var model = new GraphModule(graph) { FusedInference = true, PooledFrom = 0 };
+        model.Eval();
+        return model;
+    }
+
+    private static void AssertClose(Tensor expected, Tensor actual)
+    {
+        Assert.Equal(expected.Shape, actual.Shape);
+        float scale = Math.Max(1f, expected.Data.Max(Math.Abs));
+        for (int i = 0; i < expected.Size; i++)
+            Assert.True(Math.Abs(expected.Data[i] - actual.Data[i]) <= 2e-5f * scale, $"output {i}: {actual.Data[i]} vs {expected.Data[i]}");
+    }
+
+    // input (N, 3, 16, 16) → stem 3×3/2 → block a (16 → 48 → 16, stride 1, residual) [→ MaxPool 3×3/1] → block b (16 → 48 → 24,
+    // stride 2) → head 1×1 24 → 40 → global average pool → Flatten → Gemm → logits (N, 10).
+    private static ModelGraph MobileNet(bool pooledMiddle)
+    {
+        var graph = new ModelGraph { Opset = 13 };
+        var rng = new Rng(2018);
+        graph.Inputs.Add(new ValueInfo("input", [-1, 3, 16, 16]));
+        graph.Initializers["zero"] = Tensor.Scalar(0f);
+        graph.Initializers["six"] = Tensor.Scalar(6f);
+        string Conv(string name, string input, int cin, int cout, int kernel, int stride, int groups, bool clip, bool batchNorm = false)
+        {
+            float bound = MathF.Sqrt(6f / (cin / groups * kernel * kernel));
+            graph.Initializers[name + ".w"] = Tensor.Uniform(rng, -bound, bound, cout, cin / groups, kernel, kernel);
+            graph.Initializers[name + ".b"] = Tensor.Uniform(rng, -0.1f, 0.1f, cout);
+            int pad = kernel / 2;
+            graph.Nodes.Add(new Node(name, OpTypes.Conv, [input, name + ".w", name + ".b"], [name + ".y"], new Dictionary<string, AttributeValue>
+            {
+                ["group"] = AttributeValue.Int(groups), ["pads"] = AttributeValue.Ints(pad, pad, pad, pad),
+                ["strides"] = AttributeValue.Ints(stride, stride),
+            }));
+            string output = name + ".y";
+            if (batchNorm)
+            {
+                graph.Initializers[name + ".gamma"] = Tensor.Uniform(rng, 0.5f, 1.5f, cout);
+                graph.Initializers[name + ".beta"] = Tensor.Uniform(rng, -0.2f, 0.2f, cout);
+                graph.Initializers[name + ".mean"] = Tensor.Uniform(rng, -0.2f, 0.2f, cout);
+                graph.Initializers[name + ".var"] = Tensor.Uniform(rng, 0.5f, 2f, cout);
+                graph.Nodes.Add(new Node(name + ".bn", OpTypes.BatchNormalization,
+                    [output, name + ".gamma", name + ".beta", name + ".mean", name + ".var"], [name + ".n"]));
+                output = name + ".n";
+            }
+            if (!clip) return output;
+            graph.Nodes.Add(new Node(name + ".relu6", OpTypes.Clip, [output, "zero", "six"], [name + ".c"]));
+            return name + ".c";
+        }
+        string x = Conv("stem", "input", 3, 16, 3, 2, 1, clip: true);
+        string a = Conv("a.expand", x, 16, 48, 1, 1, 1, clip: true, batchNorm: true);
+        a = Conv("a.dw", a, 48, 48, 3, 1, 48, clip: true);
+        a = Conv("a.project", a, 48, 16, 1, 1, 1, clip: false);
+        graph.Nodes.Add(new Node("a.add", OpTypes.Add, [a, x], ["a.sum"]));
+        string b = "a.sum";
+        if (pooledMiddle)
+        {
+            graph.Nodes.Add(new Node("pool", OpTypes.MaxPool, [b], ["pooled"], new Dictionary<string, AttributeValue>
+                { ["kernel_shape"] = AttributeValue.Ints(3, 3), ["pads"] = AttributeValue.Ints(1, 1, 1, 1) }));
+            b = "pooled";
+        }
+        b = Conv("b.expand", b, 16, 48, 1, 1, 1, clip: true);
+        b = Conv("b.dw", b, 48, 48, 3, 2, 48, clip: true);
+        b = Conv("b.project", b, 48, 24, 1, 1, 1, clip: false);
+        string head = Conv("head", b, 24, 40, 1, 1, 1, clip: true);
+        graph.Nodes.Add(new Node("gap", OpTypes.GlobalAveragePool, [head], ["gap.y"]));
+        graph.Nodes.Add(new Node("flatten", OpTypes.Flatten, ["gap.y"], ["flat"]));
+        graph.Initializers["fc.w"] = Tensor.Uniform(rng, -0.3f, 0.3f, 10, 40);
+        graph.Initializers["fc.b"] = Tensor.Uniform(rng, -0.1f, 0.1f, 10);
+        graph.Nodes.Add(new Node("fc", OpTypes.Gemm, ["flat", "fc.w", "fc.b"], ["logits"],
+            new Dictionary<string, AttributeValue> { ["transB"] = AttributeValue.Int(1) }));
+        graph.Outputs.Add(new ValueInfo("logits", [-1, 10]));
+        return graph;
+    }
+}
