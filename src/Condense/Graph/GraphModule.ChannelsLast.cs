@@ -53,6 +53,22 @@ public sealed partial class GraphModule
         return eligible >= 4 && 4 * eligible >= 3 * chains ? chosen : null;
     }
 
+    // The chain's weight in the channels-last kernels' form, made once per weight (and folded batch norm) and kernel path.
+    private ChannelsLastWeight KeptWeight(int convStep, ChainSetup setup, KernelPath path)
+    {
+        var (g, w, folded) = (setup.Geometry, setup.Weight, setup.Folded);
+        var kept = _channelsLastWeights[convStep];
+        if (kept is not null && ReferenceEquals(kept.Source, w) && kept.Version == w.Version && ReferenceEquals(kept.Folded, folded) && kept.Path == path)
+            return kept;
+        int size = g.OutChannels * g.ColumnRows;
+        var plain = folded is null ? w.Data.AsSpan(0, size) : folded.Packed.SourcedWeight(size).AsSpan(0, size);
+        bool pointwise = Conv2dGemm.Applies(g), depthwise = !pointwise && DepthwiseChannelsLast.Applies(g);
+        return _channelsLastWeights[convStep] = new ChannelsLastWeight(w, w.Version, folded, path,
+            pointwise ? ChannelsLastConv.PackPointwise(path, plain, g.OutChannels, g.InChannels) : null,
+            depthwise ? DepthwiseChannelsLast.Pack(plain, g.InChannels, g.KernelH, g.KernelW)
+            : DirectChannelsLast.Applies(g) ? DirectChannelsLast.Pack(plain, g.OutChannels, g.ColumnRows) : null);
+    }
+
     // The channels-first (N, C, H, W) shape of a value, whichever layout it is held in.
     private static int[] FirstShape(Tensor value, bool last) =>
         last ? [value.Shape[0], value.Shape[3], value.Shape[1], value.Shape[2]] : value.Shape;
@@ -131,10 +147,10 @@ public sealed partial class GraphModule
     /// are not, its output left in it; or a convolution of few taps from a channels-first input (DirectChannelsLast). False
     /// when the geometry is none of these (the caller then runs it channels-first).
     /// </summary>
-    private unsafe bool RunChannelsLast(int convStep, Conv2dGeometry g, Tensor w, Tensor? bias, FoldedConv? folded, int residualSlot,
-        VectorClamp clamp, Tensor?[] values, TensorArena arena, bool[] layout, int output)
+    private unsafe bool RunChannelsLast(int convStep, ChainSetup setup, int residualSlot, Tensor?[] values, TensorArena arena, bool[] layout)
     {
         var conv = _fusion!.Plan.Steps[convStep];
+        var (g, bias, clamp, output) = (setup.Geometry, setup.Bias, setup.Clamp, setup.Output);
         bool pointwise = Conv2dGemm.Applies(g), depthwise = !pointwise && DepthwiseChannelsLast.Applies(g);
         bool direct = !pointwise && !depthwise && DirectChannelsLast.Applies(g);
         // Where nothing may be kept (ConvWeightPacking.Suspended), the chain runs channels-first.
@@ -143,16 +159,7 @@ public sealed partial class GraphModule
         else ToChannelsLast(values, conv.Inputs[0], arena, layout);
         if (residualSlot >= 0) ToChannelsLast(values, residualSlot, arena, layout);
         var path = Cpu.Active;
-        var kept = _channelsLastWeights[convStep];
-        if (kept is null || !ReferenceEquals(kept.Source, w) || kept.Version != w.Version || !ReferenceEquals(kept.Folded, folded) || kept.Path != path)
-        {
-            int size = g.OutChannels * g.ColumnRows;
-            var plain = folded is null ? w.Data.AsSpan(0, size) : folded.Packed.SourcedWeight(size).AsSpan(0, size);
-            kept = _channelsLastWeights[convStep] = new ChannelsLastWeight(w, w.Version, folded, path,
-                pointwise ? ChannelsLastConv.PackPointwise(path, plain, g.OutChannels, g.InChannels) : null,
-                depthwise ? DepthwiseChannelsLast.Pack(plain, g.InChannels, g.KernelH, g.KernelW)
-                : direct ? DirectChannelsLast.Pack(plain, g.OutChannels, g.ColumnRows) : null);
-        }
+        var kept = KeptWeight(convStep, setup, path);
         var x = values[conv.Inputs[0]]!;
         var residual = residualSlot >= 0 ? values[residualSlot] : null;
         var y = PooledTensor([g.Batch, g.OutHeight, g.OutWidth, g.OutChannels], arena);

@@ -119,52 +119,65 @@ public sealed partial class GraphModule
     private bool RunChain(Plan plan, ConvChain chain, Tensor?[] values, TensorArena arena, int[] released, bool[]? layout)
     {
         var conv = plan.Steps[chain.Conv];
-        Tensor? Value(int slot) => slot < 0 ? null : values[slot];
-        int Input(int i) => i < conv.Inputs.Length ? conv.Inputs[i] : -1;
-        bool Last(int slot) => layout is not null && slot >= 0 && layout[slot];
-        var (x, w, b) = (Value(Input(0)), Value(Input(1)), Value(Input(2)));
-        if (x is not { Rank: 4, DataType: DataType.Float32 } || w is not { Rank: 4, DataType: DataType.Float32 }
-            || b is not null and not { Rank: 1, DataType: DataType.Float32 }) return false;
-        var xShape = FirstShape(x, Last(Input(0)));
-        var options = GraphOps.ConvOptions(conv.Node, xShape, w.Shape);
-        var g = Conv2dGeometry.Of(xShape, w.Shape, options);
-        if (b is not null && b.Size != g.OutChannels) return false;
-        var residual = Value(chain.Residual);
-        if (residual is not null && (residual.DataType != DataType.Float32 || residual.Rank != 4
-            || !FirstShape(residual, Last(chain.Residual)).AsSpan().SequenceEqual(g.OutputShape))) return false;
-        // The folded weight exists only packed; where nothing is kept (the load-time dry run), the steps run one by one.
-        if (chain.BatchNorm >= 0 && !ConvWeightPacking.Keeps) return false;
-        FoldedConv? folded = null;
-        if (chain.BatchNorm >= 0 && (folded = FoldBatchNorm(plan, chain, w, b, g.OutChannels, values)) is null) return false;
-        var packed = folded?.Packed ?? ConvWeightPacking.For(w);
-        var bias = folded?.Bias ?? b;
-        var clip = chain.Clip >= 0 ? plan.Steps[chain.Clip] : null;
-        Tensor? Bound(int i) => i < clip!.Inputs.Length && clip.Inputs[i] >= 0 ? values[clip.Inputs[i]] : null;
-        var bounds = clip is null ? (float.NegativeInfinity, float.PositiveInfinity) : GraphOps.ClipBounds(clip.Node, Bound(1), Bound(2));
-        if (bounds is not var (min, max)) return false;
-        bool relu = chain.Relu >= 0;
-        int output = plan.Steps[chain.Last].Outputs[0];
+        int input = conv.Inputs[0];
+        if (values[input] is not { Rank: 4, DataType: DataType.Float32 } x) return false;
+        if (Prepare(plan, chain, values, FirstShape(x, layout is not null && layout[input]), layout) is not { } setup) return false;
+        var (g, residual) = (setup.Geometry, setup.Residual);
         if (layout is not null)
         {
-            var clamp = new VectorClamp(relu ? 0f : min, relu ? float.PositiveInfinity : max);
-            if (_fusion!.ChannelsLast![chain.Last] && RunChannelsLast(chain.Conv, g, w, bias, folded, chain.Residual, clamp, values, arena, layout, output))
-                return true;
-            ToChannelsFirst(values, Input(0), arena, layout);
+            if (_fusion!.ChannelsLast![chain.Last] && RunChannelsLast(chain.Conv, setup, chain.Residual, values, arena, layout)) return true;
+            ToChannelsFirst(values, input, arena, layout);
             ToChannelsFirst(values, chain.Residual, arena, layout);
-            (x, residual) = (values[Input(0)]!, Value(chain.Residual));
+            (x, residual) = (values[input]!, chain.Residual < 0 ? null : values[chain.Residual]);
         }
-        var y = Overwritten(g, x, conv.Inputs[0], residual, chain.Residual, arena, released) ?? PooledTensor(g.OutputShape, arena);
+        var y = Overwritten(g, x, input, residual, chain.Residual, arena, released) ?? PooledTensor(g.OutputShape, arena);
         // The kernels clamp below at 0 (Relu) or not at all; another lower bound is a pass of its own, before the upper one.
+        var (min, max) = (setup.Min, setup.Max);
         bool kernelClamps = min is 0 or float.NegativeInfinity;
-        Conv2dKernel.Forward(g, x.Data, folded is null ? w.Data : default, bias is null ? default : bias.Data, y.Data,
-            residual is null ? default : residual.Data, relu || min == 0, packed, kernelClamps ? max : float.PositiveInfinity);
+        Conv2dKernel.Forward(g, x.Data, setup.Folded is null ? setup.Weight.Data : default, setup.Bias is null ? default : setup.Bias.Data, y.Data,
+            residual is null ? default : residual.Data, setup.Relu || min == 0, setup.Packed, kernelClamps ? max : float.PositiveInfinity);
         if (!kernelClamps)
         {
             System.Numerics.Tensors.TensorPrimitives.Max(y.Data, min, y.Data);
             System.Numerics.Tensors.TensorPrimitives.Min(y.Data, max, y.Data);
         }
-        values[output] = y;
+        values[setup.Output] = y;
         return true;
+    }
+
+    // What a chain's kernel needs, for an input of channels-first shape xShape: its geometry, weight (folded with the batch
+    // norm), bias, residual (as held), clip bounds and output slot.
+    private sealed record ChainSetup(Conv2dGeometry Geometry, Tensor Weight, Tensor? Bias, FoldedConv? Folded, Conv2dPackedWeights? Packed,
+        Tensor? Residual, float Min, float Max, bool Relu, int Output)
+    {
+        /// <summary>The Relu, or the Clip's bounds, as one clamp.</summary>
+        public VectorClamp Clamp => new(Relu ? 0f : Min, Relu ? float.PositiveInfinity : Max);
+    }
+
+    // Null when the chain's tensors do not fit (not 2-D, another dtype, a broadcast Add): its steps then run one by one.
+    private ChainSetup? Prepare(Plan plan, ConvChain chain, Tensor?[] values, int[] xShape, bool[]? layout)
+    {
+        var conv = plan.Steps[chain.Conv];
+        Tensor? Value(int slot) => slot < 0 ? null : values[slot];
+        int Input(int i) => i < conv.Inputs.Length ? conv.Inputs[i] : -1;
+        var (w, b) = (Value(Input(1)), Value(Input(2)));
+        if (w is not { Rank: 4, DataType: DataType.Float32 } || b is not null and not { Rank: 1, DataType: DataType.Float32 }) return null;
+        var options = GraphOps.ConvOptions(conv.Node, xShape, w.Shape);
+        var g = Conv2dGeometry.Of(xShape, w.Shape, options);
+        if (b is not null && b.Size != g.OutChannels) return null;
+        var residual = Value(chain.Residual);
+        if (residual is not null && (residual.DataType != DataType.Float32 || residual.Rank != 4
+            || !FirstShape(residual, layout is not null && layout[chain.Residual]).AsSpan().SequenceEqual(g.OutputShape))) return null;
+        // The folded weight exists only packed; where nothing is kept (the load-time dry run), the steps run one by one.
+        if (chain.BatchNorm >= 0 && !ConvWeightPacking.Keeps) return null;
+        FoldedConv? folded = null;
+        if (chain.BatchNorm >= 0 && (folded = FoldBatchNorm(plan, chain, w, b, g.OutChannels, values)) is null) return null;
+        var clip = chain.Clip >= 0 ? plan.Steps[chain.Clip] : null;
+        Tensor? Bound(int i) => i < clip!.Inputs.Length && clip.Inputs[i] >= 0 ? values[clip.Inputs[i]] : null;
+        var bounds = clip is null ? (float.NegativeInfinity, float.PositiveInfinity) : GraphOps.ClipBounds(clip.Node, Bound(1), Bound(2));
+        if (bounds is not var (min, max)) return null;
+        return new ChainSetup(g, w, folded?.Bias ?? b, folded, folded?.Packed ?? ConvWeightPacking.For(w), residual, min, max, chain.Relu >= 0,
+            plan.Steps[chain.Last].Outputs[0]);
     }
 
     // The residual's (or else the input's) own array as the output, when the kernel allows it (Conv2dKernel.

@@ -61,7 +61,6 @@ internal static unsafe class DepthwiseChannelsLast
 
     private const int MaxStackRows = 16;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Row(KernelPath path, Conv2dGeometry g, float* x, float* w, float* bias, float* y, float* residual, VectorClamp clamp, int row,
         int* kys, float** inputs)
     {
@@ -75,9 +74,23 @@ internal static unsafe class DepthwiseChannelsLast
             kys[valid] = ky;
             inputs[valid++] = x + ((long)n * g.Height + iy) * g.Width * c;
         }
+        long outRow = (long)row * g.OutWidth * c;
+        RowFrom(path, g, kys, inputs, valid, w, bias, y + outRow, residual == null ? null : residual + outRow, clamp);
+    }
+
+    /// <summary>
+    /// One output row y (OW, C) (and its residual row, or null) from the input rows of the kernel rows inside the image:
+    /// kys[0..valid) and where each input row starts (inputs[·], W × C).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void RowFrom(KernelPath path, Conv2dGeometry g, int* kys, float** inputs, int valid, float* w, float* bias, float* y,
+        float* residual, VectorClamp clamp)
+    {
+        var o = g.Options;
+        int c = g.InChannels, kW = g.KernelW;
+        long outRow = 0;
         var wide = new VectorClamp512(clamp);
         bool v512 = path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated, v256 = path != KernelPath.Scalar && Vector256.IsHardwareAccelerated;
-        long outRow = (long)row * g.OutWidth * c;
         // The common 3×3 kernel: its weights held in registers along the row, for whole vectors of 16 channels.
         int fastChannels = 0;
         if (v512 && g.KernelH == 3 && kW == 3 && o.DilationH == 1 && o.DilationW == 1 && valid >= 1 && c >= 16)
