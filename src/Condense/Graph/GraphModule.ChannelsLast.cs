@@ -40,14 +40,10 @@ public sealed partial class GraphModule
         foreach (var chain in runAt.OfType<ConvChain>())
         {
             chains++;
-            var conv = plan.Steps[chain.Conv];
-            if (conv.Inputs.Length < 2 || conv.Inputs[1] is not (>= 0 and var slot) || slot >= plan.InitializerCount
-                || conv.Inputs[0] < plan.InitializerCount || Graph.Initializers[plan.Names[slot]] is not { Rank: 4 } w) continue;
-            int groups = (int)conv.Node.Int("group", 1);
-            bool pointwise = groups == 1 && w.Shape[2] == 1 && w.Shape[3] == 1, depthwise = groups == w.Shape[0] && w.Shape[1] == 1;
-            if (pointwise || depthwise) { chosen[chain.Last] = true; eligible++; }
+            var kind = KindOf(plan, chain);
+            if (kind is ConvKind.Pointwise or ConvKind.Depthwise) { chosen[chain.Last] = true; eligible++; }
             // A stem of few taps writes channels-last from a channels-first input (DirectChannelsLast), without counting as one.
-            else if (groups == 1 && w.Size / w.Shape[0] <= DirectChannelsLast.MaxTaps) chosen[chain.Last] = true;
+            else if (kind == ConvKind.FewTaps) chosen[chain.Last] = true;
         }
         _channelsLastWeights = new ChannelsLastWeight?[plan.Steps.Length];
         return eligible >= 4 && 4 * eligible >= 3 * chains ? chosen : null;
@@ -67,6 +63,20 @@ public sealed partial class GraphModule
             pointwise ? ChannelsLastConv.PackPointwise(path, plain, g.OutChannels, g.InChannels) : null,
             depthwise ? DepthwiseChannelsLast.Pack(plain, g.InChannels, g.KernelH, g.KernelW)
             : DirectChannelsLast.Applies(g) ? DirectChannelsLast.Pack(plain, g.OutChannels, g.ColumnRows) : null);
+    }
+
+    private enum ConvKind { Other, Pointwise, Depthwise, FewTaps }
+
+    // What a chain's convolution is, by its weight (an initializer): 1×1 ungrouped, depthwise, ungrouped of few taps, or other.
+    private ConvKind KindOf(Plan plan, ConvChain chain)
+    {
+        var conv = plan.Steps[chain.Conv];
+        if (conv.Inputs.Length < 2 || conv.Inputs[1] is not (>= 0 and var slot) || slot >= plan.InitializerCount
+            || conv.Inputs[0] < plan.InitializerCount || Graph.Initializers[plan.Names[slot]] is not { Rank: 4 } w) return ConvKind.Other;
+        int groups = (int)conv.Node.Int("group", 1);
+        if (groups == 1 && w.Shape[2] == 1 && w.Shape[3] == 1) return ConvKind.Pointwise;
+        if (groups == w.Shape[0] && w.Shape[1] == 1) return ConvKind.Depthwise;
+        return groups == 1 && w.Size / w.Shape[0] <= DirectChannelsLast.MaxTaps ? ConvKind.FewTaps : ConvKind.Other;
     }
 
     // The channels-first (N, C, H, W) shape of a value, whichever layout it is held in.

@@ -30,7 +30,8 @@ public sealed partial class GraphModule
     // The chains of a plan: by the step they run at, the steps they absorb, and the slots to release after each step
     // as the steps actually run (a value read by a chain lives until the chain's last step).
     // ChannelsLast: per step, whether the chain run there runs channels-last (GraphModule.ChannelsLast.cs); null: none does.
-    private sealed record Fusion(Plan Plan, ConvChain?[] RunAt, bool[] Absorbed, int[][] Released, bool[]? ChannelsLast);
+    // Blocks: per step, the inverted residual block whose projection chain runs there (GraphModule.InvertedResidual.cs), or null.
+    private sealed record Fusion(Plan Plan, ConvChain?[] RunAt, bool[] Absorbed, int[][] Released, bool[]? ChannelsLast, InvertedBlock?[]? Blocks);
 
     // A batch norm folded into a convolution, and the tensors (and versions) it was computed from: w, b, γ, β, mean, var.
     // The folded weight is not kept: the packed forms ask for it (Conv2dPackedWeights.Source) when they are made.
@@ -98,10 +99,19 @@ public sealed partial class GraphModule
         var runsAt = Enumerable.Range(0, plan.Steps.Length).ToArray();
         foreach (var chain in runAt.OfType<ConvChain>())
             foreach (int step in chain.Steps) runsAt[step] = chain.Last;
+        var channelsLast = ChannelsLastChains(plan, runAt);
+        var blocks = channelsLast is null ? null : InvertedBlocks(plan, runAt, channelsLast, readers);
+        // A block's expansion and depthwise chains run with its projection: what they read lives until then.
+        foreach (var block in blocks?.OfType<InvertedBlock>() ?? [])
+            foreach (var chain in new[] { block.Expand, block.Depthwise })
+            {
+                absorbed[chain.Last] = true;
+                foreach (int step in chain.Steps) runsAt[step] = block.Project.Last;
+            }
         var released = LastReaders(plan.Steps, plan.Names.Length, plan.InitializerCount, plan.Inputs,
             Graph.Outputs.Select(o => Array.IndexOf(plan.Names, o.Name)), runsAt);
         _foldedConvs = new FoldedConv?[plan.Steps.Length];
-        return _fusion = new Fusion(plan, runAt, absorbed, released, ChannelsLastChains(plan, runAt));
+        return _fusion = new Fusion(plan, runAt, absorbed, released, channelsLast, blocks);
     }
 
     // A Clip whose bounds, if given as inputs, are initializers (opset 11+), or attributes (opset 6).

@@ -157,12 +157,8 @@ public sealed partial class GraphModule : Module
                 // Unfused, every step runs in order; the chains' release points are then late, never early.
                 if (fused && fusion.Absorbed[s]) continue;
                 if (!fused || fusion.RunAt[s] is not { } chain) RunStep(plan, s, values, context, arena, layout);
-                else if (RunChain(plan, chain, values, arena!, fusion.Released[s], layout))
-                {
-                    arena!.Hold(values[plan.Steps[chain.Last].Outputs[0]]);
-                    StepFinished?.Invoke(plan.Steps[chain.Last].Node);
-                }
-                else foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context, arena, layout);
+                else if (fusion.Blocks?[s] is { } block) RunBlockOrChains(plan, block, values, context, arena!, fusion.Released[s], layout);
+                else RunChainOrSteps(plan, chain, values, context, arena!, fusion.Released[s], layout);
                 foreach (int slot in fusion.Released[s]) Release(values, slot, arena);
             }
             if (layout is not null)
@@ -171,6 +167,17 @@ public sealed partial class GraphModule : Module
         }
         finally { TensorArena.Swap(outer); }
         return values;
+    }
+
+    // A chain as one convolution, or else its steps one by one.
+    private void RunChainOrSteps(Plan plan, ConvChain chain, Tensor?[] values, OpContext context, TensorArena arena, int[] released, bool[]? layout)
+    {
+        if (RunChain(plan, chain, values, arena, released, layout))
+        {
+            arena.Hold(values[plan.Steps[chain.Last].Outputs[0]]);
+            StepFinished?.Invoke(plan.Steps[chain.Last].Node);
+        }
+        else foreach (int step in chain.Steps.Order()) RunStep(plan, step, values, context, arena, layout);
     }
 
     /// <summary>When set, called after each step with its node: a benchmark's per-op profile times the gaps between calls.</summary>

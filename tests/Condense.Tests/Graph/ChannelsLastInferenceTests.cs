@@ -2,7 +2,8 @@
 // blocks of 1×1 expansion with a batch norm, depthwise 3×3 at stride 1 and 2, 1×1 projection with a residual Add, ReLU6 as
 // Clip, a 1×1 head, global average pooling, Flatten, Gemm) runs its chains channels-last (the stem reading the channels-first
 // input) and matches the
-// plain path (Run, every op as imported) and the channels-first fused path within float rounding, pass after pass; a
+// plain path (Run, every op as imported) and the channels-first fused path within float rounding, pass after pass, its inverted
+// residual blocks run as one banded pass with the bits of their chains run in turn; a
 // channels-last value read by an op that wants channels-first (MaxPool) or returned as a graph output comes back
 // channels-first; a ResNet (3×3 convolutions, three 1×1 shortcuts) does not take the path.
 using Condense.Autograd;
@@ -32,7 +33,27 @@ public sealed class ChannelsLastInferenceTests
             }
         }
         Assert.Equal(3 * 8, model.ChannelsLastRuns);   // every chain, the stem from the channels-first input
+        Assert.Equal(3 * 2, model.InvertedBlockRuns);  // both blocks as one pass each
         Assert.Equal(0, first.ChannelsLastRuns);
+    }
+
+    // An inverted residual block run band by band (GraphModule.InvertedResidual.cs) gives the bits of its three chains run in
+    // turn channels-last: on small images (bands of four rows, sharing rows with the next), and on 64×64 ones whose expanded
+    // rows do not fit one band's buffer.
+    [Theory]
+    [InlineData(3, 16)]
+    [InlineData(1, 128)]
+    public void ABlockAsOnePassGivesTheBitsOfItsChains(int batch, int size)
+    {
+        var graph = MobileNet(pooledMiddle: false, size);
+        var x = Tensor.Uniform(new Rng(6), -1f, 1f, batch, 3, size, size);
+        var blocks = Model(graph);
+        var chains = Model(graph);
+        chains.InvertedBlockInference = false;
+        using (GradMode.NoGrad())
+            for (int pass = 0; pass < 2; pass++) Assert.Equal(chains.Forward(x).Data, blocks.Forward(x).Data);
+        Assert.Equal(2 * 2, blocks.InvertedBlockRuns);
+        Assert.Equal(0, chains.InvertedBlockRuns);
     }
 
     [Theory]
@@ -82,13 +103,13 @@ public sealed class ChannelsLastInferenceTests
             Assert.True(Math.Abs(expected.Data[i] - actual.Data[i]) <= 2e-5f * scale, $"output {i}: {actual.Data[i]} vs {expected.Data[i]}");
     }
 
-    // input (N, 3, 16, 16) → stem 3×3/2 → block a (16 → 48 → 16, stride 1, residual) [→ MaxPool 3×3/1] → block b (16 → 48 → 24,
+    // input (N, 3, size, size) → stem 3×3/2 → block a (16 → 48 → 16, stride 1, residual) [→ MaxPool 3×3/1] → block b (16 → 48 → 24,
     // stride 2) → head 1×1 24 → 40 → global average pool → Flatten → Gemm → logits (N, 10).
-    private static ModelGraph MobileNet(bool pooledMiddle)
+    private static ModelGraph MobileNet(bool pooledMiddle, int size = 16)
     {
         var graph = new ModelGraph { Opset = 13 };
         var rng = new Rng(2018);
-        graph.Inputs.Add(new ValueInfo("input", [-1, 3, 16, 16]));
+        graph.Inputs.Add(new ValueInfo("input", [-1, 3, size, size]));
         graph.Initializers["zero"] = Tensor.Scalar(0f);
         graph.Initializers["six"] = Tensor.Scalar(6f);
         string Conv(string name, string input, int cin, int cout, int kernel, int stride, int groups, bool clip, bool batchNorm = false)

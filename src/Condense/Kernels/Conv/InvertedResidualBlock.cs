@@ -1,0 +1,113 @@
+// MobileNetV2's inverted residual block (Sandler et al. 2018) — a 1×1 expansion, a depthwise convolution, a 1×1 projection —
+// run band by band of output rows over channels-last images, so that the expanded activations (six times the block's
+// input, 38.5 MB at the 112×112 stage for a batch of 8) never leave the cache: for each band, the expansion of the input
+// rows the band's depthwise rows read goes into a per-thread buffer of about BandBytes, the depthwise rows into another,
+// and their projection (with the residual and clamp) into the output, as MNN and TVM fuse such blocks. Each kernel is the
+// one the unfused channels-last path runs (a product over pixels with the weight packed once, DepthwiseChannelsLast's rows),
+// on the same values in the same order, so the output has the unfused path's bits; only the expanded rows a band shares
+// with the one above it are computed twice. Bands are shared between the threads, each computed by one.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Condense.Kernels.Elementwise;
+using Condense.Kernels.FloatGemm;
+using Condense.Kernels.Platform;
+
+namespace Condense.Kernels.Conv;
+
+/// <summary>A 1×1 expansion, a depthwise convolution and a 1×1 projection as one banded pass over channels-last images.</summary>
+internal static unsafe class InvertedResidualBlock
+{
+    /// <summary>About how many bytes of expanded rows a band holds (about half a core's L2 on the machines measured).</summary>
+    private const long BandBytes = 512 * 1024;
+
+    [ThreadStatic] private static float[]? t_expanded;
+    [ThreadStatic] private static float[]? t_depthwise;
+
+    /// <summary>One convolution of the block: its geometry, weight in its kernel's form, bias (or null) and clamp.</summary>
+    public readonly struct Layer(Conv2dGeometry geometry, GemmPackedB? product, float[]? lanes, float* bias, VectorClamp clamp)
+    {
+        public Conv2dGeometry Geometry { get; } = geometry;
+        public GemmPackedB? Product { get; } = product;
+        public float[]? Lanes { get; } = lanes;
+        public float* Bias { get; } = bias;
+        public VectorClamp Clamp { get; } = clamp;
+    }
+
+    /// <summary>
+    /// y (N, OH, OW, M) = project(depthwise(expand(x))) (+ residual, same layout as y): x (N, H, W, C); the expansion and the
+    /// projection 1×1 at stride 1 (<see cref="Layer.Product"/>), the depthwise layer's weight as DepthwiseChannelsLast packs it.
+    /// </summary>
+    public static void Forward(KernelPath path, Layer expand, Layer depthwise, Layer project, float* x, float* residual, float* y)
+    {
+        var d = depthwise.Geometry;
+        int bandRows = BandRows(d);
+        int bands = (d.OutHeight + bandRows - 1) / bandRows;
+        long flops = expand.Geometry.Flops + d.Flops + project.Geometry.Flops;
+        nint px = (nint)x, pr = (nint)residual, py = (nint)y;
+        ParallelRanges.For(d.Batch * bands, flops, Conv2dKernel.ParallelFlops, (first, last) =>
+        {
+            for (int unit = first; unit < last; unit++)
+            {
+                int n = unit / bands, o0 = unit % bands * bandRows;
+                Band(path, expand, depthwise, project, (float*)px, (float*)pr, (float*)py, n, o0, Math.Min(d.OutHeight, o0 + bandRows));
+            }
+        });
+    }
+
+    // Output rows per band: as many as keep the expanded rows they read within BandBytes, but no more than leave two bands per
+    // thread while a band keeps at least four rows (fewer would compute too many shared rows twice).
+    private static int BandRows(Conv2dGeometry d)
+    {
+        long rowBytes = (long)d.Width * d.InChannels * sizeof(float);
+        int rows = d.OutHeight;
+        while (rows > 1 && InputRows(d, rows) * rowBytes > BandBytes) rows--;
+        while (rows > 4 && d.Batch * ((d.OutHeight + rows - 1) / rows) < 2 * Cpu.Threads) rows = Math.Max(4, rows / 2);
+        return rows;
+    }
+
+    // Input rows the depthwise layer reads for `rows` consecutive output rows (inside the image or not).
+    private static int InputRows(Conv2dGeometry d, int rows) => (rows - 1) * d.Options.StrideH + (d.KernelH - 1) * d.Options.DilationH + 1;
+
+    private static void Band(KernelPath path, Layer expand, Layer depthwise, Layer project, float* x, float* residual, float* y, int n, int o0, int o1)
+    {
+        var d = depthwise.Geometry;
+        var o = d.Options;
+        int width = d.Width, channels = d.InChannels, outWidth = d.OutWidth;
+        int inChannels = expand.Geometry.InChannels, outChannels = project.Geometry.OutChannels;
+        int e0 = Math.Max(0, o0 * o.StrideH - o.PadTop), e1 = Math.Min(d.Height, (o1 - 1) * o.StrideH - o.PadTop + (d.KernelH - 1) * o.DilationH + 1);
+        float* expanded = Buffer(ref t_expanded, (long)Math.Max(0, e1 - e0) * width * channels);
+        float* rows = Buffer(ref t_depthwise, (long)(o1 - o0) * outWidth * channels);
+        if (e1 > e0)
+            Gemm.Run(path, (e1 - e0) * width, x + ((long)n * d.Height + e0) * width * inChannels, inChannels, expand.Product!, expanded, channels,
+                GemmEpilogue.ChannelsLast(expand.Bias, null, expand.Clamp));
+        int* kys = stackalloc int[MaxKernelRows];
+        float** inputs = stackalloc float*[MaxKernelRows];
+        fixed (float* lanes = depthwise.Lanes)
+            for (int oy = o0; oy < o1; oy++)
+            {
+                int valid = 0;
+                for (int ky = 0; ky < d.KernelH; ky++)
+                {
+                    int iy = oy * o.StrideH - o.PadTop + ky * o.DilationH;
+                    if (iy < 0 || iy >= d.Height) continue;
+                    kys[valid] = ky;
+                    inputs[valid++] = expanded + (long)(iy - e0) * width * channels;
+                }
+                DepthwiseChannelsLast.RowFrom(path, d, kys, inputs, valid, lanes, depthwise.Bias, rows + (long)(oy - o0) * outWidth * channels, null,
+                    depthwise.Clamp);
+            }
+        long at = ((long)n * d.OutHeight + o0) * outWidth * outChannels;
+        Gemm.Run(path, (o1 - o0) * outWidth, rows, channels, project.Product!, y + at, outChannels,
+            GemmEpilogue.ChannelsLast(project.Bias, residual == null ? null : residual + at, project.Clamp));
+    }
+
+    /// <summary>The tallest depthwise kernel a block takes (its rows are kept on the stack).</summary>
+    public const int MaxKernelRows = 16;
+
+    // This thread's buffer, pinned, of at least count floats.
+    private static float* Buffer(ref float[]? buffer, long count)
+    {
+        if (buffer is null || buffer.Length < count) buffer = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(1, count)), pinned: true);
+        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+    }
+}
