@@ -103,7 +103,7 @@ public sealed partial class GraphModule
         var blocks = channelsLast is null ? null : InvertedBlocks(plan, runAt, channelsLast, readers);
         // A block's expansion and depthwise chains run with its projection: what they read lives until then.
         foreach (var block in blocks?.OfType<InvertedBlock>() ?? [])
-            foreach (var chain in new[] { block.Expand, block.Depthwise })
+            foreach (var chain in block.Chains.Where(c => c != block.Project))
             {
                 absorbed[chain.Last] = true;
                 foreach (int step in chain.Steps) runsAt[step] = block.Project.Last;

@@ -1,5 +1,5 @@
-// Inverted residual blocks in channels-last inference: a 1×1 expansion chain whose output only a depthwise chain reads, whose
-// output only a 1×1 projection chain reads (MobileNetV2, and the blocks of MnasNet, EfficientNet without squeeze-excite), run
+// Inverted residual blocks in channels-last inference: a 1×1 expansion chain (or none) whose output only a depthwise chain
+// reads, whose output only a 1×1 projection chain reads (MobileNetV2, and the blocks of MnasNet, EfficientNet without squeeze-excite), run
 // as one banded pass (Kernels/Conv/InvertedResidualBlock) at the projection's step, so the expanded activations stay in the
 // cache. The block gives the bits of its three chains run one after the other channels-last; where its shapes do not fit
 // (a strided 1×1, a kernel taller than the block takes) or the graph runs channels-first, the three chains run in turn.
@@ -11,8 +11,11 @@ namespace Condense.Graph;
 
 public sealed partial class GraphModule
 {
-    // The three chains of a block, by the steps they run at.
-    private sealed record InvertedBlock(ConvChain Expand, ConvChain Depthwise, ConvChain Project);
+    // The chains of a block, by the steps they run at; a block without an expansion (MobileNetV2's first) has two.
+    private sealed record InvertedBlock(ConvChain? Expand, ConvChain Depthwise, ConvChain Project)
+    {
+        public IEnumerable<ConvChain> Chains => new[] { Expand, Depthwise, Project }.OfType<ConvChain>();
+    }
 
     /// <summary>Whether inverted residual blocks run as one pass (tests compare with their chains run in turn).</summary>
     internal bool InvertedBlockInference { get; set; } = true;
@@ -36,8 +39,8 @@ public sealed partial class GraphModule
         foreach (var project in runAt.OfType<ConvChain>())
         {
             if (!channelsLast[project.Last] || KindOf(plan, project) != ConvKind.Pointwise) continue;
-            if (Feeding(project, ConvKind.Depthwise) is not { } depthwise || Feeding(depthwise, ConvKind.Pointwise) is not { } expand) continue;
-            blocks[project.Last] = new InvertedBlock(expand, depthwise, project);
+            if (Feeding(project, ConvKind.Depthwise) is not { } depthwise) continue;
+            blocks[project.Last] = new InvertedBlock(Feeding(depthwise, ConvKind.Pointwise), depthwise, project);
             any = true;
         }
         return any ? blocks : null;
@@ -52,35 +55,41 @@ public sealed partial class GraphModule
             StepFinished?.Invoke(plan.Steps[block.Project.Last].Node);
             return;
         }
-        foreach (var chain in new[] { block.Expand, block.Depthwise, block.Project })
-            RunChainOrSteps(plan, chain, values, context, arena, released, layout);
+        // What is released after the block may still be read by its later chains (the projection's residual is often the
+        // depthwise layer's input): only the projection may write over such a value.
+        foreach (var chain in block.Chains) RunChainOrSteps(plan, chain, values, context, arena, chain == block.Project ? released : [], layout);
     }
 
     private unsafe bool RunBlock(Plan plan, InvertedBlock block, Tensor?[] values, TensorArena arena, bool[] layout)
     {
         var (e, d, p) = (block.Expand, block.Depthwise, block.Project);
-        int input = plan.Steps[e.Conv].Inputs[0];
+        int input = plan.Steps[block.Chains.First().Conv].Inputs[0];
         if (values[input] is not { Rank: 4, DataType: DataType.Float32 } x || !ConvWeightPacking.Keeps) return false;
-        if (Prepare(plan, e, values, FirstShape(x, layout[input]), layout) is not { } se
-            || Prepare(plan, d, values, se.Geometry.OutputShape, layout) is not { } sd
+        var inputShape = FirstShape(x, layout[input]);
+        ChainSetup? se = null;
+        if (e is not null && (se = Prepare(plan, e, values, inputShape, layout)) is null) return false;
+        if (Prepare(plan, d, values, se?.Geometry.OutputShape ?? inputShape, layout) is not { } sd
             || Prepare(plan, p, values, sd.Geometry.OutputShape, layout) is not { } sp) return false;
-        var (ge, gd, gp) = (se.Geometry, sd.Geometry, sp.Geometry);
+        var (gd, gp) = (sd.Geometry, sp.Geometry);
         static bool PointwiseStrideOne(Conv2dGeometry g) => Conv2dGemm.Applies(g) && g.Options.StrideH == 1 && g.Options.StrideW == 1;
-        if (!PointwiseStrideOne(ge) || !PointwiseStrideOne(gp) || !DepthwiseChannelsLast.Applies(gd) || gd.KernelH > InvertedResidualBlock.MaxKernelRows)
-            return false;
+        if (se is not null && !PointwiseStrideOne(se.Geometry) || !PointwiseStrideOne(gp) || !DepthwiseChannelsLast.Applies(gd)
+            || gd.KernelH > InvertedResidualBlock.MaxKernelRows) return false;
         ToChannelsLast(values, input, arena, layout);
         if (p.Residual >= 0) ToChannelsLast(values, p.Residual, arena, layout);
         x = values[input]!;
         var residual = p.Residual >= 0 ? values[p.Residual] : null;
         var path = Cpu.Active;
-        var (ke, kd, kp) = (KeptWeight(e.Conv, se, path), KeptWeight(d.Conv, sd, path), KeptWeight(p.Conv, sp, path));
+        var (kd, kp) = (KeptWeight(d.Conv, sd, path), KeptWeight(p.Conv, sp, path));
+        var ke = se is null ? null : KeptWeight(e!.Conv, se, path);
         var y = PooledTensor([gp.Batch, gp.OutHeight, gp.OutWidth, gp.OutChannels], arena);
-        fixed (float* px = x.Data, py = y.Data, pr = residual?.Data, be = se.Bias?.Data, bd = sd.Bias?.Data, bp = sp.Bias?.Data)
-            InvertedResidualBlock.Forward(path, new(ge, ke.Pointwise, null, be, se.Clamp), new(gd, null, kd.Lanes, bd, sd.Clamp),
-                new(gp, kp.Pointwise, null, bp, sp.Clamp), px, pr, py);
+        fixed (float* px = x.Data, py = y.Data, pr = residual?.Data, be = se?.Bias?.Data, bd = sd.Bias?.Data, bp = sp.Bias?.Data)
+        {
+            InvertedResidualBlock.Layer? expand = se is null ? null : new(se.Geometry, ke!.Pointwise, null, be, se.Clamp);
+            InvertedResidualBlock.Forward(path, expand, new(gd, null, kd.Lanes, bd, sd.Clamp), new(gp, kp.Pointwise, null, bp, sp.Clamp), px, pr, py);
+        }
         values[sp.Output] = y;
         layout[sp.Output] = true;
-        Interlocked.Add(ref _channelsLastRuns, 3);
+        Interlocked.Add(ref _channelsLastRuns, block.Chains.Count());
         Interlocked.Increment(ref _invertedBlockRuns);
         return true;
     }

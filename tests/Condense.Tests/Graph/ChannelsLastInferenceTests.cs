@@ -32,8 +32,8 @@ public sealed class ChannelsLastInferenceTests
                 AssertClose(plain, first.Forward(x));
             }
         }
-        Assert.Equal(3 * 8, model.ChannelsLastRuns);   // every chain, the stem from the channels-first input
-        Assert.Equal(3 * 2, model.InvertedBlockRuns);  // both blocks as one pass each
+        Assert.Equal(3 * 10, model.ChannelsLastRuns);  // every chain, the stem from the channels-first input
+        Assert.Equal(3 * 3, model.InvertedBlockRuns);  // the three blocks as one pass each
         Assert.Equal(0, first.ChannelsLastRuns);
     }
 
@@ -52,7 +52,7 @@ public sealed class ChannelsLastInferenceTests
         chains.InvertedBlockInference = false;
         using (GradMode.NoGrad())
             for (int pass = 0; pass < 2; pass++) Assert.Equal(chains.Forward(x).Data, blocks.Forward(x).Data);
-        Assert.Equal(2 * 2, blocks.InvertedBlockRuns);
+        Assert.Equal(2 * 3, blocks.InvertedBlockRuns);
         Assert.Equal(0, chains.InvertedBlockRuns);
     }
 
@@ -104,7 +104,8 @@ public sealed class ChannelsLastInferenceTests
     }
 
     // input (N, 3, size, size) → stem 3×3/2 → block a (16 → 48 → 16, stride 1, residual) [→ MaxPool 3×3/1] → block b (16 → 48 → 24,
-    // stride 2) → head 1×1 24 → 40 → global average pool → Flatten → Gemm → logits (N, 10).
+    // stride 2) → block c (no expansion: depthwise 24, 24 → 24, residual) → head 1×1 24 → 40 → global average pool → Flatten → Gemm
+    // → logits (N, 10).
     private static ModelGraph MobileNet(bool pooledMiddle, int size = 16)
     {
         var graph = new ModelGraph { Opset = 13 };
@@ -153,7 +154,10 @@ public sealed class ChannelsLastInferenceTests
         b = Conv("b.expand", b, 16, 48, 1, 1, 1, clip: true);
         b = Conv("b.dw", b, 48, 48, 3, 2, 48, clip: true);
         b = Conv("b.project", b, 48, 24, 1, 1, 1, clip: false);
-        string head = Conv("head", b, 24, 40, 1, 1, 1, clip: true);
+        string c = Conv("c.dw", b, 24, 24, 3, 1, 24, clip: true);
+        c = Conv("c.project", c, 24, 24, 1, 1, 1, clip: false);
+        graph.Nodes.Add(new Node("c.add", OpTypes.Add, [c, b], ["c.sum"]));
+        string head = Conv("head", "c.sum", 24, 40, 1, 1, 1, clip: true);
         graph.Nodes.Add(new Node("gap", OpTypes.GlobalAveragePool, [head], ["gap.y"]));
         graph.Nodes.Add(new Node("flatten", OpTypes.Flatten, ["gap.y"], ["flat"]));
         graph.Initializers["fc.w"] = Tensor.Uniform(rng, -0.3f, 0.3f, 10, 40);

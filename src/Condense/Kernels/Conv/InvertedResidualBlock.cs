@@ -1,4 +1,5 @@
-// MobileNetV2's inverted residual block (Sandler et al. 2018) — a 1×1 expansion, a depthwise convolution, a 1×1 projection —
+// MobileNetV2's inverted residual block (Sandler et al. 2018) — a 1×1 expansion (absent in the first block), a depthwise
+// convolution, a 1×1 projection —
 // run band by band of output rows over channels-last images, so that the expanded activations (six times the block's
 // input, 38.5 MB at the 112×112 stage for a batch of 8) never leave the cache: for each band, the expansion of the input
 // rows the band's depthwise rows read goes into a per-thread buffer of about BandBytes, the depthwise rows into another,
@@ -36,13 +37,14 @@ internal static unsafe class InvertedResidualBlock
     /// <summary>
     /// y (N, OH, OW, M) = project(depthwise(expand(x))) (+ residual, same layout as y): x (N, H, W, C); the expansion and the
     /// projection 1×1 at stride 1 (<see cref="Layer.Product"/>), the depthwise layer's weight as DepthwiseChannelsLast packs it.
+    /// Without an expansion (<paramref name="expand"/> null: MobileNetV2's first block) the depthwise layer reads x.
     /// </summary>
-    public static void Forward(KernelPath path, Layer expand, Layer depthwise, Layer project, float* x, float* residual, float* y)
+    public static void Forward(KernelPath path, Layer? expand, Layer depthwise, Layer project, float* x, float* residual, float* y)
     {
         var d = depthwise.Geometry;
         int bandRows = BandRows(d);
         int bands = (d.OutHeight + bandRows - 1) / bandRows;
-        long flops = expand.Geometry.Flops + d.Flops + project.Geometry.Flops;
+        long flops = (expand?.Geometry.Flops ?? 0) + d.Flops + project.Geometry.Flops;
         nint px = (nint)x, pr = (nint)residual, py = (nint)y;
         ParallelRanges.For(d.Batch * bands, flops, Conv2dKernel.ParallelFlops, (first, last) =>
         {
@@ -68,18 +70,23 @@ internal static unsafe class InvertedResidualBlock
     // Input rows the depthwise layer reads for `rows` consecutive output rows (inside the image or not).
     private static int InputRows(Conv2dGeometry d, int rows) => (rows - 1) * d.Options.StrideH + (d.KernelH - 1) * d.Options.DilationH + 1;
 
-    private static void Band(KernelPath path, Layer expand, Layer depthwise, Layer project, float* x, float* residual, float* y, int n, int o0, int o1)
+    private static void Band(KernelPath path, Layer? expand, Layer depthwise, Layer project, float* x, float* residual, float* y, int n, int o0, int o1)
     {
         var d = depthwise.Geometry;
         var o = d.Options;
         int width = d.Width, channels = d.InChannels, outWidth = d.OutWidth;
-        int inChannels = expand.Geometry.InChannels, outChannels = project.Geometry.OutChannels;
+        int outChannels = project.Geometry.OutChannels;
         int e0 = Math.Max(0, o0 * o.StrideH - o.PadTop), e1 = Math.Min(d.Height, (o1 - 1) * o.StrideH - o.PadTop + (d.KernelH - 1) * o.DilationH + 1);
-        float* expanded = Buffer(ref t_expanded, (long)Math.Max(0, e1 - e0) * width * channels);
         float* rows = Buffer(ref t_depthwise, (long)(o1 - o0) * outWidth * channels);
-        if (e1 > e0)
-            Gemm.Run(path, (e1 - e0) * width, x + ((long)n * d.Height + e0) * width * inChannels, inChannels, expand.Product!, expanded, channels,
-                GemmEpilogue.ChannelsLast(expand.Bias, null, expand.Clamp));
+        // The depthwise layer's input rows e0 .. e1: expanded into this thread's buffer, or x's own.
+        float* expanded = x + ((long)n * d.Height + e0) * width * channels;
+        if (expand is { } layer && e1 > e0)
+        {
+            int inChannels = layer.Geometry.InChannels;
+            expanded = Buffer(ref t_expanded, (long)(e1 - e0) * width * channels);
+            Gemm.Run(path, (e1 - e0) * width, x + ((long)n * d.Height + e0) * width * inChannels, inChannels, layer.Product!, expanded, channels,
+                GemmEpilogue.ChannelsLast(layer.Bias, null, layer.Clamp));
+        }
         int* kys = stackalloc int[MaxKernelRows];
         float** inputs = stackalloc float*[MaxKernelRows];
         fixed (float* lanes = depthwise.Lanes)
