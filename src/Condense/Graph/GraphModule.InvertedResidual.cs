@@ -1,5 +1,5 @@
-// Inverted residual blocks in channels-last inference: a 1×1 expansion chain (or none) whose output only a depthwise chain
-// reads, whose output only a 1×1 projection chain reads (MobileNetV2, and the blocks of MnasNet, EfficientNet without squeeze-excite), run
+// Inverted residual blocks in channels-last inference: a 1×1 expansion chain (or none, or a stem of few taps reading the
+// channels-first input) whose output only a depthwise chain reads, whose output only a 1×1 projection chain reads (MobileNetV2, and the blocks of MnasNet, EfficientNet without squeeze-excite), run
 // as one banded pass (Kernels/Conv/InvertedResidualBlock) at the projection's step, so the expanded activations stay in the
 // cache. The block gives the bits of its three chains run one after the other channels-last; where its shapes do not fit
 // (a strided 1×1, a kernel taller than the block takes) or the graph runs channels-first, the three chains run in turn.
@@ -40,7 +40,7 @@ public sealed partial class GraphModule
         {
             if (!channelsLast[project.Last] || KindOf(plan, project) != ConvKind.Pointwise) continue;
             if (Feeding(project, ConvKind.Depthwise) is not { } depthwise) continue;
-            blocks[project.Last] = new InvertedBlock(Feeding(depthwise, ConvKind.Pointwise), depthwise, project);
+            blocks[project.Last] = new InvertedBlock(Feeding(depthwise, ConvKind.Pointwise) ?? Feeding(depthwise, ConvKind.FewTaps), depthwise, project);
             any = true;
         }
         return any ? blocks : null;
@@ -72,9 +72,12 @@ public sealed partial class GraphModule
             || Prepare(plan, p, values, sd.Geometry.OutputShape, layout) is not { } sp) return false;
         var (gd, gp) = (sd.Geometry, sp.Geometry);
         static bool PointwiseStrideOne(Conv2dGeometry g) => Conv2dGemm.Applies(g) && g.Options.StrideH == 1 && g.Options.StrideW == 1;
-        if (se is not null && !PointwiseStrideOne(se.Geometry) || !PointwiseStrideOne(gp) || !DepthwiseChannelsLast.Applies(gd)
-            || gd.KernelH > InvertedResidualBlock.MaxKernelRows) return false;
-        ToChannelsLast(values, input, arena, layout);
+        // The expansion: a 1×1 product over channels-last pixels, or a stem of few taps reading the channels-first image.
+        bool stem = se is not null && !Conv2dGemm.Applies(se.Geometry);
+        if (se is not null && !(stem ? DirectChannelsLast.Applies(se.Geometry) : PointwiseStrideOne(se.Geometry)) || !PointwiseStrideOne(gp)
+            || !DepthwiseChannelsLast.Applies(gd) || gd.KernelH > InvertedResidualBlock.MaxKernelRows) return false;
+        if (stem) ToChannelsFirst(values, input, arena, layout);
+        else ToChannelsLast(values, input, arena, layout);
         if (p.Residual >= 0) ToChannelsLast(values, p.Residual, arena, layout);
         x = values[input]!;
         var residual = p.Residual >= 0 ? values[p.Residual] : null;
@@ -84,7 +87,7 @@ public sealed partial class GraphModule
         var y = PooledTensor([gp.Batch, gp.OutHeight, gp.OutWidth, gp.OutChannels], arena);
         fixed (float* px = x.Data, py = y.Data, pr = residual?.Data, be = se?.Bias?.Data, bd = sd.Bias?.Data, bp = sp.Bias?.Data)
         {
-            InvertedResidualBlock.Layer? expand = se is null ? null : new(se.Geometry, ke!.Pointwise, null, be, se.Clamp);
+            InvertedResidualBlock.Layer? expand = se is null ? null : new(se.Geometry, ke!.Pointwise, ke.Lanes, be, se.Clamp);
             InvertedResidualBlock.Forward(path, expand, new(gd, null, kd.Lanes, bd, sd.Clamp), new(gp, kp.Pointwise, null, bp, sp.Clamp), px, pr, py);
         }
         values[sp.Output] = y;

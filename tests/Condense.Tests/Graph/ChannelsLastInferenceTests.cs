@@ -3,7 +3,8 @@
 // Clip, a 1×1 head, global average pooling, Flatten, Gemm) runs its chains channels-last (the stem reading the channels-first
 // input) and matches the
 // plain path (Run, every op as imported) and the channels-first fused path within float rounding, pass after pass, its inverted
-// residual blocks run as one banded pass with the bits of their chains run in turn; a
+// residual blocks (one whose expansion is the stem, one without) run as one banded pass with the bits of their chains run in
+// turn; a
 // channels-last value read by an op that wants channels-first (MaxPool) or returned as a graph output comes back
 // channels-first; a ResNet (3×3 convolutions, three 1×1 shortcuts) does not take the path.
 using Condense.Autograd;
@@ -32,8 +33,8 @@ public sealed class ChannelsLastInferenceTests
                 AssertClose(plain, first.Forward(x));
             }
         }
-        Assert.Equal(3 * 10, model.ChannelsLastRuns);  // every chain, the stem from the channels-first input
-        Assert.Equal(3 * 3, model.InvertedBlockRuns);  // the three blocks as one pass each
+        Assert.Equal(3 * 12, model.ChannelsLastRuns);  // every chain, the stem from the channels-first input
+        Assert.Equal(3 * 4, model.InvertedBlockRuns);  // the four blocks as one pass each
         Assert.Equal(0, first.ChannelsLastRuns);
     }
 
@@ -52,7 +53,7 @@ public sealed class ChannelsLastInferenceTests
         chains.InvertedBlockInference = false;
         using (GradMode.NoGrad())
             for (int pass = 0; pass < 2; pass++) Assert.Equal(chains.Forward(x).Data, blocks.Forward(x).Data);
-        Assert.Equal(2 * 3, blocks.InvertedBlockRuns);
+        Assert.Equal(2 * 4, blocks.InvertedBlockRuns);
         Assert.Equal(0, chains.InvertedBlockRuns);
     }
 
@@ -103,7 +104,7 @@ public sealed class ChannelsLastInferenceTests
             Assert.True(Math.Abs(expected.Data[i] - actual.Data[i]) <= 2e-5f * scale, $"output {i}: {actual.Data[i]} vs {expected.Data[i]}");
     }
 
-    // input (N, 3, size, size) → stem 3×3/2 → block a (16 → 48 → 16, stride 1, residual) [→ MaxPool 3×3/1] → block b (16 → 48 → 24,
+    // input (N, 3, size, size) → stem 3×3/2 → block z (the stem as its expansion: depthwise 16, 16 → 16) → block a (16 → 48 → 16, stride 1, residual) [→ MaxPool 3×3/1] → block b (16 → 48 → 24,
     // stride 2) → block c (no expansion: depthwise 24, 24 → 24, residual) → head 1×1 24 → 40 → global average pool → Flatten → Gemm
     // → logits (N, 10).
     private static ModelGraph MobileNet(bool pooledMiddle, int size = 16)
@@ -140,6 +141,8 @@ public sealed class ChannelsLastInferenceTests
             return name + ".c";
         }
         string x = Conv("stem", "input", 3, 16, 3, 2, 1, clip: true);
+        x = Conv("z.dw", x, 16, 16, 3, 1, 16, clip: true);
+        x = Conv("z.project", x, 16, 16, 1, 1, 1, clip: false);
         string a = Conv("a.expand", x, 16, 48, 1, 1, 1, clip: true, batchNorm: true);
         a = Conv("a.dw", a, 48, 48, 3, 1, 48, clip: true);
         a = Conv("a.project", a, 48, 16, 1, 1, 1, clip: false);

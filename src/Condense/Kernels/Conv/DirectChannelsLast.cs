@@ -45,8 +45,9 @@ internal static unsafe class DirectChannelsLast
         });
     }
 
+    /// <summary>Output row <paramref name="row"/> (of N·OH) of <see cref="Forward"/>, at y + row·OW·M.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Row(KernelPath path, Conv2dGeometry g, float* x, float* w, float* bias, float* y, float* residual, VectorClamp clamp, int row)
+    internal static void Row(KernelPath path, Conv2dGeometry g, float* x, float* w, float* bias, float* y, float* residual, VectorClamp clamp, int row)
     {
         var o = g.Options;
         int m = g.OutChannels, n = row / g.OutHeight, oy = row % g.OutHeight;

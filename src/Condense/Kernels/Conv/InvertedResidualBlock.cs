@@ -37,7 +37,8 @@ internal static unsafe class InvertedResidualBlock
     /// <summary>
     /// y (N, OH, OW, M) = project(depthwise(expand(x))) (+ residual, same layout as y): x (N, H, W, C); the expansion and the
     /// projection 1×1 at stride 1 (<see cref="Layer.Product"/>), the depthwise layer's weight as DepthwiseChannelsLast packs it.
-    /// Without an expansion (<paramref name="expand"/> null: MobileNetV2's first block) the depthwise layer reads x.
+    /// Without an expansion (<paramref name="expand"/> null: MobileNetV2's first block) the depthwise layer reads x; with a
+    /// stem of few taps in its place (<see cref="Layer.Lanes"/>, DirectChannelsLast's form), x is the channels-first image.
     /// </summary>
     public static void Forward(KernelPath path, Layer? expand, Layer depthwise, Layer project, float* x, float* residual, float* y)
     {
@@ -82,10 +83,16 @@ internal static unsafe class InvertedResidualBlock
         float* expanded = x + ((long)n * d.Height + e0) * width * channels;
         if (expand is { } layer && e1 > e0)
         {
-            int inChannels = layer.Geometry.InChannels;
+            var g = layer.Geometry;
             expanded = Buffer(ref t_expanded, (long)(e1 - e0) * width * channels);
-            Gemm.Run(path, (e1 - e0) * width, x + ((long)n * d.Height + e0) * width * inChannels, inChannels, layer.Product!, expanded, channels,
-                GemmEpilogue.ChannelsLast(layer.Bias, null, layer.Clamp));
+            if (layer.Product is { } product)
+                Gemm.Run(path, (e1 - e0) * width, x + ((long)n * d.Height + e0) * width * g.InChannels, g.InChannels, product, expanded, channels,
+                    GemmEpilogue.ChannelsLast(layer.Bias, null, layer.Clamp));
+            else
+                fixed (float* lanes = layer.Lanes)
+                    for (int row = e0; row < e1; row++)   // a stem of few taps from the channels-first image x
+                        DirectChannelsLast.Row(path, g, x, lanes, layer.Bias, expanded - ((long)n * g.OutHeight + e0) * width * channels, null, layer.Clamp,
+                            n * g.OutHeight + row);
         }
         int* kys = stackalloc int[MaxKernelRows];
         float** inputs = stackalloc float*[MaxKernelRows];
