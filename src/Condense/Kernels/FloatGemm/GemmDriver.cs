@@ -110,6 +110,8 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         // Rows of A one micro-kernel reads in place, unless they would all fall in one set of the L1 (a row stride of a
         // multiple of 4 KiB): 1–3 % faster on MiniLM's products than packing it (measured), and MLAS never packs A either.
         bool direct = !transA && lda % 1024 != 0;
+        // The AVX-512 kernel finishes tiles in registers (GemmTileStore.cs); the others store them for the epilogue.
+        bool fusedEpilogue = typeof(TKernel) == typeof(GemmKernelAvx512) && FinishingStore.Takes(epilogue);
         for (int jc = n0; jc < n1; jc += NC)
         {
             int nc = Math.Min(NC, n1 - jc);
@@ -139,9 +141,9 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                             int nrValid = Math.Min(nr, nc - jr);
                             // The bias after the first K block, the activation after the last: in registers before the
                             // store where the kernel can, else on the stored tile while it is in L1.
-                            if (finishing && TKernel.FinishesInRegisters)
-                                TKernel.RunFinishing(kc, panel, row, step, pb + jr * kc, cTile, ldc, mrValid, nrValid, alpha, betaBlock, epilogue,
-                                    ic + ir, jc + jr, pc == 0, pc + kc == k);
+                            if (finishing && fusedEpilogue)
+                                GemmKernelAvx512.RunFinishing(kc, panel, row, step, pb + jr * kc, cTile, ldc, mrValid, nrValid, alpha, betaBlock,
+                                    epilogue, ic + ir, jc + jr, pc == 0, pc + kc == k);
                             else
                             {
                                 TKernel.Run(kc, panel, row, step, pb + jr * kc, cTile, ldc, mrValid, nrValid, alpha, betaBlock);

@@ -30,18 +30,6 @@ internal unsafe interface IGemmKernel
     /// step = MR): the form kernels that pack their own panels call (the Winograd convolution's products).
     /// </summary>
     static abstract void Run(int kc, float* a, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta);
-
-    /// <summary>Whether the kernel has <see cref="RunFinishing"/>.</summary>
-    static virtual bool FinishesInRegisters => false;
-
-    /// <summary>
-    /// A tile as <see cref="Run(int, float*, nint, nint, float*, float*, int, int, int, float, float)"/>, then
-    /// <paramref name="epilogue"/> applied to it in registers before the one store, with the bits of
-    /// <see cref="GemmEpilogue.Apply"/> on the stored tile (whose first element is (<paramref name="row0"/>,
-    /// <paramref name="column0"/>) of C; <paramref name="first"/> and <paramref name="last"/>: the K block's place).
-    /// </summary>
-    static virtual void RunFinishing(int kc, float* a, nint row, nint step, float* b, float* c, int ldc, int mr, int nr, float alpha, float beta,
-        in GemmEpilogue epilogue, int row0, int column0, bool first, bool last) => throw new NotSupportedException();
 }
 
 /// <summary>Helpers shared by the micro-kernels.</summary>

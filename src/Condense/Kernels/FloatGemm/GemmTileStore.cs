@@ -1,5 +1,5 @@
-// The end of an AVX-512 GEMM tile (GemmKernelAvx512): each row of accumulators is scaled and merged with C (PlainStore), or also finished in
-// registers — the GEMM epilogue's bias, residual, activation or clamp (GemmEpilogue) applied before the one store
+// The end of an AVX-512 GEMM tile (GemmKernelAvx512) that the driver finishes: each row of accumulators is scaled and merged
+// with C (PlainStore) and finished in registers — the GEMM epilogue's bias, residual, activation or clamp (GemmEpilogue) applied before the one store
 // (FinishingStore), as MLAS's convolution kernels and oneDNN's post-ops do. The driver otherwise stores the tile and the
 // epilogue reads it back: when the tile's lines come cold from memory that second pass cost as much as the product itself
 // for few input channels (MobileNetV2's 16 → 96 expansion at 112×112, batch 8, as a GEMM over the pixels: 2.31 ms with a
@@ -12,28 +12,10 @@ using Condense.Kernels.Elementwise;
 
 namespace Condense.Kernels.FloatGemm;
 
-/// <summary>Writes row i of a full 12 × 32 AVX-512 tile (GemmKernelAvx512) from its two accumulators.</summary>
-internal unsafe interface ITileStore
-{
-    void Prefetch(int ldc);
-
-    void Row(float* c, int ldc, int i, Vector512<float> x0, Vector512<float> x1);
-}
-
-/// <summary>c = alpha·acc (+ beta·c): the same rounding as MicroTile.StoreFused, t = alpha·acc, then c = fma(c, beta, t).</summary>
-internal readonly unsafe struct PlainStore(float alpha, float beta) : ITileStore
+/// <summary>c = alpha·acc (+ beta·c) in registers: the rounding of MicroTile.StoreFused, t = alpha·acc, then c = fma(c, beta, t).</summary>
+internal readonly unsafe struct PlainStore(float alpha, float beta)
 {
     private readonly Vector512<float> _alpha = Vector512.Create(alpha), _beta = Vector512.Create(beta);
-
-    public void Prefetch(int ldc) { }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Row(float* c, int ldc, int i, Vector512<float> x0, Vector512<float> x1)
-    {
-        c += i * ldc;
-        Merge(c, ref x0, ref x1);
-        x0.Store(c); x1.Store(c + 16);
-    }
 
     /// <summary>As <see cref="Merge"/> on the lanes of <paramref name="mask"/> (C is not read elsewhere).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -57,16 +39,20 @@ internal readonly unsafe struct PlainStore(float alpha, float beta) : ITileStore
 }
 
 /// <summary>
-/// PlainStore, then what GemmEpilogue.Apply does to the stored tile: the column form's bias (first K block) and activation
-/// (last), or the convolution form's row or column bias (first), residual and clamp (last).
+/// PlainStore, then what GemmEpilogue.Apply does to the stored tile: the column form's bias (first K block) and ReLU
+/// (last), or the convolution form's row or column bias (first), residual and clamp (last). Not for GELU
+/// (<see cref="Takes"/>), whose polynomial the tile would inline once per row.
 /// </summary>
-internal readonly unsafe struct FinishingStore : ITileStore
+internal readonly unsafe struct FinishingStore
 {
     private readonly PlainStore _plain;
     private readonly bool _convolution;
     private readonly float* _columnBias, _rowBias, _convolutionColumnBias, _residual;
     private readonly GemmActivation _activation;
     private readonly VectorClamp512 _clamp;
+
+    /// <summary>Whether the store finishes <paramref name="epilogue"/> (anything but GELU).</summary>
+    public static bool Takes(in GemmEpilogue epilogue) => epilogue.Activation != GemmActivation.Gelu;
 
     public FinishingStore(float alpha, float beta, in GemmEpilogue epilogue, int ldc, int row0, int column0, bool first, bool last)
     {
@@ -80,12 +66,14 @@ internal readonly unsafe struct FinishingStore : ITileStore
         _clamp = new VectorClamp512(last ? epilogue.Clamp : default);
     }
 
+    /// <summary>Fetches the residual rows of the tile (ldc apart) while the K loop runs.</summary>
     public void Prefetch(int ldc)
     {
         if (_residual == null) return;
         for (int i = 0; i < 12; i++) { Sse.Prefetch0(_residual + i * ldc); Sse.Prefetch0(_residual + i * ldc + 16); }
     }
 
+    /// <summary>Row i of a full tile from its two accumulators: merged with C, finished and stored.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Row(float* c, int ldc, int i, Vector512<float> x0, Vector512<float> x1)
     {
@@ -100,8 +88,8 @@ internal readonly unsafe struct FinishingStore : ITileStore
         }
         else
         {
-            x0 = GemmEpilogue.Finish(x0, _columnBias, _activation);
-            x1 = GemmEpilogue.Finish(x1, _columnBias == null ? null : _columnBias + 16, _activation);
+            if (_columnBias != null) { x0 += Vector512.Load(_columnBias); x1 += Vector512.Load(_columnBias + 16); }
+            if (_activation == GemmActivation.Relu) { x0 = Vector512.Max(x0, Vector512<float>.Zero); x1 = Vector512.Max(x1, Vector512<float>.Zero); }
         }
         x0.Store(c); x1.Store(c + 16);
     }
@@ -125,7 +113,7 @@ internal readonly unsafe struct FinishingStore : ITileStore
         else
         {
             if (_columnBias != null) x += Avx512F.MaskLoad(_columnBias + j, mask, Vector512<float>.Zero);
-            x = GemmEpilogue.Finish(x, null, _activation);
+            if (_activation == GemmActivation.Relu) x = Vector512.Max(x, Vector512<float>.Zero);
         }
         Avx512F.MaskStore(c, mask, x);
     }
