@@ -5,7 +5,7 @@
 // are (elementwise), a GlobalAveragePool reads them directly (its output is the same either way), and any other reader
 // gets the value transposed back first (as does a graph output). A graph qualifies when at least four of its convolution
 // chains, and three quarters of them, are 1×1 or depthwise: a ResNet (three 1×1 shortcuts among twenty) stays channels-first,
-// where its 3×3 kernels are. Outputs match the channels-first path within float rounding (the depthwise sums start from
+// where its 3×3 kernels are. Chosen on AVX-512 (RunsChannelsLast). Outputs match the channels-first path within float rounding (the depthwise sums start from
 // the bias), not bit for bit.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Elementwise;
@@ -24,8 +24,14 @@ public sealed partial class GraphModule
 
     private ChannelsLastWeight?[] _channelsLastWeights = [];
 
-    /// <summary>Whether a graph that qualifies runs its 1×1 and depthwise chains channels-last (tests and benchmarks compare).</summary>
-    internal bool ChannelsLastInference { get; set; } = true;
+    /// <summary>
+    /// Whether a graph that qualifies runs its 1×1 and depthwise chains channels-last: null (the default) where the AVX-512 kernels
+    /// run, the only ones measured faster than channels-first (the AVX2 paths have no 3×3 register path, stem lanes or
+    /// in-register tile finishing); true or false on any path (tests and benchmarks compare).
+    /// </summary>
+    internal bool? ChannelsLastInference { get; set; }
+
+    private bool RunsChannelsLast => ChannelsLastInference ?? Cpu.Active == KernelPath.Avx512;
 
     /// <summary>Chains run channels-last so far (tests check that a graph took the path).</summary>
     internal int ChannelsLastRuns => _channelsLastRuns;

@@ -1,8 +1,9 @@
 // Inverted residual blocks in channels-last inference: a 1×1 expansion chain (or none, or a stem of few taps reading the
-// channels-first input) whose output only a depthwise chain reads, whose output only a 1×1 projection chain reads (MobileNetV2, and the blocks of MnasNet, EfficientNet without squeeze-excite), run
-// as one banded pass (Kernels/Conv/InvertedResidualBlock) at the projection's step, so the expanded activations stay in the
-// cache. The block gives the bits of its three chains run one after the other channels-last; where its shapes do not fit
-// (a strided 1×1, a kernel taller than the block takes) or the graph runs channels-first, the three chains run in turn.
+// channels-first input) whose output only a depthwise chain reads, whose output only a 1×1 projection chain reads
+// (MobileNetV2, and the blocks of MnasNet, EfficientNet without squeeze-excite), run as one banded pass
+// (Kernels/Conv/InvertedResidualBlock) at the projection's step, so the expanded activations stay in the cache. The block
+// gives the bits of its chains run one after the other channels-last; where its shapes do not fit (a strided 1×1, a kernel
+// taller than the block takes) or the graph runs channels-first, the chains run in turn.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Platform;
 using Condense.Tensors;

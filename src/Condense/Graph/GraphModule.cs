@@ -145,7 +145,7 @@ public sealed partial class GraphModule : Module
         var fusion = release ? CurrentFusion(plan) : null;
         bool fused = FusedInference;
         // Which values are held channels-last (GraphModule.ChannelsLast.cs), when the graph runs some chains so.
-        var layout = fused && fusion?.ChannelsLast is not null && ChannelsLastInference ? new bool[plan.Names.Length] : null;
+        var layout = fused && fusion?.ChannelsLast is not null && RunsChannelsLast ? new bool[plan.Names.Length] : null;
         // Outside the kernels this pass runs, no arena is current, even when the pass itself runs inside another's kernel.
         using var arena = ArenaFor(release);
         var outer = TensorArena.Swap(null);

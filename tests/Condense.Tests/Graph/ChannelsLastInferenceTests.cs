@@ -1,14 +1,14 @@
 // Channels-last inference (GraphModule.ChannelsLast.cs): a small MobileNetV2-style graph (a 3×3 stem, inverted residual
 // blocks of 1×1 expansion with a batch norm, depthwise 3×3 at stride 1 and 2, 1×1 projection with a residual Add, ReLU6 as
 // Clip, a 1×1 head, global average pooling, Flatten, Gemm) runs its chains channels-last (the stem reading the channels-first
-// input) and matches the
-// plain path (Run, every op as imported) and the channels-first fused path within float rounding, pass after pass, its inverted
-// residual blocks (one whose expansion is the stem, one without) run as one banded pass with the bits of their chains run in
-// turn; a
-// channels-last value read by an op that wants channels-first (MaxPool) or returned as a graph output comes back
-// channels-first; a ResNet (3×3 convolutions, three 1×1 shortcuts) does not take the path.
+// input) and matches the plain path (Run, every op as imported) and the channels-first fused path within float rounding, pass
+// after pass; its inverted residual blocks (one whose expansion is the stem, one without) run as one banded pass with the bits
+// of their chains run in turn; a channels-last value read by an op that wants channels-first (MaxPool) or returned as a
+// graph output comes back channels-first; a ResNet (3×3 convolutions, three 1×1 shortcuts) does not take the path; by
+// default only the AVX-512 path takes it.
 using Condense.Autograd;
 using Condense.Graph;
+using Condense.Kernels.Platform;
 using Condense.Nn;
 using Condense.Tensors;
 
@@ -80,18 +80,38 @@ public sealed class ChannelsLastInferenceTests
         Assert.True(model.ChannelsLastRuns > 0);
     }
 
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void ByDefaultOnlyTheAvx512PathRunsChannelsLast(KernelPath path)
+    {
+        using var _ = Cpu.Force(path);
+        var model = new GraphModule(MobileNet(pooledMiddle: false)) { FusedInference = true };
+        model.Eval();
+        var x = Tensor.Uniform(new Rng(7), -1f, 1f, 2, 3, 16, 16);
+        using (GradMode.NoGrad()) AssertClose(model.Run(x)["logits"], model.Forward(x));
+        Assert.Equal(path == KernelPath.Avx512, model.ChannelsLastRuns > 0);
+    }
+
+    public static TheoryData<KernelPath> Paths()
+    {
+        var data = new TheoryData<KernelPath>();
+        foreach (var path in Cpu.SupportedPaths) data.Add(path);
+        return data;
+    }
+
     [Fact]
     public void AResNetStaysChannelsFirst()
     {
-        var model = new GraphModule(GraphTracer.Trace(ModelSpec.Parse("resnet-mini,width=8").Build(3), [784]));
+        var model = new GraphModule(GraphTracer.Trace(ModelSpec.Parse("resnet-mini,width=8").Build(3), [784])) { ChannelsLastInference = true };
         model.Eval();
         using (GradMode.NoGrad()) model.Forward(Tensor.Uniform(new Rng(5), 0f, 1f, 2, 784));
         Assert.Equal(0, model.ChannelsLastRuns);
     }
 
+    // By default the layout is chosen where the AVX-512 kernels run; forced on here, so every machine tests it.
     private static GraphModule Model(ModelGraph graph)
     {
-        var model = new GraphModule(graph) { FusedInference = true, PooledFrom = 0 };
+        var model = new GraphModule(graph) { FusedInference = true, PooledFrom = 0, ChannelsLastInference = true };
         model.Eval();
         return model;
     }
@@ -104,9 +124,9 @@ public sealed class ChannelsLastInferenceTests
             Assert.True(Math.Abs(expected.Data[i] - actual.Data[i]) <= 2e-5f * scale, $"output {i}: {actual.Data[i]} vs {expected.Data[i]}");
     }
 
-    // input (N, 3, size, size) → stem 3×3/2 → block z (the stem as its expansion: depthwise 16, 16 → 16) → block a (16 → 48 → 16, stride 1, residual) [→ MaxPool 3×3/1] → block b (16 → 48 → 24,
-    // stride 2) → block c (no expansion: depthwise 24, 24 → 24, residual) → head 1×1 24 → 40 → global average pool → Flatten → Gemm
-    // → logits (N, 10).
+    // input (N, 3, size, size) → stem 3×3/2 → block z (the stem as its expansion: depthwise 16, 16 → 16) → block a (16 → 48 → 16,
+    // stride 1, residual) [→ MaxPool 3×3/1] → block b (16 → 48 → 24, stride 2) → block c (no expansion: depthwise 24, 24 → 24,
+    // residual) → head 1×1 24 → 40 → global average pool → Flatten → Gemm → logits (N, 10).
     private static ModelGraph MobileNet(bool pooledMiddle, int size = 16)
     {
         var graph = new ModelGraph { Opset = 13 };
