@@ -1,12 +1,14 @@
 // Channels-last inference for graphs made mostly of 1×1 and depthwise convolutions (MobileNets, EfficientNets): their
-// chains (GraphModule.Inference.cs) run on (N, H, W, C) images (Kernels/Conv/ChannelsLastConv, DepthwiseChannelsLast), as
-// ONNX Runtime runs such a graph in NCHWc and TFLite in NHWC, and the values between them stay in that layout. A pass
-// tracks which values are held channels-last; Relu, Clip and an Add of two such values of one shape run on them as they
-// are (elementwise), a GlobalAveragePool reads them directly (its output is the same either way), and any other reader
-// gets the value transposed back first (as does a graph output). A graph qualifies when at least four of its convolution
-// chains, and three quarters of them, are 1×1 or depthwise: a ResNet (three 1×1 shortcuts among twenty) stays channels-first,
-// where its 3×3 kernels are. Chosen on AVX-512 (RunsChannelsLast). Outputs match the channels-first path within float rounding (the depthwise sums start from
-// the bias), not bit for bit.
+// chains (GraphModule.Inference.cs) run on (N, H, W, C) images (Kernels/Conv/ChannelsLastConv, DepthwiseChannelsLast; a stem
+// of few taps reads the channels-first input, DirectChannelsLast), as ONNX Runtime runs such a graph in NCHWc and TFLite in
+// NHWC, and the values between them stay in that layout; inverted residual blocks run as one pass
+// (GraphModule.InvertedResidual.cs). A pass tracks which values are held channels-last; Relu, Clip and an Add of two such
+// values of one shape run on them as they are (elementwise), a GlobalAveragePool reads them directly (its output is the
+// same either way), and any other reader gets the value transposed back first (as does a graph output). A graph qualifies
+// when at least four of its convolution chains, and three quarters of them, are 1×1 or depthwise: a ResNet (three 1×1
+// shortcuts among twenty) stays channels-first, where its 3×3 kernels are. Chosen where the AVX-512 kernels run
+// (RunsChannelsLast). Outputs match the channels-first path within float rounding (the depthwise sums start from the
+// bias), not bit for bit.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Elementwise;
 using Condense.Kernels.FloatGemm;
