@@ -36,12 +36,19 @@ public sealed partial class GraphModule
             producer.TryGetValue(plan.Steps[chain.Conv].Inputs[0], out var before) && readers[plan.Steps[before.Last].Outputs[0]] == 1
             && channelsLast[before.Last] && before.Residual < 0 && KindOf(plan, before) == kind ? before : null;
         var blocks = new InvertedBlock?[plan.Steps.Length];
+        // A chain belongs to one block at most: in MobileNetV1's depthwise → 1×1 → depthwise → 1×1 … each 1×1 ends one block and
+        // would expand the next; it stays the first's projection, and the next block has no expansion (chains in step order).
+        var used = new bool[plan.Steps.Length];
         bool any = false;
         foreach (var project in runAt.OfType<ConvChain>())
         {
-            if (!channelsLast[project.Last] || KindOf(plan, project) != ConvKind.Pointwise) continue;
-            if (Feeding(project, ConvKind.Depthwise) is not { } depthwise) continue;
-            blocks[project.Last] = new InvertedBlock(Feeding(depthwise, ConvKind.Pointwise) ?? Feeding(depthwise, ConvKind.FewTaps), depthwise, project);
+            if (used[project.Last] || !channelsLast[project.Last] || KindOf(plan, project) != ConvKind.Pointwise) continue;
+            if (Feeding(project, ConvKind.Depthwise) is not { } depthwise || used[depthwise.Last]) continue;
+            var expand = Feeding(depthwise, ConvKind.Pointwise) ?? Feeding(depthwise, ConvKind.FewTaps);
+            if (expand is not null && used[expand.Last]) expand = null;
+            var block = new InvertedBlock(expand, depthwise, project);
+            foreach (var chain in block.Chains) used[chain.Last] = true;
+            blocks[project.Last] = block;
             any = true;
         }
         return any ? blocks : null;

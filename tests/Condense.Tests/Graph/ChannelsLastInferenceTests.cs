@@ -99,6 +99,45 @@ public sealed class ChannelsLastInferenceTests
         return data;
     }
 
+    // MobileNetV1 (Howard et al. 2017): depthwise → 1×1 → depthwise → 1×1 …, each 1×1 both the end of one block and the input of
+    // the next. A chain belongs to one block at most: the blocks are (stem, dw, 1×1), then (dw, 1×1) without an expansion.
+    [Fact]
+    public void AChainOfDepthwiseSeparableLayersRunsAsBlocksThatDoNotOverlap()
+    {
+        var rng = new Rng(1704);
+        var graph = new ModelGraph { Opset = 13 };
+        graph.Inputs.Add(new ValueInfo("input", [-1, 3, 32, 32]));
+        string Conv(string name, string input, int cin, int cout, int kernel, int stride, int groups)
+        {
+            graph.Initializers[name + ".w"] = Tensor.Uniform(rng, -0.4f, 0.4f, cout, cin / groups, kernel, kernel);
+            graph.Initializers[name + ".b"] = Tensor.Uniform(rng, -0.1f, 0.1f, cout);
+            int pad = kernel / 2;
+            graph.Nodes.Add(new Node(name, OpTypes.Conv, [input, name + ".w", name + ".b"], [name + ".y"], new Dictionary<string, AttributeValue>
+                { ["group"] = AttributeValue.Int(groups), ["pads"] = AttributeValue.Ints(pad, pad, pad, pad), ["strides"] = AttributeValue.Ints(stride, stride) }));
+            graph.Nodes.Add(new Node(name + ".relu", OpTypes.Relu, [name + ".y"], [name + ".r"]));
+            return name + ".r";
+        }
+        string x = Conv("stem", "input", 3, 16, 3, 2, 1);
+        int channels = 16;
+        foreach (var (width, stride, i) in new[] { (24, 1, 0), (32, 2, 1), (32, 1, 2), (48, 2, 3) })
+        {
+            x = Conv($"dw{i}", x, channels, channels, 3, stride, channels);
+            x = Conv($"pw{i}", x, channels, width, 1, 1, 1);
+            channels = width;
+        }
+        graph.Nodes.Add(new Node("gap", OpTypes.GlobalAveragePool, [x], ["gap.y"]));
+        graph.Outputs.Add(new ValueInfo("gap.y", [-1, channels, 1, 1]));
+        var model = Model(graph);
+        var x0 = Tensor.Uniform(new Rng(8), -1f, 1f, 2, 3, 32, 32);
+        using (GradMode.NoGrad())
+        {
+            var plain = model.Run(x0)["gap.y"];
+            for (int pass = 0; pass < 2; pass++) AssertClose(plain, model.Forward(x0));
+        }
+        Assert.Equal(2 * 4, model.InvertedBlockRuns);
+        Assert.Equal(2 * 9, model.ChannelsLastRuns);
+    }
+
     [Fact]
     public void AResNetStaysChannelsFirst()
     {
