@@ -112,8 +112,11 @@ public sealed class ChannelsLastInferenceTests
             graph.Initializers[name + ".w"] = Tensor.Uniform(rng, -0.4f, 0.4f, cout, cin / groups, kernel, kernel);
             graph.Initializers[name + ".b"] = Tensor.Uniform(rng, -0.1f, 0.1f, cout);
             int pad = kernel / 2;
-            graph.Nodes.Add(new Node(name, OpTypes.Conv, [input, name + ".w", name + ".b"], [name + ".y"], new Dictionary<string, AttributeValue>
-                { ["group"] = AttributeValue.Int(groups), ["pads"] = AttributeValue.Ints(pad, pad, pad, pad), ["strides"] = AttributeValue.Ints(stride, stride) }));
+            var attributes = new Dictionary<string, AttributeValue>
+            {
+                ["group"] = AttributeValue.Int(groups), ["pads"] = AttributeValue.Ints(pad, pad, pad, pad), ["strides"] = AttributeValue.Ints(stride, stride),
+            };
+            graph.Nodes.Add(new Node(name, OpTypes.Conv, [input, name + ".w", name + ".b"], [name + ".y"], attributes));
             graph.Nodes.Add(new Node(name + ".relu", OpTypes.Relu, [name + ".y"], [name + ".r"]));
             return name + ".r";
         }
