@@ -2,9 +2,10 @@
 // chains (GraphModule.Inference.cs) run on (N, H, W, C) images (Kernels/Conv/ChannelsLastConv, DepthwiseChannelsLast; a stem
 // of few taps reads the channels-first input, DirectChannelsLast), as ONNX Runtime runs such a graph in NCHWc and TFLite in
 // NHWC, and the values between them stay in that layout; inverted residual blocks run as one pass
-// (GraphModule.InvertedResidual.cs). A pass tracks which values are held channels-last; Relu, Clip and an Add of two such
-// values of one shape run on them as they are (elementwise), a GlobalAveragePool reads them directly (its output is the
-// same either way), and any other reader gets the value transposed back first (as does a graph output). A graph qualifies
+// (GraphModule.InvertedResidual.cs). A pass tracks which values are held channels-last; elementwise ops run on them as they are (Relu,
+// Clip, Sigmoid, HardSwish and the like; Add, Sub, Mul, Div whose operands broadcast alike, as a squeeze-and-excitation
+// scale does), a GlobalAveragePool reads them directly (its output is the same either way), and any other reader gets the
+// value transposed back first (as does a graph output). A graph qualifies
 // when at least four of its convolution chains, and three quarters of them, are 1×1 or depthwise: a ResNet (three 1×1
 // shortcuts among twenty) stays channels-first, where its 3×3 kernels are. Chosen where the AVX-512 kernels run
 // (RunsChannelsLast). Outputs match the channels-first path within float rounding (the depthwise sums start from the
@@ -128,6 +129,13 @@ public sealed partial class GraphModule
         arena?.Hold(value);
     }
 
+    // Elementwise ops that run on channels-last values as they are: one image and constant operands (a Clip's bounds, a
+    // LeakyRelu's slope), or (binary) images of rank 4 broadcast alike in either layout.
+    private static readonly HashSet<string> UnaryOnImages =
+        [OpTypes.Relu, OpTypes.Clip, OpTypes.Sigmoid, OpTypes.HardSigmoid, OpTypes.HardSwish, OpTypes.Tanh, OpTypes.LeakyRelu];
+
+    private static readonly HashSet<string> BinaryOnImages = [OpTypes.Add, OpTypes.Sub, OpTypes.Mul, OpTypes.Div];
+
     // Before a step runs: which of its inputs are channels-last decides whether it runs on them as they are (its outputs then
     // channels-last too) or gets them channels-first. True when the step ran here (a channels-last GlobalAveragePool).
     private bool PrepareLayout(Step step, Tensor?[] values, TensorArena? arena, bool[] layout, out bool outputsLast)
@@ -136,28 +144,41 @@ public sealed partial class GraphModule
         var images = step.Inputs.Where(i => i >= 0 && layout[i]).ToArray();
         if (images.Length == 0) return false;
         int x = step.Inputs[0];
-        bool sameShapes = step.Inputs.Length == 2 && x >= 0 && step.Inputs[1] >= 0 && values[x] is { } a && values[step.Inputs[1]] is { } b
-            && a.Shape.AsSpan().SequenceEqual(b.Shape);
-        switch (step.Node.OpType)
+        string op = step.Node.OpType;
+        if (step.Outputs.Length == 1 && (UnaryOnImages.Contains(op) && images is [var only] && only == x
+            || BinaryOnImages.Contains(op) && step.Inputs.Length == 2 && BroadcastsAlike(step, values, arena, layout)))
         {
-            case OpTypes.Relu or OpTypes.Clip when images is [var only] && only == x && step.Outputs.Length == 1:
-            case OpTypes.Add when images.Length == 2 && sameShapes && step.Outputs.Length == 1:
-                outputsLast = true;
-                return false;
-            case OpTypes.GlobalAveragePool when images is [var image] && image == x && values[x] is { DataType: DataType.Float32 } last:
-                var shape = FirstShape(last, true);
-                var pooled = arena is null ? Tensor.Uninitialized([shape[0], shape[1], 1, 1]) : PooledTensor([shape[0], shape[1], 1, 1], arena);
-                unsafe
-                {
-                    fixed (float* px = last.Data, py = pooled.Data) ChannelsLastConv.GlobalAveragePool(px, py, shape[0], shape[2] * shape[3], shape[1]);
-                }
-                values[step.Outputs[0]] = pooled;
-                arena?.Hold(pooled);
-                StepFinished?.Invoke(step.Node);
-                return true;
+            outputsLast = true;
+            return false;
+        }
+        if (op == OpTypes.GlobalAveragePool && images is [var image] && image == x && values[x] is { DataType: DataType.Float32 } held)
+        {
+            var shape = FirstShape(held, true);
+            var pooled = arena is null ? Tensor.Uninitialized([shape[0], shape[1], 1, 1]) : PooledTensor([shape[0], shape[1], 1, 1], arena);
+            unsafe
+            {
+                fixed (float* px = held.Data, py = pooled.Data) ChannelsLastConv.GlobalAveragePool(px, py, shape[0], shape[2] * shape[3], shape[1]);
+            }
+            values[step.Outputs[0]] = pooled;
+            arena?.Hold(pooled);
+            StepFinished?.Invoke(step.Node);
+            return true;
         }
         foreach (int slot in images) ToChannelsFirst(values, slot, arena, layout);
         return false;
+    }
+
+    // Whether a binary op's operands broadcast alike channels-last: each a channels-last image, a single value, or a
+    // channels-first (N, C, 1, 1) value (a squeeze-and-excitation scale: made channels-last, the same floats as (N, 1, 1, C)).
+    private static bool BroadcastsAlike(Step step, Tensor?[] values, TensorArena? arena, bool[] layout)
+    {
+        if (arena is null) return false;
+        foreach (int slot in step.Inputs)
+            if (slot < 0 || values[slot] is not { DataType: DataType.Float32 } v
+                || !layout[slot] && v.Size != 1 && !(v.Rank == 4 && v.Shape[2] == 1 && v.Shape[3] == 1)) return false;
+        foreach (int slot in step.Inputs)
+            if (!layout[slot] && values[slot]!.Size != 1) ToChannelsLast(values, slot, arena, layout);
+        return true;
     }
 
     /// <summary>

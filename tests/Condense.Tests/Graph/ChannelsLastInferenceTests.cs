@@ -141,6 +141,57 @@ public sealed class ChannelsLastInferenceTests
         Assert.Equal(2 * 9, model.ChannelsLastRuns);
     }
 
+    // MobileNetV3 (Howard et al. 2019) layers between the convolutions: HardSwish after a chain, a squeeze-and-excitation
+    // scale (global average pool → 1×1 → ReLU → 1×1 → HardSigmoid → Mul with the (N, C, 1, 1) scale), a Mul by a scalar and a
+    // Div by a per-channel (1, C, 1, 1) constant, a Sub of two images: all run on the channels-last values; the result matches
+    // the plain path.
+    [Fact]
+    public void ElementwiseLayersAndASqueezeAndExcitationRunOnChannelsLastValues()
+    {
+        var rng = new Rng(2019);
+        var graph = new ModelGraph { Opset = 14 };
+        graph.Inputs.Add(new ValueInfo("input", [-1, 3, 16, 16]));
+        string Node(string op, string[] inputs, Dictionary<string, AttributeValue>? attributes = null)
+        {
+            string output = $"v{graph.Nodes.Count}";
+            graph.Nodes.Add(new Node(output, op, inputs, [output], attributes));
+            return output;
+        }
+        string Conv(string input, int cin, int cout, int kernel, int stride, int groups)
+        {
+            string w = $"w{graph.Initializers.Count}", b = $"b{graph.Initializers.Count}";
+            graph.Initializers[w] = Tensor.Uniform(rng, -0.4f, 0.4f, cout, cin / groups, kernel, kernel);
+            graph.Initializers[b] = Tensor.Uniform(rng, -0.1f, 0.1f, cout);
+            int pad = kernel / 2;
+            return Node(OpTypes.Conv, [input, w, b], new()
+            {
+                ["group"] = AttributeValue.Int(groups), ["pads"] = AttributeValue.Ints(pad, pad, pad, pad),
+                ["strides"] = AttributeValue.Ints(stride, stride),
+            });
+        }
+        graph.Initializers["half"] = Tensor.Scalar(0.5f);
+        graph.Initializers["perChannel"] = Tensor.Uniform(rng, 0.5f, 2f, 1, 32, 1, 1);
+        string x = Node(OpTypes.HardSwish, [Conv("input", 3, 16, 3, 2, 1)]);
+        string e = Node(OpTypes.HardSwish, [Conv(x, 16, 32, 1, 1, 1)]);
+        string d = Node(OpTypes.HardSwish, [Conv(e, 32, 32, 3, 1, 32)]);
+        string squeeze = Node(OpTypes.Relu, [Conv(Node(OpTypes.GlobalAveragePool, [d]), 32, 8, 1, 1, 1)]);
+        string scale = Node(OpTypes.HardSigmoid, [Conv(squeeze, 8, 32, 1, 1, 1)]);
+        string excited = Node(OpTypes.Div, [Node(OpTypes.Mul, [Node(OpTypes.Mul, [d, scale]), "half"]), "perChannel"]);
+        string p = Conv(excited, 32, 16, 1, 1, 1);
+        string y = Node(OpTypes.Sub, [Node(OpTypes.Add, [p, x]), Node(OpTypes.Sigmoid, [x])]);
+        string head = Node(OpTypes.LeakyRelu, [Conv(Conv(y, 16, 16, 3, 1, 16), 16, 24, 1, 1, 1)]);
+        graph.Nodes.Add(new Node("gap", OpTypes.GlobalAveragePool, [head], ["out"]));
+        graph.Outputs.Add(new ValueInfo("out", [-1, 24, 1, 1]));
+        var model = Model(graph);
+        var input = Tensor.Uniform(new Rng(9), -1f, 1f, 2, 3, 16, 16);
+        using (GradMode.NoGrad())
+        {
+            var plain = model.Run(input)["out"];
+            for (int pass = 0; pass < 2; pass++) AssertClose(plain, model.Forward(input));
+        }
+        Assert.True(model.ChannelsLastRuns > 0);
+    }
+
     [Fact]
     public void AResNetStaysChannelsFirst()
     {
