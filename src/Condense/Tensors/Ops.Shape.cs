@@ -29,9 +29,11 @@ public partial class Tensor
     {
         if (axis < 0) axis += Rank;
         if (axis < 0 || axis > Rank) throw new CondenseException($"Flatten axis {axis} out of range for rank {Rank}");
-        int outer = 1;
+        // The inner size from the dimensions themselves: an empty batch (0, 40, 1, 1) flattens to (0, 40), not (0, 0).
+        int outer = 1, inner = 1;
         for (int i = 0; i < axis; i++) outer *= Shape[i];
-        return Reshape(outer, outer == 0 ? 0 : Size / outer);
+        for (int i = axis; i < Rank; i++) inner *= Shape[i];
+        return Reshape(outer, inner);
     }
 
     /// <summary>The transpose of a 2-D tensor.</summary>

@@ -39,11 +39,12 @@ public sealed class ChannelsLastInferenceTests
     }
 
     // An inverted residual block run band by band (GraphModule.InvertedResidual.cs) gives the bits of its three chains run in
-    // turn channels-last: on small images (bands of four rows, sharing rows with the next), and on 64×64 ones whose expanded
-    // rows do not fit one band's buffer.
+    // turn channels-last: on small images (bands of four rows, sharing rows with the next), on 64×64 ones whose expanded
+    // rows do not fit one band's buffer, and on an empty batch (which Flatten once turned into (0, 0)).
     [Theory]
     [InlineData(3, 16)]
     [InlineData(1, 128)]
+    [InlineData(0, 16)]
     public void ABlockAsOnePassGivesTheBitsOfItsChains(int batch, int size)
     {
         var graph = MobileNet(pooledMiddle: false, size);
