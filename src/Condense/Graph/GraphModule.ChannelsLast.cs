@@ -67,14 +67,19 @@ public sealed partial class GraphModule
             return kept;
         int size = g.OutChannels * g.ColumnRows;
         var plain = folded is null ? w.Data.AsSpan(0, size) : folded.Packed.SourcedWeight(size).AsSpan(0, size);
-        bool pointwise = Conv2dGemm.Applies(g), depthwise = !pointwise && DepthwiseChannelsLast.Applies(g);
+        var kind = KernelFor(g);
         return _channelsLastWeights[convStep] = new ChannelsLastWeight(w, w.Version, folded, path,
-            pointwise ? ChannelsLastConv.PackPointwise(path, plain, g.OutChannels, g.InChannels) : null,
-            depthwise ? DepthwiseChannelsLast.Pack(plain, g.InChannels, g.KernelH, g.KernelW)
-            : DirectChannelsLast.Applies(g) ? DirectChannelsLast.Pack(plain, g.OutChannels, g.ColumnRows) : null);
+            kind == ConvKind.Pointwise ? ChannelsLastConv.PackPointwise(path, plain, g.OutChannels, g.InChannels) : null,
+            kind == ConvKind.Depthwise ? DepthwiseChannelsLast.Pack(plain, g.InChannels, g.KernelH, g.KernelW)
+            : kind == ConvKind.FewTaps ? DirectChannelsLast.Pack(plain, g.OutChannels, g.ColumnRows) : null);
     }
 
     private enum ConvKind { Other, Pointwise, Depthwise, FewTaps }
+
+    // The channels-last kernel a geometry runs on (Other: none), in this order: a 1×1 product, depthwise rows, a stem of few taps.
+    private static ConvKind KernelFor(Conv2dGeometry g) =>
+        Conv2dGemm.Applies(g) ? ConvKind.Pointwise : DepthwiseChannelsLast.Applies(g) ? ConvKind.Depthwise
+        : DirectChannelsLast.Applies(g) ? ConvKind.FewTaps : ConvKind.Other;
 
     // What a chain's convolution is, by its weight (an initializer): 1×1 ungrouped, depthwise, ungrouped of few taps, or other.
     private ConvKind KindOf(Plan plan, ConvChain chain)
@@ -96,7 +101,7 @@ public sealed partial class GraphModule
     private static void ToChannelsFirst(Tensor?[] values, int slot, TensorArena? arena, bool[] layout)
     {
         if (slot < 0 || !layout[slot] || values[slot] is not { } value) return;
-        var first = arena is null ? Tensor.Uninitialized(FirstShape(value, true)) : PooledTensor(FirstShape(value, true), arena);
+        var first = NewTensor(FirstShape(value, true), arena);
         Transpose(value, first, toLast: false);
         Replace(values, slot, first, arena);
         layout[slot] = false;
@@ -122,6 +127,9 @@ public sealed partial class GraphModule
         }
     }
 
+    // A tensor of undefined contents: from the pass's arena, or the collector when there is none.
+    private static Tensor NewTensor(int[] shape, TensorArena? arena) => arena is null ? Tensor.Uninitialized(shape) : PooledTensor(shape, arena);
+
     private static void Replace(Tensor?[] values, int slot, Tensor value, TensorArena? arena)
     {
         arena?.Drop(values[slot]);
@@ -141,20 +149,23 @@ public sealed partial class GraphModule
     private bool PrepareLayout(Step step, Tensor?[] values, TensorArena? arena, bool[] layout, out bool outputsLast)
     {
         outputsLast = false;
-        var images = step.Inputs.Where(i => i >= 0 && layout[i]).ToArray();
-        if (images.Length == 0) return false;
+        // How many inputs are channels-last, on every step of a pass: counted without allocating.
+        int images = 0;
+        foreach (int slot in step.Inputs) if (slot >= 0 && layout[slot]) images++;
+        if (images == 0) return false;
         int x = step.Inputs[0];
+        bool onlyFirst = images == 1 && x >= 0 && layout[x];
         string op = step.Node.OpType;
-        if (step.Outputs.Length == 1 && (UnaryOnImages.Contains(op) && images is [var only] && only == x
+        if (step.Outputs.Length == 1 && (UnaryOnImages.Contains(op) && onlyFirst
             || BinaryOnImages.Contains(op) && step.Inputs.Length == 2 && BroadcastsAlike(step, values, arena, layout)))
         {
             outputsLast = true;
             return false;
         }
-        if (op == OpTypes.GlobalAveragePool && images is [var image] && image == x && values[x] is { DataType: DataType.Float32 } held)
+        if (op == OpTypes.GlobalAveragePool && onlyFirst && values[x] is { DataType: DataType.Float32 } held)
         {
             var shape = FirstShape(held, true);
-            var pooled = arena is null ? Tensor.Uninitialized([shape[0], shape[1], 1, 1]) : PooledTensor([shape[0], shape[1], 1, 1], arena);
+            var pooled = NewTensor([shape[0], shape[1], 1, 1], arena);
             unsafe
             {
                 fixed (float* px = held.Data, py = pooled.Data) ChannelsLastConv.GlobalAveragePool(px, py, shape[0], shape[2] * shape[3], shape[1]);
@@ -164,7 +175,7 @@ public sealed partial class GraphModule
             StepFinished?.Invoke(step.Node);
             return true;
         }
-        foreach (int slot in images) ToChannelsFirst(values, slot, arena, layout);
+        foreach (int slot in step.Inputs) ToChannelsFirst(values, slot, arena, layout);
         return false;
     }
 
@@ -190,11 +201,10 @@ public sealed partial class GraphModule
     {
         var conv = _fusion!.Plan.Steps[convStep];
         var (g, bias, clamp, output) = (setup.Geometry, setup.Bias, setup.Clamp, setup.Output);
-        bool pointwise = Conv2dGemm.Applies(g), depthwise = !pointwise && DepthwiseChannelsLast.Applies(g);
-        bool direct = !pointwise && !depthwise && DirectChannelsLast.Applies(g);
+        var kind = KernelFor(g);
         // Where nothing may be kept (ConvWeightPacking.Suspended), the chain runs channels-first.
-        if (!pointwise && !depthwise && !direct || !ConvWeightPacking.Keeps) return false;
-        if (direct) ToChannelsFirst(values, conv.Inputs[0], arena, layout);
+        if (kind == ConvKind.Other || !ConvWeightPacking.Keeps) return false;
+        if (kind == ConvKind.FewTaps) ToChannelsFirst(values, conv.Inputs[0], arena, layout);
         else ToChannelsLast(values, conv.Inputs[0], arena, layout);
         if (residualSlot >= 0) ToChannelsLast(values, residualSlot, arena, layout);
         var path = Cpu.Active;
@@ -206,8 +216,8 @@ public sealed partial class GraphModule
         fixed (float* pl = kept.Lanes)
         {
             float* b = bias is null ? null : pb, r = residual is null ? null : pr;
-            if (pointwise) ChannelsLastConv.Pointwise(path, g, px, kept.Pointwise!, b, py, r, clamp);
-            else if (depthwise) DepthwiseChannelsLast.Forward(path, g, px, pl, b, py, r, clamp);
+            if (kind == ConvKind.Pointwise) ChannelsLastConv.Pointwise(path, g, px, kept.Pointwise!, b, py, r, clamp);
+            else if (kind == ConvKind.Depthwise) DepthwiseChannelsLast.Forward(path, g, px, pl, b, py, r, clamp);
             else DirectChannelsLast.Forward(path, g, px, pl, b, py, r, clamp);
         }
         values[output] = y;

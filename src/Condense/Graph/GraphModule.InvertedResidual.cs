@@ -15,7 +15,8 @@ public sealed partial class GraphModule
     // The chains of a block, by the steps they run at; a block without an expansion (MobileNetV2's first) has two.
     private sealed record InvertedBlock(ConvChain? Expand, ConvChain Depthwise, ConvChain Project)
     {
-        public IEnumerable<ConvChain> Chains => new[] { Expand, Depthwise, Project }.OfType<ConvChain>();
+        /// <summary>The chains in the order they run, made once (the block is looked at on every pass).</summary>
+        public ConvChain[] Chains { get; } = Expand is null ? [Depthwise, Project] : [Expand, Depthwise, Project];
     }
 
     /// <summary>Whether inverted residual blocks run as one pass (tests compare with their chains run in turn).</summary>
@@ -71,7 +72,7 @@ public sealed partial class GraphModule
     private unsafe bool RunBlock(Plan plan, InvertedBlock block, Tensor?[] values, TensorArena arena, bool[] layout)
     {
         var (e, d, p) = (block.Expand, block.Depthwise, block.Project);
-        int input = plan.Steps[block.Chains.First().Conv].Inputs[0];
+        int input = plan.Steps[block.Chains[0].Conv].Inputs[0];
         if (values[input] is not { Rank: 4, DataType: DataType.Float32 } x || !ConvWeightPacking.Keeps) return false;
         var inputShape = FirstShape(x, layout[input]);
         ChainSetup? se = null;
@@ -79,11 +80,11 @@ public sealed partial class GraphModule
         if (Prepare(plan, d, values, se?.Geometry.OutputShape ?? inputShape, layout) is not { } sd
             || Prepare(plan, p, values, sd.Geometry.OutputShape, layout) is not { } sp) return false;
         var (gd, gp) = (sd.Geometry, sp.Geometry);
-        static bool PointwiseStrideOne(Conv2dGeometry g) => Conv2dGemm.Applies(g) && g.Options.StrideH == 1 && g.Options.StrideW == 1;
+        static bool PointwiseStrideOne(Conv2dGeometry g) => KernelFor(g) == ConvKind.Pointwise && g.Options.StrideH == 1 && g.Options.StrideW == 1;
         // The expansion: a 1×1 product over channels-last pixels, or a stem of few taps reading the channels-first image.
-        bool stem = se is not null && !Conv2dGemm.Applies(se.Geometry);
-        if (se is not null && !(stem ? DirectChannelsLast.Applies(se.Geometry) : PointwiseStrideOne(se.Geometry)) || !PointwiseStrideOne(gp)
-            || !DepthwiseChannelsLast.Applies(gd) || gd.KernelH > InvertedResidualBlock.MaxKernelRows) return false;
+        bool stem = se is not null && KernelFor(se.Geometry) == ConvKind.FewTaps;
+        if (se is not null && !stem && !PointwiseStrideOne(se.Geometry) || !PointwiseStrideOne(gp)
+            || KernelFor(gd) != ConvKind.Depthwise || gd.KernelH > InvertedResidualBlock.MaxKernelRows) return false;
         if (stem) ToChannelsFirst(values, input, arena, layout);
         else ToChannelsLast(values, input, arena, layout);
         if (p.Residual >= 0) ToChannelsLast(values, p.Residual, arena, layout);
@@ -100,7 +101,7 @@ public sealed partial class GraphModule
         }
         values[sp.Output] = y;
         layout[sp.Output] = true;
-        Interlocked.Add(ref _channelsLastRuns, block.Chains.Count());
+        Interlocked.Add(ref _channelsLastRuns, block.Chains.Length);
         Interlocked.Increment(ref _invertedBlockRuns);
         return true;
     }

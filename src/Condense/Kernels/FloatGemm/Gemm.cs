@@ -79,24 +79,30 @@ public static unsafe class Gemm
     }
 
     /// <summary>
-    /// C[M,N] = op(A)[M,K] · B with <paramref name="epilogue"/> (B packed for <paramref name="path"/>; alpha = 1, beta = 0): the
-    /// unchecked core for kernels built on GEMM that multiply by a constant weight (a channels-last pointwise convolution).
+    /// C[M,N] = op(A)[M,K] · B with <paramref name="epilogue"/> (B packed for <paramref name="path"/>; alpha = 1, beta = 0): for
+    /// kernels built on GEMM that multiply by a constant weight (a channels-last pointwise convolution).
     /// </summary>
-    internal static void Run(KernelPath path, int m, float* pa, int lda, GemmPackedB b, float* pc, int ldc, GemmEpilogue epilogue)
+    internal static void Run(KernelPath path, int m, float* pa, int lda, GemmPackedB b, float* pc, int ldc, GemmEpilogue epilogue) =>
+        Run(path, false, m, 1f, pa, lda, b, 0f, pc, ldc, epilogue);
+
+    /// <summary>The unchecked core of the products with B packed once, on a given path.</summary>
+    private static void Run(KernelPath path, bool transA, int m, float alpha, float* pa, int lda, GemmPackedB b, float beta, float* pc, int ldc,
+        GemmEpilogue epilogue)
     {
         if (b.Path != path) throw new ArgumentException($"B was packed for {b.Path}, the path is {path}", nameof(b));
-        if (m == 0 || b.N == 0) return;
-        if (b.K == 0) { Scale(m, b.N, 0f, pc, ldc); Finish(path, epilogue, m, b.N, pc, ldc); return; }
+        int n = b.N, k = b.K;
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); Finish(path, epilogue, m, n, pc, ldc); return; }
         switch (path)
         {
             case KernelPath.Avx512:
-                GemmDriver<GemmKernelAvx512>.Run(false, false, m, b.N, b.K, 1f, pa, lda, null, 0, 0f, pc, ldc, b, epilogue);
+                GemmDriver<GemmKernelAvx512>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b, epilogue);
                 break;
             case KernelPath.Avx2:
-                GemmDriver<GemmKernelAvx2>.Run(false, false, m, b.N, b.K, 1f, pa, lda, null, 0, 0f, pc, ldc, b, epilogue);
+                GemmDriver<GemmKernelAvx2>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b, epilogue);
                 break;
             default:
-                GemmDriver<GemmKernelScalar>.Run(false, false, m, b.N, b.K, 1f, pa, lda, null, 0, 0f, pc, ldc, b, epilogue);
+                GemmDriver<GemmKernelScalar>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b, epilogue);
                 break;
         }
     }
@@ -135,23 +141,7 @@ public static unsafe class Gemm
         Validate(transA, false, m, n, k, a.Length, lda, k * n, Math.Max(1, n), c.Length, ldc);
         CheckEpilogue(n, bias.Length, activation);
         if (m == 0 || n == 0) return;
-        fixed (float* pa = a, pc = c, pbias = bias)
-        {
-            var epilogue = new GemmEpilogue(pbias, activation);
-            if (k == 0 || alpha == 0f) { Scale(m, n, beta, pc, ldc); Finish(path, epilogue, m, n, pc, ldc); return; }
-            switch (path)
-            {
-                case KernelPath.Avx512:
-                    GemmDriver<GemmKernelAvx512>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b, epilogue);
-                    break;
-                case KernelPath.Avx2:
-                    GemmDriver<GemmKernelAvx2>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b, epilogue);
-                    break;
-                default:
-                    GemmDriver<GemmKernelScalar>.Run(transA, false, m, n, k, alpha, pa, lda, null, 0, beta, pc, ldc, b, epilogue);
-                    break;
-            }
-        }
+        fixed (float* pa = a, pc = c, pbias = bias) Run(path, transA, m, alpha, pa, lda, b, beta, pc, ldc, new GemmEpilogue(pbias, activation));
     }
 
     /// <summary>C = op(A) · op(B) with tight leading dimensions (alpha = 1, beta = 0).</summary>
