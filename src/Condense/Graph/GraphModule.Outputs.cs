@@ -18,7 +18,7 @@ public sealed partial class GraphModule
     public Dictionary<string, Tensor> RunOutputs(IReadOnlyDictionary<string, Tensor> inputs)
     {
         var plan = CurrentPlan();
-        var slots = Execute(plan, Feed(inputs), ReleasesIntermediates);
+        var slots = ReleasesIntermediates ? ExecuteReleasing(plan, Feed(inputs)) : Execute(plan, Feed(inputs));
         var outputs = new Dictionary<string, Tensor>(Graph.Outputs.Count);
         for (int i = 0; i < plan.Names.Length; i++)
             if (slots[i] is { } t && Graph.Outputs.Exists(o => o.Name == plan.Names[i])) outputs[plan.Names[i]] = t;

@@ -54,7 +54,8 @@ public sealed partial class GraphModule : Module
     public override Tensor Forward(Tensor input)
     {
         var plan = CurrentPlan();
-        return Execute(plan, [SingleInput(input)], ReleasesIntermediates)[plan.Output]!;
+        var fed = new[] { SingleInput(input) };
+        return (ReleasesIntermediates ? ExecuteReleasing(plan, fed) : Execute(plan, fed))[plan.Output]!;
     }
 
     /// <summary>Runs the graph and returns every value it computed, by name.</summary>
@@ -135,7 +136,7 @@ public sealed partial class GraphModule : Module
     /// </summary>
     internal bool FusedInference { get; set; } = true;
 
-    private Tensor?[] Execute(Plan plan, Tensor[] fed, bool release = false)
+    private Tensor?[] Execute(Plan plan, Tensor[] fed, bool release = false, ChunkProbe? probe = null)
     {
         var values = new Tensor?[plan.Names.Length];
         int k = 0;
@@ -159,6 +160,7 @@ public sealed partial class GraphModule : Module
                 if (!fused || fusion.RunAt[s] is not { } chain) RunStep(plan, s, values, context, arena, layout);
                 else if (fusion.Blocks?[s] is { } block) RunBlockOrChains(plan, block, values, context, arena!, fusion.Released[s], layout);
                 else RunChainOrSteps(plan, chain, values, context, arena!, fusion.Released[s], layout);
+                probe?.Record(plan.Steps[s].Outputs, values);
                 foreach (int slot in fusion.Released[s]) Release(values, slot, arena);
             }
             if (layout is not null)
@@ -166,6 +168,7 @@ public sealed partial class GraphModule : Module
                     if (Array.IndexOf(plan.Names, output.Name) is >= 0 and var slot) ToChannelsFirst(values, slot, arena, layout);
         }
         finally { TensorArena.Swap(outer); }
+        if (probe is not null && arena is not null) probe.Largest = arena.Largest;
         return values;
     }
 

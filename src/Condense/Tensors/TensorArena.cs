@@ -69,12 +69,16 @@ internal sealed class TensorArena(TensorPool pool, int minPooledLength = TensorA
     /// <summary>An array from the pool (or a new one), held by no value yet; a small one from the collector.</summary>
     public float[] Rent(int length)
     {
+        Largest = Math.Max(Largest, length);
         if (length < minPooledLength) return GC.AllocateUninitializedArray<float>(length);
         var array = pool.Take(length) ?? GC.AllocateUninitializedArray<float>(length);
         _holders[array] = 0;
         _lengths.Add(length);
         return array;
     }
+
+    /// <summary>The most elements one array of this pass had (GraphModule.BatchChunks.cs sizes its chunks by it).</summary>
+    public int Largest { get; private set; }
 
     /// <summary>Records that a value of the pass now holds <paramref name="value"/>'s array.</summary>
     public void Hold(Tensor? value)

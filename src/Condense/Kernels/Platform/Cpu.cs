@@ -25,6 +25,12 @@ public static class Cpu
     [ThreadStatic] private static KernelPath? t_forced;
     [ThreadStatic] private static Int8Dot? t_forcedInt8Dot;
 
+    /// <summary>
+    /// Bytes of the last-level cache one core shares (Linux's sysfs, cache index of level 3); null where it is not reported.
+    /// Graph inference sizes its batch chunks by it (GraphModule.BatchChunks.cs).
+    /// </summary>
+    public static long? LastLevelCacheBytes { get; } = ReadLastLevelCache();
+
     /// <summary>The fastest path this CPU supports.</summary>
     public static KernelPath Best => s_best;
 
@@ -141,5 +147,24 @@ public static class Cpu
             _done = true;
             undo();
         }
+    }
+
+    // "32768K", "32M" or a byte count in /sys/devices/system/cpu/cpu0/cache/indexN/size where indexN/level is 3.
+    private static long? ReadLastLevelCache()
+    {
+        try
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                string dir = $"/sys/devices/system/cpu/cpu0/cache/index{i}";
+                if (!File.Exists(Path.Combine(dir, "level")) || File.ReadAllText(Path.Combine(dir, "level")).Trim() != "3") continue;
+                string size = File.ReadAllText(Path.Combine(dir, "size")).Trim();
+                long unit = size.EndsWith('K') ? 1L << 10 : size.EndsWith('M') ? 1L << 20 : 1;
+                return long.TryParse(unit == 1 ? size : size[..^1], out long value) && value > 0 ? value * unit : null;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
     }
 }
