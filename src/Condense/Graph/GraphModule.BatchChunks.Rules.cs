@@ -5,6 +5,8 @@
 // lead with the batch, and a constant operand of an elementwise op does not span it (lower rank, or a leading 1). A step
 // a fused chain absorbed (its output never made) is one of the chain's ops, Conv, BatchNormalization, Add, Relu or Clip,
 // whose chain output and residual are checked as any value. Anything else, and any op not named here, keeps the batch whole.
+using Condense.Tensors;
+
 namespace Condense.Graph;
 
 public sealed partial class GraphModule
@@ -34,7 +36,7 @@ public sealed partial class GraphModule
         private static readonly HashSet<string> ChainOps = [OpTypes.Conv, OpTypes.BatchNormalization, OpTypes.Add, OpTypes.Relu, OpTypes.Clip];
 
         /// <summary>True when every step reading a sample value keeps the samples apart, as the pass's shapes show.</summary>
-        public static bool Hold(Plan plan, int[]?[] shapes, int batch)
+        public static bool Hold(Plan plan, int[]?[] shapes, int batch, Func<int, Tensor?> initializer)
         {
             var sample = new bool[plan.Names.Length];
             foreach (int slot in plan.Inputs) sample[slot] = true;
@@ -46,6 +48,9 @@ public sealed partial class GraphModule
                 if (output is null && ChainOps.Contains(step.Node.OpType)) continue;
                 if (output is null || output.Length == 0 || output[0] != batch) return false;
                 if (!Keeps(step, shapes, sample, batch, output.Length)) return false;
+                // A constant target shape must not fix the batch ([64, -1] matches a probe of 64 samples, not a chunk).
+                if (step.Node.OpType == OpTypes.Reshape && step.Inputs is [_, >= 0 and var shapeSlot, ..] && initializer(shapeSlot) is { Size: > 0 } target
+                    && (target.DataType == DataType.Int64 ? target.Int64Data[0] : (long)target.Data[0]) is not (0 or -1)) return false;
             }
             return true;
         }

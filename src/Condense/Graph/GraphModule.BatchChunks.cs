@@ -64,7 +64,7 @@ public sealed partial class GraphModule
         {
             var probe = new ChunkProbe(plan.Names.Length);
             var values = Execute(plan, fed, release: true, probe);
-            _chunking = Analyse(plan, fed, batch, probe);
+            _chunking = Analyse(plan, fed, batch, probe, values);
             return values;
         }
         int chunk = ChunkSize(known, batch, ChunkBudgetBytes);
@@ -117,14 +117,15 @@ public sealed partial class GraphModule
         return fed.All(t => t.Shape[0] == batch) ? batch : 0;
     }
 
-    private BatchChunking Analyse(Plan plan, Tensor[] fed, int batch, ChunkProbe probe)
+    private BatchChunking Analyse(Plan plan, Tensor[] fed, int batch, ChunkProbe probe, Tensor?[] values)
     {
         var shapes = probe.Shapes;
         for (int i = 0; i < plan.InitializerCount; i++) shapes[i] = Graph.Initializers.GetAt(i).Value.Shape;
         for (int i = 0; i < fed.Length; i++) shapes[plan.Inputs[i]] = fed[i].Shape;
         long weights = Graph.Initializers.Values.Sum(t => (long)t.Size * sizeof(float));
-        bool separable = SeparableOps.Hold(plan, shapes, batch)
-            && Graph.Outputs.All(o => Array.IndexOf(plan.Names, o.Name) is >= 0 and var slot && shapes[slot] is [var first, ..] && first == batch);
+        bool separable = SeparableOps.Hold(plan, shapes, batch, slot => slot < plan.InitializerCount ? Graph.Initializers.GetAt(slot).Value : null)
+            && Graph.Outputs.All(o => Array.IndexOf(plan.Names, o.Name) is >= 0 and var slot
+                && values[slot] is { DataType: DataType.Float32, Shape: [var first, ..] } && first == batch);
         return new BatchChunking(plan, separable, probe.Largest * sizeof(float) / batch, weights);
     }
 }

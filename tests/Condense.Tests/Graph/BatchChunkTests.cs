@@ -1,8 +1,9 @@
 // Inference in batch chunks (GraphModule.BatchChunks.cs): a large batch of a small CNN runs as chunks of samples after one
 // whole pass has shown its samples never meet, and gives the whole batch's outputs (uneven chunks, two outputs); graphs
 // whose ops mix samples (a Softmax or a Transpose over the batch axis, a constant spanning the batch, a Reshape that
-// regroups samples, an op outside the list, MaxPool's indices) always run whole — beside a graph of the same ops with the
-// attributes that keep samples apart, which does run in chunks; so do small batches and models with large weights.
+// regroups samples or names the batch size, an op outside the list, MaxPool's indices) always run whole — beside a graph
+// of the same ops with the attributes that keep samples apart, which does run in chunks; so do small batches and models
+// whose weights outweigh their largest value.
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Nn;
@@ -72,6 +73,7 @@ public sealed class BatchChunkTests
         { "constant spanning the batch", false },
         { "reshape within a sample", true },
         { "reshape across samples", false },
+        { "reshape fixing the batch", false },
         { "reduction outside the list", false },
         { "max pool with indices", false },
     };
@@ -95,6 +97,7 @@ public sealed class BatchChunkTests
                 "constant spanning the batch" => new Node("head", OpTypes.Add, [x, Constant(g, batch, 8)], [y]),
                 "reshape within a sample" => new Node("head", OpTypes.Reshape, [x, Shape(g, -1, 2, 4)], [y]),
                 "reshape across samples" => new Node("head", OpTypes.Reshape, [x, Shape(g, -1, 16)], [y]),
+                "reshape fixing the batch" => new Node("head", OpTypes.Reshape, [x, Shape(g, batch, 2, 4)], [y]),
                 "reduction outside the list" => new Node("head", OpTypes.ReduceMean, [x], [y], Attributes("axes", AttributeValue.Ints(1))),
                 _ => new Node("head", OpTypes.MaxPool, [Image(g, x)], [y, "indices"], Attributes("kernel_shape", AttributeValue.Ints(2, 2))),
             };
