@@ -134,6 +134,20 @@ public class IntegerModelTests
         }
     }
 
+    // A large batch runs as one share of rows per thread, every layer on each share (IntegerModel.RowParts): the same bits
+    // as the whole batch through each layer in turn (ForwardWithActivations never splits), on every kernel path.
+    [Theory]
+    [InlineData(256)]
+    [InlineData(131)]
+    public void RowSharesGiveTheBitsOfTheWholeBatch(int batch)
+    {
+        var model = IntegerModel.Compile(Static(RandomGraph("mlp:784-33-17-10", seed: 13), QuantRange.Restricted(8)));
+        var x = Images(Mnist.LoadEmbedded().Test, 0, batch);
+        foreach (var path in Cpu.SupportedPaths)
+            using (Cpu.Force(path))
+                Assert.Equal(model.ForwardWithActivations(x).Logits.Data, model.Forward(x).Data);
+    }
+
     [Fact]
     public void VectorInputQuantizationMatchesTheScalarFormula()
     {
