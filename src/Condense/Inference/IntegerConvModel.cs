@@ -111,7 +111,14 @@ public sealed partial class IntegerConvModel : Module
     internal Action<int, long>? StepTimer { get; set; }
 
     /// <summary>Outputs for a float input (N, …) holding one graph input per sample. Throws in training mode.</summary>
-    public override Tensor Forward(Tensor input) => Run(input, null);
+    public override Tensor Forward(Tensor input) =>
+        input is { Rank: >= 1 } && ImageShares(input.Shape[0]) is > 1 and var parts ? RunShares(input, parts) : RunWhole(input);
+
+    private Tensor RunWhole(Tensor input)
+    {
+        LastPassShares = 1;
+        return Run(input, null);
+    }
 
     /// <summary>Forward that also returns each layer's uint8 input in the float graph's layout, keyed by the graph value it equals.</summary>
     internal (Tensor Logits, Dictionary<string, byte[]> Activations) ForwardWithActivations(Tensor input)

@@ -81,6 +81,25 @@ public sealed class IntegerConvResidualTests(ITestOutputHelper output)
         AssertCloseLogits(sim[qdq.Graph.Outputs[0].Name], logits, "simulation");
     }
 
+    // A batch runs as one share of images per thread, each through the whole network (IntegerConvModel.Shares.cs): the
+    // bits of the layers split between the threads, on every kernel path, with uneven shares.
+    [Fact]
+    public void ImageSharesGiveTheBitsOfLayersSplitBetweenThreads()
+    {
+        var engine = IntegerConvModel.Compile(ResNetMini.Value.Graph);
+        var x = Images(0, 9);
+        foreach (var path in Cpu.SupportedPaths)
+            using (Cpu.Force(path))
+            {
+                engine.ImageSharesEnabled = false;
+                var layers = engine.Forward(x);
+                Assert.Equal(1, engine.LastPassShares);
+                engine.ImageSharesEnabled = true;
+                Assert.Equal(layers.Data, engine.Forward(x).Data);
+                Assert.Equal(Math.Min(Cpu.Threads, 4), engine.LastPassShares);
+            }
+    }
+
     [Fact]
     public void ResNetMiniMatchesOnnxRuntimeOnTheExportedFile()
     {
