@@ -82,23 +82,29 @@ public sealed partial class GraphModule
 
     private Tensor?[] ExecuteInChunks(Plan plan, Tensor[] fed, int batch, int chunk)
     {
-        var outputs = Graph.Outputs.Select(o => Array.IndexOf(plan.Names, o.Name)).ToArray();
         var stacked = new Tensor?[plan.Names.Length];
         for (int start = 0, index = 0; start < batch; start += chunk, index++)
         {
             int rows = Math.Min(chunk, batch - start);
-            var values = Execute(plan, [.. fed.Select(t => Rows(t, start, rows))], release: true);
-            foreach (int slot in outputs)
-            {
-                var part = values[slot]!;
-                if (part.DataType != DataType.Float32 || part.Rank == 0 || part.Shape[0] != rows)
-                    throw new InvalidOperationException($"batch chunk {index} gave output '{plan.Names[slot]}' of shape [{string.Join(", ", part.Shape)}]");
-                stacked[slot] ??= new Tensor(GC.AllocateUninitializedArray<float>(part.Size / rows * batch), [batch, .. part.Shape[1..]]);
-                part.Data.AsSpan().CopyTo(stacked[slot]!.Data.AsSpan(part.Size / rows * start));
-            }
+            Stack(plan, Execute(plan, [.. fed.Select(t => Rows(t, start, rows))], release: true), start, rows, batch, stacked);
             LastPassChunks = index + 1;
         }
         return stacked;
+    }
+
+    // Copies a part's graph outputs (rows [start, start + rows) of the batch) into the stacked outputs, made on first use.
+    private void Stack(Plan plan, Tensor?[] values, int start, int rows, int batch, Tensor?[] stacked)
+    {
+        foreach (var output in Graph.Outputs)
+        {
+            int slot = Array.IndexOf(plan.Names, output.Name);
+            var part = values[slot]!;
+            if (part.DataType != DataType.Float32 || part.Rank == 0 || part.Shape[0] != rows)
+                throw new InvalidOperationException($"rows {start}.. of the batch gave output '{output.Name}' of shape {Shape.Format(part.Shape)}");
+            int inner = part.Size / rows;
+            stacked[slot] ??= new Tensor(GC.AllocateUninitializedArray<float>(inner * batch), [batch, .. part.Shape[1..]]);
+            part.Data.AsSpan(0, part.Size).CopyTo(stacked[slot]!.Data.AsSpan(inner * start));
+        }
     }
 
     // Rows [start, start + count) of a tensor along dimension 0 (itself when that is all of it).
