@@ -40,8 +40,7 @@ public sealed partial class IntegerConvModel
 
         public void Execute(int part)
         {
-            using var path = Cpu.Active == _path ? null : Cpu.Force(_path);
-            using var dot = Cpu.ActiveInt8Dot == _dot ? null : Cpu.Force(_dot);
+            using var held = Cpu.Hold(_path, _dot);
             int n = input.Shape[0], sample = input.Size / n;
             int first = (int)((long)n * part / parts), count = (int)((long)n * (part + 1) / parts) - first;
             var share = new Tensor(input.Data.AsSpan(first * sample, count * sample).ToArray(), [count, .. input.Shape[1..]]);

@@ -123,8 +123,7 @@ public sealed partial class IntegerModel : Module
 
         public void Execute(int part)
         {
-            using var path = Cpu.Active == _path ? null : Cpu.Force(_path);
-            using var dot = Cpu.ActiveInt8Dot == _dot ? null : Cpu.Force(_dot);
+            using var held = Cpu.Hold(_path, _dot);
             int r0 = (int)((long)m * part / parts), r1 = (int)((long)m * (part + 1) / parts);
             model.RunRows(input, r0, r1 - r0, output, null);
         }

@@ -173,11 +173,5 @@ public sealed class BatchChunkTests
         return model;
     }
 
-    private static void AssertClose(Tensor expected, Tensor actual)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        float scale = Math.Max(1f, expected.Data.Max(Math.Abs));
-        for (int i = 0; i < expected.Size; i++)
-            Assert.True(Math.Abs(expected.Data[i] - actual.Data[i]) <= 1e-5f * scale, $"output {i}: {actual.Data[i]} vs {expected.Data[i]}");
-    }
+    private static void AssertClose(Tensor expected, Tensor actual) => TensorAsserts.Close(expected, actual, 1e-5f);
 }

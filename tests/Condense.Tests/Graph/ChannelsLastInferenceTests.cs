@@ -210,13 +210,7 @@ public sealed class ChannelsLastInferenceTests
         return model;
     }
 
-    private static void AssertClose(Tensor expected, Tensor actual)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        float scale = Math.Max(1f, expected.Data.Max(Math.Abs));
-        for (int i = 0; i < expected.Size; i++)
-            Assert.True(Math.Abs(expected.Data[i] - actual.Data[i]) <= 2e-5f * scale, $"output {i}: {actual.Data[i]} vs {expected.Data[i]}");
-    }
+    private static void AssertClose(Tensor expected, Tensor actual) => TensorAsserts.Close(expected, actual, 2e-5f);
 
     // input (N, 3, size, size) → stem 3×3/2 → block z (the stem as its expansion: depthwise 16, 16 → 16) → block a (16 → 48 → 16,
     // stride 1, residual) [→ MaxPool 3×3/1] → block b (16 → 48 → 24, stride 2) → block c (no expansion: depthwise 24, 24 → 24,

@@ -39,13 +39,7 @@ public sealed class InferenceFusionTests
         using (GradMode.NoGrad()) return model.Forward(x);
     }
 
-    private static void AssertClose(Tensor expected, Tensor actual)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        float scale = Math.Max(1f, expected.Data.Max(Math.Abs));
-        for (int i = 0; i < expected.Size; i++)
-            Assert.True(Math.Abs(expected.Data[i] - actual.Data[i]) <= 1e-5f * scale, $"output {i}: {expected.Data[i]} vs {actual.Data[i]}");
-    }
+    private static void AssertClose(Tensor expected, Tensor actual) => TensorAsserts.Close(expected, actual, 1e-5f);
 
     [Fact]
     public void FusedForwardMatchesThePlainPath()

@@ -82,4 +82,29 @@ public class WorkerPoolTests
         WorkerPool.Run(job, 2);
         Assert.All(job.Runs, runs => Assert.Equal(1, runs));
     }
+
+    // Cpu.Hold gives a worker running part of a call the caller's kernel path and int8 dot product (a test forces them on
+    // its own thread, which workers never read), and restores the worker's own afterwards.
+    [Fact]
+    public void HoldGivesAWorkerItsCallersKernelSettings()
+    {
+        var path = Cpu.SupportedPaths[0];
+        var dot = Enum.GetValues<Int8Dot>().First(Cpu.Supports);
+        KernelPath? inside = null, after = null;
+        Int8Dot? dotInside = null;
+        bool unchanged = false;
+        var worker = new Thread(() =>
+        {
+            var own = (Cpu.Active, Cpu.ActiveInt8Dot);
+            unchanged = Cpu.Hold(own.Active, own.ActiveInt8Dot) is null;
+            using (Cpu.Hold(path, dot)) (inside, dotInside) = (Cpu.Active, Cpu.ActiveInt8Dot);
+            after = Cpu.Active;
+        });
+        worker.Start();
+        worker.Join();
+        Assert.True(unchanged);
+        Assert.Equal(path, inside);
+        Assert.Equal(dot, dotInside);
+        Assert.Equal(Cpu.Best, after);
+    }
 }

@@ -125,6 +125,19 @@ public static class Cpu
         return new Restore(() => t_forcedInt8Dot = previous);
     }
 
+    /// <summary>
+    /// Makes the calling thread use <paramref name="path"/> and <paramref name="dot"/> (a caller's settings, read on its thread)
+    /// until the result is disposed; null, with nothing changed, when they are this thread's already. A job that runs
+    /// whole passes on the worker threads holds its caller's settings so (the integer engines' batch shares).
+    /// </summary>
+    internal static IDisposable? Hold(KernelPath path, Int8Dot dot)
+    {
+        if (Active == path && ActiveInt8Dot == dot) return null;
+        var (previousPath, previousDot) = (t_forced, t_forcedInt8Dot);
+        (t_forced, t_forcedInt8Dot) = (path, dot);
+        return new Restore(() => (t_forced, t_forcedInt8Dot) = (previousPath, previousDot));
+    }
+
     private static KernelPath Detect() =>
         Supports(KernelPath.Avx512) ? KernelPath.Avx512
         : Supports(KernelPath.Avx2) ? KernelPath.Avx2
