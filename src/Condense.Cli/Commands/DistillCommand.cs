@@ -128,7 +128,8 @@ internal sealed class DistillCommand : Command<DistillCommand.Settings>
         [CommandOption("--loss <KIND>")] [Description("With --text or --images: how embeddings or features are compared, cosine (default) or mse.")]
         public Condense.Distillation.EmbeddingLoss? Loss { get; init; }
 
-        [CommandOption("--hidden-weight <W>")] [Description("With --text: weight of matching the hidden states of mapped layers (default 0).")]
+        [CommandOption("--hidden-weight <W>")]
+        [Description("With --text: weight of matching the hidden states of mapped layers (default 0; 30 distilled all-MiniLM-L6-v2 best).")]
         public float? HiddenWeight { get; init; }
 
         [CommandOption("--attention-weight <W>")] [Description("With --text: weight of matching the attention maps of mapped layers (default 0).")]
