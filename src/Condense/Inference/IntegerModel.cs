@@ -26,12 +26,14 @@ public sealed partial class IntegerModel : Module
     private readonly Layer[] _layers;
     private readonly float _inputScale;
     private readonly byte _inputZeroPoint;
+    private readonly long _weightBytes; // int8 weights, one byte each: what every row share reads whole
 
     private IntegerModel(Layer[] layers, float inputScale, byte inputZeroPoint)
     {
         _layers = layers;
         _inputScale = inputScale;
         _inputZeroPoint = inputZeroPoint;
+        _weightBytes = layers.Sum(l => (long)l.Weight.InFeatures * l.Weight.OutFeatures);
         Eval();
     }
 
@@ -82,8 +84,7 @@ public sealed partial class IntegerModel : Module
     // reads whole, are small: LeNet-300-100 int8 at batch 256 (265 KB of weights).
     private int RowParts(int m)
     {
-        long weightBytes = _layers.Sum(l => (long)l.Weight.InFeatures * l.Weight.OutFeatures);
-        return weightBytes <= RowSplitWeightBytes ? Math.Min(Cpu.Threads, m / RowSplitMinRows) : 1;
+        return _weightBytes <= RowSplitWeightBytes ? Math.Min(Cpu.Threads, m / RowSplitMinRows) : 1;
     }
 
     private const long RowSplitWeightBytes = 2 << 20;
