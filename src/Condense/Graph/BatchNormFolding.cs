@@ -29,6 +29,8 @@ public static class BatchNormFolding
     {
         ArgumentNullException.ThrowIfNull(model);
         var graph = model.Graph.Clone();
+        // Folding rewrites the layer's weight and bias: one shared with another layer (exporters share equal tensors) is copied.
+        SharedInitializers.Separate(graph, SharedInitializers.IsLayer);
         var folded = new List<FoldedBatchNorm>();
         var left = new List<UnfoldedBatchNorm>();
         foreach (var bn in graph.Nodes.Where(n => n.OpType == OpTypes.BatchNormalization).ToList())
@@ -59,13 +61,8 @@ public static class BatchNormFolding
         if (producer.Inputs.Count < 2 || !g.Initializers.ContainsKey(producer.Inputs[1]) || g.TypeOf(producer.Inputs[1]) != ElementType.Float32)
             return $"the weight of '{producer.Name}' is not a float initializer";
         string w = producer.Inputs[1];
-        if (g.Nodes.Count(n => n.Inputs.Contains(w)) != 1) return $"the weight '{w}' of '{producer.Name}' is shared";
-        if (producer.Inputs.Count > 2 && producer.Inputs[2].Length > 0)
-        {
-            string b = producer.Inputs[2];
-            if (!g.Initializers.ContainsKey(b)) return $"the bias of '{producer.Name}' is not an initializer";
-            if (g.Nodes.Count(n => n.Inputs.Contains(b)) != 1) return $"the bias '{b}' of '{producer.Name}' is shared";
-        }
+        if (producer.Inputs.Count > 2 && producer.Inputs[2].Length > 0 && !g.Initializers.ContainsKey(producer.Inputs[2]))
+            return $"the bias of '{producer.Name}' is not an initializer";
         int channels = g.Initializers[bn.Inputs[1]].Size;
         int outputs = OutputChannels(producer, g.Initializers[w]);
         if (outputs != channels) return $"it has {channels} channels, '{producer.Name}' has {outputs} outputs";

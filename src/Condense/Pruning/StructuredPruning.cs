@@ -47,6 +47,9 @@ public static class StructuredPruning
         if (!(ratio >= 0 && ratio < 1)) throw new CondenseException($"structured pruning ratio must be in [0, 1), got {ratio}");
         if (channelMultiple < 1) throw new CondenseException($"the channel multiple must be at least 1, got {channelMultiple}");
         var graph = model.Graph.Clone();
+        // A filter cut slices the layer's own tensors: a bias or weight shared with another layer is copied first.
+        SharedInitializers.Separate(graph, SharedInitializers.IsLayer);
+        var shapes = graph.Initializers.ToDictionary(p => p.Key, p => p.Value.Shape);
         var chosen = Chosen(graph, include ?? [], exclude ?? []);
         var skipped = new List<string>();
         var plan = new List<(ChannelGroup Group, int[] Keep)>();
@@ -67,7 +70,7 @@ public static class StructuredPruning
         var cuts = plan.Select(p => Cut(graph, p.Group, p.Keep)).ToList();
         // A tensor may be cut by two groups (a conv's filters and its input channels): report its final shape.
         var changes = plan.Zip(cuts, (p, cut) => new LayerChange(p.Group.Producers.Select(q => q.Weight).ToList(), p.Group.Channels, p.Keep,
-            cut.Select(name => new TensorChange(name, model.Graph.Initializers[name].Shape, graph.Initializers[name].Shape)).ToList())).ToList();
+            cut.Select(name => new TensorChange(name, shapes[name], graph.Initializers[name].Shape)).ToList())).ToList();
         return new StructuredResult(new GraphModule(graph), changes, skipped);
     }
 

@@ -38,6 +38,8 @@ public static class CrossLayerEqualization
         ArgumentNullException.ThrowIfNull(graph);
         if (maxSweeps < 1) throw new CondenseException($"cross-layer equalization needs at least one sweep, got {maxSweeps}");
         var g = graph.Clone();
+        // Equalization rescales each layer's own weight and bias: shared ones are copied first.
+        SharedInitializers.Separate(g, SharedInitializers.IsLayer);
         var pairs = new List<(Node First, Node Second, Node? Activation)>();
         var skipped = new List<SkippedPair>();
         foreach (var layer in g.Nodes.Where(n => n.OpType is OpTypes.Conv or OpTypes.Gemm))

@@ -48,6 +48,8 @@ public static partial class Quantizer
     {
         options.Validate();
         QuantizedWeights.ThrowIfQuantized(model.Graph);
+        // Each layer's weight is replaced by its own codes and scales (and its bias corrected): shared tensors are copied first.
+        model = SharedInitializers.OwnLayerParameters(model);
         // Batch norm first: the weight that gets quantized is the one inference multiplies by (BatchNormFolding).
         if (model.Graph.Nodes.Any(n => n.OpType == OpTypes.BatchNormalization)) model = BatchNormFolding.Fold(model).Model;
         if (calibration is null && (options.AdaRound || options.BiasCorrection))
