@@ -85,12 +85,18 @@ public static class Checkpoint
     // call packs them for the batch size it has.
     internal static void DryRun(GraphModule model)
     {
-        bool huge = model.Graph.Inputs.Any(i => i.Shape.Aggregate(1L, (n, d) => Math.Min(n * Math.Max(d, 1), MaxDryRunElements + 1)) > MaxDryRunElements);
-        if (huge || model.ZeroSample() is not { } sample) return;
+        if (DryRunSample(model) is not { } sample) return;
         model.Eval();
         using var noGrad = Autograd.GradMode.NoGrad();
         using var unpacked = ConvWeightPacking.Suspended();
         model.RunOutputs(sample);
+    }
+
+    /// <summary>The zero sample of a dry run, or null when the model's inputs are too large for one or have no sample.</summary>
+    internal static Dictionary<string, Tensors.Tensor>? DryRunSample(GraphModule model)
+    {
+        bool huge = model.Graph.Inputs.Any(i => i.Shape.Aggregate(1L, (n, d) => Math.Min(n * Math.Max(d, 1), MaxDryRunElements + 1)) > MaxDryRunElements);
+        return huge ? null : model.ZeroSample();
     }
 
     /// <summary>A one-line error when <paramref name="path"/> names a folder, or ends in a separator, rather than a file.</summary>

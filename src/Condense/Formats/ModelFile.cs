@@ -23,7 +23,7 @@ public static class ModelFile
         // inputs) and weights whose shapes do not fit, found by one zero sample through the graph, all name the file.
         try
         {
-            var model = OnnxImporter.Load(path);
+            var model = SimplifiedSoftmax(OnnxImporter.Load(path));
             Checkpoint.DryRun(model);
             return model;
         }
@@ -31,6 +31,30 @@ public static class ModelFile
         {
             throw new InvalidFileException(path, e.Message);
         }
+    }
+
+    // Softmax of opsets before 13 over a last axis is imported in its general coerced form (OpsetUpgrades.CoercedSoftmax); a pass
+    // of a zero sample gives the ranks that show where it can be the plain op again.
+    private static GraphModule SimplifiedSoftmax(GraphModule model)
+    {
+        var graph = model.Graph;
+        bool coerced = graph.Nodes.Any(n => n.OpType is OpTypes.Softmax or OpTypes.LogSoftmax or OpTypes.Hardmax
+            && graph.Producer(n.Inputs[0])?.OpType == OpTypes.Flatten);
+        if (!coerced) return model;
+        // Declared shapes, else 8 tokens (a transformer's dynamic sequence); a sample that does not fit leaves the model as it is.
+        var sample = Checkpoint.DryRunSample(model) ?? EncoderLayers.DefaultSample(graph);
+        model.Eval();
+        Dictionary<string, Tensors.Tensor> values;
+        try
+        {
+            using (Autograd.GradMode.NoGrad()) values = model.Run(sample);
+        }
+        catch (CondenseException) { return model; }
+        var ranks = values.ToDictionary(v => v.Key, v => v.Value.Rank);
+        if (Graph.Ops.OpsetUpgrades.SimplifyCoercedSoftmax(graph, ranks) == 0) return model;
+        var simplified = new GraphModule(graph);
+        simplified.Eval();
+        return simplified;
     }
 
     /// <summary>

@@ -140,4 +140,32 @@ internal static class OpsetUpgrades
         var reshape = new Node(prefix + "/Reshape", OpTypes.Reshape, [prefix + "/y2d", prefix + "/shape"], [y]);
         return [shape, flatten, op, reshape];
     }
+
+    /// <summary>
+    /// Undoes <see cref="CoercedSoftmax"/> where the coerced axis is the input's last (PyTorch writes softmax over the last
+    /// dimension as Softmax(axis = rank − 1) before opset 13): Shape + Flatten + op + Reshape become the op over axis −1, which
+    /// means the same, and attention is again a Softmax whose probabilities a MatMul reads (EncoderLayers). <paramref name="ranks"/>
+    /// are the values' ranks from a pass of the model. Returns the number of ops simplified.
+    /// </summary>
+    internal static int SimplifyCoercedSoftmax(ModelGraph graph, IReadOnlyDictionary<string, int> ranks)
+    {
+        int simplified = 0;
+        foreach (var op in graph.Nodes.Where(n => n.OpType is OpTypes.Softmax or OpTypes.LogSoftmax or OpTypes.Hardmax).ToList())
+        {
+            if (op.Int("axis", 1) != -1 || graph.Producer(op.Inputs[0]) is not { OpType: OpTypes.Flatten } flatten) continue;
+            string x = flatten.Inputs[0];
+            if (!ranks.TryGetValue(x, out int rank) || flatten.Int("axis", 1) != rank - 1) continue;
+            var readers = graph.Consumers(op.Outputs[0]).ToList();
+            if (readers is not [{ OpType: OpTypes.Reshape } reshape] || graph.Producer(reshape.Inputs[1]) is not { OpType: OpTypes.Shape } shape
+                || shape.Inputs[0] != x || graph.Consumers(flatten.Outputs[0]).Count() != 1 || graph.Consumers(shape.Outputs[0]).Count() != 1)
+                continue;
+            op.Inputs[0] = x;
+            op.Outputs[0] = reshape.Outputs[0];
+            graph.Nodes.Remove(flatten);
+            graph.Nodes.Remove(shape);
+            graph.Nodes.Remove(reshape);
+            simplified++;
+        }
+        return simplified;
+    }
 }
