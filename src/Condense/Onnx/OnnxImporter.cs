@@ -121,6 +121,7 @@ public static class OnnxImporter
         QOperatorImport.DequantizeAroundCodeOps(graph);
         NarrowUInt4Quantization(graph, uint4);
         TypeConstants(graph, typed, path);
+        OwnCopiesOfIdentityConstants(graph);
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
         foreach (var node in graph.Nodes.Where(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DequantizeLinear))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
@@ -130,6 +131,23 @@ public static class OnnxImporter
         try { graph.Validate(); }
         catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
         return graph;
+    }
+
+    // PyTorch's exporter (1.12+) writes parameters of equal value once and gives every other layer Identity(that tensor): each
+    // such Identity becomes the initializer it copies, so every layer owns its parameters again (as in the model that was
+    // exported) and the passes that rewrite a layer's tensors (narrowing, pruning, folding) find them as initializers.
+    private static void OwnCopiesOfIdentityConstants(ModelGraph graph)
+    {
+        var outputs = graph.Outputs.Select(o => o.Name).ToHashSet();
+        foreach (var node in graph.Nodes.Where(n => n.OpType == OpTypes.Identity).ToList())
+        {
+            string source = node.Inputs[0], copy = node.Outputs[0];
+            if (!graph.Initializers.TryGetValue(source, out var tensor) || outputs.Contains(copy)) continue;
+            graph.Initializers[copy] = tensor.Clone();
+            if (graph.Trainable.Contains(source)) graph.Trainable.Add(copy);
+            if (graph.ElementTypes.TryGetValue(source, out var type)) graph.ElementTypes[copy] = type;
+            graph.Nodes.Remove(node);
+        }
     }
 
     // UINT4 tensors are held as UInt8 (OnnxTensors); a QuantizeLinear writing UINT4 keeps its range [0, 15] by the

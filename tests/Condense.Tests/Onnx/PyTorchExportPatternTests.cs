@@ -1,6 +1,6 @@
 // What PyTorch's exporter writes for transformers and untrained CNNs, on tiny models it exported (Fixtures/onnx/README.md):
 // the outputs equal PyTorch's, attention written as opset 11's Softmax(axis = 3) is found as attention again, and an
-// initializer shared by several convs (the exporter merges equal tensors) does not stop a pass.
+// initializer the exporter wrote once for several layers (it merges equal tensors) is each layer's own again.
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Formats;
@@ -55,6 +55,21 @@ public sealed class PyTorchExportPatternTests
         Assert.All(layers, l => Assert.NotNull(l.Projections));
     }
 
+    [Theory]
+    [InlineData("encoder-op11.onnx")]
+    [InlineData("encoder-op14.onnx")]
+    [InlineData("decoder-op11.onnx")]
+    public void ParametersThatTheExporterWroteAsIdentityCopiesAreOwnedAgainAndTheStreamNarrows(string file)
+    {
+        // The exporter wrote the layer norms' equal scales and shifts once, read by the others through Identity nodes.
+        var model = ModelFile.Load(Fixture(file));
+        Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType == OpTypes.Identity && model.Graph.Initializers.ContainsKey(n.Inputs[0]));
+        var narrow = HiddenWidth.Shrink(model, EncoderLayers.Find(model), 8);
+        Assert.Equal(8, narrow.After);
+        Assert.True(narrow.ParametersAfter < narrow.ParametersBefore);
+        Assert.Equal(Output(model, TokenFeed(model)).Shape, Output(narrow.Model, TokenFeed(narrow.Model)).Shape);
+    }
+
     [Fact]
     public void ACoercedSoftmaxOverAnotherAxisStaysCoerced()
     {
@@ -84,7 +99,9 @@ public sealed class PyTorchExportPatternTests
         var model = ModelFile.Load(Fixture("fire-op13.onnx"));
         var x = ReadNpy("fire.input.npy");
         Graph.TensorAsserts.Close(ReadNpy("fire.expected.npy"), Output(model, new() { ["input"] = x }), 1e-5f);
-        Assert.NotEmpty(SharedInitializers.Find(model.Graph));
+        // The exporter wrote the zero biases once, the other convs reading Identity copies: each conv owns one again.
+        Assert.Empty(SharedInitializers.Find(model.Graph));
+        Assert.Equal(4, model.Graph.Nodes.Where(n => n.OpType == OpTypes.Conv).Select(n => n.Inputs[2]).Distinct().Count());
         var pruned = StructuredPruning.Remove(model, 0.5);
         Assert.NotEmpty(pruned.Changes);
         Assert.Equal([2, 5], Output(pruned.Model, new() { ["input"] = x }).Shape);
