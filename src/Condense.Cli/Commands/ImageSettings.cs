@@ -9,8 +9,8 @@ namespace Condense.Cli.Commands;
 internal class ImageDataSettings : DataSettings
 {
     [CommandOption("--images <DIR>")]
-    [Description("A folder of images (JPEG, PNG, BMP, GIF, WebP; searched recursively). One sub-folder per class gives labels and accuracy; "
-        + "without them the model is measured by fidelity to the original's outputs.")]
+    [Description("A folder of images (JPEG, PNG, BMP, GIF, WebP, TIFF, PPM/PGM, TGA; searched recursively). "
+        + "One sub-folder per class gives labels and accuracy; without them the model is measured by fidelity to the original's outputs.")]
     [ConflictsWith("--data")]
     public string? Images { get; init; }
 

@@ -19,7 +19,7 @@ public sealed record ImageListing(IReadOnlyList<string> Files, IReadOnlyList<int
 /// <param name="Skipped">The files left out because they could not be decoded (only when asked to skip them).</param>
 public sealed record ImageData(Dataset Dataset, IReadOnlyList<string> Files, IReadOnlyList<string> ClassNames, IReadOnlyList<string> Skipped);
 
-/// <summary>Reads folders of JPEG, PNG, BMP, GIF and WebP images (SixLabors.ImageSharp decodes them).</summary>
+/// <summary>Reads folders of JPEG, PNG, BMP, GIF, WebP, TIFF, PBM/PGM/PPM and TGA images (SixLabors.ImageSharp decodes them).</summary>
 public static class ImageFolder
 {
     /// <summary>
@@ -29,8 +29,12 @@ public static class ImageFolder
     /// </summary>
     public const long MaxPixels = 2 * 89_478_485;
 
-    /// <summary>The file extensions taken as images (compared ignoring case); other files are ignored.</summary>
-    public static IReadOnlyList<string> Extensions { get; } = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"];
+    /// <summary>
+    /// The file extensions taken as images (compared ignoring case); other files are ignored. torchvision's IMG_EXTENSIONS
+    /// (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp), GIF, and the other formats ImageSharp reads (.pbm, .tga).
+    /// </summary>
+    public static IReadOnlyList<string> Extensions { get; } =
+        [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".tga"];
 
     // new EnumerationOptions() skips hidden entries (names starting with '.' on Unix): thumbnails, macOS "._" files
     // and checkpoint folders are not data. Inaccessible folders are skipped as well.

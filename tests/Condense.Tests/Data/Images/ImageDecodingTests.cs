@@ -27,6 +27,10 @@ public class ImageDecodingTests
     [InlineData("png")]
     [InlineData("bmp")]
     [InlineData("webp")]
+    [InlineData("tiff")]
+    [InlineData("tif")]
+    [InlineData("ppm")]
+    [InlineData("tga")]
     public void LosslessFormatsDecodeExactly(string format)
     {
         using var tmp = new TempDir();

@@ -49,6 +49,21 @@ public class ImageFolderTests
     }
 
     [Fact]
+    public void TorchvisionsImageExtensionsAreReadInAnyCase()
+    {
+        // torchvision's IMG_EXTENSIONS beyond the web formats: TIFF and the PNM family, and TGA, which ImageSharp also reads.
+        using var tmp = new TempDir();
+        string[] names = ["a.TIFF", "b.tif", "c.PPM", "d.pgm", "e.tga", "f.JPG"];
+        foreach (string name in names) TestImages.SolidPng(tmp.File(name));
+        File.WriteAllText(tmp.File("notes.txt"), "not an image");
+        Assert.Equal(names, Relative(tmp, ImageFolder.Scan(tmp.Path).Files));
+        var data = ImageFolder.Load(tmp.Path, TestImages.Raw(4, 4));
+        Assert.Equal(names.Length, data.Dataset.Count);
+        // Every format but JPEG's and PGM's (gray) keeps the solid colour exactly.
+        foreach (int i in new[] { 0, 1, 2, 4 }) Assert.Equal([10f, 20f, 30f], data.Dataset.Features.AsSpan(i * 48, 48).ToArray().Where((_, k) => k % 16 == 0));
+    }
+
+    [Fact]
     public void FoldersWithoutImagesAreRefusedInOneLine()
     {
         using var tmp = new TempDir();
