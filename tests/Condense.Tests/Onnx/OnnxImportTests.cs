@@ -150,16 +150,6 @@ public class OnnxImportTests
         Assert.Contains("'nowhere'", e.Message);
     }
 
-    [Fact]
-    public void ExternalDataIsRefused()
-    {
-        var w = new TensorProto { Name = "w", DataType = 1, DataLocation = TensorProto.Types.DataLocation.External };
-        w.Dims.AddRange([4L, 4L]);
-        w.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "w.bin" });
-        var model = Model([Node("MatMul", ["x", "w"], "y")], Value("x", -1, 4), Value("y", -1, 4), [w]);
-        Assert.Contains("external data is not supported", ImportFails(model).Message);
-    }
-
     [Theory]
     [InlineData(0)]
     [InlineData(22)]
