@@ -27,8 +27,12 @@ public sealed record LinearNode(Node Node, string Weight, string? Bias);
 /// <param name="Output">The attention output projection.</param>
 /// <param name="FeedForwardIn">The feed-forward layer that widens.</param>
 /// <param name="FeedForwardOut">The feed-forward layer that narrows back.</param>
+/// <param name="FusedSplit">
+/// When one projection computes query, key and value at once (GPT-2's c_attn: <paramref name="QueryKey"/> is that projection
+/// alone and <paramref name="Value"/> is it too), the Split that cuts its output into the three; null otherwise.
+/// </param>
 public sealed record LayerProjections(IReadOnlyList<LinearNode> QueryKey, LinearNode Value, LinearNode Output, LinearNode FeedForwardIn,
-    LinearNode FeedForwardOut);
+    LinearNode FeedForwardOut, Node? FusedSplit = null);
 
 /// <summary>One encoder (or decoder) layer of a transformer graph.</summary>
 /// <param name="Index">Its position, from 0.</param>
@@ -116,7 +120,13 @@ public static class EncoderLayers
         var queryKey = linears.Where(l => scores.Contains(At(l))).ToList();
         var later = linears.Where(l => after.Contains(At(l))).ToList();
         var value = linears.Where(l => !scores.Contains(At(l)) && !after.Contains(At(l))).ToList();
-        return queryKey.Count == 2 && value.Count == 1 && later.Count == 3 ? new LayerProjections(queryKey, value[0], later[0], later[1], later[2]) : null;
+        if (queryKey.Count == 2 && value.Count == 1 && later.Count == 3) return new LayerProjections(queryKey, value[0], later[0], later[1], later[2]);
+        // Fused: one projection feeds the scores and the values, through a Split into three equal parts on the last axis.
+        if (queryKey.Count != 1 || value.Count != 0 || later.Count != 3) return null;
+        var split = index.Descendants(queryKey[0].Node.Outputs[0]).Order().Select(i => index.Graph.Nodes[i])
+            .FirstOrDefault(n => n.OpType == OpTypes.Split && n.Outputs.Count == 3);
+        return split is not null && layer.Contains(index.ProducerIndex(split.Outputs[0])!.Value)
+            ? new LayerProjections(queryKey, queryKey[0], later[0], later[1], later[2], split) : null;
     }
 
     // A MatMul whose second operand is a 2-D trainable initializer (Gemm: its B), with the bias Add that follows, if any.

@@ -52,11 +52,20 @@ public static class AttentionPruning
         {
             int[] keep = Kept(change);
             var roles = plan.Roles;
-            foreach (var projection in roles.QueryKey.Append(roles.Value)) CutOutputs(graph, projection, plan.HeadWidth, keep);
-            CutInputs(graph, roles.Output, plan.HeadWidth, keep);
-            foreach (var (reshape, merge) in plan.Reshapes)
+            if (roles.FusedSplit is { } split)
             {
-                long old = merge ? change.Before * plan.HeadWidth : change.Before, replacement = merge ? keep.Length * plan.HeadWidth : keep.Length;
+                // Query, key and value are the three thirds of one output: head h is block h of each third.
+                CutOutputs(graph, roles.Value, plan.HeadWidth, [.. Enumerable.Range(0, 3).SelectMany(part => keep.Select(h => part * change.Before + h))]);
+                SplitSizes(graph, split, change.Before * plan.HeadWidth, keep.Length * plan.HeadWidth, change.Layer);
+            }
+            else foreach (var projection in roles.QueryKey.Append(roles.Value)) CutOutputs(graph, projection, plan.HeadWidth, keep);
+            CutInputs(graph, roles.Output, plan.HeadWidth, keep);
+            // A reshape carries the head count (splitting into heads), heads × head width (merging back), or three times that
+            // (a fused projection's output before its Split).
+            foreach (var (reshape, widths) in plan.Reshapes)
+            {
+                long old = widths == 0 ? change.Before : widths * change.Before * plan.HeadWidth;
+                long replacement = widths == 0 ? keep.Length : widths * keep.Length * plan.HeadWidth;
                 ReshapeTargets.Replace(graph, reshape, old, replacement, $"layer {change.Layer}");
             }
         }
@@ -110,21 +119,28 @@ public static class AttentionPruning
         return [.. into.Zip(back, (a, b) => a * b)];
     }
 
-    private sealed record HeadPlan(LayerProjections Roles, int HeadWidth, IReadOnlyList<(Node Reshape, bool Merge)> Reshapes);
+    // Reshapes: how many head-widths wide the entry to change is (0: the head count itself).
+    private sealed record HeadPlan(LayerProjections Roles, int HeadWidth, IReadOnlyList<(Node Reshape, int Widths)> Reshapes);
 
     private static HeadPlan PlanHeads(ModelGraph graph, GraphIndex index, EncoderLayer layer)
     {
         var roles = Roles(layer);
-        LinearNode[] inputs = [.. roles.QueryKey, roles.Value];
+        LinearNode[] inputs = roles.FusedSplit is null ? [.. roles.QueryKey, roles.Value] : [roles.Value];
         Unshared(index, layer, [.. inputs, roles.Output]);
-        int width = OutWidth(graph, roles.Value);
-        if (inputs.Any(p => OutWidth(graph, p) != width) || InWidth(graph, roles.Output) != width || width % layer.Heads != 0)
+        // A fused projection writes query, key and value side by side: three parts of the width.
+        int parts = roles.FusedSplit is null ? 1 : 3, width = OutWidth(graph, roles.Value) / parts;
+        if (inputs.Any(p => OutWidth(graph, p) != width * parts) || InWidth(graph, roles.Output) != width || width % layer.Heads != 0)
             throw new CondenseException($"layer {layer.Index}: the query, key, value and output projections do not share one width divisible "
                 + $"by its {layer.Heads} heads");
-        // Reshapes before the Softmax split the projections into heads; those after it merge them back.
+        // Reshapes before the Softmax split the projections into heads; those after it merge them back; those before a fused
+        // projection's Split hold all three.
         var afterSoftmax = index.Descendants(layer.Softmax.Outputs[0]);
-        var reshapes = Reshapes(index, inputs.Select(p => p.Node), roles.Output.Node.Inputs[0])
-            .Select(r => (r, afterSoftmax.Contains(index.ProducerIndex(r.Outputs[0])!.Value))).ToList();
+        var beforeSplit = roles.FusedSplit is { } split ? index.Ancestors(split.Inputs[0]) : [];
+        var reshapes = Reshapes(index, inputs.Select(p => p.Node), roles.Output.Node.Inputs[0]).Select(r =>
+        {
+            int at = index.ProducerIndex(r.Outputs[0])!.Value;
+            return (r, beforeSplit.Contains(at) ? 3 : afterSoftmax.Contains(at) ? 1 : 0);
+        }).ToList();
         return new HeadPlan(roles, width / layer.Heads, reshapes);
     }
 
@@ -188,6 +204,25 @@ public static class AttentionPruning
     internal static LayerProjections Roles(EncoderLayer layer) => layer.Projections
         ?? throw new CondenseException($"layer {layer.Index} (attention {layer.Softmax.Name}) does not have the plain pattern of separate "
             + "query, key, value, output and feed-forward projections: its heads and neurons cannot be removed");
+
+    // The Split of a fused projection: sizes given (an input from opset 13, an attribute before) become the new width; without
+    // them it splits equally, which still holds.
+    private static void SplitSizes(ModelGraph graph, Node split, long before, long after, int layer)
+    {
+        if (split.Attributes.TryGetValue("split", out var sizes))
+        {
+            if (sizes.IntsValue!.Any(v => v != before))
+                throw new CondenseException($"layer {layer}: the Split of query, key and value is not into equal thirds");
+            split.Attributes["split"] = AttributeValue.Ints([.. sizes.IntsValue!.Select(_ => after)]);
+        }
+        else if (split.Inputs.Count > 1 && split.Inputs[1].Length > 0)
+        {
+            if (!graph.Initializers.TryGetValue(split.Inputs[1], out var t) || t.ToInt64Values().Any(v => v != before))
+                throw new CondenseException($"layer {layer}: the Split of query, key and value is not into equal thirds by constant sizes");
+            ReshapeTargets.Own(graph, split, 1);
+            graph.Initializers[split.Inputs[1]] = Tensor.FromInt64s([after, after, after], DataType.Int64, [3]);
+        }
+    }
 
     // A weight another node also reads (tied layers) cannot lose heads in one layer only.
     private static void Unshared(GraphIndex index, EncoderLayer layer, params LinearNode[] projections)

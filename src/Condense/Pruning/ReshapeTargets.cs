@@ -63,7 +63,7 @@ internal static class ReshapeTargets
 
     // Gives input `slot` of `reader` a constant of its own when any other input (of any node, or of this one) or a
     // graph output reads the same one.
-    private static void Own(ModelGraph graph, Node reader, int slot)
+    internal static void Own(ModelGraph graph, Node reader, int slot)
     {
         string name = reader.Inputs[slot];
         bool shared = graph.Outputs.Any(o => o.Name == name) || graph.Nodes.Sum(n => n.Inputs.Count(i => i == name)) > 1;
