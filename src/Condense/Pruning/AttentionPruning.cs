@@ -52,8 +52,10 @@ public static class AttentionPruning
         {
             int[] keep = Kept(change);
             var roles = plan.Roles;
-            if (roles.FusedSplit is { } split)
+            if (roles.FusedSplit is { } found)
             {
+                // The roles name the input model's nodes: the copy's Split is the one to change.
+                var split = graph.Nodes.First(n => n.Name == found.Name);
                 // Query, key and value are the three thirds of one output: head h is block h of each third.
                 CutOutputs(graph, roles.Value, plan.HeadWidth, [.. Enumerable.Range(0, 3).SelectMany(part => keep.Select(h => part * change.Before + h))]);
                 SplitSizes(graph, split, change.Before * plan.HeadWidth, keep.Length * plan.HeadWidth, change.Layer);

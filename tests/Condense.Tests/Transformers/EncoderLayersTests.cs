@@ -62,7 +62,8 @@ public class EncoderLayersTests
         var model = Load(TinyTransformer.Decoder(17));
         var layer = Assert.Single(EncoderLayers.Find(model));
         Assert.Equal(TinyTransformer.Heads, layer.Heads);
-        Assert.Null(layer.Projections);
+        // One MatMul computes query, key and value, a Split cuts them apart.
+        Assert.Equal(OpTypes.Split, layer.Projections?.FusedSplit?.OpType);
         // Pre-norm: the block's output is the second residual Add, which the final layer norm reads.
         var output = model.Graph.Nodes.Single(n => n.Outputs.Contains(layer.Output));
         Assert.Equal(OpTypes.Add, output.OpType);

@@ -67,4 +67,23 @@ public class FusedAttentionPruningTests
         var ort = TypedParity.RunOnnxRuntime(proto, [.. Feed().Select(f => (f.Key, f.Value))])["logits"];
         Graph.TensorAsserts.Close(ort, Logits(result.Model), 1e-4f);
     }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(17)]
+    public void TinyDecodersWithSplitSizesAsAttributeOrInputLoseHeadsAsMasked(long opset)
+    {
+        // Before opset 13 the Split's sizes are an attribute, from 13 an input.
+        var decoder = EncoderLayersTests.Load(TinyTransformer.Decoder(opset));
+        var layer = Assert.Single(EncoderLayers.Find(decoder));
+        var result = AttentionPruning.RemoveHeads(decoder, [layer], new Dictionary<int, int[]> { [0] = [1] });
+        var masked = decoder.Graph.Clone();
+        masked.Initializers[layer.Projections!.Output.Weight].Data.AsSpan(TinyTransformer.HeadWidth * TinyTransformer.Width).Clear();
+        var feed = EncoderLayersTests.Feed(2, 6, 3);
+        feed.Remove("attention_mask");
+        string output = decoder.Graph.Outputs[0].Name;
+        Graph.TensorAsserts.Close(new GraphModule(masked).Run(feed)[output], result.Model.Run(feed)[output], 1e-5f);
+        Assert.Equal(1, EncoderLayers.Find(result.Model).Single().Heads);
+        Assert.Equal(2, EncoderLayers.Find(decoder).Single().Heads);   // the input model is not changed
+    }
 }
