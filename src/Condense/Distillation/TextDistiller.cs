@@ -50,7 +50,9 @@ public static class TextDistiller
         var cached = options.EmbeddingWeight > 0 ? TeacherEmbeddings(new SentenceEmbedder(teacher, tokenizer, embedding), passages, world, cancellation)
             : null;
         var mapping = options.HiddenWeight > 0 || options.AttentionWeight > 0 ? LayerMapping.Between(student, teacher) : [];
-        string output = SentenceEmbedder.OutputOf(student.Graph, options.Pooling);
+        // A student that pools itself (its teacher's sentence_embedding output) is compared as it is.
+        var pooling = SentenceEmbedder.PoolingFor(student.Graph, options.Pooling);
+        string output = SentenceEmbedder.OutputOf(student.Graph, pooling);
         var inputs = student.Graph.Inputs.Select(i => i.Name).ToList();
         // Each passage is tokenized once; every epoch batches the same ids.
         var encoded = passages.Select(p => tokenizer.Encode(p, options.MaxLength)).ToArray();
@@ -107,7 +109,7 @@ public static class TextDistiller
             var loss = Tensor.Scalar(0f);
             if (cached is not null)
             {
-                var pooled = Pool(values[output], batch.AttentionMask, options.Pooling);
+                var pooled = pooling == Pooling.None ? values[output] : Pool(values[output], batch.AttentionMask, pooling);
                 var target = new Tensor([.. indices.SelectMany(i => cached[i])], indices.Length, cached[0].Length);
                 loss = loss.Add(EmbeddingLosses.Embedding(pooled, target, options.Loss).Mul(options.EmbeddingWeight));
             }

@@ -41,6 +41,7 @@ public sealed class SentenceEmbedder
         _tokenizer = tokenizer;
         Options = options ?? new EmbeddingOptions();
         if (Options.BatchSize < 1) throw new CondenseException($"the batch size must be at least 1, got {Options.BatchSize}");
+        Options = Options with { Pooling = PoolingFor(model.Graph, Options.Pooling) };
         _output = OutputOf(model.Graph, Options.Pooling);
     }
 
@@ -136,6 +137,20 @@ public sealed class SentenceEmbedder
     {
         double norm = Math.Sqrt(x.Sum(v => (double)v * v));
         return [.. x.Select(v => (float)(v / Math.Max(norm, 1e-12)))];
+    }
+
+    /// <summary>
+    /// The pooling that fits <paramref name="graph"/>: <paramref name="requested"/>, except that a model which pools itself (no
+    /// token-state output — last_hidden_state, token_embeddings or rank 3 — but a sentence_embedding, pooler_output or rank-2
+    /// one, as sentence-transformers models exported with their pooling layer are) gets <see cref="Pooling.None"/>.
+    /// </summary>
+    public static Pooling PoolingFor(ModelGraph graph, Pooling requested)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        if (requested == Pooling.None) return requested;
+        bool tokenStates = graph.Outputs.Any(o => o.Name is "last_hidden_state" or "token_embeddings" || o.Shape?.Length == 3);
+        bool pooled = graph.Outputs.Any(o => o.Name is "sentence_embedding" or "pooler_output" || o.Shape?.Length == 2);
+        return !tokenStates && pooled ? Pooling.None : requested;
     }
 
     /// <summary>
