@@ -149,7 +149,8 @@ public static partial class CalibratedFilters
         var readers = group.Slices.Distinct()
             .Select(s => (Slice: s, Node: graph.Nodes.FirstOrDefault(n => n.Inputs.Count > 1 && n.Inputs[1] == s.Initializer && !producers.Contains(n))))
             .Where(r => r.Node is not null).ToList();
-        if (readers.Count != 1) return null;
+        // A reader of concatenated channels reads other groups' channels too: the group is cut by norm.
+        if (readers.Count != 1 || readers[0].Slice.Before is not null) return null;
         var (slice, node) = (readers[0].Slice, readers[0].Node!);
         var weight = graph.Initializers[slice.Initializer];
         return node.OpType switch

@@ -1,7 +1,8 @@
 // The channel groups of a graph, the map structured pruning works from. Every Conv, Gemm or MatMul with
 // a weight initializer writes a value whose channels (axis 1) it owns; one forward walk follows those
-// channels through ops that act per channel or keep a zero channel zero (ReLU, pooling, batch norm,
-// dropout, flatten) to the layers that read them, recording every tensor axis they index. Channels
+// channels through ops that act per channel or keep a zero channel zero (ReLU, ReLU6, zero padding, pooling, batch
+// norm, dropout, flatten) to the layers that read them, recording every tensor axis they index; a Concat on the channel
+// axis makes each input's channels one segment of its output, sliced at their offset in every reader. Channels
 // joined by an Add (residual connections, He et al. 2016) must stay aligned, so the layers feeding one
 // Add form one group with one shared channel set. A group meeting anything else is blocked, with a reason.
 using Condense.Graph;
@@ -9,8 +10,13 @@ using Condense.Tensors;
 
 namespace Condense.Pruning;
 
-/// <summary>An initializer axis indexed by a group's channels: channel c owns entries [c·Block, (c+1)·Block).</summary>
-internal sealed record ChannelSlice(string Initializer, int Axis, int Block);
+/// <summary>
+/// An initializer axis indexed by a group's channels: channel c owns entries [c·Block, (c+1)·Block), after the entries of
+/// <paramref name="Before"/> and <paramref name="FixedBefore"/>: when the axis reads a Concat, the channels of the segments
+/// before this group's (one producer of each group: their current count, which shrinks as those groups are cut; and the
+/// channels of segments no group writes); null for an axis of this group alone.
+/// </summary>
+internal sealed record ChannelSlice(string Initializer, int Axis, int Block, IReadOnlyList<ChannelProducer>? Before = null, int FixedBefore = 0);
 
 /// <summary>A layer whose filters (neurons) write a group's channels, and the axis of its weight that indexes them.</summary>
 internal sealed record ChannelProducer(Node Node, string Weight, int Axis);
@@ -32,12 +38,29 @@ internal sealed class ChannelGroup
 }
 
 /// <summary>Finds the channel groups of a graph.</summary>
-internal static class ChannelGroups
+internal static partial class ChannelGroups
 {
     // y = f(x) per element with f(0) = 0: a removed (zero) channel stays zero.
     private static readonly HashSet<string> ZeroPreserving = [OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Tanh, OpTypes.Dropout, OpTypes.Identity];
     // Per-channel window ops: channel c of the output depends on channel c of the input only, and a zero channel stays zero.
     private static readonly HashSet<string> PerChannel = [OpTypes.MaxPool, OpTypes.AveragePool, OpTypes.GlobalAveragePool, OpTypes.GlobalMaxPool];
+
+    // Clip with min ≤ 0 ≤ max (ReLU6) keeps a zero channel at zero; so does constant zero padding of the spatial axes only.
+    private static bool KeepsZero(ModelGraph graph, Node node)
+    {
+        float Scalar(int input, string attribute, float fallback) =>
+            node.Inputs.Count > input && node.Inputs[input].Length > 0
+                ? graph.Initializers.TryGetValue(node.Inputs[input], out var t) && t.Size == 1 ? t.Data[0] : float.NaN
+                : node.Float(attribute, fallback);
+        if (node.OpType == OpTypes.Clip) return Scalar(1, "min", float.NegativeInfinity) <= 0 && Scalar(2, "max", float.PositiveInfinity) >= 0;
+        if (node.OpType != OpTypes.Pad || node.Attributes.TryGetValue("mode", out var mode) && mode.StringValue != "constant") return false;
+        long[]? pads = node.Attributes.TryGetValue("pads", out var p) ? p.IntsValue
+            : node.Inputs.Count > 1 && graph.Initializers.TryGetValue(node.Inputs[1], out var t) ? t.ToInt64Values() : null;
+        int rank = pads is null ? 0 : pads.Length / 2;
+        bool channelsUnpadded = pads is not null && rank >= 2 && pads[0] == 0 && pads[1] == 0 && pads[rank] == 0 && pads[rank + 1] == 0;
+        bool axesAll = node.Inputs.Count < 4 || node.Inputs[3].Length == 0;
+        return channelsUnpadded && axesAll && Scalar(2, "value", 0f) == 0f;
+    }
 
     /// <summary>The groups of <paramref name="graph"/>, in the order of their first layer.</summary>
     public static IReadOnlyList<ChannelGroup> Find(ModelGraph graph)
@@ -46,7 +69,11 @@ internal static class ChannelGroups
         var walk = new Walk(graph, shapes);
         foreach (var node in graph.Nodes) walk.Visit(node);
         foreach (var output in graph.Outputs)
+        {
             if (walk.Channels.TryGetValue(output.Name, out var c)) walk.Block(c.Group, $"its channels reach the model output '{output.Name}'");
+            foreach (var segment in walk.Segments.GetValueOrDefault(output.Name) ?? [])
+                if (segment.Group >= 0) walk.Block(segment.Group, $"its channels reach the model output '{output.Name}'");
+        }
         return walk.Roots();
     }
 
@@ -61,7 +88,7 @@ internal static class ChannelGroups
         return values.ToDictionary(v => v.Key, v => v.Value.Shape);
     }
 
-    private sealed class Walk(ModelGraph graph, Dictionary<string, int[]> shapes)
+    private sealed partial class Walk(ModelGraph graph, Dictionary<string, int[]> shapes)
     {
         private readonly List<ChannelGroup> _groups = [];
         private readonly List<int> _parent = [];
@@ -71,6 +98,9 @@ internal static class ChannelGroups
 
         public void Visit(Node node)
         {
+            if (ChannelConcat(node)) return;
+            var segmented = node.Inputs.Where(i => i.Length > 0 && Segments.ContainsKey(i)).Distinct().ToList();
+            if (segmented.Count > 0 && VisitSegmented(node, segmented)) return;
             var tracked = node.Inputs.Where(i => i.Length > 0 && Channels.ContainsKey(i)).Distinct().ToList();
             switch (node.OpType)
             {
@@ -82,7 +112,7 @@ internal static class ChannelGroups
                     for (int i = 1; i < Math.Min(5, node.Inputs.Count); i++) Group(group).Slices.Add(new ChannelSlice(node.Inputs[i], 0, block));
                     Pass(node);
                     return;
-                case var op when ZeroPreserving.Contains(op) && tracked.SequenceEqual([node.Inputs[0]]):
+                case var op when (ZeroPreserving.Contains(op) || KeepsZero(graph, node)) && tracked.SequenceEqual([node.Inputs[0]]):
                     Pass(node);
                     return;
                 case var op when PerChannel.Contains(op) && tracked.SequenceEqual([node.Inputs[0]]) && Channels[node.Inputs[0]].Block == 1:

@@ -123,6 +123,19 @@ public static class StructuredPruning
         foreach (var slice in group.Slices.Distinct())
         {
             var t = graph.Initializers[slice.Initializer];
+            if (slice.Before is { } before)
+            {
+                // A Concat's reader: this group's channels sit after the (current) channels of the segments before it.
+                int offset = slice.FixedBefore + before.Sum(p => graph.Initializers[p.Weight].Shape[p.Axis]), length = t.Shape[slice.Axis];
+                if (offset + group.Channels > length)
+                    throw new CondenseException($"{slice.Initializer} has {length} entries on axis {slice.Axis}, too few for the channels of "
+                        + $"{group.Name} after {offset} others");
+                int after = offset + group.Channels;
+                int[] all = [.. Enumerable.Range(0, offset), .. keep.Select(k => offset + k), .. Enumerable.Range(after, length - after)];
+                graph.Initializers[slice.Initializer] = Select(t, slice.Axis, 1, all);
+                if (!names.Contains(slice.Initializer)) names.Add(slice.Initializer);
+                continue;
+            }
             if (t.Shape[slice.Axis] != group.Channels * slice.Block)
                 throw new CondenseException($"{slice.Initializer} has {t.Shape[slice.Axis]} entries on axis {slice.Axis}, "
                     + $"expected {group.Channels * slice.Block} for the channels of {group.Name}");

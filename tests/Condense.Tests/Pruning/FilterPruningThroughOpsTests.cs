@@ -1,0 +1,131 @@
+// Filter pruning through the ops between a layer and its readers: Concat (ConcatFilterPruningTests), ReLU6 and zero padding
+// (ZeroKeepingOpsPruningTests).
+// Filters whose channels meet in a Concat (SqueezeNet's fire modules; DenseNet and Inception the same way) are cut like any
+// others: each reader of the concatenation loses the cut channels at the offset of their segment, which moves as the
+// segments before it shrink. The oracle: the physically smaller model computes what the original computes with the cut
+// filters (weights and biases) set to zero, since a zero channel stays zero through ReLU, pooling and Concat.
+using Condense.Autograd;
+using Condense.Data;
+using Condense.Formats;
+using Condense.Graph;
+using Condense.Pruning;
+using Condense.Tensors;
+
+namespace Condense.Tests.Pruning;
+
+public class ConcatFilterPruningTests
+{
+    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", name);
+
+    // The fire module exported by PyTorch (stem → squeeze → 1×1 and 3×3 expands → Concat → ReLU → pooling → Linear), with
+    // random biases so that a cut filter's bias matters too.
+    private static GraphModule Fire()
+    {
+        var graph = ModelFile.Load(Fixture("fire-op13.onnx")).Graph.Clone();
+        var rng = new Rng(7);
+        foreach (var conv in graph.Nodes.Where(n => n.OpType == OpTypes.Conv))
+        {
+            var bias = graph.Initializers[conv.Inputs[2]];
+            for (int i = 0; i < bias.Size; i++) bias.Data[i] = rng.NextNormal() * 0.1f;
+        }
+        return new GraphModule(graph);
+    }
+
+    private static Tensor Logits(GraphModule model)
+    {
+        var x = Npy.Read(Fixture("fire.input.npy"));
+        model.Eval();
+        using (GradMode.NoGrad()) return model.Forward(new Tensor(x.ToFloat(), x.Shape));
+    }
+
+    [Theory]
+    [InlineData(0.25)]
+    [InlineData(0.5)]
+    public void CutFiltersBeforeAConcatEqualZeroedFilters(double ratio)
+    {
+        var model = Fire();
+        var result = StructuredPruning.Remove(model, ratio);
+        // Stem, squeeze and both expands (whose channels the Concat joins); only the Linear head, writing the output, is left.
+        Assert.Equal(4, result.Changes.Count);
+        Assert.Contains("fc.weight", Assert.Single(result.Skipped));
+        var zeroed = model.Graph.Clone();
+        foreach (var change in result.Changes)
+        {
+            var conv = zeroed.Nodes.Single(n => n.OpType == OpTypes.Conv && n.Inputs[1] == Assert.Single(change.Layers));
+            var weight = zeroed.Initializers[conv.Inputs[1]];
+            int filter = weight.Size / weight.Shape[0];
+            foreach (int c in Enumerable.Range(0, change.ChannelsBefore).Except(change.Kept))
+            {
+                weight.Data.AsSpan(c * filter, filter).Clear();
+                zeroed.Initializers[conv.Inputs[2]].Data[c] = 0f;
+            }
+        }
+        Graph.TensorAsserts.Close(Logits(new GraphModule(zeroed)), Logits(result.Model), 1e-5f);
+        // The head reads the Concat's 16 channels, 8 from each expand before the cut.
+        int expands = result.Changes.Where(c => c.Layers[0].StartsWith("e", StringComparison.Ordinal)).Sum(c => c.Kept.Count);
+        Assert.Equal([5, expands], result.Model.Graph.Initializers["fc.weight"].Shape);
+    }
+}
+
+public class ZeroKeepingOpsPruningTests
+{
+    // x → conv (3→8) → Clip [min, 6] → Pad (spatial, value) → conv (8→4) → GlobalAveragePool → Flatten: output [N, 4].
+    private static GraphModule Model(float clipMin, float padValue)
+    {
+        var rng = new Rng(3);
+        Tensor Random(params int[] shape)
+        {
+            var t = Tensor.Zeros(shape);
+            for (int i = 0; i < t.Size; i++) t.Data[i] = rng.NextNormal() * 0.3f;
+            return t;
+        }
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 3, 6, 6]));
+        foreach (var (name, t) in new[] { ("w1", Random(8, 3, 3, 3)), ("b1", Random(8)), ("w2", Random(4, 8, 3, 3)), ("b2", Random(4)) })
+        {
+            graph.Initializers[name] = t;
+            graph.Trainable.Add(name);
+        }
+        graph.Initializers["min"] = Tensor.Scalar(clipMin);
+        graph.Initializers["max"] = Tensor.Scalar(6f);
+        graph.Initializers["pads"] = Tensor.FromInt64s([0, 0, 1, 1, 0, 0, 1, 1], DataType.Int64, [8]);
+        graph.Initializers["value"] = Tensor.Scalar(padValue);
+        var kernel = new Dictionary<string, AttributeValue> { ["kernel_shape"] = AttributeValue.Ints(3, 3) };
+        graph.Nodes.Add(new Node("conv1", OpTypes.Conv, ["x", "w1", "b1"], ["c1"], kernel));
+        graph.Nodes.Add(new Node("relu6", OpTypes.Clip, ["c1", "min", "max"], ["r"]));
+        graph.Nodes.Add(new Node("pad", OpTypes.Pad, ["r", "pads", "value"], ["p"]));
+        graph.Nodes.Add(new Node("conv2", OpTypes.Conv, ["p", "w2", "b2"], ["c2"], kernel));
+        graph.Nodes.Add(new Node("pool", OpTypes.GlobalAveragePool, ["c2"], ["g"]));
+        graph.Nodes.Add(new Node("flatten", OpTypes.Flatten, ["g"], ["y"]));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 4]));
+        return new GraphModule(graph);
+    }
+
+    [Fact]
+    public void Relu6AndZeroPaddingKeepACutChannelAtZero()
+    {
+        var model = Model(0f, 0f);
+        var result = StructuredPruning.Remove(model, 0.5);
+        var change = Assert.Single(result.Changes);
+        var zeroed = model.Graph.Clone();
+        foreach (int c in Enumerable.Range(0, 8).Except(change.Kept))
+        {
+            zeroed.Initializers["w1"].Data.AsSpan(c * 27, 27).Clear();
+            zeroed.Initializers["b1"].Data[c] = 0f;
+        }
+        var x = Tensor.Zeros(2, 3, 6, 6);
+        for (int i = 0; i < x.Size; i++) x.Data[i] = (i % 11 - 5) * 0.2f;
+        Graph.TensorAsserts.Close(new GraphModule(zeroed).Forward(x), result.Model.Forward(x), 1e-5f);
+        Assert.Equal([4, 4, 3, 3], result.Model.Graph.Initializers["w2"].Shape);
+    }
+
+    [Theory]
+    [InlineData(0.5f, 0f, "Clip")]
+    [InlineData(0f, 1f, "Pad")]
+    public void AClipAboveZeroOrAPaddingOfOnesBlocksTheCut(float clipMin, float padValue, string op)
+    {
+        var result = StructuredPruning.Remove(Model(clipMin, padValue), 0.5);
+        Assert.DoesNotContain(result.Changes, c => c.Layers.Contains("w1"));
+        Assert.Contains(result.Skipped, s => s.StartsWith("w1", StringComparison.Ordinal) && s.Contains(op, StringComparison.Ordinal));
+    }
+}
