@@ -2,7 +2,9 @@
 // a weight initializer writes a value whose channels (axis 1) it owns; one forward walk follows those
 // channels through ops that act per channel or keep a zero channel zero (ReLU, ReLU6, zero padding, pooling, batch
 // norm, dropout, flatten) to the layers that read them, recording every tensor axis they index; a Concat on the channel
-// axis makes each input's channels one segment of its output, sliced at their offset in every reader. Channels
+// axis makes each input's channels one segment of its output, sliced at their offset in every reader. A sigmoid of
+// tracked channels is a gate: not zero where a channel is cut, so only its product with channels (SiLU, squeeze-and-
+// excitation) may read it, and the product joins the two groups. Channels
 // joined by an Add (residual connections, He et al. 2016) must stay aligned, so the layers feeding one
 // Add form one group with one shared channel set. A group meeting anything else is blocked, with a reason.
 using Condense.Graph;
@@ -41,7 +43,11 @@ internal sealed class ChannelGroup
 internal static partial class ChannelGroups
 {
     // y = f(x) per element with f(0) = 0: a removed (zero) channel stays zero.
-    private static readonly HashSet<string> ZeroPreserving = [OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Tanh, OpTypes.Dropout, OpTypes.Identity];
+    private static readonly HashSet<string> ZeroPreserving =
+    [
+        OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Tanh, OpTypes.Dropout, OpTypes.Identity, OpTypes.HardSwish, OpTypes.Mish, OpTypes.Elu, OpTypes.Selu,
+        OpTypes.Gelu,
+    ];
     // Per-channel window ops: channel c of the output depends on channel c of the input only, and a zero channel stays zero.
     private static readonly HashSet<string> PerChannel = [OpTypes.MaxPool, OpTypes.AveragePool, OpTypes.GlobalAveragePool, OpTypes.GlobalMaxPool];
 
@@ -98,6 +104,10 @@ internal static partial class ChannelGroups
 
         public void Visit(Node node)
         {
+            if (GatedProduct(node)) return;
+            // A gate is not zero where a channel is cut: read by anything but a product with the channels, it keeps them whole.
+            foreach (var gate in node.Inputs.Where(Gates.Contains).Distinct())
+                Block(Channels[gate].Group, $"its sigmoid gate is read by {node.OpType} ({node.Name}), and a gate is not zero where a channel is cut");
             if (ChannelConcat(node)) return;
             var segmented = node.Inputs.Where(i => i.Length > 0 && Segments.ContainsKey(i)).Distinct().ToList();
             if (segmented.Count > 0 && VisitSegmented(node, segmented)) return;
@@ -107,6 +117,10 @@ internal static partial class ChannelGroups
                 case OpTypes.Conv: Conv(node); return;
                 case OpTypes.Gemm or OpTypes.MatMul: Linear(node); return;
                 case OpTypes.Add: Add(node); return;
+                case OpTypes.Sigmoid or OpTypes.HardSigmoid when tracked.SequenceEqual([node.Inputs[0]]) && Channels[node.Inputs[0]].Block == 1:
+                    Pass(node);
+                    Gates.Add(node.Outputs[0]);
+                    return;
                 case OpTypes.BatchNormalization when tracked.SequenceEqual([node.Inputs[0]]):
                     var (group, block) = Channels[node.Inputs[0]];
                     for (int i = 1; i < Math.Min(5, node.Inputs.Count); i++) Group(group).Slices.Add(new ChannelSlice(node.Inputs[i], 0, block));
@@ -130,6 +144,23 @@ internal static partial class ChannelGroups
         }
 
         private void Pass(Node node) => Channels[node.Outputs[0]] = Channels[node.Inputs[0]];
+
+        /// <summary>Values that carry a group's channels but are not zero where a channel is cut: sigmoid gates.</summary>
+        public HashSet<string> Gates { get; } = [];
+
+        // x · g of two tracked values with the same channels (SiLU's x · σ(x), a squeeze-and-excitation block's x · σ(s)): a
+        // channel is zero wherever x's is, so the two groups become one, as a residual Add joins them.
+        private bool GatedProduct(Node node)
+        {
+            if (node.OpType != OpTypes.Mul || node.Inputs.Count != 2) return false;
+            var (a, b) = (node.Inputs[0], node.Inputs[1]);
+            if (!Channels.TryGetValue(a, out var first) || !Channels.TryGetValue(b, out var second) || first.Block != 1 || second.Block != 1
+                || Gates.Contains(a) && Gates.Contains(b)) return false;
+            if (!shapes.TryGetValue(a, out var sa) || !shapes.TryGetValue(b, out var sb) || !shapes.TryGetValue(node.Outputs[0], out var so)
+                || sa.Length < 2 || sa.Length != so.Length || sb.Length != so.Length || sa[1] != so[1] || sb[1] != so[1]) return false;
+            Channels[node.Outputs[0]] = (Union(first.Group, second.Group), 1);
+            return true;
+        }
 
         // (N, C, …) → (N, C·…): each channel becomes a run of consecutive features.
         private bool IsFlatten(Node node) =>

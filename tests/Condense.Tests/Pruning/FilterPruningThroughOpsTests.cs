@@ -1,5 +1,5 @@
 // Filter pruning through the ops between a layer and its readers: Concat (ConcatFilterPruningTests), ReLU6 and zero padding
-// (ZeroKeepingOpsPruningTests).
+// (ZeroKeepingOpsPruningTests), SiLU and squeeze-and-excitation gates (GatedChannelPruningTests).
 // Filters whose channels meet in a Concat (SqueezeNet's fire modules; DenseNet and Inception the same way) are cut like any
 // others: each reader of the concatenation loses the cut channels at the offset of their segment, which moves as the
 // segments before it shrink. The oracle: the physically smaller model computes what the original computes with the cut
@@ -127,5 +127,78 @@ public class ZeroKeepingOpsPruningTests
         var result = StructuredPruning.Remove(Model(clipMin, padValue), 0.5);
         Assert.DoesNotContain(result.Changes, c => c.Layers.Contains("w1"));
         Assert.Contains(result.Skipped, s => s.StartsWith("w1", StringComparison.Ordinal) && s.Contains(op, StringComparison.Ordinal));
+    }
+}
+
+public class GatedChannelPruningTests
+{
+    // x → conv1 (3→8) → SiLU as x · σ(x) → squeeze-and-excitation (pool → fc1 1×1 8→4 → Relu → fc2 1×1 4→8 → σ → product)
+    // → conv2 (8→4) → GlobalAveragePool → Flatten: EfficientNet's block as PyTorch exports it.
+    private static GraphModule Model()
+    {
+        var rng = new Rng(9);
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 3, 6, 6]));
+        void Put(string name, params int[] shape)
+        {
+            var t = Tensor.Zeros(shape);
+            for (int i = 0; i < t.Size; i++) t.Data[i] = rng.NextNormal() * 0.4f;
+            graph.Initializers[name] = t;
+            graph.Trainable.Add(name);
+        }
+        Put("w1", 8, 3, 3, 3); Put("b1", 8); Put("f1", 4, 8, 1, 1); Put("g1", 4); Put("f2", 8, 4, 1, 1); Put("g2", 8); Put("w2", 4, 8, 1, 1); Put("b2", 4);
+        var k3 = new Dictionary<string, AttributeValue> { ["kernel_shape"] = AttributeValue.Ints(3, 3), ["pads"] = AttributeValue.Ints(1, 1, 1, 1) };
+        var k1 = new Dictionary<string, AttributeValue> { ["kernel_shape"] = AttributeValue.Ints(1, 1) };
+        graph.Nodes.Add(new Node("conv1", OpTypes.Conv, ["x", "w1", "b1"], ["c1"], k3));
+        graph.Nodes.Add(new Node("sigmoid1", OpTypes.Sigmoid, ["c1"], ["s1"]));
+        graph.Nodes.Add(new Node("silu", OpTypes.Mul, ["c1", "s1"], ["a"]));
+        graph.Nodes.Add(new Node("squeeze", OpTypes.GlobalAveragePool, ["a"], ["p"]));
+        graph.Nodes.Add(new Node("fc1", OpTypes.Conv, ["p", "f1", "g1"], ["h"], k1));
+        graph.Nodes.Add(new Node("relu", OpTypes.Relu, ["h"], ["r"]));
+        graph.Nodes.Add(new Node("fc2", OpTypes.Conv, ["r", "f2", "g2"], ["e"], k1));
+        graph.Nodes.Add(new Node("gate", OpTypes.Sigmoid, ["e"], ["s2"]));
+        graph.Nodes.Add(new Node("excite", OpTypes.Mul, ["a", "s2"], ["m"]));
+        graph.Nodes.Add(new Node("conv2", OpTypes.Conv, ["m", "w2", "b2"], ["c2"], k1));
+        graph.Nodes.Add(new Node("pool", OpTypes.GlobalAveragePool, ["c2"], ["g"]));
+        graph.Nodes.Add(new Node("flatten", OpTypes.Flatten, ["g"], ["y"]));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 4]));
+        return new GraphModule(graph);
+    }
+
+    [Fact]
+    public void SiluAndSqueezeExcitationJoinTheirChannelsAndCutFiltersEqualZeroedOnes()
+    {
+        var model = Model();
+        var result = StructuredPruning.Remove(model, 0.5);
+        // conv1's filters and fc2's (which gates them) are one group; fc1's another.
+        var groups = result.Changes.Select(c => c.Layers.Order(StringComparer.Ordinal).Reverse().ToArray()).OrderByDescending(l => l.Length);
+        Assert.Equal([["w1", "f2"], ["f1"]], groups);
+        var zeroed = model.Graph.Clone();
+        var biases = new Dictionary<string, string> { ["w1"] = "b1", ["f1"] = "g1", ["f2"] = "g2" };
+        foreach (var change in result.Changes)
+            foreach (string weight in change.Layers)
+            {
+                var w = zeroed.Initializers[weight];
+                int filter = w.Size / w.Shape[0];
+                foreach (int c in Enumerable.Range(0, change.ChannelsBefore).Except(change.Kept))
+                {
+                    w.Data.AsSpan(c * filter, filter).Clear();
+                    zeroed.Initializers[biases[weight]].Data[c] = 0f;
+                }
+            }
+        var x = Tensor.Zeros(2, 3, 6, 6);
+        for (int i = 0; i < x.Size; i++) x.Data[i] = (i % 13 - 6) * 0.15f;
+        Graph.TensorAsserts.Close(new GraphModule(zeroed).Forward(x), result.Model.Forward(x), 1e-5f);
+    }
+
+    [Fact]
+    public void AGateReadByAnythingButTheProductKeepsItsChannelsWhole()
+    {
+        var graph = Model().Graph.Clone();
+        // The gate added instead of multiplied: a cut channel would add σ(0) = ½, not zero.
+        graph.Nodes.Single(n => n.Name == "excite").OpType = OpTypes.Add;
+        var result = StructuredPruning.Remove(new GraphModule(graph), 0.5);
+        Assert.DoesNotContain(result.Changes, c => c.Layers.Contains("f2"));
+        Assert.Contains(result.Skipped, s => s.Contains("sigmoid gate", StringComparison.Ordinal));
     }
 }
