@@ -31,6 +31,26 @@ public class ConcatFilterPruningTests
         return new GraphModule(graph);
     }
 
+    // The oracle: a copy of the model with each change's cut filters (rows of every conv weight it names, and the conv's bias
+    // entries) set to zero.
+    internal static ModelGraph Zeroed(GraphModule model, IEnumerable<LayerChange> changes)
+    {
+        var zeroed = model.Graph.Clone();
+        foreach (var change in changes)
+            foreach (string weight in change.Layers)
+            {
+                var conv = zeroed.Nodes.Single(n => n.OpType == OpTypes.Conv && n.Inputs[1] == weight);
+                var w = zeroed.Initializers[weight];
+                int filter = w.Size / w.Shape[0];
+                foreach (int c in Enumerable.Range(0, change.ChannelsBefore).Except(change.Kept))
+                {
+                    w.Data.AsSpan(c * filter, filter).Clear();
+                    zeroed.Initializers[conv.Inputs[2]].Data[c] = 0f;
+                }
+            }
+        return zeroed;
+    }
+
     private static Tensor Logits(GraphModule model)
     {
         var x = Npy.Read(Fixture("fire.input.npy"));
@@ -48,18 +68,7 @@ public class ConcatFilterPruningTests
         // Stem, squeeze and both expands (whose channels the Concat joins); only the Linear head, writing the output, is left.
         Assert.Equal(4, result.Changes.Count);
         Assert.Contains("fc.weight", Assert.Single(result.Skipped));
-        var zeroed = model.Graph.Clone();
-        foreach (var change in result.Changes)
-        {
-            var conv = zeroed.Nodes.Single(n => n.OpType == OpTypes.Conv && n.Inputs[1] == Assert.Single(change.Layers));
-            var weight = zeroed.Initializers[conv.Inputs[1]];
-            int filter = weight.Size / weight.Shape[0];
-            foreach (int c in Enumerable.Range(0, change.ChannelsBefore).Except(change.Kept))
-            {
-                weight.Data.AsSpan(c * filter, filter).Clear();
-                zeroed.Initializers[conv.Inputs[2]].Data[c] = 0f;
-            }
-        }
+        var zeroed = Zeroed(model, result.Changes);
         Graph.TensorAsserts.Close(Logits(new GraphModule(zeroed)), Logits(result.Model), 1e-5f);
         // The head reads the Concat's 16 channels, 8 from each expand before the cut.
         int expands = result.Changes.Where(c => c.Layers[0].StartsWith("e", StringComparison.Ordinal)).Sum(c => c.Kept.Count);
@@ -107,12 +116,7 @@ public class ZeroKeepingOpsPruningTests
         var model = Model(0f, 0f);
         var result = StructuredPruning.Remove(model, 0.5);
         var change = Assert.Single(result.Changes);
-        var zeroed = model.Graph.Clone();
-        foreach (int c in Enumerable.Range(0, 8).Except(change.Kept))
-        {
-            zeroed.Initializers["w1"].Data.AsSpan(c * 27, 27).Clear();
-            zeroed.Initializers["b1"].Data[c] = 0f;
-        }
+        var zeroed = ConcatFilterPruningTests.Zeroed(model, [change]);
         var x = Tensor.Zeros(2, 3, 6, 6);
         for (int i = 0; i < x.Size; i++) x.Data[i] = (i % 11 - 5) * 0.2f;
         Graph.TensorAsserts.Close(new GraphModule(zeroed).Forward(x), result.Model.Forward(x), 1e-5f);
@@ -173,19 +177,7 @@ public class GatedChannelPruningTests
         // conv1's filters and fc2's (which gates them) are one group; fc1's another.
         var groups = result.Changes.Select(c => c.Layers.Order(StringComparer.Ordinal).Reverse().ToArray()).OrderByDescending(l => l.Length);
         Assert.Equal([["w1", "f2"], ["f1"]], groups);
-        var zeroed = model.Graph.Clone();
-        var biases = new Dictionary<string, string> { ["w1"] = "b1", ["f1"] = "g1", ["f2"] = "g2" };
-        foreach (var change in result.Changes)
-            foreach (string weight in change.Layers)
-            {
-                var w = zeroed.Initializers[weight];
-                int filter = w.Size / w.Shape[0];
-                foreach (int c in Enumerable.Range(0, change.ChannelsBefore).Except(change.Kept))
-                {
-                    w.Data.AsSpan(c * filter, filter).Clear();
-                    zeroed.Initializers[biases[weight]].Data[c] = 0f;
-                }
-            }
+        var zeroed = ConcatFilterPruningTests.Zeroed(model, result.Changes);
         var x = Tensor.Zeros(2, 3, 6, 6);
         for (int i = 0; i < x.Size; i++) x.Data[i] = (i % 13 - 6) * 0.15f;
         Graph.TensorAsserts.Close(new GraphModule(zeroed).Forward(x), result.Model.Forward(x), 1e-5f);
