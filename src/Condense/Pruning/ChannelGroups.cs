@@ -106,8 +106,9 @@ internal static partial class ChannelGroups
         {
             if (GatedProduct(node)) return;
             // A gate is not zero where a channel is cut: read by anything but a product with the channels, it keeps them whole.
-            foreach (var gate in node.Inputs.Where(Gates.Contains).Distinct())
-                Block(Channels[gate].Group, $"its sigmoid gate is read by {node.OpType} ({node.Name}), and a gate is not zero where a channel is cut");
+            foreach (var gate in node.Inputs.Where(Gates.ContainsKey).Distinct())
+                Block(Channels[gate].Group, $"its channels go through {Gates[gate].OpType} ({Gates[gate].Name}), which does not keep a removed "
+                    + $"channel at zero, into {node.OpType} ({node.Name}), which is not a product with the channels");
             if (ChannelConcat(node)) return;
             var segmented = node.Inputs.Where(i => i.Length > 0 && Segments.ContainsKey(i)).Distinct().ToList();
             if (segmented.Count > 0 && VisitSegmented(node, segmented)) return;
@@ -119,7 +120,7 @@ internal static partial class ChannelGroups
                 case OpTypes.Add: Add(node); return;
                 case OpTypes.Sigmoid or OpTypes.HardSigmoid when tracked.SequenceEqual([node.Inputs[0]]) && Channels[node.Inputs[0]].Block == 1:
                     Pass(node);
-                    Gates.Add(node.Outputs[0]);
+                    Gates[node.Outputs[0]] = node;
                     return;
                 case OpTypes.BatchNormalization when tracked.SequenceEqual([node.Inputs[0]]):
                     var (group, block) = Channels[node.Inputs[0]];
@@ -145,8 +146,8 @@ internal static partial class ChannelGroups
 
         private void Pass(Node node) => Channels[node.Outputs[0]] = Channels[node.Inputs[0]];
 
-        /// <summary>Values that carry a group's channels but are not zero where a channel is cut: sigmoid gates.</summary>
-        public HashSet<string> Gates { get; } = [];
+        /// <summary>Values that carry a group's channels but are not zero where a channel is cut (sigmoid gates), and their node.</summary>
+        public Dictionary<string, Node> Gates { get; } = [];
 
         // x · g of two tracked values with the same channels (SiLU's x · σ(x), a squeeze-and-excitation block's x · σ(s)): a
         // channel is zero wherever x's is, so the two groups become one, as a residual Add joins them.
@@ -155,7 +156,7 @@ internal static partial class ChannelGroups
             if (node.OpType != OpTypes.Mul || node.Inputs.Count != 2) return false;
             var (a, b) = (node.Inputs[0], node.Inputs[1]);
             if (!Channels.TryGetValue(a, out var first) || !Channels.TryGetValue(b, out var second) || first.Block != 1 || second.Block != 1
-                || Gates.Contains(a) && Gates.Contains(b)) return false;
+                || Gates.ContainsKey(a) && Gates.ContainsKey(b)) return false;
             if (!shapes.TryGetValue(a, out var sa) || !shapes.TryGetValue(b, out var sb) || !shapes.TryGetValue(node.Outputs[0], out var so)
                 || sa.Length < 2 || sa.Length != so.Length || sb.Length != so.Length || sa[1] != so[1] || sb[1] != so[1]) return false;
             Channels[node.Outputs[0]] = (Union(first.Group, second.Group), 1);

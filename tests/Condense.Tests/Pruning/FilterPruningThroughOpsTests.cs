@@ -191,6 +191,6 @@ public class GatedChannelPruningTests
         graph.Nodes.Single(n => n.Name == "excite").OpType = OpTypes.Add;
         var result = StructuredPruning.Remove(new GraphModule(graph), 0.5);
         Assert.DoesNotContain(result.Changes, c => c.Layers.Contains("f2"));
-        Assert.Contains(result.Skipped, s => s.Contains("sigmoid gate", StringComparison.Ordinal));
+        Assert.Contains(result.Skipped, s => s.Contains("Sigmoid (gate)", StringComparison.Ordinal) && s.Contains("into Add", StringComparison.Ordinal));
     }
 }
