@@ -124,6 +124,45 @@ public class ZeroKeepingOpsPruningTests
     }
 
     [Theory]
+    [InlineData(0L)]
+    [InlineData(1L)]
+    public void ASpatialMeanKeepsEachChannelApart(long keepDims)
+    {
+        // conv (3→8) → Relu → ReduceMean over H and W (MNASNet's head) → [Flatten] → Gemm (8→2).
+        var rng = new Rng(5);
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 3, 5, 5]));
+        foreach (var (name, shape) in new[] { ("w", new[] { 8, 3, 3, 3 }), ("b", new[] { 8 }), ("fc", new[] { 2, 8 }), ("fb", new[] { 2 }) })
+        {
+            var t = Tensor.Zeros(shape);
+            for (int i = 0; i < t.Size; i++) t.Data[i] = rng.NextNormal() * 0.3f;
+            graph.Initializers[name] = t;
+            graph.Trainable.Add(name);
+        }
+        var kernel = new Dictionary<string, AttributeValue> { ["kernel_shape"] = AttributeValue.Ints(3, 3) };
+        graph.Nodes.Add(new Node("conv", OpTypes.Conv, ["x", "w", "b"], ["c"], kernel));
+        graph.Nodes.Add(new Node("relu", OpTypes.Relu, ["c"], ["r"]));
+        graph.Nodes.Add(new Node("mean", OpTypes.ReduceMean, ["r"], ["m"],
+            new Dictionary<string, AttributeValue> { ["axes"] = AttributeValue.Ints(2, 3), ["keepdims"] = AttributeValue.Int(keepDims) }));
+        string features = "m";
+        if (keepDims == 1)
+        {
+            graph.Nodes.Add(new Node("flatten", OpTypes.Flatten, ["m"], ["f"]));
+            features = "f";
+        }
+        var transposed = new Dictionary<string, AttributeValue> { ["transB"] = AttributeValue.Int(1) };
+        graph.Nodes.Add(new Node("head", OpTypes.Gemm, [features, "fc", "fb"], ["y"], transposed));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 2]));
+        var model = new GraphModule(graph);
+        var result = StructuredPruning.Remove(model, 0.5);
+        var change = Assert.Single(result.Changes);
+        var x = Tensor.Zeros(2, 3, 5, 5);
+        for (int i = 0; i < x.Size; i++) x.Data[i] = (i % 7 - 3) * 0.3f;
+        Graph.TensorAsserts.Close(new GraphModule(ConcatFilterPruningTests.Zeroed(model, [change])).Forward(x), result.Model.Forward(x), 1e-5f);
+        Assert.Equal([2, 4], result.Model.Graph.Initializers["fc"].Shape);
+    }
+
+    [Theory]
     [InlineData(0.5f, 0f, "Clip")]
     [InlineData(0f, 1f, "Pad")]
     public void AClipAboveZeroOrAPaddingOfOnesBlocksTheCut(float clipMin, float padValue, string op)
