@@ -1,7 +1,8 @@
-// Initializers read by more than one node. Exporters share one tensor between layers whenever the values are equal:
-// PyTorch's ONNX exporter (1.12+) deduplicates identical initializers, so the zero biases of an untrained model, or
-// ConvNeXt's layer scales of 1e-6, become one tensor read by many convs. A pass that rewrites a layer's own tensors
-// (cutting filters, folding batch norm, equalizing, correcting biases) must first give each layer its own copy, or it
+// Initializers read by more than one node. Tensors of equal value end up shared between layers: PyTorch's ONNX exporter
+// (1.12+) writes them once (the zero biases of an untrained model, ConvNeXt's layer scales of 1e-6) and reads the copy
+// through Identity nodes, which the importer turns back into each layer's own tensor, but ONNX optimizers that remove
+// Identity nodes (onnxoptimizer, onnx-simplifier) leave one tensor read by many convs. A pass that rewrites a layer's own
+// tensors (cutting filters, folding batch norm, equalizing, correcting biases) first gives each layer its own copy, or it
 // would change the other readers too.
 using Condense.Tensors;
 
