@@ -82,10 +82,7 @@ public sealed partial class IntegerModel : Module
     // quantization, each product), and each thread's activations stay in its own cache from layer to layer. Integer sums are
     // exact, so any split gives the same bits. Only where each share is large enough and the weights, which every thread then
     // reads whole, are small: LeNet-300-100 int8 at batch 256 (265 KB of weights).
-    private int RowParts(int m)
-    {
-        return _weightBytes <= RowSplitWeightBytes ? Math.Min(Cpu.Threads, m / RowSplitMinRows) : 1;
-    }
+    private int RowParts(int m) => _weightBytes <= RowSplitWeightBytes ? Math.Min(Cpu.Threads, m / RowSplitMinRows) : 1;
 
     private const long RowSplitWeightBytes = 2 << 20;
     private const int RowSplitMinRows = 64;

@@ -148,8 +148,7 @@ public sealed class SentenceEmbedder
     {
         ArgumentNullException.ThrowIfNull(graph);
         if (requested == Pooling.None) return requested;
-        bool tokenStates = graph.Outputs.Any(o => o.Name is "last_hidden_state" or "token_embeddings" || o.Shape?.Length == 3);
-        bool pooled = graph.Outputs.Any(o => o.Name is "sentence_embedding" or "pooler_output" || o.Shape?.Length == 2);
+        bool tokenStates = graph.Outputs.Any(o => Holds(o, Pooling.Mean)), pooled = graph.Outputs.Any(o => Holds(o, Pooling.None));
         return !tokenStates && pooled ? Pooling.None : requested;
     }
 
@@ -159,12 +158,18 @@ public sealed class SentenceEmbedder
     /// </summary>
     public static string OutputOf(ModelGraph graph, Pooling pooling)
     {
-        string[] names = pooling == Pooling.None ? ["sentence_embedding", "pooler_output"] : ["last_hidden_state", "token_embeddings"];
-        int rank = pooling == Pooling.None ? 2 : 3;
         var outputs = graph.Outputs;
-        return outputs.FirstOrDefault(o => names.Contains(o.Name))?.Name
-            ?? outputs.FirstOrDefault(o => o.Shape?.Length == rank)?.Name
+        return outputs.FirstOrDefault(o => Names(pooling).Contains(o.Name))?.Name
+            ?? outputs.FirstOrDefault(o => o.Shape?.Length == Rank(pooling))?.Name
             ?? (outputs.Count == 1 ? outputs[0].Name
-                : throw new CondenseException($"no output of rank {rank} among {string.Join(", ", outputs.Select(o => o.Name))} to pool"));
+                : throw new CondenseException($"no output of rank {Rank(pooling)} among {string.Join(", ", outputs.Select(o => o.Name))} to pool"));
     }
+
+    // The outputs that hold token states (pooled here) or one vector per passage (Pooling.None): by name, or by declared rank.
+    private static string[] Names(Pooling pooling) =>
+        pooling == Pooling.None ? ["sentence_embedding", "pooler_output"] : ["last_hidden_state", "token_embeddings"];
+
+    private static int Rank(Pooling pooling) => pooling == Pooling.None ? 2 : 3;
+
+    private static bool Holds(ValueInfo output, Pooling pooling) => Names(pooling).Contains(output.Name) || output.Shape?.Length == Rank(pooling);
 }

@@ -33,7 +33,7 @@ internal static partial class OnnxTensors
         string name = proto.Name;
         if (proto.DataLocation == TensorProto.Types.DataLocation.External || proto.ExternalData.Count > 0)
             throw new InvalidFileException(path,
-                $"tensor '{name}' is stored outside the file: external data is not supported (save the model with its weights inside the .onnx file)");
+                $"tensor '{name}' is stored outside the file in a place Condense does not read (it reads initializers and node attributes)");
         var shape = proto.Dims.Select(d => d is >= 0 and <= int.MaxValue ? (int)d
             : throw new InvalidFileException(path, $"tensor '{name}' has invalid dimension {d}")).ToArray();
         // Clamped as it goes, so a product of huge dimensions cannot overflow back into range.

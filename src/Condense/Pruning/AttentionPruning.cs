@@ -52,10 +52,8 @@ public static class AttentionPruning
         {
             int[] keep = Kept(change);
             var roles = plan.Roles;
-            if (roles.FusedSplit is { } found)
+            if (plan.Split is { } split)
             {
-                // The roles name the input model's nodes: the copy's Split is the one to change.
-                var split = graph.Nodes.First(n => n.Name == found.Name);
                 // Query, key and value are the three thirds of one output: head h is block h of each third.
                 CutOutputs(graph, roles.Value, plan.HeadWidth, [.. Enumerable.Range(0, 3).SelectMany(part => keep.Select(h => part * change.Before + h))]);
                 SplitSizes(graph, split, change.Before * plan.HeadWidth, keep.Length * plan.HeadWidth, change.Layer);
@@ -122,7 +120,8 @@ public static class AttentionPruning
     }
 
     // Reshapes: how many head-widths wide the entry to change is (0: the head count itself).
-    private sealed record HeadPlan(LayerProjections Roles, int HeadWidth, IReadOnlyList<(Node Reshape, int Widths)> Reshapes);
+    // Split: a fused projection's, in the copy being cut (the roles name the input model's nodes).
+    private sealed record HeadPlan(LayerProjections Roles, int HeadWidth, IReadOnlyList<(Node Reshape, int Widths)> Reshapes, Node? Split);
 
     private static HeadPlan PlanHeads(ModelGraph graph, GraphIndex index, EncoderLayer layer)
     {
@@ -143,7 +142,7 @@ public static class AttentionPruning
             int at = index.ProducerIndex(r.Outputs[0])!.Value;
             return (r, beforeSplit.Contains(at) ? 3 : afterSoftmax.Contains(at) ? 1 : 0);
         }).ToList();
-        return new HeadPlan(roles, width / layer.Heads, reshapes);
+        return new HeadPlan(roles, width / layer.Heads, reshapes, roles.FusedSplit is { } fused ? graph.Nodes.First(n => n.Name == fused.Name) : null);
     }
 
     // The Reshapes of the data flowing from the `from` nodes to `to` (not those of the shape arithmetic beside it).

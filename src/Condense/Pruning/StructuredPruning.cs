@@ -123,28 +123,32 @@ public static class StructuredPruning
         foreach (var slice in group.Slices.Distinct())
         {
             var t = graph.Initializers[slice.Initializer];
-            if (slice.Before is { } before)
-            {
-                // A Concat's reader: this group's channels sit after the (current) channels of the segments before it.
-                int offset = slice.FixedBefore + before.Sum(p => graph.Initializers[p.Weight].Shape[p.Axis]), length = t.Shape[slice.Axis];
-                if (offset + group.Channels > length)
-                    throw new CondenseException($"{slice.Initializer} has {length} entries on axis {slice.Axis}, too few for the channels of "
-                        + $"{group.Name} after {offset} others");
-                int after = offset + group.Channels;
-                int[] all = [.. Enumerable.Range(0, offset), .. keep.Select(k => offset + k), .. Enumerable.Range(after, length - after)];
-                graph.Initializers[slice.Initializer] = Select(t, slice.Axis, 1, all);
-                if (!names.Contains(slice.Initializer)) names.Add(slice.Initializer);
-                continue;
-            }
-            if (t.Shape[slice.Axis] != group.Channels * slice.Block)
-                throw new CondenseException($"{slice.Initializer} has {t.Shape[slice.Axis]} entries on axis {slice.Axis}, "
-                    + $"expected {group.Channels * slice.Block} for the channels of {group.Name}");
-            graph.Initializers[slice.Initializer] = Select(t, slice.Axis, slice.Block, keep);
+            graph.Initializers[slice.Initializer] = slice.Before is null ? CutOwn(t, slice, group, keep) : CutSegment(graph, t, slice, group, keep);
             if (!names.Contains(slice.Initializer)) names.Add(slice.Initializer);
         }
         // A depthwise conv has one group per channel.
         foreach (var node in group.Depthwise) node.Attributes["group"] = AttributeValue.Int(keep.Length);
         return names;
+    }
+
+    // An axis that indexes the group's channels alone.
+    private static Tensor CutOwn(Tensor t, ChannelSlice slice, ChannelGroup group, int[] keep)
+    {
+        if (t.Shape[slice.Axis] != group.Channels * slice.Block)
+            throw new CondenseException($"{slice.Initializer} has {t.Shape[slice.Axis]} entries on axis {slice.Axis}, "
+                + $"expected {group.Channels * slice.Block} for the channels of {group.Name}");
+        return Select(t, slice.Axis, slice.Block, keep);
+    }
+
+    // A Concat's reader: the group's channels sit after the (current) channels of the segments before it; the others stay.
+    private static Tensor CutSegment(ModelGraph graph, Tensor t, ChannelSlice slice, ChannelGroup group, int[] keep)
+    {
+        int offset = slice.FixedBefore + slice.Before!.Sum(p => graph.Initializers[p.Weight].Shape[p.Axis]), length = t.Shape[slice.Axis];
+        int after = offset + group.Channels;
+        if (after > length)
+            throw new CondenseException($"{slice.Initializer} has {length} entries on axis {slice.Axis}, too few for the channels of "
+                + $"{group.Name} after {offset} others");
+        return Select(t, slice.Axis, 1, [.. Enumerable.Range(0, offset), .. keep.Select(k => offset + k), .. Enumerable.Range(after, length - after)]);
     }
 
     // Sizes before and after `axis`: a tensor is (outer, shape[axis], inner) in row-major order.
