@@ -36,9 +36,9 @@ internal static class Diagnosis
             TextOptions.CheckLengths(data.MaxLength, 1);
             var tokenizer = TextOptions.Tokenizer(referencePath, data.Vocab, reference.Graph);
             var passages = TextPassages.Read(text).Take(data.Samples).ToList();
-            var names = reference.Graph.Inputs.Select(i => i.Name).ToList();
+            var inputs = Condense.Inference.TextFeeds.Inputs(reference.Graph);
             // One passage per call, as calibration runs: no padding token enters the comparison.
-            feeds = () => tokenizer.CalibrationFeeds(names, passages, data.MaxLength);
+            feeds = () => tokenizer.CalibrationFeeds(inputs, passages, data.MaxLength);
             total = passages.Count;
         }
         else

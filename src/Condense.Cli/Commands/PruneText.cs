@@ -33,7 +33,7 @@ internal static class PruneText
             ? PruneAndFinetune(output, settings, options, model, tokenizer, calibration, evaluation)
             : CountProgress.Run(output, "measuring sensitivity", "measuring fidelity", evaluation.Count, (sweep, progress) =>
                 TextPrunePipeline.Apply(model, tokenizer, evaluation, options, new EmbeddingOptions(settings.MaxLength), progress, calibration, sweep));
-        pruned.Graph.Metadata[TextTokenizer.MetadataKey] = tokenizer.Vocabulary;
+        tokenizer.CarryInto(pruned.Graph.Metadata);
         ModelFile.Save(pruned.Graph, outPath);
         report = report with { FileBytesBefore = ModelMetrics.SizeOnDisk(settings.Model), FileBytesAfter = ModelMetrics.SizeOnDisk(outPath) };
         Print(output, report, outPath);

@@ -25,7 +25,7 @@ internal static class QuantizeText
             progress => TextQuantizePipeline.Apply(model, tokenizer, calibration, evaluation, options, embedding, progress));
         var format = settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq;
         // The vocabulary travels inside the saved model, so the quantized file tokenizes its text wherever it goes.
-        quantized.Graph.Metadata[TextTokenizer.MetadataKey] = tokenizer.Vocabulary;
+        tokenizer.CarryInto(quantized.Graph.Metadata);
         ModelFile.Save(quantized.Graph, outPath, format);
         report = report with
         {

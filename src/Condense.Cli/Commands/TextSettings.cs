@@ -8,10 +8,11 @@ namespace Condense.Cli.Commands;
 
 internal static class TextOptions
 {
-    public const string MaxLengthHelp = "Tokens per passage, [[CLS]] and [[SEP]] included; longer passages are truncated. Default: 128";
+    public const string MaxLengthHelp = "Tokens per passage, [[CLS]] and [[SEP]] (or <s> and </s>) included; longer passages are truncated. Default: 128";
 
     public const string VocabHelp =
-        "The WordPiece vocabulary (vocab.txt) that tokenizes the text. Default: the one the model carries, else vocab.txt beside it";
+        "The vocabulary that tokenizes the text: vocab.txt (WordPiece), vocab.json (byte-level BPE, merges.txt beside it) or tokenizer.json. "
+        + "Default: the one the model carries, else one of these beside it";
 
     /// <summary>
     /// The tokenizer of the model at <paramref name="modelPath"/>: <paramref name="vocab"/> if given, else the vocabulary
@@ -20,10 +21,9 @@ internal static class TextOptions
     public static TextTokenizer Tokenizer(string modelPath, string? vocab, Condense.Graph.ModelGraph graph)
     {
         if (vocab is not null) return TextTokenizer.FromVocabulary(vocab);
-        if (graph.Metadata.TryGetValue(TextTokenizer.MetadataKey, out var carried)) return TextTokenizer.FromText(carried, modelPath);
-        string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".", "vocab.txt");
-        if (!File.Exists(path)) throw new CondenseException($"no vocabulary for {Path.GetFileName(modelPath)}: give --vocab FILE (looked for {path})");
-        return TextTokenizer.FromVocabulary(path);
+        return TextTokenizer.FromMetadata(graph.Metadata, modelPath) ?? TextTokenizer.Beside(modelPath)
+            ?? throw new CondenseException($"no vocabulary for {Path.GetFileName(modelPath)}: give --vocab FILE (looked for vocab.txt, vocab.json "
+                + $"with merges.txt and tokenizer.json in {Path.GetDirectoryName(Path.GetFullPath(modelPath))})");
     }
 
     public static void CheckLengths(int maxLength, int batchSize)

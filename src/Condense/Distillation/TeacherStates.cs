@@ -27,7 +27,7 @@ internal sealed class TeacherStates
         IReadOnlyList<int[]> batches, long maxBytes, CancellationToken cancellation)
     {
         if (names.Count == 0 || maxBytes <= 0) return null;
-        var inputs = teacher.Graph.Inputs.Select(i => i.Name).ToList();
+        var inputs = Inference.TextFeeds.Inputs(teacher.Graph);
         var states = names.Distinct().ToDictionary(n => n, _ => new Half[encoded.Length][]);
         var widths = new Dictionary<string, int>();
         long tokens = encoded.Sum(e => (long)e.Length);

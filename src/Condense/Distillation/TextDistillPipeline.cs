@@ -150,7 +150,7 @@ public static class TextDistillPipeline
         int maxLength, IProgress<(int Done, int Total)>? progress = null)
     {
         if (student.Layers is not null && student.Depth is not null) throw new CondenseException("give the layers to keep or a depth, not both");
-        var sample = tokenizer.Batch(["a sample passage to read the layer shapes"], maxLength).Feed(teacher.Graph.Inputs.Select(i => i.Name));
+        var sample = tokenizer.Batch(["a sample passage to read the layer shapes"], maxLength).Feed(teacher.Graph);
         var layers = EncoderLayers.Find(teacher, sample);
         bool narrower = student.HeadFraction > 0 || student.FeedForwardFraction > 0 || student.HiddenWidth is not null;
         if ((student.Layers is not null || student.Depth is not null || narrower) && layers.Count == 0)

@@ -53,7 +53,7 @@ public static class TextDistiller
         // A student that pools itself (its teacher's sentence_embedding output) is compared as it is.
         var pooling = SentenceEmbedder.PoolingFor(student.Graph, options.Pooling);
         string output = SentenceEmbedder.OutputOf(student.Graph, pooling);
-        var inputs = student.Graph.Inputs.Select(i => i.Name).ToList();
+        var inputs = TextFeeds.Inputs(student.Graph);
         // Each passage is tokenized once; every epoch batches the same ids.
         var encoded = passages.Select(p => tokenizer.Encode(p, options.MaxLength)).ToArray();
         var batches = Buckets(encoded, options.BatchSize);
@@ -148,8 +148,8 @@ public static class TextDistiller
         Dictionary<string, Tensor> ours, theirs;
         using (GradMode.NoGrad())
         {
-            ours = student.Run(sample.Feed(student.Graph.Inputs.Select(i => i.Name)));
-            theirs = teacher.Run(sample.Feed(teacher.Graph.Inputs.Select(i => i.Name)));
+            ours = student.Run(sample.Feed(student.Graph));
+            theirs = teacher.Run(sample.Feed(teacher.Graph));
         }
         var projections = new Dictionary<string, Linear>();
         var rng = new Rng(seed ^ 0x9E37_79B9_7F4A_7C15UL);

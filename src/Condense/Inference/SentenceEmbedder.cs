@@ -64,7 +64,7 @@ public sealed class SentenceEmbedder
             var indices = order.AsSpan(start, count).ToArray();
             var batch = _tokenizer.Batch([.. indices.Select(i => passages[i])], Options.MaxLength);
             Tensor states;
-            using (GradMode.NoGrad()) states = runner.RunOutputs(batch.Feed(runner.Graph.Inputs.Select(i => i.Name)))[_output];
+            using (GradMode.NoGrad()) states = runner.RunOutputs(batch.Feed(runner.Graph))[_output];
             var pooled = Pool(states, batch.AttentionMask);
             for (int b = 0; b < indices.Length; b++) embeddings[indices[b]] = Options.Normalize ? Normalize(pooled[b]) : pooled[b];
             done += indices.Length;

@@ -38,7 +38,7 @@ public static class TextEvaluation
         int maxLength, double timingSeconds = 0.5)
     {
         model = InferenceEngine.GraphRunner(model);
-        var names = model.Graph.Inputs.Select(i => i.Name).ToList();
+        var names = TextFeeds.Inputs(model.Graph);
         var full = tokenizer.Batch([.. Enumerable.Range(0, 32).Select(i => passages[i % passages.Count])], maxLength, padTo: maxLength).Feed(names);
         double latency = Latency(model, tokenizer, passages[0], maxLength, timingSeconds);
         double batch = MedianTime.Milliseconds(model, () => model.RunOutputs(full), timingSeconds);
@@ -49,7 +49,7 @@ public static class TextEvaluation
     public static double Latency(GraphModule model, TextTokenizer tokenizer, string passage, int maxLength, double timingSeconds = 0.5)
     {
         model = InferenceEngine.GraphRunner(model);
-        var one = tokenizer.Batch([passage], maxLength).Feed(model.Graph.Inputs.Select(i => i.Name));
+        var one = tokenizer.Batch([passage], maxLength).Feed(model.Graph);
         return MedianTime.Milliseconds(model, () => model.RunOutputs(one), timingSeconds);
     }
 }

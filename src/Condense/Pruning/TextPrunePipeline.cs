@@ -120,5 +120,5 @@ public static class TextPrunePipeline
     /// <summary>Calibration feeds for Pruner from passages (one per call), or null when there are none.</summary>
     public static Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>>? Calibration(GraphModule model, TextTokenizer tokenizer,
         IReadOnlyList<string>? passages, int maxLength) =>
-        passages is null ? null : () => tokenizer.CalibrationFeeds([.. model.Graph.Inputs.Select(i => i.Name)], passages, maxLength);
+        passages is null ? null : () => tokenizer.CalibrationFeeds(TextFeeds.Inputs(model.Graph), passages, maxLength);
 }

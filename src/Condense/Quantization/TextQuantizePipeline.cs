@@ -127,5 +127,5 @@ public static class TextQuantizePipeline
     private static string Literal(string name) => name.Replace('*', '?');
 
     private static IEnumerable<IReadOnlyDictionary<string, Tensor>> Feeds(GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string> passages,
-        EmbeddingOptions embedding) => tokenizer.CalibrationFeeds([.. model.Graph.Inputs.Select(i => i.Name)], passages, embedding.MaxLength);
+        EmbeddingOptions embedding) => tokenizer.CalibrationFeeds(TextFeeds.Inputs(model.Graph), passages, embedding.MaxLength);
 }

@@ -16,7 +16,7 @@ public sealed class DistillTextCliTests : IDisposable
     public DistillTextCliTests()
     {
         File.WriteAllBytes(At("bert.onnx"), TinyTransformer.Bert(17, layers: 2).ToByteArray());
-        File.WriteAllText(At("vocab.txt"), TextDistillationTests.Tokenizer().Vocabulary);
+        File.WriteAllText(At("vocab.txt"), TextDistillationTests.Vocabulary());
         File.WriteAllLines(At("corpus.txt"), TextDistillationTests.Passages(80, 1));
     }
 

@@ -19,8 +19,10 @@ public class TextDistillationTests
         "fish", "bread", "water", "fire", "wind", "rain", "snow",
     ];
 
-    internal static TextTokenizer Tokenizer() =>
-        TextTokenizer.FromText(string.Join("\n", new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" }.Concat(Words)), "tiny vocabulary");
+    internal static TextTokenizer Tokenizer() => TextTokenizer.FromText(Vocabulary(), "tiny vocabulary");
+
+    // The tiny vocabulary as vocab.txt's text.
+    internal static string Vocabulary() => string.Join("\n", new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" }.Concat(Words)) + "\n";
 
     internal static List<string> Passages(int count, ulong seed)
     {

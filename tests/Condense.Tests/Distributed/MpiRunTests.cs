@@ -82,7 +82,7 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
     public void TextDistillationOnTwoRanksGivesTheStudentOfOneProcess()
     {
         File.WriteAllBytes(At("bert.onnx"), Google.Protobuf.MessageExtensions.ToByteArray(Transformers.TinyTransformer.Bert(17, layers: 2)));
-        File.WriteAllText(At("vocab.txt"), Condense.Tests.Distillation.TextDistillationTests.Tokenizer().Vocabulary);
+        File.WriteAllText(At("vocab.txt"), Condense.Tests.Distillation.TextDistillationTests.Vocabulary());
         File.WriteAllLines(At("corpus.txt"), Condense.Tests.Distillation.TextDistillationTests.Passages(60, 1));
         string[] distill = ["distill", "--teacher", At("bert.onnx"), "--text", At("corpus.txt"), "--student-layers", "1", "--epochs", "2",
             "--batch-size", "8", "--lr", "3e-3", "--max-length", "16"];
@@ -129,7 +129,7 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
     {
         // Each (tensor, sparsity) is measured whole by one rank: the curves, so the allocation and the pruned file, are equal.
         File.WriteAllBytes(At("bert.onnx"), Transformers.TinyTransformer.Bert(17, layers: 2).ToByteArray());
-        File.WriteAllText(At("vocab.txt"), Distillation.TextDistillationTests.Tokenizer().Vocabulary);
+        File.WriteAllText(At("vocab.txt"), Distillation.TextDistillationTests.Vocabulary());
         File.WriteAllLines(At("corpus.txt"), Distillation.TextDistillationTests.Passages(40, 1));
         string[] prune = ["prune", At("bert.onnx"), "--text", At("corpus.txt"), "--allocation", "sensitivity", "--sensitivity-samples", "4",
             "--max-length", "16"];

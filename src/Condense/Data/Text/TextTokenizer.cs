@@ -1,63 +1,37 @@
-// BERT WordPiece tokenization (Microsoft.ML.Tokenizers' BertTokenizer) of passages into the inputs a BERT-family
-// encoder takes: [CLS] tokens [SEP], truncated to a maximum length (the tokens past max − 2 are dropped, as Hugging
-// Face's truncation does), and batches padded to their longest passage (dynamic padding) with the attention mask and
-// zero token types. Lower-casing follows the vocabulary: an uncased vocabulary (no upper-case word) lower-cases.
+// Tokenization of passages into the inputs a text model takes, by Microsoft.ML.Tokenizers:
+// - WordPiece (BertTokenizer; vocab.txt) for BERT-family encoders: [CLS] tokens [SEP]; lower-casing follows the
+//   vocabulary (an uncased vocabulary holds no upper-case word);
+// - byte-level BPE (CodeGenTokenizer, which is GPT-2's algorithm; vocab.json + merges.txt) for GPT-style decoders and
+//   RoBERTa-family encoders: the tokens alone (GPT-2) or <s> tokens </s> when the vocabulary has both (RoBERTa, BART),
+//   as Hugging Face's tokenizers frame them.
+// Passages are truncated to a maximum length (the tokens past it dropped, framing kept, as Hugging Face truncates) and
+// batches padded to their longest passage (dynamic padding) with the attention mask and zero token types.
 using Condense.Tensors;
 using Microsoft.ML.Tokenizers;
 
 namespace Condense.Data.Text;
 
-/// <summary>One batch of tokenized passages as int64 tensors [batch, length].</summary>
-/// <param name="InputIds">The token ids, padded with the padding id.</param>
-/// <param name="AttentionMask">1 for tokens, 0 for padding.</param>
-/// <param name="TokenTypeIds">Zeros: one segment per passage.</param>
-public sealed record TextBatch(Tensor InputIds, Tensor AttentionMask, Tensor TokenTypeIds)
+/// <summary>Tokenizes text for BERT-family encoders (WordPiece) and GPT-style decoders (byte-level BPE).</summary>
+public sealed partial class TextTokenizer
 {
-    /// <summary>The passages in the batch.</summary>
-    public int Count => InputIds.Shape[0];
+    private readonly Func<string, IReadOnlyList<int>> _encode;
+    private readonly int? _first, _last;
+    private readonly long _padding;
+    private readonly Dictionary<string, string> _carried;
 
-    /// <summary>
-    /// The batch as a model's named inputs: each int64 input is fed by its role — ids (input_ids, ids), mask
-    /// (attention_mask, input_mask, mask) or token types (token_type_ids, segment_ids); any other input is an error.
-    /// </summary>
-    public Dictionary<string, Tensor> Feed(IEnumerable<string> inputNames)
+    private TextTokenizer(Func<string, IReadOnlyList<int>> encode, int? first, int? last, long padding, bool lowerCase, int vocabularySize,
+        Dictionary<string, string> carried)
     {
-        var feed = new Dictionary<string, Tensor>();
-        foreach (var name in inputNames)
-        {
-            string key = name.ToLowerInvariant();
-            feed[name] = key.Contains("mask", StringComparison.Ordinal) ? AttentionMask
-                : key.Contains("type", StringComparison.Ordinal) || key.Contains("segment", StringComparison.Ordinal) ? TokenTypeIds
-                : key.Contains("id", StringComparison.Ordinal) ? InputIds
-                : throw new CondenseException($"the model's input '{name}' is not token ids, an attention mask or token types; "
-                    + "text feeds input_ids, attention_mask and token_type_ids");
-        }
-        return feed;
-    }
-}
-
-/// <summary>Tokenizes text for BERT-family encoders.</summary>
-public sealed class TextTokenizer
-{
-    private readonly BertTokenizer _tokenizer;
-
-    private TextTokenizer(BertTokenizer tokenizer, bool lowerCase, int vocabularySize, string vocabulary)
-    {
-        _tokenizer = tokenizer;
+        (_encode, _first, _last, _padding, _carried) = (encode, first, last, padding, carried);
         LowerCase = lowerCase;
         VocabularySize = vocabularySize;
-        Vocabulary = vocabulary;
     }
 
-    /// <summary>The key under which a model's metadata carries its vocabulary (<see cref="Vocabulary"/>).</summary>
+    /// <summary>The key under which a model's metadata carries its WordPiece vocabulary.</summary>
     public const string MetadataKey = "condense.vocabulary";
 
-    /// <summary>The vocabulary file's text, one token per line: what a saved model carries to tokenize its input again.</summary>
-    public string Vocabulary { get; }
-
-    /// <summary>A tokenizer for the vocabulary <paramref name="text"/> (one token per line), e.g. from a model's metadata.</summary>
-    public static TextTokenizer FromText(string text, string source) =>
-        FromVocabulary(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)), source);
+    /// <summary>The keys under which a model's metadata carries its byte-level BPE vocabulary (vocab.json) and merges (merges.txt).</summary>
+    public const string BpeVocabularyKey = "condense.bpe.vocabulary", BpeMergesKey = "condense.bpe.merges";
 
     /// <summary>True when the vocabulary is uncased and text is lower-cased before tokenization.</summary>
     public bool LowerCase { get; }
@@ -65,12 +39,63 @@ public sealed class TextTokenizer
     /// <summary>The number of entries in the vocabulary.</summary>
     public int VocabularySize { get; }
 
-    /// <summary>A tokenizer for the WordPiece vocabulary file <paramref name="path"/> (vocab.txt: one token per line).</summary>
-    /// <exception cref="InvalidFileException">The file is missing or not a WordPiece vocabulary.</exception>
+    /// <summary>The tokens every passage gets around its own: 2 for [CLS]/[SEP] or &lt;s&gt;/&lt;/s&gt;, 0 for GPT-2's BPE.</summary>
+    public int FramingTokens => (_first is null ? 0 : 1) + (_last is null ? 0 : 1);
+
+    /// <summary>
+    /// Writes what a saved model needs to tokenize its input again into its <paramref name="metadata"/> (the vocabulary, and
+    /// the merges of a BPE), so that a model Condense wrote needs no vocabulary file beside it.
+    /// </summary>
+    public void CarryInto(IDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        foreach (var key in new[] { MetadataKey, BpeVocabularyKey, BpeMergesKey }) metadata.Remove(key);
+        foreach (var (key, value) in _carried) metadata[key] = value;
+    }
+
+    /// <summary>The tokenizer a model's <paramref name="metadata"/> carries (<see cref="CarryInto"/>), or null if none.</summary>
+    public static TextTokenizer? FromMetadata(IReadOnlyDictionary<string, string> metadata, string source)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (metadata.TryGetValue(MetadataKey, out var words)) return FromText(words, source);
+        if (metadata.TryGetValue(BpeVocabularyKey, out var vocabulary) && metadata.TryGetValue(BpeMergesKey, out var merges))
+            return FromBpe(Utf8(vocabulary), Utf8(merges), source);
+        return null;
+    }
+
+    /// <summary>A tokenizer for the WordPiece vocabulary <paramref name="text"/> (one token per line), e.g. from a model's metadata.</summary>
+    public static TextTokenizer FromText(string text, string source) => FromVocabulary(Utf8(text), source);
+
+    /// <summary>
+    /// A tokenizer for the vocabulary file <paramref name="path"/>: a WordPiece vocab.txt (one token per line), a byte-level
+    /// BPE vocab.json with its merges.txt in the same folder, or a Hugging Face tokenizer.json of either kind.
+    /// </summary>
+    /// <exception cref="InvalidFileException">The file is missing or not one of these.</exception>
     public static TextTokenizer FromVocabulary(string path)
     {
+        if (Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            if (Path.GetFileName(path).Equals("tokenizer.json", StringComparison.OrdinalIgnoreCase)) return FromTokenizerJson(path);
+            string merges = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "merges.txt");
+            if (!File.Exists(merges)) throw new InvalidFileException(path, $"a BPE vocabulary needs its merges: no {merges}");
+            using var vocabularyStream = DataFile.OpenRead(path);
+            using var mergesStream = DataFile.OpenRead(merges);
+            return FromBpe(vocabularyStream, mergesStream, path);
+        }
         using var stream = DataFile.OpenRead(path);
         return FromVocabulary(stream, path);
+    }
+
+    /// <summary>
+    /// The tokenizer of the model at <paramref name="modelPath"/> from the files beside it — vocab.txt, else vocab.json
+    /// with merges.txt, else tokenizer.json — or null when there are none.
+    /// </summary>
+    public static TextTokenizer? Beside(string modelPath)
+    {
+        string folder = Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".";
+        foreach (var name in new[] { "vocab.txt", "vocab.json", "tokenizer.json" })
+            if (File.Exists(Path.Combine(folder, name))) return FromVocabulary(Path.Combine(folder, name));
+        return null;
     }
 
     /// <summary>A tokenizer for a WordPiece vocabulary read from <paramref name="stream"/>; <paramref name="source"/> names it in errors.</summary>
@@ -90,22 +115,25 @@ public sealed class TextTokenizer
         using var vocabulary = new MemoryStream(bytes);
         try
         {
-            var tokenizer = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = lowerCase });
-            return new TextTokenizer(tokenizer, lowerCase, lines.Count, string.Join('\n', lines) + "\n");
+            var bert = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = lowerCase });
+            var carried = new Dictionary<string, string> { [MetadataKey] = string.Join('\n', lines) + "\n" };
+            return new TextTokenizer(p => bert.EncodeToIds(p, addSpecialTokens: false), bert.ClassificationTokenId, bert.SeparatorTokenId,
+                bert.PaddingTokenId, lowerCase, lines.Count, carried);
         }
         catch (ArgumentException e) { throw new InvalidFileException(source, $"not a WordPiece vocabulary: {e.Message}"); }
     }
 
-    /// <summary>The ids of one passage: [CLS], its first <paramref name="maxLength"/> − 2 tokens, [SEP].</summary>
+    /// <summary>The ids of one passage: its framing (see <see cref="FramingTokens"/>) around its first tokens, <paramref name="maxLength"/> in all.</summary>
     public long[] Encode(string passage, int maxLength)
     {
-        if (maxLength < 3) throw new CondenseException($"the maximum length must be at least 3 ([CLS], a token, [SEP]), got {maxLength}");
-        var tokens = _tokenizer.EncodeToIds(passage, addSpecialTokens: false);
-        int kept = Math.Min(tokens.Count, maxLength - 2);
-        var ids = new long[kept + 2];
-        ids[0] = _tokenizer.ClassificationTokenId;
-        for (int i = 0; i < kept; i++) ids[i + 1] = tokens[i];
-        ids[^1] = _tokenizer.SeparatorTokenId;
+        if (maxLength < FramingTokens + 1)
+            throw new CondenseException($"the maximum length must be at least {FramingTokens + 1} (a token and its framing), got {maxLength}");
+        var tokens = _encode(passage);
+        int kept = Math.Min(tokens.Count, maxLength - FramingTokens), offset = _first is null ? 0 : 1;
+        var ids = new long[kept + FramingTokens];
+        if (_first is int first) ids[0] = first;
+        for (int i = 0; i < kept; i++) ids[i + offset] = tokens[i];
+        if (_last is int last) ids[^1] = last;
         return ids;
     }
 
@@ -122,7 +150,7 @@ public sealed class TextTokenizer
         int batch = encoded.Count, length = Math.Max(padTo ?? 0, encoded.Max(e => e.Length));
         var ids = new long[batch * length];
         var mask = new long[batch * length];
-        Array.Fill(ids, _tokenizer.PaddingTokenId);
+        Array.Fill(ids, _padding);
         for (int b = 0; b < batch; b++)
             for (int t = 0; t < encoded[b].Length; t++) (ids[b * length + t], mask[b * length + t]) = (encoded[b][t], 1);
         return new TextBatch(Tensor.FromInt64s(ids, DataType.Int64, batch, length), Tensor.FromInt64s(mask, DataType.Int64, batch, length),
@@ -133,11 +161,13 @@ public sealed class TextTokenizer
     /// Calibration passages as a model's named inputs, one passage per call: no padding token enters the activation
     /// statistics (ranges, Hessians, channel magnitudes) that quantization and pruning gather, which describe real tokens only.
     /// </summary>
-    public IEnumerable<IReadOnlyDictionary<string, Tensor>> CalibrationFeeds(IReadOnlyList<string> inputNames, IEnumerable<string> passages,
-        int maxLength)
+    public IEnumerable<IReadOnlyDictionary<string, Tensor>> CalibrationFeeds(IReadOnlyList<(string Name, int[]? Shape)> inputs,
+        IEnumerable<string> passages, int maxLength)
     {
-        foreach (var passage in passages) yield return Batch([passage], maxLength).Feed(inputNames);
+        foreach (var passage in passages) yield return Batch([passage], maxLength).Feed(inputs);
     }
+
+    private static MemoryStream Utf8(string text) => new(System.Text.Encoding.UTF8.GetBytes(text));
 
     private static byte[] ReadAll(Stream stream, out byte[] bytes)
     {

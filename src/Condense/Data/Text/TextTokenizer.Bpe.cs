@@ -1,0 +1,105 @@
+// Byte-level BPE (Radford et al. 2019, GPT-2's encoder.py; Sennrich et al. 2016): vocab.json maps tokens, written with
+// GPT-2's byte-to-character table, to ids, and merges.txt lists the merges in rank order. Microsoft.ML.Tokenizers'
+// CodeGenTokenizer implements GPT-2's regex split and merge loop (its ids equal tiktoken's gpt2 encoding on every corpus
+// passage, a test checks). Hugging Face's tokenizer.json holds the same tables, or a WordPiece vocabulary, in one file.
+using System.Text;
+using System.Text.Json;
+using Microsoft.ML.Tokenizers;
+
+namespace Condense.Data.Text;
+
+public sealed partial class TextTokenizer
+{
+    /// <summary>
+    /// A byte-level BPE tokenizer from a vocab.json <paramref name="vocabulary"/> (token → id) and its merges.txt
+    /// <paramref name="merges"/>; <paramref name="source"/> names them in errors. Passages are framed by &lt;s&gt; … &lt;/s&gt;
+    /// when the vocabulary has both (RoBERTa), else not (GPT-2); padding is &lt;pad&gt;, else &lt;|endoftext|&gt;, else id 0.
+    /// </summary>
+    /// <exception cref="InvalidFileException">The vocabulary is not a JSON object of ids, or the merges do not load.</exception>
+    public static TextTokenizer FromBpe(Stream vocabulary, Stream merges, string source)
+    {
+        ReadAll(vocabulary, out var vocabularyBytes);
+        ReadAll(merges, out var mergesBytes);
+        Dictionary<string, int> ids;
+        try { ids = JsonSerializer.Deserialize<Dictionary<string, int>>(vocabularyBytes) ?? []; }
+        catch (JsonException e) { throw new InvalidFileException(source, $"not a BPE vocabulary (a JSON object of token ids): {e.Message.Split('\n')[0]}"); }
+        if (ids.Count == 0) throw new InvalidFileException(source, "not a BPE vocabulary: it holds no token");
+        if (ids.Values.Any(id => id < 0)) throw new InvalidFileException(source, "not a BPE vocabulary: a token id is negative");
+        CodeGenTokenizer bpe;
+        try { bpe = CodeGenTokenizer.Create(new MemoryStream(vocabularyBytes), new MemoryStream(mergesBytes), false, false, false); }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or JsonException)
+        {
+            throw new InvalidFileException(source, $"the BPE vocabulary and merges do not load: {e.Message.Split('\n')[0]}");
+        }
+        int? Id(string token) => ids.TryGetValue(token, out int id) ? id : null;
+        bool framed = Id("<s>") is not null && Id("</s>") is not null;
+        long padding = Id("<pad>") ?? Id("<|endoftext|>") ?? 0;
+        var carried = new Dictionary<string, string>
+        {
+            [BpeVocabularyKey] = Encoding.UTF8.GetString(vocabularyBytes), [BpeMergesKey] = Encoding.UTF8.GetString(mergesBytes),
+        };
+        return new TextTokenizer(p => bpe.EncodeToIds(p, false, false, false), framed ? Id("<s>") : null, framed ? Id("</s>") : null, padding,
+            lowerCase: false, ids.Values.Max() + 1, carried);
+    }
+
+    // Hugging Face's tokenizer.json: model.type WordPiece (vocab: token → id) becomes vocab.txt's lines, BPE with a
+    // ByteLevel pre-tokenizer (vocab, and merges as "a b" strings or [a, b] pairs) becomes vocab.json and merges.txt.
+    // Other models (Unigram/SentencePiece) and BPE split by another regex (Llama 3, Qwen) are refused, not approximated.
+    private static TextTokenizer FromTokenizerJson(string path)
+    {
+        using var stream = DataFile.OpenRead(path);
+        JsonDocument document;
+        try { document = JsonDocument.Parse(stream); }
+        catch (JsonException e) { throw new InvalidFileException(path, $"not a tokenizer.json: {e.Message.Split('\n')[0]}"); }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object
+                || !model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
+                throw new InvalidFileException(path, "not a tokenizer.json: no model.vocab object");
+            string type = model.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "?";
+            var ids = new Dictionary<string, int>();
+            foreach (var entry in vocab.EnumerateObject())
+            {
+                if (!entry.Value.TryGetInt32(out int id) || id < 0) throw new InvalidFileException(path, $"token '{entry.Name}' has no valid id");
+                ids[entry.Name] = id;
+            }
+            if (type == "WordPiece") return FromText(WordPieceLines(ids, path), path);
+            if (type != "BPE") throw new InvalidFileException(path, $"a {type} tokenizer is not supported; Condense reads WordPiece and byte-level BPE");
+            if (!ByteLevel(root)) throw new InvalidFileException(path, "only byte-level BPE with GPT-2's pre-tokenization is supported");
+            if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
+                foreach (var token in added.EnumerateArray())
+                    if (token.TryGetProperty("content", out var content) && token.TryGetProperty("id", out var id) && id.TryGetInt32(out int value))
+                        ids.TryAdd(content.GetString() ?? "", value);
+            var merges = new StringBuilder("#version: 0.2\n");
+            if (model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array)
+                foreach (var merge in list.EnumerateArray())
+                {
+                    merges.Append(merge.ValueKind == JsonValueKind.Array ? string.Join(' ', merge.EnumerateArray().Select(p => p.GetString()))
+                        : merge.GetString()).Append('\n');
+                }
+            return FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(ids)), Utf8(merges.ToString()), path);
+        }
+    }
+
+    // The pre-tokenizer is ByteLevel with its regex (GPT-2's), alone or as the only member of a Sequence.
+    private static bool ByteLevel(JsonElement root)
+    {
+        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object) return false;
+        if (Type(pre) == "Sequence" && pre.TryGetProperty("pretokenizers", out var members) && members.GetArrayLength() == 1) pre = members[0];
+        return Type(pre) == "ByteLevel" && !(pre.TryGetProperty("use_regex", out var regex) && regex.ValueKind == JsonValueKind.False);
+
+        static string? Type(JsonElement e) => e.TryGetProperty("type", out var t) ? t.GetString() : null;
+    }
+
+    private static string WordPieceLines(Dictionary<string, int> ids, string path)
+    {
+        var lines = new string[ids.Count];
+        foreach (var (token, id) in ids)
+        {
+            if (id >= lines.Length || lines[id] is not null) throw new InvalidFileException(path, $"the WordPiece ids are not 0 to {ids.Count - 1} once each");
+            lines[id] = token;
+        }
+        return string.Join('\n', lines) + "\n";
+    }
+}

@@ -1,0 +1,58 @@
+// A GPT-2 exported as Optimum exports decoders "with past" (Fixtures/onnx/export-decoder-past.py): inputs input_ids,
+// attention_mask, position_ids and a key/value cache per layer, outputs logits and the grown cache. Text feeds it an
+// empty cache and the positions of its tokens, tokenized by a 300-token byte-level BPE, and it computes PyTorch's logits.
+using Condense.Autograd;
+using Condense.Data;
+using Condense.Data.Text;
+using Condense.Formats;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Tensors;
+
+namespace Condense.Tests.Transformers;
+
+public sealed class DecoderWithPastTests
+{
+    internal static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", name);
+
+    // The fixture's passages, which OpenAI's GPT-2 encoder (gpt-3-encoder's Encoder.js) splits into lm.input_ids.npy's rows.
+    internal static readonly string[] Passages = ["The other thing is that the cat sat on the mat.", "Hello there, and the end"];
+
+    internal static TextTokenizer Tokenizer()
+    {
+        using var vocabulary = File.OpenRead(Fixture("bpe300-vocab.json"));
+        using var merges = File.OpenRead(Fixture("bpe300-merges.txt"));
+        return TextTokenizer.FromBpe(vocabulary, merges, "bpe300");
+    }
+
+    [Fact]
+    public void TextFeedsAnEmptyCacheAndPositionsAndGetsPyTorchsLogits()
+    {
+        var tokenizer = Tokenizer();
+        var ids = Npy.Read(Fixture("lm.input_ids.npy"));
+        var mask = Npy.Read(Fixture("lm.attention_mask.npy"));
+        var batch = tokenizer.Batch(Passages, 128);
+        Assert.Equal(mask.ToFloat(), batch.AttentionMask.Int64Data.Select(v => (float)v));
+        // The ids of real tokens are the reference encoder's (the fixture pads with another id).
+        var ours = batch.InputIds.Int64Data;
+        var theirs = ids.ToFloat();
+        for (int i = 0; i < ours.Length; i++)
+            if (batch.AttentionMask.Int64Data[i] == 1) Assert.Equal(theirs[i], ours[i]);
+        var model = ModelFile.Load(Fixture("decoder-past-op14.onnx"));
+        model.Eval();
+        var feed = batch.Feed(model.Graph);
+        feed["input_ids"] = Tensor.FromInt64s([.. theirs.Select(v => (long)v)], DataType.Int64, ids.Shape);
+        Dictionary<string, Tensor> outputs;
+        using (GradMode.NoGrad()) outputs = model.Run(feed);
+        // Padding takes position 1 here and its index in the export: the real tokens' logits are compared.
+        var expected = Npy.Read(Fixture("lm.expected.npy")).ToFloat();
+        var logits = outputs["logits"];
+        Assert.Equal(Npy.Read(Fixture("lm.expected.npy")).Shape, logits.Shape);
+        int vocabulary = logits.Shape[2];
+        float scale = expected.Max(Math.Abs);
+        for (int i = 0; i < expected.Length; i++)
+            if (batch.AttentionMask.Int64Data[i / vocabulary] == 1) Assert.True(Math.Abs(expected[i] - logits.Data[i]) <= 1e-5f * scale, $"logit {i}");
+        // The grown cache holds the new tokens' keys: [batch, heads, tokens, head dim].
+        Assert.Equal([2, 2, ids.Shape[1], 8], outputs["present.0.key"].Shape);
+    }
+}
