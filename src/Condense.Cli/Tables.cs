@@ -30,15 +30,37 @@ internal static class Tables
         output.Console.Write(table);
     }
 
-    public static void TextMetrics(Output output, string file, string reference, Condense.Inference.TextMetrics m)
+    /// <summary>
+    /// A causal language model's rows in a before/after table (columns: name, original, compressed[, fine-tuned]):
+    /// perplexity, next-token agreement and KL to the original; nothing for other models.
+    /// </summary>
+    public static void LanguageModelRows(Table table, Condense.Inference.LanguageModelMetrics? compressed, Condense.Inference.LanguageModelMetrics? tuned)
     {
-        var table = new Table().Title($"[bold]{Markup.Escape(Path.GetFileName(file))}[/] against {Markup.Escape(Path.GetFileName(reference))}")
-            .AddColumns("metric", "value");
-        var f = m.Fidelity;
-        table.AddRow("passages", $"{f.Passages:N0}");
-        table.AddRow("cosine (mean / min)", $"{f.CosineMean:F4} / {f.CosineMin:F4}");
-        table.AddRow($"top-{f.Neighbours} neighbour overlap", $"{f.TopKOverlap:P1}");
-        table.AddRow("Spearman (pairwise similarities)", $"{f.Spearman:F4}");
+        if ((compressed ?? tuned) is not { } any) return;
+        bool fourth = table.Columns.Count > 3;
+        string[] Row(string name, string original, string value, string later) => fourth ? [name, original, value, later] : [name, original, value];
+        table.AddRow(Row("perplexity (next token)", $"{any.ReferencePerplexity:G5}", $"{compressed?.Perplexity:G5}", $"{tuned?.Perplexity:G5}"));
+        table.AddRow(Row("next-token agreement", "100 %", $"{compressed?.NextTokenAgreement:P1}", $"{tuned?.NextTokenAgreement:P1}"));
+        table.AddRow(Row("KL to original (nats/token)", "0", $"{compressed?.KlToReference:G4}", $"{tuned?.KlToReference:G4}"));
+    }
+
+    public static void TextMetrics(Output output, string file, string? reference, Condense.Inference.TextMetrics m, int passages)
+    {
+        string against = reference is null ? "" : $" against {Markup.Escape(Path.GetFileName(reference))}";
+        var table = new Table().Title($"[bold]{Markup.Escape(Path.GetFileName(file))}[/]{against}").AddColumns("metric", "value");
+        table.AddRow("passages", $"{passages:N0}");
+        if (m.LanguageModel is { } lm)
+        {
+            table.AddRow("perplexity (next token)", lm.ReferencePerplexity is double r ? $"{lm.Perplexity:G5} (reference {r:G5})" : $"{lm.Perplexity:G5}");
+            if (lm.NextTokenAgreement is double agreement) table.AddRow("next-token agreement", $"{agreement:P1}");
+            if (lm.KlToReference is double kl) table.AddRow("KL to reference (nats/token)", $"{kl:G4}");
+        }
+        if (m.Fidelity is { } f)
+        {
+            table.AddRow("cosine (mean / min)", $"{f.CosineMean:F4} / {f.CosineMin:F4}");
+            table.AddRow($"top-{f.Neighbours} neighbour overlap", $"{f.TopKOverlap:P1}");
+            table.AddRow("Spearman (pairwise similarities)", $"{f.Spearman:F4}");
+        }
         table.AddRow("parameters", $"{m.Parameters:N0}");
         table.AddRow("file size", Output.FormatBytes(m.FileBytes));
         table.AddRow("latency (batch 1)", $"{m.LatencyMsBatch1:F1} ms");

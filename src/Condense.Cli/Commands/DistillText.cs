@@ -104,6 +104,7 @@ internal static class DistillText
             + (report.HiddenWidth is int width ? $", width {width}" : "");
         var table = new Table().Title($"[bold]student: teacher layers {string.Join(",", report.Layers)}{narrower}[/]")
             .AddColumns("", "teacher", "student, not distilled", "student, distilled");
+        Tables.LanguageModelRows(table, report.LanguageModelBefore, report.LanguageModelAfter);
         table.AddRow("cosine to teacher (mean / min)", "1", $"{report.Before.CosineMean:F4} / {report.Before.CosineMin:F4}",
             $"{report.After.CosineMean:F4} / {report.After.CosineMin:F4}");
         table.AddRow("top-10 neighbour overlap", "100 %", $"{report.Before.TopKOverlap:P1}", $"{report.After.TopKOverlap:P1}");

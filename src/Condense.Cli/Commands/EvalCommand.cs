@@ -19,8 +19,9 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         [CommandArgument(0, "<MODEL>")] [Description("A saved model (.safetensors or .onnx).")]
         public string Model { get; init; } = "";
 
-        [CommandOption("--text <FILE>")] [Description("Text for a text model (one passage per line): measures fidelity to --reference.")]
-        [Requires("--reference"), ConflictsWith("--data"), ConflictsWith("--images")]
+        [CommandOption("--text <FILE>")]
+        [Description("Text for a text model (one passage per line): perplexity of a causal language model, fidelity to --reference.")]
+        [ConflictsWith("--data"), ConflictsWith("--images")]
         public string? Text { get; init; }
 
         [CommandOption("--reference <MODEL>")] [Description("The model --text or --images compares with (the float original).")]
@@ -77,24 +78,30 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         return 0;
     }
 
-    // Fidelity of a text model's embeddings to the reference's on the passages, with size and speed.
+    // Fidelity of a text model's embeddings to the reference's on the passages, a language model's perplexity, size and speed.
     private static int EvalText(Output output, Settings settings)
     {
         TextOptions.CheckLengths(settings.MaxLength, 32);
         var model = ModelFile.Load(settings.Model);
-        var reference = ModelFile.Load(settings.Reference!);
+        var reference = settings.Reference is null ? null : ModelFile.Load(settings.Reference);
         var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph);
+        if (reference is null && LanguageModelEvaluation.LogitsOutput(model, tokenizer) is null)
+            throw new CondenseException("the model is not a causal language model, whose text is its own labels: give --reference MODEL to measure "
+                + "fidelity to it");
         var passages = Condense.Data.Text.TextPassages.Read(settings.Text!);
         var metrics = CountProgress.Run(output, "embedding", passages.Count, progress =>
             TextEvaluation.Measure(model, reference, tokenizer, passages, new EmbeddingOptions(settings.MaxLength), settings.Model, progress));
-        Tables.TextMetrics(output, settings.Model, settings.Reference!, metrics);
+        Tables.TextMetrics(output, settings.Model, settings.Reference, metrics, passages.Count);
         var f = metrics.Fidelity;
+        var lm = metrics.LanguageModel;
         output.Result(new
         {
             model = settings.Model,
             reference = settings.Reference,
-            passages = f.Passages,
-            cosine_mean = f.CosineMean, cosine_min = f.CosineMin, top10_overlap = f.TopKOverlap, spearman = f.Spearman,
+            passages = passages.Count,
+            cosine_mean = f?.CosineMean, cosine_min = f?.CosineMin, top10_overlap = f?.TopKOverlap, spearman = f?.Spearman,
+            predicted_tokens = lm?.Tokens, perplexity = lm?.Perplexity, reference_perplexity = lm?.ReferencePerplexity,
+            next_token_agreement = lm?.NextTokenAgreement, kl_to_reference = lm?.KlToReference,
             parameters = metrics.Parameters, file_bytes = metrics.FileBytes,
             latency_ms_batch1 = metrics.LatencyMsBatch1, throughput_batch32 = metrics.ThroughputBatch32,
         });

@@ -62,6 +62,7 @@ internal static class PruneText
         var after = report.AfterFinetune;
         string how = $"{report.Method}, {report.Score}" + (report.Allocation == "uniform" ? "" : $", {report.Allocation}");
         table.AddRow(Row("sparsity", "", $"{report.Sparsity:P1} ({how})", after is null ? null : $"{report.Sparsity:P1}"));
+        Tables.LanguageModelRows(table, report.LanguageModel, after is null ? null : report.AfterFinetuneLanguageModel);
         table.AddRow(Row("cosine to original (mean / min)", "1", $"{report.CosineMean:F4} / {report.CosineMin:F4}",
             after is null ? null : $"{after.CosineMean:F4} / {after.CosineMin:F4}"));
         table.AddRow(Row("top-10 neighbour overlap", "100 %", $"{report.TopKOverlap:P1}", after is null ? null : $"{after.TopKOverlap:P1}"));

@@ -40,6 +40,7 @@ internal static class QuantizeText
         foreach (var f in report.FloatLayers) layers.AddRow("", Markup.Escape(f), "float", "");
         output.Console.Write(layers);
         var summary = new Table().AddColumns("", "float", "quantized");
+        Tables.LanguageModelRows(summary, report.LanguageModel, null);
         summary.AddRow("cosine to float (mean / min)", "1", $"{report.CosineMean:F4} / {report.CosineMin:F4}");
         summary.AddRow("top-10 neighbour overlap", "100 %", $"{report.TopKOverlap:P1}");
         summary.AddRow("Spearman (pairwise similarities)", "1", $"{report.Spearman:F4}");

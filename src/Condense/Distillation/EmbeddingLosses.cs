@@ -4,7 +4,9 @@
 //   Sentence Embeddings Multilingual using Knowledge Distillation", fit the student's embeddings by MSE);
 // - hidden states of mapped layers: MSE over real tokens (TinyBERT, Jiao et al. 2019, eq. 8);
 // - attention distributions of mapped layers: KL(teacher ‖ student) per head and query position over real queries
-//   (MiniLM, Wang et al. 2020, eq. 5), from the student's scores through log-softmax, so masked keys stay finite.
+//   (MiniLM, Wang et al. 2020, eq. 5), from the student's scores through log-softmax, so masked keys stay finite;
+// - a causal language model's next-token distributions: KL(teacher ‖ student) at every real token (Hinton et al. 2015 at
+//   T = 1, as DistilGPT-2 and MiniLLM distil decoders), instead of an embedding the decoder does not produce.
 using Condense.Tensors;
 
 namespace Condense.Distillation;
@@ -91,6 +93,38 @@ public static class EmbeddingLosses
             }
         rows = Math.Max(rows, 1);
         var crossEntropy = studentScores.LogSoftmax(-1).Mul(new Tensor(weights, s)).Sum().Mul((float)(-1 / rows));
+        return crossEntropy.Add((float)(entropy / rows));
+    }
+
+    /// <summary>
+    /// KL(teacher ‖ student) of next-token distributions from logits [batch, tokens, vocabulary], averaged over the
+    /// tokens the mask [batch, tokens] keeps.
+    /// </summary>
+    public static Tensor NextToken(Tensor studentLogits, Tensor teacherLogits, Tensor mask)
+    {
+        var s = studentLogits.Shape;
+        if (s.Length != 3 || !s.SequenceEqual(teacherLogits.Shape))
+            throw new CondenseException($"next-token logits {Shape.Format(s)} and {Shape.Format(teacherLogits.Shape)} differ");
+        Tensor teacherLogP;
+        using (Autograd.GradMode.NoGrad()) teacherLogP = teacherLogits.Detach().LogSoftmax(-1);
+        var keep = MaskWeights(mask, s[0], s[1]).Data;
+        var t = teacherLogP.Data;
+        // Per kept token: Σ p log p (a constant) and the weights p of −log q.
+        var weights = new float[t.Length];
+        double entropy = 0, rows = 0;
+        for (int r = 0; r < keep.Length; r++)
+        {
+            if (keep[r] == 0) continue;
+            rows++;
+            for (int v = r * s[2]; v < (r + 1) * s[2]; v++)
+            {
+                float p = MathF.Exp(t[v]);
+                weights[v] = p;
+                if (p > 0) entropy += p * t[v];
+            }
+        }
+        rows = Math.Max(rows, 1);
+        var crossEntropy = studentLogits.LogSoftmax(-1).Mul(new Tensor(weights, s)).Sum().Mul((float)(-1 / rows));
         return crossEntropy.Add((float)(entropy / rows));
     }
 

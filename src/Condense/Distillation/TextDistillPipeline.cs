@@ -92,6 +92,14 @@ public sealed record TextDistillReport(
     [JsonPropertyOrder(1)]
     public int? HiddenWidth { get; init; }
 
+    /// <summary>A causal language model's perplexity and next-token fidelity to the teacher before distillation, else null.</summary>
+    [JsonPropertyOrder(4)]
+    public LanguageModelMetrics? LanguageModelBefore { get; init; }
+
+    /// <summary>The same after distillation, else null.</summary>
+    [JsonPropertyOrder(4)]
+    public LanguageModelMetrics? LanguageModelAfter { get; init; }
+
     /// <summary>The student's latency at batch 1 and throughput at batch 32 in Condense's engine, if measured by the caller.</summary>
     [JsonPropertyOrder(11)]
     public TextSpeed? Speed { get; init; }
@@ -133,14 +141,18 @@ public static class TextDistillPipeline
         }
         var reference = new SentenceEmbedder(teacher, tokenizer, embedding).Embed(evaluation, null, cancellation);
         var before = Fidelity.Measure(new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation, null, cancellation), reference);
+        var languageBefore = LanguageModelEvaluation.Measure(model, teacher, tokenizer, evaluation, options.MaxLength, null, cancellation);
         var epochs = TextDistiller.Distill(model, teacher, tokenizer, train, options, masks, progress, cancellation);
         var after = Fidelity.Measure(new SentenceEmbedder(model, tokenizer, embedding).Embed(evaluation, null, cancellation), reference);
+        var languageAfter = languageBefore is null ? null
+            : LanguageModelEvaluation.Measure(model, teacher, tokenizer, evaluation, options.MaxLength, null, cancellation);
         var summary = ModelSummary.Of(model);
         var report = new TextDistillReport(kept, train.Count, evaluation.Count, TextFidelity.Of(before), TextFidelity.Of(after),
             ModelSummary.Of(teacher).Parameters, summary.Parameters, summary.NonzeroParameters, epochs, clock.Elapsed.TotalSeconds)
         {
             HeadFraction = student.HeadFraction, FeedForwardFraction = student.FeedForwardFraction, HiddenWidth = student.HiddenWidth,
             Allocation = student.Allocation.ToString().ToLowerInvariant(),
+            LanguageModelBefore = languageBefore, LanguageModelAfter = languageAfter,
         };
         return (model, report);
     }

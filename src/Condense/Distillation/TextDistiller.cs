@@ -4,7 +4,9 @@
 // TextDistillOptions.TeacherCacheBytes (TeacherStates, half precision); attention maps are too large to keep, so the
 // teacher runs on each batch when the attention term is on. Batches hold passages of similar length (sorted by token
 // count, then cut into batches, whose order is shuffled each epoch with the seed), so little of each step is padding.
-// A pruned student's masks hold: gradients and weights are masked around every step.
+// A pruned student's masks hold: gradients and weights are masked around every step. A causal language model (a GPT-style
+// decoder) learns its teacher's next-token distributions at every token instead of an embedding (EmbeddingLosses.NextToken),
+// with the teacher run on each batch: its logits over the vocabulary are too large to cache.
 // Tried and not kept: new inputs each epoch made from the passages (spans, 10 % of tokens deleted and 10 % replaced by
 // corpus tokens, a second passage appended; EDA/TinyBERT-style), labelled by the teacher on the fly. 3 layers of
 // all-MiniLM-L6-v2 on 2,000 passages × 2 epochs: fortunes cosine 0.8286 with it, 0.8304 without; it narrowed the gap
@@ -47,8 +49,12 @@ public static class TextDistiller
         var world = World.Current;
         DataParallel.CheckModel(teacher, "teacher", world);
         DataParallel.CheckModel(student, "student", world);
-        var cached = options.EmbeddingWeight > 0 ? TeacherEmbeddings(new SentenceEmbedder(teacher, tokenizer, embedding), passages, world, cancellation)
-            : null;
+        // A causal language model is fitted by its next-token distributions, which are too large to cache: the teacher runs per batch.
+        string? logits = options.EmbeddingWeight > 0 ? LanguageModelEvaluation.LogitsOutput(teacher, tokenizer) : null;
+        if (logits is not null && !student.Graph.Outputs.Any(o => o.Name == logits))
+            throw new CondenseException($"the teacher is a language model whose output '{logits}' the student does not have");
+        var cached = options.EmbeddingWeight > 0 && logits is null
+            ? TeacherEmbeddings(new SentenceEmbedder(teacher, tokenizer, embedding), passages, world, cancellation) : null;
         var mapping = options.HiddenWeight > 0 || options.AttentionWeight > 0 ? LayerMapping.Between(student, teacher) : [];
         // A student that pools itself (its teacher's sentence_embedding output) is compared as it is.
         var pooling = SentenceEmbedder.PoolingFor(student.Graph, options.Pooling);
@@ -59,7 +65,7 @@ public static class TextDistiller
         var batches = Buckets(encoded, options.BatchSize);
         int totalSteps = options.Epochs * batches.Count, warmup = (int)Math.Ceiling(options.WarmupFraction * totalSteps);
         // The hidden-state targets are cached when the attention term (whose maps are too large to keep) is off.
-        var teacherStates = options.HiddenWeight > 0 && options.AttentionWeight == 0
+        var teacherStates = options.HiddenWeight > 0 && options.AttentionWeight == 0 && logits is null
             ? TeacherStates.TryCompute(teacher, tokenizer, encoded, [.. mapping.Select(p => p.TeacherOutput)], batches, options.TeacherCacheBytes,
                 cancellation)
             : null;
@@ -107,6 +113,14 @@ public static class TextDistiller
             var feed = batch.Feed(inputs);
             var values = student.Run(feed);
             var loss = Tensor.Scalar(0f);
+            Dictionary<string, Tensor>? teacherRun = null;
+            Dictionary<string, Tensor> TeacherRun()
+            {
+                if (teacherRun is null) using (GradMode.NoGrad()) teacherRun = teacher.Run(feed);
+                return teacherRun;
+            }
+            if (logits is not null)
+                loss = loss.Add(EmbeddingLosses.NextToken(values[logits], TeacherRun()[logits], batch.AttentionMask).Mul(options.EmbeddingWeight));
             if (cached is not null)
             {
                 var pooled = pooling == Pooling.None ? values[output] : Pool(values[output], batch.AttentionMask, pooling);
@@ -115,9 +129,7 @@ public static class TextDistiller
             }
             if (mapping.Count > 0)
             {
-                Dictionary<string, Tensor> reference;
-                if (teacherStates is not null) reference = teacherStates.Batch(indices, batch.InputIds.Shape[1]);
-                else using (GradMode.NoGrad()) reference = teacher.Run(feed);
+                var reference = teacherStates is not null ? teacherStates.Batch(indices, batch.InputIds.Shape[1]) : TeacherRun();
                 loss = loss.Add(LayerTerms(values, reference, batch.AttentionMask, mapping, projections, options));
             }
             loss.Backward();

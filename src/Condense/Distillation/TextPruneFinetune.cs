@@ -4,6 +4,7 @@
 // the fine-tuning. It lives in Distillation because the recovery is distillation; its report is the pruning pass's.
 using Condense.Data.Text;
 using Condense.Graph;
+using Condense.Inference;
 using Condense.Pruning;
 using Condense.Reports;
 using Condense.Training;
@@ -41,6 +42,7 @@ public static class TextPruneFinetune
         {
             CalibrationPassages = options.Score == PruneScore.Magnitude ? 0 : calibration?.Count ?? 0,
             FinetuneEpochs = distill.Epochs, AfterFinetune = d.After,
+            AfterFinetuneLanguageModel = LanguageModelEvaluation.Measure(pruned, model, tokenizer, evaluation, distill.MaxLength),
         };
         return (pruned, report);
     }

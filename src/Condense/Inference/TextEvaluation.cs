@@ -1,5 +1,6 @@
 // The figures of a text model when there are no labels: fidelity of its sentence embeddings to a reference model's
-// on the same passages (Reports/Fidelity), its size, batch-1 latency on a real passage and batch-32 throughput at
+// on the same passages (Reports/Fidelity); for a causal language model, whose text is its own labels, perplexity and
+// next-token fidelity to the reference (LanguageModelEvaluation); its size, batch-1 latency on a real passage and batch-32 throughput at
 // the maximum length (passages padded to it), measured, as ModelMetrics does for labelled data. Timing runs the model as
 // InferenceEngine.Compile runs it (fused float ops, dynamic int8 engine), as embedding does.
 using Condense.Data.Text;
@@ -9,28 +10,42 @@ using Condense.Reports;
 namespace Condense.Inference;
 
 /// <summary>Measured fidelity, size and speed of a text model. JSON names are the CLI's documented keys.</summary>
-/// <param name="Fidelity">Fidelity of its embeddings to the reference's.</param>
+/// <param name="Fidelity">Fidelity of its embeddings to the reference's; null without a reference.</param>
 /// <param name="Parameters">Parameter count.</param>
 /// <param name="FileBytes">Size of its file on disk (0 when not saved).</param>
 /// <param name="LatencyMsBatch1">Median milliseconds to embed one passage.</param>
 /// <param name="ThroughputBatch32">Passages per second in batches of 32 at the maximum length.</param>
-public sealed record TextMetrics(Fidelity Fidelity, long Parameters, long FileBytes, double LatencyMsBatch1, double ThroughputBatch32);
+public sealed record TextMetrics(Fidelity? Fidelity, long Parameters, long FileBytes, double LatencyMsBatch1, double ThroughputBatch32)
+{
+    /// <summary>Perplexity (and next-token fidelity to the reference) when the model is a causal language model, else null.</summary>
+    public LanguageModelMetrics? LanguageModel { get; init; }
+}
 
 /// <summary>Measures a text model against a reference.</summary>
 public static class TextEvaluation
 {
     /// <summary>
-    /// Embeds <paramref name="passages"/> with <paramref name="model"/> and <paramref name="reference"/>, compares them,
-    /// and times the model; <paramref name="file"/> is its saved form (or null).
+    /// Embeds <paramref name="passages"/> with <paramref name="model"/> and <paramref name="reference"/> (when given) and
+    /// compares them, measures a causal language model's perplexity (against the reference's), and times the model;
+    /// <paramref name="file"/> is its saved form (or null).
     /// </summary>
-    public static TextMetrics Measure(GraphModule model, GraphModule reference, TextTokenizer tokenizer, IReadOnlyList<string> passages,
+    /// <exception cref="CondenseException">No reference, and the model is not a causal language model.</exception>
+    public static TextMetrics Measure(GraphModule model, GraphModule? reference, TextTokenizer tokenizer, IReadOnlyList<string> passages,
         EmbeddingOptions options, string? file, IProgress<int>? progress = null, double timingSeconds = 0.5)
     {
-        var ours = new SentenceEmbedder(model, tokenizer, options).Embed(passages, progress);
-        var theirs = new SentenceEmbedder(reference, tokenizer, options).Embed(passages);
-        var fidelity = Fidelity.Measure(ours, theirs);
+        ArgumentNullException.ThrowIfNull(options);
+        var language = LanguageModelEvaluation.Measure(model, reference, tokenizer, passages, options.MaxLength, reference is null ? progress : null);
+        if (reference is null && language is null)
+            throw new CondenseException("the model is not a causal language model, so its text has no labels: give a reference model to compare with");
+        Fidelity? fidelity = null;
+        if (reference is not null)
+        {
+            var ours = new SentenceEmbedder(model, tokenizer, options).Embed(passages, progress);
+            fidelity = Fidelity.Measure(ours, new SentenceEmbedder(reference, tokenizer, options).Embed(passages));
+        }
         var (latency, throughput) = Speed(model, tokenizer, passages, options.MaxLength, timingSeconds);
-        return new TextMetrics(fidelity, ModelSummary.Of(model).Parameters, file is null ? 0 : ModelMetrics.SizeOnDisk(file), latency, throughput);
+        return new TextMetrics(fidelity, ModelSummary.Of(model).Parameters, file is null ? 0 : ModelMetrics.SizeOnDisk(file), latency, throughput)
+            { LanguageModel = language };
     }
 
     /// <summary>Median batch-1 milliseconds on the first passage, and passages per second in batches of 32 padded to <paramref name="maxLength"/>.</summary>

@@ -46,6 +46,14 @@ public sealed record TextPruneReport(
     [JsonPropertyOrder(13)]
     public TextFidelity? AfterFinetune { get; init; }
 
+    /// <summary>A causal language model's perplexity and next-token fidelity to the original on the passages, else null.</summary>
+    [JsonPropertyOrder(7)]
+    public LanguageModelMetrics? LanguageModel { get; init; }
+
+    /// <summary>The same figures after fine-tuning, else null.</summary>
+    [JsonPropertyOrder(13)]
+    public LanguageModelMetrics? AfterFinetuneLanguageModel { get; init; }
+
     /// <summary>How the sparsity was spread: "uniform" or "sensitivity".</summary>
     [JsonPropertyOrder(1)]
     public string Allocation { get; init; } = "uniform";
@@ -89,6 +97,7 @@ public static class TextPrunePipeline
             CalibrationPassages = options.Score == PruneScore.Magnitude && options.Allocation == SparsityAllocation.Uniform ? 0 : calibration?.Count ?? 0,
             Allocation = options.Allocation.ToString().ToLowerInvariant(),
             Tensors = [.. masks.Entries.Select(e => PrunedTensor.Of(model, e.Target))],
+            LanguageModel = LanguageModelEvaluation.Measure(pruned, model, tokenizer, passages, embedding.MaxLength),
         };
         return (pruned, report);
     }
@@ -108,11 +117,19 @@ public static class TextPrunePipeline
 
     /// <summary>
     /// 1 − the mean cosine between a model's sentence embeddings of <paramref name="passages"/> and <paramref name="model"/>'s
-    /// as it is now: the loss a sensitivity allocation of a text encoder is measured by.
+    /// as it is now: the loss a sensitivity allocation of a text encoder is measured by. For a causal language model, the
+    /// mean KL divergence of its next-token distributions from those of <paramref name="model"/> as it is now.
     /// </summary>
     public static Func<GraphModule, double> EmbeddingLoss(GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string> passages,
         EmbeddingOptions embedding)
     {
+        ArgumentNullException.ThrowIfNull(embedding);
+        if (LanguageModelEvaluation.LogitsOutput(model, tokenizer) is not null)
+        {
+            // Next-token distributions are too large to keep for every passage: a copy of the model computes them again.
+            var original = new GraphModule(model.Graph.Clone());
+            return m => LanguageModelEvaluation.Measure(m, original, tokenizer, passages, embedding.MaxLength)!.KlToReference!.Value;
+        }
         var reference = new SentenceEmbedder(model, tokenizer, embedding).Embed(passages);
         return m => 1 - new SentenceEmbedder(m, tokenizer, embedding).Embed(passages).Select((e, i) => Fidelity.Cosine(e, reference[i])).Average();
     }

@@ -33,6 +33,10 @@ public sealed record TextQuantizeReport(
     [JsonPropertyOrder(18)]
     public bool? TargetMet { get; init; }
 
+    /// <summary>A causal language model's perplexity and next-token fidelity to the float model on the held-out passages, else null.</summary>
+    [JsonPropertyOrder(10)]
+    public LanguageModelMetrics? LanguageModel { get; init; }
+
     /// <summary>Weight-only mode's block size, or null.</summary>
     [JsonPropertyOrder(3)]
     public int? BlockSize { get; init; }
@@ -90,7 +94,10 @@ public static class TextQuantizePipeline
         double after = TextEvaluation.Latency(quantized, tokenizer, evaluation[0], embedding.MaxLength, 0.2);
         var report = new TextQuantizeReport(options.Mode, options.WeightBits, options.PerChannel, calibration.Count, evaluation.Count,
             fidelity.CosineMean, fidelity.CosineMin, fidelity.TopKOverlap, fidelity.Spearman, before, after, seconds, layers, floatLayers)
-            { BlockSize = options.BlockSize, TargetMet = met };
+        {
+            BlockSize = options.BlockSize, TargetMet = met,
+            LanguageModel = LanguageModelEvaluation.Measure(quantized, model, tokenizer, evaluation, embedding.MaxLength),
+        };
         return (quantized, report);
     }
 

@@ -1,0 +1,73 @@
+// The text commands on a GPT-style decoder exported with a key/value cache (Fixtures/onnx/decoder-past-op14.onnx) and its
+// byte-level BPE (vocab.json + merges.txt beside it, as Optimum writes them): `eval` reports perplexity without a reference
+// (the library's figure), `quantize` and `prune` report perplexity and next-token fidelity beside the embedding figures, and
+// the written model carries its BPE tables, so it is evaluated again from a folder that holds no vocabulary.
+using System.Text.Json;
+using Condense.Data.Text;
+using Condense.Formats;
+using Condense.Inference;
+using Condense.Tests.Data;
+using Condense.Tests.Transformers;
+
+namespace Condense.Tests.Cli;
+
+public sealed class LanguageModelCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("condense-lm").FullName;
+
+    public LanguageModelCliTests()
+    {
+        File.Copy(DecoderWithPastTests.Fixture("decoder-past-op14.onnx"), At("model.onnx"));
+        File.Copy(DecoderWithPastTests.Fixture("bpe300-vocab.json"), At("vocab.json"));
+        File.Copy(DecoderWithPastTests.Fixture("bpe300-merges.txt"), At("merges.txt"));
+        File.WriteAllLines(At("text.txt"), TextPassages.Read(TestFiles.Fortunes).Take(24));
+    }
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private string At(string name) => Path.Combine(_dir, name);
+
+    [Fact]
+    public void EvalReportsPerplexityWithoutAReference()
+    {
+        var result = CliRunner.Run("eval", At("model.onnx"), "--text", At("text.txt"), "--max-length", "48", "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var json = JsonDocument.Parse(result.Stdout).RootElement;
+        var expected = LanguageModelEvaluation.Measure(ModelFile.Load(At("model.onnx")), null, TextTokenizer.FromVocabulary(At("vocab.json")),
+            TextPassages.Read(At("text.txt")), 48)!;
+        Assert.Equal(expected.Perplexity, json.GetProperty("perplexity").GetDouble(), 1e-6 * expected.Perplexity);
+        Assert.Equal(expected.Tokens, json.GetProperty("predicted_tokens").GetInt64());
+        Assert.False(json.TryGetProperty("cosine_mean", out _));
+    }
+
+    [Fact]
+    public void QuantizeAndPruneReportNextTokenFidelityAndCarryTheTables()
+    {
+        var quantized = CliRunner.Run("quantize", At("model.onnx"), "--text", At("text.txt"), "--max-length", "48", "-o", At("q.onnx"), "--json");
+        Assert.True(quantized.ExitCode == 0, quantized.Stderr);
+        var lm = JsonDocument.Parse(quantized.Stdout).RootElement.GetProperty("language_model");
+        Assert.InRange(lm.GetProperty("next_token_agreement").GetDouble(), 0.8, 1.0);
+        Assert.InRange(lm.GetProperty("kl_to_reference").GetDouble(), 0, 0.1);
+        Assert.True(lm.GetProperty("reference_perplexity").GetDouble() > 1);
+        Directory.CreateDirectory(At("moved"));
+        File.Move(At("q.onnx"), At("moved/q.onnx"));
+        var again = CliRunner.Run("eval", At("moved/q.onnx"), "--text", At("text.txt"), "--max-length", "48", "--reference", At("model.onnx"), "--json");
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.InRange(JsonDocument.Parse(again.Stdout).RootElement.GetProperty("next_token_agreement").GetDouble(), 0.8, 1.0);
+
+        var pruned = CliRunner.Run("prune", At("model.onnx"), "--text", At("text.txt"), "--max-length", "48", "--sparsity", "0.5", "--score", "sparsegpt",
+            "-o", At("p.onnx"), "--json");
+        Assert.True(pruned.ExitCode == 0, pruned.Stderr);
+        var plm = JsonDocument.Parse(pruned.Stdout).RootElement.GetProperty("language_model");
+        Assert.InRange(plm.GetProperty("next_token_agreement").GetDouble(), 0.05, 1.0);
+        Assert.True(plm.GetProperty("kl_to_reference").GetDouble() > lm.GetProperty("kl_to_reference").GetDouble());
+    }
+
+    [Fact]
+    public void AnEncoderWithoutAReferenceIsAOneLineError()
+    {
+        File.WriteAllBytes(At("bert.onnx"), Google.Protobuf.MessageExtensions.ToByteArray(TinyTransformer.Bert(17, layers: 1)));
+        File.WriteAllText(At("vocab.txt"), Distillation.TextDistillationTests.Vocabulary());
+        CliRunner.AssertOneLineError(CliRunner.Run("eval", At("bert.onnx"), "--text", At("text.txt")), "--reference");
+    }
+}
