@@ -54,6 +54,7 @@ public sealed class LanguageModelCliTests : IDisposable
         var again = CliRunner.Run("eval", At("moved/q.onnx"), "--text", At("text.txt"), "--max-length", "48", "--reference", At("model.onnx"), "--json");
         Assert.True(again.ExitCode == 0, again.Stderr);
         Assert.InRange(JsonDocument.Parse(again.Stdout).RootElement.GetProperty("next_token_agreement").GetDouble(), 0.8, 1.0);
+        AssertOnnxRuntimeAgrees(At("moved/q.onnx"));
 
         var pruned = CliRunner.Run("prune", At("model.onnx"), "--text", At("text.txt"), "--max-length", "48", "--sparsity", "0.5", "--score", "sparsegpt",
             "-o", At("p.onnx"), "--json");
@@ -61,6 +62,30 @@ public sealed class LanguageModelCliTests : IDisposable
         var plm = JsonDocument.Parse(pruned.Stdout).RootElement.GetProperty("language_model");
         Assert.InRange(plm.GetProperty("next_token_agreement").GetDouble(), 0.05, 1.0);
         Assert.True(plm.GetProperty("kl_to_reference").GetDouble() > lm.GetProperty("kl_to_reference").GetDouble());
+    }
+
+    // ONNX Runtime runs the written decoder with an empty cache and computes our engine's logits at the real tokens.
+    private static void AssertOnnxRuntimeAgrees(string path)
+    {
+        var model = ModelFile.Load(path);
+        model.Eval();
+        var batch = DecoderWithPastTests.Tokenizer().Batch(DecoderWithPastTests.Passages, 48);
+        var feed = batch.Feed(model.Graph);
+        Condense.Tensors.Tensor ours;
+        using (Condense.Autograd.GradMode.NoGrad()) ours = InferenceEngine.Compile(model).Runner is Condense.Graph.GraphModule runner
+            ? runner.RunOutputs(feed)["logits"] : model.Run(feed)["logits"];
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path);
+        var inputs = feed.Select(kv => kv.Value.DataType == Condense.Tensors.DataType.Int64
+            ? Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(kv.Key,
+                new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>(kv.Value.Int64Data.ToArray(), kv.Value.Shape))
+            : Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(kv.Key,
+                new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(kv.Value.Data.ToArray(), kv.Value.Shape))).ToList();
+        using var results = session.Run(inputs);
+        var theirs = results.First(r => r.Name == "logits").AsEnumerable<float>().ToArray();
+        int width = ours.Shape[2];
+        float scale = theirs.Max(Math.Abs);
+        for (int i = 0; i < theirs.Length; i++)
+            if (batch.AttentionMask.Int64Data[i / width] == 1) Assert.True(Math.Abs(theirs[i] - ours.Data[i]) <= 2e-3f * scale, $"logit {i}");
     }
 
     [Fact]
