@@ -1,4 +1,4 @@
-// A text model's inputs with their declared shapes, which a key/value cache input needs to be fed empty (TextBatch.Feed).
+// A text model's inputs with their declared shapes, which a key/value cache input needs to be fed empty, and types (TextBatch.Feed).
 using Condense.Data.Text;
 using Condense.Graph;
 using Condense.Tensors;
@@ -8,11 +8,14 @@ namespace Condense.Inference;
 /// <summary>Feeds tokenized batches to a text model's inputs.</summary>
 public static class TextFeeds
 {
-    /// <summary>The inputs of <paramref name="graph"/> as <see cref="TextBatch.Feed(IEnumerable{ValueTuple{string, int[]}})"/> takes them.</summary>
-    public static IReadOnlyList<(string Name, int[]? Shape)> Inputs(ModelGraph graph)
+    /// <summary>
+    /// The inputs of <paramref name="graph"/> with their declared shapes and types, as <see cref="TextBatch.Feed(IEnumerable{TextInput})"/>
+    /// takes them.
+    /// </summary>
+    public static IReadOnlyList<TextInput> Inputs(ModelGraph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return [.. graph.Inputs.Select(i => (i.Name, (int[]?)i.Shape))];
+        return [.. graph.Inputs.Select(i => new TextInput(i.Name, i.Shape, DataTypes.FromOnnxName(i.DataType) ?? DataType.Int64))];
     }
 
     /// <summary><paramref name="batch"/> as the named inputs of <paramref name="graph"/>.</summary>

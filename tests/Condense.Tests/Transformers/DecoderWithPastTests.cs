@@ -1,6 +1,7 @@
 // A GPT-2 exported as Optimum exports decoders "with past" (Fixtures/onnx/export-decoder-past.py): inputs input_ids,
 // attention_mask, position_ids and a key/value cache per layer, outputs logits and the grown cache. Text feeds it an
 // empty cache and the positions of its tokens, tokenized by a 300-token byte-level BPE, and it computes PyTorch's logits.
+// Inputs declared int32 (TensorFlow's exports) are fed int32.
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Data.Text;
@@ -54,5 +55,28 @@ public sealed class DecoderWithPastTests
             if (batch.AttentionMask.Int64Data[i / vocabulary] == 1) Assert.True(Math.Abs(expected[i] - logits.Data[i]) <= 1e-5f * scale, $"logit {i}");
         // The grown cache holds the new tokens' keys: [batch, heads, tokens, head dim].
         Assert.Equal([2, 2, ids.Shape[1], 8], outputs["present.0.key"].Shape);
+    }
+
+    [Fact]
+    public void AnEncoderTakingInt32IdsEmbedsAsItsInt64Export()
+    {
+        // The PyTorch encoder rewritten as TensorFlow exports take their inputs: int32, cast to int64 inside.
+        var original = ModelFile.Load(Fixture("encoder-op14.onnx"));
+        var graph = original.Graph.Clone();
+        foreach (var input in graph.Inputs.ToList())
+        {
+            string inner = input.Name + ".int64";
+            foreach (var node in graph.Nodes)
+                for (int i = 0; i < node.Inputs.Count; i++) if (node.Inputs[i] == input.Name) node.Inputs[i] = inner;
+            graph.Nodes.Insert(0, new Node(inner, OpTypes.Cast, [input.Name], [inner],
+                new Dictionary<string, AttributeValue> { ["to"] = AttributeValue.Int(7) }));
+            graph.Inputs[graph.Inputs.IndexOf(input)] = input with { DataType = "int32" };
+        }
+        var words = new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat" };
+        var tokenizer = TextTokenizer.FromText(string.Join('\n', words), "vocab.txt");
+        string[] passages = ["the cat sat on the mat", "the mat", "cat"];
+        var expected = new SentenceEmbedder(original, tokenizer).Embed(passages);
+        var actual = new SentenceEmbedder(new GraphModule(graph), tokenizer).Embed(passages);
+        for (int p = 0; p < passages.Length; p++) Assert.Equal(expected[p], actual[p]);
     }
 }

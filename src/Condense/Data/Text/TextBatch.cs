@@ -5,6 +5,12 @@ using Condense.Tensors;
 
 namespace Condense.Data.Text;
 
+/// <summary>A text model's input as <see cref="TextBatch"/> feeds it.</summary>
+/// <param name="Name">The input's name, which says its role.</param>
+/// <param name="Shape">Its declared shape (−1 where dynamic), or null when unknown: a key/value cache input needs it.</param>
+/// <param name="Type">Its element type: ids, masks and positions are converted to it (TensorFlow exports take int32).</param>
+public sealed record TextInput(string Name, int[]? Shape = null, DataType Type = DataType.Int64);
+
 /// <summary>One batch of tokenized passages as int64 tensors [batch, length].</summary>
 /// <param name="InputIds">The token ids, padded with the padding id.</param>
 /// <param name="AttentionMask">1 for tokens, 0 for padding.</param>
@@ -41,26 +47,33 @@ public sealed record TextBatch(Tensor InputIds, Tensor AttentionMask, Tensor Tok
     /// input_mask, mask), token types (token_type_ids, segment_ids) or positions (position_ids); any other input is an
     /// error. A key/value cache input (past_key_values.N.key, past.N) needs its declared shape: use the other overload.
     /// </summary>
-    public Dictionary<string, Tensor> Feed(IEnumerable<string> inputNames) => Feed(inputNames.Select(n => (n, (int[]?)null)));
+    public Dictionary<string, Tensor> Feed(IEnumerable<string> inputNames) => Feed(inputNames.Select(n => new TextInput(n)));
 
     /// <summary>
-    /// The batch as a model's inputs, given with their declared shapes (−1 where dynamic): as the other overload, and a
-    /// key/value cache input (a name that starts with "past") gets an empty cache — its first dynamic dimension is the
-    /// batch, every other dynamic dimension (the cached length) 0.
+    /// The batch as a model's inputs, given with their declared shapes and types: as the other overload, in each input's
+    /// integer type, and a key/value cache input (a name that starts with "past") gets an empty cache — its first dynamic
+    /// dimension is the batch, every other dynamic dimension (the cached length) 0.
     /// </summary>
-    public Dictionary<string, Tensor> Feed(IEnumerable<(string Name, int[]? Shape)> inputs)
+    public Dictionary<string, Tensor> Feed(IEnumerable<TextInput> inputs)
     {
+        ArgumentNullException.ThrowIfNull(inputs);
         var feed = new Dictionary<string, Tensor>();
-        foreach (var (name, shape) in inputs)
+        foreach (var (name, shape, type) in inputs)
         {
             string key = name.ToLowerInvariant();
-            feed[name] = key.StartsWith("past", StringComparison.Ordinal) ? EmptyCache(name, shape)
-                : key.Contains("mask", StringComparison.Ordinal) ? AttentionMask
+            if (key.StartsWith("past", StringComparison.Ordinal))
+            {
+                var cache = EmptyCache(name, shape);
+                feed[name] = type == DataType.Int64 || type == cache.DataType ? cache : TypedOps.Cast(cache, type);
+                continue;
+            }
+            var value = key.Contains("mask", StringComparison.Ordinal) ? AttentionMask
                 : key.Contains("position", StringComparison.Ordinal) ? PositionIds()
                 : key.Contains("type", StringComparison.Ordinal) || key.Contains("segment", StringComparison.Ordinal) ? TokenTypeIds
                 : key.Contains("id", StringComparison.Ordinal) ? InputIds
                 : throw new CondenseException($"the model's input '{name}' is not token ids, an attention mask, token types, positions or "
                     + "a key/value cache; text feeds input_ids, attention_mask, token_type_ids, position_ids and past_key_values");
+            feed[name] = type == DataType.Int64 ? value : TypedOps.Cast(value, type);
         }
         return feed;
     }

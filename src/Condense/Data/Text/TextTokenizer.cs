@@ -161,7 +161,7 @@ public sealed partial class TextTokenizer
     /// Calibration passages as a model's named inputs, one passage per call: no padding token enters the activation
     /// statistics (ranges, Hessians, channel magnitudes) that quantization and pruning gather, which describe real tokens only.
     /// </summary>
-    public IEnumerable<IReadOnlyDictionary<string, Tensor>> CalibrationFeeds(IReadOnlyList<(string Name, int[]? Shape)> inputs,
+    public IEnumerable<IReadOnlyDictionary<string, Tensor>> CalibrationFeeds(IReadOnlyList<TextInput> inputs,
         IEnumerable<string> passages, int maxLength)
     {
         foreach (var passage in passages) yield return Batch([passage], maxLength).Feed(inputs);

@@ -5,6 +5,7 @@
 using System.Text;
 using System.Text.Json;
 using Condense.Data.Text;
+using Condense.Tensors;
 using Condense.Tests.Data;
 using Condense.Tests.Pretrained;
 using Microsoft.ML.Tokenizers;
@@ -126,13 +127,16 @@ public sealed class TextTokenizerBpeTests : IDisposable
         Assert.Equal([0, 1, 2, 0, 1, 1], right.PositionIds().Int64Data);
         var left = right with { AttentionMask = Ids([1, 1, 1, 0, 1, 1]) };
         Assert.Equal([0, 1, 2, 1, 0, 1], left.PositionIds().Int64Data);
-        var feed = right.Feed([("input_ids", null), ("attention_mask", null), ("position_ids", null), ("past_key_values.0.key", [-1, 4, -1, 8])]);
+        var feed = right.Feed([new TextInput("input_ids", Type: DataType.Int32), new TextInput("attention_mask"), new TextInput("position_ids"),
+            new TextInput("past_key_values.0.key", [-1, 4, -1, 8], DataType.Float32)]);
         Assert.Equal([0, 1, 2, 0, 1, 1], feed["position_ids"].Int64Data);
+        Assert.Equal(DataType.Int32, feed["input_ids"].DataType);
+        Assert.Equal([5, 6, 7, 5, 6, 0], feed["input_ids"].Int64Data);
         Assert.Equal([2, 4, 0, 8], feed["past_key_values.0.key"].Shape);
         Assert.Contains("declares no shape", Assert.Throws<CondenseException>(() => right.Feed(["past_key_values.0.key"])).Message);
         Assert.Throws<CondenseException>(() => right.Feed(["pixel_values"]));
     }
 
-    private static Condense.Tensors.Tensor Ids(long[] values) =>
-        Condense.Tensors.Tensor.FromInt64s(values, Condense.Tensors.DataType.Int64, 2, values.Length / 2);
+    private static Tensor Ids(long[] values) =>
+        Tensor.FromInt64s(values, DataType.Int64, 2, values.Length / 2);
 }
