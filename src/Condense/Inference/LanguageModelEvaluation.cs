@@ -56,11 +56,13 @@ public static class LanguageModelEvaluation
             && o.Value.DataType == DataType.Float32).OrderBy(o => o.Key == "logits" ? 0 : 1).ToList();
         if (candidates.Count == 0) return null;
         var (name, logits) = candidates[0];
+        // Within 0.1 % of the largest logit: a model whose activations are quantized per tensor may move every position a
+        // little when one token changes; a bidirectional encoder moves them by far more (6 % on the encoder fixtures).
         int width = logits.Shape[2], before = (ids.Length - 1) * width;
         var data = logits.Data;
         float scale = Math.Max(1f, data.AsSpan(0, before).ToArray().Max(Math.Abs));
         for (int i = 0; i < before; i++)
-            if (Math.Abs(data[i] - data[ids.Length * width + i]) > 1e-4f * scale) return null;
+            if (Math.Abs(data[i] - data[ids.Length * width + i]) > 1e-3f * scale) return null;
         return name;
     }
 
