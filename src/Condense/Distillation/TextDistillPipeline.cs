@@ -9,6 +9,7 @@ using Condense.Graph;
 using Condense.Inference;
 using Condense.Pruning;
 using Condense.Reports;
+using Condense.Tensors;
 using Condense.Training;
 
 namespace Condense.Distillation;
@@ -162,8 +163,10 @@ public static class TextDistillPipeline
         int maxLength, IProgress<(int Done, int Total)>? progress = null)
     {
         if (student.Layers is not null && student.Depth is not null) throw new CondenseException("give the layers to keep or a depth, not both");
-        var sample = tokenizer.Batch(["a sample passage to read the layer shapes"], maxLength).Feed(teacher.Graph);
-        var layers = EncoderLayers.Find(teacher, sample);
+        // Fed by each model's own declaration: a decoder's cache inputs narrow with its heads.
+        var sampleBatch = tokenizer.Batch(["a sample passage to read the layer shapes"], maxLength);
+        Dictionary<string, Tensor> Sample(GraphModule m) => sampleBatch.Feed(m.Graph);
+        var layers = EncoderLayers.Find(teacher, Sample(teacher));
         bool narrower = student.HeadFraction > 0 || student.FeedForwardFraction > 0 || student.HiddenWidth is not null;
         if ((student.Layers is not null || student.Depth is not null || narrower) && layers.Count == 0)
             throw new CondenseException("the teacher has no attention layers to choose from");
@@ -171,21 +174,24 @@ public static class TextDistillPipeline
             : [.. Enumerable.Range(0, layers.Count)]);
         var model = student.Layers is null && student.Depth is null ? new GraphModule(teacher.Graph.Clone())
             : LayerDropping.KeepLayers(teacher, layers, keep);
-        var calibration = TextPrunePipeline.Calibration(model, tokenizer, student.Calibration, maxLength);
         bool spread = student.Allocation == SparsityAllocation.Sensitivity && narrower;
-        if (spread && calibration is null) throw new CondenseException("heads and neurons spread by sensitivity are chosen on calibration passages: give them");
+        if (spread && student.Calibration is null)
+            throw new CondenseException("heads and neurons spread by sensitivity are chosen on calibration passages: give them");
         // Heads first; the neurons are then measured and chosen on the model without them.
         foreach (var (share, heads) in new[] { (student.HeadFraction, true), (student.FeedForwardFraction, false) })
         {
             if (share == 0) continue;
-            var found = EncoderLayers.Find(model, sample);
+            var found = EncoderLayers.Find(model, Sample(model));
+            // Feeds for the model as it is now (a decoder's cache inputs narrow with its heads).
+            var calibration = TextPrunePipeline.Calibration(model, tokenizer, student.Calibration, maxLength);
             model = (calibration is null ? heads ? AttentionPruning.RemoveHeads(model, found, share) : AttentionPruning.RemoveNeurons(model, found, share)
                 : !spread ? heads ? CalibratedWidth.RemoveHeads(model, found, share, calibration)
                     : CalibratedWidth.RemoveNeurons(model, found, share, calibration)
                 : WidthAllocation.Remove(model, found, share, heads, calibration, TextPrunePipeline.EmbeddingLoss(model, tokenizer,
                     [.. student.Calibration!.Take(student.SensitivitySamples)], new EmbeddingOptions(maxLength)), progress).Result).Model;
         }
-        if (student.HiddenWidth is int width) model = Pruning.HiddenWidth.Shrink(model, EncoderLayers.Find(model, sample), width, sample).Model;
+        if (student.HiddenWidth is int width)
+            model = Pruning.HiddenWidth.Shrink(model, EncoderLayers.Find(model, Sample(model)), width, Sample(model)).Model;
         return (model, keep);
     }
 }

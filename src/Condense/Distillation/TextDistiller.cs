@@ -60,6 +60,7 @@ public static class TextDistiller
         var pooling = SentenceEmbedder.PoolingFor(student.Graph, options.Pooling);
         string output = SentenceEmbedder.OutputOf(student.Graph, pooling);
         var inputs = TextFeeds.Inputs(student.Graph);
+        var teacherInputs = TextFeeds.Inputs(teacher.Graph);
         // Each passage is tokenized once; every epoch batches the same ids.
         var encoded = passages.Select(p => tokenizer.Encode(p, options.MaxLength)).ToArray();
         var batches = Buckets(encoded, options.BatchSize);
@@ -116,7 +117,7 @@ public static class TextDistiller
             Dictionary<string, Tensor>? teacherRun = null;
             Dictionary<string, Tensor> TeacherRun()
             {
-                if (teacherRun is null) using (GradMode.NoGrad()) teacherRun = teacher.Run(feed);
+                if (teacherRun is null) using (GradMode.NoGrad()) teacherRun = teacher.Run(batch.Feed(teacherInputs));
                 return teacherRun;
             }
             if (logits is not null)

@@ -60,6 +60,7 @@ public static class AttentionPruning
             }
             else foreach (var projection in roles.QueryKey.Append(roles.Value)) CutOutputs(graph, projection, plan.HeadWidth, keep);
             CutInputs(graph, roles.Output, plan.HeadWidth, keep);
+            KeyValueCache.Narrow(graph, index, layers[change.Layer], change.Before, keep.Length, plan.HeadWidth);
             // A reshape carries the head count (splitting into heads), heads × head width (merging back), or three times that
             // (a fused projection's output before its Split).
             foreach (var (reshape, widths) in plan.Reshapes)

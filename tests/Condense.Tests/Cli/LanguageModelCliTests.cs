@@ -64,6 +64,18 @@ public sealed class LanguageModelCliTests : IDisposable
         Assert.True(plm.GetProperty("kl_to_reference").GetDouble() > lm.GetProperty("kl_to_reference").GetDouble());
     }
 
+    [Fact]
+    public void HeadsAndNeuronsRemovedFromADecoderWithACacheDistil()
+    {
+        // Heads are chosen on calibration passages, neurons then on the narrower model, whose cache declares fewer heads.
+        var result = CliRunner.Run("distill", "--teacher", At("model.onnx"), "--text", At("text.txt"), "--eval-text", At("text.txt"),
+            "--max-length", "48", "--student-heads", "0.5", "--student-ffn", "0.5", "--epochs", "1", "-o", At("student.onnx"), "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var after = JsonDocument.Parse(result.Stdout).RootElement.GetProperty("language_model_after");
+        Assert.InRange(after.GetProperty("next_token_agreement").GetDouble(), 0.3, 1.0);
+        AssertOnnxRuntimeAgrees(At("student.onnx"));
+    }
+
     // ONNX Runtime runs the written decoder with an empty cache and computes our engine's logits at the real tokens.
     private static void AssertOnnxRuntimeAgrees(string path)
     {

@@ -8,6 +8,7 @@ using Condense.Data.Text;
 using Condense.Formats;
 using Condense.Graph;
 using Condense.Inference;
+using Condense.Pruning;
 using Condense.Tensors;
 
 namespace Condense.Tests.Transformers;
@@ -78,5 +79,31 @@ public sealed class DecoderWithPastTests
         var expected = new SentenceEmbedder(original, tokenizer).Embed(passages);
         var actual = new SentenceEmbedder(new GraphModule(graph), tokenizer).Embed(passages);
         for (int p = 0; p < passages.Length; p++) Assert.Equal(expected[p], actual[p]);
+    }
+
+    [Fact]
+    public void RemovingHeadsNarrowsTheDeclaredCacheAndEqualsMaskingThem()
+    {
+        var model = ModelFile.Load(Fixture("decoder-past-op14.onnx"));
+        model.Eval();
+        var layers = EncoderLayers.Find(model, Tokenizer().Batch(Passages, 64).Feed(model.Graph));
+        var result = AttentionPruning.RemoveHeads(model, layers, new Dictionary<int, int[]> { [0] = [1], [1] = [0] });
+        // Each layer's cache is declared with its one head left, past and present.
+        foreach (var value in result.Model.Graph.Inputs.Concat(result.Model.Graph.Outputs).Where(v => v.Shape.Length == 4))
+            Assert.Equal(1, value.Shape[1]);
+        // The output projection is a MatMul by an [in, out] weight: head h is its rows 8h … 8h + 7.
+        var masked = model.Graph.Clone();
+        foreach (var (layer, head) in new[] { (0, 1), (1, 0) })
+            masked.Initializers[layers[layer].Projections!.Output.Weight].Data.AsSpan(head * 8 * 16, 8 * 16).Clear();
+        var batch = Tokenizer().Batch(Passages, 64);
+        Tensor Logits(GraphModule m)
+        {
+            m.Eval();
+            using (GradMode.NoGrad()) return m.Run(batch.Feed(m.Graph))["logits"];
+        }
+        Graph.TensorAsserts.Close(Logits(new GraphModule(masked)), Logits(result.Model), 1e-5f);
+        var proto = global::Onnx.ModelProto.Parser.ParseFrom(Condense.Onnx.OnnxExporter.ToBytes(result.Model.Graph));
+        var ort = Onnx.TypedParity.RunOnnxRuntime(proto, [.. batch.Feed(result.Model.Graph).Select(f => (f.Key, f.Value))])["logits"];
+        Graph.TensorAsserts.Close(ort, Logits(result.Model), 1e-4f);
     }
 }
