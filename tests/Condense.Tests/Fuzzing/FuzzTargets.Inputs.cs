@@ -88,6 +88,26 @@ public static partial class FuzzTargets
         ("cased, crlf", System.Text.Encoding.UTF8.GetBytes(Vocabulary.Replace("the\n", "The\nthe\n").Replace("\n", "\r\n"))),
     ];
 
+    // Hugging Face's tokenizer.json: a byte-level BPE (the 300-token fixture's tables, merges as strings and as pairs) and a WordPiece.
+    private static List<(string, byte[])> TokenizerSeeds()
+    {
+        var vocabulary = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, int>>(
+            File.ReadAllText(Path.Combine(FixtureDirectory(), "bpe300-vocab.json")))!;
+        var merges = File.ReadAllLines(Path.Combine(FixtureDirectory(), "bpe300-merges.txt")).Skip(1).Where(l => l.Length > 0).ToList();
+        byte[] Bpe(object list) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            model = new { type = "BPE", vocab = vocabulary, merges = list },
+            pre_tokenizer = new { type = "ByteLevel", add_prefix_space = false, use_regex = true },
+        });
+        var words = Vocabulary.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select((w, i) => (w, i)).ToDictionary(p => p.w, p => p.i);
+        return
+        [
+            ("bpe, merges as strings", Bpe(merges)),
+            ("bpe, merges as pairs", Bpe(merges.Select(m => m.Split(' ')).ToList())),
+            ("wordpiece", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { model = new { type = "WordPiece", vocab = words } })),
+        ];
+    }
+
     private static List<(string, byte[])> SensitivitySeeds()
     {
         double[] swept = [0, 0.25, 0.5, 0.75, 0.9];

@@ -18,7 +18,7 @@ namespace Condense.Fuzzing;
 public static partial class FuzzTargets
 {
     /// <summary>The names accepted by <see cref="Create"/>.</summary>
-    public static readonly string[] Names = ["onnx", "safetensors", "idx", "npy", "csv", "image", "text", "vocab", "sensitivity"];
+    public static readonly string[] Names = ["onnx", "safetensors", "idx", "npy", "csv", "image", "text", "vocab", "tokenizer", "sensitivity"];
 
     /// <summary>The reader <paramref name="name"/>, its seeds written to and read back from <paramref name="scratch"/>.</summary>
     public static FuzzTarget Create(string name, string scratch) => name switch
@@ -31,6 +31,7 @@ public static partial class FuzzTargets
         "image" => new("image", ".png", ImageSeeds(), ReadImage, FormatMutators.Image, ImageAllowance),
         "text" => new("text", ".txt", TextSeeds(), ReadText, FormatMutators.Text),
         "vocab" => new("vocab", ".txt", VocabularySeeds(), ReadVocabulary, FormatMutators.Vocabulary),
+        "tokenizer" => new("tokenizer", ".json", TokenizerSeeds(), ReadVocabulary, FormatMutators.Json),
         "sensitivity" => new("sensitivity", ".json", SensitivitySeeds(), ReadSensitivity, FormatMutators.Json),
         _ => throw new ArgumentException($"unknown reader '{name}' (readers: {string.Join(", ", Names)})", nameof(name)),
     };

@@ -24,6 +24,7 @@ public sealed class ReaderFuzzTests : IDisposable
     [InlineData("image", 0.3)]
     [InlineData("text", 0.3)]
     [InlineData("vocab", 0.5)]
+    [InlineData("tokenizer", 0.3)]
     [InlineData("sensitivity", 0.5)]
     public void MutatedFilesParseOrFailWithAOneLineInvalidFileException(string reader, double rejectedAtLeast)
     {

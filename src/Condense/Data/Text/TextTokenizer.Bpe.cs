@@ -10,6 +10,8 @@ namespace Condense.Data.Text;
 
 public sealed partial class TextTokenizer
 {
+    private const string EndOfText = "<|endoftext|>";
+
     /// <summary>
     /// A byte-level BPE tokenizer from a vocab.json <paramref name="vocabulary"/> (token → id) and its merges.txt
     /// <paramref name="merges"/>; <paramref name="source"/> names them in errors. Passages are framed by &lt;s&gt; … &lt;/s&gt;
@@ -25,15 +27,20 @@ public sealed partial class TextTokenizer
         catch (JsonException e) { throw new InvalidFileException(source, $"not a BPE vocabulary (a JSON object of token ids): {e.Message.Split('\n')[0]}"); }
         if (ids.Count == 0) throw new InvalidFileException(source, "not a BPE vocabulary: it holds no token");
         if (ids.Values.Any(id => id < 0)) throw new InvalidFileException(source, "not a BPE vocabulary: a token id is negative");
+        // CodeGenTokenizer takes GPT-2's <|endoftext|> as its unknown token (byte-level BPE never needs one): a vocabulary
+        // without it (RoBERTa's, OPT's) gets it as one more id, past the ones the model knows.
+        var forCodeGen = ids.ContainsKey(EndOfText) ? vocabularyBytes
+            : JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, int>(ids) { [EndOfText] = ids.Values.Max() + 1 });
         CodeGenTokenizer bpe;
-        try { bpe = CodeGenTokenizer.Create(new MemoryStream(vocabularyBytes), new MemoryStream(mergesBytes), false, false, false); }
-        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or JsonException)
+        try { bpe = CodeGenTokenizer.Create(new MemoryStream(forCodeGen), new MemoryStream(mergesBytes), false, false, false); }
+        catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
         {
+            // It reports bad merges as IOException, bad vocabularies as ArgumentException or JsonException.
             throw new InvalidFileException(source, $"the BPE vocabulary and merges do not load: {e.Message.Split('\n')[0]}");
         }
         int? Id(string token) => ids.TryGetValue(token, out int id) ? id : null;
         bool framed = Id("<s>") is not null && Id("</s>") is not null;
-        long padding = Id("<pad>") ?? Id("<|endoftext|>") ?? 0;
+        long padding = Id("<pad>") ?? Id(EndOfText) ?? 0;
         var carried = new Dictionary<string, string>
         {
             [BpeVocabularyKey] = Encoding.UTF8.GetString(vocabularyBytes), [BpeMergesKey] = Encoding.UTF8.GetString(mergesBytes),
@@ -53,33 +60,53 @@ public sealed partial class TextTokenizer
         catch (JsonException e) { throw new InvalidFileException(path, $"not a tokenizer.json: {e.Message.Split('\n')[0]}"); }
         using (document)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object
-                || !model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
-                throw new InvalidFileException(path, "not a tokenizer.json: no model.vocab object");
-            string type = model.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "?";
-            var ids = new Dictionary<string, int>();
-            foreach (var entry in vocab.EnumerateObject())
-            {
-                if (!entry.Value.TryGetInt32(out int id) || id < 0) throw new InvalidFileException(path, $"token '{entry.Name}' has no valid id");
-                ids[entry.Name] = id;
-            }
-            if (type == "WordPiece") return FromText(WordPieceLines(ids, path), path);
-            if (type != "BPE") throw new InvalidFileException(path, $"a {type} tokenizer is not supported; Condense reads WordPiece and byte-level BPE");
-            if (!ByteLevel(root)) throw new InvalidFileException(path, "only byte-level BPE with GPT-2's pre-tokenization is supported");
-            if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
-                foreach (var token in added.EnumerateArray())
-                    if (token.TryGetProperty("content", out var content) && token.TryGetProperty("id", out var id) && id.TryGetInt32(out int value))
-                        ids.TryAdd(content.GetString() ?? "", value);
-            var merges = new StringBuilder("#version: 0.2\n");
-            if (model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array)
-                foreach (var merge in list.EnumerateArray())
-                {
-                    merges.Append(merge.ValueKind == JsonValueKind.Array ? string.Join(' ', merge.EnumerateArray().Select(p => p.GetString()))
-                        : merge.GetString()).Append('\n');
-                }
-            return FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(ids)), Utf8(merges.ToString()), path);
+            // A value of the wrong kind where a string, number or array belongs is the file's fault, not ours.
+            try { return FromTokenizerJson(document.RootElement, path); }
+            catch (InvalidOperationException e) { throw new InvalidFileException(path, $"not a valid tokenizer.json: {e.Message.Split('\n')[0]}"); }
         }
+    }
+
+    private static TextTokenizer FromTokenizerJson(JsonElement root, string path)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object
+            || !model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
+            throw new InvalidFileException(path, "not a tokenizer.json: no model.vocab object");
+        string type = model.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "?";
+        var ids = new Dictionary<string, int>();
+        foreach (var entry in vocab.EnumerateObject())
+        {
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
+                throw new InvalidFileException(path, $"token '{entry.Name}' has no valid id");
+            ids[entry.Name] = id;
+        }
+        if (type == "WordPiece") return FromText(WordPieceLines(ids, path), path);
+        if (type != "BPE") throw new InvalidFileException(path, $"a {type} tokenizer is not supported; Condense reads WordPiece and byte-level BPE");
+        if (!ByteLevel(root)) throw new InvalidFileException(path, "only byte-level BPE with GPT-2's pre-tokenization is supported");
+        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
+            foreach (var token in added.EnumerateArray())
+                if (token.TryGetProperty("content", out var content) && token.TryGetProperty("id", out var id) && id.TryGetInt32(out int value))
+                    ids.TryAdd(content.GetString() ?? "", value);
+        var merges = new StringBuilder("#version: 0.2\n");
+        if (model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array)
+            foreach (var merge in list.EnumerateArray())
+            {
+                merges.Append(merge.ValueKind == JsonValueKind.Array ? string.Join(' ', merge.EnumerateArray().Select(p => p.GetString()))
+                    : merge.GetString()).Append('\n');
+            }
+        return FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(ids)), Utf8(merges.ToString()), path);
+    }
+
+    // A JSON file with a "model" object is a tokenizer.json whatever its name; vocab.json maps tokens to ids.
+    private static bool HasModel(string path)
+    {
+        try
+        {
+            using var stream = DataFile.OpenRead(path);
+            using var document = JsonDocument.Parse(stream);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("model", out var model)
+                && model.ValueKind == JsonValueKind.Object;
+        }
+        catch (JsonException) { return false; }
     }
 
     // The pre-tokenizer is ByteLevel with its regex (GPT-2's), alone or as the only member of a Sequence.

@@ -75,7 +75,7 @@ public sealed partial class TextTokenizer
     {
         if (Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase))
         {
-            if (Path.GetFileName(path).Equals("tokenizer.json", StringComparison.OrdinalIgnoreCase)) return FromTokenizerJson(path);
+            if (Path.GetFileName(path).Equals("tokenizer.json", StringComparison.OrdinalIgnoreCase) || HasModel(path)) return FromTokenizerJson(path);
             string merges = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "merges.txt");
             if (!File.Exists(merges)) throw new InvalidFileException(path, $"a BPE vocabulary needs its merges: no {merges}");
             using var vocabularyStream = DataFile.OpenRead(path);

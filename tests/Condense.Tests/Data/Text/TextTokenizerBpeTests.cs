@@ -62,7 +62,8 @@ public sealed class TextTokenizerBpeTests : IDisposable
                 model = new { type = "BPE", vocab = vocabulary, merges = mergeList },
                 pre_tokenizer = new { type = "ByteLevel", add_prefix_space = false, use_regex = true },
             };
-            string path = Path.Combine(_folder, "tokenizer.json");
+            // Any name: a JSON file with a "model" object is a tokenizer.json.
+            string path = Path.Combine(_folder, pairs ? "tokenizer.json" : "gpt2-tokenizer.json");
             File.WriteAllText(path, JsonSerializer.Serialize(json));
             Assert.Equal(Gpt2.Value.Encode(passage, 128), TextTokenizer.FromVocabulary(path).Encode(passage, 128));
         }
@@ -83,7 +84,10 @@ public sealed class TextTokenizerBpeTests : IDisposable
         Assert.Contains("byte-level", Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(path)).Message);
         File.WriteAllText(Path.Combine(_folder, "vocab.json"), """{"a": 0}""");
         Assert.Contains("merges.txt", Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(Path.Combine(_folder, "vocab.json"))).Message);
-        File.WriteAllText(Path.Combine(_folder, "merges.txt"), "#version: 0.2\n");
+        File.WriteAllText(Path.Combine(_folder, "merges.txt"), "#version: 0.2\na\n");
+        var badMerges = Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(Path.Combine(_folder, "vocab.json")));
+        Assert.Contains("do not load", badMerges.Message);
+        Assert.DoesNotContain('\n', badMerges.Message);
         File.WriteAllText(Path.Combine(_folder, "vocab.json"), "[1, 2]");
         var error = Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(Path.Combine(_folder, "vocab.json")));
         Assert.Contains("not a BPE vocabulary", error.Message);
@@ -96,6 +100,8 @@ public sealed class TextTokenizerBpeTests : IDisposable
         var vocabulary = JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(Fixture("gpt2-vocab.json")))!
             .ToDictionary(p => p.Key, p => p.Value + 4);
         foreach (var (token, id) in new[] { ("<s>", 0), ("<pad>", 1), ("</s>", 2), ("<unk>", 3) }) vocabulary[token] = id;
+        // Without GPT-2's <|endoftext|>, which CodeGenTokenizer wants as its unknown token.
+        vocabulary.Remove("<|endoftext|>");
         var roberta = TextTokenizer.FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(vocabulary)),
             File.OpenRead(Fixture("gpt2-merges.txt")), "roberta");
         Assert.Equal(2, roberta.FramingTokens);
