@@ -27,6 +27,19 @@ public sealed partial class TextTokenizer
         catch (JsonException e) { throw new InvalidFileException(source, $"not a BPE vocabulary (a JSON object of token ids): {e.Message.Split('\n')[0]}"); }
         if (ids.Count == 0) throw new InvalidFileException(source, "not a BPE vocabulary: it holds no token");
         if (ids.Values.Any(id => id < 0)) throw new InvalidFileException(source, "not a BPE vocabulary: a token id is negative");
+        // Every byte must have its token (else text with that byte has no ids), and every merge must join known tokens.
+        var symbols = ByteSymbols();
+        int missing = Array.FindIndex(symbols, c => !ids.ContainsKey(c));
+        if (missing >= 0) throw new InvalidFileException(source, $"not a byte-level BPE vocabulary: byte 0x{missing:X2} has no token");
+        int line = 0;
+        foreach (var merge in Encoding.UTF8.GetString(mergesBytes).Split('\n'))
+        {
+            line++;
+            var parts = merge.TrimEnd('\r').Split(' ');
+            if (merge.StartsWith("#version", StringComparison.Ordinal) || merge.Trim().Length == 0) continue;
+            if (parts.Length != 2 || !ids.ContainsKey(parts[0]) || !ids.ContainsKey(parts[1]) || !ids.ContainsKey(parts[0] + parts[1]))
+                throw new InvalidFileException(source, $"merge {line} is not two known tokens whose join is known");
+        }
         // CodeGenTokenizer takes GPT-2's <|endoftext|> as its unknown token (byte-level BPE never needs one): a vocabulary
         // without it (RoBERTa's, OPT's) gets it as one more id, past the ones the model knows.
         var forCodeGen = ids.ContainsKey(EndOfText) ? vocabularyBytes
@@ -94,6 +107,17 @@ public sealed partial class TextTokenizer
                     : merge.GetString()).Append('\n');
             }
         return FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(ids)), Utf8(merges.ToString()), path);
+    }
+
+    // GPT-2's byte-to-character table (encoder.py's bytes_to_unicode): printable Latin-1 bytes stand for themselves, the
+    // others for the characters from U+0100 on, in byte order.
+    private static string[] ByteSymbols()
+    {
+        var symbols = new string[256];
+        int next = 256;
+        for (int b = 0; b < 256; b++)
+            symbols[b] = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF ? ((char)b).ToString() : ((char)next++).ToString();
+        return symbols;
     }
 
     // A JSON file with a "model" object is a tokenizer.json whatever its name; vocab.json maps tokens to ids.

@@ -85,9 +85,16 @@ public sealed class TextTokenizerBpeTests : IDisposable
         File.WriteAllText(Path.Combine(_folder, "vocab.json"), """{"a": 0}""");
         Assert.Contains("merges.txt", Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(Path.Combine(_folder, "vocab.json"))).Message);
         File.WriteAllText(Path.Combine(_folder, "merges.txt"), "#version: 0.2\na\n");
-        var badMerges = Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(Path.Combine(_folder, "vocab.json")));
-        Assert.Contains("do not load", badMerges.Message);
-        Assert.DoesNotContain('\n', badMerges.Message);
+        var noBytes = Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(Path.Combine(_folder, "vocab.json")));
+        Assert.Contains("byte 0x00 has no token", noBytes.Message);
+        // The 300-token fixture vocabulary with merges that are not two tokens, or join unknown ones.
+        File.Copy(Transformers.DecoderWithPastTests.Fixture("bpe300-vocab.json"), Path.Combine(_folder, "vocab.json"), overwrite: true);
+        foreach (var merges in new[] { "#version: 0.2\na\n", "#version: 0.2\nĠ t\nx y\n", "Ġ t\nq z\n" })
+        {
+            File.WriteAllText(Path.Combine(_folder, "merges.txt"), merges);
+            var badMerges = Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(Path.Combine(_folder, "vocab.json")));
+            Assert.Contains("is not two known tokens", badMerges.Message);
+        }
         File.WriteAllText(Path.Combine(_folder, "vocab.json"), "[1, 2]");
         var error = Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(Path.Combine(_folder, "vocab.json")));
         Assert.Contains("not a BPE vocabulary", error.Message);
