@@ -108,19 +108,24 @@ public static class EmbeddingLosses
         Tensor teacherLogP;
         using (Autograd.GradMode.NoGrad()) teacherLogP = teacherLogits.Detach().LogSoftmax(-1);
         var keep = MaskWeights(mask, s[0], s[1]).Data;
-        var t = teacherLogP.Data;
-        // Per kept token: Σ p log p (a constant) and the weights p of −log q.
-        var weights = new float[t.Length];
+        // Per kept token: Σ p log p (a constant) and the weights p of −log q, written over the teacher's log-probabilities
+        // (a batch of GPT-2's logits is hundreds of megabytes).
+        var weights = teacherLogP.Data;
         double entropy = 0, rows = 0;
         for (int r = 0; r < keep.Length; r++)
         {
-            if (keep[r] == 0) continue;
-            rows++;
-            for (int v = r * s[2]; v < (r + 1) * s[2]; v++)
+            var row = weights.AsSpan(r * s[2], s[2]);
+            if (keep[r] == 0)
             {
-                float p = MathF.Exp(t[v]);
-                weights[v] = p;
-                if (p > 0) entropy += p * t[v];
+                row.Clear();
+                continue;
+            }
+            rows++;
+            for (int v = 0; v < row.Length; v++)
+            {
+                float logP = row[v], p = MathF.Exp(logP);
+                if (p > 0) entropy += p * logP;
+                row[v] = p;
             }
         }
         rows = Math.Max(rows, 1);
