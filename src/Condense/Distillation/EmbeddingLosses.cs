@@ -111,7 +111,10 @@ public static class EmbeddingLosses
         // Per kept token: Σ p log p (a constant) and the weights p of −log q, written over the teacher's log-probabilities
         // (a batch of GPT-2's logits is hundreds of megabytes).
         var weights = teacherLogP.Data;
-        double entropy = 0, rows = 0;
+        // KL = cross-entropy − entropy, both about log V: each row's difference is taken before the rows are summed, so
+        // the loss keeps its digits over a vocabulary of 50,257 (one flat sum came out negative).
+        var entropy = new float[keep.Length];
+        double rows = 0;
         for (int r = 0; r < keep.Length; r++)
         {
             var row = weights.AsSpan(r * s[2], s[2]);
@@ -121,16 +124,18 @@ public static class EmbeddingLosses
                 continue;
             }
             rows++;
+            double sum = 0;
             for (int v = 0; v < row.Length; v++)
             {
                 float logP = row[v], p = MathF.Exp(logP);
-                if (p > 0) entropy += p * logP;
+                if (p > 0) sum += p * logP;
                 row[v] = p;
             }
+            entropy[r] = (float)sum;
         }
         rows = Math.Max(rows, 1);
-        var crossEntropy = studentLogits.LogSoftmax(-1).Mul(new Tensor(weights, s)).Sum().Mul((float)(-1 / rows));
-        return crossEntropy.Add((float)(entropy / rows));
+        var perToken = studentLogits.LogSoftmax(-1).Mul(new Tensor(weights, s)).Sum(2).Mul(-1f).Add(new Tensor(entropy, s[0], s[1]));
+        return perToken.Sum().Mul((float)(1 / rows));
     }
 
     // The mask [batch, tokens] as float weights [batch, tokens, 1].

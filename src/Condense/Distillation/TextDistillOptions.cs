@@ -42,6 +42,12 @@ public sealed record TextDistillOptions
     /// on every batch instead). Over it, the teacher runs on every batch.
     /// </summary>
     public long TeacherCacheBytes { get; init; } = 4L << 30;
+    /// <summary>
+    /// Most next-token logits (passages × tokens × vocabulary) a language model's step holds at once: a larger batch is
+    /// run in slices of passages whose gradients add up (64 Mi floats, 256 MB: GPT-2's 32 × 128 × 50,257 logits are 823 MB
+    /// a tensor, and the backward pass holds several).
+    /// </summary>
+    public long LogitBudget { get; init; } = 64L << 20;
     /// <summary>Seed of the batch order.</summary>
     public ulong Seed { get; init; }
 
@@ -54,6 +60,7 @@ public sealed record TextDistillOptions
         if (!(WeightDecay >= 0)) throw new CondenseException($"weight decay must not be negative, got {WeightDecay}");
         if (!(WarmupFraction >= 0 && WarmupFraction < 1)) throw new CondenseException($"warm-up share must be in [0, 1), got {WarmupFraction}");
         if (!(ClipNorm >= 0)) throw new CondenseException($"gradient clipping norm must not be negative, got {ClipNorm}");
+        if (LogitBudget < 1) throw new CondenseException($"the logit budget must be positive, got {LogitBudget}");
         if (TeacherCacheBytes < 0) throw new CondenseException($"the teacher cache size must not be negative, got {TeacherCacheBytes}");
         if (MaxLength < 3) throw new CondenseException($"max length must be at least 3 ([CLS], a token, [SEP]), got {MaxLength}");
         if (Pooling == Pooling.None) throw new CondenseException("distillation pools token states: use mean or cls pooling");

@@ -107,8 +107,18 @@ public static class TextDistiller
         student.Eval();
         return epochs;
 
-        // The loss of this rank's rows (a mean over them), with its gradients accumulated.
+        // The loss of this rank's rows (a mean over them), with its gradients accumulated. A language model's rows go in
+        // slices whose logits fit TextDistillOptions.LogitBudget, each slice's loss weighted by its share of the rows.
         float LocalLoss(int[] indices)
+        {
+            long perRow = (long)indices.Max(i => encoded[i].Length) * tokenizer.VocabularySize;
+            int rows = logits is null ? indices.Length : (int)Math.Clamp(options.LogitBudget / perRow, 1, indices.Length);
+            float total = 0;
+            foreach (var slice in indices.Chunk(rows)) total += SliceLoss(slice, (float)slice.Length / indices.Length);
+            return total;
+        }
+
+        float SliceLoss(int[] indices, float share)
         {
             var batch = tokenizer.BatchEncoded([.. indices.Select(i => encoded[i])]);
             var feed = batch.Feed(inputs);
@@ -117,7 +127,12 @@ public static class TextDistiller
             Dictionary<string, Tensor>? teacherRun = null;
             Dictionary<string, Tensor> TeacherRun()
             {
-                if (teacherRun is null) using (GradMode.NoGrad()) teacherRun = teacher.Run(batch.Feed(teacherInputs));
+                // The outputs alone unless mapped layers need the teacher's inner values.
+                if (teacherRun is null)
+                {
+                    var teacherFeed = batch.Feed(teacherInputs);
+                    using (GradMode.NoGrad()) teacherRun = mapping.Count > 0 ? teacher.Run(teacherFeed) : teacher.RunOutputs(teacherFeed);
+                }
                 return teacherRun;
             }
             if (logits is not null)
@@ -133,6 +148,7 @@ public static class TextDistiller
                 var reference = teacherStates is not null ? teacherStates.Batch(indices, batch.InputIds.Shape[1]) : TeacherRun();
                 loss = loss.Add(LayerTerms(values, reference, batch.AttentionMask, mapping, projections, options));
             }
+            if (share != 1f) loss = loss.Mul(share);
             loss.Backward();
             return loss.Item();
         }

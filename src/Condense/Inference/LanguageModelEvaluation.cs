@@ -26,8 +26,8 @@ public sealed record LanguageModelMetrics(long Tokens, double Perplexity, double
 /// <summary>Measures causal language models.</summary>
 public static class LanguageModelEvaluation
 {
-    // Logits held at once: batch × tokens × vocabulary floats (256 MB), so GPT-2's 50,257-word logits fit.
-    private const long MaxLogits = 64L << 20;
+    /// <summary>Logits held at once: batch × tokens × vocabulary floats (256 MB), so GPT-2's 50,257-word logits fit.</summary>
+    internal const long MaxLogits = 64L << 20;
 
     /// <summary>
     /// The output of <paramref name="model"/> that holds next-token logits when it is a causal language model over

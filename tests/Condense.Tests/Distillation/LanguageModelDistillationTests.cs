@@ -58,6 +58,27 @@ public sealed class LanguageModelDistillationTests
         Assert.Equal(report.LanguageModelAfter, Run().LanguageModelAfter);
     }
 
+    [Fact]
+    public void ABatchRunInSlicesOfPassagesTrainsTheSameStudent()
+    {
+        // Passages of one token count: the mean over a batch's tokens is then the mean of its slices' means.
+        var teacher = ModelFile.Load(DecoderWithPastTests.Fixture("decoder-past-op14.onnx"));
+        var tokenizer = DecoderWithPastTests.Tokenizer();
+        List<string> passages = [.. TextPassages.Read(TestFiles.Fortunes).Where(p => tokenizer.Encode(p, 12).Length == 12).Take(24)];
+        Assert.Equal(24, passages.Count);
+        float[] Weights(long budget)
+        {
+            var options = new TextDistillOptions { Epochs = 1, BatchSize = 8, MaxLength = 12, Seed = 2, LogitBudget = budget };
+            var (student, _) = TextDistillPipeline.Apply(teacher, tokenizer, passages, passages[..4], new TextStudentOptions { Depth = 1 }, options);
+            return [.. student.Graph.Initializers.Values.Where(t => t.DataType == DataType.Float32).SelectMany(t => t.Data)];
+        }
+        var whole = Weights(long.MaxValue);
+        // 3 passages × 12 tokens × 300 words: slices of 3 passages.
+        var sliced = Weights(3 * 12 * 300);
+        Assert.Equal(whole.Length, sliced.Length);
+        Assert.True(whole.Zip(sliced).Max(p => Math.Abs(p.First - p.Second)) < 1e-5f);
+    }
+
     private static double[] Softmax(ReadOnlySpan<float> logits)
     {
         double max = double.NegativeInfinity;
