@@ -23,8 +23,8 @@ public sealed class LanguageModelDistillationTests
         double kl = 0;
         foreach (int row in new[] { 0, 1, 3 })
         {
-            var p = Softmax(teacher.Data.AsSpan(row * vocabulary, vocabulary));
-            var q = Softmax(values.AsSpan(row * vocabulary, vocabulary));
+            var p = Inference.LanguageModelEvaluationTests.Softmax(teacher.Data.AsSpan(row * vocabulary, vocabulary));
+            var q = Inference.LanguageModelEvaluationTests.Softmax(values.AsSpan(row * vocabulary, vocabulary));
             for (int v = 0; v < vocabulary; v++) kl += p[v] * Math.Log(p[v] / q[v]);
         }
         Assert.Equal(kl / 3, EmbeddingLosses.NextToken(new Tensor(values, batch, tokens, vocabulary), teacher, mask).Item(), 5);
@@ -77,15 +77,5 @@ public sealed class LanguageModelDistillationTests
         var sliced = Weights(3 * 12 * 300);
         Assert.Equal(whole.Length, sliced.Length);
         Assert.True(whole.Zip(sliced).Max(p => Math.Abs(p.First - p.Second)) < 1e-5f);
-    }
-
-    private static double[] Softmax(ReadOnlySpan<float> logits)
-    {
-        double max = double.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        var e = new double[logits.Length];
-        for (int i = 0; i < e.Length; i++) e[i] = Math.Exp(logits[i] - max);
-        double sum = e.Sum();
-        return [.. e.Select(v => v / sum)];
     }
 }

@@ -84,7 +84,8 @@ public sealed class LanguageModelEvaluationTests
         Assert.Null(LanguageModelEvaluation.Measure(encoder, null, tokenizer, ["the first of these words"], 16));
     }
 
-    private static double[] Softmax(ReadOnlySpan<float> logits)
+    // softmax in double, the naive oracle of the next-token figures.
+    internal static double[] Softmax(ReadOnlySpan<float> logits)
     {
         double max = double.NegativeInfinity;
         foreach (var v in logits) max = Math.Max(max, v);
