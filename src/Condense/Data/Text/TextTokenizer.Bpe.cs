@@ -15,10 +15,11 @@ public sealed partial class TextTokenizer
     /// <summary>
     /// A byte-level BPE tokenizer from a vocab.json <paramref name="vocabulary"/> (token → id) and its merges.txt
     /// <paramref name="merges"/>; <paramref name="source"/> names them in errors. Passages are framed by &lt;s&gt; … &lt;/s&gt;
-    /// when the vocabulary has both (RoBERTa), else not (GPT-2); padding is &lt;pad&gt;, else &lt;|endoftext|&gt;, else id 0.
+    /// when the vocabulary has both (RoBERTa), else not (GPT-2), unless <paramref name="framing"/> says otherwise (as a model
+    /// folder's tokenizer files do: <see cref="BpeFraming"/>); padding is &lt;pad&gt;, else &lt;|endoftext|&gt;, else id 0.
     /// </summary>
     /// <exception cref="InvalidFileException">The vocabulary is not a JSON object of ids, or the merges do not load.</exception>
-    public static TextTokenizer FromBpe(Stream vocabulary, Stream merges, string source)
+    public static TextTokenizer FromBpe(Stream vocabulary, Stream merges, string source, BpeFraming? framing = null)
     {
         ReadAll(vocabulary, out var vocabularyBytes);
         ReadAll(merges, out var mergesBytes);
@@ -52,13 +53,17 @@ public sealed partial class TextTokenizer
             throw new InvalidFileException(source, $"the BPE vocabulary and merges do not load: {e.Message.Split('\n')[0]}");
         }
         int? Id(string token) => ids.TryGetValue(token, out int id) ? id : null;
-        bool framed = Id("<s>") is not null && Id("</s>") is not null;
+        framing ??= Id("<s>") is not null && Id("</s>") is not null ? new BpeFraming("<s>", "</s>") : new BpeFraming(null, null);
+        foreach (var token in new[] { framing.First, framing.Last })
+            if (token is not null && Id(token) is null) throw new InvalidFileException(source, $"the framing token '{token}' is not in the vocabulary");
         long padding = Id("<pad>") ?? Id(EndOfText) ?? 0;
         var carried = new Dictionary<string, string>
         {
             [BpeVocabularyKey] = Encoding.UTF8.GetString(vocabularyBytes), [BpeMergesKey] = Encoding.UTF8.GetString(mergesBytes),
+            [BpeFraming.MetadataKey] = framing.ToMetadata(),
         };
-        return new TextTokenizer(p => bpe.EncodeToIds(p, false, false, false), framed ? Id("<s>") : null, framed ? Id("</s>") : null, padding,
+        int? first = framing.First is { } f ? Id(f) : null, last = framing.Last is { } l ? Id(l) : null;
+        return new TextTokenizer(p => bpe.EncodeToIds(p, false, false, false), first, last, padding,
             lowerCase: false, ids.Values.Max() + 1, carried);
     }
 
@@ -106,7 +111,8 @@ public sealed partial class TextTokenizer
                 merges.Append(merge.ValueKind == JsonValueKind.Array ? string.Join(' ', merge.EnumerateArray().Select(p => p.GetString()))
                     : merge.GetString()).Append('\n');
             }
-        return FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(ids)), Utf8(merges.ToString()), path);
+        var framing = BpeFraming.PostProcessor(root) ?? BpeFraming.Stated(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
+        return FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(ids)), Utf8(merges.ToString()), path, framing);
     }
 
     // GPT-2's byte-to-character table (encoder.py's bytes_to_unicode): printable Latin-1 bytes stand for themselves, the

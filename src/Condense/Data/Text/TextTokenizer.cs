@@ -49,7 +49,7 @@ public sealed partial class TextTokenizer
     public void CarryInto(IDictionary<string, string> metadata)
     {
         ArgumentNullException.ThrowIfNull(metadata);
-        foreach (var key in new[] { MetadataKey, BpeVocabularyKey, BpeMergesKey }) metadata.Remove(key);
+        foreach (var key in new[] { MetadataKey, BpeVocabularyKey, BpeMergesKey, BpeFraming.MetadataKey }) metadata.Remove(key);
         foreach (var (key, value) in _carried) metadata[key] = value;
     }
 
@@ -59,7 +59,8 @@ public sealed partial class TextTokenizer
         ArgumentNullException.ThrowIfNull(metadata);
         if (metadata.TryGetValue(MetadataKey, out var words)) return FromText(words, source);
         if (metadata.TryGetValue(BpeVocabularyKey, out var vocabulary) && metadata.TryGetValue(BpeMergesKey, out var merges))
-            return FromBpe(Utf8(vocabulary), Utf8(merges), source);
+            return FromBpe(Utf8(vocabulary), Utf8(merges), source,
+                metadata.TryGetValue(BpeFraming.MetadataKey, out var framing) ? BpeFraming.FromMetadata(framing) : null);
         return null;
     }
 
@@ -80,7 +81,7 @@ public sealed partial class TextTokenizer
             if (!File.Exists(merges)) throw new InvalidFileException(path, $"a BPE vocabulary needs its merges: no {merges}");
             using var vocabularyStream = DataFile.OpenRead(path);
             using var mergesStream = DataFile.OpenRead(merges);
-            return FromBpe(vocabularyStream, mergesStream, path);
+            return FromBpe(vocabularyStream, mergesStream, path, BpeFraming.Stated(Path.GetDirectoryName(Path.GetFullPath(path)) ?? "."));
         }
         using var stream = DataFile.OpenRead(path);
         return FromVocabulary(stream, path);

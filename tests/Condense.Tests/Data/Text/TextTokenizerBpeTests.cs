@@ -118,6 +118,48 @@ public sealed class TextTokenizerBpeTests : IDisposable
     }
 
     [Fact]
+    public void AFoldersTokenizerFilesSayHowPassagesAreFramed()
+    {
+        // OPT: RoBERTa's special tokens, but tokenizer_config.json puts </s> first and nothing last.
+        var vocabulary = JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(Fixture("gpt2-vocab.json")))!
+            .ToDictionary(p => p.Key, p => p.Value + 4);
+        foreach (var (token, id) in new[] { ("<s>", 0), ("<pad>", 1), ("</s>", 2), ("<unk>", 3) }) vocabulary[token] = id;
+        File.WriteAllText(Path.Combine(_folder, "vocab.json"), JsonSerializer.Serialize(vocabulary));
+        File.Copy(Fixture("gpt2-merges.txt"), Path.Combine(_folder, "merges.txt"));
+        File.WriteAllText(Path.Combine(_folder, "tokenizer_config.json"),
+            """{"add_bos_token": true, "bos_token": {"content": "</s>", "lstrip": false}, "eos_token": "</s>"}""");
+        var opt = TextTokenizer.Beside(Path.Combine(_folder, "model.onnx"))!;
+        Assert.Equal([2, 15500, 999], opt.Encode("Hello world", 16));
+        var metadata = new Dictionary<string, string>();
+        opt.CarryInto(metadata);
+        Assert.Equal([2, 15500, 999], TextTokenizer.FromMetadata(metadata, "model.onnx")!.Encode("Hello world", 16));
+        File.WriteAllText(Path.Combine(_folder, "tokenizer_config.json"), """{"add_bos_token": false}""");
+        Assert.Equal([15500, 999], TextTokenizer.Beside(Path.Combine(_folder, "model.onnx"))!.Encode("Hello world", 16));
+        // tokenizer.json's post-processor comes first: a template with GPT-2's <|endoftext|> before each passage.
+        var gpt2 = JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(Fixture("gpt2-vocab.json")))!;
+        var merges = File.ReadAllLines(Fixture("gpt2-merges.txt")).Skip(1).Where(l => l.Length > 0).ToList();
+        object template = new
+        {
+            type = "TemplateProcessing",
+            single = new object[] { new { SpecialToken = new { id = "<|endoftext|>", type_id = 0 } }, new { Sequence = new { id = "A", type_id = 0 } } },
+        };
+        foreach (var (post, expected) in new[] { (template, new long[] { 50256, 15496, 995 }), (new { type = "ByteLevel" }, [15496, 995]) })
+        {
+            File.WriteAllText(Path.Combine(_folder, "tokenizer.json"), JsonSerializer.Serialize(new
+            {
+                model = new { type = "BPE", vocab = gpt2, merges },
+                pre_tokenizer = new { type = "ByteLevel" },
+                post_processor = post,
+            }));
+            Assert.Equal(expected, TextTokenizer.FromVocabulary(Path.Combine(_folder, "tokenizer.json")).Encode("Hello world", 16));
+        }
+        File.WriteAllText(Path.Combine(_folder, "tokenizer_config.json"), """{"add_bos_token": true, "bos_token": "<bos>"}""");
+        File.Delete(Path.Combine(_folder, "tokenizer.json"));
+        Assert.Contains("'<bos>' is not in the vocabulary",
+            Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(Path.Combine(_folder, "vocab.json"))).Message);
+    }
+
+    [Fact]
     public void TheTablesTravelInAModelsMetadata()
     {
         var metadata = new Dictionary<string, string> { [TextTokenizer.MetadataKey] = "stale" };
