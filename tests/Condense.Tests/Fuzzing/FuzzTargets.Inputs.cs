@@ -94,16 +94,27 @@ public static partial class FuzzTargets
         var vocabulary = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, int>>(
             File.ReadAllText(Path.Combine(FixtureDirectory(), "bpe300-vocab.json")))!;
         var merges = File.ReadAllLines(Path.Combine(FixtureDirectory(), "bpe300-merges.txt")).Skip(1).Where(l => l.Length > 0).ToList();
-        byte[] Bpe(object list) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new
+        object template = new
+        {
+            type = "TemplateProcessing",
+            single = new object[] { new { SpecialToken = new { id = "<|endoftext|>", type_id = 0 } }, new { Sequence = new { id = "A", type_id = 0 } } },
+        };
+        byte[] Bpe(object list, object? post = null) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new
         {
             model = new { type = "BPE", vocab = vocabulary, merges = list },
             pre_tokenizer = new { type = "ByteLevel", add_prefix_space = false, use_regex = true },
+            post_processor = post,
         });
         var words = Vocabulary.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select((w, i) => (w, i)).ToDictionary(p => p.w, p => p.i);
         return
         [
             ("bpe, merges as strings", Bpe(merges)),
             ("bpe, merges as pairs", Bpe(merges.Select(m => m.Split(' ')).ToList())),
+            ("bpe, a template post-processor", Bpe(merges, template)),
+            ("bpe, roberta post-processor", Bpe(merges, new
+            {
+                type = "RobertaProcessing", cls = new object[] { "<|endoftext|>", 299 }, sep = new object[] { "<|endoftext|>", 299 },
+            })),
             ("wordpiece", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { model = new { type = "WordPiece", vocab = words } })),
         ];
     }
