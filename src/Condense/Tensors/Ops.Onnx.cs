@@ -141,7 +141,9 @@ public partial class Tensor
         {
             int i = (int)v;
             if (i < 0) i += n;
-            return i >= 0 && i < n ? i : throw new CondenseException($"Gather index {v} out of range for dimension of size {n}");
+            // Out of an embedding table, the usual cause is text: a passage past the model's positions or another vocabulary's ids.
+            return i >= 0 && i < n ? i : throw new CondenseException($"Gather index {v} out of range for dimension of size {n} "
+                + "(if this reads an embedding table: a passage longer than the model's positions, or ids from a larger vocabulary)");
         }).ToArray();
         int[] shape = [.. Shape[..axis], .. indices.Shape, .. Shape[(axis + 1)..]];
         var y = Uninitialized(shape);

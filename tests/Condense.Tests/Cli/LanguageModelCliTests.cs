@@ -101,6 +101,16 @@ public sealed class LanguageModelCliTests : IDisposable
     }
 
     [Fact]
+    public void APassageLongerThanTheModelsPositionsIsAOneLineErrorThatSaysSo()
+    {
+        // The fixture has 64 positions; this passage is over 100 tokens of its 300-token BPE.
+        File.WriteAllText(At("long.txt"), string.Join(' ', Enumerable.Repeat("The quick brown fox jumps over the lazy dog.", 6)) + "\n");
+        CliRunner.AssertOneLineError(CliRunner.Run("eval", At("model.onnx"), "--text", At("long.txt")), "longer than the model's positions");
+        var fits = CliRunner.Run("eval", At("model.onnx"), "--text", At("long.txt"), "--max-length", "64");
+        Assert.True(fits.ExitCode == 0, fits.Stderr);
+    }
+
+    [Fact]
     public void AnEncoderWithoutAReferenceIsAOneLineError()
     {
         File.WriteAllBytes(At("bert.onnx"), Google.Protobuf.MessageExtensions.ToByteArray(TinyTransformer.Bert(17, layers: 1)));
