@@ -69,31 +69,10 @@ public static class EmbeddingLosses
         if (s.Length != 4 || !s.SequenceEqual(teacherProbabilities.Shape))
             throw new CondenseException($"attention maps {Shape.Format(s)} and {Shape.Format(teacherProbabilities.Shape)} differ: "
                 + "attention distillation needs layers with the same heads");
-        int batch = s[0], heads = s[1], queries = s[2], keys = s[3];
+        int heads = s[1], queries = s[2];
         var keep = mask.Int64Data;
-        var t = teacherProbabilities.Data;
-        // Per real query row: Σ t log t (a constant) and the weights t of −log s.
-        var weights = new float[t.Length];
-        double entropy = 0, rows = 0;
-        for (int b = 0; b < batch; b++)
-            for (int q = 0; q < queries; q++)
-            {
-                if (keep[b * queries + q] == 0) continue;
-                rows += heads;
-                for (int h = 0; h < heads; h++)
-                {
-                    int row = ((b * heads + h) * queries + q) * keys;
-                    for (int k = 0; k < keys; k++)
-                    {
-                        float p = t[row + k];
-                        weights[row + k] = p;
-                        if (p > 0) entropy += p * Math.Log(p);
-                    }
-                }
-            }
-        rows = Math.Max(rows, 1);
-        var crossEntropy = studentScores.LogSoftmax(-1).Mul(new Tensor(weights, s)).Sum().Mul((float)(-1 / rows));
-        return crossEntropy.Add((float)(entropy / rows));
+        // Row r is query r % queries of passage r / (heads · queries).
+        return MeanKl(studentScores, (float[])teacherProbabilities.Data.Clone(), r => keep[r / (heads * queries) * queries + r % queries] != 0);
     }
 
     /// <summary>
@@ -108,34 +87,37 @@ public static class EmbeddingLosses
         Tensor teacherLogP;
         using (Autograd.GradMode.NoGrad()) teacherLogP = teacherLogits.Detach().LogSoftmax(-1);
         var keep = MaskWeights(mask, s[0], s[1]).Data;
-        // Per kept token: Σ p log p (a constant) and the weights p of −log q, written over the teacher's log-probabilities
-        // (a batch of GPT-2's logits is hundreds of megabytes).
-        var weights = teacherLogP.Data;
-        // KL = cross-entropy − entropy, both about log V: each row's difference is taken before the rows are summed, so
-        // the loss keeps its digits over a vocabulary of 50,257 (one flat sum came out negative).
-        var entropy = new float[keep.Length];
-        double rows = 0;
-        for (int r = 0; r < keep.Length; r++)
+        // The teacher's probabilities written over its log-probabilities (a batch of GPT-2's logits is hundreds of megabytes).
+        var probabilities = teacherLogP.Data;
+        System.Numerics.Tensors.TensorPrimitives.Exp(probabilities, probabilities);
+        return MeanKl(studentLogits, probabilities, r => keep[r] != 0);
+    }
+
+    // KL(teacher ‖ student) averaged over the kept rows of the last axis: the student's scores through log-softmax (so
+    // masked entries stay finite) against the teacher's probabilities, which are overwritten (zero on rows left out).
+    // KL = cross-entropy − entropy, both about log(width): each row's difference is taken before the rows are summed, so
+    // the loss keeps its digits over a vocabulary of 50,257 (one flat sum came out negative).
+    private static Tensor MeanKl(Tensor studentScores, float[] probabilities, Func<int, bool> kept)
+    {
+        var s = studentScores.Shape;
+        int width = s[^1];
+        var entropy = new float[probabilities.Length / width];
+        int rows = 0;
+        for (int r = 0; r < entropy.Length; r++)
         {
-            var row = weights.AsSpan(r * s[2], s[2]);
-            if (keep[r] == 0)
+            var row = probabilities.AsSpan(r * width, width);
+            if (!kept(r))
             {
                 row.Clear();
                 continue;
             }
             rows++;
             double sum = 0;
-            for (int v = 0; v < row.Length; v++)
-            {
-                float logP = row[v], p = MathF.Exp(logP);
-                if (p > 0) sum += p * logP;
-                row[v] = p;
-            }
+            foreach (float p in row) if (p > 0) sum += p * Math.Log(p);
             entropy[r] = (float)sum;
         }
-        rows = Math.Max(rows, 1);
-        var perToken = studentLogits.LogSoftmax(-1).Mul(new Tensor(weights, s)).Sum(2).Mul(-1f).Add(new Tensor(entropy, s[0], s[1]));
-        return perToken.Sum().Mul((float)(1 / rows));
+        var perRow = studentScores.LogSoftmax(-1).Mul(new Tensor(probabilities, s)).Sum(s.Length - 1).Mul(-1f).Add(new Tensor(entropy, s[..^1]));
+        return perRow.Sum().Mul(1f / Math.Max(rows, 1));
     }
 
     // The mask [batch, tokens] as float weights [batch, tokens, 1].

@@ -38,8 +38,19 @@ public static class LanguageModelEvaluation
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
+        return LogitsOf(Runner(model), tokenizer);
+    }
+
+    // What runs the model: compiled as embedding and inference run it, in evaluation mode.
+    private static GraphModule Runner(GraphModule model)
+    {
         var runner = InferenceEngine.GraphRunner(model);
         runner.Eval();
+        return runner;
+    }
+
+    private static string? LogitsOf(GraphModule runner, TextTokenizer tokenizer)
+    {
         // Four tokens of ordinary text, then the same with the last token changed.
         var ids = tokenizer.Encode("the first of these words", 64);
         if (ids.Length < 3) return null;
@@ -74,17 +85,17 @@ public static class LanguageModelEvaluation
     public static LanguageModelMetrics? Measure(GraphModule model, GraphModule? reference, TextTokenizer tokenizer, IReadOnlyList<string> passages,
         int maxLength, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(passages);
-        string? output = LogitsOutput(model, tokenizer);
+        var runner = Runner(model);
+        string? output = LogitsOf(runner, tokenizer);
         if (output is null) return null;
-        string? referenceOutput = reference is null ? null : LogitsOutput(reference, tokenizer)
+        var referenceRunner = reference is null ? null : Runner(reference);
+        string? referenceOutput = referenceRunner is null ? null : LogitsOf(referenceRunner, tokenizer)
             ?? throw new CondenseException("the reference is not a causal language model over the same vocabulary");
         var encoded = passages.Select(p => tokenizer.Encode(p, maxLength)).ToArray();
         var order = Enumerable.Range(0, encoded.Length).OrderBy(i => encoded[i].Length).ThenBy(i => i).ToArray();
-        var runner = InferenceEngine.GraphRunner(model);
-        var referenceRunner = reference is null ? null : InferenceEngine.GraphRunner(reference);
-        runner.Eval();
-        referenceRunner?.Eval();
         var sums = new Sums();
         int batchSize = (int)Math.Clamp(MaxLogits / ((long)maxLength * tokenizer.VocabularySize), 1, 32), done = 0;
         foreach (var chunk in SentenceEmbedder.LengthBatches([.. order.Select(i => encoded[i].Length)], batchSize))

@@ -53,8 +53,7 @@ public static class TextEvaluation
         int maxLength, double timingSeconds = 0.5)
     {
         model = InferenceEngine.GraphRunner(model);
-        var names = TextFeeds.Inputs(model.Graph);
-        var full = tokenizer.Batch([.. Enumerable.Range(0, 32).Select(i => passages[i % passages.Count])], maxLength, padTo: maxLength).Feed(names);
+        var full = tokenizer.Batch([.. Enumerable.Range(0, 32).Select(i => passages[i % passages.Count])], maxLength, padTo: maxLength).Feed(model.Graph);
         double latency = Latency(model, tokenizer, passages[0], maxLength, timingSeconds);
         double batch = MedianTime.Milliseconds(model, () => model.RunOutputs(full), timingSeconds);
         return (latency, 32 / (batch / 1000));

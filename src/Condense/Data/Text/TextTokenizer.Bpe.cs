@@ -70,21 +70,34 @@ public sealed partial class TextTokenizer
     // Hugging Face's tokenizer.json: model.type WordPiece (vocab: token → id) becomes vocab.txt's lines, BPE with a
     // ByteLevel pre-tokenizer (vocab, and merges as "a b" strings or [a, b] pairs) becomes vocab.json and merges.txt.
     // Other models (Unigram/SentencePiece) and BPE split by another regex (Llama 3, Qwen) are refused, not approximated.
-    private static TextTokenizer FromTokenizerJson(string path)
+    // A JSON file read once: a tokenizer.json by its name or by its "model" object, else a vocab.json with merges.txt beside it.
+    private static TextTokenizer FromJsonFile(string path)
     {
-        using var stream = DataFile.OpenRead(path);
-        JsonDocument document;
-        try { document = JsonDocument.Parse(stream); }
-        catch (JsonException e) { throw new InvalidFileException(path, $"not a tokenizer.json: {e.Message.Split('\n')[0]}"); }
+        byte[] bytes;
+        using (var stream = DataFile.OpenRead(path)) ReadAll(stream, out bytes);
+        string folder = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        bool named = Path.GetFileName(path).Equals("tokenizer.json", StringComparison.OrdinalIgnoreCase);
+        JsonDocument? document = null;
+        try { document = JsonDocument.Parse(bytes); }
+        catch (JsonException e) when (named) { throw new InvalidFileException(path, $"not a tokenizer.json: {e.Message.Split('\n')[0]}"); }
+        catch (JsonException) { } // not JSON at all: the vocab.json reader says so below
         using (document)
         {
-            // A value of the wrong kind where a string, number or array belongs is the file's fault, not ours.
-            try { return FromTokenizerJson(document.RootElement, path); }
-            catch (InvalidOperationException e) { throw new InvalidFileException(path, $"not a valid tokenizer.json: {e.Message.Split('\n')[0]}"); }
+            var root = document?.RootElement;
+            if (named || root is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.Object)
+            {
+                // A value of the wrong kind where a string, number or array belongs is the file's fault, not ours.
+                try { return FromTokenizerJson(root!.Value, path, folder); }
+                catch (InvalidOperationException e) { throw new InvalidFileException(path, $"not a valid tokenizer.json: {e.Message.Split('\n')[0]}"); }
+            }
         }
+        string merges = Path.Combine(folder, "merges.txt");
+        if (!File.Exists(merges)) throw new InvalidFileException(path, $"a BPE vocabulary needs its merges: no {merges}");
+        using var mergesStream = DataFile.OpenRead(merges);
+        return FromBpe(new MemoryStream(bytes), mergesStream, path, BpeFraming.Stated(folder));
     }
 
-    private static TextTokenizer FromTokenizerJson(JsonElement root, string path)
+    private static TextTokenizer FromTokenizerJson(JsonElement root, string path, string folder)
     {
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object
             || !model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
@@ -111,7 +124,7 @@ public sealed partial class TextTokenizer
                 merges.Append(merge.ValueKind == JsonValueKind.Array ? string.Join(' ', merge.EnumerateArray().Select(p => p.GetString()))
                     : merge.GetString()).Append('\n');
             }
-        var framing = BpeFraming.PostProcessor(root) ?? BpeFraming.Stated(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
+        var framing = BpeFraming.PostProcessor(root) ?? BpeFraming.Configured(folder);
         return FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(ids)), Utf8(merges.ToString()), path, framing);
     }
 
@@ -124,19 +137,6 @@ public sealed partial class TextTokenizer
         for (int b = 0; b < 256; b++)
             symbols[b] = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF ? ((char)b).ToString() : ((char)next++).ToString();
         return symbols;
-    }
-
-    // A JSON file with a "model" object is a tokenizer.json whatever its name; vocab.json maps tokens to ids.
-    private static bool HasModel(string path)
-    {
-        try
-        {
-            using var stream = DataFile.OpenRead(path);
-            using var document = JsonDocument.Parse(stream);
-            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("model", out var model)
-                && model.ValueKind == JsonValueKind.Object;
-        }
-        catch (JsonException) { return false; }
     }
 
     // The pre-tokenizer is ByteLevel with its regex (GPT-2's), alone or as the only member of a Sequence.

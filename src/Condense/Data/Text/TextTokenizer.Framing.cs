@@ -25,8 +25,15 @@ public sealed record BpeFraming(string? First, string? Last)
     /// <summary>The framing <paramref name="folder"/>'s tokenizer.json or tokenizer_config.json states, or null when neither does.</summary>
     internal static BpeFraming? Stated(string folder)
     {
-        string json = Path.Combine(folder, "tokenizer.json"), config = Path.Combine(folder, "tokenizer_config.json");
-        return (File.Exists(json) ? Read(json, PostProcessor) : null) ?? (File.Exists(config) ? Read(config, Config) : null);
+        string json = Path.Combine(folder, "tokenizer.json");
+        return (File.Exists(json) ? Read(json, PostProcessor) : null) ?? Configured(folder);
+    }
+
+    /// <summary>The framing <paramref name="folder"/>'s tokenizer_config.json states, or null.</summary>
+    internal static BpeFraming? Configured(string folder)
+    {
+        string config = Path.Combine(folder, "tokenizer_config.json");
+        return File.Exists(config) ? Read(config, Config) : null;
     }
 
     private static BpeFraming? Read(string path, Func<JsonElement, BpeFraming?> from)

@@ -74,15 +74,7 @@ public sealed partial class TextTokenizer
     /// <exception cref="InvalidFileException">The file is missing or not one of these.</exception>
     public static TextTokenizer FromVocabulary(string path)
     {
-        if (Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase))
-        {
-            if (Path.GetFileName(path).Equals("tokenizer.json", StringComparison.OrdinalIgnoreCase) || HasModel(path)) return FromTokenizerJson(path);
-            string merges = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "merges.txt");
-            if (!File.Exists(merges)) throw new InvalidFileException(path, $"a BPE vocabulary needs its merges: no {merges}");
-            using var vocabularyStream = DataFile.OpenRead(path);
-            using var mergesStream = DataFile.OpenRead(merges);
-            return FromBpe(vocabularyStream, mergesStream, path, BpeFraming.Stated(Path.GetDirectoryName(Path.GetFullPath(path)) ?? "."));
-        }
+        if (Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase)) return FromJsonFile(path);
         using var stream = DataFile.OpenRead(path);
         return FromVocabulary(stream, path);
     }
