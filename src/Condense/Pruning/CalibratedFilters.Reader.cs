@@ -30,21 +30,29 @@ public static partial class CalibratedFilters
             return (w, inputs, outputs);
         }
 
-        // The bias as doubles, created (zero) when a Conv or Gemm has none; null where there is no per-output bias to refit.
+        // The bias as doubles (zero when a Conv or Gemm has none: AddBias makes it); null where there is no per-output bias to refit.
         public double[]? Bias(ModelGraph graph, int outputs)
         {
-            bool gemm = Node.OpType == OpTypes.Gemm;
-            if (Node.OpType == OpTypes.MatMul || gemm && Node.Float("beta", 1f) != 1f) return null;
-            if (Node.Inputs.Count > 2 && Node.Inputs[2].Length > 0)
-                return graph.Initializers.TryGetValue(Node.Inputs[2], out var b) && b.Size == outputs && b.Rank == 1
-                    ? [.. b.Data.Select(v => (double)v)] : null;
+            if (!Biased) return null;
+            AddBias(graph);
+            return graph.Initializers.TryGetValue(Node.Inputs[2], out var b) && b.Size == outputs && b.Rank == 1
+                ? [.. b.Data.Select(v => (double)v)] : null;
+        }
+
+        // Gives a Conv or Gemm without a bias a zero one; true if it made one.
+        public bool AddBias(ModelGraph graph)
+        {
+            if (!Biased || Node.Inputs.Count > 2 && Node.Inputs[2].Length > 0) return false;
             string name = Node.Inputs[1] + ".refit_bias";
             while (graph.Initializers.ContainsKey(name)) name += "_";
-            graph.Initializers[name] = Tensor.Zeros([outputs]);
+            graph.Initializers[name] = Tensor.Zeros([Width(graph).Out]);
             if (Node.Inputs.Count > 2) Node.Inputs[2] = name;
             else Node.Inputs.Add(name);
-            return new double[outputs];
+            return true;
         }
+
+        // A MatMul, or a Gemm that scales its bias, has no per-output bias to refit.
+        private bool Biased => Node.OpType != OpTypes.MatMul && !(Node.OpType == OpTypes.Gemm && Node.Float("beta", 1f) != 1f);
 
         // The refitted rows of the kept channels into the cut weight, in its own layout; the refitted bias.
         public void WriteKept(ModelGraph graph, Refitted refit)

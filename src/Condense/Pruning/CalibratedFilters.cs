@@ -99,25 +99,26 @@ public static partial class CalibratedFilters
         var graph = BatchNormFolding.Fold(model).Model.Graph;
         var original = options.Target == RefitTarget.Own ? null : new GraphModule(graph.Clone());
         var chosen = StructuredPruning.Chosen(graph, options.Include, options.Exclude);
-        var shapes = graph.Initializers.ToDictionary(p => p.Key, p => p.Value.Shape);
         var changes = new List<LayerChange>();
         var skipped = new List<string>();
         // The filters each layer kept, once its own group was cut: a later refit's targets are the uncut model's outputs of those.
         var keptOutputs = new Dictionary<string, int[]>();
         var groups = ChannelGroups.Find(graph).Where(g => g.Producers.Count > 0).ToList();
+        // A refit gives a reader without a bias one (DenseNet's convs feeding a Concat have none); made before the groups are
+        // found, so that cutting the reader's own filters later slices that bias too.
+        if (groups.Select(RefittedReader).OfType<ChannelReader>().Count(reader => reader.AddBias(graph)) > 0)
+            groups = ChannelGroups.Find(graph).Where(g => g.Producers.Count > 0).ToList();
+        var shapes = graph.Initializers.ToDictionary(p => p.Key, p => p.Value.Shape);
         for (int k = 0; k < groups.Count; k++)
         {
             var group = groups[k];
-            double groupRatio = options.Ratios is { } ratios && ratios.TryGetValue(group.Name, out double r) ? r : ratio;
-            int kept = StructuredPruning.Kept(group.Channels, groupRatio, options.ChannelMultiple);
+            var (groupRatio, kept) = Target(group);
             if (WhyLeft(group, chosen, options, kept, groupRatio) is { } reason)
             {
                 skipped.Add($"{group.Name}: {reason}");
                 continue;
             }
-            var reader = group.Joined ? null : Reader(graph, group);
-            // A reader too wide for its Hessian (VGG's first classifier layer reads 25,088 inputs: 5 GB of doubles) is cut by norm.
-            if (reader is not null && reader.Width(graph).In > options.MaxReaderInputs) reader = null;
+            var reader = RefittedReader(group);
             var refit = reader is null ? null
                 : Refit(graph, original, options.Target == RefitTarget.UncutSum, reader, group.Channels, group.Channels - kept, calibration,
                     options.Dampening, keptOutputs.GetValueOrDefault(reader.Node.Inputs[1]), original is null ? sweep : null, options.ChannelMultiple);
@@ -130,6 +131,22 @@ public static partial class CalibratedFilters
             progress?.Report((k + 1) * 100 / groups.Count);
         }
         return new StructuredResult(new GraphModule(graph), changes, skipped);
+
+        (double Ratio, int Kept) Target(ChannelGroup group)
+        {
+            double groupRatio = options.Ratios is { } ratios && ratios.TryGetValue(group.Name, out double r) ? r : ratio;
+            return (groupRatio, StructuredPruning.Kept(group.Channels, groupRatio, options.ChannelMultiple));
+        }
+
+        // The layer refitted for the group's cut, or null when the group is left whole or cut by norm: a reader too wide for
+        // its Hessian (VGG's first classifier layer reads 25,088 inputs: 5 GB of doubles) is cut by norm.
+        ChannelReader? RefittedReader(ChannelGroup group)
+        {
+            var (groupRatio, kept) = Target(group);
+            if (group.Joined || WhyLeft(group, chosen, options, kept, groupRatio) is not null) return null;
+            var reader = Reader(graph, group);
+            return reader is not null && reader.Width(graph).In <= options.MaxReaderInputs ? reader : null;
+        }
     }
 
     /// <summary>The groups of <paramref name="folded"/> (batch norm folded) that a positive ratio would cut, in graph order.</summary>
