@@ -43,6 +43,7 @@ public static class TextPruneFinetune
             CalibrationPassages = options.Score == PruneScore.Magnitude ? 0 : calibration?.Count ?? 0,
             FinetuneEpochs = distill.Epochs, AfterFinetune = d.After,
             AfterFinetuneLanguageModel = LanguageModelEvaluation.Measure(pruned, model, tokenizer, evaluation, distill.MaxLength),
+            DenseOutputHead = TextPrunePipeline.DenseOutputHead(model, tokenizer, options),
         };
         return (pruned, report);
     }

@@ -61,6 +61,25 @@ public static class WeightLayers
         return result;
     }
 
+    /// <summary>
+    /// The weight of the Gemm or MatMul that computes graph value <paramref name="output"/>, through a bias Add, Reshape,
+    /// Identity or Cast after it (a language model's output head); null when no linear layer with an initializer weight does.
+    /// </summary>
+    public static WeightTensor? Producing(GraphModule model, string output)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var graph = model.Graph;
+        var node = graph.Producer(output);
+        while (node is not null && node.OpType is OpTypes.Add or OpTypes.Reshape or OpTypes.Identity or OpTypes.Cast)
+        {
+            // An Add passes on its one computed operand (the other being the bias); the rest their data input.
+            var computed = node.OpType == OpTypes.Add ? node.Inputs.Where(i => !graph.Initializers.ContainsKey(i)).ToList() : [node.Inputs[0]];
+            node = computed.Count == 1 ? graph.Producer(computed[0]) : null;
+        }
+        if (node is null || node.OpType is not (OpTypes.Gemm or OpTypes.MatMul)) return null;
+        return Find(model).FirstOrDefault(w => w.Node == node && !w.IsBias);
+    }
+
     /// <summary>A name pattern: '*' matches any run of characters and '?' one character; the whole name must match.</summary>
     public static Regex Pattern(string glob) =>
         new("^" + Regex.Escape(glob).Replace("\\*", ".*").Replace("\\?", ".") + "$", RegexOptions.CultureInvariant);

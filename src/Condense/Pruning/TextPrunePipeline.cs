@@ -54,6 +54,10 @@ public sealed record TextPruneReport(
     [JsonPropertyOrder(13)]
     public LanguageModelMetrics? AfterFinetuneLanguageModel { get; init; }
 
+    /// <summary>A causal language model's output head, left dense (<see cref="TextPrunePipeline.DenseOutputHead"/>); null otherwise.</summary>
+    [JsonPropertyOrder(14)]
+    public string? DenseOutputHead { get; init; }
+
     /// <summary>How the sparsity was spread: "uniform" or "sensitivity".</summary>
     [JsonPropertyOrder(1)]
     public string Allocation { get; init; } = "uniform";
@@ -84,7 +88,8 @@ public static class TextPrunePipeline
         if (passages.Count < 2) throw new CondenseException($"measuring fidelity needs at least 2 passages, got {passages.Count}");
         var clock = Stopwatch.StartNew();
         var pruned = new GraphModule(model.Graph.Clone());
-        var masks = Prune(pruned, tokenizer, options, calibration, embedding, sweepProgress);
+        string? head = DenseOutputHead(model, tokenizer, options);
+        var masks = PruneAll(pruned, tokenizer, Keeping(options, head), calibration, embedding, sweepProgress);
         if (masks.Entries.Count == 0) throw new CondenseException("no weight to prune: all were excluded or the model has no Linear or Conv layer");
         var reference = new SentenceEmbedder(model, tokenizer, embedding).Embed(passages);
         var ours = new SentenceEmbedder(pruned, tokenizer, embedding).Embed(passages, progress);
@@ -98,6 +103,7 @@ public static class TextPrunePipeline
             Allocation = options.Allocation.ToString().ToLowerInvariant(),
             Tensors = [.. masks.Entries.Select(e => PrunedTensor.Of(model, e.Target))],
             LanguageModel = LanguageModelEvaluation.Measure(pruned, model, tokenizer, passages, embedding.MaxLength),
+            DenseOutputHead = head,
         };
         return (pruned, report);
     }
@@ -106,8 +112,33 @@ public static class TextPrunePipeline
     /// Prunes <paramref name="model"/> in place with <paramref name="options"/>, calibrating on <paramref name="calibration"/>;
     /// a sensitivity allocation is measured on the sentence embeddings (<see cref="EmbeddingLoss"/>).
     /// </summary>
+    /// <remarks>
+    /// A causal language model's output head is left dense unless <see cref="PruneOptions.Include"/> names it
+    /// (<see cref="DenseOutputHead"/>).
+    /// </remarks>
     public static MaskSet Prune(GraphModule model, TextTokenizer tokenizer, PruneOptions options, IReadOnlyList<string>? calibration,
-        EmbeddingOptions embedding, IProgress<(int Done, int Total)>? sweepProgress = null)
+        EmbeddingOptions embedding, IProgress<(int Done, int Total)>? sweepProgress = null) =>
+        PruneAll(model, tokenizer, Keeping(options, DenseOutputHead(model, tokenizer, options)), calibration, embedding, sweepProgress);
+
+    /// <summary>
+    /// The weight of a causal language model's output head — the layer computing its next-token logits — which pruning
+    /// leaves dense, as SparseGPT (Frantar &amp; Alistarh 2023) and Wanda (Sun et al. 2023) do: its rows are the vocabulary's,
+    /// and in a small model it holds most of the weights. Null for other models, or when <see cref="PruneOptions.Include"/>
+    /// names the head.
+    /// </summary>
+    public static string? DenseOutputHead(GraphModule model, TextTokenizer tokenizer, PruneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (LanguageModelEvaluation.LogitsOutput(model, tokenizer) is not { } logits) return null;
+        if (WeightLayers.Producing(model, logits) is not { } head) return null;
+        return options.Include.Any(p => WeightLayers.Pattern(p).IsMatch(head.Name)) ? null : head.Name;
+    }
+
+    private static PruneOptions Keeping(PruneOptions options, string? head) =>
+        head is null ? options : options with { Exclude = [.. options.Exclude, head] };
+
+    private static MaskSet PruneAll(GraphModule model, TextTokenizer tokenizer, PruneOptions options, IReadOnlyList<string>? calibration,
+        EmbeddingOptions embedding, IProgress<(int Done, int Total)>? sweepProgress)
     {
         var loss = options.Allocation == SparsityAllocation.Sensitivity && calibration is { Count: > 0 }
             ? EmbeddingLoss(model, tokenizer, [.. calibration.Take(options.SensitivitySamples)], embedding)
