@@ -198,9 +198,18 @@ public sealed partial class GraphModule : Module
             if (inputs[i] is { DataType: not DataType.Float32 } typed) inputs[i] = Admit(step, i, typed);
         }
         // Constant and shape-only outputs are kept across passes: they are computed with no arena.
-        var outputs = step.ShapeOnly ? ShapeOutputs(s, step, inputs, context)
-            : step.Constant && !Training ? ConstantOutputs(s, step, inputs, context)
-            : InArena(arena, step, inputs, context);
+        Tensor[] outputs;
+        try
+        {
+            outputs = step.ShapeOnly ? ShapeOutputs(s, step, inputs, context)
+                : step.Constant && !Training ? ConstantOutputs(s, step, inputs, context)
+                : InArena(arena, step, inputs, context);
+        }
+        catch (CondenseException e) when (e.GetType() == typeof(CondenseException) && !e.Message.Contains($"'{step.Node.Name}'"))
+        {
+            // An op's own check ("Conv2d bias must have shape (22), got [32]") says what, not where.
+            throw new CondenseException($"node '{step.Node.Name}' ({step.Node.OpType}): {e.Message}", e);
+        }
         for (int i = 0; i < step.Outputs.Length && i < outputs.Length; i++)
         {
             values[step.Outputs[i]] = outputs[i];

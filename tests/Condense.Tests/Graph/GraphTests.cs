@@ -146,6 +146,23 @@ public sealed class GraphTests
     }
 
     [Fact]
+    public void AnOpsOwnErrorWhileRunningNamesItsNode()
+    {
+        // A conv bias one value short: the kernel's check says what is wrong, the graph adds where.
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 1, 8, 8]));
+        graph.Initializers.Add("w", Tensor.Zeros(4, 1, 3, 3));
+        graph.Initializers.Add("b", Tensor.Zeros(3));
+        graph.Nodes.Add(new Node("/stem/Conv", OpTypes.Conv, ["x", "w", "b"], ["y"]));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 4, 6, 6]));
+
+        var e = Assert.Throws<CondenseException>(() => new GraphModule(graph).Forward(Tensor.Zeros(1, 1, 8, 8)));
+        Assert.StartsWith("node '/stem/Conv' (Conv): ", e.Message);
+        Assert.Contains("bias", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
     public void ValidateCatchesUndefinedInput()
     {
         var graph = new ModelGraph();
