@@ -81,7 +81,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
 
         [Requires("--mode", "weightonly"), ConflictsWith("--per-tensor")]
         [CommandOption("--block-size <N>")] [Description("Weight-only: one weight scale per N input features of a row "
-            + "(16, 32, 64, 128 or 256; default 32 with --onnx-format matmulnbits).")]
+            + "(16, 32, 64, 128 or 256; default 32 with --onnx-format matmulnbits or --method gptq|awq).")]
         public int? BlockSize { get; init; }
 
         [CommandOption("--embedding-bits <B>")] [Description("Embedding tables (word, position, token type): 8 (default; int8, a scale "
@@ -152,7 +152,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         CheckOnnxFormat(settings, outPath);
         var options = new QuantizeOptions
         {
-            BlockSize = settings.BlockSize ?? QuantizeOptions.DefaultBlockSize(settings.OnnxFormat),
+            BlockSize = settings.BlockSize ?? QuantizeOptions.DefaultBlockSize(settings.OnnxFormat, settings.Rounding),
             Mode = settings.Mode, WeightBits = settings.Bits, PerChannel = !settings.PerTensor, Calibration = settings.Method,
             CalibrationSamples = settings.Samples, Exclude = settings.Exclude,
             Observer = new ObserverOptions { Percentile = settings.Percentile },

@@ -40,8 +40,12 @@ public sealed record QuantizeOptions
     /// </summary>
     public int? BlockSize { get; init; }
 
-    /// <summary>The block size a file format needs when none is given: 32 for MatMulNBits (ONNX Runtime's blocks), else none.</summary>
-    public static int? DefaultBlockSize(Onnx.QuantizedOnnxFormat? format) => format == Onnx.QuantizedOnnxFormat.MatMulNBits ? 32 : null;
+    /// <summary>
+    /// The block size a file format or a rounding needs when none is given: 32 for MatMulNBits (ONNX Runtime's blocks) and for
+    /// GPTQ and AWQ, which round block-wise weights (the papers' and ONNX Runtime's usual size is 32 to 128), else none.
+    /// </summary>
+    public static int? DefaultBlockSize(Onnx.QuantizedOnnxFormat? format, WeightRounding rounding = WeightRounding.Rtn) =>
+        format == Onnx.QuantizedOnnxFormat.MatMulNBits || rounding != WeightRounding.Rtn ? 32 : null;
     /// <summary>How weight-only block-wise weights are rounded (GPTQ and AWQ calibrate on the inputs of each layer).</summary>
     public WeightRounding Rounding { get; init; } = WeightRounding.Rtn;
     /// <summary>

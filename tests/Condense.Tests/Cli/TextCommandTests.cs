@@ -62,9 +62,11 @@ public sealed class TextCommandTests : IDisposable
     public void QuantizeTextWritesAnInt4GptqModelAndReportsFidelity()
     {
         var result = CliRunner.Run("quantize", At("minilm.onnx"), "--text", At("passages.txt"), "--mode", "weightonly", "--bits", "4",
-            "--block-size", "32", "--method", "gptq", "--max-length", "16", "-o", At("q.onnx"), "--json");
+            "--method", "gptq", "--max-length", "16", "-o", At("q.onnx"), "--json");
         Assert.True(result.ExitCode == 0, result.Stderr);
         var json = JsonDocument.Parse(result.Stdout).RootElement;
+        // GPTQ rounds block-wise weights: without --block-size, blocks of 32.
+        Assert.Equal(32, json.GetProperty("block_size").GetInt32());
         Assert.Equal(2, json.GetProperty("calibration_passages").GetInt32());
         Assert.Equal(3, json.GetProperty("evaluation_passages").GetInt32());
         Assert.InRange(json.GetProperty("cosine_mean").GetDouble(), 0.9, 1.0);
