@@ -48,6 +48,7 @@ public static class AttentionPruning
         var index = new GraphIndex(graph);
         // Every layer is planned on the graph as it was (the index stays true), then cut.
         var plans = Checked(layers, remove, "head", layer => layer.Heads).Select(c => (c.Change, Plan: PlanHeads(graph, index, c.Layer))).ToList();
+        var biasCopies = new List<(Node Before, List<Node> Copies)>();
         foreach (var (change, plan) in plans.Where(p => p.Change.Removed.Count > 0))
         {
             int[] keep = Kept(change);
@@ -61,6 +62,7 @@ public static class AttentionPruning
             else foreach (var projection in roles.QueryKey.Append(roles.Value)) CutOutputs(graph, projection, plan.HeadWidth, keep);
             CutInputs(graph, roles.Output, plan.HeadWidth, keep);
             KeyValueCache.Narrow(graph, index, layers[change.Layer], change.Before, keep.Length, plan.HeadWidth);
+            biasCopies.AddRange(HeadBias.Narrow(graph, index, layers[change.Layer], change.Before, keep));
             // A reshape carries the head count (splitting into heads), heads × head width (merging back), or three times that
             // (a fused projection's output before its Split).
             foreach (var (reshape, widths) in plan.Reshapes)
@@ -70,6 +72,7 @@ public static class AttentionPruning
                 ReshapeTargets.Replace(graph, reshape, old, replacement, $"layer {change.Layer}");
             }
         }
+        foreach (var (before, copies) in biasCopies) graph.Nodes.InsertRange(graph.Nodes.IndexOf(before), copies);
         return Result(model, graph, "heads", plans.Select(p => p.Change));
     }
 
