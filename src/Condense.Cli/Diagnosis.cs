@@ -35,6 +35,7 @@ internal static class Diagnosis
         {
             TextOptions.CheckLengths(data.MaxLength, 1);
             var tokenizer = TextOptions.Tokenizer(referencePath, data.Vocab, reference.Graph);
+            tokenizer.PositionLimit = Condense.Inference.TextPositions.Limit(reference, tokenizer, data.MaxLength);
             var passages = TextPassages.Read(text).Take(data.Samples).ToList();
             var inputs = Condense.Inference.TextFeeds.Inputs(reference.Graph);
             // One passage per call, as calibration runs: no padding token enters the comparison.

@@ -61,7 +61,7 @@ internal static class DistillText
             throw new CondenseException("--student-allocation spreads --student-heads or --student-ffn over the layers: give one of them");
 
         var teacher = ModelFile.Load(s.Teacher!);
-        var tokenizer = TextOptions.Tokenizer(s.Teacher!, s.Vocab, teacher.Graph);
+        var tokenizer = TextOptions.Tokenizer(s.Teacher!, s.Vocab, teacher.Graph).FitTo(teacher, s.Teacher!, options.MaxLength, output);
         var passages = TextPassages.Read(s.Text!);
         IReadOnlyList<string> train = passages, evaluation;
         if (s.EvalText is { } evalFile) evaluation = TextPassages.Read(evalFile);

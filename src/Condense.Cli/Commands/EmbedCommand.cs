@@ -45,7 +45,7 @@ internal sealed class EmbedCommand : Command<EmbedCommand.Settings>
         OutputPaths.CheckFile(settings.Out, new RunInput("model", settings.Model), new RunInput("text", text), new RunInput("vocabulary", settings.Vocab));
 
         var model = ModelFile.Load(settings.Model);
-        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph);
+        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph).FitTo(model, settings.Model, settings.MaxLength, output);
         var passages = TextPassages.Read(text);
         var embedder = new SentenceEmbedder(model, tokenizer, new EmbeddingOptions(settings.MaxLength, settings.BatchSize, pooling, !settings.NoNormalize));
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -88,6 +88,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         if (reference is null && LanguageModelEvaluation.LogitsOutput(model, tokenizer) is null)
             throw new CondenseException("the model is not a causal language model, whose text is its own labels: give --reference MODEL to measure "
                 + "fidelity to it");
+        tokenizer.FitTo(model, settings.Model, settings.MaxLength, output);
         var passages = Condense.Data.Text.TextPassages.Read(settings.Text!);
         var metrics = CountProgress.Run(output, "embedding", passages.Count, progress =>
             TextEvaluation.Measure(model, reference, tokenizer, passages, new EmbeddingOptions(settings.MaxLength), settings.Model, progress));

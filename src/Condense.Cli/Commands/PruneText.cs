@@ -22,7 +22,7 @@ internal static class PruneText
         if (settings.FinetuneEpochs > 0 && settings.FinetuneText is null)
             throw new CondenseException("a text model fine-tunes by distillation from the original: give --finetune-text FILE (unlabelled passages)");
         var model = ModelFile.Load(settings.Model);
-        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph);
+        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph).FitTo(model, settings.Model, settings.MaxLength, output);
         var passages = TextPassages.Read(settings.Text!);
         IReadOnlyList<string>? calibration = null;
         IReadOnlyList<string> evaluation = passages;

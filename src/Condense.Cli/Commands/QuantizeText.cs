@@ -15,7 +15,7 @@ internal static class QuantizeText
     {
         TextOptions.CheckLengths(settings.MaxLength, 32);
         var model = ModelFile.Load(settings.Model);
-        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph);
+        var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph).FitTo(model, settings.Model, settings.MaxLength, output);
         var passages = TextPassages.Read(settings.Text!);
         IReadOnlyList<string> calibration, evaluation;
         (calibration, evaluation) = settings.Calibration is { } file ? (TextPassages.Read(file), passages) : TextPassages.Halves(passages, settings.Text!);

@@ -1,6 +1,7 @@
 // Options of commands that read text for a text model: the passages, the vocabulary that tokenizes them, the
 // maximum length and the batch size. The vocabulary defaults to vocab.txt beside the model.
 using System.ComponentModel;
+using Spectre.Console;
 using Condense.Data.Text;
 using Spectre.Console.Cli;
 
@@ -24,6 +25,20 @@ internal static class TextOptions
         return TextTokenizer.FromMetadata(graph.Metadata, modelPath) ?? TextTokenizer.Beside(modelPath)
             ?? throw new CondenseException($"no vocabulary for {Path.GetFileName(modelPath)}: give --vocab FILE (looked for vocab.txt, vocab.json "
                 + $"with merges.txt and tokenizer.json in {Path.GetDirectoryName(Path.GetFullPath(modelPath))})");
+    }
+
+    /// <summary>
+    /// <paramref name="tokenizer"/> cuts passages at the model's positions when it takes fewer than <paramref name="maxLength"/>
+    /// tokens (measured: Inference.TextPositions), which <paramref name="output"/> hears once.
+    /// </summary>
+    public static TextTokenizer FitTo(this TextTokenizer tokenizer, Condense.Graph.GraphModule model, string modelPath, int maxLength, Output output)
+    {
+        int limit = Condense.Inference.TextPositions.Limit(model, tokenizer, maxLength);
+        if (limit >= maxLength) return tokenizer;
+        tokenizer.PositionLimit = limit;
+        output.Console.MarkupLine($"passages are cut at {limit} tokens, the most {Markup.Escape(Path.GetFileName(modelPath))} takes "
+            + $"(--max-length {maxLength})");
+        return tokenizer;
     }
 
     public static void CheckLengths(int maxLength, int batchSize)

@@ -101,13 +101,20 @@ public sealed class LanguageModelCliTests : IDisposable
     }
 
     [Fact]
-    public void APassageLongerThanTheModelsPositionsIsAOneLineErrorThatSaysSo()
+    public void APassageLongerThanTheModelsPositionsIsCutThereAndSaysSo()
     {
-        // The fixture has 64 positions; this passage is over 100 tokens of its 300-token BPE.
+        // The fixture has 64 positions; this passage is over 100 tokens of its 300-token BPE. The default --max-length (128)
+        // is cut to 64 and said once; the figures are those of --max-length 64.
         File.WriteAllText(At("long.txt"), string.Join(' ', Enumerable.Repeat("The quick brown fox jumps over the lazy dog.", 6)) + "\n");
-        CliRunner.AssertOneLineError(CliRunner.Run("eval", At("model.onnx"), "--text", At("long.txt")), "longer than the model's positions");
-        var fits = CliRunner.Run("eval", At("model.onnx"), "--text", At("long.txt"), "--max-length", "64");
+        var cut = CliRunner.Run("eval", At("model.onnx"), "--text", At("long.txt"), "--json");
+        Assert.True(cut.ExitCode == 0, cut.Stderr);
+        Assert.Contains("passages are cut at 64 tokens, the most model.onnx takes (--max-length 128)", cut.Stderr);
+        var fits = CliRunner.Run("eval", At("model.onnx"), "--text", At("long.txt"), "--max-length", "64", "--json");
         Assert.True(fits.ExitCode == 0, fits.Stderr);
+        Assert.DoesNotContain("cut at", fits.Stderr);
+        double Perplexity(CliRunner.Result r) => JsonDocument.Parse(r.Stdout).RootElement.GetProperty("perplexity").GetDouble();
+        Assert.Equal(Perplexity(fits), Perplexity(cut));
+        Assert.Equal(63, JsonDocument.Parse(cut.Stdout).RootElement.GetProperty("predicted_tokens").GetInt64());
     }
 
     [Fact]

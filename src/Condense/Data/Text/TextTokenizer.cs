@@ -116,11 +116,21 @@ public sealed partial class TextTokenizer
         catch (ArgumentException e) { throw new InvalidFileException(source, $"not a WordPiece vocabulary: {e.Message}"); }
     }
 
-    /// <summary>The ids of one passage: its framing (see <see cref="FramingTokens"/>) around its first tokens, <paramref name="maxLength"/> in all.</summary>
+    /// <summary>
+    /// The most tokens the model this tokenizer feeds takes (its position table; Inference.TextPositions measures it), when
+    /// known: <see cref="Encode"/> cuts passages there and <see cref="BatchEncoded"/> pads no further, whatever length is asked.
+    /// </summary>
+    public int? PositionLimit { get; set; }
+
+    /// <summary>
+    /// The ids of one passage: its framing (see <see cref="FramingTokens"/>) around its first tokens, <paramref name="maxLength"/>
+    /// (or <see cref="PositionLimit"/>, if fewer) in all.
+    /// </summary>
     public long[] Encode(string passage, int maxLength)
     {
         if (maxLength < FramingTokens + 1)
             throw new CondenseException($"the maximum length must be at least {FramingTokens + 1} (a token and its framing), got {maxLength}");
+        if (PositionLimit is int limit && limit >= FramingTokens + 1) maxLength = Math.Min(maxLength, limit);
         var tokens = _encode(passage);
         int kept = Math.Min(tokens.Count, maxLength - FramingTokens), offset = _first is null ? 0 : 1;
         var ids = new long[kept + FramingTokens];
@@ -140,7 +150,7 @@ public sealed partial class TextTokenizer
     /// <summary>Passages already encoded by <see cref="Encode"/> as one batch, padded as the other overload pads.</summary>
     public TextBatch BatchEncoded(IReadOnlyList<long[]> encoded, int? padTo = null)
     {
-        int batch = encoded.Count, length = Math.Max(padTo ?? 0, encoded.Max(e => e.Length));
+        int batch = encoded.Count, length = Math.Max(Math.Min(padTo ?? 0, PositionLimit ?? int.MaxValue), encoded.Max(e => e.Length));
         var ids = new long[batch * length];
         var mask = new long[batch * length];
         Array.Fill(ids, _padding);
