@@ -47,16 +47,11 @@ public class FusedAttentionPruningTests
     {
         var model = ModelFile.Load(Fixture("gpt2-fused-op13.onnx"));
         var layers = EncoderLayers.Find(model);
-        var result = AttentionPruning.RemoveHeads(model, layers, new Dictionary<int, int[]> { [0] = [1, 3], [1] = [0] });
+        var remove = new Dictionary<int, int[]> { [0] = [1, 3], [1] = [0] };
+        var result = AttentionPruning.RemoveHeads(model, layers, remove);
 
-        // The output projection is a Gemm with an [in, out] weight: head h is its rows h·d … h·d + d − 1.
-        var masked = model.Graph.Clone();
-        foreach (var (layer, heads) in new[] { (0, new[] { 1, 3 }), (1, new[] { 0 }) })
-        {
-            var w = masked.Initializers[layers[layer].Projections!.Output.Weight];
-            foreach (int h in heads) w.Data.AsSpan(h * HeadWidth * Width, HeadWidth * Width).Clear();
-        }
-        var expected = Logits(new GraphModule(masked));
+        // The output projection is a Gemm with an [in, out] weight.
+        var expected = Logits(HeadBiasTests.Masked(model, layers, remove, HeadWidth, Width));
         Graph.TensorAsserts.Close(expected, Logits(result.Model), 1e-5f);
         Assert.Equal([(4, 2), (4, 3)], result.Layers.Select(l => (l.Before, l.After)));
         // Per head: d columns of each third of the fused weight (Width·d each) and of its bias (d), and d rows of the output projection.

@@ -29,15 +29,16 @@ public sealed class HeadBiasTests
         return new() { ["input_ids"] = Int64("encoder.input_ids.npy"), ["attention_mask"] = Int64("encoder.attention_mask.npy") };
     }
 
-    // The original with the removed heads' output-projection rows set to zero: a MatMul with an [in, out] weight, so head h
-    // is its rows h·d … h·d + d − 1.
-    private static GraphModule Masked(GraphModule model, IReadOnlyList<EncoderLayer> layers, Dictionary<int, int[]> remove)
+    // The original with the removed heads' output-projection rows set to zero (their attention output masked): the
+    // projection is a MatMul or Gemm with an [in, out] weight, so head h is its rows h·d … h·d + d − 1.
+    internal static GraphModule Masked(GraphModule model, IReadOnlyList<EncoderLayer> layers, IReadOnlyDictionary<int, int[]> remove,
+        int headWidth = HeadWidth, int width = Width)
     {
         var masked = model.Graph.Clone();
         foreach (var (layer, heads) in remove)
         {
             var w = masked.Initializers[layers[layer].Projections!.Output.Weight];
-            foreach (int h in heads) w.Data.AsSpan(h * HeadWidth * Width, HeadWidth * Width).Clear();
+            foreach (int h in heads) w.Data.AsSpan(h * headWidth * width, headWidth * width).Clear();
         }
         return new GraphModule(masked);
     }
