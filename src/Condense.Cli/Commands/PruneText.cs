@@ -72,7 +72,7 @@ internal static class PruneText
         if (report.Allocation != "uniform") Tables.SparsityByTensor(output, report.Tensors);
         output.Console.Write(table);
         if (report.DenseOutputHead is { } head)
-            output.Console.MarkupLine($"left dense: {Markup.Escape(head)}, the output head (give it to --include to prune it)");
+            output.Console.MarkupLine($"left dense: {Markup.Escape(head)}, the output head (--include '*' prunes it too)");
         string calibrated = report.CalibrationPassages > 0 ? $"scored on {report.CalibrationPassages} calibration passages, " : "";
         output.Console.MarkupLine($"{calibrated}measured on {report.EvaluationPassages} passages; saved [bold]{Markup.Escape(outPath)}[/] "
             + $"in {report.Seconds:F1}s");

@@ -59,7 +59,11 @@ public sealed class LanguageModelCliTests : IDisposable
         var pruned = CliRunner.Run("prune", At("model.onnx"), "--text", At("text.txt"), "--max-length", "48", "--sparsity", "0.5", "--score", "sparsegpt",
             "-o", At("p.onnx"), "--json");
         Assert.True(pruned.ExitCode == 0, pruned.Stderr);
-        var plm = JsonDocument.Parse(pruned.Stdout).RootElement.GetProperty("language_model");
+        var prunedJson = JsonDocument.Parse(pruned.Stdout).RootElement;
+        // The output head stays dense, named in the JSON and in one line.
+        string head = prunedJson.GetProperty("dense_output_head").GetString()!;
+        Assert.Contains($"left dense: {head}, the output head", pruned.Stderr);
+        var plm = prunedJson.GetProperty("language_model");
         Assert.InRange(plm.GetProperty("next_token_agreement").GetDouble(), 0.05, 1.0);
         Assert.True(plm.GetProperty("kl_to_reference").GetDouble() > lm.GetProperty("kl_to_reference").GetDouble());
     }
