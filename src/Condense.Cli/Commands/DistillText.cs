@@ -62,6 +62,7 @@ internal static class DistillText
 
         var teacher = ModelFile.Load(s.Teacher!);
         var tokenizer = TextOptions.Tokenizer(s.Teacher!, s.Vocab, teacher.Graph).FitTo(teacher, s.Teacher!, options.MaxLength, output);
+        options = options with { Pooling = TextOptions.Pooling(s.Teacher!, teacher, output) };
         var passages = TextPassages.Read(s.Text!);
         IReadOnlyList<string> train = passages, evaluation;
         if (s.EvalText is { } evalFile) evaluation = TextPassages.Read(evalFile);
@@ -83,6 +84,7 @@ internal static class DistillText
         var (model, report) = TrainingProgress.Run(output, "distilling",
             p => TextDistillPipeline.Distil(teacher, cut, tokenizer, train, evaluation, student, options, p, cancellation));
         tokenizer.CarryInto(model.Graph.Metadata);
+        PoolingConfig.CarryInto(model.Graph.Metadata, options.Pooling);
         ModelFile.Save(model.Graph, outPath);
         var speedPassages = evaluation.Take(64).ToList();
         var (teacherLatency, teacherThroughput) = TextEvaluation.Speed(teacher, tokenizer, speedPassages, options.MaxLength);

@@ -21,8 +21,10 @@ internal sealed class EmbedCommand : Command<EmbedCommand.Settings>
         [CommandOption("-o|--out <FILE>")] [Description("The embeddings, an N×D float32 .npy file. Default: embeddings.npy")]
         public string Out { get; init; } = "embeddings.npy";
 
-        [CommandOption("--pooling <MODE>")] [Description("mean (over the attention mask), cls (the first token) or none (the model pools). Default: mean")]
-        public string Pooling { get; init; } = "mean";
+        [CommandOption("--pooling <MODE>")]
+        [Description("mean (over the attention mask), cls (the first token) or none (the model pools). Default: what the model's "
+            + "1_Pooling/config.json (sentence-transformers) states, beside it or one folder up, else mean")]
+        public string? Pooling { get; init; }
 
         [CommandOption("--no-normalize")] [Description("Keep the pooled vectors as they are instead of scaling them to unit length.")]
         public bool NoNormalize { get; init; }
@@ -32,8 +34,9 @@ internal sealed class EmbedCommand : Command<EmbedCommand.Settings>
     {
         var output = new Output(settings.Json);
         string text = settings.Text ?? throw new CondenseException("no text given: use --text FILE (one passage per line)");
-        var pooling = settings.Pooling switch
+        Pooling? given = settings.Pooling switch
         {
+            null => null,
             "mean" => Pooling.Mean,
             "cls" => Pooling.Cls,
             "none" => Pooling.None,
@@ -45,6 +48,7 @@ internal sealed class EmbedCommand : Command<EmbedCommand.Settings>
         OutputPaths.CheckFile(settings.Out, new RunInput("model", settings.Model), new RunInput("text", text), new RunInput("vocabulary", settings.Vocab));
 
         var model = ModelFile.Load(settings.Model);
+        var pooling = given ?? TextOptions.Pooling(settings.Model, model, output);
         var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph).FitTo(model, settings.Model, settings.MaxLength, output);
         var passages = TextPassages.Read(text);
         var embedder = new SentenceEmbedder(model, tokenizer, new EmbeddingOptions(settings.MaxLength, settings.BatchSize, pooling, !settings.NoNormalize));

@@ -89,9 +89,10 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
             throw new CondenseException("the model is not a causal language model, whose text is its own labels: give --reference MODEL to measure "
                 + "fidelity to it");
         tokenizer.FitTo(model, settings.Model, settings.MaxLength, output);
+        var embedding = new EmbeddingOptions(settings.MaxLength, Pooling: TextOptions.Pooling(settings.Model, model, output));
         var passages = Condense.Data.Text.TextPassages.Read(settings.Text!);
         var metrics = CountProgress.Run(output, "embedding", passages.Count, progress =>
-            TextEvaluation.Measure(model, reference, tokenizer, passages, new EmbeddingOptions(settings.MaxLength), settings.Model, progress));
+            TextEvaluation.Measure(model, reference, tokenizer, passages, embedding, settings.Model, progress));
         Tables.TextMetrics(output, settings.Model, settings.Reference, metrics, passages.Count);
         var f = metrics.Fidelity;
         var lm = metrics.LanguageModel;

@@ -22,6 +22,7 @@ internal static class PruneText
         if (settings.FinetuneEpochs > 0 && settings.FinetuneText is null)
             throw new CondenseException("a text model fine-tunes by distillation from the original: give --finetune-text FILE (unlabelled passages)");
         var model = ModelFile.Load(settings.Model);
+        var pooling = TextOptions.Pooling(settings.Model, model, output);
         var tokenizer = TextOptions.Tokenizer(settings.Model, settings.Vocab, model.Graph).FitTo(model, settings.Model, settings.MaxLength, output);
         var passages = TextPassages.Read(settings.Text!);
         IReadOnlyList<string>? calibration = null;
@@ -30,10 +31,12 @@ internal static class PruneText
         else if (options.Score != PruneScore.Magnitude || options.Allocation == SparsityAllocation.Sensitivity)
             (calibration, evaluation) = TextPassages.Halves(passages, settings.Text!);
         var (pruned, report) = settings.FinetuneEpochs > 0
-            ? PruneAndFinetune(output, settings, options, model, tokenizer, calibration, evaluation)
+            ? PruneAndFinetune(output, settings, options, model, tokenizer, calibration, evaluation, pooling)
             : CountProgress.Run(output, "measuring sensitivity", "measuring fidelity", evaluation.Count, (sweep, progress) =>
-                TextPrunePipeline.Apply(model, tokenizer, evaluation, options, new EmbeddingOptions(settings.MaxLength), progress, calibration, sweep));
+                TextPrunePipeline.Apply(model, tokenizer, evaluation, options, new EmbeddingOptions(settings.MaxLength, Pooling: pooling), progress,
+                    calibration, sweep));
         tokenizer.CarryInto(pruned.Graph.Metadata);
+        PoolingConfig.CarryInto(pruned.Graph.Metadata, pooling);
         ModelFile.Save(pruned.Graph, outPath);
         report = report with { FileBytesBefore = ModelMetrics.SizeOnDisk(settings.Model), FileBytesAfter = ModelMetrics.SizeOnDisk(outPath) };
         Print(output, report, outPath);
@@ -42,12 +45,12 @@ internal static class PruneText
     }
 
     private static (GraphModule, TextPruneReport) PruneAndFinetune(Output output, PruneCommand.Settings settings, PruneOptions options,
-        GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string>? calibration, IReadOnlyList<string> evaluation)
+        GraphModule model, TextTokenizer tokenizer, IReadOnlyList<string>? calibration, IReadOnlyList<string> evaluation, Pooling pooling)
     {
         var train = TextPassages.Read(settings.FinetuneText!);
         var distill = new TextDistillOptions
         {
-            Epochs = settings.FinetuneEpochs, MaxLength = settings.MaxLength, Seed = settings.Seed,
+            Epochs = settings.FinetuneEpochs, MaxLength = settings.MaxLength, Seed = settings.Seed, Pooling = pooling,
             LearningRate = settings.LearningRate ?? TextPruneFinetune.DefaultLearningRate,
         }.Validate();
         return TrainingProgress.Run(output, "fine-tuning by distillation",

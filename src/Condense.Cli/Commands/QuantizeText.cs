@@ -20,12 +20,13 @@ internal static class QuantizeText
         IReadOnlyList<string> calibration, evaluation;
         (calibration, evaluation) = settings.Calibration is { } file ? (TextPassages.Read(file), passages) : TextPassages.Halves(passages, settings.Text!);
         calibration = calibration.Take(settings.Samples).ToList();
-        var embedding = new EmbeddingOptions(settings.MaxLength);
+        var embedding = new EmbeddingOptions(settings.MaxLength, Pooling: TextOptions.Pooling(settings.Model, model, output));
         var (quantized, report) = CountProgress.Run(output, "measuring fidelity", evaluation.Count,
             progress => TextQuantizePipeline.Apply(model, tokenizer, calibration, evaluation, options, embedding, progress));
         var format = settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq;
         // The vocabulary travels inside the saved model, so the quantized file tokenizes its text wherever it goes.
         tokenizer.CarryInto(quantized.Graph.Metadata);
+        PoolingConfig.CarryInto(quantized.Graph.Metadata, embedding.Pooling);
         ModelFile.Save(quantized.Graph, outPath, format);
         report = report with
         {

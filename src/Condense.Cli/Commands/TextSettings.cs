@@ -41,6 +41,23 @@ internal static class TextOptions
         return tokenizer;
     }
 
+    /// <summary>
+    /// The pooling a text command measures and fits: what the model's metadata or its sentence-transformers folder states
+    /// (said when it is not the mean), else the mean; a stated mode Condense does not compute is a warning and the mean.
+    /// </summary>
+    public static Condense.Inference.Pooling Pooling(string modelPath, Condense.Graph.GraphModule model, Output output)
+    {
+        if (Condense.Inference.PoolingConfig.Of(modelPath, model.Graph.Metadata) is not { } stated) return Condense.Inference.Pooling.Mean;
+        if (stated.Pooling is not { } pooling)
+        {
+            output.Console.MarkupLine($"[yellow]warning:[/] {Markup.Escape(stated.Source)} asks for {Markup.Escape(stated.Mode)} pooling, which "
+                + "Condense does not compute: the mean is used");
+            return Condense.Inference.Pooling.Mean;
+        }
+        if (pooling != Condense.Inference.Pooling.Mean) output.Console.MarkupLine($"pooling: {stated.Mode} ({Markup.Escape(stated.Source)})");
+        return pooling;
+    }
+
     public static void CheckLengths(int maxLength, int batchSize)
     {
         if (maxLength < 3) throw new CondenseException($"--max-length must be at least 3 ([CLS], a token, [SEP]), got {maxLength}");
