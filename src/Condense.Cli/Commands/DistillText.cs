@@ -63,6 +63,7 @@ internal static class DistillText
         var teacher = ModelFile.Load(s.Teacher!);
         var tokenizer = TextOptions.Tokenizer(s.Teacher!, s.Vocab, teacher.Graph).FitTo(teacher, s.Teacher!, options.MaxLength, output);
         options = options with { Pooling = TextOptions.Pooling(s.Teacher!, teacher, output) };
+        student = student with { Pooling = options.Pooling };
         var passages = TextPassages.Read(s.Text!);
         IReadOnlyList<string> train = passages, evaluation;
         if (s.EvalText is { } evalFile) evaluation = TextPassages.Read(evalFile);

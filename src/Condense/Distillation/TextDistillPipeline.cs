@@ -49,6 +49,9 @@ public sealed record TextStudentOptions
     /// <summary>Calibration passages each measurement of a <see cref="SparsityAllocation.Sensitivity"/> allocation embeds.</summary>
     public int SensitivitySamples { get; init; } = PruneOptions.DefaultSensitivitySamples;
 
+    /// <summary>How those measurements pool the token states: the model's own pooling (mean by default; BGE's [CLS]).</summary>
+    public Pooling Pooling { get; init; } = Pooling.Mean;
+
     /// <summary>
     /// Calibration passages the command line takes from the training text: on all-MiniLM-L6-v2, SparseGPT at 50 % reaches
     /// cosine 0.894 with 128 corpus passages, 0.911 with 1,024 and 0.915 with 4,096 (at four times the time).
@@ -188,7 +191,8 @@ public static class TextDistillPipeline
                 : !spread ? heads ? CalibratedWidth.RemoveHeads(model, found, share, calibration)
                     : CalibratedWidth.RemoveNeurons(model, found, share, calibration)
                 : WidthAllocation.Remove(model, found, share, heads, calibration, TextPrunePipeline.EmbeddingLoss(model, tokenizer,
-                    [.. student.Calibration!.Take(student.SensitivitySamples)], new EmbeddingOptions(maxLength)), progress).Result).Model;
+                    [.. student.Calibration!.Take(student.SensitivitySamples)], new EmbeddingOptions(maxLength, Pooling: student.Pooling)), progress)
+                    .Result).Model;
         }
         if (student.HiddenWidth is int width)
             model = Pruning.HiddenWidth.Shrink(model, EncoderLayers.Find(model, Sample(model)), width, Sample(model)).Model;

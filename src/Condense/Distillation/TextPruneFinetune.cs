@@ -32,7 +32,7 @@ public static class TextPruneFinetune
         IProgress<TrainProgress>? progress = null)
     {
         distill.Validate();
-        var student = new TextStudentOptions { Prune = options, Calibration = calibration };
+        var student = new TextStudentOptions { Prune = options, Calibration = calibration, Pooling = distill.Pooling };
         var cut = TextDistillPipeline.Cut(model, tokenizer, student, distill.MaxLength);
         var (pruned, d) = TextDistillPipeline.Distil(model, cut, tokenizer, train, evaluation, student, distill, progress);
         var summary = ModelSummary.Of(pruned);

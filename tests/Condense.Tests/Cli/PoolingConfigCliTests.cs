@@ -48,8 +48,14 @@ public sealed class PoolingConfigCliTests : IDisposable
         var quantized = CliRunner.Run("quantize", At("repo/onnx/model.onnx"), "--text", At("text.txt"), "--max-length", "16", "--mode", "dynamic",
             "-o", At("q.onnx"));
         Assert.True(quantized.ExitCode == 0, quantized.Stderr);
-        // q.onnx sits in a folder with no config; it carries cls.
+        // q.onnx sits in a folder with no config; it carries cls. So does a distilled student, its heads spread by a sensitivity
+        // measured on [CLS] embeddings.
         Assert.Equal(Embed(At("q.onnx"), "--pooling", "cls"), Embed(At("q.onnx")));
+        var distilled = CliRunner.Run("distill", "--teacher", At("repo/onnx/model.onnx"), "--text", At("text.txt"), "--eval-text", At("text.txt"),
+            "--student-heads", "0.5", "--student-allocation", "sensitivity", "--epochs", "1", "--max-length", "16", "-o", At("s.onnx"));
+        Assert.True(distilled.ExitCode == 0, distilled.Stderr);
+        Assert.Contains("pooling: cls (", distilled.Stdout);
+        Assert.Equal(Embed(At("s.onnx"), "--pooling", "cls"), Embed(At("s.onnx")));
     }
 
     [Fact]
