@@ -63,8 +63,8 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
     // Accuracy on labelled images (a classifier), fidelity to the reference's outputs (with --reference), size and speed.
     private static int EvalImages(Output output, Settings settings)
     {
-        if (settings.Reference is null && Condense.Data.Images.ImageFolder.Scan(settings.Images!).Labels is null)
-            throw new CondenseException("the images are unlabelled (no class sub-folders): give --reference MODEL to measure fidelity to it");
+        if (settings.Reference is null && Condense.Data.Images.ImageFolder.WhyUnlabelled(settings.Images!) is { } why)
+            throw new CondenseException($"the images are unlabelled ({why}): give --reference MODEL to measure fidelity to it");
         var model = ModelFile.Load(settings.Model);
         var reference = settings.Reference is null ? null : ModelFile.Load(settings.Reference);
         var images = ImageInputs.Load(output, settings, settings.Images!, model, "evaluation");

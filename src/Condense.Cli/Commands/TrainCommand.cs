@@ -71,7 +71,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var (train, test) = settings.Images is null ? DataSets.Load(settings.Data) : ImageSets(output, settings, spec);
         if (train.FeatureSize != spec.InFeatures)
             throw new CondenseException($"model {spec} takes {spec.InFeatures} inputs but {train.Name} samples have {train.FeatureSize} features");
-        if (train.Labels is null) throw new CondenseException($"training needs labelled images: {settings.Images} has no class sub-folders");
+        if (train.Labels is null)
+            throw new CondenseException($"training needs labelled images: {Condense.Data.Images.ImageFolder.WhyUnlabelled(settings.Images!)}");
         var model = spec.Build(options.Seed);
         var report = TrainingProgress.Run(output, "train", p => Trainer.Fit(model, train, test, options, p));
         ModelFile.Save(model, settings.Out, train.SampleShape, spec.ToString());

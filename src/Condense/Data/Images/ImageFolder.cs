@@ -49,6 +49,18 @@ public static class ImageFolder
     /// </summary>
     public static ImageListing Scan(string directory)
     {
+        var (listing, _) = ScanWithReason(directory);
+        return listing;
+    }
+
+    /// <summary>
+    /// Why the images under <paramref name="directory"/> carry no labels ("no class sub-folders", or its own images beside
+    /// class sub-folders, which torchvision would leave out and Condense reads unlabelled); null when they are labelled.
+    /// </summary>
+    public static string? WhyUnlabelled(string directory) => ScanWithReason(directory).Reason;
+
+    private static (ImageListing Listing, string? Reason) ScanWithReason(string directory)
+    {
         string full = CheckFolder(directory);
         bool hasOwnImages = Directory.EnumerateFiles(full, "*", s_topLevel).Any(IsImage);
         var classFolders = Directory.EnumerateDirectories(full, "*", s_topLevel).Order(StringComparer.Ordinal).ToList();
@@ -62,12 +74,17 @@ public static class ImageFolder
                 files.AddRange(perClass[c]);
                 labels.AddRange(Enumerable.Repeat(c, perClass[c].Count));
             }
-            return new ImageListing(files, labels, classFolders.Select(folder => Path.GetFileName(folder)).ToList());
+            return (new ImageListing(files, labels, classFolders.Select(folder => Path.GetFileName(folder)).ToList()), null);
         }
         var all = ImagesBelow(full);
         if (all.Count == 0)
             throw new CondenseException($"no images ({string.Join(", ", Extensions)}) in {full}");
-        return new ImageListing(all, null, []);
+        int own = Directory.EnumerateFiles(full, "*", s_topLevel).Count(IsImage);
+        string reason = own > 0 && classFolders.Any(folder => ImagesBelow(folder).Count > 0)
+            ? $"{Path.GetFileName(full)} has {own} image(s) of its own beside its sub-folders; a labelled folder holds its images only in "
+                + "one sub-folder per class"
+            : "no class sub-folders";
+        return (new ImageListing(all, null, []), reason);
     }
 
     /// <summary>

@@ -46,6 +46,15 @@ public class ImageFolderTests
         Assert.Null(data.Dataset.Labels);
         Assert.Equal(3, data.Dataset.Count);
         Assert.Equal(Path.GetFileName(tmp.Path), data.Dataset.Name);
+        // Why, in words: the folder's own image beside a class sub-folder (torchvision would leave it out).
+        Assert.Equal($"{Path.GetFileName(tmp.Path)} has 1 image(s) of its own beside its sub-folders; a labelled folder holds its images only "
+            + "in one sub-folder per class", ImageFolder.WhyUnlabelled(tmp.Path));
+        File.Delete(tmp.File("cat/a.png"));
+        File.Delete(tmp.File("cat/more/b.png"));
+        Assert.Equal("no class sub-folders", ImageFolder.WhyUnlabelled(tmp.Path));
+        File.Delete(tmp.File("top.png"));
+        TestImages.SolidPng(tmp.File("cat/a.png"));
+        Assert.Null(ImageFolder.WhyUnlabelled(tmp.Path));
     }
 
     [Fact]
