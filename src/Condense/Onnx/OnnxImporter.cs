@@ -18,6 +18,15 @@ public static class OnnxImporter
     /// <summary>The highest default-domain opset accepted.</summary>
     public const int MaxOpset = OpsetUpgrades.Latest;
 
+    // The com.microsoft ops of ONNX Runtime's transformer optimizer (onnxruntime.transformers.optimizer; Hugging Face Optimum's
+    // O2–O4 files), named as such when a model holds them.
+    private static readonly HashSet<string> TransformerFusions =
+    [
+        "Attention", "MultiHeadAttention", "EmbedLayerNormalization", OpTypes.SkipLayerNormalization, "SkipSimplifiedLayerNormalization",
+        "BiasGelu", "FastGelu", OpTypes.Gelu, "QuickGelu", "BiasAdd", "BiasSplitGelu", "GroupQueryAttention", "RotaryEmbedding",
+        "SimplifiedLayerNormalization",
+    ];
+
     /// <summary>Reads the model in <paramref name="path"/> as a validated graph.</summary>
     public static ModelGraph Import(string path)
     {
@@ -64,7 +73,9 @@ public static class OnnxImporter
             var ops = model.Graph?.Node.Where(n => n.Domain == import.Domain).Select(n => n.OpType).Distinct().ToList() ?? [];
             if (import.Domain == QOperatorExport.MicrosoftDomain && ops.All(QOperatorImport.MicrosoftOps.Contains)) continue;
             throw new InvalidFileException(path, $"opset domain '{import.Domain}' is not supported (only the default ONNX domain)"
-                + (ops.Count > 0 ? $"; its ops here: {string.Join(", ", ops)}" : ""));
+                + (ops.Count > 0 ? $"; its ops here: {string.Join(", ", ops)}" : "")
+                + (ops.Any(TransformerFusions.Contains) ? "; ONNX Runtime's transformer optimizer writes these (model_O2.onnx … model_O4.onnx): "
+                    + "give the model as exported, before that optimization" : ""));
         }
         if (opset is not { } v) throw new InvalidFileException(path, "declares no default-domain opset");
         if (v < MinOpset || v > MaxOpset)
