@@ -84,8 +84,7 @@ internal static class DistillText
             : TextDistillPipeline.Cut(teacher, tokenizer, student, options.MaxLength);
         var (model, report) = TrainingProgress.Run(output, "distilling",
             p => TextDistillPipeline.Distil(teacher, cut, tokenizer, train, evaluation, student, options, p, cancellation));
-        tokenizer.CarryInto(model.Graph.Metadata);
-        PoolingConfig.CarryInto(model.Graph.Metadata, options.Pooling);
+        TextOptions.CarryInto(model.Graph, tokenizer, options.Pooling);
         ModelFile.Save(model.Graph, outPath);
         var speedPassages = evaluation.Take(64).ToList();
         var (teacherLatency, teacherThroughput) = TextEvaluation.Speed(teacher, tokenizer, speedPassages, options.MaxLength);

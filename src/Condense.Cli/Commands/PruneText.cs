@@ -35,8 +35,7 @@ internal static class PruneText
             : CountProgress.Run(output, "measuring sensitivity", "measuring fidelity", evaluation.Count, (sweep, progress) =>
                 TextPrunePipeline.Apply(model, tokenizer, evaluation, options, new EmbeddingOptions(settings.MaxLength, Pooling: pooling), progress,
                     calibration, sweep));
-        tokenizer.CarryInto(pruned.Graph.Metadata);
-        PoolingConfig.CarryInto(pruned.Graph.Metadata, pooling);
+        TextOptions.CarryInto(pruned.Graph, tokenizer, pooling);
         ModelFile.Save(pruned.Graph, outPath);
         report = report with { FileBytesBefore = ModelMetrics.SizeOnDisk(settings.Model), FileBytesAfter = ModelMetrics.SizeOnDisk(outPath) };
         Print(output, report, outPath);

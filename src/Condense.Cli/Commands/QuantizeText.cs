@@ -25,8 +25,7 @@ internal static class QuantizeText
             progress => TextQuantizePipeline.Apply(model, tokenizer, calibration, evaluation, options, embedding, progress));
         var format = settings.OnnxFormat ?? QuantizedOnnxFormat.Qdq;
         // The vocabulary travels inside the saved model, so the quantized file tokenizes its text wherever it goes.
-        tokenizer.CarryInto(quantized.Graph.Metadata);
-        PoolingConfig.CarryInto(quantized.Graph.Metadata, embedding.Pooling);
+        TextOptions.CarryInto(quantized.Graph, tokenizer, embedding.Pooling);
         ModelFile.Save(quantized.Graph, outPath, format);
         report = report with
         {

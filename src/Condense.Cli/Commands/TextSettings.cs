@@ -58,6 +58,16 @@ internal static class TextOptions
         return pooling;
     }
 
+    /// <summary>
+    /// What a saved text model carries so that it is read the same wherever it goes: its vocabulary (and framing) and its
+    /// pooling.
+    /// </summary>
+    public static void CarryInto(Condense.Graph.ModelGraph graph, TextTokenizer tokenizer, Condense.Inference.Pooling pooling)
+    {
+        tokenizer.CarryInto(graph.Metadata);
+        Condense.Inference.PoolingConfig.CarryInto(graph.Metadata, pooling);
+    }
+
     public static void CheckLengths(int maxLength, int batchSize)
     {
         if (maxLength < 3) throw new CondenseException($"--max-length must be at least 3 ([CLS], a token, [SEP]), got {maxLength}");

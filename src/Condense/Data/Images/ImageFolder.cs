@@ -62,7 +62,8 @@ public static class ImageFolder
     private static (ImageListing Listing, string? Reason) ScanWithReason(string directory)
     {
         string full = CheckFolder(directory);
-        bool hasOwnImages = Directory.EnumerateFiles(full, "*", s_topLevel).Any(IsImage);
+        int own = Directory.EnumerateFiles(full, "*", s_topLevel).Count(IsImage);
+        bool hasOwnImages = own > 0;
         var classFolders = Directory.EnumerateDirectories(full, "*", s_topLevel).Order(StringComparer.Ordinal).ToList();
         List<List<string>> perClass = hasOwnImages ? [] : classFolders.Select(ImagesBelow).ToList();
         if (perClass.Any(files => files.Count > 0))
@@ -79,8 +80,8 @@ public static class ImageFolder
         var all = ImagesBelow(full);
         if (all.Count == 0)
             throw new CondenseException($"no images ({string.Join(", ", Extensions)}) in {full}");
-        int own = Directory.EnumerateFiles(full, "*", s_topLevel).Count(IsImage);
-        string reason = own > 0 && classFolders.Any(folder => ImagesBelow(folder).Count > 0)
+        // Images below the top level are in sub-folders.
+        string reason = own > 0 && all.Count > own
             ? $"{Path.GetFileName(full)} has {own} image(s) of its own beside its sub-folders; a labelled folder holds its images only in "
                 + "one sub-folder per class"
             : "no class sub-folders";
