@@ -12,7 +12,8 @@ internal static class TextOptions
     public const string MaxLengthHelp = "Tokens per passage, [[CLS]] and [[SEP]] (or <s> and </s>) included; longer passages are truncated. Default: 128";
 
     public const string VocabHelp =
-        "The vocabulary that tokenizes the text: vocab.txt (WordPiece), vocab.json (byte-level BPE, merges.txt beside it) or tokenizer.json. "
+        "The vocabulary that tokenizes the text: vocab.txt (WordPiece), vocab.json (byte-level BPE, merges.txt beside it) or tokenizer.json "
+        + "(WordPiece, byte-level BPE or SentencePiece Unigram). "
         + "Default: the one the model carries, else one of these beside it";
 
     /// <summary>

@@ -69,7 +69,8 @@ public sealed partial class TextTokenizer
 
     // Hugging Face's tokenizer.json: model.type WordPiece (vocab: token → id) becomes vocab.txt's lines, BPE with a
     // ByteLevel pre-tokenizer (vocab, and merges as "a b" strings or [a, b] pairs) becomes vocab.json and merges.txt.
-    // Other models (Unigram/SentencePiece) and BPE split by another regex (Llama 3, Qwen) are refused, not approximated.
+    // Unigram (SentencePiece: XLM-R, T5) is read whole by FromUnigramJson. BPE split by another regex (Llama 3, Qwen) or
+    // SentencePiece's BPE (Llama 2) is refused, not approximated.
     // A JSON file read once: a tokenizer.json by its name or by its "model" object, else a vocab.json with merges.txt beside it.
     private static TextTokenizer FromJsonFile(string path)
     {
@@ -99,6 +100,9 @@ public sealed partial class TextTokenizer
 
     private static TextTokenizer FromTokenizerJson(JsonElement root, string path, string folder)
     {
+        if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.Object
+            && m.TryGetProperty("type", out var kind) && kind.ValueKind == JsonValueKind.String && kind.GetString() == "Unigram")
+            return FromUnigramJson(root.GetRawText(), path, BpeFraming.Configured(folder));
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object
             || !model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
             throw new InvalidFileException(path, "not a tokenizer.json: no model.vocab object");
@@ -111,7 +115,7 @@ public sealed partial class TextTokenizer
             ids[entry.Name] = id;
         }
         if (type == "WordPiece") return FromText(WordPieceLines(ids, path), path);
-        if (type != "BPE") throw new InvalidFileException(path, $"a {type} tokenizer is not supported; Condense reads WordPiece and byte-level BPE");
+        if (type != "BPE") throw new InvalidFileException(path, $"a {type} tokenizer is not supported; Condense reads WordPiece, byte-level BPE and Unigram");
         if (!ByteLevel(root)) throw new InvalidFileException(path, "only byte-level BPE with GPT-2's pre-tokenization is supported");
         if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
             foreach (var token in added.EnumerateArray())

@@ -3,7 +3,8 @@
 //   vocabulary (an uncased vocabulary holds no upper-case word);
 // - byte-level BPE (CodeGenTokenizer, which is GPT-2's algorithm; vocab.json + merges.txt) for GPT-style decoders and
 //   RoBERTa-family encoders: the tokens alone (GPT-2) or <s> tokens </s> when the vocabulary has both (RoBERTa, BART),
-//   as Hugging Face's tokenizers frame them.
+//   as Hugging Face's tokenizers frame them;
+// - SentencePiece Unigram (SentencePieceTokenizer; tokenizer.json) for XLM-RoBERTa-family and T5 encoders.
 // Passages are truncated to a maximum length (the tokens past it dropped, framing kept, as Hugging Face truncates) and
 // batches padded to their longest passage (dynamic padding) with the attention mask and zero token types.
 using Condense.Tensors;
@@ -11,7 +12,7 @@ using Microsoft.ML.Tokenizers;
 
 namespace Condense.Data.Text;
 
-/// <summary>Tokenizes text for BERT-family encoders (WordPiece) and GPT-style decoders (byte-level BPE).</summary>
+/// <summary>Tokenizes text for BERT-family encoders (WordPiece), GPT-style decoders (byte-level BPE) and XLM-R/T5 encoders (Unigram).</summary>
 public sealed partial class TextTokenizer
 {
     private readonly Func<string, IReadOnlyList<int>> _encode;
@@ -49,7 +50,7 @@ public sealed partial class TextTokenizer
     public void CarryInto(IDictionary<string, string> metadata)
     {
         ArgumentNullException.ThrowIfNull(metadata);
-        foreach (var key in new[] { MetadataKey, BpeVocabularyKey, BpeMergesKey, BpeFraming.MetadataKey }) metadata.Remove(key);
+        foreach (var key in new[] { MetadataKey, BpeVocabularyKey, BpeMergesKey, UnigramKey, BpeFraming.MetadataKey }) metadata.Remove(key);
         foreach (var (key, value) in _carried) metadata[key] = value;
     }
 
@@ -58,6 +59,8 @@ public sealed partial class TextTokenizer
     {
         ArgumentNullException.ThrowIfNull(metadata);
         if (metadata.TryGetValue(MetadataKey, out var words)) return FromText(words, source);
+        if (metadata.TryGetValue(UnigramKey, out var unigram))
+            return FromUnigramJson(unigram, source, metadata.TryGetValue(BpeFraming.MetadataKey, out var stated) ? BpeFraming.FromMetadata(stated) : null);
         if (metadata.TryGetValue(BpeVocabularyKey, out var vocabulary) && metadata.TryGetValue(BpeMergesKey, out var merges))
             return FromBpe(Utf8(vocabulary), Utf8(merges), source,
                 metadata.TryGetValue(BpeFraming.MetadataKey, out var framing) ? BpeFraming.FromMetadata(framing) : null);
@@ -69,7 +72,8 @@ public sealed partial class TextTokenizer
 
     /// <summary>
     /// A tokenizer for the vocabulary file <paramref name="path"/>: a WordPiece vocab.txt (one token per line), a byte-level
-    /// BPE vocab.json with its merges.txt in the same folder, or a Hugging Face tokenizer.json of either kind.
+    /// BPE vocab.json with its merges.txt in the same folder, or a Hugging Face tokenizer.json of either kind or of a
+    /// SentencePiece Unigram.
     /// </summary>
     /// <exception cref="InvalidFileException">The file is missing or not one of these.</exception>
     public static TextTokenizer FromVocabulary(string path)

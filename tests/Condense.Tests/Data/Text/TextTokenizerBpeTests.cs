@@ -78,8 +78,10 @@ public sealed class TextTokenizerBpeTests : IDisposable
     public void UnsupportedTokenizersAreRefusedInOneLine()
     {
         string path = Path.Combine(_folder, "tokenizer.json");
+        File.WriteAllText(path, """{"model": {"type": "WordLevel", "vocab": {}}}""");
+        Assert.Contains("WordLevel tokenizer is not supported", Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(path)).Message);
         File.WriteAllText(path, """{"model": {"type": "Unigram", "vocab": {}}}""");
-        Assert.Contains("Unigram tokenizer is not supported", Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(path)).Message);
+        Assert.Contains("no model.vocab list", Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(path)).Message);
         File.WriteAllText(path, """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}}""");
         Assert.Contains("byte-level", Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(path)).Message);
         File.WriteAllText(Path.Combine(_folder, "vocab.json"), """{"a": 0}""");
