@@ -54,9 +54,11 @@ public sealed partial class TextTokenizer
             if (token is not null && Id(token) is null) throw new InvalidFileException(source, $"the framing token '{token}' is not in the vocabulary");
         SentencePieceTokenizer unigram;
         try { unigram = SentencePieceTokenizer.CreateFromTokenizerJson(new MemoryStream(Encoding.UTF8.GetBytes(json)), false, false); }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or JsonException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or JsonException or InvalidOperationException or FormatException
+            or InvalidDataException)
         {
-            // NotSupportedException names what it cannot do: a pre-tokenizer other than Metaspace, a template with a token inside.
+            // NotSupportedException names what it cannot do (a pre-tokenizer other than Metaspace, a template with a token inside),
+            // InvalidDataException what is wrong with the file (an unknown id out of range, a charsmap that is not base64).
             throw new InvalidFileException(source, $"the Unigram tokenizer does not load: {e.Message.Split('\n')[0]}");
         }
         var carried = new Dictionary<string, string> { [UnigramKey] = json, [BpeFraming.MetadataKey] = framing.ToMetadata() };

@@ -79,5 +79,10 @@ public sealed class TextTokenizerUnigramTests : IDisposable
         json["model"]!["vocab"]![5] = JsonNode.Parse("""["a", "not a score"]""");
         File.WriteAllText(path, json.ToJsonString());
         Assert.Contains("Unigram piece 5 is not a [piece, score] pair", Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(path)).Message);
+
+        json = JsonNode.Parse(File.ReadAllText(Fixture("unigram-tokenizer.json")))!;
+        json["model"]!["unk_id"] = 9999;
+        File.WriteAllText(path, json.ToJsonString());
+        Assert.Contains("out of range", Assert.Throws<InvalidFileException>(() => TextTokenizer.FromVocabulary(path)).Message);
     }
 }
