@@ -31,8 +31,12 @@ public sealed record LinearNode(Node Node, string Weight, string? Bias);
 /// When one projection computes query, key and value at once (GPT-2's c_attn: <paramref name="QueryKey"/> is that projection
 /// alone and <paramref name="Value"/> is it too), the Split that cuts its output into the three; null otherwise.
 /// </param>
+/// <param name="FeedForwardGate">
+/// In a gated feed-forward block (SwiGLU, GeGLU: down(act(gate(x)) · up(x)), as Llama, Mistral and Qwen have), the widening
+/// layer whose output passes the activation; <paramref name="FeedForwardIn"/> is then the other (up). Null in a plain block.
+/// </param>
 public sealed record LayerProjections(IReadOnlyList<LinearNode> QueryKey, LinearNode Value, LinearNode Output, LinearNode FeedForwardIn,
-    LinearNode FeedForwardOut, Node? FusedSplit = null);
+    LinearNode FeedForwardOut, Node? FusedSplit = null, LinearNode? FeedForwardGate = null);
 
 /// <summary>One encoder (or decoder) layer of a transformer graph.</summary>
 /// <param name="Index">Its position, from 0.</param>
@@ -75,9 +79,15 @@ public static class EncoderLayers
         return layers;
     }
 
-    // Attention probabilities multiply the values: some consumer is a MatMul whose other operand is computed.
-    private static bool IsAttention(Node softmax, GraphIndex index) =>
-        index.ConsumersOf(softmax.Outputs[0]).Any(c => c.OpType == OpTypes.MatMul && c.Inputs.All(i => !index.IsConstant(i)));
+    // Attention probabilities multiply the values: some consumer is a MatMul whose other operand is computed — directly,
+    // or through Casts back from the float32 the Softmax ran in (Llama's softmax(…, dtype=float32).to(q.dtype)).
+    private static bool IsAttention(Node softmax, GraphIndex index)
+    {
+        var consumers = index.ConsumersOf(softmax.Outputs[0]).ToList();
+        for (int i = 0; i < consumers.Count; i++)
+            if (consumers[i].OpType is OpTypes.Cast or OpTypes.Identity) consumers.AddRange(index.ConsumersOf(consumers[i].Outputs[0]));
+        return consumers.Any(c => c.OpType == OpTypes.MatMul && c.Inputs.All(i => !index.IsConstant(i)));
+    }
 
     private static string ResidualInput(Node softmax, GraphIndex index)
     {
@@ -121,12 +131,29 @@ public static class EncoderLayers
         var later = linears.Where(l => after.Contains(At(l))).ToList();
         var value = linears.Where(l => !scores.Contains(At(l)) && !after.Contains(At(l))).ToList();
         if (queryKey.Count == 2 && value.Count == 1 && later.Count == 3) return new LayerProjections(queryKey, value[0], later[0], later[1], later[2]);
+        if (queryKey.Count == 2 && value.Count == 1 && later.Count == 4 && Gated(later[1], later[2], later[3], index) is var (up, gate))
+            return new LayerProjections(queryKey, value[0], later[0], up, later[3], FeedForwardGate: gate);
         // Fused: one projection feeds the scores and the values, through a Split into three equal parts on the last axis.
         if (queryKey.Count != 1 || value.Count != 0 || later.Count != 3) return null;
         var split = index.Descendants(queryKey[0].Node.Outputs[0]).Order().Select(i => index.Graph.Nodes[i])
             .FirstOrDefault(n => n.OpType == OpTypes.Split && n.Outputs.Count == 3);
         return split is not null && layer.Contains(index.ProducerIndex(split.Outputs[0])!.Value)
             ? new LayerProjections(queryKey, queryKey[0], later[0], later[1], later[2], split) : null;
+    }
+
+    // A gated feed-forward block: two layers read the same value and their outputs meet in one Mul that the narrowing layer
+    // reads; the gate is the one whose output passes through other nodes (the activation) on the way (up, gate).
+    private static (LinearNode Up, LinearNode Gate)? Gated(LinearNode a, LinearNode b, LinearNode down, GraphIndex index)
+    {
+        if (a.Node.Inputs[0] != b.Node.Inputs[0] || index.ProducerIndex(down.Node.Inputs[0]) is not int product) return null;
+        var mul = index.Graph.Nodes[product];
+        if (mul.OpType != OpTypes.Mul || mul.Inputs.Count != 2) return null;
+        string Out(LinearNode l) => l.Bias is { } ? index.ConsumersOf(l.Node.Outputs[0]).Single(c => c.OpType == OpTypes.Add).Outputs[0] : l.Node.Outputs[0];
+        bool Direct(LinearNode l) => mul.Inputs.Contains(Out(l));
+        bool Reaches(LinearNode l) => mul.Inputs.Any(i => i == Out(l) || index.ProducerIndex(i) is int p && index.Descendants(Out(l)).Contains(p));
+        if (!Reaches(a) || !Reaches(b) || mul.Inputs.Any(i => index.ProducerIndex(i) is int p
+            && index.Descendants(a.Node.Outputs[0]).Contains(p) && index.Descendants(b.Node.Outputs[0]).Contains(p))) return null;
+        return Direct(a) && !Direct(b) ? (a, b) : (b, a);
     }
 
     // A MatMul whose second operand is a 2-D trainable initializer (Gemm: its B), with the bias Add that follows, if any.

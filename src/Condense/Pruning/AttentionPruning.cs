@@ -91,15 +91,15 @@ public static class AttentionPruning
         var plans = Checked(layers, remove, "neuron", layer => Hidden(graph, Roles(layer))).Select(c =>
         {
             var roles = Roles(c.Layer);
-            Unshared(index, c.Layer, roles.FeedForwardIn, roles.FeedForwardOut);
+            Unshared(index, c.Layer, [roles.FeedForwardIn, roles.FeedForwardOut, .. Gate(roles)]);
             // A reshape between the two layers (Gemm exports flatten to 2-D) carries the hidden width.
-            var reshapes = Reshapes(index, [roles.FeedForwardIn.Node], roles.FeedForwardOut.Node.Inputs[0]);
+            var reshapes = Reshapes(index, Gate(roles).Append(roles.FeedForwardIn).Select(l => l.Node), roles.FeedForwardOut.Node.Inputs[0]);
             return (c.Change, Roles: roles, Reshapes: reshapes);
         }).ToList();
         foreach (var (change, roles, reshapes) in plans.Where(p => p.Change.Removed.Count > 0))
         {
             int[] keep = Kept(change);
-            CutOutputs(graph, roles.FeedForwardIn, 1, keep);
+            foreach (var widening in Gate(roles).Append(roles.FeedForwardIn)) CutOutputs(graph, widening, 1, keep);
             CutInputs(graph, roles.FeedForwardOut, 1, keep);
             foreach (var reshape in reshapes) ReshapeTargets.Replace(graph, reshape, change.Before, keep.Length, $"layer {change.Layer}");
         }
@@ -113,16 +113,21 @@ public static class AttentionPruning
         return BlockNorms(model.Graph, output.Weight, 1 - OutAxis(output), layer.Heads);
     }
 
-    /// <summary>Each feed-forward neuron's score: ‖its column of the widening weight‖₂ · ‖its row of the narrowing weight‖₂.</summary>
+    /// <summary>
+    /// Each feed-forward neuron's score: ‖its column of the widening weight‖₂ · ‖its row of the narrowing weight‖₂ (times
+    /// ‖its column of the gate‖₂ in a gated block).
+    /// </summary>
     public static double[] NeuronScores(GraphModule model, EncoderLayer layer)
     {
         var roles = Roles(layer);
         int hidden = Hidden(model.Graph, roles);
-        var into = BlockNorms(model.Graph, roles.FeedForwardIn.Weight, OutAxis(roles.FeedForwardIn), hidden);
-        var back = BlockNorms(model.Graph, roles.FeedForwardOut.Weight, 1 - OutAxis(roles.FeedForwardOut), hidden);
-        return [.. into.Zip(back, (a, b) => a * b)];
+        var scores = BlockNorms(model.Graph, roles.FeedForwardOut.Weight, 1 - OutAxis(roles.FeedForwardOut), hidden);
+        foreach (var w in Gate(roles).Append(roles.FeedForwardIn))
+            scores = [.. scores.Zip(BlockNorms(model.Graph, w.Weight, OutAxis(w), hidden), (a, b) => a * b)];
+        return scores;
     }
 
+    private static IEnumerable<LinearNode> Gate(LayerProjections roles) => roles.FeedForwardGate is { } gate ? [gate] : [];
     // Reshapes: how many head-widths wide the entry to change is (0: the head count itself).
     // Split: a fused projection's, in the copy being cut (the roles name the input model's nodes).
     private sealed record HeadPlan(LayerProjections Roles, int HeadWidth, IReadOnlyList<(Node Reshape, int Widths)> Reshapes, Node? Split);
@@ -134,6 +139,9 @@ public static class AttentionPruning
         Unshared(index, layer, [.. inputs, roles.Output]);
         // A fused projection writes query, key and value side by side: three parts of the width.
         int parts = roles.FusedSplit is null ? 1 : 3, width = OutWidth(graph, roles.Value) / parts;
+        if (inputs.Max(p => OutWidth(graph, p)) is var query && parts == 1 && width < query && query % width == 0 && width % (query / layer.Heads) == 0)
+            throw new CondenseException($"layer {layer.Index} has grouped-query attention ({layer.Heads} query heads share {width / (query / layer.Heads)} "
+                + "key/value heads): its heads cannot be removed; its feed-forward neurons and whole layers can");
         if (inputs.Any(p => OutWidth(graph, p) != width * parts) || InWidth(graph, roles.Output) != width || width % layer.Heads != 0)
             throw new CondenseException($"layer {layer.Index}: the query, key, value and output projections do not share one width divisible "
                 + $"by its {layer.Heads} heads");
@@ -197,7 +205,6 @@ public static class AttentionPruning
     }
 
     private static int[] Kept(LayerWidth change) => [.. Enumerable.Range(0, change.Before).Except(change.Removed)];
-
     private static AttentionPruningResult Result(GraphModule model, ModelGraph graph, string unit, IEnumerable<LayerWidth> changes)
     {
         graph.RemoveUnused();
@@ -247,6 +254,8 @@ public static class AttentionPruning
     private static int Hidden(ModelGraph graph, LayerProjections roles)
     {
         int hidden = OutWidth(graph, roles.FeedForwardIn);
+        if (roles.FeedForwardGate is { } gate && OutWidth(graph, gate) != hidden)
+            throw new CondenseException($"{roles.FeedForwardIn.Weight} writes {hidden} neurons but the gate {gate.Weight} {OutWidth(graph, gate)}");
         if (InWidth(graph, roles.FeedForwardOut) != hidden)
             throw new CondenseException($"{roles.FeedForwardIn.Weight} writes {hidden} neurons but {roles.FeedForwardOut.Weight} reads "
                 + $"{InWidth(graph, roles.FeedForwardOut)}");

@@ -1,0 +1,96 @@
+// A Llama-style decoder (Fixtures/onnx/llama-op14.onnx, exported by PyTorch after Hugging Face's modeling_llama):
+// RMSNorm, rotary positions, grouped-query attention, the softmax run in float32 and cast back, and a SwiGLU
+// feed-forward block down(silu(gate(x)) · up(x)). It imports with PyTorch's logits; its layers are found through the
+// Casts after the softmax, with the gate and up projections both widening; removing feed-forward neurons cuts both
+// and equals the original with those neurons' rows of the down projection set to zero, and ONNX Runtime runs the result;
+// its heads, which share key/value heads, are refused in one line.
+using Condense.Data;
+using Condense.Formats;
+using Condense.Graph;
+using Condense.Onnx;
+using Condense.Pruning;
+using Condense.Tensors;
+using Condense.Tests.Onnx;
+
+namespace Condense.Tests.Transformers;
+
+public sealed class GatedDecoderTests
+{
+    private const int Width = 16, FeedForward = 32;
+
+    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", name);
+
+    private static Dictionary<string, Tensor> Feed()
+    {
+        long[] Int64(string name) => Array.ConvertAll(Npy.Read(Fixture(name)).ToFloat(), v => (long)v);
+        long[] ids = Int64("encoder.input_ids.npy"), mask = Int64("encoder.attention_mask.npy");
+        // Hugging Face's position ids for a padded batch: cumsum(mask) − 1, clamped at 0.
+        var positions = new long[mask.Length];
+        for (int b = 0; b < 2; b++)
+            for (int t = 0, seen = 0; t < 7; t++) positions[b * 7 + t] = Math.Max(0, (seen += (int)mask[b * 7 + t]) - 1);
+        return new()
+        {
+            ["input_ids"] = Tensor.FromInt64s(ids, DataType.Int64, 2, 7), ["attention_mask"] = Tensor.FromInt64s(mask, DataType.Int64, 2, 7),
+            ["position_ids"] = Tensor.FromInt64s(positions, DataType.Int64, 2, 7),
+        };
+    }
+
+    private static Tensor Logits(GraphModule model) => model.Run(Feed())["logits"];
+
+    [Fact]
+    public void NeuronsOfAGatedFeedForwardBlockAreRemovedFromGateAndUpTogether()
+    {
+        var model = ModelFile.Load(Fixture("llama-op14.onnx"));
+        var expected = Npy.Read(Fixture("llama.expected.npy"));
+        Graph.TensorAsserts.Close(new Tensor(expected.ToFloat(), expected.Shape), Logits(model), 1e-4f);
+
+        var layers = EncoderLayers.Find(model);
+        Assert.Equal([4, 4], layers.Select(l => l.Heads));
+        var roles = layers.Select(l => l.Projections!).ToList();
+        var index = new GraphIndex(model.Graph);
+        foreach (var role in roles)
+        {
+            // The gate is the projection whose output passes the SiLU (x · sigmoid(x)) before the product.
+            Assert.NotNull(role.FeedForwardGate);
+            Assert.Contains(index.ConsumersOf(role.FeedForwardGate!.Node.Outputs[0]), c => c.OpType == OpTypes.Sigmoid);
+            Assert.DoesNotContain(index.ConsumersOf(role.FeedForwardIn.Node.Outputs[0]), c => c.OpType == OpTypes.Sigmoid);
+            Assert.Equal([FeedForward, Width], model.Graph.Initializers[role.FeedForwardOut.Weight].Shape);
+        }
+
+        int[] first = [1, 5, 7], second = [0, 31];
+        var result = AttentionPruning.RemoveNeurons(model, layers, new Dictionary<int, int[]> { [0] = first, [1] = second });
+        var masked = model.Graph.Clone();
+        foreach (var (layer, neurons) in new[] { (0, first), (1, second) })
+            foreach (int n in neurons) masked.Initializers[roles[layer].FeedForwardOut.Weight].Data.AsSpan(n * Width, Width).Clear();
+        var cut = Logits(result.Model);
+        Graph.TensorAsserts.Close(Logits(new GraphModule(masked)), cut, 1e-5f);
+        Assert.Equal(result.ParametersBefore - 5 * 3 * Width, result.ParametersAfter);
+        foreach (var weight in new[] { roles[0].FeedForwardGate!.Weight, roles[0].FeedForwardIn.Weight })
+            Assert.Equal([Width, FeedForward - 3], result.Model.Graph.Initializers[weight].Shape);
+        // A cut that left the gate whole would not run: so the result both runs and equals the mask in ONNX Runtime.
+        var proto = global::Onnx.ModelProto.Parser.ParseFrom(OnnxExporter.ToBytes(result.Model.Graph));
+        var ort = TypedParity.RunOnnxRuntime(proto, [.. Feed().Select(f => (f.Key, f.Value))])["logits"];
+        Graph.TensorAsserts.Close(ort, cut, 1e-4f);
+
+        // Scores multiply the three norms: the gate's matters.
+        var scores = AttentionPruning.NeuronScores(model, layers[0]);
+        var gate = model.Graph.Clone();
+        gate.Initializers[roles[0].FeedForwardGate!.Weight].Data.AsSpan().Clear();
+        Assert.All(AttentionPruning.NeuronScores(new GraphModule(gate), EncoderLayers.Find(new GraphModule(gate))[0]), s => Assert.Equal(0, s));
+        Assert.All(scores, s => Assert.True(s > 0));
+    }
+
+    [Fact]
+    public void HeadsSharingKeyValueHeadsAreRefusedInOneLine()
+    {
+        var model = ModelFile.Load(Fixture("llama-op14.onnx"));
+        var layers = EncoderLayers.Find(model);
+        var error = Assert.Throws<CondenseException>(() => AttentionPruning.RemoveHeads(model, layers, 0.5)).Message;
+        Assert.Contains("grouped-query attention (4 query heads share 2 key/value heads)", error);
+        Assert.DoesNotContain('\n', error);
+        // Whole layers go as in any decoder: one layer left, and it runs.
+        var one = LayerDropping.KeepLayers(model, layers, [1]);
+        Assert.Single(EncoderLayers.Find(one));
+        Assert.Equal([2, 7, 100], Logits(one).Shape);
+    }
+}
