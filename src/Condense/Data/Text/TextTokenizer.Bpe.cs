@@ -69,8 +69,8 @@ public sealed partial class TextTokenizer
 
     // Hugging Face's tokenizer.json: model.type WordPiece (vocab: token → id) becomes vocab.txt's lines, BPE with a
     // ByteLevel pre-tokenizer (vocab, and merges as "a b" strings or [a, b] pairs) becomes vocab.json and merges.txt.
-    // Unigram (SentencePiece: XLM-R, T5) is read whole by FromUnigramJson. BPE split by another regex (Llama 3, Qwen) or
-    // SentencePiece's BPE (Llama 2) is refused, not approximated.
+    // Unigram (SentencePiece: XLM-R, T5) is read by FromUnigramJson, byte-level BPE split otherwise than GPT-2 (Llama 3,
+    // Qwen 2, SmolLM) by FromByteLevelJson. SentencePiece's BPE (Llama 2: byte fallback, Metaspace) is refused, not approximated.
     // A JSON file read once: a tokenizer.json by its name or by its "model" object, else a vocab.json with merges.txt beside it.
     private static TextTokenizer FromJsonFile(string path)
     {
@@ -88,7 +88,7 @@ public sealed partial class TextTokenizer
             if (named || root is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.Object)
             {
                 // A value of the wrong kind where a string, number or array belongs is the file's fault, not ours.
-                try { return FromTokenizerJson(root!.Value, path, folder); }
+                try { return FromTokenizerJson(root!.Value, path, () => BpeFraming.Configured(folder)); }
                 catch (InvalidOperationException e) { throw new InvalidFileException(path, $"not a valid tokenizer.json: {e.Message.Split('\n')[0]}"); }
             }
         }
@@ -98,11 +98,12 @@ public sealed partial class TextTokenizer
         return FromBpe(new MemoryStream(bytes), mergesStream, path, BpeFraming.Stated(folder));
     }
 
-    private static TextTokenizer FromTokenizerJson(JsonElement root, string path, string folder)
+    // `configured`: the framing a tokenizer_config.json beside the file states, read only when the file's post-processor does not.
+    private static TextTokenizer FromTokenizerJson(JsonElement root, string path, Func<BpeFraming?> configured)
     {
         if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.Object
             && m.TryGetProperty("type", out var kind) && kind.ValueKind == JsonValueKind.String && kind.GetString() == "Unigram")
-            return FromUnigramJson(root.GetRawText(), path, BpeFraming.Configured(folder));
+            return FromUnigramJson(root.GetRawText(), path, configured());
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object
             || !model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
             throw new InvalidFileException(path, "not a tokenizer.json: no model.vocab object");
@@ -116,20 +117,18 @@ public sealed partial class TextTokenizer
         }
         if (type == "WordPiece") return FromText(WordPieceLines(ids, path), path);
         if (type != "BPE") throw new InvalidFileException(path, $"a {type} tokenizer is not supported; Condense reads WordPiece, byte-level BPE and Unigram");
-        if (!ByteLevel(root)) throw new InvalidFileException(path, "only byte-level BPE with GPT-2's pre-tokenization is supported");
         if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
             foreach (var token in added.EnumerateArray())
                 if (token.TryGetProperty("content", out var content) && token.TryGetProperty("id", out var id) && id.TryGetInt32(out int value))
                     ids.TryAdd(content.GetString() ?? "", value);
-        var merges = new StringBuilder("#version: 0.2\n");
+        var merges = new List<string>();
         if (model.TryGetProperty("merges", out var list) && list.ValueKind == JsonValueKind.Array)
             foreach (var merge in list.EnumerateArray())
-            {
-                merges.Append(merge.ValueKind == JsonValueKind.Array ? string.Join(' ', merge.EnumerateArray().Select(p => p.GetString()))
-                    : merge.GetString()).Append('\n');
-            }
-        var framing = BpeFraming.PostProcessor(root) ?? BpeFraming.Configured(folder);
-        return FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(ids)), Utf8(merges.ToString()), path, framing);
+                merges.Add(merge.ValueKind == JsonValueKind.Array ? string.Join(' ', merge.EnumerateArray().Select(p => p.GetString())) : merge.GetString()!);
+        var framing = BpeFraming.PostProcessor(root) ?? configured();
+        if (!Gpt2Split(root, model)) return FromByteLevelJson(root, model, ids, merges, path, framing);
+        var table = "#version: 0.2\n" + string.Concat(merges.Select(line => line + "\n"));
+        return FromBpe(new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(ids)), Utf8(table), path, framing);
     }
 
     // GPT-2's byte-to-character table (encoder.py's bytes_to_unicode): printable Latin-1 bytes stand for themselves, the
@@ -143,12 +142,16 @@ public sealed partial class TextTokenizer
         return symbols;
     }
 
-    // The pre-tokenizer is ByteLevel with its regex (GPT-2's), alone or as the only member of a Sequence.
-    private static bool ByteLevel(JsonElement root)
+    // GPT-2's own split, which CodeGenTokenizer runs: no normalizer, the pre-tokenizer ByteLevel with its regex and no prefix
+    // space (alone or the only member of a Sequence), merges applied to every word. Any other goes to FromByteLevelJson.
+    private static bool Gpt2Split(JsonElement root, JsonElement model)
     {
+        if (root.TryGetProperty("normalizer", out var normalizer) && normalizer.ValueKind != JsonValueKind.Null) return false;
+        if (model.TryGetProperty("ignore_merges", out var ignore) && ignore.ValueKind == JsonValueKind.True) return false;
         if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object) return false;
         if (Type(pre) == "Sequence" && pre.TryGetProperty("pretokenizers", out var members) && members.GetArrayLength() == 1) pre = members[0];
-        return Type(pre) == "ByteLevel" && !(pre.TryGetProperty("use_regex", out var regex) && regex.ValueKind == JsonValueKind.False);
+        return Type(pre) == "ByteLevel" && !(pre.TryGetProperty("use_regex", out var regex) && regex.ValueKind == JsonValueKind.False)
+            && !(pre.TryGetProperty("add_prefix_space", out var prefix) && prefix.ValueKind == JsonValueKind.True);
 
         static string? Type(JsonElement e) => e.TryGetProperty("type", out var t) ? t.GetString() : null;
     }

@@ -7,6 +7,7 @@
 // - SentencePiece Unigram (SentencePieceTokenizer; tokenizer.json) for XLM-RoBERTa-family and T5 encoders.
 // Passages are truncated to a maximum length (the tokens past it dropped, framing kept, as Hugging Face truncates) and
 // batches padded to their longest passage (dynamic padding) with the attention mask and zero token types.
+using System.Text.Json;
 using Condense.Tensors;
 using Microsoft.ML.Tokenizers;
 
@@ -50,7 +51,7 @@ public sealed partial class TextTokenizer
     public void CarryInto(IDictionary<string, string> metadata)
     {
         ArgumentNullException.ThrowIfNull(metadata);
-        foreach (var key in new[] { MetadataKey, BpeVocabularyKey, BpeMergesKey, UnigramKey, BpeFraming.MetadataKey }) metadata.Remove(key);
+        foreach (var key in new[] { MetadataKey, BpeVocabularyKey, BpeMergesKey, TokenizerJsonKey, BpeFraming.MetadataKey }) metadata.Remove(key);
         foreach (var (key, value) in _carried) metadata[key] = value;
     }
 
@@ -59,8 +60,16 @@ public sealed partial class TextTokenizer
     {
         ArgumentNullException.ThrowIfNull(metadata);
         if (metadata.TryGetValue(MetadataKey, out var words)) return FromText(words, source);
-        if (metadata.TryGetValue(UnigramKey, out var unigram))
-            return FromUnigramJson(unigram, source, metadata.TryGetValue(BpeFraming.MetadataKey, out var stated) ? BpeFraming.FromMetadata(stated) : null);
+        if (metadata.TryGetValue(TokenizerJsonKey, out var json))
+        {
+            var framing = metadata.TryGetValue(BpeFraming.MetadataKey, out var stated) ? BpeFraming.FromMetadata(stated) : null;
+            try
+            {
+                using var document = JsonDocument.Parse(json);
+                return FromTokenizerJson(document.RootElement, source, () => framing);
+            }
+            catch (JsonException e) { throw new InvalidFileException(source, $"the tokenizer.json it carries is broken: {e.Message.Split('\n')[0]}"); }
+        }
         if (metadata.TryGetValue(BpeVocabularyKey, out var vocabulary) && metadata.TryGetValue(BpeMergesKey, out var merges))
             return FromBpe(Utf8(vocabulary), Utf8(merges), source,
                 metadata.TryGetValue(BpeFraming.MetadataKey, out var framing) ? BpeFraming.FromMetadata(framing) : null);
@@ -114,7 +123,10 @@ public sealed partial class TextTokenizer
         {
             var bert = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = lowerCase });
             var carried = new Dictionary<string, string> { [MetadataKey] = string.Join('\n', lines) + "\n" };
-            return new TextTokenizer(p => bert.EncodeToIds(p, addSpecialTokens: false), bert.ClassificationTokenId, bert.SeparatorTokenId,
+            // Uncased BERT strips accents from the lower-cased text (AccentStripping); BertTokenizer's own stripping needs ICU.
+            Func<string, IReadOnlyList<int>> encode = lowerCase ? p => bert.EncodeToIds(AccentStripping.Strip(p.ToLowerInvariant()), addSpecialTokens: false)
+                : p => bert.EncodeToIds(p, addSpecialTokens: false);
+            return new TextTokenizer(encode, bert.ClassificationTokenId, bert.SeparatorTokenId,
                 bert.PaddingTokenId, lowerCase, lines.Count, carried);
         }
         catch (ArgumentException e) { throw new InvalidFileException(source, $"not a WordPiece vocabulary: {e.Message}"); }

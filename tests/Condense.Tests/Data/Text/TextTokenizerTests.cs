@@ -1,5 +1,6 @@
-// WordPiece tokenization with all-MiniLM-L6-v2's vocabulary (BERT uncased): known ids, truncation keeping [CLS] and
-// [SEP], dynamic padding with the attention mask, inputs fed by role, and bad vocabularies refused.
+// WordPiece tokenization with all-MiniLM-L6-v2's vocabulary (BERT uncased): known ids, accents stripped as Hugging Face's
+// tokenizers strip them (Fixtures/text/wordpiece-accents-expected.json, from encode-wordpiece-accents.js), truncation
+// keeping [CLS] and [SEP], dynamic padding with the attention mask, inputs fed by role, and bad vocabularies refused.
 using System.Text;
 using Condense.Data.Text;
 using Condense.Tests.Pretrained;
@@ -17,6 +18,22 @@ public class TextTokenizerTests
         Assert.Equal(30522, MiniLm.Value.VocabularySize);
         Assert.Equal([101, 7592, 2088, 102], MiniLm.Value.Encode("hello world", 128));
         Assert.Equal([101, 7592, 2088, 102], MiniLm.Value.Encode("Hello WORLD", 128));
+    }
+
+    [Fact]
+    public void AccentsAreStrippedAsHuggingFacesTokenizersStripThem()
+    {
+        var expected = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "text",
+            "wordpiece-accents-expected.json")))!;
+        var passages = expected["passages"]!.AsArray().Select(p => (string)p!).ToList();
+        for (int i = 0; i < passages.Count; i++)
+        {
+            var ids = expected["ids"]![i]!.AsArray().Select(id => (long)id!).ToList();
+            Assert.Equal([101, .. ids, 102], MiniLm.Value.Encode(passages[i], 512));
+        }
+        // "café" is the word "cafe" (7668), not [UNK] (100); Korean syllables become their jamo.
+        Assert.Equal([101, 7668, 102], MiniLm.Value.Encode("Café", 16));
+        Assert.DoesNotContain(100L, MiniLm.Value.Encode("José Núñez moved to Zürich", 32));
     }
 
     [Fact]
