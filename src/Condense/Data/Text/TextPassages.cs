@@ -1,6 +1,6 @@
 // Text as data: a UTF-8 file of passages, one per line, blank lines skipped. A file that is not text is refused in
 // one line: a NUL byte means binary, bytes that do not decode mean another encoding, and a file with no passage is
-// empty. A UTF-8 byte-order mark is allowed and dropped.
+// empty. A UTF-8 byte-order mark is allowed and dropped; one of UTF-16 (little- or big-endian) says the file is UTF-16.
 using System.Text;
 
 namespace Condense.Data.Text;
@@ -27,14 +27,28 @@ public static class TextPassages
     /// <summary>The passages of UTF-8 <paramref name="bytes"/>; <paramref name="source"/> names them in errors.</summary>
     public static IReadOnlyList<string> Parse(ReadOnlySpan<byte> bytes, string source)
     {
-        int nul = bytes.IndexOf((byte)0);
-        if (nul >= 0) throw new InvalidFileException(source, $"a binary file, not UTF-8 text (a NUL byte at offset {nul})");
-        if (bytes.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
         string text;
-        try { text = StrictUtf8.GetString(bytes); }
-        catch (DecoderFallbackException e)
+        // UTF-16 with its byte-order mark (what Windows editors save as "Unicode") is text too, NUL bytes and all.
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
         {
-            throw new InvalidFileException(source, $"not UTF-8 text (an invalid byte sequence at offset {e.Index}); save it as UTF-8");
+            var utf16 = new UnicodeEncoding(bigEndian: bytes[0] == 0xFE, byteOrderMark: false, throwOnInvalidBytes: true);
+            try { text = utf16.GetString(bytes[2..]); }
+            catch (DecoderFallbackException e)
+            {
+                throw new InvalidFileException(source, $"not UTF-16 text despite its byte-order mark (invalid at offset {e.Index + 2}); save it as UTF-8");
+            }
+            if (text.Contains('\0')) throw new InvalidFileException(source, "a binary file, not UTF-16 text (a NUL character)");
+        }
+        else
+        {
+            int nul = bytes.IndexOf((byte)0);
+            if (nul >= 0) throw new InvalidFileException(source, $"a binary file, not UTF-8 text (a NUL byte at offset {nul})");
+            if (bytes.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
+            try { text = StrictUtf8.GetString(bytes); }
+            catch (DecoderFallbackException e)
+            {
+                throw new InvalidFileException(source, $"not UTF-8 text (an invalid byte sequence at offset {e.Index}); save it as UTF-8");
+            }
         }
         var passages = text.Split('\n').Select(line => line.Trim()).Where(line => line.Length > 0).ToList();
         if (passages.Count == 0) throw new InvalidFileException(source, "no passages: the file is empty or only blank lines");

@@ -1,4 +1,5 @@
-// Text files as data: passages are the non-blank lines; binary, non-UTF-8 and empty files are one-line refusals.
+// Text files as data: passages are the non-blank lines (UTF-8, or UTF-16 with its byte-order mark as Windows editors
+// save "Unicode"); binary, non-UTF-8 and empty files are one-line refusals.
 using System.Text;
 using Condense.Data.Text;
 
@@ -11,6 +12,21 @@ public class TextPassagesTests
     {
         var bytes = Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes("  first line \r\n\r\n\nsecond — ünïcode\n   \nthird")).ToArray();
         Assert.Equal(["first line", "second — ünïcode", "third"], TextPassages.Parse(bytes, "t.txt"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Utf16WithItsByteOrderMarkReadsAsTheSamePassages(bool bigEndian)
+    {
+        var encoding = new UnicodeEncoding(bigEndian, byteOrderMark: true);
+        var bytes = encoding.GetPreamble().Concat(encoding.GetBytes("  first line \r\n\r\nsecond — ünïcode 🙂\nthird")).ToArray();
+        Assert.Equal(["first line", "second — ünïcode 🙂", "third"], TextPassages.Parse(bytes, "t.txt"));
+        // A lone surrogate is not text, and neither is a NUL character.
+        var broken = encoding.GetPreamble().Concat(bigEndian ? new byte[] { 0xD8, 0x3D, 0x00, 0x61 } : [0x3D, 0xD8, 0x61, 0x00]).ToArray();
+        Assert.Contains("not UTF-16 text despite its byte-order mark", Assert.Throws<InvalidFileException>(() => TextPassages.Parse(broken, "t.txt")).Message);
+        var nul = encoding.GetPreamble().Concat(encoding.GetBytes("a\0b")).ToArray();
+        Assert.Contains("a NUL character", Assert.Throws<InvalidFileException>(() => TextPassages.Parse(nul, "t.txt")).Message);
     }
 
     [Fact]
