@@ -13,7 +13,7 @@ internal static class TextOptions
 
     public const string VocabHelp =
         "The vocabulary that tokenizes the text: vocab.txt (WordPiece), vocab.json (byte-level BPE, merges.txt beside it) or tokenizer.json "
-        + "(WordPiece, byte-level BPE or SentencePiece Unigram). "
+        + "(WordPiece, byte-level BPE or SentencePiece Unigram) or a SentencePiece tokenizer.model. "
         + "Default: the one the model carries, else one of these beside it";
 
     /// <summary>
@@ -25,7 +25,7 @@ internal static class TextOptions
         if (vocab is not null) return TextTokenizer.FromVocabulary(vocab);
         return TextTokenizer.FromMetadata(graph.Metadata, modelPath) ?? TextTokenizer.Beside(modelPath)
             ?? throw new CondenseException($"no vocabulary for {Path.GetFileName(modelPath)}: give --vocab FILE (looked for vocab.txt, vocab.json "
-                + $"with merges.txt and tokenizer.json in {Path.GetDirectoryName(Path.GetFullPath(modelPath))})");
+                + $"with merges.txt, tokenizer.json and tokenizer.model in {Path.GetDirectoryName(Path.GetFullPath(modelPath))})");
     }
 
     /// <summary>

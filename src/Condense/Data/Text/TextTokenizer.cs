@@ -51,7 +51,8 @@ public sealed partial class TextTokenizer
     public void CarryInto(IDictionary<string, string> metadata)
     {
         ArgumentNullException.ThrowIfNull(metadata);
-        foreach (var key in new[] { MetadataKey, BpeVocabularyKey, BpeMergesKey, TokenizerJsonKey, BpeFraming.MetadataKey }) metadata.Remove(key);
+        foreach (var key in new[] { MetadataKey, BpeVocabularyKey, BpeMergesKey, TokenizerJsonKey, SentencePieceKey, BpeFraming.MetadataKey })
+            metadata.Remove(key);
         foreach (var (key, value) in _carried) metadata[key] = value;
     }
 
@@ -60,9 +61,14 @@ public sealed partial class TextTokenizer
     {
         ArgumentNullException.ThrowIfNull(metadata);
         if (metadata.TryGetValue(MetadataKey, out var words)) return FromText(words, source);
+        if (metadata.TryGetValue(SentencePieceKey, out var proto))
+        {
+            try { return FromSentencePiece(Convert.FromBase64String(proto), source, FramingOf(metadata)); }
+            catch (FormatException) { throw new InvalidFileException(source, "the SentencePiece model it carries is not base64"); }
+        }
         if (metadata.TryGetValue(TokenizerJsonKey, out var json))
         {
-            var framing = metadata.TryGetValue(BpeFraming.MetadataKey, out var stated) ? BpeFraming.FromMetadata(stated) : null;
+            var framing = FramingOf(metadata);
             try
             {
                 using var document = JsonDocument.Parse(json);
@@ -76,32 +82,47 @@ public sealed partial class TextTokenizer
         return null;
     }
 
+    private static BpeFraming? FramingOf(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue(BpeFraming.MetadataKey, out var stated) ? BpeFraming.FromMetadata(stated) : null;
+
     /// <summary>A tokenizer for the WordPiece vocabulary <paramref name="text"/> (one token per line), e.g. from a model's metadata.</summary>
     public static TextTokenizer FromText(string text, string source) => FromVocabulary(Utf8(text), source);
 
     /// <summary>
     /// A tokenizer for the vocabulary file <paramref name="path"/>: a WordPiece vocab.txt (one token per line), a byte-level
-    /// BPE vocab.json with its merges.txt in the same folder, or a Hugging Face tokenizer.json of either kind or of a
-    /// SentencePiece Unigram.
+    /// BPE vocab.json with its merges.txt in the same folder, a Hugging Face tokenizer.json of either kind or of a
+    /// SentencePiece Unigram, or a SentencePiece model file (.model: Llama 2's tokenizer.model).
     /// </summary>
     /// <exception cref="InvalidFileException">The file is missing or not one of these.</exception>
     public static TextTokenizer FromVocabulary(string path)
     {
         if (Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase)) return FromJsonFile(path);
+        if (Path.GetExtension(path).Equals(".model", StringComparison.OrdinalIgnoreCase))
+        {
+            using var proto = DataFile.OpenRead(path);
+            return FromSentencePiece(ReadAll(proto, out _), path, BpeFraming.Configured(Path.GetDirectoryName(Path.GetFullPath(path)) ?? "."));
+        }
         using var stream = DataFile.OpenRead(path);
         return FromVocabulary(stream, path);
     }
 
     /// <summary>
     /// The tokenizer of the model at <paramref name="modelPath"/> from the files beside it — vocab.txt, else vocab.json
-    /// with merges.txt, else tokenizer.json — or null when there are none.
+    /// with merges.txt, else tokenizer.json, else (or when tokenizer.json is not readable) tokenizer.model — or null when
+    /// there are none.
     /// </summary>
     public static TextTokenizer? Beside(string modelPath)
     {
         string folder = Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".";
+        string sentencePiece = Path.Combine(folder, "tokenizer.model");
         foreach (var name in new[] { "vocab.txt", "vocab.json", "tokenizer.json" })
-            if (File.Exists(Path.Combine(folder, name))) return FromVocabulary(Path.Combine(folder, name));
-        return null;
+        {
+            if (!File.Exists(Path.Combine(folder, name))) continue;
+            // Llama 2's tokenizer.json (SentencePiece BPE with byte fallback) is not read; its tokenizer.model beside it is.
+            try { return FromVocabulary(Path.Combine(folder, name)); }
+            catch (InvalidFileException) when (name == "tokenizer.json" && File.Exists(sentencePiece)) { return FromVocabulary(sentencePiece); }
+        }
+        return File.Exists(sentencePiece) ? FromVocabulary(sentencePiece) : null;
     }
 
     /// <summary>A tokenizer for a WordPiece vocabulary read from <paramref name="stream"/>; <paramref name="source"/> names it in errors.</summary>
