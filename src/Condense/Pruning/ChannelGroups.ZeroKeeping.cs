@@ -10,7 +10,7 @@ internal static partial class ChannelGroups
     private static readonly HashSet<string> ZeroPreserving =
     [
         OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Tanh, OpTypes.Dropout, OpTypes.Identity, OpTypes.HardSwish, OpTypes.Mish, OpTypes.Elu, OpTypes.Selu,
-        OpTypes.Gelu,
+        OpTypes.Gelu, OpTypes.Erf,
     ];
     // Per-channel window ops: channel c of the output depends on channel c of the input only, and a zero channel stays zero.
     private static readonly HashSet<string> PerChannel = [OpTypes.MaxPool, OpTypes.AveragePool, OpTypes.GlobalAveragePool, OpTypes.GlobalMaxPool];

@@ -87,8 +87,13 @@ internal static partial class ChannelGroups
             var segmented = node.Inputs.Where(i => i.Length > 0 && Segments.ContainsKey(i)).Distinct().ToList();
             if (segmented.Count > 0 && VisitSegmented(node, segmented)) return;
             var tracked = node.Inputs.Where(i => i.Length > 0 && Channels.ContainsKey(i)).Distinct().ToList();
+            if (VisitChannelsLast(node, tracked)) return;
             switch (node.OpType)
             {
+                case OpTypes.Add when ConstantOffset(node) && tracked.SequenceEqual([node.Inputs[0]]) && Channels[node.Inputs[0]].Block == 1:
+                    Pass(node);
+                    Gates[node.Outputs[0]] = node;
+                    return;
                 case OpTypes.Conv: Conv(node); return;
                 case OpTypes.Gemm or OpTypes.MatMul: Linear(node); return;
                 case OpTypes.Add: Add(node); return;
@@ -101,7 +106,7 @@ internal static partial class ChannelGroups
                     for (int i = 1; i < Math.Min(5, node.Inputs.Count); i++) Group(group).Slices.Add(new ChannelSlice(node.Inputs[i], 0, block));
                     Pass(node);
                     return;
-                case var op when (ZeroPreserving.Contains(op) || KeepsZero(graph, node)) && tracked.SequenceEqual([node.Inputs[0]]):
+                case var op when (ZeroPreserving.Contains(op) || KeepsZero(graph, node) || ScalesByConstant(node)) && tracked.SequenceEqual([node.Inputs[0]]):
                     Pass(node);
                     return;
                 case var op when PerChannel.Contains(op) && tracked.SequenceEqual([node.Inputs[0]]) && Channels[node.Inputs[0]].Block == 1:
@@ -118,7 +123,11 @@ internal static partial class ChannelGroups
                     $"its channels go through {node.OpType} ({node.Name}), which mixes channels or does not keep a removed channel at zero");
         }
 
-        private void Pass(Node node) => Channels[node.Outputs[0]] = Channels[node.Inputs[0]];
+        private void Pass(Node node)
+        {
+            Channels[node.Outputs[0]] = Channels[node.Inputs[0]];
+            Carry(node);
+        }
 
         /// <summary>Values that carry a group's channels but are not zero where a channel is cut (sigmoid gates), and their node.</summary>
         public Dictionary<string, Node> Gates { get; } = [];
@@ -134,6 +143,7 @@ internal static partial class ChannelGroups
             if (!shapes.TryGetValue(a, out var sa) || !shapes.TryGetValue(b, out var sb) || !shapes.TryGetValue(node.Outputs[0], out var so)
                 || sa.Length < 2 || sa.Length != so.Length || sb.Length != so.Length || sa[1] != so[1] || sb[1] != so[1]) return false;
             Channels[node.Outputs[0]] = (Union(first.Group, second.Group), 1);
+            Carry(node);
             return true;
         }
 
@@ -189,7 +199,8 @@ internal static partial class ChannelGroups
                 Block(Channels[other].Group, $"its channels are read as weights or bias by {node.Name}");
             if (Channels.TryGetValue(x, out var input))
             {
-                if (hasWeight && shapes.TryGetValue(x, out var s) && s.Length == 2)
+                // A 2-D input has its channels (or flattened channel runs) on axis 1; a channels-last one on its last axis.
+                if (hasWeight && shapes.TryGetValue(x, out var s) && (s.Length == 2 || LastAxis.Contains(x) && !gemm && input.Block == 1))
                     Group(input.Group).Slices.Add(new ChannelSlice(w, 1 - outAxis, input.Block));
                 else Block(input.Group, $"{node.Name} ({node.OpType}) reads it in a layout structured pruning does not follow");
             }
@@ -206,6 +217,7 @@ internal static partial class ChannelGroups
                 // A bias broadcast over all neurons (size 1) is shared: nothing to remove.
             }
             Channels[node.Outputs[0]] = (produced, 1);
+            if (shapes.TryGetValue(node.Outputs[0], out var written) && written.Length > 2) LastAxis.Add(node.Outputs[0]);
         }
 
         // Residual join: both operands' channels line up one to one, so their groups become one.
@@ -229,6 +241,7 @@ internal static partial class ChannelGroups
             foreach (var c in known.Skip(1)) root = Union(root, c.Group);
             Group(root).Joined = true;
             Channels[node.Outputs[0]] = (root, known[0].Block);
+            Carry(node);
         }
 
         public void Block(int group, string reason) => Group(group).Blocked ??= reason;
