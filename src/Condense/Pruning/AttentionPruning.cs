@@ -32,14 +32,15 @@ public sealed record AttentionPruningResult(GraphModule Model, string Unit, IRea
 }
 
 /// <summary>Removes attention heads and feed-forward neurons from transformer graphs.</summary>
-public static class AttentionPruning
+public static partial class AttentionPruning
 {
     /// <summary>
     /// Removes round(<paramref name="fraction"/> · heads) heads of every layer (at least one stays), those with the smallest
     /// <see cref="HeadScores"/>. <paramref name="layers"/> are <see cref="EncoderLayers.Find"/>'s for this model.
     /// </summary>
     public static AttentionPruningResult RemoveHeads(GraphModule model, IReadOnlyList<EncoderLayer> layers, double fraction) =>
-        RemoveHeads(model, layers, Weakest(layers, fraction, layer => HeadScores(model, layer)));
+        RemoveHeads(model, layers, Weakest(layers, fraction, layer => GroupScores(model, layer))
+            .ToDictionary(r => r.Key, r => HeadsOfGroups(model.Graph, layers[r.Key], r.Value)));
 
     /// <summary>Removes the heads listed per layer (key: index into <paramref name="layers"/>; value: head indices).</summary>
     public static AttentionPruningResult RemoveHeads(GraphModule model, IReadOnlyList<EncoderLayer> layers, IReadOnlyDictionary<int, int[]> remove)
@@ -51,7 +52,7 @@ public static class AttentionPruning
         var biasCopies = new List<(Node Before, List<Node> Copies)>();
         foreach (var (change, plan) in plans.Where(p => p.Change.Removed.Count > 0))
         {
-            int[] keep = Kept(change);
+            int[] keep = Kept(change), keepGroups = KeptGroups(change, plan.GroupSize);
             var roles = plan.Roles;
             if (plan.Split is { } split)
             {
@@ -59,17 +60,25 @@ public static class AttentionPruning
                 CutOutputs(graph, roles.Value, plan.HeadWidth, [.. Enumerable.Range(0, 3).SelectMany(part => keep.Select(h => part * change.Before + h))]);
                 SplitSizes(graph, split, change.Before * plan.HeadWidth, keep.Length * plan.HeadWidth, change.Layer);
             }
-            else foreach (var projection in roles.QueryKey.Append(roles.Value)) CutOutputs(graph, projection, plan.HeadWidth, keep);
+            else foreach (var projection in roles.QueryKey.Append(roles.Value))
+                    CutOutputs(graph, projection, plan.HeadWidth, OutWidth(graph, projection) == change.Before * plan.HeadWidth ? keep : keepGroups);
             CutInputs(graph, roles.Output, plan.HeadWidth, keep);
-            KeyValueCache.Narrow(graph, index, layers[change.Layer], change.Before, keep.Length, plan.HeadWidth);
+            KeyValueCache.Narrow(graph, index, layers[change.Layer], change.Before / plan.GroupSize, keepGroups.Length, plan.HeadWidth);
             biasCopies.AddRange(HeadBias.Narrow(graph, index, layers[change.Layer], change.Before, keep));
             // A reshape carries the head count (splitting into heads), heads × head width (merging back), or three times that
             // (a fused projection's output before its Split).
-            foreach (var (reshape, widths) in plan.Reshapes)
+            foreach (var (reshape, kind) in plan.Reshapes)
             {
-                long old = widths == 0 ? change.Before : widths * change.Before * plan.HeadWidth;
-                long replacement = widths == 0 ? keep.Length : widths * keep.Length * plan.HeadWidth;
-                ReshapeTargets.Replace(graph, reshape, old, replacement, $"layer {change.Layer}");
+                var (old, replacement) = kind switch
+                {
+                    HeadEntry.KeyValueHeads => (change.Before / plan.GroupSize, keepGroups.Length),
+                    HeadEntry.Heads or HeadEntry.RepeatedHeads => (change.Before, keep.Length),
+                    HeadEntry.Merged => (change.Before * plan.HeadWidth, keep.Length * plan.HeadWidth),
+                    _ => (3 * change.Before * plan.HeadWidth, 3 * keep.Length * plan.HeadWidth),
+                };
+                // Repeated key/value heads are often reshaped by a count computed from shapes, with nothing to change.
+                if (kind != HeadEntry.RepeatedHeads || ReshapeTargets.Has(graph, reshape, old))
+                    ReshapeTargets.Replace(graph, reshape, old, replacement, $"layer {change.Layer}");
             }
         }
         foreach (var (before, copies) in biasCopies) graph.Nodes.InsertRange(graph.Nodes.IndexOf(before), copies);
@@ -128,35 +137,6 @@ public static class AttentionPruning
     }
 
     private static IEnumerable<LinearNode> Gate(LayerProjections roles) => roles.FeedForwardGate is { } gate ? [gate] : [];
-    // Reshapes: how many head-widths wide the entry to change is (0: the head count itself).
-    // Split: a fused projection's, in the copy being cut (the roles name the input model's nodes).
-    private sealed record HeadPlan(LayerProjections Roles, int HeadWidth, IReadOnlyList<(Node Reshape, int Widths)> Reshapes, Node? Split);
-
-    private static HeadPlan PlanHeads(ModelGraph graph, GraphIndex index, EncoderLayer layer)
-    {
-        var roles = Roles(layer);
-        LinearNode[] inputs = roles.FusedSplit is null ? [.. roles.QueryKey, roles.Value] : [roles.Value];
-        Unshared(index, layer, [.. inputs, roles.Output]);
-        // A fused projection writes query, key and value side by side: three parts of the width.
-        int parts = roles.FusedSplit is null ? 1 : 3, width = OutWidth(graph, roles.Value) / parts;
-        if (inputs.Max(p => OutWidth(graph, p)) is var query && parts == 1 && width < query && query % width == 0 && width % (query / layer.Heads) == 0)
-            throw new CondenseException($"layer {layer.Index} has grouped-query attention ({layer.Heads} query heads share {width / (query / layer.Heads)} "
-                + "key/value heads): its heads cannot be removed; its feed-forward neurons and whole layers can");
-        if (inputs.Any(p => OutWidth(graph, p) != width * parts) || InWidth(graph, roles.Output) != width || width % layer.Heads != 0)
-            throw new CondenseException($"layer {layer.Index}: the query, key, value and output projections do not share one width divisible "
-                + $"by its {layer.Heads} heads");
-        // Reshapes before the Softmax split the projections into heads; those after it merge them back; those before a fused
-        // projection's Split hold all three.
-        var afterSoftmax = index.Descendants(layer.Softmax.Outputs[0]);
-        var beforeSplit = roles.FusedSplit is { } split ? index.Ancestors(split.Inputs[0]) : [];
-        var reshapes = Reshapes(index, inputs.Select(p => p.Node), roles.Output.Node.Inputs[0]).Select(r =>
-        {
-            int at = index.ProducerIndex(r.Outputs[0])!.Value;
-            return (r, beforeSplit.Contains(at) ? 3 : afterSoftmax.Contains(at) ? 1 : 0);
-        }).ToList();
-        return new HeadPlan(roles, width / layer.Heads, reshapes, roles.FusedSplit is { } fused ? graph.Nodes.First(n => n.Name == fused.Name) : null);
-    }
-
     // The Reshapes of the data flowing from the `from` nodes to `to` (not those of the shape arithmetic beside it).
     private static List<Node> Reshapes(GraphIndex index, IEnumerable<Node> from, string to)
     {

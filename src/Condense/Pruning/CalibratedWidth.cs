@@ -48,8 +48,12 @@ public static class CalibratedWidth
         return k => inputs[readers[k].Node.Name].Hessian!;
     }
 
-    /// <summary>The units of layer k: its heads, or its feed-forward neurons (the width the narrowing layer reads).</summary>
-    public static int Units(GraphModule model, EncoderLayer layer, bool heads) => heads ? layer.Heads : InOut(model.Graph, Reader(layer, heads)).In;
+    /// <summary>
+    /// The units of layer k: its heads (under grouped-query attention, its key/value groups, which go whole), or its
+    /// feed-forward neurons (the width the narrowing layer reads).
+    /// </summary>
+    public static int Units(GraphModule model, EncoderLayer layer, bool heads) =>
+        heads ? AttentionPruning.KeyValueHeads(model.Graph, layer) : InOut(model.Graph, Reader(layer, heads)).In;
 
     private static AttentionPruningResult Remove(GraphModule model, IReadOnlyList<EncoderLayer> layers, double fraction,
         Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, double dampening, bool heads)
@@ -73,7 +77,7 @@ public static class CalibratedWidth
             if (counts[k] == 0) continue;
             var reader = readers[k];
             var (weight, inWidth, outWidth) = InOut(model.Graph, reader);
-            int units = heads ? layers[k].Heads : inWidth, groupSize = inWidth / units;
+            int units = Units(model, layers[k], heads), groupSize = inWidth / units;
             double[]? bias = reader.Bias is { } b ? [.. model.Graph.Initializers[b].Data.Select(v => (double)v)] : null;
             if (cuts is null)
             {
@@ -93,7 +97,9 @@ public static class CalibratedWidth
             }
             refitted[k] = (weight, bias, inWidth, outWidth, groupSize);
         }
-        var result = heads ? AttentionPruning.RemoveHeads(model, layers, remove) : AttentionPruning.RemoveNeurons(model, layers, remove);
+        var result = heads ? AttentionPruning.RemoveHeads(model, layers, remove.ToDictionary(r => r.Key,
+                r => AttentionPruning.HeadsOfGroups(model.Graph, layers[r.Key], r.Value)))
+            : AttentionPruning.RemoveNeurons(model, layers, remove);
         foreach (var (k, (weight, bias, inWidth, outWidth, groupSize)) in refitted)
         {
             var reader = readers[k];

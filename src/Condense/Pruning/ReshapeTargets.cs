@@ -46,6 +46,15 @@ internal static class ReshapeTargets
         Set(graph, concat.Inputs[slot], old, replacement);
     }
 
+    /// <summary>True when the target of <paramref name="reshape"/> has a constant entry equal to <paramref name="value"/>.</summary>
+    public static bool Has(ModelGraph graph, Node reshape, long value)
+    {
+        string target = reshape.Inputs[1];
+        if (graph.Initializers.ContainsKey(target)) return Values(graph, target).Contains(value);
+        return graph.Producer(target) is { OpType: OpTypes.Concat } concat
+            && concat.Inputs.Any(p => graph.Initializers.ContainsKey(p) && Values(graph, p).Contains(value));
+    }
+
     private static long[] Values(ModelGraph graph, string name) => graph.Initializers[name].ToInt64Values();
 
     private static CondenseException Missing(Node reshape, long old, string context, string where) =>

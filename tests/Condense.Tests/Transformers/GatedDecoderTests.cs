@@ -3,7 +3,8 @@
 // feed-forward block down(silu(gate(x)) · up(x)). It imports with PyTorch's logits; its layers are found through the
 // Casts after the softmax, with the gate and up projections both widening; removing feed-forward neurons cuts both
 // and equals the original with those neurons' rows of the down projection set to zero, and ONNX Runtime runs the result;
-// its heads, which share key/value heads, are refused in one line.
+// its heads, which share key/value heads, go by whole groups (a key/value head with its query heads), equal to masking
+// those query heads' attention output.
 using Condense.Data;
 using Condense.Formats;
 using Condense.Graph;
@@ -81,12 +82,31 @@ public sealed class GatedDecoderTests
     }
 
     [Fact]
-    public void HeadsSharingKeyValueHeadsAreRefusedInOneLine()
+    public void HeadsSharingKeyValueHeadsGoByWholeGroups()
     {
         var model = ModelFile.Load(Fixture("llama-op14.onnx"));
         var layers = EncoderLayers.Find(model);
-        var error = Assert.Throws<CondenseException>(() => AttentionPruning.RemoveHeads(model, layers, 0.5)).Message;
-        Assert.Contains("grouped-query attention (4 query heads share 2 key/value heads)", error);
+        Assert.All(layers, l => Assert.Equal(2, AttentionPruning.KeyValueHeads(model.Graph, l)));
+        // Group 1 of layer 0 (query heads 2 and 3 with key/value head 1), group 0 of layer 1 (heads 0 and 1).
+        var remove = new Dictionary<int, int[]> { [0] = [2, 3], [1] = [0, 1] };
+        var result = AttentionPruning.RemoveHeads(model, layers, remove);
+        var cut = Logits(result.Model);
+        Graph.TensorAsserts.Close(Logits(HeadBiasTests.Masked(model, layers, remove, headWidth: Width / 4, width: Width)), cut, 1e-5f);
+        var roles = layers[0].Projections!;
+        var query = roles.QueryKey.MaxBy(p => model.Graph.Initializers[p.Weight].Shape[1])!;
+        var key = roles.QueryKey.MinBy(p => model.Graph.Initializers[p.Weight].Shape[1])!;
+        Assert.Equal([Width, Width / 2], result.Model.Graph.Initializers[query.Weight].Shape);
+        Assert.Equal([Width, Width / 4], result.Model.Graph.Initializers[key.Weight].Shape);
+        Assert.Equal([Width, Width / 4], result.Model.Graph.Initializers[roles.Value.Weight].Shape);
+        Assert.Equal([Width / 2, Width], result.Model.Graph.Initializers[roles.Output.Weight].Shape);
+        Assert.Equal([2, 2], EncoderLayers.Find(result.Model).Select(l => l.Heads));
+        var proto = global::Onnx.ModelProto.Parser.ParseFrom(OnnxExporter.ToBytes(result.Model.Graph));
+        Graph.TensorAsserts.Close(TypedParity.RunOnnxRuntime(proto, [.. Feed().Select(f => (f.Key, f.Value))])["logits"], cut, 1e-4f);
+
+        // By score, half of the groups go; a query head alone cannot.
+        Assert.Equal([2, 2], AttentionPruning.RemoveHeads(model, layers, 0.5).Layers.Select(l => l.After));
+        var error = Assert.Throws<CondenseException>(() => AttentionPruning.RemoveHeads(model, layers, new Dictionary<int, int[]> { [0] = [1] })).Message;
+        Assert.Contains("remove whole groups (heads 0–1 together)", error);
         Assert.DoesNotContain('\n', error);
         // Whole layers go as in any decoder: one layer left, and it runs.
         var one = LayerDropping.KeepLayers(model, layers, [1]);
