@@ -28,9 +28,7 @@ public class FusedAttentionPruningTests
     [Fact]
     public void TheFusedProjectionAndItsSplitAreFound()
     {
-        var model = ModelFile.Load(Fixture("gpt2-fused-op13.onnx"));
-        var expected = Npy.Read(Fixture("gpt2.expected.npy"));
-        Graph.TensorAsserts.Close(new Tensor(expected.ToFloat(), expected.Shape), Logits(model), 1e-5f);
+        var model = PyTorchFixtures.Load("gpt2-fused-op13.onnx", "gpt2.expected.npy", Logits, 1e-5f);
         var layers = EncoderLayers.Find(model);
         Assert.Equal(2, layers.Count);
         Assert.All(layers, l =>

@@ -41,9 +41,7 @@ public sealed class GatedDecoderTests
     [Fact]
     public void NeuronsOfAGatedFeedForwardBlockAreRemovedFromGateAndUpTogether()
     {
-        var model = ModelFile.Load(Fixture("llama-op14.onnx"));
-        var expected = Npy.Read(Fixture("llama.expected.npy"));
-        Graph.TensorAsserts.Close(new Tensor(expected.ToFloat(), expected.Shape), Logits(model), 1e-4f);
+        var model = PyTorchFixtures.Load("llama-op14.onnx", "llama.expected.npy", Logits, 1e-4f);
 
         var layers = EncoderLayers.Find(model);
         Assert.Equal([4, 4], layers.Select(l => l.Heads));

@@ -48,9 +48,7 @@ public sealed class HeadBiasTests
     [Fact]
     public void EachLayerKeepsItsOwnHeadsOfASharedRelativePositionBias()
     {
-        var model = ModelFile.Load(Fixture("relbias-op14.onnx"));
-        var expected = Npy.Read(Fixture("relbias.expected.npy"));
-        Graph.TensorAsserts.Close(new Tensor(expected.ToFloat(), expected.Shape), States(model), 1e-5f);
+        var model = PyTorchFixtures.Load("relbias-op14.onnx", "relbias.expected.npy", States, 1e-5f);
         var layers = EncoderLayers.Find(model);
         Assert.Equal([4, 4], layers.Select(l => l.Heads));
 
