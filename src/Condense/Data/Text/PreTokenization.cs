@@ -80,8 +80,8 @@ internal sealed class PreTokenization
                 });
                 break;
             case "Digits":
-                bool individual = Flag(step, "individual_digits", false);
-                _splits.Add(piece => Split(piece, new Regex(individual ? @"\p{N}" : @"\p{N}+"), "Isolated", false));
+                var digits = new Regex(Flag(step, "individual_digits", false) ? @"\p{N}" : @"\p{N}+", RegexOptions.Compiled);
+                _splits.Add(piece => Split(piece, digits, "Isolated", false));
                 break;
             case "Split":
                 var pattern = SplitPattern(step, source);
