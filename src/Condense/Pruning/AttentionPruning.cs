@@ -137,6 +137,7 @@ public static partial class AttentionPruning
     }
 
     private static IEnumerable<LinearNode> Gate(LayerProjections roles) => roles.FeedForwardGate is { } gate ? [gate] : [];
+
     // The Reshapes of the data flowing from the `from` nodes to `to` (not those of the shape arithmetic beside it).
     private static List<Node> Reshapes(GraphIndex index, IEnumerable<Node> from, string to)
     {
@@ -185,6 +186,7 @@ public static partial class AttentionPruning
     }
 
     private static int[] Kept(LayerWidth change) => [.. Enumerable.Range(0, change.Before).Except(change.Removed)];
+
     private static AttentionPruningResult Result(GraphModule model, ModelGraph graph, string unit, IEnumerable<LayerWidth> changes)
     {
         graph.RemoveUnused();
