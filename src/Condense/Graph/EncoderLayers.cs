@@ -2,7 +2,8 @@
 // blocks; LayerNormalization or its decomposition; fused or separate Q/K/V), found by structure, not by name:
 // - each layer has one attention Softmax whose probabilities multiply the values (a MatMul with a computed operand);
 // - the layer's input is the residual stream: the first Add after the Softmax that adds a value computed from the
-//   Softmax to one that is not (nor a constant) adds back the layer's input, in post-norm and pre-norm blocks alike;
+//   Softmax to one that is not (nor a constant) but that the Softmax is computed from adds back the layer's input, in
+//   post-norm, pre-norm and parallel blocks alike;
 // - a layer's output is the next layer's input; the last layer's output is the last value after its Softmax made by
 //   the same kind of node as its input's producer (same op, same number of constant operands) that every graph
 //   output after that Softmax depends on (post-norm: the second layer norm; pre-norm: the residual Add);
@@ -92,13 +93,18 @@ public static class EncoderLayers
     private static string ResidualInput(Node softmax, GraphIndex index)
     {
         var after = index.Descendants(softmax.Outputs[0]);
+        // The stream also feeds the attention: in a parallel block (GPT-NeoX, GPT-J, Phi: x + attn(ln₁ x) + mlp(ln₂ x), often
+        // summed as (mlp + attn) + x) the MLP's output is added first, and it is not the layer's input.
+        var before = index.Ancestors(softmax.Outputs[0]);
+        bool FeedsAttention(string value) => index.ProducerIndex(value) is not int p || before.Contains(p);
         foreach (int i in after.Order())
         {
             var node = index.Graph.Nodes[i];
             if (node.OpType != OpTypes.Add || node.Inputs.Count != 2) continue;
             bool[] fromAttention = [.. node.Inputs.Select(v => index.ProducerIndex(v) is int p && after.Contains(p))];
             for (int side = 0; side < 2; side++)
-                if (fromAttention[side] && !fromAttention[1 - side] && !index.IsConstant(node.Inputs[1 - side])) return node.Inputs[1 - side];
+                if (fromAttention[side] && !fromAttention[1 - side] && !index.IsConstant(node.Inputs[1 - side]) && FeedsAttention(node.Inputs[1 - side]))
+                    return node.Inputs[1 - side];
         }
         throw new CondenseException($"attention {softmax.Name} is not followed by a residual Add: not a transformer layer Condense can find");
     }

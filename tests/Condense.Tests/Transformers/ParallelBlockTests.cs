@@ -1,0 +1,44 @@
+// A GPT-NeoX (Pythia) style decoder (Fixtures/onnx/neox-op14.onnx, exported by PyTorch after Hugging Face's
+// modeling_gpt_neox), whose blocks are parallel: mlp(ln₂ x) + attn(ln₁ x) + x, the MLP's output added first. Its layers
+// start at the residual stream, not at the MLP's output; dropping the first layer gives PyTorch's own logits of the
+// network without it (neox.layer1.expected.npy).
+using Condense.Data;
+using Condense.Graph;
+using Condense.Pruning;
+using Condense.Tensors;
+using Condense.Tests.Onnx;
+
+namespace Condense.Tests.Transformers;
+
+public sealed class ParallelBlockTests
+{
+    private static Dictionary<string, Tensor> Feed()
+    {
+        Tensor Int64(string name)
+        {
+            var array = Npy.Read(PyTorchFixtures.Path(name));
+            return Tensor.FromInt64s(Array.ConvertAll(array.ToFloat(), v => (long)v), DataType.Int64, array.Shape);
+        }
+        return new() { ["input_ids"] = Int64("encoder.input_ids.npy"), ["attention_mask"] = Int64("encoder.attention_mask.npy") };
+    }
+
+    private static Tensor Logits(GraphModule model) => model.Run(Feed())["logits"];
+
+    [Fact]
+    public void LayersOfParallelBlocksStartAtTheStreamAndDropAsPyTorchDropsThem()
+    {
+        var model = PyTorchFixtures.Load("neox-op14.onnx", "neox.expected.npy", Logits, 1e-4f);
+        var layers = EncoderLayers.Find(model);
+        Assert.Equal(2, layers.Count);
+        // Layer 0 reads the token embeddings; layer 1 reads layer 0's output, the sum of its three terms.
+        Assert.Equal(OpTypes.Gather, model.Graph.Producer(layers[0].Input)!.OpType);
+        Assert.Equal(layers[0].Output, layers[1].Input);
+        // Both branches belong to the layer: its MLP's weights as well as its attention's.
+        Assert.Equal(4, layers[0].Nodes.Count(n => model.Graph.Nodes.Single(m => m.Name == n).OpType == OpTypes.MatMul
+            && model.Graph.Initializers.ContainsKey(model.Graph.Nodes.Single(m => m.Name == n).Inputs[1])));
+
+        var second = LayerDropping.KeepLayers(model, layers, [1]);
+        var expected = Npy.Read(PyTorchFixtures.Path("neox.layer1.expected.npy"));
+        Graph.TensorAsserts.Close(new Tensor(expected.ToFloat(), expected.Shape), Logits(second), 1e-4f);
+    }
+}
