@@ -36,8 +36,13 @@ public sealed record LinearNode(Node Node, string Weight, string? Bias);
 /// In a gated feed-forward block (SwiGLU, GeGLU: down(act(gate(x)) · up(x)), as Llama, Mistral and Qwen have), the widening
 /// layer whose output passes the activation; <paramref name="FeedForwardIn"/> is then the other (up). Null in a plain block.
 /// </param>
+/// <param name="FusedPerHead">
+/// True when one projection computes query, key and value laid out head by head ([heads, 3, head width]: GPT-NeoX, BLOOM),
+/// reshaped to [.., heads, 3 · head width] and sliced; <paramref name="QueryKey"/> is that projection alone and
+/// <paramref name="Value"/> is it too.
+/// </param>
 public sealed record LayerProjections(IReadOnlyList<LinearNode> QueryKey, LinearNode Value, LinearNode Output, LinearNode FeedForwardIn,
-    LinearNode FeedForwardOut, Node? FusedSplit = null, LinearNode? FeedForwardGate = null);
+    LinearNode FeedForwardOut, Node? FusedSplit = null, LinearNode? FeedForwardGate = null, bool FusedPerHead = false);
 
 /// <summary>One encoder (or decoder) layer of a transformer graph.</summary>
 /// <param name="Index">Its position, from 0.</param>
@@ -75,7 +80,7 @@ public static class EncoderLayers
             var names = nodes.Select(i => graph.Nodes[i].Name).ToHashSet();
             var probabilities = values[softmaxes[k].Outputs[0]];
             int heads = probabilities.Rank == 4 ? probabilities.Shape[1] : 1;
-            layers.Add(new EncoderLayer(k, inputs[k], outputs[k], softmaxes[k], heads, names, Roles(softmaxes[k], nodes, index)));
+            layers.Add(new EncoderLayer(k, inputs[k], outputs[k], softmaxes[k], heads, names, Roles(softmaxes[k], nodes, index, values, heads)));
         }
         return layers;
     }
@@ -126,7 +131,7 @@ public static class EncoderLayers
         throw new CondenseException($"the output of the layer of attention {softmax.Name} has no node like its input's ({template.OpType})");
     }
 
-    private static LayerProjections? Roles(Node softmax, HashSet<int> layer, GraphIndex index)
+    private static LayerProjections? Roles(Node softmax, HashSet<int> layer, GraphIndex index, Dictionary<string, Tensor> values, int heads)
     {
         var linears = layer.Order().Select(i => index.Graph.Nodes[i]).Where(n => n.OpType is OpTypes.MatMul or OpTypes.Gemm)
             .Select(n => Linear(n, index)).OfType<LinearNode>().ToList();
@@ -136,16 +141,38 @@ public static class EncoderLayers
         var queryKey = linears.Where(l => scores.Contains(At(l))).ToList();
         var later = linears.Where(l => after.Contains(At(l))).ToList();
         var value = linears.Where(l => !scores.Contains(At(l)) && !after.Contains(At(l))).ToList();
-        if (queryKey.Count == 2 && value.Count == 1 && later.Count == 3) return new LayerProjections(queryKey, value[0], later[0], later[1], later[2]);
-        if (queryKey.Count == 2 && value.Count == 1 && later.Count == 4 && Gated(later[1], later[2], later[3], index) is var (up, gate))
-            return new LayerProjections(queryKey, value[0], later[0], up, later[3], FeedForwardGate: gate);
-        // Fused: one projection feeds the scores and the values, through a Split into three equal parts on the last axis.
-        if (queryKey.Count != 1 || value.Count != 0 || later.Count != 3) return null;
-        var split = index.Descendants(queryKey[0].Node.Outputs[0]).Order().Select(i => index.Graph.Nodes[i])
+        // A parallel block's MLP (GPT-NeoX, GPT-J, Phi) is beside the attention: before no score, after no Softmax, and not
+        // feeding the values the probabilities multiply. Sequential blocks have theirs after the output projection.
+        var weighted = index.Descendants(softmax.Outputs[0]).Order().Select(i => index.Graph.Nodes[i]).FirstOrDefault(n => n.OpType == OpTypes.MatMul);
+        var valueSide = weighted is null ? [] : index.Ancestors(weighted.Outputs[0]);
+        var beside = value.Where(l => !valueSide.Contains(At(l))).ToList();
+        value = [.. value.Except(beside)];
+        if (beside.Count > 0 && later.Count != 1) return null;
+        var mlp = beside.Count > 0 ? beside : later.Skip(1).ToList();
+        LayerProjections? With(IReadOnlyList<LinearNode> qk, LinearNode v, Node? split = null, bool perHead = false) => mlp.Count switch
+        {
+            2 => new LayerProjections(qk, v, later[0], mlp[0], mlp[1], split, FusedPerHead: perHead),
+            3 when Gated(mlp[0], mlp[1], mlp[2], index) is var (up, gate) => new LayerProjections(qk, v, later[0], up, mlp[2], split, gate, perHead),
+            _ => null,
+        };
+        if (later.Count == 0) return null;
+        if (queryKey.Count == 2 && value.Count == 1) return With(queryKey, value[0]);
+        if (queryKey.Count != 1 || value.Count != 0) return null;
+        // Fused: one projection feeds the scores and the values, through a Split into three equal parts on the last axis, or
+        // reshaped to [.., heads, 3 · head width] and sliced (head by head).
+        var fused = queryKey[0];
+        var split = index.Descendants(fused.Node.Outputs[0]).Order().Select(i => index.Graph.Nodes[i])
             .FirstOrDefault(n => n.OpType == OpTypes.Split && n.Outputs.Count == 3);
-        return split is not null && layer.Contains(index.ProducerIndex(split.Outputs[0])!.Value)
-            ? new LayerProjections(queryKey, queryKey[0], later[0], later[1], later[2], split) : null;
+        if (split is not null) return layer.Contains(index.ProducerIndex(split.Outputs[0])!.Value) ? With(queryKey, fused, split) : null;
+        int width = index.Graph.Initializers[fused.Weight].Shape[AttentionOutAxis(fused)];
+        var byHead = index.ConsumersOf(fused.Bias is { } ? index.ConsumersOf(fused.Node.Outputs[0]).Single(c => c.OpType == OpTypes.Add).Outputs[0]
+            : fused.Node.Outputs[0]).FirstOrDefault(c => c.OpType == OpTypes.Reshape);
+        return byHead is not null && values.TryGetValue(byHead.Outputs[0], out var shaped) && shaped.Rank == 4 && shaped.Shape[2] == heads
+            && shaped.Shape[3] * heads == width && width % (3 * heads) == 0 ? With(queryKey, fused, perHead: true) : null;
     }
+
+    // MatMul weights are [in, out]; Gemm's are too unless transB.
+    private static int AttentionOutAxis(LinearNode linear) => linear.Node.OpType == OpTypes.Gemm && linear.Node.Int("transB", 0) != 0 ? 0 : 1;
 
     // A gated feed-forward block: two layers read the same value and their outputs meet in one Mul that the narrowing layer
     // reads; the gate is the one whose output passes through other nodes (the activation) on the way (up, gate).

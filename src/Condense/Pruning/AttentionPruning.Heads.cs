@@ -62,10 +62,11 @@ public static partial class AttentionPruning
     private static HeadPlan PlanHeads(ModelGraph graph, GraphIndex index, EncoderLayer layer)
     {
         var roles = Roles(layer);
-        LinearNode[] inputs = roles.FusedSplit is null ? [.. roles.QueryKey, roles.Value] : [roles.Value];
+        bool fused = roles.FusedSplit is not null || roles.FusedPerHead;
+        LinearNode[] inputs = fused ? [roles.Value] : [.. roles.QueryKey, roles.Value];
         Unshared(index, layer, [.. inputs, roles.Output]);
-        // A fused projection writes query, key and value side by side: three parts of the width.
-        int parts = roles.FusedSplit is null ? 1 : 3, width = InWidth(graph, roles.Output), groups = KeyValueHeads(graph, layer);
+        // A fused projection writes query, key and value side by side (or head by head): three parts of the width.
+        int parts = fused ? 3 : 1, width = InWidth(graph, roles.Output), groups = KeyValueHeads(graph, layer);
         int kvWidth = width / layer.Heads * groups;
         if (inputs.Any(p => OutWidth(graph, p) != width * parts && OutWidth(graph, p) != kvWidth * parts) || width % layer.Heads != 0
             || OutWidth(graph, roles.Value) != kvWidth * parts)
@@ -90,6 +91,6 @@ public static partial class AttentionPruning
             return (r, kind);
         }).ToList();
         return new HeadPlan(roles, width / layer.Heads, layer.Heads / groups, reshapes,
-            roles.FusedSplit is { } fused ? graph.Nodes.First(n => n.Name == fused.Name) : null);
+            roles.FusedSplit is { } fusedSplit ? graph.Nodes.First(n => n.Name == fusedSplit.Name) : null);
     }
 }

@@ -60,6 +60,8 @@ public static partial class AttentionPruning
                 CutOutputs(graph, roles.Value, plan.HeadWidth, [.. Enumerable.Range(0, 3).SelectMany(part => keep.Select(h => part * change.Before + h))]);
                 SplitSizes(graph, split, change.Before * plan.HeadWidth, keep.Length * plan.HeadWidth, change.Layer);
             }
+            // Laid out head by head: head h is block h of 3 · head width.
+            else if (roles.FusedPerHead) CutOutputs(graph, roles.Value, 3 * plan.HeadWidth, keep);
             else foreach (var projection in roles.QueryKey.Append(roles.Value))
                     CutOutputs(graph, projection, plan.HeadWidth, OutWidth(graph, projection) == change.Before * plan.HeadWidth ? keep : keepGroups);
             CutInputs(graph, roles.Output, plan.HeadWidth, keep);
