@@ -78,7 +78,7 @@ internal static class TextOptions
 
 internal class TextSettings : CommonSettings
 {
-    [CommandOption("--text <FILE>")] [Description("UTF-8 text, one passage per line (blank lines skipped).")]
+    [CommandOption("--text <FILE>")] [Description("UTF-8 text, one passage per line (blank lines skipped); a .jsonl file: each line's \"text\" field.")]
     public string? Text { get; init; }
 
     [CommandOption("--vocab <FILE>")] [Description(TextOptions.VocabHelp)]

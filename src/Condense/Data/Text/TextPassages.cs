@@ -1,6 +1,8 @@
 // Text as data: a UTF-8 file of passages, one per line, blank lines skipped. A file that is not text is refused in
 // one line: a NUL byte means binary, bytes that do not decode mean another encoding, and a file with no passage is
 // empty. A UTF-8 byte-order mark is allowed and dropped; one of UTF-16 (little- or big-endian) says the file is UTF-16.
+// A .jsonl (.ndjson) file — how Hugging Face datasets and most corpora are exported — holds one JSON object per line,
+// whose passage is its "text" field (JsonLines).
 using System.Text;
 
 namespace Condense.Data.Text;
@@ -21,7 +23,8 @@ public static class TextPassages
             bytes = new byte[stream.Length];
             if (DataFile.ReadUpTo(stream, bytes) != bytes.Length) throw new InvalidFileException(path, "file changed while it was read");
         }
-        return Parse(bytes, path);
+        var lines = Parse(bytes, path);
+        return Path.GetExtension(path).ToLowerInvariant() is ".jsonl" or ".ndjson" ? JsonLines.Texts(lines, path) : lines;
     }
 
     /// <summary>The passages of UTF-8 <paramref name="bytes"/>; <paramref name="source"/> names them in errors.</summary>

@@ -62,6 +62,30 @@ public class TextPassagesTests
     }
 
     [Fact]
+    public void JsonLinesFilesGiveTheirTextFields()
+    {
+        string folder = Directory.CreateTempSubdirectory("condense-jsonl").FullName;
+        try
+        {
+            // What Hugging Face datasets' to_json writes: escapes, other fields, a text with its own line break.
+            var rows = new[] { new { id = 1, text = "first \"quoted\" passage" }, new { id = 2, text = "second\nline — ünïcode" } };
+            string path = Path.Combine(folder, "corpus.jsonl");
+            File.WriteAllLines(path, [.. rows.Select(r => System.Text.Json.JsonSerializer.Serialize(r)), "", """{"sentence": "one string field"}"""]);
+            Assert.Equal(["first \"quoted\" passage", "second line — ünïcode", "one string field"], TextPassages.Read(path));
+            // The same lines in a .txt file are passages as they stand.
+            File.Copy(path, Path.Combine(folder, "corpus.txt"));
+            Assert.StartsWith("{", TextPassages.Read(Path.Combine(folder, "corpus.txt"))[0]);
+
+            File.WriteAllLines(path, ["""{"text": "fine"}""", """{"title": "a", "body": "b"}"""]);
+            Assert.Equal("corpus.jsonl: JSON line 2 has no \"text\" field (its string fields: title, body)",
+                Assert.Throws<InvalidFileException>(() => TextPassages.Read(path)).Message);
+            File.WriteAllLines(path, ["""{"text": "fine"}""", "not json"]);
+            Assert.StartsWith("corpus.jsonl: JSON line 2 does not parse", Assert.Throws<InvalidFileException>(() => TextPassages.Read(path)).Message);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    [Fact]
     public void TheShippedFortunesHave431Passages() =>
         Assert.Equal(431, TextPassages.Read(TestFiles.Fortunes).Count);
 }
