@@ -51,10 +51,16 @@ public sealed record BpeFraming(string? First, string? Last)
     }
 
     // tokenizer.json: {"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": …}]}}.
-    internal static BpeFraming? PostProcessor(JsonElement root)
+    internal static BpeFraming? PostProcessor(JsonElement root) =>
+        root.TryGetProperty("post_processor", out var post) && post.ValueKind == JsonValueKind.Object ? Processor(post) : null;
+
+    private static BpeFraming? Processor(JsonElement post)
     {
-        if (!root.TryGetProperty("post_processor", out var post) || post.ValueKind != JsonValueKind.Object) return null;
         string? type = post.TryGetProperty("type", out var t) ? t.GetString() : null;
+        // Llama 3 chains a ByteLevel (offsets only) and a TemplateProcessing: the framing is the member that frames.
+        if (type == "Sequence" && post.TryGetProperty("processors", out var members) && members.ValueKind == JsonValueKind.Array)
+            return members.EnumerateArray().Where(m => m.ValueKind == JsonValueKind.Object).Select(Processor).OfType<BpeFraming>()
+                .LastOrDefault(f => f.First is not null || f.Last is not null) ?? new BpeFraming(null, null);
         if (type is "RobertaProcessing" or "BertProcessing")
             return new BpeFraming(Token(post, "cls"), Token(post, "sep"));
         if (type == "ByteLevel") return new BpeFraming(null, null);

@@ -82,6 +82,21 @@ public sealed class TextTokenizerByteLevelTests : IDisposable
     }
 
     [Fact]
+    public void ASequenceOfPostProcessorsFramesAsItsTemplate()
+    {
+        // Llama 3's: a ByteLevel (offsets only), then a template putting <|begin_of_text|> (here GPT-2's <|endoftext|>) first.
+        var path = Write("llama3", j => j["post_processor"] = JsonNode.Parse("""
+            {"type": "Sequence", "processors": [
+              {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true},
+              {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+               "pair": [], "special_tokens": {}}]}
+            """));
+        var tokenizer = TextTokenizer.FromVocabulary(path);
+        var passage = (string)Expected.Value["passages"]![0]!;
+        Assert.Equal([50256L, .. Expected.Value["ids"]!["llama3"]![0]!.AsArray().Select(id => (long)id!)], tokenizer.Encode(passage, 512));
+    }
+
+    [Fact]
     public void WhatCondenseDoesNotRunIsRefusedInOneLine()
     {
         var metaspace = Write("llama3", j => j["pre_tokenizer"] = JsonNode.Parse("""{"type": "Metaspace", "replacement": "▁"}"""));
