@@ -63,6 +63,18 @@ internal static partial class ChannelGroups
                 && c.Size > 1 ? other : null;
         }
 
+        // f(gate) element by element, with scalar constants beside it (a clip, a scaling, an offset, an activation), is still a
+        // gate: not zero where a channel is cut, joined to the channels by a product with them. Hardswish and hardsigmoid as
+        // exported before opset 14 need it: x · relu6(x + 3) / 6.
+        private bool GateFunction(Node node)
+        {
+            if (node.Inputs.Count == 0 || !Gates.ContainsKey(node.Inputs[0]) || !Elementwise.Contains(node.OpType)) return false;
+            if (node.Inputs.Skip(1).Any(i => i.Length > 0 && !(graph.Initializers.TryGetValue(i, out var c) && c.Size == 1))) return false;
+            Pass(node);
+            Gates[node.Outputs[0]] = node;
+            return true;
+        }
+
         // x · c or x / c by a scalar constant c (≠ 0 for a division): zero stays zero in any layout.
         private bool ScalesByConstant(Node node) =>
             node.OpType is OpTypes.Mul or OpTypes.Div && node.Inputs.Count == 2 && graph.Initializers.TryGetValue(node.Inputs[1], out var c)

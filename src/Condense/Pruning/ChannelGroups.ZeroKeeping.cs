@@ -12,6 +12,13 @@ internal static partial class ChannelGroups
         OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Tanh, OpTypes.Dropout, OpTypes.Identity, OpTypes.HardSwish, OpTypes.Mish, OpTypes.Elu, OpTypes.Selu,
         OpTypes.Gelu, OpTypes.Erf,
     ];
+    // Element-by-element functions of one value (with scalar constants beside it): applied to a gate, the result is a gate.
+    private static readonly HashSet<string> Elementwise =
+    [
+        .. ZeroPreserving, OpTypes.Clip, OpTypes.Relu, OpTypes.Sigmoid, OpTypes.HardSigmoid, OpTypes.Exp, OpTypes.Neg, OpTypes.Abs,
+        OpTypes.Softplus, OpTypes.Mul, OpTypes.Div, OpTypes.Add, OpTypes.Sub,
+    ];
+
     // Per-channel window ops: channel c of the output depends on channel c of the input only, and a zero channel stays zero.
     private static readonly HashSet<string> PerChannel = [OpTypes.MaxPool, OpTypes.AveragePool, OpTypes.GlobalAveragePool, OpTypes.GlobalMaxPool];
 

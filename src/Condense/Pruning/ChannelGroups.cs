@@ -78,7 +78,7 @@ internal static partial class ChannelGroups
 
         public void Visit(Node node)
         {
-            if (GatedProduct(node)) return;
+            if (GatedProduct(node) || GateFunction(node)) return;
             // A gate is not zero where a channel is cut: read by anything but a product with the channels, it keeps them whole.
             foreach (var gate in node.Inputs.Where(Gates.ContainsKey).Distinct())
                 Block(Channels[gate].Group, $"its channels go through {Gates[gate].OpType} ({Gates[gate].Name}), which does not keep a removed "

@@ -222,6 +222,42 @@ public class GatedChannelPruningTests
         Graph.TensorAsserts.Close(new GraphModule(zeroed).Forward(x), result.Model.Forward(x), 1e-5f);
     }
 
+    // MobileNetV3's hardswish and hardsigmoid as PyTorch exports them before opset 14: x · clip(x + 3, 0, 6) / 6 in place of the
+    // SiLU, clip(e + 3, 0, 6) / 6 in place of the excitation's sigmoid.
+    private static GraphModule HardModel()
+    {
+        var graph = Model().Graph.Clone();
+        foreach (var (name, value) in new[] { ("three", 3f), ("zero", 0f), ("six", 6f) }) graph.Initializers[name] = new Tensor([value], 1);
+        int at = graph.Nodes.FindIndex(n => n.Name == "sigmoid1");
+        graph.Nodes.RemoveRange(at, 2);
+        graph.Nodes.InsertRange(at,
+        [
+            new Node("plus3", OpTypes.Add, ["c1", "three"], ["t1"]), new Node("relu6", OpTypes.Clip, ["t1", "zero", "six"], ["u1"]),
+            new Node("product", OpTypes.Mul, ["c1", "u1"], ["v1"]), new Node("sixth", OpTypes.Div, ["v1", "six"], ["a"]),
+        ]);
+        at = graph.Nodes.FindIndex(n => n.Name == "gate");
+        graph.Nodes.RemoveAt(at);
+        graph.Nodes.InsertRange(at,
+        [
+            new Node("gplus3", OpTypes.Add, ["e", "three"], ["t2"]), new Node("grelu6", OpTypes.Clip, ["t2", "zero", "six"], ["u2"]),
+            new Node("gsixth", OpTypes.Div, ["u2", "six"], ["s2"]),
+        ]);
+        return new GraphModule(graph);
+    }
+
+    [Fact]
+    public void DecomposedHardActivationsAreGatesAsSigmoidsAre()
+    {
+        var model = HardModel();
+        var result = StructuredPruning.Remove(model, 0.5);
+        var groups = result.Changes.Select(c => c.Layers.Order(StringComparer.Ordinal).Reverse().ToArray()).OrderByDescending(l => l.Length);
+        Assert.Equal([["w1", "f2"], ["f1"]], groups);
+        var zeroed = ConcatFilterPruningTests.Zeroed(model, result.Changes);
+        var x = Tensor.Zeros(2, 3, 6, 6);
+        for (int i = 0; i < x.Size; i++) x.Data[i] = (i % 13 - 6) * 0.15f;
+        Graph.TensorAsserts.Close(new GraphModule(zeroed).Forward(x), result.Model.Forward(x), 1e-5f);
+    }
+
     [Fact]
     public void AGateReadByAnythingButTheProductKeepsItsChannelsWhole()
     {
