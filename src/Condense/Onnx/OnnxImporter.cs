@@ -134,6 +134,7 @@ public static class OnnxImporter
         NarrowUInt4Quantization(graph, uint4);
         TypeConstants(graph, typed, path);
         OwnCopiesOfIdentityConstants(graph);
+        Float16Upcast.Apply(graph);
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
         foreach (var node in graph.Nodes.Where(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DequantizeLinear))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
