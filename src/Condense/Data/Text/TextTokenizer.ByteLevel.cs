@@ -48,7 +48,10 @@ public sealed partial class TextTokenizer
         framing ??= Id("<s>") is not null && Id("</s>") is not null ? new BpeFraming("<s>", "</s>") : new BpeFraming(null, null);
         foreach (var token in new[] { framing.First, framing.Last })
             if (token is not null && Id(token) is null) throw new InvalidFileException(source, $"the framing token '{token}' is not in the vocabulary");
-        var carried = new Dictionary<string, string> { [TokenizerJsonKey] = root.GetRawText(), [BpeFraming.MetadataKey] = framing.ToMetadata() };
+        var carried = new Dictionary<string, string>
+        {
+            [TokenizerJsonKey] = CarriedText.Pack(root.GetRawText()), [BpeFraming.MetadataKey] = framing.ToMetadata(),
+        };
         return new TextTokenizer(Encode, Id(framing.First), Id(framing.Last), Id("<pad>") ?? Id(EndOfText) ?? 0, lowerCase: false,
             ids.Values.Max() + 1, carried);
     }

@@ -58,7 +58,7 @@ public sealed partial class TextTokenizer
             // InvalidDataException what is wrong with the file (an unknown id out of range, a charsmap that is not base64).
             throw new InvalidFileException(source, $"the Unigram tokenizer does not load: {e.Message.Split('\n')[0]}");
         }
-        var carried = new Dictionary<string, string> { [TokenizerJsonKey] = json, [BpeFraming.MetadataKey] = framing.ToMetadata() };
+        var carried = new Dictionary<string, string> { [TokenizerJsonKey] = CarriedText.Pack(json), [BpeFraming.MetadataKey] = framing.ToMetadata() };
         int unknown = unigram.UnknownId;
         return new TextTokenizer(p => FuseUnknown(unigram.EncodeToIds(p, false, false), unknown), Id(framing.First), Id(framing.Last),
             Id("<pad>") ?? 0, lowerCase: false, pieces.Values.Max() + 1, carried);

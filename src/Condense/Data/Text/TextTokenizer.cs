@@ -71,7 +71,7 @@ public sealed partial class TextTokenizer
             var framing = FramingOf(metadata);
             try
             {
-                using var document = JsonDocument.Parse(json);
+                using var document = JsonDocument.Parse(CarriedText.Unpack(json, source));
                 return FromTokenizerJson(document.RootElement, source, () => framing);
             }
             catch (JsonException e) { throw new InvalidFileException(source, $"the tokenizer.json it carries is broken: {e.Message.Split('\n')[0]}"); }

@@ -60,6 +60,9 @@ public sealed class TextTokenizerUnigramTests : IDisposable
         var metadata = new Dictionary<string, string> { [TextTokenizer.MetadataKey] = "a WordPiece vocabulary the Unigram replaces" };
         beside.CarryInto(metadata);
         Assert.False(metadata.ContainsKey(TextTokenizer.MetadataKey));
+        // 346 KB of JSON (mostly the base64 character map) rides compressed.
+        Assert.StartsWith("gzip+base64:", metadata[TextTokenizer.TokenizerJsonKey]);
+        Assert.True(metadata[TextTokenizer.TokenizerJsonKey].Length < new FileInfo(Fixture("unigram-t5-tokenizer.json")).Length * 0.75);
         var carried = TextTokenizer.FromMetadata(metadata, "model.onnx")!;
         for (int i = 0; i < 20; i++) Assert.Equal(ids["unigram-t5-tokenizer.json"][i], carried.Encode(passages[i], 512));
     }
