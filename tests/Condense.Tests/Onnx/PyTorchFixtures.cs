@@ -11,6 +11,17 @@ internal static class PyTorchFixtures
 {
     public static string Path(string name) => System.IO.Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", name);
 
+    /// <summary>The ids and mask the transformer fixtures were exported with (encoder.input_ids.npy, encoder.attention_mask.npy).</summary>
+    public static Dictionary<string, Tensor> EncoderFeed()
+    {
+        Tensor Int64(string name)
+        {
+            var array = Npy.Read(Path(name));
+            return Tensor.FromInt64s(Array.ConvertAll(array.ToFloat(), v => (long)v), DataType.Int64, array.Shape);
+        }
+        return new() { ["input_ids"] = Int64("encoder.input_ids.npy"), ["attention_mask"] = Int64("encoder.attention_mask.npy") };
+    }
+
     /// <summary>The model <paramref name="model"/>, whose output by <paramref name="run"/> is PyTorch's <paramref name="expected"/>.</summary>
     public static GraphModule Load(string model, string expected, Func<GraphModule, Tensor> run, float tolerance)
     {

@@ -3,8 +3,6 @@
 // scores. With different heads removed in each layer, each layer gets the table cut to its own heads; the oracle is the
 // original with those heads' output-projection rows set to zero (their attention output masked), and ONNX Runtime runs
 // the result.
-using Condense.Data;
-using Condense.Formats;
 using Condense.Graph;
 using Condense.Onnx;
 using Condense.Pruning;
@@ -17,17 +15,7 @@ public sealed class HeadBiasTests
 {
     private const int Width = 16, HeadWidth = Width / 4;
 
-    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", name);
-
-    private static Dictionary<string, Tensor> Feed()
-    {
-        Tensor Int64(string name)
-        {
-            var array = Npy.Read(Fixture(name));
-            return Tensor.FromInt64s(Array.ConvertAll(array.ToFloat(), v => (long)v), DataType.Int64, array.Shape);
-        }
-        return new() { ["input_ids"] = Int64("encoder.input_ids.npy"), ["attention_mask"] = Int64("encoder.attention_mask.npy") };
-    }
+    private static Dictionary<string, Tensor> Feed() => PyTorchFixtures.EncoderFeed();
 
     // The original with the removed heads' output-projection rows set to zero (their attention output masked): the
     // projection is a MatMul or Gemm with an [in, out] weight, so head h is its rows h·d … h·d + d − 1.

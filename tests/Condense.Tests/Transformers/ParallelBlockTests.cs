@@ -15,15 +15,7 @@ namespace Condense.Tests.Transformers;
 
 public sealed class ParallelBlockTests
 {
-    private static Dictionary<string, Tensor> Feed()
-    {
-        Tensor Int64(string name)
-        {
-            var array = Npy.Read(PyTorchFixtures.Path(name));
-            return Tensor.FromInt64s(Array.ConvertAll(array.ToFloat(), v => (long)v), DataType.Int64, array.Shape);
-        }
-        return new() { ["input_ids"] = Int64("encoder.input_ids.npy"), ["attention_mask"] = Int64("encoder.attention_mask.npy") };
-    }
+    private static Dictionary<string, Tensor> Feed() => PyTorchFixtures.EncoderFeed();
 
     private static Tensor Logits(GraphModule model) => model.Run(Feed())["logits"];
 
