@@ -20,7 +20,11 @@ namespace Condense.Graph;
 /// <param name="Node">The MatMul or Gemm node.</param>
 /// <param name="Weight">The weight initializer, [in, out] for MatMul.</param>
 /// <param name="Bias">The bias initializer added to its output, or null.</param>
-public sealed record LinearNode(Node Node, string Weight, string? Bias);
+public sealed record LinearNode(Node Node, string Weight, string? Bias)
+{
+    /// <summary>The weight's axis of outputs: MatMul weights are [in, out], and Gemm's too unless transB.</summary>
+    public int OutAxis => Node.OpType == OpTypes.Gemm && Node.Int("transB", 0) != 0 ? 0 : 1;
+}
 
 /// <summary>The Linear layers of one attention + feed-forward block, when the block has the plain pattern.</summary>
 /// <param name="QueryKey">The query and key projections (the two that feed the scores), in graph order.</param>
@@ -164,15 +168,11 @@ public static class EncoderLayers
         var split = index.Descendants(fused.Node.Outputs[0]).Order().Select(i => index.Graph.Nodes[i])
             .FirstOrDefault(n => n.OpType == OpTypes.Split && n.Outputs.Count == 3);
         if (split is not null) return layer.Contains(index.ProducerIndex(split.Outputs[0])!.Value) ? With(queryKey, fused, split) : null;
-        int width = index.Graph.Initializers[fused.Weight].Shape[AttentionOutAxis(fused)];
-        var byHead = index.ConsumersOf(fused.Bias is { } ? index.ConsumersOf(fused.Node.Outputs[0]).Single(c => c.OpType == OpTypes.Add).Outputs[0]
-            : fused.Node.Outputs[0]).FirstOrDefault(c => c.OpType == OpTypes.Reshape);
+        int width = index.Graph.Initializers[fused.Weight].Shape[fused.OutAxis];
+        var byHead = index.ConsumersOf(Written(fused, index)).FirstOrDefault(c => c.OpType == OpTypes.Reshape);
         return byHead is not null && values.TryGetValue(byHead.Outputs[0], out var shaped) && shaped.Rank == 4 && shaped.Shape[2] == heads
             && shaped.Shape[3] * heads == width && width % (3 * heads) == 0 ? With(queryKey, fused, perHead: true) : null;
     }
-
-    // MatMul weights are [in, out]; Gemm's are too unless transB.
-    private static int AttentionOutAxis(LinearNode linear) => linear.Node.OpType == OpTypes.Gemm && linear.Node.Int("transB", 0) != 0 ? 0 : 1;
 
     // A gated feed-forward block: two layers read the same value and their outputs meet in one Mul that the narrowing layer
     // reads; the gate is the one whose output passes through other nodes (the activation) on the way (up, gate).
@@ -181,13 +181,17 @@ public static class EncoderLayers
         if (a.Node.Inputs[0] != b.Node.Inputs[0] || index.ProducerIndex(down.Node.Inputs[0]) is not int product) return null;
         var mul = index.Graph.Nodes[product];
         if (mul.OpType != OpTypes.Mul || mul.Inputs.Count != 2) return null;
-        string Out(LinearNode l) => l.Bias is { } ? index.ConsumersOf(l.Node.Outputs[0]).Single(c => c.OpType == OpTypes.Add).Outputs[0] : l.Node.Outputs[0];
-        bool Direct(LinearNode l) => mul.Inputs.Contains(Out(l));
-        bool Reaches(LinearNode l) => mul.Inputs.Any(i => i == Out(l) || index.ProducerIndex(i) is int p && index.Descendants(Out(l)).Contains(p));
+        bool Direct(LinearNode l) => mul.Inputs.Contains(Written(l, index));
+        bool Reaches(LinearNode l) => mul.Inputs.Any(i => i == Written(l, index) || index.ProducerIndex(i) is int p
+            && index.Descendants(Written(l, index)).Contains(p));
         if (!Reaches(a) || !Reaches(b) || mul.Inputs.Any(i => index.ProducerIndex(i) is int p
             && index.Descendants(a.Node.Outputs[0]).Contains(p) && index.Descendants(b.Node.Outputs[0]).Contains(p))) return null;
         return Direct(a) && !Direct(b) ? (a, b) : (b, a);
     }
+
+    // The value a Linear writes: its bias Add's output when it has one (Linear found exactly one), else its own.
+    private static string Written(LinearNode linear, GraphIndex index) => linear.Bias is null ? linear.Node.Outputs[0]
+        : index.ConsumersOf(linear.Node.Outputs[0]).Single(c => c.OpType == OpTypes.Add).Outputs[0];
 
     // A MatMul whose second operand is a 2-D trainable initializer (Gemm: its B), with the bias Add that follows, if any.
     private static LinearNode? Linear(Node node, GraphIndex index)

@@ -228,8 +228,7 @@ public static partial class AttentionPruning
                 throw new CondenseException($"layer {layer.Index}: {name} is read by {index.ConsumersOf(name).Count()} nodes (shared weights)");
     }
 
-    // MatMul weights are [in, out]; Gemm's are too unless transB.
-    internal static int OutAxis(LinearNode linear) => linear.Node.OpType == OpTypes.Gemm && linear.Node.Int("transB", 0) != 0 ? 0 : 1;
+    internal static int OutAxis(LinearNode linear) => linear.OutAxis;
 
     private static int OutWidth(ModelGraph graph, LinearNode linear) => graph.Initializers[linear.Weight].Shape[OutAxis(linear)];
 

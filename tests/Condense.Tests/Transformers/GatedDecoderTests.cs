@@ -5,7 +5,6 @@
 // and equals the original with those neurons' rows of the down projection set to zero, and ONNX Runtime runs the result;
 // its heads, which share key/value heads, go by whole groups (a key/value head with its query heads), equal to masking
 // those query heads' attention output.
-using Condense.Data;
 using Condense.Formats;
 using Condense.Graph;
 using Condense.Onnx;
@@ -19,21 +18,17 @@ public sealed class GatedDecoderTests
 {
     private const int Width = 16, FeedForward = 32;
 
-    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", name);
-
+    // The fixtures' ids and mask, with Hugging Face's position ids for a padded batch: cumsum(mask) − 1, clamped at 0.
     private static Dictionary<string, Tensor> Feed()
     {
-        long[] Int64(string name) => Array.ConvertAll(Npy.Read(Fixture(name)).ToFloat(), v => (long)v);
-        long[] ids = Int64("encoder.input_ids.npy"), mask = Int64("encoder.attention_mask.npy");
-        // Hugging Face's position ids for a padded batch: cumsum(mask) − 1, clamped at 0.
-        var positions = new long[mask.Length];
-        for (int b = 0; b < 2; b++)
-            for (int t = 0, seen = 0; t < 7; t++) positions[b * 7 + t] = Math.Max(0, (seen += (int)mask[b * 7 + t]) - 1);
-        return new()
-        {
-            ["input_ids"] = Tensor.FromInt64s(ids, DataType.Int64, 2, 7), ["attention_mask"] = Tensor.FromInt64s(mask, DataType.Int64, 2, 7),
-            ["position_ids"] = Tensor.FromInt64s(positions, DataType.Int64, 2, 7),
-        };
+        var feed = PyTorchFixtures.EncoderFeed();
+        var mask = feed["attention_mask"];
+        var positions = new long[mask.Size];
+        for (int b = 0; b < mask.Shape[0]; b++)
+            for (int t = 0, seen = 0; t < mask.Shape[1]; t++)
+                positions[b * mask.Shape[1] + t] = Math.Max(0, (seen += (int)mask.Int64Data[b * mask.Shape[1] + t]) - 1);
+        feed["position_ids"] = Tensor.FromInt64s(positions, DataType.Int64, mask.Shape);
+        return feed;
     }
 
     private static Tensor Logits(GraphModule model) => model.Run(Feed())["logits"];
@@ -82,7 +77,7 @@ public sealed class GatedDecoderTests
     [Fact]
     public void HeadsSharingKeyValueHeadsGoByWholeGroups()
     {
-        var model = ModelFile.Load(Fixture("llama-op14.onnx"));
+        var model = ModelFile.Load(PyTorchFixtures.Path("llama-op14.onnx"));
         var layers = EncoderLayers.Find(model);
         Assert.All(layers, l => Assert.Equal(2, AttentionPruning.KeyValueHeads(model.Graph, l)));
         // Group 1 of layer 0 (query heads 2 and 3 with key/value head 1), group 0 of layer 1 (heads 0 and 1).

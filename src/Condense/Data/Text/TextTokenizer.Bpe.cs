@@ -54,8 +54,7 @@ public sealed partial class TextTokenizer
         }
         int? Id(string token) => ids.TryGetValue(token, out int id) ? id : null;
         framing ??= Id("<s>") is not null && Id("</s>") is not null ? new BpeFraming("<s>", "</s>") : new BpeFraming(null, null);
-        foreach (var token in new[] { framing.First, framing.Last })
-            if (token is not null && Id(token) is null) throw new InvalidFileException(source, $"the framing token '{token}' is not in the vocabulary");
+        framing.Check(Id, source);
         long padding = Id("<pad>") ?? Id(EndOfText) ?? 0;
         var carried = new Dictionary<string, string>
         {

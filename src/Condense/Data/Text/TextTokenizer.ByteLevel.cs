@@ -46,8 +46,7 @@ public sealed partial class TextTokenizer
         }
         int? Id(string? token) => token is not null && ids.TryGetValue(token, out int id) ? id : null;
         framing ??= Id("<s>") is not null && Id("</s>") is not null ? new BpeFraming("<s>", "</s>") : new BpeFraming(null, null);
-        foreach (var token in new[] { framing.First, framing.Last })
-            if (token is not null && Id(token) is null) throw new InvalidFileException(source, $"the framing token '{token}' is not in the vocabulary");
+        framing.Check(Id, source);
         var carried = new Dictionary<string, string>
         {
             [TokenizerJsonKey] = CarriedText.Pack(root.GetRawText()), [BpeFraming.MetadataKey] = framing.ToMetadata(),

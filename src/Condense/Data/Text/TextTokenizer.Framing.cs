@@ -16,6 +16,13 @@ public sealed record BpeFraming(string? First, string? Last)
 
     internal string ToMetadata() => $"{First}\n{Last}";
 
+    /// <summary>Throws unless each framing token has an id in the vocabulary <paramref name="id"/> looks up.</summary>
+    internal void Check(Func<string, int?> id, string source)
+    {
+        foreach (var token in new[] { First, Last })
+            if (token is not null && id(token) is null) throw new InvalidFileException(source, $"the framing token '{token}' is not in the vocabulary");
+    }
+
     internal static BpeFraming FromMetadata(string text)
     {
         var lines = text.Split('\n');

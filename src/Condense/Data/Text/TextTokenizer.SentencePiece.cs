@@ -32,8 +32,7 @@ public sealed partial class TextTokenizer
         var vocabulary = model.Vocabulary;
         int? Id(string? token) => token is not null && vocabulary.TryGetValue(token, out int id) ? id : null;
         framing ??= new BpeFraming(Id("<s>") is null ? null : "<s>", null);
-        foreach (var token in new[] { framing.First, framing.Last })
-            if (token is not null && Id(token) is null) throw new InvalidFileException(source, $"the framing token '{token}' is not in the vocabulary");
+        framing.Check(Id, source);
         var carried = new Dictionary<string, string> { [SentencePieceKey] = Convert.ToBase64String(proto), [BpeFraming.MetadataKey] = framing.ToMetadata() };
         int unknown = model.UnknownId;
         // Llama's padding is its <unk> (id 0) unless a <pad> exists; the attention mask hides it either way.

@@ -47,8 +47,7 @@ public sealed partial class TextTokenizer
         catch (InvalidOperationException e) { throw new InvalidFileException(source, $"not a valid tokenizer.json: {e.Message.Split('\n')[0]}"); }
         framing = stated ?? framing ?? new BpeFraming(null, null);
         int? Id(string? token) => token is not null && pieces.TryGetValue(token, out int id) ? id : null;
-        foreach (var token in new[] { framing.First, framing.Last })
-            if (token is not null && Id(token) is null) throw new InvalidFileException(source, $"the framing token '{token}' is not in the vocabulary");
+        framing.Check(Id, source);
         SentencePieceTokenizer unigram;
         try { unigram = SentencePieceTokenizer.CreateFromTokenizerJson(new MemoryStream(Encoding.UTF8.GetBytes(json)), false, false); }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or JsonException or InvalidOperationException or FormatException
