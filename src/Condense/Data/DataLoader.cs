@@ -65,7 +65,7 @@ public sealed class DataLoader : IEnumerable<Batch>
         for (int b = 0; b < BatchCount; b++)
         {
             int[] indices = order[(b * BatchSize)..Math.Min(order.Length, (b + 1) * BatchSize)];
-            yield return new Batch(Data.Batch(indices), Data.Labels is null ? [] : Data.BatchLabels(indices), indices);
+            yield return new Batch(Data.Samples(indices), Data.Labels is null ? [] : Data.BatchLabels(indices), indices);
         }
     }
 

@@ -54,6 +54,12 @@ public sealed class Dataset
         return batch;
     }
 
+    /// <summary>
+    /// The given samples as an (n, …SampleShape) tensor, as PyTorch's DataLoader stacks them: what models are fed, so one
+    /// whose input has free dimensions (an image model of any height and width) receives images, not flat rows.
+    /// </summary>
+    public Tensor Samples(ReadOnlySpan<int> indices) => Batch(indices).Reshape([indices.Length, .. SampleShape]);
+
     /// <summary>The labels of the given samples.</summary>
     public int[] BatchLabels(ReadOnlySpan<int> indices)
     {
@@ -72,7 +78,7 @@ public sealed class Dataset
         if (batchSize < 1) throw new CondenseException($"batch size must be at least 1, got {batchSize}");
         var indices = Enumerable.Range(0, Count).ToArray();
         for (int start = 0; start < Count; start += batchSize)
-            yield return new Dictionary<string, Tensor> { [input] = Batch(indices.AsSpan(start, Math.Min(batchSize, Count - start))) };
+            yield return new Dictionary<string, Tensor> { [input] = Samples(indices.AsSpan(start, Math.Min(batchSize, Count - start))) };
     }
 
     /// <summary>The samples at <paramref name="indices"/>, in that order, with their labels.</summary>

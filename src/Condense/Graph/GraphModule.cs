@@ -247,8 +247,9 @@ public sealed partial class GraphModule : Module
         : throw new CondenseException($"the model has {Graph.Inputs.Count} inputs ({string.Join(", ", Graph.Inputs.Select(i => i.Name))}) "
             + "but was fed one tensor: this works on single-input models only (Run with a dictionary feeds several by name)");
 
-    // Data loaders hand out flat rows; a graph that declares (N, 1, 28, 28) gets them in that shape, and a
-    // graph that declares flat rows gets images flattened. Other rank changes are refused.
+    // Data sets hand out samples in their shape (N, 1, 28, 28) and features as flat rows; a graph that declares
+    // (N, 1, 28, 28) gets flat rows in that shape, and a graph that declares flat rows gets images flattened. Other rank
+    // changes are refused.
     // An input of the declared rank is never reshaped: (N, 1, 5, 3) for a declared (N, 1, 3, 5) is a
     // different layout, and reinterpreting it would silently scramble the data.
     private Tensor ShapeToInput(int index, Tensor input)
@@ -261,10 +262,14 @@ public sealed partial class GraphModule : Module
                 if (declared[i] >= 0 && declared[i] != input.Shape[i]) throw Mismatch(index, input, declared);
             return input;
         }
+        if (input.Rank == 0) throw Mismatch(index, input, declared);
         int sample = 1;
         foreach (int d in declared.AsSpan(1)) sample *= d;
-        if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && (input.Rank == 2 || declared.Length == 2) && input.Size == input.Shape[0] * sample)
-            return input.Reshape([input.Shape[0], .. declared[1..]]);
+        int rows = input.Shape[0], row = input.Size / Math.Max(rows, 1);
+        // Flat rows (features of unknown sample shape), or a sample flattened for a model that takes it flat.
+        if (declared.Length == 2 && (declared[1] < 0 || declared[1] == row)) return input.Reshape(rows, row);
+        if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && input.Rank == 2 && row == sample)
+            return input.Reshape([rows, .. declared[1..]]);
         throw Mismatch(index, input, declared);
     }
 

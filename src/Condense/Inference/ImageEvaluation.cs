@@ -49,7 +49,7 @@ public static class ImageEvaluation
         for (int start = 0; start < images.Count; start += batchSize)
         {
             int n = Math.Min(batchSize, images.Count - start);
-            var output = runner.Forward(images.Batch(indices.AsSpan(start, n)));
+            var output = runner.Forward(images.Samples(indices.AsSpan(start, n)));
             if (output.Shape.Length == 0 || output.Shape[0] != n)
                 throw new CondenseException($"the model gave an output of shape {Shape.Format(output.Shape)} for a batch of {n} images; "
                     + "its first dimension must be the batch");
@@ -119,9 +119,9 @@ public static class ImageEvaluation
     {
         int n = Math.Min(8, batchSize);
         var indices = Enumerable.Range(0, n).Select(i => i % images.Count).ToArray();
-        var one = images.Batch([0]);
+        var one = images.Samples([0]);
         double latency = MedianTime.Milliseconds(runner, () => runner.Forward(one), timingSeconds);
-        var several = images.Batch(indices);
+        var several = images.Samples(indices);
         double batch = n == 1 ? latency : MedianTime.Milliseconds(runner, () => runner.Forward(several), timingSeconds);
         return (latency, n / (batch / 1000));
     }

@@ -1,7 +1,7 @@
 // ONNX import: a ModelProto (opset 1–21 — older opsets adapted by Graph/Ops/OpsetUpgrades — default domain, and the com.microsoft
 // QOperator ops Condense writes, rewritten into QDQ form by QOperatorImport) becomes a ModelGraph that GraphModule
 // runs and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
-// float initializers become trainable, and every fault in the file is a one-line error naming it.
+// float initializers (and Constants, where they hold the weights) become trainable, and every fault in the file is a one-line error naming it.
 using Condense.Graph;
 using Condense.Graph.Ops;
 using Condense.Tensors;
@@ -88,6 +88,7 @@ public static class OnnxImporter
         var graph = new ModelGraph { Opset = (int)Math.Max(opset, OpsetUpgrades.Current) };
         var uint4 = new HashSet<string>();
         var typed = new Dictionary<string, TensorProto>();
+        var floatConstants = new List<string>();
         foreach (var init in proto.Initializer)
         {
             if (graph.Initializers.ContainsKey(init.Name)) throw new InvalidFileException(path, $"initializer '{init.Name}' is defined twice");
@@ -116,7 +117,7 @@ public static class OnnxImporter
                 throw new CondenseException($"node '{name}' uses op '{n.OpType}' from domain '{n.Domain}'; only the default ONNX domain is supported");
             if (n.OpType == OpTypes.Constant)
             {
-                AddConstant(graph, n, name, path, typed);
+                if (AddConstant(graph, n, name, path, typed) is { } weight) floatConstants.Add(weight);
                 continue;
             }
             // Omitted optional outputs are written as "": give them names so every value is unique.
@@ -135,6 +136,11 @@ public static class OnnxImporter
         TypeConstants(graph, typed, path);
         OwnCopiesOfIdentityConstants(graph);
         Float16Upcast.Apply(graph);
+        // Paddle2ONNX writes every weight as a Constant node and no initializer: there, the float Constants are the
+        // parameters (a layer's weight is one). Elsewhere a float Constant is something the exporter built (rotary frequencies, a mask), kept fixed.
+        if (graph.Trainable.Count == 0 && graph.Nodes.Any(n => n.OpType is OpTypes.Conv or OpTypes.ConvTranspose or OpTypes.Gemm or OpTypes.MatMul
+                && n.Inputs.Count > 1 && floatConstants.Contains(n.Inputs[1])))
+            graph.Trainable.UnionWith(floatConstants.Where(graph.Initializers.ContainsKey));
         // Quantization parameters (the scale and zero point inputs of Q/DQ nodes) are fixed, not trained.
         foreach (var node in graph.Nodes.Where(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DequantizeLinear))
             foreach (var name in node.Inputs.Skip(1)) graph.Trainable.Remove(name);
@@ -217,8 +223,9 @@ public static class OnnxImporter
         var t => throw new CondenseException($"node '{node.Name}' ({node.OpType}): attribute '{a.Name}' of type {t} is not supported"),
     };
 
-    // A Constant node is an initializer under its output's name; it is a constant, so not trainable.
-    private static void AddConstant(ModelGraph graph, NodeProto n, string name, string path, Dictionary<string, TensorProto> typed)
+    // A Constant node is an initializer under its output's name. Returns that name when the value is a float tensor of
+    // rank ≥ 1 (a weight, where an exporter writes weights this way).
+    private static string? AddConstant(ModelGraph graph, NodeProto n, string name, string path, Dictionary<string, TensorProto> typed)
     {
         if (n.Output.Count != 1 || n.Attribute.Count != 1)
             throw new InvalidFileException(path, $"Constant node '{name}' needs one output and one value attribute");
@@ -237,6 +244,7 @@ public static class OnnxImporter
         graph.Initializers.Add(output, value.Tensor);
         if (value.Type is { } t) graph.ElementTypes[output] = t;
         if (a.Name == "value" && a.T is { DataType: not OnnxTensors.Float } proto) typed[output] = proto;
+        return a.Name == "value" && a.T.DataType == OnnxTensors.Float && value.Type is null && value.Tensor.Rank > 0 ? output : null;
     }
 
     // Nodes as given when already in order; otherwise Kahn's algorithm, keeping the given order among

@@ -58,14 +58,21 @@ internal static partial class ChannelGroups
     }
 
     // Every value's shape, from one forward pass of a zero sample in evaluation mode (so batch norm leaves its statistics alone).
+    // Channels do not depend on the image size: a size the model leaves free (detectors, OCR) is probed at 224, a multiple of
+    // the usual total strides (32).
     private static Dictionary<string, int[]> ValueShapes(ModelGraph graph)
     {
         if (graph.Inputs.Count != 1) throw new CondenseException($"structured pruning needs a graph with one input, this one has {graph.Inputs.Count}");
         var probe = new GraphModule(graph);
         probe.Eval();
-        var sample = graph.Inputs[0].Shape[1..];
-        var values = probe.Run(Tensor.Zeros([1, .. sample]));
-        return values.ToDictionary(v => v.Key, v => v.Value.Shape);
+        const int freeSize = 224;
+        int[] sample = [1, .. graph.Inputs[0].Shape[1..].Select(d => d > 0 ? d : freeSize)];
+        try { return probe.Run(Tensor.Zeros(sample)).ToDictionary(v => v.Key, v => v.Value.Shape); }
+        catch (CondenseException e) when (graph.Inputs[0].Shape.Skip(1).Any(d => d <= 0))
+        {
+            throw new CondenseException($"structured pruning probes the model's channels with a zero sample of shape {Shape.Format(sample)} "
+                + $"(its input '{graph.Inputs[0].Name}' leaves sizes free), which it does not take: {e.Message}");
+        }
     }
 
     private sealed partial class Walk(ModelGraph graph, Dictionary<string, int[]> shapes)
