@@ -1,4 +1,5 @@
-// The engine's own fused ops (Graph/Ops/FusedOps): made by Inference/AttentionFusion and GemmActivationFusion at compile
+// The engine's own fused ops (Graph/Ops/FusedOps): made by Inference/AttentionFusion, GemmActivationFusion and
+// QuantizeDequantizeFusion at compile
 // time, never read from a file.
 namespace Condense.Graph;
 
@@ -16,4 +17,9 @@ public static partial class OpTypes
     /// Inference/GemmActivationFusion, not exported).
     /// </summary>
     public const string FusedGemm = "FusedGemm";
+    /// <summary>
+    /// QuantizeDequantizeLinear: DequantizeLinear(QuantizeLinear(x, scale, zero point)) with one scale, as floats in one pass
+    /// (made by Inference/QuantizeDequantizeFusion of an activation's Q/DQ pair, not exported).
+    /// </summary>
+    public const string QuantizeDequantizeLinear = "QuantizeDequantizeLinear";
 }

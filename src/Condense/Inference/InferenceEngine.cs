@@ -67,7 +67,8 @@ public static class InferenceEngine
         }
         bool hasConv = model.Graph.Nodes.Any(n => n.OpType == OpTypes.Conv);
         string reason = hasConv ? convReason : gemmReason;
-        if (FloatGraphFusion.Fuse(model.Graph) is not { } fusedFloat) return new CompiledModel(model, EngineKind.Float, reason);
+        var simulated = QuantizeDequantizeFusion.Fuse(model.Graph);
+        if ((FloatGraphFusion.Fuse(simulated ?? model.Graph) ?? simulated) is not { } fusedFloat) return new CompiledModel(model, EngineKind.Float, reason);
         var floatRunner = new GraphModule(fusedFloat);
         floatRunner.Eval();
         return new CompiledModel(floatRunner, EngineKind.Float, reason);

@@ -2,7 +2,8 @@
 // AVX-512 with a reciprocal product that falls back to the division near ties) against the scalar formula,
 // value by value, on the inputs where a product by 1/scale and the division can round differently: values
 // whose quotient is a half-integer or one float step either side of one, for scales whose reciprocal is
-// inexact, plus random values, a subnormal scale (infinite reciprocal) and special values.
+// inexact, plus random values, a subnormal scale (infinite reciprocal) and special values. The same values check the
+// quantize-then-dequantize round trip of a QDQ pair (QuantizeLinear.RoundTrip), bit for bit.
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
 using Condense.Tensors;
@@ -67,5 +68,27 @@ public class QuantizeToByteTests
                 }
         }
         finally { Cpu.Threads = saved; }
+    }
+
+    [Theory]
+    [InlineData(0.1f, 128, 0, 255)]
+    [InlineData(0.0392157f, 0, 0, 255)]
+    [InlineData(1f / 3f, -3, -128, 127)]    // int8 codes
+    [InlineData(0.0073f, 2, 0, 15)]         // a narrower range (4-bit QAT's qmin/qmax)
+    [InlineData(1e-40f, 0, -128, 127)]
+    public void TheRoundTripOfEveryPathIsQuantizeThenDequantize(float scale, int zeroPoint, int qMin, int qMax)
+    {
+        var x = NearTies(scale, new Rng(13)).Select(v => v - 150 * scale).ToArray();
+        foreach (var path in Cpu.SupportedPaths)
+        {
+            var y = new float[x.Length];
+            using (Cpu.Force(path)) QuantizeLinear.RoundTrip(x, scale, zeroPoint, qMin, qMax, y);
+            for (int i = 0; i < x.Length; i++)
+            {
+                float expected = QuantizeLinear.Dequantize(QuantizeLinear.Quantize(x[i], scale, zeroPoint, qMin, qMax), scale, zeroPoint);
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[i]),
+                    $"{path}: x = {x[i]:R}, scale {scale:R}, z {zeroPoint}: {y[i]:R}, scalar {expected:R}");
+            }
+        }
     }
 }

@@ -3,6 +3,8 @@
 // op has its head-split layout); SkipLayerNormalization is ONNX Runtime's com.microsoft op of that name (its first four
 // inputs) and trains through the Add and LayerNormalization it stands for. FusedGemm (Gemm and the ReLU or GELU after
 // it, Graph/GraphOps.FusedGemm.cs) trains through the two ops; it is not exported (com.microsoft's has no GELU).
+// QuantizeDequantizeLinear (an activation's Q/DQ pair, Inference/QuantizeDequantizeFusion) runs inference only.
+using Condense.Tensors;
 using static Condense.Graph.GraphOps;
 
 namespace Condense.Graph.Ops;
@@ -15,5 +17,18 @@ internal static class FusedOps
         new(OpTypes.SkipLayerNormalization, (n, x, _) => [SkipLayerNormalization(n, x)], OpGradient.Autograd, OpExport.ContribDomain)
             { Import = OpImport.EngineOnly, Types = MathOps.Floats },
         new(OpTypes.FusedGemm, (n, x, _) => [FusedGemm(n, x)], OpGradient.Autograd, OpExport.None) { Import = OpImport.EngineOnly },
+        new(OpTypes.QuantizeDequantizeLinear, (n, x, _) => [QuantizeDequantize(n, x)], OpGradient.None, OpExport.None)
+            { Import = OpImport.EngineOnly, FloatHeld = true },
     ];
+
+    // Inputs x, a one-element scale and zero point (float-held); attributes qmin and qmax, the codes' range.
+    private static Tensor QuantizeDequantize(Node n, Tensor?[] x)
+    {
+        var input = Required(n, x, 0);
+        float scale = Required(n, x, 1).Data[0];
+        int zeroPoint = Optional(x, 2) is { } z ? (int)z.Data[0] : 0;
+        var y = Tensor.Uninitialized(input.Shape);
+        Kernels.Int8Gemm.QuantizeLinear.RoundTrip(input.Data, scale, zeroPoint, (int)n.Int("qmin", 0), (int)n.Int("qmax", 255), y.Data);
+        return y;
+    }
 }

@@ -1,0 +1,64 @@
+// The float simulation of a static-quantized graph the integer engines do not take (here PaddleOCR's classifier, whose input
+// leaves the image size free) runs each activation's QuantizeLinear → DequantizeLinear pair as one QuantizeDequantizeLinear
+// node: the compiled runner gives the plain graph's outputs bit for bit. A pair whose codes something else reads stays.
+using Condense.Autograd;
+using Condense.Data;
+using Condense.Formats;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Nn;
+using Condense.Quantization;
+using Condense.Tensors;
+
+namespace Condense.Tests.Inference;
+
+public sealed class QuantizeDequantizeFusionTests
+{
+    private static Tensor Run(Module model, Tensor x)
+    {
+        model.Eval();
+        using (GradMode.NoGrad()) return model.Forward(x);
+    }
+
+    [Fact]
+    public void TheFusedSimulationGivesTheQdqGraphsBits()
+    {
+        var model = ModelFile.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx-paddle", "ch_ppocr_mobile_v2.0_cls_infer.onnx"));
+        var images = new Dataset(Tensor.Uniform(new Rng(5), -1f, 1f, 8, 3, 48, 192).Data, null, [3, 48, 192]);
+        var quantized = Quantizer.Quantize(model, images, new QuantizeOptions()).Model;
+        var compiled = InferenceEngine.Compile(quantized);
+        Assert.Equal(EngineKind.Float, compiled.Kind);
+        var runner = Assert.IsType<GraphModule>(compiled.Runner);
+        int pairs = quantized.Graph.Nodes.Count(n => n.OpType == OpTypes.QuantizeLinear && !quantized.Graph.Initializers.ContainsKey(n.Inputs[0]));
+        Assert.True(pairs > 50, $"{pairs} activation pairs");
+        Assert.True(runner.Graph.Nodes.Count(n => n.OpType == OpTypes.QuantizeDequantizeLinear) >= pairs);
+        Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType == OpTypes.QuantizeLinear && !runner.Graph.Initializers.ContainsKey(n.Inputs[0]));
+        foreach (var x in new[] { images.Samples([0, 1, 2]), Tensor.Uniform(new Rng(6), -3f, 3f, 1, 3, 64, 100) })
+            Assert.Equal(Run(quantized, x).Data, Run(runner, x).Data);
+    }
+
+    [Fact]
+    public void APairWhoseCodesAnotherOpReadsStaysAsItIs()
+    {
+        // x → Q → DQ → y, and the same codes cast to float → c: the pair is not fused; a second pair, with DQ alone, is.
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 4]));
+        graph.Initializers["s"] = Tensor.Scalar(0.05f);
+        graph.Initializers["z"] = Tensor.Scalar(7f);
+        graph.ElementTypes["z"] = ElementType.UInt8;
+        graph.Nodes.Add(new Node("q", OpTypes.QuantizeLinear, ["x", "s", "z"], ["codes"]));
+        graph.Nodes.Add(new Node("dq", OpTypes.DequantizeLinear, ["codes", "s", "z"], ["y"]));
+        graph.Nodes.Add(new Node("cast", OpTypes.Cast, ["codes"], ["c"], new Dictionary<string, AttributeValue> { ["to"] = AttributeValue.Int(1) }));
+        graph.Nodes.Add(new Node("q2", OpTypes.QuantizeLinear, ["y", "s", "z"], ["codes2"]));
+        graph.Nodes.Add(new Node("dq2", OpTypes.DequantizeLinear, ["codes2", "s", "z"], ["y2"]));
+        graph.Outputs.Add(new ValueInfo("c", [-1, 4]));
+        graph.Outputs.Add(new ValueInfo("y2", [-1, 4]));
+        var fused = QuantizeDequantizeFusion.Fuse(graph)!;
+        Assert.Equal([OpTypes.QuantizeLinear, OpTypes.DequantizeLinear, OpTypes.Cast, OpTypes.QuantizeDequantizeLinear], fused.Nodes.Select(n => n.OpType));
+        var x = new Dictionary<string, Tensor> { ["x"] = Tensor.Uniform(new Rng(1), -2f, 14f, 3, 4) };
+        var expected = new GraphModule(graph).Run(x);
+        var actual = new GraphModule(fused).Run(x);
+        Assert.Equal(expected["y2"].Data, actual["y2"].Data);
+        Assert.Equal(expected["c"].Data, actual["c"].Data);
+    }
+}
