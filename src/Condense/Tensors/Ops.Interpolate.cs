@@ -33,6 +33,8 @@ public partial class Tensor
                     Array.Copy(lx, (o * length + map.Indices[j]) * inner, ly, (o * map.Length + j) * inner, inner);
             return y;
         }
+        if (DataType == DataType.Float32 && map.Constant is null) ResampleFloats(Data, y.Data, outer, length, inner, map, nearest);
+        else
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < map.Length; j++)
                 for (int i = 0; i < inner; i++)
@@ -67,5 +69,30 @@ public partial class Tensor
                 }
             AccumulateGrad(gx);
         }, this);
+    }
+
+    // The float32 map without constants, on the arrays: nearest copies rows of `inner` values (or gathers along the last
+    // axis); other maps sum their taps in double in the same order as the general loop, so the bits are the same.
+    private static void ResampleFloats(float[] x, float[] y, int outer, int length, int inner, ResampleMap map, bool nearest)
+    {
+        for (int o = 0; o < outer; o++)
+            for (int j = 0; j < map.Length; j++)
+            {
+                int target = (o * map.Length + j) * inner;
+                if (nearest)
+                {
+                    int source = (o * length + map.Indices[j]) * inner;
+                    if (inner == 1) y[target] = x[source];
+                    else x.AsSpan(source, inner).CopyTo(y.AsSpan(target, inner));
+                    continue;
+                }
+                for (int i = 0; i < inner; i++)
+                {
+                    double value = 0;
+                    for (int t = 0; t < map.Taps; t++)
+                        value += map.Weights[j * map.Taps + t] * x[(o * length + map.Indices[j * map.Taps + t]) * inner + i];
+                    y[target + i] = (float)value;
+                }
+            }
     }
 }
