@@ -2,8 +2,8 @@
 // neurons there, as ConvNeXt's block MLP (Liu et al. 2022: pointwise convs written as Linears between two permutes) and
 // a vision transformer's MLP do. Those neurons pass the ops that act element by element — GELU as exported (x / √2, erf,
 // + 1 as a gate, x · gate, · 0.5), ReLU and its kin — to the Linear that reads them, whose input rows are cut with them.
-// Anything else that meets them (a pool, a norm, a reshape, a transpose, a conv) assumes channels on axis 1: the group is
-// blocked there.
+// Transposes and reductions that keep channels whole are followed (ChannelGroups.Transpose.cs); anything else that meets
+// them (a pool, a norm, a reshape, a conv) assumes channels on axis 1: the group is blocked there.
 using Condense.Graph;
 
 namespace Condense.Pruning;
@@ -37,6 +37,7 @@ internal static partial class ChannelGroups
             }
             if (node.OpType == OpTypes.Add) return false;
             single &= tracked[0] == node.Inputs[0];
+            if (single && ReducesAroundLastAxis(node, tracked[0])) return true;
             if (single && (ZeroPreserving.Contains(node.OpType) || ScalesByConstant(node)))
             {
                 Pass(node);

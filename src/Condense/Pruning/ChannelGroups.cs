@@ -94,7 +94,7 @@ internal static partial class ChannelGroups
             var segmented = node.Inputs.Where(i => i.Length > 0 && Segments.ContainsKey(i)).Distinct().ToList();
             if (segmented.Count > 0 && VisitSegmented(node, segmented)) return;
             var tracked = node.Inputs.Where(i => i.Length > 0 && Channels.ContainsKey(i)).Distinct().ToList();
-            if (VisitChannelsLast(node, tracked)) return;
+            if (TransposeChannels(node, tracked) || VisitChannelsLast(node, tracked)) return;
             switch (node.OpType)
             {
                 case OpTypes.Add when ConstantOffset(node) && tracked.SequenceEqual([node.Inputs[0]]) && Channels[node.Inputs[0]].Block == 1:

@@ -3,6 +3,7 @@
 // + 1, x · (…), · 0.5. Its 32 hidden neurons are removed from the first Linear's columns and bias and the second's rows;
 // the oracle is the original with those neurons' rows of the second Linear set to zero (their output masked), and ONNX
 // Runtime runs the result. The residual stream (a layer norm across channels, permutes) stays whole, with the reason.
+// Convolutions whose channels a Transpose takes to the last axis before a mean (Keras' layout) are cut with the Dense layer.
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Formats;
@@ -63,5 +64,25 @@ public sealed class ChannelsLastPruningTests
         var proto = global::Onnx.ModelProto.Parser.ParseFrom(OnnxExporter.ToBytes(result.Model.Graph));
         var ort = TypedParity.RunOnnxRuntime(proto, [("input", x)])["logits"];
         Graph.TensorAsserts.Close(ort, new Tensor(cut, 2, 5), 1e-4f);
+    }
+
+    [Fact]
+    public void FiltersTransposedToChannelsLastBeforeAMeanAreCutAsZeroedFilters()
+    {
+        // Keras' layout (nhwc-op13.onnx): the convolutions' channels go through a Transpose to the last axis, a mean over height
+        // and width, and the Dense layer, whose input rows are cut with them. Oracle: the original with the cut filters zeroed.
+        var model = ModelFile.Load(Fixture("nhwc-op13.onnx"));
+        var input = Npy.Read(Fixture("nhwc.input.npy"));
+        var x = new Tensor(input.ToFloat(), input.Shape);
+        Graph.TensorAsserts.Close(new Tensor(Npy.Read(Fixture("nhwc.expected.npy")).ToFloat(), 2, 5), new Tensor(Logits(model, x), 2, 5), 1e-5f);
+        var result = StructuredPruning.Remove(model, 0.5);
+        Assert.Equal([(8, 4), (16, 8)], result.Changes.Select(c => (c.ChannelsBefore, c.ChannelsAfter)));
+        Assert.Equal([5, 8], result.Model.Graph.Initializers["dense.weight"].Shape);
+        Assert.Equal([8, 1, 3, 3], result.Model.Graph.Initializers["depthwise.weight"].Shape);
+        var zeroed = new GraphModule(ConcatFilterPruningTests.Zeroed(model, result.Changes));
+        Graph.TensorAsserts.Close(new Tensor(Logits(zeroed, x), 2, 5), new Tensor(Logits(result.Model, x), 2, 5), 1e-5f);
+        var proto = global::Onnx.ModelProto.Parser.ParseFrom(OnnxExporter.ToBytes(result.Model.Graph));
+        var ort = TypedParity.RunOnnxRuntime(proto, [(proto.Graph.Input[0].Name, x)])[proto.Graph.Output[0].Name];
+        Graph.TensorAsserts.Close(new Tensor([.. ort.Data], ort.Shape), new Tensor(Logits(result.Model, x), 2, 5), 1e-5f);
     }
 }
