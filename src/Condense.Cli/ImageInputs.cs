@@ -25,7 +25,28 @@ internal static class ImageInputs
     public static Dataset Load(Output output, ImageDataSettings settings, string directory, GraphModule model, string role)
     {
         if (model.Graph.Inputs.Count != 1) throw new CondenseException($"an image model has one input; this one has {model.Graph.Inputs.Count}");
+        if (DataSets.IsArrayFile(directory)) return Arrays(output, directory, directory == settings.Data ? settings.Labels : null, role);
         return Load(output, settings, directory, model.Graph.Inputs[0].Shape, role);
+    }
+
+    /// <summary>The folder of images or the array file (.npy, .csv) the command measures on: --images, else --data.</summary>
+    public static string Source(ImageDataSettings settings) =>
+        settings.Images ?? settings.Data ?? throw new CondenseException("no images or array file to measure on");
+
+    /// <summary>What the command's samples are called in its tables: images, or the samples of an array file.</summary>
+    public static string Unit(ImageDataSettings settings) => settings.Images is null ? "samples" : "images";
+
+    /// <summary>Whether the command reads images or an array file (not IDX folders).</summary>
+    public static bool Given(ImageDataSettings settings) => settings.Images is not null || DataSets.IsArrayFile(settings.Data);
+
+    // The samples of a .npy or CSV file, used as the model's inputs as they are.
+    private static Dataset Arrays(Output output, string path, string? labelsPath, string role)
+    {
+        var data = DataSets.LoadArrays(path, labelsPath);
+        string labels = data.Labels is null ? "unlabelled" : $"{data.NumClasses} classes";
+        string shape = Markup.Escape(Condense.Tensors.Shape.Format(data.SampleShape));
+        output.Console.MarkupLine($"{role}: {data.Count} samples of shape {shape} from {Markup.Escape(path)} ({labels})");
+        return data;
     }
 
     /// <summary>The images of <paramref name="directory"/> for a model whose input has the shape <paramref name="inputShape"/> (batch first).</summary>

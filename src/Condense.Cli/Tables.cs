@@ -67,31 +67,35 @@ internal static class Tables
         table.AddRow("throughput (batch 32)", $"{m.ThroughputBatch32:N1} passages/s");
         output.Console.Write(table);
     }
-    public static void ImageMetrics(Output output, string file, string? reference, Condense.Inference.ImageMetrics m)
+    public static void ImageMetrics(Output output, string file, string? reference, Condense.Inference.ImageMetrics m, string unit = "images")
     {
         string against = reference is null ? "" : $" against {Markup.Escape(Path.GetFileName(reference))}";
         var table = new Table().Title($"[bold]{Markup.Escape(Path.GetFileName(file))}[/]{against}").AddColumns("metric", "value");
-        foreach (var (name, value) in ImageRows(m)) table.AddRow(name, value);
+        foreach (var (name, value) in ImageRows(m, unit)) table.AddRow(name, value);
         output.Console.Write(table);
     }
 
     /// <summary>Image models side by side (before and after a pass): one column per model, the rows of <see cref="ImageMetrics"/>.</summary>
-    public static void ImageComparison(Output output, params (string Name, Condense.Inference.ImageMetrics Metrics)[] columns)
+    public static void ImageComparison(Output output, params (string Name, Condense.Inference.ImageMetrics Metrics)[] columns) =>
+        ImageComparison(output, "images", columns);
+
+    /// <summary>As <see cref="ImageComparison(Output, ValueTuple{string, Condense.Inference.ImageMetrics}[])"/>, counting <paramref name="unit"/>.</summary>
+    public static void ImageComparison(Output output, string unit, params (string Name, Condense.Inference.ImageMetrics Metrics)[] columns)
     {
         var table = new Table().AddColumn("");
         foreach (var (name, _) in columns) table.AddColumn(Markup.Escape(name));
-        var rows = columns.Select(c => ImageRows(c.Metrics).ToDictionary(r => r.Name, r => r.Value)).ToList();
+        var rows = columns.Select(c => ImageRows(c.Metrics, unit).ToDictionary(r => r.Name, r => r.Value)).ToList();
         // Rows in the order one model with every figure would list them.
-        var order = new[] { "images", "accuracy", "cosine", "top-10", "top-1", "parameters", "file size", "latency", "throughput" };
+        var order = new[] { unit, "accuracy", "cosine", "top-10", "top-1", "parameters", "file size", "latency", "throughput" };
         int Rank(string name) => Array.FindIndex(order, o => name.StartsWith(o, StringComparison.Ordinal));
         foreach (var name in rows.SelectMany(r => r.Keys).Distinct().OrderBy(Rank).ToList())
             table.AddRow([name, .. rows.Select(r => r.GetValueOrDefault(name, "–"))]);
         output.Console.Write(table);
     }
 
-    private static IEnumerable<(string Name, string Value)> ImageRows(Condense.Inference.ImageMetrics m)
+    private static IEnumerable<(string Name, string Value)> ImageRows(Condense.Inference.ImageMetrics m, string unit)
     {
-        yield return ("images", $"{m.Images:N0}");
+        yield return (unit, $"{m.Images:N0}");
         if (m.Accuracy is double accuracy) yield return ("accuracy", $"{accuracy:P2}");
         if (m.Fidelity is { } f)
         {
@@ -101,8 +105,8 @@ internal static class Tables
         }
         yield return ("parameters", $"{m.Parameters:N0}");
         if (m.FileBytes > 0) yield return ("file size", Output.FormatBytes(m.FileBytes));
-        yield return ("latency (batch 1)", $"{m.LatencyMsBatch1:F1} ms");
-        yield return ("throughput", $"{m.ThroughputBatch8:N1} images/s");
+        yield return ("latency (batch 1)", m.LatencyMsBatch1 < 1 ? $"{m.LatencyMsBatch1 * 1000:F1} µs" : $"{m.LatencyMsBatch1:F1} ms");
+        yield return ("throughput", $"{m.ThroughputBatch8:N1} {unit}/s");
     }
 
     /// <summary>The sparsity each tensor got: the point of a sensitivity allocation.</summary>

@@ -14,6 +14,8 @@ internal class CommonSettings : CommandSettings
 internal class DataSettings : CommonSettings
 {
     [CommandOption("--data <DIR>")]
-    [Description("Folder with MNIST-format IDX files (train-images-idx3-ubyte[[.gz]], …). Default: the embedded MNIST subset.")]
+    [Description("Folder with MNIST-format IDX files (train-images-idx3-ubyte[[.gz]], …). Default: the embedded MNIST subset. "
+        + "eval, quantize and prune also take an array file: a .npy of the model's inputs (first dimension = samples; labels with "
+        + "--labels, else fidelity to the original) or a CSV file, one sample per line, label first.")]
     public string? Data { get; init; }
 }

@@ -24,8 +24,9 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         [ConflictsWith("--data"), ConflictsWith("--images")]
         public string? Text { get; init; }
 
-        [CommandOption("--reference <MODEL>")] [Description("The model --text or --images compares with (the float original).")]
-        [Requires("--text|--images")]
+        [CommandOption("--reference <MODEL>")]
+        [Description("The model --text, --images or --data FILE.npy compares with (the float original).")]
+        [Requires("--text|--images|--data")]
         public string? Reference { get; init; }
 
         [CommandOption("--vocab <FILE>")] [Description(TextOptions.VocabHelp)]
@@ -41,7 +42,8 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
     {
         var output = new Output(settings.Json);
         if (settings.Text is not null) return EvalText(output, settings);
-        if (settings.Images is not null) return EvalImages(output, settings);
+        if (ImageInputs.Given(settings)) return EvalImages(output, settings);
+        if (settings.Reference is not null) throw new CondenseException("--reference needs --text, --images or --data with a .npy or .csv file");
         var model = ModelFile.Load(settings.Model);
         var (_, test) = DataSets.Load(settings.Data);
         // A quantized model runs on the integer engine when its graph compiles to it.
@@ -63,17 +65,20 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
     // Accuracy on labelled images (a classifier), fidelity to the reference's outputs (with --reference), size and speed.
     private static int EvalImages(Output output, Settings settings)
     {
-        if (settings.Reference is null && Condense.Data.Images.ImageFolder.WhyUnlabelled(settings.Images!) is { } why)
+        if (settings.Reference is null && settings.Images is { } folder && Condense.Data.Images.ImageFolder.WhyUnlabelled(folder) is { } why)
             throw new CondenseException($"the images are unlabelled ({why}): give --reference MODEL to measure fidelity to it");
         var model = ModelFile.Load(settings.Model);
         var reference = settings.Reference is null ? null : ModelFile.Load(settings.Reference);
-        var images = ImageInputs.Load(output, settings, settings.Images!, model, "evaluation");
+        if (settings is { Reference: null, Images: null, Labels: null } && settings.Data!.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+            throw new CondenseException($"the samples of {settings.Data} are unlabelled: give --labels FILE.npy for accuracy, or --reference MODEL "
+                + "to measure fidelity to it");
+        var images = ImageInputs.Load(output, settings, ImageInputs.Source(settings), model, "evaluation");
         int batch = ImageInputs.BatchSizeOf(output, model);
         var metrics = CountProgress.Run(output, "evaluating", images.Count,
             progress => ImageEvaluation.Measure(model, reference, images, settings.Model, batch, progress));
         if (metrics.Accuracy is null && metrics.Fidelity is null)
             throw new CondenseException("the images have labels but the model's output is not one score per class: give --reference MODEL");
-        Tables.ImageMetrics(output, settings.Model, settings.Reference, metrics);
+        Tables.ImageMetrics(output, settings.Model, settings.Reference, metrics, ImageInputs.Unit(settings));
         output.Result(new { model = settings.Model, reference = settings.Reference, metrics });
         return 0;
     }

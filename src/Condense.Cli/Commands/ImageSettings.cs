@@ -2,6 +2,7 @@
 // model's input (the usual resize → center crop → scale → normalise, or a preset, or a preprocessing graph).
 using System.ComponentModel;
 using Condense.Cli.CommandLine;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace Condense.Cli.Commands;
@@ -13,6 +14,17 @@ internal class ImageDataSettings : DataSettings
         + "One sub-folder per class gives labels and accuracy; without them the model is measured by fidelity to the original's outputs.")]
     [ConflictsWith("--data")]
     public string? Images { get; init; }
+
+    [CommandOption("--labels <FILE>")]
+    [Description("Class labels of --data FILE.npy: a rank-1 integer .npy, one per sample (accuracy is then reported).")]
+    [Requires("--data")]
+    public string? Labels { get; init; }
+
+    /// <summary>--labels labels the samples of a .npy given as --data; anywhere else it would be ignored.</summary>
+    public override ValidationResult Validate() =>
+        Labels is not null && !(Data ?? "").EndsWith(".npy", StringComparison.OrdinalIgnoreCase)
+            ? ValidationResult.Error("--labels only applies with --data FILE.npy (a CSV file carries its labels, IDX folders their label files)")
+            : base.Validate();
 
     [CommandOption("--preset <NAME>")]
     [Description("imagenet (RGB 0–1, ImageNet mean/std), imagenet-caffe (BGR 0–255 minus the channel means) or none (RGB 0–1). "

@@ -115,7 +115,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             + "updates from the calibration Hessian, Frantar & Alistarh 2023).")]
         public PruneScore Score { get; init; } = PruneScore.Magnitude;
 
-        [CommandOption("--allocation <NAME>")] [Requires("--text|--images")]
+        [CommandOption("--allocation <NAME>")] [Requires("--text|--images|--data")]
         [ConflictsWith("--nm"), ConflictsWith("--global"), ConflictsWith("--random"), ConflictsWith("--threshold")]
         [Description("With --text or --images: uniform (default: every layer at --sparsity) or sensitivity (each layer pruned alone at "
             + "20–90 % and measured on the calibration passages' embeddings or images' outputs, then --sparsity spent where it costs least; "
@@ -127,11 +127,11 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [Description("With --allocation sensitivity: calibration passages or images each measurement runs (default 32).")]
         public int SensitivitySamples { get; init; } = PruneOptions.DefaultSensitivitySamples;
 
-        [CommandOption("--calibration <PATH>")] [Requires("--text|--images")]
+        [CommandOption("--calibration <PATH>")] [Requires("--text|--images|--data")]
         [Description("With --text: passages that wanda and sparsegpt score on and --allocation sensitivity measures on (default: the first "
             + "half of --text). With --images --structured: a folder of images the filters are chosen on, the layers reading them refitted "
             + "(residual channels stay whole); with --images --allocation sensitivity: images the sparsities are measured on (default: every "
-            + "other image of --images, the rest measured).")]
+            + "other image of --images, the rest measured). With --data FILE.npy: a .npy of inputs, as images are used.")]
         public string? Calibration { get; init; }
 
         [CommandOption("--channel-multiple <N>")] [Requires("--structured")]
@@ -212,13 +212,16 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             throw new CondenseException("the AGP schedule prunes during fine-tuning: give --finetune-epochs");
         OutputPaths.CheckFile(outPath, new RunInput("input model", settings.Model), new RunInput("data", settings.Data),
             new RunInput("sensitivity report", settings.SensitivityFile), new RunInput("text", settings.Text), new RunInput("vocabulary", settings.Vocab),
-            new RunInput(settings.Images is null ? "calibration text" : "calibration images", settings.Calibration),
+            new RunInput(settings.Text is not null ? "calibration text" : "calibration data", settings.Calibration),
             new RunInput("fine-tuning text", settings.FinetuneText),
             new RunInput("preprocessing model", settings.PreprocessModel));
         ModelFile.CheckSavable(outPath);
         output.Report = ReportRequest.Check(settings.Report, "prune", settings.Model);
         if (settings.Text is not null) return PruneText.Run(output, settings, run.Options, outPath);
-        if (settings.Images is not null) return PruneImages.Run(output, settings, run, outPath);
+        if (ImageInputs.Given(settings)) return PruneImages.Run(output, settings, run, outPath);
+        if (settings.Calibration is not null || settings.Allocation != SparsityAllocation.Uniform)
+            throw new CondenseException($"{(settings.Calibration is not null ? "--calibration" : "--allocation")} only applies with --text, --images "
+                + "or an array file as --data (.npy, .csv), not a folder of IDX files");
         var model = ModelFile.Load(settings.Model);
         if (settings.SensitivityFile is not null)
         {

@@ -16,14 +16,14 @@ internal static class PruneImages
             throw new CondenseException($"--images prunes in one shot; --schedule {run.Schedule.ToString().ToLowerInvariant()} needs labelled --data");
         if (run.FinetuneEpochs > 0)
             throw new CondenseException("an image model recovers by distillation from the original: use `condense distill --teacher MODEL --images DIR "
-                + "--student-prune R` (--finetune-epochs is for --data)");
+                + "--student-prune R` (--finetune-epochs is for IDX data)");
         run.Validate();
         bool sensitivity = run.Options.Allocation == SparsityAllocation.Sensitivity;
         if (settings.Calibration is not null && !run.Structured && !sensitivity)
-            throw new CondenseException("with --images, --calibration chooses the filters that --structured removes or the sparsities that "
+            throw new CondenseException("with --images or --data, --calibration chooses the filters that --structured removes or the sparsities that "
                 + "--allocation sensitivity spreads: give one of them");
         var model = ModelFile.Load(settings.Model);
-        var images = ImageInputs.Load(output, settings, settings.Images!, model, "evaluation");
+        var images = ImageInputs.Load(output, settings, ImageInputs.Source(settings), model, "evaluation");
         var calibration = settings.Calibration is { } folder ? ImageInputs.Load(output, settings, folder, model, "calibration") : null;
         if (sensitivity && calibration is null)
         {
@@ -58,8 +58,9 @@ internal static class PruneImages
         foreach (var s in report.Skipped ?? []) output.Console.MarkupLine($"[yellow]skipped[/] {Markup.Escape(s)}");
         if (sensitivity && !run.Structured) Tables.SparsityByTensor(output, report.Tensors ?? []);
         string what = run.Structured ? $"{report.Sparsity:P1} of parameters removed" : $"{report.Sparsity:P1} sparse ({report.Method})";
-        Tables.ImageComparison(output, ("original", report.Before), ($"pruned: {what}", report.After));
-        output.Console.MarkupLine($"measured on {report.After.Images} images; saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
+        Tables.ImageComparison(output, ImageInputs.Unit(settings), ("original", report.Before), ($"pruned: {what}", report.After));
+        output.Console.MarkupLine($"measured on {report.After.Images} {ImageInputs.Unit(settings)}; saved [bold]{Markup.Escape(outPath)}[/] "
+            + $"in {report.Seconds:F1}s");
         output.Result(outPath, ImageInputs.Warnings(output, images, report.Before, report.After), report);
         return 0;
     }

@@ -170,7 +170,7 @@ internal sealed class QuantizeCommand : Command<QuantizeCommand.Settings>
         ModelFile.CheckSavable(outPath);
         output.Report = ReportRequest.Check(settings.Report, "quantize", settings.Model);
         if (settings.Text is not null) return QuantizeText.Run(output, settings, options, outPath);
-        if (settings.Images is not null) return QuantizeImages.Run(output, settings, options, outPath);
+        if (ImageInputs.Given(settings)) return QuantizeImages.Run(output, settings, options, outPath);
         var model = ModelFile.Load(settings.Model);
         var (train, test) = DataSets.Load(settings.Data);
         var calibration = settings.Calibration is { } c ? DataSets.LoadCalibration(c) : train;

@@ -15,7 +15,7 @@ internal static class QuantizeImages
     public static int Run(Output output, QuantizeCommand.Settings settings, QuantizeOptions options, string outPath)
     {
         var model = ModelFile.Load(settings.Model);
-        var images = ImageInputs.Load(output, settings, settings.Images!, model, "evaluation");
+        var images = ImageInputs.Load(output, settings, ImageInputs.Source(settings), model, "evaluation");
         Dataset calibration, evaluation;
         if (settings.Calibration is { } folder) (calibration, evaluation) = (ImageInputs.Load(output, settings, folder, model, "calibration"), images);
         else
@@ -42,8 +42,9 @@ internal static class QuantizeImages
             layers.AddRow(Markup.Escape(l.Node), Markup.Escape(l.Weight), $"{l.MinScale:G3} … {l.MaxScale:G3}", l.InputScale is { } s ? $"{s:G4}" : "–");
         foreach (var f in report.FloatLayers) layers.AddRow("", Markup.Escape(f), "float", "");
         output.Console.Write(layers);
-        Tables.ImageComparison(output, ("float", report.Before), ($"int{report.Bits}", report.After));
-        string calibrated = report.CalibrationImages > 0 ? $"calibrated on {report.CalibrationImages} images, " : "";
+        string unit = ImageInputs.Unit(settings);
+        Tables.ImageComparison(output, unit, ("float", report.Before), ($"int{report.Bits}", report.After));
+        string calibrated = report.CalibrationImages > 0 ? $"calibrated on {report.CalibrationImages} {unit}, " : "";
         output.Console.MarkupLine($"{calibrated}measured on {report.After.Images}; saved [bold]{Markup.Escape(outPath)}[/] in {report.Seconds:F1}s");
         var warnings = ImageInputs.Warnings(output, evaluation, report.Before, report.After);
         output.Result(outPath, warnings, report, ("onnx_format", format.ToString().ToLowerInvariant(), Before: "calibration_images"));
