@@ -86,7 +86,7 @@ internal static class Tables
         foreach (var (name, _) in columns) table.AddColumn(Markup.Escape(name));
         var rows = columns.Select(c => ImageRows(c.Metrics, unit).ToDictionary(r => r.Name, r => r.Value)).ToList();
         // Rows in the order one model with every figure would list them.
-        var order = new[] { unit, "accuracy", "cosine", "top-10", "top-1", "parameters", "file size", "latency", "throughput" };
+        var order = new[] { unit, "accuracy", "cosine", "top-10", "top-1", "relative error", "parameters", "file size", "latency", "throughput" };
         int Rank(string name) => Array.FindIndex(order, o => name.StartsWith(o, StringComparison.Ordinal));
         foreach (var name in rows.SelectMany(r => r.Keys).Distinct().OrderBy(Rank).ToList())
             table.AddRow([name, .. rows.Select(r => r.GetValueOrDefault(name, "–"))]);
@@ -102,6 +102,7 @@ internal static class Tables
             yield return ("cosine to original (mean / min)", $"{f.CosineMean:F4} / {f.CosineMin:F4}");
             yield return ("top-10 neighbour overlap", $"{f.TopKOverlap:P1}");
             if (f.Top1Agreement is double top1) yield return ("top-1 agreement", $"{top1:P1}");
+            yield return ("relative error ‖Δ‖/‖original‖", $"{f.RelativeError:G3}");
         }
         yield return ("parameters", $"{m.Parameters:N0}");
         if (m.FileBytes > 0) yield return ("file size", Output.FormatBytes(m.FileBytes));

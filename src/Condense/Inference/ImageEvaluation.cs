@@ -78,7 +78,11 @@ public static class ImageEvaluation
         double? agreement = outputs.IsClassScores && reference.IsClassScores
             ? Enumerable.Range(0, outputs.Rows.Length).Average(i => ArgMax(outputs.Rows[i]) == ArgMax(reference.Rows[i]) ? 1.0 : 0.0)
             : null;
-        return new ImageFidelity(f.CosineMean, f.CosineMin, f.TopKOverlap, f.Spearman) { Top1Agreement = agreement };
+        return new ImageFidelity(f.CosineMean, f.CosineMin, f.TopKOverlap, f.Spearman)
+        {
+            Top1Agreement = agreement,
+            RelativeError = Fidelity.RelativeError(outputs.Rows, reference.Rows),
+        };
     }
 
     /// <summary>The share of images whose highest score is their label; null when unlabelled or the outputs are not class scores.</summary>

@@ -32,13 +32,31 @@ public sealed record Fidelity(double CosineMean, double CosineMin, double TopKOv
         return new Fidelity(cosines.Average(), cosines.Min(), overlap, SpearmanCorrelation(pairs), n, k);
     }
 
-    /// <summary>The cosine of the angle between <paramref name="a"/> and <paramref name="b"/> (0 when either is zero).</summary>
+    /// <summary>The cosine of the angle between <paramref name="a"/> and <paramref name="b"/> (1 when both are zero, 0 when one is).</summary>
     public static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         if (a.Length != b.Length) throw new CondenseException($"embeddings of different sizes: {a.Length} and {b.Length}");
         double dot = 0, na = 0, nb = 0;
         for (int i = 0; i < a.Length; i++) { dot += (double)a[i] * b[i]; na += (double)a[i] * a[i]; nb += (double)b[i] * b[i]; }
-        return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
+        if (na == 0 || nb == 0) return na == nb ? 1 : 0;   // two zero outputs are the same output
+        return dot / Math.Sqrt(na * nb);
+    }
+
+    /// <summary>
+    /// ‖outputs − reference‖ / ‖reference‖ over every value of every row (0 when both are zero): the error the cosines do not
+    /// see, such as a scale, and the only one a model of one output value per sample has (its cosine is ±1).
+    /// </summary>
+    public static double RelativeError(IReadOnlyList<float[]> outputs, IReadOnlyList<float[]> reference)
+    {
+        double error = 0, norm = 0;
+        for (int r = 0; r < outputs.Count; r++)
+            for (int i = 0; i < outputs[r].Length; i++)
+            {
+                double d = (double)outputs[r][i] - reference[r][i];
+                error += d * d;
+                norm += (double)reference[r][i] * reference[r][i];
+            }
+        return norm == 0 ? (error == 0 ? 0 : double.PositiveInfinity) : Math.Sqrt(error / norm);
     }
 
     private static double[][] Similarities(IReadOnlyList<float[]> rows)
@@ -95,4 +113,7 @@ public sealed record ImageFidelity(double CosineMean, double CosineMin,
     /// <summary>Share of images on which both models' highest class score is the same; null when the outputs are not class scores.</summary>
     [System.Text.Json.Serialization.JsonPropertyName("top1_agreement")]
     public double? Top1Agreement { get; init; }
+
+    /// <summary>‖outputs − reference‖ / ‖reference‖ over all images (<see cref="Fidelity.RelativeError"/>).</summary>
+    public double RelativeError { get; init; }
 }

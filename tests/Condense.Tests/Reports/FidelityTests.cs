@@ -57,4 +57,24 @@ public class FidelityTests
     [Fact]
     public void MismatchedSetsAreRefused() =>
         Assert.Throws<CondenseException>(() => Fidelity.Measure(Circle(3), Circle(4)));
+
+    [Fact]
+    public void ZeroOutputsAreIdenticalWhenBothAreZero()
+    {
+        Assert.Equal(1, Fidelity.Cosine(new float[3], new float[3]));
+        Assert.Equal(0, Fidelity.Cosine(new float[3], [0f, 1f, 0f]));
+        Assert.Equal(-1, Fidelity.Cosine([2f], [-0.5f]), 12);
+    }
+
+    [Fact]
+    public void RelativeErrorIsTheNormOfTheDifferenceOverTheReferences()
+    {
+        // Rows (3, 4) and (1) against (3, 0) and (2): ‖(0, 4, −1)‖ / ‖(3, 0, 2)‖ = √17 / √13, which the cosines of the
+        // one-value rows (both 1) do not show.
+        float[][] outputs = [[3f, 4f], [1f]], reference = [[3f, 0f], [2f]];
+        Assert.Equal(Math.Sqrt(17.0 / 13.0), Fidelity.RelativeError(outputs, reference), 12);
+        Assert.Equal(0, Fidelity.RelativeError(reference, reference));
+        Assert.Equal(0, Fidelity.RelativeError([[0f]], [[0f]]));
+        Assert.Equal(double.PositiveInfinity, Fidelity.RelativeError([[1f]], [[0f]]));
+    }
 }
