@@ -66,8 +66,9 @@ public static class OnnxExporter
         if (graph.Opset is int own && opset > own) graph = OpsetForms.Raise(graph, own, opset);
         var model = new ModelProto
         {
-            // The IR version each opset arrived with: 8 up to opset 18, 9 for 19–20, 10 from 21.
-            IrVersion = opset >= 21 ? 10 : opset >= 19 ? 9 : 8,
+            // The IR version each opset arrived with (ONNX docs/Versioning.md): 8 up to opset 18, 9 for 19–20, 10 for 21–22,
+            // 11 for 23, 12 for 24, 13 for 25–26.
+            IrVersion = opset switch { >= 25 => 13, 24 => 12, 23 => 11, >= 21 => 10, >= 19 => 9, _ => 8 },
             ProducerName = producer,
             ProducerVersion = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "0",
             Graph = ToGraph(graph),

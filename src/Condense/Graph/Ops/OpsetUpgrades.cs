@@ -24,8 +24,16 @@ internal static class OpsetUpgrades
     /// <summary>The first opset whose op definitions the engine follows without adaptation (the Softmax family aside).</summary>
     public const int Current = 7;
 
-    /// <summary>The newest opset whose op definitions the entries follow.</summary>
-    public const int Latest = 21;
+    /// <summary>
+    /// The newest opset whose op definitions the entries follow. Opsets 22–26 changed the ops Condense runs only by the types
+    /// they take and by attributes whose defaults keep opset 21's meaning (QuantizeLinear's precision, DequantizeLinear's
+    /// output_dtype, Cast's round_mode for float8e8m0): a node that sets one to anything else is refused. Opset 27 is past
+    /// what ONNX Runtime 1.31 reads.
+    /// </summary>
+    public const int Latest = 26;
+
+    // The last opset whose definitions the entries were written from; newer nodes pass CheckNewerAttributes.
+    private const int Written = 21;
 
     /// <summary>The first opset in which the Softmax family normalizes over one axis.</summary>
     public const int SingleAxisOpset = 13;
@@ -49,7 +57,21 @@ internal static class OpsetUpgrades
             if (def is not null && opset < def.Since) throw Refuse(node, opset, $"the op arrived in opset {def.Since}");
             node.Attributes.Remove("consumed_inputs");
         }
+        if (opset > Written) CheckNewerAttributes(node, opset);
         return def?.Upgrade is { } upgrade ? upgrade(graph, node, opset) : [node];
+    }
+
+    // Attributes opsets 22–26 added to ops Condense runs: absent, or the value that means what opset 21 computes (float32).
+    private static void CheckNewerAttributes(Node node, long opset)
+    {
+        string? attribute = node.OpType switch
+        {
+            OpTypes.QuantizeLinear => "precision",
+            OpTypes.DequantizeLinear => "output_dtype",
+            _ => null,
+        };
+        if (attribute is not null && node.Attributes.TryGetValue(attribute, out var value) && value.IntValue is not (0 or 1))
+            throw Refuse(node, opset, $"{attribute} = {value.IntValue}: only float32 (1) is computed");
     }
 
     /// <summary>The error for a node of an old opset whose meaning the engine does not implement.</summary>
