@@ -43,6 +43,17 @@ public static partial class GraphOps
     // ln(1 + eˣ) without overflow for large x.
     private static double Softplus(double x) => x > 0 ? x + double.LogP1(Math.Exp(-x)) : double.LogP1(Math.Exp(x));
 
+    // Swish: x · σ(αx) (default α 1, SiLU); dy/dx = σ(αx) + αx · σ(αx)(1 − σ(αx)).
+    internal static ScalarFunction SwishFunction(Node node)
+    {
+        double alpha = node.Float("alpha", 1f);
+        return new(x => x / (1 + Math.Exp(-alpha * x)), (x, _) =>
+        {
+            double s = 1 / (1 + Math.Exp(-alpha * x));
+            return s + alpha * x * s * (1 - s);
+        });
+    }
+
     // Elu: x, or α(eˣ − 1) below 0 (default α 1).
     internal static ScalarFunction EluFunction(Node node)
     {

@@ -58,6 +58,8 @@ public static partial class OpTypes
     public const string Min = "Min";
     /// <summary>Mish: x · tanh(softplus(x)).</summary>
     public const string Mish = "Mish";
+    /// <summary>Swish (opset 24): x · σ(αx), α default 1 (SiLU).</summary>
+    public const string Swish = "Swish";
     /// <summary>Mod: the remainder: the divisor's sign, or the dividend's with fmod.</summary>
     public const string Mod = "Mod";
     /// <summary>Neg: the negation.</summary>

@@ -9,6 +9,8 @@ public static partial class OpTypes
     public const string MeanVarianceNormalization = "MeanVarianceNormalization";
     /// <summary>InstanceNormalization (opset 6): per sample and channel over the spatial axes, then scale and B per channel.</summary>
     public const string InstanceNormalization = "InstanceNormalization";
+    /// <summary>RMSNormalization (opset 23): x/√(mean(x²) + ε)·scale over the axes from <c>axis</c> on (Zhang &amp; Sennrich 2019).</summary>
+    public const string RMSNormalization = "RMSNormalization";
     /// <summary>LRN (opset 1): local response normalization across a window of <c>size</c> channels.</summary>
     public const string LRN = "LRN";
 }

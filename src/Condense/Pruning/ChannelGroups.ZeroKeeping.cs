@@ -10,7 +10,7 @@ internal static partial class ChannelGroups
     private static readonly HashSet<string> ZeroPreserving =
     [
         OpTypes.Relu, OpTypes.LeakyRelu, OpTypes.Tanh, OpTypes.Dropout, OpTypes.Identity, OpTypes.HardSwish, OpTypes.Mish, OpTypes.Elu, OpTypes.Selu,
-        OpTypes.Gelu, OpTypes.Erf,
+        OpTypes.Gelu, OpTypes.Erf, OpTypes.Swish,
     ];
     // Element-by-element functions of one value (with scalar constants beside it): applied to a gate, the result is a gate.
     private static readonly HashSet<string> Elementwise =

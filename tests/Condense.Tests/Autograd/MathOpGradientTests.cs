@@ -1,6 +1,7 @@
 // Finite-difference checks of the float32 gradients of the math and activation family, run as graph nodes
 // (GraphOps.Run): the unary functions through Tensor.Map and their derivatives, PRelu into both inputs, and the
-// variadic Max/Min (to the side chosen), Sum and Mean through broadcasting. Inputs stay inside each function's domain.
+// variadic Max/Min (to the side chosen), Sum and Mean through broadcasting, RMSNormalization into its input and scale.
+// Inputs stay inside each function's domain.
 using Condense.Graph;
 using Condense.Tensors;
 
@@ -24,7 +25,7 @@ public class MathOpGradientTests
         { OpTypes.Asinh, -3f, 3f }, { OpTypes.Acosh, 1.2f, 3f }, { OpTypes.Atanh, -0.8f, 0.8f },
         { OpTypes.Elu, -2f, 2f }, { OpTypes.Selu, -2f, 2f }, { OpTypes.Celu, -2f, 2f }, { OpTypes.HardSigmoid, -4f, 4f },
         { OpTypes.HardSwish, -4f, 4f }, { OpTypes.Softplus, -3f, 3f }, { OpTypes.Softsign, -3f, 3f }, { OpTypes.Mish, -3f, 3f },
-        { OpTypes.ThresholdedRelu, -1f, 1f }, { OpTypes.Shrink, -1f, 1f },
+        { OpTypes.ThresholdedRelu, -1f, 1f }, { OpTypes.Shrink, -1f, 1f }, { OpTypes.Swish, -4f, 4f },
     };
 
     [Theory]
@@ -38,6 +39,7 @@ public class MathOpGradientTests
             OpTypes.Celu => Op(op, ("alpha", AttributeValue.Float(1.5f))),
             OpTypes.ThresholdedRelu => Op(op, ("alpha", AttributeValue.Float(0.3f))),
             OpTypes.Shrink => Op(op, ("lambd", AttributeValue.Float(0.4f)), ("bias", AttributeValue.Float(0.1f))),
+            OpTypes.Swish => Op(op, ("alpha", AttributeValue.Float(1.702f))),
             _ => Op(op),
         };
         GradCheck.Check(f, [x], eps: 1e-3f);
@@ -54,4 +56,14 @@ public class MathOpGradientTests
     [InlineData("Mean")]
     public void VariadicGradientFlowsThroughBroadcasting(string op) =>
         GradCheck.Check(Op(op), [GradCheck.Random(14, 3, 1, 4), GradCheck.Random(15, 2, 4), GradCheck.Random(16, 4)], eps: 1e-3f);
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1)]
+    public void RmsNormalizationGradientFlowsIntoTheInputAndTheScale(long axis)
+    {
+        var node = new Node("n", OpTypes.RMSNormalization, ["x", "s"], ["y"], new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(axis) });
+        int[] scaleShape = axis == -1 ? [4] : [3, 4];
+        GradCheck.Check(x => GraphOps.Run(node, [.. x], Context)[0], [GradCheck.Random(17, 2, 3, 4), GradCheck.Random(18, scaleShape)], eps: 1e-3f);
+    }
 }

@@ -56,6 +56,8 @@ public partial class OnnxOpParityTests
         ["Softplus"] = UnaryIn("Softplus", -30f, 30f),
         ["Softsign"] = Unary("Softsign"),
         ["Mish"] = UnaryIn("Mish", -5f, 5f, 18),
+        ["Swish default (SiLU), opset 24"] = UnaryIn("Swish", -6f, 6f, 24),
+        ["Swish alpha 1.702, opset 24"] = UnaryIn("Swish", -6f, 6f, 24, FloatAttr("alpha", 1.702f)),
         ["Shrink bias, lambd"] = UnaryIn("Shrink", -2f, 2f, 9, FloatAttr("bias", 0.3f), FloatAttr("lambd", 0.6f)),
         ["PRelu per-column slope"] = new([Node("PRelu", ["x", "s"], "y")], [("x", [2, 3, 7]), ("s", [7])], []),
         ["PRelu scalar slope"] = new([Node("PRelu", ["x", "s"], "y")], [("x", [3, 7])], [Floats("s", [0.25f])], Opset: 16),

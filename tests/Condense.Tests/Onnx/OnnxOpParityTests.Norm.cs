@@ -1,5 +1,5 @@
 // Float parity cases of the normalization family (Graph/Ops/NormOps) against ONNX Runtime: LayerNormalization at
-// several axes with its Mean and InvStdDev outputs, MeanVarianceNormalization's default and chosen axes,
+// several axes with its Mean and InvStdDev outputs, RMSNormalization (opset 23) at two axes, MeanVarianceNormalization's default and chosen axes,
 // InstanceNormalization on 3-D and 4-D inputs, LRN with two window sizes (ONNX Runtime refuses even ones; NormOpTests checks those).
 using static Condense.Tests.Onnx.OnnxTestModels;
 
@@ -34,6 +34,11 @@ public partial class OnnxOpParityTests
         ["InstanceNormalization 4-D"] = new([Node("InstanceNormalization", ["x", "s", "b"], "y")], [("x", [2, 3, 4, 5]), ("s", [3]), ("b", [3])], []),
         ["InstanceNormalization 3-D, epsilon"] = new(
             [Node("InstanceNormalization", ["x", "s", "b"], "y", FloatAttr("epsilon", 0.05f))], [("x", [3, 4, 6]), ("s", [4]), ("b", [4])], []),
+        ["RMSNormalization default axis, opset 23"] = new(
+            [Node("RMSNormalization", ["x", "s"], "y")], [("x", [2, 3, 5]), ("s", [5])], [], Opset: 23),
+        ["RMSNormalization axis 1, epsilon, opset 23"] = new(
+            [Node("RMSNormalization", ["x", "s"], "y", Int("axis", 1), FloatAttr("epsilon", 0.1f))], [("x", [2, 3, 4]), ("s", [3, 4])], [],
+            Opset: 23, Low: -0.5f, High: 0.5f),
         ["LRN size 3"] = new([Node("LRN", ["x"], "y", Int("size", 3))], [("x", [2, 5, 3, 4])], []),
         ["LRN size 5, alpha, beta, bias"] = new(
             [Node("LRN", ["x"], "y", Int("size", 5), FloatAttr("alpha", 0.2f), FloatAttr("beta", 0.6f), FloatAttr("bias", 2f))],

@@ -17,6 +17,7 @@ internal static partial class MathOps
         Unary(OpTypes.Softplus, SoftplusFunction),
         Unary(OpTypes.Softsign, SoftsignFunction),
         Unary(OpTypes.Mish, MishFunction, since: 18),
+        Unary(OpTypes.Swish, SwishFunction, since: 24),
         Unary(OpTypes.Shrink, ShrinkFunction, TypeSets.Numeric, since: 9),
         // Opsets 1–6 broadcast the slope another way (per channel): refused there rather than guessed.
         new(OpTypes.PRelu, (n, x, _) => [PRelu(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 7, Types = PReluTypes },

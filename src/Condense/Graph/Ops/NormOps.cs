@@ -1,4 +1,4 @@
-// The normalization family: LayerNormalization, MeanVarianceNormalization, InstanceNormalization and LRN. Float32 is
+// The normalization family: LayerNormalization, RMSNormalization, MeanVarianceNormalization, InstanceNormalization and LRN. Float32 is
 // built from autograd tensor ops (Graph/GraphOps.Norm.cs), so each trains; float16, bfloat16 and float64 run the same
 // formulas in double without gradients (GraphOps.Norm.Typed.cs), rounded once to their type.
 using Condense.Tensors;
@@ -21,5 +21,6 @@ internal static class NormOps
         new(OpTypes.InstanceNormalization, (n, x, _) => [InstanceNormalization(n, x)], OpGradient.Autograd, OpExport.AsIs)
             { Since = 6, Types = InstanceFloats },
         new(OpTypes.LRN, (n, x, _) => [Lrn(n, x)], OpGradient.Autograd, OpExport.AsIs) { Types = Floats },
+        new(OpTypes.RMSNormalization, (n, x, _) => [RmsNormalization(n, x)], OpGradient.Autograd, OpExport.AsIs) { Since = 23, Types = Floats },
     ];
 }
