@@ -248,8 +248,9 @@ public sealed partial class GraphModule : Module
             + "but was fed one tensor: this works on single-input models only (Run with a dictionary feeds several by name)");
 
     // Data sets hand out samples in their shape (N, 1, 28, 28) and features as flat rows; a graph that declares
-    // (N, 1, 28, 28) gets flat rows in that shape, and a graph that declares flat rows gets images flattened. Other rank
-    // changes are refused.
+    // (N, 1, 28, 28) gets flat rows in that shape, a graph that declares flat rows gets images flattened, and one that
+    // declares (N, 28, 28) gets MNIST's (N, 1, 28, 28): a sample of the declared size takes the declared shape. A
+    // sample of another size, or of free sizes the input cannot name, is refused.
     // An input of the declared rank is never reshaped: (N, 1, 5, 3) for a declared (N, 1, 3, 5) is a
     // different layout, and reinterpreting it would silently scramble the data.
     private Tensor ShapeToInput(int index, Tensor input)
@@ -268,7 +269,7 @@ public sealed partial class GraphModule : Module
         int rows = input.Shape[0], row = input.Size / Math.Max(rows, 1);
         // Flat rows (features of unknown sample shape), or a sample flattened for a model that takes it flat.
         if (declared.Length == 2 && (declared[1] < 0 || declared[1] == row)) return input.Reshape(rows, row);
-        if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && input.Rank == 2 && row == sample)
+        if (declared.AsSpan(1).IndexOfAnyInRange(int.MinValue, -1) < 0 && row == sample)
             return input.Reshape([rows, .. declared[1..]]);
         throw Mismatch(index, input, declared);
     }

@@ -41,4 +41,19 @@ public sealed class InputShapingTests
         var fed = Assert.Single(data.Feeds("x", 8));
         Assert.Equal([3, 1, 2, 4], fed["x"].Shape);
     }
+
+    [Fact]
+    public void ASampleOfTheDeclaredSizeTakesTheDeclaredShape()
+    {
+        // A model of (N, 28, 28) inputs (a sequence model on MNIST rows) fed MNIST's (N, 1, 28, 28) samples.
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 28, 28]));
+        graph.Nodes.Add(new Node("/Relu", "Relu", ["x"], ["y"]));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 28, 28]));
+        var data = new Dataset(Input(7, 2, 1, 28, 28).Data, null, [1, 28, 28]);
+        var values = new GraphModule(graph).Run(data.Samples([1, 0]));
+        Assert.Equal([2, 28, 28], values["x"].Shape);
+        Assert.Equal([.. data.Features[784..], .. data.Features[..784]], values["x"].Data);
+        Assert.Throws<CondenseException>(() => new GraphModule(graph).Run(Input(8, 2, 1, 27, 28)));
+    }
 }
