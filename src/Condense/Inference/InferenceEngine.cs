@@ -59,6 +59,7 @@ public static class InferenceEngine
         catch (CondenseException e) { gemmReason = e.Message; }
         try { return new CompiledModel(IntegerConvModel.Compile(model.Graph), EngineKind.IntegerConv, null); }
         catch (CondenseException e) { convReason = e.Message; }
+        if (SizedIntegerConvModel.TryCreate(model.Graph, () => FloatRunner(model)) is { } sized) return new CompiledModel(sized, EngineKind.IntegerConv, null);
         if (DynamicMatMulFusion.Fuse(model.Graph) is { } fused)
         {
             var runner = new GraphModule(FloatGraphFusion.Fuse(fused) ?? fused);
@@ -66,12 +67,17 @@ public static class InferenceEngine
             return new CompiledModel(runner, EngineKind.DynamicInteger, null);
         }
         bool hasConv = model.Graph.Nodes.Any(n => n.OpType == OpTypes.Conv);
-        string reason = hasConv ? convReason : gemmReason;
+        return new CompiledModel(FloatRunner(model), EngineKind.Float, hasConv ? convReason : gemmReason);
+    }
+
+    // The graph in float, its fusions applied (the model itself when nothing fuses).
+    private static GraphModule FloatRunner(GraphModule model)
+    {
         var simulated = QuantizeDequantizeFusion.Fuse(model.Graph);
-        if ((FloatGraphFusion.Fuse(simulated ?? model.Graph) ?? simulated) is not { } fusedFloat) return new CompiledModel(model, EngineKind.Float, reason);
-        var floatRunner = new GraphModule(fusedFloat);
-        floatRunner.Eval();
-        return new CompiledModel(floatRunner, EngineKind.Float, reason);
+        if ((FloatGraphFusion.Fuse(simulated ?? model.Graph) ?? simulated) is not { } fused) return model;
+        var runner = new GraphModule(fused);
+        runner.Eval();
+        return runner;
     }
 
     /// <summary>
