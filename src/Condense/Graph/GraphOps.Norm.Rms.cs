@@ -1,7 +1,7 @@
 // RMSNormalization (ONNX opset 23; Zhang & Sennrich 2019, the norm of Llama, T5 and Gemma): y = x / √(mean(x²) + ε) · scale,
 // the mean over the axes from `axis` (default −1) to the last. Float32 is built from autograd tensor ops, so it trains;
-// float16, bfloat16 and float64 run the formula in double, rounded once to their type. stash_type 1 (float) is the only
-// one ONNX Runtime implements, as for LayerNormalization.
+// float16, bfloat16 and float64 run the formula in double, rounded once to their type. Axis, epsilon and stash_type are
+// read as LayerNormalization reads them.
 using Condense.Tensors;
 
 namespace Condense.Graph;
@@ -13,15 +13,8 @@ public static partial class GraphOps
     {
         var x = Required(node, inputs, 0);
         var scale = Required(node, inputs, 1);
-        long axisAttribute = node.Int("axis", -1);
-        int axis = (int)(axisAttribute < 0 ? axisAttribute + x.Rank : axisAttribute);
-        if (axis < 0 || axis >= x.Rank)
-            throw new CondenseException($"{NormWhere(node)}: axis {axisAttribute} is out of range for X of rank {x.Rank}");
-        long stash = node.Int("stash_type", 1);
-        if (stash != 1) throw new CondenseException($"{NormWhere(node)}: stash_type {stash} is not supported (only 1, float)");
+        var (axes, epsilon) = NormalizedAxes(node, x);
         CheckBroadcastsTo(node, x, scale, "scale");
-        float epsilon = node.Float("epsilon", 1e-5f);
-        int[] axes = [.. Enumerable.Range(axis, x.Rank - axis)];
         if (x.DataType != DataType.Float32) return RmsNormalizationTyped(x, scale, axes, epsilon);
         var meanSquare = x.Mul(x);
         foreach (int a in axes) meanSquare = meanSquare.Mean(a, keepDim: true);

@@ -22,23 +22,30 @@ public static partial class GraphOps
         var x = Required(node, inputs, 0);
         var scale = Required(node, inputs, 1);
         var bias = Optional(inputs, 2);
-        long axisAttribute = node.Int("axis", -1);
-        int axis = (int)(axisAttribute < 0 ? axisAttribute + x.Rank : axisAttribute);
-        if (axis < 0 || axis >= x.Rank)
-            throw new CondenseException($"{NormWhere(node)}: axis {axisAttribute} is out of range for X of rank {x.Rank}");
-        // stash_type is the type of Mean and InvStdDev and of the first stage's arithmetic; ONNX Runtime implements float (1) only.
-        long stash = node.Int("stash_type", 1);
-        if (stash != 1) throw new CondenseException($"{NormWhere(node)}: stash_type {stash} is not supported (only 1, float)");
+        var (axes, epsilon) = NormalizedAxes(node, x);
+        int axis = axes[0];
         CheckBroadcastsTo(node, x, scale, "Scale");
         if (bias is not null) CheckBroadcastsTo(node, x, bias, "B");
-        float epsilon = node.Float("epsilon", 1e-5f);
-        int[] axes = [.. Enumerable.Range(axis, x.Rank - axis)];
         if (x.DataType != DataType.Float32) return LayerNormalizationTyped(x, scale, bias, axes, epsilon);
         if (node.Outputs.Count == 1 && LastAxisInference(x, scale, bias, axis, epsilon) is { } fast) return [fast];
         var (mean, centered, variance) = Moments(x, axes);
         var invStdDev = variance.Add(epsilon).Pow(-0.5f);
         var y = centered.Mul(invStdDev).Mul(scale);
         return [bias is null ? y : y.Add(bias), mean, invStdDev];
+    }
+
+    // The axes from the node's `axis` (default −1) to the last, and its epsilon (default 1e-5), as LayerNormalization and
+    // RMSNormalization read them. stash_type is the type of the statistics and of the first stage's arithmetic; ONNX Runtime
+    // implements float (1) only.
+    private static (int[] Axes, float Epsilon) NormalizedAxes(Node node, Tensor x)
+    {
+        long axisAttribute = node.Int("axis", -1);
+        int axis = (int)(axisAttribute < 0 ? axisAttribute + x.Rank : axisAttribute);
+        if (axis < 0 || axis >= x.Rank)
+            throw new CondenseException($"{NormWhere(node)}: axis {axisAttribute} is out of range for X of rank {x.Rank}");
+        long stash = node.Int("stash_type", 1);
+        if (stash != 1) throw new CondenseException($"{NormWhere(node)}: stash_type {stash} is not supported (only 1, float)");
+        return ([.. Enumerable.Range(axis, x.Rank - axis)], node.Float("epsilon", 1e-5f));
     }
 
     // Inference over the last axis with per-feature Scale and B (a transformer's layer norm): the row kernel, no

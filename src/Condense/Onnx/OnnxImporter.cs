@@ -1,7 +1,8 @@
-// ONNX import: a ModelProto (opset 1–21 — older opsets adapted by Graph/Ops/OpsetUpgrades — default domain, and the com.microsoft
+// ONNX import: a ModelProto (opset 1–26 — older opsets adapted by Graph/Ops/OpsetUpgrades — default domain, and the com.microsoft
 // QOperator ops Condense writes, rewritten into QDQ form by QOperatorImport) becomes a ModelGraph that GraphModule
-// runs and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers,
-// float initializers (and Constants, where they hold the weights) become trainable, and every fault in the file is a one-line error naming it.
+// runs and trains. Inputs that are not initializers become graph inputs, Constant nodes become initializers, float
+// initializers (and Constants, where they hold the weights) become trainable, and every fault in the file is a one-line
+// error naming it.
 using Condense.Graph;
 using Condense.Graph.Ops;
 using Condense.Tensors;
@@ -88,7 +89,7 @@ public static class OnnxImporter
         var graph = new ModelGraph { Opset = (int)Math.Max(opset, OpsetUpgrades.Current) };
         var uint4 = new HashSet<string>();
         var typed = new Dictionary<string, TensorProto>();
-        var floatConstants = new List<string>();
+        var floatConstants = new HashSet<string>();
         foreach (var init in proto.Initializer)
         {
             if (graph.Initializers.ContainsKey(init.Name)) throw new InvalidFileException(path, $"initializer '{init.Name}' is defined twice");
@@ -137,7 +138,8 @@ public static class OnnxImporter
         OwnCopiesOfIdentityConstants(graph);
         Float16Upcast.Apply(graph);
         // Paddle2ONNX writes every weight as a Constant node and no initializer: there, the float Constants are the
-        // parameters (a layer's weight is one). Elsewhere a float Constant is something the exporter built (rotary frequencies, a mask), kept fixed.
+        // parameters (a layer's weight is one). Elsewhere a float Constant is something the exporter built (rotary
+        // frequencies, a mask), kept fixed.
         if (graph.Trainable.Count == 0 && graph.Nodes.Any(n => n.OpType is OpTypes.Conv or OpTypes.ConvTranspose or OpTypes.Gemm or OpTypes.MatMul
                 && n.Inputs.Count > 1 && floatConstants.Contains(n.Inputs[1])))
             graph.Trainable.UnionWith(floatConstants.Where(graph.Initializers.ContainsKey));
