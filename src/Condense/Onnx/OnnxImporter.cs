@@ -72,9 +72,12 @@ public static class OnnxImporter
             if (import.Domain is "" or "ai.onnx") { opset = import.Version; continue; }
             // e.g. com.microsoft beyond the QOperator ops read here: name the ops, so the user knows what to change.
             var ops = model.Graph?.Node.Where(n => n.Domain == import.Domain).Select(n => n.OpType).Distinct().ToList() ?? [];
-            if (import.Domain == QOperatorExport.MicrosoftDomain && ops.All(QOperatorImport.MicrosoftOps.Contains)) continue;
+            // A domain declared and not used (ONNX Runtime's saved optimized models declare all of theirs) asks for nothing.
+            if (ops.Count == 0) continue;
+            bool read = ops.All(op => QOperatorImport.MicrosoftOps.Contains(op) || ContribOpsImport.Ops.Contains(op));
+            if (import.Domain == QOperatorExport.MicrosoftDomain && read) continue;
             throw new InvalidFileException(path, $"opset domain '{import.Domain}' is not supported (only the default ONNX domain)"
-                + (ops.Count > 0 ? $"; its ops here: {string.Join(", ", ops)}" : "")
+                + $"; its ops here: {string.Join(", ", ops)}"
                 + (ops.Any(TransformerFusions.Contains) ? "; ONNX Runtime's transformer optimizer writes these (model_O2.onnx … model_O4.onnx): "
                     + "give the model as exported, before that optimization" : ""));
         }
@@ -114,8 +117,10 @@ public static class OnnxImporter
         {
             var n = proto.Node[i];
             string name = n.Name.Length > 0 ? n.Name : $"{n.OpType}_{i}";
-            if (n.Domain is not ("" or "ai.onnx") && !(n.Domain == QOperatorExport.MicrosoftDomain && QOperatorImport.MicrosoftOps.Contains(n.OpType)))
+            if (n.Domain is not ("" or "ai.onnx") && !(n.Domain == QOperatorExport.MicrosoftDomain
+                    && (QOperatorImport.MicrosoftOps.Contains(n.OpType) || ContribOpsImport.Ops.Contains(n.OpType))))
                 throw new CondenseException($"node '{name}' uses op '{n.OpType}' from domain '{n.Domain}'; only the default ONNX domain is supported");
+            bool contrib = n.Domain == QOperatorExport.MicrosoftDomain && ContribOpsImport.Ops.Contains(n.OpType);
             if (n.OpType == OpTypes.Constant)
             {
                 if (AddConstant(graph, n, name, path, typed) is { } weight) floatConstants.Add(weight);
@@ -124,6 +129,12 @@ public static class OnnxImporter
             // Omitted optional outputs are written as "": give them names so every value is unique.
             var outputs = n.Output.Select((o, k) => o.Length > 0 ? o : $"{name}/unused{k}").ToList();
             var node = new Node(name, n.OpType, n.Input, outputs);
+            if (contrib)
+            {
+                foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
+                nodes.AddRange(ContribOpsImport.Rewrite(graph, node, opset));
+                continue;
+            }
             if (!OpRegistry.CanImport(node.OpType)) throw GraphOps.Unsupported(node);
             foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
             nodes.AddRange(OpsetUpgrades.Upgrade(graph, node, opset));

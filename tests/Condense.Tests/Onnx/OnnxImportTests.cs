@@ -160,11 +160,18 @@ public class OnnxImportTests
     }
 
     [Fact]
-    public void UnknownDomainIsRefused()
+    public void UnknownDomainIsRefusedWhereANodeUsesIt()
     {
+        // Declared and unused (as ONNX Runtime's saved models declare theirs), a domain asks for nothing.
         var model = Model([Node("Relu", ["x"], "y")], Value("x", -1, 4), Value("y", -1, 4));
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.example", Version = 1 });
-        Assert.Contains("com.example", ImportFails(model).Message);
+        string path = Save(model, "unused-domain");
+        try { Assert.Single(Condense.Onnx.OnnxImporter.Import(path).Nodes); }
+        finally { File.Delete(path); }
+        model.Graph.Node[0].Domain = "com.example";
+        var e = ImportFails(model);
+        Assert.Contains("com.example", e.Message);
+        Assert.Contains("its ops here: Relu", e.Message);
     }
 
     [Fact]

@@ -34,7 +34,7 @@ public class MiniLmTests
     }
 
     // A long batch of random ids (seeded) with ragged padding: 128 positions, as sentence-transformers truncates to.
-    private static (string, Tensor)[] RandomInputs(int batch, int length, int seed)
+    internal static (string, Tensor)[] RandomInputs(int batch, int length, int seed)
     {
         var random = new Random(seed);
         var ids = new long[batch * length];
