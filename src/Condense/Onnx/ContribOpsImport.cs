@@ -2,7 +2,8 @@
 // optimized-model path at the extended level, and so some of Hugging Face Optimum's model_O2 files): each becomes the
 // standard ops it stands for (ONNX Runtime's contrib op docs), in the form PyTorch's exporter writes, so every pass
 // reads the graph as it would have been exported. FusedMatMul → MatMul (or Einsum with a transposed operand) and a scale;
-// BiasGelu, Gelu and FastGelu → the erf or tanh decompositions; FusedGemm → Gemm and its activation; SkipLayerNormalization
+// BiasGelu, Gelu and FastGelu → the erf or tanh decompositions; FusedGemm and FusedConv → Gemm or Conv and its activation
+// (and FusedConv's residual summand); SkipLayerNormalization
 // → the residual Add and LayerNormalization. The fused attention and embedding ops of the Python transformer optimizer
 // (Attention, EmbedLayerNormalization) stay refused.
 using Condense.Graph;
@@ -14,7 +15,7 @@ internal static class ContribOpsImport
 {
     /// <summary>The com.microsoft ops rewritten here.</summary>
     public static readonly IReadOnlySet<string> Ops = new HashSet<string>
-        { "FusedMatMul", "BiasGelu", OpTypes.Gelu, "FastGelu", OpTypes.FusedGemm, OpTypes.SkipLayerNormalization };
+        { "FusedMatMul", "BiasGelu", OpTypes.Gelu, "FastGelu", OpTypes.FusedGemm, "FusedConv", OpTypes.SkipLayerNormalization };
 
     /// <summary>The standard nodes that compute <paramref name="node"/>; constants they need go into <paramref name="graph"/>.</summary>
     public static IReadOnlyList<Node> Rewrite(ModelGraph graph, Node node, long opset)
@@ -27,6 +28,7 @@ internal static class ContribOpsImport
             case OpTypes.Gelu: b.Gelu(node.Inputs[0], node.Outputs[0]); break;
             case "FastGelu": b.FastGelu(node.Inputs.Count > 1 && node.Inputs[1].Length > 0 ? b.Add(node.Inputs[0], node.Inputs[1]) : node.Inputs[0]); break;
             case OpTypes.FusedGemm: b.FusedGemm(); break;
+            case "FusedConv": b.FusedConv(opset); break;
             default: b.SkipLayerNormalization(); break;
         }
         return b.Nodes;
@@ -91,24 +93,54 @@ internal static class ContribOpsImport
         }
 
         // Gemm with its own attributes, then the activation the node names.
-        public void FusedGemm()
+        public void FusedGemm() => Activation(Emit(OpTypes.Gemm, [.. node.Inputs], attributes: Copied("alpha", "beta", "transA", "transB")));
+
+        // Conv of the first three inputs (+ the fourth, a residual summand, when given), then the activation (Clip's bounds in
+        // activation_params, as ONNX Runtime's Conv + activation fusion writes them).
+        public void FusedConv(long opset)
         {
-            var gemm = new Dictionary<string, AttributeValue>();
-            foreach (var key in new[] { "alpha", "beta", "transA", "transB" })
-                if (node.Attributes.TryGetValue(key, out var value)) gemm[key] = value;
+            string Input(int i) => node.Inputs.Count > i ? node.Inputs[i] : "";
+            string[] conv = Input(2).Length > 0 ? [Input(0), Input(1), Input(2)] : [Input(0), Input(1)];
+            var y = Emit(OpTypes.Conv, conv, attributes: Copied("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"));
+            Activation(Input(3).Length > 0 ? Add(y, Input(3)) : y, opset);
+        }
+
+        private Dictionary<string, AttributeValue> Copied(params string[] keys) =>
+            keys.Where(node.Attributes.ContainsKey).ToDictionary(k => k, k => node.Attributes[k]);
+
+        // The node's activation (attribute activation, its parameters in activation_alpha / _beta or activation_params).
+        private void Activation(string x, long opset = 13)
+        {
             string activation = node.Attributes.TryGetValue("activation", out var a) ? a.StringValue ?? "" : "";
-            var (op, attributes) = activation switch
+            float[] parameters = node.Attributes.TryGetValue("activation_params", out var p) && p.FloatsValue is { } given ? given : [];
+            float Parameter(int i, string name, float fallback) => parameters.Length > i ? parameters[i] : node.Float(name, fallback);
+            switch (activation)
             {
-                OpTypes.Relu or OpTypes.Tanh or OpTypes.Sigmoid => (activation, new Dictionary<string, AttributeValue>()),
-                OpTypes.LeakyRelu => (activation, new() { ["alpha"] = AttributeValue.Float(node.Float("activation_alpha", 0.01f)) }),
-                OpTypes.HardSigmoid => (activation, new Dictionary<string, AttributeValue>
-                {
-                    ["alpha"] = AttributeValue.Float(node.Float("activation_alpha", 0.2f)),
-                    ["beta"] = AttributeValue.Float(node.Float("activation_beta", 0.5f)),
-                }),
-                _ => throw Refuse($"activation '{activation}' is not supported (Relu, LeakyRelu, Tanh, Sigmoid, HardSigmoid)"),
-            };
-            Emit(op, [Emit(OpTypes.Gemm, [.. node.Inputs], attributes: gemm)], node.Outputs[0], attributes);
+                case OpTypes.Relu or OpTypes.Tanh or OpTypes.Sigmoid:
+                    Emit(activation, [x], node.Outputs[0]);
+                    return;
+                case OpTypes.LeakyRelu:
+                    Emit(activation, [x], node.Outputs[0], new() { ["alpha"] = AttributeValue.Float(Parameter(0, "activation_alpha", 0.01f)) });
+                    return;
+                case OpTypes.HardSigmoid:
+                    Emit(activation, [x], node.Outputs[0], new()
+                    {
+                        ["alpha"] = AttributeValue.Float(Parameter(0, "activation_alpha", 0.2f)),
+                        ["beta"] = AttributeValue.Float(Parameter(1, "activation_beta", 0.5f)),
+                    });
+                    return;
+                case OpTypes.Clip when parameters.Length == 2:
+                    // Bounds as inputs from opset 11, as attributes before.
+                    if (opset >= 11) Emit(activation, [x, Scalar(parameters[0]), Scalar(parameters[1])], node.Outputs[0]);
+                    else Emit(activation, [x], node.Outputs[0],
+                        new() { ["min"] = AttributeValue.Float(parameters[0]), ["max"] = AttributeValue.Float(parameters[1]) });
+                    return;
+                case "":
+                    Emit(OpTypes.Identity, [x], node.Outputs[0]);
+                    return;
+                default:
+                    throw Refuse($"activation '{activation}' is not supported (Relu, LeakyRelu, Tanh, Sigmoid, HardSigmoid, Clip)");
+            }
         }
 
         // LayerNormalization(input + skip (+ bias), gamma, beta) over the last axis; the sum is output 3 when asked for.

@@ -21,11 +21,18 @@ public sealed class ContribOpsImportTests
 
     private static AttributeProto FloatAttribute(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
 
+    private static AttributeProto FloatsAttribute(string name, params float[] values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Floats };
+        a.Floats.AddRange(values);
+        return a;
+    }
+
     private static AttributeProto StringAttribute(string name, string value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8(value) };
 
     public static TheoryData<string> Cases() => ["FusedMatMul transB alpha", "FusedMatMul transA", "BiasGelu", "Gelu", "FastGelu with bias",
-        "FusedGemm LeakyRelu", "SkipLayerNormalization with bias and sum"];
+        "FusedGemm LeakyRelu", "SkipLayerNormalization with bias and sum", "FusedConv Clip", "FusedConv Relu with a summand"];
 
     private static (ModelProto Model, (string, Tensor)[] Inputs) Case(string name)
     {
@@ -43,6 +50,13 @@ public sealed class ContribOpsImportTests
             "FusedGemm LeakyRelu" => ([Contrib("FusedGemm", ["a", "w", "c"], ["y"], Int("transB", 1), FloatAttribute("alpha", 0.5f),
                 StringAttribute("activation", "LeakyRelu"), FloatAttribute("activation_alpha", 0.1f))],
                 new[] { ("a", Random(4, 6)) }, [Floats("w", [.. Random(3, 6).Data], 3, 6), Floats("c", [.. Random(3).Data], 3)]),
+            "FusedConv Clip" => ([Contrib("FusedConv", ["a", "w", "c"], ["y"], Ints("pads", 1, 1, 1, 1), Ints("strides", 2, 2),
+                StringAttribute("activation", "Clip"), FloatsAttribute("activation_params", 0f, 1.5f))],
+                new[] { ("a", Random(1, 3, 7, 6)) }, [Floats("w", [.. Random(4, 3, 3, 3).Data], 4, 3, 3, 3), Floats("c", [.. Random(4).Data], 4)]),
+            "FusedConv Relu with a summand" => ([Contrib("FusedConv", ["a", "w", "c", "z"], ["y"], Ints("pads", 1, 1, 1, 1),
+                StringAttribute("activation", "Relu"))],
+                new[] { ("a", Random(1, 3, 5, 5)), ("z", Random(1, 4, 5, 5)) },
+                [Floats("w", [.. Random(4, 3, 3, 3).Data], 4, 3, 3, 3), Floats("c", [.. Random(4).Data], 4)]),
             _ => (new[] { Contrib("SkipLayerNormalization", ["a", "skip", "gamma", "beta", "bias"], ["n", "", "", "sum"], FloatAttribute("epsilon", 1e-3f)),
                     Node("Add", ["n", "sum"], "y") },
                 new[] { ("a", Random(2, 3, 8)), ("skip", Random(2, 3, 8)) },

@@ -1,8 +1,8 @@
-// all-MiniLM-L6-v2 as ONNX Runtime saves it after optimizing (SessionOptions.OptimizedModelFilePath: at the basic level
+// all-MiniLM-L6-v2 and ResNet-18 as ONNX Runtime saves them after optimizing (SessionOptions.OptimizedModelFilePath: at the basic level
 // standard ops under a list of declared but unused domains; at the extended level LayerNormalization, and com.microsoft
 // FusedMatMul for the attention scores, BiasGelu for the feed-forward activation, FusedGemm). Condense reads both, computes
 // what ONNX Runtime computes on the original, and ONNX Runtime runs its dynamic int8 file of the optimized model as
-// Condense's simulation computes it.
+// Condense's simulation computes it. ResNet-18 optimized at the extended level (Conv + ReLU as FusedConv) likewise.
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
@@ -14,7 +14,7 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace Condense.Tests.Pretrained;
 
-public sealed class OptimizedMiniLmTests
+public sealed class OrtOptimizedModelTests
 {
     private static string Optimized(GraphOptimizationLevel level)
     {
@@ -59,6 +59,29 @@ public sealed class OptimizedMiniLmTests
             double toOurs = Condense.Reports.Fidelity.Cosine(int8.Data.ToArray(), simulated.Data);
             double toFloat = Condense.Reports.Fidelity.Cosine(int8.Data.ToArray(), expected.Data.ToArray());
             Assert.True(toOurs > 0.99 && toFloat > 0.98, $"ONNX Runtime's int8 output: cosine {toOurs} to Condense's, {toFloat} to the float model's");
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void AnOptimizedResNetComputesWhatTheOriginalComputes()
+    {
+        // At the extended level ONNX Runtime folds each Conv and its ReLU into a com.microsoft FusedConv.
+        string path = Path.Combine(Path.GetTempPath(), $"condense-resnet-{Guid.NewGuid():N}.onnx");
+        using (var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED, OptimizedModelFilePath = path })
+        using (new InferenceSession(PretrainedModels.ResNet18Onnx, options)) { }
+        try
+        {
+            var proto = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+            Assert.Contains(proto.Graph.Node, n => n.OpType == "FusedConv");
+            var original = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(PretrainedModels.ResNet18Onnx));
+            var x = Tensor.Uniform(new Rng(2), 0f, 255f, 1, 3, 224, 224);
+            var expected = TypedParity.RunOnnxRuntime(original, [(original.Graph.Input[0].Name, x)])[original.Graph.Output[0].Name];
+            var model = OnnxImporter.Load(path);
+            model.Eval();
+            Tensor ours;
+            using (GradMode.NoGrad()) ours = model.Forward(x);
+            Graph.TensorAsserts.Close(new Tensor([.. expected.Data], expected.Shape), ours, 1e-4f);
         }
         finally { File.Delete(path); }
     }
