@@ -7,7 +7,14 @@ using Condense.Tensors;
 namespace Condense.Graph;
 
 /// <summary>An elementwise function: in double, its derivative f′(x, y) (null: no gradient), its integer form (null: floats only).</summary>
-internal sealed record ScalarFunction(Func<double, double> F, Func<double, double, double>? Derivative = null, Func<long, DataType, long>? Integer = null);
+internal sealed record ScalarFunction(Func<double, double> F, Func<double, double, double>? Derivative = null, Func<long, DataType, long>? Integer = null)
+{
+    /// <summary>The function on float32 spans in float, vectorized, for inference (no gradient wanted); null: F element by element.</summary>
+    public SpanMap? Float32Inference { get; init; }
+}
+
+/// <summary>y = f(x) on float32 spans of equal length.</summary>
+internal delegate void SpanMap(ReadOnlySpan<float> x, Span<float> y);
 
 public static partial class GraphOps
 {
@@ -15,6 +22,12 @@ public static partial class GraphOps
     internal static Tensor Elementwise(Node node, Tensor?[] inputs, ScalarFunction function)
     {
         var x = Required(node, inputs, 0);
+        if (x.DataType == DataType.Float32 && function.Float32Inference is { } fast && !(Autograd.GradMode.Enabled && x.RequiresGrad))
+        {
+            var y = Tensor.Uninitialized(x.Shape);
+            fast(x.Data, y.Data);
+            return y;
+        }
         return x.DataType == DataType.Float32 && function.Derivative is { } derivative
             ? x.Map(function.F, derivative)
             : TypedOps.Map(node.OpType, x, function.F, function.Integer);
