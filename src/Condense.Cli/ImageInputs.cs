@@ -19,14 +19,15 @@ internal static class ImageInputs
     public const int BatchSize = 8;
 
     /// <summary>
-    /// The images of <paramref name="directory"/> as <paramref name="model"/>'s input: decoded and preprocessed as the options say,
-    /// passed through --preprocess-model when given; one line on stderr says what was read.
+    /// The images of <paramref name="source"/> (a folder) as <paramref name="model"/>'s input: decoded and preprocessed as the
+    /// options say, passed through --preprocess-model when given; or the samples of an array file (.npy, .csv) as they are.
+    /// One line on stderr says what was read.
     /// </summary>
-    public static Dataset Load(Output output, ImageDataSettings settings, string directory, GraphModule model, string role)
+    public static Dataset Load(Output output, ImageDataSettings settings, string source, GraphModule model, string role)
     {
         if (model.Graph.Inputs.Count != 1) throw new CondenseException($"an image model has one input; this one has {model.Graph.Inputs.Count}");
-        if (DataSets.IsArrayFile(directory)) return Arrays(output, directory, directory == settings.Data ? settings.Labels : null, role);
-        return Load(output, settings, directory, model.Graph.Inputs[0].Shape, role);
+        if (DataSets.IsArrayFile(source)) return Arrays(output, source, source == settings.Data ? settings.Labels : null, role);
+        return Load(output, settings, source, model.Graph.Inputs[0].Shape, role);
     }
 
     /// <summary>The folder of images or the array file (.npy, .csv) the command measures on: --images, else --data.</summary>

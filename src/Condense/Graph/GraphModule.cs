@@ -42,6 +42,12 @@ public sealed partial class GraphModule : Module
     /// <summary>The declared shape of one input sample (the input shape without the batch dimension).</summary>
     public int[] SampleShape => Graph.Inputs[0].Shape[1..];
 
+    /// <summary>The size a probe run gives a dimension the model leaves free (detectors, OCR): 224, a multiple of the usual total strides (32).</summary>
+    internal const int FreeSizeProbe = 224;
+
+    /// <summary>One sample of an input declared <paramref name="declared"/> (batch first), each free size <see cref="FreeSizeProbe"/>.</summary>
+    internal static int[] ProbeSampleShape(int[] declared) => [.. declared[1..].Select(d => d > 0 ? d : FreeSizeProbe)];
+
     /// <summary>
     /// Zeros for each input, by name: one sample (batch 1), or as many as a fixed first dimension declares (a model of
     /// several inputs may multiply an [M, K] input by a [K, N] one); null when an input's sample shape is not fully declared.

@@ -33,8 +33,9 @@ internal static class QuantizeDequantizeFusion
     private static (int Min, int Max)? Range(ModelGraph graph, Node quantize)
     {
         if (quantize.Inputs.Count < 2 || !OneValue(graph, quantize.Inputs[1])) return null;
-        var type = quantize.Inputs.Count > 2 && quantize.Inputs[2].Length > 0 ? graph.TypeOf(quantize.Inputs[2]) : ElementType.UInt8;
-        if (quantize.Inputs.Count > 2 && quantize.Inputs[2].Length > 0 && !OneValue(graph, quantize.Inputs[2])) return null;
+        string zeroPoint = quantize.Inputs.Count > 2 ? quantize.Inputs[2] : "";
+        if (zeroPoint.Length > 0 && !OneValue(graph, zeroPoint)) return null;
+        var type = zeroPoint.Length > 0 ? graph.TypeOf(zeroPoint) : ElementType.UInt8;
         if (type is not (ElementType.UInt8 or ElementType.Int8)) return null;
         var (min, max) = type.Range();
         return ((int)quantize.Int("qmin", min), (int)quantize.Int("qmax", max));

@@ -27,15 +27,16 @@ internal sealed class SizedIntegerConvModel : Module
     }
 
     /// <summary>
-    /// The model when <paramref name="qdq"/> compiles to the integer engine at a probe size (each free size 224); else null.
+    /// The model when <paramref name="qdq"/> compiles to the integer engine at a probe size (<see cref="GraphModule.ProbeSampleShape"/>); else null.
     /// <paramref name="floatRunner"/> makes the runner for sizes the engine does not take.
     /// </summary>
     public static SizedIntegerConvModel? TryCreate(ModelGraph qdq, Func<Module> floatRunner)
     {
-        if (qdq.Inputs.Count != 1 || qdq.Inputs[0].Shape is not { Length: > 1 } declared || !declared.AsSpan(1).ContainsAnyInRange(int.MinValue, 0))
+        // Only a quantized graph (the engine runs nothing else) is worth compiling at the probe size.
+        if (qdq.Inputs.Count != 1 || qdq.Inputs[0].Shape is not { Length: > 1 } declared || !declared.AsSpan(1).ContainsAnyInRange(int.MinValue, 0)
+            || !qdq.Nodes.Any(n => n.OpType == OpTypes.QuantizeLinear))
             return null;
-        const int probeSize = 224;
-        int[] probe = [.. declared[1..].Select(d => d > 0 ? d : probeSize)];
+        int[] probe = GraphModule.ProbeSampleShape(declared);
         try { return new SizedIntegerConvModel(qdq, floatRunner, probe, IntegerConvModel.Compile(Pinned(qdq, probe))); }
         catch (CondenseException) { return null; }
     }

@@ -17,24 +17,27 @@ internal static class ContribOpsImport
     public static readonly IReadOnlySet<string> Ops = new HashSet<string>
         { "FusedMatMul", "BiasGelu", OpTypes.Gelu, "FastGelu", OpTypes.FusedGemm, "FusedConv", OpTypes.SkipLayerNormalization };
 
-    /// <summary>The standard nodes that compute <paramref name="node"/>; constants they need go into <paramref name="graph"/>.</summary>
+    /// <summary>
+    /// The standard nodes, for a model of <paramref name="opset"/>, that compute <paramref name="node"/> (its outputs as the file
+    /// names them, "" where an optional one is omitted); constants they need go into <paramref name="graph"/>.
+    /// </summary>
     public static IReadOnlyList<Node> Rewrite(ModelGraph graph, Node node, long opset)
     {
-        var b = new Builder(graph, node);
+        var b = new Builder(graph, node, opset);
         switch (node.OpType)
         {
-            case "FusedMatMul": b.FusedMatMul(opset); break;
+            case "FusedMatMul": b.FusedMatMul(); break;
             case "BiasGelu": b.Gelu(b.Add(node.Inputs[0], node.Inputs[1]), node.Outputs[0]); break;
             case OpTypes.Gelu: b.Gelu(node.Inputs[0], node.Outputs[0]); break;
             case "FastGelu": b.FastGelu(node.Inputs.Count > 1 && node.Inputs[1].Length > 0 ? b.Add(node.Inputs[0], node.Inputs[1]) : node.Inputs[0]); break;
             case OpTypes.FusedGemm: b.FusedGemm(); break;
-            case "FusedConv": b.FusedConv(opset); break;
+            case "FusedConv": b.FusedConv(); break;
             default: b.SkipLayerNormalization(); break;
         }
         return b.Nodes;
     }
 
-    private sealed class Builder(ModelGraph graph, Node node)
+    private sealed class Builder(ModelGraph graph, Node node, long opset)
     {
         public List<Node> Nodes { get; } = [];
         private int _count;
@@ -60,7 +63,7 @@ internal static class ContribOpsImport
         private CondenseException Refuse(string why) => new($"node '{node.Name}' (com.microsoft {node.OpType}): {why}");
 
         // alpha · op(A) · op(B), op a transpose of the last two axes where transA / transB say.
-        public void FusedMatMul(long opset)
+        public void FusedMatMul()
         {
             if (node.Int("transBatchA", 0) != 0 || node.Int("transBatchB", 0) != 0) throw Refuse("transBatchA and transBatchB are not supported");
             bool transA = node.Int("transA", 0) != 0, transB = node.Int("transB", 0) != 0;
@@ -97,19 +100,19 @@ internal static class ContribOpsImport
 
         // Conv of the first three inputs (+ the fourth, a residual summand, when given), then the activation (Clip's bounds in
         // activation_params, as ONNX Runtime's Conv + activation fusion writes them).
-        public void FusedConv(long opset)
+        public void FusedConv()
         {
             string Input(int i) => node.Inputs.Count > i ? node.Inputs[i] : "";
             string[] conv = Input(2).Length > 0 ? [Input(0), Input(1), Input(2)] : [Input(0), Input(1)];
             var y = Emit(OpTypes.Conv, conv, attributes: Copied("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"));
-            Activation(Input(3).Length > 0 ? Add(y, Input(3)) : y, opset);
+            Activation(Input(3).Length > 0 ? Add(y, Input(3)) : y);
         }
 
         private Dictionary<string, AttributeValue> Copied(params string[] keys) =>
             keys.Where(node.Attributes.ContainsKey).ToDictionary(k => k, k => node.Attributes[k]);
 
         // The node's activation (attribute activation, its parameters in activation_alpha / _beta or activation_params).
-        private void Activation(string x, long opset = 13)
+        private void Activation(string x)
         {
             string activation = node.Attributes.TryGetValue("activation", out var a) ? a.StringValue ?? "" : "";
             float[] parameters = node.Attributes.TryGetValue("activation_params", out var p) && p.FloatsValue is { } given ? given : [];
@@ -147,7 +150,7 @@ internal static class ContribOpsImport
         public void SkipLayerNormalization()
         {
             string Input(int i) => node.Inputs.Count > i ? node.Inputs[i] : "";
-            string Output(int i) => node.Outputs.Count > i && !node.Outputs[i].Contains("/unused", StringComparison.Ordinal) ? node.Outputs[i] : "";
+            string Output(int i) => node.Outputs.Count > i ? node.Outputs[i] : "";
             if (Output(1).Length > 0 || Output(2).Length > 0) throw Refuse("its mean and inverse standard deviation outputs are not supported");
             string sumName = Output(3).Length > 0 ? Output(3) : Fresh();
             string sum = Input(4).Length > 0 ? Emit(OpTypes.Add, [Add(Input(0), Input(1)), Input(4)], sumName)

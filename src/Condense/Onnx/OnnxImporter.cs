@@ -126,15 +126,16 @@ public static class OnnxImporter
                 if (AddConstant(graph, n, name, path, typed) is { } weight) floatConstants.Add(weight);
                 continue;
             }
+            if (contrib)
+            {
+                var fused = new Node(name, n.OpType, n.Input, n.Output);
+                foreach (var a in n.Attribute) fused.Attributes[a.Name] = ToAttribute(a, fused);
+                nodes.AddRange(ContribOpsImport.Rewrite(graph, fused, opset));
+                continue;
+            }
             // Omitted optional outputs are written as "": give them names so every value is unique.
             var outputs = n.Output.Select((o, k) => o.Length > 0 ? o : $"{name}/unused{k}").ToList();
             var node = new Node(name, n.OpType, n.Input, outputs);
-            if (contrib)
-            {
-                foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
-                nodes.AddRange(ContribOpsImport.Rewrite(graph, node, opset));
-                continue;
-            }
             if (!OpRegistry.CanImport(node.OpType)) throw GraphOps.Unsupported(node);
             foreach (var a in n.Attribute) node.Attributes[a.Name] = ToAttribute(a, node);
             nodes.AddRange(OpsetUpgrades.Upgrade(graph, node, opset));

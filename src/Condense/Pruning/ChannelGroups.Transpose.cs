@@ -34,8 +34,7 @@ internal static partial class ChannelGroups
             if (node.OpType is not (OpTypes.ReduceMean or OpTypes.ReduceMax or OpTypes.ReduceSum) || node.Inputs[0] != input
                 || !shapes.TryGetValue(input, out var shape) || !shapes.TryGetValue(node.Outputs[0], out var output))
                 return false;
-            long[]? axes = node.Attributes.TryGetValue("axes", out var a) ? a.IntsValue
-                : node.Inputs.Count > 1 && graph.Initializers.TryGetValue(node.Inputs[1], out var given) ? given.ToInt64Values() : null;
+            long[]? axes = AttributeOrInput(graph, node, "axes");
             int rank = shape.Length;
             if (axes is not { Length: > 0 } || axes.Select(axis => axis < 0 ? axis + rank : axis).Any(axis => axis <= 0 || axis >= rank - 1)) return false;
             Channels[node.Outputs[0]] = Channels[input];

@@ -22,6 +22,12 @@ internal static partial class ChannelGroups
     // Per-channel window ops: channel c of the output depends on channel c of the input only, and a zero channel stays zero.
     private static readonly HashSet<string> PerChannel = [OpTypes.MaxPool, OpTypes.AveragePool, OpTypes.GlobalAveragePool, OpTypes.GlobalMaxPool];
 
+    // A list an op takes as an attribute in older opsets and as its second input, a constant, in newer ones (a reduction's
+    // axes, Pad's pads); null when neither is there.
+    private static long[]? AttributeOrInput(ModelGraph graph, Node node, string attribute) =>
+        node.Attributes.TryGetValue(attribute, out var a) ? a.IntsValue
+            : node.Inputs.Count > 1 && graph.Initializers.TryGetValue(node.Inputs[1], out var given) ? given.ToInt64Values() : null;
+
     // Clip with min ≤ 0 ≤ max (ReLU6) keeps a zero channel at zero; so does constant zero padding of the spatial axes only.
     private static bool KeepsZero(ModelGraph graph, Node node)
     {
@@ -33,13 +39,11 @@ internal static partial class ChannelGroups
         if (node.OpType is OpTypes.ReduceMean or OpTypes.ReduceMax or OpTypes.ReduceSum or OpTypes.ReduceL2 or OpTypes.ReduceL1)
         {
             // Over spatial axes only (MNASNet's x.mean([2, 3])): each channel reduces its own values, zeros to zero.
-            long[]? axes = node.Attributes.TryGetValue("axes", out var a) ? a.IntsValue
-                : node.Inputs.Count > 1 && graph.Initializers.TryGetValue(node.Inputs[1], out var given) ? given.ToInt64Values() : null;
+            long[]? axes = AttributeOrInput(graph, node, "axes");
             return axes is { Length: > 0 } && axes.All(axis => axis >= 2 || axis < 0 && axis >= -2);
         }
         if (node.OpType != OpTypes.Pad || node.Attributes.TryGetValue("mode", out var mode) && mode.StringValue != "constant") return false;
-        long[]? pads = node.Attributes.TryGetValue("pads", out var p) ? p.IntsValue
-            : node.Inputs.Count > 1 && graph.Initializers.TryGetValue(node.Inputs[1], out var t) ? t.ToInt64Values() : null;
+        long[]? pads = AttributeOrInput(graph, node, "pads");
         int rank = pads is null ? 0 : pads.Length / 2;
         bool channelsUnpadded = pads is not null && rank >= 2 && pads[0] == 0 && pads[1] == 0 && pads[rank] == 0 && pads[rank + 1] == 0;
         bool axesAll = node.Inputs.Count < 4 || node.Inputs[3].Length == 0;

@@ -58,15 +58,13 @@ internal static partial class ChannelGroups
     }
 
     // Every value's shape, from one forward pass of a zero sample in evaluation mode (so batch norm leaves its statistics alone).
-    // Channels do not depend on the image size: a size the model leaves free (detectors, OCR) is probed at 224, a multiple of
-    // the usual total strides (32).
+    // Channels do not depend on the image size: a size the model leaves free is probed at GraphModule.FreeSizeProbe.
     private static Dictionary<string, int[]> ValueShapes(ModelGraph graph)
     {
         if (graph.Inputs.Count != 1) throw new CondenseException($"structured pruning needs a graph with one input, this one has {graph.Inputs.Count}");
         var probe = new GraphModule(graph);
         probe.Eval();
-        const int freeSize = 224;
-        int[] sample = [1, .. graph.Inputs[0].Shape[1..].Select(d => d > 0 ? d : freeSize)];
+        int[] sample = [1, .. GraphModule.ProbeSampleShape(graph.Inputs[0].Shape)];
         try { return probe.Run(Tensor.Zeros(sample)).ToDictionary(v => v.Key, v => v.Value.Shape); }
         catch (CondenseException e) when (graph.Inputs[0].Shape.Skip(1).Any(d => d <= 0))
         {
