@@ -16,7 +16,7 @@ public sealed partial class GraphModule
         // Ops whose first input is the sample value and whose other inputs are parameters (weights, bounds, scales).
         private static readonly HashSet<string> PerSample =
         [
-            OpTypes.Relu, OpTypes.Clip, OpTypes.LeakyRelu, OpTypes.Sigmoid, OpTypes.HardSigmoid, OpTypes.HardSwish, OpTypes.Tanh,
+            OpTypes.Relu, OpTypes.Clip, OpTypes.LeakyRelu, OpTypes.Sigmoid, OpTypes.HardSigmoid, OpTypes.HardSwish, OpTypes.Swish, OpTypes.Tanh,
             OpTypes.Identity, OpTypes.Dropout, OpTypes.Elu, OpTypes.Selu, OpTypes.Softplus, OpTypes.Softsign, OpTypes.Erf, OpTypes.Gelu,
             OpTypes.Exp, OpTypes.Log, OpTypes.Sqrt, OpTypes.Neg, OpTypes.Abs, OpTypes.Reciprocal, OpTypes.Floor, OpTypes.Ceil,
             OpTypes.Round, OpTypes.Sign, OpTypes.Cast, OpTypes.Mish, OpTypes.Conv, OpTypes.ConvTranspose, OpTypes.BatchNormalization,

@@ -140,7 +140,7 @@ public sealed partial class GraphModule
     // Elementwise ops that run on channels-last values as they are: one image and constant operands (a Clip's bounds, a
     // LeakyRelu's slope), or (binary) images of rank 4 broadcast alike in either layout.
     private static readonly HashSet<string> UnaryOnImages =
-        [OpTypes.Relu, OpTypes.Clip, OpTypes.Sigmoid, OpTypes.HardSigmoid, OpTypes.HardSwish, OpTypes.Tanh, OpTypes.LeakyRelu];
+        [OpTypes.Relu, OpTypes.Clip, OpTypes.Sigmoid, OpTypes.HardSigmoid, OpTypes.HardSwish, OpTypes.Swish, OpTypes.Tanh, OpTypes.LeakyRelu];
 
     private static readonly HashSet<string> BinaryOnImages = [OpTypes.Add, OpTypes.Sub, OpTypes.Mul, OpTypes.Div];
 

@@ -68,7 +68,10 @@ public static partial class GraphOps
         {
             double s = 1 / (1 + Math.Exp(-alpha * x));
             return s + alpha * x * s * (1 - s);
-        });
+        })
+        {
+            Float32Inference = (x, y) => Kernels.Elementwise.SigmoidKernel.ApplySwish(x, (float)alpha, y),
+        };
     }
 
     // Elu: x, or α(eˣ − 1) below 0 (default α 1).

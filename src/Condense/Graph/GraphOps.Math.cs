@@ -9,12 +9,12 @@ namespace Condense.Graph;
 /// <summary>An elementwise function: in double, its derivative f′(x, y) (null: no gradient), its integer form (null: floats only).</summary>
 internal sealed record ScalarFunction(Func<double, double> F, Func<double, double, double>? Derivative = null, Func<long, DataType, long>? Integer = null)
 {
-    /// <summary>The function on float32 spans in float, vectorized, for inference (no gradient wanted); null: F element by element.</summary>
-    public SpanMap? Float32Inference { get; init; }
+    /// <summary>The function on float32 arrays in float, vectorized, for inference (no gradient wanted); null: F element by element.</summary>
+    public Float32Map? Float32Inference { get; init; }
 }
 
-/// <summary>y = f(x) on float32 spans of equal length.</summary>
-internal delegate void SpanMap(ReadOnlySpan<float> x, Span<float> y);
+/// <summary>y = f(x) on float32 arrays of equal length.</summary>
+internal delegate void Float32Map(float[] x, float[] y);
 
 public static partial class GraphOps
 {

@@ -1,10 +1,11 @@
-// Float transformer graphs onto fused ops, as ONNX Runtime's graph optimizer does at load: PyTorch's ONNX export writes
-// LayerNorm as ReduceMean/Sub/Pow(2)/ReduceMean/Add(ε)/Sqrt/Div/Mul(γ)/Add(β) and GELU as Div(√2)/Erf/Add(1)/Mul(x)/
-// Mul(½), each node a pass over the activations; here each chain becomes one LayerNormalization (ONNX opset 17, its
-// epsilon read from the graph) or one Gelu (ONNX opset 20, exact form), which run on one-pass kernels at inference
-// (Kernels/Transformer/LayerNormRows, GeluKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
-// its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means, exponent 2, √2 (or
-// 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else stays as it is.
+// Float graphs onto fused ops, as ONNX Runtime's graph optimizer does at load: PyTorch's ONNX export writes LayerNorm as
+// ReduceMean/Sub/Pow(2)/ReduceMean/Add(ε)/Sqrt/Div/Mul(γ)/Add(β), GELU as Div(√2)/Erf/Add(1)/Mul(x)/Mul(½) and SiLU as
+// Mul(x, Sigmoid(x)), each node a pass over the activations; here each chain becomes one LayerNormalization (ONNX opset
+// 17, its epsilon read from the graph), one Gelu (opset 20, exact form) or one Swish (opset 24, α 1), which run on
+// one-pass kernels at inference (Kernels/Transformer/LayerNormRows, GeluKernel, Kernels/Elementwise/SigmoidKernel), and
+// a Linear layer's MatMul + bias Add becomes one Gemm that starts its sums from the bias (no separate pass, no second
+// activation buffer). Only the exact chains fuse — last-axis means, exponent 2, √2 (or 1/√2 as a product), 1 and ½,
+// per-feature γ and β, no intermediate read elsewhere — anything else stays as it is.
 // Then each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks and residual norms
 // (AttentionFusion). The result is a copy for inference that shares the initializer tensors; the caller's graph is never changed.
 using Condense.Graph;
@@ -12,13 +13,13 @@ using Condense.Tensors;
 
 namespace Condense.Inference;
 
-/// <summary>Fuses the LayerNorm and GELU decompositions of a float graph.</summary>
+/// <summary>Fuses the LayerNorm, GELU and SiLU decompositions of a float graph.</summary>
 internal static class FloatGraphFusion
 {
     private const float SqrtTwo = 1.41421356f;
 
     /// <summary>
-    /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every exact LayerNorm and GELU chain
+    /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every exact LayerNorm, GELU and SiLU chain
     /// replaced by one node, then its Gemm + activation pairs (GemmActivationFusion), attention blocks and residual norms
     /// (AttentionFusion) fused, and the nodes only they read removed; null when nothing fuses.
     /// </summary>
@@ -27,7 +28,7 @@ internal static class FloatGraphFusion
         var matcher = new Matcher(graph);
         var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
         foreach (var node in graph.Nodes)
-            if ((matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.MatMulBias(node)) is { } fused) replacements[node] = fused;
+            if ((matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.Silu(node) ?? matcher.MatMulBias(node)) is { } fused) replacements[node] = fused;
         var result = replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements, matcher.Shapes);
         result = GemmActivationFusion.Fuse(result ?? graph) ?? result;
         return AttentionFusion.Fuse(result ?? graph) ?? result;
@@ -66,6 +67,17 @@ internal static class FloatGraphFusion
                     if (OnlyFeeds(a, OpTypes.Mul) is { } halfX && Split(halfX, out var input, out var h) && Scalar(h) == 0.5f && ErfOnePlus(b, input))
                         x = input;
             return x is null ? null : [new Node(last.Name, OpTypes.Gelu, [x], last.Outputs)];
+        }
+
+        // Swish(x) (SiLU: α 1, one pass on SigmoidKernel) for Mul(x, Sigmoid(x)), the operands in either order, the Sigmoid's
+        // output read by this Mul only: EfficientNet's and YOLO's activations.
+        public Node[]? Silu(Node mul)
+        {
+            if (mul.OpType != OpTypes.Mul || mul.Inputs.Count != 2) return null;
+            foreach (var (x, gate) in new[] { (mul.Inputs[0], mul.Inputs[1]), (mul.Inputs[1], mul.Inputs[0]) })
+                if (OnlyFeeds(gate, OpTypes.Sigmoid) is { } sigmoid && sigmoid.Inputs[0] == x)
+                    return [new Node(mul.Name, OpTypes.Swish, [x], mul.Outputs)];
+            return null;
         }
 
         // Add(MatMul(x, W), b) with W [K, N] and b [N] constants: one Gemm whose bias is the GEMM's starting sum, on x

@@ -1,5 +1,5 @@
-// Float graphs compile with their LayerNorm and GELU decompositions (as PyTorch's ONNX export writes them) fused into
-// LayerNormalization and Gelu nodes: on small hand-built graphs the fused runner computes the unfused graph's outputs
+// Float graphs compile with their LayerNorm, GELU and SiLU decompositions (as PyTorch's ONNX export writes them) fused into
+// LayerNormalization, Gelu and Swish nodes: on small hand-built graphs the fused runner computes the unfused graph's outputs
 // (the oracle) within 1e-5 relative, the epsilon comes from the graph, the source graph is left as it was, and chains
 // that differ from the exact pattern (another exponent or constant, an intermediate read elsewhere, a bias that is not
 // one per column) are not fused. A MatMul by a constant weight plus a constant bias becomes one Gemm.
@@ -113,6 +113,19 @@ public class FloatGraphFusionTests
         AssertFuses(graph, OpTypes.Gelu);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SiluBecomesOneSwish(bool gateFirst)
+    {
+        var graph = NewGraph();
+        graph.Nodes.Add(new Node("gate", OpTypes.Sigmoid, ["x"], ["s"]));
+        graph.Nodes.Add(new Node("silu", OpTypes.Mul, gateFirst ? ["s", "x"] : ["x", "s"], ["y"]));
+        var node = AssertFuses(graph, OpTypes.Swish).Graph.Nodes.Single();
+        Assert.Equal(["x"], node.Inputs);
+        Assert.Empty(node.Attributes);
+    }
+
     [Fact]
     public void LayerNormThenGeluBothFuse()
     {
@@ -150,7 +163,16 @@ public class FloatGraphFusionTests
         broadcastBias.Initializers["b"] = Tensor.Full(1f, 1);
         broadcastBias.Nodes.Add(new Node("matmul", OpTypes.MatMul, ["x", "w"], ["h"]));
         broadcastBias.Nodes.Add(new Node("bias", OpTypes.Add, ["h", "b"], ["y"]));
-        foreach (var graph in new[] { cube, two, shared, broadcastBias })
+        // x · σ(x) whose gate is also an output, and x · σ(z) of another value: no Swish.
+        var sharedGate = NewGraph();
+        sharedGate.Nodes.Add(new Node("gate", OpTypes.Sigmoid, ["x"], ["s"]));
+        sharedGate.Nodes.Add(new Node("silu", OpTypes.Mul, ["x", "s"], ["y"]));
+        sharedGate.Outputs.Add(new ValueInfo("s", [-1, 5, Width]));
+        var otherGate = NewGraph();
+        otherGate.Nodes.Add(new Node("neg", OpTypes.Neg, ["x"], ["z"]));
+        otherGate.Nodes.Add(new Node("gate", OpTypes.Sigmoid, ["z"], ["s"]));
+        otherGate.Nodes.Add(new Node("silu", OpTypes.Mul, ["x", "s"], ["y"]));
+        foreach (var graph in new[] { cube, two, shared, broadcastBias, sharedGate, otherGate })
         {
             var model = new GraphModule(graph);
             var compiled = InferenceEngine.Compile(model);

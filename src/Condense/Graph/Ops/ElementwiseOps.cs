@@ -1,5 +1,5 @@
 // Elementwise ops: arithmetic with broadcasting (B of opset 1–6's broadcast-at-axis form aligned by
-// GraphOps.Second), activations (exact Gelu at inference on its one-pass kernel), softmax along an axis, Identity and
+// GraphOps.Second), activations (exact Gelu and Sigmoid at inference on their one-pass kernels), softmax along an axis, Identity and
 // Dropout. Every op exports as it is.
 using Condense.Autograd;
 using Condense.Tensors;
@@ -24,7 +24,7 @@ internal static class ElementwiseOps
         new(OpTypes.Relu, (n, x, _) => [Elementwise(n, x, t => t.Relu(), ReluFunction)], OpGradient.Autograd, OpExport.AsIs) { Types = MathOps.Signed },
         new(OpTypes.LeakyRelu, (n, x, _) => [Elementwise(n, x, t => t.LeakyRelu(n.Float("alpha", 0.01f)), LeakyReluFunction(n.Float("alpha", 0.01f)))],
             OpGradient.Autograd, OpExport.AsIs) { Types = MathOps.Floats },
-        FloatOp(OpTypes.Sigmoid, t => t.Sigmoid(), SigmoidFunction),
+        FloatOp(OpTypes.Sigmoid, Sigmoid, SigmoidFunction),
         FloatOp(OpTypes.Tanh, t => t.Tanh(), TanhFunction),
         FloatOp(OpTypes.Exp, t => t.Exp(), ExpFunction),
         FloatOp(OpTypes.Log, t => t.Log(), LogFunction),
@@ -50,6 +50,15 @@ internal static class ElementwiseOps
         if (tanh || GradMode.Enabled && x.RequiresGrad) return x.Gelu(tanh);
         var y = Tensor.Uninitialized(x.Shape);
         Kernels.Transformer.GeluKernel.Apply(x.Data, y.Data);
+        return y;
+    }
+
+    // σ at inference (no gradient wanted) on the float-lane kernel (Kernels/Elementwise/SigmoidKernel); else through autograd.
+    private static Tensor Sigmoid(Tensor x)
+    {
+        if (GradMode.Enabled && x.RequiresGrad) return x.Sigmoid();
+        var y = Tensor.Uninitialized(x.Shape);
+        Kernels.Elementwise.SigmoidKernel.Apply(x.Data, y.Data);
         return y;
     }
 
