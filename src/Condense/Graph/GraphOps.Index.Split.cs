@@ -1,4 +1,4 @@
-// ONNX Split and Tile (Ops/IndexOps): parts and repetitions as Take over index maps, for every element type.
+// ONNX Split and Tile (Ops/IndexOps): parts as strided blocks (Tensor.Strided), repetitions as Take over an index map, for every element type.
 using Condense.Tensors;
 
 namespace Condense.Graph;
@@ -35,7 +35,7 @@ public static partial class GraphOps
         {
             var count = (int[])x.Shape.Clone();
             count[axis] = (int)sizes[i];
-            outputs[i] = x.Take(IndexMaps.Strided(x.Shape, start, step, count), count);
+            outputs[i] = x.Strided(start, step, count);
             start[axis] += count[axis];
         }
         return outputs;

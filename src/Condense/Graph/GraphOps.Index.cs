@@ -46,7 +46,7 @@ public static partial class GraphOps
             (start[axis], count[axis]) = SliceRange(starts[i], ends[i], stepValue, x.Shape[axis]);
             step[axis] = (int)stepValue;
         }
-        return x.Take(IndexMaps.Strided(x.Shape, start, step, count), count);
+        return x.Strided(start, step, count);
     }
 
     // The first index and the element count of one sliced axis (ONNX Slice-13's clamping).

@@ -1,13 +1,14 @@
 // Float graphs onto fused ops, as ONNX Runtime's graph optimizer does at load: PyTorch's ONNX export writes LayerNorm as
-// ReduceMean/Sub/Pow(2)/ReduceMean/Add(ε)/Sqrt/Div/Mul(γ)/Add(β), GELU as Div(√2)/Erf/Add(1)/Mul(x)/Mul(½) and SiLU as
-// Mul(x, Sigmoid(x)), each node a pass over the activations; here each chain becomes one LayerNormalization (ONNX opset
-// 17, its epsilon read from the graph), one Gelu (opset 20, exact form) or one Swish (opset 24, α 1), which run on
-// one-pass kernels at inference (Kernels/Transformer/LayerNormRows, GeluKernel, Kernels/Elementwise/SigmoidKernel), and
-// a Linear layer's MatMul + bias Add becomes one Gemm that starts its sums from the bias (no separate pass, no second
-// activation buffer). Only the exact chains fuse — last-axis means, exponent 2, √2 (or 1/√2 as a product), 1 and ½,
-// per-feature γ and β, no intermediate read elsewhere — anything else stays as it is.
-// Then each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks and residual norms
-// (AttentionFusion). The result is a copy for inference that shares the initializer tensors; the caller's graph is never changed.
+// ReduceMean/Sub/Pow(2)/ReduceMean/Add(ε)/Sqrt/Div/Mul(γ)/Add(β), GELU as Div(√2)/Erf/Add(1)/Mul(x)/Mul(½) (GPT-2's
+// tanh form as nine nodes) and SiLU as Mul(x, Sigmoid(x)), each node a pass over the activations; here each chain
+// becomes one LayerNormalization (ONNX opset 17, its epsilon read from the graph), one Gelu (opset 20, exact or tanh)
+// or one Swish (opset 24, α 1), which run on one-pass kernels at inference (Kernels/Transformer/LayerNormRows,
+// GeluKernel, Kernels/Elementwise/SigmoidKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
+// its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means,
+// exponent 2, √2 (or 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else
+// stays as it is. Then each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks
+// and residual norms (AttentionFusion). The result is a copy for inference that shares the initializer tensors; the
+// caller's graph is never changed.
 using Condense.Graph;
 using Condense.Tensors;
 
@@ -28,7 +29,8 @@ internal static class FloatGraphFusion
         var matcher = new Matcher(graph);
         var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
         foreach (var node in graph.Nodes)
-            if ((matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.Silu(node) ?? matcher.MatMulBias(node)) is { } fused) replacements[node] = fused;
+            if ((matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.TanhGelu(node) ?? matcher.Silu(node) ?? matcher.MatMulBias(node)) is { } fused)
+                replacements[node] = fused;
         var result = replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements, matcher.Shapes);
         result = GemmActivationFusion.Fuse(result ?? graph) ?? result;
         return AttentionFusion.Fuse(result ?? graph) ?? result;
@@ -68,6 +70,29 @@ internal static class FloatGraphFusion
                         x = input;
             return x is null ? null : [new Node(last.Name, OpTypes.Gelu, [x], last.Outputs)];
         }
+
+        // Gelu(x, approximate "tanh") for Mul(Mul(x, ½), Add(Tanh(Mul(Add(x, Mul(Pow(x, 3), 0.044715)), √(2/π))), 1)) —
+        // Hugging Face's gelu_new (GPT-2) as PyTorch exports it — every product's and sum's operands in either order.
+        public Node[]? TanhGelu(Node last)
+        {
+            if (last.OpType != OpTypes.Mul || last.Inputs.Count != 2) return null;
+            foreach (var (halved, gate) in new[] { (last.Inputs[0], last.Inputs[1]), (last.Inputs[1], last.Inputs[0]) })
+            {
+                if (OnlyFeeds(halved, OpTypes.Mul) is not { } halfX || !Split(halfX, out var x, out var half) || Scalar(half) != 0.5f) continue;
+                if (OnlyFeeds(gate, OpTypes.Add) is not { } addOne || !Split(addOne, out var tanhValue, out var one) || Scalar(one) != 1f) continue;
+                if (OnlyFeeds(tanhValue, OpTypes.Tanh) is not { } tanh || OnlyFeeds(tanh.Inputs[0], OpTypes.Mul) is not { } scaled) continue;
+                if (!Split(scaled, out var inner, out var root) || !Near(Scalar(root), 0.7978845608f)) continue;
+                if (OnlyFeeds(inner, OpTypes.Add) is not { Inputs.Count: 2 } sum || !sum.Inputs.Contains(x)) continue;
+                string cubic = sum.Inputs[0] == x ? sum.Inputs[1] : sum.Inputs[0];
+                if (OnlyFeeds(cubic, OpTypes.Mul) is not { } weighted || !Split(weighted, out var cube, out var c) || !Near(Scalar(c), 0.044715f)) continue;
+                if (OnlyFeeds(cube, OpTypes.Pow) is not { } pow || pow.Inputs[0] != x || Scalar(pow.Inputs[1]) != 3f) continue;
+                return [new Node(last.Name, OpTypes.Gelu, [x], last.Outputs,
+                    new Dictionary<string, AttributeValue> { ["approximate"] = AttributeValue.String("tanh") })];
+            }
+            return null;
+        }
+
+        private static bool Near(float? value, float expected) => value is float v && Math.Abs(v - expected) <= 1e-6f;
 
         // Swish(x) (SiLU: α 1, one pass on SigmoidKernel) for Mul(x, Sigmoid(x)), the operands in either order, the Sigmoid's
         // output read by this Mul only: EfficientNet's and YOLO's activations.

@@ -76,7 +76,14 @@ public partial class Tensor
 
     /// <summary>x^p for a constant exponent; the derivative is p·x^(p−1).</summary>
     public Tensor Pow(float p) => Pointwise(
-        (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = MathF.Pow(x[i], p); },
+        (x, y) =>
+        {
+            // x² and x³ as products, vectorized, as ONNX Runtime's Pow computes them (GPT-2's GELU cubes its FFN activations).
+            if (p is 2f or 3f) TensorPrimitives.Multiply(x, x, y);
+            if (p == 3f) TensorPrimitives.Multiply(y, x, y);
+            if (p is 2f or 3f) return;
+            for (int i = 0; i < x.Length; i++) y[i] = MathF.Pow(x[i], p);
+        },
         (g, x, _, gx) => { for (int i = 0; i < g.Length; i++) gx[i] = g[i] * p * MathF.Pow(x[i], p - 1f); });
 
     /// <summary>The error function (Abramowitz &amp; Stegun 7.1.26, |error| ≤ 1.5e−7); the derivative is 2/√π · e^(−x²).</summary>

@@ -1,7 +1,7 @@
 // Index-driven data movement for every element type: Take (y[i] = x[source[i]]) is what Slice, Gather,
 // Expand, Tile, GatherElements, GatherND, DepthToSpace and their kin compute once the source index of every output
-// element is known; Where selects between two tensors by a bool condition. For float32 the gradient flows
-// back through the same indices (scatter-add), so these ops train like the rest.
+// element is known; Where selects between two tensors by a bool condition (row by row for float32 without a
+// gradient). For float32 the gradient flows back through the same indices (scatter-add), so these ops train like the rest.
 namespace Condense.Tensors;
 
 public partial class Tensor
@@ -12,7 +12,8 @@ public partial class Tensor
     /// </summary>
     public Tensor Take(int[] source, int[] shape)
     {
-        var y = Allocate(DataType, shape);
+        // Every element is written: float32 takes its array from the pass's arena (TensorArena), unzeroed.
+        var y = DataType == DataType.Float32 ? Uninitialized(shape) : Allocate(DataType, shape);
         if (source.Length != y.Size) throw new ArgumentException($"{source.Length} source indices for {y.Size} elements");
         switch (DataType.Storage())
         {
@@ -48,6 +49,8 @@ public partial class Tensor
         TypedOps.CheckBool(nameof(Where), condition);
         TypedOps.CheckSameType(nameof(Where), x, y);
         var shape = BroadcastIndex.Shape(condition.Shape, x.Shape, y.Shape);
+        if (x.DataType == DataType.Float32 && !(Autograd.GradMode.Enabled && (x.RequiresGrad || y.RequiresGrad)))
+            return SelectFloats(condition, x, y, shape);
         var mc = BroadcastIndex.Map(condition.Shape, shape);
         var mx = BroadcastIndex.Map(x.Shape, shape) ?? Identity(x.Size);
         var my = BroadcastIndex.Map(y.Shape, shape) ?? Identity(y.Size);
@@ -58,6 +61,25 @@ public partial class Tensor
         for (int i = 0; i < n; i++) source[i] = c[mc?[i] ?? i] != 0 ? mx[i] : x.Size + my[i];
         var both = Concat([x.Reshape(x.Size), y.Reshape(y.Size)], 0);
         return both.Take(source, shape);
+    }
+
+    // Where on float32 without a gradient, innermost row by innermost row: each operand gives a row (stride 1) or one value
+    // repeated (stride 0) — a causal mask selects between scores and one constant without index maps or a concatenation.
+    private static Tensor SelectFloats(Tensor condition, Tensor x, Tensor y, int[] shape)
+    {
+        var result = Uninitialized(shape);
+        int width = shape.Length == 0 ? 1 : shape[^1];
+        var rowsC = Kernels.Elementwise.Broadcast.RowOffsets(Kernels.Elementwise.Broadcast.StridesIn(condition.Shape, shape), shape, out int c1);
+        var rowsX = Kernels.Elementwise.Broadcast.RowOffsets(Kernels.Elementwise.Broadcast.StridesIn(x.Shape, shape), shape, out int x1);
+        var rowsY = Kernels.Elementwise.Broadcast.RowOffsets(Kernels.Elementwise.Broadcast.StridesIn(y.Shape, shape), shape, out int y1);
+        long[] c = condition.Int64Data;
+        float[] a = x.Data, b = y.Data, o = result.Data;
+        for (int r = 0; r < rowsC.Length; r++)
+        {
+            int oc = rowsC[r], ox = rowsX[r], oy = rowsY[r], row = r * width;
+            for (int j = 0; j < width; j++) o[row + j] = c[oc + j * c1] != 0 ? a[ox + j * x1] : b[oy + j * y1];
+        }
+        return result;
     }
 
     private static int[] Identity(int n)

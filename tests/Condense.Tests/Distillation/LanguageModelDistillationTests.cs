@@ -75,7 +75,15 @@ public sealed class LanguageModelDistillationTests
         var whole = Weights(long.MaxValue);
         // 3 passages × 12 tokens × 300 words: slices of 3 passages.
         var sliced = Weights(3 * 12 * 300);
+        var cut = TextDistillPipeline.Cut(teacher, tokenizer, new TextStudentOptions { Depth = 1 }, 12).Student;
+        float[] initial = [.. cut.Graph.Initializers.Values.Where(t => t.DataType == DataType.Float32).SelectMany(t => t.Data)];
         Assert.Equal(whole.Length, sliced.Length);
-        Assert.True(whole.Zip(sliced).Max(p => Math.Abs(p.First - p.Second)) < 1e-5f);
+        Assert.Equal(whole.Length, initial.Length);
+        // The slices sum the same loss in another order; Adam's normalized steps carry that rounding into the weights
+        // (~1e-5 here): the two students differ by under 5 % of what training moved (1.4 % measured), where slices
+        // weighted 1/3 each instead of by their share of the rows differ by 134 %.
+        double moved = whole.Zip(initial).Max(p => Math.Abs(p.First - p.Second)), apart = whole.Zip(sliced).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(moved > 1e-4, $"training moved the weights by {moved}");
+        Assert.True(apart < 0.05 * moved, $"whole and sliced batches differ by {apart}, training moved {moved}");
     }
 }

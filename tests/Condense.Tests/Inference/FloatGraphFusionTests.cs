@@ -1,5 +1,5 @@
-// Float graphs compile with their LayerNorm, GELU and SiLU decompositions (as PyTorch's ONNX export writes them) fused into
-// LayerNormalization, Gelu and Swish nodes: on small hand-built graphs the fused runner computes the unfused graph's outputs
+// Float graphs compile with their LayerNorm, GELU (erf and tanh) and SiLU decompositions (as PyTorch's ONNX export writes
+// them) fused into LayerNormalization, Gelu and Swish nodes: on small hand-built graphs the fused runner computes the unfused graph's outputs
 // (the oracle) within 1e-5 relative, the epsilon comes from the graph, the source graph is left as it was, and chains
 // that differ from the exact pattern (another exponent or constant, an intermediate read elsewhere, a bias that is not
 // one per column) are not fused. A MatMul by a constant weight plus a constant bias becomes one Gemm.
@@ -113,6 +113,38 @@ public class FloatGraphFusionTests
         AssertFuses(graph, OpTypes.Gelu);
     }
 
+    // x → GPT-2's gelu_new as PyTorch exports it: Mul(x, ½), Pow(x, 3), Mul(·, 0.044715), Add(x, ·), Mul(·, √(2/π)), Tanh,
+    // Add(·, 1), Mul(half, ·) (swapped: every binary node's operands in the other order).
+    private static void TanhGelu(ModelGraph graph, bool swapped, float cubic = 0.044715f)
+    {
+        Constant(graph, "half", 0.5f);
+        Constant(graph, "three", 3f);
+        Constant(graph, "cubic", cubic);
+        Constant(graph, "root", 0.7978845834732056f);
+        Constant(graph, "one", 1f);
+        string[] Pair(string a, string b) => swapped ? [b, a] : [a, b];
+        graph.Nodes.Add(new Node("half", OpTypes.Mul, Pair("x", "half"), ["h"]));
+        graph.Nodes.Add(new Node("pow", OpTypes.Pow, ["x", "three"], ["p"]));
+        graph.Nodes.Add(new Node("cubic", OpTypes.Mul, Pair("p", "cubic"), ["c"]));
+        graph.Nodes.Add(new Node("inner", OpTypes.Add, Pair("x", "c"), ["i"]));
+        graph.Nodes.Add(new Node("scaled", OpTypes.Mul, Pair("i", "root"), ["s"]));
+        graph.Nodes.Add(new Node("tanh", OpTypes.Tanh, ["s"], ["t"]));
+        graph.Nodes.Add(new Node("plusOne", OpTypes.Add, Pair("t", "one"), ["a"]));
+        graph.Nodes.Add(new Node("product", OpTypes.Mul, Pair("h", "a"), ["y"]));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TanhGeluDecompositionFuses(bool swapped)
+    {
+        var graph = NewGraph();
+        TanhGelu(graph, swapped);
+        var node = AssertFuses(graph, OpTypes.Gelu).Graph.Nodes.Single();
+        Assert.Equal(["x"], node.Inputs);
+        Assert.Equal("tanh", node.Attributes["approximate"].StringValue);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -172,7 +204,9 @@ public class FloatGraphFusionTests
         otherGate.Nodes.Add(new Node("neg", OpTypes.Neg, ["x"], ["z"]));
         otherGate.Nodes.Add(new Node("gate", OpTypes.Sigmoid, ["z"], ["s"]));
         otherGate.Nodes.Add(new Node("silu", OpTypes.Mul, ["x", "s"], ["y"]));
-        foreach (var graph in new[] { cube, two, shared, broadcastBias, sharedGate, otherGate })
+        var otherCubic = NewGraph();
+        TanhGelu(otherCubic, swapped: false, cubic: 0.05f);
+        foreach (var graph in new[] { cube, two, shared, broadcastBias, sharedGate, otherGate, otherCubic })
         {
             var model = new GraphModule(graph);
             var compiled = InferenceEngine.Compile(model);

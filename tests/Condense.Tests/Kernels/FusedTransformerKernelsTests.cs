@@ -1,5 +1,6 @@
 // The kernels of FloatGraphFusion's fused ops against their plain references on every kernel path, odd widths
-// (vector tails) and sizes that split between threads: GELU (erf in double) and last-axis layer normalization (moments
+// (vector tails) and sizes that split between threads: GELU (erf in double; the tanh form against its formula in
+// double, its ragged end with the lanes' bits) and last-axis layer normalization (moments
 // summed in double); thread counts change no bit. Also: the graph ops use them at inference and agree with autograd.
 using Condense.Autograd;
 using Condense.Graph;
@@ -39,6 +40,31 @@ public class FusedTransformerKernelsTests
 
     [Theory]
     [MemberData(nameof(Lengths))]
+    public void TanhGeluMatchesTheDoubleFormula(KernelPath path, int length)
+    {
+        var x = Tensor.Uniform(new Rng(11), -12f, 12f, length).Data;
+        x[0] = 0f;
+        if (length > 3) (x[1], x[2]) = (-60f, 60f);
+        using (Cpu.Force(path))
+        {
+            var y = WithThreads(2, () => { var o = new float[length]; GeluKernel.ApplyTanh(x, o); return o; });
+            var one = WithThreads(1, () => { var o = new float[length]; GeluKernel.ApplyTanh(x, o); return o; });
+            Assert.Equal(one, y);
+            for (int i = 0; i < length; i++)
+            {
+                // ½x(1 + tanh u) as x / (1 + e^(−2u)): equal, without the cancellation of 1 + tanh u at negative x. e^(−2u)
+                // magnifies float's rounding of 2u (which the lanes compute in float) by |2u|: the tolerance grows with it.
+                double v = x[i], twoU = 2 * Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v), expected = v / (1 + Math.Exp(-twoU));
+                Assert.True(Math.Abs(expected - y[i]) <= (1e-6 + 2e-7 * Math.Abs(twoU)) * Math.Abs(expected) + 1e-30, $"{x[i]}: {y[i]} vs {expected}");
+            }
+            var shorter = new float[length - 5 > 0 ? length - 5 : 0];
+            GeluKernel.ApplyTanh(x[..shorter.Length], shorter);
+            Assert.Equal(y[..shorter.Length], shorter);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
     public void LayerNormRowsMatchTheReference(KernelPath path, int width)
     {
         int rows = width > 1000 ? 2 : 53;
@@ -69,7 +95,8 @@ public class FusedTransformerKernelsTests
         var layerNorm = new Node("ln", OpTypes.LayerNormalization, ["x", "s", "b"], ["y"],
             new Dictionary<string, AttributeValue> { ["epsilon"] = AttributeValue.Float(1e-3f) });
         var gelu = new Node("gelu", OpTypes.Gelu, ["x"], ["y"]);
-        foreach (var (node, inputs) in new[] { (layerNorm, new Tensor?[] { x, scale, bias }), (gelu, new Tensor?[] { x }) })
+        var tanhGelu = new Node("gelu", OpTypes.Gelu, ["x"], ["y"], new Dictionary<string, AttributeValue> { ["approximate"] = AttributeValue.String("tanh") });
+        foreach (var (node, inputs) in new[] { (layerNorm, new Tensor?[] { x, scale, bias }), (gelu, [x]), (tanhGelu, [x]) })
         {
             var context = new OpContext(false, new Rng(0), new ModelGraph());
             Tensor training, inference;

@@ -44,12 +44,14 @@ internal static class ElementwiseOps
     private static OpDef FloatOp(string name, Func<Tensor, Tensor> float32, ScalarFunction typed, int since = 1) =>
         new(name, (n, x, _) => [Elementwise(n, x, float32, typed)], OpGradient.Autograd, OpExport.AsIs) { Since = since, Types = MathOps.Floats };
 
-    // Exact GELU at inference (no gradient wanted) in one vectorised pass (Kernels/Transformer/GeluKernel); else through autograd.
+    // GELU at inference (no gradient wanted) in one vectorised pass (Kernels/Transformer/GeluKernel), exact or tanh; else
+    // through autograd.
     private static Tensor Gelu(Tensor x, bool tanh)
     {
-        if (tanh || GradMode.Enabled && x.RequiresGrad) return x.Gelu(tanh);
+        if (GradMode.Enabled && x.RequiresGrad) return x.Gelu(tanh);
         var y = Tensor.Uninitialized(x.Shape);
-        Kernels.Transformer.GeluKernel.Apply(x.Data, y.Data);
+        if (tanh) Kernels.Transformer.GeluKernel.ApplyTanh(x.Data, y.Data);
+        else Kernels.Transformer.GeluKernel.Apply(x.Data, y.Data);
         return y;
     }
 

@@ -1,4 +1,4 @@
-// GELU (Hendrycks & Gimpel 2016; ONNX Gelu-20, approximate "none") over a span in one pass: y = x·½(1 + erf(x/√2)).
+// GELU (Hendrycks & Gimpel 2016; ONNX Gelu-20) over a span in one pass: y = x·½(1 + erf(x/√2)), or the tanh form below.
 // BERT-style exports write it as five nodes (Div √2, Erf, Add 1, Mul x, Mul ½), each a pass over the feed-forward
 // activations [batch·tokens, 4·hidden]; FloatGraphFusion rewrites them into one Gelu node, which runs here. erf is
 // ErfKernel's formula (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5e−7) on the same lanes, and the arithmetic is in the
@@ -58,4 +58,55 @@ internal static class GeluKernel
 
     /// <summary>The formula with erf in double: the reference the float paths are checked against.</summary>
     public static float Reference(float x) => x * (1f + ErfKernel.Reference(x / SqrtTwo)) * 0.5f;
+
+    // The tanh form (ONNX Gelu approximate "tanh", GPT-2's gelu_new): ½x(1 + tanh u) with u = √(2/π)(x + 0.044715x³) is
+    // x · σ(2u) = x / (1 + e^(−2u)), and −2u = x(A + B·x²): one float-lane exp and one division per element.
+    private const float TanhA = -1.59576912f, TanhB = -0.0713548162f;
+
+    /// <summary>y = the tanh-approximate GELU of x on the active path (threaded as ErfKernel); x and y may be the same array.</summary>
+    public static void ApplyTanh(float[] x, float[] y) => ErfKernel.InChunks(x, y, RunTanh);
+
+    /// <summary>The tanh-approximate GELU on <paramref name="path"/>, one thread; a ragged end through a padded vector.</summary>
+    public static void RunTanh(KernelPath path, ReadOnlySpan<float> x, Span<float> y)
+    {
+        int i = 0;
+        if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= x.Length; i += 16) TanhGelu(Vector512.Create(x.Slice(i, 16))).CopyTo(y.Slice(i, 16));
+            if (i == x.Length) return;
+            Span<float> padded = stackalloc float[16];
+            x[i..].CopyTo(padded);
+            TanhGelu(Vector512.Create(padded)).CopyTo(padded);
+            padded[..(x.Length - i)].CopyTo(y[i..]);
+        }
+        else if (path != KernelPath.Scalar && Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= x.Length; i += 8) TanhGelu(Vector256.Create(x.Slice(i, 8))).CopyTo(y.Slice(i, 8));
+            if (i == x.Length) return;
+            Span<float> padded = stackalloc float[8];
+            x[i..].CopyTo(padded);
+            TanhGelu(Vector256.Create(padded)).CopyTo(padded);
+            padded[..(x.Length - i)].CopyTo(y[i..]);
+        }
+        else
+            for (; i < x.Length; i++) y[i] = TanhReference(x[i]);
+    }
+
+    /// <summary>
+    /// ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³), in double as x / (1 + e^(−2u)) (equal; 1 + tanh u cancels for
+    /// negative x): the reference of the tanh form's float paths.
+    /// </summary>
+    public static float TanhReference(float x)
+    {
+        double v = x;
+        return (float)(v / (1 + Math.Exp(-2 * Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v))));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> TanhGelu(Vector512<float> v) =>
+        v / (Vector512<float>.One + ExpKernel.Exp(v * Vector512.FusedMultiplyAdd(v * v, Vector512.Create(TanhB), Vector512.Create(TanhA))));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> TanhGelu(Vector256<float> v) =>
+        v / (Vector256<float>.One + ExpKernel.Exp(v * Vector256.FusedMultiplyAdd(v * v, Vector256.Create(TanhB), Vector256.Create(TanhA))));
 }
