@@ -62,7 +62,8 @@ public static partial class GraphOps
         var x = Required(node, inputs, 0);
         float ratio = Optional(inputs, 1)?.Item() ?? node.Float("ratio", 0.5f);
         bool training = Optional(inputs, 2) is { } mode ? mode.Item() != 0f : context.Training;
-        var (y, mask) = training ? x.DropoutWithMask(ratio, context.Rng) : (x, Tensor.Full(1f, x.Shape));
+        if (!training) return node.Outputs.Count > 1 ? [x, TypedOps.Cast(Tensor.Full(1f, x.Shape), DataType.Bool)] : [x];
+        var (y, mask) = x.DropoutWithMask(ratio, context.Rng);
         return node.Outputs.Count > 1 ? [y, TypedOps.Cast(mask, DataType.Bool)] : [y];
     }
 

@@ -6,7 +6,7 @@
 // GeluKernel, Kernels/Elementwise/SigmoidKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
 // its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means,
 // exponent 2, √2 (or 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else
-// stays as it is. Then each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks
+// stays as it is; a Dropout's unread mask output is dropped. Then each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks
 // and residual norms (AttentionFusion). The result is a copy for inference that shares the initializer tensors; the
 // caller's graph is never changed.
 using Condense.Graph;
@@ -29,8 +29,11 @@ internal static class FloatGraphFusion
         var matcher = new Matcher(graph);
         var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
         foreach (var node in graph.Nodes)
-            if ((matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.TanhGelu(node) ?? matcher.Silu(node) ?? matcher.MatMulBias(node)) is { } fused)
-                replacements[node] = fused;
+        {
+            var fused = matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.TanhGelu(node) ?? matcher.Silu(node) ?? matcher.MatMulBias(node)
+                ?? matcher.UnreadMask(node);
+            if (fused is not null) replacements[node] = fused;
+        }
         var result = replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements, matcher.Shapes);
         result = GemmActivationFusion.Fuse(result ?? graph) ?? result;
         return AttentionFusion.Fuse(result ?? graph) ?? result;
@@ -127,6 +130,15 @@ internal static class FloatGraphFusion
                     new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) }),
                 new Node(add.Name, OpTypes.Reshape, [prefix + "/gemm", prefix + "/shape"], add.Outputs),
             ];
+        }
+
+        // A Dropout whose mask output nothing reads loses that output: outside training the op would fill a tensor of ones
+        // the size of its input on every pass (torchvision's Swin exports one per attention map).
+        public Node[]? UnreadMask(Node dropout)
+        {
+            if (dropout.OpType != OpTypes.Dropout || dropout.Outputs.Count < 2 || Readers(dropout.Outputs[1]) > 0 || IsGraphOutput(dropout.Outputs[1]))
+                return null;
+            return [new Node(dropout.Name, OpTypes.Dropout, dropout.Inputs, [dropout.Outputs[0]], dropout.Attributes)];
         }
 
         /// <summary>The shape constants the MatMul + bias rewrites read, by name.</summary>

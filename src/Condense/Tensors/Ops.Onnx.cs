@@ -1,70 +1,11 @@
-// Ops that imported ONNX graphs need beyond the layers Condense builds itself: N-D transpose, clip,
-// sqrt, pow, concat and gather. Each has its gradient here; GraphOps maps the ONNX ops onto them.
+// Ops that imported ONNX graphs need beyond the layers Condense builds itself: clip, sqrt, pow, concat and gather
+// (N-D transpose is in Ops.Permute.cs). Each has its gradient here; GraphOps maps the ONNX ops onto them.
 using System.Numerics.Tensors;
 
 namespace Condense.Tensors;
 
 public partial class Tensor
 {
-    /// <summary>Permutes the dimensions: output dimension i is input dimension <paramref name="perm"/>[i] (ONNX Transpose).</summary>
-    public Tensor Permute(params int[] perm)
-    {
-        if (perm.Length != Rank || perm.Order().Where((p, i) => p != i).Any())
-            throw new CondenseException($"Transpose perm [{string.Join(", ", perm)}] is not a permutation of {Rank} dimensions");
-        if (Rank == 2 && perm[0] == 1) return Transpose();
-        var outShape = perm.Select(p => Shape[p]).ToArray();
-        var y = Uninitialized(outShape);
-        PermuteInto(Data, Shape, perm, y.Data);
-        var inverse = new int[perm.Length];
-        for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
-        return Record(y, g =>
-        {
-            var gx = GC.AllocateUninitializedArray<float>(Size);
-            PermuteInto(g.Data, outShape, inverse, gx);
-            AccumulateGrad(gx);
-        }, this);
-    }
-
-    // dst (shape inShape permuted) from src (shape inShape): walk dst in order, step src by permuted strides.
-    private static void PermuteInto(float[] src, int[] inShape, int[] perm, float[] dst)
-    {
-        int rank = inShape.Length;
-        var inStrides = new int[rank];
-        for (int i = rank - 1, s = 1; i >= 0; s *= inShape[i], i--) inStrides[i] = s;
-        var outShape = perm.Select(p => inShape[p]).ToArray();
-        var strides = perm.Select(p => inStrides[p]).ToArray();
-        var index = new int[rank];
-        int offset = 0;
-        if (rank > 1 && perm[^1] == rank - 1)
-        {
-            // The last axis stays last (attention's [B, L, H, d] ↔ [B, H, L, d]): whole rows of d values move at once.
-            int width = inShape[^1];
-            for (int k = 0; k < dst.Length; k += width)
-            {
-                src.AsSpan(offset, width).CopyTo(dst.AsSpan(k, width));
-                for (int d = rank - 2; d >= 0; d--)
-                {
-                    offset += strides[d];
-                    if (++index[d] < outShape[d]) break;
-                    offset -= strides[d] * outShape[d];
-                    index[d] = 0;
-                }
-            }
-            return;
-        }
-        for (int k = 0; k < dst.Length; k++)
-        {
-            dst[k] = src[offset];
-            for (int d = rank - 1; d >= 0; d--)
-            {
-                offset += strides[d];
-                if (++index[d] < outShape[d]) break;
-                offset -= strides[d] * outShape[d];
-                index[d] = 0;
-            }
-        }
-    }
-
     /// <summary>min(max(x, <paramref name="min"/>), <paramref name="max"/>); the gradient passes where x is inside.</summary>
     public Tensor Clip(float min, float max) => Pointwise(
         (x, y) => { TensorPrimitives.Max(x, min, y); TensorPrimitives.Min(y, max, y); },

@@ -1,7 +1,8 @@
 // ONNX Pad: each dimension grows by pads[d] in front and pads[rank + d] behind (negative values crop).
 // New elements are a constant, the mirror image without the edge (reflect), the edge repeated (edge)
 // or the tensor wrapped around (wrap). Every output element is either the constant or a copy of one
-// input element, so the gradient adds each output gradient into the element it was copied from.
+// input element, so the gradient adds each output gradient into the element it was copied from. Zero pads return the
+// tensor itself; constant padding of float32 at inference copies rows.
 namespace Condense.Tensors;
 
 /// <summary>How <see cref="Tensor.Pad"/> fills the new elements (ONNX Pad's mode attribute).</summary>
@@ -33,6 +34,9 @@ public partial class Tensor
             if (mode != PadMode.Constant && shape[d] > Shape[d] && Shape[d] == 0)
                 throw new CondenseException($"Pad mode {mode} cannot grow an empty dimension of {Tensors.Shape.Format(Shape)}");
         }
+        if (pads.All(p => p == 0)) return this;
+        if (DataType == DataType.Float32 && mode == PadMode.Constant && pads.All(p => p >= 0) && !(Autograd.GradMode.Enabled && RequiresGrad))
+            return PadRows(pads, shape, value);
         var source = SourceIndices(pads, shape, mode);
         if (DataType != DataType.Float32)
         {
@@ -48,6 +52,21 @@ public partial class Tensor
             for (int j = 0; j < source.Length; j++) if (source[j] >= 0) gx[source[j]] += g.Data[j];
             AccumulateGrad(gx);
         }, this);
+    }
+
+    // Constant padding of float32 without a gradient: the constant everywhere, then each innermost row of the input copied
+    // to its place (Swin's window padding, zero-filled images) — no index map.
+    private Tensor PadRows(int[] pads, int[] shape, float value)
+    {
+        var y = Uninitialized(shape);
+        y.Data.AsSpan().Fill(value);
+        if (Size == 0) return y;
+        var outStrides = Tensors.Shape.Strides(shape);
+        int offset = 0, width = Shape[^1];
+        for (int d = 0; d < Rank; d++) offset += pads[d] * outStrides[d];
+        var rows = IndexMaps.Walk(Shape[..^1], outStrides[..^1], offset);
+        for (int r = 0; r < rows.Length; r++) Array.Copy(Data, r * width, y.Data, rows[r], width);
+        return y;
     }
 
     // For every output element, the flat index of the input element it copies, or −1 for the constant.

@@ -50,14 +50,4 @@ public partial class Tensor
             AccumulateGrad(gx);
         }, this);
     }
-
-    private static void Transpose2D(float[] src, float[] dst, int rows, int cols)
-    {
-        const int block = 32;
-        for (int i0 = 0; i0 < rows; i0 += block)
-            for (int j0 = 0; j0 < cols; j0 += block)
-                for (int i = i0; i < Math.Min(i0 + block, rows); i++)
-                    for (int j = j0; j < Math.Min(j0 + block, cols); j++)
-                        dst[j * rows + i] = src[i * cols + j];
-    }
 }

@@ -159,6 +159,22 @@ public class FloatGraphFusionTests
     }
 
     [Fact]
+    public void ADropoutsUnreadMaskIsDropped()
+    {
+        var graph = NewGraph();
+        Constant(graph, "ratio", 0.1f);
+        graph.Nodes.Add(new Node("drop", OpTypes.Dropout, ["x", "ratio"], ["y", "mask"]));
+        var node = AssertFuses(graph, OpTypes.Dropout).Graph.Nodes.Single();
+        Assert.Equal(["y"], node.Outputs);
+        Assert.Equal(["x", "ratio"], node.Inputs);
+        var read = NewGraph();
+        Constant(read, "ratio", 0.1f);
+        read.Nodes.Add(new Node("drop", OpTypes.Dropout, ["x", "ratio"], ["y", "mask"]));
+        read.Outputs.Add(new ValueInfo("mask", [-1, 5, Width]));
+        Assert.Same(read, Assert.IsType<GraphModule>(InferenceEngine.Compile(new GraphModule(read)).Runner).Graph);
+    }
+
+    [Fact]
     public void LayerNormThenGeluBothFuse()
     {
         var graph = NewGraph();

@@ -1,7 +1,8 @@
 // The block copies of Slice and Split (Tensor.Strided with unit steps) against Take over IndexMaps.Strided — the
 // definition, element by element — for float32, float64, int64 and bool, blocks that keep or cut the inner axes, and
 // the float32 gradient; Where's row-by-row float path against its index-map form (the one autograd takes) under every
-// broadcast of condition, x and y; Pow's x² and x³ against the cube in double.
+// broadcast of condition, x and y; constant padding by rows against its index-map form; Pow's x² and x³ against the
+// powers in double.
 using Condense.Autograd;
 using Condense.Tensors;
 
@@ -72,6 +73,21 @@ public class StridedAndWhereTests
         var byMap = Tensor.Where(condition, x, y);
         Assert.Equal(byMap.Shape, fast.Shape);
         Assert.Equal(byMap.Data, fast.Data);
+    }
+
+    [Theory]
+    [InlineData(new[] { 0, 1, 2, 0, 3, 1 })]
+    [InlineData(new[] { 1, 0, 0, 0, 0, 2 })]
+    [InlineData(new[] { 0, 0, 0, 0, 0, 0 })]
+    public void ConstantPaddingByRowsEqualsItsIndexMapForm(int[] pads)
+    {
+        var x = Tensor.Uniform(new Rng(5), -1f, 1f, 2, 3, 4);
+        Tensor rows;
+        using (GradMode.NoGrad()) rows = x.Pad(pads, PadMode.Constant, 0.5f);
+        x.RequiresGrad = true;
+        var byMap = x.Pad(pads, PadMode.Constant, 0.5f);
+        Assert.Equal(byMap.Shape, rows.Shape);
+        Assert.Equal(byMap.Data, rows.Data);
     }
 
     [Theory]
