@@ -140,6 +140,9 @@ public class PoolingTests
         { 8, 7, 3, 2, 1, true, true },
         { 6, 6, 3, 3, 1, true, false },
         { 5, 13, 4, 1, 2, false, true },
+        { 35, 35, 3, 1, 1, false, true },      // Inception's 3 × 3 stride-1 pooling
+        { 9, 11, 3, 1, 1, false, false },
+        { 17, 6, 5, 1, 2, true, false },
     };
 
     [Theory]
@@ -150,8 +153,17 @@ public class PoolingTests
         var (outH, outW) = window.OutputSize(h, w);
         int planes = 5;
         var x = Tensor.Normal(new Rng(4), 0f, 1f, planes, h, w).Data;
-        var y = new float[planes * outH * outW];
-        Pooling.AvgForward(x, y, planes, h, w, window, countIncludePad);
+        foreach (var path in Cpu.SupportedPaths)
+        {
+            var y = new float[planes * outH * outW];
+            using (Cpu.Force(path)) Pooling.AvgForward(x, y, planes, h, w, window, countIncludePad);
+            AssertAverages(x, y, planes, h, w, outH, outW, kernel, stride, pad, countIncludePad);
+        }
+    }
+
+    private static void AssertAverages(float[] x, float[] y, int planes, int h, int w, int outH, int outW, int kernel, int stride, int pad,
+        bool countIncludePad)
+    {
         for (int p = 0; p < planes; p++)
             for (int oh = 0; oh < outH; oh++)
                 for (int ow = 0; ow < outW; ow++)
@@ -169,7 +181,7 @@ public class PoolingTests
                             inside++;
                         }
                     double expected = sum / (countIncludePad ? padded : inside);
-                    Assert.Equal(expected, y[(p * outH + oh) * outW + ow], 5);
+                    Assert.Equal(expected, y[(p * outH + oh) * outW + ow], 2e-6);
                 }
     }
 

@@ -181,7 +181,9 @@ public static class Pooling
     /// <summary>
     /// Average pooling: y = (sum of the window's input elements) / divisor. The divisor counts the
     /// window's elements inside the input, or, with <paramref name="countIncludePad"/>, also those in the
-    /// padding (but not the ceil-mode overhang beyond it), as PyTorch's avg_pool2d. Dilation must be 1.
+    /// padding (but not the ceil-mode overhang beyond it), as PyTorch's avg_pool2d. Dilation must be 1. The vector paths
+    /// sum rows then columns (AvgPoolRows) unless a plane has one window; the Scalar path's window-by-window loop is their
+    /// reference.
     /// </summary>
     public static void AvgForward(float[] x, float[] y, int planes, int height, int width, PoolParameters window, bool countIncludePad)
     {
@@ -191,6 +193,13 @@ public static class Pooling
         {
             var path = Cpu.Active;
             ForPlanes(planes, x.Length, (first, last) => PoolingTiles.Forward(x, y, first, last, height, width, average: true, path));
+            return;
+        }
+        // One window a plane (CNTK's whole-image AveragePool) keeps the row-major sum: IntegerConvModel.Mean gives its bits.
+        if (Cpu.Active != KernelPath.Scalar && outH * outW > 1)
+        {
+            ForPlanes(planes, (long)y.Length * (window.KernelH + window.KernelW),
+                (first, last) => AvgPoolRows.Forward(x, y, first, last, height, width, window, countIncludePad, outH, outW));
             return;
         }
         ForPlanes(planes, (long)y.Length * window.KernelH * window.KernelW, (first, last) =>
