@@ -66,6 +66,7 @@ internal static class ConvBench
         C("rmini 3x3 64-64 7 b=256", 256, 64, 7, 64, 3, 1),
         // MobileNetV2 at 224×224, batch 1: the stem, 1×1 layers from the 112² to the 7² stage, 3×3 depthwise layers.
         C("mnv2 3x3 3-32 s2 224", 1, 3, 224, 32, 3, 1, 2),
+        C("shufflenet 3x3 3-24 s2 224", 1, 3, 224, 24, 3, 1, 2),
         C("mnv2 1x1 32-16 112", 1, 32, 112, 16, 1, 0),
         // Three of them at batch 8: alone they run faster than ORT's NCHW node, inside the network slower than its NCHWc one.
         C("mnv2 1x1 32-16 112 b=8", 8, 32, 112, 16, 1, 0),

@@ -7,7 +7,8 @@
 // scale does), a GlobalAveragePool reads them directly (its output is the same either way), and any other reader gets the
 // value transposed back first (as does a graph output). A graph qualifies
 // when at least four of its convolution chains, and three quarters of them, are 1×1 or depthwise: a ResNet (three 1×1
-// shortcuts among twenty) stays channels-first, where its 3×3 kernels are. Chosen where the AVX-512 kernels run
+// shortcuts among twenty) stays channels-first, where its 3×3 kernels are, and so does one whose channels-last values
+// would often be read by ops that need them channels-first (LayoutBreaks). Chosen where the AVX-512 kernels run
 // (RunsChannelsLast). Outputs match the channels-first path within float rounding (the depthwise sums start from the
 // bias), not bit for bit.
 using Condense.Kernels.Conv;
@@ -55,7 +56,33 @@ public sealed partial class GraphModule
             else if (kind == ConvKind.FewTaps) chosen[chain.Last] = true;
         }
         _channelsLastWeights = new ChannelsLastWeight?[plan.Steps.Length];
-        return eligible >= 4 && 4 * eligible >= 3 * chains ? chosen : null;
+        return eligible >= 4 && 4 * eligible >= 3 * chains && 4 * LayoutBreaks(plan, runAt, chosen) <= eligible ? chosen : null;
+    }
+
+    // How many steps would read a channels-last value and need it transposed back: the chosen chains' outputs, and the
+    // elementwise results of them, read by anything but a chosen chain, an elementwise op or GlobalAveragePool. ShuffleNet's
+    // branches end in a Concat and a channel shuffle (a pass back, and forth, per block): such graphs run channels-first.
+    private static int LayoutBreaks(Plan plan, ConvChain?[] runAt, bool[] chosen)
+    {
+        var chainAt = new ConvChain?[plan.Steps.Length];
+        foreach (var chain in runAt.OfType<ConvChain>())
+            foreach (int step in chain.Steps) chainAt[step] = chain;
+        var channelsLast = new bool[plan.Names.Length];
+        int breaks = 0;
+        for (int s = 0; s < plan.Steps.Length; s++)
+        {
+            var step = plan.Steps[s];
+            bool readsLast = step.Inputs.Any(slot => slot >= 0 && channelsLast[slot]);
+            if (chainAt[s] is { } chain)
+            {
+                if (readsLast && !chosen[chain.Last]) breaks++;
+                if (s == chain.Last && chosen[s]) channelsLast[step.Outputs[0]] = true;
+            }
+            else if (UnaryOnImages.Contains(step.Node.OpType) || BinaryOnImages.Contains(step.Node.OpType))
+                foreach (int slot in step.Outputs) channelsLast[slot] = readsLast;
+            else if (readsLast && step.Node.OpType != OpTypes.GlobalAveragePool) breaks++;
+        }
+        return breaks;
     }
 
     // The chain's weight in the channels-last kernels' form, made once per weight (and folded batch norm) and kernel path.

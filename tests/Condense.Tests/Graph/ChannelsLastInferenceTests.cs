@@ -4,8 +4,8 @@
 // input) and matches the plain path (Run, every op as imported) and the channels-first fused path within float rounding, pass
 // after pass; its inverted residual blocks (one whose expansion is the stem, one without) run as one banded pass with the bits
 // of their chains run in turn; a channels-last value read by an op that wants channels-first (MaxPool) or returned as a
-// graph output comes back channels-first; a ResNet (3×3 convolutions, three 1×1 shortcuts) does not take the path; by
-// default only the AVX-512 path takes it.
+// graph output comes back channels-first; a ResNet (3×3 convolutions, three 1×1 shortcuts) does not take the path (nor do
+// ShuffleNet-style blocks: ChannelsLastChoiceTests); by default only the AVX-512 path takes it.
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Kernels.Platform;

@@ -85,6 +85,8 @@ public sealed unsafe class ChannelsLastConvTests
         {
             (3, 32, 15, 14, 3, new(2, 2, 1, 1, 1, 1, 1, 1, 1)), (2, 20, 9, 13, 5, new(1, 1, 2, 2, 2, 2, 1, 1, 1)),
             (2, 16, 11, 11, 3, new(1, 2, 0, 2, 2, 1, 2, 2, 1)), (1, 7, 6, 6, 3, new(1, 1, 1, 1, 1, 1, 1, 1, 1)),
+            // ShuffleNet's 24 channels and 40: a whole vector or two, then the last 16 for the rest.
+            (3, 24, 15, 14, 3, new(2, 2, 1, 1, 1, 1, 1, 1, 1)), (3, 40, 9, 10, 3, new(1, 1, 1, 1, 1, 1, 1, 1, 1)),
         })
             foreach (bool extras in new[] { false, true })
             {

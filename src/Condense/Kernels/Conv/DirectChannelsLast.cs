@@ -81,6 +81,20 @@ internal static unsafe class DirectChannelsLast
             if (pair) j += 16;
         }
 
+        // Channels past the last whole vector, when there are 16 or more (ShuffleNet's 24): the vector of the last 16,
+        // its new lanes kept (the others, computed already, may have overwritten a residual they share the buffer with).
+        if (vectors < m && vectors >= 16)
+        {
+            var tailStart = bias == null ? Vector512<float>.Zero : Vector512.Load(bias + m - 16);
+            float* lanes = stackalloc float[16];
+            for (int ox = 0; ox < g.OutWidth; ox++)
+            {
+                long at = outRow + (long)ox * m + m - 16;
+                One(g, x, w + m - 16, tailStart, values, indices, lanes, residual == null ? null : residual + at, wide, n, oy, ox);
+                new ReadOnlySpan<float>(lanes + vectors - (m - 16), m - vectors).CopyTo(new Span<float>(y + outRow + (long)ox * m + vectors, m - vectors));
+            }
+            return;
+        }
         for (int ox = 0; ox < g.OutWidth && vectors < m; ox++)
         {
             int taps = Taps(g, x, n, oy, ox, values, indices);
