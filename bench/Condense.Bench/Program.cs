@@ -20,6 +20,7 @@ return args.FirstOrDefault() switch
     "deep-compression" => DeepCompressionBench.Run(args[1..]),
     "distill" => DistillBench.Run(args[1..]),
     "onnx" => OnnxBench.Run(args[1..]),
+    "file" => FileBench.Run(args[1..]),
     "pool" => PoolBench.Run(args[1..]),
     "cnn" => CnnBench.Run(args[1..]),
     "resnet18" => ResNetBench.Run(args[1..]),
@@ -40,7 +41,7 @@ return args.FirstOrDefault() switch
 static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, winograd, quant, quant-accuracy, quant-cnn, qconv, " +
-        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, pool, cnn, resnet18, fuzz, conformance, text-quant, " +
+        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, file, pool, cnn, resnet18, fuzz, conformance, text-quant, " +
         "text-compress, image-compress, int8-resnet, real, transformer, minilm-diff, distributed");
     return 2;
 }

@@ -1,0 +1,113 @@
+// Any ONNX file against ONNX Runtime, in one run: `file MODEL.onnx@1x3x224x224 …` feeds uniform [0, 1) floats of that
+// shape to the model's first input; `file MODEL.onnx --tokens 1x128` feeds token ids (1000–20000, seed 1) to every input
+// whose name holds neither "mask" (all ones), "type" (zeros) nor "position" (0, 1, …). Condense runs the model as
+// InferenceEngine.Compile does (fusions, integer engines); ORT with all optimizations, two intra-op threads and no
+// spinning (its idle threads would otherwise steal our time). Both first run ~3 s alternately to warm up; then 40
+// alternating calls each, the median of the last 35 reported with ORT/ours (above 1: Condense is faster), and the
+// largest difference between the two first outputs relative to ORT's largest value. `--profile` adds the time per op
+// type (the gaps between Condense's steps, summed over 5 passes).
+using System.Diagnostics;
+using Condense.Autograd;
+using Condense.Formats;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Tensors;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Tensor = Condense.Tensors.Tensor;
+
+namespace Condense.Bench;
+
+/// <summary>`file`: ms per forward of an ONNX file in Condense and in ONNX Runtime, and the ratio.</summary>
+internal static class FileBench
+{
+    public static int Run(string[] args)
+    {
+        bool profile = args.Contains("--profile");
+        int tokensAt = Array.IndexOf(args, "--tokens");
+        int[]? tokenShape = tokensAt >= 0 && tokensAt + 1 < args.Length ? Shape(args[tokensAt + 1]) : null;
+        var files = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (tokensAt < 0 || i != tokensAt + 1)).ToArray();
+        if (files.Length == 0)
+        {
+            Console.Error.WriteLine("usage: file MODEL.onnx@NxCxHxW … [--profile] | file MODEL.onnx --tokens BxT [--profile]");
+            return 2;
+        }
+        foreach (var file in files)
+        {
+            var parts = file.Split('@');
+            var options = new SessionOptions { IntraOpNumThreads = 2 };
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            using var session = new InferenceSession(parts[0], options);
+            var compiled = InferenceEngine.Compile(ModelFile.Load(parts[0]));
+            if (compiled.Runner is not GraphModule ours) { Console.Error.WriteLine($"{parts[0]}: compiled to {compiled.Kind}, not a graph"); return 1; }
+            ours.Eval();
+            var (feeds, theirs) = tokenShape is null ? ImageFeeds(ours, session, Shape(parts[1])) : TokenFeeds(ours, session, tokenShape);
+            double Time(Action action) { var sw = Stopwatch.StartNew(); action(); return sw.Elapsed.TotalMilliseconds; }
+            void Ours() { using (GradMode.NoGrad()) ours.RunOutputs(feeds); }
+            void Ort() { using var _ = session.Run(theirs); }
+            var warm = Stopwatch.StartNew();
+            while (warm.Elapsed.TotalSeconds < 3) { Ours(); Ort(); }
+            var (oursMs, ortMs) = (new List<double>(), new List<double>());
+            for (int r = 0; r < 40; r++) { oursMs.Add(Time(Ours)); ortMs.Add(Time(Ort)); }
+            double Median(List<double> times) => times.Skip(5).Order().ElementAt(17);
+            if (profile) Profile(ours, feeds);
+            string input = tokenShape is null ? parts[1] : string.Join('x', tokenShape) + " tokens";
+            Console.WriteLine($"{Path.GetFileName(parts[0])} {input} ({compiled.Kind}): ours {Median(oursMs):F2} ms, ORT {Median(ortMs):F2} ms, "
+                + $"ORT/ours {Median(ortMs) / Median(oursMs):F2}; {Agreement(ours, feeds, session, theirs)}");
+        }
+        return 0;
+    }
+
+    private static int[] Shape(string text) => [.. text.Split('x').Select(int.Parse)];
+
+    private static (Dictionary<string, Tensor>, List<NamedOnnxValue>) ImageFeeds(GraphModule ours, InferenceSession session, int[] shape)
+    {
+        var rng = new Random(1);
+        var data = new float[shape.Aggregate(1, (a, b) => a * b)];
+        for (int i = 0; i < data.Length; i++) data[i] = (float)rng.NextDouble();
+        return (new() { [ours.Graph.Inputs[0].Name] = new Tensor(data, shape) },
+            [NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.First(), new DenseTensor<float>(data, shape))]);
+    }
+
+    private static (Dictionary<string, Tensor>, List<NamedOnnxValue>) TokenFeeds(GraphModule ours, InferenceSession session, int[] shape)
+    {
+        int count = shape[0] * shape[1];
+        var rng = new Random(1);
+        var ids = Enumerable.Range(0, count).Select(_ => (long)rng.Next(1000, 20000)).ToArray();
+        long[] Values(string name) => name.Contains("mask", StringComparison.Ordinal) ? [.. Enumerable.Repeat(1L, count)]
+            : name.Contains("type", StringComparison.Ordinal) ? new long[count]
+            : name.Contains("position", StringComparison.Ordinal) ? [.. Enumerable.Range(0, count).Select(i => (long)(i % shape[1]))] : ids;
+        var feeds = ours.Graph.Inputs.ToDictionary(input => input.Name, input => Tensor.FromInt64s(Values(input.Name), DataType.Int64, shape));
+        var theirs = session.InputMetadata.Keys.Select(name => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(Values(name), shape))).ToList();
+        return (feeds, theirs);
+    }
+
+    private static string Agreement(GraphModule ours, Dictionary<string, Tensor> feeds, InferenceSession session, List<NamedOnnxValue> theirs)
+    {
+        float[] mine;
+        using (GradMode.NoGrad()) mine = ours.RunOutputs(feeds)[ours.Graph.Outputs[0].Name].Data;
+        using var results = session.Run(theirs);
+        var reference = results.First().AsEnumerable<float>().ToArray();
+        double largest = reference.Max(v => Math.Abs(v)), difference = 0;
+        for (int i = 0; i < reference.Length; i++) difference = Math.Max(difference, Math.Abs(mine[i] - reference[i]));
+        return $"max |ours − ORT| / max |ORT| {difference / largest:E2}";
+    }
+
+    private static void Profile(GraphModule ours, Dictionary<string, Tensor> feeds)
+    {
+        var times = new Dictionary<string, (double Ms, int Count)>();
+        long wall = 0;
+        ours.StepFinished = node =>
+        {
+            long now = Stopwatch.GetTimestamp();
+            double ms = Stopwatch.GetElapsedTime(wall, now).TotalMilliseconds;
+            times[node.OpType] = times.TryGetValue(node.OpType, out var t) ? (t.Ms + ms, t.Count + 1) : (ms, 1);
+            wall = now;
+        };
+        for (int pass = 0; pass < 5; pass++)
+            using (GradMode.NoGrad()) { wall = Stopwatch.GetTimestamp(); ours.RunOutputs(feeds); }
+        ours.StepFinished = null;
+        foreach (var (op, (ms, count)) in times.OrderByDescending(kv => kv.Value.Ms).Take(15))
+            Console.WriteLine($"  {op,-28} {count / 5,5} steps {ms / 5,8:F2} ms");
+    }
+}
