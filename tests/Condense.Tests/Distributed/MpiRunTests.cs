@@ -170,7 +170,7 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
         string output = At("student.safetensors");
         string[] tail = ["--student", "mlp:784-16-10", "--epochs", "1", "--data", Data, "-o", output];
         var result = MpiRun.Run([.. MpiRun.Ranks(1, ["distill", "--teacher", Model, .. tail]), ":",
-            .. MpiRun.Ranks(1, ["distill", "--teacher", At("other.safetensors"), .. tail])]);
+            .. MpiRun.Ranks(1, ["distill", "--teacher", At("other.safetensors"), .. tail])], KilledRanksTemp());
         Assert.NotEqual(0, result.ExitCode);
         var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(lines.Length == 1, result.Stderr);
@@ -215,8 +215,8 @@ public sealed class MpiRunTests() : CliWorkspace("condense-mpi-")
         }
     }
 
-    // A rank killed by the test cannot remove its scratch folder, so the ranks' temporary folder is inside the workspace,
-    // which the test removes, not the machine's /tmp.
+    // A rank killed by the test, or ended by MPI_Abort, cannot remove its scratch folder, so the ranks' temporary folder is
+    // inside the workspace, which the test removes, not the machine's /tmp.
     private Dictionary<string, string> KilledRanksTemp() => new() { ["TMPDIR"] = Directory.CreateDirectory(At("tmp")).FullName };
 
     // Waits until rank `rank` of the run writing `marker` is up and training (a few seconds in).
