@@ -67,6 +67,9 @@ internal static class ConvBench
         // MobileNetV2 at 224×224, batch 1: the stem, 1×1 layers from the 112² to the 7² stage, 3×3 depthwise layers.
         C("mnv2 3x3 3-32 s2 224", 1, 3, 224, 32, 3, 1, 2),
         C("shufflenet 3x3 3-24 s2 224", 1, 3, 224, 24, 3, 1, 2),
+        // DenseNet-121's bottleneck 1×1 layers: a growing input (64 + 32·k channels) to 128.
+        C("densenet 1x1 224-128 56", 1, 224, 56, 128, 1, 0),
+        C("densenet 1x1 480-128 28", 1, 480, 28, 128, 1, 0),
         C("mnv2 1x1 32-16 112", 1, 32, 112, 16, 1, 0),
         // Three of them at batch 8: alone they run faster than ORT's NCHW node, inside the network slower than its NCHWc one.
         C("mnv2 1x1 32-16 112 b=8", 8, 32, 112, 16, 1, 0),

@@ -108,6 +108,7 @@ public static partial class Quantizer
 
         var graph = source.Clone();
         var nodes = new List<Node>();
+        var sharedInputs = new Dictionary<(string Value, float Scale, int ZeroPoint), string>();
         var layers = new List<QuantizedLayer>();
         var weightRange = QuantRange.Restricted(options.WeightBits);
         foreach (var node in graph.Nodes)
@@ -164,14 +165,7 @@ public static partial class Quantizer
             {
                 var p = inputParams![g];
                 inputScale = p.Scale; inputZero = p.ZeroPoint;
-                Add(graph, g + ".input_scale", Tensor.Scalar(p.Scale), ElementType.Float32);
-                Add(graph, g + ".input_zero_point", Tensor.Scalar(p.ZeroPoint), ElementType.UInt8);
-                string quantized = g + "/input/QuantizeLinear_output_0", dequantized = g + "/input/DequantizeLinear_output_0";
-                nodes.Add(new Node(g + "/input/QuantizeLinear", OpTypes.QuantizeLinear,
-                    [node.Inputs[0], g + ".input_scale", g + ".input_zero_point"], [quantized]));
-                nodes.Add(new Node(g + "/input/DequantizeLinear", OpTypes.DequantizeLinear,
-                    [quantized, g + ".input_scale", g + ".input_zero_point"], [dequantized]));
-                node.Inputs[0] = dequantized;
+                node.Inputs[0] = StaticInput(graph, nodes, sharedInputs, g, node.Inputs[0], p);
             }
             else if (options.Mode == QuantizationMode.Dynamic)
             {
