@@ -7,6 +7,7 @@
 // the scalar loop with erf in double; large spans are split between threads (each element is independent).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Condense.Kernels.Elementwise;
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.Transformer;
@@ -20,30 +21,13 @@ internal static class GeluKernel
     public static void Apply(float[] x, float[] y) => ErfKernel.InChunks(x, y, Run);
 
     /// <summary>y = GELU(x) on <paramref name="path"/>, one thread.</summary>
-    public static void Run(KernelPath path, ReadOnlySpan<float> x, Span<float> y)
+    public static void Run(KernelPath path, ReadOnlySpan<float> x, Span<float> y) => LanePass.Run(default(Exact), path, x, y);
+
+    private readonly struct Exact : ILaneFunction
     {
-        int i = 0;
-        if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated)
-        {
-            for (; i + 16 <= x.Length; i += 16) Gelu(Vector512.Create(x.Slice(i, 16))).CopyTo(y.Slice(i, 16));
-            if (i == x.Length) return;
-            // The tail through a padded vector: every element gets the lanes' bits (GemmEpilogue's fused GELU gives the same).
-            Span<float> padded = stackalloc float[16];
-            x[i..].CopyTo(padded);
-            Gelu(Vector512.Create(padded)).CopyTo(padded);
-            padded[..(x.Length - i)].CopyTo(y[i..]);
-        }
-        else if (path != KernelPath.Scalar && Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 8 <= x.Length; i += 8) Gelu(Vector256.Create(x.Slice(i, 8))).CopyTo(y.Slice(i, 8));
-            if (i == x.Length) return;
-            Span<float> padded = stackalloc float[8];
-            x[i..].CopyTo(padded);
-            Gelu(Vector256.Create(padded)).CopyTo(padded);
-            padded[..(x.Length - i)].CopyTo(y[i..]);
-        }
-        else
-            for (; i < x.Length; i++) y[i] = Reference(x[i]);
+        public Vector512<float> Apply(Vector512<float> x) => Gelu(x);
+        public Vector256<float> Apply(Vector256<float> x) => Gelu(x);
+        public float Reference(float x) => GeluKernel.Reference(x);
     }
 
     /// <summary>GELU on 16 lanes (the Avx512 path's formula).</summary>
@@ -66,30 +50,14 @@ internal static class GeluKernel
     /// <summary>y = the tanh-approximate GELU of x on the active path (threaded as ErfKernel); x and y may be the same array.</summary>
     public static void ApplyTanh(float[] x, float[] y) => ErfKernel.InChunks(x, y, RunTanh);
 
-    /// <summary>The tanh-approximate GELU on <paramref name="path"/>, one thread; a ragged end through a padded vector.</summary>
-    public static void RunTanh(KernelPath path, ReadOnlySpan<float> x, Span<float> y)
+    /// <summary>The tanh-approximate GELU on <paramref name="path"/>, one thread.</summary>
+    public static void RunTanh(KernelPath path, ReadOnlySpan<float> x, Span<float> y) => LanePass.Run(default(Tanh), path, x, y);
+
+    private readonly struct Tanh : ILaneFunction
     {
-        int i = 0;
-        if (path == KernelPath.Avx512 && Vector512.IsHardwareAccelerated)
-        {
-            for (; i + 16 <= x.Length; i += 16) TanhGelu(Vector512.Create(x.Slice(i, 16))).CopyTo(y.Slice(i, 16));
-            if (i == x.Length) return;
-            Span<float> padded = stackalloc float[16];
-            x[i..].CopyTo(padded);
-            TanhGelu(Vector512.Create(padded)).CopyTo(padded);
-            padded[..(x.Length - i)].CopyTo(y[i..]);
-        }
-        else if (path != KernelPath.Scalar && Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 8 <= x.Length; i += 8) TanhGelu(Vector256.Create(x.Slice(i, 8))).CopyTo(y.Slice(i, 8));
-            if (i == x.Length) return;
-            Span<float> padded = stackalloc float[8];
-            x[i..].CopyTo(padded);
-            TanhGelu(Vector256.Create(padded)).CopyTo(padded);
-            padded[..(x.Length - i)].CopyTo(y[i..]);
-        }
-        else
-            for (; i < x.Length; i++) y[i] = TanhReference(x[i]);
+        public Vector512<float> Apply(Vector512<float> x) => TanhGelu(x);
+        public Vector256<float> Apply(Vector256<float> x) => TanhGelu(x);
+        public float Reference(float x) => TanhReference(x);
     }
 
     /// <summary>
