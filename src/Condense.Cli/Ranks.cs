@@ -45,10 +45,12 @@ internal static class Ranks
             Console.SetError(new StreamWriter(Console.OpenStandardError()) { AutoFlush = true });
         }
         AnsiConsole.Console = Create(Console.Out);
-        // mpirun ends the other ranks with SIGTERM when one dies without a word (killed, crashed).
+        // mpirun ends the other ranks with SIGTERM when one dies without a word (killed, crashed) or calls MPI_Abort: no
+        // finally runs after it, so the scratch folders go first.
         _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
             if (world.IsRoot) Console.Error.WriteLine("error: another rank of this run ended without a message (mpirun names it); nothing written");
+            ProcessRole.RemoveScratch();
             context.Cancel = false;
         });
         return null;

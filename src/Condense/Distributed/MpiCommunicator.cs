@@ -152,6 +152,7 @@ public sealed unsafe class MpiCommunicator : Communicator
     {
         Console.Out.Flush();
         Console.Error.Flush();
+        ProcessRole.RemoveScratch();
         OpenMpi.MPI_Abort(OpenMpi.CommWorld, exitCode);
         Environment.Exit(exitCode);
     }
