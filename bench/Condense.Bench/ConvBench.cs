@@ -70,6 +70,10 @@ internal static class ConvBench
         // DenseNet-121's bottleneck 1×1 layers: a growing input (64 + 32·k channels) to 128.
         C("densenet 1x1 224-128 56", 1, 224, 56, 128, 1, 0),
         C("densenet 1x1 480-128 28", 1, 480, 28, 128, 1, 0),
+        // ResNet-50's last stage: the 1×1 expansion at 7×7 and the stride-2 shortcut.
+        C("r50 1x1 512-2048 7", 1, 512, 7, 2048, 1, 0),
+        C("r50 1x1 1024-2048 s2 14", 1, 1024, 14, 2048, 1, 0, 2),
+        C("r50 1x1 2048-512 7", 1, 2048, 7, 512, 1, 0),
         C("mnv2 1x1 32-16 112", 1, 32, 112, 16, 1, 0),
         // Three of them at batch 8: alone they run faster than ORT's NCHW node, inside the network slower than its NCHWc one.
         C("mnv2 1x1 32-16 112 b=8", 8, 32, 112, 16, 1, 0),
