@@ -23,25 +23,31 @@ public static partial class GraphOps
     {
         var x = Required(node, inputs, 0);
         if (x.DataType == DataType.Float32 && function.Float32Inference is { } fast && !(Autograd.GradMode.Enabled && x.RequiresGrad))
-        {
-            var y = Tensor.Uninitialized(x.Shape);
-            fast(x.Data, y.Data);
-            return y;
-        }
+            return Inference(x, fast);
         return x.DataType == DataType.Float32 && function.Derivative is { } derivative
             ? x.Map(function.F, derivative)
             : TypedOps.Map(node.OpType, x, function.F, function.Integer);
     }
 
-    // Float32 through its own autograd kernel (the vectorized Relu, Sigmoid, …); other types through the scalar function.
+    // Float32 through the function's inference kernel when no gradient is wanted and it has one, else its own autograd
+    // kernel (the vectorized Relu, Sigmoid, …); other types through the scalar function.
     internal static Tensor Elementwise(Node node, Tensor?[] inputs, Func<Tensor, Tensor> float32, ScalarFunction typed)
     {
         var x = Required(node, inputs, 0);
-        return x.DataType == DataType.Float32 ? float32(x) : TypedOps.Map(node.OpType, x, typed.F, typed.Integer);
+        if (x.DataType != DataType.Float32) return TypedOps.Map(node.OpType, x, typed.F, typed.Integer);
+        return typed.Float32Inference is { } fast && !(Autograd.GradMode.Enabled && x.RequiresGrad) ? Inference(x, fast) : float32(x);
+    }
+
+    private static Tensor Inference(Tensor x, Float32Map fast)
+    {
+        var y = Tensor.Uninitialized(x.Shape);
+        fast(x.Data, y.Data);
+        return y;
     }
 
     internal static readonly ScalarFunction ReluFunction = new(x => x > 0 || double.IsNaN(x) ? x : 0, null, (v, t) => t == DataType.UInt64 || v > 0 ? v : 0);
-    internal static readonly ScalarFunction SigmoidFunction = new(x => 1 / (1 + Math.Exp(-x)));
+    internal static readonly ScalarFunction SigmoidFunction = new(x => 1 / (1 + Math.Exp(-x)))
+        { Float32Inference = Kernels.Elementwise.SigmoidKernel.Apply };
     internal static readonly ScalarFunction TanhFunction = new(Math.Tanh);
     internal static readonly ScalarFunction ExpFunction = new(Math.Exp);
     internal static readonly ScalarFunction LogFunction = new(Math.Log);
@@ -50,9 +56,11 @@ public static partial class GraphOps
 
     internal static ScalarFunction LeakyReluFunction(float alpha) => new(x => x >= 0 ? x : alpha * x);
 
+    // GELU exact or tanh; at inference on GeluKernel's one-pass kernels.
     internal static ScalarFunction GeluFunction(bool tanh) => tanh
         ? new(x => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))))
-        : new(x => 0.5 * x * (1 + Tensor.ErfDouble(x / Math.Sqrt(2))));
+            { Float32Inference = Kernels.Transformer.GeluKernel.ApplyTanh }
+        : new(x => 0.5 * x * (1 + Tensor.ErfDouble(x / Math.Sqrt(2)))) { Float32Inference = Kernels.Transformer.GeluKernel.Apply };
 
     // ONNX Softmax/LogSoftmax (opset 13+: one axis; older opsets are rewritten on import, OpsetUpgrades.CoercedSoftmax).
     internal static Tensor SoftmaxFamily(Node node, Tensor?[] inputs, bool log)

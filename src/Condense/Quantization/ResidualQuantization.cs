@@ -19,41 +19,41 @@ internal static class ResidualQuantization
     /// <summary>
     /// Quantizes the inputs of every Add of two activations, and of every Concat of activations, that a quantized layer
     /// (Conv/Gemm/MatMul behind a dequantized weight) feeds, directly or through a Relu; ranges are observed on the calibration batches run through
-    /// <paramref name="graph"/> as it stands (the float simulation of the layers already quantized). Returns the Adds done.
+    /// <paramref name="graph"/> as it stands (the float simulation of the layers already quantized). Returns the Adds and Concats done.
     /// </summary>
     public static int Apply(ModelGraph graph, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, QuantizeOptions options)
     {
-        var adds = graph.Nodes.Where(n => (n.OpType == OpTypes.Add && n.Inputs.Count == 2 || n.OpType == OpTypes.Concat)
+        var joins = graph.Nodes.Where(n => (n.OpType == OpTypes.Add && n.Inputs.Count == 2 || n.OpType == OpTypes.Concat)
             && n.Inputs.All(i => !graph.Initializers.ContainsKey(i)) && n.Inputs.Any(i => FromQuantizedLayer(graph, i))).ToList();
-        if (adds.Count == 0) return 0;
-        // Each Add input: an existing DequantizeLinear of it placed before the Add (reused), or a new Q/DQ to calibrate.
-        var reuse = new Dictionary<(Node Add, string Value), string>();
+        if (joins.Count == 0) return 0;
+        // Each input of an Add or Concat: an existing DequantizeLinear of it placed before the node (reused), or a new Q/DQ to calibrate.
+        var reuse = new Dictionary<(Node Join, string Value), string>();
         var fresh = new HashSet<string>();
-        foreach (var add in adds)
-            foreach (var value in add.Inputs.Distinct())
+        foreach (var join in joins)
+            foreach (var value in join.Inputs.Distinct())
             {
                 if (graph.Producer(value) is { OpType: OpTypes.DequantizeLinear }) continue;
-                if (ExistingDequantized(graph, value, add) is { } dequantized) reuse[(add, value)] = dequantized;
+                if (ExistingDequantized(graph, value, join) is { } dequantized) reuse[(join, value)] = dequantized;
                 else fresh.Add(value);
             }
         var ranges = Observe(graph, calibration, fresh, options);
         var made = new Dictionary<string, string>();
-        foreach (var add in adds)
+        foreach (var join in joins)
         {
-            for (int k = 0; k < add.Inputs.Count; k++)
+            for (int k = 0; k < join.Inputs.Count; k++)
             {
-                string value = add.Inputs[k];
-                if (reuse.TryGetValue((add, value), out var dequantized)) { add.Inputs[k] = dequantized; continue; }
+                string value = join.Inputs[k];
+                if (reuse.TryGetValue((join, value), out var dequantized)) { join.Inputs[k] = dequantized; continue; }
                 if (!fresh.Contains(value)) continue;
                 if (!made.TryGetValue(value, out dequantized))
                 {
-                    dequantized = Insert(graph, value, ranges[value], at: graph.Nodes.IndexOf(add));
+                    dequantized = Insert(graph, value, ranges[value], at: graph.Nodes.IndexOf(join));
                     made[value] = dequantized;
                 }
-                add.Inputs[k] = dequantized;
+                join.Inputs[k] = dequantized;
             }
         }
-        return adds.Count;
+        return joins.Count;
     }
 
     private static bool FromQuantizedLayer(ModelGraph graph, string value)
@@ -64,10 +64,10 @@ internal static class ResidualQuantization
             && graph.Producer(layer.Inputs[1]) is { OpType: OpTypes.DequantizeLinear } weight && graph.Initializers.ContainsKey(weight.Inputs[0]);
     }
 
-    // The output of a Q → DQ of value that comes before the Add in node order (a layer's static input quantization).
-    private static string? ExistingDequantized(ModelGraph graph, string value, Node add)
+    // The output of a Q → DQ of value that comes before the Add or Concat in node order (a layer's static input quantization).
+    private static string? ExistingDequantized(ModelGraph graph, string value, Node join)
     {
-        int at = graph.Nodes.IndexOf(add);
+        int at = graph.Nodes.IndexOf(join);
         foreach (var q in graph.Consumers(value).Where(n => n.OpType == OpTypes.QuantizeLinear && graph.Nodes.IndexOf(n) < at))
             foreach (var dq in graph.Consumers(q.Outputs[0]).Where(n => n.OpType == OpTypes.DequantizeLinear && graph.Nodes.IndexOf(n) < at))
                 return dq.Outputs[0];

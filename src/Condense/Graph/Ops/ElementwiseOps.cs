@@ -1,7 +1,6 @@
 // Elementwise ops: arithmetic with broadcasting (B of opset 1–6's broadcast-at-axis form aligned by
-// GraphOps.Second), activations (exact Gelu and Sigmoid at inference on their one-pass kernels), softmax along an axis, Identity and
-// Dropout. Every op exports as it is.
-using Condense.Autograd;
+// GraphOps.Second), activations (Gelu and Sigmoid at inference on the one-pass kernels their ScalarFunction names),
+// softmax along an axis, Identity and Dropout. Every op exports as it is.
 using Condense.Tensors;
 using static Condense.Graph.GraphOps;
 
@@ -24,13 +23,13 @@ internal static class ElementwiseOps
         new(OpTypes.Relu, (n, x, _) => [Elementwise(n, x, t => t.Relu(), ReluFunction)], OpGradient.Autograd, OpExport.AsIs) { Types = MathOps.Signed },
         new(OpTypes.LeakyRelu, (n, x, _) => [Elementwise(n, x, t => t.LeakyRelu(n.Float("alpha", 0.01f)), LeakyReluFunction(n.Float("alpha", 0.01f)))],
             OpGradient.Autograd, OpExport.AsIs) { Types = MathOps.Floats },
-        FloatOp(OpTypes.Sigmoid, Sigmoid, SigmoidFunction),
+        FloatOp(OpTypes.Sigmoid, t => t.Sigmoid(), SigmoidFunction),
         FloatOp(OpTypes.Tanh, t => t.Tanh(), TanhFunction),
         FloatOp(OpTypes.Exp, t => t.Exp(), ExpFunction),
         FloatOp(OpTypes.Log, t => t.Log(), LogFunction),
         FloatOp(OpTypes.Sqrt, t => t.Sqrt(), SqrtFunction),
         FloatOp(OpTypes.Erf, t => t.Erf(), ErfFunction, since: 9),
-        new(OpTypes.Gelu, (n, x, _) => [Elementwise(n, x, t => Gelu(t, TanhGelu(n)), GeluFunction(TanhGelu(n)))], OpGradient.Autograd, OpExport.AsIs)
+        new(OpTypes.Gelu, (n, x, _) => [Elementwise(n, x, t => t.Gelu(TanhGelu(n)), GeluFunction(TanhGelu(n)))], OpGradient.Autograd, OpExport.AsIs)
             { Since = 20, Types = MathOps.Floats },
         new(OpTypes.Clip, (n, x, _) => [Clip(n, x)], OpGradient.Autograd, OpExport.AsIs) { Types = TypeSets.Numeric },
         new(OpTypes.Softmax, (n, x, _) => [SoftmaxFamily(n, x, log: false)], OpGradient.Autograd, OpExport.AsIs)
@@ -43,26 +42,6 @@ internal static class ElementwiseOps
 
     private static OpDef FloatOp(string name, Func<Tensor, Tensor> float32, ScalarFunction typed, int since = 1) =>
         new(name, (n, x, _) => [Elementwise(n, x, float32, typed)], OpGradient.Autograd, OpExport.AsIs) { Since = since, Types = MathOps.Floats };
-
-    // GELU at inference (no gradient wanted) in one vectorised pass (Kernels/Transformer/GeluKernel), exact or tanh; else
-    // through autograd.
-    private static Tensor Gelu(Tensor x, bool tanh)
-    {
-        if (GradMode.Enabled && x.RequiresGrad) return x.Gelu(tanh);
-        var y = Tensor.Uninitialized(x.Shape);
-        if (tanh) Kernels.Transformer.GeluKernel.ApplyTanh(x.Data, y.Data);
-        else Kernels.Transformer.GeluKernel.Apply(x.Data, y.Data);
-        return y;
-    }
-
-    // σ at inference (no gradient wanted) on the float-lane kernel (Kernels/Elementwise/SigmoidKernel); else through autograd.
-    private static Tensor Sigmoid(Tensor x)
-    {
-        if (GradMode.Enabled && x.RequiresGrad) return x.Sigmoid();
-        var y = Tensor.Uninitialized(x.Shape);
-        Kernels.Elementwise.SigmoidKernel.Apply(x.Data, y.Data);
-        return y;
-    }
 
     private static bool TanhGelu(Node node) => node.Attributes.TryGetValue("approximate", out var a) && a.StringValue == "tanh";
 }

@@ -2,7 +2,8 @@
 // 8 on Avx2, the ragged end through a zero-padded vector (so every element has the lanes' bits, whatever the span's
 // length or where a thread's chunk ends), and the function's reference on the Scalar path. The function is a struct
 // type argument, so the JIT specialises and inlines the formulas into the loop (a delegate or interface call per vector
-// passed them through memory). GELU (exact and tanh) and the sigmoid family run on it.
+// passed them through memory). GELU (exact and tanh) and the sigmoid family run on it; InChunks splits any such pass
+// (erf's too) between threads.
 using System.Runtime.Intrinsics;
 using Condense.Kernels.Platform;
 
@@ -21,9 +22,29 @@ internal interface ILaneFunction
     float Reference(float x);
 }
 
-/// <summary>Runs an <see cref="ILaneFunction"/> over a span.</summary>
+/// <summary>Runs an <see cref="ILaneFunction"/> over a span, and splits elementwise passes between threads.</summary>
 internal static class LanePass
 {
+    /// <summary>Elements below which one thread does the whole span.</summary>
+    private const long ParallelElements = 1 << 16;
+
+    /// <summary>One thread's elementwise pass over a span on a path.</summary>
+    internal delegate void SpanPass(KernelPath path, ReadOnlySpan<float> x, Span<float> y);
+
+    /// <summary>
+    /// <paramref name="pass"/> over x → y on the active path, in chunks of 1,024 elements split between threads when the span is
+    /// large (each element is independent, so the split never changes a bit).
+    /// </summary>
+    internal static void InChunks(float[] x, float[] y, SpanPass pass)
+    {
+        var path = Cpu.Active;
+        ParallelRanges.For((x.Length + 1023) / 1024, x.Length, ParallelElements, (first, last) =>
+        {
+            int start = first * 1024, end = Math.Min(last * 1024, x.Length);
+            pass(path, x.AsSpan(start, end - start), y.AsSpan(start, end - start));
+        });
+    }
+
     /// <summary>y = f(x) on <paramref name="path"/>, one thread; x and y have the same length and may overlap exactly.</summary>
     public static void Run<TFunction>(TFunction f, KernelPath path, ReadOnlySpan<float> x, Span<float> y) where TFunction : struct, ILaneFunction
     {

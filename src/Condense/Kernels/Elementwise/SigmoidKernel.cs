@@ -16,10 +16,10 @@ namespace Condense.Kernels.Elementwise;
 internal static class SigmoidKernel
 {
     /// <summary>y = σ(x) on the active path; x and y have the same length and may be the same array.</summary>
-    public static void Apply(float[] x, float[] y) => ErfKernel.InChunks(x, y, (path, xs, ys) => Run(path, xs, 1f, ys, swish: false));
+    public static void Apply(float[] x, float[] y) => LanePass.InChunks(x, y, (path, xs, ys) => Run(path, xs, 1f, ys, swish: false));
 
     /// <summary>y = x · σ(αx) on the active path; x and y have the same length and may be the same array.</summary>
-    public static void ApplySwish(float[] x, float alpha, float[] y) => ErfKernel.InChunks(x, y, (path, xs, ys) => Run(path, xs, alpha, ys, swish: true));
+    public static void ApplySwish(float[] x, float alpha, float[] y) => LanePass.InChunks(x, y, (path, xs, ys) => Run(path, xs, alpha, ys, swish: true));
 
     /// <summary>σ(αx), times x when <paramref name="swish"/>, on <paramref name="path"/>, one thread.</summary>
     public static void Run(KernelPath path, ReadOnlySpan<float> x, float alpha, Span<float> y, bool swish)

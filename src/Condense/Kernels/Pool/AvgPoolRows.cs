@@ -15,24 +15,32 @@ internal static class AvgPoolRows
     public static void Forward(float[] x, float[] y, int first, int last, int height, int width, PoolParameters window, bool countIncludePad,
         int outH, int outW)
     {
-        var rowExtent = Extents(outH, height, window.KernelH, window.StrideH, window.PadTop, window.PadBottom, countIncludePad);
-        var columnExtent = Extents(outW, width, window.KernelW, window.StrideW, window.PadLeft, window.PadRight, countIncludePad);
+        // Per output row its input rows and divisor share, and the divisors of every output position: the same for every plane.
+        var rows = new (int First, int End, int Extent)[outH];
+        for (int oh = 0; oh < outH; oh++)
+            rows[oh] = Pooling.AvgAxis(oh, height, window.KernelH, window.StrideH, window.PadTop, window.PadBottom, countIncludePad);
+        var divisors = new float[outH * outW];
+        for (int ow = 0; ow < outW; ow++)
+        {
+            int extent = Pooling.AvgAxis(ow, width, window.KernelW, window.StrideW, window.PadLeft, window.PadRight, countIncludePad).Extent;
+            for (int oh = 0; oh < outH; oh++) divisors[oh * outW + ow] = rows[oh].Extent * extent;
+        }
+        // A window with no input element in it (ceil-mode overhang past the padding) averages to 0, not 0/0.
+        bool emptyWindows = divisors.Contains(0f);
         var columns = new float[width];
-        var divisors = new float[outW];
         for (int p = first; p < last; p++)
         {
             var plane = x.AsSpan(p * height * width, height * width);
             for (int oh = 0; oh < outH; oh++)
             {
                 var row = y.AsSpan((p * outH + oh) * outW, outW);
-                int start = oh * window.StrideH - window.PadTop, top = Math.Max(start, 0), bottom = Math.Min(start + window.KernelH, height);
+                var rowDivisors = divisors.AsSpan(oh * outW, outW);
                 Array.Clear(columns);
-                for (int ih = top; ih < bottom; ih++) TensorPrimitives.Add(columns, plane.Slice(ih * width, width), columns);
+                for (int ih = rows[oh].First; ih < rows[oh].End; ih++) TensorPrimitives.Add(columns, plane.Slice(ih * width, width), columns);
                 SumAcross(columns, row, window.KernelW, window.StrideW, window.PadLeft);
-                TensorPrimitives.Multiply(columnExtent, rowExtent[oh], divisors);
-                TensorPrimitives.Divide(row, divisors, row);
-                // A window with no input element in it (ceil-mode overhang past the padding) averages to 0, not 0/0.
-                for (int ow = 0; ow < outW; ow++) if (divisors[ow] == 0f) row[ow] = 0f;
+                TensorPrimitives.Divide(row, rowDivisors, row);
+                if (emptyWindows)
+                    for (int ow = 0; ow < outW; ow++) if (rowDivisors[ow] == 0f) row[ow] = 0f;
             }
         }
     }
@@ -59,17 +67,5 @@ internal static class AvgPoolRows
             for (int iw = Math.Max(start, 0); iw < Math.Min(start + kernel, width); iw++) sum += columns[iw];
             row[ow] = sum;
         }
-    }
-
-    // Each output's window extent along one axis: inside the input, or inside the padded input with count_include_pad.
-    private static float[] Extents(int outputs, int size, int kernel, int stride, int padBefore, int padAfter, bool countIncludePad)
-    {
-        var extents = new float[outputs];
-        for (int o = 0; o < outputs; o++)
-        {
-            int start = o * stride - padBefore, end = Math.Min(start + kernel, size + padAfter);
-            extents[o] = countIncludePad ? end - start : Math.Max(Math.Min(end, size) - Math.Max(start, 0), 0);
-        }
-        return extents;
     }
 }

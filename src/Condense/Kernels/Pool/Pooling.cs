@@ -254,13 +254,20 @@ public static class Pooling
     // clipped to the padded input (PyTorch: hend = min(hstart + kH, H + pad)), so ceil-mode overhang never counts.
     private static (int H0, int H1, int W0, int W1, int Divisor) AvgWindow(int oh, int ow, int height, int width, PoolParameters window, bool countIncludePad)
     {
-        int h0 = oh * window.StrideH - window.PadTop, w0 = ow * window.StrideW - window.PadLeft;
-        int h1 = Math.Min(h0 + window.KernelH, height + window.PadBottom), w1 = Math.Min(w0 + window.KernelW, width + window.PadRight);
-        int padded = (h1 - h0) * (w1 - w0);
-        h0 = Math.Max(h0, 0); w0 = Math.Max(w0, 0);
-        h1 = Math.Min(h1, height); w1 = Math.Min(w1, width);
-        int inside = Math.Max(h1 - h0, 0) * Math.Max(w1 - w0, 0);
-        return (h0, h1, w0, w1, countIncludePad ? padded : inside);
+        var (h0, h1, rows) = AvgAxis(oh, height, window.KernelH, window.StrideH, window.PadTop, window.PadBottom, countIncludePad);
+        var (w0, w1, columns) = AvgAxis(ow, width, window.KernelW, window.StrideW, window.PadLeft, window.PadRight, countIncludePad);
+        return (h0, h1, w0, w1, rows * columns);
+    }
+
+    /// <summary>
+    /// Output <paramref name="o"/>'s window along one axis: its taps inside the input [First, End), and its share of the divisor
+    /// — the taps inside the input, or with count_include_pad those inside the padded input (the divisor is the product).
+    /// </summary>
+    internal static (int First, int End, int Extent) AvgAxis(int o, int size, int kernel, int stride, int padBefore, int padAfter, bool countIncludePad)
+    {
+        int start = o * stride - padBefore, end = Math.Min(start + kernel, size + padAfter);
+        int first = Math.Max(start, 0), last = Math.Min(end, size);
+        return (first, last, countIncludePad ? end - start : Math.Max(last - first, 0));
     }
 
     private static void CheckNoDilation(PoolParameters window)

@@ -3,9 +3,10 @@
 // exports, 0.5·x·(1 + erf(x/√2)), spends its time here. Reference is the scalar loop in double (Tensor.ErfDouble
 // precision class); the vector paths compute the same formula in float on Vector512/Vector256 lanes (e^(−a²) by
 // ExpKernel's float-lane exp, several times quicker than .NET's, which goes through double), the tail through the float
-// scalar formula. Large spans are split between threads; each element is independent.
+// scalar formula. Large spans are split between threads (LanePass.InChunks); each element is independent.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Condense.Kernels.Elementwise;
 using Condense.Kernels.Platform;
 
 namespace Condense.Kernels.Transformer;
@@ -15,28 +16,8 @@ internal static class ErfKernel
 {
     private const float P = 0.3275911f, A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f, A4 = -1.453152027f, A5 = 1.061405429f;
 
-    /// <summary>Elements below which one thread does the whole span.</summary>
-    private const long ParallelElements = 1 << 16;
-
     /// <summary>y = erf(x) on the active path; x and y have the same length and may be the same span.</summary>
-    public static void Apply(float[] x, float[] y) => InChunks(x, y, Run);
-
-    /// <summary>One thread's elementwise pass over a span on a path.</summary>
-    internal delegate void SpanPass(KernelPath path, ReadOnlySpan<float> x, Span<float> y);
-
-    /// <summary>
-    /// <paramref name="pass"/> over x → y on the active path, in chunks of 1,024 elements split between threads when the span is
-    /// large (each element is independent, so the split never changes a bit).
-    /// </summary>
-    internal static void InChunks(float[] x, float[] y, SpanPass pass)
-    {
-        var path = Cpu.Active;
-        ParallelRanges.For((x.Length + 1023) / 1024, x.Length, ParallelElements, (first, last) =>
-        {
-            int start = first * 1024, end = Math.Min(last * 1024, x.Length);
-            pass(path, x.AsSpan(start, end - start), y.AsSpan(start, end - start));
-        });
-    }
+    public static void Apply(float[] x, float[] y) => LanePass.InChunks(x, y, Run);
 
     /// <summary>y = erf(x) on <paramref name="path"/>, one thread.</summary>
     public static void Run(KernelPath path, ReadOnlySpan<float> x, Span<float> y)

@@ -17,8 +17,8 @@ internal static class GeluKernel
 {
     private const float SqrtTwo = 1.41421356f;
 
-    /// <summary>y = GELU(x) on the active path (threaded as ErfKernel); x and y have the same length and may be the same array.</summary>
-    public static void Apply(float[] x, float[] y) => ErfKernel.InChunks(x, y, Run);
+    /// <summary>y = GELU(x) on the active path (split between threads by LanePass.InChunks); x and y have the same length and may be the same array.</summary>
+    public static void Apply(float[] x, float[] y) => LanePass.InChunks(x, y, Run);
 
     /// <summary>y = GELU(x) on <paramref name="path"/>, one thread.</summary>
     public static void Run(KernelPath path, ReadOnlySpan<float> x, Span<float> y) => LanePass.Run(default(Exact), path, x, y);
@@ -47,8 +47,8 @@ internal static class GeluKernel
     // x · σ(2u) = x / (1 + e^(−2u)), and −2u = x(A + B·x²): one float-lane exp and one division per element.
     private const float TanhA = -1.59576912f, TanhB = -0.0713548162f;
 
-    /// <summary>y = the tanh-approximate GELU of x on the active path (threaded as ErfKernel); x and y may be the same array.</summary>
-    public static void ApplyTanh(float[] x, float[] y) => ErfKernel.InChunks(x, y, RunTanh);
+    /// <summary>y = the tanh-approximate GELU of x on the active path (split between threads by LanePass.InChunks); x and y may be the same array.</summary>
+    public static void ApplyTanh(float[] x, float[] y) => LanePass.InChunks(x, y, RunTanh);
 
     /// <summary>The tanh-approximate GELU on <paramref name="path"/>, one thread.</summary>
     public static void RunTanh(KernelPath path, ReadOnlySpan<float> x, Span<float> y) => LanePass.Run(default(Tanh), path, x, y);
