@@ -5,7 +5,7 @@
 // spinning (its idle threads would otherwise steal our time). Both first run ~3 s alternately to warm up; then 40
 // alternating calls each, the median of the last 35 reported with ORT/ours (above 1: Condense is faster), and the
 // largest difference between the two first outputs relative to ORT's largest value. `--profile` adds the time per op
-// type (the gaps between Condense's steps, summed over 5 passes).
+// type (the gaps between Condense's steps, summed over 5 passes), or for the integer engine its per-step profile.
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Formats;
@@ -39,33 +39,42 @@ internal static class FileBench
             options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             using var session = new InferenceSession(parts[0], options);
             var compiled = InferenceEngine.Compile(ModelFile.Load(parts[0]));
-            if (compiled.Runner is not GraphModule ours) { Console.Error.WriteLine($"{parts[0]}: compiled to {compiled.Kind}, not a graph"); return 1; }
-            ours.Eval();
-            var (feeds, theirs) = tokenShape is null ? ImageFeeds(ours, session, Shape(parts[1])) : TokenFeeds(ours, session, tokenShape);
+            // A graph runs by its named inputs; an integer engine (a static int8 CNN) by its one image input.
+            var runner = compiled.Runner;
+            runner.Eval();
+            var graph = runner as GraphModule;
+            if (graph is null && tokenShape is not null) { Console.Error.WriteLine($"{parts[0]}: compiled to {compiled.Kind}, which takes images"); return 1; }
+            var (feeds, theirs) = tokenShape is null ? ImageFeeds(graph?.Graph.Inputs[0].Name ?? "input", session, Shape(parts[1]))
+                : TokenFeeds(graph!, session, tokenShape);
+            float[] Ours()
+            {
+                using var _ = GradMode.NoGrad();
+                return graph is null ? runner.Forward(feeds.Values.First()).Data : graph.RunOutputs(feeds)[graph.Graph.Outputs[0].Name].Data;
+            }
             double Time(Action action) { var sw = Stopwatch.StartNew(); action(); return sw.Elapsed.TotalMilliseconds; }
-            void Ours() { using (GradMode.NoGrad()) ours.RunOutputs(feeds); }
             void Ort() { using var _ = session.Run(theirs); }
             var warm = Stopwatch.StartNew();
             while (warm.Elapsed.TotalSeconds < 3) { Ours(); Ort(); }
             var (oursMs, ortMs) = (new List<double>(), new List<double>());
-            for (int r = 0; r < 40; r++) { oursMs.Add(Time(Ours)); ortMs.Add(Time(Ort)); }
+            for (int r = 0; r < 40; r++) { oursMs.Add(Time(() => Ours())); ortMs.Add(Time(Ort)); }
             double Median(List<double> times) => times.Skip(5).Order().ElementAt(17);
-            if (profile) Profile(ours, feeds);
+            if (profile && graph is not null) Profile(graph, feeds);
+            else if (profile && runner is IntegerConvModel engine) Int8ResNetProfile.Print(engine, feeds.Values.First(), 5);
             string input = tokenShape is null ? parts[1] : string.Join('x', tokenShape) + " tokens";
             Console.WriteLine($"{Path.GetFileName(parts[0])} {input} ({compiled.Kind}): ours {Median(oursMs):F2} ms, ORT {Median(ortMs):F2} ms, "
-                + $"ORT/ours {Median(ortMs) / Median(oursMs):F2}; {Agreement(ours, feeds, session, theirs)}");
+                + $"ORT/ours {Median(ortMs) / Median(oursMs):F2}; {Agreement(Ours(), session, theirs)}");
         }
         return 0;
     }
 
     private static int[] Shape(string text) => [.. text.Split('x').Select(int.Parse)];
 
-    private static (Dictionary<string, Tensor>, List<NamedOnnxValue>) ImageFeeds(GraphModule ours, InferenceSession session, int[] shape)
+    private static (Dictionary<string, Tensor>, List<NamedOnnxValue>) ImageFeeds(string input, InferenceSession session, int[] shape)
     {
         var rng = new Random(1);
         var data = new float[shape.Aggregate(1, (a, b) => a * b)];
         for (int i = 0; i < data.Length; i++) data[i] = (float)rng.NextDouble();
-        return (new() { [ours.Graph.Inputs[0].Name] = new Tensor(data, shape) },
+        return (new() { [input] = new Tensor(data, shape) },
             [NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.First(), new DenseTensor<float>(data, shape))]);
     }
 
@@ -82,10 +91,8 @@ internal static class FileBench
         return (feeds, theirs);
     }
 
-    private static string Agreement(GraphModule ours, Dictionary<string, Tensor> feeds, InferenceSession session, List<NamedOnnxValue> theirs)
+    private static string Agreement(float[] mine, InferenceSession session, List<NamedOnnxValue> theirs)
     {
-        float[] mine;
-        using (GradMode.NoGrad()) mine = ours.RunOutputs(feeds)[ours.Graph.Outputs[0].Name].Data;
         using var results = session.Run(theirs);
         var reference = results.First().AsEnumerable<float>().ToArray();
         double largest = reference.Max(v => Math.Abs(v)), difference = 0;

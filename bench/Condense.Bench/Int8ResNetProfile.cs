@@ -61,7 +61,10 @@ internal static class Int8ResNetProfile
                 }
             }
             else if (steps[i] is IntegerConvModel.AddStep add) name = $"add {add.Name}";
-            else if (steps[i] is IntegerConvModel.FloatNodeStep f) name = $"float {f.Node.OpType}";
+            else if (steps[i] is IntegerConvModel.FloatNodeStep f) name = $"float {f.Node.OpType} {f.Node.Name}";
+            else if (steps[i] is IntegerConvModel.MaxPoolStep pool)
+                name = $"maxpool{(pool.ChannelsLast ? " nhwc" : "")} {pool.Window.KernelH}x{pool.Window.KernelW} s{pool.Window.StrideH} {pool.Name}";
+            else if (steps[i] is IntegerConvModel.RequantizeStep requantize) name = $"requantize {requantize.Name}";
             byKind[kind] = byKind.GetValueOrDefault(kind) + ms;
             string rate = macs > 0 ? $"{2 * macs / ms / 1e6,7:F0}" : "";
             Console.WriteLine($"{Trim(name),-44} {ms,7:F3} {(macs > 0 ? $"{macs / 1e6,7:F1}" : ""),7} {rate}");

@@ -1,7 +1,8 @@
 // Compiling a static QDQ graph with convolutions into the integer engine. The nodes are read once, in the graph's
 // (topological) order, and every value gets a place: a float buffer, or uint8 codes of one (s, z) — a QuantizeLinear
 // output, or the DequantizeLinear of one (the same codes, read as floats). Per node:
-//   QuantizeLinear of floats → a quantize step; of a dequantized value with the same (s, z) → the same codes (identity);
+//   QuantizeLinear of floats → a quantize step; of a dequantized value with the same (s, z) → the same codes (identity), with
+//     another (s, z) → the codes mapped by table (IntegerConvModel.Concat.cs); Concat of codes → the same, input by input;
 //   DequantizeLinear → the same codes; Flatten/Reshape/Identity/Dropout → the same buffer under a new shape;
 //   Conv/Gemm(DQ(codes), DQ(W_q), b) and Add(DQ(codes), DQ(codes)) → an integer step: when [Relu →] QuantizeLinear(s_y, z_y)
 //     (every reader of the output the same (s_y, z_y)) follows, requantized to those codes with ReLU as qmin = z_y (after a
@@ -87,6 +88,7 @@ public sealed partial class IntegerConvModel
                 case OpTypes.QuantizeLinear: Quantize(node); break;
                 case OpTypes.DequantizeLinear: Dequantize(node); break;
                 case OpTypes.Conv or OpTypes.Gemm: Layer(node); break;
+                case OpTypes.Concat: Concat(node); break;
                 case OpTypes.Add when node.Inputs.Count == 2 && Get(node.Inputs[0]) is { Dequantized: true } a && Get(node.Inputs[1]) is { Dequantized: true } b
                     && a.Shape.SequenceEqual(b.Shape):
                     Add(node, a, b);
@@ -118,7 +120,7 @@ public sealed partial class IntegerConvModel
                     throw Unsupported($"node '{node.Name}' quantizes dynamically; the integer engine runs static quantization only (fixed input scales)");
                 default:
                     throw Unsupported(
-                        $"node '{node.Name}' ({node.OpType}) is not in the integer engine (Q/DQ, Conv, Gemm, Add, Relu, Clip, pooling, reshapes)");
+                        $"node '{node.Name}' ({node.OpType}) is not in the integer engine (Q/DQ, Conv, Gemm, Add, Concat, Relu, Clip, pooling, reshapes)");
             }
         }
 
@@ -137,8 +139,8 @@ public sealed partial class IntegerConvModel
                 _values[q.Outputs[0]] = x with { Dequantized = false, Codes = q.Outputs[0] };
                 if (_slots[x.Slot].Value is null) _slots[x.Slot] = _slots[x.Slot] with { Value = q.Outputs[0] };
             }
-            else
-                throw Unsupported($"'{q.Name}' quantizes codes of (scale {x.Scale}, zero point {x.ZeroPoint}) to (scale {scale}, zero point {zeroPoint})");
+            else if (x.Dequantized) RequantizeCodes(q, x, scale, zeroPoint);
+            else throw Unsupported($"'{q.Name}' quantizes '{q.Inputs[0]}', uint8 codes that no DequantizeLinear has made floats");
         }
 
         private void Dequantize(Node dq)

@@ -55,6 +55,9 @@ public sealed partial class IntegerConvModel
                 if (l.ToChannelsLast) ChannelsLast.FromPlanar(from, n, l.Channels, l.Pixels, to);
                 else ChannelsLast.ToPlanar(from, n, l.Channels, l.Pixels, to);
                 break;
+            case RequantizeStep r:
+                Requantize(r, b, n);
+                break;
             case FloatNodeStep f:
                 var inputs = new Tensor?[f.Inputs.Length];
                 for (int i = 0; i < inputs.Length; i++)

@@ -1,5 +1,5 @@
 // The integer-only engine for static-quantized convolutional networks (Jacob et al. 2018): a QDQ graph
-// (docs/quantized-graph.md) of Conv and Gemm layers, residual Adds, ReLU, pooling and reshapes, compiled
+// (docs/quantized-graph.md) of Conv and Gemm layers, residual Adds, Concats, ReLU, pooling and reshapes, compiled
 // (IntegerConvModel.Compile*.cs) into a list of steps over numbered buffers ("slots"), in the graph's node order: a DAG
 // runs as its topological order, and a buffer goes back to the pool after the last step that reads it. A slot holds
 // uint8 codes of one (s, z) or floats. Images stay NCHW, the float graph's layout, so reshapes are free (a new name for
@@ -190,6 +190,7 @@ public sealed partial class IntegerConvModel : Module
         LayoutStep s => [s.Input],
         MeanStep s => [s.Input],
         FloatNodeStep s => s.Inputs,
+        RequantizeStep s => s.Inputs,
         _ => throw new InvalidOperationException($"unknown step {step}"),
     };
 

@@ -16,27 +16,50 @@ internal static class QuantizedPooling
     /// <summary>Adds the Q → DQ pairs before MaxPool/Flatten/Reshape runs that end at a static layer input quantization.</summary>
     public static void Propagate(ModelGraph graph)
     {
-        foreach (var q in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && !graph.Initializers.ContainsKey(n.Inputs[0])).ToList())
+        // A run whose value other QuantizeLinears also read (GoogLeNet: a pool feeds three layers and a pooling branch) can only
+        // be taken once they all agree, which taking another run may bring about: repeat until nothing changes.
+        while (graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && !graph.Initializers.ContainsKey(n.Inputs[0])).ToList()
+                   .Count(q => TakeRun(graph, q)) > 0) { }
+    }
+
+    // Quantizes the run of code-preserving ops feeding q (each read only by the next, or by QuantizeLinears of q's (s, z))
+    // when it holds a MaxPool, with q's (s, z); true when it did. Where a run's first value is already quantized by another
+    // QuantizeLinear, q takes that one's (s, z), so that the value has one (a pool's output lies within its input's range).
+    private static bool TakeRun(ModelGraph graph, Node q)
+    {
+        var run = new List<Node>();
+        string value = q.Inputs[0];
+        while (graph.Producer(value) is { } producer && CodePreserving.Contains(producer.OpType) && producer.Outputs.Count == 1
+               && graph.Consumers(value).All(c => run.Count > 0 ? c == run[0] : c == q || SameQuantization(graph, c, q)))
         {
-            // The run of code-preserving ops feeding q, each read only by the next.
-            var run = new List<Node>();
-            string value = q.Inputs[0];
-            while (graph.Producer(value) is { } producer && CodePreserving.Contains(producer.OpType)
-                   && graph.Consumers(value).Count() == 1 && producer.Outputs.Count == 1)
-            {
-                run.Insert(0, producer);
-                value = producer.Inputs[0];
-            }
-            if (!run.Any(n => n.OpType == OpTypes.MaxPool) || graph.Inputs.Any(i => i.Name == value)) continue;
-            foreach (var op in run)
-            {
-                string quantized = op.Name + "/input/QuantizeLinear_output_0", dequantized = op.Name + "/input/DequantizeLinear_output_0";
-                var qNode = new Node(op.Name + "/input/QuantizeLinear", OpTypes.QuantizeLinear, [op.Inputs[0], q.Inputs[1], q.Inputs[2]], [quantized]);
-                var dqNode = new Node(op.Name + "/input/DequantizeLinear", OpTypes.DequantizeLinear, [quantized, q.Inputs[1], q.Inputs[2]], [dequantized]);
-                int at = graph.Nodes.IndexOf(op);
-                graph.Nodes.InsertRange(at, [qNode, dqNode]);
-                op.Inputs[0] = dequantized;
-            }
+            run.Insert(0, producer);
+            value = producer.Inputs[0];
         }
+        if (!run.Any(n => n.OpType == OpTypes.MaxPool) || graph.Inputs.Any(i => i.Name == value)
+            || graph.Producer(value) is { OpType: OpTypes.DequantizeLinear }) return false;
+        if (graph.Consumers(value).FirstOrDefault(c => c.OpType == OpTypes.QuantizeLinear && c.Inputs[0] == value && c.Inputs.Count == q.Inputs.Count)
+            is { } other)
+            (q.Inputs[1], q.Inputs[2]) = (other.Inputs[1], other.Inputs[2]);
+        foreach (var op in run)
+        {
+            string quantized = op.Name + "/input/QuantizeLinear_output_0", dequantized = op.Name + "/input/DequantizeLinear_output_0";
+            var qNode = new Node(op.Name + "/input/QuantizeLinear", OpTypes.QuantizeLinear, [op.Inputs[0], q.Inputs[1], q.Inputs[2]], [quantized]);
+            var dqNode = new Node(op.Name + "/input/DequantizeLinear", OpTypes.DequantizeLinear, [quantized, q.Inputs[1], q.Inputs[2]], [dequantized]);
+            int at = graph.Nodes.IndexOf(op);
+            graph.Nodes.InsertRange(at, [qNode, dqNode]);
+            op.Inputs[0] = dequantized;
+        }
+        return true;
+    }
+
+    // Whether node is a QuantizeLinear with q's scale and zero point (the same constants, or equal ones).
+    private static bool SameQuantization(ModelGraph graph, Node node, Node q)
+    {
+        if (node.OpType != OpTypes.QuantizeLinear || node.Inputs.Count != q.Inputs.Count) return false;
+        for (int i = 1; i < q.Inputs.Count; i++)
+            if (node.Inputs[i] != q.Inputs[i] && !(graph.Initializers.TryGetValue(node.Inputs[i], out var a)
+                    && graph.Initializers.TryGetValue(q.Inputs[i], out var b) && a.Shape.SequenceEqual(b.Shape) && a.Data.SequenceEqual(b.Data)))
+                return false;
+        return true;
     }
 }

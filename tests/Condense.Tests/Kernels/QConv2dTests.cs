@@ -72,6 +72,10 @@ public sealed class QConv2dTests
     [InlineData(2, 0, 2, true)]    // ceil mode: the last column's window leaves the image, so the plain loops
     [InlineData(3, 1, 2, false)]   // ResNet's stem pool: rows then byte pairs, vector and tail
     [InlineData(3, 0, 2, false)]
+    [InlineData(3, 1, 1, true)]    // stride 1 (GoogLeNet's pooling branch): rows' max, then shifted loads, vector and tail
+    [InlineData(3, 0, 1, false)]
+    [InlineData(5, 2, 1, false)]
+    [InlineData(2, 1, 1, false)]
     public void MaxPoolOnCodesEqualsFloatMaxPool(int kernel, int pad, int stride, bool ceil)
     {
         int n = 2, c = 5, h = 9, w = 37;

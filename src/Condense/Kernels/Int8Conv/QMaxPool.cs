@@ -39,11 +39,14 @@ internal static unsafe class QMaxPool
         bool pairs = window is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadTop: 0, PadLeft: 0, DilationH: 1, DilationW: 1 }
             && 2 * oh <= height && 2 * ow <= width;
         bool threeByTwo = window is { KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadTop: <= 1, PadLeft: <= 1, DilationH: 1, DilationW: 1 };
-        // ResNet's stem pool: one zeroed row of 2·OW + 2 bytes (+ the vector width) per call, shifted by the left pad.
-        byte[]? row = threeByTwo ? new byte[2 * ow + 2 + 16] : null;
+        bool strideOne = window is { StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1 } && window.PadLeft < window.KernelW;
+        // ResNet's stem pool: one zeroed row of 2·OW + 2 bytes (+ the vector width) per call, shifted by the left pad; at
+        // stride 1 a row of OW + KW − 1 (the padded width) + 16.
+        byte[]? row = threeByTwo ? new byte[2 * ow + 2 + 16] : strideOne ? new byte[ow + window.KernelW - 1 + 16] : null;
         for (int p = 0; p < planes; p++, x += height * width, y += oh * ow)
         {
             if (pairs) TwoByTwo(x, width, oh, ow, y);
+            else if (strideOne) fixed (byte* r = row) StrideOne(x, height, width, window, oh, ow, r, y);
             else if (row is not null) fixed (byte* r = row) ThreeByThreeStrideTwo(x, height, width, window.PadTop, window.PadLeft, oh, ow, r, y);
             else General(x, height, width, window, oh, ow, y);
         }
@@ -80,6 +83,46 @@ internal static unsafe class QMaxPool
                     *(ulong*)(y + ox) = Vector128.Narrow(max, max).AsUInt64().ToScalar();
                 }
             for (; ox < ow; ox++) y[ox] = Math.Max(Math.Max(row[2 * ox], row[2 * ox + 1]), row[2 * ox + 2]);
+        }
+    }
+
+    // Windows of KH × KW at stride 1: row[padLeft + ix] = the max of the window's input rows at column ix (the padding columns
+    // stay 0, the smallest code, which never wins against a real one), then y[ox] = max over j < KW of row[ox + j].
+    private static void StrideOne(byte* x, int height, int width, PoolParameters window, int oh, int ow, byte* row, byte* y)
+    {
+        byte* r = row + window.PadLeft;
+        int span = Math.Min(width, ow + window.KernelW - 1 - window.PadLeft);   // input columns any window reads
+        for (int oy = 0; oy < oh; oy++, y += ow)
+        {
+            int first = Math.Max(0, oy - window.PadTop), last = Math.Min(height, oy - window.PadTop + window.KernelH);
+            int ix = 0;
+            if (Vector128.IsHardwareAccelerated)
+                for (; ix <= span - 16; ix += 16)
+                {
+                    var max = Vector128<byte>.Zero;
+                    for (int iy = first; iy < last; iy++) max = Vector128.Max(max, Vector128.Load(x + iy * width + ix));
+                    max.Store(r + ix);
+                }
+            for (; ix < span; ix++)
+            {
+                byte max = 0;
+                for (int iy = first; iy < last; iy++) max = Math.Max(max, x[iy * width + ix]);
+                r[ix] = max;
+            }
+            int ox = 0;
+            if (Vector128.IsHardwareAccelerated)
+                for (; ox <= ow - 16; ox += 16)
+                {
+                    var max = Vector128.Load(row + ox);
+                    for (int j = 1; j < window.KernelW; j++) max = Vector128.Max(max, Vector128.Load(row + ox + j));
+                    max.Store(y + ox);
+                }
+            for (; ox < ow; ox++)
+            {
+                byte max = row[ox];
+                for (int j = 1; j < window.KernelW; j++) max = Math.Max(max, row[ox + j]);
+                y[ox] = max;
+            }
         }
     }
 

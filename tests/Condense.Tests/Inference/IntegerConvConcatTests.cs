@@ -1,0 +1,116 @@
+// The integer conv engine on networks that join branches and pool between layers: PyTorch's SqueezeNet Fire module and a
+// tiny GoogLeNet (Fixtures/onnx/fire-op13.onnx, inception-op13.onnx), quantized static, compile with every Concat that a
+// quantization reads on codes (each input mapped by a 256-entry table to the Concat's (s, z), as ONNX Runtime's
+// QLinearConcat) and every MaxPool on codes — GoogLeNet's pool read by three layers and a pooling branch is quantized once
+// (QuantizedPooling), so nothing runs in float before the global pooling. Step by step, the Concats' codes equal the float
+// simulation's exactly and every other code is within one step; end to end the logits stay close to the simulation's and
+// to PyTorch's. CodeTable: the table against the formula in double, and its lookup on every path against plain indexing.
+using Condense.Autograd;
+using Condense.Data;
+using Condense.Formats;
+using Condense.Graph;
+using Condense.Inference;
+using Condense.Kernels.Int8Conv;
+using Condense.Kernels.Platform;
+using Condense.Quantization;
+using Condense.Tensors;
+using Xunit.Abstractions;
+
+namespace Condense.Tests.Inference;
+
+public sealed class IntegerConvConcatTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("fire", 12)]
+    [InlineData("inception", 24)]
+    public void BranchesJoinAndPoolOnCodes(string name, int size)
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx");
+        var model = ModelFile.Load(Path.Combine(dir, name + "-op13.onnx"));
+        var x = Tensor.Uniform(new Rng(3), -1f, 1f, 16, 3, size, size);
+        var quantized = Quantizer.Quantize(model, new Dataset(x.Data, null, [3, size, size]), new QuantizeOptions { CalibrationSamples = 16 }).Model;
+        var graph = quantized.Graph;
+        var engine = IntegerConvModel.Compile(graph);
+
+        // The Concats whose output (through a ReLU) only QuantizeLinears read: both of GoogLeNet's; the Fire's is pooled in float.
+        string? Codes(Node concat)
+        {
+            string value = concat.Outputs[0];
+            while (graph.Consumers(value).ToList() is [{ OpType: OpTypes.Relu } relu]) value = relu.Outputs[0];
+            var readers = graph.Consumers(value).ToList();
+            return readers.All(r => r.OpType == OpTypes.QuantizeLinear) ? readers[0].Outputs[0] : null;
+        }
+        var concats = graph.Nodes.Where(n => n.OpType == OpTypes.Concat && Codes(n) is not null).ToList();
+        Assert.Equal(name == "inception" ? 2 : 0, concats.Count);
+        var joins = engine.Steps.OfType<IntegerConvModel.RequantizeStep>().Where(r => r.Inputs.Length > 1).ToList();
+        Assert.Equal(concats.Select(c => c.Name), joins.Select(j => j.Name));
+        Assert.Equal(graph.Nodes.Count(n => n.OpType == OpTypes.MaxPool), engine.Steps.OfType<IntegerConvModel.MaxPoolStep>().Count());
+        string[] floatOps = name == "fire" ? [OpTypes.Concat, OpTypes.Relu, OpTypes.GlobalAveragePool] : [OpTypes.GlobalAveragePool];
+        Assert.All(engine.Steps.OfType<IntegerConvModel.FloatNodeStep>(), f => Assert.Contains(f.Node.OpType, floatOps));
+
+        quantized.Eval();
+        Dictionary<string, Tensor> simulation;
+        using (GradMode.NoGrad()) simulation = quantized.Run(x);
+        var stepwise = engine.ForwardStepwise(x, simulation);
+        foreach (var concat in concats) Assert.Equal(simulation[Codes(concat)!].Data.Select(v => (byte)v), stepwise[Codes(concat)!]);
+        StepwiseCodes.AssertWithinOneStep(engine, x, simulation, output);
+
+        var logits = engine.Forward(x).Data;
+        var expected = simulation[graph.Outputs[0].Name].Data;
+        float largest = expected.Max(Math.Abs);
+        double worst = logits.Select((v, i) => Math.Abs(v - expected[i])).Max();
+        output.WriteLine($"{name}: logits within {worst / largest:P2} of the simulation's largest");
+        Assert.True(worst <= 0.05 * largest, $"the logits differ from the simulation's by {worst} (largest {largest})");
+
+        // PyTorch's logits on its own input: int8 stays near them.
+        var array = Npy.Read(Path.Combine(dir, name + ".input.npy"));
+        var input = new Tensor(array.ToFloat(), array.Shape);
+        var torch = Npy.Read(Path.Combine(dir, name + ".expected.npy")).ToFloat();
+        var ours = engine.Forward(input).Data;
+        double error = ours.Select((v, i) => Math.Abs(v - torch[i])).Max(), scale = torch.Max(v => Math.Abs(v));
+        output.WriteLine($"{name}: int8 logits within {error / scale:P2} of PyTorch's largest");
+        Assert.True(error <= 0.1 * scale, $"the int8 logits differ from PyTorch's by {error} (largest {scale})");
+    }
+
+    [Theory]
+    [InlineData(0.02f, 0, 0.05f, 128, 0, 255)]      // into a wider, shifted range
+    [InlineData(0.05f, 128, 0.02f, 3, 0, 255)]      // into a narrower one: both ends clamp
+    [InlineData(0.0137f, 17, 0.0137f, 17, 0, 255)]  // the same quantization: no table
+    [InlineData(0.0137f, 100, 0.0099f, 40, 40, 200)] // a ReLU and a Clip after the join: [z', Q(max)]
+    public void TheTableIsTheRequantizationFormula(float scale, int zeroPoint, float toScale, int toZeroPoint, int lo, int hi)
+    {
+        var table = CodeTable.Requantization(scale, (byte)zeroPoint, toScale, (byte)toZeroPoint, (byte)lo, (byte)hi);
+        for (int q = 0; q < 256; q++)
+        {
+            double exact = (q - zeroPoint) * (double)scale / toScale;
+            // Round half to even in double; float32's rounding of the product and quotient may only move a value lying at a tie.
+            int expected = Math.Clamp((int)Math.Round(exact, MidpointRounding.ToEven) + toZeroPoint, lo, hi);
+            int actual = table?[q] ?? q;
+            if (Math.Abs(exact - Math.Floor(exact) - 0.5) > 1e-4) Assert.Equal(expected, actual);
+            else Assert.InRange(actual, expected - 1, expected + 1);
+        }
+        Assert.Equal(scale == toScale && zeroPoint == toZeroPoint && lo == 0 && hi == 255, table is null);
+    }
+
+    [Theory]
+    [InlineData(KernelPath.Scalar)]
+    [InlineData(KernelPath.Avx2)]
+    [InlineData(KernelPath.Avx512)]
+    public void MappingCodesEqualsIndexingTheTable(KernelPath path)
+    {
+        if (!Cpu.Supports(path)) return;
+        var table = CodeTable.Requantization(0.031f, 7, 0.017f, 150)!;
+        var rng = new Rng(5);
+        foreach (int length in new[] { 0, 1, 63, 64, 65, 200, 1000 })
+        {
+            var x = new byte[length];
+            for (int i = 0; i < length; i++) x[i] = (byte)rng.NextInt(256);
+            for (int i = 0; i < Math.Min(length, 256); i++) x[i] = (byte)(255 - i);   // every code, where there is room
+            var y = new byte[length];
+            using (Cpu.Force(path)) CodeTable.Map(table, x, y);
+            Assert.Equal(x.Select(q => table[q]), y);
+            using (Cpu.Force(path)) CodeTable.Map(null, x, y);
+            Assert.Equal(x, y);
+        }
+    }
+}
