@@ -40,6 +40,7 @@ internal static class FileBench
             using var session = new InferenceSession(parts[0], options);
             var compiled = InferenceEngine.Compile(ModelFile.Load(parts[0]));
             // A graph runs by its named inputs; an integer engine (a static int8 CNN) by its one image input.
+            if (compiled.FallbackReason is { } why) Console.WriteLine($"{Path.GetFileName(parts[0])}: runs as {compiled.Kind}: {why}");
             var runner = compiled.Runner;
             runner.Eval();
             var graph = runner as GraphModule;

@@ -39,7 +39,11 @@ internal static class QuantizedPooling
             || graph.Producer(value) is { OpType: OpTypes.DequantizeLinear }) return false;
         if (graph.Consumers(value).FirstOrDefault(c => c.OpType == OpTypes.QuantizeLinear && c.Inputs[0] == value && c.Inputs.Count == q.Inputs.Count)
             is { } other)
-            (q.Inputs[1], q.Inputs[2]) = (other.Inputs[1], other.Inputs[2]);
+        {
+            // q and the DequantizeLinears of its codes take the other's (s, z).
+            foreach (var node in graph.Consumers(q.Outputs[0]).Where(n => n.OpType == OpTypes.DequantizeLinear).Append(q))
+                for (int i = 1; i < q.Inputs.Count && i < node.Inputs.Count; i++) node.Inputs[i] = other.Inputs[i];
+        }
         foreach (var op in run)
         {
             string quantized = op.Name + "/input/QuantizeLinear_output_0", dequantized = op.Name + "/input/DequantizeLinear_output_0";

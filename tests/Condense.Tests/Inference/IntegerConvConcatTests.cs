@@ -1,7 +1,7 @@
 // The integer conv engine on networks that join branches and pool between layers: PyTorch's SqueezeNet Fire module and a
-// tiny GoogLeNet (Fixtures/onnx/fire-op13.onnx, inception-op13.onnx), quantized static, compile with every Concat that a
-// quantization reads on codes (each input mapped by a 256-entry table to the Concat's (s, z), as ONNX Runtime's
-// QLinearConcat) and every MaxPool on codes — GoogLeNet's pool read by three layers and a pooling branch is quantized once
+// tiny GoogLeNet with an Inception-v3 reduction block (Fixtures/onnx/fire-op13.onnx, inception-op13.onnx), quantized static,
+// compile with every Concat that a quantization reads on codes (each input mapped by a 256-entry table to the Concat's (s, z),
+// as ONNX Runtime's QLinearConcat) and every MaxPool on codes — a pool whose input other layers also read is quantized once
 // (QuantizedPooling), so nothing runs in float before the global pooling. Step by step, the Concats' codes equal the float
 // simulation's exactly and every other code is within one step; end to end the logits stay close to the simulation's and
 // to PyTorch's. CodeTable: the table against the formula in double, and its lookup on every path against plain indexing.
@@ -30,9 +30,17 @@ public sealed class IntegerConvConcatTests(ITestOutputHelper output)
         var x = Tensor.Uniform(new Rng(3), -1f, 1f, 16, 3, size, size);
         var quantized = Quantizer.Quantize(model, new Dataset(x.Data, null, [3, size, size]), new QuantizeOptions { CalibrationSamples = 16 }).Model;
         var graph = quantized.Graph;
+        // Every DequantizeLinear of codes reads them with the (s, z) they were quantized with (QuantizedPooling moves a pool's
+        // QuantizeLinear to the (s, z) its input already has, and its DequantizeLinears with it).
+        foreach (var dq in graph.Nodes.Where(n => n.OpType == OpTypes.DequantizeLinear && graph.Producer(n.Inputs[0]) is { OpType: OpTypes.QuantizeLinear }))
+        {
+            var q = graph.Producer(dq.Inputs[0])!;
+            Assert.Equal(graph.Initializers[q.Inputs[1]].Data.ToArray(), graph.Initializers[dq.Inputs[1]].Data.ToArray());
+            Assert.Equal(graph.Initializers[q.Inputs[2]].Data.ToArray(), graph.Initializers[dq.Inputs[2]].Data.ToArray());
+        }
         var engine = IntegerConvModel.Compile(graph);
 
-        // The Concats whose output (through a ReLU) only QuantizeLinears read: both of GoogLeNet's; the Fire's is pooled in float.
+        // The Concats whose output (through a ReLU) only QuantizeLinears read: all three of GoogLeNet's; the Fire's is pooled in float.
         string? Codes(Node concat)
         {
             string value = concat.Outputs[0];
@@ -41,7 +49,7 @@ public sealed class IntegerConvConcatTests(ITestOutputHelper output)
             return readers.All(r => r.OpType == OpTypes.QuantizeLinear) ? readers[0].Outputs[0] : null;
         }
         var concats = graph.Nodes.Where(n => n.OpType == OpTypes.Concat && Codes(n) is not null).ToList();
-        Assert.Equal(name == "inception" ? 2 : 0, concats.Count);
+        Assert.Equal(name == "inception" ? 3 : 0, concats.Count);
         var joins = engine.Steps.OfType<IntegerConvModel.RequantizeStep>().Where(r => r.Inputs.Length > 1).ToList();
         Assert.Equal(concats.Select(c => c.Name), joins.Select(j => j.Name));
         Assert.Equal(graph.Nodes.Count(n => n.OpType == OpTypes.MaxPool), engine.Steps.OfType<IntegerConvModel.MaxPoolStep>().Count());

@@ -1,7 +1,8 @@
 # A tiny GoogLeNet written as torchvision's googlenet is (BasicConv2d = conv → BN → ReLU, folded by the exporter; max pools in
 # ceil mode): a stem conv and a 3×3 stride-2 pool whose output is read by three 1×1 convs and by a 3×3 stride-1 pooling
 # branch; two Inception blocks (1×1; 1×1 → 3×3; 1×1 → 3×3; pool → 1×1) joined by Concat, the first Concat read by the second
-# block, the second by a 2×2 pool and a 1×1 conv; then global pooling and Linear. In eval mode with batch-norm statistics from a pass over
+# block, the second by a reduction block (Inception-v3's: a stride-2 3×3 conv and a stride-2 3×3 pool of the same input,
+# joined by Concat) and a 1×1 conv; then global pooling and Linear. In eval mode with batch-norm statistics from a pass over
 # random data, exported by PyTorch 1.13.1 at opset 13. Writes inception-op13.onnx, inception.input.npy (2 × 3 × 24 × 24)
 # and inception.expected.npy (PyTorch's logits).
 import numpy as np, torch, torch.nn as nn
@@ -25,11 +26,12 @@ class Net(nn.Module):
         s.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
         s.block1 = Block(16, 8, 6, 12, 4, 8, 4)
         s.block2 = Block(32, 12, 8, 16, 4, 8, 8)
-        s.pool2 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        s.head = Basic(44, 24)
+        s.reduce = Basic(44, 12, 3, stride=2)
+        s.head = Basic(56, 24)
         s.fc = nn.Linear(24, 5)
     def forward(s, x):
-        x = s.head(s.pool2(s.block2(s.block1(s.pool1(s.stem(x))))))
+        x = s.block2(s.block1(s.pool1(s.stem(x))))
+        x = s.head(torch.cat([s.reduce(x), nn.functional.max_pool2d(x, 3, 2)], 1))
         return s.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 net = Net()
 net.train()
