@@ -101,7 +101,7 @@ public sealed partial class IntegerConvModel
                     _steps.Add(new MaxPoolStep(node.Name, x.Slot, slot, x.Shape, window, x.ChannelsLast));
                     _values[node.Outputs[0]] = x with { Slot = slot, Shape = shape };
                     break;
-                case OpTypes.Add or OpTypes.MaxPool or OpTypes.Relu or OpTypes.AveragePool or OpTypes.GlobalAveragePool:
+                case OpTypes.Add or OpTypes.MaxPool or OpTypes.Relu or OpTypes.AveragePool or OpTypes.GlobalAveragePool or OpTypes.Pad:
                     FloatNode(node);
                     break;
                 case OpTypes.Clip when ClipBounds(node) is var (min, max):
@@ -120,7 +120,7 @@ public sealed partial class IntegerConvModel
                     throw Unsupported($"node '{node.Name}' quantizes dynamically; the integer engine runs static quantization only (fixed input scales)");
                 default:
                     throw Unsupported(
-                        $"node '{node.Name}' ({node.OpType}) is not in the integer engine (Q/DQ, Conv, Gemm, Add, Concat, Relu, Clip, pooling, reshapes)");
+                        $"node '{node.Name}' ({node.OpType}) is not in the integer engine (Q/DQ, Conv, Gemm, Add, Concat, Relu, Clip, Pad, pooling, reshapes)");
             }
         }
 
@@ -155,19 +155,30 @@ public sealed partial class IntegerConvModel
             _values[dq.Outputs[0]] = x with { Dequantized = true };
         }
 
-        // A float op of the graph on float buffers (codes read by it are dequantized once); its per-sample output shape
-        // comes from running it on one zero sample.
+        // A float op of the graph on float buffers (codes read by it are dequantized once; constant inputs, as a Pad's pads, passed
+        // as they are); its per-sample output shape comes from running it on one zero sample.
         private void FloatNode(Node node)
         {
-            var inputs = node.Inputs.Where(i => i.Length > 0).Select(Get).ToArray();
             if (node.Outputs.Count != 1) throw Unsupported($"'{node.Name}' ({node.OpType}) has {node.Outputs.Count} outputs");
-            var probe = inputs.Select(v => (Tensor?)Tensor.Zeros([1, .. v.Shape])).ToArray();
-            int[] shape = GraphOps.Run(node, probe, InferenceContext)[0].Shape[1..];
+            var inputs = new List<Value>();
+            var constants = new Tensor?[node.Inputs.Count];
+            var fed = new int[node.Inputs.Count];
+            for (int i = 0; i < node.Inputs.Count; i++)
+            {
+                string name = node.Inputs[i];
+                fed[i] = name.Length == 0 || g.Initializers.TryGetValue(name, out constants[i]) ? -1 : inputs.Count;
+                if (fed[i] >= 0) inputs.Add(Get(name));
+            }
+            if (inputs.Count == 0) throw Unsupported($"'{node.Name}' ({node.OpType}) reads only constants");
+            var probe = constants.Select((c, i) => fed[i] >= 0 ? Tensor.Zeros([1, .. inputs[fed[i]].Shape]) : c).ToArray();
+            var result = GraphOps.Run(node, probe, InferenceContext)[0];
+            if (result.Shape is not [1, ..]) throw Unsupported($"'{node.Name}' ({node.OpType}) does not keep the batch axis first");
+            int[] shape = result.Shape[1..];
             int slot = NewSlot(true, shape);
             if (inputs is [{ Shape: [int c, int h, int w] } x] && shape.SequenceEqual([c, 1, 1]) && PoolsWholeImage(node, h, w))
                 _steps.Add(new MeanStep(Float(x), slot, c, h * w));
             else
-                _steps.Add(new FloatNodeStep(node, inputs.Select(Float).ToArray(), slot, inputs.Select(v => v.Shape).ToArray()));
+                _steps.Add(new FloatNodeStep(node, [.. inputs.Select(Float)], slot, [.. inputs.Select(v => v.Shape)], constants, fed));
             _values[node.Outputs[0]] = new Value(slot, shape, IsFloat: true);
         }
 

@@ -59,11 +59,12 @@ public sealed partial class IntegerConvModel
                 Requantize(r, b, n);
                 break;
             case FloatNodeStep f:
-                var inputs = new Tensor?[f.Inputs.Length];
+                var inputs = new Tensor?[f.Fed.Length];
                 for (int i = 0; i < inputs.Length; i++)
                 {
-                    int size = _slots[f.Inputs[i]].Size;
-                    inputs[i] = new Tensor(b.Floats[f.Inputs[i]].AsSpan(0, n * size).ToArray(), [n, .. f.InputShapes[i]]);
+                    if (f.Fed[i] < 0) { inputs[i] = f.Constants[i]; continue; }
+                    int input = f.Inputs[f.Fed[i]], size = _slots[input].Size;
+                    inputs[i] = new Tensor(b.Floats[input].AsSpan(0, n * size).ToArray(), [n, .. f.InputShapes[f.Fed[i]]]);
                 }
                 var result = GraphOps.Run(f.Node, inputs, InferenceContext)[0];
                 if (result.Size != n * _slots[f.Output].Size)

@@ -73,8 +73,9 @@ public sealed partial class IntegerConvModel : Module
     // Codes (C, H, W) per sample to (H, W, C) (ToChannelsLast) or back.
     internal sealed record LayoutStep(int Input, int Output, int Channels, int Pixels, bool ToChannelsLast) : Step(Output);
 
-    // A float op of the graph (Relu, pooling, Add of floats) run as the graph runs it, on (N, InputShape…) tensors.
-    internal sealed record FloatNodeStep(Node Node, int[] Inputs, int Output, int[][] InputShapes) : Step(Output);
+    // A float op of the graph (Relu, pooling, Pad, Add of floats) run as the graph runs it, on (N, InputShape…) tensors: input i
+    // of the node is the slot Inputs[Fed[i]], or Constants[i] where Fed[i] is −1 (an initializer, or null for an absent input).
+    internal sealed record FloatNodeStep(Node Node, int[] Inputs, int Output, int[][] InputShapes, Tensor?[] Constants, int[] Fed) : Step(Output);
 
     private readonly Step[] _steps;
     private readonly Slot[] _slots;

@@ -40,9 +40,11 @@ internal static class QuantizedPooling
         if (graph.Consumers(value).FirstOrDefault(c => c.OpType == OpTypes.QuantizeLinear && c.Inputs[0] == value && c.Inputs.Count == q.Inputs.Count)
             is { } other)
         {
-            // q and the DequantizeLinears of its codes take the other's (s, z).
+            // q and the DequantizeLinears of its codes take the other's (s, z); q's own constants go once nothing reads them.
+            var replaced = q.Inputs.Skip(1).Except(other.Inputs.Skip(1)).ToList();
             foreach (var node in graph.Consumers(q.Outputs[0]).Where(n => n.OpType == OpTypes.DequantizeLinear).Append(q))
                 for (int i = 1; i < q.Inputs.Count && i < node.Inputs.Count; i++) node.Inputs[i] = other.Inputs[i];
+            foreach (var name in replaced.Where(name => !graph.Nodes.Any(n => n.Inputs.Contains(name)))) graph.Initializers.Remove(name);
         }
         foreach (var op in run)
         {
