@@ -106,7 +106,9 @@ internal static class Tables
         }
         yield return ("parameters", $"{m.Parameters:N0}");
         if (m.FileBytes > 0) yield return ("file size", Output.FormatBytes(m.FileBytes));
-        yield return ("latency (batch 1)", m.LatencyMsBatch1 < 1 ? $"{m.LatencyMsBatch1 * 1000:F1} µs" : $"{m.LatencyMsBatch1:F1} ms");
+        // A quantized model names what ran it: the integer engine, or the float simulation of a graph it does not take.
+        string engine = m.Engine == "float" ? "" : $" ({m.Engine})";
+        yield return ("latency (batch 1)", (m.LatencyMsBatch1 < 1 ? $"{m.LatencyMsBatch1 * 1000:F1} µs" : $"{m.LatencyMsBatch1:F1} ms") + engine);
         yield return ("throughput", $"{m.ThroughputBatch8:N1} {unit}/s");
     }
 

@@ -29,7 +29,14 @@ public sealed record ImageOutputs(float[][] Rows, int[] SampleShape)
 /// <param name="LatencyMsBatch1">Median milliseconds for one image.</param>
 /// <param name="ThroughputBatch8">Images per second in batches of 8 (of 1 when the model cannot batch).</param>
 public sealed record ImageMetrics(int Images, double? Accuracy, ImageFidelity? Fidelity, long Parameters, long FileBytes,
-    double LatencyMsBatch1, double ThroughputBatch8);
+    double LatencyMsBatch1, double ThroughputBatch8)
+{
+    /// <summary>
+    /// What ran the timings: "integer" (an integer engine), "float simulation" (a quantized graph its integer engines do not
+    /// take, run in float with every quantization simulated) or "float".
+    /// </summary>
+    public string Engine { get; init; } = "float";
+}
 
 /// <summary>Runs and measures image models.</summary>
 public static class ImageEvaluation
@@ -109,12 +116,15 @@ public static class ImageEvaluation
     public static (ImageMetrics Metrics, ImageOutputs Outputs) MeasureOutputs(GraphModule model, ImageOutputs? reference, Dataset images,
         string? file, int batchSize = 8, IProgress<int>? progress = null, double timingSeconds = 0.5)
     {
-        var runner = InferenceEngine.Compile(model).Runner;
+        var compiled = InferenceEngine.Compile(model);
+        var runner = compiled.Runner;
         var outputs = Outputs(runner, images, batchSize, progress);
         var fidelity = reference is null ? null : Compare(outputs, reference);
         var (latency, throughput) = Speed(runner, images, batchSize, timingSeconds);
+        bool quantized = model.Graph.Nodes.Any(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DynamicQuantizeLinear);
         var metrics = new ImageMetrics(images.Count, Accuracy(outputs, images.Labels), fidelity, ModelSummary.Of(model).Parameters,
-            file is null ? 0 : ModelMetrics.SizeOnDisk(file), latency, throughput);
+            file is null ? 0 : ModelMetrics.SizeOnDisk(file), latency, throughput)
+        { Engine = compiled.IsInteger ? "integer" : quantized ? "float simulation" : "float" };
         return (metrics, outputs);
     }
 

@@ -75,6 +75,10 @@ public sealed class ImageCommandTests : IDisposable
         Assert.InRange(after.GetProperty("fidelity").GetProperty("top1_agreement").GetDouble(), 0.9, 1.0);
         Assert.True(File.Exists(quantized));
         Assert.False(JsonDocument.Parse(q.Stdout).RootElement.TryGetProperty("warnings", out _));
+        // The timings name what ran them: the integer engine when it takes the file, else the float simulation.
+        bool integer = Condense.Inference.InferenceEngine.Compile(ModelFile.Load(quantized)).IsInteger;
+        Assert.Equal(integer ? "integer" : "float simulation", after.GetProperty("engine").GetString());
+        Assert.Equal("float", JsonDocument.Parse(q.Stdout).RootElement.GetProperty("before").GetProperty("engine").GetString());
 
         string pruned = Path.Combine(_dir, "p.onnx");
         var p = CliRunner.Run("prune", model, "--images", images, "--structured", "--ratio", "0.5", "-o", pruned, "--json");
