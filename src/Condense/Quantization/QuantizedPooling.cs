@@ -4,7 +4,10 @@
 // a layer's input Q sits after such ops (conv → relu → MaxPool → Flatten → Q → DQ → Gemm); this pass adds
 // a Q → DQ pair with that same (s, z) before each of them. It changes no value: max and reshapes commute
 // with the monotone quantization, and quantizing an already quantized value with the same (s, z) is the
-// identity. The integer engine and the QOperator export read through these pairs.
+// identity — except where the run's input is already quantized for other layers (GoogLeNet's and Inception's
+// pooling branches): the run and the layer after it then take that (s, z), so the value has one quantization
+// (what ORT's QDQ format gives a tensor) and the pool runs on codes. The integer engine and the QOperator export
+// read through these pairs.
 using Condense.Graph;
 
 namespace Condense.Quantization;
@@ -18,8 +21,12 @@ internal static class QuantizedPooling
     {
         // A run whose value other QuantizeLinears also read (GoogLeNet: a pool feeds three layers and a pooling branch) can only
         // be taken once they all agree, which taking another run may bring about: repeat until nothing changes.
-        while (graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && !graph.Initializers.ContainsKey(n.Inputs[0])).ToList()
-                   .Count(q => TakeRun(graph, q)) > 0) { }
+        bool taken;
+        do
+        {
+            var quantizers = graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && !graph.Initializers.ContainsKey(n.Inputs[0])).ToList();
+            taken = quantizers.Count(q => TakeRun(graph, q)) > 0;
+        } while (taken);
     }
 
     // Quantizes the run of code-preserving ops feeding q (each read only by the next, or by QuantizeLinears of q's (s, z))
