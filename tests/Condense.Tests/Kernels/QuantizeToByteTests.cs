@@ -3,7 +3,9 @@
 // value by value, on the inputs where a product by 1/scale and the division can round differently: values
 // whose quotient is a half-integer or one float step either side of one, for scales whose reciprocal is
 // inexact, plus random values, a subnormal scale (infinite reciprocal) and special values. The same values check the
-// quantize-then-dequantize round trip of a QDQ pair (QuantizeLinear.RoundTrip), bit for bit.
+// quantize-then-dequantize round trip of a QDQ pair (QuantizeLinear.RoundTrip), bit for bit, and the graph's fused
+// QuantizeDequantizeLinear op, which splits a large tensor between threads, against the same formula.
+using Condense.Graph;
 using Condense.Kernels.Int8Gemm;
 using Condense.Kernels.Platform;
 using Condense.Tensors;
@@ -90,5 +92,31 @@ public class QuantizeToByteTests
                     $"{path}: x = {x[i]:R}, scale {scale:R}, z {zeroPoint}: {y[i]:R}, scalar {expected:R}");
             }
         }
+    }
+
+    [Fact]
+    public void TheGraphsRoundTripOpSplitBetweenThreadsIsTheFormula()
+    {
+        // 3 × 70,001 values: above the size one thread takes alone, and not a multiple of the chunks or the lanes.
+        var x = Tensor.Uniform(new Rng(21), -3f, 3f, 3, 70_001);
+        float scale = 0.0235f;
+        int zeroPoint = 128;
+        var node = new Node("qdq", OpTypes.QuantizeDequantizeLinear, ["x", "s", "z"], ["y"],
+            new Dictionary<string, AttributeValue> { ["qmin"] = AttributeValue.Int(0), ["qmax"] = AttributeValue.Int(255) });
+        int saved = Cpu.Threads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Cpu.Threads = threads;
+                var y = GraphOps.Run(node, [x, new Tensor([scale], 1), new Tensor([(float)zeroPoint], 1)], new OpContext(Training: false, new Rng(1)))[0];
+                for (int i = 0; i < x.Size; i++)
+                {
+                    float expected = QuantizeLinear.Dequantize(QuantizeLinear.Quantize(x.Data[i], scale, zeroPoint, 0, 255), scale, zeroPoint);
+                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y.Data[i]), $"{threads} threads, {i}");
+                }
+            }
+        }
+        finally { Cpu.Threads = saved; }
     }
 }

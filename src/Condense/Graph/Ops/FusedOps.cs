@@ -28,7 +28,9 @@ internal static class FusedOps
         float scale = Required(n, x, 1).Data[0];
         int zeroPoint = Optional(x, 2) is { } z ? (int)z.Data[0] : 0;
         var y = Tensor.Uninitialized(input.Shape);
-        Kernels.Int8Gemm.QuantizeLinear.RoundTrip(input.Data, scale, zeroPoint, (int)n.Int("qmin", 0), (int)n.Int("qmax", 255), y.Data);
+        int qMin = (int)n.Int("qmin", 0), qMax = (int)n.Int("qmax", 255);
+        Kernels.Elementwise.LanePass.InChunks(input.Data, y.Data,
+            (path, from, to) => Kernels.Int8Gemm.QuantizeLinear.RoundTrip(path, from, scale, zeroPoint, qMin, qMax, to));
         return y;
     }
 }
