@@ -62,17 +62,7 @@ internal static unsafe class QMaxPool
         var lowByte = Vector128.Create((ushort)0xFF);
         for (int oy = 0; oy < oh; oy++, y += ow)
         {
-            int first = Math.Max(0, 2 * oy - padTop), last = Math.Min(height, 2 * oy - padTop + 3);
-            int ix = 0;
-            if (last - first == 3 && Vector128.IsHardwareAccelerated)
-                for (byte* a = x + first * width, b = a + width, c = b + width; ix <= span - 16; ix += 16)
-                    Vector128.Max(Vector128.Max(Vector128.Load(a + ix), Vector128.Load(b + ix)), Vector128.Load(c + ix)).Store(r + ix);
-            for (; ix < span; ix++)
-            {
-                byte max = 0;
-                for (int iy = first; iy < last; iy++) max = Math.Max(max, x[iy * width + ix]);
-                r[ix] = max;
-            }
+            RowsMax(x, width, Math.Max(0, 2 * oy - padTop), Math.Min(height, 2 * oy - padTop + 3), span, r);
             int ox = 0;
             if (Vector128.IsHardwareAccelerated)
                 for (; ox <= ow - 8; ox += 8)
@@ -94,21 +84,7 @@ internal static unsafe class QMaxPool
         int span = Math.Min(width, ow + window.KernelW - 1 - window.PadLeft);   // input columns any window reads
         for (int oy = 0; oy < oh; oy++, y += ow)
         {
-            int first = Math.Max(0, oy - window.PadTop), last = Math.Min(height, oy - window.PadTop + window.KernelH);
-            int ix = 0;
-            if (Vector128.IsHardwareAccelerated)
-                for (; ix <= span - 16; ix += 16)
-                {
-                    var max = Vector128<byte>.Zero;
-                    for (int iy = first; iy < last; iy++) max = Vector128.Max(max, Vector128.Load(x + iy * width + ix));
-                    max.Store(r + ix);
-                }
-            for (; ix < span; ix++)
-            {
-                byte max = 0;
-                for (int iy = first; iy < last; iy++) max = Math.Max(max, x[iy * width + ix]);
-                r[ix] = max;
-            }
+            RowsMax(x, width, Math.Max(0, oy - window.PadTop), Math.Min(height, oy - window.PadTop + window.KernelH), span, r);
             int ox = 0;
             if (Vector128.IsHardwareAccelerated)
                 for (; ox <= ow - 16; ox += 16)
@@ -123,6 +99,25 @@ internal static unsafe class QMaxPool
                 for (int j = 1; j < window.KernelW; j++) max = Math.Max(max, row[ox + j]);
                 y[ox] = max;
             }
+        }
+    }
+
+    // r[ix] = the max of input rows [first, last) at column ix, for ix < span (0 when there are no rows).
+    private static void RowsMax(byte* x, int width, int first, int last, int span, byte* r)
+    {
+        int ix = 0;
+        if (Vector128.IsHardwareAccelerated)
+            for (; ix <= span - 16; ix += 16)
+            {
+                var max = Vector128<byte>.Zero;
+                for (int iy = first; iy < last; iy++) max = Vector128.Max(max, Vector128.Load(x + iy * width + ix));
+                max.Store(r + ix);
+            }
+        for (; ix < span; ix++)
+        {
+            byte max = 0;
+            for (int iy = first; iy < last; iy++) max = Math.Max(max, x[iy * width + ix]);
+            r[ix] = max;
         }
     }
 
