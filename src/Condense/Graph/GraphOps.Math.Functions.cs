@@ -41,21 +41,9 @@ public static partial class GraphOps
     internal static readonly ScalarFunction HardSwishFunction = new(x => x * Math.Max(0, Math.Min(1, x / 6 + 0.5)),
         (x, _) => x < -3 ? 0 : x > 3 ? 1 : x / 3 + 0.5)
     {
-        Float32Inference = (x, y) =>
-        {
-            HardSigmoidSpan(x, 1f / 6, 0.5f, y);
-            TensorPrimitives.Multiply(x, y, y);
-        },
+        // In float at inference: x · HardSigmoid(x) with α = 1/6 as a float (what a hard-swish exported before opset 14 computes).
+        Float32Inference = (x, y) => Kernels.Elementwise.HardSigmoidKernel.ApplySwish(x, 1f / 6, 0.5f, y),
     };
-
-    // max(0, min(1, αx + β)) in float32, vectorized (MobileNetV3's gates and hardswish run it on every activation).
-    private static void HardSigmoidSpan(ReadOnlySpan<float> x, float alpha, float beta, Span<float> y)
-    {
-        TensorPrimitives.Multiply(x, alpha, y);
-        TensorPrimitives.Add(y, beta, y);
-        TensorPrimitives.Min(y, 1f, y);
-        TensorPrimitives.Max(y, 0f, y);
-    }
 
     // ln(1 + eˣ) without overflow for large x.
     private static double Softplus(double x) => x > 0 ? x + double.LogP1(Math.Exp(-x)) : double.LogP1(Math.Exp(x));
@@ -108,7 +96,7 @@ public static partial class GraphOps
         double alpha = node.Float("alpha", 0.2f), beta = node.Float("beta", 0.5f);
         return new(x => Math.Max(0, Math.Min(1, alpha * x + beta)), (x, _) => alpha * x + beta is > 0 and < 1 ? alpha : 0)
         {
-            Float32Inference = (x, y) => HardSigmoidSpan(x, (float)alpha, (float)beta, y),
+            Float32Inference = (x, y) => Kernels.Elementwise.HardSigmoidKernel.Apply(x, (float)alpha, (float)beta, y),
         };
     }
 

@@ -1,9 +1,10 @@
 // Float graphs onto fused ops, as ONNX Runtime's graph optimizer does at load: PyTorch's ONNX export writes LayerNorm as
 // ReduceMean/Sub/Pow(2)/ReduceMean/Add(ε)/Sqrt/Div/Mul(γ)/Add(β), GELU as Div(√2)/Erf/Add(1)/Mul(x)/Mul(½) (GPT-2's
-// tanh form as nine nodes) and SiLU as Mul(x, Sigmoid(x)), each node a pass over the activations; here each chain
-// becomes one LayerNormalization (ONNX opset 17, its epsilon read from the graph), one Gelu (opset 20, exact or tanh)
-// or one Swish (opset 24, α 1), which run on one-pass kernels at inference (Kernels/Transformer/LayerNormRows,
-// GeluKernel, Kernels/Elementwise/SigmoidKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
+// tanh form as nine nodes), SiLU as Mul(x, Sigmoid(x)) and (before opset 14) hard-swish as Mul(x, HardSigmoid(x)), each
+// node a pass over the activations; here each chain becomes one LayerNormalization (ONNX opset 17, its epsilon read from
+// the graph), one Gelu (opset 20, exact or tanh), one Swish (opset 24, α 1) or one HardSwish (opset 14), which run on
+// one-pass kernels at inference (Kernels/Transformer/LayerNormRows, GeluKernel, Kernels/Elementwise/SigmoidKernel,
+// HardSigmoidKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
 // its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means,
 // exponent 2, √2 (or 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else
 // stays as it is; a Dropout's unread mask output is dropped. Then each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks
@@ -30,8 +31,8 @@ internal static class FloatGraphFusion
         var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
         foreach (var node in graph.Nodes)
         {
-            var fused = matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.TanhGelu(node) ?? matcher.Silu(node) ?? matcher.MatMulBias(node)
-                ?? matcher.UnreadMask(node);
+            var fused = matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.TanhGelu(node) ?? matcher.Silu(node) ?? matcher.HardSwish(node)
+                ?? matcher.MatMulBias(node) ?? matcher.UnreadMask(node);
             if (fused is not null) replacements[node] = fused;
         }
         var result = replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements, matcher.Shapes);
@@ -105,6 +106,19 @@ internal static class FloatGraphFusion
             foreach (var (x, gate) in new[] { (mul.Inputs[0], mul.Inputs[1]), (mul.Inputs[1], mul.Inputs[0]) })
                 if (OnlyFeeds(gate, OpTypes.Sigmoid) is { } sigmoid && sigmoid.Inputs[0] == x)
                     return [new Node(mul.Name, OpTypes.Swish, [x], mul.Outputs)];
+            return null;
+        }
+
+        // HardSwish(x) (one pass on HardSigmoidKernel) for Mul(x, HardSigmoid(x)) with α the float 1/6 and β ½ — hard-swish as
+        // PyTorch exports it before opset 14 (MobileNetV3) — the operands in either order, the gate read by this Mul only.
+        // HardSwish's float inference is that same product of x and that gate, so the bits do not change.
+        public Node[]? HardSwish(Node mul)
+        {
+            if (mul.OpType != OpTypes.Mul || mul.Inputs.Count != 2) return null;
+            foreach (var (x, gate) in new[] { (mul.Inputs[0], mul.Inputs[1]), (mul.Inputs[1], mul.Inputs[0]) })
+                if (OnlyFeeds(gate, OpTypes.HardSigmoid) is { } hard && hard.Inputs[0] == x && hard.Float("alpha", 0.2f) == 1f / 6
+                    && hard.Float("beta", 0.5f) == 0.5f)
+                    return [new Node(mul.Name, OpTypes.HardSwish, [x], mul.Outputs)];
             return null;
         }
 

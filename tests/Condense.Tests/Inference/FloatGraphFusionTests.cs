@@ -1,8 +1,9 @@
-// Float graphs compile with their LayerNorm, GELU (erf and tanh) and SiLU decompositions (as PyTorch's ONNX export writes
-// them) fused into LayerNormalization, Gelu and Swish nodes: on small hand-built graphs the fused runner computes the unfused graph's outputs
-// (the oracle) within 1e-5 relative, the epsilon comes from the graph, the source graph is left as it was, and chains
-// that differ from the exact pattern (another exponent or constant, an intermediate read elsewhere, a bias that is not
-// one per column) are not fused. A MatMul by a constant weight plus a constant bias becomes one Gemm.
+// Float graphs compile with their LayerNorm, GELU (erf and tanh), SiLU and hard-swish decompositions (as PyTorch's ONNX
+// export writes them) fused into LayerNormalization, Gelu, Swish and HardSwish nodes: on small hand-built graphs the fused
+// runner computes the unfused graph's outputs (the oracle) within 1e-5 relative (hard-swish bit for bit), the epsilon
+// comes from the graph, the source graph is left as it was, and chains that differ from the exact pattern (another
+// exponent or constant, an intermediate read elsewhere, a bias that is not one per column) are not fused. A MatMul by a
+// constant weight plus a constant bias becomes one Gemm.
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Inference;
@@ -158,6 +159,22 @@ public class FloatGraphFusionTests
         Assert.Empty(node.Attributes);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void HardSwishWrittenOutBecomesOneHardSwishWithTheSameBits(bool gateFirst)
+    {
+        // PyTorch's export of hard-swish before opset 14: HardSigmoid(α = 1/6 as a float, β = ½), then the product with x.
+        var graph = NewGraph();
+        graph.Nodes.Add(new Node("gate", OpTypes.HardSigmoid, ["x"], ["s"],
+            new Dictionary<string, AttributeValue> { ["alpha"] = AttributeValue.Float(0.1666666716337204f) }));
+        graph.Nodes.Add(new Node("swish", OpTypes.Mul, gateFirst ? ["s", "x"] : ["x", "s"], ["y"]));
+        var runner = AssertFuses(graph, OpTypes.HardSwish);
+        Assert.Equal(["x"], runner.Graph.Nodes.Single().Inputs);
+        var x = Tensor.Uniform(new Rng(9), -5f, 5f, 2, 5, Width);
+        Assert.Equal(Run(new GraphModule(graph), x).Select(BitConverter.SingleToInt32Bits), Run(runner, x).Select(BitConverter.SingleToInt32Bits));
+    }
+
     [Fact]
     public void ADropoutsUnreadMaskIsDropped()
     {
@@ -222,7 +239,11 @@ public class FloatGraphFusionTests
         otherGate.Nodes.Add(new Node("silu", OpTypes.Mul, ["x", "s"], ["y"]));
         var otherCubic = NewGraph();
         TanhGelu(otherCubic, swapped: false, cubic: 0.05f);
-        foreach (var graph in new[] { cube, two, shared, broadcastBias, sharedGate, otherGate, otherCubic })
+        // x · HardSigmoid(x) with HardSigmoid's default α 0.2: not hard-swish.
+        var defaultSlope = NewGraph();
+        defaultSlope.Nodes.Add(new Node("gate", OpTypes.HardSigmoid, ["x"], ["s"]));
+        defaultSlope.Nodes.Add(new Node("swish", OpTypes.Mul, ["x", "s"], ["y"]));
+        foreach (var graph in new[] { cube, two, shared, broadcastBias, sharedGate, otherGate, otherCubic, defaultSlope })
         {
             var model = new GraphModule(graph);
             var compiled = InferenceEngine.Compile(model);
