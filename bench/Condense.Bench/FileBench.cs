@@ -5,7 +5,8 @@
 // spinning (its idle threads would otherwise steal our time). Both first run ~3 s alternately to warm up; then 40
 // alternating calls each, the median of the last 35 reported with ORT/ours (above 1: Condense is faster), and the
 // largest difference between the two first outputs relative to ORT's largest value. `--profile` adds the time per op
-// type (the gaps between Condense's steps, summed over 5 passes), or for the integer engine its per-step profile.
+// type (the gaps between Condense's steps, summed over 5 passes; `--by-node` the slowest nodes), or for the integer engine
+// its per-step profile.
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Formats;
@@ -59,7 +60,7 @@ internal static class FileBench
             var (oursMs, ortMs) = (new List<double>(), new List<double>());
             for (int r = 0; r < 40; r++) { oursMs.Add(Time(() => Ours())); ortMs.Add(Time(Ort)); }
             double Median(List<double> times) => times.Skip(5).Order().ElementAt(17);
-            if (profile && graph is not null) Profile(graph, feeds);
+            if (profile && graph is not null) Profile(graph, feeds, args.Contains("--by-node"));
             else if (profile && runner is IntegerConvModel engine) Int8ResNetProfile.Print(engine, feeds.Values.First(), 5);
             string input = tokenShape is null ? parts[1] : string.Join('x', tokenShape) + " tokens";
             Console.WriteLine($"{Path.GetFileName(parts[0])} {input} ({compiled.Kind}): ours {Median(oursMs):F2} ms, ORT {Median(ortMs):F2} ms, "
@@ -101,7 +102,7 @@ internal static class FileBench
         return $"max |ours − ORT| / max |ORT| {difference / largest:E2}";
     }
 
-    private static void Profile(GraphModule ours, Dictionary<string, Tensor> feeds)
+    private static void Profile(GraphModule ours, Dictionary<string, Tensor> feeds, bool byNode)
     {
         var times = new Dictionary<string, (double Ms, int Count)>();
         long wall = 0;
@@ -109,13 +110,14 @@ internal static class FileBench
         {
             long now = Stopwatch.GetTimestamp();
             double ms = Stopwatch.GetElapsedTime(wall, now).TotalMilliseconds;
-            times[node.OpType] = times.TryGetValue(node.OpType, out var t) ? (t.Ms + ms, t.Count + 1) : (ms, 1);
+            string key = byNode ? $"{node.OpType} {node.Name}" : node.OpType;
+            times[key] = times.TryGetValue(key, out var t) ? (t.Ms + ms, t.Count + 1) : (ms, 1);
             wall = now;
         };
         for (int pass = 0; pass < 5; pass++)
             using (GradMode.NoGrad()) { wall = Stopwatch.GetTimestamp(); ours.RunOutputs(feeds); }
         ours.StepFinished = null;
         foreach (var (op, (ms, count)) in times.OrderByDescending(kv => kv.Value.Ms).Take(15))
-            Console.WriteLine($"  {op,-28} {count / 5,5} steps {ms / 5,8:F2} ms");
+            Console.WriteLine($"  {(op.Length > 60 ? op[..60] : op),-60} {count / 5,5} steps {ms / 5,8:F3} ms");
     }
 }
