@@ -6,7 +6,7 @@
 // alternating calls each, the median of the last 35 reported with ORT/ours (above 1: Condense is faster), and the
 // largest difference between the two first outputs relative to ORT's largest value. `--profile` adds the time per op
 // type (the gaps between Condense's steps, summed over 5 passes; `--by-node` the slowest nodes), or for the integer engine
-// its per-step profile.
+// its per-step profile; `--channels-first` keeps a float graph off the channels-last path (to compare the two layouts).
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Formats;
@@ -45,6 +45,7 @@ internal static class FileBench
             var runner = compiled.Runner;
             runner.Eval();
             var graph = runner as GraphModule;
+            if (graph is not null && args.Contains("--channels-first")) graph.ChannelsLastInference = false;
             if (graph is null && tokenShape is not null) { Console.Error.WriteLine($"{parts[0]}: compiled to {compiled.Kind}, which takes images"); return 1; }
             var (feeds, theirs) = tokenShape is null ? ImageFeeds(graph?.Graph.Inputs[0].Name ?? "input", session, Shape(parts[1]))
                 : TokenFeeds(graph!, session, tokenShape);
@@ -117,7 +118,7 @@ internal static class FileBench
         for (int pass = 0; pass < 5; pass++)
             using (GradMode.NoGrad()) { wall = Stopwatch.GetTimestamp(); ours.RunOutputs(feeds); }
         ours.StepFinished = null;
-        foreach (var (op, (ms, count)) in times.OrderByDescending(kv => kv.Value.Ms).Take(15))
+        foreach (var (op, (ms, count)) in times.OrderByDescending(kv => kv.Value.Ms).Take(byNode ? 40 : 15))
             Console.WriteLine($"  {(op.Length > 60 ? op[..60] : op),-60} {count / 5,5} steps {ms / 5,8:F3} ms");
     }
 }
