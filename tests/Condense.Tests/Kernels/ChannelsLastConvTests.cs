@@ -1,7 +1,7 @@
 // The channels-last kernels (Kernels/Conv/ChannelsLastConv, DepthwiseChannelsLast, DirectChannelsLast) against the naive
 // convolution (Conv2dReference) on channels-first images, transposed by index in the test: a stem of few taps (channels-first
 // in, channels-last out: 3 × 3 stride 2, 5 × 5 over two channels, dilation 2, 7 and 20 output channels for the scalar and
-// lane parts); depthwise with 3×3 and 5×3 kernels, strides 1 and 2, uneven pads, dilation 2, channel counts that use 16-lane,
+// lane parts); depthwise with 3×3, 5×3, 5×5 and 5×7 kernels, strides 1 and 2, uneven pads, dilation 2, channel counts that use 16-lane,
 // 8-lane and scalar parts (5, 16, 24, 40, 48), a 20 × 1 kernel; 1×1 at stride 1 and 2 over uneven channel counts; each with
 // and without a bias, residual and clamp, on every kernel path, one and two threads giving the same bits. The layout changes
 // and the channels-last global average pooling against index formulas.
@@ -31,6 +31,10 @@ public sealed unsafe class ChannelsLastConvTests
         (24, 9, 9, 3, 3, new(1, 1, 2, 2, 2, 2, 2, 2, 24)),
         (17, 3, 3, 3, 3, new(1, 1, 1, 1, 1, 1, 1, 1, 17)),
         (16, 24, 5, 20, 1, new(1, 1, 9, 0, 10, 0, 1, 1, 16)),   // taller than the kernel rows kept on the stack
+        // 5×5 (four pixels at a time on AVX-512): a ragged last group of pixels, stride 2, uneven pads, 16-lane + 8-lane channels.
+        (40, 6, 13, 5, 5, new(1, 1, 2, 2, 2, 2, 1, 1, 40)),
+        (72, 9, 11, 5, 5, new(2, 2, 2, 1, 1, 2, 1, 1, 72)),
+        (16, 5, 18, 5, 7, new(1, 1, 2, 3, 2, 3, 1, 1, 16)),
     ];
 
     [Theory]
