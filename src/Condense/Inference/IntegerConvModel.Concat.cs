@@ -41,8 +41,9 @@ public sealed partial class IntegerConvModel
             int axis = (int)node.Int("axis", 0);
             axis = axis < 0 ? axis + rank + 1 : axis;
             if (axis == 0) throw Unsupported($"'{node.Name}' (Concat) joins along the batch axis");
-            if (axis > rank || inputs.Any(v => v.Shape.Length != rank))
-                throw Unsupported($"'{node.Name}' (Concat) joins {string.Join(", ", inputs.Select(v => Shape.Format(v.Shape)))} along axis {axis}");
+            CondenseException Mismatch() =>
+                Unsupported($"'{node.Name}' (Concat) joins {string.Join(", ", inputs.Select(v => Shape.Format(v.Shape)))} along axis {axis}");
+            if (axis > rank || inputs.Any(v => v.Shape.Length != rank)) throw Mismatch();
             if (inputs.Any(v => !v.Dequantized) || Requantization(node.Outputs[0], clip: true) is not { } r)
             {
                 FloatNode(node);
@@ -54,8 +55,7 @@ public sealed partial class IntegerConvModel
             int[] shape = [.. inputs[0].Shape];
             shape[at] = inputs.Sum(v => v.Shape[at]);
             for (int d = 0; d < rank; d++)
-                if (d != at && inputs.Any(v => v.Shape[d] != shape[d]))
-                    throw Unsupported($"'{node.Name}' (Concat) joins {string.Join(", ", inputs.Select(v => Shape.Format(v.Shape)))} along axis {axis}");
+                if (d != at && inputs.Any(v => v.Shape[d] != shape[d])) throw Mismatch();
             static int Product(IEnumerable<int> dims) => dims.Aggregate(1, (a, b) => a * b);
             // Channels-last (H, W, C) codes: a row is a pixel and its block the input's channels; else a row is an index of
             // the axes before the joined one and its block the rest of the input.

@@ -51,7 +51,7 @@ internal static class QuantizedPooling
             var replaced = q.Inputs.Skip(1).Except(other.Inputs.Skip(1)).ToList();
             foreach (var node in graph.Consumers(q.Outputs[0]).Where(n => n.OpType == OpTypes.DequantizeLinear).Append(q))
                 for (int i = 1; i < q.Inputs.Count && i < node.Inputs.Count; i++) node.Inputs[i] = other.Inputs[i];
-            foreach (var name in replaced.Where(name => !graph.Nodes.Any(n => n.Inputs.Contains(name)))) graph.Initializers.Remove(name);
+            foreach (var name in replaced.Where(name => !graph.Consumers(name).Any())) graph.Initializers.Remove(name);
         }
         foreach (var op in run)
         {

@@ -2,10 +2,10 @@
 // M, the weight (C, 1, kH, kW)): each output pixel is, for every 16 (or 8) channels at once, the bias plus the kernel's
 // taps multiply-added in order (ky, kx), then the residual and the clamp — vectors along the channels, so no tap is ever
 // padding and the output is written pixel by pixel, in order. On AVX-512, 3×3 kernels hold their weights in registers
-// (Row3x3) and wider ones (5×5) sum four pixels at a time (RowWide): EfficientNet-B0 ORT/ours 0.92 → 0.99. The weight is repacked once to (kH·kW, C): a tap's
-// channels side by side. Rows of output pixels are split between the threads; each output is computed by one thread in
-// the same order whatever the thread count. Sums start from the bias, so the bits differ from the channels-first kernels
-// (which add it after the taps) within float rounding.
+// (Row3x3) and wider ones (5×5) sum four pixels at a time (RowWide): EfficientNet-B0 ORT/ours 0.92 → 0.99. The weight is
+// repacked once to (kH·kW, C): a tap's channels side by side. Rows of output pixels are split between the threads; each
+// output is computed by one thread in the same order whatever the thread count. Sums start from the bias, so the bits
+// differ from the channels-first kernels (which add it after the taps) within float rounding.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
