@@ -10,7 +10,7 @@
 //     (constants as IntegerModel: bias32[o] = round(b[o]/(s_x·s_w[o])), M[o] = s_x·s_w[o]/s_y as (multiplier, shift)),
 //     else a float output (acc·s_x·s_w[o], ReLU fused), e.g. the last layer; a depthwise Conv (groups = C) runs planar
 //     (Kernels/Int8Conv/QDepthwiseConv2d);
-//   MaxPool of codes → max pooling on the codes; Relu, AveragePool, GlobalAveragePool, MaxPool or Add of floats → the
+//   MaxPool of codes → max pooling on the codes; Relu, AveragePool, GlobalAveragePool, ReduceMean, MaxPool or Add of floats → the
 //     graph's own float op (codes read by one are dequantized first).
 // A conv weight is reordered to the channels-last patch order of Kernels/Int8Conv/QConv2d. Anything else (grouped
 // convolutions other than depthwise, dynamic quantization, float layers, other ops) is refused in one line.
@@ -101,7 +101,8 @@ public sealed partial class IntegerConvModel
                     _steps.Add(new MaxPoolStep(node.Name, x.Slot, slot, x.Shape, window, x.ChannelsLast));
                     _values[node.Outputs[0]] = x with { Slot = slot, Shape = shape };
                     break;
-                case OpTypes.Add or OpTypes.MaxPool or OpTypes.Relu or OpTypes.AveragePool or OpTypes.GlobalAveragePool or OpTypes.Pad:
+                case OpTypes.Add or OpTypes.MaxPool or OpTypes.Relu or OpTypes.AveragePool or OpTypes.GlobalAveragePool or OpTypes.Pad
+                    or OpTypes.ReduceMean:
                     FloatNode(node);
                     break;
                 case OpTypes.Clip when ClipBounds(node) is var (min, max):
@@ -120,7 +121,7 @@ public sealed partial class IntegerConvModel
                     throw Unsupported($"node '{node.Name}' quantizes dynamically; the integer engine runs static quantization only (fixed input scales)");
                 default:
                     throw Unsupported(
-                        $"node '{node.Name}' ({node.OpType}) is not in the integer engine (Q/DQ, Conv, Gemm, Add, Concat, Relu, Clip, Pad, pooling, reshapes)");
+                        $"node '{node.Name}' ({node.OpType}) is not in the integer engine (Q/DQ, Conv, Gemm, Add, Concat, Relu, Clip, Pad, pooling, ReduceMean, reshapes)");
             }
         }
 
@@ -175,7 +176,8 @@ public sealed partial class IntegerConvModel
             if (result.Shape is not [1, ..]) throw Unsupported($"'{node.Name}' ({node.OpType}) does not keep the batch axis first");
             int[] shape = result.Shape[1..];
             int slot = NewSlot(true, shape);
-            if (inputs is [{ Shape: [int c, int h, int w] } x] && shape.SequenceEqual([c, 1, 1]) && PoolsWholeImage(node, h, w))
+            if (inputs is [{ Shape: [int c, int h, int w] } x] && (shape.SequenceEqual([c, 1, 1]) || shape.SequenceEqual([c]))
+                && (PoolsWholeImage(node, h, w) || MeansHeightAndWidth(node, constants)))
                 _steps.Add(new MeanStep(Float(x), slot, c, h * w));
             else
                 _steps.Add(new FloatNodeStep(node, [.. inputs.Select(Float)], slot, [.. inputs.Select(v => v.Shape)], constants, fed));
@@ -190,6 +192,16 @@ public sealed partial class IntegerConvModel
             return node.OpType == OpTypes.AveragePool && node.Attributes.TryGetValue("kernel_shape", out var k) && k.IntsValue is [var kh, var kw]
                 && kh == h && kw == w && Is("pads", v => v.All(p => p == 0)) && Is("dilations", v => v.All(d => d == 1))
                 && (!node.Attributes.TryGetValue("auto_pad", out var a) || a.StringValue is null or "" or "NOTSET");
+        }
+
+        // A ReduceMean over axes 2 and 3 of (N, C, H, W), in either order or counted from the end: torchvision's x.mean([2, 3])
+        // (MNASNet's head), the same means as a GlobalAveragePool (its output (C) without keepdims).
+        private static bool MeansHeightAndWidth(Node node, Tensor?[] constants)
+        {
+            if (node.OpType != OpTypes.ReduceMean) return false;
+            var axes = constants.Length > 1 && constants[1] is { } given ? given.ToInt64Values()
+                : node.Attributes.TryGetValue("axes", out var a) ? a.IntsValue : null;
+            return axes is { Length: 2 } && axes.Select(v => v < 0 ? v + 4 : v).Order().SequenceEqual([2L, 3L]);
         }
 
         // The float buffer of a value: its own, or a dequantized copy of its codes.

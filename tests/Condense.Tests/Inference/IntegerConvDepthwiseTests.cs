@@ -112,6 +112,32 @@ public sealed class IntegerConvDepthwiseTests(ITestOutputHelper output)
         Assert.Contains(sim["r3_out"].Data, v => v == 0.5f);
     }
 
+    // torchvision's x.mean([2, 3]) head (MNASNet): a ReduceMean over height and width, axes as opset 13's attribute or opset
+    // 18's input, with or without keepdims, is the engine's mean over each plane like a GlobalAveragePool (it sent the whole
+    // model to the float simulation); over other axes it runs as the graph's own float op.
+    [Theory]
+    [InlineData(false, false, new long[] { 2, 3 })]
+    [InlineData(true, true, new long[] { -1, -2 })]
+    [InlineData(false, true, new long[] { 1, 2 })]
+    public void AReduceMeanHeadRunsInTheIntegerEngine(bool axesInput, bool keepDims, long[] axes)
+    {
+        var attributes = new Dictionary<string, AttributeValue> { ["keepdims"] = AttributeValue.Int(keepDims ? 1 : 0) };
+        if (!axesInput) attributes["axes"] = AttributeValue.Ints(axes);
+        var graph = new LayerGraphs(Sample, 8).Conv("c1", 3, 8, 3).Op("r1", OpTypes.Relu).Conv("dw", 8, 8, 3, group: 8, stride: 2)
+            .Op("r2", OpTypes.Relu).Conv("pw", 8, 16, 1).Op("r3", OpTypes.Relu)
+            .Op("mean", OpTypes.ReduceMean, attributes, axesInput ? Tensor.FromInt64s(axes, DataType.Int64, 2) : null);
+        bool spatial = axes.Select(a => a < 0 ? a + 4 : a).Order().SequenceEqual([2L, 3L]);
+        // (16, 8, 8) after the last conv: 16 means over height and width, or 8 over the channels and the height (the width's 8 left).
+        var model = (keepDims ? graph.Op("flat", OpTypes.Flatten) : graph).Gemm("fc", spatial ? 16 : 8, 10).Build();
+        var qdq = Quantized(model);
+        var compiled = InferenceEngine.Compile(qdq);
+        Assert.True(compiled.Kind == EngineKind.IntegerConv, compiled.FallbackReason);
+        var engine = (IntegerConvModel)compiled.Runner;
+        Assert.Equal(spatial ? 1 : 0, engine.Steps.OfType<IntegerConvModel.MeanStep>().Count());
+        Assert.Equal(spatial ? 0 : 1, engine.Steps.OfType<IntegerConvModel.FloatNodeStep>().Count(f => f.Node.OpType == OpTypes.ReduceMean));
+        AssertMatchesTheSimulation(qdq, engine, Tensor.Uniform(new Rng(96), 0, 2, [8, .. Sample]));
+    }
+
     // Step by step (each step fed the simulation's codes) every code within one step, 99 % equal; the logits within 5 % of their range.
     private void AssertMatchesTheSimulation(GraphModule qdq, IntegerConvModel engine, Tensor x)
     {

@@ -60,6 +60,15 @@ internal sealed class LayerGraphs
         return this;
     }
 
+    /// <summary>A one-input op with the given attributes (and a constant input, as opset 18's reduction axes).</summary>
+    public LayerGraphs Op(string name, string opType, Dictionary<string, AttributeValue> attributes, Tensor? constant = null)
+    {
+        Op(name, opType, constant);
+        var node = _graph.Nodes[^1];
+        _graph.Nodes[^1] = new Node(node.Name, node.OpType, node.Inputs, node.Outputs, attributes);
+        return this;
+    }
+
     /// <summary>Adds two values (a residual join).</summary>
     public LayerGraphs Add(string name, string other)
     {
