@@ -120,8 +120,8 @@ public sealed partial class IntegerConvModel
                 case OpTypes.DynamicQuantizeLinear:
                     throw Unsupported($"node '{node.Name}' quantizes dynamically; the integer engine runs static quantization only (fixed input scales)");
                 default:
-                    throw Unsupported(
-                        $"node '{node.Name}' ({node.OpType}) is not in the integer engine (Q/DQ, Conv, Gemm, Add, Concat, Relu, Clip, Pad, pooling, ReduceMean, reshapes)");
+                    throw Unsupported($"node '{node.Name}' ({node.OpType}) is not in the integer engine "
+                        + "(Q/DQ, Conv, Gemm, Add, Concat, Relu, Clip, Pad, pooling, ReduceMean, reshapes)");
             }
         }
 
