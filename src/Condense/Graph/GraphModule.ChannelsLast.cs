@@ -3,9 +3,10 @@
 // of few taps reads the channels-first input, DirectChannelsLast), as ONNX Runtime runs such a graph in NCHWc and TFLite in
 // NHWC, and the values between them stay in that layout; inverted residual blocks run as one pass
 // (GraphModule.InvertedResidual.cs). A pass tracks which values are held channels-last; elementwise ops run on them as they are (Relu,
-// Clip, Sigmoid, HardSwish and the like; Add, Sub, Mul, Div whose operands broadcast alike, as a squeeze-and-excitation
-// scale does), a GlobalAveragePool reads them directly (its output is the same either way), and any other reader gets the
-// value transposed back first (as does a graph output). A graph qualifies
+// Clip, Sigmoid, HardSwish and the like, and a static int8 graph's fused per-tensor quantize–dequantize pairs; Add, Sub, Mul,
+// Div whose operands broadcast alike, as a squeeze-and-excitation scale does), a GlobalAveragePool reads them directly
+// (its output is the same either way), and any other reader gets the value transposed back first (as does a graph
+// output). A graph qualifies
 // when at least four of its convolution chains, and three quarters of them, are 1×1 or depthwise: a ResNet (three 1×1
 // shortcuts among twenty) stays channels-first, where its 3×3 kernels are, and so does one whose channels-last values
 // would often be read by ops that need them channels-first (LayoutBreaks). Chosen where the AVX-512 kernels run
@@ -167,7 +168,8 @@ public sealed partial class GraphModule
     // Elementwise ops that run on channels-last values as they are: one image and constant operands (a Clip's bounds, a
     // LeakyRelu's slope), or (binary) images of rank 4 broadcast alike in either layout.
     private static readonly HashSet<string> UnaryOnImages =
-        [OpTypes.Relu, OpTypes.Clip, OpTypes.Sigmoid, OpTypes.HardSigmoid, OpTypes.HardSwish, OpTypes.Swish, OpTypes.Tanh, OpTypes.LeakyRelu];
+        [OpTypes.Relu, OpTypes.Clip, OpTypes.Sigmoid, OpTypes.HardSigmoid, OpTypes.HardSwish, OpTypes.Swish, OpTypes.Tanh, OpTypes.LeakyRelu,
+            OpTypes.QuantizeDequantizeLinear];
 
     private static readonly HashSet<string> BinaryOnImages = [OpTypes.Add, OpTypes.Sub, OpTypes.Mul, OpTypes.Div];
 

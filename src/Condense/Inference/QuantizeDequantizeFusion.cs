@@ -1,7 +1,10 @@
 // A static-quantized graph that no integer engine takes runs as its float simulation, where every layer input goes through
 // QuantizeLinear (codes held as an integer tensor) and DequantizeLinear (back to floats): three passes and an integer
 // tensor per activation. Each such pair with one scale and zero point becomes one QuantizeDequantizeLinear node, the
-// same bits in one pass (Kernels/Int8Gemm/QuantizeLinear.RoundTrip). Weights' pairs are constants the runner folds once.
+// same bits in one pass (Kernels/Int8Gemm/QuantizeLinear.RoundTrip). A weight's DequantizeLinear (every input a constant)
+// becomes the float initializer it computes, so that a convolution reads its weight as in a float graph: its chain
+// (batch norm, activation, residual) fuses and a graph of 1×1 and depthwise layers runs channels-last, the fused pairs
+// being elementwise. Those ran as their own constant steps, each convolution alone and channels-first.
 using Condense.Graph;
 using Condense.Tensors;
 
@@ -15,6 +18,14 @@ internal static class QuantizeDequantizeFusion
     {
         var pattern = new GraphPattern(graph);
         var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
+        var folded = new Dictionary<string, Tensor>();
+        foreach (var dequantize in graph.Nodes.Where(n => n.OpType == OpTypes.DequantizeLinear && n.Outputs.Count == 1 && IsConstant(graph, n)
+            && !pattern.IsGraphOutput(n.Outputs[0])))
+        {
+            var inputs = dequantize.Inputs.Select(i => i.Length == 0 ? null : graph.Initializers[i]).ToArray();
+            folded[dequantize.Outputs[0]] = GraphOps.Run(dequantize, inputs, FoldContext)[0];
+            replacements[dequantize] = [];
+        }
         foreach (var quantize in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear))
         {
             var readers = pattern.ReadersOf(quantize.Outputs[0]).ToList();
@@ -26,8 +37,14 @@ internal static class QuantizeDequantizeFusion
                 replacements[dequantize] = [new Node(dequantize.Name, OpTypes.QuantizeDequantizeLinear, [quantize.Inputs[0], .. quantize.Inputs.Skip(1)],
                     dequantize.Outputs, attributes)];
         }
-        return replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements);
+        return replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements, folded);
     }
+
+    private static readonly OpContext FoldContext = new(false, new Rng(0));
+
+    // Every input an initializer that training does not change (the runner's own test for a constant step).
+    private static bool IsConstant(ModelGraph graph, Node node) =>
+        node.Inputs.Any(i => i.Length > 0) && node.Inputs.All(i => i.Length == 0 || graph.Initializers.ContainsKey(i) && !graph.Trainable.Contains(i));
 
     // The codes' range of a per-tensor QuantizeLinear of 8-bit codes (its qmin/qmax when narrower); null for anything else.
     private static (int Min, int Max)? Range(ModelGraph graph, Node quantize)

@@ -1,7 +1,7 @@
 // The inference front door picks the engine each engine's own compiler would: a static int8 MLP runs on
 // IntegerModel, a static int8 conv chain or residual network on IntegerConvModel, and a float model or a graph both
-// refuse (a dynamically quantized CNN) runs as itself, with the refusal of the engine that fits the graph as the reason. The runners compute
-// exactly what compiling the engine directly computes.
+// refuse (a dynamically quantized CNN) runs as a float graph (its weights' dequantization folded), with the refusal of
+// the engine that fits the graph as the reason. The runners compute exactly what compiling the engine directly computes.
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Graph;
@@ -63,7 +63,7 @@ public class InferenceEngineTests
     }
 
     [Fact]
-    public void FloatAndDynamicConvModelsRunAsThemselvesWithTheEnginesReason()
+    public void FloatAndDynamicConvModelsRunAsFloatGraphsWithTheEnginesReason()
     {
         var floatModel = Traced("mlp:784-16-10", 3);
         var plain = InferenceEngine.Compile(floatModel);
@@ -80,7 +80,15 @@ public class InferenceEngineTests
         var dynamic = Quantizer.Quantize(Traced("lenet5", 5), Train.Value, new QuantizeOptions { Mode = QuantizationMode.Dynamic }).Model;
         var compiled = InferenceEngine.Compile(dynamic);
         Assert.Equal(EngineKind.Float, compiled.Kind);
-        Assert.Same(dynamic, compiled.Runner);
+        // A copy whose weights' DequantizeLinears are the float initializers they compute (QuantizeDequantizeFusion), with the
+        // model's outputs.
+        var copy = Assert.IsType<GraphModule>(compiled.Runner);
+        Assert.NotSame(dynamic, copy);
+        Assert.Contains(dynamic.Graph.Nodes, n => n.OpType == OpTypes.DequantizeLinear && dynamic.Graph.Initializers.ContainsKey(n.Inputs[0]));
+        Assert.DoesNotContain(copy.Graph.Nodes, n => n.OpType == OpTypes.DequantizeLinear && copy.Graph.Initializers.ContainsKey(n.Inputs[0]));
+        var (expected, actual) = (Run(dynamic, Images()), Run(copy, Images()));
+        float largest = expected.Max(MathF.Abs);
+        Assert.All(expected.Zip(actual), p => Assert.True(MathF.Abs(p.First - p.Second) <= 1e-6f * largest, $"{p.First} vs {p.Second}"));
         Assert.False(IntegerConvModel.CanCompile(dynamic.Graph, out string convReason));
         Assert.Equal(convReason, compiled.FallbackReason);
         Assert.StartsWith("integer engine:", compiled.FallbackReason);

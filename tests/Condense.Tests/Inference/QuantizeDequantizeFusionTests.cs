@@ -1,6 +1,7 @@
 // The float simulation of a static-quantized graph the integer engines do not take (here PaddleOCR's classifier, whose input
 // leaves the image size free) runs each activation's QuantizeLinear → DequantizeLinear pair as one QuantizeDequantizeLinear
 // node: the compiled runner gives the plain graph's outputs bit for bit. A pair whose codes something else reads stays.
+// Weights' DequantizeLinears are folded to float initializers, so conv chains run as in a float graph (channels-last too).
 using Condense.Autograd;
 using Condense.Data;
 using Condense.Formats;
@@ -9,6 +10,7 @@ using Condense.Inference;
 using Condense.Nn;
 using Condense.Quantization;
 using Condense.Tensors;
+using Condense.Tests.Quantization;
 
 namespace Condense.Tests.Inference;
 
@@ -35,6 +37,39 @@ public sealed class QuantizeDequantizeFusionTests
         Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType == OpTypes.QuantizeLinear && !runner.Graph.Initializers.ContainsKey(n.Inputs[0]));
         foreach (var x in new[] { images.Samples([0, 1, 2]), Tensor.Uniform(new Rng(6), -3f, 3f, 1, 3, 64, 100) })
             Assert.Equal(Run(quantized, x).Data, Run(runner, x).Data);
+    }
+
+    // A MobileNetV3-like graph (hard-swish, which the integer engine does not take): each weight's DequantizeLinear becomes the
+    // float initializer it computes, so the convolutions read float weights as in a float graph. Channels-first that gives the
+    // QDQ graph's outputs bit for bit; the default runs its 1×1 and depthwise chains channels-last (the fused pairs being
+    // elementwise), within float rounding of it (a sum rounded otherwise can move a code by one step).
+    [Fact]
+    public void WeightsDequantizedOnceLetTheSimulationRunChannelsLast()
+    {
+        int[] sample = [3, 16, 16];
+        var graph = new LayerGraphs(sample, 4).Conv("stem", 3, 16, 3, stride: 2).Op("hs1", OpTypes.HardSwish)
+            .Conv("dw1", 16, 16, 3, group: 16).Op("r1", OpTypes.Relu).Conv("pw1", 16, 32, 1).Op("hs2", OpTypes.HardSwish)
+            .Conv("dw2", 32, 32, 3, group: 32).Op("r2", OpTypes.Relu).Conv("pw2", 32, 16, 1)
+            .Op("gap", OpTypes.GlobalAveragePool).Op("flat", OpTypes.Flatten).Gemm("fc", 16, 10).Build();
+        var x = Tensor.Uniform(new Rng(8), 0f, 2f, 8, 3, 16, 16);
+        var quantized = Quantizer.Quantize(new GraphModule(graph), new Dataset(x.Data, null, sample), new QuantizeOptions()).Model;
+        Assert.Equal(6, quantized.Graph.Nodes.Count(n => n.OpType == OpTypes.DequantizeLinear && quantized.Graph.Initializers.ContainsKey(n.Inputs[0])));
+        var compiled = InferenceEngine.Compile(quantized);
+        Assert.Equal(EngineKind.Float, compiled.Kind);
+        var runner = Assert.IsType<GraphModule>(compiled.Runner);
+        Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType == OpTypes.DequantizeLinear);
+        foreach (var layer in runner.Graph.Nodes.Where(n => n.OpType is OpTypes.Conv or OpTypes.Gemm))
+            Assert.Equal(ElementType.Float32, runner.Graph.TypeOf(layer.Inputs[1]));
+        var expected = Run(quantized, x).Data;
+
+        var channelsLast = Run(runner, x).Data;
+        Assert.True(runner.ChannelsLastRuns > 0, "no chain ran channels-last");
+        float largest = expected.Max(MathF.Abs);
+        Assert.All(expected.Zip(channelsLast), p => Assert.True(MathF.Abs(p.First - p.Second) <= 0.02f * largest, $"{p.First} vs {p.Second}"));
+
+        var channelsFirst = Assert.IsType<GraphModule>(InferenceEngine.Compile(quantized).Runner);
+        channelsFirst.ChannelsLastInference = false;
+        Assert.Equal(expected, Run(channelsFirst, x).Data);
     }
 
     [Fact]
