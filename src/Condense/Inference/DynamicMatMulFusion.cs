@@ -2,8 +2,9 @@
 // DequantizeLinear of constant int8 (or int4) weights with zero point 0 (per-tensor or per-column scales) becomes one
 // DynamicQuantizeMatMul node (ONNX Runtime's com.microsoft fused op, GraphOps.Math.DynamicQuantized.cs), the form ORT
 // runs quantize_dynamic models in, and the Add of a per-column bias after it joins its epilogue (ORT's input 4, as its
-// MatMulIntegerToFloat fusion takes the bias); a DequantizeLinear of constant weights that another op still reads (a
-// dynamic QDQ Gemm's: BERT's pooler) is evaluated at compile time, as ORT's constant folding does, instead of on every
+// MatMulIntegerToFloat fusion takes the bias). A Gemm of the same inputs (alpha = beta = 1, its C a bias per column) fuses
+// the same way, its weight transposed once under transB; a DequantizeLinear of constant weights that another op still
+// reads (a Gemm that does not fuse) is evaluated at compile time, as ORT's constant folding does, instead of on every
 // run; everything else runs as before. This is what `quantize --dynamic` writes for
 // transformers (Quantizer.cs), so their Q/K/V, output and feed-forward projections run in integers.
 using Condense.Autograd;
@@ -16,16 +17,22 @@ namespace Condense.Inference;
 internal static class DynamicMatMulFusion
 {
     /// <summary>
-    /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every dynamic QDQ MatMul fused, with the bias
+    /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every dynamic QDQ MatMul and Gemm fused, with the bias
     /// Add after it when there is one, the quantize/dequantize nodes nothing else reads removed, and the dequantized constant
-    /// weights something else still reads (a Gemm's: the pooler's) computed once; null when no MatMul fuses.
+    /// weights something else still reads computed once; null when nothing fuses.
     /// </summary>
     public static ModelGraph? Fuse(ModelGraph graph)
     {
         var pattern = new GraphPattern(graph);
         var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
+        var transposed = new Dictionary<string, Tensor>();
         foreach (var node in graph.Nodes)
         {
+            if (node.OpType == OpTypes.Gemm && FusedGemm(graph, node, transposed) is { } gemm)
+            {
+                replacements[node] = [gemm];
+                continue;
+            }
             if (node.OpType != OpTypes.MatMul || Fused(graph, node) is not { } fused) continue;
             if (BiasAdd(graph, pattern, node, fused) is { } add)
             {
@@ -36,7 +43,7 @@ internal static class DynamicMatMulFusion
             replacements[node] = [fused];
         }
         if (replacements.Count == 0) return null;
-        var folded = new Dictionary<string, Tensor>();
+        var folded = new Dictionary<string, Tensor>(transposed);
         foreach (var node in graph.Nodes.Where(n => n.OpType == OpTypes.DequantizeLinear && n.Outputs.Count == 1 && !pattern.IsGraphOutput(n.Outputs[0])))
             if (node.Inputs.All(i => i.Length == 0 || graph.Initializers.ContainsKey(i))
                 && pattern.ReadersOf(node.Outputs[0]).Any(reader => !replacements.ContainsKey(reader)))
@@ -44,7 +51,47 @@ internal static class DynamicMatMulFusion
                 folded[node.Outputs[0]] = Evaluate(graph, node);
                 replacements[node] = [];
             }
-        return GraphPattern.Rewrite(graph, replacements, folded);
+        var result = GraphPattern.Rewrite(graph, replacements, folded);
+        foreach (var (name, _) in transposed) result.ElementTypes[name] = graph.TypeOf(name[..^TransposedSuffix.Length]);
+        return result;
+    }
+
+    private const string TransposedSuffix = ".transposed";
+
+    // DynamicQuantizeMatMul(x, W_q, s_w[, 0][, c]) for a Gemm(DQ(DynamicQuantizeLinear(x)), DQ(W_q, s_w[, 0])[, c]) with
+    // alpha = beta = 1, A not transposed and c a bias per column, or null. Under transB the codes (N × K, a scale per row)
+    // are transposed once into a new initializer: PyTorch exports a Linear on a matrix as such a Gemm (nn.MultiheadAttention's
+    // output projection, a classifier head), which ran DynamicQuantizeLinear → DequantizeLinear → float Gemm on every call.
+    private static Node? FusedGemm(ModelGraph g, Node gemm, Dictionary<string, Tensor> transposed)
+    {
+        if (gemm.Inputs.Count is < 2 or > 3 || gemm.Int("transA", 0) != 0 || gemm.Float("alpha", 1f) != 1f) return null;
+        bool transB = gemm.Int("transB", 0) != 0;
+        if (g.Producer(gemm.Inputs[1]) is not { OpType: OpTypes.DequantizeLinear } weightDq || weightDq.Int("block_size", 0) != 0) return null;
+        string codes = weightDq.Inputs[0];
+        if (!g.Initializers.TryGetValue(codes, out var w) || w.Rank != 2 || g.TypeOf(codes) != ElementType.Int8) return null;
+        string bias = gemm.Inputs.Count == 3 ? gemm.Inputs[2] : "";
+        int columns = transB ? w.Shape[0] : w.Shape[1];
+        if (bias.Length > 0 && (gemm.Float("beta", 1f) != 1f || !g.Initializers.TryGetValue(bias, out var c) || g.TypeOf(bias) != ElementType.Float32
+            || c.Size != columns || c.Rank > 2 || c.Rank == 2 && c.Shape[0] != 1)) return null;
+        var fused = transB ? FusedTransposed(g, gemm, weightDq, w, transposed)
+            : Fused(g, new Node(gemm.Name, OpTypes.MatMul, gemm.Inputs.Take(2).ToList(), gemm.Outputs));
+        return fused is null || bias.Length == 0 ? fused
+            : new Node(fused.Name, OpTypes.DynamicQuantizeMatMul, [.. fused.Inputs, .. fused.Inputs.Count == 3 ? [""] : Array.Empty<string>(), bias],
+                fused.Outputs);
+    }
+
+    // The fused node of a Gemm under transB: its codes transposed (K × N) and read with the DequantizeLinear's scale per row
+    // (axis 0) as a scale per column.
+    private static Node? FusedTransposed(ModelGraph g, Node gemm, Node weightDq, Tensor w, Dictionary<string, Tensor> transposed)
+    {
+        if (DynamicInput(g, gemm.Inputs[0]) is not { } x) return null;
+        if (weightDq.Inputs.Count < 2 || !g.Initializers.TryGetValue(weightDq.Inputs[1], out var scale)) return null;
+        long axis = weightDq.Int("axis", 1);
+        bool perRow = scale.Size == w.Shape[0] && scale.Rank == 1 && (axis == 0 || axis == -2);
+        if (scale.Size != 1 && !perRow || !ZeroPointIsZero(g, weightDq) || scale.Data.Any(s => !(s > 0f) || float.IsInfinity(s))) return null;
+        string name = weightDq.Inputs[0] + TransposedSuffix;
+        transposed[name] = w.Transpose();
+        return new Node(gemm.Name, OpTypes.DynamicQuantizeMatMul, [x, name, weightDq.Inputs[1]], gemm.Outputs);
     }
 
     // The output of a node whose inputs are all initializers, as the executor computes it (a one-node graph, run once).
@@ -73,10 +120,7 @@ internal static class DynamicMatMulFusion
     // DynamicQuantizeMatMul(x, W_q, s_w[, 0]) for MatMul(DQ(DynamicQuantizeLinear(x)), DQ(W_q, s_w[, 0])), or null.
     private static Node? Fused(ModelGraph g, Node matMul)
     {
-        if (matMul.Inputs.Count != 2) return null;
-        if (g.Producer(matMul.Inputs[0]) is not { OpType: OpTypes.DequantizeLinear } inputDq || inputDq.Inputs.Count < 3) return null;
-        if (g.Producer(inputDq.Inputs[0]) is not { OpType: OpTypes.DynamicQuantizeLinear } dynamic
-            || !inputDq.Inputs.SequenceEqual(dynamic.Outputs)) return null;
+        if (matMul.Inputs.Count != 2 || DynamicInput(g, matMul.Inputs[0]) is not { } x) return null;
         if (g.Producer(matMul.Inputs[1]) is not { OpType: OpTypes.DequantizeLinear } weightDq || weightDq.Int("block_size", 0) != 0) return null;
         string codes = weightDq.Inputs[0];
         if (!g.Initializers.TryGetValue(codes, out var w) || w.Rank != 2 || g.TypeOf(codes) is not (ElementType.Int8 or ElementType.Int4))
@@ -84,13 +128,22 @@ internal static class DynamicMatMulFusion
         if (weightDq.Inputs.Count < 2 || !g.Initializers.TryGetValue(weightDq.Inputs[1], out var scale)) return null;
         long axis = weightDq.Int("axis", 1);
         bool perColumn = scale.Size == w.Shape[1] && scale.Rank == 1 && (axis == 1 || axis == -1);
-        if (scale.Size != 1 && !perColumn || scale.Data.Any(s => !(s > 0f) || float.IsInfinity(s))) return null;
-        var inputs = new List<string> { dynamic.Inputs[0], codes, weightDq.Inputs[1] };
-        if (weightDq.Inputs.Count > 2 && weightDq.Inputs[2].Length > 0)
-        {
-            if (!g.Initializers.TryGetValue(weightDq.Inputs[2], out var zero) || zero.Data.Any(z => z != 0f)) return null;
-            inputs.Add(weightDq.Inputs[2]);
-        }
+        if (scale.Size != 1 && !perColumn || scale.Data.Any(s => !(s > 0f) || float.IsInfinity(s)) || !ZeroPointIsZero(g, weightDq)) return null;
+        var inputs = new List<string> { x, codes, weightDq.Inputs[1] };
+        if (weightDq.Inputs.Count > 2 && weightDq.Inputs[2].Length > 0) inputs.Add(weightDq.Inputs[2]);
         return new Node(matMul.Name, OpTypes.DynamicQuantizeMatMul, inputs, matMul.Outputs);
     }
+
+    // x for a value DequantizeLinear(DynamicQuantizeLinear(x)), or null.
+    private static string? DynamicInput(ModelGraph g, string value)
+    {
+        if (g.Producer(value) is not { OpType: OpTypes.DequantizeLinear } inputDq || inputDq.Inputs.Count < 3) return null;
+        return g.Producer(inputDq.Inputs[0]) is { OpType: OpTypes.DynamicQuantizeLinear } dynamic && inputDq.Inputs.SequenceEqual(dynamic.Outputs)
+            ? dynamic.Inputs[0] : null;
+    }
+
+    // The weights' DequantizeLinear has no zero point, or a constant one of zeros.
+    private static bool ZeroPointIsZero(ModelGraph g, Node weightDq) =>
+        weightDq.Inputs.Count < 3 || weightDq.Inputs[2].Length == 0
+        || g.Initializers.TryGetValue(weightDq.Inputs[2], out var zero) && zero.Data.All(z => z == 0f);
 }

@@ -88,4 +88,43 @@ public class DynamicMatMulFusionTests
             if (dq.Inputs.Count > 2) quantized.Graph.Initializers[dq.Inputs[2]] = Tensor.Full(1f, quantized.Graph.Initializers[dq.Inputs[2]].Shape);
         Assert.Equal(EngineKind.Float, InferenceEngine.Compile(quantized).Kind);
     }
+
+    // A Linear on a matrix as PyTorch exports it — Gemm with transB (nn.MultiheadAttention's output projection, a head),
+    // its bias as input C — and a Gemm of an untransposed weight with a bias of shape (1, N): each becomes one
+    // DynamicQuantizeMatMul (the transB codes transposed once, their scales per row read per column), with the float
+    // simulation's outputs; a Gemm with alpha ≠ 1 is left as it is.
+    [Theory]
+    [InlineData(true, 1f)]
+    [InlineData(false, 1f)]
+    [InlineData(true, 0.5f)]
+    public void GemmsOfDynamicInputsRunOnTheIntegerGemm(bool transB, float alpha)
+    {
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 8]));
+        graph.Initializers["w1"] = transB ? Tensor.Uniform(new Rng(11), -1, 1, 6, 8) : Tensor.Uniform(new Rng(11), -1, 1, 8, 6);
+        graph.Initializers["b1"] = transB ? Tensor.Uniform(new Rng(12), -1, 1, 6) : Tensor.Uniform(new Rng(12), -1, 1, 1, 6);
+        graph.Initializers["w2"] = Tensor.Uniform(new Rng(13), -1, 1, 5, 6);
+        graph.Initializers["b2"] = Tensor.Uniform(new Rng(14), -1, 1, 5);
+        foreach (var name in new[] { "w1", "b1", "w2", "b2" }) graph.Trainable.Add(name);
+        graph.Nodes.Add(new Node("gemm1", OpTypes.Gemm, ["x", "w1", "b1"], ["h"], new Dictionary<string, AttributeValue>
+            { ["transB"] = AttributeValue.Int(transB ? 1 : 0), ["alpha"] = AttributeValue.Float(alpha) }));
+        graph.Nodes.Add(new Node("tanh", OpTypes.Tanh, ["h"], ["t"]));
+        var transposed = new Dictionary<string, AttributeValue> { ["transB"] = AttributeValue.Int(1) };
+        graph.Nodes.Add(new Node("gemm2", OpTypes.Gemm, ["t", "w2", "b2"], ["y"], transposed));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 5]));
+        var quantized = Quantizer.Quantize(new GraphModule(graph), new QuantizeOptions { Mode = QuantizationMode.Dynamic }, null).Model;
+        Assert.Equal(2, quantized.Graph.Nodes.Count(n => n.OpType == OpTypes.DynamicQuantizeLinear));
+        var runner = Assert.IsType<GraphModule>(InferenceEngine.Compile(quantized).Runner);
+        Assert.Equal(alpha == 1f ? 2 : 1, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.DynamicQuantizeMatMul));
+        Assert.Equal(alpha == 1f ? 0 : 1, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.Gemm));
+        foreach (var fused in runner.Graph.Nodes.Where(n => n.OpType == OpTypes.DynamicQuantizeMatMul))
+        {
+            Assert.Equal(5, fused.Inputs.Count);   // x, codes, scales, zero point, bias
+            Assert.Equal(ElementType.Int8, runner.Graph.TypeOf(fused.Inputs[1]));
+        }
+        var x = Tensor.Uniform(new Rng(15), -2, 3, 4, 8);
+        var expected = Run(quantized, x);
+        var y = Run(runner, x);
+        for (int i = 0; i < y.Length; i++) Assert.Equal(expected[i], y[i], 1e-4);
+    }
 }
