@@ -71,16 +71,29 @@ public static partial class GraphOps
     // zero point = saturate(round(−min(0, min x) / scale)), from this batch alone.
     internal static Tensor[] DynamicQuantizeLinear(Tensor x)
     {
-        float min = 0f, max = 0f;
-        foreach (float v in x.Data) { if (v < min) min = v; if (v > max) max = v; }
-        float scale = (max - min) / 255f;
-        if (scale == 0f) scale = 1f; // an all-zero batch: any scale represents it exactly
-        float zero = Math.Clamp(MathF.Round(-min / scale), 0f, 255f);
+        var (scale, zero) = DynamicQuantizeParameters(x.Data);
         var s = Tensor.Scalar(scale);
         var z = Tensor.Scalar(zero);
         var q = x.QuantizeLinear(s, z, 1, 0, 255);
         // uint8 outputs as ONNX types them, unless a gradient flows through the codes (straight through).
         return q.RequiresGrad ? [q, s, z] : [TypedOps.Cast(q, DataType.UInt8), s, TypedOps.Cast(z, DataType.UInt8)];
+    }
+
+    // DynamicQuantizeLinear's scale and zero point of these values (NaNs left out, as ONNX Runtime's comparisons do).
+    internal static (float Scale, float ZeroPoint) DynamicQuantizeParameters(ReadOnlySpan<float> values)
+    {
+        float min = values.IsEmpty ? 0f : System.Numerics.Tensors.TensorPrimitives.Min(values);
+        float max = values.IsEmpty ? 0f : System.Numerics.Tensors.TensorPrimitives.Max(values);
+        if (float.IsNaN(min) || float.IsNaN(max))
+        {
+            (min, max) = (0f, 0f);
+            foreach (float v in values) { if (v < min) min = v; if (v > max) max = v; }
+        }
+        min = Math.Min(min, 0f);
+        max = Math.Max(max, 0f);
+        float scale = (max - min) / 255f;
+        if (scale == 0f) scale = 1f; // an all-zero batch: any scale represents it exactly
+        return (scale, Math.Clamp(MathF.Round(-min / scale), 0f, 255f));
     }
 
     // ONNX Reshape: 0 copies the input's dimension (unless allowzero, opset 14+, makes it a real 0), −1 is inferred.

@@ -22,4 +22,9 @@ public static partial class OpTypes
     /// (made by Inference/QuantizeDequantizeFusion of an activation's Q/DQ pair, not exported).
     /// </summary>
     public const string QuantizeDequantizeLinear = "QuantizeDequantizeLinear";
+    /// <summary>
+    /// DynamicQuantizeDequantizeLinear: DequantizeLinear of DynamicQuantizeLinear(x)'s three outputs, as floats in one pass
+    /// (made by Inference/QuantizeDequantizeFusion, not exported).
+    /// </summary>
+    public const string DynamicQuantizeDequantizeLinear = "DynamicQuantizeDequantizeLinear";
 }

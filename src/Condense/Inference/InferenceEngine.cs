@@ -62,6 +62,8 @@ public static class InferenceEngine
         if (SizedIntegerConvModel.TryCreate(model.Graph, () => FloatRunner(model)) is { } sized) return new CompiledModel(sized, EngineKind.IntegerConv, null);
         if (DynamicMatMulFusion.Fuse(model.Graph) is { } fused)
         {
+            // What is left of the dynamic quantization (a Conv's input) as round trips.
+            fused = QuantizeDequantizeFusion.Fuse(fused) ?? fused;
             var runner = new GraphModule(FloatGraphFusion.Fuse(fused) ?? fused);
             runner.Eval();
             return new CompiledModel(runner, EngineKind.DynamicInteger, null);

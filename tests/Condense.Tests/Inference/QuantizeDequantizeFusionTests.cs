@@ -9,6 +9,7 @@ using Condense.Graph;
 using Condense.Inference;
 using Condense.Nn;
 using Condense.Quantization;
+using Condense.Kernels.Platform;
 using Condense.Tensors;
 using Condense.Tests.Quantization;
 
@@ -95,5 +96,51 @@ public sealed class QuantizeDequantizeFusionTests
         var actual = new GraphModule(fused).Run(x);
         Assert.Equal(expected["y2"].Data, actual["y2"].Data);
         Assert.Equal(expected["c"].Data, actual["c"].Data);
+    }
+
+    // DynamicQuantizeLinear → DequantizeLinear (a dynamically quantized Conv's input) as one DynamicQuantizeDequantizeLinear:
+    // the pair's bits on mixed signs, values of one sign (the range still holds zero), all zeros (scale 1) and NaNs (left out
+    // of the range), on every lane path, both sizes around a vector; an infinite value is refused as the pair refuses it;
+    // codes something else reads keep the pair.
+    [Theory]
+    [InlineData("mixed")]
+    [InlineData("positive")]
+    [InlineData("negative")]
+    [InlineData("zeros")]
+    [InlineData("nan")]
+    [InlineData("infinity")]
+    public void ADynamicRoundTripIsOnePassWithThePairsBits(string values)
+    {
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 37]));
+        graph.Nodes.Add(new Node("dql", OpTypes.DynamicQuantizeLinear, ["x"], ["codes", "scale", "zero"]));
+        graph.Nodes.Add(new Node("dq", OpTypes.DequantizeLinear, ["codes", "scale", "zero"], ["y"]));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 37]));
+        var fused = QuantizeDequantizeFusion.Fuse(graph)!;
+        Assert.Equal([OpTypes.DynamicQuantizeDequantizeLinear], fused.Nodes.Select(n => n.OpType));
+        var x = Tensor.Uniform(new Rng(3), -3f, 5f, 5, 37);
+        for (int i = 0; i < x.Size; i++)
+            x.Data[i] = values switch
+            {
+                "positive" => Math.Abs(x.Data[i]), "negative" => -Math.Abs(x.Data[i]), "zeros" => 0f,
+                "nan" => i % 7 == 3 ? float.NaN : x.Data[i], "infinity" => i == 11 ? float.PositiveInfinity : x.Data[i], _ => x.Data[i],
+            };
+        foreach (int rows in new[] { 1, 5 })
+        {
+            var feed = new Dictionary<string, Tensor> { ["x"] = new Tensor(x.Data[..(rows * 37)], [rows, 37]) };
+            if (values == "infinity")
+            {
+                Assert.Contains("scale must be positive and finite", Assert.Throws<CondenseException>(() => new GraphModule(graph).Run(feed)).Message);
+                Assert.Contains("scale must be positive and finite", Assert.Throws<CondenseException>(() => new GraphModule(fused).Run(feed)).Message);
+                continue;
+            }
+            var expected = new GraphModule(graph).Run(feed)["y"].Data.Select(BitConverter.SingleToInt32Bits);
+            foreach (var path in Cpu.SupportedPaths)
+                using (Cpu.Force(path))
+                    Assert.Equal(expected, new GraphModule(fused).Run(feed)["y"].Data.Select(BitConverter.SingleToInt32Bits));
+        }
+        graph.Nodes.Add(new Node("cast", OpTypes.Cast, ["codes"], ["c"], new Dictionary<string, AttributeValue> { ["to"] = AttributeValue.Int(1) }));
+        graph.Outputs.Add(new ValueInfo("c", [-1, 37]));
+        Assert.Null(QuantizeDequantizeFusion.Fuse(graph));
     }
 }

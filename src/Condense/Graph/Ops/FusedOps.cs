@@ -19,7 +19,22 @@ internal static class FusedOps
         new(OpTypes.FusedGemm, (n, x, _) => [FusedGemm(n, x)], OpGradient.Autograd, OpExport.None) { Import = OpImport.EngineOnly },
         new(OpTypes.QuantizeDequantizeLinear, (n, x, _) => [QuantizeDequantize(n, x)], OpGradient.None, OpExport.None)
             { Import = OpImport.EngineOnly, FloatHeld = true },
+        new(OpTypes.DynamicQuantizeDequantizeLinear, (n, x, _) => [DynamicQuantizeDequantize(n, x)], OpGradient.None, OpExport.None)
+            { Import = OpImport.EngineOnly },
     ];
+
+    // Input x; the uint8 codes' scale and zero point of this batch (DynamicQuantizeLinear's), then the round trip.
+    private static Tensor DynamicQuantizeDequantize(Node n, Tensor?[] x)
+    {
+        var input = Required(n, x, 0);
+        var (scale, zeroPoint) = DynamicQuantizeParameters(input.Data);
+        if (!float.IsFinite(scale))   // as the unfused DynamicQuantizeLinear refuses an infinite value
+            throw new CondenseException($"node '{n.Name}' ({n.OpType}): quantization scale must be positive and finite, got {scale}");
+        var y = Tensor.Uninitialized(input.Shape);
+        Kernels.Elementwise.LanePass.InChunks(input.Data, y.Data,
+            (path, from, to) => Kernels.Int8Gemm.QuantizeLinear.RoundTrip(path, from, scale, (int)zeroPoint, 0, 255, to));
+        return y;
+    }
 
     // Inputs x, a one-element scale and zero point (float-held); attributes qmin and qmax, the codes' range.
     private static Tensor QuantizeDequantize(Node n, Tensor?[] x)
