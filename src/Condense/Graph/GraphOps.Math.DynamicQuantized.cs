@@ -23,7 +23,7 @@ public static partial class GraphOps
         var scale = Required(node, inputs, 2);
         var zeroPoint = Optional(inputs, 3);
         var bias = Optional(inputs, 4);
-        string where = $"node '{node.Name}' (DynamicQuantizeMatMul)";
+        string where = $"node '{node.Name}' ({node.OpType})";
         if (a.RequiresGrad && Autograd.GradMode.Enabled) throw new CondenseException($"{where} runs inference only; train the QDQ graph instead");
         if (b.Rank != 2 || a.Rank < 1 || a.Shape[^1] != b.Shape[0])
             throw new CondenseException($"{where}: A {Shape.Format(a.Shape)} does not multiply B {Shape.Format(b.Shape)}");
@@ -35,8 +35,17 @@ public static partial class GraphOps
         var entry = s_dynamicWeights.TryGetValue(b.Data, out var cached) && ReferenceEquals(cached.Scales, scale.Data) ? cached
             : new PackedDynamicWeight(scale.Data, new DynamicQuantizedWeight(b.Data, k, n, scale.Data));
         s_dynamicWeights.AddOrUpdate(b.Data, entry);
+        // QuantizeMatMul: x's fixed uint8 quantization (a static QDQ graph's QuantizeLinear) instead of this batch's.
+        (float, byte)? fixedInput = null;
+        if (Optional(inputs, 5) is { } inputScale)
+        {
+            float sx = inputScale.Data[0], zx = Optional(inputs, 6)?.Data[0] ?? 0f;
+            if (!(sx > 0f) || !float.IsFinite(sx) || zx is < 0f or > 255f || zx != MathF.Round(zx))
+                throw new CondenseException($"{where}: the input's scale {sx} and zero point {zx} are not a uint8 quantization");
+            fixedInput = (sx, (byte)zx);
+        }
         var y = Tensor.Uninitialized([.. a.Shape[..^1], n]);
-        DynamicQuantizedMatMul.Multiply(a.Data, a.Size / Math.Max(k, 1), entry.Weight, bias?.Data, y.Data);
+        DynamicQuantizedMatMul.Multiply(a.Data, a.Size / Math.Max(k, 1), entry.Weight, bias?.Data, y.Data, fixedInput);
         return y;
     }
 }

@@ -27,4 +27,9 @@ public static partial class OpTypes
     /// (made by Inference/QuantizeDequantizeFusion, not exported).
     /// </summary>
     public const string DynamicQuantizeDequantizeLinear = "DynamicQuantizeDequantizeLinear";
+    /// <summary>
+    /// QuantizeMatMul: DynamicQuantizeMatMul's inputs and then the fixed uint8 scale and zero point of x (inputs 5 and 6): a
+    /// static QDQ MatMul on the integer GEMM (made by Inference/DynamicMatMulFusion for the float simulation, not exported).
+    /// </summary>
+    public const string QuantizeMatMul = "QuantizeMatMul";
 }

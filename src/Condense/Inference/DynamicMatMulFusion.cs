@@ -21,23 +21,26 @@ internal static class DynamicMatMulFusion
     /// Add after it when there is one, the quantize/dequantize nodes nothing else reads removed, and the dequantized constant
     /// weights something else still reads computed once; null when nothing fuses.
     /// </summary>
-    public static ModelGraph? Fuse(ModelGraph graph)
+    /// <remarks>With <paramref name="statics"/> the MatMuls and Gemms of a static QDQ graph fuse instead — those reading
+    /// DequantizeLinear(QuantizeLinear(x)) of uint8 codes over 0–255 — as QuantizeMatMul nodes, x quantized with the graph's
+    /// fixed scale and zero point: the float simulation runs its Linear layers on the integer GEMM (torchvision's ViT-B/16
+    /// static int8 ran 2.6× slower than ONNX Runtime's QLinearMatMuls in float).</remarks>
+    public static ModelGraph? Fuse(ModelGraph graph, bool statics = false)
     {
         var pattern = new GraphPattern(graph);
         var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
         var transposed = new Dictionary<string, Tensor>();
         foreach (var node in graph.Nodes)
         {
-            if (node.OpType == OpTypes.Gemm && FusedGemm(graph, node, transposed) is { } gemm)
+            if (node.OpType == OpTypes.Gemm && FusedGemm(graph, node, transposed, statics) is { } gemm)
             {
                 replacements[node] = [gemm];
                 continue;
             }
-            if (node.OpType != OpTypes.MatMul || Fused(graph, node) is not { } fused) continue;
+            if (node.OpType != OpTypes.MatMul || Fused(graph, node, statics) is not { } fused) continue;
             if (BiasAdd(graph, pattern, node, fused) is { } add)
             {
-                fused = new Node(node.Name, OpTypes.DynamicQuantizeMatMul, [.. fused.Inputs, .. fused.Inputs.Count == 3 ? [""] : Array.Empty<string>(),
-                    add.Bias], add.Node.Outputs);
+                fused = WithBias(fused, add.Bias, add.Node.Outputs);
                 replacements[add.Node] = [];
             }
             replacements[node] = [fused];
@@ -62,7 +65,7 @@ internal static class DynamicMatMulFusion
     // alpha = beta = 1, A not transposed and c a bias per column, or null. Under transB the codes (N × K, a scale per row)
     // are transposed once into a new initializer: PyTorch exports a Linear on a matrix as such a Gemm (nn.MultiheadAttention's
     // output projection, a classifier head), which ran DynamicQuantizeLinear → DequantizeLinear → float Gemm on every call.
-    private static Node? FusedGemm(ModelGraph g, Node gemm, Dictionary<string, Tensor> transposed)
+    private static Node? FusedGemm(ModelGraph g, Node gemm, Dictionary<string, Tensor> transposed, bool statics)
     {
         if (gemm.Inputs.Count is < 2 or > 3 || gemm.Int("transA", 0) != 0 || gemm.Float("alpha", 1f) != 1f) return null;
         bool transB = gemm.Int("transB", 0) != 0;
@@ -73,25 +76,39 @@ internal static class DynamicMatMulFusion
         int columns = transB ? w.Shape[0] : w.Shape[1];
         if (bias.Length > 0 && (gemm.Float("beta", 1f) != 1f || !g.Initializers.TryGetValue(bias, out var c) || g.TypeOf(bias) != ElementType.Float32
             || c.Size != columns || c.Rank > 2 || c.Rank == 2 && c.Shape[0] != 1)) return null;
-        var fused = transB ? FusedTransposed(g, gemm, weightDq, w, transposed)
-            : Fused(g, new Node(gemm.Name, OpTypes.MatMul, gemm.Inputs.Take(2).ToList(), gemm.Outputs));
-        return fused is null || bias.Length == 0 ? fused
-            : new Node(fused.Name, OpTypes.DynamicQuantizeMatMul, [.. fused.Inputs, .. fused.Inputs.Count == 3 ? [""] : Array.Empty<string>(), bias],
-                fused.Outputs);
+        var fused = transB ? FusedTransposed(g, gemm, weightDq, w, transposed, statics)
+            : Fused(g, new Node(gemm.Name, OpTypes.MatMul, gemm.Inputs.Take(2).ToList(), gemm.Outputs), statics);
+        return fused is null || bias.Length == 0 ? fused : WithBias(fused, bias, fused.Outputs);
     }
+
+    // The fused node with a bias (input 4; an empty zero point before it when there is none), writing outputs.
+    private static Node WithBias(Node fused, string bias, IReadOnlyList<string> outputs)
+    {
+        var inputs = fused.Inputs.ToList();
+        while (inputs.Count < 5) inputs.Add("");
+        inputs[4] = bias;
+        return new Node(fused.Name, fused.OpType, inputs, outputs);
+    }
+
+    // The fused node: DynamicQuantizeMatMul(x, codes, scales[, zero point]), or under statics QuantizeMatMul with two empty
+    // inputs (zero point, bias) padded before x's fixed scale and zero point.
+    private static Node Make(string name, IReadOnlyList<string> outputs, string[] activation, params string[] weight) =>
+        activation.Length == 1 ? new Node(name, OpTypes.DynamicQuantizeMatMul, [activation[0], .. weight], outputs)
+            : new Node(name, OpTypes.QuantizeMatMul, [activation[0], .. weight, .. Enumerable.Repeat("", 5 - 1 - weight.Length), activation[1],
+                activation[2]], outputs);
 
     // The fused node of a Gemm under transB: its codes transposed (K × N) and read with the DequantizeLinear's scale per row
     // (axis 0) as a scale per column.
-    private static Node? FusedTransposed(ModelGraph g, Node gemm, Node weightDq, Tensor w, Dictionary<string, Tensor> transposed)
+    private static Node? FusedTransposed(ModelGraph g, Node gemm, Node weightDq, Tensor w, Dictionary<string, Tensor> transposed, bool statics)
     {
-        if (DynamicInput(g, gemm.Inputs[0]) is not { } x) return null;
+        if (Activation(g, gemm.Inputs[0], statics) is not { } x) return null;
         if (weightDq.Inputs.Count < 2 || !g.Initializers.TryGetValue(weightDq.Inputs[1], out var scale)) return null;
         long axis = weightDq.Int("axis", 1);
         bool perRow = scale.Size == w.Shape[0] && scale.Rank == 1 && (axis == 0 || axis == -2);
         if (scale.Size != 1 && !perRow || !ZeroPointIsZero(g, weightDq) || scale.Data.Any(s => !(s > 0f) || float.IsInfinity(s))) return null;
         string name = weightDq.Inputs[0] + TransposedSuffix;
         transposed[name] = w.Transpose();
-        return new Node(gemm.Name, OpTypes.DynamicQuantizeMatMul, [x, name, weightDq.Inputs[1]], gemm.Outputs);
+        return Make(gemm.Name, gemm.Outputs, x, name, weightDq.Inputs[1]);
     }
 
     // The output of a node whose inputs are all initializers, as the executor computes it (a one-node graph, run once).
@@ -118,9 +135,9 @@ internal static class DynamicMatMulFusion
         return pattern.IsVector(bias) && g.Initializers[bias].Size == g.Initializers[fused.Inputs[1]].Shape[1] ? (add, bias) : null;
     }
     // DynamicQuantizeMatMul(x, W_q, s_w[, 0]) for MatMul(DQ(DynamicQuantizeLinear(x)), DQ(W_q, s_w[, 0])), or null.
-    private static Node? Fused(ModelGraph g, Node matMul)
+    private static Node? Fused(ModelGraph g, Node matMul, bool statics)
     {
-        if (matMul.Inputs.Count != 2 || DynamicInput(g, matMul.Inputs[0]) is not { } x) return null;
+        if (matMul.Inputs.Count != 2 || Activation(g, matMul.Inputs[0], statics) is not { } x) return null;
         if (g.Producer(matMul.Inputs[1]) is not { OpType: OpTypes.DequantizeLinear } weightDq || weightDq.Int("block_size", 0) != 0) return null;
         string codes = weightDq.Inputs[0];
         if (!g.Initializers.TryGetValue(codes, out var w) || w.Rank != 2 || g.TypeOf(codes) is not (ElementType.Int8 or ElementType.Int4))
@@ -129,9 +146,23 @@ internal static class DynamicMatMulFusion
         long axis = weightDq.Int("axis", 1);
         bool perColumn = scale.Size == w.Shape[1] && scale.Rank == 1 && (axis == 1 || axis == -1);
         if (scale.Size != 1 && !perColumn || scale.Data.Any(s => !(s > 0f) || float.IsInfinity(s)) || !ZeroPointIsZero(g, weightDq)) return null;
-        var inputs = new List<string> { x, codes, weightDq.Inputs[1] };
-        if (weightDq.Inputs.Count > 2 && weightDq.Inputs[2].Length > 0) inputs.Add(weightDq.Inputs[2]);
-        return new Node(matMul.Name, OpTypes.DynamicQuantizeMatMul, inputs, matMul.Outputs);
+        return weightDq.Inputs.Count > 2 && weightDq.Inputs[2].Length > 0 ? Make(matMul.Name, matMul.Outputs, x, codes, weightDq.Inputs[1], weightDq.Inputs[2])
+            : Make(matMul.Name, matMul.Outputs, x, codes, weightDq.Inputs[1]);
+    }
+
+    // [x] for a value DequantizeLinear(DynamicQuantizeLinear(x)); under statics [x, s, z] for DequantizeLinear(QuantizeLinear(x, s,
+    // z), s, z) of uint8 codes over 0–255, one scale; else null.
+    private static string[]? Activation(ModelGraph g, string value, bool statics)
+    {
+        if (!statics) return DynamicInput(g, value) is { } x ? [x] : null;
+        if (g.Producer(value) is not { OpType: OpTypes.DequantizeLinear } dq || dq.Inputs.Count < 3
+            || g.Producer(dq.Inputs[0]) is not { OpType: OpTypes.QuantizeLinear } q || q.Inputs.Count < 3 || g.Initializers.ContainsKey(q.Inputs[0])
+            || q.Int("qmin", 0) != 0 || q.Int("qmax", 255) != 255 || dq.Int("block_size", 0) != 0) return null;
+        bool Scalar(string name) => g.Initializers.TryGetValue(name, out var t) && t.Size == 1;
+        bool Same(string a, string b) => a == b || Scalar(a) && Scalar(b) && g.Initializers[a].Data[0] == g.Initializers[b].Data[0];
+        if (!Scalar(q.Inputs[1]) || !Scalar(q.Inputs[2]) || g.TypeOf(q.Inputs[2]) != ElementType.UInt8 || g.TypeOf(dq.Inputs[2]) != ElementType.UInt8
+            || !Same(q.Inputs[1], dq.Inputs[1]) || !Same(q.Inputs[2], dq.Inputs[2])) return null;
+        return [q.Inputs[0], q.Inputs[1], q.Inputs[2]];
     }
 
     // x for a value DequantizeLinear(DynamicQuantizeLinear(x)), or null.

@@ -75,7 +75,9 @@ public static class InferenceEngine
     // The graph in float, its fusions applied (the model itself when nothing fuses).
     private static GraphModule FloatRunner(GraphModule model)
     {
-        var simulated = QuantizeDequantizeFusion.Fuse(model.Graph);
+        // A static graph's Linear layers on the integer GEMM, then its other quantize–dequantize pairs as round trips.
+        var matMuls = DynamicMatMulFusion.Fuse(model.Graph, statics: true);
+        var simulated = QuantizeDequantizeFusion.Fuse(matMuls ?? model.Graph) ?? matMuls;
         if ((FloatGraphFusion.Fuse(simulated ?? model.Graph) ?? simulated) is not { } fused) return model;
         var runner = new GraphModule(fused);
         runner.Eval();

@@ -127,4 +127,62 @@ public class DynamicMatMulFusionTests
         var y = Run(runner, x);
         for (int i = 0; i < y.Length; i++) Assert.Equal(expected[i], y[i], 1e-4);
     }
+
+    // A static QDQ graph (uint8 activations over 0–255, int8 weights: per-column for the MatMul, per-row under the Gemm's
+    // transB) runs its Linear layers as QuantizeMatMul nodes on the integer GEMM, each input quantized with the graph's own
+    // scale and zero point, the bias Add and the Gemm's C in the epilogue: the plain QDQ graph's outputs to float rounding.
+    // Activations of int8 codes are left to the float simulation.
+    [Theory]
+    [InlineData(ElementType.UInt8)]
+    [InlineData(ElementType.Int8)]
+    public void StaticQdqLinearsRunOnTheIntegerGemm(ElementType activations)
+    {
+        var rng = new Rng(21);
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 3, 8]));
+        void Constant(string name, Tensor value, ElementType type) { graph.Initializers[name] = value; graph.ElementTypes[name] = type; }
+        Tensor Codes(params int[] shape)
+        {
+            var t = Tensor.Uniform(rng, -127f, 127f, shape);
+            for (int i = 0; i < t.Size; i++) t.Data[i] = MathF.Round(t.Data[i]);
+            return t;
+        }
+        bool unsigned = activations == ElementType.UInt8;
+        Constant("sx", Tensor.Scalar(0.03f), ElementType.Float32);
+        Constant("zx", Tensor.Scalar(unsigned ? 100f : -20f), activations);
+        Constant("sh", Tensor.Scalar(0.01f), ElementType.Float32);
+        Constant("zh", Tensor.Scalar(unsigned ? 128f : 0f), activations);
+        Constant("w1", Codes(8, 6), ElementType.Int8);
+        Constant("s1", Tensor.Uniform(rng, 0.001f, 0.01f, 6), ElementType.Float32);
+        Constant("b1", Tensor.Uniform(rng, -1f, 1f, 6), ElementType.Float32);
+        Constant("w2", Codes(5, 6), ElementType.Int8);
+        Constant("s2", Tensor.Uniform(rng, 0.001f, 0.01f, 5), ElementType.Float32);
+        Constant("b2", Tensor.Uniform(rng, -1f, 1f, 5), ElementType.Float32);
+        var axis0 = new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) };
+        graph.Nodes.Add(new Node("qx", OpTypes.QuantizeLinear, ["x", "sx", "zx"], ["xq"]));
+        graph.Nodes.Add(new Node("dqx", OpTypes.DequantizeLinear, ["xq", "sx", "zx"], ["xd"]));
+        graph.Nodes.Add(new Node("dw1", OpTypes.DequantizeLinear, ["w1", "s1"], ["w1d"]));
+        graph.Nodes.Add(new Node("matmul", OpTypes.MatMul, ["xd", "w1d"], ["h"]));
+        graph.Nodes.Add(new Node("add", OpTypes.Add, ["h", "b1"], ["hb"]));
+        graph.Nodes.Add(new Node("tanh", OpTypes.Tanh, ["hb"], ["t"]));
+        graph.Nodes.Add(new Node("flat", OpTypes.Flatten, ["t"], ["t2"], new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(2) }));
+        graph.Nodes.Add(new Node("qh", OpTypes.QuantizeLinear, ["t2", "sh", "zh"], ["hq"]));
+        graph.Nodes.Add(new Node("dqh", OpTypes.DequantizeLinear, ["hq", "sh", "zh"], ["hd"]));
+        graph.Nodes.Add(new Node("dw2", OpTypes.DequantizeLinear, ["w2", "s2"], ["w2d"], axis0));
+        var transB = new Dictionary<string, AttributeValue> { ["transB"] = AttributeValue.Int(1) };
+        graph.Nodes.Add(new Node("gemm", OpTypes.Gemm, ["hd", "w2d", "b2"], ["y"], transB));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 5]));
+        var model = new GraphModule(graph);
+        var compiled = InferenceEngine.Compile(model);
+        Assert.Equal(EngineKind.Float, compiled.Kind);
+        var runner = Assert.IsType<GraphModule>(compiled.Runner);
+        Assert.Equal(unsigned ? 2 : 0, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.QuantizeMatMul));
+        if (unsigned) Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType is OpTypes.Add or OpTypes.Gemm or OpTypes.QuantizeLinear);
+        var x = Tensor.Uniform(new Rng(22), -3f, 4f, 2, 3, 8);   // beyond the codes' range at both ends
+        float[] Output(GraphModule m) { m.Eval(); using (GradMode.NoGrad()) return m.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"].Data; }
+        var expected = Output(model);
+        var actual = Output(runner);
+        Assert.Equal(6 * 5, actual.Length);
+        for (int i = 0; i < actual.Length; i++) Assert.Equal(expected[i], actual[i], 1e-4);
+    }
 }

@@ -26,6 +26,8 @@ internal static class QuantizeOps
         new(OpTypes.ConvInteger, (n, x, c) => [Int32Result(ConvInteger(n, x), c)], OpGradient.None, OpExport.AsIs) { Since = 10, FloatHeld = true },
         new(OpTypes.DynamicQuantizeMatMul, (n, x, _) => [DynamicQuantizeMatMul(n, x)], OpGradient.None, OpExport.ContribDomain)
             { FloatHeld = true, Import = OpImport.EngineOnly },
+        new(OpTypes.QuantizeMatMul, (n, x, _) => [DynamicQuantizeMatMul(n, x)], OpGradient.None, OpExport.None)
+            { FloatHeld = true, Import = OpImport.EngineOnly },
         new(OpTypes.QLinearConv, null, OpGradient.StraightThrough, OpExport.AsIs) { Since = 10, Import = OpImport.RewrittenToQdq },
         new(OpTypes.QLinearMatMul, null, OpGradient.StraightThrough, OpExport.None) { Since = 10, Import = OpImport.RewrittenToQdq },
         new(OpTypes.QGemm, null, OpGradient.StraightThrough, OpExport.ContribDomain) { Import = OpImport.RewrittenToQdq },

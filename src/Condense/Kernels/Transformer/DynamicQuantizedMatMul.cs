@@ -122,12 +122,15 @@ internal static class DynamicQuantizedMatMul
         return (min, max);
     }
 
-    /// <summary>y (m × n) = X·W (+ bias) for x (m × k); <paramref name="bias"/> is empty or has n values.</summary>
-    public static void Multiply(float[] x, int m, DynamicQuantizedWeight weight, float[]? bias, float[] y)
+    /// <summary>
+    /// y (m × n) = X·W (+ bias) for x (m × k); <paramref name="bias"/> is empty or has n values. X is quantized with
+    /// <paramref name="fixedInput"/> when given (a static graph's QuantizeLinear), else with its own range.
+    /// </summary>
+    public static void Multiply(float[] x, int m, DynamicQuantizedWeight weight, float[]? bias, float[] y, (float Scale, byte ZeroPoint)? fixedInput = null)
     {
         int k = weight.Packed.InFeatures, n = weight.Packed.OutFeatures;
         if (x.Length != (long)m * k || y.Length != (long)m * n) throw new ArgumentException($"X must be {m} × {k} and Y {m} × {n}");
-        var (scale, zeroPoint) = ParametersParallel(x);
+        var (scale, zeroPoint) = fixedInput ?? ParametersParallel(x);
         var codes = ArrayPool<byte>.Shared.Rent(m * k);
         try
         {
