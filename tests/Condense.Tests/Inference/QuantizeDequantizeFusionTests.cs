@@ -88,7 +88,8 @@ public sealed class QuantizeDequantizeFusionTests
         foreach (var linear in integer) Assert.Equal(expected[linear.Inputs[0]].Data, actual[linear.Inputs[0]].Data);
         string output = quantized.Graph.Outputs[0].Name;
         float largest = expected[output].Data.Max(MathF.Abs);
-        Assert.All(expected[output].Data.Zip(actual[output].Data), p => Assert.True(MathF.Abs(p.First - p.Second) <= 1e-5f * largest, $"{p.First} vs {p.Second} of {largest}"));
+        Assert.All(expected[output].Data.Zip(actual[output].Data),
+            p => Assert.True(MathF.Abs(p.First - p.Second) <= 1e-5f * largest, $"{p.First} vs {p.Second} of {largest}"));
     }
 
     [Fact]
