@@ -33,7 +33,8 @@ public sealed record ImageMetrics(int Images, double? Accuracy, ImageFidelity? F
 {
     /// <summary>
     /// What ran the timings: "integer" (an integer engine), "float simulation" (a quantized graph its integer engines do not
-    /// take, run in float with every quantization simulated) or "float".
+    /// take, run in float with every quantization simulated), "integer Linear layers" (such a graph whose MatMuls and Gemms
+    /// run on the integer GEMM: a transformer's) or "float".
     /// </summary>
     public string Engine { get; init; } = "float";
 }
@@ -124,7 +125,8 @@ public static class ImageEvaluation
         bool quantized = model.Graph.Nodes.Any(n => n.OpType is OpTypes.QuantizeLinear or OpTypes.DynamicQuantizeLinear);
         var metrics = new ImageMetrics(images.Count, Accuracy(outputs, images.Labels), fidelity, ModelSummary.Of(model).Parameters,
             file is null ? 0 : ModelMetrics.SizeOnDisk(file), latency, throughput)
-        { Engine = compiled.IsInteger ? "integer" : quantized ? "float simulation" : "float" };
+        { Engine = compiled.IsInteger ? "integer" : !quantized ? "float"
+            : runner is GraphModule { Graph: var g } && g.Nodes.Any(n => n.OpType == OpTypes.QuantizeMatMul) ? "integer Linear layers" : "float simulation" };
         return (metrics, outputs);
     }
 

@@ -1,12 +1,13 @@
 // ImageEvaluation and the image passes on a small CNN over MNIST images: batching does not change outputs, accuracy
 // agrees with the Evaluator, fidelity of a model to itself is perfect, top-1 agreement counts argmax matches, and the
-// quantization and pruning passes report what they did against the original.
+// quantization and pruning passes report what they did against the original; the metrics name the engine that timed them.
 using Condense.Data;
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Nn;
 using Condense.Pruning;
 using Condense.Quantization;
+using Condense.Tests.Quantization;
 using Condense.Training;
 
 namespace Condense.Tests.Inference;
@@ -107,5 +108,21 @@ public class ImageEvaluationTests
         Assert.InRange(report.Sparsity, 0.55, 0.65);
         Assert.True(report.After.Fidelity!.CosineMean < 1);
         Assert.Equal(report.Before.Parameters, report.After.Parameters);
+    }
+
+    // What ran the timings: a float model "float"; a static int8 graph that no integer engine takes (a Tanh between its
+    // Linear layers) but whose Gemms run on the integer GEMM (QuantizeMatMul) "integer Linear layers".
+    [Fact]
+    public void TheMetricsNameTheEngine()
+    {
+        var images = Trained.Value.Images.Take(32);
+        var graph = new LayerGraphs([1, 28, 28], 12).Op("flat", OpTypes.Flatten).Gemm("fc1", 784, 16, spread: 0).Op("tanh", OpTypes.Tanh)
+            .Gemm("fc2", 16, 10, spread: 0).Build();
+        var model = new GraphModule(graph);
+        Assert.Equal("float", ImageEvaluation.Measure(model, null, images, null, timingSeconds: 0.01).Engine);
+        var quantized = Quantizer.Quantize(model, images, new QuantizeOptions()).Model;
+        var compiled = InferenceEngine.Compile(quantized);
+        Assert.False(compiled.IsInteger, compiled.Kind.ToString());
+        Assert.Equal("integer Linear layers", ImageEvaluation.Measure(quantized, model, images, null, timingSeconds: 0.01).Engine);
     }
 }
