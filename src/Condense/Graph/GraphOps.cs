@@ -79,22 +79,10 @@ public static partial class GraphOps
         return q.RequiresGrad ? [q, s, z] : [TypedOps.Cast(q, DataType.UInt8), s, TypedOps.Cast(z, DataType.UInt8)];
     }
 
-    // DynamicQuantizeLinear's scale and zero point of these values (NaNs left out, as ONNX Runtime's comparisons do).
-    internal static (float Scale, float ZeroPoint) DynamicQuantizeParameters(ReadOnlySpan<float> values)
-    {
-        float min = values.IsEmpty ? 0f : System.Numerics.Tensors.TensorPrimitives.Min(values);
-        float max = values.IsEmpty ? 0f : System.Numerics.Tensors.TensorPrimitives.Max(values);
-        if (float.IsNaN(min) || float.IsNaN(max))
-        {
-            (min, max) = (0f, 0f);
-            foreach (float v in values) { if (v < min) min = v; if (v > max) max = v; }
-        }
-        min = Math.Min(min, 0f);
-        max = Math.Max(max, 0f);
-        float scale = (max - min) / 255f;
-        if (scale == 0f) scale = 1f; // an all-zero batch: any scale represents it exactly
-        return (scale, Math.Clamp(MathF.Round(-min / scale), 0f, 255f));
-    }
+    // DynamicQuantizeLinear's scale and zero point of these values: the integer GEMM's (NaNs left out, as ONNX Runtime's
+    // comparisons do), found in one vectorized pass split between the threads.
+    internal static (float Scale, float ZeroPoint) DynamicQuantizeParameters(float[] values) =>
+        Kernels.Transformer.DynamicQuantizedMatMul.ParametersParallel(values);
 
     // ONNX Reshape: 0 copies the input's dimension (unless allowzero, opset 14+, makes it a real 0), −1 is inferred.
     internal static Tensor Reshape(Tensor x, Tensor shape, bool allowZero)

@@ -107,6 +107,7 @@ internal static class DynamicMatMulFusion
         bool perRow = scale.Size == w.Shape[0] && scale.Rank == 1 && (axis == 0 || axis == -2);
         if (scale.Size != 1 && !perRow || !ZeroPointIsZero(g, weightDq) || scale.Data.Any(s => !(s > 0f) || float.IsInfinity(s))) return null;
         string name = weightDq.Inputs[0] + TransposedSuffix;
+        if (g.Initializers.ContainsKey(name)) return null;
         transposed[name] = w.Transpose();
         return Make(gemm.Name, gemm.Outputs, x, name, weightDq.Inputs[1]);
     }
