@@ -9,7 +9,7 @@ nets = {
     'efficientnet_b0': (m.efficientnet_b0, 224, 13), 'squeezenet1_1': (m.squeezenet1_1, 224, 13), 'densenet121': (m.densenet121, 224, 13),
     'shufflenet_v2_x0_5': (m.shufflenet_v2_x0_5, 224, 13), 'regnet_y_400mf': (m.regnet_y_400mf, 224, 13), 'mnasnet0_5': (m.mnasnet0_5, 224, 13),
     'googlenet': (lambda: m.googlenet(aux_logits=False, init_weights=True), 224, 13), 'convnext_tiny': (m.convnext_tiny, 224, 13),
-    'swin_t': (m.swin_t, 224, 14), 'inception_v3': (lambda: m.inception_v3(aux_logits=False, init_weights=True), 299, 14),
+    'swin_t': (m.swin_t, 224, 14), 'vit_b_16': (m.vit_b_16, 224, 14), 'inception_v3': (lambda: m.inception_v3(aux_logits=False, init_weights=True), 299, 14),
 }
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
