@@ -185,4 +185,48 @@ public class DynamicMatMulFusionTests
         Assert.Equal(6 * 5, actual.Length);
         for (int i = 0; i < actual.Length; i++) Assert.Equal(expected[i], actual[i], 1e-4);
     }
+
+    // The QOperator form ONNX Runtime's quantize_dynamic writes — DynamicQuantizeLinear → MatMulInteger → Cast → Mul by
+    // Mul(x_scale, w_scale), then the bias Add — becomes one DynamicQuantizeMatMul with the bias: int8 weights as they are,
+    // uint8 weights with zero point 128 (per-column scales) stored once as int8 codes, each with the graph's outputs
+    // (MatMulInteger's exact sums); uint8 weights that do not fit int8 after their zero point stay as they are.
+    [Theory]
+    [InlineData(ElementType.Int8, 0f, false)]
+    [InlineData(ElementType.UInt8, 128f, true)]
+    [InlineData(ElementType.UInt8, 0f, true)]
+    public void TheQOperatorFormRunsOnTheIntegerGemm(ElementType weights, float zeroPoint, bool perColumn)
+    {
+        var rng = new Rng(31);
+        var graph = new ModelGraph();
+        graph.Inputs.Add(new ValueInfo("x", [-1, 3, 8]));
+        void Constant(string name, Tensor value, ElementType type) { graph.Initializers[name] = value; graph.ElementTypes[name] = type; }
+        var codes = Tensor.Uniform(rng, weights == ElementType.Int8 ? -127f : 0f, weights == ElementType.Int8 ? 127f : 255f, 8, 6);
+        for (int i = 0; i < codes.Size; i++) codes.Data[i] = MathF.Round(codes.Data[i]);
+        Constant("w", codes, weights);
+        Constant("wz", Tensor.Scalar(zeroPoint), weights);
+        Constant("ws", perColumn ? Tensor.Uniform(rng, 0.001f, 0.01f, 6) : Tensor.Scalar(0.004f), ElementType.Float32);
+        Constant("b", Tensor.Uniform(rng, -1f, 1f, 6), ElementType.Float32);
+        graph.Nodes.Add(new Node("dql", OpTypes.DynamicQuantizeLinear, ["x"], ["xq", "xs", "xz"]));
+        graph.Nodes.Add(new Node("mmi", OpTypes.MatMulInteger, ["xq", "w", "xz", "wz"], ["y32"]));
+        graph.Nodes.Add(new Node("cast", OpTypes.Cast, ["y32"], ["yf"], new Dictionary<string, AttributeValue> { ["to"] = AttributeValue.Int(1) }));
+        graph.Nodes.Add(new Node("scales", OpTypes.Mul, ["xs", "ws"], ["s"]));
+        graph.Nodes.Add(new Node("mul", OpTypes.Mul, ["yf", "s"], ["h"]));
+        graph.Nodes.Add(new Node("add", OpTypes.Add, ["b", "h"], ["y"]));
+        graph.Outputs.Add(new ValueInfo("y", [-1, 3, 6]));
+        var model = new GraphModule(graph);
+        var compiled = InferenceEngine.Compile(model);
+        var runner = Assert.IsType<GraphModule>(compiled.Runner);
+        bool fits = weights == ElementType.Int8 || zeroPoint == 128f;
+        Assert.Equal(fits ? EngineKind.DynamicInteger : EngineKind.Float, compiled.Kind);
+        Assert.Equal(fits ? 1 : 0, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.DynamicQuantizeMatMul));
+        if (fits)
+        {
+            Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType is OpTypes.MatMulInteger or OpTypes.Add or OpTypes.Cast);
+            Assert.Equal(ElementType.Int8, runner.Graph.TypeOf(runner.Graph.Nodes.Single(n => n.OpType == OpTypes.DynamicQuantizeMatMul).Inputs[1]));
+        }
+        var x = Tensor.Uniform(new Rng(32), -2f, 3f, 4, 3, 8);
+        var expected = Run(model, x);
+        var y = Run(runner, x);
+        for (int i = 0; i < y.Length; i++) Assert.Equal(expected[i], y[i], 1e-4);
+    }
 }
