@@ -12,7 +12,7 @@ public sealed class ReadBackCliTests() : CliWorkspace("condense-readback-cli-")
     [InlineData("int4-qdq", "integer", "--bits", "4", "--calibration-samples", "200")]
     [InlineData("qoperator", "integer", "--onnx-format", "qoperator", "--calibration-samples", "200")]
     [InlineData("matmulnbits", "float", "--mode", "weightonly", "--bits", "4", "--onnx-format", "matmulnbits")]
-    [InlineData("dynamic-qoperator", "float", "--mode", "dynamic", "--onnx-format", "qoperator")]
+    [InlineData("dynamic-qoperator", "integer", "--mode", "dynamic", "--onnx-format", "qoperator")]
     public void EvalReadsEveryQuantizedOnnxFormat(string name, string engine, params string[] options)
     {
         string file = Path.Combine(Dir, name + ".onnx");
