@@ -88,8 +88,8 @@ internal static class DynamicMatMulFusion
     // DynamicQuantizeMatMul(x, W, s_w) for the QOperator form ONNX Runtime's quantize_dynamic writes by default:
     // Mul(Cast(MatMulInteger(x_q, W_q, z_x, z_w)), Mul(s_x, s_w)) with (x_q, s_x, z_x) = DynamicQuantizeLinear(x), the
     // operands of both Muls in either order — Σ (x_q − z_x)(W_q − z_w) · s_x·s_w, what the fused kernel computes. Int8
-    // weights of zero point 0 are read as they are; uint8 weights (or a nonzero zero point) whose W_q − z_w fits in int8
-    // are stored so once (a new initializer). MatMulInteger's own sums run in float or, past 2^24, an int64 loop:
+    // weights are read as they are with their zero point; uint8 weights (quantize_dynamic's QUInt8, zero point anywhere in
+    // 0–255) are stored once as W_q − 128 with z_w − 128, the same differences. MatMulInteger's own sums run in float or, past 2^24, an int64 loop:
     // all-MiniLM-L6-v2 in this form ran 75 ms a passage of 128 tokens, ONNX Runtime 5.8.
     private static Node? FusedInteger(ModelGraph g, GraphPattern pattern, Node mul, Dictionary<string, Tensor> transposed)
     {
@@ -108,33 +108,29 @@ internal static class DynamicMatMulFusion
             || !g.Initializers.TryGetValue(codes, out var w) || w.Rank != 2 || g.TypeOf(codes) is not (ElementType.Int8 or ElementType.UInt8)) return null;
         int n = w.Shape[1];
         if (scale.Size != 1 && !(scale.Size == n && scale.Shape[^1] == n) || scale.Data.Any(v => !(v > 0f) || float.IsInfinity(v))) return null;
-        // W_q − z_w (z_w one value or one per column) as int8 codes.
+        // Int8 codes as they are, uint8 codes as W_q − 128 with z_w − 128 (the same W_q − z_w); z_w one value or one per column.
         Tensor? zero = integer.Inputs.Count > 3 && integer.Inputs[3].Length > 0 ? g.Initializers.GetValueOrDefault(integer.Inputs[3]) : null;
         if (integer.Inputs.Count > 3 && integer.Inputs[3].Length > 0 && (zero is null || zero.Size != 1 && zero.Size != n)) return null;
-        string weight = codes;
-        if (g.TypeOf(codes) != ElementType.Int8 || zero is not null && zero.Data.Any(z => z != 0f))
+        string weight = codes, zeroPoint = zero is null ? "" : integer.Inputs[3];
+        if (g.TypeOf(codes) == ElementType.UInt8)
         {
-            var shifted = new float[w.Size];
-            for (int i = 0; i < shifted.Length; i++)
-            {
-                shifted[i] = w.Data[i] - (zero is null ? 0f : zero.Data[zero.Size == 1 ? 0 : i % n]);
-                if (shifted[i] is < sbyte.MinValue or > sbyte.MaxValue) return null;
-            }
-            weight = codes + ShiftedSuffix;
-            if (g.Initializers.ContainsKey(weight)) return null;
-            transposed[weight] = new Tensor(shifted, w.Shape);
+            (weight, zeroPoint) = (codes + ShiftedSuffix, codes + ZeroSuffix);
+            if (g.Initializers.ContainsKey(weight) || g.Initializers.ContainsKey(zeroPoint)) return null;
+            transposed[weight] = new Tensor(w.Data[..w.Size].Select(v => v - 128f).ToArray(), w.Shape);
+            transposed[zeroPoint] = zero is null ? Tensor.Scalar(-128f) : new Tensor(zero.Data[..zero.Size].Select(v => v - 128f).ToArray(), [zero.Size]);
         }
+        else if (zero is not null && zero.Rank > 1) return null;
         var vector = scale.Size == 1 ? weightScale : weightScale + ScalesSuffix;
         if (scale.Size != 1 && scale.Rank != 1)
         {
             if (g.Initializers.ContainsKey(vector)) return null;
             transposed[vector] = new Tensor(scale.Data[..n], [n]);
         }
-        return new Node(mul.Name, OpTypes.DynamicQuantizeMatMul, [dynamic.Inputs[0], weight, scale.Rank == 1 || scale.Size == 1 ? weightScale : vector],
-            mul.Outputs);
+        string[] inputs = [dynamic.Inputs[0], weight, scale.Rank == 1 || scale.Size == 1 ? weightScale : vector];
+        return new Node(mul.Name, OpTypes.DynamicQuantizeMatMul, zeroPoint.Length == 0 ? inputs : [.. inputs, zeroPoint], mul.Outputs);
     }
 
-    private const string ShiftedSuffix = ".int8", ScalesSuffix = ".columns";
+    private const string ShiftedSuffix = ".int8", ZeroSuffix = ".int8_zero_point", ScalesSuffix = ".columns";
 
     // The fused node with a bias (input 4; an empty zero point before it when there is none), writing outputs.
     private static Node WithBias(Node fused, string bias, IReadOnlyList<string> outputs)

@@ -187,14 +187,17 @@ public class DynamicMatMulFusionTests
     }
 
     // The QOperator form ONNX Runtime's quantize_dynamic writes — DynamicQuantizeLinear → MatMulInteger → Cast → Mul by
-    // Mul(x_scale, w_scale), then the bias Add — becomes one DynamicQuantizeMatMul with the bias: int8 weights as they are,
-    // uint8 weights with zero point 128 (per-column scales) stored once as int8 codes, each with the graph's outputs
-    // (MatMulInteger's exact sums); uint8 weights that do not fit int8 after their zero point stay as they are.
+    // Mul(x_scale, w_scale), then the bias Add — becomes one DynamicQuantizeMatMul with the bias: int8 weights as they are
+    // with their zero point, uint8 weights (any zero point, per tensor or per column) stored once as W − 128 with z − 128,
+    // each with the graph's outputs (MatMulInteger's exact sums).
     [Theory]
-    [InlineData(ElementType.Int8, 0f, false)]
-    [InlineData(ElementType.UInt8, 128f, true)]
-    [InlineData(ElementType.UInt8, 0f, true)]
-    public void TheQOperatorFormRunsOnTheIntegerGemm(ElementType weights, float zeroPoint, bool perColumn)
+    [InlineData(ElementType.Int8, 0f, false, false)]
+    [InlineData(ElementType.Int8, 3f, true, false)]
+    [InlineData(ElementType.UInt8, 128f, true, false)]
+    [InlineData(ElementType.UInt8, 0f, true, false)]
+    [InlineData(ElementType.UInt8, 131f, false, false)]
+    [InlineData(ElementType.UInt8, 120f, true, true)]
+    public void TheQOperatorFormRunsOnTheIntegerGemm(ElementType weights, float zeroPoint, bool perColumn, bool zeroPerColumn)
     {
         var rng = new Rng(31);
         var graph = new ModelGraph();
@@ -203,7 +206,7 @@ public class DynamicMatMulFusionTests
         var codes = Tensor.Uniform(rng, weights == ElementType.Int8 ? -127f : 0f, weights == ElementType.Int8 ? 127f : 255f, 8, 6);
         for (int i = 0; i < codes.Size; i++) codes.Data[i] = MathF.Round(codes.Data[i]);
         Constant("w", codes, weights);
-        Constant("wz", Tensor.Scalar(zeroPoint), weights);
+        Constant("wz", zeroPerColumn ? new Tensor([.. Enumerable.Range(0, 6).Select(c => zeroPoint + c)], [6]) : Tensor.Scalar(zeroPoint), weights);
         Constant("ws", perColumn ? Tensor.Uniform(rng, 0.001f, 0.01f, 6) : Tensor.Scalar(0.004f), ElementType.Float32);
         Constant("b", Tensor.Uniform(rng, -1f, 1f, 6), ElementType.Float32);
         graph.Nodes.Add(new Node("dql", OpTypes.DynamicQuantizeLinear, ["x"], ["xq", "xs", "xz"]));
@@ -216,14 +219,10 @@ public class DynamicMatMulFusionTests
         var model = new GraphModule(graph);
         var compiled = InferenceEngine.Compile(model);
         var runner = Assert.IsType<GraphModule>(compiled.Runner);
-        bool fits = weights == ElementType.Int8 || zeroPoint == 128f;
-        Assert.Equal(fits ? EngineKind.DynamicInteger : EngineKind.Float, compiled.Kind);
-        Assert.Equal(fits ? 1 : 0, runner.Graph.Nodes.Count(n => n.OpType == OpTypes.DynamicQuantizeMatMul));
-        if (fits)
-        {
-            Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType is OpTypes.MatMulInteger or OpTypes.Add or OpTypes.Cast);
-            Assert.Equal(ElementType.Int8, runner.Graph.TypeOf(runner.Graph.Nodes.Single(n => n.OpType == OpTypes.DynamicQuantizeMatMul).Inputs[1]));
-        }
+        Assert.Equal(EngineKind.DynamicInteger, compiled.Kind);
+        Assert.Single(runner.Graph.Nodes, n => n.OpType == OpTypes.DynamicQuantizeMatMul);
+        Assert.DoesNotContain(runner.Graph.Nodes, n => n.OpType is OpTypes.MatMulInteger or OpTypes.Add or OpTypes.Cast);
+        Assert.Equal(ElementType.Int8, runner.Graph.TypeOf(runner.Graph.Nodes.Single(n => n.OpType == OpTypes.DynamicQuantizeMatMul).Inputs[1]));
         var x = Tensor.Uniform(new Rng(32), -2f, 3f, 4, 3, 8);
         var expected = Run(model, x);
         var y = Run(runner, x);

@@ -16,9 +16,19 @@ namespace Condense.Kernels.Transformer;
 /// <summary>int8 weights of a MatMul packed for <see cref="QGemm"/>, with their scales.</summary>
 internal sealed class DynamicQuantizedWeight
 {
-    /// <summary>Packs the codes of W (k × n, row-major, integer values in [−128, 127]) with 1 or n positive scales.</summary>
-    public DynamicQuantizedWeight(ReadOnlySpan<float> codes, int k, int n, ReadOnlySpan<float> scales)
+    /// <summary>
+    /// Packs the codes of W (k × n, row-major, integer values in [−128, 127]) with 1 or n positive scales, and 1 or n zero
+    /// points (int8 values; empty or all zero: none).
+    /// </summary>
+    public DynamicQuantizedWeight(ReadOnlySpan<float> codes, int k, int n, ReadOnlySpan<float> scales, ReadOnlySpan<float> zeroPoints = default)
     {
+        if (zeroPoints.Length is not (0 or 1) && zeroPoints.Length != n)
+            throw new ArgumentException($"{zeroPoints.Length} zero points for {n} columns", nameof(zeroPoints));
+        foreach (float z in zeroPoints)
+            if (z != MathF.Round(z) || z < sbyte.MinValue || z > sbyte.MaxValue)
+                throw new ArgumentException($"weight zero point {z} is not an int8 value", nameof(zeroPoints));
+        if (zeroPoints.ContainsAnyExcept(0f))
+            ZeroPoints = zeroPoints.Length == n ? zeroPoints.ToArray() : Enumerable.Repeat(zeroPoints[0], n).ToArray();
         if (codes.Length != (long)k * n) throw new ArgumentException($"{codes.Length} weight codes for a {k} × {n} matrix", nameof(codes));
         if (scales.Length != 1 && scales.Length != n) throw new ArgumentException($"{scales.Length} scales for {n} columns", nameof(scales));
         var transposed = new sbyte[codes.Length];
@@ -39,6 +49,9 @@ internal sealed class DynamicQuantizedWeight
 
     /// <summary>s_w per output column.</summary>
     public float[] Scales { get; }
+
+    /// <summary>z_w per output column, or null when every one is 0.</summary>
+    public float[]? ZeroPoints { get; }
 }
 
 /// <summary>Y = dequantize(quantize_dynamic(X)) · dequantize(W) on integer arithmetic.</summary>
@@ -138,7 +151,24 @@ internal static class DynamicQuantizedMatMul
             var columnScales = new float[n];
             TensorPrimitives.Multiply(weight.Scales, scale, columnScales);
             QGemm.LinearForwardDequantized(m, codes.AsSpan(0, m * k), zeroPoint, weight.Packed, columnScales, bias ?? [], y);
+            if (weight.ZeroPoints is { } zeros) SubtractZeroPointTerms(codes.AsSpan(0, m * k), zeroPoint, m, k, zeros, columnScales, y);
         }
         finally { ArrayPool<byte>.Shared.Return(codes); }
+    }
+
+    // Σ_k (q_x − z_x)(W − z_w) = Σ_k (q_x − z_x)·W − z_w·Σ_k (q_x − z_x): the product took the first sum, so each output
+    // loses s_x·s_w·z_w times its row's sum of codes (an exact integer).
+    private static void SubtractZeroPointTerms(ReadOnlySpan<byte> codes, byte zeroPoint, int m, int k, float[] zeros, float[] columnScales, float[] y)
+    {
+        int n = zeros.Length;
+        var perColumn = new float[n];
+        TensorPrimitives.Multiply(columnScales, zeros, perColumn);
+        for (int i = 0; i < m; i++)
+        {
+            long sum = -(long)k * zeroPoint;
+            foreach (byte c in codes.Slice(i * k, k)) sum += c;
+            var row = y.AsSpan(i * n, n);
+            TensorPrimitives.MultiplyAdd(perColumn, -(float)sum, row, row);
+        }
     }
 }
