@@ -28,4 +28,7 @@ for n in g.node:
                 helper.make_node('Mul', [p + '.yf', p + '.s'], [n.output[0]])]
     else: new.append(n)
 del g.node[:]; g.node.extend(new)
+read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+kept = [i for i in g.initializer if i.name in read]   # the float weights replaced are dropped
+del g.initializer[:]; g.initializer.extend(kept)
 onnx.save(m, sys.argv[2]); print(k, 'MatMuls as MatMulInteger')
