@@ -14,7 +14,7 @@ public static partial class GraphOps
         node.Attributes.TryGetValue(name, out var a) && a.IntsValue is { } v ? v : null;
 
     // Axes come from the attribute (older opsets) or from an optional input (Squeeze/Unsqueeze 13+, ReduceMean 18+).
-    private static int[]? Axes(Node node, Tensor?[] inputs, int index) =>
+    internal static int[]? Axes(Node node, Tensor?[] inputs, int index) =>
         Optional(inputs, index) is { } t ? t.ToInt64Values().Select(v => (int)v).ToArray()
             : Ints(node, "axes")?.Select(v => (int)v).ToArray();
 

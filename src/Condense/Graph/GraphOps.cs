@@ -71,18 +71,14 @@ public static partial class GraphOps
     // zero point = saturate(round(−min(0, min x) / scale)), from this batch alone.
     internal static Tensor[] DynamicQuantizeLinear(Tensor x)
     {
-        var (scale, zero) = DynamicQuantizeParameters(x.Data);
+        // The integer GEMM's parameters (Kernels/Transformer/DynamicQuantizedMatMul): one vectorized pass, NaNs left out.
+        var (scale, zero) = Kernels.Transformer.DynamicQuantizedMatMul.ParametersParallel(x.Data);
         var s = Tensor.Scalar(scale);
-        var z = Tensor.Scalar(zero);
+        var z = Tensor.Scalar((float)zero);
         var q = x.QuantizeLinear(s, z, 1, 0, 255);
         // uint8 outputs as ONNX types them, unless a gradient flows through the codes (straight through).
         return q.RequiresGrad ? [q, s, z] : [TypedOps.Cast(q, DataType.UInt8), s, TypedOps.Cast(z, DataType.UInt8)];
     }
-
-    // DynamicQuantizeLinear's scale and zero point of these values: the integer GEMM's (NaNs left out, as ONNX Runtime's
-    // comparisons do), found in one vectorized pass split between the threads.
-    internal static (float Scale, float ZeroPoint) DynamicQuantizeParameters(float[] values) =>
-        Kernels.Transformer.DynamicQuantizedMatMul.ParametersParallel(values);
 
     // ONNX Reshape: 0 copies the input's dimension (unless allowzero, opset 14+, makes it a real 0), −1 is inferred.
     internal static Tensor Reshape(Tensor x, Tensor shape, bool allowZero)

@@ -3,12 +3,11 @@
 // DynamicQuantizeMatMul node (ONNX Runtime's com.microsoft fused op, GraphOps.Math.DynamicQuantized.cs), the form ORT
 // runs quantize_dynamic models in, and the Add of a per-column bias after it joins its epilogue (ORT's input 4, as its
 // MatMulIntegerToFloat fusion takes the bias). A Gemm of the same inputs (alpha = beta = 1, its C a bias per column) fuses
-// the same way, its weight transposed once under transB; a DequantizeLinear of constant weights that another op still
-// reads (a Gemm that does not fuse) is evaluated at compile time, as ORT's constant folding does, instead of on every
-// run; everything else runs as before. This is what `quantize --dynamic` writes for
+// the same way, its weight transposed once under transB; everything else runs as before (the weights' DequantizeLinears
+// that other ops still read are folded by QuantizeDequantizeFusion, which InferenceEngine runs next). This is what
+// `quantize --dynamic` writes for
 // transformers (Quantizer.cs), so their Q/K/V, output and feed-forward projections run in integers; the QOperator form
 // ONNX Runtime's quantize_dynamic writes (MatMulInteger, Cast and the scales' Muls) fuses to the same node.
-using Condense.Autograd;
 using Condense.Graph;
 using Condense.Tensors;
 
@@ -19,8 +18,7 @@ internal static class DynamicMatMulFusion
 {
     /// <summary>
     /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every dynamic QDQ MatMul and Gemm fused, with the bias
-    /// Add after it when there is one, the quantize/dequantize nodes nothing else reads removed, and the dequantized constant
-    /// weights something else still reads computed once; null when nothing fuses.
+    /// Add after it when there is one, and the quantize/dequantize nodes nothing else reads removed; null when nothing fuses.
     /// </summary>
     /// <remarks>With <paramref name="statics"/> the MatMuls and Gemms of a static QDQ graph fuse instead — those reading
     /// DequantizeLinear(QuantizeLinear(x)) of uint8 codes over 0–255 — as QuantizeMatMul nodes, x quantized with the graph's
@@ -30,18 +28,18 @@ internal static class DynamicMatMulFusion
     {
         var pattern = new GraphPattern(graph);
         var replacements = new Dictionary<Node, IReadOnlyList<Node>>();
-        var transposed = new Dictionary<string, Tensor>();
+        var made = new Dictionary<string, (Tensor Value, ElementType Type)>();
         foreach (var node in graph.Nodes)
         {
-            if (node.OpType == OpTypes.Gemm && FusedGemm(graph, node, transposed, statics) is { } gemm)
+            if (node.OpType == OpTypes.Gemm && FusedGemm(graph, node, made, statics) is { } gemm)
             {
                 replacements[node] = [gemm];
                 continue;
             }
             var fused = node.OpType == OpTypes.MatMul ? Fused(graph, node, statics)
-                : node.OpType == OpTypes.Mul && !statics ? FusedInteger(graph, pattern, node, transposed) : null;
+                : node.OpType == OpTypes.Mul && !statics ? FusedInteger(graph, pattern, node, made) : null;
             if (fused is null) continue;
-            if (BiasAdd(graph, pattern, node, fused, transposed) is { } add)
+            if (BiasAdd(graph, pattern, node, fused, made) is { } add)
             {
                 fused = WithBias(fused, add.Bias, add.Node.Outputs);
                 replacements[add.Node] = [];
@@ -49,17 +47,8 @@ internal static class DynamicMatMulFusion
             replacements[node] = [fused];
         }
         if (replacements.Count == 0) return null;
-        var folded = new Dictionary<string, Tensor>(transposed);
-        foreach (var node in graph.Nodes.Where(n => n.OpType == OpTypes.DequantizeLinear && n.Outputs.Count == 1 && !pattern.IsGraphOutput(n.Outputs[0])))
-            if (node.Inputs.All(i => i.Length == 0 || graph.Initializers.ContainsKey(i))
-                && pattern.ReadersOf(node.Outputs[0]).Any(reader => !replacements.ContainsKey(reader)))
-            {
-                folded[node.Outputs[0]] = Evaluate(graph, node);
-                replacements[node] = [];
-            }
-        var result = GraphPattern.Rewrite(graph, replacements, folded);
-        foreach (var (name, _) in transposed)
-            result.ElementTypes[name] = name.EndsWith(ScalesSuffix, StringComparison.Ordinal) ? ElementType.Float32 : ElementType.Int8;
+        var result = GraphPattern.Rewrite(graph, replacements, made.ToDictionary(e => e.Key, e => e.Value.Value));
+        foreach (var (name, (_, type)) in made) result.ElementTypes[name] = type;
         return result;
     }
 
@@ -69,7 +58,7 @@ internal static class DynamicMatMulFusion
     // alpha = beta = 1, A not transposed and c a bias per column, or null. Under transB the codes (N × K, a scale per row)
     // are transposed once into a new initializer: PyTorch exports a Linear on a matrix as such a Gemm (nn.MultiheadAttention's
     // output projection, a classifier head), which ran DynamicQuantizeLinear → DequantizeLinear → float Gemm on every call.
-    private static Node? FusedGemm(ModelGraph g, Node gemm, Dictionary<string, Tensor> transposed, bool statics)
+    private static Node? FusedGemm(ModelGraph g, Node gemm, Dictionary<string, (Tensor Value, ElementType Type)> made, bool statics)
     {
         if (gemm.Inputs.Count is < 2 or > 3 || gemm.Int("transA", 0) != 0 || gemm.Float("alpha", 1f) != 1f) return null;
         bool transB = gemm.Int("transB", 0) != 0;
@@ -80,7 +69,7 @@ internal static class DynamicMatMulFusion
         int columns = transB ? w.Shape[0] : w.Shape[1];
         if (bias.Length > 0 && (gemm.Float("beta", 1f) != 1f || !g.Initializers.TryGetValue(bias, out var c) || g.TypeOf(bias) != ElementType.Float32
             || c.Size != columns || c.Rank > 2 || c.Rank == 2 && c.Shape[0] != 1)) return null;
-        var fused = transB ? FusedTransposed(g, gemm, weightDq, w, transposed, statics)
+        var fused = transB ? FusedTransposed(g, gemm, weightDq, w, made, statics)
             : Fused(g, new Node(gemm.Name, OpTypes.MatMul, gemm.Inputs.Take(2).ToList(), gemm.Outputs), statics);
         return fused is null || bias.Length == 0 ? fused : WithBias(fused, bias, fused.Outputs);
     }
@@ -91,7 +80,7 @@ internal static class DynamicMatMulFusion
     // weights are read as they are with their zero point; uint8 weights (quantize_dynamic's QUInt8, zero point anywhere in
     // 0–255) are stored once as W_q − 128 with z_w − 128, the same differences. MatMulInteger's own sums run in float or, past 2^24, an int64 loop:
     // all-MiniLM-L6-v2 in this form ran 75 ms a passage of 128 tokens, ONNX Runtime 5.8.
-    private static Node? FusedInteger(ModelGraph g, GraphPattern pattern, Node mul, Dictionary<string, Tensor> transposed)
+    private static Node? FusedInteger(ModelGraph g, GraphPattern pattern, Node mul, Dictionary<string, (Tensor Value, ElementType Type)> made)
     {
         if (mul.Inputs.Count != 2) return null;
         Node? cast = null, scales = null;
@@ -107,7 +96,7 @@ internal static class DynamicMatMulFusion
         if (weightScale is null || !g.Initializers.TryGetValue(weightScale, out var scale) || g.TypeOf(weightScale) != ElementType.Float32
             || !g.Initializers.TryGetValue(codes, out var w) || w.Rank != 2 || g.TypeOf(codes) is not (ElementType.Int8 or ElementType.UInt8)) return null;
         int n = w.Shape[1];
-        if (scale.Size != 1 && !(scale.Size == n && scale.Shape[^1] == n) || scale.Data.Any(v => !(v > 0f) || float.IsInfinity(v))) return null;
+        if (scale.Size != 1 && !(scale.Size == n && scale.Shape[^1] == n) || !UsableScales(scale)) return null;
         // Int8 codes as they are, uint8 codes as W_q − 128 with z_w − 128 (the same W_q − z_w); z_w one value or one per column.
         Tensor? zero = integer.Inputs.Count > 3 && integer.Inputs[3].Length > 0 ? g.Initializers.GetValueOrDefault(integer.Inputs[3]) : null;
         if (integer.Inputs.Count > 3 && integer.Inputs[3].Length > 0 && (zero is null || zero.Size != 1 && zero.Size != n)) return null;
@@ -116,15 +105,16 @@ internal static class DynamicMatMulFusion
         {
             (weight, zeroPoint) = (codes + ShiftedSuffix, codes + ZeroSuffix);
             if (g.Initializers.ContainsKey(weight) || g.Initializers.ContainsKey(zeroPoint)) return null;
-            transposed[weight] = new Tensor(w.Data[..w.Size].Select(v => v - 128f).ToArray(), w.Shape);
-            transposed[zeroPoint] = zero is null ? Tensor.Scalar(-128f) : new Tensor(zero.Data[..zero.Size].Select(v => v - 128f).ToArray(), [zero.Size]);
+            made[weight] = (new Tensor(w.Data[..w.Size].Select(v => v - 128f).ToArray(), w.Shape), ElementType.Int8);
+            made[zeroPoint] = (zero is null ? Tensor.Scalar(-128f) : new Tensor(zero.Data[..zero.Size].Select(v => v - 128f).ToArray(), [zero.Size]),
+                ElementType.Int8);
         }
         else if (zero is not null && zero.Rank > 1) return null;
         var vector = scale.Size == 1 ? weightScale : weightScale + ScalesSuffix;
         if (scale.Size != 1 && scale.Rank != 1)
         {
             if (g.Initializers.ContainsKey(vector)) return null;
-            transposed[vector] = new Tensor(scale.Data[..n], [n]);
+            made[vector] = (new Tensor(scale.Data[..n], [n]), ElementType.Float32);
         }
         string[] inputs = [dynamic.Inputs[0], weight, scale.Rank == 1 || scale.Size == 1 ? weightScale : vector];
         return new Node(mul.Name, OpTypes.DynamicQuantizeMatMul, zeroPoint.Length == 0 ? inputs : [.. inputs, zeroPoint], mul.Outputs);
@@ -150,40 +140,26 @@ internal static class DynamicMatMulFusion
 
     // The fused node of a Gemm under transB: its codes transposed (K × N) and read with the DequantizeLinear's scale per row
     // (axis 0) as a scale per column.
-    private static Node? FusedTransposed(ModelGraph g, Node gemm, Node weightDq, Tensor w, Dictionary<string, Tensor> transposed, bool statics)
+    private static Node? FusedTransposed(ModelGraph g, Node gemm, Node weightDq, Tensor w, Dictionary<string, (Tensor Value, ElementType Type)> made,
+        bool statics)
     {
         if (Activation(g, gemm.Inputs[0], statics) is not { } x) return null;
         if (weightDq.Inputs.Count < 2 || !g.Initializers.TryGetValue(weightDq.Inputs[1], out var scale)) return null;
         long axis = weightDq.Int("axis", 1);
         bool perRow = scale.Size == w.Shape[0] && scale.Rank == 1 && (axis == 0 || axis == -2);
-        if (scale.Size != 1 && !perRow || !ZeroPointIsZero(g, weightDq) || scale.Data.Any(s => !(s > 0f) || float.IsInfinity(s))) return null;
+        if (scale.Size != 1 && !perRow || !ZeroPointIsZero(g, weightDq) || !UsableScales(scale)) return null;
         string name = weightDq.Inputs[0] + TransposedSuffix;
         if (g.Initializers.ContainsKey(name)) return null;
-        transposed[name] = w.Transpose();
+        made[name] = (w.Transpose(), ElementType.Int8);
         return Make(gemm.Name, gemm.Outputs, x, name, weightDq.Inputs[1]);
-    }
-
-    // The output of a node whose inputs are all initializers, as the executor computes it (a one-node graph, run once).
-    private static Tensor Evaluate(ModelGraph graph, Node node)
-    {
-        var single = new ModelGraph { Opset = graph.Opset };
-        foreach (var input in node.Inputs.Where(i => i.Length > 0))
-        {
-            single.Initializers[input] = graph.Initializers[input];
-            if (graph.ElementTypes.TryGetValue(input, out var type)) single.ElementTypes[input] = type;
-        }
-        single.Nodes.Add(new Node(node.Name, node.OpType, node.Inputs, node.Outputs, node.Attributes));
-        single.Outputs.Add(new ValueInfo(node.Outputs[0], []));
-        var module = new GraphModule(single);
-        module.Eval();
-        using (GradMode.NoGrad()) return module.Run(new Dictionary<string, Tensor>())[node.Outputs[0]];
     }
 
     // The Add of a constant bias (one value per column of the weights) that alone reads the MatMul's output: ONNX Runtime's
     // DynamicQuantizeMatMul adds it in its epilogue (its input 4), with no pass of its own over the output.
-    private static (Node Node, string Bias)? BiasAdd(ModelGraph g, GraphPattern pattern, Node matMul, Node fused, Dictionary<string, Tensor> made)
+    private static (Node Node, string Bias)? BiasAdd(ModelGraph g, GraphPattern pattern, Node matMul, Node fused,
+        Dictionary<string, (Tensor Value, ElementType Type)> made)
     {
-        var weight = g.Initializers.TryGetValue(fused.Inputs[1], out var given) ? given : made[fused.Inputs[1]];
+        var weight = g.Initializers.TryGetValue(fused.Inputs[1], out var given) ? given : made[fused.Inputs[1]].Value;
         if (pattern.OnlyReader(matMul.Outputs[0]) is not { OpType: OpTypes.Add, Outputs.Count: 1 } add || !pattern.Split(add, out _, out var bias)) return null;
         return pattern.IsVector(bias) && g.Initializers[bias].Size == weight.Shape[1] ? (add, bias) : null;
     }
@@ -198,7 +174,7 @@ internal static class DynamicMatMulFusion
         if (weightDq.Inputs.Count < 2 || !g.Initializers.TryGetValue(weightDq.Inputs[1], out var scale)) return null;
         long axis = weightDq.Int("axis", 1);
         bool perColumn = scale.Size == w.Shape[1] && scale.Rank == 1 && (axis == 1 || axis == -1);
-        if (scale.Size != 1 && !perColumn || scale.Data.Any(s => !(s > 0f) || float.IsInfinity(s)) || !ZeroPointIsZero(g, weightDq)) return null;
+        if (scale.Size != 1 && !perColumn || !UsableScales(scale) || !ZeroPointIsZero(g, weightDq)) return null;
         return weightDq.Inputs.Count > 2 && weightDq.Inputs[2].Length > 0 ? Make(matMul.Name, matMul.Outputs, x, codes, weightDq.Inputs[1], weightDq.Inputs[2])
             : Make(matMul.Name, matMul.Outputs, x, codes, weightDq.Inputs[1]);
     }
@@ -225,6 +201,9 @@ internal static class DynamicMatMulFusion
         return g.Producer(inputDq.Inputs[0]) is { OpType: OpTypes.DynamicQuantizeLinear } dynamic && inputDq.Inputs.SequenceEqual(dynamic.Outputs)
             ? dynamic.Inputs[0] : null;
     }
+
+    // Every weight scale positive and finite.
+    private static bool UsableScales(Tensor scale) => scale.Data.All(v => v > 0f && !float.IsInfinity(v));
 
     // The weights' DequantizeLinear has no zero point, or a constant one of zeros.
     private static bool ZeroPointIsZero(ModelGraph g, Node weightDq) =>

@@ -60,11 +60,9 @@ public static class InferenceEngine
         try { return new CompiledModel(IntegerConvModel.Compile(model.Graph), EngineKind.IntegerConv, null); }
         catch (CondenseException e) { convReason = e.Message; }
         if (SizedIntegerConvModel.TryCreate(model.Graph, () => FloatRunner(model)) is { } sized) return new CompiledModel(sized, EngineKind.IntegerConv, null);
-        if (DynamicMatMulFusion.Fuse(model.Graph) is { } fused)
+        if (DynamicMatMulFusion.Fuse(model.Graph) is { } products)
         {
-            // What is left of the dynamic quantization (a Conv's input) as round trips.
-            fused = QuantizeDequantizeFusion.Fuse(fused) ?? fused;
-            var runner = new GraphModule(FloatGraphFusion.Fuse(fused) ?? fused);
+            var runner = new GraphModule(Fusions(model.Graph, products)!);
             runner.Eval();
             return new CompiledModel(runner, EngineKind.DynamicInteger, null);
         }
@@ -75,13 +73,20 @@ public static class InferenceEngine
     // The graph in float, its fusions applied (the model itself when nothing fuses).
     private static GraphModule FloatRunner(GraphModule model)
     {
-        // A static graph's Linear layers on the integer GEMM, then its other quantize–dequantize pairs as round trips.
-        var matMuls = DynamicMatMulFusion.Fuse(model.Graph, statics: true);
-        var simulated = QuantizeDequantizeFusion.Fuse(matMuls ?? model.Graph) ?? matMuls;
-        if ((FloatGraphFusion.Fuse(simulated ?? model.Graph) ?? simulated) is not { } fused) return model;
+        // A static graph's Linear layers on the integer GEMM.
+        if (Fusions(model.Graph, DynamicMatMulFusion.Fuse(model.Graph, statics: true)) is not { } fused) return model;
         var runner = new GraphModule(fused);
         runner.Eval();
         return runner;
+    }
+
+    // The graph with its quantized products fused (products: DynamicMatMulFusion's copy, or null), then the rest of its
+    // quantization simulated in one pass per pair and its weights dequantized once (QuantizeDequantizeFusion), then its
+    // float chains fused (FloatGraphFusion); null when nothing fuses.
+    private static ModelGraph? Fusions(ModelGraph graph, ModelGraph? products)
+    {
+        var simulated = QuantizeDequantizeFusion.Fuse(products ?? graph) ?? products;
+        return FloatGraphFusion.Fuse(simulated ?? graph) ?? simulated;
     }
 
     /// <summary>

@@ -198,10 +198,8 @@ public sealed partial class IntegerConvModel
         // (MNASNet's head), the same means as a GlobalAveragePool (its output (C) without keepdims).
         private static bool MeansHeightAndWidth(Node node, Tensor?[] constants)
         {
-            if (node.OpType != OpTypes.ReduceMean) return false;
-            var axes = constants.Length > 1 && constants[1] is { } given ? given.ToInt64Values()
-                : node.Attributes.TryGetValue("axes", out var a) ? a.IntsValue : null;
-            return axes is { Length: 2 } && axes.Select(v => v < 0 ? v + 4 : v).Order().SequenceEqual([2L, 3L]);
+            return node.OpType == OpTypes.ReduceMean && GraphOps.Axes(node, constants, 1) is { Length: 2 } axes
+                && axes.Select(v => v < 0 ? v + 4 : v).Order().SequenceEqual([2, 3]);
         }
 
         // The float buffer of a value: its own, or a dequantized copy of its codes.

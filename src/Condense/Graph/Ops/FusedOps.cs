@@ -27,12 +27,12 @@ internal static class FusedOps
     private static Tensor DynamicQuantizeDequantize(Node n, Tensor?[] x)
     {
         var input = Required(n, x, 0);
-        var (scale, zeroPoint) = DynamicQuantizeParameters(input.Data);
+        var (scale, zeroPoint) = Kernels.Transformer.DynamicQuantizedMatMul.ParametersParallel(input.Data);
         if (!float.IsFinite(scale))   // as the unfused DynamicQuantizeLinear refuses an infinite value
             throw new CondenseException($"node '{n.Name}' ({n.OpType}): quantization scale must be positive and finite, got {scale}");
         var y = Tensor.Uninitialized(input.Shape);
         Kernels.Elementwise.LanePass.InChunks(input.Data, y.Data,
-            (path, from, to) => Kernels.Int8Gemm.QuantizeLinear.RoundTrip(path, from, scale, (int)zeroPoint, 0, 255, to));
+            (path, from, to) => Kernels.Int8Gemm.QuantizeLinear.RoundTrip(path, from, scale, zeroPoint, 0, 255, to));
         return y;
     }
 
