@@ -7,7 +7,8 @@
 // HardSigmoidKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
 // its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means,
 // exponent 2, √2 (or 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else
-// stays as it is; a Dropout's unread mask output is dropped. Then each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks
+// stays as it is; a Dropout's unread mask output is dropped. Then zero Pads fold into the Conv or AveragePool after them
+// (PadFusion), each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks
 // and residual norms (AttentionFusion). The result is a copy for inference that shares the initializer tensors; the
 // caller's graph is never changed.
 using Condense.Graph;
@@ -22,8 +23,9 @@ internal static class FloatGraphFusion
 
     /// <summary>
     /// A copy of <paramref name="graph"/> (sharing its initializer tensors) with every exact LayerNorm, GELU and SiLU chain
-    /// replaced by one node, then its Gemm + activation pairs (GemmActivationFusion), attention blocks and residual norms
-    /// (AttentionFusion) fused, and the nodes only they read removed; null when nothing fuses.
+    /// replaced by one node, then its zero Pads folded into the Conv or AveragePool after them (PadFusion), its Gemm +
+    /// activation pairs (GemmActivationFusion), attention blocks and residual norms (AttentionFusion) fused, and the nodes
+    /// only they read removed; null when nothing fuses.
     /// </summary>
     public static ModelGraph? Fuse(ModelGraph graph)
     {
@@ -36,6 +38,7 @@ internal static class FloatGraphFusion
             if (fused is not null) replacements[node] = fused;
         }
         var result = replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements, matcher.Shapes);
+        result = PadFusion.Fuse(result ?? graph) ?? result;
         result = GemmActivationFusion.Fuse(result ?? graph) ?? result;
         return AttentionFusion.Fuse(result ?? graph) ?? result;
     }

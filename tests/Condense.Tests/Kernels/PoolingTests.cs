@@ -143,6 +143,10 @@ public class PoolingTests
         { 35, 35, 3, 1, 1, false, true },      // Inception's 3 × 3 stride-1 pooling
         { 9, 11, 3, 1, 1, false, false },
         { 17, 6, 5, 1, 2, true, false },
+        { 3, 4, 5, 1, 2, false, true },        // stride 1, width kept, no row whose window lies inside the input
+        { 3, 4, 5, 1, 2, false, false },
+        { 1, 1, 3, 1, 1, false, false },
+        { 8, 8, 1, 1, 0, false, false },
     };
 
     [Theory]
