@@ -4,26 +4,27 @@
 // reads the graph as it would have been exported. FusedMatMul → MatMul (or Einsum with a transposed operand) and a scale;
 // BiasGelu, Gelu and FastGelu → the erf or tanh decompositions; FusedGemm and FusedConv → Gemm or Conv and its activation
 // (and FusedConv's residual summand); SkipLayerNormalization
-// → the residual Add and LayerNormalization. The fused attention and embedding ops of the Python transformer optimizer
-// (Attention, EmbedLayerNormalization) stay refused.
+// → the residual Add and LayerNormalization; the Python transformer optimizer's Attention and EmbedLayerNormalization →
+// BERT's self-attention and embeddings as PyTorch exports them (ContribOpsImport.Attention.cs).
 using Condense.Graph;
 using Condense.Tensors;
 
 namespace Condense.Onnx;
 
-internal static class ContribOpsImport
+internal static partial class ContribOpsImport
 {
     /// <summary>The com.microsoft ops rewritten here.</summary>
     public static readonly IReadOnlySet<string> Ops = new HashSet<string>
-        { "FusedMatMul", "BiasGelu", OpTypes.Gelu, "FastGelu", OpTypes.FusedGemm, "FusedConv", OpTypes.SkipLayerNormalization };
+        { "FusedMatMul", "BiasGelu", OpTypes.Gelu, "FastGelu", OpTypes.FusedGemm, "FusedConv", OpTypes.SkipLayerNormalization, Attention, EmbedLayerNorm };
 
     /// <summary>
     /// The standard nodes, for a model of <paramref name="opset"/>, that compute <paramref name="node"/> (its outputs as the file
     /// names them, "" where an optional one is omitted); constants they need go into <paramref name="graph"/>.
+    /// <paramref name="before"/> are the nodes read so far (an attention mask's rank is found from them).
     /// </summary>
-    public static IReadOnlyList<Node> Rewrite(ModelGraph graph, Node node, long opset)
+    public static IReadOnlyList<Node> Rewrite(ModelGraph graph, Node node, long opset, IReadOnlyList<Node> before)
     {
-        var b = new Builder(graph, node, opset);
+        var b = new Builder(graph, node, opset, before);
         switch (node.OpType)
         {
             case "FusedMatMul": b.FusedMatMul(); break;
@@ -32,12 +33,14 @@ internal static class ContribOpsImport
             case "FastGelu": b.FastGelu(node.Inputs.Count > 1 && node.Inputs[1].Length > 0 ? b.Add(node.Inputs[0], node.Inputs[1]) : node.Inputs[0]); break;
             case OpTypes.FusedGemm: b.FusedGemm(); break;
             case "FusedConv": b.FusedConv(); break;
+            case Attention: b.Attention(); break;
+            case EmbedLayerNorm: b.EmbedLayerNormalization(); break;
             default: b.SkipLayerNormalization(); break;
         }
         return b.Nodes;
     }
 
-    private sealed class Builder(ModelGraph graph, Node node, long opset)
+    private sealed partial class Builder(ModelGraph graph, Node node, long opset, IReadOnlyList<Node> before)
     {
         public List<Node> Nodes { get; } = [];
         private int _count;
@@ -102,7 +105,6 @@ internal static class ContribOpsImport
         // activation_params, as ONNX Runtime's Conv + activation fusion writes them).
         public void FusedConv()
         {
-            string Input(int i) => node.Inputs.Count > i ? node.Inputs[i] : "";
             string[] conv = Input(2).Length > 0 ? [Input(0), Input(1), Input(2)] : [Input(0), Input(1)];
             var y = Emit(OpTypes.Conv, conv, attributes: Copied("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"));
             Activation(Input(3).Length > 0 ? Add(y, Input(3)) : y);
@@ -149,8 +151,6 @@ internal static class ContribOpsImport
         // LayerNormalization(input + skip (+ bias), gamma, beta) over the last axis; the sum is output 3 when asked for.
         public void SkipLayerNormalization()
         {
-            string Input(int i) => node.Inputs.Count > i ? node.Inputs[i] : "";
-            string Output(int i) => node.Outputs.Count > i ? node.Outputs[i] : "";
             if (Output(1).Length > 0 || Output(2).Length > 0) throw Refuse("its mean and inverse standard deviation outputs are not supported");
             string sumName = Output(3).Length > 0 ? Output(3) : Fresh();
             string sum = Input(4).Length > 0 ? Emit(OpTypes.Add, [Add(Input(0), Input(1)), Input(4)], sumName)

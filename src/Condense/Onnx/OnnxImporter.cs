@@ -130,7 +130,7 @@ public static class OnnxImporter
             {
                 var fused = new Node(name, n.OpType, n.Input, n.Output);
                 foreach (var a in n.Attribute) fused.Attributes[a.Name] = ToAttribute(a, fused);
-                nodes.AddRange(ContribOpsImport.Rewrite(graph, fused, opset));
+                nodes.AddRange(ContribOpsImport.Rewrite(graph, fused, opset, nodes));
                 continue;
             }
             // Omitted optional outputs are written as "": give them names so every value is unique.
