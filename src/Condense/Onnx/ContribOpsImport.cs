@@ -40,6 +40,21 @@ internal static partial class ContribOpsImport
         return b.Nodes;
     }
 
+    /// <summary>
+    /// Removes the constants among <paramref name="fusedInputs"/> (the rewritten ops' inputs) that no node reads any more:
+    /// Attention's merged Q/K/V weight and bias, now three of each.
+    /// </summary>
+    public static void DropUnread(ModelGraph graph, IReadOnlySet<string> fusedInputs)
+    {
+        var read = graph.Nodes.SelectMany(n => n.Inputs).ToHashSet();
+        foreach (var name in fusedInputs.Where(n => graph.Initializers.ContainsKey(n) && !read.Contains(n)))
+        {
+            graph.Initializers.Remove(name);
+            graph.Trainable.Remove(name);
+            graph.ElementTypes.Remove(name);
+        }
+    }
+
     private sealed partial class Builder(ModelGraph graph, Node node, long opset, IReadOnlyList<Node> before)
     {
         public List<Node> Nodes { get; } = [];

@@ -113,6 +113,7 @@ public static class OnnxImporter
         foreach (var output in proto.Output) graph.Outputs.Add(ToValueInfo(output));
 
         var nodes = new List<Node>();
+        var rewrittenInputs = new HashSet<string>();
         for (int i = 0; i < proto.Node.Count; i++)
         {
             var n = proto.Node[i];
@@ -131,6 +132,7 @@ public static class OnnxImporter
                 var fused = new Node(name, n.OpType, n.Input, n.Output);
                 foreach (var a in n.Attribute) fused.Attributes[a.Name] = ToAttribute(a, fused);
                 nodes.AddRange(ContribOpsImport.Rewrite(graph, fused, opset, nodes));
+                rewrittenInputs.UnionWith(fused.Inputs);
                 continue;
             }
             // Omitted optional outputs are written as "": give them names so every value is unique.
@@ -145,6 +147,7 @@ public static class OnnxImporter
         try { graph.Nodes.AddRange(TopologicalOrder(nodes)); }
         catch (CondenseException e) when (e is not InvalidFileException) { throw new InvalidFileException(path, e.Message); }
         QOperatorImport.DequantizeAroundCodeOps(graph);
+        ContribOpsImport.DropUnread(graph, rewrittenInputs);
         NarrowUInt4Quantization(graph, uint4);
         TypeConstants(graph, typed, path);
         OwnCopiesOfIdentityConstants(graph);

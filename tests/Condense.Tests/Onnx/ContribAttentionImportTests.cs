@@ -3,7 +3,7 @@
 // (Onnx/ContribOpsImport.Attention.cs): each small encoder computes what ONNX Runtime's own contrib kernels compute on
 // right-padded batches (masks as lengths from EmbedLayerNormalization, raw 2-D and 3-D masks, causal with and without a
 // mask, a custom scale and a narrower value projection, an additive attention bias, segments and position ids), the
-// imported graph has no fused op left, the encoder's layer is found with its query, key and value projections (what head
+// imported graph has no fused op left (nor the merged weight it split), the encoder's layer is found with its query, key and value projections (what head
 // removal needs), and a key/value cache is refused by name.
 using Condense.Graph;
 using Condense.Tensors;
@@ -144,6 +144,8 @@ public sealed class ContribAttentionImportTests
         {
             var graph = Condense.Onnx.OnnxImporter.Import(path);
             Assert.DoesNotContain(graph.Nodes, n => n.OpType is "Attention" or "EmbedLayerNormalization");
+            // The merged Q/K/V weight and bias, split into three, are not kept beside them.
+            Assert.False(graph.Initializers.ContainsKey("w") || graph.Initializers.ContainsKey("b"));
             var y = new GraphModule(graph).Run(inputs.ToDictionary(i => i.Item1, i => i.Item2))["y"];
             Condense.Tests.Graph.TensorAsserts.Close(new Tensor([.. expected.Data], expected.Shape), y, 1e-4f);
         }
