@@ -10,8 +10,10 @@
 //     (constants as IntegerModel: bias32[o] = round(b[o]/(s_x·s_w[o])), M[o] = s_x·s_w[o]/s_y as (multiplier, shift)),
 //     else a float output (acc·s_x·s_w[o], ReLU fused), e.g. the last layer; a depthwise Conv (groups = C) runs planar
 //     (Kernels/Int8Conv/QDepthwiseConv2d);
-//   MaxPool of codes → max pooling on the codes; Relu, AveragePool, GlobalAveragePool, ReduceMean, MaxPool or Add of floats → the
-//     graph's own float op (codes read by one are dequantized first).
+//   MaxPool of codes → max pooling on the codes; BatchNormalization of codes (or of a Concat of codes) that [Relu →]
+//     QuantizeLinear reads → each channel's codes mapped by the norm (IntegerConvModel.ChannelAffines.cs); Relu, AveragePool,
+//     GlobalAveragePool, ReduceMean, MaxPool, BatchNormalization or Add of floats → the graph's own float op (codes read by
+//     one are dequantized first).
 // A conv weight is reordered to the channels-last patch order of Kernels/Int8Conv/QConv2d. Anything else (grouped
 // convolutions other than depthwise, dynamic quantization, float layers, other ops) is refused in one line.
 using Condense.Graph;
@@ -100,6 +102,9 @@ public sealed partial class IntegerConvModel
                     int slot = NewSlot(false, shape, channelsLast: x.ChannelsLast);
                     _steps.Add(new MaxPoolStep(node.Name, x.Slot, slot, x.Shape, window, x.ChannelsLast));
                     _values[node.Outputs[0]] = x with { Slot = slot, Shape = shape };
+                    break;
+                case OpTypes.BatchNormalization:
+                    if (!(Get(node.Inputs[0]) is { Dequantized: true } codes && NormOfCodes(node, [codes]))) FloatNode(node);
                     break;
                 case OpTypes.Add or OpTypes.MaxPool or OpTypes.Relu or OpTypes.AveragePool or OpTypes.GlobalAveragePool or OpTypes.Pad
                     or OpTypes.ReduceMean:

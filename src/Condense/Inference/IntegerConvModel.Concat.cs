@@ -4,7 +4,8 @@
 //     SqueezeNet's Fire modules and GoogLeNet's Inception blocks, ONNX Runtime's QLinearConcat: each input's blocks are
 //     mapped to (s, z) and written side by side; on the channel axis of channels-last codes a block is one pixel's channels;
 //   QuantizeLinear of codes to another (s, z) (a MaxPool's output read by a layer quantized at its own scale): one input.
-// A Concat whose output is read otherwise (a float op, the graph output) runs in float, its inputs dequantized.
+// A Concat read by a batch norm alone maps its inputs' codes through that norm (IntegerConvModel.ChannelAffines.cs); one
+// whose output is read otherwise (a float op, the graph output) runs in float, its inputs dequantized.
 using Condense.Graph;
 using Condense.Kernels.Int8Conv;
 using Condense.Tensors;
@@ -46,7 +47,7 @@ public sealed partial class IntegerConvModel
             if (axis > rank || inputs.Any(v => v.Shape.Length != rank)) throw Mismatch();
             if (inputs.Any(v => !v.Dequantized) || Requantization(node.Outputs[0], clip: true) is not { } r)
             {
-                FloatNode(node);
+                if (!ConcatIntoNorm(node, inputs)) FloatNode(node);
                 return;
             }
             int at = axis - 1;

@@ -58,6 +58,9 @@ public sealed partial class IntegerConvModel
             case RequantizeStep r:
                 Requantize(r, b, n);
                 break;
+            case ChannelAffineStep t:
+                ChannelAffines(t, b, n);
+                break;
             case FloatNodeStep f:
                 var inputs = new Tensor?[f.Fed.Length];
                 for (int i = 0; i < inputs.Length; i++)

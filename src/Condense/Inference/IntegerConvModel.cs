@@ -192,6 +192,7 @@ public sealed partial class IntegerConvModel : Module
         MeanStep s => [s.Input],
         FloatNodeStep s => s.Inputs,
         RequantizeStep s => s.Inputs,
+        ChannelAffineStep s => s.Inputs,
         _ => throw new InvalidOperationException($"unknown step {step}"),
     };
 

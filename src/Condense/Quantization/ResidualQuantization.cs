@@ -18,7 +18,7 @@ internal static class ResidualQuantization
 {
     /// <summary>
     /// Quantizes the inputs of every Add of two activations, and of every Concat of activations, that a quantized layer
-    /// (Conv/Gemm/MatMul behind a dequantized weight) feeds, directly or through a Relu; ranges are observed on the calibration batches run through
+    /// (Conv/Gemm/MatMul behind a dequantized weight) feeds, directly or through a Relu, poolings and Pads; ranges are observed on the calibration batches run through
     /// <paramref name="graph"/> as it stands (the float simulation of the layers already quantized). Returns the Adds and Concats done.
     /// </summary>
     public static int Apply(ModelGraph graph, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, QuantizeOptions options)
@@ -59,7 +59,9 @@ internal static class ResidualQuantization
     private static bool FromQuantizedLayer(ModelGraph graph, string value)
     {
         var producer = graph.Producer(value);
-        if (producer?.OpType == OpTypes.Relu) producer = graph.Producer(producer.Inputs[0]);
+        // Through a Relu, poolings and the Pads PyTorch writes before them: DenseNet's transitions (conv → average pool) feed the
+        // next block's Concats.
+        while (producer?.OpType is OpTypes.Relu or OpTypes.MaxPool or OpTypes.AveragePool or OpTypes.Pad) producer = graph.Producer(producer.Inputs[0]);
         return producer is { OpType: OpTypes.Conv or OpTypes.Gemm or OpTypes.MatMul } layer && layer.Inputs.Count > 1
             && graph.Producer(layer.Inputs[1]) is { OpType: OpTypes.DequantizeLinear } weight && graph.Initializers.ContainsKey(weight.Inputs[0]);
     }
