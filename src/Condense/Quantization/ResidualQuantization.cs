@@ -18,8 +18,9 @@ internal static class ResidualQuantization
 {
     /// <summary>
     /// Quantizes the inputs of every Add of two activations, and of every Concat of activations, that a quantized layer
-    /// (Conv/Gemm/MatMul behind a dequantized weight) feeds, directly or through a Relu, poolings and Pads; ranges are observed on the calibration batches run through
-    /// <paramref name="graph"/> as it stands (the float simulation of the layers already quantized). Returns the Adds and Concats done.
+    /// (Conv/Gemm/MatMul behind a dequantized weight) feeds, directly or through a Relu, poolings and Pads; ranges are observed
+    /// on the calibration batches run through <paramref name="graph"/> as it stands (the float simulation of the layers already
+    /// quantized). Returns the Adds and Concats done.
     /// </summary>
     public static int Apply(ModelGraph graph, Func<IEnumerable<IReadOnlyDictionary<string, Tensor>>> calibration, QuantizeOptions options)
     {
