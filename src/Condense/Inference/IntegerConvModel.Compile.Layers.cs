@@ -195,13 +195,13 @@ public sealed partial class IntegerConvModel
 
     private static PoolParameters Window(Node node)
     {
-        if (node.Outputs.Count > 1) throw Unsupported($"'{node.Name}' (MaxPool) also outputs indices");
+        if (node.Outputs.Count > 1) throw Unsupported($"'{node.Name}' ({node.OpType}) also outputs indices");
         if (node.Attributes.TryGetValue("auto_pad", out var a) && a.StringValue is { Length: > 0 } pad && pad != "NOTSET")
-            throw Unsupported($"'{node.Name}' (MaxPool) uses auto_pad {pad}");
+            throw Unsupported($"'{node.Name}' ({node.OpType}) uses auto_pad {pad}");
         long[] At(string name, int count, long fallback) =>
             node.Attributes.TryGetValue(name, out var v) && v.IntsValue is { } ints ? ints : Enumerable.Repeat(fallback, count).ToArray();
         var kernel = At("kernel_shape", 2, 1);
-        if (kernel.Length != 2) throw Unsupported($"'{node.Name}' (MaxPool) is not 2-D");
+        if (kernel.Length != 2) throw Unsupported($"'{node.Name}' ({node.OpType}) is not 2-D");
         var strides = At("strides", 2, 1);
         var pads = At("pads", 4, 0);
         var dilations = At("dilations", 2, 1);

@@ -10,7 +10,8 @@
 //     (constants as IntegerModel: bias32[o] = round(b[o]/(s_x·s_w[o])), M[o] = s_x·s_w[o]/s_y as (multiplier, shift)),
 //     else a float output (acc·s_x·s_w[o], ReLU fused), e.g. the last layer; a depthwise Conv (groups = C) runs planar
 //     (Kernels/Int8Conv/QDepthwiseConv2d);
-//   MaxPool of codes → max pooling on the codes; BatchNormalization of codes (or of a Concat of codes) that [Relu →]
+//   MaxPool of codes → max pooling on the codes; AveragePool of codes that [Relu →] QuantizeLinear reads → pooled and
+//     requantized on codes, a zero Pad before it folded in first (IntegerConvModel.Pooling.cs); BatchNormalization of codes (or of a Concat of codes) that [Relu →]
 //     QuantizeLinear reads → each channel's codes mapped by the norm (IntegerConvModel.ChannelAffines.cs); Relu, AveragePool,
 //     GlobalAveragePool, ReduceMean, MaxPool, BatchNormalization or Add of floats → the graph's own float op (codes read by
 //     one are dequantized first).
@@ -28,7 +29,7 @@ public sealed partial class IntegerConvModel
 {
     /// <summary>True when <paramref name="qdq"/> compiles (see <see cref="Compile"/>); otherwise false with the one-line reason.</summary>
     public static bool CanCompile(ModelGraph qdq, out string reason) =>
-        QdqLayerReader.CanCompile(qdq, g => new Compiler(g, pack: false).Run(), out reason);
+        QdqLayerReader.CanCompile(qdq, g => new Compiler(PadFusion.Fuse(g) ?? g, pack: false).Run(), out reason);
 
     /// <summary>
     /// Compiles a static-quantized QDQ graph of Conv/Gemm layers, residual Adds, pooling and reshapes (docs/quantized-graph.md)
@@ -37,7 +38,7 @@ public sealed partial class IntegerConvModel
     public static IntegerConvModel Compile(ModelGraph qdq)
     {
         ArgumentNullException.ThrowIfNull(qdq);
-        return new Compiler(qdq, pack: true).Run();
+        return new Compiler(PadFusion.Fuse(qdq) ?? qdq, pack: true).Run();
     }
 
     // Where a graph value lives: a float buffer, or codes of (Scale, ZeroPoint); Dequantized when the value is the float
@@ -106,8 +107,10 @@ public sealed partial class IntegerConvModel
                 case OpTypes.BatchNormalization:
                     if (!(Get(node.Inputs[0]) is { Dequantized: true } codes && NormOfCodes(node, [codes]))) FloatNode(node);
                     break;
-                case OpTypes.Add or OpTypes.MaxPool or OpTypes.Relu or OpTypes.AveragePool or OpTypes.GlobalAveragePool or OpTypes.Pad
-                    or OpTypes.ReduceMean:
+                case OpTypes.AveragePool:
+                    if (!(Get(node.Inputs[0]) is { Dequantized: true, Shape.Length: 3 } pooled && AverageOfCodes(node, pooled))) FloatNode(node);
+                    break;
+                case OpTypes.Add or OpTypes.MaxPool or OpTypes.Relu or OpTypes.GlobalAveragePool or OpTypes.Pad or OpTypes.ReduceMean:
                     FloatNode(node);
                     break;
                 case OpTypes.Clip when ClipBounds(node) is var (min, max):

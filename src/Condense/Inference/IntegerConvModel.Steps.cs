@@ -61,6 +61,9 @@ public sealed partial class IntegerConvModel
             case ChannelAffineStep t:
                 ChannelAffines(t, b, n);
                 break;
+            case AveragePoolStep pool:
+                AveragePool(pool, b, n);
+                break;
             case FloatNodeStep f:
                 var inputs = new Tensor?[f.Fed.Length];
                 for (int i = 0; i < inputs.Length; i++)

@@ -193,6 +193,7 @@ public sealed partial class IntegerConvModel : Module
         FloatNodeStep s => s.Inputs,
         RequantizeStep s => s.Inputs,
         ChannelAffineStep s => s.Inputs,
+        AveragePoolStep s => [s.Input],
         _ => throw new InvalidOperationException($"unknown step {step}"),
     };
 

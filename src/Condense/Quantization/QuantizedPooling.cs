@@ -27,6 +27,27 @@ internal static class QuantizedPooling
             var quantizers = graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && !graph.Initializers.ContainsKey(n.Inputs[0])).ToList();
             taken = quantizers.Count(q => TakeRun(graph, q)) > 0;
         } while (taken);
+        foreach (var q in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear).ToList()) ShareWithAveragePools(graph, q);
+    }
+
+    // A Concat's output that layers quantize (q and others of its (s, z)) and that an average pool (or the zero Pad before
+    // one) also reads: the pool reads q's codes too (a DequantizeLinear of them), so the value has one quantization and the
+    // Concat and the pool run on codes, as ONNX Runtime's QDQ format quantizes every tensor — Inception-v3's pooling
+    // branches, which read their block's input beside its 1×1 layers.
+    private static void ShareWithAveragePools(ModelGraph graph, Node q)
+    {
+        string value = q.Inputs[0];
+        if (graph.Producer(value) is not { OpType: OpTypes.Concat } || graph.Outputs.Any(o => o.Name == value)) return;
+        var readers = graph.Consumers(value).ToList();
+        var pools = readers.Where(r => r.OpType is OpTypes.AveragePool or OpTypes.Pad).ToList();
+        if (pools.Count == 0 || readers.Except(pools).Any(r => !SameQuantization(graph, r, q))
+            || pools.Any(p => p.OpType == OpTypes.Pad && graph.Consumers(p.Outputs[0]).Any(c => c.OpType != OpTypes.AveragePool))) return;
+        string dequantized = q.Name + "/pooled/DequantizeLinear_output_0";
+        // q (reading the Concat alone) moves to just after it, so that the pools, wherever they are, come after their input.
+        graph.Nodes.Remove(q);
+        graph.Nodes.InsertRange(graph.Nodes.IndexOf(graph.Producer(value)!) + 1,
+            [q, new Node(q.Name + "/pooled/DequantizeLinear", OpTypes.DequantizeLinear, [q.Outputs[0], q.Inputs[1], q.Inputs[2]], [dequantized])]);
+        foreach (var pool in pools) pool.Inputs[0] = dequantized;
     }
 
     // Quantizes the run of code-preserving ops feeding q (each read only by the next, or by QuantizeLinears of q's (s, z))
