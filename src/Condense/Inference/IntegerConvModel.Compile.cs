@@ -11,8 +11,9 @@
 //     else a float output (acc·s_x·s_w[o], ReLU fused), e.g. the last layer; a depthwise Conv (groups = C) runs planar
 //     (Kernels/Int8Conv/QDepthwiseConv2d);
 //   MaxPool of codes → max pooling on the codes; AveragePool of codes that [Relu →] QuantizeLinear reads → pooled and
-//     requantized on codes, a zero Pad before it folded in first (IntegerConvModel.Pooling.cs); BatchNormalization of codes (or of a Concat of codes) that [Relu →]
-//     QuantizeLinear reads → each channel's codes mapped by the norm (IntegerConvModel.ChannelAffines.cs); Relu, AveragePool,
+//     requantized on codes, a zero Pad before it folded in first (IntegerConvModel.Pooling.cs); BatchNormalization of codes
+//     (or of a Concat of codes) that [Relu →] QuantizeLinear reads → each channel's codes mapped by the norm
+//     (IntegerConvModel.ChannelAffines.cs); Relu, AveragePool,
 //     GlobalAveragePool, ReduceMean, MaxPool, BatchNormalization or Add of floats → the graph's own float op (codes read by
 //     one are dequantized first).
 // A conv weight is reordered to the channels-last patch order of Kernels/Int8Conv/QConv2d. Anything else (grouped
