@@ -21,23 +21,23 @@ internal static class QuantizedPooling
     {
         // A run whose value other QuantizeLinears also read (GoogLeNet: a pool feeds three layers and a pooling branch) can only
         // be taken once they all agree, which taking another run may bring about: repeat until nothing changes.
+        foreach (var q in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear).ToList()) ShareWithAveragePools(graph, q);
         bool taken;
         do
         {
             var quantizers = graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear && !graph.Initializers.ContainsKey(n.Inputs[0])).ToList();
             taken = quantizers.Count(q => TakeRun(graph, q)) > 0;
         } while (taken);
-        foreach (var q in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear).ToList()) ShareWithAveragePools(graph, q);
     }
 
-    // A Concat's output that layers quantize (q and others of its (s, z)) and that an average pool (or the zero Pad before
-    // one) also reads: the pool reads q's codes too (a DequantizeLinear of them), so the value has one quantization and the
-    // Concat and the pool run on codes, as ONNX Runtime's QDQ format quantizes every tensor — Inception-v3's pooling
-    // branches, which read their block's input beside its 1×1 layers.
+    // A value that layers quantize (q and others of its (s, z)) and that an average pool (or the zero Pad before one) also
+    // reads: the pool reads q's codes too (a DequantizeLinear of them), so the value has one quantization and what makes it
+    // (a Concat, or a MaxPool, then quantized as a run) and the pool run on codes, as ONNX Runtime's QDQ format quantizes
+    // every tensor — Inception-v3's pooling branches, which read their block's input beside its 1×1 layers.
     private static void ShareWithAveragePools(ModelGraph graph, Node q)
     {
         string value = q.Inputs[0];
-        if (graph.Producer(value) is not { OpType: OpTypes.Concat } || graph.Outputs.Any(o => o.Name == value)) return;
+        if (graph.Producer(value) is not { OpType: OpTypes.Concat or OpTypes.MaxPool } || graph.Outputs.Any(o => o.Name == value)) return;
         var readers = graph.Consumers(value).ToList();
         var pools = readers.Where(r => r.OpType is OpTypes.AveragePool or OpTypes.Pad).ToList();
         if (pools.Count == 0 || readers.Except(pools).Any(r => !SameQuantization(graph, r, q))

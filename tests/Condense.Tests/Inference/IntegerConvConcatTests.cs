@@ -1,6 +1,7 @@
 // The integer conv engine on networks that join branches and pool between layers: PyTorch's SqueezeNet Fire module, a tiny
-// GoogLeNet with an Inception-v3 reduction block, and joins along the height and the width (Fixtures/onnx/fire-op13.onnx,
-// inception-op13.onnx, joins-op13.onnx), quantized static (calibrated on normal noise, as the fixtures' inputs), compile
+// GoogLeNet with an Inception-v3 reduction block, joins along the height and the width, and Inception-v3's max pool read by
+// a layer and a pooling branch (Fixtures/onnx/fire-op13.onnx, inception-op13.onnx, joins-op13.onnx, pools-op13.onnx),
+// quantized static (calibrated on normal noise, as the fixtures' inputs), compile
 // with every Concat that a quantization reads on codes (each input mapped by a 256-entry table to the Concat's (s, z), as
 // ONNX Runtime's QLinearConcat) and every MaxPool on codes — a pool whose input other layers also read is quantized once
 // (QuantizedPooling), as is Inception-v3's average-pooling branch (Pad → AveragePool of the Concat's codes, the Pad folded
@@ -26,6 +27,7 @@ public sealed class IntegerConvConcatTests(ITestOutputHelper output)
     [InlineData("fire", 12, 12)]
     [InlineData("inception", 24, 24)]
     [InlineData("joins", 10, 12)]
+    [InlineData("pools", 16, 16)]
     public void BranchesJoinAndPoolOnCodes(string name, int height, int width)
     {
         string dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx");
@@ -55,7 +57,7 @@ public sealed class IntegerConvConcatTests(ITestOutputHelper output)
             return ofCodes && readers.All(r => r.OpType == OpTypes.QuantizeLinear) ? readers[0].Outputs[0] : null;
         }
         var concats = graph.Nodes.Where(n => n.OpType == OpTypes.Concat && Codes(n) is not null).ToList();
-        Assert.Equal(name switch { "fire" => 0, "inception" => 3, _ => 2 }, concats.Count);
+        Assert.Equal(name switch { "fire" or "pools" => 0, "inception" => 3, _ => 2 }, concats.Count);
         var joins = engine.Steps.OfType<IntegerConvModel.RequantizeStep>().Where(r => r.Inputs.Length > 1).ToList();
         Assert.Equal(concats.Select(c => c.Name), joins.Select(j => j.Name));
         Assert.Equal(graph.Nodes.Count(n => n.OpType == OpTypes.MaxPool), engine.Steps.OfType<IntegerConvModel.MaxPoolStep>().Count());
@@ -63,11 +65,13 @@ public sealed class IntegerConvConcatTests(ITestOutputHelper output)
         {
             "fire" => [OpTypes.Concat, OpTypes.Relu, OpTypes.GlobalAveragePool],
             "inception" => [OpTypes.GlobalAveragePool],
+            "pools" => [OpTypes.Concat, OpTypes.GlobalAveragePool],
             _ => [OpTypes.Concat, OpTypes.GlobalAveragePool],
         };
         Assert.All(engine.Steps.OfType<IntegerConvModel.FloatNodeStep>(), f => Assert.Contains(f.Node.OpType, floatOps));
-        // Inception-v3's pooling branch (zero Pad → AveragePool of the block's quantized input) pools codes.
-        Assert.Equal(name == "inception" ? 1 : 0, engine.Steps.OfType<IntegerConvModel.AveragePoolStep>().Count());
+        // Inception-v3's pooling branch (zero Pad → AveragePool of the block's quantized input: a Concat's, or a MaxPool's
+        // whose 1×1 layer quantizes it too) pools codes.
+        Assert.Equal(name is "inception" or "pools" ? 1 : 0, engine.Steps.OfType<IntegerConvModel.AveragePoolStep>().Count());
 
         quantized.Eval();
         Dictionary<string, Tensor> simulation;
