@@ -30,7 +30,7 @@ internal static class PadFusion
         public Node? Folded(Node node)
         {
             bool pool = node.OpType == OpTypes.AveragePool;
-            if (!pool && node.OpType != OpTypes.Conv || node.Inputs.Count == 0 || SpatialAxes(node) is not int spatial) return null;
+            if ((!pool && node.OpType != OpTypes.Conv) || node.Inputs.Count == 0 || SpatialAxes(node) is not int spatial) return null;
             if (OnlyFeeds(node.Inputs[0], OpTypes.Pad) is not { } pad || SpatialPads(pad, spatial + 2) is not { } added) return null;
             if (node.Attributes.TryGetValue("auto_pad", out var autoPad) && autoPad.StringValue is not (null or "NOTSET")) return null;
             var own = node.Attributes.TryGetValue("pads", out var p) && p.IntsValue is { } values ? values : new long[2 * spatial];

@@ -6,8 +6,10 @@
 // with the monotone quantization, and quantizing an already quantized value with the same (s, z) is the
 // identity — except where the run's input is already quantized for other layers (GoogLeNet's and Inception's
 // pooling branches): the run and the layer after it then take that (s, z), so the value has one quantization
-// (what ORT's QDQ format gives a tensor) and the pool runs on codes. The integer engine and the QOperator export
-// read through these pairs.
+// (what ORT's QDQ format gives a tensor) and the pool runs on codes. First, an average-pooling branch (Inception-v3's
+// Pad → AveragePool) reading a value that layers quantize reads their codes too (ShareWithAveragePools): this one does
+// change values, as ORT's format does, by the input's rounding. The integer engine and the QOperator export read
+// through these pairs.
 using Condense.Graph;
 
 namespace Condense.Quantization;
@@ -16,12 +18,15 @@ internal static class QuantizedPooling
 {
     private static readonly HashSet<string> CodePreserving = [OpTypes.MaxPool, OpTypes.Flatten, OpTypes.Reshape];
 
-    /// <summary>Adds the Q → DQ pairs before MaxPool/Flatten/Reshape runs that end at a static layer input quantization.</summary>
+    /// <summary>
+    /// Gives average-pooling branches the codes of the value they pool where layers quantize it, then adds the Q → DQ pairs
+    /// before MaxPool/Flatten/Reshape runs that end at a static layer input quantization.
+    /// </summary>
     public static void Propagate(ModelGraph graph)
     {
+        foreach (var q in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear).ToList()) ShareWithAveragePools(graph, q);
         // A run whose value other QuantizeLinears also read (GoogLeNet: a pool feeds three layers and a pooling branch) can only
         // be taken once they all agree, which taking another run may bring about: repeat until nothing changes.
-        foreach (var q in graph.Nodes.Where(n => n.OpType == OpTypes.QuantizeLinear).ToList()) ShareWithAveragePools(graph, q);
         bool taken;
         do
         {

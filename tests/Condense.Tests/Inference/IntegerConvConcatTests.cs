@@ -5,8 +5,9 @@
 // with every Concat that a quantization reads on codes (each input mapped by a 256-entry table to the Concat's (s, z), as
 // ONNX Runtime's QLinearConcat) and every MaxPool on codes — a pool whose input other layers also read is quantized once
 // (QuantizedPooling), as is Inception-v3's average-pooling branch (Pad → AveragePool of the Concat's codes, the Pad folded
-// into the pool); what runs in float is the global pooling. Step by step, the Concats' codes equal the float simulation's exactly and every other
-// code is within one step; end to end the logits stay within 2 % of the simulation's and of PyTorch's. CodeTable: the
+// into the pool); what runs in float is the global pooling. Step by step, the Concats' codes equal the float simulation's
+// exactly and every other code is within one step; end to end the logits stay within 2 % of the simulation's and of
+// PyTorch's. CodeTable: the
 // table against the formula in double, and its lookup on every path against plain indexing.
 using Condense.Autograd;
 using Condense.Data;
@@ -80,21 +81,7 @@ public sealed class IntegerConvConcatTests(ITestOutputHelper output)
         foreach (var concat in concats) Assert.Equal(simulation[Codes(concat)!].Data.Select(v => (byte)v), stepwise[Codes(concat)!]);
         StepwiseCodes.AssertWithinOneStep(engine, x, simulation, output);
 
-        var logits = engine.Forward(x).Data;
-        var expected = simulation[graph.Outputs[0].Name].Data;
-        float largest = expected.Max(Math.Abs);
-        double worst = logits.Select((v, i) => Math.Abs(v - expected[i])).Max();
-        output.WriteLine($"{name}: logits within {worst / largest:P2} of the simulation's largest");
-        Assert.True(worst <= 0.02 * largest, $"the logits differ from the simulation's by {worst} (largest {largest})");
-
-        // PyTorch's logits on its own input: int8 stays near them.
-        var array = Npy.Read(Path.Combine(dir, name + ".input.npy"));
-        var input = new Tensor(array.ToFloat(), array.Shape);
-        var torch = Npy.Read(Path.Combine(dir, name + ".expected.npy")).ToFloat();
-        var ours = engine.Forward(input).Data;
-        double error = ours.Select((v, i) => Math.Abs(v - torch[i])).Max(), scale = torch.Max(v => Math.Abs(v));
-        output.WriteLine($"{name}: int8 logits within {error / scale:P2} of PyTorch's largest");
-        Assert.True(error <= 0.02 * scale, $"the int8 logits differ from PyTorch's by {error} (largest {scale})");
+        StepwiseCodes.AssertLogitsNear(engine, x, simulation, graph.Outputs[0].Name, name, output);
     }
 
     [Theory]

@@ -52,19 +52,7 @@ public sealed class IntegerConvNormTests(ITestOutputHelper output)
         foreach (var norm in onCodes) Assert.Equal(simulation[Codes(norm)!].Data.Select(v => (byte)v), stepwise[Codes(norm)!]);
         StepwiseCodes.AssertWithinOneStep(engine, x, simulation, output);
 
-        var logits = engine.Forward(x).Data;
-        var expected = simulation[graph.Outputs[0].Name].Data;
-        float largest = expected.Max(Math.Abs);
-        double worst = logits.Select((v, i) => Math.Abs(v - expected[i])).Max();
-        output.WriteLine($"dense: logits within {worst / largest:P2} of the simulation's largest");
-        Assert.True(worst <= 0.02 * largest, $"the logits differ from the simulation's by {worst} (largest {largest})");
-
-        var array = Npy.Read(Path.Combine(dir, "dense.input.npy"));
-        var torch = Npy.Read(Path.Combine(dir, "dense.expected.npy")).ToFloat();
-        var ours = engine.Forward(new Tensor(array.ToFloat(), array.Shape)).Data;
-        double error = ours.Select((v, i) => Math.Abs(v - torch[i])).Max(), scale = torch.Max(v => Math.Abs(v));
-        output.WriteLine($"dense: int8 logits within {error / scale:P2} of PyTorch's largest");
-        Assert.True(error <= 0.02 * scale, $"the int8 logits differ from PyTorch's by {error} (largest {scale})");
+        StepwiseCodes.AssertLogitsNear(engine, x, simulation, graph.Outputs[0].Name, "dense", output);
     }
 
     [Theory]

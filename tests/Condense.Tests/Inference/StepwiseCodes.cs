@@ -2,6 +2,7 @@
 // simulation's codes (IntegerConvModel.ForwardStepwise), so rounding cannot accumulate, and every code it writes must be
 // within one quantization step of the simulation's, 99 % of them equal (ties of round-half-even against the float's own
 // rounding move a few).
+using Condense.Data;
 using Condense.Inference;
 using Condense.Tensors;
 using Xunit.Abstractions;
@@ -28,5 +29,28 @@ internal static class StepwiseCodes
         }
         output.WriteLine($"step by step: {exact} of {total} codes equal the simulation's, the others one step away");
         Assert.True(exact >= 0.99 * total, $"only {exact} of {total} codes equal");
+    }
+
+    /// <summary>
+    /// Asserts the engine's logits end to end: within 2 % of the simulation's largest on <paramref name="x"/>, and within 2 % of
+    /// PyTorch's largest on the fixture's own input (Fixtures/onnx/NAME.input.npy, NAME.expected.npy).
+    /// </summary>
+    public static void AssertLogitsNear(IntegerConvModel engine, Tensor x, IReadOnlyDictionary<string, Tensor> simulation, string outputName,
+        string name, ITestOutputHelper output)
+    {
+        var logits = engine.Forward(x).Data;
+        var expected = simulation[outputName].Data;
+        float largest = expected.Max(Math.Abs);
+        double worst = logits.Select((v, i) => Math.Abs(v - expected[i])).Max();
+        output.WriteLine($"{name}: logits within {worst / largest:P2} of the simulation's largest");
+        Assert.True(worst <= 0.02 * largest, $"the logits differ from the simulation's by {worst} (largest {largest})");
+
+        string dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx");
+        var array = Npy.Read(Path.Combine(dir, name + ".input.npy"));
+        var torch = Npy.Read(Path.Combine(dir, name + ".expected.npy")).ToFloat();
+        var ours = engine.Forward(new Tensor(array.ToFloat(), array.Shape)).Data;
+        double error = ours.Select((v, i) => Math.Abs(v - torch[i])).Max(), scale = torch.Max(v => Math.Abs(v));
+        output.WriteLine($"{name}: int8 logits within {error / scale:P2} of PyTorch's largest");
+        Assert.True(error <= 0.02 * scale, $"the int8 logits differ from PyTorch's by {error} (largest {scale})");
     }
 }

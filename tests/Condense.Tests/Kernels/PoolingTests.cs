@@ -146,6 +146,7 @@ public class PoolingTests
         { 3, 4, 5, 1, 2, false, true },        // stride 1, width kept, no row whose window lies inside the input
         { 3, 4, 5, 1, 2, false, false },
         { 1, 1, 3, 1, 1, false, false },
+        { 1, 2, 7, 1, 3, false, true },        // a padding wider than the plane
         { 8, 8, 1, 1, 0, false, false },
     };
 

@@ -67,33 +67,33 @@ internal static class AvgPoolRows
         {
             var plane = x.AsSpan(p * height * width, height * width);
             var output = y.AsSpan(p * size, size);
+            if (innerEnd > inner)
+            {
+                int length = (innerEnd - inner) * width, from = (inner - window.PadTop) * width;
+                var sums = columns.AsSpan(inner * width, length);
+                plane.Slice(from, length).CopyTo(sums);
+                for (int k = 1; k < kernelH; k++) TensorPrimitives.Add(sums, plane.Slice(from + k * width, length), sums);
+            }
             for (int oh = 0; oh < outH; oh++)
             {
-                if (oh == inner && innerEnd > inner)
-                {
-                    int length = (innerEnd - inner) * width, from = (inner - window.PadTop) * width;
-                    var sums = columns.AsSpan(inner * width, length);
-                    plane.Slice(from, length).CopyTo(sums);
-                    for (int k = 1; k < kernelH; k++) TensorPrimitives.Add(sums, plane.Slice(from + k * width, length), sums);
-                    oh = innerEnd - 1;
-                    continue;
-                }
+                if (oh >= inner && oh < innerEnd) continue;
                 var rowSums = columns.AsSpan(oh * width, width);
                 rowSums.Clear();
                 for (int ih = rows[oh].First; ih < rows[oh].End; ih++) TensorPrimitives.Add(rowSums, plane.Slice(ih * width, width), rowSums);
             }
-            columns.AsSpan(0, size - padLeft).CopyTo(output[padLeft..]);
+            // The first tap's shift: a copy (outputs before padLeft are edge columns, summed below).
+            if (size > padLeft) columns.AsSpan(0, size - padLeft).CopyTo(output[padLeft..]);
             for (int k = 1; k < kernelW; k++)
             {
                 int shift = k - padLeft, from = Math.Max(0, -shift), to = Math.Min(size, size - shift);
-                TensorPrimitives.Add(output[from..to], columns.AsSpan(from + shift, to - from), output[from..to]);
+                if (from < to) TensorPrimitives.Add(output[from..to], columns.AsSpan(from + shift, to - from), output[from..to]);
             }
             for (int oh = 0; oh < outH; oh++)
             {
                 var sums = columns.AsSpan(oh * width, width);
                 var row = output.Slice(oh * width, width);
-                for (int ow = 0; ow < padLeft; ow++) row[ow] = SumInside(sums, ow - padLeft, kernelW);
-                for (int ow = width - window.PadRight; ow < width; ow++) row[ow] = SumInside(sums, ow - padLeft, kernelW);
+                for (int ow = 0; ow < Math.Min(padLeft, width); ow++) row[ow] = SumInside(sums, ow - padLeft, kernelW);
+                for (int ow = Math.Max(padLeft, width - window.PadRight); ow < width; ow++) row[ow] = SumInside(sums, ow - padLeft, kernelW);
             }
             TensorPrimitives.Divide(output, divisors, output);
             if (emptyWindows)
