@@ -93,6 +93,11 @@ public static partial class GraphOps
         }
     }
 
+    /// <summary>BatchNormalizationRelu (the engine's): BatchNormalization's inputs and epsilon at inference, then Relu, in one pass.</summary>
+    internal static Tensor BatchNormalizationRelu(Node node, Tensor?[] inputs) =>
+        Tensor.BatchNormRelu(Required(node, inputs, 0), Required(node, inputs, 3), Required(node, inputs, 4), Required(node, inputs, 1),
+            Required(node, inputs, 2), node.Float("epsilon", 1e-5f));
+
     /// <summary>
     /// ONNX BatchNormalization(X, scale, B, input_mean, input_var). With the node attribute training_mode = 1
     /// (opset 14+) it follows ONNX: batch statistics, and outputs running_mean = input_mean·momentum +

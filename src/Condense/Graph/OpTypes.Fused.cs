@@ -1,5 +1,5 @@
-// The engine's own fused ops (Graph/Ops/FusedOps): made by Inference/AttentionFusion, GemmActivationFusion and
-// QuantizeDequantizeFusion at compile
+// The engine's own fused ops (Graph/Ops/FusedOps): made by Inference/AttentionFusion, GemmActivationFusion,
+// FloatGraphFusion and QuantizeDequantizeFusion at compile
 // time, never read from a file.
 namespace Condense.Graph;
 
@@ -32,4 +32,9 @@ public static partial class OpTypes
     /// static QDQ MatMul on the integer GEMM (made by Inference/DynamicMatMulFusion for the float simulation, not exported).
     /// </summary>
     public const string QuantizeMatMul = "QuantizeMatMul";
+    /// <summary>
+    /// BatchNormalizationRelu: an inference BatchNormalization and the Relu after it in one pass (made by
+    /// Inference/FloatGraphFusion of a pre-activation norm, DenseNet's; not exported).
+    /// </summary>
+    public const string BatchNormalizationRelu = "BatchNormalizationRelu";
 }

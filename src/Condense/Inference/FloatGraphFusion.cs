@@ -7,7 +7,8 @@
 // HardSigmoidKernel), and a Linear layer's MatMul + bias Add becomes one Gemm that starts
 // its sums from the bias (no separate pass, no second activation buffer). Only the exact chains fuse — last-axis means,
 // exponent 2, √2 (or 1/√2 as a product), 1 and ½, per-feature γ and β, no intermediate read elsewhere — anything else
-// stays as it is; a Dropout's unread mask output is dropped. Then zero Pads fold into the Conv or AveragePool after them
+// stays as it is; a Dropout's unread mask output is dropped; a BatchNormalization and the Relu after it (not after a Conv,
+// whose chain takes both) run as one pass. Then zero Pads fold into the Conv or AveragePool after them
 // (PadFusion), each Gemm and the ReLU or GELU after it fuse (GemmActivationFusion), and the attention blocks
 // and residual norms (AttentionFusion). The result is a copy for inference that shares the initializer tensors; the
 // caller's graph is never changed.
@@ -34,7 +35,7 @@ internal static class FloatGraphFusion
         foreach (var node in graph.Nodes)
         {
             var fused = matcher.LayerNorm(node) ?? matcher.Gelu(node) ?? matcher.TanhGelu(node) ?? matcher.Silu(node) ?? matcher.HardSwish(node)
-                ?? matcher.MatMulBias(node) ?? matcher.UnreadMask(node);
+                ?? matcher.MatMulBias(node) ?? matcher.UnreadMask(node) ?? matcher.NormRelu(node);
             if (fused is not null) replacements[node] = fused;
         }
         var result = replacements.Count == 0 ? null : GraphPattern.Rewrite(graph, replacements, matcher.Shapes);
@@ -147,6 +148,17 @@ internal static class FloatGraphFusion
                     new Dictionary<string, AttributeValue> { ["axis"] = AttributeValue.Int(0) }),
                 new Node(add.Name, OpTypes.Reshape, [prefix + "/gemm", prefix + "/shape"], add.Outputs),
             ];
+        }
+
+        // BatchNormalizationRelu for Relu(BatchNormalization(x)) in inference form, the norm read by this Relu alone and not the
+        // only reader of a Conv (whose chain folds it): DenseNet's and pre-activation ResNets' norms, one pass instead of two.
+        public Node[]? NormRelu(Node relu)
+        {
+            if (relu.OpType != OpTypes.Relu || OnlyFeeds(relu.Inputs[0], OpTypes.BatchNormalization) is not { Inputs.Count: 5 } norm
+                || norm.Int("training_mode", 0) != 0 || Producer(norm.Inputs[0], OpTypes.Conv) is not null && Readers(norm.Inputs[0]) == 1
+                || norm.Inputs.Skip(1).Any(p => !IsVector(p))) return null;
+            return [new Node(relu.Name, OpTypes.BatchNormalizationRelu, norm.Inputs, relu.Outputs,
+                new Dictionary<string, AttributeValue> { ["epsilon"] = AttributeValue.Float(norm.Float("epsilon", 1e-5f)) })];
         }
 
         // A Dropout whose mask output nothing reads loses that output: outside training the op would fill a tensor of ones

@@ -43,16 +43,7 @@ public partial class Tensor
             runningVar!.Data.CopyTo(variance, 0);
         }
 
-        var invStd = new float[c];
-        var scale = new float[c];
-        var shift = new float[c];
-        for (int ch = 0; ch < c; ch++)
-        {
-            invStd[ch] = 1f / MathF.Sqrt(variance[ch] + eps);
-            float gamma = weight?.Data[ch] ?? 1f, beta = bias?.Data[ch] ?? 0f;
-            scale[ch] = gamma * invStd[ch];
-            shift[ch] = beta - mean[ch] * scale[ch];
-        }
+        var (invStd, scale, shift) = NormAffine(mean, variance, weight, bias, eps);
         var y = Uninitialized(input.Shape);
         BatchNormKernels.Affine(input.Data, y.Data, n, c, s, scale, shift);
 
@@ -90,6 +81,37 @@ public partial class Tensor
     }
 
     // (N, C, S): the batch, the channels, and the product of the remaining dimensions (1 for (N, C)).
+    /// <summary>
+    /// An inference batch norm with running statistics and the Relu after it, in one pass (no gradient): the bits of
+    /// <see cref="BatchNorm"/> in evaluation followed by <see cref="Relu"/>.
+    /// </summary>
+    internal static Tensor BatchNormRelu(Tensor input, Tensor runningMean, Tensor runningVar, Tensor? weight, Tensor? bias, float eps)
+    {
+        var (n, c, s) = input.ChannelLayout();
+        if (runningMean.Size != c || runningVar.Size != c || weight is { } w && w.Size != c || bias is { } b && b.Size != c)
+            throw new CondenseException($"batch norm over {c} channels got statistics or parameters of another size");
+        var (_, scale, shift) = NormAffine(runningMean.Data, runningVar.Data, weight, bias, eps);
+        var y = Uninitialized(input.Shape);
+        BatchNormKernels.Affine(input.Data, y.Data, n, c, s, scale, shift, relu: true);
+        return y;
+    }
+
+    // Per channel: 1/√(σ² + ε), scale = γ/√(σ² + ε) and shift = β − μ·scale.
+    private static (float[] InvStd, float[] Scale, float[] Shift) NormAffine(ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, Tensor? weight,
+        Tensor? bias, float eps)
+    {
+        int c = mean.Length;
+        var (invStd, scale, shift) = (new float[c], new float[c], new float[c]);
+        for (int ch = 0; ch < c; ch++)
+        {
+            invStd[ch] = 1f / MathF.Sqrt(variance[ch] + eps);
+            float gamma = weight?.Data[ch] ?? 1f, beta = bias?.Data[ch] ?? 0f;
+            scale[ch] = gamma * invStd[ch];
+            shift[ch] = beta - mean[ch] * scale[ch];
+        }
+        return (invStd, scale, shift);
+    }
+
     private (int N, int C, int S) ChannelLayout()
     {
         if (Rank < 2) throw new CondenseException($"batch norm needs an (N, C, …) input, got shape {Tensors.Shape.Format(Shape)}");

@@ -3,7 +3,7 @@
 // runner computes the unfused graph's outputs (the oracle) within 1e-5 relative (hard-swish bit for bit), the epsilon
 // comes from the graph, the source graph is left as it was, and chains that differ from the exact pattern (another
 // exponent or constant, an intermediate read elsewhere, a bias that is not one per column) are not fused. A MatMul by a
-// constant weight plus a constant bias becomes one Gemm.
+// constant weight plus a constant bias becomes one Gemm; a batch norm and its Relu one pass with the same bits.
 using Condense.Autograd;
 using Condense.Graph;
 using Condense.Inference;
@@ -189,6 +189,41 @@ public class FloatGraphFusionTests
         read.Nodes.Add(new Node("drop", OpTypes.Dropout, ["x", "ratio"], ["y", "mask"]));
         read.Outputs.Add(new ValueInfo("mask", [-1, 5, Width]));
         Assert.Same(read, Assert.IsType<GraphModule>(InferenceEngine.Compile(new GraphModule(read)).Runner).Graph);
+    }
+
+    // x → BatchNormalization (5 channels, inference form) → `norm`, with its statistics and parameters as initializers.
+    private static void Norm(ModelGraph graph, string x, string norm)
+    {
+        var rng = new Rng(21);
+        foreach (var (name, lo, hi) in new[] { ("gamma", -2f, 2f), ("beta", -1f, 1f), ("mean", -1f, 1f), ("var", 0.1f, 3f) })
+            graph.Initializers[name] = Tensor.Uniform(rng, lo, hi, 5);
+        graph.Nodes.Add(new Node("norm", OpTypes.BatchNormalization, [x, "gamma", "beta", "mean", "var"], [norm],
+            new Dictionary<string, AttributeValue> { ["epsilon"] = AttributeValue.Float(1e-3f) }));
+    }
+
+    [Fact]
+    public void APreActivationNormAndItsReluBecomeOnePassWithTheSameBits()
+    {
+        var graph = NewGraph();
+        Norm(graph, "x", "n");
+        graph.Nodes.Add(new Node("relu", OpTypes.Relu, ["n"], ["y"]));
+        var runner = AssertFuses(graph, OpTypes.BatchNormalizationRelu);
+        Assert.Equal(1e-3f, runner.Graph.Nodes.Single().Float("epsilon", 0f));
+        var x = Tensor.Uniform(new Rng(2), -4f, 5f, 3, 5, Width);
+        Assert.Equal(Run(new GraphModule(graph), x), Run(runner, x));
+        // Not fused: the norm read twice, and a norm after a Conv that only it reads (the conv chain folds that one).
+        var shared = NewGraph();
+        Norm(shared, "x", "n");
+        shared.Nodes.Add(new Node("relu", OpTypes.Relu, ["n"], ["y"]));
+        shared.Outputs.Add(new ValueInfo("n", [-1, 5, Width]));
+        var afterConv = NewGraph();
+        afterConv.Initializers["w"] = Tensor.Uniform(new Rng(3), -1f, 1f, 5, 5, 1);
+        afterConv.Nodes.Add(new Node("conv", OpTypes.Conv, ["x", "w"], ["c"]));
+        Norm(afterConv, "c", "n");
+        afterConv.Nodes.Add(new Node("relu", OpTypes.Relu, ["n"], ["y"]));
+        foreach (var near in new[] { shared, afterConv })
+            Assert.DoesNotContain(Assert.IsType<GraphModule>(InferenceEngine.Compile(new GraphModule(near)).Runner).Graph.Nodes,
+                n => n.OpType == OpTypes.BatchNormalizationRelu);
     }
 
     [Fact]

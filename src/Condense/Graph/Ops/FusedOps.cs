@@ -3,7 +3,8 @@
 // op has its head-split layout); SkipLayerNormalization is ONNX Runtime's com.microsoft op of that name (its first four
 // inputs) and trains through the Add and LayerNormalization it stands for. FusedGemm (Gemm and the ReLU or GELU after
 // it, Graph/GraphOps.FusedGemm.cs) trains through the two ops; it is not exported (com.microsoft's has no GELU).
-// QuantizeDequantizeLinear (an activation's Q/DQ pair, Inference/QuantizeDequantizeFusion) runs inference only.
+// QuantizeDequantizeLinear (an activation's Q/DQ pair, Inference/QuantizeDequantizeFusion) and BatchNormalizationRelu (a
+// pre-activation norm and its Relu, Inference/FloatGraphFusion) run inference only.
 using Condense.Tensors;
 using static Condense.Graph.GraphOps;
 
@@ -20,6 +21,8 @@ internal static class FusedOps
         new(OpTypes.QuantizeDequantizeLinear, (n, x, _) => [QuantizeDequantize(n, x)], OpGradient.None, OpExport.None)
             { Import = OpImport.EngineOnly, FloatHeld = true },
         new(OpTypes.DynamicQuantizeDequantizeLinear, (n, x, _) => [DynamicQuantizeDequantize(n, x)], OpGradient.None, OpExport.None)
+            { Import = OpImport.EngineOnly },
+        new(OpTypes.BatchNormalizationRelu, (n, x, _) => [BatchNormalizationRelu(n, x)], OpGradient.None, OpExport.None)
             { Import = OpImport.EngineOnly },
     ];
 

@@ -45,7 +45,7 @@ public static class BatchNormKernels
     }
 
     /// <summary>y[b, ch, :] = x[b, ch, :] · scale[ch] + shift[ch]; x and y are (N, C, S) and may be the same.</summary>
-    public static void Affine(float[] x, float[] y, int n, int c, int s, float[] scale, float[] shift)
+    public static void Affine(float[] x, float[] y, int n, int c, int s, float[] scale, float[] shift, bool relu = false)
     {
         CheckShape(x.Length, n, c, s);
         CheckShape(y.Length, n, c, s);
@@ -53,7 +53,7 @@ public static class BatchNormKernels
         ParallelRanges.For(n * c, x.Length, ParallelThreshold, (first, last) =>
         {
             for (int row = first; row < last; row++)
-                BatchNormRows.Affine(x.AsSpan(row * s, s), y.AsSpan(row * s, s), scale[row % c], shift[row % c], path);
+                BatchNormRows.Affine(x.AsSpan(row * s, s), y.AsSpan(row * s, s), scale[row % c], shift[row % c], path, relu);
         });
     }
 

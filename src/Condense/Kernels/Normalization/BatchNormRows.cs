@@ -68,8 +68,9 @@ internal static class BatchNormRows
         return (sumG, sumGx);
     }
 
-    /// <summary>y = x·scale + shift; x and y may be the same.</summary>
-    public static void Affine(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, KernelPath path)
+    /// <summary>y = x·scale + shift, or with <paramref name="relu"/> max(x·scale + shift, 0) (the bits of a Relu after it);
+    /// x and y may be the same.</summary>
+    public static void Affine(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, KernelPath path, bool relu = false)
     {
         ref float rx = ref MemoryMarshal.GetReference(x);
         ref float ry = ref MemoryMarshal.GetReference(y);
@@ -77,14 +78,20 @@ internal static class BatchNormRows
         if (path == KernelPath.Avx512)
         {
             Vector512<float> vs = Vector512.Create(scale), vt = Vector512.Create(shift);
-            for (; i + 16 <= length; i += 16) (Vector512.LoadUnsafe(ref rx, (nuint)i) * vs + vt).StoreUnsafe(ref ry, (nuint)i);
+            if (relu)
+                for (; i + 16 <= length; i += 16)
+                    Vector512.Max(Vector512.LoadUnsafe(ref rx, (nuint)i) * vs + vt, Vector512<float>.Zero).StoreUnsafe(ref ry, (nuint)i);
+            else for (; i + 16 <= length; i += 16) (Vector512.LoadUnsafe(ref rx, (nuint)i) * vs + vt).StoreUnsafe(ref ry, (nuint)i);
         }
         else if (path == KernelPath.Avx2)
         {
             Vector256<float> vs = Vector256.Create(scale), vt = Vector256.Create(shift);
-            for (; i + 8 <= length; i += 8) (Vector256.LoadUnsafe(ref rx, (nuint)i) * vs + vt).StoreUnsafe(ref ry, (nuint)i);
+            if (relu)
+                for (; i + 8 <= length; i += 8)
+                    Vector256.Max(Vector256.LoadUnsafe(ref rx, (nuint)i) * vs + vt, Vector256<float>.Zero).StoreUnsafe(ref ry, (nuint)i);
+            else for (; i + 8 <= length; i += 8) (Vector256.LoadUnsafe(ref rx, (nuint)i) * vs + vt).StoreUnsafe(ref ry, (nuint)i);
         }
-        for (; i < length; i++) y[i] = x[i] * scale + shift;
+        for (; i < length; i++) y[i] = relu ? MathF.Max(x[i] * scale + shift, 0f) : x[i] * scale + shift;
     }
 
     /// <summary>out = (a·ka + b·kb) + constant, element-wise; <paramref name="output"/> may alias a or b.</summary>
