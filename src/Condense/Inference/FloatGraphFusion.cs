@@ -155,7 +155,7 @@ internal static class FloatGraphFusion
         public Node[]? NormRelu(Node relu)
         {
             if (relu.OpType != OpTypes.Relu || OnlyFeeds(relu.Inputs[0], OpTypes.BatchNormalization) is not { Inputs.Count: 5 } norm
-                || norm.Int("training_mode", 0) != 0 || Producer(norm.Inputs[0], OpTypes.Conv) is not null && Readers(norm.Inputs[0]) == 1
+                || norm.Int("training_mode", 0) != 0 || (Producer(norm.Inputs[0], OpTypes.Conv) is not null && Readers(norm.Inputs[0]) == 1)
                 || norm.Inputs.Skip(1).Any(p => !IsVector(p))) return null;
             return [new Node(relu.Name, OpTypes.BatchNormalizationRelu, norm.Inputs, relu.Outputs,
                 new Dictionary<string, AttributeValue> { ["epsilon"] = AttributeValue.Float(norm.Float("epsilon", 1e-5f)) })];

@@ -44,7 +44,10 @@ public static class BatchNormKernels
         variances.CopyTo(variance);
     }
 
-    /// <summary>y[b, ch, :] = x[b, ch, :] · scale[ch] + shift[ch]; x and y are (N, C, S) and may be the same.</summary>
+    /// <summary>
+    /// y[b, ch, :] = x[b, ch, :] · scale[ch] + shift[ch], then max(·, 0) with <paramref name="relu"/>; x and y are (N, C, S) and
+    /// may be the same.
+    /// </summary>
     public static void Affine(float[] x, float[] y, int n, int c, int s, float[] scale, float[] shift, bool relu = false)
     {
         CheckShape(x.Length, n, c, s);
