@@ -1,6 +1,6 @@
 // A BatchNormalization of codes that a QuantizeLinear reads (through a Relu or constant Clips), in the integer engine:
 // each channel's codes mapped by the float simulation's own arithmetic — DequantizeLinear (q − z)·s, the batch norm's
-// affine x·a + b (a = γ/√(σ² + ε), b = β − μ·a, as Tensor.BatchNorm computes them), the clamp of the activations,
+// affine x·a + b (a = γ/√(σ² + ε), b = β − μ·a, from Tensor.NormAffine as Tensor.BatchNorm's), the clamp of the activations,
 // QuantizeLinear — on 16 channels at a time (Kernels/Int8Conv/ChannelAffineCodes), so the codes are the simulation's
 // exactly. DenseNet's pre-activation layers (the Concat of every earlier feature → BN → ReLU → 1×1 conv) have one before
 // each layer and transition: the Concat's inputs, codes of several (s, z), are mapped side by side into the output's
@@ -9,6 +9,7 @@
 using Condense.Graph;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Platform;
+using Condense.Tensors;
 
 namespace Condense.Inference;
 
@@ -48,19 +49,12 @@ public sealed partial class IntegerConvModel
             if (parameters.Length != 4 || parameters.Any(p => p is null || p.Size != channels)) return false;
             if (inputs.Any(v => v.Shape[1] != inputs[0].Shape[1] || v.Shape[2] != inputs[0].Shape[2])) return false;
             if (Requantization(norm.Outputs[0], clip: true) is not { } r) return false;
-            var (gamma, beta, mean, variance) = (parameters[0]!.Data, parameters[1]!.Data, parameters[2]!.Data, parameters[3]!.Data);
-            float epsilon = norm.Float("epsilon", 1e-5f);
+            var (_, a, b) = Tensor.NormAffine(parameters[2]!.Data, parameters[3]!.Data, parameters[0], parameters[1], norm.Float("epsilon", 1e-5f));
             var maps = new ChannelAffine[inputs.Length];
             for (int i = 0, first = 0; i < inputs.Length; first += inputs[i].Shape[0], i++)
             {
-                var (a, b) = (new float[inputs[i].Shape[0]], new float[inputs[i].Shape[0]]);
-                for (int c = 0; c < a.Length; c++)
-                {
-                    int ch = first + c;
-                    a[c] = gamma[ch] * (1f / MathF.Sqrt(variance[ch] + epsilon));
-                    b[c] = beta[ch] - mean[ch] * a[c];
-                }
-                maps[i] = new ChannelAffine(inputs[i].Scale, inputs[i].ZeroPoint, a, b);
+                var own = first..(first + inputs[i].Shape[0]);
+                maps[i] = new ChannelAffine(inputs[i].Scale, inputs[i].ZeroPoint, a[own], b[own]);
             }
             inputs = [.. inputs.Select(v => InLayout(v, channelsLast: true))];
             int[] shape = [channels, inputs[0].Shape[1], inputs[0].Shape[2]];

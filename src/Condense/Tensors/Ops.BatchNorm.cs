@@ -96,8 +96,11 @@ public partial class Tensor
         return y;
     }
 
-    // Per channel: 1/√(σ² + ε), scale = γ/√(σ² + ε) and shift = β − μ·scale.
-    private static (float[] InvStd, float[] Scale, float[] Shift) NormAffine(ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, Tensor? weight,
+    /// <summary>
+    /// Per channel of an inference batch norm: 1/√(σ² + ε), scale = γ/√(σ² + ε) and shift = β − μ·scale, the affine y = x·scale +
+    /// shift every path computes (the integer engine's norms of codes too).
+    /// </summary>
+    internal static (float[] InvStd, float[] Scale, float[] Shift) NormAffine(ReadOnlySpan<float> mean, ReadOnlySpan<float> variance, Tensor? weight,
         Tensor? bias, float eps)
     {
         int c = mean.Length;

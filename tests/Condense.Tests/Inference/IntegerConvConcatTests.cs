@@ -9,14 +9,10 @@
 // exactly and every other code is within one step; end to end the logits stay within 2 % of the simulation's and of
 // PyTorch's. CodeTable: the
 // table against the formula in double, and its lookup on every path against plain indexing.
-using Condense.Autograd;
-using Condense.Data;
-using Condense.Formats;
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Platform;
-using Condense.Quantization;
 using Condense.Tensors;
 using Xunit.Abstractions;
 
@@ -31,10 +27,8 @@ public sealed class IntegerConvConcatTests(ITestOutputHelper output)
     [InlineData("pools", 16, 16)]
     public void BranchesJoinAndPoolOnCodes(string name, int height, int width)
     {
-        string dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx");
-        var model = ModelFile.Load(Path.Combine(dir, name + "-op13.onnx"));
         var x = Tensor.Normal(new Rng(3), 0f, 1f, 16, 3, height, width);   // as the fixtures' inputs (torch.randn)
-        var quantized = Quantizer.Quantize(model, new Dataset(x.Data, null, [3, height, width]), new QuantizeOptions { CalibrationSamples = 16 }).Model;
+        var quantized = StepwiseCodes.QuantizedFixture(name, x);
         var graph = quantized.Graph;
         // Every DequantizeLinear of codes reads them with the (s, z) they were quantized with (QuantizedPooling moves a pool's
         // QuantizeLinear to the (s, z) its input already has, and its DequantizeLinears with it).
@@ -74,9 +68,7 @@ public sealed class IntegerConvConcatTests(ITestOutputHelper output)
         // whose 1×1 layer quantizes it too) pools codes.
         Assert.Equal(name is "inception" or "pools" ? 1 : 0, engine.Steps.OfType<IntegerConvModel.AveragePoolStep>().Count());
 
-        quantized.Eval();
-        Dictionary<string, Tensor> simulation;
-        using (GradMode.NoGrad()) simulation = quantized.Run(x);
+        var simulation = StepwiseCodes.Simulate(quantized, x);
         var stepwise = engine.ForwardStepwise(x, simulation);
         foreach (var concat in concats) Assert.Equal(simulation[Codes(concat)!].Data.Select(v => (byte)v), stepwise[Codes(concat)!]);
         StepwiseCodes.AssertWithinOneStep(engine, x, simulation, output);

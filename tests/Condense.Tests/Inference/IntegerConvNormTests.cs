@@ -4,14 +4,10 @@
 // channel) and the last one, read by the global pooling, in float. Step by step those codes equal the float simulation's
 // exactly and every other code is within one step; end to end the logits stay within 2 % of the simulation's and of
 // PyTorch's. The kernel: ChannelAffineCodes on every path against the formula written out, for every code.
-using Condense.Autograd;
-using Condense.Data;
-using Condense.Formats;
 using Condense.Graph;
 using Condense.Inference;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Platform;
-using Condense.Quantization;
 using Condense.Tensors;
 using Xunit.Abstractions;
 
@@ -22,10 +18,8 @@ public sealed class IntegerConvNormTests(ITestOutputHelper output)
     [Fact]
     public void DenseNetsNormsRunOnCodes()
     {
-        string dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx");
-        var model = ModelFile.Load(Path.Combine(dir, "dense-op13.onnx"));
         var x = Tensor.Normal(new Rng(5), 0f, 1f, 16, 3, 16, 16);   // as the fixture's input (torch.randn)
-        var quantized = Quantizer.Quantize(model, new Dataset(x.Data, null, [3, 16, 16]), new QuantizeOptions { CalibrationSamples = 16 }).Model;
+        var quantized = StepwiseCodes.QuantizedFixture("dense", x);
         var graph = quantized.Graph;
         var engine = IntegerConvModel.Compile(graph);
 
@@ -45,9 +39,7 @@ public sealed class IntegerConvNormTests(ITestOutputHelper output)
         Assert.Equal([OpTypes.BatchNormalization], engine.Steps.OfType<IntegerConvModel.FloatNodeStep>()
             .Select(f => f.Node.OpType).Where(op => op == OpTypes.BatchNormalization).Distinct());
 
-        quantized.Eval();
-        Dictionary<string, Tensor> simulation;
-        using (GradMode.NoGrad()) simulation = quantized.Run(x);
+        var simulation = StepwiseCodes.Simulate(quantized, x);
         var stepwise = engine.ForwardStepwise(x, simulation);
         foreach (var norm in onCodes) Assert.Equal(simulation[Codes(norm)!].Data.Select(v => (byte)v), stepwise[Codes(norm)!]);
         StepwiseCodes.AssertWithinOneStep(engine, x, simulation, output);

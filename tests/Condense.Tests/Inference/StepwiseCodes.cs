@@ -2,8 +2,12 @@
 // simulation's codes (IntegerConvModel.ForwardStepwise), so rounding cannot accumulate, and every code it writes must be
 // within one quantization step of the simulation's, 99 % of them equal (ties of round-half-even against the float's own
 // rounding move a few).
+using Condense.Autograd;
 using Condense.Data;
+using Condense.Formats;
+using Condense.Graph;
 using Condense.Inference;
+using Condense.Quantization;
 using Condense.Tensors;
 using Xunit.Abstractions;
 
@@ -11,6 +15,21 @@ namespace Condense.Tests.Inference;
 
 internal static class StepwiseCodes
 {
+    /// <summary>Fixtures/onnx/NAME-op13.onnx quantized static, calibrated on <paramref name="x"/> (N, C, H, W).</summary>
+    public static GraphModule QuantizedFixture(string name, Tensor x)
+    {
+        var model = ModelFile.Load(Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", name + "-op13.onnx"));
+        var calibration = new Dataset(x.Data, null, x.Shape[1..]);
+        return Quantizer.Quantize(model, calibration, new QuantizeOptions { CalibrationSamples = x.Shape[0] }).Model;
+    }
+
+    /// <summary>Every value of the quantized graph (its float simulation) for <paramref name="x"/>.</summary>
+    public static Dictionary<string, Tensor> Simulate(GraphModule quantized, Tensor x)
+    {
+        quantized.Eval();
+        using (GradMode.NoGrad()) return quantized.Run(x);
+    }
+
     /// <summary>Asserts the engine's codes against <paramref name="simulation"/> (the QDQ graph's values for <paramref name="x"/>).</summary>
     public static void AssertWithinOneStep(IntegerConvModel engine, Tensor x, IReadOnlyDictionary<string, Tensor> simulation, ITestOutputHelper output)
     {

@@ -63,9 +63,7 @@ internal static unsafe class ChannelAffineCodes
             var codes = Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref px, (nuint)c));
             var v = Avx512F.ConvertToVector512Single(codes - zero) * s;
             v = v * Vector512.LoadUnsafe(ref pa, (nuint)c) + Vector512.LoadUnsafe(ref pb, (nuint)c);
-            var r = Avx512F.RoundScale(Avx512F.Divide(v, toS), 0) + toZ;
-            r = Vector512.ConditionalSelect(Vector512.Equals(r, r), r, toZ);   // NaN → the zero point, as QuantizeLinear
-            Avx512F.ConvertToVector128Byte(Avx512F.ConvertToVector512Int32(Avx512F.Min(Avx512F.Max(r, low), high))).StoreUnsafe(ref py, (nuint)c);
+            QuantizeLinear.ToCodes(v, toS, toZ, low, high).StoreUnsafe(ref py, (nuint)c);
         }
         return c;
     }

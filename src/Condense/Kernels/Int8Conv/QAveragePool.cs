@@ -82,9 +82,7 @@ internal static unsafe class QAveragePool
                 for (int iw = 0; iw < columns; iw++)
                     sum += Avx512F.ConvertToVector512Int32(Vector128.Load(corner + (long)ih * rowStride + (long)iw * channels + c));
             var v = divisor > 0 ? Avx512F.ConvertToVector512Single(sum - zeros) * scale / divide : Vector512<float>.Zero;
-            var r = Avx512F.RoundScale(Avx512F.Divide(v, toScale), 0) + toZero;
-            r = Vector512.ConditionalSelect(Vector512.Equals(r, r), r, toZero);
-            Avx512F.ConvertToVector128Byte(Avx512F.ConvertToVector512Int32(Avx512F.Min(Avx512F.Max(r, lo), hi))).Store(output + c);
+            QuantizeLinear.ToCodes(v, toScale, toZero, lo, hi).Store(output + c);
         }
         return c;
     }

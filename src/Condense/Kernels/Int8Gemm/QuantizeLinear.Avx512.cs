@@ -47,4 +47,18 @@ internal static unsafe partial class QuantizeLinear
         }
         return i;
     }
+
+    /// <summary>
+    /// <see cref="Quantize"/> on 16 lanes by the exact division (the kernels that requantize a computed value: a batch norm of
+    /// codes, a pool of codes): round(v / scale) half to even + zero point in float, NaN to the zero point, clamped to
+    /// [<paramref name="lo"/>, <paramref name="hi"/>] (within 0–255), narrowed to bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<byte> ToCodes(Vector512<float> v, Vector512<float> scale, Vector512<float> zeroPoint, Vector512<float> lo,
+        Vector512<float> hi)
+    {
+        var r = Avx512F.RoundScale(Avx512F.Divide(v, scale), 0) + zeroPoint;
+        r = Vector512.ConditionalSelect(Vector512.Equals(r, r), r, zeroPoint);
+        return Avx512F.ConvertToVector128Byte(Avx512F.ConvertToVector512Int32(Avx512F.Min(Avx512F.Max(r, lo), hi)));
+    }
 }
