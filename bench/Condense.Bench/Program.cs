@@ -12,6 +12,7 @@ return args.FirstOrDefault() switch
     "quant-accuracy" => QuantAccuracyBench.Run(args[1..]),
     "quant-cnn" => QuantCnnBench.Run(args[1..]),
     "qconv" => QConvBench.Run(args[1..]),
+    "qdepthwise" => QDepthwiseBench.Run(args[1..]),
     "train" => TrainBench.Run(args[1..]),
     "sparse" => SparseBench.Run(args[1..]),
     "prune" => PruneBench.Run(args[1..]),
@@ -41,7 +42,7 @@ return args.FirstOrDefault() switch
 static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, winograd, quant, quant-accuracy, quant-cnn, qconv, " +
-        "train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, file, pool, cnn, resnet18, fuzz, conformance, text-quant, " +
-        "text-compress, image-compress, int8-resnet, real, transformer, minilm-diff, distributed");
+        "qdepthwise, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, file, pool, cnn, resnet18, fuzz, conformance, " +
+        "text-quant, text-compress, image-compress, int8-resnet, real, transformer, minilm-diff, distributed");
     return 2;
 }

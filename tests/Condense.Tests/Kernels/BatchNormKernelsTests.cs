@@ -70,8 +70,8 @@ public class BatchNormKernelsTests
         var gy = Tensor.Normal(new Rng(26), 0f, 1f, n * c * s).Data;
         float[] Run(int threads)
         {
-            int saved = Cpu.Threads;
-            Cpu.Threads = threads;
+            int? saved = Cpu.ThreadsOnThisThread;
+            Cpu.ThreadsOnThisThread = threads;
             try
             {
                 float[] mean = new float[c], variance = new float[c], sumG = new float[c], sumGCentered = new float[c];
@@ -84,7 +84,7 @@ public class BatchNormKernelsTests
                 BatchNormKernels.Affine(x, y, n, c, s, invStd, mean);
                 return [.. mean, .. variance, .. sumG, .. sumGCentered, .. gx, .. y];
             }
-            finally { Cpu.Threads = saved; }
+            finally { Cpu.ThreadsOnThisThread = saved; }
         }
         Assert.Equal(Run(1).Select(BitConverter.SingleToInt32Bits), Run(2).Select(BitConverter.SingleToInt32Bits));
     }

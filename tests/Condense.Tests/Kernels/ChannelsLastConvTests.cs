@@ -138,17 +138,17 @@ public sealed unsafe class ChannelsLastConvTests
     // Runs the kernel on one and then two threads; the two outputs must have the same bits.
     private static float[] ForThreads(Conv2dGeometry g, Func<float[], float[]> run)
     {
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
-            Cpu.Threads = 1;
+            Cpu.ThreadsOnThisThread = 1;
             var one = run(new float[g.Batch * g.OutChannels * g.OutPixels]);
-            Cpu.Threads = 2;
+            Cpu.ThreadsOnThisThread = 2;
             var two = run(new float[one.Length]);
             Assert.Equal(one, two);
             return one;
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     private static float[] Fixed(float[] x, float[] w, float[] b, float[] y, float[] residual, Kernel kernel)

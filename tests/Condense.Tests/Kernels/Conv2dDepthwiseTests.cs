@@ -98,17 +98,17 @@ public class Conv2dDepthwiseTests
         var weight = Random(9, g.OutChannels * g.ColumnRows);
         var bias = Random(10, g.OutChannels);
         Assert.True(g.Flops >= Conv2dDepthwise.ParallelFlops);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             var runs = new List<float[]>();
             foreach (int threads in new[] { 2, 1, 3 })
             {
-                Cpu.Threads = threads;
+                Cpu.ThreadsOnThisThread = threads;
                 runs.Add(Run(g, x, weight, bias));
             }
             foreach (var r in runs) Assert.Equal(runs[0], r);
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 }

@@ -163,7 +163,7 @@ public class Conv2dKernelTests
     [Fact]
     public void ResultsAreBitIdenticalForAnyThreadCount()
     {
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (int index in new[] { 14, 13, 16, 17, 22, 23, 24 })
@@ -176,7 +176,7 @@ public class Conv2dKernelTests
                 var runs = new List<float[]>();
                 foreach (int threads in new[] { 2, 1, 3, 2 })
                 {
-                    Cpu.Threads = threads;
+                    Cpu.ThreadsOnThisThread = threads;
                     var y = new float[dy.Length]; var dx = new float[x.Length]; var dw = new float[w.Length];
                     Conv2dKernel.Forward(g, x, w, b, y);
                     Conv2dKernel.BackwardInput(g, w, dy, dx, false);
@@ -186,7 +186,7 @@ public class Conv2dKernelTests
                 foreach (var r in runs) Assert.Equal(runs[0], r);
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Theory]

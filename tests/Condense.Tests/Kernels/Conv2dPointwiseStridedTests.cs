@@ -69,20 +69,20 @@ public class Conv2dPointwiseStridedTests
         var x = Random(4, g.Batch * g.InChannels * g.InPixels);
         var weight = Random(5, g.OutChannels * g.ColumnRows);
         var b = Random(6, g.OutChannels);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             var runs = new List<float[]>();
             foreach (int threads in new[] { 2, 1, 3 })
             {
-                Cpu.Threads = threads;
+                Cpu.ThreadsOnThisThread = threads;
                 var y = new float[g.Batch * g.OutChannels * g.OutPixels];
                 Conv2dPointwiseStrided.Forward(g, x, weight, b, y, default, relu: false);
                 runs.Add(y);
             }
             foreach (var r in runs) Assert.Equal(runs[0], r);
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Fact]

@@ -49,12 +49,12 @@ public class Conv2dPointwiseStripsTests
         {
             using var _ = Cpu.Force(path);
             float[]? first = null;
-            int threads = Cpu.Threads;
+            int? threads = Cpu.ThreadsOnThisThread;
             try
             {
                 foreach (int t in new[] { 1, 2, 3 })
                 {
-                    Cpu.Threads = t;
+                    Cpu.ThreadsOnThisThread = t;
                     var y = new float[residual.Length];
                     Conv2dKernel.Forward(g, x, weight, bias, y, residual, relu: true, null, max);
                     for (int i = 0; i < y.Length; i++)
@@ -81,7 +81,7 @@ public class Conv2dPointwiseStripsTests
             }
             finally
             {
-                Cpu.Threads = threads;
+                Cpu.ThreadsOnThisThread = threads;
                 Conv2dGemm.Strips = true;
             }
         }

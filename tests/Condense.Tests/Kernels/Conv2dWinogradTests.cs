@@ -134,7 +134,7 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
     [Fact]
     public void ResultsAreBitIdenticalForAnyThreadCount()
     {
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (var c in Cases.Where(c => c.Name.Split(' ')[0] is "threaded" or "several"))
@@ -149,14 +149,14 @@ public class Conv2dWinogradTests(ITestOutputHelper output)
                     var runs = new List<float[]>();
                     foreach (int threads in new[] { 2, 1, 3, 2 })
                     {
-                        Cpu.Threads = threads;
+                        Cpu.ThreadsOnThisThread = threads;
                         runs.Add(Winograd(g, mode, x, w, b, r, relu: true));
                     }
                     foreach (var run in runs) Assert.Equal(runs[0], run);
                 }
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Fact]

@@ -34,7 +34,7 @@ public class GemmEpilogueTests
     public void GivesTheBitsOfTheSeparatePasses(KernelPath path, GemmActivation activation, bool packed)
     {
         using var _ = Cpu.Force(path);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (var (m, n, k) in Shapes)
@@ -50,7 +50,7 @@ public class GemmEpilogueTests
                     var packedB = packed && m > 1 ? GemmPackedB.Pack(transB, k, n, b, ldb) : null;
                     foreach (int threads in new[] { 1, 2, 3 })
                     {
-                        Cpu.Threads = threads;
+                        Cpu.ThreadsOnThisThread = threads;
                         var c = Enumerable.Repeat(float.NaN, m * ldc).ToArray();   // beta = 0 never reads C
                         if (packedB is null) Gemm.Multiply(transA, transB, m, n, k, 1f, a, lda, b, ldb, 0f, c, ldc, bias, activation);
                         else Gemm.Multiply(transA, m, 1f, a, lda, packedB, 0f, c, ldc, bias, activation);
@@ -63,7 +63,7 @@ public class GemmEpilogueTests
                     }
                 }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     // C filled with the bias, C += op(A)·op(B), then the activation as the Relu and Gelu ops run it on this path.

@@ -32,7 +32,7 @@ public class GemmPackedBTests
     public void GivesTheBitsOfPerCallPacking(KernelPath path, bool transA, bool transB)
     {
         using var _ = Cpu.Force(path);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (var (m, n, k) in Shapes)
@@ -49,14 +49,14 @@ public class GemmPackedBTests
                     var packed = GemmPackedB.Pack(transB, k, n, b, ldb);
                     foreach (int threads in new[] { 1, 2, 3 })
                     {
-                        Cpu.Threads = threads;
+                        Cpu.ThreadsOnThisThread = threads;
                         var c = (float[])c0.Clone();
                         Gemm.Multiply(transA, m, alpha, a, lda, packed, beta, c, ldc);
                         Assert.True(expected.AsSpan().SequenceEqual(c), $"{m}×{n}×{k} α {alpha} β {beta} pad {pad} on {threads} threads");
                     }
                 }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     // The one-row product as the blocked driver computes it: the same row twice (two rows never take GEMV), the first kept.

@@ -74,7 +74,7 @@ public class GemmTests
     public void IsBitIdenticalAcrossCallsAndThreadCounts(KernelPath path)
     {
         using var _ = Cpu.Force(path);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             // Large enough to be split across threads, in the blocked driver (m > 1) and in GEMV (m == 1).
@@ -90,14 +90,14 @@ public class GemmTests
                 var runs = new List<float[]>();
                 foreach (int threads in new[] { 2, 2, 1, 3 })
                 {
-                    Cpu.Threads = threads;
+                    Cpu.ThreadsOnThisThread = threads;
                     p.Run(Gemm.Multiply, 1f, 0f);
                     runs.Add((float[])p.C.Clone());
                 }
                 foreach (var r in runs) Assert.Equal(runs[0], r);
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Theory]
@@ -107,7 +107,7 @@ public class GemmTests
         // A (M, K) is read in place by the micro-kernels unless its row stride is a multiple of 1,024 floats (4 KiB), when it
         // is packed: the same A at both strides gives the same bits, ragged rows and columns, several K blocks, 1 to 3 threads.
         using var _ = Cpu.Force(path);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (var (m, n, k) in new[] { (37, 45, 9), (25, 70, 800), (130, 300, 390) })
@@ -121,14 +121,14 @@ public class GemmTests
                 Gemm.Multiply(false, false, m, n, k, 0.75f, packed, 1024, b, n, 0f, expected, n);
                 foreach (int threads in new[] { 1, 2, 3 })
                 {
-                    Cpu.Threads = threads;
+                    Cpu.ThreadsOnThisThread = threads;
                     var c = new float[m * n];
                     Gemm.Multiply(false, false, m, n, k, 0.75f, inPlace, k + 3, b, n, 0f, c, n);
                     Assert.Equal(expected, c);
                 }
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Theory]

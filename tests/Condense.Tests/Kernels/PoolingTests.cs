@@ -199,8 +199,8 @@ public class PoolingTests
         var x = Tensor.Normal(new Rng(5), 0f, 1f, planes, 28, 28).Data;
         float[] Run(int threads, out int[] argmax)
         {
-            int saved = Cpu.Threads;
-            Cpu.Threads = threads;
+            int? saved = Cpu.ThreadsOnThisThread;
+            Cpu.ThreadsOnThisThread = threads;
             try
             {
                 var y = new float[planes * 14 * 14];
@@ -211,7 +211,7 @@ public class PoolingTests
                 Pooling.AvgForward(x, avg, planes, 28, 28, window, true);
                 return [.. y, .. avg];
             }
-            finally { Cpu.Threads = saved; }
+            finally { Cpu.ThreadsOnThisThread = saved; }
         }
         var one = Run(1, out var argmaxOne);
         var two = Run(2, out var argmaxTwo);

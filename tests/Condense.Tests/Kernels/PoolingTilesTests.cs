@@ -137,8 +137,8 @@ public class PoolingTilesTests
         var gy = Tensor.Normal(new Rng(13), 0f, 1f, planes * 14 * 14).Data;
         float[] Run(int threads)
         {
-            int saved = Cpu.Threads;
-            Cpu.Threads = threads;
+            int? saved = Cpu.ThreadsOnThisThread;
+            Cpu.ThreadsOnThisThread = threads;
             try
             {
                 var y = new float[gy.Length];
@@ -151,7 +151,7 @@ public class PoolingTilesTests
                 Pooling.AvgBackward(gy, gxAvg, planes, h, w, window, true);
                 return [.. y, .. avg, .. gxMax, .. gxAvg];
             }
-            finally { Cpu.Threads = saved; }
+            finally { Cpu.ThreadsOnThisThread = saved; }
         }
         Assert.Equal(Run(1).Select(BitConverter.SingleToInt32Bits), Run(2).Select(BitConverter.SingleToInt32Bits));
     }

@@ -109,17 +109,17 @@ public sealed class QConv2dChannelsLastTests
         // Above the parallel threshold: units of (channel block, image, tile) split over two threads.
         var g = new Conv2dGeometry(batch, 40, 15, 13, 100, 3, 3, Conv2dOptions.Square(1, 1));
         var (x, w, bias, multiplier, shift) = Problem(g, new Rng(41));
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
-            Cpu.Threads = 1;
+            Cpu.ThreadsOnThisThread = 1;
             var (expected, one) = Run(g, x, 40, w, bias, multiplier, shift, Cpu.SupportedInt8Dots[^1]);
-            Cpu.Threads = 2;
+            Cpu.ThreadsOnThisThread = 2;
             var (_, two) = Run(g, x, 40, w, bias, multiplier, shift, Cpu.SupportedInt8Dots[^1]);
             Assert.Equal(expected, one);
             Assert.Equal(one, two);
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Theory]

@@ -68,19 +68,19 @@ public sealed class QConv2dDirectTests
         for (int i = 0; i < x.Length; i++) x[i] = (byte)rng.NextInt(256);
         var w = new sbyte[g.OutChannels * g.ColumnRows];
         for (int i = 0; i < w.Length; i++) w[i] = (sbyte)(rng.NextInt(256) - 128);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
-            Cpu.Threads = 1;
+            Cpu.ThreadsOnThisThread = 1;
             var (one, oneY, expected, expectedY) = Run(g, x, 9, w, new Rng(8), Cpu.Best, dot);
-            Cpu.Threads = 2;
+            Cpu.ThreadsOnThisThread = 2;
             var (two, twoY, _, _) = Run(g, x, 9, w, new Rng(8), Cpu.Best, dot);
             Assert.Equal(expected, one);
             Assert.Equal(one, two);
             Assert.Equal(expectedY, oneY);
             Assert.Equal(oneY, twoY);
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Theory]

@@ -45,16 +45,16 @@ public sealed class QConv2dMaddubsTests
         for (int i = 0; i < w.Length; i++) w[i] = rng.NextInt(3) switch { 0 => -64, 1 => 64, _ => (sbyte)(rng.NextInt(129) - 64) };
         var packed = Pack(g, w);
         Assert.True(packed.PairSumsFitInt16);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (int threads in new[] { 1, 2 })
             {
-                Cpu.Threads = threads;
+                Cpu.ThreadsOnThisThread = threads;
                 AssertExact(g, x, c.Zx, w, packed, rng);
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Theory]

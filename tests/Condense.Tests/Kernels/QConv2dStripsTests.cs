@@ -64,8 +64,8 @@ public sealed unsafe class QConv2dStripsTests
             var expectedY = QConv2dReference.Requantized(g, expected, multiplier, shift, 90, 5, 250);
             foreach (int threads in new[] { 1, 2, 3 })
             {
-                int saved = Cpu.Threads;
-                Cpu.Threads = threads;
+                int? saved = Cpu.ThreadsOnThisThread;
+                Cpu.ThreadsOnThisThread = threads;
                 try
                 {
                     var (acc, y) = Direct(dot, g, x, c.Zx, new PackedInt8Weights(w, m, c.C), bias, multiplier, shift);
@@ -75,7 +75,7 @@ public sealed unsafe class QConv2dStripsTests
                     Assert.Equal(expected, acc);
                     Assert.Equal(expectedY, y);
                 }
-                finally { Cpu.Threads = saved; }
+                finally { Cpu.ThreadsOnThisThread = saved; }
             }
         }
     }

@@ -103,17 +103,17 @@ public sealed class QConv2dTests
         for (int i = 0; i < codes.Length; i++) codes[i] = (byte)rng.NextInt(256);
         var expected = new float[n * c * 14 * 14];
         Pooling.MaxForward(codes.Select(v => (float)v).ToArray(), expected, n * c, h, w, window);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (int threads in new[] { 1, 2 })
             {
-                Cpu.Threads = threads;
+                Cpu.ThreadsOnThisThread = threads;
                 var pooled = new byte[expected.Length];
                 QConv2d.MaxPool(codes, n, h, w, c, window, pooled);
                 Assert.Equal(expected.Select(v => (byte)v), pooled);
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 }

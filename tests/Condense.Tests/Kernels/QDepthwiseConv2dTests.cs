@@ -2,8 +2,8 @@
 // equal integers, before and after requantization, in both forms (channels in lanes and planar), on ragged shapes (odd
 // sizes, strides 1 to 3, symmetric and asymmetric padding, dilation, 1×1, 3×3 and 5×5, channel multipliers, channel counts
 // with and without a planar last block, several zero points, the extreme products, narrow clamps, multipliers above 1 and
-// of int.MinValue), on every kernel path and on 1, 2 and 3 threads; and the channels-last form (AVX-512 kernel, lanes, or
-// through planes) on the same shapes. QConv2dReference with groups = 1 is checked by QConv2dTests.
+// of int.MinValue), on every kernel path and on 1, 2 and 3 threads; and the channels-last form (AVX-512 kernel as dot
+// products or as vpmaddwd, lanes, or through planes) on the same shapes. QConv2dReference with groups = 1 is checked by QConv2dTests.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Int8Conv;
 using Condense.Kernels.Int8Gemm;
@@ -45,6 +45,13 @@ public sealed class QDepthwiseConv2dTests
         new(1, 24, 1, 8, 8, 3, 1, [1, 1, 1, 1], 1, 250, Extreme: true, Qmin: 90, Qmax: 110),
         new(1, 8, 1, 10, 6, 3, 2, [0, 0, 1, 1], 1, 1, Qmin: 120, Qmax: 121),
         new(2, 45, 1, 81, 79, 3, 1, [1, 1, 1, 1], 1, 77),   // above the parallel threshold: 12 lane blocks over 2 or 3 threads
+        // The dot-product form (4 taps of a kernel row per dot): 5×5 at stride 2 (two dots per row, columns of both), 7×7,
+        // an even kernel, dilation along the height only (a ring of 5 rows), the extreme products on 5×5, a layer split
+        // between threads.
+        new(1, 32, 1, 11, 13, 5, 2, [2, 2, 2, 2], 1, 45), new(2, 16, 1, 9, 12, 7, 1, [3, 3, 3, 3], 1, 180),
+        new(1, 16, 1, 12, 11, 4, 1, [1, 2, 2, 1], 1, 33), new(1, 16, 1, 13, 14, 3, 1, [2, 1, 2, 1], 2, 70, Dw: 1),
+        new(1, 16, 1, 11, 7, 5, 2, [2, 2, 2, 2], 1, 255, Extreme: true, Qmin: 0, Qmax: 255),
+        new(2, 48, 1, 150, 150, 3, 1, [1, 1, 1, 1], 1, 99),   // above the channels-last threshold: runs of rows claimed by the threads
         // Channels-last on AVX-512 (C a multiple of 16): three blocks, stride 2, asymmetric padding, narrow images and dilation.
         new(1, 48, 1, 7, 7, 3, 2, [0, 0, 1, 1], 1, 21, Qmin: 0, Qmax: 170), new(2, 32, 1, 3, 2, 3, 1, [1, 1, 1, 1], 1, 250),
         new(1, 16, 1, 13, 21, 3, 1, [2, 3, 2, 3], 2, 70, Dw: 3), new(1, 64, 1, 30, 29, 3, 1, [1, 1, 1, 1], 1, 128),
@@ -101,14 +108,14 @@ public sealed class QDepthwiseConv2dTests
         ChannelsLast.FromPlanar(planar, g.Batch, g.OutChannels, g.OutPixels, expected);
         var nhwc = new byte[x.Length];
         ChannelsLast.FromPlanar(x, g.Batch, g.InChannels, g.InPixels, nhwc);
-        foreach (bool native in new[] { true, false })
+        foreach (var (native, dots) in new[] { (true, true), (true, false), (false, false) })
         {
             var (y, isNative) = Forced(path, threads, native, () =>
             {
                 var y = new byte[expected.Length];
                 QDepthwiseConv2d.ForwardChannelsLast(g, nhwc, c.Zx, w, bias, multiplier, shift, 100, c.Qmin, c.Qmax, y);
                 return (y, QDepthwiseConv2d.ChannelsLastIsNative(g));
-            });
+            }, dots);
             Assert.Equal(expected, y);
             Assert.Equal(native && path != KernelPath.Scalar && (c.C % 16 == 0 && path == KernelPath.Avx512 || c.C % 8 == 0), isNative);
         }
@@ -135,16 +142,17 @@ public sealed class QDepthwiseConv2dTests
         }
     }
 
-    // run() on `threads` threads with the kernel path forced and the lanes/channels-last kernels allowed or not.
-    private static T Forced<T>(KernelPath path, int threads, bool lanes, Func<T> run) => TransformerKernelsTests.WithThreads(threads, () =>
+    // run() on `threads` threads with the kernel path forced, the lanes/channels-last kernels allowed or not, and the
+    // AVX-512 channels-last kernel's dot-product form allowed or not.
+    private static T Forced<T>(KernelPath path, int threads, bool lanes, Func<T> run, bool dots = true) => TransformerKernelsTests.WithThreads(threads, () =>
     {
         using (Cpu.Force(path))
             try
             {
-                QDepthwiseConv2d.ForceLanes = lanes;
+                (QDepthwiseConv2d.ForceLanes, QDepthwiseConv2d.ForceDots) = (lanes, dots);
                 return run();
             }
-            finally { QDepthwiseConv2d.ForceLanes = null; }
+            finally { (QDepthwiseConv2d.ForceLanes, QDepthwiseConv2d.ForceDots) = (null, null); }
     });
 
     private static (Conv2dGeometry G, byte[] X, sbyte[] W, int[] Bias, int[] Multiplier, int[] Shift) Problem(Case c, int index)

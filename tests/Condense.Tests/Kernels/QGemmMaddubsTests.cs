@@ -133,7 +133,7 @@ public sealed class QGemmMaddubsTests
     [Fact]
     public void IsIdenticalForAnyThreadCount()
     {
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (var (m, n, k) in new[] { (4, 1000, 785), (200, 64, 301), (40, 520, 300) })
@@ -145,12 +145,12 @@ public sealed class QGemmMaddubsTests
                 var packed = new PackedInt8Weights(w, n, k);
                 foreach (int threads in new[] { 1, 2, 3 })
                 {
-                    Cpu.Threads = threads;
+                    Cpu.ThreadsOnThisThread = threads;
                     AssertExact(m, n, k, x, 128, w, bias, packed);
                 }
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Fact]

@@ -107,7 +107,7 @@ public class QGemmTests
     public void IsIdenticalForAnyThreadCount(KernelPath path, Int8Dot dot)
     {
         using var _ = Force(path, dot);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (var (m, n, k) in new[] { (1, 1000, 784), (200, 64, 300), (40, 520, 300) })
@@ -116,14 +116,14 @@ public class QGemmTests
                 var expected = p.ExpectedAcc();
                 foreach (int threads in new[] { 1, 2, 3 })
                 {
-                    Cpu.Threads = threads;
+                    Cpu.ThreadsOnThisThread = threads;
                     var acc = new int[m * n];
                     QGemm.LinearForward(m, p.X, 128, p.Packed, p.Bias, acc);
                     Assert.Equal(expected, acc);
                 }
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Fact]

@@ -56,20 +56,20 @@ public class QuantizeToByteTests
         const float scale = 0.0392157f;
         var one = NearTies(scale, new Rng(12));
         var x = Enumerable.Repeat(one, 40).SelectMany(v => v).ToArray();
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (var path in Cpu.SupportedPaths)
                 foreach (int threads in new[] { 1, 2, 3 })
                 {
-                    Cpu.Threads = threads;
+                    Cpu.ThreadsOnThisThread = threads;
                     var q = new byte[x.Length];
                     using (Cpu.Force(path)) QuantizeLinear.QuantizeToByteParallel(x, scale, 7, q);
                     for (int i = 0; i < x.Length; i++)
                         Assert.True(QuantizeLinear.Quantize(x[i], scale, 7, 0, 255) == q[i], $"{path}, {threads} threads: x[{i}] = {x[i]:R} gave {q[i]}");
                 }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Theory]
@@ -103,12 +103,12 @@ public class QuantizeToByteTests
         int zeroPoint = 128;
         var node = new Node("qdq", OpTypes.QuantizeDequantizeLinear, ["x", "s", "z"], ["y"],
             new Dictionary<string, AttributeValue> { ["qmin"] = AttributeValue.Int(0), ["qmax"] = AttributeValue.Int(255) });
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             foreach (int threads in new[] { 1, 2 })
             {
-                Cpu.Threads = threads;
+                Cpu.ThreadsOnThisThread = threads;
                 var y = GraphOps.Run(node, [x, new Tensor([scale], 1), new Tensor([(float)zeroPoint], 1)], new OpContext(Training: false, new Rng(1)))[0];
                 for (int i = 0; i < x.Size; i++)
                 {
@@ -117,6 +117,6 @@ public class QuantizeToByteTests
                 }
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 }

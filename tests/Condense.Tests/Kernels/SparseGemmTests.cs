@@ -122,7 +122,7 @@ public class SparseGemmTests
     public void IsBitIdenticalAcrossCallsAndThreadCounts(KernelPath path)
     {
         using var _ = Cpu.Force(path);
-        int saved = Cpu.Threads;
+        int? saved = Cpu.ThreadsOnThisThread;
         try
         {
             // 300×784 at density 0.5 (118K non-zeros) is split across threads at every batch size.
@@ -133,7 +133,7 @@ public class SparseGemmTests
                 var runs = new List<float[]>();
                 foreach (int threads in new[] { 2, 1, 2, 3 })
                 {
-                    Cpu.Threads = threads;
+                    Cpu.ThreadsOnThisThread = threads;
                     var y = new float[m * 300];
                     SparseGemm.LinearForward(problem.Csr, x, m, problem.Bias, y);
                     runs.Add(y);
@@ -141,7 +141,7 @@ public class SparseGemmTests
                 foreach (var r in runs) Assert.Equal(runs[0], r);
             }
         }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Theory]

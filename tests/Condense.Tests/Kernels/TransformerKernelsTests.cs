@@ -29,10 +29,10 @@ public class TransformerKernelsTests
     /// <summary>The result of <paramref name="run"/> with the kernels' thread budget set to <paramref name="threads"/>.</summary>
     internal static T WithThreads<T>(int threads, Func<T> run)
     {
-        int saved = Cpu.Threads;
-        Cpu.Threads = threads;
+        int? saved = Cpu.ThreadsOnThisThread;
+        Cpu.ThreadsOnThisThread = threads;
         try { return run(); }
-        finally { Cpu.Threads = saved; }
+        finally { Cpu.ThreadsOnThisThread = saved; }
     }
 
     [Theory]

@@ -269,8 +269,8 @@ public class ParallelStepTests
         // 100,003 elements: above the parallel threshold and not a multiple of the slice alignment.
         float[] Run(int threads)
         {
-            int previous = Condense.Kernels.Platform.Cpu.Threads;
-            Condense.Kernels.Platform.Cpu.Threads = threads;
+            int? previous = Condense.Kernels.Platform.Cpu.ThreadsOnThisThread;
+            Condense.Kernels.Platform.Cpu.ThreadsOnThisThread = threads;
             try
             {
                 var p = new Condense.Nn.Parameter(Condense.Tensors.Tensor.Uniform(new Condense.Tensors.Rng(1), -1f, 1f, 100_003));
@@ -284,7 +284,7 @@ public class ParallelStepTests
                 }
                 return p.Data;
             }
-            finally { Condense.Kernels.Platform.Cpu.Threads = previous; }
+            finally { Condense.Kernels.Platform.Cpu.ThreadsOnThisThread = previous; }
         }
         var one = Run(1);
         var two = Run(2);

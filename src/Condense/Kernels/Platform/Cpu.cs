@@ -24,6 +24,7 @@ public static class Cpu
     // concurrently on other threads. Worker threads never read it: the caller reads Active once per call.
     [ThreadStatic] private static KernelPath? t_forced;
     [ThreadStatic] private static Int8Dot? t_forcedInt8Dot;
+    [ThreadStatic] private static int? t_threads;
 
     /// <summary>
     /// Bytes of the last-level cache one core shares (Linux's sysfs, cache index of level 3); null where it is not reported.
@@ -44,11 +45,25 @@ public static class Cpu
     /// <summary>How many threads a large kernel call may use; defaults to the processor count.</summary>
     public static int Threads
     {
-        get => _threads;
+        get => t_threads ?? _threads;
         set
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             _threads = value;
+        }
+    }
+
+    /// <summary>
+    /// The thread budget of calls made on the calling thread only (null: <see cref="Threads"/>' own), so that tests running
+    /// at the same time keep theirs; kernels read the budget on the calling thread, as they read <see cref="Active"/>.
+    /// </summary>
+    internal static int? ThreadsOnThisThread
+    {
+        get => t_threads;
+        set
+        {
+            if (value < 1) throw new ArgumentOutOfRangeException(nameof(value), value, "a thread budget is at least 1");
+            t_threads = value;
         }
     }
 
