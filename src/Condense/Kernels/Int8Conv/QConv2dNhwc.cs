@@ -57,7 +57,7 @@ internal static unsafe class QConv2dNhwc
         new Span<byte>(zero, 4 * layout.Quads).Fill(xZeroPoint);
         if (layout.Merged) x = PadWidth(g, x, xZeroPoint);
         int units = blocks * g.Batch * layout.Tiles;
-        int parts = g.Flops >= Conv2dKernel.ParallelFlops ? Math.Min(Cpu.Threads, units) : 1;
+        int parts = SplitsBetweenThreads(g) ? Math.Min(Cpu.Threads, units) : 1;
         var job = t_job ??= new Job();
         var requantizer = y is null ? default
             : new ChannelRequantizer(multiplier, shift, m, yZeroPoint, qmin, qmax, AlignedBuffer.Of(ref t_shifts, 3 * blocks * BlockChannels));
@@ -66,6 +66,19 @@ internal static unsafe class QConv2dNhwc
         try { WorkerPool.Run(job, parts); }
         finally { job.Clear(); }
     }
+
+    // A layer is split between the threads when it is large and does enough arithmetic per byte of its input and output
+    // images: a thread that reads rows another core wrote, or leaves its rows in its own core's cache for the next layer,
+    // moves them between the cores, which cost MobileNetV2's first layers (16 → 96 channels at 112²: 27 operations a byte;
+    // 24 → 144 and 144 → 24 at 56²: 41) more than the second core saved. MobileNetV2 int8 at batch 1, ORT/Condense in
+    // alternating runs (`bench file`): 1.03–1.16 so, 0.96–1.09 with these layers split anyway (in a slower hour of the
+    // machine the rule measured worse: 0.83–0.88 against the previous build's 0.88–0.93); DenseNet-121 (100 to 460
+    // operations a byte) unchanged, 1.60–1.70.
+    internal const int ParallelFlopsPerByte = 64;
+
+    private static bool SplitsBetweenThreads(Conv2dGeometry g) =>
+        g.Flops >= Conv2dKernel.ParallelFlops
+        && g.Flops >= ParallelFlopsPerByte * (long)g.Batch * ((long)g.InPixels * g.InChannels + (long)g.OutPixels * g.OutChannels);
 
     // Few input channels (the RGB stem): the kW taps of a kernel row are one tap of kW·C contiguous bytes, read from a copy
     // of the images with the left and right padding written as z_x (rows of W + pL + pR pixels). ResNet's 7×7 stem on 3

@@ -69,8 +69,9 @@ public static unsafe partial class QDepthwiseConv2d
 
     // Channels-last depthwise layers of MobileNetV2's size (up to 8 MFLOP at 224²) run on the calling thread: in the
     // network, a layer that reads what both cores wrote and leaves its output in both cores' caches cost more than the
-    // second core saved — MobileNetV2 int8 on two threads, node sums 3.40–3.41 ms with its depthwise layers split over
-    // the threads, 3.14–3.21 ms with them on one (same-run alternation, `bench file … --profile`).
+    // second core saved (about 9 operations a byte; QConv2dNhwc.ParallelFlopsPerByte). MobileNetV2 int8 on two threads:
+    // node sums 3.40–3.41 ms with its depthwise layers split, 3.14–3.21 ms with them on one thread; ORT/Condense 1.03–1.16
+    // against 0.81–1.03 split (alternating runs of `bench file`).
     internal const long ChannelsLastParallelFlops = 32_000_000;
 
     private static void ChannelsLast512(Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte[] weight, int* bias, int* multiplier, int* shift,
