@@ -56,6 +56,7 @@ public static class OnnxImporter
             throw new InvalidFileException(path, "not an ONNX model (no graph or IR version)");
         long opset = CheckOpsets(model, path);
         OnnxExternalData.Resolve(model.Graph, path);
+        MergedDecoderImport.Inline(model.Graph, path);
         var graph = ToGraph(model.Graph, parsed.FloatData, opset, path);
         foreach (var property in model.MetadataProps) graph.Metadata[property.Key] = property.Value;
         return graph;
