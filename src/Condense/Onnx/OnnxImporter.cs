@@ -52,8 +52,7 @@ public static class OnnxImporter
             throw new InvalidFileException(path, $"cannot read: {e.Message.ReplaceLineEndings(" ")}");
         }
         var model = parsed.Model;
-        if (model.Graph is null || model.IrVersion <= 0)
-            throw new InvalidFileException(path, "not an ONNX model (no graph or IR version)");
+        if (model.Graph is null || model.IrVersion <= 0) throw new InvalidFileException(path, "not an ONNX model (no graph or IR version)");
         long opset = CheckOpsets(model, path);
         OnnxExternalData.Resolve(model.Graph, path);
         MergedDecoderImport.Inline(model.Graph, path);
