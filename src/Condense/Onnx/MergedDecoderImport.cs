@@ -5,6 +5,7 @@
 // take the If's place, its outputs named as the If's, and use_cache_branch and the cache inputs that only the other branch
 // read are dropped (ONNX Runtime then runs the imported model without them). Any other control flow stays refused in one
 // line.
+using Condense.Graph;
 using Onnx;
 
 namespace Condense.Onnx;
@@ -56,7 +57,7 @@ internal static class MergedDecoderImport
             string inner = branch.Output[i].Name, outer = node.Output[i];
             if (outer.Length == 0) continue;
             if (made.Contains(inner) && rename.TryAdd(inner, outer)) continue;
-            var identity = new NodeProto { Name = $"{name}/output{i}", OpType = "Identity" };
+            var identity = new NodeProto { Name = $"{name}/output{i}", OpType = OpTypes.Identity };
             identity.Input.Add(inner);
             identity.Output.Add(outer);
             nodes.Add(identity);
