@@ -59,15 +59,11 @@ public sealed class MergedDecoderTests
         var proto = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Merged));
         proto.Graph.Input.Single(i => i.Name == "use_cache_branch").Name = "flag";
         proto.Graph.Node.Single(n => n.OpType == "If").Input[0] = "flag";
-        string path = Path.Combine(Path.GetTempPath(), $"condense-if-{Guid.NewGuid():N}.onnx");
-        try
-        {
-            File.WriteAllBytes(path, proto.ToByteArray());
-            var e = Assert.Throws<InvalidFileException>(() => ModelFile.Load(path));
-            Assert.Contains("control flow is not supported", e.Message);
-            Assert.Contains("'optimum::if'", e.Message);
-            Assert.DoesNotContain('\n', e.Message);
-        }
-        finally { File.Delete(path); }
+        using var folder = new Data.TempDir();
+        File.WriteAllBytes(folder.File("flag.onnx"), proto.ToByteArray());
+        var e = Assert.Throws<InvalidFileException>(() => ModelFile.Load(folder.File("flag.onnx")));
+        Assert.Contains("control flow is not supported", e.Message);
+        Assert.Contains("'optimum::if'", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 }

@@ -8,9 +8,9 @@
 // instead of 9 widenings and 9 vpmaddwd), EfficientNet's 5×5 two. The input zero point is taken out once per output row:
 // Σ (x − z_x)·w = Σ x·w − z_x·Σ w over the kernel rows inside the image, the padding columns holding z_x (their terms
 // cancel, as QConv2dReference pads) and the rows above or below the image skipped. An input row is expanded once per
-// unit run that needs it (a ring of the window's rows, tagged by image, block and row), so a stride-1 layer expands each
-// row once, not once per output row. Dilation along the width keeps the vpmaddwd kernel. The same integers as the
-// other forms (QConv2dReference.cs is the spec), for any thread count.
+// run of output rows that reads it (a ring of the window's rows, tagged by image, block and row), not once per output
+// row. Dilation along the width keeps the vpmaddwd kernel. The same integers as the other forms (QConv2dReference.cs is
+// the spec), for any thread count.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
