@@ -80,7 +80,6 @@ public partial class Tensor
         runningVar.MarkModified();
     }
 
-    // (N, C, S): the batch, the channels, and the product of the remaining dimensions (1 for (N, C)).
     /// <summary>
     /// An inference batch norm with running statistics and the Relu after it, in one pass (no gradient): the bits of
     /// <see cref="BatchNorm"/> in evaluation followed by <see cref="Relu"/>.
@@ -115,6 +114,7 @@ public partial class Tensor
         return (invStd, scale, shift);
     }
 
+    // (N, C, S): the batch, the channels, and the product of the remaining dimensions (1 for (N, C)).
     private (int N, int C, int S) ChannelLayout()
     {
         if (Rank < 2) throw new CondenseException($"batch norm needs an (N, C, …) input, got shape {Tensors.Shape.Format(Shape)}");

@@ -13,7 +13,6 @@
 // row) and stored 16 bytes a pixel. The same integers as the planar and lanes forms (QDepthwiseConv2d.cs;
 // QConv2dReference.cs is the spec), for any thread count.
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Condense.Kernels.Conv;
@@ -64,7 +63,7 @@ public static unsafe partial class QDepthwiseConv2d
             s_prepared.AddOrUpdate(weight, prepared);
         }
         // Pinned at allocation: the address stays valid while the table (or the caller) keeps the weight alive.
-        return (int*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(prepared.Lanes)) + 63) & ~(nint)63);
+        return AlignedBuffer.Start(prepared.Lanes);
     }
 
     // Channels-last depthwise layers of MobileNetV2's size (up to 8 MFLOP at 224²) run on the calling thread: in the
@@ -79,8 +78,7 @@ public static unsafe partial class QDepthwiseConv2d
     {
         int c = g.InChannels;
         var requantizer = new ChannelRequantizer(multiplier, shift, c, yZeroPoint, qmin, qmax, AlignedBuffer.Of(ref t_clScratch, 3 * c));
-        long units = (long)g.Batch * (c / BlockLanes) * g.OutHeight;
-        int parts = g.Flops < ChannelsLastParallelFlops ? 1 : (int)Math.Min(Cpu.Threads, units);
+        int parts = g.Flops < ChannelsLastParallelFlops ? 1 : (int)Math.Min(Cpu.Threads, ChannelsLastUnits(g));
         if (UsesDots(g))
             Start(new DotsJob(g, x, xZeroPoint, DotWeights(weight, g), bias, requantizer, y) { Parts = parts }, parts);
         else
@@ -94,16 +92,18 @@ public static unsafe partial class QDepthwiseConv2d
         }
     }
 
+    // The channels-last kernels' units of work: (image, 16-channel block, output row).
+    private static long ChannelsLastUnits(Conv2dGeometry g) => (long)g.Batch * (g.InChannels / BlockLanes) * g.OutHeight;
+
     /// <summary>Units (image, 16-channel block, output row), part p taking a contiguous run.</summary>
     private sealed class ChannelsLastJob(Conv2dGeometry g, byte* x, byte xZeroPoint, int* lanes, int* bias, ChannelRequantizer requantizer, byte* y)
         : IParallelJob
     {
-        public long Units => (long)g.Batch * (g.InChannels / BlockLanes) * g.OutHeight;
         public int Parts { get; set; } = 1;
 
         public void Execute(int part)
         {
-            long units = Units, u0 = units * part / Parts, u1 = units * (part + 1) / Parts;
+            long units = ChannelsLastUnits(g), u0 = units * part / Parts, u1 = units * (part + 1) / Parts;
             int blocks = g.InChannels / BlockLanes;
             int* sums = AlignedBuffer.Of(ref t_clRow, (long)g.OutWidth * BlockLanes);
             var o = g.Options;

@@ -12,7 +12,6 @@
 // row. Dilation along the width keeps the vpmaddwd kernel. The same integers as the other forms (QConv2dReference.cs is
 // the spec), for any thread count.
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Condense.Kernels.Conv;
@@ -57,7 +56,7 @@ public static unsafe partial class QDepthwiseConv2d
         if (s_preparedDots.TryGetValue(weight, out var known) && known.KernelH == g.KernelH && known.KernelW == g.KernelW) return known;
         int c = g.InChannels, kh = g.KernelH, kw = g.KernelW;
         var prepared = new PreparedDots(kh, kw, c);
-        sbyte* weights = Aligned(prepared.Weights);
+        sbyte* weights = AlignedBuffer.Start(prepared.Weights);
         int groups = prepared.Groups;
         for (int channel = 0; channel < c; channel++)
         {
@@ -78,14 +77,10 @@ public static unsafe partial class QDepthwiseConv2d
         return prepared;
     }
 
-    private static sbyte* Aligned(sbyte[] pinned) =>
-        (sbyte*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned)) + 63) & ~(nint)63);
-
     /// <summary>Units (image, 16-channel block, output row) as ChannelsLastJob, claimed by the parts in runs of rows.</summary>
     private sealed class DotsJob(Conv2dGeometry g, byte* x, byte xZeroPoint, PreparedDots dots, int* bias, ChannelRequantizer requantizer, byte* y)
         : IParallelJob
     {
-        public long Units => (long)g.Batch * (g.InChannels / BlockLanes) * g.OutHeight;
         public int Parts { get; set; } = 1;
         private long _next;
 
@@ -97,7 +92,7 @@ public static unsafe partial class QDepthwiseConv2d
 
         public void Execute(int part)
         {
-            long units = Units;
+            long units = ChannelsLastUnits(g);
             int blocks = g.InChannels / BlockLanes, columns = Columns, ring = RingRows;
             int* sums = AlignedBuffer.Of(ref t_clRow, (long)g.OutWidth * BlockLanes);
             byte* patch = AlignedBuffer.Of(ref t_dotPatch, (long)(columns + DotTaps) * BlockLanes + 64);
@@ -132,7 +127,7 @@ public static unsafe partial class QDepthwiseConv2d
             int kh = g.KernelH, groups = dots.Groups, ow = g.OutWidth, step = o.StrideW * ExpandedColumn, rows = 0;
             byte** rowData = stackalloc byte*[kh];
             sbyte** rowWeights = stackalloc sbyte*[kh];
-            sbyte* weights = Aligned(dots.Weights);
+            sbyte* weights = AlignedBuffer.Start(dots.Weights);
             var (low, high) = bias is null ? (Vector256<int>.Zero, Vector256<int>.Zero)
                 : (Vector256.Load(bias + block * BlockLanes), Vector256.Load(bias + block * BlockLanes + 8));
             fixed (int* rowSums = dots.RowSums)

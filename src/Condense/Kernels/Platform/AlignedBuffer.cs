@@ -8,6 +8,13 @@ namespace Condense.Kernels.Platform;
 /// <summary>64-byte-aligned views of pinned, reusable arrays.</summary>
 internal static unsafe class AlignedBuffer
 {
+    /// <summary>
+    /// The first 64-byte boundary of <paramref name="pinned"/>, an array allocated pinned with 64 bytes to spare (kernels'
+    /// prepared weights, kept between calls).
+    /// </summary>
+    public static T* Start<T>(T[] pinned) where T : unmanaged =>
+        (T*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned)) + 63) & ~(nint)63);
+
     /// <summary>A 64-byte-aligned view of <paramref name="buffer"/> holding at least <paramref name="count"/> values (grown, pinned).</summary>
     public static T* Of<T>(ref T[]? buffer, long count) where T : unmanaged
     {
