@@ -210,7 +210,7 @@ internal static class ConvBench
     }
 
     /// <summary>An ONNX Runtime session on a one-node model: Conv(x, w, b) with w and b as initializers.</summary>
-    private sealed class OrtConv : IDisposable
+    internal sealed class OrtConv : IDisposable
     {
         private readonly InferenceSession _session;
         private readonly RunOptions _runOptions = new();

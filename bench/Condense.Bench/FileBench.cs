@@ -5,8 +5,10 @@
 // spinning (its idle threads would otherwise steal our time). Both first run ~3 s alternately to warm up; then 40
 // alternating calls each, the median of the last 35 reported with ORT/ours (above 1: Condense is faster), and the
 // largest difference between the two first outputs relative to ORT's largest value. `--profile` adds the time per op
-// type (the gaps between Condense's steps, summed over 5 passes; `--by-node` the slowest nodes), or for the integer engine
-// its per-step profile; `--channels-first` keeps a float graph off the channels-last path (to compare the two layouts).
+// type (the gaps between Condense's steps, averaged over 20 passes; `--by-node` the 60 slowest nodes, an inverted residual
+// block run as one pass named by its last node), or for the integer engine its per-step profile; `--channels-first` keeps
+// a float graph off the channels-last path and `--unfused-blocks` runs an inverted residual block's layers in turn (to
+// compare the two ways).
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Formats;
@@ -46,6 +48,7 @@ internal static class FileBench
             runner.Eval();
             var graph = runner as GraphModule;
             if (graph is not null && args.Contains("--channels-first")) graph.ChannelsLastInference = false;
+            if (graph is not null && args.Contains("--unfused-blocks")) graph.InvertedBlockInference = false;
             if (graph is null && tokenShape is not null) { Console.Error.WriteLine($"{parts[0]}: compiled to {compiled.Kind}, which takes images"); return 1; }
             var (feeds, theirs) = tokenShape is null ? ImageFeeds(graph?.Graph.Inputs[0].Name ?? "input", session, Shape(parts[1]))
                 : TokenFeeds(graph!, session, tokenShape);
@@ -116,10 +119,10 @@ internal static class FileBench
             times[key] = times.TryGetValue(key, out var t) ? (t.Ms + ms, t.Count + 1) : (ms, 1);
             wall = now;
         };
-        for (int pass = 0; pass < 5; pass++)
+        for (int pass = 0; pass < 20; pass++)
             using (GradMode.NoGrad()) { wall = Stopwatch.GetTimestamp(); ours.RunOutputs(feeds); }
         ours.StepFinished = null;
-        foreach (var (op, (ms, count)) in times.OrderByDescending(kv => kv.Value.Ms).Take(byNode ? 40 : 15))
-            Console.WriteLine($"  {(op.Length > 60 ? op[..60] : op),-60} {count / 5,5} steps {ms / 5,8:F3} ms");
+        foreach (var (op, (ms, count)) in times.OrderByDescending(kv => kv.Value.Ms).Take(byNode ? 60 : 15))
+            Console.WriteLine($"  {(op.Length > 60 ? op[..60] : op),-60} {count / 20,5} steps {ms / 20,8:F3} ms");
     }
 }

@@ -35,6 +35,7 @@ return args.FirstOrDefault() switch
     "transformer" => TransformerBench.Run(args[1..]),
     "minilm-diff" => MiniLmDiffBench.Run(args[1..]),
     "distributed" => DistributedBench.Run(args[1..]),
+    "stem" => StemBench.Run(args[1..]),
     "distributed-worker" => DistributedWorker.Run(args[1..]),
     _ => Usage(),
 };

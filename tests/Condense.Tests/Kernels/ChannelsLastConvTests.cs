@@ -1,10 +1,11 @@
 // The channels-last kernels (Kernels/Conv/ChannelsLastConv, DepthwiseChannelsLast, DirectChannelsLast) against the naive
 // convolution (Conv2dReference) on channels-first images, transposed by index in the test: a stem of few taps (channels-first
 // in, channels-last out: 3 × 3 stride 2, 5 × 5 over two channels, dilation 2, 7 and 20 output channels for the scalar and
-// lane parts); depthwise with 3×3, 5×3, 5×5 and 5×7 kernels, strides 1 and 2, uneven pads, dilation 2, channel counts that use 16-lane,
-// 8-lane and scalar parts (5, 16, 24, 40, 48), a 20 × 1 kernel; 1×1 at stride 1 and 2 over uneven channel counts; each with
-// and without a bias, residual and clamp, on every kernel path, one and two threads giving the same bits. The layout changes
-// and the channels-last global average pooling against index formulas.
+// lane parts, rows wide enough for its tiles of 8 and 16 pixels); depthwise with 3×3, 5×3, 5×5 and 5×7 kernels, strides 1
+// and 2, uneven pads, dilation 2, channel counts that use 16-lane, 8-lane and scalar parts (5, 16, 24, 40, 48), a 20 × 1
+// kernel; 1×1 at stride 1 and 2 over uneven channel counts; each with and without a bias, residual and clamp, on every
+// kernel path, one and two threads giving the same bits. The layout changes and the channels-last global average pooling
+// against index formulas.
 using Condense.Kernels.Conv;
 using Condense.Kernels.Elementwise;
 using Condense.Kernels.Platform;
@@ -91,6 +92,10 @@ public sealed unsafe class ChannelsLastConvTests
             (2, 16, 11, 11, 3, new(1, 2, 0, 2, 2, 1, 2, 2, 1)), (1, 7, 6, 6, 3, new(1, 1, 1, 1, 1, 1, 1, 1, 1)),
             // ShuffleNet's 24 channels and 40: a whole vector or two, then the last 16 for the rest.
             (3, 24, 15, 14, 3, new(2, 2, 1, 1, 1, 1, 1, 1, 1)), (3, 40, 9, 10, 3, new(1, 1, 1, 1, 1, 1, 1, 1, 1)),
+            // Rows wide enough for the tiles of sixteen sums: 8 pixels × 32 channels, 16 × 16 (also for the last 16 of 24 and
+            // of 48), with dilation.
+            (3, 32, 7, 40, 3, new(2, 2, 1, 1, 1, 1, 1, 1, 1)), (3, 16, 5, 38, 3, new(1, 1, 1, 1, 1, 1, 1, 1, 1)),
+            (3, 24, 7, 40, 3, new(2, 2, 1, 1, 1, 1, 1, 1, 1)), (2, 48, 8, 30, 3, new(1, 1, 2, 2, 2, 2, 2, 2, 1)),
         })
             foreach (bool extras in new[] { false, true })
             {

@@ -21,6 +21,14 @@ internal static unsafe class InvertedResidualBlock
     /// <summary>About how many bytes of expanded rows a band holds (about half a core's L2 on the machines measured).</summary>
     private const long BandBytes = 512 * 1024;
 
+    /// <summary>
+    /// From this many flops a block's bands are shared between the threads, as a product's tiles are (GemmDriver). It was
+    /// Conv2dKernel's 10 Mflop: MNASNet 0.5's blocks (3–7 Mflop) then ran on one thread while their layers run apart went
+    /// on two, and the fused model ran at 0.75–0.79 of ONNX Runtime's speed against 0.98–0.99 now (`bench file`, alternating
+    /// runs on the 2-core AMD machine; MobileNetV2 unchanged).
+    /// </summary>
+    private const long ParallelFlops = 3_000_000;
+
     [ThreadStatic] private static float[]? t_expanded;
     [ThreadStatic] private static float[]? t_depthwise;
 
@@ -47,7 +55,7 @@ internal static unsafe class InvertedResidualBlock
         int bands = (d.OutHeight + bandRows - 1) / bandRows;
         long flops = (expand?.Geometry.Flops ?? 0) + d.Flops + project.Geometry.Flops;
         nint px = (nint)x, pr = (nint)residual, py = (nint)y;
-        ParallelRanges.For(d.Batch * bands, flops, Conv2dKernel.ParallelFlops, (first, last) =>
+        ParallelRanges.For(d.Batch * bands, flops, ParallelFlops, (first, last) =>
         {
             for (int unit = first; unit < last; unit++)
             {
