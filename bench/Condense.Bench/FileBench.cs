@@ -8,7 +8,8 @@
 // type (the gaps between Condense's steps, averaged over 20 passes; `--by-node` the 60 slowest nodes, an inverted residual
 // block run as one pass named by its last node), or for the integer engine its per-step profile; `--channels-first` keeps
 // a float graph off the channels-last path and `--unfused-blocks` runs an inverted residual block's layers in turn (to
-// compare the two ways).
+// compare the two ways); `--split-small` / `--keep-small` fix the integer engine's choice for its small layers, which it
+// otherwise measures on its first calls (Inference/IntegerConvModel.SplitTrial.cs).
 using System.Diagnostics;
 using Condense.Autograd;
 using Condense.Formats;
@@ -49,6 +50,8 @@ internal static class FileBench
             var graph = runner as GraphModule;
             if (graph is not null && args.Contains("--channels-first")) graph.ChannelsLastInference = false;
             if (graph is not null && args.Contains("--unfused-blocks")) graph.InvertedBlockInference = false;
+            if (runner is IntegerConvModel forcedEngine && (args.Contains("--split-small") || args.Contains("--keep-small")))
+                forcedEngine.SplitSmallLayers = args.Contains("--split-small");
             if (graph is null && tokenShape is not null) { Console.Error.WriteLine($"{parts[0]}: compiled to {compiled.Kind}, which takes images"); return 1; }
             var (feeds, theirs) = tokenShape is null ? ImageFeeds(graph?.Graph.Inputs[0].Name ?? "input", session, Shape(parts[1]))
                 : TokenFeeds(graph!, session, tokenShape);
@@ -66,6 +69,11 @@ internal static class FileBench
             double Median(List<double> times) => times.Skip(5).Order().ElementAt(17);
             if (profile && graph is not null) Profile(graph, feeds, args.Contains("--by-node"));
             else if (profile && runner is IntegerConvModel engine) Int8ResNetProfile.Print(engine, feeds.Values.First(), 5);
+            if (runner is IntegerConvModel measured && measured.SplitSmallLayers is null)
+            {
+                string choice = measured.SplitChosen(feeds.Values.First().Shape[0]) switch { true => "split", false => "on one thread", _ => "not chosen yet" };
+                Console.WriteLine($"small int8 layers (measured on the first calls): {choice}");
+            }
             string input = tokenShape is null ? parts[1] : string.Join('x', tokenShape) + " tokens";
             Console.WriteLine($"{Path.GetFileName(parts[0])} {input} ({compiled.Kind}): ours {Median(oursMs):F2} ms, ORT {Median(ortMs):F2} ms, "
                 + $"ORT/ours {Median(ortMs) / Median(oursMs):F2}; {Agreement(Ours(), session, theirs)}");

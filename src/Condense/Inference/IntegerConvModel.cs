@@ -118,7 +118,7 @@ public sealed partial class IntegerConvModel : Module
     private Tensor RunWhole(Tensor input)
     {
         LastPassShares = 1;
-        return Run(input, null);
+        return RunSplitOrNot(input);
     }
 
     /// <summary>Forward that also returns each layer's uint8 input in the float graph's layout, keyed by the graph value it equals.</summary>

@@ -73,12 +73,14 @@ internal static unsafe class QConv2dNhwc
     // 24 → 144 and 144 → 24 at 56²: 41) more than the second core saved. MobileNetV2 int8 at batch 1, ORT/Condense in
     // alternating runs (`bench file`): 1.03–1.16 so, 0.96–1.09 with these layers split anyway (in a slower hour of the
     // machine the rule measured worse: 0.83–0.88 against the previous build's 0.88–0.93); DenseNet-121 (100 to 460
-    // operations a byte) unchanged, 1.60–1.70.
+    // operations a byte) unchanged, 1.60–1.70. On a Zen 4 machine the other way was faster: unless
+    // SmallLayers.SplitOnThisThread.
     internal const int ParallelFlopsPerByte = 64;
 
-    private static bool SplitsBetweenThreads(Conv2dGeometry g) =>
+    internal static bool SplitsBetweenThreads(Conv2dGeometry g) =>
         g.Flops >= Conv2dKernel.ParallelFlops
-        && g.Flops >= ParallelFlopsPerByte * (long)g.Batch * ((long)g.InPixels * g.InChannels + (long)g.OutPixels * g.OutChannels);
+        && (SmallLayers.SplitOnThisThread
+            || g.Flops >= ParallelFlopsPerByte * (long)g.Batch * ((long)g.InPixels * g.InChannels + (long)g.OutPixels * g.OutChannels));
 
     // Few input channels (the RGB stem): the kW taps of a kernel row are one tap of kW·C contiguous bytes, read from a copy
     // of the images with the left and right padding written as z_x (rows of W + pL + pR pixels). ResNet's 7×7 stem on 3

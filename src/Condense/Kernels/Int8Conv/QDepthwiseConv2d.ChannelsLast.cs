@@ -70,15 +70,20 @@ public static unsafe partial class QDepthwiseConv2d
     // network, a layer that reads what both cores wrote and leaves its output in both cores' caches cost more than the
     // second core saved (about 9 operations a byte; QConv2dNhwc.ParallelFlopsPerByte). MobileNetV2 int8 on two threads:
     // node sums 3.40–3.41 ms with its depthwise layers split, 3.14–3.21 ms with them on one thread; ORT/Condense 1.03–1.16
-    // against 0.81–1.03 split (alternating runs of `bench file`).
+    // against 0.81–1.03 split (alternating runs of `bench file`). On a Zen 4 machine the other way was faster: unless
+    // SmallLayers.SplitOnThisThread.
     internal const long ChannelsLastParallelFlops = 32_000_000;
+
+    /// <summary>Between how many threads a channels-last layer is split.</summary>
+    internal static int ChannelsLastParts(Conv2dGeometry g) =>
+        g.Flops < ChannelsLastParallelFlops && !SmallLayers.SplitOnThisThread ? 1 : (int)Math.Min(Cpu.Threads, ChannelsLastUnits(g));
 
     private static void ChannelsLast512(Conv2dGeometry g, byte* x, byte xZeroPoint, sbyte[] weight, int* bias, int* multiplier, int* shift,
         byte yZeroPoint, byte qmin, byte qmax, byte* y)
     {
         int c = g.InChannels;
         var requantizer = new ChannelRequantizer(multiplier, shift, c, yZeroPoint, qmin, qmax, AlignedBuffer.Of(ref t_clScratch, 3 * c));
-        int parts = g.Flops < ChannelsLastParallelFlops ? 1 : (int)Math.Min(Cpu.Threads, ChannelsLastUnits(g));
+        int parts = ChannelsLastParts(g);
         if (UsesDots(g))
             Start(new DotsJob(g, x, xZeroPoint, DotWeights(weight, g), bias, requantizer, y) { Parts = parts }, parts);
         else
