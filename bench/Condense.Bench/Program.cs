@@ -43,7 +43,7 @@ return args.FirstOrDefault() switch
 static int Usage()
 {
     Console.Error.WriteLine("usage: Condense.Bench <benchmark> [options]   benchmarks: gemm, qgemm, conv, winograd, quant, quant-accuracy, quant-cnn, qconv, " +
-        "qdepthwise, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, file, pool, cnn, resnet18, fuzz, conformance, " +
+        "qdepthwise, stem, train, sparse, prune, prune-accuracy, prune-cnn, deep-compression, distill, onnx, file, pool, cnn, resnet18, fuzz, conformance, " +
         "text-quant, text-compress, image-compress, int8-resnet, real, transformer, minilm-diff, distributed");
     return 2;
 }
