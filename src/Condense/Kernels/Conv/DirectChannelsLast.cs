@@ -198,7 +198,7 @@ internal static unsafe class DirectChannelsLast
     // Sixteen sums of 16 channels in registers: outputs ox .. ox + 7 of row oy, 32 channels (pair), or ox .. ox + 15, 16
     // channels; all taps inside the image. Each weight vector is loaded once per tap for 8 or 16 pixels, where Four loads
     // it for 4: the 3 × 3 × 3 stems at 224×224 (3 → 32 and 3 → 16 at stride 2) went 1.1–1.6× and 1.4× faster on one and two
-    // threads (`bench stem`, both tilings alternating; the 2-core AMD machine).
+    // threads (both tilings alternating in one process, the 2-core AMD machine; `bench stem` compares the kernel with ORT).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Sixteen(Conv2dGeometry g, float* x, float* w, Vector512<float> start, Vector512<float> startHigh, bool pair, float* y,
         int yStride, float* residual, VectorClamp512 clamp, int n, int oy, int ox)
