@@ -87,10 +87,14 @@ internal static class LayerInputs
         try
         {
             using var _ = GradMode.NoGrad();
+            var read = layers.Select(n => n.Inputs[0]).ToHashSet();
             foreach (var feed in feeds)
             {
-                var values = model.Run(feed);
-                foreach (var node in layers) observe(node, values[node.Inputs[0]]);
+                // The layers' inputs copied as the pass computes them (it reuses the arrays after), then handed over in the
+                // layers' order, as the samplers that share a random stream expect.
+                var seen = new Dictionary<string, Tensor>();
+                model.RunObserving(feed, read, (name, value) => seen[name] = value.Clone());
+                foreach (var node in layers) observe(node, seen[node.Inputs[0]]);
             }
         }
         finally { model.Train(training); }

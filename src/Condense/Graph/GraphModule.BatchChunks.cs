@@ -43,12 +43,12 @@ public sealed partial class GraphModule
     private BatchChunking? _chunking;
 
     // The shapes a pass gave its values, and its arena's largest array.
-    private sealed class ChunkProbe(int slots)
+    private sealed class ChunkProbe(int slots) : StepProbe
     {
         public int[]?[] Shapes { get; } = new int[]?[slots];
         public long Largest { get; set; }
 
-        public void Record(int[] outputs, Tensor?[] values)
+        public override void Record(int[] outputs, Tensor?[] values)
         {
             foreach (int slot in outputs) Shapes[slot] ??= values[slot]?.Shape;
         }

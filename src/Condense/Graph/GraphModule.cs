@@ -142,7 +142,7 @@ public sealed partial class GraphModule : Module
     /// </summary>
     internal bool FusedInference { get; set; } = true;
 
-    private Tensor?[] Execute(Plan plan, Tensor[] fed, bool release = false, ChunkProbe? probe = null)
+    private Tensor?[] Execute(Plan plan, Tensor[] fed, bool release = false, StepProbe? probe = null)
     {
         var values = new Tensor?[plan.Names.Length];
         int k = 0;
@@ -150,7 +150,7 @@ public sealed partial class GraphModule : Module
         for (int i = 0; i < fed.Length; i++) values[plan.Inputs[i]] = fed[i];
         var context = new OpContext(Training, _rng, Graph);
         var fusion = release ? CurrentFusion(plan) : null;
-        bool fused = FusedInference;
+        bool fused = FusedInference && probe?.Unfused != true;
         // Which values are held channels-last (GraphModule.ChannelsLast.cs), when the graph runs some chains so.
         var layout = fused && fusion?.ChannelsLast is not null && RunsChannelsLast ? new bool[plan.Names.Length] : null;
         // Outside the kernels this pass runs, no arena is current, even when the pass itself runs inside another's kernel.
@@ -174,7 +174,7 @@ public sealed partial class GraphModule : Module
                     if (Array.IndexOf(plan.Names, output.Name) is >= 0 and var slot) ToChannelsFirst(values, slot, arena, layout);
         }
         finally { TensorArena.Swap(outer); }
-        if (probe is not null && arena is not null) probe.Largest = arena.Largest;
+        if (probe is ChunkProbe chunks && arena is not null) chunks.Largest = arena.Largest;
         return values;
     }
 

@@ -86,10 +86,7 @@ internal static class ResidualQuantization
         model.Eval();
         using (GradMode.NoGrad())
             foreach (var feed in calibration())
-            {
-                var computed = model.Run(feed);
-                foreach (var (name, observer) in observers) observer.Observe(computed[name].Data);
-            }
+                model.RunObserving(feed, observers.Keys, (name, value) => observers[name].Observe(value.Data));
         return observers.ToDictionary(o => o.Key, o => o.Value.Compute(QuantRange.UInt8, symmetric: false));
     }
 
