@@ -127,10 +127,11 @@ internal static class FileBench
             times[key] = times.TryGetValue(key, out var t) ? (t.Ms + ms, t.Count + 1) : (ms, 1);
             wall = now;
         };
-        for (int pass = 0; pass < 20; pass++)
+        const int passes = 20;
+        for (int pass = 0; pass < passes; pass++)
             using (GradMode.NoGrad()) { wall = Stopwatch.GetTimestamp(); ours.RunOutputs(feeds); }
         ours.StepFinished = null;
         foreach (var (op, (ms, count)) in times.OrderByDescending(kv => kv.Value.Ms).Take(byNode ? 60 : 15))
-            Console.WriteLine($"  {(op.Length > 60 ? op[..60] : op),-60} {count / 20,5} steps {ms / 20,8:F3} ms");
+            Console.WriteLine($"  {(op.Length > 60 ? op[..60] : op),-60} {count / passes,5} steps {ms / passes,8:F3} ms");
     }
 }

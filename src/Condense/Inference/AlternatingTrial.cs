@@ -10,14 +10,13 @@ namespace Condense.Inference;
 /// <param name="clock">Timestamps (Stopwatch's by default; tests pass their own).</param>
 internal sealed class AlternatingTrial(Func<long>? clock = null)
 {
-    private readonly Func<long> _clock = clock ?? Stopwatch.GetTimestamp;
-
     /// <summary>Calls run before any is timed.</summary>
     public const int WarmupCalls = 10;
 
     /// <summary>Timed calls of each way before the choice.</summary>
     public const int Samples = 9;
 
+    private readonly Func<long> _clock = clock ?? Stopwatch.GetTimestamp;
     private readonly object _lock = new();
     private readonly List<long> _false = [], _true = [];
     private int _calls;
@@ -41,8 +40,8 @@ internal sealed class AlternatingTrial(Func<long>? clock = null)
         return result;
     }
 
-    /// <summary>Adds one timed call of <paramref name="way"/>; the choice is made when both ways have <see cref="Samples"/>.</summary>
-    public void Record(bool way, long ticks)
+    // Adds one timed call of `way`; the choice is made when both ways have Samples.
+    private void Record(bool way, long ticks)
     {
         lock (_lock)
         {

@@ -73,8 +73,8 @@ internal static unsafe class QConv2dNhwc
     // 24 → 144 and 144 → 24 at 56²: 41) more than the second core saved. MobileNetV2 int8 at batch 1, ORT/Condense in
     // alternating runs (`bench file`): 1.03–1.16 so, 0.96–1.09 with these layers split anyway (in a slower hour of the
     // machine the rule measured worse: 0.83–0.88 against the previous build's 0.88–0.93); DenseNet-121 (100 to 460
-    // operations a byte) unchanged, 1.60–1.70. On a Zen 4 machine the other way was faster: unless
-    // SmallLayers.SplitOnThisThread.
+    // operations a byte) unchanged, 1.60–1.70. On a Zen 4 machine splitting was faster, so the rule holds unless
+    // SmallLayers.SplitOnThisThread (the integer engine measures which way a machine needs).
     internal const int ParallelFlopsPerByte = 64;
 
     internal static bool SplitsBetweenThreads(Conv2dGeometry g) =>

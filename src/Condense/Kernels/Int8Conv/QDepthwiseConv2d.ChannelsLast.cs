@@ -70,8 +70,8 @@ public static unsafe partial class QDepthwiseConv2d
     // network, a layer that reads what both cores wrote and leaves its output in both cores' caches cost more than the
     // second core saved (about 9 operations a byte; QConv2dNhwc.ParallelFlopsPerByte). MobileNetV2 int8 on two threads:
     // node sums 3.40–3.41 ms with its depthwise layers split, 3.14–3.21 ms with them on one thread; ORT/Condense 1.03–1.16
-    // against 0.81–1.03 split (alternating runs of `bench file`). On a Zen 4 machine the other way was faster: unless
-    // SmallLayers.SplitOnThisThread.
+    // against 0.81–1.03 split (alternating runs of `bench file`). On a Zen 4 machine splitting was faster, so the rule
+    // holds unless SmallLayers.SplitOnThisThread (the integer engine measures which way a machine needs).
     internal const long ChannelsLastParallelFlops = 32_000_000;
 
     /// <summary>Between how many threads a channels-last layer is split.</summary>
