@@ -36,22 +36,28 @@ internal sealed class TeacherStates
         {
             cancellation.ThrowIfCancellationRequested();
             var batch = tokenizer.BatchEncoded([.. indices.Select(i => encoded[i])]);
-            var values = teacher.Run(batch.Feed(inputs));
-            foreach (var (name, perPassage) in states)
+            bool tooLarge = false;
+            var seen = new HashSet<string>();
+            // Each state kept as the pass computes it (the pass then reuses its array: GraphModule.RunObserving).
+            teacher.RunObserving(batch.Feed(inputs), states.Keys, (name, t) =>
             {
-                var t = values[name];
+                seen.Add(name);
                 if (t.Rank != 3) throw new CondenseException($"teacher value {name} is {Shape.Format(t.Shape)}, not [batch, tokens, width]");
                 int length = t.Shape[1], width = t.Shape[2];
-                if (widths.TryAdd(name, width) && 2L * tokens * widths.Values.Sum() > maxBytes) return null;
+                if (widths.TryAdd(name, width) && 2L * tokens * widths.Values.Sum() > maxBytes) tooLarge = true;
+                if (tooLarge) return;
                 for (int b = 0; b < indices.Length; b++)
                 {
                     int count = encoded[indices[b]].Length;
                     var kept = new Half[count * width];
                     var source = t.Data.AsSpan(b * length * width, count * width);
                     for (int i = 0; i < kept.Length; i++) kept[i] = (Half)source[i];
-                    perPassage[indices[b]] = kept;
+                    states[name][indices[b]] = kept;
                 }
-            }
+            });
+            if (tooLarge) return null;
+            if (states.Keys.FirstOrDefault(n => !seen.Contains(n)) is { } missing)
+                throw new CondenseException($"the teacher computes no value named '{missing}'");
         }
         return new TeacherStates(states, widths);
     }

@@ -150,6 +150,8 @@ public class TextDistillationTests
     public void TeacherStatesRebuildTheTeachersHiddenStatesOfABatch()
     {
         var teacher = EncoderLayersTests.Load(TinyTransformer.Bert(17, layers: 2));
+        teacher.Eval();   // as the distiller runs it: the states then come from a pass that reuses its arrays, all of them here
+        teacher.PooledFrom = 1;
         var tokenizer = Tokenizer();
         var encoded = Passages(20, 3).Select(p => tokenizer.Encode(p, 16)).ToArray();
         var names = EncoderLayers.Find(teacher).Select(l => l.Output).ToList();
