@@ -103,13 +103,16 @@ public static class FilterAllocation
     {
         var feed = calibration().FirstOrDefault() ?? throw new CondenseException("the calibration data is empty");
         model.Eval();
-        Dictionary<string, Tensor> values;
-        using (Autograd.GradMode.NoGrad()) values = model.Run(feed);
+        // Only the shapes of the weight layers' outputs, taken as the pass computes them (it releases the rest).
+        var shapes = new Dictionary<string, int[]>();
+        var layerOutputs = model.Graph.Nodes.Where(n => n.Inputs.Count >= 2 && model.Graph.Initializers.ContainsKey(n.Inputs[1]))
+            .Select(n => n.Outputs[0]).ToHashSet();
+        using (Autograd.GradMode.NoGrad()) model.RunObserving(feed, layerOutputs, (name, value) => shapes[name] = value.Shape);
         var positions = new Dictionary<string, long>();
         foreach (var node in model.Graph.Nodes)
         {
-            if (node.Inputs.Count < 2 || !model.Graph.Initializers.TryGetValue(node.Inputs[1], out var w) || !values.TryGetValue(node.Outputs[0], out var y))
-                continue;
+            if (node.Inputs.Count < 2 || !model.Graph.Initializers.TryGetValue(node.Inputs[1], out var w)
+                || !shapes.TryGetValue(node.Outputs[0], out var shape)) continue;
             int outputs = node.OpType switch
             {
                 OpTypes.Conv => w.Shape[0],
@@ -117,7 +120,8 @@ public static class FilterAllocation
                 OpTypes.MatMul => w.Shape[^1],
                 _ => 0,
             };
-            if (outputs > 0 && y.Rank > 0 && y.Shape[0] > 0) positions[node.Outputs[0]] = y.Size / y.Shape[0] / outputs;
+            long size = shape.Aggregate(1L, (a, b) => a * b);
+            if (outputs > 0 && shape.Length > 0 && shape[0] > 0) positions[node.Outputs[0]] = size / shape[0] / outputs;
         }
         return positions;
     }
