@@ -1,10 +1,10 @@
 // Passes that show chosen intermediate values to an observer as they are computed (calibration reads layer inputs and
 // residual sums, distillation the teacher's hidden states, filter allocation the layers' output shapes) and then release
-// them like any inference pass (GraphModule.Outputs.cs), so the arrays go back to the
-// module's pool (GraphModule.Recycling.cs): a pass holds its working set instead of every value it computed, and the next
-// batch reuses this one's memory. Through Run, `condense quantize` on Swin-T peaked at 10.6–10.9 GB and spent a quarter
-// of its processor time in the kernel zeroing fresh pages for each batch's values; now 2.6 GB (README, "quantize needs a
-// fraction of the memory").
+// them like any inference pass (GraphModule.Outputs.cs), so the arrays go back to the module's pool
+// (GraphModule.Recycling.cs): a pass holds its working set instead of every value it computed, and the next batch reuses
+// this one's memory. Through Run, `condense quantize` on Swin-T peaked at 10.6–10.9 GB and spent a quarter of its
+// processor time in the kernel zeroing fresh pages for each batch's values; now 2.6 GB (README: "`quantize` needs a
+// fraction of the memory it did").
 using Condense.Autograd;
 using Condense.Tensors;
 
