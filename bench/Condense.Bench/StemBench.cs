@@ -40,7 +40,7 @@ internal static unsafe class StemBench
             using var ort = new ConvBench.OrtConv(g, w, b, x);
             void Ours(int threads)
             {
-                using var _ = ThreadBudget(threads);
+                using var _ = Cpu.ForceThreads(threads);
                 fixed (float* px = x, pw = packed, pb = b, py = y) DirectChannelsLast.Forward(Cpu.Active, g, px, pw, pb, py, null, clamp);
             }
             Ours(2);
@@ -63,19 +63,6 @@ internal static unsafe class StemBench
             Console.WriteLine($"| {name} ({size}², stride {stride}) | {best[0] * 1e3:F3} | {best[1] * 1e3:F3} | {best[2] * 1e3:F3} | {best[2] / best[1]:F2} |");
         }
         return failures == 0 ? 0 : 1;
-    }
-
-    // Cpu.ThreadsOnThisThread for the call, restored after.
-    private static Restore ThreadBudget(int threads)
-    {
-        var saved = Cpu.ThreadsOnThisThread;
-        Cpu.ThreadsOnThisThread = threads;
-        return new Restore(saved);
-    }
-
-    private readonly struct Restore(int? saved) : IDisposable
-    {
-        public void Dispose() => Cpu.ThreadsOnThisThread = saved;
     }
 
     private static float[] Random(Rng rng, int count)

@@ -28,13 +28,13 @@ internal sealed class AlternatingTrial(Func<long>? clock = null)
     public T Run<T>(Func<bool, T> call)
     {
         bool way, timed;
+        // The call itself runs outside the lock: calls from several threads run at once, during the trial and after.
         lock (_lock)
         {
-            if (Choice is bool chosen) return call(chosen);
-            _calls++;
-            (way, timed) = (_calls % 2 == 0, _calls > WarmupCalls);
+            if (Choice is bool chosen) (way, timed) = (chosen, false);
+            else (way, timed) = (++_calls % 2 == 0, _calls > WarmupCalls);
         }
-        long start = _clock();
+        long start = timed ? _clock() : 0;
         var result = call(way);
         if (timed) Record(way, _clock() - start);
         return result;

@@ -43,23 +43,10 @@ public sealed class SmallLayerSplitTests
         Assert.All(ways.Skip(calls), way => Assert.Equal(faster, way));
     }
 
-    // Two threads for the calls of this thread, restored on dispose.
-    private static Restore TwoThreads()
-    {
-        var saved = Cpu.ThreadsOnThisThread;
-        Cpu.ThreadsOnThisThread = 2;
-        return new Restore(saved);
-    }
-
-    private readonly struct Restore(int? saved) : IDisposable
-    {
-        public void Dispose() => Cpu.ThreadsOnThisThread = saved;
-    }
-
     [Fact]
     public void TheKernelRulesFollowTheCallingThreadsChoice()
     {
-        using var _ = TwoThreads();
+        using var _ = Cpu.ForceThreads(2);
         // MobileNetV2's 16 → 96 expansion at 112² (27 operations a byte) and its first depthwise layer (32 channels at 112²).
         var expansion = new Conv2dGeometry(1, 16, 112, 112, 96, 1, 1, Conv2dOptions.Square(1, 0));
         var depthwise = new Conv2dGeometry(1, 32, 112, 112, 32, 3, 3, Conv2dOptions.Square(1, 1) with { Groups = 32 });
@@ -90,7 +77,7 @@ public sealed class SmallLayerSplitTests
         var engine = IntegerConvModel.Compile(qdq.Graph);
         engine.Eval();
         var x = Tensor.Uniform(new Rng(41), 0, 2, [1, .. sample]);
-        using var _ = TwoThreads();
+        using var _ = Cpu.ForceThreads(2);
         engine.SplitSmallLayers = false;
         var kept = engine.Forward(x).Data;
         engine.SplitSmallLayers = true;

@@ -141,6 +141,17 @@ public static class Cpu
     }
 
     /// <summary>
+    /// Sets the calling thread's thread budget (<see cref="ThreadsOnThisThread"/>) to <paramref name="threads"/> until the
+    /// result is disposed; the previous budget comes back on dispose.
+    /// </summary>
+    internal static IDisposable ForceThreads(int threads)
+    {
+        var previous = t_threads;
+        ThreadsOnThisThread = threads;
+        return new Restore(() => t_threads = previous);
+    }
+
+    /// <summary>
     /// Makes the calling thread use <paramref name="path"/> and <paramref name="dot"/> (a caller's settings, read on its thread)
     /// until the result is disposed; null, with nothing changed, when they are this thread's already. A job that runs
     /// whole passes on the worker threads holds its caller's settings so (the integer engines' batch shares).
